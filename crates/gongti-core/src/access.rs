@@ -1,0 +1,490 @@
+//! Who may touch what: the access rules as one pure function per kind of target.
+//!
+//! The table in `docs/access.md` is this module in prose; every row of it is a test
+//! case below. Scope comes from the actor's institution and district; patient records
+//! are reachable through the institution that holds them, an open care relationship
+//! (contract, referral, order …), or an audited break-the-glass with a reason.
+
+use crate::region::{DistrictCode, InstitutionId};
+use crate::role::{Role, ScopeLevel};
+
+/// The signed-in person, as far as access rules care.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub role: Role,
+    /// The institution a staff member works at; `None` for district and city roles.
+    pub institution: Option<InstitutionId>,
+    /// The district the actor works in; `None` for city roles.
+    pub district: Option<DistrictCode>,
+}
+
+/// Where a patient's record lives and who cares for them now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientPlace {
+    /// The institution that holds the record (registered the resident).
+    pub home_institution: InstitutionId,
+    pub home_district: DistrictCode,
+    /// Institutions with an open care relationship to the patient.
+    pub care_institutions: Vec<InstitutionId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatientAction {
+    /// Read the record (demographics, and in later issues the clinical record).
+    Read,
+    /// Change the record.
+    Write,
+    /// Merge this record with another record of the same person (MPI stewardship).
+    Merge,
+}
+
+/// Why access was granted; recorded in the audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    HomeInstitution,
+    CareRelationship,
+    RegistryStewardship,
+    BreakGlass,
+}
+
+impl Basis {
+    pub fn code(self) -> &'static str {
+        match self {
+            Basis::HomeInstitution => "home_institution",
+            Basis::CareRelationship => "care_relationship",
+            Basis::RegistryStewardship => "registry_stewardship",
+            Basis::BreakGlass => "break_glass",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow(Basis),
+    /// Allowed only through break-the-glass: retry with a reason, which is audited.
+    BreakGlassRequired,
+    Deny,
+}
+
+/// The shortest reason accepted for break-the-glass, in characters.
+pub const BREAK_GLASS_REASON_MIN_CHARS: usize = 4;
+
+/// Decides a patient-record action. `break_glass_reason` is the reason the actor gave,
+/// if any; it only matters where the rules allow break-the-glass.
+pub fn decide_patient(
+    actor: &Actor,
+    action: PatientAction,
+    patient: &PatientPlace,
+    break_glass_reason: Option<&str>,
+) -> Decision {
+    let at_home = actor.institution == Some(patient.home_institution);
+    let in_care = actor
+        .institution
+        .is_some_and(|i| patient.care_institutions.contains(&i));
+    let in_district = actor.district.as_ref() == Some(&patient.home_district);
+    let reason_ok = break_glass_reason
+        .is_some_and(|r| r.trim().chars().count() >= BREAK_GLASS_REASON_MIN_CHARS);
+    let glass = |reachable: bool| match (reachable, reason_ok) {
+        (false, _) => Decision::Deny,
+        (true, true) => Decision::Allow(Basis::BreakGlass),
+        (true, false) => Decision::BreakGlassRequired,
+    };
+
+    match (actor.role, action) {
+        (role, PatientAction::Read | PatientAction::Write) if role.is_clinical() => {
+            if at_home {
+                Decision::Allow(Basis::HomeInstitution)
+            } else if in_care {
+                Decision::Allow(Basis::CareRelationship)
+            } else {
+                Decision::Deny
+            }
+        }
+        (
+            Role::InstitutionAdmin,
+            PatientAction::Read | PatientAction::Write | PatientAction::Merge,
+        ) => {
+            if at_home {
+                Decision::Allow(Basis::RegistryStewardship)
+            } else {
+                Decision::Deny
+            }
+        }
+        (Role::DistrictOfficer, PatientAction::Read) => glass(in_district),
+        (Role::CityOfficer, PatientAction::Read) => glass(true),
+        (Role::CityAdmin, PatientAction::Read | PatientAction::Merge) => glass(true),
+        _ => Decision::Deny,
+    }
+}
+
+/// May the actor register a new resident whose record will be held by `institution`?
+pub fn may_register_resident(actor: &Actor, institution: InstitutionId) -> bool {
+    let registering_role = matches!(
+        actor.role,
+        Role::FamilyDoctor | Role::Nurse | Role::PublicHealthDoctor | Role::InstitutionAdmin
+    );
+    registering_role && actor.institution == Some(institution)
+}
+
+/// Registry administration: institutions, departments, ties, staff and teams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryAction {
+    /// Create or change an institution, district or health-community tie.
+    ManageInstitutions,
+    /// Create or change staff, their sign-ins and teams at an institution.
+    ManageStaff { institution: InstitutionId },
+}
+
+pub fn may_administer(actor: &Actor, action: RegistryAction) -> bool {
+    match (actor.role, action) {
+        (Role::CityAdmin, _) => true,
+        (Role::InstitutionAdmin, RegistryAction::ManageStaff { institution }) => {
+            actor.institution == Some(institution)
+        }
+        _ => false,
+    }
+}
+
+/// The area whose aggregate figures a report covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AggregateScope {
+    City,
+    District(DistrictCode),
+    Institution {
+        id: InstitutionId,
+        district: DistrictCode,
+    },
+}
+
+/// May the actor see de-identified aggregate figures for `scope`?
+pub fn may_view_aggregates(actor: &Actor, scope: &AggregateScope) -> bool {
+    match (actor.role.scope_level(), scope) {
+        (_, _) if actor.role == Role::CityAdmin => false,
+        (ScopeLevel::City, _) => true,
+        (ScopeLevel::District, AggregateScope::City) => false,
+        (ScopeLevel::District, AggregateScope::District(d))
+        | (ScopeLevel::District, AggregateScope::Institution { district: d, .. }) => {
+            actor.district.as_ref() == Some(d)
+        }
+        (ScopeLevel::Institution, AggregateScope::Institution { id, .. }) => {
+            actor.institution == Some(*id)
+        }
+        (ScopeLevel::Institution, _) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use PatientAction::*;
+
+    const HOME: InstitutionId = InstitutionId(1);
+    const CARE: InstitutionId = InstitutionId(2);
+    const ELSEWHERE: InstitutionId = InstitutionId(3);
+
+    fn district(code: &str) -> DistrictCode {
+        DistrictCode::parse(code).unwrap()
+    }
+
+    fn patient() -> PatientPlace {
+        PatientPlace {
+            home_institution: HOME,
+            home_district: district("120101"),
+            care_institutions: vec![CARE],
+        }
+    }
+
+    fn staff(role: Role, at: InstitutionId) -> Actor {
+        Actor {
+            role,
+            institution: Some(at),
+            district: Some(district("120101")),
+        }
+    }
+
+    fn officer(role: Role, district_code: Option<&str>) -> Actor {
+        Actor {
+            role,
+            institution: None,
+            district: district_code.map(district),
+        }
+    }
+
+    const GLASS: Option<&str> = Some("公共卫生事件调查");
+
+    /// One row per line of the access table in docs/access.md.
+    #[test]
+    fn access_table_patient_records() {
+        use Decision::*;
+        let allow_home = Allow(Basis::HomeInstitution);
+        let allow_care = Allow(Basis::CareRelationship);
+        let rows: Vec<(&str, Actor, PatientAction, Option<&str>, Decision)> = vec![
+            (
+                "clinician reads own institution's patient",
+                staff(Role::FamilyDoctor, HOME),
+                Read,
+                None,
+                allow_home,
+            ),
+            (
+                "clinician writes own institution's patient",
+                staff(Role::Nurse, HOME),
+                Write,
+                None,
+                allow_home,
+            ),
+            (
+                "clinician reads patient in open care relationship",
+                staff(Role::Specialist, CARE),
+                Read,
+                None,
+                allow_care,
+            ),
+            (
+                "clinician writes patient in open care relationship",
+                staff(Role::Pharmacist, CARE),
+                Write,
+                None,
+                allow_care,
+            ),
+            (
+                "clinician elsewhere is denied",
+                staff(Role::FamilyDoctor, ELSEWHERE),
+                Read,
+                None,
+                Deny,
+            ),
+            (
+                "clinician elsewhere is denied even with a reason",
+                staff(Role::Specialist, ELSEWHERE),
+                Read,
+                GLASS,
+                Deny,
+            ),
+            (
+                "clinician cannot merge",
+                staff(Role::FamilyDoctor, HOME),
+                Merge,
+                None,
+                Deny,
+            ),
+            (
+                "institution admin reads own patients",
+                staff(Role::InstitutionAdmin, HOME),
+                Read,
+                None,
+                Allow(Basis::RegistryStewardship),
+            ),
+            (
+                "institution admin merges own patients",
+                staff(Role::InstitutionAdmin, HOME),
+                Merge,
+                None,
+                Allow(Basis::RegistryStewardship),
+            ),
+            (
+                "institution admin cannot reach care-relationship patients",
+                staff(Role::InstitutionAdmin, CARE),
+                Read,
+                None,
+                Deny,
+            ),
+            (
+                "district officer needs break-glass in district",
+                officer(Role::DistrictOfficer, Some("120101")),
+                Read,
+                None,
+                BreakGlassRequired,
+            ),
+            (
+                "district officer breaks the glass in district",
+                officer(Role::DistrictOfficer, Some("120101")),
+                Read,
+                GLASS,
+                Allow(Basis::BreakGlass),
+            ),
+            (
+                "district officer's too-short reason is refused",
+                officer(Role::DistrictOfficer, Some("120101")),
+                Read,
+                Some(" ab "),
+                BreakGlassRequired,
+            ),
+            (
+                "district officer denied outside district",
+                officer(Role::DistrictOfficer, Some("120102")),
+                Read,
+                GLASS,
+                Deny,
+            ),
+            (
+                "district officer never writes",
+                officer(Role::DistrictOfficer, Some("120101")),
+                Write,
+                GLASS,
+                Deny,
+            ),
+            (
+                "city officer needs break-glass",
+                officer(Role::CityOfficer, None),
+                Read,
+                None,
+                BreakGlassRequired,
+            ),
+            (
+                "city officer breaks the glass",
+                officer(Role::CityOfficer, None),
+                Read,
+                GLASS,
+                Allow(Basis::BreakGlass),
+            ),
+            (
+                "city officer never writes",
+                officer(Role::CityOfficer, None),
+                Write,
+                GLASS,
+                Deny,
+            ),
+            (
+                "insurance officer is denied named patients",
+                officer(Role::InsuranceOfficer, None),
+                Read,
+                GLASS,
+                Deny,
+            ),
+            (
+                "city admin needs break-glass to read",
+                officer(Role::CityAdmin, None),
+                Read,
+                None,
+                BreakGlassRequired,
+            ),
+            (
+                "city admin merges with a reason",
+                officer(Role::CityAdmin, None),
+                Merge,
+                GLASS,
+                Allow(Basis::BreakGlass),
+            ),
+            (
+                "city admin never writes clinical data",
+                officer(Role::CityAdmin, None),
+                Write,
+                GLASS,
+                Deny,
+            ),
+        ];
+        for (name, actor, action, reason, expected) in rows {
+            assert_eq!(
+                decide_patient(&actor, action, &patient(), reason),
+                expected,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn access_table_registration() {
+        let rows = [
+            (staff(Role::FamilyDoctor, HOME), HOME, true),
+            (staff(Role::Nurse, HOME), HOME, true),
+            (staff(Role::PublicHealthDoctor, HOME), HOME, true),
+            (staff(Role::InstitutionAdmin, HOME), HOME, true),
+            (staff(Role::FamilyDoctor, HOME), ELSEWHERE, false),
+            (staff(Role::Specialist, HOME), HOME, false),
+            (staff(Role::Pharmacist, HOME), HOME, false),
+            (officer(Role::CityOfficer, None), HOME, false),
+            (officer(Role::CityAdmin, None), HOME, false),
+        ];
+        for (actor, at, expected) in rows {
+            assert_eq!(
+                may_register_resident(&actor, at),
+                expected,
+                "{actor:?} at {at:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn access_table_registry_administration() {
+        let manage_home = RegistryAction::ManageStaff { institution: HOME };
+        let rows = [
+            (
+                officer(Role::CityAdmin, None),
+                RegistryAction::ManageInstitutions,
+                true,
+            ),
+            (officer(Role::CityAdmin, None), manage_home, true),
+            (staff(Role::InstitutionAdmin, HOME), manage_home, true),
+            (staff(Role::InstitutionAdmin, ELSEWHERE), manage_home, false),
+            (
+                staff(Role::InstitutionAdmin, HOME),
+                RegistryAction::ManageInstitutions,
+                false,
+            ),
+            (
+                officer(Role::CityOfficer, None),
+                RegistryAction::ManageInstitutions,
+                false,
+            ),
+            (staff(Role::FamilyDoctor, HOME), manage_home, false),
+        ];
+        for (actor, action, expected) in rows {
+            assert_eq!(
+                may_administer(&actor, action),
+                expected,
+                "{actor:?} {action:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn access_table_aggregates() {
+        let home = AggregateScope::Institution {
+            id: HOME,
+            district: district("120101"),
+        };
+        let d1 = AggregateScope::District(district("120101"));
+        let d2 = AggregateScope::District(district("120102"));
+        let rows = [
+            (officer(Role::CityOfficer, None), AggregateScope::City, true),
+            (officer(Role::CityOfficer, None), d2.clone(), true),
+            (
+                officer(Role::InsuranceOfficer, None),
+                AggregateScope::City,
+                true,
+            ),
+            (
+                officer(Role::DistrictOfficer, Some("120101")),
+                d1.clone(),
+                true,
+            ),
+            (
+                officer(Role::DistrictOfficer, Some("120101")),
+                home.clone(),
+                true,
+            ),
+            (
+                officer(Role::DistrictOfficer, Some("120101")),
+                d2.clone(),
+                false,
+            ),
+            (
+                officer(Role::DistrictOfficer, Some("120101")),
+                AggregateScope::City,
+                false,
+            ),
+            (staff(Role::FamilyDoctor, HOME), home.clone(), true),
+            (staff(Role::FamilyDoctor, ELSEWHERE), home.clone(), false),
+            (staff(Role::FamilyDoctor, HOME), d1.clone(), false),
+            (officer(Role::CityAdmin, None), AggregateScope::City, false),
+        ];
+        for (actor, scope, expected) in rows {
+            assert_eq!(
+                may_view_aggregates(&actor, &scope),
+                expected,
+                "{actor:?} {scope:?}"
+            );
+        }
+    }
+}

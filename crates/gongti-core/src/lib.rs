@@ -1,0 +1,15 @@
+//! Gongti's domain core: the values and rules every other crate builds on.
+//!
+//! Nothing here performs IO, reads the clock, or knows a wire format: callers pass
+//! `today` / `now` in, and edges convert these types to JSON, FHIR or HTML by hand.
+
+pub mod access;
+pub mod audit;
+pub mod id_number;
+pub mod phone;
+pub mod region;
+pub mod resident;
+pub mod role;
+
+pub use id_number::{IdNumber, IdNumberError, Sex};
+pub use phone::{Phone, PhoneError};

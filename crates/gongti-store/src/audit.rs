@@ -1,0 +1,130 @@
+//! The audit trail's storage: append a linked batch, read it back in order.
+
+use gongti_core::audit::{AuditEntry, ChainedEntry, Outcome};
+
+use crate::row::{RowExt, hash32, trusted};
+use crate::{Result, Store, StoreError, on_read, on_write};
+
+/// Rows per multi-row `INSERT`: 15 columns × 64 rows stays far below either engine's
+/// limit on bind parameters.
+const AUDIT_ROWS_PER_INSERT: usize = 64;
+const AUDIT_COLUMNS: &str = "seq, at_us, actor_user_id, actor_username, role, institution_id, action, resource_type, \
+     resource_id, patient_id, reason, outcome, detail, request_id, prev_hash, hash";
+const AUDIT_COLUMN_COUNT: usize = 16;
+
+#[derive(Debug, Clone)]
+pub struct AuditPage {
+    pub records: Vec<ChainedEntry>,
+}
+
+fn chained(row: &impl RowExt) -> Result<ChainedEntry> {
+    let outcome = row.text("outcome")?;
+    Ok(ChainedEntry {
+        seq: row.i64("seq")?,
+        entry: AuditEntry {
+            at_us: row.i64("at_us")?,
+            actor_user_id: row.opt_i64("actor_user_id")?,
+            actor_username: row.text("actor_username")?,
+            role: row.opt_text("role")?,
+            institution_id: row.opt_i64("institution_id")?,
+            action: row.text("action")?,
+            resource_type: row.text("resource_type")?,
+            resource_id: row.opt_text("resource_id")?,
+            patient_id: row.opt_i64("patient_id")?,
+            reason: row.opt_text("reason")?,
+            // An unknown outcome code is kept visible to the verifier as an error.
+            outcome: Outcome::from_code(&outcome)
+                .ok_or_else(|| StoreError::Corrupt(format!("audit outcome {outcome}")))?,
+            detail: row.opt_text("detail")?,
+            request_id: row.opt_text("request_id")?,
+        },
+        prev_hash: hash32(row, "prev_hash")?,
+        hash: hash32(row, "hash")?,
+    })
+}
+
+fn insert_sql(rows: usize) -> String {
+    let mut sql = format!("INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..AUDIT_COLUMN_COUNT {
+            if c > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("${}", r * AUDIT_COLUMN_COUNT + c + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+impl Store {
+    /// Appends already-linked records in one transaction.
+    pub async fn append_audit(&self, records: &[ChainedEntry]) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for chunk in records.chunks(AUDIT_ROWS_PER_INSERT) {
+                let sql = insert_sql(chunk.len());
+                let mut q = sqlx::query(trusted(&sql));
+                for r in chunk {
+                    let e = &r.entry;
+                    q = q.bind(r.seq).bind(e.at_us).bind(e.actor_user_id).bind(&e.actor_username).bind(&e.role)
+                        .bind(e.institution_id).bind(&e.action).bind(&e.resource_type).bind(&e.resource_id)
+                        .bind(e.patient_id).bind(&e.reason).bind(e.outcome.code()).bind(&e.detail)
+                        .bind(&e.request_id).bind(r.prev_hash.as_slice()).bind(r.hash.as_slice());
+                }
+                q.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The last record's sequence number and hash, where the chain continues from.
+    pub async fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>> {
+        on_write!(self, pool => {
+            let row = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(pool).await?;
+            row.map(|r| Ok((r.i64("seq")?, hash32(&r, "hash")?))).transpose()
+        })
+    }
+
+    /// Records with `seq > after_seq`, in order, at most `limit`.
+    pub async fn audit_records(&self, after_seq: i64, limit: u32) -> Result<AuditPage> {
+        let sql =
+            format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2");
+        let records = on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).bind(after_seq).bind(i64::from(limit)).fetch_all(pool).await?
+                .iter().map(chained).collect::<Result<Vec<_>>>()?
+        });
+        Ok(AuditPage { records })
+    }
+
+    /// The newest records about one patient, newest first.
+    pub async fn audit_for_patient(
+        &self,
+        patient_id: i64,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> Result<AuditPage> {
+        let sql = format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE patient_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+        );
+        let records = on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).bind(patient_id).bind(before_seq.unwrap_or(i64::MAX)).bind(i64::from(limit))
+                .fetch_all(pool).await?
+                .iter().map(chained).collect::<Result<Vec<_>>>()?
+        });
+        Ok(AuditPage { records })
+    }
+
+    pub async fn audit_count(&self) -> Result<i64> {
+        let (n,): (i64,) = on_read!(self, pool => sqlx::query_as("SELECT COUNT(*) FROM audit_log").fetch_one(pool).await)?;
+        Ok(n)
+    }
+}

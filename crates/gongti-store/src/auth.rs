@@ -1,0 +1,150 @@
+//! Sign-ins: users, their failed-attempt counters, and hashed session / API tokens.
+
+use crate::row::{RowExt, trusted};
+use crate::{Result, Store, StoreError, on_read, on_write};
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    /// An argon2 PHC string; never a password.
+    pub password_hash: String,
+    pub staff_id: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub staff_id: i64,
+    pub failed_attempts: i64,
+    pub locked_until_us: Option<i64>,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub user_id: i64,
+    /// `api` or `session`.
+    pub kind: String,
+    pub csrf: Option<String>,
+    pub expires_at_us: i64,
+}
+
+const USER_COLUMNS: &str =
+    "id, username, password_hash, staff_id, failed_attempts, locked_until_us, disabled";
+
+fn user(row: &impl RowExt) -> Result<UserRecord> {
+    Ok(UserRecord {
+        id: row.i64("id")?,
+        username: row.text("username")?,
+        password_hash: row.text("password_hash")?,
+        staff_id: row.i64("staff_id")?,
+        failed_attempts: row.i64("failed_attempts")?,
+        locked_until_us: row.opt_i64("locked_until_us")?,
+        disabled: row.bool("disabled")?,
+    })
+}
+
+impl Store {
+    pub async fn insert_user(&self, new: &NewUser, now_us: i64) -> Result<i64> {
+        let (id,): (i64,) = on_write!(self, pool => {
+            sqlx::query_as(
+                "INSERT INTO users (username, password_hash, staff_id, created_at_us) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(&new.username).bind(&new.password_hash).bind(new.staff_id).bind(now_us)
+            .fetch_one(pool).await
+        })?;
+        Ok(id)
+    }
+
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
+        on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).bind(username).fetch_optional(pool).await?.as_ref().map(user).transpose()
+        })
+    }
+
+    pub async fn user(&self, id: i64) -> Result<UserRecord> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        on_read!(self, pool => {
+            user(&sqlx::query(trusted(&sql)).bind(id).fetch_optional(pool).await?.ok_or(StoreError::NotFound)?)
+        })
+    }
+
+    pub async fn user_count(&self) -> Result<i64> {
+        let (n,): (i64,) = on_read!(self, pool => sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(pool).await)?;
+        Ok(n)
+    }
+
+    /// Records the outcome of a sign-in attempt: the new failure count and lock.
+    pub async fn set_sign_in_state(
+        &self,
+        user_id: i64,
+        failed_attempts: i64,
+        locked_until_us: Option<i64>,
+    ) -> Result<()> {
+        on_write!(self, pool => {
+            sqlx::query("UPDATE users SET failed_attempts = $1, locked_until_us = $2 WHERE id = $3")
+                .bind(failed_attempts).bind(locked_until_us).bind(user_id).execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    pub async fn set_password_hash(&self, user_id: i64, password_hash: &str) -> Result<()> {
+        let done = on_write!(self, pool => {
+            sqlx::query("UPDATE users SET password_hash = $1, failed_attempts = 0, locked_until_us = NULL WHERE id = $2")
+                .bind(password_hash).bind(user_id).execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        if done == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub async fn insert_token(
+        &self,
+        token_hash: &[u8; 32],
+        record: &TokenRecord,
+        now_us: i64,
+    ) -> Result<()> {
+        on_write!(self, pool => {
+            sqlx::query(
+                "INSERT INTO tokens (token_hash, user_id, kind, csrf, expires_at_us, created_at_us) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(token_hash.as_slice()).bind(record.user_id).bind(&record.kind).bind(&record.csrf)
+            .bind(record.expires_at_us).bind(now_us)
+            .execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    pub async fn token(&self, token_hash: &[u8; 32]) -> Result<Option<TokenRecord>> {
+        on_read!(self, pool => {
+            let row = sqlx::query("SELECT user_id, kind, csrf, expires_at_us FROM tokens WHERE token_hash = $1")
+                .bind(token_hash.as_slice()).fetch_optional(pool).await?;
+            row.map(|r| Ok(TokenRecord {
+                user_id: r.i64("user_id")?,
+                kind: r.text("kind")?,
+                csrf: r.opt_text("csrf")?,
+                expires_at_us: r.i64("expires_at_us")?,
+            })).transpose()
+        })
+    }
+
+    pub async fn delete_token(&self, token_hash: &[u8; 32]) -> Result<()> {
+        on_write!(self, pool => {
+            sqlx::query("DELETE FROM tokens WHERE token_hash = $1").bind(token_hash.as_slice()).execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Deletes expired tokens; returns how many.
+    pub async fn purge_expired_tokens(&self, now_us: i64) -> Result<u64> {
+        let done = on_write!(self, pool => {
+            sqlx::query("DELETE FROM tokens WHERE expires_at_us <= $1").bind(now_us).execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        Ok(done)
+    }
+}

@@ -1,0 +1,247 @@
+//! Gongti's storage: one [`Store`] over two engines, SQLite (embedded default) and
+//! PostgreSQL, with the same SQL text wherever the engines agree.
+//!
+//! Each operation is written once inside [`on_write!`] / [`on_read!`], which expand
+//! it for each engine's pool, so both engines run the same statements and the contract
+//! suite in `tests/it` holds them to the same behaviour. Every multi-row change runs in
+//! one transaction.
+
+mod audit;
+mod auth;
+mod migrate;
+mod region;
+mod residents;
+mod row;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use audit::AuditPage;
+pub use auth::{NewUser, TokenRecord, UserRecord};
+pub use migrate::MIGRATION_COUNT;
+pub use region::{
+    DepartmentRecord, DistrictRecord, InstitutionFilter, InstitutionRecord, NewInstitution,
+    NewStaff, NewTeam, StaffFilter, StaffRecord, TeamRecord,
+};
+pub use residents::{ResidentFilter, ResidentRecord};
+
+/// Largest page any list returns, whatever the caller asks for.
+pub const PAGE_SIZE_MAX: u32 = 200;
+/// Connections to keep open for reads on SQLite and for everything on PostgreSQL.
+pub const POOL_CONNECTIONS_MAX: u32 = 16;
+/// How long a statement waits for SQLite's write lock before it fails.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A unique key is already taken; the payload names the constraint or column.
+    #[error("already exists: {0}")]
+    Duplicate(String),
+    /// A referenced row does not exist.
+    #[error("a referenced record does not exist: {0}")]
+    MissingReference(String),
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+    #[error("the schema is newer than this build of Gongti (version {found}, known {known})")]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error(transparent)]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            let what = db
+                .constraint()
+                .map(str::to_owned)
+                .unwrap_or_else(|| db.message().to_owned());
+            match db.kind() {
+                sqlx::error::ErrorKind::UniqueViolation => return StoreError::Duplicate(what),
+                sqlx::error::ErrorKind::ForeignKeyViolation => {
+                    return StoreError::MissingReference(what);
+                }
+                _ => {}
+            }
+        }
+        if matches!(e, sqlx::Error::RowNotFound) {
+            return StoreError::NotFound;
+        }
+        StoreError::Database(e)
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+enum Engine {
+    /// SQLite allows one writer at a time: writes go through a one-connection pool so
+    /// they queue in Gongti instead of spinning on the database lock.
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// The storage handle: cheap to clone, shared by the whole server.
+#[derive(Debug, Clone)]
+pub struct Store {
+    engine: Engine,
+}
+
+/// Runs `$body` with `$pool` bound to the pool that takes writes.
+macro_rules! on_write {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.engine {
+            $crate::Engine::Sqlite { write: $pool, .. } => $body,
+            $crate::Engine::Postgres($pool) => $body,
+        }
+    };
+}
+/// Runs `$body` with `$pool` bound to the pool that serves reads.
+macro_rules! on_read {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.engine {
+            $crate::Engine::Sqlite { read: $pool, .. } => $body,
+            $crate::Engine::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use {on_read, on_write};
+
+/// One page of a keyset-paginated list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// The id to pass as `after` for the next page, if there is one.
+    pub next_after: Option<i64>,
+}
+
+impl<T> Page<T> {
+    /// Cuts a list fetched with `limit + 1` rows into a page and its continuation.
+    pub(crate) fn from_overfetch(mut items: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> Page<T> {
+        let next_after = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(&id)
+        } else {
+            None
+        };
+        Page { items, next_after }
+    }
+}
+
+/// The page size actually used for a request of `requested` rows.
+pub fn clamp_page_size(requested: Option<u32>, default: u32) -> u32 {
+    requested.unwrap_or(default).clamp(1, PAGE_SIZE_MAX)
+}
+
+impl Store {
+    /// Opens (creating if needed) the embedded SQLite database in `data_dir`.
+    pub async fn open_sqlite(data_dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Corrupt(format!("cannot create {}: {e}", data_dir.display()))
+        })?;
+        let options = SqliteConnectOptions::new()
+            .filename(data_dir.join("gongti.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a committed transaction survives power loss. Nothing a clinician
+            // saves is ever lost.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-65536");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(SQLITE_BUSY_TIMEOUT * 3)
+            .connect_with(options.clone())
+            .await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(POOL_CONNECTIONS_MAX)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Store {
+            engine: Engine::Sqlite { read, write },
+        })
+    }
+
+    /// Connects to PostgreSQL at `url` (`postgres://…`).
+    pub async fn connect_postgres(url: &str) -> Result<Store> {
+        let options = sqlx::postgres::PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_CONNECTIONS_MAX)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        Ok(Store {
+            engine: Engine::Postgres(pool),
+        })
+    }
+
+    pub fn kind(&self) -> EngineKind {
+        match self.engine {
+            Engine::Sqlite { .. } => EngineKind::Sqlite,
+            Engine::Postgres(_) => EngineKind::Postgres,
+        }
+    }
+
+    /// Applies every migration not yet applied; returns how many were applied.
+    pub async fn migrate(&self) -> Result<usize> {
+        migrate::run(self).await
+    }
+
+    /// A cheap round trip, for readiness checks.
+    pub async fn ping(&self) -> Result<()> {
+        on_read!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match &self.engine {
+            Engine::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Engine::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    pub async fn setting(&self, key: &str) -> Result<Option<String>> {
+        let value: Option<(String,)> = on_read!(self, pool => {
+            sqlx::query_as("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(pool).await
+        })?;
+        Ok(value.map(|(v,)| v))
+    }
+
+    pub async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        on_write!(self, pool => {
+            sqlx::query(
+                "INSERT INTO settings (key, value) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(key)
+            .bind(value)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,68 @@
+//! Schema migrations, embedded in the binary, one list per engine. Migrations only
+//! ever add (expand now, contract in a later release).
+
+use crate::{Engine, Result, Store, StoreError, on_write};
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "foundation",
+    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
+    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+}];
+
+pub const MIGRATION_COUNT: usize = MIGRATIONS.len();
+
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS gongti_migrations (
+    version BIGINT PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at_us BIGINT NOT NULL
+)";
+
+/// Key of the PostgreSQL advisory lock that serialises concurrent migrators.
+const PG_MIGRATION_LOCK: i64 = 0x676f_6e67_7469;
+
+pub(crate) async fn run(store: &Store) -> Result<usize> {
+    let now_us = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64;
+    let known = MIGRATIONS.last().map_or(0, |m| m.version);
+    let mut applied = 0;
+    on_write!(store, pool => {
+        let mut tx = pool.begin().await?;
+        if matches!(store.engine, Engine::Postgres(_)) {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(PG_MIGRATION_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(CREATE_TABLE).execute(&mut *tx).await?;
+        let (current,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(version), 0) FROM gongti_migrations")
+            .fetch_one(&mut *tx)
+            .await?;
+        if current > known {
+            return Err(StoreError::SchemaTooNew { found: current, known });
+        }
+        for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+            let sql = match store.engine {
+                Engine::Sqlite { .. } => m.sqlite,
+                Engine::Postgres(_) => m.postgres,
+            };
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO gongti_migrations (version, name, applied_at_us) VALUES ($1, $2, $3)")
+                .bind(m.version)
+                .bind(m.name)
+                .bind(now_us)
+                .execute(&mut *tx)
+                .await?;
+            tracing::info!(version = m.version, name = m.name, "applied migration");
+            applied += 1;
+        }
+        tx.commit().await?;
+    });
+    Ok(applied)
+}

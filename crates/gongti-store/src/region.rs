@@ -1,0 +1,371 @@
+//! Districts, institutions, departments, staff and family-doctor teams.
+
+use gongti_core::region::InstitutionKind;
+use gongti_core::role::Role;
+
+use crate::row::{Arg, Conditions, RowExt, bind_all, trusted};
+use crate::{Page, Result, Store, StoreError, on_read, on_write};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistrictRecord {
+    pub code: String,
+    pub name: String,
+    pub city_code: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewInstitution {
+    pub code: String,
+    pub name: String,
+    pub kind: InstitutionKind,
+    pub district_code: String,
+    pub upper_institution_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstitutionRecord {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+    pub kind: InstitutionKind,
+    pub district_code: String,
+    pub upper_institution_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct InstitutionFilter {
+    pub district_code: Option<String>,
+    pub kind: Option<InstitutionKind>,
+    pub upper_institution_id: Option<i64>,
+    pub name_prefix: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepartmentRecord {
+    pub id: i64,
+    pub institution_id: i64,
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewStaff {
+    pub name: String,
+    pub role: Role,
+    pub institution_id: Option<i64>,
+    pub district_code: Option<String>,
+    pub department_id: Option<i64>,
+    pub licence_number: Option<String>,
+    pub title: Option<String>,
+    pub practice_years: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffRecord {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub institution_id: Option<i64>,
+    pub district_code: Option<String>,
+    pub department_id: Option<i64>,
+    pub licence_number: Option<String>,
+    pub title: Option<String>,
+    pub practice_years: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct StaffFilter {
+    pub institution_id: Option<i64>,
+    pub role: Option<Role>,
+    pub name_prefix: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTeam {
+    pub institution_id: i64,
+    pub name: String,
+    pub doctor_staff_id: i64,
+    pub nurse_staff_id: i64,
+    pub public_health_staff_id: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamRecord {
+    pub id: i64,
+    pub institution_id: i64,
+    pub name: String,
+    pub doctor_staff_id: i64,
+    pub nurse_staff_id: i64,
+    pub public_health_staff_id: i64,
+}
+
+const INSTITUTION_COLUMNS: &str = "id, code, name, kind, district_code, upper_institution_id";
+const STAFF_COLUMNS: &str = "id, name, role, institution_id, district_code, department_id, licence_number, title, practice_years";
+
+fn institution(row: &impl RowExt) -> Result<InstitutionRecord> {
+    let kind = row.text("kind")?;
+    Ok(InstitutionRecord {
+        id: row.i64("id")?,
+        code: row.text("code")?,
+        name: row.text("name")?,
+        kind: InstitutionKind::from_code(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("institution kind {kind}")))?,
+        district_code: row.text("district_code")?,
+        upper_institution_id: row.opt_i64("upper_institution_id")?,
+    })
+}
+
+fn staff(row: &impl RowExt) -> Result<StaffRecord> {
+    let role = row.text("role")?;
+    Ok(StaffRecord {
+        id: row.i64("id")?,
+        name: row.text("name")?,
+        role: Role::from_code(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
+        institution_id: row.opt_i64("institution_id")?,
+        district_code: row.opt_text("district_code")?,
+        department_id: row.opt_i64("department_id")?,
+        licence_number: row.opt_text("licence_number")?,
+        title: row.opt_text("title")?,
+        practice_years: row.i64("practice_years")?,
+    })
+}
+
+fn team(row: &impl RowExt) -> Result<TeamRecord> {
+    Ok(TeamRecord {
+        id: row.i64("id")?,
+        institution_id: row.i64("institution_id")?,
+        name: row.text("name")?,
+        doctor_staff_id: row.i64("doctor_staff_id")?,
+        nurse_staff_id: row.i64("nurse_staff_id")?,
+        public_health_staff_id: row.i64("public_health_staff_id")?,
+    })
+}
+
+/// `name >= prefix AND name < prefix + U+10FFFF`: a prefix match that uses the index
+/// on both engines (PostgreSQL's column is `COLLATE "C"`).
+pub(crate) fn name_prefix(conditions: &mut Conditions, column: &str, prefix: &str) {
+    conditions.push(&format!("{column} >= {{}}"), Arg::Text(prefix.to_owned()));
+    conditions.push(
+        &format!("{column} < {{}}"),
+        Arg::Text(format!("{prefix}\u{10FFFF}")),
+    );
+}
+
+impl Store {
+    pub async fn upsert_district(&self, code: &str, name: &str, city_code: &str) -> Result<()> {
+        on_write!(self, pool => {
+            sqlx::query(
+                "INSERT INTO districts (code, name, city_code) VALUES ($1, $2, $3)
+                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, city_code = excluded.city_code",
+            )
+            .bind(code).bind(name).bind(city_code)
+            .execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    pub async fn districts(&self) -> Result<Vec<DistrictRecord>> {
+        let rows: Vec<(String, String, String)> = on_read!(self, pool => {
+            sqlx::query_as("SELECT code, name, city_code FROM districts ORDER BY code").fetch_all(pool).await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(code, name, city_code)| DistrictRecord {
+                code,
+                name,
+                city_code,
+            })
+            .collect())
+    }
+
+    pub async fn insert_institution(
+        &self,
+        new: &NewInstitution,
+        now_us: i64,
+    ) -> Result<InstitutionRecord> {
+        let id: (i64,) = on_write!(self, pool => {
+            sqlx::query_as(
+                "INSERT INTO institutions (code, name, kind, district_code, upper_institution_id, created_at_us)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(&new.code).bind(&new.name).bind(new.kind.code()).bind(&new.district_code)
+            .bind(new.upper_institution_id).bind(now_us)
+            .fetch_one(pool).await
+        })?;
+        self.institution(id.0).await
+    }
+
+    /// Ties a grassroots institution to the upper hospital it refers to (or unties it).
+    pub async fn set_upper_institution(&self, id: i64, upper: Option<i64>) -> Result<()> {
+        let done = on_write!(self, pool => {
+            sqlx::query("UPDATE institutions SET upper_institution_id = $1 WHERE id = $2")
+                .bind(upper).bind(id).execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        if done == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub async fn institution(&self, id: i64) -> Result<InstitutionRecord> {
+        let sql = format!("SELECT {INSTITUTION_COLUMNS} FROM institutions WHERE id = $1");
+        on_read!(self, pool => {
+            let row = sqlx::query(trusted(&sql)).bind(id).fetch_optional(pool).await?.ok_or(StoreError::NotFound)?;
+            institution(&row)
+        })
+    }
+
+    pub async fn institutions(
+        &self,
+        filter: &InstitutionFilter,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<InstitutionRecord>> {
+        let mut c = Conditions::default();
+        if let Some(d) = &filter.district_code {
+            c.push("district_code = {}", Arg::Text(d.clone()));
+        }
+        if let Some(k) = filter.kind {
+            c.push("kind = {}", Arg::Text(k.code().to_owned()));
+        }
+        if let Some(u) = filter.upper_institution_id {
+            c.push("upper_institution_id = {}", Arg::I64(u));
+        }
+        if let Some(p) = &filter.name_prefix {
+            name_prefix(&mut c, "name", p);
+        }
+        if let Some(a) = after {
+            c.push("id > {}", Arg::I64(a));
+        }
+        let sql = format!(
+            "SELECT {INSTITUTION_COLUMNS} FROM institutions{} ORDER BY id LIMIT {}",
+            c.sql(),
+            limit + 1
+        );
+        let items = on_read!(self, pool => {
+            bind_all!(sqlx::query(trusted(&sql)), &c.args).fetch_all(pool).await?
+                .iter().map(institution).collect::<Result<Vec<_>>>()?
+        });
+        Ok(Page::from_overfetch(items, limit, |i| i.id))
+    }
+
+    pub async fn institution_count(&self) -> Result<i64> {
+        let (n,): (i64,) = on_read!(self, pool => sqlx::query_as("SELECT COUNT(*) FROM institutions").fetch_one(pool).await)?;
+        Ok(n)
+    }
+
+    pub async fn insert_department(
+        &self,
+        institution_id: i64,
+        code: &str,
+        name: &str,
+    ) -> Result<DepartmentRecord> {
+        let (id,): (i64,) = on_write!(self, pool => {
+            sqlx::query_as("INSERT INTO departments (institution_id, code, name) VALUES ($1, $2, $3) RETURNING id")
+                .bind(institution_id).bind(code).bind(name).fetch_one(pool).await
+        })?;
+        Ok(DepartmentRecord {
+            id,
+            institution_id,
+            code: code.to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
+    pub async fn departments(&self, institution_id: i64) -> Result<Vec<DepartmentRecord>> {
+        let rows: Vec<(i64, i64, String, String)> = on_read!(self, pool => {
+            sqlx::query_as("SELECT id, institution_id, code, name FROM departments WHERE institution_id = $1 ORDER BY id")
+                .bind(institution_id).fetch_all(pool).await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, institution_id, code, name)| DepartmentRecord {
+                id,
+                institution_id,
+                code,
+                name,
+            })
+            .collect())
+    }
+
+    pub async fn insert_staff(&self, new: &NewStaff, now_us: i64) -> Result<StaffRecord> {
+        let (id,): (i64,) = on_write!(self, pool => {
+            sqlx::query_as(
+                "INSERT INTO staff (name, role, institution_id, district_code, department_id, licence_number, title, practice_years, created_at_us)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            )
+            .bind(&new.name).bind(new.role.code()).bind(new.institution_id).bind(&new.district_code)
+            .bind(new.department_id).bind(&new.licence_number).bind(&new.title).bind(new.practice_years).bind(now_us)
+            .fetch_one(pool).await
+        })?;
+        self.staff_member(id).await
+    }
+
+    pub async fn staff_member(&self, id: i64) -> Result<StaffRecord> {
+        let sql = format!("SELECT {STAFF_COLUMNS} FROM staff WHERE id = $1");
+        on_read!(self, pool => {
+            let row = sqlx::query(trusted(&sql)).bind(id).fetch_optional(pool).await?.ok_or(StoreError::NotFound)?;
+            staff(&row)
+        })
+    }
+
+    pub async fn staff(
+        &self,
+        filter: &StaffFilter,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<StaffRecord>> {
+        let mut c = Conditions::default();
+        if let Some(i) = filter.institution_id {
+            c.push("institution_id = {}", Arg::I64(i));
+        }
+        if let Some(r) = filter.role {
+            c.push("role = {}", Arg::Text(r.code().to_owned()));
+        }
+        if let Some(p) = &filter.name_prefix {
+            name_prefix(&mut c, "name", p);
+        }
+        if let Some(a) = after {
+            c.push("id > {}", Arg::I64(a));
+        }
+        let sql = format!(
+            "SELECT {STAFF_COLUMNS} FROM staff{} ORDER BY id LIMIT {}",
+            c.sql(),
+            limit + 1
+        );
+        let items = on_read!(self, pool => {
+            bind_all!(sqlx::query(trusted(&sql)), &c.args).fetch_all(pool).await?
+                .iter().map(staff).collect::<Result<Vec<_>>>()?
+        });
+        Ok(Page::from_overfetch(items, limit, |s| s.id))
+    }
+
+    pub async fn insert_team(&self, new: &NewTeam, now_us: i64) -> Result<TeamRecord> {
+        let (id,): (i64,) = on_write!(self, pool => {
+            sqlx::query_as(
+                "INSERT INTO teams (institution_id, name, doctor_staff_id, nurse_staff_id, public_health_staff_id, created_at_us)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(new.institution_id).bind(&new.name).bind(new.doctor_staff_id).bind(new.nurse_staff_id)
+            .bind(new.public_health_staff_id).bind(now_us)
+            .fetch_one(pool).await
+        })?;
+        Ok(TeamRecord {
+            id,
+            institution_id: new.institution_id,
+            name: new.name.clone(),
+            doctor_staff_id: new.doctor_staff_id,
+            nurse_staff_id: new.nurse_staff_id,
+            public_health_staff_id: new.public_health_staff_id,
+        })
+    }
+
+    pub async fn teams(&self, institution_id: i64) -> Result<Vec<TeamRecord>> {
+        on_read!(self, pool => {
+            sqlx::query("SELECT id, institution_id, name, doctor_staff_id, nurse_staff_id, public_health_staff_id FROM teams WHERE institution_id = $1 ORDER BY id")
+                .bind(institution_id).fetch_all(pool).await?
+                .iter().map(team).collect()
+        })
+    }
+}

@@ -1,0 +1,257 @@
+//! Residents (the master patient index), keyed on the national ID number, and their
+//! care relationships with institutions.
+
+use gongti_core::resident::ValidResident;
+use gongti_core::{IdNumber, Phone, Sex};
+use time::Date;
+
+use crate::region::name_prefix;
+use crate::row::{Arg, Conditions, RowExt, bind_all, trusted};
+use crate::{Page, Result, Store, StoreError, on_read, on_write};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResidentRecord {
+    pub id: i64,
+    pub name: String,
+    pub sex: Sex,
+    pub birth_date: Date,
+    pub id_number: IdNumber,
+    pub phone: Option<Phone>,
+    pub address: Option<String>,
+    pub household: Option<String>,
+    pub home_institution_id: i64,
+    pub home_district_code: String,
+    /// Set when this record was merged into another record of the same person.
+    pub merged_into_id: Option<i64>,
+    pub created_at_us: i64,
+    pub updated_at_us: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ResidentFilter {
+    pub name_prefix: Option<String>,
+    pub id_number: Option<String>,
+    pub birth_date: Option<Date>,
+    pub sex: Option<Sex>,
+    pub home_institution_id: Option<i64>,
+    /// Include records merged into another (default: only surviving records).
+    pub include_merged: bool,
+}
+
+const COLUMNS: &str = "r.id, r.name, r.sex, r.birth_date, r.id_number, r.phone, r.address, r.household, \
+     r.home_institution_id, i.district_code AS home_district_code, r.merged_into_id, r.created_at_us, r.updated_at_us";
+const FROM: &str = "FROM residents r JOIN institutions i ON i.id = r.home_institution_id";
+
+fn resident(row: &impl RowExt) -> Result<ResidentRecord> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("resident {what}"));
+    let sex = row.text("sex")?;
+    Ok(ResidentRecord {
+        id: row.i64("id")?,
+        name: row.text("name")?,
+        sex: Sex::from_code(&sex).ok_or_else(|| corrupt("sex"))?,
+        birth_date: row.date("birth_date")?,
+        // The future-birth bound was checked when the number was stored.
+        id_number: IdNumber::parse(&row.text("id_number")?, Date::MAX)
+            .map_err(|_| corrupt("ID number"))?,
+        phone: row
+            .opt_text("phone")?
+            .map(|p| Phone::parse(&p))
+            .transpose()
+            .map_err(|_| corrupt("phone"))?,
+        address: row.opt_text("address")?,
+        household: row.opt_text("household")?,
+        home_institution_id: row.i64("home_institution_id")?,
+        home_district_code: row.text("home_district_code")?,
+        merged_into_id: row.opt_i64("merged_into_id")?,
+        created_at_us: row.i64("created_at_us")?,
+        updated_at_us: row.i64("updated_at_us")?,
+    })
+}
+
+const INSERT: &str = "INSERT INTO residents (id_number, name, sex, birth_date, phone, address, household, home_institution_id, created_at_us, updated_at_us)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id";
+
+/// Largest number of residents inserted in one call of [`Store::insert_residents`].
+pub const RESIDENT_BATCH_MAX: usize = 10_000;
+
+impl Store {
+    /// Registers a resident; a taken ID number is [`StoreError::Duplicate`].
+    pub async fn insert_resident(
+        &self,
+        r: &ValidResident,
+        home_institution_id: i64,
+        now_us: i64,
+    ) -> Result<ResidentRecord> {
+        let (id,): (i64,) = on_write!(self, pool => {
+            sqlx::query_as(INSERT)
+                .bind(r.id_number.as_str()).bind(&r.name).bind(r.sex.code()).bind(r.birth_date)
+                .bind(r.phone.as_ref().map(Phone::as_str)).bind(&r.address).bind(&r.household)
+                .bind(home_institution_id).bind(now_us)
+                .fetch_one(pool).await
+        })?;
+        self.resident(id).await
+    }
+
+    /// Registers many residents in one transaction: all or none.
+    pub async fn insert_residents(
+        &self,
+        batch: &[(ValidResident, i64)],
+        now_us: i64,
+    ) -> Result<Vec<i64>> {
+        assert!(
+            batch.len() <= RESIDENT_BATCH_MAX,
+            "resident batch over {RESIDENT_BATCH_MAX}"
+        );
+        let mut ids = Vec::with_capacity(batch.len());
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for (r, home) in batch {
+                let (id,): (i64,) = sqlx::query_as(INSERT)
+                    .bind(r.id_number.as_str()).bind(&r.name).bind(r.sex.code()).bind(r.birth_date)
+                    .bind(r.phone.as_ref().map(Phone::as_str)).bind(&r.address).bind(&r.household)
+                    .bind(*home).bind(now_us)
+                    .fetch_one(&mut *tx).await?;
+                ids.push(id);
+            }
+            tx.commit().await?;
+        });
+        Ok(ids)
+    }
+
+    pub async fn resident(&self, id: i64) -> Result<ResidentRecord> {
+        let sql = format!("SELECT {COLUMNS} {FROM} WHERE r.id = $1");
+        on_read!(self, pool => {
+            resident(&sqlx::query(trusted(&sql)).bind(id).fetch_optional(pool).await?.ok_or(StoreError::NotFound)?)
+        })
+    }
+
+    pub async fn resident_count(&self) -> Result<i64> {
+        let (n,): (i64,) = on_read!(self, pool => sqlx::query_as("SELECT COUNT(*) FROM residents").fetch_one(pool).await)?;
+        Ok(n)
+    }
+
+    pub async fn residents(
+        &self,
+        filter: &ResidentFilter,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<ResidentRecord>> {
+        let mut c = Conditions::default();
+        if let Some(p) = &filter.name_prefix {
+            name_prefix(&mut c, "r.name", p);
+        }
+        if let Some(n) = &filter.id_number {
+            c.push("r.id_number = {}", Arg::Text(n.clone()));
+        }
+        if let Some(d) = filter.birth_date {
+            c.push("r.birth_date = {}", Arg::Date(d));
+        }
+        if let Some(s) = filter.sex {
+            c.push("r.sex = {}", Arg::Text(s.code().to_owned()));
+        }
+        if let Some(i) = filter.home_institution_id {
+            c.push("r.home_institution_id = {}", Arg::I64(i));
+        }
+        if !filter.include_merged {
+            c.push_plain("r.merged_into_id IS NULL");
+        }
+        if let Some(a) = after {
+            c.push("r.id > {}", Arg::I64(a));
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} {FROM}{} ORDER BY r.id LIMIT {}",
+            c.sql(),
+            limit + 1
+        );
+        let items = on_read!(self, pool => {
+            bind_all!(sqlx::query(trusted(&sql)), &c.args).fetch_all(pool).await?
+                .iter().map(resident).collect::<Result<Vec<_>>>()?
+        });
+        Ok(Page::from_overfetch(items, limit, |r| r.id))
+    }
+
+    /// Replaces a resident's demographics; the ID number may change only to a free one.
+    pub async fn update_resident(
+        &self,
+        id: i64,
+        r: &ValidResident,
+        now_us: i64,
+    ) -> Result<ResidentRecord> {
+        let done = on_write!(self, pool => {
+            sqlx::query(
+                "UPDATE residents SET id_number = $1, name = $2, sex = $3, birth_date = $4, phone = $5, address = $6,
+                 household = $7, updated_at_us = $8 WHERE id = $9 AND merged_into_id IS NULL",
+            )
+            .bind(r.id_number.as_str()).bind(&r.name).bind(r.sex.code()).bind(r.birth_date)
+            .bind(r.phone.as_ref().map(Phone::as_str)).bind(&r.address).bind(&r.household).bind(now_us).bind(id)
+            .execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.resident(id).await
+    }
+
+    /// Merges `merged` into `survivor` in one transaction: the merged record points at
+    /// the survivor and its care relationships move across.
+    pub async fn merge_residents(&self, survivor: i64, merged: i64, now_us: i64) -> Result<()> {
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
+                "UPDATE residents SET merged_into_id = $1, updated_at_us = $2
+                 WHERE id = $3 AND merged_into_id IS NULL
+                 AND EXISTS (SELECT 1 FROM residents s WHERE s.id = $1 AND s.merged_into_id IS NULL)",
+            )
+            .bind(survivor).bind(now_us).bind(merged)
+            .execute(&mut *tx).await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            sqlx::query("UPDATE care_relationships SET resident_id = $1 WHERE resident_id = $2")
+                .bind(survivor).bind(merged).execute(&mut *tx).await?;
+            sqlx::query("UPDATE residents SET updated_at_us = $1 WHERE id = $2")
+                .bind(now_us).bind(survivor).execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Opens a care relationship (contract, referral, order …) between a resident and
+    /// an institution; returns its id.
+    pub async fn open_care_relationship(
+        &self,
+        resident_id: i64,
+        institution_id: i64,
+        kind: &str,
+        now_us: i64,
+    ) -> Result<i64> {
+        let (id,): (i64,) = on_write!(self, pool => {
+            sqlx::query_as(
+                "INSERT INTO care_relationships (resident_id, institution_id, kind, opened_at_us) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(resident_id).bind(institution_id).bind(kind).bind(now_us).fetch_one(pool).await
+        })?;
+        Ok(id)
+    }
+
+    pub async fn close_care_relationship(&self, id: i64, now_us: i64) -> Result<()> {
+        let done = on_write!(self, pool => {
+            sqlx::query("UPDATE care_relationships SET closed_at_us = $1 WHERE id = $2 AND closed_at_us IS NULL")
+                .bind(now_us).bind(id).execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        if done == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Institutions with an open care relationship to the resident.
+    pub async fn care_institutions(&self, resident_id: i64) -> Result<Vec<i64>> {
+        let rows: Vec<(i64,)> = on_read!(self, pool => {
+            sqlx::query_as("SELECT DISTINCT institution_id FROM care_relationships WHERE resident_id = $1 AND closed_at_us IS NULL ORDER BY institution_id")
+                .bind(resident_id).fetch_all(pool).await
+        })?;
+        Ok(rows.into_iter().map(|(i,)| i).collect())
+    }
+}

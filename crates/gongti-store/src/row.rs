@@ -1,0 +1,113 @@
+//! Reading columns the same way from either engine's rows.
+
+use sqlx::Row;
+use time::Date;
+
+use crate::{Result, StoreError};
+
+/// Typed column access shared by both engines, so row mapping is written once.
+pub(crate) trait RowExt {
+    fn i64(&self, column: &str) -> Result<i64>;
+    fn opt_i64(&self, column: &str) -> Result<Option<i64>>;
+    fn text(&self, column: &str) -> Result<String>;
+    fn opt_text(&self, column: &str) -> Result<Option<String>>;
+    fn date(&self, column: &str) -> Result<Date>;
+    fn bool(&self, column: &str) -> Result<bool>;
+    fn bytes(&self, column: &str) -> Result<Vec<u8>>;
+}
+
+macro_rules! impl_row_ext {
+    ($row:ty) => {
+        impl RowExt for $row {
+            fn i64(&self, column: &str) -> Result<i64> {
+                Ok(self.try_get(column)?)
+            }
+            fn opt_i64(&self, column: &str) -> Result<Option<i64>> {
+                Ok(self.try_get(column)?)
+            }
+            fn text(&self, column: &str) -> Result<String> {
+                Ok(self.try_get(column)?)
+            }
+            fn opt_text(&self, column: &str) -> Result<Option<String>> {
+                Ok(self.try_get(column)?)
+            }
+            fn date(&self, column: &str) -> Result<Date> {
+                Ok(self.try_get(column)?)
+            }
+            fn bool(&self, column: &str) -> Result<bool> {
+                Ok(self.try_get(column)?)
+            }
+            fn bytes(&self, column: &str) -> Result<Vec<u8>> {
+                Ok(self.try_get(column)?)
+            }
+        }
+    };
+}
+impl_row_ext!(sqlx::sqlite::SqliteRow);
+impl_row_ext!(sqlx::postgres::PgRow);
+
+/// A 32-byte hash column.
+pub(crate) fn hash32(row: &impl RowExt, column: &str) -> Result<[u8; 32]> {
+    row.bytes(column)?
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("{column} is not 32 bytes")))
+}
+
+/// A bind value for statements whose shape is decided at run time (searches).
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    I64(i64),
+    Text(String),
+    Date(Date),
+}
+
+/// Binds run-time arguments in order onto a query for either engine.
+macro_rules! bind_all {
+    ($query:expr, $args:expr) => {{
+        let mut q = $query;
+        for arg in $args {
+            q = match arg {
+                $crate::row::Arg::I64(v) => q.bind(*v),
+                $crate::row::Arg::Text(v) => q.bind(v.as_str()),
+                $crate::row::Arg::Date(v) => q.bind(*v),
+            };
+        }
+        q
+    }};
+}
+pub(crate) use bind_all;
+
+/// Collects `WHERE` conditions and their arguments with `$n` placeholders.
+#[derive(Debug, Default)]
+pub(crate) struct Conditions {
+    clauses: Vec<String>,
+    pub(crate) args: Vec<Arg>,
+}
+
+impl Conditions {
+    /// Adds a clause in which `{}` stands for the next placeholder.
+    pub(crate) fn push(&mut self, clause: &str, arg: Arg) {
+        self.args.push(arg);
+        self.clauses
+            .push(clause.replace("{}", &format!("${}", self.args.len())));
+    }
+
+    pub(crate) fn push_plain(&mut self, clause: &str) {
+        self.clauses.push(clause.to_owned());
+    }
+
+    /// ` WHERE a AND b`, or nothing.
+    pub(crate) fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+}
+
+/// Marks SQL that Gongti assembled itself as safe to run. Every caller builds its
+/// string from constant fragments and `$n` placeholders only; values are always bound.
+pub(crate) fn trusted(sql: &str) -> sqlx::AssertSqlSafe<&str> {
+    sqlx::AssertSqlSafe(sql)
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every Gongti test on a fresh machine: installs and starts what the tests need
+# (a throwaway PostgreSQL on loopback; Chromium and ChromeDriver for the browser tests),
+# checks formatting and lints, then runs the whole suite with cargo-nextest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "PostgreSQL for the contract suite"
+eval "$(bash scripts/postgres.sh start)"
+trap 'bash scripts/postgres.sh stop "$GONGTI_TEST_PG_DIR"' EXIT
+echo "PostgreSQL at $GONGTI_TEST_DATABASE_URL" >&2
+
+step "format"
+cargo fmt --all -- --check
+
+step "lints"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+if ! cargo nextest --version >/dev/null 2>&1; then
+  cargo install cargo-nextest --locked
+fi
+cargo nextest run --workspace --locked --no-fail-fast
