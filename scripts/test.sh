@@ -12,6 +12,17 @@ eval "$(bash scripts/postgres.sh start)"
 trap 'bash scripts/postgres.sh stop "$GONGTI_TEST_PG_DIR"' EXIT
 echo "PostgreSQL at $GONGTI_TEST_DATABASE_URL" >&2
 
+step "FHIR validator (PyPI fhir.resources 6.5, R4) in a venv of its own"
+target_dir="${CARGO_TARGET_DIR:-target}"
+venv="$target_dir/fhir-venv"
+if ! "$venv/bin/python" -c 'import fhir.resources' 2>/dev/null; then
+  mkdir -p "$target_dir"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet 'fhir.resources==6.5.0' 'pydantic<2'
+fi
+export GONGTI_FHIR_PYTHON="$PWD/$venv/bin/python"
+case "$venv" in /*) export GONGTI_FHIR_PYTHON="$venv/bin/python" ;; esac
+
 step "format"
 cargo fmt --all -- --check
 

@@ -117,6 +117,54 @@ pub fn decide_patient(
     }
 }
 
+/// Which residents a search by this actor may list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchScope {
+    /// Residents whose record the institution holds.
+    Institution(InstitutionId),
+    /// Residents held in the district (break-the-glass).
+    District(DistrictCode),
+    /// Every resident (break-the-glass).
+    City,
+}
+
+/// Decides what a resident search may list: clinicians and institution admins search
+/// their own institution's records; officers and the city admin search only through an
+/// audited break-the-glass; everyone else is denied.
+pub fn search_scope(
+    actor: &Actor,
+    break_glass_reason: Option<&str>,
+) -> Result<SearchScope, Decision> {
+    let reason_ok = break_glass_reason
+        .is_some_and(|r| r.trim().chars().count() >= BREAK_GLASS_REASON_MIN_CHARS);
+    let glass = |scope: SearchScope| {
+        if reason_ok {
+            Ok(scope)
+        } else {
+            Err(Decision::BreakGlassRequired)
+        }
+    };
+    match actor.role {
+        role if role.is_clinical() || role == Role::InstitutionAdmin => actor
+            .institution
+            .map(SearchScope::Institution)
+            .ok_or(Decision::Deny),
+        Role::DistrictOfficer => match &actor.district {
+            Some(d) => glass(SearchScope::District(d.clone())),
+            None => Err(Decision::Deny),
+        },
+        Role::CityOfficer | Role::CityAdmin => glass(SearchScope::City),
+        _ => Err(Decision::Deny),
+    }
+}
+
+/// Whether full ID and phone numbers may be shown for access granted on `basis`:
+/// to those caring for the patient or keeping the register, not to a break-the-glass
+/// viewer, who sees them masked (DOMAIN.md §1).
+pub fn may_see_identifiers(basis: Basis) -> bool {
+    !matches!(basis, Basis::BreakGlass)
+}
+
 /// May the actor register a new resident whose record will be held by `institution`?
 pub fn may_register_resident(actor: &Actor, institution: InstitutionId) -> bool {
     let registering_role = matches!(
@@ -381,6 +429,66 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn access_table_resident_search() {
+        use SearchScope as S;
+        let d1 = district("120101");
+        let rows: Vec<(Actor, Option<&str>, Result<SearchScope, Decision>)> = vec![
+            (
+                staff(Role::FamilyDoctor, HOME),
+                None,
+                Ok(S::Institution(HOME)),
+            ),
+            (
+                staff(Role::Specialist, CARE),
+                None,
+                Ok(S::Institution(CARE)),
+            ),
+            (
+                staff(Role::InstitutionAdmin, HOME),
+                None,
+                Ok(S::Institution(HOME)),
+            ),
+            (
+                officer(Role::DistrictOfficer, Some("120101")),
+                None,
+                Err(Decision::BreakGlassRequired),
+            ),
+            (
+                officer(Role::DistrictOfficer, Some("120101")),
+                GLASS,
+                Ok(S::District(d1)),
+            ),
+            (
+                officer(Role::CityOfficer, None),
+                None,
+                Err(Decision::BreakGlassRequired),
+            ),
+            (officer(Role::CityOfficer, None), GLASS, Ok(S::City)),
+            (officer(Role::CityAdmin, None), GLASS, Ok(S::City)),
+            (
+                officer(Role::InsuranceOfficer, None),
+                GLASS,
+                Err(Decision::Deny),
+            ),
+        ];
+        for (actor, reason, expected) in rows {
+            assert_eq!(
+                search_scope(&actor, reason),
+                expected,
+                "{actor:?} {reason:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn domain_1_identifiers_are_masked_for_break_glass_viewers() {
+        assert!(may_see_identifiers(Basis::HomeInstitution));
+        assert!(may_see_identifiers(Basis::CareRelationship));
+        assert!(may_see_identifiers(Basis::RegistryStewardship));
+        assert!(!may_see_identifiers(Basis::BreakGlass));
     }
 
     #[test]

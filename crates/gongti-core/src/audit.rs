@@ -21,6 +21,9 @@ pub enum Outcome {
     /// Sign-in failed or a locked account was tried.
     Failed,
     Error,
+    /// Read back from storage with a code Gongti never writes: the record was edited.
+    /// Its hash cannot match, so the verifier reports it as altered.
+    Unrecognised,
 }
 
 impl Outcome {
@@ -41,6 +44,7 @@ impl Outcome {
             Outcome::NotFound => "not_found",
             Outcome::Failed => "failed",
             Outcome::Error => "error",
+            Outcome::Unrecognised => "?unrecognised",
         }
     }
 

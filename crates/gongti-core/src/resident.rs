@@ -44,12 +44,19 @@ pub enum Problem {
     TooLong {
         max_chars: usize,
     },
+    /// Shorter or longer than allowed.
+    Length {
+        min_chars: usize,
+        max_chars: usize,
+    },
     ControlCharacters,
     IdNumber(IdNumberError),
     Phone,
     UnknownSex,
     /// The entered value disagrees with what the ID number says.
     DisagreesWithIdNumber,
+    /// The value refers to something that does not exist or may not be used here.
+    NotAllowed,
 }
 
 impl Problem {
@@ -58,6 +65,7 @@ impl Problem {
         match self {
             Problem::Required => "required",
             Problem::TooLong { .. } => "too_long",
+            Problem::Length { .. } => "length",
             Problem::ControlCharacters => "control_characters",
             Problem::IdNumber(IdNumberError::WrongLength { .. }) => "id_number_length",
             Problem::IdNumber(IdNumberError::NotADigit { .. }) => "id_number_not_digit",
@@ -69,6 +77,7 @@ impl Problem {
             Problem::Phone => "phone_invalid",
             Problem::UnknownSex => "sex_unknown",
             Problem::DisagreesWithIdNumber => "disagrees_with_id_number",
+            Problem::NotAllowed => "not_allowed",
         }
     }
 }

@@ -38,6 +38,7 @@ pub struct InstitutionFilter {
     pub kind: Option<InstitutionKind>,
     pub upper_institution_id: Option<i64>,
     pub name_prefix: Option<String>,
+    pub code: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +79,7 @@ pub struct StaffFilter {
     pub institution_id: Option<i64>,
     pub role: Option<Role>,
     pub name_prefix: Option<String>,
+    pub licence_number: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -229,6 +231,9 @@ impl Store {
         if let Some(k) = filter.kind {
             c.push("kind = {}", Arg::Text(k.code().to_owned()));
         }
+        if let Some(code) = &filter.code {
+            c.push("code = {}", Arg::Text(code.clone()));
+        }
         if let Some(u) = filter.upper_institution_id {
             c.push("upper_institution_id = {}", Arg::I64(u));
         }
@@ -319,6 +324,9 @@ impl Store {
         let mut c = Conditions::default();
         if let Some(i) = filter.institution_id {
             c.push("institution_id = {}", Arg::I64(i));
+        }
+        if let Some(l) = &filter.licence_number {
+            c.push("licence_number = {}", Arg::Text(l.clone()));
         }
         if let Some(r) = filter.role {
             c.push("role = {}", Arg::Text(r.code().to_owned()));

@@ -34,6 +34,7 @@ pub struct ResidentFilter {
     pub birth_date: Option<Date>,
     pub sex: Option<Sex>,
     pub home_institution_id: Option<i64>,
+    pub home_district_code: Option<String>,
     /// Include records merged into another (default: only surviving records).
     pub include_merged: bool,
 }
@@ -151,6 +152,9 @@ impl Store {
         }
         if let Some(i) = filter.home_institution_id {
             c.push("r.home_institution_id = {}", Arg::I64(i));
+        }
+        if let Some(d) = &filter.home_district_code {
+            c.push("i.district_code = {}", Arg::Text(d.clone()));
         }
         if !filter.include_merged {
             c.push_plain("r.merged_into_id IS NULL");

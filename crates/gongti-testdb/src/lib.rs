@@ -43,7 +43,7 @@ pub fn postgres_admin_url() -> Option<String> {
         }
         _ => {
             eprintln!(
-                "SKIPPED the PostgreSQL half: {POSTGRES_URL_VAR} is not set (scripts/test-postgres.sh starts a server)"
+                "SKIPPED the PostgreSQL half: {POSTGRES_URL_VAR} is not set (scripts/postgres.sh starts a server)"
             );
             None
         }

@@ -1,0 +1,133 @@
+//! The audit writer: requests hand their records to one task that links them into the
+//! hash chain and commits them in groups. A request is answered only after its record
+//! is committed, so no response is ever sent for an unaudited access, while one commit
+//! carries many requests' records.
+
+use gongti_core::audit::{AuditEntry, ChainBreak, ChainVerifier, ChainedEntry, GENESIS_HASH, link};
+use gongti_store::Store;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{AppError, AppResult};
+
+/// Records waiting to be written before new requests wait for room.
+pub const AUDIT_QUEUE_MAX: usize = 65_536;
+/// Records committed in one transaction at most.
+pub const AUDIT_BATCH_MAX: usize = 2_048;
+/// Records read per page by the verifier.
+pub const AUDIT_VERIFY_PAGE: u32 = 5_000;
+
+struct Request {
+    entries: Vec<AuditEntry>,
+    done: oneshot::Sender<bool>,
+}
+
+#[derive(Clone, Debug)]
+pub struct AuditLog {
+    queue: mpsc::Sender<Request>,
+}
+
+impl AuditLog {
+    pub(crate) async fn start(store: Store) -> AppResult<(AuditLog, tokio::task::JoinHandle<()>)> {
+        let head = store.audit_head().await?.unwrap_or((0, GENESIS_HASH));
+        let (queue, rx) = mpsc::channel(AUDIT_QUEUE_MAX);
+        let writer = tokio::spawn(write_loop(store, rx, head));
+        Ok((AuditLog { queue }, writer))
+    }
+
+    /// Appends records and waits until they are committed.
+    pub async fn record(&self, entries: Vec<AuditEntry>) -> AppResult<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let (done, committed) = oneshot::channel();
+        let closed = || AppError::Internal(anyhow::anyhow!("the audit writer has stopped"));
+        self.queue
+            .send(Request { entries, done })
+            .await
+            .map_err(|_| closed())?;
+        match committed.await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(AppError::Internal(anyhow::anyhow!(
+                "the audit record could not be written"
+            ))),
+            Err(_) => Err(closed()),
+        }
+    }
+}
+
+async fn write_loop(store: Store, mut rx: mpsc::Receiver<Request>, mut head: (i64, [u8; 32])) {
+    let mut pending: Vec<Request> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut count = first.entries.len();
+        pending.push(first);
+        while count < AUDIT_BATCH_MAX {
+            match rx.try_recv() {
+                Ok(r) => {
+                    count += r.entries.len();
+                    pending.push(r);
+                }
+                Err(_) => break,
+            }
+        }
+        let (mut seq, mut prev) = head;
+        let mut chained: Vec<ChainedEntry> = Vec::with_capacity(count);
+        for request in &pending {
+            for entry in &request.entries {
+                seq += 1;
+                let record = link(seq, prev, entry.clone());
+                prev = record.hash;
+                chained.push(record);
+            }
+        }
+        let ok = match store.append_audit(&chained).await {
+            Ok(()) => {
+                head = (seq, prev);
+                true
+            }
+            Err(error) => {
+                tracing::error!(%error, records = chained.len(), "audit batch failed; its requests fail");
+                // Re-read the head: the failed transaction may or may not have landed.
+                if let Ok(Some(h)) = store.audit_head().await {
+                    head = h;
+                }
+                false
+            }
+        };
+        for request in pending.drain(..) {
+            let _ = request.done.send(ok);
+        }
+    }
+}
+
+/// The result of checking the whole chain.
+#[derive(Debug)]
+pub enum VerifyOutcome {
+    Intact { records: i64 },
+    Broken(ChainBreak),
+}
+
+/// Reads the whole trail in order and checks every link; `progress` is told how many
+/// records have been checked after each page.
+pub async fn verify_chain(
+    store: &Store,
+    mut progress: impl FnMut(i64),
+) -> AppResult<VerifyOutcome> {
+    let mut verifier = ChainVerifier::default();
+    let mut after = 0;
+    loop {
+        let page = store.audit_records(after, AUDIT_VERIFY_PAGE).await?;
+        let Some(last) = page.records.last() else {
+            break;
+        };
+        after = last.seq;
+        for record in &page.records {
+            if let Err(broken) = verifier.push(record) {
+                return Ok(VerifyOutcome::Broken(broken));
+            }
+        }
+        progress(verifier.verified());
+    }
+    Ok(VerifyOutcome::Intact {
+        records: verifier.verified(),
+    })
+}

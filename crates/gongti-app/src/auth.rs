@@ -1,0 +1,441 @@
+//! Sign-in and sessions: argon2 password hashes, failed-attempt slow-down and lockout,
+//! and opaque random tokens stored only as their SHA-256 hash.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::Duration;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use gongti_core::access::Actor;
+use gongti_core::audit::{AuditEntry, Outcome};
+use gongti_core::region::{DistrictCode, InstitutionId};
+use gongti_core::resident::{FieldProblem, Problem};
+use gongti_core::role::Role;
+use gongti_store::{NewUser, StoreError, TokenRecord, UserRecord};
+use sha2::{Digest, Sha256};
+
+use crate::{App, AppError, AppResult};
+
+/// Consecutive failed sign-ins after which an account is locked.
+pub const SIGN_IN_FAILURES_BEFORE_LOCK: i64 = 5;
+/// How long a locked account stays locked.
+pub const LOCK_DURATION: Duration = Duration::from_secs(15 * 60);
+/// Extra delay per consecutive failure before a failed sign-in is answered.
+pub const FAILURE_DELAY_STEP: Duration = Duration::from_millis(250);
+pub const FAILURE_DELAY_MAX: Duration = Duration::from_secs(2);
+/// Lifetime of an API bearer token.
+pub const API_TOKEN_TTL: Duration = Duration::from_secs(60 * 60);
+/// Lifetime of a console session.
+pub const SESSION_TTL: Duration = Duration::from_secs(8 * 60 * 60);
+pub const PASSWORD_MIN_CHARS: usize = 8;
+pub const PASSWORD_MAX_CHARS: usize = 128;
+pub const USERNAME_MAX_CHARS: usize = 64;
+/// Tokens remembered in memory at most; past this the cache is emptied and refilled.
+const TOKEN_CACHE_MAX: usize = 100_000;
+
+/// A signed-in person: the user, their staff record and where they work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: i64,
+    pub username: String,
+    pub staff_id: i64,
+    pub staff_name: String,
+    pub role: Role,
+    pub institution_id: Option<i64>,
+    pub district_code: Option<String>,
+}
+
+impl Principal {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            role: self.role,
+            institution: self.institution_id.map(InstitutionId),
+            district: self
+                .district_code
+                .as_deref()
+                .and_then(|d| DistrictCode::parse(d).ok()),
+        }
+    }
+
+    /// An audit entry with this principal as the actor.
+    pub(crate) fn audit(
+        &self,
+        at_us: i64,
+        action: &str,
+        resource_type: &str,
+        outcome: Outcome,
+    ) -> AuditEntry {
+        AuditEntry {
+            at_us,
+            actor_user_id: Some(self.user_id),
+            actor_username: self.username.clone(),
+            role: Some(self.role.code().to_owned()),
+            institution_id: self.institution_id,
+            action: action.to_owned(),
+            resource_type: resource_type.to_owned(),
+            resource_id: None,
+            patient_id: None,
+            reason: None,
+            outcome,
+            detail: None,
+            request_id: None,
+        }
+    }
+}
+
+/// The kind of token: an API bearer token or a console session cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Api,
+    Session,
+}
+
+impl TokenKind {
+    fn code(self) -> &'static str {
+        match self {
+            TokenKind::Api => "api",
+            TokenKind::Session => "session",
+        }
+    }
+    fn ttl(self) -> Duration {
+        match self {
+            TokenKind::Api => API_TOKEN_TTL,
+            TokenKind::Session => SESSION_TTL,
+        }
+    }
+}
+
+/// What a successful sign-in hands back. The token is shown to the client once.
+#[derive(Debug, Clone)]
+pub struct SignInOutcome {
+    pub token: String,
+    pub csrf: Option<String>,
+    pub expires_in_s: u64,
+    pub principal: Principal,
+}
+
+/// A resolved token: who it is and, for sessions, the CSRF secret.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub principal: Principal,
+    pub kind: TokenKind,
+    pub csrf: Option<String>,
+    expires_at_us: i64,
+}
+
+#[derive(Default)]
+pub(crate) struct AuthState {
+    tokens: RwLock<HashMap<[u8; 32], Session>>,
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random source");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Hashes a password with argon2id and a random salt.
+pub fn hash_password(password: &str) -> AppResult<String> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("random salt: {e}"))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("hashing: {e}"))?
+        .to_string())
+}
+
+fn password_matches(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|hash| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok()
+    })
+}
+
+/// A hash nobody's password matches, verified for unknown usernames so that their
+/// answer takes as long as a wrong password's.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash_password(&random_token()).expect("decoy hash"))
+}
+
+/// Checks a new password against the policy.
+pub fn check_password(password: &str) -> AppResult<()> {
+    let chars = password.chars().count();
+    if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&chars) {
+        return Err(AppError::Invalid(vec![FieldProblem {
+            field: "password",
+            problem: Problem::Length {
+                min_chars: PASSWORD_MIN_CHARS,
+                max_chars: PASSWORD_MAX_CHARS,
+            },
+        }]));
+    }
+    Ok(())
+}
+
+impl App {
+    /// Creates a sign-in for an existing staff member.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: &str,
+        staff_id: i64,
+    ) -> AppResult<i64> {
+        check_password(password)?;
+        let username = username.trim();
+        if username.is_empty() || username.chars().count() > USERNAME_MAX_CHARS {
+            return Err(AppError::Invalid(vec![FieldProblem {
+                field: "username",
+                problem: Problem::Length {
+                    min_chars: 1,
+                    max_chars: USERNAME_MAX_CHARS,
+                },
+            }]));
+        }
+        let hash = hash_password(password)?;
+        let new = NewUser {
+            username: username.to_owned(),
+            password_hash: hash,
+            staff_id,
+        };
+        let id = match self.store.insert_user(&new, self.now_us()).await {
+            Err(StoreError::Duplicate(_)) => return Err(AppError::Conflict("username_taken")),
+            Err(StoreError::MissingReference(_)) => return Err(AppError::NotFound),
+            other => other?,
+        };
+        self.audit
+            .record(vec![self.system_entry(
+                "user.create",
+                id,
+                &format!("staff={staff_id}"),
+            )])
+            .await?;
+        Ok(id)
+    }
+
+    pub async fn set_password(&self, username: &str, password: &str) -> AppResult<()> {
+        check_password(password)?;
+        let user = self
+            .store
+            .user_by_username(username)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        self.store
+            .set_password_hash(user.id, &hash_password(password)?)
+            .await?;
+        self.audit
+            .record(vec![self.system_entry(
+                "user.set_password",
+                user.id,
+                "lock_cleared",
+            )])
+            .await
+    }
+
+    /// An audit entry for an account change made from the command line.
+    fn system_entry(&self, action: &str, user_id: i64, detail: &str) -> AuditEntry {
+        AuditEntry {
+            at_us: self.now_us(),
+            actor_user_id: None,
+            actor_username: "system".into(),
+            role: None,
+            institution_id: None,
+            action: action.into(),
+            resource_type: "User".into(),
+            resource_id: Some(user_id.to_string()),
+            patient_id: None,
+            reason: None,
+            outcome: Outcome::Ok,
+            detail: Some(detail.into()),
+            request_id: None,
+        }
+    }
+
+    async fn principal_of(&self, user: &UserRecord) -> AppResult<Principal> {
+        let staff = self.store.staff_member(user.staff_id).await?;
+        Ok(Principal {
+            user_id: user.id,
+            username: user.username.clone(),
+            staff_id: staff.id,
+            staff_name: staff.name,
+            role: staff.role,
+            institution_id: staff.institution_id,
+            district_code: staff.district_code,
+        })
+    }
+
+    /// Signs in with a password. Failures are slowed, then the account is locked; every
+    /// attempt is audited (without the password).
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        kind: TokenKind,
+        request_id: Option<String>,
+    ) -> AppResult<SignInOutcome> {
+        let now_us = self.now_us();
+        let audit = |outcome: Outcome, user: Option<&UserRecord>, detail: &str| AuditEntry {
+            at_us: now_us,
+            actor_user_id: user.map(|u| u.id),
+            actor_username: username.chars().take(USERNAME_MAX_CHARS).collect(),
+            role: None,
+            institution_id: None,
+            action: "auth.sign_in".into(),
+            resource_type: "User".into(),
+            resource_id: user.map(|u| u.id.to_string()),
+            patient_id: None,
+            reason: None,
+            outcome,
+            detail: Some(detail.into()),
+            request_id: request_id.clone(),
+        };
+        let user = self.store.user_by_username(username).await?;
+        let Some(user) = user.filter(|u| !u.disabled) else {
+            let password = password.to_owned();
+            tokio::task::spawn_blocking(move || password_matches(&password, decoy_hash()))
+                .await
+                .map_err(anyhow::Error::new)?;
+            tokio::time::sleep(FAILURE_DELAY_STEP).await;
+            self.audit
+                .record(vec![audit(Outcome::Failed, None, "unknown_user")])
+                .await?;
+            return Err(AppError::Unauthenticated);
+        };
+        if let Some(until_us) = user.locked_until_us.filter(|&until| until > now_us) {
+            self.audit
+                .record(vec![audit(Outcome::Failed, Some(&user), "locked")])
+                .await?;
+            return Err(AppError::Locked { until_us });
+        }
+        let (pw, phc) = (password.to_owned(), user.password_hash.clone());
+        let matches = tokio::task::spawn_blocking(move || password_matches(&pw, &phc))
+            .await
+            .map_err(anyhow::Error::new)?;
+        if !matches {
+            // A lock that has run out starts the count again.
+            let before = if user.locked_until_us.is_some() {
+                0
+            } else {
+                user.failed_attempts
+            };
+            let failures = before + 1;
+            let locked_until_us = (failures >= SIGN_IN_FAILURES_BEFORE_LOCK)
+                .then(|| now_us + LOCK_DURATION.as_micros() as i64);
+            self.store
+                .set_sign_in_state(user.id, failures, locked_until_us)
+                .await?;
+            let delay = FAILURE_DELAY_STEP
+                .saturating_mul(failures as u32)
+                .min(FAILURE_DELAY_MAX);
+            tokio::time::sleep(delay).await;
+            let detail = if locked_until_us.is_some() {
+                "wrong_password_locked"
+            } else {
+                "wrong_password"
+            };
+            self.audit
+                .record(vec![audit(Outcome::Failed, Some(&user), detail)])
+                .await?;
+            return Err(match locked_until_us {
+                Some(until_us) => AppError::Locked { until_us },
+                None => AppError::Unauthenticated,
+            });
+        }
+        if user.failed_attempts != 0 || user.locked_until_us.is_some() {
+            self.store.set_sign_in_state(user.id, 0, None).await?;
+        }
+        let principal = self.principal_of(&user).await?;
+        let token = random_token();
+        let csrf = (kind == TokenKind::Session).then(random_token);
+        let expires_at_us = now_us + kind.ttl().as_micros() as i64;
+        let record = TokenRecord {
+            user_id: user.id,
+            kind: kind.code().to_owned(),
+            csrf: csrf.clone(),
+            expires_at_us,
+        };
+        self.store
+            .insert_token(&token_hash(&token), &record, now_us)
+            .await?;
+        let mut entry = audit(Outcome::Ok, Some(&user), kind.code());
+        entry.role = Some(principal.role.code().to_owned());
+        entry.institution_id = principal.institution_id;
+        self.audit.record(vec![entry]).await?;
+        Ok(SignInOutcome {
+            token,
+            csrf,
+            expires_in_s: kind.ttl().as_secs(),
+            principal,
+        })
+    }
+
+    /// Resolves a presented token to its session, or `Unauthenticated`.
+    pub async fn authenticate(&self, token: &str) -> AppResult<Session> {
+        if token.len() != 64 {
+            return Err(AppError::Unauthenticated);
+        }
+        let hash = token_hash(token);
+        let now_us = self.now_us();
+        let cached = self
+            .auth
+            .tokens
+            .read()
+            .expect("token cache")
+            .get(&hash)
+            .cloned();
+        if let Some(session) = cached {
+            if session.expires_at_us > now_us {
+                return Ok(session);
+            }
+            self.auth.tokens.write().expect("token cache").remove(&hash);
+            return Err(AppError::Unauthenticated);
+        }
+        let record = self
+            .store
+            .token(&hash)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        if record.expires_at_us <= now_us {
+            return Err(AppError::Unauthenticated);
+        }
+        let user = self.store.user(record.user_id).await?;
+        if user.disabled {
+            return Err(AppError::Unauthenticated);
+        }
+        let session = Session {
+            principal: self.principal_of(&user).await?,
+            kind: if record.kind == "session" {
+                TokenKind::Session
+            } else {
+                TokenKind::Api
+            },
+            csrf: record.csrf,
+            expires_at_us: record.expires_at_us,
+        };
+        let mut cache = self.auth.tokens.write().expect("token cache");
+        if cache.len() >= TOKEN_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(hash, session.clone());
+        Ok(session)
+    }
+
+    /// Ends a session or revokes a token.
+    pub async fn sign_out(&self, token: &str, ctx: &crate::Ctx) -> AppResult<()> {
+        let hash = token_hash(token);
+        self.auth.tokens.write().expect("token cache").remove(&hash);
+        self.store.delete_token(&hash).await?;
+        let mut entry = ctx
+            .principal
+            .audit(self.now_us(), "auth.sign_out", "User", Outcome::Ok);
+        entry.request_id = ctx.request_id.clone();
+        self.audit.record(vec![entry]).await
+    }
+}

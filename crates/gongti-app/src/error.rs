@@ -1,0 +1,38 @@
+//! The application's closed set of failures; the edges map each to a status and a
+//! stable code.
+
+use gongti_core::resident::FieldProblem;
+use gongti_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Input broke one or more rules; every problem is listed.
+    #[error("invalid input")]
+    Invalid(Vec<FieldProblem>),
+    #[error("not signed in, or the token is not valid")]
+    Unauthenticated,
+    #[error("too many failed sign-ins: locked")]
+    Locked { until_us: i64 },
+    #[error("not allowed")]
+    Forbidden,
+    #[error("allowed only through break-the-glass with a reason")]
+    BreakGlassRequired,
+    #[error("not found")]
+    NotFound,
+    /// A unique key is taken; the payload is a stable code such as `id_number_taken`.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => AppError::NotFound,
+            other => AppError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Gongti's application layer: the use cases the edges call. Each one resolves who is
+//! asking, decides access with `gongti_core::access`, calls the store, and writes the
+//! audit record before the caller may answer.
+
+pub mod audit;
+pub mod auth;
+pub mod demo;
+mod error;
+pub mod registry;
+pub mod residents;
+
+use std::sync::Arc;
+
+use gongti_store::Store;
+use time::OffsetDateTime;
+
+pub use auth::{Principal, SignInOutcome};
+pub use error::{AppError, AppResult};
+
+/// Where the current time comes from: the system clock in production, a fixed or
+/// stepped clock in tests.
+pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(OffsetDateTime::now_utc)
+}
+
+/// Microseconds since the Unix epoch.
+pub fn unix_us(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000) as i64
+}
+
+/// The regional time zone the console shows (Asia/Shanghai has no daylight saving).
+pub const DISPLAY_OFFSET: time::UtcOffset = time::macros::offset!(+8);
+
+/// The application: shared by every request, cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    pub(crate) store: Store,
+    pub(crate) audit: audit::AuditLog,
+    pub(crate) auth: Arc<auth::AuthState>,
+    pub(crate) clock: Clock,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("store", &self.store.kind())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who asked, with the request id the edge assigned.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub principal: Principal,
+    pub request_id: Option<String>,
+}
+
+impl App {
+    /// Starts the application on a migrated store; returns it with the audit writer's
+    /// task, which ends once every clone of the app is dropped and the queue is flushed.
+    pub async fn start(
+        store: Store,
+        clock: Clock,
+    ) -> AppResult<(App, tokio::task::JoinHandle<()>)> {
+        let (audit, writer) = audit::AuditLog::start(store.clone()).await?;
+        let app = App {
+            store,
+            audit,
+            auth: Arc::new(auth::AuthState::default()),
+            clock,
+        };
+        Ok((app, writer))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        (self.clock)()
+    }
+
+    pub(crate) fn now_us(&self) -> i64 {
+        unix_us(self.now())
+    }
+
+    /// Records an audit entry written by an edge (a rejected token, an over-long
+    /// body …) and waits until it is committed.
+    pub async fn audit_edge(&self, entry: gongti_core::audit::AuditEntry) -> AppResult<()> {
+        self.audit.record(vec![entry]).await
+    }
+
+    /// Today in the region's time zone.
+    pub fn today(&self) -> time::Date {
+        self.now().to_offset(DISPLAY_OFFSET).date()
+    }
+}

@@ -1,0 +1,175 @@
+//! The region registry: districts, institutions, departments, staff and teams. Reading
+//! it needs only a sign-in (it holds no patient data); changing it needs the registry
+//! rights of `gongti_core::access::may_administer`, and every change is audited.
+
+use gongti_core::access::{RegistryAction, may_administer};
+use gongti_core::audit::Outcome;
+use gongti_core::region::{DistrictCode, InstitutionId, check_tie};
+use gongti_core::resident::{FieldProblem, Problem};
+use gongti_store::{
+    DistrictRecord, InstitutionFilter, InstitutionRecord, NewInstitution, NewStaff, Page,
+    StaffFilter, StaffRecord, StoreError, TeamRecord,
+};
+
+use crate::{App, AppError, AppResult, Ctx};
+
+fn invalid(field: &'static str, problem: Problem) -> AppError {
+    AppError::Invalid(vec![FieldProblem { field, problem }])
+}
+
+impl App {
+    pub async fn districts(&self) -> AppResult<Vec<DistrictRecord>> {
+        Ok(self.store.districts().await?)
+    }
+
+    pub async fn institutions(
+        &self,
+        filter: &InstitutionFilter,
+        after: Option<i64>,
+        limit: u32,
+    ) -> AppResult<Page<InstitutionRecord>> {
+        Ok(self.store.institutions(filter, after, limit).await?)
+    }
+
+    pub async fn institution(&self, id: i64) -> AppResult<InstitutionRecord> {
+        Ok(self.store.institution(id).await?)
+    }
+
+    pub async fn staff(
+        &self,
+        filter: &StaffFilter,
+        after: Option<i64>,
+        limit: u32,
+    ) -> AppResult<Page<StaffRecord>> {
+        Ok(self.store.staff(filter, after, limit).await?)
+    }
+
+    pub async fn staff_member(&self, id: i64) -> AppResult<StaffRecord> {
+        Ok(self.store.staff_member(id).await?)
+    }
+
+    pub async fn teams(&self, institution_id: i64) -> AppResult<Vec<TeamRecord>> {
+        Ok(self.store.teams(institution_id).await?)
+    }
+
+    async fn audit_registry(
+        &self,
+        ctx: &Ctx,
+        action: &str,
+        resource: &str,
+        id: Option<i64>,
+        outcome: Outcome,
+    ) -> AppResult<()> {
+        let mut e = ctx
+            .principal
+            .audit(self.now_us(), action, resource, outcome);
+        e.resource_id = id.map(|i| i.to_string());
+        e.request_id = ctx.request_id.clone();
+        self.audit.record(vec![e]).await
+    }
+
+    /// Adds an institution (city administrator only). A grassroots institution may be
+    /// tied to an upper hospital at once.
+    pub async fn create_institution(
+        &self,
+        ctx: &Ctx,
+        new: &NewInstitution,
+    ) -> AppResult<InstitutionRecord> {
+        if !may_administer(&ctx.principal.actor(), RegistryAction::ManageInstitutions) {
+            self.audit_registry(
+                ctx,
+                "institution.create",
+                "Institution",
+                None,
+                Outcome::Denied,
+            )
+            .await?;
+            return Err(AppError::Forbidden);
+        }
+        let mut problems = Vec::new();
+        if DistrictCode::parse(&new.district_code).is_err() {
+            problems.push(FieldProblem {
+                field: "district_code",
+                problem: Problem::Required,
+            });
+        }
+        if new.name.trim().is_empty() {
+            problems.push(FieldProblem {
+                field: "name",
+                problem: Problem::Required,
+            });
+        }
+        if new.code.trim().is_empty() {
+            problems.push(FieldProblem {
+                field: "code",
+                problem: Problem::Required,
+            });
+        }
+        if let Some(upper) = new.upper_institution_id {
+            match self.store.institution(upper).await {
+                Ok(u) if check_tie(new.kind, u.kind).is_ok() => {}
+                _ => problems.push(FieldProblem {
+                    field: "upper_institution_id",
+                    problem: Problem::NotAllowed,
+                }),
+            }
+        }
+        if !problems.is_empty() {
+            self.audit_registry(
+                ctx,
+                "institution.create",
+                "Institution",
+                None,
+                Outcome::Invalid,
+            )
+            .await?;
+            return Err(AppError::Invalid(problems));
+        }
+        let record = match self.store.insert_institution(new, self.now_us()).await {
+            Ok(r) => r,
+            Err(StoreError::Duplicate(_)) => {
+                return Err(AppError::Conflict("institution_code_taken"));
+            }
+            Err(StoreError::MissingReference(_)) => {
+                return Err(invalid("district_code", Problem::Required));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.audit_registry(
+            ctx,
+            "institution.create",
+            "Institution",
+            Some(record.id),
+            Outcome::Ok,
+        )
+        .await?;
+        Ok(record)
+    }
+
+    /// Adds a staff member at an institution (its admin or the city administrator).
+    pub async fn create_staff(&self, ctx: &Ctx, new: &NewStaff) -> AppResult<StaffRecord> {
+        let Some(institution) = new.institution_id else {
+            return Err(invalid("institution_id", Problem::Required));
+        };
+        let action = RegistryAction::ManageStaff {
+            institution: InstitutionId(institution),
+        };
+        if !may_administer(&ctx.principal.actor(), action) {
+            self.audit_registry(ctx, "staff.create", "Staff", None, Outcome::Denied)
+                .await?;
+            return Err(AppError::Forbidden);
+        }
+        if new.name.trim().is_empty() {
+            return Err(invalid("name", Problem::Required));
+        }
+        let home = self.store.institution(institution).await?;
+        let new = NewStaff {
+            district_code: Some(home.district_code),
+            ..new.clone()
+        };
+        let record = self.store.insert_staff(&new, self.now_us()).await?;
+        self.audit_registry(ctx, "staff.create", "Staff", Some(record.id), Outcome::Ok)
+            .await?;
+        Ok(record)
+    }
+}

@@ -1,0 +1,355 @@
+//! Residents: registration into the master patient index, reading a record, searching,
+//! correcting and merging — each decided by the access rules and audited.
+
+use gongti_core::access::{
+    Basis, Decision, PatientAction, PatientPlace, SearchScope, decide_patient,
+    may_register_resident, search_scope,
+};
+use gongti_core::audit::{AuditEntry, Outcome};
+use gongti_core::region::{DistrictCode, InstitutionId};
+use gongti_core::resident::{FieldProblem, ResidentForm, validate};
+use gongti_core::{IdNumber, Sex};
+use gongti_store::{Page, ResidentFilter, ResidentRecord, StoreError};
+use time::Date;
+
+use crate::{App, AppError, AppResult, Ctx};
+
+/// A resident as read by someone allowed to, with the ground of that access.
+#[derive(Debug, Clone)]
+pub struct ResidentView {
+    pub record: ResidentRecord,
+    pub basis: Basis,
+}
+
+/// Search criteria as the edges accept them.
+#[derive(Debug, Clone, Default)]
+pub struct ResidentQuery {
+    pub name_prefix: Option<String>,
+    /// Matched exactly, after normalisation (15→18 digits, upper-case X).
+    pub id_number: Option<String>,
+    pub birth_date: Option<Date>,
+    pub sex: Option<Sex>,
+    pub home_institution_id: Option<i64>,
+}
+
+/// A search query that cannot match anything valid, reported as a field problem.
+fn bad_query(field: &'static str, problem: gongti_core::resident::Problem) -> AppError {
+    AppError::Invalid(vec![FieldProblem { field, problem }])
+}
+
+impl App {
+    fn entry(&self, ctx: &Ctx, action: &str, outcome: Outcome) -> AuditEntry {
+        let mut e = ctx
+            .principal
+            .audit(self.now_us(), action, "Resident", outcome);
+        e.request_id = ctx.request_id.clone();
+        e
+    }
+
+    /// Audits a refusal and returns the error to answer with.
+    async fn refuse(&self, mut entry: AuditEntry, error: AppError) -> AppError {
+        entry.outcome = match error {
+            AppError::Invalid(_) => Outcome::Invalid,
+            AppError::NotFound => Outcome::NotFound,
+            AppError::Forbidden | AppError::BreakGlassRequired => Outcome::Denied,
+            _ => Outcome::Error,
+        };
+        if entry.detail.is_none() {
+            entry.detail = Some(match &error {
+                AppError::Invalid(problems) => problems
+                    .iter()
+                    .map(|p| format!("{}:{}", p.field, p.problem.code()))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                AppError::BreakGlassRequired => "break_glass_required".into(),
+                other => format!("{other}"),
+            });
+        }
+        match self.audit.record(vec![entry]).await {
+            Ok(()) => error,
+            Err(audit_error) => audit_error,
+        }
+    }
+
+    /// Registers a resident held by `home_institution_id` (the actor's institution when
+    /// absent). Nothing is saved unless every rule passes.
+    pub async fn register_resident(
+        &self,
+        ctx: &Ctx,
+        form: &ResidentForm,
+        home_institution_id: Option<i64>,
+    ) -> AppResult<ResidentRecord> {
+        let entry = self.entry(ctx, "resident.create", Outcome::Ok);
+        let Some(home) = home_institution_id.or(ctx.principal.institution_id) else {
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        };
+        if !may_register_resident(&ctx.principal.actor(), InstitutionId(home)) {
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        }
+        let valid = match validate(form, self.today()) {
+            Ok(v) => v,
+            Err(problems) => return Err(self.refuse(entry, AppError::Invalid(problems)).await),
+        };
+        let record = match self
+            .store
+            .insert_resident(&valid, home, self.now_us())
+            .await
+        {
+            Ok(r) => r,
+            Err(StoreError::Duplicate(_)) => {
+                return Err(self
+                    .refuse(entry, AppError::Conflict("id_number_taken"))
+                    .await);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut entry = entry;
+        entry.resource_id = Some(record.id.to_string());
+        entry.patient_id = Some(record.id);
+        self.audit.record(vec![entry]).await?;
+        Ok(record)
+    }
+
+    async fn place_of(&self, record: &ResidentRecord) -> AppResult<PatientPlace> {
+        Ok(PatientPlace {
+            home_institution: InstitutionId(record.home_institution_id),
+            home_district: DistrictCode::parse(&record.home_district_code)
+                .map_err(|e| anyhow::anyhow!("stored district code: {e}"))?,
+            care_institutions: self
+                .store
+                .care_institutions(record.id)
+                .await?
+                .into_iter()
+                .map(InstitutionId)
+                .collect(),
+        })
+    }
+
+    /// Reads one resident, for `action` (read or write), if the rules allow.
+    async fn reach(
+        &self,
+        ctx: &Ctx,
+        id: i64,
+        action: PatientAction,
+        audit_action: &str,
+        break_glass_reason: Option<&str>,
+    ) -> AppResult<(ResidentView, AuditEntry)> {
+        let mut entry = self.entry(ctx, audit_action, Outcome::Ok);
+        entry.resource_id = Some(id.to_string());
+        entry.reason = break_glass_reason.map(str::to_owned);
+        let record = match self.store.resident(id).await {
+            Ok(r) => r,
+            Err(StoreError::NotFound) => return Err(self.refuse(entry, AppError::NotFound).await),
+            Err(e) => return Err(e.into()),
+        };
+        entry.patient_id = Some(record.id);
+        let place = self.place_of(&record).await?;
+        match decide_patient(&ctx.principal.actor(), action, &place, break_glass_reason) {
+            Decision::Allow(basis) => {
+                entry.detail = Some(basis.code().to_owned());
+                Ok((ResidentView { record, basis }, entry))
+            }
+            Decision::BreakGlassRequired => {
+                Err(self.refuse(entry, AppError::BreakGlassRequired).await)
+            }
+            Decision::Deny => Err(self.refuse(entry, AppError::Forbidden).await),
+        }
+    }
+
+    /// Reads one resident's record.
+    pub async fn read_resident(
+        &self,
+        ctx: &Ctx,
+        id: i64,
+        break_glass_reason: Option<&str>,
+    ) -> AppResult<ResidentView> {
+        let (view, entry) = self
+            .reach(
+                ctx,
+                id,
+                PatientAction::Read,
+                "resident.read",
+                break_glass_reason,
+            )
+            .await?;
+        self.audit.record(vec![entry]).await?;
+        Ok(view)
+    }
+
+    /// Searches residents within the actor's reach; each listed resident is audited.
+    pub async fn search_residents(
+        &self,
+        ctx: &Ctx,
+        query: &ResidentQuery,
+        after: Option<i64>,
+        limit: u32,
+        break_glass_reason: Option<&str>,
+    ) -> AppResult<(Page<ResidentRecord>, SearchScope)> {
+        let mut entry = self.entry(ctx, "resident.search", Outcome::Ok);
+        entry.reason = break_glass_reason.map(str::to_owned);
+        let scope = match search_scope(&ctx.principal.actor(), break_glass_reason) {
+            Ok(scope) => scope,
+            Err(Decision::BreakGlassRequired) => {
+                return Err(self.refuse(entry, AppError::BreakGlassRequired).await);
+            }
+            Err(_) => return Err(self.refuse(entry, AppError::Forbidden).await),
+        };
+        let id_number = match query
+            .id_number
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(raw) => match IdNumber::parse(raw, self.today()) {
+                Ok(id) => Some(id.as_str().to_owned()),
+                Err(e) => {
+                    let error = bad_query("id_number", gongti_core::resident::Problem::IdNumber(e));
+                    return Err(self.refuse(entry, error).await);
+                }
+            },
+        };
+        let mut filter = ResidentFilter {
+            name_prefix: query.name_prefix.clone().filter(|n| !n.trim().is_empty()),
+            id_number,
+            birth_date: query.birth_date,
+            sex: query.sex,
+            home_institution_id: query.home_institution_id,
+            ..ResidentFilter::default()
+        };
+        match &scope {
+            SearchScope::Institution(own) => {
+                if filter
+                    .home_institution_id
+                    .is_some_and(|asked| asked != own.0)
+                {
+                    return Err(self.refuse(entry, AppError::Forbidden).await);
+                }
+                filter.home_institution_id = Some(own.0);
+            }
+            SearchScope::District(d) => filter.home_district_code = Some(d.as_str().to_owned()),
+            SearchScope::City => {}
+        }
+        let page = self.store.residents(&filter, after, limit).await?;
+        let basis = match scope {
+            SearchScope::Institution(_) => "home_institution",
+            _ => "break_glass",
+        };
+        let entries = if page.items.is_empty() {
+            entry.detail = Some("no_match".into());
+            vec![entry]
+        } else {
+            page.items
+                .iter()
+                .map(|r| {
+                    let mut e = entry.clone();
+                    e.resource_id = Some(r.id.to_string());
+                    e.patient_id = Some(r.id);
+                    e.detail = Some(basis.into());
+                    e
+                })
+                .collect()
+        };
+        self.audit.record(entries).await?;
+        Ok((page, scope))
+    }
+
+    /// Corrects a resident's demographics; the same rules as registration apply.
+    pub async fn update_resident(
+        &self,
+        ctx: &Ctx,
+        id: i64,
+        form: &ResidentForm,
+    ) -> AppResult<ResidentRecord> {
+        let (_, entry) = self
+            .reach(ctx, id, PatientAction::Write, "resident.update", None)
+            .await?;
+        let valid = match validate(form, self.today()) {
+            Ok(v) => v,
+            Err(problems) => return Err(self.refuse(entry, AppError::Invalid(problems)).await),
+        };
+        let record = match self.store.update_resident(id, &valid, self.now_us()).await {
+            Ok(r) => r,
+            Err(StoreError::Duplicate(_)) => {
+                return Err(self
+                    .refuse(entry, AppError::Conflict("id_number_taken"))
+                    .await);
+            }
+            Err(StoreError::NotFound) => return Err(self.refuse(entry, AppError::NotFound).await),
+            Err(e) => return Err(e.into()),
+        };
+        self.audit.record(vec![entry]).await?;
+        Ok(record)
+    }
+
+    /// Merges the record `merged` into `survivor` (two records of one person). Both must
+    /// be within the actor's merge rights; the reason is kept in the audit trail.
+    pub async fn merge_residents(
+        &self,
+        ctx: &Ctx,
+        survivor: i64,
+        merged: i64,
+        reason: &str,
+    ) -> AppResult<()> {
+        if survivor == merged || reason.trim().is_empty() {
+            let problem = if survivor == merged {
+                "merged"
+            } else {
+                "reason"
+            };
+            let e = self.entry(ctx, "resident.merge", Outcome::Invalid);
+            return Err(self
+                .refuse(
+                    e,
+                    bad_query(problem, gongti_core::resident::Problem::Required),
+                )
+                .await);
+        }
+        let (_, mut keep) = self
+            .reach(
+                ctx,
+                survivor,
+                PatientAction::Merge,
+                "resident.merge",
+                Some(reason),
+            )
+            .await?;
+        let (_, mut gone) = self
+            .reach(
+                ctx,
+                merged,
+                PatientAction::Merge,
+                "resident.merge",
+                Some(reason),
+            )
+            .await?;
+        if let Err(e) = self
+            .store
+            .merge_residents(survivor, merged, self.now_us())
+            .await
+        {
+            let error = match e {
+                StoreError::NotFound => AppError::Conflict("already_merged"),
+                other => other.into(),
+            };
+            return Err(self.refuse(gone, error).await);
+        }
+        keep.detail = Some(format!("survivor; merged={merged}"));
+        gone.detail = Some(format!("merged_into={survivor}"));
+        self.audit.record(vec![keep, gone]).await
+    }
+
+    /// The audit trail of one resident's record, newest first, for those who may read it.
+    pub async fn resident_access_log(
+        &self,
+        ctx: &Ctx,
+        id: i64,
+        limit: u32,
+    ) -> AppResult<Vec<gongti_core::audit::ChainedEntry>> {
+        let (_, entry) = self
+            .reach(ctx, id, PatientAction::Read, "resident.read_audit", None)
+            .await?;
+        self.audit.record(vec![entry]).await?;
+        Ok(self.store.audit_for_patient(id, None, limit).await?.records)
+    }
+}

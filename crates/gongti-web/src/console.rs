@@ -1,0 +1,664 @@
+//! The web console at `/`: server-rendered HTML, Chinese by default with an English
+//! switch, nothing loaded from the internet and no script needed. Sign-in sets an
+//! HttpOnly, SameSite=Strict session cookie; every form that changes state carries a
+//! CSRF token that must match the one bound to the session (or, before sign-in, a
+//! double-submit cookie).
+
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use gongti_app::auth::{Session, TokenKind};
+use gongti_app::residents::ResidentQuery;
+use gongti_app::{AppError, Ctx};
+use gongti_core::access::may_see_identifiers;
+use gongti_core::role::Role;
+use gongti_store::{InstitutionFilter, StaffFilter, clamp_page_size};
+use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
+
+use crate::extract::{decode_cursor, encode_cursor, request_id};
+use crate::views::local;
+use crate::{AppState, PAGE_SIZE_DEFAULT};
+
+const SESSION_COOKIE: &str = "gongti_session";
+const LOGIN_CSRF_COOKIE: &str = "gongti_login_csrf";
+const LANG_COOKIE: &str = "gongti_lang";
+
+pub(crate) const CSS: &str = r#"
+*{box-sizing:border-box}body{margin:0;font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",system-ui,sans-serif;color:#1f2933;background:#f4f6f8}
+header{display:flex;align-items:center;gap:1.5rem;background:#0b5d56;color:#fff;padding:.6rem 1.2rem}
+header a{color:#fff;text-decoration:none}header .brand{font-weight:700;font-size:1.15rem}
+header nav{display:flex;gap:1rem;flex:1}header .who{font-size:.9rem}header form{display:inline}
+header button{background:transparent;color:#fff;border:1px solid #fff6;border-radius:4px;cursor:pointer}
+main{max-width:1100px;margin:1.5rem auto;padding:0 1rem}main.docs section.op{background:#fff;padding:.5rem 1rem;margin:.8rem 0;border-radius:6px}
+h1{font-size:1.4rem}table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid #e4e7eb}
+th{background:#eef2f5;font-weight:600}.card{background:#fff;border-radius:8px;padding:1rem 1.2rem;margin-bottom:1rem;box-shadow:0 1px 2px #0001}
+form.search{display:flex;gap:.5rem;flex-wrap:wrap;margin-bottom:1rem}input,select{padding:.4rem .5rem;border:1px solid #cbd2d9;border-radius:4px}
+button.primary{background:#0b5d56;color:#fff;border:0;border-radius:4px;padding:.45rem 1rem;cursor:pointer}
+.error{background:#fde8e8;color:#9b1c1c;padding:.6rem .8rem;border-radius:4px;margin-bottom:1rem}.muted{color:#7b8794;font-size:.9rem}
+.login{max-width:360px;margin:10vh auto}.login label{display:block;margin:.6rem 0 .2rem}.login input{width:100%}
+dl.profile{display:grid;grid-template-columns:10rem 1fr;gap:.4rem 1rem}dl.profile dt{color:#52606d}.pager{margin-top:.8rem}
+"#;
+
+/// The console's language: Chinese unless the person switched to English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    fn from_headers(headers: &HeaderMap) -> Lang {
+        match cookie(headers, LANG_COOKIE).as_deref() {
+            Some("en") => Lang::En,
+            _ => Lang::Zh,
+        }
+    }
+    fn t<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, SESSION_COOKIE)
+}
+
+fn set_cookie(state: &AppState, name: &str, value: &str, max_age_s: u64) -> HeaderValue {
+    let secure = if state.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}"
+    ))
+    .expect("cookie values are hex")
+}
+
+fn random_hex() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system's random source");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(crate) fn routes(_state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", axum::routing::post(logout))
+        .route("/lang/{lang}", get(switch_lang))
+        .route("/institutions", get(institutions_page))
+        .route("/staff", get(staff_page))
+        .route("/residents", get(residents_page))
+        .route("/residents/{id}", get(resident_page))
+}
+
+/// A signed-in console session, or a redirect to the sign-in page.
+struct Console {
+    session: Session,
+    ctx: Ctx,
+    lang: Lang,
+}
+
+async fn console(state: &AppState, headers: &HeaderMap) -> Result<Console, Response> {
+    let lang = Lang::from_headers(headers);
+    let Some(token) = session_cookie(headers) else {
+        return Err(Redirect::to("/login").into_response());
+    };
+    match state.app.authenticate(&token).await {
+        Ok(session) if session.kind == TokenKind::Session => {
+            let ctx = Ctx {
+                principal: session.principal.clone(),
+                request_id: request_id(headers),
+            };
+            Ok(Console { session, ctx, lang })
+        }
+        _ => Err(Redirect::to("/login").into_response()),
+    }
+}
+
+fn layout(c: &Console, title: &str, body: Markup) -> Html<String> {
+    let l = c.lang;
+    let p = &c.session.principal;
+    let clinical = p.role.is_clinical() || p.role == Role::InstitutionAdmin;
+    let officer = matches!(
+        p.role,
+        Role::DistrictOfficer | Role::CityOfficer | Role::CityAdmin
+    );
+    Html(
+        html! {
+            (DOCTYPE)
+            html lang=(l.t("zh-CN", "en")) {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (title) " · " (l.t("共体", "Gongti")) }
+                    style { (maud::PreEscaped(CSS)) }
+                }
+                body {
+                    header {
+                        a.brand href="/" { (l.t("共体 · 基层数字健共体", "Gongti")) }
+                        nav {
+                            a href="/" { (l.t("首页", "Home")) }
+                            @if clinical || officer { a href="/residents" { (l.t("居民", "Residents")) } }
+                            a href="/institutions" { (l.t("机构", "Institutions")) }
+                            a href="/staff" { (l.t("人员", "Staff")) }
+                            a href="/api/v1/docs" { "API" }
+                        }
+                        span.who {
+                            (p.staff_name) " · " (match l { Lang::Zh => p.role.name_zh(), Lang::En => p.role.name_en() })
+                        }
+                        a href=(format!("/lang/{}", l.t("en", "zh"))) { (l.t("English", "中文")) }
+                        form method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(c.session.csrf.as_deref().unwrap_or(""));
+                            button type="submit" { (l.t("退出", "Sign out")) }
+                        }
+                    }
+                    main { (body) }
+                }
+            }
+        }
+        .into_string(),
+    )
+}
+
+fn error_box(lang: Lang, e: &AppError) -> Markup {
+    let api = crate::error::ApiError::from(match e {
+        AppError::Invalid(p) => AppError::Invalid(p.clone()),
+        AppError::Unauthenticated => AppError::Unauthenticated,
+        AppError::Locked { until_us } => AppError::Locked {
+            until_us: *until_us,
+        },
+        AppError::Forbidden => AppError::Forbidden,
+        AppError::BreakGlassRequired => AppError::BreakGlassRequired,
+        AppError::NotFound => AppError::NotFound,
+        AppError::Conflict(c) => AppError::Conflict(c),
+        AppError::Internal(err) => AppError::Internal(anyhow::anyhow!("{err:#}")),
+    });
+    html! {
+        div.error role="alert" {
+            (lang.t(&api.zh, &api.en))
+            @for p in &api.problems {
+                @let (zh, en) = crate::error::problem_text(p);
+                br; (p.field) ": " (lang.t(&zh, &en))
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    csrf: String,
+}
+
+fn login_html(lang: Lang, csrf: &str, error: Option<Markup>) -> String {
+    html! {
+        (DOCTYPE)
+        html lang=(lang.t("zh-CN", "en")) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (lang.t("登录 · 共体", "Sign in · Gongti")) }
+                style { (maud::PreEscaped(CSS)) }
+            }
+            body {
+                main.login.card {
+                    h1 { (lang.t("共体 · 登录", "Gongti · Sign in")) }
+                    @if let Some(e) = error { (e) }
+                    form method="post" action="/login" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        label for="username" { (lang.t("用户名", "Username")) }
+                        input #username name="username" autocomplete="username" required;
+                        label for="password" { (lang.t("密码", "Password")) }
+                        input #password name="password" type="password" autocomplete="current-password" required;
+                        p { button.primary type="submit" { (lang.t("登录", "Sign in")) } }
+                    }
+                    p.muted { a href=(format!("/lang/{}", lang.t("en", "zh"))) { (lang.t("English", "中文")) } }
+                }
+            }
+        }
+    }
+    .into_string()
+}
+
+async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let csrf = random_hex();
+    let mut response = Html(login_html(Lang::from_headers(&headers), &csrf, None)).into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(&state, LOGIN_CSRF_COOKIE, &csrf, 3600),
+    );
+    response
+}
+
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let expected = cookie(&headers, LOGIN_CSRF_COOKIE);
+    if expected.as_deref() != Some(form.csrf.as_str()) || form.csrf.is_empty() {
+        return (StatusCode::FORBIDDEN, Html(login_html(lang, &form.csrf, Some(html! {
+            div.error { (lang.t("页面已过期，请重新登录", "The page expired; sign in again")) }
+        })))).into_response();
+    }
+    match state
+        .app
+        .sign_in(
+            &form.username,
+            &form.password,
+            TokenKind::Session,
+            request_id(&headers),
+        )
+        .await
+    {
+        Ok(outcome) => {
+            let mut response = Redirect::to("/").into_response();
+            let cookies = response.headers_mut();
+            cookies.append(
+                header::SET_COOKIE,
+                set_cookie(&state, SESSION_COOKIE, &outcome.token, outcome.expires_in_s),
+            );
+            cookies.append(
+                header::SET_COOKIE,
+                set_cookie(&state, LOGIN_CSRF_COOKIE, "", 0),
+            );
+            response
+        }
+        Err(e) => {
+            let status = if matches!(e, AppError::Locked { .. }) {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            let message = match e {
+                AppError::Unauthenticated => {
+                    html! { div.error role="alert" { (lang.t("用户名或密码错误", "Wrong username or password")) } }
+                }
+                other => error_box(lang, &other),
+            };
+            (status, Html(login_html(lang, &form.csrf, Some(message)))).into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let c = match console(&state, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if c.session.csrf.as_deref() != Some(form.csrf.as_str()) {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    if let Some(token) = session_cookie(&headers) {
+        let _ = state.app.sign_out(&token, &c.ctx).await;
+    }
+    let mut response = Redirect::to("/login").into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(&state, SESSION_COOKIE, "", 0),
+    );
+    response
+}
+
+async fn switch_lang(
+    State(state): State<AppState>,
+    Path(lang): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let value = if lang == "en" { "en" } else { "zh" };
+    // Only a same-site path is followed back.
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| r.find("://").map(|i| &r[i + 3..]))
+        .and_then(|r| r.find('/').map(|i| r[i..].to_owned()))
+        .filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/lang/"))
+        .unwrap_or_else(|| "/".to_owned());
+    let mut response = Redirect::to(&back).into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(&state, LANG_COOKIE, value, 365 * 24 * 3600),
+    );
+    response
+}
+
+async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let c = match console(&state, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let l = c.lang;
+    let p = &c.session.principal;
+    let place = match p.institution_id {
+        Some(id) => state
+            .app
+            .institution(id)
+            .await
+            .map(|i| i.name)
+            .unwrap_or_default(),
+        None => p.district_code.clone().map_or_else(
+            || l.t("全市", "City-wide").to_owned(),
+            |d| format!("{} {d}", l.t("辖区", "District")),
+        ),
+    };
+    let counts = (
+        state.app.store().institution_count().await.unwrap_or(0),
+        state.app.store().resident_count().await.unwrap_or(0),
+    );
+    layout(&c, l.t("首页", "Home"), html! {
+        h1 { (l.t("您好，", "Welcome, ")) (p.staff_name) }
+        div.card {
+            p { (l.t("角色：", "Role: ")) (match l { Lang::Zh => p.role.name_zh(), Lang::En => p.role.name_en() }) }
+            p { (l.t("所在：", "Where: ")) (place) }
+            p.muted { (l.t("全市机构 ", "Institutions in the city: ")) (counts.0) (l.t(" 家，登记居民 ", "; registered residents: ")) (counts.1) }
+        }
+        div.card {
+            @if p.role.is_clinical() || p.role == Role::InstitutionAdmin {
+                p { a href="/residents" { (l.t("查找本机构居民 →", "Find your institution's residents →")) } }
+            }
+            p { a href="/institutions" { (l.t("机构目录 →", "Institution directory →")) } }
+            p { a href="/staff" { (l.t("人员目录 →", "Staff directory →")) } }
+        }
+    }).into_response()
+}
+
+#[derive(Deserialize, Default)]
+struct DirectoryParams {
+    district: Option<String>,
+    institution: Option<i64>,
+    name: Option<String>,
+    cursor: Option<String>,
+}
+
+fn pager(path: &str, keep: &[(&str, String)], next_after: Option<i64>, lang: Lang) -> Markup {
+    let Some(after) = next_after else {
+        return html! {};
+    };
+    let mut query: Vec<String> = keep
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", url_encode(v)))
+        .collect();
+    query.push(format!("cursor={}", encode_cursor(after)));
+    html! {
+        p.pager { a href=(format!("{path}?{}", query.join("&"))) { (lang.t("下一页 →", "Next page →")) } }
+    }
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn institutions_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<DirectoryParams>,
+) -> Response {
+    let c = match console(&state, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let l = c.lang;
+    let districts = state.app.districts().await.unwrap_or_default();
+    let district = q
+        .district
+        .clone()
+        .filter(|d| !d.is_empty())
+        .or_else(|| districts.first().map(|d| d.code.clone()));
+    let after = decode_cursor(q.cursor.as_deref()).ok().flatten();
+    let filter = InstitutionFilter {
+        district_code: district.clone(),
+        name_prefix: q.name.clone().filter(|n| !n.is_empty()),
+        ..Default::default()
+    };
+    let page = state
+        .app
+        .institutions(&filter, after, clamp_page_size(Some(50), 50))
+        .await;
+    layout(&c, l.t("机构", "Institutions"), html! {
+        h1 { (l.t("机构目录", "Institutions")) }
+        div.card {
+            @for d in &districts {
+                @if Some(&d.code) == district.as_ref() { strong { (d.name) } } @else { a href=(format!("/institutions?district={}", d.code)) { (d.name) } }
+                " "
+            }
+        }
+        @match page {
+            Ok(page) => {
+                table {
+                    tr { th { (l.t("名称", "Name")) } th { (l.t("类型", "Kind")) } th { (l.t("编码", "Code")) } th { (l.t("上级医院", "Upper hospital")) } th { "" } }
+                    @for i in &page.items {
+                        tr {
+                            td { (i.name) }
+                            td { (match l { Lang::Zh => i.kind.name_zh(), Lang::En => i.kind.name_en() }) }
+                            td { (i.code) }
+                            td { @if let Some(u) = i.upper_institution_id { a href=(format!("/institutions?district={}#i{u}", i.district_code)) { "#" (u) } } }
+                            td { a href=(format!("/staff?institution={}", i.id)) { (l.t("人员", "Staff")) } }
+                        }
+                    }
+                }
+                (pager("/institutions", &[("district", district.clone().unwrap_or_default())], page.next_after, l))
+            }
+            Err(e) => (error_box(l, &e)),
+        }
+    }).into_response()
+}
+
+async fn staff_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<DirectoryParams>,
+) -> Response {
+    let c = match console(&state, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let l = c.lang;
+    let institution = q.institution.or(c.session.principal.institution_id);
+    let after = decode_cursor(q.cursor.as_deref()).ok().flatten();
+    let filter = StaffFilter {
+        institution_id: institution,
+        name_prefix: q.name.clone().filter(|n| !n.is_empty()),
+        ..Default::default()
+    };
+    let page = state.app.staff(&filter, after, 50).await;
+    let heading = match institution {
+        Some(id) => state
+            .app
+            .institution(id)
+            .await
+            .map(|i| i.name)
+            .unwrap_or_default(),
+        None => l.t("全市人员", "All staff").to_owned(),
+    };
+    layout(&c, l.t("人员", "Staff"), html! {
+        h1 { (l.t("人员目录 · ", "Staff · ")) (heading) }
+        @match page {
+            Ok(page) => {
+                table {
+                    tr { th { (l.t("姓名", "Name")) } th { (l.t("角色", "Role")) } th { (l.t("职称", "Title")) } th { (l.t("执业年限", "Years in practice")) } }
+                    @for s in &page.items {
+                        tr {
+                            td { (s.name) }
+                            td { (match l { Lang::Zh => s.role.name_zh(), Lang::En => s.role.name_en() }) }
+                            td { (s.title.as_deref().unwrap_or("")) }
+                            td { (s.practice_years) }
+                        }
+                    }
+                }
+                (pager("/staff", &[("institution", institution.map(|i| i.to_string()).unwrap_or_default())], page.next_after, l))
+            }
+            Err(e) => (error_box(l, &e)),
+        }
+    }).into_response()
+}
+
+#[derive(Deserialize, Default)]
+struct ResidentSearch {
+    name: Option<String>,
+    id_number: Option<String>,
+    reason: Option<String>,
+    cursor: Option<String>,
+}
+
+async fn residents_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ResidentSearch>,
+) -> Response {
+    let c = match console(&state, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let l = c.lang;
+    let officer = !(c.session.principal.role.is_clinical()
+        || c.session.principal.role == Role::InstitutionAdmin);
+    let asked = q.name.as_deref().is_some_and(|n| !n.is_empty())
+        || q.id_number.as_deref().is_some_and(|n| !n.is_empty())
+        || !officer;
+    let reason = q.reason.clone().filter(|r| !r.trim().is_empty());
+    let result = if asked {
+        let query = ResidentQuery {
+            name_prefix: q.name.clone(),
+            id_number: q.id_number.clone(),
+            ..Default::default()
+        };
+        let after = decode_cursor(q.cursor.as_deref()).ok().flatten();
+        Some(
+            state
+                .app
+                .search_residents(&c.ctx, &query, after, PAGE_SIZE_DEFAULT, reason.as_deref())
+                .await,
+        )
+    } else {
+        None
+    };
+    layout(&c, l.t("居民", "Residents"), html! {
+        h1 { (l.t("居民查询", "Find a resident")) }
+        form.search method="get" action="/residents" {
+            input name="name" placeholder=(l.t("姓名（前缀）", "Name (prefix)")) value=(q.name.as_deref().unwrap_or(""));
+            input name="id_number" placeholder=(l.t("身份证号", "ID number")) value="" autocomplete="off";
+            @if officer {
+                input name="reason" size="30" placeholder=(l.t("破窗访问理由（将被审计）", "Break-the-glass reason (audited)")) value=(reason.as_deref().unwrap_or(""));
+            }
+            button.primary type="submit" { (l.t("查询", "Search")) }
+        }
+        @match &result {
+            None => p.muted { (l.t("官员查看实名居民须填写破窗理由，访问将被审计。", "Officers see named residents only through an audited break-the-glass.")) },
+            Some(Err(e)) => (error_box(l, e)),
+            Some(Ok((page, _))) => {
+                @if page.items.is_empty() { p.muted { (l.t("没有找到居民", "No resident found")) } }
+                @else {
+                    table #residents {
+                        tr { th { (l.t("姓名", "Name")) } th { (l.t("性别", "Sex")) } th { (l.t("出生日期", "Born")) } th { (l.t("身份证号", "ID number")) } th { (l.t("电话", "Phone")) } }
+                        @for r in &page.items {
+                            tr {
+                                td { a href=(format!("/residents/{}{}", r.id, reason.as_ref().map(|x| format!("?reason={}", url_encode(x))).unwrap_or_default())) { (r.name) } }
+                                td { (sex_label(l, r.sex)) }
+                                td { (r.birth_date) }
+                                td.id { (r.id_number.masked()) }
+                                td { (r.phone.as_ref().map(|p| p.masked()).unwrap_or_default()) }
+                            }
+                        }
+                    }
+                    (pager("/residents", &[("name", q.name.clone().unwrap_or_default()), ("reason", reason.clone().unwrap_or_default())], page.next_after, l))
+                }
+            }
+        }
+    }).into_response()
+}
+
+fn sex_label(l: Lang, sex: gongti_core::Sex) -> &'static str {
+    match sex {
+        gongti_core::Sex::Male => l.t("男", "Male"),
+        gongti_core::Sex::Female => l.t("女", "Female"),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct ReasonParam {
+    reason: Option<String>,
+}
+
+async fn resident_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(q): Query<ReasonParam>,
+) -> Response {
+    let c = match console(&state, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let l = c.lang;
+    let view = state
+        .app
+        .read_resident(&c.ctx, id, q.reason.as_deref())
+        .await;
+    let home = match &view {
+        Ok(v) => state
+            .app
+            .institution(v.record.home_institution_id)
+            .await
+            .map(|i| i.name)
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    layout(&c, l.t("居民档案", "Resident"), html! {
+        @match &view {
+            Err(e) => { h1 { (l.t("居民档案", "Resident")) } (error_box(l, e)) }
+            Ok(v) => {
+                @let r = &v.record;
+                @let full = may_see_identifiers(v.basis);
+                h1 { (r.name) " " small.muted { (sex_label(l, r.sex)) " · " (gongti_core::resident::age_years(r.birth_date, state.app.today())) (l.t(" 岁", " years")) } }
+                div.card {
+                    dl.profile {
+                        dt { (l.t("身份证号", "ID number")) } dd.id { (if full { r.id_number.as_str().to_owned() } else { r.id_number.masked() }) }
+                        dt { (l.t("出生日期", "Birth date")) } dd { (r.birth_date) }
+                        dt { (l.t("电话", "Phone")) } dd { (r.phone.as_ref().map(|p| if full { p.as_str().to_owned() } else { p.masked() }).unwrap_or_default()) }
+                        dt { (l.t("住址", "Address")) } dd { (r.address.as_deref().unwrap_or("")) }
+                        dt { (l.t("户号", "Household")) } dd { (r.household.as_deref().unwrap_or("")) }
+                        dt { (l.t("建档机构", "Record held by")) } dd { (home) }
+                        dt { (l.t("建档时间", "Registered")) } dd { (local(r.created_at_us)) }
+                        dt { (l.t("访问依据", "Access basis")) } dd { (v.basis.code()) }
+                    }
+                }
+                @if let Some(s) = r.merged_into_id { p.muted { (l.t("此记录已合并至 ", "Merged into ")) a href=(format!("/residents/{s}")) { "#" (s) } } }
+            }
+        }
+    }).into_response()
+}

@@ -1,0 +1,240 @@
+//! The one error type of the edges: a stable machine-readable code, a message in
+//! Chinese and in English, the HTTP status, and the field problems. A 500 shows the
+//! client an id to quote; the cause goes to the log only.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use gongti_app::AppError;
+use gongti_core::resident::FieldProblem;
+use serde_json::json;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub zh: String,
+    pub en: String,
+    pub problems: Vec<FieldProblem>,
+    /// Render as a FHIR OperationOutcome instead of `{"code","message"}`.
+    pub fhir: bool,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        zh: impl Into<String>,
+        en: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            status,
+            code,
+            zh: zh.into(),
+            en: en.into(),
+            problems: Vec::new(),
+            fhir: false,
+        }
+    }
+
+    /// Appends technical detail to the English message (never personal data).
+    pub fn with_detail(mut self, detail: String) -> ApiError {
+        self.en = format!("{}: {detail}", self.en);
+        self
+    }
+
+    pub fn fhir(mut self) -> ApiError {
+        self.fhir = true;
+        self
+    }
+
+    pub fn bad_request(code: &'static str, zh: &str, en: &str) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, zh, en)
+    }
+
+    pub fn not_found() -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "未找到该记录",
+            "No such record",
+        )
+    }
+
+    pub fn unauthenticated() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "未登录或令牌无效",
+            "Not signed in, or the token is not valid",
+        )
+    }
+
+    pub fn body_too_large(limit_bytes: usize) -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("请求体超过 {limit_bytes} 字节上限"),
+            format!("The request body is over the {limit_bytes}-byte limit"),
+        )
+    }
+
+    fn internal(error: &anyhow::Error) -> ApiError {
+        let id = incident_id();
+        tracing::error!(incident = %id, error = format!("{error:#}"), "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("服务器内部错误，请联系管理员并提供编号 {id}"),
+            format!("Internal error; quote incident {id} to the administrator"),
+        )
+    }
+}
+
+fn incident_id() -> String {
+    let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    format!("{:x}", nanos as u64 ^ 0x5bd1_e995)
+}
+
+/// The Chinese and English text of a field problem.
+pub fn problem_text(p: &FieldProblem) -> (String, String) {
+    use gongti_core::resident::Problem::*;
+    let (zh, en): (String, String) = match &p.problem {
+        Required => ("必填".into(), "is required".into()),
+        TooLong { max_chars } => (
+            format!("不能超过 {max_chars} 个字"),
+            format!("must be at most {max_chars} characters"),
+        ),
+        Length {
+            min_chars,
+            max_chars,
+        } => (
+            format!("长度应为 {min_chars} 到 {max_chars} 个字"),
+            format!("must be {min_chars} to {max_chars} characters"),
+        ),
+        ControlCharacters => ("含有控制字符".into(), "contains control characters".into()),
+        IdNumber(e) => {
+            use gongti_core::IdNumberError::*;
+            let zh = match e {
+                WrongLength { .. } => "身份证号应为18位（或15位旧号）".to_owned(),
+                NotADigit { position } => format!("身份证号第 {position} 位应为数字"),
+                InvalidBirthDate => "身份证号中的出生日期不存在".to_owned(),
+                BirthDateInFuture => "身份证号中的出生日期晚于今天".to_owned(),
+                BadCheckCharacter { .. } => "身份证号校验码错误".to_owned(),
+            };
+            (zh, e.to_string())
+        }
+        Phone => (
+            "电话号码格式不正确".into(),
+            "is not a valid phone number".into(),
+        ),
+        UnknownSex => ("性别应为男或女".into(), "must be male or female".into()),
+        DisagreesWithIdNumber => (
+            "与身份证号不一致".into(),
+            "disagrees with the ID number".into(),
+        ),
+        NotAllowed => ("不允许使用该值".into(), "may not be used here".into()),
+    };
+    (zh, en)
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> ApiError {
+        match e {
+            AppError::Invalid(problems) => {
+                let mut error = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid",
+                    "输入有误，请检查标出的字段",
+                    "The input has problems; see the fields listed",
+                );
+                error.problems = problems;
+                error
+            }
+            AppError::Unauthenticated => ApiError::unauthenticated(),
+            AppError::Locked { .. } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "locked",
+                "登录失败次数过多，账号已暂时锁定",
+                "Too many failed sign-ins: the account is locked for a while",
+            ),
+            AppError::Forbidden => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "无权访问该记录",
+                "You may not access this record",
+            ),
+            AppError::BreakGlassRequired => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "break_glass_required",
+                "需填写紧急访问（破窗）理由，访问将被审计",
+                "Give a break-the-glass reason; the access will be audited",
+            ),
+            AppError::NotFound => ApiError::not_found(),
+            AppError::Conflict(code) => {
+                let (zh, en) = match code {
+                    "id_number_taken" => (
+                        "该身份证号已登记",
+                        "A resident with this ID number is already registered",
+                    ),
+                    "username_taken" => ("用户名已存在", "The username is taken"),
+                    "already_merged" => ("记录已合并", "A record has already been merged"),
+                    _ => ("与现有记录冲突", "Conflicts with an existing record"),
+                };
+                ApiError::new(StatusCode::CONFLICT, code, zh, en)
+            }
+            AppError::Internal(e) => ApiError::internal(&e),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problems: Vec<_> = self
+            .problems
+            .iter()
+            .map(|p| {
+                let (zh, en) = problem_text(p);
+                json!({"field": p.field, "code": p.problem.code(), "message": zh, "message_en": en})
+            })
+            .collect();
+        if self.fhir {
+            let severity = if self.status.is_server_error() {
+                "fatal"
+            } else {
+                "error"
+            };
+            let fhir_code = match self.status.as_u16() {
+                401 => "login",
+                403 => "forbidden",
+                404 => "not-found",
+                409 => "duplicate",
+                413 => "too-costly",
+                422 | 400 => "invalid",
+                _ => "exception",
+            };
+            let mut issues = vec![json!({
+                "severity": severity,
+                "code": fhir_code,
+                "details": {"coding": [{"system": "urn:gongti:error", "code": self.code}], "text": self.zh},
+                "diagnostics": self.en,
+            })];
+            issues.extend(problems.iter().map(|p| {
+                json!({"severity": "error", "code": "invalid", "expression": [p["field"]], "diagnostics": p["message_en"]})
+            }));
+            let body = json!({"resourceType": "OperationOutcome", "issue": issues});
+            return (
+                self.status,
+                [("content-type", "application/fhir+json")],
+                body.to_string(),
+            )
+                .into_response();
+        }
+        let mut body = json!({"code": self.code, "message": self.zh, "message_en": self.en});
+        if !problems.is_empty() {
+            body["problems"] = problems.into();
+        }
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,230 @@
+//! Request plumbing shared by the API and FHIR: the bearer-token guard, the JSON body
+//! extractor with our error shape, paging cursors.
+
+use axum::body::Body;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use gongti_app::auth::Session;
+use gongti_app::{Ctx, unix_us};
+use gongti_core::audit::{AuditEntry, Outcome};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::{AppState, REQUEST_BODY_MAX_BYTES, REQUEST_ID};
+
+pub(crate) fn request_id(parts_headers: &axum::http::HeaderMap) -> Option<String> {
+    parts_headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// An audit entry for something refused at the edge, before any use case ran.
+pub(crate) fn edge_entry(
+    state: &AppState,
+    session: Option<&Session>,
+    action: &str,
+    detail: &str,
+    request_id: Option<String>,
+) -> AuditEntry {
+    let p = session.map(|s| &s.principal);
+    AuditEntry {
+        at_us: unix_us(state.app.now()),
+        actor_user_id: p.map(|p| p.user_id),
+        actor_username: p.map_or_else(|| "anonymous".to_owned(), |p| p.username.clone()),
+        role: p.map(|p| p.role.code().to_owned()),
+        institution_id: p.and_then(|p| p.institution_id),
+        action: action.to_owned(),
+        resource_type: "Request".to_owned(),
+        resource_id: None,
+        patient_id: None,
+        reason: None,
+        outcome: if action == "auth.token" {
+            Outcome::Failed
+        } else {
+            Outcome::Invalid
+        },
+        detail: Some(detail.to_owned()),
+        request_id,
+    }
+}
+
+/// Whether errors for this request are FHIR OperationOutcomes. Nested routers see
+/// the path without its prefix, so the original URI decides.
+fn is_fhir(extensions: &axum::http::Extensions, uri: &axum::http::Uri) -> bool {
+    extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or(uri, |o| &o.0)
+        .path()
+        .starts_with("/fhir")
+}
+
+/// Guards API and FHIR routes: a valid `Authorization: Bearer` token (or a console
+/// session cookie) is required; a refused token is audited and answered with 401.
+pub(crate) async fn require_token(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let fhir = is_fhir(request.extensions(), request.uri());
+    let token = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").map(str::trim).map(str::to_owned))
+        .or_else(|| crate::console::session_cookie(request.headers()));
+    let rid = request_id(request.headers());
+    let session = match &token {
+        Some(t) => state.app.authenticate(t).await,
+        None => Err(gongti_app::AppError::Unauthenticated),
+    };
+    match session {
+        Ok(session) => {
+            request.extensions_mut().insert(Ctx {
+                principal: session.principal.clone(),
+                request_id: rid,
+            });
+            request.extensions_mut().insert(session);
+            next.run(request).await
+        }
+        Err(gongti_app::AppError::Unauthenticated) => {
+            let detail = if token.is_some() {
+                "token_rejected"
+            } else {
+                "token_missing"
+            };
+            if let Err(e) = state
+                .app
+                .audit_edge(edge_entry(&state, None, "auth.token", detail, rid))
+                .await
+            {
+                return finish(ApiError::from(e), fhir);
+            }
+            finish(ApiError::unauthenticated(), fhir)
+        }
+        Err(e) => finish(ApiError::from(e), fhir),
+    }
+}
+
+fn finish(error: ApiError, fhir: bool) -> Response {
+    if fhir {
+        error.fhir().into_response()
+    } else {
+        error.into_response()
+    }
+}
+
+/// A JSON body: rejections come back in our error shape, and an over-long body is
+/// audited before it is refused.
+pub(crate) struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request<Body>, state: &AppState) -> Result<Self, ApiError> {
+        let session = request.extensions().get::<Session>().cloned();
+        let rid = request_id(request.headers());
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => {
+                let (error, detail) = describe(rejection);
+                state
+                    .app
+                    .audit_edge(edge_entry(
+                        state,
+                        session.as_ref(),
+                        "request.body",
+                        detail,
+                        rid,
+                    ))
+                    .await?;
+                Err(error)
+            }
+        }
+    }
+}
+
+/// The answer to a refused JSON body and the audit detail for it.
+fn describe(rejection: JsonRejection) -> (ApiError, &'static str) {
+    match &rejection {
+        JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            (
+                ApiError::body_too_large(REQUEST_BODY_MAX_BYTES),
+                "body_too_large",
+            )
+        }
+        JsonRejection::MissingJsonContentType(_) => (
+            ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "content_type",
+                "请求体应为 JSON（Content-Type: application/json）",
+                "The body must be JSON (Content-Type: application/json)",
+            ),
+            "content_type",
+        ),
+        _ => (
+            ApiError::bad_request(
+                "bad_json",
+                "请求体不是有效的 JSON 或字段类型不符",
+                "The body is not valid JSON for this request",
+            )
+            .with_detail(rejection.body_text()),
+            "bad_json",
+        ),
+    }
+}
+
+/// Query parameters: a malformed query is a 400 in our error shape (FHIR paths get an
+/// OperationOutcome), never axum's plain-text rejection.
+pub(crate) struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send> axum::extract::FromRequestParts<AppState> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => {
+                let error = ApiError::bad_request(
+                    "bad_query",
+                    "查询参数无效",
+                    "The query parameters are not valid",
+                )
+                .with_detail(rejection.body_text());
+                Err(if is_fhir(&parts.extensions, &parts.uri) {
+                    error.fhir()
+                } else {
+                    error
+                })
+            }
+        }
+    }
+}
+
+/// Opaque paging cursor: `c` + the last id in hex.
+pub(crate) fn encode_cursor(after: i64) -> String {
+    format!("c{after:x}")
+}
+
+pub(crate) fn decode_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
+    match cursor.filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(c) => c
+            .strip_prefix('c')
+            .and_then(|hex| i64::from_str_radix(hex, 16).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "bad_cursor",
+                    "分页游标无效",
+                    "The paging cursor is not valid",
+                )
+            }),
+    }
+}

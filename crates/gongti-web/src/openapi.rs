@@ -1,0 +1,165 @@
+//! The OpenAPI 3 document of `/api/v1`, written by hand beside the routes (a test checks
+//! that every route is in it), and an offline docs page rendered from it.
+
+use maud::{DOCTYPE, html};
+use serde_json::{Value, json};
+
+fn error_response(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn op(summary: &str, tag: &str, params: Value, body: Option<&str>, ok: (&str, &str)) -> Value {
+    let mut o = json!({
+        "summary": summary,
+        "tags": [tag],
+        "parameters": params,
+        "responses": {
+            ok.0: {"description": ok.1, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "400": error_response("Bad request"),
+            "401": error_response("Not signed in"),
+            "403": error_response("Not allowed, or break-the-glass required"),
+            "404": error_response("Not found"),
+            "413": error_response("Body over the size limit"),
+            "422": error_response("Invalid input: every problem listed"),
+        },
+    });
+    if let Some(schema) = body {
+        o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
+    }
+    o
+}
+
+fn query(name: &str, description: &str, ty: &str) -> Value {
+    json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": ty}})
+}
+
+fn path_id() -> Value {
+    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}})
+}
+
+fn paging() -> Vec<Value> {
+    vec![
+        query("cursor", "The next_cursor of the previous page", "string"),
+        query("limit", "Page size, 1–200 (default 20)", "integer"),
+    ]
+}
+
+fn with_paging(mut params: Vec<Value>) -> Value {
+    params.extend(paging());
+    params.into()
+}
+
+/// The OpenAPI document. Paths are relative to the server URL `/api/v1`.
+pub(crate) fn document() -> Value {
+    let glass = query(
+        "break_glass_reason",
+        "Reason for break-the-glass access (audited)",
+        "string",
+    );
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Gongti (共体) API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Regional digital health community. Errors are {code, message, message_en, problems}. Send `Authorization: Bearer <token>` from POST /auth/token.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["code", "message"], "properties": {
+                    "code": {"type": "string"}, "message": {"type": "string"}, "message_en": {"type": "string"},
+                    "problems": {"type": "array", "items": {"type": "object", "properties": {
+                        "field": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}, "message_en": {"type": "string"}}}}}},
+                "TokenRequest": {"type": "object", "required": ["username", "password"], "properties": {
+                    "username": {"type": "string", "maxLength": 64}, "password": {"type": "string", "maxLength": 128}}},
+                "Resident": {"type": "object", "required": ["name", "id_number"], "properties": {
+                    "name": {"type": "string", "maxLength": 50},
+                    "id_number": {"type": "string", "description": "GB 11643-1999, 18 characters (15-digit legacy numbers are converted)"},
+                    "sex": {"type": "string", "enum": ["male", "female"]},
+                    "birth_date": {"type": "string", "format": "date"},
+                    "phone": {"type": "string"}, "address": {"type": "string", "maxLength": 200},
+                    "household": {"type": "string", "maxLength": 40},
+                    "home_institution_id": {"type": "integer", "format": "int64"}}},
+                "Merge": {"type": "object", "required": ["merged_id", "reason"], "properties": {
+                    "merged_id": {"type": "integer", "format": "int64"}, "reason": {"type": "string"}}},
+            },
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/auth/token": {
+                "post": {"security": [], "summary": "Sign in for a bearer token", "tags": ["auth"], "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenRequest"}}}},
+                    "responses": {"200": {"description": "{access_token, token_type, expires_in}"}, "401": error_response("Wrong username or password"), "429": error_response("Locked after repeated failures")}},
+                "delete": {"summary": "Revoke the token in use", "tags": ["auth"], "responses": {"204": {"description": "Revoked"}, "401": error_response("Not signed in")}},
+            },
+            "/me": {"get": op("Who the token belongs to", "auth", json!([]), None, ("200", "The signed-in staff member"))},
+            "/districts": {"get": op("Districts of the city", "region", json!([]), None, ("200", "{items}"))},
+            "/institutions": {"get": op("Institutions", "region", with_paging(vec![
+                query("district", "District code", "string"), query("kind", "Institution kind code", "string"),
+                query("upper", "Upper hospital id (health-community ties)", "integer"), query("name", "Name prefix", "string")]), None, ("200", "{items, next_cursor}"))},
+            "/institutions/{id}": {"get": op("One institution with its departments", "region", json!([path_id()]), None, ("200", "The institution"))},
+            "/institutions/{id}/teams": {"get": op("Family-doctor teams of an institution", "region", json!([path_id()]), None, ("200", "{items}"))},
+            "/staff": {"get": op("Staff", "region", with_paging(vec![
+                query("institution", "Institution id", "integer"), query("role", "Role code", "string"), query("name", "Name prefix", "string")]), None, ("200", "{items, next_cursor}"))},
+            "/staff/{id}": {"get": op("One staff member", "region", json!([path_id()]), None, ("200", "The staff member"))},
+            "/residents": {
+                "get": op("Search residents within your reach (identifiers masked)", "residents", with_paging(vec![
+                    query("name", "Name prefix", "string"), query("id_number", "Exact ID number", "string"),
+                    query("birth_date", "YYYY-MM-DD", "string"), query("sex", "male | female", "string"),
+                    query("institution", "Holding institution id", "integer"), glass.clone()]), None, ("200", "{items, next_cursor}")),
+                "post": op("Register a resident (master patient index)", "residents", json!([]), Some("Resident"), ("201", "The resident")),
+            },
+            "/residents/{id}": {
+                "get": op("Read a resident", "residents", json!([path_id(), glass]), None, ("200", "The resident, with access_basis")),
+                "put": op("Correct a resident's demographics", "residents", json!([path_id()]), Some("Resident"), ("200", "The resident")),
+            },
+            "/residents/{id}/merge": {"post": op("Merge another record of the same person into this one", "residents", json!([path_id()]), Some("Merge"), ("204", "Merged"))},
+            "/residents/{id}/access-log": {"get": op("Who touched this record (audit trail, newest first)", "residents", with_paging(vec![path_id()]), None, ("200", "{items}"))},
+        },
+    })
+}
+
+/// A readable page of the API, rendered from the document on the server: no scripts,
+/// no CDN, works offline.
+pub(crate) fn docs_page() -> String {
+    let doc = document();
+    let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+    html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head { meta charset="utf-8"; title { "共体 API 文档 · Gongti API" } style { (crate::console::CSS) } }
+            body {
+                main.docs {
+                    h1 { "共体 API · Gongti API " small { (doc["info"]["version"].as_str().unwrap_or("")) } }
+                    p { (doc["info"]["description"].as_str().unwrap_or("")) }
+                    p { a href="/api/v1/openapi.json" { "openapi.json" } }
+                    @for (path, ops) in &paths {
+                        @for (method, o) in ops.as_object().into_iter().flatten() {
+                            section.op {
+                                h2 { code { (method.to_uppercase()) " /api/v1" (path) } }
+                                p { (o["summary"].as_str().unwrap_or("")) }
+                                @if let Some(params) = o["parameters"].as_array().filter(|p| !p.is_empty()) {
+                                    table {
+                                        tr { th { "参数 Parameter" } th { "位置 In" } th { "说明 Description" } }
+                                        @for p in params {
+                                            tr { td { code { (p["name"].as_str().unwrap_or("")) } } td { (p["in"].as_str().unwrap_or("")) } td { (p["description"].as_str().unwrap_or("")) } }
+                                        }
+                                    }
+                                }
+                                @if let Some(schema) = o["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str() {
+                                    p { "请求体 Body: " code { (schema.rsplit('/').next().unwrap_or("")) } }
+                                }
+                                p.responses {
+                                    @for (status, r) in o["responses"].as_object().into_iter().flatten() {
+                                        span { code { (status) } " " (r["description"].as_str().unwrap_or("")) } " · "
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    .into_string()
+}

@@ -1,0 +1,8 @@
+//! The HTTP suite: the API, FHIR and console over an in-process router, on SQLite and
+//! on PostgreSQL.
+
+mod access;
+mod api;
+mod console;
+mod fhir;
+mod support;

@@ -1,0 +1,250 @@
+//! The test app: a fresh store per engine with a small region, the router called with
+//! `oneshot`, and sign-ins for each role.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use gongti_app::{App, system_clock};
+use gongti_core::audit::ChainedEntry;
+use gongti_core::region::InstitutionKind;
+use gongti_core::role::Role;
+use gongti_store::{NewInstitution, NewStaff, Store};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+pub const PASSWORD: &str = "test-password-1";
+
+/// A resident registered at the home centre, and one at the other centre.
+pub const HOME_RESIDENT_ID_NUMBER: &str = "11010519491231002X";
+pub const OTHER_RESIDENT_ID_NUMBER: &str = "440524188001010014";
+
+pub struct TestApp {
+    pub store: Store,
+    pub router: axum::Router,
+    pub home: i64,
+    pub other: i64,
+    pub hospital: i64,
+    pub home_resident: i64,
+    pub other_resident: i64,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+}
+
+async fn institution(
+    store: &Store,
+    code: &str,
+    kind: InstitutionKind,
+    district: &str,
+    upper: Option<i64>,
+) -> i64 {
+    store
+        .insert_institution(
+            &NewInstitution {
+                code: code.into(),
+                name: format!("测试{code}"),
+                kind,
+                district_code: district.into(),
+                upper_institution_id: upper,
+            },
+            1,
+        )
+        .await
+        .unwrap()
+        .id
+}
+
+impl TestApp {
+    pub async fn on(store: Store) -> TestApp {
+        store
+            .upsert_district("120101", "和平区", "120100")
+            .await
+            .unwrap();
+        store
+            .upsert_district("120102", "河东区", "120100")
+            .await
+            .unwrap();
+        let hospital = institution(
+            &store,
+            "H1",
+            InstitutionKind::TertiaryHospital,
+            "120101",
+            None,
+        )
+        .await;
+        let home = institution(
+            &store,
+            "C1",
+            InstitutionKind::CommunityHealthCentre,
+            "120101",
+            Some(hospital),
+        )
+        .await;
+        let other = institution(
+            &store,
+            "C2",
+            InstitutionKind::CommunityHealthCentre,
+            "120102",
+            Some(hospital),
+        )
+        .await;
+        let (app, _writer) = App::start(store.clone(), system_clock()).await.unwrap();
+        let users: [(&str, Role, Option<i64>, Option<&str>); 9] = [
+            ("doctor", Role::FamilyDoctor, Some(home), Some("120101")),
+            ("nurse", Role::Nurse, Some(home), Some("120101")),
+            (
+                "other_doctor",
+                Role::FamilyDoctor,
+                Some(other),
+                Some("120102"),
+            ),
+            (
+                "specialist",
+                Role::Specialist,
+                Some(hospital),
+                Some("120101"),
+            ),
+            (
+                "instadmin",
+                Role::InstitutionAdmin,
+                Some(home),
+                Some("120101"),
+            ),
+            ("district", Role::DistrictOfficer, None, Some("120101")),
+            ("officer", Role::CityOfficer, None, None),
+            ("insurer", Role::InsuranceOfficer, None, None),
+            ("admin", Role::CityAdmin, None, None),
+        ];
+        for (username, role, institution_id, district) in users {
+            let staff = store
+                .insert_staff(
+                    &NewStaff {
+                        name: format!("{username}姓名"),
+                        role,
+                        institution_id,
+                        district_code: district.map(str::to_owned),
+                        department_id: None,
+                        licence_number: Some(format!("L-{username}")),
+                        title: Some("主治医师".into()),
+                        practice_years: 5,
+                    },
+                    1,
+                )
+                .await
+                .unwrap();
+            app.create_user(username, PASSWORD, staff.id).await.unwrap();
+        }
+        let router = gongti_web::router(
+            app.clone(),
+            gongti_web::WebConfig {
+                secure_cookies: false,
+            },
+        );
+        let mut t = TestApp {
+            store,
+            router,
+            home,
+            other,
+            hospital,
+            home_resident: 0,
+            other_resident: 0,
+        };
+        let doctor = t.token("doctor").await;
+        let r = t.post("/api/v1/residents", &doctor, json!({"name": "张秀英", "id_number": HOME_RESIDENT_ID_NUMBER, "phone": "13812341234"})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        t.home_resident = r.json()["id"].as_i64().unwrap();
+        let other_doctor = t.token("other_doctor").await;
+        let r = t
+            .post(
+                "/api/v1/residents",
+                &other_doctor,
+                json!({"name": "李四", "id_number": OTHER_RESIDENT_ID_NUMBER}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        t.other_resident = r.json()["id"].as_i64().unwrap();
+        t
+    }
+
+    /// One test app per engine.
+    pub async fn all() -> Vec<TestApp> {
+        let mut apps = Vec::new();
+        for store in gongti_testdb::engines().await {
+            apps.push(TestApp::on(store).await);
+        }
+        apps
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        let request = Request::get(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        self.send(request).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.send_json("POST", path, token, body.to_string()).await
+    }
+
+    pub async fn send_json(&self, method: &str, path: &str, token: &str, body: String) -> Reply {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+
+    pub async fn token(&self, username: &str) -> String {
+        let r = self.sign_in(username, PASSWORD).await;
+        assert_eq!(r.status, StatusCode::OK, "{username}: {}", r.text);
+        r.json()["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn sign_in(&self, username: &str, password: &str) -> Reply {
+        self.post(
+            "/api/v1/auth/token",
+            "",
+            json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    /// The newest audit records, newest last.
+    pub async fn audit_tail(&self, n: i64) -> Vec<ChainedEntry> {
+        let count = self.store.audit_count().await.unwrap();
+        self.store
+            .audit_records((count - n).max(0), n as u32)
+            .await
+            .unwrap()
+            .records
+    }
+
+    pub fn engine(&self) -> gongti_store::EngineKind {
+        self.store.kind()
+    }
+}

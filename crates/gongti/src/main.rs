@@ -1,0 +1,444 @@
+//! `gongti`: one binary that serves a region on SQLite or PostgreSQL, seeds the demo
+//! region, migrates, verifies the audit chain and manages sign-ins.
+
+mod config;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use gongti_app::audit::{VerifyOutcome, verify_chain};
+use gongti_app::{App, system_clock};
+use gongti_core::role::Role;
+use gongti_store::{NewStaff, Store};
+
+use crate::config::Settings;
+
+#[derive(Parser)]
+#[command(
+    name = "gongti",
+    version,
+    about = "共体 Gongti — regional digital health community"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the data lives. Also read from `GONGTI_*` variables and `--config`.
+#[derive(Args, Clone, Debug)]
+struct DbArgs {
+    /// Directory of the embedded SQLite database.
+    #[arg(long, env = "GONGTI_DATA_DIR")]
+    data_dir: Option<std::path::PathBuf>,
+    /// PostgreSQL URL (postgres://…); when given, SQLite is not used.
+    #[arg(long, env = "GONGTI_DATABASE_URL")]
+    database_url: Option<String>,
+    /// A configuration file of `key = "value"` lines (data_dir, database_url, listen).
+    #[arg(long, env = "GONGTI_CONFIG")]
+    config: Option<std::path::PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API, FHIR and the console.
+    Serve {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Address to listen on.
+        #[arg(long, env = "GONGTI_LISTEN")]
+        listen: Option<String>,
+    },
+    /// Create the synthetic demo region if the data directory is empty, then serve it.
+    Demo {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long, env = "GONGTI_LISTEN")]
+        listen: Option<String>,
+        /// Residents to generate.
+        #[arg(long, default_value_t = 20_000)]
+        residents: u64,
+        /// Seed of the generator: the same seed gives the same region.
+        #[arg(long, default_value_t = 2020)]
+        seed: u64,
+        /// Seed only; do not serve.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Sign-ins.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the whole hash chain: exit 0 when intact, 1 naming the first broken record.
+    Verify {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a staff member with a sign-in. The password is read from
+    /// GONGTI_NEW_USER_PASSWORD or the first line of standard input.
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        username: String,
+        /// Full name of the staff member.
+        #[arg(long)]
+        name: String,
+        /// Role code, e.g. family_doctor, nurse, city_officer.
+        #[arg(long)]
+        role: String,
+        /// Institution id (for institution roles).
+        #[arg(long)]
+        institution: Option<i64>,
+        /// District code (for district officers).
+        #[arg(long)]
+        district: Option<String>,
+    },
+    /// Set a user's password (read like `create`) and clear any lock.
+    SetPassword {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        username: String,
+    },
+}
+
+fn main() -> ExitCode {
+    config::init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(run(Cli::parse())) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("错误 error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn open(db: &DbArgs) -> anyhow::Result<(Store, Settings)> {
+    let settings = Settings::resolve(
+        db.data_dir.clone(),
+        db.database_url.clone(),
+        None,
+        db.config.as_deref(),
+    )?;
+    let store = match &settings.database_url {
+        Some(url) => Store::connect_postgres(url)
+            .await
+            .context("connecting to PostgreSQL")?,
+        None => Store::open_sqlite(&settings.data_dir)
+            .await
+            .with_context(|| format!("opening {}", settings.data_dir.display()))?,
+    };
+    let applied = store.migrate().await.context("migrating")?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrated");
+    }
+    Ok((store, settings))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve { db, listen } => {
+            let (store, _) = open(&db).await?;
+            let settings =
+                Settings::resolve(db.data_dir, db.database_url, listen, db.config.as_deref())?;
+            let (app, writer) = App::start(store, system_clock()).await?;
+            ensure_admin(&app).await?;
+            serve(app, writer, &settings.listen).await?;
+        }
+        Command::Demo {
+            db,
+            listen,
+            residents,
+            seed,
+            no_serve,
+        } => {
+            let (store, _) = open(&db).await?;
+            let settings =
+                Settings::resolve(db.data_dir, db.database_url, listen, db.config.as_deref())?;
+            let (app, writer) = App::start(store, system_clock()).await?;
+            ensure_admin(&app).await?;
+            let password = seed_demo_if_empty(&app, residents, seed).await?;
+            if no_serve {
+                drop(app);
+                writer.await.context("audit writer")?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let url = format!("http://{}/", settings.listen);
+            println!("\n共体 Gongti 演示区 demo region: {url}");
+            println!("API: {url}api/v1/docs   FHIR: {url}fhir/metadata");
+            match password {
+                Some(p) => println!("演示账号 demo sign-ins (password {p}):"),
+                None => {
+                    println!("演示账号 demo sign-ins (password as set when the demo was created):")
+                }
+            }
+            for (username, role) in gongti_app::demo::DEMO_USERS {
+                println!("  {username:<11} {}", role.name_zh());
+            }
+            serve(app, writer, &settings.listen).await?;
+        }
+        Command::Migrate { db } => {
+            let (store, _) = open(&db).await?;
+            println!(
+                "schema up to date ({} migrations known)",
+                gongti_store::MIGRATION_COUNT
+            );
+            store.close().await;
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { db },
+        } => {
+            let (store, _) = open(&db).await?;
+            let outcome = verify_chain(&store, |n| {
+                tracing::debug!(verified = n, "audit verify progress")
+            })
+            .await?;
+            store.close().await;
+            return Ok(match outcome {
+                VerifyOutcome::Intact { records } => {
+                    println!("审计链完整 audit chain intact: {records} records");
+                    ExitCode::SUCCESS
+                }
+                VerifyOutcome::Broken(broken) => {
+                    println!(
+                        "审计链已被破坏 audit chain BROKEN at record {}: {broken}",
+                        broken.seq()
+                    );
+                    ExitCode::from(1)
+                }
+            });
+        }
+        Command::User { command } => user(command).await?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_password(var: &str) -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var(var) {
+        return Ok(p);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let p = line.trim_end_matches(['\r', '\n']).to_owned();
+    if p.is_empty() {
+        bail!("no password: set {var} or give it on standard input");
+    }
+    Ok(p)
+}
+
+async fn user(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Create {
+            db,
+            username,
+            name,
+            role,
+            institution,
+            district,
+        } => {
+            let (store, _) = open(&db).await?;
+            let role = Role::from_code(&role).with_context(|| format!("unknown role {role}"))?;
+            let district = match (institution, district) {
+                (Some(i), _) => Some(
+                    store
+                        .institution(i)
+                        .await
+                        .context("institution")?
+                        .district_code,
+                ),
+                (None, d) => d,
+            };
+            let password = read_password("GONGTI_NEW_USER_PASSWORD")?;
+            let (app, writer) = App::start(store.clone(), system_clock()).await?;
+            gongti_app::auth::check_password(&password).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let staff = store
+                .insert_staff(
+                    &NewStaff {
+                        name,
+                        role,
+                        institution_id: institution,
+                        district_code: district,
+                        department_id: None,
+                        licence_number: None,
+                        title: None,
+                        practice_years: 0,
+                    },
+                    gongti_app::unix_us(app.now()),
+                )
+                .await?;
+            app.create_user(&username, &password, staff.id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            println!("created user {username} (staff {})", staff.id);
+            drop(app);
+            writer.await?;
+        }
+        UserCommand::SetPassword { db, username } => {
+            let (store, _) = open(&db).await?;
+            let password = read_password("GONGTI_NEW_USER_PASSWORD")?;
+            let (app, writer) = App::start(store, system_clock()).await?;
+            app.set_password(&username, &password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            println!("password set for {username}");
+            drop(app);
+            writer.await?;
+        }
+    }
+    Ok(())
+}
+
+fn random_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("random source");
+    bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// On first start the city administrator `admin` is created, with the password from
+/// GONGTI_ADMIN_PASSWORD or a random one printed once.
+async fn ensure_admin(app: &App) -> anyhow::Result<()> {
+    if app.store().user_by_username("admin").await?.is_some() {
+        return Ok(());
+    }
+    let (password, printed) = match std::env::var("GONGTI_ADMIN_PASSWORD") {
+        Ok(p) if !p.is_empty() => (p, false),
+        _ => (random_password(), true),
+    };
+    let staff = app
+        .store()
+        .insert_staff(
+            &NewStaff {
+                name: "系统管理员".into(),
+                role: Role::CityAdmin,
+                institution_id: None,
+                district_code: None,
+                department_id: None,
+                licence_number: None,
+                title: None,
+                practice_years: 0,
+            },
+            gongti_app::unix_us(app.now()),
+        )
+        .await?;
+    app.create_user("admin", &password, staff.id)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating admin: {e:?}"))?;
+    if printed {
+        println!(
+            "城市管理员 city administrator: admin / {password}  (shown once; set GONGTI_ADMIN_PASSWORD to choose it)"
+        );
+    }
+    Ok(())
+}
+
+/// Seeds the demo region when the store holds no institution; returns the demo
+/// password when it was just chosen.
+async fn seed_demo_if_empty(
+    app: &App,
+    residents: u64,
+    seed: u64,
+) -> anyhow::Result<Option<String>> {
+    if app.store().institution_count().await? > 0 {
+        println!(
+            "数据目录已有数据，直接启动 the data directory already holds a region: serving it"
+        );
+        return Ok(None);
+    }
+    let password = match std::env::var("GONGTI_DEMO_PASSWORD") {
+        Ok(p) if !p.is_empty() => p,
+        _ => random_password(),
+    };
+    let bar = indicatif::ProgressBar::new(residents);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "生成居民 residents {bar:40} {pos}/{len} ({per_sec}, eta {eta})",
+        )
+        .expect("progress template"),
+    );
+    let started = std::time::Instant::now();
+    let summary = app
+        .seed_demo(residents, seed, &password, |done, _| bar.set_position(done))
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding the demo region: {e:?}"))?;
+    bar.finish();
+    println!(
+        "演示区已生成 demo region: {} districts, {} grassroots institutions, {} upper hospitals, {} residents in {:.1}s",
+        summary.districts,
+        summary.grassroots,
+        summary.upper_hospitals,
+        summary.residents,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(Some(password))
+}
+
+async fn serve(app: App, writer: tokio::task::JoinHandle<()>, listen: &str) -> anyhow::Result<()> {
+    let addr: SocketAddr = listen
+        .parse()
+        .with_context(|| format!("listen address {listen}"))?;
+    let config = gongti_web::WebConfig {
+        secure_cookies: !addr.ip().is_loopback(),
+    };
+    let router = gongti_web::router(app, config);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    tracing::info!(%addr, "serving");
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shutting down: flushing the audit queue");
+    writer.await.context("audit writer")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
