@@ -7,6 +7,13 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
+step "Chromium and ChromeDriver for the browser tests"
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
 step "PostgreSQL for the contract suite"
 eval "$(bash scripts/postgres.sh start)"
 trap 'bash scripts/postgres.sh stop "$GONGTI_TEST_PG_DIR"' EXIT

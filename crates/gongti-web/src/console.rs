@@ -14,7 +14,7 @@ use gongti_app::residents::ResidentQuery;
 use gongti_app::{AppError, Ctx};
 use gongti_core::access::may_see_identifiers;
 use gongti_core::role::Role;
-use gongti_store::{InstitutionFilter, StaffFilter, clamp_page_size};
+use gongti_store::{InstitutionFilter, StaffFilter};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
@@ -39,7 +39,7 @@ form.search{display:flex;gap:.5rem;flex-wrap:wrap;margin-bottom:1rem}input,selec
 button.primary{background:#0b5d56;color:#fff;border:0;border-radius:4px;padding:.45rem 1rem;cursor:pointer}
 .error{background:#fde8e8;color:#9b1c1c;padding:.6rem .8rem;border-radius:4px;margin-bottom:1rem}.muted{color:#7b8794;font-size:.9rem}
 .login{max-width:360px;margin:10vh auto}.login label{display:block;margin:.6rem 0 .2rem}.login input{width:100%}
-dl.profile{display:grid;grid-template-columns:10rem 1fr;gap:.4rem 1rem}dl.profile dt{color:#52606d}.pager{margin-top:.8rem}
+dl.profile{display:grid;grid-template-columns:10rem 1fr;gap:.4rem 1rem}dl.profile dt{color:#52606d}.pager{margin-top:.8rem}ul.tree{background:#fff;border-radius:8px;padding:1rem 2rem;line-height:1.8}ul.tree ul{color:#3e4c59}
 "#;
 
 /// The console's language: Chinese unless the person switched to English.
@@ -116,20 +116,28 @@ struct Console {
     lang: Lang,
 }
 
-async fn console(state: &AppState, headers: &HeaderMap) -> Result<Console, Response> {
-    let lang = Lang::from_headers(headers);
-    let Some(token) = session_cookie(headers) else {
-        return Err(Redirect::to("/login").into_response());
-    };
-    match state.app.authenticate(&token).await {
-        Ok(session) if session.kind == TokenKind::Session => {
-            let ctx = Ctx {
-                principal: session.principal.clone(),
-                request_id: request_id(headers),
-            };
-            Ok(Console { session, ctx, lang })
+impl axum::extract::FromRequestParts<AppState> for Console {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Console, Response> {
+        let headers = &parts.headers;
+        let lang = Lang::from_headers(headers);
+        let Some(token) = session_cookie(headers) else {
+            return Err(Redirect::to("/login").into_response());
+        };
+        match state.app.authenticate(&token).await {
+            Ok(session) if session.kind == TokenKind::Session => {
+                let ctx = Ctx {
+                    principal: session.principal.clone(),
+                    request_id: request_id(headers),
+                };
+                Ok(Console { session, ctx, lang })
+            }
+            _ => Err(Redirect::to("/login").into_response()),
         }
-        _ => Err(Redirect::to("/login").into_response()),
     }
 }
 
@@ -308,13 +316,10 @@ struct CsrfForm {
 
 async fn logout(
     State(state): State<AppState>,
+    c: Console,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let c = match console(&state, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     if c.session.csrf.as_deref() != Some(form.csrf.as_str()) {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
@@ -351,11 +356,7 @@ async fn switch_lang(
     response
 }
 
-async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let c = match console(&state, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn home(State(state): State<AppState>, c: Console) -> Response {
     let l = c.lang;
     let p = &c.session.principal;
     let place = match p.institution_id {
@@ -425,13 +426,9 @@ fn url_encode(s: &str) -> String {
 
 async fn institutions_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    c: Console,
     Query(q): Query<DirectoryParams>,
 ) -> Response {
-    let c = match console(&state, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let l = c.lang;
     let districts = state.app.districts().await.unwrap_or_default();
     let district = q
@@ -439,54 +436,71 @@ async fn institutions_page(
         .clone()
         .filter(|d| !d.is_empty())
         .or_else(|| districts.first().map(|d| d.code.clone()));
+    // A district holds a few dozen institutions: one page of the largest size is the
+    // whole district (anything beyond it is reached through the pager).
     let after = decode_cursor(q.cursor.as_deref()).ok().flatten();
     let filter = InstitutionFilter {
         district_code: district.clone(),
-        name_prefix: q.name.clone().filter(|n| !n.is_empty()),
         ..Default::default()
     };
     let page = state
         .app
-        .institutions(&filter, after, clamp_page_size(Some(50), 50))
+        .institutions(&filter, after, gongti_store::PAGE_SIZE_MAX)
         .await;
-    layout(&c, l.t("机构", "Institutions"), html! {
-        h1 { (l.t("机构目录", "Institutions")) }
-        div.card {
-            @for d in &districts {
-                @if Some(&d.code) == district.as_ref() { strong { (d.name) } } @else { a href=(format!("/institutions?district={}", d.code)) { (d.name) } }
-                " "
+    let kind = |i: &gongti_store::InstitutionRecord| match l {
+        Lang::Zh => i.kind.name_zh(),
+        Lang::En => i.kind.name_en(),
+    };
+    layout(
+        &c,
+        l.t("机构", "Institutions"),
+        html! {
+            h1 { (l.t("机构目录 · 医联体", "Institutions · health community")) }
+            div.card {
+                @for d in &districts {
+                    @if Some(&d.code) == district.as_ref() { strong { (d.name) } } @else { a href=(format!("/institutions?district={}", d.code)) { (d.name) } }
+                    " "
+                }
             }
-        }
-        @match page {
-            Ok(page) => {
-                table {
-                    tr { th { (l.t("名称", "Name")) } th { (l.t("类型", "Kind")) } th { (l.t("编码", "Code")) } th { (l.t("上级医院", "Upper hospital")) } th { "" } }
-                    @for i in &page.items {
-                        tr {
-                            td { (i.name) }
-                            td { (match l { Lang::Zh => i.kind.name_zh(), Lang::En => i.kind.name_en() }) }
-                            td { (i.code) }
-                            td { @if let Some(u) = i.upper_institution_id { a href=(format!("/institutions?district={}#i{u}", i.district_code)) { "#" (u) } } }
-                            td { a href=(format!("/staff?institution={}", i.id)) { (l.t("人员", "Staff")) } }
+            @match page {
+                Ok(page) => {
+                    @let (uppers, rest): (Vec<_>, Vec<_>) = page.items.iter().partition(|i| !i.kind.is_grassroots());
+                    ul.tree #institution-tree {
+                        @for u in &uppers {
+                            li #(format!("i{}", u.id)) {
+                                strong { (u.name) } " · " (kind(u)) " · " a href=(format!("/staff?institution={}", u.id)) { (l.t("人员", "Staff")) }
+                                @let tied: Vec<_> = rest.iter().filter(|g| g.upper_institution_id == Some(u.id)).collect();
+                                @if !tied.is_empty() {
+                                    ul {
+                                        @for g in tied {
+                                            li #(format!("i{}", g.id)) { (g.name) " · " (kind(g)) " · " a href=(format!("/staff?institution={}", g.id)) { (l.t("人员", "Staff")) } }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        @for g in rest.iter().filter(|g| !uppers.iter().any(|u| Some(u.id) == g.upper_institution_id)) {
+                            li #(format!("i{}", g.id)) {
+                                (g.name) " · " (kind(g))
+                                @if let Some(u) = g.upper_institution_id { " → " (l.t("上级医院 #", "upper hospital #")) (u) }
+                                " · " a href=(format!("/staff?institution={}", g.id)) { (l.t("人员", "Staff")) }
+                            }
                         }
                     }
+                    (pager("/institutions", &[("district", district.clone().unwrap_or_default())], page.next_after, l))
                 }
-                (pager("/institutions", &[("district", district.clone().unwrap_or_default())], page.next_after, l))
+                Err(e) => (error_box(l, &e)),
             }
-            Err(e) => (error_box(l, &e)),
-        }
-    }).into_response()
+        },
+    )
+    .into_response()
 }
 
 async fn staff_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    c: Console,
     Query(q): Query<DirectoryParams>,
 ) -> Response {
-    let c = match console(&state, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let l = c.lang;
     let institution = q.institution.or(c.session.principal.institution_id);
     let after = decode_cursor(q.cursor.as_deref()).ok().flatten();
@@ -537,13 +551,9 @@ struct ResidentSearch {
 
 async fn residents_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    c: Console,
     Query(q): Query<ResidentSearch>,
 ) -> Response {
-    let c = match console(&state, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let l = c.lang;
     let officer = !(c.session.principal.role.is_clinical()
         || c.session.principal.role == Role::InstitutionAdmin);
@@ -616,14 +626,10 @@ struct ReasonParam {
 
 async fn resident_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    c: Console,
     Path(id): Path<i64>,
     Query(q): Query<ReasonParam>,
 ) -> Response {
-    let c = match console(&state, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let l = c.lang;
     let view = state
         .app

@@ -280,16 +280,7 @@ async fn user(command: UserCommand) -> anyhow::Result<()> {
             gongti_app::auth::check_password(&password).map_err(|e| anyhow::anyhow!("{e:?}"))?;
             let staff = store
                 .insert_staff(
-                    &NewStaff {
-                        name,
-                        role,
-                        institution_id: institution,
-                        district_code: district,
-                        department_id: None,
-                        licence_number: None,
-                        title: None,
-                        practice_years: 0,
-                    },
+                    &new_staff(name, role, institution, district),
                     gongti_app::unix_us(app.now()),
                 )
                 .await?;
@@ -315,6 +306,25 @@ async fn user(command: UserCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A staff record for a sign-in made from the command line (no licence or title yet).
+fn new_staff(
+    name: String,
+    role: Role,
+    institution_id: Option<i64>,
+    district_code: Option<String>,
+) -> NewStaff {
+    NewStaff {
+        name,
+        role,
+        institution_id,
+        district_code,
+        department_id: None,
+        licence_number: None,
+        title: None,
+        practice_years: 0,
+    }
+}
+
 fn random_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut bytes = [0u8; 16];
@@ -338,16 +348,7 @@ async fn ensure_admin(app: &App) -> anyhow::Result<()> {
     let staff = app
         .store()
         .insert_staff(
-            &NewStaff {
-                name: "系统管理员".into(),
-                role: Role::CityAdmin,
-                institution_id: None,
-                district_code: None,
-                department_id: None,
-                licence_number: None,
-                title: None,
-                practice_years: 0,
-            },
+            &new_staff("系统管理员".into(), Role::CityAdmin, None, None),
             gongti_app::unix_us(app.now()),
         )
         .await?;

@@ -75,6 +75,14 @@ async fn a_doctor_signs_in_and_finds_a_resident_with_the_id_number_masked() {
         )
         .await;
         assert!(profile.text.contains("ID number") && profile.text.contains("11010519491231002X"));
+        let tree = page(&t, &session, "/institutions?district=120101", "zh")
+            .await
+            .text;
+        let (hospital, centre) = (tree.find("测试H1").unwrap(), tree.find("测试C1").unwrap());
+        assert!(
+            hospital < centre,
+            "the centre is listed under its upper hospital"
+        );
         for path in ["/institutions", "/staff"] {
             assert_eq!(
                 page(&t, &session, path, "zh").await.status,

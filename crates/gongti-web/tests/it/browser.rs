@@ -1,0 +1,193 @@
+//! End to end in a real headless Chromium (Debian `chromium` + `chromium-driver`):
+//! a family doctor signs in to the console and finds a resident.
+
+use std::net::TcpListener as StdListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::support::{PASSWORD, TestApp};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts ChromeDriver, or says why not: a failure in CI, a loud skip elsewhere.
+fn chromedriver() -> Option<(Driver, u16)> {
+    if !std::path::Path::new(CHROMEDRIVER).exists() || !std::path::Path::new(CHROMIUM).exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI requires {CHROMIUM} and {CHROMEDRIVER}"
+        );
+        eprintln!(
+            "SKIPPED browser test: install chromium and chromium-driver (scripts/test.sh does)"
+        );
+        return None;
+    }
+    let port = free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    Some((Driver(child), port))
+}
+
+async fn connect(port: u16) -> fantoccini::Client {
+    let profile = gongti_testdb::temp_dir("gongti-chromium");
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+                "--window-size=1280,900", format!("--user-data-dir={}", profile.display()),
+            ],
+        },
+    });
+    let caps = caps.as_object().unwrap().clone();
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..50 {
+        match ClientBuilder::new(connector.clone())
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(client) => return client,
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    panic!("chromedriver did not accept a session on port {port}");
+}
+
+#[tokio::test]
+async fn a_doctor_signs_in_in_chromium_and_finds_a_resident() {
+    let Some((_driver, port)) = chromedriver() else {
+        return;
+    };
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, t.router.clone()).into_future());
+
+    let c = connect(port).await;
+    c.goto(&format!("{base}/residents")).await.unwrap();
+    // Not signed in: the console sends us to the sign-in page, in Chinese.
+    assert!(c.current_url().await.unwrap().path().ends_with("/login"));
+    assert!(c.source().await.unwrap().contains("登录"));
+    c.find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys("doctor")
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("header .who"))
+        .await
+        .unwrap();
+    assert!(c.source().await.unwrap().contains("家庭医生"));
+
+    c.find(Locator::LinkText("居民"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let name = c
+        .wait()
+        .for_element(Locator::Css("input[name=name]"))
+        .await
+        .unwrap();
+    name.send_keys("张").await.unwrap();
+    c.find(Locator::Css("form.search button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let table = c
+        .wait()
+        .for_element(Locator::Id("residents"))
+        .await
+        .unwrap();
+    let text = table.text().await.unwrap();
+    assert!(text.contains("张秀英"), "{text}");
+    assert!(
+        text.contains("1101**********002X"),
+        "the list masks ID numbers: {text}"
+    );
+
+    c.find(Locator::LinkText("张秀英"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let profile = c
+        .wait()
+        .for_element(Locator::Css("dl.profile"))
+        .await
+        .unwrap();
+    assert!(profile.text().await.unwrap().contains("11010519491231002X"));
+
+    // Switch to English and stay on the page.
+    c.find(Locator::LinkText("English"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("dl.profile"))
+        .await
+        .unwrap();
+    assert!(c.source().await.unwrap().contains("Record held by"));
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(
+        gongti_testdb::temp_dir("gongti-shot").join("profile.png"),
+        png,
+    )
+    .unwrap();
+
+    c.find(Locator::Css("header form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("username")).await.unwrap();
+    c.close().await.unwrap();
+}
