@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod demo;
 mod error;
+mod registrar;
 pub mod registry;
 pub mod residents;
 
@@ -38,6 +39,7 @@ pub const DISPLAY_OFFSET: time::UtcOffset = time::macros::offset!(+8);
 pub struct App {
     pub(crate) store: Store,
     pub(crate) audit: audit::AuditLog,
+    pub(crate) registrar: registrar::Registrar,
     pub(crate) auth: Arc<auth::AuthState>,
     pub(crate) clock: Clock,
 }
@@ -65,9 +67,11 @@ impl App {
         clock: Clock,
     ) -> AppResult<(App, tokio::task::JoinHandle<()>)> {
         let (audit, writer) = audit::AuditLog::start(store.clone()).await?;
+        let registrar = registrar::Registrar::start(store.clone());
         let app = App {
             store,
             audit,
+            registrar,
             auth: Arc::new(auth::AuthState::default()),
             clock,
         };

@@ -90,11 +90,7 @@ impl App {
             Ok(v) => v,
             Err(problems) => return Err(self.refuse(entry, AppError::Invalid(problems)).await),
         };
-        let record = match self
-            .store
-            .insert_resident(&valid, home, self.now_us())
-            .await
-        {
+        let record = match self.registrar.register(valid, home, self.now_us()).await {
             Ok(r) => r,
             Err(StoreError::Duplicate(_)) => {
                 return Err(self
@@ -110,18 +106,12 @@ impl App {
         Ok(record)
     }
 
-    async fn place_of(&self, record: &ResidentRecord) -> AppResult<PatientPlace> {
+    fn place_of(record: &ResidentRecord, care: Vec<i64>) -> AppResult<PatientPlace> {
         Ok(PatientPlace {
             home_institution: InstitutionId(record.home_institution_id),
             home_district: DistrictCode::parse(&record.home_district_code)
                 .map_err(|e| anyhow::anyhow!("stored district code: {e}"))?,
-            care_institutions: self
-                .store
-                .care_institutions(record.id)
-                .await?
-                .into_iter()
-                .map(InstitutionId)
-                .collect(),
+            care_institutions: care.into_iter().map(InstitutionId).collect(),
         })
     }
 
@@ -137,13 +127,13 @@ impl App {
         let mut entry = self.entry(ctx, audit_action, Outcome::Ok);
         entry.resource_id = Some(id.to_string());
         entry.reason = break_glass_reason.map(str::to_owned);
-        let record = match self.store.resident(id).await {
-            Ok(r) => r,
+        let (record, care) = match self.store.resident_with_care(id).await {
+            Ok(found) => found,
             Err(StoreError::NotFound) => return Err(self.refuse(entry, AppError::NotFound).await),
             Err(e) => return Err(e.into()),
         };
         entry.patient_id = Some(record.id);
-        let place = self.place_of(&record).await?;
+        let place = Self::place_of(&record, care)?;
         match decide_patient(&ctx.principal.actor(), action, &place, break_glass_reason) {
             Decision::Allow(basis) => {
                 entry.detail = Some(basis.code().to_owned());

@@ -35,6 +35,9 @@ pub use residents::{ResidentFilter, ResidentRecord};
 pub const PAGE_SIZE_MAX: u32 = 200;
 /// Connections to keep open for reads on SQLite and for everything on PostgreSQL.
 pub const POOL_CONNECTIONS_MAX: u32 = 16;
+/// SQLite read connections. Each runs on a worker thread of its own, so more than a
+/// few per core only adds context switches (measured in BENCHMARKS.md).
+pub const SQLITE_READ_CONNECTIONS: u32 = 4;
 /// How long a statement waits for SQLite's write lock before it fails.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -174,7 +177,7 @@ impl Store {
             .connect_with(options.clone())
             .await?;
         let read = SqlitePoolOptions::new()
-            .max_connections(POOL_CONNECTIONS_MAX)
+            .max_connections(SQLITE_READ_CONNECTIONS)
             .connect_with(options.read_only(true))
             .await?;
         Ok(Store {

@@ -119,6 +119,97 @@ impl Store {
         Ok(ids)
     }
 
+    /// Registers each resident in one shared transaction, each under its own savepoint:
+    /// a row that fails (a taken ID number) is rolled back alone and reported in its
+    /// place, the others commit together. This is what lets concurrent registrations
+    /// share one commit.
+    pub async fn insert_residents_each(
+        &self,
+        batch: &[(ValidResident, i64)],
+        now_us: i64,
+    ) -> Result<Vec<Result<ResidentRecord>>> {
+        assert!(
+            batch.len() <= RESIDENT_BATCH_MAX,
+            "resident batch over {RESIDENT_BATCH_MAX}"
+        );
+        let mut out = Vec::with_capacity(batch.len());
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut districts: std::collections::HashMap<i64, Option<String>> = std::collections::HashMap::new();
+            for (r, home) in batch {
+                if !districts.contains_key(home) {
+                    let d: Option<(String,)> = sqlx::query_as("SELECT district_code FROM institutions WHERE id = $1")
+                        .bind(*home).fetch_optional(&mut *tx).await?;
+                    districts.insert(*home, d.map(|(d,)| d));
+                }
+                let Some(district) = districts[home].clone() else {
+                    out.push(Err(StoreError::MissingReference("institution".into())));
+                    continue;
+                };
+                sqlx::query("SAVEPOINT one_resident").execute(&mut *tx).await?;
+                let inserted: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(INSERT)
+                    .bind(r.id_number.as_str()).bind(&r.name).bind(r.sex.code()).bind(r.birth_date)
+                    .bind(r.phone.as_ref().map(Phone::as_str)).bind(&r.address).bind(&r.household)
+                    .bind(*home).bind(now_us)
+                    .fetch_one(&mut *tx).await;
+                match inserted {
+                    Ok((id,)) => {
+                        sqlx::query("RELEASE SAVEPOINT one_resident").execute(&mut *tx).await?;
+                        out.push(Ok(ResidentRecord {
+                            id,
+                            name: r.name.clone(),
+                            sex: r.sex,
+                            birth_date: r.birth_date,
+                            id_number: r.id_number.clone(),
+                            phone: r.phone.clone(),
+                            address: r.address.clone(),
+                            household: r.household.clone(),
+                            home_institution_id: *home,
+                            home_district_code: district,
+                            merged_into_id: None,
+                            created_at_us: now_us,
+                            updated_at_us: now_us,
+                        }));
+                    }
+                    Err(e) => {
+                        sqlx::query("ROLLBACK TO SAVEPOINT one_resident").execute(&mut *tx).await?;
+                        sqlx::query("RELEASE SAVEPOINT one_resident").execute(&mut *tx).await?;
+                        out.push(Err(e.into()));
+                    }
+                }
+            }
+            tx.commit().await?;
+        });
+        Ok(out)
+    }
+
+    /// A resident with the institutions that hold an open care relationship to them,
+    /// in one round trip: what every access decision needs.
+    pub async fn resident_with_care(&self, id: i64) -> Result<(ResidentRecord, Vec<i64>)> {
+        let care = match self.kind() {
+            crate::EngineKind::Sqlite => {
+                "(SELECT group_concat(c.institution_id) FROM care_relationships c WHERE c.resident_id = r.id AND c.closed_at_us IS NULL)"
+            }
+            crate::EngineKind::Postgres => {
+                "(SELECT string_agg(c.institution_id::text, ',') FROM care_relationships c WHERE c.resident_id = r.id AND c.closed_at_us IS NULL)"
+            }
+        };
+        let sql = format!("SELECT {COLUMNS}, {care} AS care {FROM} WHERE r.id = $1");
+        on_read!(self, pool => {
+            let row = sqlx::query(trusted(&sql)).bind(id).fetch_optional(pool).await?.ok_or(StoreError::NotFound)?;
+            let mut care: Vec<i64> = row
+                .opt_text("care")?
+                .unwrap_or_default()
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse().map_err(|_| StoreError::Corrupt("care relationship".into())))
+                .collect::<Result<_>>()?;
+            care.sort_unstable();
+            care.dedup();
+            Ok((resident(&row)?, care))
+        })
+    }
+
     pub async fn resident(&self, id: i64) -> Result<ResidentRecord> {
         let sql = format!("SELECT {COLUMNS} {FROM} WHERE r.id = $1");
         on_read!(self, pool => {

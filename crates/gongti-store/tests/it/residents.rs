@@ -149,3 +149,77 @@ async fn closed_care_relationships_do_not_count() {
         assert!(store.care_institutions(a.id).await.unwrap().is_empty());
     }
 }
+
+#[tokio::test]
+async fn a_shared_registration_commit_isolates_the_failing_row() {
+    for store in engines().await {
+        let chc = institution(&store, "C1", InstitutionKind::CommunityHealthCentre).await;
+        store
+            .insert_resident(&resident("已有", 5), chc.id, NOW_US)
+            .await
+            .unwrap();
+        let batch = vec![
+            (resident("甲", 1), chc.id),
+            (resident("重复", 5), chc.id),
+            (resident("乙", 3), chc.id),
+            (resident("无机构", 7), 9999),
+        ];
+        let results = store.insert_residents_each(&batch, NOW_US).await.unwrap();
+        assert!(
+            results[0]
+                .as_ref()
+                .is_ok_and(|r| r.name == "甲" && r.home_district_code == "120101")
+        );
+        assert!(
+            matches!(results[1], Err(StoreError::Duplicate(_))),
+            "{:?}: {:?}",
+            store.kind(),
+            results[1]
+        );
+        assert!(results[2].is_ok());
+        assert!(matches!(results[3], Err(StoreError::MissingReference(_))));
+        assert_eq!(store.resident_count().await.unwrap(), 3);
+        let stored = store
+            .resident(results[0].as_ref().unwrap().id)
+            .await
+            .unwrap();
+        assert_eq!(&stored, results[0].as_ref().unwrap());
+    }
+}
+
+#[tokio::test]
+async fn a_resident_comes_with_its_open_care_relationships() {
+    for store in engines().await {
+        let chc = institution(&store, "C1", InstitutionKind::CommunityHealthCentre).await;
+        let upper = institution(&store, "H1", InstitutionKind::TertiaryHospital).await;
+        let a = store
+            .insert_resident(&resident("陈静", 1), chc.id, NOW_US)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.resident_with_care(a.id).await.unwrap(),
+            (a.clone(), vec![])
+        );
+        store
+            .open_care_relationship(a.id, upper.id, "referral", NOW_US)
+            .await
+            .unwrap();
+        store
+            .open_care_relationship(a.id, upper.id, "consultation", NOW_US)
+            .await
+            .unwrap();
+        let closed = store
+            .open_care_relationship(a.id, chc.id, "contract", NOW_US)
+            .await
+            .unwrap();
+        store.close_care_relationship(closed, NOW_US).await.unwrap();
+        assert_eq!(
+            store.resident_with_care(a.id).await.unwrap().1,
+            vec![upper.id]
+        );
+        assert!(matches!(
+            store.resident_with_care(a.id + 100).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+}

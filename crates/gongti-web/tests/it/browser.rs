@@ -81,6 +81,18 @@ async fn connect(port: u16) -> fantoccini::Client {
     panic!("chromedriver did not accept a session on port {port}");
 }
 
+/// Waits until the browser has navigated to a URL containing `part`, so that the next
+/// look-up cannot find an element of the page it left.
+async fn wait_for_url(c: &fantoccini::Client, part: &str) {
+    for _ in 0..100 {
+        if c.current_url().await.unwrap().as_str().contains(part) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the browser never reached a URL containing {part}");
+}
+
 #[tokio::test]
 async fn a_doctor_signs_in_in_chromium_and_finds_a_resident() {
     let Some((_driver, port)) = chromedriver() else {
@@ -138,6 +150,8 @@ async fn a_doctor_signs_in_in_chromium_and_finds_a_resident() {
         .click()
         .await
         .unwrap();
+    // The unsearched page has a table too: wait for the search's own page.
+    wait_for_url(&c, "name=").await;
     let table = c
         .wait()
         .for_element(Locator::Id("residents"))
@@ -164,17 +178,18 @@ async fn a_doctor_signs_in_in_chromium_and_finds_a_resident() {
     assert!(profile.text().await.unwrap().contains("11010519491231002X"));
 
     // Switch to English and stay on the page.
+    wait_for_url(&c, "/residents/").await;
     c.find(Locator::LinkText("English"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
+    // The same URL comes back in English: wait for an English label, not the old page.
     c.wait()
-        .for_element(Locator::Css("dl.profile"))
+        .for_element(Locator::XPath("//dt[text()='Record held by']"))
         .await
         .unwrap();
-    assert!(c.source().await.unwrap().contains("Record held by"));
     let png = c.screenshot().await.unwrap();
     std::fs::write(
         gongti_testdb::temp_dir("gongti-shot").join("profile.png"),

@@ -1,0 +1,88 @@
+//! The registration writer: concurrent registrations are queued to one task that
+//! writes whatever has gathered in one transaction (each row under its own savepoint)
+//! and answers every waiting request. One durable commit then carries many
+//! registrations, which is what SQLite's single writer needs to keep up.
+
+use gongti_core::resident::ValidResident;
+use gongti_store::{ResidentRecord, Store, StoreError};
+use tokio::sync::{mpsc, oneshot};
+
+/// Registrations waiting before new ones wait for room.
+pub const REGISTRATION_QUEUE_MAX: usize = 8_192;
+/// Registrations written in one transaction at most.
+pub const REGISTRATION_BATCH_MAX: usize = 512;
+
+type Reply = Result<ResidentRecord, StoreError>;
+
+struct Request {
+    resident: ValidResident,
+    home_institution_id: i64,
+    now_us: i64,
+    done: oneshot::Sender<Reply>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Registrar {
+    queue: mpsc::Sender<Request>,
+}
+
+impl Registrar {
+    pub(crate) fn start(store: Store) -> Registrar {
+        let (queue, rx) = mpsc::channel(REGISTRATION_QUEUE_MAX);
+        tokio::spawn(write_loop(store, rx));
+        Registrar { queue }
+    }
+
+    pub(crate) async fn register(
+        &self,
+        resident: ValidResident,
+        home_institution_id: i64,
+        now_us: i64,
+    ) -> Reply {
+        let (done, reply) = oneshot::channel();
+        let stopped = || StoreError::Corrupt("the registration writer has stopped".into());
+        self.queue
+            .send(Request {
+                resident,
+                home_institution_id,
+                now_us,
+                done,
+            })
+            .await
+            .map_err(|_| stopped())?;
+        reply.await.map_err(|_| stopped())?
+    }
+}
+
+async fn write_loop(store: Store, mut rx: mpsc::Receiver<Request>) {
+    let mut pending: Vec<Request> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        pending.push(first);
+        while pending.len() < REGISTRATION_BATCH_MAX {
+            match rx.try_recv() {
+                Ok(r) => pending.push(r),
+                Err(_) => break,
+            }
+        }
+        // One timestamp per commit: the latest of the batch's request times.
+        let now_us = pending.iter().map(|r| r.now_us).max().unwrap_or_default();
+        let rows: Vec<(ValidResident, i64)> = pending
+            .iter()
+            .map(|r| (r.resident.clone(), r.home_institution_id))
+            .collect();
+        match store.insert_residents_each(&rows, now_us).await {
+            Ok(results) => {
+                for (request, result) in pending.drain(..).zip(results) {
+                    let _ = request.done.send(result);
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, rows = rows.len(), "registration batch failed; its requests fail");
+                let message = error.to_string();
+                for request in pending.drain(..) {
+                    let _ = request.done.send(Err(StoreError::Corrupt(message.clone())));
+                }
+            }
+        }
+    }
+}

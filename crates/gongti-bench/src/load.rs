@@ -1,0 +1,206 @@
+//! A small closed-loop HTTP load generator: N connections, each sending its next
+//! request when the previous one is answered; latencies recorded per request.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+type Body = Full<axum::body::Bytes>;
+
+#[derive(Clone, Copy)]
+pub enum Method {
+    Get,
+    Post,
+    /// POST with `application/fhir+json`.
+    PostFhir,
+}
+
+pub struct Load {
+    client: Client<HttpConnector, Body>,
+    connections: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub ok: usize,
+    pub errors: usize,
+    pub elapsed: Duration,
+    latencies_us: Vec<u32>,
+}
+
+impl Summary {
+    pub fn per_s(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+    /// The `q`th percentile latency in milliseconds.
+    pub fn p(&self, q: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let i = ((q / 100.0) * (self.latencies_us.len() - 1) as f64).round() as usize;
+        f64::from(self.latencies_us[i]) / 1000.0
+    }
+}
+
+impl Load {
+    pub fn new(connections: usize) -> Load {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(connections)
+            .build(connector);
+        Load {
+            client,
+            connections,
+        }
+    }
+
+    fn request(
+        method: Method,
+        url: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> axum::http::Request<Body> {
+        let mut b = axum::http::Request::builder()
+            .uri(url)
+            .method(match method {
+                Method::Get => "GET",
+                Method::Post | Method::PostFhir => "POST",
+            });
+        if let Some(t) = token {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        match method {
+            Method::Post => b = b.header("content-type", "application/json"),
+            Method::PostFhir => b = b.header("content-type", "application/fhir+json"),
+            Method::Get => {}
+        }
+        b.body(Full::new(body.unwrap_or_default().into()))
+            .expect("request")
+    }
+
+    /// One request; the status and the body text.
+    pub async fn once(
+        &self,
+        method: Method,
+        url: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> anyhow::Result<(u16, String)> {
+        let response = self
+            .client
+            .request(Self::request(method, url, token, body))
+            .await?;
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    /// Sends every body once, spread over the connections; counts `expect` as success.
+    pub async fn run_bodies(
+        &self,
+        method: Method,
+        url: &str,
+        token: Option<&str>,
+        bodies: Vec<String>,
+        expect: u16,
+    ) -> anyhow::Result<Summary> {
+        let bodies = Arc::new(bodies);
+        let next = Arc::new(AtomicUsize::new(0));
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..self.connections {
+            let (bodies, next, client) = (bodies.clone(), next.clone(), self.client.clone());
+            let (url, token) = (url.to_owned(), token.map(str::to_owned));
+            tasks.push(tokio::spawn(async move {
+                let mut s = Summary::default();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(body) = bodies.get(i) else { break };
+                    let t = Instant::now();
+                    let req = Load::request(method, &url, token.as_deref(), Some(body.clone()));
+                    match client.request(req).await {
+                        Ok(r) => {
+                            let status = r.status().as_u16();
+                            let _ = r.into_body().collect().await;
+                            if status == expect {
+                                s.ok += 1
+                            } else {
+                                s.errors += 1
+                            }
+                        }
+                        Err(_) => s.errors += 1,
+                    }
+                    s.latencies_us
+                        .push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                }
+                s
+            }));
+        }
+        Self::merge(tasks, started).await
+    }
+
+    /// Cycles through `urls` for `duration` on every connection.
+    pub async fn run_for(
+        &self,
+        method: Method,
+        urls: &[String],
+        token: Option<&str>,
+        duration: Duration,
+        expect: u16,
+    ) -> anyhow::Result<Summary> {
+        let urls = Arc::new(urls.to_vec());
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for c in 0..self.connections {
+            let (urls, client, token) =
+                (urls.clone(), self.client.clone(), token.map(str::to_owned));
+            tasks.push(tokio::spawn(async move {
+                let mut s = Summary::default();
+                let mut i = c * 7919;
+                while started.elapsed() < duration {
+                    i += 1;
+                    let t = Instant::now();
+                    let req = Load::request(method, &urls[i % urls.len()], token.as_deref(), None);
+                    match client.request(req).await {
+                        Ok(r) => {
+                            let status = r.status().as_u16();
+                            let _ = r.into_body().collect().await;
+                            if status == expect {
+                                s.ok += 1
+                            } else {
+                                s.errors += 1
+                            }
+                        }
+                        Err(_) => s.errors += 1,
+                    }
+                    s.latencies_us
+                        .push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                }
+                s
+            }));
+        }
+        Self::merge(tasks, started).await
+    }
+
+    async fn merge(
+        tasks: Vec<tokio::task::JoinHandle<Summary>>,
+        started: Instant,
+    ) -> anyhow::Result<Summary> {
+        let mut all = Summary::default();
+        for t in tasks {
+            let s = t.await?;
+            all.ok += s.ok;
+            all.errors += s.errors;
+            all.latencies_us.extend(s.latencies_us);
+        }
+        all.elapsed = started.elapsed();
+        all.latencies_us.sort_unstable();
+        Ok(all)
+    }
+}

@@ -1,0 +1,411 @@
+//! `gongti-bench`: benchmarks, apart from the tests. Every figure is reported beside a
+//! reference measured in the same run on the same machine, because the machine is
+//! shared and an absolute time is not a result. See BENCHMARKS.md.
+//!
+//! - `registration`: residents registered through `POST /api/v1/residents` (audited,
+//!   SQLite, synchronous=FULL) against a raw batched SQLite insert of the same rows.
+//! - `read`: audited `GET /fhir/Patient/{id}` at N connections against the constant
+//!   `/healthz` handler on the same server stack.
+//! - `peer`: the same registrations and reads against the Helios FHIR server, when its
+//!   `hfs` binary is given.
+
+mod load;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use gongti_app::demo::DemoRng;
+use gongti_app::{App, system_clock};
+use gongti_core::id_number::check_character;
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+use crate::load::{Load, Method, Summary};
+
+#[derive(Parser)]
+#[command(about = "Gongti benchmarks: ratios against references measured in the same run")]
+struct Cli {
+    #[command(subcommand)]
+    command: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Registration over HTTP vs raw batched SQLite insert.
+    Registration {
+        #[arg(long, default_value_t = 20_000)]
+        residents: usize,
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+    },
+    /// Audited FHIR Patient read vs a constant handler on the same stack.
+    Read {
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Both, and the peer when `--peer-bin` points at Helios' `hfs`.
+    All {
+        #[arg(long, default_value_t = 20_000)]
+        residents: usize,
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long)]
+        peer_bin: Option<PathBuf>,
+    },
+}
+
+const PASSWORD: &str = "bench-password-1";
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match cli.command {
+            Bench::Registration { residents, connections } => {
+                registration(residents, connections).await?;
+            }
+            Bench::Read { connections, seconds } => {
+                read(connections, Duration::from_secs(seconds)).await?;
+            }
+            Bench::All { residents, connections, seconds, peer_bin } => {
+                let ours = registration(residents, connections).await?;
+                let (read_ours, _) = read(connections, Duration::from_secs(seconds)).await?;
+                if let Some(bin) = peer_bin {
+                    peer(&bin, residents, connections, Duration::from_secs(seconds), &ours, &read_ours).await?;
+                } else {
+                    println!("\npeer: skipped (pass --peer-bin ~/.cargo/bin/hfs after `cargo install helios-hfs`)");
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// `n` distinct valid residents as JSON bodies, the same for every run.
+fn residents_json(n: usize) -> Vec<Value> {
+    let mut rng = DemoRng::new(99);
+    (0..n)
+        .map(|i| {
+            let day = i / 1000;
+            let (y, m, d) = (1940 + (day / 336) as i32, 1 + (day / 28) % 12, 1 + day % 28);
+            let body = format!("120101{y:04}{m:02}{d:02}{:03}", i % 1000);
+            let id = format!("{body}{}", check_character(body.as_bytes()));
+            let sex = if rng.below(2) == 0 { gongti_core::Sex::Male } else { gongti_core::Sex::Female };
+            json!({"name": gongti_app::demo::person_name(&mut rng, sex), "id_number": id, "phone": "13812341234"})
+        })
+        .collect()
+}
+
+struct Server {
+    base: String,
+    app: App,
+    store: gongti_store::Store,
+}
+
+async fn serve_sqlite() -> anyhow::Result<Server> {
+    let dir = gongti_testdb::temp_dir("gongti-bench");
+    let store = gongti_store::Store::open_sqlite(&dir).await?;
+    store.migrate().await?;
+    let (app, _writer) = App::start(store.clone(), system_clock())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    app.seed_demo(0, 1, PASSWORD, |_, _| {})
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let router = gongti_web::router(
+        app.clone(),
+        gongti_web::WebConfig {
+            secure_cookies: false,
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(axum::serve(listener, router).into_future());
+    Ok(Server { base, app, store })
+}
+
+async fn token(load: &Load, base: &str) -> anyhow::Result<String> {
+    let body = json!({"username": "doctor", "password": PASSWORD}).to_string();
+    let (status, text) = load
+        .once(
+            Method::Post,
+            &format!("{base}/api/v1/auth/token"),
+            None,
+            Some(body),
+        )
+        .await?;
+    if status != 200 {
+        bail!("sign-in failed: {status} {text}");
+    }
+    Ok(serde_json::from_str::<Value>(&text)?["access_token"]
+        .as_str()
+        .context("token")?
+        .to_owned())
+}
+
+/// Raw batched insert of the same rows into a fresh SQLite database of the same schema
+/// and settings: the ceiling for any registration path.
+async fn raw_sqlite_insert(rows: &[Value]) -> anyhow::Result<Duration> {
+    let dir = gongti_testdb::temp_dir("gongti-bench-raw");
+    let store = gongti_store::Store::open_sqlite(&dir).await?;
+    store.migrate().await?;
+    store.upsert_district("120101", "和平区", "120100").await?;
+    let inst = store
+        .insert_institution(
+            &gongti_store::NewInstitution {
+                code: "X".into(),
+                name: "x".into(),
+                kind: gongti_core::region::InstitutionKind::CommunityHealthCentre,
+                district_code: "120101".into(),
+                upper_institution_id: None,
+            },
+            0,
+        )
+        .await?;
+    store.close().await;
+    let url = format!("sqlite://{}?mode=rwc", dir.join("gongti.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await?;
+    sqlx::query("PRAGMA journal_mode=WAL")
+        .execute(&mut conn)
+        .await?;
+    sqlx::query("PRAGMA synchronous=FULL")
+        .execute(&mut conn)
+        .await?;
+    let started = Instant::now();
+    for chunk in rows.chunks(5_000) {
+        let mut tx = conn.begin().await?;
+        for r in chunk {
+            sqlx::query(
+                "INSERT INTO residents (id_number, name, sex, birth_date, phone, home_institution_id, created_at_us, updated_at_us)
+                 VALUES ($1, $2, '1', '1950-01-01', $3, $4, 0, 0)",
+            )
+            .bind(r["id_number"].as_str())
+            .bind(r["name"].as_str())
+            .bind(r["phone"].as_str())
+            .bind(inst.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(started.elapsed())
+}
+
+struct Registration {
+    per_s: f64,
+    summary: Summary,
+}
+
+async fn registration(n: usize, connections: usize) -> anyhow::Result<Registration> {
+    println!(
+        "== registration: {n} residents, {connections} connections, SQLite (WAL, synchronous=FULL)"
+    );
+    let rows = residents_json(n);
+    let raw = raw_sqlite_insert(&rows).await?;
+    let raw_per_s = n as f64 / raw.as_secs_f64();
+    println!("reference  raw batched SQLite insert:   {raw_per_s:>10.0} rows/s");
+
+    let server = serve_sqlite().await?;
+    let load = Load::new(connections);
+    let token = token(&load, &server.base).await?;
+    let url = format!("{}/api/v1/residents", server.base);
+    let bodies: Vec<String> = rows.iter().map(Value::to_string).collect();
+    let summary = load
+        .run_bodies(Method::Post, &url, Some(&token), bodies, 201)
+        .await?;
+    let per_s = summary.per_s();
+    println!(
+        "gongti     POST /api/v1/residents:     {per_s:>10.0} residents/s  (p50 {:.1} ms, p99 {:.1} ms, {} errors)",
+        summary.p(50.0),
+        summary.p(99.0),
+        summary.errors
+    );
+    println!(
+        "ratio      gongti / raw insert:          {:>10.3}",
+        per_s / raw_per_s
+    );
+    let registered = server.store.resident_count().await?;
+    let audited = server.store.audit_count().await?;
+    println!("check      residents stored {registered}, audit records {audited}");
+    drop(server.app);
+    Ok(Registration { per_s, summary })
+}
+
+async fn read(connections: usize, duration: Duration) -> anyhow::Result<(Summary, Summary)> {
+    println!(
+        "\n== read: {connections} connections for {}s each",
+        duration.as_secs()
+    );
+    let server = serve_sqlite().await?;
+    let load = Load::new(connections);
+    let token = token(&load, &server.base).await?;
+    // Residents the doctor may read.
+    let rows = residents_json(2_000);
+    for r in &rows {
+        load.once(
+            Method::Post,
+            &format!("{}/api/v1/residents", server.base),
+            Some(&token),
+            Some(r.to_string()),
+        )
+        .await?;
+    }
+    let ids: Vec<String> = (1..=2_000)
+        .map(|i| format!("{}/fhir/Patient/{i}", server.base))
+        .collect();
+    let constant = load
+        .run_for(
+            Method::Get,
+            &[format!("{}/healthz", server.base)],
+            None,
+            duration,
+            200,
+        )
+        .await?;
+    println!(
+        "reference  GET /healthz (constant):     {:>10.0} req/s  (p50 {:.2} ms, p99 {:.2} ms)",
+        constant.per_s(),
+        constant.p(50.0),
+        constant.p(99.0)
+    );
+    let audit_before = server.store.audit_count().await?;
+    let ours = load
+        .run_for(Method::Get, &ids, Some(&token), duration, 200)
+        .await?;
+    println!(
+        "gongti     GET /fhir/Patient/{{id}}:     {:>10.0} req/s  (p50 {:.2} ms, p99 {:.2} ms, {} errors)",
+        ours.per_s(),
+        ours.p(50.0),
+        ours.p(99.0),
+        ours.errors
+    );
+    println!(
+        "ratio      audited read / constant:      {:>10.3}",
+        ours.per_s() / constant.per_s()
+    );
+    let audited = server.store.audit_count().await? - audit_before;
+    println!(
+        "check      audit records written during the read run: {audited} (reads answered: {})",
+        ours.ok
+    );
+    Ok((ours, constant))
+}
+
+async fn peer(
+    bin: &std::path::Path,
+    n: usize,
+    connections: usize,
+    duration: Duration,
+    ours_reg: &Registration,
+    ours_read: &Summary,
+) -> anyhow::Result<()> {
+    println!("\n== peer: Helios FHIR server ({}), SQLite", bin.display());
+    let dir = gongti_testdb::temp_dir("gongti-bench-helios");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut child = tokio::process::Command::new(bin)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--data-dir",
+            dir.to_str().context("dir")?,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the peer")?;
+    let base = format!("http://127.0.0.1:{port}");
+    let load = Load::new(connections);
+    let mut up = false;
+    for _ in 0..100 {
+        if load
+            .once(Method::Get, &format!("{base}/metadata"), None, None)
+            .await
+            .is_ok_and(|(s, _)| s == 200)
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    if !up {
+        bail!("the peer did not answer /metadata on port {port}");
+    }
+    let patients: Vec<String> = residents_json(n)
+        .iter()
+        .map(|r| {
+            json!({
+                "resourceType": "Patient",
+                "identifier": [{"system": "urn:oid:2.16.156.10011.1.3", "value": r["id_number"]}],
+                "name": [{"text": r["name"]}],
+                "telecom": [{"system": "phone", "value": r["phone"]}],
+            })
+            .to_string()
+        })
+        .collect();
+    let created = load
+        .run_bodies(
+            Method::PostFhir,
+            &format!("{base}/Patient"),
+            None,
+            patients,
+            201,
+        )
+        .await?;
+    println!(
+        "peer       POST /Patient:               {:>10.0} patients/s  (p50 {:.1} ms, p99 {:.1} ms, {} errors)",
+        created.per_s(),
+        created.p(50.0),
+        created.p(99.0),
+        created.errors
+    );
+    println!(
+        "ratio      gongti / peer registration:  {:>10.2}  (gongti p99 {:.1} ms)",
+        ours_reg.per_s / created.per_s(),
+        ours_reg.summary.p(99.0)
+    );
+    let (_, listing) = load
+        .once(
+            Method::Get,
+            &format!("{base}/Patient?_count=1000"),
+            None,
+            None,
+        )
+        .await?;
+    let ids: Vec<String> = serde_json::from_str::<Value>(&listing)?["entry"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .filter_map(|x| x["resource"]["id"].as_str())
+                .map(|id| format!("{base}/Patient/{id}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    if ids.is_empty() {
+        bail!("the peer listed no patients");
+    }
+    let reads = load.run_for(Method::Get, &ids, None, duration, 200).await?;
+    println!(
+        "peer       GET /Patient/{{id}} (unaudited): {:>7.0} req/s  (p50 {:.2} ms, p99 {:.2} ms)",
+        reads.per_s(),
+        reads.p(50.0),
+        reads.p(99.0)
+    );
+    println!(
+        "ratio      gongti audited / peer read:   {:>10.2}",
+        ours_read.per_s() / reads.per_s()
+    );
+    child.kill().await.ok();
+    Ok(())
+}
