@@ -277,6 +277,32 @@ async fn read(connections: usize, duration: Duration) -> anyhow::Result<(Summary
         constant.p(50.0),
         constant.p(99.0)
     );
+    // A ladder of costs between the constant handler and the audited read.
+    let me = load
+        .run_for(
+            Method::Get,
+            &[format!("{}/api/v1/me", server.base)],
+            Some(&token),
+            duration,
+            200,
+        )
+        .await?;
+    println!(
+        "ladder     GET /api/v1/me (token only): {:>10.0} req/s  (p99 {:.2} ms)",
+        me.per_s(),
+        me.p(99.0)
+    );
+    let orgs: Vec<String> = (1..=200)
+        .map(|i| format!("{}/fhir/Organization/{i}", server.base))
+        .collect();
+    let org = load
+        .run_for(Method::Get, &orgs, Some(&token), duration, 200)
+        .await?;
+    println!(
+        "ladder     GET /fhir/Organization/{{id}}: {:>9.0} req/s  (p99 {:.2} ms; token + one query, no audit)",
+        org.per_s(),
+        org.p(99.0)
+    );
     let audit_before = server.store.audit_count().await?;
     let ours = load
         .run_for(Method::Get, &ids, Some(&token), duration, 200)
