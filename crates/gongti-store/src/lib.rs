@@ -171,12 +171,16 @@ impl Store {
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-65536");
+        // A connection to a local file cannot go stale: skip sqlx's ping before each
+        // acquire, which would cost a second worker-thread round trip per statement.
         let write = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .acquire_timeout(SQLITE_BUSY_TIMEOUT * 3)
             .connect_with(options.clone())
             .await?;
         let read = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(SQLITE_READ_CONNECTIONS)
             .connect_with(options.read_only(true))
             .await?;
