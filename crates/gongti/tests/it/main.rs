@@ -184,3 +184,71 @@ fn the_core_depends_on_no_io_or_wire_format_crate() {
         );
     }
 }
+
+fn http(port: u16, request: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    Some(answer)
+}
+
+/// SIGTERM stops the server cleanly, and every audit record a response was sent for is
+/// in the chain afterwards.
+#[test]
+fn sigterm_shuts_down_gracefully_with_the_audit_flushed() {
+    let dir = gongti_testdb::temp_dir("gongti-cli");
+    let d = dir.to_str().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_gongti"))
+        .args([
+            "serve",
+            "--data-dir",
+            d,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("GONGTI_ADMIN_PASSWORD", "admin-password-1")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..100 {
+        if http(
+            port,
+            "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        )
+        .is_some_and(|a| a.ends_with("ok"))
+        {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(up, "the server did not come up");
+    for _ in 0..3 {
+        let answer = http(port, "GET /api/v1/me HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer nope\r\nConnection: close\r\n\r\n").unwrap();
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = server.wait().unwrap();
+    assert!(status.success(), "exit after SIGTERM: {status:?}");
+    let verify = gongti(&["audit", "verify", "--data-dir", d]);
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
+    // The admin's creation and the three refused tokens.
+    assert!(
+        text(&verify).contains("intact: 4 records"),
+        "{}",
+        text(&verify)
+    );
+}
