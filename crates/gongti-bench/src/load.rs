@@ -47,6 +47,32 @@ impl Summary {
     }
 }
 
+impl Summary {
+    /// Sends one request, reads the whole answer, and counts it with its latency.
+    async fn record(
+        &mut self,
+        client: &Client<HttpConnector, Body>,
+        req: axum::http::Request<Body>,
+        expect: u16,
+    ) {
+        let t = Instant::now();
+        match client.request(req).await {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let _ = r.into_body().collect().await;
+                if status == expect {
+                    self.ok += 1;
+                } else {
+                    self.errors += 1;
+                }
+            }
+            Err(_) => self.errors += 1,
+        }
+        self.latencies_us
+            .push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+    }
+}
+
 impl Load {
     pub fn new(connections: usize) -> Load {
         let mut connector = HttpConnector::new();
@@ -122,22 +148,8 @@ impl Load {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(body) = bodies.get(i) else { break };
-                    let t = Instant::now();
                     let req = Load::request(method, &url, token.as_deref(), Some(body.clone()));
-                    match client.request(req).await {
-                        Ok(r) => {
-                            let status = r.status().as_u16();
-                            let _ = r.into_body().collect().await;
-                            if status == expect {
-                                s.ok += 1
-                            } else {
-                                s.errors += 1
-                            }
-                        }
-                        Err(_) => s.errors += 1,
-                    }
-                    s.latencies_us
-                        .push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                    s.record(&client, req, expect).await;
                 }
                 s
             }));
@@ -165,22 +177,8 @@ impl Load {
                 let mut i = c * 7919;
                 while started.elapsed() < duration {
                     i += 1;
-                    let t = Instant::now();
                     let req = Load::request(method, &urls[i % urls.len()], token.as_deref(), None);
-                    match client.request(req).await {
-                        Ok(r) => {
-                            let status = r.status().as_u16();
-                            let _ = r.into_body().collect().await;
-                            if status == expect {
-                                s.ok += 1
-                            } else {
-                                s.errors += 1
-                            }
-                        }
-                        Err(_) => s.errors += 1,
-                    }
-                    s.latencies_us
-                        .push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                    s.record(&client, req, expect).await;
                 }
                 s
             }));

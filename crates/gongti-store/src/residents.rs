@@ -72,6 +72,22 @@ fn resident(row: &impl RowExt) -> Result<ResidentRecord> {
 const INSERT: &str = "INSERT INTO residents (id_number, name, sex, birth_date, phone, address, household, home_institution_id, created_at_us, updated_at_us)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id";
 
+/// Binds a resident's values in the order of [`INSERT`]'s placeholders.
+macro_rules! bind_resident {
+    ($query:expr, $r:expr, $home:expr, $now_us:expr) => {
+        $query
+            .bind($r.id_number.as_str())
+            .bind(&$r.name)
+            .bind($r.sex.code())
+            .bind($r.birth_date)
+            .bind($r.phone.as_ref().map(Phone::as_str))
+            .bind(&$r.address)
+            .bind(&$r.household)
+            .bind($home)
+            .bind($now_us)
+    };
+}
+
 /// Largest number of residents inserted in one call of [`Store::insert_residents`].
 pub const RESIDENT_BATCH_MAX: usize = 10_000;
 
@@ -84,10 +100,7 @@ impl Store {
         now_us: i64,
     ) -> Result<ResidentRecord> {
         let (id,): (i64,) = on_write!(self, pool => {
-            sqlx::query_as(INSERT)
-                .bind(r.id_number.as_str()).bind(&r.name).bind(r.sex.code()).bind(r.birth_date)
-                .bind(r.phone.as_ref().map(Phone::as_str)).bind(&r.address).bind(&r.household)
-                .bind(home_institution_id).bind(now_us)
+            bind_resident!(sqlx::query_as(INSERT), r, home_institution_id, now_us)
                 .fetch_one(pool).await
         })?;
         self.resident(id).await
@@ -107,10 +120,7 @@ impl Store {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
             for (r, home) in batch {
-                let (id,): (i64,) = sqlx::query_as(INSERT)
-                    .bind(r.id_number.as_str()).bind(&r.name).bind(r.sex.code()).bind(r.birth_date)
-                    .bind(r.phone.as_ref().map(Phone::as_str)).bind(&r.address).bind(&r.household)
-                    .bind(*home).bind(now_us)
+                let (id,): (i64,) = bind_resident!(sqlx::query_as(INSERT), r, *home, now_us)
                     .fetch_one(&mut *tx).await?;
                 ids.push(id);
             }
@@ -147,10 +157,7 @@ impl Store {
                     continue;
                 };
                 sqlx::query("SAVEPOINT one_resident").execute(&mut *tx).await?;
-                let inserted: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(INSERT)
-                    .bind(r.id_number.as_str()).bind(&r.name).bind(r.sex.code()).bind(r.birth_date)
-                    .bind(r.phone.as_ref().map(Phone::as_str)).bind(&r.address).bind(&r.household)
-                    .bind(*home).bind(now_us)
+                let inserted: std::result::Result<(i64,), sqlx::Error> = bind_resident!(sqlx::query_as(INSERT), r, *home, now_us)
                     .fetch_one(&mut *tx).await;
                 match inserted {
                     Ok((id,)) => {
