@@ -187,18 +187,7 @@ fn layout(c: &Console, title: &str, body: Markup) -> Html<String> {
 }
 
 fn error_box(lang: Lang, e: &AppError) -> Markup {
-    let api = crate::error::ApiError::from(match e {
-        AppError::Invalid(p) => AppError::Invalid(p.clone()),
-        AppError::Unauthenticated => AppError::Unauthenticated,
-        AppError::Locked { until_us } => AppError::Locked {
-            until_us: *until_us,
-        },
-        AppError::Forbidden => AppError::Forbidden,
-        AppError::BreakGlassRequired => AppError::BreakGlassRequired,
-        AppError::NotFound => AppError::NotFound,
-        AppError::Conflict(c) => AppError::Conflict(c),
-        AppError::Internal(err) => AppError::Internal(anyhow::anyhow!("{err:#}")),
-    });
+    let api = crate::error::ApiError::of(e);
     html! {
         div.error role="alert" {
             (lang.t(&api.zh, &api.en))

@@ -139,6 +139,14 @@ pub fn problem_text(p: &FieldProblem) -> (String, String) {
 
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> ApiError {
+        ApiError::of(&e)
+    }
+}
+
+impl ApiError {
+    /// The answer to an application error (also used by the console, which keeps
+    /// the error to render it).
+    pub fn of(e: &AppError) -> ApiError {
         match e {
             AppError::Invalid(problems) => {
                 let mut error = ApiError::new(
@@ -147,7 +155,7 @@ impl From<AppError> for ApiError {
                     "输入有误，请检查标出的字段",
                     "The input has problems; see the fields listed",
                 );
-                error.problems = problems;
+                error.problems = problems.clone();
                 error
             }
             AppError::Unauthenticated => ApiError::unauthenticated(),
@@ -171,6 +179,7 @@ impl From<AppError> for ApiError {
             ),
             AppError::NotFound => ApiError::not_found(),
             AppError::Conflict(code) => {
+                let code: &'static str = code;
                 let (zh, en) = match code {
                     "id_number_taken" => (
                         "该身份证号已登记",
@@ -182,7 +191,7 @@ impl From<AppError> for ApiError {
                 };
                 ApiError::new(StatusCode::CONFLICT, code, zh, en)
             }
-            AppError::Internal(e) => ApiError::internal(&e),
+            AppError::Internal(e) => ApiError::internal(e),
         }
     }
 }

@@ -27,6 +27,7 @@ pub(crate) fn edge_entry(
     state: &AppState,
     session: Option<&Session>,
     action: &str,
+    outcome: Outcome,
     detail: &str,
     request_id: Option<String>,
 ) -> AuditEntry {
@@ -42,11 +43,7 @@ pub(crate) fn edge_entry(
         resource_id: None,
         patient_id: None,
         reason: None,
-        outcome: if action == "auth.token" {
-            Outcome::Failed
-        } else {
-            Outcome::Invalid
-        },
+        outcome,
         detail: Some(detail.to_owned()),
         request_id,
     }
@@ -98,7 +95,14 @@ pub(crate) async fn require_token(
             };
             if let Err(e) = state
                 .app
-                .audit_edge(edge_entry(&state, None, "auth.token", detail, rid))
+                .audit_edge(edge_entry(
+                    &state,
+                    None,
+                    "auth.token",
+                    Outcome::Failed,
+                    detail,
+                    rid,
+                ))
                 .await
             {
                 return finish(ApiError::from(e), fhir);
@@ -137,6 +141,7 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for ApiJson<T> {
                         state,
                         session.as_ref(),
                         "request.body",
+                        Outcome::Invalid,
                         detail,
                         rid,
                     ))
