@@ -230,6 +230,13 @@ impl App {
         self.store
             .set_password_hash(user.id, &hash_password(password)?)
             .await?;
+        // A new password ends every session and token the old one opened.
+        self.store.delete_user_tokens(user.id).await?;
+        self.auth
+            .tokens
+            .write()
+            .expect("token cache")
+            .retain(|_, s| s.principal.user_id != user.id);
         self.audit
             .record(vec![self.system_entry(
                 "user.set_password",

@@ -140,6 +140,14 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes every token of a user (after a password change); returns how many.
+    pub async fn delete_user_tokens(&self, user_id: i64) -> Result<u64> {
+        on_write!(self, pool => {
+            sqlx::query("DELETE FROM tokens WHERE user_id = $1").bind(user_id).execute(pool).await.map(|r| r.rows_affected())
+        })
+        .map_err(Into::into)
+    }
+
     /// Deletes expired tokens; returns how many.
     pub async fn purge_expired_tokens(&self, now_us: i64) -> Result<u64> {
         let done = on_write!(self, pool => {

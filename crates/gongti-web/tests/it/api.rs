@@ -376,3 +376,23 @@ async fn every_documented_path_exists() {
         "docs page must work offline"
     );
 }
+
+#[tokio::test]
+async fn a_new_password_ends_the_old_tokens() {
+    for t in TestApp::all().await {
+        let token = t.token("doctor").await;
+        assert_eq!(t.get("/api/v1/me", &token).await.status, StatusCode::OK);
+        t.app
+            .set_password("doctor", "another-password-2")
+            .await
+            .unwrap();
+        assert_eq!(
+            t.get("/api/v1/me", &token).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            t.sign_in("doctor", "another-password-2").await.status,
+            StatusCode::OK
+        );
+    }
+}

@@ -19,6 +19,7 @@ pub const HOME_RESIDENT_ID_NUMBER: &str = "11010519491231002X";
 pub const OTHER_RESIDENT_ID_NUMBER: &str = "440524188001010014";
 
 pub struct TestApp {
+    pub app: App,
     pub store: Store,
     pub router: axum::Router,
     pub home: i64,
@@ -150,6 +151,7 @@ impl TestApp {
             },
         );
         let mut t = TestApp {
+            app,
             store,
             router,
             home,
