@@ -499,6 +499,30 @@ async fn staff_page(
         ..Default::default()
     };
     let page = state.app.staff(&filter, after, 50).await;
+    let teams = match institution {
+        Some(id) => state.app.teams(id).await.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    // Team members work at the institution, so they are on this page; a member on a
+    // later page is looked up by id.
+    let mut names: std::collections::HashMap<i64, String> = page
+        .as_ref()
+        .map(|p| p.items.iter().map(|s| (s.id, s.name.clone())).collect())
+        .unwrap_or_default();
+    for t in &teams {
+        for id in [
+            t.doctor_staff_id,
+            t.nurse_staff_id,
+            t.public_health_staff_id,
+        ] {
+            if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(id)
+                && let Ok(member) = state.app.staff_member(id).await
+            {
+                slot.insert(member.name);
+            }
+        }
+    }
+    let name_of = |id: i64| names.get(&id).cloned().unwrap_or_else(|| format!("#{id}"));
     let heading = match institution {
         Some(id) => state
             .app
@@ -510,6 +534,16 @@ async fn staff_page(
     };
     layout(&c, l.t("人员", "Staff"), html! {
         h1 { (l.t("人员目录 · ", "Staff · ")) (heading) }
+        @if !teams.is_empty() {
+            h2 { (l.t("家庭医生团队", "Family-doctor teams")) }
+            table #teams {
+                tr { th { (l.t("团队", "Team")) } th { (l.t("家庭医生", "Family doctor")) } th { (l.t("护士", "Nurse")) } th { (l.t("公卫医生", "Public-health doctor")) } }
+                @for t in &teams {
+                    tr { td { (t.name) } td { (name_of(t.doctor_staff_id)) } td { (name_of(t.nurse_staff_id)) } td { (name_of(t.public_health_staff_id)) } }
+                }
+            }
+            h2 { (l.t("全部人员", "All staff")) }
+        }
         @match page {
             Ok(page) => {
                 table {

@@ -83,6 +83,12 @@ async fn a_doctor_signs_in_and_finds_a_resident_with_the_id_number_masked() {
             hospital < centre,
             "the centre is listed under its upper hospital"
         );
+        let staff = page(&t, &session, "/staff", "zh").await.text;
+        assert!(
+            staff.contains("id=\"teams\"") && staff.contains("王医生团队"),
+            "{staff}"
+        );
+        assert!(staff.contains("doctor姓名") && staff.contains("nurse姓名"));
         for path in ["/institutions", "/staff"] {
             assert_eq!(
                 page(&t, &session, path, "zh").await.status,

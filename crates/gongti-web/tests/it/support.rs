@@ -7,7 +7,7 @@ use gongti_app::{App, system_clock};
 use gongti_core::audit::ChainedEntry;
 use gongti_core::region::InstitutionKind;
 use gongti_core::role::Role;
-use gongti_store::{NewInstitution, NewStaff, Store};
+use gongti_store::{NewInstitution, NewStaff, NewTeam, Store};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -125,6 +125,7 @@ impl TestApp {
             ("insurer", Role::InsuranceOfficer, None, None),
             ("admin", Role::CityAdmin, None, None),
         ];
+        let mut staff_ids = std::collections::HashMap::new();
         for (username, role, institution_id, district) in users {
             let staff = store
                 .insert_staff(
@@ -143,7 +144,37 @@ impl TestApp {
                 .await
                 .unwrap();
             app.create_user(username, PASSWORD, staff.id).await.unwrap();
+            staff_ids.insert(username, staff.id);
         }
+        let public_health = store
+            .insert_staff(
+                &NewStaff {
+                    name: "公卫姓名".into(),
+                    role: Role::PublicHealthDoctor,
+                    institution_id: Some(home),
+                    district_code: Some("120101".into()),
+                    department_id: None,
+                    licence_number: None,
+                    title: None,
+                    practice_years: 3,
+                },
+                1,
+            )
+            .await
+            .unwrap();
+        store
+            .insert_team(
+                &NewTeam {
+                    institution_id: home,
+                    name: "王医生团队".into(),
+                    doctor_staff_id: staff_ids["doctor"],
+                    nurse_staff_id: staff_ids["nurse"],
+                    public_health_staff_id: public_health.id,
+                },
+                1,
+            )
+            .await
+            .unwrap();
         let router = gongti_web::router(
             app.clone(),
             gongti_web::WebConfig {
