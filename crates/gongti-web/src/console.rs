@@ -667,6 +667,17 @@ async fn resident_page(
             .unwrap_or_default(),
         Err(_) => String::new(),
     };
+    // Who touched this record lately: shown to those caring for the patient (the
+    // look-up is itself access-checked and audited), not to break-the-glass viewers.
+    const ACCESS_LOG_ROWS: u32 = 10;
+    let access_log = match &view {
+        Ok(v) if may_see_identifiers(v.basis) => state
+            .app
+            .resident_access_log(&c.ctx, id, ACCESS_LOG_ROWS)
+            .await
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
     layout(&c, l.t("居民档案", "Resident"), html! {
         @match &view {
             Err(e) => { h1 { (l.t("居民档案", "Resident")) } (error_box(l, e)) }
@@ -687,6 +698,21 @@ async fn resident_page(
                     }
                 }
                 @if let Some(s) = r.merged_into_id { p.muted { (l.t("此记录已合并至 ", "Merged into ")) a href=(format!("/residents/{s}")) { "#" (s) } } }
+                @if !access_log.is_empty() {
+                    h2 { (l.t("最近访问记录", "Recent access to this record")) }
+                    table #access-log {
+                        tr { th { (l.t("时间", "When")) } th { (l.t("人员", "Who")) } th { (l.t("操作", "Action")) } th { (l.t("结果", "Outcome")) } th { (l.t("理由", "Reason")) } }
+                        @for a in &access_log {
+                            tr {
+                                td { (local(a.entry.at_us)) }
+                                td { (a.entry.actor_username) }
+                                td { code { (a.entry.action) } }
+                                td { (a.entry.outcome.code()) }
+                                td { (a.entry.reason.as_deref().unwrap_or("")) }
+                            }
+                        }
+                    }
+                }
             }
         }
     }).into_response()

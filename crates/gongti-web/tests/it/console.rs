@@ -75,6 +75,13 @@ async fn a_doctor_signs_in_and_finds_a_resident_with_the_id_number_masked() {
         )
         .await;
         assert!(profile.text.contains("ID number") && profile.text.contains("11010519491231002X"));
+        // The record's own recent audit trail: the doctor's registration and this read.
+        assert!(
+            profile.text.contains("id=\"access-log\""),
+            "{}",
+            profile.text
+        );
+        assert!(profile.text.contains("resident.create") && profile.text.contains("resident.read"));
         let tree = page(&t, &session, "/institutions?district=120101", "zh")
             .await
             .text;
