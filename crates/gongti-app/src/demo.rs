@@ -248,8 +248,12 @@ impl App {
                 } else {
                     InstitutionKind::SecondaryHospital
                 };
+                // 中心医院, 第二中心医院 … for tertiary hospitals; 人民医院 for a district's
+                // secondary hospital.
+                const TERTIARY: [&str; 4] =
+                    ["中心医院", "第二中心医院", "第三中心医院", "第四中心医院"];
                 let label = if tertiary {
-                    "第一中心医院"
+                    TERTIARY[u as usize % TERTIARY.len()]
                 } else {
                     "人民医院"
                 };
@@ -257,14 +261,7 @@ impl App {
                     .insert_institution(
                         &NewInstitution {
                             code: format!("H{code}{u:02}"),
-                            name: format!(
-                                "{name}{}{label}",
-                                if *uppers > 1 {
-                                    ["", "第二", "第三", "第四"][u as usize]
-                                } else {
-                                    ""
-                                }
-                            ),
+                            name: format!("{name}{label}"),
                             kind,
                             district_code: (*code).into(),
                             upper_institution_id: None,
