@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+mod chronic;
 pub mod demo;
 mod error;
 mod registrar;
@@ -42,6 +43,7 @@ pub struct App {
     pub(crate) registrar: registrar::Registrar,
     pub(crate) auth: Arc<auth::AuthState>,
     pub(crate) clock: Clock,
+    pub(crate) chronic: Arc<gongti_core::chronic::Params>,
 }
 
 impl std::fmt::Debug for App {
@@ -74,6 +76,7 @@ impl App {
             registrar,
             auth: Arc::new(auth::AuthState::default()),
             clock,
+            chronic: Arc::new(gongti_core::chronic::Params::default()),
         };
         Ok((app, writer))
     }

@@ -5,8 +5,11 @@
 
 pub mod access;
 pub mod audit;
+pub mod chronic;
 pub mod id_number;
+pub mod measure;
 pub mod phone;
+pub mod problem;
 pub mod region;
 pub mod resident;
 pub mod role;

@@ -4,8 +4,9 @@
 
 use time::Date;
 
-use crate::id_number::{IdNumber, IdNumberError, Sex};
+use crate::id_number::{IdNumber, Sex};
 use crate::phone::Phone;
+pub use crate::problem::{FieldProblem, Problem};
 
 pub const NAME_MAX_CHARS: usize = 50;
 pub const ADDRESS_MAX_CHARS: usize = 200;
@@ -36,56 +37,6 @@ pub struct ValidResident {
     pub phone: Option<Phone>,
     pub address: Option<String>,
     pub household: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Problem {
-    Required,
-    TooLong {
-        max_chars: usize,
-    },
-    /// Shorter or longer than allowed.
-    Length {
-        min_chars: usize,
-        max_chars: usize,
-    },
-    ControlCharacters,
-    IdNumber(IdNumberError),
-    Phone,
-    UnknownSex,
-    /// The entered value disagrees with what the ID number says.
-    DisagreesWithIdNumber,
-    /// The value refers to something that does not exist or may not be used here.
-    NotAllowed,
-}
-
-impl Problem {
-    /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Problem::Required => "required",
-            Problem::TooLong { .. } => "too_long",
-            Problem::Length { .. } => "length",
-            Problem::ControlCharacters => "control_characters",
-            Problem::IdNumber(IdNumberError::WrongLength { .. }) => "id_number_length",
-            Problem::IdNumber(IdNumberError::NotADigit { .. }) => "id_number_not_digit",
-            Problem::IdNumber(IdNumberError::InvalidBirthDate) => "id_number_birth_date",
-            Problem::IdNumber(IdNumberError::BirthDateInFuture) => "id_number_future_birth_date",
-            Problem::IdNumber(IdNumberError::BadCheckCharacter { .. }) => {
-                "id_number_check_character"
-            }
-            Problem::Phone => "phone_invalid",
-            Problem::UnknownSex => "sex_unknown",
-            Problem::DisagreesWithIdNumber => "disagrees_with_id_number",
-            Problem::NotAllowed => "not_allowed",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldProblem {
-    pub field: &'static str,
-    pub problem: Problem,
 }
 
 pub fn parse_sex(input: &str) -> Option<Sex> {

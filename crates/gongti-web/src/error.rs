@@ -133,6 +133,16 @@ pub fn problem_text(p: &FieldProblem) -> (String, String) {
             "disagrees with the ID number".into(),
         ),
         NotAllowed => ("不允许使用该值".into(), "may not be used here".into()),
+        OutOfRange { min, max } => (
+            format!("应在 {min} 到 {max} 之间"),
+            format!("must be between {min} and {max}"),
+        ),
+        Inconsistent { with } => (format!("与 {with} 矛盾"), format!("contradicts {with}")),
+        UnknownCode => ("不是可用的代码".into(), "is not a known code".into()),
+        InFuture => (
+            "不能晚于当前时间".into(),
+            "must not be in the future".into(),
+        ),
     };
     (zh, en)
 }

@@ -12,6 +12,7 @@ mod fhir;
 mod metrics;
 mod openapi;
 mod views;
+mod wording;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,6 +4,7 @@
 mod access;
 mod api;
 mod browser;
+mod chronic;
 mod console;
 mod fhir;
 mod support;

@@ -1,0 +1,77 @@
+//! Problems found in input: every validator collects them all, each named by field
+//! with a stable code, so a form or an API client sees everything wrong at once.
+
+use crate::id_number::IdNumberError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    Required,
+    TooLong {
+        max_chars: usize,
+    },
+    /// Shorter or longer than allowed.
+    Length {
+        min_chars: usize,
+        max_chars: usize,
+    },
+    ControlCharacters,
+    IdNumber(IdNumberError),
+    Phone,
+    UnknownSex,
+    /// The entered value disagrees with what the ID number says.
+    DisagreesWithIdNumber,
+    /// The value refers to something that does not exist or may not be used here.
+    NotAllowed,
+    /// A number outside its plausible range (inclusive bounds, in the field's unit).
+    OutOfRange {
+        min: &'static str,
+        max: &'static str,
+    },
+    /// The value contradicts another field (e.g. diastolic above systolic).
+    Inconsistent {
+        with: &'static str,
+    },
+    /// A code outside the documented list.
+    UnknownCode,
+    /// A time after now.
+    InFuture,
+}
+
+impl Problem {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Problem::Required => "required",
+            Problem::TooLong { .. } => "too_long",
+            Problem::Length { .. } => "length",
+            Problem::ControlCharacters => "control_characters",
+            Problem::IdNumber(IdNumberError::WrongLength { .. }) => "id_number_length",
+            Problem::IdNumber(IdNumberError::NotADigit { .. }) => "id_number_not_digit",
+            Problem::IdNumber(IdNumberError::InvalidBirthDate) => "id_number_birth_date",
+            Problem::IdNumber(IdNumberError::BirthDateInFuture) => "id_number_future_birth_date",
+            Problem::IdNumber(IdNumberError::BadCheckCharacter { .. }) => {
+                "id_number_check_character"
+            }
+            Problem::Phone => "phone_invalid",
+            Problem::UnknownSex => "sex_unknown",
+            Problem::DisagreesWithIdNumber => "disagrees_with_id_number",
+            Problem::NotAllowed => "not_allowed",
+            Problem::OutOfRange { .. } => "out_of_range",
+            Problem::Inconsistent { .. } => "inconsistent",
+            Problem::UnknownCode => "unknown_code",
+            Problem::InFuture => "in_future",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    pub field: &'static str,
+    pub problem: Problem,
+}
+
+impl FieldProblem {
+    pub fn new(field: &'static str, problem: Problem) -> FieldProblem {
+        FieldProblem { field, problem }
+    }
+}

@@ -1,0 +1,130 @@
+//! The Chinese and English wording of domain codes (classifications, reasons, risk
+//! levels, symptoms), shared by the JSON API and the console.
+
+use gongti_core::chronic::followup::{Classification, Complication, Reason, Symptom};
+
+pub(crate) fn classification(c: Classification) -> (&'static str, &'static str) {
+    match c {
+        Classification::Satisfactory => ("控制满意", "satisfactory"),
+        Classification::Unsatisfactory => ("控制不满意", "unsatisfactory"),
+        Classification::AdverseReaction => ("不良反应", "adverse reaction"),
+        Classification::Complication => ("并发症", "complication"),
+    }
+}
+
+pub(crate) fn symptom(s: Symptom) -> (&'static str, &'static str) {
+    match s {
+        Symptom::AlteredConsciousness => ("意识或行为改变", "altered consciousness or behaviour"),
+        Symptom::SevereHeadacheOrDizziness => ("剧烈头痛或头晕", "severe headache or dizziness"),
+        Symptom::NauseaVomiting => ("恶心呕吐", "nausea or vomiting"),
+        Symptom::BlurredVision => ("视力模糊", "blurred vision"),
+        Symptom::EyePain => ("眼痛", "eye pain"),
+        Symptom::Palpitations => ("心悸", "palpitations"),
+        Symptom::ChestTightness => ("胸闷", "chest tightness"),
+        Symptom::Orthopnoea => ("喘憋不能平卧", "breathlessness preventing lying flat"),
+        Symptom::AcetoneBreath => ("呼气有烂苹果样丙酮味", "acetone breath"),
+        Symptom::Sweating => ("多汗", "sweating"),
+        Symptom::Anorexia => ("食欲减退", "anorexia"),
+        Symptom::PolydipsiaPolyuria => ("多饮多尿", "polydipsia or polyuria"),
+        Symptom::AbdominalPain => ("腹痛", "abdominal pain"),
+        Symptom::DeepRapidBreathing => ("深大呼吸", "deep rapid breathing"),
+        Symptom::FlushedSkin => ("皮肤潮红", "flushed skin"),
+        Symptom::SuddenVisionLoss => ("视力骤降", "sudden loss of vision"),
+        Symptom::OtherUnmanageable => (
+            "其他基层无法处理的情况",
+            "a condition the clinic cannot handle",
+        ),
+        Symptom::HeadacheOrDizziness => ("头痛头晕", "headache or dizziness"),
+        Symptom::Tinnitus => ("眼花耳鸣", "tinnitus"),
+        Symptom::Dyspnoea => ("呼吸困难", "breathlessness"),
+        Symptom::Nosebleed => ("鼻衄出血不止", "nosebleed"),
+        Symptom::NumbLimbs => ("四肢发麻", "numb limbs"),
+        Symptom::LegOedema => ("下肢水肿", "leg oedema"),
+        Symptom::WeightLoss => ("体重下降", "weight loss"),
+    }
+}
+
+/// The sentence shown to the doctor for a reason, in Chinese and English.
+pub(crate) fn reason(r: Reason) -> (String, String) {
+    match r {
+        Reason::UrgentBp { bp, at_or_above: t } => (
+            format!(
+                "血压 {}/{} mmHg 达到紧急转诊标准（≥{} 和/或 ≥{}）",
+                bp.sbp_mmhg, bp.dbp_mmhg, t.sbp_mmhg, t.dbp_mmhg
+            ),
+            format!(
+                "BP {}/{} mmHg meets the urgent-referral threshold (≥ {} and/or ≥ {})",
+                bp.sbp_mmhg, bp.dbp_mmhg, t.sbp_mmhg, t.dbp_mmhg
+            ),
+        ),
+        Reason::UrgentGlucoseHigh { fpg, at_or_above } => (
+            format!("血糖 {fpg} mmol/L ≥ {at_or_above}，需紧急转诊"),
+            format!("Glucose {fpg} mmol/L ≥ {at_or_above}: urgent referral"),
+        ),
+        Reason::UrgentGlucoseLow { fpg, at_or_below } => (
+            format!("血糖 {fpg} mmol/L ≤ {at_or_below}，需紧急转诊"),
+            format!("Glucose {fpg} mmol/L ≤ {at_or_below}: urgent referral"),
+        ),
+        Reason::UrgentHeartRate {
+            heart_rate_bpm,
+            above_bpm,
+        } => (
+            format!("静息心率 {heart_rate_bpm} 次/分 > {above_bpm}，需紧急转诊"),
+            format!("Resting heart rate {heart_rate_bpm}/min > {above_bpm}: urgent referral"),
+        ),
+        Reason::UrgentTemperature { temperature, above } => (
+            format!("体温 {temperature} °C > {above}，需紧急转诊"),
+            format!("Temperature {temperature} °C > {above}: urgent referral"),
+        ),
+        Reason::UrgentSymptom(s) => {
+            let (zh, en) = symptom(s);
+            (
+                format!("出现危急症状：{zh}，需紧急转诊"),
+                format!("Urgent sign: {en}"),
+            )
+        }
+        Reason::UrgentPregnancy => (
+            "妊娠或哺乳期血压/血糖升高，需紧急转诊".into(),
+            "Pregnant or breastfeeding with raised BP or glucose: urgent referral".into(),
+        ),
+        Reason::Controlled => ("控制达标".into(), "Under target".into()),
+        Reason::BpAtOrAboveTarget {
+            sbp_below_mmhg,
+            dbp_below_mmhg,
+        } => (
+            format!("血压未达标（目标 <{sbp_below_mmhg}/{dbp_below_mmhg} mmHg）"),
+            format!("BP not under target (< {sbp_below_mmhg}/{dbp_below_mmhg} mmHg)"),
+        ),
+        Reason::FpgAtOrAboveTarget { fpg_below } => (
+            format!("空腹血糖未达标（目标 <{fpg_below} mmol/L）"),
+            format!("Fasting glucose not under target (< {fpg_below} mmol/L)"),
+        ),
+        Reason::AdverseReaction => ("药物不良反应".into(), "Drug adverse reaction".into()),
+        Reason::AdverseReactionUncontrolled => (
+            "不良反应难以控制，建议转诊".into(),
+            "Adverse reaction cannot be controlled: refer".into(),
+        ),
+        Reason::Complication(c) => match c {
+            Complication::Worse => (
+                "原有并发症加重，建议转诊".into(),
+                "Existing complication worse: refer".into(),
+            ),
+            _ => (
+                "出现新的并发症，建议转诊".into(),
+                "New complication: refer".into(),
+            ),
+        },
+        Reason::UnsatisfactoryTwiceInARow => (
+            "连续两次控制不满意，建议转诊".into(),
+            "Unsatisfactory twice in a row: refer".into(),
+        ),
+        Reason::NotMeasured => (
+            "本次未测量，无法评估控制情况".into(),
+            "Nothing measured: control not assessed".into(),
+        ),
+        Reason::PhoneDoesNotCount => (
+            "电话随访已记录，但不计入面对面随访次数".into(),
+            "Phone follow-up recorded; it does not count as face-to-face".into(),
+        ),
+    }
+}
