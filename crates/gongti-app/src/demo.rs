@@ -7,12 +7,16 @@
 use std::collections::HashMap;
 
 use gongti_core::audit::{AuditEntry, Outcome};
+use gongti_core::contract::{FeeSplit, NewTerm, term_end};
 use gongti_core::id_number::check_character;
 use gongti_core::region::InstitutionKind;
 use gongti_core::resident::ValidResident;
 use gongti_core::role::Role;
 use gongti_core::{IdNumber, Phone, Sex};
-use gongti_store::{NewInstitution, NewStaff, NewTeam, NewUser};
+use gongti_store::{
+    ContractWrite, NewInstitution, NewPackage, NewStaff, NewTeam, NewUser, OpenContract,
+    ResidentFilter,
+};
 use time::{Date, Duration};
 
 use crate::auth::hash_password;
@@ -55,6 +59,24 @@ const UPPER_DEPARTMENTS: [(&str, &str); 5] = [
 ];
 
 /// The fixed demo sign-ins: username, role, and where they work (documented in README).
+/// Service packages of the demo region: (code, name, basic, insurance, public-health
+/// funds, resident) in fen. The basic package is DOMAIN.md §5's example of 120 yuan a
+/// year; how it is shared is a regional parameter, these shares are illustrative.
+pub const DEMO_PACKAGES: [(&str, &str, bool, i64, i64, i64); 3] = [
+    ("basic", "基础签约服务包", true, 6_000, 4_000, 2_000),
+    (
+        "elderly",
+        "老年人健康管理个性化服务包",
+        false,
+        0,
+        2_000,
+        3_000,
+    ),
+    ("chronic", "慢病管理个性化服务包", false, 5_000, 0, 1_000),
+];
+/// Most demo contracts signed with the demo doctor's team.
+pub const DEMO_CONTRACTS_MAX: u32 = 200;
+
 pub const DEMO_USERS: [(&str, Role); 9] = [
     ("doctor", Role::FamilyDoctor),
     ("nurse", Role::Nurse),
@@ -195,6 +217,7 @@ pub struct DemoSummary {
     pub grassroots: usize,
     pub upper_hospitals: usize,
     pub residents: u64,
+    pub contracts: u64,
 }
 
 impl App {
@@ -361,6 +384,7 @@ impl App {
         let (chc, chc_district) = first_chc.expect("a grassroots institution");
         let (tertiary, cardio) = first_tertiary.expect("a tertiary hospital");
         let hash = hash_password(password)?;
+        let mut demo_staff: Vec<(&str, i64)> = Vec::new();
         for (username, role) in DEMO_USERS {
             let (institution, department, district) = match role {
                 Role::Pharmacist => (
@@ -394,6 +418,7 @@ impl App {
                     now_us,
                 )
                 .await?;
+            demo_staff.push((username, staff.id));
             store
                 .insert_user(
                     &NewUser {
@@ -417,6 +442,9 @@ impl App {
         )
         .await?;
         summary.residents = residents;
+        summary.contracts = self
+            .seed_contracts(&mut rng, chc, &demo_staff, today, now_us)
+            .await?;
         store
             .set_setting(DEMO_SETTING, &format!("seed={seed};residents={residents}"))
             .await?;
@@ -438,6 +466,100 @@ impl App {
             }])
             .await?;
         Ok(summary)
+    }
+
+    /// Service packages, the demo doctor's own team, and contracts with residents of
+    /// the demo centre signed over the past year (so some are due for renewal).
+    async fn seed_contracts(
+        &self,
+        rng: &mut DemoRng,
+        chc: i64,
+        demo_staff: &[(&str, i64)],
+        today: Date,
+        now_us: i64,
+    ) -> AppResult<u64> {
+        let store = &self.store;
+        let mut basic = None;
+        for (code, name, is_basic, insurance_fen, public_health_fen, resident_fen) in DEMO_PACKAGES
+        {
+            let p = store
+                .insert_package(
+                    &NewPackage {
+                        code: code.into(),
+                        name: name.into(),
+                        basic: is_basic,
+                        split: FeeSplit {
+                            insurance_fen,
+                            public_health_fen,
+                            resident_fen,
+                        },
+                    },
+                    now_us,
+                )
+                .await?;
+            if is_basic {
+                basic = Some((p.id, p.split));
+            }
+        }
+        let staff = |name: &str| {
+            demo_staff
+                .iter()
+                .find(|(u, _)| *u == name)
+                .map(|(_, id)| *id)
+                .expect("demo staff")
+        };
+        let team = store
+            .insert_team(
+                &NewTeam {
+                    institution_id: chc,
+                    name: format!("{}团队", demo_staff_name("doctor")),
+                    doctor_staff_id: staff("doctor"),
+                    nurse_staff_id: staff("nurse"),
+                    public_health_staff_id: staff("phdoctor"),
+                },
+                now_us,
+            )
+            .await?;
+        let basic = basic.expect("a basic package");
+        let filter = ResidentFilter {
+            home_institution_id: Some(chc),
+            ..ResidentFilter::default()
+        };
+        let page = store.residents(&filter, None, DEMO_CONTRACTS_MAX).await?;
+        let mut signed = 0;
+        for r in &page.items {
+            // Four in five residents of the centre have signed, on a day in the past year.
+            if rng.below(5) == 0 {
+                continue;
+            }
+            let start_on = today - Duration::days(rng.below(365) as i64);
+            let end_on = term_end(start_on);
+            let until = (end_on + Duration::days(1))
+                .with_time(time::Time::MIDNIGHT)
+                .assume_offset(crate::DISPLAY_OFFSET);
+            store
+                .apply_contract_plan(&ContractWrite {
+                    resident_id: r.id,
+                    close: Vec::new(),
+                    end_reason: None,
+                    open: Some(OpenContract {
+                        term: NewTerm {
+                            team_id: team.id,
+                            start_on,
+                            end_on,
+                            previous_id: None,
+                        },
+                        institution_id: chc,
+                        packages: vec![basic],
+                        signed_by_staff_id: staff("doctor"),
+                        care_until_us: crate::unix_us(until),
+                    }),
+                    now_us,
+                })
+                .await?;
+            signed += 1;
+        }
+        Ok(signed)
     }
 
     async fn seed_staff(

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 mod chronic;
+pub mod contracts;
 pub mod demo;
 mod error;
 mod registrar;

@@ -47,11 +47,12 @@ impl App {
     }
 
     /// Audits a refusal and returns the error to answer with.
-    async fn refuse(&self, mut entry: AuditEntry, error: AppError) -> AppError {
+    pub(crate) async fn refuse(&self, mut entry: AuditEntry, error: AppError) -> AppError {
         entry.outcome = match error {
             AppError::Invalid(_) => Outcome::Invalid,
             AppError::NotFound => Outcome::NotFound,
             AppError::Forbidden | AppError::BreakGlassRequired => Outcome::Denied,
+            AppError::Conflict(_) => Outcome::Invalid,
             _ => Outcome::Error,
         };
         if entry.detail.is_none() {
@@ -62,6 +63,7 @@ impl App {
                     .collect::<Vec<_>>()
                     .join(","),
                 AppError::BreakGlassRequired => "break_glass_required".into(),
+                AppError::Conflict(code) => (*code).into(),
                 other => format!("{other}"),
             });
         }
@@ -116,7 +118,7 @@ impl App {
     }
 
     /// Reads one resident, for `action` (read or write), if the rules allow.
-    async fn reach(
+    pub(crate) async fn reach(
         &self,
         ctx: &Ctx,
         id: i64,
@@ -127,7 +129,7 @@ impl App {
         let mut entry = self.entry(ctx, audit_action, Outcome::Ok);
         entry.resource_id = Some(id.to_string());
         entry.reason = break_glass_reason.map(str::to_owned);
-        let (record, care) = match self.store.resident_with_care(id).await {
+        let (record, care) = match self.store.resident_with_care(id, self.now_us()).await {
             Ok(found) => found,
             Err(StoreError::NotFound) => return Err(self.refuse(entry, AppError::NotFound).await),
             Err(e) => return Err(e.into()),

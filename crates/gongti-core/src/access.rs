@@ -167,11 +167,24 @@ pub fn may_see_identifiers(basis: Basis) -> bool {
 
 /// May the actor register a new resident whose record will be held by `institution`?
 pub fn may_register_resident(actor: &Actor, institution: InstitutionId) -> bool {
-    let registering_role = matches!(
+    is_community_team_at(actor, institution)
+}
+
+/// The roles that keep a community's register and contracts (family doctor, nurse,
+/// public-health doctor, institution administrator), at their own institution.
+fn is_community_team_at(actor: &Actor, institution: InstitutionId) -> bool {
+    let community_role = matches!(
         actor.role,
         Role::FamilyDoctor | Role::Nurse | Role::PublicHealthDoctor | Role::InstitutionAdmin
     );
-    registering_role && actor.institution == Some(institution)
+    community_role && actor.institution == Some(institution)
+}
+
+/// May the actor sign, renew, switch or terminate family-doctor contracts
+/// (DOMAIN.md §5) with teams of `institution`? The community team's roles and the
+/// institution administrator, at their own institution.
+pub fn may_manage_contracts(actor: &Actor, institution: InstitutionId) -> bool {
+    is_community_team_at(actor, institution)
 }
 
 /// Registry administration: institutions, departments, ties, staff and teams.
@@ -507,6 +520,28 @@ mod tests {
         for (actor, at, expected) in rows {
             assert_eq!(
                 may_register_resident(&actor, at),
+                expected,
+                "{actor:?} at {at:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn access_table_contracts() {
+        let rows = [
+            (staff(Role::FamilyDoctor, HOME), HOME, true),
+            (staff(Role::Nurse, HOME), HOME, true),
+            (staff(Role::PublicHealthDoctor, HOME), HOME, true),
+            (staff(Role::InstitutionAdmin, HOME), HOME, true),
+            (staff(Role::FamilyDoctor, HOME), ELSEWHERE, false),
+            (staff(Role::HealthManager, HOME), HOME, false),
+            (staff(Role::Specialist, HOME), HOME, false),
+            (officer(Role::DistrictOfficer, None), HOME, false),
+            (officer(Role::CityAdmin, None), HOME, false),
+        ];
+        for (actor, at, expected) in rows {
+            assert_eq!(
+                may_manage_contracts(&actor, at),
                 expected,
                 "{actor:?} at {at:?}"
             );

@@ -8,6 +8,7 @@
 
 mod audit;
 mod auth;
+mod contracts;
 mod migrate;
 mod region;
 mod residents;
@@ -24,6 +25,7 @@ use sqlx::sqlite::{
 
 pub use audit::AuditPage;
 pub use auth::{NewUser, TokenRecord, UserRecord};
+pub use contracts::{ContractRecord, ContractWrite, NewPackage, OpenContract, PackageRecord};
 pub use migrate::MIGRATION_COUNT;
 pub use region::{
     DepartmentRecord, DistrictRecord, InstitutionFilter, InstitutionRecord, NewInstitution,
@@ -52,6 +54,9 @@ pub enum StoreError {
     /// A referenced row does not exist.
     #[error("a referenced record does not exist: {0}")]
     MissingReference(String),
+    /// A guarded update found the record no longer in the state it was read in.
+    #[error("changed meanwhile: {0}")]
+    Changed(&'static str),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
     #[error("the schema is newer than this build of Gongti (version {found}, known {known})")]

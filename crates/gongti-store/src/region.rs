@@ -376,4 +376,12 @@ impl Store {
                 .iter().map(team).collect()
         })
     }
+
+    pub async fn team(&self, id: i64) -> Result<TeamRecord> {
+        on_read!(self, pool => {
+            let row = sqlx::query("SELECT id, institution_id, name, doctor_staff_id, nurse_staff_id, public_health_staff_id FROM teams WHERE id = $1")
+                .bind(id).fetch_optional(pool).await?;
+            row.as_ref().map(team).transpose()?.ok_or(StoreError::NotFound)
+        })
+    }
 }

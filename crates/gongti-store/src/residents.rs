@@ -192,18 +192,22 @@ impl Store {
 
     /// A resident with the institutions that hold an open care relationship to them,
     /// in one round trip: what every access decision needs.
-    pub async fn resident_with_care(&self, id: i64) -> Result<(ResidentRecord, Vec<i64>)> {
+    pub async fn resident_with_care(
+        &self,
+        id: i64,
+        now_us: i64,
+    ) -> Result<(ResidentRecord, Vec<i64>)> {
         let care = match self.kind() {
             crate::EngineKind::Sqlite => {
-                "(SELECT group_concat(c.institution_id) FROM care_relationships c WHERE c.resident_id = r.id AND c.closed_at_us IS NULL)"
+                "(SELECT group_concat(c.institution_id) FROM care_relationships c WHERE c.resident_id = r.id AND c.closed_at_us IS NULL AND (c.until_us IS NULL OR c.until_us > $2))"
             }
             crate::EngineKind::Postgres => {
-                "(SELECT string_agg(c.institution_id::text, ',') FROM care_relationships c WHERE c.resident_id = r.id AND c.closed_at_us IS NULL)"
+                "(SELECT string_agg(c.institution_id::text, ',') FROM care_relationships c WHERE c.resident_id = r.id AND c.closed_at_us IS NULL AND (c.until_us IS NULL OR c.until_us > $2))"
             }
         };
         let sql = format!("SELECT {COLUMNS}, {care} AS care {FROM} WHERE r.id = $1");
         on_read!(self, pool => {
-            let row = sqlx::query(trusted(&sql)).bind(id).fetch_optional(pool).await?.ok_or(StoreError::NotFound)?;
+            let row = sqlx::query(trusted(&sql)).bind(id).bind(now_us).fetch_optional(pool).await?.ok_or(StoreError::NotFound)?;
             let mut care: Vec<i64> = row
                 .opt_text("care")?
                 .unwrap_or_default()
@@ -348,11 +352,11 @@ impl Store {
         }
     }
 
-    /// Institutions with an open care relationship to the resident.
-    pub async fn care_institutions(&self, resident_id: i64) -> Result<Vec<i64>> {
+    /// Institutions with a care relationship to the resident open at `now_us`.
+    pub async fn care_institutions(&self, resident_id: i64, now_us: i64) -> Result<Vec<i64>> {
         let rows: Vec<(i64,)> = on_read!(self, pool => {
-            sqlx::query_as("SELECT DISTINCT institution_id FROM care_relationships WHERE resident_id = $1 AND closed_at_us IS NULL ORDER BY institution_id")
-                .bind(resident_id).fetch_all(pool).await
+            sqlx::query_as("SELECT DISTINCT institution_id FROM care_relationships WHERE resident_id = $1 AND closed_at_us IS NULL AND (until_us IS NULL OR until_us > $2) ORDER BY institution_id")
+                .bind(resident_id).bind(now_us).fetch_all(pool).await
         })?;
         Ok(rows.into_iter().map(|(i,)| i).collect())
     }

@@ -12,6 +12,7 @@ pub(crate) trait RowExt {
     fn text(&self, column: &str) -> Result<String>;
     fn opt_text(&self, column: &str) -> Result<Option<String>>;
     fn date(&self, column: &str) -> Result<Date>;
+    fn opt_date(&self, column: &str) -> Result<Option<Date>>;
     fn bool(&self, column: &str) -> Result<bool>;
     fn bytes(&self, column: &str) -> Result<Vec<u8>>;
 }
@@ -32,6 +33,9 @@ macro_rules! impl_row_ext {
                 Ok(self.try_get(column)?)
             }
             fn date(&self, column: &str) -> Result<Date> {
+                Ok(self.try_get(column)?)
+            }
+            fn opt_date(&self, column: &str) -> Result<Option<Date>> {
                 Ok(self.try_get(column)?)
             }
             fn bool(&self, column: &str) -> Result<bool> {

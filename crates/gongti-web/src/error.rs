@@ -197,6 +197,23 @@ impl ApiError {
                     ),
                     "username_taken" => ("用户名已存在", "The username is taken"),
                     "already_merged" => ("记录已合并", "A record has already been merged"),
+                    "already_contracted" => (
+                        "该居民已有生效中的签约，请到期续约或改签",
+                        "The resident already has a contract in force; renew or switch at expiry",
+                    ),
+                    "no_active_contract" => (
+                        "该居民没有生效中的签约",
+                        "The resident has no active contract",
+                    ),
+                    "not_in_renewal_window" => (
+                        "尚未到续约/改签时间（到期前30天开放）",
+                        "Renewal and switching open shortly before the term ends",
+                    ),
+                    "same_team" => ("已与该团队签约", "The resident is already with this team"),
+                    "contract_changed" => (
+                        "签约状态已被他人修改，请刷新后重试",
+                        "The contract changed meanwhile; reload and try again",
+                    ),
                     _ => ("与现有记录冲突", "Conflicts with an existing record"),
                 };
                 ApiError::new(StatusCode::CONFLICT, code, zh, en)

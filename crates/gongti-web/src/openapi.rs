@@ -96,6 +96,13 @@ pub(crate) fn document() -> Value {
                     "adverse_reaction_uncontrolled": {"type": "boolean", "description": "Requires adverse_reaction"},
                     "complication": {"type": "string", "enum": ["none", "new", "worse"]},
                     "previous_classification": {"type": "integer", "minimum": 1, "maximum": 4}}},
+                "ContractTeam": {"type": "object", "required": ["team_id"], "properties": {
+                    "team_id": {"type": "integer", "format": "int64"},
+                    "packages": {"type": "array", "items": {"type": "string"}, "description": "Optional package codes; the basic package is always included"}}},
+                "ContractPackages": {"type": "object", "properties": {
+                    "packages": {"type": "array", "items": {"type": "string"}}}},
+                "ContractEnd": {"type": "object", "required": ["reason"], "properties": {
+                    "reason": {"type": "string", "maxLength": 200}}},
                 "Merge": {"type": "object", "required": ["merged_id", "reason"], "properties": {
                     "merged_id": {"type": "integer", "format": "int64"}, "reason": {"type": "string"}}},
             },
@@ -129,6 +136,15 @@ pub(crate) fn document() -> Value {
                 "put": op("Correct a resident's demographics", "residents", json!([path_id()]), Some("Resident"), ("200", "The resident")),
             },
             "/residents/{id}/merge": {"post": op("Merge another record of the same person into this one", "residents", json!([path_id()]), Some("Merge"), ("204", "Merged"))},
+            "/service-packages": {"get": op("Family-doctor service packages with their fee split (fen)", "contracts", json!([]), None, ("200", "{items}"))},
+            "/residents/{id}/contracts": {
+                "get": op("A resident's contracts, newest first (audited)", "contracts", json!([path_id()]), None, ("200", "{items}")),
+                "post": op("Sign a one-year contract with a team (one team at a time; 409 already_contracted)", "contracts", json!([path_id()]), Some("ContractTeam"), ("201", "The contract")),
+            },
+            "/residents/{id}/contracts/renew": {"post": op("Renew with the same team (opens 30 days before the term ends)", "contracts", json!([path_id()]), Some("ContractPackages"), ("201", "The new term"))},
+            "/residents/{id}/contracts/switch": {"post": op("Switch to another team at expiry", "contracts", json!([path_id()]), Some("ContractTeam"), ("201", "The new contract"))},
+            "/residents/{id}/contracts/terminate": {"post": op("Terminate the resident's contract today, with a reason", "contracts", json!([path_id()]), Some("ContractEnd"), ("204", "Terminated"))},
+            "/worklists/expiring-contracts": {"get": op("Contracts of your institution ending within 30 days, soonest first", "worklists", with_paging(vec![query("team", "Team id", "integer")]), None, ("200", "{items, next_cursor}"))},
             "/followups/evaluate": {"post": op("Classify a follow-up by DOMAIN.md §2 without saving it (live feedback)", "chronic", json!([]), Some("Followup"), ("200", "{classification, urgent_referral, refer, next_followup_within_days, counts_as_face_to_face, reasons, ruleset_version}"))},
             "/residents/{id}/access-log": {"get": op("Who touched this record (audit trail, newest first)", "residents", with_paging(vec![path_id()]), None, ("200", "{items}"))},
         },

@@ -394,11 +394,12 @@ async fn seed_demo_if_empty(
         .map_err(|e| anyhow::anyhow!("seeding the demo region: {e:?}"))?;
     bar.finish();
     println!(
-        "演示区已生成 demo region: {} districts, {} grassroots institutions, {} upper hospitals, {} residents in {:.1}s",
+        "演示区已生成 demo region: {} districts, {} grassroots institutions, {} upper hospitals, {} residents, {} family-doctor contracts in {:.1}s",
         summary.districts,
         summary.grassroots,
         summary.upper_hospitals,
         summary.residents,
+        summary.contracts,
         started.elapsed().as_secs_f64()
     );
     Ok(Some(password))

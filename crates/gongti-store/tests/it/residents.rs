@@ -105,7 +105,10 @@ async fn merging_moves_care_and_hides_the_merged_record() {
             .unwrap();
         store.merge_residents(a.id, b.id, NOW_US + 1).await.unwrap();
 
-        assert_eq!(store.care_institutions(a.id).await.unwrap(), vec![upper.id]);
+        assert_eq!(
+            store.care_institutions(a.id, NOW_US).await.unwrap(),
+            vec![upper.id]
+        );
         assert_eq!(
             store.resident(b.id).await.unwrap().merged_into_id,
             Some(a.id)
@@ -141,12 +144,21 @@ async fn closed_care_relationships_do_not_count() {
             .open_care_relationship(a.id, upper.id, "consultation", NOW_US)
             .await
             .unwrap();
-        assert_eq!(store.care_institutions(a.id).await.unwrap(), vec![upper.id]);
+        assert_eq!(
+            store.care_institutions(a.id, NOW_US).await.unwrap(),
+            vec![upper.id]
+        );
         store
             .close_care_relationship(rel, NOW_US + 1)
             .await
             .unwrap();
-        assert!(store.care_institutions(a.id).await.unwrap().is_empty());
+        assert!(
+            store
+                .care_institutions(a.id, NOW_US)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 }
 
@@ -197,7 +209,7 @@ async fn a_resident_comes_with_its_open_care_relationships() {
             .await
             .unwrap();
         assert_eq!(
-            store.resident_with_care(a.id).await.unwrap(),
+            store.resident_with_care(a.id, NOW_US).await.unwrap(),
             (a.clone(), vec![])
         );
         store
@@ -214,11 +226,11 @@ async fn a_resident_comes_with_its_open_care_relationships() {
             .unwrap();
         store.close_care_relationship(closed, NOW_US).await.unwrap();
         assert_eq!(
-            store.resident_with_care(a.id).await.unwrap().1,
+            store.resident_with_care(a.id, NOW_US).await.unwrap().1,
             vec![upper.id]
         );
         assert!(matches!(
-            store.resident_with_care(a.id + 100).await,
+            store.resident_with_care(a.id + 100, NOW_US).await,
             Err(StoreError::NotFound)
         ));
     }

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`. Its contract is the OpenAPI document in `openapi.rs`.
 
 mod chronic;
+mod contracts;
 
 use axum::Json;
 use axum::Router;
@@ -38,6 +39,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/residents/{id}/merge", post(merge_resident))
         .route("/residents/{id}/access-log", get(access_log))
         .merge(chronic::routes())
+        .merge(contracts::routes())
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));
     Router::new()
         .route("/auth/token", post(issue_token))

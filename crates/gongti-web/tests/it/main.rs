@@ -6,5 +6,6 @@ mod api;
 mod browser;
 mod chronic;
 mod console;
+mod contracts;
 mod fhir;
 mod support;

@@ -25,6 +25,8 @@ pub struct TestApp {
     pub home: i64,
     pub other: i64,
     pub hospital: i64,
+    /// The doctor's family-doctor team at the home centre.
+    pub team: i64,
     pub home_resident: i64,
     pub other_resident: i64,
 }
@@ -162,7 +164,7 @@ impl TestApp {
             )
             .await
             .unwrap();
-        store
+        let team = store
             .insert_team(
                 &NewTeam {
                     institution_id: home,
@@ -174,7 +176,28 @@ impl TestApp {
                 1,
             )
             .await
-            .unwrap();
+            .unwrap()
+            .id;
+        for (code, basic, insurance_fen, resident_fen) in
+            [("basic", true, 6_000, 2_000), ("elderly", false, 0, 3_000)]
+        {
+            store
+                .insert_package(
+                    &gongti_store::NewPackage {
+                        code: code.into(),
+                        name: format!("{code}包"),
+                        basic,
+                        split: gongti_core::contract::FeeSplit {
+                            insurance_fen,
+                            public_health_fen: 4_000,
+                            resident_fen,
+                        },
+                    },
+                    1,
+                )
+                .await
+                .unwrap();
+        }
         let router = gongti_web::router(
             app.clone(),
             gongti_web::WebConfig {
@@ -188,6 +211,7 @@ impl TestApp {
             home,
             other,
             hospital,
+            team,
             home_resident: 0,
             other_resident: 0,
         };
