@@ -1,9 +1,74 @@
-//! Chronic-disease management use cases (慢病管理): evaluating a follow-up against the
-//! rules of DOMAIN.md §2 with the region's parameters.
+//! Chronic-disease management use cases (慢病管理, DOMAIN.md §2): enrolment with the
+//! hypertension risk stratification, follow-ups judged by the rules and stored with
+//! their verdict, the tasks urgent referrals create, and the rules as a service.
 
+use gongti_core::access::PatientAction;
+use gongti_core::audit::Outcome;
 use gongti_core::chronic::followup::{Evaluation, Findings, FollowupForm, evaluate, validate};
+use gongti_core::chronic::record::{
+    EnrolmentForm, FollowupRecordForm, validate_enrolment, validate_record,
+};
+use gongti_core::chronic::risk::{DiabetesStatus, RiskInputs, bp_grade, stratify};
+use gongti_core::chronic::{Bp, Disease, RULESET_VERSION};
+use gongti_core::resident::{FieldProblem, Problem, age_years};
+use gongti_store::{
+    EnrolmentRecord, FollowupRecord, NewEnrolment, NewFollowup, Page, ResidentRecord, RiskProfile,
+    StoreError, StoredRisk, TaskRecord,
+};
+use time::{Date, Duration};
 
 use crate::{App, AppError, AppResult, Ctx};
+
+/// Orders readings by how high they are: BP grade first, then SBP, then DBP.
+fn height_of(bp: Bp) -> (u8, u16, u16) {
+    (
+        bp_grade(bp).map_or(0, |g| g as u8),
+        bp.sbp_mmhg,
+        bp.dbp_mmhg,
+    )
+}
+
+fn age_on(birth_date: Date, day: Date) -> u8 {
+    u8::try_from(age_years(birth_date, day).clamp(0, 130)).unwrap_or(0)
+}
+
+/// What the risk table reads for one hypertension enrolment.
+pub struct RiskBasis<'a> {
+    pub resident: &'a ResidentRecord,
+    pub profile: &'a RiskProfile,
+    pub highest_bp: Option<Bp>,
+    pub bmi_centi: Option<u16>,
+    pub waist_cm: Option<u16>,
+    pub diabetes: DiabetesStatus,
+    pub today: Date,
+}
+
+/// The stratification of DOMAIN.md §2 for a hypertension enrolment.
+pub fn risk_of(b: &RiskBasis<'_>) -> StoredRisk {
+    let s = stratify(&RiskInputs {
+        sex: b.resident.sex,
+        age_years: age_on(b.resident.birth_date, b.today),
+        highest_bp: b.highest_bp,
+        smoking: b.profile.smoking,
+        dyslipidaemia: b.profile.dyslipidaemia,
+        impaired_glucose: b.profile.impaired_glucose,
+        family_history_early_cvd: b.profile.family_history_early_cvd,
+        bmi_centi: b.bmi_centi,
+        waist_cm: b.waist_cm,
+        target_organ_damage: b.profile.target_organ_damage,
+        ckd_stage: b.profile.ckd_stage,
+        diabetes: b.diabetes,
+        cvd: b.profile.cvd,
+    });
+    StoredRisk {
+        level: s.level,
+        factors: s.factors.iter().map(|f| f.code().to_owned()).collect(),
+    }
+}
+
+fn invalid(field: &'static str, problem: Problem) -> AppError {
+    AppError::Invalid(vec![FieldProblem::new(field, problem)])
+}
 
 impl App {
     /// The rules' verdict on a follow-up form, saving nothing: live feedback for the
@@ -21,5 +86,365 @@ impl App {
     /// The chronic-disease parameters in force (DOMAIN.md §2 **(param)** values).
     pub fn chronic_params(&self) -> &gongti_core::chronic::Params {
         &self.chronic
+    }
+
+    /// A resident the actor may write, for a clinician acting at an institution: the
+    /// record, the audit entry to complete, and the actor's institution.
+    async fn clinical_write(
+        &self,
+        ctx: &Ctx,
+        resident_id: i64,
+        action: &str,
+        resource_type: &str,
+    ) -> AppResult<(ResidentRecord, gongti_core::audit::AuditEntry, i64)> {
+        let (view, mut entry) = self
+            .reach(ctx, resident_id, PatientAction::Write, action, None)
+            .await?;
+        entry.resource_type = resource_type.into();
+        match ctx.principal.institution_id {
+            Some(institution) if ctx.principal.role.is_clinical() => {
+                Ok((view.record, entry, institution))
+            }
+            _ => Err(self.refuse(entry, AppError::Forbidden).await),
+        }
+    }
+
+    async fn diabetes_status(&self, resident_id: i64) -> AppResult<DiabetesStatus> {
+        Ok(
+            match self
+                .store
+                .active_enrolment(resident_id, Disease::Diabetes)
+                .await
+            {
+                Ok(e) if e.profile.diabetes_complications => DiabetesStatus::WithComplications,
+                Ok(_) => DiabetesStatus::WithoutComplications,
+                Err(StoreError::NotFound) => DiabetesStatus::None,
+                Err(e) => return Err(e.into()),
+            },
+        )
+    }
+
+    /// Recomputes the hypertension risk of a resident after something it reads
+    /// changed (risk factors, a diabetes enrolment).
+    async fn restratify(
+        &self,
+        resident: &ResidentRecord,
+        profile: Option<RiskProfile>,
+    ) -> AppResult<Option<EnrolmentRecord>> {
+        let htn = match self
+            .store
+            .active_enrolment(resident.id, Disease::Hypertension)
+            .await
+        {
+            Ok(e) => e,
+            Err(StoreError::NotFound) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let profile = profile.unwrap_or(htn.profile);
+        let risk = risk_of(&RiskBasis {
+            resident,
+            profile: &profile,
+            highest_bp: htn.highest_bp,
+            bmi_centi: htn.bmi_centi,
+            waist_cm: htn.waist_cm,
+            diabetes: self.diabetes_status(resident.id).await?,
+            today: self.today(),
+        });
+        Ok(Some(
+            self.store
+                .set_risk(htn.id, &profile, Some(&risk), self.now_us())
+                .await?,
+        ))
+    }
+
+    /// Enrols a resident in the hypertension or diabetes programme at the actor's
+    /// institution (建档). The ICD-10 code decides the programme.
+    pub async fn enrol(
+        &self,
+        ctx: &Ctx,
+        resident_id: i64,
+        form: &EnrolmentForm,
+        profile: RiskProfile,
+    ) -> AppResult<EnrolmentRecord> {
+        let (resident, mut entry, institution_id) = self
+            .clinical_write(ctx, resident_id, "chronic.enrol", "EpisodeOfCare")
+            .await?;
+        let today = self.today();
+        let valid = match validate_enrolment(form, resident.birth_date, today) {
+            Ok(v) => v,
+            Err(problems) => return Err(self.refuse(entry, AppError::Invalid(problems)).await),
+        };
+        if let Some(id) = valid.diagnosing_institution_id {
+            match self.store.institution(id).await {
+                Ok(_) => {}
+                Err(StoreError::NotFound) => {
+                    let error = invalid("diagnosing_institution_id", Problem::NotAllowed);
+                    return Err(self.refuse(entry, error).await);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if profile.ckd_stage > 5 {
+            let error = invalid("ckd_stage", Problem::OutOfRange { min: "0", max: "5" });
+            return Err(self.refuse(entry, error).await);
+        }
+        let risk = match valid.disease {
+            Disease::Hypertension => Some(risk_of(&RiskBasis {
+                resident: &resident,
+                profile: &profile,
+                highest_bp: None,
+                bmi_centi: None,
+                waist_cm: None,
+                diabetes: self.diabetes_status(resident.id).await?,
+                today,
+            })),
+            Disease::Diabetes => None,
+        };
+        let disease = valid.disease;
+        let record = match self
+            .store
+            .insert_enrolment(
+                &NewEnrolment {
+                    resident_id,
+                    enrolment: valid,
+                    institution_id,
+                    enrolled_on: today,
+                    staff_id: ctx.principal.staff_id,
+                    profile,
+                    risk,
+                },
+                self.now_us(),
+            )
+            .await
+        {
+            Ok(r) => r,
+            Err(StoreError::Duplicate(_)) => {
+                return Err(self
+                    .refuse(entry, AppError::Conflict("already_enrolled"))
+                    .await);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if disease == Disease::Diabetes {
+            // Diabetes is a row of the hypertension risk table.
+            self.restratify(&resident, None).await?;
+        }
+        entry.resource_id = Some(record.id.to_string());
+        entry.detail = Some(disease.code().into());
+        self.audit.record(vec![entry]).await?;
+        Ok(record)
+    }
+
+    /// Replaces the risk inputs of a resident's enrolment in a programme and
+    /// recomputes the hypertension risk.
+    pub async fn set_risk_factors(
+        &self,
+        ctx: &Ctx,
+        resident_id: i64,
+        disease: Disease,
+        profile: RiskProfile,
+    ) -> AppResult<EnrolmentRecord> {
+        let (view, mut entry) = self
+            .reach(
+                ctx,
+                resident_id,
+                PatientAction::Write,
+                "chronic.risk_factors",
+                None,
+            )
+            .await?;
+        entry.resource_type = "EpisodeOfCare".into();
+        if !ctx.principal.role.is_clinical() {
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        }
+        if profile.ckd_stage > 5 {
+            let error = invalid("ckd_stage", Problem::OutOfRange { min: "0", max: "5" });
+            return Err(self.refuse(entry, error).await);
+        }
+        let enrolment = match self.store.active_enrolment(resident_id, disease).await {
+            Ok(e) => e,
+            Err(StoreError::NotFound) => {
+                return Err(self.refuse(entry, AppError::Conflict("not_enrolled")).await);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        entry.resource_id = Some(enrolment.id.to_string());
+        let record = match disease {
+            Disease::Hypertension => self
+                .restratify(&view.record, Some(profile))
+                .await?
+                .ok_or(AppError::NotFound)?,
+            Disease::Diabetes => {
+                let updated = self
+                    .store
+                    .set_risk(enrolment.id, &profile, None, self.now_us())
+                    .await?;
+                self.restratify(&view.record, None).await?;
+                updated
+            }
+        };
+        self.audit.record(vec![entry]).await?;
+        Ok(record)
+    }
+
+    /// A resident's enrolments, for those who may read the record.
+    pub async fn resident_enrolments(
+        &self,
+        ctx: &Ctx,
+        resident_id: i64,
+    ) -> AppResult<Vec<EnrolmentRecord>> {
+        let (_, mut entry) = self
+            .reach(ctx, resident_id, PatientAction::Read, "chronic.read", None)
+            .await?;
+        entry.resource_type = "EpisodeOfCare".into();
+        let list = self.store.enrolments_of_resident(resident_id).await?;
+        self.audit.record(vec![entry]).await?;
+        Ok(list)
+    }
+
+    /// Records a follow-up: the rules judge it with the patient's previous
+    /// classification, and the verdict, the rule-set version, the next due date and
+    /// an urgent referral's 14-day task are stored with it in one transaction.
+    pub async fn record_followup(
+        &self,
+        ctx: &Ctx,
+        resident_id: i64,
+        mut form: FollowupRecordForm,
+    ) -> AppResult<(i64, Evaluation, EnrolmentRecord)> {
+        let (resident, mut entry, institution_id) = self
+            .clinical_write(ctx, resident_id, "followup.create", "Encounter")
+            .await?;
+        let today = self.today();
+        // The rules judge targets at the age on the day of the visit; the previous
+        // classification is the stored one, never the client's.
+        form.rules.age_years = Some(i64::from(age_on(
+            resident.birth_date,
+            form.visit_on.unwrap_or(today),
+        )));
+        form.rules.previous_classification = None;
+        let mut valid = match validate_record(&form, today) {
+            Ok(v) => v,
+            Err(problems) => return Err(self.refuse(entry, AppError::Invalid(problems)).await),
+        };
+        let disease = valid.findings.disease;
+        let enrolment = match self.store.active_enrolment(resident_id, disease).await {
+            Ok(e) => e,
+            Err(StoreError::NotFound) => {
+                return Err(self.refuse(entry, AppError::Conflict("not_enrolled")).await);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if valid.visit_on < enrolment.diagnosed_on {
+            let error = invalid(
+                "visit_on",
+                Problem::Inconsistent {
+                    with: "diagnosed_on",
+                },
+            );
+            return Err(self.refuse(entry, error).await);
+        }
+        valid.findings.previous = self
+            .store
+            .previous_classification(enrolment.id, valid.visit_on)
+            .await?;
+        let params = &self.chronic;
+        let evaluation = evaluate(&valid.findings, params);
+        let next_due_on =
+            valid.visit_on + Duration::days(i64::from(evaluation.next_followup_within_days));
+        let urgent_task_due_on = evaluation
+            .urgent_referral
+            .then(|| valid.visit_on + Duration::days(i64::from(params.urgent_task_days)));
+        let highest_bp = match (enrolment.highest_bp, valid.findings.bp) {
+            (Some(old), Some(new)) if height_of(new) <= height_of(old) => None,
+            (_, new) => new,
+        };
+        let risk = match disease {
+            Disease::Hypertension
+                if highest_bp.is_some()
+                    || valid.details.bmi_centi.is_some()
+                    || valid.details.waist_cm.is_some() =>
+            {
+                Some(risk_of(&RiskBasis {
+                    resident: &resident,
+                    profile: &enrolment.profile,
+                    highest_bp: highest_bp.or(enrolment.highest_bp),
+                    bmi_centi: valid.details.bmi_centi.or(enrolment.bmi_centi),
+                    waist_cm: valid.details.waist_cm.or(enrolment.waist_cm),
+                    diabetes: self.diabetes_status(resident_id).await?,
+                    today,
+                }))
+            }
+            _ => None,
+        };
+        let id = self
+            .store
+            .insert_followup(&NewFollowup {
+                enrolment_id: enrolment.id,
+                resident_id,
+                disease,
+                institution_id,
+                staff_id: ctx.principal.staff_id,
+                followup: &valid,
+                evaluation: &evaluation,
+                next_due_on,
+                ruleset_version: RULESET_VERSION,
+                urgent_task_due_on,
+                highest_bp,
+                risk,
+                now_us: self.now_us(),
+            })
+            .await?;
+        entry.resource_id = Some(id.to_string());
+        entry.detail = evaluation
+            .classification
+            .map(|c| format!("classification={}", c.number()));
+        self.audit.record(vec![entry]).await?;
+        let enrolment = self.store.active_enrolment(resident_id, disease).await?;
+        Ok((id, evaluation, enrolment))
+    }
+
+    /// A resident's follow-ups, newest visit first.
+    pub async fn resident_followups(
+        &self,
+        ctx: &Ctx,
+        resident_id: i64,
+        disease: Option<Disease>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> AppResult<Page<FollowupRecord>> {
+        let (_, mut entry) = self
+            .reach(ctx, resident_id, PatientAction::Read, "followup.list", None)
+            .await?;
+        entry.resource_type = "Encounter".into();
+        let page = self
+            .store
+            .followups_of_resident(resident_id, disease, after, limit)
+            .await?;
+        self.audit.record(vec![entry]).await?;
+        Ok(page)
+    }
+
+    /// Open follow-up tasks of the actor's institution, soonest due first.
+    pub async fn open_tasks(
+        &self,
+        ctx: &Ctx,
+        after: Option<i64>,
+        limit: u32,
+    ) -> AppResult<Page<TaskRecord>> {
+        let mut entry = ctx
+            .principal
+            .audit(self.now_us(), "worklist.tasks", "Task", Outcome::Ok);
+        entry.request_id = ctx.request_id.clone();
+        let Some(institution) = ctx
+            .principal
+            .institution_id
+            .filter(|_| ctx.principal.role.is_clinical())
+        else {
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        };
+        let page = self.store.open_tasks(institution, after, limit).await?;
+        entry.detail = Some(format!("{} listed", page.items.len()));
+        self.audit.record(vec![entry]).await?;
+        Ok(page)
     }
 }

@@ -6,7 +6,7 @@ use gongti_core::contract::{Close, ContractState, ContractStatus, FeeSplit, NewT
 use time::Date;
 
 use crate::row::{RowExt, trusted};
-use crate::{Page, Result, Store, StoreError, on_read, on_write};
+use crate::{Page, Result, Store, StoreError, date_cursor, on_read, on_write, split_date_cursor};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageRecord {
@@ -131,11 +131,6 @@ fn package(row: &impl RowExt) -> Result<PackageRecord> {
         basic: row.bool("basic")?,
         split: split(row)?,
     })
-}
-
-/// Orders the expiring-contracts worklist: by last day, then id, in one i64 cursor.
-fn expiry_cursor(end_on: Date, id: i64) -> i64 {
-    (i64::from(end_on.to_julian_day()) << 40) | (id & ((1 << 40) - 1))
 }
 
 impl Store {
@@ -282,15 +277,7 @@ impl Store {
         after: Option<i64>,
         limit: u32,
     ) -> Result<Page<ContractRecord>> {
-        let (after_on, after_id) = match after {
-            Some(cursor) => (
-                Date::from_julian_day((cursor >> 40) as i32)
-                    .map_err(|_| StoreError::Corrupt("cursor".into()))?,
-                cursor & ((1 << 40) - 1),
-            ),
-            // Before any contract: PostgreSQL's DATE cannot hold `Date::MIN`.
-            None => (time::macros::date!(1900 - 01 - 01), 0),
-        };
+        let (after_on, after_id) = split_date_cursor(after)?;
         let sql = format!(
             "SELECT {} {FROM} WHERE c.institution_id = $1 AND c.status = 'active' AND c.end_on <= $2
                AND ($3 IS NULL OR c.team_id = $3)
@@ -305,7 +292,7 @@ impl Store {
                 .fetch_all(pool).await?.iter().map(contract).collect::<Result<_>>()
         })?;
         Ok(Page::from_overfetch(rows, limit, |c| {
-            expiry_cursor(c.end_on, c.id)
+            date_cursor(c.end_on, c.id)
         }))
     }
 }

@@ -8,6 +8,7 @@
 
 mod audit;
 mod auth;
+mod chronic;
 mod contracts;
 mod migrate;
 mod region;
@@ -25,6 +26,9 @@ use sqlx::sqlite::{
 
 pub use audit::AuditPage;
 pub use auth::{NewUser, TokenRecord, UserRecord};
+pub use chronic::{
+    EnrolmentRecord, FollowupRecord, NewEnrolment, NewFollowup, RiskProfile, StoredRisk, TaskRecord,
+};
 pub use contracts::{ContractRecord, ContractWrite, NewPackage, OpenContract, PackageRecord};
 pub use migrate::MIGRATION_COUNT;
 pub use region::{
@@ -151,6 +155,29 @@ impl<T> Page<T> {
             None
         };
         Page { items, next_after }
+    }
+}
+
+/// A keyset cursor over (date, id) in one i64, for lists ordered by a date then id.
+pub(crate) fn date_cursor(on: time::Date, id: i64) -> i64 {
+    (i64::from(on.to_julian_day()) << 40) | (id & ((1 << 40) - 1))
+}
+
+/// The (date, id) a [`date_cursor`] encodes, or a start before any stored date.
+pub(crate) fn split_date_cursor(after: Option<i64>) -> Result<(time::Date, i64)> {
+    match after {
+        // A cursor no page handed out lands past every date: an empty page.
+        Some(cursor) => Ok((
+            i32::try_from(cursor >> 40)
+                .ok()
+                .and_then(|day| time::Date::from_julian_day(day).ok())
+                .map_or(time::macros::date!(9999 - 12 - 31), |d| {
+                    d.min(time::macros::date!(9999 - 12 - 31))
+                }),
+            cursor & ((1 << 40) - 1),
+        )),
+        // PostgreSQL's DATE cannot hold `Date::MIN`.
+        None => Ok((time::macros::date!(1900 - 01 - 01), 0)),
     }
 }
 

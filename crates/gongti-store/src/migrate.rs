@@ -23,6 +23,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_contracts.sql"),
         postgres: include_str!("../migrations/postgres/0002_contracts.sql"),
     },
+    Migration {
+        version: 3,
+        name: "chronic",
+        sqlite: include_str!("../migrations/sqlite/0003_chronic.sql"),
+        postgres: include_str!("../migrations/postgres/0003_chronic.sql"),
+    },
 ];
 
 pub const MIGRATION_COUNT: usize = MIGRATIONS.len();

@@ -4,6 +4,9 @@
 //! Only this crate knows wire formats: it converts the store's records and the app's
 //! errors into JSON, FHIR and HTML by hand.
 
+// The hand-written OpenAPI document is one large `json!` literal per part.
+#![recursion_limit = "256"]
+
 mod api;
 mod console;
 mod error;

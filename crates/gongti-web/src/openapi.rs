@@ -49,6 +49,124 @@ fn with_paging(mut params: Vec<Value>) -> Value {
     params.into()
 }
 
+fn schemas() -> Value {
+    json!({
+        "Error": {"type": "object", "required": ["code", "message"], "properties": {
+            "code": {"type": "string"}, "message": {"type": "string"}, "message_en": {"type": "string"},
+            "problems": {"type": "array", "items": {"type": "object", "properties": {
+                "field": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}, "message_en": {"type": "string"}}}}}},
+        "TokenRequest": {"type": "object", "required": ["username", "password"], "properties": {
+            "username": {"type": "string", "maxLength": 64}, "password": {"type": "string", "maxLength": 128}}},
+        "Resident": {"type": "object", "required": ["name", "id_number"], "properties": {
+            "name": {"type": "string", "maxLength": 50},
+            "id_number": {"type": "string", "description": "GB 11643-1999, 18 characters (15-digit legacy numbers are converted)"},
+            "sex": {"type": "string", "enum": ["male", "female"]},
+            "birth_date": {"type": "string", "format": "date"},
+            "phone": {"type": "string"}, "address": {"type": "string", "maxLength": 200},
+            "household": {"type": "string", "maxLength": 40},
+            "home_institution_id": {"type": "integer", "format": "int64"}}},
+        "Followup": {"type": "object", "required": ["disease", "age_years", "method"], "description": "Face-to-face follow-ups must give sbp_mmhg and dbp_mmhg (and fpg_mmol for diabetes); a phone follow-up may give none. Symptom codes: docs/followup.md.", "properties": {
+            "disease": {"type": "string", "enum": ["hypertension", "diabetes"]},
+            "age_years": {"type": "integer", "minimum": 0, "maximum": 130},
+            "method": {"type": "string", "enum": ["clinic", "home", "phone"]},
+            "sbp_mmhg": {"type": "integer", "minimum": 50, "maximum": 300},
+            "dbp_mmhg": {"type": "integer", "minimum": 20, "maximum": 200, "description": "Below sbp_mmhg"},
+            "fpg_mmol": {"type": "number", "minimum": 0.5, "maximum": 60.0},
+            "heart_rate_bpm": {"type": "integer", "minimum": 20, "maximum": 250},
+            "temperature_c": {"type": "number", "minimum": 30.0, "maximum": 45.0},
+            "symptoms": {"type": "array", "maxItems": 32, "items": {"type": "string", "enum": gongti_core::chronic::followup::Symptom::ALL.iter().map(|s| s.code()).collect::<Vec<_>>()}},
+            "pregnant_or_breastfeeding": {"type": "boolean"},
+            "adverse_reaction": {"type": "boolean"},
+            "adverse_reaction_uncontrolled": {"type": "boolean", "description": "Requires adverse_reaction"},
+            "complication": {"type": "string", "enum": ["none", "new", "worse"]},
+            "previous_classification": {"type": "integer", "minimum": 1, "maximum": 4}}},
+        "ContractTeam": {"type": "object", "required": ["team_id"], "properties": {
+            "team_id": {"type": "integer", "format": "int64"},
+            "packages": {"type": "array", "items": {"type": "string"}, "description": "Optional package codes; the basic package is always included"}}},
+        "ContractPackages": {"type": "object", "properties": {
+            "packages": {"type": "array", "items": {"type": "string"}}}},
+        "ContractEnd": {"type": "object", "required": ["reason"], "properties": {
+            "reason": {"type": "string", "maxLength": 200}}},
+        "RiskFactors": {"type": "object", "description": "Hypertension risk inputs (DOMAIN.md §2); age and sex come from the resident, diabetes from the diabetes enrolment, BMI and waist from follow-ups", "properties": {
+            "smoking": {"type": "boolean"}, "dyslipidaemia": {"type": "boolean"}, "impaired_glucose": {"type": "boolean"},
+            "family_history_early_cvd": {"type": "boolean"}, "target_organ_damage": {"type": "boolean"},
+            "ckd_stage": {"type": "integer", "minimum": 0, "maximum": 5}, "cvd": {"type": "boolean"},
+            "diabetes_complications": {"type": "boolean", "description": "On the diabetes enrolment"}}},
+        "Enrolment": {"type": "object", "required": ["icd10", "diagnosed_on"], "properties": {
+            "icd10": {"type": "string", "description": "I10–I15 (hypertension) or E11 (type 2 diabetes)"},
+            "diagnosed_on": {"type": "string", "format": "date"},
+            "diagnosing_institution_id": {"type": "integer", "format": "int64"},
+            "diagnosed_offline": {"type": "boolean", "default": true},
+            "risk_factors": {"$ref": "#/components/schemas/RiskFactors"}}},
+        "FollowupRecord": {"allOf": [{"$ref": "#/components/schemas/Followup"}, {"type": "object", "required": ["visit_on"], "description": "age_years and previous_classification are set by the server", "properties": {
+            "visit_on": {"type": "string", "format": "date"},
+            "weight_kg": {"type": "number"}, "height_cm": {"type": "integer"}, "waist_cm": {"type": "integer"},
+            "hba1c_percent": {"type": "number"}, "dorsalis_pedis": {"type": "string", "enum": ["palpable", "weakened", "absent"]},
+            "cigarettes_per_day": {"type": "integer"}, "alcohol_ml_per_day": {"type": "integer"},
+            "exercise_sessions_per_week": {"type": "integer"}, "exercise_minutes_per_session": {"type": "integer"},
+            "salt_intake": {"type": "string", "enum": ["light", "moderate", "heavy"]}, "staple_food_g_per_day": {"type": "integer"},
+            "adherence": {"type": "string", "enum": ["regular", "intermittent", "none"]},
+            "hypoglycaemia": {"type": "string", "enum": ["none", "occasional", "frequent"]},
+            "drugs": {"type": "array", "maxItems": 20, "items": {"type": "object", "properties": {"name": {"type": "string"}, "dose": {"type": "string"}}}},
+            "insulin": {"type": "string"}, "note": {"type": "string", "maxLength": 500}}}]},
+        "Merge": {"type": "object", "required": ["merged_id", "reason"], "properties": {
+            "merged_id": {"type": "integer", "format": "int64"}, "reason": {"type": "string"}}},
+    })
+}
+
+fn paths(glass: Value) -> Value {
+    json!({
+        "/auth/token": {
+            "post": {"security": [], "summary": "Sign in for a bearer token", "tags": ["auth"], "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenRequest"}}}},
+                "responses": {"200": {"description": "{access_token, token_type, expires_in}"}, "401": error_response("Wrong username or password"), "429": error_response("Locked after repeated failures")}},
+            "delete": {"summary": "Revoke the token in use", "tags": ["auth"], "responses": {"204": {"description": "Revoked"}, "401": error_response("Not signed in")}},
+        },
+        "/me": {"get": op("Who the token belongs to", "auth", json!([]), None, ("200", "The signed-in staff member"))},
+        "/districts": {"get": op("Districts of the city", "region", json!([]), None, ("200", "{items}"))},
+        "/institutions": {"get": op("Institutions", "region", with_paging(vec![
+            query("district", "District code", "string"), query("kind", "Institution kind code", "string"),
+            query("upper", "Upper hospital id (health-community ties)", "integer"), query("name", "Name prefix", "string")]), None, ("200", "{items, next_cursor}"))},
+        "/institutions/{id}": {"get": op("One institution with its departments", "region", json!([path_id()]), None, ("200", "The institution"))},
+        "/institutions/{id}/teams": {"get": op("Family-doctor teams of an institution", "region", json!([path_id()]), None, ("200", "{items}"))},
+        "/staff": {"get": op("Staff", "region", with_paging(vec![
+            query("institution", "Institution id", "integer"), query("role", "Role code", "string"), query("name", "Name prefix", "string")]), None, ("200", "{items, next_cursor}"))},
+        "/staff/{id}": {"get": op("One staff member", "region", json!([path_id()]), None, ("200", "The staff member"))},
+        "/residents": {
+            "get": op("Search residents within your reach (identifiers masked)", "residents", with_paging(vec![
+                query("name", "Name prefix", "string"), query("id_number", "Exact ID number", "string"),
+                query("birth_date", "YYYY-MM-DD", "string"), query("sex", "male | female", "string"),
+                query("institution", "Holding institution id", "integer"), glass.clone()]), None, ("200", "{items, next_cursor}")),
+            "post": op("Register a resident (master patient index)", "residents", json!([]), Some("Resident"), ("201", "The resident")),
+        },
+        "/residents/{id}": {
+            "get": op("Read a resident", "residents", json!([path_id(), glass]), None, ("200", "The resident, with access_basis")),
+            "put": op("Correct a resident's demographics", "residents", json!([path_id()]), Some("Resident"), ("200", "The resident")),
+        },
+        "/residents/{id}/merge": {"post": op("Merge another record of the same person into this one", "residents", json!([path_id()]), Some("Merge"), ("204", "Merged"))},
+        "/service-packages": {"get": op("Family-doctor service packages with their fee split (fen)", "contracts", json!([]), None, ("200", "{items}"))},
+        "/residents/{id}/contracts": {
+            "get": op("A resident's contracts, newest first (audited)", "contracts", json!([path_id()]), None, ("200", "{items}")),
+            "post": op("Sign a one-year contract with a team (one team at a time; 409 already_contracted)", "contracts", json!([path_id()]), Some("ContractTeam"), ("201", "The contract")),
+        },
+        "/residents/{id}/contracts/renew": {"post": op("Renew with the same team (opens 30 days before the term ends)", "contracts", json!([path_id()]), Some("ContractPackages"), ("201", "The new term"))},
+        "/residents/{id}/contracts/switch": {"post": op("Switch to another team at expiry", "contracts", json!([path_id()]), Some("ContractTeam"), ("201", "The new contract"))},
+        "/residents/{id}/contracts/terminate": {"post": op("Terminate the resident's contract today, with a reason", "contracts", json!([path_id()]), Some("ContractEnd"), ("204", "Terminated"))},
+        "/worklists/expiring-contracts": {"get": op("Contracts of your institution ending within 30 days, soonest first", "worklists", with_paging(vec![query("team", "Team id", "integer")]), None, ("200", "{items, next_cursor}"))},
+        "/residents/{id}/enrolments": {
+            "get": op("A resident's chronic-disease enrolments with risk and maintained figures (audited)", "chronic", json!([path_id()]), None, ("200", "{items}")),
+            "post": op("Enrol in the hypertension or diabetes programme (409 already_enrolled)", "chronic", json!([path_id()]), Some("Enrolment"), ("201", "The enrolment")),
+        },
+        "/residents/{id}/enrolments/{disease}/risk-factors": {"put": op("Replace risk inputs and recompute the hypertension risk", "chronic", json!([path_id(), {"name": "disease", "in": "path", "required": true, "schema": {"type": "string", "enum": ["hypertension", "diabetes"]}}]), Some("RiskFactors"), ("200", "The enrolment"))},
+        "/residents/{id}/followups": {
+            "get": op("A resident's follow-ups, newest visit first (audited)", "chronic", with_paging(vec![path_id(), query("disease", "hypertension | diabetes", "string")]), None, ("200", "{items, next_cursor}")),
+            "post": op("Record a follow-up: judged by the rules, stored with the verdict; urgent referral opens a 14-day task (409 not_enrolled)", "chronic", json!([path_id()]), Some("FollowupRecord"), ("201", "{id, classification, urgent_referral, refer, next_followup_within_days, reasons, enrolment}")),
+        },
+        "/worklists/tasks": {"get": op("Open follow-up tasks of your institution, soonest due first", "worklists", with_paging(vec![]), None, ("200", "{items, next_cursor}"))},
+        "/followups/evaluate": {"post": op("Classify a follow-up by DOMAIN.md §2 without saving it (live feedback)", "chronic", json!([]), Some("Followup"), ("200", "{classification, urgent_referral, refer, next_followup_within_days, counts_as_face_to_face, reasons, ruleset_version}"))},
+        "/residents/{id}/access-log": {"get": op("Who touched this record (audit trail, newest first)", "residents", with_paging(vec![path_id()]), None, ("200", "{items}"))},
+    })
+}
+
 /// The OpenAPI document. Paths are relative to the server URL `/api/v1`.
 pub(crate) fn document() -> Value {
     let glass = query(
@@ -66,88 +184,10 @@ pub(crate) fn document() -> Value {
         "servers": [{"url": "/api/v1"}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Error": {"type": "object", "required": ["code", "message"], "properties": {
-                    "code": {"type": "string"}, "message": {"type": "string"}, "message_en": {"type": "string"},
-                    "problems": {"type": "array", "items": {"type": "object", "properties": {
-                        "field": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}, "message_en": {"type": "string"}}}}}},
-                "TokenRequest": {"type": "object", "required": ["username", "password"], "properties": {
-                    "username": {"type": "string", "maxLength": 64}, "password": {"type": "string", "maxLength": 128}}},
-                "Resident": {"type": "object", "required": ["name", "id_number"], "properties": {
-                    "name": {"type": "string", "maxLength": 50},
-                    "id_number": {"type": "string", "description": "GB 11643-1999, 18 characters (15-digit legacy numbers are converted)"},
-                    "sex": {"type": "string", "enum": ["male", "female"]},
-                    "birth_date": {"type": "string", "format": "date"},
-                    "phone": {"type": "string"}, "address": {"type": "string", "maxLength": 200},
-                    "household": {"type": "string", "maxLength": 40},
-                    "home_institution_id": {"type": "integer", "format": "int64"}}},
-                "Followup": {"type": "object", "required": ["disease", "age_years", "method"], "description": "Face-to-face follow-ups must give sbp_mmhg and dbp_mmhg (and fpg_mmol for diabetes); a phone follow-up may give none. Symptom codes: docs/followup.md.", "properties": {
-                    "disease": {"type": "string", "enum": ["hypertension", "diabetes"]},
-                    "age_years": {"type": "integer", "minimum": 0, "maximum": 130},
-                    "method": {"type": "string", "enum": ["clinic", "home", "phone"]},
-                    "sbp_mmhg": {"type": "integer", "minimum": 50, "maximum": 300},
-                    "dbp_mmhg": {"type": "integer", "minimum": 20, "maximum": 200, "description": "Below sbp_mmhg"},
-                    "fpg_mmol": {"type": "number", "minimum": 0.5, "maximum": 60.0},
-                    "heart_rate_bpm": {"type": "integer", "minimum": 20, "maximum": 250},
-                    "temperature_c": {"type": "number", "minimum": 30.0, "maximum": 45.0},
-                    "symptoms": {"type": "array", "maxItems": 32, "items": {"type": "string", "enum": gongti_core::chronic::followup::Symptom::ALL.iter().map(|s| s.code()).collect::<Vec<_>>()}},
-                    "pregnant_or_breastfeeding": {"type": "boolean"},
-                    "adverse_reaction": {"type": "boolean"},
-                    "adverse_reaction_uncontrolled": {"type": "boolean", "description": "Requires adverse_reaction"},
-                    "complication": {"type": "string", "enum": ["none", "new", "worse"]},
-                    "previous_classification": {"type": "integer", "minimum": 1, "maximum": 4}}},
-                "ContractTeam": {"type": "object", "required": ["team_id"], "properties": {
-                    "team_id": {"type": "integer", "format": "int64"},
-                    "packages": {"type": "array", "items": {"type": "string"}, "description": "Optional package codes; the basic package is always included"}}},
-                "ContractPackages": {"type": "object", "properties": {
-                    "packages": {"type": "array", "items": {"type": "string"}}}},
-                "ContractEnd": {"type": "object", "required": ["reason"], "properties": {
-                    "reason": {"type": "string", "maxLength": 200}}},
-                "Merge": {"type": "object", "required": ["merged_id", "reason"], "properties": {
-                    "merged_id": {"type": "integer", "format": "int64"}, "reason": {"type": "string"}}},
-            },
+            "schemas": schemas(),
         },
         "security": [{"bearer": []}],
-        "paths": {
-            "/auth/token": {
-                "post": {"security": [], "summary": "Sign in for a bearer token", "tags": ["auth"], "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenRequest"}}}},
-                    "responses": {"200": {"description": "{access_token, token_type, expires_in}"}, "401": error_response("Wrong username or password"), "429": error_response("Locked after repeated failures")}},
-                "delete": {"summary": "Revoke the token in use", "tags": ["auth"], "responses": {"204": {"description": "Revoked"}, "401": error_response("Not signed in")}},
-            },
-            "/me": {"get": op("Who the token belongs to", "auth", json!([]), None, ("200", "The signed-in staff member"))},
-            "/districts": {"get": op("Districts of the city", "region", json!([]), None, ("200", "{items}"))},
-            "/institutions": {"get": op("Institutions", "region", with_paging(vec![
-                query("district", "District code", "string"), query("kind", "Institution kind code", "string"),
-                query("upper", "Upper hospital id (health-community ties)", "integer"), query("name", "Name prefix", "string")]), None, ("200", "{items, next_cursor}"))},
-            "/institutions/{id}": {"get": op("One institution with its departments", "region", json!([path_id()]), None, ("200", "The institution"))},
-            "/institutions/{id}/teams": {"get": op("Family-doctor teams of an institution", "region", json!([path_id()]), None, ("200", "{items}"))},
-            "/staff": {"get": op("Staff", "region", with_paging(vec![
-                query("institution", "Institution id", "integer"), query("role", "Role code", "string"), query("name", "Name prefix", "string")]), None, ("200", "{items, next_cursor}"))},
-            "/staff/{id}": {"get": op("One staff member", "region", json!([path_id()]), None, ("200", "The staff member"))},
-            "/residents": {
-                "get": op("Search residents within your reach (identifiers masked)", "residents", with_paging(vec![
-                    query("name", "Name prefix", "string"), query("id_number", "Exact ID number", "string"),
-                    query("birth_date", "YYYY-MM-DD", "string"), query("sex", "male | female", "string"),
-                    query("institution", "Holding institution id", "integer"), glass.clone()]), None, ("200", "{items, next_cursor}")),
-                "post": op("Register a resident (master patient index)", "residents", json!([]), Some("Resident"), ("201", "The resident")),
-            },
-            "/residents/{id}": {
-                "get": op("Read a resident", "residents", json!([path_id(), glass]), None, ("200", "The resident, with access_basis")),
-                "put": op("Correct a resident's demographics", "residents", json!([path_id()]), Some("Resident"), ("200", "The resident")),
-            },
-            "/residents/{id}/merge": {"post": op("Merge another record of the same person into this one", "residents", json!([path_id()]), Some("Merge"), ("204", "Merged"))},
-            "/service-packages": {"get": op("Family-doctor service packages with their fee split (fen)", "contracts", json!([]), None, ("200", "{items}"))},
-            "/residents/{id}/contracts": {
-                "get": op("A resident's contracts, newest first (audited)", "contracts", json!([path_id()]), None, ("200", "{items}")),
-                "post": op("Sign a one-year contract with a team (one team at a time; 409 already_contracted)", "contracts", json!([path_id()]), Some("ContractTeam"), ("201", "The contract")),
-            },
-            "/residents/{id}/contracts/renew": {"post": op("Renew with the same team (opens 30 days before the term ends)", "contracts", json!([path_id()]), Some("ContractPackages"), ("201", "The new term"))},
-            "/residents/{id}/contracts/switch": {"post": op("Switch to another team at expiry", "contracts", json!([path_id()]), Some("ContractTeam"), ("201", "The new contract"))},
-            "/residents/{id}/contracts/terminate": {"post": op("Terminate the resident's contract today, with a reason", "contracts", json!([path_id()]), Some("ContractEnd"), ("204", "Terminated"))},
-            "/worklists/expiring-contracts": {"get": op("Contracts of your institution ending within 30 days, soonest first", "worklists", with_paging(vec![query("team", "Team id", "integer")]), None, ("200", "{items, next_cursor}"))},
-            "/followups/evaluate": {"post": op("Classify a follow-up by DOMAIN.md §2 without saving it (live feedback)", "chronic", json!([]), Some("Followup"), ("200", "{classification, urgent_referral, refer, next_followup_within_days, counts_as_face_to_face, reasons, ruleset_version}"))},
-            "/residents/{id}/access-log": {"get": op("Who touched this record (audit trail, newest first)", "residents", with_paging(vec![path_id()]), None, ("200", "{items}"))},
-        },
+        "paths": paths(glass),
     })
 }
 

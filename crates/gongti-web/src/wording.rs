@@ -2,6 +2,7 @@
 //! levels, symptoms), shared by the JSON API and the console.
 
 use gongti_core::chronic::followup::{Classification, Complication, Reason, Symptom};
+use gongti_core::chronic::risk::{RiskFactor, RiskLevel};
 
 pub(crate) fn classification(c: Classification) -> (&'static str, &'static str) {
     match c {
@@ -126,5 +127,35 @@ pub(crate) fn reason(r: Reason) -> (String, String) {
             "电话随访已记录，但不计入面对面随访次数".into(),
             "Phone follow-up recorded; it does not count as face-to-face".into(),
         ),
+    }
+}
+
+pub(crate) fn risk_level(l: RiskLevel) -> (&'static str, &'static str) {
+    match l {
+        RiskLevel::Low => ("低危", "low"),
+        RiskLevel::Medium => ("中危", "medium"),
+        RiskLevel::High => ("高危", "high"),
+        RiskLevel::VeryHigh => ("很高危", "very high"),
+    }
+}
+
+pub(crate) fn risk_factor(f: RiskFactor) -> (&'static str, &'static str) {
+    match f {
+        RiskFactor::Age => ("年龄（男>55岁，女>65岁）", "age (men > 55, women > 65)"),
+        RiskFactor::Smoking => ("吸烟", "smoking"),
+        RiskFactor::Dyslipidaemia => ("血脂异常", "dyslipidaemia"),
+        RiskFactor::ImpairedGlucose => ("糖耐量受损或空腹血糖异常", "impaired glucose"),
+        RiskFactor::FamilyHistory => ("早发心血管病家族史", "family history of early CVD"),
+        RiskFactor::Obesity => ("肥胖或腹型肥胖", "obesity"),
+        RiskFactor::TargetOrganDamage => ("靶器官损害", "target-organ damage"),
+        RiskFactor::Ckd3 => ("慢性肾病3期", "CKD stage 3"),
+        RiskFactor::DiabetesWithoutComplications => {
+            ("糖尿病（无并发症）", "diabetes without complications")
+        }
+        RiskFactor::Ckd4OrWorse => ("慢性肾病4期及以上", "CKD stage 4 or worse"),
+        RiskFactor::DiabetesWithComplications => {
+            ("糖尿病（有并发症）", "diabetes with complications")
+        }
+        RiskFactor::Cvd => ("临床心脑血管病", "cardiovascular disease"),
     }
 }

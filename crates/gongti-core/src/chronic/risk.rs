@@ -127,6 +127,25 @@ pub enum RiskFactor {
 }
 
 impl RiskFactor {
+    pub const ALL: [RiskFactor; 12] = [
+        RiskFactor::Age,
+        RiskFactor::Smoking,
+        RiskFactor::Dyslipidaemia,
+        RiskFactor::ImpairedGlucose,
+        RiskFactor::FamilyHistory,
+        RiskFactor::Obesity,
+        RiskFactor::TargetOrganDamage,
+        RiskFactor::Ckd3,
+        RiskFactor::DiabetesWithoutComplications,
+        RiskFactor::Ckd4OrWorse,
+        RiskFactor::DiabetesWithComplications,
+        RiskFactor::Cvd,
+    ];
+
+    pub fn parse(code: &str) -> Option<RiskFactor> {
+        RiskFactor::ALL.into_iter().find(|f| f.code() == code)
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             RiskFactor::Age => "age",

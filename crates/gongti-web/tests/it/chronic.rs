@@ -154,3 +154,200 @@ async fn evaluate_lists_every_out_of_range_value() {
         .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
+
+fn day(t: &TestApp, days_ago: i64) -> String {
+    (t.app.today() - time::Duration::days(days_ago)).to_string()
+}
+
+#[tokio::test]
+async fn enrol_follow_up_and_the_rules_decide_what_is_stored() {
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let base = format!("/api/v1/residents/{}", t.home_resident);
+        // The home resident is a woman born in 1949: age > 65 is one risk factor.
+        let r = t
+            .post(
+                &format!("{base}/enrolments"),
+                &doctor,
+                json!({"icd10": "I10", "diagnosed_on": day(&t, 400)}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let htn = r.json();
+        assert_eq!(htn["disease"], "hypertension");
+        assert_eq!(htn["risk"]["level"], "medium", "{htn}");
+        assert_eq!(htn["risk"]["factors"][0]["code"], "age");
+        let again = t
+            .post(
+                &format!("{base}/enrolments"),
+                &doctor,
+                json!({"icd10": "I11.9", "diagnosed_on": day(&t, 10)}),
+            )
+            .await;
+        assert_eq!(again.json()["code"], "already_enrolled");
+        let bad = t
+            .post(
+                &format!("{base}/enrolments"),
+                &doctor,
+                json!({"icd10": "J45", "diagnosed_on": day(&t, -3)}),
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(bad.json()["problems"].as_array().unwrap().len(), 2);
+
+        // A follow-up for a programme the resident is not in is refused.
+        let not_enrolled = t
+            .post(
+                &format!("{base}/followups"),
+                &doctor,
+                json!({"disease": "diabetes", "method": "clinic", "visit_on": day(&t, 1),
+                       "sbp_mmhg": 130, "dbp_mmhg": 80, "fpg_mmol": 6.0}),
+            )
+            .await;
+        assert_eq!(not_enrolled.json()["code"], "not_enrolled");
+
+        // Diabetes moves the hypertension risk to the third row of the table.
+        let dm = t
+            .post(
+                &format!("{base}/enrolments"),
+                &doctor,
+                json!({"icd10": "E11.9", "diagnosed_on": day(&t, 300)}),
+            )
+            .await;
+        assert_eq!(dm.status, StatusCode::CREATED, "{}", dm.text);
+        let list = t.get(&format!("{base}/enrolments"), &doctor).await.json();
+        let htn_now = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["disease"] == "hypertension")
+            .unwrap()
+            .clone();
+        assert_eq!(htn_now["risk"]["level"], "high", "{htn_now}");
+
+        // At 76 the target is < 150/90: DBP 95 is unsatisfactory.
+        let first = t
+            .post(
+                &format!("{base}/followups"),
+                &doctor,
+                json!({"disease": "hypertension", "method": "clinic", "visit_on": day(&t, 40),
+                       "sbp_mmhg": 148, "dbp_mmhg": 95, "weight_kg": 61.0, "height_cm": 158,
+                       "adherence": "regular", "drugs": [{"name": "氨氯地平", "dose": "5 mg 每日1次"}],
+                       "previous_classification": 2}),
+            )
+            .await;
+        assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+        let first = first.json();
+        assert_eq!(
+            (
+                first["classification"].as_i64(),
+                first["refer"].as_bool(),
+                first["next_followup_within_days"].as_i64()
+            ),
+            (Some(2), Some(false), Some(14)),
+            "the client's previous_classification is ignored: {first}"
+        );
+        assert_eq!(first["enrolment"]["last_classification"], 2);
+        assert_eq!(
+            first["enrolment"]["highest_bp"],
+            json!({"sbp_mmhg": 148, "dbp_mmhg": 95})
+        );
+
+        let second = t
+            .post(
+                &format!("{base}/followups"),
+                &doctor,
+                json!({"disease": "hypertension", "method": "home", "visit_on": day(&t, 20),
+                       "sbp_mmhg": 152, "dbp_mmhg": 88}),
+            )
+            .await
+            .json();
+        assert_eq!(second["classification"], 2);
+        assert_eq!(
+            second["refer"], true,
+            "unsatisfactory twice in a row: {second}"
+        );
+
+        // An urgent reading opens a task due 14 days after the visit.
+        let urgent = t
+            .post(
+                &format!("{base}/followups"),
+                &doctor,
+                json!({"disease": "hypertension", "method": "clinic", "visit_on": day(&t, 10),
+                       "sbp_mmhg": 186, "dbp_mmhg": 100, "symptoms": ["chest_tightness"]}),
+            )
+            .await
+            .json();
+        assert_eq!(urgent["urgent_referral"], true);
+        assert_eq!(urgent["enrolment"]["risk"]["level"], "very_high");
+        let tasks = t.get("/api/v1/worklists/tasks", &doctor).await.json();
+        assert_eq!(tasks["items"].as_array().unwrap().len(), 1, "{tasks}");
+        assert_eq!(tasks["items"][0]["due_on"], day(&t, -4));
+        assert_eq!(tasks["items"][0]["resident_id"], t.home_resident);
+
+        // A phone call afterwards follows the referral up: the task is done, and the
+        // call does not count as face-to-face.
+        let phone = t
+            .post(
+                &format!("{base}/followups"),
+                &doctor,
+                json!({"disease": "hypertension", "method": "phone", "visit_on": day(&t, 0)}),
+            )
+            .await
+            .json();
+        assert_eq!(phone["counts_as_face_to_face"], false);
+        assert_eq!(phone["classification"], serde_json::Value::Null);
+        assert_eq!(phone["enrolment"]["last_face_to_face_on"], day(&t, 10));
+        assert_eq!(phone["enrolment"]["last_followup_on"], day(&t, 0));
+        let tasks = t.get("/api/v1/worklists/tasks", &doctor).await.json();
+        assert_eq!(tasks["items"], json!([]));
+
+        // Bad input is listed and nothing is saved.
+        let invalid = t
+            .post(
+                &format!("{base}/followups"),
+                &doctor,
+                json!({"disease": "hypertension", "method": "clinic", "visit_on": day(&t, 0), "note": "x"}),
+            )
+            .await;
+        assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let list = t
+            .get(
+                &format!("{base}/followups?disease=hypertension&limit=3"),
+                &doctor,
+            )
+            .await
+            .json();
+        let visits: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["visit_on"].as_str().unwrap())
+            .collect();
+        assert_eq!(visits, [day(&t, 0), day(&t, 10), day(&t, 20)]);
+        let next = list["next_cursor"].as_str().unwrap();
+        let rest = t
+            .get(
+                &format!("{base}/followups?disease=hypertension&cursor={next}"),
+                &doctor,
+            )
+            .await
+            .json();
+        assert_eq!(rest["items"][0]["drugs"][0]["name"], "氨氯地平");
+        assert_eq!(rest["items"][0]["bmi"], 24.43);
+        assert_eq!(rest["next_cursor"], serde_json::Value::Null);
+        assert_eq!(t.audit_tail(1).await[0].entry.action, "followup.list");
+
+        // Another centre's doctor may not record for this resident.
+        let other = t.token("other_doctor").await;
+        let denied = t
+            .post(
+                &format!("{base}/followups"),
+                &other,
+                json!({"disease": "hypertension", "method": "clinic", "visit_on": day(&t, 0),
+                       "sbp_mmhg": 130, "dbp_mmhg": 80}),
+            )
+            .await;
+        assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    }
+}

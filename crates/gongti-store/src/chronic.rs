@@ -1,0 +1,572 @@
+//! Chronic-disease management records: enrolments (with the hypertension risk inputs
+//! and the figures maintained from follow-ups), follow-ups with the rules' verdict,
+//! their drugs, and the tasks urgent referrals create.
+
+use gongti_core::chronic::followup::{AdverseReaction, Classification, Evaluation, Method};
+use gongti_core::chronic::record::{ValidEnrolment, ValidFollowup};
+use gongti_core::chronic::risk::RiskLevel;
+use gongti_core::chronic::{Bp, Disease};
+use time::Date;
+
+use crate::row::{RowExt, trusted};
+use crate::{Page, Result, Store, StoreError, date_cursor, on_read, on_write, split_date_cursor};
+
+/// The guideline's risk inputs kept on a hypertension enrolment (age and sex come from
+/// the resident, diabetes from the resident's other enrolment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RiskProfile {
+    pub smoking: bool,
+    pub dyslipidaemia: bool,
+    pub impaired_glucose: bool,
+    pub family_history_early_cvd: bool,
+    pub target_organ_damage: bool,
+    pub ckd_stage: u8,
+    pub cvd: bool,
+    /// For a diabetes enrolment: diabetes with complications.
+    pub diabetes_complications: bool,
+}
+
+/// A risk stratification to store: the level and the codes of what decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRisk {
+    pub level: RiskLevel,
+    pub factors: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolmentRecord {
+    pub id: i64,
+    pub resident_id: i64,
+    pub disease: Disease,
+    pub icd10: String,
+    pub diagnosed_on: Date,
+    pub diagnosing_institution_id: Option<i64>,
+    pub diagnosed_offline: bool,
+    pub institution_id: i64,
+    pub active: bool,
+    pub enrolled_on: Date,
+    pub ended_on: Option<Date>,
+    pub profile: RiskProfile,
+    pub highest_bp: Option<Bp>,
+    pub bmi_centi: Option<u16>,
+    pub waist_cm: Option<u16>,
+    pub risk: Option<StoredRisk>,
+    pub last_followup_on: Option<Date>,
+    pub last_face_to_face_on: Option<Date>,
+    pub last_classification: Option<Classification>,
+    pub next_due_on: Option<Date>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEnrolment {
+    pub resident_id: i64,
+    pub enrolment: ValidEnrolment,
+    pub institution_id: i64,
+    pub enrolled_on: Date,
+    pub staff_id: i64,
+    pub profile: RiskProfile,
+    pub risk: Option<StoredRisk>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowupRecord {
+    pub id: i64,
+    pub enrolment_id: i64,
+    pub resident_id: i64,
+    pub disease: Disease,
+    pub institution_id: i64,
+    pub staff_id: i64,
+    pub method: Method,
+    pub visit_on: Date,
+    pub age_years: u8,
+    pub bp: Option<Bp>,
+    pub fpg_centi_mmol: Option<i32>,
+    pub hba1c_centi_percent: Option<i32>,
+    pub heart_rate_bpm: Option<u16>,
+    pub bmi_centi: Option<u16>,
+    pub symptoms: Vec<String>,
+    pub adherence: Option<String>,
+    pub drugs: Vec<(String, String)>,
+    pub note: Option<String>,
+    pub classification: Option<Classification>,
+    pub urgent_referral: bool,
+    pub refer: bool,
+    pub reasons: Vec<String>,
+    pub next_due_on: Date,
+    pub counts_face_to_face: bool,
+    pub ruleset_version: String,
+    pub created_at_us: i64,
+}
+
+/// A follow-up to write with what it changes around it.
+#[derive(Debug, Clone)]
+pub struct NewFollowup<'a> {
+    pub enrolment_id: i64,
+    pub resident_id: i64,
+    pub disease: Disease,
+    pub institution_id: i64,
+    pub staff_id: i64,
+    pub followup: &'a ValidFollowup,
+    pub evaluation: &'a Evaluation,
+    pub next_due_on: Date,
+    pub ruleset_version: &'static str,
+    /// An urgent referral's task: follow the patient up by this day.
+    pub urgent_task_due_on: Option<Date>,
+    /// The highest BP on record after this follow-up.
+    pub highest_bp: Option<Bp>,
+    /// The risk recomputed with this follow-up's values (hypertension).
+    pub risk: Option<StoredRisk>,
+    pub now_us: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRecord {
+    pub id: i64,
+    pub resident_id: i64,
+    pub resident_name: String,
+    pub enrolment_id: i64,
+    pub disease: Disease,
+    pub institution_id: i64,
+    pub kind: String,
+    pub due_on: Date,
+    pub source_followup_id: Option<i64>,
+    pub open: bool,
+    pub done_followup_id: Option<i64>,
+}
+
+fn disease(row: &impl RowExt) -> Result<Disease> {
+    let code = row.text("disease")?;
+    Disease::parse(&code).ok_or_else(|| StoreError::Corrupt(format!("disease {code:?}")))
+}
+
+fn small(row: &impl RowExt, column: &str) -> Result<Option<u16>> {
+    row.opt_i64(column)?
+        .map(|v| u16::try_from(v).map_err(|_| StoreError::Corrupt(column.to_owned())))
+        .transpose()
+}
+
+fn classification(row: &impl RowExt, column: &str) -> Result<Option<Classification>> {
+    row.opt_i64(column)?
+        .map(|n| {
+            Classification::from_number(n).ok_or_else(|| StoreError::Corrupt(column.to_owned()))
+        })
+        .transpose()
+}
+
+fn bp(row: &impl RowExt, sbp: &str, dbp: &str) -> Result<Option<Bp>> {
+    Ok(small(row, sbp)?
+        .zip(small(row, dbp)?)
+        .map(|(s, d)| Bp::new(s, d)))
+}
+
+fn codes(text: Option<String>) -> Vec<String> {
+    text.unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+const ENROLMENT_COLUMNS: &str = "id, resident_id, disease, icd10, diagnosed_on, diagnosing_institution_id, \
+    diagnosed_offline, institution_id, status, enrolled_on, ended_on, smoking, dyslipidaemia, impaired_glucose, \
+    family_history_early_cvd, target_organ_damage, ckd_stage, cvd, diabetes_complications, highest_sbp_mmhg, \
+    highest_dbp_mmhg, bmi_centi, waist_cm, risk_level, risk_factors, last_followup_on, last_face_to_face_on, last_classification, next_due_on";
+
+fn enrolment(row: &impl RowExt) -> Result<EnrolmentRecord> {
+    let risk = match row.opt_text("risk_level")? {
+        Some(code) => Some(StoredRisk {
+            level: RiskLevel::parse(&code)
+                .ok_or_else(|| StoreError::Corrupt(format!("risk level {code:?}")))?,
+            factors: codes(row.opt_text("risk_factors")?),
+        }),
+        None => None,
+    };
+    Ok(EnrolmentRecord {
+        id: row.i64("id")?,
+        resident_id: row.i64("resident_id")?,
+        disease: disease(row)?,
+        icd10: row.text("icd10")?,
+        diagnosed_on: row.date("diagnosed_on")?,
+        diagnosing_institution_id: row.opt_i64("diagnosing_institution_id")?,
+        diagnosed_offline: row.bool("diagnosed_offline")?,
+        institution_id: row.i64("institution_id")?,
+        active: row.text("status")? == "active",
+        enrolled_on: row.date("enrolled_on")?,
+        ended_on: row.opt_date("ended_on")?,
+        profile: RiskProfile {
+            smoking: row.bool("smoking")?,
+            dyslipidaemia: row.bool("dyslipidaemia")?,
+            impaired_glucose: row.bool("impaired_glucose")?,
+            family_history_early_cvd: row.bool("family_history_early_cvd")?,
+            target_organ_damage: row.bool("target_organ_damage")?,
+            ckd_stage: u8::try_from(row.i64("ckd_stage")?)
+                .map_err(|_| StoreError::Corrupt("ckd_stage".into()))?,
+            cvd: row.bool("cvd")?,
+            diabetes_complications: row.bool("diabetes_complications")?,
+        },
+        highest_bp: bp(row, "highest_sbp_mmhg", "highest_dbp_mmhg")?,
+        bmi_centi: small(row, "bmi_centi")?,
+        waist_cm: small(row, "waist_cm")?,
+        risk,
+        last_followup_on: row.opt_date("last_followup_on")?,
+        last_face_to_face_on: row.opt_date("last_face_to_face_on")?,
+        last_classification: classification(row, "last_classification")?,
+        next_due_on: row.opt_date("next_due_on")?,
+    })
+}
+
+const FOLLOWUP_COLUMNS: &str = "f.id, f.enrolment_id, f.resident_id, f.disease, f.institution_id, f.staff_id, \
+    f.method, f.visit_on, f.age_years, f.sbp_mmhg, f.dbp_mmhg, f.fpg_centi_mmol, f.hba1c_centi_percent, \
+    f.heart_rate_bpm, f.bmi_centi, f.symptoms, f.adherence, f.note, f.classification, f.urgent_referral, f.refer, \
+    f.reasons, f.next_due_on, f.counts_face_to_face, f.ruleset_version, f.created_at_us";
+
+fn followup(row: &impl RowExt) -> Result<FollowupRecord> {
+    let method = row.text("method")?;
+    let centi = |column: &str| -> Result<Option<i32>> {
+        row.opt_i64(column)?
+            .map(|v| i32::try_from(v).map_err(|_| StoreError::Corrupt(column.to_owned())))
+            .transpose()
+    };
+    Ok(FollowupRecord {
+        id: row.i64("id")?,
+        enrolment_id: row.i64("enrolment_id")?,
+        resident_id: row.i64("resident_id")?,
+        disease: disease(row)?,
+        institution_id: row.i64("institution_id")?,
+        staff_id: row.i64("staff_id")?,
+        method: Method::parse(&method)
+            .ok_or_else(|| StoreError::Corrupt(format!("method {method:?}")))?,
+        visit_on: row.date("visit_on")?,
+        age_years: u8::try_from(row.i64("age_years")?)
+            .map_err(|_| StoreError::Corrupt("age_years".into()))?,
+        bp: bp(row, "sbp_mmhg", "dbp_mmhg")?,
+        fpg_centi_mmol: centi("fpg_centi_mmol")?,
+        hba1c_centi_percent: centi("hba1c_centi_percent")?,
+        heart_rate_bpm: small(row, "heart_rate_bpm")?,
+        bmi_centi: small(row, "bmi_centi")?,
+        symptoms: codes(Some(row.text("symptoms")?)),
+        adherence: row.opt_text("adherence")?,
+        drugs: Vec::new(),
+        note: row.opt_text("note")?,
+        classification: classification(row, "classification")?,
+        urgent_referral: row.bool("urgent_referral")?,
+        refer: row.bool("refer")?,
+        reasons: codes(Some(row.text("reasons")?)),
+        next_due_on: row.date("next_due_on")?,
+        counts_face_to_face: row.bool("counts_face_to_face")?,
+        ruleset_version: row.text("ruleset_version")?,
+        created_at_us: row.i64("created_at_us")?,
+    })
+}
+
+const TASK_SELECT: &str = "SELECT t.id, t.resident_id, r.name AS resident_name, t.enrolment_id, e.disease, \
+    t.institution_id, t.kind, t.due_on, t.source_followup_id, t.status, t.done_followup_id \
+    FROM chronic_tasks t JOIN residents r ON r.id = t.resident_id JOIN chronic_enrolments e ON e.id = t.enrolment_id";
+
+fn task(row: &impl RowExt) -> Result<TaskRecord> {
+    Ok(TaskRecord {
+        id: row.i64("id")?,
+        resident_id: row.i64("resident_id")?,
+        resident_name: row.text("resident_name")?,
+        enrolment_id: row.i64("enrolment_id")?,
+        disease: disease(row)?,
+        institution_id: row.i64("institution_id")?,
+        kind: row.text("kind")?,
+        due_on: row.date("due_on")?,
+        source_followup_id: row.opt_i64("source_followup_id")?,
+        open: row.text("status")? == "open",
+        done_followup_id: row.opt_i64("done_followup_id")?,
+    })
+}
+
+fn adverse_code(a: AdverseReaction) -> &'static str {
+    match a {
+        AdverseReaction::None => "none",
+        AdverseReaction::Present => "present",
+        AdverseReaction::Uncontrolled => "uncontrolled",
+    }
+}
+
+impl Store {
+    /// Enrols a resident in a programme. A second active enrolment in the same
+    /// programme is refused by the database ([`StoreError::Duplicate`]).
+    pub async fn insert_enrolment(&self, n: &NewEnrolment, now_us: i64) -> Result<EnrolmentRecord> {
+        let e = &n.enrolment;
+        let p = &n.profile;
+        let (id,): (i64,) = on_write!(self, pool => {
+            sqlx::query_as(
+                "INSERT INTO chronic_enrolments (resident_id, disease, icd10, diagnosed_on, diagnosing_institution_id,
+                     diagnosed_offline, institution_id, status, enrolled_on, enrolled_by_staff_id, smoking, dyslipidaemia,
+                     impaired_glucose, family_history_early_cvd, target_organ_damage, ckd_stage, cvd,
+                     diabetes_complications, risk_level, risk_factors, created_at_us, changed_at_us)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)
+                 RETURNING id",
+            )
+            .bind(n.resident_id).bind(e.disease.code()).bind(&e.icd10).bind(e.diagnosed_on)
+            .bind(e.diagnosing_institution_id).bind(e.diagnosed_offline).bind(n.institution_id)
+            .bind(n.enrolled_on).bind(n.staff_id).bind(p.smoking).bind(p.dyslipidaemia)
+            .bind(p.impaired_glucose).bind(p.family_history_early_cvd).bind(p.target_organ_damage)
+            .bind(i64::from(p.ckd_stage)).bind(p.cvd).bind(p.diabetes_complications)
+            .bind(n.risk.as_ref().map(|r| r.level.code()))
+            .bind(n.risk.as_ref().map(|r| r.factors.join(",")))
+            .bind(now_us)
+            .fetch_one(pool).await
+        })?;
+        self.enrolment_for_write(id).await
+    }
+
+    async fn enrolment_for_write(&self, id: i64) -> Result<EnrolmentRecord> {
+        let sql = format!("SELECT {ENROLMENT_COLUMNS} FROM chronic_enrolments WHERE id = $1");
+        on_write!(self, pool => {
+            let row = sqlx::query(trusted(&sql)).bind(id).fetch_optional(pool).await?;
+            row.as_ref().map(enrolment).transpose()?.ok_or(StoreError::NotFound)
+        })
+    }
+
+    /// A resident's enrolments, active first, newest first.
+    pub async fn enrolments_of_resident(&self, resident_id: i64) -> Result<Vec<EnrolmentRecord>> {
+        let sql = format!(
+            "SELECT {ENROLMENT_COLUMNS} FROM chronic_enrolments WHERE resident_id = $1
+             ORDER BY CASE WHEN status = 'active' THEN 0 ELSE 1 END, id DESC LIMIT 20"
+        );
+        on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).bind(resident_id).fetch_all(pool).await?
+                .iter().map(enrolment).collect()
+        })
+    }
+
+    /// The resident's active enrolment in a programme, read on the write path so a
+    /// follow-up is decided on the latest figures.
+    pub async fn active_enrolment(
+        &self,
+        resident_id: i64,
+        disease: Disease,
+    ) -> Result<EnrolmentRecord> {
+        let sql = format!(
+            "SELECT {ENROLMENT_COLUMNS} FROM chronic_enrolments WHERE resident_id = $1 AND disease = $2 AND status = 'active'"
+        );
+        on_write!(self, pool => {
+            let row = sqlx::query(trusted(&sql)).bind(resident_id).bind(disease.code())
+                .fetch_optional(pool).await?;
+            row.as_ref().map(enrolment).transpose()?.ok_or(StoreError::NotFound)
+        })
+    }
+
+    /// Replaces an enrolment's risk inputs and stratification.
+    pub async fn set_risk(
+        &self,
+        enrolment_id: i64,
+        profile: &RiskProfile,
+        risk: Option<&StoredRisk>,
+        now_us: i64,
+    ) -> Result<EnrolmentRecord> {
+        let p = profile;
+        let done = on_write!(self, pool => {
+            sqlx::query(
+                "UPDATE chronic_enrolments SET smoking = $1, dyslipidaemia = $2, impaired_glucose = $3,
+                     family_history_early_cvd = $4, target_organ_damage = $5, ckd_stage = $6, cvd = $7,
+                     diabetes_complications = $8, risk_level = $9, risk_factors = $10, changed_at_us = $11
+                 WHERE id = $12 AND status = 'active'",
+            )
+            .bind(p.smoking).bind(p.dyslipidaemia).bind(p.impaired_glucose).bind(p.family_history_early_cvd)
+            .bind(p.target_organ_damage).bind(i64::from(p.ckd_stage)).bind(p.cvd).bind(p.diabetes_complications)
+            .bind(risk.map(|r| r.level.code())).bind(risk.map(|r| r.factors.join(",")))
+            .bind(now_us).bind(enrolment_id)
+            .execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.enrolment_for_write(enrolment_id).await
+    }
+
+    /// The classification of the latest classified follow-up on or before `visit_on`
+    /// (the "previous" one for a follow-up being entered for that day).
+    pub async fn previous_classification(
+        &self,
+        enrolment_id: i64,
+        visit_on: Date,
+    ) -> Result<Option<Classification>> {
+        on_write!(self, pool => {
+            let row = sqlx::query(
+                "SELECT classification FROM followups WHERE enrolment_id = $1 AND visit_on <= $2
+                   AND classification IS NOT NULL ORDER BY visit_on DESC, id DESC LIMIT 1",
+            )
+            .bind(enrolment_id).bind(visit_on)
+            .fetch_optional(pool).await?;
+            match row {
+                Some(r) => classification(&r, "classification"),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Writes a follow-up in one transaction: the record and its drugs, the task an
+    /// urgent referral creates, the open tasks an earlier visit left (done now), the
+    /// enrolment's maintained figures and, when given, its new risk.
+    pub async fn insert_followup(&self, n: &NewFollowup<'_>) -> Result<i64> {
+        let f = &n.followup.findings;
+        let d = &n.followup.details;
+        let e = n.evaluation;
+        let symptoms: Vec<&str> = f.symptoms.iter().map(|s| s.code()).collect();
+        let reasons: Vec<&str> = e.reasons.iter().map(|r| r.code()).collect();
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO followups (enrolment_id, resident_id, disease, institution_id, staff_id, method, visit_on,
+                     age_years, sbp_mmhg, dbp_mmhg, fpg_centi_mmol, hba1c_centi_percent, heart_rate_bpm,
+                     temperature_centi_c, weight_centi_kg, height_cm, bmi_centi, waist_cm, dorsalis_pedis, symptoms,
+                     pregnant_or_breastfeeding, adverse_reaction, complication, cigarettes_per_day,
+                     alcohol_ml_per_day, exercise_sessions_per_week, exercise_minutes_per_session, salt_intake,
+                     staple_food_g_per_day, adherence, hypoglycaemia, insulin, note, classification,
+                     urgent_referral, refer, reasons, next_due_on, counts_face_to_face, ruleset_version, created_at_us)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+                     $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39,
+                     $40, $41)
+                 RETURNING id",
+            )
+            .bind(n.enrolment_id).bind(n.resident_id).bind(n.disease.code()).bind(n.institution_id)
+            .bind(n.staff_id).bind(f.method.code()).bind(n.followup.visit_on).bind(i64::from(f.age_years))
+            .bind(f.bp.map(|b| i64::from(b.sbp_mmhg))).bind(f.bp.map(|b| i64::from(b.dbp_mmhg)))
+            .bind(f.fpg.map(|g| i64::from(g.centi()))).bind(d.hba1c.map(|h| i64::from(h.centi())))
+            .bind(f.heart_rate_bpm.map(i64::from)).bind(f.temperature.map(|t| i64::from(t.centi())))
+            .bind(d.weight.map(|w| i64::from(w.centi()))).bind(d.height_cm.map(i64::from))
+            .bind(d.bmi_centi.map(i64::from)).bind(d.waist_cm.map(i64::from))
+            .bind(d.dorsalis_pedis.map(|p| p.code())).bind(symptoms.join(","))
+            .bind(f.pregnant_or_breastfeeding).bind(adverse_code(f.adverse_reaction)).bind(f.complication.code())
+            .bind(d.cigarettes_per_day.map(i64::from)).bind(d.alcohol_ml_per_day.map(i64::from))
+            .bind(d.exercise_sessions_per_week.map(i64::from)).bind(d.exercise_minutes_per_session.map(i64::from))
+            .bind(d.salt_intake.map(|s| s.code())).bind(d.staple_food_g_per_day.map(i64::from))
+            .bind(d.adherence.map(|a| a.code())).bind(d.hypoglycaemia.map(|h| h.code()))
+            .bind(d.insulin.as_deref()).bind(d.note.as_deref())
+            .bind(e.classification.map(|c| i64::from(c.number()))).bind(e.urgent_referral).bind(e.refer)
+            .bind(reasons.join(",")).bind(n.next_due_on).bind(e.counts_as_face_to_face).bind(n.ruleset_version)
+            .bind(n.now_us)
+            .fetch_one(&mut *tx).await?;
+            for (position, drug) in d.drugs.iter().enumerate() {
+                sqlx::query("INSERT INTO followup_drugs (followup_id, position, name, dose) VALUES ($1, $2, $3, $4)")
+                    .bind(id).bind(position as i64).bind(&drug.name).bind(&drug.dose)
+                    .execute(&mut *tx).await?;
+            }
+            // Any later contact follows up an earlier urgent referral.
+            sqlx::query(
+                "UPDATE chronic_tasks SET status = 'done', done_followup_id = $1, done_at_us = $2
+                 WHERE enrolment_id = $3 AND status = 'open'
+                   AND source_followup_id IN (SELECT id FROM followups WHERE enrolment_id = $3 AND visit_on < $4)",
+            )
+            .bind(id).bind(n.now_us).bind(n.enrolment_id).bind(n.followup.visit_on)
+            .execute(&mut *tx).await?;
+            if let Some(due_on) = n.urgent_task_due_on {
+                sqlx::query(
+                    "INSERT INTO chronic_tasks (resident_id, enrolment_id, institution_id, kind, due_on,
+                         source_followup_id, status, created_at_us)
+                     VALUES ($1, $2, $3, 'urgent_referral_followup', $4, $5, 'open', $6)",
+                )
+                .bind(n.resident_id).bind(n.enrolment_id).bind(n.institution_id).bind(due_on).bind(id).bind(n.now_us)
+                .execute(&mut *tx).await?;
+            }
+            sqlx::query(
+                "UPDATE chronic_enrolments SET
+                     last_followup_on = (SELECT MAX(visit_on) FROM followups WHERE enrolment_id = $1),
+                     last_face_to_face_on = (SELECT MAX(visit_on) FROM followups WHERE enrolment_id = $1 AND counts_face_to_face = TRUE),
+                     last_classification = (SELECT classification FROM followups WHERE enrolment_id = $1
+                         AND classification IS NOT NULL ORDER BY visit_on DESC, id DESC LIMIT 1),
+                     next_due_on = (SELECT next_due_on FROM followups WHERE enrolment_id = $1 ORDER BY visit_on DESC, id DESC LIMIT 1),
+                     changed_at_us = $2
+                 WHERE id = $1",
+            )
+            .bind(n.enrolment_id).bind(n.now_us)
+            .execute(&mut *tx).await?;
+            sqlx::query(
+                "UPDATE chronic_enrolments SET highest_sbp_mmhg = COALESCE($1, highest_sbp_mmhg),
+                     highest_dbp_mmhg = COALESCE($2, highest_dbp_mmhg), bmi_centi = COALESCE($3, bmi_centi),
+                     waist_cm = COALESCE($4, waist_cm), risk_level = COALESCE($5, risk_level),
+                     risk_factors = COALESCE($6, risk_factors)
+                 WHERE id = $7",
+            )
+            .bind(n.highest_bp.map(|b| i64::from(b.sbp_mmhg))).bind(n.highest_bp.map(|b| i64::from(b.dbp_mmhg)))
+            .bind(d.bmi_centi.map(i64::from)).bind(d.waist_cm.map(i64::from))
+            .bind(n.risk.as_ref().map(|r| r.level.code())).bind(n.risk.as_ref().map(|r| r.factors.join(",")))
+            .bind(n.enrolment_id)
+            .execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(id)
+        })
+    }
+
+    /// A resident's follow-ups, newest visit first, optionally of one programme.
+    pub async fn followups_of_resident(
+        &self,
+        resident_id: i64,
+        disease: Option<Disease>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<FollowupRecord>> {
+        let (after_on, after_id) = match after {
+            Some(_) => split_date_cursor(after)?,
+            None => (time::macros::date!(9999 - 12 - 31), i64::MAX),
+        };
+        let sql = format!(
+            "SELECT {FOLLOWUP_COLUMNS} FROM followups f WHERE f.resident_id = $1 AND ($2 IS NULL OR f.disease = $2)
+               AND (f.visit_on < $3 OR (f.visit_on = $3 AND f.id < $4))
+             ORDER BY f.visit_on DESC, f.id DESC LIMIT $5"
+        );
+        let mut items: Vec<FollowupRecord> = on_read!(self, pool => {
+            sqlx::query(trusted(&sql))
+                .bind(resident_id).bind(disease.map(Disease::code)).bind(after_on).bind(after_id)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool).await?.iter().map(followup).collect::<Result<_>>()
+        })?;
+        let ids: Vec<i64> = items.iter().map(|f| f.id).collect();
+        if !ids.is_empty() {
+            let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+            // The ids are integers read back from the database, not client input.
+            let sql = format!(
+                "SELECT followup_id, name, dose FROM followup_drugs WHERE followup_id IN ({list}) ORDER BY followup_id, position"
+            );
+            let drugs: Vec<(i64, String, String)> = on_read!(self, pool => {
+                sqlx::query_as(trusted(&sql)).fetch_all(pool).await?
+            });
+            for (fid, name, dose) in drugs {
+                if let Some(f) = items.iter_mut().find(|f| f.id == fid) {
+                    f.drugs.push((name, dose));
+                }
+            }
+        }
+        Ok(Page::from_overfetch(items, limit, |f| {
+            date_cursor(f.visit_on, f.id)
+        }))
+    }
+
+    /// Open tasks of an institution, soonest due first.
+    pub async fn open_tasks(
+        &self,
+        institution_id: i64,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<TaskRecord>> {
+        let (after_on, after_id) = split_date_cursor(after)?;
+        let sql = format!(
+            "{TASK_SELECT} WHERE t.institution_id = $1 AND t.status = 'open'
+               AND (t.due_on > $2 OR (t.due_on = $2 AND t.id > $3))
+             ORDER BY t.due_on, t.id LIMIT $4"
+        );
+        let rows: Vec<TaskRecord> = on_read!(self, pool => {
+            sqlx::query(trusted(&sql))
+                .bind(institution_id).bind(after_on).bind(after_id).bind(i64::from(limit) + 1)
+                .fetch_all(pool).await?.iter().map(task).collect::<Result<_>>()
+        })?;
+        Ok(Page::from_overfetch(rows, limit, |t| {
+            date_cursor(t.due_on, t.id)
+        }))
+    }
+
+    /// Tasks of one enrolment, newest first.
+    pub async fn tasks_of_enrolment(&self, enrolment_id: i64) -> Result<Vec<TaskRecord>> {
+        let sql = format!("{TASK_SELECT} WHERE t.enrolment_id = $1 ORDER BY t.id DESC LIMIT 50");
+        on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).bind(enrolment_id).fetch_all(pool).await?
+                .iter().map(task).collect()
+        })
+    }
+}
