@@ -9,6 +9,9 @@ pub enum AppError {
     /// Input broke one or more rules; every problem is listed.
     #[error("invalid input")]
     Invalid(Vec<FieldProblem>),
+    /// Items of a batch broke rules; every problem is listed with its item's index.
+    #[error("invalid batch")]
+    InvalidBatch(Vec<(usize, FieldProblem)>),
     #[error("not signed in, or the token is not valid")]
     Unauthenticated,
     #[error("too many failed sign-ins: locked")]

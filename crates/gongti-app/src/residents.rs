@@ -49,7 +49,7 @@ impl App {
     /// Audits a refusal and returns the error to answer with.
     pub(crate) async fn refuse(&self, mut entry: AuditEntry, error: AppError) -> AppError {
         entry.outcome = match error {
-            AppError::Invalid(_) => Outcome::Invalid,
+            AppError::Invalid(_) | AppError::InvalidBatch(_) => Outcome::Invalid,
             AppError::NotFound => Outcome::NotFound,
             AppError::Forbidden | AppError::BreakGlassRequired => Outcome::Denied,
             AppError::Conflict(_) => Outcome::Invalid,

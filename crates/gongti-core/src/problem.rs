@@ -35,6 +35,8 @@ pub enum Problem {
     UnknownCode,
     /// A time after now.
     InFuture,
+    /// Not in the expected format (e.g. a time that is not RFC 3339).
+    Malformed,
 }
 
 impl Problem {
@@ -60,6 +62,7 @@ impl Problem {
             Problem::Inconsistent { .. } => "inconsistent",
             Problem::UnknownCode => "unknown_code",
             Problem::InFuture => "in_future",
+            Problem::Malformed => "malformed",
         }
     }
 }

@@ -11,6 +11,7 @@ mod auth;
 mod chronic;
 mod contracts;
 mod migrate;
+mod readings;
 mod region;
 mod residents;
 mod row;
@@ -31,6 +32,7 @@ pub use chronic::{
 };
 pub use contracts::{ContractRecord, ContractWrite, NewPackage, OpenContract, PackageRecord};
 pub use migrate::MIGRATION_COUNT;
+pub use readings::{AlertRecord, NewAlert, NewReading, ReadingOutcome, ReadingRecord};
 pub use region::{
     DepartmentRecord, DistrictRecord, InstitutionFilter, InstitutionRecord, NewInstitution,
     NewStaff, NewTeam, StaffFilter, StaffRecord, TeamRecord,

@@ -29,6 +29,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_chronic.sql"),
         postgres: include_str!("../migrations/postgres/0003_chronic.sql"),
     },
+    Migration {
+        version: 4,
+        name: "readings",
+        sqlite: include_str!("../migrations/sqlite/0004_readings.sql"),
+        postgres: include_str!("../migrations/postgres/0004_readings.sql"),
+    },
 ];
 
 pub const MIGRATION_COUNT: usize = MIGRATIONS.len();

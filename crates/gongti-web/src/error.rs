@@ -15,6 +15,8 @@ pub struct ApiError {
     pub zh: String,
     pub en: String,
     pub problems: Vec<FieldProblem>,
+    /// Problems of a batch's items, with the item's index.
+    pub indexed: Vec<(usize, FieldProblem)>,
     /// Render as a FHIR OperationOutcome instead of `{"code","message"}`.
     pub fhir: bool,
 }
@@ -32,6 +34,7 @@ impl ApiError {
             zh: zh.into(),
             en: en.into(),
             problems: Vec::new(),
+            indexed: Vec::new(),
             fhir: false,
         }
     }
@@ -143,6 +146,7 @@ pub fn problem_text(p: &FieldProblem) -> (String, String) {
             "不能晚于当前时间".into(),
             "must not be in the future".into(),
         ),
+        Malformed => ("格式不正确".into(), "is not in the expected format".into()),
     };
     (zh, en)
 }
@@ -166,6 +170,16 @@ impl ApiError {
                     "The input has problems; see the fields listed",
                 );
                 error.problems = problems.clone();
+                error
+            }
+            AppError::InvalidBatch(items) => {
+                let mut error = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid",
+                    "批量数据有误，已列出每条的问题，未保存任何数据",
+                    "Items of the batch have problems, each listed with its index; nothing was saved",
+                );
+                error.indexed = items.clone();
                 error
             }
             AppError::Unauthenticated => ApiError::unauthenticated(),
@@ -209,6 +223,17 @@ impl ApiError {
                         "尚未到续约/改签时间（到期前30天开放）",
                         "Renewal and switching open shortly before the term ends",
                     ),
+                    "already_acknowledged" => {
+                        ("该提醒已被处理", "The alert was already acknowledged")
+                    }
+                    "already_enrolled" => (
+                        "该居民已在此病种管理中",
+                        "The resident is already enrolled in this programme",
+                    ),
+                    "not_enrolled" => (
+                        "该居民未纳入此病种管理，请先建档",
+                        "The resident is not enrolled in this programme",
+                    ),
                     "same_team" => ("已与该团队签约", "The resident is already with this team"),
                     "contract_changed" => (
                         "签约状态已被他人修改，请刷新后重试",
@@ -225,7 +250,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let problems: Vec<_> = self
+        let mut problems: Vec<_> = self
             .problems
             .iter()
             .map(|p| {
@@ -233,6 +258,10 @@ impl IntoResponse for ApiError {
                 json!({"field": p.field, "code": p.problem.code(), "message": zh, "message_en": en})
             })
             .collect();
+        problems.extend(self.indexed.iter().map(|(index, p)| {
+            let (zh, en) = problem_text(p);
+            json!({"index": index, "field": p.field, "code": p.problem.code(), "message": zh, "message_en": en})
+        }));
         if self.fhir {
             let severity = if self.status.is_server_error() {
                 "fatal"

@@ -159,3 +159,22 @@ pub(crate) fn risk_factor(f: RiskFactor) -> (&'static str, &'static str) {
         RiskFactor::Cvd => ("临床心脑血管病", "cardiovascular disease"),
     }
 }
+
+/// The label of an alert code (the urgent reason a home reading met).
+pub(crate) fn alert_code(code: &str) -> (&'static str, &'static str) {
+    match code {
+        "urgent_bp" => (
+            "家庭自测血压达到紧急转诊标准",
+            "Home BP at the urgent-referral threshold",
+        ),
+        "urgent_glucose_high" => (
+            "家庭自测血糖过高（≥16.7）",
+            "Home glucose at or above 16.7 mmol/L",
+        ),
+        "urgent_glucose_low" => (
+            "家庭自测血糖过低（≤3.9）",
+            "Home glucose at or below 3.9 mmol/L",
+        ),
+        _ => ("提醒", "Alert"),
+    }
+}

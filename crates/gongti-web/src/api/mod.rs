@@ -2,6 +2,7 @@
 
 mod chronic;
 mod contracts;
+mod readings;
 
 use axum::Json;
 use axum::Router;
@@ -40,6 +41,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/residents/{id}/access-log", get(access_log))
         .merge(chronic::routes())
         .merge(contracts::routes())
+        .merge(readings::routes())
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));
     Router::new()
         .route("/auth/token", post(issue_token))

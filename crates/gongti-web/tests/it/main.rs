@@ -8,4 +8,5 @@ mod chronic;
 mod console;
 mod contracts;
 mod fhir;
+mod readings;
 mod support;

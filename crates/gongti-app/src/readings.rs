@@ -1,0 +1,199 @@
+//! Home readings (家庭自测): single and batch uploads, idempotent on the client's id,
+//! checked for plausibility and the clock, and alerts raised at once for urgent
+//! values. Readings never count as follow-ups.
+
+use std::collections::BTreeMap;
+
+use gongti_core::access::PatientAction;
+use gongti_core::audit::{AuditEntry, Outcome};
+use gongti_core::chronic::readings::{
+    BATCH_MAX, ReadingForm, ValidReading, urgent_reading, validate_reading,
+};
+use gongti_core::resident::{FieldProblem, Problem};
+use gongti_store::{
+    AlertRecord, NewAlert, NewReading, Page, ReadingOutcome, ReadingRecord, StoreError,
+};
+
+use crate::{App, AppError, AppResult, Ctx};
+
+/// Most readings one list returns.
+pub const READINGS_LIST_MAX: u32 = 1000;
+
+impl App {
+    /// Stores readings of one or more residents. Every reading is checked first; if
+    /// any is invalid, or any resident is out of the uploader's reach, nothing is
+    /// stored. A reading already uploaded (same resident and client id) is reported
+    /// with no id and changes nothing.
+    pub async fn upload_readings(
+        &self,
+        ctx: &Ctx,
+        items: Vec<(i64, ReadingForm)>,
+    ) -> AppResult<Vec<ReadingOutcome>> {
+        let mut entry =
+            ctx.principal
+                .audit(self.now_us(), "reading.upload", "Observation", Outcome::Ok);
+        entry.request_id = ctx.request_id.clone();
+        if items.is_empty() || items.len() > BATCH_MAX {
+            let problem = if items.is_empty() {
+                Problem::Required
+            } else {
+                Problem::TooLong {
+                    max_chars: BATCH_MAX,
+                }
+            };
+            let error = AppError::Invalid(vec![FieldProblem::new("readings", problem)]);
+            return Err(self.refuse(entry, error).await);
+        }
+        let now_us = self.now_us();
+        let mut valid: Vec<(i64, ValidReading)> = Vec::with_capacity(items.len());
+        let mut problems = Vec::new();
+        for (index, (resident_id, form)) in items.iter().enumerate() {
+            match validate_reading(form, now_us) {
+                Ok(v) => valid.push((*resident_id, v)),
+                Err(ps) => problems.extend(ps.into_iter().map(|p| (index, p))),
+            }
+        }
+        if !problems.is_empty() {
+            entry.detail = Some(format!("{} problems", problems.len()));
+            return Err(self.refuse(entry, AppError::InvalidBatch(problems)).await);
+        }
+        // Every resident must be within reach; each gets its own audit record.
+        let today = self.today();
+        let mut entries: BTreeMap<i64, (AuditEntry, (i64, Option<i64>))> = BTreeMap::new();
+        for (resident_id, _) in &valid {
+            if entries.contains_key(resident_id) {
+                continue;
+            }
+            let (_, mut e) = self
+                .reach(
+                    ctx,
+                    *resident_id,
+                    PatientAction::Write,
+                    "reading.upload",
+                    None,
+                )
+                .await?;
+            e.resource_type = "Observation".into();
+            let home = self.store.alert_home(*resident_id, today).await?;
+            entries.insert(*resident_id, (e, home));
+        }
+        let rows: Vec<NewReading<'_>> = valid
+            .iter()
+            .map(|(resident_id, reading)| {
+                let (institution_id, team_id) = entries[resident_id].1;
+                NewReading {
+                    resident_id: *resident_id,
+                    reading,
+                    alert: urgent_reading(&reading.value, &self.chronic).map(|reason| NewAlert {
+                        institution_id,
+                        team_id,
+                        code: reason.code(),
+                    }),
+                }
+            })
+            .collect();
+        let outcomes = self
+            .store
+            .insert_readings(&rows, ctx.principal.user_id, now_us)
+            .await?;
+        let mut audit = Vec::with_capacity(entries.len());
+        for (resident_id, (mut e, _)) in entries {
+            let mine = outcomes.iter().filter(|o| o.resident_id == resident_id);
+            let (sent, new, alerts) = mine.fold((0, 0, 0), |(s, n, a), o| {
+                (
+                    s + 1,
+                    n + usize::from(o.id.is_some()),
+                    a + usize::from(o.alert_id.is_some()),
+                )
+            });
+            e.detail = Some(format!("{sent} sent, {new} new, {alerts} alerts"));
+            audit.push(e);
+        }
+        self.audit.record(audit).await?;
+        Ok(outcomes)
+    }
+
+    /// A resident's readings taken in `[from_us, to_us)`, newest first.
+    pub async fn resident_readings(
+        &self,
+        ctx: &Ctx,
+        resident_id: i64,
+        from_us: i64,
+        to_us: i64,
+        limit: u32,
+    ) -> AppResult<Vec<ReadingRecord>> {
+        let (_, mut entry) = self
+            .reach(ctx, resident_id, PatientAction::Read, "reading.list", None)
+            .await?;
+        entry.resource_type = "Observation".into();
+        let list = self
+            .store
+            .readings_of_resident(resident_id, from_us, to_us, limit.min(READINGS_LIST_MAX))
+            .await?;
+        self.audit.record(vec![entry]).await?;
+        Ok(list)
+    }
+
+    /// Open alerts of the actor's institution (optionally one team), newest first.
+    pub async fn open_alerts(
+        &self,
+        ctx: &Ctx,
+        team_id: Option<i64>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> AppResult<Page<AlertRecord>> {
+        let mut entry = ctx
+            .principal
+            .audit(self.now_us(), "worklist.alerts", "Flag", Outcome::Ok);
+        entry.request_id = ctx.request_id.clone();
+        let Some(institution) = ctx
+            .principal
+            .institution_id
+            .filter(|_| ctx.principal.role.is_clinical())
+        else {
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        };
+        let page = self
+            .store
+            .open_alerts(institution, team_id, after, limit)
+            .await?;
+        entry.detail = Some(format!("{} listed", page.items.len()));
+        self.audit.record(vec![entry]).await?;
+        Ok(page)
+    }
+
+    /// Marks an alert of the actor's institution as seen.
+    pub async fn acknowledge_alert(&self, ctx: &Ctx, alert_id: i64) -> AppResult<()> {
+        let mut entry =
+            ctx.principal
+                .audit(self.now_us(), "alert.acknowledge", "Flag", Outcome::Ok);
+        entry.request_id = ctx.request_id.clone();
+        entry.resource_id = Some(alert_id.to_string());
+        let alert = match self.store.alert(alert_id).await {
+            Ok(a) => a,
+            Err(StoreError::NotFound) => return Err(self.refuse(entry, AppError::NotFound).await),
+            Err(e) => return Err(e.into()),
+        };
+        entry.patient_id = Some(alert.resident_id);
+        if ctx.principal.institution_id != Some(alert.institution_id)
+            || !ctx.principal.role.is_clinical()
+        {
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        }
+        match self
+            .store
+            .acknowledge_alert(alert_id, ctx.principal.staff_id, self.now_us())
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Changed(_)) => {
+                return Err(self
+                    .refuse(entry, AppError::Conflict("already_acknowledged"))
+                    .await);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.audit.record(vec![entry]).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,300 @@
+//! Home readings and the alerts urgent ones raise. A batch is written in one
+//! transaction with multi-row statements; the client's reading id makes uploads
+//! idempotent (`ON CONFLICT DO NOTHING` on both engines).
+
+use gongti_core::chronic::Bp;
+use gongti_core::chronic::readings::{ReadingValue, ValidReading};
+
+use crate::row::{RowExt, trusted};
+use crate::{Result, Store, StoreError, on_read, on_write};
+
+/// Rows per INSERT statement (13 parameters each, far under both engines' limits).
+const ROWS_PER_STATEMENT: usize = 250;
+
+#[derive(Debug, Clone)]
+pub struct NewReading<'a> {
+    pub resident_id: i64,
+    pub reading: &'a ValidReading,
+    /// The alert to raise if this reading is new.
+    pub alert: Option<NewAlert>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAlert {
+    pub institution_id: i64,
+    pub team_id: Option<i64>,
+    pub code: &'static str,
+}
+
+/// What happened to one uploaded reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadingOutcome {
+    pub resident_id: i64,
+    pub client_reading_id: String,
+    /// The stored id when this upload created it; `None` for a repeat.
+    pub id: Option<i64>,
+    pub alert_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadingRecord {
+    pub id: i64,
+    pub resident_id: i64,
+    pub client_reading_id: String,
+    pub taken_at_us: i64,
+    pub bp: Option<Bp>,
+    pub pulse_bpm: Option<i64>,
+    pub glucose_centi_mmol: Option<i64>,
+    pub glucose_context: Option<String>,
+    pub device: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRecord {
+    pub id: i64,
+    pub resident_id: i64,
+    pub resident_name: String,
+    pub institution_id: i64,
+    pub team_id: Option<i64>,
+    pub reading_id: Option<i64>,
+    pub code: String,
+    pub open: bool,
+    pub raised_at_us: i64,
+    /// The hypertension risk level of the resident, when stratified.
+    pub risk_level: Option<String>,
+}
+
+fn reading(row: &impl RowExt) -> Result<ReadingRecord> {
+    let sbp = row.opt_i64("sbp_mmhg")?;
+    let dbp = row.opt_i64("dbp_mmhg")?;
+    let bp = match (sbp, dbp) {
+        (Some(s), Some(d)) => Some(Bp::new(
+            u16::try_from(s).map_err(|_| StoreError::Corrupt("sbp".into()))?,
+            u16::try_from(d).map_err(|_| StoreError::Corrupt("dbp".into()))?,
+        )),
+        _ => None,
+    };
+    Ok(ReadingRecord {
+        id: row.i64("id")?,
+        resident_id: row.i64("resident_id")?,
+        client_reading_id: row.text("client_reading_id")?,
+        taken_at_us: row.i64("taken_at_us")?,
+        bp,
+        pulse_bpm: row.opt_i64("pulse_bpm")?,
+        glucose_centi_mmol: row.opt_i64("glucose_centi_mmol")?,
+        glucose_context: row.opt_text("glucose_context")?,
+        device: row.opt_text("device")?,
+    })
+}
+
+fn alert(row: &impl RowExt) -> Result<AlertRecord> {
+    Ok(AlertRecord {
+        id: row.i64("id")?,
+        resident_id: row.i64("resident_id")?,
+        resident_name: row.text("resident_name")?,
+        institution_id: row.i64("institution_id")?,
+        team_id: row.opt_i64("team_id")?,
+        reading_id: row.opt_i64("reading_id")?,
+        code: row.text("code")?,
+        open: row.text("status")? == "open",
+        raised_at_us: row.i64("raised_at_us")?,
+        risk_level: row.opt_text("risk_level")?,
+    })
+}
+
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO home_readings (resident_id, client_reading_id, kind, taken_at_us, sbp_mmhg, dbp_mmhg, \
+         pulse_bpm, glucose_centi_mmol, glucose_context, device, uploaded_by_user_id, received_at_us) VALUES ",
+    );
+    for r in 0..rows {
+        let b = r * 12;
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 1..=12 {
+            if c > 1 {
+                sql.push(',');
+            }
+            sql.push('$');
+            sql.push_str(&(b + c).to_string());
+        }
+        sql.push(')');
+    }
+    sql.push_str(
+        " ON CONFLICT (resident_id, client_reading_id) DO NOTHING RETURNING id, resident_id, client_reading_id",
+    );
+    sql
+}
+
+const ALERT_SELECT: &str = "SELECT a.id, a.resident_id, r.name AS resident_name, a.institution_id, a.team_id, \
+    a.reading_id, a.code, a.status, a.raised_at_us, \
+    (SELECT e.risk_level FROM chronic_enrolments e WHERE e.resident_id = a.resident_id \
+       AND e.disease = 'hypertension' AND e.status = 'active') AS risk_level \
+    FROM alerts a JOIN residents r ON r.id = a.resident_id";
+
+impl Store {
+    /// Where a resident's alerts go: the team and institution of the contract in force
+    /// on `today`, else the institution managing an active enrolment, else the
+    /// institution that holds the record.
+    pub async fn alert_home(
+        &self,
+        resident_id: i64,
+        today: time::Date,
+    ) -> Result<(i64, Option<i64>)> {
+        on_read!(self, pool => {
+            let row = sqlx::query(
+                "SELECT COALESCE(
+                     (SELECT c.institution_id FROM contracts c WHERE c.resident_id = r.id
+                        AND c.status IN ('active', 'renewed', 'switched') AND c.start_on <= $2 AND c.end_on >= $2
+                      ORDER BY c.start_on DESC LIMIT 1),
+                     (SELECT e.institution_id FROM chronic_enrolments e WHERE e.resident_id = r.id AND e.status = 'active'
+                      ORDER BY e.id LIMIT 1),
+                     r.home_institution_id) AS institution_id,
+                   (SELECT c.team_id FROM contracts c WHERE c.resident_id = r.id
+                        AND c.status IN ('active', 'renewed', 'switched') AND c.start_on <= $2 AND c.end_on >= $2
+                      ORDER BY c.start_on DESC LIMIT 1) AS team_id
+                 FROM residents r WHERE r.id = $1",
+            )
+            .bind(resident_id).bind(today)
+            .fetch_optional(pool).await?
+            .ok_or(StoreError::NotFound)?;
+            Ok((row.i64("institution_id")?, row.opt_i64("team_id")?))
+        })
+    }
+
+    /// Stores a batch of readings in one transaction; a reading whose client id the
+    /// resident already has is skipped. New urgent readings raise their alerts.
+    pub async fn insert_readings(
+        &self,
+        readings: &[NewReading<'_>],
+        uploaded_by_user_id: i64,
+        now_us: i64,
+    ) -> Result<Vec<ReadingOutcome>> {
+        let mut outcomes: Vec<ReadingOutcome> = readings
+            .iter()
+            .map(|r| ReadingOutcome {
+                resident_id: r.resident_id,
+                client_reading_id: r.reading.client_reading_id.clone(),
+                id: None,
+                alert_id: None,
+            })
+            .collect();
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for (chunk_index, chunk) in readings.chunks(ROWS_PER_STATEMENT).enumerate() {
+                let sql = insert_sql(chunk.len());
+                let mut q = sqlx::query(trusted(&sql));
+                for r in chunk {
+                    let v = &r.reading.value;
+                    let (sbp, dbp, pulse, glucose, context) = match *v {
+                        ReadingValue::Bp { bp, pulse_bpm } => (
+                            Some(i64::from(bp.sbp_mmhg)), Some(i64::from(bp.dbp_mmhg)),
+                            pulse_bpm.map(i64::from), None, None,
+                        ),
+                        ReadingValue::Glucose { glucose, context } => (
+                            None, None, None, Some(i64::from(glucose.centi())), Some(context.code()),
+                        ),
+                    };
+                    q = q.bind(r.resident_id).bind(&r.reading.client_reading_id).bind(v.kind())
+                        .bind(r.reading.taken_at_us).bind(sbp).bind(dbp).bind(pulse).bind(glucose)
+                        .bind(context).bind(r.reading.device.as_deref()).bind(uploaded_by_user_id).bind(now_us);
+                }
+                let inserted = q.fetch_all(&mut *tx).await?;
+                let offset = chunk_index * ROWS_PER_STATEMENT;
+                for row in &inserted {
+                    let id = row.i64("id")?;
+                    let resident_id = row.i64("resident_id")?;
+                    let client = row.text("client_reading_id")?;
+                    // The first of equal ids in the batch is the one stored.
+                    if let Some(o) = outcomes[offset..offset + chunk.len()]
+                        .iter_mut()
+                        .find(|o| o.id.is_none() && o.resident_id == resident_id && o.client_reading_id == client)
+                    {
+                        o.id = Some(id);
+                    }
+                }
+            }
+            for (o, r) in outcomes.iter_mut().zip(readings) {
+                if let (Some(reading_id), Some(a)) = (o.id, &r.alert) {
+                    let (alert_id,): (i64,) = sqlx::query_as(
+                        "INSERT INTO alerts (resident_id, institution_id, team_id, reading_id, code, status, raised_at_us)
+                         VALUES ($1, $2, $3, $4, $5, 'open', $6) RETURNING id",
+                    )
+                    .bind(r.resident_id).bind(a.institution_id).bind(a.team_id).bind(reading_id).bind(a.code).bind(now_us)
+                    .fetch_one(&mut *tx).await?;
+                    o.alert_id = Some(alert_id);
+                }
+            }
+            tx.commit().await?;
+        });
+        Ok(outcomes)
+    }
+
+    /// A resident's readings taken in `[from_us, to_us)`, newest first, at most
+    /// `limit`.
+    pub async fn readings_of_resident(
+        &self,
+        resident_id: i64,
+        from_us: i64,
+        to_us: i64,
+        limit: u32,
+    ) -> Result<Vec<ReadingRecord>> {
+        on_read!(self, pool => {
+            sqlx::query(
+                "SELECT id, resident_id, client_reading_id, taken_at_us, sbp_mmhg, dbp_mmhg, pulse_bpm,
+                        glucose_centi_mmol, glucose_context, device
+                 FROM home_readings WHERE resident_id = $1 AND taken_at_us >= $2 AND taken_at_us < $3
+                 ORDER BY taken_at_us DESC, id DESC LIMIT $4",
+            )
+            .bind(resident_id).bind(from_us).bind(to_us).bind(i64::from(limit))
+            .fetch_all(pool).await?.iter().map(reading).collect()
+        })
+    }
+
+    /// Open alerts of an institution (optionally one team), newest first.
+    pub async fn open_alerts(
+        &self,
+        institution_id: i64,
+        team_id: Option<i64>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<crate::Page<AlertRecord>> {
+        let sql = format!(
+            "{ALERT_SELECT} WHERE a.institution_id = $1 AND a.status = 'open' AND ($2 IS NULL OR a.team_id = $2)
+               AND a.id < $3 ORDER BY a.id DESC LIMIT $4"
+        );
+        let rows: Vec<AlertRecord> = on_read!(self, pool => {
+            sqlx::query(trusted(&sql))
+                .bind(institution_id).bind(team_id).bind(after.unwrap_or(i64::MAX)).bind(i64::from(limit) + 1)
+                .fetch_all(pool).await?.iter().map(alert).collect::<Result<_>>()
+        })?;
+        Ok(crate::Page::from_overfetch(rows, limit, |a| a.id))
+    }
+
+    pub async fn alert(&self, id: i64) -> Result<AlertRecord> {
+        let sql = format!("{ALERT_SELECT} WHERE a.id = $1");
+        on_read!(self, pool => {
+            let row = sqlx::query(trusted(&sql)).bind(id).fetch_optional(pool).await?;
+            row.as_ref().map(alert).transpose()?.ok_or(StoreError::NotFound)
+        })
+    }
+
+    /// Marks an open alert as seen; [`StoreError::Changed`] if it no longer is open.
+    pub async fn acknowledge_alert(&self, id: i64, staff_id: i64, now_us: i64) -> Result<()> {
+        let done = on_write!(self, pool => {
+            sqlx::query(
+                "UPDATE alerts SET status = 'acknowledged', acknowledged_by_staff_id = $1, acknowledged_at_us = $2
+                 WHERE id = $3 AND status = 'open'",
+            )
+            .bind(staff_id).bind(now_us).bind(id)
+            .execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        if done == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Changed("alert"))
+        }
+    }
+}
