@@ -3,7 +3,6 @@
 //! their verdict, the tasks urgent referrals create, and the rules as a service.
 
 use gongti_core::access::PatientAction;
-use gongti_core::audit::Outcome;
 use gongti_core::chronic::followup::{Evaluation, Findings, FollowupForm, evaluate, validate};
 use gongti_core::chronic::record::{
     EnrolmentForm, FollowupRecordForm, validate_enrolment, validate_record,
@@ -431,20 +430,9 @@ impl App {
         after: Option<i64>,
         limit: u32,
     ) -> AppResult<Page<TaskRecord>> {
-        let mut entry = ctx
-            .principal
-            .audit(self.now_us(), "worklist.tasks", "Task", Outcome::Ok);
-        entry.request_id = ctx.request_id.clone();
-        let Some(institution) = ctx
-            .principal
-            .institution_id
-            .filter(|_| ctx.principal.role.is_clinical())
-        else {
-            return Err(self.refuse(entry, AppError::Forbidden).await);
-        };
+        let (entry, institution) = self.worklist_scope(ctx, "worklist.tasks", "Task").await?;
         let page = self.store.open_tasks(institution, after, limit).await?;
-        entry.detail = Some(format!("{} listed", page.items.len()));
-        self.audit.record(vec![entry]).await?;
+        self.listed(entry, page.items.len()).await?;
         Ok(page)
     }
 }

@@ -3,7 +3,6 @@
 //! `may_manage_contracts`, written in one transaction and audited.
 
 use gongti_core::access::{PatientAction, may_manage_contracts};
-use gongti_core::audit::Outcome;
 use gongti_core::contract::{ContractCommand, ContractError, ContractParams, FeeSplit, plan};
 use gongti_core::region::InstitutionId;
 use gongti_core::resident::{FieldProblem, Problem};
@@ -277,29 +276,16 @@ impl App {
         after: Option<i64>,
         limit: u32,
     ) -> AppResult<Page<ContractRecord>> {
-        let mut entry = ctx.principal.audit(
-            self.now_us(),
-            "worklist.expiring_contracts",
-            "Contract",
-            Outcome::Ok,
-        );
-        entry.request_id = ctx.request_id.clone();
-        let Some(institution) = ctx.principal.institution_id else {
-            return Err(self.refuse(entry, AppError::Forbidden).await);
-        };
-        if !ctx.principal.role.is_clinical()
-            && !may_manage_contracts(&ctx.principal.actor(), InstitutionId(institution))
-        {
-            return Err(self.refuse(entry, AppError::Forbidden).await);
-        }
+        let (entry, institution) = self
+            .worklist_scope(ctx, "worklist.expiring_contracts", "Contract")
+            .await?;
         let through =
             self.today() + Duration::days(i64::from(self.contract_params().expiring_within_days));
         let page = self
             .store
             .expiring_contracts(institution, team_id, through, after, limit)
             .await?;
-        entry.detail = Some(format!("{} listed", page.items.len()));
-        self.audit.record(vec![entry]).await?;
+        self.listed(entry, page.items.len()).await?;
         Ok(page)
     }
 }

@@ -12,6 +12,7 @@ pub mod readings;
 mod registrar;
 pub mod registry;
 pub mod residents;
+mod worklists;
 
 use std::sync::Arc;
 

@@ -142,23 +142,12 @@ impl App {
         after: Option<i64>,
         limit: u32,
     ) -> AppResult<Page<AlertRecord>> {
-        let mut entry = ctx
-            .principal
-            .audit(self.now_us(), "worklist.alerts", "Flag", Outcome::Ok);
-        entry.request_id = ctx.request_id.clone();
-        let Some(institution) = ctx
-            .principal
-            .institution_id
-            .filter(|_| ctx.principal.role.is_clinical())
-        else {
-            return Err(self.refuse(entry, AppError::Forbidden).await);
-        };
+        let (entry, institution) = self.worklist_scope(ctx, "worklist.alerts", "Flag").await?;
         let page = self
             .store
             .open_alerts(institution, team_id, after, limit)
             .await?;
-        entry.detail = Some(format!("{} listed", page.items.len()));
-        self.audit.record(vec![entry]).await?;
+        self.listed(entry, page.items.len()).await?;
         Ok(page)
     }
 
