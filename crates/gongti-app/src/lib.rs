@@ -12,7 +12,7 @@ pub mod readings;
 mod registrar;
 pub mod registry;
 pub mod residents;
-mod worklists;
+pub mod worklists;
 
 use std::sync::Arc;
 

@@ -35,3 +35,82 @@ impl App {
         self.audit.record(vec![entry]).await
     }
 }
+
+/// The follow-up worklists of a team (DOMAIN.md §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowupWorklist {
+    /// Next follow-up due in the coming seven days (today included).
+    DueThisWeek,
+    Overdue,
+    /// No face-to-face follow-up in 90 days.
+    MissedVisit,
+    /// No contact of any kind (follow-up, phone call, home reading) in 12 months.
+    LostToFollowUp,
+}
+
+impl FollowupWorklist {
+    pub fn parse(code: &str) -> Option<FollowupWorklist> {
+        match code {
+            "due_this_week" => Some(FollowupWorklist::DueThisWeek),
+            "overdue" => Some(FollowupWorklist::Overdue),
+            "missed_visit" => Some(FollowupWorklist::MissedVisit),
+            "lost_to_follow_up" => Some(FollowupWorklist::LostToFollowUp),
+            _ => None,
+        }
+    }
+}
+
+impl App {
+    /// One page of a follow-up worklist of the actor's institution.
+    pub async fn followup_worklist(
+        &self,
+        ctx: &Ctx,
+        which: FollowupWorklist,
+        disease: Option<gongti_core::chronic::Disease>,
+        team_id: Option<i64>,
+        order: gongti_store::WorklistOrder,
+        after: Option<i64>,
+        limit: u32,
+    ) -> AppResult<gongti_store::Page<gongti_store::WorklistItem>> {
+        use gongti_store::FollowupList;
+        use time::Duration;
+        let (entry, institution) = self
+            .worklist_scope(ctx, "worklist.followups", "EpisodeOfCare")
+            .await?;
+        let today = self.today();
+        let p = &self.chronic;
+        let list = match which {
+            FollowupWorklist::DueThisWeek => FollowupList::Due {
+                until: today + Duration::days(6),
+            },
+            FollowupWorklist::Overdue => FollowupList::Overdue,
+            FollowupWorklist::MissedVisit => FollowupList::MissedVisit {
+                since: today - Duration::days(i64::from(p.missed_visit_days)),
+            },
+            FollowupWorklist::LostToFollowUp => {
+                let since = today - Duration::days(i64::from(p.lost_to_follow_up_days));
+                let since_us = crate::unix_us(
+                    since
+                        .with_time(time::Time::MIDNIGHT)
+                        .assume_offset(crate::DISPLAY_OFFSET),
+                );
+                FollowupList::Lost { since, since_us }
+            }
+        };
+        let page = self
+            .store
+            .followup_worklist(
+                institution,
+                list,
+                disease,
+                team_id,
+                order,
+                today,
+                after,
+                limit,
+            )
+            .await?;
+        self.listed(entry, page.items.len()).await?;
+        Ok(page)
+    }
+}

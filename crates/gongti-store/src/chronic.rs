@@ -134,7 +134,7 @@ pub struct TaskRecord {
     pub done_followup_id: Option<i64>,
 }
 
-fn disease(row: &impl RowExt) -> Result<Disease> {
+fn disease_of(row: &impl RowExt) -> Result<Disease> {
     let code = row.text("disease")?;
     Disease::parse(&code).ok_or_else(|| StoreError::Corrupt(format!("disease {code:?}")))
 }
@@ -184,7 +184,7 @@ fn enrolment(row: &impl RowExt) -> Result<EnrolmentRecord> {
     Ok(EnrolmentRecord {
         id: row.i64("id")?,
         resident_id: row.i64("resident_id")?,
-        disease: disease(row)?,
+        disease: disease_of(row)?,
         icd10: row.text("icd10")?,
         diagnosed_on: row.date("diagnosed_on")?,
         diagnosing_institution_id: row.opt_i64("diagnosing_institution_id")?,
@@ -231,7 +231,7 @@ fn followup(row: &impl RowExt) -> Result<FollowupRecord> {
         id: row.i64("id")?,
         enrolment_id: row.i64("enrolment_id")?,
         resident_id: row.i64("resident_id")?,
-        disease: disease(row)?,
+        disease: disease_of(row)?,
         institution_id: row.i64("institution_id")?,
         staff_id: row.i64("staff_id")?,
         method: Method::parse(&method)
@@ -269,7 +269,7 @@ fn task(row: &impl RowExt) -> Result<TaskRecord> {
         resident_id: row.i64("resident_id")?,
         resident_name: row.text("resident_name")?,
         enrolment_id: row.i64("enrolment_id")?,
-        disease: disease(row)?,
+        disease: disease_of(row)?,
         institution_id: row.i64("institution_id")?,
         kind: row.text("kind")?,
         due_on: row.date("due_on")?,
@@ -568,5 +568,150 @@ impl Store {
             sqlx::query(trusted(&sql)).bind(enrolment_id).fetch_all(pool).await?
                 .iter().map(task).collect()
         })
+    }
+}
+
+/// The follow-up worklists of DOMAIN.md §2, over an institution's active enrolments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowupList {
+    /// Next follow-up due between `today` and `until` (inclusive).
+    Due { until: Date },
+    /// Next follow-up due before `today`.
+    Overdue,
+    /// No face-to-face follow-up since `since` (enrolled before it).
+    MissedVisit { since: Date },
+    /// No follow-up since `since` and no home reading since `since_us`.
+    Lost { since: Date, since_us: i64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorklistOrder {
+    /// Soonest date first.
+    Due,
+    /// Highest hypertension risk first, then soonest.
+    Risk,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorklistItem {
+    pub enrolment_id: i64,
+    pub resident_id: i64,
+    pub resident_name: String,
+    pub disease: Disease,
+    /// The resident's hypertension risk level, if stratified.
+    pub risk_level: Option<RiskLevel>,
+    pub next_due_on: Option<Date>,
+    pub last_followup_on: Option<Date>,
+    pub last_face_to_face_on: Option<Date>,
+    pub last_classification: Option<Classification>,
+    /// The keyset cursor of this item in its list.
+    pub cursor: i64,
+}
+
+/// (rank, date, id) in one i64: 3 bits of rank, 22 bits of Julian day, 38 of id.
+fn worklist_cursor(rank: i64, on: Date, id: i64) -> i64 {
+    (rank << 60) | ((i64::from(on.to_julian_day()) & 0x3F_FFFF) << 38) | (id & 0x3F_FFFF_FFFF)
+}
+
+fn split_worklist_cursor(cursor: i64) -> (i64, Date, i64) {
+    let day = ((cursor >> 38) & 0x3F_FFFF) as i32;
+    let on = Date::from_julian_day(day).unwrap_or(time::macros::date!(9999 - 12 - 31));
+    ((cursor >> 60) & 0x7, on, cursor & 0x3F_FFFF_FFFF)
+}
+
+impl Store {
+    /// One page of a follow-up worklist of an institution.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn followup_worklist(
+        &self,
+        institution_id: i64,
+        list: FollowupList,
+        disease: Option<Disease>,
+        team_id: Option<i64>,
+        order: WorklistOrder,
+        today: Date,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<WorklistItem>> {
+        let risk = "COALESCE(e.risk_level, (SELECT h.risk_level FROM chronic_enrolments h WHERE h.resident_id = e.resident_id \
+                    AND h.disease = 'hypertension' AND h.status = 'active'))";
+        let rank = match order {
+            WorklistOrder::Due => "CAST(0 AS BIGINT)".to_owned(),
+            WorklistOrder::Risk => format!(
+                "CAST(CASE {risk} WHEN 'very_high' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END AS BIGINT)"
+            ),
+        };
+        // Every list names all the parameters (a no-op `$n = $n` where it needs none),
+        // so the statement takes the same arguments whichever list it is.
+        let (condition, date_arg, us_arg) = match list {
+            FollowupList::Due { until } => {
+                ("e.next_due_on >= $4 AND e.next_due_on <= $5", until, 0)
+            }
+            FollowupList::Overdue => ("e.next_due_on < $4 AND $5 = $5 AND $6 = $6", today, 0),
+            FollowupList::MissedVisit { since } => (
+                "COALESCE(e.last_face_to_face_on, e.enrolled_on) < $5 AND $4 = $4 AND $6 = $6",
+                since,
+                0,
+            ),
+            FollowupList::Lost { since, since_us } => (
+                "COALESCE(e.last_followup_on, e.enrolled_on) < $5 AND $4 = $4 AND NOT EXISTS \
+                 (SELECT 1 FROM home_readings hr WHERE hr.resident_id = e.resident_id AND hr.taken_at_us >= $6)",
+                since,
+                since_us,
+            ),
+        };
+        let condition = if matches!(list, FollowupList::Due { .. }) {
+            format!("{condition} AND $6 = $6")
+        } else {
+            condition.to_owned()
+        };
+        let sql = format!(
+            "SELECT * FROM (
+               SELECT e.id, e.resident_id, r.name AS resident_name, e.disease, {risk} AS risk_level, e.next_due_on,
+                      e.last_followup_on, e.last_face_to_face_on, e.last_classification,
+                      COALESCE(e.next_due_on, e.enrolled_on) AS sort_on, {rank} AS rank
+               FROM chronic_enrolments e JOIN residents r ON r.id = e.resident_id
+               WHERE e.institution_id = $1 AND e.status = 'active' AND ($2 IS NULL OR e.disease = $2)
+                 AND ($3 IS NULL OR EXISTS (SELECT 1 FROM contracts c WHERE c.resident_id = e.resident_id
+                      AND c.team_id = $3 AND c.status IN ('active', 'renewed', 'switched')
+                      AND c.start_on <= $4 AND c.end_on >= $4))
+                 AND {condition}
+             ) w
+             WHERE (w.rank > $7 OR (w.rank = $7 AND (w.sort_on > $8 OR (w.sort_on = $8 AND w.id > $9))))
+             ORDER BY w.rank, w.sort_on, w.id LIMIT $10"
+        );
+        let (after_rank, after_on, after_id) = match after {
+            Some(c) => split_worklist_cursor(c),
+            None => (-1, time::macros::date!(1900 - 01 - 01), 0),
+        };
+        let rows: Vec<WorklistItem> = on_read!(self, pool => {
+            sqlx::query(trusted(&sql))
+                .bind(institution_id).bind(disease.map(Disease::code)).bind(team_id).bind(today)
+                .bind(date_arg).bind(us_arg).bind(after_rank).bind(after_on).bind(after_id)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool).await?
+                .iter()
+                .map(|row| {
+                    let risk_level = row
+                        .opt_text("risk_level")?
+                        .map(|c| RiskLevel::parse(&c).ok_or_else(|| StoreError::Corrupt("risk level".into())))
+                        .transpose()?;
+                    let id = row.i64("id")?;
+                    Ok(WorklistItem {
+                        enrolment_id: id,
+                        resident_id: row.i64("resident_id")?,
+                        resident_name: row.text("resident_name")?,
+                        disease: disease_of(row)?,
+                        risk_level,
+                        next_due_on: row.opt_date("next_due_on")?,
+                        last_followup_on: row.opt_date("last_followup_on")?,
+                        last_face_to_face_on: row.opt_date("last_face_to_face_on")?,
+                        last_classification: classification(row, "last_classification")?,
+                        cursor: worklist_cursor(row.i64("rank")?, row.date("sort_on")?, id),
+                    })
+                })
+                .collect::<Result<_>>()
+        })?;
+        Ok(Page::from_overfetch(rows, limit, |w| w.cursor))
     }
 }

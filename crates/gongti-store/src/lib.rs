@@ -28,7 +28,8 @@ use sqlx::sqlite::{
 pub use audit::AuditPage;
 pub use auth::{NewUser, TokenRecord, UserRecord};
 pub use chronic::{
-    EnrolmentRecord, FollowupRecord, NewEnrolment, NewFollowup, RiskProfile, StoredRisk, TaskRecord,
+    EnrolmentRecord, FollowupList, FollowupRecord, NewEnrolment, NewFollowup, RiskProfile,
+    StoredRisk, TaskRecord, WorklistItem, WorklistOrder,
 };
 pub use contracts::{ContractRecord, ContractWrite, NewPackage, OpenContract, PackageRecord};
 pub use migrate::MIGRATION_COUNT;

@@ -183,6 +183,10 @@ pub struct Params {
     pub urgent_temperature_above: crate::measure::Celsius,
     /// "Raised" BP in screening and for pregnancy: SBP ≥ 140 and/or DBP ≥ 90.
     pub raised_bp: Bp,
+    /// Missed visit: no face-to-face follow-up in this many days.
+    pub missed_visit_days: u16,
+    /// Lost to follow-up: no contact of any kind in this many days (12 months).
+    pub lost_to_follow_up_days: u16,
 }
 
 impl Default for Params {
@@ -199,6 +203,8 @@ impl Default for Params {
             urgent_heart_rate_above_bpm: 100,
             urgent_temperature_above: crate::measure::Celsius::from_tenths(390),
             raised_bp: Bp::new(140, 90),
+            missed_visit_days: 90,
+            lost_to_follow_up_days: 365,
         }
     }
 }

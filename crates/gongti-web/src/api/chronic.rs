@@ -32,6 +32,7 @@ pub(crate) fn routes() -> Router<AppState> {
             get(followups).post(record_followup),
         )
         .route("/worklists/tasks", get(tasks))
+        .route("/worklists/followups", get(followup_worklist))
 }
 
 /// The follow-up fields the rules read, as the client sends them.
@@ -447,4 +448,79 @@ async fn tasks(
         page.items.iter().map(task).collect(),
         page.next_after,
     )))
+}
+
+#[derive(Deserialize)]
+struct WorklistParams {
+    list: Option<String>,
+    disease: Option<String>,
+    team: Option<i64>,
+    sort: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn followup_worklist(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    ApiQuery(q): ApiQuery<WorklistParams>,
+) -> ApiResult<Json<Value>> {
+    use gongti_app::worklists::FollowupWorklist;
+    use gongti_store::WorklistOrder;
+    let which =
+        FollowupWorklist::parse(q.list.as_deref().unwrap_or("due_this_week")).ok_or_else(|| {
+            ApiError::bad_request(
+                "bad_list",
+                "清单应为 due_this_week、overdue、missed_visit 或 lost_to_follow_up",
+                "list must be due_this_week, overdue, missed_visit or lost_to_follow_up",
+            )
+        })?;
+    let order = match q.sort.as_deref() {
+        None | Some("") | Some("due") => WorklistOrder::Due,
+        Some("risk") => WorklistOrder::Risk,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "bad_sort",
+                "排序应为 due 或 risk",
+                "sort must be due or risk",
+            ));
+        }
+    };
+    let disease = q
+        .disease
+        .as_deref()
+        .filter(|d| !d.is_empty())
+        .map(disease_of)
+        .transpose()?;
+    let after = decode_cursor(q.cursor.as_deref())?;
+    let page = state
+        .app
+        .followup_worklist(
+            &ctx,
+            which,
+            disease,
+            q.team,
+            order,
+            after,
+            clamp_page_size(q.limit, PAGE_SIZE_DEFAULT),
+        )
+        .await?;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|w| {
+            json!({
+                "enrolment_id": w.enrolment_id,
+                "resident_id": w.resident_id,
+                "resident_name": w.resident_name,
+                "disease": w.disease.code(),
+                "risk_level": w.risk_level.map(|l| l.code()),
+                "next_due_on": w.next_due_on.map(|d| d.to_string()),
+                "last_followup_on": w.last_followup_on.map(|d| d.to_string()),
+                "last_face_to_face_on": w.last_face_to_face_on.map(|d| d.to_string()),
+                "last_classification": w.last_classification.map(|c| c.number()),
+            })
+        })
+        .collect();
+    Ok(Json(views::page(items, page.next_after)))
 }

@@ -10,3 +10,4 @@ mod contracts;
 mod fhir;
 mod readings;
 mod support;
+mod worklists;

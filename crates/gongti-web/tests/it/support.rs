@@ -27,6 +27,8 @@ pub struct TestApp {
     pub hospital: i64,
     /// The doctor's family-doctor team at the home centre.
     pub team: i64,
+    /// Days the app's clock runs ahead of (or, negative, behind) the system clock.
+    pub shift_days: std::sync::Arc<std::sync::atomic::AtomicI64>,
     pub home_resident: i64,
     pub other_resident: i64,
 }
@@ -68,6 +70,10 @@ async fn institution(
 
 impl TestApp {
     pub async fn on(store: Store) -> TestApp {
+        // Logs only when asked: `TEST_LOG=1 cargo nextest run … --no-capture`.
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+        }
         store
             .upsert_district("120101", "和平区", "120100")
             .await
@@ -100,7 +106,15 @@ impl TestApp {
             Some(hospital),
         )
         .await;
-        let (app, _writer) = App::start(store.clone(), system_clock()).await.unwrap();
+        // The clock runs `shift_days` away from the system clock, for tests that need
+        // records made in the past.
+        let shift_days = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let shift = shift_days.clone();
+        let system = system_clock();
+        let clock: gongti_app::Clock = std::sync::Arc::new(move || {
+            system() + time::Duration::days(shift.load(std::sync::atomic::Ordering::SeqCst))
+        });
+        let (app, _writer) = App::start(store.clone(), clock).await.unwrap();
         let users: [(&str, Role, Option<i64>, Option<&str>); 9] = [
             ("doctor", Role::FamilyDoctor, Some(home), Some("120101")),
             ("nurse", Role::Nurse, Some(home), Some("120101")),
@@ -212,6 +226,7 @@ impl TestApp {
             other,
             hospital,
             team,
+            shift_days,
             home_resident: 0,
             other_resident: 0,
         };
@@ -230,6 +245,12 @@ impl TestApp {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         t.other_resident = r.json()["id"].as_i64().unwrap();
         t
+    }
+
+    /// Moves the app's clock `days` from the system clock.
+    pub fn shift_clock(&self, days: i64) {
+        self.shift_days
+            .store(days, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// One test app per engine.
