@@ -60,15 +60,22 @@ impl FollowupWorklist {
     }
 }
 
+/// What a follow-up worklist request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorklistQuery {
+    pub which: FollowupWorklist,
+    pub disease: Option<gongti_core::chronic::Disease>,
+    /// Only residents contracted with this team.
+    pub team_id: Option<i64>,
+    pub order: gongti_store::WorklistOrder,
+}
+
 impl App {
     /// One page of a follow-up worklist of the actor's institution.
     pub async fn followup_worklist(
         &self,
         ctx: &Ctx,
-        which: FollowupWorklist,
-        disease: Option<gongti_core::chronic::Disease>,
-        team_id: Option<i64>,
-        order: gongti_store::WorklistOrder,
+        q: WorklistQuery,
         after: Option<i64>,
         limit: u32,
     ) -> AppResult<gongti_store::Page<gongti_store::WorklistItem>> {
@@ -79,7 +86,7 @@ impl App {
             .await?;
         let today = self.today();
         let p = &self.chronic;
-        let list = match which {
+        let list = match q.which {
             FollowupWorklist::DueThisWeek => FollowupList::Due {
                 until: today + Duration::days(6),
             },
@@ -97,19 +104,15 @@ impl App {
                 FollowupList::Lost { since, since_us }
             }
         };
-        let page = self
-            .store
-            .followup_worklist(
-                institution,
-                list,
-                disease,
-                team_id,
-                order,
-                today,
-                after,
-                limit,
-            )
-            .await?;
+        let filter = gongti_store::WorklistFilter {
+            institution_id: institution,
+            list,
+            disease: q.disease,
+            team_id: q.team_id,
+            order: q.order,
+            today,
+        };
+        let page = self.store.followup_worklist(&filter, after, limit).await?;
         self.listed(entry, page.items.len()).await?;
         Ok(page)
     }

@@ -619,20 +619,34 @@ fn split_worklist_cursor(cursor: i64) -> (i64, Date, i64) {
     ((cursor >> 60) & 0x7, on, cursor & 0x3F_FFFF_FFFF)
 }
 
+/// Which follow-up worklist of which institution, for the day `today`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorklistFilter {
+    pub institution_id: i64,
+    pub list: FollowupList,
+    pub disease: Option<Disease>,
+    /// Only residents contracted with this team.
+    pub team_id: Option<i64>,
+    pub order: WorklistOrder,
+    pub today: Date,
+}
+
 impl Store {
     /// One page of a follow-up worklist of an institution.
-    #[allow(clippy::too_many_arguments)]
     pub async fn followup_worklist(
         &self,
-        institution_id: i64,
-        list: FollowupList,
-        disease: Option<Disease>,
-        team_id: Option<i64>,
-        order: WorklistOrder,
-        today: Date,
+        f: &WorklistFilter,
         after: Option<i64>,
         limit: u32,
     ) -> Result<Page<WorklistItem>> {
+        let WorklistFilter {
+            institution_id,
+            list,
+            disease,
+            team_id,
+            order,
+            today,
+        } = *f;
         let risk = "COALESCE(e.risk_level, (SELECT h.risk_level FROM chronic_enrolments h WHERE h.resident_id = e.resident_id \
                     AND h.disease = 'hypertension' AND h.status = 'active'))";
         let rank = match order {

@@ -29,7 +29,7 @@ pub use audit::AuditPage;
 pub use auth::{NewUser, TokenRecord, UserRecord};
 pub use chronic::{
     EnrolmentRecord, FollowupList, FollowupRecord, NewEnrolment, NewFollowup, RiskProfile,
-    StoredRisk, TaskRecord, WorklistItem, WorklistOrder,
+    StoredRisk, TaskRecord, WorklistFilter, WorklistItem, WorklistOrder,
 };
 pub use contracts::{ContractRecord, ContractWrite, NewPackage, OpenContract, PackageRecord};
 pub use migrate::MIGRATION_COUNT;

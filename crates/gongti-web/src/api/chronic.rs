@@ -497,10 +497,12 @@ async fn followup_worklist(
         .app
         .followup_worklist(
             &ctx,
-            which,
-            disease,
-            q.team,
-            order,
+            gongti_app::worklists::WorklistQuery {
+                which,
+                disease,
+                team_id: q.team,
+                order,
+            },
             after,
             clamp_page_size(q.limit, PAGE_SIZE_DEFAULT),
         )
