@@ -8,6 +8,7 @@ mod chronic;
 pub mod contracts;
 pub mod demo;
 mod error;
+pub mod indicators;
 pub mod readings;
 mod registrar;
 pub mod registry;

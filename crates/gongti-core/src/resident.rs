@@ -181,6 +181,28 @@ pub fn validate(form: &ResidentForm, today: Date) -> Result<ValidResident, Vec<F
 }
 
 /// Age in completed years on `on`.
+/// A name as de-identified lists show it: the family name, then one `*` per
+/// remaining character (张** for 张秀英).
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => std::iter::once(first).chain(chars.map(|_| '*')).collect(),
+        None => String::new(),
+    }
+}
+
+/// A ten-year age band for de-identified lists: `35-44` … `75+` (under 35: `<35`).
+pub fn age_band(age_years: i32) -> &'static str {
+    match age_years {
+        ..35 => "<35",
+        35..=44 => "35-44",
+        45..=54 => "45-54",
+        55..=64 => "55-64",
+        65..=74 => "65-74",
+        _ => "75+",
+    }
+}
+
 pub fn age_years(birth_date: Date, on: Date) -> i32 {
     let mut age = on.year() - birth_date.year();
     if (on.month() as u8, on.day()) < (birth_date.month() as u8, birth_date.day()) {
@@ -192,6 +214,23 @@ pub fn age_years(birth_date: Date, on: Date) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn de_identified_names_and_age_bands() {
+        assert_eq!(mask_name("张秀英"), "张**");
+        assert_eq!(mask_name("李"), "李");
+        assert_eq!(mask_name(""), "");
+        for (age, band) in [
+            (34, "<35"),
+            (35, "35-44"),
+            (44, "35-44"),
+            (64, "55-64"),
+            (65, "65-74"),
+            (75, "75+"),
+        ] {
+            assert_eq!(age_band(age), band, "{age}");
+        }
+    }
     use time::macros::date;
 
     const TODAY: Date = date!(2026 - 11 - 22);

@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod chronic;
 mod contracts;
+mod indicators;
 mod migrate;
 mod readings;
 mod region;
@@ -32,6 +33,7 @@ pub use chronic::{
     StoredRisk, TaskRecord, WorklistFilter, WorklistItem, WorklistOrder,
 };
 pub use contracts::{ContractRecord, ContractWrite, NewPackage, OpenContract, PackageRecord};
+pub use indicators::{IndicatorPatient, IndicatorScope, IndicatorWindow};
 pub use migrate::MIGRATION_COUNT;
 pub use readings::{AlertRecord, NewAlert, NewReading, ReadingOutcome, ReadingRecord};
 pub use region::{

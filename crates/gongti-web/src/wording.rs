@@ -178,3 +178,30 @@ pub(crate) fn alert_code(code: &str) -> (&'static str, &'static str) {
         _ => ("提醒", "Alert"),
     }
 }
+
+pub(crate) fn indicator(
+    i: gongti_core::chronic::indicators::Indicator,
+) -> (&'static str, &'static str) {
+    use gongti_core::chronic::indicators::Indicator::*;
+    match i {
+        Standardised => ("规范管理率", "standardised management rate"),
+        BpControl => ("管理人群血压控制率", "BP control rate"),
+        GlucoseControl => ("管理人群血糖控制率", "glucose control rate"),
+        Hba1cTarget => ("糖化血红蛋白达标率", "HbA1c target rate"),
+        MissedVisit => (
+            "失访（近90天未面访）",
+            "missed visit (no face-to-face visit in 90 days)",
+        ),
+        LostToFollowUp => (
+            "脱管（12个月无任何联系）",
+            "lost to follow-up (no contact in 12 months)",
+        ),
+    }
+}
+
+pub(crate) fn disease(d: gongti_core::chronic::Disease) -> (&'static str, &'static str) {
+    match d {
+        gongti_core::chronic::Disease::Hypertension => ("高血压", "hypertension"),
+        gongti_core::chronic::Disease::Diabetes => ("2型糖尿病", "type 2 diabetes"),
+    }
+}

@@ -6,6 +6,7 @@
 //! default; the rules take it as an argument.
 
 pub mod followup;
+pub mod indicators;
 pub mod readings;
 pub mod record;
 pub mod risk;

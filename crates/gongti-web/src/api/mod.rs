@@ -2,6 +2,7 @@
 
 mod chronic;
 mod contracts;
+mod indicators;
 mod readings;
 
 use axum::Json;
@@ -41,6 +42,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/residents/{id}/access-log", get(access_log))
         .merge(chronic::routes())
         .merge(contracts::routes())
+        .merge(indicators::routes())
         .merge(readings::routes())
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));
     Router::new()

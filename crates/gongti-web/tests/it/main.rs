@@ -8,6 +8,7 @@ mod chronic;
 mod console;
 mod contracts;
 mod fhir;
+mod indicators;
 mod readings;
 mod support;
 mod worklists;

@@ -1,0 +1,291 @@
+//! Chronic-disease indicators (DOMAIN.md §2) for an institution, a district or the
+//! city over any period, recomputed from the raw records a chunk of patients at a
+//! time, and the patient lists behind every numerator and denominator.
+
+use gongti_core::access::{AggregateScope, may_view_aggregates};
+use gongti_core::audit::Outcome;
+use gongti_core::chronic::Disease;
+use gongti_core::chronic::indicators::{Assessment, Indicator, Period, Tally, assess};
+use gongti_core::region::{DistrictCode, InstitutionId};
+use gongti_core::resident::{age_band, age_years, mask_name};
+use gongti_core::role::ScopeLevel;
+use gongti_store::{IndicatorPatient, IndicatorScope, IndicatorWindow, StoreError};
+use time::{Duration, Time};
+
+use crate::{App, AppError, AppResult, Ctx, DISPLAY_OFFSET, unix_us};
+
+/// Patients assessed per round trip to the store.
+pub const INDICATOR_CHUNK: u32 = 5_000;
+/// The longest period the indicators are computed over.
+pub const PERIOD_MAX_DAYS: i64 = 3 * 366;
+
+/// Which side of an indicator a patient list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListPart {
+    Numerator,
+    Denominator,
+}
+
+/// A patient on an indicator list, identified or not by the viewer's rights.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedPatient {
+    pub enrolment_id: i64,
+    pub resident_id: i64,
+    /// The full name, or the masked one (张**) when de-identified.
+    pub name: String,
+    pub id_number_masked: String,
+    pub sex: gongti_core::Sex,
+    pub age_band: &'static str,
+    pub institution_id: i64,
+    pub institution_name: String,
+}
+
+/// Which patients: one side of one indicator of a programme, scope and period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientListQuery {
+    pub scope: IndicatorScope,
+    pub disease: Disease,
+    pub period: Period,
+    pub indicator: Indicator,
+    pub part: ListPart,
+}
+
+/// A page of an indicator's patients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientList {
+    pub items: Vec<ListedPatient>,
+    pub next_after: Option<i64>,
+    pub identified: bool,
+}
+
+impl App {
+    async fn aggregate_scope(&self, scope: &IndicatorScope) -> AppResult<AggregateScope> {
+        let district = |code: &str| {
+            DistrictCode::parse(code).map_err(|_| {
+                AppError::Invalid(vec![gongti_core::resident::FieldProblem::new(
+                    "scope",
+                    gongti_core::resident::Problem::UnknownCode,
+                )])
+            })
+        };
+        Ok(match scope {
+            IndicatorScope::City => AggregateScope::City,
+            IndicatorScope::District(code) => AggregateScope::District(district(code)?),
+            IndicatorScope::Institution(id) => match self.store.institution(*id).await {
+                Ok(i) => AggregateScope::Institution {
+                    id: InstitutionId(*id),
+                    district: district(&i.district_code)?,
+                },
+                Err(StoreError::NotFound) => return Err(AppError::NotFound),
+                Err(e) => return Err(e.into()),
+            },
+        })
+    }
+
+    fn window(&self, period: &Period) -> IndicatorWindow {
+        let p = &self.chronic;
+        let lost_from = period.to - Duration::days(i64::from(p.lost_to_follow_up_days) - 1);
+        let at_midnight =
+            |d: time::Date| unix_us(d.with_time(Time::MIDNIGHT).assume_offset(DISPLAY_OFFSET));
+        IndicatorWindow {
+            enrolled_by: period.to,
+            active_from: period.from,
+            visits_from: period
+                .from
+                .min(lost_from)
+                .min(period.to - Duration::days(i64::from(p.missed_visit_days) - 1)),
+            visits_to: period.to,
+            readings_from_us: at_midnight(lost_from),
+            readings_to_us: at_midnight(period.to + Duration::days(1)),
+        }
+    }
+
+    /// Assesses every patient of a scope in a programme, a chunk at a time, from
+    /// enrolment id `after`; `visit` returns false to stop.
+    async fn scan_patients(
+        &self,
+        scope: &IndicatorScope,
+        disease: Disease,
+        period: &Period,
+        mut after: i64,
+        mut visit: impl FnMut(&IndicatorPatient, &Assessment) -> bool,
+    ) -> AppResult<()> {
+        let window = self.window(period);
+        let day_of = |us: i64| {
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
+                .map(|t| t.to_offset(DISPLAY_OFFSET).date())
+                .unwrap_or(time::Date::MIN)
+        };
+        loop {
+            let chunk = self
+                .store
+                .indicator_patients(scope, disease, &window, after, INDICATOR_CHUNK, day_of)
+                .await?;
+            for p in &chunk {
+                if !visit(p, &assess(&p.facts, period, &self.chronic)) {
+                    return Ok(());
+                }
+            }
+            match chunk.last() {
+                Some(last) if chunk.len() == INDICATOR_CHUNK as usize => after = last.enrolment_id,
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    fn check_period(period: &Period) -> AppResult<()> {
+        if period.days() > PERIOD_MAX_DAYS {
+            return Err(AppError::Invalid(vec![
+                gongti_core::resident::FieldProblem::new(
+                    "to",
+                    gongti_core::resident::Problem::OutOfRange {
+                        min: "from",
+                        max: "from + 3 years",
+                    },
+                ),
+            ]));
+        }
+        Ok(())
+    }
+
+    /// The indicators of each programme for a scope and period, recomputed from the
+    /// raw records. Aggregates carry no patient data and are not audited.
+    pub async fn indicators(
+        &self,
+        ctx: &Ctx,
+        scope: &IndicatorScope,
+        diseases: &[Disease],
+        period: &Period,
+    ) -> AppResult<Vec<(Disease, Tally)>> {
+        let aggregate = self.aggregate_scope(scope).await?;
+        if !may_view_aggregates(&ctx.principal.actor(), &aggregate) {
+            return Err(AppError::Forbidden);
+        }
+        Self::check_period(period)?;
+        let mut out = Vec::with_capacity(diseases.len());
+        for &disease in diseases {
+            let mut tally = Tally::default();
+            self.scan_patients(scope, disease, period, 0, |_, a| {
+                tally.add(a);
+                true
+            })
+            .await?;
+            out.push((disease, tally));
+        }
+        Ok(out)
+    }
+
+    /// The patients behind an indicator's numerator or denominator. Clinicians see
+    /// their own institution's patients by name; anyone else sees them de-identified
+    /// unless they give a break-the-glass reason, which is audited per patient.
+    pub async fn indicator_patient_list(
+        &self,
+        ctx: &Ctx,
+        q: &PatientListQuery,
+        after: Option<i64>,
+        limit: u32,
+        break_glass_reason: Option<&str>,
+    ) -> AppResult<PatientList> {
+        let PatientListQuery {
+            scope,
+            disease,
+            period,
+            indicator,
+            part,
+        } = q;
+        let (disease, indicator, part) = (*disease, *indicator, *part);
+        let mut entry = ctx.principal.audit(
+            self.now_us(),
+            "indicators.patients",
+            "MeasureReport",
+            Outcome::Ok,
+        );
+        entry.request_id = ctx.request_id.clone();
+        entry.reason = break_glass_reason.map(str::to_owned);
+        entry.resource_id = Some(format!("{}:{}", disease.code(), indicator.code()));
+        let aggregate = self.aggregate_scope(scope).await?;
+        if !may_view_aggregates(&ctx.principal.actor(), &aggregate) {
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        }
+        Self::check_period(period)?;
+        let own_institution = matches!(scope, IndicatorScope::Institution(id) if ctx.principal.institution_id == Some(*id));
+        let clinician = ctx.principal.role.is_clinical()
+            && ctx.principal.role.scope_level() == ScopeLevel::Institution
+            && own_institution;
+        let reason = break_glass_reason
+            .map(str::trim)
+            .filter(|r| r.chars().count() >= 4);
+        let identified = clinician || reason.is_some();
+        let today = self.today();
+        let mut items = Vec::new();
+        let mut more = false;
+        self.scan_patients(scope, disease, period, after.unwrap_or(0), |p, a| {
+            let (num, den) = indicator.counts(a);
+            let wanted = match part {
+                ListPart::Numerator => num,
+                ListPart::Denominator => den,
+            };
+            if !wanted {
+                return true;
+            }
+            if items.len() == limit as usize {
+                more = true;
+                return false;
+            }
+            items.push(ListedPatient {
+                enrolment_id: p.enrolment_id,
+                resident_id: p.resident_id,
+                name: if identified {
+                    p.name.clone()
+                } else {
+                    mask_name(&p.name)
+                },
+                id_number_masked: p.id_number.masked(),
+                sex: p.sex,
+                age_band: age_band(age_years(p.birth_date, today)),
+                institution_id: p.institution_id,
+                institution_name: p.institution_name.clone(),
+            });
+            true
+        })
+        .await?;
+        let next_after = if more {
+            items.last().map(|i| i.enrolment_id)
+        } else {
+            None
+        };
+        let mut audit = vec![];
+        if identified {
+            // Each named patient's own trail shows who looked, and on what ground.
+            for i in &items {
+                let mut e = entry.clone();
+                e.patient_id = Some(i.resident_id);
+                e.detail = Some(
+                    if clinician {
+                        "care_team"
+                    } else {
+                        "break_glass"
+                    }
+                    .into(),
+                );
+                audit.push(e);
+            }
+        }
+        entry.detail = Some(format!(
+            "{} listed, {}",
+            items.len(),
+            if identified {
+                "identified"
+            } else {
+                "de-identified"
+            }
+        ));
+        audit.push(entry);
+        self.audit.record(audit).await?;
+        Ok(PatientList {
+            items,
+            next_after,
+            identified,
+        })
+    }
+}

@@ -1,0 +1,468 @@
+//! The chronic-disease indicators of DOMAIN.md §2, per programme, for any period:
+//! standardised management (规范管理率), BP control (管理人群血压控制率), glucose control
+//! (管理人群血糖控制率), HbA1c target, missed visit and lost to follow-up.
+//!
+//! [`assess`] judges one patient's records for a period; [`Tally`] adds patients up.
+//! Both the figures kept as records are written and the full recompute from raw
+//! records go through these functions, so they cannot disagree on a rule.
+//!
+//! Where DOMAIN.md leaves a definition open, the choice is written here and pinned by
+//! a test:
+//! - *Managed in the period*: enrolled on or before the period's last day and not
+//!   ended before its first.
+//! - *Standardised*: at least ⌊days in period ÷ 90⌋ face-to-face follow-ups in the
+//!   period (4 for a year), and at least one for periods shorter than 90 days.
+//! - *Missed visit*: among patients enrolled at least 90 days before the period's
+//!   end, those with no face-to-face follow-up in its last 90 days.
+//! - *Lost to follow-up*: among patients enrolled at least 12 months (365 days)
+//!   before the period's end, those with no contact of any kind — follow-up by any
+//!   method or home reading — in the 365 days up to its end.
+
+use time::{Date, Duration};
+
+use super::{Bp, Disease, Params};
+use crate::measure::{Mmol, Percent};
+
+/// An inclusive range of days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Period {
+    pub from: Date,
+    pub to: Date,
+}
+
+impl Period {
+    pub fn new(from: Date, to: Date) -> Option<Period> {
+        (from <= to).then_some(Period { from, to })
+    }
+
+    pub fn days(&self) -> i64 {
+        (self.to - self.from).whole_days() + 1
+    }
+
+    pub fn contains(&self, day: Date) -> bool {
+        self.from <= day && day <= self.to
+    }
+
+    /// The period of the same length just before this one (the baseline).
+    pub fn previous(&self) -> Period {
+        let to = self.from - Duration::days(1);
+        Period {
+            from: to - Duration::days(self.days() - 1),
+            to,
+        }
+    }
+}
+
+/// Face-to-face follow-ups a patient needs in `period` to count as managed to the
+/// specification: ⌊days ÷ 90⌋, at least 1 (4 for a year).
+pub fn required_face_to_face(period: &Period, params: &Params) -> u32 {
+    let interval = i64::from(params.routine_interval_days).max(1);
+    u32::try_from(period.days() / interval)
+        .unwrap_or(u32::MAX)
+        .max(1)
+}
+
+/// What the indicators read of one follow-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VisitFact {
+    pub visit_on: Date,
+    /// Orders follow-ups of the same day (the stored id).
+    pub id: i64,
+    pub face_to_face: bool,
+    pub age_years: u8,
+    pub bp: Option<Bp>,
+    pub fpg: Option<Mmol>,
+    pub hba1c: Option<Percent>,
+}
+
+/// One patient's records in one programme, as far as the indicators need them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientFacts {
+    pub disease: Disease,
+    pub enrolled_on: Date,
+    pub ended_on: Option<Date>,
+    /// Follow-ups in this programme, any order.
+    pub visits: Vec<VisitFact>,
+    /// Days with a home reading (contact for "lost to follow-up"), any order.
+    pub reading_days: Vec<Date>,
+}
+
+/// Which indicators a patient counts in, for one period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Assessment {
+    pub managed: bool,
+    pub face_to_face: u32,
+    pub standardised: bool,
+    /// The latest measured BP in the period was under target (hypertension).
+    pub bp_controlled: bool,
+    /// The latest FPG in the period was under 7.0 (diabetes).
+    pub fpg_controlled: bool,
+    pub hba1c_measured: bool,
+    pub hba1c_on_target: bool,
+    pub missed_visit_eligible: bool,
+    pub missed_visit: bool,
+    pub lost_eligible: bool,
+    pub lost: bool,
+}
+
+/// Judges one patient for a period (DOMAIN.md §2 indicators).
+pub fn assess(p: &PatientFacts, period: &Period, params: &Params) -> Assessment {
+    let managed = p.enrolled_on <= period.to && p.ended_on.is_none_or(|e| e >= period.from);
+    if !managed {
+        return Assessment::default();
+    }
+    let mut in_period: Vec<&VisitFact> = p
+        .visits
+        .iter()
+        .filter(|v| period.contains(v.visit_on))
+        .collect();
+    in_period.sort_by_key(|v| (v.visit_on, v.id));
+    let face_to_face = in_period.iter().filter(|v| v.face_to_face).count() as u32;
+    let latest_bp = in_period
+        .iter()
+        .rev()
+        .find_map(|v| v.bp.map(|bp| (bp, v.age_years)));
+    let latest_fpg = in_period.iter().rev().find_map(|v| v.fpg);
+    let latest_hba1c = in_period.iter().rev().find_map(|v| v.hba1c);
+    let targets = &params.targets;
+    let (bp_controlled, fpg_controlled) = match p.disease {
+        Disease::Hypertension => (
+            latest_bp.is_some_and(|(bp, age)| targets.bp_controlled(bp, age)),
+            false,
+        ),
+        Disease::Diabetes => (false, latest_fpg.is_some_and(|g| targets.fpg_controlled(g))),
+    };
+    let (hba1c_measured, hba1c_on_target) = match p.disease {
+        Disease::Diabetes => (
+            latest_hba1c.is_some(),
+            latest_hba1c.is_some_and(|h| targets.hba1c_on_target(h)),
+        ),
+        Disease::Hypertension => (false, false),
+    };
+
+    let missed_window_from = period.to - Duration::days(i64::from(params.missed_visit_days) - 1);
+    let missed_visit_eligible =
+        p.enrolled_on <= period.to - Duration::days(i64::from(params.missed_visit_days));
+    let visited_recently = p
+        .visits
+        .iter()
+        .any(|v| v.face_to_face && missed_window_from <= v.visit_on && v.visit_on <= period.to);
+    let lost_window_from = period.to - Duration::days(i64::from(params.lost_to_follow_up_days) - 1);
+    let lost_eligible =
+        p.enrolled_on <= period.to - Duration::days(i64::from(params.lost_to_follow_up_days));
+    let in_lost_window = |d: Date| lost_window_from <= d && d <= period.to;
+    let contacted = p.visits.iter().any(|v| in_lost_window(v.visit_on))
+        || p.reading_days.iter().any(|d| in_lost_window(*d));
+
+    Assessment {
+        managed,
+        face_to_face,
+        standardised: face_to_face >= required_face_to_face(period, params),
+        bp_controlled,
+        fpg_controlled,
+        hba1c_measured,
+        hba1c_on_target,
+        missed_visit_eligible,
+        missed_visit: missed_visit_eligible && !visited_recently,
+        lost_eligible,
+        lost: lost_eligible && !contacted,
+    }
+}
+
+/// The indicators a dashboard shows, each a numerator over a denominator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Indicator {
+    /// 规范管理率
+    Standardised,
+    /// 管理人群血压控制率 (hypertension)
+    BpControl,
+    /// 管理人群血糖控制率 (diabetes)
+    GlucoseControl,
+    /// HbA1c < 7.0 % among those measured (diabetes)
+    Hba1cTarget,
+    MissedVisit,
+    LostToFollowUp,
+}
+
+impl Indicator {
+    pub const ALL: [Indicator; 6] = [
+        Indicator::Standardised,
+        Indicator::BpControl,
+        Indicator::GlucoseControl,
+        Indicator::Hba1cTarget,
+        Indicator::MissedVisit,
+        Indicator::LostToFollowUp,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Indicator::Standardised => "standardised_management",
+            Indicator::BpControl => "bp_control",
+            Indicator::GlucoseControl => "glucose_control",
+            Indicator::Hba1cTarget => "hba1c_target",
+            Indicator::MissedVisit => "missed_visit",
+            Indicator::LostToFollowUp => "lost_to_follow_up",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Indicator> {
+        Indicator::ALL.into_iter().find(|i| i.code() == code)
+    }
+
+    /// Whether the indicator belongs to the programme.
+    pub fn applies_to(self, disease: Disease) -> bool {
+        match self {
+            Indicator::BpControl => disease == Disease::Hypertension,
+            Indicator::GlucoseControl | Indicator::Hba1cTarget => disease == Disease::Diabetes,
+            _ => true,
+        }
+    }
+
+    /// Whether the patient is in this indicator's (numerator, denominator).
+    pub fn counts(self, a: &Assessment) -> (bool, bool) {
+        match self {
+            Indicator::Standardised => (a.standardised, a.managed),
+            Indicator::BpControl => (a.bp_controlled, a.managed),
+            Indicator::GlucoseControl => (a.fpg_controlled, a.managed),
+            Indicator::Hba1cTarget => (a.hba1c_on_target, a.hba1c_measured),
+            Indicator::MissedVisit => (a.missed_visit, a.missed_visit_eligible),
+            Indicator::LostToFollowUp => (a.lost, a.lost_eligible),
+        }
+    }
+}
+
+/// Numerators and denominators added up over patients of one programme.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Tally {
+    pub managed: u64,
+    pub face_to_face_visits: u64,
+    /// (numerator, denominator) per indicator, in [`Indicator::ALL`] order.
+    pub counts: [(u64, u64); 6],
+}
+
+impl Tally {
+    pub fn add(&mut self, a: &Assessment) {
+        self.managed += u64::from(a.managed);
+        self.face_to_face_visits += u64::from(a.face_to_face);
+        for (i, indicator) in Indicator::ALL.iter().enumerate() {
+            let (num, den) = indicator.counts(a);
+            self.counts[i].0 += u64::from(num);
+            self.counts[i].1 += u64::from(den);
+        }
+    }
+
+    pub fn get(&self, indicator: Indicator) -> (u64, u64) {
+        let i = Indicator::ALL
+            .iter()
+            .position(|x| *x == indicator)
+            .unwrap_or(0);
+        self.counts[i]
+    }
+}
+
+/// A rate in basis points (1/100 of a percent), rounded half up; `None` for an empty
+/// denominator.
+pub fn rate_basis_points(numerator: u64, denominator: u64) -> Option<u64> {
+    (denominator > 0).then(|| (numerator * 20_000 + denominator) / (2 * denominator))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    const YEAR: Period = Period {
+        from: date!(2026 - 01 - 01),
+        to: date!(2026 - 12 - 31),
+    };
+
+    fn visit(visit_on: Date, id: i64, face_to_face: bool, bp: Option<(u16, u16)>) -> VisitFact {
+        VisitFact {
+            visit_on,
+            id,
+            face_to_face,
+            age_years: 60,
+            bp: bp.map(|(s, d)| Bp::new(s, d)),
+            fpg: None,
+            hba1c: None,
+        }
+    }
+
+    fn htn(visits: Vec<VisitFact>) -> PatientFacts {
+        PatientFacts {
+            disease: Disease::Hypertension,
+            enrolled_on: date!(2024 - 06 - 01),
+            ended_on: None,
+            visits,
+            reading_days: Vec::new(),
+        }
+    }
+
+    fn quarterly() -> Vec<VisitFact> {
+        vec![
+            visit(date!(2026 - 02 - 01), 1, true, Some((130, 80))),
+            visit(date!(2026 - 05 - 01), 2, true, Some((132, 82))),
+            visit(date!(2026 - 08 - 01), 3, true, Some((128, 78))),
+            visit(date!(2026 - 11 - 01), 4, true, Some((126, 79))),
+        ]
+    }
+
+    #[test]
+    fn standardised_needs_four_face_to_face_in_a_year_pro_rated() {
+        // DOMAIN.md §2 standardised management rate: at least 4 face-to-face a year,
+        // ⌊days ÷ 90⌋ for a shorter period; phone follow-ups do not count.
+        let p = Params::default();
+        assert_eq!(required_face_to_face(&YEAR, &p), 4);
+        let quarter = Period::new(date!(2026 - 01 - 01), date!(2026 - 03 - 31)).unwrap();
+        assert_eq!(required_face_to_face(&quarter, &p), 1);
+        let half = Period::new(date!(2026 - 01 - 01), date!(2026 - 06 - 30)).unwrap();
+        assert_eq!(required_face_to_face(&half, &p), 2);
+        let month = Period::new(date!(2026 - 01 - 01), date!(2026 - 01 - 31)).unwrap();
+        assert_eq!(required_face_to_face(&month, &p), 1);
+
+        assert!(assess(&htn(quarterly()), &YEAR, &p).standardised);
+        let mut three_and_a_call = quarterly();
+        three_and_a_call[3].face_to_face = false;
+        let a = assess(&htn(three_and_a_call), &YEAR, &p);
+        assert_eq!((a.face_to_face, a.standardised), (3, false));
+    }
+
+    #[test]
+    fn bp_control_reads_the_latest_measured_follow_up_at_the_age_on_that_day() {
+        // DOMAIN.md §2 BP control rate: the latest follow-up BP in the period; a phone
+        // call without a measurement does not replace it; home readings are not
+        // follow-ups; no measured follow-up counts as not controlled.
+        let p = Params::default();
+        let mut v = quarterly();
+        v.push(visit(date!(2026 - 12 - 01), 5, false, None));
+        assert!(assess(&htn(v.clone()), &YEAR, &p).bp_controlled);
+        v.push(visit(date!(2026 - 12 - 15), 6, true, Some((140, 80))));
+        assert!(!assess(&htn(v.clone()), &YEAR, &p).bp_controlled);
+        // Same day: the later record wins.
+        v.push(visit(date!(2026 - 12 - 15), 7, true, Some((138, 80))));
+        assert!(assess(&htn(v), &YEAR, &p).bp_controlled);
+        // 145/85 is controlled for a 65-year-old (< 150/90), not for a 64-year-old.
+        let mut old = visit(date!(2026 - 06 - 01), 1, true, Some((145, 85)));
+        old.age_years = 65;
+        assert!(assess(&htn(vec![old]), &YEAR, &p).bp_controlled);
+        old.age_years = 64;
+        assert!(!assess(&htn(vec![old]), &YEAR, &p).bp_controlled);
+        // Nothing measured in the period: not controlled, still in the denominator.
+        let none = assess(&htn(Vec::new()), &YEAR, &p);
+        assert_eq!((none.managed, none.bp_controlled), (true, false));
+        // A measurement outside the period does not count.
+        let before = visit(date!(2025 - 12 - 31), 1, true, Some((120, 70)));
+        assert!(!assess(&htn(vec![before]), &YEAR, &p).bp_controlled);
+    }
+
+    #[test]
+    fn glucose_and_hba1c_targets() {
+        // DOMAIN.md §2: glucose control = latest FPG < 7.0; HbA1c target rate =
+        // latest HbA1c < 7.0 % among those with an HbA1c.
+        let p = Params::default();
+        let dm = |fpg_tenths: i32, hba1c_tenths: Option<i32>| PatientFacts {
+            disease: Disease::Diabetes,
+            visits: vec![VisitFact {
+                fpg: Some(Mmol::from_tenths(fpg_tenths)),
+                hba1c: hba1c_tenths.map(Percent::from_tenths),
+                ..visit(date!(2026 - 06 - 01), 1, true, Some((130, 80)))
+            }],
+            ..htn(Vec::new())
+        };
+        let a = assess(&dm(69, Some(69)), &YEAR, &p);
+        assert_eq!(
+            (a.fpg_controlled, a.hba1c_measured, a.hba1c_on_target),
+            (true, true, true)
+        );
+        let a = assess(&dm(70, Some(70)), &YEAR, &p);
+        assert_eq!(
+            (a.fpg_controlled, a.hba1c_measured, a.hba1c_on_target),
+            (false, true, false)
+        );
+        let a = assess(&dm(60, None), &YEAR, &p);
+        assert_eq!((a.hba1c_measured, a.hba1c_on_target), (false, false));
+        assert!(
+            !a.bp_controlled,
+            "BP control is the hypertension programme's"
+        );
+    }
+
+    #[test]
+    fn managed_means_enrolled_by_the_end_and_not_ended_before_the_start() {
+        let p = Params::default();
+        let late = PatientFacts {
+            enrolled_on: date!(2027 - 01 - 01),
+            ..htn(Vec::new())
+        };
+        assert!(!assess(&late, &YEAR, &p).managed);
+        let ended = PatientFacts {
+            ended_on: Some(date!(2025 - 12 - 31)),
+            ..htn(Vec::new())
+        };
+        assert!(!assess(&ended, &YEAR, &p).managed);
+        let ended_inside = PatientFacts {
+            ended_on: Some(date!(2026 - 01 - 01)),
+            ..htn(Vec::new())
+        };
+        assert!(assess(&ended_inside, &YEAR, &p).managed);
+    }
+
+    #[test]
+    fn missed_visit_and_lost_to_follow_up_windows() {
+        // DOMAIN.md §2: missed visit = no face-to-face follow-up in the last 90 days
+        // of the period; lost = no contact of any kind in the 12 months to its end.
+        let p = Params::default();
+        // The last 90 days of 2026 start on 3 October.
+        let seen = htn(vec![visit(date!(2026 - 10 - 03), 1, true, None)]);
+        let a = assess(&seen, &YEAR, &p);
+        assert_eq!((a.missed_visit_eligible, a.missed_visit), (true, false));
+        let earlier = htn(vec![visit(date!(2026 - 10 - 02), 1, true, None)]);
+        assert!(assess(&earlier, &YEAR, &p).missed_visit);
+        let called = htn(vec![visit(date!(2026 - 12 - 01), 1, false, None)]);
+        let a = assess(&called, &YEAR, &p);
+        assert_eq!(
+            (a.missed_visit, a.lost),
+            (true, false),
+            "a call is contact, not a visit"
+        );
+        // Enrolled less than 90 days before the end: not yet eligible.
+        let new = PatientFacts {
+            enrolled_on: date!(2026 - 10 - 03),
+            ..htn(Vec::new())
+        };
+        let a = assess(&new, &YEAR, &p);
+        assert_eq!((a.missed_visit_eligible, a.lost_eligible), (false, false));
+        // Lost: no contact from 2026-01-01 (365 days up to 2026-12-31).
+        let silent = htn(vec![visit(date!(2025 - 12 - 31), 1, true, None)]);
+        assert!(assess(&silent, &YEAR, &p).lost);
+        let reading = PatientFacts {
+            reading_days: vec![date!(2026 - 01 - 01)],
+            ..silent.clone()
+        };
+        assert!(
+            !assess(&reading, &YEAR, &p).lost,
+            "a home reading is contact"
+        );
+    }
+
+    #[test]
+    fn a_tally_adds_numerators_and_denominators_and_rates_round_half_up() {
+        let p = Params::default();
+        let mut t = Tally::default();
+        t.add(&assess(&htn(quarterly()), &YEAR, &p));
+        t.add(&assess(&htn(Vec::new()), &YEAR, &p));
+        t.add(&assess(&htn(quarterly()[..2].to_vec()), &YEAR, &p));
+        assert_eq!(t.managed, 3);
+        assert_eq!(t.face_to_face_visits, 6);
+        assert_eq!(t.get(Indicator::Standardised), (1, 3));
+        assert_eq!(t.get(Indicator::BpControl), (2, 3));
+        assert_eq!(t.get(Indicator::LostToFollowUp), (1, 3));
+        assert_eq!(rate_basis_points(2, 3), Some(6667));
+        assert_eq!(rate_basis_points(1, 8), Some(1250));
+        assert_eq!(rate_basis_points(0, 0), None);
+        assert_eq!(
+            YEAR.previous(),
+            Period::new(date!(2025 - 01 - 01), date!(2025 - 12 - 31)).unwrap()
+        );
+    }
+}

@@ -1,0 +1,189 @@
+//! The raw records behind the chronic-disease indicators: the enrolments of a scope
+//! with their follow-ups and latest home reading in a window, a chunk at a time so a
+//! city's worth of patients never sits in memory at once.
+
+use gongti_core::chronic::indicators::{PatientFacts, VisitFact};
+use gongti_core::chronic::{Bp, Disease};
+use gongti_core::measure::{Mmol, Percent};
+use gongti_core::{IdNumber, Sex};
+use time::Date;
+
+use crate::row::{RowExt, trusted};
+use crate::{Result, Store, StoreError, on_read};
+
+/// Whose patients: the managing institution, its district, or the whole city.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndicatorScope {
+    City,
+    District(String),
+    Institution(i64),
+}
+
+/// One enrolled patient with the facts the indicators read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndicatorPatient {
+    pub enrolment_id: i64,
+    pub resident_id: i64,
+    pub name: String,
+    pub id_number: IdNumber,
+    pub sex: Sex,
+    pub birth_date: Date,
+    pub institution_id: i64,
+    pub institution_name: String,
+    pub facts: PatientFacts,
+}
+
+/// The windows of records a period's indicators read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndicatorWindow {
+    /// Enrolled on or before this day.
+    pub enrolled_by: Date,
+    /// Not ended before this day.
+    pub active_from: Date,
+    /// Follow-ups on these days (inclusive).
+    pub visits_from: Date,
+    pub visits_to: Date,
+    /// Home readings taken in `[readings_from_us, readings_to_us)`.
+    pub readings_from_us: i64,
+    pub readings_to_us: i64,
+}
+
+/// A resident and the instant of their latest home reading in the window.
+type LatestReading = (i64, i64);
+
+fn opt_u16(row: &impl RowExt, column: &str) -> Result<Option<u16>> {
+    row.opt_i64(column)?
+        .map(|v| u16::try_from(v).map_err(|_| StoreError::Corrupt(column.to_owned())))
+        .transpose()
+}
+
+fn opt_i32(row: &impl RowExt, column: &str) -> Result<Option<i32>> {
+    row.opt_i64(column)?
+        .map(|v| i32::try_from(v).map_err(|_| StoreError::Corrupt(column.to_owned())))
+        .transpose()
+}
+
+impl Store {
+    /// The next chunk of a scope's patients in a programme, by enrolment id after
+    /// `after`, with their follow-ups and latest home reading in the window.
+    pub async fn indicator_patients(
+        &self,
+        scope: &IndicatorScope,
+        disease: Disease,
+        w: &IndicatorWindow,
+        after: i64,
+        limit: u32,
+        reading_day: impl Fn(i64) -> Date,
+    ) -> Result<Vec<IndicatorPatient>> {
+        let (scope_sql, institution, district) = match scope {
+            IndicatorScope::City => ("($1 = $1 AND $2 = $2)", 0, String::new()),
+            IndicatorScope::District(code) => {
+                ("(i.district_code = $2 AND $1 = $1)", 0, code.clone())
+            }
+            IndicatorScope::Institution(id) => {
+                ("(e.institution_id = $1 AND $2 = $2)", *id, String::new())
+            }
+        };
+        let sql = format!(
+            "SELECT e.id, e.resident_id, r.name, r.id_number, r.sex, r.birth_date, e.institution_id,
+                    i.name AS institution_name, e.enrolled_on, e.ended_on
+             FROM chronic_enrolments e
+             JOIN residents r ON r.id = e.resident_id
+             JOIN institutions i ON i.id = e.institution_id
+             WHERE {scope_sql} AND e.disease = $3 AND e.enrolled_on <= $4
+               AND (e.ended_on IS NULL OR e.ended_on >= $5) AND e.id > $6
+             ORDER BY e.id LIMIT $7"
+        );
+        let mut patients: Vec<IndicatorPatient> = on_read!(self, pool => {
+            sqlx::query(trusted(&sql))
+                .bind(institution).bind(&district).bind(disease.code()).bind(w.enrolled_by)
+                .bind(w.active_from).bind(after).bind(i64::from(limit))
+                .fetch_all(pool).await?
+                .iter()
+                .map(|row| {
+                    let sex = row.text("sex")?;
+                    Ok(IndicatorPatient {
+                        enrolment_id: row.i64("id")?,
+                        resident_id: row.i64("resident_id")?,
+                        name: row.text("name")?,
+                        id_number: IdNumber::parse(&row.text("id_number")?, Date::MAX)
+                            .map_err(|_| StoreError::Corrupt("ID number".into()))?,
+                        sex: Sex::from_code(&sex).ok_or_else(|| StoreError::Corrupt("sex".into()))?,
+                        birth_date: row.date("birth_date")?,
+                        institution_id: row.i64("institution_id")?,
+                        institution_name: row.text("institution_name")?,
+                        facts: PatientFacts {
+                            disease,
+                            enrolled_on: row.date("enrolled_on")?,
+                            ended_on: row.opt_date("ended_on")?,
+                            visits: Vec::new(),
+                            reading_days: Vec::new(),
+                        },
+                    })
+                })
+                .collect::<Result<_>>()
+        })?;
+        if patients.is_empty() {
+            return Ok(patients);
+        }
+        // Integers read back from the database, not client input.
+        let enrolments = patients
+            .iter()
+            .map(|p| p.enrolment_id.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let residents = patients
+            .iter()
+            .map(|p| p.resident_id.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let visits_sql = format!(
+            "SELECT enrolment_id, id, visit_on, counts_face_to_face, age_years, sbp_mmhg, dbp_mmhg,
+                    fpg_centi_mmol, hba1c_centi_percent
+             FROM followups WHERE enrolment_id IN ({enrolments}) AND visit_on >= $1 AND visit_on <= $2"
+        );
+        let readings_sql = format!(
+            "SELECT resident_id, MAX(taken_at_us) AS latest FROM home_readings
+             WHERE resident_id IN ({residents}) AND taken_at_us >= $1 AND taken_at_us < $2 GROUP BY resident_id"
+        );
+        let (visits, readings): (Vec<(i64, VisitFact)>, Vec<LatestReading>) = on_read!(self, pool => {
+            let visits = sqlx::query(trusted(&visits_sql))
+                .bind(w.visits_from).bind(w.visits_to)
+                .fetch_all(pool).await?
+                .iter()
+                .map(|row| {
+                    let bp = opt_u16(row, "sbp_mmhg")?.zip(opt_u16(row, "dbp_mmhg")?).map(|(s, d)| Bp::new(s, d));
+                    Ok((row.i64("enrolment_id")?, VisitFact {
+                        visit_on: row.date("visit_on")?,
+                        id: row.i64("id")?,
+                        face_to_face: row.bool("counts_face_to_face")?,
+                        age_years: u8::try_from(row.i64("age_years")?).map_err(|_| StoreError::Corrupt("age".into()))?,
+                        bp,
+                        fpg: opt_i32(row, "fpg_centi_mmol")?.map(Mmol::from_centi),
+                        hba1c: opt_i32(row, "hba1c_centi_percent")?.map(Percent::from_centi),
+                    }))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let readings: Vec<LatestReading> = sqlx::query_as(trusted(&readings_sql))
+                .bind(w.readings_from_us).bind(w.readings_to_us)
+                .fetch_all(pool).await?;
+            (visits, readings)
+        });
+        let index: std::collections::HashMap<i64, usize> = patients
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.enrolment_id, i))
+            .collect();
+        for (enrolment_id, v) in visits {
+            if let Some(&i) = index.get(&enrolment_id) {
+                patients[i].facts.visits.push(v);
+            }
+        }
+        for (resident_id, latest_us) in readings {
+            for p in patients.iter_mut().filter(|p| p.resident_id == resident_id) {
+                p.facts.reading_days.push(reading_day(latest_us));
+            }
+        }
+        Ok(patients)
+    }
+}

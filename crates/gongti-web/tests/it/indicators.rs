@@ -1,0 +1,186 @@
+//! Indicators over the API on both engines: figures recomputed from the records,
+//! and the patient lists behind them, named or de-identified by the viewer's rights.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::TestApp;
+
+fn id_number(sequence: u32) -> String {
+    let body = format!("12010119600101{sequence:03}");
+    format!(
+        "{body}{}",
+        gongti_core::id_number::check_character(body.as_bytes())
+    )
+}
+
+fn figure(v: &Value, disease: &str, code: &str) -> (i64, i64) {
+    let p = v["programmes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .iter()
+        .find(|p| p["disease"] == disease)
+        .unwrap();
+    let i = p["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == code)
+        .unwrap();
+    (
+        i["numerator"].as_i64().unwrap(),
+        i["denominator"].as_i64().unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn indicators_and_the_patients_behind_them() {
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let mut ids = Vec::new();
+        for (i, name) in ["赵一", "钱二", "孙三"].iter().enumerate() {
+            let r = t
+                .post(
+                    "/api/v1/residents",
+                    &doctor,
+                    json!({"name": name, "id_number": id_number(i as u32 * 2 + 1)}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+            ids.push(r.json()["id"].as_i64().unwrap());
+        }
+        // All three enrolled in hypertension 200 days ago.
+        t.shift_clock(-200);
+        for id in &ids {
+            let r = t
+                .post(
+                    &format!("/api/v1/residents/{id}/enrolments"),
+                    &doctor,
+                    json!({"icd10": "I10", "diagnosed_on": "2020-01-01"}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        }
+        // 赵一: two face-to-face visits, the latest controlled. 钱二: one visit,
+        // uncontrolled. 孙三: nothing.
+        // Each visit is on the (moved) clock's today.
+        let visit = |id: i64, sbp: i64| {
+            let day = t.app.today().to_string();
+            (
+                format!("/api/v1/residents/{id}/followups"),
+                json!({"disease": "hypertension", "method": "clinic", "visit_on": day, "sbp_mmhg": sbp, "dbp_mmhg": 80}),
+            )
+        };
+        t.shift_clock(-150);
+        for (id, sbp) in [(ids[0], 150), (ids[1], 150)] {
+            let (path, body) = visit(id, sbp);
+            assert_eq!(
+                t.post(&path, &doctor, body).await.status,
+                StatusCode::CREATED
+            );
+        }
+        t.shift_clock(-20);
+        let (path, body) = visit(ids[0], 132);
+        assert_eq!(
+            t.post(&path, &doctor, body).await.status,
+            StatusCode::CREATED
+        );
+        t.shift_clock(0);
+
+        // A 180-day period ending today needs ⌊180 ÷ 90⌋ = 2 face-to-face visits.
+        let from = (t.app.today() - time::Duration::days(179)).to_string();
+        let to = t.app.today().to_string();
+        let scope = format!("institution:{}", t.home);
+        let q = format!(
+            "/api/v1/indicators?scope={scope}&from={from}&to={to}&disease=hypertension&compare=previous"
+        );
+        let v = t.get(&q, &doctor).await;
+        assert_eq!(v.status, StatusCode::OK, "{}", v.text);
+        let v = v.json();
+        assert_eq!(v["required_face_to_face"], 2);
+        assert_eq!(
+            figure(&v, "hypertension", "standardised_management"),
+            (1, 3)
+        );
+        assert_eq!(figure(&v, "hypertension", "bp_control"), (1, 3));
+        // Enrolled 200 days before the end: eligible for missed visit, not for lost.
+        assert_eq!(figure(&v, "hypertension", "missed_visit"), (2, 3));
+        assert_eq!(figure(&v, "hypertension", "lost_to_follow_up"), (0, 0));
+        let programme = &v["programmes"][0];
+        assert_eq!(programme["managed"], 3);
+        assert_eq!(programme["indicators"][1]["rate"], 0.3333);
+        // The 180 days before: enrolled already, but no visit yet.
+        assert_eq!(programme["indicators"][1]["previous"]["denominator"], 3);
+        assert_eq!(programme["indicators"][1]["previous"]["numerator"], 0);
+
+        // The doctor sees the numerator by name; nothing but aggregates is audited
+        // until a list is opened, then each named patient's trail shows it.
+        let list = format!(
+            "/api/v1/indicators/patients?scope={scope}&from={from}&to={to}&disease=hypertension&indicator=missed_visit"
+        );
+        let named = t.get(&list, &doctor).await.json();
+        let names: Vec<&str> = named["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["钱二", "孙三"]);
+        assert_eq!(named["identified"], true);
+        assert_eq!(t.audit_tail(1).await[0].entry.action, "indicators.patients");
+
+        // The city officer sees them de-identified, unless breaking the glass.
+        let officer = t.token("officer").await;
+        let masked = t.get(&list, &officer).await.json();
+        assert_eq!(masked["identified"], false);
+        assert_eq!(masked["items"][0]["name"], "钱*");
+        assert_eq!(masked["items"][0]["age_band"], "65-74");
+        assert!(
+            masked["items"][0]["id_number"]
+                .as_str()
+                .unwrap()
+                .contains("**********")
+        );
+        let glass = t
+            .get(&format!("{list}&break_glass_reason=质控抽查病历"), &officer)
+            .await
+            .json();
+        assert_eq!(glass["items"][0]["name"], "钱二");
+        let trail = t.audit_tail(3).await;
+        assert!(trail.iter().any(|r| r.entry.patient_id == Some(ids[1])
+            && r.entry.reason.as_deref() == Some("质控抽查病历")));
+
+        // The denominator, one at a time.
+        let first = t
+            .get(&format!("{list}&part=denominator&limit=2"), &doctor)
+            .await
+            .json();
+        assert_eq!(first["items"].as_array().unwrap().len(), 2);
+        let next = first["next_cursor"].as_str().unwrap();
+        let rest = t
+            .get(
+                &format!("{list}&part=denominator&limit=2&cursor={next}"),
+                &doctor,
+            )
+            .await
+            .json();
+        assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+        assert_eq!(rest["next_cursor"], Value::Null);
+
+        // Another centre's doctor may not see this centre's figures.
+        let other = t.token("other_doctor").await;
+        assert_eq!(t.get(&q, &other).await.status, StatusCode::FORBIDDEN);
+        // The district officer of the centre's district may; the city sums it too.
+        let district = t.token("district").await;
+        let d = t
+            .get(
+                &format!("/api/v1/indicators?scope=district:120101&from={from}&to={to}"),
+                &district,
+            )
+            .await;
+        assert_eq!(d.status, StatusCode::OK, "{}", d.text);
+        assert_eq!(figure(&d.json(), "hypertension", "bp_control"), (1, 3));
+        let bad = t.get("/api/v1/indicators?scope=galaxy", &officer).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    }
+}
