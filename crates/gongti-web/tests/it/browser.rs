@@ -206,3 +206,161 @@ async fn a_doctor_signs_in_in_chromium_and_finds_a_resident() {
     c.wait().for_element(Locator::Id("username")).await.unwrap();
     c.close().await.unwrap();
 }
+
+/// Signs `username` in through the browser's sign-in page.
+async fn browser_sign_in(c: &fantoccini::Client, base: &str, username: &str) {
+    c.goto(&format!("{base}/login")).await.unwrap();
+    c.find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys(username)
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("header .who"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_workstation_lists_a_due_patient_and_the_form_classifies_as_the_doctor_types() {
+    let Some((_driver, port)) = chromedriver() else {
+        return;
+    };
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let doctor = t.token("doctor").await;
+    // Enrolled and seen 100 days ago, unsatisfactory: overdue now.
+    t.shift_clock(-100);
+    let base_api = format!("/api/v1/residents/{}", t.home_resident);
+    let r = t
+        .post(
+            &format!("{base_api}/enrolments"),
+            &doctor,
+            json!({"icd10": "I10", "diagnosed_on": "2019-05-01"}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.text);
+    let day = t.app.today().to_string();
+    let r = t
+        .post(
+            &format!("{base_api}/followups"),
+            &doctor,
+            json!({"disease": "hypertension", "method": "clinic", "visit_on": day, "sbp_mmhg": 156, "dbp_mmhg": 92}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.text);
+    t.shift_clock(0);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, t.router.clone()).into_future());
+    let c = connect(port).await;
+    browser_sign_in(&c, &base, "doctor").await;
+
+    c.find(Locator::LinkText("工作台"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::LinkText("逾期"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_url(&c, "list=overdue").await;
+    let list = c.wait().for_element(Locator::Id("worklist")).await.unwrap();
+    assert!(list.text().await.unwrap().contains("张秀英"));
+    c.find(Locator::LinkText("张秀英"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_url(&c, "/chronic").await;
+    c.wait()
+        .for_element(Locator::Css("svg.chart"))
+        .await
+        .unwrap();
+    assert!(
+        c.source().await.unwrap().contains("polyline")
+            || c.source().await.unwrap().contains("circle")
+    );
+
+    c.find(Locator::Css("a.button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let sbp = c.wait().for_element(Locator::Id("sbp")).await.unwrap();
+    sbp.send_keys("186").await.unwrap();
+    c.find(Locator::Id("dbp"))
+        .await
+        .unwrap()
+        .send_keys("96")
+        .await
+        .unwrap();
+    // The verdict appears without leaving the page: urgent referral at 186.
+    let mut verdict = String::new();
+    for _ in 0..100 {
+        if let Ok(e) = c.find(Locator::Id("evaluation")).await {
+            verdict = e.text().await.unwrap_or_default();
+            if verdict.contains("紧急转诊") {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(verdict.contains("紧急转诊"), "{verdict}");
+    assert!(
+        verdict.contains("连续两次控制不满意") || verdict.contains("§2"),
+        "{verdict}"
+    );
+    assert!(
+        c.current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/followups/new")
+    );
+
+    c.find(Locator::Id("save"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_url(&c, "saved=").await;
+    let saved = c.wait().for_element(Locator::Css("p.saved")).await.unwrap();
+    assert!(saved.text().await.unwrap().contains("随访已保存"));
+    let rows = c
+        .find(Locator::Id("followups"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(rows.contains("186/96"), "{rows}");
+    // The urgent referral put a 14-day task on the worklist.
+    c.goto(&format!("{base}/workstation?list=tasks"))
+        .await
+        .unwrap();
+    let tasks = c.wait().for_element(Locator::Id("worklist")).await.unwrap();
+    assert!(tasks.text().await.unwrap().contains("张秀英"));
+    c.close().await.unwrap();
+}

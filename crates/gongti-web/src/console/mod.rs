@@ -18,6 +18,9 @@ use gongti_store::{InstitutionFilter, StaffFilter};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
+mod chronic;
+mod svg;
+
 use crate::extract::{decode_cursor, encode_cursor, request_id};
 use crate::views::local;
 use crate::{AppState, PAGE_SIZE_DEFAULT};
@@ -39,6 +42,10 @@ form.search{display:flex;gap:.5rem;flex-wrap:wrap;margin-bottom:1rem}input,selec
 button.primary{background:#0b5d56;color:#fff;border:0;border-radius:4px;padding:.45rem 1rem;cursor:pointer}
 .error{background:#fde8e8;color:#9b1c1c;padding:.6rem .8rem;border-radius:4px;margin-bottom:1rem}.muted{color:#7b8794;font-size:.9rem}
 .login{max-width:360px;margin:10vh auto}.login label{display:block;margin:.6rem 0 .2rem}.login input{width:100%}
+nav.tabs{display:flex;gap:1rem;flex-wrap:wrap;margin-bottom:1rem}div.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(12rem,1fr));gap:.6rem 1rem;margin-bottom:1rem}
+div.grid label{display:flex;flex-direction:column;font-size:.9rem;color:#3e4c59}label.wide{grid-column:span 2}fieldset{background:#fff;border:1px solid #e4e7eb;border-radius:6px;margin-bottom:1rem}
+label.check{display:inline-block;margin:.2rem .8rem .2rem 0}.card.urgent{border-left:6px solid #c81e1e}.card.refer{border-left:6px solid #d97706}.card.ok{border-left:6px solid #0b5d56}
+strong.alert{color:#c81e1e}.saved{background:#e3f9e5;padding:.5rem .8rem;border-radius:4px}svg.chart{width:100%;height:auto}a.button{display:inline-block;background:#0b5d56;color:#fff;padding:.35rem .8rem;border-radius:4px;text-decoration:none}
 dl.profile{display:grid;grid-template-columns:10rem 1fr;gap:.4rem 1rem}dl.profile dt{color:#52606d}.pager{margin-top:.8rem}ul.tree{background:#fff;border-radius:8px;padding:1rem 2rem;line-height:1.8}ul.tree ul{color:#3e4c59}
 "#;
 
@@ -107,6 +114,7 @@ pub(crate) fn routes(_state: AppState) -> Router<AppState> {
         .route("/staff", get(staff_page))
         .route("/residents", get(residents_page))
         .route("/residents/{id}", get(resident_page))
+        .merge(chronic::routes())
 }
 
 /// A signed-in console session, or a redirect to the sign-in page.
@@ -164,6 +172,7 @@ fn layout(c: &Console, title: &str, body: Markup) -> Html<String> {
                         a.brand href="/" { (l.t("共体 · 基层数字健共体", "Gongti")) }
                         nav {
                             a href="/" { (l.t("首页", "Home")) }
+                            @if clinical { a href="/workstation" { (l.t("工作台", "Workstation")) } }
                             @if clinical || officer { a href="/residents" { (l.t("居民", "Residents")) } }
                             a href="/institutions" { (l.t("机构", "Institutions")) }
                             a href="/staff" { (l.t("人员", "Staff")) }
@@ -697,6 +706,7 @@ async fn resident_page(
                         dt { (l.t("访问依据", "Access basis")) } dd { (v.basis.code()) }
                     }
                 }
+                @if full { p { a href=(format!("/residents/{}/chronic", r.id)) { (l.t("慢病管理与随访 →", "Chronic care and follow-ups →")) } } }
                 @if let Some(s) = r.merged_into_id { p.muted { (l.t("此记录已合并至 ", "Merged into ")) a href=(format!("/residents/{s}")) { "#" (s) } } }
                 @if !access_log.is_empty() {
                     h2 { (l.t("最近访问记录", "Recent access to this record")) }

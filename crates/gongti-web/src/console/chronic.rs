@@ -1,0 +1,639 @@
+//! The family doctor's workstation (家庭医生工作台): worklists, a patient's chronic
+//! record with BP and glucose charts, and the follow-up form whose classification
+//! updates as the doctor types (a small inline script posts the form to the preview
+//! route; without script, the "评估" button does the same by a round trip).
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use gongti_app::AppError;
+use gongti_app::worklists::{FollowupWorklist, WorklistQuery};
+use gongti_core::chronic::Disease;
+use gongti_core::chronic::followup::{Evaluation, FollowupForm, Symptom};
+use gongti_core::chronic::record::FollowupRecordForm;
+use gongti_store::WorklistOrder;
+use maud::{Markup, PreEscaped, html};
+use serde::Deserialize;
+use time::Duration;
+
+use super::svg::{Rule, Series, line_chart};
+use super::{Console, Lang, error_box, layout, pager};
+use crate::extract::decode_cursor;
+use crate::{AppState, PAGE_SIZE_DEFAULT, wording};
+
+pub(super) fn routes() -> axum::Router<AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/workstation", get(workstation))
+        .route("/residents/{id}/chronic", get(chronic_page))
+        .route("/residents/{id}/followups/new", get(followup_page))
+        .route("/residents/{id}/followups", post(save_followup))
+        .route("/residents/{id}/followups/preview", post(preview))
+}
+
+const LISTS: [(&str, &str, &str); 7] = [
+    ("due_this_week", "本周到期", "Due this week"),
+    ("overdue", "逾期", "Overdue"),
+    ("missed_visit", "失访（90天未面访）", "Missed visit"),
+    (
+        "lost_to_follow_up",
+        "脱管（12个月无联系）",
+        "Lost to follow-up",
+    ),
+    ("alerts", "自测预警", "Alerts"),
+    ("tasks", "14天随访任务", "14-day tasks"),
+    ("contracts", "即将到期签约", "Expiring contracts"),
+];
+
+#[derive(Deserialize, Default)]
+struct WorkstationParams {
+    list: Option<String>,
+    sort: Option<String>,
+    cursor: Option<String>,
+}
+
+fn disease_label(l: Lang, d: Disease) -> &'static str {
+    let (zh, en) = wording::disease(d);
+    l.t(zh, en)
+}
+
+fn risk_label(l: Lang, level: Option<gongti_core::chronic::risk::RiskLevel>) -> &'static str {
+    match level {
+        Some(r) => {
+            let (zh, en) = wording::risk_level(r);
+            l.t(zh, en)
+        }
+        None => "",
+    }
+}
+
+async fn workstation(
+    State(state): State<AppState>,
+    c: Console,
+    Query(q): Query<WorkstationParams>,
+) -> Response {
+    let l = c.lang;
+    let list = q.list.clone().unwrap_or_else(|| "due_this_week".into());
+    let by_risk = q.sort.as_deref() == Some("risk");
+    let after = decode_cursor(q.cursor.as_deref()).ok().flatten();
+    let keep = [
+        ("list", list.clone()),
+        ("sort", q.sort.clone().unwrap_or_default()),
+    ];
+    let body: Result<Markup, AppError> = match list.as_str() {
+        "alerts" => state.app.open_alerts(&c.ctx, None, after, PAGE_SIZE_DEFAULT).await.map(|page| html! {
+            table #worklist {
+                tr { th { (l.t("居民", "Resident")) } th { (l.t("预警", "Alert")) } th { (l.t("风险", "Risk")) } th { (l.t("时间", "Raised")) } }
+                @for a in &page.items {
+                    @let (zh, en) = wording::alert_code(&a.code);
+                    tr {
+                        td { a href=(format!("/residents/{}/chronic", a.resident_id)) { (a.resident_name) } }
+                        td { (l.t(zh, en)) }
+                        td { (a.risk_level.as_deref().and_then(gongti_core::chronic::risk::RiskLevel::parse).map(|r| risk_label(l, Some(r))).unwrap_or("")) }
+                        td { (crate::views::local(a.raised_at_us)) }
+                    }
+                }
+            }
+            (pager("/workstation", &keep, page.next_after, l))
+        }),
+        "tasks" => state.app.open_tasks(&c.ctx, after, PAGE_SIZE_DEFAULT).await.map(|page| html! {
+            table #worklist {
+                tr { th { (l.t("居民", "Resident")) } th { (l.t("病种", "Programme")) } th { (l.t("截止", "Due")) } }
+                @for t in &page.items {
+                    tr {
+                        td { a href=(format!("/residents/{}/chronic", t.resident_id)) { (t.resident_name) } }
+                        td { (disease_label(l, t.disease)) }
+                        td { (t.due_on) }
+                    }
+                }
+            }
+            (pager("/workstation", &keep, page.next_after, l))
+        }),
+        "contracts" => state.app.expiring_contracts(&c.ctx, None, after, PAGE_SIZE_DEFAULT).await.map(|page| html! {
+            table #worklist {
+                tr { th { (l.t("居民", "Resident")) } th { (l.t("团队", "Team")) } th { (l.t("到期日", "Ends")) } }
+                @for k in &page.items {
+                    tr {
+                        td { a href=(format!("/residents/{}", k.resident_id)) { (k.resident_name) } }
+                        td { (k.team_name) }
+                        td { (k.end_on) }
+                    }
+                }
+            }
+            (pager("/workstation", &keep, page.next_after, l))
+        }),
+        other => {
+            let which = FollowupWorklist::parse(other).unwrap_or(FollowupWorklist::DueThisWeek);
+            let query = WorklistQuery {
+                which,
+                disease: None,
+                team_id: None,
+                order: if by_risk { WorklistOrder::Risk } else { WorklistOrder::Due },
+            };
+            state.app.followup_worklist(&c.ctx, query, after, PAGE_SIZE_DEFAULT).await.map(|page| html! {
+                p {
+                    @if by_risk { a href=(format!("/workstation?list={other}")) { (l.t("按到期日排序", "Sort by due date")) } }
+                    @else { a href=(format!("/workstation?list={other}&sort=risk")) { (l.t("按风险排序", "Sort by risk")) } }
+                }
+                table #worklist {
+                    tr {
+                        th { (l.t("居民", "Resident")) } th { (l.t("病种", "Programme")) } th { (l.t("风险分层", "Risk")) }
+                        th { (l.t("下次随访", "Next due")) } th { (l.t("最近面访", "Last face-to-face")) } th { (l.t("上次分类", "Last class")) }
+                    }
+                    @for w in &page.items {
+                        tr {
+                            td { a href=(format!("/residents/{}/chronic", w.resident_id)) { (w.resident_name) } }
+                            td { (disease_label(l, w.disease)) }
+                            td { (risk_label(l, w.risk_level)) }
+                            td { (w.next_due_on.map(|d| d.to_string()).unwrap_or_default()) }
+                            td { (w.last_face_to_face_on.map(|d| d.to_string()).unwrap_or_default()) }
+                            td { (w.last_classification.map(|c| { let (zh, en) = wording::classification(c); l.t(zh, en) }).unwrap_or("")) }
+                        }
+                    }
+                }
+                @if page.items.is_empty() { p.muted { (l.t("清单为空", "Nothing on this list")) } }
+                (pager("/workstation", &keep, page.next_after, l))
+            })
+        }
+    };
+    layout(&c, l.t("工作台", "Workstation"), html! {
+        h1 { (l.t("家庭医生工作台", "Family doctor's workstation")) }
+        nav.tabs {
+            @for (code, zh, en) in LISTS {
+                @if code == list { strong { (l.t(zh, en)) } } @else { a href=(format!("/workstation?list={code}")) { (l.t(zh, en)) } }
+            }
+        }
+        @match body {
+            Ok(markup) => (markup),
+            Err(e) => (error_box(l, &e)),
+        }
+    })
+    .into_response()
+}
+
+fn classification_panel(l: Lang, e: &Evaluation) -> Markup {
+    html! {
+        div #evaluation .card .(if e.urgent_referral { "urgent" } else if e.refer { "refer" } else { "ok" }) aria-live="polite" {
+            p {
+                strong { (l.t("分类：", "Classification: ")) }
+                @match e.classification {
+                    Some(c) => { @let (zh, en) = wording::classification(c); span #classification { (c.number()) " " (l.t(zh, en)) } }
+                    None => span #classification { (l.t("未评估", "not assessed")) },
+                }
+                @if e.urgent_referral { " · " strong.alert { (l.t("紧急转诊", "URGENT REFERRAL")) } }
+                @else if e.refer { " · " strong { (l.t("建议转诊", "Refer")) } }
+                " · " (l.t("下次随访：", "Next follow-up within ")) (e.next_followup_within_days) (l.t(" 天内", " days"))
+            }
+            ul {
+                @for r in &e.reasons {
+                    @let (zh, en) = wording::reason(*r);
+                    li { (l.t(&zh, &en)) " " span.muted { "(" (r.rule()) ")" } }
+                }
+            }
+        }
+    }
+}
+
+/// Reads the follow-up form's fields (symptoms repeat, so the body is read as pairs).
+fn record_form(pairs: &[(String, String)]) -> (FollowupRecordForm, Option<String>) {
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let int = |k: &str| get(k).and_then(|v| v.parse::<i64>().ok());
+    let num = |k: &str| get(k).and_then(|v| v.parse::<f64>().ok());
+    let flag = |k: &str| get(k).is_some_and(|v| v == "on" || v == "true" || v == "1");
+    let visit_on = get("visit_on").and_then(|v| {
+        time::Date::parse(
+            &v,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .ok()
+    });
+    let drug_names: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "drug_name")
+        .map(|(_, v)| v.trim().to_owned())
+        .collect();
+    let drug_doses: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "drug_dose")
+        .map(|(_, v)| v.trim().to_owned())
+        .collect();
+    let drugs = drug_names
+        .into_iter()
+        .zip(
+            drug_doses
+                .into_iter()
+                .chain(std::iter::repeat(String::new())),
+        )
+        .filter(|(n, _)| !n.is_empty())
+        .collect();
+    let form = FollowupRecordForm {
+        rules: FollowupForm {
+            disease: get("disease").unwrap_or_default(),
+            age_years: None,
+            method: get("method").unwrap_or_default(),
+            sbp_mmhg: int("sbp_mmhg"),
+            dbp_mmhg: int("dbp_mmhg"),
+            fpg_mmol: num("fpg_mmol"),
+            heart_rate_bpm: int("heart_rate_bpm"),
+            temperature_c: num("temperature_c"),
+            symptoms: pairs
+                .iter()
+                .filter(|(k, _)| k == "symptom")
+                .map(|(_, v)| v.clone())
+                .collect(),
+            pregnant_or_breastfeeding: flag("pregnant_or_breastfeeding"),
+            adverse_reaction: flag("adverse_reaction") || flag("adverse_reaction_uncontrolled"),
+            adverse_reaction_uncontrolled: flag("adverse_reaction_uncontrolled"),
+            complication: get("complication"),
+            previous_classification: None,
+        },
+        visit_on,
+        weight_kg: num("weight_kg"),
+        height_cm: int("height_cm"),
+        waist_cm: int("waist_cm"),
+        hba1c_percent: num("hba1c_percent"),
+        adherence: get("adherence"),
+        drugs,
+        note: get("note"),
+        ..FollowupRecordForm::default()
+    };
+    (form, get("csrf"))
+}
+
+#[derive(Deserialize, Default)]
+struct DiseaseParam {
+    disease: Option<String>,
+}
+
+fn followup_form(
+    c: &Console,
+    resident_id: i64,
+    disease: Disease,
+    today: time::Date,
+    panel: Option<Markup>,
+    values: &[(String, String)],
+) -> Markup {
+    let l = c.lang;
+    let v = |k: &str| {
+        values
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let checked = |k: &str, val: &str| values.iter().any(|(n, x)| n == k && x == val);
+    let action = format!("/residents/{resident_id}/followups");
+    let dm = disease == Disease::Diabetes;
+    html! {
+        form #followup-form method="post" action=(action) {
+            input type="hidden" name="csrf" value=(c.session.csrf.as_deref().unwrap_or(""));
+            input type="hidden" name="disease" value=(disease.code());
+            div.grid {
+                label { (l.t("随访日期", "Visit date")) input type="date" name="visit_on" value=(if v("visit_on").is_empty() { today.to_string() } else { v("visit_on") }); }
+                label { (l.t("随访方式", "Method"))
+                    select name="method" {
+                        @for (code, zh, en) in [("clinic", "门诊", "Clinic"), ("home", "家庭", "Home"), ("phone", "电话", "Phone")] {
+                            option value=(code) selected[v("method") == code] { (l.t(zh, en)) }
+                        }
+                    }
+                }
+                label { (l.t("收缩压 mmHg", "SBP mmHg")) input #sbp type="number" name="sbp_mmhg" value=(v("sbp_mmhg")); }
+                label { (l.t("舒张压 mmHg", "DBP mmHg")) input #dbp type="number" name="dbp_mmhg" value=(v("dbp_mmhg")); }
+                @if dm { label { (l.t("空腹血糖 mmol/L", "FPG mmol/L")) input #fpg type="number" step="0.1" name="fpg_mmol" value=(v("fpg_mmol")); } }
+                @if dm { label { (l.t("糖化血红蛋白 %", "HbA1c %")) input type="number" step="0.1" name="hba1c_percent" value=(v("hba1c_percent")); } }
+                label { (l.t("心率 次/分", "Heart rate /min")) input type="number" name="heart_rate_bpm" value=(v("heart_rate_bpm")); }
+                @if dm { label { (l.t("体温 °C", "Temperature °C")) input type="number" step="0.1" name="temperature_c" value=(v("temperature_c")); } }
+                label { (l.t("体重 kg", "Weight kg")) input type="number" step="0.1" name="weight_kg" value=(v("weight_kg")); }
+                label { (l.t("身高 cm", "Height cm")) input type="number" name="height_cm" value=(v("height_cm")); }
+                label { (l.t("服药依从性", "Adherence"))
+                    select name="adherence" {
+                        option value="" { "—" }
+                        @for (code, zh, en) in [("regular", "规律", "Regular"), ("intermittent", "间断", "Intermittent"), ("none", "不服药", "None")] {
+                            option value=(code) selected[v("adherence") == code] { (l.t(zh, en)) }
+                        }
+                    }
+                }
+                label { (l.t("并发症", "Complication"))
+                    select name="complication" {
+                        @for (code, zh, en) in [("none", "无", "None"), ("new", "新发", "New"), ("worse", "加重", "Worse")] {
+                            option value=(code) selected[v("complication") == code] { (l.t(zh, en)) }
+                        }
+                    }
+                }
+            }
+            fieldset {
+                legend { (l.t("症状与体征", "Symptoms and signs")) }
+                @for s in Symptom::ALL.iter().filter(|s| s.is_urgent_for(disease) || matches!(s, Symptom::HeadacheOrDizziness | Symptom::Tinnitus | Symptom::Dyspnoea | Symptom::Nosebleed | Symptom::NumbLimbs | Symptom::LegOedema | Symptom::WeightLoss)) {
+                    @let (zh, en) = wording::symptom(*s);
+                    label.check { input type="checkbox" name="symptom" value=(s.code()) checked[checked("symptom", s.code())]; (l.t(zh, en)) }
+                }
+                label.check { input type="checkbox" name="pregnant_or_breastfeeding" checked[checked("pregnant_or_breastfeeding", "on")]; (l.t("妊娠或哺乳期", "Pregnant or breastfeeding")) }
+                label.check { input type="checkbox" name="adverse_reaction" checked[checked("adverse_reaction", "on")]; (l.t("药物不良反应", "Adverse drug reaction")) }
+                label.check { input type="checkbox" name="adverse_reaction_uncontrolled" checked[checked("adverse_reaction_uncontrolled", "on")]; (l.t("不良反应难以控制", "Reaction cannot be controlled")) }
+            }
+            div.grid {
+                label { (l.t("用药", "Drug")) input name="drug_name" value=(v("drug_name")); }
+                label { (l.t("用法用量", "Dose")) input name="drug_dose" value=(v("drug_dose")); }
+                label.wide { (l.t("备注", "Note")) input name="note" value=(v("note")); }
+            }
+            div #evaluation-slot { @if let Some(p) = panel { (p) } }
+            p {
+                button type="submit" formaction=(format!("/residents/{resident_id}/followups/preview")) { (l.t("评估", "Evaluate")) }
+                " "
+                button.primary #save type="submit" { (l.t("保存随访", "Save follow-up")) }
+            }
+        }
+        script { (PreEscaped(LIVE_SCRIPT)) }
+    }
+}
+
+/// Posts the form to the preview route as the doctor types and swaps in the verdict.
+const LIVE_SCRIPT: &str = r#"(function(){var f=document.getElementById('followup-form');if(!f||!window.fetch)return;var t;
+function go(){var a=f.querySelector('button[formaction]').getAttribute('formaction');
+fetch(a,{method:'POST',headers:{'x-fragment':'1','content-type':'application/x-www-form-urlencoded'},body:new URLSearchParams(new FormData(f)),credentials:'same-origin'})
+.then(function(r){return r.text()}).then(function(h){document.getElementById('evaluation-slot').innerHTML=h})}
+f.addEventListener('input',function(){clearTimeout(t);t=setTimeout(go,250)});f.addEventListener('change',go)})();"#;
+
+async fn followup_page(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Query(q): Query<DiseaseParam>,
+) -> Response {
+    let l = c.lang;
+    let disease = q
+        .disease
+        .as_deref()
+        .and_then(Disease::parse)
+        .unwrap_or(Disease::Hypertension);
+    let resident = state.app.read_resident(&c.ctx, id, None).await;
+    layout(&c, l.t("新增随访", "New follow-up"), html! {
+        @match resident {
+            Err(e) => (error_box(l, &e)),
+            Ok(v) => {
+                h1 { (l.t("随访：", "Follow-up: ")) (v.record.name) " · " (disease_label(l, disease)) }
+                (followup_form(&c, id, disease, state.app.today(), None, &[]))
+            }
+        }
+    })
+    .into_response()
+}
+
+/// The rules' verdict on the form so far: a fragment for the script, or the whole
+/// form page for a browser without script.
+async fn preview(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let l = c.lang;
+    let (mut form, csrf) = record_form(&pairs);
+    if csrf.as_deref() != c.session.csrf.as_deref() {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let resident = match state.app.read_resident(&c.ctx, id, None).await {
+        Ok(r) => r.record,
+        Err(e) => return layout(&c, l.t("随访", "Follow-up"), error_box(l, &e)).into_response(),
+    };
+    let day = form.visit_on.unwrap_or(state.app.today());
+    form.rules.age_years = Some(i64::from(gongti_core::resident::age_years(
+        resident.birth_date,
+        day,
+    )));
+    let disease = Disease::parse(&form.rules.disease).unwrap_or(Disease::Hypertension);
+    // The stored previous classification takes part, as it will when saved.
+    let enrolments = state.app.store().active_enrolment(id, disease).await.ok();
+    form.rules.previous_classification = enrolments
+        .and_then(|e| e.last_classification)
+        .map(|c| i64::from(c.number()));
+    let panel = match state.app.evaluate_followup(&c.ctx, &form.rules) {
+        Ok((_, e)) => classification_panel(l, &e),
+        Err(e) => error_box(l, &e),
+    };
+    if headers.get("x-fragment").is_some() {
+        return Html(panel.into_string()).into_response();
+    }
+    layout(
+        &c,
+        l.t("随访", "Follow-up"),
+        html! {
+            h1 { (l.t("随访：", "Follow-up: ")) (resident.name) " · " (disease_label(l, disease)) }
+            (followup_form(&c, id, disease, state.app.today(), Some(panel), &pairs))
+        },
+    )
+    .into_response()
+}
+
+async fn save_followup(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let l = c.lang;
+    let (form, csrf) = record_form(&pairs);
+    if csrf.as_deref() != c.session.csrf.as_deref() {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let disease = Disease::parse(&form.rules.disease).unwrap_or(Disease::Hypertension);
+    match state.app.record_followup(&c.ctx, id, form).await {
+        Ok((followup_id, _, _)) => {
+            Redirect::to(&format!("/residents/{id}/chronic?saved={followup_id}")).into_response()
+        }
+        Err(e) => layout(
+            &c,
+            l.t("随访", "Follow-up"),
+            html! {
+                h1 { (l.t("随访", "Follow-up")) }
+                (error_box(l, &e))
+                (followup_form(&c, id, disease, state.app.today(), None, &pairs))
+            },
+        )
+        .into_response(),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct SavedParam {
+    saved: Option<i64>,
+}
+
+async fn chronic_page(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Query(q): Query<SavedParam>,
+) -> Response {
+    let l = c.lang;
+    let today = state.app.today();
+    let resident = match state.app.read_resident(&c.ctx, id, None).await {
+        Ok(r) => r.record,
+        Err(e) => {
+            return layout(&c, l.t("慢病档案", "Chronic care"), error_box(l, &e)).into_response();
+        }
+    };
+    let enrolments = state
+        .app
+        .resident_enrolments(&c.ctx, id)
+        .await
+        .unwrap_or_default();
+    let followups = state
+        .app
+        .resident_followups(&c.ctx, id, None, None, 50)
+        .await
+        .map(|p| p.items)
+        .unwrap_or_default();
+    let from = today - Duration::days(365);
+    let now_us = gongti_app::unix_us(state.app.now());
+    let readings = state
+        .app
+        .resident_readings(
+            &c.ctx,
+            id,
+            now_us - 365 * 24 * 3600 * 1_000_000,
+            now_us + 1,
+            1000,
+        )
+        .await
+        .unwrap_or_default();
+    let day_of = |us: i64| {
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
+            .map(|t| t.to_offset(gongti_app::DISPLAY_OFFSET).date())
+            .unwrap_or(today)
+    };
+    let age = gongti_core::resident::age_years(resident.birth_date, today);
+    let target = state
+        .app
+        .chronic_params()
+        .targets
+        .bp_for_age(u8::try_from(age.clamp(0, 130)).unwrap_or(0));
+    let bp_chart = line_chart(
+        l.t("血压趋势", "Blood pressure"),
+        from,
+        today,
+        (60.0, 200.0),
+        7,
+        &[
+            Series {
+                label: l.t("收缩压", "SBP"),
+                colour: "#0b5d56",
+                points: followups
+                    .iter()
+                    .filter_map(|f| f.bp.map(|b| (f.visit_on, f64::from(b.sbp_mmhg))))
+                    .collect(),
+                dots_only: false,
+            },
+            Series {
+                label: l.t("舒张压", "DBP"),
+                colour: "#2f80ed",
+                points: followups
+                    .iter()
+                    .filter_map(|f| f.bp.map(|b| (f.visit_on, f64::from(b.dbp_mmhg))))
+                    .collect(),
+                dots_only: false,
+            },
+            Series {
+                label: l.t("家庭自测收缩压", "Home SBP"),
+                colour: "#9aa5b1",
+                points: readings
+                    .iter()
+                    .filter_map(|r| r.bp.map(|b| (day_of(r.taken_at_us), f64::from(b.sbp_mmhg))))
+                    .collect(),
+                dots_only: true,
+            },
+        ],
+        &[Rule {
+            label: &format!("{}/{}", target.sbp_below_mmhg, target.dbp_below_mmhg),
+            value: f64::from(target.sbp_below_mmhg),
+        }],
+    );
+    let diabetic = enrolments.iter().any(|e| e.disease == Disease::Diabetes);
+    let glucose_chart = diabetic.then(|| {
+        line_chart(
+            l.t("血糖趋势", "Glucose"),
+            from,
+            today,
+            (2.0, 20.0),
+            6,
+            &[
+                Series {
+                    label: l.t("空腹血糖（随访）", "FPG (follow-ups)"),
+                    colour: "#b7791f",
+                    points: followups
+                        .iter()
+                        .filter_map(|f| {
+                            f.fpg_centi_mmol.map(|g| (f.visit_on, f64::from(g) / 100.0))
+                        })
+                        .collect(),
+                    dots_only: false,
+                },
+                Series {
+                    label: l.t("家庭自测", "Home"),
+                    colour: "#9aa5b1",
+                    points: readings
+                        .iter()
+                        .filter_map(|r| {
+                            r.glucose_centi_mmol
+                                .map(|g| (day_of(r.taken_at_us), g as f64 / 100.0))
+                        })
+                        .collect(),
+                    dots_only: true,
+                },
+            ],
+            &[Rule {
+                label: "7.0",
+                value: 7.0,
+            }],
+        )
+    });
+    layout(&c, l.t("慢病档案", "Chronic care"), html! {
+        h1 { (resident.name) " " small.muted { (l.t("慢病管理", "chronic care")) " · " (age) (l.t(" 岁", " years")) } }
+        p { a href=(format!("/residents/{id}")) { (l.t("← 基本信息", "← Profile")) } }
+        @if let Some(f) = q.saved { p.saved role="status" { (l.t("随访已保存 #", "Follow-up saved #")) (f) } }
+        @if enrolments.is_empty() { p.muted { (l.t("尚未纳入慢病管理（可通过接口建档）", "Not enrolled in a programme yet (enrol through the API)")) } }
+        @for e in &enrolments {
+            div.card {
+                h2 { (disease_label(l, e.disease)) " " small.muted { (e.icd10) " · " (l.t("确诊 ", "diagnosed ")) (e.diagnosed_on) } }
+                @if let Some(r) = &e.risk {
+                    p { strong { (l.t("风险分层：", "Risk: ")) } (risk_label(l, Some(r.level)))
+                        @for f in &r.factors {
+                            @if let Some(rf) = gongti_core::chronic::risk::RiskFactor::parse(f) { @let (zh, en) = wording::risk_factor(rf); " · " span.muted { (l.t(zh, en)) } }
+                        }
+                    }
+                }
+                p { (l.t("下次随访：", "Next due: ")) (e.next_due_on.map(|d| d.to_string()).unwrap_or_else(|| l.t("未定", "not set").into()))
+                    " · " (l.t("最近面访：", "Last face-to-face: ")) (e.last_face_to_face_on.map(|d| d.to_string()).unwrap_or_default()) }
+                p { a.button href=(format!("/residents/{id}/followups/new?disease={}", e.disease.code())) { (l.t("新增随访 →", "New follow-up →")) } }
+            }
+        }
+        div.card { (PreEscaped(bp_chart)) }
+        @if let Some(g) = glucose_chart { div.card { (PreEscaped(g)) } }
+        @if !followups.is_empty() {
+            h2 { (l.t("随访记录", "Follow-ups")) }
+            table #followups {
+                tr { th { (l.t("日期", "Date")) } th { (l.t("病种", "Programme")) } th { (l.t("方式", "Method")) } th { (l.t("血压", "BP")) } th { (l.t("血糖", "FPG")) } th { (l.t("分类", "Class")) } th { (l.t("转诊", "Referral")) } th { (l.t("下次", "Next")) } }
+                @for f in &followups {
+                    tr {
+                        td { (f.visit_on) }
+                        td { (disease_label(l, f.disease)) }
+                        td { (f.method.code()) }
+                        td { (f.bp.map(|b| format!("{}/{}", b.sbp_mmhg, b.dbp_mmhg)).unwrap_or_default()) }
+                        td { (f.fpg_centi_mmol.map(|g| format!("{:.1}", f64::from(g) / 100.0)).unwrap_or_default()) }
+                        td { (f.classification.map(|c| { let (zh, en) = wording::classification(c); l.t(zh, en) }).unwrap_or("")) }
+                        td { @if f.urgent_referral { strong.alert { (l.t("紧急", "urgent")) } } @else if f.refer { (l.t("建议", "advised")) } }
+                        td { (f.next_due_on) }
+                    }
+                }
+            }
+        }
+    })
+    .into_response()
+}
