@@ -218,6 +218,8 @@ pub struct DemoSummary {
     pub upper_hospitals: usize,
     pub residents: u64,
     pub contracts: u64,
+    /// The generator's own count of the year's chronic-disease indicators.
+    pub chronic: crate::demo_chronic::ChronicTruth,
 }
 
 impl App {
@@ -444,6 +446,9 @@ impl App {
         summary.residents = residents;
         summary.contracts = self
             .seed_contracts(&mut rng, chc, &demo_staff, today, now_us)
+            .await?;
+        summary.chronic = self
+            .seed_chronic_demo(seed, today, now_us, &mut progress)
             .await?;
         store
             .set_setting(DEMO_SETTING, &format!("seed={seed};residents={residents}"))

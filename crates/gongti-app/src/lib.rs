@@ -7,6 +7,7 @@ pub mod auth;
 mod chronic;
 pub mod contracts;
 pub mod demo;
+pub mod demo_chronic;
 mod error;
 pub mod indicators;
 pub mod readings;

@@ -8,6 +8,7 @@
 
 mod audit;
 mod auth;
+mod bulk;
 mod chronic;
 mod contracts;
 mod indicators;
@@ -28,6 +29,7 @@ use sqlx::sqlite::{
 
 pub use audit::AuditPage;
 pub use auth::{NewUser, TokenRecord, UserRecord};
+pub use bulk::{BulkEnrolment, BulkFollowup};
 pub use chronic::{
     EnrolmentRecord, FollowupList, FollowupRecord, NewEnrolment, NewFollowup, RiskProfile,
     StoredRisk, TaskRecord, WorklistFilter, WorklistItem, WorklistOrder,

@@ -59,6 +59,10 @@ enum Command {
         /// Residents to generate.
         #[arg(long, default_value_t = 20_000)]
         residents: u64,
+        /// `tianjin`: a city of 13.6 million residents, about 1.3 million of them under
+        /// chronic-disease management (overrides --residents).
+        #[arg(long, value_parser = ["tianjin"])]
+        scale: Option<String>,
         /// Seed of the generator: the same seed gives the same region.
         #[arg(long, default_value_t = 2020)]
         seed: u64,
@@ -174,9 +178,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             db,
             listen,
             residents,
+            scale,
             seed,
             no_serve,
         } => {
+            let residents = match scale.as_deref() {
+                Some("tianjin") => TIANJIN_RESIDENTS,
+                _ => residents,
+            };
             let (store, _) = open(&db).await?;
             let settings =
                 Settings::resolve(db.data_dir, db.database_url, listen, db.config.as_deref())?;
@@ -363,6 +372,9 @@ async fn ensure_admin(app: &App) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Residents of a Tianjin-sized demo region (常住人口 13.6 million).
+const TIANJIN_RESIDENTS: u64 = 13_600_000;
+
 /// Seeds the demo region when the store holds no institution; returns the demo
 /// password when it was just chosen.
 async fn seed_demo_if_empty(
@@ -394,12 +406,16 @@ async fn seed_demo_if_empty(
         .map_err(|e| anyhow::anyhow!("seeding the demo region: {e:?}"))?;
     bar.finish();
     println!(
-        "演示区已生成 demo region: {} districts, {} grassroots institutions, {} upper hospitals, {} residents, {} family-doctor contracts in {:.1}s",
+        "演示区已生成 demo region: {} districts, {} grassroots institutions, {} upper hospitals, {} residents, {} family-doctor contracts, {} hypertension and {} diabetes patients under management, {} follow-ups, {} home readings in {:.1}s",
         summary.districts,
         summary.grassroots,
         summary.upper_hospitals,
         summary.residents,
         summary.contracts,
+        summary.chronic.hypertension.managed,
+        summary.chronic.diabetes.managed,
+        summary.chronic.hypertension.followups + summary.chronic.diabetes.followups,
+        summary.chronic.readings,
         started.elapsed().as_secs_f64()
     );
     Ok(Some(password))

@@ -2,7 +2,7 @@
 
 mod chronic;
 mod contracts;
-mod indicators;
+pub(crate) mod indicators;
 mod readings;
 
 use axum::Json;

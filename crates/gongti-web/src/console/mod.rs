@@ -19,6 +19,7 @@ use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
 mod chronic;
+mod dashboard;
 mod svg;
 
 use crate::extract::{decode_cursor, encode_cursor, request_id};
@@ -45,7 +46,7 @@ button.primary{background:#0b5d56;color:#fff;border:0;border-radius:4px;padding:
 nav.tabs{display:flex;gap:1rem;flex-wrap:wrap;margin-bottom:1rem}div.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(12rem,1fr));gap:.6rem 1rem;margin-bottom:1rem}
 div.grid label{display:flex;flex-direction:column;font-size:.9rem;color:#3e4c59}label.wide{grid-column:span 2}fieldset{background:#fff;border:1px solid #e4e7eb;border-radius:6px;margin-bottom:1rem}
 label.check{display:inline-block;margin:.2rem .8rem .2rem 0}.card.urgent{border-left:6px solid #c81e1e}.card.refer{border-left:6px solid #d97706}.card.ok{border-left:6px solid #0b5d56}
-strong.alert{color:#c81e1e}.saved{background:#e3f9e5;padding:.5rem .8rem;border-radius:4px}svg.chart{width:100%;height:auto}a.button{display:inline-block;background:#0b5d56;color:#fff;padding:.35rem .8rem;border-radius:4px;text-decoration:none}
+strong.alert{color:#c81e1e}.saved{background:#e3f9e5;padding:.5rem .8rem;border-radius:4px}svg.chart{width:100%;height:auto}span.change{font-size:.85rem}td.rate{font-size:1.05rem}a.button{display:inline-block;background:#0b5d56;color:#fff;padding:.35rem .8rem;border-radius:4px;text-decoration:none}
 dl.profile{display:grid;grid-template-columns:10rem 1fr;gap:.4rem 1rem}dl.profile dt{color:#52606d}.pager{margin-top:.8rem}ul.tree{background:#fff;border-radius:8px;padding:1rem 2rem;line-height:1.8}ul.tree ul{color:#3e4c59}
 "#;
 
@@ -115,6 +116,7 @@ pub(crate) fn routes(_state: AppState) -> Router<AppState> {
         .route("/residents", get(residents_page))
         .route("/residents/{id}", get(resident_page))
         .merge(chronic::routes())
+        .merge(dashboard::routes())
 }
 
 /// A signed-in console session, or a redirect to the sign-in page.
@@ -173,6 +175,7 @@ fn layout(c: &Console, title: &str, body: Markup) -> Html<String> {
                         nav {
                             a href="/" { (l.t("首页", "Home")) }
                             @if clinical { a href="/workstation" { (l.t("工作台", "Workstation")) } }
+                            @if clinical || officer || p.role == Role::InsuranceOfficer { a href="/dashboard" { (l.t("看板", "Dashboard")) } }
                             @if clinical || officer { a href="/residents" { (l.t("居民", "Residents")) } }
                             a href="/institutions" { (l.t("机构", "Institutions")) }
                             a href="/staff" { (l.t("人员", "Staff")) }

@@ -364,3 +364,82 @@ async fn the_workstation_lists_a_due_patient_and_the_form_classifies_as_the_doct
     assert!(tasks.text().await.unwrap().contains("张秀英"));
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_officer_reads_the_dashboard_and_drills_down_to_a_district() {
+    let Some((_driver, port)) = chromedriver() else {
+        return;
+    };
+    let (app, _writer) = gongti_app::App::start(
+        gongti_testdb::fresh_sqlite().await,
+        gongti_app::system_clock(),
+    )
+    .await
+    .unwrap();
+    app.seed_demo(3_000, 5, PASSWORD, |_, _| {}).await.unwrap();
+    let router = gongti_web::router(
+        app,
+        gongti_web::WebConfig {
+            secure_cookies: false,
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, router).into_future());
+    let c = connect(port).await;
+    browser_sign_in(&c, &base, "officer").await;
+
+    c.find(Locator::LinkText("看板"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let table = c
+        .wait()
+        .for_element(Locator::Id("indicators-hypertension"))
+        .await
+        .unwrap();
+    let text = table.text().await.unwrap();
+    assert!(
+        text.contains("规范管理率") && text.contains("管理人群血压控制率") && text.contains('%'),
+        "{text}"
+    );
+    assert!(c.find(Locator::Id("indicators-diabetes")).await.is_ok());
+    let charts = c.find_all(Locator::Css("svg.chart")).await.unwrap();
+    assert_eq!(charts.len(), 2, "two trend charts");
+    assert!(c.source().await.unwrap().contains("http-equiv=\"refresh\""));
+
+    // Drill down: the first district with patients.
+    let district = c.find(Locator::Css("#children a")).await.unwrap();
+    let name = district.text().await.unwrap();
+    district.click().await.unwrap();
+    wait_for_url(&c, "scope=district").await;
+    let heading = c
+        .wait()
+        .for_element(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(heading.contains(&name), "{heading} / {name}");
+    let institutions = c
+        .find(Locator::Id("children"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        institutions.contains("社区卫生服务中心") || institutions.contains("镇卫生院"),
+        "{institutions}"
+    );
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(
+        gongti_testdb::temp_dir("gongti-shot").join("dashboard.png"),
+        png,
+    )
+    .unwrap();
+    c.close().await.unwrap();
+}

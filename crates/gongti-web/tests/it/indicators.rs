@@ -184,3 +184,109 @@ async fn indicators_and_the_patients_behind_them() {
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     }
 }
+
+/// The demo generator keeps its own count of the year's indicators, decided visit by
+/// visit; the indicators recomputed from what it stored must equal it exactly.
+#[tokio::test]
+async fn the_generators_ground_truth_equals_the_computed_indicators() {
+    for store in gongti_testdb::engines().await {
+        let (app, _writer) = gongti_app::App::start(store, gongti_app::system_clock())
+            .await
+            .unwrap();
+        let summary = app
+            .seed_demo(4_000, 11, "demo-password-1", |_, _| {})
+            .await
+            .unwrap();
+        let truth = summary.chronic;
+        assert!(
+            truth.hypertension.managed > 200 && truth.diabetes.managed > 80,
+            "{truth:?}"
+        );
+        let router = gongti_web::router(
+            app.clone(),
+            gongti_web::WebConfig {
+                secure_cookies: false,
+            },
+        );
+        let call = |request: axum::http::Request<axum::body::Body>| {
+            let router = router.clone();
+            async move {
+                use http_body_util::BodyExt;
+                use tower::ServiceExt;
+                let reply = router.oneshot(request).await.unwrap();
+                let bytes = reply.into_body().collect().await.unwrap().to_bytes();
+                serde_json::from_slice::<Value>(&bytes).unwrap()
+            }
+        };
+        let token = call(
+            axum::http::Request::post("/api/v1/auth/token")
+                .header("content-type", "application/json")
+                .body(
+                    json!({"username": "officer", "password": "demo-password-1"})
+                        .to_string()
+                        .into(),
+                )
+                .unwrap(),
+        )
+        .await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let today = app.today();
+        let from = (today - time::Duration::days(364)).to_string();
+        let v = call(
+            axum::http::Request::get(format!(
+                "/api/v1/indicators?scope=city&from={from}&to={today}"
+            ))
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .unwrap(),
+        )
+        .await;
+        for (disease, t, control) in [
+            ("hypertension", truth.hypertension, "bp_control"),
+            ("diabetes", truth.diabetes, "glucose_control"),
+        ] {
+            let p = v["programmes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["disease"] == disease)
+                .unwrap();
+            assert_eq!(p["managed"].as_u64(), Some(t.managed), "{disease} managed");
+            assert_eq!(
+                figure(&v, disease, "standardised_management"),
+                (t.standardised as i64, t.managed as i64),
+                "{disease}"
+            );
+            assert_eq!(
+                figure(&v, disease, control),
+                (t.controlled as i64, t.managed as i64),
+                "{disease}"
+            );
+            assert_eq!(
+                figure(&v, disease, "missed_visit"),
+                (t.missed as i64, t.missed_eligible as i64),
+                "{disease}"
+            );
+            assert_eq!(
+                figure(&v, disease, "lost_to_follow_up"),
+                (t.lost as i64, t.lost_eligible as i64),
+                "{disease}"
+            );
+        }
+        assert_eq!(
+            figure(&v, "diabetes", "hba1c_target"),
+            (
+                truth.diabetes.hba1c_on_target as i64,
+                truth.diabetes.hba1c_measured as i64
+            )
+        );
+        // A realistic year: most are managed to the specification, not all.
+        let (standardised, managed) = figure(&v, "hypertension", "standardised_management");
+        assert!(
+            standardised * 100 > managed * 50 && standardised < managed,
+            "{standardised}/{managed}"
+        );
+    }
+}

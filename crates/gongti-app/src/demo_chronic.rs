@@ -1,0 +1,446 @@
+//! A year of chronic-disease management for the demo region: enrolments in the
+//! hypertension and diabetes programmes by age, follow-ups judged by the rules, and
+//! home readings — deterministic for a seed, a page of residents at a time so memory
+//! stays bounded at city scale.
+//!
+//! The generator keeps its own ground truth for the year up to `today`: it decides
+//! each visit's count, date and whether it is controlled (values are drawn clear of
+//! every target, whatever the age), and counts the indicators from those decisions,
+//! not from the indicator code — so a test can hold the two against each other.
+
+use std::collections::HashMap;
+
+use gongti_core::chronic::followup::{
+    AdverseReaction, Classification, Complication, Findings, Method, evaluate,
+};
+use gongti_core::chronic::readings::{GlucoseContext, ReadingValue, ValidReading};
+use gongti_core::chronic::risk::{DiabetesStatus, bp_grade};
+use gongti_core::chronic::{Bp, Disease, RULESET_VERSION};
+use gongti_core::measure::Mmol;
+use gongti_core::resident::age_years;
+use gongti_store::{BulkEnrolment, BulkFollowup, NewReading, ResidentFilter, RiskProfile};
+use time::{Date, Duration, OffsetDateTime};
+
+use crate::chronic::{RiskBasis, risk_of};
+use crate::demo::DemoRng;
+use crate::{App, AppResult, DISPLAY_OFFSET, unix_us};
+
+/// Residents read and written per round trip.
+const PAGE: u32 = 5_000;
+
+/// The generator's own count of one programme's indicators for the year to `today`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProgrammeTruth {
+    pub managed: u64,
+    pub standardised: u64,
+    pub controlled: u64,
+    pub hba1c_measured: u64,
+    pub hba1c_on_target: u64,
+    pub missed_eligible: u64,
+    pub missed: u64,
+    pub lost_eligible: u64,
+    pub lost: u64,
+    pub followups: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChronicTruth {
+    pub hypertension: ProgrammeTruth,
+    pub diabetes: ProgrammeTruth,
+    pub readings: u64,
+}
+
+impl ChronicTruth {
+    pub fn of(&self, disease: Disease) -> &ProgrammeTruth {
+        match disease {
+            Disease::Hypertension => &self.hypertension,
+            Disease::Diabetes => &self.diabetes,
+        }
+    }
+
+    fn of_mut(&mut self, disease: Disease) -> &mut ProgrammeTruth {
+        match disease {
+            Disease::Hypertension => &mut self.hypertension,
+            Disease::Diabetes => &mut self.diabetes,
+        }
+    }
+}
+
+/// Share (per mille) of residents in the programmes by age band: about 0.93 M
+/// hypertension and 0.37 M diabetes patients in a city of 13.6 M like Tianjin.
+fn prevalence_per_mille(age: i32, disease: Disease) -> u64 {
+    match (disease, age) {
+        (_, ..35) => 0,
+        (Disease::Hypertension, 35..=44) => 30,
+        (Disease::Hypertension, 45..=59) => 90,
+        (Disease::Hypertension, 60..=74) => 180,
+        (Disease::Hypertension, _) => 250,
+        (Disease::Diabetes, 35..=44) => 15,
+        (Disease::Diabetes, 45..=59) => 40,
+        (Disease::Diabetes, 60..=74) => 70,
+        (Disease::Diabetes, _) => 80,
+    }
+}
+
+fn between(rng: &mut DemoRng, low: i64, high: i64) -> i64 {
+    low + rng.below((high - low + 1) as u64) as i64
+}
+
+struct Visit {
+    on: Date,
+    face_to_face: bool,
+    controlled: bool,
+    urgent: bool,
+    hba1c: Option<bool>,
+}
+
+/// Plans one patient's visits: most are seen every three months, some now and then,
+/// a few not at all this year (with a last visit long ago).
+fn plan_visits(rng: &mut DemoRng, enrolled_on: Date, today: Date, disease: Disease) -> Vec<Visit> {
+    let year_start = today - Duration::days(364);
+    let kind = rng.below(100);
+    let control_per_cent = match (disease, kind) {
+        (Disease::Hypertension, ..77) => 68,
+        (Disease::Hypertension, _) => 45,
+        (Disease::Diabetes, ..77) => 60,
+        (Disease::Diabetes, _) => 40,
+    };
+    let mut visits = Vec::new();
+    let draw = |rng: &mut DemoRng, on: Date, face_to_face: bool| Visit {
+        on,
+        face_to_face,
+        controlled: rng.below(100) < control_per_cent,
+        urgent: face_to_face && rng.below(1000) < 3,
+        hba1c: (disease == Disease::Diabetes && face_to_face && rng.below(100) < 30)
+            .then(|| rng.below(100) < 50),
+    };
+    if kind >= 95 {
+        // Not seen this year; seen once long ago if enrolled long ago.
+        let old = today - Duration::days(between(rng, 400, 700));
+        if old >= enrolled_on {
+            visits.push(draw(rng, old, true));
+        }
+        return visits;
+    }
+    let start = enrolled_on.max(year_start - Duration::days(30));
+    let mut on = start + Duration::days(between(rng, 0, 40));
+    let spacing: (i64, i64) = if kind < 77 { (80, 92) } else { (120, 200) };
+    while on <= today {
+        visits.push(draw(rng, on, true));
+        on += Duration::days(between(rng, spacing.0, spacing.1));
+    }
+    if rng.below(100) < 15 {
+        let call = today - Duration::days(between(rng, 0, 300));
+        if call >= enrolled_on {
+            visits.push(draw(rng, call, false));
+        }
+    }
+    visits.sort_by_key(|v| v.on);
+    visits
+}
+
+fn bp_of(rng: &mut DemoRng, v: &Visit) -> Bp {
+    if v.urgent {
+        Bp::new(between(rng, 180, 196) as u16, between(rng, 92, 112) as u16)
+    } else if v.controlled {
+        Bp::new(between(rng, 110, 136) as u16, between(rng, 66, 86) as u16)
+    } else {
+        Bp::new(between(rng, 152, 176) as u16, between(rng, 84, 104) as u16)
+    }
+}
+
+fn fpg_of(rng: &mut DemoRng, v: &Visit) -> Mmol {
+    if v.urgent {
+        Mmol::from_tenths(between(rng, 168, 220) as i32)
+    } else if v.controlled {
+        Mmol::from_tenths(between(rng, 48, 68) as i32)
+    } else {
+        Mmol::from_tenths(between(rng, 72, 125) as i32)
+    }
+}
+
+impl App {
+    /// Seeds chronic-disease management for every resident of the demo region and
+    /// returns the generator's own count of the year's indicators.
+    pub async fn seed_chronic_demo(
+        &self,
+        seed: u64,
+        today: Date,
+        now_us: i64,
+        progress: &mut impl FnMut(u64, u64),
+    ) -> AppResult<ChronicTruth> {
+        let store = &self.store;
+        let mut rng = DemoRng::new(seed ^ 0xC4_0017);
+        let mut truth = ChronicTruth::default();
+        let total = store.resident_count().await? as u64;
+        let uploader = store.user_by_username("doctor").await?.map_or(1, |u| u.id);
+        let mut doctors: HashMap<i64, i64> = HashMap::new();
+        let params = self.chronic.as_ref().clone();
+        let year_start = today - Duration::days(364);
+        let missed_from = today - Duration::days(i64::from(params.missed_visit_days) - 1);
+        let mut after = None;
+        let mut done = 0u64;
+        loop {
+            let page = store
+                .residents(&ResidentFilter::default(), after, PAGE)
+                .await?;
+            let mut enrolments: Vec<BulkEnrolment> = Vec::new();
+            let mut institution_of: Vec<i64> = Vec::new();
+            let mut followups: Vec<BulkFollowup> = Vec::new();
+            let mut readings: Vec<(i64, ValidReading)> = Vec::new();
+            for r in &page.items {
+                done += 1;
+                let age = age_years(r.birth_date, today);
+                let diabetic = rng.below(1000) < prevalence_per_mille(age, Disease::Diabetes);
+                let hypertensive =
+                    rng.below(1000) < prevalence_per_mille(age, Disease::Hypertension);
+                for (disease, enrolled) in [
+                    (Disease::Diabetes, diabetic),
+                    (Disease::Hypertension, hypertensive),
+                ] {
+                    if !enrolled {
+                        continue;
+                    }
+                    let staff_id = match doctors.get(&r.home_institution_id) {
+                        Some(id) => *id,
+                        None => {
+                            let id = store
+                                .teams(r.home_institution_id)
+                                .await?
+                                .first()
+                                .map_or(1, |t| t.doctor_staff_id);
+                            doctors.insert(r.home_institution_id, id);
+                            id
+                        }
+                    };
+                    let earliest = r.birth_date + Duration::days(35 * 366);
+                    let diagnosed_on = (today - Duration::days(between(&mut rng, 30, 3650)))
+                        .max(earliest)
+                        .min(today);
+                    let enrolled_on =
+                        (today - Duration::days(between(&mut rng, 0, 1500))).max(diagnosed_on);
+                    let visits = plan_visits(&mut rng, enrolled_on, today, disease);
+                    let index = enrolments.len();
+                    let mut previous: Option<Classification> = None;
+                    let mut highest: Option<Bp> = None;
+                    let (mut last_on, mut last_f2f, mut last_class, mut next_due) =
+                        (None, None, None, None);
+                    let mut latest_controlled: Option<bool> = None;
+                    let mut latest_hba1c: Option<bool> = None;
+                    let mut f2f_in_year = 0u64;
+                    let mut seen_recently = false;
+                    let mut contact_in_year = false;
+                    for v in &visits {
+                        let visit_age =
+                            u8::try_from(age_years(r.birth_date, v.on).clamp(0, 130)).unwrap_or(0);
+                        let bp = v.face_to_face.then(|| bp_of(&mut rng, v));
+                        let fpg = (v.face_to_face && disease == Disease::Diabetes)
+                            .then(|| fpg_of(&mut rng, v));
+                        let hba1c = v.hba1c.map(|on_target| {
+                            if on_target {
+                                between(&mut rng, 58, 69) as i32 * 10
+                            } else {
+                                between(&mut rng, 71, 95) as i32 * 10
+                            }
+                        });
+                        let findings = Findings {
+                            disease,
+                            age_years: visit_age,
+                            method: if v.face_to_face {
+                                Method::Clinic
+                            } else {
+                                Method::Phone
+                            },
+                            bp,
+                            fpg,
+                            heart_rate_bpm: None,
+                            temperature: None,
+                            symptoms: Vec::new(),
+                            pregnant_or_breastfeeding: false,
+                            adverse_reaction: AdverseReaction::None,
+                            complication: Complication::None,
+                            previous,
+                        };
+                        let e = evaluate(&findings, &params);
+                        if e.classification.is_some() {
+                            previous = e.classification;
+                            last_class = e.classification.map(Classification::number);
+                        }
+                        if let Some(b) = bp
+                            && highest.is_none_or(|h| {
+                                (bp_grade(b), b.sbp_mmhg) > (bp_grade(h), h.sbp_mmhg)
+                            })
+                        {
+                            highest = Some(b);
+                        }
+                        let due = v.on + Duration::days(i64::from(e.next_followup_within_days));
+                        last_on = Some(v.on);
+                        next_due = Some(due);
+                        if v.face_to_face {
+                            last_f2f = Some(v.on);
+                        }
+                        if v.on >= year_start {
+                            contact_in_year = true;
+                            if v.face_to_face {
+                                f2f_in_year += 1;
+                                // An urgent reading is above every target.
+                                latest_controlled = Some(v.controlled && !v.urgent);
+                                if v.hba1c.is_some() {
+                                    latest_hba1c = v.hba1c;
+                                }
+                            }
+                            if v.face_to_face && v.on >= missed_from {
+                                seen_recently = true;
+                            }
+                        }
+                        let reasons: Vec<&str> = e.reasons.iter().map(|x| x.code()).collect();
+                        followups.push(BulkFollowup {
+                            enrolment: index,
+                            method: findings.method.code(),
+                            visit_on: v.on,
+                            age_years: visit_age,
+                            bp,
+                            fpg_centi_mmol: fpg.map(Mmol::centi),
+                            hba1c_centi_percent: hba1c,
+                            classification: e.classification.map(Classification::number),
+                            urgent_referral: e.urgent_referral,
+                            refer: e.refer,
+                            reasons: reasons.join(","),
+                            next_due_on: due,
+                            counts_face_to_face: e.counts_as_face_to_face,
+                        });
+                    }
+                    // Some patients send home readings over the last 90 days.
+                    let sends_readings = rng.below(100) < if visits.is_empty() { 20 } else { 10 };
+                    if sends_readings {
+                        for k in 0..between(&mut rng, 6, 20) {
+                            let day = today - Duration::days(between(&mut rng, 0, 89));
+                            let taken = day
+                                .with_hms(7, 30, 0)
+                                .map(|t| t.assume_offset(DISPLAY_OFFSET))
+                                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+                            let value = match disease {
+                                Disease::Hypertension => ReadingValue::Bp {
+                                    bp: Bp::new(
+                                        between(&mut rng, 112, 168) as u16,
+                                        between(&mut rng, 70, 98) as u16,
+                                    ),
+                                    pulse_bpm: Some(between(&mut rng, 58, 92) as u16),
+                                },
+                                Disease::Diabetes => ReadingValue::Glucose {
+                                    glucose: Mmol::from_tenths(between(&mut rng, 50, 110) as i32),
+                                    context: GlucoseContext::Fasting,
+                                },
+                            };
+                            readings.push((
+                                r.id,
+                                ValidReading {
+                                    client_reading_id: format!(
+                                        "demo-{}-{}-{k}",
+                                        disease.code(),
+                                        r.id
+                                    ),
+                                    taken_at_us: unix_us(taken),
+                                    value,
+                                    device: Some("demo".into()),
+                                },
+                            ));
+                            contact_in_year = true;
+                        }
+                    }
+                    let profile = RiskProfile {
+                        smoking: rng.below(100) < 25,
+                        dyslipidaemia: rng.below(100) < 30,
+                        impaired_glucose: rng.below(100) < 10,
+                        family_history_early_cvd: rng.below(100) < 10,
+                        target_organ_damage: rng.below(100) < 8,
+                        ckd_stage: if rng.below(100) < 3 { 3 } else { 0 },
+                        cvd: rng.below(100) < 6,
+                        diabetes_complications: disease == Disease::Diabetes && rng.below(100) < 20,
+                    };
+                    let risk = (disease == Disease::Hypertension).then(|| {
+                        risk_of(&RiskBasis {
+                            resident: r,
+                            profile: &profile,
+                            highest_bp: highest,
+                            bmi_centi: None,
+                            waist_cm: None,
+                            diabetes: if diabetic {
+                                DiabetesStatus::WithoutComplications
+                            } else {
+                                DiabetesStatus::None
+                            },
+                            today,
+                        })
+                    });
+                    let t = truth.of_mut(disease);
+                    t.managed += 1;
+                    t.followups += visits.len() as u64;
+                    t.standardised += u64::from(f2f_in_year >= 4);
+                    t.controlled += u64::from(latest_controlled == Some(true));
+                    t.hba1c_measured += u64::from(latest_hba1c.is_some());
+                    t.hba1c_on_target += u64::from(latest_hba1c == Some(true));
+                    if enrolled_on <= today - Duration::days(i64::from(params.missed_visit_days)) {
+                        t.missed_eligible += 1;
+                        t.missed += u64::from(!seen_recently);
+                    }
+                    if enrolled_on
+                        <= today - Duration::days(i64::from(params.lost_to_follow_up_days))
+                    {
+                        t.lost_eligible += 1;
+                        t.lost += u64::from(!contact_in_year);
+                    }
+                    enrolments.push(BulkEnrolment {
+                        resident_id: r.id,
+                        disease: disease.code(),
+                        icd10: match disease {
+                            Disease::Hypertension => "I10",
+                            Disease::Diabetes => "E11.9",
+                        },
+                        diagnosed_on,
+                        institution_id: r.home_institution_id,
+                        enrolled_on,
+                        staff_id,
+                        profile,
+                        highest_bp: highest,
+                        risk,
+                        last_followup_on: last_on,
+                        last_face_to_face_on: last_f2f,
+                        last_classification: last_class,
+                        next_due_on: next_due,
+                    });
+                    institution_of.push(r.home_institution_id);
+                }
+            }
+            if !enrolments.is_empty() {
+                store
+                    .insert_chronic_bulk(
+                        &enrolments,
+                        &followups,
+                        &institution_of,
+                        RULESET_VERSION,
+                        now_us,
+                    )
+                    .await?;
+            }
+            for chunk in readings.chunks(gongti_core::chronic::readings::BATCH_MAX) {
+                let rows: Vec<NewReading<'_>> = chunk
+                    .iter()
+                    .map(|(resident_id, reading)| NewReading {
+                        resident_id: *resident_id,
+                        reading,
+                        alert: None,
+                    })
+                    .collect();
+                truth.readings +=
+                    store.insert_readings(&rows, uploader, now_us).await?.len() as u64;
+            }
+            progress(done, total);
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        Ok(truth)
+    }
+}

@@ -1,0 +1,390 @@
+//! The health commission's dashboard (绩效看板): the chronic-disease indicators of the
+//! city, a district or an institution against the previous period, the areas one
+//! level down to drill into, and monthly trends drawn as SVG. It refreshes itself.
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use gongti_app::AppError;
+use gongti_core::chronic::Disease;
+use gongti_core::chronic::indicators::{Indicator, Period, Tally, rate_basis_points};
+use gongti_store::{IndicatorScope, InstitutionFilter};
+use maud::{Markup, PreEscaped, html};
+use serde::Deserialize;
+use time::{Date, Duration, Month};
+
+use super::svg::{Series, line_chart};
+use super::{Console, Lang, error_box, layout};
+use crate::api::indicators::{parse_period, parse_scope};
+use crate::{AppState, wording};
+
+/// Seconds between the page's own refreshes.
+const REFRESH_S: u32 = 300;
+/// Months on the trend charts.
+const TREND_MONTHS: i32 = 12;
+/// Areas listed one level down.
+const CHILDREN_MAX: u32 = 60;
+
+pub(super) fn routes() -> axum::Router<AppState> {
+    axum::Router::new().route("/dashboard", axum::routing::get(dashboard))
+}
+
+#[derive(Deserialize, Default)]
+struct DashboardParams {
+    scope: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn percent(n: u64, d: u64) -> String {
+    rate_basis_points(n, d).map_or_else(
+        || "—".to_owned(),
+        |bp| format!("{}.{:02}%", bp / 100, bp % 100),
+    )
+}
+
+fn change(l: Lang, now: (u64, u64), before: (u64, u64)) -> Markup {
+    match (
+        rate_basis_points(now.0, now.1),
+        rate_basis_points(before.0, before.1),
+    ) {
+        (Some(a), Some(b)) => {
+            let diff = a as i64 - b as i64;
+            let arrow = if diff > 0 {
+                "▲"
+            } else if diff < 0 {
+                "▼"
+            } else {
+                "＝"
+            };
+            html! { span.change { (arrow) " " (format!("{:+}.{:02}", diff / 100, (diff % 100).abs())) (l.t(" 个百分点", " pts")) } }
+        }
+        _ => html! { span.muted { "—" } },
+    }
+}
+
+fn last_day_of_month(year: i32, month: Month) -> Date {
+    let next = if month == Month::December {
+        Date::from_calendar_date(year + 1, Month::January, 1)
+    } else {
+        Date::from_calendar_date(year, month.next(), 1)
+    };
+    next.map(|d| d - Duration::days(1)).unwrap_or(Date::MIN)
+}
+
+fn scope_text(s: &IndicatorScope) -> String {
+    match s {
+        IndicatorScope::City => "city".into(),
+        IndicatorScope::District(c) => format!("district:{c}"),
+        IndicatorScope::Institution(id) => format!("institution:{id}"),
+    }
+}
+
+async fn dashboard(
+    State(state): State<AppState>,
+    c: Console,
+    Query(q): Query<DashboardParams>,
+) -> Response {
+    let l = c.lang;
+    let scope = match parse_scope(&c.ctx, q.scope.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            return layout(
+                &c,
+                l.t("看板", "Dashboard"),
+                html! { div.error { (l.t(&e.zh, &e.en)) } },
+            )
+            .into_response();
+        }
+    };
+    let period = match parse_period(&state, q.from.as_deref(), q.to.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            return layout(
+                &c,
+                l.t("看板", "Dashboard"),
+                html! { div.error { (l.t(&e.zh, &e.en)) } },
+            )
+            .into_response();
+        }
+    };
+    let now = state
+        .app
+        .indicators(&c.ctx, &scope, &Disease::ALL, &period)
+        .await;
+    let before = state
+        .app
+        .indicators(&c.ctx, &scope, &Disease::ALL, &period.previous())
+        .await;
+    let (now, before) = match (now, before) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            return layout(&c, l.t("看板", "Dashboard"), error_box(l, &e)).into_response();
+        }
+    };
+    let title = match &scope {
+        IndicatorScope::City => l.t("全市", "City").to_owned(),
+        IndicatorScope::District(code) => state
+            .app
+            .store()
+            .districts()
+            .await
+            .ok()
+            .and_then(|ds| ds.into_iter().find(|d| &d.code == code).map(|d| d.name))
+            .unwrap_or_else(|| code.clone()),
+        IndicatorScope::Institution(id) => state
+            .app
+            .institution(*id)
+            .await
+            .map(|i| i.name)
+            .unwrap_or_default(),
+    };
+    let children = children(&state, &c, &scope, &period).await;
+    let trends = trends(&state, &c, &scope, period.to).await;
+    let body = html! {
+        meta http-equiv="refresh" content=(REFRESH_S);
+        h1 { (l.t("慢病管理看板 · ", "Chronic care dashboard · ")) (title) }
+        form.search method="get" action="/dashboard" {
+            input type="hidden" name="scope" value=(scope_text(&scope));
+            label { (l.t("从 ", "From ")) input type="date" name="from" value=(period.from.to_string()); }
+            label { (l.t("至 ", "to ")) input type="date" name="to" value=(period.to.to_string()); }
+            button.primary type="submit" { (l.t("查看", "Show")) }
+            @if scope != IndicatorScope::City { a href="/dashboard?scope=city" { (l.t("↑ 全市", "↑ City")) } }
+        }
+        p.muted {
+            (l.t("对比上一周期 ", "Compared with ")) (period.previous().from) " – " (period.previous().to)
+            (l.t("；每 5 分钟自动刷新。", "; refreshes every 5 minutes."))
+        }
+        @for ((disease, tally), (_, previous)) in now.iter().zip(before.iter()) {
+            @let (zh, en) = wording::disease(*disease);
+            div.card {
+                h2 { (l.t(zh, en)) " " small.muted { (l.t("在管 ", "managed ")) (tally.managed) (l.t(" 人", "")) } }
+                table.indicators #(format!("indicators-{}", disease.code())) {
+                    tr { th { (l.t("指标", "Indicator")) } th { (l.t("分子/分母", "Numerator / denominator")) } th { (l.t("本期", "This period")) } th { (l.t("上期", "Previous")) } th { (l.t("变化", "Change")) } th {} }
+                    @for i in Indicator::ALL.iter().filter(|i| i.applies_to(*disease)) {
+                        @let (label, label_en) = wording::indicator(*i);
+                        @let (n, d) = tally.get(*i);
+                        @let (pn, pd) = previous.get(*i);
+                        tr {
+                            td { (l.t(label, label_en)) }
+                            td { (n) " / " (d) }
+                            td.rate { strong { (percent(n, d)) } }
+                            td { (percent(pn, pd)) }
+                            td { (change(l, (n, d), (pn, pd))) }
+                            td { a href=(patients_link(&scope, *disease, &period, *i)) { (l.t("名单", "patients")) } }
+                        }
+                    }
+                }
+            }
+        }
+        @match children {
+            Ok(Some(markup)) => (markup),
+            Ok(None) => {},
+            Err(e) => (error_box(l, &e)),
+        }
+        @match trends {
+            Ok(charts) => { @for chart in charts { div.card { (PreEscaped(chart)) } } },
+            Err(e) => (error_box(l, &e)),
+        }
+    };
+    layout(&c, l.t("看板", "Dashboard"), body).into_response()
+}
+
+fn patients_link(
+    scope: &IndicatorScope,
+    disease: Disease,
+    period: &Period,
+    i: Indicator,
+) -> String {
+    format!(
+        "/api/v1/indicators/patients?scope={}&disease={}&indicator={}&from={}&to={}",
+        scope_text(scope),
+        disease.code(),
+        i.code(),
+        period.from,
+        period.to
+    )
+}
+
+/// The areas one level down with their headline rates, to drill into.
+async fn children(
+    state: &AppState,
+    c: &Console,
+    scope: &IndicatorScope,
+    period: &Period,
+) -> Result<Option<Markup>, AppError> {
+    let l = c.lang;
+    let areas: Vec<(IndicatorScope, String)> = match scope {
+        IndicatorScope::City => state
+            .app
+            .store()
+            .districts()
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?
+            .into_iter()
+            .map(|d| (IndicatorScope::District(d.code), d.name))
+            .collect(),
+        IndicatorScope::District(code) => {
+            let filter = InstitutionFilter {
+                district_code: Some(code.clone()),
+                ..InstitutionFilter::default()
+            };
+            state
+                .app
+                .store()
+                .institutions(&filter, None, CHILDREN_MAX)
+                .await
+                .map_err(|e| AppError::Internal(e.into()))?
+                .items
+                .into_iter()
+                .map(|i| (IndicatorScope::Institution(i.id), i.name))
+                .collect()
+        }
+        IndicatorScope::Institution(_) => return Ok(None),
+    };
+    let mut rows = Vec::new();
+    for (area, name) in areas {
+        let figures = state
+            .app
+            .indicators(&c.ctx, &area, &Disease::ALL, period)
+            .await?;
+        let get = |d: Disease| {
+            figures
+                .iter()
+                .find(|(x, _)| *x == d)
+                .map(|(_, t)| t.clone())
+                .unwrap_or_default()
+        };
+        let (htn, dm): (Tally, Tally) = (get(Disease::Hypertension), get(Disease::Diabetes));
+        if htn.managed + dm.managed == 0 {
+            continue;
+        }
+        rows.push((area, name, htn, dm));
+    }
+    Ok(Some(html! {
+        div.card {
+            h2 { (match scope { IndicatorScope::City => l.t("各区", "Districts"), _ => l.t("各机构", "Institutions") }) }
+            table #children {
+                tr {
+                    th { (l.t("名称", "Name")) } th { (l.t("高血压在管", "HTN managed")) } th { (l.t("规范管理率", "Standardised")) }
+                    th { (l.t("血压控制率", "BP control")) } th { (l.t("糖尿病在管", "DM managed")) } th { (l.t("血糖控制率", "Glucose control")) }
+                }
+                @for (area, name, htn, dm) in &rows {
+                    tr {
+                        td { a href=(format!("/dashboard?scope={}&from={}&to={}", scope_text(area), period.from, period.to)) { (name) } }
+                        td { (htn.managed) }
+                        td { (percent(htn.get(Indicator::Standardised).0, htn.get(Indicator::Standardised).1)) }
+                        td { (percent(htn.get(Indicator::BpControl).0, htn.get(Indicator::BpControl).1)) }
+                        td { (dm.managed) }
+                        td { (percent(dm.get(Indicator::GlucoseControl).0, dm.get(Indicator::GlucoseControl).1)) }
+                    }
+                }
+            }
+            @if rows.is_empty() { p.muted { (l.t("下级暂无在管患者", "No managed patients below this level")) } }
+        }
+    }))
+}
+
+/// Twelve monthly points of the year up to each month's end (rolling 12 months).
+async fn trends(
+    state: &AppState,
+    c: &Console,
+    scope: &IndicatorScope,
+    to: Date,
+) -> Result<Vec<String>, AppError> {
+    let l = c.lang;
+    let mut month_ends = Vec::new();
+    let (mut year, mut month) = (to.year(), to.month());
+    for _ in 0..TREND_MONTHS {
+        month_ends.push(last_day_of_month(year, month).min(to));
+        if month == Month::January {
+            year -= 1;
+        }
+        month = month.previous();
+    }
+    month_ends.reverse();
+    let mut standardised = (Vec::new(), Vec::new());
+    let mut control = (Vec::new(), Vec::new());
+    for end in &month_ends {
+        let period = Period {
+            from: *end - Duration::days(364),
+            to: *end,
+        };
+        let figures = state
+            .app
+            .indicators(&c.ctx, scope, &Disease::ALL, &period)
+            .await?;
+        for (d, t) in &figures {
+            let rate = |i: Indicator| {
+                rate_basis_points(t.get(i).0, t.get(i).1).map(|bp| bp as f64 / 100.0)
+            };
+            let (s, k) = match d {
+                Disease::Hypertension => (&mut standardised.0, &mut control.0),
+                Disease::Diabetes => (&mut standardised.1, &mut control.1),
+            };
+            if let Some(r) = rate(Indicator::Standardised) {
+                s.push((*end, r));
+            }
+            let ctrl = if *d == Disease::Hypertension {
+                Indicator::BpControl
+            } else {
+                Indicator::GlucoseControl
+            };
+            if let Some(r) = rate(ctrl) {
+                k.push((*end, r));
+            }
+        }
+    }
+    let from = month_ends.first().copied().unwrap_or(to);
+    Ok(vec![
+        line_chart(
+            l.t(
+                "规范管理率月度趋势（滚动12个月，%）",
+                "Standardised management, rolling 12 months (%)",
+            ),
+            from,
+            to,
+            (0.0, 100.0),
+            5,
+            &[
+                Series {
+                    label: l.t("高血压", "Hypertension"),
+                    colour: "#0b5d56",
+                    points: standardised.0,
+                    dots_only: false,
+                },
+                Series {
+                    label: l.t("糖尿病", "Diabetes"),
+                    colour: "#b7791f",
+                    points: standardised.1,
+                    dots_only: false,
+                },
+            ],
+            &[],
+        ),
+        line_chart(
+            l.t(
+                "控制率月度趋势（血压 / 血糖，%）",
+                "Control rate by month (BP / glucose, %)",
+            ),
+            from,
+            to,
+            (0.0, 100.0),
+            5,
+            &[
+                Series {
+                    label: l.t("血压控制率", "BP control"),
+                    colour: "#2f80ed",
+                    points: control.0,
+                    dots_only: false,
+                },
+                Series {
+                    label: l.t("血糖控制率", "Glucose control"),
+                    colour: "#c05621",
+                    points: control.1,
+                    dots_only: false,
+                },
+            ],
+            &[],
+        ),
+    ])
+}
