@@ -186,3 +186,42 @@ impl App {
         Ok(())
     }
 }
+
+impl App {
+    /// A resident's alerts, newest first, for those who may read the record.
+    pub async fn resident_alerts(
+        &self,
+        ctx: &Ctx,
+        resident_id: i64,
+    ) -> AppResult<Vec<AlertRecord>> {
+        let (_, mut entry) = self
+            .reach(ctx, resident_id, PatientAction::Read, "alert.list", None)
+            .await?;
+        entry.resource_type = "Flag".into();
+        let list = self
+            .store
+            .alerts_of_resident(resident_id, READINGS_LIST_MAX)
+            .await?;
+        self.audit.record(vec![entry]).await?;
+        Ok(list)
+    }
+
+    /// A resident's follow-up tasks (all programmes), newest first.
+    pub async fn resident_tasks(
+        &self,
+        ctx: &Ctx,
+        resident_id: i64,
+    ) -> AppResult<Vec<gongti_store::TaskRecord>> {
+        let (_, mut entry) = self
+            .reach(ctx, resident_id, PatientAction::Read, "task.list", None)
+            .await?;
+        entry.resource_type = "Task".into();
+        let mut tasks = Vec::new();
+        for e in self.store.enrolments_of_resident(resident_id).await? {
+            tasks.extend(self.store.tasks_of_enrolment(e.id).await?);
+        }
+        tasks.sort_by_key(|t| std::cmp::Reverse(t.id));
+        self.audit.record(vec![entry]).await?;
+        Ok(tasks)
+    }
+}

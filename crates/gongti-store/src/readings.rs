@@ -273,6 +273,19 @@ impl Store {
         Ok(crate::Page::from_overfetch(rows, limit, |a| a.id))
     }
 
+    /// A resident's alerts, newest first (at most `limit`).
+    pub async fn alerts_of_resident(
+        &self,
+        resident_id: i64,
+        limit: u32,
+    ) -> Result<Vec<AlertRecord>> {
+        let sql = format!("{ALERT_SELECT} WHERE a.resident_id = $1 ORDER BY a.id DESC LIMIT $2");
+        on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).bind(resident_id).bind(i64::from(limit))
+                .fetch_all(pool).await?.iter().map(alert).collect()
+        })
+    }
+
     pub async fn alert(&self, id: i64) -> Result<AlertRecord> {
         let sql = format!("{ALERT_SELECT} WHERE a.id = $1");
         on_read!(self, pool => {

@@ -143,19 +143,6 @@ async fn fhir_errors_are_operation_outcomes() {
 /// 6.5, the last R4 line), installed by scripts/test.sh in a venv of its own.
 #[tokio::test]
 async fn an_independent_validator_accepts_our_resources() {
-    let Some(python) = std::env::var("GONGTI_FHIR_PYTHON")
-        .ok()
-        .filter(|p| !p.is_empty())
-    else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI requires GONGTI_FHIR_PYTHON"
-        );
-        eprintln!(
-            "SKIPPED FHIR validation: GONGTI_FHIR_PYTHON is not set (scripts/test.sh sets it)"
-        );
-        return;
-    };
     let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
     let token = t.token("doctor").await;
     let dir = gongti_testdb::temp_dir("gongti-fhir");
@@ -171,20 +158,221 @@ async fn an_independent_validator_accepts_our_resources() {
     ] {
         save(&dir, name, &t.get(&path, &token).await.text);
     }
+    validate(&dir, 8);
+}
+
+/// Runs the independent validator over a directory; a loud skip outside CI when the
+/// validator is not installed.
+fn validate(dir: &std::path::Path, files: usize) {
+    let Some(python) = std::env::var("GONGTI_FHIR_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+    else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI requires GONGTI_FHIR_PYTHON"
+        );
+        eprintln!(
+            "SKIPPED FHIR validation: GONGTI_FHIR_PYTHON is not set (scripts/test.sh sets it)"
+        );
+        return;
+    };
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../scripts/validate_fhir.py"
     );
     let out = std::process::Command::new(python)
         .arg(script)
-        .arg(&dir)
+        .arg(dir)
         .output()
         .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
+        "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("8 valid"));
+    assert!(stdout.contains(&format!("{files} valid")), "{stdout}");
+}
+
+#[tokio::test]
+async fn chronic_care_over_fhir_validates_and_searches_by_patient_code_and_date() {
+    use serde_json::json;
+    for t in TestApp::all().await {
+        let token = t.token("doctor").await;
+        let base = format!("/api/v1/residents/{}", t.home_resident);
+        let day = |ago: i64| (t.app.today() - time::Duration::days(ago)).to_string();
+        for icd in ["I10", "E11.9"] {
+            let r = t
+                .post(
+                    &format!("{base}/enrolments"),
+                    &token,
+                    json!({"icd10": icd, "diagnosed_on": day(800)}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        }
+        for (ago, sbp) in [(60, 132), (5, 184)] {
+            let r = t
+                .post(
+                    &format!("{base}/followups"),
+                    &token,
+                    json!({"disease": "hypertension", "method": "clinic", "visit_on": day(ago), "sbp_mmhg": sbp, "dbp_mmhg": 84,
+                           "heart_rate_bpm": 72, "weight_kg": 60.0, "height_cm": 160}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        }
+        let r = t
+            .post(
+                &format!("{base}/followups"),
+                &token,
+                json!({"disease": "diabetes", "method": "home", "visit_on": day(30), "sbp_mmhg": 128, "dbp_mmhg": 80, "fpg_mmol": 6.4, "hba1c_percent": 6.8}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let taken = t
+            .app
+            .now()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        let r = t
+            .post(
+                &format!("{base}/readings"),
+                &token,
+                json!({"client_reading_id": "g1", "kind": "glucose", "taken_at": taken, "glucose_mmol": 17.2}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let r = t
+            .post(
+                &format!("{base}/contracts"),
+                &token,
+                json!({"team_id": t.team}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+
+        let p = t.home_resident;
+        let get = |q: String| {
+            let token = token.clone();
+            let t = &t;
+            async move {
+                let r = t.get(&format!("/fhir/{q}"), &token).await;
+                assert_eq!(r.status, StatusCode::OK, "{q}: {}", r.text);
+                assert_eq!(r.headers["content-type"], "application/fhir+json");
+                r
+            }
+        };
+        let entries = |v: &serde_json::Value| v["entry"].as_array().cloned().unwrap_or_default();
+        let conditions = get(format!(
+            "Condition?patient=Patient/{p}&code=http://hl7.org/fhir/sid/icd-10%7CI10"
+        ))
+        .await;
+        let c = entries(&conditions.json());
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0]["resource"]["code"]["coding"][0]["code"], "I10");
+        let bp = get(format!(
+            "Observation?patient={p}&code=http://loinc.org%7C85354-9"
+        ))
+        .await;
+        let b = entries(&bp.json());
+        assert_eq!(b.len(), 3, "BP panels of three follow-ups");
+        assert_eq!(
+            b[0]["resource"]["component"][0]["code"]["coding"][0]["code"],
+            "8480-6"
+        );
+        assert_eq!(
+            b[0]["resource"]["component"][0]["valueQuantity"]["code"],
+            "mm[Hg]"
+        );
+        let recent = get(format!(
+            "Observation?patient={p}&code=85354-9&date=ge{}",
+            day(10)
+        ))
+        .await;
+        assert_eq!(
+            entries(&recent.json()).len(),
+            1,
+            "only the visit 5 days ago"
+        );
+        let fpg = get(format!("Observation?patient={p}&code=1558-6")).await;
+        assert_eq!(
+            entries(&fpg.json())[0]["resource"]["valueQuantity"]["value"],
+            6.4
+        );
+        let home = get(format!("Observation?patient={p}&category=home-reading")).await;
+        assert_eq!(entries(&home.json()).len(), 1);
+        let encounters = get(format!("Encounter?patient={p}&date=le{}", day(20))).await;
+        assert_eq!(entries(&encounters.json()).len(), 2);
+        let tasks = get(format!("Task?patient={p}&status=requested")).await;
+        assert_eq!(
+            entries(&tasks.json()).len(),
+            1,
+            "the urgent referral's task"
+        );
+        let flags = get(format!("Flag?patient={p}")).await;
+        assert_eq!(
+            entries(&flags.json())[0]["resource"]["code"]["coding"][0]["code"],
+            "urgent_glucose_high"
+        );
+        let teams = get(format!("CareTeam?patient={p}")).await;
+        assert_eq!(
+            entries(&teams.json())[0]["resource"]["participant"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+        let episodes = get(format!("EpisodeOfCare?patient={p}")).await;
+        assert_eq!(entries(&episodes.json()).len(), 2);
+        let from = day(89);
+        let to = day(0);
+        let summary = get(format!(
+            "Measure/hypertension-bp_control/$evaluate-measure?subject=Organization/{}&periodStart={from}&periodEnd={to}",
+            t.home
+        ))
+        .await;
+        let s = summary.json();
+        assert_eq!(s["resourceType"], "MeasureReport");
+        assert_eq!(s["group"][0]["population"][1]["count"], 1);
+        assert_eq!(
+            s["group"][0]["population"][0]["count"], 0,
+            "the latest BP, 184/84, is not controlled"
+        );
+        let list = get(format!(
+            "Measure/diabetes-glucose_control/$evaluate-measure?subject=Organization/{}&periodStart={from}&periodEnd={to}&reportType=subject-list",
+            t.home
+        ))
+        .await;
+        let l = list.json();
+        assert_eq!(
+            l["contained"][0]["entry"][0]["item"]["reference"],
+            format!("Patient/{p}")
+        );
+        let missing = t
+            .get("/fhir/Measure/flu-bp_control/$evaluate-measure", &token)
+            .await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+        if t.engine() == gongti_store::EngineKind::Sqlite {
+            let dir = gongti_testdb::temp_dir("gongti-fhir-chronic");
+            for (name, reply) in [
+                ("conditions", &conditions),
+                ("observations", &bp),
+                ("fpg", &fpg),
+                ("home", &home),
+                ("encounters", &encounters),
+                ("tasks", &tasks),
+                ("flags", &flags),
+                ("careteams", &teams),
+                ("episodes", &episodes),
+                ("summary", &summary),
+                ("subjectlist", &list),
+            ] {
+                save(&dir, name, &reply.text);
+            }
+            validate(&dir, 11);
+        }
+    }
 }

@@ -1,5 +1,6 @@
-//! FHIR R4 under `/fhir`: the CapabilityStatement, and read and search of Patient,
-//! Practitioner, PractitionerRole and Organization as `application/fhir+json`.
+//! FHIR R4 under `/fhir`: the CapabilityStatement, read and search of Patient,
+//! Practitioner, PractitionerRole and Organization, and the chronic-care resources of
+//! `chronic`, as `application/fhir+json`.
 //! Errors are OperationOutcomes. Resources are built by hand from the records.
 
 use std::collections::BTreeMap;
@@ -18,6 +19,8 @@ use gongti_store::{
     InstitutionFilter, InstitutionRecord, ResidentRecord, StaffFilter, StaffRecord, clamp_page_size,
 };
 use serde_json::{Value, json};
+
+mod chronic;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiQuery, decode_cursor, encode_cursor, require_token};
@@ -61,6 +64,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/PractitionerRole/{id}", get(read_role))
         .route("/Organization", get(search_organizations))
         .route("/Organization/{id}", get(read_organization))
+        .merge(chronic::routes())
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));
     Router::new()
         .route("/metadata", get(metadata))
@@ -299,6 +303,7 @@ async fn metadata(headers: HeaderMap) -> Fhir {
             .collect()
     };
     let resource = |ty: &str, params: Vec<Value>| json!({"type": ty, "interaction": [{"code": "read"}, {"code": "search-type"}], "searchParam": params});
+    let search_only = |ty: &str, params: Vec<Value>| json!({"type": ty, "interaction": [{"code": "search-type"}], "searchParam": params});
     Fhir(json!({
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -317,6 +322,14 @@ async fn metadata(headers: HeaderMap) -> Fhir {
                 resource("Practitioner", search(&[("identifier", "token"), ("name", "string")])),
                 resource("PractitionerRole", search(&[("organization", "reference"), ("practitioner", "reference"), ("role", "token")])),
                 resource("Organization", search(&[("identifier", "token"), ("name", "string"), ("type", "token"), ("partof", "reference")])),
+                search_only("Condition", search(&[("patient", "reference"), ("code", "token")])),
+                search_only("EpisodeOfCare", search(&[("patient", "reference"), ("date", "date")])),
+                search_only("Encounter", search(&[("patient", "reference"), ("date", "date")])),
+                search_only("Observation", search(&[("patient", "reference"), ("code", "token"), ("date", "date"), ("category", "token")])),
+                search_only("CareTeam", search(&[("patient", "reference")])),
+                search_only("Task", search(&[("patient", "reference"), ("status", "token")])),
+                search_only("Flag", search(&[("patient", "reference"), ("date", "date")])),
+                json!({"type": "Measure", "operation": [{"name": "evaluate-measure", "definition": "http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure"}]}),
             ],
         }],
     }))
