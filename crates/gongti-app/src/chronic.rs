@@ -87,6 +87,12 @@ impl App {
         &self.chronic
     }
 
+    /// The indicator counter scopes of an institution: the city, its district, itself.
+    pub(crate) async fn counter_scopes(&self, institution_id: i64) -> AppResult<[String; 3]> {
+        let i = self.store.institution(institution_id).await?;
+        Ok(gongti_store::scopes_of(institution_id, &i.district_code))
+    }
+
     /// A resident the actor may write, for a clinician acting at an institution: the
     /// record, the audit entry to complete, and the actor's institution.
     async fn clinical_write(
@@ -211,6 +217,7 @@ impl App {
                     staff_id: ctx.principal.staff_id,
                     profile,
                     risk,
+                    scopes: Some(self.counter_scopes(institution_id).await?),
                 },
                 self.now_us(),
             )
@@ -390,6 +397,11 @@ impl App {
                 urgent_task_due_on,
                 highest_bp,
                 risk,
+                maintain: Some(gongti_store::Maintain {
+                    params: &self.chronic,
+                    enrolled_on: enrolment.enrolled_on,
+                    scopes: self.counter_scopes(enrolment.institution_id).await?,
+                }),
                 now_us: self.now_us(),
             })
             .await?;

@@ -432,8 +432,10 @@ impl App {
                         alert: None,
                     })
                     .collect();
-                truth.readings +=
-                    store.insert_readings(&rows, uploader, now_us).await?.len() as u64;
+                truth.readings += store
+                    .insert_readings(&rows, uploader, now_us, None)
+                    .await?
+                    .len() as u64;
             }
             progress(done, total);
             match page.next_after {
@@ -441,6 +443,10 @@ impl App {
                 None => break,
             }
         }
+        // The bulk load skipped the counters: compute them once from what it wrote.
+        store
+            .recompute_indicators(&params, crate::readings::local_day, true)
+            .await?;
         Ok(truth)
     }
 }

@@ -6,6 +6,7 @@ use gongti_core::access::{AggregateScope, may_view_aggregates};
 use gongti_core::audit::Outcome;
 use gongti_core::chronic::Disease;
 use gongti_core::chronic::indicators::{Assessment, Indicator, Period, Tally, assess};
+use gongti_core::chronic::maintained::StandardPeriod;
 use gongti_core::region::{DistrictCode, InstitutionId};
 use gongti_core::resident::{age_band, age_years, mask_name};
 use gongti_core::role::ScopeLevel;
@@ -18,6 +19,9 @@ use crate::{App, AppError, AppResult, Ctx, DISPLAY_OFFSET, unix_us};
 pub const INDICATOR_CHUNK: u32 = 5_000;
 /// The longest period the indicators are computed over.
 pub const PERIOD_MAX_DAYS: i64 = 3 * 366;
+
+/// The setting that records that the indicator counters were built.
+const COUNTERS_SETTING: &str = "indicator_counters";
 
 /// Which side of an indicator a patient list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +166,34 @@ impl App {
             return Err(AppError::Forbidden);
         }
         Self::check_period(period)?;
+        if let Some(standard) = StandardPeriod::of(period) {
+            let mut out = Vec::with_capacity(diseases.len());
+            for &disease in diseases {
+                out.push((
+                    disease,
+                    self.maintained_tally(scope, disease, standard).await?,
+                ));
+            }
+            return Ok(out);
+        }
+        self.indicators_from_records(ctx, scope, diseases, period)
+            .await
+    }
+
+    /// The indicators recomputed from the raw records, whatever the period (what the
+    /// counters of standard periods must always agree with).
+    pub async fn indicators_from_records(
+        &self,
+        ctx: &Ctx,
+        scope: &IndicatorScope,
+        diseases: &[Disease],
+        period: &Period,
+    ) -> AppResult<Vec<(Disease, Tally)>> {
+        let aggregate = self.aggregate_scope(scope).await?;
+        if !may_view_aggregates(&ctx.principal.actor(), &aggregate) {
+            return Err(AppError::Forbidden);
+        }
+        Self::check_period(period)?;
         let mut out = Vec::with_capacity(diseases.len());
         for &disease in diseases {
             let mut tally = Tally::default();
@@ -173,6 +205,89 @@ impl App {
             out.push((disease, tally));
         }
         Ok(out)
+    }
+
+    /// The indicators of a standard period from the counters kept as records are
+    /// written: a handful of rows, whatever the size of the scope.
+    async fn maintained_tally(
+        &self,
+        scope: &IndicatorScope,
+        disease: Disease,
+        period: StandardPeriod,
+    ) -> AppResult<Tally> {
+        let key = match scope {
+            IndicatorScope::City => "c".to_owned(),
+            IndicatorScope::District(code) => format!("d:{code}"),
+            IndicatorScope::Institution(id) => format!("i:{id}"),
+        };
+        let p = period.period();
+        let c = self.store.indicator_counts(&key, disease, period).await?;
+        let enrolled_by = |days: u16| p.to - Duration::days(i64::from(days));
+        let managed = self.store.enrolled_by(&key, disease, p.to).await?;
+        let missed_eligible = self
+            .store
+            .enrolled_by(&key, disease, enrolled_by(self.chronic.missed_visit_days))
+            .await?;
+        let lost_eligible = self
+            .store
+            .enrolled_by(
+                &key,
+                disease,
+                enrolled_by(self.chronic.lost_to_follow_up_days),
+            )
+            .await?;
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        let [
+            face_to_face,
+            standardised,
+            bp,
+            fpg,
+            hba1c_measured,
+            hba1c_on_target,
+            seen,
+            contacted,
+        ] = c;
+        let mut tally = Tally {
+            managed: n(managed),
+            face_to_face_visits: n(face_to_face),
+            ..Tally::default()
+        };
+        for (i, indicator) in Indicator::ALL.iter().enumerate() {
+            tally.counts[i] = match indicator {
+                Indicator::Standardised => (n(standardised), n(managed)),
+                Indicator::BpControl => (n(bp), n(managed)),
+                Indicator::GlucoseControl => (n(fpg), n(managed)),
+                Indicator::Hba1cTarget => (n(hba1c_on_target), n(hba1c_measured)),
+                Indicator::MissedVisit => (n(missed_eligible - seen), n(missed_eligible)),
+                Indicator::LostToFollowUp => (n(lost_eligible - contacted), n(lost_eligible)),
+            };
+        }
+        Ok(tally)
+    }
+
+    /// Recomputes the indicator counters from the raw records; with `rebuild`, stores
+    /// the result. Returns the recomputed and the stored counters (before a rebuild).
+    pub async fn recompute_indicators(
+        &self,
+        rebuild: bool,
+    ) -> AppResult<(gongti_store::IndicatorTables, gongti_store::IndicatorTables)> {
+        let stored = self.store.stored_indicator_tables().await?;
+        let fresh = self
+            .store
+            .recompute_indicators(&self.chronic, crate::readings::local_day, rebuild)
+            .await?;
+        Ok((fresh, stored))
+    }
+
+    /// Builds the indicator counters from the records once, when a database first gets
+    /// them (a new database, or one that predates them); returns whether it did.
+    pub async fn ensure_indicator_counters(&self) -> AppResult<bool> {
+        if self.store.setting(COUNTERS_SETTING).await?.is_some() {
+            return Ok(false);
+        }
+        self.recompute_indicators(true).await?;
+        self.store.set_setting(COUNTERS_SETTING, "built").await?;
+        Ok(true)
     }
 
     /// The patients behind an indicator's numerator or denominator. Clinicians see

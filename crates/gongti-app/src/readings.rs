@@ -16,6 +16,13 @@ use gongti_store::{
 
 use crate::{App, AppError, AppResult, Ctx};
 
+/// The day of an instant in the region's time zone.
+pub(crate) fn local_day(us: i64) -> time::Date {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
+        .map(|t| t.to_offset(crate::DISPLAY_OFFSET).date())
+        .unwrap_or(time::Date::MIN)
+}
+
 /// Most readings one list returns.
 pub const READINGS_LIST_MAX: u32 = 1000;
 
@@ -92,9 +99,38 @@ impl App {
                 }
             })
             .collect();
+        // Home readings are contact for "lost to follow-up": keep the counters of each
+        // programme the resident is in.
+        let mut updates = Vec::new();
+        for resident_id in entries.keys() {
+            let mut days: Vec<time::Date> = valid
+                .iter()
+                .filter(|(r, _)| r == resident_id)
+                .map(|(_, v)| local_day(v.taken_at_us))
+                .collect();
+            days.sort();
+            days.dedup();
+            for e in self.store.enrolments_of_resident(*resident_id).await? {
+                if !e.active {
+                    continue;
+                }
+                updates.push(gongti_store::IndicatorUpdate {
+                    enrolment_id: e.id,
+                    disease: e.disease,
+                    enrolled_on: e.enrolled_on,
+                    scopes: self.counter_scopes(e.institution_id).await?,
+                    event: gongti_store::IndicatorEvent::Readings(days.clone()),
+                });
+            }
+        }
         let outcomes = self
             .store
-            .insert_readings(&rows, ctx.principal.user_id, now_us)
+            .insert_readings(
+                &rows,
+                ctx.principal.user_id,
+                now_us,
+                Some((&self.chronic, &updates)),
+            )
             .await?;
         let mut audit = Vec::with_capacity(entries.len());
         for (resident_id, (mut e, _)) in entries {

@@ -66,6 +66,8 @@ pub struct NewEnrolment {
     pub staff_id: i64,
     pub profile: RiskProfile,
     pub risk: Option<StoredRisk>,
+    /// The counter scopes to count the enrolment in (`scopes_of`).
+    pub scopes: Option<[String; 3]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,7 +118,17 @@ pub struct NewFollowup<'a> {
     pub highest_bp: Option<Bp>,
     /// The risk recomputed with this follow-up's values (hypertension).
     pub risk: Option<StoredRisk>,
+    /// Keep the indicator counters up to date in the same transaction.
+    pub maintain: Option<Maintain<'a>>,
     pub now_us: i64,
+}
+
+/// What the store needs to keep the indicator counters of an enrolment.
+#[derive(Debug, Clone)]
+pub struct Maintain<'a> {
+    pub params: &'a gongti_core::chronic::Params,
+    pub enrolled_on: Date,
+    pub scopes: [String; 3],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -293,8 +305,9 @@ impl Store {
     pub async fn insert_enrolment(&self, n: &NewEnrolment, now_us: i64) -> Result<EnrolmentRecord> {
         let e = &n.enrolment;
         let p = &n.profile;
-        let (id,): (i64,) = on_write!(self, pool => {
-            sqlx::query_as(
+        let id: i64 = on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO chronic_enrolments (resident_id, disease, icd10, diagnosed_on, diagnosing_institution_id,
                      diagnosed_offline, institution_id, status, enrolled_on, enrolled_by_staff_id, smoking, dyslipidaemia,
                      impaired_glucose, family_history_early_cvd, target_organ_damage, ckd_stage, cvd,
@@ -310,8 +323,15 @@ impl Store {
             .bind(n.risk.as_ref().map(|r| r.level.code()))
             .bind(n.risk.as_ref().map(|r| r.factors.join(",")))
             .bind(now_us)
-            .fetch_one(pool).await
-        })?;
+            .fetch_one(&mut *tx).await?;
+            for scope in n.scopes.iter().flatten() {
+                sqlx::query(crate::maintained::ADD_ENROLMENT)
+                    .bind(scope).bind(e.disease.code()).bind(n.enrolled_on).bind(1i64)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            id
+        });
         self.enrolment_for_write(id).await
     }
 
@@ -489,6 +509,24 @@ impl Store {
             .bind(n.risk.as_ref().map(|r| r.level.code())).bind(n.risk.as_ref().map(|r| r.factors.join(",")))
             .bind(n.enrolment_id)
             .execute(&mut *tx).await?;
+            if let Some(m) = &n.maintain {
+                let update = crate::maintained::IndicatorUpdate {
+                    enrolment_id: n.enrolment_id,
+                    disease: n.disease,
+                    enrolled_on: m.enrolled_on,
+                    scopes: m.scopes.clone(),
+                    event: crate::maintained::IndicatorEvent::Visit(gongti_core::chronic::indicators::VisitFact {
+                        visit_on: n.followup.visit_on,
+                        id,
+                        face_to_face: e.counts_as_face_to_face,
+                        age_years: f.age_years,
+                        bp: f.bp,
+                        fpg: f.fpg,
+                        hba1c: d.hba1c,
+                    }),
+                };
+                crate::maintained::apply_indicator_updates!(tx, [update], m.params);
+            }
             tx.commit().await?;
             Ok(id)
         })

@@ -12,6 +12,7 @@ mod bulk;
 mod chronic;
 mod contracts;
 mod indicators;
+mod maintained;
 mod migrate;
 mod readings;
 mod region;
@@ -31,11 +32,12 @@ pub use audit::AuditPage;
 pub use auth::{NewUser, TokenRecord, UserRecord};
 pub use bulk::{BulkEnrolment, BulkFollowup};
 pub use chronic::{
-    EnrolmentRecord, FollowupList, FollowupRecord, NewEnrolment, NewFollowup, RiskProfile,
-    StoredRisk, TaskRecord, WorklistFilter, WorklistItem, WorklistOrder,
+    EnrolmentRecord, FollowupList, FollowupRecord, Maintain, NewEnrolment, NewFollowup,
+    RiskProfile, StoredRisk, TaskRecord, WorklistFilter, WorklistItem, WorklistOrder,
 };
 pub use contracts::{ContractRecord, ContractWrite, NewPackage, OpenContract, PackageRecord};
 pub use indicators::{IndicatorPatient, IndicatorScope, IndicatorWindow};
+pub use maintained::{IndicatorEvent, IndicatorTables, IndicatorUpdate, scopes_of};
 pub use migrate::MIGRATION_COUNT;
 pub use readings::{AlertRecord, NewAlert, NewReading, ReadingOutcome, ReadingRecord};
 pub use region::{

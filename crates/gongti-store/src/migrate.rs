@@ -35,6 +35,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_readings.sql"),
         postgres: include_str!("../migrations/postgres/0004_readings.sql"),
     },
+    Migration {
+        version: 5,
+        name: "indicator_counts",
+        sqlite: include_str!("../migrations/sqlite/0005_indicator_counts.sql"),
+        postgres: include_str!("../migrations/postgres/0005_indicator_counts.sql"),
+    },
 ];
 
 pub const MIGRATION_COUNT: usize = MIGRATIONS.len();

@@ -171,6 +171,10 @@ impl Store {
         readings: &[NewReading<'_>],
         uploaded_by_user_id: i64,
         now_us: i64,
+        maintain: Option<(
+            &gongti_core::chronic::Params,
+            &[crate::maintained::IndicatorUpdate],
+        )>,
     ) -> Result<Vec<ReadingOutcome>> {
         let mut outcomes: Vec<ReadingOutcome> = readings
             .iter()
@@ -226,6 +230,9 @@ impl Store {
                     .fetch_one(&mut *tx).await?;
                     o.alert_id = Some(alert_id);
                 }
+            }
+            if let Some((params, updates)) = maintain {
+                crate::maintained::apply_indicator_updates!(tx, updates, params);
             }
             tx.commit().await?;
         });

@@ -14,6 +14,7 @@ pub(crate) trait RowExt {
     fn date(&self, column: &str) -> Result<Date>;
     fn opt_date(&self, column: &str) -> Result<Option<Date>>;
     fn bool(&self, column: &str) -> Result<bool>;
+    fn opt_bool(&self, column: &str) -> Result<Option<bool>>;
     fn bytes(&self, column: &str) -> Result<Vec<u8>>;
 }
 
@@ -39,6 +40,9 @@ macro_rules! impl_row_ext {
                 Ok(self.try_get(column)?)
             }
             fn bool(&self, column: &str) -> Result<bool> {
+                Ok(self.try_get(column)?)
+            }
+            fn opt_bool(&self, column: &str) -> Result<Option<bool>> {
                 Ok(self.try_get(column)?)
             }
             fn bytes(&self, column: &str) -> Result<Vec<u8>> {

@@ -109,6 +109,17 @@ fn schemas() -> Value {
             "hypoglycaemia": {"type": "string", "enum": ["none", "occasional", "frequent"]},
             "drugs": {"type": "array", "maxItems": 20, "items": {"type": "object", "properties": {"name": {"type": "string"}, "dose": {"type": "string"}}}},
             "insulin": {"type": "string"}, "note": {"type": "string", "maxLength": 500}}}]},
+        "Reading": {"type": "object", "required": ["client_reading_id", "kind", "taken_at"], "description": "Idempotent on (resident, client_reading_id); urgent values (BP ≥ 180/110, glucose ≥ 16.7 or ≤ 3.9) raise an alert", "properties": {
+            "resident_id": {"type": "integer", "format": "int64", "description": "Batch only"},
+            "client_reading_id": {"type": "string", "maxLength": 64},
+            "kind": {"type": "string", "enum": ["bp", "glucose"]},
+            "taken_at": {"type": "string", "format": "date-time", "description": "RFC 3339 with offset; not in the future, not older than 366 days"},
+            "sbp_mmhg": {"type": "integer", "minimum": 50, "maximum": 300}, "dbp_mmhg": {"type": "integer", "minimum": 20, "maximum": 200},
+            "pulse_bpm": {"type": "integer"}, "glucose_mmol": {"type": "number", "minimum": 0.5, "maximum": 60.0},
+            "glucose_context": {"type": "string", "enum": ["fasting", "postprandial", "random"]},
+            "device": {"type": "string", "maxLength": 64}}},
+        "ReadingBatch": {"type": "object", "required": ["readings"], "properties": {
+            "readings": {"type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/Reading"}}}},
         "Merge": {"type": "object", "required": ["merged_id", "reason"], "properties": {
             "merged_id": {"type": "integer", "format": "int64"}, "reason": {"type": "string"}}},
     })
@@ -161,6 +172,25 @@ fn paths(glass: Value) -> Value {
             "get": op("A resident's follow-ups, newest visit first (audited)", "chronic", with_paging(vec![path_id(), query("disease", "hypertension | diabetes", "string")]), None, ("200", "{items, next_cursor}")),
             "post": op("Record a follow-up: judged by the rules, stored with the verdict; urgent referral opens a 14-day task (409 not_enrolled)", "chronic", json!([path_id()]), Some("FollowupRecord"), ("201", "{id, classification, urgent_referral, refer, next_followup_within_days, reasons, enrolment}")),
         },
+        "/residents/{id}/readings": {
+            "get": op("A resident's home readings in a window, newest first (audited)", "readings", json!([path_id(), query("from", "RFC 3339 (default: 90 days before to)", "string"), query("to", "RFC 3339 (default: now)", "string"), query("limit", "At most 1000", "integer")]), None, ("200", "{items}")),
+            "post": op("Upload one home reading (201 new, 200 already uploaded)", "readings", json!([path_id()]), Some("Reading"), ("201", "{status, id, alert_id}")),
+        },
+        "/readings/batch": {"post": op("Upload up to 1,000 readings; all or nothing, problems listed with their index", "readings", json!([]), Some("ReadingBatch"), ("200", "{created, duplicates, alerts, results}"))},
+        "/worklists/alerts": {"get": op("Open alerts of your institution, newest first", "worklists", with_paging(vec![query("team", "Team id", "integer")]), None, ("200", "{items, next_cursor}"))},
+        "/alerts/{id}/acknowledge": {"post": op("Mark an alert as seen", "worklists", json!([path_id()]), None, ("204", "Acknowledged"))},
+        "/worklists/followups": {"get": op("A follow-up worklist of your institution: due this week, overdue, missed visit (no face-to-face in 90 days) or lost to follow-up (no contact in 12 months)", "worklists", with_paging(vec![
+            query("list", "due_this_week (default) | overdue | missed_visit | lost_to_follow_up", "string"),
+            query("disease", "hypertension | diabetes", "string"), query("team", "Team id (contracted residents)", "integer"),
+            query("sort", "due (default) | risk (very high first)", "string")]), None, ("200", "{items, next_cursor}"))},
+        "/indicators": {"get": op("Chronic-disease indicators per programme with numerator, denominator and rate; calendar years, quarters and months are read from counters kept as records are written, other periods recomputed from the records", "indicators", json!([
+            query("scope", "city | district:<code> | institution:<id> (default: your own)", "string"),
+            query("from", "YYYY-MM-DD (default: 1 January this year)", "string"), query("to", "YYYY-MM-DD (default: 31 December this year)", "string"),
+            query("disease", "hypertension | diabetes (default: both)", "string"), query("compare", "previous: add the period of the same length before", "string")]), None, ("200", "{scope, from, to, programmes: [{disease, managed, indicators: [{code, numerator, denominator, rate}]}]}"))},
+        "/indicators/patients": {"get": op("The patients behind an indicator's numerator or denominator (de-identified for officers unless break-the-glass)", "indicators", with_paging(vec![
+            query("scope", "As for /indicators", "string"), query("from", "YYYY-MM-DD", "string"), query("to", "YYYY-MM-DD", "string"),
+            query("disease", "hypertension | diabetes (required)", "string"), query("indicator", "standardised_management | bp_control | glucose_control | hba1c_target | missed_visit | lost_to_follow_up", "string"),
+            query("part", "numerator (default) | denominator", "string"), query("break_glass_reason", "Officers: show names (audited per patient)", "string")]), None, ("200", "{items, next_cursor, identified}"))},
         "/worklists/tasks": {"get": op("Open follow-up tasks of your institution, soonest due first", "worklists", with_paging(vec![]), None, ("200", "{items, next_cursor}"))},
         "/followups/evaluate": {"post": op("Classify a follow-up by DOMAIN.md §2 without saving it (live feedback)", "chronic", json!([]), Some("Followup"), ("200", "{classification, urgent_referral, refer, next_followup_within_days, counts_as_face_to_face, reasons, ruleset_version}"))},
         "/residents/{id}/access-log": {"get": op("Who touched this record (audit trail, newest first)", "residents", with_paging(vec![path_id()]), None, ("200", "{items}"))},

@@ -85,6 +85,26 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// The chronic-disease indicator counters.
+    Indicators {
+        #[command(subcommand)]
+        command: IndicatorCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum IndicatorCommand {
+    /// Recompute the counters from the raw records and compare: exit 0 when they agree,
+    /// 1 listing the first differences.
+    Verify {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Recompute the counters from the raw records and store them.
+    Rebuild {
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -171,6 +191,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settings =
                 Settings::resolve(db.data_dir, db.database_url, listen, db.config.as_deref())?;
             let (app, writer) = App::start(store, system_clock()).await?;
+            if app.ensure_indicator_counters().await? {
+                tracing::info!("indicator counters built from the records");
+            }
             ensure_admin(&app).await?;
             serve(app, writer, &settings.listen).await?;
         }
@@ -190,6 +213,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settings =
                 Settings::resolve(db.data_dir, db.database_url, listen, db.config.as_deref())?;
             let (app, writer) = App::start(store, system_clock()).await?;
+            if app.ensure_indicator_counters().await? {
+                tracing::info!("indicator counters built from the records");
+            }
             ensure_admin(&app).await?;
             let password = seed_demo_if_empty(&app, residents, seed).await?;
             if no_serve {
@@ -218,6 +244,57 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 gongti_store::MIGRATION_COUNT
             );
             store.close().await;
+        }
+        Command::Indicators { command } => {
+            let (rebuild, db) = match command {
+                IndicatorCommand::Verify { db } => (false, db),
+                IndicatorCommand::Rebuild { db } => (true, db),
+            };
+            let (store, _) = open(&db).await?;
+            let (app, writer) = App::start(store, system_clock()).await?;
+            let (fresh, stored) = app.recompute_indicators(rebuild).await?;
+            drop(app);
+            let _ = writer.await;
+            if rebuild {
+                println!(
+                    "指标计数已重建 indicator counters rebuilt: {} counters, {} enrolment days",
+                    fresh.counts.len(),
+                    fresh.enrolments.len()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let differences: Vec<String> = fresh
+                .counts
+                .iter()
+                .filter(|(k, v)| stored.counts.get(*k) != Some(*v))
+                .map(|(k, v)| format!("{k:?}: recomputed {v}, stored {:?}", stored.counts.get(k)))
+                .chain(
+                    stored
+                        .counts
+                        .keys()
+                        .filter(|k| !fresh.counts.contains_key(*k))
+                        .map(|k| format!("{k:?}: stored only")),
+                )
+                .chain(
+                    (fresh.enrolments != stored.enrolments)
+                        .then(|| "enrolment counts differ".to_owned()),
+                )
+                .collect();
+            if differences.is_empty() {
+                println!(
+                    "指标计数一致 indicator counters agree with the records: {} counters",
+                    fresh.counts.len()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            eprintln!(
+                "指标计数不一致 indicator counters differ from the records ({}):",
+                differences.len()
+            );
+            for d in differences.iter().take(20) {
+                eprintln!("  {d}");
+            }
+            return Ok(ExitCode::from(1));
         }
         Command::Audit {
             command: AuditCommand::Verify { db },

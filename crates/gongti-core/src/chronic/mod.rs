@@ -7,6 +7,7 @@
 
 pub mod followup;
 pub mod indicators;
+pub mod maintained;
 pub mod readings;
 pub mod record;
 pub mod risk;

@@ -7,10 +7,11 @@ use axum::response::{IntoResponse, Response};
 use gongti_app::AppError;
 use gongti_core::chronic::Disease;
 use gongti_core::chronic::indicators::{Indicator, Period, Tally, rate_basis_points};
+use gongti_core::chronic::maintained::StandardPeriod;
 use gongti_store::{IndicatorScope, InstitutionFilter};
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
-use time::{Date, Duration, Month};
+use time::Date;
 
 use super::svg::{Series, line_chart};
 use super::{Console, Lang, error_box, layout};
@@ -19,8 +20,8 @@ use crate::{AppState, wording};
 
 /// Seconds between the page's own refreshes.
 const REFRESH_S: u32 = 300;
-/// Months on the trend charts.
-const TREND_MONTHS: i32 = 12;
+/// Quarters on the trend charts.
+const TREND_QUARTERS: usize = 8;
 /// Areas listed one level down.
 const CHILDREN_MAX: u32 = 60;
 
@@ -60,15 +61,6 @@ fn change(l: Lang, now: (u64, u64), before: (u64, u64)) -> Markup {
         }
         _ => html! { span.muted { "—" } },
     }
-}
-
-fn last_day_of_month(year: i32, month: Month) -> Date {
-    let next = if month == Month::December {
-        Date::from_calendar_date(year + 1, Month::January, 1)
-    } else {
-        Date::from_calendar_date(year, month.next(), 1)
-    };
-    next.map(|d| d - Duration::days(1)).unwrap_or(Date::MIN)
 }
 
 fn scope_text(s: &IndicatorScope) -> String {
@@ -150,6 +142,11 @@ async fn dashboard(
             button.primary type="submit" { (l.t("查看", "Show")) }
             @if scope != IndicatorScope::City { a href="/dashboard?scope=city" { (l.t("↑ 全市", "↑ City")) } }
         }
+        p.periods {
+            @for (p, zh, en) in quick_periods(state.app.today()) {
+                a href=(format!("/dashboard?scope={}&from={}&to={}", scope_text(&scope), p.period().from, p.period().to)) { (l.t(zh, en)) } " "
+            }
+        }
         p.muted {
             (l.t("对比上一周期 ", "Compared with ")) (period.previous().from) " – " (period.previous().to)
             (l.t("；每 5 分钟自动刷新。", "; refreshes every 5 minutes."))
@@ -187,6 +184,17 @@ async fn dashboard(
         }
     };
     layout(&c, l.t("看板", "Dashboard"), body).into_response()
+}
+
+/// The standard periods offered as one click: read from the kept counters.
+fn quick_periods(today: Date) -> [(StandardPeriod, &'static str, &'static str); 4] {
+    let [year, quarter, month] = StandardPeriod::containing(today);
+    [
+        (year, "本年", "This year"),
+        (quarter, "本季度", "This quarter"),
+        (month, "本月", "This month"),
+        (year.previous(), "上年", "Last year"),
+    ]
 }
 
 fn patients_link(
@@ -284,7 +292,8 @@ async fn children(
     }))
 }
 
-/// Twelve monthly points of the year up to each month's end (rolling 12 months).
+/// Quarterly points over the last two years up to the period's end: standard periods,
+/// read from the counters kept as records are written.
 async fn trends(
     state: &AppState,
     c: &Console,
@@ -292,23 +301,18 @@ async fn trends(
     to: Date,
 ) -> Result<Vec<String>, AppError> {
     let l = c.lang;
-    let mut month_ends = Vec::new();
-    let (mut year, mut month) = (to.year(), to.month());
-    for _ in 0..TREND_MONTHS {
-        month_ends.push(last_day_of_month(year, month).min(to));
-        if month == Month::January {
-            year -= 1;
-        }
-        month = month.previous();
+    let mut quarters = Vec::new();
+    let mut q = StandardPeriod::containing(to)[1];
+    for _ in 0..TREND_QUARTERS {
+        quarters.push(q);
+        q = q.previous();
     }
-    month_ends.reverse();
+    quarters.reverse();
     let mut standardised = (Vec::new(), Vec::new());
     let mut control = (Vec::new(), Vec::new());
-    for end in &month_ends {
-        let period = Period {
-            from: *end - Duration::days(364),
-            to: *end,
-        };
+    for quarter in &quarters {
+        let period = quarter.period();
+        let end = period.to;
         let figures = state
             .app
             .indicators(&c.ctx, scope, &Disease::ALL, &period)
@@ -322,7 +326,7 @@ async fn trends(
                 Disease::Diabetes => (&mut standardised.1, &mut control.1),
             };
             if let Some(r) = rate(Indicator::Standardised) {
-                s.push((*end, r));
+                s.push((end, r));
             }
             let ctrl = if *d == Disease::Hypertension {
                 Indicator::BpControl
@@ -330,19 +334,20 @@ async fn trends(
                 Indicator::GlucoseControl
             };
             if let Some(r) = rate(ctrl) {
-                k.push((*end, r));
+                k.push((end, r));
             }
         }
     }
-    let from = month_ends.first().copied().unwrap_or(to);
+    let from = quarters.first().map_or(to, |q| q.period().to);
+    let last = quarters.last().map_or(to, |q| q.period().to);
     Ok(vec![
         line_chart(
             l.t(
-                "规范管理率月度趋势（滚动12个月，%）",
-                "Standardised management, rolling 12 months (%)",
+                "规范管理率季度趋势（%）",
+                "Standardised management by quarter (%)",
             ),
             from,
-            to,
+            last,
             (0.0, 100.0),
             5,
             &[
@@ -363,11 +368,11 @@ async fn trends(
         ),
         line_chart(
             l.t(
-                "控制率月度趋势（血压 / 血糖，%）",
-                "Control rate by month (BP / glucose, %)",
+                "控制率季度趋势（血压 / 血糖，%）",
+                "Control rate by quarter (BP / glucose, %)",
             ),
             from,
-            to,
+            last,
             (0.0, 100.0),
             5,
             &[

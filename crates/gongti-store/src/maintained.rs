@@ -1,0 +1,438 @@
+//! The indicator figures kept as records are written (see
+//! `gongti_core::chronic::maintained`): per-enrolment period facts, per-scope
+//! counters and enrolment counts by day, updated inside the transaction that writes
+//! the follow-up, reading or enrolment; and the full recompute from raw records that
+//! rebuilds them or checks them.
+
+use std::collections::{BTreeMap, HashMap};
+
+use gongti_core::chronic::indicators::VisitFact;
+use gongti_core::chronic::maintained::{
+    Contribution, PeriodFacts, StandardPeriod, apply_reading, apply_visit,
+};
+use gongti_core::chronic::{Bp, Disease, Params};
+use gongti_core::measure::{Mmol, Percent};
+use time::Date;
+
+use crate::row::{RowExt, trusted};
+use crate::{Result, Store, StoreError, on_read, on_write};
+
+/// What changed for one enrolment.
+#[derive(Debug, Clone)]
+pub enum IndicatorEvent {
+    Visit(VisitFact),
+    /// Days with a home reading (contact).
+    Readings(Vec<Date>),
+}
+
+/// One enrolment's change, with the scopes its counters live in.
+#[derive(Debug, Clone)]
+pub struct IndicatorUpdate {
+    pub enrolment_id: i64,
+    pub disease: Disease,
+    pub enrolled_on: Date,
+    /// `c`, `d:<district>`, `i:<institution>`.
+    pub scopes: [String; 3],
+    pub event: IndicatorEvent,
+}
+
+/// The counter scopes of an institution in a district.
+pub fn scopes_of(institution_id: i64, district_code: &str) -> [String; 3] {
+    [
+        "c".to_owned(),
+        format!("d:{district_code}"),
+        format!("i:{institution_id}"),
+    ]
+}
+
+/// The periods an event touches and the facts after it.
+pub fn periods_of(event: &IndicatorEvent, params: &Params) -> Vec<StandardPeriod> {
+    match event {
+        IndicatorEvent::Visit(v) => {
+            gongti_core::chronic::maintained::periods_touched(v.visit_on, v.face_to_face, params)
+        }
+        IndicatorEvent::Readings(days) => {
+            let mut all: Vec<StandardPeriod> = days
+                .iter()
+                .flat_map(|d| StandardPeriod::ending_within(*d, params.lost_to_follow_up_days))
+                .collect();
+            all.sort();
+            all.dedup();
+            all
+        }
+    }
+}
+
+pub fn apply_event(
+    f: PeriodFacts,
+    p: StandardPeriod,
+    u: &IndicatorUpdate,
+    params: &Params,
+) -> PeriodFacts {
+    match &u.event {
+        IndicatorEvent::Visit(v) => apply_visit(f, p, v, u.disease, params),
+        IndicatorEvent::Readings(days) => {
+            days.iter().fold(f, |f, d| apply_reading(f, p, *d, params))
+        }
+    }
+}
+
+fn latest(row: &impl RowExt, on: &str, id: &str, ok: &str) -> Result<Option<(Date, i64, bool)>> {
+    Ok(
+        match (row.opt_date(on)?, row.opt_i64(id)?, row.opt_bool(ok)?) {
+            (Some(d), Some(i), Some(b)) => Some((d, i, b)),
+            _ => None,
+        },
+    )
+}
+
+pub(crate) fn facts_of(row: &impl RowExt) -> Result<PeriodFacts> {
+    Ok(PeriodFacts {
+        face_to_face: u32::try_from(row.i64("face_to_face")?)
+            .map_err(|_| StoreError::Corrupt("facts".into()))?,
+        latest_bp: latest(row, "bp_on", "bp_id", "bp_ok")?,
+        latest_fpg: latest(row, "fpg_on", "fpg_id", "fpg_ok")?,
+        latest_hba1c: latest(row, "hba1c_on", "hba1c_id", "hba1c_ok")?,
+        seen_recently: row.bool("seen")?,
+        contacted: row.bool("contacted")?,
+    })
+}
+
+pub(crate) const UPSERT_FACTS: &str = "INSERT INTO indicator_facts (enrolment_id, period, face_to_face, bp_on, bp_id, bp_ok,
+        fpg_on, fpg_id, fpg_ok, hba1c_on, hba1c_id, hba1c_ok, seen, contacted)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+    ON CONFLICT (enrolment_id, period) DO UPDATE SET face_to_face = excluded.face_to_face, bp_on = excluded.bp_on,
+        bp_id = excluded.bp_id, bp_ok = excluded.bp_ok, fpg_on = excluded.fpg_on, fpg_id = excluded.fpg_id,
+        fpg_ok = excluded.fpg_ok, hba1c_on = excluded.hba1c_on, hba1c_id = excluded.hba1c_id,
+        hba1c_ok = excluded.hba1c_ok, seen = excluded.seen, contacted = excluded.contacted";
+
+pub(crate) const ADD_COUNT: &str = "INSERT INTO indicator_counts (scope, disease, period, measure, value) VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (scope, disease, period, measure) DO UPDATE SET value = indicator_counts.value + excluded.value";
+
+pub(crate) const ADD_ENROLMENT: &str = "INSERT INTO enrolment_counts (scope, disease, day, enrolled) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (scope, disease, day) DO UPDATE SET enrolled = enrolment_counts.enrolled + excluded.enrolled";
+
+/// The SELECT of an enrolment's facts for some periods (codes are ours: digits, '-', 'Q').
+pub(crate) fn select_facts(periods: &[StandardPeriod]) -> String {
+    let codes = periods
+        .iter()
+        .map(|p| format!("'{}'", p.code()))
+        .collect::<Vec<_>>()
+        .join(",");
+    format!("SELECT * FROM indicator_facts WHERE enrolment_id = $1 AND period IN ({codes})")
+}
+
+/// Applies indicator updates inside an open transaction `$tx` (either engine).
+macro_rules! apply_indicator_updates {
+    ($tx:expr, $updates:expr, $params:expr) => {{
+        for u in $updates.iter() {
+            let periods = $crate::maintained::periods_of(&u.event, $params);
+            if periods.is_empty() {
+                continue;
+            }
+            let sql = $crate::maintained::select_facts(&periods);
+            let rows = sqlx::query($crate::row::trusted(&sql))
+                .bind(u.enrolment_id)
+                .fetch_all(&mut *$tx)
+                .await?;
+            let mut stored = std::collections::HashMap::new();
+            for row in &rows {
+                use $crate::row::RowExt;
+                stored.insert(row.text("period")?, $crate::maintained::facts_of(row)?);
+            }
+            for p in periods {
+                let code = p.code();
+                let old = stored.get(&code).copied().unwrap_or_default();
+                let new = $crate::maintained::apply_event(old, p, u, $params);
+                if new == old {
+                    continue;
+                }
+                let part = |l: Option<(time::Date, i64, bool)>| {
+                    (l.map(|x| x.0), l.map(|x| x.1), l.map(|x| x.2))
+                };
+                let (bp, fpg, hba1c) = (
+                    part(new.latest_bp),
+                    part(new.latest_fpg),
+                    part(new.latest_hba1c),
+                );
+                sqlx::query($crate::maintained::UPSERT_FACTS)
+                    .bind(u.enrolment_id)
+                    .bind(&code)
+                    .bind(i64::from(new.face_to_face))
+                    .bind(bp.0)
+                    .bind(bp.1)
+                    .bind(bp.2)
+                    .bind(fpg.0)
+                    .bind(fpg.1)
+                    .bind(fpg.2)
+                    .bind(hba1c.0)
+                    .bind(hba1c.1)
+                    .bind(hba1c.2)
+                    .bind(new.seen_recently)
+                    .bind(new.contacted)
+                    .execute(&mut *$tx)
+                    .await?;
+                let delta = new
+                    .contribution(p, u.enrolled_on, $params)
+                    .minus(&old.contribution(p, u.enrolled_on, $params));
+                for (measure, d) in gongti_core::chronic::maintained::Contribution::MEASURES
+                    .iter()
+                    .zip(delta)
+                {
+                    if d == 0 {
+                        continue;
+                    }
+                    for scope in &u.scopes {
+                        sqlx::query($crate::maintained::ADD_COUNT)
+                            .bind(scope)
+                            .bind(u.disease.code())
+                            .bind(&code)
+                            .bind(*measure)
+                            .bind(d)
+                            .execute(&mut *$tx)
+                            .await?;
+                    }
+                }
+            }
+        }
+    }};
+}
+pub(crate) use apply_indicator_updates;
+
+/// Counters as the recompute produces them: (scope, disease, period, measure) → value,
+/// and (scope, disease, day) → enrolments.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IndicatorTables {
+    pub counts: BTreeMap<(String, String, String, String), i64>,
+    pub enrolments: BTreeMap<(String, String, Date), i64>,
+}
+
+/// A follow-up as the recompute reads it: (enrolment id, the visit).
+type EnrolmentVisit = (i64, VisitFact);
+/// A home reading as the recompute reads it: (resident id, taken at, µs).
+type ResidentReading = (i64, i64);
+/// A stored counter: (scope, disease, period, measure, value).
+type CountRow = (String, String, String, String, i64);
+/// A stored enrolment count: (scope, disease, day, enrolments).
+type EnrolmentCountRow = (String, String, Date, i64);
+
+/// Enrolments per round trip of the recompute.
+const RECOMPUTE_CHUNK: i64 = 5_000;
+
+impl Store {
+    /// The maintained counters of a scope's programme for a standard period, in the
+    /// order of [`Contribution::MEASURES`].
+    pub async fn indicator_counts(
+        &self,
+        scope: &str,
+        disease: Disease,
+        period: StandardPeriod,
+    ) -> Result<[i64; 8]> {
+        let rows: Vec<(String, i64)> = on_read!(self, pool => {
+            sqlx::query_as("SELECT measure, value FROM indicator_counts WHERE scope = $1 AND disease = $2 AND period = $3")
+                .bind(scope).bind(disease.code()).bind(period.code())
+                .fetch_all(pool).await?
+        });
+        let mut out = [0i64; 8];
+        for (measure, value) in rows {
+            if let Some(i) = Contribution::MEASURES.iter().position(|m| *m == measure) {
+                out[i] = value;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Enrolments of a scope's programme made on or before `day`.
+    pub async fn enrolled_by(&self, scope: &str, disease: Disease, day: Date) -> Result<i64> {
+        let (n,): (Option<i64>,) = on_read!(self, pool => {
+            sqlx::query_as("SELECT CAST(SUM(enrolled) AS BIGINT) FROM enrolment_counts WHERE scope = $1 AND disease = $2 AND day <= $3")
+                .bind(scope).bind(disease.code()).bind(day)
+                .fetch_one(pool).await?
+        });
+        Ok(n.unwrap_or(0))
+    }
+
+    /// Recomputes every counter from the raw records (enrolments, follow-ups, home
+    /// readings), a chunk of enrolments at a time; with `write`, replaces the stored
+    /// facts and counters with the result in one transaction.
+    pub async fn recompute_indicators(
+        &self,
+        params: &Params,
+        reading_day: impl Fn(i64) -> Date,
+        write: bool,
+    ) -> Result<IndicatorTables> {
+        let mut tables = IndicatorTables::default();
+        let mut facts_rows: Vec<(i64, StandardPeriod, PeriodFacts)> = Vec::new();
+        let mut after = 0i64;
+        loop {
+            let enrolments: Vec<(i64, i64, String, Date, i64, String)> = on_read!(self, pool => {
+                sqlx::query_as(
+                    "SELECT e.id, e.resident_id, e.disease, e.enrolled_on, e.institution_id, i.district_code
+                     FROM chronic_enrolments e JOIN institutions i ON i.id = e.institution_id
+                     WHERE e.id > $1 ORDER BY e.id LIMIT $2",
+                )
+                .bind(after).bind(RECOMPUTE_CHUNK)
+                .fetch_all(pool).await?
+            });
+            let Some(last) = enrolments.last() else { break };
+            after = last.0;
+            let ids = enrolments
+                .iter()
+                .map(|e| e.0.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            let residents = enrolments
+                .iter()
+                .map(|e| e.1.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            let visits_sql = format!(
+                "SELECT enrolment_id, id, visit_on, counts_face_to_face, age_years, sbp_mmhg, dbp_mmhg, fpg_centi_mmol,
+                        hba1c_centi_percent FROM followups WHERE enrolment_id IN ({ids})"
+            );
+            let readings_sql = format!(
+                "SELECT resident_id, taken_at_us FROM home_readings WHERE resident_id IN ({residents})"
+            );
+            let (visits, readings): (Vec<EnrolmentVisit>, Vec<ResidentReading>) = on_read!(self, pool => {
+                let visits = sqlx::query(trusted(&visits_sql)).fetch_all(pool).await?
+                    .iter()
+                    .map(|row| {
+                        let small = |c: &str| -> Result<Option<u16>> {
+                            row.opt_i64(c)?.map(|v| u16::try_from(v).map_err(|_| StoreError::Corrupt(c.into()))).transpose()
+                        };
+                        let centi = |c: &str| -> Result<Option<i32>> {
+                            row.opt_i64(c)?.map(|v| i32::try_from(v).map_err(|_| StoreError::Corrupt(c.into()))).transpose()
+                        };
+                        Ok((row.i64("enrolment_id")?, VisitFact {
+                            visit_on: row.date("visit_on")?,
+                            id: row.i64("id")?,
+                            face_to_face: row.bool("counts_face_to_face")?,
+                            age_years: u8::try_from(row.i64("age_years")?).map_err(|_| StoreError::Corrupt("age".into()))?,
+                            bp: small("sbp_mmhg")?.zip(small("dbp_mmhg")?).map(|(s, d)| Bp::new(s, d)),
+                            fpg: centi("fpg_centi_mmol")?.map(Mmol::from_centi),
+                            hba1c: centi("hba1c_centi_percent")?.map(Percent::from_centi),
+                        }))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let readings: Vec<ResidentReading> = sqlx::query_as(trusted(&readings_sql)).fetch_all(pool).await?;
+                (visits, readings)
+            });
+            let mut by_enrolment: HashMap<i64, Vec<VisitFact>> = HashMap::new();
+            for (e, v) in visits {
+                by_enrolment.entry(e).or_default().push(v);
+            }
+            let mut days_by_resident: HashMap<i64, Vec<Date>> = HashMap::new();
+            for (r, us) in readings {
+                days_by_resident.entry(r).or_default().push(reading_day(us));
+            }
+            for days in days_by_resident.values_mut() {
+                days.sort();
+                days.dedup();
+            }
+            for (id, resident_id, disease, enrolled_on, institution_id, district) in &enrolments {
+                let disease =
+                    Disease::parse(disease).ok_or_else(|| StoreError::Corrupt("disease".into()))?;
+                let scopes = scopes_of(*institution_id, district);
+                for scope in &scopes {
+                    *tables
+                        .enrolments
+                        .entry((scope.clone(), disease.code().to_owned(), *enrolled_on))
+                        .or_default() += 1;
+                }
+                let mut facts: HashMap<StandardPeriod, PeriodFacts> = HashMap::new();
+                let mut events: Vec<IndicatorEvent> = by_enrolment
+                    .remove(id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(IndicatorEvent::Visit)
+                    .collect();
+                if let Some(days) = days_by_resident.get(resident_id) {
+                    events.push(IndicatorEvent::Readings(days.clone()));
+                }
+                for event in events {
+                    let u = IndicatorUpdate {
+                        enrolment_id: *id,
+                        disease,
+                        enrolled_on: *enrolled_on,
+                        scopes: scopes.clone(),
+                        event,
+                    };
+                    for p in periods_of(&u.event, params) {
+                        let f = facts.get(&p).copied().unwrap_or_default();
+                        facts.insert(p, apply_event(f, p, &u, params));
+                    }
+                }
+                for (p, f) in facts {
+                    let c = f.contribution(p, *enrolled_on, params).values();
+                    for (measure, v) in Contribution::MEASURES.iter().zip(c) {
+                        if v == 0 {
+                            continue;
+                        }
+                        for scope in &scopes {
+                            *tables
+                                .counts
+                                .entry((
+                                    scope.clone(),
+                                    disease.code().to_owned(),
+                                    p.code(),
+                                    (*measure).to_owned(),
+                                ))
+                                .or_default() += v;
+                        }
+                    }
+                    if write {
+                        facts_rows.push((*id, p, f));
+                    }
+                }
+            }
+        }
+        if write {
+            on_write!(self, pool => {
+                let mut tx = pool.begin().await?;
+                for table in ["indicator_facts", "indicator_counts", "enrolment_counts"] {
+                    sqlx::query(trusted(&format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
+                }
+                for (id, p, f) in &facts_rows {
+                    let part = |l: Option<(Date, i64, bool)>| (l.map(|x| x.0), l.map(|x| x.1), l.map(|x| x.2));
+                    let (bp, fpg, hba1c) = (part(f.latest_bp), part(f.latest_fpg), part(f.latest_hba1c));
+                    sqlx::query(UPSERT_FACTS)
+                        .bind(id).bind(p.code()).bind(i64::from(f.face_to_face))
+                        .bind(bp.0).bind(bp.1).bind(bp.2).bind(fpg.0).bind(fpg.1).bind(fpg.2)
+                        .bind(hba1c.0).bind(hba1c.1).bind(hba1c.2).bind(f.seen_recently).bind(f.contacted)
+                        .execute(&mut *tx).await?;
+                }
+                for ((scope, disease, period, measure), value) in &tables.counts {
+                    sqlx::query(ADD_COUNT).bind(scope).bind(disease).bind(period).bind(measure).bind(value)
+                        .execute(&mut *tx).await?;
+                }
+                for ((scope, disease, day), n) in &tables.enrolments {
+                    sqlx::query(ADD_ENROLMENT).bind(scope).bind(disease).bind(day).bind(n)
+                        .execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            });
+        }
+        Ok(tables)
+    }
+
+    /// The counters as stored, for comparison with a recompute.
+    pub async fn stored_indicator_tables(&self) -> Result<IndicatorTables> {
+        let (counts, enrolments): (Vec<CountRow>, Vec<EnrolmentCountRow>) = on_read!(self, pool => {
+            let counts = sqlx::query_as("SELECT scope, disease, period, measure, value FROM indicator_counts WHERE value <> 0")
+                .fetch_all(pool).await?;
+            let enrolments = sqlx::query_as("SELECT scope, disease, day, enrolled FROM enrolment_counts WHERE enrolled <> 0")
+                .fetch_all(pool).await?;
+            (counts, enrolments)
+        });
+        Ok(IndicatorTables {
+            counts: counts
+                .into_iter()
+                .map(|(s, d, p, m, v)| ((s, d, p, m), v))
+                .collect(),
+            enrolments: enrolments
+                .into_iter()
+                .map(|(s, d, day, n)| ((s, d, day), n))
+                .collect(),
+        })
+    }
+}
