@@ -95,7 +95,7 @@ impl App {
 
     /// A resident the actor may write, for a clinician acting at an institution: the
     /// record, the audit entry to complete, and the actor's institution.
-    async fn clinical_write(
+    pub(crate) async fn clinical_write(
         &self,
         ctx: &Ctx,
         resident_id: i64,

@@ -14,6 +14,7 @@ pub mod readings;
 mod registrar;
 pub mod registry;
 pub mod residents;
+pub mod screening;
 pub mod worklists;
 
 use std::sync::Arc;

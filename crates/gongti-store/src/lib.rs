@@ -18,6 +18,7 @@ mod readings;
 mod region;
 mod residents;
 mod row;
+mod screening;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -45,6 +46,7 @@ pub use region::{
     NewStaff, NewTeam, StaffFilter, StaffRecord, TeamRecord,
 };
 pub use residents::{ResidentFilter, ResidentRecord};
+pub use screening::{ScreeningProfile, ScreeningStatus};
 
 /// Largest page any list returns, whatever the caller asks for.
 pub const PAGE_SIZE_MAX: u32 = 200;

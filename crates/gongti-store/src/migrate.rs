@@ -41,6 +41,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_indicator_counts.sql"),
         postgres: include_str!("../migrations/postgres/0005_indicator_counts.sql"),
     },
+    Migration {
+        version: 6,
+        name: "screening",
+        sqlite: include_str!("../migrations/sqlite/0006_screening.sql"),
+        postgres: include_str!("../migrations/postgres/0006_screening.sql"),
+    },
 ];
 
 pub const MIGRATION_COUNT: usize = MIGRATIONS.len();

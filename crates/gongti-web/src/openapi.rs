@@ -120,6 +120,11 @@ fn schemas() -> Value {
             "device": {"type": "string", "maxLength": 64}}},
         "ReadingBatch": {"type": "object", "required": ["readings"], "properties": {
             "readings": {"type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/Reading"}}}},
+        "ScreeningBp": {"type": "object", "required": ["measured_on", "sbp_mmhg", "dbp_mmhg"], "properties": {
+            "measured_on": {"type": "string", "format": "date"}, "sbp_mmhg": {"type": "integer", "minimum": 50, "maximum": 300}, "dbp_mmhg": {"type": "integer", "minimum": 20, "maximum": 200}}},
+        "ScreeningProfile": {"type": "object", "properties": {
+            "bmi": {"type": "number"}, "waist_cm": {"type": "integer"}, "family_history": {"type": "boolean"},
+            "high_salt_diet": {"type": "boolean"}, "heavy_drinking": {"type": "boolean"}}},
         "Merge": {"type": "object", "required": ["merged_id", "reason"], "properties": {
             "merged_id": {"type": "integer", "format": "int64"}, "reason": {"type": "string"}}},
     })
@@ -191,6 +196,10 @@ fn paths(glass: Value) -> Value {
             query("scope", "As for /indicators", "string"), query("from", "YYYY-MM-DD", "string"), query("to", "YYYY-MM-DD", "string"),
             query("disease", "hypertension | diabetes (required)", "string"), query("indicator", "standardised_management | bp_control | glucose_control | hba1c_target | missed_visit | lost_to_follow_up", "string"),
             query("part", "numerator (default) | denominator", "string"), query("break_glass_reason", "Officers: show names (audited per patient)", "string")]), None, ("200", "{items, next_cursor, identified}"))},
+        "/residents/{id}/screening": {"get": op("Where a resident stands in hypertension screening (DOMAIN.md §2): state, next BP due, high-risk factors", "screening", json!([path_id()]), None, ("200", "{state, next_bp_due, followup_by, high_risk_factors, readings}"))},
+        "/residents/{id}/screening/bp": {"post": op("Record an office BP taken to screen: raised on 3 different days in a row makes hypertension suspected (refer for diagnosis)", "screening", json!([path_id()]), Some("ScreeningBp"), ("201", "The new screening status"))},
+        "/residents/{id}/screening/profile": {"put": op("Replace the high-risk profile (BMI, waist, family history, high-salt diet, heavy drinking)", "screening", json!([path_id()]), Some("ScreeningProfile"), ("200", "The new screening status"))},
+        "/worklists/screening": {"get": op("Residents of your institution in a screening state: suspected (refer), recheck_due, or normal with BP due by today", "worklists", with_paging(vec![query("state", "suspected (default) | recheck_due | normal", "string")]), None, ("200", "{items, next_cursor}"))},
         "/worklists/tasks": {"get": op("Open follow-up tasks of your institution, soonest due first", "worklists", with_paging(vec![]), None, ("200", "{items, next_cursor}"))},
         "/followups/evaluate": {"post": op("Classify a follow-up by DOMAIN.md §2 without saving it (live feedback)", "chronic", json!([]), Some("Followup"), ("200", "{classification, urgent_referral, refer, next_followup_within_days, counts_as_face_to_face, reasons, ruleset_version}"))},
         "/residents/{id}/access-log": {"get": op("Who touched this record (audit trail, newest first)", "residents", with_paging(vec![path_id()]), None, ("200", "{items}"))},

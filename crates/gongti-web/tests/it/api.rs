@@ -376,6 +376,10 @@ const ROUTES: &[&str] = &[
     "/readings/batch",
     "/worklists/alerts",
     "/alerts/{id}/acknowledge",
+    "/residents/{id}/screening",
+    "/residents/{id}/screening/bp",
+    "/residents/{id}/screening/profile",
+    "/worklists/screening",
 ];
 
 #[tokio::test]

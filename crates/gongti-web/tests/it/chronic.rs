@@ -351,3 +351,84 @@ async fn enrol_follow_up_and_the_rules_decide_what_is_stored() {
         assert_eq!(denied.status, StatusCode::FORBIDDEN);
     }
 }
+
+#[tokio::test]
+async fn screening_raised_on_three_days_makes_hypertension_suspected() {
+    // DOMAIN.md §2 screening: a raised first reading → recheck another day; raised on
+    // 3 different days → suspected, refer for diagnosis, follow up within 2 weeks.
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let path = format!("/api/v1/residents/{}/screening", t.home_resident);
+        let first = t.get(&path, &doctor).await.json();
+        assert_eq!(
+            first["state"], "due",
+            "a resident of 76 never measured is due: {first}"
+        );
+        for (ago, sbp, state) in [
+            (20, 146, "recheck_due"),
+            (13, 152, "recheck_due"),
+            (6, 148, "suspected"),
+        ] {
+            let day = (t.app.today() - time::Duration::days(ago)).to_string();
+            let r = t
+                .post(
+                    &format!("{path}/bp"),
+                    &doctor,
+                    json!({"measured_on": day, "sbp_mmhg": sbp, "dbp_mmhg": 88}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+            assert_eq!(r.json()["state"], state);
+        }
+        let v = t.get(&path, &doctor).await.json();
+        assert_eq!(v["refer_for_diagnosis"], true);
+        assert_eq!(
+            v["followup_by"],
+            (t.app.today() + time::Duration::days(8)).to_string()
+        );
+        assert!(
+            v["high_risk_factors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f == "age")
+        );
+        let list = t
+            .get("/api/v1/worklists/screening?state=suspected", &doctor)
+            .await
+            .json();
+        assert_eq!(list["items"][0]["resident_id"], t.home_resident, "{list}");
+        // A normal day starts the count again.
+        let r = t
+            .post(
+                &format!("{path}/bp"),
+                &doctor,
+                json!({"measured_on": t.app.today().to_string(), "sbp_mmhg": 128, "dbp_mmhg": 80}),
+            )
+            .await;
+        assert_eq!(r.json()["state"], "normal");
+        let bad = t
+            .post(&format!("{path}/bp"), &doctor, json!({"sbp_mmhg": 20}))
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(bad.json()["problems"].as_array().unwrap().len(), 3);
+        let profile = t
+            .send_json(
+                "PUT",
+                &format!("{path}/profile"),
+                &doctor,
+                json!({"bmi": 25.1, "heavy_drinking": true}).to_string(),
+            )
+            .await;
+        assert_eq!(profile.status, StatusCode::OK, "{}", profile.text);
+        let factors = profile.json()["high_risk_factors"].clone();
+        assert!(
+            factors
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f == "overweight"),
+            "{factors}"
+        );
+    }
+}
