@@ -6,9 +6,12 @@
 //!   SQLite, synchronous=FULL) against a raw batched SQLite insert of the same rows.
 //! - `read`: audited `GET /fhir/Patient/{id}` at N connections against the constant
 //!   `/healthz` handler on the same server stack.
+//! - `chronic`: chronic care on a generated region (dashboard read, recompute vs DuckDB,
+//!   home-reading ingest vs raw insert).
 //! - `peer`: the same registrations and reads against the Helios FHIR server, when its
 //!   `hfs` binary is given.
 
+mod chronic;
 mod load;
 
 use std::path::PathBuf;
@@ -48,6 +51,17 @@ enum Bench {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Chronic care on a generated region: dashboard read, recompute vs DuckDB,
+    /// home-reading ingest vs raw insert.
+    Chronic {
+        #[arg(long, default_value_t = 200_000)]
+        residents: u64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// A Python with `duckdb` installed, for the DuckDB reference.
+        #[arg(long)]
+        duckdb_python: Option<PathBuf>,
+    },
     /// Both, and the peer when `--peer-bin` points at Helios' `hfs`.
     All {
         #[arg(long, default_value_t = 20_000)]
@@ -72,6 +86,9 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Bench::Registration { residents, connections } => {
                 registration(residents, connections).await?;
+            }
+            Bench::Chronic { residents, seconds, duckdb_python } => {
+                chronic::chronic(residents, seconds, duckdb_python.as_deref()).await?;
             }
             Bench::Read { connections, seconds } => {
                 read(connections, Duration::from_secs(seconds)).await?;

@@ -146,6 +146,15 @@ impl StandardPeriod {
     }
 }
 
+/// The period a figure is compared with: the standard period before a standard one
+/// (last year, last quarter, last month), otherwise the same number of days before.
+pub fn baseline(period: &Period) -> Period {
+    match StandardPeriod::of(period) {
+        Some(p) => p.previous().period(),
+        None => period.previous(),
+    }
+}
+
 /// What one enrolment did in one standard period, as far as the indicators read it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PeriodFacts {

@@ -81,16 +81,17 @@ fn date(field: &'static str, text: Option<&str>, default: Date) -> Result<Date, 
     }
 }
 
-/// The period asked for; by default this calendar year up to today.
+/// The period asked for; by default this calendar year (a standard period, read from
+/// the counters kept as records are written).
 pub(crate) fn parse_period(
     state: &AppState,
     from: Option<&str>,
     to: Option<&str>,
 ) -> Result<Period, ApiError> {
     let today = state.app.today();
-    let jan1 = Date::from_ordinal_date(today.year(), 1).unwrap_or(today);
-    let from = date("from", from, jan1)?;
-    let to = date("to", to, today)?;
+    let year = gongti_core::chronic::maintained::StandardPeriod::Year(today.year()).period();
+    let from = date("from", from, year.from)?;
+    let to = date("to", to, year.to)?;
     Period::new(from, to).ok_or_else(|| {
         ApiError::bad_request(
             "bad_period",
@@ -176,7 +177,12 @@ async fn indicators(
         Some("previous") => Some(
             state
                 .app
-                .indicators(&ctx, &scope, &diseases, &period.previous())
+                .indicators(
+                    &ctx,
+                    &scope,
+                    &diseases,
+                    &gongti_core::chronic::maintained::baseline(&period),
+                )
                 .await?,
         ),
         None | Some("") => None,
@@ -200,7 +206,7 @@ async fn indicators(
         "days": period.days(),
         "required_face_to_face": required_face_to_face(&period, state.app.chronic_params()),
         "previous": previous.as_ref().map(|_| {
-            let p = period.previous();
+            let p = gongti_core::chronic::maintained::baseline(&period);
             json!({"from": p.from.to_string(), "to": p.to.to_string()})
         }),
         "programmes": programmes,

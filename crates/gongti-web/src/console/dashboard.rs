@@ -105,7 +105,12 @@ async fn dashboard(
         .await;
     let before = state
         .app
-        .indicators(&c.ctx, &scope, &Disease::ALL, &period.previous())
+        .indicators(
+            &c.ctx,
+            &scope,
+            &Disease::ALL,
+            &gongti_core::chronic::maintained::baseline(&period),
+        )
         .await;
     let (now, before) = match (now, before) {
         (Ok(a), Ok(b)) => (a, b),
@@ -148,7 +153,7 @@ async fn dashboard(
             }
         }
         p.muted {
-            (l.t("对比上一周期 ", "Compared with ")) (period.previous().from) " – " (period.previous().to)
+            (l.t("对比上一周期 ", "Compared with ")) (gongti_core::chronic::maintained::baseline(&period).from) " – " (gongti_core::chronic::maintained::baseline(&period).to)
             (l.t("；每 5 分钟自动刷新。", "; refreshes every 5 minutes."))
         }
         @for ((disease, tally), (_, previous)) in now.iter().zip(before.iter()) {

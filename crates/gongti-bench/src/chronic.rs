@@ -1,0 +1,322 @@
+//! Chronic-care benchmarks on a generated region: the dashboard's indicator read (kept
+//! counters) against the same figures recomputed from the records; the full recompute
+//! against DuckDB computing the same indicators over the same rows; and home-reading
+//! ingest through the batch API against a raw batched insert of the same rows.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use gongti_app::{App, system_clock};
+use gongti_core::chronic::Disease;
+use gongti_core::chronic::indicators::Period;
+use serde_json::{Value, json};
+
+use crate::load::{Load, Method};
+
+const PASSWORD: &str = "bench-password-1";
+
+/// Peak resident memory of this process so far, in MiB (Linux).
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_owned)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+async fn token(load: &Load, base: &str, username: &str) -> anyhow::Result<String> {
+    let body = json!({"username": username, "password": PASSWORD}).to_string();
+    let (status, text) = load
+        .once(
+            Method::Post,
+            &format!("{base}/api/v1/auth/token"),
+            None,
+            Some(body),
+        )
+        .await?;
+    if status != 200 {
+        bail!("sign-in failed: {status} {text}");
+    }
+    Ok(serde_json::from_str::<Value>(&text)?["access_token"]
+        .as_str()
+        .context("token")?
+        .to_owned())
+}
+
+pub async fn chronic(
+    residents: u64,
+    seconds: u64,
+    duckdb_python: Option<&Path>,
+) -> anyhow::Result<()> {
+    let dir = gongti_testdb::temp_dir("gongti-bench-chronic");
+    let store = gongti_store::Store::open_sqlite(&dir).await?;
+    store.migrate().await?;
+    let (app, _writer) = App::start(store.clone(), system_clock())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    println!("== chronic care: a region of {residents} residents, SQLite");
+    let started = Instant::now();
+    let summary = app
+        .seed_demo(residents, 2020, PASSWORD, |_, _| {})
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let c = summary.chronic;
+    println!(
+        "generator  {} hypertension + {} diabetes patients, {} follow-ups, {} home readings in {:.1} s (peak RSS {:.0} MiB)",
+        c.hypertension.managed,
+        c.diabetes.managed,
+        c.hypertension.followups + c.diabetes.followups,
+        c.readings,
+        started.elapsed().as_secs_f64(),
+        peak_rss_mib()
+    );
+
+    let router = gongti_web::router(
+        app.clone(),
+        gongti_web::WebConfig {
+            secure_cookies: false,
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(axum::serve(listener, router).into_future());
+    let one = Load::new(1);
+    let officer = token(&one, &base, "officer").await?;
+
+    // The dashboard's read: this calendar year, city-wide, from the kept counters.
+    let kept = one
+        .run_for(
+            Method::Get,
+            &[format!("{base}/api/v1/indicators?scope=city")],
+            Some(&officer),
+            Duration::from_secs(seconds),
+            200,
+        )
+        .await?;
+    println!(
+        "gongti     dashboard read (kept counters):   {:>8.0} req/s  (p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, {} errors)",
+        kept.per_s(),
+        kept.p(50.0),
+        kept.p(95.0),
+        kept.p(99.0),
+        kept.errors
+    );
+
+    // The same figures for the 365 days to today, recomputed from the records.
+    let today = app.today();
+    let period = Period::new(today - time::Duration::days(364), today).context("period")?;
+    let url = format!(
+        "{base}/api/v1/indicators?scope=city&from={}&to={}",
+        period.from, period.to
+    );
+    let recompute = one
+        .run_for(
+            Method::Get,
+            &[url],
+            Some(&officer),
+            Duration::from_secs(seconds),
+            200,
+        )
+        .await?;
+    println!(
+        "reference  same read recomputed from records: {:>7.1} req/s  (p50 {:.0} ms)  ratio kept/recomputed {:.0}×",
+        recompute.per_s(),
+        recompute.p(50.0),
+        recompute.p(50.0) / kept.p(50.0).max(0.001)
+    );
+
+    // The full recompute of every counter, and DuckDB on the same rows.
+    let t = Instant::now();
+    let (fresh, _) = app
+        .recompute_indicators(false)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let full = t.elapsed();
+    println!(
+        "gongti     full recompute of all counters:   {:>8.2} s  ({} counters, peak RSS {:.0} MiB)",
+        full.as_secs_f64(),
+        fresh.counts.len(),
+        peak_rss_mib()
+    );
+    let ctx = gongti_app::Ctx {
+        principal: app
+            .authenticate(&officer)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?
+            .principal,
+        request_id: None,
+    };
+    let t = Instant::now();
+    let ours = app
+        .indicators_from_records(
+            &ctx,
+            &gongti_store::IndicatorScope::City,
+            &Disease::ALL,
+            &period,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let one_period = t.elapsed();
+    println!(
+        "gongti     one period from the records:      {:>8.2} s",
+        one_period.as_secs_f64()
+    );
+    if let Some(python) = duckdb_python {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/bench_duckdb.py");
+        let out = std::process::Command::new(python)
+            .arg(script)
+            .arg(dir.join("gongti.db"))
+            .arg(period.from.to_string())
+            .arg(period.to.to_string())
+            .output()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            bail!("duckdb: {text}{}", String::from_utf8_lossy(&out.stderr));
+        }
+        let v: Value = serde_json::from_str(text.lines().last().unwrap_or("{}"))?;
+        let duck_s = v["compute_s"].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "reference  DuckDB, same indicators, same rows: {:>6.2} s  (load from SQLite {:.2} s)  ratio gongti/DuckDB {:.2}",
+            duck_s,
+            v["load_s"].as_f64().unwrap_or(f64::NAN),
+            one_period.as_secs_f64() / duck_s
+        );
+        for (disease, tally) in &ours {
+            for i in gongti_core::chronic::indicators::Indicator::ALL
+                .iter()
+                .filter(|i| i.applies_to(*disease))
+            {
+                let (n, d) = tally.get(*i);
+                let theirs = &v[disease.code()][i.code()];
+                if theirs[0].as_u64() != Some(n) || theirs[1].as_u64() != Some(d) {
+                    bail!(
+                        "DuckDB disagrees on {} {}: ours {n}/{d}, DuckDB {theirs}",
+                        disease.code(),
+                        i.code()
+                    );
+                }
+            }
+        }
+        println!("check      DuckDB's figures equal ours for every indicator");
+    } else {
+        println!("reference  DuckDB: skipped (pass --duckdb-python with duckdb installed)");
+    }
+
+    // Home readings through the batch API vs a raw batched insert of the same rows.
+    let doctor = token(&one, &base, "doctor").await?;
+    let home = store.user_by_username("doctor").await?.context("doctor")?;
+    let home_staff = store.staff_member(home.staff_id).await?;
+    let filter = gongti_store::ResidentFilter {
+        home_institution_id: home_staff.institution_id,
+        ..Default::default()
+    };
+    let patients = store.residents(&filter, None, 200).await?.items;
+    let per_patient = 100;
+    let now = time::OffsetDateTime::now_utc();
+    let mut batches = Vec::new();
+    let mut rows = Vec::new();
+    for (p, r) in patients.iter().enumerate() {
+        for k in 0..per_patient {
+            let taken = (now - time::Duration::minutes(10 + (k * 37 + p as i64) % 100_000))
+                .format(&time::format_description::well_known::Rfc3339)?;
+            rows.push(
+                json!({"resident_id": r.id, "client_reading_id": format!("b{p}-{k}"), "kind": "bp",
+                "taken_at": taken, "sbp_mmhg": 118 + (k % 40), "dbp_mmhg": 72 + (k % 15)}),
+            );
+        }
+    }
+    for chunk in rows.chunks(1000) {
+        batches.push(json!({"readings": chunk}).to_string());
+    }
+    let four = Load::new(4);
+    let ingest = four
+        .run_bodies(
+            Method::Post,
+            &format!("{base}/api/v1/readings/batch"),
+            Some(&doctor),
+            batches,
+            200,
+        )
+        .await?;
+    let readings_per_s = (ingest.ok * 1000) as f64 / ingest.elapsed.as_secs_f64();
+    println!(
+        "gongti     home readings, batch API (1,000/request, 4 conns): {:>8.0} readings/s  (p99 {:.0} ms per batch, {} errors)",
+        readings_per_s,
+        ingest.p(99.0),
+        ingest.errors
+    );
+    let raw = raw_readings_insert(&rows).await?;
+    let raw_per_s = rows.len() as f64 / raw.as_secs_f64();
+    println!(
+        "reference  raw batched insert of the same rows:             {:>8.0} rows/s  ratio {:.3}",
+        raw_per_s,
+        readings_per_s / raw_per_s
+    );
+    println!("peak RSS   {:.0} MiB", peak_rss_mib());
+    Ok(())
+}
+
+/// The same readings as multi-row INSERTs into a fresh database of the same schema.
+async fn raw_readings_insert(rows: &[Value]) -> anyhow::Result<Duration> {
+    use sqlx::Connection;
+    let dir = gongti_testdb::temp_dir("gongti-bench-raw-readings");
+    let store = gongti_store::Store::open_sqlite(&dir).await?;
+    store.migrate().await?;
+    store.close().await;
+    let url = format!("sqlite://{}?mode=rwc", dir.join("gongti.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await?;
+    sqlx::query("PRAGMA journal_mode=WAL")
+        .execute(&mut conn)
+        .await?;
+    sqlx::query("PRAGMA synchronous=FULL")
+        .execute(&mut conn)
+        .await?;
+    // No foreign keys: the raw reference writes the rows alone.
+    sqlx::query("PRAGMA foreign_keys=OFF")
+        .execute(&mut conn)
+        .await?;
+    let started = Instant::now();
+    for batch in rows.chunks(1000) {
+        let mut tx = conn.begin().await?;
+        for chunk in batch.chunks(250) {
+            let mut sql = String::from(
+                "INSERT INTO home_readings (resident_id, client_reading_id, kind, taken_at_us, sbp_mmhg, dbp_mmhg, uploaded_by_user_id, received_at_us) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 5;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "(${},${},'bp',${},${},${},1,0)",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5
+                ));
+            }
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in chunk {
+                q = q
+                    .bind(r["resident_id"].as_i64())
+                    .bind(r["client_reading_id"].as_str().map(str::to_owned))
+                    .bind(1_795_000_000_000_000i64)
+                    .bind(r["sbp_mmhg"].as_i64())
+                    .bind(r["dbp_mmhg"].as_i64());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(started.elapsed())
+}
