@@ -5,12 +5,10 @@ use gongti_core::audit::{AuditEntry, ChainedEntry, Outcome};
 use crate::row::{RowExt, hash32, trusted};
 use crate::{Result, Store, on_read, on_write};
 
-/// Rows per multi-row `INSERT`: 15 columns × 64 rows stays far below either engine's
-/// limit on bind parameters.
-const AUDIT_ROWS_PER_INSERT: usize = 64;
+/// Rows per multi-row `INSERT` (at most eight bound values each).
+const AUDIT_ROWS_PER_INSERT: usize = 256;
 const AUDIT_COLUMNS: &str = "seq, at_us, actor_user_id, actor_username, role, institution_id, action, resource_type, \
      resource_id, patient_id, reason, outcome, detail, request_id, prev_hash, hash";
-const AUDIT_COLUMN_COUNT: usize = 16;
 
 #[derive(Debug, Clone)]
 pub struct AuditPage {
@@ -42,20 +40,55 @@ fn chained(row: &impl RowExt) -> Result<ChainedEntry> {
     })
 }
 
-fn insert_sql(rows: usize) -> String {
+/// The INSERT of a chunk of linked records. Integers, the outcome code and the hashes
+/// (hex written by us) go into the statement; only the text fields are bound —
+/// binding sixteen values per record through sqlx's SQLite driver cost more than the
+/// insert itself.
+fn insert_sql(chunk: &[ChainedEntry], engine: crate::EngineKind) -> String {
+    use std::fmt::Write;
+    let hex = |h: &[u8; 32]| {
+        let digits: String = h.iter().map(|b| format!("{b:02x}")).collect();
+        match engine {
+            crate::EngineKind::Sqlite => format!("X'{digits}'"),
+            crate::EngineKind::Postgres => format!("'\\x{digits}'::bytea"),
+        }
+    };
+    let int = |v: Option<i64>| v.map_or_else(|| "NULL".to_owned(), |v| v.to_string());
     let mut sql = format!("INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ");
-    for r in 0..rows {
-        if r > 0 {
+    let mut n = 0;
+    let mut param = |present: bool| {
+        if present {
+            n += 1;
+            format!("${n}")
+        } else {
+            "NULL".to_owned()
+        }
+    };
+    for (i, r) in chunk.iter().enumerate() {
+        let e = &r.entry;
+        if i > 0 {
             sql.push(',');
         }
-        sql.push('(');
-        for c in 0..AUDIT_COLUMN_COUNT {
-            if c > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("${}", r * AUDIT_COLUMN_COUNT + c + 1));
-        }
-        sql.push(')');
+        let username = param(true);
+        let role = param(e.role.is_some());
+        let action = param(true);
+        let resource_type = param(true);
+        let resource_id = param(e.resource_id.is_some());
+        let reason = param(e.reason.is_some());
+        let detail = param(e.detail.is_some());
+        let request_id = param(e.request_id.is_some());
+        let _ = write!(
+            sql,
+            "({},{},{},{username},{role},{},{action},{resource_type},{resource_id},{},{reason},'{}',{detail},{request_id},{},{})",
+            r.seq,
+            e.at_us,
+            int(e.actor_user_id),
+            int(e.institution_id),
+            int(e.patient_id),
+            e.outcome.code(),
+            hex(&r.prev_hash),
+            hex(&r.hash),
+        );
     }
     sql
 }
@@ -69,14 +102,16 @@ impl Store {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
             for chunk in records.chunks(AUDIT_ROWS_PER_INSERT) {
-                let sql = insert_sql(chunk.len());
+                let sql = insert_sql(chunk, self.kind());
                 let mut q = sqlx::query(trusted(&sql));
                 for r in chunk {
                     let e = &r.entry;
-                    q = q.bind(r.seq).bind(e.at_us).bind(e.actor_user_id).bind(&e.actor_username).bind(&e.role)
-                        .bind(e.institution_id).bind(&e.action).bind(&e.resource_type).bind(&e.resource_id)
-                        .bind(e.patient_id).bind(&e.reason).bind(e.outcome.code()).bind(&e.detail)
-                        .bind(&e.request_id).bind(r.prev_hash.as_slice()).bind(r.hash.as_slice());
+                    q = q.bind(&e.actor_username);
+                    if let Some(v) = &e.role { q = q.bind(v); }
+                    q = q.bind(&e.action).bind(&e.resource_type);
+                    for v in [&e.resource_id, &e.reason, &e.detail, &e.request_id].into_iter().flatten() {
+                        q = q.bind(v);
+                    }
                 }
                 q.execute(&mut *tx).await?;
             }
