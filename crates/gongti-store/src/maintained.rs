@@ -15,7 +15,7 @@ use gongti_core::measure::{Mmol, Percent};
 use time::Date;
 
 use crate::row::{RowExt, trusted};
-use crate::{Result, Store, StoreError, on_read, on_write};
+use crate::{Engine, Result, Store, StoreError, on_read};
 
 /// What changed for one enrolment.
 #[derive(Debug, Clone)]
@@ -219,6 +219,81 @@ type EnrolmentCountRow = (String, String, Date, i64);
 /// Enrolments per round trip of the recompute.
 const RECOMPUTE_CHUNK: i64 = 5_000;
 
+/// Rows per multi-row INSERT of the rebuild.
+const ROWS_PER_INSERT: usize = 500;
+
+const INSERT_FACTS: &str =
+    "INSERT INTO indicator_facts (enrolment_id, period, face_to_face, bp_on, bp_id, bp_ok,
+    fpg_on, fpg_id, fpg_ok, hba1c_on, hba1c_id, hba1c_ok, seen, contacted) VALUES";
+
+/// A text literal (the rebuild writes counter keys that Gongti formed itself).
+fn quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// One `indicator_facts` row as a VALUES tuple: integers, dates, booleans and our own
+/// period code, formatted here (both engines read `'YYYY-MM-DD'` and TRUE/FALSE).
+fn facts_values(enrolment_id: i64, period: StandardPeriod, f: &PeriodFacts) -> String {
+    let latest = |l: Option<(Date, i64, bool)>| match l {
+        Some((on, id, ok)) => format!("'{on}', {id}, {}", if ok { "TRUE" } else { "FALSE" }),
+        None => "NULL, NULL, NULL".to_owned(),
+    };
+    let flag = |b: bool| if b { "TRUE" } else { "FALSE" };
+    format!(
+        "({enrolment_id}, {}, {}, {}, {}, {}, {}, {})",
+        quoted(&period.code()),
+        f.face_to_face,
+        latest(f.latest_bp),
+        latest(f.latest_fpg),
+        latest(f.latest_hba1c),
+        flag(f.seen_recently),
+        flag(f.contacted)
+    )
+}
+
+/// The one transaction in which a rebuild replaces the kept figures.
+enum RebuildTx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl RebuildTx {
+    async fn begin(store: &Store) -> Result<RebuildTx> {
+        Ok(match &store.engine {
+            Engine::Sqlite { write, .. } => RebuildTx::Sqlite(write.begin().await?),
+            Engine::Postgres(pool) => RebuildTx::Postgres(pool.begin().await?),
+        })
+    }
+
+    async fn execute(&mut self, sql: &str) -> Result<()> {
+        match self {
+            RebuildTx::Sqlite(tx) => {
+                sqlx::query(trusted(sql)).execute(&mut **tx).await?;
+            }
+            RebuildTx::Postgres(tx) => {
+                sqlx::query(trusted(sql)).execute(&mut **tx).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Inserts VALUES tuples under `head` (`INSERT INTO … VALUES`), many per statement.
+    async fn insert_rows(&mut self, head: &str, rows: &[String]) -> Result<()> {
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            self.execute(&format!("{head} {}", chunk.join(","))).await?;
+        }
+        Ok(())
+    }
+
+    async fn commit(self) -> Result<()> {
+        match self {
+            RebuildTx::Sqlite(tx) => tx.commit().await?,
+            RebuildTx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
 impl Store {
     /// The maintained counters of a scope's programme for a standard period, in the
     /// order of [`Contribution::MEASURES`].
@@ -262,7 +337,17 @@ impl Store {
         write: bool,
     ) -> Result<IndicatorTables> {
         let mut tables = IndicatorTables::default();
-        let mut facts_rows: Vec<(i64, StandardPeriod, PeriodFacts)> = Vec::new();
+        // With `write`, one transaction replaces the tables: the facts go out a chunk
+        // at a time (memory stays bounded by the chunk), the counters at the end.
+        let mut sink = match write {
+            true => Some(RebuildTx::begin(self).await?),
+            false => None,
+        };
+        if let Some(tx) = sink.as_mut() {
+            for table in ["indicator_facts", "indicator_counts", "enrolment_counts"] {
+                tx.execute(&format!("DELETE FROM {table}")).await?;
+            }
+        }
         let mut after = 0i64;
         loop {
             let enrolments: Vec<(i64, i64, String, Date, i64, String)> = on_read!(self, pool => {
@@ -329,6 +414,7 @@ impl Store {
                 days.sort();
                 days.dedup();
             }
+            let mut chunk_facts: Vec<String> = Vec::new();
             for (id, resident_id, disease, enrolled_on, institution_id, district) in &enrolments {
                 let disease =
                     Disease::parse(disease).ok_or_else(|| StoreError::Corrupt("disease".into()))?;
@@ -381,36 +467,46 @@ impl Store {
                         }
                     }
                     if write {
-                        facts_rows.push((*id, p, f));
+                        chunk_facts.push(facts_values(*id, p, &f));
                     }
                 }
             }
+            if let Some(tx) = sink.as_mut() {
+                tx.insert_rows(INSERT_FACTS, &chunk_facts).await?;
+            }
         }
-        if write {
-            on_write!(self, pool => {
-                let mut tx = pool.begin().await?;
-                for table in ["indicator_facts", "indicator_counts", "enrolment_counts"] {
-                    sqlx::query(trusted(&format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
-                }
-                for (id, p, f) in &facts_rows {
-                    let part = |l: Option<(Date, i64, bool)>| (l.map(|x| x.0), l.map(|x| x.1), l.map(|x| x.2));
-                    let (bp, fpg, hba1c) = (part(f.latest_bp), part(f.latest_fpg), part(f.latest_hba1c));
-                    sqlx::query(UPSERT_FACTS)
-                        .bind(id).bind(p.code()).bind(i64::from(f.face_to_face))
-                        .bind(bp.0).bind(bp.1).bind(bp.2).bind(fpg.0).bind(fpg.1).bind(fpg.2)
-                        .bind(hba1c.0).bind(hba1c.1).bind(hba1c.2).bind(f.seen_recently).bind(f.contacted)
-                        .execute(&mut *tx).await?;
-                }
-                for ((scope, disease, period, measure), value) in &tables.counts {
-                    sqlx::query(ADD_COUNT).bind(scope).bind(disease).bind(period).bind(measure).bind(value)
-                        .execute(&mut *tx).await?;
-                }
-                for ((scope, disease, day), n) in &tables.enrolments {
-                    sqlx::query(ADD_ENROLMENT).bind(scope).bind(disease).bind(day).bind(n)
-                        .execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-            });
+        if let Some(mut tx) = sink {
+            let counts = tables
+                .counts
+                .iter()
+                .map(|((scope, disease, period, measure), value)| {
+                    format!(
+                        "({}, {}, {}, {}, {value})",
+                        quoted(scope),
+                        quoted(disease),
+                        quoted(period),
+                        quoted(measure)
+                    )
+                })
+                .collect::<Vec<_>>();
+            tx.insert_rows(
+                "INSERT INTO indicator_counts (scope, disease, period, measure, value) VALUES",
+                &counts,
+            )
+            .await?;
+            let enrolments = tables
+                .enrolments
+                .iter()
+                .map(|((scope, disease, day), n)| {
+                    format!("({}, {}, '{day}', {n})", quoted(scope), quoted(disease))
+                })
+                .collect::<Vec<_>>();
+            tx.insert_rows(
+                "INSERT INTO enrolment_counts (scope, disease, day, enrolled) VALUES",
+                &enrolments,
+            )
+            .await?;
+            tx.commit().await?;
         }
         Ok(tables)
     }

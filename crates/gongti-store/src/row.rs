@@ -115,7 +115,8 @@ impl Conditions {
 }
 
 /// Marks SQL that Gongti assembled itself as safe to run. Every caller builds its
-/// string from constant fragments and `$n` placeholders only; values are always bound.
+/// string from constant fragments, `$n` placeholders, and values Gongti formatted
+/// itself (integers, dates, booleans, its own codes); text from outside is always bound.
 pub(crate) fn trusted(sql: &str) -> sqlx::AssertSqlSafe<&str> {
     sqlx::AssertSqlSafe(sql)
 }

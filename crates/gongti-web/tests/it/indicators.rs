@@ -407,6 +407,29 @@ async fn maintained_counters_agree_with_the_recompute_for_every_standard_period(
             "the counters kept as records were written differ from the recompute"
         );
 
+        // A rebuild writes the same figures, and the facts it writes carry the next
+        // record correctly (a follow-up of patient 0 today, on top of rebuilt rows).
+        let (rebuilt, _) = t.app.recompute_indicators(true).await.unwrap();
+        assert_eq!(rebuilt, fresh);
+        let (_, stored) = t.app.recompute_indicators(false).await.unwrap();
+        assert_eq!(
+            stored, fresh,
+            "the rebuild stored other figures than it computed"
+        );
+        let visit_on = t.app.today().to_string();
+        let r = t
+            .post(
+                &format!("/api/v1/residents/{}/followups", ids[0]),
+                &doctor,
+                json!({"disease": "hypertension", "method": "clinic", "visit_on": visit_on,
+                       "sbp_mmhg": 128, "dbp_mmhg": 78}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let (after, stored) = t.app.recompute_indicators(false).await.unwrap();
+        assert_ne!(after, fresh);
+        assert_eq!(after, stored, "counters kept on top of a rebuild drifted");
+
         let officer = gongti_app::Ctx {
             principal: t
                 .app
