@@ -77,13 +77,14 @@ pub const DEMO_PACKAGES: [(&str, &str, bool, i64, i64, i64); 3] = [
 /// Most demo contracts signed with the demo doctor's team.
 pub const DEMO_CONTRACTS_MAX: u32 = 200;
 
-pub const DEMO_USERS: [(&str, Role); 9] = [
+pub const DEMO_USERS: [(&str, Role); 10] = [
     ("doctor", Role::FamilyDoctor),
     ("nurse", Role::Nurse),
     ("phdoctor", Role::PublicHealthDoctor),
     ("manager", Role::HealthManager),
     ("pharmacist", Role::Pharmacist),
     ("specialist", Role::Specialist),
+    ("hospadmin", Role::InstitutionAdmin),
     ("district", Role::DistrictOfficer),
     ("officer", Role::CityOfficer),
     ("insurer", Role::InsuranceOfficer),
@@ -218,6 +219,8 @@ pub struct DemoSummary {
     pub upper_hospitals: usize,
     pub residents: u64,
     pub contracts: u64,
+    /// Schedules published at the first tertiary hospital for the next two weeks.
+    pub schedules: u64,
     /// The generator's own count of the year's chronic-disease indicators.
     pub chronic: crate::demo_chronic::ChronicTruth,
 }
@@ -399,6 +402,7 @@ impl App {
                     Some(cardio),
                     Some(DISTRICTS[0].0.to_owned()),
                 ),
+                Role::InstitutionAdmin => (Some(tertiary), None, Some(DISTRICTS[0].0.to_owned())),
                 Role::DistrictOfficer => (None, None, Some(chc_district.clone())),
                 Role::CityOfficer | Role::InsuranceOfficer => (None, None, None),
                 _ => (Some(chc), None, Some(chc_district.clone())),
@@ -449,6 +453,17 @@ impl App {
             .await?;
         summary.chronic = self
             .seed_chronic_demo(seed, today, now_us, &mut progress)
+            .await?;
+        let specialist = demo_staff
+            .iter()
+            .find(|(u, _)| *u == "specialist")
+            .map(|(_, id)| *id);
+        let admin = demo_staff
+            .iter()
+            .find(|(u, _)| *u == "hospadmin")
+            .map_or(0, |(_, id)| *id);
+        summary.schedules = self
+            .seed_demo_schedules(tertiary, specialist, admin, today)
             .await?;
         store
             .set_setting(DEMO_SETTING, &format!("seed={seed};residents={residents}"))

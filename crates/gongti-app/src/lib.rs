@@ -8,12 +8,14 @@ mod chronic;
 pub mod contracts;
 pub mod demo;
 pub mod demo_chronic;
+mod demo_scheduling;
 mod error;
 pub mod indicators;
 pub mod readings;
 mod registrar;
 pub mod registry;
 pub mod residents;
+pub mod scheduling;
 pub mod screening;
 pub mod worklists;
 

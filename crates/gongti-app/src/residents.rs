@@ -38,7 +38,7 @@ fn bad_query(field: &'static str, problem: gongti_core::resident::Problem) -> Ap
 }
 
 impl App {
-    fn entry(&self, ctx: &Ctx, action: &str, outcome: Outcome) -> AuditEntry {
+    pub(crate) fn entry(&self, ctx: &Ctx, action: &str, outcome: Outcome) -> AuditEntry {
         let mut e = ctx
             .principal
             .audit(self.now_us(), action, "Resident", outcome);
@@ -108,7 +108,7 @@ impl App {
         Ok(record)
     }
 
-    fn place_of(record: &ResidentRecord, care: Vec<i64>) -> AppResult<PatientPlace> {
+    pub(crate) fn place_of(record: &ResidentRecord, care: Vec<i64>) -> AppResult<PatientPlace> {
         Ok(PatientPlace {
             home_institution: InstitutionId(record.home_institution_id),
             home_district: DistrictCode::parse(&record.home_district_code)

@@ -7,6 +7,7 @@
 
 use crate::region::{DistrictCode, InstitutionId};
 use crate::role::{Role, ScopeLevel};
+use crate::scheduling::Pool;
 
 /// The signed-in person, as far as access rules care.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +186,48 @@ fn is_community_team_at(actor: &Actor, institution: InstitutionId) -> bool {
 /// institution administrator, at their own institution.
 pub fn may_manage_contracts(actor: &Actor, institution: InstitutionId) -> bool {
     is_community_team_at(actor, institution)
+}
+
+/// May the actor publish or change schedules, and the share of slots held back for
+/// family doctors, at `hospital`? Its institution administrator (DOMAIN.md §3).
+pub fn may_manage_schedules(actor: &Actor, hospital: InstitutionId) -> bool {
+    actor.role == Role::InstitutionAdmin && actor.institution == Some(hospital)
+}
+
+/// May the actor work the hospital's side of its bookings — the day lists with the
+/// patients' names, check-in, no-show, booking at the desk? Clinical staff and the
+/// administrator of the hospital.
+pub fn may_run_clinic(actor: &Actor, hospital: InstitutionId) -> bool {
+    (actor.role.is_clinical() || actor.role == Role::InstitutionAdmin)
+        && actor.institution == Some(hospital)
+}
+
+/// A booking asked for: through which pool, at which hospital, and what the actor
+/// already has to do with the patient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookingAsk {
+    pub via: Pool,
+    pub hospital: InstitutionId,
+    /// The patient holds an active contract with a team whose family doctor is the actor.
+    pub contracted_with_actor: bool,
+    /// What [`decide_patient`] gives the actor for writing the patient's record.
+    pub record: Decision,
+}
+
+/// May the actor book (or change the booking of) a slot for a patient?
+/// The reserved pool: a family doctor, for a patient contracted to their team only.
+/// The public pool: carers who may write the patient's record (held by their
+/// institution or in its care, not break-the-glass), and the hospital's own staff
+/// (the registration desk).
+pub fn may_book(actor: &Actor, ask: &BookingAsk) -> bool {
+    let carer = matches!(
+        ask.record,
+        Decision::Allow(Basis::HomeInstitution | Basis::CareRelationship)
+    );
+    match ask.via {
+        Pool::Reserved => actor.role == Role::FamilyDoctor && ask.contracted_with_actor,
+        Pool::Public => carer || may_run_clinic(actor, ask.hospital),
+    }
 }
 
 /// Registry administration: institutions, departments, ties, staff and teams.
@@ -545,6 +588,119 @@ mod tests {
                 expected,
                 "{actor:?} at {at:?}"
             );
+        }
+    }
+
+    #[test]
+    fn access_table_schedules_and_clinic() {
+        const HOSPITAL: InstitutionId = InstitutionId(9);
+        let rows = [
+            // (actor, manage schedules, run the clinic)
+            (staff(Role::InstitutionAdmin, HOSPITAL), true, true),
+            (staff(Role::Specialist, HOSPITAL), false, true),
+            (staff(Role::Nurse, HOSPITAL), false, true),
+            (staff(Role::InstitutionAdmin, HOME), false, false),
+            (staff(Role::FamilyDoctor, HOME), false, false),
+            (officer(Role::CityOfficer, None), false, false),
+            (officer(Role::CityAdmin, None), false, false),
+        ];
+        for (actor, manage, clinic) in rows {
+            assert_eq!(may_manage_schedules(&actor, HOSPITAL), manage, "{actor:?}");
+            assert_eq!(may_run_clinic(&actor, HOSPITAL), clinic, "{actor:?}");
+        }
+    }
+
+    #[test]
+    fn access_table_booking() {
+        // DOMAIN.md §3: family doctors book the reserved pool for their own contracted
+        // patients; the public pool is open to the patient's carers and the hospital.
+        const HOSPITAL: InstitutionId = InstitutionId(9);
+        let home = Decision::Allow(Basis::HomeInstitution);
+        let care = Decision::Allow(Basis::CareRelationship);
+        let glass = Decision::Allow(Basis::BreakGlass);
+        let rows = [
+            // (actor, via, contracted with the actor, record decision, allowed)
+            (
+                staff(Role::FamilyDoctor, HOME),
+                Pool::Reserved,
+                true,
+                home,
+                true,
+            ),
+            (
+                staff(Role::FamilyDoctor, HOME),
+                Pool::Reserved,
+                false,
+                home,
+                false,
+            ),
+            (staff(Role::Nurse, HOME), Pool::Reserved, true, home, false),
+            (
+                staff(Role::Specialist, HOSPITAL),
+                Pool::Reserved,
+                false,
+                Decision::Deny,
+                false,
+            ),
+            (
+                staff(Role::InstitutionAdmin, HOSPITAL),
+                Pool::Reserved,
+                false,
+                Decision::Deny,
+                false,
+            ),
+            (
+                staff(Role::FamilyDoctor, HOME),
+                Pool::Public,
+                false,
+                home,
+                true,
+            ),
+            (staff(Role::Nurse, CARE), Pool::Public, false, care, true),
+            (
+                staff(Role::Nurse, HOSPITAL),
+                Pool::Public,
+                false,
+                Decision::Deny,
+                true,
+            ),
+            (
+                staff(Role::InstitutionAdmin, HOSPITAL),
+                Pool::Public,
+                false,
+                Decision::Deny,
+                true,
+            ),
+            (
+                staff(Role::FamilyDoctor, ELSEWHERE),
+                Pool::Public,
+                false,
+                Decision::Deny,
+                false,
+            ),
+            (
+                officer(Role::CityOfficer, None),
+                Pool::Public,
+                false,
+                glass,
+                false,
+            ),
+            (
+                officer(Role::CityAdmin, None),
+                Pool::Public,
+                false,
+                glass,
+                false,
+            ),
+        ];
+        for (actor, via, contracted_with_actor, record, expected) in rows {
+            let ask = BookingAsk {
+                via,
+                hospital: HOSPITAL,
+                contracted_with_actor,
+                record,
+            };
+            assert_eq!(may_book(&actor, &ask), expected, "{actor:?} {ask:?}");
         }
     }
 

@@ -14,6 +14,7 @@ pub mod problem;
 pub mod region;
 pub mod resident;
 pub mod role;
+pub mod scheduling;
 
 pub use id_number::{IdNumber, IdNumberError, Sex};
 pub use phone::{Phone, PhoneError};

@@ -35,6 +35,8 @@ pub enum Problem {
     UnknownCode,
     /// A time after now.
     InFuture,
+    /// A day before today where only today or later makes sense.
+    InPast,
     /// Not in the expected format (e.g. a time that is not RFC 3339).
     Malformed,
 }
@@ -62,6 +64,7 @@ impl Problem {
             Problem::Inconsistent { .. } => "inconsistent",
             Problem::UnknownCode => "unknown_code",
             Problem::InFuture => "in_future",
+            Problem::InPast => "in_past",
             Problem::Malformed => "malformed",
         }
     }

@@ -18,6 +18,7 @@ mod readings;
 mod region;
 mod residents;
 mod row;
+mod scheduling;
 mod screening;
 
 use std::path::Path;
@@ -46,6 +47,9 @@ pub use region::{
     NewStaff, NewTeam, StaffFilter, StaffRecord, TeamRecord,
 };
 pub use residents::{ResidentFilter, ResidentRecord};
+pub use scheduling::{
+    BookOutcome, BookingRecord, NewBooking, NewSchedule, ScheduleFilter, ScheduleRecord, SlotRecord,
+};
 pub use screening::{ScreeningProfile, ScreeningStatus};
 
 /// Largest page any list returns, whatever the caller asks for.

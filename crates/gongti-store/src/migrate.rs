@@ -47,6 +47,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_screening.sql"),
         postgres: include_str!("../migrations/postgres/0006_screening.sql"),
     },
+    Migration {
+        version: 7,
+        name: "scheduling",
+        sqlite: include_str!("../migrations/sqlite/0007_scheduling.sql"),
+        postgres: include_str!("../migrations/postgres/0007_scheduling.sql"),
+    },
 ];
 
 pub const MIGRATION_COUNT: usize = MIGRATIONS.len();

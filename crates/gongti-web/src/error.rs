@@ -146,6 +146,7 @@ pub fn problem_text(p: &FieldProblem) -> (String, String) {
             "不能晚于当前时间".into(),
             "must not be in the future".into(),
         ),
+        InPast => ("不能早于今天".into(), "must not be before today".into()),
         Malformed => ("格式不正确".into(), "is not in the expected format".into()),
     };
     (zh, en)
@@ -239,6 +240,40 @@ impl ApiError {
                         "签约状态已被他人修改，请刷新后重试",
                         "The contract changed meanwhile; reload and try again",
                     ),
+                    "no_reserved_slot_left" => (
+                        "该排班的家庭医生预留号已约满",
+                        "No reserved slot left in this schedule",
+                    ),
+                    "no_slot_left" => ("该排班已无可约号源", "No slot left in this schedule"),
+                    "slot_taken" => (
+                        "该号源已被预约或不可约",
+                        "This slot is taken or not open to you",
+                    ),
+                    "already_booked_that_day" => (
+                        "该居民当天在该科室已有预约",
+                        "The patient already has a booking in this department that day",
+                    ),
+                    "schedule_closed" => {
+                        ("该排班已停诊或已过期", "The schedule is cancelled or past")
+                    }
+                    "schedule_changed" => (
+                        "排班刚被修改，请刷新后重试",
+                        "The schedule changed meanwhile; reload and try again",
+                    ),
+                    "capacity_below_bookings" => (
+                        "号源数不能少于已预约人数，请先与已约患者改约",
+                        "Fewer slots than booked patients: reschedule them first",
+                    ),
+                    "booking_changed" => (
+                        "预约刚被修改，请刷新后重试",
+                        "The booking changed meanwhile; reload and try again",
+                    ),
+                    "booking_not_open" => (
+                        "该预约已取消、已签到或已爽约",
+                        "The booking is no longer open",
+                    ),
+                    "too_early" => ("还未到可操作的时间", "Too early for this"),
+                    "too_late" => ("已过可操作的时间", "Too late for this"),
                     _ => ("与现有记录冲突", "Conflicts with an existing record"),
                 };
                 ApiError::new(StatusCode::CONFLICT, code, zh, en)

@@ -55,6 +55,19 @@ fn schemas() -> Value {
             "code": {"type": "string"}, "message": {"type": "string"}, "message_en": {"type": "string"},
             "problems": {"type": "array", "items": {"type": "object", "properties": {
                 "field": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}, "message_en": {"type": "string"}}}}}},
+        "ReservePolicy": {"type": "object", "required": ["reserved_percent", "release_days"], "properties": {
+            "department_id": {"type": "integer", "description": "Omit for the whole hospital"},
+            "reserved_percent": {"type": "number", "minimum": 0, "maximum": 100}, "release_days": {"type": "integer", "minimum": 0, "maximum": 60}}},
+        "Schedule": {"type": "object", "required": ["department_id", "day", "session", "slot_count"], "properties": {
+            "department_id": {"type": "integer"}, "doctor_staff_id": {"type": "integer"}, "clinic_name": {"type": "string", "maxLength": 50, "description": "Required without a doctor"},
+            "day": {"type": "string", "format": "date"}, "session": {"type": "string", "enum": ["am", "pm"]},
+            "starts_at": {"type": "string", "description": "HH:MM Beijing time (default 08:00 / 13:30)"}, "ends_at": {"type": "string", "description": "HH:MM (default 12:00 / 17:30)"},
+            "slot_count": {"type": "integer", "minimum": 1, "maximum": 200}}},
+        "Capacity": {"type": "object", "required": ["slot_count"], "properties": {"slot_count": {"type": "integer", "minimum": 1, "maximum": 200}}},
+        "Booking": {"type": "object", "required": ["schedule_id", "resident_id", "pool"], "properties": {
+            "schedule_id": {"type": "integer"}, "slot_id": {"type": "integer", "description": "A particular slot (default: the earliest free one)"},
+            "resident_id": {"type": "integer"}, "pool": {"type": "string", "enum": ["reserved", "public"]}, "note": {"type": "string", "maxLength": 500}}},
+        "Reschedule": {"type": "object", "required": ["schedule_id"], "properties": {"schedule_id": {"type": "integer"}, "slot_id": {"type": "integer"}}},
         "TokenRequest": {"type": "object", "required": ["username", "password"], "properties": {
             "username": {"type": "string", "maxLength": 64}, "password": {"type": "string", "maxLength": 128}}},
         "Resident": {"type": "object", "required": ["name", "id_number"], "properties": {
@@ -202,6 +215,23 @@ fn paths(glass: Value) -> Value {
         "/worklists/screening": {"get": op("Residents of your institution in a screening state: suspected (refer), recheck_due, or normal with BP due by today", "worklists", with_paging(vec![query("state", "suspected (default) | recheck_due | normal", "string")]), None, ("200", "{items, next_cursor}"))},
         "/worklists/tasks": {"get": op("Open follow-up tasks of your institution, soonest due first", "worklists", with_paging(vec![]), None, ("200", "{items, next_cursor}"))},
         "/followups/evaluate": {"post": op("Classify a follow-up by DOMAIN.md §2 without saving it (live feedback)", "chronic", json!([]), Some("Followup"), ("200", "{classification, urgent_referral, refer, next_followup_within_days, counts_as_face_to_face, reasons, ruleset_version}"))},
+        "/reserve-policy": {
+            "get": op("The reserved share and release window in force for a department (DOMAIN.md §3: 10 %, released 2 days before the visit, by default)", "scheduling", json!([query("institution_id", "Hospital id (required)", "integer"), query("department_id", "Department id (required)", "integer")]), None, ("200", "{reserved_percent, release_days}")),
+            "put": op("Set the reserved share of your hospital, or of one department (institution administrator)", "scheduling", json!([]), Some("ReservePolicy"), ("204", "Set")),
+        },
+        "/schedules": {
+            "get": op("Published schedules by day, with free slots per pool", "scheduling", with_paging(vec![query("institution", "Hospital id", "integer"), query("department", "Department id", "integer"), query("from", "YYYY-MM-DD (default today)", "string"), query("to", "YYYY-MM-DD (default from + 14 days; at most 92 days)", "string")]), None, ("200", "{items, next_cursor}")),
+            "post": op("Publish a schedule at your hospital: slots laid out over the session, the reserved share held back (institution administrator)", "scheduling", json!([]), Some("Schedule"), ("201", "The schedule")),
+        },
+        "/schedules/{id}": {"get": op("A schedule with its slots (pool, status, open to the public today)", "scheduling", json!([path_id()]), None, ("200", "The schedule with slots"))},
+        "/schedules/{id}/capacity": {"put": op("Change the number of slots; never below the patients booked (409 capacity_below_bookings)", "scheduling", json!([path_id()]), Some("Capacity"), ("200", "The schedule"))},
+        "/schedules/{id}/bookings": {"get": op("The schedule's bookings with patients' names, for the hospital's staff (audited)", "scheduling", json!([path_id()]), None, ("200", "{items}"))},
+        "/bookings": {"post": op("Book a slot: pool reserved (a family doctor, for a patient contracted to their team) or public; 409 no_reserved_slot_left, no_slot_left, slot_taken, already_booked_that_day", "scheduling", json!([]), Some("Booking"), ("201", "The booking"))},
+        "/bookings/{id}/cancel": {"post": op("Cancel before the slot starts; frees the slot", "scheduling", json!([path_id()]), None, ("200", "The booking"))},
+        "/bookings/{id}/check-in": {"post": op("Check the patient in on the visit day (hospital staff)", "scheduling", json!([path_id()]), None, ("200", "The booking"))},
+        "/bookings/{id}/no-show": {"post": op("Mark a no-show after the slot ended (hospital staff)", "scheduling", json!([path_id()]), None, ("200", "The booking"))},
+        "/bookings/{id}/reschedule": {"post": op("Move a booking to another slot through the same pool, in one transaction", "scheduling", json!([path_id()]), Some("Reschedule"), ("201", "The new booking"))},
+        "/residents/{id}/bookings": {"get": op("A resident's bookings, newest first (audited)", "scheduling", with_paging(vec![path_id()]), None, ("200", "{items, next_cursor}"))},
         "/residents/{id}/access-log": {"get": op("Who touched this record (audit trail, newest first)", "residents", with_paging(vec![path_id()]), None, ("200", "{items}"))},
     })
 }

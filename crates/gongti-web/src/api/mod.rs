@@ -4,6 +4,7 @@ mod chronic;
 mod contracts;
 pub(crate) mod indicators;
 mod readings;
+mod scheduling;
 mod screening;
 
 use axum::Json;
@@ -46,6 +47,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(indicators::routes())
         .merge(readings::routes())
         .merge(screening::routes())
+        .merge(scheduling::routes())
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));
     Router::new()
         .route("/auth/token", post(issue_token))

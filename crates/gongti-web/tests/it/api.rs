@@ -380,6 +380,17 @@ const ROUTES: &[&str] = &[
     "/residents/{id}/screening/bp",
     "/residents/{id}/screening/profile",
     "/worklists/screening",
+    "/reserve-policy",
+    "/schedules",
+    "/schedules/{id}",
+    "/schedules/{id}/capacity",
+    "/schedules/{id}/bookings",
+    "/bookings",
+    "/bookings/{id}/cancel",
+    "/bookings/{id}/check-in",
+    "/bookings/{id}/no-show",
+    "/bookings/{id}/reschedule",
+    "/residents/{id}/bookings",
 ];
 
 #[tokio::test]

@@ -10,5 +10,6 @@ mod contracts;
 mod fhir;
 mod indicators;
 mod readings;
+mod scheduling;
 mod support;
 mod worklists;

@@ -18,6 +18,15 @@ pub const PASSWORD: &str = "test-password-1";
 pub const HOME_RESIDENT_ID_NUMBER: &str = "11010519491231002X";
 pub const OTHER_RESIDENT_ID_NUMBER: &str = "440524188001010014";
 
+/// A valid 和平区 ID number born on `birth` (YYYYMMDD) with sequence `sequence`.
+pub fn id_number_born(birth: &str, sequence: u32) -> String {
+    let body = format!("120101{birth}{sequence:03}");
+    format!(
+        "{body}{}",
+        gongti_core::id_number::check_character(body.as_bytes())
+    )
+}
+
 pub struct TestApp {
     pub app: App,
     pub store: Store,
@@ -25,6 +34,8 @@ pub struct TestApp {
     pub home: i64,
     pub other: i64,
     pub hospital: i64,
+    /// The hospital's cardiology department (心血管内科).
+    pub cardio: i64,
     /// The doctor's family-doctor team at the home centre.
     pub team: i64,
     /// Days the app's clock runs ahead of (or, negative, behind) the system clock.
@@ -115,7 +126,7 @@ impl TestApp {
             system() + time::Duration::days(shift.load(std::sync::atomic::Ordering::SeqCst))
         });
         let (app, _writer) = App::start(store.clone(), clock).await.unwrap();
-        let users: [(&str, Role, Option<i64>, Option<&str>); 9] = [
+        let users: [(&str, Role, Option<i64>, Option<&str>); 10] = [
             ("doctor", Role::FamilyDoctor, Some(home), Some("120101")),
             ("nurse", Role::Nurse, Some(home), Some("120101")),
             (
@@ -134,6 +145,12 @@ impl TestApp {
                 "instadmin",
                 Role::InstitutionAdmin,
                 Some(home),
+                Some("120101"),
+            ),
+            (
+                "hospadmin",
+                Role::InstitutionAdmin,
+                Some(hospital),
                 Some("120101"),
             ),
             ("district", Role::DistrictOfficer, None, Some("120101")),
@@ -212,6 +229,15 @@ impl TestApp {
                 .await
                 .unwrap();
         }
+        let cardio = store
+            .insert_department(hospital, "cardio", "心血管内科")
+            .await
+            .unwrap()
+            .id;
+        store
+            .insert_department(hospital, "endo", "内分泌科")
+            .await
+            .unwrap();
         let router = gongti_web::router(
             app.clone(),
             gongti_web::WebConfig {
@@ -225,6 +251,7 @@ impl TestApp {
             home,
             other,
             hospital,
+            cardio,
             team,
             shift_days,
             home_resident: 0,

@@ -7,11 +7,7 @@ use serde_json::{Value, json};
 use crate::support::TestApp;
 
 fn id_number(sequence: u32) -> String {
-    let body = format!("12010119700101{sequence:03}");
-    format!(
-        "{body}{}",
-        gongti_core::id_number::check_character(body.as_bytes())
-    )
+    crate::support::id_number_born("19700101", sequence)
 }
 
 fn day(t: &TestApp, days_ago: i64) -> String {
