@@ -63,7 +63,7 @@ pub struct SlotView {
 }
 
 /// The instant a local day ends (the next midnight in the region).
-fn end_of_local_day_us(day: Date) -> i64 {
+pub(crate) fn end_of_local_day_us(day: Date) -> i64 {
     let next = day + Duration::days(1);
     unix_us(next.with_time(Time::MIDNIGHT).assume_offset(DISPLAY_OFFSET))
 }

@@ -11,6 +11,7 @@ pub mod id_number;
 pub mod measure;
 pub mod phone;
 pub mod problem;
+pub mod referral;
 pub mod region;
 pub mod resident;
 pub mod role;

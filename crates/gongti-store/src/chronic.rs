@@ -468,11 +468,13 @@ impl Store {
                     .bind(id).bind(position as i64).bind(&drug.name).bind(&drug.dose)
                     .execute(&mut *tx).await?;
             }
-            // Any later contact follows up an earlier urgent referral.
+            // Any later contact follows up an earlier urgent referral, or a patient
+            // referred back down on or before the visit day.
             sqlx::query(
                 "UPDATE chronic_tasks SET status = 'done', done_followup_id = $1, done_at_us = $2
                  WHERE enrolment_id = $3 AND status = 'open'
-                   AND source_followup_id IN (SELECT id FROM followups WHERE enrolment_id = $3 AND visit_on < $4)",
+                   AND (source_followup_id IN (SELECT id FROM followups WHERE enrolment_id = $3 AND visit_on < $4)
+                        OR (source_referral_id IS NOT NULL AND opened_on <= $4))",
             )
             .bind(id).bind(n.now_us).bind(n.enrolment_id).bind(n.followup.visit_on)
             .execute(&mut *tx).await?;

@@ -15,6 +15,7 @@ mod indicators;
 mod maintained;
 mod migrate;
 mod readings;
+mod referrals;
 mod region;
 mod residents;
 mod row;
@@ -42,6 +43,10 @@ pub use indicators::{IndicatorPatient, IndicatorScope, IndicatorWindow};
 pub use maintained::{IndicatorEvent, IndicatorTables, IndicatorUpdate, scopes_of};
 pub use migrate::MIGRATION_COUNT;
 pub use readings::{AlertRecord, NewAlert, NewReading, ReadingOutcome, ReadingRecord};
+pub use referrals::{
+    NewReferral, ReferralBox, ReferralEventRecord, ReferralOutcome, ReferralRecord,
+    ReferralStepWrite,
+};
 pub use region::{
     DepartmentRecord, DistrictRecord, InstitutionFilter, InstitutionRecord, NewInstitution,
     NewStaff, NewTeam, StaffFilter, StaffRecord, TeamRecord,

@@ -53,6 +53,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_scheduling.sql"),
         postgres: include_str!("../migrations/postgres/0007_scheduling.sql"),
     },
+    Migration {
+        version: 8,
+        name: "referrals",
+        sqlite: include_str!("../migrations/sqlite/0008_referrals.sql"),
+        postgres: include_str!("../migrations/postgres/0008_referrals.sql"),
+    },
 ];
 
 pub const MIGRATION_COUNT: usize = MIGRATIONS.len();

@@ -233,6 +233,76 @@ fn pool_list(pools: &[Pool]) -> String {
         .join(",")
 }
 
+/// Takes a slot for `$b` inside the open transaction `$tx` (either engine) with the
+/// candidate query `$pick`: marks it booked, opens the hospital's care relationship and
+/// records the booking. Evaluates to the [`BookOutcome`]; on anything but `Booked` the
+/// caller must not commit.
+macro_rules! take_slot {
+    ($tx:ident, $b:expr, $pick:expr) => {{
+        let b: &$crate::scheduling::NewBooking = $b;
+        'take: {
+            use $crate::row::RowExt;
+            let picked = sqlx::query($crate::row::trusted($pick))
+                .bind(b.schedule_id).bind(b.slot_id)
+                .fetch_optional(&mut *$tx).await?;
+            let Some(row) = picked else {
+                break 'take $crate::scheduling::BookOutcome::NoSlot;
+            };
+            let slot_id = row.i64("id")?;
+            let institution_id = row.i64("institution_id")?;
+            let department_id = row.i64("department_id")?;
+            let day = row.date("day")?;
+            let taken = sqlx::query("UPDATE slots SET status = 'booked' WHERE id = $1 AND status = 'free'")
+                .bind(slot_id).execute(&mut *$tx).await?;
+            if taken.rows_affected() != 1 {
+                break 'take $crate::scheduling::BookOutcome::NoSlot;
+            }
+            let (care_id,): (i64,) = sqlx::query_as(
+                "INSERT INTO care_relationships (resident_id, institution_id, kind, opened_at_us, until_us)
+                 VALUES ($1, $2, 'booking', $3, $4) RETURNING id",
+            )
+            .bind(b.resident_id).bind(institution_id).bind(b.now_us).bind(b.care_until_us)
+            .fetch_one(&mut *$tx).await?;
+            let inserted: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
+                "INSERT INTO bookings (slot_id, schedule_id, resident_id, institution_id, department_id, day, pool,
+                     status, booked_by_staff_id, care_relationship_id, note, created_at_us, changed_at_us)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'booked', $8, $9, $10, $11, $11) RETURNING id",
+            )
+            .bind(slot_id).bind(b.schedule_id).bind(b.resident_id).bind(institution_id)
+            .bind(department_id).bind(day).bind(b.via.code()).bind(b.booked_by_staff_id)
+            .bind(care_id).bind(b.note.as_deref()).bind(b.now_us)
+            .fetch_one(&mut *$tx).await;
+            match inserted.map_err($crate::StoreError::from) {
+                Ok((id,)) => $crate::scheduling::BookOutcome::Booked(id),
+                Err($crate::StoreError::Duplicate(what))
+                    if what.contains("patient_day") || what.contains("resident_id") =>
+                {
+                    $crate::scheduling::BookOutcome::PatientHasBooking
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }};
+}
+pub(crate) use take_slot;
+
+/// The candidate-slot query of a booking: the earliest free slot of the allowed pools
+/// (or the one asked for), locked against concurrent bookings on PostgreSQL.
+pub(crate) fn pick_slot_sql(kind: EngineKind, pools: &[Pool]) -> String {
+    let lock = match kind {
+        EngineKind::Postgres => " FOR UPDATE OF x SKIP LOCKED",
+        EngineKind::Sqlite => "",
+    };
+    format!(
+        "SELECT x.id, x.schedule_id, s.institution_id, s.department_id, s.day, x.pool
+         FROM slots x JOIN schedules s ON s.id = x.schedule_id
+         WHERE x.schedule_id = $1 AND x.status = 'free' AND s.status = 'published' AND x.pool IN ({})
+           AND ($2 IS NULL OR x.id = $2)
+         ORDER BY x.starts_at_us, x.seq LIMIT 1{lock}",
+        pool_list(pools)
+    )
+}
+
 /// Which schedules a list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScheduleFilter {
@@ -381,18 +451,7 @@ impl Store {
     /// Takes a slot and records the booking (and the hospital's care relationship)
     /// in one transaction; see the module notes for how a slot is never taken twice.
     pub async fn book(&self, b: &NewBooking) -> Result<BookOutcome> {
-        let lock = match self.kind() {
-            EngineKind::Postgres => " FOR UPDATE OF x SKIP LOCKED",
-            EngineKind::Sqlite => "",
-        };
-        let pools = pool_list(&b.pools);
-        let pick = format!(
-            "SELECT x.id, x.schedule_id, s.institution_id, s.department_id, s.day, x.pool
-             FROM slots x JOIN schedules s ON s.id = x.schedule_id
-             WHERE x.schedule_id = $1 AND x.status = 'free' AND s.status = 'published' AND x.pool IN ({pools})
-               AND ($2 IS NULL OR x.id = $2)
-             ORDER BY x.starts_at_us, x.seq LIMIT 1{lock}"
-        );
+        let pick = pick_slot_sql(self.kind(), &b.pools);
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
             if let Some(old) = b.replaces {
@@ -415,45 +474,11 @@ impl Store {
                 )
                 .bind(b.now_us).bind(old).execute(&mut *tx).await?;
             }
-            let picked = sqlx::query(trusted(&pick))
-                .bind(b.schedule_id).bind(b.slot_id)
-                .fetch_optional(&mut *tx).await?;
-            let Some(row) = picked else {
-                return Ok(BookOutcome::NoSlot);
-            };
-            let slot_id = row.i64("id")?;
-            let institution_id = row.i64("institution_id")?;
-            let department_id = row.i64("department_id")?;
-            let day = row.date("day")?;
-            let taken = sqlx::query("UPDATE slots SET status = 'booked' WHERE id = $1 AND status = 'free'")
-                .bind(slot_id).execute(&mut *tx).await?;
-            if taken.rows_affected() != 1 {
-                return Ok(BookOutcome::NoSlot);
+            let outcome = take_slot!(tx, b, &pick);
+            if let BookOutcome::Booked(_) = outcome {
+                tx.commit().await?;
             }
-            let (care_id,): (i64,) = sqlx::query_as(
-                "INSERT INTO care_relationships (resident_id, institution_id, kind, opened_at_us, until_us)
-                 VALUES ($1, $2, 'booking', $3, $4) RETURNING id",
-            )
-            .bind(b.resident_id).bind(institution_id).bind(b.now_us).bind(b.care_until_us)
-            .fetch_one(&mut *tx).await?;
-            let inserted: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
-                "INSERT INTO bookings (slot_id, schedule_id, resident_id, institution_id, department_id, day, pool,
-                     status, booked_by_staff_id, care_relationship_id, note, created_at_us, changed_at_us)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'booked', $8, $9, $10, $11, $11) RETURNING id",
-            )
-            .bind(slot_id).bind(b.schedule_id).bind(b.resident_id).bind(institution_id)
-            .bind(department_id).bind(day).bind(b.via.code()).bind(b.booked_by_staff_id)
-            .bind(care_id).bind(b.note.as_deref()).bind(b.now_us)
-            .fetch_one(&mut *tx).await;
-            let id = match inserted.map_err(StoreError::from) {
-                Ok((id,)) => id,
-                Err(StoreError::Duplicate(what)) if what.contains("patient_day") || what.contains("resident_id") => {
-                    return Ok(BookOutcome::PatientHasBooking);
-                }
-                Err(e) => return Err(e),
-            };
-            tx.commit().await?;
-            Ok(BookOutcome::Booked(id))
+            Ok(outcome)
         })
     }
 

@@ -272,6 +272,22 @@ impl ApiError {
                         "该预约已取消、已签到或已爽约",
                         "The booking is no longer open",
                     ),
+                    "referral_open" => (
+                        "该居民已有转往该科室的转诊在办理中",
+                        "A referral of this patient to that department is under way",
+                    ),
+                    "no_receiving_department" => (
+                        "没有可接收该病种转诊的上级医院科室",
+                        "No upper-hospital department takes referrals for this programme",
+                    ),
+                    "referral_not_open_for_step" => (
+                        "转诊当前状态不能进行此操作",
+                        "The referral's status does not allow this step",
+                    ),
+                    "referral_changed" => (
+                        "转诊刚被他人处理，请刷新后重试",
+                        "The referral changed meanwhile; reload and try again",
+                    ),
                     "too_early" => ("还未到可操作的时间", "Too early for this"),
                     "too_late" => ("已过可操作的时间", "Too late for this"),
                     _ => ("与现有记录冲突", "Conflicts with an existing record"),

@@ -67,6 +67,14 @@ fn schemas() -> Value {
         "Booking": {"type": "object", "required": ["schedule_id", "resident_id", "pool"], "properties": {
             "schedule_id": {"type": "integer"}, "slot_id": {"type": "integer", "description": "A particular slot (default: the earliest free one)"},
             "resident_id": {"type": "integer"}, "pool": {"type": "string", "enum": ["reserved", "public"]}, "note": {"type": "string", "maxLength": 500}}},
+        "Referral": {"type": "object", "properties": {
+            "source": {"type": "string", "enum": ["alert", "followup", "manual"], "description": "Default manual"},
+            "alert_id": {"type": "integer"}, "followup_id": {"type": "integer"},
+            "disease": {"type": "string", "enum": ["hypertension", "diabetes"], "description": "Required for a manual referral"},
+            "urgency": {"type": "string", "enum": ["routine", "emergency"], "description": "Default routine (books a reserved slot); emergency goes without a slot"},
+            "reason": {"type": "string", "maxLength": 2000, "description": "Required for a manual referral"}}},
+        "ReferralReject": {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string", "maxLength": 2000}}},
+        "ReferralReturn": {"type": "object", "required": ["plan"], "properties": {"plan": {"type": "string", "maxLength": 2000}}},
         "Reschedule": {"type": "object", "required": ["schedule_id"], "properties": {"schedule_id": {"type": "integer"}, "slot_id": {"type": "integer"}}},
         "TokenRequest": {"type": "object", "required": ["username", "password"], "properties": {
             "username": {"type": "string", "maxLength": 64}, "password": {"type": "string", "maxLength": 128}}},
@@ -232,6 +240,18 @@ fn paths(glass: Value) -> Value {
         "/bookings/{id}/no-show": {"post": op("Mark a no-show after the slot ended (hospital staff)", "scheduling", json!([path_id()]), None, ("200", "The booking"))},
         "/bookings/{id}/reschedule": {"post": op("Move a booking to another slot through the same pool, in one transaction", "scheduling", json!([path_id()]), Some("Reschedule"), ("201", "The new booking"))},
         "/residents/{id}/bookings": {"get": op("A resident's bookings, newest first (audited)", "scheduling", with_paging(vec![path_id()]), None, ("200", "{items, next_cursor}"))},
+        "/residents/{id}/referrals": {
+            "get": op("A resident's referrals, newest first (audited)", "referrals", with_paging(vec![path_id()]), None, ("200", "{items, next_cursor}")),
+            "post": op("One-click referral (DOMAIN.md §3): from an alert, a follow-up that called for referral, or by hand; picks the receiving department (programme, health-community tie, earliest reserved slot), books the slot (routine), sends the clinical summary. 409 no_reserved_slot_left, referral_open", "referrals", json!([path_id()]), Some("Referral"), ("201", "The referral with its timeline")),
+        },
+        "/referrals": {"get": op("Your institution's referrals: inbox (received, under way), sent, or returning (referred back down)", "referrals", with_paging(vec![query("box", "inbox (default) | sent | returning", "string")]), None, ("200", "{items, next_cursor}"))},
+        "/referrals/{id}": {"get": op("A referral with its timeline (receiving hospital, or the sending side's carers; audited)", "referrals", json!([path_id()]), None, ("200", "The referral"))},
+        "/referrals/{id}/accept": {"post": op("Receiving side: accept", "referrals", json!([path_id()]), None, ("200", "The referral"))},
+        "/referrals/{id}/reject": {"post": op("Receiving side: reject with a reason; frees the slot and ends access", "referrals", json!([path_id()]), Some("ReferralReject"), ("200", "The referral"))},
+        "/referrals/{id}/arrive": {"post": op("Receiving side: the patient arrived (checks the booking in)", "referrals", json!([path_id()]), None, ("200", "The referral"))},
+        "/referrals/{id}/see": {"post": op("Receiving side: the specialist saw the patient", "referrals", json!([path_id()]), None, ("200", "The referral"))},
+        "/referrals/{id}/return": {"post": op("Receiving side: refer back down with the specialist's plan; opens the family doctor's 14-day follow-up task", "referrals", json!([path_id()]), Some("ReferralReturn"), ("200", "The referral"))},
+        "/referrals/{id}/cancel": {"post": op("Sending side: cancel before the patient arrives; frees the slot", "referrals", json!([path_id()]), None, ("200", "The referral"))},
         "/residents/{id}/access-log": {"get": op("Who touched this record (audit trail, newest first)", "residents", with_paging(vec![path_id()]), None, ("200", "{items}"))},
     })
 }

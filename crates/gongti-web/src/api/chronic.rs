@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use time::Date;
 
+use super::PageParams;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, decode_cursor};
 use crate::{AppState, PAGE_SIZE_DEFAULT, views, wording};
@@ -426,12 +427,6 @@ async fn followups(
         page.items.iter().map(followup).collect(),
         page.next_after,
     )))
-}
-
-#[derive(Deserialize)]
-struct PageParams {
-    cursor: Option<String>,
-    limit: Option<u32>,
 }
 
 async fn tasks(

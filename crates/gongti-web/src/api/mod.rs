@@ -4,6 +4,7 @@ mod chronic;
 mod contracts;
 pub(crate) mod indicators;
 mod readings;
+mod referrals;
 mod scheduling;
 mod screening;
 
@@ -48,6 +49,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(readings::routes())
         .merge(screening::routes())
         .merge(scheduling::routes())
+        .merge(referrals::routes())
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));
     Router::new()
         .route("/auth/token", post(issue_token))
@@ -257,6 +259,22 @@ pub(crate) struct ResidentParams {
     pub break_glass_reason: Option<String>,
     pub cursor: Option<String>,
     pub limit: Option<u32>,
+}
+
+/// Cursor and page size of a plain paginated list.
+#[derive(Deserialize)]
+pub(crate) struct PageParams {
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// A 400 for a value outside a documented list of codes.
+pub(crate) fn bad_code(field: &str, allowed: &str) -> ApiError {
+    ApiError::bad_request(
+        "bad_code",
+        &format!("{field} 应为 {allowed} 之一"),
+        &format!("{field} must be one of {allowed}"),
+    )
 }
 
 pub(crate) fn parse_date(

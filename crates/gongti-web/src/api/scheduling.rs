@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use time::{Duration, Time};
 
 use super::parse_date;
+use super::{PageParams, bad_code};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, decode_cursor};
 use crate::{AppState, PAGE_SIZE_DEFAULT, views};
@@ -96,14 +97,6 @@ pub(crate) fn booking(b: &BookingRecord) -> Value {
         "booked_by_staff_id": b.booked_by_staff_id,
         "created_at": views::utc(b.created_at_us),
     })
-}
-
-fn bad_code(field: &str, allowed: &str) -> ApiError {
-    ApiError::bad_request(
-        "bad_code",
-        &format!("{field} 应为 {allowed} 之一"),
-        &format!("{field} must be one of {allowed}"),
-    )
 }
 
 fn parse_time(field: &'static str, value: Option<&str>) -> ApiResult<Option<Time>> {
@@ -378,12 +371,6 @@ async fn reschedule(
         .reschedule(&ctx, id, body.schedule_id, body.slot_id)
         .await?;
     Ok(created(&b))
-}
-
-#[derive(Deserialize)]
-struct PageParams {
-    cursor: Option<String>,
-    limit: Option<u32>,
 }
 
 async fn resident_bookings(

@@ -391,6 +391,15 @@ const ROUTES: &[&str] = &[
     "/bookings/{id}/no-show",
     "/bookings/{id}/reschedule",
     "/residents/{id}/bookings",
+    "/residents/{id}/referrals",
+    "/referrals",
+    "/referrals/{id}",
+    "/referrals/{id}/accept",
+    "/referrals/{id}/reject",
+    "/referrals/{id}/arrive",
+    "/referrals/{id}/see",
+    "/referrals/{id}/return",
+    "/referrals/{id}/cancel",
 ];
 
 #[tokio::test]

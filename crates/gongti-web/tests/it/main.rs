@@ -10,6 +10,7 @@ mod contracts;
 mod fhir;
 mod indicators;
 mod readings;
+mod referrals;
 mod scheduling;
 mod support;
 mod worklists;

@@ -1,0 +1,328 @@
+//! Two-way referral over the API on both engines (DOMAIN.md §3): one click from a
+//! follow-up that called for urgent referral books the tied hospital's reserved slot
+//! and sends a summary; the specialist accepts, records the arrival and the visit and
+//! refers the patient back; the family doctor's 14-day task appears and closes with
+//! the next follow-up; rejection frees the slot; access follows the referral.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, id_number_born};
+
+async fn enrolled_contracted(t: &TestApp, doctor: &str, sequence: u32) -> i64 {
+    let r = t
+        .post(
+            "/api/v1/residents",
+            doctor,
+            json!({"name": format!("转诊{sequence}"), "id_number": id_number_born("19500101", sequence)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let id = r.json()["id"].as_i64().unwrap();
+    for (path, body) in [
+        ("contracts", json!({"team_id": t.team})),
+        (
+            "enrolments",
+            json!({"icd10": "I10", "diagnosed_on": "2019-05-01"}),
+        ),
+    ] {
+        let r = t
+            .post(&format!("/api/v1/residents/{id}/{path}"), doctor, body)
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    id
+}
+
+async fn publish(t: &TestApp, admin: &str, days_ahead: i64, slots: u32) -> i64 {
+    let day = (t.app.today() + time::Duration::days(days_ahead)).to_string();
+    let r = t
+        .post(
+            "/api/v1/schedules",
+            admin,
+            json!({"department_id": t.cardio, "clinic_name": "高血压门诊", "day": day, "session": "pm", "slot_count": slots}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    r.json()["id"].as_i64().unwrap()
+}
+
+fn ids(v: &Value) -> Vec<i64> {
+    v["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn one_click_referral_up_and_back_down() {
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let specialist = t.token("specialist").await;
+        let admin = t.token("hospadmin").await;
+        let patient = enrolled_contracted(&t, &doctor, 1).await;
+        let schedule = publish(&t, &admin, 3, 10).await;
+
+        // A follow-up with SBP 185: the rules call for urgent referral.
+        let today = t.app.today().to_string();
+        let r = t
+            .post(
+                &format!("/api/v1/residents/{patient}/followups"),
+                &doctor,
+                json!({"disease": "hypertension", "method": "clinic", "visit_on": today,
+                       "sbp_mmhg": 185, "dbp_mmhg": 100,
+                       "drugs": [{"name": "氨氯地平", "dose": "5mg qd"}]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let followup = r.json();
+        assert_eq!(followup["urgent_referral"], true);
+        let followup_id = followup["id"].as_i64().unwrap();
+
+        // Before the referral the specialist cannot open the record.
+        let record = format!("/api/v1/residents/{patient}");
+        assert_eq!(
+            t.get(&record, &specialist).await.status,
+            StatusCode::FORBIDDEN
+        );
+
+        // One click.
+        let r = t
+            .post(
+                &format!("/api/v1/residents/{patient}/referrals"),
+                &doctor,
+                json!({"source": "followup", "followup_id": followup_id}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let referral = r.json();
+        let id = referral["id"].as_i64().unwrap();
+        assert_eq!(referral["status"], "requested");
+        assert_eq!(referral["to"]["institution_id"], t.hospital);
+        assert_eq!(referral["to"]["department_id"], t.cardio);
+        assert!(referral["booking_id"].is_i64(), "{referral}");
+        assert!(
+            referral["rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == "urgent_bp"),
+            "{referral}"
+        );
+        let summary = referral["summary"].as_str().unwrap();
+        assert!(
+            summary.contains("I10") && summary.contains("185/100") && summary.contains("氨氯地平"),
+            "{summary}"
+        );
+        assert_eq!(referral["timeline"].as_array().unwrap().len(), 1);
+        // The reserved slot is taken.
+        let s = t
+            .get(&format!("/api/v1/schedules/{schedule}"), &admin)
+            .await
+            .json();
+        assert_eq!(s["reserved"]["free"], 0);
+        // A second referral to the same department is refused while this one runs.
+        let r = t
+            .post(
+                &format!("/api/v1/residents/{patient}/referrals"),
+                &doctor,
+                json!({"source": "manual", "disease": "hypertension", "urgency": "emergency", "reason": "胸痛"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+        assert_eq!(r.json()["code"], "referral_open");
+
+        // The receiving department sees it in its inbox, and may open the record.
+        let inbox = t
+            .get("/api/v1/referrals?box=inbox", &specialist)
+            .await
+            .json();
+        assert_eq!(ids(&inbox), vec![id]);
+        assert_eq!(t.get(&record, &specialist).await.status, StatusCode::OK);
+        let sent = t.get("/api/v1/referrals?box=sent", &doctor).await.json();
+        assert_eq!(ids(&sent), vec![id]);
+        // The sending doctor cannot take the receiving side's steps.
+        let r = t
+            .post(
+                &format!("/api/v1/referrals/{id}/accept"),
+                &doctor,
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+        let step = |name: &'static str, body: Value| {
+            let path = format!("/api/v1/referrals/{id}/{name}");
+            let token = specialist.clone();
+            let t = &t;
+            async move { t.post(&path, &token, body).await }
+        };
+        for (name, status) in [
+            ("accept", "accepted"),
+            ("arrive", "arrived"),
+            ("see", "seen"),
+        ] {
+            let r = step(name, json!({})).await;
+            assert_eq!(r.status, StatusCode::OK, "{name}: {}", r.text);
+            assert_eq!(r.json()["status"], status);
+        }
+        let r = step("return", json!({"plan": "  "})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        let r = step(
+            "return",
+            json!({"plan": "氨氯地平加至10mg qd，两周后社区复查血压"}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let back = r.json();
+        assert_eq!(back["status"], "returned");
+        let due = (t.app.today() + time::Duration::days(14)).to_string();
+        assert_eq!(back["followup_due_on"], due);
+        assert_eq!(back["followup_open"], true);
+        let steps: Vec<_> = back["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["step"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(steps, ["request", "accept", "arrive", "see", "return"]);
+        // The booking was checked in on arrival; access ends with the return.
+        assert_eq!(
+            t.get(&record, &specialist).await.status,
+            StatusCode::FORBIDDEN
+        );
+        // The hospital keeps the referral itself; its steps are over.
+        let r = step("accept", json!({})).await;
+        assert_eq!(r.json()["code"], "referral_not_open_for_step");
+
+        // The family doctor's returning list and 14-day task.
+        let returning = t
+            .get("/api/v1/referrals?box=returning", &doctor)
+            .await
+            .json();
+        assert_eq!(ids(&returning), vec![id]);
+        let tasks = t.get("/api/v1/worklists/tasks", &doctor).await.json();
+        let task = tasks["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kind"] == "referral_return_followup")
+            .unwrap_or_else(|| panic!("{tasks}"))
+            .clone();
+        assert_eq!(task["due_on"], due);
+        // The next follow-up closes it.
+        let r = t
+            .post(
+                &format!("/api/v1/residents/{patient}/followups"),
+                &doctor,
+                json!({"disease": "hypertension", "method": "clinic", "visit_on": today,
+                       "sbp_mmhg": 136, "dbp_mmhg": 84}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let r = t.get(&format!("/api/v1/referrals/{id}"), &doctor).await;
+        assert_eq!(r.json()["followup_open"], false, "{}", r.text);
+
+        // Another doctor's institution cannot refer this patient.
+        let other = t.token("other_doctor").await;
+        let r = t
+            .post(
+                &format!("/api/v1/residents/{patient}/referrals"),
+                &other,
+                json!({"source": "manual", "disease": "hypertension", "reason": "复诊"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+    }
+}
+
+#[tokio::test]
+async fn rejection_frees_the_slot_and_the_sender_may_cancel() {
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let specialist = t.token("specialist").await;
+        let admin = t.token("hospadmin").await;
+        let first = enrolled_contracted(&t, &doctor, 20).await;
+        let second = enrolled_contracted(&t, &doctor, 21).await;
+        let schedule = publish(&t, &admin, 2, 20).await;
+        let refer = |patient: i64| {
+            let t = &t;
+            let doctor = doctor.clone();
+            async move {
+                t.post(
+                    &format!("/api/v1/residents/{patient}/referrals"),
+                    &doctor,
+                    json!({"source": "manual", "disease": "hypertension", "reason": "血压控制不满意，联合用药后仍不达标"}),
+                )
+                .await
+            }
+        };
+        let r = refer(first).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let a = r.json()["id"].as_i64().unwrap();
+        let r = refer(second).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let b = r.json()["id"].as_i64().unwrap();
+        let s = t
+            .get(&format!("/api/v1/schedules/{schedule}"), &admin)
+            .await
+            .json();
+        assert_eq!(s["reserved"]["free"], 0, "{s}");
+
+        // Rejection needs a reason, frees the slot and ends access.
+        let reject = format!("/api/v1/referrals/{a}/reject");
+        let r = t.post(&reject, &specialist, json!({})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let r = t
+            .post(
+                &reject,
+                &specialist,
+                json!({"reason": "建议先至二级医院就诊"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.json()["reject_reason"], "建议先至二级医院就诊");
+        let s = t
+            .get(&format!("/api/v1/schedules/{schedule}"), &admin)
+            .await
+            .json();
+        assert_eq!(s["reserved"]["free"], 1);
+        let record = format!("/api/v1/residents/{first}");
+        assert_eq!(
+            t.get(&record, &specialist).await.status,
+            StatusCode::FORBIDDEN
+        );
+
+        // The sender cancels the other before arrival; after that nothing more happens.
+        let r = t
+            .post(&format!("/api/v1/referrals/{b}/cancel"), &doctor, json!({}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.json()["status"], "cancelled");
+        let r = t
+            .post(
+                &format!("/api/v1/referrals/{b}/accept"),
+                &specialist,
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.json()["code"], "referral_not_open_for_step");
+        let s = t
+            .get(&format!("/api/v1/schedules/{schedule}"), &admin)
+            .await
+            .json();
+        assert_eq!(s["reserved"]["free"], 2);
+        let inbox = t
+            .get("/api/v1/referrals?box=inbox", &specialist)
+            .await
+            .json();
+        assert!(ids(&inbox).is_empty());
+        // The resident's referral history shows both outcomes.
+        let r = t
+            .get(&format!("/api/v1/residents/{first}/referrals"), &doctor)
+            .await;
+        assert_eq!(r.json()["items"][0]["status"], "rejected");
+    }
+}
