@@ -83,7 +83,7 @@ async fn workstation(
     let body: Result<Markup, AppError> = match list.as_str() {
         "alerts" => state.app.open_alerts(&c.ctx, None, after, PAGE_SIZE_DEFAULT).await.map(|page| html! {
             table #worklist {
-                tr { th { (l.t("居民", "Resident")) } th { (l.t("预警", "Alert")) } th { (l.t("风险", "Risk")) } th { (l.t("时间", "Raised")) } }
+                tr { th { (l.t("居民", "Resident")) } th { (l.t("预警", "Alert")) } th { (l.t("风险", "Risk")) } th { (l.t("时间", "Raised")) } th {} }
                 @for a in &page.items {
                     @let (zh, en) = wording::alert_code(&a.code);
                     tr {
@@ -91,6 +91,7 @@ async fn workstation(
                         td { (l.t(zh, en)) }
                         td { (a.risk_level.as_deref().and_then(gongti_core::chronic::risk::RiskLevel::parse).map(|r| risk_label(l, Some(r))).unwrap_or("")) }
                         td { (crate::views::local(a.raised_at_us)) }
+                        td { (super::referrals::refer_button(&c, a.resident_id, ("alert", Some(a.id)), None)) }
                     }
                 }
             }
@@ -98,11 +99,15 @@ async fn workstation(
         }),
         "tasks" => state.app.open_tasks(&c.ctx, after, PAGE_SIZE_DEFAULT).await.map(|page| html! {
             table #worklist {
-                tr { th { (l.t("居民", "Resident")) } th { (l.t("病种", "Programme")) } th { (l.t("截止", "Due")) } }
+                tr { th { (l.t("居民", "Resident")) } th { (l.t("病种", "Programme")) } th { (l.t("任务", "Task")) } th { (l.t("截止", "Due")) } }
                 @for t in &page.items {
                     tr {
                         td { a href=(format!("/residents/{}/chronic", t.resident_id)) { (t.resident_name) } }
                         td { (disease_label(l, t.disease)) }
+                        td { (match t.kind.as_str() {
+                            "referral_return_followup" => l.t("上级医院下转后随访", "Follow-up after referral back"),
+                            _ => l.t("紧急转诊后随访", "Follow-up after urgent referral"),
+                        }) }
                         td { (t.due_on) }
                     }
                 }
@@ -612,6 +617,15 @@ async fn chronic_page(
                 p { (l.t("下次随访：", "Next due: ")) (e.next_due_on.map(|d| d.to_string()).unwrap_or_else(|| l.t("未定", "not set").into()))
                     " · " (l.t("最近面访：", "Last face-to-face: ")) (e.last_face_to_face_on.map(|d| d.to_string()).unwrap_or_default()) }
                 p { a.button href=(format!("/residents/{id}/followups/new?disease={}", e.disease.code())) { (l.t("新增随访 →", "New follow-up →")) } }
+                form.refer method="post" action="/referrals" {
+                    input type="hidden" name="csrf" value=(c.session.csrf.as_deref().unwrap_or(""));
+                    input type="hidden" name="resident_id" value=(id);
+                    input type="hidden" name="source" value="manual";
+                    input type="hidden" name="disease" value=(e.disease.code());
+                    input name="reason" placeholder=(l.t("转诊原因", "Reason for referral")) required;
+                    select name="urgency" { option value="routine" { (l.t("预约上转", "Routine")) } option value="emergency" { (l.t("急诊上转", "Emergency")) } }
+                    button type="submit" { (l.t("转诊", "Refer")) }
+                }
             }
         }
         div.card { (PreEscaped(bp_chart)) }
@@ -628,7 +642,8 @@ async fn chronic_page(
                         td { (f.bp.map(|b| format!("{}/{}", b.sbp_mmhg, b.dbp_mmhg)).unwrap_or_default()) }
                         td { (f.fpg_centi_mmol.map(|g| format!("{:.1}", f64::from(g) / 100.0)).unwrap_or_default()) }
                         td { (f.classification.map(|c| { let (zh, en) = wording::classification(c); l.t(zh, en) }).unwrap_or("")) }
-                        td { @if f.urgent_referral { strong.alert { (l.t("紧急", "urgent")) } } @else if f.refer { (l.t("建议", "advised")) } }
+                        td { @if f.urgent_referral { strong.alert { (l.t("紧急", "urgent")) } } @else if f.refer { (l.t("建议", "advised")) }
+                             @if f.urgent_referral || f.refer { " " (super::referrals::refer_button(&c, id, ("followup", Some(f.id)), None)) } }
                         td { (f.next_due_on) }
                     }
                 }

@@ -20,6 +20,7 @@ use serde::Deserialize;
 
 mod chronic;
 mod dashboard;
+mod referrals;
 mod svg;
 
 use crate::extract::{decode_cursor, encode_cursor, request_id};
@@ -39,7 +40,7 @@ header button{background:transparent;color:#fff;border:1px solid #fff6;border-ra
 main{max-width:1100px;margin:1.5rem auto;padding:0 1rem}main.docs section.op{background:#fff;padding:.5rem 1rem;margin:.8rem 0;border-radius:6px}
 h1{font-size:1.4rem}table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid #e4e7eb}
 th{background:#eef2f5;font-weight:600}.card{background:#fff;border-radius:8px;padding:1rem 1.2rem;margin-bottom:1rem;box-shadow:0 1px 2px #0001}
-form.search{display:flex;gap:.5rem;flex-wrap:wrap;margin-bottom:1rem}input,select{padding:.4rem .5rem;border:1px solid #cbd2d9;border-radius:4px}
+form.refer,form.step{display:inline-block;margin:.2rem .4rem .2rem 0}pre.summary{white-space:pre-wrap;background:#f8fafc;padding:.6rem;border-radius:4px}form.search{display:flex;gap:.5rem;flex-wrap:wrap;margin-bottom:1rem}input,select{padding:.4rem .5rem;border:1px solid #cbd2d9;border-radius:4px}
 button.primary{background:#0b5d56;color:#fff;border:0;border-radius:4px;padding:.45rem 1rem;cursor:pointer}
 .error{background:#fde8e8;color:#9b1c1c;padding:.6rem .8rem;border-radius:4px;margin-bottom:1rem}.muted{color:#7b8794;font-size:.9rem}
 .login{max-width:360px;margin:10vh auto}.login label{display:block;margin:.6rem 0 .2rem}.login input{width:100%}
@@ -117,6 +118,7 @@ pub(crate) fn routes(_state: AppState) -> Router<AppState> {
         .route("/residents/{id}", get(resident_page))
         .merge(chronic::routes())
         .merge(dashboard::routes())
+        .merge(referrals::routes())
 }
 
 /// A signed-in console session, or a redirect to the sign-in page.
@@ -175,6 +177,7 @@ fn layout(c: &Console, title: &str, body: Markup) -> Html<String> {
                         nav {
                             a href="/" { (l.t("首页", "Home")) }
                             @if clinical { a href="/workstation" { (l.t("工作台", "Workstation")) } }
+                            @if clinical { a href="/referrals" { (l.t("转诊", "Referrals")) } }
                             @if clinical || officer || p.role == Role::InsuranceOfficer { a href="/dashboard" { (l.t("看板", "Dashboard")) } }
                             @if clinical || officer { a href="/residents" { (l.t("居民", "Residents")) } }
                             a href="/institutions" { (l.t("机构", "Institutions")) }

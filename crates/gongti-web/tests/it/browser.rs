@@ -13,7 +13,7 @@ use crate::support::{PASSWORD, TestApp};
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-struct Driver(Child);
+pub(crate) struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -31,7 +31,7 @@ fn free_port() -> u16 {
 }
 
 /// Starts ChromeDriver, or says why not: a failure in CI, a loud skip elsewhere.
-fn chromedriver() -> Option<(Driver, u16)> {
+pub(crate) fn chromedriver() -> Option<(Driver, u16)> {
     if !std::path::Path::new(CHROMEDRIVER).exists() || !std::path::Path::new(CHROMIUM).exists() {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
@@ -52,7 +52,7 @@ fn chromedriver() -> Option<(Driver, u16)> {
     Some((Driver(child), port))
 }
 
-async fn connect(port: u16) -> fantoccini::Client {
+pub(crate) async fn connect(port: u16) -> fantoccini::Client {
     let profile = gongti_testdb::temp_dir("gongti-chromium");
     let caps = json!({
         "browserName": "chrome",
@@ -83,7 +83,7 @@ async fn connect(port: u16) -> fantoccini::Client {
 
 /// Waits until the browser has navigated to a URL containing `part`, so that the next
 /// look-up cannot find an element of the page it left.
-async fn wait_for_url(c: &fantoccini::Client, part: &str) {
+pub(crate) async fn wait_for_url(c: &fantoccini::Client, part: &str) {
     for _ in 0..100 {
         if c.current_url().await.unwrap().as_str().contains(part) {
             return;
@@ -208,7 +208,7 @@ async fn a_doctor_signs_in_in_chromium_and_finds_a_resident() {
 }
 
 /// Signs `username` in through the browser's sign-in page.
-async fn browser_sign_in(c: &fantoccini::Client, base: &str, username: &str) {
+pub(crate) async fn browser_sign_in(c: &fantoccini::Client, base: &str, username: &str) {
     c.goto(&format!("{base}/login")).await.unwrap();
     c.find(Locator::Id("username"))
         .await

@@ -4,6 +4,7 @@
 mod access;
 mod api;
 mod browser;
+mod browser_referral;
 mod chronic;
 mod console;
 mod contracts;

@@ -1,0 +1,308 @@
+//! Referrals in the console (DOMAIN.md §3): the one-click "refer" button (from an
+//! alert, a follow-up, or the patient's page), the referral's page with its summary,
+//! timeline and the steps the viewer may take, and the inbox / sent / returning
+//! lists. Forms carry the session's CSRF token.
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use gongti_app::AppError;
+use gongti_app::referrals::{ReferRequest, ReferralSource, ReferralView};
+use gongti_core::chronic::Disease;
+use gongti_core::referral::{ReferralStatus, ReferralStep, Urgency};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::{Console, Lang, error_box, layout, pager};
+use crate::extract::decode_cursor;
+use crate::{AppState, PAGE_SIZE_DEFAULT, wording};
+
+pub(super) fn routes() -> axum::Router<AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/referrals", get(boxes).post(refer))
+        .route("/referrals/{id}", get(referral_page))
+        .route("/referrals/{id}/step", post(take_step))
+}
+
+pub(crate) fn status_label(l: Lang, s: ReferralStatus) -> &'static str {
+    let (zh, en) = match s {
+        ReferralStatus::Requested => ("已申请", "Requested"),
+        ReferralStatus::Accepted => ("已接收", "Accepted"),
+        ReferralStatus::Rejected => ("已拒绝", "Rejected"),
+        ReferralStatus::Arrived => ("已到院", "Arrived"),
+        ReferralStatus::Seen => ("已接诊", "Seen"),
+        ReferralStatus::Returned => ("已下转", "Referred back"),
+        ReferralStatus::Cancelled => ("已撤销", "Cancelled"),
+    };
+    l.t(zh, en)
+}
+
+/// The one-click "refer" button, as a form posting to `/referrals`.
+pub(super) fn refer_button(
+    c: &Console,
+    resident_id: i64,
+    source: (&str, Option<i64>),
+    disease: Option<Disease>,
+) -> Markup {
+    let l = c.lang;
+    html! {
+        form.refer method="post" action="/referrals" {
+            input type="hidden" name="csrf" value=(c.session.csrf.as_deref().unwrap_or(""));
+            input type="hidden" name="resident_id" value=(resident_id);
+            input type="hidden" name="source" value=(source.0);
+            @if let Some(id) = source.1 { input type="hidden" name="source_id" value=(id); }
+            @if let Some(d) = disease { input type="hidden" name="disease" value=(d.code()); }
+            button.primary type="submit" { (l.t("一键转诊", "Refer (one click)")) }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ReferForm {
+    csrf: String,
+    resident_id: i64,
+    source: String,
+    source_id: Option<i64>,
+    disease: Option<String>,
+    urgency: Option<String>,
+    reason: Option<String>,
+}
+
+async fn refer(State(state): State<AppState>, c: Console, Form(f): Form<ReferForm>) -> Response {
+    if Some(f.csrf.as_str()) != c.session.csrf.as_deref() {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let l = c.lang;
+    let source = match (f.source.as_str(), f.source_id) {
+        ("alert", Some(id)) => ReferralSource::Alert(id),
+        ("followup", Some(id)) => ReferralSource::Followup(id),
+        _ => ReferralSource::Manual,
+    };
+    let request = ReferRequest {
+        resident_id: f.resident_id,
+        source,
+        disease: f.disease.as_deref().and_then(Disease::parse),
+        urgency: f
+            .urgency
+            .as_deref()
+            .and_then(Urgency::parse)
+            .unwrap_or(Urgency::Routine),
+        reason: f.reason.filter(|r| !r.trim().is_empty()),
+    };
+    match state.app.refer(&c.ctx, request).await {
+        Ok(v) => Redirect::to(&format!("/referrals/{}", v.referral.id)).into_response(),
+        Err(e) => layout(
+            &c,
+            l.t("转诊", "Referral"),
+            html! {
+                h1 { (l.t("一键转诊", "One-click referral")) }
+                (error_box(l, &e))
+                p { a href=(format!("/residents/{}/chronic", f.resident_id)) { (l.t("← 返回居民", "← Back to the resident")) } }
+            },
+        )
+        .into_response(),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct BoxParams {
+    #[serde(rename = "box")]
+    which: Option<String>,
+    cursor: Option<String>,
+}
+
+const BOXES: [(&str, &str, &str); 3] = [
+    ("inbox", "待处理转入", "Inbox"),
+    ("sent", "我的转出", "Sent"),
+    ("returning", "下转回社区", "Returning"),
+];
+
+async fn boxes(State(state): State<AppState>, c: Console, Query(q): Query<BoxParams>) -> Response {
+    let l = c.lang;
+    let which = q.which.clone().unwrap_or_else(|| "inbox".into());
+    let after = decode_cursor(q.cursor.as_deref()).ok().flatten();
+    let body: Result<Markup, AppError> = state
+        .app
+        .referral_box(&c.ctx, &which, after, PAGE_SIZE_DEFAULT)
+        .await
+        .map(|page| {
+            html! {
+                table #referrals {
+                    tr {
+                        th { (l.t("居民", "Resident")) } th { (l.t("病种", "Programme")) } th { (l.t("状态", "Status")) }
+                        th { (l.t("转出", "From")) } th { (l.t("转入", "To")) } th { (l.t("就诊时间", "Slot")) } th { (l.t("随访截止", "Follow-up due")) }
+                    }
+                    @for r in &page.items {
+                        tr {
+                            td { a href=(format!("/referrals/{}", r.id)) { (r.resident_name) } }
+                            td { @let (zh, en) = wording::disease(r.disease); (l.t(zh, en)) }
+                            td { (status_label(l, r.status)) @if r.urgency == Urgency::Emergency { " · " strong.alert { (l.t("急诊", "emergency")) } } }
+                            td { (r.from_institution_name) }
+                            td { (r.to_institution_name) " · " (r.to_department_name) }
+                            td { (r.slot_starts_at_us.map(crate::views::local).unwrap_or_default()) }
+                            td { (r.followup_due_on.map(|d| d.to_string()).unwrap_or_default())
+                                 @if r.followup_open { " " strong.alert { (l.t("待随访", "open")) } } }
+                        }
+                    }
+                }
+                @if page.items.is_empty() { p.muted { (l.t("清单为空", "Nothing on this list")) } }
+                (pager("/referrals", &[("box", which.clone())], page.next_after, l))
+            }
+        });
+    layout(
+        &c,
+        l.t("转诊", "Referrals"),
+        html! {
+            h1 { (l.t("双向转诊", "Two-way referral")) }
+            nav.tabs {
+                @for (code, zh, en) in BOXES {
+                    @if code == which { strong { (l.t(zh, en)) } } @else { a href=(format!("/referrals?box={code}")) { (l.t(zh, en)) } }
+                }
+            }
+            @match body { Ok(m) => (m), Err(e) => (error_box(l, &e)) }
+        },
+    )
+    .into_response()
+}
+
+fn step_forms(c: &Console, v: &ReferralView) -> Markup {
+    let l = c.lang;
+    let r = &v.referral;
+    let csrf = c.session.csrf.as_deref().unwrap_or("");
+    let receiver = c.session.principal.institution_id == Some(r.to_institution_id);
+    let sender = c.session.principal.institution_id == Some(r.from_institution_id);
+    let button = |step: &str, zh: &str, en: &str| {
+        html! {
+            form.step method="post" action=(format!("/referrals/{}/step", r.id)) {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="step" value=(step);
+                button.primary type="submit" name="go" value=(step) { (l.t(zh, en)) }
+            }
+        }
+    };
+    html! {
+        div.card.actions {
+            @if receiver {
+                @match r.status {
+                    ReferralStatus::Requested => {
+                        (button("accept", "接收", "Accept"))
+                        form.step method="post" action=(format!("/referrals/{}/step", r.id)) {
+                            input type="hidden" name="csrf" value=(csrf);
+                            input type="hidden" name="step" value="reject";
+                            input name="text" placeholder=(l.t("拒绝原因", "Reason for rejecting"));
+                            button type="submit" name="go" value="reject" { (l.t("拒绝", "Reject")) }
+                        }
+                        (button("arrive", "患者已到院", "Patient arrived"))
+                    }
+                    ReferralStatus::Accepted => { (button("arrive", "患者已到院", "Patient arrived")) }
+                    ReferralStatus::Arrived => { (button("see", "已接诊", "Seen")) }
+                    _ => {}
+                }
+                @if matches!(r.status, ReferralStatus::Arrived | ReferralStatus::Seen) {
+                    form.step method="post" action=(format!("/referrals/{}/step", r.id)) {
+                        input type="hidden" name="csrf" value=(csrf);
+                        input type="hidden" name="step" value="return";
+                        label { (l.t("下转方案（用药、复查）", "Plan for the family doctor (medication, checks)"))
+                            textarea name="text" rows="3" cols="60" {} }
+                        button.primary type="submit" name="go" value="return" { (l.t("下转回社区", "Refer back down")) }
+                    }
+                }
+            }
+            @if sender && matches!(r.status, ReferralStatus::Requested | ReferralStatus::Accepted) {
+                (button("cancel", "撤销转诊", "Cancel the referral"))
+            }
+        }
+    }
+}
+
+async fn referral_page(State(state): State<AppState>, c: Console, Path(id): Path<i64>) -> Response {
+    let l = c.lang;
+    match state.app.read_referral(&c.ctx, id).await {
+        Ok(v) => referral_html(&c, &v, None).into_response(),
+        Err(e) => layout(&c, l.t("转诊", "Referral"), error_box(l, &e)).into_response(),
+    }
+}
+
+fn referral_html(
+    c: &Console,
+    v: &ReferralView,
+    error: Option<&AppError>,
+) -> axum::response::Html<String> {
+    let l = c.lang;
+    let r = &v.referral;
+    layout(
+        c,
+        l.t("转诊", "Referral"),
+        html! {
+            h1 { (l.t("转诊 #", "Referral #")) (r.id) " · " (r.resident_name) }
+            @if let Some(e) = error { (error_box(l, e)) }
+            div.card {
+                p #referral-status { strong { (l.t("状态：", "Status: ")) } (status_label(l, r.status))
+                    @if r.urgency == Urgency::Emergency { " · " strong.alert { (l.t("急诊通道", "emergency")) } } }
+                p { (r.from_institution_name) " (" (r.from_staff_name) ") → " (r.to_institution_name) " · " (r.to_department_name) }
+                @if let Some(at) = r.slot_starts_at_us { p { (l.t("预留号就诊时间：", "Reserved slot: ")) (crate::views::local(at)) } }
+                @if let Some(reason) = &r.reject_reason { p { strong { (l.t("拒绝原因：", "Rejected: ")) } (reason) } }
+                @if let Some(plan) = &r.return_plan { p #return-plan { strong { (l.t("下转方案：", "Plan: ")) } (plan) } }
+                @if let Some(due) = r.followup_due_on {
+                    p { (l.t("家庭医生随访截止：", "Family doctor follow-up due: ")) (due)
+                        @if r.followup_open { " " strong.alert { (l.t("待随访", "open")) } } @else { " " (l.t("已完成", "done")) } }
+                }
+                h2 { (l.t("病情摘要", "Clinical summary")) }
+                pre.summary { (r.summary) }
+                p { a href=(format!("/residents/{}", r.resident_id)) { (l.t("居民档案 →", "Resident's record →")) } }
+            }
+            (step_forms(c, v))
+            h2 { (l.t("转诊经过", "Timeline")) }
+            table #timeline {
+                tr { th { (l.t("时间", "When")) } th { (l.t("步骤", "Step")) } th { (l.t("状态", "Status")) } th { (l.t("人员", "By")) } th { (l.t("说明", "Note")) } }
+                @for e in &v.events {
+                    tr {
+                        td { (crate::views::local(e.at_us)) }
+                        td { (e.step) }
+                        td { (status_label(l, e.status)) }
+                        td { (e.staff_name) }
+                        td { (e.note.as_deref().unwrap_or("")) }
+                    }
+                }
+            }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct StepForm {
+    csrf: String,
+    step: String,
+    text: Option<String>,
+}
+
+async fn take_step(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Form(f): Form<StepForm>,
+) -> Response {
+    if Some(f.csrf.as_str()) != c.session.csrf.as_deref() {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let text = f.text.unwrap_or_default();
+    let s = match f.step.as_str() {
+        "accept" => ReferralStep::Accept,
+        "reject" => ReferralStep::Reject { reason: text },
+        "arrive" => ReferralStep::Arrive,
+        "see" => ReferralStep::See,
+        "return" => ReferralStep::ReturnDown { plan: text },
+        "cancel" => ReferralStep::Cancel,
+        _ => return (StatusCode::BAD_REQUEST, "step").into_response(),
+    };
+    match state.app.referral_step(&c.ctx, id, s).await {
+        Ok(_) => Redirect::to(&format!("/referrals/{id}")).into_response(),
+        Err(e) => match state.app.read_referral(&c.ctx, id).await {
+            Ok(v) => referral_html(&c, &v, Some(&e)).into_response(),
+            Err(_) => {
+                layout(&c, c.lang.t("转诊", "Referral"), error_box(c.lang, &e)).into_response()
+            }
+        },
+    }
+}
