@@ -304,10 +304,9 @@ impl App {
             .await?
             == Some(ctx.principal.staff_id);
         let tied_to = self.store.institution(from).await?.upper_institution_id;
-        let summary = self
-            .clinical_summary(r.resident_id, disease, &reason, rules.as_deref())
-            .await?;
         let today = self.today();
+        // Written once, when there is somewhere to send it.
+        let mut summary: Option<String> = None;
         let mut outcome = None;
         for _ in 0..BOOKING_ATTEMPTS {
             let candidates = self
@@ -359,6 +358,15 @@ impl App {
                 }
                 _ => None,
             };
+            let summary = match &summary {
+                Some(s) => s.clone(),
+                None => {
+                    let s = self
+                        .clinical_summary(r.resident_id, disease, &reason, rules.as_deref())
+                        .await?;
+                    summary.insert(s).clone()
+                }
+            };
             let new = NewReferral {
                 resident_id: r.resident_id,
                 disease,
@@ -371,7 +379,7 @@ impl App {
                 source_id,
                 reason: reason.clone(),
                 rules: rules.clone(),
-                summary: summary.clone(),
+                summary,
                 booking,
                 now_us: self.now_us(),
             };

@@ -20,6 +20,7 @@ pub enum Method {
     PostFhir,
 }
 
+#[derive(Clone)]
 pub struct Load {
     client: Client<HttpConnector, Body>,
     connections: usize,
@@ -74,6 +75,18 @@ impl Summary {
 }
 
 impl Load {
+    /// Sends one prepared request; its status.
+    pub async fn send(&self, request: axum::http::Request<Body>) -> anyhow::Result<u16> {
+        let response = self.client.request(request).await?;
+        let status = response.status().as_u16();
+        let _ = response.into_body().collect().await;
+        Ok(status)
+    }
+
+    pub fn connections(&self) -> usize {
+        self.connections
+    }
+
     pub fn new(connections: usize) -> Load {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);

@@ -8,11 +8,14 @@
 //!   `/healthz` handler on the same server stack.
 //! - `chronic`: chronic care on a generated region (dashboard read, recompute vs DuckDB,
 //!   home-reading ingest vs raw insert).
+//! - `referrals`: one-click referrals competing for reserved slots (exactly that many
+//!   booked, none twice) against an audited small read at the same concurrency.
 //! - `peer`: the same registrations and reads against the Helios FHIR server, when its
 //!   `hfs` binary is given.
 
 mod chronic;
 mod load;
+mod referrals;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -62,6 +65,20 @@ enum Bench {
         #[arg(long)]
         duckdb_python: Option<PathBuf>,
     },
+    /// One-click referrals competing for reserved slots, on SQLite and (with
+    /// `--database-url`) PostgreSQL.
+    Referrals {
+        #[arg(long, default_value_t = 10_000)]
+        patients: usize,
+        #[arg(long, default_value_t = 100)]
+        slots: usize,
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// A PostgreSQL server (an administrator's URL) to run the contest on as well,
+        /// in a fresh database of its own.
+        #[arg(long)]
+        postgres_admin_url: Option<String>,
+    },
     /// Both, and the peer when `--peer-bin` points at Helios' `hfs`.
     All {
         #[arg(long, default_value_t = 20_000)]
@@ -89,6 +106,16 @@ fn main() -> anyhow::Result<()> {
             }
             Bench::Chronic { residents, seconds, duckdb_python } => {
                 chronic::chronic(residents, seconds, duckdb_python.as_deref()).await?;
+            }
+            Bench::Referrals { patients, slots, connections, postgres_admin_url } => {
+                let dir = gongti_testdb::temp_dir("gongti-bench-referrals");
+                let store = gongti_store::Store::open_sqlite(&dir).await?;
+                referrals::contest(store, "SQLite", patients, slots, connections).await?;
+                if let Some(admin) = postgres_admin_url {
+                    let url = gongti_testdb::fresh_postgres_url(&admin).await;
+                    let store = gongti_store::Store::connect_postgres(&url).await?;
+                    referrals::contest(store, "PostgreSQL", patients, slots, connections).await?;
+                }
             }
             Bench::Read { connections, seconds } => {
                 read(connections, Duration::from_secs(seconds)).await?;

@@ -602,6 +602,24 @@ impl Store {
         })
     }
 
+    /// Slots held by more than one active booking, or marked free while one holds them
+    /// — the guarantee the booking transaction keeps; always 0.
+    pub async fn double_booked_slots(&self) -> Result<i64> {
+        let (n,): (i64,) = on_read!(self, pool => {
+            sqlx::query_as(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM (
+                     SELECT b.slot_id FROM bookings b WHERE b.status IN ('booked', 'checked_in')
+                     GROUP BY b.slot_id HAVING COUNT(*) > 1
+                     UNION ALL
+                     SELECT x.id FROM slots x WHERE x.status <> 'booked' AND EXISTS (
+                         SELECT 1 FROM bookings b WHERE b.slot_id = x.id AND b.status IN ('booked', 'checked_in'))
+                 ) AS broken",
+            )
+            .fetch_one(pool).await?
+        });
+        Ok(n)
+    }
+
     /// The family doctor of the resident's active contract on `today`, if any.
     pub async fn contract_doctor(&self, resident_id: i64, today: Date) -> Result<Option<i64>> {
         let row: Option<(i64,)> = on_read!(self, pool => {

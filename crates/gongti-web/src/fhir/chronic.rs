@@ -42,16 +42,16 @@ pub(super) fn routes() -> axum::Router<AppState> {
 }
 
 /// The search parameters of a chronic-care search: repeated keys allowed (`date`).
-type Params = Vec<(String, String)>;
+pub(super) type Params = Vec<(String, String)>;
 
-fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+pub(super) fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
     params
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
 }
 
-fn check(params: &Params, known: &[&str]) -> Result<(), ApiError> {
+pub(super) fn check(params: &Params, known: &[&str]) -> Result<(), ApiError> {
     match params.iter().find(|(k, _)| !known.contains(&k.as_str())) {
         None => Ok(()),
         Some((unknown, _)) => Err(ApiError::bad_request(
@@ -65,7 +65,7 @@ fn check(params: &Params, known: &[&str]) -> Result<(), ApiError> {
 }
 
 /// The patient every chronic-care search is scoped to (`patient` or `subject`).
-fn patient_of(params: &Params) -> Result<i64, ApiError> {
+pub(super) fn patient_of(params: &Params) -> Result<i64, ApiError> {
     match param(params, "patient").or(param(params, "subject")) {
         Some(p) => reference_id(p, "Patient"),
         None => Err(ApiError::bad_request(
@@ -394,7 +394,11 @@ fn task(t: &TaskRecord) -> Value {
         "id": t.id.to_string(),
         "status": if t.open { "requested" } else { "completed" },
         "intent": "order",
-        "code": {"coding": [{"system": "urn:gongti:task", "code": t.kind}], "text": "紧急转诊后14天内随访"},
+        "code": {"coding": [{"system": "urn:gongti:task", "code": t.kind}], "text": if t.kind == "referral_return_followup" {
+            "上级医院下转后14天内随访"
+        } else {
+            "紧急转诊后14天内随访"
+        }},
         "for": patient_ref(t.resident_id),
         "restriction": {"period": {"end": t.due_on.to_string()}},
         "owner": {"reference": format!("Organization/{}", t.institution_id)},
@@ -419,7 +423,7 @@ fn flag(a: &AlertRecord) -> Value {
     })
 }
 
-fn searchset(
+pub(super) fn searchset(
     headers: &HeaderMap,
     resource: &str,
     params: &Params,
@@ -601,10 +605,16 @@ async fn tasks(
         .resident_tasks(&ctx, patient)
         .await
         .map_err(fhir_err)?;
+    let referrals = state
+        .app
+        .resident_referrals(&ctx, patient, None, crate::PAGE_SIZE_DEFAULT)
+        .await
+        .map_err(fhir_err)?;
     let wanted = param(&params, "status");
     let entries = list
         .iter()
         .map(task)
+        .chain(referrals.items.iter().map(super::referral::referral_task))
         .filter(|t| wanted.is_none_or(|s| t["status"] == s))
         .collect();
     Ok(searchset(&headers, "Task", &params, entries, None))

@@ -1,6 +1,7 @@
 //! FHIR R4 under `/fhir`: the CapabilityStatement, read and search of Patient,
 //! Practitioner, PractitionerRole and Organization, and the chronic-care resources of
-//! `chronic`, as `application/fhir+json`.
+//! `chronic` and the scheduling and referral resources of `referral`, as
+//! `application/fhir+json`.
 //! Errors are OperationOutcomes. Resources are built by hand from the records.
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ use gongti_store::{
 use serde_json::{Value, json};
 
 mod chronic;
+mod referral;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiQuery, decode_cursor, encode_cursor, require_token};
@@ -65,6 +67,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/Organization", get(search_organizations))
         .route("/Organization/{id}", get(read_organization))
         .merge(chronic::routes())
+        .merge(referral::routes())
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));
     Router::new()
         .route("/metadata", get(metadata))
@@ -329,6 +332,10 @@ async fn metadata(headers: HeaderMap) -> Fhir {
                 search_only("CareTeam", search(&[("patient", "reference")])),
                 search_only("Task", search(&[("patient", "reference"), ("status", "token")])),
                 search_only("Flag", search(&[("patient", "reference"), ("date", "date")])),
+                resource("Schedule", search(&[("actor", "reference"), ("date", "date")])),
+                search_only("Slot", search(&[("schedule", "reference"), ("status", "token")])),
+                search_only("Appointment", search(&[("patient", "reference"), ("status", "token")])),
+                resource("ServiceRequest", search(&[("patient", "reference"), ("status", "token")])),
                 json!({"type": "Measure", "operation": [{"name": "evaluate-measure", "definition": "http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure"}]}),
             ],
         }],

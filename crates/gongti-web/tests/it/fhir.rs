@@ -376,3 +376,105 @@ async fn chronic_care_over_fhir_validates_and_searches_by_patient_code_and_date(
         }
     }
 }
+
+#[tokio::test]
+async fn scheduling_and_referral_over_fhir_validate() {
+    use serde_json::json;
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let admin = t.token("hospadmin").await;
+        let specialist = t.token("specialist").await;
+        let p = t.home_resident;
+        let r = t
+            .post(
+                &format!("/api/v1/residents/{p}/contracts"),
+                &doctor,
+                json!({"team_id": t.team}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let day = (t.app.today() + time::Duration::days(3)).to_string();
+        let r = t
+            .post(
+                "/api/v1/schedules",
+                &admin,
+                json!({"department_id": t.cardio, "clinic_name": "高血压门诊", "day": day, "session": "am", "slot_count": 10}),
+            )
+            .await;
+        let schedule = r.json()["id"].as_i64().unwrap();
+        let r = t
+            .post(
+                &format!("/api/v1/residents/{p}/referrals"),
+                &doctor,
+                json!({"source": "manual", "disease": "hypertension", "reason": "联合用药血压仍不达标"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let referral = r.json()["id"].as_i64().unwrap();
+        let r = t
+            .post(
+                &format!("/api/v1/referrals/{referral}/accept"),
+                &specialist,
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+        let dir = gongti_testdb::temp_dir("gongti-fhir-referral");
+        let reads = [
+            (
+                "schedules",
+                format!("/fhir/Schedule?actor=Organization/{}", t.hospital),
+            ),
+            ("schedule", format!("/fhir/Schedule/{schedule}")),
+            ("slots", format!("/fhir/Slot?schedule=Schedule/{schedule}")),
+            (
+                "appointments",
+                format!("/fhir/Appointment?patient=Patient/{p}"),
+            ),
+            ("requests", format!("/fhir/ServiceRequest?patient={p}")),
+            ("request", format!("/fhir/ServiceRequest/{referral}")),
+            ("tasks", format!("/fhir/Task?patient={p}")),
+        ];
+        let mut bodies = std::collections::HashMap::new();
+        for (name, path) in reads {
+            let r = t.get(&path, &doctor).await;
+            assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
+            save(&dir, name, &r.text);
+            bodies.insert(name, r.json());
+        }
+        validate(&dir, 7);
+        let slots = bodies["slots"]["entry"].as_array().unwrap();
+        assert_eq!(slots.len(), 10);
+        let busy: Vec<_> = slots
+            .iter()
+            .filter(|e| e["resource"]["status"] == "busy")
+            .collect();
+        assert_eq!(busy.len(), 1);
+        assert_eq!(
+            busy[0]["resource"]["serviceCategory"][0]["coding"][0]["code"],
+            "reserved"
+        );
+        assert_eq!(
+            bodies["appointments"]["entry"][0]["resource"]["status"],
+            "booked"
+        );
+        let request = &bodies["request"];
+        assert_eq!(request["status"], "active");
+        assert_eq!(
+            request["performer"][0]["reference"],
+            format!("Organization/{}", t.hospital)
+        );
+        let task = bodies["tasks"]["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["resource"]["id"] == format!("referral-{referral}"))
+            .unwrap_or_else(|| panic!("{}", bodies["tasks"]));
+        assert_eq!(task["resource"]["status"], "accepted");
+        assert_eq!(
+            task["resource"]["focus"]["reference"],
+            format!("ServiceRequest/{referral}")
+        );
+    }
+}
