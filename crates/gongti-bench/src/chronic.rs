@@ -13,6 +13,7 @@ use gongti_core::chronic::indicators::Period;
 use serde_json::{Value, json};
 
 use crate::load::{Load, Method};
+use crate::token;
 
 const PASSWORD: &str = "bench-password-1";
 
@@ -31,25 +32,6 @@ fn peak_rss_mib() -> f64 {
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
-}
-
-async fn token(load: &Load, base: &str, username: &str) -> anyhow::Result<String> {
-    let body = json!({"username": username, "password": PASSWORD}).to_string();
-    let (status, text) = load
-        .once(
-            Method::Post,
-            &format!("{base}/api/v1/auth/token"),
-            None,
-            Some(body),
-        )
-        .await?;
-    if status != 200 {
-        bail!("sign-in failed: {status} {text}");
-    }
-    Ok(serde_json::from_str::<Value>(&text)?["access_token"]
-        .as_str()
-        .context("token")?
-        .to_owned())
 }
 
 pub async fn chronic(

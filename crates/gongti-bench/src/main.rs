@@ -149,15 +149,19 @@ fn residents_json(n: usize) -> Vec<Value> {
         .collect()
 }
 
-struct Server {
-    base: String,
-    app: App,
-    store: gongti_store::Store,
+pub(crate) struct Server {
+    pub(crate) base: String,
+    pub(crate) app: App,
+    pub(crate) store: gongti_store::Store,
 }
 
 async fn serve_sqlite() -> anyhow::Result<Server> {
     let dir = gongti_testdb::temp_dir("gongti-bench");
-    let store = gongti_store::Store::open_sqlite(&dir).await?;
+    serve_on(gongti_store::Store::open_sqlite(&dir).await?).await
+}
+
+/// Migrates `store`, seeds the demo region (no residents) and serves it on a free port.
+pub(crate) async fn serve_on(store: gongti_store::Store) -> anyhow::Result<Server> {
     store.migrate().await?;
     let (app, _writer) = App::start(store.clone(), system_clock())
         .await
@@ -177,8 +181,9 @@ async fn serve_sqlite() -> anyhow::Result<Server> {
     Ok(Server { base, app, store })
 }
 
-async fn token(load: &Load, base: &str) -> anyhow::Result<String> {
-    let body = json!({"username": "doctor", "password": PASSWORD}).to_string();
+/// Signs a demo user in; the bearer token.
+pub(crate) async fn token(load: &Load, base: &str, username: &str) -> anyhow::Result<String> {
+    let body = json!({"username": username, "password": PASSWORD}).to_string();
     let (status, text) = load
         .once(
             Method::Post,
@@ -188,7 +193,7 @@ async fn token(load: &Load, base: &str) -> anyhow::Result<String> {
         )
         .await?;
     if status != 200 {
-        bail!("sign-in failed: {status} {text}");
+        bail!("sign-in of {username} failed: {status} {text}");
     }
     Ok(serde_json::from_str::<Value>(&text)?["access_token"]
         .as_str()
@@ -260,7 +265,7 @@ async fn registration(n: usize, connections: usize) -> anyhow::Result<Registrati
 
     let server = serve_sqlite().await?;
     let load = Load::new(connections);
-    let token = token(&load, &server.base).await?;
+    let token = token(&load, &server.base, "doctor").await?;
     let url = format!("{}/api/v1/residents", server.base);
     let bodies: Vec<String> = rows.iter().map(Value::to_string).collect();
     let summary = load
@@ -291,7 +296,7 @@ async fn read(connections: usize, duration: Duration) -> anyhow::Result<(Summary
     );
     let server = serve_sqlite().await?;
     let load = Load::new(connections);
-    let token = token(&load, &server.base).await?;
+    let token = token(&load, &server.base, "doctor").await?;
     // Residents the doctor may read.
     let rows = residents_json(2_000);
     for r in &rows {

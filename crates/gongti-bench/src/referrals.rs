@@ -11,11 +11,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use gongti_app::{App, system_clock};
 use serde_json::{Value, json};
 
 use crate::load::{Load, Method};
-use crate::{PASSWORD, residents_json};
+use crate::{residents_json, token};
 
 struct Outcome {
     booked: usize,
@@ -32,25 +31,6 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[((q / 100.0) * (sorted.len() - 1) as f64).round() as usize]
 }
 
-async fn sign_in(load: &Load, base: &str, username: &str) -> anyhow::Result<String> {
-    let body = json!({"username": username, "password": PASSWORD}).to_string();
-    let (status, text) = load
-        .once(
-            Method::Post,
-            &format!("{base}/api/v1/auth/token"),
-            None,
-            Some(body),
-        )
-        .await?;
-    if status != 200 {
-        bail!("sign-in of {username} failed: {status} {text}");
-    }
-    Ok(serde_json::from_str::<Value>(&text)?["access_token"]
-        .as_str()
-        .context("token")?
-        .to_owned())
-}
-
 /// Runs the contest on a fresh store of the given engine.
 pub async fn contest(
     store: gongti_store::Store,
@@ -59,25 +39,10 @@ pub async fn contest(
     slots: usize,
     connections: usize,
 ) -> anyhow::Result<()> {
-    store.migrate().await?;
-    let (app, _writer) = App::start(store.clone(), system_clock())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    app.seed_demo(0, 1, PASSWORD, |_, _| {})
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let router = gongti_web::router(
-        app.clone(),
-        gongti_web::WebConfig {
-            secure_cookies: false,
-        },
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(axum::serve(listener, router).into_future());
+    let crate::Server { base, app, store } = crate::serve_on(store).await?;
     let load = Load::new(connections);
-    let doctor = sign_in(&load, &base, "doctor").await?;
-    let admin = sign_in(&load, &base, "hospadmin").await?;
+    let doctor = token(&load, &base, "doctor").await?;
+    let admin = token(&load, &base, "hospadmin").await?;
 
     // The contracted patients: registered and signed with the doctor's team.
     let me: Value = serde_json::from_str(
