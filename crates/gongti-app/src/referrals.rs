@@ -297,12 +297,6 @@ impl App {
                 .await);
         };
         let reason = free_text.map_or(default_reason, str::to_owned);
-        // The reserved pool is the family doctor's, for their own contracted patients.
-        let contracted = self
-            .store
-            .contract_doctor(r.resident_id, self.today())
-            .await?
-            == Some(ctx.principal.staff_id);
         let tied_to = self.store.institution(from).await?.upper_institution_id;
         let today = self.today();
         // Written once, when there is somewhere to send it.
@@ -328,6 +322,10 @@ impl App {
             };
             let booking = match (r.urgency, chosen.earliest) {
                 (Urgency::Routine, Some((schedule_id, _))) => {
+                    // The reserved pool is the family doctor's, for their own
+                    // contracted patients.
+                    let contracted = self.store.contract_doctor(r.resident_id, today).await?
+                        == Some(ctx.principal.staff_id);
                     let ask = BookingAsk {
                         via: Pool::Reserved,
                         hospital: InstitutionId(chosen.institution_id),

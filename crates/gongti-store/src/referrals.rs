@@ -197,15 +197,13 @@ impl Store {
     ) -> Result<Vec<Candidate>> {
         let rows: Vec<(i64, i64, Option<i64>, Option<i64>)> = on_read!(self, pool => {
             sqlx::query_as(
-                "SELECT d.id, d.institution_id,
-                     (SELECT x.schedule_id FROM slots x JOIN schedules s ON s.id = x.schedule_id
-                      WHERE s.department_id = d.id AND s.status = 'published' AND s.day >= $2 AND s.day <= $3
-                        AND x.pool = 'reserved' AND x.status = 'free' AND x.starts_at_us > $4
-                      ORDER BY x.starts_at_us, x.id LIMIT 1) AS schedule_id,
-                     (SELECT MIN(x.starts_at_us) FROM slots x JOIN schedules s ON s.id = x.schedule_id
-                      WHERE s.department_id = d.id AND s.status = 'published' AND s.day >= $2 AND s.day <= $3
-                        AND x.pool = 'reserved' AND x.status = 'free' AND x.starts_at_us > $4) AS starts_at_us
+                "SELECT d.id, d.institution_id, x.schedule_id, x.starts_at_us
                  FROM departments d JOIN institutions i ON i.id = d.institution_id
+                 LEFT JOIN slots x ON x.id = (
+                     SELECT y.id FROM slots y JOIN schedules s ON s.id = y.schedule_id
+                     WHERE s.department_id = d.id AND s.status = 'published' AND s.day >= $2 AND s.day <= $3
+                       AND y.pool = 'reserved' AND y.status = 'free' AND y.starts_at_us > $4
+                     ORDER BY y.starts_at_us, y.id LIMIT 1)
                  WHERE d.code = $1 AND i.kind IN ('tertiary_hospital', 'secondary_hospital')
                  ORDER BY d.id",
             )
