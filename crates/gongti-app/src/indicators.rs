@@ -63,7 +63,10 @@ pub struct PatientList {
 }
 
 impl App {
-    async fn aggregate_scope(&self, scope: &IndicatorScope) -> AppResult<AggregateScope> {
+    pub(crate) async fn aggregate_scope(
+        &self,
+        scope: &IndicatorScope,
+    ) -> AppResult<AggregateScope> {
         let district = |code: &str| {
             DistrictCode::parse(code).map_err(|_| {
                 AppError::Invalid(vec![gongti_core::resident::FieldProblem::new(
@@ -137,7 +140,7 @@ impl App {
         }
     }
 
-    fn check_period(period: &Period) -> AppResult<()> {
+    pub(crate) fn check_period(period: &Period) -> AppResult<()> {
         if period.days() > PERIOD_MAX_DAYS {
             return Err(AppError::Invalid(vec![
                 gongti_core::resident::FieldProblem::new(
@@ -323,14 +326,7 @@ impl App {
             return Err(self.refuse(entry, AppError::Forbidden).await);
         }
         Self::check_period(period)?;
-        let own_institution = matches!(scope, IndicatorScope::Institution(id) if ctx.principal.institution_id == Some(*id));
-        let clinician = ctx.principal.role.is_clinical()
-            && ctx.principal.role.scope_level() == ScopeLevel::Institution
-            && own_institution;
-        let reason = break_glass_reason
-            .map(str::trim)
-            .filter(|r| r.chars().count() >= 4);
-        let identified = clinician || reason.is_some();
+        let (identified, clinician) = list_identity(ctx, scope, break_glass_reason);
         let today = self.today();
         let mut items = Vec::new();
         let mut more = false;
@@ -369,12 +365,56 @@ impl App {
         } else {
             None
         };
-        let mut audit = vec![];
-        if identified {
-            // Each named patient's own trail shows who looked, and on what ground.
-            for i in &items {
+        self.record_listing(
+            entry,
+            items.iter().map(|i| i.resident_id),
+            identified,
+            clinician,
+        )
+        .await?;
+        Ok(PatientList {
+            items,
+            next_after,
+            identified,
+        })
+    }
+}
+
+/// Whether a patient list names its patients, and whether on the ground of care: the
+/// clinicians of the institution the list is about see names; anyone else only with a
+/// break-the-glass reason (at least four characters).
+pub(crate) fn list_identity(
+    ctx: &Ctx,
+    scope: &IndicatorScope,
+    break_glass_reason: Option<&str>,
+) -> (bool, bool) {
+    let own_institution = matches!(scope, IndicatorScope::Institution(id) if ctx.principal.institution_id == Some(*id));
+    let clinician = ctx.principal.role.is_clinical()
+        && ctx.principal.role.scope_level() == ScopeLevel::Institution
+        && own_institution;
+    let reason = break_glass_reason
+        .map(str::trim)
+        .filter(|r| r.chars().count() >= 4);
+    (clinician || reason.is_some(), clinician)
+}
+
+impl App {
+    /// Audits a patient list: one record for the list, and when it names patients one
+    /// on each named patient's own trail, with the ground (care team or break-the-glass).
+    pub(crate) async fn record_listing(
+        &self,
+        mut entry: gongti_core::audit::AuditEntry,
+        residents: impl Iterator<Item = i64>,
+        identified: bool,
+        clinician: bool,
+    ) -> AppResult<()> {
+        let mut audit = Vec::new();
+        let mut listed = 0usize;
+        for resident in residents {
+            listed += 1;
+            if identified {
                 let mut e = entry.clone();
-                e.patient_id = Some(i.resident_id);
+                e.patient_id = Some(resident);
                 e.detail = Some(
                     if clinician {
                         "care_team"
@@ -387,8 +427,7 @@ impl App {
             }
         }
         entry.detail = Some(format!(
-            "{} listed, {}",
-            items.len(),
+            "{listed} listed, {}",
             if identified {
                 "identified"
             } else {
@@ -396,11 +435,6 @@ impl App {
             }
         ));
         audit.push(entry);
-        self.audit.record(audit).await?;
-        Ok(PatientList {
-            items,
-            next_after,
-            identified,
-        })
+        self.audit.record(audit).await
     }
 }

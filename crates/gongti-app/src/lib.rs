@@ -12,6 +12,7 @@ mod demo_scheduling;
 mod error;
 pub mod indicators;
 pub mod readings;
+pub mod referral_figures;
 pub mod referrals;
 mod registrar;
 pub mod registry;

@@ -15,6 +15,7 @@ mod indicators;
 mod maintained;
 mod migrate;
 mod readings;
+mod referral_figures;
 mod referrals;
 mod region;
 mod residents;
@@ -43,6 +44,7 @@ pub use indicators::{IndicatorPatient, IndicatorScope, IndicatorWindow};
 pub use maintained::{IndicatorEvent, IndicatorTables, IndicatorUpdate, scopes_of};
 pub use migrate::MIGRATION_COUNT;
 pub use readings::{AlertRecord, NewAlert, NewReading, ReadingOutcome, ReadingRecord};
+pub use referral_figures::ReferralFactRow;
 pub use referrals::{
     NewReferral, ReferralBox, ReferralEventRecord, ReferralOutcome, ReferralRecord,
     ReferralStepWrite,

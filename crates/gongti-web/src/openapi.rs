@@ -252,6 +252,12 @@ fn paths(glass: Value) -> Value {
         "/referrals/{id}/see": {"post": op("Receiving side: the specialist saw the patient", "referrals", json!([path_id()]), None, ("200", "The referral"))},
         "/referrals/{id}/return": {"post": op("Receiving side: refer back down with the specialist's plan; opens the family doctor's 14-day follow-up task", "referrals", json!([path_id()]), Some("ReferralReturn"), ("200", "The referral"))},
         "/referrals/{id}/cancel": {"post": op("Sending side: cancel before the patient arrives; frees the slot", "referrals", json!([path_id()]), None, ("200", "The referral"))},
+        "/indicators/referrals": {"get": op("Cloud-management figures (DOMAIN.md §3): referrals up and down by month and sending institution, share returned to grassroots, hours from referral to visit, reserved-slot use", "indicators", json!([
+            query("scope", "city | district:<code> | institution:<id> (either end of the referral; default: your own)", "string"),
+            query("from", "YYYY-MM-DD (default: 1 January this year)", "string"), query("to", "YYYY-MM-DD (default: 31 December this year)", "string")]), None, ("200", "{referrals_up, referrals_down, by_month, by_institution, returned_to_grassroots, time_to_visit, reserved_slots}"))},
+        "/indicators/referrals/patients": {"get": op("The patients behind a referral figure, one line per referral (de-identified for officers unless break-the-glass)", "indicators", with_paging(vec![
+            query("scope", "As for /indicators/referrals", "string"), query("from", "YYYY-MM-DD", "string"), query("to", "YYYY-MM-DD", "string"),
+            query("measure", "up (default) | down | reached | returned", "string"), query("break_glass_reason", "Officers: show names (audited per patient)", "string")]), None, ("200", "{items, next_cursor, identified}"))},
         "/residents/{id}/access-log": {"get": op("Who touched this record (audit trail, newest first)", "residents", with_paging(vec![path_id()]), None, ("200", "{items}"))},
     })
 }

@@ -59,7 +59,7 @@ pub(crate) fn parse_scope(ctx: &Ctx, text: Option<&str>) -> Result<IndicatorScop
     }
 }
 
-fn scope_text(s: &IndicatorScope) -> String {
+pub(crate) fn scope_text(s: &IndicatorScope) -> String {
     match s {
         IndicatorScope::City => "city".into(),
         IndicatorScope::District(c) => format!("district:{c}"),
@@ -288,19 +288,25 @@ async fn patients(
         .items
         .iter()
         .map(|p| {
-            json!({
-                "enrolment_id": p.enrolment_id,
-                "resident_id": p.resident_id,
-                "name": p.name,
-                "id_number": p.id_number_masked,
-                "sex": views::sex_code(p.sex),
-                "age_band": p.age_band,
-                "institution_id": p.institution_id,
-                "institution_name": p.institution_name,
-            })
+            let mut v = listed_patient(p);
+            v["enrolment_id"] = p.enrolment_id.into();
+            v
         })
         .collect();
     let mut page = views::page(items, list.next_after);
     page["identified"] = list.identified.into();
     Ok(Json(page))
+}
+
+/// A patient on an indicator's list, named or masked as the app decided.
+pub(crate) fn listed_patient(p: &gongti_app::indicators::ListedPatient) -> Value {
+    json!({
+        "resident_id": p.resident_id,
+        "name": p.name,
+        "id_number": p.id_number_masked,
+        "sex": views::sex_code(p.sex),
+        "age_band": p.age_band,
+        "institution_id": p.institution_id,
+        "institution_name": p.institution_name,
+    })
 }

@@ -4,6 +4,7 @@ mod chronic;
 mod contracts;
 pub(crate) mod indicators;
 mod readings;
+mod referral_figures;
 mod referrals;
 mod scheduling;
 mod screening;
@@ -50,6 +51,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(screening::routes())
         .merge(scheduling::routes())
         .merge(referrals::routes())
+        .merge(referral_figures::routes())
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));
     Router::new()
         .route("/auth/token", post(issue_token))

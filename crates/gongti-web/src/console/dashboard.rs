@@ -135,6 +135,7 @@ async fn dashboard(
             .map(|i| i.name)
             .unwrap_or_default(),
     };
+    let cloud = cloud_card(&state, &c, &scope, &period).await;
     let children = children(&state, &c, &scope, &period).await;
     let trends = trends(&state, &c, &scope, period.to).await;
     let body = html! {
@@ -178,6 +179,10 @@ async fn dashboard(
                 }
             }
         }
+        @match cloud {
+            Ok(markup) => (markup),
+            Err(e) => (error_box(l, &e)),
+        }
         @match children {
             Ok(Some(markup)) => (markup),
             Ok(None) => {},
@@ -189,6 +194,61 @@ async fn dashboard(
         }
     };
     layout(&c, l.t("看板", "Dashboard"), body).into_response()
+}
+
+/// Two-way referral and reserved slots (DOMAIN.md §3), each figure with its patients.
+async fn cloud_card(
+    state: &AppState,
+    c: &Console,
+    scope: &IndicatorScope,
+    period: &Period,
+) -> Result<Markup, AppError> {
+    let l = c.lang;
+    let f = state.app.cloud_figures(&c.ctx, scope, period).await?;
+    let r = &f.referrals;
+    let link = |measure: &str| {
+        format!(
+            "/api/v1/indicators/referrals/patients?scope={}&measure={measure}&from={}&to={}",
+            scope_text(scope),
+            period.from,
+            period.to
+        )
+    };
+    let used = f.reserved.by_family_doctors + f.reserved.by_public_after_release;
+    let hours = |h: Option<u64>| h.map_or("—".to_owned(), |h| format!("{h} h"));
+    Ok(html! {
+        div.card {
+            h2 { (l.t("双向转诊与预留号源", "Two-way referral and reserved slots")) }
+            table.indicators #cloud-figures {
+                tr { th { (l.t("指标", "Figure")) } th { (l.t("数值", "Value")) } th {} }
+                tr { td { (l.t("上转人次", "Referred up")) } td.rate { strong { (r.up) } } td { a href=(link("up")) { (l.t("名单", "patients")) } } }
+                tr { td { (l.t("下转人次", "Referred back down")) } td.rate { strong { (r.down) } } td { a href=(link("down")) { (l.t("名单", "patients")) } } }
+                tr { td { (l.t("到院患者下转回基层比例", "Share of patients seen returned to grassroots")) }
+                     td { (r.returned) " / " (r.reached) " · " strong { (percent(r.returned, r.reached)) } }
+                     td { a href=(link("returned")) { (l.t("名单", "patients")) } } }
+                tr { td { (l.t("转诊至到院时长（中位数 / P90）", "Referral to visit (median / P90)")) }
+                     td { (hours(r.median_hours_to_visit)) " / " (hours(r.p90_hours_to_visit)) " (" (r.visits) ")" } td { a href=(link("reached")) { (l.t("名单", "patients")) } } }
+                tr { td { (l.t("预留号使用率", "Reserved slots used")) }
+                     td { (used) " / " (f.reserved.offered) " · " strong { (percent(used, f.reserved.offered)) }
+                          span.muted { " (" (l.t("家庭医生 ", "family doctors ")) (f.reserved.by_family_doctors) (l.t("，释放后公众 ", ", public after release ")) (f.reserved.by_public_after_release) ")" } }
+                     td {} }
+            }
+            @if !r.by_month.is_empty() {
+                table #cloud-months {
+                    tr { th { (l.t("月份", "Month")) } th { (l.t("上转", "Up")) } th { (l.t("下转", "Down")) } }
+                    @for ((y, m), n) in &r.by_month { tr { td { (format!("{y:04}-{m:02}")) } td { (n.up) } td { (n.down) } } }
+                }
+            }
+            @if !r.by_institution.is_empty() {
+                table #cloud-institutions {
+                    tr { th { (l.t("转出机构", "Sending institution")) } th { (l.t("上转", "Up")) } th { (l.t("下转", "Down")) } }
+                    @for (id, n) in &r.by_institution {
+                        tr { td { (f.institution_names.get(id).map(String::as_str).unwrap_or("")) } td { (n.up) } td { (n.down) } }
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// The standard periods offered as one click: read from the kept counters.

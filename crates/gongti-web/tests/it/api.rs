@@ -400,6 +400,8 @@ const ROUTES: &[&str] = &[
     "/referrals/{id}/see",
     "/referrals/{id}/return",
     "/referrals/{id}/cancel",
+    "/indicators/referrals",
+    "/indicators/referrals/patients",
 ];
 
 #[tokio::test]

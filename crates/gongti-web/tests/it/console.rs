@@ -15,7 +15,7 @@ fn cookie_value(reply: &crate::support::Reply, name: &str) -> Option<String> {
         })
 }
 
-async fn sign_in(t: &TestApp, username: &str) -> String {
+pub(crate) async fn sign_in(t: &TestApp, username: &str) -> String {
     let page = t
         .send(Request::get("/login").body(Body::empty()).unwrap())
         .await;
@@ -44,7 +44,12 @@ async fn sign_in(t: &TestApp, username: &str) -> String {
     cookie_value(&reply, "gongti_session").unwrap()
 }
 
-async fn page(t: &TestApp, session: &str, path: &str, lang: &str) -> crate::support::Reply {
+pub(crate) async fn page(
+    t: &TestApp,
+    session: &str,
+    path: &str,
+    lang: &str,
+) -> crate::support::Reply {
     t.send(
         Request::get(path)
             .header(

@@ -225,6 +225,71 @@ async fn one_click_referral_up_and_back_down() {
         let r = t.get(&format!("/api/v1/referrals/{id}"), &doctor).await;
         assert_eq!(r.json()["followup_open"], false, "{}", r.text);
 
+        // The dashboard's figures, and the patients behind them.
+        let officer = t.token("officer").await;
+        let window = format!(
+            "from={}&to={}",
+            t.app.today() - time::Duration::days(1),
+            t.app.today() + time::Duration::days(30)
+        );
+        let r = t
+            .get(
+                &format!("/api/v1/indicators/referrals?scope=city&{window}"),
+                &officer,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let f = r.json();
+        assert_eq!(
+            (f["referrals_up"].as_i64(), f["referrals_down"].as_i64()),
+            (Some(1), Some(1)),
+            "{f}"
+        );
+        assert_eq!(f["returned_to_grassroots"]["rate_percent"], 100.0);
+        assert_eq!(f["time_to_visit"]["visits"], 1);
+        assert_eq!(f["reserved_slots"]["offered"], 1);
+        assert_eq!(f["reserved_slots"]["used_by_family_doctors"], 1);
+        assert_eq!(f["by_institution"][0]["institution_id"], t.home);
+        let list = format!("/api/v1/indicators/referrals/patients?measure=returned&{window}");
+        let r = t.get(&format!("{list}&scope=city"), &officer).await;
+        let v = r.json();
+        assert_eq!(v["identified"], false, "{v}");
+        assert_eq!(v["items"][0]["name"], "转**");
+        let r = t
+            .get(&format!("{list}&scope=institution:{}", t.home), &doctor)
+            .await;
+        let v = r.json();
+        assert_eq!(v["identified"], true, "{v}");
+        assert_eq!(v["items"][0]["name"], "转诊1");
+        assert_eq!(v["items"][0]["referral_id"], id);
+        let r = t
+            .get(
+                &format!("/api/v1/indicators/referrals?scope=city&{window}"),
+                &doctor,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        // The same figures on the officers' dashboard, in Chinese and in English.
+        let session = crate::console::sign_in(&t, "officer").await;
+        for (lang, label) in [
+            ("zh", "双向转诊与预留号源"),
+            ("en", "Two-way referral and reserved slots"),
+        ] {
+            let page = crate::console::page(
+                &t,
+                &session,
+                &format!("/dashboard?scope=city&{window}"),
+                lang,
+            )
+            .await;
+            assert_eq!(page.status, StatusCode::OK);
+            assert!(
+                page.text.contains(label) && page.text.contains("cloud-figures"),
+                "{}",
+                page.text
+            );
+        }
+
         // Another doctor's institution cannot refer this patient.
         let other = t.token("other_doctor").await;
         let r = t

@@ -4,6 +4,8 @@
 //! opens a 14-day follow-up task for the family doctor. The caller loads, calls,
 //! persists and audits.
 
+pub mod figures;
+
 use time::{Date, Duration};
 
 use crate::chronic::Disease;
