@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 mod chronic;
+pub mod consultations;
 pub mod contracts;
 pub mod demo;
 pub mod demo_chronic;

@@ -5,9 +5,7 @@
 //! and on the referral's timeline; and the inbox, sent and returning lists.
 
 use gongti_core::access::BookingAsk;
-use gongti_core::access::{
-    Basis, Decision, PatientAction, decide_patient, may_book, may_run_clinic,
-};
+use gongti_core::access::{Basis, Decision, PatientAction, may_book, may_run_clinic};
 use gongti_core::audit::{AuditEntry, Outcome};
 use gongti_core::chronic::Disease;
 use gongti_core::referral::{
@@ -443,18 +441,9 @@ impl App {
         let actor = ctx.principal.actor();
         let receiver = may_run_clinic(&actor, InstitutionId(referral.to_institution_id));
         let sender = !receiver_only
-            && actor.institution == Some(InstitutionId(referral.from_institution_id))
-            && {
-                let (record, care) = self
-                    .store
-                    .resident_with_care(referral.resident_id, self.now_us())
-                    .await?;
-                let place = Self::place_of(&record, care)?;
-                matches!(
-                    decide_patient(&actor, PatientAction::Write, &place, None),
-                    Decision::Allow(Basis::HomeInstitution | Basis::CareRelationship)
-                )
-            };
+            && self
+                .cares_from(ctx, referral.resident_id, referral.from_institution_id)
+                .await?;
         if !receiver && !sender {
             return Err(self.refuse(entry, AppError::Forbidden).await);
         }

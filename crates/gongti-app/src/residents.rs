@@ -117,6 +117,33 @@ impl App {
         })
     }
 
+    /// Whether the actor works at `institution` and cares for the patient there: may
+    /// write the record as its holder or through a care relationship (not by
+    /// break-the-glass). The sending side of a referral or a consultation.
+    pub(crate) async fn cares_from(
+        &self,
+        ctx: &Ctx,
+        resident_id: i64,
+        institution: i64,
+    ) -> AppResult<bool> {
+        let actor = ctx.principal.actor();
+        if actor.institution != Some(InstitutionId(institution)) {
+            return Ok(false);
+        }
+        let (record, care) = self
+            .store
+            .resident_with_care(resident_id, self.now_us())
+            .await?;
+        let place = Self::place_of(&record, care)?;
+        Ok(matches!(
+            decide_patient(&actor, PatientAction::Write, &place, None),
+            Decision::Allow(
+                gongti_core::access::Basis::HomeInstitution
+                    | gongti_core::access::Basis::CareRelationship
+            )
+        ))
+    }
+
     /// Reads one resident, for `action` (read or write), if the rules allow.
     pub(crate) async fn reach(
         &self,

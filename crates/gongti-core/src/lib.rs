@@ -6,6 +6,7 @@
 pub mod access;
 pub mod audit;
 pub mod chronic;
+pub mod consultation;
 pub mod contract;
 pub mod id_number;
 pub mod measure;

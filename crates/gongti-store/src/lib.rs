@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod bulk;
 mod chronic;
+mod consultations;
 mod contracts;
 mod indicators;
 mod maintained;
@@ -39,6 +40,7 @@ pub use chronic::{
     EnrolmentRecord, FollowupList, FollowupRecord, Maintain, NewEnrolment, NewFollowup,
     RiskProfile, StoredRisk, TaskRecord, WorklistFilter, WorklistItem, WorklistOrder,
 };
+pub use consultations::{ConsultationBox, ConsultationRecord, FileInfo, NewConsultation};
 pub use contracts::{ContractRecord, ContractWrite, NewPackage, OpenContract, PackageRecord};
 pub use indicators::{IndicatorPatient, IndicatorScope, IndicatorWindow};
 pub use maintained::{IndicatorEvent, IndicatorTables, IndicatorUpdate, scopes_of};

@@ -59,6 +59,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_referrals.sql"),
         postgres: include_str!("../migrations/postgres/0008_referrals.sql"),
     },
+    Migration {
+        version: 9,
+        name: "consultations",
+        sqlite: include_str!("../migrations/sqlite/0009_consultations.sql"),
+        postgres: include_str!("../migrations/postgres/0009_consultations.sql"),
+    },
 ];
 
 pub const MIGRATION_COUNT: usize = MIGRATIONS.len();

@@ -288,6 +288,14 @@ impl ApiError {
                         "转诊刚被他人处理，请刷新后重试",
                         "The referral changed meanwhile; reload and try again",
                     ),
+                    "consultation_not_open_for_step" => (
+                        "会诊当前状态不能进行此操作",
+                        "The consultation's status does not allow this step",
+                    ),
+                    "consultation_changed" => (
+                        "会诊刚被他人处理，请刷新后重试",
+                        "The consultation changed meanwhile; reload and try again",
+                    ),
                     "too_early" => ("还未到可操作的时间", "Too early for this"),
                     "too_late" => ("已过可操作的时间", "Too late for this"),
                     _ => ("与现有记录冲突", "Conflicts with an existing record"),

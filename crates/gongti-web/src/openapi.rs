@@ -75,6 +75,13 @@ fn schemas() -> Value {
             "reason": {"type": "string", "maxLength": 2000, "description": "Required for a manual referral"}}},
         "ReferralReject": {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string", "maxLength": 2000}}},
         "ReferralReturn": {"type": "object", "required": ["plan"], "properties": {"plan": {"type": "string", "maxLength": 2000}}},
+        "Consultation": {"type": "object", "required": ["department_id", "question"], "properties": {
+            "department_id": {"type": "integer"}, "specialist_staff_id": {"type": "integer"},
+            "question": {"type": "string", "maxLength": 4000}, "video_at": {"type": "string", "format": "date-time"},
+            "files": {"type": "array", "maxItems": 5, "items": {"type": "object", "required": ["filename", "content_type", "data_base64"], "properties": {
+                "filename": {"type": "string", "maxLength": 120}, "content_type": {"type": "string", "enum": ["image/jpeg", "image/png", "application/pdf", "text/plain", "application/dicom"]},
+                "data_base64": {"type": "string"}}}}}},
+        "ConsultationAnswer": {"type": "object", "required": ["opinion"], "properties": {"opinion": {"type": "string", "maxLength": 4000}}},
         "Reschedule": {"type": "object", "required": ["schedule_id"], "properties": {"schedule_id": {"type": "integer"}, "slot_id": {"type": "integer"}}},
         "TokenRequest": {"type": "object", "required": ["username", "password"], "properties": {
             "username": {"type": "string", "maxLength": 64}, "password": {"type": "string", "maxLength": 128}}},
@@ -258,6 +265,16 @@ fn paths(glass: Value) -> Value {
         "/indicators/referrals/patients": {"get": op("The patients behind a referral figure, one line per referral (de-identified for officers unless break-the-glass)", "indicators", with_paging(vec![
             query("scope", "As for /indicators/referrals", "string"), query("from", "YYYY-MM-DD", "string"), query("to", "YYYY-MM-DD", "string"),
             query("measure", "up (default) | down | reached | returned", "string"), query("break_glass_reason", "Officers: show names (audited per patient)", "string")]), None, ("200", "{items, next_cursor, identified}"))},
+        "/residents/{id}/consultations": {
+            "get": op("A resident's remote consultations with their opinions and files (audited)", "consultations", with_paging(vec![path_id()]), None, ("200", "{items, next_cursor}")),
+            "post": op("Ask an upper hospital's department (optionally a specialist) for an opinion: question, files (base64, ≤ 512 KiB each, ≤ 5, body ≤ 1 MiB), video time; opens the hospital's access while the consultation is open", "consultations", json!([path_id()]), Some("Consultation"), ("201", "The consultation")),
+        },
+        "/consultations": {"get": op("Your institution's consultations: inbox (asked of it, open) or sent", "consultations", with_paging(vec![query("box", "inbox (default) | sent", "string")]), None, ("200", "{items, next_cursor}"))},
+        "/consultations/{id}": {"get": op("A consultation (consulted hospital, or the requesting side's carers; audited)", "consultations", json!([path_id()]), None, ("200", "The consultation"))},
+        "/consultations/{id}/answer": {"post": op("The consulted hospital's clinician gives (or revises) the opinion", "consultations", json!([path_id()]), Some("ConsultationAnswer"), ("200", "The consultation"))},
+        "/consultations/{id}/close": {"post": op("Close an answered consultation; the hospital's access ends", "consultations", json!([path_id()]), None, ("200", "The consultation"))},
+        "/consultations/{id}/cancel": {"post": op("The requesting side withdraws an unanswered consultation", "consultations", json!([path_id()]), None, ("200", "The consultation"))},
+        "/consultations/{id}/files/{file}": {"get": op("One attached file (audited)", "consultations", json!([path_id(), {"name": "file", "in": "path", "required": true, "schema": {"type": "integer"}}]), None, ("200", "The file's bytes"))},
         "/residents/{id}/access-log": {"get": op("Who touched this record (audit trail, newest first)", "residents", with_paging(vec![path_id()]), None, ("200", "{items}"))},
     })
 }

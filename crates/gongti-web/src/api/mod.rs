@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`. Its contract is the OpenAPI document in `openapi.rs`.
 
 mod chronic;
+mod consultations;
 mod contracts;
 pub(crate) mod indicators;
 mod readings;
@@ -51,6 +52,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(screening::routes())
         .merge(scheduling::routes())
         .merge(referrals::routes())
+        .merge(consultations::routes())
         .merge(referral_figures::routes())
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));
     Router::new()
@@ -266,6 +268,15 @@ pub(crate) struct ResidentParams {
 /// Cursor and page size of a plain paginated list.
 #[derive(Deserialize)]
 pub(crate) struct PageParams {
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// The box of a two-sided list (inbox, sent …), with paging.
+#[derive(Deserialize)]
+pub(crate) struct BoxParams {
+    #[serde(rename = "box")]
+    pub which: Option<String>,
     pub cursor: Option<String>,
     pub limit: Option<u32>,
 }

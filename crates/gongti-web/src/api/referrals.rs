@@ -15,7 +15,7 @@ use gongti_store::{ReferralRecord, clamp_page_size};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{PageParams, bad_code};
+use super::{BoxParams, PageParams, bad_code};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, decode_cursor};
 use crate::{AppState, PAGE_SIZE_DEFAULT, views};
@@ -152,18 +152,10 @@ async fn of_resident(
     )))
 }
 
-#[derive(Deserialize)]
-struct ListParams {
-    #[serde(rename = "box")]
-    which: Option<String>,
-    cursor: Option<String>,
-    limit: Option<u32>,
-}
-
 async fn list(
     State(state): State<AppState>,
     axum::Extension(ctx): axum::Extension<Ctx>,
-    ApiQuery(q): ApiQuery<ListParams>,
+    ApiQuery(q): ApiQuery<BoxParams>,
 ) -> ApiResult<Json<Value>> {
     let after = decode_cursor(q.cursor.as_deref())?;
     let page = state

@@ -336,6 +336,8 @@ async fn metadata(headers: HeaderMap) -> Fhir {
                 search_only("Slot", search(&[("schedule", "reference"), ("status", "token")])),
                 search_only("Appointment", search(&[("patient", "reference"), ("status", "token")])),
                 resource("ServiceRequest", search(&[("patient", "reference"), ("status", "token")])),
+                search_only("CommunicationRequest", search(&[("patient", "reference")])),
+                search_only("Communication", search(&[("patient", "reference")])),
                 json!({"type": "Measure", "operation": [{"name": "evaluate-measure", "definition": "http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure"}]}),
             ],
         }],

@@ -1,15 +1,19 @@
 //! FHIR R4 for cloud management (DOMAIN.md §3): Schedule and Slot (the reserved pool
 //! marked on each slot), Appointment (bookings), ServiceRequest (the referral) and the
-//! referral's workflow Task, following the HL7 China two-way referral steps (request →
+//! referral's workflow Task, and for remote consultation CommunicationRequest (the
+//! question with its files) and Communication (the opinion), following the HL7 China two-way referral steps (request →
 //! response → arrival → return).
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use gongti_app::Ctx;
 use gongti_app::scheduling::SlotView;
+use gongti_core::consultation::ConsultationStatus;
 use gongti_core::referral::{ReferralStatus, Urgency};
 use gongti_core::scheduling::{BookingStatus, Pool};
-use gongti_store::{BookingRecord, ReferralRecord, ScheduleFilter, ScheduleRecord};
+use gongti_store::{
+    BookingRecord, ConsultationRecord, ReferralRecord, ScheduleFilter, ScheduleRecord,
+};
 use serde_json::{Value, json};
 use time::Duration;
 
@@ -32,6 +36,8 @@ pub(super) fn routes() -> axum::Router<AppState> {
         .route("/Appointment", get(appointments))
         .route("/ServiceRequest", get(service_requests))
         .route("/ServiceRequest/{id}", get(read_service_request))
+        .route("/CommunicationRequest", get(communication_requests))
+        .route("/Communication", get(communications))
 }
 
 fn schedule(s: &ScheduleRecord) -> Value {
@@ -301,4 +307,102 @@ async fn read_service_request(
         .await
         .map_err(fhir_err)?;
     Ok(Fhir(service_request(&v.referral)))
+}
+
+fn communication_request(c: &ConsultationRecord) -> Value {
+    let status = match c.status {
+        ConsultationStatus::Requested | ConsultationStatus::Answered => "active",
+        ConsultationStatus::Closed => "completed",
+        ConsultationStatus::Cancelled => "revoked",
+    };
+    let mut payload = vec![json!({"contentString": c.question})];
+    payload.extend(c.files.iter().map(|f| {
+        json!({"contentAttachment": {
+            "contentType": f.content_type,
+            "url": format!("/api/v1/consultations/{}/files/{}", c.id, f.id),
+            "size": f.size_bytes,
+            "title": f.filename,
+        }})
+    }));
+    let mut recipients = vec![
+        json!({"reference": format!("Organization/{}", c.to_institution_id), "display": c.to_institution_name}),
+    ];
+    if let Some(s) = c.to_staff_id {
+        recipients.push(json!({"reference": format!("Practitioner/{s}")}));
+    }
+    let mut v = json!({
+        "resourceType": "CommunicationRequest",
+        "id": c.id.to_string(),
+        "status": status,
+        "category": [{"text": "远程会诊 remote consultation"}],
+        "subject": {"reference": format!("Patient/{}", c.resident_id), "display": c.resident_name},
+        "authoredOn": utc(c.created_at_us),
+        "requester": {"reference": format!("Practitioner/{}", c.from_staff_id), "display": c.from_staff_name},
+        "recipient": recipients,
+        "sender": {"reference": format!("Organization/{}", c.from_institution_id)},
+        "payload": payload,
+    });
+    if let Some(at) = c.video_at_us {
+        v["occurrenceDateTime"] = utc(at).into();
+    }
+    v
+}
+
+fn communication(c: &ConsultationRecord) -> Option<Value> {
+    let opinion = c.opinion.as_ref()?;
+    Some(json!({
+        "resourceType": "Communication",
+        "id": c.id.to_string(),
+        "basedOn": [{"reference": format!("CommunicationRequest/{}", c.id)}],
+        "status": "completed",
+        "category": [{"text": "会诊意见 consultation opinion"}],
+        "subject": {"reference": format!("Patient/{}", c.resident_id)},
+        "sent": c.answered_at_us.map(utc),
+        "sender": c.answered_by_staff_id.map(|s| json!({"reference": format!("Practitioner/{s}")})),
+        "recipient": [{"reference": format!("Practitioner/{}", c.from_staff_id)}],
+        "payload": [{"contentString": opinion}],
+    }))
+}
+
+async fn consultations_of(
+    state: &AppState,
+    ctx: &Ctx,
+    params: &Params,
+) -> Result<Vec<ConsultationRecord>, ApiError> {
+    check(params, &["patient", "subject"])?;
+    let patient = patient_of(params)?;
+    let page = state
+        .app
+        .resident_consultations(ctx, patient, None, PAGE_SIZE_DEFAULT)
+        .await
+        .map_err(fhir_err)?;
+    Ok(page.items)
+}
+
+async fn communication_requests(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    ApiQuery(params): ApiQuery<Params>,
+) -> FhirResult {
+    let list = consultations_of(&state, &ctx, &params).await?;
+    let entries = list.iter().map(communication_request).collect();
+    Ok(searchset(
+        &headers,
+        "CommunicationRequest",
+        &params,
+        entries,
+        None,
+    ))
+}
+
+async fn communications(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    ApiQuery(params): ApiQuery<Params>,
+) -> FhirResult {
+    let list = consultations_of(&state, &ctx, &params).await?;
+    let entries = list.iter().filter_map(communication).collect();
+    Ok(searchset(&headers, "Communication", &params, entries, None))
 }

@@ -402,6 +402,13 @@ const ROUTES: &[&str] = &[
     "/referrals/{id}/cancel",
     "/indicators/referrals",
     "/indicators/referrals/patients",
+    "/residents/{id}/consultations",
+    "/consultations",
+    "/consultations/{id}",
+    "/consultations/{id}/answer",
+    "/consultations/{id}/close",
+    "/consultations/{id}/cancel",
+    "/consultations/{id}/files/{file}",
 ];
 
 #[tokio::test]
@@ -430,6 +437,7 @@ async fn every_documented_path_exists() {
             "/api/v1{}",
             path.replace("{id}", &t.home_resident.to_string())
                 .replace("{disease}", "hypertension")
+                .replace("{file}", "1")
         );
         for method in ops.as_object().unwrap().keys() {
             let r = t

@@ -163,7 +163,7 @@ async fn an_independent_validator_accepts_our_resources() {
 
 /// Runs the independent validator over a directory; a loud skip outside CI when the
 /// validator is not installed.
-fn validate(dir: &std::path::Path, files: usize) {
+pub(crate) fn validate(dir: &std::path::Path, files: usize) {
     let Some(python) = std::env::var("GONGTI_FHIR_PYTHON")
         .ok()
         .filter(|p| !p.is_empty())

@@ -7,6 +7,7 @@ mod browser;
 mod browser_referral;
 mod chronic;
 mod console;
+mod consultations;
 mod contracts;
 mod fhir;
 mod indicators;
