@@ -95,6 +95,16 @@ impl Pool {
     }
 }
 
+/// A share entered in per cent (one decimal) as ‰; anything not a number from 0 to
+/// 100 maps past [`RESERVED_PERMILLE_MAX`], where validation refuses it.
+pub fn permille_from_percent(percent: f64) -> u16 {
+    if percent.is_finite() && (0.0..=100.0).contains(&percent) {
+        (percent * 10.0).round() as u16
+    } else {
+        u16::MAX
+    }
+}
+
 /// Slots held back out of `slot_count`: the share rounded up, so that a schedule with
 /// any reserved share holds back at least one slot.
 pub fn reserved_count(slot_count: u32, reserved_permille: u16) -> u32 {
@@ -448,6 +458,16 @@ mod tests {
                 "{count} slots at {permille}‰"
             );
         }
+    }
+
+    #[test]
+    fn percent_entries_become_permille() {
+        assert_eq!(permille_from_percent(10.0), 100);
+        assert_eq!(permille_from_percent(12.5), 125);
+        assert_eq!(permille_from_percent(100.0), 1000);
+        assert_eq!(permille_from_percent(-1.0), u16::MAX);
+        assert_eq!(permille_from_percent(f64::NAN), u16::MAX);
+        assert_eq!(permille_from_percent(100.1), u16::MAX);
     }
 
     #[test]

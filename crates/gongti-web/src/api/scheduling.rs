@@ -147,16 +147,8 @@ async fn set_policy(
     axum::Extension(ctx): axum::Extension<Ctx>,
     ApiJson(body): ApiJson<PolicyBody>,
 ) -> ApiResult<StatusCode> {
-    // Permille; anything outside 0–100 % maps past the maximum and is refused.
-    let permille = if body.reserved_percent.is_finite() && body.reserved_percent >= 0.0 {
-        (body.reserved_percent * 10.0)
-            .round()
-            .min(f64::from(u16::MAX)) as u16
-    } else {
-        u16::MAX
-    };
     let p = ReserveParams {
-        reserved_permille: permille,
+        reserved_permille: gongti_core::scheduling::permille_from_percent(body.reserved_percent),
         release_days: body.release_days,
     };
     state

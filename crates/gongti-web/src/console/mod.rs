@@ -21,6 +21,7 @@ use serde::Deserialize;
 mod chronic;
 mod dashboard;
 mod referrals;
+mod scheduling;
 mod svg;
 
 use crate::extract::{decode_cursor, encode_cursor, request_id};
@@ -40,7 +41,7 @@ header button{background:transparent;color:#fff;border:1px solid #fff6;border-ra
 main{max-width:1100px;margin:1.5rem auto;padding:0 1rem}main.docs section.op{background:#fff;padding:.5rem 1rem;margin:.8rem 0;border-radius:6px}
 h1{font-size:1.4rem}table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid #e4e7eb}
 th{background:#eef2f5;font-weight:600}.card{background:#fff;border-radius:8px;padding:1rem 1.2rem;margin-bottom:1rem;box-shadow:0 1px 2px #0001}
-form.refer,form.step{display:inline-block;margin:.2rem .4rem .2rem 0}pre.summary{white-space:pre-wrap;background:#f8fafc;padding:.6rem;border-radius:4px}form.search{display:flex;gap:.5rem;flex-wrap:wrap;margin-bottom:1rem}input,select{padding:.4rem .5rem;border:1px solid #cbd2d9;border-radius:4px}
+form.refer,form.step{display:inline-block;margin:.2rem .4rem .2rem 0}@media (max-width:640px){header{flex-wrap:wrap;gap:.6rem}main{padding:0 .5rem}table{font-size:.85rem}div.slotcard form,div.slotcard button{width:100%}div.slotcard button{padding:.7rem}}pre.summary{white-space:pre-wrap;background:#f8fafc;padding:.6rem;border-radius:4px}form.search{display:flex;gap:.5rem;flex-wrap:wrap;margin-bottom:1rem}input,select{padding:.4rem .5rem;border:1px solid #cbd2d9;border-radius:4px}
 button.primary{background:#0b5d56;color:#fff;border:0;border-radius:4px;padding:.45rem 1rem;cursor:pointer}
 .error{background:#fde8e8;color:#9b1c1c;padding:.6rem .8rem;border-radius:4px;margin-bottom:1rem}.muted{color:#7b8794;font-size:.9rem}
 .login{max-width:360px;margin:10vh auto}.login label{display:block;margin:.6rem 0 .2rem}.login input{width:100%}
@@ -119,6 +120,7 @@ pub(crate) fn routes(_state: AppState) -> Router<AppState> {
         .merge(chronic::routes())
         .merge(dashboard::routes())
         .merge(referrals::routes())
+        .merge(scheduling::routes())
 }
 
 /// A signed-in console session, or a redirect to the sign-in page.
@@ -178,6 +180,7 @@ fn layout(c: &Console, title: &str, body: Markup) -> Html<String> {
                             a href="/" { (l.t("首页", "Home")) }
                             @if clinical { a href="/workstation" { (l.t("工作台", "Workstation")) } }
                             @if clinical { a href="/referrals" { (l.t("转诊", "Referrals")) } }
+                            @if clinical { a href="/schedules" { (l.t("排班", "Schedules")) } }
                             @if clinical || officer || p.role == Role::InsuranceOfficer { a href="/dashboard" { (l.t("看板", "Dashboard")) } }
                             @if clinical || officer { a href="/residents" { (l.t("居民", "Residents")) } }
                             a href="/institutions" { (l.t("机构", "Institutions")) }
@@ -713,6 +716,7 @@ async fn resident_page(
                     }
                 }
                 @if full { p { a href=(format!("/residents/{}/chronic", r.id)) { (l.t("慢病管理与随访 →", "Chronic care and follow-ups →")) } } }
+                @if full { p { a href=(format!("/residents/{}/bookings", r.id)) { (l.t("预约挂号 →", "Bookings →")) } } }
                 @if let Some(s) = r.merged_into_id { p.muted { (l.t("此记录已合并至 ", "Merged into ")) a href=(format!("/residents/{s}")) { "#" (s) } } }
                 @if !access_log.is_empty() {
                     h2 { (l.t("最近访问记录", "Recent access to this record")) }
