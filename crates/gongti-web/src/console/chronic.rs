@@ -514,6 +514,24 @@ async fn chronic_page(
             .map(|t| t.to_offset(gongti_app::DISPLAY_OFFSET).date())
             .unwrap_or(today)
     };
+    // The departments of the institution's upper hospital, for a consultation.
+    let consult_departments = match c.session.principal.institution_id {
+        Some(own) if c.session.principal.role.is_clinical() => {
+            match state.app.institution(own).await {
+                Ok(i) => match i.upper_institution_id {
+                    Some(upper) => state
+                        .app
+                        .store()
+                        .departments(upper)
+                        .await
+                        .unwrap_or_default(),
+                    None => Vec::new(),
+                },
+                Err(_) => Vec::new(),
+            }
+        }
+        _ => Vec::new(),
+    };
     let age = gongti_core::resident::age_years(resident.birth_date, today);
     let target = state
         .app
@@ -628,6 +646,7 @@ async fn chronic_page(
                 }
             }
         }
+        @if !consult_departments.is_empty() { (super::consultations::request_form(&c, id, &consult_departments)) }
         div.card { (PreEscaped(bp_chart)) }
         @if let Some(g) = glucose_chart { div.card { (PreEscaped(g)) } }
         @if !followups.is_empty() {

@@ -19,6 +19,7 @@ use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
 mod chronic;
+mod consultations;
 mod dashboard;
 mod referrals;
 mod scheduling;
@@ -120,6 +121,7 @@ pub(crate) fn routes(_state: AppState) -> Router<AppState> {
         .merge(chronic::routes())
         .merge(dashboard::routes())
         .merge(referrals::routes())
+        .merge(consultations::routes())
         .merge(scheduling::routes())
 }
 
@@ -181,6 +183,7 @@ fn layout(c: &Console, title: &str, body: Markup) -> Html<String> {
                             @if clinical { a href="/workstation" { (l.t("工作台", "Workstation")) } }
                             @if clinical { a href="/referrals" { (l.t("转诊", "Referrals")) } }
                             @if clinical { a href="/schedules" { (l.t("排班", "Schedules")) } }
+                            @if clinical { a href="/consultations" { (l.t("会诊", "Consultations")) } }
                             @if clinical || officer || p.role == Role::InsuranceOfficer { a href="/dashboard" { (l.t("看板", "Dashboard")) } }
                             @if clinical || officer { a href="/residents" { (l.t("居民", "Residents")) } }
                             a href="/institutions" { (l.t("机构", "Institutions")) }

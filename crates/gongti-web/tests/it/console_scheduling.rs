@@ -7,7 +7,7 @@ use axum::http::{Request, StatusCode, header};
 use crate::console::{page, sign_in};
 use crate::support::{Reply, TestApp};
 
-async fn post_form(t: &TestApp, session: &str, path: &str, form: &str) -> Reply {
+pub(crate) async fn post_form(t: &TestApp, session: &str, path: &str, form: &str) -> Reply {
     t.send(
         Request::post(path)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -19,7 +19,7 @@ async fn post_form(t: &TestApp, session: &str, path: &str, form: &str) -> Reply 
 }
 
 /// The CSRF token the page's forms carry.
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let at = html
         .find("name=\"csrf\" value=\"")
         .expect("a form with a CSRF token")

@@ -7,6 +7,7 @@ mod browser;
 mod browser_referral;
 mod chronic;
 mod console;
+mod console_consultations;
 mod console_scheduling;
 mod consultations;
 mod contracts;
