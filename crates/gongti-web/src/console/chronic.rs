@@ -490,6 +490,19 @@ async fn chronic_page(
         .resident_enrolments(&c.ctx, id)
         .await
         .unwrap_or_default();
+    // The patient's referrals, bookings and consultations, on the same page.
+    let referrals = state
+        .app
+        .resident_referrals(&c.ctx, id, None, 20)
+        .await
+        .map(|p| p.items)
+        .unwrap_or_default();
+    let consultations = state
+        .app
+        .resident_consultations(&c.ctx, id, None, 20)
+        .await
+        .map(|p| p.items)
+        .unwrap_or_default();
     let followups = state
         .app
         .resident_followups(&c.ctx, id, None, None, 50)
@@ -649,6 +662,29 @@ async fn chronic_page(
         @if !consult_departments.is_empty() { (super::consultations::request_form(&c, id, &consult_departments)) }
         div.card { (PreEscaped(bp_chart)) }
         @if let Some(g) = glucose_chart { div.card { (PreEscaped(g)) } }
+        @if !referrals.is_empty() || !consultations.is_empty() {
+            h2 { (l.t("转诊与会诊", "Referrals and consultations")) }
+            table #care-timeline {
+                tr { th { (l.t("时间", "When")) } th { (l.t("事项", "What")) } th { (l.t("对方", "With")) } th { (l.t("状态", "Status")) } }
+                @for r in &referrals {
+                    tr {
+                        td { (crate::views::local(r.created_at_us)) }
+                        td { a href=(format!("/referrals/{}", r.id)) { (l.t("上转", "Referral up")) } " · " (r.reason) }
+                        td { (r.to_institution_name) " · " (r.to_department_name) }
+                        td { (super::referrals::status_label(l, r.status))
+                             @if let Some(plan) = &r.return_plan { " · " span.muted { (plan) } } }
+                    }
+                }
+                @for k in &consultations {
+                    tr {
+                        td { (crate::views::local(k.created_at_us)) }
+                        td { a href=(format!("/consultations/{}", k.id)) { (l.t("远程会诊", "Consultation")) } " · " (k.question) }
+                        td { (k.to_institution_name) " · " (k.to_department_name) }
+                        td { (k.status.code()) @if let Some(o) = &k.opinion { " · " span.muted { (o) } } }
+                    }
+                }
+            }
+        }
         @if !followups.is_empty() {
             h2 { (l.t("随访记录", "Follow-ups")) }
             table #followups {

@@ -62,4 +62,11 @@ async fn a_consultation_is_asked_answered_and_closed_in_the_console() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
     let closed = page(&t, &doctor, &location, "en").await;
     assert!(closed.text.contains("Closed"), "{}", closed.text);
+    // The patient's page shows it on the timeline with the opinion.
+    let chronic = page(&t, &doctor, &patient, "zh").await;
+    assert!(
+        chronic.text.contains("care-timeline") && chronic.text.contains("加用利尿剂"),
+        "{}",
+        chronic.text
+    );
 }
