@@ -22,6 +22,8 @@ struct Outcome {
     other: Vec<(u16, String)>,
     elapsed: Duration,
     latencies_ms: Vec<f64>,
+    /// Latencies of the referrals that booked a slot.
+    winners_ms: Vec<f64>,
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -257,6 +259,14 @@ pub async fn contest(
         percentile(&latencies, 99.0),
         percentile(&latencies, 100.0)
     );
+    let mut winners = outcome.winners_ms.clone();
+    winners.sort_by(f64::total_cmp);
+    println!(
+        "  the {} that booked: p50 {:.1} ms, max {:.1} ms",
+        winners.len(),
+        percentile(&winners, 50.0),
+        percentile(&winners, 100.0)
+    );
     println!(
         "  reference GET /api/v1/me (audited) at {connections} connections: {:.0}/s, p99 {:.1} ms; ratio {:.2}",
         reference.per_s(),
@@ -307,6 +317,7 @@ async fn run_each(
                 other: Vec::new(),
                 elapsed: Duration::ZERO,
                 latencies_ms: Vec::new(),
+                winners_ms: Vec::new(),
             };
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -318,6 +329,9 @@ async fn run_each(
                     .once(Method::Post, url, Some(&token), Some(body.clone()))
                     .await;
                 out.latencies_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                if matches!(answer, Ok((201, _))) {
+                    out.winners_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
                 match answer {
                     Ok((201, _)) => out.booked += 1,
                     Ok((409, text)) if text.contains("no_reserved_slot_left") => out.no_slot += 1,
@@ -334,6 +348,7 @@ async fn run_each(
         other: Vec::new(),
         elapsed: Duration::ZERO,
         latencies_ms: Vec::new(),
+        winners_ms: Vec::new(),
     };
     for t in tasks {
         let o = t.await?;
@@ -341,6 +356,7 @@ async fn run_each(
         all.no_slot += o.no_slot;
         all.other.extend(o.other);
         all.latencies_ms.extend(o.latencies_ms);
+        all.winners_ms.extend(o.winners_ms);
     }
     all.elapsed = started.elapsed();
     Ok(all)
