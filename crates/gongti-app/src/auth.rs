@@ -180,6 +180,80 @@ pub fn check_password(password: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// What a password attempt against an account comes to.
+pub(crate) enum Attempt {
+    Accepted,
+    /// Wrong: the failure count to store, and the lock it sets, if any.
+    Wrong {
+        failures: i64,
+        locked_until_us: Option<i64>,
+    },
+    /// The account is locked until then; the password was not checked.
+    Locked {
+        until_us: i64,
+    },
+}
+
+/// Checks a password against an account's hash and lock state (argon2 off the async
+/// threads). Failures count up to a lock; a lock that has run out starts again.
+pub(crate) async fn attempt(
+    password: &str,
+    phc: &str,
+    failed_attempts: i64,
+    locked_until_us: Option<i64>,
+    now_us: i64,
+) -> AppResult<Attempt> {
+    if let Some(until_us) = locked_until_us.filter(|&until| until > now_us) {
+        return Ok(Attempt::Locked { until_us });
+    }
+    let (pw, phc) = (password.to_owned(), phc.to_owned());
+    let matches = tokio::task::spawn_blocking(move || password_matches(&pw, &phc))
+        .await
+        .map_err(anyhow::Error::new)?;
+    if matches {
+        return Ok(Attempt::Accepted);
+    }
+    let before = if locked_until_us.is_some() {
+        0
+    } else {
+        failed_attempts
+    };
+    let failures = before + 1;
+    Ok(Attempt::Wrong {
+        failures,
+        locked_until_us: (failures >= SIGN_IN_FAILURES_BEFORE_LOCK)
+            .then(|| now_us + LOCK_DURATION.as_micros() as i64),
+    })
+}
+
+/// Waits longer after each failure, up to a cap.
+pub(crate) async fn slow_down(failures: i64) {
+    let delay = FAILURE_DELAY_STEP
+        .saturating_mul(u32::try_from(failures).unwrap_or(u32::MAX))
+        .min(FAILURE_DELAY_MAX);
+    tokio::time::sleep(delay).await;
+}
+
+/// An unknown username costs as much as a wrong password.
+pub(crate) async fn unknown_account(password: &str) -> AppResult<()> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || password_matches(&password, decoy_hash()))
+        .await
+        .map_err(anyhow::Error::new)?;
+    tokio::time::sleep(FAILURE_DELAY_STEP).await;
+    Ok(())
+}
+
+pub(crate) fn new_token() -> (String, [u8; 32]) {
+    let token = random_token();
+    let hash = token_hash(&token);
+    (token, hash)
+}
+
+pub(crate) fn hash_of_token(token: &str) -> [u8; 32] {
+    token_hash(token)
+}
+
 impl App {
     /// Creates a sign-in for an existing staff member.
     pub async fn create_user(
@@ -305,55 +379,49 @@ impl App {
         };
         let user = self.store.user_by_username(username).await?;
         let Some(user) = user.filter(|u| !u.disabled) else {
-            let password = password.to_owned();
-            tokio::task::spawn_blocking(move || password_matches(&password, decoy_hash()))
-                .await
-                .map_err(anyhow::Error::new)?;
-            tokio::time::sleep(FAILURE_DELAY_STEP).await;
+            unknown_account(password).await?;
             self.audit
                 .record(vec![audit(Outcome::Failed, None, "unknown_user")])
                 .await?;
             return Err(AppError::Unauthenticated);
         };
-        if let Some(until_us) = user.locked_until_us.filter(|&until| until > now_us) {
-            self.audit
-                .record(vec![audit(Outcome::Failed, Some(&user), "locked")])
-                .await?;
-            return Err(AppError::Locked { until_us });
-        }
-        let (pw, phc) = (password.to_owned(), user.password_hash.clone());
-        let matches = tokio::task::spawn_blocking(move || password_matches(&pw, &phc))
-            .await
-            .map_err(anyhow::Error::new)?;
-        if !matches {
-            // A lock that has run out starts the count again.
-            let before = if user.locked_until_us.is_some() {
-                0
-            } else {
-                user.failed_attempts
-            };
-            let failures = before + 1;
-            let locked_until_us = (failures >= SIGN_IN_FAILURES_BEFORE_LOCK)
-                .then(|| now_us + LOCK_DURATION.as_micros() as i64);
-            self.store
-                .set_sign_in_state(user.id, failures, locked_until_us)
-                .await?;
-            let delay = FAILURE_DELAY_STEP
-                .saturating_mul(failures as u32)
-                .min(FAILURE_DELAY_MAX);
-            tokio::time::sleep(delay).await;
-            let detail = if locked_until_us.is_some() {
-                "wrong_password_locked"
-            } else {
-                "wrong_password"
-            };
-            self.audit
-                .record(vec![audit(Outcome::Failed, Some(&user), detail)])
-                .await?;
-            return Err(match locked_until_us {
-                Some(until_us) => AppError::Locked { until_us },
-                None => AppError::Unauthenticated,
-            });
+        match attempt(
+            password,
+            &user.password_hash,
+            user.failed_attempts,
+            user.locked_until_us,
+            now_us,
+        )
+        .await?
+        {
+            Attempt::Accepted => {}
+            Attempt::Locked { until_us } => {
+                self.audit
+                    .record(vec![audit(Outcome::Failed, Some(&user), "locked")])
+                    .await?;
+                return Err(AppError::Locked { until_us });
+            }
+            Attempt::Wrong {
+                failures,
+                locked_until_us,
+            } => {
+                self.store
+                    .set_sign_in_state(user.id, failures, locked_until_us)
+                    .await?;
+                slow_down(failures).await;
+                let detail = if locked_until_us.is_some() {
+                    "wrong_password_locked"
+                } else {
+                    "wrong_password"
+                };
+                self.audit
+                    .record(vec![audit(Outcome::Failed, Some(&user), detail)])
+                    .await?;
+                return Err(match locked_until_us {
+                    Some(until_us) => AppError::Locked { until_us },
+                    None => AppError::Unauthenticated,
+                });
+            }
         }
         if user.failed_attempts != 0 || user.locked_until_us.is_some() {
             self.store.set_sign_in_state(user.id, 0, None).await?;

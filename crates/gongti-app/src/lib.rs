@@ -12,6 +12,7 @@ pub mod demo_chronic;
 mod demo_scheduling;
 mod error;
 pub mod indicators;
+pub mod patients;
 pub mod readings;
 pub mod referral_figures;
 pub mod referrals;

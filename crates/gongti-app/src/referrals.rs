@@ -343,7 +343,8 @@ impl App {
                         pools: vec![Pool::Reserved],
                         via: Pool::Reserved,
                         resident_id: r.resident_id,
-                        booked_by_staff_id: ctx.principal.staff_id,
+                        booked_by_staff_id: Some(ctx.principal.staff_id),
+                        booked_by_account_id: None,
                         note: Some("一键转诊 one-click referral".into()),
                         care_until_us: end_of_local_day_us(
                             day + Duration::days(BOOKING_ACCESS_DAYS),

@@ -15,6 +15,7 @@ mod contracts;
 mod indicators;
 mod maintained;
 mod migrate;
+mod patients;
 mod readings;
 mod referral_figures;
 mod referrals;
@@ -45,6 +46,7 @@ pub use contracts::{ContractRecord, ContractWrite, NewPackage, OpenContract, Pac
 pub use indicators::{IndicatorPatient, IndicatorScope, IndicatorWindow};
 pub use maintained::{IndicatorEvent, IndicatorTables, IndicatorUpdate, scopes_of};
 pub use migrate::MIGRATION_COUNT;
+pub use patients::{PatientAccount, PatientToken};
 pub use readings::{AlertRecord, NewAlert, NewReading, ReadingOutcome, ReadingRecord};
 pub use referral_figures::ReferralFactRow;
 pub use referrals::{

@@ -65,6 +65,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_consultations.sql"),
         postgres: include_str!("../migrations/postgres/0009_consultations.sql"),
     },
+    Migration {
+        version: 10,
+        name: "patient_accounts",
+        sqlite: include_str!("../migrations/sqlite/0010_patient_accounts.sql"),
+        postgres: include_str!("../migrations/postgres/0010_patient_accounts.sql"),
+    },
 ];
 
 pub const MIGRATION_COUNT: usize = MIGRATIONS.len();

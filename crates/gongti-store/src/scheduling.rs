@@ -88,7 +88,9 @@ pub struct BookingRecord {
     /// The pool the booking was made through.
     pub pool: Pool,
     pub status: BookingStatus,
-    pub booked_by_staff_id: i64,
+    /// Who booked: a staff member, or the resident's own account.
+    pub booked_by_staff_id: Option<i64>,
+    pub booked_by_account_id: Option<i64>,
     pub note: Option<String>,
     pub created_at_us: i64,
     pub changed_at_us: i64,
@@ -104,7 +106,9 @@ pub struct NewBooking {
     /// The pool recorded on the booking.
     pub via: Pool,
     pub resident_id: i64,
-    pub booked_by_staff_id: i64,
+    /// Who books: a staff member, or the resident's own account.
+    pub booked_by_staff_id: Option<i64>,
+    pub booked_by_account_id: Option<i64>,
     pub note: Option<String>,
     /// The receiving hospital may read the record until this instant.
     pub care_until_us: i64,
@@ -138,7 +142,7 @@ const SCHEDULE_FROM: &str = "FROM schedules s JOIN institutions i ON i.id = s.in
 const BOOKING_COLUMNS: &str =
     "b.id, b.slot_id, b.schedule_id, b.resident_id, r.name AS resident_name,
     b.institution_id, i.name AS institution_name, b.department_id, d.name AS department_name, b.day,
-    s.session, x.starts_at_us, x.ends_at_us, b.pool, b.status, b.booked_by_staff_id, b.note,
+    s.session, x.starts_at_us, x.ends_at_us, b.pool, b.status, b.booked_by_staff_id, b.booked_by_account_id, b.note,
     b.created_at_us, b.changed_at_us";
 const BOOKING_FROM: &str = "FROM bookings b JOIN residents r ON r.id = b.resident_id
     JOIN institutions i ON i.id = b.institution_id JOIN departments d ON d.id = b.department_id
@@ -214,7 +218,8 @@ fn booking(row: &impl RowExt) -> Result<BookingRecord> {
         pool: pool(row, "pool")?,
         status: BookingStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("booking status {status:?}")))?,
-        booked_by_staff_id: row.i64("booked_by_staff_id")?,
+        booked_by_staff_id: row.opt_i64("booked_by_staff_id")?,
+        booked_by_account_id: row.opt_i64("booked_by_account_id")?,
         note: row.opt_text("note")?,
         created_at_us: row.i64("created_at_us")?,
         changed_at_us: row.i64("changed_at_us")?,
@@ -265,12 +270,13 @@ macro_rules! take_slot {
             .fetch_one(&mut *$tx).await?;
             let inserted: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
                 "INSERT INTO bookings (slot_id, schedule_id, resident_id, institution_id, department_id, day, pool,
-                     status, booked_by_staff_id, care_relationship_id, note, created_at_us, changed_at_us)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'booked', $8, $9, $10, $11, $11) RETURNING id",
+                     status, booked_by_staff_id, booked_by_account_id, care_relationship_id, note, created_at_us,
+                     changed_at_us)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'booked', $8, $12, $9, $10, $11, $11) RETURNING id",
             )
             .bind(slot_id).bind(b.schedule_id).bind(b.resident_id).bind(institution_id)
             .bind(department_id).bind(day).bind(b.via.code()).bind(b.booked_by_staff_id)
-            .bind(care_id).bind(b.note.as_deref()).bind(b.now_us)
+            .bind(care_id).bind(b.note.as_deref()).bind(b.now_us).bind(b.booked_by_account_id)
             .fetch_one(&mut *$tx).await;
             match inserted.map_err($crate::StoreError::from) {
                 Ok((id,)) => $crate::scheduling::BookOutcome::Booked(id),

@@ -82,6 +82,7 @@ fn schemas() -> Value {
                 "filename": {"type": "string", "maxLength": 120}, "content_type": {"type": "string", "enum": ["image/jpeg", "image/png", "application/pdf", "text/plain", "application/dicom"]},
                 "data_base64": {"type": "string"}}}}}},
         "ConsultationAnswer": {"type": "object", "required": ["opinion"], "properties": {"opinion": {"type": "string", "maxLength": 4000}}},
+        "PatientBooking": {"type": "object", "required": ["schedule_id"], "properties": {"schedule_id": {"type": "integer"}, "slot_id": {"type": "integer"}}},
         "Reschedule": {"type": "object", "required": ["schedule_id"], "properties": {"schedule_id": {"type": "integer"}, "slot_id": {"type": "integer"}}},
         "TokenRequest": {"type": "object", "required": ["username", "password"], "properties": {
             "username": {"type": "string", "maxLength": 64}, "password": {"type": "string", "maxLength": 128}}},
@@ -275,6 +276,15 @@ fn paths(glass: Value) -> Value {
         "/consultations/{id}/close": {"post": op("Close an answered consultation; the hospital's access ends", "consultations", json!([path_id()]), None, ("200", "The consultation"))},
         "/consultations/{id}/cancel": {"post": op("The requesting side withdraws an unanswered consultation", "consultations", json!([path_id()]), None, ("200", "The consultation"))},
         "/consultations/{id}/files/{file}": {"get": op("One attached file (audited)", "consultations", json!([path_id(), {"name": "file", "in": "path", "required": true, "schema": {"type": "integer"}}]), None, ("200", "The file's bytes"))},
+        "/residents/{id}/patient-account": {"post": op("Open the resident's own sign-in (by someone who may write the record); 409 account_exists, username_taken", "patients", json!([path_id()]), Some("TokenRequest"), ("201", "{id, resident_id, username}"))},
+        "/patient/token": {"post": op("A resident signs in with their own account (slowed, then locked after 5 failures); the token works on /patient/* only", "patients", json!([]), Some("TokenRequest"), ("200", "{access_token, token_type, expires_in}"))},
+        "/patient/me": {"get": op("The signed-in resident", "patients", json!([]), None, ("200", "{resident_id, username}"))},
+        "/patient/schedules": {"get": op("Clinics with places open to the public (public slots and released reserved ones)", "patients", with_paging(vec![query("institution", "Hospital id", "integer"), query("department", "Department id", "integer"), query("from", "YYYY-MM-DD (default today)", "string"), query("to", "YYYY-MM-DD (default from + 14 days)", "string")]), None, ("200", "{items, next_cursor}"))},
+        "/patient/bookings": {
+            "get": op("The resident's own bookings, newest first (audited)", "patients", with_paging(vec![]), None, ("200", "{items, next_cursor}")),
+            "post": op("Book a public place for oneself; 409 no_slot_left, already_booked_that_day", "patients", json!([]), Some("PatientBooking"), ("201", "The booking")),
+        },
+        "/patient/bookings/{id}/cancel": {"post": op("Cancel one's own booking before the slot starts", "patients", json!([path_id()]), None, ("200", "The booking"))},
         "/residents/{id}/access-log": {"get": op("Who touched this record (audit trail, newest first)", "residents", with_paging(vec![path_id()]), None, ("200", "{items}"))},
     })
 }

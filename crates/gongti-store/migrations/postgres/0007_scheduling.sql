@@ -55,7 +55,7 @@ CREATE TABLE bookings (
     day DATE NOT NULL,
     pool TEXT NOT NULL,
     status TEXT NOT NULL,
-    booked_by_staff_id BIGINT NOT NULL REFERENCES staff(id),
+    booked_by_staff_id BIGINT REFERENCES staff(id),
     care_relationship_id BIGINT NOT NULL REFERENCES care_relationships(id),
     note TEXT,
     created_at_us BIGINT NOT NULL,

@@ -55,7 +55,7 @@ CREATE TABLE bookings (
     day TEXT NOT NULL,
     pool TEXT NOT NULL,
     status TEXT NOT NULL,
-    booked_by_staff_id INTEGER NOT NULL REFERENCES staff(id),
+    booked_by_staff_id INTEGER REFERENCES staff(id),
     care_relationship_id INTEGER NOT NULL REFERENCES care_relationships(id),
     note TEXT,
     created_at_us INTEGER NOT NULL,

@@ -4,6 +4,7 @@ mod chronic;
 mod consultations;
 mod contracts;
 pub(crate) mod indicators;
+mod patients;
 mod readings;
 mod referral_figures;
 mod referrals;
@@ -53,10 +54,15 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(scheduling::routes())
         .merge(referrals::routes())
         .merge(consultations::routes())
+        .merge(patients::staff_routes())
         .merge(referral_figures::routes())
-        .route_layer(axum::middleware::from_fn_with_state(state, require_token));
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ));
     Router::new()
         .route("/auth/token", post(issue_token))
+        .merge(patients::routes(state.clone()))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
         .route("/docs", get(|| async { Html(openapi::docs_page()) }))
         .merge(protected)

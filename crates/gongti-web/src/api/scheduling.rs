@@ -95,6 +95,7 @@ pub(crate) fn booking(b: &BookingRecord) -> Value {
         "pool": b.pool.code(),
         "note": b.note,
         "booked_by_staff_id": b.booked_by_staff_id,
+        "booked_by_resident": b.booked_by_account_id.is_some(),
         "created_at": views::utc(b.created_at_us),
     })
 }

@@ -409,6 +409,12 @@ const ROUTES: &[&str] = &[
     "/consultations/{id}/close",
     "/consultations/{id}/cancel",
     "/consultations/{id}/files/{file}",
+    "/residents/{id}/patient-account",
+    "/patient/token",
+    "/patient/me",
+    "/patient/schedules",
+    "/patient/bookings",
+    "/patient/bookings/{id}/cancel",
 ];
 
 #[tokio::test]

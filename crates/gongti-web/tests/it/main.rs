@@ -13,6 +13,7 @@ mod consultations;
 mod contracts;
 mod fhir;
 mod indicators;
+mod patients;
 mod readings;
 mod referrals;
 mod scheduling;

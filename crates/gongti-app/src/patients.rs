@@ -1,0 +1,400 @@
+//! Residents' own sign-ins (患者自助): a carer opens the account; the resident signs
+//! in (slowed, then locked after repeated failures, like staff), sees the clinics open
+//! to the public, books a public slot for themselves and cancels their own bookings.
+//! Every attempt and every booking is audited under the patient's account.
+
+use gongti_core::access::PatientAction;
+use gongti_core::audit::{AuditEntry, Outcome};
+use gongti_core::resident::{FieldProblem, Problem};
+use gongti_core::scheduling::{BookingAction, BookingError, Pool, SlotWhen, may_take, transition};
+use gongti_store::{BookOutcome, BookingRecord, NewBooking, Page, StoreError};
+use time::Duration;
+
+use crate::auth::{
+    API_TOKEN_TTL, Attempt, SESSION_TTL, USERNAME_MAX_CHARS, attempt, check_password,
+    hash_of_token, hash_password, new_token, slow_down, unknown_account,
+};
+use crate::scheduling::{BOOKING_ACCESS_DAYS, end_of_local_day_us};
+use crate::{App, AppError, AppResult, Ctx};
+
+/// A signed-in resident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientCtx {
+    pub account_id: i64,
+    pub resident_id: i64,
+    pub username: String,
+    /// The session's CSRF token (console sign-ins).
+    pub csrf: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// A resident's sign-in: the token, its CSRF (console) and lifetime.
+#[derive(Debug, Clone)]
+pub struct PatientSignIn {
+    pub token: String,
+    pub csrf: Option<String>,
+    pub expires_in_s: u64,
+}
+
+impl PatientCtx {
+    fn entry(&self, now_us: i64, action: &str, resource_type: &str) -> AuditEntry {
+        AuditEntry {
+            at_us: now_us,
+            actor_user_id: None,
+            actor_username: format!("patient:{}", self.username),
+            role: Some("patient".into()),
+            institution_id: None,
+            action: action.into(),
+            resource_type: resource_type.into(),
+            resource_id: None,
+            patient_id: Some(self.resident_id),
+            reason: None,
+            outcome: Outcome::Ok,
+            detail: None,
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
+impl App {
+    /// Opens a resident's own sign-in; by someone who may write the resident's record.
+    pub async fn open_patient_account(
+        &self,
+        ctx: &Ctx,
+        resident_id: i64,
+        username: &str,
+        password: &str,
+    ) -> AppResult<i64> {
+        let (_, mut entry) = self
+            .reach(
+                ctx,
+                resident_id,
+                PatientAction::Write,
+                "patient_account.open",
+                None,
+            )
+            .await?;
+        entry.resource_type = "PatientAccount".into();
+        let username = username.trim();
+        let mut problems = Vec::new();
+        if username.is_empty()
+            || username.chars().count() > USERNAME_MAX_CHARS
+            || username
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace())
+        {
+            problems.push(FieldProblem::new(
+                "username",
+                Problem::Length {
+                    min_chars: 1,
+                    max_chars: USERNAME_MAX_CHARS,
+                },
+            ));
+        }
+        if let Err(AppError::Invalid(p)) = check_password(password) {
+            problems.extend(p);
+        }
+        if !problems.is_empty() {
+            return Err(self.refuse(entry, AppError::Invalid(problems)).await);
+        }
+        let hash = hash_password(password)?;
+        let id = match self
+            .store
+            .insert_patient_account(
+                resident_id,
+                username,
+                &hash,
+                ctx.principal.staff_id,
+                self.now_us(),
+            )
+            .await
+        {
+            Ok(id) => id,
+            Err(StoreError::Duplicate(what)) => {
+                let code = if what.contains("resident") {
+                    "account_exists"
+                } else {
+                    "username_taken"
+                };
+                return Err(self.refuse(entry, AppError::Conflict(code)).await);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        entry.resource_id = Some(id.to_string());
+        self.audit.record(vec![entry]).await?;
+        Ok(id)
+    }
+
+    /// Signs a resident in; a console session gets a CSRF token.
+    pub async fn patient_sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        console: bool,
+        request_id: Option<String>,
+    ) -> AppResult<PatientSignIn> {
+        let now_us = self.now_us();
+        let entry = |outcome: Outcome, resident: Option<i64>, detail: &str| AuditEntry {
+            at_us: now_us,
+            actor_user_id: None,
+            actor_username: format!(
+                "patient:{}",
+                username
+                    .chars()
+                    .take(USERNAME_MAX_CHARS)
+                    .collect::<String>()
+            ),
+            role: Some("patient".into()),
+            institution_id: None,
+            action: "patient.sign_in".into(),
+            resource_type: "PatientAccount".into(),
+            resource_id: None,
+            patient_id: resident,
+            reason: None,
+            outcome,
+            detail: Some(detail.into()),
+            request_id: request_id.clone(),
+        };
+        let Some(account) = self.store.patient_account_by_username(username).await? else {
+            unknown_account(password).await?;
+            self.audit
+                .record(vec![entry(Outcome::Failed, None, "unknown_user")])
+                .await?;
+            return Err(AppError::Unauthenticated);
+        };
+        let resident = Some(account.resident_id);
+        match attempt(
+            password,
+            &account.password_hash,
+            account.failed_attempts,
+            account.locked_until_us,
+            now_us,
+        )
+        .await?
+        {
+            Attempt::Accepted => {}
+            Attempt::Locked { until_us } => {
+                self.audit
+                    .record(vec![entry(Outcome::Failed, resident, "locked")])
+                    .await?;
+                return Err(AppError::Locked { until_us });
+            }
+            Attempt::Wrong {
+                failures,
+                locked_until_us,
+            } => {
+                self.store
+                    .set_patient_sign_in_state(account.id, failures, locked_until_us)
+                    .await?;
+                slow_down(failures).await;
+                self.audit
+                    .record(vec![entry(Outcome::Failed, resident, "wrong_password")])
+                    .await?;
+                return Err(match locked_until_us {
+                    Some(until_us) => AppError::Locked { until_us },
+                    None => AppError::Unauthenticated,
+                });
+            }
+        }
+        if account.failed_attempts != 0 || account.locked_until_us.is_some() {
+            self.store
+                .set_patient_sign_in_state(account.id, 0, None)
+                .await?;
+        }
+        let (token, hash) = new_token();
+        let csrf = console.then(|| new_token().0);
+        let ttl = if console { SESSION_TTL } else { API_TOKEN_TTL };
+        self.store
+            .insert_patient_token(
+                &hash,
+                account.id,
+                csrf.as_deref(),
+                now_us + ttl.as_micros() as i64,
+                now_us,
+            )
+            .await?;
+        self.audit
+            .record(vec![entry(
+                Outcome::Ok,
+                resident,
+                if console { "session" } else { "api" },
+            )])
+            .await?;
+        Ok(PatientSignIn {
+            token,
+            csrf,
+            expires_in_s: ttl.as_secs(),
+        })
+    }
+
+    /// Resolves a resident's token, or `Unauthenticated`.
+    pub async fn authenticate_patient(
+        &self,
+        token: &str,
+        request_id: Option<String>,
+    ) -> AppResult<PatientCtx> {
+        if token.len() != 64 {
+            return Err(AppError::Unauthenticated);
+        }
+        match self.store.patient_token(&hash_of_token(token)).await? {
+            Some(t) if t.expires_at_us > self.now_us() => Ok(PatientCtx {
+                account_id: t.account_id,
+                resident_id: t.resident_id,
+                username: t.username,
+                csrf: t.csrf,
+                request_id,
+            }),
+            _ => Err(AppError::Unauthenticated),
+        }
+    }
+
+    pub async fn patient_sign_out(&self, p: &PatientCtx, token: &str) -> AppResult<()> {
+        self.store
+            .delete_patient_token(&hash_of_token(token))
+            .await?;
+        self.audit
+            .record(vec![p.entry(
+                self.now_us(),
+                "patient.sign_out",
+                "PatientAccount",
+            )])
+            .await
+    }
+
+    /// The resident's own bookings, newest first (audited).
+    pub async fn patient_bookings(
+        &self,
+        p: &PatientCtx,
+        after: Option<i64>,
+        limit: u32,
+    ) -> AppResult<Page<BookingRecord>> {
+        let page = self
+            .store
+            .bookings_of_resident(p.resident_id, after, limit)
+            .await?;
+        self.audit
+            .record(vec![p.entry(self.now_us(), "patient.bookings", "Booking")])
+            .await?;
+        Ok(page)
+    }
+
+    /// Books a public slot for the signed-in resident (the earliest free one of the
+    /// schedule, or the one asked for).
+    pub async fn patient_book(
+        &self,
+        p: &PatientCtx,
+        schedule_id: i64,
+        slot_id: Option<i64>,
+    ) -> AppResult<BookingRecord> {
+        let mut entry = p.entry(self.now_us(), "patient.book", "Booking");
+        let schedule = match self.store.schedule(schedule_id).await {
+            Ok(s) => s,
+            Err(StoreError::NotFound) => {
+                let error =
+                    AppError::Invalid(vec![FieldProblem::new("schedule_id", Problem::NotAllowed)]);
+                return Err(self.refuse(entry, error).await);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let today = self.today();
+        if schedule.cancelled || schedule.day < today {
+            return Err(self
+                .refuse(entry, AppError::Conflict("schedule_closed"))
+                .await);
+        }
+        let pools: Vec<Pool> = [Pool::Reserved, Pool::Public]
+            .into_iter()
+            .filter(|pool| may_take(Pool::Public, *pool, schedule.day, today, &schedule.params))
+            .collect();
+        let new = NewBooking {
+            schedule_id,
+            slot_id,
+            pools,
+            via: Pool::Public,
+            resident_id: p.resident_id,
+            booked_by_staff_id: None,
+            booked_by_account_id: Some(p.account_id),
+            note: None,
+            care_until_us: end_of_local_day_us(schedule.day + Duration::days(BOOKING_ACCESS_DAYS)),
+            replaces: None,
+            now_us: self.now_us(),
+        };
+        let id = match self.store.book(&new).await? {
+            BookOutcome::Booked(id) => id,
+            BookOutcome::NoSlot => {
+                let code = if slot_id.is_some() {
+                    "slot_taken"
+                } else {
+                    "no_slot_left"
+                };
+                return Err(self.refuse(entry, AppError::Conflict(code)).await);
+            }
+            BookOutcome::PatientHasBooking => {
+                return Err(self
+                    .refuse(entry, AppError::Conflict("already_booked_that_day"))
+                    .await);
+            }
+            BookOutcome::ReplacedChanged => {
+                return Err(self
+                    .refuse(entry, AppError::Conflict("booking_changed"))
+                    .await);
+            }
+        };
+        entry.resource_id = Some(id.to_string());
+        entry.detail = Some(format!("schedule={schedule_id}"));
+        self.audit.record(vec![entry]).await?;
+        Ok(self.store.booking_fresh(id).await?)
+    }
+
+    /// Cancels one of the resident's own bookings before the slot starts.
+    pub async fn patient_cancel(
+        &self,
+        p: &PatientCtx,
+        booking_id: i64,
+    ) -> AppResult<BookingRecord> {
+        let mut entry = p.entry(self.now_us(), "patient.cancel", "Booking");
+        entry.resource_id = Some(booking_id.to_string());
+        let booking = match self.store.booking(booking_id).await {
+            Ok(b) if b.resident_id == p.resident_id => b,
+            Ok(_) | Err(StoreError::NotFound) => {
+                return Err(self.refuse(entry, AppError::NotFound).await);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let when = SlotWhen {
+            starts_at_us: booking.starts_at_us,
+            ends_at_us: booking.ends_at_us,
+            day: booking.day,
+        };
+        let to = match transition(
+            booking.status,
+            BookingAction::Cancel,
+            when,
+            self.now_us(),
+            self.today(),
+        ) {
+            Ok(to) => to,
+            Err(BookingError::NotBooked(_)) => {
+                return Err(self
+                    .refuse(entry, AppError::Conflict("booking_not_open"))
+                    .await);
+            }
+            Err(_) => return Err(self.refuse(entry, AppError::Conflict("too_late")).await),
+        };
+        match self
+            .store
+            .change_booking(booking_id, booking.status, to, self.now_us())
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Changed(_)) => {
+                return Err(self
+                    .refuse(entry, AppError::Conflict("booking_changed"))
+                    .await);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.audit.record(vec![entry]).await?;
+        Ok(self.store.booking_fresh(booking_id).await?)
+    }
+}

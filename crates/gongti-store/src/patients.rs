@@ -1,0 +1,134 @@
+//! Residents' own sign-ins (patient accounts) and their hashed tokens.
+
+use crate::row::RowExt;
+use crate::{Result, Store, on_read, on_write};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientAccount {
+    pub id: i64,
+    pub resident_id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub failed_attempts: i64,
+    pub locked_until_us: Option<i64>,
+}
+
+/// A presented patient token: the account and the resident, and the session's CSRF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientToken {
+    pub account_id: i64,
+    pub resident_id: i64,
+    pub username: String,
+    pub csrf: Option<String>,
+    pub expires_at_us: i64,
+}
+
+const COLUMNS: &str = "id, resident_id, username, password_hash, failed_attempts, locked_until_us";
+
+fn account(row: &impl RowExt) -> Result<PatientAccount> {
+    Ok(PatientAccount {
+        id: row.i64("id")?,
+        resident_id: row.i64("resident_id")?,
+        username: row.text("username")?,
+        password_hash: row.text("password_hash")?,
+        failed_attempts: row.i64("failed_attempts")?,
+        locked_until_us: row.opt_i64("locked_until_us")?,
+    })
+}
+
+impl Store {
+    /// Opens a resident's account; a taken username or a second account for the
+    /// resident is [`StoreError::Duplicate`].
+    pub async fn insert_patient_account(
+        &self,
+        resident_id: i64,
+        username: &str,
+        password_hash: &str,
+        staff_id: i64,
+        now_us: i64,
+    ) -> Result<i64> {
+        let (id,): (i64,) = on_write!(self, pool => {
+            sqlx::query_as(
+                "INSERT INTO patient_accounts (resident_id, username, password_hash, created_by_staff_id, created_at_us)
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(resident_id).bind(username).bind(password_hash).bind(staff_id).bind(now_us)
+            .fetch_one(pool).await?
+        });
+        Ok(id)
+    }
+
+    pub async fn patient_account_by_username(
+        &self,
+        username: &str,
+    ) -> Result<Option<PatientAccount>> {
+        let sql = format!("SELECT {COLUMNS} FROM patient_accounts WHERE username = $1");
+        on_write!(self, pool => {
+            sqlx::query(crate::row::trusted(&sql)).bind(username).fetch_optional(pool).await?
+                .as_ref().map(account).transpose()
+        })
+    }
+
+    /// Records the outcome of a sign-in attempt.
+    pub async fn set_patient_sign_in_state(
+        &self,
+        account_id: i64,
+        failed_attempts: i64,
+        locked_until_us: Option<i64>,
+    ) -> Result<()> {
+        on_write!(self, pool => {
+            sqlx::query("UPDATE patient_accounts SET failed_attempts = $1, locked_until_us = $2 WHERE id = $3")
+                .bind(failed_attempts).bind(locked_until_us).bind(account_id)
+                .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn insert_patient_token(
+        &self,
+        token_hash: &[u8; 32],
+        account_id: i64,
+        csrf: Option<&str>,
+        expires_at_us: i64,
+        now_us: i64,
+    ) -> Result<()> {
+        on_write!(self, pool => {
+            sqlx::query(
+                "INSERT INTO patient_tokens (token_hash, account_id, csrf, expires_at_us, created_at_us)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&token_hash[..]).bind(account_id).bind(csrf).bind(expires_at_us).bind(now_us)
+            .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn patient_token(&self, token_hash: &[u8; 32]) -> Result<Option<PatientToken>> {
+        on_read!(self, pool => {
+            sqlx::query(
+                "SELECT t.account_id, a.resident_id, a.username, t.csrf, t.expires_at_us
+                 FROM patient_tokens t JOIN patient_accounts a ON a.id = t.account_id WHERE t.token_hash = $1",
+            )
+            .bind(&token_hash[..])
+            .fetch_optional(pool).await?
+            .map(|row| {
+                Ok(PatientToken {
+                    account_id: row.i64("account_id")?,
+                    resident_id: row.i64("resident_id")?,
+                    username: row.text("username")?,
+                    csrf: row.opt_text("csrf")?,
+                    expires_at_us: row.i64("expires_at_us")?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    pub async fn delete_patient_token(&self, token_hash: &[u8; 32]) -> Result<()> {
+        on_write!(self, pool => {
+            sqlx::query("DELETE FROM patient_tokens WHERE token_hash = $1")
+                .bind(&token_hash[..]).execute(pool).await?;
+        });
+        Ok(())
+    }
+}

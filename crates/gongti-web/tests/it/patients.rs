@@ -1,0 +1,172 @@
+//! Residents' own sign-in and self-service booking on both engines: the account opened
+//! by their family doctor, the public clinics, booking and cancelling only their own,
+//! lockout, and tokens that never cross between patients and staff.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::support::TestApp;
+
+async fn patient_token(t: &TestApp, username: &str, password: &str) -> crate::support::Reply {
+    t.post(
+        "/api/v1/patient/token",
+        "",
+        json!({"username": username, "password": password}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_resident_books_a_public_slot_for_themselves() {
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let admin = t.token("hospadmin").await;
+        let other = t.token("other_doctor").await;
+        let open = format!("/api/v1/residents/{}/patient-account", t.home_resident);
+        // Only someone caring for the resident opens the account.
+        let body = json!({"username": "zhang.xiuying", "password": "her-own-pass-1"});
+        assert_eq!(
+            t.post(&open, &other, body.clone()).await.status,
+            StatusCode::FORBIDDEN
+        );
+        let r = t
+            .post(&open, &doctor, json!({"username": "", "password": "short"}))
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.json()["problems"].as_array().unwrap().len(), 2);
+        let r = t.post(&open, &doctor, body.clone()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let r = t
+            .post(
+                &open,
+                &doctor,
+                json!({"username": "another", "password": "her-own-pass-1"}),
+            )
+            .await;
+        assert_eq!(r.json()["code"], "account_exists");
+
+        // A clinic of 10 places, one held back for family doctors.
+        let day = (t.app.today() + time::Duration::days(5)).to_string();
+        let r = t
+            .post(
+                "/api/v1/schedules",
+                &admin,
+                json!({"department_id": t.cardio, "clinic_name": "高血压门诊", "day": day, "session": "am", "slot_count": 10}),
+            )
+            .await;
+        let schedule = r.json()["id"].as_i64().unwrap();
+
+        let r = patient_token(&t, "zhang.xiuying", "her-own-pass-1").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let me = r.json()["access_token"].as_str().unwrap().to_owned();
+        // Patient and staff tokens never cross.
+        assert_eq!(
+            t.get("/api/v1/residents", &me).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            t.get("/api/v1/patient/me", &doctor).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            t.get("/api/v1/patient/me", &me).await.json()["resident_id"],
+            t.home_resident
+        );
+
+        let clinics = t.get("/api/v1/patient/schedules", &me).await.json();
+        let clinic = clinics["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == schedule)
+            .unwrap_or_else(|| panic!("{clinics}"))
+            .clone();
+        assert_eq!(
+            clinic["free"], 9,
+            "the reserved place is not the public's yet"
+        );
+        let r = t
+            .post(
+                "/api/v1/patient/bookings",
+                &me,
+                json!({"schedule_id": schedule}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let booking = r.json();
+        assert_eq!(booking["pool"], "public");
+        assert_eq!(booking["booked_by_resident"], true);
+        assert_eq!(booking["resident_id"], t.home_resident);
+        let r = t
+            .post(
+                "/api/v1/patient/bookings",
+                &me,
+                json!({"schedule_id": schedule}),
+            )
+            .await;
+        assert_eq!(r.json()["code"], "already_booked_that_day");
+        let mine = t.get("/api/v1/patient/bookings", &me).await.json();
+        assert_eq!(mine["items"].as_array().unwrap().len(), 1);
+
+        // Someone else's booking is not theirs to cancel.
+        let r = t
+            .post(
+                "/api/v1/bookings",
+                &other,
+                json!({"schedule_id": schedule, "resident_id": t.other_resident, "pool": "public"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let theirs = r.json()["id"].as_i64().unwrap();
+        let r = t
+            .post(
+                &format!("/api/v1/patient/bookings/{theirs}/cancel"),
+                &me,
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        let id = booking["id"].as_i64().unwrap();
+        let r = t
+            .post(
+                &format!("/api/v1/patient/bookings/{id}/cancel"),
+                &me,
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.json()["status"], "cancelled");
+
+        // Every step is on the resident's own trail.
+        let trail = t
+            .get(
+                &format!("/api/v1/residents/{}/access-log", t.home_resident),
+                &doctor,
+            )
+            .await
+            .json();
+        let actions: Vec<String> = trail["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap_or("").to_owned())
+            .collect();
+        for a in ["patient.sign_in", "patient.book", "patient.cancel"] {
+            assert!(
+                actions.iter().any(|x| x == a),
+                "{a} missing from {actions:?}"
+            );
+        }
+
+        // Wrong passwords are slowed, then the account locks.
+        let mut last = StatusCode::OK;
+        for _ in 0..5 {
+            last = patient_token(&t, "zhang.xiuying", "wrong-password")
+                .await
+                .status;
+        }
+        assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+        let r = patient_token(&t, "zhang.xiuying", "her-own-pass-1").await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    }
+}
