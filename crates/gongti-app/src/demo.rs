@@ -451,6 +451,25 @@ impl App {
         summary.contracts = self
             .seed_contracts(&mut rng, chc, &demo_staff, today, now_us)
             .await?;
+        // The demo resident's own sign-in (`patient`), for the booking page at /patient.
+        let first = store
+            .residents(
+                &ResidentFilter {
+                    home_institution_id: Some(chc),
+                    ..ResidentFilter::default()
+                },
+                None,
+                1,
+            )
+            .await?;
+        if let (Some(r), Some((_, doctor))) = (
+            first.items.first(),
+            demo_staff.iter().find(|(u, _)| *u == "doctor"),
+        ) {
+            store
+                .insert_patient_account(r.id, "patient", &hash, *doctor, now_us)
+                .await?;
+        }
         summary.chronic = self
             .seed_chronic_demo(seed, today, now_us, &mut progress)
             .await?;

@@ -235,6 +235,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for (username, role) in gongti_app::demo::DEMO_USERS {
                 println!("  {username:<11} {}", role.name_zh());
             }
+            println!("  {:<11} 居民（自助预约 {url}patient）", "patient");
             serve(app, writer, &settings.listen).await?;
         }
         Command::Migrate { db } => {

@@ -21,6 +21,7 @@ use serde::Deserialize;
 mod chronic;
 mod consultations;
 mod dashboard;
+mod patient;
 mod referrals;
 mod scheduling;
 mod svg;
@@ -121,6 +122,7 @@ pub(crate) fn routes(_state: AppState) -> Router<AppState> {
         .merge(chronic::routes())
         .merge(dashboard::routes())
         .merge(referrals::routes())
+        .merge(patient::routes())
         .merge(consultations::routes())
         .merge(scheduling::routes())
 }

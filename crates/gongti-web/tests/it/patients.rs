@@ -170,3 +170,107 @@ async fn a_resident_books_a_public_slot_for_themselves() {
         assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     }
 }
+
+#[tokio::test]
+async fn a_resident_books_on_the_phone_page() {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let doctor = t.token("doctor").await;
+    let admin = t.token("hospadmin").await;
+    let r = t
+        .post(
+            &format!("/api/v1/residents/{}/patient-account", t.home_resident),
+            &doctor,
+            json!({"username": "zxy", "password": "her-own-pass-1"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let day = (t.app.today() + time::Duration::days(3)).to_string();
+    let r = t
+        .post(
+            "/api/v1/schedules",
+            &admin,
+            json!({"department_id": t.cardio, "clinic_name": "高血压门诊", "day": day, "session": "pm", "slot_count": 20}),
+        )
+        .await;
+    let schedule = r.json()["id"].as_i64().unwrap();
+
+    let get = |path: &str, cookie: String| {
+        Request::get(path)
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let post = |path: &str, cookie: String, form: String| {
+        Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, cookie)
+            .body(Body::from(form))
+            .unwrap()
+    };
+    // Not signed in: to the sign-in page.
+    let r = t.send(get("/patient", String::new())).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = t.send(get("/patient/login", String::new())).await;
+    let csrf = crate::console_scheduling::csrf_of(&r.text);
+    let r = t
+        .send(post(
+            "/patient/login",
+            format!("gongti_login_csrf={csrf}"),
+            format!("username=zxy&password=her-own-pass-1&csrf={csrf}"),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let set = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect::<Vec<_>>();
+    let token = set
+        .iter()
+        .find_map(|c| {
+            c.strip_prefix("gongti_patient=")
+                .and_then(|v| v.split(';').next())
+        })
+        .unwrap()
+        .to_owned();
+    let cookie = format!("gongti_patient={token}");
+    // The patient cookie is no staff session.
+    assert_eq!(
+        t.send(get("/residents", cookie.clone())).await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    let home = t.send(get("/patient", cookie.clone())).await;
+    assert!(
+        home.text.contains("可预约门诊") && home.text.contains("预约（余 18）"),
+        "{}",
+        home.text
+    );
+    let csrf = crate::console_scheduling::csrf_of(&home.text);
+    let r = t
+        .send(post(
+            "/patient/book",
+            cookie.clone(),
+            format!("csrf={csrf}&schedule_id={schedule}"),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let home = t.send(get("/patient", cookie.clone())).await;
+    assert!(
+        home.text.contains("取消预约") && home.text.contains("预约（余 17）"),
+        "{}",
+        home.text
+    );
+    // A forged form books nothing.
+    let r = t
+        .send(post(
+            "/patient/book",
+            cookie.clone(),
+            format!("csrf=forged&schedule_id={schedule}"),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
