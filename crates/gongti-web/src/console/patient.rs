@@ -8,10 +8,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use gongti_app::AppError;
 use gongti_app::patients::PatientCtx;
 use gongti_core::scheduling::{BookingStatus, Pool, open_to_public};
-use gongti_store::ScheduleFilter;
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
-use time::Duration;
 
 use super::{CSS, LOGIN_CSRF_COOKIE, Lang, cookie, error_box, random_hex, set_cookie};
 use crate::extract::request_id;
@@ -155,18 +153,7 @@ async fn render(
         .map(|page| page.items)
         .unwrap_or_default();
     let today = state.app.today();
-    let filter = ScheduleFilter {
-        institution_id: None,
-        department_id: None,
-        from_day: today,
-        to_day: today + Duration::days(14),
-    };
-    let clinics = state
-        .app
-        .schedules(filter, None, 200)
-        .await
-        .map(|p| p.items)
-        .unwrap_or_default();
+    let clinics = super::scheduling::next_two_weeks(state).await;
     let body = html! {
         h1 { (l.t("我的预约", "My bookings")) }
         @if let Some(e) = &error { (error_box(l, e)) }

@@ -244,6 +244,23 @@ async fn capacity(
     after(&c, done, |_| format!("/schedules/{id}"))
 }
 
+/// Every hospital's clinics of today and the next two weeks (at most 200).
+pub(super) async fn next_two_weeks(state: &AppState) -> Vec<ScheduleRecord> {
+    let today = state.app.today();
+    let filter = ScheduleFilter {
+        institution_id: None,
+        department_id: None,
+        from_day: today,
+        to_day: today + Duration::days(14),
+    };
+    state
+        .app
+        .schedules(filter, None, 200)
+        .await
+        .map(|p| p.items)
+        .unwrap_or_default()
+}
+
 /// A resident's booking page: their bookings, and the clinics of the next two weeks
 /// with a place they may take, one tap each.
 async fn booking_page(State(state): State<AppState>, c: Console, Path(id): Path<i64>) -> Response {
@@ -260,19 +277,7 @@ async fn booking_html(state: &AppState, c: &Console, id: i64, error: Option<AppE
         Ok(p) => p.items,
         Err(e) => return layout(c, l.t("预约挂号", "Bookings"), error_box(l, &e)).into_response(),
     };
-    let today = state.app.today();
-    let filter = ScheduleFilter {
-        institution_id: None,
-        department_id: None,
-        from_day: today,
-        to_day: today + Duration::days(14),
-    };
-    let open = state
-        .app
-        .schedules(filter, None, 200)
-        .await
-        .map(|p| p.items)
-        .unwrap_or_default();
+    let open = next_two_weeks(state).await;
     let family_doctor = c.session.principal.role == Role::FamilyDoctor;
     let csrf = c.session.csrf.clone().unwrap_or_default();
     let body = html! {
