@@ -568,7 +568,16 @@ impl App {
             .worklist_scope(ctx, &format!("referral.{which}"), "Referral")
             .await?;
         let b = match which {
-            "inbox" => ReferralBox::Inbox { institution_id },
+            // A department's staff see their department's inbox; the rest of the
+            // hospital (the desk, the administrator) sees all of it.
+            "inbox" => ReferralBox::Inbox {
+                institution_id,
+                department_id: self
+                    .store
+                    .staff_member(ctx.principal.staff_id)
+                    .await?
+                    .department_id,
+            },
             "sent" => ReferralBox::Sent { institution_id },
             "returning" => ReferralBox::Returning { institution_id },
             _ => {

@@ -106,9 +106,10 @@ pub struct ReferralStepWrite {
 /// Which referrals a list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReferralBox {
-    /// Received by an institution and under way.
+    /// Received by an institution (or one of its departments) and under way.
     Inbox {
         institution_id: i64,
+        department_id: Option<i64>,
     },
     /// Sent by an institution, any status.
     Sent {
@@ -401,9 +402,14 @@ impl Store {
         limit: u32,
     ) -> Result<Page<ReferralRecord>> {
         let (filter, key) = match which {
-            ReferralBox::Inbox { institution_id } => (
+            ReferralBox::Inbox {
+                institution_id,
+                department_id,
+            } => (
                 format!(
-                    "f.to_institution_id = {institution_id} AND f.status IN ('requested', 'accepted', 'arrived', 'seen')"
+                    "f.to_institution_id = {institution_id} AND f.status IN ('requested', 'accepted', 'arrived', 'seen'){}",
+                    department_id
+                        .map_or(String::new(), |d| format!(" AND f.to_department_id = {d}"))
                 ),
                 institution_id,
             ),

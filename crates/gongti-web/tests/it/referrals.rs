@@ -140,6 +140,40 @@ async fn one_click_referral_up_and_back_down() {
             .await
             .json();
         assert_eq!(ids(&inbox), vec![id]);
+        // A specialist of another department of the hospital does not.
+        let endo = t
+            .store
+            .departments(t.hospital)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|d| d.code == "endo")
+            .unwrap()
+            .id;
+        let staff = t
+            .store
+            .insert_staff(
+                &gongti_store::NewStaff {
+                    name: "内分泌医生".into(),
+                    role: gongti_core::role::Role::Specialist,
+                    institution_id: Some(t.hospital),
+                    district_code: Some("120101".into()),
+                    department_id: Some(endo),
+                    licence_number: None,
+                    title: None,
+                    practice_years: 10,
+                },
+                1,
+            )
+            .await
+            .unwrap();
+        t.app
+            .create_user("endo_doc", crate::support::PASSWORD, staff.id)
+            .await
+            .unwrap();
+        let endo_doc = t.token("endo_doc").await;
+        let theirs = t.get("/api/v1/referrals?box=inbox", &endo_doc).await.json();
+        assert!(ids(&theirs).is_empty(), "{theirs}");
         assert_eq!(t.get(&record, &specialist).await.status, StatusCode::OK);
         let sent = t.get("/api/v1/referrals?box=sent", &doctor).await.json();
         assert_eq!(ids(&sent), vec![id]);
