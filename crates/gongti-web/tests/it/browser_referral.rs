@@ -1,6 +1,7 @@
 //! End to end in headless Chromium (DOMAIN.md §3): a family doctor sees a home-reading
 //! alert and refers with one click; the specialist accepts, records the visit and
-//! refers the patient back with a plan; the family doctor's 14-day task appears.
+//! refers the patient back with a plan; the family doctor's 14-day task appears. And a
+//! resident books a visit on a phone-sized screen.
 
 use fantoccini::Locator;
 use serde_json::json;
@@ -156,5 +157,74 @@ async fn an_alert_is_referred_with_one_click_accepted_and_referred_back() {
         .await
         .unwrap();
     assert!(returning.text().await.unwrap().contains("待随访"));
+    c.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_resident_books_on_a_phone_sized_screen() {
+    let Some((_driver, port)) = chromedriver() else {
+        return;
+    };
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let doctor = t.token("doctor").await;
+    let admin = t.token("hospadmin").await;
+    let r = t
+        .post(
+            &format!("/api/v1/residents/{}/patient-account", t.home_resident),
+            &doctor,
+            json!({"username": "zxy", "password": "her-own-pass-1"}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.text);
+    let day = (t.app.today() + time::Duration::days(3)).to_string();
+    let r = t
+        .post(
+            "/api/v1/schedules",
+            &admin,
+            json!({"department_id": t.cardio, "clinic_name": "高血压门诊", "day": day, "session": "am", "slot_count": 10}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.text);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, t.router.clone()).into_future());
+    let c = connect(port).await;
+    c.set_window_size(390, 844).await.unwrap();
+    c.goto(&format!("{base}/patient")).await.unwrap();
+    wait_for_url(&c, "/patient/login").await;
+    c.find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys("zxy")
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("her-own-pass-1")
+        .await
+        .unwrap();
+    click(&c, "button[type=submit]").await;
+    let book = c
+        .wait()
+        .for_element(Locator::Css("div.slotcard button.primary"))
+        .await
+        .unwrap();
+    // On a phone the booking button spans the card: easy to tap.
+    let (_, _, width, _) = book.rectangle().await.unwrap();
+    assert!(
+        width > 250.0,
+        "the book button is {width}px wide on a 390px screen"
+    );
+    assert!(book.text().await.unwrap().contains("余 9"));
+    book.click().await.unwrap();
+    let cancel = c
+        .wait()
+        .for_element(Locator::XPath("//button[contains(., '取消预约')]"))
+        .await
+        .unwrap();
+    assert!(cancel.is_displayed().await.unwrap());
+    assert!(c.source().await.unwrap().contains("余 8"));
     c.close().await.unwrap();
 }
