@@ -179,9 +179,15 @@ impl Store {
                 patients[i].facts.visits.push(v);
             }
         }
+        // A resident may be enrolled in both programmes: every enrolment gets the day.
+        let mut by_resident: std::collections::HashMap<i64, Vec<usize>> =
+            std::collections::HashMap::new();
+        for (i, p) in patients.iter().enumerate() {
+            by_resident.entry(p.resident_id).or_default().push(i);
+        }
         for (resident_id, latest_us) in readings {
-            for p in patients.iter_mut().filter(|p| p.resident_id == resident_id) {
-                p.facts.reading_days.push(reading_day(latest_us));
+            for &i in by_resident.get(&resident_id).into_iter().flatten() {
+                patients[i].facts.reading_days.push(reading_day(latest_us));
             }
         }
         Ok(patients)
