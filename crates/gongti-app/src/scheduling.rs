@@ -401,6 +401,69 @@ impl App {
         Ok(self.store.schedule(schedule_id).await?)
     }
 
+    /// Cancels a clinic (停诊) with a reason: every patient still booked is cancelled
+    /// with it — each on their own audit trail — and returned, so that the hospital can
+    /// reach them; referrals that booked a slot are told on their timeline.
+    pub async fn cancel_schedule(
+        &self,
+        ctx: &Ctx,
+        schedule_id: i64,
+        reason: &str,
+    ) -> AppResult<Vec<BookingRecord>> {
+        let mut entry = self.schedule_entry(ctx, "schedule.cancel", Some(schedule_id));
+        let schedule = match self.store.schedule(schedule_id).await {
+            Ok(s) => s,
+            Err(StoreError::NotFound) => return Err(self.refuse(entry, AppError::NotFound).await),
+            Err(e) => return Err(e.into()),
+        };
+        if !may_manage_schedules(
+            &ctx.principal.actor(),
+            InstitutionId(schedule.institution_id),
+        ) {
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        }
+        let reason = reason.trim();
+        if let Some(problem) = text_problem("reason", Some(reason), CLINIC_NAME_MAX_CHARS * 4) {
+            return Err(self.refuse(entry, AppError::Invalid(vec![problem])).await);
+        }
+        if schedule.cancelled || schedule.day < self.today() {
+            return Err(self
+                .refuse(entry, AppError::Conflict("schedule_closed"))
+                .await);
+        }
+        let cancelled = match self
+            .store
+            .cancel_schedule(schedule_id, reason, ctx.principal.staff_id, self.now_us())
+            .await
+        {
+            Ok(ids) => ids,
+            Err(StoreError::Changed(_)) => {
+                return Err(self
+                    .refuse(entry, AppError::Conflict("schedule_closed"))
+                    .await);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut bookings = Vec::with_capacity(cancelled.len());
+        for id in cancelled {
+            bookings.push(self.store.booking_fresh(id).await?);
+        }
+        let mut audit: Vec<AuditEntry> = bookings
+            .iter()
+            .map(|b| {
+                let mut e = self.booking_entry(ctx, "booking.cancel", b.resident_id);
+                e.resource_id = Some(b.id.to_string());
+                e.detail = Some(format!("clinic cancelled: schedule={schedule_id}"));
+                e
+            })
+            .collect();
+        entry.reason = Some(reason.to_owned());
+        entry.detail = Some(format!("{} bookings cancelled", bookings.len()));
+        audit.push(entry);
+        self.audit.record(audit).await?;
+        Ok(bookings)
+    }
+
     /// What the actor may do with a patient's record, without refusing: booking rules
     /// weigh it with other facts. `NotFound` when there is no such resident.
     async fn record_decision(&self, ctx: &Ctx, resident_id: i64) -> AppResult<Decision> {

@@ -608,6 +608,65 @@ impl Store {
         })
     }
 
+    /// Cancels a published clinic (停诊) in one transaction: the schedule, its free
+    /// slots, and every booking that still holds a slot — each cancelled with the
+    /// reason, its access closed, and any referral that booked it told on its timeline.
+    /// Returns the bookings it cancelled (patients to contact); [`StoreError::Changed`]
+    /// when the schedule is no longer published.
+    pub async fn cancel_schedule(
+        &self,
+        schedule_id: i64,
+        reason: &str,
+        staff_id: i64,
+        now_us: i64,
+    ) -> Result<Vec<i64>> {
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
+                "UPDATE schedules SET status = 'cancelled', updated_at_us = $1 WHERE id = $2 AND status = 'published'",
+            )
+            .bind(now_us).bind(schedule_id)
+            .execute(&mut *tx).await?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Changed("schedule"));
+            }
+            let held: Vec<(i64,)> = sqlx::query_as(
+                "SELECT id FROM bookings WHERE schedule_id = $1 AND status = 'booked' ORDER BY id",
+            )
+            .bind(schedule_id)
+            .fetch_all(&mut *tx).await?;
+            sqlx::query(
+                "UPDATE care_relationships SET closed_at_us = $1 WHERE closed_at_us IS NULL AND id IN (
+                     SELECT care_relationship_id FROM bookings WHERE schedule_id = $2 AND status = 'booked')",
+            )
+            .bind(now_us).bind(schedule_id)
+            .execute(&mut *tx).await?;
+            sqlx::query(
+                "INSERT INTO referral_events (referral_id, step, status, staff_id, institution_id, note, at_us)
+                 SELECT f.id, 'slot_cancelled', f.status, $1, s.institution_id, $2, $3
+                 FROM referrals f JOIN bookings b ON b.id = f.booking_id JOIN schedules s ON s.id = b.schedule_id
+                 WHERE b.schedule_id = $4 AND b.status = 'booked'",
+            )
+            .bind(staff_id).bind(reason).bind(now_us).bind(schedule_id)
+            .execute(&mut *tx).await?;
+            sqlx::query(
+                "UPDATE bookings SET status = 'cancelled', changed_at_us = $1,
+                     note = CASE WHEN note IS NULL THEN $2 ELSE note || ' / ' || $2 END
+                 WHERE schedule_id = $3 AND status = 'booked'",
+            )
+            .bind(now_us).bind(format!("停诊 clinic cancelled: {reason}")).bind(schedule_id)
+            .execute(&mut *tx).await?;
+            sqlx::query(
+                "UPDATE slots SET status = 'withdrawn' WHERE schedule_id = $1 AND id NOT IN (
+                     SELECT slot_id FROM bookings WHERE schedule_id = $1 AND status = 'checked_in')",
+            )
+            .bind(schedule_id)
+            .execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(held.into_iter().map(|(id,)| id).collect())
+        })
+    }
+
     /// Slots held by more than one active booking, or marked free while one holds them
     /// — the guarantee the booking transaction keeps; always 0.
     pub async fn double_booked_slots(&self) -> Result<i64> {

@@ -63,6 +63,7 @@ fn schemas() -> Value {
             "day": {"type": "string", "format": "date"}, "session": {"type": "string", "enum": ["am", "pm"]},
             "starts_at": {"type": "string", "description": "HH:MM Beijing time (default 08:00 / 13:30)"}, "ends_at": {"type": "string", "description": "HH:MM (default 12:00 / 17:30)"},
             "slot_count": {"type": "integer", "minimum": 1, "maximum": 200}}},
+        "ScheduleCancel": {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string", "maxLength": 200}}},
         "Capacity": {"type": "object", "required": ["slot_count"], "properties": {"slot_count": {"type": "integer", "minimum": 1, "maximum": 200}}},
         "Booking": {"type": "object", "required": ["schedule_id", "resident_id", "pool"], "properties": {
             "schedule_id": {"type": "integer"}, "slot_id": {"type": "integer", "description": "A particular slot (default: the earliest free one)"},
@@ -241,6 +242,7 @@ fn paths(glass: Value) -> Value {
         },
         "/schedules/{id}": {"get": op("A schedule with its slots (pool, status, open to the public today)", "scheduling", json!([path_id()]), None, ("200", "The schedule with slots"))},
         "/schedules/{id}/capacity": {"put": op("Change the number of slots; never below the patients booked (409 capacity_below_bookings)", "scheduling", json!([path_id()]), Some("Capacity"), ("200", "The schedule"))},
+        "/schedules/{id}/cancel": {"post": op("停诊: cancel a clinic with a reason; every booking still holding a place is cancelled with it and listed (patients to contact); referrals that booked a slot are told on their timeline", "scheduling", json!([path_id()]), Some("ScheduleCancel"), ("200", "The schedule with cancelled_bookings"))},
         "/schedules/{id}/bookings": {"get": op("The schedule's bookings with patients' names, for the hospital's staff (audited)", "scheduling", json!([path_id()]), None, ("200", "{items}"))},
         "/bookings": {"post": op("Book a slot: pool reserved (a family doctor, for a patient contracted to their team) or public; 409 no_reserved_slot_left, no_slot_left, slot_taken, already_booked_that_day", "scheduling", json!([]), Some("Booking"), ("201", "The booking"))},
         "/bookings/{id}/cancel": {"post": op("Cancel before the slot starts; frees the slot", "scheduling", json!([path_id()]), None, ("200", "The booking"))},

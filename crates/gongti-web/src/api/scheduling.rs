@@ -29,6 +29,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/schedules/{id}", get(read))
         .route("/schedules/{id}/capacity", put(capacity))
         .route("/schedules/{id}/bookings", get(day_list))
+        .route("/schedules/{id}/cancel", post(cancel_schedule))
         .route("/bookings", post(book))
         .route("/bookings/{id}/cancel", post(cancel))
         .route("/bookings/{id}/check-in", post(check_in))
@@ -274,6 +275,27 @@ async fn day_list(
         .map(booking)
         .collect();
     Ok(Json(json!({"items": items})))
+}
+
+#[derive(Deserialize)]
+struct CancelBody {
+    #[serde(default)]
+    reason: String,
+}
+
+/// 停诊: the clinic and every booking that still holds a place, with the patients to
+/// contact in the answer.
+async fn cancel_schedule(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    ApiJson(body): ApiJson<CancelBody>,
+) -> ApiResult<Json<Value>> {
+    let cancelled = state.app.cancel_schedule(&ctx, id, &body.reason).await?;
+    let s = state.app.schedule(id).await?;
+    let mut v = schedule(&s);
+    v["cancelled_bookings"] = cancelled.iter().map(booking).collect::<Vec<_>>().into();
+    Ok(Json(v))
 }
 
 #[derive(Deserialize)]

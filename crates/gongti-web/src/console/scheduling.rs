@@ -26,6 +26,7 @@ pub(super) fn routes() -> axum::Router<AppState> {
         .route("/schedules/policy", post(set_policy))
         .route("/schedules/{id}", get(schedule_page))
         .route("/schedules/{id}/capacity", post(capacity))
+        .route("/schedules/{id}/cancel", post(cancel_clinic))
         .route("/residents/{id}/bookings", get(booking_page).post(book))
         .route("/bookings/{id}/cancel", post(cancel))
 }
@@ -210,6 +211,11 @@ async fn schedule_page(State(state): State<AppState>, c: Console, Path(id): Path
                 label { (l.t("号源数 ", "Slots ")) input type="number" name="slot_count" min="1" max="200" value=(schedule.slot_count()); }
                 button type="submit" { (l.t("调整号源（不会取消已约患者）", "Change (booked patients are kept)")) }
             }
+            form.search method="post" action=(format!("/schedules/{id}/cancel")) {
+                input type="hidden" name="csrf" value=(csrf);
+                input name="reason" placeholder=(l.t("停诊原因", "Reason for cancelling the clinic")) required;
+                button type="submit" { (l.t("停诊（已约患者逐一列出以便通知）", "Cancel the clinic (booked patients listed to contact)")) }
+            }
         }
         table #slots {
             tr { th { (l.t("时间", "Time")) } th { (l.t("号源池", "Pool")) } th { (l.t("状态", "Status")) } }
@@ -223,6 +229,43 @@ async fn schedule_page(State(state): State<AppState>, c: Console, Path(id): Path
         }
     };
     layout(&c, l.t("排班", "Schedule"), body).into_response()
+}
+
+#[derive(Deserialize)]
+struct CancelClinicForm {
+    csrf: String,
+    reason: String,
+}
+
+async fn cancel_clinic(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Form(f): Form<CancelClinicForm>,
+) -> Response {
+    if !csrf_ok(&c, &f.csrf) {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let l = c.lang;
+    match state.app.cancel_schedule(&c.ctx, id, &f.reason).await {
+        Ok(bookings) => layout(
+            &c,
+            l.t("停诊", "Clinic cancelled"),
+            html! {
+                h1 { (l.t("已停诊：请通知以下患者", "Clinic cancelled: contact these patients")) }
+                table #cancelled {
+                    tr { th { (l.t("患者", "Patient")) } th { (l.t("原就诊时间", "Was booked for")) } }
+                    @for b in &bookings {
+                        tr { td { a href=(format!("/residents/{}", b.resident_id)) { (b.resident_name) } } td { (local(b.starts_at_us)) } }
+                    }
+                }
+                @if bookings.is_empty() { p.muted { (l.t("无已约患者", "Nobody was booked")) } }
+                p { a href="/schedules" { (l.t("← 排班", "← Schedules")) } }
+            },
+        )
+        .into_response(),
+        Err(e) => layout(&c, l.t("排班", "Schedule"), error_box(l, &e)).into_response(),
+    }
 }
 
 #[derive(Deserialize)]

@@ -385,6 +385,7 @@ const ROUTES: &[&str] = &[
     "/schedules/{id}",
     "/schedules/{id}/capacity",
     "/schedules/{id}/bookings",
+    "/schedules/{id}/cancel",
     "/bookings",
     "/bookings/{id}/cancel",
     "/bookings/{id}/check-in",

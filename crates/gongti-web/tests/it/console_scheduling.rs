@@ -103,4 +103,21 @@ async fn a_hospital_publishes_in_the_console_and_a_doctor_books_from_the_phone_p
     )
     .await;
     assert!(r.text.contains("该居民当天在该科室已有预约"), "{}", r.text);
+
+    // 停诊: the clinic goes, and the booked patient is listed to contact.
+    let detail = page(&t, &admin, &location, "zh").await;
+    let csrf = csrf_of(&detail.text);
+    let r = post_form(
+        &t,
+        &admin,
+        &format!("{location}/cancel"),
+        &format!("csrf={csrf}&reason=%E4%B8%93%E5%AE%B6%E5%A4%96%E5%87%BA"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(
+        r.text.contains("已停诊") && r.text.contains("张秀英"),
+        "{}",
+        r.text
+    );
 }

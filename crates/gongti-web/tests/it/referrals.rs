@@ -338,6 +338,96 @@ async fn one_click_referral_up_and_back_down() {
 }
 
 #[tokio::test]
+async fn a_cancelled_clinic_lists_its_patients_and_tells_the_referral() {
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let admin = t.token("hospadmin").await;
+        let specialist = t.token("specialist").await;
+        let patient = enrolled_contracted(&t, &doctor, 40).await;
+        let schedule = publish(&t, &admin, 3, 10).await;
+        let r = t
+            .post(
+                &format!("/api/v1/residents/{patient}/referrals"),
+                &doctor,
+                json!({"source": "manual", "disease": "hypertension", "reason": "血压波动大"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let referral = r.json()["id"].as_i64().unwrap();
+        let r = t
+            .post(
+                "/api/v1/bookings",
+                &doctor,
+                json!({"schedule_id": schedule, "resident_id": t.home_resident, "pool": "public"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let cancel = format!("/api/v1/schedules/{schedule}/cancel");
+        assert_eq!(
+            t.post(&cancel, &specialist, json!({"reason": "专家外出"}))
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            t.post(&cancel, &admin, json!({"reason": " "})).await.status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        let r = t
+            .post(&cancel, &admin, json!({"reason": "专家外出会诊"}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let v = r.json();
+        assert_eq!(v["status"], "cancelled");
+        let mut patients: Vec<i64> = v["cancelled_bookings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["resident_id"].as_i64().unwrap())
+            .collect();
+        patients.sort();
+        let mut expected = vec![patient, t.home_resident];
+        expected.sort();
+        assert_eq!(patients, expected, "{v}");
+        assert!(
+            v["cancelled_bookings"][0]["note"]
+                .as_str()
+                .unwrap()
+                .contains("专家外出会诊")
+        );
+        // The referral still stands, and its timeline says the slot went.
+        let r = t
+            .get(&format!("/api/v1/referrals/{referral}"), &doctor)
+            .await
+            .json();
+        assert_eq!(r["status"], "requested");
+        let steps: Vec<_> = r["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["step"].clone())
+            .collect();
+        assert!(steps.iter().any(|s| s == "slot_cancelled"), "{r}");
+        // Nothing left to book, and nothing held twice.
+        assert_eq!(t.store.double_booked_slots().await.unwrap(), 0);
+        let r = t
+            .post(
+                "/api/v1/bookings",
+                &doctor,
+                json!({"schedule_id": schedule, "resident_id": t.home_resident, "pool": "public"}),
+            )
+            .await;
+        assert_eq!(r.json()["code"], "schedule_closed");
+        assert_eq!(
+            t.post(&cancel, &admin, json!({"reason": "再次"}))
+                .await
+                .json()["code"],
+            "schedule_closed"
+        );
+    }
+}
+
+#[tokio::test]
 async fn rejection_frees_the_slot_and_the_sender_may_cancel() {
     for t in TestApp::all().await {
         let doctor = t.token("doctor").await;
