@@ -71,6 +71,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_patient_accounts.sql"),
         postgres: include_str!("../migrations/postgres/0010_patient_accounts.sql"),
     },
+    Migration {
+        version: 11,
+        name: "enrolments_by_resident",
+        sqlite: include_str!("../migrations/sqlite/0011_enrolments_by_resident.sql"),
+        postgres: include_str!("../migrations/postgres/0011_enrolments_by_resident.sql"),
+    },
 ];
 
 pub const MIGRATION_COUNT: usize = MIGRATIONS.len();
