@@ -270,7 +270,7 @@ impl App {
             .consultations(ConsultationBox::Resident { resident_id }, after, limit)
             .await?;
         for c in &mut page.items {
-            c.files = self.store.consultation(c.id).await?.files;
+            c.files = self.store.consultation_files(c.id).await?;
         }
         self.audit.record(vec![entry]).await?;
         Ok(page)

@@ -6,15 +6,14 @@
 use gongti_core::access::PatientAction;
 use gongti_core::audit::{AuditEntry, Outcome};
 use gongti_core::resident::{FieldProblem, Problem};
-use gongti_core::scheduling::{BookingAction, BookingError, Pool, SlotWhen, may_take, transition};
-use gongti_store::{BookOutcome, BookingRecord, NewBooking, Page, StoreError};
-use time::Duration;
+use gongti_core::scheduling::{BookingAction, BookingError, Pool, SlotWhen, transition};
+use gongti_store::{BookingRecord, NewBooking, Page, StoreError};
 
 use crate::auth::{
     API_TOKEN_TTL, Attempt, SESSION_TTL, USERNAME_MAX_CHARS, attempt, check_password,
     hash_of_token, hash_password, new_token, slow_down, unknown_account,
 };
-use crate::scheduling::{BOOKING_ACCESS_DAYS, end_of_local_day_us};
+use crate::scheduling::{booked_or_conflict, booking_access_until_us, pools_for};
 use crate::{App, AppError, AppResult, Ctx};
 
 /// A signed-in resident.
@@ -302,43 +301,22 @@ impl App {
                 .refuse(entry, AppError::Conflict("schedule_closed"))
                 .await);
         }
-        let pools: Vec<Pool> = [Pool::Reserved, Pool::Public]
-            .into_iter()
-            .filter(|pool| may_take(Pool::Public, *pool, schedule.day, today, &schedule.params))
-            .collect();
         let new = NewBooking {
             schedule_id,
             slot_id,
-            pools,
+            pools: pools_for(Pool::Public, &schedule, today),
             via: Pool::Public,
             resident_id: p.resident_id,
             booked_by_staff_id: None,
             booked_by_account_id: Some(p.account_id),
             note: None,
-            care_until_us: end_of_local_day_us(schedule.day + Duration::days(BOOKING_ACCESS_DAYS)),
+            care_until_us: booking_access_until_us(schedule.day),
             replaces: None,
             now_us: self.now_us(),
         };
-        let id = match self.store.book(&new).await? {
-            BookOutcome::Booked(id) => id,
-            BookOutcome::NoSlot => {
-                let code = if slot_id.is_some() {
-                    "slot_taken"
-                } else {
-                    "no_slot_left"
-                };
-                return Err(self.refuse(entry, AppError::Conflict(code)).await);
-            }
-            BookOutcome::PatientHasBooking => {
-                return Err(self
-                    .refuse(entry, AppError::Conflict("already_booked_that_day"))
-                    .await);
-            }
-            BookOutcome::ReplacedChanged => {
-                return Err(self
-                    .refuse(entry, AppError::Conflict("booking_changed"))
-                    .await);
-            }
+        let id = match booked_or_conflict(self.store.book(&new).await?, slot_id, Pool::Public) {
+            Ok(id) => id,
+            Err(code) => return Err(self.refuse(entry, AppError::Conflict(code)).await),
         };
         entry.resource_id = Some(id.to_string());
         entry.detail = Some(format!("schedule={schedule_id}"));

@@ -21,7 +21,7 @@ use gongti_store::{
 };
 use time::Duration;
 
-use crate::scheduling::{BOOKING_ACCESS_DAYS, end_of_local_day_us};
+use crate::scheduling::booking_access_until_us;
 use crate::{App, AppError, AppResult, Ctx};
 
 /// How many times a one-click referral looks again when its slot was taken meanwhile.
@@ -346,9 +346,7 @@ impl App {
                         booked_by_staff_id: Some(ctx.principal.staff_id),
                         booked_by_account_id: None,
                         note: Some("一键转诊 one-click referral".into()),
-                        care_until_us: end_of_local_day_us(
-                            day + Duration::days(BOOKING_ACCESS_DAYS),
-                        ),
+                        care_until_us: booking_access_until_us(day),
                         replaces: None,
                         now_us: self.now_us(),
                     })

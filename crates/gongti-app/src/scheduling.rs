@@ -89,6 +89,37 @@ fn text_problem(field: &'static str, text: Option<&str>, max: usize) -> Option<F
     }
 }
 
+/// The pools a booking through `via` may take slots of today (DOMAIN.md §3 release).
+pub(crate) fn pools_for(via: Pool, schedule: &ScheduleRecord, today: Date) -> Vec<Pool> {
+    [Pool::Reserved, Pool::Public]
+        .into_iter()
+        .filter(|p| may_take(via, *p, schedule.day, today, &schedule.params))
+        .collect()
+}
+
+/// The instant a booking for a visit on `day` stops opening the patient's record.
+pub(crate) fn booking_access_until_us(day: Date) -> i64 {
+    end_of_local_day_us(day + Duration::days(BOOKING_ACCESS_DAYS))
+}
+
+/// The booking made, or the conflict to answer when no slot was taken.
+pub(crate) fn booked_or_conflict(
+    outcome: BookOutcome,
+    slot_id: Option<i64>,
+    via: Pool,
+) -> Result<i64, &'static str> {
+    match outcome {
+        BookOutcome::Booked(id) => Ok(id),
+        BookOutcome::NoSlot => Err(match (slot_id, via) {
+            (Some(_), _) => "slot_taken",
+            (None, Pool::Reserved) => "no_reserved_slot_left",
+            (None, Pool::Public) => "no_slot_left",
+        }),
+        BookOutcome::PatientHasBooking => Err("already_booked_that_day"),
+        BookOutcome::ReplacedChanged => Err("booking_changed"),
+    }
+}
+
 impl App {
     fn schedule_entry(&self, ctx: &Ctx, action: &str, id: Option<i64>) -> AuditEntry {
         let mut e = ctx
@@ -451,7 +482,7 @@ impl App {
         let mut audit: Vec<AuditEntry> = bookings
             .iter()
             .map(|b| {
-                let mut e = self.booking_entry(ctx, "booking.cancel", b.resident_id);
+                let mut e = self.booking_entry(ctx, "booking.cancel", Some(b.resident_id));
                 e.resource_id = Some(b.id.to_string());
                 e.detail = Some(format!("clinic cancelled: schedule={schedule_id}"));
                 e
@@ -480,12 +511,12 @@ impl App {
         ))
     }
 
-    fn booking_entry(&self, ctx: &Ctx, action: &str, resident_id: i64) -> AuditEntry {
+    fn booking_entry(&self, ctx: &Ctx, action: &str, resident_id: Option<i64>) -> AuditEntry {
         let mut e = ctx
             .principal
             .audit(self.now_us(), action, "Booking", Outcome::Ok);
         e.request_id = ctx.request_id.clone();
-        e.patient_id = Some(resident_id);
+        e.patient_id = resident_id;
         e
     }
 
@@ -507,7 +538,7 @@ impl App {
         } else {
             "booking.create"
         };
-        let mut entry = self.booking_entry(ctx, action, r.resident_id);
+        let mut entry = self.booking_entry(ctx, action, Some(r.resident_id));
         let record = match self.record_decision(ctx, r.resident_id).await {
             Ok(d) => d,
             Err(AppError::NotFound) => {
@@ -549,43 +580,22 @@ impl App {
                 .refuse(entry, AppError::Conflict("schedule_closed"))
                 .await);
         }
-        let pools: Vec<Pool> = [Pool::Reserved, Pool::Public]
-            .into_iter()
-            .filter(|p| may_take(r.via, *p, schedule.day, today, &schedule.params))
-            .collect();
         let new = NewBooking {
             schedule_id: schedule.id,
             slot_id: r.slot_id,
-            pools,
+            pools: pools_for(r.via, &schedule, today),
             via: r.via,
             resident_id: r.resident_id,
             booked_by_staff_id: Some(ctx.principal.staff_id),
             booked_by_account_id: None,
             note: r.note.map(|n| n.trim().to_owned()),
-            care_until_us: end_of_local_day_us(schedule.day + Duration::days(BOOKING_ACCESS_DAYS)),
+            care_until_us: booking_access_until_us(schedule.day),
             replaces,
             now_us: self.now_us(),
         };
-        let id = match self.store.book(&new).await? {
-            BookOutcome::Booked(id) => id,
-            BookOutcome::NoSlot => {
-                let code = match (r.slot_id, r.via) {
-                    (Some(_), _) => "slot_taken",
-                    (None, Pool::Reserved) => "no_reserved_slot_left",
-                    (None, Pool::Public) => "no_slot_left",
-                };
-                return Err(self.refuse(entry, AppError::Conflict(code)).await);
-            }
-            BookOutcome::PatientHasBooking => {
-                return Err(self
-                    .refuse(entry, AppError::Conflict("already_booked_that_day"))
-                    .await);
-            }
-            BookOutcome::ReplacedChanged => {
-                return Err(self
-                    .refuse(entry, AppError::Conflict("booking_changed"))
-                    .await);
-            }
+        let id = match booked_or_conflict(self.store.book(&new).await?, r.slot_id, r.via) {
+            Ok(id) => id,
+            Err(code) => return Err(self.refuse(entry, AppError::Conflict(code)).await),
         };
         entry.resource_id = Some(id.to_string());
         entry.detail = Some(format!(
@@ -607,8 +617,7 @@ impl App {
         action: &str,
         clinic_only: bool,
     ) -> AppResult<(BookingRecord, AuditEntry)> {
-        let mut entry = self.booking_entry(ctx, action, 0);
-        entry.patient_id = None;
+        let mut entry = self.booking_entry(ctx, action, None);
         entry.resource_id = Some(id.to_string());
         let booking = match self.store.booking(id).await {
             Ok(b) => b,

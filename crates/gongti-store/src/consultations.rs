@@ -154,7 +154,8 @@ impl Store {
         })
     }
 
-    async fn files_of(&self, consultation_id: i64) -> Result<Vec<FileInfo>> {
+    /// A consultation's files (without their bytes).
+    pub async fn consultation_files(&self, consultation_id: i64) -> Result<Vec<FileInfo>> {
         on_read!(self, pool => {
             sqlx::query(
                 "SELECT id, filename, content_type, size_bytes, sha256 FROM consultation_files
@@ -182,7 +183,7 @@ impl Store {
         let mut c = on_write!(self, pool => {
             consultation(&sqlx::query(trusted(&sql)).bind(id).fetch_one(pool).await?)
         })?;
-        c.files = self.files_of(id).await?;
+        c.files = self.consultation_files(id).await?;
         Ok(c)
     }
 
