@@ -1,10 +1,15 @@
-//! The audit writer: requests hand their records to one task that links them into the
-//! hash chain and commits them in groups. A request is answered only after its record
-//! is committed, so no response is ever sent for an unaudited access, while one commit
-//! carries many requests' records.
+//! The audit writer: requests hand their records to one writer that links them into
+//! the hash chain and commits them in groups. A request is answered only after its
+//! record is committed, so no response is ever sent for an unaudited access, while one
+//! commit carries many requests' records.
+//!
+//! On SQLite the writer is a thread of its own writing the trail's own file (see
+//! gongti-store's `audit_file`): a group is gathered, linked and committed there
+//! without waiting for a turn on the threads that serve requests. On PostgreSQL it is
+//! a task writing through the pool.
 
 use gongti_core::audit::{AuditEntry, ChainBreak, ChainVerifier, ChainedEntry, GENESIS_HASH, link};
-use gongti_store::Store;
+use gongti_store::{AuditAppender, Store};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{AppError, AppResult};
@@ -30,7 +35,12 @@ impl AuditLog {
     pub(crate) async fn start(store: Store) -> AppResult<(AuditLog, tokio::task::JoinHandle<()>)> {
         let head = store.audit_head().await?.unwrap_or((0, GENESIS_HASH));
         let (queue, rx) = mpsc::channel(AUDIT_QUEUE_MAX);
-        let writer = tokio::spawn(write_loop(store, rx, head));
+        let writer = match store.audit_appender() {
+            Some(appender) => {
+                tokio::task::spawn_blocking(move || write_thread(&appender, rx, head))
+            }
+            None => tokio::spawn(write_loop(store, rx, head)),
+        };
         Ok((AuditLog { queue }, writer))
     }
 
@@ -55,37 +65,59 @@ impl AuditLog {
     }
 }
 
+/// Takes what else is already queued behind `first`, up to a batch.
+fn gather(first: Request, rx: &mut mpsc::Receiver<Request>, pending: &mut Vec<Request>) {
+    let mut count = first.entries.len();
+    pending.push(first);
+    while count < AUDIT_BATCH_MAX {
+        match rx.try_recv() {
+            Ok(r) => {
+                count += r.entries.len();
+                pending.push(r);
+            }
+            Err(_) => break,
+        }
+    }
+}
+
+/// Links the pending records onto the chain at `head`; returns them and the new head.
+fn chain(pending: &[Request], head: (i64, [u8; 32])) -> (Vec<ChainedEntry>, (i64, [u8; 32])) {
+    let (mut seq, mut prev) = head;
+    let mut chained: Vec<ChainedEntry> = Vec::new();
+    for request in pending {
+        for entry in &request.entries {
+            seq += 1;
+            let record = link(seq, prev, entry.clone());
+            prev = record.hash;
+            chained.push(record);
+        }
+    }
+    (chained, (seq, prev))
+}
+
+/// Tells each waiting request whether its records were committed.
+fn settle(pending: &mut Vec<Request>, ok: bool) {
+    for request in pending.drain(..) {
+        let _ = request.done.send(ok);
+    }
+}
+
+fn failed(error: &gongti_store::StoreError, records: usize) {
+    tracing::error!(%error, records, "audit batch failed; its requests fail");
+}
+
 async fn write_loop(store: Store, mut rx: mpsc::Receiver<Request>, mut head: (i64, [u8; 32])) {
     let mut pending: Vec<Request> = Vec::new();
     while let Some(first) = rx.recv().await {
-        let mut count = first.entries.len();
-        pending.push(first);
-        while count < AUDIT_BATCH_MAX {
-            match rx.try_recv() {
-                Ok(r) => {
-                    count += r.entries.len();
-                    pending.push(r);
-                }
-                Err(_) => break,
-            }
-        }
-        let (mut seq, mut prev) = head;
-        let mut chained: Vec<ChainedEntry> = Vec::with_capacity(count);
-        for request in &pending {
-            for entry in &request.entries {
-                seq += 1;
-                let record = link(seq, prev, entry.clone());
-                prev = record.hash;
-                chained.push(record);
-            }
-        }
+        gather(first, &mut rx, &mut pending);
+        let (chained, next) = chain(&pending, head);
         let ok = match store.append_audit(&chained).await {
             Ok(()) => {
-                head = (seq, prev);
+                head = next;
                 true
             }
             Err(error) => {
-                tracing::error!(%error, records = chained.len(), "audit batch failed; its requests fail");
+                failed(&error, chained.len());
                 // Re-read the head: the failed transaction may or may not have landed.
                 if let Ok(Some(h)) = store.audit_head().await {
                     head = h;
@@ -93,9 +125,34 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<Request>, mut head: (i6
                 false
             }
         };
-        for request in pending.drain(..) {
-            let _ = request.done.send(ok);
-        }
+        settle(&mut pending, ok);
+    }
+}
+
+/// The SQLite writer: the same loop on a thread of its own, committing on it.
+fn write_thread(
+    appender: &AuditAppender,
+    mut rx: mpsc::Receiver<Request>,
+    mut head: (i64, [u8; 32]),
+) {
+    let mut pending: Vec<Request> = Vec::new();
+    while let Some(first) = rx.blocking_recv() {
+        gather(first, &mut rx, &mut pending);
+        let (chained, next) = chain(&pending, head);
+        let ok = match appender.append(&chained) {
+            Ok(()) => {
+                head = next;
+                true
+            }
+            Err(error) => {
+                failed(&error, chained.len());
+                if let Ok(Some(h)) = appender.head() {
+                    head = h;
+                }
+                false
+            }
+        };
+        settle(&mut pending, ok);
     }
 }
 

@@ -27,7 +27,6 @@ use gongti_app::demo::DemoRng;
 use gongti_app::{App, system_clock};
 use gongti_core::id_number::check_character;
 use serde_json::{Value, json};
-use sqlx::Connection;
 
 use crate::load::{Load, Method, Summary};
 
@@ -221,32 +220,41 @@ async fn raw_sqlite_insert(rows: &[Value]) -> anyhow::Result<Duration> {
         )
         .await?;
     store.close().await;
-    let url = format!("sqlite://{}?mode=rwc", dir.join("gongti.db").display());
-    let mut conn = sqlx::SqliteConnection::connect(&url).await?;
-    sqlx::query("PRAGMA journal_mode=WAL")
-        .execute(&mut conn)
-        .await?;
-    sqlx::query("PRAGMA synchronous=FULL")
-        .execute(&mut conn)
-        .await?;
-    let started = Instant::now();
-    for chunk in rows.chunks(5_000) {
-        let mut tx = conn.begin().await?;
-        for r in chunk {
-            sqlx::query(
-                "INSERT INTO residents (id_number, name, sex, birth_date, phone, home_institution_id, created_at_us, updated_at_us)
-                 VALUES ($1, $2, '1', '1950-01-01', $3, $4, 0, 0)",
+    // rusqlite with one prepared statement: no async driver between the rows and SQLite.
+    let path = dir.join("gongti.db");
+    let rows: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["id_number"].as_str().unwrap_or_default().to_owned(),
+                r["name"].as_str().unwrap_or_default().to_owned(),
+                r["phone"].as_str().unwrap_or_default().to_owned(),
             )
-            .bind(r["id_number"].as_str())
-            .bind(r["name"].as_str())
-            .bind(r["phone"].as_str())
-            .bind(inst.id)
-            .execute(&mut *tx)
-            .await?;
+        })
+        .collect();
+    let inst_id = inst.id;
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Duration> {
+        let mut conn = rusqlite::Connection::open(&path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let started = Instant::now();
+        for chunk in rows.chunks(5_000) {
+            let tx = conn.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO residents (id_number, name, sex, birth_date, phone, home_institution_id, created_at_us, updated_at_us)
+                     VALUES (?1, ?2, '1', '1950-01-01', ?3, ?4, 0, 0)",
+                )?;
+                for (id_number, name, phone) in chunk {
+                    insert.execute(rusqlite::params![id_number, name, phone, inst_id])?;
+                }
+            }
+            tx.commit()?;
         }
-        tx.commit().await?;
-    }
-    Ok(started.elapsed())
+        Ok(started.elapsed())
+    })
+    .await?
 }
 
 struct Registration {

@@ -2,6 +2,9 @@
 
 use gongti_core::audit::{AuditEntry, ChainedEntry, Outcome};
 
+use std::sync::Arc;
+
+use crate::audit_file::AuditFile;
 use crate::row::{RowExt, hash32, trusted};
 use crate::{Result, Store, on_read, on_write};
 
@@ -93,11 +96,47 @@ fn insert_sql(chunk: &[ChainedEntry], engine: crate::EngineKind) -> String {
     sql
 }
 
+/// Appends to the SQLite audit trail's file on the calling thread: for a writer that
+/// runs on a thread of its own (see `audit_file`).
+#[derive(Debug, Clone)]
+pub struct AuditAppender(Arc<AuditFile>);
+
+impl AuditAppender {
+    /// Appends already-linked records in one transaction; blocks until committed.
+    pub fn append(&self, records: &[ChainedEntry]) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.0.append(records)
+    }
+
+    /// Where the chain continues from.
+    pub fn head(&self) -> Result<Option<(i64, [u8; 32])>> {
+        self.0.head()
+    }
+}
+
 impl Store {
+    /// The SQLite trail's appender, for a writer thread; `None` on PostgreSQL, whose
+    /// trail is written through [`Store::append_audit`].
+    pub fn audit_appender(&self) -> Option<AuditAppender> {
+        self.audit_file()
+            .map(|file| AuditAppender(Arc::clone(file)))
+    }
+
     /// Appends already-linked records in one transaction.
     pub async fn append_audit(&self, records: &[ChainedEntry]) -> Result<()> {
         if records.is_empty() {
             return Ok(());
+        }
+        if let Some(file) = self.audit_file() {
+            let file = Arc::clone(file);
+            let records = records.to_vec();
+            return tokio::task::spawn_blocking(move || file.append(&records))
+                .await
+                .map_err(|e| {
+                    crate::StoreError::Corrupt(format!("the audit append stopped: {e}"))
+                })?;
         }
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -122,6 +161,12 @@ impl Store {
 
     /// The last record's sequence number and hash, where the chain continues from.
     pub async fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>> {
+        if let Some(file) = self.audit_file() {
+            let file = Arc::clone(file);
+            return tokio::task::spawn_blocking(move || file.head())
+                .await
+                .map_err(|e| crate::StoreError::Corrupt(format!("the audit read stopped: {e}")))?;
+        }
         on_write!(self, pool => {
             let row = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(pool).await?;
             row.map(|r| Ok((r.i64("seq")?, hash32(&r, "hash")?))).transpose()
@@ -132,6 +177,11 @@ impl Store {
     pub async fn audit_records(&self, after_seq: i64, limit: u32) -> Result<AuditPage> {
         let sql =
             format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2");
+        if let Some(file) = self.audit_file() {
+            let params = vec![("$1", after_seq), ("$2", i64::from(limit))];
+            let records = file.reads.all(sql, params, |row| chained(row)).await?;
+            return Ok(AuditPage { records });
+        }
         let records = on_read!(self, pool => {
             sqlx::query(trusted(&sql)).bind(after_seq).bind(i64::from(limit)).fetch_all(pool).await?
                 .iter().map(chained).collect::<Result<Vec<_>>>()?
@@ -149,6 +199,12 @@ impl Store {
         let sql = format!(
             "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE patient_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
         );
+        if let Some(file) = self.audit_file() {
+            let before = before_seq.unwrap_or(i64::MAX);
+            let params = vec![("$1", patient_id), ("$2", before), ("$3", i64::from(limit))];
+            let records = file.reads.all(sql, params, |row| chained(row)).await?;
+            return Ok(AuditPage { records });
+        }
         let records = on_read!(self, pool => {
             sqlx::query(trusted(&sql)).bind(patient_id).bind(before_seq.unwrap_or(i64::MAX)).bind(i64::from(limit))
                 .fetch_all(pool).await?
@@ -158,6 +214,14 @@ impl Store {
     }
 
     pub async fn audit_count(&self) -> Result<i64> {
+        if let Some(file) = self.audit_file() {
+            return file
+                .reads
+                .scan(
+                    |conn| Ok(conn.query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0))?),
+                )
+                .await;
+        }
         let (n,): (i64,) = on_read!(self, pool => sqlx::query_as("SELECT COUNT(*) FROM audit_log").fetch_one(pool).await)?;
         Ok(n)
     }

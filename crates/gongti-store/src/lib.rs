@@ -7,11 +7,13 @@
 //! one transaction.
 
 mod audit;
+mod audit_file;
 mod auth;
 mod bulk;
 mod chronic;
 mod consultations;
 mod contracts;
+mod direct;
 mod indicators;
 mod maintained;
 mod migrate;
@@ -27,6 +29,7 @@ mod screening;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -34,7 +37,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use audit::AuditPage;
+pub use audit::{AuditAppender, AuditPage};
 pub use auth::{NewUser, TokenRecord, UserRecord};
 pub use bulk::{BulkEnrolment, BulkFollowup};
 pub use chronic::{
@@ -71,7 +74,7 @@ pub const POOL_CONNECTIONS_MAX: u32 = 16;
 /// few per core only adds context switches (measured in BENCHMARKS.md).
 pub const SQLITE_READ_CONNECTIONS: u32 = 4;
 /// How long a statement waits for SQLite's write lock before it fails.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +96,18 @@ pub enum StoreError {
     SchemaTooNew { found: i64, known: i64 },
     #[error(transparent)]
     Database(sqlx::Error),
+    /// An error from the SQLite hot path ([`direct`]).
+    #[error(transparent)]
+    Direct(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
+            e => StoreError::Direct(e),
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -133,6 +148,10 @@ enum Engine {
     Sqlite {
         read: SqlitePool,
         write: SqlitePool,
+        /// The hot path's own read-only connections (see [`direct`]).
+        direct: Arc<direct::DirectReads>,
+        /// The audit trail's own file (see [`audit_file`]).
+        audit: Arc<audit_file::AuditFile>,
     },
     Postgres(PgPool),
 }
@@ -218,8 +237,9 @@ impl Store {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             StoreError::Corrupt(format!("cannot create {}: {e}", data_dir.display()))
         })?;
+        let file = data_dir.join("gongti.db");
         let options = SqliteConnectOptions::new()
-            .filename(data_dir.join("gongti.db"))
+            .filename(&file)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: a committed transaction survives power loss. Nothing a clinician
@@ -243,7 +263,12 @@ impl Store {
             .connect_with(options.read_only(true))
             .await?;
         Ok(Store {
-            engine: Engine::Sqlite { read, write },
+            engine: Engine::Sqlite {
+                read,
+                write,
+                direct: Arc::new(direct::DirectReads::new(file)),
+                audit: Arc::new(audit_file::AuditFile::open(data_dir)?),
+            },
         })
     }
 
@@ -258,6 +283,22 @@ impl Store {
         Ok(Store {
             engine: Engine::Postgres(pool),
         })
+    }
+
+    /// The SQLite hot path's connections, on SQLite.
+    pub(crate) fn direct(&self) -> Option<&Arc<direct::DirectReads>> {
+        match &self.engine {
+            Engine::Sqlite { direct, .. } => Some(direct),
+            Engine::Postgres(_) => None,
+        }
+    }
+
+    /// The SQLite audit trail's file, on SQLite.
+    pub(crate) fn audit_file(&self) -> Option<&Arc<audit_file::AuditFile>> {
+        match &self.engine {
+            Engine::Sqlite { audit, .. } => Some(audit),
+            Engine::Postgres(_) => None,
+        }
     }
 
     pub fn kind(&self) -> EngineKind {
@@ -280,7 +321,7 @@ impl Store {
 
     pub async fn close(&self) {
         match &self.engine {
-            Engine::Sqlite { read, write } => {
+            Engine::Sqlite { read, write, .. } => {
                 read.close().await;
                 write.close().await;
             }

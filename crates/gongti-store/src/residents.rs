@@ -69,6 +69,23 @@ fn resident(row: &impl RowExt) -> Result<ResidentRecord> {
     })
 }
 
+/// A resident row with its `care` column: the institutions of open care relationships.
+fn with_care(row: &impl RowExt) -> Result<(ResidentRecord, Vec<i64>)> {
+    let mut care: Vec<i64> = row
+        .opt_text("care")?
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse()
+                .map_err(|_| StoreError::Corrupt("care relationship".into()))
+        })
+        .collect::<Result<_>>()?;
+    care.sort_unstable();
+    care.dedup();
+    Ok((resident(row)?, care))
+}
+
 const INSERT: &str = "INSERT INTO residents (id_number, name, sex, birth_date, phone, address, household, home_institution_id, created_at_us, updated_at_us)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id";
 
@@ -206,18 +223,14 @@ impl Store {
             }
         };
         let sql = format!("SELECT {COLUMNS}, {care} AS care {FROM} WHERE r.id = $1");
+        if let Some(direct) = self.direct() {
+            // Every access decision starts here: SQLite's hot path.
+            return direct
+                .first(&sql, &[("$1", &id), ("$2", &now_us)], |row| with_care(row))?
+                .ok_or(StoreError::NotFound);
+        }
         on_read!(self, pool => {
-            let row = sqlx::query(trusted(&sql)).bind(id).bind(now_us).fetch_optional(pool).await?.ok_or(StoreError::NotFound)?;
-            let mut care: Vec<i64> = row
-                .opt_text("care")?
-                .unwrap_or_default()
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(|s| s.parse().map_err(|_| StoreError::Corrupt("care relationship".into())))
-                .collect::<Result<_>>()?;
-            care.sort_unstable();
-            care.dedup();
-            Ok((resident(&row)?, care))
+            with_care(&sqlx::query(trusted(&sql)).bind(id).bind(now_us).fetch_optional(pool).await?.ok_or(StoreError::NotFound)?)
         })
     }
 

@@ -30,6 +30,13 @@ async fn sqlite(dir: &Path) -> sqlx::SqliteConnection {
         .unwrap()
 }
 
+/// The SQLite engine's audit trail, in its own file beside the records.
+async fn audit_db(dir: &Path) -> sqlx::SqliteConnection {
+    sqlx::SqliteConnection::connect(&format!("sqlite://{}", dir.join("audit.db").display()))
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn editing_one_audit_row_makes_verify_fail_naming_it() {
     let dir = gongti_testdb::temp_dir("gongti-cli");
@@ -55,7 +62,7 @@ async fn editing_one_audit_row_makes_verify_fail_naming_it() {
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
     assert!(text(&ok).contains("intact"));
 
-    let mut db = sqlite(&dir).await;
+    let mut db = audit_db(&dir).await;
     let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log")
         .fetch_one(&mut db)
         .await
@@ -100,7 +107,7 @@ async fn deleting_an_audit_row_is_found_too() {
         .output()
         .unwrap();
     assert!(created.status.success(), "{}", text(&created));
-    let mut db = sqlite(&dir).await;
+    let mut db = audit_db(&dir).await;
     let (last,): (i64,) = sqlx::query_as("SELECT MAX(seq) FROM audit_log")
         .fetch_one(&mut db)
         .await

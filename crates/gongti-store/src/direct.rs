@@ -1,0 +1,174 @@
+//! SQLite's hot path: statements on the busiest paths served through rusqlite on
+//! read-only connections of their own, run on the calling thread.
+//!
+//! sqlx's SQLite driver runs every statement on a worker thread of the connection's
+//! own and hands rows back over a channel: about 100 µs of CPU per statement on this
+//! kind of machine (BENCHMARKS.md), more than the statement itself. A point read here
+//! costs a few microseconds, so it runs where it is called, like any other short piece
+//! of CPU work; long scans go through [`DirectReads::scan`] on tokio's blocking pool.
+//! Writes stay on sqlx's one writer connection: SQLite has one writer at a time.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rusqlite::{Connection, OpenFlags};
+use time::Date;
+
+use crate::row::RowExt;
+use crate::{Result, StoreError};
+
+/// Idle connections kept for reuse; more are opened when more callers read at once.
+const DIRECT_IDLE_MAX: usize = 8;
+/// Prepared statements each connection keeps.
+const DIRECT_STATEMENT_CACHE: usize = 64;
+
+/// Read-only rusqlite connections to the embedded database.
+pub(crate) struct DirectReads {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for DirectReads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirectReads")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DirectReads {
+    pub(crate) fn new(path: PathBuf) -> DirectReads {
+        DirectReads {
+            path,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    fn open(&self) -> Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(crate::SQLITE_BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "temp_store", "memory")?;
+        conn.pragma_update(None, "cache_size", -65_536)?;
+        conn.set_prepared_statement_cache_capacity(DIRECT_STATEMENT_CACHE);
+        Ok(conn)
+    }
+
+    /// Runs `f` on an idle connection (or a new one) on this thread.
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let taken = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let conn = match taken {
+            Some(conn) => conn,
+            None => self.open()?,
+        };
+        let out = f(&conn);
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < DIRECT_IDLE_MAX {
+            idle.push(conn);
+        }
+        out
+    }
+
+    /// The first row of `sql` with named `$n` parameters, mapped, if there is one.
+    pub(crate) fn first<T>(
+        &self,
+        sql: &str,
+        params: &[(&str, &dyn rusqlite::ToSql)],
+        map: impl FnOnce(&rusqlite::Row<'_>) -> Result<T>,
+    ) -> Result<Option<T>> {
+        self.with(|conn| {
+            let mut statement = conn.prepare_cached(sql)?;
+            let mut rows = statement.query(params)?;
+            rows.next()?.map(map).transpose()
+        })
+    }
+
+    /// Every row of `sql` with named `$n` parameters, mapped, read on the blocking pool.
+    pub(crate) async fn all<T: Send + 'static>(
+        self: &Arc<Self>,
+        sql: String,
+        params: Vec<(&'static str, i64)>,
+        map: impl Fn(&rusqlite::Row<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<Vec<T>> {
+        self.scan(move |conn| {
+            let mut statement = conn.prepare_cached(&sql)?;
+            let named: Vec<(&str, &dyn rusqlite::ToSql)> = params
+                .iter()
+                .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
+                .collect();
+            let mut rows = statement.query(named.as_slice())?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(map(row)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Runs a long read on tokio's blocking pool, off the threads that serve requests.
+    pub(crate) async fn scan<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || this.with(f))
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("a direct read stopped: {e}")))?
+    }
+}
+
+fn column_error(column: &str, e: rusqlite::Error) -> StoreError {
+    StoreError::Corrupt(format!("column {column}: {e}"))
+}
+
+impl RowExt for rusqlite::Row<'_> {
+    fn i64(&self, column: &str) -> Result<i64> {
+        self.get(column).map_err(|e| column_error(column, e))
+    }
+    fn opt_i64(&self, column: &str) -> Result<Option<i64>> {
+        self.get(column).map_err(|e| column_error(column, e))
+    }
+    fn text(&self, column: &str) -> Result<String> {
+        self.get(column).map_err(|e| column_error(column, e))
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>> {
+        self.get(column).map_err(|e| column_error(column, e))
+    }
+    fn date(&self, column: &str) -> Result<Date> {
+        parse_date(column, &self.text(column)?)
+    }
+    fn opt_date(&self, column: &str) -> Result<Option<Date>> {
+        self.opt_text(column)?
+            .map(|text| parse_date(column, &text))
+            .transpose()
+    }
+    fn bool(&self, column: &str) -> Result<bool> {
+        self.get(column).map_err(|e| column_error(column, e))
+    }
+    fn opt_bool(&self, column: &str) -> Result<Option<bool>> {
+        self.get(column).map_err(|e| column_error(column, e))
+    }
+    fn bytes(&self, column: &str) -> Result<Vec<u8>> {
+        self.get(column).map_err(|e| column_error(column, e))
+    }
+}
+
+/// A date as the SQLite engine stores it (`YYYY-MM-DD`, as sqlx writes `time::Date`).
+fn parse_date(column: &str, text: &str) -> Result<Date> {
+    Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|e| StoreError::Corrupt(format!("column {column}: {e}")))
+}
