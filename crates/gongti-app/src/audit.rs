@@ -18,6 +18,14 @@ use crate::{AppError, AppResult};
 pub const AUDIT_QUEUE_MAX: usize = 65_536;
 /// Records committed in one transaction at most.
 pub const AUDIT_BATCH_MAX: usize = 2_048;
+/// While requests arrive together, the SQLite writer lets a group grow to this many
+/// records before committing it...
+pub const AUDIT_GATHER_TARGET: usize = 64;
+/// ...waiting at most this long for them. A lone request (the previous group held one
+/// record) never waits. Each commit writes a few pages to the WAL and syncs it whatever
+/// its size, so under load fewer, larger commits leave more CPU to the requests:
+/// about +8 % audited reads/s at 64 connections, with a lower p99 (BENCHMARKS.md).
+pub const AUDIT_GATHER_WAIT: std::time::Duration = std::time::Duration::from_micros(500);
 /// Records read per page by the verifier.
 pub const AUDIT_VERIFY_PAGE: u32 = 5_000;
 
@@ -129,6 +137,26 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<Request>, mut head: (i6
     }
 }
 
+/// Under load, waits briefly for more records to join the group (see
+/// [`AUDIT_GATHER_WAIT`]); returns how many records the group holds.
+fn gather_more(rx: &mut mpsc::Receiver<Request>, pending: &mut Vec<Request>) -> usize {
+    let deadline = std::time::Instant::now() + AUDIT_GATHER_WAIT;
+    let mut count: usize = pending.iter().map(|r| r.entries.len()).sum();
+    while count < AUDIT_GATHER_TARGET && std::time::Instant::now() < deadline {
+        std::thread::sleep(AUDIT_GATHER_WAIT / 10);
+        while count < AUDIT_BATCH_MAX {
+            match rx.try_recv() {
+                Ok(r) => {
+                    count += r.entries.len();
+                    pending.push(r);
+                }
+                Err(_) => break,
+            }
+        }
+    }
+    count
+}
+
 /// The SQLite writer: the same loop on a thread of its own, committing on it.
 fn write_thread(
     appender: &AuditAppender,
@@ -136,8 +164,14 @@ fn write_thread(
     mut head: (i64, [u8; 32]),
 ) {
     let mut pending: Vec<Request> = Vec::new();
+    let mut previous_group = 0;
     while let Some(first) = rx.blocking_recv() {
         gather(first, &mut rx, &mut pending);
+        if previous_group > 1 {
+            previous_group = gather_more(&mut rx, &mut pending);
+        } else {
+            previous_group = pending.iter().map(|r| r.entries.len()).sum();
+        }
         let (chained, next) = chain(&pending, head);
         let ok = match appender.append(&chained) {
             Ok(()) => {
