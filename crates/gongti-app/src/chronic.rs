@@ -5,14 +5,15 @@
 use gongti_core::access::PatientAction;
 use gongti_core::chronic::followup::{Evaluation, Findings, FollowupForm, evaluate, validate};
 use gongti_core::chronic::record::{
-    EnrolmentForm, FollowupRecordForm, validate_enrolment, validate_record,
+    EndingForm, EnrolmentForm, FollowupRecordForm, validate_ending, validate_enrolment,
+    validate_record,
 };
 use gongti_core::chronic::risk::{DiabetesStatus, RiskInputs, bp_grade, stratify};
 use gongti_core::chronic::{Bp, Disease, RULESET_VERSION};
 use gongti_core::resident::{FieldProblem, Problem, age_years};
 use gongti_store::{
-    EnrolmentRecord, FollowupRecord, NewEnrolment, NewFollowup, Page, ResidentRecord, RiskProfile,
-    StoreError, StoredRisk, TaskRecord,
+    EndEnrolment, EnrolmentRecord, FollowupRecord, NewEnrolment, NewFollowup, Page, ResidentRecord,
+    RiskProfile, StoreError, StoredRisk, TaskRecord,
 };
 use time::{Date, Duration};
 
@@ -382,7 +383,7 @@ impl App {
             }
             _ => None,
         };
-        let id = self
+        let id = match self
             .store
             .insert_followup(&NewFollowup {
                 enrolment_id: enrolment.id,
@@ -404,7 +405,15 @@ impl App {
                 }),
                 now_us: self.now_us(),
             })
-            .await?;
+            .await
+        {
+            Ok(id) => id,
+            // Ended (结案) since it was read.
+            Err(StoreError::Changed(_)) => {
+                return Err(self.refuse(entry, AppError::Conflict("not_enrolled")).await);
+            }
+            Err(e) => return Err(e.into()),
+        };
         entry.resource_id = Some(id.to_string());
         entry.detail = evaluation
             .classification
@@ -412,6 +421,72 @@ impl App {
         self.audit.record(vec![entry]).await?;
         let enrolment = self.store.active_enrolment(resident_id, disease).await?;
         Ok((id, evaluation, enrolment))
+    }
+
+    /// Ends a resident's enrolment (结案: died, moved away, diagnosis excluded,
+    /// declined). Its open tasks close, it leaves the worklists, and the indicator
+    /// figures count it as managed up to its last day. A new enrolment in the same
+    /// programme may follow.
+    pub async fn end_enrolment(
+        &self,
+        ctx: &Ctx,
+        resident_id: i64,
+        disease: Disease,
+        form: &EndingForm,
+    ) -> AppResult<EnrolmentRecord> {
+        let (resident, mut entry, _) = self
+            .clinical_write(ctx, resident_id, "chronic.end", "EpisodeOfCare")
+            .await?;
+        let enrolment = match self.store.active_enrolment(resident_id, disease).await {
+            Ok(e) => e,
+            Err(StoreError::NotFound) => {
+                return Err(self.refuse(entry, AppError::Conflict("not_enrolled")).await);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        entry.resource_id = Some(enrolment.id.to_string());
+        let valid = match validate_ending(
+            form,
+            enrolment.enrolled_on,
+            enrolment.last_followup_on,
+            self.today(),
+        ) {
+            Ok(v) => v,
+            Err(problems) => return Err(self.refuse(entry, AppError::Invalid(problems)).await),
+        };
+        let scopes = self.counter_scopes(enrolment.institution_id).await?;
+        let ended = match self
+            .store
+            .end_enrolment(&EndEnrolment {
+                enrolment_id: enrolment.id,
+                ended_on: valid.ended_on,
+                reason: valid.reason.code(),
+                note: valid.note.as_deref(),
+                now_us: self.now_us(),
+                maintain: Some((&self.chronic, &scopes)),
+            })
+            .await
+        {
+            Ok(e) => e,
+            Err(StoreError::Changed(_)) => {
+                return Err(self
+                    .refuse(entry, AppError::Conflict("enrolment_changed"))
+                    .await);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if enrolment.disease == Disease::Diabetes {
+            // Diabetes is a row of the hypertension risk table.
+            self.restratify(&resident, None).await?;
+        }
+        entry.detail = Some(format!(
+            "{} ended_on={} reason={}",
+            enrolment.disease.code(),
+            valid.ended_on,
+            valid.reason.code()
+        ));
+        self.audit.record(vec![entry]).await?;
+        Ok(ended)
     }
 
     /// A resident's follow-ups, newest visit first.

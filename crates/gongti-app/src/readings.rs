@@ -110,14 +110,14 @@ impl App {
                 .collect();
             days.sort();
             days.dedup();
+            // Ended enrolments too: a reading from before the end is contact inside
+            // it, and the recompute counts every enrolment of the resident alike.
             for e in self.store.enrolments_of_resident(*resident_id).await? {
-                if !e.active {
-                    continue;
-                }
                 updates.push(gongti_store::IndicatorUpdate {
                     enrolment_id: e.id,
                     disease: e.disease,
                     enrolled_on: e.enrolled_on,
+                    ended_on: e.ended_on,
                     scopes: self.counter_scopes(e.institution_id).await?,
                     event: gongti_store::IndicatorEvent::Readings(days.clone()),
                 });

@@ -46,6 +46,9 @@ pub struct EnrolmentRecord {
     pub active: bool,
     pub enrolled_on: Date,
     pub ended_on: Option<Date>,
+    /// Why it ended (an `EndReason` code) and the clinician's note.
+    pub end_reason: Option<String>,
+    pub end_note: Option<String>,
     pub profile: RiskProfile,
     pub highest_bp: Option<Bp>,
     pub bmi_centi: Option<u16>,
@@ -68,6 +71,19 @@ pub struct NewEnrolment {
     pub risk: Option<StoredRisk>,
     /// The counter scopes to count the enrolment in (`scopes_of`).
     pub scopes: Option<[String; 3]>,
+}
+
+/// The end of an enrolment to store (see [`Store::end_enrolment`]).
+#[derive(Debug, Clone)]
+pub struct EndEnrolment<'a> {
+    pub enrolment_id: i64,
+    pub ended_on: Date,
+    /// An [`gongti_core::chronic::record::EndReason`] code.
+    pub reason: &'a str,
+    pub note: Option<&'a str>,
+    pub now_us: i64,
+    /// The rule parameters and counter scopes, to keep the indicator figures.
+    pub maintain: Option<(&'a gongti_core::chronic::Params, &'a [String; 3])>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,8 +195,13 @@ fn codes(text: Option<String>) -> Vec<String> {
         .collect()
 }
 
+/// Touches an enrolment only while it is active: inside a write, it both checks the
+/// status and (on PostgreSQL) locks the row against a concurrent ending or follow-up.
+const LOCK_ACTIVE_ENROLMENT: &str =
+    "UPDATE chronic_enrolments SET changed_at_us = $2 WHERE id = $1 AND status = 'active'";
+
 const ENROLMENT_COLUMNS: &str = "id, resident_id, disease, icd10, diagnosed_on, diagnosing_institution_id, \
-    diagnosed_offline, institution_id, status, enrolled_on, ended_on, smoking, dyslipidaemia, impaired_glucose, \
+    diagnosed_offline, institution_id, status, enrolled_on, ended_on, end_reason, end_note, smoking, dyslipidaemia, impaired_glucose, \
     family_history_early_cvd, target_organ_damage, ckd_stage, cvd, diabetes_complications, highest_sbp_mmhg, \
     highest_dbp_mmhg, bmi_centi, waist_cm, risk_level, risk_factors, last_followup_on, last_face_to_face_on, last_classification, next_due_on";
 
@@ -205,6 +226,8 @@ fn enrolment(row: &impl RowExt) -> Result<EnrolmentRecord> {
         active: row.text("status")? == "active",
         enrolled_on: row.date("enrolled_on")?,
         ended_on: row.opt_date("ended_on")?,
+        end_reason: row.opt_text("end_reason")?,
+        end_note: row.opt_text("end_note")?,
         profile: RiskProfile {
             smoking: row.bool("smoking")?,
             dyslipidaemia: row.bool("dyslipidaemia")?,
@@ -335,6 +358,79 @@ impl Store {
         self.enrolment_for_write(id).await
     }
 
+    /// Ends an active enrolment (结案) in one transaction: the enrolment, its open
+    /// tasks, and the kept indicator figures — the ending counted for the
+    /// denominators, and the periods it already has facts in re-counted under the
+    /// ending (an enrolment ended before a period's last day is no longer asked about
+    /// missed visits or loss to follow-up there). [`StoreError::Changed`] when it is
+    /// no longer active, or a follow-up after `ended_on` was recorded meanwhile.
+    pub async fn end_enrolment(&self, n: &EndEnrolment<'_>) -> Result<EnrolmentRecord> {
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            // Lock the row first (on PostgreSQL), then read the follow-ups afresh.
+            let locked = sqlx::query(LOCK_ACTIVE_ENROLMENT)
+            .bind(n.enrolment_id).bind(n.now_us)
+            .execute(&mut *tx).await?;
+            if locked.rows_affected() == 0 {
+                return Err(StoreError::Changed("enrolment"));
+            }
+            let (last,): (Option<Date>,) = sqlx::query_as(
+                "SELECT MAX(visit_on) FROM followups WHERE enrolment_id = $1",
+            )
+            .bind(n.enrolment_id)
+            .fetch_one(&mut *tx).await?;
+            if last.is_some_and(|last| last > n.ended_on) {
+                return Err(StoreError::Changed("enrolment"));
+            }
+            let (disease, enrolled_on): (String, Date) = sqlx::query_as(
+                "UPDATE chronic_enrolments SET status = 'ended', ended_on = $2, end_reason = $3, end_note = $4,
+                     next_due_on = NULL
+                 WHERE id = $1 RETURNING disease, enrolled_on",
+            )
+            .bind(n.enrolment_id).bind(n.ended_on).bind(n.reason).bind(n.note)
+            .fetch_one(&mut *tx).await?;
+            sqlx::query(
+                "UPDATE chronic_tasks SET status = 'closed', done_at_us = $2 WHERE enrolment_id = $1 AND status = 'open'",
+            )
+            .bind(n.enrolment_id).bind(n.now_us)
+            .execute(&mut *tx).await?;
+            if let Some((params, scopes)) = n.maintain {
+                for scope in scopes.iter() {
+                    sqlx::query(crate::maintained::ADD_ENDING)
+                        .bind(scope).bind(&disease).bind(n.ended_on).bind(enrolled_on)
+                        .execute(&mut *tx).await?;
+                }
+                let rows = sqlx::query("SELECT * FROM indicator_facts WHERE enrolment_id = $1")
+                    .bind(n.enrolment_id)
+                    .fetch_all(&mut *tx).await?;
+                for row in &rows {
+                    let code = row.text("period")?;
+                    let period = gongti_core::chronic::maintained::StandardPeriod::parse(&code)
+                        .ok_or_else(|| StoreError::Corrupt(format!("period {code}")))?;
+                    let facts = crate::maintained::facts_of(row)?;
+                    let delta = facts
+                        .contribution(period, enrolled_on, Some(n.ended_on), params)
+                        .minus(&facts.contribution(period, enrolled_on, None, params));
+                    for (measure, d) in gongti_core::chronic::maintained::Contribution::MEASURES
+                        .iter()
+                        .zip(delta)
+                    {
+                        if d == 0 {
+                            continue;
+                        }
+                        for scope in scopes.iter() {
+                            sqlx::query(crate::maintained::ADD_COUNT)
+                                .bind(scope).bind(&disease).bind(&code).bind(*measure).bind(d)
+                                .execute(&mut *tx).await?;
+                        }
+                    }
+                }
+            }
+            tx.commit().await?;
+        });
+        self.enrolment_for_write(n.enrolment_id).await
+    }
+
     async fn enrolment_for_write(&self, id: i64) -> Result<EnrolmentRecord> {
         let sql = format!("SELECT {ENROLMENT_COLUMNS} FROM chronic_enrolments WHERE id = $1");
         on_write!(self, pool => {
@@ -432,6 +528,14 @@ impl Store {
         let reasons: Vec<&str> = e.reasons.iter().map(|r| r.code()).collect();
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
+            // The enrolment must still be active: an ending may have committed since it
+            // was read (on PostgreSQL this also locks the row against one).
+            let still_active = sqlx::query(LOCK_ACTIVE_ENROLMENT)
+            .bind(n.enrolment_id).bind(n.now_us)
+            .execute(&mut *tx).await?;
+            if still_active.rows_affected() == 0 {
+                return Err(StoreError::Changed("enrolment"));
+            }
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO followups (enrolment_id, resident_id, disease, institution_id, staff_id, method, visit_on,
                      age_years, sbp_mmhg, dbp_mmhg, fpg_centi_mmol, hba1c_centi_percent, heart_rate_bpm,
@@ -516,6 +620,8 @@ impl Store {
                     enrolment_id: n.enrolment_id,
                     disease: n.disease,
                     enrolled_on: m.enrolled_on,
+                    // Follow-ups are written to active enrolments only (checked above).
+                    ended_on: None,
                     scopes: m.scopes.clone(),
                     event: crate::maintained::IndicatorEvent::Visit(gongti_core::chronic::indicators::VisitFact {
                         visit_on: n.followup.visit_on,

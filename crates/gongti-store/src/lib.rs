@@ -41,8 +41,8 @@ pub use audit::{AuditAppender, AuditPage};
 pub use auth::{NewUser, TokenRecord, UserRecord};
 pub use bulk::{BulkEnrolment, BulkFollowup};
 pub use chronic::{
-    EnrolmentRecord, FollowupList, FollowupRecord, Maintain, NewEnrolment, NewFollowup,
-    RiskProfile, StoredRisk, TaskRecord, WorklistFilter, WorklistItem, WorklistOrder,
+    EndEnrolment, EnrolmentRecord, FollowupList, FollowupRecord, Maintain, NewEnrolment,
+    NewFollowup, RiskProfile, StoredRisk, TaskRecord, WorklistFilter, WorklistItem, WorklistOrder,
 };
 pub use consultations::{ConsultationBox, ConsultationRecord, FileInfo, NewConsultation};
 pub use contracts::{ContractRecord, ContractWrite, NewPackage, OpenContract, PackageRecord};

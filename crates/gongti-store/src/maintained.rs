@@ -31,6 +31,8 @@ pub struct IndicatorUpdate {
     pub enrolment_id: i64,
     pub disease: Disease,
     pub enrolled_on: Date,
+    /// The last day under management, when the enrolment has ended (结案).
+    pub ended_on: Option<Date>,
     /// `c`, `d:<district>`, `i:<institution>`.
     pub scopes: [String; 3],
     pub event: IndicatorEvent,
@@ -109,6 +111,9 @@ pub(crate) const UPSERT_FACTS: &str = "INSERT INTO indicator_facts (enrolment_id
 pub(crate) const ADD_COUNT: &str = "INSERT INTO indicator_counts (scope, disease, period, measure, value) VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (scope, disease, period, measure) DO UPDATE SET value = indicator_counts.value + excluded.value";
 
+pub(crate) const ADD_ENDING: &str = "INSERT INTO enrolment_endings (scope, disease, ended_on, enrolled_on, ended) VALUES ($1, $2, $3, $4, 1)
+    ON CONFLICT (scope, disease, ended_on, enrolled_on) DO UPDATE SET ended = enrolment_endings.ended + 1";
+
 pub(crate) const ADD_ENROLMENT: &str = "INSERT INTO enrolment_counts (scope, disease, day, enrolled) VALUES ($1, $2, $3, $4)
     ON CONFLICT (scope, disease, day) DO UPDATE SET enrolled = enrolment_counts.enrolled + excluded.enrolled";
 
@@ -173,8 +178,8 @@ macro_rules! apply_indicator_updates {
                     .execute(&mut *$tx)
                     .await?;
                 let delta = new
-                    .contribution(p, u.enrolled_on, $params)
-                    .minus(&old.contribution(p, u.enrolled_on, $params));
+                    .contribution(p, u.enrolled_on, u.ended_on, $params)
+                    .minus(&old.contribution(p, u.enrolled_on, u.ended_on, $params));
                 for (measure, d) in gongti_core::chronic::maintained::Contribution::MEASURES
                     .iter()
                     .zip(delta)
@@ -200,11 +205,13 @@ macro_rules! apply_indicator_updates {
 pub(crate) use apply_indicator_updates;
 
 /// Counters as the recompute produces them: (scope, disease, period, measure) → value,
-/// and (scope, disease, day) → enrolments.
+/// (scope, disease, day) → enrolments, and (scope, disease, ended on, enrolled on) →
+/// ended enrolments.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IndicatorTables {
     pub counts: BTreeMap<(String, String, String, String), i64>,
     pub enrolments: BTreeMap<(String, String, Date), i64>,
+    pub endings: BTreeMap<(String, String, Date, Date), i64>,
 }
 
 /// A follow-up as the recompute reads it: (enrolment id, the visit).
@@ -215,6 +222,11 @@ type ResidentReading = (i64, i64);
 type CountRow = (String, String, String, String, i64);
 /// A stored enrolment count: (scope, disease, day, enrolments).
 type EnrolmentCountRow = (String, String, Date, i64);
+/// A stored ending count: (scope, disease, ended on, enrolled on, endings).
+type EndingCountRow = (String, String, Date, Date, i64);
+/// An enrolment as the recompute reads it: (id, resident, disease, enrolled on, ended
+/// on, institution, district).
+type RecomputeEnrolment = (i64, i64, String, Date, Option<Date>, i64, String);
 
 /// Enrolments per round trip of the recompute.
 const RECOMPUTE_CHUNK: i64 = 5_000;
@@ -327,6 +339,24 @@ impl Store {
         Ok(n.unwrap_or(0))
     }
 
+    /// Enrolments of a scope's programme that ended before `ended_before` and were
+    /// made on or before `enrolled_by`.
+    pub async fn ended_before(
+        &self,
+        scope: &str,
+        disease: Disease,
+        ended_before: Date,
+        enrolled_by: Date,
+    ) -> Result<i64> {
+        let (n,): (Option<i64>,) = on_read!(self, pool => {
+            sqlx::query_as("SELECT CAST(SUM(ended) AS BIGINT) FROM enrolment_endings
+                            WHERE scope = $1 AND disease = $2 AND ended_on < $3 AND enrolled_on <= $4")
+                .bind(scope).bind(disease.code()).bind(ended_before).bind(enrolled_by)
+                .fetch_one(pool).await?
+        });
+        Ok(n.unwrap_or(0))
+    }
+
     /// Recomputes every counter from the raw records (enrolments, follow-ups, home
     /// readings), a chunk of enrolments at a time; with `write`, replaces the stored
     /// facts and counters with the result in one transaction.
@@ -344,15 +374,20 @@ impl Store {
             false => None,
         };
         if let Some(tx) = sink.as_mut() {
-            for table in ["indicator_facts", "indicator_counts", "enrolment_counts"] {
+            for table in [
+                "indicator_facts",
+                "indicator_counts",
+                "enrolment_counts",
+                "enrolment_endings",
+            ] {
                 tx.execute(&format!("DELETE FROM {table}")).await?;
             }
         }
         let mut after = 0i64;
         loop {
-            let enrolments: Vec<(i64, i64, String, Date, i64, String)> = on_read!(self, pool => {
+            let enrolments: Vec<RecomputeEnrolment> = on_read!(self, pool => {
                 sqlx::query_as(
-                    "SELECT e.id, e.resident_id, e.disease, e.enrolled_on, e.institution_id, i.district_code
+                    "SELECT e.id, e.resident_id, e.disease, e.enrolled_on, e.ended_on, e.institution_id, i.district_code
                      FROM chronic_enrolments e JOIN institutions i ON i.id = e.institution_id
                      WHERE e.id > $1 ORDER BY e.id LIMIT $2",
                 )
@@ -415,7 +450,9 @@ impl Store {
                 days.dedup();
             }
             let mut chunk_facts: Vec<String> = Vec::new();
-            for (id, resident_id, disease, enrolled_on, institution_id, district) in &enrolments {
+            for (id, resident_id, disease, enrolled_on, ended_on, institution_id, district) in
+                &enrolments
+            {
                 let disease =
                     Disease::parse(disease).ok_or_else(|| StoreError::Corrupt("disease".into()))?;
                 let scopes = scopes_of(*institution_id, district);
@@ -424,6 +461,17 @@ impl Store {
                         .enrolments
                         .entry((scope.clone(), disease.code().to_owned(), *enrolled_on))
                         .or_default() += 1;
+                    if let Some(ended_on) = ended_on {
+                        *tables
+                            .endings
+                            .entry((
+                                scope.clone(),
+                                disease.code().to_owned(),
+                                *ended_on,
+                                *enrolled_on,
+                            ))
+                            .or_default() += 1;
+                    }
                 }
                 let mut facts: HashMap<StandardPeriod, PeriodFacts> = HashMap::new();
                 let mut events: Vec<IndicatorEvent> = by_enrolment
@@ -440,6 +488,7 @@ impl Store {
                         enrolment_id: *id,
                         disease,
                         enrolled_on: *enrolled_on,
+                        ended_on: *ended_on,
                         scopes: scopes.clone(),
                         event,
                     };
@@ -449,7 +498,7 @@ impl Store {
                     }
                 }
                 for (p, f) in facts {
-                    let c = f.contribution(p, *enrolled_on, params).values();
+                    let c = f.contribution(p, *enrolled_on, *ended_on, params).values();
                     for (measure, v) in Contribution::MEASURES.iter().zip(c) {
                         if v == 0 {
                             continue;
@@ -506,6 +555,22 @@ impl Store {
                 &enrolments,
             )
             .await?;
+            let endings = tables
+                .endings
+                .iter()
+                .map(|((scope, disease, ended_on, enrolled_on), n)| {
+                    format!(
+                        "({}, {}, '{ended_on}', '{enrolled_on}', {n})",
+                        quoted(scope),
+                        quoted(disease)
+                    )
+                })
+                .collect::<Vec<_>>();
+            tx.insert_rows(
+                "INSERT INTO enrolment_endings (scope, disease, ended_on, enrolled_on, ended) VALUES",
+                &endings,
+            )
+            .await?;
             tx.commit().await?;
         }
         Ok(tables)
@@ -513,12 +578,15 @@ impl Store {
 
     /// The counters as stored, for comparison with a recompute.
     pub async fn stored_indicator_tables(&self) -> Result<IndicatorTables> {
-        let (counts, enrolments): (Vec<CountRow>, Vec<EnrolmentCountRow>) = on_read!(self, pool => {
+        type Stored = (Vec<CountRow>, Vec<EnrolmentCountRow>, Vec<EndingCountRow>);
+        let (counts, enrolments, endings): Stored = on_read!(self, pool => {
             let counts = sqlx::query_as("SELECT scope, disease, period, measure, value FROM indicator_counts WHERE value <> 0")
                 .fetch_all(pool).await?;
             let enrolments = sqlx::query_as("SELECT scope, disease, day, enrolled FROM enrolment_counts WHERE enrolled <> 0")
                 .fetch_all(pool).await?;
-            (counts, enrolments)
+            let endings = sqlx::query_as("SELECT scope, disease, ended_on, enrolled_on, ended FROM enrolment_endings WHERE ended <> 0")
+                .fetch_all(pool).await?;
+            (counts, enrolments, endings)
         });
         Ok(IndicatorTables {
             counts: counts
@@ -528,6 +596,10 @@ impl Store {
             enrolments: enrolments
                 .into_iter()
                 .map(|(s, d, day, n)| ((s, d, day), n))
+                .collect(),
+            endings: endings
+                .into_iter()
+                .map(|(s, d, ended_on, enrolled_on, n)| ((s, d, ended_on, enrolled_on), n))
                 .collect(),
         })
     }

@@ -77,6 +77,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_enrolments_by_resident.sql"),
         postgres: include_str!("../migrations/postgres/0011_enrolments_by_resident.sql"),
     },
+    Migration {
+        version: 12,
+        name: "enrolment_endings",
+        sqlite: include_str!("../migrations/sqlite/0012_enrolment_endings.sql"),
+        postgres: include_str!("../migrations/postgres/0012_enrolment_endings.sql"),
+    },
 ];
 
 pub const MIGRATION_COUNT: usize = MIGRATIONS.len();

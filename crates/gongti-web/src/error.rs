@@ -235,6 +235,10 @@ impl ApiError {
                         "该居民未纳入此病种管理，请先建档",
                         "The resident is not enrolled in this programme",
                     ),
+                    "enrolment_changed" => (
+                        "该病种管理刚被修改（已结案或新增了随访），请刷新后重试",
+                        "The enrolment changed meanwhile (ended, or a later follow-up); reload and try again",
+                    ),
                     "same_team" => ("已与该团队签约", "The resident is already with this team"),
                     "contract_changed" => (
                         "签约状态已被他人修改，请刷新后重试",

@@ -117,6 +117,10 @@ fn schemas() -> Value {
             "packages": {"type": "array", "items": {"type": "string"}}}},
         "ContractEnd": {"type": "object", "required": ["reason"], "properties": {
             "reason": {"type": "string", "maxLength": 200}}},
+        "EnrolmentEnd": {"type": "object", "required": ["reason"], "properties": {
+            "ended_on": {"type": "string", "format": "date", "description": "The last day under management; today when absent. Not before the enrolment or its latest follow-up, not in the future"},
+            "reason": {"type": "string", "enum": ["died", "moved_away", "diagnosis_excluded", "declined"], "description": "死亡 / 迁出 / 排除诊断 / 拒绝管理"},
+            "note": {"type": "string", "maxLength": 200}}},
         "RiskFactors": {"type": "object", "description": "Hypertension risk inputs (DOMAIN.md §2); age and sex come from the resident, diabetes from the diabetes enrolment, BMI and waist from follow-ups", "properties": {
             "smoking": {"type": "boolean"}, "dyslipidaemia": {"type": "boolean"}, "impaired_glucose": {"type": "boolean"},
             "family_history_early_cvd": {"type": "boolean"}, "target_organ_damage": {"type": "boolean"},
@@ -202,6 +206,7 @@ fn paths(glass: Value) -> Value {
             "get": op("A resident's chronic-disease enrolments with risk and maintained figures (audited)", "chronic", json!([path_id()]), None, ("200", "{items}")),
             "post": op("Enrol in the hypertension or diabetes programme (409 already_enrolled)", "chronic", json!([path_id()]), Some("Enrolment"), ("201", "The enrolment")),
         },
+        "/residents/{id}/enrolments/{disease}/end": {"post": op("End the active enrolment in a programme (结案): open tasks close, the indicators count it as managed up to its last day (409 not_enrolled, enrolment_changed)", "chronic", json!([path_id(), {"name": "disease", "in": "path", "required": true, "schema": {"type": "string", "enum": ["hypertension", "diabetes"]}}]), Some("EnrolmentEnd"), ("200", "The ended enrolment"))},
         "/residents/{id}/enrolments/{disease}/risk-factors": {"put": op("Replace risk inputs and recompute the hypertension risk", "chronic", json!([path_id(), {"name": "disease", "in": "path", "required": true, "schema": {"type": "string", "enum": ["hypertension", "diabetes"]}}]), Some("RiskFactors"), ("200", "The enrolment"))},
         "/residents/{id}/followups": {
             "get": op("A resident's follow-ups, newest visit first (audited)", "chronic", with_paging(vec![path_id(), query("disease", "hypertension | diabetes", "string")]), None, ("200", "{items, next_cursor}")),

@@ -199,6 +199,19 @@ pub(crate) fn indicator(
     }
 }
 
+/// Why an enrolment ended (结案原因).
+pub(crate) fn end_reason(
+    r: gongti_core::chronic::record::EndReason,
+) -> (&'static str, &'static str) {
+    use gongti_core::chronic::record::EndReason;
+    match r {
+        EndReason::Died => ("死亡", "Died"),
+        EndReason::MovedAway => ("迁出", "Moved away"),
+        EndReason::DiagnosisExcluded => ("排除诊断", "Diagnosis excluded"),
+        EndReason::Declined => ("拒绝管理", "Declined management"),
+    }
+}
+
 pub(crate) fn disease(d: gongti_core::chronic::Disease) -> (&'static str, &'static str) {
     match d {
         gongti_core::chronic::Disease::Hypertension => ("高血压", "hypertension"),

@@ -141,15 +141,18 @@ pub fn assess(p: &PatientFacts, period: &Period, params: &Params) -> Assessment 
     };
 
     let missed_window_from = period.to - Duration::days(i64::from(params.missed_visit_days) - 1);
-    let missed_visit_eligible =
-        p.enrolled_on <= period.to - Duration::days(i64::from(params.missed_visit_days));
+    // Missed visit and lost to follow-up ask about patients still enrolled on the
+    // period's last day: an enrolment that ended cannot miss a visit after it.
+    let enrolled_at_end = p.ended_on.is_none_or(|e| e >= period.to);
+    let missed_visit_eligible = enrolled_at_end
+        && p.enrolled_on <= period.to - Duration::days(i64::from(params.missed_visit_days));
     let visited_recently = p
         .visits
         .iter()
         .any(|v| v.face_to_face && missed_window_from <= v.visit_on && v.visit_on <= period.to);
     let lost_window_from = period.to - Duration::days(i64::from(params.lost_to_follow_up_days) - 1);
-    let lost_eligible =
-        p.enrolled_on <= period.to - Duration::days(i64::from(params.lost_to_follow_up_days));
+    let lost_eligible = enrolled_at_end
+        && p.enrolled_on <= period.to - Duration::days(i64::from(params.lost_to_follow_up_days));
     let in_lost_window = |d: Date| lost_window_from <= d && d <= period.to;
     let contacted = p.visits.iter().any(|v| in_lost_window(v.visit_on))
         || p.reading_days.iter().any(|d| in_lost_window(*d));
@@ -405,6 +408,40 @@ mod tests {
             ..htn(Vec::new())
         };
         assert!(assess(&ended_inside, &YEAR, &p).managed);
+    }
+
+    /// An enrolment that ended (结案) inside the period is managed in it, but is not
+    /// asked about the period's last 90 days or 12 months: it cannot miss a visit
+    /// after its end. Ending on the last day keeps it eligible.
+    #[test]
+    fn an_ended_enrolment_is_not_missed_or_lost_after_its_end() {
+        let p = Params::default();
+        let cases = [
+            (None, true, true),
+            (Some(date!(2026 - 12 - 31)), true, true),
+            (Some(date!(2026 - 12 - 30)), true, false),
+            (Some(date!(2026 - 06 - 30)), true, false),
+            (Some(date!(2025 - 12 - 31)), false, false),
+        ];
+        for (ended_on, managed, eligible) in cases {
+            let patient = PatientFacts {
+                enrolled_on: date!(2024 - 01 - 01),
+                ended_on,
+                ..htn(Vec::new())
+            };
+            let a = assess(&patient, &YEAR, &p);
+            assert_eq!(a.managed, managed, "{ended_on:?}");
+            assert_eq!(
+                (a.missed_visit_eligible, a.lost_eligible),
+                (eligible, eligible),
+                "{ended_on:?}"
+            );
+            assert_eq!(
+                (a.missed_visit, a.lost),
+                (eligible, eligible),
+                "{ended_on:?}"
+            );
+        }
     }
 
     #[test]

@@ -204,19 +204,26 @@ impl PeriodFacts {
         self
     }
 
-    /// What the patient contributes to the period's counters. `enrolled_on` decides
-    /// whether they are eligible for missed visit and lost to follow-up.
+    /// What the patient contributes to the period's counters. `enrolled_on` and
+    /// `ended_on` decide whether they are eligible for missed visit and lost to
+    /// follow-up (enrolled long enough before the period's end, and still enrolled on
+    /// its last day); an enrolment ended before the period began contributes nothing.
     pub fn contribution(
         &self,
         period: StandardPeriod,
         enrolled_on: Date,
+        ended_on: Option<Date>,
         params: &Params,
     ) -> Contribution {
         let p = period.period();
-        let missed_eligible =
-            enrolled_on <= p.to - Duration::days(i64::from(params.missed_visit_days));
-        let lost_eligible =
-            enrolled_on <= p.to - Duration::days(i64::from(params.lost_to_follow_up_days));
+        if ended_on.is_some_and(|e| e < p.from) {
+            return Contribution::default();
+        }
+        let enrolled_at_end = ended_on.is_none_or(|e| e >= p.to);
+        let missed_eligible = enrolled_at_end
+            && enrolled_on <= p.to - Duration::days(i64::from(params.missed_visit_days));
+        let lost_eligible = enrolled_at_end
+            && enrolled_on <= p.to - Duration::days(i64::from(params.lost_to_follow_up_days));
         Contribution {
             face_to_face: i64::from(self.face_to_face),
             standardised: i64::from(self.face_to_face >= required_face_to_face(&p, params)),
@@ -420,41 +427,46 @@ mod tests {
                 facts.insert(p, apply_reading(f, p, day, &params));
             }
         }
-        let patient = PatientFacts {
-            disease: Disease::Hypertension,
-            enrolled_on,
-            ended_on: None,
-            visits: visits.clone(),
-            reading_days: readings.to_vec(),
-        };
         let mut checked = 0;
-        for year in [2025, 2026, 2027] {
-            let mut periods = vec![StandardPeriod::Year(year)];
-            periods.extend((1..=4).map(|q| StandardPeriod::Quarter(year, q)));
-            periods.extend((1..=12).map(|m| StandardPeriod::Month(year, month_from(m))));
-            for p in periods {
-                let a: Assessment = assess(&patient, &p.period(), &params);
-                if !a.managed {
-                    continue;
+        // Still enrolled, and ended (结案) on the last follow-up's day: an ending is
+        // judged by the same rule on both sides.
+        for ended_on in [None, Some(date!(2026 - 10 - 15))] {
+            let patient = PatientFacts {
+                disease: Disease::Hypertension,
+                enrolled_on,
+                ended_on,
+                visits: visits.clone(),
+                reading_days: readings.to_vec(),
+            };
+            for year in [2025, 2026, 2027] {
+                let mut periods = vec![StandardPeriod::Year(year)];
+                periods.extend((1..=4).map(|q| StandardPeriod::Quarter(year, q)));
+                periods.extend((1..=12).map(|m| StandardPeriod::Month(year, month_from(m))));
+                for p in periods {
+                    let a: Assessment = assess(&patient, &p.period(), &params);
+                    if !a.managed {
+                        continue;
+                    }
+                    let c = facts.get(&p).copied().unwrap_or_default().contribution(
+                        p,
+                        enrolled_on,
+                        ended_on,
+                        &params,
+                    );
+                    let code = p.code();
+                    assert_eq!(c.standardised == 1, a.standardised, "standardised {code}");
+                    assert_eq!(c.bp_controlled == 1, a.bp_controlled, "bp {code}");
+                    assert_eq!(c.face_to_face, i64::from(a.face_to_face), "f2f {code}");
+                    assert_eq!(
+                        c.seen == 0 && a.missed_visit_eligible,
+                        a.missed_visit,
+                        "missed {code}"
+                    );
+                    assert_eq!(c.contacted == 0 && a.lost_eligible, a.lost, "lost {code}");
+                    checked += 1;
                 }
-                let c = facts.get(&p).copied().unwrap_or_default().contribution(
-                    p,
-                    enrolled_on,
-                    &params,
-                );
-                let code = p.code();
-                assert_eq!(c.standardised == 1, a.standardised, "standardised {code}");
-                assert_eq!(c.bp_controlled == 1, a.bp_controlled, "bp {code}");
-                assert_eq!(c.face_to_face, i64::from(a.face_to_face), "f2f {code}");
-                assert_eq!(
-                    c.seen == 0 && a.missed_visit_eligible,
-                    a.missed_visit,
-                    "missed {code}"
-                );
-                assert_eq!(c.contacted == 0 && a.lost_eligible, a.lost, "lost {code}");
-                checked += 1;
             }
         }
-        assert!(checked > 30, "{checked}");
+        assert!(checked > 50, "{checked}");
     }
 }

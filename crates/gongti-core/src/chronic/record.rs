@@ -38,6 +38,129 @@ pub struct ValidEnrolment {
     pub diagnosed_offline: bool,
 }
 
+/// Why a chronic-disease enrolment ends (结案原因).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EndReason {
+    /// 死亡
+    Died,
+    /// 迁出 — moved out of the region, or to another institution's care outside it.
+    MovedAway,
+    /// 排除诊断 — the diagnosis was not confirmed after all.
+    DiagnosisExcluded,
+    /// 拒绝管理 — the resident declines to be managed.
+    Declined,
+}
+
+impl EndReason {
+    pub const ALL: [EndReason; 4] = [
+        EndReason::Died,
+        EndReason::MovedAway,
+        EndReason::DiagnosisExcluded,
+        EndReason::Declined,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            EndReason::Died => "died",
+            EndReason::MovedAway => "moved_away",
+            EndReason::DiagnosisExcluded => "diagnosis_excluded",
+            EndReason::Declined => "declined",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<EndReason> {
+        EndReason::ALL.into_iter().find(|r| r.code() == code)
+    }
+}
+
+/// The end of an enrolment as entered.
+#[derive(Debug, Clone, Default)]
+pub struct EndingForm {
+    /// The last day under management; today when not given.
+    pub ended_on: Option<Date>,
+    pub reason: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidEnding {
+    pub ended_on: Date,
+    pub reason: EndReason,
+    pub note: Option<String>,
+}
+
+/// A note on an ending, in characters.
+pub const ENDING_NOTE_MAX_CHARS: usize = 200;
+
+/// Checks the end of an enrolment made on `enrolled_on` whose latest follow-up was on
+/// `last_followup_on`: the last day under management is not in the future, not before
+/// the enrolment and not before a recorded follow-up (a follow-up after the end would
+/// belong to no enrolment). Every problem is listed.
+pub fn validate_ending(
+    form: &EndingForm,
+    enrolled_on: Date,
+    last_followup_on: Option<Date>,
+    today: Date,
+) -> Result<ValidEnding, Vec<FieldProblem>> {
+    let mut problems = Vec::new();
+    let ended_on = form.ended_on.unwrap_or(today);
+    if ended_on > today {
+        problems.push(FieldProblem::new("ended_on", Problem::InFuture));
+    } else if ended_on < enrolled_on {
+        problems.push(FieldProblem::new(
+            "ended_on",
+            Problem::Inconsistent {
+                with: "enrolled_on",
+            },
+        ));
+    } else if last_followup_on.is_some_and(|last| ended_on < last) {
+        problems.push(FieldProblem::new(
+            "ended_on",
+            Problem::Inconsistent {
+                with: "last_followup_on",
+            },
+        ));
+    }
+    let reason = match form.reason.as_deref().map(str::trim) {
+        None | Some("") => {
+            problems.push(FieldProblem::new("reason", Problem::Required));
+            None
+        }
+        Some(code) => {
+            let r = EndReason::parse(code);
+            if r.is_none() {
+                problems.push(FieldProblem::new("reason", Problem::UnknownCode));
+            }
+            r
+        }
+    };
+    let note = form
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    if let Some(n) = note {
+        if n.chars().count() > ENDING_NOTE_MAX_CHARS {
+            problems.push(FieldProblem::new(
+                "note",
+                Problem::TooLong {
+                    max_chars: ENDING_NOTE_MAX_CHARS,
+                },
+            ));
+        } else if n.chars().any(char::is_control) {
+            problems.push(FieldProblem::new("note", Problem::ControlCharacters));
+        }
+    }
+    match reason {
+        Some(reason) if problems.is_empty() => Ok(ValidEnding {
+            ended_on,
+            reason,
+            note: note.map(str::to_owned),
+        }),
+        _ => Err(problems),
+    }
+}
+
 /// Checks an enrolment for a resident born on `birth_date`.
 pub fn validate_enrolment(
     form: &EnrolmentForm,
@@ -587,5 +710,105 @@ mod tests {
             validate_record(&old, TODAY).unwrap_err()[0].field,
             "visit_on"
         );
+    }
+
+    /// Ending an enrolment (结案): the last day under management lies between the
+    /// enrolment (or its latest follow-up) and today; the reason is one of the codes.
+    #[test]
+    fn an_ending_lies_between_the_last_follow_up_and_today() {
+        let enrolled = date!(2026 - 03 - 01);
+        let last = Some(date!(2026 - 09 - 10));
+        let form = |ended_on: Option<Date>, reason: Option<&str>| EndingForm {
+            ended_on,
+            reason: reason.map(str::to_owned),
+            note: None,
+        };
+        type Case<'a> = (
+            Option<Date>,
+            Option<&'a str>,
+            Result<Date, Vec<(&'a str, Problem)>>,
+        );
+        let cases: [Case; 8] = [
+            (None, Some("died"), Ok(TODAY)),
+            (
+                Some(date!(2026 - 09 - 10)),
+                Some("moved_away"),
+                Ok(date!(2026 - 09 - 10)),
+            ),
+            (Some(TODAY), Some("declined"), Ok(TODAY)),
+            (
+                Some(date!(2026 - 09 - 09)),
+                Some("died"),
+                Err(vec![(
+                    "ended_on",
+                    Problem::Inconsistent {
+                        with: "last_followup_on",
+                    },
+                )]),
+            ),
+            (
+                Some(date!(2026 - 02 - 28)),
+                Some("died"),
+                Err(vec![(
+                    "ended_on",
+                    Problem::Inconsistent {
+                        with: "enrolled_on",
+                    },
+                )]),
+            ),
+            (
+                Some(date!(2026 - 11 - 23)),
+                Some("died"),
+                Err(vec![("ended_on", Problem::InFuture)]),
+            ),
+            (
+                None,
+                Some("cured"),
+                Err(vec![("reason", Problem::UnknownCode)]),
+            ),
+            (
+                Some(date!(2027 - 01 - 01)),
+                None,
+                Err(vec![
+                    ("ended_on", Problem::InFuture),
+                    ("reason", Problem::Required),
+                ]),
+            ),
+        ];
+        for (ended_on, reason, expected) in cases {
+            let got = validate_ending(&form(ended_on, reason), enrolled, last, TODAY);
+            match expected {
+                Ok(day) => assert_eq!(got.map(|v| v.ended_on), Ok(day), "{ended_on:?} {reason:?}"),
+                Err(problems) => {
+                    let got = got.expect_err("must be refused");
+                    let got: Vec<(&str, Problem)> =
+                        got.iter().map(|p| (p.field, p.problem.clone())).collect();
+                    assert_eq!(got, problems, "{ended_on:?} {reason:?}");
+                }
+            }
+        }
+        // With no follow-up yet, the enrolment day itself may end it.
+        assert!(
+            validate_ending(
+                &form(Some(enrolled), Some("diagnosis_excluded")),
+                enrolled,
+                None,
+                TODAY
+            )
+            .is_ok()
+        );
+        let long = EndingForm {
+            note: Some("很".repeat(ENDING_NOTE_MAX_CHARS + 1)),
+            ..form(None, Some("died"))
+        };
+        assert_eq!(
+            validate_ending(&long, enrolled, last, TODAY).map_err(|p| p[0].problem.clone()),
+            Err(Problem::TooLong {
+                max_chars: ENDING_NOTE_MAX_CHARS
+            })
+        );
+        for r in EndReason::ALL {
+            assert_eq!(EndReason::parse(r.code()), Some(r));
+        }
     }
 }

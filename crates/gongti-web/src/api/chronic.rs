@@ -7,7 +7,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use gongti_app::Ctx;
 use gongti_core::chronic::followup::{Evaluation, FollowupForm};
-use gongti_core::chronic::record::{EnrolmentForm, FollowupRecordForm};
+use gongti_core::chronic::record::{EndingForm, EnrolmentForm, FollowupRecordForm};
 use gongti_core::chronic::risk::{RiskFactor, RiskLevel};
 use gongti_core::chronic::{Disease, RULESET_VERSION};
 use gongti_store::{EnrolmentRecord, FollowupRecord, RiskProfile, TaskRecord, clamp_page_size};
@@ -27,6 +27,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/residents/{id}/enrolments/{disease}/risk-factors",
             put(risk_factors),
+        )
+        .route(
+            "/residents/{id}/enrolments/{disease}/end",
+            post(end_enrolment),
         )
         .route(
             "/residents/{id}/followups",
@@ -206,6 +210,8 @@ pub(crate) fn enrolment(e: &EnrolmentRecord) -> Value {
         "status": if e.active { "active" } else { "ended" },
         "enrolled_on": e.enrolled_on.to_string(),
         "ended_on": e.ended_on.map(|d| d.to_string()),
+        "end_reason": e.end_reason,
+        "end_note": e.end_note,
         "risk_factors": {
             "smoking": p.smoking, "dyslipidaemia": p.dyslipidaemia, "impaired_glucose": p.impaired_glucose,
             "family_history_early_cvd": p.family_history_early_cvd, "target_organ_damage": p.target_organ_damage,
@@ -297,6 +303,30 @@ async fn enrol(
     let profile = body.risk_factors.unwrap_or_default().profile();
     let e = state.app.enrol(&ctx, id, &form, profile).await?;
     Ok((StatusCode::CREATED, Json(enrolment(&e))))
+}
+
+#[derive(Deserialize)]
+struct EndBody {
+    ended_on: Option<String>,
+    reason: Option<String>,
+    note: Option<String>,
+}
+
+/// Ends the resident's active enrolment in a programme (结案).
+async fn end_enrolment(
+    State(state): State<AppState>,
+    Path((id, disease)): Path<(i64, String)>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    ApiJson(body): ApiJson<EndBody>,
+) -> ApiResult<Json<Value>> {
+    let disease = disease_of(&disease)?;
+    let form = EndingForm {
+        ended_on: parse_date("ended_on", body.ended_on.as_deref())?,
+        reason: body.reason,
+        note: body.note,
+    };
+    let e = state.app.end_enrolment(&ctx, id, disease, &form).await?;
+    Ok(Json(enrolment(&e)))
 }
 
 async fn enrolments(

@@ -10,7 +10,7 @@ use gongti_app::AppError;
 use gongti_app::worklists::{FollowupWorklist, WorklistQuery};
 use gongti_core::chronic::Disease;
 use gongti_core::chronic::followup::{Evaluation, FollowupForm, Symptom};
-use gongti_core::chronic::record::FollowupRecordForm;
+use gongti_core::chronic::record::{EndReason, EndingForm, FollowupRecordForm};
 use gongti_store::WorklistOrder;
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
@@ -29,6 +29,10 @@ pub(super) fn routes() -> axum::Router<AppState> {
         .route("/residents/{id}/followups/new", get(followup_page))
         .route("/residents/{id}/followups", post(save_followup))
         .route("/residents/{id}/followups/preview", post(preview))
+        .route(
+            "/residents/{id}/enrolments/{disease}/end",
+            post(end_enrolment),
+        )
 }
 
 const LISTS: [(&str, &str, &str); 7] = [
@@ -469,6 +473,96 @@ async fn save_followup(
 #[derive(Deserialize, Default)]
 struct SavedParam {
     saved: Option<i64>,
+    ended: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct EndFields {
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    ended_on: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// Ends an enrolment from the patient's chronic record (结案).
+async fn end_enrolment(
+    State(state): State<AppState>,
+    c: Console,
+    Path((id, disease)): Path<(i64, String)>,
+    Form(f): Form<EndFields>,
+) -> Response {
+    let l = c.lang;
+    if Some(f.csrf.as_str()) != c.session.csrf.as_deref() {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let Some(disease) = Disease::parse(&disease) else {
+        return (StatusCode::NOT_FOUND, "").into_response();
+    };
+    let ended_on = match f.ended_on.trim() {
+        "" => Ok(None),
+        text => time::Date::parse(
+            text,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .map(Some)
+        .map_err(|_| {
+            AppError::Invalid(vec![gongti_core::resident::FieldProblem::new(
+                "ended_on",
+                gongti_core::resident::Problem::Malformed,
+            )])
+        }),
+    };
+    let outcome = match ended_on {
+        Ok(ended_on) => {
+            let form = EndingForm {
+                ended_on,
+                reason: Some(f.reason),
+                note: Some(f.note),
+            };
+            state.app.end_enrolment(&c.ctx, id, disease, &form).await
+        }
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(_) => Redirect::to(&format!("/residents/{id}/chronic?ended={}", disease.code()))
+            .into_response(),
+        Err(e) => layout(
+            &c,
+            l.t("结案", "End enrolment"),
+            html! {
+                h1 { (l.t("结案", "End enrolment")) " · " (disease_label(l, disease)) }
+                (error_box(l, &e))
+                p { a href=(format!("/residents/{id}/chronic")) { (l.t("← 返回慢病档案", "← Back to the chronic record")) } }
+            },
+        )
+        .into_response(),
+    }
+}
+
+/// The end-of-enrolment form on an active programme's card.
+fn end_form(c: &Console, id: i64, disease: Disease, today: time::Date) -> Markup {
+    let l = c.lang;
+    html! {
+        details.end-enrolment {
+            summary { (l.t("结案…", "End enrolment…")) }
+            form method="post" action=(format!("/residents/{id}/enrolments/{}/end", disease.code())) {
+                input type="hidden" name="csrf" value=(c.session.csrf.as_deref().unwrap_or(""));
+                label { (l.t("结案原因 ", "Reason ")) select name="reason" required {
+                    option value="" { "—" }
+                    @for r in EndReason::ALL { @let (zh, en) = wording::end_reason(r); option value=(r.code()) { (l.t(zh, en)) } }
+                } }
+                " "
+                label { (l.t("最后管理日期 ", "Last day managed ")) input type="date" name="ended_on" value=(today) max=(today); }
+                " "
+                input name="note" maxlength="200" placeholder=(l.t("说明（可选）", "Note (optional)"));
+                " "
+                button type="submit" { (l.t("确认结案", "End")) }
+            }
+        }
+    }
 }
 
 async fn chronic_page(
@@ -634,6 +728,7 @@ async fn chronic_page(
         h1 { (resident.name) " " small.muted { (l.t("慢病管理", "chronic care")) " · " (age) (l.t(" 岁", " years")) } }
         p { a href=(format!("/residents/{id}")) { (l.t("← 基本信息", "← Profile")) } }
         @if let Some(f) = q.saved { p.saved role="status" { (l.t("随访已保存 #", "Follow-up saved #")) (f) } }
+        @if let Some(d) = q.ended.as_deref().and_then(Disease::parse) { p.saved role="status" { (disease_label(l, d)) (l.t("管理已结案", " enrolment ended")) } }
         @if enrolments.is_empty() { p.muted { (l.t("尚未纳入慢病管理（可通过接口建档）", "Not enrolled in a programme yet (enrol through the API)")) } }
         @for e in &enrolments {
             div.card {
@@ -645,6 +740,11 @@ async fn chronic_page(
                         }
                     }
                 }
+                @if !e.active {
+                    p.muted.ended { (l.t("已结案 ", "Ended ")) (e.ended_on.map(|d| d.to_string()).unwrap_or_default())
+                        @if let Some(r) = e.end_reason.as_deref().and_then(EndReason::parse) { @let (zh, en) = wording::end_reason(r); " · " (l.t(zh, en)) }
+                        @if let Some(n) = &e.end_note { " · " (n) } }
+                } @else {
                 p { (l.t("下次随访：", "Next due: ")) (e.next_due_on.map(|d| d.to_string()).unwrap_or_else(|| l.t("未定", "not set").into()))
                     " · " (l.t("最近面访：", "Last face-to-face: ")) (e.last_face_to_face_on.map(|d| d.to_string()).unwrap_or_default()) }
                 p { a.button href=(format!("/residents/{id}/followups/new?disease={}", e.disease.code())) { (l.t("新增随访 →", "New follow-up →")) } }
@@ -656,6 +756,8 @@ async fn chronic_page(
                     input name="reason" placeholder=(l.t("转诊原因", "Reason for referral")) required;
                     select name="urgency" { option value="routine" { (l.t("预约上转", "Routine")) } option value="emergency" { (l.t("急诊上转", "Emergency")) } }
                     button type="submit" { (l.t("转诊", "Refer")) }
+                }
+                (end_form(&c, id, e.disease, today))
                 }
             }
         }

@@ -361,6 +361,7 @@ const ROUTES: &[&str] = &[
     "/followups/evaluate",
     "/residents/{id}/enrolments",
     "/residents/{id}/enrolments/{disease}/risk-factors",
+    "/residents/{id}/enrolments/{disease}/end",
     "/residents/{id}/followups",
     "/worklists/tasks",
     "/worklists/followups",

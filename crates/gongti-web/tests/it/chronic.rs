@@ -432,3 +432,84 @@ async fn screening_raised_on_three_days_makes_hypertension_suspected() {
         );
     }
 }
+
+/// Ending an enrolment from the console (结案): the form on the programme's card, a
+/// refusal shown on the page with nothing saved, then the card shows the ending and
+/// no longer offers a follow-up.
+#[tokio::test]
+async fn an_enrolment_ends_from_the_patients_chronic_record() {
+    use crate::console::{page, sign_in};
+    use crate::console_scheduling::{csrf_of, post_form};
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let token = t.token("doctor").await;
+    let id = t.home_resident;
+    let r = t
+        .post(
+            &format!("/api/v1/residents/{id}/enrolments"),
+            &token,
+            json!({"icd10": "E11.9", "diagnosed_on": "2019-05-01"}),
+        )
+        .await;
+    assert!(
+        r.status == StatusCode::CREATED || r.json()["code"] == "already_enrolled",
+        "{}",
+        r.text
+    );
+    let doctor = sign_in(&t, "doctor").await;
+    let path = format!("/residents/{id}/chronic");
+    let before = page(&t, &doctor, &path, "zh").await;
+    assert!(
+        before.text.contains("结案…") && before.text.contains("排除诊断"),
+        "{}",
+        before.text
+    );
+    let csrf = csrf_of(&before.text);
+    let end = format!("/residents/{id}/enrolments/diabetes/end");
+
+    let refused = post_form(&t, &doctor, &end, &format!("csrf={csrf}&reason=&ended_on=")).await;
+    assert_eq!(refused.status, StatusCode::OK);
+    assert!(refused.text.contains("error"), "{}", refused.text);
+    let forged = post_form(&t, &doctor, &end, "csrf=forged&reason=died").await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let still = t
+        .get(&format!("/api/v1/residents/{id}/enrolments"), &token)
+        .await
+        .json();
+    assert!(
+        still["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["disease"] == "diabetes" && e["status"] == "active")
+    );
+
+    let today = t.app.today();
+    let r = post_form(
+        &t,
+        &doctor,
+        &end,
+        &format!(
+            "csrf={csrf}&reason=diagnosis_excluded&ended_on={today}&note=OGTT%E6%AD%A3%E5%B8%B8"
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let after = page(&t, &doctor, &format!("{path}?ended=diabetes"), "zh").await;
+    assert!(
+        after.text.contains("管理已结案")
+            && after.text.contains("已结案 ")
+            && after.text.contains("OGTT正常"),
+        "{}",
+        after.text
+    );
+    assert!(
+        !after.text.contains("followups/new?disease=diabetes"),
+        "an ended programme offers no follow-up"
+    );
+    let english = page(&t, &doctor, &path, "en").await;
+    assert!(
+        english.text.contains("Diagnosis excluded"),
+        "{}",
+        english.text
+    );
+}

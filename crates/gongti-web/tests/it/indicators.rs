@@ -319,8 +319,6 @@ async fn the_generators_ground_truth_equals_the_computed_indicators() {
 /// from them equal the figures recomputed from the records.
 #[tokio::test]
 async fn maintained_counters_agree_with_the_recompute_for_every_standard_period() {
-    use gongti_core::chronic::Disease;
-    use gongti_core::chronic::maintained::StandardPeriod;
     for t in TestApp::all().await {
         let doctor = t.token("doctor").await;
         let mut ids = Vec::new();
@@ -426,42 +424,309 @@ async fn maintained_counters_agree_with_the_recompute_for_every_standard_period(
         assert_ne!(after, fresh);
         assert_eq!(after, stored, "counters kept on top of a rebuild drifted");
 
-        let officer = gongti_app::Ctx {
-            principal: t
+        every_standard_period_reads_as_recomputed(&t).await;
+    }
+}
+
+/// The figures of every standard period of the last three years, read from the kept
+/// counters, equal the figures recomputed from the records, in every scope.
+async fn every_standard_period_reads_as_recomputed(t: &TestApp) {
+    use gongti_core::chronic::Disease;
+    use gongti_core::chronic::maintained::StandardPeriod;
+    let officer = gongti_app::Ctx {
+        principal: t
+            .app
+            .authenticate(&t.token("officer").await)
+            .await
+            .unwrap()
+            .principal,
+        request_id: None,
+    };
+    let today = t.app.today();
+    let mut periods = Vec::new();
+    for year in [today.year() - 2, today.year() - 1, today.year()] {
+        periods.push(StandardPeriod::Year(year));
+        periods.extend((1..=4).map(|q| StandardPeriod::Quarter(year, q)));
+        periods.extend(
+            (1..=12u8).map(|m| StandardPeriod::Month(year, time::Month::try_from(m).unwrap())),
+        );
+    }
+    for scope in [
+        gongti_store::IndicatorScope::City,
+        gongti_store::IndicatorScope::District("120101".into()),
+        gongti_store::IndicatorScope::Institution(t.home),
+    ] {
+        for p in &periods {
+            let kept = t
                 .app
-                .authenticate(&t.token("officer").await)
+                .indicators(&officer, &scope, &Disease::ALL, &p.period())
                 .await
-                .unwrap()
-                .principal,
-            request_id: None,
-        };
-        let today = t.app.today();
-        let mut periods = Vec::new();
-        for year in [today.year() - 2, today.year() - 1, today.year()] {
-            periods.push(StandardPeriod::Year(year));
-            periods.extend((1..=4).map(|q| StandardPeriod::Quarter(year, q)));
-            periods.extend(
-                (1..=12u8).map(|m| StandardPeriod::Month(year, time::Month::try_from(m).unwrap())),
-            );
+                .unwrap();
+            let raw = t
+                .app
+                .indicators_from_records(&officer, &scope, &Disease::ALL, &p.period())
+                .await
+                .unwrap();
+            assert_eq!(kept, raw, "{scope:?} {}", p.code());
         }
-        for scope in [
-            gongti_store::IndicatorScope::City,
-            gongti_store::IndicatorScope::District("120101".into()),
-            gongti_store::IndicatorScope::Institution(t.home),
-        ] {
-            for p in &periods {
-                let kept = t
-                    .app
-                    .indicators(&officer, &scope, &Disease::ALL, &p.period())
-                    .await
-                    .unwrap();
-                let raw = t
-                    .app
-                    .indicators_from_records(&officer, &scope, &Disease::ALL, &p.period())
-                    .await
-                    .unwrap();
-                assert_eq!(kept, raw, "{scope:?} {}", p.code());
+    }
+}
+
+/// Ending an enrolment (结案): bad input is refused with every problem and nothing
+/// saved; the ended enrolment takes no follow-up and cannot end twice; a reading from
+/// before the end, uploaded after it, still counts; the kept counters equal the
+/// recompute and every standard period reads as recomputed; the resident may enrol
+/// again; the ending is in the patient's access log.
+#[tokio::test]
+async fn ending_an_enrolment_keeps_the_figures_equal_to_the_recompute() {
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let mut ids = Vec::new();
+        for (i, name) in ["丁", "戊"].iter().enumerate() {
+            let r = t
+                .post(
+                    "/api/v1/residents",
+                    &doctor,
+                    json!({"name": name, "id_number": id_number(i as u32 * 2 + 61)}),
+                )
+                .await;
+            ids.push(r.json()["id"].as_i64().unwrap());
+        }
+        t.shift_clock(-500);
+        for id in &ids {
+            for icd in ["I10", "E11.9"] {
+                let r = t
+                    .post(
+                        &format!("/api/v1/residents/{id}/enrolments"),
+                        &doctor,
+                        json!({"icd10": icd, "diagnosed_on": "2018-03-01"}),
+                    )
+                    .await;
+                assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
             }
         }
+        // Quarterly visits for both programmes: the first resident's up to 140 days
+        // ago, the second's stop 270 days ago — so in the periods around the first
+        // one's end, only the ended enrolment was seen, and an ending that still
+        // counted it would show.
+        for days_ago in [450, 360, 270, 180, 140] {
+            t.shift_clock(-days_ago);
+            let visit_on = t.app.today().to_string();
+            for (n, id) in ids.iter().enumerate() {
+                if n == 1 && days_ago < 270 {
+                    continue;
+                }
+                for disease in ["hypertension", "diabetes"] {
+                    let sbp = if n == 0 { 132 } else { 152 };
+                    let r = t
+                        .post(
+                            &format!("/api/v1/residents/{id}/followups"),
+                            &doctor,
+                            json!({"disease": disease, "method": "clinic", "visit_on": visit_on,
+                                   "sbp_mmhg": sbp, "dbp_mmhg": 82, "fpg_mmol": 6.4}),
+                        )
+                        .await;
+                    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+                }
+            }
+        }
+        t.shift_clock(0);
+        let today = t.app.today();
+        let end =
+            |id: i64, disease: &str| format!("/api/v1/residents/{id}/enrolments/{disease}/end");
+        let day = |days_ago: i64| (today - time::Duration::days(days_ago)).to_string();
+
+        // Every problem at once, and nothing saved.
+        let r = t
+            .post(
+                &end(ids[0], "hypertension"),
+                &doctor,
+                json!({"ended_on": day(-1)}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        let fields: Vec<String> = r.json()["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["field"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(fields, ["ended_on", "reason"]);
+        let r = t
+            .post(
+                &end(ids[0], "hypertension"),
+                &doctor,
+                json!({"ended_on": day(141), "reason": "died"}),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "before the last follow-up: {}",
+            r.text
+        );
+        let r = t
+            .post(
+                &end(ids[0], "hypertension"),
+                &doctor,
+                json!({"reason": "cured"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        let listed = t
+            .get(&format!("/api/v1/residents/{}/enrolments", ids[0]), &doctor)
+            .await
+            .json();
+        assert!(
+            listed["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["status"] == "active")
+        );
+
+        // Ended 100 days ago (the last follow-up was 140 days ago), and today.
+        let r = t
+            .post(
+                &end(ids[0], "hypertension"),
+                &doctor,
+                json!({"ended_on": day(100), "reason": "moved_away", "note": "迁往外省"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let ended = r.json();
+        assert_eq!(
+            (
+                &ended["status"],
+                &ended["ended_on"],
+                &ended["end_reason"],
+                &ended["end_note"]
+            ),
+            (
+                &json!("ended"),
+                &json!(day(100)),
+                &json!("moved_away"),
+                &json!("迁往外省")
+            )
+        );
+        let r = t
+            .post(&end(ids[1], "diabetes"), &doctor, json!({"reason": "died"}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+        let r = t
+            .post(
+                &end(ids[0], "hypertension"),
+                &doctor,
+                json!({"reason": "died"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+        assert_eq!(r.json()["code"], "not_enrolled");
+        let r = t
+            .post(
+                &format!("/api/v1/residents/{}/followups", ids[0]),
+                &doctor,
+                json!({"disease": "hypertension", "method": "clinic", "visit_on": today.to_string(),
+                       "sbp_mmhg": 130, "dbp_mmhg": 80}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+
+        // A home reading taken before the end, uploaded after it.
+        let taken = (t.app.now() - time::Duration::days(110))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        let r = t
+            .post(
+                &format!("/api/v1/residents/{}/readings", ids[0]),
+                &doctor,
+                json!({"client_reading_id": "before-end", "kind": "bp", "taken_at": taken,
+                       "sbp_mmhg": 130, "dbp_mmhg": 80}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+
+        let (fresh, stored) = t.app.recompute_indicators(false).await.unwrap();
+        assert!(!fresh.endings.is_empty());
+        assert_eq!(
+            fresh, stored,
+            "the kept counters differ from the recompute after endings"
+        );
+        every_standard_period_reads_as_recomputed(&t).await;
+        let (rebuilt, _) = t.app.recompute_indicators(true).await.unwrap();
+        assert_eq!(rebuilt, fresh);
+
+        // This year: both hypertension patients were managed (one until 100 days ago),
+        // but only the one still enrolled is asked about the last 90 days.
+        let officer = t.token("officer").await;
+        let from = format!("{}-01-01", today.year());
+        let year = t
+            .get(
+                &format!(
+                    "/api/v1/indicators?scope=institution:{}&from={from}&to={today}",
+                    t.home
+                ),
+                &officer,
+            )
+            .await
+            .json();
+        let (_, managed) = figure(&year, "hypertension", "standardised_management");
+        let (_, missed_eligible) = figure(&year, "hypertension", "missed_visit");
+        assert!(managed >= 2, "{year}");
+        assert!(missed_eligible < managed, "{year}");
+
+        // Over FHIR the ended enrolment is a finished EpisodeOfCare with its end.
+        let episodes = t
+            .get(&format!("/fhir/EpisodeOfCare?patient={}", ids[0]), &doctor)
+            .await
+            .json();
+        let finished: Vec<&Value> = episodes["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["resource"])
+            .filter(|r| r["status"] == "finished")
+            .collect();
+        assert_eq!(finished.len(), 1, "{episodes}");
+        assert_eq!(finished[0]["period"]["end"], day(100));
+
+        // A new enrolment in the same programme may follow.
+        let r = t
+            .post(
+                &format!("/api/v1/residents/{}/enrolments", ids[0]),
+                &doctor,
+                json!({"icd10": "I10", "diagnosed_on": "2018-03-01"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let (fresh, stored) = t.app.recompute_indicators(false).await.unwrap();
+        assert_eq!(fresh, stored);
+        let log = t
+            .get(&format!("/api/v1/residents/{}/access-log", ids[0]), &doctor)
+            .await
+            .json();
+        let actions: Vec<(&str, &str)> = log["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "chronic.end")
+            .map(|e| {
+                (
+                    e["outcome"].as_str().unwrap(),
+                    e["detail"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        assert!(
+            actions
+                .iter()
+                .any(|(o, d)| *o == "ok" && d.contains("reason=moved_away")),
+            "{actions:?}"
+        );
+        assert!(
+            actions.iter().filter(|(o, _)| *o != "ok").count() >= 3,
+            "refusals are audited: {actions:?}"
+        );
     }
 }
