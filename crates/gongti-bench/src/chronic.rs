@@ -38,6 +38,7 @@ pub async fn chronic(
     residents: u64,
     seconds: u64,
     duckdb_python: Option<&Path>,
+    peer_bin: Option<&Path>,
 ) -> anyhow::Result<()> {
     let dir = gongti_testdb::temp_dir("gongti-bench-chronic");
     let store = gongti_store::Store::open_sqlite(&dir).await?;
@@ -243,8 +244,94 @@ pub async fn chronic(
         raw_per_s,
         readings_per_s / raw_per_s
     );
+    match peer_bin {
+        Some(bin) => {
+            let peer_per_s = peer_ingest(bin, &patients, &rows).await?;
+            println!(
+                "ratio      gongti / peer Bundle ingest:                  {:>8.2}",
+                readings_per_s / peer_per_s
+            );
+        }
+        None => println!("peer       skipped (pass --peer-bin with Helios' hfs)"),
+    }
     println!("peak RSS   {:.0} MiB", peak_rss_mib());
     Ok(())
+}
+
+/// The same readings as Observations (LOINC 85354-9 with systolic and diastolic
+/// components, UCUM mm[Hg]) in transaction Bundles of 1,000 to the Helios FHIR server,
+/// over 4 connections as ours, after creating the same patients there. Plain creates:
+/// the peer is not asked to deduplicate on the reading id as Gongti does.
+async fn peer_ingest(
+    bin: &Path,
+    patients: &[gongti_store::ResidentRecord],
+    rows: &[Value],
+) -> anyhow::Result<f64> {
+    let (mut child, base) = crate::start_peer(bin).await?;
+    let one = Load::new(1);
+    let mut peer_ids = std::collections::HashMap::new();
+    for r in patients {
+        let body = json!({"resourceType": "Patient", "name": [{"text": r.name}]}).to_string();
+        let (status, reply) = one
+            .once(
+                Method::PostFhir,
+                &format!("{base}/Patient"),
+                None,
+                Some(body),
+            )
+            .await?;
+        if status != 201 {
+            anyhow::bail!("the peer refused a patient: {status} {reply}");
+        }
+        let id = serde_json::from_str::<Value>(&reply)?["id"]
+            .as_str()
+            .context("peer patient id")?
+            .to_owned();
+        peer_ids.insert(r.id, id);
+    }
+    let quantity = |v: &Value| json!({"value": v, "unit": "mm[Hg]", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"});
+    let loinc = |code: &str| json!({"coding": [{"system": "http://loinc.org", "code": code}]});
+    let mut bundles = Vec::new();
+    for chunk in rows.chunks(1000) {
+        let entries: Vec<Value> = chunk
+            .iter()
+            .map(|r| {
+                let patient = r["resident_id"].as_i64().and_then(|id| peer_ids.get(&id));
+                json!({
+                    "resource": {
+                        "resourceType": "Observation",
+                        "identifier": [{"system": "urn:gongti:client-reading-id", "value": r["client_reading_id"]}],
+                        "status": "final",
+                        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+                        "code": loinc("85354-9"),
+                        "subject": {"reference": format!("Patient/{}", patient.map_or("", |p| p.as_str()))},
+                        "effectiveDateTime": r["taken_at"],
+                        "component": [
+                            {"code": loinc("8480-6"), "valueQuantity": quantity(&r["sbp_mmhg"])},
+                            {"code": loinc("8462-4"), "valueQuantity": quantity(&r["dbp_mmhg"])},
+                        ],
+                    },
+                    "request": {"method": "POST", "url": "Observation"},
+                })
+            })
+            .collect();
+        bundles.push(
+            json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}).to_string(),
+        );
+    }
+    let four = Load::new(4);
+    let ingest = four
+        .run_bodies(Method::PostFhir, &format!("{base}/"), None, bundles, 200)
+        .await?;
+    let per_s = (ingest.ok * 1000) as f64 / ingest.elapsed.as_secs_f64();
+    println!(
+        "peer       Helios transaction Bundles (1,000 Observations, 4 conns): {:>8.0} readings/s  (p99 {:.0} ms per Bundle, {} errors)",
+        per_s,
+        ingest.p(99.0),
+        ingest.errors
+    );
+    child.kill().await.ok();
+    Ok(per_s)
 }
 
 /// The same readings as multi-row INSERTs into a fresh database of the same schema.

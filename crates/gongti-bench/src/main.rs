@@ -63,6 +63,9 @@ enum Bench {
         /// A Python with `duckdb` installed, for the DuckDB reference.
         #[arg(long)]
         duckdb_python: Option<PathBuf>,
+        /// Helios' `hfs`, for the peer's Bundle ingest of the same readings.
+        #[arg(long)]
+        peer_bin: Option<PathBuf>,
     },
     /// One-click referrals competing for reserved slots, on SQLite and (with
     /// `--database-url`) PostgreSQL.
@@ -103,8 +106,9 @@ fn main() -> anyhow::Result<()> {
             Bench::Registration { residents, connections } => {
                 registration(residents, connections).await?;
             }
-            Bench::Chronic { residents, seconds, duckdb_python } => {
-                chronic::chronic(residents, seconds, duckdb_python.as_deref()).await?;
+            Bench::Chronic { residents, seconds, duckdb_python, peer_bin } => {
+                chronic::chronic(residents, seconds, duckdb_python.as_deref(), peer_bin.as_deref())
+                    .await?;
             }
             Bench::Referrals { patients, slots, connections, postgres_admin_url } => {
                 let dir = gongti_testdb::temp_dir("gongti-bench-referrals");
@@ -383,20 +387,16 @@ async fn read(connections: usize, duration: Duration) -> anyhow::Result<(Summary
     Ok((ours, constant))
 }
 
-async fn peer(
+/// Starts Helios `hfs` on SQLite in a fresh directory and waits for it to answer;
+/// returns the process (killed on drop) and its base URL.
+pub(crate) async fn start_peer(
     bin: &std::path::Path,
-    n: usize,
-    connections: usize,
-    duration: Duration,
-    ours_reg: &Registration,
-    ours_read: &Summary,
-) -> anyhow::Result<()> {
-    println!("\n== peer: Helios FHIR server ({}), SQLite", bin.display());
+) -> anyhow::Result<(tokio::process::Child, String)> {
     let dir = gongti_testdb::temp_dir("gongti-bench-helios");
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let mut child = tokio::process::Command::new(bin)
+    let child = tokio::process::Command::new(bin)
         .args([
             "--port",
             &port.to_string(),
@@ -409,22 +409,31 @@ async fn peer(
         .spawn()
         .context("starting the peer")?;
     let base = format!("http://127.0.0.1:{port}");
-    let load = Load::new(connections);
-    let mut up = false;
+    let probe = Load::new(1);
     for _ in 0..100 {
-        if load
+        if probe
             .once(Method::Get, &format!("{base}/metadata"), None, None)
             .await
             .is_ok_and(|(s, _)| s == 200)
         {
-            up = true;
-            break;
+            return Ok((child, base));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    if !up {
-        bail!("the peer did not answer /metadata on port {port}");
-    }
+    bail!("the peer did not answer /metadata on port {port}")
+}
+
+async fn peer(
+    bin: &std::path::Path,
+    n: usize,
+    connections: usize,
+    duration: Duration,
+    ours_reg: &Registration,
+    ours_read: &Summary,
+) -> anyhow::Result<()> {
+    println!("\n== peer: Helios FHIR server ({}), SQLite", bin.display());
+    let (mut child, base) = start_peer(bin).await?;
+    let load = Load::new(connections);
     let patients: Vec<String> = residents_json(n)
         .iter()
         .map(|r| {

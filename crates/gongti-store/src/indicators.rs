@@ -97,6 +97,70 @@ fn unpack_visit(text: &str) -> Result<VisitFact> {
     })
 }
 
+/// One row of the chunk's patient query.
+fn patient_of(row: &impl RowExt, disease: Disease) -> Result<IndicatorPatient> {
+    let sex = row.text("sex")?;
+    Ok(IndicatorPatient {
+        enrolment_id: row.i64("id")?,
+        resident_id: row.i64("resident_id")?,
+        name: row.text("name")?,
+        id_number: IdNumber::parse(&row.text("id_number")?, Date::MAX)
+            .map_err(|_| StoreError::Corrupt("ID number".into()))?,
+        sex: Sex::from_code(&sex).ok_or_else(|| StoreError::Corrupt("sex".into()))?,
+        birth_date: row.date("birth_date")?,
+        institution_id: row.i64("institution_id")?,
+        institution_name: row.text("institution_name")?,
+        facts: PatientFacts {
+            disease,
+            enrolled_on: row.date("enrolled_on")?,
+            ended_on: row.opt_date("ended_on")?,
+            visits: Vec::new(),
+            reading_days: Vec::new(),
+        },
+    })
+}
+
+/// The follow-up and home-reading queries of a chunk of patients: one row per
+/// enrolment with its visits packed as text (fields by ',', visits by ';') — a quarter
+/// of the rows through the driver, which costs more per row than the packing does —
+/// and each resident's latest reading. `$1`/`$2` are the window's bounds.
+fn chunk_sql(patients: &[IndicatorPatient], engine: crate::EngineKind) -> (String, String) {
+    // Integers read back from the database, not client input.
+    let enrolments = patients
+        .iter()
+        .map(|p| p.enrolment_id.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let residents = patients
+        .iter()
+        .map(|p| p.resident_id.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let packed = match engine {
+        crate::EngineKind::Sqlite => {
+            "group_concat(id || ',' || visit_on || ',' || counts_face_to_face || ',' || age_years || ',' ||
+                COALESCE(sbp_mmhg, '') || ',' || COALESCE(dbp_mmhg, '') || ',' || COALESCE(fpg_centi_mmol, '') || ',' ||
+                COALESCE(hba1c_centi_percent, ''), ';')"
+        }
+        crate::EngineKind::Postgres => {
+            "string_agg(id || ',' || to_char(visit_on, 'YYYY-MM-DD') || ',' || CASE WHEN counts_face_to_face THEN '1' ELSE '0' END
+                || ',' || age_years || ',' || COALESCE(sbp_mmhg::text, '') || ',' || COALESCE(dbp_mmhg::text, '') || ',' ||
+                COALESCE(fpg_centi_mmol::text, '') || ',' || COALESCE(hba1c_centi_percent::text, ''), ';')"
+        }
+    };
+    (
+        format!(
+            "SELECT enrolment_id, {packed} AS visits
+             FROM followups WHERE enrolment_id IN ({enrolments}) AND visit_on >= $1 AND visit_on <= $2
+             GROUP BY enrolment_id"
+        ),
+        format!(
+            "SELECT resident_id, MAX(taken_at_us) AS latest FROM home_readings
+             WHERE resident_id IN ({residents}) AND taken_at_us >= $1 AND taken_at_us < $2 GROUP BY resident_id"
+        ),
+    )
+}
+
 impl Store {
     /// The next chunk of a scope's patients in a programme, by enrolment id after
     /// `after`, with their follow-ups and latest home reading in the window.
@@ -128,88 +192,85 @@ impl Store {
                AND (e.ended_on IS NULL OR e.ended_on >= $5) AND e.id > $6
              ORDER BY e.id LIMIT $7"
         );
-        let mut patients: Vec<IndicatorPatient> = on_read!(self, pool => {
-            sqlx::query(trusted(&sql))
-                .bind(institution).bind(&district).bind(disease.code()).bind(w.enrolled_by)
-                .bind(w.active_from).bind(after).bind(i64::from(limit))
-                .fetch_all(pool).await?
-                .iter()
-                .map(|row| {
-                    let sex = row.text("sex")?;
-                    Ok(IndicatorPatient {
-                        enrolment_id: row.i64("id")?,
-                        resident_id: row.i64("resident_id")?,
-                        name: row.text("name")?,
-                        id_number: IdNumber::parse(&row.text("id_number")?, Date::MAX)
-                            .map_err(|_| StoreError::Corrupt("ID number".into()))?,
-                        sex: Sex::from_code(&sex).ok_or_else(|| StoreError::Corrupt("sex".into()))?,
-                        birth_date: row.date("birth_date")?,
-                        institution_id: row.i64("institution_id")?,
-                        institution_name: row.text("institution_name")?,
-                        facts: PatientFacts {
-                            disease,
-                            enrolled_on: row.date("enrolled_on")?,
-                            ended_on: row.opt_date("ended_on")?,
-                            visits: Vec::new(),
-                            reading_days: Vec::new(),
-                        },
-                    })
+        // On SQLite the three reads of a chunk run on the direct lane, on one
+        // connection off the request threads: rows through sqlx's driver cost more
+        // than the queries (BENCHMARKS.md).
+        let (mut patients, visits, readings) = if let Some(direct) = self.direct() {
+            let w = *w;
+            direct
+                .scan(move |conn| {
+                    let mut statement = conn.prepare_cached(&sql)?;
+                    let mut rows = statement.query(rusqlite::named_params! {
+                        "$1": institution, "$2": district, "$3": disease.code(),
+                        "$4": w.enrolled_by.to_string(), "$5": w.active_from.to_string(),
+                        "$6": after, "$7": i64::from(limit),
+                    })?;
+                    let mut patients = Vec::new();
+                    while let Some(row) = rows.next()? {
+                        patients.push(patient_of(row, disease)?);
+                    }
+                    if patients.is_empty() {
+                        return Ok((patients, Vec::new(), Vec::new()));
+                    }
+                    let (visits_sql, readings_sql) =
+                        chunk_sql(&patients, crate::EngineKind::Sqlite);
+                    let mut visits = Vec::new();
+                    let mut statement = conn.prepare(&visits_sql)?;
+                    let mut rows = statement.query(rusqlite::named_params! {
+                        "$1": w.visits_from.to_string(), "$2": w.visits_to.to_string(),
+                    })?;
+                    while let Some(row) = rows.next()? {
+                        let enrolment_id: i64 = row.get(0)?;
+                        let text: String = row.get(1)?;
+                        for one in text.split(';') {
+                            visits.push((enrolment_id, unpack_visit(one)?));
+                        }
+                    }
+                    let mut readings: Vec<LatestReading> = Vec::new();
+                    let mut statement = conn.prepare(&readings_sql)?;
+                    let mut rows = statement.query(rusqlite::named_params! {
+                        "$1": w.readings_from_us, "$2": w.readings_to_us,
+                    })?;
+                    while let Some(row) = rows.next()? {
+                        readings.push((row.get(0)?, row.get(1)?));
+                    }
+                    Ok((patients, visits, readings))
                 })
-                .collect::<Result<_>>()
-        })?;
+                .await?
+        } else {
+            let patients: Vec<IndicatorPatient> = on_read!(self, pool => {
+                sqlx::query(trusted(&sql))
+                    .bind(institution).bind(&district).bind(disease.code()).bind(w.enrolled_by)
+                    .bind(w.active_from).bind(after).bind(i64::from(limit))
+                    .fetch_all(pool).await?
+                    .iter()
+                    .map(|row| patient_of(row, disease))
+                    .collect::<Result<_>>()
+            })?;
+            if patients.is_empty() {
+                return Ok(patients);
+            }
+            let (visits_sql, readings_sql) = chunk_sql(&patients, self.kind());
+            let (visits, readings): (Vec<(i64, VisitFact)>, Vec<LatestReading>) = on_read!(self, pool => {
+                let packed: Vec<(i64, String)> = sqlx::query_as(trusted(&visits_sql))
+                    .bind(w.visits_from).bind(w.visits_to)
+                    .fetch_all(pool).await?;
+                let mut visits = Vec::new();
+                for (enrolment_id, text) in &packed {
+                    for one in text.split(';') {
+                        visits.push((*enrolment_id, unpack_visit(one)?));
+                    }
+                }
+                let readings: Vec<LatestReading> = sqlx::query_as(trusted(&readings_sql))
+                    .bind(w.readings_from_us).bind(w.readings_to_us)
+                    .fetch_all(pool).await?;
+                (visits, readings)
+            });
+            (patients, visits, readings)
+        };
         if patients.is_empty() {
             return Ok(patients);
         }
-        // Integers read back from the database, not client input.
-        let enrolments = patients
-            .iter()
-            .map(|p| p.enrolment_id.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        let residents = patients
-            .iter()
-            .map(|p| p.resident_id.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        // One row per enrolment with its visits packed as text (fields by ',', visits by
-        // ';'): a quarter of the rows through the driver, which costs more per row than
-        // the packing does.
-        let packed = match self.kind() {
-            crate::EngineKind::Sqlite => {
-                "group_concat(id || ',' || visit_on || ',' || counts_face_to_face || ',' || age_years || ',' ||
-                    COALESCE(sbp_mmhg, '') || ',' || COALESCE(dbp_mmhg, '') || ',' || COALESCE(fpg_centi_mmol, '') || ',' ||
-                    COALESCE(hba1c_centi_percent, ''), ';')"
-            }
-            crate::EngineKind::Postgres => {
-                "string_agg(id || ',' || to_char(visit_on, 'YYYY-MM-DD') || ',' || CASE WHEN counts_face_to_face THEN '1' ELSE '0' END
-                    || ',' || age_years || ',' || COALESCE(sbp_mmhg::text, '') || ',' || COALESCE(dbp_mmhg::text, '') || ',' ||
-                    COALESCE(fpg_centi_mmol::text, '') || ',' || COALESCE(hba1c_centi_percent::text, ''), ';')"
-            }
-        };
-        let visits_sql = format!(
-            "SELECT enrolment_id, {packed} AS visits
-             FROM followups WHERE enrolment_id IN ({enrolments}) AND visit_on >= $1 AND visit_on <= $2
-             GROUP BY enrolment_id"
-        );
-        let readings_sql = format!(
-            "SELECT resident_id, MAX(taken_at_us) AS latest FROM home_readings
-             WHERE resident_id IN ({residents}) AND taken_at_us >= $1 AND taken_at_us < $2 GROUP BY resident_id"
-        );
-        let (visits, readings): (Vec<(i64, VisitFact)>, Vec<LatestReading>) = on_read!(self, pool => {
-            let packed: Vec<(i64, String)> = sqlx::query_as(trusted(&visits_sql))
-                .bind(w.visits_from).bind(w.visits_to)
-                .fetch_all(pool).await?;
-            let mut visits = Vec::new();
-            for (enrolment_id, text) in &packed {
-                for one in text.split(';') {
-                    visits.push((*enrolment_id, unpack_visit(one)?));
-                }
-            }
-            let readings: Vec<LatestReading> = sqlx::query_as(trusted(&readings_sql))
-                .bind(w.readings_from_us).bind(w.readings_to_us)
-                .fetch_all(pool).await?;
-            (visits, readings)
-        });
         let index: std::collections::HashMap<i64, usize> = patients
             .iter()
             .enumerate()
