@@ -238,21 +238,20 @@ impl App {
         // Managed: enrolled by the period's end and not ended (结案) before its start.
         // Missed visit and lost to follow-up: enrolled long enough before the end and
         // still enrolled on its last day (docs/indicators.md).
-        let managed = self.store.enrolled_by(&key, disease, p.to).await?
-            - self.store.ended_before(&key, disease, p.from, p.to).await?;
-        let still_enrolled_by = |days: u16| {
-            let by = p.to - Duration::days(i64::from(days));
-            let store = &self.store;
-            let key = &key;
-            async move {
-                Ok::<i64, gongti_store::StoreError>(
-                    store.enrolled_by(key, disease, by).await?
-                        - store.ended_before(key, disease, p.to, by).await?,
-                )
-            }
-        };
-        let missed_eligible = still_enrolled_by(self.chronic.missed_visit_days).await?;
-        let lost_eligible = still_enrolled_by(self.chronic.lost_to_follow_up_days).await?;
+        let eligible_by = |days: u16| p.to - Duration::days(i64::from(days));
+        let [managed, missed_eligible, lost_eligible] = self
+            .store
+            .enrolment_denominators(
+                &key,
+                disease,
+                p.from,
+                p.to,
+                [
+                    eligible_by(self.chronic.missed_visit_days),
+                    eligible_by(self.chronic.lost_to_follow_up_days),
+                ],
+            )
+            .await?;
         let n = |v: i64| u64::try_from(v).unwrap_or(0);
         let [
             face_to_face,

@@ -329,32 +329,45 @@ impl Store {
         Ok(out)
     }
 
-    /// Enrolments of a scope's programme made on or before `day`.
-    pub async fn enrolled_by(&self, scope: &str, disease: Disease, day: Date) -> Result<i64> {
-        let (n,): (Option<i64>,) = on_read!(self, pool => {
-            sqlx::query_as("SELECT CAST(SUM(enrolled) AS BIGINT) FROM enrolment_counts WHERE scope = $1 AND disease = $2 AND day <= $3")
-                .bind(scope).bind(disease.code()).bind(day)
-                .fetch_one(pool).await?
-        });
-        Ok(n.unwrap_or(0))
-    }
-
-    /// Enrolments of a scope's programme that ended before `ended_before` and were
-    /// made on or before `enrolled_by`.
-    pub async fn ended_before(
+    /// The denominators of a standard period from the kept enrolment and ending
+    /// counts, in two reads: those managed (enrolled by `period_to`, not ended before
+    /// `period_from`), and for each of `eligible_by` those enrolled on or before that
+    /// day and still enrolled on `period_to` (missed visit, lost to follow-up).
+    pub async fn enrolment_denominators(
         &self,
         scope: &str,
         disease: Disease,
-        ended_before: Date,
-        enrolled_by: Date,
-    ) -> Result<i64> {
-        let (n,): (Option<i64>,) = on_read!(self, pool => {
-            sqlx::query_as("SELECT CAST(SUM(ended) AS BIGINT) FROM enrolment_endings
-                            WHERE scope = $1 AND disease = $2 AND ended_on < $3 AND enrolled_on <= $4")
-                .bind(scope).bind(disease.code()).bind(ended_before).bind(enrolled_by)
-                .fetch_one(pool).await?
+        period_from: Date,
+        period_to: Date,
+        eligible_by: [Date; 2],
+    ) -> Result<[i64; 3]> {
+        type Sums = (Option<i64>, Option<i64>, Option<i64>);
+        let (enrolled, ended): (Sums, Sums) = on_read!(self, pool => {
+            let enrolled: Sums = sqlx::query_as(
+                "SELECT CAST(SUM(enrolled) AS BIGINT),
+                        CAST(SUM(CASE WHEN day <= $4 THEN enrolled ELSE 0 END) AS BIGINT),
+                        CAST(SUM(CASE WHEN day <= $5 THEN enrolled ELSE 0 END) AS BIGINT)
+                 FROM enrolment_counts WHERE scope = $1 AND disease = $2 AND day <= $3",
+            )
+            .bind(scope).bind(disease.code()).bind(period_to).bind(eligible_by[0]).bind(eligible_by[1])
+            .fetch_one(pool).await?;
+            let ended: Sums = sqlx::query_as(
+                "SELECT CAST(SUM(CASE WHEN ended_on < $3 THEN ended ELSE 0 END) AS BIGINT),
+                        CAST(SUM(CASE WHEN enrolled_on <= $5 THEN ended ELSE 0 END) AS BIGINT),
+                        CAST(SUM(CASE WHEN enrolled_on <= $6 THEN ended ELSE 0 END) AS BIGINT)
+                 FROM enrolment_endings WHERE scope = $1 AND disease = $2 AND ended_on < $4",
+            )
+            .bind(scope).bind(disease.code()).bind(period_from).bind(period_to)
+            .bind(eligible_by[0]).bind(eligible_by[1])
+            .fetch_one(pool).await?;
+            (enrolled, ended)
         });
-        Ok(n.unwrap_or(0))
+        let n = |v: Option<i64>| v.unwrap_or(0);
+        Ok([
+            n(enrolled.0) - n(ended.0),
+            n(enrolled.1) - n(ended.1),
+            n(enrolled.2) - n(ended.2),
+        ])
     }
 
     /// Recomputes every counter from the raw records (enrolments, follow-ups, home
