@@ -1,6 +1,6 @@
 //! A year of chronic-disease management for the demo region: enrolments in the
-//! hypertension and diabetes programmes by age, follow-ups judged by the rules, and
-//! home readings — deterministic for a seed, a page of residents at a time so memory
+//! hypertension and diabetes programmes by age (a few of them ended: died or moved
+//! away), follow-ups judged by the rules, and home readings — deterministic for a seed, a page of residents at a time so memory
 //! stays bounded at city scale.
 //!
 //! The generator keeps its own ground truth for the year up to `today`: it decides
@@ -14,6 +14,7 @@ use gongti_core::chronic::followup::{
     AdverseReaction, Classification, Complication, Findings, Method, evaluate,
 };
 use gongti_core::chronic::readings::{GlucoseContext, ReadingValue, ValidReading};
+use gongti_core::chronic::record::EndReason;
 use gongti_core::chronic::risk::{DiabetesStatus, bp_grade};
 use gongti_core::chronic::{Bp, Disease, RULESET_VERSION};
 use gongti_core::measure::Mmol;
@@ -41,6 +42,8 @@ pub struct ProgrammeTruth {
     pub lost_eligible: u64,
     pub lost: u64,
     pub followups: u64,
+    /// Enrolments that have ended (结案), at any time.
+    pub ended: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -219,7 +222,28 @@ impl App {
                         .min(today);
                     let enrolled_on =
                         (today - Duration::days(between(&mut rng, 0, 1500))).max(diagnosed_on);
-                    let visits = plan_visits(&mut rng, enrolled_on, today, disease);
+                    let mut visits = plan_visits(&mut rng, enrolled_on, today, disease);
+                    // About 3 in 100 enrolments have ended (结案) before today: the
+                    // patient died or moved away on a day after the enrolment, and
+                    // had no visit after it.
+                    let ended = (enrolled_on < today && rng.below(100) < 3).then(|| {
+                        let span = (today - enrolled_on).whole_days() - 1;
+                        let on = enrolled_on + Duration::days(between(&mut rng, 0, span));
+                        let reason = if rng.below(100) < 60 {
+                            EndReason::Died
+                        } else {
+                            EndReason::MovedAway
+                        };
+                        (on, reason)
+                    });
+                    if let Some((ended_on, _)) = ended {
+                        visits.retain(|v| v.on <= ended_on);
+                    }
+                    // Managed in the year: enrolled by today (always) and not ended
+                    // before its first day; asked about missed visits and loss to
+                    // follow-up only while still enrolled on its last day.
+                    let managed = ended.is_none_or(|(on, _)| on >= year_start);
+                    let enrolled_at_end = ended.is_none();
                     let index = enrolments.len();
                     let mut previous: Option<Classification> = None;
                     let mut highest: Option<Bp> = None;
@@ -311,7 +335,8 @@ impl App {
                         });
                     }
                     // Some patients send home readings over the last 90 days.
-                    let sends_readings = rng.below(100) < if visits.is_empty() { 20 } else { 10 };
+                    let sends_readings =
+                        enrolled_at_end && rng.below(100) < if visits.is_empty() { 20 } else { 10 };
                     if sends_readings {
                         for k in 0..between(&mut rng, 6, 20) {
                             let day = today - Duration::days(between(&mut rng, 0, 89));
@@ -374,18 +399,25 @@ impl App {
                         })
                     });
                     let t = truth.of_mut(disease);
-                    t.managed += 1;
                     t.followups += visits.len() as u64;
-                    t.standardised += u64::from(f2f_in_year >= 4);
-                    t.controlled += u64::from(latest_controlled == Some(true));
-                    t.hba1c_measured += u64::from(latest_hba1c.is_some());
-                    t.hba1c_on_target += u64::from(latest_hba1c == Some(true));
-                    if enrolled_on <= today - Duration::days(i64::from(params.missed_visit_days)) {
+                    t.ended += u64::from(ended.is_some());
+                    if managed {
+                        t.managed += 1;
+                        t.standardised += u64::from(f2f_in_year >= 4);
+                        t.controlled += u64::from(latest_controlled == Some(true));
+                        t.hba1c_measured += u64::from(latest_hba1c.is_some());
+                        t.hba1c_on_target += u64::from(latest_hba1c == Some(true));
+                    }
+                    if enrolled_at_end
+                        && enrolled_on
+                            <= today - Duration::days(i64::from(params.missed_visit_days))
+                    {
                         t.missed_eligible += 1;
                         t.missed += u64::from(!seen_recently);
                     }
-                    if enrolled_on
-                        <= today - Duration::days(i64::from(params.lost_to_follow_up_days))
+                    if enrolled_at_end
+                        && enrolled_on
+                            <= today - Duration::days(i64::from(params.lost_to_follow_up_days))
                     {
                         t.lost_eligible += 1;
                         t.lost += u64::from(!contact_in_year);
@@ -407,7 +439,8 @@ impl App {
                         last_followup_on: last_on,
                         last_face_to_face_on: last_f2f,
                         last_classification: last_class,
-                        next_due_on: next_due,
+                        next_due_on: if ended.is_some() { None } else { next_due },
+                        ended: ended.map(|(on, reason)| (on, reason.code())),
                     });
                     institution_of.push(r.home_institution_id);
                 }

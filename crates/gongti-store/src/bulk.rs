@@ -29,6 +29,8 @@ pub struct BulkEnrolment {
     pub last_face_to_face_on: Option<Date>,
     pub last_classification: Option<u8>,
     pub next_due_on: Option<Date>,
+    /// Ended (结案) on this day for this reason code (`EndReason`), if it has.
+    pub ended: Option<(Date, &'static str)>,
 }
 
 /// A follow-up as the generator built it, verdict included.
@@ -116,6 +118,16 @@ impl Store {
                     if let Some(i) = chunk.iter().position(|e| e.resident_id == resident_id && e.disease == disease) {
                         ids[offset + i] = id;
                     }
+                }
+            }
+            for (e, id) in enrolments.iter().zip(&ids) {
+                if let Some((ended_on, reason)) = e.ended {
+                    sqlx::query(
+                        "UPDATE chronic_enrolments SET status = 'ended', ended_on = $1, end_reason = $2, next_due_on = NULL
+                         WHERE id = $3",
+                    )
+                    .bind(ended_on).bind(reason).bind(*id)
+                    .execute(&mut *tx).await?;
                 }
             }
             let per = (PARAMS_PER_STATEMENT / F_COLS).max(1);

@@ -198,6 +198,11 @@ async fn the_generators_ground_truth_equals_the_computed_indicators() {
             truth.hypertension.managed > 200 && truth.diabetes.managed > 80,
             "{truth:?}"
         );
+        // Some enrolments have ended (结案), so the truth exercises endings too.
+        assert!(
+            truth.hypertension.ended > 3 && truth.diabetes.ended > 0,
+            "{truth:?}"
+        );
         let router = gongti_web::router(
             app.clone(),
             gongti_web::WebConfig {
