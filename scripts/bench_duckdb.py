@@ -42,7 +42,9 @@ def load(db: str) -> tuple[duckdb.DuckDBPyConnection, float]:
 
 SQL = """
 WITH e AS (
-  SELECT * FROM enrolments
+  -- at_end: still enrolled on the period's last day (asked about missed visit and
+  -- loss to follow-up only then; docs/indicators.md)
+  SELECT *, (ended_on IS NULL OR CAST(ended_on AS DATE) >= $to) AS at_end FROM enrolments
   WHERE CAST(enrolled_on AS DATE) <= $to AND (ended_on IS NULL OR CAST(ended_on AS DATE) >= $from)
 ),
 f AS (
@@ -80,10 +82,10 @@ SELECT e.disease,
   count(*) FILTER (WHERE fpg.ok = 1) AS fpg_ok,
   count(*) FILTER (WHERE a1c.ok = 1) AS a1c_ok,
   count(a1c.enrolment_id) AS a1c_measured,
-  count(*) FILTER (WHERE CAST(e.enrolled_on AS DATE) <= $to - INTERVAL 90 DAY) AS missed_eligible,
-  count(*) FILTER (WHERE CAST(e.enrolled_on AS DATE) <= $to - INTERVAL 90 DAY AND seen.enrolment_id IS NULL) AS missed,
-  count(*) FILTER (WHERE CAST(e.enrolled_on AS DATE) <= $to - INTERVAL 365 DAY) AS lost_eligible,
-  count(*) FILTER (WHERE CAST(e.enrolled_on AS DATE) <= $to - INTERVAL 365 DAY
+  count(*) FILTER (WHERE e.at_end AND CAST(e.enrolled_on AS DATE) <= $to - INTERVAL 90 DAY) AS missed_eligible,
+  count(*) FILTER (WHERE e.at_end AND CAST(e.enrolled_on AS DATE) <= $to - INTERVAL 90 DAY AND seen.enrolment_id IS NULL) AS missed,
+  count(*) FILTER (WHERE e.at_end AND CAST(e.enrolled_on AS DATE) <= $to - INTERVAL 365 DAY) AS lost_eligible,
+  count(*) FILTER (WHERE e.at_end AND CAST(e.enrolled_on AS DATE) <= $to - INTERVAL 365 DAY
                    AND cv.enrolment_id IS NULL AND cr.resident_id IS NULL) AS lost
 FROM e
 LEFT JOIN f2f ON f2f.enrolment_id = e.id

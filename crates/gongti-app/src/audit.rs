@@ -73,10 +73,12 @@ impl AuditLog {
     }
 }
 
-/// Takes what else is already queued behind `first`, up to a batch.
-fn gather(first: Request, rx: &mut mpsc::Receiver<Request>, pending: &mut Vec<Request>) {
-    let mut count = first.entries.len();
-    pending.push(first);
+/// Takes what is already queued, up to a batch; returns the records now pending.
+fn take_queued(
+    rx: &mut mpsc::Receiver<Request>,
+    pending: &mut Vec<Request>,
+    mut count: usize,
+) -> usize {
     while count < AUDIT_BATCH_MAX {
         match rx.try_recv() {
             Ok(r) => {
@@ -86,6 +88,15 @@ fn gather(first: Request, rx: &mut mpsc::Receiver<Request>, pending: &mut Vec<Re
             Err(_) => break,
         }
     }
+    count
+}
+
+/// Starts a group with `first` and what is already queued behind it; returns its
+/// number of records.
+fn gather(first: Request, rx: &mut mpsc::Receiver<Request>, pending: &mut Vec<Request>) -> usize {
+    let count = first.entries.len();
+    pending.push(first);
+    take_queued(rx, pending, count)
 }
 
 /// Links the pending records onto the chain at `head`; returns them and the new head.
@@ -137,22 +148,17 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<Request>, mut head: (i6
     }
 }
 
-/// Under load, waits briefly for more records to join the group (see
+/// Under load, waits briefly for more records to join a group of `count` (see
 /// [`AUDIT_GATHER_WAIT`]); returns how many records the group holds.
-fn gather_more(rx: &mut mpsc::Receiver<Request>, pending: &mut Vec<Request>) -> usize {
+fn gather_more(
+    rx: &mut mpsc::Receiver<Request>,
+    pending: &mut Vec<Request>,
+    mut count: usize,
+) -> usize {
     let deadline = std::time::Instant::now() + AUDIT_GATHER_WAIT;
-    let mut count: usize = pending.iter().map(|r| r.entries.len()).sum();
     while count < AUDIT_GATHER_TARGET && std::time::Instant::now() < deadline {
         std::thread::sleep(AUDIT_GATHER_WAIT / 10);
-        while count < AUDIT_BATCH_MAX {
-            match rx.try_recv() {
-                Ok(r) => {
-                    count += r.entries.len();
-                    pending.push(r);
-                }
-                Err(_) => break,
-            }
-        }
+        count = take_queued(rx, pending, count);
     }
     count
 }
@@ -166,12 +172,12 @@ fn write_thread(
     let mut pending: Vec<Request> = Vec::new();
     let mut previous_group = 0;
     while let Some(first) = rx.blocking_recv() {
-        gather(first, &mut rx, &mut pending);
-        if previous_group > 1 {
-            previous_group = gather_more(&mut rx, &mut pending);
+        let count = gather(first, &mut rx, &mut pending);
+        previous_group = if previous_group > 1 {
+            gather_more(&mut rx, &mut pending, count)
         } else {
-            previous_group = pending.iter().map(|r| r.entries.len()).sum();
-        }
+            count
+        };
         let (chained, next) = chain(&pending, head);
         let ok = match appender.append(&chained) {
             Ok(()) => {

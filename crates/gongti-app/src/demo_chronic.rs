@@ -1,7 +1,7 @@
 //! A year of chronic-disease management for the demo region: enrolments in the
 //! hypertension and diabetes programmes by age (a few of them ended: died or moved
-//! away), follow-ups judged by the rules, and home readings — deterministic for a seed, a page of residents at a time so memory
-//! stays bounded at city scale.
+//! away), follow-ups judged by the rules, and home readings — deterministic for a
+//! seed, a page of residents at a time so memory stays bounded at city scale.
 //!
 //! The generator keeps its own ground truth for the year up to `today`: it decides
 //! each visit's count, date and whether it is controlled (values are drawn clear of

@@ -132,11 +132,8 @@ impl Store {
         if let Some(file) = self.audit_file() {
             let file = Arc::clone(file);
             let records = records.to_vec();
-            return tokio::task::spawn_blocking(move || file.append(&records))
-                .await
-                .map_err(|e| {
-                    crate::StoreError::Corrupt(format!("the audit append stopped: {e}"))
-                })?;
+            return crate::direct::blocking("the audit append", move || file.append(&records))
+                .await;
         }
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -163,9 +160,7 @@ impl Store {
     pub async fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>> {
         if let Some(file) = self.audit_file() {
             let file = Arc::clone(file);
-            return tokio::task::spawn_blocking(move || file.head())
-                .await
-                .map_err(|e| crate::StoreError::Corrupt(format!("the audit read stopped: {e}")))?;
+            return crate::direct::blocking("the audit read", move || file.head()).await;
         }
         on_write!(self, pool => {
             let row = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(pool).await?;

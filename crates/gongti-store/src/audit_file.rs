@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use gongti_core::audit::ChainedEntry;
-use rusqlite::{Connection, OpenFlags, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::direct::DirectReads;
 use crate::row::hash32;
@@ -167,11 +167,7 @@ impl AuditFile {
                     [],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
-                .map(Some)
-                .or_else(|e| match e {
-                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                    e => Err(e),
-                })?;
+                .optional()?;
             let Some((last_seq, last_hash)) = legacy_last else {
                 return Ok(0);
             };
@@ -192,11 +188,7 @@ impl AuditFile {
                     [last_seq],
                     |r| r.get(0),
                 )
-                .map(Some)
-                .or_else(|e| match e {
-                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                    e => Err(e),
-                })?;
+                .optional()?;
             if copied.as_deref() != Some(last_hash.as_slice()) {
                 return Err(StoreError::Corrupt(format!(
                     "audit.db and gongti.db both hold an audit trail and disagree at record {last_seq}"

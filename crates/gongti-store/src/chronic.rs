@@ -369,8 +369,8 @@ impl Store {
             let mut tx = pool.begin().await?;
             // Lock the row first (on PostgreSQL), then read the follow-ups afresh.
             let locked = sqlx::query(LOCK_ACTIVE_ENROLMENT)
-            .bind(n.enrolment_id).bind(n.now_us)
-            .execute(&mut *tx).await?;
+                .bind(n.enrolment_id).bind(n.now_us)
+                .execute(&mut *tx).await?;
             if locked.rows_affected() == 0 {
                 return Err(StoreError::Changed("enrolment"));
             }
@@ -411,19 +411,7 @@ impl Store {
                     let delta = facts
                         .contribution(period, enrolled_on, Some(n.ended_on), params)
                         .minus(&facts.contribution(period, enrolled_on, None, params));
-                    for (measure, d) in gongti_core::chronic::maintained::Contribution::MEASURES
-                        .iter()
-                        .zip(delta)
-                    {
-                        if d == 0 {
-                            continue;
-                        }
-                        for scope in scopes.iter() {
-                            sqlx::query(crate::maintained::ADD_COUNT)
-                                .bind(scope).bind(&disease).bind(&code).bind(*measure).bind(d)
-                                .execute(&mut *tx).await?;
-                        }
-                    }
+                    crate::maintained::add_count_deltas!(tx, scopes, &disease, &code, delta);
                 }
             }
             tx.commit().await?;
@@ -531,8 +519,8 @@ impl Store {
             // The enrolment must still be active: an ending may have committed since it
             // was read (on PostgreSQL this also locks the row against one).
             let still_active = sqlx::query(LOCK_ACTIVE_ENROLMENT)
-            .bind(n.enrolment_id).bind(n.now_us)
-            .execute(&mut *tx).await?;
+                .bind(n.enrolment_id).bind(n.now_us)
+                .execute(&mut *tx).await?;
             if still_active.rows_affected() == 0 {
                 return Err(StoreError::Changed("enrolment"));
             }

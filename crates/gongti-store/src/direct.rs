@@ -122,10 +122,19 @@ impl DirectReads {
         f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let this = Arc::clone(self);
-        tokio::task::spawn_blocking(move || this.with(f))
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("a direct read stopped: {e}")))?
+        blocking("a direct read", move || this.with(f)).await
     }
+}
+
+/// Runs blocking SQLite work (rusqlite) on tokio's blocking pool; `what` names it if
+/// the work panics.
+pub(crate) async fn blocking<T: Send + 'static>(
+    what: &'static str,
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("{what} stopped: {e}")))?
 }
 
 fn column_error(column: &str, e: rusqlite::Error) -> StoreError {

@@ -97,6 +97,14 @@ fn unpack_visit(text: &str) -> Result<VisitFact> {
     })
 }
 
+/// One enrolment's packed follow-ups (see [`chunk_sql`]), unpacked onto `out`.
+fn push_visits(out: &mut Vec<(i64, VisitFact)>, enrolment_id: i64, packed: &str) -> Result<()> {
+    for one in packed.split(';') {
+        out.push((enrolment_id, unpack_visit(one)?));
+    }
+    Ok(())
+}
+
 /// One row of the chunk's patient query.
 fn patient_of(row: &impl RowExt, disease: Disease) -> Result<IndicatorPatient> {
     let sex = row.text("sex")?;
@@ -220,11 +228,8 @@ impl Store {
                         "$1": w.visits_from.to_string(), "$2": w.visits_to.to_string(),
                     })?;
                     while let Some(row) = rows.next()? {
-                        let enrolment_id: i64 = row.get(0)?;
                         let text: String = row.get(1)?;
-                        for one in text.split(';') {
-                            visits.push((enrolment_id, unpack_visit(one)?));
-                        }
+                        push_visits(&mut visits, row.get(0)?, &text)?;
                     }
                     let mut readings: Vec<LatestReading> = Vec::new();
                     let mut statement = conn.prepare(&readings_sql)?;
@@ -257,9 +262,7 @@ impl Store {
                     .fetch_all(pool).await?;
                 let mut visits = Vec::new();
                 for (enrolment_id, text) in &packed {
-                    for one in text.split(';') {
-                        visits.push((*enrolment_id, unpack_visit(one)?));
-                    }
+                    push_visits(&mut visits, *enrolment_id, text)?;
                 }
                 let readings: Vec<LatestReading> = sqlx::query_as(trusted(&readings_sql))
                     .bind(w.readings_from_us).bind(w.readings_to_us)

@@ -127,6 +127,32 @@ pub(crate) fn select_facts(periods: &[StandardPeriod]) -> String {
     format!("SELECT * FROM indicator_facts WHERE enrolment_id = $1 AND period IN ({codes})")
 }
 
+/// Adds a contribution's change (`$delta`, in the order of `Contribution::MEASURES`)
+/// to a period's counters in every scope, inside an open transaction `$tx`.
+macro_rules! add_count_deltas {
+    ($tx:expr, $scopes:expr, $disease_code:expr, $period_code:expr, $delta:expr) => {{
+        for (measure, d) in gongti_core::chronic::maintained::Contribution::MEASURES
+            .iter()
+            .zip($delta)
+        {
+            if d == 0 {
+                continue;
+            }
+            for scope in $scopes.iter() {
+                sqlx::query($crate::maintained::ADD_COUNT)
+                    .bind(scope)
+                    .bind($disease_code)
+                    .bind($period_code)
+                    .bind(*measure)
+                    .bind(d)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+        }
+    }};
+}
+pub(crate) use add_count_deltas;
+
 /// Applies indicator updates inside an open transaction `$tx` (either engine).
 macro_rules! apply_indicator_updates {
     ($tx:expr, $updates:expr, $params:expr) => {{
@@ -180,24 +206,13 @@ macro_rules! apply_indicator_updates {
                 let delta = new
                     .contribution(p, u.enrolled_on, u.ended_on, $params)
                     .minus(&old.contribution(p, u.enrolled_on, u.ended_on, $params));
-                for (measure, d) in gongti_core::chronic::maintained::Contribution::MEASURES
-                    .iter()
-                    .zip(delta)
-                {
-                    if d == 0 {
-                        continue;
-                    }
-                    for scope in &u.scopes {
-                        sqlx::query($crate::maintained::ADD_COUNT)
-                            .bind(scope)
-                            .bind(u.disease.code())
-                            .bind(&code)
-                            .bind(*measure)
-                            .bind(d)
-                            .execute(&mut *$tx)
-                            .await?;
-                    }
-                }
+                $crate::maintained::add_count_deltas!(
+                    $tx,
+                    u.scopes,
+                    u.disease.code(),
+                    &code,
+                    delta
+                );
             }
         }
     }};

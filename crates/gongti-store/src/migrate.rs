@@ -134,9 +134,10 @@ pub(crate) async fn run(store: &Store) -> Result<usize> {
     });
     if let (Some(file), Some(direct)) = (store.audit_file(), store.direct()) {
         let (file, records_file) = (std::sync::Arc::clone(file), direct.path().to_owned());
-        let moved = tokio::task::spawn_blocking(move || file.adopt_legacy(&records_file))
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("moving the audit trail stopped: {e}")))??;
+        let moved = crate::direct::blocking("moving the audit trail", move || {
+            file.adopt_legacy(&records_file)
+        })
+        .await?;
         if moved > 0 {
             tracing::info!(records = moved, "moved the audit trail into audit.db");
         }

@@ -105,6 +105,19 @@ pub struct Assessment {
     pub lost: bool,
 }
 
+/// Whether a patient is asked about a window of `window_days` ending on a period's
+/// last day `to` (missed visit: 90 days; lost to follow-up: 365, DOMAIN.md §2):
+/// enrolled at least that long before it, and still enrolled on it — an enrolment that
+/// ended (结案) cannot miss a visit after its end.
+pub fn window_eligible(
+    enrolled_on: Date,
+    ended_on: Option<Date>,
+    to: Date,
+    window_days: u16,
+) -> bool {
+    ended_on.is_none_or(|e| e >= to) && enrolled_on <= to - Duration::days(i64::from(window_days))
+}
+
 /// Judges one patient for a period (DOMAIN.md §2 indicators).
 pub fn assess(p: &PatientFacts, period: &Period, params: &Params) -> Assessment {
     let managed = p.enrolled_on <= period.to && p.ended_on.is_none_or(|e| e >= period.from);
@@ -141,18 +154,23 @@ pub fn assess(p: &PatientFacts, period: &Period, params: &Params) -> Assessment 
     };
 
     let missed_window_from = period.to - Duration::days(i64::from(params.missed_visit_days) - 1);
-    // Missed visit and lost to follow-up ask about patients still enrolled on the
-    // period's last day: an enrolment that ended cannot miss a visit after it.
-    let enrolled_at_end = p.ended_on.is_none_or(|e| e >= period.to);
-    let missed_visit_eligible = enrolled_at_end
-        && p.enrolled_on <= period.to - Duration::days(i64::from(params.missed_visit_days));
+    let missed_visit_eligible = window_eligible(
+        p.enrolled_on,
+        p.ended_on,
+        period.to,
+        params.missed_visit_days,
+    );
     let visited_recently = p
         .visits
         .iter()
         .any(|v| v.face_to_face && missed_window_from <= v.visit_on && v.visit_on <= period.to);
     let lost_window_from = period.to - Duration::days(i64::from(params.lost_to_follow_up_days) - 1);
-    let lost_eligible = enrolled_at_end
-        && p.enrolled_on <= period.to - Duration::days(i64::from(params.lost_to_follow_up_days));
+    let lost_eligible = window_eligible(
+        p.enrolled_on,
+        p.ended_on,
+        period.to,
+        params.lost_to_follow_up_days,
+    );
     let in_lost_window = |d: Date| lost_window_from <= d && d <= period.to;
     let contacted = p.visits.iter().any(|v| in_lost_window(v.visit_on))
         || p.reading_days.iter().any(|d| in_lost_window(*d));

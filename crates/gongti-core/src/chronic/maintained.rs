@@ -13,7 +13,7 @@ use time::{Date, Duration, Month};
 
 use super::Disease;
 use super::Params;
-use super::indicators::{Period, VisitFact, required_face_to_face};
+use super::indicators::{Period, VisitFact, required_face_to_face, window_eligible};
 
 /// A calendar month, quarter or year.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -219,11 +219,10 @@ impl PeriodFacts {
         if ended_on.is_some_and(|e| e < p.from) {
             return Contribution::default();
         }
-        let enrolled_at_end = ended_on.is_none_or(|e| e >= p.to);
-        let missed_eligible = enrolled_at_end
-            && enrolled_on <= p.to - Duration::days(i64::from(params.missed_visit_days));
-        let lost_eligible = enrolled_at_end
-            && enrolled_on <= p.to - Duration::days(i64::from(params.lost_to_follow_up_days));
+        let missed_eligible =
+            window_eligible(enrolled_on, ended_on, p.to, params.missed_visit_days);
+        let lost_eligible =
+            window_eligible(enrolled_on, ended_on, p.to, params.lost_to_follow_up_days);
         Contribution {
             face_to_face: i64::from(self.face_to_face),
             standardised: i64::from(self.face_to_face >= required_face_to_face(&p, params)),
