@@ -1,14 +1,16 @@
 """The chronic-disease indicators of DOMAIN.md §2 computed by DuckDB over the rows a
 Gongti SQLite database holds: the reference `gongti-bench chronic` measures against.
 
-Usage: python bench_duckdb.py GONGTI_DB FROM TO
-Prints one JSON line: {"load_s", "compute_s", "hypertension": {code: [num, den]}, ...}.
+Usage: python bench_duckdb.py GONGTI_DB FROM TO [REPEAT]
+Prints one JSON line: {"load_s", "compute_s" (the median of REPEAT runs of the query,
+default 1), "runs_s", "hypertension": {code: [num, den]}, ...}.
 The definitions mirror docs/indicators.md; the benchmark checks the figures agree.
 """
 import csv
 import datetime
 import json
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -99,15 +101,17 @@ GROUP BY e.disease
 """
 
 
-def main(db: str, start: str, end: str) -> int:
+def main(db: str, start: str, end: str, repeat: str = "1") -> int:
     con, load_s = load(db)
     d_from = datetime.date.fromisoformat(start)
     d_to = datetime.date.fromisoformat(end)
     required = max(1, ((d_to - d_from).days + 1) // 90)
-    started = time.perf_counter()
-    rows = con.execute(SQL, {"from": d_from, "to": d_to, "required": required}).fetchall()
-    compute_s = time.perf_counter() - started
-    out = {"load_s": load_s, "compute_s": compute_s}
+    runs = []
+    for _ in range(max(1, int(repeat))):
+        started = time.perf_counter()
+        rows = con.execute(SQL, {"from": d_from, "to": d_to, "required": required}).fetchall()
+        runs.append(time.perf_counter() - started)
+    out = {"load_s": load_s, "compute_s": statistics.median(runs), "runs_s": runs}
     for disease, managed, std, bp_ok, fpg_ok, a1c_ok, a1c_n, m_el, missed, l_el, lost in rows:
         figures = {
             "standardised_management": [std, managed],
@@ -125,4 +129,4 @@ def main(db: str, start: str, end: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:4]))
+    sys.exit(main(*sys.argv[1:5]))

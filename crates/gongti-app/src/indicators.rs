@@ -17,6 +17,11 @@ use crate::{App, AppError, AppResult, Ctx, DISPLAY_OFFSET, unix_us};
 
 /// Patients assessed per round trip to the store.
 pub const INDICATOR_CHUNK: u32 = 5_000;
+/// Enrolment ids per range of a recompute from the records (at most this many
+/// enrolments' facts in memory per range)...
+pub const INDICATOR_RANGE: i64 = 10_000;
+/// ...and ranges read at once.
+pub const INDICATOR_SCANS: usize = 2;
 /// The longest period the indicators are computed over.
 pub const PERIOD_MAX_DAYS: i64 = 3 * 366;
 
@@ -118,15 +123,17 @@ impl App {
         mut visit: impl FnMut(&IndicatorPatient, &Assessment) -> bool,
     ) -> AppResult<()> {
         let window = self.window(period);
-        let day_of = |us: i64| {
-            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
-                .map(|t| t.to_offset(DISPLAY_OFFSET).date())
-                .unwrap_or(time::Date::MIN)
-        };
         loop {
             let chunk = self
                 .store
-                .indicator_patients(scope, disease, &window, after, INDICATOR_CHUNK, day_of)
+                .indicator_patients(
+                    scope,
+                    disease,
+                    &window,
+                    after,
+                    INDICATOR_CHUNK,
+                    crate::readings::local_day,
+                )
                 .await?;
             for p in &chunk {
                 if !visit(p, &assess(&p.facts, period, &self.chronic)) {
@@ -197,27 +204,45 @@ impl App {
             return Err(AppError::Forbidden);
         }
         Self::check_period(period)?;
-        // The programmes are scanned side by side: each is a stream of chunks through
-        // its own read connection, so two cores both work.
+        let mut tallies: Vec<(Disease, Tally)> =
+            diseases.iter().map(|&d| (d, Tally::default())).collect();
+        let Some((low, high)) = self.store.enrolment_id_span().await? else {
+            return Ok(tallies);
+        };
+        // Ranges of enrolment ids, every asked programme in one pass, INDICATOR_SCANS
+        // ranges read at once (each on a read connection of its own, so both cores
+        // work) and tallied as they come back.
+        let window = self.window(period);
+        let mut ranges = (low - 1..high)
+            .step_by(INDICATOR_RANGE as usize)
+            .map(|after| (after, (after + INDICATOR_RANGE).min(high)));
         let mut scans = tokio::task::JoinSet::new();
-        for (i, &disease) in diseases.iter().enumerate() {
-            let (app, scope, period) = (self.clone(), scope.clone(), *period);
-            scans.spawn(async move {
-                let mut tally = Tally::default();
-                app.scan_patients(&scope, disease, &period, 0, |_, a| {
-                    tally.add(a);
-                    true
-                })
-                .await
-                .map(|()| (i, disease, tally))
-            });
+        loop {
+            while scans.len() < INDICATOR_SCANS {
+                let Some(range) = ranges.next() else { break };
+                let (store, scope, diseases) =
+                    (self.store.clone(), scope.clone(), diseases.to_vec());
+                scans.spawn(async move {
+                    store
+                        .indicator_facts(
+                            &scope,
+                            &diseases,
+                            &window,
+                            range,
+                            crate::readings::local_day,
+                        )
+                        .await
+                });
+            }
+            let Some(done) = scans.join_next().await else {
+                return Ok(tallies);
+            };
+            for facts in done.map_err(|e| anyhow::anyhow!("indicator scan: {e}"))?? {
+                if let Some((_, tally)) = tallies.iter_mut().find(|(d, _)| *d == facts.disease) {
+                    tally.add(&assess(&facts, period, &self.chronic));
+                }
+            }
         }
-        let mut out = Vec::with_capacity(diseases.len());
-        while let Some(done) = scans.join_next().await {
-            out.push(done.map_err(|e| anyhow::anyhow!("indicator scan: {e}"))??);
-        }
-        out.sort_by_key(|(i, _, _)| *i);
-        Ok(out.into_iter().map(|(_, d, t)| (d, t)).collect())
     }
 
     /// The indicators of a standard period from the counters kept as records are

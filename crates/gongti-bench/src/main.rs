@@ -66,6 +66,12 @@ enum Bench {
         /// Helios' `hfs`, for the peer's Bundle ingest of the same readings.
         #[arg(long)]
         peer_bin: Option<PathBuf>,
+        /// Keep the region here: generated into it when it holds no database, reused
+        /// as it is otherwise (a Tianjin-scale region takes over an hour to generate;
+        /// `gongti demo --scale tianjin` with GONGTI_DEMO_PASSWORD=bench-password-1
+        /// makes one too). A temporary directory when not given.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// One-click referrals competing for reserved slots, on SQLite and (with
     /// `--database-url`) PostgreSQL.
@@ -106,9 +112,15 @@ fn main() -> anyhow::Result<()> {
             Bench::Registration { residents, connections } => {
                 registration(residents, connections).await?;
             }
-            Bench::Chronic { residents, seconds, duckdb_python, peer_bin } => {
-                chronic::chronic(residents, seconds, duckdb_python.as_deref(), peer_bin.as_deref())
-                    .await?;
+            Bench::Chronic { residents, seconds, duckdb_python, peer_bin, data_dir } => {
+                chronic::chronic(
+                    residents,
+                    seconds,
+                    duckdb_python.as_deref(),
+                    peer_bin.as_deref(),
+                    data_dir,
+                )
+                .await?;
             }
             Bench::Referrals { patients, slots, connections, postgres_admin_url } => {
                 let dir = gongti_testdb::temp_dir("gongti-bench-referrals");

@@ -175,9 +175,49 @@ impl RowExt for rusqlite::Row<'_> {
 
 /// A date as the SQLite engine stores it (`YYYY-MM-DD`, as sqlx writes `time::Date`).
 fn parse_date(column: &str, text: &str) -> Result<Date> {
-    Date::parse(
-        text,
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .map_err(|e| StoreError::Corrupt(format!("column {column}: {e}")))
+    parse_day(text)
+        .ok_or_else(|| StoreError::Corrupt(format!("column {column}: not a day: {text:?}")))
+}
+
+/// `YYYY-MM-DD` (a year of four digits) as a day, or `None`; the scans read millions
+/// of these, so it is done by hand rather than through a format description.
+pub(crate) fn parse_day(text: &str) -> Option<Date> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let digits = |range: std::ops::Range<usize>| {
+        b[range].iter().try_fold(0u16, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u16::from(c - b'0'))
+        })
+    };
+    let year = i32::from(digits(0..4)?);
+    let month = time::Month::try_from(u8::try_from(digits(5..7)?).ok()?).ok()?;
+    let day = u8::try_from(digits(8..10)?).ok()?;
+    Date::from_calendar_date(year, month, day).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_day;
+    use time::macros::date;
+
+    #[test]
+    fn a_stored_day_is_read_exactly_and_anything_else_refused() {
+        for (text, want) in [
+            ("2026-11-23", Some(date!(2026 - 11 - 23))),
+            ("0001-01-01", Some(date!(0001 - 01 - 01))),
+            ("2024-02-29", Some(date!(2024 - 02 - 29))),
+            ("2023-02-29", None),
+            ("2026-13-01", None),
+            ("2026-00-10", None),
+            ("2026-1-01", None),
+            ("2026/11/23", None),
+            ("20261123xx", None),
+            ("2026-11-2a", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_day(text), want, "{text:?}");
+        }
+    }
 }

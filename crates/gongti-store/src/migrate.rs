@@ -83,6 +83,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_enrolment_endings.sql"),
         postgres: include_str!("../migrations/postgres/0012_enrolment_endings.sql"),
     },
+    Migration {
+        version: 13,
+        name: "followup_facts_index",
+        sqlite: include_str!("../migrations/sqlite/0013_followup_facts_index.sql"),
+        postgres: include_str!("../migrations/postgres/0013_followup_facts_index.sql"),
+    },
 ];
 
 pub const MIGRATION_COUNT: usize = MIGRATIONS.len();
