@@ -195,6 +195,12 @@ impl Store {
             "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE patient_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
         );
         if let Some(file) = self.audit_file() {
+            // audit.db indexes patients in batches (audit_file::AuditFile::index_pending).
+            let sql = format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq IN ({})
+                 ORDER BY seq DESC LIMIT $3",
+                crate::audit_file::PATIENT_RECORDS_SEQS
+            );
             let before = before_seq.unwrap_or(i64::MAX);
             let params = vec![("$1", patient_id), ("$2", before), ("$3", i64::from(limit))];
             let records = file.reads.all(sql, params, |row| chained(row)).await?;

@@ -48,20 +48,34 @@ pub struct WebConfig {
     pub secure_cookies: bool,
 }
 
+/// What every handler and middleware is given. axum clones the state for each layer
+/// and handler of each request: one shared pointer makes that one atomic count, where
+/// cloning the application's parts (pools, queues, caches) took a dozen, contended
+/// between the cores.
 #[derive(Clone)]
-pub(crate) struct AppState {
+pub(crate) struct AppState(Arc<StateParts>);
+
+pub(crate) struct StateParts {
     pub app: App,
-    pub config: Arc<WebConfig>,
-    pub metrics: Arc<metrics::Metrics>,
+    pub config: WebConfig,
+    pub metrics: metrics::Metrics,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = StateParts;
+
+    fn deref(&self) -> &StateParts {
+        &self.0
+    }
 }
 
 /// Builds the whole HTTP surface over an application.
 pub fn router(app: App, config: WebConfig) -> Router {
-    let state = AppState {
+    let state = AppState(Arc::new(StateParts {
         app,
-        config: Arc::new(config),
-        metrics: Arc::new(metrics::Metrics::default()),
-    };
+        config,
+        metrics: metrics::Metrics::default(),
+    }));
     Router::new()
         .nest("/api/v1", api::routes(state.clone()))
         .nest("/fhir", fhir::routes(state.clone()))

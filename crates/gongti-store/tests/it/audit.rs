@@ -1,4 +1,4 @@
-use gongti_core::audit::{AuditEntry, ChainVerifier, GENESIS_HASH, Outcome, link};
+use gongti_core::audit::{AuditEntry, ChainVerifier, ChainedEntry, GENESIS_HASH, Outcome, link};
 
 use crate::support::{NOW_US, engines};
 
@@ -20,18 +20,24 @@ fn entry(n: i64) -> AuditEntry {
     }
 }
 
+/// Records 1..=n linked into a chain, and the last one's hash.
+fn chain_of(n: i64) -> (Vec<ChainedEntry>, [u8; 32]) {
+    let mut prev = GENESIS_HASH;
+    let records = (1..=n)
+        .map(|seq| {
+            let r = link(seq, prev, entry(seq));
+            prev = r.hash;
+            r
+        })
+        .collect();
+    (records, prev)
+}
+
 #[tokio::test]
 async fn an_appended_chain_reads_back_intact() {
     for store in engines().await {
         assert_eq!(store.audit_head().await.unwrap(), None);
-        let mut prev = GENESIS_HASH;
-        let records: Vec<_> = (1..=150)
-            .map(|seq| {
-                let r = link(seq, prev, entry(seq));
-                prev = r.hash;
-                r
-            })
-            .collect();
+        let (records, prev) = chain_of(150);
         store.append_audit(&records[..100]).await.unwrap();
         store.append_audit(&records[100..]).await.unwrap();
         assert_eq!(store.audit_head().await.unwrap(), Some((150, prev)));
@@ -76,14 +82,7 @@ async fn a_taken_sequence_number_is_refused() {
 async fn a_trail_from_before_the_split_moves_into_its_own_file() {
     use sqlx::Connection;
     let dir = gongti_testdb::temp_dir("gongti-audit-move");
-    let mut prev = GENESIS_HASH;
-    let records: Vec<_> = (1..=30)
-        .map(|seq| {
-            let r = link(seq, prev, entry(seq));
-            prev = r.hash;
-            r
-        })
-        .collect();
+    let (records, prev) = chain_of(30);
     {
         let store = gongti_store::Store::open_sqlite(&dir).await.unwrap();
         store.migrate().await.unwrap();
@@ -181,5 +180,73 @@ async fn two_disagreeing_trails_stop_the_migration() {
     assert_eq!(
         store.audit_records(0, 10).await.unwrap().records,
         vec![kept]
+    );
+}
+
+/// On SQLite a patient's records are found through an index kept in batches plus the
+/// tail of the trail after the index's mark: wherever the mark stands, every page of a
+/// patient's history is the same, newest first.
+#[tokio::test]
+async fn a_patients_history_reads_the_same_wherever_the_index_stands() {
+    let dir = gongti_testdb::temp_dir("gongti-audit-index");
+    let store = gongti_store::Store::open_sqlite(&dir).await.unwrap();
+    store.migrate().await.unwrap();
+    let (records, _) = chain_of(150);
+    store.append_audit(&records).await.unwrap();
+    let want: Vec<i64> = (1..=150).rev().filter(|seq| seq % 3 == 1).collect();
+    let file = rusqlite::Connection::open(dir.join("audit.db")).unwrap();
+    file.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    for mark in [0, 40, 100, 149, 150] {
+        file.execute_batch(&format!(
+            "BEGIN; DELETE FROM audit_patient;
+             INSERT INTO audit_patient SELECT patient_id, seq FROM audit_log WHERE seq <= {mark};
+             UPDATE audit_index_state SET indexed_through = {mark}; COMMIT;"
+        ))
+        .unwrap();
+        for page_size in [1, 7, 50, 100] {
+            let mut got = Vec::new();
+            let mut before = None;
+            loop {
+                let page = store
+                    .audit_for_patient(1, before, page_size)
+                    .await
+                    .unwrap()
+                    .records;
+                assert!(page.len() <= page_size as usize);
+                let Some(last) = page.last() else { break };
+                before = Some(last.seq);
+                got.extend(page.iter().map(|r| r.seq));
+            }
+            assert_eq!(got, want, "mark {mark}, pages of {page_size}");
+        }
+    }
+}
+
+/// Appending keeps the batched index close behind: once a batch's worth of records
+/// waits, the next append indexes them all.
+#[tokio::test]
+async fn the_patient_index_follows_the_trail_in_batches() {
+    let dir = gongti_testdb::temp_dir("gongti-audit-batches");
+    let store = gongti_store::Store::open_sqlite(&dir).await.unwrap();
+    store.migrate().await.unwrap();
+    let (records, _) = chain_of(9_000);
+    for chunk in records.chunks(1_000) {
+        store.append_audit(chunk).await.unwrap();
+    }
+    let file = rusqlite::Connection::open(dir.join("audit.db")).unwrap();
+    let (mark, indexed): (i64, i64) = file
+        .query_row(
+            "SELECT (SELECT indexed_through FROM audit_index_state), (SELECT COUNT(*) FROM audit_patient)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    // 8,192 records waited after the ninth append at the latest (sooner if a second
+    // passed), so the index reached at least the ninth append's end.
+    assert!(mark > 9_000 - 1_000, "mark {mark}");
+    assert_eq!(
+        indexed, mark,
+        "every record up to the mark has its patient entry"
     );
 }
