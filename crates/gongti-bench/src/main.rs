@@ -102,6 +102,12 @@ enum Bench {
 
 const PASSWORD: &str = "bench-password-1";
 
+/// mimalloc instead of the system allocator: glibc's arenas took a lock per allocation
+/// shared by the threads of both cores, and consolidated free chunks on the request
+/// path (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()

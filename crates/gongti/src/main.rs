@@ -147,6 +147,12 @@ enum UserCommand {
     },
 }
 
+/// mimalloc instead of the system allocator: glibc's arenas took a lock per allocation
+/// shared by the threads of both cores, and consolidated free chunks on the request
+/// path (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     config::init_tracing();
     let runtime = tokio::runtime::Builder::new_multi_thread()
