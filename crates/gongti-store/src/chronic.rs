@@ -396,9 +396,12 @@ impl Store {
             .execute(&mut *tx).await?;
             if let Some((params, scopes)) = n.maintain {
                 for scope in scopes.iter() {
-                    sqlx::query(crate::maintained::ADD_ENDING)
-                        .bind(scope).bind(&disease).bind(n.ended_on).bind(enrolled_on)
-                        .execute(&mut *tx).await?;
+                    for effect in gongti_core::chronic::maintained::EndingEffect::ALL {
+                        sqlx::query(crate::maintained::ADD_ENDING)
+                            .bind(scope).bind(&disease).bind(effect.code())
+                            .bind(effect.from_day(enrolled_on, n.ended_on, params))
+                            .execute(&mut *tx).await?;
+                    }
                 }
                 let rows = sqlx::query("SELECT * FROM indicator_facts WHERE enrolment_id = $1")
                     .bind(n.enrolment_id)

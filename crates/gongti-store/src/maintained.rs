@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use gongti_core::chronic::indicators::VisitFact;
 use gongti_core::chronic::maintained::{
-    Contribution, PeriodFacts, StandardPeriod, apply_reading, apply_visit,
+    Contribution, EndingEffect, PeriodFacts, StandardPeriod, apply_reading, apply_visit,
 };
 use gongti_core::chronic::{Bp, Disease, Params};
 use gongti_core::measure::{Mmol, Percent};
@@ -111,8 +111,9 @@ pub(crate) const UPSERT_FACTS: &str = "INSERT INTO indicator_facts (enrolment_id
 pub(crate) const ADD_COUNT: &str = "INSERT INTO indicator_counts (scope, disease, period, measure, value) VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (scope, disease, period, measure) DO UPDATE SET value = indicator_counts.value + excluded.value";
 
-pub(crate) const ADD_ENDING: &str = "INSERT INTO enrolment_endings (scope, disease, ended_on, enrolled_on, ended) VALUES ($1, $2, $3, $4, 1)
-    ON CONFLICT (scope, disease, ended_on, enrolled_on) DO UPDATE SET ended = enrolment_endings.ended + 1";
+pub(crate) const ADD_ENDING: &str =
+    "INSERT INTO ending_counts (scope, disease, effect, day, ended) VALUES ($1, $2, $3, $4, 1)
+    ON CONFLICT (scope, disease, effect, day) DO UPDATE SET ended = ending_counts.ended + 1";
 
 pub(crate) const ADD_ENROLMENT: &str = "INSERT INTO enrolment_counts (scope, disease, day, enrolled) VALUES ($1, $2, $3, $4)
     ON CONFLICT (scope, disease, day) DO UPDATE SET enrolled = enrolment_counts.enrolled + excluded.enrolled";
@@ -220,13 +221,13 @@ macro_rules! apply_indicator_updates {
 pub(crate) use apply_indicator_updates;
 
 /// Counters as the recompute produces them: (scope, disease, period, measure) → value,
-/// (scope, disease, day) → enrolments, and (scope, disease, ended on, enrolled on) →
-/// ended enrolments.
+/// (scope, disease, day) → enrolments, and (scope, disease, effect, from day) → ended
+/// enrolments (`EndingEffect::from_day`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IndicatorTables {
     pub counts: BTreeMap<(String, String, String, String), i64>,
     pub enrolments: BTreeMap<(String, String, Date), i64>,
-    pub endings: BTreeMap<(String, String, Date, Date), i64>,
+    pub endings: BTreeMap<(String, String, String, Date), i64>,
 }
 
 /// A follow-up as the recompute reads it: (enrolment id, the visit).
@@ -237,8 +238,8 @@ type ResidentReading = (i64, i64);
 type CountRow = (String, String, String, String, i64);
 /// A stored enrolment count: (scope, disease, day, enrolments).
 type EnrolmentCountRow = (String, String, Date, i64);
-/// A stored ending count: (scope, disease, ended on, enrolled on, endings).
-type EndingCountRow = (String, String, Date, Date, i64);
+/// A stored ending count: (scope, disease, effect, from day, endings).
+type EndingCountRow = (String, String, String, Date, i64);
 /// An enrolment as the recompute reads it: (id, resident, disease, enrolled on, ended
 /// on, institution, district).
 type RecomputeEnrolment = (i64, i64, String, Date, Option<Date>, i64, String);
@@ -347,7 +348,9 @@ impl Store {
     /// The denominators of a standard period from the kept enrolment and ending
     /// counts, in two reads: those managed (enrolled by `period_to`, not ended before
     /// `period_from`), and for each of `eligible_by` those enrolled on or before that
-    /// day and still enrolled on `period_to` (missed visit, lost to follow-up).
+    /// day and still enrolled on `period_to` (missed visit, lost to follow-up; the
+    /// endings were counted from their `EndingEffect::from_day` with the same windows).
+    /// Each read sums at most one row per day.
     pub async fn enrolment_denominators(
         &self,
         scope: &str,
@@ -367,13 +370,14 @@ impl Store {
             .bind(scope).bind(disease.code()).bind(period_to).bind(eligible_by[0]).bind(eligible_by[1])
             .fetch_one(pool).await?;
             let ended: Sums = sqlx::query_as(
-                "SELECT CAST(SUM(CASE WHEN ended_on < $3 THEN ended ELSE 0 END) AS BIGINT),
-                        CAST(SUM(CASE WHEN enrolled_on <= $5 THEN ended ELSE 0 END) AS BIGINT),
-                        CAST(SUM(CASE WHEN enrolled_on <= $6 THEN ended ELSE 0 END) AS BIGINT)
-                 FROM enrolment_endings WHERE scope = $1 AND disease = $2 AND ended_on < $4",
+                "SELECT (SELECT CAST(SUM(ended) AS BIGINT) FROM ending_counts
+                         WHERE scope = $1 AND disease = $2 AND effect = 'managed' AND day <= $3),
+                        (SELECT CAST(SUM(ended) AS BIGINT) FROM ending_counts
+                         WHERE scope = $1 AND disease = $2 AND effect = 'missed' AND day <= $4),
+                        (SELECT CAST(SUM(ended) AS BIGINT) FROM ending_counts
+                         WHERE scope = $1 AND disease = $2 AND effect = 'lost' AND day <= $4)",
             )
             .bind(scope).bind(disease.code()).bind(period_from).bind(period_to)
-            .bind(eligible_by[0]).bind(eligible_by[1])
             .fetch_one(pool).await?;
             (enrolled, ended)
         });
@@ -406,7 +410,7 @@ impl Store {
                 "indicator_facts",
                 "indicator_counts",
                 "enrolment_counts",
-                "enrolment_endings",
+                "ending_counts",
             ] {
                 tx.execute(&format!("DELETE FROM {table}")).await?;
             }
@@ -490,15 +494,17 @@ impl Store {
                         .entry((scope.clone(), disease.code().to_owned(), *enrolled_on))
                         .or_default() += 1;
                     if let Some(ended_on) = ended_on {
-                        *tables
-                            .endings
-                            .entry((
-                                scope.clone(),
-                                disease.code().to_owned(),
-                                *ended_on,
-                                *enrolled_on,
-                            ))
-                            .or_default() += 1;
+                        for effect in EndingEffect::ALL {
+                            *tables
+                                .endings
+                                .entry((
+                                    scope.clone(),
+                                    disease.code().to_owned(),
+                                    effect.code().to_owned(),
+                                    effect.from_day(*enrolled_on, *ended_on, params),
+                                ))
+                                .or_default() += 1;
+                        }
                     }
                 }
                 let mut facts: HashMap<StandardPeriod, PeriodFacts> = HashMap::new();
@@ -586,16 +592,17 @@ impl Store {
             let endings = tables
                 .endings
                 .iter()
-                .map(|((scope, disease, ended_on, enrolled_on), n)| {
+                .map(|((scope, disease, effect, day), n)| {
                     format!(
-                        "({}, {}, '{ended_on}', '{enrolled_on}', {n})",
+                        "({}, {}, {}, '{day}', {n})",
                         quoted(scope),
-                        quoted(disease)
+                        quoted(disease),
+                        quoted(effect)
                     )
                 })
                 .collect::<Vec<_>>();
             tx.insert_rows(
-                "INSERT INTO enrolment_endings (scope, disease, ended_on, enrolled_on, ended) VALUES",
+                "INSERT INTO ending_counts (scope, disease, effect, day, ended) VALUES",
                 &endings,
             )
             .await?;
@@ -612,7 +619,7 @@ impl Store {
                 .fetch_all(pool).await?;
             let enrolments = sqlx::query_as("SELECT scope, disease, day, enrolled FROM enrolment_counts WHERE enrolled <> 0")
                 .fetch_all(pool).await?;
-            let endings = sqlx::query_as("SELECT scope, disease, ended_on, enrolled_on, ended FROM enrolment_endings WHERE ended <> 0")
+            let endings = sqlx::query_as("SELECT scope, disease, effect, day, ended FROM ending_counts WHERE ended <> 0")
                 .fetch_all(pool).await?;
             (counts, enrolments, endings)
         });
@@ -627,7 +634,7 @@ impl Store {
                 .collect(),
             endings: endings
                 .into_iter()
-                .map(|(s, d, ended_on, enrolled_on, n)| ((s, d, ended_on, enrolled_on), n))
+                .map(|(s, d, effect, day, n)| ((s, d, effect, day), n))
                 .collect(),
         })
     }

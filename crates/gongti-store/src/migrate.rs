@@ -89,6 +89,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_followup_facts_index.sql"),
         postgres: include_str!("../migrations/postgres/0013_followup_facts_index.sql"),
     },
+    Migration {
+        version: 14,
+        name: "ending_counts",
+        sqlite: include_str!("../migrations/sqlite/0014_ending_counts.sql"),
+        postgres: include_str!("../migrations/postgres/0014_ending_counts.sql"),
+    },
 ];
 
 pub const MIGRATION_COUNT: usize = MIGRATIONS.len();

@@ -340,6 +340,56 @@ pub fn apply_reading(
     }
 }
 
+/// What an ended enrolment (结案) is taken out of, in a standard period's kept
+/// denominators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EndingEffect {
+    /// Not managed in periods starting after its end.
+    Managed,
+    /// Not asked about a missed visit (DOMAIN.md §2, 3 months).
+    MissedVisit,
+    /// Not asked about loss to follow-up (12 months).
+    LostToFollowUp,
+}
+
+impl EndingEffect {
+    pub const ALL: [EndingEffect; 3] = [
+        EndingEffect::Managed,
+        EndingEffect::MissedVisit,
+        EndingEffect::LostToFollowUp,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            EndingEffect::Managed => "managed",
+            EndingEffect::MissedVisit => "missed",
+            EndingEffect::LostToFollowUp => "lost",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<EndingEffect> {
+        EndingEffect::ALL.into_iter().find(|e| e.code() == code)
+    }
+
+    /// The first day from which an enrolment of `enrolled_on` ended on `ended_on` is
+    /// taken out: out of "managed" for every period starting on or after it, out of a
+    /// window's eligible patients for every period ending on or after it. An enrolment
+    /// is eligible for a window of N days when enrolled N days before the period's last
+    /// day and not ended before it (`indicators::window_eligible`), so an ending is
+    /// subtracted from those eligible once the last day is past its end *and* N days
+    /// past its enrolment — one day per ending, whatever the period, so the kept
+    /// counts need one row per day rather than one per (ended, enrolled) pair.
+    pub fn from_day(self, enrolled_on: Date, ended_on: Date, params: &Params) -> Date {
+        let after_end = ended_on + Duration::days(1);
+        let window = |days: u16| after_end.max(enrolled_on + Duration::days(i64::from(days)));
+        match self {
+            EndingEffect::Managed => after_end,
+            EndingEffect::MissedVisit => window(params.missed_visit_days),
+            EndingEffect::LostToFollowUp => window(params.lost_to_follow_up_days),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,5 +517,48 @@ mod tests {
             }
         }
         assert!(checked > 50, "{checked}");
+    }
+
+    /// For every period end around an ending, subtracting the ending from the day
+    /// `from_day` gives exactly the patients `window_eligible` and the managed
+    /// rule leave out (DOMAIN.md §2 windows; docs/indicators.md on endings).
+    #[test]
+    fn an_ending_leaves_the_denominators_from_its_from_day() {
+        use crate::chronic::indicators::window_eligible;
+        use time::macros::date;
+        let params = Params::default();
+        let enrolled_on = date!(2025 - 03 - 10);
+        for ended_after_days in [0, 1, 30, 89, 90, 91, 200, 364, 365, 366, 700] {
+            let ended_on = enrolled_on + Duration::days(ended_after_days);
+            for offset in -3..800 {
+                let day = enrolled_on + Duration::days(offset);
+                let ever_eligible = |days: u16| {
+                    // Eligible but for the ending: enrolled long enough before `day`.
+                    enrolled_on <= day - Duration::days(i64::from(days))
+                };
+                for (effect, days) in [
+                    (EndingEffect::MissedVisit, params.missed_visit_days),
+                    (EndingEffect::LostToFollowUp, params.lost_to_follow_up_days),
+                ] {
+                    let taken_out = ever_eligible(days)
+                        && !window_eligible(enrolled_on, Some(ended_on), day, days);
+                    assert_eq!(
+                        effect.from_day(enrolled_on, ended_on, &params) <= day,
+                        taken_out,
+                        "{effect:?} ended after {ended_after_days} days, period ends {day}"
+                    );
+                }
+                // Managed: enrolled by the period's end and not ended before its start.
+                let starts_after_end = ended_on < day;
+                assert_eq!(
+                    EndingEffect::Managed.from_day(enrolled_on, ended_on, &params) <= day,
+                    starts_after_end,
+                    "managed, ended after {ended_after_days} days, period starts {day}"
+                );
+            }
+        }
+        for effect in EndingEffect::ALL {
+            assert_eq!(EndingEffect::parse(effect.code()), Some(effect));
+        }
     }
 }

@@ -734,6 +734,36 @@ async fn ending_an_enrolment_keeps_the_figures_equal_to_the_recompute() {
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 
+        // Enrolled 60 days ago and ended 30 days ago: never enrolled long enough to be
+        // asked about a missed visit (90 days) in any period so far, so its ending must
+        // not come off those denominators either.
+        let r = t
+            .post(
+                "/api/v1/residents",
+                &doctor,
+                json!({"name": "己", "id_number": id_number(65)}),
+            )
+            .await;
+        let short = r.json()["id"].as_i64().unwrap();
+        t.shift_clock(-60);
+        let r = t
+            .post(
+                &format!("/api/v1/residents/{short}/enrolments"),
+                &doctor,
+                json!({"icd10": "I10", "diagnosed_on": "2024-05-01"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        t.shift_clock(0);
+        let r = t
+            .post(
+                &end(short, "hypertension"),
+                &doctor,
+                json!({"ended_on": day(30), "reason": "moved_away"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
         let (fresh, stored) = t.app.recompute_indicators(false).await.unwrap();
         assert!(!fresh.endings.is_empty());
         assert_eq!(
