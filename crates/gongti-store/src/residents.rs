@@ -160,6 +160,11 @@ impl Store {
             "resident batch over {RESIDENT_BATCH_MAX}"
         );
         let mut out = Vec::with_capacity(batch.len());
+        // A failed statement aborts a PostgreSQL transaction, so each resident gets a
+        // savepoint there. SQLite undoes only the failed statement and the transaction
+        // goes on: the savepoints would be two more round trips through the driver's
+        // worker thread per resident, most of a registration's cost (BENCHMARKS.md).
+        let savepoints = self.kind() == crate::EngineKind::Postgres;
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
             let mut districts: std::collections::HashMap<i64, Option<String>> = std::collections::HashMap::new();
@@ -173,12 +178,16 @@ impl Store {
                     out.push(Err(StoreError::MissingReference("institution".into())));
                     continue;
                 };
-                sqlx::query("SAVEPOINT one_resident").execute(&mut *tx).await?;
+                if savepoints {
+                    sqlx::query("SAVEPOINT one_resident").execute(&mut *tx).await?;
+                }
                 let inserted: std::result::Result<(i64,), sqlx::Error> = bind_resident!(sqlx::query_as(INSERT), r, *home, now_us)
                     .fetch_one(&mut *tx).await;
                 match inserted {
                     Ok((id,)) => {
-                        sqlx::query("RELEASE SAVEPOINT one_resident").execute(&mut *tx).await?;
+                        if savepoints {
+                            sqlx::query("RELEASE SAVEPOINT one_resident").execute(&mut *tx).await?;
+                        }
                         out.push(Ok(ResidentRecord {
                             id,
                             name: r.name.clone(),
@@ -196,8 +205,10 @@ impl Store {
                         }));
                     }
                     Err(e) => {
-                        sqlx::query("ROLLBACK TO SAVEPOINT one_resident").execute(&mut *tx).await?;
-                        sqlx::query("RELEASE SAVEPOINT one_resident").execute(&mut *tx).await?;
+                        if savepoints {
+                            sqlx::query("ROLLBACK TO SAVEPOINT one_resident").execute(&mut *tx).await?;
+                            sqlx::query("RELEASE SAVEPOINT one_resident").execute(&mut *tx).await?;
+                        }
                         out.push(Err(e.into()));
                     }
                 }
