@@ -22,7 +22,7 @@ const RECOMPUTE_RUNS: usize = 5;
 
 fn median(runs: &mut [f64]) -> f64 {
     runs.sort_by(f64::total_cmp);
-    runs.get(runs.len() / 2).copied().unwrap_or(f64::NAN)
+    crate::load::percentile(runs, 50.0)
 }
 
 fn seconds_list(runs: &[f64]) -> String {

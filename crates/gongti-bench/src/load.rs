@@ -34,6 +34,14 @@ pub struct Summary {
     latencies_us: Vec<u32>,
 }
 
+/// The `q`th percentile of sorted values (nearest rank), 0 when there are none.
+pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((q / 100.0) * (sorted.len() - 1) as f64).round() as usize]
+}
+
 impl Summary {
     pub fn per_s(&self) -> f64 {
         self.ok as f64 / self.elapsed.as_secs_f64()

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use crate::load::{Load, Method};
+use crate::load::{Load, Method, percentile};
 use crate::{residents_json, token};
 
 struct Outcome {
@@ -24,13 +24,6 @@ struct Outcome {
     latencies_ms: Vec<f64>,
     /// Latencies of the referrals that booked a slot.
     winners_ms: Vec<f64>,
-}
-
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((q / 100.0) * (sorted.len() - 1) as f64).round() as usize]
 }
 
 /// Runs the contest on a fresh store of the given engine.

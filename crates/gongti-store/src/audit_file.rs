@@ -87,8 +87,9 @@ const INSERT_ONE: &str = "INSERT INTO audit_log (seq, at_us, actor_user_id, acto
 /// the patient's access history.
 pub(crate) struct AuditFile {
     writer: Mutex<Connection>,
-    /// When the patient index was last brought up to date.
-    indexed_at: Mutex<std::time::Instant>,
+    /// The patient index's mark (the last record it holds) and when it was set; this
+    /// connection is the only one that moves it.
+    indexed: Mutex<(i64, std::time::Instant)>,
     pub(crate) reads: Arc<DirectReads>,
 }
 
@@ -129,7 +130,7 @@ impl AuditFile {
         }
         let file = AuditFile {
             writer: Mutex::new(conn),
-            indexed_at: Mutex::new(std::time::Instant::now()),
+            indexed: Mutex::new((0, std::time::Instant::now())),
             reads: Arc::new(DirectReads::new(path)),
         };
         // A trail from before version 2 (or a crash before a batch) is indexed now.
@@ -154,16 +155,16 @@ impl AuditFile {
              ORDER BY patient_id, seq",
             [],
         )?;
-        tx.execute(
+        let mark: i64 = tx.query_row(
             "UPDATE audit_index_state
-             SET indexed_through = COALESCE((SELECT MAX(seq) FROM audit_log), indexed_through)",
+             SET indexed_through = COALESCE((SELECT MAX(seq) FROM audit_log), indexed_through)
+             RETURNING indexed_through",
             [],
+            |r| r.get(0),
         )?;
         tx.commit()?;
-        *self
-            .indexed_at
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = std::time::Instant::now();
+        *self.indexed.lock().unwrap_or_else(PoisonError::into_inner) =
+            (mark, std::time::Instant::now());
         Ok(())
     }
 
@@ -171,29 +172,11 @@ impl AuditFile {
     /// records old enough, after its mark). A failure is logged, not returned: the
     /// records are committed, and the next batch or the tail read covers them.
     fn index_if_due(&self, last_seq: i64) {
-        let due = || -> Result<bool> {
-            let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-            let mark: i64 = conn
-                .prepare_cached("SELECT indexed_through FROM audit_index_state")?
-                .query_row([], |r| r.get(0))?;
-            let waiting = last_seq - mark;
-            let age = self
-                .indexed_at
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .elapsed();
-            Ok(waiting >= AUDIT_INDEX_BATCH || (waiting > 0 && age >= AUDIT_INDEX_AGE))
-        };
-        match due() {
-            Ok(true) => {
-                if let Err(error) = self.index_pending() {
-                    tracing::warn!(%error, "the audit trail's patient index was not brought up to date");
-                }
-            }
-            Ok(false) => {}
-            Err(error) => {
-                tracing::warn!(%error, "the audit trail's patient index mark was not read")
-            }
+        let (mark, at) = *self.indexed.lock().unwrap_or_else(PoisonError::into_inner);
+        let waiting = last_seq - mark;
+        let due = waiting >= AUDIT_INDEX_BATCH || (waiting > 0 && at.elapsed() >= AUDIT_INDEX_AGE);
+        if due && let Err(error) = self.index_pending() {
+            tracing::warn!(%error, "the audit trail's patient index was not brought up to date");
         }
     }
 
