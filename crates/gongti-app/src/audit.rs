@@ -3,13 +3,18 @@
 //! record is committed, so no response is ever sent for an unaudited access, while one
 //! commit carries many requests' records.
 //!
-//! On SQLite the writer is a thread of its own writing the trail's own file (see
-//! gongti-store's `audit_file`): a group is gathered, linked and committed there
-//! without waiting for a turn on the threads that serve requests. On PostgreSQL it is
-//! a task writing through the pool.
+//! A write's records do not travel this way: they are staged in the write's own
+//! transaction (gongti-store's `outbox`), so the change and its record commit together
+//! or not at all, and the writer moves them into the chain; the write then waits for
+//! that move ([`AuditLog::flush`]) before it answers.
+//!
+//! The writer is a thread of its own: on SQLite it writes the trail's own file (see
+//! gongti-store's `audit_file`) without waiting for a turn on the threads that serve
+//! requests; on PostgreSQL it commits through the pool, each transaction under the
+//! chain's advisory lock.
 
-use gongti_core::audit::{AuditEntry, ChainBreak, ChainVerifier, ChainedEntry, GENESIS_HASH, link};
-use gongti_store::{AuditAppender, Store};
+use gongti_core::audit::{AuditEntry, ChainBreak, ChainVerifier};
+use gongti_store::{Appended, AuditAppender, Store};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{AppError, AppResult};
@@ -18,6 +23,12 @@ use crate::{AppError, AppResult};
 pub const AUDIT_QUEUE_MAX: usize = 65_536;
 /// Records committed in one transaction at most.
 pub const AUDIT_BATCH_MAX: usize = 2_048;
+/// Records moved from the outbox into the chain in one transaction at most.
+pub const AUDIT_OUTBOX_MOVE_MAX: usize = 2_048;
+/// The writer looks in the outbox at least this often, even when no write asked it
+/// to: a write whose request was cancelled after its commit still reaches the chain.
+/// (It is also emptied when the writer starts and when it stops.)
+pub const AUDIT_OUTBOX_SWEEP: std::time::Duration = std::time::Duration::from_secs(1);
 /// While requests arrive together, the SQLite writer lets a group grow to this many
 /// records before committing it...
 pub const AUDIT_GATHER_TARGET: usize = 64;
@@ -31,36 +42,76 @@ pub const AUDIT_VERIFY_PAGE: u32 = 5_000;
 
 struct Request {
     entries: Vec<AuditEntry>,
+    /// Move what writes have staged in the outbox before answering.
+    flush: bool,
     done: oneshot::Sender<bool>,
 }
 
+/// The audit trail's writer, as the use cases see it: [`AuditLog::record`] for what is
+/// recorded on its own (reads, refusals), [`AuditLog::flush`] after a write whose
+/// records were staged in its transaction.
 #[derive(Clone, Debug)]
 pub struct AuditLog {
     queue: mpsc::Sender<Request>,
 }
 
-impl AuditLog {
-    pub(crate) async fn start(store: Store) -> AppResult<(AuditLog, tokio::task::JoinHandle<()>)> {
-        let head = store.audit_head().await?.unwrap_or((0, GENESIS_HASH));
-        let (queue, rx) = mpsc::channel(AUDIT_QUEUE_MAX);
-        let writer = match store.audit_appender() {
-            Some(appender) => {
-                tokio::task::spawn_blocking(move || write_thread(&appender, rx, head))
+/// Where the writer commits: `audit.db` on its own thread (SQLite), or PostgreSQL.
+enum Sink {
+    File(AuditAppender),
+    Postgres(Store, tokio::runtime::Handle),
+}
+
+impl Sink {
+    fn append(&self, entries: &[AuditEntry], outbox_max: usize) -> gongti_store::Result<Appended> {
+        match self {
+            Sink::File(appender) => appender.append_entries(entries, outbox_max),
+            Sink::Postgres(store, handle) => {
+                handle.block_on(store.append_entries(entries, outbox_max))
             }
-            None => tokio::spawn(write_loop(store, rx, head)),
+        }
+    }
+}
+
+/// Moves every record the outbox holds into the chain; returns how many.
+pub(crate) async fn drain_outbox(store: &Store) -> AppResult<usize> {
+    let mut moved = 0;
+    loop {
+        let a = store.append_entries(&[], AUDIT_OUTBOX_MOVE_MAX).await?;
+        moved += a.moved;
+        if a.moved < AUDIT_OUTBOX_MOVE_MAX {
+            return Ok(moved);
+        }
+    }
+}
+
+impl AuditLog {
+    /// Starts the writer, after moving into the chain whatever a previous run left in
+    /// the outbox (a crash between a write's commit and the move).
+    pub(crate) async fn start(store: Store) -> AppResult<(AuditLog, tokio::task::JoinHandle<()>)> {
+        let moved = drain_outbox(&store).await?;
+        if moved > 0 {
+            tracing::info!(records = moved, "moved staged audit records into the chain");
+        }
+        let (queue, rx) = mpsc::channel(AUDIT_QUEUE_MAX);
+        let handle = tokio::runtime::Handle::current();
+        let sink = match store.audit_appender() {
+            Some(appender) => Sink::File(appender),
+            None => Sink::Postgres(store, handle.clone()),
         };
+        tokio::spawn(sweep(queue.downgrade()));
+        let writer = tokio::task::spawn_blocking(move || write_thread(&sink, rx));
         Ok((AuditLog { queue }, writer))
     }
 
-    /// Appends records and waits until they are committed.
-    pub async fn record(&self, entries: Vec<AuditEntry>) -> AppResult<()> {
-        if entries.is_empty() {
-            return Ok(());
-        }
+    async fn send(&self, entries: Vec<AuditEntry>, flush: bool) -> AppResult<()> {
         let (done, committed) = oneshot::channel();
         let closed = || AppError::Internal(anyhow::anyhow!("the audit writer has stopped"));
         self.queue
-            .send(Request { entries, done })
+            .send(Request {
+                entries,
+                flush,
+                done,
+            })
             .await
             .map_err(|_| closed())?;
         match committed.await {
@@ -70,6 +121,21 @@ impl AuditLog {
             ))),
             Err(_) => Err(closed()),
         }
+    }
+
+    /// Appends records and waits until they are committed.
+    pub async fn record(&self, entries: Vec<AuditEntry>) -> AppResult<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.send(entries, false).await
+    }
+
+    /// Waits until the records staged by every write committed so far are in the
+    /// chain. A write's records are safe once it commits (they are in its
+    /// transaction); this keeps "in the chain before the answer" for writes too.
+    pub async fn flush(&self) -> AppResult<()> {
+        self.send(Vec::new(), true).await
     }
 }
 
@@ -82,7 +148,7 @@ fn take_queued(
     while count < AUDIT_BATCH_MAX {
         match rx.try_recv() {
             Ok(r) => {
-                count += r.entries.len();
+                count += r.entries.len().max(1);
                 pending.push(r);
             }
             Err(_) => break,
@@ -91,60 +157,10 @@ fn take_queued(
     count
 }
 
-/// Starts a group with `first` and what is already queued behind it; returns its
-/// number of records.
-fn gather(first: Request, rx: &mut mpsc::Receiver<Request>, pending: &mut Vec<Request>) -> usize {
-    let count = first.entries.len();
-    pending.push(first);
-    take_queued(rx, pending, count)
-}
-
-/// Links the pending records onto the chain at `head`; returns them and the new head.
-fn chain(pending: &[Request], head: (i64, [u8; 32])) -> (Vec<ChainedEntry>, (i64, [u8; 32])) {
-    let (mut seq, mut prev) = head;
-    let mut chained: Vec<ChainedEntry> = Vec::new();
-    for request in pending {
-        for entry in &request.entries {
-            seq += 1;
-            let record = link(seq, prev, entry.clone());
-            prev = record.hash;
-            chained.push(record);
-        }
-    }
-    (chained, (seq, prev))
-}
-
 /// Tells each waiting request whether its records were committed.
 fn settle(pending: &mut Vec<Request>, ok: bool) {
     for request in pending.drain(..) {
         let _ = request.done.send(ok);
-    }
-}
-
-fn failed(error: &gongti_store::StoreError, records: usize) {
-    tracing::error!(%error, records, "audit batch failed; its requests fail");
-}
-
-async fn write_loop(store: Store, mut rx: mpsc::Receiver<Request>, mut head: (i64, [u8; 32])) {
-    let mut pending: Vec<Request> = Vec::new();
-    while let Some(first) = rx.recv().await {
-        gather(first, &mut rx, &mut pending);
-        let (chained, next) = chain(&pending, head);
-        let ok = match store.append_audit(&chained).await {
-            Ok(()) => {
-                head = next;
-                true
-            }
-            Err(error) => {
-                failed(&error, chained.len());
-                // Re-read the head: the failed transaction may or may not have landed.
-                if let Ok(Some(h)) = store.audit_head().await {
-                    head = h;
-                }
-                false
-            }
-        };
-        settle(&mut pending, ok);
     }
 }
 
@@ -163,37 +179,69 @@ fn gather_more(
     count
 }
 
-/// The SQLite writer: the same loop on a thread of its own, committing on it.
-fn write_thread(
-    appender: &AuditAppender,
-    mut rx: mpsc::Receiver<Request>,
-    mut head: (i64, [u8; 32]),
-) {
+/// Commits `entries`, and when `outbox` is set everything the outbox holds, in as
+/// many transactions as it takes. Returns whether all of it committed.
+fn commit(sink: &Sink, entries: &[AuditEntry], outbox: bool) -> bool {
+    let max = if outbox { AUDIT_OUTBOX_MOVE_MAX } else { 0 };
+    let mut result = sink.append(entries, max);
+    while let Ok(a) = &result
+        && outbox
+        && a.moved == max
+    {
+        result = sink.append(&[], max);
+    }
+    match result {
+        Ok(_) => true,
+        Err(error) => {
+            tracing::error!(%error, records = entries.len(), "audit batch failed; its requests fail");
+            false
+        }
+    }
+}
+
+/// Asks the writer to look in the outbox every [`AUDIT_OUTBOX_SWEEP`], so that a
+/// write whose request was cancelled after its commit still reaches the chain soon;
+/// ends when the application does (it holds no sender of its own).
+async fn sweep(queue: mpsc::WeakSender<Request>) {
+    loop {
+        tokio::time::sleep(AUDIT_OUTBOX_SWEEP).await;
+        let Some(queue) = queue.upgrade() else {
+            return;
+        };
+        let (done, _) = oneshot::channel();
+        let _ = queue.try_send(Request {
+            entries: Vec::new(),
+            flush: true,
+            done,
+        });
+    }
+}
+
+/// The writer: gathers a group of requests, links and commits it (with the outbox
+/// when a write or the sweep asked), then answers every request of the group. It runs
+/// on a thread of its own and commits on it; once every sender is gone it moves what
+/// the outbox still holds and ends.
+fn write_thread(sink: &Sink, mut rx: mpsc::Receiver<Request>) {
     let mut pending: Vec<Request> = Vec::new();
     let mut previous_group = 0;
     while let Some(first) = rx.blocking_recv() {
-        let count = gather(first, &mut rx, &mut pending);
+        let count = first.entries.len().max(1);
+        pending.push(first);
+        let count = take_queued(&mut rx, &mut pending, count);
         previous_group = if previous_group > 1 {
             gather_more(&mut rx, &mut pending, count)
         } else {
             count
         };
-        let (chained, next) = chain(&pending, head);
-        let ok = match appender.append(&chained) {
-            Ok(()) => {
-                head = next;
-                true
-            }
-            Err(error) => {
-                failed(&error, chained.len());
-                if let Ok(Some(h)) = appender.head() {
-                    head = h;
-                }
-                false
-            }
-        };
+        let outbox = pending.iter().any(|r| r.flush);
+        let entries: Vec<AuditEntry> = pending
+            .iter()
+            .flat_map(|r| r.entries.iter().cloned())
+            .collect();
+        let ok = commit(sink, &entries, outbox);
         settle(&mut pending, ok);
     }
+    commit(sink, &[], true);
 }
 
 /// The result of checking the whole chain.

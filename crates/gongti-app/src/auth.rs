@@ -255,6 +255,33 @@ pub(crate) fn hash_of_token(token: &str) -> [u8; 32] {
 }
 
 impl App {
+    /// Creates a staff member with a sign-in, from the command line (the city
+    /// administrator on first start, `gongti user create`): each write audited.
+    pub async fn create_staff_account(
+        &self,
+        staff: &gongti_store::NewStaff,
+        username: &str,
+        password: &str,
+    ) -> AppResult<(i64, i64)> {
+        check_password(password)?;
+        if self
+            .store
+            .user_by_username(username.trim())
+            .await?
+            .is_some()
+        {
+            return Err(AppError::Conflict("username_taken"));
+        }
+        let mut entry = self.system_entry("staff.create", None, "command line");
+        entry.resource_type = "Staff".into();
+        let record = self
+            .store
+            .insert_staff(staff, self.now_us(), &[entry])
+            .await?;
+        let user = self.create_user(username, password, record.id).await?;
+        Ok((record.id, user))
+    }
+
     /// Creates a sign-in for an existing staff member.
     pub async fn create_user(
         &self,
@@ -279,18 +306,13 @@ impl App {
             password_hash: hash,
             staff_id,
         };
-        let id = match self.store.insert_user(&new, self.now_us()).await {
+        let entry = self.system_entry("user.create", None, &format!("staff={staff_id}"));
+        let id = match self.store.insert_user(&new, self.now_us(), &[entry]).await {
             Err(StoreError::Duplicate(_)) => return Err(AppError::Conflict("username_taken")),
             Err(StoreError::MissingReference(_)) => return Err(AppError::NotFound),
             other => other?,
         };
-        self.audit
-            .record(vec![self.system_entry(
-                "user.create",
-                id,
-                &format!("staff={staff_id}"),
-            )])
-            .await?;
+        self.audit.flush().await?;
         Ok(id)
     }
 
@@ -301,27 +323,21 @@ impl App {
             .user_by_username(username)
             .await?
             .ok_or(AppError::NotFound)?;
-        self.store
-            .set_password_hash(user.id, &hash_password(password)?)
-            .await?;
         // A new password ends every session and token the old one opened.
-        self.store.delete_user_tokens(user.id).await?;
+        let entry = self.system_entry("user.set_password", Some(user.id), "lock_cleared");
+        self.store
+            .set_password(user.id, &hash_password(password)?, &[entry])
+            .await?;
         self.auth
             .tokens
             .write()
             .expect("token cache")
             .retain(|_, s| s.principal.user_id != user.id);
-        self.audit
-            .record(vec![self.system_entry(
-                "user.set_password",
-                user.id,
-                "lock_cleared",
-            )])
-            .await
+        self.audit.flush().await
     }
 
     /// An audit entry for an account change made from the command line.
-    fn system_entry(&self, action: &str, user_id: i64, detail: &str) -> AuditEntry {
+    fn system_entry(&self, action: &str, user_id: Option<i64>, detail: &str) -> AuditEntry {
         AuditEntry {
             at_us: self.now_us(),
             actor_user_id: None,
@@ -330,7 +346,7 @@ impl App {
             institution_id: None,
             action: action.into(),
             resource_type: "User".into(),
-            resource_id: Some(user_id.to_string()),
+            resource_id: user_id.map(|id| id.to_string()),
             patient_id: None,
             reason: None,
             outcome: Outcome::Ok,
@@ -405,18 +421,21 @@ impl App {
                 failures,
                 locked_until_us,
             } => {
-                self.store
-                    .set_sign_in_state(user.id, failures, locked_until_us)
-                    .await?;
-                slow_down(failures).await;
                 let detail = if locked_until_us.is_some() {
                     "wrong_password_locked"
                 } else {
                     "wrong_password"
                 };
-                self.audit
-                    .record(vec![audit(Outcome::Failed, Some(&user), detail)])
+                self.store
+                    .set_sign_in_state(
+                        user.id,
+                        failures,
+                        locked_until_us,
+                        &[audit(Outcome::Failed, Some(&user), detail)],
+                    )
                     .await?;
+                self.audit.flush().await?;
+                slow_down(failures).await;
                 return Err(match locked_until_us {
                     Some(until_us) => AppError::Locked { until_us },
                     None => AppError::Unauthenticated,
@@ -424,7 +443,7 @@ impl App {
             }
         }
         if user.failed_attempts != 0 || user.locked_until_us.is_some() {
-            self.store.set_sign_in_state(user.id, 0, None).await?;
+            self.store.set_sign_in_state(user.id, 0, None, &[]).await?;
         }
         let principal = self.principal_of(&user).await?;
         let token = random_token();
@@ -436,13 +455,13 @@ impl App {
             csrf: csrf.clone(),
             expires_at_us,
         };
-        self.store
-            .insert_token(&token_hash(&token), &record, now_us)
-            .await?;
         let mut entry = audit(Outcome::Ok, Some(&user), kind.code());
         entry.role = Some(principal.role.code().to_owned());
         entry.institution_id = principal.institution_id;
-        self.audit.record(vec![entry]).await?;
+        self.store
+            .insert_token(&token_hash(&token), &record, now_us, &[entry])
+            .await?;
+        self.audit.flush().await?;
         Ok(SignInOutcome {
             token,
             csrf,
@@ -506,11 +525,11 @@ impl App {
     pub async fn sign_out(&self, token: &str, ctx: &crate::Ctx) -> AppResult<()> {
         let hash = token_hash(token);
         self.auth.tokens.write().expect("token cache").remove(&hash);
-        self.store.delete_token(&hash).await?;
         let mut entry = ctx
             .principal
             .audit(self.now_us(), "auth.sign_out", "User", Outcome::Ok);
         entry.request_id = ctx.request_id.clone();
-        self.audit.record(vec![entry]).await
+        self.store.delete_token(&hash, &[entry]).await?;
+        self.audit.flush().await
     }
 }

@@ -136,6 +136,7 @@ impl App {
         &self,
         resident: &ResidentRecord,
         profile: Option<RiskProfile>,
+        audit: &[gongti_core::audit::AuditEntry],
     ) -> AppResult<Option<EnrolmentRecord>> {
         let htn = match self
             .store
@@ -158,7 +159,7 @@ impl App {
         });
         Ok(Some(
             self.store
-                .set_risk(htn.id, &profile, Some(&risk), self.now_us())
+                .set_risk(htn.id, &profile, Some(&risk), self.now_us(), audit)
                 .await?,
         ))
     }
@@ -207,6 +208,8 @@ impl App {
             Disease::Diabetes => None,
         };
         let disease = valid.disease;
+        entry.resource_id = None;
+        entry.detail = Some(disease.code().into());
         let record = match self
             .store
             .insert_enrolment(
@@ -221,6 +224,7 @@ impl App {
                     scopes: Some(self.counter_scopes(institution_id).await?),
                 },
                 self.now_us(),
+                std::slice::from_ref(&entry),
             )
             .await
         {
@@ -232,13 +236,11 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         };
+        self.audit.flush().await?;
         if disease == Disease::Diabetes {
             // Diabetes is a row of the hypertension risk table.
-            self.restratify(&resident, None).await?;
+            self.restratify(&resident, None, &[]).await?;
         }
-        entry.resource_id = Some(record.id.to_string());
-        entry.detail = Some(disease.code().into());
-        self.audit.record(vec![entry]).await?;
         Ok(record)
     }
 
@@ -276,21 +278,23 @@ impl App {
             Err(e) => return Err(e.into()),
         };
         entry.resource_id = Some(enrolment.id.to_string());
+        let audit = std::slice::from_ref(&entry);
         let record = match disease {
             Disease::Hypertension => self
-                .restratify(&view.record, Some(profile))
+                .restratify(&view.record, Some(profile), audit)
                 .await?
                 .ok_or(AppError::NotFound)?,
             Disease::Diabetes => {
                 let updated = self
                     .store
-                    .set_risk(enrolment.id, &profile, None, self.now_us())
+                    .set_risk(enrolment.id, &profile, None, self.now_us(), audit)
                     .await?;
-                self.restratify(&view.record, None).await?;
+                self.audit.flush().await?;
+                self.restratify(&view.record, None, &[]).await?;
                 updated
             }
         };
-        self.audit.record(vec![entry]).await?;
+        self.audit.flush().await?;
         Ok(record)
     }
 
@@ -383,28 +387,35 @@ impl App {
             }
             _ => None,
         };
+        entry.resource_id = None;
+        entry.detail = evaluation
+            .classification
+            .map(|c| format!("classification={}", c.number()));
         let id = match self
             .store
-            .insert_followup(&NewFollowup {
-                enrolment_id: enrolment.id,
-                resident_id,
-                disease,
-                institution_id,
-                staff_id: ctx.principal.staff_id,
-                followup: &valid,
-                evaluation: &evaluation,
-                next_due_on,
-                ruleset_version: RULESET_VERSION,
-                urgent_task_due_on,
-                highest_bp,
-                risk,
-                maintain: Some(gongti_store::Maintain {
-                    params: &self.chronic,
-                    enrolled_on: enrolment.enrolled_on,
-                    scopes: self.counter_scopes(enrolment.institution_id).await?,
-                }),
-                now_us: self.now_us(),
-            })
+            .insert_followup(
+                &NewFollowup {
+                    enrolment_id: enrolment.id,
+                    resident_id,
+                    disease,
+                    institution_id,
+                    staff_id: ctx.principal.staff_id,
+                    followup: &valid,
+                    evaluation: &evaluation,
+                    next_due_on,
+                    ruleset_version: RULESET_VERSION,
+                    urgent_task_due_on,
+                    highest_bp,
+                    risk,
+                    maintain: Some(gongti_store::Maintain {
+                        params: &self.chronic,
+                        enrolled_on: enrolment.enrolled_on,
+                        scopes: self.counter_scopes(enrolment.institution_id).await?,
+                    }),
+                    now_us: self.now_us(),
+                },
+                std::slice::from_ref(&entry),
+            )
             .await
         {
             Ok(id) => id,
@@ -414,11 +425,7 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         };
-        entry.resource_id = Some(id.to_string());
-        entry.detail = evaluation
-            .classification
-            .map(|c| format!("classification={}", c.number()));
-        self.audit.record(vec![entry]).await?;
+        self.audit.flush().await?;
         let enrolment = self.store.active_enrolment(resident_id, disease).await?;
         Ok((id, evaluation, enrolment))
     }
@@ -455,16 +462,26 @@ impl App {
             Err(problems) => return Err(self.refuse(entry, AppError::Invalid(problems)).await),
         };
         let scopes = self.counter_scopes(enrolment.institution_id).await?;
+        let mut done_entry = entry.clone();
+        done_entry.detail = Some(format!(
+            "{} ended_on={} reason={}",
+            enrolment.disease.code(),
+            valid.ended_on,
+            valid.reason.code()
+        ));
         let ended = match self
             .store
-            .end_enrolment(&EndEnrolment {
-                enrolment_id: enrolment.id,
-                ended_on: valid.ended_on,
-                reason: valid.reason.code(),
-                note: valid.note.as_deref(),
-                now_us: self.now_us(),
-                maintain: Some((&self.chronic, &scopes)),
-            })
+            .end_enrolment(
+                &EndEnrolment {
+                    enrolment_id: enrolment.id,
+                    ended_on: valid.ended_on,
+                    reason: valid.reason.code(),
+                    note: valid.note.as_deref(),
+                    now_us: self.now_us(),
+                    maintain: Some((&self.chronic, &scopes)),
+                },
+                std::slice::from_ref(&done_entry),
+            )
             .await
         {
             Ok(e) => e,
@@ -475,17 +492,11 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         };
+        self.audit.flush().await?;
         if enrolment.disease == Disease::Diabetes {
             // Diabetes is a row of the hypertension risk table.
-            self.restratify(&resident, None).await?;
+            self.restratify(&resident, None, &[]).await?;
         }
-        entry.detail = Some(format!(
-            "{} ended_on={} reason={}",
-            enrolment.disease.code(),
-            valid.ended_on,
-            valid.reason.code()
-        ));
-        self.audit.record(vec![entry]).await?;
         Ok(ended)
     }
 

@@ -109,10 +109,13 @@ impl App {
             files,
             now_us: self.now_us(),
         };
-        let id = self.store.insert_consultation(&new).await?;
-        entry.resource_id = Some(id.to_string());
+        entry.resource_id = None;
         entry.detail = Some(format!("to={to} files={}", new.files.len()));
-        self.audit.record(vec![entry]).await?;
+        let id = self
+            .store
+            .insert_consultation(&new, std::slice::from_ref(&entry))
+            .await?;
+        self.audit.flush().await?;
         Ok(self.store.consultation(id).await?)
     }
 
@@ -181,7 +184,7 @@ impl App {
             ConsultationStep::Close => "consultation.close",
             ConsultationStep::Cancel => "consultation.cancel",
         };
-        let (c, mut entry, receiver) = self.consultation_for(ctx, id, action).await?;
+        let (c, entry, receiver) = self.consultation_for(ctx, id, action).await?;
         let allowed = match &s {
             ConsultationStep::Answer { .. } => receiver && ctx.principal.role.is_clinical(),
             ConsultationStep::Close => true,
@@ -205,9 +208,11 @@ impl App {
             ConsultationStep::Answer { opinion } => Some((opinion.trim(), ctx.principal.staff_id)),
             _ => None,
         };
+        let mut done = entry.clone();
+        done.detail = Some(format!("{} -> {}", c.status.code(), to.code()));
         match self
             .store
-            .change_consultation(id, c.status, to, opinion, self.now_us())
+            .change_consultation(id, c.status, to, opinion, self.now_us(), &[done])
             .await
         {
             Ok(()) => {}
@@ -218,8 +223,7 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         }
-        entry.detail = Some(format!("{} -> {}", c.status.code(), to.code()));
-        self.audit.record(vec![entry]).await?;
+        self.audit.flush().await?;
         Ok(self.store.consultation(id).await?)
     }
 

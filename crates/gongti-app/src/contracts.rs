@@ -221,7 +221,17 @@ impl App {
             open,
             now_us: self.now_us(),
         };
-        let opened = match self.store.apply_contract_plan(&write).await {
+        // A new contract is named by the store once it has its id.
+        entry.resource_id = match write.open {
+            Some(_) => None,
+            None => head.map(|h| h.id.to_string()),
+        };
+        entry.reason = reason.map(str::to_owned);
+        let opened = match self
+            .store
+            .apply_contract_plan(&write, std::slice::from_ref(&entry))
+            .await
+        {
             Ok(id) => id,
             Err(StoreError::Duplicate(_)) => {
                 return Err(self
@@ -235,17 +245,11 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         };
+        self.audit.flush().await?;
         let record = match opened {
             Some(id) => Some(self.store.contract(id).await?),
             None => None,
         };
-        entry.resource_id = record
-            .as_ref()
-            .map(|c| c.id)
-            .or(head.map(|h| h.id))
-            .map(|id| id.to_string());
-        entry.reason = reason.map(str::to_owned);
-        self.audit.record(vec![entry]).await?;
         Ok(record)
     }
 

@@ -262,6 +262,7 @@ impl App {
                         upper_institution_id: None,
                     },
                     now_us,
+                    &[demo_entry(now_us, "Institution", None)],
                 )
                 .await?
         };
@@ -295,6 +296,7 @@ impl App {
                             upper_institution_id: None,
                         },
                         now_us,
+                        &[demo_entry(now_us, "Institution", None)],
                     )
                     .await?;
                 let mut cardio_id = None;
@@ -341,6 +343,7 @@ impl App {
                             upper_institution_id: Some(upper_ids[g as usize % upper_ids.len()]),
                         },
                         now_us,
+                        &[demo_entry(now_us, "Institution", None)],
                     )
                     .await?;
                 for team in 0..2 {
@@ -422,6 +425,7 @@ impl App {
                         practice_years: if role.is_clinical() { 8 } else { 0 },
                     },
                     now_us,
+                    &[demo_entry(self.now_us(), "Staff", None)],
                 )
                 .await?;
             demo_staff.push((username, staff.id));
@@ -433,6 +437,7 @@ impl App {
                         staff_id: staff.id,
                     },
                     now_us,
+                    &[demo_entry(now_us, "User", None)],
                 )
                 .await?;
         }
@@ -467,7 +472,14 @@ impl App {
             demo_staff.iter().find(|(u, _)| *u == "doctor"),
         ) {
             store
-                .insert_patient_account(r.id, "patient", &hash, *doctor, now_us)
+                .insert_patient_account(
+                    r.id,
+                    "patient",
+                    &hash,
+                    *doctor,
+                    now_us,
+                    &[demo_entry(now_us, "PatientAccount", Some(r.id))],
+                )
                 .await?;
         }
         summary.chronic = self
@@ -487,23 +499,9 @@ impl App {
         store
             .set_setting(DEMO_SETTING, &format!("seed={seed};residents={residents}"))
             .await?;
-        self.audit
-            .record(vec![AuditEntry {
-                at_us: now_us,
-                actor_user_id: None,
-                actor_username: "system".into(),
-                role: None,
-                institution_id: None,
-                action: "demo.seed".into(),
-                resource_type: "Region".into(),
-                resource_id: None,
-                patient_id: None,
-                reason: None,
-                outcome: Outcome::Ok,
-                detail: Some(format!("seed={seed};residents={residents}")),
-                request_id: None,
-            }])
-            .await?;
+        let mut seeded = demo_entry(now_us, "Region", None);
+        seeded.detail = Some(format!("seed={seed};residents={residents}"));
+        self.audit.record(vec![seeded]).await?;
         Ok(summary)
     }
 
@@ -577,24 +575,27 @@ impl App {
                 .with_time(time::Time::MIDNIGHT)
                 .assume_offset(crate::DISPLAY_OFFSET);
             store
-                .apply_contract_plan(&ContractWrite {
-                    resident_id: r.id,
-                    close: Vec::new(),
-                    end_reason: None,
-                    open: Some(OpenContract {
-                        term: NewTerm {
-                            team_id: team.id,
-                            start_on,
-                            end_on,
-                            previous_id: None,
-                        },
-                        institution_id: chc,
-                        packages: vec![basic],
-                        signed_by_staff_id: staff("doctor"),
-                        care_until_us: crate::unix_us(until),
-                    }),
-                    now_us,
-                })
+                .apply_contract_plan(
+                    &ContractWrite {
+                        resident_id: r.id,
+                        close: Vec::new(),
+                        end_reason: None,
+                        open: Some(OpenContract {
+                            term: NewTerm {
+                                team_id: team.id,
+                                start_on,
+                                end_on,
+                                previous_id: None,
+                            },
+                            institution_id: chc,
+                            packages: vec![basic],
+                            signed_by_staff_id: staff("doctor"),
+                            care_until_us: crate::unix_us(until),
+                        }),
+                        now_us,
+                    },
+                    &[demo_entry(now_us, "Contract", Some(r.id))],
+                )
                 .await?;
             signed += 1;
         }
@@ -635,6 +636,7 @@ impl App {
                         practice_years: years,
                     },
                     self.now_us(),
+                    &[demo_entry(self.now_us(), "Staff", None)],
                 )
                 .await?;
             ids.push(staff.id);
@@ -716,13 +718,47 @@ impl App {
             ));
             done += 1;
             if batch.len() == DEMO_BATCH || done == total {
-                self.store.insert_residents(&batch, now_us).await?;
+                self.store
+                    .insert_residents(&batch, now_us, &|ids: &[i64]| {
+                        demo_batch(now_us, "Resident", ids)
+                    })
+                    .await?;
                 batch.clear();
                 progress(done, total);
             }
         }
         Ok(())
     }
+}
+
+/// The audit record of a demo write, staged in the write's transaction like any other
+/// (the store names the created rows: one id, or a range for a batch).
+pub(crate) fn demo_entry(now_us: i64, resource_type: &str, patient_id: Option<i64>) -> AuditEntry {
+    AuditEntry {
+        at_us: now_us,
+        actor_user_id: None,
+        actor_username: "system".into(),
+        role: None,
+        institution_id: None,
+        action: "demo.seed".into(),
+        resource_type: resource_type.into(),
+        resource_id: None,
+        patient_id,
+        reason: None,
+        outcome: Outcome::Ok,
+        detail: None,
+        request_id: None,
+    }
+}
+
+/// The audit record of a demo batch, naming every row it created (none when empty).
+pub(crate) fn demo_batch(now_us: i64, resource_type: &str, ids: &[i64]) -> Vec<AuditEntry> {
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    let mut e = demo_entry(now_us, resource_type, None);
+    e.resource_id = Some(gongti_core::coverage::encode_ids(ids.iter().copied()));
+    vec![e]
 }
 
 fn demo_staff_name(username: &str) -> String {

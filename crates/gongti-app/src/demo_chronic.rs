@@ -19,11 +19,13 @@ use gongti_core::chronic::risk::{DiabetesStatus, bp_grade};
 use gongti_core::chronic::{Bp, Disease, RULESET_VERSION};
 use gongti_core::measure::Mmol;
 use gongti_core::resident::age_years;
-use gongti_store::{BulkEnrolment, BulkFollowup, NewReading, ResidentFilter, RiskProfile};
+use gongti_store::{
+    BulkEnrolment, BulkFollowup, NewReading, ReadingOutcome, ResidentFilter, RiskProfile,
+};
 use time::{Date, Duration, OffsetDateTime};
 
 use crate::chronic::{RiskBasis, risk_of};
-use crate::demo::DemoRng;
+use crate::demo::{DemoRng, demo_batch};
 use crate::{App, AppResult, DISPLAY_OFFSET, unix_us};
 
 /// Residents read and written per round trip.
@@ -453,6 +455,11 @@ impl App {
                         &institution_of,
                         RULESET_VERSION,
                         now_us,
+                        &|(enrolled, followed): &(Vec<i64>, Vec<i64>)| {
+                            let mut audit = demo_batch(now_us, "EpisodeOfCare", enrolled);
+                            audit.extend(demo_batch(now_us, "Encounter", followed));
+                            audit
+                        },
                     )
                     .await?;
             }
@@ -466,7 +473,16 @@ impl App {
                     })
                     .collect();
                 truth.readings += store
-                    .insert_readings(&rows, uploader, now_us, None)
+                    .insert_readings(
+                        &rows,
+                        uploader,
+                        now_us,
+                        None,
+                        &|outcomes: &[ReadingOutcome]| {
+                            let ids: Vec<i64> = outcomes.iter().filter_map(|o| o.id).collect();
+                            demo_batch(now_us, "Observation", &ids)
+                        },
+                    )
                     .await?
                     .len() as u64;
             }
@@ -478,7 +494,11 @@ impl App {
         }
         // The bulk load skipped the counters: compute them once from what it wrote.
         store
-            .recompute_indicators(&params, crate::readings::local_day, true)
+            .recompute_indicators(
+                &params,
+                crate::readings::local_day,
+                Some(&[crate::demo::demo_entry(now_us, "IndicatorCounters", None)]),
+            )
             .await?;
         Ok(truth)
     }

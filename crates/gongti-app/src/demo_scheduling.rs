@@ -59,7 +59,13 @@ impl App {
                             .collect(),
                         created_by_staff_id: admin,
                     };
-                    self.store.insert_schedule(&new, now_us).await?;
+                    self.store
+                        .insert_schedule(
+                            &new,
+                            now_us,
+                            &[crate::demo::demo_entry(now_us, "Schedule", None)],
+                        )
+                        .await?;
                     published += 1;
                 }
             }

@@ -3,7 +3,7 @@
 //! time, and the patient lists behind every numerator and denominator.
 
 use gongti_core::access::{AggregateScope, may_view_aggregates};
-use gongti_core::audit::Outcome;
+use gongti_core::audit::{AuditEntry, Outcome};
 use gongti_core::chronic::Disease;
 use gongti_core::chronic::indicators::{Assessment, Indicator, Period, Tally, assess};
 use gongti_core::chronic::maintained::StandardPeriod;
@@ -318,10 +318,33 @@ impl App {
         rebuild: bool,
     ) -> AppResult<(gongti_store::IndicatorTables, gongti_store::IndicatorTables)> {
         let stored = self.store.stored_indicator_tables().await?;
+        let entry = AuditEntry {
+            at_us: self.now_us(),
+            actor_user_id: None,
+            actor_username: "system".into(),
+            role: None,
+            institution_id: None,
+            action: "indicators.rebuild".into(),
+            resource_type: "IndicatorCounters".into(),
+            resource_id: None,
+            patient_id: None,
+            reason: None,
+            outcome: Outcome::Ok,
+            detail: None,
+            request_id: None,
+        };
+        let audit = [entry];
         let fresh = self
             .store
-            .recompute_indicators(&self.chronic, crate::readings::local_day, rebuild)
+            .recompute_indicators(
+                &self.chronic,
+                crate::readings::local_day,
+                rebuild.then_some(&audit[..]),
+            )
             .await?;
+        if rebuild {
+            self.audit.flush().await?;
+        }
         Ok((fresh, stored))
     }
 

@@ -97,6 +97,7 @@ impl App {
             return Err(self.refuse(entry, AppError::Invalid(problems)).await);
         }
         let hash = hash_password(password)?;
+        entry.resource_id = None;
         let id = match self
             .store
             .insert_patient_account(
@@ -105,6 +106,7 @@ impl App {
                 &hash,
                 ctx.principal.staff_id,
                 self.now_us(),
+                std::slice::from_ref(&entry),
             )
             .await
         {
@@ -119,8 +121,7 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         };
-        entry.resource_id = Some(id.to_string());
-        self.audit.record(vec![entry]).await?;
+        self.audit.flush().await?;
         Ok(id)
     }
 
@@ -183,12 +184,15 @@ impl App {
                 locked_until_us,
             } => {
                 self.store
-                    .set_patient_sign_in_state(account.id, failures, locked_until_us)
+                    .set_patient_sign_in_state(
+                        account.id,
+                        failures,
+                        locked_until_us,
+                        &[entry(Outcome::Failed, resident, "wrong_password")],
+                    )
                     .await?;
+                self.audit.flush().await?;
                 slow_down(failures).await;
-                self.audit
-                    .record(vec![entry(Outcome::Failed, resident, "wrong_password")])
-                    .await?;
                 return Err(match locked_until_us {
                     Some(until_us) => AppError::Locked { until_us },
                     None => AppError::Unauthenticated,
@@ -197,7 +201,7 @@ impl App {
         }
         if account.failed_attempts != 0 || account.locked_until_us.is_some() {
             self.store
-                .set_patient_sign_in_state(account.id, 0, None)
+                .set_patient_sign_in_state(account.id, 0, None, &[])
                 .await?;
         }
         let (token, hash) = new_token();
@@ -210,15 +214,14 @@ impl App {
                 csrf.as_deref(),
                 now_us + ttl.as_micros() as i64,
                 now_us,
+                &[entry(
+                    Outcome::Ok,
+                    resident,
+                    if console { "session" } else { "api" },
+                )],
             )
             .await?;
-        self.audit
-            .record(vec![entry(
-                Outcome::Ok,
-                resident,
-                if console { "session" } else { "api" },
-            )])
-            .await?;
+        self.audit.flush().await?;
         Ok(PatientSignIn {
             token,
             csrf,
@@ -248,16 +251,11 @@ impl App {
     }
 
     pub async fn patient_sign_out(&self, p: &PatientCtx, token: &str) -> AppResult<()> {
+        let entry = p.entry(self.now_us(), "patient.sign_out", "PatientAccount");
         self.store
-            .delete_patient_token(&hash_of_token(token))
+            .delete_patient_token(&hash_of_token(token), &[entry])
             .await?;
-        self.audit
-            .record(vec![p.entry(
-                self.now_us(),
-                "patient.sign_out",
-                "PatientAccount",
-            )])
-            .await
+        self.audit.flush().await
     }
 
     /// The resident's own bookings, newest first (audited).
@@ -285,7 +283,7 @@ impl App {
         schedule_id: i64,
         slot_id: Option<i64>,
     ) -> AppResult<BookingRecord> {
-        let mut entry = p.entry(self.now_us(), "patient.book", "Booking");
+        let entry = p.entry(self.now_us(), "patient.book", "Booking");
         let schedule = match self.store.schedule(schedule_id).await {
             Ok(s) => s,
             Err(StoreError::NotFound) => {
@@ -314,13 +312,14 @@ impl App {
             replaces: None,
             now_us: self.now_us(),
         };
-        let id = match booked_or_conflict(self.store.book(&new).await?, slot_id, Pool::Public) {
+        let mut done = entry.clone();
+        done.detail = Some(format!("schedule={schedule_id}"));
+        let booked = self.store.book(&new, &[done]).await?;
+        let id = match booked_or_conflict(booked, slot_id, Pool::Public) {
             Ok(id) => id,
             Err(code) => return Err(self.refuse(entry, AppError::Conflict(code)).await),
         };
-        entry.resource_id = Some(id.to_string());
-        entry.detail = Some(format!("schedule={schedule_id}"));
-        self.audit.record(vec![entry]).await?;
+        self.audit.flush().await?;
         Ok(self.store.booking_fresh(id).await?)
     }
 
@@ -361,7 +360,13 @@ impl App {
         };
         match self
             .store
-            .change_booking(booking_id, booking.status, to, self.now_us())
+            .change_booking(
+                booking_id,
+                booking.status,
+                to,
+                self.now_us(),
+                std::slice::from_ref(&entry),
+            )
             .await
         {
             Ok(()) => {}
@@ -372,7 +377,7 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         }
-        self.audit.record(vec![entry]).await?;
+        self.audit.flush().await?;
         Ok(self.store.booking_fresh(booking_id).await?)
     }
 }

@@ -9,6 +9,7 @@ use gongti_core::audit::{AuditEntry, Outcome};
 use gongti_core::chronic::readings::{
     BATCH_MAX, ReadingForm, ValidReading, urgent_reading, validate_reading,
 };
+use gongti_core::coverage::encode_ids;
 use gongti_core::resident::{FieldProblem, Problem};
 use gongti_store::{
     AlertRecord, NewAlert, NewReading, Page, ReadingOutcome, ReadingRecord, StoreError,
@@ -123,6 +124,25 @@ impl App {
                 });
             }
         }
+        // One record per resident, naming the readings stored for them.
+        let audit = |outcomes: &[gongti_store::ReadingOutcome]| {
+            let mut audit = Vec::with_capacity(entries.len());
+            for (resident_id, (e, _)) in &entries {
+                let mine = || outcomes.iter().filter(|o| o.resident_id == *resident_id);
+                let (sent, new, alerts) = mine().fold((0, 0, 0), |(s, n, a), o| {
+                    (
+                        s + 1,
+                        n + usize::from(o.id.is_some()),
+                        a + usize::from(o.alert_id.is_some()),
+                    )
+                });
+                let mut e = e.clone();
+                e.resource_id = (new > 0).then(|| encode_ids(mine().filter_map(|o| o.id)));
+                e.detail = Some(format!("{sent} sent, {new} new, {alerts} alerts"));
+                audit.push(e);
+            }
+            audit
+        };
         let outcomes = self
             .store
             .insert_readings(
@@ -130,22 +150,10 @@ impl App {
                 ctx.principal.user_id,
                 now_us,
                 Some((&self.chronic, &updates)),
+                &audit,
             )
             .await?;
-        let mut audit = Vec::with_capacity(entries.len());
-        for (resident_id, (mut e, _)) in entries {
-            let mine = outcomes.iter().filter(|o| o.resident_id == resident_id);
-            let (sent, new, alerts) = mine.fold((0, 0, 0), |(s, n, a), o| {
-                (
-                    s + 1,
-                    n + usize::from(o.id.is_some()),
-                    a + usize::from(o.alert_id.is_some()),
-                )
-            });
-            e.detail = Some(format!("{sent} sent, {new} new, {alerts} alerts"));
-            audit.push(e);
-        }
-        self.audit.record(audit).await?;
+        self.audit.flush().await?;
         Ok(outcomes)
     }
 
@@ -207,7 +215,12 @@ impl App {
         }
         match self
             .store
-            .acknowledge_alert(alert_id, ctx.principal.staff_id, self.now_us())
+            .acknowledge_alert(
+                alert_id,
+                ctx.principal.staff_id,
+                self.now_us(),
+                std::slice::from_ref(&entry),
+            )
             .await
         {
             Ok(()) => {}
@@ -218,7 +231,7 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         }
-        self.audit.record(vec![entry]).await?;
+        self.audit.flush().await?;
         Ok(())
     }
 }

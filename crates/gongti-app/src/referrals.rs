@@ -378,7 +378,27 @@ impl App {
                 booking,
                 now_us: self.now_us(),
             };
-            match self.store.create_referral(&new).await? {
+            let to = (chosen.institution_id, chosen.department_id);
+            let audit = |&(id, booking): &(i64, Option<i64>)| {
+                let mut e = entry.clone();
+                e.resource_id = Some(id.to_string());
+                e.detail = Some(format!(
+                    "source={source_kind} urgency={} to={} department={} booking={}",
+                    r.urgency.code(),
+                    to.0,
+                    to.1,
+                    booking.map_or("none".to_owned(), |b| b.to_string())
+                ));
+                let mut records = vec![e];
+                if let Some(b) = booking {
+                    let mut e = self.booking_entry(ctx, "booking.create", Some(r.resident_id));
+                    e.resource_id = Some(b.to_string());
+                    e.detail = Some(format!("referral={id} via=reserved"));
+                    records.push(e);
+                }
+                records
+            };
+            match self.store.create_referral(&new, &audit).await? {
                 ReferralOutcome::Slot(BookOutcome::NoSlot) => continue,
                 other => {
                     outcome = Some(other);
@@ -404,18 +424,8 @@ impl App {
                     .await);
             }
         };
+        self.audit.flush().await?;
         let referral = self.store.referral_fresh(id).await?;
-        entry.resource_id = Some(id.to_string());
-        entry.detail = Some(format!(
-            "source={source_kind} urgency={} to={} department={} booking={}",
-            r.urgency.code(),
-            referral.to_institution_id,
-            referral.to_department_id,
-            referral
-                .booking_id
-                .map_or("none".to_owned(), |b| b.to_string())
-        ));
-        self.audit.record(vec![entry]).await?;
         let events = self.store.referral_events(id).await?;
         Ok(ReferralView { referral, events })
     }
@@ -467,7 +477,7 @@ impl App {
         s: ReferralStep,
     ) -> AppResult<ReferralView> {
         let action = format!("referral.{}", s.code());
-        let (referral, mut entry) = self.referral_for(ctx, id, &action, s.by_receiver()).await?;
+        let (referral, entry) = self.referral_for(ctx, id, &action, s.by_receiver()).await?;
         if s.by_receiver()
             && !may_run_clinic(
                 &ctx.principal.actor(),
@@ -537,7 +547,9 @@ impl App {
             today,
             now_us: self.now_us(),
         };
-        match self.store.apply_referral_step(&write).await {
+        let mut done = entry.clone();
+        done.detail = Some(format!("{} -> {}", referral.status.code(), to.code()));
+        match self.store.apply_referral_step(&write, &[done]).await {
             Ok(()) => {}
             Err(StoreError::Changed(_)) => {
                 return Err(self
@@ -546,8 +558,7 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         }
-        entry.detail = Some(format!("{} -> {}", referral.status.code(), to.code()));
-        self.audit.record(vec![entry]).await?;
+        self.audit.flush().await?;
         let referral = self.store.referral_fresh(id).await?;
         let events = self.store.referral_events(id).await?;
         Ok(ReferralView { referral, events })

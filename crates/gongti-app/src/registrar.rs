@@ -3,6 +3,7 @@
 //! and answers every waiting request. One durable commit then carries many
 //! registrations, which is what SQLite's single writer needs to keep up.
 
+use gongti_core::audit::AuditEntry;
 use gongti_core::resident::ValidResident;
 use gongti_store::{ResidentRecord, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
@@ -18,6 +19,8 @@ struct Request {
     resident: ValidResident,
     home_institution_id: i64,
     now_us: i64,
+    /// The registration's audit record, committed with it.
+    audit: AuditEntry,
     done: oneshot::Sender<Reply>,
 }
 
@@ -38,6 +41,7 @@ impl Registrar {
         resident: ValidResident,
         home_institution_id: i64,
         now_us: i64,
+        audit: AuditEntry,
     ) -> Reply {
         let (done, reply) = oneshot::channel();
         let stopped = || StoreError::Corrupt("the registration writer has stopped".into());
@@ -46,6 +50,7 @@ impl Registrar {
                 resident,
                 home_institution_id,
                 now_us,
+                audit,
                 done,
             })
             .await
@@ -66,9 +71,9 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<Request>) {
         }
         // One timestamp per commit: the latest of the batch's request times.
         let now_us = pending.iter().map(|r| r.now_us).max().unwrap_or_default();
-        let rows: Vec<(ValidResident, i64)> = pending
+        let rows: Vec<(ValidResident, i64, AuditEntry)> = pending
             .iter()
-            .map(|r| (r.resident.clone(), r.home_institution_id))
+            .map(|r| (r.resident.clone(), r.home_institution_id, r.audit.clone()))
             .collect();
         match store.insert_residents_each(&rows, now_us).await {
             Ok(results) => {

@@ -3,7 +3,7 @@
 //! rights of `gongti_core::access::may_administer`, and every change is audited.
 
 use gongti_core::access::{RegistryAction, may_administer};
-use gongti_core::audit::Outcome;
+use gongti_core::audit::{AuditEntry, Outcome};
 use gongti_core::region::{DistrictCode, InstitutionId, check_tie};
 use gongti_core::resident::{FieldProblem, Problem};
 use gongti_store::{
@@ -52,19 +52,29 @@ impl App {
         Ok(self.store.teams(institution_id).await?)
     }
 
+    fn registry_entry(
+        &self,
+        ctx: &Ctx,
+        action: &str,
+        resource: &str,
+        outcome: Outcome,
+    ) -> AuditEntry {
+        let mut e = ctx
+            .principal
+            .audit(self.now_us(), action, resource, outcome);
+        e.request_id = ctx.request_id.clone();
+        e
+    }
+
+    /// Audits a refused registry change.
     async fn audit_registry(
         &self,
         ctx: &Ctx,
         action: &str,
         resource: &str,
-        id: Option<i64>,
         outcome: Outcome,
     ) -> AppResult<()> {
-        let mut e = ctx
-            .principal
-            .audit(self.now_us(), action, resource, outcome);
-        e.resource_id = id.map(|i| i.to_string());
-        e.request_id = ctx.request_id.clone();
+        let e = self.registry_entry(ctx, action, resource, outcome);
         self.audit.record(vec![e]).await
     }
 
@@ -76,14 +86,8 @@ impl App {
         new: &NewInstitution,
     ) -> AppResult<InstitutionRecord> {
         if !may_administer(&ctx.principal.actor(), RegistryAction::ManageInstitutions) {
-            self.audit_registry(
-                ctx,
-                "institution.create",
-                "Institution",
-                None,
-                Outcome::Denied,
-            )
-            .await?;
+            self.audit_registry(ctx, "institution.create", "Institution", Outcome::Denied)
+                .await?;
             return Err(AppError::Forbidden);
         }
         let mut problems = Vec::new();
@@ -115,34 +119,30 @@ impl App {
             }
         }
         if !problems.is_empty() {
-            self.audit_registry(
-                ctx,
-                "institution.create",
-                "Institution",
-                None,
-                Outcome::Invalid,
-            )
-            .await?;
+            self.audit_registry(ctx, "institution.create", "Institution", Outcome::Invalid)
+                .await?;
             return Err(AppError::Invalid(problems));
         }
-        let record = match self.store.insert_institution(new, self.now_us()).await {
+        let entry = self.registry_entry(ctx, "institution.create", "Institution", Outcome::Ok);
+        let refused =
+            |code: Outcome| self.audit_registry(ctx, "institution.create", "Institution", code);
+        let record = match self
+            .store
+            .insert_institution(new, self.now_us(), &[entry])
+            .await
+        {
             Ok(r) => r,
             Err(StoreError::Duplicate(_)) => {
+                refused(Outcome::Invalid).await?;
                 return Err(AppError::Conflict("institution_code_taken"));
             }
             Err(StoreError::MissingReference(_)) => {
+                refused(Outcome::Invalid).await?;
                 return Err(invalid("district_code", Problem::Required));
             }
             Err(e) => return Err(e.into()),
         };
-        self.audit_registry(
-            ctx,
-            "institution.create",
-            "Institution",
-            Some(record.id),
-            Outcome::Ok,
-        )
-        .await?;
+        self.audit.flush().await?;
         Ok(record)
     }
 
@@ -155,11 +155,13 @@ impl App {
             institution: InstitutionId(institution),
         };
         if !may_administer(&ctx.principal.actor(), action) {
-            self.audit_registry(ctx, "staff.create", "Staff", None, Outcome::Denied)
+            self.audit_registry(ctx, "staff.create", "Staff", Outcome::Denied)
                 .await?;
             return Err(AppError::Forbidden);
         }
         if new.name.trim().is_empty() {
+            self.audit_registry(ctx, "staff.create", "Staff", Outcome::Invalid)
+                .await?;
             return Err(invalid("name", Problem::Required));
         }
         let home = self.store.institution(institution).await?;
@@ -167,9 +169,12 @@ impl App {
             district_code: Some(home.district_code),
             ..new.clone()
         };
-        let record = self.store.insert_staff(&new, self.now_us()).await?;
-        self.audit_registry(ctx, "staff.create", "Staff", Some(record.id), Outcome::Ok)
+        let entry = self.registry_entry(ctx, "staff.create", "Staff", Outcome::Ok);
+        let record = self
+            .store
+            .insert_staff(&new, self.now_us(), &[entry])
             .await?;
+        self.audit.flush().await?;
         Ok(record)
     }
 }

@@ -92,7 +92,11 @@ impl App {
             Ok(v) => v,
             Err(problems) => return Err(self.refuse(entry, AppError::Invalid(problems)).await),
         };
-        let record = match self.registrar.register(valid, home, self.now_us()).await {
+        let record = match self
+            .registrar
+            .register(valid, home, self.now_us(), entry.clone())
+            .await
+        {
             Ok(r) => r,
             Err(StoreError::Duplicate(_)) => {
                 return Err(self
@@ -101,10 +105,7 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         };
-        let mut entry = entry;
-        entry.resource_id = Some(record.id.to_string());
-        entry.patient_id = Some(record.id);
-        self.audit.record(vec![entry]).await?;
+        self.audit.flush().await?;
         Ok(record)
     }
 
@@ -287,7 +288,11 @@ impl App {
             Ok(v) => v,
             Err(problems) => return Err(self.refuse(entry, AppError::Invalid(problems)).await),
         };
-        let record = match self.store.update_resident(id, &valid, self.now_us()).await {
+        let record = match self
+            .store
+            .update_resident(id, &valid, self.now_us(), std::slice::from_ref(&entry))
+            .await
+        {
             Ok(r) => r,
             Err(StoreError::Duplicate(_)) => {
                 return Err(self
@@ -297,7 +302,7 @@ impl App {
             Err(StoreError::NotFound) => return Err(self.refuse(entry, AppError::NotFound).await),
             Err(e) => return Err(e.into()),
         };
-        self.audit.record(vec![entry]).await?;
+        self.audit.flush().await?;
         Ok(record)
     }
 
@@ -324,7 +329,7 @@ impl App {
                 )
                 .await);
         }
-        let (_, mut keep) = self
+        let (_, keep) = self
             .reach(
                 ctx,
                 survivor,
@@ -333,7 +338,7 @@ impl App {
                 Some(reason),
             )
             .await?;
-        let (_, mut gone) = self
+        let (_, gone) = self
             .reach(
                 ctx,
                 merged,
@@ -342,9 +347,12 @@ impl App {
                 Some(reason),
             )
             .await?;
+        let mut records = [keep.clone(), gone.clone()];
+        records[0].detail = Some(format!("survivor; merged={merged}"));
+        records[1].detail = Some(format!("merged_into={survivor}"));
         if let Err(e) = self
             .store
-            .merge_residents(survivor, merged, self.now_us())
+            .merge_residents(survivor, merged, self.now_us(), &records)
             .await
         {
             let error = match e {
@@ -353,9 +361,7 @@ impl App {
             };
             return Err(self.refuse(gone, error).await);
         }
-        keep.detail = Some(format!("survivor; merged={merged}"));
-        gone.detail = Some(format!("merged_into={survivor}"));
-        self.audit.record(vec![keep, gone]).await
+        self.audit.flush().await
     }
 
     /// The audit trail of one resident's record, newest first, for those who may read it.

@@ -186,6 +186,12 @@ impl App {
         if !problems.is_empty() {
             return Err(self.refuse(entry, AppError::Invalid(problems)).await);
         }
+        entry.detail = Some(format!(
+            "department={} reserved_permille={} release_days={}",
+            department_id.map_or("all".to_owned(), |d| d.to_string()),
+            params.reserved_permille,
+            params.release_days
+        ));
         self.store
             .set_reserve_policy(
                 hospital,
@@ -193,15 +199,10 @@ impl App {
                 params,
                 ctx.principal.staff_id,
                 self.now_us(),
+                &[entry],
             )
             .await?;
-        entry.detail = Some(format!(
-            "department={} reserved_permille={} release_days={}",
-            department_id.map_or("all".to_owned(), |d| d.to_string()),
-            params.reserved_permille,
-            params.release_days
-        ));
-        self.audit.record(vec![entry]).await
+        self.audit.flush().await
     }
 
     async fn department_of(&self, institution_id: i64, department_id: i64) -> AppResult<bool> {
@@ -279,14 +280,16 @@ impl App {
                 .collect(),
             created_by_staff_id: ctx.principal.staff_id,
         };
-        let id = self.store.insert_schedule(&new, self.now_us()).await?;
-        entry.resource_id = Some(id.to_string());
         entry.detail = Some(format!(
             "slots={} reserved={}",
             planned.len(),
             planned.iter().filter(|s| s.pool == Pool::Reserved).count()
         ));
-        self.audit.record(vec![entry]).await?;
+        let id = self
+            .store
+            .insert_schedule(&new, self.now_us(), &[entry])
+            .await?;
+        self.audit.flush().await?;
         Ok(self.store.schedule(id).await?)
     }
 
@@ -408,9 +411,17 @@ impl App {
                 (*seq, starts, starts + length_us, *pool)
             })
             .collect();
+        let mut done = entry.clone();
+        done.detail = Some(format!(
+            "slots {} -> {slot_count}: withdrawn {}, added {}, moved {}",
+            live.len(),
+            plan.withdraw.len(),
+            plan.append.len(),
+            plan.repool.len()
+        ));
         match self
             .store
-            .apply_capacity(schedule_id, &plan, &appended, self.now_us())
+            .apply_capacity(schedule_id, &plan, &appended, self.now_us(), &[done])
             .await
         {
             Ok(()) => {}
@@ -421,14 +432,7 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         }
-        entry.detail = Some(format!(
-            "slots {} -> {slot_count}: withdrawn {}, added {}, moved {}",
-            live.len(),
-            plan.withdraw.len(),
-            plan.append.len(),
-            plan.repool.len()
-        ));
-        self.audit.record(vec![entry]).await?;
+        self.audit.flush().await?;
         Ok(self.store.schedule(schedule_id).await?)
     }
 
@@ -441,7 +445,7 @@ impl App {
         schedule_id: i64,
         reason: &str,
     ) -> AppResult<Vec<BookingRecord>> {
-        let mut entry = self.schedule_entry(ctx, "schedule.cancel", Some(schedule_id));
+        let entry = self.schedule_entry(ctx, "schedule.cancel", Some(schedule_id));
         let schedule = match self.store.schedule(schedule_id).await {
             Ok(s) => s,
             Err(StoreError::NotFound) => return Err(self.refuse(entry, AppError::NotFound).await),
@@ -462,9 +466,31 @@ impl App {
                 .refuse(entry, AppError::Conflict("schedule_closed"))
                 .await);
         }
+        let audit = |held: &[(i64, i64)]| {
+            let mut records: Vec<AuditEntry> = held
+                .iter()
+                .map(|(booking, resident)| {
+                    let mut e = self.booking_entry(ctx, "booking.cancel", Some(*resident));
+                    e.resource_id = Some(booking.to_string());
+                    e.detail = Some(format!("clinic cancelled: schedule={schedule_id}"));
+                    e
+                })
+                .collect();
+            let mut e = entry.clone();
+            e.reason = Some(reason.to_owned());
+            e.detail = Some(format!("{} bookings cancelled", held.len()));
+            records.push(e);
+            records
+        };
         let cancelled = match self
             .store
-            .cancel_schedule(schedule_id, reason, ctx.principal.staff_id, self.now_us())
+            .cancel_schedule(
+                schedule_id,
+                reason,
+                ctx.principal.staff_id,
+                self.now_us(),
+                &audit,
+            )
             .await
         {
             Ok(ids) => ids,
@@ -475,23 +501,11 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         };
+        self.audit.flush().await?;
         let mut bookings = Vec::with_capacity(cancelled.len());
         for id in cancelled {
             bookings.push(self.store.booking_fresh(id).await?);
         }
-        let mut audit: Vec<AuditEntry> = bookings
-            .iter()
-            .map(|b| {
-                let mut e = self.booking_entry(ctx, "booking.cancel", Some(b.resident_id));
-                e.resource_id = Some(b.id.to_string());
-                e.detail = Some(format!("clinic cancelled: schedule={schedule_id}"));
-                e
-            })
-            .collect();
-        entry.reason = Some(reason.to_owned());
-        entry.detail = Some(format!("{} bookings cancelled", bookings.len()));
-        audit.push(entry);
-        self.audit.record(audit).await?;
         Ok(bookings)
     }
 
@@ -511,7 +525,12 @@ impl App {
         ))
     }
 
-    fn booking_entry(&self, ctx: &Ctx, action: &str, resident_id: Option<i64>) -> AuditEntry {
+    pub(crate) fn booking_entry(
+        &self,
+        ctx: &Ctx,
+        action: &str,
+        resident_id: Option<i64>,
+    ) -> AuditEntry {
         let mut e = ctx
             .principal
             .audit(self.now_us(), action, "Booking", Outcome::Ok);
@@ -593,18 +612,19 @@ impl App {
             replaces,
             now_us: self.now_us(),
         };
-        let id = match booked_or_conflict(self.store.book(&new).await?, r.slot_id, r.via) {
-            Ok(id) => id,
-            Err(code) => return Err(self.refuse(entry, AppError::Conflict(code)).await),
-        };
-        entry.resource_id = Some(id.to_string());
-        entry.detail = Some(format!(
+        let mut done = entry.clone();
+        done.detail = Some(format!(
             "schedule={} via={}{}",
             schedule.id,
             r.via.code(),
             replaces.map_or(String::new(), |old| format!(" replaces={old}"))
         ));
-        self.audit.record(vec![entry]).await?;
+        let booked = self.store.book(&new, &[done]).await?;
+        let id = match booked_or_conflict(booked, r.slot_id, r.via) {
+            Ok(id) => id,
+            Err(code) => return Err(self.refuse(entry, AppError::Conflict(code)).await),
+        };
+        self.audit.flush().await?;
         Ok(self.store.booking_fresh(id).await?)
     }
 
@@ -674,7 +694,13 @@ impl App {
         };
         match self
             .store
-            .change_booking(id, booking.status, to, self.now_us())
+            .change_booking(
+                id,
+                booking.status,
+                to,
+                self.now_us(),
+                std::slice::from_ref(&entry),
+            )
             .await
         {
             Ok(()) => {}
@@ -685,7 +711,7 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         }
-        self.audit.record(vec![entry]).await?;
+        self.audit.flush().await?;
         Ok(self.store.booking_fresh(id).await?)
     }
 

@@ -156,18 +156,19 @@ impl App {
         readings.push(reading);
         let (outcome, high_risk) = decide(&resident, &readings, &profile, today);
         let status = status_of(&resident, institution_id, &outcome, !high_risk.is_empty());
+        // The record names the reading once stored.
+        entry.resource_id = None;
+        entry.detail = Some(status.state.clone());
         self.store
             .insert_screening_reading(
-                resident_id,
-                institution_id,
                 ctx.principal.staff_id,
                 &reading,
                 &status,
                 self.now_us(),
+                &[entry],
             )
             .await?;
-        entry.detail = Some(status.state.clone());
-        self.audit.record(vec![entry]).await?;
+        self.audit.flush().await?;
         Ok(ScreeningView {
             outcome,
             high_risk,
@@ -216,9 +217,9 @@ impl App {
         let (outcome, high_risk) = decide(&resident, &readings, &profile, self.today());
         let status = status_of(&resident, institution_id, &outcome, !high_risk.is_empty());
         self.store
-            .set_screening_profile(resident_id, &profile, &status, self.now_us())
+            .set_screening_profile(resident_id, &profile, &status, self.now_us(), &[entry])
             .await?;
-        self.audit.record(vec![entry]).await?;
+        self.audit.flush().await?;
         Ok(ScreeningView {
             outcome,
             high_risk,

@@ -239,6 +239,7 @@ async fn raw_sqlite_insert(rows: &[Value]) -> anyhow::Result<Duration> {
                 upper_institution_id: None,
             },
             0,
+            &[],
         )
         .await?;
     store.close().await;

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod chronic;
 pub mod consultation;
 pub mod contract;
+pub mod coverage;
 pub mod id_number;
 pub mod measure;
 pub mod phone;

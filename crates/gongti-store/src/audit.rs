@@ -1,12 +1,17 @@
 //! The audit trail's storage: append a linked batch, read it back in order.
 
-use gongti_core::audit::{AuditEntry, ChainedEntry, Outcome};
+use gongti_core::audit::{AuditEntry, ChainedEntry, GENESIS_HASH, Outcome, link};
 
 use std::sync::Arc;
 
+pub use crate::audit_file::Appended;
 use crate::audit_file::AuditFile;
 use crate::row::{RowExt, hash32, trusted};
 use crate::{Result, Store, on_read, on_write};
+
+/// Key of the PostgreSQL advisory lock held by each transaction that appends to the
+/// chain: several servers may share one database, and the chain stays one chain.
+const PG_AUDIT_CHAIN_LOCK: i64 = 0x676f_6e67_7461;
 
 /// Rows per multi-row `INSERT` (at most eight bound values each).
 const AUDIT_ROWS_PER_INSERT: usize = 256;
@@ -18,26 +23,31 @@ pub struct AuditPage {
     pub records: Vec<ChainedEntry>,
 }
 
-fn chained(row: &impl RowExt) -> Result<ChainedEntry> {
+/// The fields of an audit record, from the trail or the outbox.
+pub(crate) fn entry_of(row: &impl RowExt) -> Result<AuditEntry> {
     let outcome = row.text("outcome")?;
+    Ok(AuditEntry {
+        at_us: row.i64("at_us")?,
+        actor_user_id: row.opt_i64("actor_user_id")?,
+        actor_username: row.text("actor_username")?,
+        role: row.opt_text("role")?,
+        institution_id: row.opt_i64("institution_id")?,
+        action: row.text("action")?,
+        resource_type: row.text("resource_type")?,
+        resource_id: row.opt_text("resource_id")?,
+        patient_id: row.opt_i64("patient_id")?,
+        reason: row.opt_text("reason")?,
+        // An edited outcome code must reach the verifier, which reports it as altered.
+        outcome: Outcome::from_code(&outcome).unwrap_or(Outcome::Unrecognised),
+        detail: row.opt_text("detail")?,
+        request_id: row.opt_text("request_id")?,
+    })
+}
+
+fn chained(row: &impl RowExt) -> Result<ChainedEntry> {
     Ok(ChainedEntry {
         seq: row.i64("seq")?,
-        entry: AuditEntry {
-            at_us: row.i64("at_us")?,
-            actor_user_id: row.opt_i64("actor_user_id")?,
-            actor_username: row.text("actor_username")?,
-            role: row.opt_text("role")?,
-            institution_id: row.opt_i64("institution_id")?,
-            action: row.text("action")?,
-            resource_type: row.text("resource_type")?,
-            resource_id: row.opt_text("resource_id")?,
-            patient_id: row.opt_i64("patient_id")?,
-            reason: row.opt_text("reason")?,
-            // An edited outcome code must reach the verifier, which reports it as altered.
-            outcome: Outcome::from_code(&outcome).unwrap_or(Outcome::Unrecognised),
-            detail: row.opt_text("detail")?,
-            request_id: row.opt_text("request_id")?,
-        },
+        entry: entry_of(row)?,
         prev_hash: hash32(row, "prev_hash")?,
         hash: hash32(row, "hash")?,
     })
@@ -96,6 +106,31 @@ fn insert_sql(chunk: &[ChainedEntry], engine: crate::EngineKind) -> String {
     sql
 }
 
+/// Inserts a chunk of linked records into PostgreSQL's `audit_log`.
+async fn insert_chunk_pg(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    chunk: &[ChainedEntry],
+) -> Result<()> {
+    let sql = insert_sql(chunk, crate::EngineKind::Postgres);
+    let mut q = sqlx::query(trusted(&sql));
+    for r in chunk {
+        let e = &r.entry;
+        q = q.bind(&e.actor_username);
+        if let Some(v) = &e.role {
+            q = q.bind(v);
+        }
+        q = q.bind(&e.action).bind(&e.resource_type);
+        for v in [&e.resource_id, &e.reason, &e.detail, &e.request_id]
+            .into_iter()
+            .flatten()
+        {
+            q = q.bind(v);
+        }
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// Appends to the SQLite audit trail's file on the calling thread: for a writer that
 /// runs on a thread of its own (see `audit_file`).
 #[derive(Debug, Clone)]
@@ -113,6 +148,12 @@ impl AuditAppender {
     /// Where the chain continues from.
     pub fn head(&self) -> Result<Option<(i64, [u8; 32])>> {
         self.0.head()
+    }
+
+    /// Links `entries` onto the chain after up to `outbox_max` staged records and
+    /// commits them; blocks until committed.
+    pub fn append_entries(&self, entries: &[AuditEntry], outbox_max: usize) -> Result<Appended> {
+        self.0.append_entries(entries, outbox_max)
     }
 }
 
@@ -135,25 +176,97 @@ impl Store {
             return crate::direct::blocking("the audit append", move || file.append(&records))
                 .await;
         }
-        on_write!(self, pool => {
-            let mut tx = pool.begin().await?;
-            for chunk in records.chunks(AUDIT_ROWS_PER_INSERT) {
-                let sql = insert_sql(chunk, self.kind());
-                let mut q = sqlx::query(trusted(&sql));
-                for r in chunk {
-                    let e = &r.entry;
-                    q = q.bind(&e.actor_username);
-                    if let Some(v) = &e.role { q = q.bind(v); }
-                    q = q.bind(&e.action).bind(&e.resource_type);
-                    for v in [&e.resource_id, &e.reason, &e.detail, &e.request_id].into_iter().flatten() {
-                        q = q.bind(v);
-                    }
-                }
-                q.execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-        });
+        let crate::Engine::Postgres(pool) = &self.engine else {
+            return Err(crate::StoreError::Corrupt("no audit trail".into()));
+        };
+        let mut tx = pool.begin().await?;
+        for chunk in records.chunks(AUDIT_ROWS_PER_INSERT) {
+            insert_chunk_pg(&mut tx, chunk).await?;
+        }
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Links `entries` onto the chain after up to `outbox_max` records staged in the
+    /// outbox (oldest first) and commits them in one transaction. On PostgreSQL the
+    /// transaction holds the chain's advisory lock and reads the head under it, so
+    /// servers sharing the database append to one chain; the moved rows leave the
+    /// outbox in the same transaction.
+    pub async fn append_entries(
+        &self,
+        entries: &[AuditEntry],
+        outbox_max: usize,
+    ) -> Result<Appended> {
+        if let Some(file) = self.audit_file() {
+            let file = Arc::clone(file);
+            let entries = entries.to_vec();
+            return crate::direct::blocking("the audit append", move || {
+                file.append_entries(&entries, outbox_max)
+            })
+            .await;
+        }
+        let crate::Engine::Postgres(pool) = &self.engine else {
+            return Err(crate::StoreError::Corrupt("no audit trail".into()));
+        };
+        let mut tx = pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(PG_AUDIT_CHAIN_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let head = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| Ok::<_, crate::StoreError>((r.i64("seq")?, hash32(&r, "hash")?)))
+            .transpose()?;
+        let staged = if outbox_max > 0 {
+            let sql = format!(
+                "SELECT id, {} FROM audit_outbox ORDER BY id LIMIT $1",
+                crate::outbox::OUTBOX_COLUMNS
+            );
+            sqlx::query(trusted(&sql))
+                .bind(outbox_max as i64)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(crate::outbox::staged)
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            Vec::new()
+        };
+        let (mut seq, mut prev) = head.unwrap_or((0, GENESIS_HASH));
+        let mut chained = Vec::with_capacity(staged.len() + entries.len());
+        for entry in staged.iter().map(|(_, e)| e).chain(entries) {
+            seq += 1;
+            let r = link(seq, prev, entry.clone());
+            prev = r.hash;
+            chained.push(r);
+        }
+        for chunk in chained.chunks(AUDIT_ROWS_PER_INSERT) {
+            insert_chunk_pg(&mut tx, chunk).await?;
+        }
+        if !staged.is_empty() {
+            let ids: Vec<i64> = staged.iter().map(|(id, _)| *id).collect();
+            sqlx::query("DELETE FROM audit_outbox WHERE id = ANY($1)")
+                .bind(ids)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Appended {
+            head: if seq > 0 { Some((seq, prev)) } else { head },
+            moved: staged.len(),
+        })
+    }
+
+    /// Records staged in the outbox and not yet in the chain.
+    pub async fn audit_outbox_waiting(&self) -> Result<i64> {
+        if let Some(file) = self.audit_file() {
+            let file = Arc::clone(file);
+            return crate::direct::blocking("the audit outbox", move || file.outbox_waiting())
+                .await;
+        }
+        let (n,): (i64,) = on_read!(self, pool => sqlx::query_as("SELECT COUNT(*) FROM audit_outbox").fetch_one(pool).await)?;
+        Ok(n)
     }
 
     /// The last record's sequence number and hash, where the chain continues from.

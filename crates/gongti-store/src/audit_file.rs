@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use gongti_core::audit::ChainedEntry;
+use gongti_core::audit::{AuditEntry, ChainedEntry, GENESIS_HASH, link};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::direct::DirectReads;
@@ -62,7 +62,24 @@ CREATE TABLE IF NOT EXISTS audit_index_state (
 INSERT OR IGNORE INTO audit_index_state (id, indexed_through) VALUES (1, 0);
 PRAGMA user_version = 2;
 ";
-const AUDIT_FILE_VERSION: i64 = 2;
+/// Version 3: the last `gongti.db` outbox id moved into the chain (see `outbox`).
+const AUDIT_FILE_SCHEMA_3: &str = "
+CREATE TABLE IF NOT EXISTS outbox_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    moved_through INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO outbox_state (id, moved_through) VALUES (1, 0);
+PRAGMA user_version = 3;
+";
+const AUDIT_FILE_VERSION: i64 = 3;
+
+/// Moved outbox rows are deleted from `gongti.db` once this many wait...
+const OUTBOX_PRUNE_BATCH: i64 = 4_096;
+/// ...or once any have waited this long.
+const OUTBOX_PRUNE_AGE: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long a prune waits for `gongti.db`'s write lock before it gives up until the
+/// next time: the audit writer must not stall behind the records' writer.
+const OUTBOX_PRUNE_BUSY: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// The patient index is brought up to date once this many records wait for it...
 pub(crate) const AUDIT_INDEX_BATCH: i64 = 8_192;
@@ -91,6 +108,17 @@ pub(crate) struct AuditFile {
     /// connection is the only one that moves it.
     indexed: Mutex<(i64, std::time::Instant)>,
     pub(crate) reads: Arc<DirectReads>,
+    /// A read-write connection to `gongti.db` for its audit outbox, and when moved
+    /// rows were last deleted there.
+    outbox: Mutex<(Option<Connection>, std::time::Instant)>,
+    records_path: PathBuf,
+}
+
+/// What one append did: the chain's new head and how many staged records it moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub head: Option<(i64, [u8; 32])>,
+    pub moved: usize,
 }
 
 impl std::fmt::Debug for AuditFile {
@@ -128,10 +156,15 @@ impl AuditFile {
         if version < 2 {
             conn.execute_batch(&format!("BEGIN; {AUDIT_FILE_SCHEMA_2} COMMIT;"))?;
         }
+        if version < 3 {
+            conn.execute_batch(&format!("BEGIN; {AUDIT_FILE_SCHEMA_3} COMMIT;"))?;
+        }
         let file = AuditFile {
             writer: Mutex::new(conn),
             indexed: Mutex::new((0, std::time::Instant::now())),
             reads: Arc::new(DirectReads::new(path)),
+            outbox: Mutex::new((None, std::time::Instant::now())),
+            records_path: data_dir.join("gongti.db"),
         };
         // A trail from before version 2 (or a crash before a batch) is indexed now.
         file.index_pending()?;
@@ -187,27 +220,7 @@ impl AuditFile {
         {
             let mut insert = tx.prepare_cached(INSERT_ONE)?;
             for r in records {
-                let e = &r.entry;
-                insert
-                    .execute(params![
-                        r.seq,
-                        e.at_us,
-                        e.actor_user_id,
-                        e.actor_username,
-                        e.role,
-                        e.institution_id,
-                        e.action,
-                        e.resource_type,
-                        e.resource_id,
-                        e.patient_id,
-                        e.reason,
-                        e.outcome.code(),
-                        e.detail,
-                        e.request_id,
-                        &r.prev_hash[..],
-                        &r.hash[..],
-                    ])
-                    .map_err(duplicate_seq)?;
+                insert_chained(&mut insert, r)?;
             }
         }
         tx.commit()?;
@@ -218,15 +231,136 @@ impl AuditFile {
         Ok(())
     }
 
+    /// Links `entries` onto the chain together with up to `outbox_max` records staged
+    /// in `gongti.db`'s outbox (staged first, in their order), and commits them with
+    /// the outbox mark in one transaction, on this thread.
+    pub(crate) fn append_entries(
+        &self,
+        entries: &[AuditEntry],
+        outbox_max: usize,
+    ) -> Result<Appended> {
+        let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mark: i64 = conn.query_row(
+            "SELECT moved_through FROM outbox_state WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )?;
+        let staged = if outbox_max > 0 {
+            self.staged_after(mark, outbox_max)?
+        } else {
+            Vec::new()
+        };
+        let moved = staged.len();
+        let tx = conn.transaction()?;
+        let head = head_of(&tx)?;
+        let (mut seq, mut prev) = head.unwrap_or((0, GENESIS_HASH));
+        {
+            let mut insert = tx.prepare_cached(INSERT_ONE)?;
+            let all = staged.iter().map(|(_, e)| e).chain(entries);
+            for entry in all {
+                seq += 1;
+                let r = link(seq, prev, entry.clone());
+                prev = r.hash;
+                insert_chained(&mut insert, &r)?;
+            }
+        }
+        if let Some((last_id, _)) = staged.last() {
+            tx.execute(
+                "UPDATE outbox_state SET moved_through = ?1 WHERE id = 1",
+                [last_id],
+            )?;
+        }
+        tx.commit()?;
+        drop(conn);
+        let head = if seq > 0 { Some((seq, prev)) } else { head };
+        if let Some((last, _)) = head {
+            self.index_if_due(last);
+        }
+        if let Some((last_id, _)) = staged.last() {
+            self.prune_if_due(*last_id);
+        }
+        Ok(Appended { head, moved })
+    }
+
+    /// Runs `f` on the connection to `gongti.db`'s outbox, opening it if needed.
+    fn with_outbox<T>(
+        &self,
+        f: impl FnOnce(&Connection, &mut std::time::Instant) -> Result<T>,
+    ) -> Result<T> {
+        let mut guard = self.outbox.lock().unwrap_or_else(PoisonError::into_inner);
+        let (conn, pruned_at) = &mut *guard;
+        if conn.is_none() {
+            let c = Connection::open_with_flags(
+                &self.records_path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            c.busy_timeout(OUTBOX_PRUNE_BUSY)?;
+            c.pragma_update(None, "synchronous", "full")?;
+            *conn = Some(c);
+        }
+        let conn = conn.as_ref().ok_or(StoreError::NotFound)?;
+        f(conn, pruned_at)
+    }
+
+    /// Staged records after the mark, oldest first, at most `limit`.
+    fn staged_after(&self, mark: i64, limit: usize) -> Result<Vec<(i64, AuditEntry)>> {
+        self.with_outbox(|conn, _| {
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT id, {} FROM audit_outbox WHERE id > ?1 ORDER BY id LIMIT ?2",
+                crate::outbox::OUTBOX_COLUMNS
+            ))?;
+            let mut rows = statement.query(params![mark, limit as i64])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(crate::outbox::staged(row)?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Deletes moved rows from the outbox when enough wait or they are old enough. A
+    /// failure (the records' writer holds the file) is left for the next time: moved
+    /// rows are never moved again, whenever they go.
+    fn prune_if_due(&self, moved_through: i64) {
+        let result = self.with_outbox(|conn, pruned_at| {
+            let oldest: Option<i64> =
+                conn.query_row("SELECT MIN(id) FROM audit_outbox", [], |r| r.get(0))?;
+            let waiting = oldest.map_or(0, |o| moved_through - o + 1);
+            if waiting >= OUTBOX_PRUNE_BATCH
+                || (waiting > 0 && pruned_at.elapsed() >= OUTBOX_PRUNE_AGE)
+            {
+                conn.execute("DELETE FROM audit_outbox WHERE id <= ?1", [moved_through])?;
+                *pruned_at = std::time::Instant::now();
+            }
+            Ok(())
+        });
+        if let Err(error) = result {
+            tracing::debug!(%error, "moved audit outbox rows not deleted yet");
+        }
+    }
+
+    /// Records staged in `gongti.db`'s outbox and not yet in the chain.
+    pub(crate) fn outbox_waiting(&self) -> Result<i64> {
+        let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mark: i64 = conn.query_row(
+            "SELECT moved_through FROM outbox_state WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )?;
+        drop(conn);
+        self.with_outbox(|conn, _| {
+            Ok(conn.query_row(
+                "SELECT COUNT(*) FROM audit_outbox WHERE id > ?1",
+                [mark],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
     /// The last record's sequence number and hash, read by the writer itself.
     pub(crate) fn head(&self) -> Result<Option<(i64, [u8; 32])>> {
         let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut statement =
-            conn.prepare_cached("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")?;
-        let mut rows = statement.query([])?;
-        rows.next()?
-            .map(|row| Ok((row.get::<_, i64>(0)?, hash32(row, "hash")?)))
-            .transpose()
+        head_of(&conn)
     }
 
     /// Moves a trail written before the split from `gongti.db`'s `audit_log` into this
@@ -293,6 +427,41 @@ impl AuditFile {
         }
         Ok(moved)
     }
+}
+
+/// The last record's sequence number and hash.
+fn head_of(conn: &Connection) -> Result<Option<(i64, [u8; 32])>> {
+    let mut statement =
+        conn.prepare_cached("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")?;
+    let mut rows = statement.query([])?;
+    rows.next()?
+        .map(|row| Ok((row.get::<_, i64>(0)?, hash32(row, "hash")?)))
+        .transpose()
+}
+
+fn insert_chained(insert: &mut rusqlite::CachedStatement<'_>, r: &ChainedEntry) -> Result<()> {
+    let e = &r.entry;
+    insert
+        .execute(params![
+            r.seq,
+            e.at_us,
+            e.actor_user_id,
+            e.actor_username,
+            e.role,
+            e.institution_id,
+            e.action,
+            e.resource_type,
+            e.resource_id,
+            e.patient_id,
+            e.reason,
+            e.outcome.code(),
+            e.detail,
+            e.request_id,
+            &r.prev_hash[..],
+            &r.hash[..],
+        ])
+        .map_err(duplicate_seq)?;
+    Ok(())
 }
 
 /// A taken sequence number is a duplicate, like the other engine reports it.

@@ -1,5 +1,8 @@
 //! Sign-ins: users, their failed-attempt counters, and hashed session / API tokens.
 
+use gongti_core::audit::AuditEntry;
+
+use crate::outbox::{created, stage_audit};
 use crate::row::{RowExt, trusted};
 use crate::{Result, Store, StoreError, on_read, on_write};
 
@@ -47,14 +50,23 @@ fn user(row: &impl RowExt) -> Result<UserRecord> {
 }
 
 impl Store {
-    pub async fn insert_user(&self, new: &NewUser, now_us: i64) -> Result<i64> {
-        let (id,): (i64,) = on_write!(self, pool => {
-            sqlx::query_as(
+    pub async fn insert_user(
+        &self,
+        new: &NewUser,
+        now_us: i64,
+        audit: &[AuditEntry],
+    ) -> Result<i64> {
+        let id = on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO users (username, password_hash, staff_id, created_at_us) VALUES ($1, $2, $3, $4) RETURNING id",
             )
             .bind(&new.username).bind(&new.password_hash).bind(new.staff_id).bind(now_us)
-            .fetch_one(pool).await
-        })?;
+            .fetch_one(&mut *tx).await?;
+            stage_audit!(tx, &created(audit, id));
+            tx.commit().await?;
+            id
+        });
         Ok(id)
     }
 
@@ -83,24 +95,38 @@ impl Store {
         user_id: i64,
         failed_attempts: i64,
         locked_until_us: Option<i64>,
+        audit: &[AuditEntry],
     ) -> Result<()> {
         on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
             sqlx::query("UPDATE users SET failed_attempts = $1, locked_until_us = $2 WHERE id = $3")
-                .bind(failed_attempts).bind(locked_until_us).bind(user_id).execute(pool).await.map(|r| r.rows_affected())
-        })?;
+                .bind(failed_attempts).bind(locked_until_us).bind(user_id).execute(&mut *tx).await?;
+            stage_audit!(tx, audit);
+            tx.commit().await?;
+        });
         Ok(())
     }
 
-    pub async fn set_password_hash(&self, user_id: i64, password_hash: &str) -> Result<()> {
-        let done = on_write!(self, pool => {
-            sqlx::query("UPDATE users SET password_hash = $1, failed_attempts = 0, locked_until_us = NULL WHERE id = $2")
-                .bind(password_hash).bind(user_id).execute(pool).await.map(|r| r.rows_affected())
-        })?;
-        if done == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+    /// Sets a new password hash, clears the failure count and lock, and ends every
+    /// token the old password opened, in one transaction.
+    pub async fn set_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        audit: &[AuditEntry],
+    ) -> Result<()> {
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query("UPDATE users SET password_hash = $1, failed_attempts = 0, locked_until_us = NULL WHERE id = $2")
+                .bind(password_hash).bind(user_id).execute(&mut *tx).await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            sqlx::query("DELETE FROM tokens WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+            stage_audit!(tx, audit);
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
     pub async fn insert_token(
@@ -108,15 +134,19 @@ impl Store {
         token_hash: &[u8; 32],
         record: &TokenRecord,
         now_us: i64,
+        audit: &[AuditEntry],
     ) -> Result<()> {
         on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO tokens (token_hash, user_id, kind, csrf, expires_at_us, created_at_us) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(token_hash.as_slice()).bind(record.user_id).bind(&record.kind).bind(&record.csrf)
             .bind(record.expires_at_us).bind(now_us)
-            .execute(pool).await.map(|r| r.rows_affected())
-        })?;
+            .execute(&mut *tx).await?;
+            stage_audit!(tx, audit);
+            tx.commit().await?;
+        });
         Ok(())
     }
 
@@ -133,19 +163,14 @@ impl Store {
         })
     }
 
-    pub async fn delete_token(&self, token_hash: &[u8; 32]) -> Result<()> {
+    pub async fn delete_token(&self, token_hash: &[u8; 32], audit: &[AuditEntry]) -> Result<()> {
         on_write!(self, pool => {
-            sqlx::query("DELETE FROM tokens WHERE token_hash = $1").bind(token_hash.as_slice()).execute(pool).await.map(|r| r.rows_affected())
-        })?;
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM tokens WHERE token_hash = $1").bind(token_hash.as_slice()).execute(&mut *tx).await?;
+            stage_audit!(tx, audit);
+            tx.commit().await?;
+        });
         Ok(())
-    }
-
-    /// Deletes every token of a user (after a password change); returns how many.
-    pub async fn delete_user_tokens(&self, user_id: i64) -> Result<u64> {
-        on_write!(self, pool => {
-            sqlx::query("DELETE FROM tokens WHERE user_id = $1").bind(user_id).execute(pool).await.map(|r| r.rows_affected())
-        })
-        .map_err(Into::into)
     }
 
     /// Deletes expired tokens; returns how many.

@@ -6,6 +6,7 @@ use gongti_core::chronic::Bp;
 use time::Date;
 
 use crate::chronic::{RiskProfile, StoredRisk};
+use crate::outbox::stage_audit;
 use crate::row::{RowExt, trusted};
 use crate::{Result, Store, on_write};
 
@@ -74,7 +75,8 @@ fn placeholders(rows: usize, per_row: usize, extra: &str) -> String {
 
 impl Store {
     /// Writes enrolments and their follow-ups in one transaction; returns the
-    /// enrolment ids in the order given.
+    /// enrolment ids in the order given. `audit` gives the records of the (enrolment
+    /// ids, follow-up ids) written; they commit with them.
     pub async fn insert_chronic_bulk(
         &self,
         enrolments: &[BulkEnrolment],
@@ -82,11 +84,13 @@ impl Store {
         institution_of: &[i64],
         ruleset_version: &str,
         now_us: i64,
+        audit: crate::AuditFor<'_, (Vec<i64>, Vec<i64>)>,
     ) -> Result<Vec<i64>> {
         const E_COLS: usize = 25;
         const F_COLS: usize = 20;
         let mut ids = vec![0i64; enrolments.len()];
-        on_write!(self, pool => {
+        let mut followup_ids = Vec::with_capacity(followups.len());
+        let ids = on_write!(self, pool => {
             let mut tx = pool.begin().await?;
             let per = (PARAMS_PER_STATEMENT / E_COLS).max(1);
             for (chunk_index, chunk) in enrolments.chunks(per).enumerate() {
@@ -137,7 +141,7 @@ impl Store {
                          age_years, sbp_mmhg, dbp_mmhg, fpg_centi_mmol, hba1c_centi_percent, classification,
                          urgent_referral, refer, reasons, next_due_on, counts_face_to_face, ruleset_version, created_at_us,
                          symptoms, pregnant_or_breastfeeding, adverse_reaction, complication)
-                     VALUES {}",
+                     VALUES {} RETURNING id",
                     placeholders(chunk.len(), F_COLS, ", '', FALSE, 'none', 'none'")
                 );
                 let mut q = sqlx::query(trusted(&sql));
@@ -151,9 +155,14 @@ impl Store {
                         .bind(&f.reasons).bind(f.next_due_on).bind(f.counts_face_to_face).bind(ruleset_version)
                         .bind(now_us);
                 }
-                q.execute(&mut *tx).await?;
+                for row in q.fetch_all(&mut *tx).await? {
+                    followup_ids.push(row.i64("id")?);
+                }
             }
+            let ids = (ids, followup_ids);
+            stage_audit!(tx, &audit(&ids));
             tx.commit().await?;
+            ids.0
         });
         Ok(ids)
     }

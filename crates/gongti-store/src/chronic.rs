@@ -2,12 +2,14 @@
 //! and the figures maintained from follow-ups), follow-ups with the rules' verdict,
 //! their drugs, and the tasks urgent referrals create.
 
+use gongti_core::audit::AuditEntry;
 use gongti_core::chronic::followup::{AdverseReaction, Classification, Evaluation, Method};
 use gongti_core::chronic::record::{ValidEnrolment, ValidFollowup};
 use gongti_core::chronic::risk::RiskLevel;
 use gongti_core::chronic::{Bp, Disease};
 use time::Date;
 
+use crate::outbox::{created, stage_audit};
 use crate::row::{RowExt, trusted};
 use crate::{Page, Result, Store, StoreError, date_cursor, on_read, on_write, split_date_cursor};
 
@@ -325,7 +327,12 @@ fn adverse_code(a: AdverseReaction) -> &'static str {
 impl Store {
     /// Enrols a resident in a programme. A second active enrolment in the same
     /// programme is refused by the database ([`StoreError::Duplicate`]).
-    pub async fn insert_enrolment(&self, n: &NewEnrolment, now_us: i64) -> Result<EnrolmentRecord> {
+    pub async fn insert_enrolment(
+        &self,
+        n: &NewEnrolment,
+        now_us: i64,
+        audit: &[AuditEntry],
+    ) -> Result<EnrolmentRecord> {
         let e = &n.enrolment;
         let p = &n.profile;
         let id: i64 = on_write!(self, pool => {
@@ -352,6 +359,7 @@ impl Store {
                     .bind(scope).bind(e.disease.code()).bind(n.enrolled_on).bind(1i64)
                     .execute(&mut *tx).await?;
             }
+            stage_audit!(tx, &created(audit, id));
             tx.commit().await?;
             id
         });
@@ -364,7 +372,11 @@ impl Store {
     /// ending (an enrolment ended before a period's last day is no longer asked about
     /// missed visits or loss to follow-up there). [`StoreError::Changed`] when it is
     /// no longer active, or a follow-up after `ended_on` was recorded meanwhile.
-    pub async fn end_enrolment(&self, n: &EndEnrolment<'_>) -> Result<EnrolmentRecord> {
+    pub async fn end_enrolment(
+        &self,
+        n: &EndEnrolment<'_>,
+        audit: &[AuditEntry],
+    ) -> Result<EnrolmentRecord> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
             // Lock the row first (on PostgreSQL), then read the follow-ups afresh.
@@ -417,6 +429,7 @@ impl Store {
                     crate::maintained::add_count_deltas!(tx, scopes, &disease, &code, delta);
                 }
             }
+            stage_audit!(tx, audit);
             tx.commit().await?;
         });
         self.enrolment_for_write(n.enrolment_id).await
@@ -466,10 +479,12 @@ impl Store {
         profile: &RiskProfile,
         risk: Option<&StoredRisk>,
         now_us: i64,
+        audit: &[AuditEntry],
     ) -> Result<EnrolmentRecord> {
         let p = profile;
         let done = on_write!(self, pool => {
-            sqlx::query(
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
                 "UPDATE chronic_enrolments SET smoking = $1, dyslipidaemia = $2, impaired_glucose = $3,
                      family_history_early_cvd = $4, target_organ_damage = $5, ckd_stage = $6, cvd = $7,
                      diabetes_complications = $8, risk_level = $9, risk_factors = $10, changed_at_us = $11
@@ -479,8 +494,13 @@ impl Store {
             .bind(p.target_organ_damage).bind(i64::from(p.ckd_stage)).bind(p.cvd).bind(p.diabetes_complications)
             .bind(risk.map(|r| r.level.code())).bind(risk.map(|r| r.factors.join(",")))
             .bind(now_us).bind(enrolment_id)
-            .execute(pool).await.map(|r| r.rows_affected())
-        })?;
+            .execute(&mut *tx).await?.rows_affected();
+            if done > 0 {
+                stage_audit!(tx, audit);
+                tx.commit().await?;
+            }
+            done
+        });
         if done == 0 {
             return Err(StoreError::NotFound);
         }
@@ -511,7 +531,7 @@ impl Store {
     /// Writes a follow-up in one transaction: the record and its drugs, the task an
     /// urgent referral creates, the open tasks an earlier visit left (done now), the
     /// enrolment's maintained figures and, when given, its new risk.
-    pub async fn insert_followup(&self, n: &NewFollowup<'_>) -> Result<i64> {
+    pub async fn insert_followup(&self, n: &NewFollowup<'_>, audit: &[AuditEntry]) -> Result<i64> {
         let f = &n.followup.findings;
         let d = &n.followup.details;
         let e = n.evaluation;
@@ -626,6 +646,7 @@ impl Store {
                 };
                 crate::maintained::apply_indicator_updates!(tx, [update], m.params);
             }
+            stage_audit!(tx, &created(audit, id));
             tx.commit().await?;
             Ok(id)
         })

@@ -2,8 +2,10 @@
 //! hospital's care relationship in one transaction; the answer and the close guarded by
 //! the status they were decided on; the lists of both sides and of a resident.
 
+use gongti_core::audit::AuditEntry;
 use gongti_core::consultation::ConsultationStatus;
 
+use crate::outbox::{created, stage_audit};
 use crate::row::{RowExt, hash32, trusted};
 use crate::{Page, Result, Store, StoreError, on_read, on_write};
 
@@ -122,7 +124,11 @@ impl Store {
 
     /// Records a consultation request, its files and the consulted hospital's care
     /// relationship in one transaction.
-    pub async fn insert_consultation(&self, n: &NewConsultation) -> Result<i64> {
+    pub async fn insert_consultation(
+        &self,
+        n: &NewConsultation,
+        audit: &[AuditEntry],
+    ) -> Result<i64> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
             let (care_id,): (i64,) = sqlx::query_as(
@@ -149,6 +155,7 @@ impl Store {
                 .bind(n.now_us)
                 .execute(&mut *tx).await?;
             }
+            stage_audit!(tx, &created(audit, id));
             tx.commit().await?;
             Ok(id)
         })
@@ -222,6 +229,7 @@ impl Store {
         to: ConsultationStatus,
         opinion: Option<(&str, i64)>,
         now_us: i64,
+        audit: &[AuditEntry],
     ) -> Result<()> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -244,6 +252,7 @@ impl Store {
                 )
                 .bind(now_us).bind(id).execute(&mut *tx).await?;
             }
+            stage_audit!(tx, audit);
             tx.commit().await?;
         });
         Ok(())

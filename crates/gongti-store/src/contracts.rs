@@ -2,9 +2,11 @@
 //! from `gongti_core::contract::plan` is written in one transaction, each status
 //! change guarded by the status it was decided on.
 
+use gongti_core::audit::AuditEntry;
 use gongti_core::contract::{Close, ContractState, ContractStatus, FeeSplit, NewTerm};
 use time::Date;
 
+use crate::outbox::{created, stage_audit};
 use crate::row::{RowExt, trusted};
 use crate::{Page, Result, Store, StoreError, date_cursor, on_read, on_write, split_date_cursor};
 
@@ -208,7 +210,11 @@ impl Store {
     /// the contract still has the status the plan was decided on; otherwise nothing is
     /// saved and the error is [`StoreError::Changed`]. A second active contract for the
     /// resident is refused by the database ([`StoreError::Duplicate`]).
-    pub async fn apply_contract_plan(&self, w: &ContractWrite) -> Result<Option<i64>> {
+    pub async fn apply_contract_plan(
+        &self,
+        w: &ContractWrite,
+        audit: &[AuditEntry],
+    ) -> Result<Option<i64>> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
             for c in &w.close {
@@ -261,6 +267,10 @@ impl Store {
                     .execute(&mut *tx).await?;
                 }
                 opened = Some(id);
+            }
+            match opened {
+                Some(id) => stage_audit!(tx, &created(audit, id)),
+                None => stage_audit!(tx, audit),
             }
             tx.commit().await?;
             Ok(opened)

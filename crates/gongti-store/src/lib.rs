@@ -17,6 +17,8 @@ mod direct;
 mod indicators;
 mod maintained;
 mod migrate;
+mod outbox;
+pub use outbox::AuditFor;
 mod patients;
 mod readings;
 mod referral_figures;
@@ -37,7 +39,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use audit::{AuditAppender, AuditPage};
+pub use audit::{Appended, AuditAppender, AuditPage};
 pub use auth::{NewUser, TokenRecord, UserRecord};
 pub use bulk::{BulkEnrolment, BulkFollowup};
 pub use chronic::{

@@ -313,6 +313,21 @@ impl RebuildTx {
         Ok(())
     }
 
+    /// Stages the rebuild's audit records in its transaction.
+    async fn stage(&mut self, audit: &[gongti_core::audit::AuditEntry]) -> Result<()> {
+        match self {
+            RebuildTx::Sqlite(tx) => {
+                let tx = &mut **tx;
+                crate::outbox::stage_audit!(tx, audit);
+            }
+            RebuildTx::Postgres(tx) => {
+                let tx = &mut **tx;
+                crate::outbox::stage_audit!(tx, audit);
+            }
+        }
+        Ok(())
+    }
+
     async fn commit(self) -> Result<()> {
         match self {
             RebuildTx::Sqlite(tx) => tx.commit().await?,
@@ -390,14 +405,17 @@ impl Store {
     }
 
     /// Recomputes every counter from the raw records (enrolments, follow-ups, home
-    /// readings), a chunk of enrolments at a time; with `write`, replaces the stored
-    /// facts and counters with the result in one transaction.
+    /// readings), a chunk of enrolments at a time; with `write` (the rebuild's audit
+    /// records), replaces the stored facts and counters with the result in one
+    /// transaction that commits the records too.
     pub async fn recompute_indicators(
         &self,
         params: &Params,
         reading_day: impl Fn(i64) -> Date,
-        write: bool,
+        write: Option<&[gongti_core::audit::AuditEntry]>,
     ) -> Result<IndicatorTables> {
+        let audit = write.unwrap_or_default();
+        let write = write.is_some();
         let mut tables = IndicatorTables::default();
         // With `write`, one transaction replaces the tables: the facts go out a chunk
         // at a time (memory stays bounded by the chunk), the counters at the end.
@@ -606,6 +624,7 @@ impl Store {
                 &endings,
             )
             .await?;
+            tx.stage(audit).await?;
             tx.commit().await?;
         }
         Ok(tables)

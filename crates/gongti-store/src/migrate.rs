@@ -95,6 +95,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0014_ending_counts.sql"),
         postgres: include_str!("../migrations/postgres/0014_ending_counts.sql"),
     },
+    Migration {
+        version: 15,
+        name: "audit_outbox",
+        sqlite: include_str!("../migrations/sqlite/0015_audit_outbox.sql"),
+        postgres: include_str!("../migrations/postgres/0015_audit_outbox.sql"),
+    },
 ];
 
 pub const MIGRATION_COUNT: usize = MIGRATIONS.len();

@@ -1,5 +1,8 @@
 //! Residents' own sign-ins (patient accounts) and their hashed tokens.
 
+use gongti_core::audit::AuditEntry;
+
+use crate::outbox::{created, stage_audit};
 use crate::row::RowExt;
 use crate::{Result, Store, on_read, on_write};
 
@@ -46,14 +49,19 @@ impl Store {
         password_hash: &str,
         staff_id: i64,
         now_us: i64,
+        audit: &[AuditEntry],
     ) -> Result<i64> {
-        let (id,): (i64,) = on_write!(self, pool => {
-            sqlx::query_as(
+        let id = on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO patient_accounts (resident_id, username, password_hash, created_by_staff_id, created_at_us)
                  VALUES ($1, $2, $3, $4, $5) RETURNING id",
             )
             .bind(resident_id).bind(username).bind(password_hash).bind(staff_id).bind(now_us)
-            .fetch_one(pool).await?
+            .fetch_one(&mut *tx).await?;
+            stage_audit!(tx, &created(audit, id));
+            tx.commit().await?;
+            id
         });
         Ok(id)
     }
@@ -75,11 +83,15 @@ impl Store {
         account_id: i64,
         failed_attempts: i64,
         locked_until_us: Option<i64>,
+        audit: &[AuditEntry],
     ) -> Result<()> {
         on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
             sqlx::query("UPDATE patient_accounts SET failed_attempts = $1, locked_until_us = $2 WHERE id = $3")
                 .bind(failed_attempts).bind(locked_until_us).bind(account_id)
-                .execute(pool).await?;
+                .execute(&mut *tx).await?;
+            stage_audit!(tx, audit);
+            tx.commit().await?;
         });
         Ok(())
     }
@@ -91,14 +103,18 @@ impl Store {
         csrf: Option<&str>,
         expires_at_us: i64,
         now_us: i64,
+        audit: &[AuditEntry],
     ) -> Result<()> {
         on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO patient_tokens (token_hash, account_id, csrf, expires_at_us, created_at_us)
                  VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(&token_hash[..]).bind(account_id).bind(csrf).bind(expires_at_us).bind(now_us)
-            .execute(pool).await?;
+            .execute(&mut *tx).await?;
+            stage_audit!(tx, audit);
+            tx.commit().await?;
         });
         Ok(())
     }
@@ -124,10 +140,17 @@ impl Store {
         })
     }
 
-    pub async fn delete_patient_token(&self, token_hash: &[u8; 32]) -> Result<()> {
+    pub async fn delete_patient_token(
+        &self,
+        token_hash: &[u8; 32],
+        audit: &[AuditEntry],
+    ) -> Result<()> {
         on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
             sqlx::query("DELETE FROM patient_tokens WHERE token_hash = $1")
-                .bind(&token_hash[..]).execute(pool).await?;
+                .bind(&token_hash[..]).execute(&mut *tx).await?;
+            stage_audit!(tx, audit);
+            tx.commit().await?;
         });
         Ok(())
     }

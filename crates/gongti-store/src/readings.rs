@@ -2,9 +2,11 @@
 //! transaction with multi-row statements; the client's reading id makes uploads
 //! idempotent (`ON CONFLICT DO NOTHING` on both engines).
 
+use gongti_core::audit::AuditEntry;
 use gongti_core::chronic::Bp;
 use gongti_core::chronic::readings::{ReadingValue, ValidReading};
 
+use crate::outbox::stage_audit;
 use crate::row::{RowExt, trusted};
 use crate::{Result, Store, StoreError, on_read, on_write};
 
@@ -200,6 +202,7 @@ impl Store {
 
     /// Stores a batch of readings in one transaction; a reading whose client id the
     /// resident already has is skipped. New urgent readings raise their alerts.
+    /// `audit` gives the batch's audit records from what it stored; they commit with it.
     pub async fn insert_readings(
         &self,
         readings: &[NewReading<'_>],
@@ -209,6 +212,7 @@ impl Store {
             &gongti_core::chronic::Params,
             &[crate::maintained::IndicatorUpdate],
         )>,
+        audit: crate::AuditFor<'_, [ReadingOutcome]>,
     ) -> Result<Vec<ReadingOutcome>> {
         let mut outcomes: Vec<ReadingOutcome> = readings
             .iter()
@@ -259,6 +263,7 @@ impl Store {
             if let Some((params, updates)) = maintain {
                 crate::maintained::apply_indicator_updates!(tx, updates, params);
             }
+            stage_audit!(tx, &audit(&outcomes));
             tx.commit().await?;
         });
         Ok(outcomes)
@@ -327,15 +332,27 @@ impl Store {
     }
 
     /// Marks an open alert as seen; [`StoreError::Changed`] if it no longer is open.
-    pub async fn acknowledge_alert(&self, id: i64, staff_id: i64, now_us: i64) -> Result<()> {
+    pub async fn acknowledge_alert(
+        &self,
+        id: i64,
+        staff_id: i64,
+        now_us: i64,
+        audit: &[AuditEntry],
+    ) -> Result<()> {
         let done = on_write!(self, pool => {
-            sqlx::query(
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
                 "UPDATE alerts SET status = 'acknowledged', acknowledged_by_staff_id = $1, acknowledged_at_us = $2
                  WHERE id = $3 AND status = 'open'",
             )
             .bind(staff_id).bind(now_us).bind(id)
-            .execute(pool).await.map(|r| r.rows_affected())
-        })?;
+            .execute(&mut *tx).await?.rows_affected();
+            if done == 1 {
+                stage_audit!(tx, audit);
+                tx.commit().await?;
+            }
+            done
+        });
         if done == 1 {
             Ok(())
         } else {

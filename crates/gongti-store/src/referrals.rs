@@ -3,10 +3,12 @@
 //! ended, the family doctor's 14-day task) and its timeline event; the inbox, sent and
 //! returning lists; and the candidate departments of a one-click referral.
 
+use gongti_core::audit::AuditEntry;
 use gongti_core::chronic::Disease;
 use gongti_core::referral::{Candidate, ReferralStatus, StepEffects, Urgency};
 use time::Date;
 
+use crate::outbox::stage_audit;
 use crate::row::{RowExt, trusted};
 use crate::scheduling::{BookOutcome, NewBooking, pick_slot_sql, take_slot};
 use crate::{Page, Result, Store, StoreError, on_read, on_write};
@@ -225,8 +227,13 @@ impl Store {
     }
 
     /// Creates a referral — with its reserved slot, the receiving hospital's care
-    /// relationship and the `request` event — in one transaction.
-    pub async fn create_referral(&self, n: &NewReferral) -> Result<ReferralOutcome> {
+    /// relationship and the `request` event — in one transaction. `audit` gives its
+    /// records from the (referral, booking) created; they commit with it.
+    pub async fn create_referral(
+        &self,
+        n: &NewReferral,
+        audit: crate::AuditFor<'_, (i64, Option<i64>)>,
+    ) -> Result<ReferralOutcome> {
         let pick = n
             .booking
             .as_ref()
@@ -267,6 +274,7 @@ impl Store {
                 .bind(id).bind("request").bind(ReferralStatus::Requested.code()).bind(n.from_staff_id)
                 .bind(n.from_institution_id).bind(Some(n.reason.as_str())).bind(n.now_us)
                 .execute(&mut *tx).await?;
+            stage_audit!(tx, &audit(&(id, booking_id)));
             tx.commit().await?;
             Ok(ReferralOutcome::Created(id))
         })
@@ -317,7 +325,11 @@ impl Store {
     /// Writes a referral step in one transaction: the guarded status change, the
     /// rejection reason or return plan, the freed slot, the ended access, the booking
     /// checked in on arrival, the family doctor's task, and the timeline event.
-    pub async fn apply_referral_step(&self, w: &ReferralStepWrite) -> Result<()> {
+    pub async fn apply_referral_step(
+        &self,
+        w: &ReferralStepWrite,
+        audit: &[AuditEntry],
+    ) -> Result<()> {
         let (reject_reason, return_plan) = match w.to {
             ReferralStatus::Rejected => (w.note.as_deref(), None),
             ReferralStatus::Returned => (None, w.note.as_deref()),
@@ -389,6 +401,7 @@ impl Store {
                 .bind(w.id).bind(w.step).bind(w.to.code()).bind(w.staff_id)
                 .bind(w.institution_id).bind(w.note.as_deref()).bind(w.now_us)
                 .execute(&mut *tx).await?;
+            stage_audit!(tx, audit);
             tx.commit().await?;
         });
         Ok(())

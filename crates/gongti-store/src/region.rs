@@ -1,8 +1,10 @@
 //! Districts, institutions, departments, staff and family-doctor teams.
 
+use gongti_core::audit::AuditEntry;
 use gongti_core::region::InstitutionKind;
 use gongti_core::role::Role;
 
+use crate::outbox::{created, stage_audit};
 use crate::row::{Arg, Conditions, RowExt, bind_all, trusted};
 use crate::{Page, Result, Store, StoreError, on_read, on_write};
 
@@ -184,17 +186,22 @@ impl Store {
         &self,
         new: &NewInstitution,
         now_us: i64,
+        audit: &[AuditEntry],
     ) -> Result<InstitutionRecord> {
-        let id: (i64,) = on_write!(self, pool => {
-            sqlx::query_as(
+        let id = on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO institutions (code, name, kind, district_code, upper_institution_id, created_at_us)
                  VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             )
             .bind(&new.code).bind(&new.name).bind(new.kind.code()).bind(&new.district_code)
             .bind(new.upper_institution_id).bind(now_us)
-            .fetch_one(pool).await
-        })?;
-        self.institution(id.0).await
+            .fetch_one(&mut *tx).await?;
+            stage_audit!(tx, &created(audit, id));
+            tx.commit().await?;
+            id
+        });
+        self.institution(id).await
     }
 
     /// Ties a grassroots institution to the upper hospital it refers to (or unties it).
@@ -294,16 +301,25 @@ impl Store {
             .collect())
     }
 
-    pub async fn insert_staff(&self, new: &NewStaff, now_us: i64) -> Result<StaffRecord> {
-        let (id,): (i64,) = on_write!(self, pool => {
-            sqlx::query_as(
+    pub async fn insert_staff(
+        &self,
+        new: &NewStaff,
+        now_us: i64,
+        audit: &[AuditEntry],
+    ) -> Result<StaffRecord> {
+        let id = on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO staff (name, role, institution_id, district_code, department_id, licence_number, title, practice_years, created_at_us)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
             )
             .bind(&new.name).bind(new.role.code()).bind(new.institution_id).bind(&new.district_code)
             .bind(new.department_id).bind(&new.licence_number).bind(&new.title).bind(new.practice_years).bind(now_us)
-            .fetch_one(pool).await
-        })?;
+            .fetch_one(&mut *tx).await?;
+            stage_audit!(tx, &created(audit, id));
+            tx.commit().await?;
+            id
+        });
         self.staff_member(id).await
     }
 

@@ -1,10 +1,12 @@
 //! Residents (the master patient index), keyed on the national ID number, and their
 //! care relationships with institutions.
 
+use gongti_core::audit::AuditEntry;
 use gongti_core::resident::ValidResident;
 use gongti_core::{IdNumber, Phone, Sex};
 use time::Date;
 
+use crate::outbox::{created, stage_audit};
 use crate::region::name_prefix;
 use crate::row::{Arg, Conditions, RowExt, bind_all, trusted};
 use crate::{Page, Result, Store, StoreError, on_read, on_write};
@@ -108,6 +110,15 @@ macro_rules! bind_resident {
 /// Largest number of residents inserted in one call of [`Store::insert_residents`].
 pub const RESIDENT_BATCH_MAX: usize = 10_000;
 
+/// The records of a registration, naming the resident it created.
+fn registered(audit: &[AuditEntry], id: i64) -> Vec<AuditEntry> {
+    let mut entries = created(audit, id);
+    for e in &mut entries {
+        e.patient_id.get_or_insert(id);
+    }
+    entries
+}
+
 impl Store {
     /// Registers a resident; a taken ID number is [`StoreError::Duplicate`].
     pub async fn insert_resident(
@@ -115,19 +126,26 @@ impl Store {
         r: &ValidResident,
         home_institution_id: i64,
         now_us: i64,
+        audit: &[AuditEntry],
     ) -> Result<ResidentRecord> {
-        let (id,): (i64,) = on_write!(self, pool => {
-            bind_resident!(sqlx::query_as(INSERT), r, home_institution_id, now_us)
-                .fetch_one(pool).await
-        })?;
+        let id = on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let (id,): (i64,) = bind_resident!(sqlx::query_as(INSERT), r, home_institution_id, now_us)
+                .fetch_one(&mut *tx).await?;
+            stage_audit!(tx, &registered(audit, id));
+            tx.commit().await?;
+            id
+        });
         self.resident(id).await
     }
 
-    /// Registers many residents in one transaction: all or none.
+    /// Registers many residents in one transaction: all or none. `audit` gives the
+    /// records of the ids registered; they commit with them.
     pub async fn insert_residents(
         &self,
         batch: &[(ValidResident, i64)],
         now_us: i64,
+        audit: crate::AuditFor<'_, [i64]>,
     ) -> Result<Vec<i64>> {
         assert!(
             batch.len() <= RESIDENT_BATCH_MAX,
@@ -141,6 +159,7 @@ impl Store {
                     .fetch_one(&mut *tx).await?;
                 ids.push(id);
             }
+            stage_audit!(tx, &audit(&ids));
             tx.commit().await?;
         });
         Ok(ids)
@@ -149,10 +168,11 @@ impl Store {
     /// Registers each resident in one shared transaction, each under its own savepoint:
     /// a row that fails (a taken ID number) is rolled back alone and reported in its
     /// place, the others commit together. This is what lets concurrent registrations
-    /// share one commit.
+    /// share one commit. Each row's audit record (the third of its tuple, naming the
+    /// resident once created) commits with it.
     pub async fn insert_residents_each(
         &self,
-        batch: &[(ValidResident, i64)],
+        batch: &[(ValidResident, i64, AuditEntry)],
         now_us: i64,
     ) -> Result<Vec<Result<ResidentRecord>>> {
         assert!(
@@ -168,7 +188,7 @@ impl Store {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
             let mut districts: std::collections::HashMap<i64, Option<String>> = std::collections::HashMap::new();
-            for (r, home) in batch {
+            for (r, home, entry) in batch {
                 if !districts.contains_key(home) {
                     let d: Option<(String,)> = sqlx::query_as("SELECT district_code FROM institutions WHERE id = $1")
                         .bind(*home).fetch_optional(&mut *tx).await?;
@@ -185,6 +205,7 @@ impl Store {
                     .fetch_one(&mut *tx).await;
                 match inserted {
                     Ok((id,)) => {
+                        stage_audit!(tx, &registered(std::slice::from_ref(entry), id));
                         if savepoints {
                             sqlx::query("RELEASE SAVEPOINT one_resident").execute(&mut *tx).await?;
                         }
@@ -306,16 +327,23 @@ impl Store {
         id: i64,
         r: &ValidResident,
         now_us: i64,
+        audit: &[AuditEntry],
     ) -> Result<ResidentRecord> {
         let done = on_write!(self, pool => {
-            sqlx::query(
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
                 "UPDATE residents SET id_number = $1, name = $2, sex = $3, birth_date = $4, phone = $5, address = $6,
                  household = $7, updated_at_us = $8 WHERE id = $9 AND merged_into_id IS NULL",
             )
             .bind(r.id_number.as_str()).bind(&r.name).bind(r.sex.code()).bind(r.birth_date)
             .bind(r.phone.as_ref().map(Phone::as_str)).bind(&r.address).bind(&r.household).bind(now_us).bind(id)
-            .execute(pool).await.map(|r| r.rows_affected())
-        })?;
+            .execute(&mut *tx).await?.rows_affected();
+            if done > 0 {
+                stage_audit!(tx, audit);
+                tx.commit().await?;
+            }
+            done
+        });
         if done == 0 {
             return Err(StoreError::NotFound);
         }
@@ -324,7 +352,13 @@ impl Store {
 
     /// Merges `merged` into `survivor` in one transaction: the merged record points at
     /// the survivor and its care relationships move across.
-    pub async fn merge_residents(&self, survivor: i64, merged: i64, now_us: i64) -> Result<()> {
+    pub async fn merge_residents(
+        &self,
+        survivor: i64,
+        merged: i64,
+        now_us: i64,
+        audit: &[AuditEntry],
+    ) -> Result<()> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
             let done = sqlx::query(
@@ -341,6 +375,7 @@ impl Store {
                 .bind(survivor).bind(merged).execute(&mut *tx).await?;
             sqlx::query("UPDATE residents SET updated_at_us = $1 WHERE id = $2")
                 .bind(now_us).bind(survivor).execute(&mut *tx).await?;
+            stage_audit!(tx, audit);
             tx.commit().await?;
         });
         Ok(())

@@ -5,11 +5,13 @@
 //! a partial unique index holds one active booking per slot and one per patient,
 //! department and day.
 
+use gongti_core::audit::AuditEntry;
 use gongti_core::scheduling::{
     BookingStatus, CapacityPlan, Pool, ReserveParams, Session, SlotState,
 };
 use time::Date;
 
+use crate::outbox::{created, stage_audit};
 use crate::row::{RowExt, trusted};
 use crate::{
     EngineKind, Page, Result, Store, StoreError, date_cursor, on_read, on_write, split_date_cursor,
@@ -353,6 +355,7 @@ impl Store {
         params: ReserveParams,
         staff_id: i64,
         now_us: i64,
+        audit: &[AuditEntry],
     ) -> Result<()> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -370,13 +373,19 @@ impl Store {
             .bind(i64::from(params.reserved_permille)).bind(i64::from(params.release_days))
             .bind(staff_id).bind(now_us)
             .execute(&mut *tx).await?;
+            stage_audit!(tx, audit);
             tx.commit().await?;
         });
         Ok(())
     }
 
     /// Publishes a schedule with its slots in one transaction.
-    pub async fn insert_schedule(&self, s: &NewSchedule, now_us: i64) -> Result<i64> {
+    pub async fn insert_schedule(
+        &self,
+        s: &NewSchedule,
+        now_us: i64,
+        audit: &[AuditEntry],
+    ) -> Result<i64> {
         let values = s
             .slots
             .iter()
@@ -403,6 +412,7 @@ impl Store {
             if !s.slots.is_empty() {
                 sqlx::query(trusted(&slots_sql)).bind(id).execute(&mut *tx).await?;
             }
+            stage_audit!(tx, &created(audit, id));
             tx.commit().await?;
             Ok(id)
         })
@@ -456,7 +466,7 @@ impl Store {
 
     /// Takes a slot and records the booking (and the hospital's care relationship)
     /// in one transaction; see the module notes for how a slot is never taken twice.
-    pub async fn book(&self, b: &NewBooking) -> Result<BookOutcome> {
+    pub async fn book(&self, b: &NewBooking, audit: &[AuditEntry]) -> Result<BookOutcome> {
         let pick = pick_slot_sql(self.kind(), &b.pools);
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -481,7 +491,8 @@ impl Store {
                 .bind(b.now_us).bind(old).execute(&mut *tx).await?;
             }
             let outcome = take_slot!(tx, b, &pick);
-            if let BookOutcome::Booked(_) = outcome {
+            if let BookOutcome::Booked(id) = &outcome {
+                stage_audit!(tx, &created(audit, *id));
                 tx.commit().await?;
             }
             Ok(outcome)
@@ -511,6 +522,7 @@ impl Store {
         from: BookingStatus,
         to: BookingStatus,
         now_us: i64,
+        audit: &[AuditEntry],
     ) -> Result<()> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -529,6 +541,7 @@ impl Store {
                 )
                 .bind(now_us).bind(id).execute(&mut *tx).await?;
             }
+            stage_audit!(tx, audit);
             tx.commit().await?;
         });
         Ok(())
@@ -559,6 +572,7 @@ impl Store {
         plan: &CapacityPlan,
         appended: &[(u32, i64, i64, Pool)],
         now_us: i64,
+        audit: &[AuditEntry],
     ) -> Result<()> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -592,6 +606,7 @@ impl Store {
             }
             sqlx::query("UPDATE schedules SET updated_at_us = $1 WHERE id = $2")
                 .bind(now_us).bind(schedule_id).execute(&mut *tx).await?;
+            stage_audit!(tx, audit);
             tx.commit().await?;
         });
         Ok(())
@@ -612,13 +627,15 @@ impl Store {
     /// slots, and every booking that still holds a slot — each cancelled with the
     /// reason, its access closed, and any referral that booked it told on its timeline.
     /// Returns the bookings it cancelled (patients to contact); [`StoreError::Changed`]
-    /// when the schedule is no longer published.
+    /// when the schedule is no longer published. `audit` gives the records of the
+    /// change from the (booking, resident) pairs it cancels; they commit with it.
     pub async fn cancel_schedule(
         &self,
         schedule_id: i64,
         reason: &str,
         staff_id: i64,
         now_us: i64,
+        audit: crate::AuditFor<'_, [(i64, i64)]>,
     ) -> Result<Vec<i64>> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -630,8 +647,8 @@ impl Store {
             if done.rows_affected() != 1 {
                 return Err(StoreError::Changed("schedule"));
             }
-            let held: Vec<(i64,)> = sqlx::query_as(
-                "SELECT id FROM bookings WHERE schedule_id = $1 AND status = 'booked' ORDER BY id",
+            let held: Vec<(i64, i64)> = sqlx::query_as(
+                "SELECT id, resident_id FROM bookings WHERE schedule_id = $1 AND status = 'booked' ORDER BY id",
             )
             .bind(schedule_id)
             .fetch_all(&mut *tx).await?;
@@ -662,8 +679,9 @@ impl Store {
             )
             .bind(schedule_id)
             .execute(&mut *tx).await?;
+            stage_audit!(tx, &audit(&held));
             tx.commit().await?;
-            Ok(held.into_iter().map(|(id,)| id).collect())
+            Ok(held.into_iter().map(|(id, _)| id).collect())
         })
     }
 

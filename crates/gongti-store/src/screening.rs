@@ -1,10 +1,12 @@
 //! Hypertension screening records: office BP readings, the high-risk profile, and
 //! each resident's status as the rules last decided it.
 
+use gongti_core::audit::AuditEntry;
 use gongti_core::chronic::Bp;
 use gongti_core::chronic::screening::ScreeningReading;
 use time::Date;
 
+use crate::outbox::{created, stage_audit};
 use crate::row::{RowExt, trusted};
 use crate::{Page, Result, Store, StoreError, date_cursor, on_read, on_write, split_date_cursor};
 
@@ -38,26 +40,27 @@ fn opt_u16(row: &impl RowExt, c: &str) -> Result<Option<u16>> {
 }
 
 impl Store {
-    /// Stores a screening reading and the status decided with it, in one transaction.
+    /// Stores a screening reading (taken at the status's institution) and the status
+    /// decided with it, in one transaction.
     pub async fn insert_screening_reading(
         &self,
-        resident_id: i64,
-        institution_id: i64,
         staff_id: i64,
         reading: &ScreeningReading,
         status: &ScreeningStatus,
         now_us: i64,
+        audit: &[AuditEntry],
     ) -> Result<()> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query(
+            let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO screening_readings (resident_id, institution_id, staff_id, measured_on, sbp_mmhg, dbp_mmhg, created_at_us)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
             )
-            .bind(resident_id).bind(institution_id).bind(staff_id).bind(reading.on)
+            .bind(status.resident_id).bind(status.institution_id).bind(staff_id).bind(reading.on)
             .bind(i64::from(reading.bp.sbp_mmhg)).bind(i64::from(reading.bp.dbp_mmhg)).bind(now_us)
-            .execute(&mut *tx).await?;
+            .fetch_one(&mut *tx).await?;
             upsert_status!(tx, status, now_us);
+            stage_audit!(tx, &created(audit, id));
             tx.commit().await?;
         });
         Ok(())
@@ -70,6 +73,7 @@ impl Store {
         profile: &ScreeningProfile,
         status: &ScreeningStatus,
         now_us: i64,
+        audit: &[AuditEntry],
     ) -> Result<()> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -84,6 +88,7 @@ impl Store {
             .bind(profile.family_history).bind(profile.high_salt_diet).bind(profile.heavy_drinking).bind(now_us)
             .execute(&mut *tx).await?;
             upsert_status!(tx, status, now_us);
+            stage_audit!(tx, audit);
             tx.commit().await?;
         });
         Ok(())

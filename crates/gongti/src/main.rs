@@ -371,16 +371,15 @@ async fn user(command: UserCommand) -> anyhow::Result<()> {
             let password = read_password("GONGTI_NEW_USER_PASSWORD")?;
             let (app, writer) = App::start(store.clone(), system_clock()).await?;
             gongti_app::auth::check_password(&password).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            let staff = store
-                .insert_staff(
+            let (staff, _) = app
+                .create_staff_account(
                     &new_staff(name, role, institution, district),
-                    gongti_app::unix_us(app.now()),
+                    &username,
+                    &password,
                 )
-                .await?;
-            app.create_user(&username, &password, staff.id)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            println!("created user {username} (staff {})", staff.id);
+            println!("created user {username} (staff {staff})");
             drop(app);
             writer.await?;
         }
@@ -438,16 +437,13 @@ async fn ensure_admin(app: &App) -> anyhow::Result<()> {
         Ok(p) if !p.is_empty() => (p, false),
         _ => (random_password(), true),
     };
-    let staff = app
-        .store()
-        .insert_staff(
-            &new_staff("系统管理员".into(), Role::CityAdmin, None, None),
-            gongti_app::unix_us(app.now()),
-        )
-        .await?;
-    app.create_user("admin", &password, staff.id)
-        .await
-        .map_err(|e| anyhow::anyhow!("creating admin: {e:?}"))?;
+    app.create_staff_account(
+        &new_staff("系统管理员".into(), Role::CityAdmin, None, None),
+        "admin",
+        &password,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("creating admin: {e:?}"))?;
     if printed {
         println!(
             "城市管理员 city administrator: admin / {password}  (shown once; set GONGTI_ADMIN_PASSWORD to choose it)"

@@ -34,6 +34,7 @@ async fn team(store: &Store, institution_id: i64, name: &str) -> i64 {
                     practice_years: 5,
                 },
                 NOW_US,
+                &[],
             )
             .await
             .unwrap();
@@ -104,15 +105,15 @@ async fn a_contract_plan_is_written_whole_with_its_care_relationship() {
         let pkg = basic_package(&store).await;
         assert_eq!(store.packages().await.unwrap(), vec![pkg.clone()]);
         let r = store
-            .insert_resident(&resident("王芳", 1), chc.id, NOW_US)
+            .insert_resident(&resident("王芳", 1), chc.id, NOW_US, &[])
             .await
             .unwrap();
 
         let id = store
-            .apply_contract_plan(&sign(
-                r.id,
-                open(team_a, chc.id, date!(2026 - 01 - 10), pkg.id),
-            ))
+            .apply_contract_plan(
+                &sign(r.id, open(team_a, chc.id, date!(2026 - 01 - 10), pkg.id)),
+                &[],
+            )
             .await
             .unwrap()
             .unwrap();
@@ -148,10 +149,10 @@ async fn a_contract_plan_is_written_whole_with_its_care_relationship() {
         // A second active contract is refused by the database, and nothing of the
         // failed plan stays (its care relationship is rolled back too).
         let again = store
-            .apply_contract_plan(&sign(
-                r.id,
-                open(team_b, chc.id, date!(2026 - 02 - 01), pkg.id),
-            ))
+            .apply_contract_plan(
+                &sign(r.id, open(team_b, chc.id, date!(2026 - 02 - 01), pkg.id)),
+                &[],
+            )
             .await;
         assert!(matches!(again, Err(StoreError::Duplicate(_))), "{again:?}");
         assert_eq!(
@@ -170,7 +171,7 @@ async fn a_contract_plan_is_written_whole_with_its_care_relationship() {
             ..sign(r.id, open(team_b, chc.id, date!(2026 - 03 - 01), pkg.id))
         };
         assert!(matches!(
-            store.apply_contract_plan(&stale).await,
+            store.apply_contract_plan(&stale, &[]).await,
             Err(StoreError::Changed(_))
         ));
         assert_eq!(
@@ -191,7 +192,7 @@ async fn a_contract_plan_is_written_whole_with_its_care_relationship() {
             open: None,
             now_us: NOW_US,
         };
-        assert_eq!(store.apply_contract_plan(&end).await.unwrap(), None);
+        assert_eq!(store.apply_contract_plan(&end, &[]).await.unwrap(), None);
         let ended = store.contract(id).await.unwrap();
         assert_eq!(
             (ended.status, ended.ended_on, ended.end_reason.as_deref()),
@@ -229,12 +230,17 @@ async fn the_expiring_worklist_is_ordered_by_last_day_and_pages() {
         ];
         for (i, start) in starts.iter().enumerate() {
             let r = store
-                .insert_resident(&resident(&format!("居民{i}"), i as u32 + 1), chc.id, NOW_US)
+                .insert_resident(
+                    &resident(&format!("居民{i}"), i as u32 + 1),
+                    chc.id,
+                    NOW_US,
+                    &[],
+                )
                 .await
                 .unwrap();
             let t = if i == 4 { team_b } else { team_a };
             store
-                .apply_contract_plan(&sign(r.id, open(t, chc.id, *start, pkg.id)))
+                .apply_contract_plan(&sign(r.id, open(t, chc.id, *start, pkg.id)), &[])
                 .await
                 .unwrap();
         }

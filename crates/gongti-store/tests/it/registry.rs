@@ -89,6 +89,7 @@ async fn institution_dup(
                 upper_institution_id: None,
             },
             NOW_US,
+            &[],
         )
         .await
 }
@@ -106,6 +107,7 @@ async fn a_missing_district_is_a_missing_reference() {
                     upper_institution_id: None,
                 },
                 NOW_US,
+                &[],
             )
             .await;
         assert!(
@@ -139,6 +141,7 @@ async fn staff_and_teams() {
                         practice_years: 8,
                     },
                     NOW_US,
+                    &[],
                 )
                 .await
                 .unwrap();

@@ -24,9 +24,30 @@ pub async fn institution(store: &Store, code: &str, kind: InstitutionKind) -> In
                 upper_institution_id: None,
             },
             NOW_US,
+            &[],
         )
         .await
         .unwrap()
+}
+
+/// The audit record of a write, as a use case hands it to the store (the store names
+/// the row it creates).
+pub fn write_entry(action: &str) -> gongti_core::audit::AuditEntry {
+    gongti_core::audit::AuditEntry {
+        at_us: NOW_US,
+        actor_user_id: Some(1),
+        actor_username: "doctor".into(),
+        role: Some("family_doctor".into()),
+        institution_id: Some(1),
+        action: action.into(),
+        resource_type: "Resident".into(),
+        resource_id: None,
+        patient_id: None,
+        reason: None,
+        outcome: gongti_core::audit::Outcome::Ok,
+        detail: None,
+        request_id: None,
+    }
 }
 
 /// A valid resident with the given sequence number in the ID number.

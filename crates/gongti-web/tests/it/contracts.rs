@@ -112,24 +112,27 @@ async fn a_contract_near_its_end_is_on_the_worklist_until_renewed() {
         let start_on = today - Duration::days(355);
         let basic = t.store.packages().await.unwrap()[0].clone();
         t.store
-            .apply_contract_plan(&ContractWrite {
-                resident_id: t.home_resident,
-                close: Vec::new(),
-                end_reason: None,
-                open: Some(OpenContract {
-                    term: NewTerm {
-                        team_id: t.team,
-                        start_on,
-                        end_on: term_end(start_on),
-                        previous_id: None,
-                    },
-                    institution_id: t.home,
-                    packages: vec![(basic.id, basic.split)],
-                    signed_by_staff_id: 1,
-                    care_until_us: i64::MAX,
-                }),
-                now_us: 1,
-            })
+            .apply_contract_plan(
+                &ContractWrite {
+                    resident_id: t.home_resident,
+                    close: Vec::new(),
+                    end_reason: None,
+                    open: Some(OpenContract {
+                        term: NewTerm {
+                            team_id: t.team,
+                            start_on,
+                            end_on: term_end(start_on),
+                            previous_id: None,
+                        },
+                        institution_id: t.home,
+                        packages: vec![(basic.id, basic.split)],
+                        signed_by_staff_id: 1,
+                        care_until_us: i64::MAX,
+                    }),
+                    now_us: 1,
+                },
+                &[],
+            )
             .await
             .unwrap();
         let nurse = t.token("nurse").await;

@@ -164,6 +164,7 @@ async fn one_click_referral_up_and_back_down() {
                     practice_years: 10,
                 },
                 1,
+                &[],
             )
             .await
             .unwrap();

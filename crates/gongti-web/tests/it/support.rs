@@ -73,6 +73,7 @@ async fn institution(
                 upper_institution_id: upper,
             },
             1,
+            &[],
         )
         .await
         .unwrap()
@@ -173,6 +174,7 @@ impl TestApp {
                         practice_years: 5,
                     },
                     1,
+                    &[],
                 )
                 .await
                 .unwrap();
@@ -192,6 +194,7 @@ impl TestApp {
                     practice_years: 3,
                 },
                 1,
+                &[],
             )
             .await
             .unwrap();

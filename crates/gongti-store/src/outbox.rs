@@ -1,0 +1,121 @@
+//! The audit outbox: a write's audit records are staged in `audit_outbox` inside the
+//! write's own transaction, so the change and its record commit together or not at
+//! all. The audit writer moves staged records into the hash chain exactly once:
+//!
+//! - on PostgreSQL the trail is in the same database, and the move (insert into
+//!   `audit_log`, delete from the outbox) is one transaction;
+//! - on SQLite the chain lives in `audit.db`; the writer appends the staged records
+//!   there together with the outbox id it has moved through (`outbox_state`), in one
+//!   transaction of that file, and deletes moved rows from `gongti.db` afterwards. A
+//!   crash between the two leaves rows at or below the mark, which are never moved
+//!   again. SQLite has one writer, so outbox ids commit in increasing order and a
+//!   mark is enough.
+//!
+//! A creating write does not know its row's id until it inserts it: every staged
+//! record whose `resource_id` is empty is given the id of the row the write created
+//! (see [`created`]).
+
+use gongti_core::audit::{AuditEntry, Outcome};
+
+use crate::row::RowExt;
+use crate::{Result, StoreError};
+
+/// The audit records of a write whose rows are known only inside its transaction (a
+/// batch, a cancellation that reaches every booking): given what the write did, the
+/// records to stage with it.
+pub type AuditFor<'a, T> = &'a (dyn Fn(&T) -> Vec<AuditEntry> + Sync);
+
+/// Staged records per multi-row `INSERT` (13 bound values each).
+pub(crate) const OUTBOX_ROWS_PER_INSERT: usize = 64;
+pub(crate) const OUTBOX_COLUMNS: &str = "at_us, actor_user_id, actor_username, role, institution_id, action, \
+     resource_type, resource_id, patient_id, reason, outcome, detail, request_id";
+
+/// The `INSERT` of `rows` staged records.
+pub(crate) fn insert_sql(rows: usize) -> String {
+    let mut sql = format!("INSERT INTO audit_outbox ({OUTBOX_COLUMNS}) VALUES ");
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        let b = i * 13;
+        sql.push('(');
+        for c in 1..=13 {
+            if c > 1 {
+                sql.push(',');
+            }
+            sql.push('$');
+            sql.push_str(&(b + c).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Stages audit records in the transaction `$tx` (an identifier bound to an open
+/// transaction of either engine).
+macro_rules! stage_audit {
+    ($tx:ident, $entries:expr) => {{
+        let entries: &[gongti_core::audit::AuditEntry] = $entries;
+        for chunk in entries.chunks($crate::outbox::OUTBOX_ROWS_PER_INSERT) {
+            let sql = $crate::outbox::insert_sql(chunk.len());
+            let mut q = sqlx::query($crate::row::trusted(&sql));
+            for e in chunk {
+                q = q
+                    .bind(e.at_us)
+                    .bind(e.actor_user_id)
+                    .bind(e.actor_username.as_str())
+                    .bind(e.role.as_deref())
+                    .bind(e.institution_id)
+                    .bind(e.action.as_str())
+                    .bind(e.resource_type.as_str())
+                    .bind(e.resource_id.as_deref())
+                    .bind(e.patient_id)
+                    .bind(e.reason.as_deref())
+                    .bind(e.outcome.code())
+                    .bind(e.detail.as_deref())
+                    .bind(e.request_id.as_deref());
+            }
+            q.execute(&mut *$tx).await?;
+        }
+    }};
+}
+pub(crate) use stage_audit;
+
+/// The records of a write that created the row `id`: each one without a resource id
+/// names that row.
+pub(crate) fn created(entries: &[AuditEntry], id: i64) -> Vec<AuditEntry> {
+    entries
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            if e.resource_id.is_none() {
+                e.resource_id = Some(id.to_string());
+            }
+            e
+        })
+        .collect()
+}
+
+/// A staged record read back, with its outbox id. An outcome Gongti never writes
+/// means the row was edited before it reached the chain: the move stops there, loudly,
+/// rather than seal the edit into the chain.
+pub(crate) fn staged(row: &impl RowExt) -> Result<(i64, AuditEntry)> {
+    let id = row.i64("id")?;
+    let entry = crate::audit::entry_of(row)?;
+    if entry.outcome == Outcome::Unrecognised {
+        return Err(StoreError::Corrupt(format!(
+            "audit outbox row {id} has an outcome Gongti never writes"
+        )));
+    }
+    Ok((id, entry))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_insert_numbers_every_value() {
+        let sql = super::insert_sql(2);
+        assert!(sql.ends_with("($14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26)"));
+        assert_eq!(sql.matches('$').count(), 26);
+    }
+}
