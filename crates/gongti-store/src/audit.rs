@@ -157,7 +157,100 @@ impl AuditAppender {
     }
 }
 
+/// The tables whose rows are records a use case creates: `gongti audit verify` checks
+/// that the trail names every row of them (see `gongti_core::coverage`). Rows that a
+/// write creates beside its main record (a follow-up's drugs and tasks, a schedule's
+/// slots, a referral's events, a reading's alert, care relationships, counters) are
+/// written in the same transaction and belong to a row of these tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordTable {
+    Residents,
+    Contracts,
+    Enrolments,
+    Followups,
+    HomeReadings,
+    ScreeningReadings,
+    Schedules,
+    Bookings,
+    Referrals,
+    Consultations,
+    PatientAccounts,
+    Users,
+    Staff,
+    Institutions,
+}
+
+impl RecordTable {
+    pub const ALL: [RecordTable; 14] = [
+        RecordTable::Residents,
+        RecordTable::Contracts,
+        RecordTable::Enrolments,
+        RecordTable::Followups,
+        RecordTable::HomeReadings,
+        RecordTable::ScreeningReadings,
+        RecordTable::Schedules,
+        RecordTable::Bookings,
+        RecordTable::Referrals,
+        RecordTable::Consultations,
+        RecordTable::PatientAccounts,
+        RecordTable::Users,
+        RecordTable::Staff,
+        RecordTable::Institutions,
+    ];
+
+    pub fn table(self) -> &'static str {
+        match self {
+            RecordTable::Residents => "residents",
+            RecordTable::Contracts => "contracts",
+            RecordTable::Enrolments => "chronic_enrolments",
+            RecordTable::Followups => "followups",
+            RecordTable::HomeReadings => "home_readings",
+            RecordTable::ScreeningReadings => "screening_readings",
+            RecordTable::Schedules => "schedules",
+            RecordTable::Bookings => "bookings",
+            RecordTable::Referrals => "referrals",
+            RecordTable::Consultations => "consultations",
+            RecordTable::PatientAccounts => "patient_accounts",
+            RecordTable::Users => "users",
+            RecordTable::Staff => "staff",
+            RecordTable::Institutions => "institutions",
+        }
+    }
+}
+
 impl Store {
+    /// Ids of a record table after `after`, ascending, at most `limit`.
+    pub async fn record_ids(&self, table: RecordTable, after: i64, limit: u32) -> Result<Vec<i64>> {
+        let sql = format!(
+            "SELECT id FROM {} WHERE id > $1 ORDER BY id LIMIT $2",
+            table.table()
+        );
+        let rows: Vec<(i64,)> = on_read!(self, pool => {
+            sqlx::query_as(trusted(&sql)).bind(after).bind(i64::from(limit)).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Records staged in the outbox and not yet moved into the chain, oldest first,
+    /// after the outbox id `after`, at most `limit`.
+    pub async fn audit_staged(&self, after: i64, limit: u32) -> Result<Vec<(i64, AuditEntry)>> {
+        if let Some(file) = self.audit_file() {
+            let file = Arc::clone(file);
+            return crate::direct::blocking("the audit outbox", move || {
+                file.staged_waiting(after, limit as usize)
+            })
+            .await;
+        }
+        let sql = format!(
+            "SELECT id, {} FROM audit_outbox WHERE id > $1 ORDER BY id LIMIT $2",
+            crate::outbox::OUTBOX_COLUMNS
+        );
+        on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).bind(after).bind(i64::from(limit)).fetch_all(pool).await?
+                .iter().map(crate::outbox::staged).collect()
+        })
+    }
+
     /// The SQLite trail's appender, for a writer thread; `None` on PostgreSQL, whose
     /// trail is written through [`Store::append_audit`].
     pub fn audit_appender(&self) -> Option<AuditAppender> {

@@ -339,6 +339,22 @@ impl AuditFile {
         }
     }
 
+    /// Staged records not yet in the chain, after the outbox id `after`.
+    pub(crate) fn staged_waiting(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, AuditEntry)>> {
+        let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mark: i64 = conn.query_row(
+            "SELECT moved_through FROM outbox_state WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )?;
+        drop(conn);
+        self.staged_after(mark.max(after), limit)
+    }
+
     /// Records staged in `gongti.db`'s outbox and not yet in the chain.
     pub(crate) fn outbox_waiting(&self) -> Result<i64> {
         let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use gongti_app::audit::{VerifyOutcome, verify_chain};
+
 use gongti_app::{App, system_clock};
 use gongti_core::role::Role;
 use gongti_store::{NewStaff, Store};
@@ -307,28 +307,45 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: AuditCommand::Verify { db },
         } => {
             let (store, _) = open(&db).await?;
-            let outcome = verify_chain(&store, |n| {
-                tracing::debug!(verified = n, "audit verify progress")
+            let report = gongti_app::audit::verify(&store, |n| {
+                tracing::debug!(read = n, "audit verify progress")
             })
             .await?;
             store.close().await;
-            return Ok(match outcome {
-                VerifyOutcome::Intact { records } => {
-                    println!("审计链完整 audit chain intact: {records} records");
-                    ExitCode::SUCCESS
-                }
-                VerifyOutcome::Broken(broken) => {
-                    println!(
-                        "审计链已被破坏 audit chain BROKEN at record {}: {broken}",
-                        broken.seq()
-                    );
-                    ExitCode::from(1)
-                }
-            });
+            return Ok(print_verify_report(&report));
         }
         Command::User { command } => user(command).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints what `audit verify` found; exit 0 when sound, 1 otherwise.
+fn print_verify_report(report: &gongti_app::audit::VerifyReport) -> ExitCode {
+    match &report.broken {
+        None => println!("审计链完整 audit chain intact: {} records", report.records),
+        Some(broken) => println!(
+            "审计链已被破坏 audit chain BROKEN at record {}: {broken}",
+            broken.seq()
+        ),
+    }
+    if report.staged > 0 {
+        println!(
+            "待入链 staged: {} records of committed writes wait in the outbox (moved into the chain on the next start)",
+            report.staged
+        );
+    }
+    for u in &report.uncovered {
+        println!(
+            "无审计记录 rows WITHOUT an audit record: {} in {} (first ids {:?})",
+            u.rows, u.table, u.ids
+        );
+    }
+    if report.is_sound() {
+        println!("每条记录均有审计 every record row has its audit record");
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 fn read_password(var: &str) -> anyhow::Result<String> {

@@ -3,6 +3,7 @@
 
 mod access;
 mod api;
+mod audit_writes;
 mod browser;
 mod browser_referral;
 mod chronic;

@@ -6,12 +6,21 @@ use std::process::{Command, Output};
 
 use sqlx::Connection;
 
+mod crash;
+
+/// The environment every `gongti` the tests run gets.
+fn gongti_env() -> [(&'static str, &'static str); 3] {
+    [
+        ("GONGTI_DEMO_PASSWORD", "demo-password-1"),
+        ("GONGTI_ADMIN_PASSWORD", "admin-password-1"),
+        ("RUST_LOG", "warn"),
+    ]
+}
+
 fn gongti(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gongti"))
         .args(args)
-        .env("GONGTI_DEMO_PASSWORD", "demo-password-1")
-        .env("GONGTI_ADMIN_PASSWORD", "admin-password-1")
-        .env("RUST_LOG", "warn")
+        .envs(gongti_env())
         .output()
         .expect("run gongti")
 }
