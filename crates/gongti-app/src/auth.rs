@@ -33,6 +33,10 @@ pub const PASSWORD_MAX_CHARS: usize = 128;
 pub const USERNAME_MAX_CHARS: usize = 64;
 /// Tokens remembered in memory at most; past this the cache is emptied and refilled.
 const TOKEN_CACHE_MAX: usize = 100_000;
+/// A cached token is looked up again after this long: another server sharing the
+/// database may have revoked it (sign-out, a new password), and the revocation
+/// reaches every server within this time.
+pub const TOKEN_CACHE_RECHECK: Duration = Duration::from_secs(5);
 
 /// A signed-in person: the user, their staff record and where they work.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,7 +130,7 @@ pub struct Session {
 
 #[derive(Default)]
 pub(crate) struct AuthState {
-    tokens: RwLock<HashMap<[u8; 32], Session>>,
+    tokens: RwLock<HashMap<[u8; 32], (Session, std::time::Instant)>>,
 }
 
 fn random_token() -> String {
@@ -332,7 +336,7 @@ impl App {
             .tokens
             .write()
             .expect("token cache")
-            .retain(|_, s| s.principal.user_id != user.id);
+            .retain(|_, (s, _)| s.principal.user_id != user.id);
         self.audit.flush().await
     }
 
@@ -484,12 +488,15 @@ impl App {
             .expect("token cache")
             .get(&hash)
             .cloned();
-        if let Some(session) = cached {
-            if session.expires_at_us > now_us {
+        if let Some((session, checked)) = cached {
+            if session.expires_at_us <= now_us {
+                self.auth.tokens.write().expect("token cache").remove(&hash);
+                return Err(AppError::Unauthenticated);
+            }
+            if checked.elapsed() < TOKEN_CACHE_RECHECK {
                 return Ok(session);
             }
             self.auth.tokens.write().expect("token cache").remove(&hash);
-            return Err(AppError::Unauthenticated);
         }
         let record = self
             .store
@@ -517,7 +524,7 @@ impl App {
         if cache.len() >= TOKEN_CACHE_MAX {
             cache.clear();
         }
-        cache.insert(hash, session.clone());
+        cache.insert(hash, (session.clone(), std::time::Instant::now()));
         Ok(session)
     }
 

@@ -95,6 +95,40 @@ impl IdSet {
             .is_some_and(|(_, &e)| id <= e)
     }
 
+    /// The ids of this set that `named` lacks: how many, and the first `first` of them.
+    pub fn missing_from(&self, named: &IdSet, first: usize) -> (u64, Vec<i64>) {
+        let mut count = 0u64;
+        let mut ids = Vec::new();
+        for (&start, &end) in &self.ranges {
+            let mut at = start;
+            // The named ranges that could overlap [start, end], in order.
+            let from = named
+                .ranges
+                .range(..=start)
+                .next_back()
+                .map_or(start, |(&s, _)| s);
+            for (&s, &e) in named.ranges.range(from..=end) {
+                if e < at {
+                    continue;
+                }
+                if s > at {
+                    let gap_end = (s - 1).min(end);
+                    count += (gap_end - at + 1) as u64;
+                    ids.extend((at..=gap_end).take(first.saturating_sub(ids.len())));
+                }
+                at = e.saturating_add(1);
+                if at > end {
+                    break;
+                }
+            }
+            if at <= end {
+                count += (end - at + 1) as u64;
+                ids.extend((at..=end).take(first.saturating_sub(ids.len())));
+            }
+        }
+        (count, ids)
+    }
+
     /// How many disjoint ranges the set holds.
     pub fn ranges(&self) -> usize {
         self.ranges.len()
@@ -142,6 +176,42 @@ mod tests {
         for id in 0..25 {
             assert_eq!(set.contains(id), ids.contains(&id), "{id}");
         }
+    }
+
+    #[test]
+    fn missing_ids_are_counted_and_the_first_named() {
+        let set = |ranges: &[(i64, i64)]| {
+            let mut s = IdSet::default();
+            for &(a, b) in ranges {
+                s.insert(a, b);
+            }
+            s
+        };
+        for (have, named, want) in [
+            (vec![(1, 10)], vec![(1, 10)], (0, vec![])),
+            (vec![(1, 10)], vec![], (10, vec![1, 2, 3])),
+            (vec![(1, 10)], vec![(3, 4), (8, 20)], (5, vec![1, 2, 5])),
+            (
+                vec![(1, 3), (7, 9)],
+                vec![(0, 1), (8, 8)],
+                (4, vec![2, 3, 7]),
+            ),
+            (vec![(5, 5)], vec![(1, 4), (6, 9)], (1, vec![5])),
+            (vec![], vec![(1, 2)], (0, vec![])),
+        ] {
+            assert_eq!(
+                set(&have).missing_from(&set(&named), 3),
+                want,
+                "{have:?} named {named:?}"
+            );
+        }
+        // Against a brute-force count.
+        let have = set(&[(1, 40), (50, 60)]);
+        let named = set(&[(2, 5), (7, 7), (30, 52), (59, 100)]);
+        let brute: Vec<i64> = (0..=100)
+            .filter(|&i| have.contains(i) && !named.contains(i))
+            .collect();
+        assert_eq!(have.missing_from(&named, 100), (brute.len() as u64, brute));
     }
 
     #[test]

@@ -180,6 +180,14 @@ pub enum RecordTable {
     Institutions,
 }
 
+/// What [`Store::records_snapshot`] read: the ids of each record table, and the
+/// records staged in the outbox.
+#[derive(Debug, Clone, Default)]
+pub struct RecordsSnapshot {
+    pub ids: std::collections::HashMap<RecordTable, gongti_core::coverage::IdSet>,
+    pub staged: Vec<AuditEntry>,
+}
+
 impl RecordTable {
     pub const ALL: [RecordTable; 14] = [
         RecordTable::Residents,
@@ -219,36 +227,48 @@ impl RecordTable {
 }
 
 impl Store {
-    /// Ids of a record table after `after`, ascending, at most `limit`.
-    pub async fn record_ids(&self, table: RecordTable, after: i64, limit: u32) -> Result<Vec<i64>> {
-        let sql = format!(
-            "SELECT id FROM {} WHERE id > $1 ORDER BY id LIMIT $2",
-            table.table()
-        );
-        let rows: Vec<(i64,)> = on_read!(self, pool => {
-            sqlx::query_as(trusted(&sql)).bind(after).bind(i64::from(limit)).fetch_all(pool).await?
-        });
-        Ok(rows.into_iter().map(|(id,)| id).collect())
-    }
-
-    /// Records staged in the outbox and not yet moved into the chain, oldest first,
-    /// after the outbox id `after`, at most `limit`.
-    pub async fn audit_staged(&self, after: i64, limit: u32) -> Result<Vec<(i64, AuditEntry)>> {
-        if let Some(file) = self.audit_file() {
-            let file = Arc::clone(file);
-            return crate::direct::blocking("the audit outbox", move || {
-                file.staged_waiting(after, limit as usize)
-            })
-            .await;
-        }
-        let sql = format!(
-            "SELECT id, {} FROM audit_outbox WHERE id > $1 ORDER BY id LIMIT $2",
+    /// The ids of every record table and the records staged in the outbox, read in one
+    /// snapshot: every row it holds was committed with its records, so they are in
+    /// the staged list or — moved before the snapshot — in the chain, which only
+    /// grows; reading the chain afterwards finds them all, beside a running server.
+    pub async fn records_snapshot(&self) -> Result<RecordsSnapshot> {
+        const PAGE: i64 = 50_000;
+        let mut snapshot = RecordsSnapshot::default();
+        let staged_sql = format!(
+            "SELECT id, {} FROM audit_outbox ORDER BY id",
             crate::outbox::OUTBOX_COLUMNS
         );
         on_read!(self, pool => {
-            sqlx::query(trusted(&sql)).bind(after).bind(i64::from(limit)).fetch_all(pool).await?
-                .iter().map(crate::outbox::staged).collect()
-        })
+            let mut tx = pool.begin().await?;
+            if self.kind() == crate::EngineKind::Postgres {
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .execute(&mut *tx).await?;
+            }
+            for table in RecordTable::ALL {
+                let sql = format!(
+                    "SELECT id FROM {} WHERE id > $1 ORDER BY id LIMIT $2",
+                    table.table()
+                );
+                let ids = snapshot.ids.entry(table).or_default();
+                let mut after = 0i64;
+                loop {
+                    let rows: Vec<(i64,)> = sqlx::query_as(trusted(&sql))
+                        .bind(after).bind(PAGE).fetch_all(&mut *tx).await?;
+                    let Some(&(last,)) = rows.last() else { break };
+                    for (id,) in &rows {
+                        ids.insert(*id, *id);
+                    }
+                    after = last;
+                }
+            }
+            snapshot.staged = sqlx::query(trusted(&staged_sql))
+                .fetch_all(&mut *tx).await?
+                .iter()
+                .map(|row| Ok(crate::outbox::staged(row)?.1))
+                .collect::<Result<Vec<_>>>()?;
+            tx.rollback().await?;
+        });
+        Ok(snapshot)
     }
 
     /// The SQLite trail's appender, for a writer thread; `None` on PostgreSQL, whose
@@ -269,7 +289,7 @@ impl Store {
             return crate::direct::blocking("the audit append", move || file.append(&records))
                 .await;
         }
-        let crate::Engine::Postgres(pool) = &self.engine else {
+        let crate::Engine::Postgres { pool, .. } = &self.engine else {
             return Err(crate::StoreError::Corrupt("no audit trail".into()));
         };
         let mut tx = pool.begin().await?;
@@ -298,7 +318,7 @@ impl Store {
             })
             .await;
         }
-        let crate::Engine::Postgres(pool) = &self.engine else {
+        let crate::Engine::Postgres { pool, .. } = &self.engine else {
             return Err(crate::StoreError::Corrupt("no audit trail".into()));
         };
         let mut tx = pool.begin().await?;

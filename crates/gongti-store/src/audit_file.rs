@@ -112,6 +112,8 @@ pub(crate) struct AuditFile {
     /// rows were last deleted there.
     outbox: Mutex<(Option<Connection>, std::time::Instant)>,
     records_path: PathBuf,
+    /// Opened beside the directory's owner: reads only.
+    read_only: bool,
 }
 
 /// What one append did: the chain's new head and how many staged records it moved.
@@ -165,10 +167,36 @@ impl AuditFile {
             reads: Arc::new(DirectReads::new(path)),
             outbox: Mutex::new((None, std::time::Instant::now())),
             records_path: data_dir.join("gongti.db"),
+            read_only: false,
         };
         // A trail from before version 2 (or a crash before a batch) is indexed now.
         file.index_pending()?;
         Ok(file)
+    }
+
+    /// Opens `audit.db` for reading only (beside a running owner): nothing is created,
+    /// migrated or indexed.
+    pub(crate) fn open_read_only(data_dir: &Path) -> Result<AuditFile> {
+        let path: PathBuf = data_dir.join("audit.db");
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(crate::SQLITE_BUSY_TIMEOUT)?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version != AUDIT_FILE_VERSION {
+            return Err(StoreError::Corrupt(format!(
+                "audit.db is at version {version}, this build reads {AUDIT_FILE_VERSION}: start the server (or `gongti migrate`) once first"
+            )));
+        }
+        Ok(AuditFile {
+            writer: Mutex::new(conn),
+            indexed: Mutex::new((0, std::time::Instant::now())),
+            reads: Arc::new(DirectReads::new(path)),
+            outbox: Mutex::new((None, std::time::Instant::now())),
+            records_path: data_dir.join("gongti.db"),
+            read_only: true,
+        })
     }
 
     /// Adds the records after the patient index's mark to it, sorted, in one
@@ -290,12 +318,19 @@ impl AuditFile {
         let mut guard = self.outbox.lock().unwrap_or_else(PoisonError::into_inner);
         let (conn, pruned_at) = &mut *guard;
         if conn.is_none() {
+            let mode = if self.read_only {
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+            } else {
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+            };
             let c = Connection::open_with_flags(
                 &self.records_path,
-                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                mode | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             c.busy_timeout(OUTBOX_PRUNE_BUSY)?;
-            c.pragma_update(None, "synchronous", "full")?;
+            if !self.read_only {
+                c.pragma_update(None, "synchronous", "full")?;
+            }
             *conn = Some(c);
         }
         let conn = conn.as_ref().ok_or(StoreError::NotFound)?;
@@ -337,22 +372,6 @@ impl AuditFile {
         if let Err(error) = result {
             tracing::debug!(%error, "moved audit outbox rows not deleted yet");
         }
-    }
-
-    /// Staged records not yet in the chain, after the outbox id `after`.
-    pub(crate) fn staged_waiting(
-        &self,
-        after: i64,
-        limit: usize,
-    ) -> Result<Vec<(i64, AuditEntry)>> {
-        let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let mark: i64 = conn.query_row(
-            "SELECT moved_through FROM outbox_state WHERE id = 1",
-            [],
-            |r| r.get(0),
-        )?;
-        drop(conn);
-        self.staged_after(mark.max(after), limit)
     }
 
     /// Records staged in `gongti.db`'s outbox and not yet in the chain.

@@ -18,6 +18,7 @@ mod indicators;
 mod maintained;
 mod migrate;
 mod outbox;
+pub mod owner;
 pub use outbox::AuditFor;
 mod patients;
 mod readings;
@@ -39,7 +40,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use audit::{Appended, AuditAppender, AuditPage, RecordTable};
+pub use audit::{Appended, AuditAppender, AuditPage, RecordTable, RecordsSnapshot};
 pub use auth::{NewUser, TokenRecord, UserRecord};
 pub use bulk::{BulkEnrolment, BulkFollowup};
 pub use chronic::{
@@ -96,6 +97,16 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the schema is newer than this build of Gongti (version {found}, known {known})")]
     SchemaTooNew { found: i64, known: i64 },
+    /// Another process owns the data directory (see [`owner`]).
+    #[error(
+        "另一个 gongti 进程正在使用数据目录 another gongti process ({holder}) owns the data directory {dir}: stop it first (a server holds it for as long as it runs)"
+    )]
+    Owned { dir: String, holder: String },
+    /// Another server serves the database, and this command must run alone.
+    #[error(
+        "数据库正由 gongti 服务使用 a gongti server is serving this database: stop every server before `{command}`"
+    )]
+    Serving { command: &'static str },
     #[error(transparent)]
     Database(sqlx::Error),
     /// An error from the SQLite hot path ([`direct`]).
@@ -154,8 +165,20 @@ enum Engine {
         direct: Arc<direct::DirectReads>,
         /// The audit trail's own file (see [`audit_file`]).
         audit: Arc<audit_file::AuditFile>,
+        /// The data directory's owner lock, held as long as any clone of the store
+        /// (`None` for a read-only store).
+        _owner: Option<Arc<owner::DirLock>>,
     },
-    Postgres(PgPool),
+    Postgres {
+        pool: PgPool,
+        _lease: Lease,
+    },
+}
+
+/// A server's lease on a PostgreSQL database, held as long as any clone of the store.
+#[derive(Debug, Clone, Default)]
+struct Lease {
+    _held: Option<Arc<owner::ServerLease>>,
 }
 
 /// The storage handle: cheap to clone, shared by the whole server.
@@ -169,7 +192,7 @@ macro_rules! on_write {
     ($store:expr, $pool:ident => $body:expr) => {
         match &$store.engine {
             $crate::Engine::Sqlite { write: $pool, .. } => $body,
-            $crate::Engine::Postgres($pool) => $body,
+            $crate::Engine::Postgres { pool: $pool, .. } => $body,
         }
     };
 }
@@ -178,7 +201,7 @@ macro_rules! on_read {
     ($store:expr, $pool:ident => $body:expr) => {
         match &$store.engine {
             $crate::Engine::Sqlite { read: $pool, .. } => $body,
-            $crate::Engine::Postgres($pool) => $body,
+            $crate::Engine::Postgres { pool: $pool, .. } => $body,
         }
     };
 }
@@ -234,11 +257,13 @@ pub fn clamp_page_size(requested: Option<u32>, default: u32) -> u32 {
 }
 
 impl Store {
-    /// Opens (creating if needed) the embedded SQLite database in `data_dir`.
+    /// Opens (creating if needed) the embedded SQLite database in `data_dir`, as its
+    /// one owner: [`StoreError::Owned`] when another process holds it.
     pub async fn open_sqlite(data_dir: &Path) -> Result<Store> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             StoreError::Corrupt(format!("cannot create {}: {e}", data_dir.display()))
         })?;
+        let lock = owner::DirLock::take(data_dir)?;
         let file = data_dir.join("gongti.db");
         let options = SqliteConnectOptions::new()
             .filename(&file)
@@ -270,6 +295,38 @@ impl Store {
                 write,
                 direct: Arc::new(direct::DirectReads::new(file)),
                 audit: Arc::new(audit_file::AuditFile::open(data_dir)?),
+                _owner: Some(Arc::new(lock)),
+            },
+        })
+    }
+
+    /// Opens the embedded database in `data_dir` for reading only, beside its owner
+    /// (a running server): nothing is written, migrated or locked. For
+    /// `gongti audit verify`; every write fails.
+    pub async fn open_sqlite_read_only(data_dir: &Path) -> Result<Store> {
+        let file = data_dir.join("gongti.db");
+        if !file.exists() {
+            return Err(StoreError::Corrupt(format!(
+                "no database in {}",
+                data_dir.display()
+            )));
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(&file)
+            .read_only(true)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+        let read = SqlitePoolOptions::new()
+            .test_before_acquire(false)
+            .max_connections(SQLITE_READ_CONNECTIONS)
+            .connect_with(options)
+            .await?;
+        Ok(Store {
+            engine: Engine::Sqlite {
+                read: read.clone(),
+                write: read,
+                direct: Arc::new(direct::DirectReads::new(file)),
+                audit: Arc::new(audit_file::AuditFile::open_read_only(data_dir)?),
+                _owner: None,
             },
         })
     }
@@ -283,15 +340,50 @@ impl Store {
             .connect_with(options)
             .await?;
         Ok(Store {
-            engine: Engine::Postgres(pool),
+            engine: Engine::Postgres {
+                pool,
+                _lease: Lease::default(),
+            },
         })
+    }
+
+    /// Marks this process as a server of the PostgreSQL database for as long as the
+    /// store lives (a shared session lock): several servers may serve one database,
+    /// and commands that must run alone ([`Store::alone`]) refuse while any does.
+    /// Nothing on SQLite, whose data directory has one owner anyway.
+    pub async fn serve_lease(self) -> Result<Store> {
+        match self.engine {
+            Engine::Postgres { pool, .. } => {
+                let lease = owner::ServerLease::take(&pool).await?;
+                Ok(Store {
+                    engine: Engine::Postgres {
+                        pool,
+                        _lease: Lease {
+                            _held: Some(Arc::new(lease)),
+                        },
+                    },
+                })
+            }
+            engine => Ok(Store { engine }),
+        }
+    }
+
+    /// Runs a command that must be the only one touching the database (`command`
+    /// names it for the refusal): on PostgreSQL it waits for no server and holds the
+    /// exclusive lease while it runs, refusing with [`StoreError::Serving`] when a
+    /// server holds a shared one. On SQLite the directory's lock already says so.
+    pub async fn alone(&self, command: &'static str) -> Result<Option<owner::AloneGuard>> {
+        match &self.engine {
+            Engine::Postgres { pool, .. } => owner::AloneGuard::take(pool, command).await.map(Some),
+            Engine::Sqlite { .. } => Ok(None),
+        }
     }
 
     /// The SQLite hot path's connections, on SQLite.
     pub(crate) fn direct(&self) -> Option<&Arc<direct::DirectReads>> {
         match &self.engine {
             Engine::Sqlite { direct, .. } => Some(direct),
-            Engine::Postgres(_) => None,
+            Engine::Postgres { .. } => None,
         }
     }
 
@@ -299,14 +391,14 @@ impl Store {
     pub(crate) fn audit_file(&self) -> Option<&Arc<audit_file::AuditFile>> {
         match &self.engine {
             Engine::Sqlite { audit, .. } => Some(audit),
-            Engine::Postgres(_) => None,
+            Engine::Postgres { .. } => None,
         }
     }
 
     pub fn kind(&self) -> EngineKind {
         match self.engine {
             Engine::Sqlite { .. } => EngineKind::Sqlite,
-            Engine::Postgres(_) => EngineKind::Postgres,
+            Engine::Postgres { .. } => EngineKind::Postgres,
         }
     }
 
@@ -327,7 +419,7 @@ impl Store {
                 read.close().await;
                 write.close().await;
             }
-            Engine::Postgres(pool) => pool.close().await,
+            Engine::Postgres { pool, .. } => pool.close().await,
         }
     }
 

@@ -289,7 +289,7 @@ impl RebuildTx {
     async fn begin(store: &Store) -> Result<RebuildTx> {
         Ok(match &store.engine {
             Engine::Sqlite { write, .. } => RebuildTx::Sqlite(write.begin().await?),
-            Engine::Postgres(pool) => RebuildTx::Postgres(pool.begin().await?),
+            Engine::Postgres { pool, .. } => RebuildTx::Postgres(pool.begin().await?),
         })
     }
 

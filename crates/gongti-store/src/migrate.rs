@@ -120,7 +120,7 @@ pub(crate) async fn run(store: &Store) -> Result<usize> {
     let mut applied = 0;
     on_write!(store, pool => {
         let mut tx = pool.begin().await?;
-        if matches!(store.engine, Engine::Postgres(_)) {
+        if matches!(store.engine, Engine::Postgres { .. }) {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(PG_MIGRATION_LOCK)
                 .execute(&mut *tx)
@@ -136,7 +136,7 @@ pub(crate) async fn run(store: &Store) -> Result<usize> {
         for m in MIGRATIONS.iter().filter(|m| m.version > current) {
             let sql = match store.engine {
                 Engine::Sqlite { .. } => m.sqlite,
-                Engine::Postgres(_) => m.postgres,
+                Engine::Postgres { .. } => m.postgres,
             };
             sqlx::raw_sql(sql).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO gongti_migrations (version, name, applied_at_us) VALUES ($1, $2, $3)")

@@ -168,13 +168,17 @@ fn main() -> ExitCode {
     }
 }
 
-async fn open(db: &DbArgs) -> anyhow::Result<(Store, Settings)> {
-    let settings = Settings::resolve(
+fn settings_of(db: &DbArgs) -> anyhow::Result<Settings> {
+    Settings::resolve(
         db.data_dir.clone(),
         db.database_url.clone(),
         None,
         db.config.as_deref(),
-    )?;
+    )
+}
+
+async fn open(db: &DbArgs) -> anyhow::Result<(Store, Settings)> {
+    let settings = settings_of(db)?;
     let store = match &settings.database_url {
         Some(url) => Store::connect_postgres(url)
             .await
@@ -190,10 +194,25 @@ async fn open(db: &DbArgs) -> anyhow::Result<(Store, Settings)> {
     Ok((store, settings))
 }
 
+/// Opens the store for reading only, beside a server that may own it: nothing is
+/// migrated, written or locked (`audit verify`).
+async fn open_for_reading(db: &DbArgs) -> anyhow::Result<Store> {
+    let settings = settings_of(db)?;
+    Ok(match &settings.database_url {
+        Some(url) => Store::connect_postgres(url)
+            .await
+            .context("connecting to PostgreSQL")?,
+        None => Store::open_sqlite_read_only(&settings.data_dir)
+            .await
+            .with_context(|| format!("opening {}", settings.data_dir.display()))?,
+    })
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { db, listen } => {
             let (store, _) = open(&db).await?;
+            let store = store.serve_lease().await?;
             let settings =
                 Settings::resolve(db.data_dir, db.database_url, listen, db.config.as_deref())?;
             let (app, writer) = App::start(store, system_clock()).await?;
@@ -216,6 +235,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 _ => residents,
             };
             let (store, _) = open(&db).await?;
+            let store = store.serve_lease().await?;
             let settings =
                 Settings::resolve(db.data_dir, db.database_url, listen, db.config.as_deref())?;
             let (app, writer) = App::start(store, system_clock()).await?;
@@ -258,10 +278,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 IndicatorCommand::Rebuild { db } => (true, db),
             };
             let (store, _) = open(&db).await?;
+            // A rebuild replaces every counter: no server may update them meanwhile.
+            let alone = match rebuild {
+                true => store.alone("indicators rebuild").await?,
+                false => None,
+            };
             let (app, writer) = App::start(store, system_clock()).await?;
             let (fresh, stored) = app.recompute_indicators(rebuild).await?;
             drop(app);
             let _ = writer.await;
+            if let Some(guard) = alone {
+                guard.release().await;
+            }
             if rebuild {
                 println!(
                     "指标计数已重建 indicator counters rebuilt: {} counters, {} enrolment days",
@@ -306,7 +334,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit {
             command: AuditCommand::Verify { db },
         } => {
-            let (store, _) = open(&db).await?;
+            let store = open_for_reading(&db).await?;
             let report = gongti_app::audit::verify(&store, |n| {
                 tracing::debug!(read = n, "audit verify progress")
             })

@@ -12,8 +12,6 @@ use crate::AppResult;
 
 /// Records read per page by the verifier.
 pub const AUDIT_VERIFY_PAGE: u32 = 5_000;
-/// Ids of a record table read per page when checking coverage.
-const COVERAGE_PAGE: u32 = 10_000;
 /// Uncovered ids named in the report per table at most.
 const UNCOVERED_NAMED_MAX: usize = 10;
 
@@ -158,13 +156,20 @@ impl Coverage {
     }
 }
 
-/// Reads the whole trail in order and checks every link, then every record table's
-/// rows against what the trail (and the outbox) names; `progress` is told how many
-/// records have been read after each page.
+/// Checks every record table's rows against what the trail (and the outbox) names,
+/// and every link of the trail. The record tables and the outbox are read first, in
+/// one snapshot, and the chain after it: a row in the snapshot was committed with its
+/// records, which were then in the outbox or already in the chain, so the check holds
+/// beside a running server. `progress` is told how many records have been read after
+/// each page of the chain.
 pub async fn verify(store: &Store, mut progress: impl FnMut(i64)) -> AppResult<VerifyReport> {
+    let snapshot = store.records_snapshot().await?;
+    let mut coverage = Coverage::default();
+    for e in &snapshot.staged {
+        coverage.add(e);
+    }
     let mut verifier = ChainVerifier::default();
     let mut broken = None;
-    let mut coverage = Coverage::default();
     let mut after = 0;
     let mut read = 0;
     loop {
@@ -184,50 +189,24 @@ pub async fn verify(store: &Store, mut progress: impl FnMut(i64)) -> AppResult<V
         read += page.records.len() as i64;
         progress(read);
     }
-    let mut staged = 0;
-    let mut after = 0;
-    loop {
-        let page = store.audit_staged(after, AUDIT_VERIFY_PAGE).await?;
-        let Some((last, _)) = page.last() else {
-            break;
-        };
-        after = *last;
-        for (_, e) in &page {
-            coverage.add(e);
-        }
-        staged += page.len() as u64;
-    }
-    let mut uncovered = Vec::new();
-    for c in COVERED_TABLES {
-        let empty = IdSet::default();
-        let named = coverage.named.get(&c.table).unwrap_or(&empty);
-        let mut missing = Uncovered {
-            table: c.table.table(),
-            rows: 0,
-            ids: Vec::new(),
-        };
-        let mut after = 0;
-        loop {
-            let ids = store.record_ids(c.table, after, COVERAGE_PAGE).await?;
-            let Some(&last) = ids.last() else {
-                break;
-            };
-            after = last;
-            for id in ids.into_iter().filter(|id| !named.contains(*id)) {
-                missing.rows += 1;
-                if missing.ids.len() < UNCOVERED_NAMED_MAX {
-                    missing.ids.push(id);
-                }
-            }
-        }
-        if missing.rows > 0 {
-            uncovered.push(missing);
-        }
-    }
+    let empty = IdSet::default();
+    let uncovered = COVERED_TABLES
+        .iter()
+        .filter_map(|c| {
+            let have = snapshot.ids.get(&c.table).unwrap_or(&empty);
+            let named = coverage.named.get(&c.table).unwrap_or(&empty);
+            let (rows, ids) = have.missing_from(named, UNCOVERED_NAMED_MAX);
+            (rows > 0).then_some(Uncovered {
+                table: c.table.table(),
+                rows,
+                ids,
+            })
+        })
+        .collect();
     Ok(VerifyReport {
         records: verifier.verified(),
         broken,
-        staged,
+        staged: snapshot.staged.len() as u64,
         uncovered,
     })
 }

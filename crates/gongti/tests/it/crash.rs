@@ -8,136 +8,22 @@
 //! figures it prints (writes acknowledged, kills, rows without an audit record,
 //! restart time) are what BENCHMARKS.md reports for longer runs.
 
-use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::server::{
+    DEMO_PASSWORD, Place, free_port, id_number, json_field, request, sign_in, start,
+};
+use gongti_app::demo::DemoRng as Rng;
 
 use crate::{gongti_env, text};
 
-const DEMO_PASSWORD: &str = "demo-password-1";
 /// Writers sending at once.
 const WRITERS: usize = 4;
 /// Acknowledged readings at most (the list the check reads holds 1,000).
 const READINGS_MAX: usize = 900;
-/// How long a server may take to answer /healthz after a start.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Where the data lives: a data directory or a PostgreSQL URL.
-#[derive(Clone)]
-enum Place {
-    Dir(String),
-    Url(String),
-}
-
-impl Place {
-    fn args(&self) -> [&str; 2] {
-        match self {
-            Place::Dir(d) => ["--data-dir", d],
-            Place::Url(u) => ["--database-url", u],
-        }
-    }
-}
-
-/// SplitMix64, seeded from the clock and printed, so a failing run can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One HTTP/1.1 exchange on a new connection: the status and the body.
-fn request(port: u16, method: &str, path: &str, token: &str, body: &str) -> Option<(u16, String)> {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .ok()?;
-    let auth = if token.is_empty() {
-        String::new()
-    } else {
-        format!("Authorization: Bearer {token}\r\n")
-    };
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).ok()?;
-    stream.write_all(body.as_bytes()).ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    let status = answer.get(9..12)?.parse().ok()?;
-    let body = answer.split_once("\r\n\r\n")?.1.to_owned();
-    Some((status, body))
-}
-
-fn json_field<'a>(body: &'a str, field: &str) -> Option<&'a str> {
-    let key = format!("\"{field}\":");
-    let rest = body[body.find(&key)? + key.len()..].trim_start();
-    let rest = rest.strip_prefix('"').unwrap_or(rest);
-    let end = rest.find(['"', ',', '}'])?;
-    Some(&rest[..end])
-}
-
-/// Starts `gongti serve`; returns it with how long it took to answer /healthz.
-fn start(place: &Place, port: u16) -> (Child, Duration) {
-    let began = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gongti"))
-        .arg("serve")
-        .args(place.args())
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .envs(gongti_env())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    while began.elapsed() < START_TIMEOUT {
-        if request(port, "GET", "/healthz", "", "").is_some_and(|(s, _)| s == 200) {
-            return (child, began.elapsed());
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("gongti serve exited at start: {status}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("gongti serve did not answer within {START_TIMEOUT:?}");
-}
-
-fn sign_in(port: u16) -> String {
-    let body = format!(r#"{{"username":"doctor","password":"{DEMO_PASSWORD}"}}"#);
-    let (status, answer) = request(port, "POST", "/api/v1/auth/token", "", &body).unwrap();
-    assert_eq!(status, 200, "{answer}");
-    json_field(&answer, "access_token").unwrap().to_owned()
-}
-
-/// A valid 和平区 ID number, distinct for each `n` below one million.
-fn id_number(n: u64) -> String {
-    let birth = format!("19{:02}0101", 30 + n / 1000 % 60);
-    let body = format!("120101{birth}{:03}", n % 1000);
-    format!(
-        "{body}{}",
-        gongti_core::id_number::check_character(body.as_bytes())
-    )
-}
 
 /// What the writers were told was saved.
 #[derive(Default)]
@@ -160,7 +46,7 @@ fn writer(
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
     while !stop.load(Ordering::Relaxed) {
-        let n = rng.next();
+        let n = rng.next_u64();
         let readings_left = acked.lock().unwrap().readings.len() < READINGS_MAX;
         match n % 10 {
             // The readings list answers up to 1,000: stay below, to check them all.
@@ -186,7 +72,7 @@ fn writer(
                 let body = format!(
                     r#"{{"name":"压测{}","id_number":"{}"}}"#,
                     n % 10_000,
-                    id_number(n % 1_000_000)
+                    id_number(n % 10_000_000)
                 );
                 if let Some((201, answer)) =
                     request(port, "POST", "/api/v1/residents", &token, &body)
@@ -227,7 +113,7 @@ fn crash_run(place: &Place, kills: u32, seed: u64) {
         .output()
         .unwrap();
     assert!(seeded.status.success(), "{}", text(&seeded));
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let acked = Arc::new(Mutex::new(Acknowledged::default()));
     let mut restarts = Vec::new();
     let mut reader = 0;
@@ -247,7 +133,7 @@ fn crash_run(place: &Place, kills: u32, seed: u64) {
         let writers: Vec<_> = (0..WRITERS)
             .map(|w| {
                 let (token, stop, acked) = (token.clone(), stop.clone(), acked.clone());
-                let rng = Rng(seed ^ (u64::from(kill) << 8) ^ w as u64);
+                let rng = Rng::new(seed ^ (u64::from(kill) << 8) ^ w as u64);
                 std::thread::spawn(move || writer(port, token, reader, rng, stop, acked))
             })
             .collect();

@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 use sqlx::Connection;
 
 mod crash;
+mod owner;
+mod server;
 
 /// The environment every `gongti` the tests run gets.
 fn gongti_env() -> [(&'static str, &'static str); 3] {

@@ -1,0 +1,123 @@
+//! Running `gongti serve` as a process for the tests: where its data lives, starting
+//! it, and a minimal HTTP/1.1 client.
+
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::gongti_env;
+
+pub const DEMO_PASSWORD: &str = "demo-password-1";
+/// How long a server may take to answer /healthz after a start.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where the data lives: a data directory or a PostgreSQL URL.
+#[derive(Clone)]
+pub enum Place {
+    Dir(String),
+    Url(String),
+}
+
+impl Place {
+    pub fn args(&self) -> [&str; 2] {
+        match self {
+            Place::Dir(d) => ["--data-dir", d],
+            Place::Url(u) => ["--database-url", u],
+        }
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP/1.1 exchange on a new connection: the status and the body.
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &str,
+) -> Option<(u16, String)> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    let auth = if token.is_empty() {
+        String::new()
+    } else {
+        format!("Authorization: Bearer {token}\r\n")
+    };
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).ok()?;
+    stream.write_all(body.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let status = answer.get(9..12)?.parse().ok()?;
+    let body = answer.split_once("\r\n\r\n")?.1.to_owned();
+    Some((status, body))
+}
+
+pub fn json_field<'a>(body: &'a str, field: &str) -> Option<&'a str> {
+    let key = format!("\"{field}\":");
+    let rest = body[body.find(&key)? + key.len()..].trim_start();
+    let rest = rest.strip_prefix('"').unwrap_or(rest);
+    let end = rest.find(['"', ',', '}'])?;
+    Some(&rest[..end])
+}
+
+/// Starts `gongti serve`; returns it with how long it took to answer /healthz.
+pub fn start(place: &Place, port: u16) -> (Child, Duration) {
+    let began = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gongti"))
+        .arg("serve")
+        .args(place.args())
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .envs(gongti_env())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while began.elapsed() < START_TIMEOUT {
+        if request(port, "GET", "/healthz", "", "").is_some_and(|(s, _)| s == 200) {
+            return (child, began.elapsed());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("gongti serve exited at start: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("gongti serve did not answer within {START_TIMEOUT:?}");
+}
+
+pub fn sign_in(port: u16) -> String {
+    let body = format!(r#"{{"username":"doctor","password":"{DEMO_PASSWORD}"}}"#);
+    let (status, answer) = request(port, "POST", "/api/v1/auth/token", "", &body).unwrap();
+    assert_eq!(status, 200, "{answer}");
+    json_field(&answer, "access_token").unwrap().to_owned()
+}
+
+/// A valid 和平区 ID number, distinct for each `n` below twenty million.
+pub fn id_number(n: u64) -> String {
+    let born = time::macros::date!(1930 - 01 - 01) + time::Duration::days((n / 1000) as i64);
+    let birth = format!(
+        "{:04}{:02}{:02}",
+        born.year(),
+        u8::from(born.month()),
+        born.day()
+    );
+    let body = format!("120101{birth}{:03}", n % 1000);
+    format!(
+        "{body}{}",
+        gongti_core::id_number::check_character(body.as_bytes())
+    )
+}
