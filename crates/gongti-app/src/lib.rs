@@ -80,7 +80,17 @@ impl App {
         store: Store,
         clock: Clock,
     ) -> AppResult<(App, tokio::task::JoinHandle<()>)> {
-        let (audit, writer) = audit::AuditLog::start(store.clone()).await?;
+        App::start_signing(store, clock, None).await
+    }
+
+    /// [`App::start`] with the audit writer signing checkpoints of the chain (see
+    /// `audit::checkpoint`).
+    pub async fn start_signing(
+        store: Store,
+        clock: Clock,
+        signing: Option<audit::checkpoint::Signing>,
+    ) -> AppResult<(App, tokio::task::JoinHandle<()>)> {
+        let (audit, writer) = audit::AuditLog::start(store.clone(), signing).await?;
         let registrar = registrar::Registrar::start(store.clone());
         let app = App {
             store,

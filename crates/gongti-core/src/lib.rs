@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod checkpoint;
 pub mod chronic;
 pub mod consultation;
 pub mod contract;

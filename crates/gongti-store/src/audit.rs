@@ -150,6 +150,12 @@ impl AuditAppender {
         self.0.head()
     }
 
+    /// Deletes the outbox rows already moved into the chain from `gongti.db` now (the
+    /// writer does it in batches as it goes, and once more when it stops).
+    pub fn prune_moved(&self) {
+        self.0.prune_moved();
+    }
+
     /// Links `entries` onto the chain after up to `outbox_max` staged records and
     /// commits them; blocks until committed.
     pub fn append_entries(&self, entries: &[AuditEntry], outbox_max: usize) -> Result<Appended> {
@@ -185,7 +191,9 @@ pub enum RecordTable {
 #[derive(Debug, Clone, Default)]
 pub struct RecordsSnapshot {
     pub ids: std::collections::HashMap<RecordTable, gongti_core::coverage::IdSet>,
-    pub staged: Vec<AuditEntry>,
+    /// With their outbox ids. On SQLite moved rows wait to be deleted: those at or
+    /// below [`Store::audit_outbox_mark`] are already in the chain.
+    pub staged: Vec<(i64, AuditEntry)>,
 }
 
 impl RecordTable {
@@ -264,7 +272,7 @@ impl Store {
             snapshot.staged = sqlx::query(trusted(&staged_sql))
                 .fetch_all(&mut *tx).await?
                 .iter()
-                .map(|row| Ok(crate::outbox::staged(row)?.1))
+                .map(crate::outbox::staged)
                 .collect::<Result<Vec<_>>>()?;
             tx.rollback().await?;
         });
@@ -369,6 +377,31 @@ impl Store {
             head: if seq > 0 { Some((seq, prev)) } else { head },
             moved: staged.len(),
         })
+    }
+
+    /// On SQLite, the trail's patient index (kept in batches in `audit.db`): the mark
+    /// it has reached, its entries and the XOR of their digests, to compare with the
+    /// trail. `None` on PostgreSQL, whose index is the engine's own.
+    pub async fn audit_patient_index_digest(&self) -> Result<Option<(i64, u64, u128)>> {
+        let Some(file) = self.audit_file() else {
+            return Ok(None);
+        };
+        let file = Arc::clone(file);
+        crate::direct::blocking("the audit index", move || file.patient_index_digest())
+            .await
+            .map(Some)
+    }
+
+    /// On SQLite, the last outbox id moved into the chain (moved rows are deleted from
+    /// `gongti.db` in batches); `None` on PostgreSQL, which deletes them as it moves.
+    pub async fn audit_outbox_mark(&self) -> Result<Option<i64>> {
+        let Some(file) = self.audit_file() else {
+            return Ok(None);
+        };
+        let file = Arc::clone(file);
+        crate::direct::blocking("the audit outbox", move || file.outbox_mark())
+            .await
+            .map(Some)
     }
 
     /// Records staged in the outbox and not yet in the chain.

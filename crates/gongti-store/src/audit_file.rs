@@ -374,15 +374,55 @@ impl AuditFile {
         }
     }
 
-    /// Records staged in `gongti.db`'s outbox and not yet in the chain.
-    pub(crate) fn outbox_waiting(&self) -> Result<i64> {
+    /// The patient index as it stands: the mark it has reached, how many entries it
+    /// holds, and the XOR of their digests (`index_entry_digest`).
+    pub(crate) fn patient_index_digest(&self) -> Result<(i64, u64, u128)> {
+        self.reads.with(|conn| {
+            // The mark and the entries from one snapshot, beside a writer that moves both.
+            let tx = conn.unchecked_transaction()?;
+            let mark: i64 = tx.query_row(
+                "SELECT indexed_through FROM audit_index_state WHERE id = 1",
+                [],
+                |r| r.get(0),
+            )?;
+            let mut statement = tx.prepare("SELECT patient_id, seq FROM audit_patient")?;
+            let mut rows = statement.query([])?;
+            let (mut count, mut digest) = (0u64, 0u128);
+            while let Some(row) = rows.next()? {
+                count += 1;
+                digest ^= gongti_core::audit::index_entry_digest(row.get(0)?, row.get(1)?);
+            }
+            Ok((mark, count, digest))
+        })
+    }
+
+    /// The last outbox id moved into the chain.
+    pub(crate) fn outbox_mark(&self) -> Result<i64> {
         let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let mark: i64 = conn.query_row(
+        Ok(conn.query_row(
             "SELECT moved_through FROM outbox_state WHERE id = 1",
             [],
             |r| r.get(0),
-        )?;
-        drop(conn);
+        )?)
+    }
+
+    /// Deletes every moved row from the outbox now.
+    pub(crate) fn prune_moved(&self) {
+        let pruned = self.outbox_mark().and_then(|mark| {
+            self.with_outbox(|conn, pruned_at| {
+                conn.execute("DELETE FROM audit_outbox WHERE id <= ?1", [mark])?;
+                *pruned_at = std::time::Instant::now();
+                Ok(())
+            })
+        });
+        if let Err(error) = pruned {
+            tracing::debug!(%error, "moved audit outbox rows not deleted yet");
+        }
+    }
+
+    /// Records staged in `gongti.db`'s outbox and not yet in the chain.
+    pub(crate) fn outbox_waiting(&self) -> Result<i64> {
+        let mark = self.outbox_mark()?;
         self.with_outbox(|conn, _| {
             Ok(conn.query_row(
                 "SELECT COUNT(*) FROM audit_outbox WHERE id > ?1",

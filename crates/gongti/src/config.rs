@@ -7,13 +7,35 @@ use anyhow::{Context, bail};
 
 pub const DEFAULT_DATA_DIR: &str = "./gongti-data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-const KNOWN_KEYS: [&str; 3] = ["data_dir", "database_url", "listen"];
+const KNOWN_KEYS: [&str; 5] = [
+    "data_dir",
+    "database_url",
+    "listen",
+    "audit_key",
+    "audit_anchor",
+];
+/// Where the audit key and anchor file live when not configured: in the data directory
+/// (SQLite), or the working directory (PostgreSQL). A city puts both elsewhere — the
+/// key readable by Gongti only, the anchor on another machine's volume (docs/audit.md).
+const DEFAULT_AUDIT_KEY: &str = "audit-signing.key";
+const DEFAULT_AUDIT_ANCHOR: &str = "audit-anchor.log";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
     pub listen: String,
+    /// The Ed25519 key that signs the audit chain's checkpoints.
+    pub audit_key: PathBuf,
+    /// The append-only file the checkpoints are written to.
+    pub audit_anchor: PathBuf,
+}
+
+/// Where the audit trail's signing key and anchor file are, when given.
+#[derive(Debug, Clone, Default)]
+pub struct AuditPaths {
+    pub key: Option<PathBuf>,
+    pub anchor: Option<PathBuf>,
 }
 
 /// Parses `key = "value"` / `key = value` lines; `#` starts a comment.
@@ -50,6 +72,7 @@ impl Settings {
         data_dir: Option<PathBuf>,
         database_url: Option<String>,
         listen: Option<String>,
+        audit: AuditPaths,
         file: Option<&Path>,
     ) -> anyhow::Result<Settings> {
         let from_file = match file {
@@ -67,13 +90,27 @@ impl Settings {
                 .find(|(k, _)| k == key)
                 .map(|(_, v)| v.clone())
         };
+        let data_dir: PathBuf = data_dir
+            .or_else(|| get("data_dir").map(PathBuf::from))
+            .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
+        let database_url = database_url
+            .filter(|u| !u.is_empty())
+            .or_else(|| get("database_url"));
+        let beside = |name: &str| match database_url {
+            Some(_) => PathBuf::from(format!("./gongti-{name}")),
+            None => data_dir.join(name),
+        };
         Ok(Settings {
-            data_dir: data_dir
-                .or_else(|| get("data_dir").map(PathBuf::from))
-                .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
-            database_url: database_url
-                .filter(|u| !u.is_empty())
-                .or_else(|| get("database_url")),
+            audit_key: audit
+                .key
+                .or_else(|| get("audit_key").map(PathBuf::from))
+                .unwrap_or_else(|| beside(DEFAULT_AUDIT_KEY)),
+            audit_anchor: audit
+                .anchor
+                .or_else(|| get("audit_anchor").map(PathBuf::from))
+                .unwrap_or_else(|| beside(DEFAULT_AUDIT_ANCHOR)),
+            data_dir,
+            database_url,
             listen: listen
                 .or_else(|| get("listen"))
                 .unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
@@ -110,13 +147,34 @@ mod tests {
             "# comment\ndata_dir = \"/srv/gongti\"\nlisten = 0.0.0.0:9000\n",
         )
         .unwrap();
-        let s = Settings::resolve(None, None, Some("127.0.0.1:1".into()), Some(&file)).unwrap();
+        let s = Settings::resolve(
+            None,
+            None,
+            Some("127.0.0.1:1".into()),
+            AuditPaths::default(),
+            Some(&file),
+        )
+        .unwrap();
         assert_eq!(s.data_dir, PathBuf::from("/srv/gongti"));
         assert_eq!(s.listen, "127.0.0.1:1");
         assert_eq!(s.database_url, None);
-        let d = Settings::resolve(None, None, None, None).unwrap();
+        assert_eq!(s.audit_key, PathBuf::from("/srv/gongti/audit-signing.key"));
+        let d = Settings::resolve(None, None, None, AuditPaths::default(), None).unwrap();
         assert_eq!(d.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert_eq!(d.listen, DEFAULT_LISTEN);
+        let p = Settings::resolve(
+            None,
+            Some("postgres://x/y".into()),
+            None,
+            AuditPaths {
+                key: None,
+                anchor: Some("/var/log/anchor".into()),
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.audit_key, PathBuf::from("./gongti-audit-signing.key"));
+        assert_eq!(p.audit_anchor, PathBuf::from("/var/log/anchor"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `gongti`: one binary that serves a region on SQLite or PostgreSQL, seeds the demo
 //! region, migrates, verifies the audit chain and manages sign-ins.
 
+mod audit_cli;
 mod config;
 
 use std::net::SocketAddr;
@@ -9,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
-use gongti_app::{App, system_clock};
+use gongti_app::App;
 use gongti_core::role::Role;
 use gongti_store::{NewStaff, Store};
 
@@ -35,9 +36,17 @@ struct DbArgs {
     /// PostgreSQL URL (postgres://…); when given, SQLite is not used.
     #[arg(long, env = "GONGTI_DATABASE_URL")]
     database_url: Option<String>,
-    /// A configuration file of `key = "value"` lines (data_dir, database_url, listen).
+    /// A configuration file of `key = "value"` lines (data_dir, database_url, listen,
+    /// audit_key, audit_anchor).
     #[arg(long, env = "GONGTI_CONFIG")]
     config: Option<std::path::PathBuf>,
+    /// The Ed25519 key file that signs the audit chain's checkpoints (created on first
+    /// use; keep it outside the database: docs/audit.md).
+    #[arg(long, env = "GONGTI_AUDIT_KEY")]
+    audit_key: Option<std::path::PathBuf>,
+    /// The append-only file the signed checkpoints are written to.
+    #[arg(long, env = "GONGTI_AUDIT_ANCHOR")]
+    audit_anchor: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -49,6 +58,10 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "GONGTI_LISTEN")]
         listen: Option<String>,
+        /// Start even though the audit chain fails its start-up check, for this
+        /// reason (recorded in the trail).
+        #[arg(long, value_name = "REASON")]
+        accept_broken_audit_chain: Option<String>,
     },
     /// Create the synthetic demo region if the data directory is empty, then serve it.
     Demo {
@@ -69,6 +82,10 @@ enum Command {
         /// Seed only; do not serve.
         #[arg(long)]
         no_serve: bool,
+        /// Start even though the audit chain fails its start-up check, for this
+        /// reason (recorded in the trail).
+        #[arg(long, value_name = "REASON")]
+        accept_broken_audit_chain: Option<String>,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -109,8 +126,22 @@ enum IndicatorCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the whole hash chain: exit 0 when intact, 1 naming the first broken record.
+    /// Check the whole trail: every link, the signed checkpoints (a shortened or
+    /// rehashed trail fails, naming the last good checkpoint), the patient index, and
+    /// that every record row has its audit record. Exit 0 when sound, 1 otherwise.
     Verify {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Another public key whose checkpoints count (64 hex digits; repeatable), e.g.
+        /// a previous key or another server's.
+        #[arg(long = "trusted-key")]
+        trusted_keys: Vec<String>,
+        /// Another anchor file to check against (repeatable), e.g. another server's.
+        #[arg(long = "anchor")]
+        anchors: Vec<std::path::PathBuf>,
+    },
+    /// Print the public key of the audit signing key, for the auditors.
+    Key {
         #[command(flatten)]
         db: DbArgs,
     },
@@ -168,13 +199,36 @@ fn main() -> ExitCode {
     }
 }
 
+fn audit_paths(db: &DbArgs) -> config::AuditPaths {
+    config::AuditPaths {
+        key: db.audit_key.clone(),
+        anchor: db.audit_anchor.clone(),
+    }
+}
+
 fn settings_of(db: &DbArgs) -> anyhow::Result<Settings> {
+    settings_listening(db, None)
+}
+
+fn settings_listening(db: &DbArgs, listen: Option<String>) -> anyhow::Result<Settings> {
     Settings::resolve(
         db.data_dir.clone(),
         db.database_url.clone(),
-        None,
+        listen,
+        audit_paths(db),
         db.config.as_deref(),
     )
+}
+
+/// An instant, in the region's time zone.
+fn at(us: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
+        .map(|t| {
+            t.to_offset(gongti_app::DISPLAY_OFFSET)
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        })
+        .unwrap_or_else(|_| format!("{us} µs"))
 }
 
 async fn open(db: &DbArgs) -> anyhow::Result<(Store, Settings)> {
@@ -210,12 +264,17 @@ async fn open_for_reading(db: &DbArgs) -> anyhow::Result<Store> {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { db, listen } => {
+        Command::Serve {
+            db,
+            listen,
+            accept_broken_audit_chain,
+        } => {
             let (store, _) = open(&db).await?;
             let store = store.serve_lease().await?;
-            let settings =
-                Settings::resolve(db.data_dir, db.database_url, listen, db.config.as_deref())?;
-            let (app, writer) = App::start(store, system_clock()).await?;
+            let settings = settings_listening(&db, listen)?;
+            let (app, writer) =
+                audit_cli::start_app(store, &settings, true, accept_broken_audit_chain.as_deref())
+                    .await?;
             if app.ensure_indicator_counters().await? {
                 tracing::info!("indicator counters built from the records");
             }
@@ -229,6 +288,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             scale,
             seed,
             no_serve,
+            accept_broken_audit_chain,
         } => {
             let residents = match scale.as_deref() {
                 Some("tianjin") => TIANJIN_RESIDENTS,
@@ -236,9 +296,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let (store, _) = open(&db).await?;
             let store = store.serve_lease().await?;
-            let settings =
-                Settings::resolve(db.data_dir, db.database_url, listen, db.config.as_deref())?;
-            let (app, writer) = App::start(store, system_clock()).await?;
+            let settings = settings_listening(&db, listen)?;
+            let (app, writer) =
+                audit_cli::start_app(store, &settings, true, accept_broken_audit_chain.as_deref())
+                    .await?;
             if app.ensure_indicator_counters().await? {
                 tracing::info!("indicator counters built from the records");
             }
@@ -283,7 +344,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 true => store.alone("indicators rebuild").await?,
                 false => None,
             };
-            let (app, writer) = App::start(store, system_clock()).await?;
+            let (app, writer) =
+                audit_cli::start_app(store, &settings_of(&db)?, false, None).await?;
             let (fresh, stored) = app.recompute_indicators(rebuild).await?;
             drop(app);
             let _ = writer.await;
@@ -332,48 +394,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
         Command::Audit {
-            command: AuditCommand::Verify { db },
+            command:
+                AuditCommand::Verify {
+                    db,
+                    trusted_keys,
+                    anchors,
+                },
         } => {
             let store = open_for_reading(&db).await?;
-            let report = gongti_app::audit::verify(&store, |n| {
-                tracing::debug!(read = n, "audit verify progress")
-            })
-            .await?;
+            let code =
+                audit_cli::verify(&store, &settings_of(&db)?, &trusted_keys, &anchors).await?;
             store.close().await;
-            return Ok(print_verify_report(&report));
+            return Ok(code);
         }
+        Command::Audit {
+            command: AuditCommand::Key { db },
+        } => return audit_cli::print_key(&settings_of(&db)?),
         Command::User { command } => user(command).await?,
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Prints what `audit verify` found; exit 0 when sound, 1 otherwise.
-fn print_verify_report(report: &gongti_app::audit::VerifyReport) -> ExitCode {
-    match &report.broken {
-        None => println!("审计链完整 audit chain intact: {} records", report.records),
-        Some(broken) => println!(
-            "审计链已被破坏 audit chain BROKEN at record {}: {broken}",
-            broken.seq()
-        ),
-    }
-    if report.staged > 0 {
-        println!(
-            "待入链 staged: {} records of committed writes wait in the outbox (moved into the chain on the next start)",
-            report.staged
-        );
-    }
-    for u in &report.uncovered {
-        println!(
-            "无审计记录 rows WITHOUT an audit record: {} in {} (first ids {:?})",
-            u.rows, u.table, u.ids
-        );
-    }
-    if report.is_sound() {
-        println!("每条记录均有审计 every record row has its audit record");
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
 }
 
 fn read_password(var: &str) -> anyhow::Result<String> {
@@ -414,7 +453,8 @@ async fn user(command: UserCommand) -> anyhow::Result<()> {
                 (None, d) => d,
             };
             let password = read_password("GONGTI_NEW_USER_PASSWORD")?;
-            let (app, writer) = App::start(store.clone(), system_clock()).await?;
+            let (app, writer) =
+                audit_cli::start_app(store.clone(), &settings_of(&db)?, false, None).await?;
             gongti_app::auth::check_password(&password).map_err(|e| anyhow::anyhow!("{e:?}"))?;
             let (staff, _) = app
                 .create_staff_account(
@@ -431,7 +471,8 @@ async fn user(command: UserCommand) -> anyhow::Result<()> {
         UserCommand::SetPassword { db, username } => {
             let (store, _) = open(&db).await?;
             let password = read_password("GONGTI_NEW_USER_PASSWORD")?;
-            let (app, writer) = App::start(store, system_clock()).await?;
+            let (app, writer) =
+                audit_cli::start_app(store, &settings_of(&db)?, false, None).await?;
             app.set_password(&username, &password)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;

@@ -19,8 +19,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{AppError, AppResult};
 
+pub mod checkpoint;
 mod verify;
-pub use verify::{COVERED_TABLES, Covered, Uncovered, VerifyReport, verify};
+pub use verify::{
+    Anchors, COVERED_TABLES, CheckpointFindings, CheckpointProblem, Covered, IndexFinding, Source,
+    Uncovered, VerifyReport, startup_check, verify,
+};
 
 /// Records waiting to be written before new requests wait for room.
 pub const AUDIT_QUEUE_MAX: usize = 65_536;
@@ -73,14 +77,15 @@ impl Sink {
     }
 }
 
-/// Moves every record the outbox holds into the chain; returns how many.
-pub(crate) async fn drain_outbox(store: &Store) -> AppResult<usize> {
+/// Moves every record the outbox holds into the chain; returns how many, and the
+/// chain's head.
+pub(crate) async fn drain_outbox(store: &Store) -> AppResult<(usize, Option<(i64, [u8; 32])>)> {
     let mut moved = 0;
     loop {
         let a = store.append_entries(&[], AUDIT_OUTBOX_MOVE_MAX).await?;
         moved += a.moved;
         if a.moved < AUDIT_OUTBOX_MOVE_MAX {
-            return Ok(moved);
+            return Ok((moved, a.head));
         }
     }
 }
@@ -88,8 +93,13 @@ pub(crate) async fn drain_outbox(store: &Store) -> AppResult<usize> {
 impl AuditLog {
     /// Starts the writer, after moving into the chain whatever a previous run left in
     /// the outbox (a crash between a write's commit and the move).
-    pub(crate) async fn start(store: Store) -> AppResult<(AuditLog, tokio::task::JoinHandle<()>)> {
-        let moved = drain_outbox(&store).await?;
+    pub(crate) async fn start(
+        store: Store,
+        signing: Option<checkpoint::Signing>,
+    ) -> AppResult<(AuditLog, tokio::task::JoinHandle<()>)> {
+        let (moved, head) = drain_outbox(&store).await?;
+        let checkpoints =
+            signing.map(|s| checkpoint::Checkpointer::new(s, head.map_or(0, |(seq, _)| seq)));
         if moved > 0 {
             tracing::info!(records = moved, "moved staged audit records into the chain");
         }
@@ -100,7 +110,7 @@ impl AuditLog {
             None => Sink::Postgres(store, handle.clone()),
         };
         tokio::spawn(sweep(queue.downgrade()));
-        let writer = tokio::task::spawn_blocking(move || write_thread(&sink, rx));
+        let writer = tokio::task::spawn_blocking(move || write_thread(&sink, rx, checkpoints));
         Ok((AuditLog { queue }, writer))
     }
 
@@ -181,8 +191,8 @@ fn gather_more(
 }
 
 /// Commits `entries`, and when `outbox` is set everything the outbox holds, in as
-/// many transactions as it takes. Returns whether all of it committed.
-fn commit(sink: &Sink, entries: &[AuditEntry], outbox: bool) -> bool {
+/// many transactions as it takes. Returns the chain's head once all of it committed.
+fn commit(sink: &Sink, entries: &[AuditEntry], outbox: bool) -> Option<Option<(i64, [u8; 32])>> {
     let max = if outbox { AUDIT_OUTBOX_MOVE_MAX } else { 0 };
     let mut result = sink.append(entries, max);
     while let Ok(a) = &result
@@ -192,10 +202,28 @@ fn commit(sink: &Sink, entries: &[AuditEntry], outbox: bool) -> bool {
         result = sink.append(&[], max);
     }
     match result {
-        Ok(_) => true,
+        Ok(a) => Some(a.head),
         Err(error) => {
             tracing::error!(%error, records = entries.len(), "audit batch failed; its requests fail");
-            false
+            None
+        }
+    }
+}
+
+/// Makes a checkpoint of the chain at `head` when one is due, and appends its record.
+fn checkpoint_if_due(
+    sink: &Sink,
+    checkpoints: &mut Option<checkpoint::Checkpointer>,
+    head: Option<(i64, [u8; 32])>,
+    closing: bool,
+) {
+    let (Some(c), Some(head)) = (checkpoints.as_mut(), head) else {
+        return;
+    };
+    if c.due(head.0, closing) {
+        let made = c.make(head);
+        if let Err(error) = sink.append(&[made.record()], 0) {
+            tracing::error!(%error, "the audit checkpoint's record was not appended");
         }
     }
 }
@@ -222,7 +250,11 @@ async fn sweep(queue: mpsc::WeakSender<Request>) {
 /// when a write or the sweep asked), then answers every request of the group. It runs
 /// on a thread of its own and commits on it; once every sender is gone it moves what
 /// the outbox still holds and ends.
-fn write_thread(sink: &Sink, mut rx: mpsc::Receiver<Request>) {
+fn write_thread(
+    sink: &Sink,
+    mut rx: mpsc::Receiver<Request>,
+    mut checkpoints: Option<checkpoint::Checkpointer>,
+) {
     let mut pending: Vec<Request> = Vec::new();
     let mut previous_group = 0;
     while let Some(first) = rx.blocking_recv() {
@@ -239,8 +271,13 @@ fn write_thread(sink: &Sink, mut rx: mpsc::Receiver<Request>) {
             .iter()
             .flat_map(|r| r.entries.iter().cloned())
             .collect();
-        let ok = commit(sink, &entries, outbox);
-        settle(&mut pending, ok);
+        let head = commit(sink, &entries, outbox);
+        settle(&mut pending, head.is_some());
+        checkpoint_if_due(sink, &mut checkpoints, head.flatten(), false);
     }
-    commit(sink, &[], true);
+    let head = commit(sink, &[], true);
+    checkpoint_if_due(sink, &mut checkpoints, head.flatten(), true);
+    if let Sink::File(appender) = sink {
+        appender.prune_moved();
+    }
 }

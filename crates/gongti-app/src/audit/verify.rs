@@ -2,9 +2,10 @@
 //! and every row of the record tables found named by a record of the write that
 //! created it (or staged in the outbox, on its way into the chain).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use gongti_core::audit::{AuditEntry, ChainBreak, ChainVerifier, Outcome};
+use gongti_core::audit::{AuditEntry, ChainBreak, ChainVerifier, ChainedEntry, Outcome};
+use gongti_core::checkpoint::{Checkpoint, hex};
 use gongti_core::coverage::{IdSet, parse_ids};
 use gongti_store::{RecordTable, Store};
 
@@ -113,21 +114,244 @@ pub struct Uncovered {
     pub ids: Vec<i64>,
 }
 
+/// Record hashes kept while the trail is read, to check the checkpoints in it (each
+/// covers a record shortly before its own).
+const RECENT_HASHES: usize = 1 << 20;
+
+/// What checks the checkpoints: the anchor files' checkpoints, and the public keys
+/// whose signatures count.
+#[derive(Debug, Clone, Default)]
+pub struct Anchors {
+    pub checkpoints: Vec<Checkpoint>,
+    /// Lines of the anchor files that are not checkpoints.
+    pub damaged: Vec<String>,
+    pub trusted_keys: Vec<[u8; 32]>,
+}
+
+/// Where a checkpoint was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    AnchorFile,
+    Trail,
+}
+
+/// What is wrong with the trail as the checkpoints see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckpointProblem {
+    /// The trail's record at a signed checkpoint does not have the signed hash: the
+    /// trail was rewritten (or rehashed) there.
+    Rewritten {
+        seq: i64,
+        at_us: i64,
+        source: Source,
+    },
+    /// The trail ends before a signed checkpoint: its newest records were removed.
+    Shortened {
+        ends: i64,
+        checkpoint: i64,
+        at_us: i64,
+    },
+    /// A checkpoint whose signature does not hold.
+    BadSignature { seq: i64, source: Source },
+    /// A checkpoint signed by a key nobody said to trust.
+    UnknownKey {
+        seq: i64,
+        key: String,
+        source: Source,
+    },
+    /// A line of an anchor file that is not a checkpoint.
+    Damaged(String),
+    /// A checkpoint record in the trail covers a record too far back to check.
+    Unchecked { seq: i64 },
+}
+
+/// What the checkpoints say.
+#[derive(Debug, Clone, Default)]
+pub struct CheckpointFindings {
+    pub anchored: usize,
+    pub in_trail: usize,
+    /// The newest checkpoint that holds, before the first problem: (seq, at_us).
+    pub last_good: Option<(i64, i64)>,
+    pub problems: Vec<CheckpointProblem>,
+}
+
+/// The trail's patient index (SQLite) against the trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexFinding {
+    /// The engine keeps the index (PostgreSQL).
+    EngineKept,
+    Matches {
+        entries: u64,
+    },
+    Differs {
+        entries: u64,
+        expected: u64,
+    },
+}
+
 /// What `gongti audit verify` found.
 #[derive(Debug, Clone)]
 pub struct VerifyReport {
     /// Records checked in the chain (up to the first break).
     pub records: i64,
+    /// The last record of the trail.
+    pub last_seq: i64,
     pub broken: Option<ChainBreak>,
     /// Records staged by committed writes and not yet moved into the chain.
     pub staged: u64,
     pub uncovered: Vec<Uncovered>,
+    pub checkpoints: CheckpointFindings,
+    pub index: IndexFinding,
 }
 
 impl VerifyReport {
-    /// Nothing broken and nothing unaccounted for.
+    /// Nothing broken, nothing unaccounted for.
     pub fn is_sound(&self) -> bool {
-        self.broken.is_none() && self.uncovered.is_empty()
+        self.broken.is_none()
+            && self.uncovered.is_empty()
+            && self.checkpoints.problems.is_empty()
+            && !matches!(self.index, IndexFinding::Differs { .. })
+    }
+}
+
+/// Checks checkpoints as the trail is read in order.
+struct CheckpointCheck<'a> {
+    anchors: &'a Anchors,
+    /// Anchored checkpoints with good signatures from trusted keys, by the record
+    /// they cover.
+    expected: BTreeMap<i64, Vec<&'a Checkpoint>>,
+    recent: VecDeque<(i64, [u8; 32])>,
+    /// Checkpoints that held, by the record they cover.
+    held: Vec<(i64, i64)>,
+    findings: CheckpointFindings,
+}
+
+impl<'a> CheckpointCheck<'a> {
+    fn new(anchors: &'a Anchors) -> CheckpointCheck<'a> {
+        let mut check = CheckpointCheck {
+            anchors,
+            expected: BTreeMap::new(),
+            recent: VecDeque::new(),
+            held: Vec::new(),
+            findings: CheckpointFindings {
+                anchored: anchors.checkpoints.len(),
+                ..CheckpointFindings::default()
+            },
+        };
+        for line in &anchors.damaged {
+            check
+                .findings
+                .problems
+                .push(CheckpointProblem::Damaged(line.clone()));
+        }
+        for c in &anchors.checkpoints {
+            if check.trusted(c, Source::AnchorFile) {
+                check.expected.entry(c.seq).or_default().push(c);
+            }
+        }
+        check
+    }
+
+    /// Whether a checkpoint's signature holds and its key is trusted; a problem when not.
+    fn trusted(&mut self, c: &Checkpoint, source: Source) -> bool {
+        if !crate::audit::checkpoint::signature_holds(c) {
+            self.findings
+                .problems
+                .push(CheckpointProblem::BadSignature { seq: c.seq, source });
+            return false;
+        }
+        if !self.anchors.trusted_keys.contains(&c.key) {
+            self.findings.problems.push(CheckpointProblem::UnknownKey {
+                seq: c.seq,
+                key: hex(&c.key),
+                source,
+            });
+            return false;
+        }
+        true
+    }
+
+    fn push(&mut self, r: &ChainedEntry) {
+        if let Some(expected) = self.expected.remove(&r.seq) {
+            for c in expected {
+                self.compare(c, r.hash, Source::AnchorFile);
+            }
+        }
+        if let Some(found) = Checkpoint::of_record(&r.entry) {
+            self.findings.in_trail += 1;
+            match found {
+                Err(e) => self
+                    .findings
+                    .problems
+                    .push(CheckpointProblem::Damaged(format!("record {}: {e}", r.seq))),
+                Ok(c) if self.trusted(&c, Source::Trail) => {
+                    match self.recent.iter().rev().find(|(seq, _)| *seq == c.seq) {
+                        Some((_, hash)) => self.compare(&c, *hash, Source::Trail),
+                        None => self
+                            .findings
+                            .problems
+                            .push(CheckpointProblem::Unchecked { seq: r.seq }),
+                    }
+                }
+                Ok(_) => {}
+            }
+        }
+        if self.recent.len() == RECENT_HASHES {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((r.seq, r.hash));
+    }
+
+    fn compare(&mut self, c: &Checkpoint, hash: [u8; 32], source: Source) {
+        if c.hash == hash {
+            self.held.push((c.seq, c.at_us));
+        } else {
+            self.findings.problems.push(CheckpointProblem::Rewritten {
+                seq: c.seq,
+                at_us: c.at_us,
+                source,
+            });
+        }
+    }
+
+    /// Ends the check at the trail's last record; `broken` is the chain's own break.
+    fn finish(mut self, last_seq: i64, broken: Option<i64>) -> CheckpointFindings {
+        for (seq, cs) in std::mem::take(&mut self.expected) {
+            let at_us = cs[0].at_us;
+            // Never reached: past the trail's end, or its record is gone from the middle.
+            self.findings.problems.push(if seq > last_seq {
+                CheckpointProblem::Shortened {
+                    ends: last_seq,
+                    checkpoint: seq,
+                    at_us,
+                }
+            } else {
+                CheckpointProblem::Rewritten {
+                    seq,
+                    at_us,
+                    source: Source::AnchorFile,
+                }
+            });
+        }
+        let first_problem = self
+            .findings
+            .problems
+            .iter()
+            .filter_map(|p| match p {
+                CheckpointProblem::Rewritten { seq, .. } => Some(*seq),
+                CheckpointProblem::Shortened { ends, .. } => Some(ends + 1),
+                _ => None,
+            })
+            .chain(broken)
+            .min()
+            .unwrap_or(i64::MAX);
+        self.findings.last_good = self
+            .held
+            .iter()
+            .filter(|(seq, _)| *seq < first_problem)
+            .max()
+            .copied();
+        self.findings
     }
 }
 
@@ -156,16 +380,88 @@ impl Coverage {
     }
 }
 
+/// Records whose links the start-up check reads when no checkpoint is anchored yet.
+const STARTUP_TAIL: i64 = 10_000;
+
+/// The check a server makes before it starts: the newest trusted checkpoint of the
+/// anchor files still matches the trail, the trail reaches it, and every link after
+/// it holds (the last records when none is anchored yet). Cheap at any size of trail;
+/// `gongti audit verify` reads all of it. Returns what is wrong, if anything.
+pub async fn startup_check(store: &Store, anchors: &Anchors) -> AppResult<Option<String>> {
+    let newest = anchors
+        .checkpoints
+        .iter()
+        .filter(|c| {
+            anchors.trusted_keys.contains(&c.key) && crate::audit::checkpoint::signature_holds(c)
+        })
+        // The newest by when it was signed: after an accepted break the chain grows
+        // past a record number an older checkpoint already named.
+        .max_by_key(|c| (c.at_us, c.seq));
+    let head = store.audit_head().await?.map_or(0, |(seq, _)| seq);
+    let mut verifier = match newest {
+        Some(c) => {
+            let at = store.audit_records(c.seq - 1, 1).await?.records;
+            match at.first() {
+                Some(r) if r.seq == c.seq && r.hash == c.hash => {}
+                Some(r) if r.seq == c.seq => {
+                    return Ok(Some(format!(
+                        "审计记录 {} 与签名检查点不符 record {} does not match the checkpoint signed at {} µs: the trail was rewritten",
+                        c.seq, c.seq, c.at_us
+                    )));
+                }
+                _ => {
+                    return Ok(Some(format!(
+                        "审计链在 {head} 处结束，早于签名检查点 {} the trail ends at record {head}, before the checkpoint of record {} signed at {} µs: its newest records were removed",
+                        c.seq, c.seq, c.at_us
+                    )));
+                }
+            }
+            ChainVerifier::after(c.seq, c.hash)
+        }
+        None => {
+            let from = (head - STARTUP_TAIL).max(0);
+            match store.audit_records(from - 1, 1).await?.records.first() {
+                Some(r) if from > 0 => ChainVerifier::after(r.seq, r.hash),
+                _ => ChainVerifier::default(),
+            }
+        }
+    };
+    let mut after = verifier.verified();
+    loop {
+        let page = store.audit_records(after, AUDIT_VERIFY_PAGE).await?;
+        let Some(last) = page.records.last() else {
+            return Ok(None);
+        };
+        after = last.seq;
+        for r in &page.records {
+            if let Err(broken) = verifier.push(r) {
+                return Ok(Some(format!(
+                    "审计链已被破坏 the audit chain is broken: {broken}"
+                )));
+            }
+        }
+    }
+}
+
 /// Checks every record table's rows against what the trail (and the outbox) names,
 /// and every link of the trail. The record tables and the outbox are read first, in
 /// one snapshot, and the chain after it: a row in the snapshot was committed with its
 /// records, which were then in the outbox or already in the chain, so the check holds
 /// beside a running server. `progress` is told how many records have been read after
 /// each page of the chain.
-pub async fn verify(store: &Store, mut progress: impl FnMut(i64)) -> AppResult<VerifyReport> {
+pub async fn verify(
+    store: &Store,
+    anchors: &Anchors,
+    mut progress: impl FnMut(i64),
+) -> AppResult<VerifyReport> {
     let snapshot = store.records_snapshot().await?;
+    let moved_through = store.audit_outbox_mark().await?.unwrap_or(0);
+    let index = store.audit_patient_index_digest().await?;
+    let mut expected_index = (0u64, 0u128);
+    let mut checkpoints = CheckpointCheck::new(anchors);
+    let mut last_seq = 0;
     let mut coverage = Coverage::default();
-    for e in &snapshot.staged {
+    for (_, e) in &snapshot.staged {
         coverage.add(e);
     }
     let mut verifier = ChainVerifier::default();
@@ -185,6 +481,14 @@ pub async fn verify(store: &Store, mut progress: impl FnMut(i64)) -> AppResult<V
                 broken = Some(b);
             }
             coverage.add(&record.entry);
+            checkpoints.push(record);
+            if let (Some((mark, _, _)), Some(patient)) = (index, record.entry.patient_id)
+                && record.seq <= mark
+            {
+                expected_index.0 += 1;
+                expected_index.1 ^= gongti_core::audit::index_entry_digest(patient, record.seq);
+            }
+            last_seq = record.seq;
         }
         read += page.records.len() as i64;
         progress(read);
@@ -203,11 +507,28 @@ pub async fn verify(store: &Store, mut progress: impl FnMut(i64)) -> AppResult<V
             })
         })
         .collect();
+    let index = match index {
+        None => IndexFinding::EngineKept,
+        Some((_, entries, digest)) if (entries, digest) == expected_index => {
+            IndexFinding::Matches { entries }
+        }
+        Some((_, entries, _)) => IndexFinding::Differs {
+            entries,
+            expected: expected_index.0,
+        },
+    };
     Ok(VerifyReport {
         records: verifier.verified(),
+        last_seq,
+        checkpoints: checkpoints.finish(last_seq, broken.as_ref().map(ChainBreak::seq)),
         broken,
-        staged: snapshot.staged.len() as u64,
+        staged: snapshot
+            .staged
+            .iter()
+            .filter(|(id, _)| *id > moved_through)
+            .count() as u64,
         uncovered,
+        index,
     })
 }
 

@@ -613,7 +613,9 @@ async fn every_write_commits_with_its_audit_record() {
         );
         // ...and every record row is named by the record of the write that created it
         // (the test's own region set-up excepted: it writes the store directly).
-        let report = gongti_app::audit::verify(&t.store, |_| {}).await.unwrap();
+        let report = gongti_app::audit::verify(&t.store, &Default::default(), |_| {})
+            .await
+            .unwrap();
         assert!(report.broken.is_none(), "{report:?}");
         let uncovered: Vec<(&str, u64)> =
             report.uncovered.iter().map(|u| (u.table, u.rows)).collect();

@@ -184,7 +184,7 @@ fn crash_run(place: &Place, kills: u32, seed: u64) {
         "crash test ({}): {kills} kills, {} registrations + {} readings + {} sign-ins acknowledged, 0 lost, 0 rows without an audit record; restart to /healthz mean {mean:?}, slowest {slowest:?}; seed {seed}\n{said}",
         match place {
             Place::Dir(_) => "SQLite",
-            Place::Url(_) => "PostgreSQL",
+            Place::Url(..) => "PostgreSQL",
         },
         acked.residents.len(),
         acked.readings.len(),
@@ -223,11 +223,10 @@ fn killed_under_write_load_nothing_is_stored_without_its_audit_record_sqlite() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_under_write_load_nothing_is_stored_without_its_audit_record_postgres() {
-    let Some(admin) = gongti_testdb::postgres_admin_url() else {
+    let Some(place) = Place::postgres().await else {
         return;
     };
-    let url = gongti_testdb::fresh_postgres_url(&admin).await;
-    tokio::task::spawn_blocking(move || crash_run(&Place::Url(url), kills(), seed()))
+    tokio::task::spawn_blocking(move || crash_run(&place, kills(), seed()))
         .await
         .unwrap();
 }

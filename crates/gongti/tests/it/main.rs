@@ -9,6 +9,7 @@ use sqlx::Connection;
 mod crash;
 mod owner;
 mod server;
+mod tamper;
 
 /// The environment every `gongti` the tests run gets.
 fn gongti_env() -> [(&'static str, &'static str); 3] {
@@ -101,22 +102,7 @@ async fn deleting_an_audit_row_is_found_too() {
     );
     // A second command adds records (admin creation is audited at first start only; a
     // user creation adds one more).
-    let created = Command::new(env!("CARGO_BIN_EXE_gongti"))
-        .args([
-            "user",
-            "create",
-            "--data-dir",
-            d,
-            "--username",
-            "ops",
-            "--name",
-            "运维",
-            "--role",
-            "city_officer",
-        ])
-        .env("GONGTI_NEW_USER_PASSWORD", "ops-password-1")
-        .output()
-        .unwrap();
+    let created = server::run(&server::Place::Dir(d.to_owned()), server::CREATE_OPS);
     assert!(created.status.success(), "{}", text(&created));
     let mut db = audit_db(&dir).await;
     let (last,): (i64,) = sqlx::query_as("SELECT MAX(seq) FROM audit_log")
@@ -264,9 +250,10 @@ fn sigterm_shuts_down_gracefully_with_the_audit_flushed() {
     let verify = gongti(&["audit", "verify", "--data-dir", d]);
     assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
     // The admin's staff record and sign-in, the first build of the indicator
-    // counters, and the three refused tokens.
+    // counters, the three refused tokens, and the checkpoint made as it stopped.
     assert!(
-        text(&verify).contains("intact: 6 records"),
+        text(&verify).contains("intact: 7 records")
+            && text(&verify).contains("last good checkpoint: record 6"),
         "{}",
         text(&verify)
     );

@@ -3,58 +3,14 @@
 //! PostgreSQL two servers share one database under load with no error and one intact
 //! chain, and a command that must run alone refuses while they serve.
 
-use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::server::{Place, free_port, id_number, request, sign_in, start};
-use crate::{gongti_env, text};
-
-/// `gongti user create` of an operations account.
-const CREATE_OPS: &[&str] = &[
-    "user",
-    "create",
-    "--username",
-    "ops",
-    "--name",
-    "运维",
-    "--role",
-    "city_officer",
-];
-
-fn run(place: &Place, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gongti"))
-        .args(args)
-        .args(place.args())
-        .envs(gongti_env())
-        .env("GONGTI_NEW_USER_PASSWORD", "new-user-password-1")
-        .output()
-        .unwrap()
-}
-
-fn seed(place: &Place) {
-    let out = run(place, &["demo", "--residents", "50", "--no-serve"]);
-    assert!(out.status.success(), "{}", text(&out));
-}
-
-fn verified(place: &Place) -> String {
-    let out = run(place, &["audit", "verify"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(
-        text(&out).contains("every record row has its audit record"),
-        "{}",
-        text(&out)
-    );
-    text(&out)
-}
-
-fn stop(mut server: std::process::Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status();
-    assert!(server.wait().unwrap().success());
-}
+use crate::server::{
+    CREATE_OPS, Place, free_port, id_number, request, run, seed, sign_in, start, stop, verified,
+};
+use crate::text;
 
 #[test]
 fn a_served_data_directory_has_one_owner() {
@@ -98,10 +54,9 @@ fn a_served_data_directory_has_one_owner() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_servers_share_one_postgres_database_and_one_chain() {
-    let Some(admin) = gongti_testdb::postgres_admin_url() else {
+    let Some(place) = Place::postgres().await else {
         return;
     };
-    let place = Place::Url(gongti_testdb::fresh_postgres_url(&admin).await);
     tokio::task::spawn_blocking(move || two_servers(&place))
         .await
         .unwrap();

@@ -2,27 +2,52 @@
 //! it, and a minimal HTTP/1.1 client.
 
 use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::gongti_env;
+use crate::{gongti_env, text};
 
 pub const DEMO_PASSWORD: &str = "demo-password-1";
 /// How long a server may take to answer /healthz after a start.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Where the data lives: a data directory or a PostgreSQL URL.
+/// Where the data lives: a data directory, or a PostgreSQL URL with a directory for
+/// the audit key and anchor file (which default to the working directory there).
 #[derive(Clone)]
 pub enum Place {
     Dir(String),
-    Url(String),
+    Url(String, String),
 }
 
 impl Place {
-    pub fn args(&self) -> [&str; 2] {
+    /// A fresh database on the test PostgreSQL, or `None` when there is none.
+    pub async fn postgres() -> Option<Place> {
+        let admin = gongti_testdb::postgres_admin_url()?;
+        let url = gongti_testdb::fresh_postgres_url(&admin).await;
+        let dir = gongti_testdb::temp_dir("gongti-pg-files");
+        Some(Place::Url(url, dir.to_str().unwrap().to_owned()))
+    }
+
+    pub fn sqlite() -> Place {
+        Place::Dir(
+            gongti_testdb::temp_dir("gongti-cli")
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        )
+    }
+
+    pub fn args(&self) -> Vec<String> {
         match self {
-            Place::Dir(d) => ["--data-dir", d],
-            Place::Url(u) => ["--database-url", u],
+            Place::Dir(d) => vec!["--data-dir".into(), d.clone()],
+            Place::Url(u, d) => vec![
+                "--database-url".into(),
+                u.clone(),
+                "--audit-key".into(),
+                format!("{d}/audit-signing.key"),
+                "--audit-anchor".into(),
+                format!("{d}/audit-anchor.log"),
+            ],
         }
     }
 }
@@ -75,11 +100,17 @@ pub fn json_field<'a>(body: &'a str, field: &str) -> Option<&'a str> {
 
 /// Starts `gongti serve`; returns it with how long it took to answer /healthz.
 pub fn start(place: &Place, port: u16) -> (Child, Duration) {
+    start_with(place, port, &[])
+}
+
+/// [`start`] with more arguments for `serve`.
+pub fn start_with(place: &Place, port: u16, more: &[&str]) -> (Child, Duration) {
     let began = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_gongti"))
         .arg("serve")
         .args(place.args())
         .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(more)
         .envs(gongti_env())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -120,4 +151,53 @@ pub fn id_number(n: u64) -> String {
         "{body}{}",
         gongti_core::id_number::check_character(body.as_bytes())
     )
+}
+
+/// Runs a `gongti` command on the place.
+pub fn run(place: &Place, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gongti"))
+        .args(args)
+        .args(place.args())
+        .envs(gongti_env())
+        .env("GONGTI_NEW_USER_PASSWORD", "new-user-password-1")
+        .output()
+        .unwrap()
+}
+
+/// `gongti user create` of an operations account.
+pub const CREATE_OPS: &[&str] = &[
+    "user",
+    "create",
+    "--username",
+    "ops",
+    "--name",
+    "运维",
+    "--role",
+    "city_officer",
+];
+
+/// A small demo region.
+pub fn seed(place: &Place) {
+    let out = run(place, &["demo", "--residents", "50", "--no-serve"]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// `audit verify` finds the store sound; returns what it said.
+pub fn verified(place: &Place) -> String {
+    let out = run(place, &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("every record row has its audit record"),
+        "{}",
+        text(&out)
+    );
+    text(&out)
+}
+
+/// Stops a server with SIGTERM; it must exit cleanly.
+pub fn stop(mut server: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    assert!(server.wait().unwrap().success());
 }
