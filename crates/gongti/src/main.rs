@@ -244,6 +244,26 @@ async fn open(db: &DbArgs) -> anyhow::Result<(Store, Settings)> {
     let applied = store.migrate().await.context("migrating")?;
     if applied > 0 {
         tracing::info!(applied, "database migrated");
+        // Changing the schema is a write like any other: on the trail.
+        let entry = gongti_core::audit::AuditEntry {
+            at_us: gongti_app::unix_us(time::OffsetDateTime::now_utc()),
+            actor_user_id: None,
+            actor_username: "system".into(),
+            role: None,
+            institution_id: None,
+            action: "schema.migrate".into(),
+            resource_type: "Schema".into(),
+            resource_id: Some(gongti_store::MIGRATION_COUNT.to_string()),
+            patient_id: None,
+            reason: None,
+            outcome: gongti_core::audit::Outcome::Ok,
+            detail: Some(format!("{applied} migrations applied")),
+            request_id: None,
+        };
+        store
+            .append_entries(&[entry], 0)
+            .await
+            .context("recording the migration")?;
     }
     Ok((store, settings))
 }

@@ -249,11 +249,12 @@ fn sigterm_shuts_down_gracefully_with_the_audit_flushed() {
     assert!(status.success(), "exit after SIGTERM: {status:?}");
     let verify = gongti(&["audit", "verify", "--data-dir", d]);
     assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
-    // The admin's staff record and sign-in, the first build of the indicator
-    // counters, the three refused tokens, and the checkpoint made as it stopped.
+    // The schema's creation, the admin's staff record and sign-in, the first build
+    // of the indicator counters, the three refused tokens, and the checkpoint made
+    // as it stopped.
     assert!(
-        text(&verify).contains("intact: 7 records")
-            && text(&verify).contains("last good checkpoint: record 6"),
+        text(&verify).contains("intact: 8 records")
+            && text(&verify).contains("last good checkpoint: record 7"),
         "{}",
         text(&verify)
     );
