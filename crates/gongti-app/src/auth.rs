@@ -17,10 +17,6 @@ use sha2::{Digest, Sha256};
 
 use crate::{App, AppError, AppResult};
 
-/// Consecutive failed sign-ins after which an account is locked.
-pub const SIGN_IN_FAILURES_BEFORE_LOCK: i64 = 5;
-/// How long a locked account stays locked.
-pub const LOCK_DURATION: Duration = Duration::from_secs(15 * 60);
 /// Extra delay per consecutive failure before a failed sign-in is answered.
 pub const FAILURE_DELAY_STEP: Duration = Duration::from_millis(250);
 pub const FAILURE_DELAY_MAX: Duration = Duration::from_secs(2);
@@ -117,6 +113,26 @@ pub struct SignInOutcome {
     pub csrf: Option<String>,
     pub expires_in_s: u64,
     pub principal: Principal,
+    pub notice: Option<SignInNotice>,
+}
+
+/// Failed attempts on the account since its last successful sign-in: the person is
+/// told, so that a lock or a guessing attempt is never silent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignInNotice {
+    pub failed_attempts: i64,
+    pub last_failed_at_us: i64,
+}
+
+impl SignInNotice {
+    pub(crate) fn of(state: &gongti_core::throttle::NameState) -> Option<SignInNotice> {
+        gongti_core::throttle::succeeded(*state)
+            .0
+            .map(|(failed_attempts, last_failed_at_us)| SignInNotice {
+                failed_attempts,
+                last_failed_at_us,
+            })
+    }
 }
 
 /// A resolved token: who it is and, for sessions, the CSRF secret.
@@ -131,6 +147,7 @@ pub struct Session {
 #[derive(Default)]
 pub(crate) struct AuthState {
     tokens: RwLock<HashMap<[u8; 32], (Session, std::time::Instant)>>,
+    pub(crate) sources: crate::sign_in::Sources,
 }
 
 fn random_token() -> String {
@@ -184,68 +201,23 @@ pub fn check_password(password: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// What a password attempt against an account comes to.
-pub(crate) enum Attempt {
-    Accepted,
-    /// Wrong: the failure count to store, and the lock it sets, if any.
-    Wrong {
-        failures: i64,
-        locked_until_us: Option<i64>,
-    },
-    /// The account is locked until then; the password was not checked.
-    Locked {
-        until_us: i64,
-    },
-}
-
-/// Checks a password against an account's hash and lock state (argon2 off the async
-/// threads). Failures count up to a lock; a lock that has run out starts again.
-pub(crate) async fn attempt(
+/// Checks a password against an account's hash, or — when there is no account —
+/// against a decoy, so that both take as long (argon2 off the async threads).
+pub(crate) async fn password_matches_or_decoy(
     password: &str,
-    phc: &str,
-    failed_attempts: i64,
-    locked_until_us: Option<i64>,
-    now_us: i64,
-) -> AppResult<Attempt> {
-    if let Some(until_us) = locked_until_us.filter(|&until| until > now_us) {
-        return Ok(Attempt::Locked { until_us });
-    }
-    let (pw, phc) = (password.to_owned(), phc.to_owned());
-    let matches = tokio::task::spawn_blocking(move || password_matches(&pw, &phc))
-        .await
-        .map_err(anyhow::Error::new)?;
-    if matches {
-        return Ok(Attempt::Accepted);
-    }
-    let before = if locked_until_us.is_some() {
-        0
-    } else {
-        failed_attempts
-    };
-    let failures = before + 1;
-    Ok(Attempt::Wrong {
-        failures,
-        locked_until_us: (failures >= SIGN_IN_FAILURES_BEFORE_LOCK)
-            .then(|| now_us + LOCK_DURATION.as_micros() as i64),
+    phc: Option<&str>,
+) -> AppResult<bool> {
+    let (pw, phc) = (password.to_owned(), phc.map(str::to_owned));
+    let matches = tokio::task::spawn_blocking(move || match phc {
+        Some(phc) => password_matches(&pw, &phc),
+        None => {
+            password_matches(&pw, decoy_hash());
+            false
+        }
     })
-}
-
-/// Waits longer after each failure, up to a cap.
-pub(crate) async fn slow_down(failures: i64) {
-    let delay = FAILURE_DELAY_STEP
-        .saturating_mul(u32::try_from(failures).unwrap_or(u32::MAX))
-        .min(FAILURE_DELAY_MAX);
-    tokio::time::sleep(delay).await;
-}
-
-/// An unknown username costs as much as a wrong password.
-pub(crate) async fn unknown_account(password: &str) -> AppResult<()> {
-    let password = password.to_owned();
-    tokio::task::spawn_blocking(move || password_matches(&password, decoy_hash()))
-        .await
-        .map_err(anyhow::Error::new)?;
-    tokio::time::sleep(FAILURE_DELAY_STEP).await;
-    Ok(())
+    .await
+    .map_err(anyhow::Error::new)?;
+    Ok(matches)
 }
 
 pub(crate) fn new_token() -> (String, [u8; 32]) {
@@ -329,8 +301,9 @@ impl App {
             .ok_or(AppError::NotFound)?;
         // A new password ends every session and token the old one opened.
         let entry = self.system_entry("user.set_password", Some(user.id), "lock_cleared");
+        let key = crate::sign_in::throttle_key(crate::sign_in::AccountKind::Staff, &user.username);
         self.store
-            .set_password(user.id, &hash_password(password)?, &[entry])
+            .set_password(user.id, &hash_password(password)?, &key, &[entry])
             .await?;
         self.auth
             .tokens
@@ -372,14 +345,28 @@ impl App {
         })
     }
 
-    /// Signs in with a password. Failures are slowed, then the account is locked; every
-    /// attempt is audited (without the password).
+    /// Lifts a sign-in lock (the command line); the person is still told of the
+    /// failures at their next sign-in.
+    pub async fn unlock_user(&self, username: &str) -> AppResult<()> {
+        let user = self
+            .store
+            .user_by_username(username)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let entry = self.system_entry("user.unlock", Some(user.id), "lock_cleared");
+        self.unlock_name(crate::sign_in::AccountKind::Staff, &user.username, entry)
+            .await
+    }
+
+    /// Signs in with a password (`source`: the client's address, when known). Every
+    /// attempt is throttled and audited (without the password); see `sign_in`.
     pub async fn sign_in(
         &self,
         username: &str,
         password: &str,
         kind: TokenKind,
         request_id: Option<String>,
+        source: Option<std::net::IpAddr>,
     ) -> AppResult<SignInOutcome> {
         let now_us = self.now_us();
         let audit = |outcome: Outcome, user: Option<&UserRecord>, detail: &str| AuditEntry {
@@ -392,63 +379,41 @@ impl App {
             resource_type: "User".into(),
             resource_id: user.map(|u| u.id.to_string()),
             patient_id: None,
-            reason: None,
+            reason: source.map(|ip| format!("from {ip}")),
             outcome,
             detail: Some(detail.into()),
             request_id: request_id.clone(),
         };
-        let user = self.store.user_by_username(username).await?;
-        let Some(user) = user.filter(|u| !u.disabled) else {
-            unknown_account(password).await?;
-            self.audit
-                .record(vec![audit(Outcome::Failed, None, "unknown_user")])
-                .await?;
-            return Err(AppError::Unauthenticated);
-        };
-        match attempt(
-            password,
-            &user.password_hash,
-            user.failed_attempts,
-            user.locked_until_us,
-            now_us,
-        )
-        .await?
-        {
-            Attempt::Accepted => {}
-            Attempt::Locked { until_us } => {
-                self.audit
-                    .record(vec![audit(Outcome::Failed, Some(&user), "locked")])
-                    .await?;
-                return Err(AppError::Locked { until_us });
-            }
-            Attempt::Wrong {
-                failures,
-                locked_until_us,
-            } => {
-                let detail = if locked_until_us.is_some() {
-                    "wrong_password_locked"
-                } else {
-                    "wrong_password"
+        let user = self
+            .store
+            .user_by_username(username)
+            .await?
+            .filter(|u| !u.disabled);
+        let checked = self
+            .check_attempt(
+                crate::sign_in::AccountKind::Staff,
+                username,
+                password,
+                user.as_ref().map(|u| u.password_hash.as_str()),
+                source,
+                audit(Outcome::Failed, user.as_ref(), "locked"),
+            )
+            .await?;
+        let user = match (checked, user) {
+            (crate::sign_in::Checked::Right, Some(user)) => user,
+            (crate::sign_in::Checked::Wrong(error), user) => {
+                let detail = match (&user, &error) {
+                    (None, _) => "unknown_user",
+                    (Some(_), AppError::Locked { .. }) => "wrong_password_locked",
+                    (Some(_), _) => "wrong_password",
                 };
-                self.store
-                    .set_sign_in_state(
-                        user.id,
-                        failures,
-                        locked_until_us,
-                        &[audit(Outcome::Failed, Some(&user), detail)],
-                    )
+                self.audit
+                    .record(vec![audit(Outcome::Failed, user.as_ref(), detail)])
                     .await?;
-                self.audit.flush().await?;
-                slow_down(failures).await;
-                return Err(match locked_until_us {
-                    Some(until_us) => AppError::Locked { until_us },
-                    None => AppError::Unauthenticated,
-                });
+                return Err(error);
             }
-        }
-        if user.failed_attempts != 0 || user.locked_until_us.is_some() {
-            self.store.set_sign_in_state(user.id, 0, None, &[]).await?;
-        }
+            (crate::sign_in::Checked::Right, None) => return Err(AppError::Unauthenticated),
+        };
         let principal = self.principal_of(&user).await?;
         let token = random_token();
         let csrf = (kind == TokenKind::Session).then(random_token);
@@ -459,11 +424,23 @@ impl App {
             csrf: csrf.clone(),
             expires_at_us,
         };
-        let mut entry = audit(Outcome::Ok, Some(&user), kind.code());
-        entry.role = Some(principal.role.code().to_owned());
-        entry.institution_id = principal.institution_id;
-        self.store
-            .insert_token(&token_hash(&token), &record, now_us, &[entry])
+        let entry = |before: &gongti_core::throttle::NameState| {
+            let mut entry = audit(Outcome::Ok, Some(&user), kind.code());
+            entry.role = Some(principal.role.code().to_owned());
+            entry.institution_id = principal.institution_id;
+            if let Some(n) = SignInNotice::of(before) {
+                entry.detail = Some(format!(
+                    "{} after {} failed attempts",
+                    kind.code(),
+                    n.failed_attempts
+                ));
+            }
+            vec![entry]
+        };
+        let key = crate::sign_in::throttle_key(crate::sign_in::AccountKind::Staff, username);
+        let before = self
+            .store
+            .insert_token(&token_hash(&token), &record, now_us, &key, &entry)
             .await?;
         self.audit.flush().await?;
         Ok(SignInOutcome {
@@ -471,6 +448,7 @@ impl App {
             csrf,
             expires_in_s: kind.ttl().as_secs(),
             principal,
+            notice: SignInNotice::of(&before),
         })
     }
 

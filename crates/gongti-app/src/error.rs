@@ -14,8 +14,10 @@ pub enum AppError {
     InvalidBatch(Vec<(usize, FieldProblem)>),
     #[error("not signed in, or the token is not valid")]
     Unauthenticated,
+    /// Too many failed sign-ins (of the account name, or from the source address):
+    /// refused until then.
     #[error("too many failed sign-ins: locked")]
-    Locked { until_us: i64 },
+    Locked { until_us: i64, retry_after_s: u64 },
     #[error("not allowed")]
     Forbidden,
     #[error("allowed only through break-the-glass with a reason")]

@@ -21,6 +21,7 @@ pub mod registry;
 pub mod residents;
 pub mod scheduling;
 pub mod screening;
+mod sign_in;
 pub mod worklists;
 
 use std::sync::Arc;
@@ -28,7 +29,7 @@ use std::sync::Arc;
 use gongti_store::Store;
 use time::OffsetDateTime;
 
-pub use auth::{Principal, SignInOutcome};
+pub use auth::{Principal, SignInNotice, SignInOutcome};
 pub use error::{AppError, AppResult};
 
 /// Where the current time comes from: the system clock in production, a fixed or
@@ -56,6 +57,7 @@ pub struct App {
     pub(crate) auth: Arc<auth::AuthState>,
     pub(crate) clock: Clock,
     pub(crate) chronic: Arc<gongti_core::chronic::Params>,
+    pub(crate) throttle: gongti_core::throttle::ThrottleParams,
 }
 
 impl std::fmt::Debug for App {
@@ -99,6 +101,7 @@ impl App {
             auth: Arc::new(auth::AuthState::default()),
             clock,
             chronic: Arc::new(gongti_core::chronic::Params::default()),
+            throttle: gongti_core::throttle::ThrottleParams::default(),
         };
         Ok((app, writer))
     }

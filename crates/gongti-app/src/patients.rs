@@ -10,10 +10,11 @@ use gongti_core::scheduling::{BookingAction, BookingError, Pool, SlotWhen, trans
 use gongti_store::{BookingRecord, NewBooking, Page, StoreError};
 
 use crate::auth::{
-    API_TOKEN_TTL, Attempt, SESSION_TTL, USERNAME_MAX_CHARS, attempt, check_password,
-    hash_of_token, hash_password, new_token, slow_down, unknown_account,
+    API_TOKEN_TTL, SESSION_TTL, SignInNotice, USERNAME_MAX_CHARS, check_password, hash_of_token,
+    hash_password, new_token,
 };
 use crate::scheduling::{booked_or_conflict, booking_access_until_us, pools_for};
+use crate::sign_in::{AccountKind, Checked, throttle_key};
 use crate::{App, AppError, AppResult, Ctx};
 
 /// A signed-in resident.
@@ -33,6 +34,7 @@ pub struct PatientSignIn {
     pub token: String,
     pub csrf: Option<String>,
     pub expires_in_s: u64,
+    pub notice: Option<SignInNotice>,
 }
 
 impl PatientCtx {
@@ -125,13 +127,15 @@ impl App {
         Ok(id)
     }
 
-    /// Signs a resident in; a console session gets a CSRF token.
+    /// Signs a resident in (throttled like staff: `sign_in`); a console session gets
+    /// a CSRF token.
     pub async fn patient_sign_in(
         &self,
         username: &str,
         password: &str,
         console: bool,
         request_id: Option<String>,
+        source: Option<std::net::IpAddr>,
     ) -> AppResult<PatientSignIn> {
         let now_us = self.now_us();
         let entry = |outcome: Outcome, resident: Option<i64>, detail: &str| AuditEntry {
@@ -150,75 +154,62 @@ impl App {
             resource_type: "PatientAccount".into(),
             resource_id: None,
             patient_id: resident,
-            reason: None,
+            reason: source.map(|ip| format!("from {ip}")),
             outcome,
             detail: Some(detail.into()),
             request_id: request_id.clone(),
         };
-        let Some(account) = self.store.patient_account_by_username(username).await? else {
-            unknown_account(password).await?;
-            self.audit
-                .record(vec![entry(Outcome::Failed, None, "unknown_user")])
-                .await?;
-            return Err(AppError::Unauthenticated);
-        };
-        let resident = Some(account.resident_id);
-        match attempt(
-            password,
-            &account.password_hash,
-            account.failed_attempts,
-            account.locked_until_us,
-            now_us,
-        )
-        .await?
-        {
-            Attempt::Accepted => {}
-            Attempt::Locked { until_us } => {
+        let account = self.store.patient_account_by_username(username).await?;
+        let resident = account.as_ref().map(|a| a.resident_id);
+        let checked = self
+            .check_attempt(
+                AccountKind::Resident,
+                username,
+                password,
+                account.as_ref().map(|a| a.password_hash.as_str()),
+                source,
+                entry(Outcome::Failed, resident, "locked"),
+            )
+            .await?;
+        let account = match (checked, account) {
+            (Checked::Right, Some(account)) => account,
+            (Checked::Wrong(error), account) => {
+                let detail = match (&account, &error) {
+                    (None, _) => "unknown_user",
+                    (Some(_), AppError::Locked { .. }) => "wrong_password_locked",
+                    (Some(_), _) => "wrong_password",
+                };
                 self.audit
-                    .record(vec![entry(Outcome::Failed, resident, "locked")])
+                    .record(vec![entry(Outcome::Failed, resident, detail)])
                     .await?;
-                return Err(AppError::Locked { until_us });
+                return Err(error);
             }
-            Attempt::Wrong {
-                failures,
-                locked_until_us,
-            } => {
-                self.store
-                    .set_patient_sign_in_state(
-                        account.id,
-                        failures,
-                        locked_until_us,
-                        &[entry(Outcome::Failed, resident, "wrong_password")],
-                    )
-                    .await?;
-                self.audit.flush().await?;
-                slow_down(failures).await;
-                return Err(match locked_until_us {
-                    Some(until_us) => AppError::Locked { until_us },
-                    None => AppError::Unauthenticated,
-                });
-            }
-        }
-        if account.failed_attempts != 0 || account.locked_until_us.is_some() {
-            self.store
-                .set_patient_sign_in_state(account.id, 0, None, &[])
-                .await?;
-        }
+            (Checked::Right, None) => return Err(AppError::Unauthenticated),
+        };
         let (token, hash) = new_token();
         let csrf = console.then(|| new_token().0);
         let ttl = if console { SESSION_TTL } else { API_TOKEN_TTL };
-        self.store
+        let key = throttle_key(AccountKind::Resident, username);
+        let audit = |before: &gongti_core::throttle::NameState| {
+            let how = if console { "session" } else { "api" };
+            let detail = match SignInNotice::of(before) {
+                Some(n) => format!("{how} after {} failed attempts", n.failed_attempts),
+                None => how.to_owned(),
+            };
+            vec![entry(Outcome::Ok, resident, &detail)]
+        };
+        let before = self
+            .store
             .insert_patient_token(
-                &hash,
-                account.id,
-                csrf.as_deref(),
-                now_us + ttl.as_micros() as i64,
+                &gongti_store::NewPatientToken {
+                    token_hash: &hash,
+                    account_id: account.id,
+                    csrf: csrf.as_deref(),
+                    expires_at_us: now_us + ttl.as_micros() as i64,
+                },
                 now_us,
-                &[entry(
-                    Outcome::Ok,
-                    resident,
-                    if console { "session" } else { "api" },
-                )],
+                &key,
+                &audit,
             )
             .await?;
         self.audit.flush().await?;
@@ -226,6 +217,7 @@ impl App {
             token,
             csrf,
             expires_in_s: ttl.as_secs(),
+            notice: SignInNotice::of(&before),
         })
     }
 

@@ -93,12 +93,7 @@ pub async fn chronic(
         );
     }
 
-    let router = gongti_web::router(
-        app.clone(),
-        gongti_web::WebConfig {
-            secure_cookies: false,
-        },
-    );
+    let router = gongti_web::router(app.clone(), gongti_web::WebConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(axum::serve(listener, router).into_future());

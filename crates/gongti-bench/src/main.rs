@@ -190,12 +190,7 @@ pub(crate) async fn serve_on(store: gongti_store::Store) -> anyhow::Result<Serve
     app.seed_demo(0, 1, PASSWORD, |_, _| {})
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let router = gongti_web::router(
-        app.clone(),
-        gongti_web::WebConfig {
-            secure_cookies: false,
-        },
-    );
+    let router = gongti_web::router(app.clone(), gongti_web::WebConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(axum::serve(listener, router).into_future());

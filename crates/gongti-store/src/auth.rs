@@ -1,6 +1,7 @@
 //! Sign-ins: users, their failed-attempt counters, and hashed session / API tokens.
 
 use gongti_core::audit::AuditEntry;
+use gongti_core::throttle::NameState;
 
 use crate::outbox::{created, stage_audit};
 use crate::row::{RowExt, trusted};
@@ -89,34 +90,19 @@ impl Store {
         Ok(n)
     }
 
-    /// Records the outcome of a sign-in attempt: the new failure count and lock.
-    pub async fn set_sign_in_state(
-        &self,
-        user_id: i64,
-        failed_attempts: i64,
-        locked_until_us: Option<i64>,
-        audit: &[AuditEntry],
-    ) -> Result<()> {
-        on_write!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE users SET failed_attempts = $1, locked_until_us = $2 WHERE id = $3")
-                .bind(failed_attempts).bind(locked_until_us).bind(user_id).execute(&mut *tx).await?;
-            stage_audit!(tx, audit);
-            tx.commit().await?;
-        });
-        Ok(())
-    }
-
     /// Sets a new password hash, clears the failure count and lock, and ends every
     /// token the old password opened, in one transaction.
     pub async fn set_password(
         &self,
         user_id: i64,
         password_hash: &str,
+        throttle_key: &[u8; 32],
         audit: &[AuditEntry],
     ) -> Result<()> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM sign_in_throttle WHERE key = $1")
+                .bind(&throttle_key[..]).execute(&mut *tx).await?;
             let done = sqlx::query("UPDATE users SET password_hash = $1, failed_attempts = 0, locked_until_us = NULL WHERE id = $2")
                 .bind(password_hash).bind(user_id).execute(&mut *tx).await?;
             if done.rows_affected() == 0 {
@@ -134,20 +120,26 @@ impl Store {
         token_hash: &[u8; 32],
         record: &TokenRecord,
         now_us: i64,
-        audit: &[AuditEntry],
-    ) -> Result<()> {
+        throttle_key: &[u8; 32],
+        audit: crate::AuditFor<'_, NameState>,
+    ) -> Result<NameState> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
+            // A successful sign-in ends the name's run of failures; what it was is the
+            // notice the person gets.
+            let before = crate::throttle::locked_state!(tx, self, throttle_key);
+            sqlx::query("DELETE FROM sign_in_throttle WHERE key = $1")
+                .bind(&throttle_key[..]).execute(&mut *tx).await?;
             sqlx::query(
                 "INSERT INTO tokens (token_hash, user_id, kind, csrf, expires_at_us, created_at_us) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(token_hash.as_slice()).bind(record.user_id).bind(&record.kind).bind(&record.csrf)
             .bind(record.expires_at_us).bind(now_us)
             .execute(&mut *tx).await?;
-            stage_audit!(tx, audit);
+            stage_audit!(tx, &audit(&before));
             tx.commit().await?;
-        });
-        Ok(())
+            Ok(before)
+        })
     }
 
     pub async fn token(&self, token_hash: &[u8; 32]) -> Result<Option<TokenRecord>> {

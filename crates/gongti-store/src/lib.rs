@@ -29,6 +29,7 @@ mod residents;
 mod row;
 mod scheduling;
 mod screening;
+mod throttle;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -52,7 +53,7 @@ pub use contracts::{ContractRecord, ContractWrite, NewPackage, OpenContract, Pac
 pub use indicators::{IndicatorPatient, IndicatorScope, IndicatorWindow};
 pub use maintained::{IndicatorEvent, IndicatorTables, IndicatorUpdate, scopes_of};
 pub use migrate::MIGRATION_COUNT;
-pub use patients::{PatientAccount, PatientToken};
+pub use patients::{NewPatientToken, PatientAccount, PatientToken};
 pub use readings::{AlertRecord, NewAlert, NewReading, ReadingOutcome, ReadingRecord};
 pub use referral_figures::ReferralFactRow;
 pub use referrals::{

@@ -101,6 +101,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0015_audit_outbox.sql"),
         postgres: include_str!("../migrations/postgres/0015_audit_outbox.sql"),
     },
+    Migration {
+        version: 16,
+        name: "sign_in_throttle",
+        sqlite: include_str!("../migrations/sqlite/0016_sign_in_throttle.sql"),
+        postgres: include_str!("../migrations/postgres/0016_sign_in_throttle.sql"),
+    },
 ];
 
 pub const MIGRATION_COUNT: usize = MIGRATIONS.len();

@@ -26,6 +26,15 @@ pub struct PatientToken {
     pub expires_at_us: i64,
 }
 
+/// A resident's token to store (its hash only), with the session's CSRF secret.
+#[derive(Debug, Clone)]
+pub struct NewPatientToken<'a> {
+    pub token_hash: &'a [u8; 32],
+    pub account_id: i64,
+    pub csrf: Option<&'a str>,
+    pub expires_at_us: i64,
+}
+
 const COLUMNS: &str = "id, resident_id, username, password_hash, failed_attempts, locked_until_us";
 
 fn account(row: &impl RowExt) -> Result<PatientAccount> {
@@ -77,46 +86,28 @@ impl Store {
         })
     }
 
-    /// Records the outcome of a sign-in attempt.
-    pub async fn set_patient_sign_in_state(
-        &self,
-        account_id: i64,
-        failed_attempts: i64,
-        locked_until_us: Option<i64>,
-        audit: &[AuditEntry],
-    ) -> Result<()> {
-        on_write!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE patient_accounts SET failed_attempts = $1, locked_until_us = $2 WHERE id = $3")
-                .bind(failed_attempts).bind(locked_until_us).bind(account_id)
-                .execute(&mut *tx).await?;
-            stage_audit!(tx, audit);
-            tx.commit().await?;
-        });
-        Ok(())
-    }
-
     pub async fn insert_patient_token(
         &self,
-        token_hash: &[u8; 32],
-        account_id: i64,
-        csrf: Option<&str>,
-        expires_at_us: i64,
+        t: &NewPatientToken<'_>,
         now_us: i64,
-        audit: &[AuditEntry],
-    ) -> Result<()> {
+        throttle_key: &[u8; 32],
+        audit: crate::AuditFor<'_, gongti_core::throttle::NameState>,
+    ) -> Result<gongti_core::throttle::NameState> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
+            let before = crate::throttle::locked_state!(tx, self, throttle_key);
+            sqlx::query("DELETE FROM sign_in_throttle WHERE key = $1")
+                .bind(&throttle_key[..]).execute(&mut *tx).await?;
             sqlx::query(
                 "INSERT INTO patient_tokens (token_hash, account_id, csrf, expires_at_us, created_at_us)
                  VALUES ($1, $2, $3, $4, $5)",
             )
-            .bind(&token_hash[..]).bind(account_id).bind(csrf).bind(expires_at_us).bind(now_us)
+            .bind(&t.token_hash[..]).bind(t.account_id).bind(t.csrf).bind(t.expires_at_us).bind(now_us)
             .execute(&mut *tx).await?;
-            stage_audit!(tx, audit);
+            stage_audit!(tx, &audit(&before));
             tx.commit().await?;
-        });
-        Ok(())
+            Ok(before)
+        })
     }
 
     pub async fn patient_token(&self, token_hash: &[u8; 32]) -> Result<Option<PatientToken>> {

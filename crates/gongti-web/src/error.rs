@@ -16,9 +16,11 @@ pub struct ApiError {
     pub en: String,
     pub problems: Vec<FieldProblem>,
     /// Problems of a batch's items, with the item's index.
-    pub indexed: Vec<(usize, FieldProblem)>,
+    pub indexed: Box<[(usize, FieldProblem)]>,
     /// Render as a FHIR OperationOutcome instead of `{"code","message"}`.
     pub fhir: bool,
+    /// Seconds for a `Retry-After` header (429).
+    pub retry_after_s: Option<u32>,
 }
 
 impl ApiError {
@@ -34,8 +36,9 @@ impl ApiError {
             zh: zh.into(),
             en: en.into(),
             problems: Vec::new(),
-            indexed: Vec::new(),
+            indexed: Box::default(),
             fhir: false,
+            retry_after_s: None,
         }
     }
 
@@ -180,16 +183,25 @@ impl ApiError {
                     "批量数据有误，已列出每条的问题，未保存任何数据",
                     "Items of the batch have problems, each listed with its index; nothing was saved",
                 );
-                error.indexed = items.clone();
+                error.indexed = items.clone().into_boxed_slice();
                 error
             }
             AppError::Unauthenticated => ApiError::unauthenticated(),
-            AppError::Locked { .. } => ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "locked",
-                "登录失败次数过多，账号已暂时锁定",
-                "Too many failed sign-ins: the account is locked for a while",
-            ),
+            AppError::Locked { retry_after_s, .. } => {
+                let minutes = retry_after_s.div_ceil(60);
+                let mut error = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "locked",
+                    format!(
+                        "登录失败次数过多，请 {minutes} 分钟后再试；如非本人操作，请联系管理员解锁"
+                    ),
+                    format!(
+                        "Too many failed sign-ins: try again in {minutes} min; if this was not you, ask an administrator to unlock the account"
+                    ),
+                );
+                error.retry_after_s = Some(u32::try_from(*retry_after_s).unwrap_or(u32::MAX));
+                error
+            }
             AppError::Forbidden => ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -350,19 +362,31 @@ impl IntoResponse for ApiError {
                 json!({"severity": "error", "code": "invalid", "expression": [p["field"]], "diagnostics": p["message_en"]})
             }));
             let body = json!({"resourceType": "OperationOutcome", "issue": issues});
-            return (
+            let response = (
                 self.status,
                 [("content-type", "application/fhir+json")],
                 body.to_string(),
             )
                 .into_response();
+            return with_retry_after(response, self.retry_after_s);
         }
         let mut body = json!({"code": self.code, "message": self.zh, "message_en": self.en});
         if !problems.is_empty() {
             body["problems"] = problems.into();
         }
-        (self.status, axum::Json(body)).into_response()
+        let response = (self.status, axum::Json(body)).into_response();
+        with_retry_after(response, self.retry_after_s)
     }
+}
+
+/// Adds `Retry-After` when there is a time to wait.
+pub(crate) fn with_retry_after(mut response: Response, seconds: Option<u32>) -> Response {
+    if let Some(s) = seconds {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, s.into());
+    }
+    response
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;

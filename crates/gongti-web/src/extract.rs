@@ -22,6 +22,60 @@ pub(crate) fn request_id(parts_headers: &axum::http::HeaderMap) -> Option<String
         .map(str::to_owned)
 }
 
+/// The client's address: the connection's peer, or — when the peer is a proxy the
+/// configuration trusts — the last address `X-Forwarded-For` names that is not one of
+/// those proxies. `None` when the server was not given connection info (tests).
+pub(crate) fn client_ip(
+    state: &AppState,
+    extensions: &axum::http::Extensions,
+    headers: &axum::http::HeaderMap,
+) -> Option<std::net::IpAddr> {
+    let peer = match extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>() {
+        Some(c) => c.0.ip(),
+        // What tests set in place of a connection.
+        None => extensions
+            .get::<axum::extract::connect_info::MockConnectInfo<std::net::SocketAddr>>()?
+            .0
+            .ip(),
+    };
+    let trusted = &state.config.trusted_proxies;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+        .collect::<Vec<_>>();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|a| !trusted.contains(a))
+            .unwrap_or(peer),
+    )
+}
+
+/// The client's address as an extractor (see [`client_ip`]).
+pub(crate) struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl axum::extract::FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(
+            state,
+            &parts.extensions,
+            &parts.headers,
+        )))
+    }
+}
+
 /// An audit entry for something refused at the edge, before any use case ran.
 pub(crate) fn edge_entry(
     state: &AppState,

@@ -42,10 +42,12 @@ pub const PAGE_SIZE_DEFAULT: u32 = 20;
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Settings of the HTTP edge.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct WebConfig {
     /// Mark session cookies `Secure` (off only when serving plain HTTP on loopback).
     pub secure_cookies: bool,
+    /// Proxies whose `X-Forwarded-For` is believed (their own addresses).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// What every handler and middleware is given. axum clones the state for each layer

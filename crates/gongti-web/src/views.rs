@@ -106,3 +106,13 @@ pub(crate) fn team(t: &TeamRecord) -> Value {
 pub(crate) fn page(items: Vec<Value>, next_after: Option<i64>) -> Value {
     json!({"items": items, "next_cursor": next_after.map(crate::extract::encode_cursor)})
 }
+
+/// What a sign-in reports about failed attempts since the last one.
+pub(crate) fn sign_in_notice(n: &gongti_app::SignInNotice) -> Value {
+    json!({
+        "failed_attempts": n.failed_attempts,
+        "last_failed_at": utc(n.last_failed_at_us),
+        "message": format!("自上次登录以来有 {} 次失败的登录尝试", n.failed_attempts),
+        "message_en": format!("{} failed sign-in attempts since your last sign-in", n.failed_attempts),
+    })
+}

@@ -176,6 +176,13 @@ enum UserCommand {
         #[arg(long)]
         username: String,
     },
+    /// Lift a sign-in lock (after failed attempts) and forget the failures.
+    Unlock {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        username: String,
+    },
 }
 
 /// mimalloc instead of the system allocator: glibc's arenas took a lock per allocation
@@ -500,6 +507,17 @@ async fn user(command: UserCommand) -> anyhow::Result<()> {
             drop(app);
             writer.await?;
         }
+        UserCommand::Unlock { db, username } => {
+            let (store, _) = open(&db).await?;
+            let (app, writer) =
+                audit_cli::start_app(store, &settings_of(&db)?, false, None).await?;
+            app.unlock_user(&username)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            println!("已解锁 unlocked {username}");
+            drop(app);
+            writer.await?;
+        }
     }
     Ok(())
 }
@@ -614,6 +632,7 @@ async fn serve(app: App, writer: tokio::task::JoinHandle<()>, listen: &str) -> a
         .with_context(|| format!("listen address {listen}"))?;
     let config = gongti_web::WebConfig {
         secure_cookies: !addr.ip().is_loopback(),
+        ..gongti_web::WebConfig::default()
     };
     let router = gongti_web::router(app, config);
     let listener = tokio::net::TcpListener::bind(addr)
@@ -621,9 +640,12 @@ async fn serve(app: App, writer: tokio::task::JoinHandle<()>, listen: &str) -> a
         .with_context(|| format!("binding {addr}"))?;
     tracing::info!(%addr, "serving");
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("shutting down: flushing the audit queue");
     writer.await.context("audit writer")?;
     Ok(())

@@ -85,6 +85,7 @@ struct TokenRequest {
 async fn issue_token(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
+    crate::extract::ClientIp(ip): crate::extract::ClientIp,
     ApiJson(body): ApiJson<TokenRequest>,
 ) -> ApiResult<Json<Value>> {
     let outcome = state
@@ -94,13 +95,18 @@ async fn issue_token(
             &body.password,
             TokenKind::Api,
             request_id(&headers),
+            ip,
         )
         .await?;
-    Ok(Json(json!({
+    let mut answer = json!({
         "access_token": outcome.token,
         "token_type": "Bearer",
         "expires_in": outcome.expires_in_s,
-    })))
+    });
+    if let Some(n) = outcome.notice {
+        answer["notice"] = crate::views::sign_in_notice(&n);
+    }
+    Ok(Json(answer))
 }
 
 async fn revoke_token(State(state): State<AppState>, request: Request) -> ApiResult<StatusCode> {

@@ -75,15 +75,25 @@ struct TokenBody {
 async fn token(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
+    crate::extract::ClientIp(ip): crate::extract::ClientIp,
     ApiJson(body): ApiJson<TokenBody>,
 ) -> ApiResult<Json<Value>> {
     let s = state
         .app
-        .patient_sign_in(&body.username, &body.password, false, request_id(&headers))
+        .patient_sign_in(
+            &body.username,
+            &body.password,
+            false,
+            request_id(&headers),
+            ip,
+        )
         .await?;
-    Ok(Json(
-        json!({"access_token": s.token, "token_type": "Bearer", "expires_in": s.expires_in_s}),
-    ))
+    let mut answer =
+        json!({"access_token": s.token, "token_type": "Bearer", "expires_in": s.expires_in_s});
+    if let Some(n) = s.notice {
+        answer["notice"] = crate::views::sign_in_notice(&n);
+    }
+    Ok(Json(answer))
 }
 
 #[derive(Deserialize)]

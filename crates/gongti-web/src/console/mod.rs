@@ -33,6 +33,9 @@ use crate::{AppState, PAGE_SIZE_DEFAULT};
 const SESSION_COOKIE: &str = "gongti_session";
 const LOGIN_CSRF_COOKIE: &str = "gongti_login_csrf";
 const LANG_COOKIE: &str = "gongti_lang";
+/// Failed sign-in attempts since the last sign-in, carried from the sign-in to the
+/// first page (shown once, then cleared).
+const NOTICE_COOKIE: &str = "gongti_notice";
 
 pub(crate) const CSS: &str = r#"
 *{box-sizing:border-box}body{margin:0;font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",system-ui,sans-serif;color:#1f2933;background:#f4f6f8}
@@ -42,7 +45,7 @@ header nav{display:flex;gap:1rem;flex:1}header .who{font-size:.9rem}header form{
 header button{background:transparent;color:#fff;border:1px solid #fff6;border-radius:4px;cursor:pointer}
 main{max-width:1100px;margin:1.5rem auto;padding:0 1rem}main.docs section.op{background:#fff;padding:.5rem 1rem;margin:.8rem 0;border-radius:6px}
 h1{font-size:1.4rem}table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid #e4e7eb}
-th{background:#eef2f5;font-weight:600}.card{background:#fff;border-radius:8px;padding:1rem 1.2rem;margin-bottom:1rem;box-shadow:0 1px 2px #0001}
+th{background:#eef2f5;font-weight:600}.card{background:#fff;border-radius:8px;padding:1rem 1.2rem;margin-bottom:1rem;box-shadow:0 1px 2px #0001}.card.warn{background:#fff4e5;border-left:4px solid #d97706}
 form.refer,form.step{display:inline-block;margin:.2rem .4rem .2rem 0}@media (max-width:640px){header{flex-wrap:wrap;gap:.6rem}main{padding:0 .5rem}table{font-size:.85rem}div.slotcard form,div.slotcard button{width:100%}div.slotcard button{padding:.7rem}}pre.summary{white-space:pre-wrap;background:#f8fafc;padding:.6rem;border-radius:4px}form.search{display:flex;gap:.5rem;flex-wrap:wrap;margin-bottom:1rem}input,select{padding:.4rem .5rem;border:1px solid #cbd2d9;border-radius:4px}
 button.primary{background:#0b5d56;color:#fff;border:0;border-radius:4px;padding:.45rem 1rem;cursor:pointer}
 .error{background:#fde8e8;color:#9b1c1c;padding:.6rem .8rem;border-radius:4px;margin-bottom:1rem}.muted{color:#7b8794;font-size:.9rem}
@@ -272,6 +275,7 @@ async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Respon
 async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
+    crate::extract::ClientIp(ip): crate::extract::ClientIp,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let lang = Lang::from_headers(&headers);
@@ -288,6 +292,7 @@ async fn login(
             &form.password,
             TokenKind::Session,
             request_id(&headers),
+            ip,
         )
         .await
     {
@@ -302,22 +307,38 @@ async fn login(
                 header::SET_COOKIE,
                 set_cookie(&state, LOGIN_CSRF_COOKIE, "", 0),
             );
+            if let Some(n) = outcome.notice {
+                cookies.append(
+                    header::SET_COOKIE,
+                    set_cookie(&state, NOTICE_COOKIE, &n.failed_attempts.to_string(), 300),
+                );
+            }
             response
         }
         Err(e) => {
-            let status = if matches!(e, AppError::Locked { .. }) {
-                StatusCode::TOO_MANY_REQUESTS
-            } else {
-                StatusCode::UNAUTHORIZED
-            };
+            let (status, retry_after) = crate::console::refused_sign_in(&e);
             let message = match e {
                 AppError::Unauthenticated => {
                     html! { div.error role="alert" { (lang.t("用户名或密码错误", "Wrong username or password")) } }
                 }
                 other => error_box(lang, &other),
             };
-            (status, Html(login_html(lang, &form.csrf, Some(message)))).into_response()
+            crate::error::with_retry_after(
+                (status, Html(login_html(lang, &form.csrf, Some(message)))).into_response(),
+                retry_after,
+            )
         }
+    }
+}
+
+/// The status of a refused sign-in page, and the seconds to wait when locked.
+pub(crate) fn refused_sign_in(e: &AppError) -> (StatusCode, Option<u32>) {
+    match e {
+        AppError::Locked { retry_after_s, .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(u32::try_from(*retry_after_s).unwrap_or(u32::MAX)),
+        ),
+        _ => (StatusCode::UNAUTHORIZED, None),
     }
 }
 
@@ -368,8 +389,9 @@ async fn switch_lang(
     response
 }
 
-async fn home(State(state): State<AppState>, c: Console) -> Response {
+async fn home(State(state): State<AppState>, c: Console, headers: HeaderMap) -> Response {
     let l = c.lang;
+    let notice = cookie(&headers, NOTICE_COOKIE).and_then(|n| n.parse::<i64>().ok());
     let p = &c.session.principal;
     let place = match p.institution_id {
         Some(id) => state
@@ -387,7 +409,15 @@ async fn home(State(state): State<AppState>, c: Console) -> Response {
         state.app.store().institution_count().await.unwrap_or(0),
         state.app.store().resident_count().await.unwrap_or(0),
     );
-    layout(&c, l.t("首页", "Home"), html! {
+    let mut response = layout(&c, l.t("首页", "Home"), html! {
+        @if let Some(n) = notice {
+            div.card.warn role="alert" {
+                (l.t("自上次登录以来，您的账号有 ", "Since your last sign-in there were "))
+                strong { (n) }
+                (l.t(" 次失败的登录尝试。如非本人操作，请修改密码并告知管理员。",
+                     " failed sign-in attempts on your account. If they were not yours, change your password and tell an administrator."))
+            }
+        }
         h1 { (l.t("您好，", "Welcome, ")) (p.staff_name) }
         div.card {
             p { (l.t("角色：", "Role: ")) (match l { Lang::Zh => p.role.name_zh(), Lang::En => p.role.name_en() }) }
@@ -401,7 +431,13 @@ async fn home(State(state): State<AppState>, c: Console) -> Response {
             p { a href="/institutions" { (l.t("机构目录 →", "Institution directory →")) } }
             p { a href="/staff" { (l.t("人员目录 →", "Staff directory →")) } }
         }
-    }).into_response()
+    }).into_response();
+    if notice.is_some() {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, set_cookie(&state, NOTICE_COOKIE, "", 0));
+    }
+    response
 }
 
 #[derive(Deserialize, Default)]

@@ -98,6 +98,7 @@ struct LoginForm {
 async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
+    crate::extract::ClientIp(ip): crate::extract::ClientIp,
     Form(f): Form<LoginForm>,
 ) -> Response {
     let l = Lang::from_headers(&headers);
@@ -107,7 +108,7 @@ async fn login(
     }
     match state
         .app
-        .patient_sign_in(&f.username, &f.password, true, request_id(&headers))
+        .patient_sign_in(&f.username, &f.password, true, request_id(&headers), ip)
         .await
     {
         Ok(s) => {
@@ -123,11 +124,13 @@ async fn login(
             );
             response
         }
-        Err(e) => (
-            StatusCode::UNAUTHORIZED,
-            login_form(l, &f.csrf, Some(error_box(l, &e))),
-        )
-            .into_response(),
+        Err(e) => {
+            let (status, retry_after) = crate::console::refused_sign_in(&e);
+            crate::error::with_retry_after(
+                (status, login_form(l, &f.csrf, Some(error_box(l, &e)))).into_response(),
+                retry_after,
+            )
+        }
     }
 }
 

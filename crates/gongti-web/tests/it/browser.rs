@@ -377,12 +377,7 @@ async fn an_officer_reads_the_dashboard_and_drills_down_to_a_district() {
     .await
     .unwrap();
     app.seed_demo(3_000, 5, PASSWORD, |_, _| {}).await.unwrap();
-    let router = gongti_web::router(
-        app,
-        gongti_web::WebConfig {
-            secure_cookies: false,
-        },
-    );
+    let router = gongti_web::router(app, gongti_web::WebConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(axum::serve(listener, router).into_future());

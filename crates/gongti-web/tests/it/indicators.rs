@@ -203,12 +203,7 @@ async fn the_generators_ground_truth_equals_the_computed_indicators() {
             truth.hypertension.ended > 3 && truth.diabetes.ended > 0,
             "{truth:?}"
         );
-        let router = gongti_web::router(
-            app.clone(),
-            gongti_web::WebConfig {
-                secure_cookies: false,
-            },
-        );
+        let router = gongti_web::router(app.clone(), gongti_web::WebConfig::default());
         let call = |request: axum::http::Request<axum::body::Body>| {
             let router = router.clone();
             async move {

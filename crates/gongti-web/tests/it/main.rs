@@ -18,5 +18,6 @@ mod patients;
 mod readings;
 mod referrals;
 mod scheduling;
+mod sign_in;
 mod support;
 mod worklists;

@@ -44,6 +44,19 @@ pub struct TestApp {
     pub other_resident: i64,
 }
 
+/// Sends a request through a router and reads the whole answer.
+pub async fn reply_of(router: &axum::Router, request: Request<Body>) -> Reply {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
 pub struct Reply {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
@@ -241,12 +254,7 @@ impl TestApp {
             .insert_department(hospital, "endo", "内分泌科")
             .await
             .unwrap();
-        let router = gongti_web::router(
-            app.clone(),
-            gongti_web::WebConfig {
-                secure_cookies: false,
-            },
-        );
+        let router = gongti_web::router(app.clone(), gongti_web::WebConfig::default());
         let mut t = TestApp {
             app,
             store,
@@ -293,15 +301,7 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            headers,
-            text: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        reply_of(&self.router, request).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Reply {

@@ -1,0 +1,96 @@
+//! Sign-in throttling state per account name (`gongti_core::throttle` decides): each
+//! attempt is admitted or refused in one transaction that holds the name's row, so
+//! concurrent attempts are decided one after the other.
+
+use gongti_core::audit::AuditEntry;
+use gongti_core::throttle::{Admission, NameState, ThrottleParams, admit};
+
+use crate::outbox::stage_audit;
+use crate::row::RowExt;
+use crate::{Result, Store, on_write};
+
+pub(crate) const SELECT_STATE: &str =
+    "SELECT failures, locked_until_us, failures_since_success, last_failure_at_us
+     FROM sign_in_throttle WHERE key = $1";
+
+pub(crate) fn state_of(row: &impl RowExt) -> Result<NameState> {
+    Ok(NameState {
+        failures: row.i64("failures")?,
+        locked_until_us: row.opt_i64("locked_until_us")?,
+        failures_since_success: row.i64("failures_since_success")?,
+        last_failure_at_us: row.opt_i64("last_failure_at_us")?,
+    })
+}
+
+/// Reads a name's state inside a write transaction `$tx` (locking its row on
+/// PostgreSQL), creating it when absent.
+macro_rules! locked_state {
+    ($tx:ident, $store:expr, $key:expr) => {{
+        sqlx::query(
+            "INSERT INTO sign_in_throttle (key, failures, failures_since_success) VALUES ($1, 0, 0)
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&$key[..])
+        .execute(&mut *$tx)
+        .await?;
+        let sql = match $store.kind() {
+            $crate::EngineKind::Postgres => {
+                format!("{} FOR UPDATE", $crate::throttle::SELECT_STATE)
+            }
+            // One writer connection: transactions on it run one after the other.
+            $crate::EngineKind::Sqlite => $crate::throttle::SELECT_STATE.to_owned(),
+        };
+        let row = sqlx::query($crate::row::trusted(&sql))
+            .bind(&$key[..])
+            .fetch_one(&mut *$tx)
+            .await?;
+        $crate::throttle::state_of(&row)?
+    }};
+}
+pub(crate) use locked_state;
+
+impl Store {
+    /// Admits or refuses a sign-in attempt on the name whose key is `key`, and stores
+    /// the new state; `refused` (the refusal's audit records) commits with it when
+    /// the name is locked.
+    pub async fn admit_sign_in(
+        &self,
+        key: &[u8; 32],
+        now_us: i64,
+        params: &ThrottleParams,
+        refused: &[AuditEntry],
+    ) -> Result<Admission> {
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let state = locked_state!(tx, self, key);
+            let decided = admit(state, now_us, params);
+            match decided {
+                Admission::Admit(next) => {
+                    sqlx::query(
+                        "UPDATE sign_in_throttle SET failures = $2, locked_until_us = $3,
+                             failures_since_success = $4, last_failure_at_us = $5 WHERE key = $1",
+                    )
+                    .bind(&key[..]).bind(next.failures).bind(next.locked_until_us)
+                    .bind(next.failures_since_success).bind(next.last_failure_at_us)
+                    .execute(&mut *tx).await?;
+                }
+                Admission::Locked { .. } => stage_audit!(tx, refused),
+            }
+            tx.commit().await?;
+            Ok(decided)
+        })
+    }
+
+    /// Lifts the lock of a name and starts its count again (an administrator's
+    /// unlock); the failures since the last success stay, for the notice at the next.
+    pub async fn unlock_sign_in(&self, key: &[u8; 32], audit: &[AuditEntry]) -> Result<()> {
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE sign_in_throttle SET failures = 0, locked_until_us = NULL WHERE key = $1")
+                .bind(&key[..]).execute(&mut *tx).await?;
+            stage_audit!(tx, audit);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,258 @@
+//! Sign-in under attack, on both engines (DOMAIN.md §10): failures are counted and
+//! checked atomically however many arrive at once; a lock says when it ends (429 with
+//! Retry-After), is reported at the next sign-in and can be lifted by an
+//! administrator; an unknown name is answered exactly like a wrong password; one
+//! source is blocked across every name it tries; residents' accounts alike.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{Request, StatusCode, header};
+use gongti_core::audit::Outcome;
+use gongti_core::throttle::ThrottleParams;
+use serde_json::{Value, json};
+
+use crate::support::{PASSWORD, Reply, TestApp};
+
+fn limit() -> i64 {
+    ThrottleParams::default().failures_before_lock
+}
+
+async fn send(router: &axum::Router, path: &str, body: Value) -> Reply {
+    let request = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    crate::support::reply_of(router, request).await
+}
+
+fn retry_after(r: &Reply) -> u64 {
+    r.headers
+        .get(header::RETRY_AFTER)
+        .unwrap_or_else(|| panic!("no Retry-After: {}", r.text))
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_lock_says_when_it_ends_is_reported_and_can_be_lifted() {
+    for t in TestApp::all().await {
+        for attempt in 1..limit() {
+            let r = t.sign_in("nurse", "wrong-password").await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
+        }
+        let r = t.sign_in("nurse", "wrong-password").await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+        assert_eq!(r.json()["code"], "locked");
+        let wait = retry_after(&r);
+        assert!((890..=900).contains(&wait), "Retry-After {wait}");
+        // The right password is refused too while locked, without being checked.
+        let r = t.sign_in("nurse", PASSWORD).await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(r.json()["message"].as_str().unwrap().contains("管理员解锁"));
+        // An administrator lifts it; the nurse is told of the failures at once.
+        t.app.unlock_user("nurse").await.unwrap();
+        let r = t.sign_in("nurse", PASSWORD).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.json()["notice"]["failed_attempts"], limit());
+        // Told once: the next sign-in has nothing to report.
+        let r = t.sign_in("nurse", PASSWORD).await;
+        assert!(r.json().get("notice").is_none(), "{}", r.text);
+        let trail = t.audit_tail(40).await;
+        assert!(trail.iter().any(|r| r.entry.action == "user.unlock"));
+        assert!(trail.iter().any(|r| r.entry.action == "auth.sign_in"
+            && r.entry.detail.as_deref() == Some("locked")
+            && r.entry.outcome == Outcome::Failed));
+    }
+}
+
+#[tokio::test]
+async fn many_wrong_passwords_at_once_never_beat_the_limit() {
+    for t in TestApp::all().await {
+        let router = t.router.clone();
+        let mut attempts = Vec::new();
+        for n in 0..40 {
+            let router = router.clone();
+            attempts.push(tokio::spawn(async move {
+                send(
+                    &router,
+                    "/api/v1/auth/token",
+                    json!({"username": "nurse", "password": format!("guess-{n}-wrong")}),
+                )
+                .await
+                .status
+            }));
+        }
+        let right = {
+            let router = router.clone();
+            tokio::spawn(async move {
+                send(
+                    &router,
+                    "/api/v1/auth/token",
+                    json!({"username": "nurse", "password": PASSWORD}),
+                )
+                .await
+                .status
+            })
+        };
+        let mut statuses = Vec::new();
+        for a in attempts {
+            statuses.push(a.await.unwrap());
+        }
+        let right = right.await.unwrap();
+        // At most `limit` attempts had their password checked, the right one among
+        // them or not; every other one was refused with 429.
+        let checked = statuses
+            .iter()
+            .filter(|s| **s != StatusCode::TOO_MANY_REQUESTS)
+            .count() as i64
+            + i64::from(right == StatusCode::OK);
+        assert!(
+            checked <= limit(),
+            "{checked} checked: {statuses:?} / {right}"
+        );
+        assert!(
+            statuses
+                .iter()
+                .all(|s| matches!(*s, StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS)),
+            "{statuses:?}"
+        );
+        assert!(
+            matches!(right, StatusCode::OK | StatusCode::TOO_MANY_REQUESTS),
+            "{right}"
+        );
+        let checks = t
+            .audit_tail(200)
+            .await
+            .into_iter()
+            .filter(|r| {
+                r.entry.action == "auth.sign_in"
+                    && r.entry
+                        .detail
+                        .as_deref()
+                        .is_some_and(|d| d.starts_with("wrong_password"))
+            })
+            .count() as i64;
+        assert!(checks <= limit(), "{checks} wrong passwords were checked");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_name_is_answered_like_a_wrong_password() {
+    for t in TestApp::all().await {
+        let (mut known, mut unknown) = (Vec::new(), Vec::new());
+        for _ in 0..limit() - 1 {
+            let began = Instant::now();
+            let a = t.sign_in("nurse", "wrong-password").await;
+            known.push(began.elapsed());
+            let began = Instant::now();
+            let b = t.sign_in("nobody-here", "wrong-password").await;
+            unknown.push(began.elapsed());
+            assert_eq!((a.status, &a.text), (b.status, &b.text));
+        }
+        // The last allowed attempt locks either name alike.
+        let a = t.sign_in("nurse", "wrong-password").await;
+        let b = t.sign_in("nobody-here", "wrong-password").await;
+        assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            (a.status, a.json()["code"].clone()),
+            (b.status, b.json()["code"].clone())
+        );
+        assert!(retry_after(&a).abs_diff(retry_after(&b)) <= 1);
+        // And takes as long: the same work, a decoy hash for the unknown name.
+        known.sort();
+        unknown.sort();
+        let (k, u) = (known[known.len() / 2], unknown[unknown.len() / 2]);
+        let gap = k.abs_diff(u);
+        assert!(
+            gap < Duration::from_millis(60) || gap < k.max(u) / 4,
+            "median {k:?} for a wrong password, {u:?} for an unknown name"
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_source_is_blocked_whatever_names_it_tries() {
+    for t in TestApp::all().await {
+        let from = |ip: [u8; 4]| {
+            let config = gongti_web::WebConfig::default();
+            gongti_web::router(t.app.clone(), config)
+                .layer(MockConnectInfo(SocketAddr::from((ip, 40000))))
+        };
+        let attacker = from([203, 0, 113, 9]);
+        let budget = ThrottleParams::default().source_failures;
+        for n in 0..budget {
+            let r = send(
+                &attacker,
+                "/api/v1/auth/token",
+                json!({"username": format!("user{n}"), "password": "wrong-password-1"}),
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{n}: {}", r.text);
+        }
+        let r = send(
+            &attacker,
+            "/api/v1/auth/token",
+            json!({"username": "doctor", "password": PASSWORD}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+        assert!(retry_after(&r) > 0);
+        // Another source, and the doctor's own account, are untouched.
+        let r = send(
+            &from([198, 51, 100, 7]),
+            "/api/v1/auth/token",
+            json!({"username": "doctor", "password": PASSWORD}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let blocked = t.audit_tail(5).await;
+        assert!(
+            blocked
+                .iter()
+                .any(|r| r.entry.detail.as_deref() == Some("source_blocked")
+                    && r.entry.reason.as_deref() == Some("from 203.0.113.9"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_residents_account_locks_the_same_way() {
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let r = t
+            .post(
+                &format!("/api/v1/residents/{}/patient-account", t.home_resident),
+                &doctor,
+                json!({"username": "zhang.xy", "password": "her-own-pass-1"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let token = |password: &str| {
+            t.post(
+                "/api/v1/patient/token",
+                "",
+                json!({"username": "zhang.xy", "password": password}),
+            )
+        };
+        for _ in 1..limit() {
+            assert_eq!(token("wrong-pass-1").await.status, StatusCode::UNAUTHORIZED);
+        }
+        let r = token("wrong-pass-1").await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+        retry_after(&r);
+        assert_eq!(
+            token("her-own-pass-1").await.status,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        // A staff account of the same name is another account.
+        assert_eq!(
+            t.sign_in("zhang.xy", "whatever-1").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
