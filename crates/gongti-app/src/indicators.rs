@@ -2,7 +2,9 @@
 //! city over any period, recomputed from the raw records a chunk of patients at a
 //! time, and the patient lists behind every numerator and denominator.
 
-use gongti_core::access::{AggregateScope, may_view_aggregates};
+use gongti_core::access::{
+    AggregateScope, break_glass_reason_ok, may_break_glass, may_view_aggregates,
+};
 use gongti_core::audit::{AuditEntry, Outcome};
 use gongti_core::chronic::Disease;
 use gongti_core::chronic::indicators::{Assessment, Indicator, Period, Tally, assess};
@@ -392,7 +394,13 @@ impl App {
             return Err(self.refuse(entry, AppError::Forbidden).await);
         }
         Self::check_period(period)?;
-        let (identified, clinician) = list_identity(ctx, scope, break_glass_reason);
+        let (identified, clinician) = match list_identity(ctx, scope, break_glass_reason) {
+            Ok(found) => found,
+            Err(e) => {
+                entry.detail = Some("break_glass_not_for_role".into());
+                return Err(self.refuse(entry, e).await);
+            }
+        };
         let today = self.today();
         let mut items = Vec::new();
         let mut more = false;
@@ -447,21 +455,27 @@ impl App {
 }
 
 /// Whether a patient list names its patients, and whether on the ground of care: the
-/// clinicians of the institution the list is about see names; anyone else only with a
-/// break-the-glass reason (at least four characters).
+/// clinicians of the institution the list is about see names; the roles that may
+/// break the glass (`may_break_glass`) only with a reason of at least four visible
+/// characters; nobody else ever — a reason from them is refused (`Forbidden`), so the
+/// insurance officer's lists stay de-identified (DOMAIN.md §10).
 pub(crate) fn list_identity(
     ctx: &Ctx,
     scope: &IndicatorScope,
     break_glass_reason: Option<&str>,
-) -> (bool, bool) {
+) -> AppResult<(bool, bool)> {
     let own_institution = matches!(scope, IndicatorScope::Institution(id) if ctx.principal.institution_id == Some(*id));
     let clinician = ctx.principal.role.is_clinical()
         && ctx.principal.role.scope_level() == ScopeLevel::Institution
         && own_institution;
-    let reason = break_glass_reason
-        .map(str::trim)
-        .filter(|r| r.chars().count() >= 4);
-    (clinician || reason.is_some(), clinician)
+    if clinician {
+        return Ok((true, true));
+    }
+    let asked = break_glass_reason.is_some_and(|r| !r.is_empty());
+    if asked && !may_break_glass(ctx.principal.role) {
+        return Err(AppError::Forbidden);
+    }
+    Ok((break_glass_reason_ok(break_glass_reason), false))
 }
 
 impl App {

@@ -116,7 +116,13 @@ impl App {
         if let Err(e) = self.cloud_scope(ctx, scope, period).await {
             return Err(self.refuse(entry, e).await);
         }
-        let (identified, clinician) = list_identity(ctx, scope, break_glass_reason);
+        let (identified, clinician) = match list_identity(ctx, scope, break_glass_reason) {
+            Ok(found) => found,
+            Err(e) => {
+                entry.detail = Some("break_glass_not_for_role".into());
+                return Err(self.refuse(entry, e).await);
+            }
+        };
         let (from_us, to_us) = window_us(period);
         let today = self.today();
         let rows = self

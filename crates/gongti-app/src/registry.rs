@@ -97,7 +97,7 @@ impl App {
                 problem: Problem::Required,
             });
         }
-        if new.name.trim().is_empty() {
+        if gongti_core::text::visible_chars(&new.name) == 0 {
             problems.push(FieldProblem {
                 field: "name",
                 problem: Problem::Required,
@@ -159,7 +159,7 @@ impl App {
                 .await?;
             return Err(AppError::Forbidden);
         }
-        if new.name.trim().is_empty() {
+        if gongti_core::text::visible_chars(&new.name) == 0 {
             self.audit_registry(ctx, "staff.create", "Staff", Outcome::Invalid)
                 .await?;
             return Err(invalid("name", Problem::Required));

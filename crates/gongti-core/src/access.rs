@@ -67,8 +67,26 @@ pub enum Decision {
     Deny,
 }
 
-/// The shortest reason accepted for break-the-glass, in characters.
+/// The shortest reason accepted for break-the-glass, in visible characters.
 pub const BREAK_GLASS_REASON_MIN_CHARS: usize = 4;
+
+/// Whether a role may reach named patients through break-the-glass at all (a column
+/// of the table in `docs/access.md`): the district and city officers and the city
+/// administrator, for oversight. Clinicians reach patients through care instead; the
+/// insurance officer never sees names (DOMAIN.md §10), whatever reason is given.
+pub fn may_break_glass(role: Role) -> bool {
+    matches!(
+        role,
+        Role::DistrictOfficer | Role::CityOfficer | Role::CityAdmin
+    )
+}
+
+/// Whether a break-the-glass reason says something: at least
+/// [`BREAK_GLASS_REASON_MIN_CHARS`] visible characters (zero-width and blank
+/// characters do not count).
+pub fn break_glass_reason_ok(reason: Option<&str>) -> bool {
+    reason.is_some_and(|r| crate::text::visible_chars(r) >= BREAK_GLASS_REASON_MIN_CHARS)
+}
 
 /// Decides a patient-record action. `break_glass_reason` is the reason the actor gave,
 /// if any; it only matters where the rules allow break-the-glass.
@@ -83,8 +101,7 @@ pub fn decide_patient(
         .institution
         .is_some_and(|i| patient.care_institutions.contains(&i));
     let in_district = actor.district.as_ref() == Some(&patient.home_district);
-    let reason_ok = break_glass_reason
-        .is_some_and(|r| r.trim().chars().count() >= BREAK_GLASS_REASON_MIN_CHARS);
+    let reason_ok = break_glass_reason_ok(break_glass_reason);
     let glass = |reachable: bool| match (reachable, reason_ok) {
         (false, _) => Decision::Deny,
         (true, true) => Decision::Allow(Basis::BreakGlass),
@@ -136,8 +153,7 @@ pub fn search_scope(
     actor: &Actor,
     break_glass_reason: Option<&str>,
 ) -> Result<SearchScope, Decision> {
-    let reason_ok = break_glass_reason
-        .is_some_and(|r| r.trim().chars().count() >= BREAK_GLASS_REASON_MIN_CHARS);
+    let reason_ok = break_glass_reason_ok(break_glass_reason);
     let glass = |scope: SearchScope| {
         if reason_ok {
             Ok(scope)
@@ -545,6 +561,54 @@ mod tests {
         assert!(may_see_identifiers(Basis::CareRelationship));
         assert!(may_see_identifiers(Basis::RegistryStewardship));
         assert!(!may_see_identifiers(Basis::BreakGlass));
+    }
+
+    /// docs/access.md, the break-the-glass column: which roles may reach a record held
+    /// elsewhere with a reason, for every role; and what counts as a reason.
+    #[test]
+    fn access_table_break_the_glass_by_role() {
+        let elsewhere = PatientPlace {
+            home_institution: ELSEWHERE,
+            home_district: district("120101"),
+            care_institutions: vec![],
+        };
+        for role in Role::ALL {
+            let actor = match role.scope_level() {
+                ScopeLevel::Institution => staff(role, HOME),
+                ScopeLevel::District => officer(role, Some("120101")),
+                ScopeLevel::City => officer(role, None),
+            };
+            let allowed = matches!(
+                role,
+                Role::DistrictOfficer | Role::CityOfficer | Role::CityAdmin
+            );
+            assert_eq!(may_break_glass(role), allowed, "{role:?}");
+            let with_reason = decide_patient(&actor, Read, &elsewhere, Some("复核死亡病例"));
+            let want = if allowed {
+                Decision::Allow(Basis::BreakGlass)
+            } else {
+                Decision::Deny
+            };
+            assert_eq!(with_reason, want, "{role:?}");
+            if allowed {
+                for empty in [
+                    "",
+                    "   ",
+                    "\u{200B}\u{200B}\u{200B}\u{200B}",
+                    "a\u{200B}b\u{3164}c",
+                ] {
+                    assert_eq!(
+                        decide_patient(&actor, Read, &elsewhere, Some(empty)),
+                        Decision::BreakGlassRequired,
+                        "{role:?} {empty:?}"
+                    );
+                    assert!(search_scope(&actor, Some(empty)).is_err(), "{role:?}");
+                }
+            }
+        }
+        assert!(break_glass_reason_ok(Some("  核查随访  ")));
+        assert!(!break_glass_reason_ok(Some("核查\u{200B}\u{200B}")));
+        assert!(!break_glass_reason_ok(None));
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod region;
 pub mod resident;
 pub mod role;
 pub mod scheduling;
+pub mod text;
 pub mod throttle;
 
 pub use id_number::{IdNumber, IdNumberError, Sex};

@@ -82,7 +82,8 @@ fn optional_text(
 pub fn validate(form: &ResidentForm, today: Date) -> Result<ValidResident, Vec<FieldProblem>> {
     let mut problems = Vec::new();
     let name = text(&mut problems, "name", &form.name, NAME_MAX_CHARS);
-    if name.is_empty() {
+    // A name of blanks and zero-width characters names nobody.
+    if crate::text::visible_chars(&name) == 0 {
         problems.push(FieldProblem {
             field: "name",
             problem: Problem::Required,

@@ -4,6 +4,7 @@
 mod access;
 mod api;
 mod audit_writes;
+mod break_glass;
 mod browser;
 mod browser_referral;
 mod chronic;
