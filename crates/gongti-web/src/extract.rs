@@ -121,18 +121,48 @@ pub(crate) async fn require_token(
     next: Next,
 ) -> Response {
     let fhir = is_fhir(request.extensions(), request.uri());
-    let token = request
+    let bearer = request
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").map(str::trim).map(str::to_owned))
-        .or_else(|| crate::console::session_cookie(request.headers()));
+        .and_then(|v| v.strip_prefix("Bearer ").map(str::trim).map(str::to_owned));
+    let by_cookie = bearer.is_none();
+    let token = bearer.or_else(|| crate::console::session_cookie(request.headers()));
     let rid = request_id(request.headers());
     let session = match &token {
         Some(t) => state.app.authenticate(t).await,
         None => Err(gongti_app::AppError::Unauthenticated),
     };
     match session {
+        // A browser sends the console's cookie on any request to this site, a forged
+        // one from a sibling origin too: with a cookie, only reads go through, unless
+        // the request carries the session's CSRF token (which no other page can read).
+        Ok(session)
+            if by_cookie
+                && !request.method().is_safe()
+                && !csrf_matches(request.headers(), session.csrf.as_deref()) =>
+        {
+            let refused = edge_entry(
+                &state,
+                Some(&session),
+                "request.csrf",
+                Outcome::Denied,
+                "cookie_without_csrf_token",
+                rid,
+            );
+            if let Err(e) = state.app.audit_edge(refused).await {
+                return finish(ApiError::from(e), fhir);
+            }
+            finish(
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "csrf",
+                    "请求缺少有效的 CSRF 令牌：接口请使用 Authorization: Bearer 令牌",
+                    "A request with the console's cookie needs its CSRF token (X-CSRF-Token); the API takes Authorization: Bearer tokens",
+                ),
+                fhir,
+            )
+        }
         Ok(session) => {
             request.extensions_mut().insert(Ctx {
                 principal: session.principal.clone(),
@@ -165,6 +195,26 @@ pub(crate) async fn require_token(
         }
         Err(e) => finish(ApiError::from(e), fhir),
     }
+}
+
+/// The header a script of the console would send its session's CSRF token in.
+pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
+
+fn csrf_matches(headers: &axum::http::HeaderMap, expected: Option<&str>) -> bool {
+    match (
+        headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()),
+        expected,
+    ) {
+        (Some(sent), Some(expected)) => {
+            !expected.is_empty() && constant_time_eq(sent.as_bytes(), expected.as_bytes())
+        }
+        _ => false,
+    }
+}
+
+/// Compares secrets without stopping at the first difference.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn finish(error: ApiError, fhir: bool) -> Response {

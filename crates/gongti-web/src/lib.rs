@@ -14,6 +14,8 @@ mod extract;
 mod fhir;
 mod metrics;
 mod openapi;
+mod security;
+mod serve;
 mod views;
 mod wording;
 
@@ -31,6 +33,9 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, ApiResult};
+pub use serve::{
+    CONNECTIONS_MAX, HEADER_READ_TIMEOUT, IDLE_TIMEOUT, SHUTDOWN_GRACE, ServeLimits, serve,
+};
 
 /// Largest request body accepted, in bytes.
 pub const REQUEST_BODY_MAX_BYTES: usize = 1024 * 1024;
@@ -42,12 +47,33 @@ pub const PAGE_SIZE_DEFAULT: u32 = 20;
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Settings of the HTTP edge.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct WebConfig {
-    /// Mark session cookies `Secure` (off only when serving plain HTTP on loopback).
-    pub secure_cookies: bool,
-    /// Proxies whose `X-Forwarded-For` is believed (their own addresses).
+    /// Where the public reaches Gongti: scheme, host and port, without a trailing
+    /// slash (`https://gongti.example.cn`). Every absolute link is built on it, and
+    /// `https` marks cookies `Secure` and sends HSTS — whatever the client's headers
+    /// say, and wherever the server listens (a TLS proxy usually forwards to loopback).
+    pub public_url: String,
+    /// Proxies whose `X-Forwarded-For` is believed (their own addresses); anyone
+    /// else's is ignored. `X-Forwarded-Host` and `-Proto` are never read: the public
+    /// URL says what they would.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            public_url: "http://localhost".into(),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl WebConfig {
+    /// Whether the public reaches Gongti over TLS (cookies `Secure`, HSTS).
+    pub fn https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
 }
 
 /// What every handler and middleware is given. axum clones the state for each layer
@@ -98,6 +124,8 @@ pub fn router(app: App, config: WebConfig) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        // Outermost: every answer carries the headers, the layers' own refusals too.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::headers))
         .with_state(state)
 }
 

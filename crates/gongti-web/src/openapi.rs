@@ -328,7 +328,7 @@ pub(crate) fn docs_page() -> String {
     html! {
         (DOCTYPE)
         html lang="zh-CN" {
-            head { meta charset="utf-8"; title { "共体 API 文档 · Gongti API" } style { (crate::console::CSS) } }
+            head { meta charset="utf-8"; title { "共体 API 文档 · Gongti API" } style { (maud::PreEscaped(crate::console::CSS)) } }
             body {
                 main.docs {
                     h1 { "共体 API · Gongti API " small { (doc["info"]["version"].as_str().unwrap_or("")) } }

@@ -7,12 +7,14 @@ use anyhow::{Context, bail};
 
 pub const DEFAULT_DATA_DIR: &str = "./gongti-data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-const KNOWN_KEYS: [&str; 5] = [
+const KNOWN_KEYS: [&str; 7] = [
     "data_dir",
     "database_url",
     "listen",
     "audit_key",
     "audit_anchor",
+    "public_url",
+    "trusted_proxies",
 ];
 /// Where the audit key and anchor file live when not configured: in the data directory
 /// (SQLite), or the working directory (PostgreSQL). A city puts both elsewhere — the
@@ -29,6 +31,11 @@ pub struct Settings {
     pub audit_key: PathBuf,
     /// The append-only file the checkpoints are written to.
     pub audit_anchor: PathBuf,
+    /// Where the public reaches the server (`serving` sets it).
+    pub public_url: String,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The configuration file's pairs, for what `serving` reads later.
+    from_file: Vec<(String, String)>,
 }
 
 /// Where the audit trail's signing key and anchor file are, when given.
@@ -114,8 +121,67 @@ impl Settings {
             listen: listen
                 .or_else(|| get("listen"))
                 .unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
-        })
+            public_url: String::new(),
+            trusted_proxies: Vec::new(),
+            from_file: from_file.clone(),
+        }
+        .with_default_public_url())
     }
+
+    fn with_default_public_url(mut self) -> Settings {
+        self.public_url = format!("http://{}", self.listen);
+        self
+    }
+
+    fn file_setting(&self, key: &str) -> Option<String> {
+        self.from_file
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Resolves how a server is reached: the public URL (flag, file, or `http://` and
+    /// the listen address) and the trusted proxies.
+    pub fn serving(
+        &mut self,
+        public_url: Option<String>,
+        trusted_proxies: &[std::net::IpAddr],
+    ) -> anyhow::Result<()> {
+        if let Some(url) = public_url.or_else(|| self.file_setting("public_url")) {
+            self.public_url = parse_public_url(&url)?;
+        } else {
+            self.public_url = format!("http://{}", self.listen);
+        }
+        self.trusted_proxies = trusted_proxies.to_vec();
+        if self.trusted_proxies.is_empty()
+            && let Some(list) = self.file_setting("trusted_proxies")
+        {
+            self.trusted_proxies = list
+                .split(',')
+                .map(|a| {
+                    a.trim()
+                        .parse()
+                        .with_context(|| format!("trusted_proxies: {a} is not an address"))
+                })
+                .collect::<anyhow::Result<_>>()?;
+        }
+        Ok(())
+    }
+}
+
+/// A public URL as the server uses it: `http` or `https`, a host, no path, query or
+/// fragment, no trailing slash.
+pub fn parse_public_url(url: &str) -> anyhow::Result<String> {
+    let url = url.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .with_context(|| format!("public URL {url}: must start with https:// or http://"))?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', ' ', '@']) {
+        bail!("public URL {url}: give the scheme, host and port only (https://host[:port])");
+    }
+    Ok(url.to_owned())
 }
 
 /// Logs to standard error: readable by default, JSON when GONGTI_LOG_FORMAT=json;
@@ -175,6 +241,37 @@ mod tests {
         .unwrap();
         assert_eq!(p.audit_key, PathBuf::from("./gongti-audit-signing.key"));
         assert_eq!(p.audit_anchor, PathBuf::from("/var/log/anchor"));
+    }
+
+    #[test]
+    fn a_public_url_is_a_scheme_and_a_host() {
+        assert_eq!(
+            parse_public_url("https://gongti.tj.cn/").unwrap(),
+            "https://gongti.tj.cn"
+        );
+        assert_eq!(
+            parse_public_url("http://10.0.0.5:8080").unwrap(),
+            "http://10.0.0.5:8080"
+        );
+        for bad in [
+            "gongti.tj.cn",
+            "ftp://x",
+            "https://",
+            "https://h/path",
+            "https://h?x=1",
+            "https://u@h",
+        ] {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
+        }
+        let mut s = Settings::resolve(None, None, None, AuditPaths::default(), None).unwrap();
+        assert_eq!(s.public_url, format!("http://{DEFAULT_LISTEN}"));
+        s.serving(
+            Some("https://gongti.tj.cn".into()),
+            &["10.0.0.1".parse().unwrap()],
+        )
+        .unwrap();
+        assert_eq!(s.public_url, "https://gongti.tj.cn");
+        assert_eq!(s.trusted_proxies.len(), 1);
     }
 
     #[test]

@@ -49,26 +49,45 @@ struct DbArgs {
     audit_anchor: Option<std::path::PathBuf>,
 }
 
+/// How a server is reached. Also read from `GONGTI_*` variables and `--config`.
+#[derive(Args, Clone, Debug)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "GONGTI_LISTEN")]
+    listen: Option<String>,
+    /// Where the public reaches Gongti (`https://gongti.example.cn`): every absolute
+    /// link is built on it, and https makes cookies Secure and sends HSTS. Defaults to
+    /// `http://` and the listen address.
+    #[arg(long, env = "GONGTI_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// A proxy whose X-Forwarded-For is believed (repeatable; its own address).
+    #[arg(
+        long = "trusted-proxy",
+        env = "GONGTI_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<std::net::IpAddr>,
+    /// Start even though the audit chain fails its start-up check, for this
+    /// reason (recorded in the trail).
+    #[arg(long, value_name = "REASON")]
+    accept_broken_audit_chain: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API, FHIR and the console.
     Serve {
         #[command(flatten)]
         db: DbArgs,
-        /// Address to listen on.
-        #[arg(long, env = "GONGTI_LISTEN")]
-        listen: Option<String>,
-        /// Start even though the audit chain fails its start-up check, for this
-        /// reason (recorded in the trail).
-        #[arg(long, value_name = "REASON")]
-        accept_broken_audit_chain: Option<String>,
+        #[command(flatten)]
+        web: ServeArgs,
     },
     /// Create the synthetic demo region if the data directory is empty, then serve it.
     Demo {
         #[command(flatten)]
         db: DbArgs,
-        #[arg(long, env = "GONGTI_LISTEN")]
-        listen: Option<String>,
+        #[command(flatten)]
+        web: ServeArgs,
         /// Residents to generate.
         #[arg(long, default_value_t = 20_000)]
         residents: u64,
@@ -82,10 +101,6 @@ enum Command {
         /// Seed only; do not serve.
         #[arg(long)]
         no_serve: bool,
-        /// Start even though the audit chain fails its start-up check, for this
-        /// reason (recorded in the trail).
-        #[arg(long, value_name = "REASON")]
-        accept_broken_audit_chain: Option<String>,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -227,6 +242,12 @@ fn settings_listening(db: &DbArgs, listen: Option<String>) -> anyhow::Result<Set
     )
 }
 
+fn settings_serving(db: &DbArgs, web: &ServeArgs) -> anyhow::Result<Settings> {
+    let mut settings = settings_listening(db, web.listen.clone())?;
+    settings.serving(web.public_url.clone(), &web.trusted_proxies)?;
+    Ok(settings)
+}
+
 /// An instant, in the region's time zone.
 fn at(us: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
@@ -291,31 +312,30 @@ async fn open_for_reading(db: &DbArgs) -> anyhow::Result<Store> {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve {
-            db,
-            listen,
-            accept_broken_audit_chain,
-        } => {
+        Command::Serve { db, web } => {
             let (store, _) = open(&db).await?;
             let store = store.serve_lease().await?;
-            let settings = settings_listening(&db, listen)?;
-            let (app, writer) =
-                audit_cli::start_app(store, &settings, true, accept_broken_audit_chain.as_deref())
-                    .await?;
+            let settings = settings_serving(&db, &web)?;
+            let (app, writer) = audit_cli::start_app(
+                store,
+                &settings,
+                true,
+                web.accept_broken_audit_chain.as_deref(),
+            )
+            .await?;
             if app.ensure_indicator_counters().await? {
                 tracing::info!("indicator counters built from the records");
             }
             ensure_admin(&app).await?;
-            serve(app, writer, &settings.listen).await?;
+            serve(app, writer, &settings).await?;
         }
         Command::Demo {
             db,
-            listen,
+            web,
             residents,
             scale,
             seed,
             no_serve,
-            accept_broken_audit_chain,
         } => {
             let residents = match scale.as_deref() {
                 Some("tianjin") => TIANJIN_RESIDENTS,
@@ -323,10 +343,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let (store, _) = open(&db).await?;
             let store = store.serve_lease().await?;
-            let settings = settings_listening(&db, listen)?;
-            let (app, writer) =
-                audit_cli::start_app(store, &settings, true, accept_broken_audit_chain.as_deref())
-                    .await?;
+            let settings = settings_serving(&db, &web)?;
+            let (app, writer) = audit_cli::start_app(
+                store,
+                &settings,
+                true,
+                web.accept_broken_audit_chain.as_deref(),
+            )
+            .await?;
             if app.ensure_indicator_counters().await? {
                 tracing::info!("indicator counters built from the records");
             }
@@ -337,7 +361,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 writer.await.context("audit writer")?;
                 return Ok(ExitCode::SUCCESS);
             }
-            let url = format!("http://{}/", settings.listen);
+            let url = format!("{}/", settings.public_url);
             println!("\n共体 Gongti 演示区 demo region: {url}");
             println!("API: {url}api/v1/docs   FHIR: {url}fhir/metadata");
             match password {
@@ -350,7 +374,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("  {username:<11} {}", role.name_zh());
             }
             println!("  {:<11} 居民（自助预约 {url}patient）", "patient");
-            serve(app, writer, &settings.listen).await?;
+            serve(app, writer, &settings).await?;
         }
         Command::Migrate { db } => {
             let (store, _) = open(&db).await?;
@@ -626,25 +650,37 @@ async fn seed_demo_if_empty(
     Ok(Some(password))
 }
 
-async fn serve(app: App, writer: tokio::task::JoinHandle<()>, listen: &str) -> anyhow::Result<()> {
-    let addr: SocketAddr = listen
+async fn serve(
+    app: App,
+    writer: tokio::task::JoinHandle<()>,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    let addr: SocketAddr = settings
+        .listen
         .parse()
-        .with_context(|| format!("listen address {listen}"))?;
+        .with_context(|| format!("listen address {}", settings.listen))?;
     let config = gongti_web::WebConfig {
-        secure_cookies: !addr.ip().is_loopback(),
-        ..gongti_web::WebConfig::default()
+        public_url: settings.public_url.clone(),
+        trusted_proxies: settings.trusted_proxies.clone(),
     };
+    if !config.https() && !addr.ip().is_loopback() {
+        tracing::warn!(
+            public_url = %config.public_url,
+            "serving beyond loopback without an https public URL: cookies are not Secure; set --public-url behind a TLS proxy"
+        );
+    }
     let router = gongti_web::router(app, config);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
-    tracing::info!(%addr, "serving");
+    tracing::info!(%addr, public_url = %settings.public_url, "serving");
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(
+    gongti_web::serve(
         listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
+        router,
+        gongti_web::ServeLimits::default(),
+        shutdown_signal(),
     )
-    .with_graceful_shutdown(shutdown_signal())
     .await?;
     tracing::info!("shutting down: flushing the audit queue");
     writer.await.context("audit writer")?;

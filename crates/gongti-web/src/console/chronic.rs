@@ -363,7 +363,7 @@ fn followup_form(
 }
 
 /// Posts the form to the preview route as the doctor types and swaps in the verdict.
-const LIVE_SCRIPT: &str = r#"(function(){var f=document.getElementById('followup-form');if(!f||!window.fetch)return;var t;
+pub(crate) const LIVE_SCRIPT: &str = r#"(function(){var f=document.getElementById('followup-form');if(!f||!window.fetch)return;var t;
 function go(){var a=f.querySelector('button[formaction]').getAttribute('formaction');
 fetch(a,{method:'POST',headers:{'x-fragment':'1','content-type':'application/x-www-form-urlencoded'},body:new URLSearchParams(new FormData(f)),credentials:'same-origin'})
 .then(function(r){return r.text()}).then(function(h){document.getElementById('evaluation-slot').innerHTML=h})}

@@ -37,6 +37,10 @@ const LANG_COOKIE: &str = "gongti_lang";
 /// first page (shown once, then cleared).
 const NOTICE_COOKIE: &str = "gongti_notice";
 
+/// Every inline script the console serves: the Content-Security-Policy allows these by
+/// their hash and nothing else inline (`security`).
+pub(crate) const INLINE_SCRIPTS: [&str; 1] = [chronic::LIVE_SCRIPT];
+
 pub(crate) const CSS: &str = r#"
 *{box-sizing:border-box}body{margin:0;font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",system-ui,sans-serif;color:#1f2933;background:#f4f6f8}
 header{display:flex;align-items:center;gap:1.5rem;background:#0b5d56;color:#fff;padding:.6rem 1.2rem}
@@ -95,11 +99,7 @@ pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
 }
 
 fn set_cookie(state: &AppState, name: &str, value: &str, max_age_s: u64) -> HeaderValue {
-    let secure = if state.config.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = if state.config.https() { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}"
     ))

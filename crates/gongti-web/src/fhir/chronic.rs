@@ -4,7 +4,6 @@
 //! and MeasureReport from `Measure/{id}/$evaluate-measure` for the indicators.
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use gongti_app::Ctx;
 use gongti_app::indicators::{ListPart, PatientListQuery};
 use gongti_core::chronic::Disease;
@@ -424,19 +423,18 @@ fn flag(a: &AlertRecord) -> Value {
 }
 
 pub(super) fn searchset(
-    headers: &HeaderMap,
+    state: &AppState,
     resource: &str,
     params: &Params,
     entries: Vec<Value>,
     next: Option<i64>,
 ) -> Fhir {
     let map = params.iter().cloned().collect();
-    Fhir(bundle(&base_url(headers), resource, &map, entries, next))
+    Fhir(bundle(&base_url(state), resource, &map, entries, next))
 }
 
 async fn conditions(
     State(state): State<AppState>,
-    headers: HeaderMap,
     axum::Extension(ctx): axum::Extension<Ctx>,
     ApiQuery(params): ApiQuery<Params>,
 ) -> FhirResult {
@@ -452,12 +450,11 @@ async fn conditions(
         .filter(|e| code_matches(&params, ICD10, &e.icd10))
         .map(condition)
         .collect();
-    Ok(searchset(&headers, "Condition", &params, entries, None))
+    Ok(searchset(&state, "Condition", &params, entries, None))
 }
 
 async fn episodes(
     State(state): State<AppState>,
-    headers: HeaderMap,
     axum::Extension(ctx): axum::Extension<Ctx>,
     ApiQuery(params): ApiQuery<Params>,
 ) -> FhirResult {
@@ -470,7 +467,7 @@ async fn episodes(
         .await
         .map_err(fhir_err)?;
     Ok(searchset(
-        &headers,
+        &state,
         "EpisodeOfCare",
         &params,
         list.iter()
@@ -505,7 +502,6 @@ async fn followups(
 
 async fn encounters(
     State(state): State<AppState>,
-    headers: HeaderMap,
     axum::Extension(ctx): axum::Extension<Ctx>,
     ApiQuery(params): ApiQuery<Params>,
 ) -> FhirResult {
@@ -520,14 +516,13 @@ async fn encounters(
         .filter(|f| on(f.visit_on))
         .map(encounter)
         .collect();
-    Ok(searchset(&headers, "Encounter", &params, entries, next))
+    Ok(searchset(&state, "Encounter", &params, entries, next))
 }
 
 /// Observations of the follow-ups (paged by follow-up), or with
 /// `category=home-reading` the home readings of the last year (at most 1,000).
 async fn observations(
     State(state): State<AppState>,
-    headers: HeaderMap,
     axum::Extension(ctx): axum::Extension<Ctx>,
     ApiQuery(params): ApiQuery<Params>,
 ) -> FhirResult {
@@ -568,12 +563,11 @@ async fn observations(
         .filter(|(day, code, _)| on(*day) && code_matches(&params, LOINC, code))
         .map(|(_, _, v)| v)
         .collect();
-    Ok(searchset(&headers, "Observation", &params, entries, next))
+    Ok(searchset(&state, "Observation", &params, entries, next))
 }
 
 async fn care_teams(
     State(state): State<AppState>,
-    headers: HeaderMap,
     axum::Extension(ctx): axum::Extension<Ctx>,
     ApiQuery(params): ApiQuery<Params>,
 ) -> FhirResult {
@@ -589,12 +583,11 @@ async fn care_teams(
         let team = state.app.store().team(c.team_id).await.ok();
         entries.push(care_team(c, team.as_ref()));
     }
-    Ok(searchset(&headers, "CareTeam", &params, entries, None))
+    Ok(searchset(&state, "CareTeam", &params, entries, None))
 }
 
 async fn tasks(
     State(state): State<AppState>,
-    headers: HeaderMap,
     axum::Extension(ctx): axum::Extension<Ctx>,
     ApiQuery(params): ApiQuery<Params>,
 ) -> FhirResult {
@@ -617,12 +610,11 @@ async fn tasks(
         .chain(referrals.items.iter().map(super::referral::referral_task))
         .filter(|t| wanted.is_none_or(|s| t["status"] == s))
         .collect();
-    Ok(searchset(&headers, "Task", &params, entries, None))
+    Ok(searchset(&state, "Task", &params, entries, None))
 }
 
 async fn flags(
     State(state): State<AppState>,
-    headers: HeaderMap,
     axum::Extension(ctx): axum::Extension<Ctx>,
     ApiQuery(params): ApiQuery<Params>,
 ) -> FhirResult {
@@ -639,7 +631,7 @@ async fn flags(
         .filter(|a| on(local_day(a.raised_at_us)))
         .map(flag)
         .collect();
-    Ok(searchset(&headers, "Flag", &params, entries, None))
+    Ok(searchset(&state, "Flag", &params, entries, None))
 }
 
 /// `Measure/{programme}-{indicator}/$evaluate-measure?periodStart&periodEnd&reportType`

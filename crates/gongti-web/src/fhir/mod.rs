@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use gongti_app::Ctx;
@@ -83,12 +83,10 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         })
 }
 
-fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    format!("http://{host}/fhir")
+/// The FHIR base every absolute link is built on: the configured public URL, never a
+/// header the client sent.
+fn base_url(state: &AppState) -> String {
+    format!("{}/fhir", state.config.public_url)
 }
 
 fn id_param(id: &str) -> ApiResult<i64> {
@@ -298,7 +296,7 @@ fn practitioner_role(s: &StaffRecord) -> Value {
     r
 }
 
-async fn metadata(headers: HeaderMap) -> Fhir {
+async fn metadata(State(state): State<AppState>) -> Fhir {
     let search = |names: &[(&str, &str)]| -> Vec<Value> {
         names
             .iter()
@@ -314,7 +312,7 @@ async fn metadata(headers: HeaderMap) -> Fhir {
         "publisher": "Gongti",
         "kind": "instance",
         "software": {"name": "Gongti", "version": env!("CARGO_PKG_VERSION")},
-        "implementation": {"description": "Gongti regional health community", "url": base_url(&headers)},
+        "implementation": {"description": "Gongti regional health community", "url": base_url(&state)},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
         "rest": [{
@@ -359,7 +357,6 @@ async fn read_patient(
 
 async fn search_patients(
     State(state): State<AppState>,
-    headers: HeaderMap,
     ApiQuery(params): ApiQuery<BTreeMap<String, String>>,
     axum::Extension(ctx): axum::Extension<Ctx>,
 ) -> FhirResult {
@@ -398,7 +395,7 @@ async fn search_patients(
     if let Some(o) = params.get("organization") {
         query.home_institution_id = Some(reference_id(o, "Organization")?);
     }
-    let base = base_url(&headers);
+    let base = base_url(&state);
     if impossible {
         return Ok(Fhir(bundle(&base, "Patient", &params, vec![], None)));
     }
@@ -464,7 +461,6 @@ async fn search_staff(
 
 async fn search_practitioners(
     State(state): State<AppState>,
-    headers: HeaderMap,
     ApiQuery(params): ApiQuery<BTreeMap<String, String>>,
 ) -> FhirResult {
     check_params(&params, &PRACTITIONER_PARAMS)?;
@@ -474,7 +470,7 @@ async fn search_practitioners(
             Some(v) => Some(v.to_owned()),
             None => {
                 return Ok(Fhir(bundle(
-                    &base_url(&headers),
+                    &base_url(&state),
                     "Practitioner",
                     &params,
                     vec![],
@@ -490,7 +486,7 @@ async fn search_practitioners(
     };
     let (items, next) = search_staff(&state, &params, filter).await?;
     Ok(Fhir(bundle(
-        &base_url(&headers),
+        &base_url(&state),
         "Practitioner",
         &params,
         items.iter().map(practitioner).collect(),
@@ -500,11 +496,10 @@ async fn search_practitioners(
 
 async fn search_roles(
     State(state): State<AppState>,
-    headers: HeaderMap,
     ApiQuery(params): ApiQuery<BTreeMap<String, String>>,
 ) -> FhirResult {
     check_params(&params, &ROLE_PARAMS)?;
-    let base = base_url(&headers);
+    let base = base_url(&state);
     let role = match params.get("role") {
         None => None,
         Some(r) => match token_value(r, ROLE_SYSTEM).and_then(gongti_core::role::Role::from_code) {
@@ -562,11 +557,10 @@ async fn search_roles(
 
 async fn search_organizations(
     State(state): State<AppState>,
-    headers: HeaderMap,
     ApiQuery(params): ApiQuery<BTreeMap<String, String>>,
 ) -> FhirResult {
     check_params(&params, &ORGANIZATION_PARAMS)?;
-    let base = base_url(&headers);
+    let base = base_url(&state);
     let empty = || Ok(Fhir(bundle(&base, "Organization", &params, vec![], None)));
     let mut filter = InstitutionFilter {
         name_prefix: params.get("name").cloned(),

@@ -5,7 +5,6 @@
 //! response → arrival → return).
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use gongti_app::Ctx;
 use gongti_app::scheduling::SlotView;
 use gongti_core::consultation::ConsultationStatus;
@@ -179,7 +178,6 @@ pub(super) fn referral_task(r: &ReferralRecord) -> Value {
 
 async fn schedules(
     State(state): State<AppState>,
-    headers: HeaderMap,
     ApiQuery(params): ApiQuery<Params>,
 ) -> FhirResult {
     check(&params, &["actor", "date", "_count"])?;
@@ -210,7 +208,7 @@ async fn schedules(
         .await
         .map_err(fhir_err)?;
     let entries = page.items.iter().map(schedule).collect();
-    Ok(searchset(&headers, "Schedule", &params, entries, None))
+    Ok(searchset(&state, "Schedule", &params, entries, None))
 }
 
 async fn read_schedule(State(state): State<AppState>, Path(id): Path<String>) -> FhirResult {
@@ -218,11 +216,7 @@ async fn read_schedule(State(state): State<AppState>, Path(id): Path<String>) ->
     Ok(Fhir(schedule(&s)))
 }
 
-async fn slots(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    ApiQuery(params): ApiQuery<Params>,
-) -> FhirResult {
+async fn slots(State(state): State<AppState>, ApiQuery(params): ApiQuery<Params>) -> FhirResult {
     check(&params, &["schedule", "status"])?;
     let Some(schedule) = param(&params, "schedule") else {
         return Err(ApiError::bad_request(
@@ -243,12 +237,11 @@ async fn slots(
         .map(slot)
         .filter(|s| wanted.is_none_or(|w| s["status"] == w))
         .collect();
-    Ok(searchset(&headers, "Slot", &params, entries, None))
+    Ok(searchset(&state, "Slot", &params, entries, None))
 }
 
 async fn appointments(
     State(state): State<AppState>,
-    headers: HeaderMap,
     axum::Extension(ctx): axum::Extension<Ctx>,
     ApiQuery(params): ApiQuery<Params>,
 ) -> FhirResult {
@@ -265,12 +258,11 @@ async fn appointments(
         .map(appointment)
         .filter(|a| wanted.is_none_or(|w| a["status"] == w))
         .collect();
-    Ok(searchset(&headers, "Appointment", &params, entries, None))
+    Ok(searchset(&state, "Appointment", &params, entries, None))
 }
 
 async fn service_requests(
     State(state): State<AppState>,
-    headers: HeaderMap,
     axum::Extension(ctx): axum::Extension<Ctx>,
     ApiQuery(params): ApiQuery<Params>,
 ) -> FhirResult {
@@ -287,13 +279,7 @@ async fn service_requests(
         .map(service_request)
         .filter(|s| wanted.is_none_or(|w| s["status"] == w))
         .collect();
-    Ok(searchset(
-        &headers,
-        "ServiceRequest",
-        &params,
-        entries,
-        None,
-    ))
+    Ok(searchset(&state, "ServiceRequest", &params, entries, None))
 }
 
 async fn read_service_request(
@@ -381,14 +367,13 @@ async fn consultations_of(
 
 async fn communication_requests(
     State(state): State<AppState>,
-    headers: HeaderMap,
     axum::Extension(ctx): axum::Extension<Ctx>,
     ApiQuery(params): ApiQuery<Params>,
 ) -> FhirResult {
     let list = consultations_of(&state, &ctx, &params).await?;
     let entries = list.iter().map(communication_request).collect();
     Ok(searchset(
-        &headers,
+        &state,
         "CommunicationRequest",
         &params,
         entries,
@@ -398,11 +383,10 @@ async fn communication_requests(
 
 async fn communications(
     State(state): State<AppState>,
-    headers: HeaderMap,
     axum::Extension(ctx): axum::Extension<Ctx>,
     ApiQuery(params): ApiQuery<Params>,
 ) -> FhirResult {
     let list = consultations_of(&state, &ctx, &params).await?;
     let entries = list.iter().filter_map(communication).collect();
-    Ok(searchset(&headers, "Communication", &params, entries, None))
+    Ok(searchset(&state, "Communication", &params, entries, None))
 }

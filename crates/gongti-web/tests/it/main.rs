@@ -18,6 +18,7 @@ mod indicators;
 mod patients;
 mod readings;
 mod referrals;
+mod requests;
 mod scheduling;
 mod sign_in;
 mod support;
