@@ -310,23 +310,34 @@ async fn open_for_reading(db: &DbArgs) -> anyhow::Result<Store> {
     })
 }
 
+/// What `serve` and `demo` do before serving: open the store as one of its servers,
+/// check the audit chain, start the application, build the counters and the city
+/// administrator when missing.
+async fn start_server(
+    db: &DbArgs,
+    web: &ServeArgs,
+) -> anyhow::Result<(App, tokio::task::JoinHandle<()>, Settings)> {
+    let (store, _) = open(db).await?;
+    let store = store.serve_lease().await?;
+    let settings = settings_serving(db, web)?;
+    let (app, writer) = audit_cli::start_app(
+        store,
+        &settings,
+        true,
+        web.accept_broken_audit_chain.as_deref(),
+    )
+    .await?;
+    if app.ensure_indicator_counters().await? {
+        tracing::info!("indicator counters built from the records");
+    }
+    ensure_admin(&app).await?;
+    Ok((app, writer, settings))
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { db, web } => {
-            let (store, _) = open(&db).await?;
-            let store = store.serve_lease().await?;
-            let settings = settings_serving(&db, &web)?;
-            let (app, writer) = audit_cli::start_app(
-                store,
-                &settings,
-                true,
-                web.accept_broken_audit_chain.as_deref(),
-            )
-            .await?;
-            if app.ensure_indicator_counters().await? {
-                tracing::info!("indicator counters built from the records");
-            }
-            ensure_admin(&app).await?;
+            let (app, writer, settings) = start_server(&db, &web).await?;
             serve(app, writer, &settings).await?;
         }
         Command::Demo {
@@ -341,20 +352,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some("tianjin") => TIANJIN_RESIDENTS,
                 _ => residents,
             };
-            let (store, _) = open(&db).await?;
-            let store = store.serve_lease().await?;
-            let settings = settings_serving(&db, &web)?;
-            let (app, writer) = audit_cli::start_app(
-                store,
-                &settings,
-                true,
-                web.accept_broken_audit_chain.as_deref(),
-            )
-            .await?;
-            if app.ensure_indicator_counters().await? {
-                tracing::info!("indicator counters built from the records");
-            }
-            ensure_admin(&app).await?;
+            let (app, writer, settings) = start_server(&db, &web).await?;
             let password = seed_demo_if_empty(&app, residents, seed).await?;
             if no_serve {
                 drop(app);
