@@ -59,7 +59,7 @@ pub async fn chronic(
     let dir = data_dir.unwrap_or_else(|| gongti_testdb::temp_dir("gongti-bench-chronic"));
     std::fs::create_dir_all(&dir)?;
     let reuse = dir.join("gongti.db").exists();
-    let store = gongti_store::Store::open_sqlite(&dir).await?;
+    let store = gongti_store::Store::open_sqlite(&dir, bench_keys(&dir)?).await?;
     let started = Instant::now();
     store.migrate().await?;
     let (app, _writer) = App::start(store.clone(), system_clock())
@@ -395,7 +395,7 @@ async fn peer_ingest(
 async fn raw_readings_insert(rows: &[Value]) -> anyhow::Result<Duration> {
     use sqlx::Connection;
     let dir = gongti_testdb::temp_dir("gongti-bench-raw-readings");
-    let store = gongti_store::Store::open_sqlite(&dir).await?;
+    let store = gongti_store::Store::open_sqlite(&dir, bench_keys(&dir)?).await?;
     store.migrate().await?;
     store.close().await;
     let url = format!("sqlite://{}?mode=rwc", dir.join("gongti.db").display());
@@ -445,4 +445,9 @@ async fn raw_readings_insert(rows: &[Value]) -> anyhow::Result<Duration> {
         tx.commit().await?;
     }
     Ok(started.elapsed())
+}
+
+/// The keys of a benchmark's data directory (kept beside it, so a region is reused).
+pub(crate) fn bench_keys(dir: &std::path::Path) -> anyhow::Result<gongti_store::crypto::DataKeys> {
+    Ok(gongti_store::crypto::DataKeys::load_or_create(&dir.join("data.key"))?.0)
 }

@@ -130,11 +130,11 @@ fn main() -> anyhow::Result<()> {
             }
             Bench::Referrals { patients, slots, connections, postgres_admin_url } => {
                 let dir = gongti_testdb::temp_dir("gongti-bench-referrals");
-                let store = gongti_store::Store::open_sqlite(&dir).await?;
+                let store = gongti_store::Store::open_sqlite(&dir, chronic::bench_keys(&dir)?).await?;
                 referrals::contest(store, "SQLite", patients, slots, connections).await?;
                 if let Some(admin) = postgres_admin_url {
                     let url = gongti_testdb::fresh_postgres_url(&admin).await;
-                    let store = gongti_store::Store::connect_postgres(&url).await?;
+                    let store = gongti_store::Store::connect_postgres(&url, gongti_store::crypto::DataKeys::generate()).await?;
                     referrals::contest(store, "PostgreSQL", patients, slots, connections).await?;
                 }
             }
@@ -178,7 +178,7 @@ pub(crate) struct Server {
 
 async fn serve_sqlite() -> anyhow::Result<Server> {
     let dir = gongti_testdb::temp_dir("gongti-bench");
-    serve_on(gongti_store::Store::open_sqlite(&dir).await?).await
+    serve_on(gongti_store::Store::open_sqlite(&dir, chronic::bench_keys(&dir)?).await?).await
 }
 
 /// Migrates `store`, seeds the demo region (no residents) and serves it on a free port.
@@ -221,7 +221,7 @@ pub(crate) async fn token(load: &Load, base: &str, username: &str) -> anyhow::Re
 /// and settings: the ceiling for any registration path.
 async fn raw_sqlite_insert(rows: &[Value]) -> anyhow::Result<Duration> {
     let dir = gongti_testdb::temp_dir("gongti-bench-raw");
-    let store = gongti_store::Store::open_sqlite(&dir).await?;
+    let store = gongti_store::Store::open_sqlite(&dir, chronic::bench_keys(&dir)?).await?;
     store.migrate().await?;
     store.upsert_district("120101", "和平区", "120100").await?;
     let inst = store

@@ -106,14 +106,17 @@ fn push_visits(out: &mut Vec<(i64, VisitFact)>, enrolment_id: i64, packed: &str)
 }
 
 /// One row of the chunk's patient query.
-fn patient_of(row: &impl RowExt, disease: Disease) -> Result<IndicatorPatient> {
+fn patient_of(
+    keys: &crate::crypto::DataKeys,
+    row: &impl RowExt,
+    disease: Disease,
+) -> Result<IndicatorPatient> {
     let sex = row.text("sex")?;
     Ok(IndicatorPatient {
         enrolment_id: row.i64("id")?,
         resident_id: row.i64("resident_id")?,
         name: row.text("name")?,
-        id_number: IdNumber::parse(&row.text("id_number")?, Date::MAX)
-            .map_err(|_| StoreError::Corrupt("ID number".into()))?,
+        id_number: crate::residents::stored_id_number(keys, row)?,
         sex: Sex::from_code(&sex).ok_or_else(|| StoreError::Corrupt("sex".into()))?,
         birth_date: row.date("birth_date")?,
         institution_id: row.i64("institution_id")?,
@@ -535,6 +538,7 @@ impl Store {
         // than the queries (BENCHMARKS.md).
         let (mut patients, visits, readings) = if let Some(direct) = self.direct() {
             let w = *w;
+            let keys = std::sync::Arc::clone(&self.keys);
             direct
                 .scan(move |conn| {
                     let mut statement = conn.prepare_cached(&sql)?;
@@ -545,7 +549,7 @@ impl Store {
                     })?;
                     let mut patients = Vec::new();
                     while let Some(row) = rows.next()? {
-                        patients.push(patient_of(row, disease)?);
+                        patients.push(patient_of(&keys, row, disease)?);
                     }
                     if patients.is_empty() {
                         return Ok((patients, Vec::new(), Vec::new()));
@@ -582,7 +586,7 @@ impl Store {
                     .bind(w.active_from).bind(after).bind(i64::from(limit))
                     .fetch_all(pool).await?
                     .iter()
-                    .map(|row| patient_of(row, disease))
+                    .map(|row| patient_of(&self.keys, row, disease))
                     .collect::<Result<_>>()
             })?;
             if patients.is_empty() {

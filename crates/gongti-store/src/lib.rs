@@ -13,7 +13,9 @@ mod bulk;
 mod chronic;
 mod consultations;
 mod contracts;
+pub mod crypto;
 mod direct;
+mod idempotency;
 mod indicators;
 mod maintained;
 mod migrate;
@@ -50,6 +52,7 @@ pub use chronic::{
 };
 pub use consultations::{ConsultationBox, ConsultationRecord, FileInfo, NewConsultation};
 pub use contracts::{ContractRecord, ContractWrite, NewPackage, OpenContract, PackageRecord};
+pub use idempotency::IdempotentStart;
 pub use indicators::{IndicatorPatient, IndicatorScope, IndicatorWindow};
 pub use maintained::{IndicatorEvent, IndicatorTables, IndicatorUpdate, scopes_of};
 pub use migrate::MIGRATION_COUNT;
@@ -186,6 +189,8 @@ struct Lease {
 #[derive(Debug, Clone)]
 pub struct Store {
     engine: Engine,
+    /// The keys personal data is sealed with (`crypto`).
+    keys: Arc<crypto::DataKeys>,
 }
 
 /// Runs `$body` with `$pool` bound to the pool that takes writes.
@@ -259,8 +264,9 @@ pub fn clamp_page_size(requested: Option<u32>, default: u32) -> u32 {
 
 impl Store {
     /// Opens (creating if needed) the embedded SQLite database in `data_dir`, as its
-    /// one owner: [`StoreError::Owned`] when another process holds it.
-    pub async fn open_sqlite(data_dir: &Path) -> Result<Store> {
+    /// one owner: [`StoreError::Owned`] when another process holds it. Personal data
+    /// is sealed with `keys`.
+    pub async fn open_sqlite(data_dir: &Path, keys: crypto::DataKeys) -> Result<Store> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             StoreError::Corrupt(format!("cannot create {}: {e}", data_dir.display()))
         })?;
@@ -298,13 +304,14 @@ impl Store {
                 audit: Arc::new(audit_file::AuditFile::open(data_dir)?),
                 _owner: Some(Arc::new(lock)),
             },
+            keys: Arc::new(keys),
         })
     }
 
     /// Opens the embedded database in `data_dir` for reading only, beside its owner
     /// (a running server): nothing is written, migrated or locked. For
     /// `gongti audit verify`; every write fails.
-    pub async fn open_sqlite_read_only(data_dir: &Path) -> Result<Store> {
+    pub async fn open_sqlite_read_only(data_dir: &Path, keys: crypto::DataKeys) -> Result<Store> {
         let file = data_dir.join("gongti.db");
         if !file.exists() {
             return Err(StoreError::Corrupt(format!(
@@ -329,11 +336,13 @@ impl Store {
                 audit: Arc::new(audit_file::AuditFile::open_read_only(data_dir)?),
                 _owner: None,
             },
+            keys: Arc::new(keys),
         })
     }
 
-    /// Connects to PostgreSQL at `url` (`postgres://…`).
-    pub async fn connect_postgres(url: &str) -> Result<Store> {
+    /// Connects to PostgreSQL at `url` (`postgres://…`); personal data is sealed with
+    /// `keys`.
+    pub async fn connect_postgres(url: &str, keys: crypto::DataKeys) -> Result<Store> {
         let options = sqlx::postgres::PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(POOL_CONNECTIONS_MAX)
@@ -345,6 +354,7 @@ impl Store {
                 pool,
                 _lease: Lease::default(),
             },
+            keys: Arc::new(keys),
         })
     }
 
@@ -353,6 +363,7 @@ impl Store {
     /// and commands that must run alone ([`Store::alone`]) refuse while any does.
     /// Nothing on SQLite, whose data directory has one owner anyway.
     pub async fn serve_lease(self) -> Result<Store> {
+        let keys = self.keys;
         match self.engine {
             Engine::Postgres { pool, .. } => {
                 let lease = owner::ServerLease::take(&pool).await?;
@@ -363,10 +374,21 @@ impl Store {
                             _held: Some(Arc::new(lease)),
                         },
                     },
+                    keys,
                 })
             }
-            engine => Ok(Store { engine }),
+            engine => Ok(Store { engine, keys }),
         }
+    }
+
+    /// Seals opaque bytes (an answer kept for an idempotent request).
+    pub(crate) fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
+        Ok(self.keys.seal(b"idempotency_keys.answer", plaintext))
+    }
+
+    /// Opens what [`Store::seal`] sealed.
+    pub(crate) fn open_sealed(&self, sealed: &[u8]) -> Result<Vec<u8>> {
+        self.keys.open(b"idempotency_keys.answer", sealed)
     }
 
     /// Runs a command that must be the only one touching the database (`command`

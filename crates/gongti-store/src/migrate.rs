@@ -107,7 +107,22 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0016_sign_in_throttle.sql"),
         postgres: include_str!("../migrations/postgres/0016_sign_in_throttle.sql"),
     },
+    Migration {
+        version: 17,
+        name: "idempotency",
+        sqlite: include_str!("../migrations/sqlite/0017_idempotency.sql"),
+        postgres: include_str!("../migrations/postgres/0017_idempotency.sql"),
+    },
+    Migration {
+        version: 18,
+        name: "sealed_personal_data",
+        sqlite: include_str!("../migrations/sqlite/0018_sealed_personal_data.sql"),
+        postgres: include_str!("../migrations/postgres/0018_sealed_personal_data.sql"),
+    },
 ];
+
+/// Residents sealed per transaction when rows from before encryption are sealed.
+const SEAL_BATCH: i64 = 1_000;
 
 pub const MIGRATION_COUNT: usize = MIGRATIONS.len();
 
@@ -156,6 +171,13 @@ pub(crate) async fn run(store: &Store) -> Result<usize> {
         }
         tx.commit().await?;
     });
+    let sealed = seal_plaintext_rows(store).await?;
+    if sealed > 0 {
+        tracing::info!(
+            residents = sealed,
+            "sealed ID and phone numbers stored before encryption"
+        );
+    }
     if let (Some(file), Some(direct)) = (store.audit_file(), store.direct()) {
         let (file, records_file) = (std::sync::Arc::clone(file), direct.path().to_owned());
         let moved = crate::direct::blocking("moving the audit trail", move || {
@@ -167,4 +189,102 @@ pub(crate) async fn run(store: &Store) -> Result<usize> {
         }
     }
     Ok(applied)
+}
+
+/// Seals the ID and phone numbers of residents stored before encryption (their
+/// `id_number_hash` is empty), a batch per transaction; returns how many.
+async fn seal_plaintext_rows(store: &Store) -> Result<u64> {
+    let mut done = 0u64;
+    loop {
+        let n: u64 = on_write!(store, pool => {
+            let mut tx = pool.begin().await?;
+            let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(
+                "SELECT id, id_number, phone FROM residents WHERE id_number_hash IS NULL ORDER BY id LIMIT $1",
+            )
+            .bind(SEAL_BATCH)
+            .fetch_all(&mut *tx).await?;
+            for (id, id_number, phone) in &rows {
+                let id_number = gongti_core::IdNumber::parse(id_number, time::Date::MAX)
+                    .map_err(|_| StoreError::Corrupt(format!("resident {id}: a stored ID number does not parse")))?;
+                let phone = phone
+                    .as_deref()
+                    .map(gongti_core::Phone::parse)
+                    .transpose()
+                    .map_err(|_| StoreError::Corrupt(format!("resident {id}: a stored phone does not parse")))?;
+                let s = crate::residents::seal_numbers(&store.keys, &id_number, phone.as_ref());
+                sqlx::query("UPDATE residents SET id_number = $1, phone = $2, id_number_hash = $3 WHERE id = $4")
+                    .bind(&s.id_number).bind(&s.phone).bind(&s.id_hash[..]).bind(id)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            rows.len() as u64
+        });
+        done += n;
+        if n < SEAL_BATCH as u64 {
+            return Ok(done);
+        }
+    }
+}
+
+impl Store {
+    /// Seals again, with the current key, every ID number, phone number and kept
+    /// answer sealed with an older one (after `DataKeys::rotate`); returns how many
+    /// values it sealed. Once it has run, the older keys may leave the key file.
+    pub async fn reseal_personal_data(&self) -> Result<u64> {
+        let current = self.keys.current_id();
+        let stale = |text: &Option<String>| {
+            text.as_deref()
+                .is_some_and(|t| crate::crypto::DataKeys::text_sealed_with(t) != Some(current))
+        };
+        let mut done = 0u64;
+        let mut after = 0i64;
+        loop {
+            let rows: Vec<(i64, Option<String>, Option<String>)> = on_write!(self, pool => {
+                sqlx::query_as("SELECT id, id_number, phone FROM residents WHERE id > $1 ORDER BY id LIMIT $2")
+                    .bind(after).bind(SEAL_BATCH).fetch_all(pool).await?
+            });
+            let Some(last) = rows.last().map(|r| r.0) else {
+                break;
+            };
+            after = last;
+            let todo: Vec<_> = rows
+                .iter()
+                .filter(|(_, i, p)| stale(i) || stale(p))
+                .collect();
+            on_write!(self, pool => {
+                let mut tx = pool.begin().await?;
+                for (id, id_number, phone) in &todo {
+                    let open = |column: &str, v: &Option<String>| {
+                        v.as_deref().map(|t| self.keys.open_text(column, t)).transpose()
+                    };
+                    let id_number = open(crate::residents::ID_NUMBER_COLUMN, id_number)?;
+                    let phone = open(crate::residents::PHONE_COLUMN, phone)?;
+                    let seal = |column: &str, v: Option<String>| v.map(|t| self.keys.seal_text(column, &t));
+                    sqlx::query("UPDATE residents SET id_number = $1, phone = $2 WHERE id = $3")
+                        .bind(seal(crate::residents::ID_NUMBER_COLUMN, id_number))
+                        .bind(seal(crate::residents::PHONE_COLUMN, phone))
+                        .bind(id)
+                        .execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            });
+            done += todo.len() as u64;
+        }
+        let answers: Vec<(String, String, Vec<u8>)> = on_write!(self, pool => {
+            sqlx::query_as("SELECT scope, key, answer FROM idempotency_keys WHERE answer IS NOT NULL")
+                .fetch_all(pool).await?
+        });
+        for (scope, key, sealed) in answers {
+            if crate::crypto::DataKeys::sealed_with(&sealed) == Some(current) {
+                continue;
+            }
+            let again = self.seal(&self.open_sealed(&sealed)?)?;
+            on_write!(self, pool => {
+                sqlx::query("UPDATE idempotency_keys SET answer = $1 WHERE scope = $2 AND key = $3")
+                    .bind(&again[..]).bind(&scope).bind(&key).execute(pool).await?;
+            });
+            done += 1;
+        }
+        Ok(done)
+    }
 }

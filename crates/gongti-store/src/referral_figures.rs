@@ -83,8 +83,7 @@ impl Store {
                         },
                         resident_id: row.i64("resident_id")?,
                         name: row.text("name")?,
-                        id_number: IdNumber::parse(&row.text("id_number")?, Date::MAX)
-                            .map_err(|_| corrupt("ID number"))?,
+                        id_number: crate::residents::stored_id_number(&self.keys, row)?,
                         sex: Sex::from_code(&row.text("sex")?).ok_or_else(|| corrupt("sex"))?,
                         birth_date: row.date("birth_date")?,
                         from_institution_name: row.text("from_name")?,

@@ -6,6 +6,7 @@ use gongti_core::resident::ValidResident;
 use gongti_core::{IdNumber, Phone, Sex};
 use time::Date;
 
+use crate::crypto::DataKeys;
 use crate::outbox::{created, stage_audit};
 use crate::region::name_prefix;
 use crate::row::{Arg, Conditions, RowExt, bind_all, trusted};
@@ -45,7 +46,7 @@ const COLUMNS: &str = "r.id, r.name, r.sex, r.birth_date, r.id_number, r.phone, 
      r.home_institution_id, i.district_code AS home_district_code, r.merged_into_id, r.created_at_us, r.updated_at_us";
 const FROM: &str = "FROM residents r JOIN institutions i ON i.id = r.home_institution_id";
 
-fn resident(row: &impl RowExt) -> Result<ResidentRecord> {
+fn resident(keys: &DataKeys, row: &impl RowExt) -> Result<ResidentRecord> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("resident {what}"));
     let sex = row.text("sex")?;
     Ok(ResidentRecord {
@@ -53,14 +54,8 @@ fn resident(row: &impl RowExt) -> Result<ResidentRecord> {
         name: row.text("name")?,
         sex: Sex::from_code(&sex).ok_or_else(|| corrupt("sex"))?,
         birth_date: row.date("birth_date")?,
-        // The future-birth bound was checked when the number was stored.
-        id_number: IdNumber::parse(&row.text("id_number")?, Date::MAX)
-            .map_err(|_| corrupt("ID number"))?,
-        phone: row
-            .opt_text("phone")?
-            .map(|p| Phone::parse(&p))
-            .transpose()
-            .map_err(|_| corrupt("phone"))?,
+        id_number: stored_id_number(keys, row)?,
+        phone: stored_phone(keys, row)?,
         address: row.opt_text("address")?,
         household: row.opt_text("household")?,
         home_institution_id: row.i64("home_institution_id")?,
@@ -71,8 +66,57 @@ fn resident(row: &impl RowExt) -> Result<ResidentRecord> {
     })
 }
 
+/// The associated data that binds a sealed ID number to its column.
+pub(crate) const ID_NUMBER_COLUMN: &str = "residents.id_number";
+/// The same for a phone number.
+pub(crate) const PHONE_COLUMN: &str = "residents.phone";
+/// The lookup hash's domain for ID numbers.
+const ID_NUMBER_LOOKUP: &str = "id_number";
+
+/// A stored ID number, opened and parsed.
+pub(crate) fn stored_id_number(keys: &DataKeys, row: &impl RowExt) -> Result<IdNumber> {
+    let text = keys.open_text(ID_NUMBER_COLUMN, &row.text("id_number")?)?;
+    // The future-birth bound was checked when the number was stored.
+    IdNumber::parse(&text, Date::MAX).map_err(|_| StoreError::Corrupt("resident ID number".into()))
+}
+
+/// A stored phone number, opened and parsed.
+fn stored_phone(keys: &DataKeys, row: &impl RowExt) -> Result<Option<Phone>> {
+    row.opt_text("phone")?
+        .map(|sealed| {
+            let text = keys.open_text(PHONE_COLUMN, &sealed)?;
+            Phone::parse(&text).map_err(|_| StoreError::Corrupt("resident phone".into()))
+        })
+        .transpose()
+}
+
+/// What a resident's personal numbers are stored as: sealed, and the ID number's
+/// keyed hash for finding it and keeping it unique.
+pub(crate) struct SealedNumbers {
+    pub(crate) id_number: String,
+    pub(crate) id_hash: [u8; 32],
+    pub(crate) phone: Option<String>,
+}
+
+pub(crate) fn seal_numbers(
+    keys: &DataKeys,
+    id_number: &IdNumber,
+    phone: Option<&Phone>,
+) -> SealedNumbers {
+    SealedNumbers {
+        id_number: keys.seal_text(ID_NUMBER_COLUMN, id_number.as_str()),
+        id_hash: id_lookup(keys, id_number.as_str()),
+        phone: phone.map(|p| keys.seal_text(PHONE_COLUMN, p.as_str())),
+    }
+}
+
+/// The lookup hash of a (normalised) ID number.
+pub(crate) fn id_lookup(keys: &DataKeys, id_number: &str) -> [u8; 32] {
+    keys.lookup_hash(ID_NUMBER_LOOKUP, id_number)
+}
+
 /// A resident row with its `care` column: the institutions of open care relationships.
-fn with_care(row: &impl RowExt) -> Result<(ResidentRecord, Vec<i64>)> {
+fn with_care(keys: &DataKeys, row: &impl RowExt) -> Result<(ResidentRecord, Vec<i64>)> {
     let mut care: Vec<i64> = row
         .opt_text("care")?
         .unwrap_or_default()
@@ -85,26 +129,30 @@ fn with_care(row: &impl RowExt) -> Result<(ResidentRecord, Vec<i64>)> {
         .collect::<Result<_>>()?;
     care.sort_unstable();
     care.dedup();
-    Ok((resident(row)?, care))
+    Ok((resident(keys, row)?, care))
 }
 
-const INSERT: &str = "INSERT INTO residents (id_number, name, sex, birth_date, phone, address, household, home_institution_id, created_at_us, updated_at_us)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id";
+const INSERT: &str = "INSERT INTO residents (id_number, name, sex, birth_date, phone, address, household, home_institution_id, created_at_us, updated_at_us, id_number_hash)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) RETURNING id";
 
-/// Binds a resident's values in the order of [`INSERT`]'s placeholders.
+/// Binds a resident's values in the order of [`INSERT`]'s placeholders, the personal
+/// numbers sealed with the store's keys.
 macro_rules! bind_resident {
-    ($query:expr, $r:expr, $home:expr, $now_us:expr) => {
+    ($store:expr, $query:expr, $r:expr, $home:expr, $now_us:expr) => {{
+        let sealed =
+            $crate::residents::seal_numbers(&$store.keys, &$r.id_number, $r.phone.as_ref());
         $query
-            .bind($r.id_number.as_str())
+            .bind(sealed.id_number)
             .bind(&$r.name)
             .bind($r.sex.code())
             .bind($r.birth_date)
-            .bind($r.phone.as_ref().map(Phone::as_str))
+            .bind(sealed.phone)
             .bind(&$r.address)
             .bind(&$r.household)
             .bind($home)
             .bind($now_us)
-    };
+            .bind(sealed.id_hash.to_vec())
+    }};
 }
 
 /// Largest number of residents inserted in one call of [`Store::insert_residents`].
@@ -130,7 +178,7 @@ impl Store {
     ) -> Result<ResidentRecord> {
         let id = on_write!(self, pool => {
             let mut tx = pool.begin().await?;
-            let (id,): (i64,) = bind_resident!(sqlx::query_as(INSERT), r, home_institution_id, now_us)
+            let (id,): (i64,) = bind_resident!(self, sqlx::query_as(INSERT), r, home_institution_id, now_us)
                 .fetch_one(&mut *tx).await?;
             stage_audit!(tx, &registered(audit, id));
             tx.commit().await?;
@@ -155,7 +203,7 @@ impl Store {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
             for (r, home) in batch {
-                let (id,): (i64,) = bind_resident!(sqlx::query_as(INSERT), r, *home, now_us)
+                let (id,): (i64,) = bind_resident!(self, sqlx::query_as(INSERT), r, *home, now_us)
                     .fetch_one(&mut *tx).await?;
                 ids.push(id);
             }
@@ -201,7 +249,7 @@ impl Store {
                 if savepoints {
                     sqlx::query("SAVEPOINT one_resident").execute(&mut *tx).await?;
                 }
-                let inserted: std::result::Result<(i64,), sqlx::Error> = bind_resident!(sqlx::query_as(INSERT), r, *home, now_us)
+                let inserted: std::result::Result<(i64,), sqlx::Error> = bind_resident!(self, sqlx::query_as(INSERT), r, *home, now_us)
                     .fetch_one(&mut *tx).await;
                 match inserted {
                     Ok((id,)) => {
@@ -258,18 +306,20 @@ impl Store {
         if let Some(direct) = self.direct() {
             // Every access decision starts here: SQLite's hot path.
             return direct
-                .first(&sql, &[("$1", &id), ("$2", &now_us)], |row| with_care(row))?
+                .first(&sql, &[("$1", &id), ("$2", &now_us)], |row| {
+                    with_care(&self.keys, row)
+                })?
                 .ok_or(StoreError::NotFound);
         }
         on_read!(self, pool => {
-            with_care(&sqlx::query(trusted(&sql)).bind(id).bind(now_us).fetch_optional(pool).await?.ok_or(StoreError::NotFound)?)
+            with_care(&self.keys, &sqlx::query(trusted(&sql)).bind(id).bind(now_us).fetch_optional(pool).await?.ok_or(StoreError::NotFound)?)
         })
     }
 
     pub async fn resident(&self, id: i64) -> Result<ResidentRecord> {
         let sql = format!("SELECT {COLUMNS} {FROM} WHERE r.id = $1");
         on_read!(self, pool => {
-            resident(&sqlx::query(trusted(&sql)).bind(id).fetch_optional(pool).await?.ok_or(StoreError::NotFound)?)
+            resident(&self.keys, &sqlx::query(trusted(&sql)).bind(id).fetch_optional(pool).await?.ok_or(StoreError::NotFound)?)
         })
     }
 
@@ -289,7 +339,10 @@ impl Store {
             name_prefix(&mut c, "r.name", p);
         }
         if let Some(n) = &filter.id_number {
-            c.push("r.id_number = {}", Arg::Text(n.clone()));
+            c.push(
+                "r.id_number_hash = {}",
+                Arg::Bytes(id_lookup(&self.keys, n).to_vec()),
+            );
         }
         if let Some(d) = filter.birth_date {
             c.push("r.birth_date = {}", Arg::Date(d));
@@ -316,7 +369,7 @@ impl Store {
         );
         let items = on_read!(self, pool => {
             bind_all!(sqlx::query(trusted(&sql)), &c.args).fetch_all(pool).await?
-                .iter().map(resident).collect::<Result<Vec<_>>>()?
+                .iter().map(|row| resident(&self.keys, row)).collect::<Result<Vec<_>>>()?
         });
         Ok(Page::from_overfetch(items, limit, |r| r.id))
     }
@@ -329,14 +382,16 @@ impl Store {
         now_us: i64,
         audit: &[AuditEntry],
     ) -> Result<ResidentRecord> {
+        let sealed = seal_numbers(&self.keys, &r.id_number, r.phone.as_ref());
         let done = on_write!(self, pool => {
             let mut tx = pool.begin().await?;
             let done = sqlx::query(
                 "UPDATE residents SET id_number = $1, name = $2, sex = $3, birth_date = $4, phone = $5, address = $6,
-                 household = $7, updated_at_us = $8 WHERE id = $9 AND merged_into_id IS NULL",
+                 household = $7, updated_at_us = $8, id_number_hash = $10 WHERE id = $9 AND merged_into_id IS NULL",
             )
-            .bind(r.id_number.as_str()).bind(&r.name).bind(r.sex.code()).bind(r.birth_date)
-            .bind(r.phone.as_ref().map(Phone::as_str)).bind(&r.address).bind(&r.household).bind(now_us).bind(id)
+            .bind(&sealed.id_number).bind(&r.name).bind(r.sex.code()).bind(r.birth_date)
+            .bind(&sealed.phone).bind(&r.address).bind(&r.household).bind(now_us).bind(id)
+            .bind(&sealed.id_hash[..])
             .execute(&mut *tx).await?.rows_affected();
             if done > 0 {
                 stage_audit!(tx, audit);

@@ -67,6 +67,7 @@ pub(crate) enum Arg {
     I64(i64),
     Text(String),
     Date(Date),
+    Bytes(Vec<u8>),
 }
 
 /// Binds run-time arguments in order onto a query for either engine.
@@ -78,6 +79,7 @@ macro_rules! bind_all {
                 $crate::row::Arg::I64(v) => q.bind(*v),
                 $crate::row::Arg::Text(v) => q.bind(v.as_str()),
                 $crate::row::Arg::Date(v) => q.bind(*v),
+                $crate::row::Arg::Bytes(v) => q.bind(v.as_slice()),
             };
         }
         q

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use gongti_store::Store;
+use gongti_store::crypto::DataKeys;
 use sqlx::Connection;
 
 pub const POSTGRES_URL_VAR: &str = "GONGTI_TEST_DATABASE_URL";
@@ -27,7 +28,7 @@ pub fn temp_dir(prefix: &str) -> PathBuf {
 }
 
 pub async fn fresh_sqlite() -> Store {
-    let store = Store::open_sqlite(&temp_dir("gongti-test"))
+    let store = Store::open_sqlite(&temp_dir("gongti-test"), DataKeys::generate())
         .await
         .expect("open sqlite");
     store.migrate().await.expect("migrate sqlite");
@@ -67,11 +68,34 @@ pub async fn fresh_postgres_url(admin_url: &str) -> String {
 }
 
 pub async fn fresh_postgres(admin_url: &str) -> Store {
-    let store = Store::connect_postgres(&fresh_postgres_url(admin_url).await)
+    let store = Store::connect_postgres(&fresh_postgres_url(admin_url).await, DataKeys::generate())
         .await
         .expect("connect");
     store.migrate().await.expect("migrate postgres");
     store
+}
+
+/// A fresh store with the URL of its database, for tests that must look past the store
+/// (`sqlite://…/gongti.db` or `postgres://…`).
+pub async fn engines_with_urls() -> Vec<(Store, String)> {
+    let dir = temp_dir("gongti-test");
+    let sqlite = Store::open_sqlite(&dir, DataKeys::generate())
+        .await
+        .expect("open sqlite");
+    sqlite.migrate().await.expect("migrate sqlite");
+    let mut stores = vec![(
+        sqlite,
+        format!("sqlite://{}", dir.join("gongti.db").display()),
+    )];
+    if let Some(admin) = postgres_admin_url() {
+        let url = fresh_postgres_url(&admin).await;
+        let store = Store::connect_postgres(&url, DataKeys::generate())
+            .await
+            .expect("connect");
+        store.migrate().await.expect("migrate postgres");
+        stores.push((store, url));
+    }
+    stores
 }
 
 /// A fresh store on every engine available: SQLite always, PostgreSQL when configured.

@@ -7,12 +7,13 @@ use anyhow::{Context, bail};
 
 pub const DEFAULT_DATA_DIR: &str = "./gongti-data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-const KNOWN_KEYS: [&str; 7] = [
+const KNOWN_KEYS: [&str; 8] = [
     "data_dir",
     "database_url",
     "listen",
     "audit_key",
     "audit_anchor",
+    "data_key",
     "public_url",
     "trusted_proxies",
 ];
@@ -21,6 +22,8 @@ const KNOWN_KEYS: [&str; 7] = [
 /// key readable by Gongti only, the anchor on another machine's volume (docs/audit.md).
 const DEFAULT_AUDIT_KEY: &str = "audit-signing.key";
 const DEFAULT_AUDIT_ANCHOR: &str = "audit-anchor.log";
+/// The same for the keys that seal personal data (`store::crypto`).
+const DEFAULT_DATA_KEY: &str = "data.key";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -31,6 +34,8 @@ pub struct Settings {
     pub audit_key: PathBuf,
     /// The append-only file the checkpoints are written to.
     pub audit_anchor: PathBuf,
+    /// The keys that seal ID and phone numbers at rest.
+    pub data_key: PathBuf,
     /// Where the public reaches the server (`serving` sets it).
     pub public_url: String,
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -43,6 +48,8 @@ pub struct Settings {
 pub struct AuditPaths {
     pub key: Option<PathBuf>,
     pub anchor: Option<PathBuf>,
+    /// The data key file (sealed personal data).
+    pub data_key: Option<PathBuf>,
 }
 
 /// Parses `key = "value"` / `key = value` lines; `#` starts a comment.
@@ -116,6 +123,10 @@ impl Settings {
                 .anchor
                 .or_else(|| get("audit_anchor").map(PathBuf::from))
                 .unwrap_or_else(|| beside(DEFAULT_AUDIT_ANCHOR)),
+            data_key: audit
+                .data_key
+                .or_else(|| get("data_key").map(PathBuf::from))
+                .unwrap_or_else(|| beside(DEFAULT_DATA_KEY)),
             data_dir,
             database_url,
             listen: listen
@@ -235,6 +246,7 @@ mod tests {
             AuditPaths {
                 key: None,
                 anchor: Some("/var/log/anchor".into()),
+                data_key: None,
             },
             None,
         )

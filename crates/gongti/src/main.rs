@@ -47,6 +47,10 @@ struct DbArgs {
     /// The append-only file the signed checkpoints are written to.
     #[arg(long, env = "GONGTI_AUDIT_ANCHOR")]
     audit_anchor: Option<std::path::PathBuf>,
+    /// The key file that seals ID and phone numbers at rest (created on first use;
+    /// keep it outside the database and its backups: docs/security.md).
+    #[arg(long, env = "GONGTI_DATA_KEY")]
+    data_key: Option<std::path::PathBuf>,
 }
 
 /// How a server is reached. Also read from `GONGTI_*` variables and `--config`.
@@ -121,6 +125,21 @@ enum Command {
     Indicators {
         #[command(subcommand)]
         command: IndicatorCommand,
+    },
+    /// The keys that seal ID and phone numbers at rest.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Add a new data key (it seals from now on) and seal every stored value again
+    /// with it; afterwards the older keys may be removed from the key file.
+    RotateKey {
+        #[command(flatten)]
+        db: DbArgs,
     },
 }
 
@@ -225,6 +244,7 @@ fn audit_paths(db: &DbArgs) -> config::AuditPaths {
     config::AuditPaths {
         key: db.audit_key.clone(),
         anchor: db.audit_anchor.clone(),
+        data_key: db.data_key.clone(),
     }
 }
 
@@ -261,11 +281,19 @@ fn at(us: i64) -> String {
 
 async fn open(db: &DbArgs) -> anyhow::Result<(Store, Settings)> {
     let settings = settings_of(db)?;
+    let (keys, created) = gongti_store::crypto::DataKeys::load_or_create(&settings.data_key)
+        .context("the data key file")?;
+    if created {
+        println!(
+            "数据密钥已生成 data key created at {}: it seals ID and phone numbers; keep it (and a copy) outside the database and its backups — without it they cannot be read",
+            settings.data_key.display()
+        );
+    }
     let store = match &settings.database_url {
-        Some(url) => Store::connect_postgres(url)
+        Some(url) => Store::connect_postgres(url, keys)
             .await
             .context("connecting to PostgreSQL")?,
-        None => Store::open_sqlite(&settings.data_dir)
+        None => Store::open_sqlite(&settings.data_dir, keys)
             .await
             .with_context(|| format!("opening {}", settings.data_dir.display()))?,
     };
@@ -300,11 +328,13 @@ async fn open(db: &DbArgs) -> anyhow::Result<(Store, Settings)> {
 /// migrated, written or locked (`audit verify`).
 async fn open_for_reading(db: &DbArgs) -> anyhow::Result<Store> {
     let settings = settings_of(db)?;
+    let keys =
+        gongti_store::crypto::DataKeys::load(&settings.data_key).context("the data key file")?;
     Ok(match &settings.database_url {
-        Some(url) => Store::connect_postgres(url)
+        Some(url) => Store::connect_postgres(url, keys)
             .await
             .context("connecting to PostgreSQL")?,
-        None => Store::open_sqlite_read_only(&settings.data_dir)
+        None => Store::open_sqlite_read_only(&settings.data_dir, keys)
             .await
             .with_context(|| format!("opening {}", settings.data_dir.display()))?,
     })
@@ -460,6 +490,47 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: AuditCommand::Key { db },
         } => return audit_cli::print_key(&settings_of(&db)?),
         Command::User { command } => user(command).await?,
+        Command::Data {
+            command: DataCommand::RotateKey { db },
+        } => {
+            let settings = settings_of(&db)?;
+            // Refused while a server holds the store, before the key file changes.
+            let (store, _) = open(&db).await?;
+            let alone = store.alone("data rotate-key").await?;
+            store.close().await;
+            drop(store);
+            let id = gongti_store::crypto::DataKeys::rotate(&settings.data_key)
+                .context("rotating the data key")?;
+            let (store, _) = open(&db).await?;
+            let sealed = store.reseal_personal_data().await?;
+            let (app, writer) = audit_cli::start_app(store, &settings, false, None).await?;
+            app.audit_edge(gongti_core::audit::AuditEntry {
+                at_us: gongti_app::unix_us(app.now()),
+                actor_user_id: None,
+                actor_username: "system".into(),
+                role: None,
+                institution_id: None,
+                action: "data.rotate_key".into(),
+                resource_type: "DataKey".into(),
+                resource_id: Some(id.to_string()),
+                patient_id: None,
+                reason: None,
+                outcome: gongti_core::audit::Outcome::Ok,
+                detail: Some(format!("{sealed} records sealed again")),
+                request_id: None,
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            drop(app);
+            writer.await?;
+            if let Some(guard) = alone {
+                guard.release().await;
+            }
+            println!(
+                "数据密钥已轮换 data key {id} now seals; {sealed} records sealed again. The older keys may now leave {}",
+                settings.data_key.display()
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -84,7 +84,10 @@ async fn a_trail_from_before_the_split_moves_into_its_own_file() {
     let dir = gongti_testdb::temp_dir("gongti-audit-move");
     let (records, prev) = chain_of(30);
     {
-        let store = gongti_store::Store::open_sqlite(&dir).await.unwrap();
+        let store =
+            gongti_store::Store::open_sqlite(&dir, gongti_store::crypto::DataKeys::generate())
+                .await
+                .unwrap();
         store.migrate().await.unwrap();
         store.close().await;
     }
@@ -124,7 +127,9 @@ async fn a_trail_from_before_the_split_moves_into_its_own_file() {
         let _ = std::fs::remove_file(dir.join(format!("audit.db{suffix}")));
     }
 
-    let store = gongti_store::Store::open_sqlite(&dir).await.unwrap();
+    let store = gongti_store::Store::open_sqlite(&dir, gongti_store::crypto::DataKeys::generate())
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     assert_eq!(store.audit_records(0, 100).await.unwrap().records, records);
     assert_eq!(store.audit_head().await.unwrap(), Some((30, prev)));
@@ -157,7 +162,9 @@ async fn a_trail_from_before_the_split_moves_into_its_own_file() {
 async fn two_disagreeing_trails_stop_the_migration() {
     use sqlx::Connection;
     let dir = gongti_testdb::temp_dir("gongti-audit-clash");
-    let store = gongti_store::Store::open_sqlite(&dir).await.unwrap();
+    let store = gongti_store::Store::open_sqlite(&dir, gongti_store::crypto::DataKeys::generate())
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     let kept = link(1, GENESIS_HASH, entry(1));
     store
@@ -189,7 +196,9 @@ async fn two_disagreeing_trails_stop_the_migration() {
 #[tokio::test]
 async fn a_patients_history_reads_the_same_wherever_the_index_stands() {
     let dir = gongti_testdb::temp_dir("gongti-audit-index");
-    let store = gongti_store::Store::open_sqlite(&dir).await.unwrap();
+    let store = gongti_store::Store::open_sqlite(&dir, gongti_store::crypto::DataKeys::generate())
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     let (records, _) = chain_of(150);
     store.append_audit(&records).await.unwrap();
@@ -228,7 +237,9 @@ async fn a_patients_history_reads_the_same_wherever_the_index_stands() {
 #[tokio::test]
 async fn the_patient_index_follows_the_trail_in_batches() {
     let dir = gongti_testdb::temp_dir("gongti-audit-batches");
-    let store = gongti_store::Store::open_sqlite(&dir).await.unwrap();
+    let store = gongti_store::Store::open_sqlite(&dir, gongti_store::crypto::DataKeys::generate())
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     let (records, _) = chain_of(9_000);
     for chunk in records.chunks(1_000) {

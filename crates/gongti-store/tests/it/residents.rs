@@ -268,3 +268,114 @@ async fn a_resident_comes_with_its_open_care_relationships() {
         ));
     }
 }
+
+/// Runs statements on a test database past the store.
+async fn raw(url: &str, statements: &[&str]) -> Vec<Vec<String>> {
+    use sqlx::{Connection, Row};
+    let mut out = Vec::new();
+    macro_rules! run {
+        ($conn:expr) => {{
+            let mut conn = $conn;
+            for sql in statements {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(*sql))
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
+                for row in rows {
+                    out.push(
+                        (0..row.len())
+                            .map(|i| {
+                                row.try_get::<Option<String>, _>(i)
+                                    .ok()
+                                    .flatten()
+                                    .unwrap_or_default()
+                            })
+                            .collect(),
+                    );
+                }
+            }
+        }};
+    }
+    if url.starts_with("sqlite:") {
+        run!(sqlx::SqliteConnection::connect(url).await.unwrap());
+    } else {
+        run!(sqlx::PgConnection::connect(url).await.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn id_and_phone_numbers_are_stored_sealed_and_found_by_their_hash() {
+    for (store, url) in gongti_testdb::engines_with_urls().await {
+        let chc = institution(&store, "C1", InstitutionKind::CommunityHealthCentre).await;
+        let r = store
+            .insert_resident(&resident("封存", 9), chc.id, NOW_US, &[])
+            .await
+            .unwrap();
+        let stored = raw(&url, &["SELECT id_number, phone FROM residents"]).await;
+        assert_eq!(stored.len(), 1);
+        assert!(stored[0][0].starts_with("v1.") && !stored[0][0].contains(r.id_number.as_str()));
+        assert!(stored[0][1].starts_with("v1.") && !stored[0][1].contains("13812341234"));
+        // Read back whole, found by the number, and kept unique by it.
+        assert_eq!(store.resident(r.id).await.unwrap(), r);
+        let found = store
+            .residents(
+                &gongti_store::ResidentFilter {
+                    id_number: Some(r.id_number.as_str().to_owned()),
+                    ..Default::default()
+                },
+                None,
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(found.items, vec![r.clone()]);
+        assert!(matches!(
+            store
+                .insert_resident(&resident("重号", 9), chc.id, NOW_US, &[])
+                .await,
+            Err(StoreError::Duplicate(_))
+        ));
+    }
+}
+
+#[tokio::test]
+async fn numbers_stored_before_encryption_are_sealed_by_the_next_migration() {
+    for (store, url) in gongti_testdb::engines_with_urls().await {
+        let chc = institution(&store, "C1", InstitutionKind::CommunityHealthCentre).await;
+        let old = resident("旧档", 13);
+        raw(
+            &url,
+            &[&format!(
+                "INSERT INTO residents (id_number, name, sex, birth_date, phone, home_institution_id, created_at_us, updated_at_us)
+                 VALUES ('{}', '旧档', '{}', '1980-01-01', '13812341234', {}, 1, 1)",
+                old.id_number.as_str(),
+                old.sex.code(),
+                chc.id
+            )],
+        )
+        .await;
+        store.migrate().await.unwrap();
+        let stored = raw(&url, &["SELECT id_number, phone FROM residents"]).await;
+        assert!(
+            stored[0][0].starts_with("v1.") && stored[0][1].starts_with("v1."),
+            "{stored:?}"
+        );
+        let found = store
+            .residents(
+                &gongti_store::ResidentFilter {
+                    id_number: Some(old.id_number.as_str().to_owned()),
+                    ..Default::default()
+                },
+                None,
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(found.items.len(), 1);
+        assert_eq!(
+            found.items[0].phone.as_ref().unwrap().as_str(),
+            "13812341234"
+        );
+    }
+}

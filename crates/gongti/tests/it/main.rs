@@ -135,16 +135,123 @@ async fn the_demo_is_deterministic_for_a_seed() {
             "--no-serve",
         ]);
         assert!(out.status.success(), "{}", text(&out));
-        let mut db = sqlite(&dir).await;
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT name, id_number FROM residents ORDER BY id")
-                .fetch_all(&mut db)
-                .await
-                .unwrap();
+        // ID numbers are sealed with each directory's own key: compare them opened.
+        let keys = gongti_store::crypto::DataKeys::load(&dir.join("data.key")).unwrap();
+        let store = gongti_store::Store::open_sqlite_read_only(&dir, keys)
+            .await
+            .unwrap();
+        let page = store
+            .residents(&gongti_store::ResidentFilter::default(), None, 100)
+            .await
+            .unwrap();
+        let rows: Vec<(String, String)> = page
+            .items
+            .iter()
+            .map(|r| (r.name.clone(), r.id_number.as_str().to_owned()))
+            .collect();
         assert_eq!(rows.len(), 50);
         names.push(rows);
     }
     assert_eq!(names[0], names[1]);
+}
+
+/// Read past the server, the database holds no ID or phone number: they are sealed
+/// with the data key, which lives outside it (DOMAIN.md §10).
+#[tokio::test]
+async fn id_and_phone_numbers_are_sealed_at_rest() {
+    let dir = gongti_testdb::temp_dir("gongti-cli");
+    let d = dir.to_str().unwrap();
+    let out = gongti(&["demo", "--data-dir", d, "--residents", "40", "--no-serve"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("data key created"), "{}", text(&out));
+    let mut db = sqlite(&dir).await;
+    let rows: Vec<(String, Option<String>, Vec<u8>)> =
+        sqlx::query_as("SELECT id_number, phone, id_number_hash FROM residents")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 40);
+    let looks_like_an_id =
+        |t: &str| t.len() == 18 && t.bytes().take(17).all(|b| b.is_ascii_digit());
+    for (id_number, phone, hash) in &rows {
+        assert!(
+            id_number.starts_with("v1.") && !looks_like_an_id(id_number),
+            "{id_number}"
+        );
+        assert!(
+            phone
+                .as_deref()
+                .is_none_or(|p| p.starts_with("v1.") && !p.starts_with('1'))
+        );
+        assert_eq!(hash.len(), 32);
+    }
+    // None of the residents' ID or phone numbers is anywhere in the database files.
+    let keys = gongti_store::crypto::DataKeys::load(&dir.join("data.key")).unwrap();
+    let store = gongti_store::Store::open_sqlite_read_only(&dir, keys)
+        .await
+        .unwrap();
+    let residents = store
+        .residents(&gongti_store::ResidentFilter::default(), None, 100)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(residents.len(), 40);
+    let mut files = Vec::new();
+    for name in ["gongti.db", "gongti.db-wal", "audit.db", "audit.db-wal"] {
+        files.extend(std::fs::read(dir.join(name)).unwrap_or_default());
+    }
+    for r in &residents {
+        let found = |needle: &str| files.windows(needle.len()).any(|w| w == needle.as_bytes());
+        assert!(
+            !found(r.id_number.as_str()),
+            "resident {}'s ID number is in the files",
+            r.id
+        );
+        if let Some(p) = &r.phone {
+            assert!(
+                !found(p.as_str()),
+                "resident {}'s phone is in the files",
+                r.id
+            );
+        }
+    }
+}
+
+/// A rotated data key seals everything again: afterwards the old key can go.
+#[tokio::test]
+async fn a_data_key_is_rotated_and_the_old_one_retired() {
+    let dir = gongti_testdb::temp_dir("gongti-cli");
+    let d = dir.to_str().unwrap();
+    let out = gongti(&["demo", "--data-dir", d, "--residents", "30", "--no-serve"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let rotated = gongti(&["data", "rotate-key", "--data-dir", d]);
+    assert!(rotated.status.success(), "{}", text(&rotated));
+    assert!(
+        text(&rotated).contains("data key 2 now seals; 30 records"),
+        "{}",
+        text(&rotated)
+    );
+    // Retire key 1: every value still opens.
+    let path = dir.join("data.key");
+    let kept: String = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("key 1 "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&path, kept).unwrap();
+    let keys = gongti_store::crypto::DataKeys::load(&path).unwrap();
+    let store = gongti_store::Store::open_sqlite_read_only(&dir, keys)
+        .await
+        .unwrap();
+    let residents = store
+        .residents(&gongti_store::ResidentFilter::default(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(residents.items.len(), 30);
+    store.close().await;
+    let verify = gongti(&["audit", "verify", "--data-dir", d]);
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
 }
 
 #[test]

@@ -47,6 +47,8 @@ impl Place {
                 format!("{d}/audit-signing.key"),
                 "--audit-anchor".into(),
                 format!("{d}/audit-anchor.log"),
+                "--data-key".into(),
+                format!("{d}/data.key"),
             ],
         }
     }

@@ -6,6 +6,7 @@
 
 use gongti_core::audit::{ChainedEntry, link};
 use gongti_store::Store;
+use gongti_store::crypto::DataKeys;
 use sqlx::Connection;
 
 use crate::server::{CREATE_OPS, Place, free_port, run, seed, start, stop, verified};
@@ -14,10 +15,16 @@ use crate::text;
 /// The trail's records, read as `audit verify` reads them.
 async fn trail(place: &Place) -> Vec<ChainedEntry> {
     let store = match place {
-        Place::Dir(d) => Store::open_sqlite_read_only(std::path::Path::new(d))
-            .await
-            .unwrap(),
-        Place::Url(u, _) => Store::connect_postgres(u).await.unwrap(),
+        Place::Dir(d) => {
+            let dir = std::path::Path::new(d);
+            Store::open_sqlite_read_only(dir, DataKeys::load(&dir.join("data.key")).unwrap())
+                .await
+                .unwrap()
+        }
+        Place::Url(u, d) => {
+            let keys = DataKeys::load(&std::path::Path::new(d).join("data.key")).unwrap();
+            Store::connect_postgres(u, keys).await.unwrap()
+        }
     };
     let records = store.audit_records(0, 1_000_000).await.unwrap().records;
     store.close().await;
