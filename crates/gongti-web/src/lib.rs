@@ -12,6 +12,7 @@ mod console;
 mod error;
 mod extract;
 mod fhir;
+mod idempotency;
 mod metrics;
 mod openapi;
 mod security;

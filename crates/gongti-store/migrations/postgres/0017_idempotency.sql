@@ -6,7 +6,7 @@ CREATE TABLE idempotency_keys (
     scope TEXT NOT NULL,
     key TEXT NOT NULL,
     fingerprint BYTEA NOT NULL,
-    status INTEGER,
+    status BIGINT,
     answer BYTEA,
     created_at_us BIGINT NOT NULL,
     PRIMARY KEY (scope, key)

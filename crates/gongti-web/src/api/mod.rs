@@ -58,6 +58,10 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(referral_figures::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            crate::idempotency::guard,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             require_token,
         ));
     Router::new()

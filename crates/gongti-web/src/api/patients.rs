@@ -33,6 +33,10 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/patient/schedules", get(schedules))
         .route("/patient/bookings", get(bookings).post(book))
         .route("/patient/bookings/{id}/cancel", post(cancel))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::idempotency::guard,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(state, require_patient));
     Router::new()
         .route("/patient/token", post(token))

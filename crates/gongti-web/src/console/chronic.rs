@@ -301,7 +301,7 @@ fn followup_form(
     let dm = disease == Disease::Diabetes;
     html! {
         form #followup-form method="post" action=(action) {
-            input type="hidden" name="csrf" value=(c.session.csrf.as_deref().unwrap_or(""));
+            (crate::console::form_tokens(c.session.csrf.as_deref().unwrap_or("")))
             input type="hidden" name="disease" value=(disease.code());
             div.grid {
                 label { (l.t("随访日期", "Visit date")) input type="date" name="visit_on" value=(if v("visit_on").is_empty() { today.to_string() } else { v("visit_on") }); }
@@ -549,7 +549,7 @@ fn end_form(c: &Console, id: i64, disease: Disease, today: time::Date) -> Markup
         details.end-enrolment {
             summary { (l.t("结案…", "End enrolment…")) }
             form method="post" action=(format!("/residents/{id}/enrolments/{}/end", disease.code())) {
-                input type="hidden" name="csrf" value=(c.session.csrf.as_deref().unwrap_or(""));
+                (crate::console::form_tokens(c.session.csrf.as_deref().unwrap_or("")))
                 label { (l.t("结案原因 ", "Reason ")) select name="reason" required {
                     option value="" { "—" }
                     @for r in EndReason::ALL { @let (zh, en) = wording::end_reason(r); option value=(r.code()) { (l.t(zh, en)) } }
@@ -749,7 +749,7 @@ async fn chronic_page(
                     " · " (l.t("最近面访：", "Last face-to-face: ")) (e.last_face_to_face_on.map(|d| d.to_string()).unwrap_or_default()) }
                 p { a.button href=(format!("/residents/{id}/followups/new?disease={}", e.disease.code())) { (l.t("新增随访 →", "New follow-up →")) } }
                 form.refer method="post" action="/referrals" {
-                    input type="hidden" name="csrf" value=(c.session.csrf.as_deref().unwrap_or(""));
+                    (crate::console::form_tokens(c.session.csrf.as_deref().unwrap_or("")))
                     input type="hidden" name="resident_id" value=(id);
                     input type="hidden" name="source" value="manual";
                     input type="hidden" name="disease" value=(e.disease.code());

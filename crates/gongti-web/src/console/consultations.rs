@@ -46,7 +46,7 @@ pub(super) fn request_form(
         div.card {
             h2 { (l.t("远程会诊", "Remote consultation")) }
             form method="post" action="/consultations" {
-                input type="hidden" name="csrf" value=(c.session.csrf.as_deref().unwrap_or(""));
+                (crate::console::form_tokens(c.session.csrf.as_deref().unwrap_or("")))
                 input type="hidden" name="resident_id" value=(resident_id);
                 select name="department_id" { @for d in departments { option value=(d.id) { (d.name) } } }
                 br;
@@ -148,7 +148,7 @@ fn detail_html(c: &Console, k: &ConsultationRecord, error: Option<&AppError>) ->
     let step = |name: &str, zh: &str, en: &str| {
         html! {
             form.step method="post" action=(format!("/consultations/{}/step", k.id)) {
-                input type="hidden" name="csrf" value=(csrf);
+                (crate::console::form_tokens(csrf))
                 input type="hidden" name="step" value=(name);
                 button type="submit" name="go" value=(name) { (l.t(zh, en)) }
             }
@@ -175,7 +175,7 @@ fn detail_html(c: &Console, k: &ConsultationRecord, error: Option<&AppError>) ->
             div.card.actions {
                 @if receiver && k.status.is_open() && c.session.principal.role.is_clinical() {
                     form.step method="post" action=(format!("/consultations/{}/step", k.id)) {
-                        input type="hidden" name="csrf" value=(csrf);
+                        (crate::console::form_tokens(csrf))
                         input type="hidden" name="step" value="answer";
                         textarea name="text" rows="4" cols="60" placeholder=(l.t("会诊意见", "Your opinion")) {}
                         br;

@@ -98,6 +98,11 @@ pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
     cookie(headers, SESSION_COOKIE)
 }
 
+/// A resident's own console session.
+pub(crate) fn patient_cookie(headers: &HeaderMap) -> Option<String> {
+    patient::session(headers)
+}
+
 fn set_cookie(state: &AppState, name: &str, value: &str, max_age_s: u64) -> HeaderValue {
     let secure = if state.config.https() { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
@@ -106,13 +111,23 @@ fn set_cookie(state: &AppState, name: &str, value: &str, max_age_s: u64) -> Head
     .expect("cookie values are hex")
 }
 
+/// The hidden fields every form that changes something carries: the session's CSRF
+/// token, and a fresh idempotency key, so that a double submit stores once
+/// (`idempotency`).
+pub(crate) fn form_tokens(csrf: &str) -> Markup {
+    html! {
+        input type="hidden" name="csrf" value=(csrf);
+        input type="hidden" name=(crate::idempotency::IDEMPOTENCY_FIELD) value=(random_hex());
+    }
+}
+
 fn random_hex() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("the operating system's random source");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub(crate) fn routes(_state: AppState) -> Router<AppState> {
+pub(crate) fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/login", get(login_page).post(login))
@@ -128,6 +143,11 @@ pub(crate) fn routes(_state: AppState) -> Router<AppState> {
         .merge(patient::routes())
         .merge(consultations::routes())
         .merge(scheduling::routes())
+        // Every form carries an idempotency key: a double submit stores once.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::idempotency::guard,
+        ))
 }
 
 /// A signed-in console session, or a redirect to the sign-in page.

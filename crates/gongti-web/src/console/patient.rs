@@ -46,6 +46,11 @@ fn page(l: Lang, title: &str, body: Markup) -> Html<String> {
     )
 }
 
+/// The resident's session cookie, if any.
+pub(super) fn session(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, PATIENT_COOKIE)
+}
+
 async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<(PatientCtx, String)> {
     let token = cookie(headers, PATIENT_COOKIE)?;
     let p = state
@@ -164,7 +169,7 @@ async fn render(
             div.card.slotcard {
                 p { strong { (local(b.starts_at_us)) } br; (b.institution_name) " · " (b.department_name) }
                 form method="post" action=(format!("/patient/bookings/{}/cancel", b.id)) {
-                    input type="hidden" name="csrf" value=(csrf);
+                    (crate::console::form_tokens(&csrf))
                     button type="submit" { (l.t("取消预约", "Cancel")) }
                 }
             }
@@ -178,7 +183,7 @@ async fn render(
                     p { strong { (s.day) " " (if s.session == gongti_core::scheduling::Session::Morning { l.t("上午", "morning") } else { l.t("下午", "afternoon") }) }
                         br; (s.institution_name) " · " (s.department_name) " · " (s.clinic_name.as_deref().or(s.doctor_name.as_deref()).unwrap_or("")) }
                     form method="post" action="/patient/book" {
-                        input type="hidden" name="csrf" value=(csrf);
+                        (crate::console::form_tokens(&csrf))
                         input type="hidden" name="schedule_id" value=(s.id);
                         button.primary type="submit" { (l.t("预约（余 ", "Book (")) (free) (l.t("）", " left)")) }
                     }

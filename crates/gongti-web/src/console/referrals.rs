@@ -48,7 +48,7 @@ pub(super) fn refer_button(
     let l = c.lang;
     html! {
         form.refer method="post" action="/referrals" {
-            input type="hidden" name="csrf" value=(c.session.csrf.as_deref().unwrap_or(""));
+            (crate::console::form_tokens(c.session.csrf.as_deref().unwrap_or("")))
             input type="hidden" name="resident_id" value=(resident_id);
             input type="hidden" name="source" value=(source.0);
             @if let Some(id) = source.1 { input type="hidden" name="source_id" value=(id); }
@@ -175,7 +175,7 @@ fn step_forms(c: &Console, v: &ReferralView) -> Markup {
     let button = |step: &str, zh: &str, en: &str| {
         html! {
             form.step method="post" action=(format!("/referrals/{}/step", r.id)) {
-                input type="hidden" name="csrf" value=(csrf);
+                (crate::console::form_tokens(csrf))
                 input type="hidden" name="step" value=(step);
                 button.primary type="submit" name="go" value=(step) { (l.t(zh, en)) }
             }
@@ -188,7 +188,7 @@ fn step_forms(c: &Console, v: &ReferralView) -> Markup {
                     ReferralStatus::Requested => {
                         (button("accept", "接收", "Accept"))
                         form.step method="post" action=(format!("/referrals/{}/step", r.id)) {
-                            input type="hidden" name="csrf" value=(csrf);
+                            (crate::console::form_tokens(csrf))
                             input type="hidden" name="step" value="reject";
                             input name="text" placeholder=(l.t("拒绝原因", "Reason for rejecting"));
                             button type="submit" name="go" value="reject" { (l.t("拒绝", "Reject")) }
@@ -201,7 +201,7 @@ fn step_forms(c: &Console, v: &ReferralView) -> Markup {
                 }
                 @if matches!(r.status, ReferralStatus::Arrived | ReferralStatus::Seen) {
                     form.step method="post" action=(format!("/referrals/{}/step", r.id)) {
-                        input type="hidden" name="csrf" value=(csrf);
+                        (crate::console::form_tokens(csrf))
                         input type="hidden" name="step" value="return";
                         label { (l.t("下转方案（用药、复查）", "Plan for the family doctor (medication, checks)"))
                             textarea name="text" rows="3" cols="60" {} }

@@ -95,7 +95,7 @@ async fn schedules_page(State(state): State<AppState>, c: Console) -> Response {
             div.card {
                 h2 { (l.t("发布排班", "Publish a schedule")) }
                 form.search method="post" action="/schedules" {
-                    input type="hidden" name="csrf" value=(csrf);
+                    (crate::console::form_tokens(&csrf))
                     select name="department_id" { @for d in &departments { option value=(d.id) { (d.name) } } }
                     input name="clinic_name" placeholder=(l.t("门诊名称", "Clinic name")) required;
                     input type="date" name="day" value=((today + Duration::days(1)).to_string()) required;
@@ -105,7 +105,7 @@ async fn schedules_page(State(state): State<AppState>, c: Console) -> Response {
                 }
                 h2 { (l.t("家庭医生预留比例", "Share held back for family doctors")) }
                 form.search method="post" action="/schedules/policy" {
-                    input type="hidden" name="csrf" value=(csrf);
+                    (crate::console::form_tokens(&csrf))
                     select name="department_id" { option value="" { (l.t("全院", "Whole hospital")) } @for d in &departments { option value=(d.id) { (d.name) } } }
                     label { input type="number" name="reserved_percent" min="0" max="100" step="0.1" value="10"; " %" }
                     label { (l.t("就诊前 ", "release ")) input type="number" name="release_days" min="0" max="60" value="2"; (l.t(" 天释放给公众", " days before the visit")) }
@@ -207,12 +207,12 @@ async fn schedule_page(State(state): State<AppState>, c: Console, Path(id): Path
             (l.t("，就诊前 ", "; released ")) (schedule.params.release_days) (l.t(" 天未约出的预留号释放给公众", " days before the visit if still free")) }
         @if manager {
             form.search method="post" action=(format!("/schedules/{id}/capacity")) {
-                input type="hidden" name="csrf" value=(csrf);
+                (crate::console::form_tokens(&csrf))
                 label { (l.t("号源数 ", "Slots ")) input type="number" name="slot_count" min="1" max="200" value=(schedule.slot_count()); }
                 button type="submit" { (l.t("调整号源（不会取消已约患者）", "Change (booked patients are kept)")) }
             }
             form.search method="post" action=(format!("/schedules/{id}/cancel")) {
-                input type="hidden" name="csrf" value=(csrf);
+                (crate::console::form_tokens(&csrf))
                 input name="reason" placeholder=(l.t("停诊原因", "Reason for cancelling the clinic")) required;
                 button type="submit" { (l.t("停诊（已约患者逐一列出以便通知）", "Cancel the clinic (booked patients listed to contact)")) }
             }
@@ -334,7 +334,7 @@ async fn booking_html(state: &AppState, c: &Console, id: i64, error: Option<AppE
                         p { strong { (local(b.starts_at_us)) } " · " (b.institution_name) " · " (b.department_name) " · " (b.status.code()) }
                         @if b.status == gongti_core::scheduling::BookingStatus::Booked {
                             form.refer method="post" action=(format!("/bookings/{}/cancel", b.id)) {
-                                input type="hidden" name="csrf" value=(csrf);
+                                (crate::console::form_tokens(&csrf))
                                 input type="hidden" name="resident_id" value=(id);
                                 button type="submit" { (l.t("取消预约", "Cancel")) }
                             }
@@ -349,7 +349,7 @@ async fn booking_html(state: &AppState, c: &Console, id: i64, error: Option<AppE
                 p { strong { (s.day) " " (session_label(l, s.session)) } br; (s.institution_name) " · " (s.department_name) " · " (s.clinic_name.as_deref().or(s.doctor_name.as_deref()).unwrap_or("")) }
                 @if s.public_free > 0 {
                     form.refer method="post" action=(format!("/residents/{id}/bookings")) {
-                        input type="hidden" name="csrf" value=(csrf);
+                        (crate::console::form_tokens(&csrf))
                         input type="hidden" name="schedule_id" value=(s.id);
                         input type="hidden" name="pool" value="public";
                         button.primary type="submit" { (l.t("预约（余 ", "Book (")) (s.public_free) (l.t("）", " left)")) }
@@ -357,7 +357,7 @@ async fn booking_html(state: &AppState, c: &Console, id: i64, error: Option<AppE
                 }
                 @if family_doctor && s.reserved_free > 0 {
                     form.refer method="post" action=(format!("/residents/{id}/bookings")) {
-                        input type="hidden" name="csrf" value=(csrf);
+                        (crate::console::form_tokens(&csrf))
                         input type="hidden" name="schedule_id" value=(s.id);
                         input type="hidden" name="pool" value="reserved";
                         button type="submit" { (l.t("用家庭医生预留号（余 ", "Reserved slot (")) (s.reserved_free) (l.t("）", " left)")) }

@@ -14,6 +14,7 @@ mod console_scheduling;
 mod consultations;
 mod contracts;
 mod fhir;
+mod idempotency;
 mod indicators;
 mod patients;
 mod readings;
