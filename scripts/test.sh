@@ -41,3 +41,6 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 cargo nextest run --workspace --locked --no-fail-fast
+
+step "contract: schemathesis against the OpenAPI document (doctor and administrator)"
+bash scripts/schemathesis.sh "${CARGO_TARGET_DIR:-target}/debug/gongti"

@@ -369,12 +369,17 @@ impl App {
         &self,
         ctx: &Ctx,
         id: i64,
+        before_seq: Option<i64>,
         limit: u32,
     ) -> AppResult<Vec<gongti_core::audit::ChainedEntry>> {
         let (_, entry) = self
             .reach(ctx, id, PatientAction::Read, "resident.read_audit", None)
             .await?;
         self.audit.record(vec![entry]).await?;
-        Ok(self.store.audit_for_patient(id, None, limit).await?.records)
+        Ok(self
+            .store
+            .audit_for_patient(id, before_seq, limit)
+            .await?
+            .records)
     }
 }

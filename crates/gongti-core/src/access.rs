@@ -69,6 +69,8 @@ pub enum Decision {
 
 /// The shortest reason accepted for break-the-glass, in visible characters.
 pub const BREAK_GLASS_REASON_MIN_CHARS: usize = 4;
+/// The longest reason kept (it is written into every audit record of the access).
+pub const BREAK_GLASS_REASON_MAX_CHARS: usize = 200;
 
 /// Whether a role may reach named patients through break-the-glass at all (a column
 /// of the table in `docs/access.md`): the district and city officers and the city
@@ -85,7 +87,10 @@ pub fn may_break_glass(role: Role) -> bool {
 /// [`BREAK_GLASS_REASON_MIN_CHARS`] visible characters (zero-width and blank
 /// characters do not count).
 pub fn break_glass_reason_ok(reason: Option<&str>) -> bool {
-    reason.is_some_and(|r| crate::text::visible_chars(r) >= BREAK_GLASS_REASON_MIN_CHARS)
+    reason.is_some_and(|r| {
+        crate::text::visible_chars(r) >= BREAK_GLASS_REASON_MIN_CHARS
+            && r.chars().count() <= BREAK_GLASS_REASON_MAX_CHARS
+    })
 }
 
 /// Decides a patient-record action. `break_glass_reason` is the reason the actor gave,

@@ -21,9 +21,86 @@ pub fn visible_chars(s: &str) -> usize {
     s.chars().filter(|c| !is_invisible(*c)).count()
 }
 
+/// Fewest digits in a run that could be an ID number (15 or 18) or a phone number
+/// (10 to 12, DOMAIN.md §1); record ids stay shorter at the largest city.
+pub const REDACT_DIGITS_MIN: usize = 10;
+
+/// `s` with every run that could be an ID or phone number replaced by `*`s: digits
+/// (with an ID number's `X`, and the hyphens and spaces a phone is written with, raw
+/// or `%20`-encoded) of at least [`REDACT_DIGITS_MIN`] digits. For what reaches a log
+/// unparsed, such as a request's path (DOMAIN.md §10: absent from logs at every level).
+pub fn redact_numbers(s: &str) -> std::borrow::Cow<'_, str> {
+    let b = s.as_bytes();
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        // A run: digits, separators and X, ending on a digit or X.
+        let (start, mut end, mut digits, mut shown, mut j) = (i, i, 0, 0, i);
+        while j < b.len() {
+            let step = match b[j] {
+                b'0'..=b'9' => {
+                    digits += 1;
+                    1
+                }
+                b'X' | b'x' if digits > 0 => 1,
+                b'-' | b' ' => 1,
+                b'%' if b[j..].starts_with(b"%20") => 3,
+                _ => break,
+            };
+            if step == 1 && b[j].is_ascii_alphanumeric() {
+                end = j + 1;
+                shown += 1;
+            }
+            j += step;
+        }
+        if digits >= REDACT_DIGITS_MIN {
+            let out = out.get_or_insert_with(|| String::with_capacity(s.len()));
+            out.push_str(&s[copied..start]);
+            out.push_str(&"*".repeat(shown));
+            copied = end;
+        }
+        i = end.max(i + 1);
+    }
+    match out {
+        None => std::borrow::Cow::Borrowed(s),
+        Some(mut out) => {
+            out.push_str(&s[copied..]);
+            std::borrow::Cow::Owned(out)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn domain_10_numbers_that_could_be_personal_are_redacted() {
+        for (text, want) in [
+            ("/api/v1/residents/12345678", "/api/v1/residents/12345678"),
+            (
+                "/api/v1/residents/110101199003077777",
+                "/api/v1/residents/******************",
+            ),
+            ("/x/11010119900307777X/y", "/x/******************/y"),
+            ("/x/110101900307777", "/x/***************"),
+            ("/p/13812345678", "/p/***********"),
+            ("/p/138-1234-5678/q", "/p/***********/q"),
+            ("/p/022%202345%206789", "/p/***********"),
+            ("/p/0222345678", "/p/**********"),
+            ("/p/123456789", "/p/123456789"),
+            ("/a/1/b/2", "/a/1/b/2"),
+            ("12345678901-", "***********-"),
+            ("", ""),
+        ] {
+            assert_eq!(redact_numbers(text), want, "{text}");
+        }
+    }
 
     #[test]
     fn only_what_can_be_seen_counts() {

@@ -5,6 +5,8 @@
 //! server: `scripts/test-postgres.sh` starts one). Without it, the PostgreSQL half of a
 //! test fails under `CI=true` and says loudly that it was skipped elsewhere.
 
+pub mod logscan;
+
 use std::path::PathBuf;
 
 use gongti_store::Store;

@@ -57,6 +57,12 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, zh, en)
     }
 
+    /// Well-formed but not acceptable: fields that contradict one another, or a
+    /// value its context does not allow (400 is for what is malformed).
+    pub fn unprocessable(code: &'static str, zh: &str, en: &str) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, zh, en)
+    }
+
     pub fn not_found() -> ApiError {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -390,3 +396,91 @@ pub(crate) fn with_retry_after(mut response: Response, seconds: Option<u32>) -> 
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// The answer for a refusal that arrived without our shape: axum's own (a path
+    /// parameter that does not parse, a method a route lacks, an unknown path) and
+    /// the layers' (time-out, body limit, a caught panic). The text is generic: the
+    /// refused value is never echoed (a path segment may hold an ID number).
+    fn for_status(status: StatusCode) -> ApiError {
+        let (code, zh, en) = match status.as_u16() {
+            400 => (
+                "bad_request",
+                "请求的路径或参数格式不正确",
+                "The request's path or parameters are malformed",
+            ),
+            404 => ("no_route", "没有这个接口", "No such route"),
+            405 => (
+                "method_not_allowed",
+                "该接口不支持此请求方法",
+                "The route does not take this method",
+            ),
+            408 => (
+                "timeout",
+                "请求超时，请稍后重试",
+                "The request took too long",
+            ),
+            413 => return ApiError::body_too_large(crate::REQUEST_BODY_MAX_BYTES),
+            415 => (
+                "content_type",
+                "请求体应为 JSON（Content-Type: application/json）",
+                "The body must be JSON (Content-Type: application/json)",
+            ),
+            500 => {
+                return ApiError::internal(&anyhow::anyhow!("an answer of 500 without a cause"));
+            }
+            503 => (
+                "unavailable",
+                "服务暂不可用，请稍后重试",
+                "Unavailable; try again later",
+            ),
+            _ => (
+                "error",
+                "请求未能完成",
+                "The request could not be completed",
+            ),
+        };
+        ApiError::new(status, code, zh, en)
+    }
+}
+
+/// Under `/api/v1` and `/fhir`, every refusal is the JSON error shape (an
+/// OperationOutcome under `/fhir`): what arrives without it is replaced by the
+/// shape for its status, keeping the headers that matter (`Allow`, `Retry-After`).
+pub(crate) async fn shape(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    let fhir = if path == "/fhir" || path.starts_with("/fhir/") {
+        true
+    } else if path == "/api/v1" || path.starts_with("/api/v1/") {
+        false
+    } else {
+        return next.run(request).await;
+    };
+    let response = next.run(request).await;
+    if !(response.status().is_client_error() || response.status().is_server_error())
+        || is_json(response.headers())
+    {
+        return response;
+    }
+    let (parts, _) = response.into_parts();
+    let error = ApiError::for_status(parts.status);
+    let mut shaped = if fhir { error.fhir() } else { error }.into_response();
+    for (name, value) in &parts.headers {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            shaped.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    shaped
+}
+
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.starts_with("application/json") || v.starts_with("application/fhir+json")
+        })
+}

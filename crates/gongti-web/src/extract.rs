@@ -297,6 +297,24 @@ impl<T: DeserializeOwned + Send> axum::extract::FromRequestParts<AppState> for A
         parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, ApiError> {
+        let fhir = is_fhir(&parts.extensions, &parts.uri);
+        // An empty parameter (`?box=`) is malformed on the API: leave it out for the
+        // default (FHIR search ignores empty parameters, as its specification says).
+        let empty = parts.uri.query().and_then(|q| {
+            q.split('&')
+                .filter(|pair| !pair.is_empty())
+                .find(|pair| pair.split_once('=').is_none_or(|(_, v)| v.is_empty()))
+        });
+        if let (Some(pair), false) = (empty, fhir) {
+            let name = pair.split('=').next().unwrap_or_default();
+            let name: String = name.chars().take(40).collect();
+            return Err(ApiError::bad_request(
+                "empty_parameter",
+                "查询参数不能为空值：不需要时请省略该参数",
+                "A query parameter has no value: leave it out instead",
+            )
+            .with_detail(gongti_core::text::redact_numbers(&name).into_owned()));
+        }
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
             Err(rejection) => {
@@ -306,13 +324,23 @@ impl<T: DeserializeOwned + Send> axum::extract::FromRequestParts<AppState> for A
                     "The query parameters are not valid",
                 )
                 .with_detail(rejection.body_text());
-                Err(if is_fhir(&parts.extensions, &parts.uri) {
-                    error.fhir()
-                } else {
-                    error
-                })
+                Err(if fhir { error.fhir() } else { error })
             }
         }
+    }
+}
+
+/// A break-the-glass reason: refused as malformed past
+/// [`BREAK_GLASS_REASON_MAX_CHARS`](gongti_core::access::BREAK_GLASS_REASON_MAX_CHARS)
+/// characters, whoever sends it.
+pub(crate) fn reason<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let reason: Option<String> = serde::Deserialize::deserialize(d)?;
+    let max = gongti_core::access::BREAK_GLASS_REASON_MAX_CHARS;
+    match reason {
+        Some(r) if r.chars().count() > max => Err(serde::de::Error::custom(format_args!(
+            "break_glass_reason is over {max} characters"
+        ))),
+        r => Ok(r),
     }
 }
 
@@ -326,6 +354,7 @@ pub(crate) fn decode_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiErro
         None => Ok(None),
         Some(c) => c
             .strip_prefix('c')
+            .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
             .and_then(|hex| i64::from_str_radix(hex, 16).ok())
             .map(Some)
             .ok_or_else(|| {

@@ -29,6 +29,7 @@ use axum::http::{HeaderName, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use gongti_app::App;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -118,13 +119,18 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             // The span carries the method and path only: query strings can hold ID
-            // numbers and are never logged.
+            // numbers and are never logged, and what in the path could be one (or a
+            // phone number) is starred.
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                tracing::info_span!("request", method = %req.method(), path = %gongti_core::text::redact_numbers(req.uri().path()), request_id = %id)
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        // A panic is answered 500 (and logged) instead of dropping the connection;
+        // `shape` then gives it the error shape.
+        .layer(CatchPanicLayer::new())
+        .layer(axum::middleware::from_fn(error::shape))
         // Outermost: every answer carries the headers, the layers' own refusals too.
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::headers))
         .with_state(state)

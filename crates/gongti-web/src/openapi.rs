@@ -15,32 +15,84 @@ fn op(summary: &str, tag: &str, params: Value, body: Option<&str>, ok: (&str, &s
         "parameters": params,
         "responses": {
             ok.0: {"description": ok.1, "content": {"application/json": {"schema": {"type": "object"}}}},
-            "400": error_response("Bad request"),
-            "401": error_response("Not signed in"),
-            "403": error_response("Not allowed, or break-the-glass required"),
-            "404": error_response("Not found"),
-            "413": error_response("Body over the size limit"),
-            "422": error_response("Invalid input: every problem listed"),
         },
     });
+    if ok.0 == "204" {
+        o["responses"][ok.0] = json!({"description": ok.1});
+    }
     if let Some(schema) = body {
         o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
     }
     o
 }
 
-fn query(name: &str, description: &str, ty: &str) -> Value {
-    json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": ty}})
+/// An operation open without a token (sign-in).
+fn public(mut o: Value) -> Value {
+    o["security"] = json!([]);
+    o
+}
+
+fn query(name: &str, description: &str, schema: Value) -> Value {
+    let required = description.contains("(required)");
+    json!({"name": name, "in": "query", "required": required, "description": description, "schema": schema})
+}
+
+/// A record id as the handlers parse it (a 64-bit signed integer).
+fn id() -> Value {
+    json!({"type": "integer", "format": "int64", "minimum": i64::MIN, "maximum": i64::MAX})
+}
+
+/// One of a closed list of codes.
+fn one_of(codes: &[&str]) -> Value {
+    json!({"type": "string", "enum": codes})
+}
+
+fn codes<'a>(codes: impl Iterator<Item = &'a str>) -> Value {
+    json!({"type": "string", "enum": codes.collect::<Vec<_>>()})
+}
+
+fn date() -> Value {
+    json!({"type": "string", "format": "date"})
+}
+
+fn date_time() -> Value {
+    json!({"type": "string", "format": "date-time"})
+}
+
+/// Free text (an empty parameter is refused: leave it out).
+fn text(max_chars: u32) -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": max_chars})
+}
+
+/// A name prefix or a code to filter on: any length (a long one finds nothing).
+fn free_text() -> Value {
+    json!({"type": "string", "minLength": 1})
+}
+
+/// The `next_cursor` of a page: `c` and the last id in hex.
+fn cursor() -> Value {
+    json!({"type": "string", "pattern": "^c([0-7][0-9a-fA-F]{15}|[0-9a-fA-F]{1,15})$"})
+}
+
+/// A page size as sent: any unsigned 32-bit number, clamped by the handler (1–200,
+/// or 1–1000 for readings).
+fn page_size() -> Value {
+    json!({"type": "integer", "minimum": 0, "maximum": u32::MAX})
+}
+
+/// `city`, `district:<code>` or `institution:<id>`.
+fn scope() -> Value {
+    json!({"type": "string", "pattern": "^(city|district:.*\\S|institution:[+-]?[0-9]{1,18})$"})
 }
 
 fn path_id() -> Value {
-    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}})
+    json!({"name": "id", "in": "path", "required": true, "schema": id()})
 }
 
 fn paging() -> Vec<Value> {
     vec![
-        query("cursor", "The next_cursor of the previous page", "string"),
-        query("limit", "Page size, 1–200 (default 20)", "integer"),
+        query("cursor", "The next_cursor of the previous page", cursor()),
+        query("limit", "Page size, 1–200 (default 20)", page_size()),
     ]
 }
 
@@ -48,6 +100,12 @@ fn with_paging(mut params: Vec<Value>) -> Value {
     params.extend(paging());
     params.into()
 }
+
+/// A time of day as the handlers read it (blank for the default).
+const HH_MM: &str = r"^\s*(([01][0-9]|2[0-3]):[0-5][0-9])?\s*$";
+/// Standard, padded base64 as the handlers decode it (unused bits zero).
+const BASE64: &str =
+    "^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$";
 
 fn schemas() -> Value {
     json!({
@@ -61,7 +119,7 @@ fn schemas() -> Value {
         "Schedule": {"type": "object", "required": ["department_id", "day", "session", "slot_count"], "properties": {
             "department_id": {"type": "integer"}, "doctor_staff_id": {"type": "integer"}, "clinic_name": {"type": "string", "maxLength": 50, "description": "Required without a doctor"},
             "day": {"type": "string", "format": "date"}, "session": {"type": "string", "enum": ["am", "pm"]},
-            "starts_at": {"type": "string", "description": "HH:MM Beijing time (default 08:00 / 13:30)"}, "ends_at": {"type": "string", "description": "HH:MM (default 12:00 / 17:30)"},
+            "starts_at": {"type": "string", "pattern": HH_MM, "description": "HH:MM Beijing time (default 08:00 / 13:30)"}, "ends_at": {"type": "string", "pattern": HH_MM, "description": "HH:MM (default 12:00 / 17:30)"},
             "slot_count": {"type": "integer", "minimum": 1, "maximum": 200}}},
         "ScheduleCancel": {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string", "maxLength": 200}}},
         "Capacity": {"type": "object", "required": ["slot_count"], "properties": {"slot_count": {"type": "integer", "minimum": 1, "maximum": 200}}},
@@ -81,7 +139,7 @@ fn schemas() -> Value {
             "question": {"type": "string", "maxLength": 4000}, "video_at": {"type": "string", "format": "date-time"},
             "files": {"type": "array", "maxItems": 5, "items": {"type": "object", "required": ["filename", "content_type", "data_base64"], "properties": {
                 "filename": {"type": "string", "maxLength": 120}, "content_type": {"type": "string", "enum": ["image/jpeg", "image/png", "application/pdf", "text/plain", "application/dicom"]},
-                "data_base64": {"type": "string"}}}}}},
+                "data_base64": {"type": "string", "pattern": BASE64, "description": "Standard base64 with padding"}}}}}},
         "ConsultationAnswer": {"type": "object", "required": ["opinion"], "properties": {"opinion": {"type": "string", "maxLength": 4000}}},
         "PatientBooking": {"type": "object", "required": ["schedule_id"], "properties": {"schedule_id": {"type": "integer"}, "slot_id": {"type": "integer"}}},
         "Reschedule": {"type": "object", "required": ["schedule_id"], "properties": {"schedule_id": {"type": "integer"}, "slot_id": {"type": "integer"}}},
@@ -153,11 +211,11 @@ fn schemas() -> Value {
             "glucose_context": {"type": "string", "enum": ["fasting", "postprandial", "random"]},
             "device": {"type": "string", "maxLength": 64}}},
         "ReadingBatch": {"type": "object", "required": ["readings"], "properties": {
-            "readings": {"type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/Reading"}}}},
+            "readings": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"allOf": [{"$ref": "#/components/schemas/Reading"}, {"type": "object", "required": ["resident_id"]}]}}}},
         "ScreeningBp": {"type": "object", "required": ["measured_on", "sbp_mmhg", "dbp_mmhg"], "properties": {
             "measured_on": {"type": "string", "format": "date"}, "sbp_mmhg": {"type": "integer", "minimum": 50, "maximum": 300}, "dbp_mmhg": {"type": "integer", "minimum": 20, "maximum": 200}}},
         "ScreeningProfile": {"type": "object", "properties": {
-            "bmi": {"type": "number"}, "waist_cm": {"type": "integer"}, "family_history": {"type": "boolean"},
+            "bmi": {"type": "number"}, "waist_cm": {"type": "integer", "minimum": 0, "maximum": 65535}, "family_history": {"type": "boolean"},
             "high_salt_diet": {"type": "boolean"}, "heavy_drinking": {"type": "boolean"}}},
         "Merge": {"type": "object", "required": ["merged_id", "reason"], "properties": {
             "merged_id": {"type": "integer", "format": "int64"}, "reason": {"type": "string"}}},
@@ -174,18 +232,18 @@ fn paths(glass: Value) -> Value {
         "/me": {"get": op("Who the token belongs to", "auth", json!([]), None, ("200", "The signed-in staff member"))},
         "/districts": {"get": op("Districts of the city", "region", json!([]), None, ("200", "{items}"))},
         "/institutions": {"get": op("Institutions", "region", with_paging(vec![
-            query("district", "District code", "string"), query("kind", "Institution kind code", "string"),
-            query("upper", "Upper hospital id (health-community ties)", "integer"), query("name", "Name prefix", "string")]), None, ("200", "{items, next_cursor}"))},
+            query("district", "District code", free_text()), query("kind", "Institution kind code", codes(gongti_core::region::InstitutionKind::ALL.iter().map(|k| k.code()))),
+            query("upper", "Upper hospital id (health-community ties)", id()), query("name", "Name prefix", free_text())]), None, ("200", "{items, next_cursor}"))},
         "/institutions/{id}": {"get": op("One institution with its departments", "region", json!([path_id()]), None, ("200", "The institution"))},
         "/institutions/{id}/teams": {"get": op("Family-doctor teams of an institution", "region", json!([path_id()]), None, ("200", "{items}"))},
         "/staff": {"get": op("Staff", "region", with_paging(vec![
-            query("institution", "Institution id", "integer"), query("role", "Role code", "string"), query("name", "Name prefix", "string")]), None, ("200", "{items, next_cursor}"))},
+            query("institution", "Institution id", id()), query("role", "Role code", codes(gongti_core::role::Role::ALL.iter().map(|r| r.code()))), query("name", "Name prefix", free_text())]), None, ("200", "{items, next_cursor}"))},
         "/staff/{id}": {"get": op("One staff member", "region", json!([path_id()]), None, ("200", "The staff member"))},
         "/residents": {
             "get": op("Search residents within your reach (identifiers masked)", "residents", with_paging(vec![
-                query("name", "Name prefix", "string"), query("id_number", "Exact ID number", "string"),
-                query("birth_date", "YYYY-MM-DD", "string"), query("sex", "male | female", "string"),
-                query("institution", "Holding institution id", "integer"), glass.clone()]), None, ("200", "{items, next_cursor}")),
+                query("name", "Name prefix", free_text()), query("id_number", "Exact ID number", text(18)),
+                query("birth_date", "YYYY-MM-DD", date()), query("sex", "male | female", one_of(&["male", "female"])),
+                query("institution", "Holding institution id", id()), glass.clone()]), None, ("200", "{items, next_cursor}")),
             "post": op("Register a resident (master patient index)", "residents", json!([]), Some("Resident"), ("201", "The resident")),
         },
         "/residents/{id}": {
@@ -201,7 +259,7 @@ fn paths(glass: Value) -> Value {
         "/residents/{id}/contracts/renew": {"post": op("Renew with the same team (opens 30 days before the term ends)", "contracts", json!([path_id()]), Some("ContractPackages"), ("201", "The new term"))},
         "/residents/{id}/contracts/switch": {"post": op("Switch to another team at expiry", "contracts", json!([path_id()]), Some("ContractTeam"), ("201", "The new contract"))},
         "/residents/{id}/contracts/terminate": {"post": op("Terminate the resident's contract today, with a reason", "contracts", json!([path_id()]), Some("ContractEnd"), ("204", "Terminated"))},
-        "/worklists/expiring-contracts": {"get": op("Contracts of your institution ending within 30 days, soonest first", "worklists", with_paging(vec![query("team", "Team id", "integer")]), None, ("200", "{items, next_cursor}"))},
+        "/worklists/expiring-contracts": {"get": op("Contracts of your institution ending within 30 days, soonest first", "worklists", with_paging(vec![query("team", "Team id", id())]), None, ("200", "{items, next_cursor}"))},
         "/residents/{id}/enrolments": {
             "get": op("A resident's chronic-disease enrolments with risk and maintained figures (audited)", "chronic", json!([path_id()]), None, ("200", "{items}")),
             "post": op("Enrol in the hypertension or diabetes programme (409 already_enrolled)", "chronic", json!([path_id()]), Some("Enrolment"), ("201", "The enrolment")),
@@ -209,40 +267,40 @@ fn paths(glass: Value) -> Value {
         "/residents/{id}/enrolments/{disease}/end": {"post": op("End the active enrolment in a programme (结案): open tasks close, the indicators count it as managed up to its last day (409 not_enrolled, enrolment_changed)", "chronic", json!([path_id(), {"name": "disease", "in": "path", "required": true, "schema": {"type": "string", "enum": ["hypertension", "diabetes"]}}]), Some("EnrolmentEnd"), ("200", "The ended enrolment"))},
         "/residents/{id}/enrolments/{disease}/risk-factors": {"put": op("Replace risk inputs and recompute the hypertension risk", "chronic", json!([path_id(), {"name": "disease", "in": "path", "required": true, "schema": {"type": "string", "enum": ["hypertension", "diabetes"]}}]), Some("RiskFactors"), ("200", "The enrolment"))},
         "/residents/{id}/followups": {
-            "get": op("A resident's follow-ups, newest visit first (audited)", "chronic", with_paging(vec![path_id(), query("disease", "hypertension | diabetes", "string")]), None, ("200", "{items, next_cursor}")),
+            "get": op("A resident's follow-ups, newest visit first (audited)", "chronic", with_paging(vec![path_id(), query("disease", "hypertension | diabetes", one_of(&["hypertension", "diabetes"]))]), None, ("200", "{items, next_cursor}")),
             "post": op("Record a follow-up: judged by the rules, stored with the verdict; urgent referral opens a 14-day task (409 not_enrolled)", "chronic", json!([path_id()]), Some("FollowupRecord"), ("201", "{id, classification, urgent_referral, refer, next_followup_within_days, reasons, enrolment}")),
         },
         "/residents/{id}/readings": {
-            "get": op("A resident's home readings in a window, newest first (audited)", "readings", json!([path_id(), query("from", "RFC 3339 (default: 90 days before to)", "string"), query("to", "RFC 3339 (default: now)", "string"), query("limit", "At most 1000", "integer")]), None, ("200", "{items}")),
+            "get": op("A resident's home readings in a window, newest first (audited)", "readings", json!([path_id(), query("from", "RFC 3339 (default: 90 days before to)", date_time()), query("to", "RFC 3339 (default: now)", date_time()), query("limit", "At most 1000", page_size())]), None, ("200", "{items}")),
             "post": op("Upload one home reading (201 new, 200 already uploaded)", "readings", json!([path_id()]), Some("Reading"), ("201", "{status, id, alert_id}")),
         },
         "/readings/batch": {"post": op("Upload up to 1,000 readings; all or nothing, problems listed with their index", "readings", json!([]), Some("ReadingBatch"), ("200", "{created, duplicates, alerts, results}"))},
-        "/worklists/alerts": {"get": op("Open alerts of your institution, newest first", "worklists", with_paging(vec![query("team", "Team id", "integer")]), None, ("200", "{items, next_cursor}"))},
+        "/worklists/alerts": {"get": op("Open alerts of your institution, newest first", "worklists", with_paging(vec![query("team", "Team id", id())]), None, ("200", "{items, next_cursor}"))},
         "/alerts/{id}/acknowledge": {"post": op("Mark an alert as seen", "worklists", json!([path_id()]), None, ("204", "Acknowledged"))},
         "/worklists/followups": {"get": op("A follow-up worklist of your institution: due this week, overdue, missed visit (no face-to-face in 90 days) or lost to follow-up (no contact in 12 months)", "worklists", with_paging(vec![
-            query("list", "due_this_week (default) | overdue | missed_visit | lost_to_follow_up", "string"),
-            query("disease", "hypertension | diabetes", "string"), query("team", "Team id (contracted residents)", "integer"),
-            query("sort", "due (default) | risk (very high first)", "string")]), None, ("200", "{items, next_cursor}"))},
+            query("list", "due_this_week (default) | overdue | missed_visit | lost_to_follow_up", one_of(&["due_this_week", "overdue", "missed_visit", "lost_to_follow_up"])),
+            query("disease", "hypertension | diabetes", one_of(&["hypertension", "diabetes"])), query("team", "Team id (contracted residents)", id()),
+            query("sort", "due (default) | risk (very high first)", one_of(&["due", "risk"]))]), None, ("200", "{items, next_cursor}"))},
         "/indicators": {"get": op("Chronic-disease indicators per programme with numerator, denominator and rate; calendar years, quarters and months are read from counters kept as records are written, other periods recomputed from the records", "indicators", json!([
-            query("scope", "city | district:<code> | institution:<id> (default: your own)", "string"),
-            query("from", "YYYY-MM-DD (default: 1 January this year)", "string"), query("to", "YYYY-MM-DD (default: 31 December this year)", "string"),
-            query("disease", "hypertension | diabetes (default: both)", "string"), query("compare", "previous: add the period of the same length before", "string")]), None, ("200", "{scope, from, to, programmes: [{disease, managed, indicators: [{code, numerator, denominator, rate}]}]}"))},
+            query("scope", "city | district:<code> | institution:<id> (default: your own)", scope()),
+            query("from", "YYYY-MM-DD (default: 1 January this year)", date()), query("to", "YYYY-MM-DD (default: 31 December this year)", date()),
+            query("disease", "hypertension | diabetes (default: both)", one_of(&["hypertension", "diabetes"])), query("compare", "previous: add the period of the same length before", one_of(&["previous"]))]), None, ("200", "{scope, from, to, programmes: [{disease, managed, indicators: [{code, numerator, denominator, rate}]}]}"))},
         "/indicators/patients": {"get": op("The patients behind an indicator's numerator or denominator (de-identified for officers unless break-the-glass)", "indicators", with_paging(vec![
-            query("scope", "As for /indicators", "string"), query("from", "YYYY-MM-DD", "string"), query("to", "YYYY-MM-DD", "string"),
-            query("disease", "hypertension | diabetes (required)", "string"), query("indicator", "standardised_management | bp_control | glucose_control | hba1c_target | missed_visit | lost_to_follow_up", "string"),
-            query("part", "numerator (default) | denominator", "string"), query("break_glass_reason", "Officers: show names (audited per patient)", "string")]), None, ("200", "{items, next_cursor, identified}"))},
+            query("scope", "As for /indicators", scope()), query("from", "YYYY-MM-DD", date()), query("to", "YYYY-MM-DD", date()),
+            query("disease", "hypertension | diabetes (required)", one_of(&["hypertension", "diabetes"])), query("indicator", "standardised_management | bp_control | glucose_control | hba1c_target | missed_visit | lost_to_follow_up", one_of(&["standardised_management", "bp_control", "glucose_control", "hba1c_target", "missed_visit", "lost_to_follow_up"])),
+            query("part", "numerator (default) | denominator", one_of(&["numerator", "denominator"])), query("break_glass_reason", "Officers: show names (audited per patient)", text(200))]), None, ("200", "{items, next_cursor, identified}"))},
         "/residents/{id}/screening": {"get": op("Where a resident stands in hypertension screening (DOMAIN.md §2): state, next BP due, high-risk factors", "screening", json!([path_id()]), None, ("200", "{state, next_bp_due, followup_by, high_risk_factors, readings}"))},
         "/residents/{id}/screening/bp": {"post": op("Record an office BP taken to screen: raised on 3 different days in a row makes hypertension suspected (refer for diagnosis)", "screening", json!([path_id()]), Some("ScreeningBp"), ("201", "The new screening status"))},
         "/residents/{id}/screening/profile": {"put": op("Replace the high-risk profile (BMI, waist, family history, high-salt diet, heavy drinking)", "screening", json!([path_id()]), Some("ScreeningProfile"), ("200", "The new screening status"))},
-        "/worklists/screening": {"get": op("Residents of your institution in a screening state: suspected (refer), recheck_due, or normal with BP due by today", "worklists", with_paging(vec![query("state", "suspected (default) | recheck_due | normal", "string")]), None, ("200", "{items, next_cursor}"))},
+        "/worklists/screening": {"get": op("Residents of your institution in a screening state: suspected (refer), recheck_due, or normal with BP due by today", "worklists", with_paging(vec![query("state", "suspected (default) | recheck_due | normal", one_of(&["suspected", "recheck_due", "normal"]))]), None, ("200", "{items, next_cursor}"))},
         "/worklists/tasks": {"get": op("Open follow-up tasks of your institution, soonest due first", "worklists", with_paging(vec![]), None, ("200", "{items, next_cursor}"))},
         "/followups/evaluate": {"post": op("Classify a follow-up by DOMAIN.md §2 without saving it (live feedback)", "chronic", json!([]), Some("Followup"), ("200", "{classification, urgent_referral, refer, next_followup_within_days, counts_as_face_to_face, reasons, ruleset_version}"))},
         "/reserve-policy": {
-            "get": op("The reserved share and release window in force for a department (DOMAIN.md §3: 10 %, released 2 days before the visit, by default)", "scheduling", json!([query("institution_id", "Hospital id (required)", "integer"), query("department_id", "Department id (required)", "integer")]), None, ("200", "{reserved_percent, release_days}")),
+            "get": op("The reserved share and release window in force for a department (DOMAIN.md §3: 10 %, released 2 days before the visit, by default)", "scheduling", json!([query("institution_id", "Hospital id (required)", id()), query("department_id", "Department id (required)", id())]), None, ("200", "{reserved_percent, release_days}")),
             "put": op("Set the reserved share of your hospital, or of one department (institution administrator)", "scheduling", json!([]), Some("ReservePolicy"), ("204", "Set")),
         },
         "/schedules": {
-            "get": op("Published schedules by day, with free slots per pool", "scheduling", with_paging(vec![query("institution", "Hospital id", "integer"), query("department", "Department id", "integer"), query("from", "YYYY-MM-DD (default today)", "string"), query("to", "YYYY-MM-DD (default from + 14 days; at most 92 days)", "string")]), None, ("200", "{items, next_cursor}")),
+            "get": op("Published schedules by day, with free slots per pool", "scheduling", with_paging(vec![query("institution", "Hospital id", id()), query("department", "Department id", id()), query("from", "YYYY-MM-DD (default today)", date()), query("to", "YYYY-MM-DD (default from + 14 days; at most 92 days)", date())]), None, ("200", "{items, next_cursor}")),
             "post": op("Publish a schedule at your hospital: slots laid out over the session, the reserved share held back (institution administrator)", "scheduling", json!([]), Some("Schedule"), ("201", "The schedule")),
         },
         "/schedules/{id}": {"get": op("A schedule with its slots (pool, status, open to the public today)", "scheduling", json!([path_id()]), None, ("200", "The schedule with slots"))},
@@ -259,7 +317,7 @@ fn paths(glass: Value) -> Value {
             "get": op("A resident's referrals, newest first (audited)", "referrals", with_paging(vec![path_id()]), None, ("200", "{items, next_cursor}")),
             "post": op("One-click referral (DOMAIN.md §3): from an alert, a follow-up that called for referral, or by hand; picks the receiving department (programme, health-community tie, earliest reserved slot), books the slot (routine), sends the clinical summary. 409 no_reserved_slot_left, referral_open", "referrals", json!([path_id()]), Some("Referral"), ("201", "The referral with its timeline")),
         },
-        "/referrals": {"get": op("Your institution's referrals: inbox (received, under way), sent, or returning (referred back down)", "referrals", with_paging(vec![query("box", "inbox (default) | sent | returning", "string")]), None, ("200", "{items, next_cursor}"))},
+        "/referrals": {"get": op("Your institution's referrals: inbox (received, under way), sent, or returning (referred back down)", "referrals", with_paging(vec![query("box", "inbox (default) | sent | returning", one_of(&["inbox", "sent", "returning"]))]), None, ("200", "{items, next_cursor}"))},
         "/referrals/{id}": {"get": op("A referral with its timeline (receiving hospital, or the sending side's carers; audited)", "referrals", json!([path_id()]), None, ("200", "The referral"))},
         "/referrals/{id}/accept": {"post": op("Receiving side: accept", "referrals", json!([path_id()]), None, ("200", "The referral"))},
         "/referrals/{id}/reject": {"post": op("Receiving side: reject with a reason; frees the slot and ends access", "referrals", json!([path_id()]), Some("ReferralReject"), ("200", "The referral"))},
@@ -268,32 +326,116 @@ fn paths(glass: Value) -> Value {
         "/referrals/{id}/return": {"post": op("Receiving side: refer back down with the specialist's plan; opens the family doctor's 14-day follow-up task", "referrals", json!([path_id()]), Some("ReferralReturn"), ("200", "The referral"))},
         "/referrals/{id}/cancel": {"post": op("Sending side: cancel before the patient arrives; frees the slot", "referrals", json!([path_id()]), None, ("200", "The referral"))},
         "/indicators/referrals": {"get": op("Cloud-management figures (DOMAIN.md §3): referrals up and down by month and sending institution, share returned to grassroots, hours from referral to visit, reserved-slot use", "indicators", json!([
-            query("scope", "city | district:<code> | institution:<id> (either end of the referral; default: your own)", "string"),
-            query("from", "YYYY-MM-DD (default: 1 January this year)", "string"), query("to", "YYYY-MM-DD (default: 31 December this year)", "string")]), None, ("200", "{referrals_up, referrals_down, by_month, by_institution, returned_to_grassroots, time_to_visit, reserved_slots}"))},
+            query("scope", "city | district:<code> | institution:<id> (either end of the referral; default: your own)", scope()),
+            query("from", "YYYY-MM-DD (default: 1 January this year)", date()), query("to", "YYYY-MM-DD (default: 31 December this year)", date())]), None, ("200", "{referrals_up, referrals_down, by_month, by_institution, returned_to_grassroots, time_to_visit, reserved_slots}"))},
         "/indicators/referrals/patients": {"get": op("The patients behind a referral figure, one line per referral (de-identified for officers unless break-the-glass)", "indicators", with_paging(vec![
-            query("scope", "As for /indicators/referrals", "string"), query("from", "YYYY-MM-DD", "string"), query("to", "YYYY-MM-DD", "string"),
-            query("measure", "up (default) | down | reached | returned", "string"), query("break_glass_reason", "Officers: show names (audited per patient)", "string")]), None, ("200", "{items, next_cursor, identified}"))},
+            query("scope", "As for /indicators/referrals", scope()), query("from", "YYYY-MM-DD", date()), query("to", "YYYY-MM-DD", date()),
+            query("measure", "up (default) | down | reached | returned", one_of(&["up", "down", "reached", "returned"])), query("break_glass_reason", "Officers: show names (audited per patient)", text(200))]), None, ("200", "{items, next_cursor, identified}"))},
         "/residents/{id}/consultations": {
             "get": op("A resident's remote consultations with their opinions and files (audited)", "consultations", with_paging(vec![path_id()]), None, ("200", "{items, next_cursor}")),
             "post": op("Ask an upper hospital's department (optionally a specialist) for an opinion: question, files (base64, ≤ 512 KiB each, ≤ 5, body ≤ 1 MiB), video time; opens the hospital's access while the consultation is open", "consultations", json!([path_id()]), Some("Consultation"), ("201", "The consultation")),
         },
-        "/consultations": {"get": op("Your institution's consultations: inbox (asked of it, open) or sent", "consultations", with_paging(vec![query("box", "inbox (default) | sent", "string")]), None, ("200", "{items, next_cursor}"))},
+        "/consultations": {"get": op("Your institution's consultations: inbox (asked of it, open) or sent", "consultations", with_paging(vec![query("box", "inbox (default) | sent", one_of(&["inbox", "sent"]))]), None, ("200", "{items, next_cursor}"))},
         "/consultations/{id}": {"get": op("A consultation (consulted hospital, or the requesting side's carers; audited)", "consultations", json!([path_id()]), None, ("200", "The consultation"))},
         "/consultations/{id}/answer": {"post": op("The consulted hospital's clinician gives (or revises) the opinion", "consultations", json!([path_id()]), Some("ConsultationAnswer"), ("200", "The consultation"))},
         "/consultations/{id}/close": {"post": op("Close an answered consultation; the hospital's access ends", "consultations", json!([path_id()]), None, ("200", "The consultation"))},
         "/consultations/{id}/cancel": {"post": op("The requesting side withdraws an unanswered consultation", "consultations", json!([path_id()]), None, ("200", "The consultation"))},
-        "/consultations/{id}/files/{file}": {"get": op("One attached file (audited)", "consultations", json!([path_id(), {"name": "file", "in": "path", "required": true, "schema": {"type": "integer"}}]), None, ("200", "The file's bytes"))},
+        "/consultations/{id}/files/{file}": {"get": op("One attached file (audited)", "consultations", json!([path_id(), {"name": "file", "in": "path", "required": true, "schema": id()}]), None, ("200", "The file's bytes"))},
         "/residents/{id}/patient-account": {"post": op("Open the resident's own sign-in (by someone who may write the record); 409 account_exists, username_taken", "patients", json!([path_id()]), Some("TokenRequest"), ("201", "{id, resident_id, username}"))},
-        "/patient/token": {"post": op("A resident signs in with their own account (slowed, then locked after 5 failures); the token works on /patient/* only", "patients", json!([]), Some("TokenRequest"), ("200", "{access_token, token_type, expires_in}"))},
+        "/patient/token": {"post": public(op("A resident signs in with their own account (slowed, then locked after 5 failures); the token works on /patient/* only", "patients", json!([]), Some("TokenRequest"), ("200", "{access_token, token_type, expires_in}")))},
         "/patient/me": {"get": op("The signed-in resident", "patients", json!([]), None, ("200", "{resident_id, username}"))},
-        "/patient/schedules": {"get": op("Clinics with places open to the public (public slots and released reserved ones)", "patients", with_paging(vec![query("institution", "Hospital id", "integer"), query("department", "Department id", "integer"), query("from", "YYYY-MM-DD (default today)", "string"), query("to", "YYYY-MM-DD (default from + 14 days)", "string")]), None, ("200", "{items, next_cursor}"))},
+        "/patient/schedules": {"get": op("Clinics with places open to the public (public slots and released reserved ones)", "patients", with_paging(vec![query("institution", "Hospital id", id()), query("department", "Department id", id()), query("from", "YYYY-MM-DD (default today)", date()), query("to", "YYYY-MM-DD (default from + 14 days)", date())]), None, ("200", "{items, next_cursor}"))},
         "/patient/bookings": {
             "get": op("The resident's own bookings, newest first (audited)", "patients", with_paging(vec![]), None, ("200", "{items, next_cursor}")),
             "post": op("Book a public place for oneself; 409 no_slot_left, already_booked_that_day", "patients", json!([]), Some("PatientBooking"), ("201", "The booking")),
         },
         "/patient/bookings/{id}/cancel": {"post": op("Cancel one's own booking before the slot starts", "patients", json!([path_id()]), None, ("200", "The booking"))},
-        "/residents/{id}/access-log": {"get": op("Who touched this record (audit trail, newest first)", "residents", with_paging(vec![path_id()]), None, ("200", "{items}"))},
+        "/residents/{id}/access-log": {"get": op("Who touched this record (audit trail, newest first)", "residents", with_paging(vec![path_id()]), None, ("200", "{items, next_cursor}"))},
     })
+}
+
+/// The refusals an operation can meet, by what it is: every one can meet the edge's
+/// (a malformed path, a missing token, access, an unknown record, the time-out, an
+/// internal error); what takes a query can be invalid; a `POST` or `PUT` can
+/// conflict, be too large or invalid, and a `POST` carries an `Idempotency-Key`
+/// (a repeat still being answered is 409, the key reused for another request 422);
+/// a body must be JSON (415); sign-in can be locked (429).
+fn complete(paths: &mut Value) {
+    let idempotency_key = json!({"name": "Idempotency-Key", "in": "header", "required": false,
+        "description": "Makes the POST run once: a repeat with the same key and request gets the first answer (Idempotent-Replayed: true) for 24 h; visible ASCII, at most 255 characters",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"}});
+    for ops in paths
+        .as_object_mut()
+        .into_iter()
+        .flatten()
+        .map(|(_, ops)| ops)
+    {
+        for (method, o) in ops.as_object_mut().into_iter().flatten() {
+            let public = o.get("security").is_some_and(|s| s == &json!([]));
+            let body = o.get("requestBody").is_some();
+            let queried = o["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+            let writes = method == "post" || method == "put" || method == "delete";
+            let mut refusals = vec![
+                ("400", "Malformed path, query, body or Idempotency-Key"),
+                ("408", "Not answered within the request time-out"),
+                ("500", "Internal error: an incident id to quote"),
+            ];
+            if public {
+                refusals.push(("401", "Wrong username or password"));
+                refusals.push(("429", "Locked after repeated failures; see Retry-After"));
+            } else {
+                refusals.extend([
+                    ("401", "Not signed in, or the token is not valid"),
+                    ("403", "Not allowed, break-the-glass required, or a write by cookie without X-CSRF-Token"),
+                    ("404", "No such record"),
+                ]);
+            }
+            if queried || writes {
+                refusals.push(("422", "Invalid input: every problem listed (or an Idempotency-Key reused for another request)"));
+            }
+            if writes {
+                refusals.push(("409", "Conflicts with a record's state, or the same Idempotency-Key is still being answered"));
+                refusals.push(("413", "Body over the size limit"));
+            }
+            if body {
+                refusals.push((
+                    "415",
+                    "The body is not JSON (Content-Type: application/json)",
+                ));
+            }
+            let responses = o["responses"].as_object_mut().expect("responses");
+            for (status, description) in refusals {
+                responses
+                    .entry(status)
+                    .or_insert_with(|| error_response(description));
+            }
+            if method == "post" && !public {
+                let params = o["parameters"].as_array_mut();
+                match params {
+                    Some(params) => params.push(idempotency_key.clone()),
+                    None => o["parameters"] = json!([idempotency_key.clone()]),
+                }
+            }
+        }
+    }
+}
+
+/// Integers the handlers read as 64-bit ids get the bounds of one, wherever a schema
+/// left them open (a larger number is refused as malformed JSON).
+fn bound_integers(schema: &mut Value) {
+    match schema {
+        Value::Object(o) => {
+            if o.get("type").is_some_and(|t| t == "integer") {
+                o.entry("minimum").or_insert(json!(i64::MIN));
+                o.entry("maximum").or_insert(json!(i64::MAX));
+            }
+            o.values_mut().for_each(bound_integers);
+        }
+        Value::Array(items) => items.iter_mut().for_each(bound_integers),
+        _ => {}
+    }
 }
 
 /// The OpenAPI document. Paths are relative to the server URL `/api/v1`.
@@ -301,22 +443,28 @@ pub(crate) fn document() -> Value {
     let glass = query(
         "break_glass_reason",
         "Reason for break-the-glass access (audited)",
-        "string",
+        text(200),
     );
+    let mut paths = paths(glass);
+    // A reading uploaded again is answered 200 with the first one's id.
+    paths["/residents/{id}/readings"]["post"]["responses"]["200"] = json!({"description": "Already uploaded: {status, id}", "content": {"application/json": {"schema": {"type": "object"}}}});
+    complete(&mut paths);
+    let mut schemas = schemas();
+    bound_integers(&mut schemas);
     json!({
         "openapi": "3.0.3",
         "info": {
             "title": "Gongti (共体) API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Regional digital health community. Errors are {code, message, message_en, problems}. Send `Authorization: Bearer <token>` from POST /auth/token.",
+            "description": "Regional digital health community. Send `Authorization: Bearer <token>` from POST /auth/token. Every refusal is {code, message, message_en, problems}: 400 for what this document forbids (a malformed path, query or body; an empty query parameter — leave it out instead), 422 for what is well-formed but invalid in meaning (every problem listed). A method a path does not take is 405 with Allow. Each POST takes an Idempotency-Key.",
         },
         "servers": [{"url": "/api/v1"}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": schemas(),
+            "schemas": schemas,
         },
         "security": [{"bearer": []}],
-        "paths": paths(glass),
+        "paths": paths,
     })
 }
 

@@ -93,7 +93,7 @@ pub(crate) fn parse_period(
     let from = date("from", from, year.from)?;
     let to = date("to", to, year.to)?;
     Period::new(from, to).ok_or_else(|| {
-        ApiError::bad_request(
+        ApiError::unprocessable(
             "bad_period",
             "开始日期不能晚于结束日期",
             "from must not be after to",
@@ -224,6 +224,7 @@ struct PatientParams {
     part: Option<String>,
     cursor: Option<String>,
     limit: Option<u32>,
+    #[serde(default, deserialize_with = "crate::extract::reason")]
     break_glass_reason: Option<String>,
 }
 
@@ -250,7 +251,7 @@ async fn patients(
         .and_then(Indicator::parse)
         .filter(|i| i.applies_to(disease))
         .ok_or_else(|| {
-            ApiError::bad_request(
+            ApiError::unprocessable(
                 "bad_indicator",
                 "指标代码无效或不属于该病种",
                 "Unknown indicator for this programme",

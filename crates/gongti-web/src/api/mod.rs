@@ -159,11 +159,6 @@ async fn districts(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "items": items })))
 }
 
-#[derive(Deserialize, Default)]
-pub(crate) struct LimitParams {
-    pub limit: Option<u32>,
-}
-
 #[derive(Deserialize)]
 struct InstitutionParams {
     district: Option<String>,
@@ -276,6 +271,7 @@ pub(crate) struct ResidentParams {
     pub birth_date: Option<String>,
     pub sex: Option<String>,
     pub institution: Option<i64>,
+    #[serde(default, deserialize_with = "crate::extract::reason")]
     pub break_glass_reason: Option<String>,
     pub cursor: Option<String>,
     pub limit: Option<u32>,
@@ -415,6 +411,7 @@ async fn register_resident(
 
 #[derive(Deserialize)]
 pub(crate) struct BreakGlass {
+    #[serde(default, deserialize_with = "crate::extract::reason")]
     pub break_glass_reason: Option<String>,
 }
 
@@ -465,13 +462,19 @@ async fn merge_resident(
 async fn access_log(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    ApiQuery(q): ApiQuery<LimitParams>,
+    ApiQuery(q): ApiQuery<PageParams>,
     axum::Extension(ctx): axum::Extension<Ctx>,
 ) -> ApiResult<Json<Value>> {
+    // Newest first: the cursor is the last record's seq, the next page older ones.
+    let before = decode_cursor(q.cursor.as_deref())?;
+    let limit = clamp_page_size(q.limit, PAGE_SIZE_DEFAULT);
     let records = state
         .app
-        .resident_access_log(&ctx, id, clamp_page_size(q.limit, PAGE_SIZE_DEFAULT))
+        .resident_access_log(&ctx, id, before, limit)
         .await?;
+    let next_cursor = (records.len() == limit as usize)
+        .then(|| records.last().map(|r| crate::extract::encode_cursor(r.seq)))
+        .flatten();
     let items: Vec<Value> = records
         .iter()
         .map(|r| {
@@ -488,5 +491,5 @@ async fn access_log(
             })
         })
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(json!({ "items": items, "next_cursor": next_cursor })))
 }

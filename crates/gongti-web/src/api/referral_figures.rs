@@ -85,6 +85,7 @@ struct PatientParams {
     from: Option<String>,
     to: Option<String>,
     measure: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::reason")]
     break_glass_reason: Option<String>,
     cursor: Option<String>,
     limit: Option<u32>,

@@ -100,7 +100,7 @@ async fn refer(
         ("followup", _, Some(f)) => ReferralSource::Followup(f),
         ("manual", _, _) => ReferralSource::Manual,
         ("alert", None, _) | ("followup", _, None) => {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::unprocessable(
                 "bad_source",
                 "来源为 alert / followup 时需给出 alert_id / followup_id",
                 "A source of alert or followup needs alert_id or followup_id",

@@ -752,7 +752,7 @@ async fn resident_page(
     let access_log = match &view {
         Ok(v) if may_see_identifiers(v.basis) => state
             .app
-            .resident_access_log(&c.ctx, id, ACCESS_LOG_ROWS)
+            .resident_access_log(&c.ctx, id, None, ACCESS_LOG_ROWS)
             .await
             .unwrap_or_default(),
         _ => Vec::new(),

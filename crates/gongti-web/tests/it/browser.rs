@@ -370,6 +370,7 @@ async fn an_officer_reads_the_dashboard_and_drills_down_to_a_district() {
     let Some((_driver, port)) = chromedriver() else {
         return;
     };
+    gongti_testdb::logscan::install_scanning_subscriber();
     let (app, _writer) = gongti_app::App::start(
         gongti_testdb::fresh_sqlite().await,
         gongti_app::system_clock(),

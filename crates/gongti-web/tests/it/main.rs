@@ -13,6 +13,7 @@ mod console_consultations;
 mod console_scheduling;
 mod consultations;
 mod contracts;
+mod errors;
 mod fhir;
 mod idempotency;
 mod indicators;

@@ -95,10 +95,9 @@ async fn institution(
 
 impl TestApp {
     pub async fn on(store: Store) -> TestApp {
-        // Logs only when asked: `TEST_LOG=1 cargo nextest run … --no-capture`.
-        if std::env::var_os("TEST_LOG").is_some() {
-            let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-        }
+        // Every test logs at debug level into the scan for personal numbers (printed
+        // too with `TEST_LOG=1 cargo nextest run … --no-capture`).
+        gongti_testdb::logscan::install_scanning_subscriber();
         store
             .upsert_district("120101", "和平区", "120100")
             .await

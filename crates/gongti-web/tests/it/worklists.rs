@@ -122,15 +122,12 @@ async fn due_overdue_missed_and_lost_lists() {
 
         // Pages of one, following the cursor, give the same order.
         let mut seen = Vec::new();
-        let mut cursor = String::new();
+        let mut query = "list=missed_visit&sort=risk&limit=1".to_owned();
         loop {
-            let page = list(&format!(
-                "list=missed_visit&sort=risk&limit=1&cursor={cursor}"
-            ))
-            .await;
+            let page = list(&query).await;
             seen.extend(names(&page));
             match page["next_cursor"].as_str() {
-                Some(c) => cursor = c.to_owned(),
+                Some(c) => query = format!("list=missed_visit&sort=risk&limit=1&cursor={c}"),
                 None => break,
             }
         }

@@ -37,6 +37,13 @@ impl Place {
         )
     }
 
+    /// The directory of the place's files.
+    pub fn dir(&self) -> &str {
+        match self {
+            Place::Dir(d) | Place::Url(_, d) => d,
+        }
+    }
+
     pub fn args(&self) -> Vec<String> {
         match self {
             Place::Dir(d) => vec!["--data-dir".into(), d.clone()],
@@ -114,8 +121,9 @@ pub fn start_with(place: &Place, port: u16, more: &[&str]) -> (Child, Duration) 
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(more)
         .envs(gongti_env())
+        .env("RUST_LOG", "debug")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(server_log(place))
         .spawn()
         .unwrap();
     while began.elapsed() < START_TIMEOUT {
@@ -155,15 +163,51 @@ pub fn id_number(n: u64) -> String {
     )
 }
 
-/// Runs a `gongti` command on the place.
+/// Runs a `gongti` command on the place (logging at debug level, scanned).
 pub fn run(place: &Place, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gongti"))
+    let out = Command::new(env!("CARGO_BIN_EXE_gongti"))
         .args(args)
         .args(place.args())
         .envs(gongti_env())
+        .env("RUST_LOG", "debug")
         .env("GONGTI_NEW_USER_PASSWORD", "new-user-password-1")
         .output()
-        .unwrap()
+        .unwrap();
+    let found = gongti_testdb::logscan::personal_numbers(&text(&out));
+    assert!(found.is_empty(), "gongti {args:?} printed {found:?}");
+    out
+}
+
+/// Servers' logs of this test (its own process under nextest), scanned at each stop.
+static SERVER_LOGS: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Where a server on `place` logs, at debug level (appended across restarts).
+fn server_log(place: &Place) -> std::fs::File {
+    let path = std::path::Path::new(place.dir()).join("serve.log");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .unwrap();
+    let mut logs = SERVER_LOGS.lock().unwrap();
+    if !logs.contains(&path) {
+        logs.push(path);
+    }
+    file
+}
+
+/// DOMAIN.md §10: no ID or phone number in the servers' logs, at debug level.
+pub fn assert_logs_clean() {
+    for path in SERVER_LOGS.lock().unwrap().iter() {
+        let log = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            !log.is_empty(),
+            "{} is empty: the server did not log",
+            path.display()
+        );
+        let found = gongti_testdb::logscan::personal_numbers(&log);
+        assert!(found.is_empty(), "{} carries {found:?}", path.display());
+    }
 }
 
 /// `gongti user create` of an operations account.
@@ -202,4 +246,5 @@ pub fn stop(mut server: Child) {
         .args(["-TERM", &server.id().to_string()])
         .status();
     assert!(server.wait().unwrap().success());
+    assert_logs_clean();
 }
