@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# cargo fuzz (libFuzzer) on Gongti's own parsers: each target in fuzz/ for
+# FUZZ_SECONDS (default 20: the test command's brief run; give 3600 for a long one
+# on demand). The machine has one (stable) Rust toolchain: RUSTC_BOOTSTRAP=1 lets it
+# take the sanitizer flags cargo fuzz passes. A crash leaves its input under
+# fuzz/artifacts/ and fails the run.
+# Usage: scripts/fuzz.sh [target ...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${FUZZ_SECONDS:-20}"
+if ! cargo fuzz --version 2>/dev/null | grep -q '0.13.2'; then
+  cargo install cargo-fuzz --version 0.13.2 --locked
+fi
+targets=("$@")
+if [ "${#targets[@]}" -eq 0 ]; then
+  mapfile -t targets < <(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz list)
+fi
+cd fuzz
+for target in "${targets[@]}"; do
+  echo "fuzzing $target for ${seconds}s" >&2
+  log="$(mktemp)"
+  if ! RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- -max_total_time="$seconds" >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "fuzz target $target failed: its input is under fuzz/artifacts/$target" >&2
+    exit 1
+  fi
+  grep -E '^Done' "$log" >&2
+  rm -f "$log"
+done
