@@ -5,7 +5,7 @@
 //!
 //! The key file holds one `lookup` key and one or more `key <id>` lines; the first
 //! `key` line encrypts, every one decrypts, so a key is rotated by adding a new first
-//! line and re-encrypting (`gongti data rekey`) before the old line is removed. A
+//! line and re-encrypting (`gongti data rotate-key`) before the old line is removed. A
 //! sealed value names the key it was sealed with and is bound to its column (the
 //! associated data), so a value moved to another column does not open.
 
