@@ -127,7 +127,7 @@ impl Store {
             let mut tx = pool.begin().await?;
             // A successful sign-in ends the name's run of failures; what it was is the
             // notice the person gets.
-            let before = crate::throttle::locked_state!(tx, self, throttle_key);
+            let before = crate::throttle::locked_state!(tx, throttle_key);
             sqlx::query("DELETE FROM sign_in_throttle WHERE key = $1")
                 .bind(&throttle_key[..]).execute(&mut *tx).await?;
             sqlx::query(

@@ -95,7 +95,7 @@ impl Store {
     ) -> Result<gongti_core::throttle::NameState> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
-            let before = crate::throttle::locked_state!(tx, self, throttle_key);
+            let before = crate::throttle::locked_state!(tx, throttle_key);
             sqlx::query("DELETE FROM sign_in_throttle WHERE key = $1")
                 .bind(&throttle_key[..]).execute(&mut *tx).await?;
             sqlx::query(

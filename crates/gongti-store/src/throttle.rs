@@ -9,9 +9,13 @@ use crate::outbox::stage_audit;
 use crate::row::RowExt;
 use crate::{Result, Store, on_write};
 
-pub(crate) const SELECT_STATE: &str =
-    "SELECT failures, locked_until_us, failures_since_success, last_failure_at_us
-     FROM sign_in_throttle WHERE key = $1";
+/// Creates a name's row when absent and returns its state, locking the row on
+/// PostgreSQL (the upsert takes the row lock). One statement, so a row deleted by a
+/// concurrent success between "create" and "read" cannot go missing.
+pub(crate) const LOCK_STATE: &str =
+    "INSERT INTO sign_in_throttle (key, failures, failures_since_success) VALUES ($1, 0, 0)
+     ON CONFLICT (key) DO UPDATE SET failures = sign_in_throttle.failures
+     RETURNING failures, locked_until_us, failures_since_success, last_failure_at_us";
 
 pub(crate) fn state_of(row: &impl RowExt) -> Result<NameState> {
     Ok(NameState {
@@ -22,25 +26,12 @@ pub(crate) fn state_of(row: &impl RowExt) -> Result<NameState> {
     })
 }
 
-/// Reads a name's state inside a write transaction `$tx` (locking its row on
-/// PostgreSQL), creating it when absent.
+/// Reads a name's state inside a write transaction `$tx`, creating it when absent and
+/// holding its row until the transaction ends (on SQLite the one writer connection
+/// runs transactions one after the other).
 macro_rules! locked_state {
-    ($tx:ident, $store:expr, $key:expr) => {{
-        sqlx::query(
-            "INSERT INTO sign_in_throttle (key, failures, failures_since_success) VALUES ($1, 0, 0)
-             ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(&$key[..])
-        .execute(&mut *$tx)
-        .await?;
-        let sql = match $store.kind() {
-            $crate::EngineKind::Postgres => {
-                format!("{} FOR UPDATE", $crate::throttle::SELECT_STATE)
-            }
-            // One writer connection: transactions on it run one after the other.
-            $crate::EngineKind::Sqlite => $crate::throttle::SELECT_STATE.to_owned(),
-        };
-        let row = sqlx::query($crate::row::trusted(&sql))
+    ($tx:ident, $key:expr) => {{
+        let row = sqlx::query($crate::throttle::LOCK_STATE)
             .bind(&$key[..])
             .fetch_one(&mut *$tx)
             .await?;
@@ -62,7 +53,7 @@ impl Store {
     ) -> Result<Admission> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
-            let state = locked_state!(tx, self, key);
+            let state = locked_state!(tx, key);
             let decided = admit(state, now_us, params);
             match decided {
                 Admission::Admit(next) => {

@@ -141,6 +141,34 @@ async fn many_wrong_passwords_at_once_never_beat_the_limit() {
     }
 }
 
+/// A success clears the name's count while others are deciding theirs: right
+/// passwords sent together (fewer than the limit: each counts until it succeeds) all
+/// sign in, round after round (a race once answered 404 on PostgreSQL).
+#[tokio::test]
+async fn right_passwords_sent_together_all_sign_in() {
+    for t in TestApp::all().await {
+        for round in 0..12 {
+            let mut attempts = Vec::new();
+            for _ in 1..limit() {
+                let router = t.router.clone();
+                attempts.push(tokio::spawn(async move {
+                    let r = send(
+                        &router,
+                        "/api/v1/auth/token",
+                        json!({"username": "nurse", "password": PASSWORD}),
+                    )
+                    .await;
+                    (r.status, r.text)
+                }));
+            }
+            for a in attempts {
+                let (status, text) = a.await.unwrap();
+                assert_eq!(status, StatusCode::OK, "round {round}: {text}");
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn an_unknown_name_is_answered_like_a_wrong_password() {
     for t in TestApp::all().await {
