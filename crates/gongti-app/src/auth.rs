@@ -316,19 +316,9 @@ impl App {
     /// An audit entry for an account change made from the command line.
     fn system_entry(&self, action: &str, user_id: Option<i64>, detail: &str) -> AuditEntry {
         AuditEntry {
-            at_us: self.now_us(),
-            actor_user_id: None,
-            actor_username: "system".into(),
-            role: None,
-            institution_id: None,
-            action: action.into(),
-            resource_type: "User".into(),
             resource_id: user_id.map(|id| id.to_string()),
-            patient_id: None,
-            reason: None,
-            outcome: Outcome::Ok,
             detail: Some(detail.into()),
-            request_id: None,
+            ..AuditEntry::system(self.now_us(), action, "User")
         }
     }
 

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use gongti_core::audit::{AuditEntry, Outcome};
+use gongti_core::audit::AuditEntry;
 use gongti_core::contract::{FeeSplit, NewTerm, term_end};
 use gongti_core::id_number::check_character;
 use gongti_core::region::InstitutionKind;
@@ -735,19 +735,8 @@ impl App {
 /// (the store names the created rows: one id, or a range for a batch).
 pub(crate) fn demo_entry(now_us: i64, resource_type: &str, patient_id: Option<i64>) -> AuditEntry {
     AuditEntry {
-        at_us: now_us,
-        actor_user_id: None,
-        actor_username: "system".into(),
-        role: None,
-        institution_id: None,
-        action: "demo.seed".into(),
-        resource_type: resource_type.into(),
-        resource_id: None,
         patient_id,
-        reason: None,
-        outcome: Outcome::Ok,
-        detail: None,
-        request_id: None,
+        ..AuditEntry::system(now_us, "demo.seed", resource_type)
     }
 }
 

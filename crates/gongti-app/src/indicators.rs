@@ -320,21 +320,7 @@ impl App {
         rebuild: bool,
     ) -> AppResult<(gongti_store::IndicatorTables, gongti_store::IndicatorTables)> {
         let stored = self.store.stored_indicator_tables().await?;
-        let entry = AuditEntry {
-            at_us: self.now_us(),
-            actor_user_id: None,
-            actor_username: "system".into(),
-            role: None,
-            institution_id: None,
-            action: "indicators.rebuild".into(),
-            resource_type: "IndicatorCounters".into(),
-            resource_id: None,
-            patient_id: None,
-            reason: None,
-            outcome: Outcome::Ok,
-            detail: None,
-            request_id: None,
-        };
+        let entry = AuditEntry::system(self.now_us(), "indicators.rebuild", "IndicatorCounters");
         let audit = [entry];
         let fresh = self
             .store

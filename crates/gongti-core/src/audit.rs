@@ -76,6 +76,28 @@ pub struct AuditEntry {
     pub request_id: Option<String>,
 }
 
+impl AuditEntry {
+    /// An entry of the system itself (a command, a start), not of a signed-in person:
+    /// set `resource_id`, `reason` and `detail` on it as needed.
+    pub fn system(at_us: i64, action: &str, resource_type: &str) -> AuditEntry {
+        AuditEntry {
+            at_us,
+            actor_user_id: None,
+            actor_username: "system".into(),
+            role: None,
+            institution_id: None,
+            action: action.into(),
+            resource_type: resource_type.into(),
+            resource_id: None,
+            patient_id: None,
+            reason: None,
+            outcome: Outcome::Ok,
+            detail: None,
+            request_id: None,
+        }
+    }
+}
+
 /// An entry with its place in the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainedEntry {

@@ -7,12 +7,14 @@
 //! This module fixes what is signed and how a checkpoint is written down; signing and
 //! checking signatures happen where the keys are (gongti-app).
 
-use crate::audit::{AuditEntry, Outcome};
+use crate::audit::AuditEntry;
 
 /// The action of a checkpoint's record in the trail.
 pub const CHECKPOINT_ACTION: &str = "audit.checkpoint";
 const MESSAGE_TAG: &[u8] = b"gongti-audit-checkpoint-v1";
 const LINE_PREFIX: &str = "gongti-checkpoint v1";
+const RESTORE_TAG: &[u8] = b"gongti-audit-restore-v1";
+const RESTORE_PREFIX: &str = "gongti-restore v1";
 
 /// The chain's head at `at_us`, signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +40,20 @@ pub enum CheckpointFormatError {
 
 /// The bytes a checkpoint's signature covers.
 pub fn message(seq: i64, hash: &[u8; 32], at_us: i64) -> Vec<u8> {
-    let mut m = Vec::with_capacity(MESSAGE_TAG.len() + 48);
-    m.extend_from_slice(MESSAGE_TAG);
+    tagged(MESSAGE_TAG, seq, hash, at_us)
+}
+
+/// The bytes a restore mark's signature covers: a mark says "the trail was restored
+/// from a backup and goes on from record `seq` with `hash`; checkpoints written before
+/// this mark past that record belong to the history lost with the restore". Its tag
+/// differs from a checkpoint's, so neither signature can stand for the other.
+pub fn restore_message(seq: i64, hash: &[u8; 32], at_us: i64) -> Vec<u8> {
+    tagged(RESTORE_TAG, seq, hash, at_us)
+}
+
+fn tagged(tag: &[u8], seq: i64, hash: &[u8; 32], at_us: i64) -> Vec<u8> {
+    let mut m = Vec::with_capacity(tag.len() + 48);
+    m.extend_from_slice(tag);
     m.extend_from_slice(&seq.to_be_bytes());
     m.extend_from_slice(hash);
     m.extend_from_slice(&at_us.to_be_bytes());
@@ -110,6 +124,17 @@ impl Checkpoint {
         Checkpoint::parse_fields(rest)
     }
 
+    /// The anchor file's line of a restore mark (signed over [`restore_message`]).
+    pub fn restore_line(&self) -> String {
+        format!("{RESTORE_PREFIX} {}", self.fields())
+    }
+
+    /// Reads a restore mark's line; `None` when the line is not one.
+    pub fn parse_restore_line(line: &str) -> Option<Result<Checkpoint, CheckpointFormatError>> {
+        let rest = line.trim().strip_prefix(RESTORE_PREFIX)?;
+        Some(Checkpoint::parse_fields(rest))
+    }
+
     /// The checkpoint a trail record carries, if it is a checkpoint's record.
     pub fn of_record(entry: &AuditEntry) -> Option<Result<Checkpoint, CheckpointFormatError>> {
         (entry.action == CHECKPOINT_ACTION).then(|| {
@@ -125,19 +150,9 @@ impl Checkpoint {
     /// The checkpoint's own record in the trail.
     pub fn record(&self) -> AuditEntry {
         AuditEntry {
-            at_us: self.at_us,
-            actor_user_id: None,
-            actor_username: "system".into(),
-            role: None,
-            institution_id: None,
-            action: CHECKPOINT_ACTION.into(),
-            resource_type: "AuditTrail".into(),
             resource_id: Some(self.seq.to_string()),
-            patient_id: None,
-            reason: None,
-            outcome: Outcome::Ok,
             detail: Some(self.fields()),
-            request_id: None,
+            ..AuditEntry::system(self.at_us, CHECKPOINT_ACTION, "AuditTrail")
         }
     }
 }
@@ -194,6 +209,15 @@ mod tests {
         assert_ne!(base, message(2, &[1; 32], 5));
         assert_ne!(base, message(1, &[2; 32], 5));
         assert_ne!(base, message(1, &[1; 32], 6));
+        // A restore mark's signature never stands for a checkpoint's.
+        assert_ne!(base, restore_message(1, &[1; 32], 5));
+        let c = sample();
+        assert_eq!(
+            Checkpoint::parse_restore_line(&c.restore_line()),
+            Some(Ok(c.clone()))
+        );
+        assert_eq!(Checkpoint::parse_restore_line(&c.line()), None);
+        assert!(Checkpoint::parse_line(&c.restore_line()).is_err());
         assert_eq!(unhex::<2>("0aFf"), Some([0x0a, 0xff]));
         assert_eq!(unhex::<2>("0aF"), None);
         assert_eq!(unhex::<1>("zz"), None);

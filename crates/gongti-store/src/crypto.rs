@@ -206,6 +206,17 @@ impl DataKeys {
         Ok(id)
     }
 
+    /// A key for another purpose (`label`, e.g. a backup archive with its salt),
+    /// derived from the data key `id` (the sealing one when `None`); `None` when the
+    /// key file lacks that key. Returns the id it was derived from.
+    pub fn derive(&self, id: Option<u32>, label: &[u8]) -> Option<(u32, [u8; 32])> {
+        let (id, raw) = match id {
+            None => self.raw.first()?,
+            Some(id) => self.raw.iter().find(|(k, _)| *k == id)?,
+        };
+        Some((*id, hmac_sha256(raw, label)))
+    }
+
     /// Seals `plaintext` for the column `aad`: version, key id, nonce, ciphertext.
     pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
         let (id, cipher) = &self.keys[0];

@@ -9,6 +9,7 @@
 mod audit;
 mod audit_file;
 mod auth;
+pub mod backup;
 mod bulk;
 mod chronic;
 mod consultations;

@@ -32,7 +32,8 @@ pub struct DirLock {
 }
 
 impl DirLock {
-    pub(crate) fn take(dir: &Path) -> Result<DirLock> {
+    /// Takes the lock of `dir` (created when absent), or says who holds it.
+    pub fn take(dir: &Path) -> Result<DirLock> {
         let path = dir.join(LOCK_FILE);
         let mut file = std::fs::OpenOptions::new()
             .read(true)

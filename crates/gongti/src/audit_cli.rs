@@ -8,7 +8,7 @@ use anyhow::Context;
 use gongti_app::audit::checkpoint::{Anchor, AuditKey, Signing};
 use gongti_app::audit::{Anchors, CheckpointProblem, IndexFinding, Source, VerifyReport};
 use gongti_app::{App, system_clock};
-use gongti_core::audit::{AuditEntry, Outcome};
+use gongti_core::audit::AuditEntry;
 use gongti_core::checkpoint::unhex;
 use gongti_store::Store;
 
@@ -37,15 +37,15 @@ fn signing_and_anchors(
 }
 
 fn read_anchors(anchor: &Anchor) -> anyhow::Result<Anchors> {
-    let (checkpoints, damaged) = anchor.read().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    Ok(Anchors {
-        checkpoints,
-        damaged: damaged
-            .into_iter()
-            .map(|d| format!("{} line {}: {}", anchor.path().display(), d.line, d.problem))
-            .collect(),
-        trusted_keys: Vec::new(),
-    })
+    let mut anchors = Anchors::default();
+    add_anchor(&mut anchors, anchor)?;
+    Ok(anchors)
+}
+
+fn add_anchor(anchors: &mut Anchors, anchor: &Anchor) -> anyhow::Result<()> {
+    let lines = anchor.read().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    anchors.add(lines, anchor.path());
+    Ok(())
 }
 
 fn trusted_keys(hex_keys: &[String]) -> anyhow::Result<Vec<[u8; 32]>> {
@@ -92,19 +92,13 @@ pub async fn start_app(
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     if let (Some(problem), Some(reason)) = (problem, accept_broken) {
         app.audit_edge(AuditEntry {
-            at_us: gongti_app::unix_us(app.now()),
-            actor_user_id: None,
-            actor_username: "system".into(),
-            role: None,
-            institution_id: None,
-            action: "audit.accept_broken".into(),
-            resource_type: "AuditTrail".into(),
-            resource_id: None,
-            patient_id: None,
             reason: Some(reason.trim().to_owned()),
-            outcome: Outcome::Ok,
             detail: Some(problem),
-            request_id: None,
+            ..AuditEntry::system(
+                gongti_app::unix_us(app.now()),
+                "audit.accept_broken",
+                "AuditTrail",
+            )
         })
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
@@ -121,9 +115,7 @@ pub async fn verify(
 ) -> anyhow::Result<ExitCode> {
     let mut anchors = read_anchors(&Anchor::at(&settings.audit_anchor))?;
     for path in more_anchors {
-        let more = read_anchors(&Anchor::at(path))?;
-        anchors.checkpoints.extend(more.checkpoints);
-        anchors.damaged.extend(more.damaged);
+        add_anchor(&mut anchors, &Anchor::at(path))?;
     }
     if settings.audit_key.exists() {
         let key = AuditKey::load(&settings.audit_key).map_err(|e| anyhow::anyhow!("{e:?}"))?;
@@ -211,6 +203,18 @@ fn print_report(report: &VerifyReport) -> ExitCode {
             }
         };
         println!("检查点不符 CHECKPOINT PROBLEM: {line}");
+    }
+    for (seq, at_us) in &c.restores {
+        println!(
+            "自备份恢复 restored from a backup at {}: the trail goes on from record {seq}",
+            crate::at(*at_us)
+        );
+    }
+    if c.voided > 0 {
+        println!(
+            "随恢复失去的检查点 {} checkpoints of the history lost with a restore (past its record, signed before it) no longer count",
+            c.voided
+        );
     }
     match c.last_good {
         Some((seq, at_us)) => println!(

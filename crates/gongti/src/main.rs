@@ -2,6 +2,7 @@
 //! region, migrates, verifies the audit chain and manages sign-ins.
 
 mod audit_cli;
+mod backup_cli;
 mod config;
 
 use std::net::SocketAddr;
@@ -130,6 +131,25 @@ enum Command {
     Data {
         #[command(subcommand)]
         command: DataCommand,
+    },
+    /// Write one consistent, sealed copy of the store (both SQLite files, or a
+    /// PostgreSQL dump) to a new file; a server may keep running.
+    Backup {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The archive to write (never overwritten).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Restore an archive of `gongti backup` into an empty data directory or
+    /// database, with the data key file it was made with; the restore is signed into
+    /// the anchor file and recorded on the trail.
+    Restore {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The archive to restore.
+        #[arg(long)]
+        from: std::path::PathBuf,
     },
 }
 
@@ -302,19 +322,13 @@ async fn open(db: &DbArgs) -> anyhow::Result<(Store, Settings)> {
         tracing::info!(applied, "database migrated");
         // Changing the schema is a write like any other: on the trail.
         let entry = gongti_core::audit::AuditEntry {
-            at_us: gongti_app::unix_us(time::OffsetDateTime::now_utc()),
-            actor_user_id: None,
-            actor_username: "system".into(),
-            role: None,
-            institution_id: None,
-            action: "schema.migrate".into(),
-            resource_type: "Schema".into(),
             resource_id: Some(gongti_store::MIGRATION_COUNT.to_string()),
-            patient_id: None,
-            reason: None,
-            outcome: gongti_core::audit::Outcome::Ok,
             detail: Some(format!("{applied} migrations applied")),
-            request_id: None,
+            ..gongti_core::audit::AuditEntry::system(
+                gongti_app::unix_us(time::OffsetDateTime::now_utc()),
+                "schema.migrate",
+                "Schema",
+            )
         };
         store
             .append_entries(&[entry], 0)
@@ -490,6 +504,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: AuditCommand::Key { db },
         } => return audit_cli::print_key(&settings_of(&db)?),
         Command::User { command } => user(command).await?,
+        Command::Backup { db, out } => return backup_cli::backup(&db, &out).await,
+        Command::Restore { db, from } => return backup_cli::restore(&db, &from).await,
         Command::Data {
             command: DataCommand::RotateKey { db },
         } => {
@@ -505,19 +521,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let sealed = store.reseal_personal_data().await?;
             let (app, writer) = audit_cli::start_app(store, &settings, false, None).await?;
             app.audit_edge(gongti_core::audit::AuditEntry {
-                at_us: gongti_app::unix_us(app.now()),
-                actor_user_id: None,
-                actor_username: "system".into(),
-                role: None,
-                institution_id: None,
-                action: "data.rotate_key".into(),
-                resource_type: "DataKey".into(),
                 resource_id: Some(id.to_string()),
-                patient_id: None,
-                reason: None,
-                outcome: gongti_core::audit::Outcome::Ok,
                 detail: Some(format!("{sealed} records sealed again")),
-                request_id: None,
+                ..gongti_core::audit::AuditEntry::system(
+                    gongti_app::unix_us(app.now()),
+                    "data.rotate_key",
+                    "DataKey",
+                )
             })
             .await
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
-use gongti_core::checkpoint::{Checkpoint, hex, message, unhex};
+use gongti_core::checkpoint::{Checkpoint, hex, message, restore_message, unhex};
 
 use crate::AppResult;
 
@@ -87,26 +87,51 @@ impl AuditKey {
     }
 
     pub fn sign(&self, seq: i64, hash: [u8; 32], at_us: i64) -> Checkpoint {
-        let signature = self.signing.sign(&message(seq, &hash, at_us));
+        self.signed(seq, hash, at_us, &message(seq, &hash, at_us))
+    }
+
+    /// A restore mark: the trail goes on from `seq` with `hash` after a restore
+    /// (`gongti_core::checkpoint::restore_message`).
+    pub fn sign_restore(&self, seq: i64, hash: [u8; 32], at_us: i64) -> Checkpoint {
+        self.signed(seq, hash, at_us, &restore_message(seq, &hash, at_us))
+    }
+
+    fn signed(&self, seq: i64, hash: [u8; 32], at_us: i64, m: &[u8]) -> Checkpoint {
         Checkpoint {
             seq,
             hash,
             at_us,
             key: self.public(),
-            signature: signature.to_bytes(),
+            signature: self.signing.sign(m).to_bytes(),
         }
     }
 }
 
+fn holds(c: &Checkpoint, m: &[u8]) -> bool {
+    VerifyingKey::from_bytes(&c.key).is_ok_and(|key| {
+        key.verify_strict(m, &Signature::from_bytes(&c.signature))
+            .is_ok()
+    })
+}
+
 /// Whether the checkpoint's signature is valid for its own key.
 pub fn signature_holds(c: &Checkpoint) -> bool {
-    VerifyingKey::from_bytes(&c.key).is_ok_and(|key| {
-        key.verify_strict(
-            &message(c.seq, &c.hash, c.at_us),
-            &Signature::from_bytes(&c.signature),
-        )
-        .is_ok()
-    })
+    holds(c, &message(c.seq, &c.hash, c.at_us))
+}
+
+/// Whether a restore mark's signature is valid for its own key.
+pub fn restore_holds(c: &Checkpoint) -> bool {
+    holds(c, &restore_message(c.seq, &c.hash, c.at_us))
+}
+
+/// What an anchor file holds, in its order.
+#[derive(Debug, Default)]
+pub struct AnchorLines {
+    pub checkpoints: Vec<Checkpoint>,
+    /// Restore marks, each with how many of `checkpoints` were written before it.
+    pub restores: Vec<(usize, Checkpoint)>,
+    /// Lines that are neither.
+    pub damaged: Vec<AnchorLineError>,
 }
 
 /// The anchor file: checkpoints appended one per line, synced before the writer goes
@@ -137,6 +162,15 @@ impl Anchor {
 
     /// Appends a checkpoint and syncs the file.
     pub fn append(&self, c: &Checkpoint) -> std::io::Result<()> {
+        self.append_line(&c.line())
+    }
+
+    /// Appends a restore mark and syncs the file.
+    pub fn append_restore(&self, mark: &Checkpoint) -> std::io::Result<()> {
+        self.append_line(&mark.restore_line())
+    }
+
+    fn append_line(&self, line: &str) -> std::io::Result<()> {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
@@ -144,13 +178,13 @@ impl Anchor {
             .create(true)
             .append(true)
             .open(&self.path)?;
-        writeln!(file, "{}", c.line())?;
+        writeln!(file, "{line}")?;
         file.sync_data()
     }
 
-    /// Every checkpoint the file holds (none when it does not exist), and the lines
-    /// that are not checkpoints.
-    pub fn read(&self) -> AppResult<(Vec<Checkpoint>, Vec<AnchorLineError>)> {
+    /// Every checkpoint and restore mark the file holds (none when it does not
+    /// exist), and the lines that are neither.
+    pub fn read(&self) -> AppResult<AnchorLines> {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -158,21 +192,23 @@ impl Anchor {
                 return Err(anyhow::anyhow!("reading {}: {e}", self.path.display()).into());
             }
         };
-        let mut checkpoints = Vec::new();
-        let mut damaged = Vec::new();
+        let mut read = AnchorLines::default();
         for (n, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
-            match Checkpoint::parse_line(line) {
-                Ok(c) => checkpoints.push(c),
-                Err(e) => damaged.push(AnchorLineError {
+            let parsed = match Checkpoint::parse_restore_line(line) {
+                Some(mark) => mark.map(|m| read.restores.push((read.checkpoints.len(), m))),
+                None => Checkpoint::parse_line(line).map(|c| read.checkpoints.push(c)),
+            };
+            if let Err(e) = parsed {
+                read.damaged.push(AnchorLineError {
                     line: n + 1,
                     problem: e.to_string(),
-                }),
+                });
             }
         }
-        Ok((checkpoints, damaged))
+        Ok(read)
     }
 }
 
@@ -274,9 +310,14 @@ mod tests {
             .unwrap()
             .write_all(b"not a checkpoint\n")
             .unwrap();
-        let (read, damaged) = anchor.read().unwrap();
-        assert_eq!(read, vec![c]);
-        assert_eq!(damaged.len(), 1);
-        assert_eq!(damaged[0].line, 2);
+        let mark = key.sign_restore(42, [9; 32], 2_000);
+        assert!(restore_holds(&mark) && !signature_holds(&mark));
+        assert!(!restore_holds(&c));
+        anchor.append_restore(&mark).unwrap();
+        let read = anchor.read().unwrap();
+        assert_eq!(read.checkpoints, vec![c]);
+        assert_eq!(read.restores, vec![(1, mark)]);
+        assert_eq!(read.damaged.len(), 1);
+        assert_eq!(read.damaged[0].line, 2);
     }
 }

@@ -123,9 +123,78 @@ const RECENT_HASHES: usize = 1 << 20;
 #[derive(Debug, Clone, Default)]
 pub struct Anchors {
     pub checkpoints: Vec<Checkpoint>,
-    /// Lines of the anchor files that are not checkpoints.
+    /// Restore marks, each with how many of `checkpoints` were written before it.
+    pub restores: Vec<(usize, Checkpoint)>,
+    /// Lines of the anchor files that are neither.
     pub damaged: Vec<String>,
     pub trusted_keys: Vec<[u8; 32]>,
+}
+
+/// The anchor files' checkpoints that count, after the restore marks.
+struct InForce<'a> {
+    checkpoints: Vec<&'a Checkpoint>,
+    /// Marks with good signatures from trusted keys (each also checked like a
+    /// checkpoint: the trail must hold its record).
+    restores: Vec<&'a Checkpoint>,
+    /// Checkpoints past a restore's record written before it: the lost history.
+    voided: usize,
+    problems: Vec<CheckpointProblem>,
+}
+
+impl Anchors {
+    /// Adds an anchor file's lines (several files may be read into one `Anchors`).
+    pub fn add(&mut self, lines: crate::audit::checkpoint::AnchorLines, path: &std::path::Path) {
+        let offset = self.checkpoints.len();
+        self.checkpoints.extend(lines.checkpoints);
+        self.restores
+            .extend(lines.restores.into_iter().map(|(n, m)| (n + offset, m)));
+        self.damaged.extend(
+            lines
+                .damaged
+                .into_iter()
+                .map(|d| format!("{} line {}: {}", path.display(), d.line, d.problem)),
+        );
+    }
+
+    /// A trusted restore mark voids the checkpoints written before it (in the same
+    /// file) past its record: that history was lost with the restore, and the trail
+    /// goes on from the mark. A mark that does not hold voids nothing.
+    fn in_force(&self) -> InForce<'_> {
+        let mut problems = Vec::new();
+        let mut restores = Vec::new();
+        let mut void = vec![false; self.checkpoints.len()];
+        for (before, mark) in &self.restores {
+            if !crate::audit::checkpoint::restore_holds(mark) {
+                problems.push(CheckpointProblem::BadSignature {
+                    seq: mark.seq,
+                    source: Source::AnchorFile,
+                });
+            } else if !self.trusted_keys.contains(&mark.key) {
+                problems.push(CheckpointProblem::UnknownKey {
+                    seq: mark.seq,
+                    key: hex(&mark.key),
+                    source: Source::AnchorFile,
+                });
+            } else {
+                restores.push(mark);
+                for (i, c) in self.checkpoints[..*before].iter().enumerate() {
+                    void[i] |= c.seq > mark.seq;
+                }
+            }
+        }
+        InForce {
+            checkpoints: self
+                .checkpoints
+                .iter()
+                .zip(&void)
+                .filter(|(_, v)| !**v)
+                .map(|(c, _)| c)
+                .collect(),
+            restores,
+            voided: void.iter().filter(|v| **v).count(),
+            problems,
+        }
+    }
 }
 
 /// Where a checkpoint was read.
@@ -173,6 +242,10 @@ pub struct CheckpointFindings {
     /// The newest checkpoint that holds, before the first problem: (seq, at_us).
     pub last_good: Option<(i64, i64)>,
     pub problems: Vec<CheckpointProblem>,
+    /// Restores the anchor files record: (record the trail went on from, at_us).
+    pub restores: Vec<(i64, i64)>,
+    /// Checkpoints of the history lost with a restore.
+    pub voided: usize,
 }
 
 /// The trail's patient index (SQLite) against the trail.
@@ -244,7 +317,14 @@ impl<'a> CheckpointCheck<'a> {
                 .problems
                 .push(CheckpointProblem::Damaged(line.clone()));
         }
-        for c in &anchors.checkpoints {
+        let in_force = anchors.in_force();
+        check.findings.problems.extend(in_force.problems);
+        check.findings.voided = in_force.voided;
+        for mark in in_force.restores {
+            check.findings.restores.push((mark.seq, mark.at_us));
+            check.expected.entry(mark.seq).or_default().push(mark);
+        }
+        for c in in_force.checkpoints {
             if check.trusted(c, Source::AnchorFile) {
                 check.expected.entry(c.seq).or_default().push(c);
             }
@@ -388,12 +468,14 @@ const STARTUP_TAIL: i64 = 10_000;
 /// it holds (the last records when none is anchored yet). Cheap at any size of trail;
 /// `gongti audit verify` reads all of it. Returns what is wrong, if anything.
 pub async fn startup_check(store: &Store, anchors: &Anchors) -> AppResult<Option<String>> {
-    let newest = anchors
+    let in_force = anchors.in_force();
+    let newest = in_force
         .checkpoints
-        .iter()
+        .into_iter()
         .filter(|c| {
             anchors.trusted_keys.contains(&c.key) && crate::audit::checkpoint::signature_holds(c)
         })
+        .chain(in_force.restores)
         // The newest by when it was signed: after an accepted break the chain grows
         // past a record number an older checkpoint already named.
         .max_by_key(|c| (c.at_us, c.seq));

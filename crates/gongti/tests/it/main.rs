@@ -6,6 +6,7 @@ use std::process::{Command, Output};
 
 use sqlx::Connection;
 
+mod backup;
 mod crash;
 mod owner;
 mod server;

@@ -165,9 +165,14 @@ pub fn id_number(n: u64) -> String {
 
 /// Runs a `gongti` command on the place (logging at debug level, scanned).
 pub fn run(place: &Place, args: &[&str]) -> Output {
+    run_with(&place.args(), args)
+}
+
+/// [`run`] with the place given as its arguments (to change one of them).
+pub fn run_with(place_args: &[String], args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_gongti"))
         .args(args)
-        .args(place.args())
+        .args(place_args)
         .envs(gongti_env())
         .env("RUST_LOG", "debug")
         .env("GONGTI_NEW_USER_PASSWORD", "new-user-password-1")
