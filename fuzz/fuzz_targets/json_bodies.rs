@@ -127,6 +127,15 @@ fn surface() -> &'static Surface {
             } else {
                 std::env::temp_dir()
             };
+            // Regions of earlier runs whose process has ended are removed.
+            for entry in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if let Some(pid) = name.strip_prefix("gongti-fuzz-")
+                    && !std::path::Path::new("/proc").join(pid).exists()
+                {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
             let dir = base.join(format!("gongti-fuzz-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             let keys = gongti_store::crypto::DataKeys::generate();
