@@ -25,84 +25,36 @@ pub struct Covered {
     pub actions: &'static [&'static str],
 }
 
+const fn covered(
+    table: RecordTable,
+    resource_type: &'static str,
+    actions: &'static [&'static str],
+) -> Covered {
+    Covered {
+        table,
+        resource_type,
+        actions,
+    }
+}
+
 /// What creates each record table's rows. `demo.seed` is the demo generator's bulk
 /// load, which names the rows of each batch.
+#[rustfmt::skip]
 pub const COVERED_TABLES: [Covered; 14] = [
-    Covered {
-        table: RecordTable::Residents,
-        resource_type: "Resident",
-        actions: &["resident.create", "demo.seed"],
-    },
-    Covered {
-        table: RecordTable::Contracts,
-        resource_type: "Contract",
-        actions: &[
-            "contract.sign",
-            "contract.renew",
-            "contract.switch",
-            "demo.seed",
-        ],
-    },
-    Covered {
-        table: RecordTable::Enrolments,
-        resource_type: "EpisodeOfCare",
-        actions: &["chronic.enrol", "demo.seed"],
-    },
-    Covered {
-        table: RecordTable::Followups,
-        resource_type: "Encounter",
-        actions: &["followup.create", "demo.seed"],
-    },
-    Covered {
-        table: RecordTable::HomeReadings,
-        resource_type: "Observation",
-        actions: &["reading.upload", "demo.seed"],
-    },
-    Covered {
-        table: RecordTable::ScreeningReadings,
-        resource_type: "Observation",
-        actions: &["screening.record"],
-    },
-    Covered {
-        table: RecordTable::Schedules,
-        resource_type: "Schedule",
-        actions: &["schedule.publish", "demo.seed"],
-    },
-    Covered {
-        table: RecordTable::Bookings,
-        resource_type: "Booking",
-        actions: &["booking.create", "booking.reschedule", "patient.book"],
-    },
-    Covered {
-        table: RecordTable::Referrals,
-        resource_type: "Referral",
-        actions: &["referral.create"],
-    },
-    Covered {
-        table: RecordTable::Consultations,
-        resource_type: "Consultation",
-        actions: &["consultation.create"],
-    },
-    Covered {
-        table: RecordTable::PatientAccounts,
-        resource_type: "PatientAccount",
-        actions: &["patient_account.open", "demo.seed"],
-    },
-    Covered {
-        table: RecordTable::Users,
-        resource_type: "User",
-        actions: &["user.create", "demo.seed"],
-    },
-    Covered {
-        table: RecordTable::Staff,
-        resource_type: "Staff",
-        actions: &["staff.create", "demo.seed"],
-    },
-    Covered {
-        table: RecordTable::Institutions,
-        resource_type: "Institution",
-        actions: &["institution.create", "demo.seed"],
-    },
+    covered(RecordTable::Residents, "Resident", &["resident.create", "demo.seed"]),
+    covered(RecordTable::Contracts, "Contract", &["contract.sign", "contract.renew", "contract.switch", "demo.seed"]),
+    covered(RecordTable::Enrolments, "EpisodeOfCare", &["chronic.enrol", "demo.seed"]),
+    covered(RecordTable::Followups, "Encounter", &["followup.create", "demo.seed"]),
+    covered(RecordTable::HomeReadings, "Observation", &["reading.upload", "demo.seed"]),
+    covered(RecordTable::ScreeningReadings, "Observation", &["screening.record"]),
+    covered(RecordTable::Schedules, "Schedule", &["schedule.publish", "demo.seed"]),
+    covered(RecordTable::Bookings, "Booking", &["booking.create", "booking.reschedule", "patient.book"]),
+    covered(RecordTable::Referrals, "Referral", &["referral.create"]),
+    covered(RecordTable::Consultations, "Consultation", &["consultation.create"]),
+    covered(RecordTable::PatientAccounts, "PatientAccount", &["patient_account.open", "demo.seed"]),
+    covered(RecordTable::Users, "User", &["user.create", "demo.seed"]),
+    covered(RecordTable::Staff, "Staff", &["staff.create", "demo.seed"]),
+    covered(RecordTable::Institutions, "Institution", &["institution.create", "demo.seed"]),
 ];
 
 /// Rows of a record table that no record names.

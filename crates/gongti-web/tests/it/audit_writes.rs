@@ -85,6 +85,18 @@ async fn send(t: &TestApp, method: &str, path: impl AsRef<str>, token: &str, bod
         .await
 }
 
+/// A POST and its write's check ([`write`]).
+async fn posted(
+    t: &TestApp,
+    what: &str,
+    path: impl AsRef<str>,
+    token: &str,
+    body: Value,
+    want: StatusCode,
+) -> Value {
+    write(t, what, post(t, path, token, body).await, want).await
+}
+
 fn id(v: &Value) -> i64 {
     v["id"].as_i64().unwrap_or_else(|| panic!("no id: {v}"))
 }
@@ -132,14 +144,15 @@ async fn every_write_commits_with_its_audit_record() {
         )
         .await;
         write(&t, "resident.update", r, StatusCode::OK).await;
-        let r = post(
+        posted(
             &t,
+            "resident.merge",
             format!("/api/v1/residents/{b}/merge"),
             &t.token("instadmin").await,
             json!({"merged_id": dup, "reason": "同一人重复建档"}),
+            StatusCode::NO_CONTENT,
         )
         .await;
-        write(&t, "resident.merge", r, StatusCode::NO_CONTENT).await;
 
         // Contracts: sign, switch to a second team, terminate, sign again.
         let second_team = t
@@ -182,27 +195,36 @@ async fn every_write_commits_with_its_audit_record() {
         // renewed and switched near the end of their term (below).
         let contracts = |resident: i64| format!("/api/v1/residents/{resident}/contracts");
         for resident in [a, b, t.home_resident] {
-            let r = post(&t, contracts(resident), &doctor, json!({"team_id": t.team})).await;
-            write(&t, "contract.sign", r, StatusCode::CREATED).await;
+            posted(
+                &t,
+                "contract.sign",
+                contracts(resident),
+                &doctor,
+                json!({"team_id": t.team}),
+                StatusCode::CREATED,
+            )
+            .await;
         }
-        let r = post(
+        posted(
             &t,
+            "contract.terminate",
             format!("{}/terminate", contracts(t.home_resident)),
             &doctor,
             json!({"reason": "迁出"}),
+            StatusCode::NO_CONTENT,
         )
         .await;
-        write(&t, "contract.terminate", r, StatusCode::NO_CONTENT).await;
 
         // Chronic care.
-        let r = post(
+        posted(
             &t,
+            "chronic.enrol",
             format!("/api/v1/residents/{a}/enrolments"),
             &doctor,
             json!({"icd10": "I10", "diagnosed_on": "2019-05-01"}),
+            StatusCode::CREATED,
         )
         .await;
-        write(&t, "chronic.enrol", r, StatusCode::CREATED).await;
         let r = send(
             &t,
             "PUT",
@@ -213,69 +235,69 @@ async fn every_write_commits_with_its_audit_record() {
         .await;
         write(&t, "chronic.risk_factors", r, StatusCode::OK).await;
         let today = t.app.today().to_string();
-        let r = post(
+        let followup = id(&posted(
             &t,
+            "followup.create",
             format!("/api/v1/residents/{a}/followups"),
             &doctor,
             json!({"disease": "hypertension", "method": "clinic", "visit_on": today,
                    "sbp_mmhg": 185, "dbp_mmhg": 100}),
+            StatusCode::CREATED,
         )
-        .await;
-        let followup = id(&write(&t, "followup.create", r, StatusCode::CREATED).await);
-        let r = post(
+        .await);
+        posted(
             &t,
+            "chronic.enrol",
             format!("/api/v1/residents/{b}/enrolments"),
             &doctor,
             json!({"icd10": "E11.9", "diagnosed_on": "2019-05-01"}),
+            StatusCode::CREATED,
         )
         .await;
-        write(&t, "chronic.enrol", r, StatusCode::CREATED).await;
-        let r = post(
+        posted(
             &t,
+            "chronic.end",
             format!("/api/v1/residents/{b}/enrolments/diabetes/end"),
             &doctor,
             json!({"ended_on": today, "reason": "moved_away"}),
+            StatusCode::OK,
         )
         .await;
-        write(&t, "chronic.end", r, StatusCode::OK).await;
 
         // Home readings (one urgent: an alert) and its acknowledgement.
         let taken = (t.app.now() - time::Duration::hours(1))
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap();
-        let r = post(
-            &t,
-            "/api/v1/readings/batch",
+        posted(&t, "reading.upload", "/api/v1/readings/batch",
             &doctor,
             json!({"readings": [
                 {"resident_id": a, "client_reading_id": "w-1", "kind": "bp", "taken_at": taken, "sbp_mmhg": 128, "dbp_mmhg": 80},
                 {"resident_id": a, "client_reading_id": "w-2", "kind": "bp", "taken_at": taken, "sbp_mmhg": 192, "dbp_mmhg": 116}
-            ]}),
-        )
-        .await;
-        write(&t, "reading.upload", r, StatusCode::OK).await;
+            ]}), StatusCode::OK).await;
         let alerts = t.get("/api/v1/worklists/alerts", &doctor).await.json();
         let alert = alerts["items"][0]["id"]
             .as_i64()
             .unwrap_or_else(|| panic!("{alerts}"));
-        let r = post(
+        posted(
             &t,
+            "alert.acknowledge",
             format!("/api/v1/alerts/{alert}/acknowledge"),
             &doctor,
             json!({}),
+            StatusCode::NO_CONTENT,
         )
         .await;
-        write(&t, "alert.acknowledge", r, StatusCode::NO_CONTENT).await;
 
         // Screening.
-        let r = post(
+        posted(
             &t,
+            "screening.record",
             format!("/api/v1/residents/{b}/screening/bp"),
             &doctor,
             json!({"measured_on": today, "sbp_mmhg": 136, "dbp_mmhg": 86}),
+            StatusCode::CREATED,
         )
         .await;
-        write(&t, "screening.record", r, StatusCode::CREATED).await;
         let r = send(
             &t,
             "PUT",
@@ -323,22 +345,24 @@ async fn every_write_commits_with_its_audit_record() {
             StatusCode::CREATED,
         )
         .await);
-        let r = post(
+        let moved = id(&posted(
             &t,
+            "booking.reschedule",
             format!("/api/v1/bookings/{booked}/reschedule"),
             &admin,
             json!({"schedule_id": near}),
+            StatusCode::CREATED,
         )
-        .await;
-        let moved = id(&write(&t, "booking.reschedule", r, StatusCode::CREATED).await);
-        let r = post(
+        .await);
+        posted(
             &t,
+            "booking.cancel",
             format!("/api/v1/bookings/{moved}/cancel"),
             &admin,
             json!({}),
+            StatusCode::OK,
         )
         .await;
-        write(&t, "booking.cancel", r, StatusCode::OK).await;
         let to_check_in = id(&write(
             &t,
             "booking.create",
@@ -360,38 +384,41 @@ async fn every_write_commits_with_its_audit_record() {
             StatusCode::CREATED,
         )
         .await;
-        let r = post(
+        posted(
             &t,
+            "schedule.cancel",
             format!("/api/v1/schedules/{doomed}/cancel"),
             &admin,
             json!({"reason": "专家外出"}),
+            StatusCode::OK,
         )
         .await;
-        write(&t, "schedule.cancel", r, StatusCode::OK).await;
 
         // Referral up and back down; one rejected, one cancelled by the sender.
-        let r = post(
+        let referral = id(&posted(
             &t,
+            "referral.create",
             format!("/api/v1/residents/{a}/referrals"),
             &doctor,
             json!({"source": "followup", "followup_id": followup}),
+            StatusCode::CREATED,
         )
-        .await;
-        let referral = id(&write(&t, "referral.create", r, StatusCode::CREATED).await);
+        .await);
         for (step, body) in [
             ("accept", json!({})),
             ("arrive", json!({})),
             ("see", json!({})),
             ("return", json!({"plan": "继续氨氯地平，两周后社区随访"})),
         ] {
-            let r = post(
+            posted(
                 &t,
+                step,
                 format!("/api/v1/referrals/{referral}/{step}"),
                 &specialist,
                 body,
+                StatusCode::OK,
             )
             .await;
-            write(&t, step, r, StatusCode::OK).await;
         }
         for (step, token, body) in [
             (
@@ -401,16 +428,18 @@ async fn every_write_commits_with_its_audit_record() {
             ),
             ("cancel", &doctor, json!({})),
         ] {
-            let r = post(
-                &t,
-                format!("/api/v1/residents/{a}/referrals"),
+            let other = id(&posted(&t, "referral.create", format!("/api/v1/residents/{a}/referrals"),
                 &doctor,
-                json!({"source": "manual", "disease": "hypertension", "urgency": "emergency", "reason": "胸痛"}),
+                json!({"source": "manual", "disease": "hypertension", "urgency": "emergency", "reason": "胸痛"}), StatusCode::CREATED).await);
+            posted(
+                &t,
+                step,
+                format!("/api/v1/referrals/{other}/{step}"),
+                token,
+                body,
+                StatusCode::OK,
             )
             .await;
-            let other = id(&write(&t, "referral.create", r, StatusCode::CREATED).await);
-            let r = post(&t, format!("/api/v1/referrals/{other}/{step}"), token, body).await;
-            write(&t, step, r, StatusCode::OK).await;
         }
 
         // Remote consultations: one answered and closed, one cancelled.
@@ -427,42 +456,46 @@ async fn every_write_commits_with_its_audit_record() {
         };
         let answered =
             id(&write(&t, "consultation.create", ask().await, StatusCode::CREATED).await);
-        let r = post(
+        posted(
             &t,
+            "consultation.answer",
             format!("/api/v1/consultations/{answered}/answer"),
             &specialist,
             json!({"opinion": "加用β受体阻滞剂"}),
+            StatusCode::OK,
         )
         .await;
-        write(&t, "consultation.answer", r, StatusCode::OK).await;
-        let r = post(
+        posted(
             &t,
+            "consultation.close",
             format!("/api/v1/consultations/{answered}/close"),
             &doctor,
             json!({}),
+            StatusCode::OK,
         )
         .await;
-        write(&t, "consultation.close", r, StatusCode::OK).await;
         let cancelled =
             id(&write(&t, "consultation.create", ask().await, StatusCode::CREATED).await);
-        let r = post(
+        posted(
             &t,
+            "consultation.cancel",
             format!("/api/v1/consultations/{cancelled}/cancel"),
             &doctor,
             json!({}),
+            StatusCode::OK,
         )
         .await;
-        write(&t, "consultation.cancel", r, StatusCode::OK).await;
 
         // The resident's own account.
-        let r = post(
+        posted(
             &t,
+            "patient_account.open",
             format!("/api/v1/residents/{}/patient-account", t.home_resident),
             &doctor,
             json!({"username": "audit.patient", "password": "her-own-pass-1"}),
+            StatusCode::CREATED,
         )
         .await;
-        write(&t, "patient_account.open", r, StatusCode::CREATED).await;
         let r = post(
             &t,
             "/api/v1/patient/token",
@@ -474,22 +507,24 @@ async fn every_write_commits_with_its_audit_record() {
             .as_str()
             .unwrap()
             .to_owned();
-        let r = post(
+        let mine = id(&posted(
             &t,
+            "patient.book",
             "/api/v1/patient/bookings",
             &me,
             json!({"schedule_id": later}),
+            StatusCode::CREATED,
         )
-        .await;
-        let mine = id(&write(&t, "patient.book", r, StatusCode::CREATED).await);
-        let r = post(
+        .await);
+        posted(
             &t,
+            "patient.cancel",
             format!("/api/v1/patient/bookings/{mine}/cancel"),
             &me,
             json!({}),
+            StatusCode::OK,
         )
         .await;
-        write(&t, "patient.cancel", r, StatusCode::OK).await;
         // (Residents sign out in the console; the use case directly.)
         let p = t.app.authenticate_patient(&me, None).await.unwrap();
         t.app.patient_sign_out(&p, &me).await.unwrap();
@@ -560,36 +595,46 @@ async fn every_write_commits_with_its_audit_record() {
         // the end of the term.
         t.shift_clock(1);
         let admin = t.token("hospadmin").await;
-        let r = post(
+        posted(
             &t,
+            "booking.check_in",
             format!("/api/v1/bookings/{to_check_in}/check-in"),
             &admin,
             json!({}),
+            StatusCode::OK,
         )
         .await;
-        write(&t, "booking.check_in", r, StatusCode::OK).await;
         t.shift_clock(2);
         let admin = t.token("hospadmin").await;
-        let r = post(
+        posted(
             &t,
+            "booking.no_show",
             format!("/api/v1/bookings/{no_show}/no-show"),
             &admin,
             json!({}),
+            StatusCode::OK,
         )
         .await;
-        write(&t, "booking.no_show", r, StatusCode::OK).await;
         t.shift_clock(360);
         let doctor = t.token("doctor").await;
-        let r = post(&t, format!("{}/renew", contracts(a)), &doctor, json!({})).await;
-        write(&t, "contract.renew", r, StatusCode::CREATED).await;
-        let r = post(
+        posted(
             &t,
+            "contract.renew",
+            format!("{}/renew", contracts(a)),
+            &doctor,
+            json!({}),
+            StatusCode::CREATED,
+        )
+        .await;
+        posted(
+            &t,
+            "contract.switch",
             format!("{}/switch", contracts(b)),
             &doctor,
             json!({"team_id": second_team}),
+            StatusCode::CREATED,
         )
         .await;
-        write(&t, "contract.switch", r, StatusCode::CREATED).await;
         t.shift_clock(0);
 
         // Every write use case left its record...

@@ -43,6 +43,19 @@ async fn sqlite(dir: &Path) -> sqlx::SqliteConnection {
         .unwrap()
 }
 
+/// The first hundred residents of a data directory, their numbers opened with its key.
+async fn residents_in(dir: &Path) -> Vec<gongti_store::ResidentRecord> {
+    let keys = gongti_store::crypto::DataKeys::load(&dir.join("data.key")).unwrap();
+    let store = gongti_store::Store::open_sqlite_read_only(dir, keys)
+        .await
+        .unwrap();
+    store
+        .residents(&gongti_store::ResidentFilter::default(), None, 100)
+        .await
+        .unwrap()
+        .items
+}
+
 /// The SQLite engine's audit trail, in its own file beside the records.
 async fn audit_db(dir: &Path) -> sqlx::SqliteConnection {
     sqlx::SqliteConnection::connect(&format!("sqlite://{}", dir.join("audit.db").display()))
@@ -137,16 +150,8 @@ async fn the_demo_is_deterministic_for_a_seed() {
         ]);
         assert!(out.status.success(), "{}", text(&out));
         // ID numbers are sealed with each directory's own key: compare them opened.
-        let keys = gongti_store::crypto::DataKeys::load(&dir.join("data.key")).unwrap();
-        let store = gongti_store::Store::open_sqlite_read_only(&dir, keys)
+        let rows: Vec<(String, String)> = residents_in(&dir)
             .await
-            .unwrap();
-        let page = store
-            .residents(&gongti_store::ResidentFilter::default(), None, 100)
-            .await
-            .unwrap();
-        let rows: Vec<(String, String)> = page
-            .items
             .iter()
             .map(|r| (r.name.clone(), r.id_number.as_str().to_owned()))
             .collect();
@@ -187,15 +192,7 @@ async fn id_and_phone_numbers_are_sealed_at_rest() {
         assert_eq!(hash.len(), 32);
     }
     // None of the residents' ID or phone numbers is anywhere in the database files.
-    let keys = gongti_store::crypto::DataKeys::load(&dir.join("data.key")).unwrap();
-    let store = gongti_store::Store::open_sqlite_read_only(&dir, keys)
-        .await
-        .unwrap();
-    let residents = store
-        .residents(&gongti_store::ResidentFilter::default(), None, 100)
-        .await
-        .unwrap()
-        .items;
+    let residents = residents_in(&dir).await;
     assert_eq!(residents.len(), 40);
     let mut files = Vec::new();
     for name in ["gongti.db", "gongti.db-wal", "audit.db", "audit.db-wal"] {

@@ -33,30 +33,27 @@ async fn trail(place: &Place) -> Vec<ChainedEntry> {
 
 /// Runs statements on the database that holds the trail.
 async fn execute(place: &Place, statements: &[(String, Vec<Vec<u8>>)]) {
+    // The same on a connection of either engine.
+    macro_rules! run_on {
+        ($db:expr) => {{
+            let mut db = $db;
+            for (sql, blobs) in statements {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                for b in blobs {
+                    q = q.bind(b.as_slice());
+                }
+                q.execute(&mut db).await.unwrap();
+            }
+            db.close().await.unwrap();
+        }};
+    }
     match place {
-        Place::Dir(d) => {
-            let url = format!("sqlite://{d}/audit.db");
-            let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            for (sql, blobs) in statements {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-                for b in blobs {
-                    q = q.bind(b.as_slice());
-                }
-                q.execute(&mut db).await.unwrap();
-            }
-            db.close().await.unwrap();
-        }
-        Place::Url(u, _) => {
-            let mut db = sqlx::PgConnection::connect(u).await.unwrap();
-            for (sql, blobs) in statements {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-                for b in blobs {
-                    q = q.bind(b.as_slice());
-                }
-                q.execute(&mut db).await.unwrap();
-            }
-            db.close().await.unwrap();
-        }
+        Place::Dir(d) => run_on!(
+            sqlx::SqliteConnection::connect(&format!("sqlite://{d}/audit.db"))
+                .await
+                .unwrap()
+        ),
+        Place::Url(u, _) => run_on!(sqlx::PgConnection::connect(u).await.unwrap()),
     }
 }
 
@@ -202,28 +199,28 @@ async fn a_rehashed_trail_is_found(place: Place) {
     );
 }
 
-#[tokio::test]
-async fn cutting_off_the_newest_records_is_found_sqlite() {
-    cutting_off_the_newest_records_is_found(Place::sqlite()).await;
+/// A test on each engine of each scenario `async fn(Place)`.
+macro_rules! on_both_engines {
+    ($($scenario:ident => $sqlite:ident, $postgres:ident;)*) => {$(
+        #[tokio::test]
+        async fn $sqlite() {
+            $scenario(Place::sqlite()).await;
+        }
+
+        #[tokio::test]
+        async fn $postgres() {
+            if let Some(place) = Place::postgres().await {
+                $scenario(place).await;
+            }
+        }
+    )*};
 }
 
-#[tokio::test]
-async fn cutting_off_the_newest_records_is_found_postgres() {
-    if let Some(place) = Place::postgres().await {
-        cutting_off_the_newest_records_is_found(place).await;
-    }
-}
-
-#[tokio::test]
-async fn a_rehashed_trail_is_found_sqlite() {
-    a_rehashed_trail_is_found(Place::sqlite()).await;
-}
-
-#[tokio::test]
-async fn a_rehashed_trail_is_found_postgres() {
-    if let Some(place) = Place::postgres().await {
-        a_rehashed_trail_is_found(place).await;
-    }
+on_both_engines! {
+    cutting_off_the_newest_records_is_found =>
+        cutting_off_the_newest_records_is_found_sqlite,
+        cutting_off_the_newest_records_is_found_postgres;
+    a_rehashed_trail_is_found => a_rehashed_trail_is_found_sqlite, a_rehashed_trail_is_found_postgres;
 }
 
 /// Removing a patient's entries from the index would hide records from their access
