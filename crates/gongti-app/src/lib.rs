@@ -2,6 +2,7 @@
 //! asking, decides access with `gongti_core::access`, calls the store, and writes the
 //! audit record before the caller may answer.
 
+pub mod accounts;
 pub mod audit;
 pub mod auth;
 mod chronic;

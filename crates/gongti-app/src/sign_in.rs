@@ -22,7 +22,7 @@ const SOURCES_MAX: usize = 100_000;
 
 /// Which accounts a name belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AccountKind {
+pub enum AccountKind {
     Staff,
     Resident,
 }

@@ -7,7 +7,7 @@ use gongti_core::throttle::{Admission, NameState, ThrottleParams, admit};
 
 use crate::outbox::stage_audit;
 use crate::row::RowExt;
-use crate::{Result, Store, on_write};
+use crate::{Result, Store, on_read, on_write};
 
 /// Creates a name's row when absent and returns its state, locking the row on
 /// PostgreSQL (the upsert takes the row lock). One statement, so a row deleted by a
@@ -70,6 +70,37 @@ impl Store {
             tx.commit().await?;
             Ok(decided)
         })
+    }
+
+    /// The names locked at `now_us` (their keys), with their state.
+    pub async fn locked_sign_in_names(&self, now_us: i64) -> Result<Vec<([u8; 32], NameState)>> {
+        on_read!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT key, failures, locked_until_us, failures_since_success, last_failure_at_us
+                 FROM sign_in_throttle WHERE locked_until_us > $1 ORDER BY locked_until_us",
+            )
+            .bind(now_us)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    let key = <[u8; 32]>::try_from(row.bytes("key")?.as_slice()).map_err(|_| {
+                        crate::StoreError::Corrupt("a throttle key is not 32 bytes".into())
+                    })?;
+                    Ok((key, state_of(row)?))
+                })
+                .collect()
+        })
+    }
+
+    /// Every staff sign-in: username and the staff member's name.
+    pub async fn staff_usernames(&self) -> Result<Vec<(String, String)>> {
+        on_read!(self, pool => sqlx::query_as(
+            "SELECT u.username, s.name FROM users u JOIN staff s ON s.id = u.staff_id ORDER BY u.username",
+        )
+        .fetch_all(pool)
+        .await)
+        .map_err(Into::into)
     }
 
     /// Lifts the lock of a name and starts its count again (an administrator's

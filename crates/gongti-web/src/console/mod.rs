@@ -18,6 +18,7 @@ use gongti_store::{InstitutionFilter, StaffFilter};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
+mod accounts;
 mod chronic;
 mod consultations;
 mod dashboard;
@@ -137,6 +138,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/staff", get(staff_page))
         .route("/residents", get(residents_page))
         .route("/residents/{id}", get(resident_page))
+        .merge(accounts::routes())
         .merge(chronic::routes())
         .merge(dashboard::routes())
         .merge(referrals::routes())
@@ -213,6 +215,7 @@ fn layout(c: &Console, title: &str, body: Markup) -> Html<String> {
                             @if clinical || officer { a href="/residents" { (l.t("居民", "Residents")) } }
                             a href="/institutions" { (l.t("机构", "Institutions")) }
                             a href="/staff" { (l.t("人员", "Staff")) }
+                            @if p.role == Role::CityAdmin { a href="/accounts" { (l.t("账号解锁", "Sign-in locks")) } }
                             a href="/api/v1/docs" { "API" }
                         }
                         span.who {
@@ -450,6 +453,9 @@ async fn home(State(state): State<AppState>, c: Console, headers: HeaderMap) -> 
             }
             p { a href="/institutions" { (l.t("机构目录 →", "Institution directory →")) } }
             p { a href="/staff" { (l.t("人员目录 →", "Staff directory →")) } }
+            @if p.role == Role::CityAdmin {
+                p { a href="/accounts" { (l.t("账号解锁 →", "Sign-in locks →")) } }
+            }
         }
     }).into_response();
     if notice.is_some() {

@@ -38,6 +38,28 @@ fn retry_after(r: &Reply) -> u64 {
         .unwrap()
 }
 
+/// The home resident's own account, opened by the doctor (password `her-own-pass-1`).
+async fn open_resident_account(t: &TestApp, username: &str) {
+    let doctor = t.token("doctor").await;
+    let r = t
+        .post(
+            &format!("/api/v1/residents/{}/patient-account", t.home_resident),
+            &doctor,
+            json!({"username": username, "password": "her-own-pass-1"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+}
+
+async fn resident_sign_in(t: &TestApp, username: &str, password: &str) -> Reply {
+    t.post(
+        "/api/v1/patient/token",
+        "",
+        json!({"username": username, "password": password}),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_lock_says_when_it_ends_is_reported_and_can_be_lifted() {
     for t in TestApp::all().await {
@@ -251,22 +273,8 @@ async fn one_source_is_blocked_whatever_names_it_tries() {
 #[tokio::test]
 async fn a_residents_account_locks_the_same_way() {
     for t in TestApp::all().await {
-        let doctor = t.token("doctor").await;
-        let r = t
-            .post(
-                &format!("/api/v1/residents/{}/patient-account", t.home_resident),
-                &doctor,
-                json!({"username": "zhang.xy", "password": "her-own-pass-1"}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-        let token = |password: &str| {
-            t.post(
-                "/api/v1/patient/token",
-                "",
-                json!({"username": "zhang.xy", "password": password}),
-            )
-        };
+        open_resident_account(&t, "zhang.xy").await;
+        let token = |password: &'static str| resident_sign_in(&t, "zhang.xy", password);
         for _ in 1..limit() {
             assert_eq!(token("wrong-pass-1").await.status, StatusCode::UNAUTHORIZED);
         }
@@ -282,5 +290,112 @@ async fn a_residents_account_locks_the_same_way() {
             t.sign_in("zhang.xy", "whatever-1").await.status,
             StatusCode::UNAUTHORIZED
         );
+    }
+}
+
+/// The lock message says to ask an administrator: the city administrator sees the
+/// locked staff accounts in the console and lifts a lock there (a staff member's from
+/// the list, a resident's by name), audited with who did it; nobody else may.
+#[tokio::test]
+async fn the_city_administrator_lifts_locks_in_the_console() {
+    use crate::console::{page, sign_in};
+    use crate::console_scheduling::{csrf_of, post_form};
+    for t in TestApp::all().await {
+        let admin = sign_in(&t, "admin").await;
+        let empty = page(&t, &admin, "/accounts", "zh").await;
+        assert_eq!(empty.status, StatusCode::OK, "{}", empty.text);
+        assert!(
+            empty.text.contains("目前没有被锁定的账号"),
+            "{}",
+            empty.text
+        );
+        for _ in 0..limit() {
+            t.sign_in("nurse", "wrong-password").await;
+        }
+        assert_eq!(
+            t.sign_in("nurse", PASSWORD).await.status,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        let listed = page(&t, &admin, "/accounts", "zh").await;
+        assert!(
+            listed.text.contains("<td>nurse</td>") && listed.text.contains("锁定至"),
+            "{}",
+            listed.text
+        );
+        let csrf = csrf_of(&listed.text);
+        // Without the session's CSRF token: refused, still locked.
+        let r = post_form(
+            &t,
+            &admin,
+            "/accounts/unlock",
+            "csrf=x&kind=staff&username=nurse",
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        // Another role: refused and audited.
+        let doctor = sign_in(&t, "doctor").await;
+        let r = page(&t, &doctor, "/accounts", "zh").await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+        let doctor_csrf = csrf_of(&page(&t, &doctor, "/", "zh").await.text);
+        let r = post_form(
+            &t,
+            &doctor,
+            "/accounts/unlock",
+            &format!("csrf={doctor_csrf}&kind=staff&username=nurse"),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+        assert_eq!(
+            t.sign_in("nurse", PASSWORD).await.status,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        // An unknown name: said so on the page.
+        let r = post_form(
+            &t,
+            &admin,
+            "/accounts/unlock",
+            &format!("csrf={csrf}&kind=staff&username=nobody"),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+        assert!(r.text.contains("账号解锁") && r.text.contains("role=\"alert\""));
+        let r = post_form(
+            &t,
+            &admin,
+            "/accounts/unlock",
+            &format!("csrf={csrf}&kind=staff&username=nurse"),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        let after = page(&t, &admin, "/accounts?unlocked=1", "zh").await;
+        assert!(after.text.contains("已解锁") && !after.text.contains("<td>nurse</td>"));
+        assert_eq!(t.sign_in("nurse", PASSWORD).await.status, StatusCode::OK);
+        let trail = t.audit_tail(60).await;
+        assert!(trail.iter().any(|r| r.entry.action == "user.unlock"
+            && r.entry.actor_username == "admin"
+            && r.entry.outcome == Outcome::Ok));
+        assert!(trail.iter().any(|r| r.entry.action == "user.unlock"
+            && r.entry.actor_username == "doctor"
+            && r.entry.outcome == Outcome::Denied));
+
+        // A resident's account, by name.
+        open_resident_account(&t, "li.min").await;
+        let token = |password: &'static str| resident_sign_in(&t, "li.min", password);
+        for _ in 0..limit() {
+            token("wrong-pass-1").await;
+        }
+        assert_eq!(
+            token("her-own-pass-1").await.status,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        let r = post_form(
+            &t,
+            &admin,
+            "/accounts/unlock",
+            &format!("csrf={csrf}&kind=resident&username=li.min"),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        assert_eq!(token("her-own-pass-1").await.status, StatusCode::OK);
     }
 }

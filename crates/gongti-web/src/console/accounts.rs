@@ -1,0 +1,147 @@
+//! The city administrator's sign-in locks page (账号解锁): the staff accounts locked
+//! now with a button each, and a form that lifts the lock of any staff or resident
+//! account by its name. The lock message a person sees says to ask an administrator:
+//! this is where the administrator does it.
+
+use axum::extract::{Form, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use gongti_app::AppError;
+use gongti_app::accounts::{AccountKind, LockedAccount};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::{Console, error_box, form_tokens, layout};
+use crate::AppState;
+
+pub(super) fn routes() -> axum::Router<AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/accounts", get(page))
+        .route("/accounts/unlock", post(unlock))
+}
+
+#[derive(Deserialize, Default)]
+struct PageParams {
+    unlocked: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UnlockForm {
+    csrf: String,
+    kind: String,
+    username: String,
+}
+
+fn page_html(
+    c: &Console,
+    locked: &[LockedAccount],
+    done: bool,
+    error: Option<&AppError>,
+) -> Markup {
+    let l = c.lang;
+    let csrf = c.session.csrf.as_deref().unwrap_or("");
+    html! {
+        h1 { (l.t("账号解锁", "Sign-in locks")) }
+        p.muted { (l.t(
+            "连续 5 次密码错误会锁定账号 15 分钟。确认是本人后可在此解锁；本人下次登录时仍会看到失败次数提醒。",
+            "Five wrong passwords in a row lock an account for 15 minutes. Once you know it was the person themselves, lift the lock here; they are still told of the failures at their next sign-in."
+        )) }
+        @if done {
+            div.card role="status" { (l.t("已解锁，操作已记入审计。", "Unlocked; the action is on the audit trail.")) }
+        }
+        @if let Some(e) = error { (error_box(l, e)) }
+        div.card {
+            h2 { (l.t("当前被锁定的工作人员账号", "Staff accounts locked now")) }
+            @if locked.is_empty() {
+                p.muted { (l.t("目前没有被锁定的账号。", "No account is locked now.")) }
+            } @else {
+                table {
+                    thead { tr {
+                        th { (l.t("账号", "Username")) }
+                        th { (l.t("姓名", "Name")) }
+                        th { (l.t("失败次数", "Failures")) }
+                        th { (l.t("锁定至", "Locked until")) }
+                        th {}
+                    } }
+                    tbody {
+                        @for a in locked {
+                            tr {
+                                td { (a.username) }
+                                td { (a.name) }
+                                td { (a.failures) }
+                                td { (crate::views::local(a.locked_until_us)) }
+                                td {
+                                    form method="post" action="/accounts/unlock" {
+                                        (form_tokens(csrf))
+                                        input type="hidden" name="kind" value="staff";
+                                        input type="hidden" name="username" value=(a.username);
+                                        button type="submit" { (l.t("解锁", "Unlock")) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        div.card {
+            h2 { (l.t("按账号解锁", "Unlock by username")) }
+            form method="post" action="/accounts/unlock" {
+                (form_tokens(csrf))
+                label { (l.t("账号类型", "Account"))
+                    select name="kind" {
+                        option value="staff" { (l.t("工作人员", "Staff")) }
+                        option value="resident" { (l.t("居民", "Resident")) }
+                    }
+                }
+                label { (l.t("账号", "Username")) input name="username" required maxlength="64"; }
+                button type="submit" { (l.t("解锁", "Unlock")) }
+            }
+        }
+    }
+}
+
+async fn render(state: &AppState, c: &Console, done: bool, error: Option<&AppError>) -> Response {
+    let title = c.lang.t("账号解锁", "Sign-in locks");
+    match state.app.locked_accounts(&c.ctx).await {
+        Ok(locked) => {
+            let status = match error {
+                Some(e) => crate::error::ApiError::of(e).status,
+                None => StatusCode::OK,
+            };
+            (status, layout(c, title, page_html(c, &locked, done, error))).into_response()
+        }
+        Err(e) => (
+            crate::error::ApiError::of(&e).status,
+            layout(c, title, error_box(c.lang, &e)),
+        )
+            .into_response(),
+    }
+}
+
+async fn page(
+    State(state): State<AppState>,
+    c: Console,
+    Query(params): Query<PageParams>,
+) -> Response {
+    render(&state, &c, params.unlocked.is_some(), None).await
+}
+
+async fn unlock(State(state): State<AppState>, c: Console, Form(f): Form<UnlockForm>) -> Response {
+    if c.session.csrf.as_deref() != Some(f.csrf.as_str()) {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let kind = match f.kind.as_str() {
+        "resident" => AccountKind::Resident,
+        _ => AccountKind::Staff,
+    };
+    match state
+        .app
+        .unlock_account(&c.ctx, kind, f.username.trim())
+        .await
+    {
+        Ok(()) => Redirect::to("/accounts?unlocked=1").into_response(),
+        Err(e) => render(&state, &c, false, Some(&e)).await,
+    }
+}
