@@ -119,6 +119,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0018_sealed_personal_data.sql"),
         postgres: include_str!("../migrations/postgres/0018_sealed_personal_data.sql"),
     },
+    Migration {
+        version: 19,
+        name: "sealed_id_number_not_unique",
+        sqlite: include_str!("../migrations/sqlite/0019_sealed_id_number_not_unique.sql"),
+        postgres: include_str!("../migrations/postgres/0019_sealed_id_number_not_unique.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.
@@ -138,38 +144,60 @@ const PG_MIGRATION_LOCK: i64 = 0x676f_6e67_7469;
 pub(crate) async fn run(store: &Store) -> Result<usize> {
     let now_us = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64;
     let known = MIGRATIONS.last().map_or(0, |m| m.version);
-    let mut applied = 0;
-    on_write!(store, pool => {
-        let mut tx = pool.begin().await?;
-        if matches!(store.engine, Engine::Postgres { .. }) {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(PG_MIGRATION_LOCK)
-                .execute(&mut *tx)
+    let sqlite = matches!(store.engine, Engine::Sqlite { .. });
+    let applied: usize = on_write!(store, pool => {
+        let mut conn = pool.acquire().await?;
+        // SQLite rebuilds a table to change a column's constraints, which needs its
+        // foreign keys off (a no-op inside a transaction); they are checked before the
+        // migrations commit and turned on again whatever happened.
+        if sqlite {
+            sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut *conn).await?;
+        }
+        let migrated: Result<usize> = async {
+            let mut applied = 0;
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            if !sqlite {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(PG_MIGRATION_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(CREATE_TABLE).execute(&mut *tx).await?;
+            let (current,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(version), 0) FROM gongti_migrations")
+                .fetch_one(&mut *tx)
                 .await?;
+            if current > known {
+                return Err(StoreError::SchemaTooNew { found: current, known });
+            }
+            for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+                let sql = if sqlite { m.sqlite } else { m.postgres };
+                sqlx::raw_sql(sql).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO gongti_migrations (version, name, applied_at_us) VALUES ($1, $2, $3)")
+                    .bind(m.version)
+                    .bind(m.name)
+                    .bind(now_us)
+                    .execute(&mut *tx)
+                    .await?;
+                tracing::info!(version = m.version, name = m.name, "applied migration");
+                applied += 1;
+            }
+            if sqlite && applied > 0 {
+                let broken = sqlx::query("PRAGMA foreign_key_check").fetch_all(&mut *tx).await?;
+                if !broken.is_empty() {
+                    return Err(StoreError::Corrupt(format!(
+                        "the migrations would leave {} rows whose foreign keys do not hold",
+                        broken.len()
+                    )));
+                }
+            }
+            tx.commit().await?;
+            Ok(applied)
         }
-        sqlx::query(CREATE_TABLE).execute(&mut *tx).await?;
-        let (current,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(version), 0) FROM gongti_migrations")
-            .fetch_one(&mut *tx)
-            .await?;
-        if current > known {
-            return Err(StoreError::SchemaTooNew { found: current, known });
+        .await;
+        if sqlite {
+            sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
         }
-        for m in MIGRATIONS.iter().filter(|m| m.version > current) {
-            let sql = match store.engine {
-                Engine::Sqlite { .. } => m.sqlite,
-                Engine::Postgres { .. } => m.postgres,
-            };
-            sqlx::raw_sql(sql).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO gongti_migrations (version, name, applied_at_us) VALUES ($1, $2, $3)")
-                .bind(m.version)
-                .bind(m.name)
-                .bind(now_us)
-                .execute(&mut *tx)
-                .await?;
-            tracing::info!(version = m.version, name = m.name, "applied migration");
-            applied += 1;
-        }
-        tx.commit().await?;
+        migrated?
     });
     let sealed = seal_plaintext_rows(store).await?;
     if sealed > 0 {
