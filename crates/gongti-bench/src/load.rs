@@ -30,6 +30,10 @@ pub struct Load {
 pub struct Summary {
     pub ok: usize,
     pub errors: usize,
+    /// The errors by what was answered (0: no answer, e.g. a refused connection).
+    pub error_statuses: std::collections::BTreeMap<u16, usize>,
+    /// The first error's answer.
+    pub first_error: Option<String>,
     pub elapsed: Duration,
     latencies_us: Vec<u32>,
 }
@@ -68,14 +72,23 @@ impl Summary {
         match client.request(req).await {
             Ok(r) => {
                 let status = r.status().as_u16();
-                let _ = r.into_body().collect().await;
+                let body = r.into_body().collect().await;
                 if status == expect {
                     self.ok += 1;
                 } else {
                     self.errors += 1;
+                    if self.first_error.is_none() {
+                        self.first_error = body
+                            .ok()
+                            .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned());
+                    }
+                    *self.error_statuses.entry(status).or_default() += 1;
                 }
             }
-            Err(_) => self.errors += 1,
+            Err(_) => {
+                self.errors += 1;
+                *self.error_statuses.entry(0).or_default() += 1;
+            }
         }
         self.latencies_us
             .push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
@@ -216,6 +229,10 @@ impl Load {
             let s = t.await?;
             all.ok += s.ok;
             all.errors += s.errors;
+            all.first_error = all.first_error.or(s.first_error);
+            for (status, n) in s.error_statuses {
+                *all.error_statuses.entry(status).or_default() += n;
+            }
             all.latencies_us.extend(s.latencies_us);
         }
         all.elapsed = started.elapsed();

@@ -110,6 +110,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // The server's errors (an incident's cause) on stderr; RUST_LOG for more.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -304,6 +312,13 @@ async fn registration(n: usize, connections: usize) -> anyhow::Result<Registrati
         summary.p(99.0),
         summary.errors
     );
+    if summary.errors > 0 {
+        println!(
+            "           errors by status (0: no answer): {:?}; the first: {}",
+            summary.error_statuses,
+            summary.first_error.as_deref().unwrap_or("-")
+        );
+    }
     println!(
         "ratio      gongti / raw insert:          {:>10.3}",
         per_s / raw_per_s

@@ -404,6 +404,23 @@ impl Store {
             .map(Some)
     }
 
+    /// Deletes the outbox rows already moved into the chain (SQLite: PostgreSQL's move
+    /// deletes them itself) through the records' one writer, never from a second
+    /// connection: a second writer's commit makes a transaction the writer has open
+    /// fail with "database is locked". Returns how many.
+    pub async fn prune_audit_outbox(&self) -> Result<u64> {
+        let Some(mark) = self.audit_outbox_mark().await? else {
+            return Ok(0);
+        };
+        on_write!(self, pool => {
+            let done = sqlx::query("DELETE FROM audit_outbox WHERE id <= $1")
+                .bind(mark)
+                .execute(pool)
+                .await?;
+            Ok(done.rows_affected())
+        })
+    }
+
     /// Records staged in the outbox and not yet in the chain.
     pub async fn audit_outbox_waiting(&self) -> Result<i64> {
         if let Some(file) = self.audit_file() {

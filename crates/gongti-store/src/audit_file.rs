@@ -73,11 +73,7 @@ PRAGMA user_version = 3;
 ";
 const AUDIT_FILE_VERSION: i64 = 3;
 
-/// Moved outbox rows are deleted from `gongti.db` once this many wait...
-const OUTBOX_PRUNE_BATCH: i64 = 4_096;
-/// ...or once any have waited this long.
-const OUTBOX_PRUNE_AGE: std::time::Duration = std::time::Duration::from_secs(1);
-/// How long a prune waits for `gongti.db`'s write lock before it gives up until the
+/// How long the last prune, when the writer stops, waits for `gongti.db`'s write lock before it gives up until the
 /// next time: the audit writer must not stall behind the records' writer.
 const OUTBOX_PRUNE_BUSY: std::time::Duration = std::time::Duration::from_millis(20);
 
@@ -304,9 +300,8 @@ impl AuditFile {
         if let Some((last, _)) = head {
             self.index_if_due(last);
         }
-        if let Some((last_id, _)) = staged.last() {
-            self.prune_if_due(*last_id);
-        }
+        // The moved rows are deleted from gongti.db by its own writer
+        // (`Store::prune_audit_outbox`), never from here.
         Ok(Appended { head, moved })
     }
 
@@ -351,27 +346,6 @@ impl AuditFile {
             }
             Ok(out)
         })
-    }
-
-    /// Deletes moved rows from the outbox when enough wait or they are old enough. A
-    /// failure (the records' writer holds the file) is left for the next time: moved
-    /// rows are never moved again, whenever they go.
-    fn prune_if_due(&self, moved_through: i64) {
-        let result = self.with_outbox(|conn, pruned_at| {
-            let oldest: Option<i64> =
-                conn.query_row("SELECT MIN(id) FROM audit_outbox", [], |r| r.get(0))?;
-            let waiting = oldest.map_or(0, |o| moved_through - o + 1);
-            if waiting >= OUTBOX_PRUNE_BATCH
-                || (waiting > 0 && pruned_at.elapsed() >= OUTBOX_PRUNE_AGE)
-            {
-                conn.execute("DELETE FROM audit_outbox WHERE id <= ?1", [moved_through])?;
-                *pruned_at = std::time::Instant::now();
-            }
-            Ok(())
-        });
-        if let Err(error) = result {
-            tracing::debug!(%error, "moved audit outbox rows not deleted yet");
-        }
     }
 
     /// The patient index as it stands: the mark it has reached, how many entries it

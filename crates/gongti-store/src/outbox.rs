@@ -6,10 +6,12 @@
 //!   `audit_log`, delete from the outbox) is one transaction;
 //! - on SQLite the chain lives in `audit.db`; the writer appends the staged records
 //!   there together with the outbox id it has moved through (`outbox_state`), in one
-//!   transaction of that file, and deletes moved rows from `gongti.db` afterwards. A
-//!   crash between the two leaves rows at or below the mark, which are never moved
-//!   again. SQLite has one writer, so outbox ids commit in increasing order and a
-//!   mark is enough.
+//!   transaction of that file; the moved rows are deleted from `gongti.db` about once
+//!   a second by the records' own writer (`Store::prune_audit_outbox`: a second
+//!   writer's commits made the writer's open transactions fail "database is locked"
+//!   under load). Rows at or below the mark are never moved again, however long they
+//!   stay. SQLite has one writer, so outbox ids commit in increasing order and a mark
+//!   is enough.
 //!
 //! A creating write does not know its row's id until it inserts it: every staged
 //! record whose `resource_id` is empty is given the id of the row the write created

@@ -105,11 +105,12 @@ impl AuditLog {
         }
         let (queue, rx) = mpsc::channel(AUDIT_QUEUE_MAX);
         let handle = tokio::runtime::Handle::current();
+        let pruner = store.clone();
         let sink = match store.audit_appender() {
             Some(appender) => Sink::File(appender),
             None => Sink::Postgres(store, handle.clone()),
         };
-        tokio::spawn(sweep(queue.downgrade()));
+        tokio::spawn(sweep(queue.downgrade(), pruner));
         let writer = tokio::task::spawn_blocking(move || write_thread(&sink, rx, checkpoints));
         Ok((AuditLog { queue }, writer))
     }
@@ -229,9 +230,11 @@ fn checkpoint_if_due(
 }
 
 /// Asks the writer to look in the outbox every [`AUDIT_OUTBOX_SWEEP`], so that a
-/// write whose request was cancelled after its commit still reaches the chain soon;
-/// ends when the application does (it holds no sender of its own).
-async fn sweep(queue: mpsc::WeakSender<Request>) {
+/// write whose request was cancelled after its commit still reaches the chain soon,
+/// and deletes the rows it has moved through the records' own writer (on SQLite a
+/// second writer's commits made the writer's open transactions fail "database is
+/// locked"); ends when the application does (it holds no sender of its own).
+async fn sweep(queue: mpsc::WeakSender<Request>, store: Store) {
     loop {
         tokio::time::sleep(AUDIT_OUTBOX_SWEEP).await;
         let Some(queue) = queue.upgrade() else {
@@ -243,6 +246,10 @@ async fn sweep(queue: mpsc::WeakSender<Request>) {
             flush: true,
             done,
         });
+        drop(queue);
+        if let Err(error) = store.prune_audit_outbox().await {
+            tracing::debug!(%error, "moved audit outbox rows not deleted yet");
+        }
     }
 }
 
