@@ -1,7 +1,8 @@
 //! The registration writer: concurrent registrations are queued to one task that
-//! writes whatever has gathered in one transaction (each row under its own savepoint)
-//! and answers every waiting request. One durable commit then carries many
-//! registrations, which is what SQLite's single writer needs to keep up.
+//! writes whatever has gathered in one transaction (a taken ID number fails alone:
+//! see `Store::insert_residents_each`) and answers every waiting request. One durable
+//! commit then carries many registrations, which is what SQLite's single writer needs
+//! to keep up.
 
 use gongti_core::audit::AuditEntry;
 use gongti_core::resident::ValidResident;

@@ -53,26 +53,6 @@ pub struct BulkFollowup {
     pub counts_face_to_face: bool,
 }
 
-fn placeholders(rows: usize, per_row: usize, extra: &str) -> String {
-    let mut sql = String::new();
-    for r in 0..rows {
-        if r > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for c in 1..=per_row {
-            if c > 1 {
-                sql.push(',');
-            }
-            sql.push('$');
-            sql.push_str(&(r * per_row + c).to_string());
-        }
-        sql.push_str(extra);
-        sql.push(')');
-    }
-    sql
-}
-
 impl Store {
     /// Writes enrolments and their follow-ups in one transaction; returns the
     /// enrolment ids in the order given. `audit` gives the records of the (enrolment
@@ -101,7 +81,7 @@ impl Store {
                          risk_level, risk_factors, last_followup_on, last_face_to_face_on, last_classification, next_due_on,
                          created_at_us, changed_at_us, diagnosed_offline, status)
                      VALUES {} RETURNING id, resident_id, disease",
-                    placeholders(chunk.len(), E_COLS, ", TRUE, 'active'")
+                    crate::row::value_rows(crate::row::numbered(&tx), chunk.len(), E_COLS, ", TRUE, 'active'")
                 );
                 let mut q = sqlx::query(trusted(&sql));
                 for e in chunk {
@@ -142,7 +122,7 @@ impl Store {
                          urgent_referral, refer, reasons, next_due_on, counts_face_to_face, ruleset_version, created_at_us,
                          symptoms, pregnant_or_breastfeeding, adverse_reaction, complication)
                      VALUES {} RETURNING id",
-                    placeholders(chunk.len(), F_COLS, ", '', FALSE, 'none', 'none'")
+                    crate::row::value_rows(crate::row::numbered(&tx), chunk.len(), F_COLS, ", '', FALSE, 'none', 'none'")
                 );
                 let mut q = sqlx::query(trusted(&sql));
                 for f in chunk {

@@ -32,25 +32,12 @@ pub(crate) const OUTBOX_ROWS_PER_INSERT: usize = 64;
 pub(crate) const OUTBOX_COLUMNS: &str = "at_us, actor_user_id, actor_username, role, institution_id, action, \
      resource_type, resource_id, patient_id, reason, outcome, detail, request_id";
 
-/// The `INSERT` of `rows` staged records.
-pub(crate) fn insert_sql(rows: usize) -> String {
-    let mut sql = format!("INSERT INTO audit_outbox ({OUTBOX_COLUMNS}) VALUES ");
-    for i in 0..rows {
-        if i > 0 {
-            sql.push(',');
-        }
-        let b = i * 13;
-        sql.push('(');
-        for c in 1..=13 {
-            if c > 1 {
-                sql.push(',');
-            }
-            sql.push('$');
-            sql.push_str(&(b + c).to_string());
-        }
-        sql.push(')');
-    }
-    sql
+/// The `INSERT` of `rows` staged records (see [`crate::row::Numbering`]).
+pub(crate) fn insert_sql(numbered: bool, rows: usize) -> String {
+    format!(
+        "INSERT INTO audit_outbox ({OUTBOX_COLUMNS}) VALUES {}",
+        crate::row::value_rows(numbered, rows, 13, "")
+    )
 }
 
 /// Stages audit records in the transaction `$tx` (an identifier bound to an open
@@ -59,7 +46,7 @@ macro_rules! stage_audit {
     ($tx:ident, $entries:expr) => {{
         let entries: &[gongti_core::audit::AuditEntry] = $entries;
         for chunk in entries.chunks($crate::outbox::OUTBOX_ROWS_PER_INSERT) {
-            let sql = $crate::outbox::insert_sql(chunk.len());
+            let sql = $crate::outbox::insert_sql($crate::row::numbered(&$tx), chunk.len());
             let mut q = sqlx::query($crate::row::trusted(&sql));
             for e in chunk {
                 q = q
@@ -115,9 +102,13 @@ pub(crate) fn staged(row: &impl RowExt) -> Result<(i64, AuditEntry)> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn the_insert_numbers_every_value() {
-        let sql = super::insert_sql(2);
+    fn the_insert_numbers_every_value_or_binds_them_in_order() {
+        let sql = super::insert_sql(true, 2);
         assert!(sql.ends_with("($14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26)"));
         assert_eq!(sql.matches('$').count(), 26);
+        let sql = super::insert_sql(false, 2);
+        assert!(sql.ends_with("(?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+        assert_eq!(sql.matches('?').count(), 26);
+        assert!(!sql.contains('$'));
     }
 }

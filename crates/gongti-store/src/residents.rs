@@ -158,6 +158,61 @@ macro_rules! bind_resident {
 /// Largest number of residents inserted in one call of [`Store::insert_residents`].
 pub const RESIDENT_BATCH_MAX: usize = 10_000;
 
+/// Residents per multi-row `INSERT` of a batch (eleven bound values each, well inside
+/// both engines' limits on bound values).
+const RESIDENTS_PER_INSERT: usize = 128;
+
+/// The unique index that keeps ID numbers unique: what a taken one is reported as.
+const ID_NUMBER_INDEX: &str = "residents_id_number_hash";
+
+/// The `INSERT` of `rows` residents in one statement, eleven values per resident in
+/// the order [`insert_many!`] binds them. A resident whose ID number is taken is
+/// skipped (`DO NOTHING`) and missing from the rows it returns (`id`,
+/// `id_number_hash`), which say which resident got which id whatever their order.
+fn insert_many_sql(numbered: bool, rows: usize) -> String {
+    format!(
+        "INSERT INTO residents (id_number, name, sex, birth_date, phone, address, household, \
+         home_institution_id, id_number_hash, created_at_us, updated_at_us) VALUES {} \
+         ON CONFLICT (id_number_hash) DO NOTHING RETURNING id, id_number_hash",
+        crate::row::value_rows(numbered, rows, 11, "")
+    )
+}
+
+/// Inserts `$rows` (`(&ValidResident, home institution id, &SealedNumbers)`, at most
+/// [`RESIDENTS_PER_INSERT`], no ID number twice) in the transaction `$tx` with one
+/// statement, one round trip through the driver where a statement per resident took
+/// one each (most of a shared registration commit's time: BENCHMARKS.md). Evaluates
+/// to each inserted resident's id by its ID number's hash; a resident whose ID number
+/// was taken is not there.
+macro_rules! insert_many {
+    ($tx:ident, $rows:expr, $now_us:expr) => {{
+        let rows: &[(&ValidResident, i64, &SealedNumbers)] = $rows;
+        let sql = insert_many_sql(crate::row::numbered(&$tx), rows.len());
+        let mut q = sqlx::query_as::<_, (i64, Vec<u8>)>(trusted(&sql));
+        for (r, home, sealed) in rows {
+            q = q
+                .bind(sealed.id_number.as_str())
+                .bind(r.name.as_str())
+                .bind(r.sex.code())
+                .bind(r.birth_date)
+                .bind(sealed.phone.as_deref())
+                .bind(r.address.as_deref())
+                .bind(r.household.as_deref())
+                .bind(*home)
+                .bind(&sealed.id_hash[..])
+                .bind($now_us)
+                .bind($now_us);
+        }
+        let inserted: std::collections::HashMap<Vec<u8>, i64> = q
+            .fetch_all(&mut *$tx)
+            .await?
+            .into_iter()
+            .map(|(id, hash)| (hash, id))
+            .collect();
+        inserted
+    }};
+}
+
 /// The records of a registration, naming the resident it created.
 fn registered(audit: &[AuditEntry], id: i64) -> Vec<AuditEntry> {
     let mut entries = created(audit, id);
@@ -199,13 +254,28 @@ impl Store {
             batch.len() <= RESIDENT_BATCH_MAX,
             "resident batch over {RESIDENT_BATCH_MAX}"
         );
+        let sealed: Vec<SealedNumbers> = batch
+            .iter()
+            .map(|(r, _)| seal_numbers(&self.keys, &r.id_number, r.phone.as_ref()))
+            .collect();
+        let rows: Vec<(&ValidResident, i64, &SealedNumbers)> = batch
+            .iter()
+            .zip(&sealed)
+            .map(|((r, home), s)| (r, *home, s))
+            .collect();
+        let taken = || StoreError::Duplicate(ID_NUMBER_INDEX.into());
+        let mut distinct = std::collections::HashSet::with_capacity(batch.len());
+        if !sealed.iter().all(|s| distinct.insert(s.id_hash)) {
+            return Err(taken());
+        }
         let mut ids = Vec::with_capacity(batch.len());
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
-            for (r, home) in batch {
-                let (id,): (i64,) = bind_resident!(self, sqlx::query_as(INSERT), r, *home, now_us)
-                    .fetch_one(&mut *tx).await?;
-                ids.push(id);
+            for chunk in rows.chunks(RESIDENTS_PER_INSERT) {
+                let inserted = insert_many!(tx, chunk, now_us);
+                for (_, _, s) in chunk {
+                    ids.push(*inserted.get(&s.id_hash[..]).ok_or_else(taken)?);
+                }
             }
             stage_audit!(tx, &audit(&ids));
             tx.commit().await?;
@@ -213,9 +283,9 @@ impl Store {
         Ok(ids)
     }
 
-    /// Registers each resident in one shared transaction, each under its own savepoint:
-    /// a row that fails (a taken ID number) is rolled back alone and reported in its
-    /// place, the others commit together. This is what lets concurrent registrations
+    /// Registers each resident in one shared transaction: a resident that cannot be
+    /// registered (a taken ID number, an unknown institution) is reported in its place
+    /// and the others commit together. This is what lets concurrent registrations
     /// share one commit. Each row's audit record (the third of its tuple, naming the
     /// resident once created) commits with it.
     pub async fn insert_residents_each(
@@ -227,63 +297,75 @@ impl Store {
             batch.len() <= RESIDENT_BATCH_MAX,
             "resident batch over {RESIDENT_BATCH_MAX}"
         );
-        let mut out = Vec::with_capacity(batch.len());
-        // A failed statement aborts a PostgreSQL transaction, so each resident gets a
-        // savepoint there. SQLite undoes only the failed statement and the transaction
-        // goes on: the savepoints would be two more round trips through the driver's
-        // worker thread per resident, most of a registration's cost (BENCHMARKS.md).
-        let savepoints = self.kind() == crate::EngineKind::Postgres;
+        let sealed: Vec<SealedNumbers> = batch
+            .iter()
+            .map(|(r, _, _)| seal_numbers(&self.keys, &r.id_number, r.phone.as_ref()))
+            .collect();
+        let mut ids: Vec<Result<i64>> = Vec::with_capacity(batch.len());
+        let mut districts: std::collections::HashMap<i64, Option<String>> =
+            std::collections::HashMap::new();
+        // The rows are inserted a chunk per statement, skipping a taken ID number
+        // (`DO NOTHING`), so that no row's failure aborts the others' statement — on
+        // PostgreSQL it would abort the whole transaction.
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
-            let mut districts: std::collections::HashMap<i64, Option<String>> = std::collections::HashMap::new();
-            for (r, home, entry) in batch {
+            let mut rows: Vec<(usize, (&ValidResident, i64, &SealedNumbers))> = Vec::new();
+            let mut distinct = std::collections::HashSet::with_capacity(batch.len());
+            for (i, ((r, home, _), s)) in batch.iter().zip(&sealed).enumerate() {
                 if !districts.contains_key(home) {
                     let d: Option<(String,)> = sqlx::query_as("SELECT district_code FROM institutions WHERE id = $1")
                         .bind(*home).fetch_optional(&mut *tx).await?;
                     districts.insert(*home, d.map(|(d,)| d));
                 }
-                let Some(district) = districts[home].clone() else {
-                    out.push(Err(StoreError::MissingReference("institution".into())));
-                    continue;
-                };
-                if savepoints {
-                    sqlx::query("SAVEPOINT one_resident").execute(&mut *tx).await?;
-                }
-                let inserted: std::result::Result<(i64,), sqlx::Error> = bind_resident!(self, sqlx::query_as(INSERT), r, *home, now_us)
-                    .fetch_one(&mut *tx).await;
-                match inserted {
-                    Ok((id,)) => {
-                        stage_audit!(tx, &registered(std::slice::from_ref(entry), id));
-                        if savepoints {
-                            sqlx::query("RELEASE SAVEPOINT one_resident").execute(&mut *tx).await?;
+                ids.push(if districts[home].is_none() {
+                    Err(StoreError::MissingReference("institution".into()))
+                } else if !distinct.insert(s.id_hash) {
+                    // The same ID number earlier in the batch: that one is registered.
+                    Err(StoreError::Duplicate(ID_NUMBER_INDEX.into()))
+                } else {
+                    rows.push((i, (r, *home, s)));
+                    Ok(0)
+                });
+            }
+            let mut staged: Vec<AuditEntry> = Vec::with_capacity(rows.len());
+            for chunk in rows.chunks(RESIDENTS_PER_INSERT) {
+                let values: Vec<_> = chunk.iter().map(|(_, row)| *row).collect();
+                let inserted = insert_many!(tx, &values, now_us);
+                for (i, (_, _, s)) in chunk {
+                    ids[*i] = match inserted.get(&s.id_hash[..]) {
+                        Some(id) => {
+                            staged.extend(registered(std::slice::from_ref(&batch[*i].2), *id));
+                            Ok(*id)
                         }
-                        out.push(Ok(ResidentRecord {
-                            id,
-                            name: r.name.clone(),
-                            sex: r.sex,
-                            birth_date: r.birth_date,
-                            id_number: r.id_number.clone(),
-                            phone: r.phone.clone(),
-                            address: r.address.clone(),
-                            household: r.household.clone(),
-                            home_institution_id: *home,
-                            home_district_code: district,
-                            merged_into_id: None,
-                            created_at_us: now_us,
-                            updated_at_us: now_us,
-                        }));
-                    }
-                    Err(e) => {
-                        if savepoints {
-                            sqlx::query("ROLLBACK TO SAVEPOINT one_resident").execute(&mut *tx).await?;
-                            sqlx::query("RELEASE SAVEPOINT one_resident").execute(&mut *tx).await?;
-                        }
-                        out.push(Err(e.into()));
-                    }
+                        None => Err(StoreError::Duplicate(ID_NUMBER_INDEX.into())),
+                    };
                 }
             }
+            stage_audit!(tx, &staged);
             tx.commit().await?;
         });
+        let out = ids
+            .into_iter()
+            .zip(batch)
+            .map(|(id, (r, home, _))| {
+                let id = id?;
+                Ok(ResidentRecord {
+                    id,
+                    name: r.name.clone(),
+                    sex: r.sex,
+                    birth_date: r.birth_date,
+                    id_number: r.id_number.clone(),
+                    phone: r.phone.clone(),
+                    address: r.address.clone(),
+                    household: r.household.clone(),
+                    home_institution_id: *home,
+                    home_district_code: districts[home].clone().unwrap_or_default(),
+                    merged_into_id: None,
+                    created_at_us: now_us,
+                    updated_at_us: now_us,
+                })
+            })
+            .collect();
         Ok(out)
     }
 

@@ -87,6 +87,67 @@ macro_rules! bind_all {
 }
 pub(crate) use bind_all;
 
+/// How an engine's SQL names the values bound to a statement built at run time.
+pub(crate) trait Numbering: sqlx::Database {
+    /// `$1, $2, …` (PostgreSQL), or `?` in the order bound (SQLite: sqlx finds each
+    /// numbered value there by a search through all of the statement's names, so a
+    /// statement of n numbered values costs n² — most of a 25-row registration batch's
+    /// time: BENCHMARKS.md).
+    const NUMBERED: bool;
+}
+impl Numbering for sqlx::Sqlite {
+    const NUMBERED: bool = false;
+}
+impl Numbering for sqlx::Postgres {
+    const NUMBERED: bool = true;
+}
+
+/// What statements run on inside a write: a transaction or a connection in one.
+pub(crate) trait OnEngine {
+    type Engine: Numbering;
+}
+impl<DB: Numbering> OnEngine for sqlx::Transaction<'_, DB> {
+    type Engine = DB;
+}
+impl<C: sqlx::Connection> OnEngine for &mut C
+where
+    C::Database: Numbering,
+{
+    type Engine = C::Database;
+}
+
+/// Whether the engine under `_tx` numbers its values.
+pub(crate) fn numbered<T: OnEngine>(_tx: &T) -> bool {
+    T::Engine::NUMBERED
+}
+
+/// The `VALUES` rows of a multi-row `INSERT` built at run time: `rows` groups of
+/// `per_row` bound values, each group ending with `extra` (constant SQL), numbered from
+/// `$1` or all `?` (see [`Numbering`]); bound row after row.
+pub(crate) fn value_rows(numbered: bool, rows: usize, per_row: usize, extra: &str) -> String {
+    let mut sql = String::with_capacity(rows * (per_row * 5 + extra.len() + 3));
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 1..=per_row {
+            if c > 1 {
+                sql.push(',');
+            }
+            if numbered {
+                sql.push('$');
+                sql.push_str(&(r * per_row + c).to_string());
+            } else {
+                sql.push('?');
+            }
+        }
+        sql.push_str(extra);
+        sql.push(')');
+    }
+    sql
+}
+
 /// Collects `WHERE` conditions and their arguments with `$n` placeholders.
 #[derive(Debug, Default)]
 pub(crate) struct Conditions {

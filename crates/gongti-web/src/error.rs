@@ -444,22 +444,22 @@ impl ApiError {
     }
 }
 
-/// Under `/api/v1` and `/fhir`, every refusal is the JSON error shape (an
-/// OperationOutcome under `/fhir`): what arrives without it is replaced by the
-/// shape for its status, keeping the headers that matter (`Allow`, `Retry-After`).
-pub(crate) async fn shape(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let path = request.uri().path();
-    let fhir = if path == "/fhir" || path.starts_with("/fhir/") {
-        true
+/// Whether a path's answers take the error shape: `Some(true)` under `/fhir` (an
+/// OperationOutcome), `Some(false)` under `/api/v1`, `None` elsewhere (the console).
+pub(crate) fn shaped_family(path: &str) -> Option<bool> {
+    if path == "/fhir" || path.starts_with("/fhir/") {
+        Some(true)
     } else if path == "/api/v1" || path.starts_with("/api/v1/") {
-        false
+        Some(false)
     } else {
-        return next.run(request).await;
-    };
-    let response = next.run(request).await;
+        None
+    }
+}
+
+/// Under `/api/v1` and `/fhir` (`fhir` says which), every refusal is the JSON error
+/// shape: what arrives without it is replaced by the shape for its status, keeping the
+/// headers that matter (`Allow`, `Retry-After`).
+pub(crate) fn shape(fhir: bool, response: Response) -> Response {
     if !(response.status().is_client_error() || response.status().is_server_error())
         || is_json(response.headers())
     {

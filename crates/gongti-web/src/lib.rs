@@ -9,6 +9,7 @@
 
 mod api;
 mod console;
+mod edge;
 mod error;
 mod extract;
 mod fhir;
@@ -29,7 +30,6 @@ use axum::http::{HeaderName, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use gongti_app::App;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -127,12 +127,14 @@ pub fn router(app: App, config: WebConfig) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        // A panic is answered 500 (and logged) instead of dropping the connection;
-        // `shape` then gives it the error shape.
-        .layer(CatchPanicLayer::new())
-        .layer(axum::middleware::from_fn(error::shape))
-        // Outermost: every answer carries the headers, the layers' own refusals too.
-        .layer(axum::middleware::from_fn_with_state(state.clone(), security::headers))
+        // Outermost: panics caught, refusals in the error shape, the security headers
+        // on every answer (the layers' own refusals too).
+        .layer(axum::middleware::from_fn_with_state(
+            edge::Edge {
+                https: state.config.https(),
+            },
+            edge::finish,
+        ))
         .with_state(state)
 }
 

@@ -268,12 +268,15 @@ fn write_thread(
         let count = first.entries.len().max(1);
         pending.push(first);
         let count = take_queued(&mut rx, &mut pending, count);
-        previous_group = if previous_group > 1 {
+        // A write waiting for its staged records gains nothing from a longer group:
+        // the move takes whatever the outbox holds, however many writes staged it.
+        let flushing = pending.iter().any(|r| r.flush);
+        previous_group = if previous_group > 1 && !flushing {
             gather_more(&mut rx, &mut pending, count)
         } else {
             count
         };
-        let outbox = pending.iter().any(|r| r.flush);
+        let outbox = flushing || pending.iter().any(|r| r.flush);
         let entries: Vec<AuditEntry> = pending
             .iter()
             .flat_map(|r| r.entries.iter().cloned())

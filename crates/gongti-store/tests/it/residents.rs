@@ -187,6 +187,8 @@ async fn a_shared_registration_commit_isolates_the_failing_row() {
             (resident("重复", 5), chc.id, registered.clone()),
             (resident("乙", 3), chc.id, registered.clone()),
             (resident("无机构", 7), 9999, registered.clone()),
+            // The same ID number as the first row, in the same batch.
+            (resident("甲二", 1), chc.id, registered.clone()),
         ];
         let results = store.insert_residents_each(&batch, NOW_US).await.unwrap();
         // The two rows that committed staged their audit records, naming each
@@ -223,6 +225,7 @@ async fn a_shared_registration_commit_isolates_the_failing_row() {
         );
         assert!(results[2].is_ok());
         assert!(matches!(results[3], Err(StoreError::MissingReference(_))));
+        assert!(matches!(results[4], Err(StoreError::Duplicate(_))));
         assert_eq!(store.resident_count().await.unwrap(), 3);
         let stored = store
             .resident(results[0].as_ref().unwrap().id)
@@ -377,5 +380,35 @@ async fn numbers_stored_before_encryption_are_sealed_by_the_next_migration() {
             found.items[0].phone.as_ref().unwrap().as_str(),
             "13812341234"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_batch_of_residents_is_stored_whole_or_not_at_all() {
+    for store in engines().await {
+        let chc = institution(&store, "C1", InstitutionKind::CommunityHealthCentre).await;
+        let none = |_: &[i64]| Vec::new();
+        // Past one statement's worth of rows: the ids come back in the batch's order.
+        let batch: Vec<_> = (1..=300).map(|n| (resident("批量", n), chc.id)).collect();
+        let ids = store.insert_residents(&batch, NOW_US, &none).await.unwrap();
+        assert_eq!(ids.len(), 300);
+        for (n, id) in [(1, ids[0]), (150, ids[149]), (300, ids[299])] {
+            assert_eq!(
+                store.resident(id).await.unwrap().id_number,
+                resident("批量", n).id_number
+            );
+        }
+        for again in [
+            // An ID number taken before, past the first statement's rows...
+            vec![(resident("新", 301), chc.id), (resident("旧", 200), chc.id)],
+            // ...or twice in the batch.
+            vec![(resident("新", 302), chc.id), (resident("新", 302), chc.id)],
+        ] {
+            assert!(matches!(
+                store.insert_residents(&again, NOW_US, &none).await,
+                Err(StoreError::Duplicate(_))
+            ));
+        }
+        assert_eq!(store.resident_count().await.unwrap(), 300);
     }
 }

@@ -125,6 +125,16 @@ async fn every_answer_carries_the_security_headers() {
                 csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
                 "{csp}"
             );
+            // A page gets the console's policy; data loads nothing.
+            let page = a
+                .headers
+                .get("content-type")
+                .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+            assert_eq!(
+                csp == "default-src 'none'; frame-ancestors 'none'",
+                !page,
+                "{csp}"
+            );
             assert_eq!(h("x-frame-options"), "DENY");
             assert_eq!(h("x-content-type-options"), "nosniff");
             assert_eq!(h("referrer-policy"), "same-origin");
