@@ -107,6 +107,11 @@ impl App {
         Ok((app, writer))
     }
 
+    /// When sign-in attempts lock an account, and for how long.
+    pub fn throttle_params(&self) -> &gongti_core::throttle::ThrottleParams {
+        &self.throttle
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

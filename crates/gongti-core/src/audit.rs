@@ -110,7 +110,7 @@ pub struct ChainedEntry {
 
 /// Links `entry` after a record whose hash is `prev_hash`.
 pub fn link(seq: i64, prev_hash: [u8; 32], entry: AuditEntry) -> ChainedEntry {
-    let hash = entry_hash(seq, &prev_hash, &entry);
+    let hash = link_hash(seq, &prev_hash, &entry);
     ChainedEntry {
         seq,
         entry,
@@ -119,7 +119,9 @@ pub fn link(seq: i64, prev_hash: [u8; 32], entry: AuditEntry) -> ChainedEntry {
     }
 }
 
-fn entry_hash(seq: i64, prev_hash: &[u8; 32], e: &AuditEntry) -> [u8; 32] {
+/// The hash of `e` linked as record `seq` after a record whose hash is `prev_hash`
+/// (what [`link`] gives it, for a writer that does not keep the entry).
+pub fn link_hash(seq: i64, prev_hash: &[u8; 32], e: &AuditEntry) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(DOMAIN_TAG);
     h.update(seq.to_be_bytes());
@@ -219,7 +221,7 @@ impl ChainVerifier {
         if record.prev_hash != self.last_hash {
             return Err(ChainBreak::BrokenLink { seq: record.seq });
         }
-        if entry_hash(record.seq, &record.prev_hash, &record.entry) != record.hash {
+        if link_hash(record.seq, &record.prev_hash, &record.entry) != record.hash {
             return Err(ChainBreak::Altered { seq: record.seq });
         }
         self.last_seq = record.seq;

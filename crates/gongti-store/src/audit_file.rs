@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use gongti_core::audit::{AuditEntry, ChainedEntry, GENESIS_HASH, link};
+use gongti_core::audit::{AuditEntry, ChainedEntry, GENESIS_HASH, link_hash};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::direct::DirectReads;
@@ -62,6 +62,9 @@ CREATE TABLE IF NOT EXISTS audit_index_state (
 INSERT OR IGNORE INTO audit_index_state (id, indexed_through) VALUES (1, 0);
 PRAGMA user_version = 2;
 ";
+/// The last `gongti.db` outbox id moved into the chain.
+const OUTBOX_MARK: &str = "SELECT moved_through FROM outbox_state WHERE id = 1";
+
 /// Version 3: the last `gongti.db` outbox id moved into the chain (see `outbox`).
 const AUDIT_FILE_SCHEMA_3: &str = "
 CREATE TABLE IF NOT EXISTS outbox_state (
@@ -264,12 +267,12 @@ impl AuditFile {
         outbox_max: usize,
     ) -> Result<Appended> {
         let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let mark: i64 = conn.query_row(
-            "SELECT moved_through FROM outbox_state WHERE id = 1",
-            [],
-            |r| r.get(0),
-        )?;
+        // Only a move reads the mark (reads' records are most groups), through a
+        // statement prepared once.
         let staged = if outbox_max > 0 {
+            let mark: i64 = conn
+                .prepare_cached(OUTBOX_MARK)?
+                .query_row([], |r| r.get(0))?;
             self.staged_after(mark, outbox_max)?
         } else {
             Vec::new()
@@ -283,9 +286,9 @@ impl AuditFile {
             let all = staged.iter().map(|(_, e)| e).chain(entries);
             for entry in all {
                 seq += 1;
-                let r = link(seq, prev, entry.clone());
-                prev = r.hash;
-                insert_chained(&mut insert, &r)?;
+                let hash = link_hash(seq, &prev, entry);
+                insert_linked(&mut insert, seq, entry, &prev, &hash)?;
+                prev = hash;
             }
         }
         if let Some((last_id, _)) = staged.last() {
@@ -373,11 +376,9 @@ impl AuditFile {
     /// The last outbox id moved into the chain.
     pub(crate) fn outbox_mark(&self) -> Result<i64> {
         let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(conn.query_row(
-            "SELECT moved_through FROM outbox_state WHERE id = 1",
-            [],
-            |r| r.get(0),
-        )?)
+        Ok(conn
+            .prepare_cached(OUTBOX_MARK)?
+            .query_row([], |r| r.get(0))?)
     }
 
     /// Deletes every moved row from the outbox now.
@@ -489,10 +490,20 @@ fn head_of(conn: &Connection) -> Result<Option<(i64, [u8; 32])>> {
 }
 
 fn insert_chained(insert: &mut rusqlite::CachedStatement<'_>, r: &ChainedEntry) -> Result<()> {
-    let e = &r.entry;
+    insert_linked(insert, r.seq, &r.entry, &r.prev_hash, &r.hash)
+}
+
+/// Inserts `e` as record `seq` with its link hashes (no copy of the entry made).
+fn insert_linked(
+    insert: &mut rusqlite::CachedStatement<'_>,
+    seq: i64,
+    e: &AuditEntry,
+    prev_hash: &[u8; 32],
+    hash: &[u8; 32],
+) -> Result<()> {
     insert
         .execute(params![
-            r.seq,
+            seq,
             e.at_us,
             e.actor_user_id,
             e.actor_username,
@@ -506,8 +517,8 @@ fn insert_chained(insert: &mut rusqlite::CachedStatement<'_>, r: &ChainedEntry) 
             e.outcome.code(),
             e.detail,
             e.request_id,
-            &r.prev_hash[..],
-            &r.hash[..],
+            &prev_hash[..],
+            &hash[..],
         ])
         .map_err(duplicate_seq)?;
     Ok(())

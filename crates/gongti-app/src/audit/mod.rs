@@ -277,9 +277,10 @@ fn write_thread(
             count
         };
         let outbox = flushing || pending.iter().any(|r| r.flush);
+        // Moved out of the requests, not copied: only their answer channels remain.
         let entries: Vec<AuditEntry> = pending
-            .iter()
-            .flat_map(|r| r.entries.iter().cloned())
+            .iter_mut()
+            .flat_map(|r| std::mem::take(&mut r.entries))
             .collect();
         let head = commit(sink, &entries, outbox);
         settle(&mut pending, head.is_some());

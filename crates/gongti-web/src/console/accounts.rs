@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use gongti_app::AppError;
 use gongti_app::accounts::{AccountKind, LockedAccount};
+use gongti_core::throttle::ThrottleParams;
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -35,17 +36,19 @@ struct UnlockForm {
 
 fn page_html(
     c: &Console,
+    params: &ThrottleParams,
     locked: &[LockedAccount],
     done: bool,
     error: Option<&AppError>,
 ) -> Markup {
     let l = c.lang;
     let csrf = c.session.csrf.as_deref().unwrap_or("");
+    let (failures, minutes) = (params.failures_before_lock, params.lock_us / 60_000_000);
     html! {
         h1 { (l.t("账号解锁", "Sign-in locks")) }
         p.muted { (l.t(
-            "连续 5 次密码错误会锁定账号 15 分钟。确认是本人后可在此解锁；本人下次登录时仍会看到失败次数提醒。",
-            "Five wrong passwords in a row lock an account for 15 minutes. Once you know it was the person themselves, lift the lock here; they are still told of the failures at their next sign-in."
+            &format!("连续 {failures} 次密码错误会锁定账号 {minutes} 分钟。确认是本人后可在此解锁；本人下次登录时仍会看到失败次数提醒。"),
+            &format!("{failures} wrong passwords in a row lock an account for {minutes} minutes. Once you know it was the person themselves, lift the lock here; they are still told of the failures at their next sign-in.")
         )) }
         @if done {
             div.card role="status" { (l.t("已解锁，操作已记入审计。", "Unlocked; the action is on the audit trail.")) }
@@ -110,7 +113,15 @@ async fn render(state: &AppState, c: &Console, done: bool, error: Option<&AppErr
                 Some(e) => crate::error::ApiError::of(e).status,
                 None => StatusCode::OK,
             };
-            (status, layout(c, title, page_html(c, &locked, done, error))).into_response()
+            (
+                status,
+                layout(
+                    c,
+                    title,
+                    page_html(c, state.app.throttle_params(), &locked, done, error),
+                ),
+            )
+                .into_response()
         }
         Err(e) => (
             crate::error::ApiError::of(&e).status,
