@@ -421,6 +421,13 @@ impl Store {
         })
     }
 
+    /// Rows in the outbox, moved into the chain or not (moved ones wait there for
+    /// the records' writer to delete them on SQLite).
+    pub async fn audit_outbox_rows(&self) -> Result<i64> {
+        let (n,): (i64,) = on_write!(self, pool => sqlx::query_as("SELECT COUNT(*) FROM audit_outbox").fetch_one(pool).await)?;
+        Ok(n)
+    }
+
     /// Records staged in the outbox and not yet in the chain.
     pub async fn audit_outbox_waiting(&self) -> Result<i64> {
         if let Some(file) = self.audit_file() {

@@ -106,6 +106,9 @@ pub(crate) struct AuditFile {
     /// The patient index's mark (the last record it holds) and when it was set; this
     /// connection is the only one that moves it.
     indexed: Mutex<(i64, std::time::Instant)>,
+    /// The outbox mark as last committed by this process (0 until its first move):
+    /// rows at or below it may be deleted from `gongti.db` by any write there.
+    moved: std::sync::atomic::AtomicI64,
     pub(crate) reads: Arc<DirectReads>,
     /// A read-write connection to `gongti.db` for its audit outbox, and when moved
     /// rows were last deleted there.
@@ -163,6 +166,7 @@ impl AuditFile {
         let file = AuditFile {
             writer: Mutex::new(conn),
             indexed: Mutex::new((0, std::time::Instant::now())),
+            moved: std::sync::atomic::AtomicI64::new(0),
             reads: Arc::new(DirectReads::new(path)),
             outbox: Mutex::new((None, std::time::Instant::now())),
             records_path: data_dir.join("gongti.db"),
@@ -191,6 +195,7 @@ impl AuditFile {
         Ok(AuditFile {
             writer: Mutex::new(conn),
             indexed: Mutex::new((0, std::time::Instant::now())),
+            moved: std::sync::atomic::AtomicI64::new(0),
             reads: Arc::new(DirectReads::new(path)),
             outbox: Mutex::new((None, std::time::Instant::now())),
             records_path: data_dir.join("gongti.db"),
@@ -299,6 +304,10 @@ impl AuditFile {
         }
         tx.commit()?;
         drop(conn);
+        if let Some((last_id, _)) = staged.last() {
+            self.moved
+                .store(*last_id, std::sync::atomic::Ordering::Release);
+        }
         let head = if seq > 0 { Some((seq, prev)) } else { head };
         if let Some((last, _)) = head {
             self.index_if_due(last);
@@ -371,6 +380,11 @@ impl AuditFile {
             }
             Ok((mark, count, digest))
         })
+    }
+
+    /// The last outbox id this process has moved into the chain, without a query.
+    pub(crate) fn moved_mark(&self) -> i64 {
+        self.moved.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The last outbox id moved into the chain.

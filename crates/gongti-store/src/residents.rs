@@ -342,6 +342,12 @@ impl Store {
                 }
             }
             stage_audit!(tx, &staged);
+            // Rows the audit writer has moved into audit.db's chain leave the outbox
+            // with this commit, a batch's worth at a time, instead of in one large
+            // delete that registrations would queue behind.
+            if let Some(mark) = self.audit_file().map(|f| f.moved_mark()).filter(|m| *m > 0) {
+                sqlx::query("DELETE FROM audit_outbox WHERE id <= $1").bind(mark).execute(&mut *tx).await?;
+            }
             tx.commit().await?;
         });
         let out = ids

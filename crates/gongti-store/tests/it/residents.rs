@@ -412,3 +412,30 @@ async fn a_batch_of_residents_is_stored_whole_or_not_at_all() {
         assert_eq!(store.resident_count().await.unwrap(), 300);
     }
 }
+
+#[tokio::test]
+async fn a_registration_batch_takes_moved_audit_records_out_of_the_outbox() {
+    for store in engines().await {
+        let chc = institution(&store, "C1", InstitutionKind::CommunityHealthCentre).await;
+        let registered = crate::support::write_entry("resident.create");
+        let first = vec![
+            (resident("甲", 1), chc.id, registered.clone()),
+            (resident("乙", 2), chc.id, registered.clone()),
+        ];
+        store.insert_residents_each(&first, NOW_US).await.unwrap();
+        assert_eq!(store.append_entries(&[], 10).await.unwrap().moved, 2);
+        let second = vec![(resident("丙", 3), chc.id, registered.clone())];
+        store.insert_residents_each(&second, NOW_US).await.unwrap();
+        // The two moved records left with the second batch's commit; its own record
+        // waits for the writer.
+        assert_eq!(
+            store.audit_outbox_rows().await.unwrap(),
+            1,
+            "{:?}",
+            store.kind()
+        );
+        assert_eq!(store.audit_outbox_waiting().await.unwrap(), 1);
+        assert_eq!(store.append_entries(&[], 10).await.unwrap().moved, 1);
+        assert_eq!(store.audit_records(0, 10).await.unwrap().records.len(), 3);
+    }
+}
