@@ -132,29 +132,6 @@ fn with_care(keys: &DataKeys, row: &impl RowExt) -> Result<(ResidentRecord, Vec<
     Ok((resident(keys, row)?, care))
 }
 
-const INSERT: &str = "INSERT INTO residents (id_number, name, sex, birth_date, phone, address, household, home_institution_id, created_at_us, updated_at_us, id_number_hash)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) RETURNING id";
-
-/// Binds a resident's values in the order of [`INSERT`]'s placeholders, the personal
-/// numbers sealed with the store's keys.
-macro_rules! bind_resident {
-    ($store:expr, $query:expr, $r:expr, $home:expr, $now_us:expr) => {{
-        let sealed =
-            $crate::residents::seal_numbers(&$store.keys, &$r.id_number, $r.phone.as_ref());
-        $query
-            .bind(sealed.id_number)
-            .bind(&$r.name)
-            .bind($r.sex.code())
-            .bind($r.birth_date)
-            .bind(sealed.phone)
-            .bind(&$r.address)
-            .bind(&$r.household)
-            .bind($home)
-            .bind($now_us)
-            .bind(sealed.id_hash.to_vec())
-    }};
-}
-
 /// Largest number of residents inserted in one call of [`Store::insert_residents`].
 pub const RESIDENT_BATCH_MAX: usize = 10_000;
 
@@ -231,10 +208,13 @@ impl Store {
         now_us: i64,
         audit: &[AuditEntry],
     ) -> Result<ResidentRecord> {
+        let sealed = seal_numbers(&self.keys, &r.id_number, r.phone.as_ref());
         let id = on_write!(self, pool => {
             let mut tx = pool.begin().await?;
-            let (id,): (i64,) = bind_resident!(self, sqlx::query_as(INSERT), r, home_institution_id, now_us)
-                .fetch_one(&mut *tx).await?;
+            let inserted = insert_many!(tx, &[(r, home_institution_id, &sealed)], now_us);
+            let id = *inserted
+                .get(&sealed.id_hash[..])
+                .ok_or_else(|| StoreError::Duplicate(ID_NUMBER_INDEX.into()))?;
             stage_audit!(tx, &registered(audit, id));
             tx.commit().await?;
             id

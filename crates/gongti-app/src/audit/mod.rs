@@ -276,7 +276,8 @@ fn write_thread(
         } else {
             count
         };
-        let outbox = flushing || pending.iter().any(|r| r.flush);
+        // Requests gathered since may have asked for the move too.
+        let outbox = pending.iter().any(|r| r.flush);
         // Moved out of the requests, not copied: only their answer channels remain.
         let entries: Vec<AuditEntry> = pending
             .iter_mut()
