@@ -72,21 +72,22 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<Request>) {
         }
         // One timestamp per commit: the latest of the batch's request times.
         let now_us = pending.iter().map(|r| r.now_us).max().unwrap_or_default();
-        let rows: Vec<(ValidResident, i64, AuditEntry)> = pending
-            .iter()
-            .map(|r| (r.resident.clone(), r.home_institution_id, r.audit.clone()))
-            .collect();
-        match store.insert_residents_each(&rows, now_us).await {
+        let count = pending.len();
+        let (rows, answers): (Vec<_>, Vec<_>) = pending
+            .drain(..)
+            .map(|r| ((r.resident, r.home_institution_id, r.audit), r.done))
+            .unzip();
+        match store.insert_residents_each(rows, now_us).await {
             Ok(results) => {
-                for (request, result) in pending.drain(..).zip(results) {
-                    let _ = request.done.send(result);
+                for (done, result) in answers.into_iter().zip(results) {
+                    let _ = done.send(result);
                 }
             }
             Err(error) => {
-                tracing::error!(%error, rows = rows.len(), "registration batch failed; its requests fail");
+                tracing::error!(%error, rows = count, "registration batch failed; its requests fail");
                 let message = error.to_string();
-                for request in pending.drain(..) {
-                    let _ = request.done.send(Err(StoreError::Corrupt(message.clone())));
+                for done in answers {
+                    let _ = done.send(Err(StoreError::Corrupt(message.clone())));
                 }
             }
         }

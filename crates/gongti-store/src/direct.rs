@@ -6,7 +6,13 @@
 //! kind of machine (BENCHMARKS.md), more than the statement itself. A point read here
 //! costs a few microseconds, so it runs where it is called, like any other short piece
 //! of CPU work; long scans go through [`DirectReads::scan`] on tokio's blocking pool.
-//! Writes stay on sqlx's one writer connection: SQLite has one writer at a time.
+//!
+//! Writes go through sqlx's one writer connection — SQLite has one writer at a time —
+//! except the busiest, a shared registration batch: its half-dozen statements, each a
+//! round trip to sqlx's worker, took as long as its commit. [`DirectWrites`] runs such
+//! a transaction on a read-write connection of its own, on tokio's blocking pool, only
+//! while its caller holds the write pool's one connection (the write turn), so the
+//! database still has one writer and sqlx's never meets a lock.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -126,6 +132,111 @@ impl DirectReads {
     }
 }
 
+/// The embedded database's read-write rusqlite connection, used in the write turn only
+/// (see the module's text).
+pub(crate) struct DirectWrites {
+    path: PathBuf,
+    conn: Mutex<Option<Connection>>,
+}
+
+impl std::fmt::Debug for DirectWrites {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirectWrites")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DirectWrites {
+    pub(crate) fn new(path: PathBuf) -> DirectWrites {
+        DirectWrites {
+            path,
+            conn: Mutex::new(None),
+        }
+    }
+
+    /// Opened as sqlx's writer is: foreign keys enforced, `synchronous=FULL` (a
+    /// committed registration survives power loss).
+    fn open(&self) -> Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(crate::SQLITE_BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "synchronous", "full")?;
+        conn.pragma_update(None, "foreign_keys", "on")?;
+        conn.pragma_update(None, "temp_store", "memory")?;
+        conn.pragma_update(None, "cache_size", -65_536)?;
+        conn.set_prepared_statement_cache_capacity(DIRECT_STATEMENT_CACHE);
+        Ok(conn)
+    }
+
+    /// Runs `f` in one transaction (begun `IMMEDIATE`: it takes the write lock at once)
+    /// on tokio's blocking pool and commits it, all or nothing, holding `turn` — the
+    /// write pool's one connection — until the transaction has ended.
+    pub(crate) async fn transaction<T: Send + 'static>(
+        self: &Arc<Self>,
+        turn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let this = Arc::clone(self);
+        blocking("a direct write", move || {
+            let out = this.in_transaction(f);
+            // Released only now, even if the caller stopped waiting.
+            drop(turn);
+            out
+        })
+        .await
+    }
+
+    fn in_transaction<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let mut guard = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        if guard.is_none() {
+            *guard = Some(self.open()?);
+        }
+        let conn = guard.as_mut().ok_or(StoreError::NotFound)?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // An error drops `tx`, which rolls it back.
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+/// Bound values for a statement built at run time, borrowed where they can be.
+pub(crate) mod bind {
+    use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+
+    pub(crate) fn int(v: i64) -> ToSqlOutput<'static> {
+        ToSqlOutput::Borrowed(ValueRef::Integer(v))
+    }
+    pub(crate) fn opt_int(v: Option<i64>) -> ToSqlOutput<'static> {
+        v.map_or(ToSqlOutput::Borrowed(ValueRef::Null), int)
+    }
+    pub(crate) fn text(v: &str) -> ToSqlOutput<'_> {
+        ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes()))
+    }
+    pub(crate) fn opt_text(v: Option<&str>) -> ToSqlOutput<'_> {
+        v.map_or(ToSqlOutput::Borrowed(ValueRef::Null), text)
+    }
+    pub(crate) fn blob(v: &[u8]) -> ToSqlOutput<'_> {
+        ToSqlOutput::Borrowed(ValueRef::Blob(v))
+    }
+    /// A day as sqlx stores `time::Date` on SQLite (`YYYY-MM-DD`, read by
+    /// [`super::parse_day`]).
+    pub(crate) fn day(v: time::Date) -> ToSqlOutput<'static> {
+        ToSqlOutput::Owned(Value::Text(format!(
+            "{:04}-{:02}-{:02}",
+            v.year(),
+            u8::from(v.month()),
+            v.day()
+        )))
+    }
+}
+
 /// Runs blocking SQLite work (rusqlite) on tokio's blocking pool; `what` names it if
 /// the work panics.
 pub(crate) async fn blocking<T: Send + 'static>(
@@ -201,6 +312,22 @@ pub(crate) fn parse_day(text: &str) -> Option<Date> {
 mod tests {
     use super::parse_day;
     use time::macros::date;
+
+    #[test]
+    fn a_day_is_bound_as_sqlx_stores_it_and_read_back_the_same() {
+        use rusqlite::types::{ToSqlOutput, Value};
+        for (day, text) in [
+            (date!(2026 - 11 - 23), "2026-11-23"),
+            (date!(0001 - 01 - 01), "0001-01-01"),
+            (date!(1950 - 02 - 09), "1950-02-09"),
+        ] {
+            let ToSqlOutput::Owned(Value::Text(bound)) = super::bind::day(day) else {
+                panic!("a day is bound as text");
+            };
+            assert_eq!(bound, text);
+            assert_eq!(parse_day(&bound), Some(day));
+        }
+    }
 
     #[test]
     fn a_stored_day_is_read_exactly_and_anything_else_refused() {

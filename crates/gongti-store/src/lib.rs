@@ -168,6 +168,9 @@ enum Engine {
         write: SqlitePool,
         /// The hot path's own read-only connections (see [`direct`]).
         direct: Arc<direct::DirectReads>,
+        /// The hot path's read-write connection, for the write turn (see [`direct`]);
+        /// `None` for a read-only store.
+        direct_writes: Option<Arc<direct::DirectWrites>>,
         /// The audit trail's own file (see [`audit_file`]).
         audit: Arc<audit_file::AuditFile>,
         /// The data directory's owner lock, held as long as any clone of the store
@@ -301,7 +304,8 @@ impl Store {
             engine: Engine::Sqlite {
                 read,
                 write,
-                direct: Arc::new(direct::DirectReads::new(file)),
+                direct: Arc::new(direct::DirectReads::new(file.clone())),
+                direct_writes: Some(Arc::new(direct::DirectWrites::new(file))),
                 audit: Arc::new(audit_file::AuditFile::open(data_dir)?),
                 _owner: Some(Arc::new(lock)),
             },
@@ -334,6 +338,7 @@ impl Store {
                 read: read.clone(),
                 write: read,
                 direct: Arc::new(direct::DirectReads::new(file)),
+                direct_writes: None,
                 audit: Arc::new(audit_file::AuditFile::open_read_only(data_dir)?),
                 _owner: None,
             },
@@ -408,6 +413,26 @@ impl Store {
         match &self.engine {
             Engine::Sqlite { direct, .. } => Some(direct),
             Engine::Postgres { .. } => None,
+        }
+    }
+
+    /// On SQLite (a store that writes), the write turn and the hot path's read-write
+    /// connection to use in it (see [`direct::DirectWrites`]).
+    pub(crate) async fn direct_write_turn(
+        &self,
+    ) -> Result<
+        Option<(
+            sqlx::pool::PoolConnection<sqlx::Sqlite>,
+            Arc<direct::DirectWrites>,
+        )>,
+    > {
+        match &self.engine {
+            Engine::Sqlite {
+                write,
+                direct_writes: Some(direct),
+                ..
+            } => Ok(Some((write.acquire().await?, Arc::clone(direct)))),
+            _ => Ok(None),
         }
     }
 

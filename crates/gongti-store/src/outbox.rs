@@ -70,6 +70,34 @@ macro_rules! stage_audit {
 }
 pub(crate) use stage_audit;
 
+/// [`stage_audit!`] in a transaction of the SQLite hot path ([`crate::direct`]).
+pub(crate) fn stage_direct(tx: &rusqlite::Transaction<'_>, entries: &[AuditEntry]) -> Result<()> {
+    use crate::direct::bind::{int, opt_int, opt_text, text};
+    for chunk in entries.chunks(OUTBOX_ROWS_PER_INSERT) {
+        let mut values = Vec::with_capacity(chunk.len() * 13);
+        for e in chunk {
+            values.extend([
+                int(e.at_us),
+                opt_int(e.actor_user_id),
+                text(&e.actor_username),
+                opt_text(e.role.as_deref()),
+                opt_int(e.institution_id),
+                text(&e.action),
+                text(&e.resource_type),
+                opt_text(e.resource_id.as_deref()),
+                opt_int(e.patient_id),
+                opt_text(e.reason.as_deref()),
+                text(e.outcome.code()),
+                opt_text(e.detail.as_deref()),
+                opt_text(e.request_id.as_deref()),
+            ]);
+        }
+        tx.prepare_cached(&insert_sql(false, chunk.len()))?
+            .execute(rusqlite::params_from_iter(values))?;
+    }
+    Ok(())
+}
+
 /// The records of a write that created the row `id`: each one without a resource id
 /// names that row.
 pub(crate) fn created(entries: &[AuditEntry], id: i64) -> Vec<AuditEntry> {

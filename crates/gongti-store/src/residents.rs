@@ -1,9 +1,12 @@
 //! Residents (the master patient index), keyed on the national ID number, and their
 //! care relationships with institutions.
 
+use std::collections::hash_map::Entry;
+
 use gongti_core::audit::AuditEntry;
 use gongti_core::resident::ValidResident;
 use gongti_core::{IdNumber, Phone, Sex};
+use rusqlite::OptionalExtension;
 use time::Date;
 
 use crate::crypto::DataKeys;
@@ -199,6 +202,115 @@ fn registered(audit: &[AuditEntry], id: i64) -> Vec<AuditEntry> {
     entries
 }
 
+/// Each institution of a batch's district code (`None`: no such institution).
+type Districts = std::collections::HashMap<i64, Option<String>>;
+
+/// A row of a shared batch to insert: its place in the batch, and what to insert.
+type Planned<'a> = (usize, (&'a ValidResident, i64, &'a SealedNumbers));
+
+/// Which rows of a shared batch are inserted (in batch order) and, in place, the
+/// error of each that is not: an unknown institution, or an ID number earlier in the
+/// batch (that one is registered). Each planned row's id is settled after its insert
+/// ([`settle_each`]); rows are inserted a chunk per statement, skipping a taken ID
+/// number (`DO NOTHING`), so that no row's failure aborts the others' statement — on
+/// PostgreSQL it would abort the whole transaction.
+fn plan_each<'a>(
+    batch: &'a [(ValidResident, i64, AuditEntry)],
+    sealed: &'a [SealedNumbers],
+    districts: &Districts,
+) -> (Vec<Result<i64>>, Vec<Planned<'a>>) {
+    let mut ids = Vec::with_capacity(batch.len());
+    let mut rows = Vec::with_capacity(batch.len());
+    let mut distinct = std::collections::HashSet::with_capacity(batch.len());
+    for (i, ((r, home, _), s)) in batch.iter().zip(sealed).enumerate() {
+        ids.push(if districts.get(home).is_none_or(Option::is_none) {
+            Err(StoreError::MissingReference("institution".into()))
+        } else if !distinct.insert(s.id_hash) {
+            Err(StoreError::Duplicate(ID_NUMBER_INDEX.into()))
+        } else {
+            rows.push((i, (r, *home, s)));
+            Ok(0)
+        });
+    }
+    (ids, rows)
+}
+
+/// Settles the ids of a chunk of planned rows from what its insert returned (ids by
+/// ID number hash; a taken one is missing), and collects the audit records of those
+/// registered, naming each resident.
+fn settle_each(
+    chunk: &[Planned<'_>],
+    inserted: &std::collections::HashMap<Vec<u8>, i64>,
+    batch: &[(ValidResident, i64, AuditEntry)],
+    ids: &mut [Result<i64>],
+    staged: &mut Vec<AuditEntry>,
+) {
+    for (i, (_, _, s)) in chunk {
+        ids[*i] = match inserted.get(&s.id_hash[..]) {
+            Some(id) => {
+                staged.extend(registered(std::slice::from_ref(&batch[*i].2), *id));
+                Ok(*id)
+            }
+            None => Err(StoreError::Duplicate(ID_NUMBER_INDEX.into())),
+        };
+    }
+}
+
+/// [`Store::insert_residents_each`]'s transaction on the SQLite hot path: the same
+/// statements as through sqlx, on the calling thread.
+fn insert_each_direct(
+    tx: &rusqlite::Transaction<'_>,
+    batch: &[(ValidResident, i64, AuditEntry)],
+    sealed: &[SealedNumbers],
+    now_us: i64,
+    moved: i64,
+) -> Result<(Vec<Result<i64>>, Districts)> {
+    use crate::direct::bind::{blob, day, int, opt_text, text};
+    let mut districts = Districts::new();
+    {
+        let mut lookup =
+            tx.prepare_cached("SELECT district_code FROM institutions WHERE id = ?1")?;
+        for home in batch.iter().map(|(_, home, _)| *home) {
+            if let Entry::Vacant(unknown) = districts.entry(home) {
+                unknown.insert(lookup.query_row([home], |row| row.get(0)).optional()?);
+            }
+        }
+    }
+    let (mut ids, rows) = plan_each(batch, sealed, &districts);
+    let mut staged = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(RESIDENTS_PER_INSERT) {
+        let mut values = Vec::with_capacity(chunk.len() * 11);
+        for (_, (r, home, s)) in chunk {
+            values.extend([
+                text(&s.id_number),
+                text(&r.name),
+                text(r.sex.code()),
+                day(r.birth_date),
+                opt_text(s.phone.as_deref()),
+                opt_text(r.address.as_deref()),
+                opt_text(r.household.as_deref()),
+                int(*home),
+                blob(&s.id_hash),
+                int(now_us),
+                int(now_us),
+            ]);
+        }
+        let mut insert = tx.prepare_cached(&insert_many_sql(false, chunk.len()))?;
+        let mut returned = insert.query(rusqlite::params_from_iter(values))?;
+        let mut inserted = std::collections::HashMap::with_capacity(chunk.len());
+        while let Some(row) = returned.next()? {
+            inserted.insert(row.get::<_, Vec<u8>>(1)?, row.get::<_, i64>(0)?);
+        }
+        settle_each(chunk, &inserted, batch, &mut ids, &mut staged);
+    }
+    crate::outbox::stage_direct(tx, &staged)?;
+    if moved > 0 {
+        tx.prepare_cached("DELETE FROM audit_outbox WHERE id <= ?1")?
+            .execute([moved])?;
+    }
+    Ok((ids, districts))
+}
+
 impl Store {
     /// Registers a resident; a taken ID number is [`StoreError::Duplicate`].
     pub async fn insert_resident(
@@ -267,10 +379,12 @@ impl Store {
     /// registered (a taken ID number, an unknown institution) is reported in its place
     /// and the others commit together. This is what lets concurrent registrations
     /// share one commit. Each row's audit record (the third of its tuple, naming the
-    /// resident once created) commits with it.
+    /// resident once created) commits with it. On SQLite the transaction runs on the
+    /// hot path's own connection in the write turn ([`crate::direct::DirectWrites`]):
+    /// its statements were each a round trip to sqlx's worker.
     pub async fn insert_residents_each(
         &self,
-        batch: &[(ValidResident, i64, AuditEntry)],
+        batch: Vec<(ValidResident, i64, AuditEntry)>,
         now_us: i64,
     ) -> Result<Vec<Result<ResidentRecord>>> {
         assert!(
@@ -281,55 +395,45 @@ impl Store {
             .iter()
             .map(|(r, _, _)| seal_numbers(&self.keys, &r.id_number, r.phone.as_ref()))
             .collect();
-        let mut ids: Vec<Result<i64>> = Vec::with_capacity(batch.len());
-        let mut districts: std::collections::HashMap<i64, Option<String>> =
-            std::collections::HashMap::new();
-        // The rows are inserted a chunk per statement, skipping a taken ID number
-        // (`DO NOTHING`), so that no row's failure aborts the others' statement — on
-        // PostgreSQL it would abort the whole transaction.
-        on_write!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let mut rows: Vec<(usize, (&ValidResident, i64, &SealedNumbers))> = Vec::new();
-            let mut distinct = std::collections::HashSet::with_capacity(batch.len());
-            for (i, ((r, home, _), s)) in batch.iter().zip(&sealed).enumerate() {
-                if !districts.contains_key(home) {
-                    let d: Option<(String,)> = sqlx::query_as("SELECT district_code FROM institutions WHERE id = $1")
-                        .bind(*home).fetch_optional(&mut *tx).await?;
-                    districts.insert(*home, d.map(|(d,)| d));
+        // Rows the audit writer has moved into audit.db's chain leave the outbox with
+        // this commit, a batch's worth at a time, instead of in one large delete that
+        // registrations would queue behind.
+        let moved = self.audit_file().map_or(0, |f| f.moved_mark());
+        let (batch, ids, districts) = if let Some((turn, direct)) = self.direct_write_turn().await?
+        {
+            direct
+                .transaction(turn, move |tx| {
+                    let (ids, districts) = insert_each_direct(tx, &batch, &sealed, now_us, moved)?;
+                    Ok((batch, ids, districts))
+                })
+                .await?
+        } else {
+            let mut districts = Districts::new();
+            let ids = on_write!(self, pool => {
+                let mut tx = pool.begin().await?;
+                for home in batch.iter().map(|(_, home, _)| *home) {
+                    if let Entry::Vacant(unknown) = districts.entry(home) {
+                        let d: Option<(String,)> = sqlx::query_as("SELECT district_code FROM institutions WHERE id = $1")
+                            .bind(home).fetch_optional(&mut *tx).await?;
+                        unknown.insert(d.map(|(d,)| d));
+                    }
                 }
-                ids.push(if districts[home].is_none() {
-                    Err(StoreError::MissingReference("institution".into()))
-                } else if !distinct.insert(s.id_hash) {
-                    // The same ID number earlier in the batch: that one is registered.
-                    Err(StoreError::Duplicate(ID_NUMBER_INDEX.into()))
-                } else {
-                    rows.push((i, (r, *home, s)));
-                    Ok(0)
-                });
-            }
-            let mut staged: Vec<AuditEntry> = Vec::with_capacity(rows.len());
-            for chunk in rows.chunks(RESIDENTS_PER_INSERT) {
-                let values: Vec<_> = chunk.iter().map(|(_, row)| *row).collect();
-                let inserted = insert_many!(tx, &values, now_us);
-                for (i, (_, _, s)) in chunk {
-                    ids[*i] = match inserted.get(&s.id_hash[..]) {
-                        Some(id) => {
-                            staged.extend(registered(std::slice::from_ref(&batch[*i].2), *id));
-                            Ok(*id)
-                        }
-                        None => Err(StoreError::Duplicate(ID_NUMBER_INDEX.into())),
-                    };
+                let (mut ids, rows) = plan_each(&batch, &sealed, &districts);
+                let mut staged = Vec::with_capacity(rows.len());
+                for chunk in rows.chunks(RESIDENTS_PER_INSERT) {
+                    let values: Vec<_> = chunk.iter().map(|(_, row)| *row).collect();
+                    let inserted = insert_many!(tx, &values, now_us);
+                    settle_each(chunk, &inserted, &batch, &mut ids, &mut staged);
                 }
-            }
-            stage_audit!(tx, &staged);
-            // Rows the audit writer has moved into audit.db's chain leave the outbox
-            // with this commit, a batch's worth at a time, instead of in one large
-            // delete that registrations would queue behind.
-            if let Some(mark) = self.audit_file().map(|f| f.moved_mark()).filter(|m| *m > 0) {
-                sqlx::query("DELETE FROM audit_outbox WHERE id <= $1").bind(mark).execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-        });
+                stage_audit!(tx, &staged);
+                if moved > 0 {
+                    sqlx::query("DELETE FROM audit_outbox WHERE id <= $1").bind(moved).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                ids
+            });
+            (batch, ids, districts)
+        };
         let out = ids
             .into_iter()
             .zip(batch)
@@ -337,15 +441,15 @@ impl Store {
                 let id = id?;
                 Ok(ResidentRecord {
                     id,
-                    name: r.name.clone(),
+                    name: r.name,
                     sex: r.sex,
                     birth_date: r.birth_date,
-                    id_number: r.id_number.clone(),
-                    phone: r.phone.clone(),
-                    address: r.address.clone(),
-                    household: r.household.clone(),
-                    home_institution_id: *home,
-                    home_district_code: districts[home].clone().unwrap_or_default(),
+                    id_number: r.id_number,
+                    phone: r.phone,
+                    address: r.address,
+                    household: r.household,
+                    home_institution_id: home,
+                    home_district_code: districts.get(&home).cloned().flatten().unwrap_or_default(),
                     merged_into_id: None,
                     created_at_us: now_us,
                     updated_at_us: now_us,

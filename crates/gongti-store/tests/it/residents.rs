@@ -190,7 +190,10 @@ async fn a_shared_registration_commit_isolates_the_failing_row() {
             // The same ID number as the first row, in the same batch.
             (resident("甲二", 1), chc.id, registered.clone()),
         ];
-        let results = store.insert_residents_each(&batch, NOW_US).await.unwrap();
+        let results = store
+            .insert_residents_each(batch.clone(), NOW_US)
+            .await
+            .unwrap();
         // The two rows that committed staged their audit records, naming each
         // resident; the failed rows staged nothing.
         assert_eq!(store.audit_outbox_waiting().await.unwrap(), 2);
@@ -422,10 +425,10 @@ async fn a_registration_batch_takes_moved_audit_records_out_of_the_outbox() {
             (resident("甲", 1), chc.id, registered.clone()),
             (resident("乙", 2), chc.id, registered.clone()),
         ];
-        store.insert_residents_each(&first, NOW_US).await.unwrap();
+        store.insert_residents_each(first, NOW_US).await.unwrap();
         assert_eq!(store.append_entries(&[], 10).await.unwrap().moved, 2);
         let second = vec![(resident("丙", 3), chc.id, registered.clone())];
-        store.insert_residents_each(&second, NOW_US).await.unwrap();
+        store.insert_residents_each(second, NOW_US).await.unwrap();
         // The two moved records left with the second batch's commit; its own record
         // waits for the writer.
         assert_eq!(
