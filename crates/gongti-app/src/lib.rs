@@ -94,7 +94,7 @@ impl App {
         signing: Option<audit::checkpoint::Signing>,
     ) -> AppResult<(App, tokio::task::JoinHandle<()>)> {
         let (audit, writer) = audit::AuditLog::start(store.clone(), signing).await?;
-        let registrar = registrar::Registrar::start(store.clone());
+        let registrar = registrar::Registrar::start(store.clone(), audit.clone());
         let app = App {
             store,
             audit,

@@ -2,12 +2,16 @@
 //! writes whatever has gathered in one transaction (a taken ID number fails alone:
 //! see `Store::insert_residents_each`) and answers every waiting request. One durable
 //! commit then carries many registrations, which is what SQLite's single writer needs
-//! to keep up.
+//! to keep up. The registrations' audit records commit with them (staged in the
+//! outbox); the registrar asks the audit writer to move them into the chain and
+//! answers the batch's requests once it has, while it goes on with the next batch.
 
 use gongti_core::audit::AuditEntry;
 use gongti_core::resident::ValidResident;
 use gongti_store::{ResidentRecord, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::audit::AuditLog;
 
 /// Registrations waiting before new ones wait for room.
 pub const REGISTRATION_QUEUE_MAX: usize = 8_192;
@@ -31,9 +35,9 @@ pub(crate) struct Registrar {
 }
 
 impl Registrar {
-    pub(crate) fn start(store: Store) -> Registrar {
+    pub(crate) fn start(store: Store, audit: AuditLog) -> Registrar {
         let (queue, rx) = mpsc::channel(REGISTRATION_QUEUE_MAX);
-        tokio::spawn(write_loop(store, rx));
+        tokio::spawn(write_loop(store, audit, rx));
         Registrar { queue }
     }
 
@@ -60,7 +64,7 @@ impl Registrar {
     }
 }
 
-async fn write_loop(store: Store, mut rx: mpsc::Receiver<Request>) {
+async fn write_loop(store: Store, audit: AuditLog, mut rx: mpsc::Receiver<Request>) {
     let mut pending: Vec<Request> = Vec::new();
     while let Some(first) = rx.recv().await {
         pending.push(first);
@@ -79,9 +83,14 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<Request>) {
             .unzip();
         match store.insert_residents_each(rows, now_us).await {
             Ok(results) => {
-                for (done, result) in answers.into_iter().zip(results) {
-                    let _ = done.send(result);
-                }
+                // Answered once the registrations' records are in the chain, as every
+                // write's are (none to wait for when every registration failed).
+                let moved = if results.iter().any(Result::is_ok) {
+                    Some(audit.flush_later().await)
+                } else {
+                    None
+                };
+                tokio::spawn(answer_when_moved(moved, answers, results));
             }
             Err(error) => {
                 tracing::error!(%error, rows = count, "registration batch failed; its requests fail");
@@ -91,5 +100,29 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<Request>) {
                 }
             }
         }
+    }
+}
+
+/// Answers a batch's requests once the audit writer has moved their records; a
+/// registration whose record could not be moved is answered with the error (it is
+/// stored, and its record is in the outbox for the writer's next sweep).
+async fn answer_when_moved(
+    moved: Option<crate::AppResult<oneshot::Receiver<bool>>>,
+    answers: Vec<oneshot::Sender<Reply>>,
+    results: Vec<Reply>,
+) {
+    let in_chain = match moved {
+        None => true,
+        Some(Ok(committed)) => committed.await.unwrap_or(false),
+        Some(Err(_)) => false,
+    };
+    for (done, result) in answers.into_iter().zip(results) {
+        let result = match result {
+            Ok(_) if !in_chain => Err(StoreError::Corrupt(
+                "the registration's audit record was not moved into the chain".into(),
+            )),
+            other => other,
+        };
+        let _ = done.send(result);
     }
 }

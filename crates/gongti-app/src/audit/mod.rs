@@ -115,9 +115,13 @@ impl AuditLog {
         Ok((AuditLog { queue }, writer))
     }
 
-    async fn send(&self, entries: Vec<AuditEntry>, flush: bool) -> AppResult<()> {
+    /// Queues a request; its answer (whether it committed) arrives on the receiver.
+    async fn queue(
+        &self,
+        entries: Vec<AuditEntry>,
+        flush: bool,
+    ) -> AppResult<oneshot::Receiver<bool>> {
         let (done, committed) = oneshot::channel();
-        let closed = || AppError::Internal(anyhow::anyhow!("the audit writer has stopped"));
         self.queue
             .send(Request {
                 entries,
@@ -125,13 +129,18 @@ impl AuditLog {
                 done,
             })
             .await
-            .map_err(|_| closed())?;
+            .map_err(|_| writer_stopped())?;
+        Ok(committed)
+    }
+
+    async fn send(&self, entries: Vec<AuditEntry>, flush: bool) -> AppResult<()> {
+        let committed = self.queue(entries, flush).await?;
         match committed.await {
             Ok(true) => Ok(()),
             Ok(false) => Err(AppError::Internal(anyhow::anyhow!(
                 "the audit record could not be written"
             ))),
-            Err(_) => Err(closed()),
+            Err(_) => Err(writer_stopped()),
         }
     }
 
@@ -149,6 +158,17 @@ impl AuditLog {
     pub async fn flush(&self) -> AppResult<()> {
         self.send(Vec::new(), true).await
     }
+
+    /// [`AuditLog::flush`] without waiting: the receiver says once the move has
+    /// committed (`true`) or failed. For a writer that answers many requests at once
+    /// (the registrar) and goes on meanwhile.
+    pub(crate) async fn flush_later(&self) -> AppResult<oneshot::Receiver<bool>> {
+        self.queue(Vec::new(), true).await
+    }
+}
+
+fn writer_stopped() -> AppError {
+    AppError::Internal(anyhow::anyhow!("the audit writer has stopped"))
 }
 
 /// Takes what is already queued, up to a batch; returns the records now pending.
