@@ -305,12 +305,72 @@ impl App {
         self.store
             .set_password(user.id, &hash_password(password)?, &key, &[entry])
             .await?;
+        self.forget_sessions_of(user.id);
+        self.audit.flush().await
+    }
+
+    /// A staff member changes their own password (修改密码). The current password is
+    /// checked as a sign-in is — throttled, counted toward the lock, audited — so a
+    /// session left open cannot be used to guess it; the new one must pass the
+    /// password rules. Every session and token of the account ends, this one too.
+    pub async fn change_own_password(
+        &self,
+        ctx: &crate::Ctx,
+        current: &str,
+        new: &str,
+        source: Option<std::net::IpAddr>,
+    ) -> AppResult<()> {
+        let p = &ctx.principal;
+        let entry = |outcome: Outcome, detail: &str| {
+            let mut e = p.audit(self.now_us(), "user.change_password", "User", outcome);
+            e.resource_id = Some(p.user_id.to_string());
+            e.detail = Some(detail.into());
+            e.request_id = ctx.request_id.clone();
+            e
+        };
+        if let Err(e) = check_password(new) {
+            self.audit
+                .record(vec![entry(Outcome::Invalid, "new_password")])
+                .await?;
+            return Err(e);
+        }
+        let user = self.store.user(p.user_id).await?;
+        let checked = self
+            .check_attempt(
+                crate::sign_in::AccountKind::Staff,
+                &user.username,
+                current,
+                Some(user.password_hash.as_str()),
+                source,
+                entry(Outcome::Failed, "locked"),
+            )
+            .await?;
+        if let crate::sign_in::Checked::Wrong(error) = checked {
+            self.audit
+                .record(vec![entry(Outcome::Failed, "wrong_password")])
+                .await?;
+            return Err(error);
+        }
+        let key = crate::sign_in::throttle_key(crate::sign_in::AccountKind::Staff, &user.username);
+        self.store
+            .set_password(
+                user.id,
+                &hash_password(new)?,
+                &key,
+                &[entry(Outcome::Ok, "sessions_ended")],
+            )
+            .await?;
+        self.forget_sessions_of(user.id);
+        self.audit.flush().await
+    }
+
+    /// Drops the cached sessions of a user whose tokens were deleted (a new password).
+    fn forget_sessions_of(&self, user_id: i64) {
         self.auth
             .tokens
             .write()
             .expect("token cache")
-            .retain(|_, (s, _)| s.principal.user_id != user.id);
-        self.audit.flush().await
+            .retain(|_, (s, _)| s.principal.user_id != user_id);
     }
 
     /// An audit entry for an account change made from the command line.

@@ -56,7 +56,7 @@ pub async fn chronic(
     peer_bin: Option<&Path>,
     data_dir: Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
-    let dir = data_dir.unwrap_or_else(|| gongti_testdb::temp_dir("gongti-bench-chronic"));
+    let dir = data_dir.unwrap_or_else(|| crate::scratch_dir("gongti-bench-chronic"));
     std::fs::create_dir_all(&dir)?;
     let reuse = dir.join("gongti.db").exists();
     let store = gongti_store::Store::open_sqlite(&dir, bench_keys(&dir)?).await?;
@@ -394,7 +394,7 @@ async fn peer_ingest(
 /// The same readings as multi-row INSERTs into a fresh database of the same schema.
 async fn raw_readings_insert(rows: &[Value]) -> anyhow::Result<Duration> {
     use sqlx::Connection;
-    let dir = gongti_testdb::temp_dir("gongti-bench-raw-readings");
+    let dir = crate::scratch_dir("gongti-bench-raw-readings");
     let store = gongti_store::Store::open_sqlite(&dir, bench_keys(&dir)?).await?;
     store.migrate().await?;
     store.close().await;

@@ -121,7 +121,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         match cli.command {
             Bench::Registration { residents, connections } => {
                 registration(residents, connections).await?;
@@ -137,7 +137,7 @@ fn main() -> anyhow::Result<()> {
                 .await?;
             }
             Bench::Referrals { patients, slots, connections, postgres_admin_url } => {
-                let dir = gongti_testdb::temp_dir("gongti-bench-referrals");
+                let dir = scratch_dir("gongti-bench-referrals");
                 let store = gongti_store::Store::open_sqlite(&dir, chronic::bench_keys(&dir)?).await?;
                 referrals::contest(store, "SQLite", patients, slots, connections).await?;
                 if let Some(admin) = postgres_admin_url {
@@ -160,7 +160,38 @@ fn main() -> anyhow::Result<()> {
             }
         }
         Ok(())
-    })
+    });
+    // The servers stop with the runtime; then their directories can go.
+    runtime.shutdown_timeout(Duration::from_secs(10));
+    remove_scratch();
+    result
+}
+
+/// The directories the bench made for its own databases: removed when it ends (each
+/// holds tens of thousands of residents; left behind, a day of runs filled /tmp).
+static SCRATCH: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// A new empty directory under the system temp dir, removed when the bench ends.
+pub(crate) fn scratch_dir(prefix: &str) -> PathBuf {
+    let dir = gongti_testdb::temp_dir(prefix);
+    SCRATCH
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(dir.clone());
+    dir
+}
+
+fn remove_scratch() {
+    let dirs = std::mem::take(
+        &mut *SCRATCH
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    for dir in dirs {
+        if let Err(error) = std::fs::remove_dir_all(&dir) {
+            eprintln!("could not remove {}: {error}", dir.display());
+        }
+    }
 }
 
 /// `n` distinct valid residents as JSON bodies, the same for every run.
@@ -185,7 +216,7 @@ pub(crate) struct Server {
 }
 
 async fn serve_sqlite() -> anyhow::Result<Server> {
-    let dir = gongti_testdb::temp_dir("gongti-bench");
+    let dir = scratch_dir("gongti-bench");
     serve_on(gongti_store::Store::open_sqlite(&dir, chronic::bench_keys(&dir)?).await?).await
 }
 
@@ -228,7 +259,7 @@ pub(crate) async fn token(load: &Load, base: &str, username: &str) -> anyhow::Re
 /// Raw batched insert of the same rows into a fresh SQLite database of the same schema
 /// and settings: the ceiling for any registration path.
 async fn raw_sqlite_insert(rows: &[Value]) -> anyhow::Result<Duration> {
-    let dir = gongti_testdb::temp_dir("gongti-bench-raw");
+    let dir = scratch_dir("gongti-bench-raw");
     let store = gongti_store::Store::open_sqlite(&dir, chronic::bench_keys(&dir)?).await?;
     store.migrate().await?;
     store.upsert_district("120101", "和平区", "120100").await?;
@@ -421,7 +452,7 @@ async fn read(connections: usize, duration: Duration) -> anyhow::Result<(Summary
 pub(crate) async fn start_peer(
     bin: &std::path::Path,
 ) -> anyhow::Result<(tokio::process::Child, String)> {
-    let dir = gongti_testdb::temp_dir("gongti-bench-helios");
+    let dir = scratch_dir("gongti-bench-helios");
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();

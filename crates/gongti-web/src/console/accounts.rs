@@ -1,7 +1,8 @@
-//! The city administrator's sign-in locks page (账号解锁): the staff accounts locked
-//! now with a button each, and a form that lifts the lock of any staff or resident
-//! account by its name. The lock message a person sees says to ask an administrator:
-//! this is where the administrator does it.
+//! Accounts in the console. The city administrator's sign-in locks page (账号解锁):
+//! the staff accounts locked now with a button each, and a form that lifts the lock of
+//! any staff or resident account by its name (the lock message a person sees says to
+//! ask an administrator: this is where the administrator does it). And every staff
+//! member's own password (修改密码), which the failed-attempts notice points to.
 
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
@@ -12,7 +13,7 @@ use gongti_core::throttle::ThrottleParams;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{Console, error_box, form_tokens, layout};
+use super::{Console, SESSION_COOKIE, error_box, form_tokens, layout, set_cookie};
 use crate::AppState;
 
 pub(super) fn routes() -> axum::Router<AppState> {
@@ -20,6 +21,10 @@ pub(super) fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/accounts", get(page))
         .route("/accounts/unlock", post(unlock))
+        .route(
+            "/account/password",
+            get(password_page).post(change_password),
+        )
 }
 
 #[derive(Deserialize, Default)]
@@ -154,5 +159,111 @@ async fn unlock(State(state): State<AppState>, c: Console, Form(f): Form<UnlockF
     {
         Ok(()) => Redirect::to("/accounts?unlocked=1").into_response(),
         Err(e) => render(&state, &c, false, Some(&e)).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    csrf: String,
+    current_password: String,
+    new_password: String,
+    confirm_password: String,
+}
+
+fn password_html(c: &Console, error: Option<Markup>) -> Markup {
+    let l = c.lang;
+    let csrf = c.session.csrf.as_deref().unwrap_or("");
+    let min = gongti_app::auth::PASSWORD_MIN_CHARS;
+    html! {
+        h1 { (l.t("修改密码", "Change password")) }
+        p.muted { (l.t(
+            &format!("新密码至少 {min} 个字符。修改后，本账号所有已登录的会话（包括这一次）都会退出，请用新密码重新登录。"),
+            &format!("The new password needs at least {min} characters. Afterwards every session of this account ends, this one too: sign in again with the new password.")
+        )) }
+        @if let Some(e) = error { (e) }
+        div.card {
+            form method="post" action="/account/password" {
+                (form_tokens(csrf))
+                div.grid {
+                    label { (l.t("当前密码", "Current password"))
+                        input type="password" name="current_password" autocomplete="current-password" required; }
+                    label { (l.t("新密码", "New password"))
+                        input type="password" name="new_password" autocomplete="new-password" required minlength=(min) maxlength=(gongti_app::auth::PASSWORD_MAX_CHARS); }
+                    label { (l.t("再次输入新密码", "New password again"))
+                        input type="password" name="confirm_password" autocomplete="new-password" required; }
+                }
+                p { button.primary type="submit" { (l.t("修改密码", "Change password")) } }
+            }
+        }
+    }
+}
+
+fn password_answer(c: &Console, status: StatusCode, error: Option<Markup>) -> Response {
+    (
+        status,
+        layout(
+            c,
+            c.lang.t("修改密码", "Change password"),
+            password_html(c, error),
+        ),
+    )
+        .into_response()
+}
+
+async fn password_page(c: Console) -> Response {
+    password_answer(&c, StatusCode::OK, None)
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    c: Console,
+    crate::extract::ClientIp(ip): crate::extract::ClientIp,
+    Form(f): Form<PasswordForm>,
+) -> Response {
+    let l = c.lang;
+    if c.session.csrf.as_deref() != Some(f.csrf.as_str()) {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let alert = |zh: &str, en: &str| html! { div.error role="alert" { (l.t(zh, en)) } };
+    if f.new_password != f.confirm_password {
+        return password_answer(
+            &c,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(alert(
+                "两次输入的新密码不一致",
+                "The two new passwords differ",
+            )),
+        );
+    }
+    match state
+        .app
+        .change_own_password(&c.ctx, &f.current_password, &f.new_password, ip)
+        .await
+    {
+        Ok(()) => {
+            let mut response = Redirect::to("/login?changed=1").into_response();
+            response.headers_mut().append(
+                axum::http::header::SET_COOKIE,
+                set_cookie(&state, SESSION_COOKIE, "", 0),
+            );
+            response
+        }
+        Err(AppError::Unauthenticated) => password_answer(
+            &c,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(alert("当前密码错误", "The current password is wrong")),
+        ),
+        Err(e) => {
+            // A lock answers 429 with Retry-After as a sign-in does; a new password
+            // that breaks the rules, 422.
+            let (status, retry_after) = match super::refused_sign_in(&e) {
+                locked @ (StatusCode::TOO_MANY_REQUESTS, _) => locked,
+                _ => (crate::error::ApiError::of(&e).status, None),
+            };
+            crate::error::with_retry_after(
+                password_answer(&c, status, Some(error_box(l, &e))),
+                retry_after,
+            )
+        }
     }
 }

@@ -112,6 +112,19 @@ fn set_cookie(state: &AppState, name: &str, value: &str, max_age_s: u64) -> Head
     .expect("cookie values are hex")
 }
 
+/// The notice of failed sign-in attempts since the last sign-in, shown once after
+/// it, with what the person should do (`advice`).
+pub(crate) fn failed_attempts_notice(l: Lang, failed: i64, advice: Markup) -> Markup {
+    html! {
+        div.card.warn role="alert" {
+            (l.t("自上次登录以来，您的账号有 ", "Since your last sign-in there were "))
+            strong { (failed) }
+            (l.t(" 次失败的登录尝试。", " failed sign-in attempts on your account. "))
+            (advice)
+        }
+    }
+}
+
 /// The hidden fields every form that changes something carries: the session's CSRF
 /// token, and a fresh idempotency key, so that a double submit stores once
 /// (`idempotency`).
@@ -255,7 +268,7 @@ struct LoginForm {
     csrf: String,
 }
 
-fn login_html(lang: Lang, csrf: &str, error: Option<Markup>) -> String {
+fn login_html(lang: Lang, csrf: &str, message: Option<Markup>) -> String {
     html! {
         (DOCTYPE)
         html lang=(lang.t("zh-CN", "en")) {
@@ -268,7 +281,7 @@ fn login_html(lang: Lang, csrf: &str, error: Option<Markup>) -> String {
             body {
                 main.login.card {
                     h1 { (lang.t("共体 · 登录", "Gongti · Sign in")) }
-                    @if let Some(e) = error { (e) }
+                    @if let Some(m) = message { (m) }
                     form method="post" action="/login" {
                         input type="hidden" name="csrf" value=(csrf);
                         label for="username" { (lang.t("用户名", "Username")) }
@@ -285,9 +298,23 @@ fn login_html(lang: Lang, csrf: &str, error: Option<Markup>) -> String {
     .into_string()
 }
 
-async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+#[derive(Deserialize, Default)]
+struct LoginParams {
+    /// Set after a password change, which ended the session.
+    changed: Option<String>,
+}
+
+async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<LoginParams>,
+) -> Response {
     let csrf = random_hex();
-    let mut response = Html(login_html(Lang::from_headers(&headers), &csrf, None)).into_response();
+    let lang = Lang::from_headers(&headers);
+    let message = params.changed.is_some().then(|| {
+        html! { div.card role="status" { (lang.t("密码已修改，请用新密码登录。", "Your password was changed: sign in with the new one.")) } }
+    });
+    let mut response = Html(login_html(lang, &csrf, message)).into_response();
     response.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(&state, LOGIN_CSRF_COOKIE, &csrf, 3600),
@@ -434,12 +461,11 @@ async fn home(State(state): State<AppState>, c: Console, headers: HeaderMap) -> 
     );
     let mut response = layout(&c, l.t("首页", "Home"), html! {
         @if let Some(n) = notice {
-            div.card.warn role="alert" {
-                (l.t("自上次登录以来，您的账号有 ", "Since your last sign-in there were "))
-                strong { (n) }
-                (l.t(" 次失败的登录尝试。如非本人操作，请修改密码并告知管理员。",
-                     " failed sign-in attempts on your account. If they were not yours, change your password and tell an administrator."))
-            }
+            (failed_attempts_notice(l, n, html! {
+                (l.t("如非本人操作，请", "If they were not yours, "))
+                a href="/account/password" { (l.t("修改密码", "change your password")) }
+                (l.t("并告知管理员。", " and tell an administrator."))
+            }))
         }
         h1 { (l.t("您好，", "Welcome, ")) (p.staff_name) }
         div.card {
@@ -453,6 +479,7 @@ async fn home(State(state): State<AppState>, c: Console, headers: HeaderMap) -> 
             }
             p { a href="/institutions" { (l.t("机构目录 →", "Institution directory →")) } }
             p { a href="/staff" { (l.t("人员目录 →", "Staff directory →")) } }
+            p { a href="/account/password" { (l.t("修改密码 →", "Change password →")) } }
             @if p.role == Role::CityAdmin {
                 p { a href="/accounts" { (l.t("账号解锁 →", "Sign-in locks →")) } }
             }

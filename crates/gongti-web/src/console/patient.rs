@@ -11,7 +11,9 @@ use gongti_core::scheduling::{BookingStatus, Pool, open_to_public};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
-use super::{CSS, LOGIN_CSRF_COOKIE, Lang, cookie, error_box, random_hex, set_cookie};
+use super::{
+    CSS, LOGIN_CSRF_COOKIE, Lang, NOTICE_COOKIE, cookie, error_box, random_hex, set_cookie,
+};
 use crate::extract::request_id;
 use crate::views::local;
 use crate::{AppState, PAGE_SIZE_DEFAULT};
@@ -127,6 +129,13 @@ async fn login(
                 header::SET_COOKIE,
                 set_cookie(&state, LOGIN_CSRF_COOKIE, "", 0),
             );
+            // Failures since the last sign-in are shown once, on the next page.
+            if let Some(n) = s.notice {
+                h.append(
+                    header::SET_COOKIE,
+                    set_cookie(&state, NOTICE_COOKIE, &n.failed_attempts.to_string(), 300),
+                );
+            }
             response
         }
         Err(e) => {
@@ -143,7 +152,14 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let Some((p, _)) = signed_in(&state, &headers).await else {
         return Redirect::to("/patient/login").into_response();
     };
-    render(&state, &headers, &p, None).await
+    let notice = cookie(&headers, NOTICE_COOKIE).and_then(|n| n.parse::<i64>().ok());
+    let mut response = render(&state, &headers, &p, None, notice).await;
+    if notice.is_some() {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, set_cookie(&state, NOTICE_COOKIE, "", 0));
+    }
+    response
 }
 
 async fn render(
@@ -151,6 +167,7 @@ async fn render(
     headers: &HeaderMap,
     p: &PatientCtx,
     error: Option<AppError>,
+    notice: Option<i64>,
 ) -> Response {
     let l = Lang::from_headers(headers);
     let csrf = p.csrf.clone().unwrap_or_default();
@@ -163,6 +180,12 @@ async fn render(
     let today = state.app.today();
     let clinics = super::scheduling::next_two_weeks(state).await;
     let body = html! {
+        @if let Some(n) = notice {
+            (super::failed_attempts_notice(l, n, html! {
+                (l.t("如非本人操作，请告知您的签约家庭医生或社区卫生服务中心。",
+                     "If they were not yours, tell your family doctor or community health centre."))
+            }))
+        }
         h1 { (l.t("我的预约", "My bookings")) }
         @if let Some(e) = &error { (error_box(l, e)) }
         @for b in bookings.iter().filter(|b| b.status == BookingStatus::Booked) {
@@ -217,7 +240,7 @@ async fn book(
     }
     match state.app.patient_book(&p, f.schedule_id, None).await {
         Ok(_) => Redirect::to("/patient").into_response(),
-        Err(e) => render(&state, &headers, &p, Some(e)).await,
+        Err(e) => render(&state, &headers, &p, Some(e), None).await,
     }
 }
 
@@ -240,7 +263,7 @@ async fn cancel(
     }
     match state.app.patient_cancel(&p, id).await {
         Ok(_) => Redirect::to("/patient").into_response(),
-        Err(e) => render(&state, &headers, &p, Some(e)).await,
+        Err(e) => render(&state, &headers, &p, Some(e), None).await,
     }
 }
 

@@ -58,6 +58,7 @@ const WRITE_ACTIONS: &[&str] = &[
     "staff.create",
     "user.create",
     "user.set_password",
+    "user.change_password",
     "indicators.rebuild",
 ];
 
@@ -588,6 +589,22 @@ async fn every_write_commits_with_its_audit_record() {
             .set_password("audit.doctor", "another-pass-2")
             .await
             .unwrap();
+        // (Staff change their own password in the console; the use case directly.)
+        let own = t.sign_in("audit.doctor", "another-pass-2").await.json();
+        let session = t
+            .app
+            .authenticate(own["access_token"].as_str().unwrap())
+            .await
+            .unwrap();
+        let ctx = gongti_app::Ctx {
+            principal: session.principal,
+            request_id: None,
+        };
+        t.app
+            .change_own_password(&ctx, "another-pass-2", "third-pass-33", None)
+            .await
+            .unwrap();
+        assert_eq!(t.store.audit_outbox_waiting().await.unwrap(), 0);
         t.app.recompute_indicators(true).await.unwrap();
         assert_eq!(t.store.audit_outbox_waiting().await.unwrap(), 0);
 

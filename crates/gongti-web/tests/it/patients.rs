@@ -214,6 +214,15 @@ async fn a_resident_books_on_the_phone_page() {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let r = t.send(get("/patient/login", String::new())).await;
     let csrf = crate::console_scheduling::csrf_of(&r.text);
+    // A wrong password first: the next sign-in tells her.
+    let r = t
+        .send(post(
+            "/patient/login",
+            format!("gongti_login_csrf={csrf}"),
+            format!("username=zxy&password=wrong-pass-1&csrf={csrf}"),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
     let r = t
         .send(post(
             "/patient/login",
@@ -237,6 +246,25 @@ async fn a_resident_books_on_the_phone_page() {
         .unwrap()
         .to_owned();
     let cookie = format!("gongti_patient={token}");
+    assert!(
+        set.iter().any(|c| c.starts_with("gongti_notice=1;")),
+        "{set:?}"
+    );
+    let told = t
+        .send(get("/patient", format!("{cookie}; gongti_notice=1")))
+        .await;
+    assert!(
+        told.text.contains("次失败的登录尝试") && told.text.contains("<strong>1</strong>"),
+        "{}",
+        told.text
+    );
+    assert!(
+        told.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("gongti_notice=;")),
+        "shown once"
+    );
     // The patient cookie is no staff session.
     assert_eq!(
         t.send(get("/residents", cookie.clone())).await.status,

@@ -399,3 +399,96 @@ async fn the_city_administrator_lifts_locks_in_the_console() {
         assert_eq!(token("her-own-pass-1").await.status, StatusCode::OK);
     }
 }
+
+#[tokio::test]
+async fn staff_change_their_own_password_in_the_console() {
+    use crate::console::{page, sign_in};
+    use crate::console_scheduling::{csrf_of, post_form};
+    for t in TestApp::all().await {
+        let nurse = sign_in(&t, "nurse").await;
+        let home = page(&t, &nurse, "/", "zh").await;
+        assert!(
+            home.text.contains("href=\"/account/password\""),
+            "{}",
+            home.text
+        );
+        let form = page(&t, &nurse, "/account/password", "zh").await;
+        assert_eq!(form.status, StatusCode::OK, "{}", form.text);
+        assert!(form.text.contains("当前密码") && form.text.contains("再次输入新密码"));
+        let csrf = csrf_of(&form.text);
+        let change = |current: &str, new: &str, again: &str| {
+            format!(
+                "csrf={csrf}&current_password={current}&new_password={new}&confirm_password={again}"
+            )
+        };
+        let post = |body: String| {
+            let t = &t;
+            let nurse = nurse.clone();
+            async move { post_form(t, &nurse, "/account/password", &body).await }
+        };
+        // Without the session's CSRF token: refused.
+        let r = post(format!(
+            "csrf=x&current_password={PASSWORD}&new_password=new-pass-99&confirm_password=new-pass-99"
+        ))
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        // The two new passwords differ; one too short for the rules.
+        let r = post(change(PASSWORD, "new-pass-99", "new-pass-98")).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert!(r.text.contains("两次输入的新密码不一致"), "{}", r.text);
+        let r = post(change(PASSWORD, "short", "short")).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert!(r.text.contains("role=\"alert\""), "{}", r.text);
+        // A wrong current password: refused and counted like a sign-in.
+        let r = post(change("wrong-pass-1", "new-pass-99", "new-pass-99")).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert!(r.text.contains("当前密码错误"), "{}", r.text);
+        let again = t.sign_in("nurse", PASSWORD).await;
+        assert_eq!(
+            again.status,
+            StatusCode::OK,
+            "nothing changed: {}",
+            again.text
+        );
+        assert_eq!(
+            again.json()["notice"]["failed_attempts"],
+            1,
+            "{}",
+            again.text
+        );
+        // The right one: every session ends, this one too, and the login page says why.
+        let r = post(change(PASSWORD, "new-pass-99", "new-pass-99")).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        assert_eq!(r.headers[header::LOCATION], "/login?changed=1");
+        assert_eq!(
+            page(&t, &nurse, "/", "zh").await.headers[header::LOCATION],
+            "/login"
+        );
+        let login = page(&t, "", "/login?changed=1", "zh").await;
+        assert!(login.text.contains("密码已修改"), "{}", login.text);
+        assert_eq!(
+            t.sign_in("nurse", PASSWORD).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            t.sign_in("nurse", "new-pass-99").await.status,
+            StatusCode::OK
+        );
+        let trail = t.audit_tail(40).await;
+        let changes: Vec<(&str, Outcome)> = trail
+            .iter()
+            .filter(|r| r.entry.action == "user.change_password")
+            .map(|r| (r.entry.detail.as_deref().unwrap_or(""), r.entry.outcome))
+            .collect();
+        assert_eq!(
+            changes,
+            vec![
+                ("new_password", Outcome::Invalid),
+                ("wrong_password", Outcome::Failed),
+                ("sessions_ended", Outcome::Ok)
+            ],
+            "{:?}",
+            t.engine()
+        );
+    }
+}
