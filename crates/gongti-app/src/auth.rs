@@ -203,6 +203,24 @@ pub fn check_password(password: &str) -> AppResult<()> {
 
 /// Checks a password against an account's hash, or — when there is no account —
 /// against a decoy, so that both take as long (argon2 off the async threads).
+/// [`hash_password`] on tokio's blocking pool: argon2 takes tens of milliseconds of
+/// CPU, which a thread that serves requests must not spend.
+pub(crate) async fn hash_password_off_thread(password: &str) -> AppResult<String> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(anyhow::Error::new)?
+}
+
+/// A staff member's change of their own password, as typed in the form.
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordChange<'a> {
+    pub current: &'a str,
+    pub new: &'a str,
+    /// The new password typed again.
+    pub again: &'a str,
+}
+
 pub(crate) async fn password_matches_or_decoy(
     password: &str,
     phc: Option<&str>,
@@ -309,15 +327,15 @@ impl App {
         self.audit.flush().await
     }
 
-    /// A staff member changes their own password (修改密码). The current password is
-    /// checked as a sign-in is — throttled, counted toward the lock, audited — so a
-    /// session left open cannot be used to guess it; the new one must pass the
-    /// password rules. Every session and token of the account ends, this one too.
+    /// A staff member changes their own password (修改密码). The new one must be
+    /// typed twice alike and pass the password rules; the current one is checked as a
+    /// sign-in is — throttled, counted toward the lock, audited — so a session left
+    /// open cannot be used to guess it. Every session and token of the account ends,
+    /// this one too. Each refusal is audited.
     pub async fn change_own_password(
         &self,
         ctx: &crate::Ctx,
-        current: &str,
-        new: &str,
+        change: &PasswordChange<'_>,
         source: Option<std::net::IpAddr>,
     ) -> AppResult<()> {
         let p = &ctx.principal;
@@ -328,9 +346,36 @@ impl App {
             e.request_id = ctx.request_id.clone();
             e
         };
-        if let Err(e) = check_password(new) {
+        let rules = if change.new != change.again {
+            Err(AppError::Invalid(vec![FieldProblem {
+                field: "confirm_password",
+                problem: Problem::Inconsistent {
+                    with: "new_password",
+                },
+            }]))
+        } else {
+            check_password(change.new).map_err(|e| match e {
+                AppError::Invalid(problems) => AppError::Invalid(
+                    problems
+                        .into_iter()
+                        .map(|problem| FieldProblem {
+                            field: "new_password",
+                            ..problem
+                        })
+                        .collect(),
+                ),
+                other => other,
+            })
+        };
+        if let Err(e) = rules {
+            let detail = match &e {
+                AppError::Invalid(p) if p.iter().any(|p| p.field == "confirm_password") => {
+                    "confirm_password"
+                }
+                _ => "new_password",
+            };
             self.audit
-                .record(vec![entry(Outcome::Invalid, "new_password")])
+                .record(vec![entry(Outcome::Invalid, detail)])
                 .await?;
             return Err(e);
         }
@@ -339,23 +384,28 @@ impl App {
             .check_attempt(
                 crate::sign_in::AccountKind::Staff,
                 &user.username,
-                current,
+                change.current,
                 Some(user.password_hash.as_str()),
                 source,
                 entry(Outcome::Failed, "locked"),
             )
             .await?;
         if let crate::sign_in::Checked::Wrong(error) = checked {
+            let detail = match error {
+                AppError::Locked { .. } => "wrong_password_locked",
+                _ => "wrong_password",
+            };
             self.audit
-                .record(vec![entry(Outcome::Failed, "wrong_password")])
+                .record(vec![entry(Outcome::Failed, detail)])
                 .await?;
             return Err(error);
         }
         let key = crate::sign_in::throttle_key(crate::sign_in::AccountKind::Staff, &user.username);
+        let hash = hash_password_off_thread(change.new).await?;
         self.store
             .set_password(
                 user.id,
-                &hash_password(new)?,
+                &hash,
                 &key,
                 &[entry(Outcome::Ok, "sessions_ended")],
             )

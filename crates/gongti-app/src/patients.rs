@@ -11,7 +11,7 @@ use gongti_store::{BookingRecord, NewBooking, Page, StoreError};
 
 use crate::auth::{
     API_TOKEN_TTL, SESSION_TTL, SignInNotice, USERNAME_MAX_CHARS, check_password, hash_of_token,
-    hash_password, new_token,
+    hash_password_off_thread, new_token,
 };
 use crate::scheduling::{booked_or_conflict, booking_access_until_us, pools_for};
 use crate::sign_in::{AccountKind, Checked, throttle_key};
@@ -98,7 +98,7 @@ impl App {
         if !problems.is_empty() {
             return Err(self.refuse(entry, AppError::Invalid(problems)).await);
         }
-        let hash = hash_password(password)?;
+        let hash = hash_password_off_thread(password).await?;
         entry.resource_id = None;
         let id = match self
             .store

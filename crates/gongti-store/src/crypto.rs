@@ -300,10 +300,16 @@ impl DataKeys {
 
     /// The keyed hash that finds a value again (`domain` separates kinds of value).
     pub fn lookup_hash(&self, domain: &str, value: &str) -> [u8; 32] {
+        self.keyed_hash(domain, value.as_bytes())
+    }
+
+    /// The same keyed hash over bytes: what can be compared for equality without
+    /// letting a reader of the database test guesses of what was hashed.
+    pub fn keyed_hash(&self, domain: &str, value: &[u8]) -> [u8; 32] {
         let mut m = Vec::with_capacity(domain.len() + 1 + value.len());
         m.extend_from_slice(domain.as_bytes());
         m.push(0);
-        m.extend_from_slice(value.as_bytes());
+        m.extend_from_slice(value);
         hmac_sha256(&self.lookup, &m)
     }
 }

@@ -1,5 +1,6 @@
 //! SQLite's hot path: statements on the busiest paths served through rusqlite on
-//! read-only connections of their own, run on the calling thread.
+//! connections of their own — point reads on read-only ones on the calling thread,
+//! long scans and the registration batch's write on tokio's blocking pool.
 //!
 //! sqlx's SQLite driver runs every statement on a worker thread of the connection's
 //! own and hands rows back over a channel: about 100 µs of CPU per statement on this
@@ -194,10 +195,15 @@ impl DirectWrites {
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
         let mut guard = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        if guard.is_none() {
-            *guard = Some(self.open()?);
+        // A connection left inside a transaction (a rollback that failed, a panic) is
+        // closed, not reused: every later transaction would fail on it.
+        if guard.as_ref().is_some_and(|c| !c.is_autocommit()) {
+            *guard = None;
         }
-        let conn = guard.as_mut().ok_or(StoreError::NotFound)?;
+        let conn = match &mut *guard {
+            Some(conn) => conn,
+            empty => empty.insert(self.open()?),
+        };
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // An error drops `tx`, which rolls it back.
         let out = f(&tx)?;

@@ -25,6 +25,9 @@ pub enum IdempotentStart {
     InProgress,
 }
 
+/// The keyed hash's domain for request fingerprints.
+const FINGERPRINT_DOMAIN: &str = "idempotency.fingerprint";
+
 impl Store {
     /// Claims `key` for `scope` (who sends it) with the request's `fingerprint`; a
     /// claim older than `keep_us` has expired and is replaced.
@@ -36,6 +39,10 @@ impl Store {
         now_us: i64,
         keep_us: i64,
     ) -> Result<IdempotentStart> {
+        // Kept keyed: a request's body may hold a password (opening a resident's
+        // account, changing one's own), and a plain digest kept for a day would let a
+        // reader of the database test guesses of it at SHA-256's speed.
+        let fingerprint = &self.keys.keyed_hash(FINGERPRINT_DOMAIN, fingerprint);
         let purge = STARTED
             .fetch_add(1, Ordering::Relaxed)
             .is_multiple_of(PURGE_EVERY);
@@ -101,5 +108,46 @@ impl Store {
                 .bind(scope).bind(key).execute(pool).await?;
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::DataKeys;
+    use crate::on_read;
+
+    #[tokio::test]
+    async fn a_fingerprint_is_kept_keyed_and_still_matched() {
+        let mut suffix = [0u8; 8];
+        getrandom::fill(&mut suffix).unwrap();
+        let dir = std::env::temp_dir().join(format!(
+            "gongti-test-idempotency-{}",
+            suffix
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ));
+        let store = Store::open_sqlite(&dir, DataKeys::generate())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let digest = [7u8; 32];
+        let (now, keep) = (1_000_000, 86_400_000_000);
+        let first = store.idempotency_begin("u1", "k", &digest, now, keep).await;
+        assert!(matches!(first, Ok(IdempotentStart::Fresh)));
+        let (kept,): (Vec<u8>,) = on_read!(store, pool => {
+            sqlx::query_as("SELECT fingerprint FROM idempotency_keys WHERE key = 'k'").fetch_one(pool).await
+        })
+        .unwrap();
+        assert_ne!(kept, digest, "the digest itself is not kept");
+        assert_eq!(kept, store.keys.keyed_hash(FINGERPRINT_DOMAIN, &digest));
+        let again = store.idempotency_begin("u1", "k", &digest, now, keep).await;
+        assert!(matches!(again, Ok(IdempotentStart::InProgress)));
+        let other = store
+            .idempotency_begin("u1", "k", &[8u8; 32], now, keep)
+            .await;
+        assert!(matches!(other, Ok(IdempotentStart::Mismatch)));
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -225,21 +225,12 @@ async fn change_password(
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
     let alert = |zh: &str, en: &str| html! { div.error role="alert" { (l.t(zh, en)) } };
-    if f.new_password != f.confirm_password {
-        return password_answer(
-            &c,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(alert(
-                "两次输入的新密码不一致",
-                "The two new passwords differ",
-            )),
-        );
-    }
-    match state
-        .app
-        .change_own_password(&c.ctx, &f.current_password, &f.new_password, ip)
-        .await
-    {
+    let change = gongti_app::auth::PasswordChange {
+        current: &f.current_password,
+        new: &f.new_password,
+        again: &f.confirm_password,
+    };
+    match state.app.change_own_password(&c.ctx, &change, ip).await {
         Ok(()) => {
             let mut response = Redirect::to("/login?changed=1").into_response();
             response.headers_mut().append(
@@ -248,10 +239,28 @@ async fn change_password(
             );
             response
         }
+        Err(AppError::Invalid(problems)) => {
+            let (min, max) = (
+                gongti_app::auth::PASSWORD_MIN_CHARS,
+                gongti_app::auth::PASSWORD_MAX_CHARS,
+            );
+            let message = if problems.iter().any(|p| p.field == "confirm_password") {
+                alert("两次输入的新密码不一致", "The two new passwords differ")
+            } else {
+                alert(
+                    &format!("新密码须为 {min}–{max} 个字符"),
+                    &format!("The new password needs {min} to {max} characters"),
+                )
+            };
+            password_answer(&c, StatusCode::UNPROCESSABLE_ENTITY, Some(message))
+        }
         Err(AppError::Unauthenticated) => password_answer(
             &c,
             StatusCode::UNPROCESSABLE_ENTITY,
-            Some(alert("当前密码错误", "The current password is wrong")),
+            Some(alert(
+                "当前密码错误（连续输错会锁定账号）",
+                "The current password is wrong (wrong passwords in a row lock the account)",
+            )),
         ),
         Err(e) => {
             // A lock answers 429 with Retry-After as a sign-in does; a new password

@@ -312,7 +312,7 @@ async fn login_page(
     let csrf = random_hex();
     let lang = Lang::from_headers(&headers);
     let message = params.changed.is_some().then(|| {
-        html! { div.card role="status" { (lang.t("密码已修改，请用新密码登录。", "Your password was changed: sign in with the new one.")) } }
+        html! { p role="status" { strong { (lang.t("密码已修改，请用新密码登录。", "Your password was changed: sign in with the new one.")) } } }
     });
     let mut response = Html(login_html(lang, &csrf, message)).into_response();
     response.headers_mut().append(

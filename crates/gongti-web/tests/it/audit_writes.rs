@@ -601,7 +601,15 @@ async fn every_write_commits_with_its_audit_record() {
             request_id: None,
         };
         t.app
-            .change_own_password(&ctx, "another-pass-2", "third-pass-33", None)
+            .change_own_password(
+                &ctx,
+                &gongti_app::auth::PasswordChange {
+                    current: "another-pass-2",
+                    new: "third-pass-33",
+                    again: "third-pass-33",
+                },
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(t.store.audit_outbox_waiting().await.unwrap(), 0);

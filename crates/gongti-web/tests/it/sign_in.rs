@@ -438,7 +438,7 @@ async fn staff_change_their_own_password_in_the_console() {
         assert!(r.text.contains("两次输入的新密码不一致"), "{}", r.text);
         let r = post(change(PASSWORD, "short", "short")).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
-        assert!(r.text.contains("role=\"alert\""), "{}", r.text);
+        assert!(r.text.contains("新密码须为 8–128 个字符"), "{}", r.text);
         // A wrong current password: refused and counted like a sign-in.
         let r = post(change("wrong-pass-1", "new-pass-99", "new-pass-99")).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
@@ -483,6 +483,7 @@ async fn staff_change_their_own_password_in_the_console() {
         assert_eq!(
             changes,
             vec![
+                ("confirm_password", Outcome::Invalid),
                 ("new_password", Outcome::Invalid),
                 ("wrong_password", Outcome::Failed),
                 ("sessions_ended", Outcome::Ok)
