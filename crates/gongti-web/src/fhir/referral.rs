@@ -54,8 +54,8 @@ fn schedule(s: &ScheduleRecord) -> Value {
         "serviceType": [{"text": s.department_name}],
         "actor": actors,
         "planningHorizon": {
-            "start": format!("{}T{}+08:00", s.day, start),
-            "end": format!("{}T{}+08:00", s.day, end),
+            "start": local_date_time(s.day, start),
+            "end": local_date_time(s.day, end),
         },
         "comment": format!(
             "{} · {} · 预留家庭医生号 {}/{} (reserved for family doctors)",
@@ -65,6 +65,13 @@ fn schedule(s: &ScheduleRecord) -> Value {
             s.slot_count()
         ),
     })
+}
+
+/// A clinic day's local time as an R4 `dateTime` (`YYYY-MM-DDThh:mm:ss+08:00`, every
+/// field zero-padded: `time::Time`'s display writes `8:00:00.0`, which R4 refuses).
+fn local_date_time(day: time::Date, at: time::Time) -> String {
+    let (h, m, sec) = at.as_hms();
+    format!("{day}T{h:02}:{m:02}:{sec:02}+08:00")
 }
 
 fn slot(v: &SlotView) -> Value {
@@ -389,4 +396,32 @@ async fn communications(
     let list = consultations_of(&state, &ctx, &params).await?;
     let entries = list.iter().filter_map(communication).collect();
     Ok(searchset(&state, "Communication", &params, entries, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::{date, time};
+
+    #[test]
+    fn a_clinic_time_is_an_r4_date_time() {
+        for (day, at, want) in [
+            (
+                date!(2026 - 12 - 03),
+                time!(8:00),
+                "2026-12-03T08:00:00+08:00",
+            ),
+            (
+                date!(2026 - 12 - 03),
+                time!(13:30),
+                "2026-12-03T13:30:00+08:00",
+            ),
+            (
+                date!(2027 - 01 - 09),
+                time!(7:05:09),
+                "2027-01-09T07:05:09+08:00",
+            ),
+        ] {
+            assert_eq!(super::local_date_time(day, at), want);
+        }
+    }
 }
