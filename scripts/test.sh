@@ -30,6 +30,17 @@ fi
 export GONGTI_FHIR_PYTHON="$PWD/$venv/bin/python"
 case "$venv" in /*) export GONGTI_FHIR_PYTHON="$venv/bin/python" ;; esac
 
+step "FHIR validator (npm @medplum/core validateResource, R4 definitions), pinned by scripts/fhir-node"
+node_dir="$target_dir/fhir-node"
+if ! cmp -s scripts/fhir-node/package-lock.json "$node_dir/package-lock.json" ||
+  [ ! -d "$node_dir/node_modules/@medplum/core" ]; then
+  mkdir -p "$node_dir"
+  cp scripts/fhir-node/package.json scripts/fhir-node/package-lock.json "$node_dir/"
+  (cd "$node_dir" && npm ci --silent --no-audit --no-fund)
+fi
+export GONGTI_FHIR_NODE="$PWD/$node_dir"
+case "$node_dir" in /*) export GONGTI_FHIR_NODE="$node_dir" ;; esac
+
 step "format"
 cargo fmt --all -- --check
 

@@ -7,8 +7,8 @@ use gongti_core::audit::{AuditEntry, Outcome};
 use gongti_core::region::{DistrictCode, InstitutionId, check_tie};
 use gongti_core::resident::{FieldProblem, Problem};
 use gongti_store::{
-    DistrictRecord, InstitutionFilter, InstitutionRecord, NewInstitution, NewStaff, Page,
-    StaffFilter, StaffRecord, StoreError, TeamRecord,
+    DepartmentRecord, DistrictRecord, InstitutionFilter, InstitutionRecord, NewInstitution,
+    NewStaff, Page, StaffFilter, StaffRecord, StoreError, TeamRecord,
 };
 
 use crate::{App, AppError, AppResult, Ctx};
@@ -33,6 +33,14 @@ impl App {
 
     pub async fn institution(&self, id: i64) -> AppResult<InstitutionRecord> {
         Ok(self.store.institution(id).await?)
+    }
+
+    pub async fn department(&self, id: i64) -> AppResult<DepartmentRecord> {
+        Ok(self.store.department(id).await?)
+    }
+
+    pub async fn departments(&self, institution_id: i64) -> AppResult<Vec<DepartmentRecord>> {
+        Ok(self.store.departments(institution_id).await?)
     }
 
     pub async fn staff(

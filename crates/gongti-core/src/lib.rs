@@ -12,6 +12,7 @@ pub mod contract;
 pub mod coverage;
 pub mod id_number;
 pub mod measure;
+pub mod names;
 pub mod phone;
 pub mod problem;
 pub mod referral;

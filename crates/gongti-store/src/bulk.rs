@@ -112,6 +112,14 @@ impl Store {
                     )
                     .bind(ended_on).bind(reason).bind(*id)
                     .execute(&mut *tx).await?;
+                    if reason == gongti_core::chronic::record::EndReason::Died.code() {
+                        sqlx::query(
+                            "UPDATE residents SET deceased_on = $1
+                             WHERE id = $2 AND (deceased_on IS NULL OR deceased_on > $1)",
+                        )
+                        .bind(ended_on).bind(e.resident_id)
+                        .execute(&mut *tx).await?;
+                    }
                 }
             }
             let per = (PARAMS_PER_STATEMENT / F_COLS).max(1);

@@ -394,13 +394,22 @@ impl Store {
             if last.is_some_and(|last| last > n.ended_on) {
                 return Err(StoreError::Changed("enrolment"));
             }
-            let (disease, enrolled_on): (String, Date) = sqlx::query_as(
+            let (disease, enrolled_on, resident_id): (String, Date, i64) = sqlx::query_as(
                 "UPDATE chronic_enrolments SET status = 'ended', ended_on = $2, end_reason = $3, end_note = $4,
                      next_due_on = NULL
-                 WHERE id = $1 RETURNING disease, enrolled_on",
+                 WHERE id = $1 RETURNING disease, enrolled_on, resident_id",
             )
             .bind(n.enrolment_id).bind(n.ended_on).bind(n.reason).bind(n.note)
             .fetch_one(&mut *tx).await?;
+            if n.reason == gongti_core::chronic::record::EndReason::Died.code() {
+                // The death is the resident's: the earliest day recorded stands.
+                sqlx::query(
+                    "UPDATE residents SET deceased_on = $2, updated_at_us = $3
+                     WHERE id = $1 AND (deceased_on IS NULL OR deceased_on > $2)",
+                )
+                .bind(resident_id).bind(n.ended_on).bind(n.now_us)
+                .execute(&mut *tx).await?;
+            }
             sqlx::query(
                 "UPDATE chronic_tasks SET status = 'closed', done_at_us = $2 WHERE enrolment_id = $1 AND status = 'open'",
             )

@@ -125,6 +125,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0019_sealed_id_number_not_unique.sql"),
         postgres: include_str!("../migrations/postgres/0019_sealed_id_number_not_unique.sql"),
     },
+    Migration {
+        version: 20,
+        name: "resident_deceased",
+        sqlite: include_str!("../migrations/sqlite/0020_resident_deceased.sql"),
+        postgres: include_str!("../migrations/postgres/0020_resident_deceased.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

@@ -285,6 +285,20 @@ impl Store {
         })
     }
 
+    pub async fn department(&self, id: i64) -> Result<DepartmentRecord> {
+        let row: Option<(i64, i64, String, String)> = on_read!(self, pool => {
+            sqlx::query_as("SELECT id, institution_id, code, name FROM departments WHERE id = $1")
+                .bind(id).fetch_optional(pool).await
+        })?;
+        let (id, institution_id, code, name) = row.ok_or(StoreError::NotFound)?;
+        Ok(DepartmentRecord {
+            id,
+            institution_id,
+            code,
+            name,
+        })
+    }
+
     pub async fn departments(&self, institution_id: i64) -> Result<Vec<DepartmentRecord>> {
         let rows: Vec<(i64, i64, String, String)> = on_read!(self, pool => {
             sqlx::query_as("SELECT id, institution_id, code, name FROM departments WHERE institution_id = $1 ORDER BY id")

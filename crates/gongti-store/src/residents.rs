@@ -29,6 +29,8 @@ pub struct ResidentRecord {
     pub home_district_code: String,
     /// Set when this record was merged into another record of the same person.
     pub merged_into_id: Option<i64>,
+    /// The day of a recorded death (an enrolment ended for `died`).
+    pub deceased_on: Option<Date>,
     pub created_at_us: i64,
     pub updated_at_us: i64,
 }
@@ -46,7 +48,7 @@ pub struct ResidentFilter {
 }
 
 const COLUMNS: &str = "r.id, r.name, r.sex, r.birth_date, r.id_number, r.phone, r.address, r.household, \
-     r.home_institution_id, i.district_code AS home_district_code, r.merged_into_id, r.created_at_us, r.updated_at_us";
+     r.home_institution_id, i.district_code AS home_district_code, r.merged_into_id, r.deceased_on, r.created_at_us, r.updated_at_us";
 const FROM: &str = "FROM residents r JOIN institutions i ON i.id = r.home_institution_id";
 
 fn resident(keys: &DataKeys, row: &impl RowExt) -> Result<ResidentRecord> {
@@ -64,6 +66,7 @@ fn resident(keys: &DataKeys, row: &impl RowExt) -> Result<ResidentRecord> {
         home_institution_id: row.i64("home_institution_id")?,
         home_district_code: row.text("home_district_code")?,
         merged_into_id: row.opt_i64("merged_into_id")?,
+        deceased_on: row.opt_date("deceased_on")?,
         created_at_us: row.i64("created_at_us")?,
         updated_at_us: row.i64("updated_at_us")?,
     })
@@ -451,6 +454,7 @@ impl Store {
                     home_institution_id: home,
                     home_district_code: districts.get(&home).cloned().flatten().unwrap_or_default(),
                     merged_into_id: None,
+                    deceased_on: None,
                     created_at_us: now_us,
                     updated_at_us: now_us,
                 })

@@ -130,13 +130,23 @@ fn patient_ref(id: i64) -> Value {
     json!({"reference": format!("Patient/{id}")})
 }
 
+/// The disease, not the programme: hypertension and diabetes stay `active` when an
+/// enrolment ends (died, moved away, declined — the EpisodeOfCare says `finished`);
+/// only an excluded diagnosis refutes it.
 fn condition(e: &EnrolmentRecord) -> Value {
     let (zh, _) = wording::disease(e.disease);
+    let excluded = e.end_reason.as_deref()
+        == Some(gongti_core::chronic::record::EndReason::DiagnosisExcluded.code());
+    let (clinical, verification) = if excluded {
+        ("inactive", "refuted")
+    } else {
+        ("active", "confirmed")
+    };
     json!({
         "resourceType": "Condition",
         "id": e.id.to_string(),
-        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": if e.active { "active" } else { "inactive" }}]},
-        "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]},
+        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": clinical}]},
+        "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": verification}]},
         "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category", "code": "problem-list-item"}]}],
         "code": {"coding": [{"system": ICD10, "code": e.icd10}], "text": zh},
         "subject": patient_ref(e.resident_id),

@@ -17,7 +17,8 @@ use gongti_core::access::{SearchScope, may_see_identifiers};
 use gongti_core::region::InstitutionKind;
 use gongti_core::resident::parse_sex;
 use gongti_store::{
-    InstitutionFilter, InstitutionRecord, ResidentRecord, StaffFilter, StaffRecord, clamp_page_size,
+    DepartmentRecord, InstitutionFilter, InstitutionRecord, ResidentRecord, StaffFilter,
+    StaffRecord, clamp_page_size,
 };
 use serde_json::{Value, json};
 
@@ -35,6 +36,7 @@ pub const INSTITUTION_CODE_SYSTEM: &str = "urn:gongti:institution-code";
 pub const INSTITUTION_KIND_SYSTEM: &str = "urn:gongti:institution-kind";
 pub const LICENCE_SYSTEM: &str = "urn:gongti:practitioner-licence";
 pub const ROLE_SYSTEM: &str = "urn:gongti:role";
+pub const DEPARTMENT_CODE_SYSTEM: &str = "urn:gongti:department-code";
 const FHIR_JSON: &str = "application/fhir+json";
 
 struct Fhir(Value);
@@ -66,6 +68,8 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/PractitionerRole/{id}", get(read_role))
         .route("/Organization", get(search_organizations))
         .route("/Organization/{id}", get(read_organization))
+        .route("/HealthcareService", get(search_services))
+        .route("/HealthcareService/{id}", get(read_service))
         .merge(chronic::routes())
         .merge(referral::routes())
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));
@@ -211,9 +215,14 @@ fn paging(params: &BTreeMap<String, String>) -> ApiResult<(Option<i64>, u32)> {
 }
 
 pub(crate) fn patient(r: &ResidentRecord, identifiers: bool) -> Value {
-    let mut chars = r.name.chars();
-    let family: String = chars.next().map(String::from).unwrap_or_default();
-    let given: String = chars.collect();
+    let mut name = json!({"use": "official", "text": r.name});
+    let parts = gongti_core::names::split_name(&r.name);
+    if let Some(family) = parts.family {
+        name["family"] = family.into();
+    }
+    if let Some(given) = parts.given {
+        name["given"] = json!([given]);
+    }
     let id_value = if identifiers {
         r.id_number.as_str().to_owned()
     } else {
@@ -225,7 +234,7 @@ pub(crate) fn patient(r: &ResidentRecord, identifiers: bool) -> Value {
         "meta": {"lastUpdated": utc(r.updated_at_us)},
         "identifier": [{"use": "official", "system": ID_NUMBER_SYSTEM, "value": id_value}],
         "active": r.merged_into_id.is_none(),
-        "name": [{"use": "official", "text": r.name, "family": family, "given": if given.is_empty() { vec![] } else { vec![given] }}],
+        "name": [name],
         "gender": sex_code(r.sex),
         "birthDate": r.birth_date.to_string(),
         "managingOrganization": {"reference": format!("Organization/{}", r.home_institution_id)},
@@ -240,6 +249,9 @@ pub(crate) fn patient(r: &ResidentRecord, identifiers: bool) -> Value {
     }
     if let Some(address) = &r.address {
         p["address"] = json!([{"use": "home", "text": address}]);
+    }
+    if let Some(day) = r.deceased_on {
+        p["deceasedDateTime"] = day.to_string().into();
     }
     if let Some(survivor) = r.merged_into_id {
         p["link"] =
@@ -264,6 +276,19 @@ fn organization(i: &InstitutionRecord) -> Value {
         o["partOf"] = json!({"reference": format!("Organization/{upper}")});
     }
     o
+}
+
+/// A department of an institution (心血管内科 at a hospital): what a Schedule's clinic
+/// belongs to and a referral is sent to.
+pub(crate) fn healthcare_service(d: &DepartmentRecord) -> Value {
+    json!({
+        "resourceType": "HealthcareService",
+        "id": d.id.to_string(),
+        "active": true,
+        "identifier": [{"system": DEPARTMENT_CODE_SYSTEM, "value": format!("{}-{}", d.institution_id, d.code)}],
+        "providedBy": {"reference": format!("Organization/{}", d.institution_id)},
+        "name": d.name,
+    })
 }
 
 fn practitioner(s: &StaffRecord) -> Value {
@@ -323,6 +348,7 @@ async fn metadata(State(state): State<AppState>) -> Fhir {
                 resource("Practitioner", search(&[("identifier", "token"), ("name", "string")])),
                 resource("PractitionerRole", search(&[("organization", "reference"), ("practitioner", "reference"), ("role", "token")])),
                 resource("Organization", search(&[("identifier", "token"), ("name", "string"), ("type", "token"), ("partof", "reference")])),
+                resource("HealthcareService", search(&[("organization", "reference")])),
                 search_only("Condition", search(&[("patient", "reference"), ("code", "token")])),
                 search_only("EpisodeOfCare", search(&[("patient", "reference"), ("date", "date")])),
                 search_only("Encounter", search(&[("patient", "reference"), ("date", "date")])),
@@ -442,6 +468,45 @@ async fn read_organization(State(state): State<AppState>, Path(id): Path<String>
             .institution(id_param(&id)?)
             .await
             .map_err(fhir_err)?,
+    )))
+}
+
+async fn read_service(State(state): State<AppState>, Path(id): Path<String>) -> FhirResult {
+    Ok(Fhir(healthcare_service(
+        &state
+            .app
+            .department(id_param(&id)?)
+            .await
+            .map_err(fhir_err)?,
+    )))
+}
+
+/// The departments of one institution (`organization`, required: a city has tens of
+/// thousands).
+async fn search_services(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<BTreeMap<String, String>>,
+) -> FhirResult {
+    check_params(&params, &["organization"])?;
+    let Some(org) = params.get("organization") else {
+        return Err(ApiError::bad_request(
+            "organization_required",
+            "请指定 organization 参数",
+            "Search departments by organization",
+        )
+        .fhir());
+    };
+    let list = state
+        .app
+        .departments(reference_id(org, "Organization")?)
+        .await
+        .map_err(fhir_err)?;
+    Ok(Fhir(bundle(
+        &base_url(&state),
+        "HealthcareService",
+        &params,
+        list.iter().map(healthcare_service).collect(),
+        None,
     )))
 }
 

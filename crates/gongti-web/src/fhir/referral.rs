@@ -40,8 +40,10 @@ pub(super) fn routes() -> axum::Router<AppState> {
 }
 
 fn schedule(s: &ScheduleRecord) -> Value {
+    // R4 allows no Organization here: the clinic is its department's HealthcareService
+    // (providedBy the institution), with the doctor when one is named.
     let mut actors = vec![
-        json!({"reference": format!("Organization/{}", s.institution_id), "display": s.institution_name}),
+        json!({"reference": format!("HealthcareService/{}", s.department_id), "display": format!("{} · {}", s.institution_name, s.department_name)}),
     ];
     if let Some(d) = s.doctor_staff_id {
         actors.push(json!({"reference": format!("Practitioner/{d}"), "display": s.doctor_name}));
@@ -136,7 +138,7 @@ fn service_request(r: &ReferralRecord) -> Value {
         "status": status,
         "intent": "order",
         "category": [{"coding": [{"system": SNOMED, "code": "3457005", "display": "Patient referral"}], "text": "上转 upward referral"}],
-        "priority": if r.urgency == Urgency::Emergency { "stat" } else { "urgent" },
+        "priority": match r.urgency { Urgency::Emergency => "stat", Urgency::Routine => "routine" },
         "code": {"text": format!("转诊至 {} · {}", r.to_institution_name, r.to_department_name)},
         "subject": {"reference": format!("Patient/{}", r.resident_id), "display": r.resident_name},
         "authoredOn": utc(r.created_at_us),
@@ -188,9 +190,16 @@ async fn schedules(
     ApiQuery(params): ApiQuery<Params>,
 ) -> FhirResult {
     check(&params, &["actor", "date", "_count"])?;
-    let institution = param(&params, "actor")
-        .map(|a| reference_id(a, "Organization"))
-        .transpose()?;
+    // `actor=HealthcareService/{department}`, or `Organization/{id}` for every clinic of
+    // an institution (the departments' providedBy).
+    let (mut institution, mut department) = (None, None);
+    if let Some(a) = param(&params, "actor") {
+        if a.starts_with("Organization/") {
+            institution = Some(reference_id(a, "Organization")?);
+        } else {
+            department = Some(reference_id(a, "HealthcareService")?);
+        }
+    }
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
     let from = match param(&params, "date") {
         Some(d) => time::Date::parse(d.trim_start_matches("ge"), &fmt).map_err(|_| {
@@ -205,7 +214,7 @@ async fn schedules(
     };
     let filter = ScheduleFilter {
         institution_id: institution,
-        department_id: None,
+        department_id: department,
         from_day: from,
         to_day: from + Duration::days(14),
     };

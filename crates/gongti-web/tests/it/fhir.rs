@@ -163,36 +163,53 @@ async fn an_independent_validator_accepts_our_resources() {
 
 /// Runs the independent validator over a directory; a loud skip outside CI when the
 /// validator is not installed.
+/// Validates every FHIR file in `dir` with both validators: PyPI `fhir.resources` (R4
+/// models, `GONGTI_FHIR_PYTHON`) and npm `@medplum/core`'s `validateResource` against
+/// the R4 StructureDefinitions (`GONGTI_FHIR_NODE`); scripts/test.sh sets both, CI
+/// requires both.
 pub(crate) fn validate(dir: &std::path::Path, files: usize) {
-    let Some(python) = std::env::var("GONGTI_FHIR_PYTHON")
-        .ok()
-        .filter(|p| !p.is_empty())
-    else {
+    let scripts = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts");
+    let validators = [
+        (
+            "GONGTI_FHIR_PYTHON",
+            None,
+            format!("{scripts}/validate_fhir.py"),
+        ),
+        (
+            "GONGTI_FHIR_NODE",
+            Some("node"),
+            format!("{scripts}/fhir-node/validate.mjs"),
+        ),
+    ];
+    for (var, program, script) in validators {
+        let Some(setting) = std::env::var(var).ok().filter(|p| !p.is_empty()) else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI requires {var}"
+            );
+            eprintln!("SKIPPED a FHIR validator: {var} is not set (scripts/test.sh sets it)");
+            continue;
+        };
+        let mut command = std::process::Command::new(program.unwrap_or(&setting));
+        if program.is_some() {
+            // @medplum/core 5 wants Node 22's WebSocket global; Node 20 has it behind a flag.
+            command
+                .arg("--experimental-websocket")
+                .env("GONGTI_FHIR_NODE", &setting);
+        }
+        command.arg(&script).arg(dir);
+        let out = command.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI requires GONGTI_FHIR_PYTHON"
+            out.status.success(),
+            "{var}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
         );
-        eprintln!(
-            "SKIPPED FHIR validation: GONGTI_FHIR_PYTHON is not set (scripts/test.sh sets it)"
+        assert!(
+            stdout.contains(&format!("{files} valid")),
+            "{var}: {stdout}"
         );
-        return;
-    };
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../scripts/validate_fhir.py"
-    );
-    let out = std::process::Command::new(python)
-        .arg(script)
-        .arg(dir)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains(&format!("{files} valid")), "{stdout}");
+    }
 }
 
 #[tokio::test]
@@ -476,5 +493,103 @@ async fn scheduling_and_referral_over_fhir_validate() {
             task["resource"]["focus"]["reference"],
             format!("ServiceRequest/{referral}")
         );
+        assert_eq!(request["priority"], "routine", "a routine referral");
+        // The schedule's actor is its department (R4 allows no Organization there),
+        // which reads back and is provided by the hospital.
+        let actor = bodies["schedule"]["actor"][0]["reference"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(actor.starts_with("HealthcareService/"), "{actor}");
+        let service = t.get(&format!("/fhir/{actor}"), &doctor).await;
+        assert_eq!(service.status, StatusCode::OK, "{}", service.text);
+        assert_eq!(
+            service.json()["providedBy"]["reference"],
+            format!("Organization/{}", t.hospital)
+        );
+        let services = t
+            .get(
+                &format!("/fhir/HealthcareService?organization={}", t.hospital),
+                &doctor,
+            )
+            .await;
+        assert!(
+            services
+                .text
+                .contains(&format!("\"id\":\"{}\"", &actor[18..]))
+        );
+        let by_service = t
+            .get(&format!("/fhir/Schedule?actor={actor}"), &doctor)
+            .await;
+        assert_eq!(
+            by_service.json()["entry"][0]["resource"]["id"],
+            bodies["schedule"]["id"]
+        );
+        let dir = gongti_testdb::temp_dir("gongti-fhir-service");
+        save(&dir, "service", &service.text);
+        save(&dir, "services", &services.text);
+        validate(&dir, 2);
+    }
+}
+
+/// DOMAIN.md §7 meaning: a compound surname stays whole (欧阳娜娜 → 欧阳 + 娜娜), a
+/// recorded death reaches `Patient.deceasedDateTime`, and an ended enrolment finishes
+/// the EpisodeOfCare while the disease stays an active Condition.
+#[tokio::test]
+async fn names_deaths_and_diseases_mean_what_they_say() {
+    use serde_json::json;
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let r = t
+            .post(
+                "/api/v1/residents",
+                &doctor,
+                json!({"name": "欧阳娜娜", "id_number": crate::support::id_number_born("19500214", 271)}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let p = r.json()["id"].as_i64().unwrap();
+        let day = |ago: i64| (t.app.today() - time::Duration::days(ago)).to_string();
+        let r = t
+            .post(
+                &format!("/api/v1/residents/{p}/enrolments"),
+                &doctor,
+                json!({"icd10": "I10", "diagnosed_on": day(900)}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let alive = t.get(&format!("/fhir/Patient/{p}"), &doctor).await.json();
+        assert_eq!(alive["name"][0]["family"], "欧阳");
+        assert_eq!(alive["name"][0]["given"], json!(["娜娜"]));
+        assert_eq!(alive["name"][0]["text"], "欧阳娜娜");
+        assert!(alive.get("deceasedDateTime").is_none());
+
+        let r = t
+            .post(
+                &format!("/api/v1/residents/{p}/enrolments/hypertension/end"),
+                &doctor,
+                json!({"ended_on": day(0), "reason": "died"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let dir = gongti_testdb::temp_dir("gongti-fhir-meaning");
+        let patient = t.get(&format!("/fhir/Patient/{p}"), &doctor).await;
+        save(&dir, "patient", &patient.text);
+        assert_eq!(patient.json()["deceasedDateTime"], day(0));
+        let conditions = t
+            .get(&format!("/fhir/Condition?patient=Patient/{p}"), &doctor)
+            .await;
+        save(&dir, "conditions", &conditions.text);
+        let c = &conditions.json()["entry"][0]["resource"];
+        assert_eq!(c["clinicalStatus"]["coding"][0]["code"], "active");
+        assert_eq!(c["verificationStatus"]["coding"][0]["code"], "confirmed");
+        let episodes = t
+            .get(&format!("/fhir/EpisodeOfCare?patient={p}"), &doctor)
+            .await;
+        save(&dir, "episodes", &episodes.text);
+        let e = &episodes.json()["entry"][0]["resource"];
+        assert_eq!(e["status"], "finished");
+        assert_eq!(e["period"]["end"], day(0));
+        validate(&dir, 3);
     }
 }
