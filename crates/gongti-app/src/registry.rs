@@ -31,6 +31,14 @@ impl App {
         Ok(self.store.institutions(filter, after, limit).await?)
     }
 
+    pub async fn institutions_count(&self, filter: &InstitutionFilter) -> AppResult<i64> {
+        Ok(self.store.institutions_count(filter).await?)
+    }
+
+    pub async fn staff_count(&self, filter: &StaffFilter) -> AppResult<i64> {
+        Ok(self.store.staff_count(filter).await?)
+    }
+
     pub async fn institution(&self, id: i64) -> AppResult<InstitutionRecord> {
         Ok(self.store.institution(id).await?)
     }

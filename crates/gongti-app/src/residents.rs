@@ -28,6 +28,9 @@ pub struct ResidentQuery {
     /// Matched exactly, after normalisation (15→18 digits, upper-case X).
     pub id_number: Option<String>,
     pub birth_date: Option<Date>,
+    /// Born on or after / on or before (a birth-date range).
+    pub born_from: Option<Date>,
+    pub born_to: Option<Date>,
     pub sex: Option<Sex>,
     pub home_institution_id: Option<i64>,
 }
@@ -205,6 +208,23 @@ impl App {
         limit: u32,
         break_glass_reason: Option<&str>,
     ) -> AppResult<(Page<ResidentRecord>, SearchScope)> {
+        let (page, scope, _) = self
+            .search_residents_counted(ctx, query, after, limit, break_glass_reason, false)
+            .await?;
+        Ok((page, scope))
+    }
+
+    /// [`App::search_residents`], with how many residents match in all when `count`
+    /// (a FHIR search's `Bundle.total`), within the same access scope.
+    pub async fn search_residents_counted(
+        &self,
+        ctx: &Ctx,
+        query: &ResidentQuery,
+        after: Option<i64>,
+        limit: u32,
+        break_glass_reason: Option<&str>,
+        count: bool,
+    ) -> AppResult<(Page<ResidentRecord>, SearchScope, Option<i64>)> {
         let mut entry = self.entry(ctx, "resident.search", Outcome::Ok);
         entry.reason = break_glass_reason.map(str::to_owned);
         let scope = match search_scope(&ctx.principal.actor(), break_glass_reason) {
@@ -233,6 +253,8 @@ impl App {
             name_prefix: query.name_prefix.clone().filter(|n| !n.trim().is_empty()),
             id_number,
             birth_date: query.birth_date,
+            born_from: query.born_from,
+            born_to: query.born_to,
             sex: query.sex,
             home_institution_id: query.home_institution_id,
             ..ResidentFilter::default()
@@ -251,6 +273,11 @@ impl App {
             SearchScope::City => {}
         }
         let page = self.store.residents(&filter, after, limit).await?;
+        let total = if count {
+            Some(self.store.residents_count(&filter).await?)
+        } else {
+            None
+        };
         let basis = match scope {
             SearchScope::Institution(_) => "home_institution",
             _ => "break_glass",
@@ -271,7 +298,7 @@ impl App {
                 .collect()
         };
         self.audit.record(entries).await?;
-        Ok((page, scope))
+        Ok((page, scope, total))
     }
 
     /// Corrects a resident's demographics; the same rules as registration apply.

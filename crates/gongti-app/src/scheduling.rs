@@ -321,6 +321,21 @@ impl App {
         Ok(self.store.schedules(filter, after, limit).await?)
     }
 
+    /// Published schedules over any window (FHIR search: keyset-paged, so a wide
+    /// window costs a page, not the window).
+    pub async fn schedule_search(
+        &self,
+        filter: ScheduleFilter,
+        after: Option<i64>,
+        limit: u32,
+    ) -> AppResult<Page<ScheduleRecord>> {
+        Ok(self.store.schedules(filter, after, limit).await?)
+    }
+
+    pub async fn schedule_count(&self, filter: &ScheduleFilter) -> AppResult<i64> {
+        Ok(self.store.schedule_count(filter).await?)
+    }
+
     pub async fn schedule(&self, id: i64) -> AppResult<ScheduleRecord> {
         Ok(self.store.schedule(id).await?)
     }

@@ -225,12 +225,7 @@ impl Store {
         })
     }
 
-    pub async fn institutions(
-        &self,
-        filter: &InstitutionFilter,
-        after: Option<i64>,
-        limit: u32,
-    ) -> Result<Page<InstitutionRecord>> {
+    fn institution_conditions(filter: &InstitutionFilter) -> Conditions {
         let mut c = Conditions::default();
         if let Some(d) = &filter.district_code {
             c.push("district_code = {}", Arg::Text(d.clone()));
@@ -247,6 +242,16 @@ impl Store {
         if let Some(p) = &filter.name_prefix {
             name_prefix(&mut c, "name", p);
         }
+        c
+    }
+
+    pub async fn institutions(
+        &self,
+        filter: &InstitutionFilter,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<InstitutionRecord>> {
+        let mut c = Self::institution_conditions(filter);
         if let Some(a) = after {
             c.push("id > {}", Arg::I64(a));
         }
@@ -260,6 +265,16 @@ impl Store {
                 .iter().map(institution).collect::<Result<Vec<_>>>()?
         });
         Ok(Page::from_overfetch(items, limit, |i| i.id))
+    }
+
+    /// How many institutions a filter matches (a search's total).
+    pub async fn institutions_count(&self, filter: &InstitutionFilter) -> Result<i64> {
+        let c = Self::institution_conditions(filter);
+        let sql = format!("SELECT COUNT(*) FROM institutions{}", c.sql());
+        let (n,): (i64,) = on_read!(self, pool => {
+            bind_all!(sqlx::query_as(trusted(&sql)), &c.args).fetch_one(pool).await?
+        });
+        Ok(n)
     }
 
     pub async fn institution_count(&self) -> Result<i64> {
@@ -345,12 +360,7 @@ impl Store {
         })
     }
 
-    pub async fn staff(
-        &self,
-        filter: &StaffFilter,
-        after: Option<i64>,
-        limit: u32,
-    ) -> Result<Page<StaffRecord>> {
+    fn staff_conditions(filter: &StaffFilter) -> Conditions {
         let mut c = Conditions::default();
         if let Some(i) = filter.institution_id {
             c.push("institution_id = {}", Arg::I64(i));
@@ -364,6 +374,16 @@ impl Store {
         if let Some(p) = &filter.name_prefix {
             name_prefix(&mut c, "name", p);
         }
+        c
+    }
+
+    pub async fn staff(
+        &self,
+        filter: &StaffFilter,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<StaffRecord>> {
+        let mut c = Self::staff_conditions(filter);
         if let Some(a) = after {
             c.push("id > {}", Arg::I64(a));
         }
@@ -377,6 +397,16 @@ impl Store {
                 .iter().map(staff).collect::<Result<Vec<_>>>()?
         });
         Ok(Page::from_overfetch(items, limit, |s| s.id))
+    }
+
+    /// How many staff a filter matches (a search's total).
+    pub async fn staff_count(&self, filter: &StaffFilter) -> Result<i64> {
+        let c = Self::staff_conditions(filter);
+        let sql = format!("SELECT COUNT(*) FROM staff{}", c.sql());
+        let (n,): (i64,) = on_read!(self, pool => {
+            bind_all!(sqlx::query_as(trusted(&sql)), &c.args).fetch_one(pool).await?
+        });
+        Ok(n)
     }
 
     pub async fn insert_team(&self, new: &NewTeam, now_us: i64) -> Result<TeamRecord> {

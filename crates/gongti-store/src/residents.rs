@@ -40,6 +40,9 @@ pub struct ResidentFilter {
     pub name_prefix: Option<String>,
     pub id_number: Option<String>,
     pub birth_date: Option<Date>,
+    /// Born on or after / on or before (a birth-date range).
+    pub born_from: Option<Date>,
+    pub born_to: Option<Date>,
     pub sex: Option<Sex>,
     pub home_institution_id: Option<i64>,
     pub home_district_code: Option<String>,
@@ -504,12 +507,7 @@ impl Store {
         Ok(n)
     }
 
-    pub async fn residents(
-        &self,
-        filter: &ResidentFilter,
-        after: Option<i64>,
-        limit: u32,
-    ) -> Result<Page<ResidentRecord>> {
+    fn resident_conditions(&self, filter: &ResidentFilter) -> Conditions {
         let mut c = Conditions::default();
         if let Some(p) = &filter.name_prefix {
             name_prefix(&mut c, "r.name", p);
@@ -523,6 +521,12 @@ impl Store {
         if let Some(d) = filter.birth_date {
             c.push("r.birth_date = {}", Arg::Date(d));
         }
+        if let Some(d) = filter.born_from {
+            c.push("r.birth_date >= {}", Arg::Date(d));
+        }
+        if let Some(d) = filter.born_to {
+            c.push("r.birth_date <= {}", Arg::Date(d));
+        }
         if let Some(s) = filter.sex {
             c.push("r.sex = {}", Arg::Text(s.code().to_owned()));
         }
@@ -535,6 +539,16 @@ impl Store {
         if !filter.include_merged {
             c.push_plain("r.merged_into_id IS NULL");
         }
+        c
+    }
+
+    pub async fn residents(
+        &self,
+        filter: &ResidentFilter,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<ResidentRecord>> {
+        let mut c = self.resident_conditions(filter);
         if let Some(a) = after {
             c.push("r.id > {}", Arg::I64(a));
         }
@@ -548,6 +562,16 @@ impl Store {
                 .iter().map(|row| resident(&self.keys, row)).collect::<Result<Vec<_>>>()?
         });
         Ok(Page::from_overfetch(items, limit, |r| r.id))
+    }
+
+    /// How many residents a filter matches (a search's total).
+    pub async fn residents_count(&self, filter: &ResidentFilter) -> Result<i64> {
+        let c = self.resident_conditions(filter);
+        let sql = format!("SELECT COUNT(*) {FROM}{}", c.sql());
+        let (n,): (i64,) = on_read!(self, pool => {
+            bind_all!(sqlx::query_as(trusted(&sql)), &c.args).fetch_one(pool).await?
+        });
+        Ok(n)
     }
 
     /// Replaces a resident's demographics; the ID number may change only to a free one.

@@ -452,6 +452,21 @@ impl Store {
         }))
     }
 
+    /// How many published schedules a filter matches (a search's total).
+    pub async fn schedule_count(&self, filter: &ScheduleFilter) -> Result<i64> {
+        let (n,): (i64,) = on_read!(self, pool => {
+            sqlx::query_as(
+                "SELECT COUNT(*) FROM schedules s
+                 WHERE s.status = 'published' AND s.day >= $1 AND s.day <= $2
+                   AND ($3 IS NULL OR s.institution_id = $3) AND ($4 IS NULL OR s.department_id = $4)",
+            )
+            .bind(filter.from_day).bind(filter.to_day)
+            .bind(filter.institution_id).bind(filter.department_id)
+            .fetch_one(pool).await
+        })?;
+        Ok(n)
+    }
+
     /// A schedule's slots in time order, withdrawn ones included.
     pub async fn slots_of(&self, schedule_id: i64) -> Result<Vec<SlotRecord>> {
         on_read!(self, pool => {

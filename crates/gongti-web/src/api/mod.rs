@@ -335,6 +335,7 @@ impl ResidentParams {
             birth_date: parse_date("birth_date", self.birth_date.as_deref())?,
             sex,
             home_institution_id: self.institution,
+            ..ResidentQuery::default()
         })
     }
 }

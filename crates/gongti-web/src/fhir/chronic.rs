@@ -16,9 +16,9 @@ use gongti_store::{
 use serde_json::{Value, json};
 use time::Date;
 
-use super::{Fhir, FhirResult, base_url, bundle, fhir_err, reference_id};
+use super::search::{FhirQuery, Kind, Range, Search, Spec, searchset};
+use super::{Fhir, FhirResult, base_url, fhir_err, reference_id};
 use crate::error::ApiError;
-use crate::extract::{ApiQuery, decode_cursor};
 use crate::views::utc;
 use crate::{AppState, wording};
 
@@ -26,6 +26,13 @@ const ICD10: &str = "http://hl7.org/fhir/sid/icd-10";
 const LOINC: &str = "http://loinc.org";
 const UCUM: &str = "http://unitsofmeasure.org";
 const MEASURE_BASE: &str = "urn:gongti:measure";
+const CONDITION_CLINICAL: &str = "http://terminology.hl7.org/CodeSystem/condition-clinical";
+const EPISODE_STATUS: &str = "http://hl7.org/fhir/episode-of-care-status";
+const CARE_TEAM_STATUS: &str = "http://hl7.org/fhir/care-team-status";
+const TASK_STATUS: &str = "http://hl7.org/fhir/task-status";
+const ACT_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
+/// Our own category beside R4's: where an observation came from.
+const OBSERVATION_SOURCE: &str = "urn:gongti:observation-source";
 
 pub(super) fn routes() -> axum::Router<AppState> {
     use axum::routing::get;
@@ -38,92 +45,6 @@ pub(super) fn routes() -> axum::Router<AppState> {
         .route("/Task", get(tasks))
         .route("/Flag", get(flags))
         .route("/Measure/{id}/$evaluate-measure", get(evaluate_measure))
-}
-
-/// The search parameters of a chronic-care search: repeated keys allowed (`date`).
-pub(super) type Params = Vec<(String, String)>;
-
-pub(super) fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-pub(super) fn check(params: &Params, known: &[&str]) -> Result<(), ApiError> {
-    match params.iter().find(|(k, _)| !known.contains(&k.as_str())) {
-        None => Ok(()),
-        Some((unknown, _)) => Err(ApiError::bad_request(
-            "unsupported_search_parameter",
-            "不支持的查询参数",
-            "Unsupported search parameter",
-        )
-        .with_detail(unknown.clone())
-        .fhir()),
-    }
-}
-
-/// The patient every chronic-care search is scoped to (`patient` or `subject`).
-pub(super) fn patient_of(params: &Params) -> Result<i64, ApiError> {
-    match param(params, "patient").or(param(params, "subject")) {
-        Some(p) => reference_id(p, "Patient"),
-        None => Err(ApiError::bad_request(
-            "patient_required",
-            "请指定 patient 参数",
-            "Search by patient: give the patient parameter",
-        )
-        .fhir()),
-    }
-}
-
-/// `date` parameters with FHIR prefixes (`ge2026-01-01`, `le…`, `eq…`, `gt…`, `lt…`).
-fn date_filter(params: &Params) -> Result<impl Fn(Date) -> bool, ApiError> {
-    let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    let mut tests: Vec<(String, Date)> = Vec::new();
-    for (k, v) in params {
-        if k != "date" {
-            continue;
-        }
-        let (prefix, day) = match v.get(..2) {
-            Some(p @ ("ge" | "le" | "gt" | "lt" | "eq")) => (p.to_owned(), &v[2..]),
-            _ => ("eq".to_owned(), v.as_str()),
-        };
-        let day = Date::parse(day.get(..10).unwrap_or(day), &fmt).map_err(|_| {
-            ApiError::bad_request(
-                "bad_date",
-                "日期格式应为 YYYY-MM-DD",
-                "Dates are YYYY-MM-DD",
-            )
-            .fhir()
-        })?;
-        tests.push((prefix, day));
-    }
-    Ok(move |d: Date| {
-        tests.iter().all(|(p, x)| match p.as_str() {
-            "ge" => d >= *x,
-            "le" => d <= *x,
-            "gt" => d > *x,
-            "lt" => d < *x,
-            _ => d == *x,
-        })
-    })
-}
-
-/// The day of an instant in the region's time zone.
-fn local_day(us: i64) -> Date {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
-        .map(|t| t.to_offset(gongti_app::DISPLAY_OFFSET).date())
-        .unwrap_or(Date::MIN)
-}
-
-fn code_matches(params: &Params, system: &str, code: &str) -> bool {
-    match param(params, "code") {
-        None => true,
-        Some(c) => c.split(',').any(|one| match one.split_once('|') {
-            Some((s, v)) => (s.is_empty() || s == system) && v == code,
-            None => one == code,
-        }),
-    }
 }
 
 fn patient_ref(id: i64) -> Value {
@@ -344,7 +265,9 @@ fn followup_observations(f: &FollowupRecord) -> Vec<(Date, &'static str, Value)>
     out
 }
 
-fn reading_observation(r: &ReadingRecord, day: Date) -> (Date, &'static str, Value) {
+/// A home reading: categorised as R4's vital-signs and as our `home-reading` source, so
+/// it answers ordinary searches and a search for home readings alike.
+fn reading_observation(r: &ReadingRecord) -> (&'static str, Value) {
     let when: Value = utc(r.taken_at_us).into();
     let mut v = match (r.bp, r.glucose_centi_mmol) {
         (Some(bp), _) => bp_observation(
@@ -365,8 +288,11 @@ fn reading_observation(r: &ReadingRecord, day: Date) -> (Date, &'static str, Val
         ),
     };
     v["method"] = json!({"text": "家庭自测 home reading"});
+    if let Some(categories) = v["category"].as_array_mut() {
+        categories.push(json!({"coding": [{"system": OBSERVATION_SOURCE, "code": "home-reading", "display": "家庭自测 home reading"}]}));
+    }
     let code = if r.bp.is_some() { "85354-9" } else { "15074-8" };
-    (day, code, v)
+    (code, v)
 }
 
 fn care_team(c: &ContractRecord, members: Option<&gongti_store::TeamRecord>) -> Value {
@@ -432,177 +358,337 @@ fn flag(a: &AlertRecord) -> Value {
     })
 }
 
-pub(super) fn searchset(
+/// The patient a patient-scoped search reads (`patient` or `subject`, required: access
+/// is decided per patient): `Ok(None)` when the references can match no patient here
+/// (another type or server), so the answer is empty.
+pub(super) fn patient_of(s: &Search, base: &str) -> Result<Option<i64>, ApiError> {
+    match s.single_reference(&["patient", "subject"], "Patient", base) {
+        None => Err(ApiError::bad_request(
+            "patient_required",
+            "请指定 patient 参数",
+            "Search by patient: give the patient parameter",
+        )
+        .fhir()),
+        Some(Some(id)) => Ok(Some(id)),
+        Some(None) => {
+            let named = ["patient", "subject"]
+                .iter()
+                .flat_map(|n| s.reference_ids(n, "Patient", base))
+                .any(|ids| ids.len() > 1);
+            if named {
+                Err(ApiError::bad_request(
+                    "one_patient",
+                    "一次只能查询一位患者",
+                    "Search one patient at a time",
+                )
+                .fhir())
+            } else {
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Answers a patient-scoped search: the list filtered, then sorted by `date` when
+/// `_sort` asks, counted and paged.
+pub(super) fn answer(
     state: &AppState,
     resource: &str,
-    params: &Params,
-    entries: Vec<Value>,
-    next: Option<i64>,
+    s: &Search,
+    mut found: Vec<(Range, Value)>,
 ) -> Fhir {
-    let map = params.iter().cloned().collect();
-    Fhir(bundle(&base_url(state), resource, &map, entries, next))
+    s.sort_by_time(&mut found, |(r, _)| r.start_us);
+    let page = s.page_of(found.into_iter().map(|(_, v)| v).collect());
+    Fhir(searchset(&base_url(state), resource, s, page, Vec::new()))
 }
+
+/// Most records one patient-scoped search reads (follow-ups of a lifetime are a few
+/// hundred).
+pub(super) const PATIENT_RECORDS_MAX: u32 = 5_000;
+
+pub(super) const CONDITION: Spec = Spec {
+    params: &[
+        ("patient", Kind::Reference),
+        ("subject", Kind::Reference),
+        ("code", Kind::Token),
+        ("clinical-status", Kind::Token),
+        ("onset-date", Kind::Date),
+    ],
+    sorts: &[],
+    includes: &[],
+    revincludes: &[],
+};
 
 async fn conditions(
     State(state): State<AppState>,
     axum::Extension(ctx): axum::Extension<Ctx>,
-    ApiQuery(params): ApiQuery<Params>,
+    q: FhirQuery,
 ) -> FhirResult {
-    check(&params, &["patient", "subject", "code"])?;
-    let patient = patient_of(&params)?;
+    let s = q.search(&CONDITION)?;
+    let Some(patient) = patient_of(&s, &base_url(&state))? else {
+        return Ok(answer(&state, "Condition", &s, Vec::new()));
+    };
+    let now = now_us(&state);
     let list = state
         .app
         .resident_enrolments(&ctx, patient)
         .await
         .map_err(fhir_err)?;
-    let entries = list
+    let found = list
         .iter()
-        .filter(|e| code_matches(&params, ICD10, &e.icd10))
-        .map(condition)
+        .map(|e| (Range::day(e.diagnosed_on), condition(e)))
+        .filter(|(day, c)| {
+            let clinical = c["clinicalStatus"]["coding"][0]["code"]
+                .as_str()
+                .unwrap_or("");
+            s.tokens_match(
+                "code",
+                &[(ICD10, c["code"]["coding"][0]["code"].as_str().unwrap_or(""))],
+            ) && s.tokens_match("clinical-status", &[(CONDITION_CLINICAL, clinical)])
+                && s.dates_match("onset-date", *day, now)
+        })
         .collect();
-    Ok(searchset(&state, "Condition", &params, entries, None))
+    Ok(answer(&state, "Condition", &s, found))
 }
+
+pub(super) const EPISODE: Spec = Spec {
+    params: &[
+        ("patient", Kind::Reference),
+        ("subject", Kind::Reference),
+        ("date", Kind::Date),
+        ("status", Kind::Token),
+    ],
+    sorts: &[],
+    includes: &[],
+    revincludes: &[],
+};
 
 async fn episodes(
     State(state): State<AppState>,
     axum::Extension(ctx): axum::Extension<Ctx>,
-    ApiQuery(params): ApiQuery<Params>,
+    q: FhirQuery,
 ) -> FhirResult {
-    check(&params, &["patient", "subject", "date"])?;
-    let patient = patient_of(&params)?;
-    let on = date_filter(&params)?;
+    let s = q.search(&EPISODE)?;
+    let Some(patient) = patient_of(&s, &base_url(&state))? else {
+        return Ok(answer(&state, "EpisodeOfCare", &s, Vec::new()));
+    };
+    let now = now_us(&state);
     let list = state
         .app
         .resident_enrolments(&ctx, patient)
         .await
         .map_err(fhir_err)?;
-    Ok(searchset(
-        &state,
-        "EpisodeOfCare",
-        &params,
-        list.iter()
-            .filter(|e| on(e.enrolled_on))
-            .map(episode)
-            .collect(),
-        None,
-    ))
+    let found = list
+        .iter()
+        .map(|e| (Range::days(e.enrolled_on, e.ended_on), episode(e)))
+        .filter(|(period, v)| {
+            s.dates_match("date", *period, now)
+                && s.tokens_match(
+                    "status",
+                    &[(EPISODE_STATUS, v["status"].as_str().unwrap_or(""))],
+                )
+        })
+        .collect();
+    Ok(answer(&state, "EpisodeOfCare", &s, found))
 }
 
-async fn followups(
+/// Every follow-up of the patient (read whole: filters and totals need all of them).
+async fn all_followups(
     state: &AppState,
     ctx: &Ctx,
-    params: &Params,
-) -> Result<(Vec<FollowupRecord>, Option<i64>), ApiError> {
-    let patient = patient_of(params)?;
-    let after = decode_cursor(param(params, "_cursor")).map_err(ApiError::fhir)?;
-    let count = param(params, "_count").and_then(|c| c.parse().ok());
+    patient: i64,
+) -> Result<Vec<FollowupRecord>, ApiError> {
     let page = state
         .app
-        .resident_followups(
-            ctx,
-            patient,
-            None,
-            after,
-            gongti_store::clamp_page_size(count, crate::PAGE_SIZE_DEFAULT),
-        )
+        .resident_followups(ctx, patient, None, None, PATIENT_RECORDS_MAX)
         .await
         .map_err(fhir_err)?;
-    Ok((page.items, page.next_after))
+    Ok(page.items)
 }
+
+pub(super) const ENCOUNTER: Spec = Spec {
+    params: &[
+        ("patient", Kind::Reference),
+        ("subject", Kind::Reference),
+        ("date", Kind::Date),
+        ("class", Kind::Token),
+    ],
+    sorts: &["date"],
+    includes: &[],
+    revincludes: &["Observation:encounter"],
+};
 
 async fn encounters(
     State(state): State<AppState>,
     axum::Extension(ctx): axum::Extension<Ctx>,
-    ApiQuery(params): ApiQuery<Params>,
+    q: FhirQuery,
 ) -> FhirResult {
-    check(
-        &params,
-        &["patient", "subject", "date", "_count", "_cursor"],
-    )?;
-    let on = date_filter(&params)?;
-    let (items, next) = followups(&state, &ctx, &params).await?;
-    let entries = items
+    let s = q.search(&ENCOUNTER)?;
+    let base = base_url(&state);
+    let Some(patient) = patient_of(&s, &base)? else {
+        return Ok(answer(&state, "Encounter", &s, Vec::new()));
+    };
+    let now = now_us(&state);
+    let items = all_followups(&state, &ctx, patient).await?;
+    let found: Vec<(Range, Value, &FollowupRecord)> = items
         .iter()
-        .filter(|f| on(f.visit_on))
-        .map(encounter)
+        .map(|f| (Range::day(f.visit_on), encounter(f), f))
+        .filter(|(day, v, _)| {
+            s.dates_match("date", *day, now)
+                && s.tokens_match(
+                    "class",
+                    &[(ACT_CODE, v["class"]["code"].as_str().unwrap_or(""))],
+                )
+        })
         .collect();
-    Ok(searchset(&state, "Encounter", &params, entries, next))
+    if s.revincludes.is_empty() {
+        let found = found.into_iter().map(|(r, v, _)| (r, v)).collect();
+        return Ok(answer(&state, "Encounter", &s, found));
+    }
+    // `_revinclude=Observation:encounter`: the page's encounters' observations.
+    let mut found = found;
+    s.sort_by_time(&mut found, |(r, _, _)| r.start_us);
+    let included = found[s.window(found.len())]
+        .iter()
+        .flat_map(|(_, _, f)| followup_observations(f))
+        .map(|(_, _, v)| v)
+        .collect();
+    let page = s.page_of(found.into_iter().map(|(_, v, _)| v).collect());
+    Ok(Fhir(searchset(&base, "Encounter", &s, page, included)))
 }
 
-/// Observations of the follow-ups (paged by follow-up), or with
-/// `category=home-reading` the home readings of the last year (at most 1,000).
+pub(super) const OBSERVATION: Spec = Spec {
+    params: &[
+        ("patient", Kind::Reference),
+        ("subject", Kind::Reference),
+        ("code", Kind::Token),
+        ("date", Kind::Date),
+        ("category", Kind::Token),
+        ("encounter", Kind::Reference),
+    ],
+    sorts: &["date"],
+    includes: &[],
+    revincludes: &[],
+};
+
+/// Observations of the follow-ups and the home readings, filtered before paging.
 async fn observations(
     State(state): State<AppState>,
     axum::Extension(ctx): axum::Extension<Ctx>,
-    ApiQuery(params): ApiQuery<Params>,
+    q: FhirQuery,
 ) -> FhirResult {
-    check(
-        &params,
-        &[
-            "patient", "subject", "code", "date", "category", "_count", "_cursor",
-        ],
-    )?;
-    let on = date_filter(&params)?;
-    let (found, next) = if param(&params, "category") == Some("home-reading") {
-        let patient = patient_of(&params)?;
-        let now_us = gongti_app::unix_us(state.app.now());
+    let s = q.search(&OBSERVATION)?;
+    let base = base_url(&state);
+    let Some(patient) = patient_of(&s, &base)? else {
+        return Ok(answer(&state, "Observation", &s, Vec::new()));
+    };
+    let now = now_us(&state);
+    let mut found: Vec<(Range, &'static str, Value, Option<i64>)> =
+        all_followups(&state, &ctx, patient)
+            .await?
+            .iter()
+            .flat_map(|f| {
+                followup_observations(f)
+                    .into_iter()
+                    .map(move |(day, code, v)| (Range::day(day), code, v, Some(f.id)))
+            })
+            .collect();
+    let only_encounters = s.has("encounter");
+    if !only_encounters {
         let readings = state
             .app
             .resident_readings(
                 &ctx,
                 patient,
-                now_us - 366 * 24 * 3600 * 1_000_000,
-                now_us + 1,
+                0,
+                now + 1,
                 gongti_app::readings::READINGS_LIST_MAX,
             )
             .await
             .map_err(fhir_err)?;
-        (
-            readings
-                .iter()
-                .map(|r| reading_observation(r, local_day(r.taken_at_us)))
-                .collect::<Vec<_>>(),
-            None,
-        )
-    } else {
-        let (items, next) = followups(&state, &ctx, &params).await?;
-        (items.iter().flat_map(followup_observations).collect(), next)
-    };
-    let entries = found
+        found.extend(readings.iter().map(|r| {
+            let (code, v) = reading_observation(r);
+            (Range::instant(r.taken_at_us), code, v, None)
+        }));
+    }
+    let found = found
         .into_iter()
-        .filter(|(day, code, _)| on(*day) && code_matches(&params, LOINC, code))
-        .map(|(_, _, v)| v)
+        .filter(|(when, code, v, encounter)| {
+            let categories: Vec<(&str, &str)> = v["category"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|c| c["coding"].as_array().into_iter().flatten())
+                .map(|c| {
+                    (
+                        c["system"].as_str().unwrap_or(""),
+                        c["code"].as_str().unwrap_or(""),
+                    )
+                })
+                .collect();
+            s.dates_match("date", *when, now)
+                && s.tokens_match("code", &[(LOINC, code)])
+                && s.tokens_match("category", &categories)
+                && encounter.is_none_or(|e| s.references_match("encounter", "Encounter", &base, e))
+                && (encounter.is_some() || !only_encounters)
+        })
+        .map(|(when, _, v, _)| (when, v))
         .collect();
-    Ok(searchset(&state, "Observation", &params, entries, next))
+    Ok(answer(&state, "Observation", &s, found))
 }
+
+/// CareTeam and Task: by patient and status.
+pub(super) const BY_PATIENT_AND_STATUS: Spec = Spec {
+    params: &[
+        ("patient", Kind::Reference),
+        ("subject", Kind::Reference),
+        ("status", Kind::Token),
+    ],
+    sorts: &[],
+    includes: &[],
+    revincludes: &[],
+};
 
 async fn care_teams(
     State(state): State<AppState>,
     axum::Extension(ctx): axum::Extension<Ctx>,
-    ApiQuery(params): ApiQuery<Params>,
+    q: FhirQuery,
 ) -> FhirResult {
-    check(&params, &["patient", "subject"])?;
-    let patient = patient_of(&params)?;
+    let s = q.search(&BY_PATIENT_AND_STATUS)?;
+    let Some(patient) = patient_of(&s, &base_url(&state))? else {
+        return Ok(answer(&state, "CareTeam", &s, Vec::new()));
+    };
     let contracts = state
         .app
         .resident_contracts(&ctx, patient)
         .await
         .map_err(fhir_err)?;
-    let mut entries = Vec::with_capacity(contracts.len());
+    let mut found = Vec::with_capacity(contracts.len());
     for c in &contracts {
         let team = state.app.store().team(c.team_id).await.ok();
-        entries.push(care_team(c, team.as_ref()));
+        let v = care_team(c, team.as_ref());
+        if s.tokens_match(
+            "status",
+            &[(CARE_TEAM_STATUS, v["status"].as_str().unwrap_or(""))],
+        ) {
+            found.push((
+                Range::days(c.start_on, Some(c.ended_on.unwrap_or(c.end_on))),
+                v,
+            ));
+        }
     }
-    Ok(searchset(&state, "CareTeam", &params, entries, None))
+    Ok(answer(&state, "CareTeam", &s, found))
 }
 
 async fn tasks(
     State(state): State<AppState>,
     axum::Extension(ctx): axum::Extension<Ctx>,
-    ApiQuery(params): ApiQuery<Params>,
+    q: FhirQuery,
 ) -> FhirResult {
-    check(&params, &["patient", "subject", "status"])?;
-    let patient = patient_of(&params)?;
+    let s = q.search(&BY_PATIENT_AND_STATUS)?;
+    let Some(patient) = patient_of(&s, &base_url(&state))? else {
+        return Ok(answer(&state, "Task", &s, Vec::new()));
+    };
     let list = state
         .app
         .resident_tasks(&ctx, patient)
@@ -610,39 +696,74 @@ async fn tasks(
         .map_err(fhir_err)?;
     let referrals = state
         .app
-        .resident_referrals(&ctx, patient, None, crate::PAGE_SIZE_DEFAULT)
+        .resident_referrals(&ctx, patient, None, PATIENT_RECORDS_MAX)
         .await
         .map_err(fhir_err)?;
-    let wanted = param(&params, "status");
-    let entries = list
+    let found = list
         .iter()
         .map(task)
         .chain(referrals.items.iter().map(super::referral::referral_task))
-        .filter(|t| wanted.is_none_or(|s| t["status"] == s))
+        .filter(|t| {
+            s.tokens_match(
+                "status",
+                &[(TASK_STATUS, t["status"].as_str().unwrap_or(""))],
+            )
+        })
+        .map(|t| (Range::instant(0), t))
         .collect();
-    Ok(searchset(&state, "Task", &params, entries, None))
+    Ok(answer(&state, "Task", &s, found))
 }
+
+pub(super) const FLAG: Spec = Spec {
+    params: &[
+        ("patient", Kind::Reference),
+        ("subject", Kind::Reference),
+        ("date", Kind::Date),
+    ],
+    sorts: &["date"],
+    includes: &[],
+    revincludes: &[],
+};
 
 async fn flags(
     State(state): State<AppState>,
     axum::Extension(ctx): axum::Extension<Ctx>,
-    ApiQuery(params): ApiQuery<Params>,
+    q: FhirQuery,
 ) -> FhirResult {
-    check(&params, &["patient", "subject", "date"])?;
-    let patient = patient_of(&params)?;
-    let on = date_filter(&params)?;
+    let s = q.search(&FLAG)?;
+    let Some(patient) = patient_of(&s, &base_url(&state))? else {
+        return Ok(answer(&state, "Flag", &s, Vec::new()));
+    };
+    let now = now_us(&state);
     let list = state
         .app
         .resident_alerts(&ctx, patient)
         .await
         .map_err(fhir_err)?;
-    let entries = list
+    let found = list
         .iter()
-        .filter(|a| on(local_day(a.raised_at_us)))
-        .map(flag)
+        .map(|a| (Range::instant(a.raised_at_us), flag(a)))
+        .filter(|(when, _)| s.dates_match("date", *when, now))
         .collect();
-    Ok(searchset(&state, "Flag", &params, entries, None))
+    Ok(answer(&state, "Flag", &s, found))
 }
+
+pub(super) fn now_us(state: &AppState) -> i64 {
+    gongti_app::unix_us(state.app.now())
+}
+
+const EVALUATE_MEASURE: Spec = Spec {
+    params: &[
+        ("periodStart", Kind::String),
+        ("periodEnd", Kind::String),
+        ("reportType", Kind::String),
+        ("subject", Kind::Reference),
+        ("scope", Kind::String),
+    ],
+    sorts: &[],
+    includes: &[],
+    revincludes: &[],
+};
 
 /// `Measure/{programme}-{indicator}/$evaluate-measure?periodStart&periodEnd&reportType`
 /// with `subject=Organization/{id}` or `scope=city|district:<code>`: a MeasureReport,
@@ -652,29 +773,29 @@ async fn evaluate_measure(
     State(state): State<AppState>,
     Path(id): Path<String>,
     axum::Extension(ctx): axum::Extension<Ctx>,
-    ApiQuery(params): ApiQuery<Params>,
+    q: FhirQuery,
 ) -> FhirResult {
-    check(
-        &params,
-        &["periodStart", "periodEnd", "reportType", "subject", "scope"],
-    )?;
+    let s = q.search(&EVALUATE_MEASURE)?;
+    let param = |name: &str| s.first(name);
     let not_found = || ApiError::not_found().fhir();
     let (disease, indicator) = id.split_once('-').ok_or_else(not_found)?;
     let disease = Disease::parse(disease).ok_or_else(not_found)?;
     let indicator = Indicator::parse(indicator)
         .filter(|i| i.applies_to(disease))
         .ok_or_else(not_found)?;
-    let scope = match (param(&params, "subject"), param(&params, "scope")) {
-        (Some(s), _) => IndicatorScope::Institution(reference_id(s, "Organization")?),
-        (None, s) => crate::api::indicators::parse_scope(&ctx, s).map_err(ApiError::fhir)?,
+    let scope = match (param("subject"), param("scope")) {
+        (Some(o), _) => IndicatorScope::Institution(reference_id(&o, "Organization")?),
+        (None, scope) => {
+            crate::api::indicators::parse_scope(&ctx, scope.as_deref()).map_err(ApiError::fhir)?
+        }
     };
     let period = crate::api::indicators::parse_period(
         &state,
-        param(&params, "periodStart"),
-        param(&params, "periodEnd"),
+        param("periodStart").as_deref(),
+        param("periodEnd").as_deref(),
     )
     .map_err(ApiError::fhir)?;
-    let subject_list = match param(&params, "reportType") {
+    let subject_list = match param("reportType").as_deref() {
         None | Some("summary") => false,
         Some("subject-list") => true,
         Some(_) => {
@@ -726,8 +847,8 @@ async fn evaluate_measure(
                     indicator,
                     part: ListPart::Numerator,
                 },
-                None,
-                gongti_store::PAGE_SIZE_MAX,
+                s.after,
+                s.count as u32,
                 None,
             )
             .await
@@ -737,7 +858,28 @@ async fn evaluate_measure(
             .iter()
             .map(|p| json!({"item": {"reference": format!("Patient/{}", p.resident_id), "display": p.name}}))
             .collect();
-        report["contained"] = json!([{"resourceType": "List", "id": "numerator", "status": "current", "mode": "snapshot", "entry": entries}]);
+        // The numerator's patients are paged like a search (`_count`, `_cursor`): the
+        // List says how many there are and where the next page is.
+        let mut note = format!(
+            "分子共 {n} 人，本页 {} 人 / {n} patients in the numerator, {} on this page",
+            entries.len(),
+            entries.len()
+        );
+        if let Some(after) = list.next_after {
+            let mut pairs: Vec<String> =
+                ["periodStart", "periodEnd", "reportType", "subject", "scope"]
+                    .iter()
+                    .filter_map(|k| param(k).map(|v| format!("{k}={}", super::encode(&v))))
+                    .collect();
+            pairs.push(format!("_count={}", s.count));
+            pairs.push(format!("_cursor={}", crate::extract::encode_cursor(after)));
+            note.push_str(&format!(
+                "；下一页 next page: {}/Measure/{id}/$evaluate-measure?{}",
+                base_url(&state),
+                pairs.join("&")
+            ));
+        }
+        report["contained"] = json!([{"resourceType": "List", "id": "numerator", "status": "current", "mode": "snapshot", "note": [{"text": note}], "entry": entries}]);
         report["group"][0]["population"][0]["subjectResults"] = json!({"reference": "#numerator"});
     }
     Ok(Fhir(report))

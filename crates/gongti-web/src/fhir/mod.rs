@@ -4,8 +4,6 @@
 //! `application/fhir+json`.
 //! Errors are OperationOutcomes. Resources are built by hand from the records.
 
-use std::collections::BTreeMap;
-
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -18,17 +16,20 @@ use gongti_core::region::InstitutionKind;
 use gongti_core::resident::parse_sex;
 use gongti_store::{
     DepartmentRecord, InstitutionFilter, InstitutionRecord, ResidentRecord, StaffFilter,
-    StaffRecord, clamp_page_size,
+    StaffRecord,
 };
 use serde_json::{Value, json};
 
 mod chronic;
 mod referral;
+pub(crate) mod search;
 
+use search::{FhirQuery, Kind, Next, Page, Search, Spec, Total, searchset};
+
+use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiQuery, decode_cursor, encode_cursor, require_token};
+use crate::extract::require_token;
 use crate::views::{sex_code, utc};
-use crate::{AppState, PAGE_SIZE_DEFAULT};
 
 /// The national ID number's identifier system (DOMAIN.md §1).
 pub const ID_NUMBER_SYSTEM: &str = "urn:oid:2.16.156.10011.1.3";
@@ -97,90 +98,13 @@ fn id_param(id: &str) -> ApiResult<i64> {
     id.parse().map_err(|_| ApiError::not_found().fhir())
 }
 
-/// Supported search parameters per resource; anything else is refused, so a client is
-/// never handed everything when it asked for something we do not filter on.
-const PATIENT_PARAMS: [&str; 7] = [
-    "identifier",
-    "name",
-    "birthdate",
-    "gender",
-    "organization",
-    "_count",
-    "_cursor",
-];
-const PRACTITIONER_PARAMS: [&str; 4] = ["identifier", "name", "_count", "_cursor"];
-const ROLE_PARAMS: [&str; 5] = ["organization", "practitioner", "role", "_count", "_cursor"];
-const ORGANIZATION_PARAMS: [&str; 6] =
-    ["identifier", "name", "type", "partof", "_count", "_cursor"];
-
-fn check_params(params: &BTreeMap<String, String>, known: &[&str]) -> ApiResult<()> {
-    match params.keys().find(|k| !known.contains(&k.as_str())) {
-        None => Ok(()),
-        Some(unknown) => Err(ApiError::bad_request(
-            "unsupported_search_parameter",
-            "不支持的查询参数",
-            "Unsupported search parameter",
-        )
-        .with_detail(unknown.clone())
-        .fhir()),
-    }
-}
-
-/// `system|value`, `|value` or `value`: the value, if the system (when given) is ours.
-fn token_value<'a>(param: &'a str, system: &str) -> Option<&'a str> {
-    match param.split_once('|') {
-        Some((s, v)) if s.is_empty() || s == system => Some(v),
-        Some(_) => None,
-        None => Some(param),
-    }
-}
-
-/// `Organization/12` or `12`.
+/// `Organization/12` or `12` (an operation's parameter), refused when it is not one.
 fn reference_id(param: &str, resource: &str) -> ApiResult<i64> {
     let raw = param.strip_prefix(&format!("{resource}/")).unwrap_or(param);
     raw.parse().map_err(|_| {
         ApiError::bad_request("bad_reference", "引用格式无效", "Not a valid reference")
             .with_detail(param.to_owned())
             .fhir()
-    })
-}
-
-fn bundle(
-    base: &str,
-    resource: &str,
-    params: &BTreeMap<String, String>,
-    entries: Vec<Value>,
-    next_after: Option<i64>,
-) -> Value {
-    let query = |cursor: Option<String>| {
-        let mut pairs: Vec<String> = params
-            .iter()
-            .filter(|(k, _)| k.as_str() != "_cursor")
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-            .collect();
-        if let Some(c) = cursor {
-            pairs.push(format!("_cursor={c}"));
-        }
-        if pairs.is_empty() {
-            String::new()
-        } else {
-            format!("?{}", pairs.join("&"))
-        }
-    };
-    let mut links = vec![
-        json!({"relation": "self", "url": format!("{base}/{resource}{}", query(params.get("_cursor").cloned()))}),
-    ];
-    if let Some(after) = next_after {
-        links.push(json!({"relation": "next", "url": format!("{base}/{resource}{}", query(Some(encode_cursor(after))))}));
-    }
-    json!({
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "link": links,
-        "entry": entries.into_iter().map(|r| {
-            let id = r["id"].as_str().unwrap_or_default().to_owned();
-            json!({"fullUrl": format!("{base}/{resource}/{id}"), "resource": r, "search": {"mode": "match"}})
-        }).collect::<Vec<_>>(),
     })
 }
 
@@ -196,22 +120,6 @@ fn encode(s: &str) -> String {
         }
     }
     out
-}
-
-fn paging(params: &BTreeMap<String, String>) -> ApiResult<(Option<i64>, u32)> {
-    let after = decode_cursor(params.get("_cursor").map(String::as_str)).map_err(ApiError::fhir)?;
-    let count = match params.get("_count") {
-        None => None,
-        Some(c) => Some(c.parse::<u32>().map_err(|_| {
-            ApiError::bad_request(
-                "bad_count",
-                "_count 应为正整数",
-                "_count must be a positive integer",
-            )
-            .fhir()
-        })?),
-    };
-    Ok((after, clamp_page_size(count, PAGE_SIZE_DEFAULT)))
 }
 
 pub(crate) fn patient(r: &ResidentRecord, identifiers: bool) -> Value {
@@ -321,19 +229,59 @@ fn practitioner_role(s: &StaffRecord) -> Value {
     r
 }
 
+/// Every searchable type, its search and whether it can be read by id: the
+/// CapabilityStatement is written from this, and the conformance test derives its
+/// search cases from the CapabilityStatement.
+fn served() -> Vec<(&'static str, &'static Spec, bool)> {
+    vec![
+        ("Patient", &PATIENT, true),
+        ("Practitioner", &PRACTITIONER, true),
+        ("PractitionerRole", &PRACTITIONER_ROLE, true),
+        ("Organization", &ORGANIZATION, true),
+        ("HealthcareService", &HEALTHCARE_SERVICE, true),
+        ("Condition", &chronic::CONDITION, false),
+        ("EpisodeOfCare", &chronic::EPISODE, false),
+        ("Encounter", &chronic::ENCOUNTER, false),
+        ("Observation", &chronic::OBSERVATION, false),
+        ("CareTeam", &chronic::BY_PATIENT_AND_STATUS, false),
+        ("Task", &chronic::BY_PATIENT_AND_STATUS, false),
+        ("Flag", &chronic::FLAG, false),
+        ("Schedule", &referral::SCHEDULE, true),
+        ("Slot", &referral::SLOT, false),
+        ("Appointment", &referral::APPOINTMENT, false),
+        ("ServiceRequest", &referral::SERVICE_REQUEST, true),
+        ("CommunicationRequest", &referral::CONSULTATION, false),
+        ("Communication", &referral::CONSULTATION, false),
+    ]
+}
+
 async fn metadata(State(state): State<AppState>) -> Fhir {
-    let search = |names: &[(&str, &str)]| -> Vec<Value> {
-        names
-            .iter()
-            .map(|(n, t)| json!({"name": n, "type": t}))
-            .collect()
-    };
-    let resource = |ty: &str, params: Vec<Value>| json!({"type": ty, "interaction": [{"code": "read"}, {"code": "search-type"}], "searchParam": params});
-    let search_only = |ty: &str, params: Vec<Value>| json!({"type": ty, "interaction": [{"code": "search-type"}], "searchParam": params});
+    let mut resources: Vec<Value> = served()
+        .into_iter()
+        .map(|(ty, spec, read)| {
+            let mut interactions = vec![json!({"code": "search-type"})];
+            if read {
+                interactions.insert(0, json!({"code": "read"}));
+            }
+            let mut v = json!({
+                "type": ty,
+                "interaction": interactions,
+                "searchParam": spec.params.iter().map(|(n, k)| json!({"name": n, "type": k.code()})).collect::<Vec<_>>(),
+            });
+            if !spec.includes.is_empty() {
+                v["searchInclude"] = json!(spec.includes);
+            }
+            if !spec.revincludes.is_empty() {
+                v["searchRevInclude"] = json!(spec.revincludes);
+            }
+            v
+        })
+        .collect();
+    resources.push(json!({"type": "Measure", "operation": [{"name": "evaluate-measure", "definition": "http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure"}]}));
     Fhir(json!({
         "resourceType": "CapabilityStatement",
         "status": "active",
-        "date": "2026-11-22",
+        "date": "2026-12-02",
         "publisher": "Gongti",
         "kind": "instance",
         "software": {"name": "Gongti", "version": env!("CARGO_PKG_VERSION")},
@@ -342,28 +290,9 @@ async fn metadata(State(state): State<AppState>) -> Fhir {
         "format": ["application/fhir+json", "json"],
         "rest": [{
             "mode": "server",
+            "documentation": "Search is lenient by default (unknown parameters are ignored and left out of the self link); Prefer: handling=strict refuses them. Every search takes _count (at most 200), _total=none|accurate, _summary=count, _elements and, where listed, _sort, _include and _revinclude. Patient-scoped types need patient (or subject). Region-wide types (Patient, Practitioner, PractitionerRole, Organization) take one value per parameter.",
             "security": {"description": "Bearer tokens from POST /api/v1/auth/token", "cors": false},
-            "resource": [
-                resource("Patient", search(&[("identifier", "token"), ("name", "string"), ("birthdate", "date"), ("gender", "token"), ("organization", "reference")])),
-                resource("Practitioner", search(&[("identifier", "token"), ("name", "string")])),
-                resource("PractitionerRole", search(&[("organization", "reference"), ("practitioner", "reference"), ("role", "token")])),
-                resource("Organization", search(&[("identifier", "token"), ("name", "string"), ("type", "token"), ("partof", "reference")])),
-                resource("HealthcareService", search(&[("organization", "reference")])),
-                search_only("Condition", search(&[("patient", "reference"), ("code", "token")])),
-                search_only("EpisodeOfCare", search(&[("patient", "reference"), ("date", "date")])),
-                search_only("Encounter", search(&[("patient", "reference"), ("date", "date")])),
-                search_only("Observation", search(&[("patient", "reference"), ("code", "token"), ("date", "date"), ("category", "token")])),
-                search_only("CareTeam", search(&[("patient", "reference")])),
-                search_only("Task", search(&[("patient", "reference"), ("status", "token")])),
-                search_only("Flag", search(&[("patient", "reference"), ("date", "date")])),
-                resource("Schedule", search(&[("actor", "reference"), ("date", "date")])),
-                search_only("Slot", search(&[("schedule", "reference"), ("status", "token")])),
-                search_only("Appointment", search(&[("patient", "reference"), ("status", "token")])),
-                resource("ServiceRequest", search(&[("patient", "reference"), ("status", "token")])),
-                search_only("CommunicationRequest", search(&[("patient", "reference")])),
-                search_only("Communication", search(&[("patient", "reference")])),
-                json!({"type": "Measure", "operation": [{"name": "evaluate-measure", "definition": "http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure"}]}),
-            ],
+            "resource": resources,
         }],
     }))
 }
@@ -381,29 +310,81 @@ async fn read_patient(
     Ok(Fhir(patient(&view.record, may_see_identifiers(view.basis))))
 }
 
+pub(super) const PATIENT: Spec = Spec {
+    params: &[
+        ("identifier", Kind::Token),
+        ("name", Kind::String),
+        ("birthdate", Kind::Date),
+        ("gender", Kind::Token),
+        ("organization", Kind::Reference),
+    ],
+    sorts: &[],
+    includes: &[],
+    revincludes: &[],
+};
+
+/// The answer of a keyset-paged search: the page, its total unless `_total=none`.
+fn keyset_page(s: &Search, entries: Vec<Value>, next: Option<i64>, total: Option<i64>) -> Page {
+    Page {
+        entries: if s.summary_count { Vec::new() } else { entries },
+        total: total.map(|t| t as usize),
+        next: match next {
+            Some(after) if !s.summary_count => Next::Cursor(after),
+            _ => Next::None,
+        },
+    }
+}
+
+fn wants_total(s: &Search) -> bool {
+    s.summary_count || s.total == Total::Accurate
+}
+
+fn empty(state: &AppState, resource: &str, s: &Search) -> FhirResult {
+    Ok(Fhir(searchset(
+        &base_url(state),
+        resource,
+        s,
+        s.page_of(Vec::new()),
+        Vec::new(),
+    )))
+}
+
+/// An organization reference parameter's id: `None` when it names another type or
+/// server (nothing can match).
+fn organization_param(s: &Search, name: &str, base: &str) -> Result<Option<Option<i64>>, ApiError> {
+    Ok(s.one_value(name)?
+        .map(|o| search::reference_id(&o, "Organization", base)))
+}
+
 async fn search_patients(
     State(state): State<AppState>,
-    ApiQuery(params): ApiQuery<BTreeMap<String, String>>,
+    q: FhirQuery,
     axum::Extension(ctx): axum::Extension<Ctx>,
 ) -> FhirResult {
-    check_params(&params, &PATIENT_PARAMS)?;
-    let (after, count) = paging(&params)?;
+    let s = q.search(&PATIENT)?;
+    let base = base_url(&state);
     let bad = |code, zh: &str, en: &str| ApiError::bad_request(code, zh, en).fhir();
+    let (born_from, born_to) = s.day_bounds("birthdate");
     let mut query = ResidentQuery {
-        name_prefix: params.get("name").cloned(),
+        name_prefix: s.one_value("name")?,
+        born_from,
+        born_to,
         ..ResidentQuery::default()
     };
-    let mut impossible = false;
-    if let Some(identifier) = params.get("identifier") {
-        match token_value(identifier, ID_NUMBER_SYSTEM) {
+    if let Some(identifier) = s.one_value("identifier")? {
+        // A value that is no ID number matches no one (a search, not a form).
+        match search::Token::parse(&identifier)
+            .code_in(ID_NUMBER_SYSTEM)
+            .filter(|v| gongti_core::id_number::IdNumber::parse(v, state.app.today()).is_ok())
+        {
             Some(v) => query.id_number = Some(v.to_owned()),
-            None => impossible = true,
+            None => return empty(&state, "Patient", &s),
         }
     }
-    if let Some(g) = params.get("gender") {
-        match parse_sex(g) {
-            Some(s) => query.sex = Some(s),
-            None if g == "other" || g == "unknown" => impossible = true,
+    if let Some(g) = s.one_value("gender")? {
+        match parse_sex(&g) {
+            Some(sex) => query.sex = Some(sex),
+            None if g == "other" || g == "unknown" => return empty(&state, "Patient", &s),
             None => {
                 return Err(bad(
                     "bad_gender",
@@ -413,32 +394,28 @@ async fn search_patients(
             }
         }
     }
-    if let Some(b) = params.get("birthdate") {
-        let date = b.strip_prefix("eq").unwrap_or(b);
-        query.birth_date =
-            crate::api::parse_date("birthdate", Some(date)).map_err(ApiError::fhir)?;
+    match organization_param(&s, "organization", &base)? {
+        None => {}
+        Some(None) => return empty(&state, "Patient", &s),
+        Some(Some(o)) => query.home_institution_id = Some(o),
     }
-    if let Some(o) = params.get("organization") {
-        query.home_institution_id = Some(reference_id(o, "Organization")?);
-    }
-    let base = base_url(&state);
-    if impossible {
-        return Ok(Fhir(bundle(&base, "Patient", &params, vec![], None)));
-    }
-    let (page, scope) = state
+    let (page, scope, total) = state
         .app
-        .search_residents(&ctx, &query, after, count, None)
+        .search_residents_counted(&ctx, &query, s.after, s.count as u32, None, wants_total(&s))
         .await
         .map_err(fhir_err)?;
     let identifiers = matches!(scope, SearchScope::Institution(_));
-    let entries = page.items.iter().map(|r| patient(r, identifiers)).collect();
-    Ok(Fhir(bundle(
-        &base,
-        "Patient",
-        &params,
-        entries,
-        page.next_after,
-    )))
+    let now = chronic::now_us(&state);
+    let exact = s.modifier("name") == Some("exact");
+    let entries = page
+        .items
+        .iter()
+        .filter(|r| s.dates_match("birthdate", search::Range::day(r.birth_date), now))
+        .filter(|r| !exact || query.name_prefix.as_deref() == Some(r.name.as_str()))
+        .map(|r| patient(r, identifiers))
+        .collect();
+    let page = keyset_page(&s, entries, page.next_after, total);
+    Ok(Fhir(searchset(&base, "Patient", &s, page, Vec::new())))
 }
 
 async fn read_practitioner(State(state): State<AppState>, Path(id): Path<String>) -> FhirResult {
@@ -481,128 +458,161 @@ async fn read_service(State(state): State<AppState>, Path(id): Path<String>) -> 
     )))
 }
 
+pub(super) const HEALTHCARE_SERVICE: Spec = Spec {
+    params: &[("organization", Kind::Reference)],
+    sorts: &[],
+    includes: &[],
+    revincludes: &[],
+};
+
 /// The departments of one institution (`organization`, required: a city has tens of
 /// thousands).
-async fn search_services(
-    State(state): State<AppState>,
-    ApiQuery(params): ApiQuery<BTreeMap<String, String>>,
-) -> FhirResult {
-    check_params(&params, &["organization"])?;
-    let Some(org) = params.get("organization") else {
-        return Err(ApiError::bad_request(
-            "organization_required",
-            "请指定 organization 参数",
-            "Search departments by organization",
-        )
-        .fhir());
+async fn search_services(State(state): State<AppState>, q: FhirQuery) -> FhirResult {
+    let s = q.search(&HEALTHCARE_SERVICE)?;
+    let base = base_url(&state);
+    let org = match organization_param(&s, "organization", &base)? {
+        None => {
+            return Err(ApiError::bad_request(
+                "organization_required",
+                "请指定 organization 参数",
+                "Search departments by organization",
+            )
+            .fhir());
+        }
+        Some(None) => return empty(&state, "HealthcareService", &s),
+        Some(Some(o)) => o,
     };
-    let list = state
-        .app
-        .departments(reference_id(org, "Organization")?)
-        .await
-        .map_err(fhir_err)?;
-    Ok(Fhir(bundle(
-        &base_url(&state),
+    let list = state.app.departments(org).await.map_err(fhir_err)?;
+    let page = s.page_of(list.iter().map(healthcare_service).collect());
+    Ok(Fhir(searchset(
+        &base,
         "HealthcareService",
-        &params,
-        list.iter().map(healthcare_service).collect(),
-        None,
+        &s,
+        page,
+        Vec::new(),
     )))
 }
 
-async fn search_staff(
+pub(super) const PRACTITIONER: Spec = Spec {
+    params: &[("identifier", Kind::Token), ("name", Kind::String)],
+    sorts: &[],
+    includes: &[],
+    revincludes: &[],
+};
+
+pub(super) const PRACTITIONER_ROLE: Spec = Spec {
+    params: &[
+        ("organization", Kind::Reference),
+        ("practitioner", Kind::Reference),
+        ("role", Kind::Token),
+    ],
+    sorts: &[],
+    includes: &[],
+    revincludes: &[],
+};
+
+pub(super) const ORGANIZATION: Spec = Spec {
+    params: &[
+        ("identifier", Kind::Token),
+        ("name", Kind::String),
+        ("type", Kind::Token),
+        ("partof", Kind::Reference),
+    ],
+    sorts: &[],
+    includes: &[],
+    revincludes: &[],
+};
+
+/// Staff by filter, keyset-paged and counted, as Practitioner or PractitionerRole.
+async fn staff_search(
     state: &AppState,
-    params: &BTreeMap<String, String>,
+    s: &Search,
+    resource: &str,
     filter: StaffFilter,
-) -> ApiResult<(Vec<StaffRecord>, Option<i64>)> {
-    let (after, count) = paging(params)?;
+    shape: fn(&StaffRecord) -> Value,
+) -> FhirResult {
     let page = state
         .app
-        .staff(&filter, after, count)
+        .staff(&filter, s.after, s.count as u32)
         .await
         .map_err(fhir_err)?;
-    Ok((page.items, page.next_after))
+    let total = if wants_total(s) {
+        Some(state.app.staff_count(&filter).await.map_err(fhir_err)?)
+    } else {
+        None
+    };
+    let page = keyset_page(
+        s,
+        page.items.iter().map(shape).collect(),
+        page.next_after,
+        total,
+    );
+    Ok(Fhir(searchset(
+        &base_url(state),
+        resource,
+        s,
+        page,
+        Vec::new(),
+    )))
 }
 
-async fn search_practitioners(
-    State(state): State<AppState>,
-    ApiQuery(params): ApiQuery<BTreeMap<String, String>>,
-) -> FhirResult {
-    check_params(&params, &PRACTITIONER_PARAMS)?;
-    let licence = match params.get("identifier") {
+async fn search_practitioners(State(state): State<AppState>, q: FhirQuery) -> FhirResult {
+    let s = q.search(&PRACTITIONER)?;
+    let licence = match s.one_value("identifier")? {
         None => None,
-        Some(i) => match token_value(i, LICENCE_SYSTEM) {
+        Some(i) => match search::Token::parse(&i).code_in(LICENCE_SYSTEM) {
             Some(v) => Some(v.to_owned()),
-            None => {
-                return Ok(Fhir(bundle(
-                    &base_url(&state),
-                    "Practitioner",
-                    &params,
-                    vec![],
-                    None,
-                )));
-            }
+            None => return empty(&state, "Practitioner", &s),
         },
     };
     let filter = StaffFilter {
-        name_prefix: params.get("name").cloned(),
+        name_prefix: s.one_value("name")?,
         licence_number: licence,
         ..StaffFilter::default()
     };
-    let (items, next) = search_staff(&state, &params, filter).await?;
-    Ok(Fhir(bundle(
-        &base_url(&state),
-        "Practitioner",
-        &params,
-        items.iter().map(practitioner).collect(),
-        next,
-    )))
+    staff_search(&state, &s, "Practitioner", filter, practitioner).await
 }
 
-async fn search_roles(
-    State(state): State<AppState>,
-    ApiQuery(params): ApiQuery<BTreeMap<String, String>>,
-) -> FhirResult {
-    check_params(&params, &ROLE_PARAMS)?;
+async fn search_roles(State(state): State<AppState>, q: FhirQuery) -> FhirResult {
+    let s = q.search(&PRACTITIONER_ROLE)?;
     let base = base_url(&state);
-    let role = match params.get("role") {
+    let role = match s.one_value("role")? {
         None => None,
-        Some(r) => match token_value(r, ROLE_SYSTEM).and_then(gongti_core::role::Role::from_code) {
+        Some(r) => match search::Token::parse(&r)
+            .code_in(ROLE_SYSTEM)
+            .and_then(gongti_core::role::Role::from_code)
+        {
             Some(role) => Some(role),
-            None => {
-                return Ok(Fhir(bundle(
-                    &base,
-                    "PractitionerRole",
-                    &params,
-                    vec![],
-                    None,
-                )));
-            }
+            None => return empty(&state, "PractitionerRole", &s),
         },
     };
-    let institution = params
-        .get("organization")
-        .map(|o| reference_id(o, "Organization"))
-        .transpose()?;
-    if let Some(p) = params.get("practitioner") {
+    let institution = match organization_param(&s, "organization", &base)? {
+        None => None,
+        Some(None) => return empty(&state, "PractitionerRole", &s),
+        Some(some) => some,
+    };
+    if let Some(p) = s.one_value("practitioner")? {
         // One practitioner has one role record here: its id is the staff id.
-        let id = reference_id(p, "Practitioner")?;
+        let Some(id) = search::reference_id(&p, "Practitioner", &base) else {
+            return empty(&state, "PractitionerRole", &s);
+        };
         let entries = match state.app.staff_member(id).await {
-            Ok(s)
-                if institution.is_none_or(|i| s.institution_id == Some(i))
-                    && role.is_none_or(|r| s.role == r) =>
+            Ok(m)
+                if institution.is_none_or(|i| m.institution_id == Some(i))
+                    && role.is_none_or(|r| m.role == r) =>
             {
-                vec![practitioner_role(&s)]
+                vec![practitioner_role(&m)]
             }
             Ok(_) | Err(gongti_app::AppError::NotFound) => vec![],
             Err(e) => return Err(fhir_err(e)),
         };
-        return Ok(Fhir(bundle(
+        let page = s.page_of(entries);
+        return Ok(Fhir(searchset(
             &base,
             "PractitionerRole",
-            &params,
-            entries,
-            None,
+            &s,
+            page,
+            Vec::new(),
         )));
     }
     let filter = StaffFilter {
@@ -610,53 +620,57 @@ async fn search_roles(
         role,
         ..StaffFilter::default()
     };
-    let (items, next) = search_staff(&state, &params, filter).await?;
-    Ok(Fhir(bundle(
-        &base,
-        "PractitionerRole",
-        &params,
-        items.iter().map(practitioner_role).collect(),
-        next,
-    )))
+    staff_search(&state, &s, "PractitionerRole", filter, practitioner_role).await
 }
 
-async fn search_organizations(
-    State(state): State<AppState>,
-    ApiQuery(params): ApiQuery<BTreeMap<String, String>>,
-) -> FhirResult {
-    check_params(&params, &ORGANIZATION_PARAMS)?;
+async fn search_organizations(State(state): State<AppState>, q: FhirQuery) -> FhirResult {
+    let s = q.search(&ORGANIZATION)?;
     let base = base_url(&state);
-    let empty = || Ok(Fhir(bundle(&base, "Organization", &params, vec![], None)));
     let mut filter = InstitutionFilter {
-        name_prefix: params.get("name").cloned(),
+        name_prefix: s.one_value("name")?,
         ..InstitutionFilter::default()
     };
-    if let Some(i) = params.get("identifier") {
-        match token_value(i, INSTITUTION_CODE_SYSTEM) {
+    if let Some(i) = s.one_value("identifier")? {
+        match search::Token::parse(&i).code_in(INSTITUTION_CODE_SYSTEM) {
             Some(v) => filter.code = Some(v.to_owned()),
-            None => return empty(),
+            None => return empty(&state, "Organization", &s),
         }
     }
-    if let Some(t) = params.get("type") {
-        match token_value(t, INSTITUTION_KIND_SYSTEM).and_then(InstitutionKind::from_code) {
+    if let Some(t) = s.one_value("type")? {
+        match search::Token::parse(&t)
+            .code_in(INSTITUTION_KIND_SYSTEM)
+            .and_then(InstitutionKind::from_code)
+        {
             Some(k) => filter.kind = Some(k),
-            None => return empty(),
+            None => return empty(&state, "Organization", &s),
         }
     }
-    if let Some(p) = params.get("partof") {
-        filter.upper_institution_id = Some(reference_id(p, "Organization")?);
+    match organization_param(&s, "partof", &base)? {
+        None => {}
+        Some(None) => return empty(&state, "Organization", &s),
+        Some(Some(u)) => filter.upper_institution_id = Some(u),
     }
-    let (after, count) = paging(&params)?;
     let page = state
         .app
-        .institutions(&filter, after, count)
+        .institutions(&filter, s.after, s.count as u32)
         .await
         .map_err(fhir_err)?;
-    Ok(Fhir(bundle(
-        &base,
-        "Organization",
-        &params,
+    let total = if wants_total(&s) {
+        Some(
+            state
+                .app
+                .institutions_count(&filter)
+                .await
+                .map_err(fhir_err)?,
+        )
+    } else {
+        None
+    };
+    let page = keyset_page(
+        &s,
         page.items.iter().map(organization).collect(),
         page.next_after,
-    )))
+        total,
+    );
+    Ok(Fhir(searchset(&base, "Organization", &s, page, Vec::new())))
 }

@@ -14,17 +14,22 @@ use gongti_store::{
     BookingRecord, ConsultationRecord, ReferralRecord, ScheduleFilter, ScheduleRecord,
 };
 use serde_json::{Value, json};
-use time::Duration;
 
-use super::chronic::{Params, check, param, patient_of, searchset};
-use super::{Fhir, FhirResult, fhir_err, id_param, reference_id};
+use super::chronic::{PATIENT_RECORDS_MAX, answer, patient_of};
+use super::search::{
+    FhirQuery, Kind, Next, Page, Range, Search, Spec, Total, reference_id, searchset,
+};
+use super::{Fhir, FhirResult, base_url, fhir_err, id_param};
+use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::ApiQuery;
 use crate::views::utc;
-use crate::{AppState, PAGE_SIZE_DEFAULT};
 
 const SLOT_POOL: &str = "urn:gongti:slot-pool";
 const SNOMED: &str = "http://snomed.info/sct";
+const SLOT_STATUS: &str = "http://hl7.org/fhir/slotstatus";
+const APPOINTMENT_STATUS: &str = "http://hl7.org/fhir/appointmentstatus";
+const REQUEST_STATUS: &str = "http://hl7.org/fhir/request-status";
+const REQUEST_PRIORITY: &str = "http://hl7.org/fhir/request-priority";
 
 pub(super) fn routes() -> axum::Router<AppState> {
     use axum::routing::get;
@@ -185,46 +190,109 @@ pub(super) fn referral_task(r: &ReferralRecord) -> Value {
     v
 }
 
-async fn schedules(
-    State(state): State<AppState>,
-    ApiQuery(params): ApiQuery<Params>,
-) -> FhirResult {
-    check(&params, &["actor", "date", "_count"])?;
-    // `actor=HealthcareService/{department}`, or `Organization/{id}` for every clinic of
-    // an institution (the departments' providedBy).
+pub(super) const SCHEDULE: Spec = Spec {
+    params: &[
+        ("actor", Kind::Reference),
+        ("date", Kind::Date),
+        ("active", Kind::Token),
+    ],
+    sorts: &[],
+    includes: &[],
+    revincludes: &[],
+};
+
+fn horizon(s: &ScheduleRecord) -> Range {
+    let (start, end) = s.session.default_hours();
+    let at = |t: time::Time| {
+        let local =
+            time::PrimitiveDateTime::new(s.day, t).assume_offset(gongti_app::DISPLAY_OFFSET);
+        (local.unix_timestamp_nanos() / 1000) as i64
+    };
+    Range {
+        start_us: at(start),
+        end_us: at(end),
+    }
+}
+
+/// Published clinics by day (`date` on the planning horizon, any prefix), by
+/// `actor=HealthcareService/{department}` or `Organization/{id}` (every clinic of an
+/// institution, its departments' providedBy), paged by keyset and counted.
+async fn schedules(State(state): State<AppState>, q: FhirQuery) -> FhirResult {
+    let s = q.search(&SCHEDULE)?;
+    let base = base_url(&state);
     let (mut institution, mut department) = (None, None);
-    if let Some(a) = param(&params, "actor") {
-        if a.starts_with("Organization/") {
-            institution = Some(reference_id(a, "Organization")?);
+    for ors in s.all("actor") {
+        let [one] = ors.as_slice() else {
+            return Err(
+                ApiError::bad_request("one_actor", "actor 只能指定一个", "Give one actor").fhir(),
+            );
+        };
+        if let Some(id) = reference_id(one, "Organization", &base) {
+            institution = Some(id);
+        } else if let Some(id) = reference_id(one, "HealthcareService", &base) {
+            department = Some(id);
         } else {
-            department = Some(reference_id(a, "HealthcareService")?);
+            return Ok(Fhir(searchset(
+                &base,
+                "Schedule",
+                &s,
+                s.page_of(Vec::new()),
+                Vec::new(),
+            )));
         }
     }
-    let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    let from = match param(&params, "date") {
-        Some(d) => time::Date::parse(d.trim_start_matches("ge"), &fmt).map_err(|_| {
-            ApiError::bad_request(
-                "bad_date",
-                "日期格式应为 YYYY-MM-DD",
-                "Dates are YYYY-MM-DD",
-            )
-            .fhir()
-        })?,
-        None => state.app.today(),
-    };
+    let (from_day, to_day) = s.day_bounds("date");
+    // Days every engine stores.
+    let floor =
+        time::Date::from_calendar_date(1900, time::Month::January, 1).unwrap_or(time::Date::MIN);
+    let ceiling =
+        time::Date::from_calendar_date(9999, time::Month::December, 31).unwrap_or(time::Date::MAX);
+    let (from_day, to_day) = (
+        from_day.unwrap_or(floor).max(floor),
+        to_day.unwrap_or(ceiling).min(ceiling),
+    );
     let filter = ScheduleFilter {
         institution_id: institution,
         department_id: department,
-        from_day: from,
-        to_day: from + Duration::days(14),
+        from_day,
+        to_day,
     };
-    let page = state
-        .app
-        .schedules(filter, None, PAGE_SIZE_DEFAULT)
-        .await
-        .map_err(fhir_err)?;
-    let entries = page.items.iter().map(schedule).collect();
-    Ok(searchset(&state, "Schedule", &params, entries, None))
+    let now = super::chronic::now_us(&state);
+    let keep = |r: &ScheduleRecord| {
+        s.dates_match("date", horizon(r), now)
+            && s.tokens_match(
+                "active",
+                &[("", if r.cancelled { "false" } else { "true" })],
+            )
+    };
+    let total = match (s.total, s.summary_count) {
+        (Total::None, false) => None,
+        _ => Some(state.app.schedule_count(&filter).await.map_err(fhir_err)? as usize),
+    };
+    let page = if s.summary_count {
+        Page {
+            entries: Vec::new(),
+            total,
+            next: Next::None,
+        }
+    } else {
+        let found = state
+            .app
+            .schedule_search(filter, s.after, s.count as u32)
+            .await
+            .map_err(fhir_err)?;
+        Page {
+            entries: found
+                .items
+                .iter()
+                .filter(|r| keep(r))
+                .map(schedule)
+                .collect(),
+            total,
+            next: found.next_after.map_or(Next::None, Next::Cursor),
+        }
+    };
+    Ok(Fhir(searchset(&base, "Schedule", &s, page, Vec::new())))
 }
 
 async fn read_schedule(State(state): State<AppState>, Path(id): Path<String>) -> FhirResult {
@@ -232,9 +300,21 @@ async fn read_schedule(State(state): State<AppState>, Path(id): Path<String>) ->
     Ok(Fhir(schedule(&s)))
 }
 
-async fn slots(State(state): State<AppState>, ApiQuery(params): ApiQuery<Params>) -> FhirResult {
-    check(&params, &["schedule", "status"])?;
-    let Some(schedule) = param(&params, "schedule") else {
+pub(super) const SLOT: Spec = Spec {
+    params: &[
+        ("schedule", Kind::Reference),
+        ("status", Kind::Token),
+        ("start", Kind::Date),
+    ],
+    sorts: &[],
+    includes: &[],
+    revincludes: &[],
+};
+
+async fn slots(State(state): State<AppState>, q: FhirQuery) -> FhirResult {
+    let s = q.search(&SLOT)?;
+    let base = base_url(&state);
+    let Some(id) = s.single_reference(&["schedule"], "Schedule", &base) else {
         return Err(ApiError::bad_request(
             "schedule_required",
             "请指定 schedule 参数",
@@ -242,60 +322,203 @@ async fn slots(State(state): State<AppState>, ApiQuery(params): ApiQuery<Params>
         )
         .fhir());
     };
-    let id = reference_id(schedule, "Schedule")?;
-    let wanted = param(&params, "status");
-    let entries = state
-        .app
-        .schedule_slots(id)
-        .await
-        .map_err(fhir_err)?
-        .iter()
-        .map(slot)
-        .filter(|s| wanted.is_none_or(|w| s["status"] == w))
-        .collect();
-    Ok(searchset(&state, "Slot", &params, entries, None))
+    let now = super::chronic::now_us(&state);
+    let found = match id {
+        None => Vec::new(),
+        Some(id) => state
+            .app
+            .schedule_slots(id)
+            .await
+            .map_err(fhir_err)?
+            .iter()
+            .map(|v| {
+                (
+                    Range {
+                        start_us: v.slot.starts_at_us,
+                        end_us: v.slot.ends_at_us,
+                    },
+                    slot(v),
+                )
+            })
+            .filter(|(when, v)| {
+                s.tokens_match(
+                    "status",
+                    &[(SLOT_STATUS, v["status"].as_str().unwrap_or(""))],
+                ) && s.dates_match("start", Range::instant(when.start_us), now)
+            })
+            .collect(),
+    };
+    Ok(answer(&state, "Slot", &s, found))
 }
+
+pub(super) const APPOINTMENT: Spec = Spec {
+    params: &[
+        ("patient", Kind::Reference),
+        ("subject", Kind::Reference),
+        ("actor", Kind::Reference),
+        ("status", Kind::Token),
+        ("date", Kind::Date),
+    ],
+    sorts: &["date"],
+    includes: &["Appointment:slot"],
+    revincludes: &[],
+};
 
 async fn appointments(
     State(state): State<AppState>,
     axum::Extension(ctx): axum::Extension<Ctx>,
-    ApiQuery(params): ApiQuery<Params>,
+    q: FhirQuery,
 ) -> FhirResult {
-    check(&params, &["patient", "subject", "status"])?;
-    let patient = patient_of(&params)?;
-    let wanted = param(&params, "status");
-    let entries = state
+    let s = q.search(&APPOINTMENT)?;
+    let base = base_url(&state);
+    let patient = match s.single_reference(&["patient", "actor"], "Patient", &base) {
+        Some(p) => p,
+        None => patient_of(&s, &base)?,
+    };
+    let Some(patient) = patient else {
+        return Ok(answer(&state, "Appointment", &s, Vec::new()));
+    };
+    let now = super::chronic::now_us(&state);
+    let bookings = state
         .app
-        .resident_bookings(&ctx, patient, None, PAGE_SIZE_DEFAULT)
+        .resident_bookings(&ctx, patient, None, PATIENT_RECORDS_MAX)
         .await
         .map_err(fhir_err)?
-        .items
+        .items;
+    let mut found: Vec<(Range, Value, i64)> = bookings
         .iter()
-        .map(appointment)
-        .filter(|a| wanted.is_none_or(|w| a["status"] == w))
+        .map(|b| {
+            (
+                Range {
+                    start_us: b.starts_at_us,
+                    end_us: b.ends_at_us,
+                },
+                appointment(b),
+                b.schedule_id,
+            )
+        })
+        .filter(|(when, v, _)| {
+            s.tokens_match(
+                "status",
+                &[(APPOINTMENT_STATUS, v["status"].as_str().unwrap_or(""))],
+            ) && s.dates_match("date", *when, now)
+        })
         .collect();
-    Ok(searchset(&state, "Appointment", &params, entries, None))
+    s.sort_by_time(&mut found, |(r, _, _)| r.start_us);
+    // `_include=Appointment:slot`: the slots of the page's appointments.
+    let mut included = Vec::new();
+    if !s.includes.is_empty() {
+        let shown = &found[s.window(found.len())];
+        let mut schedules: Vec<i64> = shown.iter().map(|(_, _, sid)| *sid).collect();
+        schedules.dedup();
+        let wanted: Vec<String> = shown
+            .iter()
+            .filter_map(|(_, v, _)| v["slot"][0]["reference"].as_str().map(str::to_owned))
+            .collect();
+        for sid in schedules {
+            for v in state.app.schedule_slots(sid).await.map_err(fhir_err)? {
+                let one = slot(&v);
+                if wanted.contains(&format!("Slot/{}", v.slot.id))
+                    && !included.iter().any(|i: &Value| i["id"] == one["id"])
+                {
+                    included.push(one);
+                }
+            }
+        }
+    }
+    let page = s.page_of(found.into_iter().map(|(_, v, _)| v).collect());
+    Ok(Fhir(searchset(&base, "Appointment", &s, page, included)))
 }
 
+pub(super) const SERVICE_REQUEST: Spec = Spec {
+    params: &[
+        ("patient", Kind::Reference),
+        ("subject", Kind::Reference),
+        ("performer", Kind::Reference),
+        ("requester", Kind::Reference),
+        ("status", Kind::Token),
+        ("priority", Kind::Token),
+        ("authored", Kind::Date),
+    ],
+    sorts: &["authored"],
+    includes: &["ServiceRequest:patient", "ServiceRequest:subject"],
+    revincludes: &[],
+};
+
+/// A patient's referrals (`patient`), or a receiving hospital's incoming ones
+/// (`performer=Organization/{own}`: those under way, as its inbox shows them).
 async fn service_requests(
     State(state): State<AppState>,
     axum::Extension(ctx): axum::Extension<Ctx>,
-    ApiQuery(params): ApiQuery<Params>,
+    q: FhirQuery,
 ) -> FhirResult {
-    check(&params, &["patient", "subject", "status"])?;
-    let patient = patient_of(&params)?;
-    let wanted = param(&params, "status");
-    let entries = state
-        .app
-        .resident_referrals(&ctx, patient, None, PAGE_SIZE_DEFAULT)
-        .await
-        .map_err(fhir_err)?
-        .items
+    let s = q.search(&SERVICE_REQUEST)?;
+    let base = base_url(&state);
+    let referrals = if s.has("patient") || s.has("subject") || !s.has("performer") {
+        match patient_of(&s, &base)? {
+            None => Vec::new(),
+            Some(p) => {
+                state
+                    .app
+                    .resident_referrals(&ctx, p, None, PATIENT_RECORDS_MAX)
+                    .await
+                    .map_err(fhir_err)?
+                    .items
+            }
+        }
+    } else {
+        state
+            .app
+            .referral_box(&ctx, "inbox", None, PATIENT_RECORDS_MAX)
+            .await
+            .map_err(fhir_err)?
+            .items
+    };
+    let now = super::chronic::now_us(&state);
+    let mut found: Vec<(Range, Value, i64)> = referrals
         .iter()
-        .map(service_request)
-        .filter(|s| wanted.is_none_or(|w| s["status"] == w))
+        .filter(|r| {
+            s.references_match("performer", "Organization", &base, r.to_institution_id)
+                && s.references_match("requester", "Practitioner", &base, r.from_staff_id)
+        })
+        .map(|r| {
+            (
+                Range::instant(r.created_at_us),
+                service_request(r),
+                r.resident_id,
+            )
+        })
+        .filter(|(when, v, _)| {
+            s.tokens_match(
+                "status",
+                &[(REQUEST_STATUS, v["status"].as_str().unwrap_or(""))],
+            ) && s.tokens_match(
+                "priority",
+                &[(REQUEST_PRIORITY, v["priority"].as_str().unwrap_or(""))],
+            ) && s.dates_match("authored", *when, now)
+        })
         .collect();
-    Ok(searchset(&state, "ServiceRequest", &params, entries, None))
+    s.sort_by_time(&mut found, |(r, _, _)| r.start_us);
+    // `_include=ServiceRequest:patient`: the page's patients, as the caller may see them.
+    let mut included = Vec::new();
+    if !s.includes.is_empty() {
+        let mut patients: Vec<i64> = found[s.window(found.len())]
+            .iter()
+            .map(|(_, _, p)| *p)
+            .collect();
+        patients.sort_unstable();
+        patients.dedup();
+        for p in patients {
+            if let Ok(view) = state.app.read_resident(&ctx, p, None).await {
+                included.push(super::patient(
+                    &view.record,
+                    gongti_core::access::may_see_identifiers(view.basis),
+                ));
+            }
+        }
+    }
+    let page = s.page_of(found.into_iter().map(|(_, v, _)| v).collect());
+    Ok(Fhir(searchset(&base, "ServiceRequest", &s, page, included)))
 }
 
 async fn read_service_request(
@@ -366,16 +589,24 @@ fn communication(c: &ConsultationRecord) -> Option<Value> {
     }))
 }
 
+pub(super) const CONSULTATION: Spec = Spec {
+    params: &[("patient", Kind::Reference), ("subject", Kind::Reference)],
+    sorts: &[],
+    includes: &[],
+    revincludes: &[],
+};
+
 async fn consultations_of(
     state: &AppState,
     ctx: &Ctx,
-    params: &Params,
+    s: &Search,
 ) -> Result<Vec<ConsultationRecord>, ApiError> {
-    check(params, &["patient", "subject"])?;
-    let patient = patient_of(params)?;
+    let Some(patient) = patient_of(s, &base_url(state))? else {
+        return Ok(Vec::new());
+    };
     let page = state
         .app
-        .resident_consultations(ctx, patient, None, PAGE_SIZE_DEFAULT)
+        .resident_consultations(ctx, patient, None, PATIENT_RECORDS_MAX)
         .await
         .map_err(fhir_err)?;
     Ok(page.items)
@@ -384,27 +615,29 @@ async fn consultations_of(
 async fn communication_requests(
     State(state): State<AppState>,
     axum::Extension(ctx): axum::Extension<Ctx>,
-    ApiQuery(params): ApiQuery<Params>,
+    q: FhirQuery,
 ) -> FhirResult {
-    let list = consultations_of(&state, &ctx, &params).await?;
-    let entries = list.iter().map(communication_request).collect();
-    Ok(searchset(
-        &state,
-        "CommunicationRequest",
-        &params,
-        entries,
-        None,
-    ))
+    let s = q.search(&CONSULTATION)?;
+    let list = consultations_of(&state, &ctx, &s).await?;
+    let found = list
+        .iter()
+        .map(|c| (Range::instant(c.created_at_us), communication_request(c)))
+        .collect();
+    Ok(answer(&state, "CommunicationRequest", &s, found))
 }
 
 async fn communications(
     State(state): State<AppState>,
     axum::Extension(ctx): axum::Extension<Ctx>,
-    ApiQuery(params): ApiQuery<Params>,
+    q: FhirQuery,
 ) -> FhirResult {
-    let list = consultations_of(&state, &ctx, &params).await?;
-    let entries = list.iter().filter_map(communication).collect();
-    Ok(searchset(&state, "Communication", &params, entries, None))
+    let s = q.search(&CONSULTATION)?;
+    let list = consultations_of(&state, &ctx, &s).await?;
+    let found = list
+        .iter()
+        .filter_map(|c| communication(c).map(|v| (Range::instant(c.created_at_us), v)))
+        .collect();
+    Ok(answer(&state, "Communication", &s, found))
 }
 
 #[cfg(test)]

@@ -61,14 +61,63 @@ async fn fhir_search_parameters_and_paging() {
             count(&t.get(&by("identifier=urn:other%7C1"), &token).await.json()),
             0
         );
-        let r = t.get(&by("family=x"), &token).await;
+        // Lenient by default: an unknown parameter is ignored and left out of the self
+        // link; Prefer: handling=strict refuses it.
+        let r = t.get(&by("family=x&gender=female"), &token).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let own = r.json()["link"][0]["url"].as_str().unwrap().to_owned();
+        assert!(own.ends_with("/fhir/Patient?gender=female"), "{own}");
+        let strict = |path: String| {
+            axum::http::Request::get(path)
+                .header("authorization", format!("Bearer {token}"))
+                .header("prefer", "handling=strict")
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        let r = t.send(strict(by("family=x"))).await;
         assert_eq!(
             (r.status, r.json()["resourceType"].as_str()),
             (StatusCode::BAD_REQUEST, Some("OperationOutcome"))
         );
+        // A modifier we do not support is refused either way.
+        assert_eq!(
+            t.get(&by("gender:not=male"), &token).await.status,
+            StatusCode::BAD_REQUEST
+        );
+        // Dates: prefixes and partial values; totals.
+        for (q, n) in [
+            ("birthdate=1949", 1),
+            ("birthdate=1949-12", 1),
+            ("birthdate=ge1949-12-31", 1),
+            ("birthdate=gt1949-12-31&birthdate=le1960", 0),
+            ("birthdate=lt1949-12-31", 0),
+            ("birthdate=sa1948", 1),
+        ] {
+            let body = t.get(&by(q), &token).await.json();
+            assert_eq!(
+                (count(&body), body["total"].as_u64()),
+                (n, Some(n as u64)),
+                "{q}"
+            );
+        }
+        let summary = t.get(&by("_summary=count"), &token).await.json();
+        assert_eq!(
+            (summary["total"].as_u64(), summary.get("entry")),
+            (Some(1), None)
+        );
+        let none = t.get(&by("_total=none"), &token).await.json();
+        assert!(none.get("total").is_none());
+        let absolute = format!("organization=http://localhost/fhir/Organization/{}", t.home);
+        let body = t.get(&by(&absolute), &token).await.json();
+        assert_eq!(count(&body), 1, "an absolute reference on our base");
+        let elements = t.get(&by("_elements=gender"), &token).await.json();
+        let one = &elements["entry"][0]["resource"];
+        assert_eq!(one["gender"], "female");
+        assert!(one.get("name").is_none());
+        assert_eq!(one["meta"]["tag"][0]["code"], "SUBSETTED");
 
         let orgs = t.get("/fhir/Organization?_count=2", &token).await.json();
-        assert_eq!(count(&orgs), 2);
+        assert_eq!((count(&orgs), orgs["total"].as_u64()), (2, Some(3)));
         let next = orgs["link"]
             .as_array()
             .unwrap()
@@ -592,4 +641,151 @@ async fn names_deaths_and_diseases_mean_what_they_say() {
         assert_eq!(e["period"]["end"], day(0));
         validate(&dir, 3);
     }
+}
+
+/// Every search parameter the CapabilityStatement declares answers, in strict handling,
+/// with a Bundle whose `total` equals what paging through it with `_count=1` finds
+/// (filters applied before paging: no short or empty pages with a `next`).
+#[tokio::test]
+async fn every_declared_search_parameter_answers_and_pages_completely() {
+    use serde_json::Value;
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let token = t.token("doctor").await;
+    let base = format!("/api/v1/residents/{}", t.home_resident);
+    let day = |ago: i64| (t.app.today() - time::Duration::days(ago)).to_string();
+    let r = t
+        .post(
+            &format!("{base}/enrolments"),
+            &token,
+            serde_json::json!({"icd10": "I10", "diagnosed_on": day(800)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    for ago in [90, 60, 30] {
+        let r = t
+            .post(
+                &format!("{base}/followups"),
+                &token,
+                serde_json::json!({"disease": "hypertension", "method": "clinic", "visit_on": day(ago), "sbp_mmhg": 132, "dbp_mmhg": 84, "heart_rate_bpm": 70}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    let get = |path: String| {
+        let request = axum::http::Request::get(path)
+            .header("authorization", format!("Bearer {token}"))
+            .header("prefer", "handling=strict")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        t.send(request)
+    };
+    let metadata = t.get("/fhir/metadata", &token).await.json();
+    let p = t.home_resident;
+    let sample = |name: &str, kind: &str| -> String {
+        match (name, kind) {
+            ("patient" | "subject", _) => format!("Patient/{p}"),
+            ("organization" | "partof" | "performer" | "actor", _) => {
+                format!("Organization/{}", t.home)
+            }
+            ("gender", _) => "female".into(),
+            ("status", _) | ("clinical-status", _) | ("active", _) => "active".into(),
+            (_, "date") => "ge2000-01".into(),
+            (_, "reference") => "Practitioner/1".into(),
+            (_, "string") => "张".into(),
+            _ => "x".into(),
+        }
+    };
+    let mut cases = 0;
+    for resource in metadata["rest"][0]["resource"].as_array().unwrap() {
+        let ty = resource["type"].as_str().unwrap();
+        let Some(params) = resource["searchParam"].as_array() else {
+            continue;
+        };
+        let names: Vec<&str> = params.iter().map(|p| p["name"].as_str().unwrap()).collect();
+        // What the type requires to be searched at all.
+        let scope = if names.contains(&"patient") {
+            format!("patient=Patient/{p}&")
+        } else if ty == "Slot" || ty == "HealthcareService" {
+            continue;
+        } else {
+            String::new()
+        };
+        for param in params {
+            let (name, kind) = (
+                param["name"].as_str().unwrap(),
+                param["type"].as_str().unwrap(),
+            );
+            let value = sample(name, kind);
+            let path = format!(
+                "/fhir/{ty}?{scope}{name}={}&_count=1",
+                value.replace('|', "%7C")
+            );
+            let r = get(path.clone()).await;
+            assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
+            let bundle = r.json();
+            assert_eq!(bundle["resourceType"], "Bundle", "{path}");
+            let total = bundle["total"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{path}: no total"));
+            // Follow `next` to the end: every page holds one entry, and they add up.
+            let mut seen = 0;
+            let mut page: Value = bundle;
+            loop {
+                let n = page["entry"].as_array().map_or(0, Vec::len);
+                let next = page["link"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|l| l["relation"] == "next")
+                    .cloned();
+                assert!(
+                    n == 1 || (n == 0 && next.is_none()),
+                    "{path}: a page of {n} with next {next:?}"
+                );
+                seen += n as u64;
+                let Some(next) = next else { break };
+                let url = next["url"].as_str().unwrap();
+                page = get(url[url.find("/fhir").unwrap()..].to_owned())
+                    .await
+                    .json();
+            }
+            assert_eq!(seen, total, "{path}");
+            cases += 1;
+        }
+    }
+    assert!(cases > 40, "{cases} cases");
+    // The follow-ups' BP panels page one by one, newest first when sorted.
+    let sorted = t
+        .get(
+            &format!("/fhir/Observation?patient={p}&code=85354-9&_sort=-date&_count=2"),
+            &token,
+        )
+        .await
+        .json();
+    assert_eq!(sorted["total"], 3);
+    assert_eq!(sorted["entry"][0]["resource"]["effectiveDateTime"], day(30));
+    // `_revinclude`: an encounter page brings its observations along.
+    let with = t
+        .get(
+            &format!(
+                "/fhir/Encounter?patient={p}&_count=1&_sort=date&_revinclude=Observation:encounter"
+            ),
+            &token,
+        )
+        .await;
+    let entries = with.json()["entry"].as_array().unwrap().clone();
+    let modes: Vec<&str> = entries
+        .iter()
+        .map(|e| e["search"]["mode"].as_str().unwrap())
+        .collect();
+    assert_eq!(modes, ["match", "include", "include"], "{}", with.text);
+    let encounter = entries[0]["resource"]["id"].as_str().unwrap();
+    assert_eq!(
+        entries[1]["resource"]["encounter"]["reference"],
+        format!("Encounter/{encounter}")
+    );
+    let dir = gongti_testdb::temp_dir("gongti-fhir-include");
+    save(&dir, "encounters", &with.text);
+    save(&dir, "observations", &sorted.to_string());
+    validate(&dir, 2);
 }
