@@ -46,12 +46,12 @@ pub(crate) const CSS: &str = r#"
 *{box-sizing:border-box}body{margin:0;font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",system-ui,sans-serif;color:#1f2933;background:#f4f6f8}
 header{display:flex;align-items:center;gap:1.5rem;background:#0b5d56;color:#fff;padding:.6rem 1.2rem}
 header a{color:#fff;text-decoration:none}header .brand{font-weight:700;font-size:1.15rem}
-header nav{display:flex;gap:1rem;flex:1}header .who{font-size:.9rem}header form{display:inline}
+header nav{display:flex;flex-wrap:wrap;gap:.3rem 1rem;flex:1}header nav a{white-space:nowrap}header .who{font-size:.9rem}header form{display:inline}
 header button{background:transparent;color:#fff;border:1px solid #fff6;border-radius:4px;cursor:pointer}
 main{max-width:1100px;margin:1.5rem auto;padding:0 1rem}main.docs section.op{background:#fff;padding:.5rem 1rem;margin:.8rem 0;border-radius:6px}
 h1{font-size:1.4rem}table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid #e4e7eb}
 th{background:#eef2f5;font-weight:600}.card{background:#fff;border-radius:8px;padding:1rem 1.2rem;margin-bottom:1rem;box-shadow:0 1px 2px #0001}.card.warn{background:#fff4e5;border-left:4px solid #d97706}
-form.refer,form.step{display:inline-block;margin:.2rem .4rem .2rem 0}@media (max-width:640px){header{flex-wrap:wrap;gap:.6rem}main{padding:0 .5rem}table{font-size:.85rem}div.slotcard form,div.slotcard button{width:100%}div.slotcard button{padding:.7rem}}pre.summary{white-space:pre-wrap;background:#f8fafc;padding:.6rem;border-radius:4px}form.search{display:flex;gap:.5rem;flex-wrap:wrap;margin-bottom:1rem}input,select{padding:.4rem .5rem;border:1px solid #cbd2d9;border-radius:4px}
+form.refer,form.step{display:inline-block;margin:.2rem .4rem .2rem 0}@media (max-width:640px){header{flex-wrap:wrap;gap:.6rem}header nav{flex-basis:100%;order:3}main{padding:0 .5rem}table{font-size:.85rem}div.slotcard form,div.slotcard button{width:100%}div.slotcard button{padding:.7rem}}pre.summary{white-space:pre-wrap;background:#f8fafc;padding:.6rem;border-radius:4px}form.search{display:flex;gap:.5rem;flex-wrap:wrap;margin-bottom:1rem}input,select{padding:.4rem .5rem;border:1px solid #cbd2d9;border-radius:4px}
 button.primary{background:#0b5d56;color:#fff;border:0;border-radius:4px;padding:.45rem 1rem;cursor:pointer}
 .error{background:#fde8e8;color:#9b1c1c;padding:.6rem .8rem;border-radius:4px;margin-bottom:1rem}.muted{color:#7b8794;font-size:.9rem}
 .login{max-width:360px;margin:10vh auto}.login label{display:block;margin:.6rem 0 .2rem}.login input{width:100%}
