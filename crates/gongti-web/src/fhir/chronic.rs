@@ -358,35 +358,17 @@ fn flag(a: &AlertRecord) -> Value {
     })
 }
 
-/// The patient a patient-scoped search reads (`patient` or `subject`, required: access
-/// is decided per patient): `Ok(None)` when the references can match no patient here
-/// (another type or server), so the answer is empty.
+/// The patient a patient-scoped search reads (`patient`, `subject` or an
+/// appointment's `actor`; required: access is decided per patient). `Ok(None)` when the
+/// references can match no patient here, so the answer is empty.
 pub(super) fn patient_of(s: &Search, base: &str) -> Result<Option<i64>, ApiError> {
-    match s.single_reference(&["patient", "subject"], "Patient", base) {
-        None => Err(ApiError::bad_request(
-            "patient_required",
-            "请指定 patient 参数",
-            "Search by patient: give the patient parameter",
-        )
-        .fhir()),
-        Some(Some(id)) => Ok(Some(id)),
-        Some(None) => {
-            let named = ["patient", "subject"]
-                .iter()
-                .flat_map(|n| s.reference_ids(n, "Patient", base))
-                .any(|ids| ids.len() > 1);
-            if named {
-                Err(ApiError::bad_request(
-                    "one_patient",
-                    "一次只能查询一位患者",
-                    "Search one patient at a time",
-                )
-                .fhir())
-            } else {
-                Ok(None)
-            }
-        }
-    }
+    let missing = ApiError::bad_request(
+        "patient_required",
+        "请指定 patient 参数",
+        "Search by patient: give the patient parameter",
+    )
+    .fhir();
+    s.one_referenced(&["patient", "subject", "actor"], "Patient", base, missing)
 }
 
 /// Answers a patient-scoped search: the list filtered, then sorted by `date` when
@@ -530,7 +512,7 @@ async fn encounters(
     };
     let now = now_us(&state);
     let items = all_followups(&state, &ctx, patient).await?;
-    let found: Vec<(Range, Value, &FollowupRecord)> = items
+    let mut found: Vec<(Range, Value, &FollowupRecord)> = items
         .iter()
         .map(|f| (Range::day(f.visit_on), encounter(f), f))
         .filter(|(day, v, _)| {
@@ -541,18 +523,17 @@ async fn encounters(
                 )
         })
         .collect();
-    if s.revincludes.is_empty() {
-        let found = found.into_iter().map(|(r, v, _)| (r, v)).collect();
-        return Ok(answer(&state, "Encounter", &s, found));
-    }
-    // `_revinclude=Observation:encounter`: the page's encounters' observations.
-    let mut found = found;
     s.sort_by_time(&mut found, |(r, _, _)| r.start_us);
-    let included = found[s.window(found.len())]
-        .iter()
-        .flat_map(|(_, _, f)| followup_observations(f))
-        .map(|(_, _, v)| v)
-        .collect();
+    // `_revinclude=Observation:encounter`: the page's encounters' observations.
+    let included = if s.revincludes.is_empty() {
+        Vec::new()
+    } else {
+        found[s.window(found.len())]
+            .iter()
+            .flat_map(|(_, _, f)| followup_observations(f))
+            .map(|(_, _, v)| v)
+            .collect()
+    };
     let page = s.page_of(found.into_iter().map(|(_, v, _)| v).collect());
     Ok(Fhir(searchset(&base, "Encounter", &s, page, included)))
 }
@@ -630,7 +611,6 @@ async fn observations(
                 && s.tokens_match("code", &[(LOINC, code)])
                 && s.tokens_match("category", &categories)
                 && encounter.is_none_or(|e| s.references_match("encounter", "Encounter", &base, e))
-                && (encounter.is_some() || !only_encounters)
         })
         .map(|(when, _, v, _)| (when, v))
         .collect();

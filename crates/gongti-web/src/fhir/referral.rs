@@ -314,14 +314,13 @@ pub(super) const SLOT: Spec = Spec {
 async fn slots(State(state): State<AppState>, q: FhirQuery) -> FhirResult {
     let s = q.search(&SLOT)?;
     let base = base_url(&state);
-    let Some(id) = s.single_reference(&["schedule"], "Schedule", &base) else {
-        return Err(ApiError::bad_request(
-            "schedule_required",
-            "请指定 schedule 参数",
-            "Search slots by schedule",
-        )
-        .fhir());
-    };
+    let missing = ApiError::bad_request(
+        "schedule_required",
+        "请指定 schedule 参数",
+        "Search slots by schedule",
+    )
+    .fhir();
+    let id = s.one_referenced(&["schedule"], "Schedule", &base, missing)?;
     let now = super::chronic::now_us(&state);
     let found = match id {
         None => Vec::new(),
@@ -371,11 +370,7 @@ async fn appointments(
 ) -> FhirResult {
     let s = q.search(&APPOINTMENT)?;
     let base = base_url(&state);
-    let patient = match s.single_reference(&["patient", "actor"], "Patient", &base) {
-        Some(p) => p,
-        None => patient_of(&s, &base)?,
-    };
-    let Some(patient) = patient else {
+    let Some(patient) = patient_of(&s, &base)? else {
         return Ok(answer(&state, "Appointment", &s, Vec::new()));
     };
     let now = super::chronic::now_us(&state);

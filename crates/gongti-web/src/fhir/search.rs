@@ -231,9 +231,17 @@ impl FhirQuery {
                             return Err(unsupported("_sort"));
                         }
                     }
-                    let any = !sort.is_empty();
+                    if sort.is_empty() {
+                        continue;
+                    }
+                    // The link repeats what was applied.
+                    let applied: Vec<String> = sort
+                        .iter()
+                        .map(|(f, desc)| format!("{}{f}", if *desc { "-" } else { "" }))
+                        .collect();
+                    s.echoed.push((key.clone(), applied.join(",")));
                     s.sort = sort;
-                    any
+                    false
                 }
                 "_include" | "_revinclude" => {
                     let (served, into) = if name == "_include" {
@@ -264,7 +272,7 @@ impl FhirQuery {
                                 key.as_str(),
                             ));
                         }
-                        check_value(*kind, value, modifier)?;
+                        check_value(*kind, value)?;
                         s.filters.push(Filter {
                             name: name.to_owned(),
                             modifier: modifier.map(str::to_owned),
@@ -294,7 +302,7 @@ fn modifier_supported(kind: Kind, modifier: &str) -> bool {
 }
 
 /// Refuses a malformed value before anything is read.
-fn check_value(kind: Kind, value: &str, modifier: Option<&str>) -> Result<(), ApiError> {
+fn check_value(kind: Kind, value: &str) -> Result<(), ApiError> {
     if kind == Kind::Date {
         for one in alternatives(value) {
             DateTest::parse(&one)?;
@@ -302,7 +310,7 @@ fn check_value(kind: Kind, value: &str, modifier: Option<&str>) -> Result<(), Ap
     }
     if kind == Kind::Reference {
         for one in alternatives(value) {
-            if one.is_empty() || (modifier.is_none() && one.ends_with('/')) {
+            if one.is_empty() || one.ends_with('/') {
                 return Err(bad(
                     "bad_reference",
                     "引用格式无效",
@@ -631,13 +639,17 @@ impl Search {
             .all(|ids| ids.contains(&id))
     }
 
-    /// The one id a required reference parameter names (`patient`), when exactly one.
-    pub(crate) fn single_reference(
+    /// The one `resource` a required reference names (`patient`, `schedule`): the ids
+    /// of every occurrence of `names` intersected. `Ok(None)` when they can match
+    /// nothing here (another type or server, or no id in common); `missing` when none
+    /// is given; refused when several remain (one at a time: access is per record).
+    pub(crate) fn one_referenced(
         &self,
         names: &[&str],
         resource: &str,
         base: &str,
-    ) -> Option<Option<i64>> {
+        missing: ApiError,
+    ) -> Result<Option<i64>, ApiError> {
         let mut found: Option<Vec<i64>> = None;
         for name in names {
             for ids in self.reference_ids(name, resource, base) {
@@ -647,10 +659,17 @@ impl Search {
                 });
             }
         }
-        found.map(|ids| match ids.as_slice() {
-            [one] => Some(*one),
-            _ => None,
-        })
+        match found.as_deref() {
+            None => Err(missing),
+            Some([]) => Ok(None),
+            Some([one]) => Ok(Some(*one)),
+            Some(_) => Err(bad(
+                "one_reference",
+                "一次只能检索一个对象",
+                "Search one at a time",
+                resource,
+            )),
+        }
     }
 
     /// The days a date parameter can reach, for a store's range query (the exact test
