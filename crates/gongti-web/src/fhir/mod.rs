@@ -290,7 +290,7 @@ async fn metadata(State(state): State<AppState>) -> Fhir {
         "format": ["application/fhir+json", "json"],
         "rest": [{
             "mode": "server",
-            "documentation": "Search is lenient by default (unknown parameters are ignored and left out of the self link); Prefer: handling=strict refuses them. Every search takes _count (at most 200), _total=none|accurate, _summary=count, _elements and, where listed, _sort, _include and _revinclude. Patient-scoped types need patient (or subject). Region-wide types (Patient, Practitioner, PractitionerRole, Organization) take one value per parameter.",
+            "documentation": "Search is lenient by default (unknown parameters are ignored and left out of the self link); Prefer: handling=strict refuses them. Every search takes _count (at most 200), _total=none|accurate, _summary=count, _elements and, where listed, _sort, _include and _revinclude. Patient-scoped types need patient (or subject). Region-wide types (Patient, Practitioner, PractitionerRole, Organization, Schedule) take one value per parameter, and their date parameters (Patient.birthdate, Schedule.date) every prefix but ne. No string modifiers (:exact, :contains) are supported.",
             "security": {"description": "Bearer tokens from POST /api/v1/auth/token", "cors": false},
             "resource": resources,
         }],
@@ -324,7 +324,12 @@ pub(super) const PATIENT: Spec = Spec {
 };
 
 /// The answer of a keyset-paged search: the page, its total unless `_total=none`.
-fn keyset_page(s: &Search, entries: Vec<Value>, next: Option<i64>, total: Option<i64>) -> Page {
+pub(super) fn keyset_page(
+    s: &Search,
+    entries: Vec<Value>,
+    next: Option<i64>,
+    total: Option<i64>,
+) -> Page {
     Page {
         entries: if s.summary_count { Vec::new() } else { entries },
         total: total.map(|t| t as usize),
@@ -335,7 +340,7 @@ fn keyset_page(s: &Search, entries: Vec<Value>, next: Option<i64>, total: Option
     }
 }
 
-fn wants_total(s: &Search) -> bool {
+pub(super) fn wants_total(s: &Search) -> bool {
     s.summary_count || s.total == Total::Accurate
 }
 
@@ -364,7 +369,8 @@ async fn search_patients(
     let s = q.search(&PATIENT)?;
     let base = base_url(&state);
     let bad = |code, zh: &str, en: &str| ApiError::bad_request(code, zh, en).fhir();
-    let (born_from, born_to) = s.day_bounds("birthdate");
+    let now = chronic::now_us(&state);
+    let (born_from, born_to) = s.day_bounds("birthdate", now)?;
     let mut query = ResidentQuery {
         name_prefix: s.one_value("name")?,
         born_from,
@@ -405,15 +411,8 @@ async fn search_patients(
         .await
         .map_err(fhir_err)?;
     let identifiers = matches!(scope, SearchScope::Institution(_));
-    let now = chronic::now_us(&state);
-    let exact = s.modifier("name") == Some("exact");
-    let entries = page
-        .items
-        .iter()
-        .filter(|r| s.dates_match("birthdate", search::Range::day(r.birth_date), now))
-        .filter(|r| !exact || query.name_prefix.as_deref() == Some(r.name.as_str()))
-        .map(|r| patient(r, identifiers))
-        .collect();
+    // The store applied every filter: the page and its total agree.
+    let entries = page.items.iter().map(|r| patient(r, identifiers)).collect();
     let page = keyset_page(&s, entries, page.next_after, total);
     Ok(Fhir(searchset(&base, "Patient", &s, page, Vec::new())))
 }

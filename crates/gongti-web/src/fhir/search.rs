@@ -294,7 +294,7 @@ impl FhirQuery {
 
 fn modifier_supported(kind: Kind, modifier: &str) -> bool {
     match kind {
-        Kind::String => modifier == "exact",
+        Kind::String => false,
         // A reference's type modifier (`subject:Patient=12`).
         Kind::Reference => modifier.chars().next().is_some_and(char::is_uppercase),
         Kind::Token | Kind::Date => false,
@@ -493,6 +493,41 @@ impl DateTest {
     }
 }
 
+impl DateTest {
+    /// The local days whose whole-day range this test matches (any prefix but `ne`, whose
+    /// days are not one range): found by testing the days around the value, for the
+    /// matching days are one run there and run on without end for `ge`, `gt`, `sa` (and
+    /// back for `le`, `lt`, `eb`). `(Some(a), Some(b))` with `a > b` when none match.
+    fn matching_days(&self, now_us: i64) -> (Option<Date>, Option<Date>) {
+        // `ap` reaches a tenth of the distance from now: scan as far.
+        let slack_days = if self.prefix == Prefix::Ap {
+            ((self.range.start_us - now_us).abs() / 10 / DAY_US + 2).min(40_000)
+        } else {
+            1
+        };
+        let first = local_day(self.range.start_us) - time::Duration::days(slack_days);
+        let last =
+            local_day(self.range.end_us.saturating_sub(1)) + time::Duration::days(slack_days);
+        let mut found: Option<(Date, Date)> = None;
+        let mut d = first;
+        while d <= last {
+            if self.matches(Range::day(d), now_us) {
+                found = Some(found.map_or((d, d), |(a, _)| (a, d)));
+            }
+            match d.next_day() {
+                Some(n) => d = n,
+                None => break,
+            }
+        }
+        let (lo, hi) = found.unwrap_or((last, first));
+        match self.prefix {
+            Prefix::Ge | Prefix::Gt | Prefix::Sa => (Some(lo), None),
+            Prefix::Le | Prefix::Lt | Prefix::Eb => (None, Some(hi)),
+            _ => (Some(lo), Some(hi)),
+        }
+    }
+}
+
 /// `YYYY`, `YYYY-MM`, `YYYY-MM-DD` (local) or `YYYY-MM-DDThh:mm[:ss[.f]](Z|±hh:mm)`.
 fn parse_date_range(s: &str) -> Option<Range> {
     let digits = |t: &str, n: usize| t.len() == n && t.bytes().all(|b| b.is_ascii_digit());
@@ -672,45 +707,43 @@ impl Search {
         }
     }
 
-    /// The days a date parameter can reach, for a store's range query (the exact test
-    /// may run on what it returns): `ne` and `ap` do not bound.
-    pub(crate) fn day_bounds(&self, name: &str) -> (Option<Date>, Option<Date>) {
+    /// The days a date parameter of a keyset search matches, as one range for the
+    /// store (`None`: unbounded; from after to: none). Exact for a day-valued element
+    /// (a birth date) at any precision of the value; for one within a day (a clinic's
+    /// hours) the days it may fall on. Each occurrence takes one value, and `ne` (not
+    /// one range) is refused.
+    pub(crate) fn day_bounds(
+        &self,
+        name: &str,
+        now_us: i64,
+    ) -> Result<(Option<Date>, Option<Date>), ApiError> {
         let (mut from, mut to) = (None::<Date>, None::<Date>);
         for ors in self.all(name) {
-            let (mut lo, mut hi) = (Some(Date::MAX), Some(Date::MIN));
-            for one in ors {
-                let Ok(t) = DateTest::parse(&one) else {
-                    continue;
-                };
-                let first = local_day(t.range.start_us);
-                let last = local_day(t.range.end_us.saturating_sub(1));
-                let (a, b) = match t.prefix {
-                    Prefix::Eq => (Some(first), Some(last)),
-                    Prefix::Ge => (Some(first), None),
-                    Prefix::Gt | Prefix::Sa => (last.next_day(), None),
-                    Prefix::Le => (None, Some(last)),
-                    Prefix::Lt | Prefix::Eb => (None, first.previous_day()),
-                    Prefix::Ne | Prefix::Ap => (None, None),
-                };
-                lo = match (lo, a) {
-                    (Some(x), Some(y)) => Some(x.min(y)),
-                    _ => None,
-                };
-                hi = match (hi, b) {
-                    (Some(x), Some(y)) => Some(x.max(y)),
-                    _ => None,
-                };
-            }
-            from = match (from, lo) {
-                (Some(x), Some(y)) => Some(x.max(y)),
-                (x, y) => x.or(y),
+            let [one] = ors.as_slice() else {
+                return Err(bad(
+                    "one_value",
+                    "此参数只能给一个值",
+                    "This parameter takes one value here",
+                    name,
+                ));
             };
+            let t = DateTest::parse(one)?;
+            if t.prefix == Prefix::Ne {
+                return Err(bad(
+                    "unsupported_prefix",
+                    "此日期参数不支持 ne 前缀",
+                    "This date parameter does not take the ne prefix",
+                    name,
+                ));
+            }
+            let (lo, hi) = t.matching_days(now_us);
+            from = from.max(lo);
             to = match (to, hi) {
                 (Some(x), Some(y)) => Some(x.min(y)),
                 (x, y) => x.or(y),
             };
         }
-        (from, to)
+        Ok((from, to))
     }
 
     /// A parameter a keyset search filters on in the store: one value (comma
@@ -947,6 +980,41 @@ mod tests {
             "x",
         ] {
             assert!(DateTest::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// The store's day range for a day-valued element is exactly the days the test
+    /// matches, whatever the value's precision and prefix.
+    #[test]
+    fn day_bounds_are_the_matching_days() {
+        let now = local_midnight_us(day("2026-12-02"));
+        let values = [
+            "2026-05-15",
+            "2026-05",
+            "2026",
+            "gt2026-05-15",
+            "ge2026-05",
+            "lt2026-05-15",
+            "le2026",
+            "sa2026-05-15",
+            "eb2026-05",
+            "ap2026-05-10",
+            "ap1960-01-01",
+            "ge2026-05-15T10:00+08:00",
+            "lt2026-05-15T10:00+08:00",
+            "eq2026-05-15T10:00Z",
+            "gt2026-05-14T16:00:00Z",
+            "le2026-05-15T23:59:59.5+08:00",
+        ];
+        for value in values {
+            let t = DateTest::parse(value).unwrap();
+            let (from, to) = t.matching_days(now);
+            let mut d = day("1950-01-01");
+            while d < day("2028-01-01") {
+                let inside = from.is_none_or(|f| d >= f) && to.is_none_or(|t| d <= t);
+                assert_eq!(inside, t.matches(Range::day(d), now), "{value} on {d}");
+                d = d.next_day().unwrap();
+            }
         }
     }
 
