@@ -353,6 +353,7 @@ impl IntoResponse for ApiError {
                 401 => "login",
                 403 => "forbidden",
                 404 => "not-found",
+                405 | 406 | 415 => "not-supported",
                 409 => "duplicate",
                 413 => "too-costly",
                 422 | 400 => "invalid",
@@ -385,8 +386,15 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Adds `Retry-After` when there is a time to wait.
+/// Adds `Retry-After` when there is a time to wait, and to a 401 the scheme that
+/// answers it (RFC 6750: bearer tokens from `POST /api/v1/auth/token`).
 pub(crate) fn with_retry_after(mut response: Response, seconds: Option<u32>) -> Response {
+    if response.status() == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer realm=\"gongti\""),
+        );
+    }
     if let Some(s) = seconds {
         response
             .headers_mut()

@@ -77,6 +77,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/metadata", get(metadata))
         .merge(protected)
+        .layer(axum::middleware::from_fn(negotiate))
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -86,6 +87,58 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
             )
             .fhir()
         })
+}
+
+/// Content negotiation (R4 http.html#mime-type): we answer JSON only, so a request
+/// whose `_format` or `Accept` admits no JSON is refused with 406 before anything is
+/// read (XML used to get a 200 with JSON).
+async fn negotiate(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let json = |t: &str| {
+        let t = t
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        matches!(
+            t.as_str(),
+            "json"
+                | "*/*"
+                | "application/*"
+                | "application/json"
+                | "application/fhir+json"
+                | "application/json+fhir"
+                | "fhir+json"
+        )
+    };
+    let format = request.uri().query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "_format")
+            .map(|(_, v)| v.into_owned())
+    });
+    let accept: Option<String> = request
+        .headers()
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .reduce(|a, b| format!("{a},{b}"));
+    let refused = match (&format, &accept) {
+        (Some(f), _) => !json(f),
+        (None, Some(a)) => !a.split(',').any(json),
+        (None, None) => false,
+    };
+    if refused {
+        return ApiError::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "not_acceptable",
+            "仅提供 JSON 格式（application/fhir+json）",
+            "Only JSON is served (application/fhir+json)",
+        )
+        .fhir()
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// The FHIR base every absolute link is built on: the configured public URL, never a

@@ -196,6 +196,66 @@ async fn fhir_errors_are_operation_outcomes() {
         );
         let r = t.get("/fhir/Observation", &token).await;
         assert_eq!(r.json()["resourceType"], "OperationOutcome", "{}", r.text);
+
+        // 401 names its scheme; JSON only (406 for XML); a method a route lacks is an
+        // OperationOutcome too.
+        let r = t.get("/fhir/Patient", "bad").await;
+        assert_eq!(r.headers["www-authenticate"], "Bearer realm=\"gongti\"");
+        let with = |method: &str, path: &str, accept: Option<&str>| {
+            let mut b = axum::http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("authorization", format!("Bearer {token}"));
+            if let Some(a) = accept {
+                b = b.header("accept", a);
+            }
+            b.body(axum::body::Body::empty()).unwrap()
+        };
+        for (path, accept, status) in [
+            (
+                "/fhir/Patient",
+                Some("application/fhir+xml"),
+                StatusCode::NOT_ACCEPTABLE,
+            ),
+            (
+                "/fhir/Patient?_format=xml",
+                None,
+                StatusCode::NOT_ACCEPTABLE,
+            ),
+            (
+                "/fhir/metadata",
+                Some("application/xml"),
+                StatusCode::NOT_ACCEPTABLE,
+            ),
+            ("/fhir/Patient?_format=json", None, StatusCode::OK),
+            (
+                "/fhir/Patient?_format=application/fhir%2Bjson",
+                Some("application/fhir+xml"),
+                StatusCode::OK,
+            ),
+            (
+                "/fhir/Patient",
+                Some("text/html,application/xhtml+xml,*/*;q=0.8"),
+                StatusCode::OK,
+            ),
+            (
+                "/fhir/Patient",
+                Some("application/fhir+json;fhirVersion=4.0"),
+                StatusCode::OK,
+            ),
+        ] {
+            let r = t.send(with("GET", path, accept)).await;
+            assert_eq!(r.status, status, "{path} {accept:?}: {}", r.text);
+            assert_eq!(r.headers["content-type"], "application/fhir+json", "{path}");
+            if status != StatusCode::OK {
+                assert_eq!(r.json()["issue"][0]["code"], "not-supported");
+            }
+        }
+        let r = t.send(with("DELETE", "/fhir/Patient/1", None)).await;
+        assert_eq!(
+            (r.status, r.json()["resourceType"].as_str()),
+            (StatusCode::METHOD_NOT_ALLOWED, Some("OperationOutcome"))
+        );
     }
 }
 
