@@ -199,6 +199,12 @@ impl App {
         Ok(view)
     }
 
+    /// The resident a record belongs to: the key for a read by the record's id, whose
+    /// access is then decided on the resident as for any read of their records.
+    pub async fn record_owner(&self, table: gongti_store::PatientTable, id: i64) -> AppResult<i64> {
+        Ok(self.store.resident_of(table, id).await?)
+    }
+
     /// Searches residents within the actor's reach; each listed resident is audited.
     pub async fn search_residents(
         &self,

@@ -340,6 +340,16 @@ impl App {
         Ok(self.store.schedule(id).await?)
     }
 
+    /// A slot, as its schedule lists it.
+    pub async fn slot(&self, id: i64) -> AppResult<SlotView> {
+        let schedule = self.store.slot_schedule(id).await?;
+        self.schedule_slots(schedule)
+            .await?
+            .into_iter()
+            .find(|v| v.slot.id == id)
+            .ok_or(AppError::NotFound)
+    }
+
     /// A schedule's live slots, each with whether the public may book it today.
     pub async fn schedule_slots(&self, id: i64) -> AppResult<Vec<SlotView>> {
         let schedule = self.store.schedule(id).await?;

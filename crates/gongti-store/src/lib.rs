@@ -68,7 +68,7 @@ pub use region::{
     DepartmentRecord, DistrictRecord, InstitutionFilter, InstitutionRecord, NewInstitution,
     NewStaff, NewTeam, StaffFilter, StaffRecord, TeamRecord,
 };
-pub use residents::{ResidentFilter, ResidentRecord};
+pub use residents::{PatientTable, ResidentFilter, ResidentRecord};
 pub use scheduling::{
     BookOutcome, BookingRecord, NewBooking, NewSchedule, ScheduleFilter, ScheduleRecord, SlotRecord,
 };

@@ -35,6 +35,24 @@ pub struct ResidentRecord {
     pub updated_at_us: i64,
 }
 
+/// Tables of records that belong to one resident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatientTable {
+    Record(crate::RecordTable),
+    Tasks,
+    Alerts,
+}
+
+impl PatientTable {
+    fn table(self) -> &'static str {
+        match self {
+            PatientTable::Record(t) => t.table(),
+            PatientTable::Tasks => "chronic_tasks",
+            PatientTable::Alerts => "alerts",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ResidentFilter {
     pub name_prefix: Option<String>,
@@ -500,6 +518,16 @@ impl Store {
         on_read!(self, pool => {
             resident(&self.keys, &sqlx::query(trusted(&sql)).bind(id).fetch_optional(pool).await?.ok_or(StoreError::NotFound)?)
         })
+    }
+
+    /// The resident a patient's record belongs to (a FHIR read by id decides access
+    /// on it); [`StoreError::NotFound`] when there is no such record.
+    pub async fn resident_of(&self, table: PatientTable, id: i64) -> Result<i64> {
+        let sql = format!("SELECT resident_id FROM {} WHERE id = $1", table.table());
+        let row: Option<(i64,)> = on_read!(self, pool => {
+            sqlx::query_as(trusted(&sql)).bind(id).fetch_optional(pool).await?
+        });
+        row.map(|(r,)| r).ok_or(StoreError::NotFound)
     }
 
     pub async fn resident_count(&self) -> Result<i64> {

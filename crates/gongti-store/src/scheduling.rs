@@ -467,6 +467,15 @@ impl Store {
         Ok(n)
     }
 
+    /// The schedule a slot belongs to.
+    pub async fn slot_schedule(&self, slot_id: i64) -> Result<i64> {
+        let row: Option<(i64,)> = on_read!(self, pool => {
+            sqlx::query_as("SELECT schedule_id FROM slots WHERE id = $1")
+                .bind(slot_id).fetch_optional(pool).await?
+        });
+        row.map(|(s,)| s).ok_or(StoreError::NotFound)
+    }
+
     /// A schedule's slots in time order, withdrawn ones included.
     pub async fn slots_of(&self, schedule_id: i64) -> Result<Vec<SlotRecord>> {
         on_read!(self, pool => {

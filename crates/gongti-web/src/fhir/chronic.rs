@@ -36,15 +36,45 @@ const OBSERVATION_SOURCE: &str = "urn:gongti:observation-source";
 
 pub(super) fn routes() -> axum::Router<AppState> {
     use axum::routing::get;
-    axum::Router::new()
-        .route("/Condition", get(conditions))
-        .route("/EpisodeOfCare", get(episodes))
+    let mut router = axum::Router::new()
         .route("/Encounter", get(encounters))
-        .route("/Observation", get(observations))
-        .route("/CareTeam", get(care_teams))
-        .route("/Task", get(tasks))
-        .route("/Flag", get(flags))
-        .route("/Measure/{id}/$evaluate-measure", get(evaluate_measure))
+        .route("/Measure/{id}/$evaluate-measure", get(evaluate_measure));
+    for (ty, spec) in [
+        ("Condition", &CONDITION),
+        ("EpisodeOfCare", &EPISODE),
+        ("Observation", &OBSERVATION),
+        ("CareTeam", &BY_PATIENT_AND_STATUS),
+        ("Task", &BY_PATIENT_AND_STATUS),
+        ("Flag", &FLAG),
+    ] {
+        router = router.route(
+            &format!("/{ty}"),
+            get(
+                move |State(state): State<AppState>,
+                      axum::Extension(ctx): axum::Extension<Ctx>,
+                      q: FhirQuery| search_scoped(ty, spec, state, ctx, q),
+            ),
+        );
+    }
+    for ty in [
+        "Condition",
+        "EpisodeOfCare",
+        "Encounter",
+        "Observation",
+        "CareTeam",
+        "Task",
+        "Flag",
+    ] {
+        router = router.route(
+            &format!("/{ty}/{{id}}"),
+            get(
+                move |State(state): State<AppState>,
+                      axum::Extension(ctx): axum::Extension<Ctx>,
+                      Path(id): Path<String>| read_scoped(ty, state, ctx, id),
+            ),
+        );
+    }
+    router
 }
 
 fn patient_ref(id: i64) -> Value {
@@ -401,38 +431,6 @@ pub(super) const CONDITION: Spec = Spec {
     revincludes: &[],
 };
 
-async fn conditions(
-    State(state): State<AppState>,
-    axum::Extension(ctx): axum::Extension<Ctx>,
-    q: FhirQuery,
-) -> FhirResult {
-    let s = q.search(&CONDITION)?;
-    let Some(patient) = patient_of(&s, &base_url(&state))? else {
-        return Ok(answer(&state, "Condition", &s, Vec::new()));
-    };
-    let now = now_us(&state);
-    let list = state
-        .app
-        .resident_enrolments(&ctx, patient)
-        .await
-        .map_err(fhir_err)?;
-    let found = list
-        .iter()
-        .map(|e| (Range::day(e.diagnosed_on), condition(e)))
-        .filter(|(day, c)| {
-            let clinical = c["clinicalStatus"]["coding"][0]["code"]
-                .as_str()
-                .unwrap_or("");
-            s.tokens_match(
-                "code",
-                &[(ICD10, c["code"]["coding"][0]["code"].as_str().unwrap_or(""))],
-            ) && s.tokens_match("clinical-status", &[(CONDITION_CLINICAL, clinical)])
-                && s.dates_match("onset-date", *day, now)
-        })
-        .collect();
-    Ok(answer(&state, "Condition", &s, found))
-}
-
 pub(super) const EPISODE: Spec = Spec {
     params: &[
         ("patient", Kind::Reference),
@@ -444,35 +442,6 @@ pub(super) const EPISODE: Spec = Spec {
     includes: &[],
     revincludes: &[],
 };
-
-async fn episodes(
-    State(state): State<AppState>,
-    axum::Extension(ctx): axum::Extension<Ctx>,
-    q: FhirQuery,
-) -> FhirResult {
-    let s = q.search(&EPISODE)?;
-    let Some(patient) = patient_of(&s, &base_url(&state))? else {
-        return Ok(answer(&state, "EpisodeOfCare", &s, Vec::new()));
-    };
-    let now = now_us(&state);
-    let list = state
-        .app
-        .resident_enrolments(&ctx, patient)
-        .await
-        .map_err(fhir_err)?;
-    let found = list
-        .iter()
-        .map(|e| (Range::days(e.enrolled_on, e.ended_on), episode(e)))
-        .filter(|(period, v)| {
-            s.dates_match("date", *period, now)
-                && s.tokens_match(
-                    "status",
-                    &[(EPISODE_STATUS, v["status"].as_str().unwrap_or(""))],
-                )
-        })
-        .collect();
-    Ok(answer(&state, "EpisodeOfCare", &s, found))
-}
 
 /// Every follow-up of the patient (read whole: filters and totals need all of them).
 async fn all_followups(
@@ -552,71 +521,6 @@ pub(super) const OBSERVATION: Spec = Spec {
     revincludes: &[],
 };
 
-/// Observations of the follow-ups and the home readings, filtered before paging.
-async fn observations(
-    State(state): State<AppState>,
-    axum::Extension(ctx): axum::Extension<Ctx>,
-    q: FhirQuery,
-) -> FhirResult {
-    let s = q.search(&OBSERVATION)?;
-    let base = base_url(&state);
-    let Some(patient) = patient_of(&s, &base)? else {
-        return Ok(answer(&state, "Observation", &s, Vec::new()));
-    };
-    let now = now_us(&state);
-    let mut found: Vec<(Range, &'static str, Value, Option<i64>)> =
-        all_followups(&state, &ctx, patient)
-            .await?
-            .iter()
-            .flat_map(|f| {
-                followup_observations(f)
-                    .into_iter()
-                    .map(move |(day, code, v)| (Range::day(day), code, v, Some(f.id)))
-            })
-            .collect();
-    let only_encounters = s.has("encounter");
-    if !only_encounters {
-        let readings = state
-            .app
-            .resident_readings(
-                &ctx,
-                patient,
-                0,
-                now + 1,
-                gongti_app::readings::READINGS_LIST_MAX,
-            )
-            .await
-            .map_err(fhir_err)?;
-        found.extend(readings.iter().map(|r| {
-            let (code, v) = reading_observation(r);
-            (Range::instant(r.taken_at_us), code, v, None)
-        }));
-    }
-    let found = found
-        .into_iter()
-        .filter(|(when, code, v, encounter)| {
-            let categories: Vec<(&str, &str)> = v["category"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .flat_map(|c| c["coding"].as_array().into_iter().flatten())
-                .map(|c| {
-                    (
-                        c["system"].as_str().unwrap_or(""),
-                        c["code"].as_str().unwrap_or(""),
-                    )
-                })
-                .collect();
-            s.dates_match("date", *when, now)
-                && s.tokens_match("code", &[(LOINC, code)])
-                && s.tokens_match("category", &categories)
-                && encounter.is_none_or(|e| s.references_match("encounter", "Encounter", &base, e))
-        })
-        .map(|(when, _, v, _)| (when, v))
-        .collect();
-    Ok(answer(&state, "Observation", &s, found))
-}
-
 /// CareTeam and Task: by patient and status.
 pub(super) const BY_PATIENT_AND_STATUS: Spec = Spec {
     params: &[
@@ -629,71 +533,6 @@ pub(super) const BY_PATIENT_AND_STATUS: Spec = Spec {
     revincludes: &[],
 };
 
-async fn care_teams(
-    State(state): State<AppState>,
-    axum::Extension(ctx): axum::Extension<Ctx>,
-    q: FhirQuery,
-) -> FhirResult {
-    let s = q.search(&BY_PATIENT_AND_STATUS)?;
-    let Some(patient) = patient_of(&s, &base_url(&state))? else {
-        return Ok(answer(&state, "CareTeam", &s, Vec::new()));
-    };
-    let contracts = state
-        .app
-        .resident_contracts(&ctx, patient)
-        .await
-        .map_err(fhir_err)?;
-    let mut found = Vec::with_capacity(contracts.len());
-    for c in &contracts {
-        let team = state.app.store().team(c.team_id).await.ok();
-        let v = care_team(c, team.as_ref());
-        if s.tokens_match(
-            "status",
-            &[(CARE_TEAM_STATUS, v["status"].as_str().unwrap_or(""))],
-        ) {
-            found.push((
-                Range::days(c.start_on, Some(c.ended_on.unwrap_or(c.end_on))),
-                v,
-            ));
-        }
-    }
-    Ok(answer(&state, "CareTeam", &s, found))
-}
-
-async fn tasks(
-    State(state): State<AppState>,
-    axum::Extension(ctx): axum::Extension<Ctx>,
-    q: FhirQuery,
-) -> FhirResult {
-    let s = q.search(&BY_PATIENT_AND_STATUS)?;
-    let Some(patient) = patient_of(&s, &base_url(&state))? else {
-        return Ok(answer(&state, "Task", &s, Vec::new()));
-    };
-    let list = state
-        .app
-        .resident_tasks(&ctx, patient)
-        .await
-        .map_err(fhir_err)?;
-    let referrals = state
-        .app
-        .resident_referrals(&ctx, patient, None, PATIENT_RECORDS_MAX)
-        .await
-        .map_err(fhir_err)?;
-    let found = list
-        .iter()
-        .map(task)
-        .chain(referrals.items.iter().map(super::referral::referral_task))
-        .filter(|t| {
-            s.tokens_match(
-                "status",
-                &[(TASK_STATUS, t["status"].as_str().unwrap_or(""))],
-            )
-        })
-        .map(|t| (Range::instant(0), t))
-        .collect();
-    Ok(answer(&state, "Task", &s, found))
-}
-
 pub(super) const FLAG: Spec = Spec {
     params: &[
         ("patient", Kind::Reference),
@@ -705,28 +544,236 @@ pub(super) const FLAG: Spec = Spec {
     revincludes: &[],
 };
 
-async fn flags(
-    State(state): State<AppState>,
-    axum::Extension(ctx): axum::Extension<Ctx>,
+/// A patient's records of one chronic-care type as a search filters them, each with
+/// the time it is dated by (for `_sort`). The searches and the reads by id share it.
+async fn list(
+    ty: &str,
+    state: &AppState,
+    ctx: &Ctx,
+    s: &Search,
+    patient: i64,
+) -> Result<Vec<(Range, Value)>, ApiError> {
+    let now = now_us(state);
+    let code = |v: &Value, path: &[&str]| -> String {
+        let mut at = v;
+        for p in path {
+            at = if let Ok(i) = p.parse::<usize>() {
+                &at[i]
+            } else {
+                &at[*p]
+            };
+        }
+        at.as_str().unwrap_or("").to_owned()
+    };
+    Ok(match ty {
+        "Condition" | "EpisodeOfCare" => {
+            let list = state
+                .app
+                .resident_enrolments(ctx, patient)
+                .await
+                .map_err(fhir_err)?;
+            if ty == "Condition" {
+                list.iter()
+                    .map(|e| (Range::day(e.diagnosed_on), condition(e)))
+                    .filter(|(day, c)| {
+                        s.tokens_match(
+                            "code",
+                            &[(ICD10, &code(c, &["code", "coding", "0", "code"]))],
+                        ) && s.tokens_match(
+                            "clinical-status",
+                            &[(
+                                CONDITION_CLINICAL,
+                                &code(c, &["clinicalStatus", "coding", "0", "code"]),
+                            )],
+                        ) && s.dates_match("onset-date", *day, now)
+                    })
+                    .collect()
+            } else {
+                list.iter()
+                    .map(|e| (Range::days(e.enrolled_on, e.ended_on), episode(e)))
+                    .filter(|(period, v)| {
+                        s.dates_match("date", *period, now)
+                            && s.tokens_match("status", &[(EPISODE_STATUS, &code(v, &["status"]))])
+                    })
+                    .collect()
+            }
+        }
+        "Encounter" => all_followups(state, ctx, patient)
+            .await?
+            .iter()
+            .map(|f| (Range::day(f.visit_on), encounter(f)))
+            .filter(|(day, v)| {
+                s.dates_match("date", *day, now)
+                    && s.tokens_match("class", &[(ACT_CODE, &code(v, &["class", "code"]))])
+            })
+            .collect(),
+        "Observation" => {
+            // The follow-ups' measurements and the home readings, filtered before paging.
+            let mut found: Vec<(Range, &'static str, Value, Option<i64>)> =
+                all_followups(state, ctx, patient)
+                    .await?
+                    .iter()
+                    .flat_map(|f| {
+                        followup_observations(f)
+                            .into_iter()
+                            .map(move |(day, code, v)| (Range::day(day), code, v, Some(f.id)))
+                    })
+                    .collect();
+            if !s.has("encounter") {
+                let readings = state
+                    .app
+                    .resident_readings(
+                        ctx,
+                        patient,
+                        0,
+                        now + 1,
+                        gongti_app::readings::READINGS_LIST_MAX,
+                    )
+                    .await
+                    .map_err(fhir_err)?;
+                found.extend(readings.iter().map(|r| {
+                    let (code, v) = reading_observation(r);
+                    (Range::instant(r.taken_at_us), code, v, None)
+                }));
+            }
+            let base = base_url(state);
+            found
+                .into_iter()
+                .filter(|(when, loinc, v, encounter)| {
+                    let categories: Vec<(&str, &str)> = v["category"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .flat_map(|c| c["coding"].as_array().into_iter().flatten())
+                        .map(|c| {
+                            (
+                                c["system"].as_str().unwrap_or(""),
+                                c["code"].as_str().unwrap_or(""),
+                            )
+                        })
+                        .collect();
+                    s.dates_match("date", *when, now)
+                        && s.tokens_match("code", &[(LOINC, loinc)])
+                        && s.tokens_match("category", &categories)
+                        && encounter
+                            .is_none_or(|e| s.references_match("encounter", "Encounter", &base, e))
+                })
+                .map(|(when, _, v, _)| (when, v))
+                .collect()
+        }
+        "CareTeam" => {
+            let contracts = state
+                .app
+                .resident_contracts(ctx, patient)
+                .await
+                .map_err(fhir_err)?;
+            let mut found = Vec::with_capacity(contracts.len());
+            for c in &contracts {
+                let team = state.app.store().team(c.team_id).await.ok();
+                let v = care_team(c, team.as_ref());
+                if s.tokens_match("status", &[(CARE_TEAM_STATUS, &code(&v, &["status"]))]) {
+                    found.push((
+                        Range::days(c.start_on, Some(c.ended_on.unwrap_or(c.end_on))),
+                        v,
+                    ));
+                }
+            }
+            found
+        }
+        "Task" => {
+            let list = state
+                .app
+                .resident_tasks(ctx, patient)
+                .await
+                .map_err(fhir_err)?;
+            let referrals = state
+                .app
+                .resident_referrals(ctx, patient, None, PATIENT_RECORDS_MAX)
+                .await
+                .map_err(fhir_err)?;
+            list.iter()
+                .map(task)
+                .chain(referrals.items.iter().map(super::referral::referral_task))
+                .filter(|t| s.tokens_match("status", &[(TASK_STATUS, &code(t, &["status"]))]))
+                .map(|t| (Range::instant(0), t))
+                .collect()
+        }
+        "Flag" => state
+            .app
+            .resident_alerts(ctx, patient)
+            .await
+            .map_err(fhir_err)?
+            .iter()
+            .map(|a| (Range::instant(a.raised_at_us), flag(a)))
+            .filter(|(when, _)| s.dates_match("date", *when, now))
+            .collect(),
+        _ => Vec::new(),
+    })
+}
+
+/// A patient-scoped search of `ty`: the patient, the list, the page.
+async fn search_scoped(
+    ty: &'static str,
+    spec: &'static Spec,
+    state: AppState,
+    ctx: Ctx,
     q: FhirQuery,
 ) -> FhirResult {
-    let s = q.search(&FLAG)?;
-    let Some(patient) = patient_of(&s, &base_url(&state))? else {
-        return Ok(answer(&state, "Flag", &s, Vec::new()));
+    let s = q.search(spec)?;
+    let found = match patient_of(&s, &base_url(&state))? {
+        Some(patient) => list(ty, &state, &ctx, &s, patient).await?,
+        None => Vec::new(),
     };
-    let now = now_us(&state);
-    let list = state
-        .app
-        .resident_alerts(&ctx, patient)
-        .await
-        .map_err(fhir_err)?;
-    let found = list
-        .iter()
-        .map(|a| (Range::instant(a.raised_at_us), flag(a)))
-        .filter(|(when, _)| s.dates_match("date", *when, now))
-        .collect();
-    Ok(answer(&state, "Flag", &s, found))
+    Ok(answer(&state, ty, &s, found))
 }
+
+/// `{ty}/{id}`: the record's patient is looked up and the record read as that
+/// patient's search lists it — the same access decision and audit.
+async fn read_scoped(ty: &'static str, state: AppState, ctx: Ctx, id: String) -> FhirResult {
+    use gongti_store::{PatientTable, RecordTable};
+    let not_found = || ApiError::not_found().fhir();
+    let (table, key) = match ty {
+        "Condition" | "EpisodeOfCare" => {
+            (PatientTable::Record(RecordTable::Enrolments), id.as_str())
+        }
+        "Encounter" => (PatientTable::Record(RecordTable::Followups), id.as_str()),
+        // `f{follow-up}-{measure}` or `r{reading}`.
+        "Observation" => match (id.strip_prefix('f'), id.strip_prefix('r')) {
+            (Some(f), _) => (
+                PatientTable::Record(RecordTable::Followups),
+                f.split('-').next().unwrap_or(""),
+            ),
+            (None, Some(r)) => (PatientTable::Record(RecordTable::HomeReadings), r),
+            _ => return Err(not_found()),
+        },
+        "CareTeam" => (PatientTable::Record(RecordTable::Contracts), id.as_str()),
+        // A follow-up task, or a referral's workflow Task (`referral-{id}`).
+        "Task" => match id.strip_prefix("referral-") {
+            Some(r) => (PatientTable::Record(RecordTable::Referrals), r),
+            None => (PatientTable::Tasks, id.as_str()),
+        },
+        "Flag" => (PatientTable::Alerts, id.as_str()),
+        _ => return Err(not_found()),
+    };
+    let key: i64 = key.parse().map_err(|_| not_found())?;
+    let patient = state.app.record_owner(table, key).await.map_err(fhir_err)?;
+    let everything = FhirQuery::empty().search(&NO_FILTER)?;
+    list(ty, &state, &ctx, &everything, patient)
+        .await?
+        .into_iter()
+        .map(|(_, v)| v)
+        .find(|v| v["id"] == id.as_str())
+        .map(Fhir)
+        .ok_or_else(not_found)
+}
+
+/// A search with no filters (what a read lists its record from).
+pub(super) const NO_FILTER: Spec = Spec {
+    params: &[],
+    sorts: &[],
+    includes: &[],
+    revincludes: &[],
+};
 
 pub(super) fn now_us(state: &AppState) -> i64 {
     gongti_app::unix_us(state.app.now())

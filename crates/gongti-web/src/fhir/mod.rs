@@ -282,43 +282,39 @@ fn practitioner_role(s: &StaffRecord) -> Value {
     r
 }
 
-/// Every searchable type, its search and whether it can be read by id: the
+/// Every type served — each read by id and searched — with its search: the
 /// CapabilityStatement is written from this, and the conformance test derives its
 /// search cases from the CapabilityStatement.
-fn served() -> Vec<(&'static str, &'static Spec, bool)> {
+fn served() -> Vec<(&'static str, &'static Spec)> {
     vec![
-        ("Patient", &PATIENT, true),
-        ("Practitioner", &PRACTITIONER, true),
-        ("PractitionerRole", &PRACTITIONER_ROLE, true),
-        ("Organization", &ORGANIZATION, true),
-        ("HealthcareService", &HEALTHCARE_SERVICE, true),
-        ("Condition", &chronic::CONDITION, false),
-        ("EpisodeOfCare", &chronic::EPISODE, false),
-        ("Encounter", &chronic::ENCOUNTER, false),
-        ("Observation", &chronic::OBSERVATION, false),
-        ("CareTeam", &chronic::BY_PATIENT_AND_STATUS, false),
-        ("Task", &chronic::BY_PATIENT_AND_STATUS, false),
-        ("Flag", &chronic::FLAG, false),
-        ("Schedule", &referral::SCHEDULE, true),
-        ("Slot", &referral::SLOT, false),
-        ("Appointment", &referral::APPOINTMENT, false),
-        ("ServiceRequest", &referral::SERVICE_REQUEST, true),
-        ("CommunicationRequest", &referral::CONSULTATION, false),
-        ("Communication", &referral::CONSULTATION, false),
+        ("Patient", &PATIENT),
+        ("Practitioner", &PRACTITIONER),
+        ("PractitionerRole", &PRACTITIONER_ROLE),
+        ("Organization", &ORGANIZATION),
+        ("HealthcareService", &HEALTHCARE_SERVICE),
+        ("Condition", &chronic::CONDITION),
+        ("EpisodeOfCare", &chronic::EPISODE),
+        ("Encounter", &chronic::ENCOUNTER),
+        ("Observation", &chronic::OBSERVATION),
+        ("CareTeam", &chronic::BY_PATIENT_AND_STATUS),
+        ("Task", &chronic::BY_PATIENT_AND_STATUS),
+        ("Flag", &chronic::FLAG),
+        ("Schedule", &referral::SCHEDULE),
+        ("Slot", &referral::SLOT),
+        ("Appointment", &referral::APPOINTMENT),
+        ("ServiceRequest", &referral::SERVICE_REQUEST),
+        ("CommunicationRequest", &referral::CONSULTATION),
+        ("Communication", &referral::CONSULTATION),
     ]
 }
 
 async fn metadata(State(state): State<AppState>) -> Fhir {
     let mut resources: Vec<Value> = served()
         .into_iter()
-        .map(|(ty, spec, read)| {
-            let mut interactions = vec![json!({"code": "search-type"})];
-            if read {
-                interactions.insert(0, json!({"code": "read"}));
-            }
+        .map(|(ty, spec)| {
             let mut v = json!({
                 "type": ty,
-                "interaction": interactions,
+                "interaction": [{"code": "read"}, {"code": "search-type"}],
                 "searchParam": spec.params.iter().map(|(n, k)| json!({"name": n, "type": k.code()})).collect::<Vec<_>>(),
             });
             if !spec.includes.is_empty() {

@@ -31,7 +31,7 @@ const REQUEST_PRIORITY: &str = "http://hl7.org/fhir/request-priority";
 
 pub(super) fn routes() -> axum::Router<AppState> {
     use axum::routing::get;
-    axum::Router::new()
+    let mut router = axum::Router::new()
         .route("/Schedule", get(schedules))
         .route("/Schedule/{id}", get(read_schedule))
         .route("/Slot", get(slots))
@@ -40,6 +40,18 @@ pub(super) fn routes() -> axum::Router<AppState> {
         .route("/ServiceRequest/{id}", get(read_service_request))
         .route("/CommunicationRequest", get(communication_requests))
         .route("/Communication", get(communications))
+        .route("/Slot/{id}", get(read_slot));
+    for ty in ["Appointment", "CommunicationRequest", "Communication"] {
+        router = router.route(
+            &format!("/{ty}/{{id}}"),
+            get(
+                move |State(state): State<AppState>,
+                      axum::Extension(ctx): axum::Extension<Ctx>,
+                      Path(id): Path<String>| read_scoped(ty, state, ctx, id),
+            ),
+        );
+    }
+    router
 }
 
 fn schedule(s: &ScheduleRecord) -> Value {
@@ -626,6 +638,57 @@ async fn communications(
         .filter_map(|c| communication(c).map(|v| (Range::instant(c.created_at_us), v)))
         .collect();
     Ok(answer(&state, "Communication", &s, found))
+}
+
+async fn read_slot(State(state): State<AppState>, Path(id): Path<String>) -> FhirResult {
+    let v = state.app.slot(id_param(&id)?).await.map_err(fhir_err)?;
+    Ok(Fhir(slot(&v)))
+}
+
+/// `{ty}/{id}` of a patient's booking or consultation: its patient looked up, then the
+/// record read as that patient's list shows it (the same access decision and audit).
+async fn read_scoped(ty: &'static str, state: AppState, ctx: Ctx, id: String) -> FhirResult {
+    use gongti_store::{PatientTable, RecordTable};
+    let not_found = || ApiError::not_found().fhir();
+    let key = id_param(&id)?;
+    let table = if ty == "Appointment" {
+        RecordTable::Bookings
+    } else {
+        RecordTable::Consultations
+    };
+    let patient = state
+        .app
+        .record_owner(PatientTable::Record(table), key)
+        .await
+        .map_err(fhir_err)?;
+    let found = if ty == "Appointment" {
+        state
+            .app
+            .resident_bookings(&ctx, patient, None, PATIENT_RECORDS_MAX)
+            .await
+            .map_err(fhir_err)?
+            .items
+            .iter()
+            .find(|b| b.id == key)
+            .map(appointment)
+    } else {
+        state
+            .app
+            .resident_consultations(&ctx, patient, None, PATIENT_RECORDS_MAX)
+            .await
+            .map_err(fhir_err)?
+            .items
+            .iter()
+            .find(|c| c.id == key)
+            .and_then(|c| {
+                if ty == "Communication" {
+                    communication(c)
+                } else {
+                    Some(communication_request(c))
+                }
+            })
+    };
+    found.map(Fhir).ok_or_else(not_found)
 }
 
 #[cfg(test)]

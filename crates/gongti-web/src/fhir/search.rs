@@ -72,6 +72,16 @@ pub(crate) struct FhirQuery {
     strict: bool,
 }
 
+impl FhirQuery {
+    /// No parameters: what a read by id lists its record from.
+    pub(crate) fn empty() -> FhirQuery {
+        FhirQuery {
+            pairs: Vec::new(),
+            strict: false,
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for FhirQuery {
     type Rejection = ApiError;
 

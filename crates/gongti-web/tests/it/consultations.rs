@@ -117,6 +117,8 @@ async fn a_specialist_answers_and_access_ends_when_the_consultation_closes() {
             let r = t.get(&path, &doctor).await;
             assert_eq!(r.status, StatusCode::OK, "{}", r.text);
             std::fs::write(dir.join(format!("{name}.json")), &r.text).unwrap();
+            // Each entry and what it references reads back by id.
+            crate::fhir::assert_resolvable(&t, &doctor, &[&r.json()]).await;
         }
         crate::fhir::validate(&dir, 2);
 

@@ -286,6 +286,48 @@ async fn an_independent_validator_accepts_our_resources() {
     validate(&dir, 10);
 }
 
+/// Every `fullUrl` and every relative reference in `bodies` answers a read with the
+/// resource it names (no search-only types: a reference always resolves).
+pub(crate) async fn assert_resolvable(t: &TestApp, token: &str, bodies: &[&serde_json::Value]) {
+    fn walk(v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, x) in map {
+                    match (k.as_str(), x.as_str()) {
+                        ("fullUrl", Some(url)) => {
+                            out.insert(url[url.find("/fhir/").unwrap() + 6..].to_owned());
+                        }
+                        ("reference", Some(r))
+                            if !r.starts_with('#') && r.matches('/').count() == 1 =>
+                        {
+                            out.insert(r.to_owned());
+                        }
+                        _ => walk(x, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut refs = std::collections::BTreeSet::new();
+    for b in bodies {
+        walk(b, &mut refs);
+    }
+    assert!(!refs.is_empty());
+    for r in &refs {
+        let reply = t.get(&format!("/fhir/{r}"), token).await;
+        assert_eq!(reply.status, StatusCode::OK, "{r}: {}", reply.text);
+        let read = reply.json();
+        let (ty, id) = r.split_once('/').unwrap();
+        assert_eq!(
+            (read["resourceType"].as_str(), read["id"].as_str()),
+            (Some(ty), Some(id)),
+            "{r}"
+        );
+    }
+}
+
 /// Runs the independent validator over a directory; a loud skip outside CI when the
 /// validator is not installed.
 /// Validates every FHIR file in `dir` with both validators: PyPI `fhir.resources` (R4
@@ -518,6 +560,21 @@ async fn chronic_care_over_fhir_validates_and_searches_by_patient_code_and_date(
             }
             validate(&dir, 11);
         }
+        let read: Vec<serde_json::Value> = [
+            &conditions,
+            &bp,
+            &fpg,
+            &home,
+            &encounters,
+            &tasks,
+            &flags,
+            &teams,
+            &episodes,
+        ]
+        .iter()
+        .map(|r| r.json())
+        .collect();
+        assert_resolvable(&t, &token, &read.iter().collect::<Vec<_>>()).await;
     }
 }
 
@@ -667,6 +724,8 @@ async fn scheduling_and_referral_over_fhir_validate() {
         save(&dir, "service", &service.text);
         save(&dir, "services", &services.text);
         validate(&dir, 2);
+        let all: Vec<&serde_json::Value> = bodies.values().collect();
+        assert_resolvable(&t, &doctor, &all).await;
     }
 }
 
