@@ -273,7 +273,13 @@ impl App {
                 {
                     return Err(self.refuse(entry, AppError::Forbidden).await);
                 }
-                filter.home_institution_id = Some(own.0);
+                if filter.id_number.is_some() && filter.home_institution_id.is_none() {
+                    // One person by their ID number: registered here or in this
+                    // institution's care now (a hospital finds a referred patient).
+                    filter.reach = Some((own.0, crate::unix_us(self.now())));
+                } else {
+                    filter.home_institution_id = Some(own.0);
+                }
             }
             SearchScope::District(d) => filter.home_district_code = Some(d.as_str().to_owned()),
             SearchScope::City => {}
@@ -284,8 +290,9 @@ impl App {
         } else {
             None
         };
-        let basis = match scope {
-            SearchScope::Institution(_) => "home_institution",
+        let basis = |r: &ResidentRecord| match scope {
+            SearchScope::Institution(own) if r.home_institution_id == own.0 => "home_institution",
+            SearchScope::Institution(_) => "care_relationship",
             _ => "break_glass",
         };
         let entries = if page.items.is_empty() {
@@ -298,7 +305,7 @@ impl App {
                     let mut e = entry.clone();
                     e.resource_id = Some(r.id.to_string());
                     e.patient_id = Some(r.id);
-                    e.detail = Some(basis.into());
+                    e.detail = Some(basis(r).into());
                     e
                 })
                 .collect()

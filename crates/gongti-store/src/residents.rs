@@ -64,6 +64,9 @@ pub struct ResidentFilter {
     pub sex: Option<Sex>,
     pub home_institution_id: Option<i64>,
     pub home_district_code: Option<String>,
+    /// `(institution, now_us)`: registered there, or in its care now (an open care
+    /// relationship: a referral, consultation, contract or booking).
+    pub reach: Option<(i64, i64)>,
     /// Include records merged into another (default: only surviving records).
     pub include_merged: bool,
 }
@@ -563,6 +566,18 @@ impl Store {
         }
         if let Some(d) = &filter.home_district_code {
             c.push("i.district_code = {}", Arg::Text(d.clone()));
+        }
+        if let Some((institution, now_us)) = filter.reach {
+            c.push_each(
+                "(r.home_institution_id = {} OR EXISTS (SELECT 1 FROM care_relationships c
+                   WHERE c.resident_id = r.id AND c.institution_id = {} AND c.closed_at_us IS NULL
+                     AND (c.until_us IS NULL OR c.until_us > {})))",
+                [
+                    Arg::I64(institution),
+                    Arg::I64(institution),
+                    Arg::I64(now_us),
+                ],
+            );
         }
         if !filter.include_merged {
             c.push_plain("r.merged_into_id IS NULL");

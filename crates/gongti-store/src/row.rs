@@ -163,6 +163,17 @@ impl Conditions {
             .push(clause.replace("{}", &format!("${}", self.args.len())));
     }
 
+    /// Adds a clause with several `{}`, each the next of `args` in order.
+    pub(crate) fn push_each(&mut self, clause: &str, args: impl IntoIterator<Item = Arg>) {
+        let mut parts = clause.split("{}");
+        let mut out = parts.next().unwrap_or_default().to_owned();
+        for (arg, rest) in args.into_iter().zip(parts) {
+            self.args.push(arg);
+            out.push_str(&format!("${}{rest}", self.args.len()));
+        }
+        self.clauses.push(out);
+    }
+
     pub(crate) fn push_plain(&mut self, clause: &str) {
         self.clauses.push(clause.to_owned());
     }

@@ -594,6 +594,12 @@ async fn scheduling_and_referral_over_fhir_validate() {
             )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        // The hospital finds the patient by ID number only once they are in its care.
+        let by_id = format!(
+            "/fhir/Patient?identifier=urn:oid:2.16.156.10011.1.3%7C{HOME_RESIDENT_ID_NUMBER}"
+        );
+        let before = t.get(&by_id, &specialist).await.json();
+        assert_eq!(before["total"], 0, "{before}");
         let day = (t.app.today() + time::Duration::days(3)).to_string();
         let r = t
             .post(
@@ -620,6 +626,29 @@ async fn scheduling_and_referral_over_fhir_validate() {
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let found = t.get(&by_id, &specialist).await.json();
+        assert_eq!(
+            found["entry"][0]["resource"]["id"],
+            p.to_string(),
+            "{found}"
+        );
+        let incoming = t
+            .get(
+                &format!("/fhir/ServiceRequest?performer=Organization/{}", t.hospital),
+                &specialist,
+            )
+            .await
+            .json();
+        assert!(
+            incoming["entry"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(
+                    |e| e["resource"]["id"].as_str().and_then(|i| i.parse().ok()) == Some(referral)
+                ),
+            "{incoming}"
+        );
 
         let dir = gongti_testdb::temp_dir("gongti-fhir-referral");
         let reads = [
