@@ -56,5 +56,8 @@ cargo nextest run --workspace --locked --no-fail-fast
 step "contract: schemathesis against the OpenAPI document (doctor and administrator)"
 bash scripts/schemathesis.sh "${CARGO_TARGET_DIR:-target}/debug/gongti"
 
+step "FHIR clients: fhirclient and fhirpy run an integrator's task list against a demo region"
+bash scripts/fhir-clients.sh "${CARGO_TARGET_DIR:-target}/debug/gongti"
+
 step "fuzz: cargo fuzz targets, briefly (FUZZ_SECONDS=3600 bash scripts/fuzz.sh for a long run)"
 bash scripts/fuzz.sh
