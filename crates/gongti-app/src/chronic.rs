@@ -207,7 +207,7 @@ impl App {
             })),
             Disease::Diabetes => None,
         };
-        let disease = valid.disease;
+        let (disease, enrolled_on) = (valid.disease, valid.enrolled_on);
         entry.resource_id = None;
         entry.detail = Some(disease.code().into());
         let record = match self
@@ -217,7 +217,7 @@ impl App {
                     resident_id,
                     enrolment: valid,
                     institution_id,
-                    enrolled_on: today,
+                    enrolled_on,
                     staff_id: ctx.principal.staff_id,
                     profile,
                     risk,

@@ -189,6 +189,7 @@ fn schemas() -> Value {
             "diagnosed_on": {"type": "string", "format": "date"},
             "diagnosing_institution_id": {"type": "integer", "format": "int64"},
             "diagnosed_offline": {"type": "boolean", "default": true},
+            "enrolled_on": {"type": "string", "format": "date", "description": "When management began, for a patient already managed elsewhere (default today; not in the future, not before diagnosed_on)"},
             "risk_factors": {"$ref": "#/components/schemas/RiskFactors"}}},
         "FollowupRecord": {"allOf": [{"$ref": "#/components/schemas/Followup"}, {"type": "object", "required": ["visit_on"], "description": "age_years and previous_classification are set by the server", "properties": {
             "visit_on": {"type": "string", "format": "date"},

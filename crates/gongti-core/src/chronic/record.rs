@@ -27,6 +27,9 @@ pub struct EnrolmentForm {
     pub diagnosing_institution_id: Option<i64>,
     /// Diagnosed at an in-person visit (not online); online repeat visits need it.
     pub diagnosed_offline: Option<bool>,
+    /// When management began, for a patient already under management elsewhere or
+    /// brought in from an earlier system (default: today).
+    pub enrolled_on: Option<Date>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +39,7 @@ pub struct ValidEnrolment {
     pub diagnosed_on: Date,
     pub diagnosing_institution_id: Option<i64>,
     pub diagnosed_offline: bool,
+    pub enrolled_on: Date,
 }
 
 /// Why a chronic-disease enrolment ends (结案原因).
@@ -188,6 +192,19 @@ pub fn validate_enrolment(
         )),
         Some(_) => {}
     }
+    // Managed from a real earlier day, never a future one, never before the diagnosis.
+    match (form.enrolled_on, form.diagnosed_on) {
+        (Some(e), _) if e > today => {
+            problems.push(FieldProblem::new("enrolled_on", Problem::InFuture))
+        }
+        (Some(e), Some(d)) if e < d => problems.push(FieldProblem::new(
+            "enrolled_on",
+            Problem::Inconsistent {
+                with: "diagnosed_on",
+            },
+        )),
+        _ => {}
+    }
     if crate::resident::age_years(birth_date, today) < PROGRAMME_FROM_AGE_YEARS {
         problems.push(FieldProblem::new(
             "birth_date",
@@ -204,6 +221,7 @@ pub fn validate_enrolment(
             diagnosed_on,
             diagnosing_institution_id: form.diagnosing_institution_id,
             diagnosed_offline: form.diagnosed_offline.unwrap_or(true),
+            enrolled_on: form.enrolled_on.unwrap_or(today),
         }),
         _ => Err(problems),
     }
@@ -629,6 +647,40 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    /// Issue 13 (DOMAIN.md §2 "Who"): a patient already under management elsewhere is
+    /// enrolled from their real enrolment day — not in the future, not before the
+    /// diagnosis; today when none is given.
+    #[test]
+    fn an_enrolment_may_start_on_an_earlier_real_day() {
+        let born = date!(1960 - 05 - 01);
+        let form = |enrolled_on| EnrolmentForm {
+            icd10: "I10".into(),
+            diagnosed_on: Some(date!(2020 - 01 - 01)),
+            enrolled_on,
+            ..Default::default()
+        };
+        type Outcome = Result<Date, (&'static str, &'static str)>;
+        let cases: [(Option<Date>, Outcome); 5] = [
+            (None, Ok(TODAY)),
+            (Some(date!(2021 - 03 - 15)), Ok(date!(2021 - 03 - 15))),
+            (Some(date!(2020 - 01 - 01)), Ok(date!(2020 - 01 - 01))),
+            (
+                Some(date!(2019 - 12 - 31)),
+                Err(("enrolled_on", "inconsistent")),
+            ),
+            (
+                Some(date!(2026 - 11 - 23)),
+                Err(("enrolled_on", "in_future")),
+            ),
+        ];
+        for (enrolled_on, expected) in cases {
+            let got = validate_enrolment(&form(enrolled_on), born, TODAY)
+                .map(|v| v.enrolled_on)
+                .map_err(|p| (p[0].field, p[0].problem.code()));
+            assert_eq!(got, expected, "{enrolled_on:?}");
+        }
     }
 
     fn record() -> FollowupRecordForm {

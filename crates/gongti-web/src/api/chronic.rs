@@ -284,6 +284,7 @@ struct EnrolBody {
     diagnosed_on: Option<String>,
     diagnosing_institution_id: Option<i64>,
     diagnosed_offline: Option<bool>,
+    enrolled_on: Option<String>,
     #[serde(default)]
     risk_factors: Option<RiskBody>,
 }
@@ -299,6 +300,7 @@ async fn enrol(
         diagnosed_on: parse_date("diagnosed_on", body.diagnosed_on.as_deref())?,
         diagnosing_institution_id: body.diagnosing_institution_id,
         diagnosed_offline: body.diagnosed_offline,
+        enrolled_on: parse_date("enrolled_on", body.enrolled_on.as_deref())?,
     };
     let profile = body.risk_factors.unwrap_or_default().profile();
     let e = state.app.enrol(&ctx, id, &form, profile).await?;

@@ -842,3 +842,59 @@ async fn ending_an_enrolment_keeps_the_figures_equal_to_the_recompute() {
         );
     }
 }
+
+/// Issue 13: a patient already under management elsewhere is enrolled from the real
+/// day (`enrolled_on`), then the last year's follow-ups are entered today (the JSON
+/// API takes visits up to 366 days old); the kept figures
+/// stay equal to the recompute in every standard period, and the enrolment's day is
+/// refused in the future or before the diagnosis.
+#[tokio::test]
+async fn an_enrolment_brought_in_with_its_real_day_keeps_the_figures_equal() {
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let r = t
+            .post(
+                "/api/v1/residents",
+                &doctor,
+                json!({"name": "迁入", "id_number": id_number(77)}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let id = r.json()["id"].as_i64().unwrap();
+        let day = |ago: i64| (t.app.today() - time::Duration::days(ago)).to_string();
+        let path = format!("/api/v1/residents/{id}/enrolments");
+        let enrol = |body: serde_json::Value| t.post(&path, &doctor, body);
+        for (body, problem) in [
+            (
+                json!({"icd10": "I10", "diagnosed_on": day(900), "enrolled_on": day(-1)}),
+                "in_future",
+            ),
+            (
+                json!({"icd10": "I10", "diagnosed_on": day(900), "enrolled_on": day(901)}),
+                "inconsistent",
+            ),
+        ] {
+            let r = enrol(body).await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+            assert_eq!(r.json()["problems"][0]["code"], problem, "{}", r.text);
+        }
+        let r =
+            enrol(json!({"icd10": "I10", "diagnosed_on": day(900), "enrolled_on": day(700)})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        assert_eq!(r.json()["enrolled_on"], day(700));
+        for (ago, sbp) in [(360, 150), (270, 138), (180, 132), (90, 146), (10, 129)] {
+            let r = t
+                .post(
+                    &format!("/api/v1/residents/{id}/followups"),
+                    &doctor,
+                    json!({"disease": "hypertension", "method": "clinic", "visit_on": day(ago),
+                           "sbp_mmhg": sbp, "dbp_mmhg": 82}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{ago}: {}", r.text);
+        }
+        let (fresh, stored) = t.app.recompute_indicators(false).await.unwrap();
+        assert_eq!(fresh, stored, "the kept counters differ from the recompute");
+        every_standard_period_reads_as_recomputed(&t).await;
+    }
+}
