@@ -546,7 +546,7 @@ pub(super) const FLAG: Spec = Spec {
 
 /// A patient's records of one chronic-care type as a search filters them, each with
 /// the time it is dated by (for `_sort`). The searches and the reads by id share it.
-async fn list(
+pub(super) async fn list(
     ty: &str,
     state: &AppState,
     ctx: &Ctx,

@@ -21,6 +21,7 @@ use gongti_store::{
 use serde_json::{Value, json};
 
 mod chronic;
+mod everything;
 mod referral;
 pub(crate) mod search;
 
@@ -63,6 +64,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
     let protected = Router::new()
         .route("/Patient", get(search_patients))
         .route("/Patient/{id}", get(read_patient))
+        .route("/Patient/{id}/$everything", get(everything::everything))
         .route("/Practitioner", get(search_practitioners))
         .route("/Practitioner/{id}", get(read_practitioner))
         .route("/PractitionerRole", get(search_roles))
@@ -322,6 +324,9 @@ async fn metadata(State(state): State<AppState>) -> Fhir {
             }
             if !spec.revincludes.is_empty() {
                 v["searchRevInclude"] = json!(spec.revincludes);
+            }
+            if ty == "Patient" {
+                v["operation"] = json!([{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}]);
             }
             v
         })

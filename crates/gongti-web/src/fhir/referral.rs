@@ -640,6 +640,46 @@ async fn communications(
     Ok(answer(&state, "Communication", &s, found))
 }
 
+/// Everything of cloud management a patient has (their bookings, referrals and
+/// consultations), for `Patient/{id}/$everything`: read through the same lists, with
+/// the same access decisions and audit, as the searches.
+pub(super) async fn patient_records(
+    state: &AppState,
+    ctx: &Ctx,
+    patient: i64,
+) -> Result<Vec<Value>, ApiError> {
+    let mut out: Vec<Value> = state
+        .app
+        .resident_bookings(ctx, patient, None, PATIENT_RECORDS_MAX)
+        .await
+        .map_err(fhir_err)?
+        .items
+        .iter()
+        .map(appointment)
+        .collect();
+    out.extend(
+        state
+            .app
+            .resident_referrals(ctx, patient, None, PATIENT_RECORDS_MAX)
+            .await
+            .map_err(fhir_err)?
+            .items
+            .iter()
+            .map(service_request),
+    );
+    for c in state
+        .app
+        .resident_consultations(ctx, patient, None, PATIENT_RECORDS_MAX)
+        .await
+        .map_err(fhir_err)?
+        .items
+    {
+        out.push(communication_request(&c));
+        out.extend(communication(&c));
+    }
+    Ok(out)
+}
+
 async fn read_slot(State(state): State<AppState>, Path(id): Path<String>) -> FhirResult {
     let v = state.app.slot(id_param(&id)?).await.map_err(fhir_err)?;
     Ok(Fhir(slot(&v)))

@@ -560,6 +560,81 @@ async fn chronic_care_over_fhir_validates_and_searches_by_patient_code_and_date(
             }
             validate(&dir, 11);
         }
+        // The shared record: everything of the patient, paged, each kind as its
+        // search lists it.
+        let parts = [
+            &conditions,
+            &bp,
+            &fpg,
+            &encounters,
+            &tasks,
+            &flags,
+            &teams,
+            &episodes,
+        ];
+        let all = get(format!("Patient/{p}/$everything?_count=7"))
+            .await
+            .json();
+        let total = all["total"].as_u64().unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut page = all.clone();
+        loop {
+            for e in page["entry"].as_array().unwrap() {
+                let r = &e["resource"];
+                assert!(seen.insert(format!(
+                    "{}/{}",
+                    r["resourceType"].as_str().unwrap(),
+                    r["id"].as_str().unwrap()
+                )));
+            }
+            let Some(next) = page["link"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["relation"] == "next")
+            else {
+                break;
+            };
+            let url = next["url"].as_str().unwrap();
+            page = get(url[url.find("/fhir/").unwrap() + 6..].to_owned())
+                .await
+                .json();
+        }
+        assert_eq!(seen.len() as u64, total);
+        assert!(seen.contains(&format!("Patient/{p}")));
+        for part in parts {
+            for e in part.json()["entry"].as_array().into_iter().flatten() {
+                let r = &e["resource"];
+                let key = format!(
+                    "{}/{}",
+                    r["resourceType"].as_str().unwrap(),
+                    r["id"].as_str().unwrap()
+                );
+                assert!(seen.contains(&key), "{key} missing from $everything");
+            }
+        }
+        let typed = get(format!("Patient/{p}/$everything?_type=Condition,Flag"))
+            .await
+            .json();
+        let types: std::collections::BTreeSet<&str> = typed["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["resource"]["resourceType"].as_str().unwrap())
+            .collect();
+        assert_eq!(types, ["Condition", "Flag"].into_iter().collect());
+        let other = t
+            .get(
+                &format!("/fhir/Patient/{}/$everything", t.other_resident),
+                &token,
+            )
+            .await;
+        assert_eq!(other.status, StatusCode::FORBIDDEN, "{}", other.text);
+        if t.engine() == gongti_store::EngineKind::Sqlite {
+            let dir = gongti_testdb::temp_dir("gongti-fhir-everything");
+            save(&dir, "everything", &all.to_string());
+            validate(&dir, 1);
+        }
         let read: Vec<serde_json::Value> = [
             &conditions,
             &bp,
