@@ -31,6 +31,9 @@ pub struct ResidentQuery {
     /// Born on or after / on or before (a birth-date range).
     pub born_from: Option<Date>,
     pub born_to: Option<Date>,
+    /// Last changed at or after / before (microseconds).
+    pub updated_from_us: Option<i64>,
+    pub updated_until_us: Option<i64>,
     pub sex: Option<Sex>,
     pub home_institution_id: Option<i64>,
 }
@@ -261,6 +264,8 @@ impl App {
             birth_date: query.birth_date,
             born_from: query.born_from,
             born_to: query.born_to,
+            updated_from_us: query.updated_from_us,
+            updated_until_us: query.updated_until_us,
             sex: query.sex,
             home_institution_id: query.home_institution_id,
             ..ResidentFilter::default()

@@ -131,6 +131,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0020_resident_deceased.sql"),
         postgres: include_str!("../migrations/postgres/0020_resident_deceased.sql"),
     },
+    Migration {
+        version: 21,
+        name: "residents_updated",
+        sqlite: include_str!("../migrations/sqlite/0021_residents_updated.sql"),
+        postgres: include_str!("../migrations/postgres/0021_residents_updated.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

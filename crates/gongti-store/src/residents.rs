@@ -61,6 +61,9 @@ pub struct ResidentFilter {
     /// Born on or after / on or before (a birth-date range).
     pub born_from: Option<Date>,
     pub born_to: Option<Date>,
+    /// Last changed at or after / before (microseconds; a sync's `_lastUpdated`).
+    pub updated_from_us: Option<i64>,
+    pub updated_until_us: Option<i64>,
     pub sex: Option<Sex>,
     pub home_institution_id: Option<i64>,
     pub home_district_code: Option<String>,
@@ -557,6 +560,12 @@ impl Store {
         }
         if let Some(d) = filter.born_to {
             c.push("r.birth_date <= {}", Arg::Date(d));
+        }
+        if let Some(from) = filter.updated_from_us {
+            c.push("r.updated_at_us >= {}", Arg::I64(from));
+        }
+        if let Some(until) = filter.updated_until_us {
+            c.push("r.updated_at_us < {}", Arg::I64(until));
         }
         if let Some(s) = filter.sex {
             c.push("r.sex = {}", Arg::Text(s.code().to_owned()));

@@ -371,6 +371,7 @@ pub(super) const PATIENT: Spec = Spec {
         ("birthdate", Kind::Date),
         ("gender", Kind::Token),
         ("organization", Kind::Reference),
+        ("_lastUpdated", Kind::Date),
     ],
     sorts: &[],
     includes: &[],
@@ -425,10 +426,13 @@ async fn search_patients(
     let bad = |code, zh: &str, en: &str| ApiError::bad_request(code, zh, en).fhir();
     let now = chronic::now_us(&state);
     let (born_from, born_to) = s.day_bounds("birthdate", now)?;
+    let (updated_from_us, updated_until_us) = s.instant_bounds("_lastUpdated", now)?;
     let mut query = ResidentQuery {
         name_prefix: s.one_value("name")?,
         born_from,
         born_to,
+        updated_from_us,
+        updated_until_us,
         ..ResidentQuery::default()
     };
     if let Some(identifier) = s.one_value("identifier")? {

@@ -756,6 +756,55 @@ impl Search {
         Ok((from, to))
     }
 
+    /// The instants a date parameter on an instant (`_lastUpdated`) matches, as one
+    /// range for the store: `(from, until)` in microseconds, `from` inclusive and
+    /// `until` exclusive, `None` unbounded. One value per occurrence; `ne` refused.
+    pub(crate) fn instant_bounds(
+        &self,
+        name: &str,
+        now_us: i64,
+    ) -> Result<(Option<i64>, Option<i64>), ApiError> {
+        let (mut from, mut until) = (None::<i64>, None::<i64>);
+        for ors in self.all(name) {
+            let [one] = ors.as_slice() else {
+                return Err(bad(
+                    "one_value",
+                    "此参数只能给一个值",
+                    "This parameter takes one value here",
+                    name,
+                ));
+            };
+            let t = DateTest::parse(one)?;
+            let p = t.range;
+            // For an instant t (the range [t, t+1)), R4's prefixes read as bounds on t.
+            let (lo, hi) = match t.prefix {
+                Prefix::Eq => (Some(p.start_us), Some(p.end_us)),
+                Prefix::Gt | Prefix::Sa => (Some(p.end_us), None),
+                Prefix::Ge => (Some(p.start_us), None),
+                Prefix::Lt | Prefix::Eb => (None, Some(p.start_us)),
+                Prefix::Le => (None, Some(p.end_us)),
+                Prefix::Ap => {
+                    let slack = ((p.start_us - now_us).abs() / 10).max(DAY_US);
+                    (Some(p.start_us - slack), Some(p.end_us + slack))
+                }
+                Prefix::Ne => {
+                    return Err(bad(
+                        "unsupported_prefix",
+                        "此日期参数不支持 ne 前缀",
+                        "This date parameter does not take the ne prefix",
+                        name,
+                    ));
+                }
+            };
+            from = from.max(lo);
+            until = match (until, hi) {
+                (Some(x), Some(y)) => Some(x.min(y)),
+                (x, y) => x.or(y),
+            };
+        }
+        Ok((from, until))
+    }
+
     /// A parameter a keyset search filters on in the store: one value (comma
     /// alternatives refused, for the store takes one), the first occurrence.
     pub(crate) fn one_value(&self, name: &str) -> Result<Option<String>, ApiError> {
@@ -1024,6 +1073,49 @@ mod tests {
                 let inside = from.is_none_or(|f| d >= f) && to.is_none_or(|t| d <= t);
                 assert_eq!(inside, t.matches(Range::day(d), now), "{value} on {d}");
                 d = d.next_day().unwrap();
+            }
+        }
+    }
+
+    /// The store's instant range for `_lastUpdated` holds exactly the instants the
+    /// test matches.
+    #[test]
+    fn instant_bounds_are_the_matching_instants() {
+        let now = local_midnight_us(day("2026-12-02"));
+        for value in [
+            "2026-05-15",
+            "gt2026-05-15T10:00:00Z",
+            "ge2026-05",
+            "lt2026-05-15T10:00+08:00",
+            "le2026",
+            "sa2026-05-15",
+            "eb2026-05-15",
+            "ap2026-05-15",
+        ] {
+            let search = FhirQuery {
+                pairs: vec![("_lastUpdated".into(), value.into())],
+                strict: true,
+            }
+            .search(&Spec {
+                params: &[("_lastUpdated", Kind::Date)],
+                sorts: &[],
+                includes: &[],
+                revincludes: &[],
+            })
+            .unwrap();
+            let (from, until) = search.instant_bounds("_lastUpdated", now).unwrap();
+            let t = DateTest::parse(value).unwrap();
+            let mut at = local_midnight_us(day("2025-12-30"));
+            while at < local_midnight_us(day("2027-01-03")) {
+                for probe in [at, at + 1, at + 36_000_000_000 - 1, at + 36_000_000_000] {
+                    let inside = from.is_none_or(|f| probe >= f) && until.is_none_or(|u| probe < u);
+                    assert_eq!(
+                        inside,
+                        t.matches(Range::instant(probe), now),
+                        "{value} at {probe}"
+                    );
+                }
+                at += DAY_US / 2;
             }
         }
     }

@@ -101,6 +101,9 @@ async fn fhir_search_parameters_and_paging() {
             ("birthdate=gt1949-12-31&birthdate=le1960", 0),
             ("birthdate=lt1949-12-31", 0),
             ("birthdate=sa1948", 1),
+            ("_lastUpdated=ge2000", 1),
+            ("_lastUpdated=lt2000-01-01T00:00:00Z", 0),
+            ("_lastUpdated=gt2999", 0),
             ("birthdate=lt1949-12-31T10:00%2B08:00", 1),
             ("birthdate=ap1950-01-20", 1),
         ] {
@@ -110,6 +113,21 @@ async fn fhir_search_parameters_and_paging() {
                 (n, Some(n as u64)),
                 "{q}"
             );
+        }
+        // Incremental sync: changed at or after the patient's own lastUpdated, not after.
+        let stamp = t
+            .get(&format!("/fhir/Patient/{}", t.home_resident), &token)
+            .await
+            .json()["meta"]["lastUpdated"]
+            .as_str()
+            .unwrap()
+            .replace('+', "%2B");
+        for (q, n) in [
+            (format!("_lastUpdated=ge{stamp}"), 1),
+            (format!("_lastUpdated=gt{stamp}"), 0),
+            (format!("_lastUpdated={stamp}"), 1),
+        ] {
+            assert_eq!(count(&t.get(&by(&q), &token).await.json()), n, "{q}");
         }
         let summary = t.get(&by("_summary=count"), &token).await.json();
         assert_eq!(
