@@ -717,17 +717,10 @@ impl Search {
         }
     }
 
-    /// The days a date parameter of a keyset search matches, as one range for the
-    /// store (`None`: unbounded; from after to: none). Exact for a day-valued element
-    /// (a birth date) at any precision of the value; for one within a day (a clinic's
-    /// hours) the days it may fall on. Each occurrence takes one value, and `ne` (not
-    /// one range) is refused.
-    pub(crate) fn day_bounds(
-        &self,
-        name: &str,
-        now_us: i64,
-    ) -> Result<(Option<Date>, Option<Date>), ApiError> {
-        let (mut from, mut to) = (None::<Date>, None::<Date>);
+    /// A date parameter the store answers as one range: each occurrence one value, no
+    /// `ne` (its matches are two ranges).
+    fn ranged_tests(&self, name: &str) -> Result<Vec<DateTest>, ApiError> {
+        let mut tests = Vec::new();
         for ors in self.all(name) {
             let [one] = ors.as_slice() else {
                 return Err(bad(
@@ -746,6 +739,23 @@ impl Search {
                     name,
                 ));
             }
+            tests.push(t);
+        }
+        Ok(tests)
+    }
+
+    /// The days a date parameter of a keyset search matches, as one range for the
+    /// store (`None`: unbounded; from after to: none). Exact for a day-valued element
+    /// (a birth date) at any precision of the value; for one within a day (a clinic's
+    /// hours) the days it may fall on. Each occurrence takes one value, and `ne` (not
+    /// one range) is refused.
+    pub(crate) fn day_bounds(
+        &self,
+        name: &str,
+        now_us: i64,
+    ) -> Result<(Option<Date>, Option<Date>), ApiError> {
+        let (mut from, mut to) = (None::<Date>, None::<Date>);
+        for t in self.ranged_tests(name)? {
             let (lo, hi) = t.matching_days(now_us);
             from = from.max(lo);
             to = match (to, hi) {
@@ -765,16 +775,7 @@ impl Search {
         now_us: i64,
     ) -> Result<(Option<i64>, Option<i64>), ApiError> {
         let (mut from, mut until) = (None::<i64>, None::<i64>);
-        for ors in self.all(name) {
-            let [one] = ors.as_slice() else {
-                return Err(bad(
-                    "one_value",
-                    "此参数只能给一个值",
-                    "This parameter takes one value here",
-                    name,
-                ));
-            };
-            let t = DateTest::parse(one)?;
+        for t in self.ranged_tests(name)? {
             let p = t.range;
             // For an instant t (the range [t, t+1)), R4's prefixes read as bounds on t.
             let (lo, hi) = match t.prefix {
@@ -787,14 +788,8 @@ impl Search {
                     let slack = ((p.start_us - now_us).abs() / 10).max(DAY_US);
                     (Some(p.start_us - slack), Some(p.end_us + slack))
                 }
-                Prefix::Ne => {
-                    return Err(bad(
-                        "unsupported_prefix",
-                        "此日期参数不支持 ne 前缀",
-                        "This date parameter does not take the ne prefix",
-                        name,
-                    ));
-                }
+                // Refused by ranged_tests: not one range.
+                Prefix::Ne => (None, None),
             };
             from = from.max(lo);
             until = match (until, hi) {
