@@ -7,6 +7,13 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
+# Space first: a test that fails with "database or disk is full" should say so here.
+df -h . "${TMPDIR:-/tmp}" >&2 || true
+# A CI clone builds once: incremental caches would only take space.
+if [ -n "${CI:-}" ]; then
+  export CARGO_INCREMENTAL=0
+fi
+
 step "Chromium and ChromeDriver for the browser tests"
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   export DEBIAN_FRONTEND=noninteractive
@@ -51,7 +58,11 @@ step "tests"
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
-cargo nextest run --workspace --locked --no-fail-fast
+cargo nextest run --workspace --locked --no-fail-fast || {
+  rc=$?
+  df -h . "${TMPDIR:-/tmp}" >&2 || true
+  exit "$rc"
+}
 
 step "contract: schemathesis against the OpenAPI document (doctor and administrator)"
 bash scripts/schemathesis.sh "${CARGO_TARGET_DIR:-target}/debug/gongti"

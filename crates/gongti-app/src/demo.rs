@@ -302,7 +302,7 @@ impl App {
                 let mut cardio_id = None;
                 for (dept_code, dept_name) in UPPER_DEPARTMENTS {
                     let dept = store
-                        .insert_department(hospital.id, dept_code, dept_name)
+                        .insert_department(hospital.id, dept_code, dept_name, now_us)
                         .await?;
                     cardio_id.get_or_insert(dept.id);
                     self.seed_staff(

@@ -23,6 +23,7 @@ pub mod residents;
 pub mod scheduling;
 pub mod screening;
 mod sign_in;
+pub mod versions;
 pub mod worklists;
 
 use std::sync::Arc;

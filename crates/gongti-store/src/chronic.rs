@@ -60,6 +60,7 @@ pub struct EnrolmentRecord {
     pub last_face_to_face_on: Option<Date>,
     pub last_classification: Option<Classification>,
     pub next_due_on: Option<Date>,
+    pub version: crate::Version,
 }
 
 #[derive(Debug, Clone)]
@@ -162,6 +163,7 @@ pub struct TaskRecord {
     pub source_followup_id: Option<i64>,
     pub open: bool,
     pub done_followup_id: Option<i64>,
+    pub version: crate::Version,
 }
 
 fn disease_of(row: &impl RowExt) -> Result<Disease> {
@@ -205,7 +207,8 @@ const LOCK_ACTIVE_ENROLMENT: &str =
 const ENROLMENT_COLUMNS: &str = "id, resident_id, disease, icd10, diagnosed_on, diagnosing_institution_id, \
     diagnosed_offline, institution_id, status, enrolled_on, ended_on, end_reason, end_note, smoking, dyslipidaemia, impaired_glucose, \
     family_history_early_cvd, target_organ_damage, ckd_stage, cvd, diabetes_complications, highest_sbp_mmhg, \
-    highest_dbp_mmhg, bmi_centi, waist_cm, risk_level, risk_factors, last_followup_on, last_face_to_face_on, last_classification, next_due_on";
+    highest_dbp_mmhg, bmi_centi, waist_cm, risk_level, risk_factors, last_followup_on, last_face_to_face_on, last_classification, next_due_on, \
+    version, COALESCE(version_at_us, created_at_us) AS version_at_us";
 
 fn enrolment(row: &impl RowExt) -> Result<EnrolmentRecord> {
     let risk = match row.opt_text("risk_level")? {
@@ -249,6 +252,7 @@ fn enrolment(row: &impl RowExt) -> Result<EnrolmentRecord> {
         last_face_to_face_on: row.opt_date("last_face_to_face_on")?,
         last_classification: classification(row, "last_classification")?,
         next_due_on: row.opt_date("next_due_on")?,
+        version: crate::Version::of(row)?,
     })
 }
 
@@ -297,7 +301,8 @@ fn followup(row: &impl RowExt) -> Result<FollowupRecord> {
 }
 
 const TASK_SELECT: &str = "SELECT t.id, t.resident_id, r.name AS resident_name, t.enrolment_id, e.disease, \
-    t.institution_id, t.kind, t.due_on, t.source_followup_id, t.status, t.done_followup_id \
+    t.institution_id, t.kind, t.due_on, t.source_followup_id, t.status, t.done_followup_id, \
+    t.version, COALESCE(t.version_at_us, t.created_at_us) AS version_at_us \
     FROM chronic_tasks t JOIN residents r ON r.id = t.resident_id JOIN chronic_enrolments e ON e.id = t.enrolment_id";
 
 fn task(row: &impl RowExt) -> Result<TaskRecord> {
@@ -313,6 +318,7 @@ fn task(row: &impl RowExt) -> Result<TaskRecord> {
         source_followup_id: row.opt_i64("source_followup_id")?,
         open: row.text("status")? == "open",
         done_followup_id: row.opt_i64("done_followup_id")?,
+        version: crate::Version::of(row)?,
     })
 }
 
@@ -442,6 +448,30 @@ impl Store {
             tx.commit().await?;
         });
         self.enrolment_for_write(n.enrolment_id).await
+    }
+
+    /// A superseded version of an enrolment (`None`: not a version it had before).
+    pub async fn enrolment_version(
+        &self,
+        id: i64,
+        version: i64,
+    ) -> Result<Option<EnrolmentRecord>> {
+        let sql = format!("SELECT {ENROLMENT_COLUMNS} FROM chronic_enrolments WHERE id = $1");
+        crate::versions::superseded!(
+            self,
+            crate::Kept::Enrolments,
+            "",
+            &sql,
+            id,
+            version,
+            enrolment
+        )
+    }
+
+    /// A superseded version of a follow-up task (`None`: not a version it had before).
+    pub async fn task_version(&self, id: i64, version: i64) -> Result<Option<TaskRecord>> {
+        let sql = format!("{TASK_SELECT} WHERE t.id = $1");
+        crate::versions::superseded!(self, crate::Kept::Tasks, "t", &sql, id, version, task)
     }
 
     async fn enrolment_for_write(&self, id: i64) -> Result<EnrolmentRecord> {

@@ -56,6 +56,7 @@ pub struct ConsultationRecord {
     pub files: Vec<FileInfo>,
     pub created_at_us: i64,
     pub changed_at_us: i64,
+    pub version: crate::Version,
 }
 
 /// Which consultations a list shows.
@@ -77,7 +78,8 @@ pub enum ConsultationBox {
 const COLUMNS: &str = "c.id, c.resident_id, r.name AS resident_name, c.status, c.from_institution_id,
     fi.name AS from_institution_name, c.from_staff_id, fs.name AS from_staff_name, c.to_institution_id,
     ti.name AS to_institution_name, c.to_department_id, d.name AS to_department_name, c.to_staff_id,
-    c.question, c.video_at_us, c.opinion, c.answered_by_staff_id, c.answered_at_us, c.created_at_us, c.changed_at_us";
+    c.question, c.video_at_us, c.opinion, c.answered_by_staff_id, c.answered_at_us, c.created_at_us, c.changed_at_us,
+    c.version, COALESCE(c.version_at_us, c.created_at_us) AS version_at_us";
 const FROM: &str = "FROM consultations c JOIN residents r ON r.id = c.resident_id
     JOIN institutions fi ON fi.id = c.from_institution_id JOIN staff fs ON fs.id = c.from_staff_id
     JOIN institutions ti ON ti.id = c.to_institution_id JOIN departments d ON d.id = c.to_department_id";
@@ -106,6 +108,7 @@ fn consultation(row: &impl RowExt) -> Result<ConsultationRecord> {
         files: Vec::new(),
         created_at_us: row.i64("created_at_us")?,
         changed_at_us: row.i64("changed_at_us")?,
+        version: crate::Version::of(row)?,
     })
 }
 
@@ -182,6 +185,32 @@ impl Store {
             })
             .collect()
         })
+    }
+
+    /// A superseded version of a consultation, with its files (`None`: not a version it
+    /// had before).
+    pub async fn consultation_version(
+        &self,
+        id: i64,
+        version: i64,
+    ) -> Result<Option<ConsultationRecord>> {
+        let sql = format!("SELECT {COLUMNS} {FROM} WHERE c.id = $1");
+        let found: Option<ConsultationRecord> = crate::versions::superseded!(
+            self,
+            crate::Kept::Consultations,
+            "c",
+            &sql,
+            id,
+            version,
+            consultation
+        )?;
+        match found {
+            Some(mut c) => {
+                c.files = self.consultation_files(id).await?;
+                Ok(Some(c))
+            }
+            None => Ok(None),
+        }
     }
 
     /// A consultation with its files (read through the writer: right after a change).

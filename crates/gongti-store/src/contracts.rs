@@ -47,6 +47,7 @@ pub struct ContractRecord {
     pub signed_by_staff_id: i64,
     pub signed_at_us: i64,
     pub changed_at_us: i64,
+    pub version: crate::Version,
 }
 
 impl ContractRecord {
@@ -86,7 +87,8 @@ pub struct ContractWrite {
 const COLUMNS: &str = "c.id, c.resident_id, r.name AS resident_name, c.team_id, t.name AS team_name, \
     c.institution_id, c.status, c.start_on, c.end_on, c.ended_on, c.end_reason, c.previous_id, \
     c.insurance_fen, c.public_health_fen, c.resident_fen, c.signed_by_staff_id, c.signed_at_us, \
-    c.changed_at_us, (SELECT string_agg_placeholder) AS package_codes";
+    c.changed_at_us, c.version, COALESCE(c.version_at_us, c.signed_at_us) AS version_at_us, \
+    (SELECT string_agg_placeholder) AS package_codes";
 const FROM: &str =
     "FROM contracts c JOIN residents r ON r.id = c.resident_id JOIN teams t ON t.id = c.team_id";
 
@@ -122,6 +124,7 @@ fn contract(row: &impl RowExt) -> Result<ContractRecord> {
         signed_by_staff_id: row.i64("signed_by_staff_id")?,
         signed_at_us: row.i64("signed_at_us")?,
         changed_at_us: row.i64("changed_at_us")?,
+        version: crate::Version::of(row)?,
     })
 }
 
@@ -168,6 +171,20 @@ impl Store {
             sqlx::query("SELECT id, code, name, basic, insurance_fen, public_health_fen, resident_fen FROM service_packages ORDER BY basic DESC, code")
                 .fetch_all(pool).await?.iter().map(package).collect()
         })
+    }
+
+    /// A superseded version of a contract (`None`: not a version it had before).
+    pub async fn contract_version(&self, id: i64, version: i64) -> Result<Option<ContractRecord>> {
+        let sql = format!("SELECT {} {FROM} WHERE c.id = $1", self.contract_columns());
+        crate::versions::superseded!(
+            self,
+            crate::Kept::Contracts,
+            "c",
+            &sql,
+            id,
+            version,
+            contract
+        )
     }
 
     pub async fn contract(&self, id: i64) -> Result<ContractRecord> {

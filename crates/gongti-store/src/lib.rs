@@ -23,6 +23,7 @@ mod migrate;
 mod outbox;
 pub mod owner;
 pub use outbox::AuditFor;
+pub use versions::{Kept, Version, VersionMark};
 mod patients;
 mod readings;
 mod referral_figures;
@@ -33,6 +34,7 @@ mod row;
 mod scheduling;
 mod screening;
 mod throttle;
+mod versions;
 
 use std::path::Path;
 use std::str::FromStr;

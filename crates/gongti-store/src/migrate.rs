@@ -137,6 +137,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0021_residents_updated.sql"),
         postgres: include_str!("../migrations/postgres/0021_residents_updated.sql"),
     },
+    Migration {
+        version: 22,
+        name: "record_versions",
+        sqlite: include_str!("../migrations/sqlite/0022_record_versions.sql"),
+        postgres: include_str!("../migrations/postgres/0022_record_versions.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.
@@ -193,6 +199,8 @@ pub(crate) async fn run(store: &Store) -> Result<usize> {
                 tracing::info!(version = m.version, name = m.name, "applied migration");
                 applied += 1;
             }
+            // SQLite's version triggers follow the kept tables' columns.
+            crate::versions::AfterMigrations::write_version_triggers(&mut tx).await?;
             if sqlite && applied > 0 {
                 let broken = sqlx::query("PRAGMA foreign_key_check").fetch_all(&mut *tx).await?;
                 if !broken.is_empty() {

@@ -49,6 +49,8 @@ pub struct ReadingRecord {
     pub glucose_centi_mmol: Option<i64>,
     pub glucose_context: Option<String>,
     pub device: Option<String>,
+    /// When Gongti received it: the time of its only version (a reading is never changed).
+    pub received_at_us: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +66,7 @@ pub struct AlertRecord {
     pub raised_at_us: i64,
     /// The hypertension risk level of the resident, when stratified.
     pub risk_level: Option<String>,
+    pub version: crate::Version,
 }
 
 fn reading(row: &impl RowExt) -> Result<ReadingRecord> {
@@ -86,6 +89,7 @@ fn reading(row: &impl RowExt) -> Result<ReadingRecord> {
         glucose_centi_mmol: row.opt_i64("glucose_centi_mmol")?,
         glucose_context: row.opt_text("glucose_context")?,
         device: row.opt_text("device")?,
+        received_at_us: row.i64("received_at_us")?,
     })
 }
 
@@ -101,6 +105,7 @@ fn alert(row: &impl RowExt) -> Result<AlertRecord> {
         open: row.text("status")? == "open",
         raised_at_us: row.i64("raised_at_us")?,
         risk_level: row.opt_text("risk_level")?,
+        version: crate::Version::of(row)?,
     })
 }
 
@@ -166,6 +171,7 @@ fn insert_sql(chunk: &[NewReading<'_>]) -> String {
 
 const ALERT_SELECT: &str = "SELECT a.id, a.resident_id, r.name AS resident_name, a.institution_id, a.team_id, \
     a.reading_id, a.code, a.status, a.raised_at_us, \
+    a.version, COALESCE(a.version_at_us, a.raised_at_us) AS version_at_us, \
     (SELECT e.risk_level FROM chronic_enrolments e WHERE e.resident_id = a.resident_id \
        AND e.disease = 'hypertension' AND e.status = 'active') AS risk_level \
     FROM alerts a JOIN residents r ON r.id = a.resident_id";
@@ -281,7 +287,7 @@ impl Store {
         on_read!(self, pool => {
             sqlx::query(
                 "SELECT id, resident_id, client_reading_id, taken_at_us, sbp_mmhg, dbp_mmhg, pulse_bpm,
-                        glucose_centi_mmol, glucose_context, device
+                        glucose_centi_mmol, glucose_context, device, received_at_us
                  FROM home_readings WHERE resident_id = $1 AND taken_at_us >= $2 AND taken_at_us < $3
                  ORDER BY taken_at_us DESC, id DESC LIMIT $4",
             )
@@ -320,6 +326,14 @@ impl Store {
         on_read!(self, pool => {
             sqlx::query(trusted(&sql)).bind(resident_id).bind(i64::from(limit))
                 .fetch_all(pool).await?.iter().map(alert).collect()
+        })
+    }
+
+    /// A superseded version of an alert (`None`: not a version it had before).
+    pub async fn alert_version(&self, id: i64, version: i64) -> Result<Option<AlertRecord>> {
+        let sql = format!("{ALERT_SELECT} WHERE a.id = $1");
+        crate::versions::superseded!(self, crate::Kept::Alerts, "a", &sql, id, version, |row| {
+            alert(row)
         })
     }
 

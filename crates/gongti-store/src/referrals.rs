@@ -74,6 +74,7 @@ pub struct ReferralRecord {
     pub followup_open: bool,
     pub created_at_us: i64,
     pub changed_at_us: i64,
+    pub version: crate::Version,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,7 +133,7 @@ const COLUMNS: &str = "f.id, f.resident_id, r.name AS resident_name, f.disease, 
     f.booking_id, (SELECT x.starts_at_us FROM bookings b JOIN slots x ON x.id = b.slot_id WHERE b.id = f.booking_id) AS slot_starts_at_us,
     f.source_kind, f.source_id, f.reason, f.rules, f.summary, f.reject_reason, f.return_plan, f.followup_due_on,
     (SELECT COUNT(*) FROM chronic_tasks t WHERE t.source_referral_id = f.id AND t.status = 'open') AS open_tasks,
-    f.created_at_us, f.changed_at_us";
+    f.created_at_us, f.changed_at_us, f.version, COALESCE(f.version_at_us, f.created_at_us) AS version_at_us";
 const FROM: &str = "FROM referrals f JOIN residents r ON r.id = f.resident_id
     JOIN institutions fi ON fi.id = f.from_institution_id JOIN staff fs ON fs.id = f.from_staff_id
     JOIN institutions ti ON ti.id = f.to_institution_id JOIN departments d ON d.id = f.to_department_id";
@@ -168,6 +169,7 @@ fn referral(row: &impl RowExt) -> Result<ReferralRecord> {
         followup_open: row.i64("open_tasks")? > 0,
         created_at_us: row.i64("created_at_us")?,
         changed_at_us: row.i64("changed_at_us")?,
+        version: crate::Version::of(row)?,
     })
 }
 
@@ -278,6 +280,20 @@ impl Store {
             tx.commit().await?;
             Ok(ReferralOutcome::Created(id))
         })
+    }
+
+    /// A superseded version of a referral (`None`: not a version it had before).
+    pub async fn referral_version(&self, id: i64, version: i64) -> Result<Option<ReferralRecord>> {
+        let sql = format!("SELECT {COLUMNS} {FROM} WHERE f.id = $1");
+        crate::versions::superseded!(
+            self,
+            crate::Kept::Referrals,
+            "f",
+            &sql,
+            id,
+            version,
+            referral
+        )
     }
 
     pub async fn referral(&self, id: i64) -> Result<ReferralRecord> {

@@ -32,6 +32,7 @@ pub struct InstitutionRecord {
     pub kind: InstitutionKind,
     pub district_code: String,
     pub upper_institution_id: Option<i64>,
+    pub version: crate::Version,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -49,6 +50,7 @@ pub struct DepartmentRecord {
     pub institution_id: i64,
     pub code: String,
     pub name: String,
+    pub version: crate::Version,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +76,7 @@ pub struct StaffRecord {
     pub licence_number: Option<String>,
     pub title: Option<String>,
     pub practice_years: i64,
+    pub version: crate::Version,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -103,8 +106,21 @@ pub struct TeamRecord {
     pub public_health_staff_id: i64,
 }
 
-const INSTITUTION_COLUMNS: &str = "id, code, name, kind, district_code, upper_institution_id";
-const STAFF_COLUMNS: &str = "id, name, role, institution_id, district_code, department_id, licence_number, title, practice_years";
+const INSTITUTION_COLUMNS: &str = "id, code, name, kind, district_code, upper_institution_id, \
+     version, COALESCE(version_at_us, created_at_us) AS version_at_us";
+const STAFF_COLUMNS: &str = "id, name, role, institution_id, district_code, department_id, licence_number, title, practice_years, \
+     version, COALESCE(version_at_us, created_at_us) AS version_at_us";
+const DEPARTMENT_COLUMNS: &str = "id, institution_id, code, name, version, COALESCE(version_at_us, created_at_us) AS version_at_us";
+
+fn department(row: &impl RowExt) -> Result<DepartmentRecord> {
+    Ok(DepartmentRecord {
+        id: row.i64("id")?,
+        institution_id: row.i64("institution_id")?,
+        code: row.text("code")?,
+        name: row.text("name")?,
+        version: crate::Version::of(row)?,
+    })
+}
 
 fn institution(row: &impl RowExt) -> Result<InstitutionRecord> {
     let kind = row.text("kind")?;
@@ -116,6 +132,7 @@ fn institution(row: &impl RowExt) -> Result<InstitutionRecord> {
             .ok_or_else(|| StoreError::Corrupt(format!("institution kind {kind}")))?,
         district_code: row.text("district_code")?,
         upper_institution_id: row.opt_i64("upper_institution_id")?,
+        version: crate::Version::of(row)?,
     })
 }
 
@@ -131,6 +148,7 @@ fn staff(row: &impl RowExt) -> Result<StaffRecord> {
         licence_number: row.opt_text("licence_number")?,
         title: row.opt_text("title")?,
         practice_years: row.i64("practice_years")?,
+        version: crate::Version::of(row)?,
     })
 }
 
@@ -217,6 +235,24 @@ impl Store {
         }
     }
 
+    /// A superseded version of an institution (`None`: not a version it had before).
+    pub async fn institution_version(
+        &self,
+        id: i64,
+        version: i64,
+    ) -> Result<Option<InstitutionRecord>> {
+        let sql = format!("SELECT {INSTITUTION_COLUMNS} FROM institutions WHERE id = $1");
+        crate::versions::superseded!(
+            self,
+            crate::Kept::Institutions,
+            "",
+            &sql,
+            id,
+            version,
+            institution
+        )
+    }
+
     pub async fn institution(&self, id: i64) -> Result<InstitutionRecord> {
         let sql = format!("SELECT {INSTITUTION_COLUMNS} FROM institutions WHERE id = $1");
         on_read!(self, pool => {
@@ -287,47 +323,55 @@ impl Store {
         institution_id: i64,
         code: &str,
         name: &str,
+        now_us: i64,
     ) -> Result<DepartmentRecord> {
         let (id,): (i64,) = on_write!(self, pool => {
-            sqlx::query_as("INSERT INTO departments (institution_id, code, name) VALUES ($1, $2, $3) RETURNING id")
-                .bind(institution_id).bind(code).bind(name).fetch_one(pool).await
+            sqlx::query_as("INSERT INTO departments (institution_id, code, name, created_at_us) VALUES ($1, $2, $3, $4) RETURNING id")
+                .bind(institution_id).bind(code).bind(name).bind(now_us).fetch_one(pool).await
         })?;
         Ok(DepartmentRecord {
             id,
             institution_id,
             code: code.to_owned(),
             name: name.to_owned(),
+            version: crate::Version::first(now_us),
         })
     }
 
     pub async fn department(&self, id: i64) -> Result<DepartmentRecord> {
-        let row: Option<(i64, i64, String, String)> = on_read!(self, pool => {
-            sqlx::query_as("SELECT id, institution_id, code, name FROM departments WHERE id = $1")
-                .bind(id).fetch_optional(pool).await
-        })?;
-        let (id, institution_id, code, name) = row.ok_or(StoreError::NotFound)?;
-        Ok(DepartmentRecord {
-            id,
-            institution_id,
-            code,
-            name,
+        let sql = format!("SELECT {DEPARTMENT_COLUMNS} FROM departments WHERE id = $1");
+        on_read!(self, pool => {
+            let row = sqlx::query(trusted(&sql)).bind(id).fetch_optional(pool).await?.ok_or(StoreError::NotFound)?;
+            department(&row)
         })
     }
 
+    /// A superseded version of a department (`None`: not a version it had before).
+    pub async fn department_version(
+        &self,
+        id: i64,
+        version: i64,
+    ) -> Result<Option<DepartmentRecord>> {
+        let sql = format!("SELECT {DEPARTMENT_COLUMNS} FROM departments WHERE id = $1");
+        crate::versions::superseded!(
+            self,
+            crate::Kept::Departments,
+            "",
+            &sql,
+            id,
+            version,
+            department
+        )
+    }
+
     pub async fn departments(&self, institution_id: i64) -> Result<Vec<DepartmentRecord>> {
-        let rows: Vec<(i64, i64, String, String)> = on_read!(self, pool => {
-            sqlx::query_as("SELECT id, institution_id, code, name FROM departments WHERE institution_id = $1 ORDER BY id")
-                .bind(institution_id).fetch_all(pool).await
-        })?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, institution_id, code, name)| DepartmentRecord {
-                id,
-                institution_id,
-                code,
-                name,
-            })
-            .collect())
+        let sql = format!(
+            "SELECT {DEPARTMENT_COLUMNS} FROM departments WHERE institution_id = $1 ORDER BY id"
+        );
+        on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).bind(institution_id).fetch_all(pool).await?
+                .iter().map(department).collect()
+        })
     }
 
     pub async fn insert_staff(
@@ -350,6 +394,12 @@ impl Store {
             id
         });
         self.staff_member(id).await
+    }
+
+    /// A superseded version of a staff member (`None`: not a version they had before).
+    pub async fn staff_version(&self, id: i64, version: i64) -> Result<Option<StaffRecord>> {
+        let sql = format!("SELECT {STAFF_COLUMNS} FROM staff WHERE id = $1");
+        crate::versions::superseded!(self, crate::Kept::Staff, "", &sql, id, version, staff)
     }
 
     pub async fn staff_member(&self, id: i64) -> Result<StaffRecord> {

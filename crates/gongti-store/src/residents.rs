@@ -33,6 +33,7 @@ pub struct ResidentRecord {
     pub deceased_on: Option<Date>,
     pub created_at_us: i64,
     pub updated_at_us: i64,
+    pub version: crate::Version,
 }
 
 /// Tables of records that belong to one resident.
@@ -75,7 +76,8 @@ pub struct ResidentFilter {
 }
 
 const COLUMNS: &str = "r.id, r.name, r.sex, r.birth_date, r.id_number, r.phone, r.address, r.household, \
-     r.home_institution_id, i.district_code AS home_district_code, r.merged_into_id, r.deceased_on, r.created_at_us, r.updated_at_us";
+     r.home_institution_id, i.district_code AS home_district_code, r.merged_into_id, r.deceased_on, r.created_at_us, r.updated_at_us, \
+     r.version, COALESCE(r.version_at_us, r.created_at_us) AS version_at_us";
 const FROM: &str = "FROM residents r JOIN institutions i ON i.id = r.home_institution_id";
 
 fn resident(keys: &DataKeys, row: &impl RowExt) -> Result<ResidentRecord> {
@@ -96,6 +98,7 @@ fn resident(keys: &DataKeys, row: &impl RowExt) -> Result<ResidentRecord> {
         deceased_on: row.opt_date("deceased_on")?,
         created_at_us: row.i64("created_at_us")?,
         updated_at_us: row.i64("updated_at_us")?,
+        version: crate::Version::of(row)?,
     })
 }
 
@@ -484,6 +487,7 @@ impl Store {
                     deceased_on: None,
                     created_at_us: now_us,
                     updated_at_us: now_us,
+                    version: crate::Version::first(now_us),
                 })
             })
             .collect();
@@ -517,6 +521,21 @@ impl Store {
         on_read!(self, pool => {
             with_care(&self.keys, &sqlx::query(trusted(&sql)).bind(id).bind(now_us).fetch_optional(pool).await?.ok_or(StoreError::NotFound)?)
         })
+    }
+
+    /// A superseded version of a resident's record (`None`: not a version it had
+    /// before the current one).
+    pub async fn resident_version(&self, id: i64, version: i64) -> Result<Option<ResidentRecord>> {
+        let sql = format!("SELECT {COLUMNS} {FROM} WHERE r.id = $1");
+        crate::versions::superseded!(
+            self,
+            crate::Kept::Residents,
+            "r",
+            &sql,
+            id,
+            version,
+            |row| resident(&self.keys, row)
+        )
     }
 
     pub async fn resident(&self, id: i64) -> Result<ResidentRecord> {

@@ -52,6 +52,7 @@ pub struct ScheduleRecord {
     pub public_slots: i64,
     pub public_free: i64,
     pub created_at_us: i64,
+    pub version: crate::Version,
 }
 
 impl ScheduleRecord {
@@ -70,6 +71,7 @@ pub struct SlotRecord {
     pub pool: Pool,
     /// `free`, `booked` or `withdrawn`.
     pub status: String,
+    pub version: crate::Version,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +98,7 @@ pub struct BookingRecord {
     pub note: Option<String>,
     pub created_at_us: i64,
     pub changed_at_us: i64,
+    pub version: crate::Version,
 }
 
 /// A booking to make: the first free slot of the schedule in one of `pools`, or the
@@ -134,6 +137,7 @@ pub enum BookOutcome {
 const SCHEDULE_COLUMNS: &str = "s.id, s.institution_id, i.name AS institution_name, s.department_id,
     d.name AS department_name, s.doctor_staff_id, st.name AS doctor_name, s.clinic_name, s.day, s.session,
     s.reserved_permille, s.release_days, s.status, s.created_at_us,
+    s.version, COALESCE(s.version_at_us, s.created_at_us) AS version_at_us,
     (SELECT COUNT(*) FROM slots x WHERE x.schedule_id = s.id AND x.pool = 'reserved' AND x.status <> 'withdrawn') AS reserved_slots,
     (SELECT COUNT(*) FROM slots x WHERE x.schedule_id = s.id AND x.pool = 'reserved' AND x.status = 'free') AS reserved_free,
     (SELECT COUNT(*) FROM slots x WHERE x.schedule_id = s.id AND x.pool = 'public' AND x.status <> 'withdrawn') AS public_slots,
@@ -145,7 +149,9 @@ const BOOKING_COLUMNS: &str =
     "b.id, b.slot_id, b.schedule_id, b.resident_id, r.name AS resident_name,
     b.institution_id, i.name AS institution_name, b.department_id, d.name AS department_name, b.day,
     s.session, x.starts_at_us, x.ends_at_us, b.pool, b.status, b.booked_by_staff_id, b.booked_by_account_id, b.note,
-    b.created_at_us, b.changed_at_us";
+    b.created_at_us, b.changed_at_us, b.version, COALESCE(b.version_at_us, b.created_at_us) AS version_at_us";
+const SLOT_COLUMNS: &str = "id, schedule_id, seq, starts_at_us, ends_at_us, pool, status, \
+    version, COALESCE(version_at_us, created_at_us) AS version_at_us";
 const BOOKING_FROM: &str = "FROM bookings b JOIN residents r ON r.id = b.resident_id
     JOIN institutions i ON i.id = b.institution_id JOIN departments d ON d.id = b.department_id
     JOIN schedules s ON s.id = b.schedule_id JOIN slots x ON x.id = b.slot_id";
@@ -186,6 +192,7 @@ fn schedule(row: &impl RowExt) -> Result<ScheduleRecord> {
         public_slots: row.i64("public_slots")?,
         public_free: row.i64("public_free")?,
         created_at_us: row.i64("created_at_us")?,
+        version: crate::Version::of(row)?,
     })
 }
 
@@ -198,6 +205,7 @@ fn slot(row: &impl RowExt) -> Result<SlotRecord> {
         ends_at_us: row.i64("ends_at_us")?,
         pool: pool(row, "pool")?,
         status: row.text("status")?,
+        version: crate::Version::of(row)?,
     })
 }
 
@@ -225,6 +233,7 @@ fn booking(row: &impl RowExt) -> Result<BookingRecord> {
         note: row.opt_text("note")?,
         created_at_us: row.i64("created_at_us")?,
         changed_at_us: row.i64("changed_at_us")?,
+        version: crate::Version::of(row)?,
     })
 }
 
@@ -390,11 +399,14 @@ impl Store {
             .slots
             .iter()
             .map(|(seq, starts, ends, pool)| {
-                format!("($1, {seq}, {starts}, {ends}, '{}', 'free')", pool.code())
+                format!(
+                    "($1, {seq}, {starts}, {ends}, '{}', 'free', {now_us})",
+                    pool.code()
+                )
             })
             .collect::<Vec<_>>();
         let slots_sql = format!(
-            "INSERT INTO slots (schedule_id, seq, starts_at_us, ends_at_us, pool, status) VALUES {}",
+            "INSERT INTO slots (schedule_id, seq, starts_at_us, ends_at_us, pool, status, created_at_us) VALUES {}",
             values.join(",")
         );
         on_write!(self, pool => {
@@ -415,6 +427,34 @@ impl Store {
             stage_audit!(tx, &created(audit, id));
             tx.commit().await?;
             Ok(id)
+        })
+    }
+
+    /// A superseded version of a schedule (`None`: not a version it had before).
+    pub async fn schedule_version(&self, id: i64, version: i64) -> Result<Option<ScheduleRecord>> {
+        let sql = format!("SELECT {SCHEDULE_COLUMNS} {SCHEDULE_FROM} WHERE s.id = $1");
+        crate::versions::superseded!(
+            self,
+            crate::Kept::Schedules,
+            "s",
+            &sql,
+            id,
+            version,
+            schedule
+        )
+    }
+
+    /// A superseded version of a slot (`None`: not a version it had before).
+    pub async fn slot_version(&self, id: i64, version: i64) -> Result<Option<SlotRecord>> {
+        let sql = format!("SELECT {SLOT_COLUMNS} FROM slots WHERE id = $1");
+        crate::versions::superseded!(self, crate::Kept::Slots, "", &sql, id, version, slot)
+    }
+
+    /// A superseded version of a booking (`None`: not a version it had before).
+    pub async fn booking_version(&self, id: i64, version: i64) -> Result<Option<BookingRecord>> {
+        let sql = format!("SELECT {BOOKING_COLUMNS} {BOOKING_FROM} WHERE b.id = $1");
+        crate::versions::superseded!(self, crate::Kept::Bookings, "b", &sql, id, version, |row| {
+            booking(row)
         })
     }
 
@@ -479,10 +519,9 @@ impl Store {
     /// A schedule's slots in time order, withdrawn ones included.
     pub async fn slots_of(&self, schedule_id: i64) -> Result<Vec<SlotRecord>> {
         on_read!(self, pool => {
-            sqlx::query(
-                "SELECT id, schedule_id, seq, starts_at_us, ends_at_us, pool, status FROM slots
-                 WHERE schedule_id = $1 ORDER BY starts_at_us, seq",
-            )
+            sqlx::query(trusted(&format!(
+                "SELECT {SLOT_COLUMNS} FROM slots WHERE schedule_id = $1 ORDER BY starts_at_us, seq"
+            )))
             .bind(schedule_id)
             .fetch_all(pool).await?.iter().map(slot).collect()
         })
@@ -622,10 +661,10 @@ impl Store {
             }
             for (seq, starts, ends, p) in appended {
                 sqlx::query(
-                    "INSERT INTO slots (schedule_id, seq, starts_at_us, ends_at_us, pool, status)
-                     VALUES ($1, $2, $3, $4, $5, 'free')",
+                    "INSERT INTO slots (schedule_id, seq, starts_at_us, ends_at_us, pool, status, created_at_us)
+                     VALUES ($1, $2, $3, $4, $5, 'free', $6)",
                 )
-                .bind(schedule_id).bind(i64::from(*seq)).bind(starts).bind(ends).bind(p.code())
+                .bind(schedule_id).bind(i64::from(*seq)).bind(starts).bind(ends).bind(p.code()).bind(now_us)
                 .execute(&mut *tx).await?;
             }
             sqlx::query("UPDATE schedules SET updated_at_us = $1 WHERE id = $2")

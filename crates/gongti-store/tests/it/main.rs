@@ -5,3 +5,4 @@ mod contracts;
 mod registry;
 mod residents;
 mod support;
+mod versions;

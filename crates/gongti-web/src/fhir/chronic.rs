@@ -11,13 +11,13 @@ use gongti_core::chronic::followup::Method;
 use gongti_core::chronic::indicators::{Indicator, rate_basis_points};
 use gongti_store::{
     AlertRecord, ContractRecord, EnrolmentRecord, FollowupRecord, IndicatorScope, ReadingRecord,
-    TaskRecord,
+    TaskRecord, Version,
 };
 use serde_json::{Value, json};
 use time::Date;
 
 use super::search::{FhirQuery, Kind, Range, Search, Spec, searchset};
-use super::{Fhir, FhirResult, base_url, fhir_err, reference_id};
+use super::{Fhir, FhirResult, base_url, fhir_err, meta, reference_id};
 use crate::error::ApiError;
 use crate::views::utc;
 use crate::{AppState, wording};
@@ -84,7 +84,7 @@ fn patient_ref(id: i64) -> Value {
 /// The disease, not the programme: hypertension and diabetes stay `active` when an
 /// enrolment ends (died, moved away, declined — the EpisodeOfCare says `finished`);
 /// only an excluded diagnosis refutes it.
-fn condition(e: &EnrolmentRecord) -> Value {
+pub(super) fn condition(e: &EnrolmentRecord) -> Value {
     let (zh, _) = wording::disease(e.disease);
     let excluded = e.end_reason.as_deref()
         == Some(gongti_core::chronic::record::EndReason::DiagnosisExcluded.code());
@@ -96,6 +96,7 @@ fn condition(e: &EnrolmentRecord) -> Value {
     json!({
         "resourceType": "Condition",
         "id": e.id.to_string(),
+        "meta": meta(e.version),
         "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": clinical}]},
         "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": verification}]},
         "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category", "code": "problem-list-item"}]}],
@@ -106,11 +107,12 @@ fn condition(e: &EnrolmentRecord) -> Value {
     })
 }
 
-fn episode(e: &EnrolmentRecord) -> Value {
+pub(super) fn episode(e: &EnrolmentRecord) -> Value {
     let (zh, en) = wording::disease(e.disease);
     let mut v = json!({
         "resourceType": "EpisodeOfCare",
         "id": e.id.to_string(),
+        "meta": meta(e.version),
         "status": if e.active { "active" } else { "finished" },
         "type": [{"coding": [{"system": "urn:gongti:programme", "code": e.disease.code(), "display": en}], "text": format!("{zh}管理")}],
         "diagnosis": [{"condition": {"reference": format!("Condition/{}", e.id)}}],
@@ -133,6 +135,8 @@ fn encounter(f: &FollowupRecord) -> Value {
     let mut v = json!({
         "resourceType": "Encounter",
         "id": f.id.to_string(),
+        // A follow-up is never changed once recorded: its only version.
+        "meta": meta(Version::first(f.created_at_us)),
         "status": "finished",
         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": class, "display": display},
         "type": [{"coding": [{"system": "urn:gongti:encounter-type", "code": format!("{}-followup", f.disease.code())}], "text": "随访"}],
@@ -292,6 +296,10 @@ fn followup_observations(f: &FollowupRecord) -> Vec<(Date, &'static str, Value)>
             ),
         ));
     }
+    // What a follow-up measured is never changed once recorded: its only version.
+    for (_, _, v) in &mut out {
+        v["meta"] = meta(Version::first(f.created_at_us));
+    }
     out
 }
 
@@ -318,6 +326,8 @@ fn reading_observation(r: &ReadingRecord) -> (&'static str, Value) {
         ),
     };
     v["method"] = json!({"text": "家庭自测 home reading"});
+    // A reading is never changed once received: its only version.
+    v["meta"] = meta(Version::first(r.received_at_us));
     if let Some(categories) = v["category"].as_array_mut() {
         categories.push(json!({"coding": [{"system": OBSERVATION_SOURCE, "code": "home-reading", "display": "家庭自测 home reading"}]}));
     }
@@ -325,7 +335,7 @@ fn reading_observation(r: &ReadingRecord) -> (&'static str, Value) {
     (code, v)
 }
 
-fn care_team(c: &ContractRecord, members: Option<&gongti_store::TeamRecord>) -> Value {
+pub(super) fn care_team(c: &ContractRecord, members: Option<&gongti_store::TeamRecord>) -> Value {
     let active = matches!(
         c.status,
         gongti_core::contract::ContractStatus::Active
@@ -343,6 +353,7 @@ fn care_team(c: &ContractRecord, members: Option<&gongti_store::TeamRecord>) -> 
     json!({
         "resourceType": "CareTeam",
         "id": c.id.to_string(),
+        "meta": meta(c.version),
         "status": if active { "active" } else { "inactive" },
         "category": [{"coding": [{"system": "urn:gongti:care-team", "code": "family-doctor-contract"}], "text": "家庭医生签约"}],
         "name": c.team_name,
@@ -353,10 +364,11 @@ fn care_team(c: &ContractRecord, members: Option<&gongti_store::TeamRecord>) -> 
     })
 }
 
-fn task(t: &TaskRecord) -> Value {
+pub(super) fn task(t: &TaskRecord) -> Value {
     let mut v = json!({
         "resourceType": "Task",
         "id": t.id.to_string(),
+        "meta": meta(t.version),
         "status": if t.open { "requested" } else { "completed" },
         "intent": "order",
         "code": {"coding": [{"system": "urn:gongti:task", "code": t.kind}], "text": if t.kind == "referral_return_followup" {
@@ -374,11 +386,12 @@ fn task(t: &TaskRecord) -> Value {
     v
 }
 
-fn flag(a: &AlertRecord) -> Value {
+pub(super) fn flag(a: &AlertRecord) -> Value {
     let (zh, en) = wording::alert_code(&a.code);
     json!({
         "resourceType": "Flag",
         "id": a.id.to_string(),
+        "meta": meta(a.version),
         "status": if a.open { "active" } else { "inactive" },
         "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/flag-category", "code": "clinical"}]}],
         "code": {"coding": [{"system": "urn:gongti:alert", "code": a.code, "display": en}], "text": zh},

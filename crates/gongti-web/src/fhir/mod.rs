@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 
 mod chronic;
 mod everything;
+mod history;
 mod referral;
 pub(crate) mod search;
 
@@ -74,7 +75,48 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/HealthcareService", get(search_services))
         .route("/HealthcareService/{id}", get(read_service))
         .merge(chronic::routes())
-        .merge(referral::routes())
+        .merge(referral::routes());
+    // Versions read the record as it is now through its type's own read.
+    let reader: Router = protected
+        .clone()
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ))
+        .with_state(state.clone());
+    let kept = history::Versions {
+        state: state.clone(),
+        reader,
+    };
+    let mut versions: Router<history::Versions> = Router::new();
+    for (ty, _) in served() {
+        versions = versions
+            .route(
+                &format!("/{ty}/{{id}}/_history"),
+                get(
+                    move |State(v): State<history::Versions>,
+                          Path(id): Path<String>,
+                          axum::Extension(ctx): axum::Extension<Ctx>,
+                          headers: axum::http::HeaderMap| {
+                        history::history(v, ty, id, ctx, headers)
+                    },
+                ),
+            )
+            .route(
+                &format!("/{ty}/{{id}}/_history/{{vid}}"),
+                get(
+                    move |State(v): State<history::Versions>,
+                          Path(ids): Path<(String, String)>,
+                          axum::Extension(ctx): axum::Extension<Ctx>,
+                          headers: axum::http::HeaderMap| {
+                        history::vread(v, ty, ids, ctx, headers)
+                    },
+                ),
+            );
+    }
+    let protected = protected
+        .merge(versions.with_state(kept))
+        .route_layer(axum::middleware::from_fn(history::conditional_read))
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));
     Router::new()
         .route("/metadata", get(metadata))
@@ -177,6 +219,11 @@ fn encode(s: &str) -> String {
     out
 }
 
+/// A resource's `meta` at `version`: which version it is and since when.
+pub(crate) fn meta(version: gongti_store::Version) -> Value {
+    json!({"versionId": version.number.to_string(), "lastUpdated": utc(version.since_us)})
+}
+
 pub(crate) fn patient(r: &ResidentRecord, identifiers: bool) -> Value {
     let mut name = json!({"use": "official", "text": r.name});
     let parts = gongti_core::names::split_name(&r.name);
@@ -194,7 +241,8 @@ pub(crate) fn patient(r: &ResidentRecord, identifiers: bool) -> Value {
     let mut p = json!({
         "resourceType": "Patient",
         "id": r.id.to_string(),
-        "meta": {"lastUpdated": utc(r.updated_at_us)},
+        // A resident's row keeps when it last changed: what `_lastUpdated` searches.
+        "meta": meta(gongti_store::Version { number: r.version.number, since_us: r.updated_at_us }),
         "identifier": [{"use": "official", "system": ID_NUMBER_SYSTEM, "value": id_value}],
         "active": r.merged_into_id.is_none(),
         "name": [name],
@@ -227,6 +275,7 @@ fn organization(i: &InstitutionRecord) -> Value {
     let mut o = json!({
         "resourceType": "Organization",
         "id": i.id.to_string(),
+        "meta": meta(i.version),
         "identifier": [{"system": INSTITUTION_CODE_SYSTEM, "value": i.code}],
         "active": true,
         "type": [{"coding": [{"system": INSTITUTION_KIND_SYSTEM, "code": i.kind.code(), "display": i.kind.name_zh()}], "text": i.kind.name_en()}],
@@ -247,6 +296,7 @@ pub(crate) fn healthcare_service(d: &DepartmentRecord) -> Value {
     json!({
         "resourceType": "HealthcareService",
         "id": d.id.to_string(),
+        "meta": meta(d.version),
         "active": true,
         "identifier": [{"system": DEPARTMENT_CODE_SYSTEM, "value": format!("{}-{}", d.institution_id, d.code)}],
         "providedBy": {"reference": format!("Organization/{}", d.institution_id)},
@@ -258,6 +308,7 @@ fn practitioner(s: &StaffRecord) -> Value {
     let mut p = json!({
         "resourceType": "Practitioner",
         "id": s.id.to_string(),
+        "meta": meta(s.version),
         "active": true,
         "name": [{"text": s.name}],
     });
@@ -274,6 +325,7 @@ fn practitioner_role(s: &StaffRecord) -> Value {
     let mut r = json!({
         "resourceType": "PractitionerRole",
         "id": s.id.to_string(),
+        "meta": meta(s.version),
         "active": true,
         "practitioner": {"reference": format!("Practitioner/{}", s.id), "display": s.name},
         "code": [{"coding": [{"system": ROLE_SYSTEM, "code": s.role.code(), "display": s.role.name_zh()}], "text": s.role.name_en()}],
@@ -316,7 +368,10 @@ async fn metadata(State(state): State<AppState>) -> Fhir {
         .map(|(ty, spec)| {
             let mut v = json!({
                 "type": ty,
-                "interaction": [{"code": "read"}, {"code": "search-type"}],
+                "interaction": [{"code": "read"}, {"code": "vread"}, {"code": "history-instance"}, {"code": "search-type"}],
+                "versioning": "versioned",
+                "readHistory": true,
+                "conditionalRead": "not-match",
                 "searchParam": spec.params.iter().map(|(n, k)| json!({"name": n, "type": k.code()})).collect::<Vec<_>>(),
             });
             if !spec.includes.is_empty() {

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::chronic::{PATIENT_RECORDS_MAX, answer, patient_of};
 use super::search::{FhirQuery, Kind, Range, Search, Spec, reference_id, searchset};
-use super::{Fhir, FhirResult, base_url, fhir_err, id_param};
+use super::{Fhir, FhirResult, base_url, fhir_err, id_param, meta};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::views::utc;
@@ -54,7 +54,7 @@ pub(super) fn routes() -> axum::Router<AppState> {
     router
 }
 
-fn schedule(s: &ScheduleRecord) -> Value {
+pub(super) fn schedule(s: &ScheduleRecord) -> Value {
     // R4 allows no Organization here: the clinic is its department's HealthcareService
     // (providedBy the institution), with the doctor when one is named.
     let mut actors = vec![
@@ -67,6 +67,7 @@ fn schedule(s: &ScheduleRecord) -> Value {
     json!({
         "resourceType": "Schedule",
         "id": s.id.to_string(),
+        "meta": meta(s.version),
         "active": !s.cancelled,
         "serviceType": [{"text": s.department_name}],
         "actor": actors,
@@ -91,7 +92,7 @@ fn local_date_time(day: time::Date, at: time::Time) -> String {
     format!("{day}T{h:02}:{m:02}:{sec:02}+08:00")
 }
 
-fn slot(v: &SlotView) -> Value {
+pub(super) fn slot(v: &SlotView) -> Value {
     let status = match v.slot.status.as_str() {
         "free" => "free",
         "booked" => "busy",
@@ -101,6 +102,7 @@ fn slot(v: &SlotView) -> Value {
     json!({
         "resourceType": "Slot",
         "id": v.slot.id.to_string(),
+        "meta": meta(v.slot.version),
         "schedule": {"reference": format!("Schedule/{}", v.slot.schedule_id)},
         "serviceCategory": [{"coding": [{"system": SLOT_POOL, "code": pool.code(),
             "display": if pool == Pool::Reserved { "Reserved for grassroots family doctors" } else { "Public" }}]}],
@@ -111,7 +113,7 @@ fn slot(v: &SlotView) -> Value {
     })
 }
 
-fn appointment(b: &BookingRecord) -> Value {
+pub(super) fn appointment(b: &BookingRecord) -> Value {
     let status = match b.status {
         BookingStatus::Booked => "booked",
         BookingStatus::CheckedIn => "arrived",
@@ -121,6 +123,7 @@ fn appointment(b: &BookingRecord) -> Value {
     json!({
         "resourceType": "Appointment",
         "id": b.id.to_string(),
+        "meta": meta(b.version),
         "status": status,
         "serviceType": [{"text": b.department_name}],
         "start": utc(b.starts_at_us),
@@ -134,7 +137,7 @@ fn appointment(b: &BookingRecord) -> Value {
     })
 }
 
-fn service_request(r: &ReferralRecord) -> Value {
+pub(super) fn service_request(r: &ReferralRecord) -> Value {
     let status = match r.status {
         ReferralStatus::Requested
         | ReferralStatus::Accepted
@@ -150,6 +153,7 @@ fn service_request(r: &ReferralRecord) -> Value {
     let mut v = json!({
         "resourceType": "ServiceRequest",
         "id": r.id.to_string(),
+        "meta": meta(r.version),
         "status": status,
         "intent": "order",
         "category": [{"coding": [{"system": SNOMED, "code": "3457005", "display": "Patient referral"}], "text": "上转 upward referral"}],
@@ -183,6 +187,7 @@ pub(super) fn referral_task(r: &ReferralRecord) -> Value {
     let mut v = json!({
         "resourceType": "Task",
         "id": format!("referral-{}", r.id),
+        "meta": meta(r.version),
         "status": status,
         "businessStatus": {"text": business},
         "intent": "order",
@@ -534,7 +539,7 @@ async fn read_service_request(
     Ok(Fhir(service_request(&v.referral)))
 }
 
-fn communication_request(c: &ConsultationRecord) -> Value {
+pub(super) fn communication_request(c: &ConsultationRecord) -> Value {
     let status = match c.status {
         ConsultationStatus::Requested | ConsultationStatus::Answered => "active",
         ConsultationStatus::Closed => "completed",
@@ -558,6 +563,7 @@ fn communication_request(c: &ConsultationRecord) -> Value {
     let mut v = json!({
         "resourceType": "CommunicationRequest",
         "id": c.id.to_string(),
+        "meta": meta(c.version),
         "status": status,
         "category": [{"text": "远程会诊 remote consultation"}],
         "subject": {"reference": format!("Patient/{}", c.resident_id), "display": c.resident_name},
@@ -573,11 +579,12 @@ fn communication_request(c: &ConsultationRecord) -> Value {
     v
 }
 
-fn communication(c: &ConsultationRecord) -> Option<Value> {
+pub(super) fn communication(c: &ConsultationRecord) -> Option<Value> {
     let opinion = c.opinion.as_ref()?;
     Some(json!({
         "resourceType": "Communication",
         "id": c.id.to_string(),
+        "meta": meta(c.version),
         "basedOn": [{"reference": format!("CommunicationRequest/{}", c.id)}],
         "status": "completed",
         "category": [{"text": "会诊意见 consultation opinion"}],

@@ -15,6 +15,7 @@ mod consultations;
 mod contracts;
 mod errors;
 mod fhir;
+mod fhir_versions;
 mod idempotency;
 mod indicators;
 mod patients;

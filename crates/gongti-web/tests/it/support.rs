@@ -245,12 +245,12 @@ impl TestApp {
                 .unwrap();
         }
         let cardio = store
-            .insert_department(hospital, "cardio", "心血管内科")
+            .insert_department(hospital, "cardio", "心血管内科", 1)
             .await
             .unwrap()
             .id;
         store
-            .insert_department(hospital, "endo", "内分泌科")
+            .insert_department(hospital, "endo", "内分泌科", 1)
             .await
             .unwrap();
         let router = gongti_web::router(app.clone(), gongti_web::WebConfig::default());
