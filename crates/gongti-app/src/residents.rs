@@ -320,11 +320,14 @@ impl App {
     }
 
     /// Corrects a resident's demographics; the same rules as registration apply.
+    /// Updates a resident's record; with `expected_version`, only if it is still at
+    /// that version (`Conflict("version_changed")` otherwise).
     pub async fn update_resident(
         &self,
         ctx: &Ctx,
         id: i64,
         form: &ResidentForm,
+        expected_version: Option<i64>,
     ) -> AppResult<ResidentRecord> {
         let (_, entry) = self
             .reach(ctx, id, PatientAction::Write, "resident.update", None)
@@ -335,10 +338,21 @@ impl App {
         };
         let record = match self
             .store
-            .update_resident(id, &valid, self.now_us(), std::slice::from_ref(&entry))
+            .update_resident(
+                id,
+                &valid,
+                self.now_us(),
+                expected_version,
+                std::slice::from_ref(&entry),
+            )
             .await
         {
             Ok(r) => r,
+            Err(StoreError::Changed(_)) => {
+                return Err(self
+                    .refuse(entry, AppError::Conflict("version_changed"))
+                    .await);
+            }
             Err(StoreError::Duplicate(_)) => {
                 return Err(self
                     .refuse(entry, AppError::Conflict("id_number_taken"))

@@ -646,11 +646,14 @@ impl Store {
     }
 
     /// Replaces a resident's demographics; the ID number may change only to a free one.
+    /// Updates a resident's record; with `expected_version`, only if the record is still
+    /// at that version ([`StoreError::Changed`] otherwise: a FHIR `If-Match`).
     pub async fn update_resident(
         &self,
         id: i64,
         r: &ValidResident,
         now_us: i64,
+        expected_version: Option<i64>,
         audit: &[AuditEntry],
     ) -> Result<ResidentRecord> {
         let sealed = seal_numbers(&self.keys, &r.id_number, r.phone.as_ref());
@@ -658,11 +661,12 @@ impl Store {
             let mut tx = pool.begin().await?;
             let done = sqlx::query(
                 "UPDATE residents SET id_number = $1, name = $2, sex = $3, birth_date = $4, phone = $5, address = $6,
-                 household = $7, updated_at_us = $8, id_number_hash = $10 WHERE id = $9 AND merged_into_id IS NULL",
+                 household = $7, updated_at_us = $8, id_number_hash = $10
+                 WHERE id = $9 AND merged_into_id IS NULL AND ($11 IS NULL OR version = $11)",
             )
             .bind(&sealed.id_number).bind(&r.name).bind(r.sex.code()).bind(r.birth_date)
             .bind(&sealed.phone).bind(&r.address).bind(&r.household).bind(now_us).bind(id)
-            .bind(&sealed.id_hash[..])
+            .bind(&sealed.id_hash[..]).bind(expected_version)
             .execute(&mut *tx).await?.rows_affected();
             if done > 0 {
                 stage_audit!(tx, audit);
@@ -671,7 +675,12 @@ impl Store {
             done
         });
         if done == 0 {
-            return Err(StoreError::NotFound);
+            return match (expected_version, self.resident(id).await) {
+                (Some(_), Ok(r)) if r.merged_into_id.is_none() => {
+                    Err(StoreError::Changed("version"))
+                }
+                _ => Err(StoreError::NotFound),
+            };
         }
         self.resident(id).await
     }

@@ -318,6 +318,10 @@ impl ApiError {
                         "会诊刚被他人处理，请刷新后重试",
                         "The consultation changed meanwhile; reload and try again",
                     ),
+                    "version_changed" => (
+                        "记录已被修改（版本不符），请重新读取后再改",
+                        "The record changed since the version given; read it again",
+                    ),
                     "too_early" => ("还未到可操作的时间", "Too early for this"),
                     "too_late" => ("已过可操作的时间", "Too late for this"),
                     _ => ("与现有记录冲突", "Conflicts with an existing record"),

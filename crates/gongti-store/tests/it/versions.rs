@@ -21,11 +21,11 @@ async fn an_update_keeps_the_version_it_supersedes() {
         assert_eq!(read.version.since_us, NOW_US, "{kind:?}");
 
         let second = store
-            .update_resident(first.id, &resident("张三丰", 11), NOW_US + 10, &[])
+            .update_resident(first.id, &resident("张三丰", 11), NOW_US + 10, None, &[])
             .await
             .unwrap();
         let third = store
-            .update_resident(first.id, &resident("张无忌", 11), NOW_US + 20, &[])
+            .update_resident(first.id, &resident("张无忌", 11), NOW_US + 20, Some(2), &[])
             .await
             .unwrap();
         assert_eq!(
@@ -63,5 +63,18 @@ async fn an_update_keeps_the_version_it_supersedes() {
         // The current version is the row itself, not a kept one; no version 4.
         assert!(store.resident_version(first.id, 3).await.unwrap().is_none());
         assert!(store.resident_version(first.id, 4).await.unwrap().is_none());
+        // An update that expects a version the record has left is refused, unwritten.
+        let stale = store
+            .update_resident(first.id, &resident("张翠山", 11), NOW_US + 30, Some(2), &[])
+            .await;
+        assert!(
+            matches!(stale, Err(gongti_store::StoreError::Changed(_))),
+            "{kind:?}"
+        );
+        assert_eq!(
+            store.resident(first.id).await.unwrap().name,
+            "张无忌",
+            "{kind:?}"
+        );
     }
 }

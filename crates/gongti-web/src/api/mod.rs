@@ -437,7 +437,10 @@ async fn update_resident(
     axum::Extension(ctx): axum::Extension<Ctx>,
     ApiJson(body): ApiJson<ResidentBody>,
 ) -> ApiResult<Json<Value>> {
-    let record = state.app.update_resident(&ctx, id, &body.form()?).await?;
+    let record = state
+        .app
+        .update_resident(&ctx, id, &body.form()?, None)
+        .await?;
     Ok(Json(views::resident(&record, true)))
 }
 

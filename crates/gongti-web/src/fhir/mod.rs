@@ -25,6 +25,7 @@ mod everything;
 mod history;
 mod referral;
 pub(crate) mod search;
+mod write;
 
 use search::{FhirQuery, Kind, Next, Page, Search, Spec, Total, searchset};
 
@@ -63,8 +64,11 @@ fn fhir_err(e: impl Into<ApiError>) -> ApiError {
 
 pub(crate) fn routes(state: AppState) -> Router<AppState> {
     let protected = Router::new()
-        .route("/Patient", get(search_patients))
-        .route("/Patient/{id}", get(read_patient))
+        .route("/Patient", get(search_patients).post(write::create_patient))
+        .route(
+            "/Patient/{id}",
+            get(read_patient).put(write::update_patient),
+        )
         .route("/Patient/{id}/$everything", get(everything::everything))
         .route("/Practitioner", get(search_practitioners))
         .route("/Practitioner/{id}", get(read_practitioner))
@@ -381,6 +385,12 @@ async fn metadata(State(state): State<AppState>) -> Fhir {
                 v["searchRevInclude"] = json!(spec.revincludes);
             }
             if ty == "Patient" {
+                // Written as the JSON API writes a resident (web::fhir::write).
+                if let Some(list) = v["interaction"].as_array_mut() {
+                    list.extend([json!({"code": "create"}), json!({"code": "update"})]);
+                }
+                v["conditionalCreate"] = true.into();
+                v["updateCreate"] = false.into();
                 v["operation"] = json!([{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}]);
             }
             v

@@ -194,7 +194,12 @@ async fn every_refusal_is_the_json_error_shape_and_documented() {
         let r = t.get("/api/v1/no/such/route", &doctor).await;
         assert_api_error(&r, StatusCode::NOT_FOUND, "no_route");
         for (method, path, status) in [
-            ("PUT", "/fhir/Patient/1", StatusCode::METHOD_NOT_ALLOWED),
+            (
+                "PUT",
+                "/fhir/Organization/1",
+                StatusCode::METHOD_NOT_ALLOWED,
+            ),
+            ("PUT", "/fhir/Patient/1", StatusCode::BAD_REQUEST),
             ("GET", "/fhir/Organization?name=", StatusCode::OK),
             ("GET", "/fhir/NoSuchResource", StatusCode::NOT_FOUND),
         ] {

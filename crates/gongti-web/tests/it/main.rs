@@ -16,6 +16,7 @@ mod contracts;
 mod errors;
 mod fhir;
 mod fhir_versions;
+mod fhir_writes;
 mod idempotency;
 mod indicators;
 mod patients;

@@ -1,0 +1,289 @@
+//! FHIR writes: create, conditional create and update of a Patient with the JSON
+//! API's validation, access decision and audit; versions, ETags and preconditions.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{Value, json};
+
+use crate::fhir::validate;
+use crate::support::{Reply, TestApp, id_number_born};
+
+fn save(dir: &std::path::Path, name: &str, body: &str) {
+    std::fs::write(dir.join(format!("{name}.json")), body).unwrap();
+}
+
+const ID_SYSTEM: &str = "urn:oid:2.16.156.10011.1.3";
+
+fn person(id_number: &str) -> Value {
+    json!({
+        "resourceType": "Patient",
+        "identifier": [{"system": ID_SYSTEM, "value": id_number}],
+        "name": [{"use": "official", "family": "欧阳", "given": ["修"]}],
+        "gender": "male",
+        "birthDate": "1956-03-14",
+        "telecom": [{"system": "phone", "value": "13812345678"}],
+        "address": [{"text": "天津市和平区南京路8号"}],
+    })
+}
+
+async fn write(
+    t: &TestApp,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &Value,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/fhir+json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    t.send(request.body(Body::from(body.to_string())).unwrap())
+        .await
+}
+
+#[tokio::test]
+async fn a_patient_is_created_once_and_updated_at_the_version_held() {
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let dir = gongti_testdb::temp_dir("gongti-fhir-writes");
+        let id_number = id_number_born("19560314", 357);
+        let created = write(
+            &t,
+            "POST",
+            "/fhir/Patient",
+            &doctor,
+            &person(&id_number),
+            &[],
+        )
+        .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        let p = created.json();
+        let id = p["id"].as_str().unwrap().to_owned();
+        assert_eq!(p["name"][0]["text"], "欧阳修");
+        assert_eq!(p["name"][0]["family"], "欧阳");
+        assert_eq!(p["meta"]["versionId"], "1");
+        assert_eq!(
+            p["managingOrganization"]["reference"],
+            format!("Organization/{}", t.home)
+        );
+        assert!(
+            created.headers["location"]
+                .to_str()
+                .unwrap()
+                .ends_with(&format!("/fhir/Patient/{id}/_history/1"))
+        );
+        assert_eq!(created.headers["etag"], "W/\"1\"");
+        save(&dir, "created", &created.text);
+        // The JSON API sees the same person.
+        let api = t
+            .get(&format!("/api/v1/residents/{id}"), &doctor)
+            .await
+            .json();
+        assert_eq!(api["address"], "天津市和平区南京路8号");
+        assert_eq!(api["phone"], "13812345678");
+
+        // Conditional create: the same person again is answered, not registered twice.
+        let criterion = format!("identifier={ID_SYSTEM}|{id_number}");
+        let again = write(
+            &t,
+            "POST",
+            "/fhir/Patient",
+            &doctor,
+            &person(&id_number),
+            &[("if-none-exist", &criterion)],
+        )
+        .await;
+        assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+        assert_eq!(again.json()["id"], id.as_str());
+        let plain = write(
+            &t,
+            "POST",
+            "/fhir/Patient",
+            &doctor,
+            &person(&id_number),
+            &[],
+        )
+        .await;
+        assert_eq!(plain.status, StatusCode::CONFLICT, "{}", plain.text);
+        assert_eq!(plain.json()["resourceType"], "OperationOutcome");
+        let other = id_number_born("19600101", 12);
+        let mut someone = person(&other);
+        // Sex and birth date come from the ID number when left out.
+        someone.as_object_mut().unwrap().remove("gender");
+        someone.as_object_mut().unwrap().remove("birthDate");
+        let fresh = write(
+            &t,
+            "POST",
+            "/fhir/Patient",
+            &doctor,
+            &someone,
+            &[("if-none-exist", &format!("identifier={other}"))],
+        )
+        .await;
+        assert_eq!(fresh.status, StatusCode::CREATED, "{}", fresh.text);
+        assert_eq!(fresh.json()["birthDate"], "1960-01-01");
+        let by_name = write(
+            &t,
+            "POST",
+            "/fhir/Patient",
+            &doctor,
+            &person(&other),
+            &[("if-none-exist", "name=欧阳修")],
+        )
+        .await;
+        assert_eq!(by_name.status, StatusCode::BAD_REQUEST, "{}", by_name.text);
+
+        // Update at the version held; a stale version is refused and nothing changes.
+        let mut changed = p.clone();
+        changed["address"] = json!([{"text": "天津市和平区南京路9号"}]);
+        let updated = write(
+            &t,
+            "PUT",
+            &format!("/fhir/Patient/{id}"),
+            &doctor,
+            &changed,
+            &[("if-match", "W/\"1\"")],
+        )
+        .await;
+        assert_eq!(updated.status, StatusCode::OK, "{}", updated.text);
+        assert_eq!(updated.json()["meta"]["versionId"], "2");
+        assert_eq!(
+            updated.json()["address"][0]["text"],
+            "天津市和平区南京路9号"
+        );
+        assert_eq!(updated.headers["etag"], "W/\"2\"");
+        save(&dir, "updated", &updated.text);
+        changed["address"] = json!([{"text": "天津市和平区南京路10号"}]);
+        let stale = write(
+            &t,
+            "PUT",
+            &format!("/fhir/Patient/{id}"),
+            &doctor,
+            &changed,
+            &[("if-match", "W/\"1\"")],
+        )
+        .await;
+        assert_eq!(
+            stale.status,
+            StatusCode::PRECONDITION_FAILED,
+            "{}",
+            stale.text
+        );
+        assert_eq!(stale.json()["resourceType"], "OperationOutcome");
+        let now = t.get(&format!("/fhir/Patient/{id}"), &doctor).await.json();
+        assert_eq!(now["address"][0]["text"], "天津市和平区南京路9号");
+        assert_eq!(now["meta"]["versionId"], "2");
+        // The version before the update reads back.
+        let v1 = t
+            .get(&format!("/fhir/Patient/{id}/_history/1"), &doctor)
+            .await
+            .json();
+        assert_eq!(v1["address"][0]["text"], "天津市和平区南京路8号");
+        // Without If-Match the update applies to whatever version is there.
+        let last = write(
+            &t,
+            "PUT",
+            &format!("/fhir/Patient/{id}"),
+            &doctor,
+            &changed,
+            &[("prefer", "return=minimal")],
+        )
+        .await;
+        assert_eq!(last.status, StatusCode::OK, "{}", last.text);
+        assert!(last.text.is_empty());
+        assert_eq!(last.headers["etag"], "W/\"3\"");
+        // Each write is in the trail.
+        let actions: Vec<String> = t
+            .audit_tail(40)
+            .await
+            .into_iter()
+            .map(|r| r.entry.action)
+            .collect();
+        assert!(
+            actions.iter().any(|a| a == "resident.create"),
+            "{actions:?}"
+        );
+        assert_eq!(
+            actions.iter().filter(|a| *a == "resident.update").count(),
+            3,
+            "{actions:?}"
+        );
+        validate(&dir, 2);
+    }
+}
+
+#[tokio::test]
+async fn a_bad_or_refused_write_saves_nothing_and_says_why() {
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let doctor = t.token("doctor").await;
+    let before = t.get("/fhir/Patient?_summary=count", &doctor).await.json()["total"].clone();
+    // Every problem at once, as an OperationOutcome.
+    let mut bad = person("12010119560314999X");
+    bad["gender"] = "unknown-ish".into();
+    bad["birthDate"] = "14/03/1956".into();
+    let r = write(&t, "POST", "/fhir/Patient", &doctor, &bad, &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let paths: Vec<String> = r.json()["issue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["expression"][0].as_str().map(str::to_owned))
+        .collect();
+    for path in ["Patient.gender", "Patient.birthDate"] {
+        assert!(paths.iter().any(|p| p == path), "{path} in {}", r.text);
+    }
+    let mut nameless = person(&id_number_born("19700101", 41));
+    nameless["identifier"] = json!([]);
+    let r = write(&t, "POST", "/fhir/Patient", &doctor, &nameless, &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    // Not JSON of FHIR's type, or of another resource type.
+    let r = t
+        .send(
+            Request::post("/fhir/Patient")
+                .header("authorization", format!("Bearer {doctor}"))
+                .header("content-type", "application/fhir+xml")
+                .body(Body::from("<Patient/>"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", r.text);
+    let r = write(
+        &t,
+        "POST",
+        "/fhir/Patient",
+        &doctor,
+        &json!({"resourceType": "Observation"}),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    // Another institution's doctor may not change this resident; the id must match.
+    let p = t.home_resident;
+    let now = t.get(&format!("/fhir/Patient/{p}"), &doctor).await.json();
+    let other = t.token("other_doctor").await;
+    let r = write(&t, "PUT", &format!("/fhir/Patient/{p}"), &other, &now, &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let r = write(&t, "PUT", "/fhir/Patient/999999", &doctor, &now, &[]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    let r = write(
+        &t,
+        "PUT",
+        &format!("/fhir/Patient/{p}"),
+        &doctor,
+        &now,
+        &[("if-match", "three")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    let after = t.get("/fhir/Patient?_summary=count", &doctor).await.json()["total"].clone();
+    assert_eq!(before, after);
+    assert_eq!(
+        t.get(&format!("/fhir/Patient/{p}"), &doctor).await.json()["meta"]["versionId"],
+        "1"
+    );
+}
