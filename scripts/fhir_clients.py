@@ -12,6 +12,7 @@ import os
 import sys
 
 from fhirclient import client as smart_client
+from fhirclient.models.bundle import Bundle, BundleEntry, BundleEntryRequest
 from fhirclient.models.capabilitystatement import CapabilityStatement
 from fhirclient.models.condition import Condition
 from fhirclient.models.encounter import Encounter
@@ -172,6 +173,82 @@ def referrals_and_appointments(py, referrals):
         assert a.resourceType == "Appointment"
 
 
+def id_number(birth, sequence):
+    """A valid GB 11643 ID number born on `birth` (YYYYMMDD) in 和平区."""
+    body = f"120101{birth}{sequence:03d}"
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    check = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights)) % 11]
+    return body + check
+
+
+@task("a transaction Bundle built with fhirclient's models brings a resident and an enrolment in")
+def transaction_import(server):
+    import datetime
+    import random
+
+    number = id_number("19540317", random.randint(500, 999))
+    patient = Patient({
+        "identifier": [{"system": ID_SYSTEM, "value": number}],
+        "name": [{"use": "official", "family": "欧阳", "given": ["建"]}],
+    })
+    began = (datetime.date.today() - datetime.timedelta(days=3 * 365)).isoformat()
+    condition = Condition({
+        "subject": {"reference": "urn:uuid:7d0c2e8a-1111-4000-8000-000000000001"},
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "I10"}]},
+        "onsetDateTime": began,
+        "recordedDate": began,
+    })
+    bundle = Bundle({"type": "transaction"})
+    bundle.entry = []
+    for url, resource, ty in [
+        ("urn:uuid:7d0c2e8a-1111-4000-8000-000000000001", patient, "Patient"),
+        ("urn:uuid:7d0c2e8a-1111-4000-8000-000000000002", condition, "Condition"),
+    ]:
+        entry = BundleEntry({"fullUrl": url})
+        entry.resource = resource
+        entry.request = BundleEntryRequest({"method": "POST", "url": ty})
+        bundle.entry.append(entry)
+    bundle.entry[0].request.ifNoneExist = f"identifier={ID_SYSTEM}|{number}"
+    answer = server.post_json("", bundle.as_json())
+    assert answer.status_code == 200, answer.text
+    response = Bundle(answer.json())
+    statuses = [e.response.status for e in response.entry]
+    assert statuses == ["201 Created", "201 Created"], statuses
+    created = response.entry[0].response.location.split("/")[1]
+    found = search(server, Condition, patient=created)
+    assert [c.as_json()["recordedDate"] for c in found] == [began], [c.as_json() for c in found]
+    # The same Bundle again: the resident is found, and the programme is already active.
+    import requests
+
+    try:
+        server.post_json("", bundle.as_json())
+        raise AssertionError("the same enrolment was accepted twice")
+    except requests.HTTPError as refused:
+        assert refused.response.status_code == 409, refused.response.text
+        outcome = refused.response.json()
+        assert outcome["resourceType"] == "OperationOutcome", outcome
+    return created
+
+
+@task("fhirpy posts a batch Bundle and reads each entry's answer")
+def batch_import(py):
+    number = id_number("19630921", 77)
+    answer = py.execute("", method="post", data={
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"resource": {"resourceType": "Patient", "identifier": [{"system": ID_SYSTEM, "value": number}], "name": [{"text": "钱学"}]},
+             "request": {"method": "POST", "url": "Patient", "ifNoneExist": f"identifier={ID_SYSTEM}|{number}"}},
+            {"resource": {"resourceType": "Patient", "identifier": [{"system": ID_SYSTEM, "value": "not-a-number"}], "name": [{"text": "错"}]},
+             "request": {"method": "POST", "url": "Patient"}},
+        ],
+    })
+    statuses = [e["response"]["status"] for e in answer["entry"]]
+    assert statuses[0] in ("201 Created", "200 OK") and statuses[1].startswith("422"), statuses
+    patient = py.reference("Patient", answer["entry"][0]["response"]["location"].split("/")[1]).to_resource()
+    assert patient["identifier"][0]["value"] == number, patient
+
+
 def refer(doctor, enrolled):
     """Set-up through the JSON API, as the family doctor would: a one-click referral
     of a hypertensive patient up to the community's hospital."""
@@ -212,6 +289,8 @@ def main():
     encounters(server, py, with_bp[0])
     observation_to_encounter(server, with_bp[1])
     paging(py)
+    transaction_import(server)
+    batch_import(py)
     refer(doctor, enrolled)
     hospital_server = smart(specialist)
     referrals = incoming_referrals(hospital_server, os.environ["GONGTI_HOSPITAL"])

@@ -20,8 +20,10 @@ def main(directory: str) -> int:
             resource = construct_fhir_element(data["resourceType"], data)
             if data["resourceType"] == "Bundle":
                 for entry in data.get("entry", []):
-                    inner = entry["resource"]
-                    construct_fhir_element(inner["resourceType"], inner)
+                    # A transaction-response entry may carry only its response.
+                    for inner in (entry.get("resource"), entry.get("response", {}).get("outcome")):
+                        if inner is not None:
+                            construct_fhir_element(inner["resourceType"], inner)
         except Exception as error:  # noqa: BLE001 — report any validation failure
             print(f"{path.name}: INVALID\n{error}")
             return 1

@@ -34,7 +34,8 @@ fn age_on(birth_date: Date, day: Date) -> u8 {
 
 /// What the risk table reads for one hypertension enrolment.
 pub struct RiskBasis<'a> {
-    pub resident: &'a ResidentRecord,
+    pub sex: gongti_core::Sex,
+    pub birth_date: Date,
     pub profile: &'a RiskProfile,
     pub highest_bp: Option<Bp>,
     pub bmi_centi: Option<u16>,
@@ -46,8 +47,8 @@ pub struct RiskBasis<'a> {
 /// The stratification of DOMAIN.md §2 for a hypertension enrolment.
 pub fn risk_of(b: &RiskBasis<'_>) -> StoredRisk {
     let s = stratify(&RiskInputs {
-        sex: b.resident.sex,
-        age_years: age_on(b.resident.birth_date, b.today),
+        sex: b.sex,
+        age_years: age_on(b.birth_date, b.today),
         highest_bp: b.highest_bp,
         smoking: b.profile.smoking,
         dyslipidaemia: b.profile.dyslipidaemia,
@@ -115,7 +116,7 @@ impl App {
         }
     }
 
-    async fn diabetes_status(&self, resident_id: i64) -> AppResult<DiabetesStatus> {
+    pub(crate) async fn diabetes_status(&self, resident_id: i64) -> AppResult<DiabetesStatus> {
         Ok(
             match self
                 .store
@@ -132,7 +133,7 @@ impl App {
 
     /// Recomputes the hypertension risk of a resident after something it reads
     /// changed (risk factors, a diabetes enrolment).
-    async fn restratify(
+    pub(crate) async fn restratify(
         &self,
         resident: &ResidentRecord,
         profile: Option<RiskProfile>,
@@ -149,7 +150,8 @@ impl App {
         };
         let profile = profile.unwrap_or(htn.profile);
         let risk = risk_of(&RiskBasis {
-            resident,
+            sex: resident.sex,
+            birth_date: resident.birth_date,
             profile: &profile,
             highest_bp: htn.highest_bp,
             bmi_centi: htn.bmi_centi,
@@ -197,7 +199,8 @@ impl App {
         }
         let risk = match valid.disease {
             Disease::Hypertension => Some(risk_of(&RiskBasis {
-                resident: &resident,
+                sex: resident.sex,
+                birth_date: resident.birth_date,
                 profile: &profile,
                 highest_bp: None,
                 bmi_centi: None,
@@ -376,7 +379,8 @@ impl App {
                     || valid.details.waist_cm.is_some() =>
             {
                 Some(risk_of(&RiskBasis {
-                    resident: &resident,
+                    sex: resident.sex,
+                    birth_date: resident.birth_date,
                     profile: &enrolment.profile,
                     highest_bp: highest_bp.or(enrolment.highest_bp),
                     bmi_centi: valid.details.bmi_centi.or(enrolment.bmi_centi),

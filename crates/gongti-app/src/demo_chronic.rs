@@ -387,7 +387,8 @@ impl App {
                     };
                     let risk = (disease == Disease::Hypertension).then(|| {
                         risk_of(&RiskBasis {
-                            resident: r,
+                            sex: r.sex,
+                            birth_date: r.birth_date,
                             profile: &profile,
                             highest_bp: highest,
                             bmi_centi: None,

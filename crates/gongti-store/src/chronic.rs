@@ -330,6 +330,40 @@ fn adverse_code(a: AdverseReaction) -> &'static str {
     }
 }
 
+/// Inserts an enrolment (`&NewEnrolment`) in the transaction `$tx` and counts it in
+/// its scopes' kept figures; evaluates to its id. A second active enrolment in the same
+/// programme is refused by the database.
+macro_rules! insert_enrolment_in {
+    ($tx:ident, $n:expr, $now_us:expr) => {{
+        let n: &$crate::chronic::NewEnrolment = $n;
+        let (e, p) = (&n.enrolment, &n.profile);
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO chronic_enrolments (resident_id, disease, icd10, diagnosed_on, diagnosing_institution_id,
+                 diagnosed_offline, institution_id, status, enrolled_on, enrolled_by_staff_id, smoking, dyslipidaemia,
+                 impaired_glucose, family_history_early_cvd, target_organ_damage, ckd_stage, cvd,
+                 diabetes_complications, risk_level, risk_factors, created_at_us, changed_at_us)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)
+             RETURNING id",
+        )
+        .bind(n.resident_id).bind(e.disease.code()).bind(&e.icd10).bind(e.diagnosed_on)
+        .bind(e.diagnosing_institution_id).bind(e.diagnosed_offline).bind(n.institution_id)
+        .bind(n.enrolled_on).bind(n.staff_id).bind(p.smoking).bind(p.dyslipidaemia)
+        .bind(p.impaired_glucose).bind(p.family_history_early_cvd).bind(p.target_organ_damage)
+        .bind(i64::from(p.ckd_stage)).bind(p.cvd).bind(p.diabetes_complications)
+        .bind(n.risk.as_ref().map(|r| r.level.code()))
+        .bind(n.risk.as_ref().map(|r| r.factors.join(",")))
+        .bind($now_us)
+        .fetch_one(&mut *$tx).await?;
+        for scope in n.scopes.iter().flatten() {
+            sqlx::query($crate::maintained::ADD_ENROLMENT)
+                .bind(scope).bind(e.disease.code()).bind(n.enrolled_on).bind(1i64)
+                .execute(&mut *$tx).await?;
+        }
+        id
+    }};
+}
+pub(crate) use insert_enrolment_in;
+
 impl Store {
     /// Enrols a resident in a programme. A second active enrolment in the same
     /// programme is refused by the database ([`StoreError::Duplicate`]).
@@ -339,32 +373,9 @@ impl Store {
         now_us: i64,
         audit: &[AuditEntry],
     ) -> Result<EnrolmentRecord> {
-        let e = &n.enrolment;
-        let p = &n.profile;
         let id: i64 = on_write!(self, pool => {
             let mut tx = pool.begin().await?;
-            let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO chronic_enrolments (resident_id, disease, icd10, diagnosed_on, diagnosing_institution_id,
-                     diagnosed_offline, institution_id, status, enrolled_on, enrolled_by_staff_id, smoking, dyslipidaemia,
-                     impaired_glucose, family_history_early_cvd, target_organ_damage, ckd_stage, cvd,
-                     diabetes_complications, risk_level, risk_factors, created_at_us, changed_at_us)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)
-                 RETURNING id",
-            )
-            .bind(n.resident_id).bind(e.disease.code()).bind(&e.icd10).bind(e.diagnosed_on)
-            .bind(e.diagnosing_institution_id).bind(e.diagnosed_offline).bind(n.institution_id)
-            .bind(n.enrolled_on).bind(n.staff_id).bind(p.smoking).bind(p.dyslipidaemia)
-            .bind(p.impaired_glucose).bind(p.family_history_early_cvd).bind(p.target_organ_damage)
-            .bind(i64::from(p.ckd_stage)).bind(p.cvd).bind(p.diabetes_complications)
-            .bind(n.risk.as_ref().map(|r| r.level.code()))
-            .bind(n.risk.as_ref().map(|r| r.factors.join(",")))
-            .bind(now_us)
-            .fetch_one(&mut *tx).await?;
-            for scope in n.scopes.iter().flatten() {
-                sqlx::query(crate::maintained::ADD_ENROLMENT)
-                    .bind(scope).bind(e.disease.code()).bind(n.enrolled_on).bind(1i64)
-                    .execute(&mut *tx).await?;
-            }
+            let id = insert_enrolment_in!(tx, n, now_us);
             stage_audit!(tx, &created(audit, id));
             tx.commit().await?;
             id

@@ -17,6 +17,7 @@ mod contracts;
 pub mod crypto;
 mod direct;
 mod idempotency;
+mod import;
 mod indicators;
 mod maintained;
 mod migrate;
@@ -56,6 +57,9 @@ pub use chronic::{
 pub use consultations::{ConsultationBox, ConsultationRecord, FileInfo, NewConsultation};
 pub use contracts::{ContractRecord, ContractWrite, NewPackage, OpenContract, PackageRecord};
 pub use idempotency::IdempotentStart;
+pub use import::{
+    ImportEnrolment, ImportPatient, ImportPlan, ImportRegistration, ImportUpdate, Imported,
+};
 pub use indicators::{IndicatorPatient, IndicatorScope, IndicatorWindow};
 pub use maintained::{IndicatorEvent, IndicatorTables, IndicatorUpdate, scopes_of};
 pub use migrate::MIGRATION_COUNT;

@@ -176,13 +176,13 @@ pub const RESIDENT_BATCH_MAX: usize = 10_000;
 const RESIDENTS_PER_INSERT: usize = 128;
 
 /// The unique index that keeps ID numbers unique: what a taken one is reported as.
-const ID_NUMBER_INDEX: &str = "residents_id_number_hash";
+pub(crate) const ID_NUMBER_INDEX: &str = "residents_id_number_hash";
 
 /// The `INSERT` of `rows` residents in one statement, eleven values per resident in
 /// the order [`insert_many!`] binds them. A resident whose ID number is taken is
 /// skipped (`DO NOTHING`) and missing from the rows it returns (`id`,
 /// `id_number_hash`), which say which resident got which id whatever their order.
-fn insert_many_sql(numbered: bool, rows: usize) -> String {
+pub(crate) fn insert_many_sql(numbered: bool, rows: usize) -> String {
     format!(
         "INSERT INTO residents (id_number, name, sex, birth_date, phone, address, household, \
          home_institution_id, id_number_hash, created_at_us, updated_at_us) VALUES {} \
@@ -226,8 +226,28 @@ macro_rules! insert_many {
     }};
 }
 
+pub(crate) use insert_many;
+
+/// Updates a resident in the transaction `$tx` (only while at `$expected`, an
+/// `Option<i64>` version, when given); evaluates to the rows changed (0 or 1).
+macro_rules! update_resident_in {
+    ($tx:ident, $id:expr, $r:expr, $sealed:expr, $now_us:expr, $expected:expr) => {{
+        let (r, sealed): (&ValidResident, &$crate::residents::SealedNumbers) = ($r, $sealed);
+        sqlx::query(
+            "UPDATE residents SET id_number = $1, name = $2, sex = $3, birth_date = $4, phone = $5, address = $6,
+             household = $7, updated_at_us = $8, id_number_hash = $10
+             WHERE id = $9 AND merged_into_id IS NULL AND ($11 IS NULL OR version = $11)",
+        )
+        .bind(&sealed.id_number).bind(&r.name).bind(r.sex.code()).bind(r.birth_date)
+        .bind(&sealed.phone).bind(&r.address).bind(&r.household).bind($now_us).bind($id)
+        .bind(&sealed.id_hash[..]).bind($expected)
+        .execute(&mut *$tx).await?.rows_affected()
+    }};
+}
+pub(crate) use update_resident_in;
+
 /// The records of a registration, naming the resident it created.
-fn registered(audit: &[AuditEntry], id: i64) -> Vec<AuditEntry> {
+pub(crate) fn registered(audit: &[AuditEntry], id: i64) -> Vec<AuditEntry> {
     let mut entries = created(audit, id);
     for e in &mut entries {
         e.patient_id.get_or_insert(id);
@@ -659,15 +679,7 @@ impl Store {
         let sealed = seal_numbers(&self.keys, &r.id_number, r.phone.as_ref());
         let done = on_write!(self, pool => {
             let mut tx = pool.begin().await?;
-            let done = sqlx::query(
-                "UPDATE residents SET id_number = $1, name = $2, sex = $3, birth_date = $4, phone = $5, address = $6,
-                 household = $7, updated_at_us = $8, id_number_hash = $10
-                 WHERE id = $9 AND merged_into_id IS NULL AND ($11 IS NULL OR version = $11)",
-            )
-            .bind(&sealed.id_number).bind(&r.name).bind(r.sex.code()).bind(r.birth_date)
-            .bind(&sealed.phone).bind(&r.address).bind(&r.household).bind(now_us).bind(id)
-            .bind(&sealed.id_hash[..]).bind(expected_version)
-            .execute(&mut *tx).await?.rows_affected();
+            let done = update_resident_in!(tx, id, r, &sealed, now_us, expected_version);
             if done > 0 {
                 stage_audit!(tx, audit);
                 tx.commit().await?;

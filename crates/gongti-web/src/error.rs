@@ -370,7 +370,12 @@ impl IntoResponse for ApiError {
                 "diagnostics": self.en,
             })];
             issues.extend(problems.iter().map(|p| {
-                json!({"severity": "error", "code": "invalid", "expression": [p["field"]], "diagnostics": p["message_en"]})
+                // A Bundle's item is named by its entry (a transaction's problems).
+                let expression = match (p["index"].as_u64(), p["field"].as_str()) {
+                    (Some(i), Some(field)) => json!(format!("Bundle.entry[{i}].resource.{field}")),
+                    _ => p["field"].clone(),
+                };
+                json!({"severity": "error", "code": "invalid", "expression": [expression], "diagnostics": p["message_en"]})
             }));
             let body = json!({"resourceType": "OperationOutcome", "issue": issues});
             let response = (

@@ -109,6 +109,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
     Router::new()
         .nest("/api/v1", api::routes(state.clone()))
         .nest("/fhir", fhir::routes(state.clone()))
+        .merge(fhir::base_with_slash(state.clone()))
         .merge(console::routes(state.clone()))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))

@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::views::utc;
 use crate::{AppState, wording};
 
-const ICD10: &str = "http://hl7.org/fhir/sid/icd-10";
+pub(super) const ICD10: &str = "http://hl7.org/fhir/sid/icd-10";
 const LOINC: &str = "http://loinc.org";
 const UCUM: &str = "http://unitsofmeasure.org";
 const MEASURE_BASE: &str = "urn:gongti:measure";

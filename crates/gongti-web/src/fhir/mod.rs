@@ -25,6 +25,7 @@ mod everything;
 mod history;
 mod referral;
 pub(crate) mod search;
+mod transaction;
 mod write;
 
 use search::{FhirQuery, Kind, Next, Page, Search, Spec, Total, searchset};
@@ -64,6 +65,12 @@ fn fhir_err(e: impl Into<ApiError>) -> ApiError {
 
 pub(crate) fn routes(state: AppState) -> Router<AppState> {
     let protected = Router::new()
+        .route(
+            "/",
+            axum::routing::post(transaction::bundle).layer(axum::extract::DefaultBodyLimit::max(
+                transaction::BUNDLE_BYTES_MAX,
+            )),
+        )
         .route("/Patient", get(search_patients).post(write::create_patient))
         .route(
             "/Patient/{id}",
@@ -79,7 +86,11 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/HealthcareService", get(search_services))
         .route("/HealthcareService/{id}", get(read_service))
         .merge(chronic::routes())
-        .merge(referral::routes());
+        .merge(referral::routes())
+        .route(
+            "/Condition",
+            axum::routing::post(transaction::create_condition),
+        );
     // Versions read the record as it is now through its type's own read.
     let reader: Router = protected
         .clone()
@@ -135,6 +146,19 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
             )
             .fhir()
         })
+}
+
+/// `POST /fhir/` — the base with its slash, as fhirclient writes it — is `POST /fhir`.
+pub(crate) fn base_with_slash(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/fhir/",
+            axum::routing::post(transaction::bundle).layer(axum::extract::DefaultBodyLimit::max(
+                transaction::BUNDLE_BYTES_MAX,
+            )),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(state, require_token))
+        .layer(axum::middleware::from_fn(negotiate))
 }
 
 /// Content negotiation (R4 http.html#mime-type): we answer JSON only, so a request
@@ -384,6 +408,13 @@ async fn metadata(State(state): State<AppState>) -> Fhir {
             if !spec.revincludes.is_empty() {
                 v["searchRevInclude"] = json!(spec.revincludes);
             }
+            if ty == "Condition" {
+                // An enrolment (web::fhir::transaction); EpisodeOfCare comes with its
+                // Condition in a transaction.
+                if let Some(list) = v["interaction"].as_array_mut() {
+                    list.push(json!({"code": "create"}));
+                }
+            }
             if ty == "Patient" {
                 // Written as the JSON API writes a resident (web::fhir::write).
                 if let Some(list) = v["interaction"].as_array_mut() {
@@ -411,6 +442,10 @@ async fn metadata(State(state): State<AppState>) -> Fhir {
             "mode": "server",
             "documentation": "Search is lenient by default (unknown parameters are ignored and left out of the self link); Prefer: handling=strict refuses them. Every search takes _count (at most 200), _total=none|accurate, _summary=count, _elements and, where listed, _sort, _include and _revinclude. Patient-scoped types need patient (or subject). Region-wide types (Patient, Practitioner, PractitionerRole, Organization, Schedule) take one value per parameter, and their date parameters (Patient.birthdate, Schedule.date) every prefix but ne. No string modifiers (:exact, :contains) are supported.",
             "security": {"description": "Bearer tokens from POST /api/v1/auth/token", "cors": false},
+            "interaction": [
+                {"code": "transaction", "documentation": "All or nothing: POST Patient (ifNoneExist on the identifier), PUT Patient/{id} (ifMatch), POST Condition (an enrolment: ICD-10 code, onsetDateTime the diagnosis, recordedDate the day management began) and POST EpisodeOfCare naming a Condition of the same Bundle (period.start the day management began); entries refer to one another by fullUrl."},
+                {"code": "batch", "documentation": "The same entries, each on its own; entries may not refer to one another."},
+            ],
             "resource": resources,
         }],
     }))

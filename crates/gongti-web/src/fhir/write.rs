@@ -195,7 +195,7 @@ pub(super) fn patient_form(p: &Value) -> Result<(ResidentForm, Option<i64>), App
 }
 
 /// A registration's problems named by the FHIR element they came from.
-fn on_patient(e: AppError) -> AppError {
+pub(super) fn on_patient(e: AppError) -> AppError {
     match e {
         AppError::Invalid(problems) => AppError::Invalid(
             problems
@@ -214,7 +214,31 @@ fn on_patient(e: AppError) -> AppError {
                 })
                 .collect(),
         ),
+        AppError::InvalidBatch(problems) => AppError::InvalidBatch(
+            problems
+                .into_iter()
+                .map(|(i, p)| match on_patient(AppError::Invalid(vec![p])) {
+                    AppError::Invalid(mut one) => (i, one.remove(0)),
+                    _ => unreachable!("on_patient keeps the shape"),
+                })
+                .collect(),
+        ),
         other => other,
+    }
+}
+
+/// A refused write as FHIR answers it: a record that moved on from the version the
+/// client gave is 412 (R4 http.html#concurrency), problems are named by FHIR element.
+pub(super) fn write_err(e: AppError) -> ApiError {
+    match e {
+        AppError::Conflict("version_changed") => ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "version_changed",
+            "记录已被修改（版本不符），请重新读取后再改",
+            "The record changed since the version given; read it again",
+        )
+        .fhir(),
+        other => fhir_err(on_patient(other)),
     }
 }
 
@@ -230,7 +254,12 @@ fn minimal(headers: &HeaderMap) -> bool {
 
 /// The answer to a write: its status, the new version's address and tag, the
 /// resource as stored.
-fn written(state: &AppState, status: StatusCode, resource: Value, headers: &HeaderMap) -> Response {
+pub(super) fn written(
+    state: &AppState,
+    status: StatusCode,
+    resource: Value,
+    headers: &HeaderMap,
+) -> Response {
     let ty = resource["resourceType"].as_str().unwrap_or("").to_owned();
     let id = resource["id"].as_str().unwrap_or("").to_owned();
     let version = resource["meta"]["versionId"]
@@ -256,7 +285,7 @@ fn written(state: &AppState, status: StatusCode, resource: Value, headers: &Head
 
 /// The ID number an `If-None-Exist` query asks for (`identifier=<system>|<value>`; the
 /// system may be left out). Other criteria are refused: we match on identity only.
-fn id_number_criterion(query: &str) -> Result<String, ApiError> {
+pub(super) fn id_number_criterion(query: &str) -> Result<String, ApiError> {
     let refuse = || {
         ApiError::bad_request(
             "unsupported_condition",
@@ -353,14 +382,17 @@ pub(super) async fn create_patient(
 
 /// The version an `If-Match` header names (`W/"3"` or `"3"`).
 fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
-    let Some(v) = headers.get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    v.to_str()
-        .ok()
+    match headers.get(header::IF_MATCH) {
+        None => Ok(None),
+        Some(v) => if_match_value(v.to_str().unwrap_or("")).map(Some),
+    }
+}
+
+/// The version a version tag names (`W/"3"` or `"3"`).
+pub(super) fn if_match_value(tag: &str) -> Result<i64, ApiError> {
+    Some(tag)
         .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
         .and_then(|t| t.parse().ok())
-        .map(Some)
         .ok_or_else(|| {
             ApiError::bad_request(
                 "bad_if_match",
@@ -401,16 +433,7 @@ pub(super) async fn update_patient(
     form.household = now.household.clone();
     let record = match state.app.update_resident(&ctx, key, &form, expected).await {
         Ok(r) => r,
-        Err(AppError::Conflict("version_changed")) => {
-            return Err(ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "version_changed",
-                "记录已被修改（版本不符），请重新读取后再改",
-                "The record changed since the version given; read it again",
-            )
-            .fhir());
-        }
-        Err(e) => return Err(fhir_err(on_patient(e))),
+        Err(e) => return Err(write_err(e)),
     };
     Ok(written(
         &state,

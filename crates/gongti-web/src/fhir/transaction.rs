@@ -1,0 +1,524 @@
+//! Transaction and batch Bundles (R4 http.html#transaction) posted to the base: how a
+//! city brings its existing records in. A transaction is decided, validated and
+//! written as one (`app::import`): every entry or none, every problem of every entry
+//! answered at once. A batch runs each entry on its own and answers each.
+//!
+//! Entries served: `POST Patient` (with `ifNoneExist` on the ID number), `PUT
+//! Patient/{id}` (with `ifMatch`), `POST Condition` (an enrolment: the programme by its
+//! ICD-10 code, `onsetDateTime` the diagnosis, `recordedDate` the day management began)
+//! and `POST EpisodeOfCare` naming a Condition of the same Bundle (its `period.start`
+//! the day management began). A transaction's entries refer to one another by
+//! `fullUrl` (`urn:uuid:…`).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use gongti_app::import::{ImportItem, ImportOutcome, Target};
+use gongti_app::{AppError, Ctx};
+use gongti_core::chronic::record::EnrolmentForm;
+use gongti_core::problem::{FieldProblem, Problem};
+use serde_json::{Value, json};
+
+use super::write::{
+    id_number_criterion, if_match_value, on_patient, patient_form, resource_body, write_err,
+};
+use super::{Fhir, fhir_err};
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Entries per Bundle (a transaction is one database transaction).
+pub(crate) const ENTRIES_MAX: usize = 5_000;
+/// A Bundle's body may be this long (the API's other bodies: 1 MiB).
+pub(crate) const BUNDLE_BYTES_MAX: usize = 8 * 1024 * 1024;
+
+fn date(v: &Value) -> Option<time::Date> {
+    let s = v.as_str()?;
+    time::Date::parse(
+        s.get(..10)?,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()
+}
+
+/// A reference's target: an entry of this Bundle (by `fullUrl`) or a stored record
+/// (`Type/id`, relative or absolute).
+fn target(reference: &str, ty: &str, full_urls: &[Option<String>]) -> Option<Reference> {
+    if let Some(i) = full_urls
+        .iter()
+        .position(|u| u.as_deref() == Some(reference))
+    {
+        return Some(Reference::Entry(i));
+    }
+    let (_, id) = reference.rsplit_once(&format!("{ty}/"))?;
+    id.parse().ok().map(Reference::Stored)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Reference {
+    Entry(usize),
+    Stored(i64),
+}
+
+/// What one entry asks for, read from the Bundle.
+enum Asked {
+    Item(ImportItem),
+    /// An EpisodeOfCare answered by the enrolment of the Condition entry it names.
+    EpisodeOf(usize),
+}
+
+/// Reads entry `i` (its problems go to `problems`, numbered by entry).
+async fn read_entry(
+    state: &AppState,
+    ctx: &Ctx,
+    i: usize,
+    entry: &Value,
+    full_urls: &[Option<String>],
+    problems: &mut Vec<(usize, FieldProblem)>,
+) -> Result<Option<Asked>, ApiError> {
+    let bad = |field: &'static str, problem: Problem| FieldProblem { field, problem };
+    let resource = &entry["resource"];
+    let method = entry["request"]["method"].as_str().unwrap_or("");
+    let url = entry["request"]["url"].as_str().unwrap_or("");
+    let ty = resource["resourceType"].as_str().unwrap_or("");
+    let path_type = url.split(['/', '?']).next().unwrap_or("");
+    if path_type != ty {
+        problems.push((
+            i,
+            bad(
+                "request.url",
+                Problem::Inconsistent {
+                    with: "resourceType",
+                },
+            ),
+        ));
+        return Ok(None);
+    }
+    Ok(Some(match (method, ty) {
+        ("POST", "Patient") => {
+            let (form, home) = match patient_form(resource) {
+                Ok(f) => f,
+                Err(AppError::Invalid(found)) => {
+                    problems.extend(found.into_iter().map(|p| (i, p)));
+                    return Ok(None);
+                }
+                Err(e) => return Err(fhir_err(e)),
+            };
+            let if_none_exist = match entry["request"]["ifNoneExist"].as_str() {
+                None => false,
+                Some(q) => {
+                    let wanted = id_number_criterion(q)?;
+                    if !wanted.eq_ignore_ascii_case(&form.id_number) {
+                        problems.push((
+                            i,
+                            bad(
+                                "request.ifNoneExist",
+                                Problem::Inconsistent { with: "identifier" },
+                            ),
+                        ));
+                        return Ok(None);
+                    }
+                    true
+                }
+            };
+            Asked::Item(ImportItem::Register {
+                form,
+                home,
+                if_none_exist,
+            })
+        }
+        ("PUT", "Patient") => {
+            let Some(id) = url
+                .strip_prefix("Patient/")
+                .and_then(|id| id.parse::<i64>().ok())
+                .filter(|id| resource["id"].as_str() == Some(id.to_string().as_str()))
+            else {
+                problems.push((
+                    i,
+                    bad(
+                        "id",
+                        Problem::Inconsistent {
+                            with: "request.url",
+                        },
+                    ),
+                ));
+                return Ok(None);
+            };
+            let (mut form, _) = match patient_form(resource) {
+                Ok(f) => f,
+                Err(AppError::Invalid(found)) => {
+                    problems.extend(found.into_iter().map(|p| (i, p)));
+                    return Ok(None);
+                }
+                Err(e) => return Err(fhir_err(e)),
+            };
+            // What FHIR's Patient does not carry (the household) stays as recorded.
+            let now = state
+                .app
+                .read_resident(ctx, id, None)
+                .await
+                .map_err(fhir_err)?;
+            form.household = now.record.household;
+            let expected_version = match entry["request"]["ifMatch"].as_str() {
+                None => None,
+                Some(tag) => Some(if_match_value(tag)?),
+            };
+            Asked::Item(ImportItem::Update {
+                id,
+                form,
+                expected_version,
+            })
+        }
+        ("POST", "Condition") => {
+            let patient = resource["subject"]["reference"]
+                .as_str()
+                .and_then(|r| target(r, "Patient", full_urls));
+            let icd10 = resource["code"]["coding"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["system"] == super::chronic::ICD10)
+                .and_then(|c| c["code"].as_str())
+                .map(str::to_owned);
+            let mut missing = false;
+            for (field, absent) in [
+                ("subject", patient.is_none()),
+                ("code", icd10.is_none()),
+                ("onsetDateTime", date(&resource["onsetDateTime"]).is_none()),
+            ] {
+                if absent {
+                    problems.push((i, bad(field, Problem::Required)));
+                    missing = true;
+                }
+            }
+            let (Some(patient), Some(icd10), false) = (patient, icd10, missing) else {
+                return Ok(None);
+            };
+            let patient = match patient {
+                Reference::Entry(j) => Target::Item(j),
+                Reference::Stored(id) => Target::Resident(id),
+            };
+            Asked::Item(ImportItem::Enrol {
+                patient,
+                form: EnrolmentForm {
+                    icd10,
+                    diagnosed_on: date(&resource["onsetDateTime"]),
+                    diagnosing_institution_id: None,
+                    diagnosed_offline: None,
+                    enrolled_on: date(&resource["recordedDate"]),
+                },
+            })
+        }
+        ("POST", "EpisodeOfCare") => {
+            let condition = resource["diagnosis"][0]["condition"]["reference"]
+                .as_str()
+                .and_then(|r| target(r, "Condition", full_urls));
+            match condition {
+                Some(Reference::Entry(j)) => Asked::EpisodeOf(j),
+                _ => {
+                    problems.push((i, bad("diagnosis", Problem::NotAllowed)));
+                    return Ok(None);
+                }
+            }
+        }
+        _ => {
+            problems.push((i, bad("request", Problem::UnknownCode)));
+            return Ok(None);
+        }
+    }))
+}
+
+/// `POST /fhir` with a transaction or batch Bundle.
+pub(super) async fn bundle(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b = resource_body(&headers, &body, "Bundle")?;
+    let kind = b["type"].as_str().unwrap_or("");
+    if kind != "transaction" && kind != "batch" {
+        return Err(ApiError::bad_request(
+            "bundle_type",
+            "只接受 transaction 或 batch 类型的 Bundle",
+            "Only transaction and batch Bundles are taken",
+        )
+        .fhir());
+    }
+    let entries = b["entry"].as_array().cloned().unwrap_or_default();
+    if entries.len() > ENTRIES_MAX {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_entries",
+            format!("一个 Bundle 最多 {ENTRIES_MAX} 条"),
+            format!("At most {ENTRIES_MAX} entries per Bundle"),
+        )
+        .fhir());
+    }
+    let full_urls: Vec<Option<String>> = entries
+        .iter()
+        .map(|e| e["fullUrl"].as_str().map(str::to_owned))
+        .collect();
+    if kind == "batch" {
+        return Ok(batch(&state, &ctx, &entries).await);
+    }
+    let mut problems = Vec::new();
+    let mut asked = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        asked.push(read_entry(&state, &ctx, i, entry, &full_urls, &mut problems).await?);
+    }
+    // An EpisodeOfCare gives its Condition's enrolment the day management began.
+    for (i, a) in asked.iter().enumerate() {
+        if let Some(Asked::EpisodeOf(j)) = a {
+            let start = date(&entries[i]["resource"]["period"]["start"]);
+            match (asked.get(*j), start) {
+                (Some(Some(Asked::Item(ImportItem::Enrol { .. }))), Some(_)) => {}
+                _ => problems.push((
+                    i,
+                    FieldProblem {
+                        field: "period.start",
+                        problem: Problem::Required,
+                    },
+                )),
+            }
+        }
+    }
+    let starts: Vec<(usize, Option<time::Date>)> = asked
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| match a {
+            Some(Asked::EpisodeOf(j)) => {
+                Some((*j, date(&entries[i]["resource"]["period"]["start"])))
+            }
+            _ => None,
+        })
+        .collect();
+    for (j, start) in starts {
+        if let Some(Some(Asked::Item(ImportItem::Enrol { form, .. }))) = asked.get_mut(j) {
+            form.enrolled_on = start.or(form.enrolled_on);
+        }
+    }
+    // The items, and which entry each came from (items refer to entries by index). An
+    // enrolment whose resident's entry could not be read is left out.
+    let mut items = Vec::new();
+    let mut item_of_entry = vec![None; entries.len()];
+    for (i, a) in asked.iter().enumerate() {
+        if let Some(Asked::Item(item)) = a {
+            let mut item = item.clone();
+            if let ImportItem::Enrol {
+                patient: Target::Item(j),
+                ..
+            } = &mut item
+            {
+                match item_of_entry.get(*j).copied().flatten() {
+                    Some(k) => *j = k,
+                    None => {
+                        if !problems.iter().any(|(p, _)| p == j) {
+                            problems.push((
+                                i,
+                                FieldProblem {
+                                    field: "subject",
+                                    problem: Problem::NotAllowed,
+                                },
+                            ));
+                        }
+                        continue;
+                    }
+                }
+            }
+            item_of_entry[i] = Some(items.len());
+            items.push(item);
+        }
+    }
+    let entry_of_item: Vec<usize> = (0..entries.len())
+        .filter(|i| item_of_entry[*i].is_some())
+        .collect();
+    let renumbered = |found: Vec<(usize, FieldProblem)>| -> Vec<(usize, FieldProblem)> {
+        found
+            .into_iter()
+            .map(|(k, p)| (entry_of_item[k], p))
+            .collect()
+    };
+    // Every problem at once: what the entries' own reading found, and what deciding and
+    // validating the others finds.
+    if !problems.is_empty() {
+        match state.app.import(&ctx, &items, true).await {
+            Ok(_) => {}
+            Err(AppError::InvalidBatch(found)) => problems.extend(renumbered(found)),
+            Err(e) => return Err(fhir_err(e)),
+        }
+        problems.sort_by_key(|(i, _)| *i);
+        return Err(fhir_err(on_patient(AppError::InvalidBatch(problems))));
+    }
+    let outcomes = match state.app.import(&ctx, &items, false).await {
+        Ok(o) => o,
+        Err(AppError::InvalidBatch(found)) => {
+            return Err(fhir_err(on_patient(AppError::InvalidBatch(renumbered(
+                found,
+            )))));
+        }
+        Err(e) => return Err(write_err(e)),
+    };
+    let answers: Vec<Value> = asked
+        .iter()
+        .map(|a| match a {
+            Some(Asked::Item(_)) => None,
+            Some(Asked::EpisodeOf(j)) => item_of_entry[*j].map(|k| (k, "EpisodeOfCare")),
+            None => None,
+        })
+        .zip(item_of_entry.iter())
+        .map(|(episode, item)| match (episode, item) {
+            (Some((k, ty)), _) => response_of(outcomes[k], Some(ty)),
+            (None, Some(k)) => response_of(outcomes[*k], None),
+            (None, None) => json!({"response": {"status": "400 Bad Request"}}),
+        })
+        .collect();
+    Ok(Fhir(json!({
+        "resourceType": "Bundle",
+        "type": "transaction-response",
+        "entry": answers,
+    }))
+    .into_response())
+}
+
+/// An entry of a transaction- or batch-response for an item's outcome (`as_type`: the
+/// type the entry asked for, when it differs from the outcome's).
+fn response_of(outcome: ImportOutcome, as_type: Option<&str>) -> Value {
+    let (status, location) = match outcome {
+        ImportOutcome::Registered(id) => ("201 Created", format!("Patient/{id}/_history/1")),
+        ImportOutcome::Found(id) => ("200 OK", format!("Patient/{id}")),
+        ImportOutcome::Updated(id) => ("200 OK", format!("Patient/{id}")),
+        ImportOutcome::Enrolled { enrolment, .. } => (
+            "201 Created",
+            format!("{}/{enrolment}/_history/1", as_type.unwrap_or("Condition")),
+        ),
+    };
+    let mut response = json!({"status": status, "location": location});
+    if status.starts_with("201") {
+        response["etag"] = "W/\"1\"".into();
+    }
+    json!({"response": response})
+}
+
+/// A batch: each entry on its own (entries may not refer to one another).
+async fn batch(state: &AppState, ctx: &Ctx, entries: &[Value]) -> Response {
+    let none: Vec<Option<String>> = vec![None; entries.len()];
+    let mut answers = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        let mut problems = Vec::new();
+        let asked = read_entry(state, ctx, i, entry, &none, &mut problems).await;
+        let result = match asked {
+            Err(e) => Err(e),
+            Ok(_) if !problems.is_empty() => {
+                Err(fhir_err(on_patient(AppError::InvalidBatch(problems))))
+            }
+            Ok(Some(Asked::Item(item))) => match state
+                .app
+                .import(ctx, std::slice::from_ref(&item), false)
+                .await
+            {
+                Ok(outcomes) => Ok(response_of(outcomes[0], None)),
+                Err(AppError::InvalidBatch(found)) => Err(fhir_err(on_patient(
+                    AppError::InvalidBatch(found.into_iter().map(|(_, p)| (i, p)).collect()),
+                ))),
+                Err(e) => Err(write_err(e)),
+            },
+            // A reference to another entry has no meaning in a batch.
+            Ok(_) => Err(fhir_err(AppError::InvalidBatch(vec![(
+                i,
+                FieldProblem {
+                    field: "diagnosis",
+                    problem: Problem::NotAllowed,
+                },
+            )]))),
+        };
+        answers.push(match result {
+            Ok(answer) => answer,
+            Err(e) => {
+                let status = e.status;
+                let outcome = e.into_response();
+                let body = axum::body::to_bytes(outcome.into_body(), 1 << 20).await.unwrap_or_default();
+                let outcome: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                json!({"response": {
+                    "status": format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or("")),
+                    "outcome": outcome,
+                }})
+            }
+        });
+    }
+    Fhir(json!({
+        "resourceType": "Bundle",
+        "type": "batch-response",
+        "entry": answers,
+    }))
+    .into_response()
+}
+
+/// `POST Condition`: an enrolment of a stored resident (a Condition naming one of the
+/// same Bundle comes in a transaction).
+pub(super) async fn create_condition(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let resource = resource_body(&headers, &body, "Condition")?;
+    let entry = json!({"resource": resource, "request": {"method": "POST", "url": "Condition"}});
+    let mut problems = Vec::new();
+    let asked = read_entry(&state, &ctx, 0, &entry, &[], &mut problems).await?;
+    let item = match asked {
+        Some(Asked::Item(
+            item @ ImportItem::Enrol {
+                patient: Target::Resident(_),
+                ..
+            },
+        )) if problems.is_empty() => item,
+        _ => {
+            if problems.is_empty() {
+                problems.push((
+                    0,
+                    FieldProblem {
+                        field: "subject",
+                        problem: Problem::NotAllowed,
+                    },
+                ));
+            }
+            let plain = problems.into_iter().map(|(_, p)| p).collect();
+            return Err(fhir_err(AppError::Invalid(plain)));
+        }
+    };
+    let outcome = match state
+        .app
+        .import(&ctx, std::slice::from_ref(&item), false)
+        .await
+    {
+        Ok(o) => o[0],
+        Err(AppError::InvalidBatch(found)) => {
+            return Err(fhir_err(AppError::Invalid(
+                found.into_iter().map(|(_, p)| p).collect(),
+            )));
+        }
+        Err(e) => return Err(fhir_err(e)),
+    };
+    let ImportOutcome::Enrolled {
+        enrolment,
+        resident,
+    } = outcome
+    else {
+        return Err(ApiError::not_found().fhir());
+    };
+    let stored = state
+        .app
+        .resident_enrolments(&ctx, resident)
+        .await
+        .map_err(fhir_err)?
+        .into_iter()
+        .find(|e| e.id == enrolment)
+        .ok_or_else(|| ApiError::not_found().fhir())?;
+    Ok(super::write::written(
+        &state,
+        StatusCode::CREATED,
+        super::chronic::condition(&stored),
+        &headers,
+    ))
+}

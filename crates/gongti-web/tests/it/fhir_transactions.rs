@@ -1,0 +1,338 @@
+//! Transaction and batch Bundles: a city's residents and enrolments from their real
+//! days brought in all or nothing, the kept figures equal to a recompute afterwards.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{Value, json};
+
+use crate::fhir::validate;
+use crate::support::{Reply, TestApp, id_number_born};
+
+const ID_SYSTEM: &str = "urn:oid:2.16.156.10011.1.3";
+const ICD10: &str = "http://hl7.org/fhir/sid/icd-10";
+
+async fn post_bundle(t: &TestApp, token: &str, bundle: &Value) -> Reply {
+    t.send(
+        Request::post("/fhir")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/fhir+json")
+            .body(Body::from(bundle.to_string()))
+            .unwrap(),
+    )
+    .await
+}
+
+fn patient(id_number: &str, name: &str) -> Value {
+    json!({"resourceType": "Patient", "identifier": [{"system": ID_SYSTEM, "value": id_number}], "name": [{"text": name}]})
+}
+
+fn condition(subject: &str, icd10: &str, onset: &str, recorded: Option<&str>) -> Value {
+    let mut c = json!({
+        "resourceType": "Condition",
+        "subject": {"reference": subject},
+        "code": {"coding": [{"system": ICD10, "code": icd10}]},
+        "onsetDateTime": onset,
+    });
+    if let Some(r) = recorded {
+        c["recordedDate"] = r.into();
+    }
+    c
+}
+
+fn entry(full_url: &str, resource: Value, method: &str, url: &str) -> Value {
+    json!({"fullUrl": full_url, "resource": resource, "request": {"method": method, "url": url}})
+}
+
+async fn patient_count(t: &TestApp, token: &str) -> Value {
+    t.get("/fhir/Patient?_summary=count", token).await.json()["total"].clone()
+}
+
+#[tokio::test]
+async fn a_transaction_brings_residents_and_enrolments_in_from_their_real_days() {
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let day = |ago: i64| (t.app.today() - time::Duration::days(ago)).to_string();
+        let (a, b) = (
+            id_number_born("19520611", 101),
+            id_number_born("19480203", 102),
+        );
+        let home = t
+            .get(&format!("/fhir/Patient/{}", t.home_resident), &doctor)
+            .await
+            .json();
+        let mut moved = home.clone();
+        moved["address"] = json!([{"text": "天津市和平区成都道3号"}]);
+        let bundle = json!({
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [
+                entry("urn:uuid:0c1e4c3a-0000-4000-8000-000000000001", patient(&a, "王建国"), "POST", "Patient"),
+                entry("urn:uuid:0c1e4c3a-0000-4000-8000-000000000002", patient(&b, "李秀兰"), "POST", "Patient"),
+                entry("urn:uuid:0c1e4c3a-0000-4000-8000-000000000003",
+                      condition("urn:uuid:0c1e4c3a-0000-4000-8000-000000000001", "I10", &day(1500), Some(&day(1200))), "POST", "Condition"),
+                entry("urn:uuid:0c1e4c3a-0000-4000-8000-000000000004",
+                      condition("urn:uuid:0c1e4c3a-0000-4000-8000-000000000002", "E11.9", &day(900), None), "POST", "Condition"),
+                entry("urn:uuid:0c1e4c3a-0000-4000-8000-000000000005", json!({
+                    "resourceType": "EpisodeOfCare", "status": "active",
+                    "patient": {"reference": "urn:uuid:0c1e4c3a-0000-4000-8000-000000000002"},
+                    "diagnosis": [{"condition": {"reference": "urn:uuid:0c1e4c3a-0000-4000-8000-000000000004"}}],
+                    "period": {"start": day(700)},
+                }), "POST", "EpisodeOfCare"),
+                {"resource": moved, "request": {"method": "PUT", "url": format!("Patient/{}", t.home_resident), "ifMatch": "W/\"1\""}},
+            ],
+        });
+        let r = post_bundle(&t, &doctor, &bundle).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let answer = r.json();
+        assert_eq!(answer["type"], "transaction-response");
+        let statuses: Vec<&str> = answer["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["response"]["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                "201 Created",
+                "201 Created",
+                "201 Created",
+                "201 Created",
+                "201 Created",
+                "200 OK"
+            ]
+        );
+        let location = |i: usize| {
+            answer["entry"][i]["response"]["location"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let first = location(0).split('/').nth(1).unwrap().to_owned();
+        let diabetic = location(1).split('/').nth(1).unwrap().to_owned();
+        // The enrolments begin on the days the records say.
+        let c = t
+            .get(
+                &format!("/fhir/{}", location(2).trim_end_matches("/_history/1")),
+                &doctor,
+            )
+            .await
+            .json();
+        assert_eq!(c["subject"]["reference"], format!("Patient/{first}"));
+        assert_eq!(c["onsetDateTime"], day(1500));
+        assert_eq!(c["recordedDate"], day(1200));
+        let e = t
+            .get(
+                &format!("/fhir/{}", location(4).trim_end_matches("/_history/1")),
+                &doctor,
+            )
+            .await
+            .json();
+        assert_eq!(e["resourceType"], "EpisodeOfCare");
+        assert_eq!(e["patient"]["reference"], format!("Patient/{diabetic}"));
+        assert_eq!(e["period"]["start"], day(700));
+        let moved_now = t
+            .get(&format!("/fhir/Patient/{}", t.home_resident), &doctor)
+            .await
+            .json();
+        assert_eq!(moved_now["address"][0]["text"], "天津市和平区成都道3号");
+        assert_eq!(moved_now["meta"]["versionId"], "2");
+        // The kept indicator figures count them from those days, equal to a recompute.
+        let (fresh, stored) = t.app.recompute_indicators(false).await.unwrap();
+        assert_eq!(fresh, stored, "the kept counters differ from the recompute");
+        // Every row the transaction wrote is named by an audit record of the chain.
+        let report = gongti_app::audit::verify(&t.store, &Default::default(), |_| {})
+            .await
+            .unwrap();
+        assert!(report.broken.is_none(), "{report:?}");
+        assert!(
+            report
+                .uncovered
+                .iter()
+                .all(|u| u.table != "residents" && u.table != "chronic_enrolments"),
+            "{report:?}"
+        );
+        // The same Bundle again, the residents conditional: found, not registered twice;
+        // the enrolments already active refuse the whole transaction.
+        let mut again = bundle.clone();
+        for i in 0..2 {
+            let id_number = again["entry"][i]["resource"]["identifier"][0]["value"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            again["entry"][i]["request"]["ifNoneExist"] =
+                format!("identifier={ID_SYSTEM}|{id_number}").into();
+        }
+        again["entry"].as_array_mut().unwrap().truncate(2);
+        let r = post_bundle(&t, &doctor, &again).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let statuses: Vec<&str> = r.json()["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["response"]["status"].as_str().unwrap().to_owned().leak() as &str)
+            .collect();
+        assert_eq!(statuses, ["200 OK", "200 OK"]);
+        let dir = gongti_testdb::temp_dir("gongti-fhir-transaction");
+        std::fs::write(dir.join("response.json"), answer.to_string()).unwrap();
+        validate(&dir, 1);
+    }
+}
+
+#[tokio::test]
+async fn a_transaction_with_any_problem_writes_nothing() {
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let day = |ago: i64| (t.app.today() - time::Duration::days(ago)).to_string();
+        let before = patient_count(&t, &doctor).await;
+        let trail = t.audit_tail(1).await[0].seq;
+        let fresh = id_number_born("19570101", 201);
+        // Every problem of every entry at once: a future diagnosis, a missing code.
+        let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            entry("urn:uuid:1", patient(&fresh, "赵一"), "POST", "Patient"),
+            entry("urn:uuid:2", condition("urn:uuid:1", "I10", &day(-30), None), "POST", "Condition"),
+            entry("urn:uuid:3", json!({"resourceType": "Condition", "subject": {"reference": "urn:uuid:1"}, "onsetDateTime": day(10)}), "POST", "Condition"),
+        ]});
+        let r = post_bundle(&t, &doctor, &bundle).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        let expressions: Vec<String> = r.json()["issue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|i| i["expression"][0].as_str().map(str::to_owned))
+            .collect();
+        assert!(
+            expressions.iter().any(|e| e.starts_with("Bundle.entry[1]")),
+            "{expressions:?}"
+        );
+        assert!(
+            expressions
+                .iter()
+                .any(|e| e == "Bundle.entry[2].resource.code"),
+            "{expressions:?}"
+        );
+        // The database refuses a taken ID number: the other new resident is not kept.
+        let taken = t
+            .get(&format!("/api/v1/residents/{}", t.home_resident), &doctor)
+            .await
+            .json()["id_number"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            entry("urn:uuid:1", patient(&fresh, "赵一"), "POST", "Patient"),
+            entry("urn:uuid:2", patient(&taken, "重复"), "POST", "Patient"),
+        ]});
+        let r = post_bundle(&t, &doctor, &bundle).await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+        // A stale version refuses the whole transaction too.
+        let home = t
+            .get(&format!("/fhir/Patient/{}", t.home_resident), &doctor)
+            .await
+            .json();
+        let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            entry("urn:uuid:1", patient(&fresh, "赵一"), "POST", "Patient"),
+            {"resource": home, "request": {"method": "PUT", "url": format!("Patient/{}", t.home_resident), "ifMatch": "W/\"9\""}},
+        ]});
+        let r = post_bundle(&t, &doctor, &bundle).await;
+        assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "{}", r.text);
+        assert_eq!(patient_count(&t, &doctor).await, before);
+        // Nothing written but the refusals' own audit records (and the reads).
+        let written: Vec<String> = t
+            .audit_tail(60)
+            .await
+            .into_iter()
+            .filter(|r| r.seq > trail)
+            .map(|r| r.entry.action)
+            .filter(|a| a.ends_with(".create") || a.ends_with(".enrol") || a.ends_with(".update"))
+            .collect();
+        assert!(written.is_empty(), "{written:?}");
+        // Another institution's doctor cannot update this resident in a transaction.
+        let other = t.token("other_doctor").await;
+        let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"resource": t.get(&format!("/fhir/Patient/{}", t.home_resident), &doctor).await.json(),
+             "request": {"method": "PUT", "url": format!("Patient/{}", t.home_resident)}},
+        ]});
+        let r = post_bundle(&t, &other, &bundle).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+        // A type not taken in a transaction is named.
+        let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            entry("urn:uuid:9", json!({"resourceType": "Flag"}), "POST", "Flag"),
+        ]});
+        let r = post_bundle(&t, &doctor, &bundle).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    }
+}
+
+#[tokio::test]
+async fn a_batch_answers_each_entry_on_its_own() {
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let doctor = t.token("doctor").await;
+    let before = patient_count(&t, &doctor).await;
+    let good = id_number_born("19610505", 301);
+    let bundle = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+        {"resource": patient(&good, "钱二"), "request": {"method": "POST", "url": "Patient"}},
+        {"resource": patient("not-an-id", "孙三"), "request": {"method": "POST", "url": "Patient"}},
+    ]});
+    let r = post_bundle(&t, &doctor, &bundle).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let answer = r.json();
+    assert_eq!(answer["type"], "batch-response");
+    assert_eq!(answer["entry"][0]["response"]["status"], "201 Created");
+    assert!(
+        answer["entry"][1]["response"]["status"]
+            .as_str()
+            .unwrap()
+            .starts_with("422")
+    );
+    assert_eq!(
+        answer["entry"][1]["response"]["outcome"]["resourceType"],
+        "OperationOutcome"
+    );
+    let after = patient_count(&t, &doctor).await;
+    assert_eq!(after.as_i64().unwrap(), before.as_i64().unwrap() + 1);
+    let dir = gongti_testdb::temp_dir("gongti-fhir-batch");
+    std::fs::write(dir.join("response.json"), answer.to_string()).unwrap();
+    validate(&dir, 1);
+}
+
+#[tokio::test]
+async fn a_condition_posted_alone_enrols_a_stored_resident() {
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let doctor = t.token("doctor").await;
+    let day = |ago: i64| (t.app.today() - time::Duration::days(ago)).to_string();
+    let p = format!("Patient/{}", t.home_resident);
+    let c = condition(&p, "I10", &day(400), Some(&day(300)));
+    let send = |body: Value| {
+        Request::post("/fhir/Condition")
+            .header("authorization", format!("Bearer {doctor}"))
+            .header("content-type", "application/fhir+json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let r = t.send(send(c.clone())).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.json()["recordedDate"], day(300));
+    assert_eq!(r.json()["meta"]["versionId"], "1");
+    assert!(
+        r.headers["location"]
+            .to_str()
+            .unwrap()
+            .contains("/fhir/Condition/")
+    );
+    // A second active enrolment in the programme is refused.
+    let again = t.send(send(c)).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+    // A reference into a Bundle has no meaning here.
+    let loose = t
+        .send(send(condition("urn:uuid:1", "E11", &day(10), None)))
+        .await;
+    assert_eq!(
+        loose.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        loose.text
+    );
+    let (fresh, stored) = t.app.recompute_indicators(false).await.unwrap();
+    assert_eq!(fresh, stored);
+}
