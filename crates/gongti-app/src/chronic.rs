@@ -20,7 +20,7 @@ use time::{Date, Duration};
 use crate::{App, AppError, AppResult, Ctx};
 
 /// Orders readings by how high they are: BP grade first, then SBP, then DBP.
-fn height_of(bp: Bp) -> (u8, u16, u16) {
+pub(crate) fn height_of(bp: Bp) -> (u8, u16, u16) {
     (
         bp_grade(bp).map_or(0, |g| g as u8),
         bp.sbp_mmhg,
@@ -28,7 +28,7 @@ fn height_of(bp: Bp) -> (u8, u16, u16) {
     )
 }
 
-fn age_on(birth_date: Date, day: Date) -> u8 {
+pub(crate) fn age_on(birth_date: Date, day: Date) -> u8 {
     u8::try_from(age_years(birth_date, day).clamp(0, 130)).unwrap_or(0)
 }
 
@@ -64,6 +64,76 @@ pub fn risk_of(b: &RiskBasis<'_>) -> StoredRisk {
     StoredRisk {
         level: s.level,
         factors: s.factors.iter().map(|f| f.code().to_owned()).collect(),
+    }
+}
+
+/// An enrolment's state as a follow-up is judged on it.
+pub(crate) struct Course<'a> {
+    pub disease: Disease,
+    pub sex: gongti_core::Sex,
+    pub birth_date: Date,
+    pub profile: &'a RiskProfile,
+    /// The highest BP, BMI and waist on record before the visit.
+    pub highest_bp: Option<Bp>,
+    pub bmi_centi: Option<u16>,
+    pub waist_cm: Option<u16>,
+    pub diabetes: DiabetesStatus,
+}
+
+/// What the rules make of a validated follow-up (its `findings.previous` set): the
+/// verdict, when the next visit is due, the urgent referral's task, the new highest BP
+/// and, for hypertension, the risk recomputed when an input changed.
+pub(crate) struct Judged {
+    pub evaluation: Evaluation,
+    pub next_due_on: Date,
+    pub urgent_task_due_on: Option<Date>,
+    pub highest_bp: Option<Bp>,
+    pub risk: Option<StoredRisk>,
+}
+
+/// Judges a follow-up on its enrolment's course (DOMAIN.md §2): one rule for a visit
+/// recorded now and one brought in from an earlier system.
+pub(crate) fn judge(
+    valid: &gongti_core::chronic::record::ValidFollowup,
+    course: &Course<'_>,
+    params: &gongti_core::chronic::Params,
+    today: Date,
+) -> Judged {
+    let evaluation = evaluate(&valid.findings, params);
+    let next_due_on =
+        valid.visit_on + Duration::days(i64::from(evaluation.next_followup_within_days));
+    let urgent_task_due_on = evaluation
+        .urgent_referral
+        .then(|| valid.visit_on + Duration::days(i64::from(params.urgent_task_days)));
+    let highest_bp = match (course.highest_bp, valid.findings.bp) {
+        (Some(old), Some(new)) if height_of(new) <= height_of(old) => None,
+        (_, new) => new,
+    };
+    let risk = match course.disease {
+        Disease::Hypertension
+            if highest_bp.is_some()
+                || valid.details.bmi_centi.is_some()
+                || valid.details.waist_cm.is_some() =>
+        {
+            Some(risk_of(&RiskBasis {
+                sex: course.sex,
+                birth_date: course.birth_date,
+                profile: course.profile,
+                highest_bp: highest_bp.or(course.highest_bp),
+                bmi_centi: valid.details.bmi_centi.or(course.bmi_centi),
+                waist_cm: valid.details.waist_cm.or(course.waist_cm),
+                diabetes: course.diabetes,
+                today,
+            }))
+        }
+        _ => None,
+    };
+    Judged {
+        evaluation,
+        next_due_on,
+        urgent_task_due_on,
+        highest_bp,
+        risk,
     }
 }
 
@@ -361,36 +431,31 @@ impl App {
             .store
             .previous_classification(enrolment.id, valid.visit_on)
             .await?;
-        let params = &self.chronic;
-        let evaluation = evaluate(&valid.findings, params);
-        let next_due_on =
-            valid.visit_on + Duration::days(i64::from(evaluation.next_followup_within_days));
-        let urgent_task_due_on = evaluation
-            .urgent_referral
-            .then(|| valid.visit_on + Duration::days(i64::from(params.urgent_task_days)));
-        let highest_bp = match (enrolment.highest_bp, valid.findings.bp) {
-            (Some(old), Some(new)) if height_of(new) <= height_of(old) => None,
-            (_, new) => new,
+        let diabetes = match disease {
+            Disease::Hypertension => self.diabetes_status(resident_id).await?,
+            Disease::Diabetes => DiabetesStatus::None,
         };
-        let risk = match disease {
-            Disease::Hypertension
-                if highest_bp.is_some()
-                    || valid.details.bmi_centi.is_some()
-                    || valid.details.waist_cm.is_some() =>
-            {
-                Some(risk_of(&RiskBasis {
-                    sex: resident.sex,
-                    birth_date: resident.birth_date,
-                    profile: &enrolment.profile,
-                    highest_bp: highest_bp.or(enrolment.highest_bp),
-                    bmi_centi: valid.details.bmi_centi.or(enrolment.bmi_centi),
-                    waist_cm: valid.details.waist_cm.or(enrolment.waist_cm),
-                    diabetes: self.diabetes_status(resident_id).await?,
-                    today,
-                }))
-            }
-            _ => None,
-        };
+        let Judged {
+            evaluation,
+            next_due_on,
+            urgent_task_due_on,
+            highest_bp,
+            risk,
+        } = judge(
+            &valid,
+            &Course {
+                disease,
+                sex: resident.sex,
+                birth_date: resident.birth_date,
+                profile: &enrolment.profile,
+                highest_bp: enrolment.highest_bp,
+                bmi_centi: enrolment.bmi_centi,
+                waist_cm: enrolment.waist_cm,
+                diabetes,
+            },
+            &self.chronic,
+            today,
+        );
         entry.resource_id = None;
         entry.detail = evaluation
             .classification

@@ -6,17 +6,21 @@
 
 use gongti_core::access::{PatientAction, may_register_resident};
 use gongti_core::audit::Outcome;
-use gongti_core::chronic::Disease;
-use gongti_core::chronic::record::{EnrolmentForm, validate_enrolment};
+use gongti_core::chronic::record::{
+    Earliest, EnrolmentForm, FollowupRecordForm, validate_enrolment, validate_record_within,
+};
+use gongti_core::chronic::{Bp, Disease, RULESET_VERSION};
 use gongti_core::problem::{FieldProblem, Problem};
 use gongti_core::region::InstitutionId;
 use gongti_core::resident::{ResidentForm, validate};
 use gongti_store::{
-    ImportEnrolment, ImportPatient, ImportPlan, ImportRegistration, ImportUpdate, NewEnrolment,
-    ResidentFilter, RiskProfile, StoreError,
+    ImportEnrolment, ImportEnrolmentRef, ImportFollowup, ImportPatient, ImportPlan,
+    ImportRegistration, ImportUpdate, NewEnrolment, PatientTable, RecordTable, ResidentFilter,
+    RiskProfile, StoreError,
 };
+use time::Date;
 
-use crate::chronic::{RiskBasis, risk_of};
+use crate::chronic::{Judged, RiskBasis, age_on, judge, risk_of};
 use crate::{App, AppError, AppResult, Ctx};
 
 /// One item of an import, in the order given.
@@ -41,6 +45,21 @@ pub enum ImportItem {
         patient: Target,
         form: EnrolmentForm,
     },
+    /// Record a follow-up visit of an enrolment on its real day (any day since
+    /// management began), judged by the rules like any other — an enrolment's visits
+    /// in the order of their days.
+    Followup {
+        programme: Programme,
+        form: Box<FollowupRecordForm>,
+    },
+}
+
+/// The enrolment a follow-up belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Programme {
+    /// The enrolment of the `Enrol` item at this index.
+    Item(usize),
+    Enrolment(i64),
 }
 
 /// The resident an item is about.
@@ -63,6 +82,29 @@ pub enum ImportOutcome {
         enrolment: i64,
         resident: i64,
     },
+    /// The follow-up's id.
+    Recorded {
+        followup: i64,
+    },
+}
+
+/// An enrolment's state as its imported follow-ups are judged in visit order.
+struct Progress {
+    enrolment: ImportEnrolmentRef,
+    patient: ImportPatient,
+    disease: Disease,
+    birth_date: Date,
+    sex: gongti_core::Sex,
+    diagnosed_on: Date,
+    enrolled_on: Date,
+    scopes: [String; 3],
+    profile: RiskProfile,
+    highest_bp: Option<Bp>,
+    bmi_centi: Option<u16>,
+    waist_cm: Option<u16>,
+    diabetes: gongti_core::chronic::risk::DiabetesStatus,
+    /// The stored enrolment (its earlier classifications come from the store).
+    stored: Option<i64>,
 }
 
 /// What the plan's items stand for, to answer in the items' order.
@@ -71,6 +113,7 @@ enum Planned {
     Found(i64),
     Update(i64),
     Enrolment(usize, ImportPatient),
+    Followup(usize),
 }
 
 impl App {
@@ -91,6 +134,7 @@ impl App {
         // Each item's registration in the plan (for enrolments naming it), and the
         // resident a conditional registration found.
         let mut registration_of: Vec<Option<usize>> = vec![None; items.len()];
+        let mut enrolment_of: Vec<Option<usize>> = vec![None; items.len()];
         let mut found: Vec<Option<i64>> = vec![None; items.len()];
         let mut id_numbers = std::collections::HashSet::new();
         let mut programmes = std::collections::HashSet::new();
@@ -171,6 +215,10 @@ impl App {
                         }
                         Err(found) => problems.extend(found.into_iter().map(|p| (i, p))),
                     }
+                }
+                ImportItem::Followup { .. } => {
+                    // Judged below, each enrolment's visits in the order of their days.
+                    planned.push(Planned::Followup(usize::MAX));
                 }
                 ImportItem::Enrol { patient, form } => {
                     // The resident: one the bundle registers, or one the actor may write.
@@ -266,6 +314,7 @@ impl App {
                     entry.resource_id = None;
                     entry.detail = Some(valid.disease.code().into());
                     let enrolled_on = valid.enrolled_on;
+                    enrolment_of[i] = Some(plan.enrolments.len());
                     planned.push(Planned::Enrolment(plan.enrolments.len(), target));
                     plan.enrolments.push(ImportEnrolment {
                         patient: target,
@@ -284,6 +333,15 @@ impl App {
                 }
             }
         }
+        self.judge_followups(
+            ctx,
+            items,
+            &enrolment_of,
+            &mut plan,
+            &mut planned,
+            &mut problems,
+        )
+        .await?;
         let mut refusal = self.entry(ctx, "import.transaction", Outcome::Ok);
         refusal.resource_type = "Bundle".into();
         if !problems.is_empty() {
@@ -292,7 +350,11 @@ impl App {
         if check_only {
             return Ok(Vec::new());
         }
-        let imported = match self.store.import(&plan, self.now_us()).await {
+        let imported = match self
+            .store
+            .import(&plan, &self.chronic, RULESET_VERSION, self.now_us())
+            .await
+        {
             Ok(done) => done,
             Err(StoreError::Duplicate(index)) => {
                 let code = if index.contains("id_number") {
@@ -337,7 +399,246 @@ impl App {
                     enrolment: imported.enrolments[k],
                     resident: resident_of(target),
                 },
+                Planned::Followup(k) => ImportOutcome::Recorded {
+                    followup: imported.followups[k],
+                },
             })
             .collect())
+    }
+
+    /// Judges the follow-up items: each enrolment's in the order of their days, with
+    /// the classification before each (imported or stored) as the rules read it, and
+    /// plans them in that order.
+    async fn judge_followups(
+        &self,
+        ctx: &Ctx,
+        items: &[ImportItem],
+        enrolment_of: &[Option<usize>],
+        plan: &mut ImportPlan,
+        planned: &mut [Planned],
+        problems: &mut Vec<(usize, FieldProblem)>,
+    ) -> AppResult<()> {
+        let today = self.today();
+        let mut courses: Vec<Progress> = Vec::new();
+        // (course, visit day, item index)
+        let mut visits: Vec<(usize, Date, usize)> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let ImportItem::Followup { programme, form } = item else {
+                continue;
+            };
+            let key = match *programme {
+                Programme::Item(j) => match enrolment_of.get(j).copied().flatten() {
+                    Some(k) => ImportEnrolmentRef::New(k),
+                    None => {
+                        problems.push((i, FieldProblem::new("episodeOfCare", Problem::NotAllowed)));
+                        continue;
+                    }
+                },
+                Programme::Enrolment(id) => ImportEnrolmentRef::Existing(id),
+            };
+            let course = match courses.iter().position(|c| c.enrolment == key) {
+                Some(c) => c,
+                None => {
+                    let Some(course) = self.course(ctx, key, plan).await? else {
+                        problems.push((i, FieldProblem::new("episodeOfCare", Problem::NotAllowed)));
+                        continue;
+                    };
+                    courses.push(course);
+                    courses.len() - 1
+                }
+            };
+            match form.visit_on {
+                Some(day) => visits.push((course, day, i)),
+                None => problems.push((i, FieldProblem::new("visit_on", Problem::Required))),
+            }
+        }
+        visits.sort_by_key(|(course, day, i)| (*course, *day, *i));
+        let params = &self.chronic;
+        let mut previous = vec![None; courses.len()];
+        let mut seen = vec![false; courses.len()];
+        for (c, day, i) in visits {
+            let ImportItem::Followup { form, .. } = &items[i] else {
+                continue;
+            };
+            let course = &mut courses[c];
+            let mut form = (**form).clone();
+            form.rules.disease = course.disease.code().into();
+            form.rules.age_years = Some(i64::from(age_on(course.birth_date, day)));
+            form.rules.previous_classification = None;
+            let mut valid = match validate_record_within(
+                &form,
+                today,
+                Earliest::ManagedSince(course.enrolled_on),
+            ) {
+                Ok(v) => v,
+                Err(found) => {
+                    problems.extend(found.into_iter().map(|p| (i, p)));
+                    continue;
+                }
+            };
+            if valid.visit_on < course.diagnosed_on {
+                problems.push((
+                    i,
+                    FieldProblem::new(
+                        "visit_on",
+                        Problem::Inconsistent {
+                            with: "diagnosed_on",
+                        },
+                    ),
+                ));
+                continue;
+            }
+            valid.findings.previous = match (seen[c], course.stored) {
+                (true, _) => previous[c],
+                (false, Some(id)) => {
+                    self.store
+                        .previous_classification(id, valid.visit_on)
+                        .await?
+                }
+                (false, None) => None,
+            };
+            let Judged {
+                evaluation,
+                next_due_on,
+                urgent_task_due_on,
+                highest_bp,
+                risk,
+            } = judge(
+                &valid,
+                &crate::chronic::Course {
+                    disease: course.disease,
+                    sex: course.sex,
+                    birth_date: course.birth_date,
+                    profile: &course.profile,
+                    highest_bp: course.highest_bp,
+                    bmi_centi: course.bmi_centi,
+                    waist_cm: course.waist_cm,
+                    diabetes: course.diabetes,
+                },
+                params,
+                today,
+            );
+            seen[c] = true;
+            previous[c] = evaluation.classification.or(previous[c]);
+            course.highest_bp = highest_bp.or(course.highest_bp);
+            course.bmi_centi = valid.details.bmi_centi.or(course.bmi_centi);
+            course.waist_cm = valid.details.waist_cm.or(course.waist_cm);
+            let mut entry = self.entry(ctx, "followup.create", Outcome::Ok);
+            entry.resource_type = "Encounter".into();
+            entry.detail = evaluation
+                .classification
+                .map(|c| format!("classification={}", c.number()));
+            let Some(institution) = ctx.principal.institution_id else {
+                return Err(self.refuse(entry, AppError::Forbidden).await);
+            };
+            planned[i] = Planned::Followup(plan.followups.len());
+            plan.followups.push(ImportFollowup {
+                patient: course.patient,
+                enrolment: course.enrolment,
+                disease: course.disease,
+                institution_id: institution,
+                staff_id: ctx.principal.staff_id,
+                followup: valid,
+                evaluation,
+                next_due_on,
+                urgent_task_due_on,
+                highest_bp,
+                risk,
+                enrolled_on: course.enrolled_on,
+                scopes: course.scopes.clone(),
+                audit: entry,
+            });
+        }
+        Ok(())
+    }
+
+    /// The course of an enrolment a follow-up names: one the plan enrols, or a stored
+    /// active one the actor may write (`None`: no such enrolment).
+    async fn course(
+        &self,
+        ctx: &Ctx,
+        key: ImportEnrolmentRef,
+        plan: &ImportPlan,
+    ) -> AppResult<Option<Progress>> {
+        match key {
+            ImportEnrolmentRef::New(k) => {
+                let e = &plan.enrolments[k];
+                let (birth_date, sex) = match e.patient {
+                    ImportPatient::New(r) => {
+                        let r = &plan.registrations[r].resident;
+                        (r.birth_date, r.sex)
+                    }
+                    ImportPatient::Existing(id) => {
+                        let r = self.store.resident(id).await?;
+                        (r.birth_date, r.sex)
+                    }
+                };
+                let diabetes = match e.patient {
+                    _ if plan.enrolments.iter().any(|o| {
+                        o.patient == e.patient && o.enrolment.enrolment.disease == Disease::Diabetes
+                    }) =>
+                    {
+                        gongti_core::chronic::risk::DiabetesStatus::WithoutComplications
+                    }
+                    ImportPatient::Existing(id) => self.diabetes_status(id).await?,
+                    ImportPatient::New(_) => gongti_core::chronic::risk::DiabetesStatus::None,
+                };
+                Ok(Some(Progress {
+                    enrolment: key,
+                    patient: e.patient,
+                    disease: e.enrolment.enrolment.disease,
+                    birth_date,
+                    sex,
+                    diagnosed_on: e.enrolment.enrolment.diagnosed_on,
+                    enrolled_on: e.enrolment.enrolled_on,
+                    scopes: e.enrolment.scopes.clone().unwrap_or_default(),
+                    profile: e.enrolment.profile,
+                    highest_bp: None,
+                    bmi_centi: None,
+                    waist_cm: None,
+                    diabetes,
+                    stored: None,
+                }))
+            }
+            ImportEnrolmentRef::Existing(id) => {
+                let resident = match self
+                    .store
+                    .resident_of(PatientTable::Record(RecordTable::Enrolments), id)
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(StoreError::NotFound) => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                };
+                let (record, entry, _) = self
+                    .clinical_write(ctx, resident, "followup.create", "Encounter")
+                    .await?;
+                let Some(e) = self
+                    .store
+                    .enrolments_of_resident(resident)
+                    .await?
+                    .into_iter()
+                    .find(|e| e.id == id && e.active)
+                else {
+                    return Err(self.refuse(entry, AppError::Conflict("not_enrolled")).await);
+                };
+                Ok(Some(Progress {
+                    enrolment: key,
+                    patient: ImportPatient::Existing(resident),
+                    disease: e.disease,
+                    birth_date: record.birth_date,
+                    sex: record.sex,
+                    diagnosed_on: e.diagnosed_on,
+                    enrolled_on: e.enrolled_on,
+                    scopes: self.counter_scopes(e.institution_id).await?,
+                    profile: e.profile,
+                    highest_bp: e.highest_bp,
+                    bmi_centi: e.bmi_centi,
+                    waist_cm: e.waist_cm,
+                    diabetes: self.diabetes_status(resident).await?,
+                    stored: Some(id),
+                }))
+            }
+        }
     }
 }

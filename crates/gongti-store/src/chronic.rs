@@ -201,7 +201,7 @@ fn codes(text: Option<String>) -> Vec<String> {
 
 /// Touches an enrolment only while it is active: inside a write, it both checks the
 /// status and (on PostgreSQL) locks the row against a concurrent ending or follow-up.
-const LOCK_ACTIVE_ENROLMENT: &str =
+pub(crate) const LOCK_ACTIVE_ENROLMENT: &str =
     "UPDATE chronic_enrolments SET changed_at_us = $2 WHERE id = $1 AND status = 'active'";
 
 const ENROLMENT_COLUMNS: &str = "id, resident_id, disease, icd10, diagnosed_on, diagnosing_institution_id, \
@@ -322,7 +322,7 @@ fn task(row: &impl RowExt) -> Result<TaskRecord> {
     })
 }
 
-fn adverse_code(a: AdverseReaction) -> &'static str {
+pub(crate) fn adverse_code(a: AdverseReaction) -> &'static str {
     match a {
         AdverseReaction::None => "none",
         AdverseReaction::Present => "present",
@@ -363,6 +363,130 @@ macro_rules! insert_enrolment_in {
     }};
 }
 pub(crate) use insert_enrolment_in;
+
+/// Writes a follow-up (`&NewFollowup`) in the transaction `$tx` — the record and its
+/// drugs, the task an urgent referral creates, the open tasks an earlier visit left
+/// (done now), the enrolment's maintained figures and, when given, its new risk;
+/// evaluates to its id. [`StoreError::Changed`] when the enrolment is no longer active.
+macro_rules! insert_followup_in {
+    ($tx:ident, $n:expr) => {{
+        let n: &$crate::chronic::NewFollowup<'_> = $n;
+        let f = &n.followup.findings;
+        let d = &n.followup.details;
+        let e = n.evaluation;
+        let symptoms: Vec<&str> = f.symptoms.iter().map(|s| s.code()).collect();
+        let reasons: Vec<&str> = e.reasons.iter().map(|r| r.code()).collect();
+        // The enrolment must still be active: an ending may have committed since it
+        // was read (on PostgreSQL this also locks the row against one).
+        let still_active = sqlx::query($crate::chronic::LOCK_ACTIVE_ENROLMENT)
+            .bind(n.enrolment_id).bind(n.now_us)
+            .execute(&mut *$tx).await?;
+        if still_active.rows_affected() == 0 {
+            return Err($crate::StoreError::Changed("enrolment"));
+        }
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO followups (enrolment_id, resident_id, disease, institution_id, staff_id, method, visit_on,
+                 age_years, sbp_mmhg, dbp_mmhg, fpg_centi_mmol, hba1c_centi_percent, heart_rate_bpm,
+                 temperature_centi_c, weight_centi_kg, height_cm, bmi_centi, waist_cm, dorsalis_pedis, symptoms,
+                 pregnant_or_breastfeeding, adverse_reaction, complication, cigarettes_per_day,
+                 alcohol_ml_per_day, exercise_sessions_per_week, exercise_minutes_per_session, salt_intake,
+                 staple_food_g_per_day, adherence, hypoglycaemia, insulin, note, classification,
+                 urgent_referral, refer, reasons, next_due_on, counts_face_to_face, ruleset_version, created_at_us)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+                 $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39,
+                 $40, $41)
+             RETURNING id",
+        )
+        .bind(n.enrolment_id).bind(n.resident_id).bind(n.disease.code()).bind(n.institution_id)
+        .bind(n.staff_id).bind(f.method.code()).bind(n.followup.visit_on).bind(i64::from(f.age_years))
+        .bind(f.bp.map(|b| i64::from(b.sbp_mmhg))).bind(f.bp.map(|b| i64::from(b.dbp_mmhg)))
+        .bind(f.fpg.map(|g| i64::from(g.centi()))).bind(d.hba1c.map(|h| i64::from(h.centi())))
+        .bind(f.heart_rate_bpm.map(i64::from)).bind(f.temperature.map(|t| i64::from(t.centi())))
+        .bind(d.weight.map(|w| i64::from(w.centi()))).bind(d.height_cm.map(i64::from))
+        .bind(d.bmi_centi.map(i64::from)).bind(d.waist_cm.map(i64::from))
+        .bind(d.dorsalis_pedis.map(|p| p.code())).bind(symptoms.join(","))
+        .bind(f.pregnant_or_breastfeeding).bind($crate::chronic::adverse_code(f.adverse_reaction)).bind(f.complication.code())
+        .bind(d.cigarettes_per_day.map(i64::from)).bind(d.alcohol_ml_per_day.map(i64::from))
+        .bind(d.exercise_sessions_per_week.map(i64::from)).bind(d.exercise_minutes_per_session.map(i64::from))
+        .bind(d.salt_intake.map(|s| s.code())).bind(d.staple_food_g_per_day.map(i64::from))
+        .bind(d.adherence.map(|a| a.code())).bind(d.hypoglycaemia.map(|h| h.code()))
+        .bind(d.insulin.as_deref()).bind(d.note.as_deref())
+        .bind(e.classification.map(|c| i64::from(c.number()))).bind(e.urgent_referral).bind(e.refer)
+        .bind(reasons.join(",")).bind(n.next_due_on).bind(e.counts_as_face_to_face).bind(n.ruleset_version)
+        .bind(n.now_us)
+        .fetch_one(&mut *$tx).await?;
+        for (position, drug) in d.drugs.iter().enumerate() {
+            sqlx::query("INSERT INTO followup_drugs (followup_id, position, name, dose) VALUES ($1, $2, $3, $4)")
+                .bind(id).bind(position as i64).bind(&drug.name).bind(&drug.dose)
+                .execute(&mut *$tx).await?;
+        }
+        // Any later contact follows up an earlier urgent referral, or a patient
+        // referred back down on or before the visit day.
+        sqlx::query(
+            "UPDATE chronic_tasks SET status = 'done', done_followup_id = $1, done_at_us = $2
+             WHERE enrolment_id = $3 AND status = 'open'
+               AND (source_followup_id IN (SELECT id FROM followups WHERE enrolment_id = $3 AND visit_on < $4)
+                    OR (source_referral_id IS NOT NULL AND opened_on <= $4))",
+        )
+        .bind(id).bind(n.now_us).bind(n.enrolment_id).bind(n.followup.visit_on)
+        .execute(&mut *$tx).await?;
+        if let Some(due_on) = n.urgent_task_due_on {
+            sqlx::query(
+                "INSERT INTO chronic_tasks (resident_id, enrolment_id, institution_id, kind, due_on,
+                     source_followup_id, status, created_at_us)
+                 VALUES ($1, $2, $3, 'urgent_referral_followup', $4, $5, 'open', $6)",
+            )
+            .bind(n.resident_id).bind(n.enrolment_id).bind(n.institution_id).bind(due_on).bind(id).bind(n.now_us)
+            .execute(&mut *$tx).await?;
+        }
+        sqlx::query(
+            "UPDATE chronic_enrolments SET
+                 last_followup_on = (SELECT MAX(visit_on) FROM followups WHERE enrolment_id = $1),
+                 last_face_to_face_on = (SELECT MAX(visit_on) FROM followups WHERE enrolment_id = $1 AND counts_face_to_face = TRUE),
+                 last_classification = (SELECT classification FROM followups WHERE enrolment_id = $1
+                     AND classification IS NOT NULL ORDER BY visit_on DESC, id DESC LIMIT 1),
+                 next_due_on = (SELECT next_due_on FROM followups WHERE enrolment_id = $1 ORDER BY visit_on DESC, id DESC LIMIT 1),
+                 changed_at_us = $2
+             WHERE id = $1",
+        )
+        .bind(n.enrolment_id).bind(n.now_us)
+        .execute(&mut *$tx).await?;
+        sqlx::query(
+            "UPDATE chronic_enrolments SET highest_sbp_mmhg = COALESCE($1, highest_sbp_mmhg),
+                 highest_dbp_mmhg = COALESCE($2, highest_dbp_mmhg), bmi_centi = COALESCE($3, bmi_centi),
+                 waist_cm = COALESCE($4, waist_cm), risk_level = COALESCE($5, risk_level),
+                 risk_factors = COALESCE($6, risk_factors)
+             WHERE id = $7",
+        )
+        .bind(n.highest_bp.map(|b| i64::from(b.sbp_mmhg))).bind(n.highest_bp.map(|b| i64::from(b.dbp_mmhg)))
+        .bind(d.bmi_centi.map(i64::from)).bind(d.waist_cm.map(i64::from))
+        .bind(n.risk.as_ref().map(|r| r.level.code())).bind(n.risk.as_ref().map(|r| r.factors.join(",")))
+        .bind(n.enrolment_id)
+        .execute(&mut *$tx).await?;
+        if let Some(m) = &n.maintain {
+            let update = $crate::maintained::IndicatorUpdate {
+                enrolment_id: n.enrolment_id,
+                disease: n.disease,
+                enrolled_on: m.enrolled_on,
+                // Follow-ups are written to active enrolments only (checked above).
+                ended_on: None,
+                scopes: m.scopes.clone(),
+                event: $crate::maintained::IndicatorEvent::Visit(gongti_core::chronic::indicators::VisitFact {
+                    visit_on: n.followup.visit_on,
+                    id,
+                    face_to_face: e.counts_as_face_to_face,
+                    age_years: f.age_years,
+                    bp: f.bp,
+                    fpg: f.fpg,
+                    hba1c: d.hba1c,
+                }),
+            };
+            $crate::maintained::apply_indicator_updates!($tx, [update], m.params);
+        }
+        id
+    }};
+}
+pub(crate) use insert_followup_in;
 
 impl Store {
     /// Enrols a resident in a programme. A second active enrolment in the same
@@ -582,120 +706,9 @@ impl Store {
     /// urgent referral creates, the open tasks an earlier visit left (done now), the
     /// enrolment's maintained figures and, when given, its new risk.
     pub async fn insert_followup(&self, n: &NewFollowup<'_>, audit: &[AuditEntry]) -> Result<i64> {
-        let f = &n.followup.findings;
-        let d = &n.followup.details;
-        let e = n.evaluation;
-        let symptoms: Vec<&str> = f.symptoms.iter().map(|s| s.code()).collect();
-        let reasons: Vec<&str> = e.reasons.iter().map(|r| r.code()).collect();
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
-            // The enrolment must still be active: an ending may have committed since it
-            // was read (on PostgreSQL this also locks the row against one).
-            let still_active = sqlx::query(LOCK_ACTIVE_ENROLMENT)
-                .bind(n.enrolment_id).bind(n.now_us)
-                .execute(&mut *tx).await?;
-            if still_active.rows_affected() == 0 {
-                return Err(StoreError::Changed("enrolment"));
-            }
-            let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO followups (enrolment_id, resident_id, disease, institution_id, staff_id, method, visit_on,
-                     age_years, sbp_mmhg, dbp_mmhg, fpg_centi_mmol, hba1c_centi_percent, heart_rate_bpm,
-                     temperature_centi_c, weight_centi_kg, height_cm, bmi_centi, waist_cm, dorsalis_pedis, symptoms,
-                     pregnant_or_breastfeeding, adverse_reaction, complication, cigarettes_per_day,
-                     alcohol_ml_per_day, exercise_sessions_per_week, exercise_minutes_per_session, salt_intake,
-                     staple_food_g_per_day, adherence, hypoglycaemia, insulin, note, classification,
-                     urgent_referral, refer, reasons, next_due_on, counts_face_to_face, ruleset_version, created_at_us)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-                     $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39,
-                     $40, $41)
-                 RETURNING id",
-            )
-            .bind(n.enrolment_id).bind(n.resident_id).bind(n.disease.code()).bind(n.institution_id)
-            .bind(n.staff_id).bind(f.method.code()).bind(n.followup.visit_on).bind(i64::from(f.age_years))
-            .bind(f.bp.map(|b| i64::from(b.sbp_mmhg))).bind(f.bp.map(|b| i64::from(b.dbp_mmhg)))
-            .bind(f.fpg.map(|g| i64::from(g.centi()))).bind(d.hba1c.map(|h| i64::from(h.centi())))
-            .bind(f.heart_rate_bpm.map(i64::from)).bind(f.temperature.map(|t| i64::from(t.centi())))
-            .bind(d.weight.map(|w| i64::from(w.centi()))).bind(d.height_cm.map(i64::from))
-            .bind(d.bmi_centi.map(i64::from)).bind(d.waist_cm.map(i64::from))
-            .bind(d.dorsalis_pedis.map(|p| p.code())).bind(symptoms.join(","))
-            .bind(f.pregnant_or_breastfeeding).bind(adverse_code(f.adverse_reaction)).bind(f.complication.code())
-            .bind(d.cigarettes_per_day.map(i64::from)).bind(d.alcohol_ml_per_day.map(i64::from))
-            .bind(d.exercise_sessions_per_week.map(i64::from)).bind(d.exercise_minutes_per_session.map(i64::from))
-            .bind(d.salt_intake.map(|s| s.code())).bind(d.staple_food_g_per_day.map(i64::from))
-            .bind(d.adherence.map(|a| a.code())).bind(d.hypoglycaemia.map(|h| h.code()))
-            .bind(d.insulin.as_deref()).bind(d.note.as_deref())
-            .bind(e.classification.map(|c| i64::from(c.number()))).bind(e.urgent_referral).bind(e.refer)
-            .bind(reasons.join(",")).bind(n.next_due_on).bind(e.counts_as_face_to_face).bind(n.ruleset_version)
-            .bind(n.now_us)
-            .fetch_one(&mut *tx).await?;
-            for (position, drug) in d.drugs.iter().enumerate() {
-                sqlx::query("INSERT INTO followup_drugs (followup_id, position, name, dose) VALUES ($1, $2, $3, $4)")
-                    .bind(id).bind(position as i64).bind(&drug.name).bind(&drug.dose)
-                    .execute(&mut *tx).await?;
-            }
-            // Any later contact follows up an earlier urgent referral, or a patient
-            // referred back down on or before the visit day.
-            sqlx::query(
-                "UPDATE chronic_tasks SET status = 'done', done_followup_id = $1, done_at_us = $2
-                 WHERE enrolment_id = $3 AND status = 'open'
-                   AND (source_followup_id IN (SELECT id FROM followups WHERE enrolment_id = $3 AND visit_on < $4)
-                        OR (source_referral_id IS NOT NULL AND opened_on <= $4))",
-            )
-            .bind(id).bind(n.now_us).bind(n.enrolment_id).bind(n.followup.visit_on)
-            .execute(&mut *tx).await?;
-            if let Some(due_on) = n.urgent_task_due_on {
-                sqlx::query(
-                    "INSERT INTO chronic_tasks (resident_id, enrolment_id, institution_id, kind, due_on,
-                         source_followup_id, status, created_at_us)
-                     VALUES ($1, $2, $3, 'urgent_referral_followup', $4, $5, 'open', $6)",
-                )
-                .bind(n.resident_id).bind(n.enrolment_id).bind(n.institution_id).bind(due_on).bind(id).bind(n.now_us)
-                .execute(&mut *tx).await?;
-            }
-            sqlx::query(
-                "UPDATE chronic_enrolments SET
-                     last_followup_on = (SELECT MAX(visit_on) FROM followups WHERE enrolment_id = $1),
-                     last_face_to_face_on = (SELECT MAX(visit_on) FROM followups WHERE enrolment_id = $1 AND counts_face_to_face = TRUE),
-                     last_classification = (SELECT classification FROM followups WHERE enrolment_id = $1
-                         AND classification IS NOT NULL ORDER BY visit_on DESC, id DESC LIMIT 1),
-                     next_due_on = (SELECT next_due_on FROM followups WHERE enrolment_id = $1 ORDER BY visit_on DESC, id DESC LIMIT 1),
-                     changed_at_us = $2
-                 WHERE id = $1",
-            )
-            .bind(n.enrolment_id).bind(n.now_us)
-            .execute(&mut *tx).await?;
-            sqlx::query(
-                "UPDATE chronic_enrolments SET highest_sbp_mmhg = COALESCE($1, highest_sbp_mmhg),
-                     highest_dbp_mmhg = COALESCE($2, highest_dbp_mmhg), bmi_centi = COALESCE($3, bmi_centi),
-                     waist_cm = COALESCE($4, waist_cm), risk_level = COALESCE($5, risk_level),
-                     risk_factors = COALESCE($6, risk_factors)
-                 WHERE id = $7",
-            )
-            .bind(n.highest_bp.map(|b| i64::from(b.sbp_mmhg))).bind(n.highest_bp.map(|b| i64::from(b.dbp_mmhg)))
-            .bind(d.bmi_centi.map(i64::from)).bind(d.waist_cm.map(i64::from))
-            .bind(n.risk.as_ref().map(|r| r.level.code())).bind(n.risk.as_ref().map(|r| r.factors.join(",")))
-            .bind(n.enrolment_id)
-            .execute(&mut *tx).await?;
-            if let Some(m) = &n.maintain {
-                let update = crate::maintained::IndicatorUpdate {
-                    enrolment_id: n.enrolment_id,
-                    disease: n.disease,
-                    enrolled_on: m.enrolled_on,
-                    // Follow-ups are written to active enrolments only (checked above).
-                    ended_on: None,
-                    scopes: m.scopes.clone(),
-                    event: crate::maintained::IndicatorEvent::Visit(gongti_core::chronic::indicators::VisitFact {
-                        visit_on: n.followup.visit_on,
-                        id,
-                        face_to_face: e.counts_as_face_to_face,
-                        age_years: f.age_years,
-                        bp: f.bp,
-                        fpg: f.fpg,
-                        hba1c: d.hba1c,
-                    }),
-                };
-                crate::maintained::apply_indicator_updates!(tx, [update], m.params);
-            }
+            let id = insert_followup_in!(tx, n);
             stage_audit!(tx, &created(audit, id));
             tx.commit().await?;
             Ok(id)

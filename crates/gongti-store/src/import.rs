@@ -6,9 +6,15 @@
 //! version the update expected, and then nothing is written.
 
 use gongti_core::audit::AuditEntry;
+use gongti_core::chronic::followup::Evaluation;
+use gongti_core::chronic::record::ValidFollowup;
+use gongti_core::chronic::{Bp, Disease};
 use gongti_core::resident::ValidResident;
+use time::Date;
 
-use crate::chronic::{NewEnrolment, insert_enrolment_in};
+use crate::chronic::{
+    Maintain, NewEnrolment, NewFollowup, StoredRisk, insert_enrolment_in, insert_followup_in,
+};
 use crate::outbox::{created, stage_audit};
 use crate::residents::{
     ID_NUMBER_INDEX, SealedNumbers, insert_many, insert_many_sql, registered, seal_numbers,
@@ -48,12 +54,42 @@ pub struct ImportEnrolment {
     pub audit: AuditEntry,
 }
 
-/// What one import writes.
+/// The enrolment an imported follow-up belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ImportEnrolmentRef {
+    /// The enrolment of the plan's enrolment at this index.
+    New(usize),
+    Existing(i64),
+}
+
+/// A follow-up as the use case judged it (the rules run in visit order).
+#[derive(Debug, Clone)]
+pub struct ImportFollowup {
+    pub patient: ImportPatient,
+    pub enrolment: ImportEnrolmentRef,
+    pub disease: Disease,
+    pub institution_id: i64,
+    pub staff_id: i64,
+    pub followup: ValidFollowup,
+    pub evaluation: Evaluation,
+    pub next_due_on: Date,
+    pub urgent_task_due_on: Option<Date>,
+    pub highest_bp: Option<Bp>,
+    pub risk: Option<StoredRisk>,
+    /// The enrolment's start and counter scopes (the kept figures).
+    pub enrolled_on: Date,
+    pub scopes: [String; 3],
+    pub audit: AuditEntry,
+}
+
+/// What one import writes. Follow-ups are written in the order given (each
+/// enrolment's in visit order).
 #[derive(Debug, Clone, Default)]
 pub struct ImportPlan {
     pub registrations: Vec<ImportRegistration>,
     pub updates: Vec<ImportUpdate>,
     pub enrolments: Vec<ImportEnrolment>,
+    pub followups: Vec<ImportFollowup>,
 }
 
 /// The ids an import created, in the plan's order.
@@ -61,6 +97,7 @@ pub struct ImportPlan {
 pub struct Imported {
     pub residents: Vec<i64>,
     pub enrolments: Vec<i64>,
+    pub followups: Vec<i64>,
 }
 
 /// Residents per INSERT statement (as a registration batch writes them).
@@ -71,7 +108,13 @@ impl Store {
     /// refusal ([`StoreError::Duplicate`] for a taken ID number or a programme already
     /// active, [`StoreError::Changed`] for an update whose record moved on,
     /// [`StoreError::NotFound`]), nothing.
-    pub async fn import(&self, plan: &ImportPlan, now_us: i64) -> Result<Imported> {
+    pub async fn import(
+        &self,
+        plan: &ImportPlan,
+        params: &gongti_core::chronic::Params,
+        ruleset_version: &'static str,
+        now_us: i64,
+    ) -> Result<Imported> {
         let sealed: Vec<SealedNumbers> = plan
             .registrations
             .iter()
@@ -130,9 +173,45 @@ impl Store {
                 staged.extend(created(std::slice::from_ref(&audit), id));
                 enrolments.push(id);
             }
+            let mut followups = Vec::with_capacity(plan.followups.len());
+            for f in &plan.followups {
+                let resident_id = match f.patient {
+                    ImportPatient::New(i) => *residents.get(i).ok_or(StoreError::NotFound)?,
+                    ImportPatient::Existing(id) => id,
+                };
+                let enrolment_id = match f.enrolment {
+                    ImportEnrolmentRef::New(k) => *enrolments.get(k).ok_or(StoreError::NotFound)?,
+                    ImportEnrolmentRef::Existing(id) => id,
+                };
+                let n = NewFollowup {
+                    enrolment_id,
+                    resident_id,
+                    disease: f.disease,
+                    institution_id: f.institution_id,
+                    staff_id: f.staff_id,
+                    followup: &f.followup,
+                    evaluation: &f.evaluation,
+                    next_due_on: f.next_due_on,
+                    ruleset_version,
+                    urgent_task_due_on: f.urgent_task_due_on,
+                    highest_bp: f.highest_bp,
+                    risk: f.risk.clone(),
+                    maintain: Some(Maintain {
+                        params,
+                        enrolled_on: f.enrolled_on,
+                        scopes: f.scopes.clone(),
+                    }),
+                    now_us,
+                };
+                let id = insert_followup_in!(tx, &n);
+                let mut audit = f.audit.clone();
+                audit.patient_id = Some(resident_id);
+                staged.extend(created(std::slice::from_ref(&audit), id));
+                followups.push(id);
+            }
             stage_audit!(tx, &staged);
             tx.commit().await?;
-            Ok(Imported { residents, enrolments })
+            Ok(Imported { residents, enrolments, followups })
         })
     }
 }

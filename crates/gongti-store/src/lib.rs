@@ -58,7 +58,8 @@ pub use consultations::{ConsultationBox, ConsultationRecord, FileInfo, NewConsul
 pub use contracts::{ContractRecord, ContractWrite, NewPackage, OpenContract, PackageRecord};
 pub use idempotency::IdempotentStart;
 pub use import::{
-    ImportEnrolment, ImportPatient, ImportPlan, ImportRegistration, ImportUpdate, Imported,
+    ImportEnrolment, ImportEnrolmentRef, ImportFollowup, ImportPatient, ImportPlan,
+    ImportRegistration, ImportUpdate, Imported,
 };
 pub use indicators::{IndicatorPatient, IndicatorScope, IndicatorWindow};
 pub use maintained::{IndicatorEvent, IndicatorTables, IndicatorUpdate, scopes_of};

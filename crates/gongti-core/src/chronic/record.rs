@@ -400,21 +400,46 @@ pub fn validate_record(
     form: &FollowupRecordForm,
     today: Date,
 ) -> Result<ValidFollowup, Vec<FieldProblem>> {
+    validate_record_within(form, today, Earliest::Backdate)
+}
+
+/// How far back a follow-up's visit may lie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Earliest {
+    /// Recorded now: at most [`BACKDATE_MAX_DAYS`] ago.
+    Backdate,
+    /// Brought in from an earlier system (an import): any day since management began.
+    ManagedSince(Date),
+}
+
+/// [`validate_record`] with the earliest visit day given.
+pub fn validate_record_within(
+    form: &FollowupRecordForm,
+    today: Date,
+    earliest: Earliest,
+) -> Result<ValidFollowup, Vec<FieldProblem>> {
     let rules = super::followup::validate(&form.rules);
     let mut problems = rules.as_ref().err().cloned().unwrap_or_default();
-    match form.visit_on {
-        None => problems.push(FieldProblem::new("visit_on", Problem::Required)),
-        Some(d) if d > today => problems.push(FieldProblem::new("visit_on", Problem::InFuture)),
-        Some(d) if (today - d).whole_days() > BACKDATE_MAX_DAYS => {
-            problems.push(FieldProblem::new(
+    match (form.visit_on, earliest) {
+        (None, _) => problems.push(FieldProblem::new("visit_on", Problem::Required)),
+        (Some(d), _) if d > today => {
+            problems.push(FieldProblem::new("visit_on", Problem::InFuture))
+        }
+        (Some(d), Earliest::Backdate) if (today - d).whole_days() > BACKDATE_MAX_DAYS => problems
+            .push(FieldProblem::new(
                 "visit_on",
                 Problem::OutOfRange {
                     min: "today − 366 days",
                     max: "today",
                 },
-            ))
-        }
-        Some(_) => {}
+            )),
+        (Some(d), Earliest::ManagedSince(start)) if d < start => problems.push(FieldProblem::new(
+            "visit_on",
+            Problem::Inconsistent {
+                with: "enrolled_on",
+            },
+        )),
+        _ => {}
     }
     let weight = form.weight_kg.and_then(|w| {
         let kg = Kg::from_f64(w).filter(|k| (1000..=30000).contains(&k.centi()));
@@ -762,6 +787,45 @@ mod tests {
             validate_record(&old, TODAY).unwrap_err()[0].field,
             "visit_on"
         );
+    }
+
+    /// A follow-up brought in from an earlier system may lie years back, but not before
+    /// management began, nor in the future; recorded now, at most 366 days back.
+    #[test]
+    fn an_imported_visit_lies_between_the_start_of_management_and_today() {
+        let since = date!(2021 - 04 - 01);
+        let on = |d: Date| FollowupRecordForm {
+            visit_on: Some(d),
+            ..record()
+        };
+        type Case = (Date, Earliest, Option<&'static str>);
+        let cases: [Case; 6] = [
+            (date!(2021 - 04 - 01), Earliest::ManagedSince(since), None),
+            (date!(2022 - 07 - 15), Earliest::ManagedSince(since), None),
+            (
+                date!(2021 - 03 - 31),
+                Earliest::ManagedSince(since),
+                Some("inconsistent"),
+            ),
+            (
+                TODAY + time::Duration::days(1),
+                Earliest::ManagedSince(since),
+                Some("in_future"),
+            ),
+            (
+                date!(2022 - 07 - 15),
+                Earliest::Backdate,
+                Some("out_of_range"),
+            ),
+            (TODAY, Earliest::Backdate, None),
+        ];
+        for (day, earliest, want) in cases {
+            let got = validate_record_within(&on(day), TODAY, earliest)
+                .err()
+                .and_then(|p| p.into_iter().find(|p| p.field == "visit_on"))
+                .map(|p| p.problem.code());
+            assert_eq!(got, want, "{day} {earliest:?}");
+        }
     }
 
     /// Ending an enrolment (结案): the last day under management lies between the

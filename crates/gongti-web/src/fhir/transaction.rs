@@ -8,15 +8,18 @@
 //! ICD-10 code, `onsetDateTime` the diagnosis, `recordedDate` the day management began)
 //! and `POST EpisodeOfCare` naming a Condition of the same Bundle (its `period.start`
 //! the day management began). A transaction's entries refer to one another by
-//! `fullUrl` (`urn:uuid:…`).
+//! `fullUrl` (`urn:uuid:…`). Years of follow-ups come as `POST Encounter` (class, day,
+//! the enrolment as `episodeOfCare`) with the `POST Observation`s measured at it (BP
+//! panel, FPG, HbA1c, heart rate): each Encounter is one follow-up, judged by the rules
+//! in the order of its enrolment's visit days.
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use gongti_app::import::{ImportItem, ImportOutcome, Target};
+use gongti_app::import::{ImportItem, ImportOutcome, Programme, Target};
 use gongti_app::{AppError, Ctx};
-use gongti_core::chronic::record::EnrolmentForm;
+use gongti_core::chronic::record::{EnrolmentForm, FollowupRecordForm};
 use gongti_core::problem::{FieldProblem, Problem};
 use serde_json::{Value, json};
 
@@ -65,6 +68,54 @@ enum Asked {
     Item(ImportItem),
     /// An EpisodeOfCare answered by the enrolment of the Condition entry it names.
     EpisodeOf(usize),
+    /// An Observation measured at the Encounter entry it names: what it adds to that
+    /// follow-up's form, and its id's suffix (`f{follow-up}-{suffix}`).
+    MeasuredAt(usize, Measured, &'static str),
+}
+
+/// A value an Observation adds to its Encounter's follow-up.
+#[derive(Debug, Clone, Copy)]
+enum Measured {
+    Bp { sbp_mmhg: i64, dbp_mmhg: i64 },
+    FpgMmol(f64),
+    Hba1cPercent(f64),
+    HeartRateBpm(i64),
+}
+
+const LOINC: &str = "http://loinc.org";
+
+/// What an Observation measured, by its LOINC code (BP panel, FPG, HbA1c, heart rate).
+fn measured(o: &Value) -> Option<(Measured, &'static str)> {
+    let code = o["code"]["coding"]
+        .as_array()?
+        .iter()
+        .find(|c| c["system"] == LOINC)?["code"]
+        .as_str()?;
+    let value = |v: &Value| v["valueQuantity"]["value"].as_f64();
+    let component = |loinc: &str| {
+        o["component"]
+            .as_array()?
+            .iter()
+            .find(|c| {
+                c["code"]["coding"]
+                    .as_array()
+                    .is_some_and(|cs| cs.iter().any(|x| x["code"] == loinc))
+            })
+            .and_then(value)
+    };
+    Some(match code {
+        "85354-9" => (
+            Measured::Bp {
+                sbp_mmhg: component("8480-6")?.round() as i64,
+                dbp_mmhg: component("8462-4")?.round() as i64,
+            },
+            "bp",
+        ),
+        "1558-6" => (Measured::FpgMmol(value(o)?), "fpg"),
+        "4548-4" => (Measured::Hba1cPercent(value(o)?), "hba1c"),
+        "8867-4" => (Measured::HeartRateBpm(value(o)?.round() as i64), "hr"),
+        _ => return None,
+    })
 }
 
 /// Reads entry `i` (its problems go to `problems`, numbered by entry).
@@ -209,6 +260,58 @@ async fn read_entry(
                 },
             })
         }
+        ("POST", "Encounter") => {
+            let method = match resource["class"]["code"].as_str() {
+                Some("AMB") => "clinic",
+                Some("HH") => "home",
+                Some("VR") => "phone",
+                _ => {
+                    problems.push((i, bad("class", Problem::UnknownCode)));
+                    return Ok(None);
+                }
+            };
+            let programme = resource["episodeOfCare"][0]["reference"]
+                .as_str()
+                .and_then(|r| {
+                    target(r, "EpisodeOfCare", full_urls)
+                        .or_else(|| target(r, "Condition", full_urls))
+                });
+            let Some(visit_on) = date(&resource["period"]["start"]) else {
+                problems.push((i, bad("period.start", Problem::Required)));
+                return Ok(None);
+            };
+            let programme = match programme {
+                Some(Reference::Entry(j)) => Programme::Item(j),
+                Some(Reference::Stored(id)) => Programme::Enrolment(id),
+                None => {
+                    problems.push((i, bad("episodeOfCare", Problem::Required)));
+                    return Ok(None);
+                }
+            };
+            let mut form = FollowupRecordForm {
+                visit_on: Some(visit_on),
+                ..Default::default()
+            };
+            form.rules.method = method.into();
+            Asked::Item(ImportItem::Followup {
+                programme,
+                form: Box::new(form),
+            })
+        }
+        ("POST", "Observation") => {
+            let at = resource["encounter"]["reference"]
+                .as_str()
+                .and_then(|r| target(r, "Encounter", full_urls));
+            let Some(Reference::Entry(j)) = at else {
+                problems.push((i, bad("encounter", Problem::NotAllowed)));
+                return Ok(None);
+            };
+            let Some((value, suffix)) = measured(resource) else {
+                problems.push((i, bad("code", Problem::UnknownCode)));
+                return Ok(None);
+            };
+            Asked::MeasuredAt(j, value, suffix)
+        }
         ("POST", "EpisodeOfCare") => {
             let condition = resource["diagnosis"][0]["condition"]["reference"]
                 .as_str()
@@ -298,6 +401,53 @@ pub(super) async fn bundle(
             form.enrolled_on = start.or(form.enrolled_on);
         }
     }
+    // An Encounter naming an EpisodeOfCare entry belongs to that entry's Condition.
+    let episodes: Vec<Option<usize>> = asked
+        .iter()
+        .map(|a| match a {
+            Some(Asked::EpisodeOf(j)) => Some(*j),
+            _ => None,
+        })
+        .collect();
+    for a in asked.iter_mut() {
+        if let Some(Asked::Item(ImportItem::Followup {
+            programme: Programme::Item(j),
+            ..
+        })) = a
+            && let Some(Some(condition)) = episodes.get(*j)
+        {
+            *j = *condition;
+        }
+    }
+    // What each Observation measured goes into its Encounter's follow-up.
+    let measured: Vec<(usize, usize, Measured)> = asked
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| match a {
+            Some(Asked::MeasuredAt(j, m, _)) => Some((i, *j, *m)),
+            _ => None,
+        })
+        .collect();
+    for (i, j, m) in measured {
+        match asked.get_mut(j) {
+            Some(Some(Asked::Item(ImportItem::Followup { form, .. }))) => match m {
+                Measured::Bp { sbp_mmhg, dbp_mmhg } => {
+                    form.rules.sbp_mmhg = Some(sbp_mmhg);
+                    form.rules.dbp_mmhg = Some(dbp_mmhg);
+                }
+                Measured::FpgMmol(v) => form.rules.fpg_mmol = Some(v),
+                Measured::Hba1cPercent(v) => form.hba1c_percent = Some(v),
+                Measured::HeartRateBpm(v) => form.rules.heart_rate_bpm = Some(v),
+            },
+            _ => problems.push((
+                i,
+                FieldProblem {
+                    field: "encounter",
+                    problem: Problem::NotAllowed,
+                },
+            )),
+        }
+    }
     // The items, and which entry each came from (items refer to entries by index). An
     // enrolment whose resident's entry could not be read is left out.
     let mut items = Vec::new();
@@ -305,11 +455,18 @@ pub(super) async fn bundle(
     for (i, a) in asked.iter().enumerate() {
         if let Some(Asked::Item(item)) = a {
             let mut item = item.clone();
-            if let ImportItem::Enrol {
-                patient: Target::Item(j),
-                ..
-            } = &mut item
-            {
+            let refers = match &mut item {
+                ImportItem::Enrol {
+                    patient: Target::Item(j),
+                    ..
+                } => Some(j),
+                ImportItem::Followup {
+                    programme: Programme::Item(j),
+                    ..
+                } => Some(j),
+                _ => None,
+            };
+            if let Some(j) = refers {
                 match item_of_entry.get(*j).copied().flatten() {
                     Some(k) => *j = k,
                     None => {
@@ -361,16 +518,23 @@ pub(super) async fn bundle(
     };
     let answers: Vec<Value> = asked
         .iter()
-        .map(|a| match a {
-            Some(Asked::Item(_)) => None,
-            Some(Asked::EpisodeOf(j)) => item_of_entry[*j].map(|k| (k, "EpisodeOfCare")),
-            None => None,
-        })
         .zip(item_of_entry.iter())
-        .map(|(episode, item)| match (episode, item) {
-            (Some((k, ty)), _) => response_of(outcomes[k], Some(ty)),
-            (None, Some(k)) => response_of(outcomes[*k], None),
-            (None, None) => json!({"response": {"status": "400 Bad Request"}}),
+        .map(|(a, item)| match (a, item) {
+            (Some(Asked::EpisodeOf(j)), _) => item_of_entry[*j]
+                .map(|k| response_of(outcomes[k], Some("EpisodeOfCare")))
+                .unwrap_or(Value::Null),
+            (Some(Asked::MeasuredAt(j, _, suffix)), _) => {
+                match item_of_entry[*j].map(|k| outcomes[k]) {
+                    Some(ImportOutcome::Recorded { followup }) => json!({"response": {
+                        "status": "201 Created",
+                        "location": format!("Observation/f{followup}-{suffix}/_history/1"),
+                        "etag": "W/\"1\"",
+                    }}),
+                    _ => Value::Null,
+                }
+            }
+            (_, Some(k)) => response_of(outcomes[*k], None),
+            _ => Value::Null,
         })
         .collect();
     Ok(Fhir(json!({
@@ -392,6 +556,9 @@ fn response_of(outcome: ImportOutcome, as_type: Option<&str>) -> Value {
             "201 Created",
             format!("{}/{enrolment}/_history/1", as_type.unwrap_or("Condition")),
         ),
+        ImportOutcome::Recorded { followup } => {
+            ("201 Created", format!("Encounter/{followup}/_history/1"))
+        }
     };
     let mut response = json!({"status": status, "location": location});
     if status.starts_with("201") {

@@ -336,3 +336,187 @@ async fn a_condition_posted_alone_enrols_a_stored_resident() {
     let (fresh, stored) = t.app.recompute_indicators(false).await.unwrap();
     assert_eq!(fresh, stored);
 }
+
+fn encounter(full_url: &str, patient: &str, episode: &str, day: &str) -> Value {
+    entry(
+        full_url,
+        json!({
+            "resourceType": "Encounter", "status": "finished",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+            "subject": {"reference": patient},
+            "episodeOfCare": [{"reference": episode}],
+            "period": {"start": day, "end": day},
+        }),
+        "POST",
+        "Encounter",
+    )
+}
+
+fn bp(full_url: &str, patient: &str, encounter: &str, day: &str, sbp: i64, dbp: i64) -> Value {
+    let q = |v: i64| json!({"value": v, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"});
+    entry(
+        full_url,
+        json!({
+            "resourceType": "Observation", "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
+            "subject": {"reference": patient}, "encounter": {"reference": encounter},
+            "effectiveDateTime": day,
+            "component": [
+                {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}, "valueQuantity": q(sbp)},
+                {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]}, "valueQuantity": q(dbp)},
+            ],
+        }),
+        "POST",
+        "Observation",
+    )
+}
+
+/// Years of follow-ups come in with their Encounters and Observations, judged by the
+/// rules in the order of their days; the figures they imply are the kept ones.
+#[tokio::test]
+async fn years_of_follow_ups_come_in_judged_in_order_and_counted() {
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let day = |ago: i64| (t.app.today() - time::Duration::days(ago)).to_string();
+        let person = id_number_born("19500708", 401);
+        let p = "urn:uuid:5a0e0000-0000-4000-8000-000000000001";
+        let c = "urn:uuid:5a0e0000-0000-4000-8000-000000000002";
+        let mut entries = vec![
+            entry(p, patient(&person, "周卫国"), "POST", "Patient"),
+            entry(
+                c,
+                condition(p, "I10", &day(1200), Some(&day(1100))),
+                "POST",
+                "Condition",
+            ),
+        ];
+        // Quarterly visits over three years, listed newest first (the rules take them
+        // in the order of their days).
+        let visits: Vec<(i64, i64, i64)> = (0..12)
+            .map(|q| (1080 - q * 90, if q % 4 == 1 { 168 } else { 132 }, 84))
+            .collect();
+        for (n, (ago, sbp, dbp)) in visits.iter().enumerate().rev() {
+            let e = format!("urn:uuid:5a0e0000-0000-4000-8000-1000000000{n:02}");
+            let o = format!("urn:uuid:5a0e0000-0000-4000-8000-2000000000{n:02}");
+            entries.push(encounter(&e, p, c, &day(*ago)));
+            entries.push(bp(&o, p, &e, &day(*ago), *sbp, *dbp));
+        }
+        let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": entries});
+        let r = post_bundle(&t, &doctor, &bundle).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let answer = r.json();
+        let resident = answer["entry"][0]["response"]["location"]
+            .as_str()
+            .unwrap()
+            .split('/')
+            .nth(1)
+            .unwrap()
+            .to_owned();
+        for e in answer["entry"].as_array().unwrap() {
+            assert_eq!(e["response"]["status"], "201 Created", "{e}");
+        }
+        let obs_location = answer["entry"][3]["response"]["location"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            obs_location.starts_with("Observation/f") && obs_location.contains("-bp/"),
+            "{obs_location}"
+        );
+        // Every visit is there, on its day, with its BP panel.
+        let encounters = t
+            .get(
+                &format!("/fhir/Encounter?patient={resident}&_count=50&_sort=date"),
+                &doctor,
+            )
+            .await
+            .json();
+        assert_eq!(encounters["total"], 12, "{encounters}");
+        assert_eq!(
+            encounters["entry"][0]["resource"]["period"]["start"],
+            day(1080)
+        );
+        let panels = t
+            .get(
+                &format!("/fhir/Observation?patient={resident}&code=85354-9&_count=50"),
+                &doctor,
+            )
+            .await
+            .json();
+        assert_eq!(panels["total"], 12);
+        let read = t
+            .get(
+                &format!("/fhir/{}", obs_location.trim_end_matches("/_history/1")),
+                &doctor,
+            )
+            .await;
+        assert_eq!(read.status, StatusCode::OK, "{}", read.text);
+        // Judged like any follow-up: the uncontrolled visits are classified so.
+        let api = t
+            .get(
+                &format!("/api/v1/residents/{resident}/followups?limit=50"),
+                &doctor,
+            )
+            .await;
+        assert_eq!(api.status, StatusCode::OK, "{}", api.text);
+        let classes: Vec<i64> = api.json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["classification"].as_i64())
+            .collect();
+        assert_eq!(classes.len(), 12, "{}", api.text);
+        assert!(classes.iter().any(|c| *c != 1), "{classes:?}");
+        // The kept figures count those visits, equal to a recompute.
+        let (fresh, stored) = t.app.recompute_indicators(false).await.unwrap();
+        assert_eq!(fresh, stored, "the kept counters differ from the recompute");
+        let report = gongti_app::audit::verify(&t.store, &Default::default(), |_| {})
+            .await
+            .unwrap();
+        assert!(
+            report.uncovered.iter().all(|u| u.table != "followups"),
+            "{report:?}"
+        );
+        // More visits for the stored enrolment come in the same way.
+        let episode = answer["entry"][1]["response"]["location"]
+            .as_str()
+            .unwrap()
+            .split('/')
+            .nth(1)
+            .unwrap()
+            .to_owned();
+        let more = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            encounter("urn:uuid:e", &format!("Patient/{resident}"), &format!("EpisodeOfCare/{episode}"), &day(20)),
+            bp("urn:uuid:o", &format!("Patient/{resident}"), "urn:uuid:e", &day(20), 128, 80),
+        ]});
+        let r = post_bundle(&t, &doctor, &more).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let encounters = t
+            .get(
+                &format!("/fhir/Encounter?patient={resident}&_summary=count"),
+                &doctor,
+            )
+            .await
+            .json();
+        assert_eq!(encounters["total"], 13);
+        // A visit before management began refuses the whole Bundle.
+        let early = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            encounter("urn:uuid:e", &format!("Patient/{resident}"), &format!("EpisodeOfCare/{episode}"), &day(1150)),
+            bp("urn:uuid:o", &format!("Patient/{resident}"), "urn:uuid:e", &day(1150), 128, 80),
+        ]});
+        let r = post_bundle(&t, &doctor, &early).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert!(
+            r.text.contains("Bundle.entry[0].resource.visit_on"),
+            "{}",
+            r.text
+        );
+        let (fresh, stored) = t.app.recompute_indicators(false).await.unwrap();
+        assert_eq!(fresh, stored);
+        let dir = gongti_testdb::temp_dir("gongti-fhir-followups");
+        std::fs::write(dir.join("response.json"), answer.to_string()).unwrap();
+        std::fs::write(dir.join("encounters.json"), encounters.to_string()).unwrap();
+        std::fs::write(dir.join("panels.json"), panels.to_string()).unwrap();
+        validate(&dir, 3);
+    }
+}
