@@ -440,7 +440,7 @@ async fn metadata(State(state): State<AppState>) -> Fhir {
         "format": ["application/fhir+json", "json"],
         "rest": [{
             "mode": "server",
-            "documentation": "Search is lenient by default (unknown parameters are ignored and left out of the self link); Prefer: handling=strict refuses them. Every search takes _count (at most 200), _total=none|accurate, _summary=count, _elements and, where listed, _sort, _include and _revinclude. Patient-scoped types need patient (or subject). Region-wide types (Patient, Practitioner, PractitionerRole, Organization, Schedule) take one value per parameter, and their date parameters (Patient.birthdate, Schedule.date) every prefix but ne. No string modifiers (:exact, :contains) are supported.",
+            "documentation": "Search is lenient by default (unknown parameters are ignored and left out of the self link); Prefer: handling=strict refuses them. Every search takes _count (at most 200), _total=none|accurate, _summary=count, _elements and, where listed, _sort, _include, _revinclude and _lastUpdated (each resource's meta.lastUpdated: incremental sync). Patient-scoped types need patient (or subject). Region-wide types (Patient, Practitioner, PractitionerRole, Organization, Schedule) take one value per parameter, and their date parameters (Patient.birthdate, Schedule.date) every prefix but ne. No string modifiers (:exact, :contains) are supported.",
             "security": {"description": "Bearer tokens from POST /api/v1/auth/token", "cors": false},
             "interaction": [
                 {"code": "transaction", "documentation": "All or nothing: POST Patient (ifNoneExist on the identifier), PUT Patient/{id} (ifMatch), POST Condition (an enrolment: ICD-10 code, onsetDateTime the diagnosis, recordedDate the day management began) and POST EpisodeOfCare naming a Condition of the same Bundle (period.start the day management began), POST Encounter (a follow-up on its real day: class AMB, HH or VR, period.start, episodeOfCare naming a Condition or EpisodeOfCare of the Bundle or a stored EpisodeOfCare) with POST Observation naming it (LOINC 85354-9 BP panel, 1558-6 FPG, 4548-4 HbA1c, 8867-4 heart rate), judged by the follow-up rules in the order of their days; entries refer to one another by fullUrl."},
@@ -616,7 +616,10 @@ async fn read_service(State(state): State<AppState>, Path(id): Path<String>) -> 
 }
 
 pub(super) const HEALTHCARE_SERVICE: Spec = Spec {
-    params: &[("organization", Kind::Reference)],
+    params: &[
+        ("organization", Kind::Reference),
+        ("_lastUpdated", Kind::Date),
+    ],
     sorts: &[],
     includes: &[],
     revincludes: &[],

@@ -315,6 +315,7 @@ pub(super) const SLOT: Spec = Spec {
         ("schedule", Kind::Reference),
         ("status", Kind::Token),
         ("start", Kind::Date),
+        ("_lastUpdated", Kind::Date),
     ],
     sorts: &[],
     includes: &[],
@@ -367,6 +368,7 @@ pub(super) const APPOINTMENT: Spec = Spec {
         ("actor", Kind::Reference),
         ("status", Kind::Token),
         ("date", Kind::Date),
+        ("_lastUpdated", Kind::Date),
     ],
     sorts: &["date"],
     includes: &["Appointment:slot"],
@@ -444,6 +446,7 @@ pub(super) const SERVICE_REQUEST: Spec = Spec {
         ("status", Kind::Token),
         ("priority", Kind::Token),
         ("authored", Kind::Date),
+        ("_lastUpdated", Kind::Date),
     ],
     sorts: &["authored"],
     includes: &["ServiceRequest:patient", "ServiceRequest:subject"],
@@ -597,7 +600,11 @@ pub(super) fn communication(c: &ConsultationRecord) -> Option<Value> {
 }
 
 pub(super) const CONSULTATION: Spec = Spec {
-    params: &[("patient", Kind::Reference), ("subject", Kind::Reference)],
+    params: &[
+        ("patient", Kind::Reference),
+        ("subject", Kind::Reference),
+        ("_lastUpdated", Kind::Date),
+    ],
     sorts: &[],
     includes: &[],
     revincludes: &[],

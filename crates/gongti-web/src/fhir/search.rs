@@ -837,6 +837,25 @@ impl Search {
 
     /// Cuts a list already filtered and sorted into this search's page.
     pub(crate) fn page_of(&self, mut all: Vec<Value>) -> Page {
+        // `_lastUpdated` on a list read whole: each resource's own meta.lastUpdated.
+        if !self.all("_lastUpdated").is_empty() {
+            let now_us = gongti_app::unix_us(OffsetDateTime::now_utc());
+            all.retain(|v| {
+                v["meta"]["lastUpdated"]
+                    .as_str()
+                    .and_then(|t| {
+                        OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                            .ok()
+                    })
+                    .is_some_and(|at| {
+                        self.dates_match(
+                            "_lastUpdated",
+                            Range::instant(gongti_app::unix_us(at)),
+                            now_us,
+                        )
+                    })
+            });
+        }
         let total = all.len();
         if self.summary_count {
             return Page {

@@ -65,6 +65,26 @@ async fn every_record_has_its_versions_and_earlier_ones_read_back() {
         assert_eq!(at(&episode.json()), "2", "{}", episode.text);
         assert_eq!(episode.headers["etag"], "W/\"2\"");
         assert!(episode.headers.contains_key("last-modified"));
+        // A patient's records sync by `_lastUpdated`: the ending is the latest change.
+        let changed = episode.json()["meta"]["lastUpdated"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let since = |prefix: &str| {
+            format!(
+                "/fhir/EpisodeOfCare?patient={p}&_lastUpdated={prefix}{}",
+                changed.replace(':', "%3A")
+            )
+        };
+        assert_eq!(read(since("ge")).await.json()["total"], 1);
+        assert_eq!(read(since("gt")).await.json()["total"], 0);
+        let encounters_before = read(format!(
+            "/fhir/Encounter?patient={p}&_lastUpdated=lt{}",
+            changed.replace(':', "%3A")
+        ))
+        .await
+        .json();
+        assert_eq!(encounters_before["total"], 2, "{encounters_before}");
         let was = read(format!("/fhir/EpisodeOfCare/{condition}/_history/1")).await;
         assert_eq!(was.status, StatusCode::OK, "{}", was.text);
         assert_eq!(was.json()["status"], "active");
