@@ -24,6 +24,7 @@ mod chronic;
 mod everything;
 mod history;
 mod referral;
+mod registry;
 pub(crate) mod search;
 mod transaction;
 mod write;
@@ -79,9 +80,15 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/Patient/{id}/$everything", get(everything::everything))
         .route("/Practitioner", get(search_practitioners))
         .route("/Practitioner/{id}", get(read_practitioner))
-        .route("/PractitionerRole", get(search_roles))
+        .route(
+            "/PractitionerRole",
+            get(search_roles).post(registry::create_practitioner_role),
+        )
         .route("/PractitionerRole/{id}", get(read_role))
-        .route("/Organization", get(search_organizations))
+        .route(
+            "/Organization",
+            get(search_organizations).post(registry::create_organization),
+        )
         .route("/Organization/{id}", get(read_organization))
         .route("/HealthcareService", get(search_services))
         .route("/HealthcareService/{id}", get(read_service))
@@ -407,6 +414,14 @@ async fn metadata(State(state): State<AppState>) -> Fhir {
             }
             if !spec.revincludes.is_empty() {
                 v["searchRevInclude"] = json!(spec.revincludes);
+            }
+            if matches!(ty, "Organization" | "PractitionerRole") {
+                // The registry's use cases (web::fhir::registry); a PractitionerRole
+                // carries its Practitioner contained.
+                if let Some(list) = v["interaction"].as_array_mut() {
+                    list.push(json!({"code": "create"}));
+                }
+                v["conditionalCreate"] = true.into();
             }
             if ty == "Condition" {
                 // An enrolment (web::fhir::transaction); EpisodeOfCare comes with its

@@ -287,3 +287,127 @@ async fn a_bad_or_refused_write_saves_nothing_and_says_why() {
         "1"
     );
 }
+
+#[tokio::test]
+async fn the_registry_takes_organizations_and_practitioner_roles_from_its_administrators() {
+    for t in TestApp::all().await {
+        let admin = t.token("admin").await;
+        let dir = gongti_testdb::temp_dir("gongti-fhir-registry");
+        let org = json!({
+            "resourceType": "Organization",
+            "identifier": [{"system": "urn:gongti:institution-code", "value": "FHIR-CHC-9"}],
+            "type": [{"coding": [{"system": "urn:gongti:institution-kind", "code": "community_health_centre"}]}],
+            "name": "和平区测试社区卫生服务中心",
+            "address": [{"district": "120101"}],
+        });
+        let r = write(&t, "POST", "/fhir/Organization", &admin, &org, &[]).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let created = r.json();
+        assert_eq!(created["name"], "和平区测试社区卫生服务中心");
+        assert_eq!(created["meta"]["versionId"], "1");
+        std::fs::write(dir.join("organization.json"), &r.text).unwrap();
+        let again = write(
+            &t,
+            "POST",
+            "/fhir/Organization",
+            &admin,
+            &org,
+            &[(
+                "if-none-exist",
+                "identifier=urn:gongti:institution-code|FHIR-CHC-9",
+            )],
+        )
+        .await;
+        assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+        assert_eq!(again.json()["id"], created["id"]);
+        let twice = write(&t, "POST", "/fhir/Organization", &admin, &org, &[]).await;
+        assert_eq!(twice.status, StatusCode::CONFLICT, "{}", twice.text);
+        // A family doctor administers nothing.
+        let doctor = t.token("doctor").await;
+        let mut other = org.clone();
+        other["identifier"][0]["value"] = "FHIR-CHC-10".into();
+        let r = write(&t, "POST", "/fhir/Organization", &doctor, &other, &[]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+        let mut bad = other.clone();
+        bad["type"] =
+            json!([{"coding": [{"system": "urn:gongti:institution-kind", "code": "spaceport"}]}]);
+        let r = write(&t, "POST", "/fhir/Organization", &admin, &bad, &[]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+
+        // The institution's administrator adds a family doctor there.
+        let org_id = created["id"].as_str().unwrap().to_owned();
+        let role = |organization: &str| {
+            json!({
+                "resourceType": "PractitionerRole",
+                "contained": [{"resourceType": "Practitioner", "id": "p",
+                    "identifier": [{"system": "urn:gongti:practitioner-licence", "value": "L-FHIR-1"}],
+                    "name": [{"text": "孙思邈"}], "qualification": [{"code": {"text": "主治医师"}}]}],
+                "practitioner": {"reference": "#p"},
+                "organization": {"reference": organization},
+                "code": [{"coding": [{"system": "urn:gongti:role", "code": "family_doctor"}]}],
+            })
+        };
+        let instadmin = t.token("instadmin").await;
+        let r = write(
+            &t,
+            "POST",
+            "/fhir/PractitionerRole",
+            &instadmin,
+            &role(&format!("Organization/{org_id}")),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            StatusCode::FORBIDDEN,
+            "another institution's administrator: {}",
+            r.text
+        );
+        let r = write(
+            &t,
+            "POST",
+            "/fhir/PractitionerRole",
+            &instadmin,
+            &role(&format!("Organization/{}", t.home)),
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let staff = r.json()["id"].as_str().unwrap().to_owned();
+        std::fs::write(dir.join("role.json"), &r.text).unwrap();
+        let person = t
+            .get(&format!("/fhir/Practitioner/{staff}"), &instadmin)
+            .await;
+        assert_eq!(
+            person.json()["name"][0]["text"],
+            "孙思邈",
+            "{}",
+            person.text
+        );
+        std::fs::write(dir.join("practitioner.json"), &person.text).unwrap();
+        let again = write(
+            &t,
+            "POST",
+            "/fhir/PractitionerRole",
+            &instadmin,
+            &role(&format!("Organization/{}", t.home)),
+            &[("if-none-exist", "identifier=L-FHIR-1")],
+        )
+        .await;
+        assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+        assert_eq!(again.json()["id"], staff.as_str());
+        let mut loose = role(&format!("Organization/{}", t.home));
+        loose["practitioner"] = json!({"reference": "Practitioner/1"});
+        let r = write(
+            &t,
+            "POST",
+            "/fhir/PractitionerRole",
+            &instadmin,
+            &loose,
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        validate(&dir, 3);
+    }
+}

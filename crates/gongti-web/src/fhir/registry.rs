@@ -1,0 +1,276 @@
+//! FHIR writes of the region's registry: `POST Organization` adds an institution and
+//! `POST PractitionerRole` (its Practitioner contained) a staff member, through the
+//! registry's use cases — the same administrator rights, validation and audit as the
+//! JSON API. With `If-None-Exist` on the institution code or the practising licence,
+//! one already registered is the answer (200).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use gongti_app::{AppError, Ctx};
+use gongti_core::problem::{FieldProblem, Problem};
+use gongti_core::region::InstitutionKind;
+use gongti_core::role::Role;
+use gongti_store::{InstitutionFilter, NewInstitution, NewStaff, StaffFilter};
+use serde_json::Value;
+
+use super::write::{resource_body, write_err, written};
+use super::{
+    INSTITUTION_CODE_SYSTEM, INSTITUTION_KIND_SYSTEM, LICENCE_SYSTEM, ROLE_SYSTEM, fhir_err,
+    organization, practitioner_role,
+};
+use crate::AppState;
+use crate::error::ApiError;
+
+fn problem(field: &'static str, problem: Problem) -> FieldProblem {
+    FieldProblem { field, problem }
+}
+
+/// The value of the first identifier or coding of `system` in `list`.
+fn of_system<'v>(list: &'v Value, system: &str, key: &str) -> Option<&'v str> {
+    list.as_array()?.iter().find(|i| i["system"] == system)?[key]
+        .as_str()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// The id a `Type/id` reference names.
+fn referenced(v: &Value, ty: &str) -> Option<i64> {
+    v["reference"]
+        .as_str()?
+        .rsplit_once(&format!("{ty}/"))?
+        .1
+        .parse()
+        .ok()
+}
+
+/// The value an `If-None-Exist: identifier=<system>|<value>` header asks for, of
+/// `system` (the system may be left out); other criteria are refused.
+fn criterion(headers: &HeaderMap, system: &str) -> Result<Option<String>, ApiError> {
+    let Some(query) = headers.get("if-none-exist") else {
+        return Ok(None);
+    };
+    let refuse = || {
+        ApiError::bad_request(
+            "unsupported_condition",
+            "条件创建仅支持按标识（identifier）",
+            "A conditional create matches on the identifier only",
+        )
+        .fhir()
+    };
+    let query = query.to_str().map_err(|_| refuse())?;
+    let pairs: Vec<(String, String)> =
+        form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
+            .into_owned()
+            .collect();
+    match pairs.as_slice() {
+        [(name, value)] if name == "identifier" => {
+            let value = match value.split_once('|') {
+                Some((s, v)) if s.is_empty() || s == system => v,
+                Some(_) => return Err(refuse()),
+                None => value.as_str(),
+            };
+            if value.is_empty() {
+                return Err(refuse());
+            }
+            Ok(Some(value.to_owned()))
+        }
+        _ => Err(refuse()),
+    }
+}
+
+/// `POST Organization`.
+pub(super) async fn create_organization(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let o = resource_body(&headers, &body, "Organization")?;
+    if let Some(code) = criterion(&headers, INSTITUTION_CODE_SYSTEM)? {
+        let found = state
+            .app
+            .institutions(
+                &InstitutionFilter {
+                    code: Some(code),
+                    ..Default::default()
+                },
+                None,
+                1,
+            )
+            .await
+            .map_err(fhir_err)?;
+        if let Some(existing) = found.items.first() {
+            return Ok(written(
+                &state,
+                StatusCode::OK,
+                organization(existing),
+                &headers,
+            ));
+        }
+    }
+    let mut problems = Vec::new();
+    let code = of_system(&o["identifier"], INSTITUTION_CODE_SYSTEM, "value");
+    if code.is_none() {
+        problems.push(problem("Organization.identifier", Problem::Required));
+    }
+    let kind = o["type"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|t| of_system(&t["coding"], INSTITUTION_KIND_SYSTEM, "code"))
+        .and_then(InstitutionKind::from_code);
+    if kind.is_none() {
+        problems.push(problem("Organization.type", Problem::UnknownCode));
+    }
+    let district = o["address"][0]["district"].as_str().map(str::to_owned);
+    let upper = match &o["partOf"] {
+        Value::Null => None,
+        part => match referenced(part, "Organization") {
+            Some(id) => Some(id),
+            None => {
+                problems.push(problem("Organization.partOf", Problem::NotAllowed));
+                None
+            }
+        },
+    };
+    let (Some(code), Some(kind), true) = (code, kind, problems.is_empty()) else {
+        return Err(fhir_err(AppError::Invalid(problems)));
+    };
+    let record = state
+        .app
+        .create_institution(
+            &ctx,
+            &NewInstitution {
+                code: code.to_owned(),
+                name: o["name"].as_str().unwrap_or("").trim().to_owned(),
+                kind,
+                district_code: district.unwrap_or_default(),
+                upper_institution_id: upper,
+            },
+        )
+        .await
+        .map_err(write_err)?;
+    Ok(written(
+        &state,
+        StatusCode::CREATED,
+        organization(&record),
+        &headers,
+    ))
+}
+
+/// `POST PractitionerRole`, its Practitioner contained (`practitioner` = `#id`): one
+/// staff member, whose Practitioner and PractitionerRole share the id.
+pub(super) async fn create_practitioner_role(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let r = resource_body(&headers, &body, "PractitionerRole")?;
+    if let Some(licence) = criterion(&headers, LICENCE_SYSTEM)? {
+        let found = state
+            .app
+            .staff(
+                &StaffFilter {
+                    licence_number: Some(licence),
+                    ..Default::default()
+                },
+                None,
+                1,
+            )
+            .await
+            .map_err(fhir_err)?;
+        if let Some(existing) = found.items.first() {
+            return Ok(written(
+                &state,
+                StatusCode::OK,
+                practitioner_role(existing),
+                &headers,
+            ));
+        }
+    }
+    let mut problems = Vec::new();
+    let local = r["practitioner"]["reference"]
+        .as_str()
+        .and_then(|p| p.strip_prefix('#'));
+    let person = r["contained"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["resourceType"] == "Practitioner" && c["id"].as_str() == local);
+    let Some(person) = person else {
+        problems.push(problem("PractitionerRole.practitioner", Problem::Required));
+        return Err(fhir_err(AppError::Invalid(problems)));
+    };
+    let name = person["name"][0]["text"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| {
+            let n = &person["name"][0];
+            let given: String = n["given"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            Some(format!("{}{given}", n["family"].as_str().unwrap_or("")))
+        })
+        .unwrap_or_default();
+    let role = r["code"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|c| of_system(&c["coding"], ROLE_SYSTEM, "code"))
+        .and_then(Role::from_code);
+    if role.is_none() {
+        problems.push(problem("PractitionerRole.code", Problem::UnknownCode));
+    }
+    let institution = referenced(&r["organization"], "Organization");
+    if institution.is_none() {
+        problems.push(problem("PractitionerRole.organization", Problem::Required));
+    }
+    let department = match &r["healthcareService"][0] {
+        Value::Null => None,
+        d => match referenced(d, "HealthcareService") {
+            Some(id) => Some(id),
+            None => {
+                problems.push(problem(
+                    "PractitionerRole.healthcareService",
+                    Problem::NotAllowed,
+                ));
+                None
+            }
+        },
+    };
+    let Some(role) = role.filter(|_| problems.is_empty()) else {
+        return Err(fhir_err(AppError::Invalid(problems)));
+    };
+    let record = state
+        .app
+        .create_staff(
+            &ctx,
+            &NewStaff {
+                name,
+                role,
+                institution_id: institution,
+                district_code: None,
+                department_id: department,
+                licence_number: of_system(&person["identifier"], LICENCE_SYSTEM, "value")
+                    .map(str::to_owned),
+                title: person["qualification"][0]["code"]["text"]
+                    .as_str()
+                    .map(str::to_owned),
+                practice_years: 0,
+            },
+        )
+        .await
+        .map_err(write_err)?;
+    Ok(written(
+        &state,
+        StatusCode::CREATED,
+        practitioner_role(&record),
+        &headers,
+    ))
+}
