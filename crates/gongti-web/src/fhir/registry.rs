@@ -15,7 +15,7 @@ use gongti_core::role::Role;
 use gongti_store::{InstitutionFilter, NewInstitution, NewStaff, StaffFilter};
 use serde_json::Value;
 
-use super::write::{resource_body, write_err, written};
+use super::write::{identifier_criterion, resource_body, write_err, written};
 use super::{
     INSTITUTION_CODE_SYSTEM, INSTITUTION_KIND_SYSTEM, LICENCE_SYSTEM, ROLE_SYSTEM, fhir_err,
     organization, practitioner_role,
@@ -45,39 +45,12 @@ fn referenced(v: &Value, ty: &str) -> Option<i64> {
         .ok()
 }
 
-/// The value an `If-None-Exist: identifier=<system>|<value>` header asks for, of
-/// `system` (the system may be left out); other criteria are refused.
+/// The identifier an `If-None-Exist` header asks for, of `system`.
 fn criterion(headers: &HeaderMap, system: &str) -> Result<Option<String>, ApiError> {
-    let Some(query) = headers.get("if-none-exist") else {
-        return Ok(None);
-    };
-    let refuse = || {
-        ApiError::bad_request(
-            "unsupported_condition",
-            "条件创建仅支持按标识（identifier）",
-            "A conditional create matches on the identifier only",
-        )
-        .fhir()
-    };
-    let query = query.to_str().map_err(|_| refuse())?;
-    let pairs: Vec<(String, String)> =
-        form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
-            .into_owned()
-            .collect();
-    match pairs.as_slice() {
-        [(name, value)] if name == "identifier" => {
-            let value = match value.split_once('|') {
-                Some((s, v)) if s.is_empty() || s == system => v,
-                Some(_) => return Err(refuse()),
-                None => value.as_str(),
-            };
-            if value.is_empty() {
-                return Err(refuse());
-            }
-            Ok(Some(value.to_owned()))
-        }
-        _ => Err(refuse()),
-    }
+    headers
+        .get("if-none-exist")
+        .map(|q| identifier_criterion(q.to_str().unwrap_or(""), system))
+        .transpose()
 }
 
 /// `POST Organization`.

@@ -286,11 +286,18 @@ pub(super) fn written(
 /// The ID number an `If-None-Exist` query asks for (`identifier=<system>|<value>`; the
 /// system may be left out). Other criteria are refused: we match on identity only.
 pub(super) fn id_number_criterion(query: &str) -> Result<String, ApiError> {
+    identifier_criterion(query, ID_NUMBER_SYSTEM)
+}
+
+/// The identifier value a conditional create's query asks for
+/// (`identifier=<system>|<value>`, the system of `system` or left out); other criteria
+/// are refused: we match on identity only.
+pub(super) fn identifier_criterion(query: &str, system: &str) -> Result<String, ApiError> {
     let refuse = || {
         ApiError::bad_request(
             "unsupported_condition",
-            "条件创建仅支持按身份证号（identifier）",
-            "A conditional create matches on the ID number (identifier) only",
+            "条件创建仅支持按标识（identifier）",
+            "A conditional create matches on the identifier only",
         )
         .fhir()
     };
@@ -301,7 +308,7 @@ pub(super) fn id_number_criterion(query: &str) -> Result<String, ApiError> {
     match pairs.as_slice() {
         [(name, value)] if name == "identifier" => {
             let value = match value.split_once('|') {
-                Some((system, v)) if system.is_empty() || system == ID_NUMBER_SYSTEM => v,
+                Some((s, v)) if s.is_empty() || s == system => v,
                 Some(_) => return Err(refuse()),
                 None => value.as_str(),
             };
