@@ -305,7 +305,7 @@ fn followup_observations(f: &FollowupRecord) -> Vec<(Date, &'static str, Value)>
 
 /// A home reading: categorised as R4's vital-signs and as our `home-reading` source, so
 /// it answers ordinary searches and a search for home readings alike.
-fn reading_observation(r: &ReadingRecord) -> (&'static str, Value) {
+pub(super) fn reading_observation(r: &ReadingRecord) -> (&'static str, Value) {
     let when: Value = utc(r.taken_at_us).into();
     let mut v = match (r.bp, r.glucose_centi_mmol) {
         (Some(bp), _) => bp_observation(

@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 mod chronic;
 mod everything;
 mod history;
+mod readings;
 mod referral;
 mod registry;
 pub(crate) mod search;
@@ -97,6 +98,10 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route(
             "/Condition",
             axum::routing::post(transaction::create_condition),
+        )
+        .route(
+            "/Observation",
+            axum::routing::post(readings::create_observation),
         );
     // Versions read the record as it is now through its type's own read.
     let reader: Router = protected
@@ -422,6 +427,13 @@ async fn metadata(State(state): State<AppState>) -> Fhir {
                     list.push(json!({"code": "create"}));
                 }
                 v["conditionalCreate"] = true.into();
+            }
+            if ty == "Observation" {
+                // A home reading (web::fhir::readings); a follow-up's measurements
+                // come with their Encounter in a transaction.
+                if let Some(list) = v["interaction"].as_array_mut() {
+                    list.push(json!({"code": "create"}));
+                }
             }
             if ty == "Condition" {
                 // An enrolment (web::fhir::transaction); EpisodeOfCare comes with its

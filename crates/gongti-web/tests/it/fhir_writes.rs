@@ -411,3 +411,63 @@ async fn the_registry_takes_organizations_and_practitioner_roles_from_its_admini
         validate(&dir, 3);
     }
 }
+
+#[tokio::test]
+async fn a_home_reading_comes_in_as_an_observation_once() {
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let p = t.home_resident;
+        let taken = (time::OffsetDateTime::now_utc() - time::Duration::hours(2))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        let q = |v: i64| json!({"value": v, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"});
+        let bp = json!({
+            "resourceType": "Observation", "status": "final",
+            "identifier": [{"system": "urn:example:device-readings", "value": "dev-7-000123"}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
+            "subject": {"reference": format!("Patient/{p}")},
+            "effectiveDateTime": taken,
+            "component": [
+                {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}, "valueQuantity": q(192)},
+                {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]}, "valueQuantity": q(116)},
+            ],
+            "device": {"display": "欧姆龙 HEM-7136"},
+        });
+        let r = write(&t, "POST", "/fhir/Observation", &doctor, &bp, &[]).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let created = r.json();
+        assert!(
+            created["id"].as_str().unwrap().starts_with('r'),
+            "{created}"
+        );
+        assert_eq!(created["component"][0]["valueQuantity"]["value"], 192.0);
+        let dir = gongti_testdb::temp_dir("gongti-fhir-reading");
+        std::fs::write(dir.join("reading.json"), &r.text).unwrap();
+        // The same reading again changes nothing.
+        let again = write(&t, "POST", "/fhir/Observation", &doctor, &bp, &[]).await;
+        assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+        assert_eq!(again.json()["id"], created["id"]);
+        // An urgent reading raises its alert, as an upload over the JSON API does.
+        let flags = t
+            .get(&format!("/fhir/Flag?patient={p}&status=active"), &doctor)
+            .await
+            .json();
+        assert!(flags["total"].as_u64().unwrap() >= 1, "{flags}");
+        // A bad value, a measurement of a follow-up, another institution's patient.
+        let mut bad = bp.clone();
+        bad["identifier"][0]["value"] = "dev-7-000124".into();
+        bad["component"][0]["valueQuantity"]["value"] = 999.into();
+        let r = write(&t, "POST", "/fhir/Observation", &doctor, &bad, &[]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        let mut at_visit = bp.clone();
+        at_visit["encounter"] = json!({"reference": "Encounter/1"});
+        let r = write(&t, "POST", "/fhir/Observation", &doctor, &at_visit, &[]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        let other = t.token("other_doctor").await;
+        let mut theirs = bp.clone();
+        theirs["identifier"][0]["value"] = "dev-7-000125".into();
+        let r = write(&t, "POST", "/fhir/Observation", &other, &theirs, &[]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+        validate(&dir, 1);
+    }
+}
