@@ -15,8 +15,8 @@ use gongti_core::region::InstitutionId;
 use gongti_core::resident::{ResidentForm, validate};
 use gongti_store::{
     ImportEnrolment, ImportEnrolmentRef, ImportFollowup, ImportPatient, ImportPlan,
-    ImportRegistration, ImportUpdate, NewEnrolment, PatientTable, RecordTable, ResidentFilter,
-    RiskProfile, StoreError,
+    ImportRegistration, ImportRisk, ImportUpdate, NewEnrolment, PatientTable, RecordTable,
+    ResidentFilter, RiskProfile, StoreError,
 };
 use time::Date;
 
@@ -63,7 +63,7 @@ pub enum Programme {
 }
 
 /// The resident an item is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Target {
     /// The resident of the `Register` item at this index.
     Item(usize),
@@ -108,7 +108,10 @@ struct Progress {
 }
 
 /// What the plan's items stand for, to answer in the items' order.
+#[derive(Debug, Clone, Copy)]
 enum Planned {
+    /// Not planned: the item has problems (and nothing is written).
+    Refused,
     Registration(usize),
     Found(i64),
     Update(i64),
@@ -129,7 +132,7 @@ impl App {
         let today = self.today();
         let actor = ctx.principal.actor();
         let mut plan = ImportPlan::default();
-        let mut planned = Vec::with_capacity(items.len());
+        let mut planned = vec![Planned::Refused; items.len()];
         let mut problems: Vec<(usize, FieldProblem)> = Vec::new();
         // Each item's registration in the plan (for enrolments naming it), and the
         // resident a conditional registration found.
@@ -137,6 +140,19 @@ impl App {
         let mut enrolment_of: Vec<Option<usize>> = vec![None; items.len()];
         let mut found: Vec<Option<i64>> = vec![None; items.len()];
         let mut id_numbers = std::collections::HashSet::new();
+        // Whose diabetes the Bundle itself enrols, wherever its entry stands: a row of
+        // their hypertension risk.
+        let diabetic: std::collections::HashSet<Target> = items
+            .iter()
+            .filter_map(|item| match item {
+                ImportItem::Enrol { patient, form }
+                    if Disease::from_icd10(&form.icd10) == Some(Disease::Diabetes) =>
+                {
+                    Some(*patient)
+                }
+                _ => None,
+            })
+            .collect();
         let mut programmes = std::collections::HashSet::new();
         for (i, item) in items.iter().enumerate() {
             match item {
@@ -183,12 +199,12 @@ impl App {
                                 .await?;
                             self.audit.record(vec![entry]).await?;
                             found[i] = Some(view.record.id);
-                            planned.push(Planned::Found(view.record.id));
+                            planned[i] = Planned::Found(view.record.id);
                             continue;
                         }
                     }
                     registration_of[i] = Some(plan.registrations.len());
-                    planned.push(Planned::Registration(plan.registrations.len()));
+                    planned[i] = Planned::Registration(plan.registrations.len());
                     plan.registrations.push(ImportRegistration {
                         resident: valid,
                         home_institution_id: home,
@@ -205,7 +221,7 @@ impl App {
                         .await?;
                     match validate(form, today) {
                         Ok(valid) => {
-                            planned.push(Planned::Update(*id));
+                            planned[i] = Planned::Update(*id);
                             plan.updates.push(ImportUpdate {
                                 id: *id,
                                 resident: valid,
@@ -218,7 +234,7 @@ impl App {
                 }
                 ImportItem::Followup { .. } => {
                     // Judged below, each enrolment's visits in the order of their days.
-                    planned.push(Planned::Followup(usize::MAX));
+                    planned[i] = Planned::Followup(usize::MAX);
                 }
                 ImportItem::Enrol { patient, form } => {
                     // The resident: one the bundle registers, or one the actor may write.
@@ -291,12 +307,14 @@ impl App {
                         ));
                         continue;
                     }
-                    let diabetes = match target {
-                        _ if programmes.contains(&(target, Disease::Diabetes)) => {
+                    let diabetes = match (diabetic.contains(patient), target) {
+                        (true, _) => {
                             gongti_core::chronic::risk::DiabetesStatus::WithoutComplications
                         }
-                        ImportPatient::Existing(id) => self.diabetes_status(id).await?,
-                        ImportPatient::New(_) => gongti_core::chronic::risk::DiabetesStatus::None,
+                        (false, ImportPatient::Existing(id)) => self.diabetes_status(id).await?,
+                        (false, ImportPatient::New(_)) => {
+                            gongti_core::chronic::risk::DiabetesStatus::None
+                        }
                     };
                     let profile = RiskProfile::default();
                     let risk = (valid.disease == Disease::Hypertension).then(|| {
@@ -315,7 +333,7 @@ impl App {
                     entry.detail = Some(valid.disease.code().into());
                     let enrolled_on = valid.enrolled_on;
                     enrolment_of[i] = Some(plan.enrolments.len());
-                    planned.push(Planned::Enrolment(plan.enrolments.len(), target));
+                    planned[i] = Planned::Enrolment(plan.enrolments.len(), target);
                     plan.enrolments.push(ImportEnrolment {
                         patient: target,
                         enrolment: NewEnrolment {
@@ -342,6 +360,7 @@ impl App {
             &mut problems,
         )
         .await?;
+        self.plan_restratified(ctx, &mut plan).await?;
         let mut refusal = self.entry(ctx, "import.transaction", Outcome::Ok);
         refusal.resource_type = "Bundle".into();
         if !problems.is_empty() {
@@ -364,10 +383,15 @@ impl App {
                 };
                 return Err(self.refuse(refusal, AppError::Conflict(code)).await);
             }
-            Err(StoreError::Changed(_)) => {
-                return Err(self
-                    .refuse(refusal, AppError::Conflict("version_changed"))
-                    .await);
+            // A record that moved on from the version the update gave, or an enrolment
+            // ended meanwhile.
+            Err(StoreError::Changed(what)) => {
+                let code = if what == "version" {
+                    "version_changed"
+                } else {
+                    "not_enrolled"
+                };
+                return Err(self.refuse(refusal, AppError::Conflict(code)).await);
             }
             Err(StoreError::NotFound) => {
                 return Err(self.refuse(refusal, AppError::NotFound).await);
@@ -375,35 +399,29 @@ impl App {
             Err(e) => return Err(e.into()),
         };
         self.audit.flush().await?;
-        // A diabetes enrolment is a row of an existing hypertension enrolment's risk table.
-        for e in &plan.enrolments {
-            if let (ImportPatient::Existing(id), Disease::Diabetes) =
-                (e.patient, e.enrolment.enrolment.disease)
-                && !programmes.contains(&(e.patient, Disease::Hypertension))
-            {
-                let record = self.store.resident(id).await?;
-                self.restratify(&record, None, &[]).await?;
-            }
-        }
-        let resident_of = |p: ImportPatient| match p {
-            ImportPatient::New(k) => imported.residents[k],
-            ImportPatient::Existing(id) => id,
-        };
-        Ok(planned
-            .into_iter()
-            .map(|p| match p {
-                Planned::Registration(k) => ImportOutcome::Registered(imported.residents[k]),
-                Planned::Found(id) => ImportOutcome::Found(id),
-                Planned::Update(id) => ImportOutcome::Updated(id),
+        // Every item of a plan written has its outcome (the ids the store returned).
+        let missing = || AppError::Internal(anyhow::anyhow!("an imported item without its id"));
+        let id = |list: &[i64], k: usize| list.get(k).copied().ok_or_else(missing);
+        let mut outcomes = Vec::with_capacity(planned.len());
+        for p in planned {
+            outcomes.push(match p {
+                Planned::Registration(k) => ImportOutcome::Registered(id(&imported.residents, k)?),
+                Planned::Found(r) => ImportOutcome::Found(r),
+                Planned::Update(r) => ImportOutcome::Updated(r),
                 Planned::Enrolment(k, target) => ImportOutcome::Enrolled {
-                    enrolment: imported.enrolments[k],
-                    resident: resident_of(target),
+                    enrolment: id(&imported.enrolments, k)?,
+                    resident: match target {
+                        ImportPatient::New(r) => id(&imported.residents, r)?,
+                        ImportPatient::Existing(r) => r,
+                    },
                 },
                 Planned::Followup(k) => ImportOutcome::Recorded {
-                    followup: imported.followups[k],
+                    followup: id(&imported.followups, k)?,
                 },
-            })
-            .collect())
+                Planned::Refused => return Err(missing()),
+            });
+        }
+        Ok(outcomes)
     }
 
     /// Judges the follow-up items: each enrolment's in the order of their days, with
@@ -640,5 +658,65 @@ impl App {
                 }))
             }
         }
+    }
+
+    /// A diabetes enrolment of a resident whose hypertension enrolment is stored (not
+    /// in the Bundle) is a row of that enrolment's risk table: its risk recomputed, in
+    /// the import's transaction, with its audit record.
+    async fn plan_restratified(&self, ctx: &Ctx, plan: &mut ImportPlan) -> AppResult<()> {
+        let today = self.today();
+        let mut risks = Vec::new();
+        for e in &plan.enrolments {
+            let ImportPatient::Existing(resident) = e.patient else {
+                continue;
+            };
+            if e.enrolment.enrolment.disease != Disease::Diabetes
+                || plan.enrolments.iter().any(|o| {
+                    o.patient == e.patient && o.enrolment.enrolment.disease == Disease::Hypertension
+                })
+            {
+                continue;
+            }
+            let htn = match self
+                .store
+                .active_enrolment(resident, Disease::Hypertension)
+                .await
+            {
+                Ok(h) => h,
+                Err(StoreError::NotFound) => continue,
+                Err(err) => return Err(err.into()),
+            };
+            let record = self.store.resident(resident).await?;
+            let risk = risk_of(&RiskBasis {
+                sex: record.sex,
+                birth_date: record.birth_date,
+                profile: &htn.profile,
+                highest_bp: htn.highest_bp,
+                bmi_centi: htn.bmi_centi,
+                waist_cm: htn.waist_cm,
+                diabetes: gongti_core::chronic::risk::DiabetesStatus::WithoutComplications,
+                today,
+            });
+            let mut audit = self.entry(ctx, "chronic.risk_factors", Outcome::Ok);
+            audit.resource_type = "EpisodeOfCare".into();
+            audit.resource_id = Some(htn.id.to_string());
+            audit.patient_id = Some(resident);
+            audit.detail = Some(format!("risk={}", risk.level.code()));
+            risks.push(ImportRisk {
+                enrolment_id: htn.id,
+                risk,
+                audit,
+            });
+        }
+        plan.risks = risks;
+        Ok(())
+    }
+
+    /// Audits the refusal of a Bundle whose entries could not all be read (their
+    /// problems found at the edge) and returns the error to answer with.
+    pub async fn refuse_import(&self, ctx: &Ctx, problems: Vec<(usize, FieldProblem)>) -> AppError {
+        let mut refusal = self.entry(ctx, "import.transaction", Outcome::Ok);
+        refusal.resource_type = "Bundle".into();
+        self.refuse(refusal, AppError::InvalidBatch(problems)).await
     }
 }

@@ -82,6 +82,15 @@ pub struct ImportFollowup {
     pub audit: AuditEntry,
 }
 
+/// A stored hypertension enrolment's risk recomputed by the import (a diabetes
+/// enrolment is a row of its table).
+#[derive(Debug, Clone)]
+pub struct ImportRisk {
+    pub enrolment_id: i64,
+    pub risk: StoredRisk,
+    pub audit: AuditEntry,
+}
+
 /// What one import writes. Follow-ups are written in the order given (each
 /// enrolment's in visit order).
 #[derive(Debug, Clone, Default)]
@@ -90,6 +99,7 @@ pub struct ImportPlan {
     pub updates: Vec<ImportUpdate>,
     pub enrolments: Vec<ImportEnrolment>,
     pub followups: Vec<ImportFollowup>,
+    pub risks: Vec<ImportRisk>,
 }
 
 /// The ids an import created, in the plan's order.
@@ -208,6 +218,15 @@ impl Store {
                 audit.patient_id = Some(resident_id);
                 staged.extend(created(std::slice::from_ref(&audit), id));
                 followups.push(id);
+            }
+            for r in &plan.risks {
+                sqlx::query(
+                    "UPDATE chronic_enrolments SET risk_level = $1, risk_factors = $2, changed_at_us = $3
+                     WHERE id = $4 AND status = 'active'",
+                )
+                .bind(r.risk.level.code()).bind(r.risk.factors.join(",")).bind(now_us).bind(r.enrolment_id)
+                .execute(&mut *tx).await?;
+                staged.push(r.audit.clone());
             }
             stage_audit!(tx, &staged);
             tx.commit().await?;

@@ -59,7 +59,7 @@ pub use contracts::{ContractRecord, ContractWrite, NewPackage, OpenContract, Pac
 pub use idempotency::IdempotentStart;
 pub use import::{
     ImportEnrolment, ImportEnrolmentRef, ImportFollowup, ImportPatient, ImportPlan,
-    ImportRegistration, ImportUpdate, Imported,
+    ImportRegistration, ImportRisk, ImportUpdate, Imported,
 };
 pub use indicators::{IndicatorPatient, IndicatorScope, IndicatorWindow};
 pub use maintained::{IndicatorEvent, IndicatorTables, IndicatorUpdate, scopes_of};

@@ -318,6 +318,10 @@ impl Store {
             });
             done += todo.len() as u64;
         }
+        let versions = self.reseal_kept_versions(&stale).await?;
+        if versions > 0 {
+            tracing::info!(versions, "resealed residents' earlier versions");
+        }
         let answers: Vec<(String, String, Vec<u8>)> = on_write!(self, pool => {
             sqlx::query_as("SELECT scope, key, answer FROM idempotency_keys WHERE answer IS NOT NULL")
                 .fetch_all(pool).await?
@@ -332,6 +336,61 @@ impl Store {
                     .bind(&again[..]).bind(&scope).bind(&key).execute(pool).await?;
             });
             done += 1;
+        }
+        Ok(done)
+    }
+
+    /// Reseals the ID and phone numbers kept in residents' earlier versions
+    /// (`record_versions`) under the current key, as [`Store::reseal_personal_data`]
+    /// does for the records themselves; returns how many versions.
+    async fn reseal_kept_versions(&self, stale: &dyn Fn(&Option<String>) -> bool) -> Result<u64> {
+        let (select, update) = match self.kind() {
+            crate::EngineKind::Sqlite => (
+                "SELECT row_id, version, json_extract(snapshot, '$.id_number'), json_extract(snapshot, '$.phone')
+                 FROM record_versions WHERE table_name = 'residents' AND (row_id > $1 OR (row_id = $1 AND version > $2))
+                 ORDER BY row_id, version LIMIT $3",
+                "UPDATE record_versions SET snapshot = json_set(snapshot, '$.id_number', $1, '$.phone', $2)
+                 WHERE table_name = 'residents' AND row_id = $3 AND version = $4",
+            ),
+            crate::EngineKind::Postgres => (
+                "SELECT row_id, version, snapshot ->> 'id_number', snapshot ->> 'phone'
+                 FROM record_versions WHERE table_name = 'residents' AND (row_id > $1 OR (row_id = $1 AND version > $2))
+                 ORDER BY row_id, version LIMIT $3",
+                "UPDATE record_versions SET snapshot = snapshot || jsonb_build_object('id_number', $1::text, 'phone', $2::text)
+                 WHERE table_name = 'residents' AND row_id = $3 AND version = $4",
+            ),
+        };
+        let mut done = 0u64;
+        let mut after = (0i64, 0i64);
+        loop {
+            let rows: Vec<(i64, i64, Option<String>, Option<String>)> = on_write!(self, pool => {
+                sqlx::query_as(select).bind(after.0).bind(after.1).bind(SEAL_BATCH).fetch_all(pool).await?
+            });
+            let Some(&(row, version, _, _)) = rows.last() else {
+                break;
+            };
+            after = (row, version);
+            let todo: Vec<_> = rows
+                .iter()
+                .filter(|(_, _, i, p)| stale(i) || stale(p))
+                .collect();
+            on_write!(self, pool => {
+                let mut tx = pool.begin().await?;
+                for (row, version, id_number, phone) in &todo {
+                    let reseal = |column: &str, v: &Option<String>| -> Result<Option<String>> {
+                        v.as_deref()
+                            .map(|t| self.keys.open_text(column, t).map(|plain| self.keys.seal_text(column, &plain)))
+                            .transpose()
+                    };
+                    sqlx::query(update)
+                        .bind(reseal(crate::residents::ID_NUMBER_COLUMN, id_number)?)
+                        .bind(reseal(crate::residents::PHONE_COLUMN, phone)?)
+                        .bind(row).bind(version)
+                        .execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            });
+            done += todo.len() as u64;
         }
         Ok(done)
     }

@@ -82,9 +82,9 @@ impl Kept {
     }
 
     /// Columns a write keeps up to date beside the record (an enrolment's figures from
-    /// its follow-ups, the time a write touched it to lock it): their change alone is
-    /// no new version. No FHIR resource shows them (the PostgreSQL triggers in
-    /// migration 0022 list the same).
+    /// its follow-ups, the time a write touched it to lock it, a resident's sealed
+    /// numbers resealed): their change alone is no new version (the PostgreSQL
+    /// triggers in migration 0022 list the same).
     pub(crate) fn bookkeeping(self) -> &'static [&'static str] {
         match self {
             Kept::Enrolments => &[
@@ -98,6 +98,10 @@ impl Kept {
                 "bmi_centi",
                 "waist_cm",
             ],
+            // Resealing under a new key (or sealing numbers stored before encryption)
+            // rewrites these alone; a change of the numbers themselves is an update,
+            // which also sets `updated_at_us`.
+            Kept::Residents => &["id_number", "phone", "id_number_hash"],
             _ => &[],
         }
     }

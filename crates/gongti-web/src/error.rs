@@ -372,7 +372,18 @@ impl IntoResponse for ApiError {
             issues.extend(problems.iter().map(|p| {
                 // A Bundle's item is named by its entry (a transaction's problems).
                 let expression = match (p["index"].as_u64(), p["field"].as_str()) {
-                    (Some(i), Some(field)) => json!(format!("Bundle.entry[{i}].resource.{field}")),
+                    // The entry's request, or an element of its resource (named from
+                    // the resource down: `Patient.identifier` is `identifier`).
+                    (Some(i), Some(field)) if field.starts_with("request") => {
+                        json!(format!("Bundle.entry[{i}].{field}"))
+                    }
+                    (Some(i), Some(field)) => {
+                        let element = match field.split_once('.') {
+                            Some((ty, rest)) if ty.starts_with(char::is_uppercase) => rest,
+                            _ => field,
+                        };
+                        json!(format!("Bundle.entry[{i}].resource.{element}"))
+                    }
                     _ => p["field"].clone(),
                 };
                 json!({"severity": "error", "code": "invalid", "expression": [expression], "diagnostics": p["message_en"]})

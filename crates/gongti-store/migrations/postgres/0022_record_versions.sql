@@ -44,7 +44,8 @@ BEGIN
 END
 $$;
 ALTER TABLE residents ADD COLUMN version BIGINT NOT NULL DEFAULT 1, ADD COLUMN version_at_us BIGINT;
-CREATE TRIGGER residents_version BEFORE UPDATE ON residents FOR EACH ROW EXECUTE FUNCTION gongti_keep_version('created_at_us');
+CREATE TRIGGER residents_version BEFORE UPDATE ON residents FOR EACH ROW EXECUTE FUNCTION gongti_keep_version(
+    'created_at_us', 'id_number', 'phone', 'id_number_hash');
 ALTER TABLE institutions ADD COLUMN version BIGINT NOT NULL DEFAULT 1, ADD COLUMN version_at_us BIGINT;
 CREATE TRIGGER institutions_version BEFORE UPDATE ON institutions FOR EACH ROW EXECUTE FUNCTION gongti_keep_version('created_at_us');
 ALTER TABLE departments ADD COLUMN version BIGINT NOT NULL DEFAULT 1, ADD COLUMN version_at_us BIGINT;

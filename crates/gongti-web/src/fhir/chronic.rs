@@ -508,6 +508,7 @@ async fn encounters(
                 )
         })
         .collect();
+    found.retain(|(_, v, _)| s.last_updated_matches(v));
     s.sort_by_time(&mut found, |(r, _, _)| r.start_us);
     // `_revinclude=Observation:encounter`: the page's encounters' observations.
     let included = if s.revincludes.is_empty() {

@@ -113,14 +113,25 @@ async fn current(
     let mut request = Request::builder()
         .method("GET")
         .uri(format!("/{ty}/{}", super::encode(id)));
-    for name in [header::AUTHORIZATION, header::COOKIE] {
+    // The caller's credentials and request id (the read's audit record carries it).
+    for name in [
+        header::AUTHORIZATION,
+        header::COOKIE,
+        header::HeaderName::from_static("x-request-id"),
+    ] {
         for v in headers.get_all(&name) {
             request = request.header(&name, v);
         }
     }
-    let request = request
+    let mut request = request
         .body(Body::empty())
         .map_err(|_| ApiError::not_found().fhir().into_response())?;
+    // A refusal of the inner read is shaped as FHIR's, as the outer request's would be.
+    if let Ok(uri) = format!("/fhir/{ty}/{}", super::encode(id)).parse() {
+        request
+            .extensions_mut()
+            .insert(axum::extract::OriginalUri(uri));
+    }
     let answer = match reader.oneshot(request).await {
         Ok(a) => a,
         Err(never) => match never {},

@@ -411,6 +411,7 @@ async fn appointments(
             ) && s.dates_match("date", *when, now)
         })
         .collect();
+    found.retain(|(_, v, _)| s.last_updated_matches(v));
     s.sort_by_time(&mut found, |(r, _, _)| r.start_us);
     // `_include=Appointment:slot`: the slots of the page's appointments.
     let mut included = Vec::new();
@@ -506,6 +507,7 @@ async fn service_requests(
             ) && s.dates_match("authored", *when, now)
         })
         .collect();
+    found.retain(|(_, v, _)| s.last_updated_matches(v));
     s.sort_by_time(&mut found, |(r, _, _)| r.start_us);
     // `_include=ServiceRequest:patient`: the page's patients, as the caller may see them.
     let mut included = Vec::new();

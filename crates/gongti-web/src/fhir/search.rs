@@ -836,26 +836,30 @@ impl Search {
     }
 
     /// Cuts a list already filtered and sorted into this search's page.
+    /// Whether a resource's `meta.lastUpdated` satisfies `_lastUpdated` (a list read
+    /// whole filters with it before paging, and before choosing what a page includes).
+    pub(crate) fn last_updated_matches(&self, v: &Value) -> bool {
+        if self.all("_lastUpdated").is_empty() {
+            return true;
+        }
+        let now_us = gongti_app::unix_us(OffsetDateTime::now_utc());
+        v["meta"]["lastUpdated"]
+            .as_str()
+            .and_then(|t| {
+                OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+            })
+            .is_some_and(|at| {
+                self.dates_match(
+                    "_lastUpdated",
+                    Range::instant(gongti_app::unix_us(at)),
+                    now_us,
+                )
+            })
+    }
+
     pub(crate) fn page_of(&self, mut all: Vec<Value>) -> Page {
         // `_lastUpdated` on a list read whole: each resource's own meta.lastUpdated.
-        if !self.all("_lastUpdated").is_empty() {
-            let now_us = gongti_app::unix_us(OffsetDateTime::now_utc());
-            all.retain(|v| {
-                v["meta"]["lastUpdated"]
-                    .as_str()
-                    .and_then(|t| {
-                        OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                            .ok()
-                    })
-                    .is_some_and(|at| {
-                        self.dates_match(
-                            "_lastUpdated",
-                            Range::instant(gongti_app::unix_us(at)),
-                            now_us,
-                        )
-                    })
-            });
-        }
+        all.retain(|v| self.last_updated_matches(v));
         let total = all.len();
         if self.summary_count {
             return Page {

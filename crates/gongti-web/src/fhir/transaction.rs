@@ -428,7 +428,18 @@ pub(super) async fn bundle(
             _ => None,
         })
         .collect();
+    let mut seen_codes = std::collections::HashSet::new();
     for (i, j, m) in measured {
+        if !seen_codes.insert((j, std::mem::discriminant(&m))) {
+            problems.push((
+                i,
+                FieldProblem {
+                    field: "code",
+                    problem: Problem::Inconsistent { with: "encounter" },
+                },
+            ));
+            continue;
+        }
         match asked.get_mut(j) {
             Some(Some(Asked::Item(ImportItem::Followup { form, .. }))) => match m {
                 Measured::Bp { sbp_mmhg, dbp_mmhg } => {
@@ -505,7 +516,8 @@ pub(super) async fn bundle(
             Err(e) => return Err(fhir_err(e)),
         }
         problems.sort_by_key(|(i, _)| *i);
-        return Err(fhir_err(on_patient(AppError::InvalidBatch(problems))));
+        let refused = state.app.refuse_import(&ctx, problems).await;
+        return Err(fhir_err(on_patient(refused)));
     }
     let outcomes = match state.app.import(&ctx, &items, false).await {
         Ok(o) => o,

@@ -520,3 +520,69 @@ async fn years_of_follow_ups_come_in_judged_in_order_and_counted() {
         validate(&dir, 3);
     }
 }
+
+/// A Bundle is judged whole: a bad entry anywhere is reported with the others'
+/// problems (never a failure of the server), and a diabetes enrolment counts in the
+/// hypertension risk wherever its entry stands.
+#[tokio::test]
+async fn a_bundle_is_judged_whole_whatever_the_order_of_its_entries() {
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let day = |ago: i64| (t.app.today() - time::Duration::days(ago)).to_string();
+        let good = id_number_born("19490101", 501);
+        let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            entry("urn:uuid:a", patient("120101194901015019", "坏号"), "POST", "Patient"),
+            entry("urn:uuid:b", patient(&good, "好号"), "POST", "Patient"),
+            entry("urn:uuid:c", condition("urn:uuid:b", "I10", &day(400), None), "POST", "Condition"),
+            encounter("urn:uuid:e", "urn:uuid:b", "urn:uuid:c", &day(100)),
+            bp("urn:uuid:o", "urn:uuid:b", "urn:uuid:e", &day(100), 150, 90),
+            bp("urn:uuid:o2", "urn:uuid:b", "urn:uuid:e", &day(100), 151, 91),
+        ]});
+        let r = post_bundle(&t, &doctor, &bundle).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert!(
+            r.text.contains("Bundle.entry[0].resource.identifier"),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.text.contains("Bundle.entry[5].resource.code"),
+            "{}",
+            r.text
+        );
+        // Hypertension then diabetes, or diabetes then hypertension: the same risk.
+        let mut risks = Vec::new();
+        for (n, codes) in [["I10", "E11.9"], ["E11.9", "I10"]].iter().enumerate() {
+            let person = id_number_born("19520303", 510 + n as u32);
+            let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+                entry("urn:uuid:p", patient(&person, "风险"), "POST", "Patient"),
+                entry("urn:uuid:c1", condition("urn:uuid:p", codes[0], &day(500), None), "POST", "Condition"),
+                entry("urn:uuid:c2", condition("urn:uuid:p", codes[1], &day(500), None), "POST", "Condition"),
+            ]});
+            let r = post_bundle(&t, &doctor, &bundle).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            let resident = r.json()["entry"][0]["response"]["location"]
+                .as_str()
+                .unwrap()
+                .split('/')
+                .nth(1)
+                .unwrap()
+                .to_owned();
+            let list = t
+                .get(&format!("/api/v1/residents/{resident}/enrolments"), &doctor)
+                .await
+                .json();
+            let htn = list
+                .as_array()
+                .or_else(|| list["items"].as_array())
+                .unwrap()
+                .iter()
+                .find(|e| e["disease"] == "hypertension")
+                .unwrap()
+                .clone();
+            risks.push(htn["risk"].clone());
+        }
+        assert_eq!(risks[0], risks[1]);
+        assert!(risks[0].to_string().contains("diabetes"), "{}", risks[0]);
+    }
+}

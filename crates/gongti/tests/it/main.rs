@@ -222,6 +222,30 @@ async fn a_data_key_is_rotated_and_the_old_one_retired() {
     let d = dir.to_str().unwrap();
     let out = gongti(&["demo", "--data-dir", d, "--residents", "30", "--no-serve"]);
     assert!(out.status.success(), "{}", text(&out));
+    // An earlier version of a resident keeps its numbers sealed as they were.
+    let keys = gongti_store::crypto::DataKeys::load(&dir.join("data.key")).unwrap();
+    let store = gongti_store::Store::open_sqlite(&dir, keys).await.unwrap();
+    let first = store.resident(1).await.unwrap();
+    let renamed = gongti_core::resident::validate(
+        &gongti_core::resident::ResidentForm {
+            name: format!("{}改", first.name),
+            sex: None,
+            birth_date: None,
+            id_number: first.id_number.as_str().to_owned(),
+            phone: first.phone.as_ref().map(|p| p.as_str().to_owned()),
+            address: first.address.clone(),
+            household: first.household.clone(),
+        },
+        time::OffsetDateTime::now_utc().date(),
+    )
+    .unwrap();
+    let now = store
+        .update_resident(1, &renamed, first.updated_at_us + 1, None, &[])
+        .await
+        .unwrap();
+    store.close().await;
+    // The data directory's lock goes with the last handle.
+    drop(store);
     let rotated = gongti(&["data", "rotate-key", "--data-dir", d]);
     assert!(rotated.status.success(), "{}", text(&rotated));
     assert!(
@@ -247,6 +271,15 @@ async fn a_data_key_is_rotated_and_the_old_one_retired() {
         .await
         .unwrap();
     assert_eq!(residents.items.len(), 30);
+    // The earlier version opens without the retired key too.
+    let was = store
+        .resident_version(1, now.version.number - 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(was.name, first.name);
+    assert_eq!(was.id_number, first.id_number);
+    assert_eq!(was.phone, first.phone);
     store.close().await;
     let verify = gongti(&["audit", "verify", "--data-dir", d]);
     assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
