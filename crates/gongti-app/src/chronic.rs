@@ -68,11 +68,11 @@ pub fn risk_of(b: &RiskBasis<'_>) -> StoredRisk {
 }
 
 /// An enrolment's state as a follow-up is judged on it.
-pub(crate) struct Course<'a> {
+pub(crate) struct Course {
     pub disease: Disease,
     pub sex: gongti_core::Sex,
     pub birth_date: Date,
-    pub profile: &'a RiskProfile,
+    pub profile: RiskProfile,
     /// The highest BP, BMI and waist on record before the visit.
     pub highest_bp: Option<Bp>,
     pub bmi_centi: Option<u16>,
@@ -95,7 +95,7 @@ pub(crate) struct Judged {
 /// recorded now and one brought in from an earlier system.
 pub(crate) fn judge(
     valid: &gongti_core::chronic::record::ValidFollowup,
-    course: &Course<'_>,
+    course: &Course,
     params: &gongti_core::chronic::Params,
     today: Date,
 ) -> Judged {
@@ -118,7 +118,7 @@ pub(crate) fn judge(
             Some(risk_of(&RiskBasis {
                 sex: course.sex,
                 birth_date: course.birth_date,
-                profile: course.profile,
+                profile: &course.profile,
                 highest_bp: highest_bp.or(course.highest_bp),
                 bmi_centi: valid.details.bmi_centi.or(course.bmi_centi),
                 waist_cm: valid.details.waist_cm.or(course.waist_cm),
@@ -447,7 +447,7 @@ impl App {
                 disease,
                 sex: resident.sex,
                 birth_date: resident.birth_date,
-                profile: &enrolment.profile,
+                profile: enrolment.profile,
                 highest_bp: enrolment.highest_bp,
                 bmi_centi: enrolment.bmi_centi,
                 waist_cm: enrolment.waist_cm,

@@ -9,7 +9,7 @@ use gongti_core::audit::Outcome;
 use gongti_core::chronic::record::{
     Earliest, EnrolmentForm, FollowupRecordForm, validate_enrolment, validate_record_within,
 };
-use gongti_core::chronic::{Bp, Disease, RULESET_VERSION};
+use gongti_core::chronic::{Disease, RULESET_VERSION};
 use gongti_core::problem::{FieldProblem, Problem};
 use gongti_core::region::InstitutionId;
 use gongti_core::resident::{ResidentForm, validate};
@@ -20,7 +20,7 @@ use gongti_store::{
 };
 use time::Date;
 
-use crate::chronic::{Judged, RiskBasis, age_on, judge, risk_of};
+use crate::chronic::{Course, Judged, RiskBasis, age_on, judge, risk_of};
 use crate::{App, AppError, AppResult, Ctx};
 
 /// One item of an import, in the order given.
@@ -92,17 +92,11 @@ pub enum ImportOutcome {
 struct Progress {
     enrolment: ImportEnrolmentRef,
     patient: ImportPatient,
-    disease: Disease,
-    birth_date: Date,
-    sex: gongti_core::Sex,
+    /// What the rules read of the enrolment, kept up to date visit by visit.
+    course: Course,
     diagnosed_on: Date,
     enrolled_on: Date,
     scopes: [String; 3],
-    profile: RiskProfile,
-    highest_bp: Option<Bp>,
-    bmi_centi: Option<u16>,
-    waist_cm: Option<u16>,
-    diabetes: gongti_core::chronic::risk::DiabetesStatus,
     /// The stored enrolment (its earlier classifications come from the store).
     stored: Option<i64>,
 }
@@ -237,60 +231,45 @@ impl App {
                     planned[i] = Planned::Followup(usize::MAX);
                 }
                 ImportItem::Enrol { patient, form } => {
-                    // The resident: one the bundle registers, or one the actor may write.
-                    let (target, birth_date, sex, mut entry, institution) = match *patient {
-                        Target::Item(j) => match (
+                    // The resident: one the Bundle registers, or one stored (named, or
+                    // found by a conditional registration) that the actor may write.
+                    let (new, stored) = match *patient {
+                        Target::Item(j) => (
                             registration_of.get(j).copied().flatten(),
                             found.get(j).copied().flatten(),
-                        ) {
-                            (Some(k), _) => {
-                                let mut entry = self.entry(ctx, "chronic.enrol", Outcome::Ok);
-                                entry.resource_type = "EpisodeOfCare".into();
-                                let Some(institution) = ctx
-                                    .principal
-                                    .institution_id
-                                    .filter(|_| ctx.principal.role.is_clinical())
-                                else {
-                                    return Err(self.refuse(entry, AppError::Forbidden).await);
-                                };
-                                let r = &plan.registrations[k].resident;
-                                (
-                                    ImportPatient::New(k),
-                                    r.birth_date,
-                                    r.sex,
-                                    entry,
-                                    institution,
-                                )
-                            }
-                            (None, Some(id)) => {
-                                let (record, entry, institution) = self
-                                    .clinical_write(ctx, id, "chronic.enrol", "EpisodeOfCare")
-                                    .await?;
-                                (
-                                    ImportPatient::Existing(id),
-                                    record.birth_date,
-                                    record.sex,
-                                    entry,
-                                    institution,
-                                )
-                            }
-                            (None, None) => {
-                                problems
-                                    .push((i, FieldProblem::new("patient", Problem::NotAllowed)));
-                                continue;
-                            }
-                        },
-                        Target::Resident(id) => {
-                            let (record, entry, institution) = self
-                                .clinical_write(ctx, id, "chronic.enrol", "EpisodeOfCare")
-                                .await?;
+                        ),
+                        Target::Resident(id) => (None, Some(id)),
+                    };
+                    let (target, birth_date, sex, mut entry, institution) = match (new, stored) {
+                        (Some(k), _) => {
+                            let mut entry = self.entry(ctx, "chronic.enrol", Outcome::Ok);
+                            entry.resource_type = "EpisodeOfCare".into();
+                            let Some(institution) = ctx
+                                .principal
+                                .institution_id
+                                .filter(|_| ctx.principal.role.is_clinical())
+                            else {
+                                return Err(self.refuse(entry, AppError::Forbidden).await);
+                            };
+                            let r = &plan.registrations[k].resident;
                             (
-                                ImportPatient::Existing(id),
-                                record.birth_date,
-                                record.sex,
+                                ImportPatient::New(k),
+                                r.birth_date,
+                                r.sex,
                                 entry,
                                 institution,
                             )
+                        }
+                        (None, Some(id)) => {
+                            let (record, entry, institution) = self
+                                .clinical_write(ctx, id, "chronic.enrol", "EpisodeOfCare")
+                                .await?;
+                            let (birth, sex) = (record.birth_date, record.sex);
+                            (ImportPatient::Existing(id), birth, sex, entry, institution)
+                        }
+                        (None, None) => {
+                            problems.push((i, FieldProblem::new("patient", Problem::NotAllowed)));
+                            continue;
                         }
                     };
                     let valid = match validate_enrolment(form, birth_date, today) {
@@ -480,8 +459,8 @@ impl App {
             };
             let course = &mut courses[c];
             let mut form = (**form).clone();
-            form.rules.disease = course.disease.code().into();
-            form.rules.age_years = Some(i64::from(age_on(course.birth_date, day)));
+            form.rules.disease = course.course.disease.code().into();
+            form.rules.age_years = Some(i64::from(age_on(course.course.birth_date, day)));
             form.rules.previous_classification = None;
             let mut valid = match validate_record_within(
                 &form,
@@ -521,26 +500,13 @@ impl App {
                 urgent_task_due_on,
                 highest_bp,
                 risk,
-            } = judge(
-                &valid,
-                &crate::chronic::Course {
-                    disease: course.disease,
-                    sex: course.sex,
-                    birth_date: course.birth_date,
-                    profile: &course.profile,
-                    highest_bp: course.highest_bp,
-                    bmi_centi: course.bmi_centi,
-                    waist_cm: course.waist_cm,
-                    diabetes: course.diabetes,
-                },
-                params,
-                today,
-            );
+            } = judge(&valid, &course.course, params, today);
             seen[c] = true;
             previous[c] = evaluation.classification.or(previous[c]);
-            course.highest_bp = highest_bp.or(course.highest_bp);
-            course.bmi_centi = valid.details.bmi_centi.or(course.bmi_centi);
-            course.waist_cm = valid.details.waist_cm.or(course.waist_cm);
+            let c = &mut course.course;
+            c.highest_bp = highest_bp.or(c.highest_bp);
+            c.bmi_centi = valid.details.bmi_centi.or(c.bmi_centi);
+            c.waist_cm = valid.details.waist_cm.or(c.waist_cm);
             let mut entry = self.entry(ctx, "followup.create", Outcome::Ok);
             entry.resource_type = "Encounter".into();
             entry.detail = evaluation
@@ -553,7 +519,7 @@ impl App {
             plan.followups.push(ImportFollowup {
                 patient: course.patient,
                 enrolment: course.enrolment,
-                disease: course.disease,
+                disease: course.course.disease,
                 institution_id: institution,
                 staff_id: ctx.principal.staff_id,
                 followup: valid,
@@ -604,17 +570,19 @@ impl App {
                 Ok(Some(Progress {
                     enrolment: key,
                     patient: e.patient,
-                    disease: e.enrolment.enrolment.disease,
-                    birth_date,
-                    sex,
+                    course: Course {
+                        disease: e.enrolment.enrolment.disease,
+                        sex,
+                        birth_date,
+                        profile: e.enrolment.profile,
+                        highest_bp: None,
+                        bmi_centi: None,
+                        waist_cm: None,
+                        diabetes,
+                    },
                     diagnosed_on: e.enrolment.enrolment.diagnosed_on,
                     enrolled_on: e.enrolment.enrolled_on,
                     scopes: e.enrolment.scopes.clone().unwrap_or_default(),
-                    profile: e.enrolment.profile,
-                    highest_bp: None,
-                    bmi_centi: None,
-                    waist_cm: None,
-                    diabetes,
                     stored: None,
                 }))
             }
@@ -643,17 +611,19 @@ impl App {
                 Ok(Some(Progress {
                     enrolment: key,
                     patient: ImportPatient::Existing(resident),
-                    disease: e.disease,
-                    birth_date: record.birth_date,
-                    sex: record.sex,
+                    course: Course {
+                        disease: e.disease,
+                        sex: record.sex,
+                        birth_date: record.birth_date,
+                        profile: e.profile,
+                        highest_bp: e.highest_bp,
+                        bmi_centi: e.bmi_centi,
+                        waist_cm: e.waist_cm,
+                        diabetes: self.diabetes_status(resident).await?,
+                    },
                     diagnosed_on: e.diagnosed_on,
                     enrolled_on: e.enrolled_on,
                     scopes: self.counter_scopes(e.institution_id).await?,
-                    profile: e.profile,
-                    highest_bp: e.highest_bp,
-                    bmi_centi: e.bmi_centi,
-                    waist_cm: e.waist_cm,
-                    diabetes: self.diabetes_status(resident).await?,
                     stored: Some(id),
                 }))
             }
