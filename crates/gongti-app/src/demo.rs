@@ -77,7 +77,7 @@ pub const DEMO_PACKAGES: [(&str, &str, bool, i64, i64, i64); 3] = [
 /// Most demo contracts signed with the demo doctor's team.
 pub const DEMO_CONTRACTS_MAX: u32 = 200;
 
-pub const DEMO_USERS: [(&str, Role); 10] = [
+pub const DEMO_USERS: [(&str, Role); 11] = [
     ("doctor", Role::FamilyDoctor),
     ("nurse", Role::Nurse),
     ("phdoctor", Role::PublicHealthDoctor),
@@ -85,6 +85,7 @@ pub const DEMO_USERS: [(&str, Role); 10] = [
     ("pharmacist", Role::Pharmacist),
     ("specialist", Role::Specialist),
     ("hospadmin", Role::InstitutionAdmin),
+    ("centreadmin", Role::InstitutionAdmin),
     ("district", Role::DistrictOfficer),
     ("officer", Role::CityOfficer),
     ("insurer", Role::InsuranceOfficer),
@@ -405,7 +406,9 @@ impl App {
                     Some(cardio),
                     Some(DISTRICTS[0].0.to_owned()),
                 ),
-                Role::InstitutionAdmin => (Some(tertiary), None, Some(DISTRICTS[0].0.to_owned())),
+                Role::InstitutionAdmin if username == "hospadmin" => {
+                    (Some(tertiary), None, Some(DISTRICTS[0].0.to_owned()))
+                }
                 Role::DistrictOfficer => (None, None, Some(chc_district.clone())),
                 Role::CityOfficer | Role::InsuranceOfficer => (None, None, None),
                 _ => (Some(chc), None, Some(chc_district.clone())),
@@ -758,6 +761,7 @@ fn demo_staff_name(username: &str) -> String {
         "manager" => "陈静",
         "pharmacist" => "刘洋",
         "specialist" => "张海涛",
+        "centreadmin" => "郑红梅",
         "district" => "孙丽娟",
         "officer" => "周国庆",
         "insurer" => "吴敏",

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod demo_chronic;
 mod demo_scheduling;
 mod error;
+pub mod export;
 pub mod import;
 pub mod indicators;
 pub mod patients;

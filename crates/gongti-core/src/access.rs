@@ -298,6 +298,33 @@ pub fn may_view_aggregates(actor: &Actor, scope: &AggregateScope) -> bool {
     }
 }
 
+/// What a bulk export (FHIR Bulk Data `$export`) may carry for an actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportReach {
+    /// The named records of the residents the institution holds, and the registry.
+    Institution(InstitutionId),
+    /// The registry only (institutions, departments, staff): no named patient data.
+    RegistryOnly,
+}
+
+/// Decides what a bulk export may carry (docs/access.md, "Bulk export"): an
+/// institution administrator exports the records of the residents their institution
+/// holds — its data warehouse's feed; the officers and the city administrator, who
+/// see named patients only one at a time through an audited break-the-glass, export
+/// the registry alone; clinicians work patient by patient and export nothing.
+pub fn export_reach(actor: &Actor) -> Result<ExportReach, Decision> {
+    match actor.role {
+        Role::InstitutionAdmin => actor
+            .institution
+            .map(ExportReach::Institution)
+            .ok_or(Decision::Deny),
+        Role::DistrictOfficer | Role::CityOfficer | Role::InsuranceOfficer | Role::CityAdmin => {
+            Ok(ExportReach::RegistryOnly)
+        }
+        _ => Err(Decision::Deny),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -854,5 +881,36 @@ mod tests {
                 "{actor:?} {scope:?}"
             );
         }
+    }
+
+    /// One row per role of "Bulk export" in docs/access.md.
+    #[test]
+    fn bulk_export_reach() {
+        use ExportReach::*;
+        let cases: [(Actor, Result<ExportReach, Decision>); 12] = [
+            (staff(Role::InstitutionAdmin, HOME), Ok(Institution(HOME))),
+            (staff(Role::FamilyDoctor, HOME), Err(Decision::Deny)),
+            (staff(Role::Nurse, HOME), Err(Decision::Deny)),
+            (staff(Role::PublicHealthDoctor, HOME), Err(Decision::Deny)),
+            (staff(Role::Pharmacist, HOME), Err(Decision::Deny)),
+            (staff(Role::HealthManager, HOME), Err(Decision::Deny)),
+            (staff(Role::Specialist, HOME), Err(Decision::Deny)),
+            (staff(Role::ExamReader, HOME), Err(Decision::Deny)),
+            (
+                officer(Role::DistrictOfficer, Some("120101")),
+                Ok(RegistryOnly),
+            ),
+            (officer(Role::CityOfficer, None), Ok(RegistryOnly)),
+            (officer(Role::InsuranceOfficer, None), Ok(RegistryOnly)),
+            (officer(Role::CityAdmin, None), Ok(RegistryOnly)),
+        ];
+        for (actor, expected) in cases {
+            assert_eq!(export_reach(&actor), expected, "{:?}", actor.role);
+        }
+        let nowhere = Actor {
+            institution: None,
+            ..staff(Role::InstitutionAdmin, HOME)
+        };
+        assert_eq!(export_reach(&nowhere), Err(Decision::Deny));
     }
 }

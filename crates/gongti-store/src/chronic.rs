@@ -10,7 +10,7 @@ use gongti_core::chronic::{Bp, Disease};
 use time::Date;
 
 use crate::outbox::{created, stage_audit};
-use crate::row::{RowExt, trusted};
+use crate::row::{RowExt, id_list, trusted};
 use crate::{Page, Result, Store, StoreError, date_cursor, on_read, on_write, split_date_cursor};
 
 /// The guideline's risk inputs kept on a hypertension enrolment (age and sex come from
@@ -629,6 +629,75 @@ impl Store {
         })
     }
 
+    /// The enrolments of several residents (a bulk export's page), by resident then id.
+    pub async fn enrolments_of_residents(&self, residents: &[i64]) -> Result<Vec<EnrolmentRecord>> {
+        if residents.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The ids are integers read back from the database, not client input.
+        let sql = format!(
+            "SELECT {ENROLMENT_COLUMNS} FROM chronic_enrolments WHERE resident_id IN ({}) ORDER BY resident_id, id",
+            id_list(residents.iter().copied())
+        );
+        on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).fetch_all(pool).await?.iter().map(enrolment).collect()
+        })
+    }
+
+    /// The follow-ups of several residents with their drugs (a bulk export's page), by
+    /// resident, then visit, then id.
+    pub async fn followups_of_residents(&self, residents: &[i64]) -> Result<Vec<FollowupRecord>> {
+        if residents.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {FOLLOWUP_COLUMNS} FROM followups f WHERE f.resident_id IN ({})
+             ORDER BY f.resident_id, f.visit_on, f.id",
+            id_list(residents.iter().copied())
+        );
+        let mut items: Vec<FollowupRecord> = on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).fetch_all(pool).await?.iter().map(followup).collect::<Result<_>>()
+        })?;
+        self.attach_drugs(&mut items).await?;
+        Ok(items)
+    }
+
+    /// Fills each follow-up's drugs, read in one statement.
+    async fn attach_drugs(&self, items: &mut [FollowupRecord]) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "SELECT followup_id, name, dose FROM followup_drugs WHERE followup_id IN ({}) ORDER BY followup_id, position",
+            id_list(items.iter().map(|f| f.id))
+        );
+        let drugs: Vec<(i64, String, String)> = on_read!(self, pool => {
+            sqlx::query_as(trusted(&sql)).fetch_all(pool).await?
+        });
+        let at: std::collections::HashMap<i64, usize> =
+            items.iter().enumerate().map(|(i, f)| (f.id, i)).collect();
+        for (fid, name, dose) in drugs {
+            if let Some(&i) = at.get(&fid) {
+                items[i].drugs.push((name, dose));
+            }
+        }
+        Ok(())
+    }
+
+    /// The follow-up tasks of several residents (a bulk export's page), by resident then id.
+    pub async fn tasks_of_residents(&self, residents: &[i64]) -> Result<Vec<TaskRecord>> {
+        if residents.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "{TASK_SELECT} WHERE t.resident_id IN ({}) ORDER BY t.resident_id, t.id",
+            id_list(residents.iter().copied())
+        );
+        on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).fetch_all(pool).await?.iter().map(task).collect()
+        })
+    }
+
     /// The resident's active enrolment in a programme, read on the write path so a
     /// follow-up is decided on the latest figures.
     pub async fn active_enrolment(
@@ -738,22 +807,7 @@ impl Store {
                 .bind(i64::from(limit) + 1)
                 .fetch_all(pool).await?.iter().map(followup).collect::<Result<_>>()
         })?;
-        let ids: Vec<i64> = items.iter().map(|f| f.id).collect();
-        if !ids.is_empty() {
-            let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-            // The ids are integers read back from the database, not client input.
-            let sql = format!(
-                "SELECT followup_id, name, dose FROM followup_drugs WHERE followup_id IN ({list}) ORDER BY followup_id, position"
-            );
-            let drugs: Vec<(i64, String, String)> = on_read!(self, pool => {
-                sqlx::query_as(trusted(&sql)).fetch_all(pool).await?
-            });
-            for (fid, name, dose) in drugs {
-                if let Some(f) = items.iter_mut().find(|f| f.id == fid) {
-                    f.drugs.push((name, dose));
-                }
-            }
-        }
+        self.attach_drugs(&mut items).await?;
         Ok(Page::from_overfetch(items, limit, |f| {
             date_cursor(f.visit_on, f.id)
         }))

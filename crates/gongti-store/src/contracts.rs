@@ -7,7 +7,7 @@ use gongti_core::contract::{Close, ContractState, ContractStatus, FeeSplit, NewT
 use time::Date;
 
 use crate::outbox::{created, stage_audit};
-use crate::row::{RowExt, trusted};
+use crate::row::{RowExt, id_list, trusted};
 use crate::{Page, Result, Store, StoreError, date_cursor, on_read, on_write, split_date_cursor};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,6 +208,22 @@ impl Store {
         on_read!(self, pool => {
             sqlx::query(trusted(&sql)).bind(resident_id).bind(i64::from(limit))
                 .fetch_all(pool).await?.iter().map(contract).collect()
+        })
+    }
+
+    /// The contracts of several residents (a bulk export's page), by resident then id.
+    pub async fn contracts_of_residents(&self, residents: &[i64]) -> Result<Vec<ContractRecord>> {
+        if residents.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The ids are integers read back from the database, not client input.
+        let sql = format!(
+            "SELECT {} {FROM} WHERE c.resident_id IN ({}) ORDER BY c.resident_id, c.id",
+            self.contract_columns(),
+            id_list(residents.iter().copied())
+        );
+        on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).fetch_all(pool).await?.iter().map(contract).collect()
         })
     }
 

@@ -8,7 +8,7 @@ use gongti_core::measure::{Mmol, Percent};
 use gongti_core::{IdNumber, Sex};
 use time::Date;
 
-use crate::row::{RowExt, trusted};
+use crate::row::{RowExt, id_list, trusted};
 use crate::{Result, Store, StoreError, on_read};
 
 /// Whose patients: the managing institution, its district, or the whole city.
@@ -200,19 +200,6 @@ fn facts_enrolments_sql(scope: &IndicatorScope, diseases: &[Disease]) -> (String
          ORDER BY e.id"
     );
     (sql, institution, district)
-}
-
-/// A comma-separated list of ids read back from the database (not client input),
-/// for an `IN (...)`.
-fn id_list(ids: impl Iterator<Item = i64>) -> String {
-    let mut out = String::new();
-    for id in ids {
-        if !out.is_empty() {
-            out.push(',');
-        }
-        out.push_str(&id.to_string());
-    }
-    out
 }
 
 /// A day as the SQLite engine stores it, `YYYY-MM-DD`, read without allocating.

@@ -7,7 +7,7 @@ use gongti_core::chronic::Bp;
 use gongti_core::chronic::readings::{ReadingValue, ValidReading};
 
 use crate::outbox::stage_audit;
-use crate::row::{RowExt, trusted};
+use crate::row::{RowExt, id_list, trusted};
 use crate::{Result, Store, StoreError, on_read, on_write};
 
 /// Rows per INSERT statement (two or three bound parameters each, the rest written in).
@@ -293,6 +293,37 @@ impl Store {
             )
             .bind(resident_id).bind(from_us).bind(to_us).bind(i64::from(limit))
             .fetch_all(pool).await?.iter().map(reading).collect()
+        })
+    }
+
+    /// The readings of several residents (a bulk export's page), by resident then id.
+    pub async fn readings_of_residents(&self, residents: &[i64]) -> Result<Vec<ReadingRecord>> {
+        if residents.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The ids are integers read back from the database, not client input.
+        let sql = format!(
+            "SELECT id, resident_id, client_reading_id, taken_at_us, sbp_mmhg, dbp_mmhg, pulse_bpm,
+                    glucose_centi_mmol, glucose_context, device, received_at_us
+             FROM home_readings WHERE resident_id IN ({}) ORDER BY resident_id, id",
+            id_list(residents.iter().copied())
+        );
+        on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).fetch_all(pool).await?.iter().map(reading).collect()
+        })
+    }
+
+    /// The alerts of several residents (a bulk export's page), by resident then id.
+    pub async fn alerts_of_residents(&self, residents: &[i64]) -> Result<Vec<AlertRecord>> {
+        if residents.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "{ALERT_SELECT} WHERE a.resident_id IN ({}) ORDER BY a.resident_id, a.id",
+            id_list(residents.iter().copied())
+        );
+        on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).fetch_all(pool).await?.iter().map(alert).collect()
         })
     }
 

@@ -194,3 +194,16 @@ impl Conditions {
 pub(crate) fn trusted(sql: &str) -> sqlx::AssertSqlSafe<&str> {
     sqlx::AssertSqlSafe(sql)
 }
+
+/// A comma-separated list of ids read back from the database (not client input),
+/// for an `IN (...)`.
+pub(crate) fn id_list(ids: impl Iterator<Item = i64>) -> String {
+    let mut out = String::new();
+    for id in ids {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(&id.to_string());
+    }
+    out
+}

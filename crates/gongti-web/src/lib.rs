@@ -60,6 +60,9 @@ pub struct WebConfig {
     /// else's is ignored. `X-Forwarded-Host` and `-Proto` are never read: the public
     /// URL says what they would.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Where bulk exports write their files (`$export`); a fresh temporary directory
+    /// when `None`. Its contents belong to the server: they are cleared at start.
+    pub export_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for WebConfig {
@@ -67,6 +70,7 @@ impl Default for WebConfig {
         WebConfig {
             public_url: "http://localhost".into(),
             trusted_proxies: Vec::new(),
+            export_dir: None,
         }
     }
 }
@@ -89,6 +93,7 @@ pub(crate) struct StateParts {
     pub app: App,
     pub config: WebConfig,
     pub metrics: metrics::Metrics,
+    pub exports: fhir::export::Exports,
 }
 
 impl std::ops::Deref for AppState {
@@ -101,10 +106,12 @@ impl std::ops::Deref for AppState {
 
 /// Builds the whole HTTP surface over an application.
 pub fn router(app: App, config: WebConfig) -> Router {
+    let exports = fhir::export::Exports::new(config.export_dir.clone());
     let state = AppState(Arc::new(StateParts {
         app,
         config,
         metrics: metrics::Metrics::default(),
+        exports,
     }));
     Router::new()
         .nest("/api/v1", api::routes(state.clone()))

@@ -741,6 +741,7 @@ async fn serve(
     let config = gongti_web::WebConfig {
         public_url: settings.public_url.clone(),
         trusted_proxies: settings.trusted_proxies.clone(),
+        export_dir: Some(settings.data_dir.join("exports")),
     };
     if !config.https() && !addr.ip().is_loopback() {
         tracing::warn!(

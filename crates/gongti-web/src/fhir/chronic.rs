@@ -126,7 +126,7 @@ pub(super) fn episode(e: &EnrolmentRecord) -> Value {
     v
 }
 
-fn encounter(f: &FollowupRecord) -> Value {
+pub(super) fn encounter(f: &FollowupRecord) -> Value {
     let (class, display) = match f.method {
         Method::Clinic => ("AMB", "ambulatory"),
         Method::Home => ("HH", "home health"),
@@ -215,7 +215,7 @@ fn merge_when(v: &mut Value, when: Value, encounter: Option<i64>) {
 }
 
 /// The observations a follow-up measured, each with its LOINC code.
-fn followup_observations(f: &FollowupRecord) -> Vec<(Date, &'static str, Value)> {
+pub(super) fn followup_observations(f: &FollowupRecord) -> Vec<(Date, &'static str, Value)> {
     let when: Value = f.visit_on.to_string().into();
     let mut out = Vec::new();
     if let Some(bp) = f.bp {

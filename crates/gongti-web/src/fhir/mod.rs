@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 
 mod chronic;
 mod everything;
+pub(crate) mod export;
 mod history;
 mod readings;
 mod referral;
@@ -79,6 +80,13 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
             get(read_patient).put(write::update_patient),
         )
         .route("/Patient/{id}/$everything", get(everything::everything))
+        .route("/$export", get(export::system))
+        .route("/Patient/$export", get(export::patients))
+        .route("/Group/{id}/$export", get(export::group))
+        .route(
+            "/$export-poll/{job}",
+            get(export::status).delete(export::delete),
+        )
         .route("/Practitioner", get(search_practitioners))
         .route("/Practitioner/{id}", get(read_practitioner))
         .route(
@@ -144,11 +152,22 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
     let protected = protected
         .merge(versions.with_state(kept))
         .route_layer(axum::middleware::from_fn(history::conditional_read))
-        .route_layer(axum::middleware::from_fn_with_state(state, require_token));
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ));
+    // An export's files are NDJSON: outside the JSON-only negotiation.
+    let files = Router::new()
+        .route("/$export-file/{job}/{file}", get(export::file))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ));
     Router::new()
         .route("/metadata", get(metadata))
         .merge(protected)
         .layer(axum::middleware::from_fn(negotiate))
+        .merge(files)
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -449,18 +468,25 @@ async fn metadata(State(state): State<AppState>) -> Fhir {
                 }
                 v["conditionalCreate"] = true.into();
                 v["updateCreate"] = false.into();
-                v["operation"] = json!([{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}]);
+                v["operation"] = json!([
+                    {"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
+                    {"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"},
+                ]);
             }
             v
         })
         .collect();
     resources.push(json!({"type": "Measure", "operation": [{"name": "evaluate-measure", "definition": "http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure"}]}));
+    // A Group is an institution's register (its id the Organization's): exported only.
+    resources.push(json!({"type": "Group", "operation": [{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export", "documentation": "Group/{id} is the register of the institution Organization/{id}: the residents it holds."}]}));
+    let exported: Vec<&str> = export::EXPORTED.iter().map(|(ty, _)| *ty).collect();
     Fhir(json!({
         "resourceType": "CapabilityStatement",
         "status": "active",
         "date": "2026-12-02",
         "publisher": "Gongti",
         "kind": "instance",
+        "instantiates": ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"],
         "software": {"name": "Gongti", "version": env!("CARGO_PKG_VERSION")},
         "implementation": {"description": "Gongti regional health community", "url": base_url(&state)},
         "fhirVersion": "4.0.1",
@@ -474,6 +500,11 @@ async fn metadata(State(state): State<AppState>) -> Fhir {
                 {"code": "batch", "documentation": "The same entries, each on its own; entries may not refer to one another."},
             ],
             "resource": resources,
+            "operation": [{
+                "name": "export",
+                "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
+                "documentation": format!("Bulk Data export (async: 202 and Content-Location, poll for 202 with X-Progress then the manifest, DELETE to cancel; NDJSON files of at most {} resources each, kept a day, for the requester's token only). Parameters: _outputFormat (application/fhir+ndjson), _since, _type; _typeFilter, _elements and patient are refused. Types: {}. Named patient records go to an institution administrator (the residents the institution holds); officers and the city administrator get the registry (Organization, HealthcareService, Practitioner, PractitionerRole) and an OperationOutcome for each named type left out.", export::FILE_LINES_MAX, exported.join(", ")),
+            }],
         }],
     }))
 }

@@ -73,6 +73,16 @@ pub(crate) struct FhirQuery {
 }
 
 impl FhirQuery {
+    /// The query's pairs as sent (empty values dropped).
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
+    /// Whether the client asked for `Prefer: handling=strict`.
+    pub(crate) fn strict(&self) -> bool {
+        self.strict
+    }
+
     /// No parameters: what a read by id lists its record from.
     pub(crate) fn empty() -> FhirQuery {
         FhirQuery {

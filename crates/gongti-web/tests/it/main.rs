@@ -15,6 +15,7 @@ mod consultations;
 mod contracts;
 mod errors;
 mod fhir;
+mod fhir_export;
 mod fhir_transactions;
 mod fhir_versions;
 mod fhir_writes;
