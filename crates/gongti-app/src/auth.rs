@@ -44,9 +44,17 @@ pub struct Principal {
     pub role: Role,
     pub institution_id: Option<i64>,
     pub district_code: Option<String>,
+    /// A client system's scopes (what its token was granted); `None` for a person,
+    /// whose role alone decides.
+    pub scopes: Option<gongti_core::scope::Scopes>,
 }
 
 impl Principal {
+    /// Whether this is a client system rather than a person.
+    pub fn is_client(&self) -> bool {
+        self.scopes.is_some()
+    }
+
     pub fn actor(&self) -> Actor {
         Actor {
             role: self.role,
@@ -415,7 +423,7 @@ impl App {
     }
 
     /// Drops the cached sessions of a user whose tokens were deleted (a new password).
-    fn forget_sessions_of(&self, user_id: i64) {
+    pub(crate) fn forget_sessions_of(&self, user_id: i64) {
         self.auth
             .tokens
             .write()
@@ -432,7 +440,7 @@ impl App {
         }
     }
 
-    async fn principal_of(&self, user: &UserRecord) -> AppResult<Principal> {
+    pub(crate) async fn principal_of(&self, user: &UserRecord) -> AppResult<Principal> {
         let staff = self.store.staff_member(user.staff_id).await?;
         Ok(Principal {
             user_id: user.id,
@@ -442,6 +450,7 @@ impl App {
             role: staff.role,
             institution_id: staff.institution_id,
             district_code: staff.district_code,
+            scopes: None,
         })
     }
 
@@ -488,7 +497,7 @@ impl App {
             .store
             .user_by_username(username)
             .await?
-            .filter(|u| !u.disabled);
+            .filter(|u| !u.disabled && u.client_secret_hash.is_none());
         let checked = self
             .check_attempt(
                 crate::sign_in::AccountKind::Staff,
@@ -523,6 +532,7 @@ impl App {
             kind: kind.code().to_owned(),
             csrf: csrf.clone(),
             expires_at_us,
+            scopes: None,
         };
         let entry = |before: &gongti_core::throttle::NameState| {
             let mut entry = audit(Outcome::Ok, Some(&user), kind.code());
@@ -588,8 +598,15 @@ impl App {
         if user.disabled {
             return Err(AppError::Unauthenticated);
         }
+        let mut principal = self.principal_of(&user).await?;
+        if let Some(scopes) = &record.scopes {
+            principal.scopes = Some(
+                gongti_core::scope::Scopes::parse(scopes)
+                    .map_err(|e| anyhow::anyhow!("stored scopes of a token: {e:?}"))?,
+            );
+        }
         let session = Session {
-            principal: self.principal_of(&user).await?,
+            principal,
             kind: if record.kind == "session" {
                 TokenKind::Session
             } else {
@@ -598,12 +615,16 @@ impl App {
             csrf: record.csrf,
             expires_at_us: record.expires_at_us,
         };
+        self.cache_session(hash, &session);
+        Ok(session)
+    }
+
+    fn cache_session(&self, hash: [u8; 32], session: &Session) {
         let mut cache = self.auth.tokens.write().expect("token cache");
         if cache.len() >= TOKEN_CACHE_MAX {
             cache.clear();
         }
         cache.insert(hash, (session.clone(), std::time::Instant::now()));
-        Ok(session)
     }
 
     /// Ends a session or revokes a token.

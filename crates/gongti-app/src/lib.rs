@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod auth;
 mod chronic;
+pub mod clients;
 pub mod consultations;
 pub mod contracts;
 pub mod demo;

@@ -20,6 +20,7 @@ pub mod region;
 pub mod resident;
 pub mod role;
 pub mod scheduling;
+pub mod scope;
 pub mod text;
 pub mod throttle;
 

@@ -24,6 +24,10 @@ pub struct UserRecord {
     pub failed_attempts: i64,
     pub locked_until_us: Option<i64>,
     pub disabled: bool,
+    /// A client system's scopes (`Scopes::text`); `None` for a person.
+    pub client_scopes: Option<String>,
+    /// A client system's secret, hashed.
+    pub client_secret_hash: Option<[u8; 32]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,10 +37,24 @@ pub struct TokenRecord {
     pub kind: String,
     pub csrf: Option<String>,
     pub expires_at_us: i64,
+    /// A client system's token: the scopes it was granted.
+    pub scopes: Option<String>,
 }
 
-const USER_COLUMNS: &str =
-    "id, username, password_hash, staff_id, failed_attempts, locked_until_us, disabled";
+/// A client system as listed: its account and staff row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRecord {
+    pub user_id: i64,
+    pub client_id: String,
+    pub name: String,
+    pub role: String,
+    pub institution_id: Option<i64>,
+    pub scopes: String,
+    pub disabled: bool,
+}
+
+const USER_COLUMNS: &str = "id, username, password_hash, staff_id, failed_attempts, locked_until_us, disabled, \
+    client_scopes, client_secret_hash";
 
 fn user(row: &impl RowExt) -> Result<UserRecord> {
     Ok(UserRecord {
@@ -47,6 +65,14 @@ fn user(row: &impl RowExt) -> Result<UserRecord> {
         failed_attempts: row.i64("failed_attempts")?,
         locked_until_us: row.opt_i64("locked_until_us")?,
         disabled: row.bool("disabled")?,
+        client_scopes: row.opt_text("client_scopes")?,
+        client_secret_hash: match row.opt_bytes("client_secret_hash")? {
+            Some(b) => Some(
+                b.try_into()
+                    .map_err(|_| StoreError::Corrupt("client_secret_hash".into()))?,
+            ),
+            None => None,
+        },
     })
 }
 
@@ -144,15 +170,87 @@ impl Store {
 
     pub async fn token(&self, token_hash: &[u8; 32]) -> Result<Option<TokenRecord>> {
         on_read!(self, pool => {
-            let row = sqlx::query("SELECT user_id, kind, csrf, expires_at_us FROM tokens WHERE token_hash = $1")
+            let row = sqlx::query("SELECT user_id, kind, csrf, expires_at_us, scopes FROM tokens WHERE token_hash = $1")
                 .bind(token_hash.as_slice()).fetch_optional(pool).await?;
             row.map(|r| Ok(TokenRecord {
                 user_id: r.i64("user_id")?,
                 kind: r.text("kind")?,
                 csrf: r.opt_text("csrf")?,
                 expires_at_us: r.i64("expires_at_us")?,
+                scopes: r.opt_text("scopes")?,
             })).transpose()
         })
+    }
+
+    /// Makes an account a client system's: its scopes and its secret's hash.
+    pub async fn set_client(
+        &self,
+        user_id: i64,
+        scopes: &str,
+        secret_hash: &[u8; 32],
+        audit: &[AuditEntry],
+    ) -> Result<()> {
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE users SET client_scopes = $2, client_secret_hash = $3 WHERE id = $1")
+                .bind(user_id).bind(scopes).bind(secret_hash.as_slice()).execute(&mut *tx).await?;
+            stage_audit!(tx, audit);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Every client system with its staff row, in the order registered.
+    pub async fn clients(&self) -> Result<Vec<ClientRecord>> {
+        on_read!(self, pool => {
+            sqlx::query(
+                "SELECT u.id, u.username, s.name, s.role, s.institution_id, u.client_scopes, u.disabled
+                 FROM users u JOIN staff s ON s.id = u.staff_id WHERE u.client_secret_hash IS NOT NULL ORDER BY u.id",
+            )
+            .fetch_all(pool).await?.iter().map(|r| Ok(ClientRecord {
+                user_id: r.i64("id")?,
+                client_id: r.text("username")?,
+                name: r.text("name")?,
+                role: r.text("role")?,
+                institution_id: r.opt_i64("institution_id")?,
+                scopes: r.text("client_scopes")?,
+                disabled: r.bool("disabled")?,
+            })).collect()
+        })
+    }
+
+    /// Disables an account and ends every token it holds, in one transaction.
+    pub async fn disable_user(&self, user_id: i64, audit: &[AuditEntry]) -> Result<()> {
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE users SET disabled = TRUE WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM tokens WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+            stage_audit!(tx, audit);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Stores a client system's token with the scopes it was granted.
+    pub async fn insert_client_token(
+        &self,
+        token_hash: &[u8; 32],
+        record: &TokenRecord,
+        now_us: i64,
+        audit: &[AuditEntry],
+    ) -> Result<()> {
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO tokens (token_hash, user_id, kind, csrf, expires_at_us, created_at_us, scopes) VALUES ($1, $2, $3, NULL, $4, $5, $6)",
+            )
+            .bind(token_hash.as_slice()).bind(record.user_id).bind(&record.kind)
+            .bind(record.expires_at_us).bind(now_us).bind(&record.scopes)
+            .execute(&mut *tx).await?;
+            stage_audit!(tx, audit);
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
     pub async fn delete_token(&self, token_hash: &[u8; 32], audit: &[AuditEntry]) -> Result<()> {

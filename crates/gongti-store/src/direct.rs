@@ -288,6 +288,9 @@ impl RowExt for rusqlite::Row<'_> {
     fn bytes(&self, column: &str) -> Result<Vec<u8>> {
         self.get(column).map_err(|e| column_error(column, e))
     }
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>> {
+        self.get(column).map_err(|e| column_error(column, e))
+    }
 }
 
 /// A date as the SQLite engine stores it (`YYYY-MM-DD`, as sqlx writes `time::Date`).

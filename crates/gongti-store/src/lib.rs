@@ -48,7 +48,7 @@ use sqlx::sqlite::{
 };
 
 pub use audit::{Appended, AuditAppender, AuditPage, RecordTable, RecordsSnapshot};
-pub use auth::{NewUser, TokenRecord, UserRecord};
+pub use auth::{ClientRecord, NewUser, TokenRecord, UserRecord};
 pub use bulk::{BulkEnrolment, BulkFollowup};
 pub use chronic::{
     EndEnrolment, EnrolmentRecord, FollowupList, FollowupRecord, Maintain, NewEnrolment,

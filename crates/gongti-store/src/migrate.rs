@@ -143,6 +143,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0022_record_versions.sql"),
         postgres: include_str!("../migrations/postgres/0022_record_versions.sql"),
     },
+    Migration {
+        version: 23,
+        name: "clients",
+        sqlite: include_str!("../migrations/sqlite/0023_clients.sql"),
+        postgres: include_str!("../migrations/postgres/0023_clients.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

@@ -424,6 +424,11 @@ impl Store {
         if let Some(p) = &filter.name_prefix {
             name_prefix(&mut c, "name", p);
         }
+        // A client system's account acts through a staff row of its own: not a person
+        // of the registry.
+        c.push_plain(
+            "NOT EXISTS (SELECT 1 FROM users u WHERE u.staff_id = staff.id AND u.client_secret_hash IS NOT NULL)",
+        );
         c
     }
 

@@ -16,6 +16,7 @@ pub(crate) trait RowExt {
     fn bool(&self, column: &str) -> Result<bool>;
     fn opt_bool(&self, column: &str) -> Result<Option<bool>>;
     fn bytes(&self, column: &str) -> Result<Vec<u8>>;
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>>;
 }
 
 macro_rules! impl_row_ext {
@@ -46,6 +47,9 @@ macro_rules! impl_row_ext {
                 Ok(self.try_get(column)?)
             }
             fn bytes(&self, column: &str) -> Result<Vec<u8>> {
+                Ok(self.try_get(column)?)
+            }
+            fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>> {
                 Ok(self.try_get(column)?)
             }
         }

@@ -395,15 +395,28 @@ impl IntoResponse for ApiError {
                 body.to_string(),
             )
                 .into_response();
-            return with_retry_after(response, self.retry_after_s);
+            return scope_challenge(with_retry_after(response, self.retry_after_s), self.code);
         }
         let mut body = json!({"code": self.code, "message": self.zh, "message_en": self.en});
         if !problems.is_empty() {
             body["problems"] = problems.into();
         }
         let response = (self.status, axum::Json(body)).into_response();
-        with_retry_after(response, self.retry_after_s)
+        scope_challenge(with_retry_after(response, self.retry_after_s), self.code)
     }
+}
+
+/// RFC 6750 §3: a token refused for its scopes says so in its challenge.
+fn scope_challenge(mut response: Response, code: &str) -> Response {
+    if code == "insufficient_scope" {
+        response.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static(
+                "Bearer realm=\"gongti\", error=\"insufficient_scope\"",
+            ),
+        );
+    }
+    response
 }
 
 /// Adds `Retry-After` when there is a time to wait, and to a 401 the scheme that

@@ -163,6 +163,28 @@ pub(crate) async fn require_token(
                 fhir,
             )
         }
+        Ok(session)
+            if session.principal.scopes.as_ref().is_some_and(|scopes| {
+                let uri = request
+                    .extensions()
+                    .get::<axum::extract::OriginalUri>()
+                    .map_or(request.uri(), |o| &o.0);
+                !crate::scopes::allows(scopes, request.method(), uri.path(), uri.query())
+            }) =>
+        {
+            let refused = edge_entry(
+                &state,
+                Some(&session),
+                "request.scope",
+                Outcome::Denied,
+                "insufficient_scope",
+                rid,
+            );
+            if let Err(e) = state.app.audit_edge(refused).await {
+                return finish(ApiError::from(e), fhir);
+            }
+            finish(crate::scopes::insufficient(), fhir)
+        }
         Ok(session) => {
             request.extensions_mut().insert(Ctx {
                 principal: session.principal.clone(),

@@ -16,6 +16,7 @@ mod fhir;
 mod idempotency;
 mod metrics;
 mod openapi;
+mod scopes;
 mod security;
 mod serve;
 mod views;

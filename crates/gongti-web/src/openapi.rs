@@ -230,6 +230,15 @@ fn paths(glass: Value) -> Value {
                 "responses": {"200": {"description": "{access_token, token_type, expires_in}"}, "401": error_response("Wrong username or password"), "429": error_response("Locked after repeated failures")}},
             "delete": {"summary": "Revoke the token in use", "tags": ["auth"], "responses": {"204": {"description": "Revoked"}, "401": error_response("Not signed in")}},
         },
+        "/auth/client-token": {
+            "post": {"security": [], "summary": "A client system's token (OAuth 2.0 client credentials; the client by HTTP Basic or client_id and client_secret in the form)", "tags": ["auth"],
+                "requestBody": {"required": true, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object", "required": ["grant_type"], "properties": {
+                    "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                    "scope": {"type": "string", "description": "SMART system scopes, space-separated (all the client holds when absent)"},
+                    "client_id": {"type": "string"}, "client_secret": {"type": "string"}}}}}},
+                "responses": {"200": {"description": "{access_token, token_type, expires_in, scope}"}, "400": error_response("invalid_request, unsupported_grant_type or invalid_scope (RFC 6749 error beside code)"),
+                    "401": error_response("invalid_client"), "415": error_response("The body is not a form (application/x-www-form-urlencoded)")}},
+        },
         "/me": {"get": op("Who the token belongs to", "auth", json!([]), None, ("200", "The signed-in staff member"))},
         "/districts": {"get": op("Districts of the city", "region", json!([]), None, ("200", "{items}"))},
         "/institutions": {"get": op("Institutions", "region", with_paging(vec![

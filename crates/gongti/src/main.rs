@@ -122,6 +122,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Client systems (a laboratory system, a data warehouse) and their scopes.
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
     /// The chronic-disease indicator counters.
     Indicators {
         #[command(subcommand)]
@@ -236,6 +241,43 @@ enum UserCommand {
         db: DbArgs,
         #[arg(long)]
         username: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register a client system; prints its secret once (OAuth 2.0 client credentials
+    /// at POST /api/v1/auth/client-token).
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        /// What the system authenticates as: letters, digits, `-`, `_`, `.`.
+        #[arg(long)]
+        client_id: String,
+        /// Its name, e.g. 和平区社区卫生服务中心检验系统.
+        #[arg(long)]
+        name: String,
+        /// The role it acts in, e.g. exam_reader, institution_admin, city_officer.
+        #[arg(long)]
+        role: String,
+        /// Institution id (for institution roles).
+        #[arg(long)]
+        institution: Option<i64>,
+        /// SMART-style scopes, space-separated, e.g. "system/Patient.read system/Observation.write".
+        #[arg(long)]
+        scopes: String,
+    },
+    /// List the registered client systems.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Disable a client system and end its tokens.
+    Disable {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        client_id: String,
     },
 }
 
@@ -504,6 +546,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: AuditCommand::Key { db },
         } => return audit_cli::print_key(&settings_of(&db)?),
         Command::User { command } => user(command).await?,
+        Command::Client { command } => client(command).await?,
         Command::Backup { db, out } => return backup_cli::backup(&db, &out).await,
         Command::Restore { db, from } => return backup_cli::restore(&db, &from).await,
         Command::Data {
@@ -622,6 +665,71 @@ async fn user(command: UserCommand) -> anyhow::Result<()> {
             writer.await?;
         }
     }
+    Ok(())
+}
+
+async fn client(command: ClientCommand) -> anyhow::Result<()> {
+    let db = match &command {
+        ClientCommand::Create { db, .. }
+        | ClientCommand::List { db }
+        | ClientCommand::Disable { db, .. } => db.clone(),
+    };
+    let (store, _) = open(&db).await?;
+    let (app, writer) = audit_cli::start_app(store, &settings_of(&db)?, false, None).await?;
+    match command {
+        ClientCommand::Create {
+            client_id,
+            name,
+            role,
+            institution,
+            scopes,
+            ..
+        } => {
+            let role = Role::from_code(&role).with_context(|| format!("unknown role {role}"))?;
+            let form = gongti_app::clients::ClientForm {
+                client_id,
+                name,
+                role,
+                institution_id: institution,
+                scopes,
+            };
+            let (client, secret) = app
+                .register_client(&form)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            println!(
+                "已登记客户端 registered client {} (scopes {})",
+                client.client_id, client.scopes
+            );
+            println!("client_secret: {secret}");
+            println!("(只显示这一次 shown this once)");
+        }
+        ClientCommand::List { .. } => {
+            for c in app.clients().await.map_err(|e| anyhow::anyhow!("{e:?}"))? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}{}",
+                    c.client_id,
+                    c.name,
+                    c.role,
+                    c.institution_id.map(|i| i.to_string()).unwrap_or_default(),
+                    c.scopes,
+                    if c.disabled {
+                        "\t已停用 disabled"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        ClientCommand::Disable { client_id, .. } => {
+            app.disable_client(&client_id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            println!("已停用 disabled {client_id}");
+        }
+    }
+    drop(app);
+    writer.await?;
     Ok(())
 }
 

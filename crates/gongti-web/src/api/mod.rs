@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`. Its contract is the OpenAPI document in `openapi.rs`.
 
 mod chronic;
+mod clients;
 mod consultations;
 mod contracts;
 pub(crate) mod indicators;
@@ -66,6 +67,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         ));
     Router::new()
         .route("/auth/token", post(issue_token))
+        .route("/auth/client-token", post(clients::client_token))
         .merge(patients::routes(state.clone()))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
         .route("/docs", get(|| async { Html(openapi::docs_page()) }))

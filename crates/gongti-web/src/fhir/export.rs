@@ -181,6 +181,8 @@ struct Output {
 struct Ask {
     types: Vec<&'static str>,
     since_us: Option<i64>,
+    /// Types asked for that the client's token may not read (left out).
+    beyond_scope: Vec<&'static str>,
 }
 
 fn bad(code: &'static str, zh: &str, en: &str) -> ApiError {
@@ -265,7 +267,11 @@ fn parse_ask(q: &FhirQuery, level: ExportLevel) -> Result<Ask, ApiError> {
     }
     // The manifest lists types in one order, whatever order `_type` named them in.
     types.sort_by_key(|t| EXPORTED.iter().position(|(ty, _)| ty == t));
-    Ok(Ask { types, since_us })
+    Ok(Ask {
+        types,
+        since_us,
+        beyond_scope: Vec::new(),
+    })
 }
 
 pub(super) async fn system(
@@ -304,7 +310,15 @@ async fn kick_off(
     q: FhirQuery,
     level: ExportLevel,
 ) -> Result<Response, ApiError> {
-    let ask = parse_ask(&q, level)?;
+    let mut ask = parse_ask(&q, level)?;
+    if let Some(scopes) = &ctx.principal.scopes {
+        let (readable, beyond) = ask
+            .types
+            .iter()
+            .partition(|ty| scopes.allows(ty, gongti_core::scope::Access::Read));
+        ask.types = readable;
+        ask.beyond_scope = beyond;
+    }
     let what = format!(
         "types={}{}",
         ask.types.join(","),
@@ -658,15 +672,32 @@ async fn write_all(
     }
     let output = files.finish().await?;
     let mut error = Vec::new();
-    if !omitted.is_empty() {
+    let left_out: Vec<(&str, String, String)> = ask
+        .beyond_scope
+        .iter()
+        .map(|ty| {
+            (
+                *ty,
+                format!("未导出 {ty}：令牌的 scope 不含读取该类型"),
+                format!("{ty} was not exported: the token's scopes do not let it read {ty}"),
+            )
+        })
+        .chain(omitted.iter().map(|ty| {
+            (
+                *ty,
+                format!("未导出 {ty}：您的角色无权批量导出具名的患者记录"),
+                format!("{ty} was not exported: your role may not export named patient records"),
+            )
+        }))
+        .collect();
+    if !left_out.is_empty() {
         let name = "OperationOutcome-1.ndjson".to_owned();
         let mut lines = String::new();
-        for ty in &omitted {
+        for (_, zh, en) in &left_out {
             let o = json!({
                 "resourceType": "OperationOutcome",
                 "issue": [{"severity": "warning", "code": "forbidden",
-                           "details": {"text": format!("未导出 {ty}：您的角色无权批量导出具名的患者记录")},
-                           "diagnostics": format!("{ty} was not exported: your role may not export named patient records")}],
+                           "details": {"text": zh}, "diagnostics": en}],
             });
             lines.push_str(&o.to_string());
             lines.push('\n');
@@ -675,7 +706,7 @@ async fn write_all(
         error.push(Output {
             ty: "OperationOutcome",
             file: name,
-            count: omitted.len() as u64,
+            count: left_out.len() as u64,
         });
     }
     if job.cancel.load(Ordering::Relaxed) {

@@ -165,6 +165,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         ));
     Router::new()
         .route("/metadata", get(metadata))
+        .route("/.well-known/smart-configuration", get(smart_configuration))
         .merge(protected)
         .layer(axum::middleware::from_fn(negotiate))
         .merge(files)
@@ -421,6 +422,18 @@ fn served() -> Vec<(&'static str, &'static Spec)> {
     ]
 }
 
+/// SMART discovery (SMART App Launch 2.x §Conformance): where client systems get
+/// their tokens and how they authenticate.
+async fn smart_configuration(State(state): State<AppState>) -> axum::Json<Value> {
+    axum::Json(json!({
+        "token_endpoint": format!("{}/api/v1/auth/client-token", state.config.public_url),
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "grant_types_supported": ["client_credentials"],
+        "scopes_supported": ["system/*.read", "system/*.write", "system/*.*"],
+        "capabilities": ["client-confidential-symmetric", "permission-v1", "permission-v2"],
+    }))
+}
+
 async fn metadata(State(state): State<AppState>) -> Fhir {
     let mut resources: Vec<Value> = served()
         .into_iter()
@@ -494,7 +507,11 @@ async fn metadata(State(state): State<AppState>) -> Fhir {
         "rest": [{
             "mode": "server",
             "documentation": "Search is lenient by default (unknown parameters are ignored and left out of the self link); Prefer: handling=strict refuses them. Every search takes _count (at most 200), _total=none|accurate, _summary=count, _elements and, where listed, _sort, _include, _revinclude and _lastUpdated (each resource's meta.lastUpdated: incremental sync). Patient-scoped types need patient (or subject). Region-wide types (Patient, Practitioner, PractitionerRole, Organization, Schedule) take one value per parameter, and their date parameters (Patient.birthdate, Schedule.date) every prefix but ne. No string modifiers (:exact, :contains) are supported.",
-            "security": {"description": "Bearer tokens from POST /api/v1/auth/token", "cors": false},
+            "security": {
+                "cors": false,
+                "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR"}]}],
+                "description": "Bearer tokens: people from POST /api/v1/auth/token; client systems by OAuth 2.0 client credentials at POST /api/v1/auth/client-token (see /fhir/.well-known/smart-configuration), their SMART system scopes (system/<Type|*>.<read|write|*> or v2 letters) narrowing what their role may do.",
+            },
             "interaction": [
                 {"code": "transaction", "documentation": "All or nothing: POST Patient (ifNoneExist on the identifier), PUT Patient/{id} (ifMatch), POST Condition (an enrolment: ICD-10 code, onsetDateTime the diagnosis, recordedDate the day management began) and POST EpisodeOfCare naming a Condition of the same Bundle (period.start the day management began), POST Encounter (a follow-up on its real day: class AMB, HH or VR, period.start, episodeOfCare naming a Condition or EpisodeOfCare of the Bundle or a stored EpisodeOfCare) with POST Observation naming it (LOINC 85354-9 BP panel, 1558-6 FPG, 4548-4 HbA1c, 8867-4 heart rate), judged by the follow-up rules in the order of their days; entries refer to one another by fullUrl."},
                 {"code": "batch", "documentation": "The same entries, each on its own; entries may not refer to one another."},

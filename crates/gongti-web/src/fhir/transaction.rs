@@ -358,6 +358,31 @@ pub(super) async fn bundle(
         )
         .fhir());
     }
+    if let Some(scopes) = &ctx.principal.scopes {
+        // A client system writes only the types its token's scopes name.
+        let beyond: Vec<&str> = entries
+            .iter()
+            .map(|e| {
+                e["resource"]["resourceType"]
+                    .as_str()
+                    .or_else(|| {
+                        e["request"]["url"]
+                            .as_str()
+                            .and_then(|u| u.split(['/', '?']).next())
+                    })
+                    .unwrap_or("")
+            })
+            .filter(|ty| !scopes.allows(ty, gongti_core::scope::Access::Write))
+            .collect();
+        if !beyond.is_empty() {
+            state
+                .app
+                .audit_scope_refusal(&ctx, &format!("bundle_types={}", beyond.join(",")))
+                .await
+                .map_err(fhir_err)?;
+            return Err(crate::scopes::insufficient().fhir());
+        }
+    }
     let full_urls: Vec<Option<String>> = entries
         .iter()
         .map(|e| e["fullUrl"].as_str().map(str::to_owned))

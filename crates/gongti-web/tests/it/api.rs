@@ -321,6 +321,7 @@ async fn registry_lists_and_health() {
 /// Every route of the API, as registered in `api/*.rs`; the document must name each.
 const ROUTES: &[&str] = &[
     "/auth/token",
+    "/auth/client-token",
     "/me",
     "/districts",
     "/institutions",

@@ -23,7 +23,7 @@ async fn kick_off(t: &TestApp, path: &str, token: &str) -> Reply {
 }
 
 /// Kicks off an export and polls it to its manifest.
-async fn export(t: &TestApp, path: &str, token: &str) -> Value {
+pub(crate) async fn export(t: &TestApp, path: &str, token: &str) -> Value {
     let r = kick_off(t, path, token).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{path}: {}", r.text);
     let status = r.headers["content-location"].to_str().unwrap().to_owned();

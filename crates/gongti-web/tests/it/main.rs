@@ -8,6 +8,7 @@ mod break_glass;
 mod browser;
 mod browser_referral;
 mod chronic;
+mod client_systems;
 mod console;
 mod console_consultations;
 mod console_scheduling;
