@@ -50,11 +50,6 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// Whether this is a client system rather than a person.
-    pub fn is_client(&self) -> bool {
-        self.scopes.is_some()
-    }
-
     pub fn actor(&self) -> Actor {
         Actor {
             role: self.role,
@@ -595,7 +590,8 @@ impl App {
             return Err(AppError::Unauthenticated);
         }
         let user = self.store.user(record.user_id).await?;
-        if user.disabled {
+        // A client system's account acts only through tokens that carry scopes.
+        if user.disabled || (user.client_secret_hash.is_some() && record.scopes.is_none()) {
             return Err(AppError::Unauthenticated);
         }
         let mut principal = self.principal_of(&user).await?;

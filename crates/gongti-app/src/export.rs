@@ -12,8 +12,11 @@ use gongti_store::{
 
 use crate::{App, AppError, AppResult, Ctx};
 
-/// Residents read per page of an export: a page's records are held in memory at once.
+/// Residents read per page of an export: a page's records are held in memory at once
+/// (but for their home readings, read in chunks of [`EXPORT_READINGS_PER_CHUNK`]).
 pub const EXPORT_RESIDENTS_PER_PAGE: u32 = 500;
+/// Home readings read at once: a resident may upload several a day for years.
+pub const EXPORT_READINGS_PER_CHUNK: u32 = 10_000;
 
 /// The level an export was asked at (Bulk Data IG: system, Group, Patient).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,13 +73,15 @@ pub struct PatientKinds {
 }
 
 /// One page of residents with the records of theirs an export asked for, changed
-/// after its `_since` (when given).
+/// after its `_since` (when given); their readings come in chunks
+/// ([`App::export_readings`]).
 #[derive(Debug, Default)]
 pub struct ExportPage {
     pub residents: Vec<ResidentRecord>,
+    /// The residents of the page with readings to export ([`App::export_readings`]).
+    pub resident_ids: Vec<i64>,
     pub enrolments: Vec<EnrolmentRecord>,
     pub followups: Vec<FollowupRecord>,
-    pub readings: Vec<ReadingRecord>,
     pub contracts: Vec<ContractRecord>,
     pub tasks: Vec<TaskRecord>,
     pub alerts: Vec<AlertRecord>,
@@ -159,51 +164,48 @@ impl App {
             .residents(&filter, after, EXPORT_RESIDENTS_PER_PAGE)
             .await?;
         let ids: Vec<i64> = page.items.iter().map(|r| r.id).collect();
-        let changed = |at_us: i64| since_us.is_none_or(|s| at_us > s);
         let mut out = ExportPage {
             scanned: page.items.len(),
             next_after: page.next_after,
             ..ExportPage::default()
         };
+        let s = since_us;
         if kinds.enrolments {
-            out.enrolments = self.store.enrolments_of_residents(&ids).await?;
-            out.enrolments.retain(|e| changed(e.version.since_us));
+            out.enrolments = self.store.enrolments_of_residents(&ids, s).await?;
         }
         if kinds.followups {
-            out.followups = self.store.followups_of_residents(&ids).await?;
-            out.followups.retain(|f| changed(f.created_at_us));
+            out.followups = self.store.followups_of_residents(&ids, s).await?;
         }
-        if kinds.readings {
-            out.readings = self.store.readings_of_residents(&ids).await?;
-            out.readings.retain(|r| changed(r.received_at_us));
-        }
+        let with_readings = if kinds.readings {
+            self.store.residents_with_readings(&ids, s).await?
+        } else {
+            Vec::new()
+        };
         if kinds.contracts {
-            out.contracts = self.store.contracts_of_residents(&ids).await?;
-            out.contracts.retain(|c| changed(c.version.since_us));
+            out.contracts = self.store.contracts_of_residents(&ids, s).await?;
         }
         if kinds.tasks {
-            out.tasks = self.store.tasks_of_residents(&ids).await?;
-            out.tasks.retain(|t| changed(t.version.since_us));
+            out.tasks = self.store.tasks_of_residents(&ids, s).await?;
         }
         if kinds.alerts {
-            out.alerts = self.store.alerts_of_residents(&ids).await?;
-            out.alerts.retain(|a| changed(a.version.since_us));
+            out.alerts = self.store.alerts_of_residents(&ids, s).await?;
         }
         if kinds.residents {
             out.residents = page
                 .items
                 .into_iter()
-                .filter(|r| changed(r.updated_at_us))
+                .filter(|r| s.is_none_or(|s| r.updated_at_us > s))
                 .collect();
         }
-        // Who leaves in this page: one audit record per resident, committed first.
+        // Who leaves in this page: one audit record per resident, committed first —
+        // their readings too, which are read after it.
         let mut exported: Vec<i64> = out
             .residents
             .iter()
             .map(|r| r.id)
             .chain(out.enrolments.iter().map(|e| e.resident_id))
             .chain(out.followups.iter().map(|f| f.resident_id))
-            .chain(out.readings.iter().map(|r| r.resident_id))
+            .chain(with_readings.iter().copied())
             .chain(out.contracts.iter().map(|c| c.resident_id))
             .chain(out.tasks.iter().map(|t| t.resident_id))
             .chain(out.alerts.iter().map(|a| a.resident_id))
@@ -212,8 +214,8 @@ impl App {
         exported.dedup();
         let entry = self.export_entry(&grant.ctx, "export.read");
         let entries: Vec<AuditEntry> = exported
-            .into_iter()
-            .map(|id| {
+            .iter()
+            .map(|&id| {
                 let mut e = entry.clone();
                 e.resource_type = "Patient".into();
                 e.resource_id = Some(id.to_string());
@@ -223,7 +225,27 @@ impl App {
             })
             .collect();
         self.audit.record(entries).await?;
+        out.resident_ids = with_readings;
         Ok(out)
+    }
+
+    /// The next chunk of home readings of a page's residents (audited with the page),
+    /// after reading id `after`.
+    pub async fn export_readings(
+        &self,
+        page: &ExportPage,
+        since_us: Option<i64>,
+        after: i64,
+    ) -> AppResult<gongti_store::Page<ReadingRecord>> {
+        Ok(self
+            .store
+            .readings_of_residents(
+                &page.resident_ids,
+                since_us,
+                after,
+                EXPORT_READINGS_PER_CHUNK,
+            )
+            .await?)
     }
 
     /// Audits the download of one of an export's files (`file` names it).

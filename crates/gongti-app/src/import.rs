@@ -181,7 +181,7 @@ impl App {
                     }
                     if *if_none_exist {
                         let filter = ResidentFilter {
-                            id_number: Some(valid.id_number.as_str().to_owned()),
+                            id_numbers: vec![valid.id_number.as_str().to_owned()],
                             ..Default::default()
                         };
                         if let Some(existing) =

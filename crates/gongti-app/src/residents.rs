@@ -24,9 +24,11 @@ pub struct ResidentView {
 /// Search criteria as the edges accept them.
 #[derive(Debug, Clone, Default)]
 pub struct ResidentQuery {
-    pub name_prefix: Option<String>,
-    /// Matched exactly, after normalisation (15→18 digits, upper-case X).
-    pub id_number: Option<String>,
+    /// Names starting with any of these (anyone when empty).
+    pub name_prefixes: Vec<String>,
+    /// Any of these, each matched exactly after normalisation (15→18 digits,
+    /// upper-case X).
+    pub id_numbers: Vec<String>,
     pub birth_date: Option<Date>,
     /// Born on or after / on or before (a birth-date range).
     pub born_from: Option<Date>,
@@ -34,7 +36,8 @@ pub struct ResidentQuery {
     /// Last changed at or after / before (microseconds).
     pub updated_from_us: Option<i64>,
     pub updated_until_us: Option<i64>,
-    pub sex: Option<Sex>,
+    /// Any of these (either when empty).
+    pub sexes: Vec<Sex>,
     pub home_institution_id: Option<i64>,
 }
 
@@ -243,30 +246,35 @@ impl App {
             }
             Err(_) => return Err(self.refuse(entry, AppError::Forbidden).await),
         };
-        let id_number = match query
-            .id_number
-            .as_deref()
-            .map(str::trim)
+        let mut id_numbers = Vec::with_capacity(query.id_numbers.len());
+        for raw in query
+            .id_numbers
+            .iter()
+            .map(|n| n.trim())
             .filter(|s| !s.is_empty())
         {
-            None => None,
-            Some(raw) => match IdNumber::parse(raw, self.today()) {
-                Ok(id) => Some(id.as_str().to_owned()),
+            match IdNumber::parse(raw, self.today()) {
+                Ok(id) => id_numbers.push(id.as_str().to_owned()),
                 Err(e) => {
                     let error = bad_query("id_number", gongti_core::resident::Problem::IdNumber(e));
                     return Err(self.refuse(entry, error).await);
                 }
-            },
-        };
+            }
+        }
         let mut filter = ResidentFilter {
-            name_prefix: query.name_prefix.clone().filter(|n| !n.trim().is_empty()),
-            id_number,
+            name_prefixes: query
+                .name_prefixes
+                .iter()
+                .filter(|n| !n.trim().is_empty())
+                .cloned()
+                .collect(),
+            id_numbers,
             birth_date: query.birth_date,
             born_from: query.born_from,
             born_to: query.born_to,
             updated_from_us: query.updated_from_us,
             updated_until_us: query.updated_until_us,
-            sex: query.sex,
+            sexes: query.sexes.clone(),
             home_institution_id: query.home_institution_id,
             ..ResidentFilter::default()
         };
@@ -278,7 +286,7 @@ impl App {
                 {
                     return Err(self.refuse(entry, AppError::Forbidden).await);
                 }
-                if filter.id_number.is_some() && filter.home_institution_id.is_none() {
+                if !filter.id_numbers.is_empty() && filter.home_institution_id.is_none() {
                     // One person by their ID number: registered here or in this
                     // institution's care now (a hospital finds a referred patient).
                     filter.reach = Some((own.0, crate::unix_us(self.now())));

@@ -1,7 +1,8 @@
 //! Scopes of client systems, in the style of SMART on FHIR's system scopes (SMART App
 //! Launch 2.x §"Scopes for requesting FHIR resources"): `system/Observation.write`,
 //! `system/Patient.read`, `system/*.read`, or the v2 letters `system/Patient.rs`,
-//! `system/Observation.cu`. A scope narrows what its token may do to those resource
+//! `system/Observation.cu` (only `rs`, `cu`, `cud` and `cruds`: reading is not told
+//! from searching here, nor creating from updating). A scope narrows what its token may do to those resource
 //! types; it never widens the access rules of the client's role and institution
 //! (`access`), which still decide every record.
 
@@ -55,24 +56,13 @@ fn parse_one(s: &str) -> Result<Scope, ScopeError> {
         "read" => (true, false),
         "write" => (false, true),
         "*" => (true, true),
-        letters => {
-            // SMART v2: c r u d s, each at most once and in this order.
-            let order = "cruds";
-            let mut at = 0;
-            for c in letters.chars() {
-                match order[at..].find(c) {
-                    Some(i) => at += i + 1,
-                    None => return Err(bad()),
-                }
-            }
-            if letters.is_empty() {
-                return Err(bad());
-            }
-            (
-                letters.contains(['r', 's']),
-                letters.contains(['c', 'u', 'd']),
-            )
-        }
+        // SMART v2 letters, only where they mean what we can tell apart: reading and
+        // searching together (`rs`), writing (`cu`, `cud` — nothing is deleted here),
+        // or everything (`cruds`). A lone `r`, `s`, `c` … would have to widen.
+        "rs" => (true, false),
+        "cu" | "cud" => (false, true),
+        "cruds" => (true, true),
+        _ => return Err(bad()),
     };
     Ok(Scope {
         resource,
@@ -156,7 +146,7 @@ mod tests {
     /// docs/access.md, "Client systems": what each scope allows.
     #[test]
     fn scopes_allow_their_types_and_access_only() {
-        let cases: [(&str, &str, Access, bool); 16] = [
+        let cases: [(&str, &str, Access, bool); 15] = [
             ("system/Observation.write", "Observation", Write, true),
             ("system/Observation.write", "Observation", Read, false),
             ("system/Observation.write", "Patient", Write, false),
@@ -171,8 +161,7 @@ mod tests {
             ("system/Patient.rs", "Patient", Write, false),
             ("system/Observation.cu", "Observation", Write, true),
             ("system/Observation.cu", "Observation", Read, false),
-            ("system/Observation.s", "Observation", Read, true),
-            ("system/Observation.d", "Observation", Write, true),
+            ("system/Observation.cud", "Observation", Write, true),
             (
                 "system/Patient.read system/Observation.write",
                 "Observation",
@@ -195,6 +184,11 @@ mod tests {
             "system/patient.read",
             "system/Patient.rw",
             "system/Patient.sr",
+            "system/Patient.r",
+            "system/Patient.s",
+            "system/Observation.c",
+            "system/Observation.d",
+            "system/Patient.crs",
             "system/Patient.",
             "system/Pat-ient.read",
             "openid",

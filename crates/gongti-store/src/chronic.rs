@@ -629,34 +629,45 @@ impl Store {
         })
     }
 
-    /// The enrolments of several residents (a bulk export's page), by resident then id.
-    pub async fn enrolments_of_residents(&self, residents: &[i64]) -> Result<Vec<EnrolmentRecord>> {
+    /// The enrolments of several residents (a bulk export's page) whose version is
+    /// newer than `since_us` (all when `None`), by resident then id.
+    pub async fn enrolments_of_residents(
+        &self,
+        residents: &[i64],
+        since_us: Option<i64>,
+    ) -> Result<Vec<EnrolmentRecord>> {
         if residents.is_empty() {
             return Ok(Vec::new());
         }
         // The ids are integers read back from the database, not client input.
         let sql = format!(
-            "SELECT {ENROLMENT_COLUMNS} FROM chronic_enrolments WHERE resident_id IN ({}) ORDER BY resident_id, id",
+            "SELECT {ENROLMENT_COLUMNS} FROM chronic_enrolments WHERE resident_id IN ({})
+               AND ($1 IS NULL OR COALESCE(version_at_us, created_at_us) > $1) ORDER BY resident_id, id",
             id_list(residents.iter().copied())
         );
         on_read!(self, pool => {
-            sqlx::query(trusted(&sql)).fetch_all(pool).await?.iter().map(enrolment).collect()
+            sqlx::query(trusted(&sql)).bind(since_us).fetch_all(pool).await?.iter().map(enrolment).collect()
         })
     }
 
-    /// The follow-ups of several residents with their drugs (a bulk export's page), by
-    /// resident, then visit, then id.
-    pub async fn followups_of_residents(&self, residents: &[i64]) -> Result<Vec<FollowupRecord>> {
+    /// The follow-ups of several residents with their drugs (a bulk export's page)
+    /// recorded after `since_us` (all when `None`), by resident, then visit, then id.
+    pub async fn followups_of_residents(
+        &self,
+        residents: &[i64],
+        since_us: Option<i64>,
+    ) -> Result<Vec<FollowupRecord>> {
         if residents.is_empty() {
             return Ok(Vec::new());
         }
         let sql = format!(
             "SELECT {FOLLOWUP_COLUMNS} FROM followups f WHERE f.resident_id IN ({})
+               AND ($1 IS NULL OR f.created_at_us > $1)
              ORDER BY f.resident_id, f.visit_on, f.id",
             id_list(residents.iter().copied())
         );
         let mut items: Vec<FollowupRecord> = on_read!(self, pool => {
-            sqlx::query(trusted(&sql)).fetch_all(pool).await?.iter().map(followup).collect::<Result<_>>()
+            sqlx::query(trusted(&sql)).bind(since_us).fetch_all(pool).await?.iter().map(followup).collect::<Result<_>>()
         })?;
         self.attach_drugs(&mut items).await?;
         Ok(items)
@@ -684,17 +695,23 @@ impl Store {
         Ok(())
     }
 
-    /// The follow-up tasks of several residents (a bulk export's page), by resident then id.
-    pub async fn tasks_of_residents(&self, residents: &[i64]) -> Result<Vec<TaskRecord>> {
+    /// The follow-up tasks of several residents (a bulk export's page) whose version
+    /// is newer than `since_us` (all when `None`), by resident then id.
+    pub async fn tasks_of_residents(
+        &self,
+        residents: &[i64],
+        since_us: Option<i64>,
+    ) -> Result<Vec<TaskRecord>> {
         if residents.is_empty() {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "{TASK_SELECT} WHERE t.resident_id IN ({}) ORDER BY t.resident_id, t.id",
+            "{TASK_SELECT} WHERE t.resident_id IN ({})
+               AND ($1 IS NULL OR COALESCE(t.version_at_us, t.created_at_us) > $1) ORDER BY t.resident_id, t.id",
             id_list(residents.iter().copied())
         );
         on_read!(self, pool => {
-            sqlx::query(trusted(&sql)).fetch_all(pool).await?.iter().map(task).collect()
+            sqlx::query(trusted(&sql)).bind(since_us).fetch_all(pool).await?.iter().map(task).collect()
         })
     }
 

@@ -211,19 +211,25 @@ impl Store {
         })
     }
 
-    /// The contracts of several residents (a bulk export's page), by resident then id.
-    pub async fn contracts_of_residents(&self, residents: &[i64]) -> Result<Vec<ContractRecord>> {
+    /// The contracts of several residents (a bulk export's page) whose version is
+    /// newer than `since_us` (all when `None`), by resident then id.
+    pub async fn contracts_of_residents(
+        &self,
+        residents: &[i64],
+        since_us: Option<i64>,
+    ) -> Result<Vec<ContractRecord>> {
         if residents.is_empty() {
             return Ok(Vec::new());
         }
         // The ids are integers read back from the database, not client input.
         let sql = format!(
-            "SELECT {} {FROM} WHERE c.resident_id IN ({}) ORDER BY c.resident_id, c.id",
+            "SELECT {} {FROM} WHERE c.resident_id IN ({})
+               AND ($1 IS NULL OR COALESCE(c.version_at_us, c.signed_at_us) > $1) ORDER BY c.resident_id, c.id",
             self.contract_columns(),
             id_list(residents.iter().copied())
         );
         on_read!(self, pool => {
-            sqlx::query(trusted(&sql)).fetch_all(pool).await?.iter().map(contract).collect()
+            sqlx::query(trusted(&sql)).bind(since_us).fetch_all(pool).await?.iter().map(contract).collect()
         })
     }
 

@@ -296,34 +296,75 @@ impl Store {
         })
     }
 
-    /// The readings of several residents (a bulk export's page), by resident then id.
-    pub async fn readings_of_residents(&self, residents: &[i64]) -> Result<Vec<ReadingRecord>> {
+    /// Up to `limit` readings of several residents (a bulk export's page) received
+    /// after `since_us` (all when `None`), by id after `after` — a resident may upload
+    /// for years, so they are read in chunks.
+    pub async fn readings_of_residents(
+        &self,
+        residents: &[i64],
+        since_us: Option<i64>,
+        after: i64,
+        limit: u32,
+    ) -> Result<crate::Page<ReadingRecord>> {
         if residents.is_empty() {
-            return Ok(Vec::new());
+            return Ok(crate::Page {
+                items: Vec::new(),
+                next_after: None,
+            });
         }
         // The ids are integers read back from the database, not client input.
         let sql = format!(
             "SELECT id, resident_id, client_reading_id, taken_at_us, sbp_mmhg, dbp_mmhg, pulse_bpm,
                     glucose_centi_mmol, glucose_context, device, received_at_us
-             FROM home_readings WHERE resident_id IN ({}) ORDER BY resident_id, id",
+             FROM home_readings WHERE resident_id IN ({}) AND ($1 IS NULL OR received_at_us > $1) AND id > $2
+             ORDER BY id LIMIT $3",
             id_list(residents.iter().copied())
         );
-        on_read!(self, pool => {
-            sqlx::query(trusted(&sql)).fetch_all(pool).await?.iter().map(reading).collect()
-        })
+        let rows: Vec<ReadingRecord> = on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).bind(since_us).bind(after).bind(i64::from(limit) + 1)
+                .fetch_all(pool).await?.iter().map(reading).collect::<Result<_>>()
+        })?;
+        Ok(crate::Page::from_overfetch(rows, limit, |r| r.id))
     }
 
-    /// The alerts of several residents (a bulk export's page), by resident then id.
-    pub async fn alerts_of_residents(&self, residents: &[i64]) -> Result<Vec<AlertRecord>> {
+    /// Which of several residents have readings received after `since_us` (all when
+    /// `None`).
+    pub async fn residents_with_readings(
+        &self,
+        residents: &[i64],
+        since_us: Option<i64>,
+    ) -> Result<Vec<i64>> {
         if residents.is_empty() {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "{ALERT_SELECT} WHERE a.resident_id IN ({}) ORDER BY a.resident_id, a.id",
+            "SELECT DISTINCT resident_id FROM home_readings WHERE resident_id IN ({})
+               AND ($1 IS NULL OR received_at_us > $1)",
+            id_list(residents.iter().copied())
+        );
+        let ids: Vec<(i64,)> = on_read!(self, pool => {
+            sqlx::query_as(trusted(&sql)).bind(since_us).fetch_all(pool).await?
+        });
+        Ok(ids.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// The alerts of several residents (a bulk export's page) whose version is newer
+    /// than `since_us` (all when `None`), by resident then id.
+    pub async fn alerts_of_residents(
+        &self,
+        residents: &[i64],
+        since_us: Option<i64>,
+    ) -> Result<Vec<AlertRecord>> {
+        if residents.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "{ALERT_SELECT} WHERE a.resident_id IN ({})
+               AND ($1 IS NULL OR COALESCE(a.version_at_us, a.raised_at_us) > $1) ORDER BY a.resident_id, a.id",
             id_list(residents.iter().copied())
         );
         on_read!(self, pool => {
-            sqlx::query(trusted(&sql)).fetch_all(pool).await?.iter().map(alert).collect()
+            sqlx::query(trusted(&sql)).bind(since_us).fetch_all(pool).await?.iter().map(alert).collect()
         })
     }
 

@@ -38,10 +38,11 @@ pub struct InstitutionRecord {
 #[derive(Debug, Clone, Default)]
 pub struct InstitutionFilter {
     pub district_code: Option<String>,
-    pub kind: Option<InstitutionKind>,
+    /// Any of these kinds (every kind when empty); so for each list below.
+    pub kinds: Vec<InstitutionKind>,
     pub upper_institution_id: Option<i64>,
-    pub name_prefix: Option<String>,
-    pub code: Option<String>,
+    pub name_prefixes: Vec<String>,
+    pub codes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,10 +82,11 @@ pub struct StaffRecord {
 
 #[derive(Debug, Clone, Default)]
 pub struct StaffFilter {
-    pub institution_id: Option<i64>,
-    pub role: Option<Role>,
-    pub name_prefix: Option<String>,
-    pub licence_number: Option<String>,
+    /// At any of these institutions (anywhere when empty); so for each list below.
+    pub institution_ids: Vec<i64>,
+    pub roles: Vec<Role>,
+    pub name_prefixes: Vec<String>,
+    pub licence_numbers: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -165,11 +167,18 @@ fn team(row: &impl RowExt) -> Result<TeamRecord> {
 
 /// `name >= prefix AND name < prefix + U+10FFFF`: a prefix match that uses the index
 /// on both engines (PostgreSQL's column is `COLLATE "C"`).
-pub(crate) fn name_prefix(conditions: &mut Conditions, column: &str, prefix: &str) {
-    conditions.push(&format!("{column} >= {{}}"), Arg::Text(prefix.to_owned()));
-    conditions.push(
-        &format!("{column} < {{}}"),
-        Arg::Text(format!("{prefix}\u{10FFFF}")),
+/// Names starting with any of `prefixes` (a range scan each; nothing when none).
+pub(crate) fn name_prefixes(conditions: &mut Conditions, column: &str, prefixes: &[String]) {
+    if prefixes.is_empty() {
+        return;
+    }
+    let one = format!("({column} >= {{}} AND {column} < {{}})");
+    let clause = vec![one; prefixes.len()].join(" OR ");
+    conditions.push_each(
+        &format!("({clause})"),
+        prefixes
+            .iter()
+            .flat_map(|p| [Arg::Text(p.clone()), Arg::Text(format!("{p}\u{10FFFF}"))]),
     );
 }
 
@@ -266,18 +275,15 @@ impl Store {
         if let Some(d) = &filter.district_code {
             c.push("district_code = {}", Arg::Text(d.clone()));
         }
-        if let Some(k) = filter.kind {
-            c.push("kind = {}", Arg::Text(k.code().to_owned()));
-        }
-        if let Some(code) = &filter.code {
-            c.push("code = {}", Arg::Text(code.clone()));
-        }
+        c.push_in(
+            "kind",
+            filter.kinds.iter().map(|k| Arg::Text(k.code().to_owned())),
+        );
+        c.push_in("code", filter.codes.iter().cloned().map(Arg::Text));
         if let Some(u) = filter.upper_institution_id {
             c.push("upper_institution_id = {}", Arg::I64(u));
         }
-        if let Some(p) = &filter.name_prefix {
-            name_prefix(&mut c, "name", p);
-        }
+        name_prefixes(&mut c, "name", &filter.name_prefixes);
         c
     }
 
@@ -412,18 +418,19 @@ impl Store {
 
     fn staff_conditions(filter: &StaffFilter) -> Conditions {
         let mut c = Conditions::default();
-        if let Some(i) = filter.institution_id {
-            c.push("institution_id = {}", Arg::I64(i));
-        }
-        if let Some(l) = &filter.licence_number {
-            c.push("licence_number = {}", Arg::Text(l.clone()));
-        }
-        if let Some(r) = filter.role {
-            c.push("role = {}", Arg::Text(r.code().to_owned()));
-        }
-        if let Some(p) = &filter.name_prefix {
-            name_prefix(&mut c, "name", p);
-        }
+        c.push_in(
+            "institution_id",
+            filter.institution_ids.iter().copied().map(Arg::I64),
+        );
+        c.push_in(
+            "licence_number",
+            filter.licence_numbers.iter().cloned().map(Arg::Text),
+        );
+        c.push_in(
+            "role",
+            filter.roles.iter().map(|r| Arg::Text(r.code().to_owned())),
+        );
+        name_prefixes(&mut c, "name", &filter.name_prefixes);
         // A client system's account acts through a staff row of its own: not a person
         // of the registry.
         c.push_plain(

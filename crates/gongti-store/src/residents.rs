@@ -11,7 +11,7 @@ use time::Date;
 
 use crate::crypto::DataKeys;
 use crate::outbox::{created, stage_audit};
-use crate::region::name_prefix;
+use crate::region::name_prefixes;
 use crate::row::{Arg, Conditions, RowExt, bind_all, trusted};
 use crate::{Page, Result, Store, StoreError, on_read, on_write};
 
@@ -56,8 +56,10 @@ impl PatientTable {
 
 #[derive(Debug, Clone, Default)]
 pub struct ResidentFilter {
-    pub name_prefix: Option<String>,
-    pub id_number: Option<String>,
+    /// Names starting with any of these (anyone when empty); so for each list below.
+    pub name_prefixes: Vec<String>,
+    /// Normalised ID numbers.
+    pub id_numbers: Vec<String>,
     pub birth_date: Option<Date>,
     /// Born on or after / on or before (a birth-date range).
     pub born_from: Option<Date>,
@@ -65,7 +67,7 @@ pub struct ResidentFilter {
     /// Last changed at or after / before (microseconds; a sync's `_lastUpdated`).
     pub updated_from_us: Option<i64>,
     pub updated_until_us: Option<i64>,
-    pub sex: Option<Sex>,
+    pub sexes: Vec<Sex>,
     pub home_institution_id: Option<i64>,
     pub home_district_code: Option<String>,
     /// `(institution, now_us)`: registered there, or in its care now (an open care
@@ -582,15 +584,14 @@ impl Store {
 
     fn resident_conditions(&self, filter: &ResidentFilter) -> Conditions {
         let mut c = Conditions::default();
-        if let Some(p) = &filter.name_prefix {
-            name_prefix(&mut c, "r.name", p);
-        }
-        if let Some(n) = &filter.id_number {
-            c.push(
-                "r.id_number_hash = {}",
-                Arg::Bytes(id_lookup(&self.keys, n).to_vec()),
-            );
-        }
+        name_prefixes(&mut c, "r.name", &filter.name_prefixes);
+        c.push_in(
+            "r.id_number_hash",
+            filter
+                .id_numbers
+                .iter()
+                .map(|n| Arg::Bytes(id_lookup(&self.keys, n).to_vec())),
+        );
         if let Some(d) = filter.birth_date {
             c.push("r.birth_date = {}", Arg::Date(d));
         }
@@ -606,9 +607,10 @@ impl Store {
         if let Some(until) = filter.updated_until_us {
             c.push("r.updated_at_us < {}", Arg::I64(until));
         }
-        if let Some(s) = filter.sex {
-            c.push("r.sex = {}", Arg::Text(s.code().to_owned()));
-        }
+        c.push_in(
+            "r.sex",
+            filter.sexes.iter().map(|s| Arg::Text(s.code().to_owned())),
+        );
         if let Some(i) = filter.home_institution_id {
             c.push("r.home_institution_id = {}", Arg::I64(i));
         }

@@ -178,6 +178,21 @@ impl Conditions {
         self.clauses.push(out);
     }
 
+    /// `column IN (…)` over `args` — any of them (nothing when there are none).
+    pub(crate) fn push_in(&mut self, column: &str, args: impl IntoIterator<Item = Arg>) {
+        let mut list = String::new();
+        for arg in args {
+            self.args.push(arg);
+            if !list.is_empty() {
+                list.push_str(", ");
+            }
+            list.push_str(&format!("${}", self.args.len()));
+        }
+        if !list.is_empty() {
+            self.clauses.push(format!("{column} IN ({list})"));
+        }
+    }
+
     pub(crate) fn push_plain(&mut self, clause: &str) {
         self.clauses.push(clause.to_owned());
     }

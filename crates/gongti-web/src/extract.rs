@@ -169,7 +169,14 @@ pub(crate) async fn require_token(
                     .extensions()
                     .get::<axum::extract::OriginalUri>()
                     .map_or(request.uri(), |o| &o.0);
-                !crate::scopes::allows(scopes, request.method(), uri.path(), uri.query())
+                let conditional = request.headers().contains_key("if-none-exist");
+                !crate::scopes::allows(
+                    scopes,
+                    request.method(),
+                    uri.path(),
+                    uri.query(),
+                    conditional,
+                )
             }) =>
         {
             let refused = edge_entry(

@@ -237,7 +237,7 @@ fn paths(glass: Value) -> Value {
                     "scope": {"type": "string", "description": "SMART system scopes, space-separated (all the client holds when absent)"},
                     "client_id": {"type": "string"}, "client_secret": {"type": "string"}}}}}},
                 "responses": {"200": {"description": "{access_token, token_type, expires_in, scope}"}, "400": error_response("invalid_request, unsupported_grant_type or invalid_scope (RFC 6749 error beside code)"),
-                    "401": error_response("invalid_client"), "415": error_response("The body is not a form (application/x-www-form-urlencoded)")}},
+                    "401": error_response("invalid_client")}},
         },
         "/me": {"get": op("Who the token belongs to", "auth", json!([]), None, ("200", "The signed-in staff member"))},
         "/districts": {"get": op("Districts of the city", "region", json!([]), None, ("200", "{items}"))},

@@ -22,7 +22,15 @@ pub(crate) fn insufficient() -> ApiError {
 
 /// Whether a client's token with `scopes` may make the request `method path?query`
 /// (the full path, `/fhir/…` or `/api/v1/…`).
-pub(crate) fn allows(scopes: &Scopes, method: &Method, path: &str, query: Option<&str>) -> bool {
+/// `conditional`: the request carries `If-None-Exist`, which answers a found record
+/// (read as well as write).
+pub(crate) fn allows(
+    scopes: &Scopes,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    conditional: bool,
+) -> bool {
     if let Some(rest) = path.strip_prefix("/api/v1/") {
         return matches!(
             (method, rest),
@@ -44,6 +52,9 @@ pub(crate) fn allows(scopes: &Scopes, method: &Method, path: &str, query: Option
     if includes && !scopes.allows_every_type(Access::Read) {
         return false;
     }
+    let subject_list = query.is_some_and(|q| {
+        form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "reportType" && v == "subject-list")
+    });
     match parts.as_slice() {
         // A transaction or batch: checked entry by entry.
         [] => method == Method::POST,
@@ -51,7 +62,13 @@ pub(crate) fn allows(scopes: &Scopes, method: &Method, path: &str, query: Option
         ["$export"] | ["Patient", "$export"] | ["Group", _, "$export"] => reading,
         [op, ..] if op.starts_with("$export-") => true,
         ["Patient", _, "$everything"] => scopes.allows_every_type(Access::Read),
-        [ty, ..] if ty.starts_with(|c: char| c.is_ascii_uppercase()) => scopes.allows(ty, access),
+        // A measure's subject list names patients.
+        ["Measure", ..] if subject_list => {
+            scopes.allows("Measure", access) && scopes.allows("Patient", Access::Read)
+        }
+        [ty, ..] if ty.starts_with(|c: char| c.is_ascii_uppercase()) => {
+            scopes.allows(ty, access) && (!conditional || scopes.allows(ty, Access::Read))
+        }
         _ => false,
     }
 }
@@ -65,7 +82,7 @@ mod tests {
     fn a_request_needs_its_types_scope() {
         let lab = Scopes::parse("system/Patient.read system/Observation.write").unwrap();
         let all = Scopes::parse("system/*.read").unwrap();
-        let cases: [(&Scopes, Method, &str, Option<&str>, bool); 22] = [
+        let cases: [(&Scopes, Method, &str, Option<&str>, bool); 24] = [
             (
                 &lab,
                 Method::GET,
@@ -124,13 +141,38 @@ mod tests {
             (&lab, Method::GET, "/api/v1/me", None, true),
             (&lab, Method::DELETE, "/api/v1/auth/token", None, true),
             (&all, Method::GET, "/", None, false),
+            (
+                &lab,
+                Method::GET,
+                "/fhir/Measure/bp-control/$evaluate-measure",
+                Some("reportType=subject-list"),
+                false,
+            ),
+            (
+                &all,
+                Method::GET,
+                "/fhir/Measure/bp-control/$evaluate-measure",
+                Some("reportType=subject-list"),
+                true,
+            ),
         ];
         for (scopes, method, path, query, allowed) in cases {
             assert_eq!(
-                allows(scopes, &method, path, query),
+                allows(scopes, &method, path, query, false),
                 allowed,
                 "{method} {path}?{query:?}"
             );
         }
+        // A conditional create answers the record it finds: it needs read too.
+        let writer = Scopes::parse("system/Patient.write").unwrap();
+        assert!(allows(&writer, &Method::POST, "/fhir/Patient", None, false));
+        assert!(!allows(&writer, &Method::POST, "/fhir/Patient", None, true));
+        assert!(allows(
+            &lab,
+            &Method::POST,
+            "/fhir/Observation",
+            None,
+            false
+        ));
     }
 }

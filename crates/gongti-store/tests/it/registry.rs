@@ -46,7 +46,7 @@ async fn institutions_list_in_pages_and_filter() {
             5
         );
         let by_kind = InstitutionFilter {
-            kind: Some(InstitutionKind::TertiaryHospital),
+            kinds: vec![InstitutionKind::TertiaryHospital],
             ..Default::default()
         };
         assert_eq!(
@@ -54,7 +54,7 @@ async fn institutions_list_in_pages_and_filter() {
             vec![upper.clone()]
         );
         let by_name = InstitutionFilter {
-            name_prefix: Some("机构C".into()),
+            name_prefixes: vec!["机构C".into()],
             ..Default::default()
         };
         assert_eq!(
@@ -163,7 +163,7 @@ async fn staff_and_teams() {
             .unwrap();
         assert_eq!(store.teams(chc.id).await.unwrap(), vec![team]);
         let doctors = StaffFilter {
-            role: Some(Role::FamilyDoctor),
+            roles: vec![Role::FamilyDoctor],
             ..Default::default()
         };
         assert_eq!(
@@ -171,7 +171,7 @@ async fn staff_and_teams() {
             1
         );
         let by_name = StaffFilter {
-            name_prefix: Some("李".into()),
+            name_prefixes: vec!["李".into()],
             ..Default::default()
         };
         assert_eq!(

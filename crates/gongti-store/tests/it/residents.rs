@@ -64,7 +64,7 @@ async fn search_by_name_id_number_and_birth_date() {
                 .unwrap();
         }
         let zhang = ResidentFilter {
-            name_prefix: Some("张".into()),
+            name_prefixes: vec!["张".into()],
             ..Default::default()
         };
         let page = store.residents(&zhang, None, 1).await.unwrap();
@@ -75,7 +75,7 @@ async fn search_by_name_id_number_and_birth_date() {
 
         let target = resident("王芳", 5);
         let by_id = ResidentFilter {
-            id_number: Some(target.id_number.as_str().into()),
+            id_numbers: vec![target.id_number.as_str().into()],
             ..Default::default()
         };
         let found = store.residents(&by_id, None, 10).await.unwrap().items;
@@ -327,7 +327,7 @@ async fn id_and_phone_numbers_are_stored_sealed_and_found_by_their_hash() {
         let found = store
             .residents(
                 &gongti_store::ResidentFilter {
-                    id_number: Some(r.id_number.as_str().to_owned()),
+                    id_numbers: vec![r.id_number.as_str().to_owned()],
                     ..Default::default()
                 },
                 None,
@@ -370,7 +370,7 @@ async fn numbers_stored_before_encryption_are_sealed_by_the_next_migration() {
         let found = store
             .residents(
                 &gongti_store::ResidentFilter {
-                    id_number: Some(old.id_number.as_str().to_owned()),
+                    id_numbers: vec![old.id_number.as_str().to_owned()],
                     ..Default::default()
                 },
                 None,

@@ -39,7 +39,11 @@ fn oauth_error(status: StatusCode, error: &'static str, zh: &str, en: &str) -> R
 /// form-encoded before the Basic encoding).
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value.strip_prefix("Basic ")?.trim();
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let encoded = encoded.trim();
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded)
         .ok()?;
@@ -91,7 +95,7 @@ pub(super) async fn client_token(
     };
     if !form_type {
         return refuse(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            StatusCode::BAD_REQUEST,
             "invalid_request",
             "令牌请求应为表单（application/x-www-form-urlencoded）",
             "A token request is a form (Content-Type: application/x-www-form-urlencoded)",
@@ -144,6 +148,15 @@ pub(super) async fn client_token(
     let credentials = match (basic_credentials(&headers), posted_id, posted_secret) {
         (Some(basic), None, None) => Some(basic),
         (None, Some(id), Some(secret)) => Some((id, secret)),
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "客户端只能用一种方式认证（HTTP Basic 或表单）",
+                "Authenticate the client one way only (HTTP Basic or the form, RFC 6749 §2.3)",
+            )
+            .await;
+        }
         _ => None,
     };
     let Some((client_id, secret)) = credentials else {

@@ -183,10 +183,10 @@ async fn institutions(
     };
     let filter = InstitutionFilter {
         district_code: q.district.filter(|d| !d.is_empty()),
-        kind,
+        kinds: kind.into_iter().collect(),
         upper_institution_id: q.upper,
-        name_prefix: q.name.filter(|n| !n.is_empty()),
-        code: None,
+        name_prefixes: q.name.filter(|n| !n.is_empty()).into_iter().collect(),
+        codes: Vec::new(),
     };
     let after = decode_cursor(q.cursor.as_deref())?;
     let page = state
@@ -243,10 +243,10 @@ async fn staff_list(
         ),
     };
     let filter = StaffFilter {
-        institution_id: q.institution,
-        role,
-        name_prefix: q.name.filter(|n| !n.is_empty()),
-        licence_number: None,
+        institution_ids: q.institution.into_iter().collect(),
+        roles: role.into_iter().collect(),
+        name_prefixes: q.name.filter(|n| !n.is_empty()).into_iter().collect(),
+        licence_numbers: Vec::new(),
     };
     let after = decode_cursor(q.cursor.as_deref())?;
     let page = state
@@ -332,10 +332,10 @@ impl ResidentParams {
             ),
         };
         Ok(ResidentQuery {
-            name_prefix: self.name.clone(),
-            id_number: self.id_number.clone(),
+            name_prefixes: self.name.clone().into_iter().collect(),
+            id_numbers: self.id_number.clone().into_iter().collect(),
             birth_date: parse_date("birth_date", self.birth_date.as_deref())?,
-            sex,
+            sexes: sex.into_iter().collect(),
             home_institution_id: self.institution,
             ..ResidentQuery::default()
         })

@@ -606,8 +606,13 @@ async fn staff_page(
     let institution = q.institution.or(c.session.principal.institution_id);
     let after = decode_cursor(q.cursor.as_deref()).ok().flatten();
     let filter = StaffFilter {
-        institution_id: institution,
-        name_prefix: q.name.clone().filter(|n| !n.is_empty()),
+        institution_ids: institution.into_iter().collect(),
+        name_prefixes: q
+            .name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .into_iter()
+            .collect(),
         ..Default::default()
     };
     let page = state.app.staff(&filter, after, 50).await;
@@ -698,8 +703,8 @@ async fn residents_page(
     let reason = q.reason.clone().filter(|r| !r.trim().is_empty());
     let result = if asked {
         let query = ResidentQuery {
-            name_prefix: q.name.clone(),
-            id_number: q.id_number.clone(),
+            name_prefixes: q.name.clone().into_iter().collect(),
+            id_numbers: q.id_number.clone().into_iter().collect(),
             ..Default::default()
         };
         let after = decode_cursor(q.cursor.as_deref()).ok().flatten();

@@ -42,6 +42,10 @@ const KEEP_US: i64 = 24 * 3_600 * 1_000_000;
 const POLL_AFTER_S: u32 = 2;
 /// Registry rows read per page.
 const REGISTRY_PAGE: u32 = 200;
+/// Finished exports kept per user: an older one's files go when a new one starts.
+const KEPT_PER_USER: usize = 2;
+/// Bytes of one type's lines held in memory before they are written out.
+const BUFFER_BYTES_MAX: usize = 4 << 20;
 
 /// The types an export writes, in the manifest's order, and whether each is a
 /// patient's record (named data) rather than the registry's.
@@ -94,12 +98,15 @@ impl Exports {
         self.jobs.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The job `id` if `user` asked for it (anyone else's is "not found").
-    fn of(&self, id: &str, user: i64) -> Option<Arc<Job>> {
+    /// The job `id` if `user` asked for it and it has not expired (anyone else's is
+    /// "not found").
+    fn of(&self, id: &str, user: i64, now_us: i64) -> Option<Arc<Job>> {
+        self.sweep(now_us);
         self.jobs().get(id).filter(|j| j.owner == user).cloned()
     }
 
-    /// Forgets the jobs older than [`KEEP_US`] and removes their files.
+    /// Forgets the jobs older than [`KEEP_US`] (a running one is cancelled) and
+    /// removes their files.
     fn sweep(&self, now_us: i64) {
         let old: Vec<Arc<Job>> = {
             let mut jobs = self.jobs();
@@ -111,7 +118,15 @@ impl Exports {
             ids.iter().filter_map(|id| jobs.remove(id)).collect()
         };
         for job in old {
-            job.cancel.store(true, Ordering::Relaxed);
+            self.forget(&job);
+        }
+    }
+
+    /// Ends a job that has left the map: a running one is cancelled and removes its
+    /// own files when it stops; a finished one's files are removed now.
+    fn forget(&self, job: &Job) {
+        job.cancel.store(true, Ordering::SeqCst);
+        if !matches!(*job.state(), JobState::Running) {
             self.remove_files(&job.id);
         }
     }
@@ -195,9 +210,10 @@ fn parse_ask(q: &FhirQuery, level: ExportLevel) -> Result<Ask, ApiError> {
     let mut since_us = None;
     for (name, value) in q.pairs() {
         match name.as_str() {
+            // A `+` sent unencoded arrives as a space.
             "_outputFormat"
                 if !matches!(
-                    value.as_str(),
+                    value.replace(' ', "+").as_str(),
                     "application/fhir+ndjson" | "application/ndjson" | "ndjson"
                 ) =>
             {
@@ -208,7 +224,8 @@ fn parse_ask(q: &FhirQuery, level: ExportLevel) -> Result<Ask, ApiError> {
                 ));
             }
             "_since" => {
-                let test = DateTest::parse(value)?;
+                // A zone's `+` sent unencoded arrives as a space.
+                let test = DateTest::parse(&value.replace(' ', "+"))?;
                 if test.prefix != super::search::Prefix::Eq {
                     return Err(bad(
                         "bad_since",
@@ -319,48 +336,8 @@ async fn kick_off(
         ask.types = readable;
         ask.beyond_scope = beyond;
     }
-    let what = format!(
-        "types={}{}",
-        ask.types.join(","),
-        ask.since_us
-            .map(|s| format!(";since={}", utc(s)))
-            .unwrap_or_default()
-    );
     let now_us = super::chronic::now_us(&state);
     state.exports.sweep(now_us);
-    let busy = |e: ApiError| Err(e.fhir());
-    {
-        let jobs = state.exports.jobs();
-        let running: Vec<&Arc<Job>> = jobs
-            .values()
-            .filter(|j| matches!(*j.state(), JobState::Running))
-            .collect();
-        if running.iter().any(|j| j.owner == ctx.principal.user_id) {
-            let mut e = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "export_running",
-                "您已有一个导出正在进行，请等它完成或取消后再试",
-                "An export of yours is still running: wait for it or delete it first",
-            );
-            e.retry_after_s = Some(30);
-            return busy(e);
-        }
-        if running.len() >= RUNNING_MAX {
-            let mut e = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "exports_busy",
-                "导出任务已满，请稍后再试",
-                "Too many exports are running; try again later",
-            );
-            e.retry_after_s = Some(60);
-            return busy(e);
-        }
-    }
-    let grant = state
-        .app
-        .begin_export(&ctx, level, &what)
-        .await
-        .map_err(fhir_err)?;
     let path = uri
         .0
         .path_and_query()
@@ -377,10 +354,74 @@ async fn kick_off(
         total: AtomicU64::new(0),
         state: Mutex::new(JobState::Running),
     });
-    state
-        .exports
-        .jobs()
-        .insert(job.id.clone(), Arc::clone(&job));
+    // The slot is taken under the lock that counts them, before anything is awaited.
+    let dropped: Vec<Arc<Job>> = {
+        let mut jobs = state.exports.jobs();
+        let running: Vec<&Arc<Job>> = jobs
+            .values()
+            .filter(|j| matches!(*j.state(), JobState::Running))
+            .collect();
+        let busy = if running.iter().any(|j| j.owner == ctx.principal.user_id) {
+            Some((
+                "export_running",
+                "您已有一个导出正在进行，请等它完成或取消后再试",
+                "An export of yours is still running: wait for it or delete it first",
+                30,
+            ))
+        } else if running.len() >= RUNNING_MAX {
+            Some((
+                "exports_busy",
+                "导出任务已满，请稍后再试",
+                "Too many exports are running; try again later",
+                60,
+            ))
+        } else {
+            None
+        };
+        if let Some((code, zh, en, wait_s)) = busy {
+            let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, zh, en);
+            e.retry_after_s = Some(wait_s);
+            return Err(e.fhir());
+        }
+        // The user's older finished exports beyond what is kept go now.
+        let mut mine: Vec<(i64, String)> = jobs
+            .values()
+            .filter(|j| j.owner == ctx.principal.user_id)
+            .map(|j| (j.created_us, j.id.clone()))
+            .collect();
+        mine.sort_unstable();
+        let excess = mine.len().saturating_sub(KEPT_PER_USER - 1);
+        let dropped = mine
+            .into_iter()
+            .take(excess)
+            .filter_map(|(_, id)| jobs.remove(&id))
+            .collect();
+        jobs.insert(job.id.clone(), Arc::clone(&job));
+        dropped
+    };
+    for old in dropped {
+        state.exports.forget(&old);
+    }
+    let what = format!(
+        "job={};types={}{}{}",
+        job.id,
+        ask.types.join(","),
+        if ask.beyond_scope.is_empty() {
+            String::new()
+        } else {
+            format!(";beyond_scope={}", ask.beyond_scope.join(","))
+        },
+        ask.since_us
+            .map(|s| format!(";since={}", utc(s)))
+            .unwrap_or_default()
+    );
+    let grant = match state.app.begin_export(&ctx, level, &what).await {
+        Ok(g) => g,
+        Err(e) => {
+            state.exports.jobs().remove(&job.id);
+            return Err(fhir_err(e));
+        }
+    };
     let status_url = format!("{}/$export-poll/{}", base_url(&state), job.id);
     tracing::info!(job = %job.id, what = %what, "export started");
     tokio::spawn(run(state, Arc::clone(&job), grant, ask));
@@ -488,7 +529,7 @@ impl Files {
         serde_json::to_writer(&mut t.buf, v).map_err(std::io::Error::other)?;
         t.buf.push(b'\n');
         t.buf_lines += 1;
-        if t.part_lines + t.buf_lines >= self.lines_max {
+        if t.part_lines + t.buf_lines >= self.lines_max || t.buf.len() >= BUFFER_BYTES_MAX {
             t.write(&self.dir, self.lines_max).await?;
         }
         Ok(())
@@ -517,17 +558,32 @@ impl Files {
 
 async fn run(state: AppState, job: Arc<Job>, grant: ExportGrant, ask: Ask) {
     let outcome = write_all(&state, &job, &grant, &ask).await;
-    let mut s = job.state();
-    match outcome {
-        Ok(Some((output, error))) => {
-            tracing::info!(job = %job.id, files = output.len(), "export done");
-            *s = JobState::Done { output, error };
-        }
-        Ok(None) => tracing::info!(job = %job.id, "export cancelled"),
-        Err(e) => {
-            tracing::error!(job = %job.id, error = format!("{e:#}"), "export failed");
-            *s = JobState::Failed;
-        }
+    // The state changes and `cancel` is read under one lock: whoever forgets the job
+    // sets `cancel` first, then removes the files itself only if it finds the job
+    // stopped — so exactly one of the two sees that the files must go.
+    let remove = {
+        let mut s = job.state();
+        let failed = match outcome {
+            Ok(Some((output, error))) => {
+                tracing::info!(job = %job.id, files = output.len(), "export done");
+                *s = JobState::Done { output, error };
+                false
+            }
+            Ok(None) => {
+                tracing::info!(job = %job.id, "export cancelled");
+                *s = JobState::Failed;
+                true
+            }
+            Err(e) => {
+                tracing::error!(job = %job.id, error = format!("{e:#}"), "export failed");
+                *s = JobState::Failed;
+                true
+            }
+        };
+        failed || job.cancel.load(Ordering::SeqCst)
+    };
+    if remove {
+        state.exports.remove_files(&job.id);
     }
 }
 
@@ -562,7 +618,7 @@ async fn write_all(
     if grant.registry() {
         let mut after = None;
         loop {
-            if job.cancel.load(Ordering::Relaxed) {
+            if job.cancel.load(Ordering::SeqCst) {
                 return Ok(None);
             }
             let page = state
@@ -592,7 +648,7 @@ async fn write_all(
         if files.wants("Practitioner") || files.wants("PractitionerRole") {
             let mut after = None;
             loop {
-                if job.cancel.load(Ordering::Relaxed) {
+                if job.cancel.load(Ordering::SeqCst) {
                     return Ok(None);
                 }
                 let page = state
@@ -629,7 +685,7 @@ async fn write_all(
         let mut teams: HashMap<i64, Option<TeamRecord>> = HashMap::new();
         let mut after = None;
         loop {
-            if job.cancel.load(Ordering::Relaxed) {
+            if job.cancel.load(Ordering::SeqCst) {
                 return Ok(None);
             }
             let page = state.app.export_page(grant, kinds, since, after).await?;
@@ -642,7 +698,7 @@ async fn write_all(
             }
             for c in &page.contracts {
                 if let std::collections::hash_map::Entry::Vacant(slot) = teams.entry(c.team_id) {
-                    slot.insert(state.app.store().team(c.team_id).await.ok());
+                    slot.insert(Some(state.app.store().team(c.team_id).await?));
                 }
                 let team = teams.get(&c.team_id).and_then(Option::as_ref);
                 files.push(&chronic::care_team(c, team)).await?;
@@ -653,8 +709,19 @@ async fn write_all(
                     files.push(&v).await?;
                 }
             }
-            for r in &page.readings {
-                files.push(&chronic::reading_observation(r).1).await?;
+            let mut after_reading = 0;
+            loop {
+                let chunk = state
+                    .app
+                    .export_readings(&page, since, after_reading)
+                    .await?;
+                for r in &chunk.items {
+                    files.push(&chronic::reading_observation(r).1).await?;
+                }
+                match chunk.next_after {
+                    Some(a) => after_reading = a,
+                    None => break,
+                }
             }
             for t in &page.tasks {
                 files.push(&chronic::task(t)).await?;
@@ -709,7 +776,7 @@ async fn write_all(
             count: left_out.len() as u64,
         });
     }
-    if job.cancel.load(Ordering::Relaxed) {
+    if job.cancel.load(Ordering::SeqCst) {
         return Ok(None);
     }
     Ok(Some((output, error)))
@@ -733,7 +800,7 @@ pub(super) async fn status(
 ) -> Result<Response, ApiError> {
     let job = state
         .exports
-        .of(&id, ctx.principal.user_id)
+        .of(&id, ctx.principal.user_id, super::chronic::now_us(&state))
         .ok_or_else(not_found)?;
     let base = base_url(&state);
     let s = job.state();
@@ -801,11 +868,10 @@ pub(super) async fn delete(
 ) -> Result<Response, ApiError> {
     let job = state
         .exports
-        .of(&id, ctx.principal.user_id)
+        .of(&id, ctx.principal.user_id, super::chronic::now_us(&state))
         .ok_or_else(not_found)?;
-    job.cancel.store(true, Ordering::Relaxed);
     state.exports.jobs().remove(&job.id);
-    state.exports.remove_files(&job.id);
+    state.exports.forget(&job);
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
@@ -818,14 +884,30 @@ pub(super) async fn file(
 ) -> Result<Response, ApiError> {
     let job = state
         .exports
-        .of(&id, ctx.principal.user_id)
+        .of(&id, ctx.principal.user_id, super::chronic::now_us(&state))
         .ok_or_else(not_found)?;
     let listed = match &*job.state() {
-        JobState::Done { output, error } => output.iter().chain(error).any(|o| o.file == name),
-        _ => false,
+        JobState::Done { output, error } => output
+            .iter()
+            .chain(error)
+            .find(|o| o.file == name)
+            .map(|o| o.ty),
+        _ => None,
     };
-    if !listed {
+    let Some(ty) = listed else {
         return Err(not_found());
+    };
+    // A client's token reads only the types its scopes name, whichever token asked.
+    if let Some(scopes) = &ctx.principal.scopes
+        && ty != "OperationOutcome"
+        && !scopes.allows(ty, gongti_core::scope::Access::Read)
+    {
+        state
+            .app
+            .audit_scope_refusal(&ctx, &format!("export_file={ty}"))
+            .await
+            .map_err(fhir_err)?;
+        return Err(crate::scopes::insufficient().fhir());
     }
     let path = state.exports.dir.join(&job.id).join(&name);
     let f = tokio::fs::File::open(&path)

@@ -506,7 +506,7 @@ async fn metadata(State(state): State<AppState>) -> Fhir {
         "format": ["application/fhir+json", "json"],
         "rest": [{
             "mode": "server",
-            "documentation": "Search is lenient by default (unknown parameters are ignored and left out of the self link); Prefer: handling=strict refuses them. Every search takes _count (at most 200), _total=none|accurate, _summary=count, _elements and, where listed, _sort, _include, _revinclude and _lastUpdated (each resource's meta.lastUpdated: incremental sync). Patient-scoped types need patient (or subject). Region-wide types (Patient, Practitioner, PractitionerRole, Organization, Schedule) take one value per parameter, and their date parameters (Patient.birthdate, Schedule.date) every prefix but ne. No string modifiers (:exact, :contains) are supported.",
+            "documentation": "Search is lenient by default (unknown parameters are ignored and left out of the self link); Prefer: handling=strict refuses them. Every search takes _count (at most 200), _total=none|accurate, _summary=count, _elements and, where listed, _sort, _include, _revinclude and _lastUpdated (each resource's meta.lastUpdated: incremental sync). Patient-scoped types need patient (or subject). Region-wide types (Patient, Practitioner, PractitionerRole, Organization, Schedule) take each parameter once (no AND of repeats); comma-separated alternatives (OR) on Patient name, identifier and gender, Practitioner name and identifier, PractitionerRole role, organization and practitioner, Organization name, identifier and type — Patient.organization, Organization.partof and Schedule's parameters take one value; their date parameters (Patient.birthdate, Schedule.date) take every prefix but ne. No string modifiers (:exact, :contains) are supported.",
             "security": {
                 "cors": false,
                 "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR"}]}],
@@ -603,27 +603,32 @@ async fn search_patients(
     let (born_from, born_to) = s.day_bounds("birthdate", now)?;
     let (updated_from_us, updated_until_us) = s.instant_bounds("_lastUpdated", now)?;
     let mut query = ResidentQuery {
-        name_prefix: s.one_value("name")?,
+        name_prefixes: s.any_of("name")?,
         born_from,
         born_to,
         updated_from_us,
         updated_until_us,
         ..ResidentQuery::default()
     };
-    if let Some(identifier) = s.one_value("identifier")? {
-        // A value that is no ID number matches no one (a search, not a form).
-        match search::Token::parse(&identifier)
-            .code_in(ID_NUMBER_SYSTEM)
-            .filter(|v| gongti_core::id_number::IdNumber::parse(v, state.app.today()).is_ok())
-        {
-            Some(v) => query.id_number = Some(v.to_owned()),
-            None => return empty(&state, "Patient", &s),
-        }
+    let identifiers = s.any_of("identifier")?;
+    // A value that is no ID number matches no one (a search, not a form).
+    query.id_numbers = identifiers
+        .iter()
+        .filter_map(|i| {
+            search::Token::parse(i)
+                .code_in(ID_NUMBER_SYSTEM)
+                .filter(|v| gongti_core::id_number::IdNumber::parse(v, state.app.today()).is_ok())
+                .map(str::to_owned)
+        })
+        .collect();
+    if !identifiers.is_empty() && query.id_numbers.is_empty() {
+        return empty(&state, "Patient", &s);
     }
-    if let Some(g) = s.one_value("gender")? {
-        match parse_sex(&g) {
-            Some(sex) => query.sex = Some(sex),
-            None if g == "other" || g == "unknown" => return empty(&state, "Patient", &s),
+    let genders = s.any_of("gender")?;
+    for g in &genders {
+        match parse_sex(g) {
+            Some(sex) => query.sexes.push(sex),
+            None if g == "other" || g == "unknown" => {}
             None => {
                 return Err(bad(
                     "bad_gender",
@@ -632,6 +637,9 @@ async fn search_patients(
                 ));
             }
         }
+    }
+    if !genders.is_empty() && query.sexes.is_empty() {
+        return empty(&state, "Patient", &s);
     }
     match organization_param(&s, "organization", &base)? {
         None => {}
@@ -793,16 +801,21 @@ async fn staff_search(
 
 async fn search_practitioners(State(state): State<AppState>, q: FhirQuery) -> FhirResult {
     let s = q.search(&PRACTITIONER)?;
-    let licence = match s.one_value("identifier")? {
-        None => None,
-        Some(i) => match search::Token::parse(&i).code_in(LICENCE_SYSTEM) {
-            Some(v) => Some(v.to_owned()),
-            None => return empty(&state, "Practitioner", &s),
-        },
-    };
+    let identifiers = s.any_of("identifier")?;
+    let licences: Vec<String> = identifiers
+        .iter()
+        .filter_map(|i| {
+            search::Token::parse(i)
+                .code_in(LICENCE_SYSTEM)
+                .map(str::to_owned)
+        })
+        .collect();
+    if !identifiers.is_empty() && licences.is_empty() {
+        return empty(&state, "Practitioner", &s);
+    }
     let filter = StaffFilter {
-        name_prefix: s.one_value("name")?,
-        licence_number: licence,
+        name_prefixes: s.any_of("name")?,
+        licence_numbers: licences,
         ..StaffFilter::default()
     };
     staff_search(&state, &s, "Practitioner", filter, practitioner).await
@@ -811,36 +824,48 @@ async fn search_practitioners(State(state): State<AppState>, q: FhirQuery) -> Fh
 async fn search_roles(State(state): State<AppState>, q: FhirQuery) -> FhirResult {
     let s = q.search(&PRACTITIONER_ROLE)?;
     let base = base_url(&state);
-    let role = match s.one_value("role")? {
-        None => None,
-        Some(r) => match search::Token::parse(&r)
-            .code_in(ROLE_SYSTEM)
-            .and_then(gongti_core::role::Role::from_code)
-        {
-            Some(role) => Some(role),
-            None => return empty(&state, "PractitionerRole", &s),
-        },
-    };
-    let institution = match organization_param(&s, "organization", &base)? {
-        None => None,
-        Some(None) => return empty(&state, "PractitionerRole", &s),
-        Some(some) => some,
-    };
-    if let Some(p) = s.one_value("practitioner")? {
+    let asked_roles = s.any_of("role")?;
+    let roles: Vec<gongti_core::role::Role> = asked_roles
+        .iter()
+        .filter_map(|r| {
+            search::Token::parse(r)
+                .code_in(ROLE_SYSTEM)
+                .and_then(gongti_core::role::Role::from_code)
+        })
+        .collect();
+    let asked_orgs = s.any_of("organization")?;
+    let institutions: Vec<i64> = asked_orgs
+        .iter()
+        .filter_map(|o| search::reference_id(o, "Organization", &base))
+        .collect();
+    if (!asked_roles.is_empty() && roles.is_empty())
+        || (!asked_orgs.is_empty() && institutions.is_empty())
+    {
+        return empty(&state, "PractitionerRole", &s);
+    }
+    let practitioners = s.any_of("practitioner")?;
+    if !practitioners.is_empty() {
         // One practitioner has one role record here: its id is the staff id.
-        let Some(id) = search::reference_id(&p, "Practitioner", &base) else {
-            return empty(&state, "PractitionerRole", &s);
-        };
-        let entries = match state.app.staff_member(id).await {
-            Ok(m)
-                if institution.is_none_or(|i| m.institution_id == Some(i))
-                    && role.is_none_or(|r| m.role == r) =>
-            {
-                vec![practitioner_role(&m)]
+        let mut ids: Vec<i64> = practitioners
+            .iter()
+            .filter_map(|p| search::reference_id(p, "Practitioner", &base))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut entries = Vec::new();
+        for id in ids {
+            match state.app.staff_member(id).await {
+                Ok(m)
+                    if (institutions.is_empty()
+                        || m.institution_id.is_some_and(|i| institutions.contains(&i)))
+                        && (roles.is_empty() || roles.contains(&m.role)) =>
+                {
+                    entries.push(practitioner_role(&m));
+                }
+                Ok(_) | Err(gongti_app::AppError::NotFound) => {}
+                Err(e) => return Err(fhir_err(e)),
             }
-            Ok(_) | Err(gongti_app::AppError::NotFound) => vec![],
-            Err(e) => return Err(fhir_err(e)),
-        };
+        }
         let page = s.page_of(entries);
         return Ok(Fhir(searchset(
             &base,
@@ -851,8 +876,8 @@ async fn search_roles(State(state): State<AppState>, q: FhirQuery) -> FhirResult
         )));
     }
     let filter = StaffFilter {
-        institution_id: institution,
-        role,
+        institution_ids: institutions,
+        roles,
         ..StaffFilter::default()
     };
     staff_search(&state, &s, "PractitionerRole", filter, practitioner_role).await
@@ -862,23 +887,31 @@ async fn search_organizations(State(state): State<AppState>, q: FhirQuery) -> Fh
     let s = q.search(&ORGANIZATION)?;
     let base = base_url(&state);
     let mut filter = InstitutionFilter {
-        name_prefix: s.one_value("name")?,
+        name_prefixes: s.any_of("name")?,
         ..InstitutionFilter::default()
     };
-    if let Some(i) = s.one_value("identifier")? {
-        match search::Token::parse(&i).code_in(INSTITUTION_CODE_SYSTEM) {
-            Some(v) => filter.code = Some(v.to_owned()),
-            None => return empty(&state, "Organization", &s),
-        }
-    }
-    if let Some(t) = s.one_value("type")? {
-        match search::Token::parse(&t)
-            .code_in(INSTITUTION_KIND_SYSTEM)
-            .and_then(InstitutionKind::from_code)
-        {
-            Some(k) => filter.kind = Some(k),
-            None => return empty(&state, "Organization", &s),
-        }
+    let identifiers = s.any_of("identifier")?;
+    filter.codes = identifiers
+        .iter()
+        .filter_map(|i| {
+            search::Token::parse(i)
+                .code_in(INSTITUTION_CODE_SYSTEM)
+                .map(str::to_owned)
+        })
+        .collect();
+    let types = s.any_of("type")?;
+    filter.kinds = types
+        .iter()
+        .filter_map(|t| {
+            search::Token::parse(t)
+                .code_in(INSTITUTION_KIND_SYSTEM)
+                .and_then(InstitutionKind::from_code)
+        })
+        .collect();
+    if (!identifiers.is_empty() && filter.codes.is_empty())
+        || (!types.is_empty() && filter.kinds.is_empty())
+    {
+        return empty(&state, "Organization", &s);
     }
     match organization_param(&s, "partof", &base)? {
         None => {}

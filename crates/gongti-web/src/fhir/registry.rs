@@ -66,7 +66,7 @@ pub(super) async fn create_organization(
             .app
             .institutions(
                 &InstitutionFilter {
-                    code: Some(code),
+                    codes: vec![code],
                     ..Default::default()
                 },
                 None,
@@ -147,7 +147,7 @@ pub(super) async fn create_practitioner_role(
             .app
             .staff(
                 &StaffFilter {
-                    licence_number: Some(licence),
+                    licence_numbers: vec![licence],
                     ..Default::default()
                 },
                 None,

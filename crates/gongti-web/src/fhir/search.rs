@@ -826,6 +826,23 @@ impl Search {
         }
     }
 
+    /// A parameter a keyset search filters on in the store with any of several
+    /// values: the comma-separated alternatives of its one occurrence (R4 search
+    /// §3.1.1.3, OR); the parameter repeated (AND) is refused, for no record has two.
+    pub(crate) fn any_of(&self, name: &str) -> Result<Vec<String>, ApiError> {
+        let all = self.all(name);
+        match all.as_slice() {
+            [] => Ok(Vec::new()),
+            [ors] => Ok(ors.clone()),
+            _ => Err(bad(
+                "one_value",
+                "此参数只能出现一次（多个值请用逗号分隔）",
+                "This parameter may appear once here (separate alternatives with commas)",
+                name,
+            )),
+        }
+    }
+
     /// Sorts a patient's list by its dates when `_sort` asks (`date`, `-date`).
     pub(crate) fn sort_by_time<T>(&self, found: &mut [T], start_us: impl Fn(&T) -> i64) {
         if let Some((_, desc)) = self.sort.first() {

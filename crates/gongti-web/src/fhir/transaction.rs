@@ -360,19 +360,23 @@ pub(super) async fn bundle(
     }
     if let Some(scopes) = &ctx.principal.scopes {
         // A client system writes only the types its token's scopes name.
+        // A conditional create answers the record it finds: read as well.
         let beyond: Vec<&str> = entries
             .iter()
-            .map(|e| {
-                e["resource"]["resourceType"]
+            .filter_map(|e| {
+                let ty = e["resource"]["resourceType"]
                     .as_str()
                     .or_else(|| {
                         e["request"]["url"]
                             .as_str()
                             .and_then(|u| u.split(['/', '?']).next())
                     })
-                    .unwrap_or("")
+                    .unwrap_or("");
+                let conditional = e["request"]["ifNoneExist"].is_string();
+                let ok = scopes.allows(ty, gongti_core::scope::Access::Write)
+                    && (!conditional || scopes.allows(ty, gongti_core::scope::Access::Read));
+                (!ok).then_some(ty)
             })
-            .filter(|ty| !scopes.allows(ty, gongti_core::scope::Access::Write))
             .collect();
         if !beyond.is_empty() {
             state

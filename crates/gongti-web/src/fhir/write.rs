@@ -339,7 +339,7 @@ pub(super) async fn create_patient(
             .search_residents(
                 &ctx,
                 &gongti_app::residents::ResidentQuery {
-                    id_number: Some(id_number),
+                    id_numbers: vec![id_number],
                     ..Default::default()
                 },
                 None,

@@ -168,7 +168,8 @@ async fn a_client_system_gets_a_token_for_its_scopes_and_does_only_that() {
                     .unwrap(),
             )
             .await;
-        assert_eq!(json_body.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(json_body.status, StatusCode::BAD_REQUEST);
+        assert_eq!(json_body.json()["error"], "invalid_request");
         let discovery = t
             .send(
                 Request::get("/fhir/.well-known/smart-configuration")
@@ -254,7 +255,22 @@ async fn a_client_system_gets_a_token_for_its_scopes_and_does_only_that() {
         ]});
         let r = send(&t, "POST", "/fhir", &token, Some(&bundle)).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
-        assert_eq!(r.json()["resourceType"], "OperationOutcome");
+        assert_eq!(
+            r.json()["issue"][0]["details"]["coding"][0]["code"],
+            "insufficient_scope"
+        );
+        // A conditional create would answer the record it finds: read is needed too.
+        let r = t
+            .send(
+                Request::post("/fhir/Observation")
+                    .header("authorization", format!("Bearer {token}"))
+                    .header("content-type", "application/fhir+json")
+                    .header("if-none-exist", "identifier=urn:example:lis|lis-1")
+                    .body(Body::from(bp.to_string()))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
         let trail = t
             .audit_tail(t.store.audit_count().await.unwrap() - audit_before)
             .await;
@@ -262,7 +278,7 @@ async fn a_client_system_gets_a_token_for_its_scopes_and_does_only_that() {
             .iter()
             .filter(|c| c.entry.action == "request.scope")
             .collect();
-        assert_eq!(refused.len(), 7, "{trail:?}");
+        assert_eq!(refused.len(), 8, "{trail:?}");
         assert!(refused.iter().all(|c| c.entry.actor_username == "lis-home"
             && c.entry.actor_user_id.is_some()
             && c.entry.role.as_deref() == Some("exam_reader")));
@@ -298,6 +314,26 @@ async fn a_client_system_gets_a_token_for_its_scopes_and_does_only_that() {
             .collect();
         assert_eq!(types, ["Patient"], "{manifest}");
         assert_eq!(manifest["error"][0]["count"], 1, "{manifest}");
+        // A narrower token of the same client does not read the wider export's file.
+        let r = token_request(
+            &t,
+            Some(("dw-home", &wsecret)),
+            "grant_type=client_credentials&scope=system%2FOrganization.read",
+        )
+        .await;
+        let narrow = r.json()["access_token"].as_str().unwrap().to_owned();
+        let file = manifest["output"][0]["url"]
+            .as_str()
+            .unwrap()
+            .strip_prefix("http://localhost")
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            send(&t, "GET", &file, &wtoken, None).await.status,
+            StatusCode::OK
+        );
+        let r = send(&t, "GET", &file, &narrow, None).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
 
         // A disabled client's tokens end at once.
         t.app.disable_client("lis-home").await.unwrap();

@@ -34,6 +34,116 @@ async fn a_token_reads_the_same_person_over_fhir() {
 }
 
 #[tokio::test]
+async fn region_wide_searches_take_comma_separated_alternatives() {
+    for t in TestApp::all().await {
+        let token = t.token("doctor").await;
+        let doctor_id = |n: u32| crate::support::id_number_born("19700101", n);
+        for (name, n) in [("李建华", 11), ("王芳", 12)] {
+            let r = t
+                .post(
+                    "/api/v1/residents",
+                    &token,
+                    serde_json::json!({"name": name, "id_number": doctor_id(n)}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        }
+        let total = |q: String| {
+            let t = &t;
+            let token = token.clone();
+            async move {
+                let r = t.get(&q, &token).await;
+                assert_eq!(r.status, StatusCode::OK, "{q}: {}", r.text);
+                r.json()["total"].as_u64().unwrap()
+            }
+        };
+        let sys = "urn:oid:2.16.156.10011.1.3%7C";
+        // Any of the alternatives (R4 search: a comma is OR).
+        assert_eq!(
+            total(format!(
+                "/fhir/Patient?identifier={sys}{},{sys}{}",
+                doctor_id(11),
+                doctor_id(12)
+            ))
+            .await,
+            2
+        );
+        assert_eq!(
+            total(format!(
+                "/fhir/Patient?identifier={sys}{},urn:other%7C1",
+                doctor_id(11)
+            ))
+            .await,
+            1
+        );
+        // 李, 王 and 张 (the home resident).
+        assert_eq!(
+            total("/fhir/Patient?name=%E6%9D%8E,%E7%8E%8B,%E5%BC%A0".into()).await,
+            3
+        );
+        let male = total("/fhir/Patient?gender=male".into()).await;
+        let female = total("/fhir/Patient?gender=female".into()).await;
+        assert_eq!(
+            total("/fhir/Patient?gender=male,female".into()).await,
+            male + female
+        );
+        assert_eq!(total("/fhir/Patient?gender=male,other".into()).await, male);
+        let roles = "urn:gongti:role%7C";
+        let doctors = total(format!("/fhir/PractitionerRole?role={roles}family_doctor")).await;
+        let nurses = total(format!("/fhir/PractitionerRole?role={roles}nurse")).await;
+        assert!(doctors > 0 && nurses > 0);
+        assert_eq!(
+            total(format!(
+                "/fhir/PractitionerRole?role={roles}family_doctor,{roles}nurse"
+            ))
+            .await,
+            doctors + nurses
+        );
+        assert_eq!(
+            total(format!(
+                "/fhir/PractitionerRole?organization=Organization/{},Organization/{}",
+                t.home, t.hospital
+            ))
+            .await,
+            total(format!(
+                "/fhir/PractitionerRole?organization=Organization/{}",
+                t.home
+            ))
+            .await
+                + total(format!(
+                    "/fhir/PractitionerRole?organization=Organization/{}",
+                    t.hospital
+                ))
+                .await
+        );
+        assert_eq!(
+            total("/fhir/Practitioner?name=doctor,nurse".into()).await,
+            total("/fhir/Practitioner?name=doctor".into()).await
+                + total("/fhir/Practitioner?name=nurse".into()).await
+        );
+        let kinds = "urn:gongti:institution-kind%7C";
+        let tertiary = total(format!("/fhir/Organization?type={kinds}tertiary_hospital")).await;
+        let chc = total(format!(
+            "/fhir/Organization?type={kinds}community_health_centre"
+        ))
+        .await;
+        assert!(tertiary > 0 && chc > 0);
+        assert_eq!(
+            total(format!(
+                "/fhir/Organization?type={kinds}tertiary_hospital,{kinds}community_health_centre"
+            ))
+            .await,
+            tertiary + chc
+        );
+        // The same parameter twice (AND) matches no record of one value: refused.
+        let r = t
+            .get("/fhir/Patient?gender=male&gender=female", &token)
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    }
+}
+
+#[tokio::test]
 async fn fhir_search_parameters_and_paging() {
     for t in TestApp::all().await {
         let token = t.token("doctor").await;

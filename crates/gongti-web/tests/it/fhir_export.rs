@@ -286,7 +286,14 @@ async fn an_institution_exports_its_residents_records_and_officers_the_registry(
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
 
         // Only who asked may poll or download; a deleted export is gone with its files.
-        let r = kick_off(&t, "/fhir/$export?_type=Organization", &admin).await;
+        // `+` sent unencoded, as many clients write it.
+        let r = kick_off(
+            &t,
+            "/fhir/$export?_type=Organization&_outputFormat=application/fhir+ndjson",
+            &admin,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
         let status = r.headers["content-location"]
             .to_str()
             .unwrap()
