@@ -104,6 +104,18 @@ impl Load {
         Ok(status)
     }
 
+    /// Sends one prepared request; its status, headers and whole body.
+    pub async fn exchange(
+        &self,
+        request: axum::http::Request<Body>,
+    ) -> anyhow::Result<(u16, axum::http::HeaderMap, axum::body::Bytes)> {
+        let response = self.client.request(request).await?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok((status, headers, body))
+    }
+
     pub fn connections(&self) -> usize {
         self.connections
     }

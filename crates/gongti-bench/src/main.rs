@@ -14,6 +14,7 @@
 //!   `hfs` binary is given.
 
 mod chronic;
+mod export;
 mod load;
 mod referrals;
 
@@ -87,6 +88,16 @@ enum Bench {
         #[arg(long)]
         postgres_admin_url: Option<String>,
     },
+    /// Bulk export of a generated region: every institution's warehouse through
+    /// `$export`, against a raw scan of the same tables.
+    Export {
+        #[arg(long, default_value_t = 200_000)]
+        residents: u64,
+        /// Generate the region here (it must not hold one: each run registers its
+        /// warehouses). A temporary directory when not given.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Both, and the peer when `--peer-bin` points at Helios' `hfs`.
     All {
         #[arg(long, default_value_t = 20_000)]
@@ -145,6 +156,9 @@ fn main() -> anyhow::Result<()> {
                     let store = gongti_store::Store::connect_postgres(&url, gongti_store::crypto::DataKeys::generate()).await?;
                     referrals::contest(store, "PostgreSQL", patients, slots, connections).await?;
                 }
+            }
+            Bench::Export { residents, data_dir } => {
+                export::export(residents, data_dir).await?;
             }
             Bench::Read { connections, seconds } => {
                 read(connections, Duration::from_secs(seconds)).await?;
