@@ -15,6 +15,7 @@
 
 mod chronic;
 mod export;
+mod import;
 mod load;
 mod referrals;
 
@@ -98,6 +99,19 @@ enum Bench {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Importing history: transaction Bundles against the JSON API's paths for the
+    /// same residents, enrolments and follow-ups (and Helios with `--peer-bin`).
+    Import {
+        #[arg(long, default_value_t = 5_000)]
+        residents: usize,
+        /// Residents per Bundle (each with all its entries).
+        #[arg(long, default_value_t = 50)]
+        per_bundle: usize,
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        #[arg(long)]
+        peer_bin: Option<PathBuf>,
+    },
     /// Both, and the peer when `--peer-bin` points at Helios' `hfs`.
     All {
         #[arg(long, default_value_t = 20_000)]
@@ -157,6 +171,9 @@ fn main() -> anyhow::Result<()> {
                     referrals::contest(store, "PostgreSQL", patients, slots, connections).await?;
                 }
             }
+            Bench::Import { residents, per_bundle, connections, peer_bin } => {
+                import::import(residents, per_bundle, connections, peer_bin.as_deref()).await?;
+            }
             Bench::Export { residents, data_dir } => {
                 export::export(residents, data_dir).await?;
             }
@@ -209,7 +226,7 @@ fn remove_scratch() {
 }
 
 /// `n` distinct valid residents as JSON bodies, the same for every run.
-fn residents_json(n: usize) -> Vec<Value> {
+pub(crate) fn residents_json(n: usize) -> Vec<Value> {
     let mut rng = DemoRng::new(99);
     (0..n)
         .map(|i| {
@@ -229,7 +246,7 @@ pub(crate) struct Server {
     pub(crate) store: gongti_store::Store,
 }
 
-async fn serve_sqlite() -> anyhow::Result<Server> {
+pub(crate) async fn serve_sqlite() -> anyhow::Result<Server> {
     let dir = scratch_dir("gongti-bench");
     serve_on(gongti_store::Store::open_sqlite(&dir, chronic::bench_keys(&dir)?).await?).await
 }
