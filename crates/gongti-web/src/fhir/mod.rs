@@ -82,6 +82,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/Patient/{id}/$everything", get(everything::everything))
         .route("/$export", get(export::system))
         .route("/Patient/$export", get(export::patients))
+        .route("/Group/{id}", get(read_group))
         .route("/Group/{id}/$export", get(export::group))
         .route(
             "/$export-poll/{job}",
@@ -491,7 +492,7 @@ async fn metadata(State(state): State<AppState>) -> Fhir {
         .collect();
     resources.push(json!({"type": "Measure", "operation": [{"name": "evaluate-measure", "definition": "http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure"}]}));
     // A Group is an institution's register (its id the Organization's): exported only.
-    resources.push(json!({"type": "Group", "operation": [{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export", "documentation": "Group/{id} is the register of the institution Organization/{id}: the residents it holds."}]}));
+    resources.push(json!({"type": "Group", "interaction": [{"code": "read"}], "operation": [{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export", "documentation": "Group/{id} is the register of the institution Organization/{id}: the residents it holds."}]}));
     let exported: Vec<&str> = export::EXPORTED.iter().map(|(ty, _)| *ty).collect();
     Fhir(json!({
         "resourceType": "CapabilityStatement",
@@ -676,6 +677,25 @@ async fn read_role(State(state): State<AppState>, Path(id): Path<String>) -> Fhi
             .await
             .map_err(fhir_err)?,
     )))
+}
+
+/// `Group/{id}`: the register of `Organization/{id}` — the residents it holds — as
+/// the Bulk Data IG's Group-level `$export` names it (no members listed).
+async fn read_group(State(state): State<AppState>, Path(id): Path<String>) -> FhirResult {
+    let i = state
+        .app
+        .institution(id_param(&id)?)
+        .await
+        .map_err(fhir_err)?;
+    Ok(Fhir(json!({
+        "resourceType": "Group",
+        "id": i.id.to_string(),
+        "meta": meta(i.version),
+        "type": "person",
+        "actual": true,
+        "name": format!("{} 居民档案", i.name),
+        "managingEntity": {"reference": format!("Organization/{}", i.id), "display": i.name},
+    })))
 }
 
 async fn read_organization(State(state): State<AppState>, Path(id): Path<String>) -> FhirResult {

@@ -225,7 +225,19 @@ async fn an_institution_exports_its_residents_records_and_officers_the_registry(
         assert_eq!(count(&changed, "Observation"), 0);
         assert!(!changed.contains_key("Organization"));
 
-        // A Group is an institution's register: its own administrator only.
+        // A Group is an institution's register (read by anyone, its members not
+        // listed); exported by its own administrator only.
+        let g = t.get(&format!("/fhir/Group/{}", t.home), &doctor).await;
+        assert_eq!(g.status, StatusCode::OK, "{}", g.text);
+        assert_eq!(g.json()["resourceType"], "Group");
+        assert_eq!(
+            g.json()["managingEntity"]["reference"],
+            format!("Organization/{}", t.home)
+        );
+        assert!(g.json().get("member").is_none());
+        let gdir = gongti_testdb::temp_dir("gongti-fhir-group");
+        std::fs::write(gdir.join("group.json"), &g.text).unwrap();
+        validate(&gdir, 1);
         let group = export(
             &t,
             &format!("/fhir/Group/{}/$export?_type=Patient", t.home),
