@@ -11,7 +11,6 @@ use gongti_core::audit::{AuditEntry, Outcome};
 use gongti_core::role::Role;
 use gongti_core::scope::Scopes;
 use gongti_store::{ClientRecord, NewStaff, TokenRecord};
-use sha2::{Digest, Sha256};
 
 use crate::auth::{API_TOKEN_TTL, USERNAME_MAX_CHARS};
 use crate::{App, AppError, AppResult};
@@ -37,15 +36,6 @@ pub struct ClientToken {
 
 /// The kind recorded on a client's tokens.
 pub(crate) const CLIENT_TOKEN_KIND: &str = "client";
-
-fn secret_hash(secret: &str) -> [u8; 32] {
-    Sha256::digest(secret.as_bytes()).into()
-}
-
-/// Compares two hashes in time independent of where they differ.
-fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 fn invalid(field: &'static str) -> AppError {
     AppError::Invalid(vec![gongti_core::resident::FieldProblem {
@@ -111,16 +101,23 @@ impl App {
             ..AuditEntry::system(self.now_us(), "client.create", "User")
         };
         self.store
-            .set_client(user_id, &scopes.text(), &secret_hash(&secret), &[entry])
+            .set_client(
+                user_id,
+                &scopes.text(),
+                &crate::auth::hash_of_token(&secret),
+                &[entry],
+            )
             .await?;
         self.audit.flush().await?;
-        let record = self
-            .store
-            .clients()
-            .await?
-            .into_iter()
-            .find(|c| c.user_id == user_id)
-            .ok_or(AppError::NotFound)?;
+        let record = ClientRecord {
+            user_id,
+            client_id: id.to_owned(),
+            name: name.to_owned(),
+            role: form.role.code().to_owned(),
+            institution_id: form.institution_id,
+            scopes: scopes.text(),
+            disabled: false,
+        };
         Ok((record, secret))
     }
 
@@ -172,9 +169,9 @@ impl App {
         };
         let (user, held) = match user {
             Some(u)
-                if u.client_secret_hash
-                    .as_ref()
-                    .is_some_and(|h| same(h, &secret_hash(secret))) =>
+                if u.client_secret_hash.as_ref().is_some_and(|h| {
+                    gongti_core::text::constant_time_eq(h, &crate::auth::hash_of_token(secret))
+                }) =>
             {
                 let held = u.client_scopes.clone().unwrap_or_default();
                 (u, held)

@@ -79,7 +79,7 @@ pub struct PatientKinds {
 pub struct ExportPage {
     pub residents: Vec<ResidentRecord>,
     /// The residents of the page with readings to export ([`App::export_readings`]).
-    pub resident_ids: Vec<i64>,
+    pub with_readings: Vec<i64>,
     pub enrolments: Vec<EnrolmentRecord>,
     pub followups: Vec<FollowupRecord>,
     pub contracts: Vec<ContractRecord>,
@@ -225,7 +225,7 @@ impl App {
             })
             .collect();
         self.audit.record(entries).await?;
-        out.resident_ids = with_readings;
+        out.with_readings = with_readings;
         Ok(out)
     }
 
@@ -240,7 +240,7 @@ impl App {
         Ok(self
             .store
             .readings_of_residents(
-                &page.resident_ids,
+                &page.with_readings,
                 since_us,
                 after,
                 EXPORT_READINGS_PER_CHUNK,

@@ -235,15 +235,11 @@ fn csrf_matches(headers: &axum::http::HeaderMap, expected: Option<&str>) -> bool
         expected,
     ) {
         (Some(sent), Some(expected)) => {
-            !expected.is_empty() && constant_time_eq(sent.as_bytes(), expected.as_bytes())
+            !expected.is_empty()
+                && gongti_core::text::constant_time_eq(sent.as_bytes(), expected.as_bytes())
         }
         _ => false,
     }
-}
-
-/// Compares secrets without stopping at the first difference.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn finish(error: ApiError, fhir: bool) -> Response {

@@ -682,7 +682,7 @@ async fn write_all(
     if grant.named() && kinds != PatientKinds::default() {
         let total = state.app.export_resident_total(grant).await?;
         job.total.store(total.max(0) as u64, Ordering::Relaxed);
-        let mut teams: HashMap<i64, Option<TeamRecord>> = HashMap::new();
+        let mut teams: HashMap<i64, TeamRecord> = HashMap::new();
         let mut after = None;
         loop {
             if job.cancel.load(Ordering::SeqCst) {
@@ -698,9 +698,9 @@ async fn write_all(
             }
             for c in &page.contracts {
                 if let std::collections::hash_map::Entry::Vacant(slot) = teams.entry(c.team_id) {
-                    slot.insert(Some(state.app.store().team(c.team_id).await?));
+                    slot.insert(state.app.store().team(c.team_id).await?);
                 }
-                let team = teams.get(&c.team_id).and_then(Option::as_ref);
+                let team = teams.get(&c.team_id);
                 files.push(&chronic::care_team(c, team)).await?;
             }
             for f in &page.followups {
