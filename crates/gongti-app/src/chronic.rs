@@ -160,6 +160,26 @@ impl App {
     }
 
     /// The indicator counter scopes of an institution: the city, its district, itself.
+    /// What a resident's earlier records (home readings, laboratory results) make of
+    /// a new enrolment's kept figures.
+    pub(crate) async fn indicator_history(
+        &self,
+        resident_id: i64,
+    ) -> AppResult<Vec<gongti_store::IndicatorEvent>> {
+        let (taken, labs) = self.store.indicator_history(resident_id).await?;
+        let mut days: Vec<Date> = taken.into_iter().map(crate::readings::local_day).collect();
+        days.sort();
+        days.dedup();
+        let mut events: Vec<gongti_store::IndicatorEvent> = labs
+            .into_iter()
+            .map(gongti_store::IndicatorEvent::Visit)
+            .collect();
+        if !days.is_empty() {
+            events.push(gongti_store::IndicatorEvent::Readings(days));
+        }
+        Ok(events)
+    }
+
     pub(crate) async fn counter_scopes(&self, institution_id: i64) -> AppResult<[String; 3]> {
         let i = self.store.institution(institution_id).await?;
         Ok(gongti_store::scopes_of(institution_id, &i.district_code))
@@ -283,6 +303,7 @@ impl App {
         let (disease, enrolled_on) = (valid.disease, valid.enrolled_on);
         entry.resource_id = None;
         entry.detail = Some(disease.code().into());
+        let history = self.indicator_history(resident_id).await?;
         let record = match self
             .store
             .insert_enrolment(
@@ -298,6 +319,7 @@ impl App {
                 },
                 self.now_us(),
                 std::slice::from_ref(&entry),
+                Some((&self.chronic, &history)),
             )
             .await
         {

@@ -66,6 +66,7 @@ pub struct PatientKinds {
     pub residents: bool,
     pub enrolments: bool,
     pub followups: bool,
+    /// Home readings and laboratory results (Observations not of a follow-up).
     pub readings: bool,
     pub contracts: bool,
     pub tasks: bool,
@@ -82,6 +83,7 @@ pub struct ExportPage {
     pub with_readings: Vec<i64>,
     pub enrolments: Vec<EnrolmentRecord>,
     pub followups: Vec<FollowupRecord>,
+    pub lab_results: Vec<gongti_store::LabResultRecord>,
     pub contracts: Vec<ContractRecord>,
     pub tasks: Vec<TaskRecord>,
     pub alerts: Vec<AlertRecord>,
@@ -177,6 +179,7 @@ impl App {
             out.followups = self.store.followups_of_residents(&ids, s).await?;
         }
         let with_readings = if kinds.readings {
+            out.lab_results = self.store.lab_results_of_residents(&ids, s).await?;
             self.store.residents_with_readings(&ids, s).await?
         } else {
             Vec::new()
@@ -206,6 +209,7 @@ impl App {
             .chain(out.enrolments.iter().map(|e| e.resident_id))
             .chain(out.followups.iter().map(|f| f.resident_id))
             .chain(with_readings.iter().copied())
+            .chain(out.lab_results.iter().map(|l| l.resident_id))
             .chain(out.contracts.iter().map(|c| c.resident_id))
             .chain(out.tasks.iter().map(|t| t.resident_id))
             .chain(out.alerts.iter().map(|a| a.resident_id))

@@ -10,11 +10,12 @@ use gongti_core::chronic::record::{
     Earliest, EnrolmentForm, FollowupRecordForm, validate_enrolment, validate_record_within,
 };
 use gongti_core::chronic::{Disease, RULESET_VERSION};
+use gongti_core::lab::{LabResultForm, validate_lab_result};
 use gongti_core::problem::{FieldProblem, Problem};
 use gongti_core::region::InstitutionId;
 use gongti_core::resident::{ResidentForm, validate};
 use gongti_store::{
-    ImportEnrolment, ImportEnrolmentRef, ImportFollowup, ImportPatient, ImportPlan,
+    ImportEnrolment, ImportEnrolmentRef, ImportFollowup, ImportLab, ImportPatient, ImportPlan,
     ImportRegistration, ImportRisk, ImportUpdate, NewEnrolment, PatientTable, RecordTable,
     ResidentFilter, RiskProfile, StoreError,
 };
@@ -52,6 +53,13 @@ pub enum ImportItem {
         programme: Programme,
         form: Box<FollowupRecordForm>,
     },
+    /// Record a laboratory result of a resident (counted in every programme they are
+    /// in, on its collection day); the resident's stored result with the same
+    /// sender's id is the answer.
+    LabResult {
+        patient: Target,
+        form: LabResultForm,
+    },
 }
 
 /// The enrolment a follow-up belongs to.
@@ -86,6 +94,11 @@ pub enum ImportOutcome {
     Recorded {
         followup: i64,
     },
+    /// The laboratory result's id; `created` is false for one already stored.
+    LabRecorded {
+        result: i64,
+        created: bool,
+    },
 }
 
 /// An enrolment's state as its imported follow-ups are judged in visit order.
@@ -111,6 +124,7 @@ enum Planned {
     Update(i64),
     Enrolment(usize, ImportPatient),
     Followup(usize),
+    LabResult(usize),
 }
 
 impl App {
@@ -230,6 +244,54 @@ impl App {
                     // Judged below, each enrolment's visits in the order of their days.
                     planned[i] = Planned::Followup(usize::MAX);
                 }
+                ImportItem::LabResult { patient, form } => {
+                    let (new, stored) = match *patient {
+                        Target::Item(j) => (
+                            registration_of.get(j).copied().flatten(),
+                            found.get(j).copied().flatten(),
+                        ),
+                        Target::Resident(id) => (None, Some(id)),
+                    };
+                    let mut entry = self.entry(ctx, "lab.record", Outcome::Ok);
+                    entry.resource_type = "Observation".into();
+                    let Some(institution) = ctx.principal.institution_id else {
+                        return Err(self.refuse(entry, AppError::Forbidden).await);
+                    };
+                    let (target, enrolments) = match (new, stored) {
+                        (Some(k), _) => (ImportPatient::New(k), Vec::new()),
+                        (None, Some(id)) => {
+                            let (_, e) = self
+                                .reach(ctx, id, PatientAction::Write, "lab.record", None)
+                                .await?;
+                            entry = e;
+                            entry.resource_type = "Observation".into();
+                            entry.resource_id = None;
+                            (
+                                ImportPatient::Existing(id),
+                                self.enrolment_scopes(id).await?,
+                            )
+                        }
+                        (None, None) => {
+                            problems.push((i, FieldProblem::new("subject", Problem::NotAllowed)));
+                            continue;
+                        }
+                    };
+                    match validate_lab_result(form, today) {
+                        Ok(result) => {
+                            entry.detail = Some(result.test.code().into());
+                            planned[i] = Planned::LabResult(plan.lab_results.len());
+                            plan.lab_results.push(ImportLab {
+                                patient: target,
+                                result,
+                                institution_id: institution,
+                                entered_by_user_id: ctx.principal.user_id,
+                                enrolments,
+                                audit: entry,
+                            });
+                        }
+                        Err(found) => problems.extend(found.into_iter().map(|p| (i, p))),
+                    }
+                }
                 ImportItem::Enrol { patient, form } => {
                     // The resident: one the Bundle registers, or one stored (named, or
                     // found by a conditional registration) that the actor may write.
@@ -325,6 +387,12 @@ impl App {
                             risk,
                             scopes: Some(self.counter_scopes(institution).await?),
                         },
+                        // A stored resident's earlier readings and results count in
+                        // the new enrolment.
+                        history: match target {
+                            ImportPatient::Existing(id) => self.indicator_history(id).await?,
+                            ImportPatient::New(_) => Vec::new(),
+                        },
                         audit: entry,
                     });
                 }
@@ -397,6 +465,10 @@ impl App {
                 Planned::Followup(k) => ImportOutcome::Recorded {
                     followup: id(&imported.followups, k)?,
                 },
+                Planned::LabResult(k) => {
+                    let &(result, created) = imported.lab_results.get(k).ok_or_else(missing)?;
+                    ImportOutcome::LabRecorded { result, created }
+                }
                 Planned::Refused => return Err(missing()),
             });
         }

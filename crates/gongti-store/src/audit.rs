@@ -175,6 +175,7 @@ pub enum RecordTable {
     Enrolments,
     Followups,
     HomeReadings,
+    LabResults,
     ScreeningReadings,
     Schedules,
     Bookings,
@@ -197,12 +198,13 @@ pub struct RecordsSnapshot {
 }
 
 impl RecordTable {
-    pub const ALL: [RecordTable; 14] = [
+    pub const ALL: [RecordTable; 15] = [
         RecordTable::Residents,
         RecordTable::Contracts,
         RecordTable::Enrolments,
         RecordTable::Followups,
         RecordTable::HomeReadings,
+        RecordTable::LabResults,
         RecordTable::ScreeningReadings,
         RecordTable::Schedules,
         RecordTable::Bookings,
@@ -221,6 +223,7 @@ impl RecordTable {
             RecordTable::Enrolments => "chronic_enrolments",
             RecordTable::Followups => "followups",
             RecordTable::HomeReadings => "home_readings",
+            RecordTable::LabResults => "lab_results",
             RecordTable::ScreeningReadings => "screening_readings",
             RecordTable::Schedules => "schedules",
             RecordTable::Bookings => "bookings",

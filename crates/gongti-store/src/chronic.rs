@@ -330,6 +330,26 @@ pub(crate) fn adverse_code(a: AdverseReaction) -> &'static str {
     }
 }
 
+/// The kept-figure updates of a new enrolment from its resident's earlier records.
+pub(crate) fn enrolment_history(
+    id: i64,
+    n: &NewEnrolment,
+    scopes: &[String; 3],
+    events: &[crate::IndicatorEvent],
+) -> Vec<crate::IndicatorUpdate> {
+    events
+        .iter()
+        .map(|event| crate::IndicatorUpdate {
+            enrolment_id: id,
+            disease: n.enrolment.disease,
+            enrolled_on: n.enrolled_on,
+            ended_on: None,
+            scopes: scopes.clone(),
+            event: event.clone(),
+        })
+        .collect()
+}
+
 /// Inserts an enrolment (`&NewEnrolment`) in the transaction `$tx` and counts it in
 /// its scopes' kept figures; evaluates to its id. A second active enrolment in the same
 /// programme is refused by the database.
@@ -491,15 +511,24 @@ pub(crate) use insert_followup_in;
 impl Store {
     /// Enrols a resident in a programme. A second active enrolment in the same
     /// programme is refused by the database ([`StoreError::Duplicate`]).
+    ///
+    /// `history` is what the resident's earlier records (home readings, laboratory
+    /// results) make of the new enrolment's kept figures, with the rule parameters:
+    /// the recompute counts every record of the resident for each of their enrolments.
     pub async fn insert_enrolment(
         &self,
         n: &NewEnrolment,
         now_us: i64,
         audit: &[AuditEntry],
+        history: Option<(&gongti_core::chronic::Params, &[crate::IndicatorEvent])>,
     ) -> Result<EnrolmentRecord> {
         let id: i64 = on_write!(self, pool => {
             let mut tx = pool.begin().await?;
             let id = insert_enrolment_in!(tx, n, now_us);
+            if let (Some((params, events)), Some(scopes)) = (history, &n.scopes) {
+                let updates = enrolment_history(id, n, scopes, events);
+                crate::maintained::apply_indicator_updates!(tx, updates, params);
+            }
             stage_audit!(tx, &created(audit, id));
             tx.commit().await?;
             id

@@ -15,6 +15,7 @@ use time::Date;
 use crate::chronic::{
     Maintain, NewEnrolment, NewFollowup, StoredRisk, insert_enrolment_in, insert_followup_in,
 };
+use crate::lab::insert_lab_result_in;
 use crate::outbox::{created, stage_audit};
 use crate::residents::{
     ID_NUMBER_INDEX, SealedNumbers, insert_many, insert_many_sql, registered, seal_numbers,
@@ -51,6 +52,21 @@ pub struct ImportEnrolment {
     pub patient: ImportPatient,
     /// Its `resident_id` is set from `patient` when written.
     pub enrolment: NewEnrolment,
+    /// What the resident's stored readings and results make of its kept figures.
+    pub history: Vec<crate::IndicatorEvent>,
+    pub audit: AuditEntry,
+}
+
+/// A laboratory result to record.
+#[derive(Debug, Clone)]
+pub struct ImportLab {
+    pub patient: ImportPatient,
+    pub result: gongti_core::lab::ValidLabResult,
+    /// The recording institution and user.
+    pub institution_id: i64,
+    pub entered_by_user_id: i64,
+    /// The resident's stored enrolments (the plan's own are added when written).
+    pub enrolments: Vec<crate::EnrolmentScope>,
     pub audit: AuditEntry,
 }
 
@@ -100,6 +116,7 @@ pub struct ImportPlan {
     pub enrolments: Vec<ImportEnrolment>,
     pub followups: Vec<ImportFollowup>,
     pub risks: Vec<ImportRisk>,
+    pub lab_results: Vec<ImportLab>,
 }
 
 /// The ids an import created, in the plan's order.
@@ -108,6 +125,8 @@ pub struct Imported {
     pub residents: Vec<i64>,
     pub enrolments: Vec<i64>,
     pub followups: Vec<i64>,
+    /// Each result's id and whether this import created it.
+    pub lab_results: Vec<(i64, bool)>,
 }
 
 /// Residents per INSERT statement (as a registration batch writes them).
@@ -178,6 +197,10 @@ impl Store {
                     ImportPatient::Existing(id) => id,
                 };
                 let id = insert_enrolment_in!(tx, &n, now_us);
+                if let (false, Some(scopes)) = (e.history.is_empty(), &n.scopes) {
+                    let updates = crate::chronic::enrolment_history(id, &n, scopes, &e.history);
+                    crate::maintained::apply_indicator_updates!(tx, updates, params);
+                }
                 let mut audit = e.audit.clone();
                 audit.patient_id = Some(n.resident_id);
                 staged.extend(created(std::slice::from_ref(&audit), id));
@@ -228,9 +251,50 @@ impl Store {
                 .execute(&mut *tx).await?;
                 staged.push(r.audit.clone());
             }
+            let mut lab_results = Vec::with_capacity(plan.lab_results.len());
+            for l in &plan.lab_results {
+                let resident_id = match l.patient {
+                    ImportPatient::New(i) => *residents.get(i).ok_or(StoreError::NotFound)?,
+                    ImportPatient::Existing(id) => id,
+                };
+                match insert_lab_result_in!(
+                    tx, resident_id, &l.result, l.institution_id, l.entered_by_user_id, now_us
+                ) {
+                    Some(id) => {
+                        // The resident's stored enrolments and those this import made.
+                        let mut scopes = l.enrolments.clone();
+                        for (e, enrolment_id) in plan.enrolments.iter().zip(&enrolments) {
+                            if let (true, Some(s)) = (e.patient == l.patient, &e.enrolment.scopes) {
+                                scopes.push(crate::EnrolmentScope {
+                                    enrolment_id: *enrolment_id,
+                                    disease: e.enrolment.enrolment.disease,
+                                    enrolled_on: e.enrolment.enrolled_on,
+                                    ended_on: None,
+                                    scopes: s.clone(),
+                                });
+                            }
+                        }
+                        let updates = crate::lab::lab_updates(id, &l.result, &scopes)?;
+                        crate::maintained::apply_indicator_updates!(tx, updates, params);
+                        let mut audit = l.audit.clone();
+                        audit.patient_id = Some(resident_id);
+                        audit.resource_id = Some(id.to_string());
+                        staged.push(audit);
+                        lab_results.push((id, true));
+                    }
+                    None => {
+                        let (id,): (i64,) = sqlx::query_as(
+                            "SELECT id FROM lab_results WHERE resident_id = $1 AND source_id = $2",
+                        )
+                        .bind(resident_id).bind(&l.result.source_id)
+                        .fetch_one(&mut *tx).await?;
+                        lab_results.push((id, false));
+                    }
+                }
+            }
             stage_audit!(tx, &staged);
             tx.commit().await?;
-            Ok(Imported { residents, enrolments, followups })
+            Ok(Imported { residents, enrolments, followups, lab_results })
         })
     }
 }

@@ -166,6 +166,29 @@ fn chunk_sql(
     )
 }
 
+/// The laboratory results of a chunk's residents collected in the window (`$1`/`$2`
+/// the window's days): each counts as a measurement on its day for every enrolment of
+/// its resident (`store::lab`).
+fn labs_sql(residents: impl Iterator<Item = i64>) -> String {
+    format!(
+        "SELECT resident_id, id, test, value_centi, collected_on FROM lab_results
+         WHERE resident_id IN ({}) AND collected_on >= $1 AND collected_on <= $2",
+        id_list(residents)
+    )
+}
+
+/// A resident's laboratory result as the figures read it.
+type LabRow = (i64, VisitFact);
+
+fn lab_row(resident_id: i64, id: i64, test: &str, value_centi: i64, on: Date) -> Result<LabRow> {
+    let test = gongti_core::lab::LabTest::parse(test)
+        .ok_or_else(|| StoreError::Corrupt(format!("lab test {test:?}")))?;
+    Ok((
+        resident_id,
+        crate::lab::lab_fact(id, test, value_centi, on)?,
+    ))
+}
+
 /// The condition on enrolments `e` of a scope, with its two parameters: `$1` the
 /// institution, `$2` the district (each referenced whatever the scope, as SQLite's
 /// numbered parameters must be).
@@ -258,6 +281,25 @@ impl FactsRange {
     /// Gives every enrolment of a resident the day of their latest reading (a
     /// resident may hold several: both programmes, or one ended and enrolled again).
     fn attach_readings(&mut self, readings: Vec<LatestReading>, reading_day: impl Fn(i64) -> Date) {
+        self.per_resident(readings, |facts, latest_us| {
+            facts.reading_days.push(reading_day(latest_us));
+        });
+    }
+
+    /// Gives every enrolment of a resident their laboratory results.
+    fn attach_labs(&mut self, labs: Vec<LabRow>) {
+        self.per_resident(labs, |facts, fact| facts.visits.push(fact));
+    }
+
+    /// Applies each resident's record to the facts of every enrolment of theirs.
+    fn per_resident<T: Copy>(
+        &mut self,
+        records: Vec<(i64, T)>,
+        mut apply: impl FnMut(&mut PatientFacts, T),
+    ) {
+        if records.is_empty() {
+            return;
+        }
         let mut by_resident: Vec<(i64, usize)> = self
             .enrolments
             .iter()
@@ -265,14 +307,13 @@ impl FactsRange {
             .map(|(i, (_, resident, _))| (*resident, i))
             .collect();
         by_resident.sort_unstable();
-        for (resident_id, latest_us) in readings {
-            let day = reading_day(latest_us);
+        for (resident_id, record) in records {
             let from = by_resident.partition_point(|(r, _)| *r < resident_id);
             for &(_, i) in by_resident[from..]
                 .iter()
                 .take_while(|(r, _)| *r == resident_id)
             {
-                self.enrolments[i].2.reading_days.push(day);
+                apply(&mut self.enrolments[i].2, record);
             }
         }
     }
@@ -291,6 +332,26 @@ fn facts_of(disease: &str, enrolled_on: Date, ended_on: Option<Date>) -> Result<
         visits: Vec::new(),
         reading_days: Vec::new(),
     })
+}
+
+/// A chunk's laboratory results on a direct SQLite connection.
+fn sqlite_labs(conn: &rusqlite::Connection, sql: &str, w: &IndicatorWindow) -> Result<Vec<LabRow>> {
+    let mut statement = conn.prepare(sql)?;
+    let mut rows = statement.query(rusqlite::named_params! {
+        "$1": w.visits_from.to_string(), "$2": w.visits_to.to_string(),
+    })?;
+    let mut labs = Vec::new();
+    while let Some(row) = rows.next()? {
+        let test: String = row.get(2)?;
+        labs.push(lab_row(
+            row.get(0)?,
+            row.get(1)?,
+            &test,
+            row.get(3)?,
+            stored_day(row.get_ref(4)?)?,
+        )?);
+    }
+    Ok(labs)
 }
 
 /// The SQLite facts scan of one range, on a direct connection: the enrolments, then
@@ -381,6 +442,12 @@ fn sqlite_facts_range(
             hba1c: centi(row.get(8)?)?.map(Percent::from_centi),
         });
     }
+    let labs = sqlite_labs(
+        conn,
+        &labs_sql(range.enrolments.iter().map(|(_, resident, _)| *resident)),
+        w,
+    )?;
+    range.attach_labs(labs);
     let readings_sql = format!(
         "SELECT resident_id, MAX(taken_at_us) FROM home_readings
          WHERE resident_id IN ({}) AND taken_at_us >= $1 AND taken_at_us < $2 GROUP BY resident_id",
@@ -473,7 +540,32 @@ impl Store {
                 facts.visits.push(visit);
             }
         }
+        let labs = self
+            .pooled_labs(
+                &labs_sql(range.enrolments.iter().map(|(_, resident, _)| *resident)),
+                w,
+            )
+            .await?;
+        range.attach_labs(labs);
         Ok((range, readings))
+    }
+
+    /// A chunk's laboratory results through the pool.
+    async fn pooled_labs(&self, sql: &str, w: &IndicatorWindow) -> Result<Vec<LabRow>> {
+        on_read!(self, pool => {
+            sqlx::query(trusted(sql))
+                .bind(w.visits_from).bind(w.visits_to)
+                .fetch_all(pool).await?
+                .iter()
+                .map(|row| lab_row(
+                    row.i64("resident_id")?,
+                    row.i64("id")?,
+                    &row.text("test")?,
+                    row.i64("value_centi")?,
+                    row.date("collected_on")?,
+                ))
+                .collect()
+        })
     }
 
     /// A chunk's follow-ups (unpacked) and latest readings through the pool.
@@ -523,7 +615,7 @@ impl Store {
         // On SQLite the three reads of a chunk run on the direct lane, on one
         // connection off the request threads: rows through sqlx's driver cost more
         // than the queries (BENCHMARKS.md).
-        let (mut patients, visits, readings) = if let Some(direct) = self.direct() {
+        let (mut patients, visits, readings, labs) = if let Some(direct) = self.direct() {
             let w = *w;
             let keys = std::sync::Arc::clone(&self.keys);
             direct
@@ -539,7 +631,7 @@ impl Store {
                         patients.push(patient_of(&keys, row, disease)?);
                     }
                     if patients.is_empty() {
-                        return Ok((patients, Vec::new(), Vec::new()));
+                        return Ok((patients, Vec::new(), Vec::new(), Vec::new()));
                     }
                     let (visits_sql, readings_sql) = chunk_sql(
                         patients.iter().map(|p| p.enrolment_id),
@@ -555,6 +647,8 @@ impl Store {
                         let text: String = row.get(1)?;
                         push_visits(&mut visits, row.get(0)?, &text)?;
                     }
+                    let labs =
+                        sqlite_labs(conn, &labs_sql(patients.iter().map(|p| p.resident_id)), &w)?;
                     let mut readings: Vec<LatestReading> = Vec::new();
                     let mut statement = conn.prepare(&readings_sql)?;
                     let mut rows = statement.query(rusqlite::named_params! {
@@ -563,7 +657,7 @@ impl Store {
                     while let Some(row) = rows.next()? {
                         readings.push((row.get(0)?, row.get(1)?));
                     }
-                    Ok((patients, visits, readings))
+                    Ok((patients, visits, readings, labs))
                 })
                 .await?
         } else {
@@ -585,7 +679,10 @@ impl Store {
                 self.kind(),
             );
             let (visits, readings) = self.chunk_records(&visits_sql, &readings_sql, w).await?;
-            (patients, visits, readings)
+            let labs = self
+                .pooled_labs(&labs_sql(patients.iter().map(|p| p.resident_id)), w)
+                .await?;
+            (patients, visits, readings, labs)
         };
         if patients.is_empty() {
             return Ok(patients);
@@ -609,6 +706,11 @@ impl Store {
         for (resident_id, latest_us) in readings {
             for &i in by_resident.get(&resident_id).into_iter().flatten() {
                 patients[i].facts.reading_days.push(reading_day(latest_us));
+            }
+        }
+        for (resident_id, fact) in labs {
+            for &i in by_resident.get(&resident_id).into_iter().flatten() {
+                patients[i].facts.visits.push(fact);
             }
         }
         Ok(patients)

@@ -19,6 +19,7 @@ mod direct;
 mod idempotency;
 mod import;
 mod indicators;
+mod lab;
 mod maintained;
 mod migrate;
 mod outbox;
@@ -58,10 +59,11 @@ pub use consultations::{ConsultationBox, ConsultationRecord, FileInfo, NewConsul
 pub use contracts::{ContractRecord, ContractWrite, NewPackage, OpenContract, PackageRecord};
 pub use idempotency::IdempotentStart;
 pub use import::{
-    ImportEnrolment, ImportEnrolmentRef, ImportFollowup, ImportPatient, ImportPlan,
+    ImportEnrolment, ImportEnrolmentRef, ImportFollowup, ImportLab, ImportPatient, ImportPlan,
     ImportRegistration, ImportRisk, ImportUpdate, Imported,
 };
 pub use indicators::{IndicatorPatient, IndicatorScope, IndicatorWindow};
+pub use lab::{EnrolmentScope, LabOutcome, LabResultRecord, NewLabResult};
 pub use maintained::{IndicatorEvent, IndicatorTables, IndicatorUpdate, scopes_of};
 pub use migrate::MIGRATION_COUNT;
 pub use patients::{NewPatientToken, PatientAccount, PatientToken};

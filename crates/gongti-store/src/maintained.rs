@@ -463,7 +463,14 @@ impl Store {
             let readings_sql = format!(
                 "SELECT resident_id, taken_at_us FROM home_readings WHERE resident_id IN ({residents})"
             );
-            let (visits, readings): (Vec<EnrolmentVisit>, Vec<ResidentReading>) = on_read!(self, pool => {
+            let labs_sql = format!(
+                "SELECT resident_id, id, test, value_centi, collected_on FROM lab_results WHERE resident_id IN ({residents})"
+            );
+            let (visits, readings, labs): (
+                Vec<EnrolmentVisit>,
+                Vec<ResidentReading>,
+                Vec<(i64, VisitFact)>,
+            ) = on_read!(self, pool => {
                 let visits = sqlx::query(trusted(&visits_sql)).fetch_all(pool).await?
                     .iter()
                     .map(|row| {
@@ -485,8 +492,23 @@ impl Store {
                     })
                     .collect::<Result<Vec<_>>>()?;
                 let readings: Vec<ResidentReading> = sqlx::query_as(trusted(&readings_sql)).fetch_all(pool).await?;
-                (visits, readings)
+                let labs = sqlx::query(trusted(&labs_sql)).fetch_all(pool).await?
+                    .iter()
+                    .map(|row| {
+                        let test = row.text("test")?;
+                        let test = gongti_core::lab::LabTest::parse(&test)
+                            .ok_or_else(|| StoreError::Corrupt("lab test".into()))?;
+                        Ok((row.i64("resident_id")?, crate::lab::lab_fact(
+                            row.i64("id")?, test, row.i64("value_centi")?, row.date("collected_on")?,
+                        )?))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                (visits, readings, labs)
             });
+            let mut labs_by_resident: HashMap<i64, Vec<VisitFact>> = HashMap::new();
+            for (r, fact) in labs {
+                labs_by_resident.entry(r).or_default().push(fact);
+            }
             let mut by_enrolment: HashMap<i64, Vec<VisitFact>> = HashMap::new();
             for (e, v) in visits {
                 by_enrolment.entry(e).or_default().push(v);
@@ -532,6 +554,9 @@ impl Store {
                     .into_iter()
                     .map(IndicatorEvent::Visit)
                     .collect();
+                if let Some(labs) = labs_by_resident.get(resident_id) {
+                    events.extend(labs.iter().copied().map(IndicatorEvent::Visit));
+                }
                 if let Some(days) = days_by_resident.get(resident_id) {
                     events.push(IndicatorEvent::Readings(days.clone()));
                 }

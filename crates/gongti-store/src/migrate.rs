@@ -149,6 +149,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0023_clients.sql"),
         postgres: include_str!("../migrations/postgres/0023_clients.sql"),
     },
+    Migration {
+        version: 24,
+        name: "lab_results",
+        sqlite: include_str!("../migrations/sqlite/0024_lab_results.sql"),
+        postgres: include_str!("../migrations/postgres/0024_lab_results.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

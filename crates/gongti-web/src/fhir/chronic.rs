@@ -9,6 +9,7 @@ use gongti_app::indicators::{ListPart, PatientListQuery};
 use gongti_core::chronic::Disease;
 use gongti_core::chronic::followup::Method;
 use gongti_core::chronic::indicators::{Indicator, rate_basis_points};
+use gongti_core::lab::LabTest;
 use gongti_store::{
     AlertRecord, ContractRecord, EnrolmentRecord, FollowupRecord, IndicatorScope, ReadingRecord,
     TaskRecord, Version,
@@ -153,7 +154,7 @@ pub(super) fn encounter(f: &FollowupRecord) -> Value {
     v
 }
 
-fn quantity(value: f64, unit: &str, code: &str) -> Value {
+pub(super) fn quantity(value: f64, unit: &str, code: &str) -> Value {
     json!({"value": value, "unit": unit, "system": UCUM, "code": code})
 }
 
@@ -185,7 +186,7 @@ fn bp_observation(
     v
 }
 
-fn simple_observation(
+pub(super) fn simple_observation(
     id: String,
     patient: i64,
     when: Value,
@@ -233,18 +234,16 @@ pub(super) fn followup_observations(f: &FollowupRecord) -> Vec<(Date, &'static s
         ));
     }
     if let Some(g) = f.fpg_centi_mmol {
+        // mmol/L: 14771-0, whose property is a molar concentration (1558-6 is mg/dL).
+        let fpg = LabTest::FastingGlucose;
         out.push((
             f.visit_on,
-            "1558-6",
+            fpg.loinc(),
             simple_observation(
                 format!("f{}-fpg", f.id),
                 f.resident_id,
                 when.clone(),
-                (
-                    "1558-6",
-                    "Fasting glucose [Moles/volume] in Serum or Plasma",
-                    "laboratory",
-                ),
+                (fpg.loinc(), fpg.loinc_display(), "laboratory"),
                 quantity(f64::from(g) / 100.0, "mmol/L", "mmol/L"),
                 Some(f.id),
             ),
@@ -655,6 +654,19 @@ pub(super) async fn list(
                     let (code, v) = reading_observation(r);
                     (Range::instant(r.taken_at_us), code, v, None)
                 }));
+                let labs = state
+                    .app
+                    .resident_lab_results(ctx, patient)
+                    .await
+                    .map_err(fhir_err)?;
+                found.extend(labs.iter().map(|r| {
+                    let (code, v) = super::lab::lab_observation(r);
+                    let when = match r.collected_at_us {
+                        Some(us) => Range::instant(us),
+                        None => Range::day(r.collected_on),
+                    };
+                    (when, code, v, None)
+                }));
             }
             let base = base_url(state);
             found
@@ -757,13 +769,18 @@ async fn read_scoped(ty: &'static str, state: AppState, ctx: Ctx, id: String) ->
             (PatientTable::Record(RecordTable::Enrolments), id.as_str())
         }
         "Encounter" => (PatientTable::Record(RecordTable::Followups), id.as_str()),
-        // `f{follow-up}-{measure}` or `r{reading}`.
-        "Observation" => match (id.strip_prefix('f'), id.strip_prefix('r')) {
-            (Some(f), _) => (
+        // `f{follow-up}-{measure}`, `r{reading}` or `lab{result}`.
+        "Observation" => match (
+            id.strip_prefix('f'),
+            id.strip_prefix('r'),
+            id.strip_prefix("lab"),
+        ) {
+            (Some(f), _, _) => (
                 PatientTable::Record(RecordTable::Followups),
                 f.split('-').next().unwrap_or(""),
             ),
-            (None, Some(r)) => (PatientTable::Record(RecordTable::HomeReadings), r),
+            (None, Some(r), _) => (PatientTable::Record(RecordTable::HomeReadings), r),
+            (None, None, Some(l)) => (PatientTable::Record(RecordTable::LabResults), l),
             _ => return Err(not_found()),
         },
         "CareTeam" => (PatientTable::Record(RecordTable::Contracts), id.as_str()),

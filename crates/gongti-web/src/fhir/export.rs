@@ -709,6 +709,9 @@ async fn write_all(
                     files.push(&v).await?;
                 }
             }
+            for l in &page.lab_results {
+                files.push(&super::lab::lab_observation(l).1).await?;
+            }
             let mut after_reading = 0;
             loop {
                 let chunk = state

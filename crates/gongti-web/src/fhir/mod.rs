@@ -24,6 +24,7 @@ mod chronic;
 mod everything;
 pub(crate) mod export;
 mod history;
+mod lab;
 mod readings;
 mod referral;
 mod registry;
@@ -462,8 +463,9 @@ async fn metadata(State(state): State<AppState>) -> Fhir {
                 v["conditionalCreate"] = true.into();
             }
             if ty == "Observation" {
-                // A home reading (web::fhir::readings); a follow-up's measurements
-                // come with their Encounter in a transaction.
+                // A home reading (web::fhir::readings) or a laboratory result
+                // (web::fhir::lab); a follow-up's measurements come with their
+                // Encounter in a transaction.
                 if let Some(list) = v["interaction"].as_array_mut() {
                     list.push(json!({"code": "create"}));
                 }
@@ -514,7 +516,7 @@ async fn metadata(State(state): State<AppState>) -> Fhir {
                 "description": "Bearer tokens: people from POST /api/v1/auth/token; client systems by OAuth 2.0 client credentials at POST /api/v1/auth/client-token (see /fhir/.well-known/smart-configuration), their SMART system scopes (system/<Type|*>.<read|write|*> or v2 letters) narrowing what their role may do.",
             },
             "interaction": [
-                {"code": "transaction", "documentation": "All or nothing: POST Patient (ifNoneExist on the identifier), PUT Patient/{id} (ifMatch), POST Condition (an enrolment: ICD-10 code, onsetDateTime the diagnosis, recordedDate the day management began) and POST EpisodeOfCare naming a Condition of the same Bundle (period.start the day management began), POST Encounter (a follow-up on its real day: class AMB, HH or VR, period.start, episodeOfCare naming a Condition or EpisodeOfCare of the Bundle or a stored EpisodeOfCare) with POST Observation naming it (LOINC 85354-9 BP panel, 1558-6 FPG, 4548-4 HbA1c, 8867-4 heart rate), judged by the follow-up rules in the order of their days; entries refer to one another by fullUrl."},
+                {"code": "transaction", "documentation": "All or nothing: POST Patient (ifNoneExist on the identifier), PUT Patient/{id} (ifMatch), POST Condition (an enrolment: ICD-10 code, onsetDateTime the diagnosis, recordedDate the day management began) and POST EpisodeOfCare naming a Condition of the same Bundle (period.start the day management began), POST Encounter (a follow-up on its real day: class AMB, HH or VR, period.start, episodeOfCare naming a Condition or EpisodeOfCare of the Bundle or a stored EpisodeOfCare) with POST Observation naming it (LOINC 85354-9 BP panel, 14771-0 FPG in mmol/L or 1558-6 in mg/dL, 4548-4 HbA1c in %, 8867-4 heart rate), judged by the follow-up rules in the order of their days; POST Observation with no encounter, category laboratory (a laboratory result: 14771-0 or 1558-6 fasting glucose, 4548-4 HbA1c; identifier the sender's id; effectiveDateTime the collection), of a Patient of the Bundle or a stored one, counted in the indicators on its collection day; entries refer to one another by fullUrl."},
                 {"code": "batch", "documentation": "The same entries, each on its own; entries may not refer to one another."},
             ],
             "resource": resources,

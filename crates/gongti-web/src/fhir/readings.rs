@@ -1,5 +1,6 @@
-//! `POST Observation` of a stored resident, with no Encounter: a home reading (a BP
-//! panel, a blood glucose) uploaded through the readings use case — its validation,
+//! `POST Observation` of a stored resident, with no Encounter: a laboratory result
+//! (`fhir::lab`), or a home reading (a BP panel, a blood glucose) uploaded through the
+//! readings use case — its validation,
 //! reach, alerting and audit. The Observation's `identifier` is the uploader's own id
 //! for the reading: posting it again changes nothing and answers the stored one (200).
 
@@ -12,7 +13,7 @@ use gongti_core::chronic::readings::ReadingForm;
 use gongti_core::problem::{FieldProblem, Problem};
 use serde_json::Value;
 
-use super::write::{resource_body, write_err, written};
+use super::write::{one_item_err, resource_body, write_err, written};
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -84,6 +85,9 @@ pub(super) async fn create_observation(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let o = resource_body(&headers, &body, "Observation")?;
+    if o["encounter"].is_null() && super::lab::is_laboratory(&o) {
+        return super::lab::create(&state, &ctx, &headers, &o).await;
+    }
     if !o["encounter"].is_null() {
         // A follow-up's measurements come with their Encounter in a transaction.
         return Err(write_err(AppError::Invalid(vec![problem(
@@ -97,13 +101,7 @@ pub(super) async fn create_observation(
         .app
         .upload_readings(&ctx, vec![(resident, form)])
         .await
-        .map_err(|e| match e {
-            // One reading: its problems are the Observation's.
-            AppError::InvalidBatch(found) => write_err(AppError::Invalid(
-                found.into_iter().map(|(_, p)| p).collect(),
-            )),
-            other => write_err(other),
-        })?;
+        .map_err(one_item_err)?;
     let created = outcome.first().and_then(|o| o.id).is_some();
     // The reading as stored (a repeat answers the one stored before).
     let stored = state

@@ -11,7 +11,8 @@
 //! `fullUrl` (`urn:uuid:…`). Years of follow-ups come as `POST Encounter` (class, day,
 //! the enrolment as `episodeOfCare`) with the `POST Observation`s measured at it (BP
 //! panel, FPG, HbA1c, heart rate): each Encounter is one follow-up, judged by the rules
-//! in the order of its enrolment's visit days.
+//! in the order of its enrolment's visit days. A laboratory result is a `POST
+//! Observation` with no Encounter (`fhir::lab`), of a Patient entry or a stored one.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -84,13 +85,38 @@ enum Measured {
 
 const LOINC: &str = "http://loinc.org";
 
-/// What an Observation measured, by its LOINC code (BP panel, FPG, HbA1c, heart rate).
-fn measured(o: &Value) -> Option<(Measured, &'static str)> {
+/// What an Observation measured, by its LOINC code (BP panel, FPG, HbA1c, heart rate;
+/// a glucose in mmol/L as 14771-0, or in mg/dL as 1558-6, converted), or the problem
+/// with a code or unit it cannot take.
+fn measured(o: &Value) -> Result<(Measured, &'static str), FieldProblem> {
+    let unknown = || FieldProblem {
+        field: "code",
+        problem: Problem::UnknownCode,
+    };
+    let missing = |field| FieldProblem {
+        field,
+        problem: Problem::Required,
+    };
     let code = o["code"]["coding"]
-        .as_array()?
-        .iter()
-        .find(|c| c["system"] == LOINC)?["code"]
-        .as_str()?;
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["system"] == LOINC))
+        .and_then(|c| c["code"].as_str())
+        .ok_or_else(unknown)?;
+    if matches!(code, "14771-0" | "1558-6" | "4548-4") {
+        let q = &o["valueQuantity"];
+        let value = q["value"]
+            .as_f64()
+            .ok_or_else(|| missing("valueQuantity.value"))?;
+        let unit = q["code"]
+            .as_str()
+            .or(q["unit"].as_str())
+            .ok_or_else(|| missing("valueQuantity.unit"))?;
+        let (test, v) = gongti_core::lab::convert(code, unit, value)?;
+        return Ok(match test {
+            gongti_core::lab::LabTest::FastingGlucose => (Measured::FpgMmol(v), "fpg"),
+            gongti_core::lab::LabTest::Hba1c => (Measured::Hba1cPercent(v), "hba1c"),
+        });
+    }
     let value = |v: &Value| v["valueQuantity"]["value"].as_f64();
     let component = |loinc: &str| {
         o["component"]
@@ -103,18 +129,27 @@ fn measured(o: &Value) -> Option<(Measured, &'static str)> {
             })
             .and_then(value)
     };
-    Some(match code {
+    Ok(match code {
         "85354-9" => (
             Measured::Bp {
-                sbp_mmhg: component("8480-6")?.round() as i64,
-                dbp_mmhg: component("8462-4")?.round() as i64,
+                sbp_mmhg: component("8480-6")
+                    .ok_or_else(|| missing("component"))?
+                    .round() as i64,
+                dbp_mmhg: component("8462-4")
+                    .ok_or_else(|| missing("component"))?
+                    .round() as i64,
             },
             "bp",
         ),
-        "1558-6" => (Measured::FpgMmol(value(o)?), "fpg"),
-        "4548-4" => (Measured::Hba1cPercent(value(o)?), "hba1c"),
-        "8867-4" => (Measured::HeartRateBpm(value(o)?.round() as i64), "hr"),
-        _ => return None,
+        "8867-4" => (
+            Measured::HeartRateBpm(
+                value(o)
+                    .ok_or_else(|| missing("valueQuantity.value"))?
+                    .round() as i64,
+            ),
+            "hr",
+        ),
+        _ => return Err(unknown()),
     })
 }
 
@@ -298,6 +333,26 @@ async fn read_entry(
                 form: Box::new(form),
             })
         }
+        ("POST", "Observation")
+            if resource["encounter"].is_null() && super::lab::is_laboratory(resource) =>
+        {
+            // A laboratory result of a resident of the Bundle or a stored one.
+            let patient = resource["subject"]["reference"]
+                .as_str()
+                .and_then(|r| target(r, "Patient", full_urls));
+            let patient = match patient {
+                Some(Reference::Entry(j)) => Target::Item(j),
+                Some(Reference::Stored(id)) => Target::Resident(id),
+                None => {
+                    problems.push((i, bad("subject", Problem::Required)));
+                    return Ok(None);
+                }
+            };
+            Asked::Item(ImportItem::LabResult {
+                patient,
+                form: super::lab::lab_form(resource),
+            })
+        }
         ("POST", "Observation") => {
             let at = resource["encounter"]["reference"]
                 .as_str()
@@ -306,11 +361,13 @@ async fn read_entry(
                 problems.push((i, bad("encounter", Problem::NotAllowed)));
                 return Ok(None);
             };
-            let Some((value, suffix)) = measured(resource) else {
-                problems.push((i, bad("code", Problem::UnknownCode)));
-                return Ok(None);
-            };
-            Asked::MeasuredAt(j, value, suffix)
+            match measured(resource) {
+                Ok((value, suffix)) => Asked::MeasuredAt(j, value, suffix),
+                Err(problem) => {
+                    problems.push((i, problem));
+                    return Ok(None);
+                }
+            }
         }
         ("POST", "EpisodeOfCare") => {
             let condition = resource["diagnosis"][0]["condition"]["reference"]
@@ -600,6 +657,14 @@ fn response_of(outcome: ImportOutcome, as_type: Option<&str>) -> Value {
         ImportOutcome::Recorded { followup } => {
             ("201 Created", format!("Encounter/{followup}/_history/1"))
         }
+        ImportOutcome::LabRecorded {
+            result,
+            created: true,
+        } => ("201 Created", format!("Observation/lab{result}/_history/1")),
+        ImportOutcome::LabRecorded {
+            result,
+            created: false,
+        } => ("200 OK", format!("Observation/lab{result}")),
     };
     let mut response = json!({"status": status, "location": location});
     if status.starts_with("201") {

@@ -227,6 +227,16 @@ pub(super) fn on_patient(e: AppError) -> AppError {
     }
 }
 
+/// A write error of a batch use case given one item: its problems are the resource's.
+pub(super) fn one_item_err(e: AppError) -> ApiError {
+    match e {
+        AppError::InvalidBatch(found) => write_err(AppError::Invalid(
+            found.into_iter().map(|(_, p)| p).collect(),
+        )),
+        other => write_err(other),
+    }
+}
+
 /// A refused write as FHIR answers it: a record that moved on from the version the
 /// client gave is 412 (R4 http.html#concurrency), problems are named by FHIR element.
 pub(super) fn write_err(e: AppError) -> ApiError {

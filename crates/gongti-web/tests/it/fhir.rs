@@ -608,11 +608,14 @@ async fn chronic_care_over_fhir_validates_and_searches_by_patient_code_and_date(
             1,
             "only the visit 5 days ago"
         );
-        let fpg = get(format!("Observation?patient={p}&code=1558-6")).await;
+        // mmol/L is 14771-0 (DOMAIN.md §7): 1558-6 is the mg/dL code.
+        let fpg = get(format!("Observation?patient={p}&code=14771-0")).await;
         assert_eq!(
             entries(&fpg.json())[0]["resource"]["valueQuantity"]["value"],
             6.4
         );
+        let mass = get(format!("Observation?patient={p}&code=1558-6")).await;
+        assert!(entries(&mass.json()).is_empty());
         let home = get(format!("Observation?patient={p}&category=home-reading")).await;
         assert_eq!(entries(&home.json()).len(), 1);
         let encounters = get(format!("Encounter?patient={p}&date=le{}", day(20))).await;

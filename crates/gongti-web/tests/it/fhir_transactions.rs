@@ -586,3 +586,244 @@ async fn a_bundle_is_judged_whole_whatever_the_order_of_its_entries() {
         assert!(risks[0].to_string().contains("diabetes"), "{}", risks[0]);
     }
 }
+
+fn lab(
+    full_url: &str,
+    patient: &str,
+    loinc: &str,
+    value: f64,
+    unit: &str,
+    day: &str,
+    id: &str,
+) -> Value {
+    entry(
+        full_url,
+        json!({
+            "resourceType": "Observation",
+            "status": "final",
+            "identifier": [{"system": "urn:example:lis", "value": id}],
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": loinc}]},
+            "subject": {"reference": patient},
+            "effectiveDateTime": day,
+            "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit},
+        }),
+        "POST",
+        "Observation",
+    )
+}
+
+/// The counts of a diabetes measure over a period: (numerator, denominator).
+async fn measure(t: &TestApp, token: &str, indicator: &str, from: &str, to: &str) -> (i64, i64) {
+    let r = t
+        .get(
+            &format!(
+                "/fhir/Measure/diabetes-{indicator}/$evaluate-measure?subject=Organization/{}&periodStart={from}&periodEnd={to}",
+                t.home
+            ),
+            token,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let m = r.json();
+    let count = |i: usize| m["group"][0]["population"][i]["count"].as_i64().unwrap();
+    (count(0), count(1))
+}
+
+/// DOMAIN.md §2: a laboratory's FPG or HbA1c counts as measured on its collection day;
+/// §7: a glucose in mmol/L is 14771-0, 1558-6 is mg/dL.
+#[tokio::test]
+async fn laboratory_results_come_in_and_count_on_their_collection_day() {
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let day = |ago: i64| (t.app.today() - time::Duration::days(ago)).to_string();
+        let (from, to) = (day(100), day(0));
+        let target_before = measure(&t, &doctor, "hba1c_target", &from, &to).await;
+        let glucose_before = measure(&t, &doctor, "glucose_control", &from, &to).await;
+        let (a, b) = (
+            id_number_born("19560302", 601),
+            id_number_born("19490917", 602),
+        );
+        let (pa, pb) = (
+            "urn:uuid:1ab00000-0000-4000-8000-00000000000a",
+            "urn:uuid:1ab00000-0000-4000-8000-00000000000b",
+        );
+        // The results stand before the enrolments they count in: the Bundle is whole.
+        let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            entry(pa, patient(&a, "赵淑珍"), "POST", "Patient"),
+            entry(pb, patient(&b, "钱永福"), "POST", "Patient"),
+            lab("urn:uuid:1ab00000-0000-4000-8000-000000000001", pa, "4548-4", 6.5, "%", &day(30), "LIS-A-1"),
+            lab("urn:uuid:1ab00000-0000-4000-8000-000000000002", pa, "14771-0", 8.2, "mmol/L", &day(60), "LIS-A-2"),
+            lab("urn:uuid:1ab00000-0000-4000-8000-000000000003", pa, "1558-6", 126.0, "mg/dL", &day(30), "LIS-A-3"),
+            lab("urn:uuid:1ab00000-0000-4000-8000-000000000004", pb, "4548-4", 8.1, "%", &day(20), "LIS-B-1"),
+            entry("urn:uuid:1ab00000-0000-4000-8000-000000000005", condition(pa, "E11.9", &day(900), Some(&day(800))), "POST", "Condition"),
+            entry("urn:uuid:1ab00000-0000-4000-8000-000000000006", condition(pb, "E11.9", &day(700), Some(&day(650))), "POST", "Condition"),
+        ]});
+        let r = post_bundle(&t, &doctor, &bundle).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let answer = r.json();
+        let location = |i: usize| {
+            answer["entry"][i]["response"]["location"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        for i in 2..6 {
+            assert_eq!(answer["entry"][i]["response"]["status"], "201 Created");
+            assert!(
+                location(i).starts_with("Observation/lab"),
+                "{}",
+                location(i)
+            );
+        }
+        let resident_a = location(0).split('/').nth(1).unwrap().to_owned();
+        // A (HbA1c 6.5 %, latest FPG 126 mg/dL = 6.99 mmol/L) is on target and
+        // controlled; B (8.1 %, no FPG) neither.
+        let target_after = measure(&t, &doctor, "hba1c_target", &from, &to).await;
+        assert_eq!(
+            (
+                target_after.0 - target_before.0,
+                target_after.1 - target_before.1
+            ),
+            (1, 2),
+            "HbA1c target: one of the two with an HbA1c"
+        );
+        let glucose_after = measure(&t, &doctor, "glucose_control", &from, &to).await;
+        assert_eq!(
+            (
+                glucose_after.0 - glucose_before.0,
+                glucose_after.1 - glucose_before.1
+            ),
+            (1, 2),
+            "glucose control: the latest FPG of A is under 7.0"
+        );
+        let (fresh, stored) = t.app.recompute_indicators(false).await.unwrap();
+        assert_eq!(fresh, stored, "the kept counters differ from the recompute");
+        // Read back and searched as laboratory Observations of the patient.
+        let read = t
+            .get(
+                &format!("/fhir/{}", location(4).trim_end_matches("/_history/1")),
+                &doctor,
+            )
+            .await;
+        assert_eq!(read.status, StatusCode::OK, "{}", read.text);
+        let fpg = read.json();
+        assert_eq!(fpg["code"]["coding"][0]["code"], "14771-0");
+        assert_eq!(fpg["valueQuantity"]["value"], 6.99);
+        assert_eq!(fpg["valueQuantity"]["code"], "mmol/L");
+        let labs = t
+            .get(
+                &format!("/fhir/Observation?patient={resident_a}&category=laboratory&_sort=date"),
+                &doctor,
+            )
+            .await
+            .json();
+        assert_eq!(labs["total"], 3, "{labs}");
+        let a1c = t
+            .get(
+                &format!("/fhir/Observation?patient={resident_a}&code=http://loinc.org|4548-4"),
+                &doctor,
+            )
+            .await
+            .json();
+        assert_eq!(a1c["total"], 1, "{a1c}");
+        // Sent again (the same sender's id): the stored result, nothing new.
+        let again = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            lab("urn:uuid:x", &format!("Patient/{resident_a}"), "4548-4", 6.5, "%", &day(30), "LIS-A-1"),
+        ]});
+        let r = post_bundle(&t, &doctor, &again).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.json()["entry"][0]["response"]["status"], "200 OK");
+        assert_eq!(
+            r.json()["entry"][0]["response"]["location"],
+            location(2).trim_end_matches("/_history/1")
+        );
+        assert_eq!(
+            measure(&t, &doctor, "hba1c_target", &from, &to).await,
+            target_after
+        );
+        // A glucose in mmol/L under the mg/dL code, or from tomorrow, refuses the Bundle.
+        let wrong = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            lab("urn:uuid:y", &format!("Patient/{resident_a}"), "1558-6", 6.5, "mmol/L", &day(3), "LIS-A-9"),
+            lab("urn:uuid:z", &format!("Patient/{resident_a}"), "4548-4", 6.5, "%", &day(-1), "LIS-A-10"),
+        ]});
+        let r = post_bundle(&t, &doctor, &wrong).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert!(
+            r.text
+                .contains("Bundle.entry[0].resource.valueQuantity.unit"),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.text
+                .contains("Bundle.entry[1].resource.effectiveDateTime"),
+            "{}",
+            r.text
+        );
+        let labs_now = t
+            .get(
+                &format!(
+                    "/fhir/Observation?patient={resident_a}&category=laboratory&_summary=count"
+                ),
+                &doctor,
+            )
+            .await
+            .json();
+        assert_eq!(
+            labs_now["total"], 3,
+            "nothing of the refused Bundle is stored"
+        );
+        // A result posted alone for a resident not yet enrolled; the enrolment that
+        // follows counts it (kept figures equal to the recompute).
+        let alone = json!({
+            "resourceType": "Observation", "status": "final",
+            "identifier": [{"system": "urn:example:lis", "value": "LIS-H-1"}],
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": "4548-4"}]},
+            "subject": {"reference": format!("Patient/{}", t.home_resident)},
+            "effectiveDateTime": format!("{}T08:10:00+08:00", day(10)),
+            "valueQuantity": {"value": 6.2, "unit": "%", "system": "http://unitsofmeasure.org", "code": "%"},
+        });
+        let r = t
+            .send(
+                Request::post("/fhir/Observation")
+                    .header("authorization", format!("Bearer {doctor}"))
+                    .header("content-type", "application/fhir+json")
+                    .body(Body::from(alone.to_string()))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let posted = r.json();
+        assert!(
+            posted["id"].as_str().unwrap().starts_with("lab"),
+            "{posted}"
+        );
+        assert_eq!(
+            posted["effectiveDateTime"],
+            format!("{}T00:10:00Z", day(10))
+        );
+        let enrol = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            entry("urn:uuid:c", condition(&format!("Patient/{}", t.home_resident), "E11.9", &day(400), Some(&day(300))), "POST", "Condition"),
+        ]});
+        let r = post_bundle(&t, &doctor, &enrol).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let (fresh, stored) = t.app.recompute_indicators(false).await.unwrap();
+        assert_eq!(
+            fresh, stored,
+            "an enrolment counts the resident's earlier results"
+        );
+        let report = gongti_app::audit::verify(&t.store, &Default::default(), |_| {})
+            .await
+            .unwrap();
+        assert!(
+            report.uncovered.iter().all(|u| u.table != "lab_results"),
+            "{report:?}"
+        );
+        let dir = gongti_testdb::temp_dir("gongti-fhir-labs");
+        std::fs::write(dir.join("labs.json"), labs.to_string()).unwrap();
+        std::fs::write(dir.join("posted.json"), posted.to_string()).unwrap();
+        validate(&dir, 2);
+    }
+}

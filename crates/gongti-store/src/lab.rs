@@ -1,0 +1,247 @@
+//! Laboratory results (`gongti_core::lab`): stored once per sender's id and resident,
+//! never changed, and counted in the kept indicator figures of every enrolment of the
+//! resident inside the transaction that stores them — a fasting glucose or an HbA1c
+//! as measured on its collection day, and the collection as contact.
+
+use gongti_core::audit::AuditEntry;
+use gongti_core::chronic::indicators::VisitFact;
+use gongti_core::chronic::{Disease, Params};
+use gongti_core::lab::{LAB_ORDER_BASE, LabTest, ValidLabResult};
+use gongti_core::measure::{Mmol, Percent};
+use time::Date;
+
+use crate::maintained::{IndicatorEvent, IndicatorUpdate};
+use crate::outbox::stage_audit;
+use crate::row::{RowExt, id_list, trusted};
+use crate::{Result, Store, StoreError, on_read, on_write};
+
+/// An enrolment whose kept figures a result changes (every enrolment of its resident,
+/// ended ones too: the recompute reads them alike).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolmentScope {
+    pub enrolment_id: i64,
+    pub disease: Disease,
+    pub enrolled_on: Date,
+    pub ended_on: Option<Date>,
+    pub scopes: [String; 3],
+}
+
+#[derive(Debug, Clone)]
+pub struct NewLabResult<'a> {
+    pub resident_id: i64,
+    pub result: &'a ValidLabResult,
+    /// The institution that recorded it (the sender's).
+    pub institution_id: i64,
+    pub enrolments: Vec<EnrolmentScope>,
+    /// Its audit record (the id is filled in when stored).
+    pub audit: AuditEntry,
+}
+
+/// What happened to one result sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LabOutcome {
+    pub resident_id: i64,
+    /// The stored result's id.
+    pub id: i64,
+    /// `false` when the resident already had a result with this sender's id.
+    pub created: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabResultRecord {
+    pub id: i64,
+    pub resident_id: i64,
+    pub source_id: String,
+    pub test: LabTest,
+    pub loinc: String,
+    pub value_centi: i64,
+    pub reported: String,
+    pub collected_on: Date,
+    pub collected_at_us: Option<i64>,
+    pub institution_id: i64,
+    /// When Gongti stored it: the time of its only version.
+    pub created_at_us: i64,
+}
+
+const COLUMNS: &str = "id, resident_id, source_id, test, loinc, value_centi, reported, collected_on, \
+                       collected_at_us, institution_id, created_at_us";
+
+fn record(row: &impl RowExt) -> Result<LabResultRecord> {
+    let test = row.text("test")?;
+    Ok(LabResultRecord {
+        id: row.i64("id")?,
+        resident_id: row.i64("resident_id")?,
+        source_id: row.text("source_id")?,
+        test: LabTest::parse(&test).ok_or_else(|| StoreError::Corrupt("lab test".into()))?,
+        loinc: row.text("loinc")?,
+        value_centi: row.i64("value_centi")?,
+        reported: row.text("reported")?,
+        collected_on: row.date("collected_on")?,
+        collected_at_us: row.opt_i64("collected_at_us")?,
+        institution_id: row.i64("institution_id")?,
+        created_at_us: row.i64("created_at_us")?,
+    })
+}
+
+/// What the indicators read of a stored result: a measurement on its collection day
+/// that is not a follow-up (contact, never face to face), ordered after the day's
+/// follow-ups ([`LAB_ORDER_BASE`]).
+pub fn lab_fact(id: i64, test: LabTest, value_centi: i64, collected_on: Date) -> Result<VisitFact> {
+    let centi =
+        i32::try_from(value_centi).map_err(|_| StoreError::Corrupt("lab result value".into()))?;
+    Ok(VisitFact {
+        visit_on: collected_on,
+        id: LAB_ORDER_BASE + id,
+        face_to_face: false,
+        age_years: 0,
+        bp: None,
+        fpg: (test == LabTest::FastingGlucose).then(|| Mmol::from_centi(centi)),
+        hba1c: (test == LabTest::Hba1c).then(|| Percent::from_centi(centi)),
+    })
+}
+
+/// The kept-figure updates a new result makes.
+pub(crate) fn lab_updates(
+    id: i64,
+    result: &ValidLabResult,
+    enrolments: &[EnrolmentScope],
+) -> Result<Vec<IndicatorUpdate>> {
+    let fact = lab_fact(
+        id,
+        result.test,
+        i64::from(result.value_centi),
+        result.collected_on,
+    )?;
+    Ok(enrolments
+        .iter()
+        .map(|e| IndicatorUpdate {
+            enrolment_id: e.enrolment_id,
+            disease: e.disease,
+            enrolled_on: e.enrolled_on,
+            ended_on: e.ended_on,
+            scopes: e.scopes.clone(),
+            event: IndicatorEvent::Visit(fact),
+        })
+        .collect())
+}
+
+/// Inserts one result in the open transaction `$tx`; evaluates to `Some(id)` when new,
+/// `None` when the resident already has a result with the sender's id.
+macro_rules! insert_lab_result_in {
+    ($tx:ident, $resident_id:expr, $r:expr, $institution_id:expr, $user_id:expr, $now_us:expr) => {{
+        let r: &gongti_core::lab::ValidLabResult = $r;
+        let row: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO lab_results (resident_id, source_id, test, loinc, value_centi, reported, collected_on,
+                 collected_at_us, institution_id, entered_by_user_id, created_at_us)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (resident_id, source_id) DO NOTHING RETURNING id",
+        )
+        .bind($resident_id).bind(&r.source_id).bind(r.test.code()).bind(&r.loinc)
+        .bind(i64::from(r.value_centi)).bind(&r.reported).bind(r.collected_on)
+        .bind(r.collected_at_us).bind($institution_id).bind($user_id).bind($now_us)
+        .fetch_optional(&mut *$tx).await?;
+        row.map(|(id,)| id)
+    }};
+}
+pub(crate) use insert_lab_result_in;
+
+impl Store {
+    /// Stores results in one transaction with their audit records and the kept figures
+    /// they change; a result whose sender's id the resident already has is answered
+    /// with the stored one's id and changes nothing (no audit record of a creation).
+    pub async fn insert_lab_results(
+        &self,
+        results: &[NewLabResult<'_>],
+        entered_by_user_id: i64,
+        now_us: i64,
+        params: &Params,
+    ) -> Result<Vec<LabOutcome>> {
+        let existing_sql = "SELECT id FROM lab_results WHERE resident_id = $1 AND source_id = $2";
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut outcomes = Vec::with_capacity(results.len());
+            let mut staged = Vec::new();
+            let mut updates = Vec::new();
+            for n in results {
+                let inserted = insert_lab_result_in!(
+                    tx, n.resident_id, n.result, n.institution_id, entered_by_user_id, now_us
+                );
+                match inserted {
+                    Some(id) => {
+                        updates.extend(lab_updates(id, n.result, &n.enrolments)?);
+                        let mut audit = n.audit.clone();
+                        audit.resource_id = Some(id.to_string());
+                        staged.push(audit);
+                        outcomes.push(LabOutcome { resident_id: n.resident_id, id, created: true });
+                    }
+                    None => {
+                        let (id,): (i64,) = sqlx::query_as(existing_sql)
+                            .bind(n.resident_id).bind(&n.result.source_id)
+                            .fetch_one(&mut *tx).await?;
+                        outcomes.push(LabOutcome { resident_id: n.resident_id, id, created: false });
+                    }
+                }
+            }
+            crate::maintained::apply_indicator_updates!(tx, updates, params);
+            stage_audit!(tx, &staged);
+            tx.commit().await?;
+            Ok(outcomes)
+        })
+    }
+
+    /// What the kept figures of a new enrolment read of its resident's earlier
+    /// records: when each home reading was taken, and the laboratory results.
+    pub async fn indicator_history(&self, resident_id: i64) -> Result<(Vec<i64>, Vec<VisitFact>)> {
+        on_read!(self, pool => {
+            let taken: Vec<(i64,)> = sqlx::query_as(
+                "SELECT taken_at_us FROM home_readings WHERE resident_id = $1",
+            )
+            .bind(resident_id).fetch_all(pool).await?;
+            let labs = sqlx::query(
+                "SELECT id, test, value_centi, collected_on FROM lab_results WHERE resident_id = $1",
+            )
+            .bind(resident_id).fetch_all(pool).await?
+            .iter()
+            .map(|row| {
+                let test = row.text("test")?;
+                let test = LabTest::parse(&test).ok_or_else(|| StoreError::Corrupt("lab test".into()))?;
+                lab_fact(row.i64("id")?, test, row.i64("value_centi")?, row.date("collected_on")?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+            Ok((taken.into_iter().map(|(t,)| t).collect(), labs))
+        })
+    }
+
+    /// A resident's results, newest collection first.
+    pub async fn lab_results_of_resident(&self, resident_id: i64) -> Result<Vec<LabResultRecord>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM lab_results WHERE resident_id = $1 ORDER BY collected_on DESC, id DESC"
+        );
+        on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).bind(resident_id)
+                .fetch_all(pool).await?.iter().map(record).collect()
+        })
+    }
+
+    /// The results of several residents (a bulk export's page) stored after
+    /// `since_us` (all when `None`), by resident then id.
+    pub async fn lab_results_of_residents(
+        &self,
+        residents: &[i64],
+        since_us: Option<i64>,
+    ) -> Result<Vec<LabResultRecord>> {
+        if residents.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The ids are integers read back from the database, not client input.
+        let sql = format!(
+            "SELECT {COLUMNS} FROM lab_results WHERE resident_id IN ({})
+               AND ($1 IS NULL OR created_at_us > $1) ORDER BY resident_id, id",
+            id_list(residents.iter().copied())
+        );
+        on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).bind(since_us)
+                .fetch_all(pool).await?.iter().map(record).collect()
+        })
+    }
+}
