@@ -230,6 +230,40 @@ def transaction_import(server):
     return created
 
 
+@task("a laboratory's HbA1c and fasting glucose, built with fhirclient's models, come in by transaction and are found by category")
+def lab_results(server, resident):
+    import datetime
+    import random
+
+    collected = (datetime.date.today() - datetime.timedelta(days=14)).isoformat()
+    run = random.randint(100000, 999999)
+    bundle = Bundle({"type": "transaction"})
+    bundle.entry = []
+    for n, (code, value, unit) in enumerate([("4548-4", 6.6, "%"), ("14771-0", 6.1, "mmol/L")]):
+        observation = Observation({
+            "status": "final",
+            "identifier": [{"system": "urn:example:lis", "value": f"LIS-{run}-{n}"}],
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "subject": {"reference": f"Patient/{resident}"},
+            "effectiveDateTime": collected,
+            "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit},
+        })
+        entry = BundleEntry({"fullUrl": f"urn:uuid:7d0c2e8a-2222-4000-8000-00000000000{n}"})
+        entry.resource = observation
+        entry.request = BundleEntryRequest({"method": "POST", "url": "Observation"})
+        bundle.entry.append(entry)
+    answer = server.post_json("", bundle.as_json())
+    assert answer.status_code == 200, answer.text
+    statuses = [e.response.status for e in Bundle(answer.json()).entry]
+    assert statuses == ["201 Created", "201 Created"], statuses
+    found = search(server, Observation, patient=resident, category="laboratory")
+    codes = sorted(o.code.coding[0].code for o in found)
+    assert codes == ["14771-0", "4548-4"], codes
+    assert all(o.as_json()["effectiveDateTime"] == collected for o in found), [o.as_json() for o in found]
+    assert all(o.identifier[0].system == "urn:example:lis" for o in found), [o.as_json() for o in found]
+
+
 @task("fhirpy posts a batch Bundle and reads each entry's answer")
 def batch_import(py):
     number = id_number("19630921", 77)
@@ -289,7 +323,8 @@ def main():
     encounters(server, py, with_bp[0])
     observation_to_encounter(server, with_bp[1])
     paging(py)
-    transaction_import(server)
+    imported = transaction_import(server)
+    lab_results(server, imported)
     batch_import(py)
     refer(doctor, enrolled)
     hospital_server = smart(specialist)

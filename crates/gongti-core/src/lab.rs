@@ -91,7 +91,9 @@ impl LabTest {
 /// A coded result as it arrives: the LOINC code, the value and its UCUM unit.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LabResultForm {
-    /// The sender's id for the result: sending it again changes nothing.
+    /// The sender's identifier for the result (its system, when given, and value):
+    /// sending it again changes nothing.
+    pub source_system: Option<String>,
     pub source_id: String,
     pub loinc: Option<String>,
     pub value: Option<f64>,
@@ -105,6 +107,8 @@ pub struct LabResultForm {
 /// A result that may be stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidLabResult {
+    /// `""` when the sender gave none.
+    pub source_system: String,
     pub source_id: String,
     pub test: LabTest,
     /// The code it was sent under (14771-0, 1558-6 or 4548-4).
@@ -161,6 +165,15 @@ pub fn validate_lab_result(
 ) -> Result<ValidLabResult, Vec<FieldProblem>> {
     let mut problems = Vec::new();
     let source_id = form.source_id.trim();
+    let source_system = form.source_system.as_deref().unwrap_or("").trim();
+    if source_system.chars().count() > SOURCE_ID_MAX_CHARS * 4 {
+        problems.push(FieldProblem::new(
+            "identifier.system",
+            Problem::TooLong {
+                max_chars: SOURCE_ID_MAX_CHARS * 4,
+            },
+        ));
+    }
     if source_id.is_empty() {
         problems.push(FieldProblem::new("identifier", Problem::Required));
     } else if source_id.chars().count() > SOURCE_ID_MAX_CHARS {
@@ -230,6 +243,7 @@ pub fn validate_lab_result(
     }
     match (test, value_centi, form.collected_on, problems.is_empty()) {
         (Some((test, _)), Some(value_centi), Some(collected_on), true) => Ok(ValidLabResult {
+            source_system: source_system.to_owned(),
             source_id: source_id.to_owned(),
             test,
             loinc: form.loinc.as_deref().unwrap_or("").trim().to_owned(),
@@ -258,6 +272,7 @@ mod tests {
 
     fn form(loinc: &str, value: f64, unit: &str, on: Date) -> LabResultForm {
         LabResultForm {
+            source_system: Some("urn:example:lis".into()),
             source_id: "LIS-1".into(),
             loinc: Some(loinc.into()),
             value: Some(value),

@@ -283,10 +283,8 @@ impl Store {
                         lab_results.push((id, true));
                     }
                     None => {
-                        let (id,): (i64,) = sqlx::query_as(
-                            "SELECT id FROM lab_results WHERE resident_id = $1 AND source_id = $2",
-                        )
-                        .bind(resident_id).bind(&l.result.source_id)
+                        let (id,): (i64,) = sqlx::query_as(crate::lab::EXISTING)
+                        .bind(resident_id).bind(&l.result.source_system).bind(&l.result.source_id)
                         .fetch_one(&mut *tx).await?;
                         lab_results.push((id, false));
                     }

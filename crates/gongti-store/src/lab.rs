@@ -51,6 +51,8 @@ pub struct LabOutcome {
 pub struct LabResultRecord {
     pub id: i64,
     pub resident_id: i64,
+    /// `""` when the sender gave none.
+    pub source_system: String,
     pub source_id: String,
     pub test: LabTest,
     pub loinc: String,
@@ -63,7 +65,7 @@ pub struct LabResultRecord {
     pub created_at_us: i64,
 }
 
-const COLUMNS: &str = "id, resident_id, source_id, test, loinc, value_centi, reported, collected_on, \
+const COLUMNS: &str = "id, resident_id, source_system, source_id, test, loinc, value_centi, reported, collected_on, \
                        collected_at_us, institution_id, created_at_us";
 
 fn record(row: &impl RowExt) -> Result<LabResultRecord> {
@@ -71,6 +73,7 @@ fn record(row: &impl RowExt) -> Result<LabResultRecord> {
     Ok(LabResultRecord {
         id: row.i64("id")?,
         resident_id: row.i64("resident_id")?,
+        source_system: row.text("source_system")?,
         source_id: row.text("source_id")?,
         test: LabTest::parse(&test).ok_or_else(|| StoreError::Corrupt("lab test".into()))?,
         loinc: row.text("loinc")?,
@@ -125,6 +128,10 @@ pub(crate) fn lab_updates(
         .collect())
 }
 
+/// The stored result a repeat names: `$1` resident, `$2` system, `$3` value.
+pub(crate) const EXISTING: &str =
+    "SELECT id FROM lab_results WHERE resident_id = $1 AND source_system = $2 AND source_id = $3";
+
 /// Inserts one result in the open transaction `$tx`; evaluates to `Some(id)` when new,
 /// `None` when the resident already has a result with the sender's id.
 macro_rules! insert_lab_result_in {
@@ -132,13 +139,14 @@ macro_rules! insert_lab_result_in {
         let r: &gongti_core::lab::ValidLabResult = $r;
         let row: Option<(i64,)> = sqlx::query_as(
             "INSERT INTO lab_results (resident_id, source_id, test, loinc, value_centi, reported, collected_on,
-                 collected_at_us, institution_id, entered_by_user_id, created_at_us)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-             ON CONFLICT (resident_id, source_id) DO NOTHING RETURNING id",
+                 collected_at_us, institution_id, entered_by_user_id, created_at_us, source_system)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (resident_id, source_system, source_id) DO NOTHING RETURNING id",
         )
         .bind($resident_id).bind(&r.source_id).bind(r.test.code()).bind(&r.loinc)
         .bind(i64::from(r.value_centi)).bind(&r.reported).bind(r.collected_on)
         .bind(r.collected_at_us).bind($institution_id).bind($user_id).bind($now_us)
+        .bind(&r.source_system)
         .fetch_optional(&mut *$tx).await?;
         row.map(|(id,)| id)
     }};
@@ -156,7 +164,7 @@ impl Store {
         now_us: i64,
         params: &Params,
     ) -> Result<Vec<LabOutcome>> {
-        let existing_sql = "SELECT id FROM lab_results WHERE resident_id = $1 AND source_id = $2";
+        let existing_sql = EXISTING;
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
             let mut outcomes = Vec::with_capacity(results.len());
@@ -176,7 +184,7 @@ impl Store {
                     }
                     None => {
                         let (id,): (i64,) = sqlx::query_as(existing_sql)
-                            .bind(n.resident_id).bind(&n.result.source_id)
+                            .bind(n.resident_id).bind(&n.result.source_system).bind(&n.result.source_id)
                             .fetch_one(&mut *tx).await?;
                         outcomes.push(LabOutcome { resident_id: n.resident_id, id, created: false });
                     }

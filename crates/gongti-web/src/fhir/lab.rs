@@ -21,7 +21,8 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::views::utc;
 
-/// Where a result's `identifier` values live: the recording institution's ids.
+/// Where a result's `identifier` values live when the sender named no system: the
+/// recording institution's ids.
 const SOURCE_SYSTEM: &str = "urn:gongti:lab-result";
 
 /// Whether an Observation is a laboratory result: category `laboratory`, or a code
@@ -68,6 +69,7 @@ pub(super) fn lab_form(o: &Value) -> LabResultForm {
     let (collected_on, collected_at_us) = collected(&o["effectiveDateTime"]);
     let q = &o["valueQuantity"];
     LabResultForm {
+        source_system: o["identifier"][0]["system"].as_str().map(str::to_owned),
         source_id: o["identifier"][0]["value"]
             .as_str()
             .unwrap_or("")
@@ -103,10 +105,11 @@ pub(super) fn lab_observation(r: &LabResultRecord) -> (&'static str, Value) {
         None,
     );
     v["code"]["text"] = test.label_zh().into();
-    v["identifier"] = json!([{
-        "system": format!("{SOURCE_SYSTEM}:{}", r.institution_id),
-        "value": r.source_id,
-    }]);
+    let system = match r.source_system.as_str() {
+        "" => format!("{SOURCE_SYSTEM}:{}", r.institution_id),
+        given => given.to_owned(),
+    };
+    v["identifier"] = json!([{"system": system, "value": r.source_id}]);
     v["performer"] = json!([{"reference": format!("Organization/{}", r.institution_id)}]);
     v["issued"] = utc(r.created_at_us).into();
     if r.loinc != test.loinc() {

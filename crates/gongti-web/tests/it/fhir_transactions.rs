@@ -711,6 +711,8 @@ async fn laboratory_results_come_in_and_count_on_their_collection_day() {
         assert_eq!(fpg["code"]["coding"][0]["code"], "14771-0");
         assert_eq!(fpg["valueQuantity"]["value"], 6.99);
         assert_eq!(fpg["valueQuantity"]["code"], "mmol/L");
+        assert_eq!(fpg["identifier"][0]["system"], "urn:example:lis");
+        assert_eq!(fpg["identifier"][0]["value"], "LIS-A-3");
         let labs = t
             .get(
                 &format!("/fhir/Observation?patient={resident_a}&category=laboratory&_sort=date"),
