@@ -17,6 +17,25 @@ fn invalid(field: &'static str, problem: Problem) -> AppError {
     AppError::Invalid(vec![FieldProblem { field, problem }])
 }
 
+/// The problems of an update that changes what may not change, or leaves no name.
+fn update_problems(unchanged: &[(&'static str, bool)], name: &str) -> Vec<FieldProblem> {
+    let mut problems: Vec<FieldProblem> = unchanged
+        .iter()
+        .filter(|(_, same)| !same)
+        .map(|(field, _)| FieldProblem {
+            field,
+            problem: Problem::NotAllowed,
+        })
+        .collect();
+    if gongti_core::text::visible_chars(name) == 0 {
+        problems.push(FieldProblem {
+            field: "name",
+            problem: Problem::Required,
+        });
+    }
+    problems
+}
+
 impl App {
     pub async fn districts(&self) -> AppResult<Vec<DistrictRecord>> {
         Ok(self.store.districts().await?)
@@ -190,6 +209,138 @@ impl App {
             .store
             .insert_staff(&new, self.now_us(), &[entry])
             .await?;
+        self.audit.flush().await?;
+        Ok(record)
+    }
+
+    /// Renames an institution or changes its tie to an upper hospital (city
+    /// administrator only), at `expected_version` when given. Its code, kind and
+    /// district are what identify and count it: a change of them is refused.
+    pub async fn update_institution(
+        &self,
+        ctx: &Ctx,
+        id: i64,
+        changed: &NewInstitution,
+        expected_version: Option<i64>,
+    ) -> AppResult<InstitutionRecord> {
+        const ACTION: &str = "institution.update";
+        if !may_administer(&ctx.principal.actor(), RegistryAction::ManageInstitutions) {
+            self.audit_registry(ctx, ACTION, "Institution", Outcome::Denied)
+                .await?;
+            return Err(AppError::Forbidden);
+        }
+        let now = self.store.institution(id).await?;
+        let mut problems = update_problems(
+            &[
+                ("code", changed.code.trim() == now.code),
+                ("kind", changed.kind == now.kind),
+                ("district_code", changed.district_code == now.district_code),
+            ],
+            &changed.name,
+        );
+        if let Some(upper) = changed.upper_institution_id {
+            match self.store.institution(upper).await {
+                Ok(u) if upper != id && check_tie(now.kind, u.kind).is_ok() => {}
+                _ => problems.push(FieldProblem {
+                    field: "upper_institution_id",
+                    problem: Problem::NotAllowed,
+                }),
+            }
+        }
+        if !problems.is_empty() {
+            self.audit_registry(ctx, ACTION, "Institution", Outcome::Invalid)
+                .await?;
+            return Err(AppError::Invalid(problems));
+        }
+        let entry = self.registry_entry(ctx, ACTION, "Institution", Outcome::Ok);
+        let record = match self
+            .store
+            .update_institution(
+                id,
+                changed.name.trim(),
+                changed.upper_institution_id,
+                expected_version,
+                &[entry],
+            )
+            .await
+        {
+            Ok(r) => r,
+            Err(StoreError::Changed(_)) => {
+                self.audit_registry(ctx, ACTION, "Institution", Outcome::Invalid)
+                    .await?;
+                return Err(AppError::Conflict("version_changed"));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.audit.flush().await?;
+        Ok(record)
+    }
+
+    /// Replaces what a staff member's record says of them (its institution's
+    /// administrator or the city administrator), at `expected_version` when given.
+    /// Role and institution are refused as changes: a move is a new staff record.
+    pub async fn update_staff(
+        &self,
+        ctx: &Ctx,
+        id: i64,
+        changed: &NewStaff,
+        expected_version: Option<i64>,
+    ) -> AppResult<StaffRecord> {
+        const ACTION: &str = "staff.update";
+        let now = self.store.staff_member(id).await?;
+        let action = match now.institution_id {
+            Some(i) => RegistryAction::ManageStaff {
+                institution: InstitutionId(i),
+            },
+            None => RegistryAction::ManageInstitutions,
+        };
+        if !may_administer(&ctx.principal.actor(), action) {
+            self.audit_registry(ctx, ACTION, "Staff", Outcome::Denied)
+                .await?;
+            return Err(AppError::Forbidden);
+        }
+        let mut problems = update_problems(
+            &[
+                ("role", changed.role == now.role),
+                (
+                    "institution_id",
+                    changed.institution_id == now.institution_id,
+                ),
+            ],
+            &changed.name,
+        );
+        if let Some(d) = changed.department_id {
+            match self.store.department(d).await {
+                Ok(dept) if Some(dept.institution_id) == now.institution_id => {}
+                _ => problems.push(FieldProblem {
+                    field: "department_id",
+                    problem: Problem::NotAllowed,
+                }),
+            }
+        }
+        if !problems.is_empty() {
+            self.audit_registry(ctx, ACTION, "Staff", Outcome::Invalid)
+                .await?;
+            return Err(AppError::Invalid(problems));
+        }
+        let entry = self.registry_entry(ctx, ACTION, "Staff", Outcome::Ok);
+        let changed = NewStaff {
+            name: changed.name.trim().to_owned(),
+            ..changed.clone()
+        };
+        let record = match self
+            .store
+            .update_staff(id, &changed, expected_version, &[entry])
+            .await
+        {
+            Ok(r) => r,
+            Err(StoreError::Changed(_)) => {
+                self.audit_registry(ctx, ACTION, "Staff", Outcome::Invalid)
+                    .await?;
+                return Err(AppError::Conflict("version_changed"));
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.audit.flush().await?;
         Ok(record)
     }

@@ -182,6 +182,14 @@ pub(crate) fn name_prefixes(conditions: &mut Conditions, column: &str, prefixes:
     );
 }
 
+/// Why an update at `expected_version` changed no row.
+fn not_updated(expected_version: Option<i64>) -> StoreError {
+    match expected_version {
+        Some(_) => StoreError::Changed("version"),
+        None => StoreError::NotFound,
+    }
+}
+
 impl Store {
     pub async fn upsert_district(&self, code: &str, name: &str, city_code: &str) -> Result<()> {
         on_write!(self, pool => {
@@ -229,6 +237,64 @@ impl Store {
             id
         });
         self.institution(id).await
+    }
+
+    /// Renames an institution and sets its tie to an upper hospital, only while it is
+    /// at `expected_version` when given ([`StoreError::Changed`] otherwise); the
+    /// superseded row is kept as a version. Its code, kind and district never change
+    /// (the kept indicator figures are counted under its district).
+    pub async fn update_institution(
+        &self,
+        id: i64,
+        name: &str,
+        upper: Option<i64>,
+        expected_version: Option<i64>,
+        audit: &[AuditEntry],
+    ) -> Result<InstitutionRecord> {
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
+                "UPDATE institutions SET name = $1, upper_institution_id = $2
+                 WHERE id = $3 AND ($4 IS NULL OR version = $4)",
+            )
+            .bind(name).bind(upper).bind(id).bind(expected_version)
+            .execute(&mut *tx).await?.rows_affected();
+            if done == 0 {
+                return Err(not_updated(expected_version));
+            }
+            stage_audit!(tx, &created(audit, id));
+            tx.commit().await?;
+        });
+        self.institution(id).await
+    }
+
+    /// Replaces what a staff member's record says of them (name, practising licence,
+    /// title, years in practice, department), only while it is at `expected_version`
+    /// when given; the superseded row is kept as a version. Role and institution never
+    /// change (a move is a new staff record).
+    pub async fn update_staff(
+        &self,
+        id: i64,
+        s: &NewStaff,
+        expected_version: Option<i64>,
+        audit: &[AuditEntry],
+    ) -> Result<StaffRecord> {
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
+                "UPDATE staff SET name = $1, licence_number = $2, title = $3, practice_years = $4, department_id = $5
+                 WHERE id = $6 AND ($7 IS NULL OR version = $7)",
+            )
+            .bind(&s.name).bind(&s.licence_number).bind(&s.title).bind(s.practice_years)
+            .bind(s.department_id).bind(id).bind(expected_version)
+            .execute(&mut *tx).await?.rows_affected();
+            if done == 0 {
+                return Err(not_updated(expected_version));
+            }
+            stage_audit!(tx, &created(audit, id));
+            tx.commit().await?;
+        });
+        self.staff_member(id).await
     }
 
     /// Ties a grassroots institution to the upper hospital it refers to (or unties it).

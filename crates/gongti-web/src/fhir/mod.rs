@@ -90,17 +90,26 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
             get(export::status).delete(export::delete),
         )
         .route("/Practitioner", get(search_practitioners))
-        .route("/Practitioner/{id}", get(read_practitioner))
+        .route(
+            "/Practitioner/{id}",
+            get(read_practitioner).put(registry::update_practitioner),
+        )
         .route(
             "/PractitionerRole",
             get(search_roles).post(registry::create_practitioner_role),
         )
-        .route("/PractitionerRole/{id}", get(read_role))
+        .route(
+            "/PractitionerRole/{id}",
+            get(read_role).put(registry::update_practitioner_role),
+        )
         .route(
             "/Organization",
             get(search_organizations).post(registry::create_organization),
         )
-        .route("/Organization/{id}", get(read_organization))
+        .route(
+            "/Organization/{id}",
+            get(read_organization).put(registry::update_organization),
+        )
         .route("/HealthcareService", get(search_services))
         .route("/HealthcareService/{id}", get(read_service))
         .merge(chronic::routes())
@@ -461,6 +470,12 @@ async fn metadata(State(state): State<AppState>) -> Fhir {
                     list.push(json!({"code": "create"}));
                 }
                 v["conditionalCreate"] = true.into();
+            }
+            if matches!(ty, "Organization" | "PractitionerRole" | "Practitioner") {
+                if let Some(list) = v["interaction"].as_array_mut() {
+                    list.push(json!({"code": "update"}));
+                }
+                v["updateCreate"] = false.into();
             }
             if ty == "Observation" {
                 // A home reading (web::fhir::readings) or a laboratory result

@@ -398,7 +398,7 @@ pub(super) async fn create_patient(
 }
 
 /// The version an `If-Match` header names (`W/"3"` or `"3"`).
-fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+pub(super) fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     match headers.get(header::IF_MATCH) {
         None => Ok(None),
         Some(v) => if_match_value(v.to_str().unwrap_or("")).map(Some),

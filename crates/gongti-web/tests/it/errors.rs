@@ -195,10 +195,11 @@ async fn every_refusal_is_the_json_error_shape_and_documented() {
         assert_api_error(&r, StatusCode::NOT_FOUND, "no_route");
         for (method, path, status) in [
             (
-                "PUT",
+                "DELETE",
                 "/fhir/Organization/1",
                 StatusCode::METHOD_NOT_ALLOWED,
             ),
+            ("PUT", "/fhir/Organization/1", StatusCode::BAD_REQUEST),
             ("PUT", "/fhir/Patient/1", StatusCode::BAD_REQUEST),
             ("GET", "/fhir/Organization?name=", StatusCode::OK),
             ("GET", "/fhir/NoSuchResource", StatusCode::NOT_FOUND),

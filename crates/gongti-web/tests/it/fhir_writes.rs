@@ -412,6 +412,193 @@ async fn the_registry_takes_organizations_and_practitioner_roles_from_its_admini
     }
 }
 
+/// Registry updates: what may change does, at the version held; what identifies or
+/// counts a record does not; every earlier version stays readable.
+#[tokio::test]
+async fn the_registry_is_updated_at_the_version_held() {
+    for t in TestApp::all().await {
+        let admin = t.token("admin").await;
+        let instadmin = t.token("instadmin").await;
+        let dir = gongti_testdb::temp_dir("gongti-fhir-registry-updates");
+        let org = t
+            .get(&format!("/fhir/Organization/{}", t.home), &admin)
+            .await
+            .json();
+        let old_name = org["name"].as_str().unwrap().to_owned();
+        let mut renamed = org.clone();
+        renamed["name"] = format!("{old_name}（新址）").into();
+        let path = format!("/fhir/Organization/{}", t.home);
+        let r = write(&t, "PUT", &path, &instadmin, &renamed, &[]).await;
+        assert_eq!(
+            r.status,
+            StatusCode::FORBIDDEN,
+            "only the city administrator: {}",
+            r.text
+        );
+        let version = org["meta"]["versionId"].as_str().unwrap().to_owned();
+        let stale = format!("W/\"{}\"", version.parse::<i64>().unwrap() + 5);
+        let r = write(&t, "PUT", &path, &admin, &renamed, &[("if-match", &stale)]).await;
+        assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "{}", r.text);
+        let held = format!("W/\"{version}\"");
+        let r = write(&t, "PUT", &path, &admin, &renamed, &[("if-match", &held)]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let updated = r.json();
+        assert_eq!(updated["name"], renamed["name"]);
+        let next = (version.parse::<i64>().unwrap() + 1).to_string();
+        assert_eq!(updated["meta"]["versionId"], next.as_str());
+        std::fs::write(dir.join("organization.json"), &r.text).unwrap();
+        let before = t.get(&format!("{path}/_history/{version}"), &admin).await;
+        assert_eq!(before.status, StatusCode::OK, "{}", before.text);
+        assert_eq!(before.json()["name"], old_name.as_str());
+        // Its code and kind identify and count it: refused, nothing saved.
+        let mut recoded = updated.clone();
+        recoded["identifier"] =
+            json!([{"system": "urn:gongti:institution-code", "value": "ELSEWHERE-1"}]);
+        recoded["name"] = "改不了".into();
+        let r = write(&t, "PUT", &path, &admin, &recoded, &[]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert!(r.text.contains("code"), "{}", r.text);
+        let now = t.get(&path, &admin).await.json();
+        assert_eq!(
+            now["name"], renamed["name"],
+            "nothing of the refused update is saved"
+        );
+        let r = write(
+            &t,
+            "PUT",
+            &format!("/fhir/Organization/{}", t.other),
+            &admin,
+            &renamed,
+            &[],
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_REQUEST,
+            "the id must match: {}",
+            r.text
+        );
+
+        // A doctor's record: the institution's administrator corrects the title.
+        let staff = t
+            .get(
+                "/fhir/PractitionerRole?role=family_doctor&_count=1",
+                &instadmin,
+            )
+            .await
+            .json();
+        let doctor_id = staff["entry"][0]["resource"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let person = t
+            .get(&format!("/fhir/Practitioner/{doctor_id}"), &instadmin)
+            .await
+            .json();
+        let mut titled = person.clone();
+        titled["qualification"] = json!([{"code": {"text": "副主任医师"}}]);
+        let r = write(
+            &t,
+            "PUT",
+            &format!("/fhir/Practitioner/{doctor_id}"),
+            &instadmin,
+            &titled,
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.json()["qualification"][0]["code"]["text"], "副主任医师");
+        assert_eq!(r.json()["name"], person["name"]);
+        std::fs::write(dir.join("practitioner.json"), &r.text).unwrap();
+        let doctor = t.token("doctor").await;
+        let r = write(
+            &t,
+            "PUT",
+            &format!("/fhir/Practitioner/{doctor_id}"),
+            &doctor,
+            &titled,
+            &[],
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            StatusCode::FORBIDDEN,
+            "a doctor administers nothing: {}",
+            r.text
+        );
+        // A role is not changed by an update: a move is a new record.
+        let role = t
+            .get(&format!("/fhir/PractitionerRole/{doctor_id}"), &instadmin)
+            .await
+            .json();
+        let mut promoted = role.clone();
+        promoted["code"] =
+            json!([{"coding": [{"system": "urn:gongti:role", "code": "institution_admin"}]}]);
+        promoted["contained"] =
+            json!([{"resourceType": "Practitioner", "id": "p", "name": [{"text": "改名"}]}]);
+        promoted["practitioner"] = json!({"reference": "#p"});
+        let r = write(
+            &t,
+            "PUT",
+            &format!("/fhir/PractitionerRole/{doctor_id}"),
+            &instadmin,
+            &promoted,
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        let mut renamed_role = promoted.clone();
+        renamed_role["code"] = role["code"].clone();
+        let r = write(
+            &t,
+            "PUT",
+            &format!("/fhir/PractitionerRole/{doctor_id}"),
+            &instadmin,
+            &renamed_role,
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        std::fs::write(dir.join("role.json"), &r.text).unwrap();
+        let person = t
+            .get(&format!("/fhir/Practitioner/{doctor_id}"), &instadmin)
+            .await
+            .json();
+        assert_eq!(person["name"][0]["text"], "改名");
+        let history = t
+            .get(
+                &format!("/fhir/Practitioner/{doctor_id}/_history"),
+                &instadmin,
+            )
+            .await
+            .json();
+        assert_eq!(history["total"], 3, "{history}");
+        let metadata = t.get("/fhir/metadata", &admin).await.json();
+        let declared = metadata["rest"][0]["resource"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                r["interaction"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|i| i["code"] == "update")
+            })
+            .filter_map(|r| r["type"].as_str())
+            .collect::<Vec<_>>();
+        for ty in [
+            "Organization",
+            "Practitioner",
+            "PractitionerRole",
+            "Patient",
+        ] {
+            assert!(declared.contains(&ty), "{declared:?}");
+        }
+        validate(&dir, 3);
+    }
+}
+
 #[tokio::test]
 async fn a_home_reading_comes_in_as_an_observation_once() {
     for t in TestApp::all().await {
