@@ -350,6 +350,32 @@ pub(crate) fn enrolment_history(
         .collect()
 }
 
+/// The kept-figure update a stored follow-up (`id`) makes.
+pub(crate) fn followup_update(
+    n: &NewFollowup<'_>,
+    id: i64,
+    m: &Maintain<'_>,
+) -> crate::IndicatorUpdate {
+    let (f, d) = (&n.followup.findings, &n.followup.details);
+    crate::IndicatorUpdate {
+        enrolment_id: n.enrolment_id,
+        disease: n.disease,
+        enrolled_on: m.enrolled_on,
+        // Follow-ups are written to active enrolments only.
+        ended_on: None,
+        scopes: m.scopes.clone(),
+        event: crate::IndicatorEvent::Visit(gongti_core::chronic::indicators::VisitFact {
+            visit_on: n.followup.visit_on,
+            id,
+            face_to_face: n.evaluation.counts_as_face_to_face,
+            age_years: f.age_years,
+            bp: f.bp,
+            fpg: f.fpg,
+            hba1c: d.hba1c,
+        }),
+    }
+}
+
 /// Inserts an enrolment (`&NewEnrolment`) in the transaction `$tx` and counts it in
 /// its scopes' kept figures; evaluates to its id. A second active enrolment in the same
 /// programme is refused by the database.
@@ -484,23 +510,7 @@ macro_rules! insert_followup_in {
         .bind(n.enrolment_id)
         .execute(&mut *$tx).await?;
         if let Some(m) = &n.maintain {
-            let update = $crate::maintained::IndicatorUpdate {
-                enrolment_id: n.enrolment_id,
-                disease: n.disease,
-                enrolled_on: m.enrolled_on,
-                // Follow-ups are written to active enrolments only (checked above).
-                ended_on: None,
-                scopes: m.scopes.clone(),
-                event: $crate::maintained::IndicatorEvent::Visit(gongti_core::chronic::indicators::VisitFact {
-                    visit_on: n.followup.visit_on,
-                    id,
-                    face_to_face: e.counts_as_face_to_face,
-                    age_years: f.age_years,
-                    bp: f.bp,
-                    fpg: f.fpg,
-                    hba1c: d.hba1c,
-                }),
-            };
+            let update = $crate::chronic::followup_update(n, id, m);
             $crate::maintained::apply_indicator_updates!($tx, [update], m.params);
         }
         id

@@ -169,6 +169,8 @@ impl Store {
             let mut tx = pool.begin().await?;
             let mut residents = Vec::with_capacity(rows.len());
             let mut staged = Vec::new();
+            // Every change of the kept figures, applied at once at the end.
+            let mut kept: Vec<crate::IndicatorUpdate> = Vec::new();
             for chunk in rows.chunks(RESIDENTS_PER_INSERT) {
                 let inserted = insert_many!(tx, chunk, now_us);
                 for (_, _, s) in chunk {
@@ -198,8 +200,7 @@ impl Store {
                 };
                 let id = insert_enrolment_in!(tx, &n, now_us);
                 if let (false, Some(scopes)) = (e.history.is_empty(), &n.scopes) {
-                    let updates = crate::chronic::enrolment_history(id, &n, scopes, &e.history);
-                    crate::maintained::apply_indicator_updates!(tx, updates, params);
+                    kept.extend(crate::chronic::enrolment_history(id, &n, scopes, &e.history));
                 }
                 let mut audit = e.audit.clone();
                 audit.patient_id = Some(n.resident_id);
@@ -229,14 +230,13 @@ impl Store {
                     urgent_task_due_on: f.urgent_task_due_on,
                     highest_bp: f.highest_bp,
                     risk: f.risk.clone(),
-                    maintain: Some(Maintain {
-                        params,
-                        enrolled_on: f.enrolled_on,
-                        scopes: f.scopes.clone(),
-                    }),
+                    // The kept figures of the whole import are written at its end.
+                    maintain: None,
                     now_us,
                 };
                 let id = insert_followup_in!(tx, &n);
+                let m = Maintain { params, enrolled_on: f.enrolled_on, scopes: f.scopes.clone() };
+                kept.push(crate::chronic::followup_update(&n, id, &m));
                 let mut audit = f.audit.clone();
                 audit.patient_id = Some(resident_id);
                 staged.extend(created(std::slice::from_ref(&audit), id));
@@ -274,8 +274,7 @@ impl Store {
                                 });
                             }
                         }
-                        let updates = crate::lab::lab_updates(id, &l.result, &scopes)?;
-                        crate::maintained::apply_indicator_updates!(tx, updates, params);
+                        kept.extend(crate::lab::lab_updates(id, &l.result, &scopes)?);
                         let mut audit = l.audit.clone();
                         audit.patient_id = Some(resident_id);
                         audit.resource_id = Some(id.to_string());
@@ -290,6 +289,7 @@ impl Store {
                     }
                 }
             }
+            crate::maintained::apply_indicator_updates!(tx, kept, params);
             stage_audit!(tx, &staged);
             tx.commit().await?;
             Ok(Imported { residents, enrolments, followups, lab_results })

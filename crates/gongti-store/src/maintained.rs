@@ -100,13 +100,6 @@ pub(crate) fn facts_of(row: &impl RowExt) -> Result<PeriodFacts> {
     })
 }
 
-pub(crate) const UPSERT_FACTS: &str = "INSERT INTO indicator_facts (enrolment_id, period, face_to_face, bp_on, bp_id, bp_ok,
-        fpg_on, fpg_id, fpg_ok, hba1c_on, hba1c_id, hba1c_ok, seen, contacted)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-    ON CONFLICT (enrolment_id, period) DO UPDATE SET face_to_face = excluded.face_to_face, bp_on = excluded.bp_on,
-        bp_id = excluded.bp_id, bp_ok = excluded.bp_ok, fpg_on = excluded.fpg_on, fpg_id = excluded.fpg_id,
-        fpg_ok = excluded.fpg_ok, hba1c_on = excluded.hba1c_on, hba1c_id = excluded.hba1c_id,
-        hba1c_ok = excluded.hba1c_ok, seen = excluded.seen, contacted = excluded.contacted";
 
 pub(crate) const ADD_COUNT: &str = "INSERT INTO indicator_counts (scope, disease, period, measure, value) VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (scope, disease, period, measure) DO UPDATE SET value = indicator_counts.value + excluded.value";
@@ -118,15 +111,6 @@ pub(crate) const ADD_ENDING: &str =
 pub(crate) const ADD_ENROLMENT: &str = "INSERT INTO enrolment_counts (scope, disease, day, enrolled) VALUES ($1, $2, $3, $4)
     ON CONFLICT (scope, disease, day) DO UPDATE SET enrolled = enrolment_counts.enrolled + excluded.enrolled";
 
-/// The SELECT of an enrolment's facts for some periods (codes are ours: digits, '-', 'Q').
-pub(crate) fn select_facts(periods: &[StandardPeriod]) -> String {
-    let codes = periods
-        .iter()
-        .map(|p| format!("'{}'", p.code()))
-        .collect::<Vec<_>>()
-        .join(",");
-    format!("SELECT * FROM indicator_facts WHERE enrolment_id = $1 AND period IN ({codes})")
-}
 
 /// Adds a contribution's change (`$delta`, in the order of `Contribution::MEASURES`)
 /// to a period's counters in every scope, inside an open transaction `$tx`.
@@ -154,66 +138,142 @@ macro_rules! add_count_deltas {
 }
 pub(crate) use add_count_deltas;
 
-/// Applies indicator updates inside an open transaction `$tx` (either engine).
-macro_rules! apply_indicator_updates {
-    ($tx:expr, $updates:expr, $params:expr) => {{
-        for u in $updates.iter() {
-            let periods = $crate::maintained::periods_of(&u.event, $params);
-            if periods.is_empty() {
+/// What a set of indicator updates changes: the facts rows to write (VALUES tuples)
+/// and the counters to add to (VALUES tuples), from the stored facts of the periods
+/// they touch. Updates apply in order, an enrolment's one after another, as if each
+/// were written alone; the counters get each period's whole change once.
+pub(crate) fn fold_updates(
+    updates: &[IndicatorUpdate],
+    stored: &HashMap<(i64, String), PeriodFacts>,
+    params: &Params,
+) -> (Vec<String>, Vec<String>) {
+    // (enrolment, period) → (facts before, facts now, the update that last touched it)
+    let mut touched: BTreeMap<(i64, StandardPeriod), (PeriodFacts, PeriodFacts, usize)> =
+        BTreeMap::new();
+    for (k, u) in updates.iter().enumerate() {
+        for p in periods_of(&u.event, params) {
+            let entry = touched.entry((u.enrolment_id, p)).or_insert_with(|| {
+                let old = stored
+                    .get(&(u.enrolment_id, p.code()))
+                    .copied()
+                    .unwrap_or_default();
+                (old, old, k)
+            });
+            entry.1 = apply_event(entry.1, p, u, params);
+            entry.2 = k;
+        }
+    }
+    let mut facts = Vec::new();
+    let mut counts: BTreeMap<(&str, &str, String, &str), i64> = BTreeMap::new();
+    for ((enrolment_id, p), (old, new, k)) in &touched {
+        if new == old {
+            continue;
+        }
+        facts.push(facts_values(*enrolment_id, *p, new));
+        let u = &updates[*k];
+        let delta = new
+            .contribution(*p, u.enrolled_on, u.ended_on, params)
+            .minus(&old.contribution(*p, u.enrolled_on, u.ended_on, params));
+        for (measure, d) in Contribution::MEASURES.iter().zip(delta) {
+            if d == 0 {
                 continue;
             }
-            let sql = $crate::maintained::select_facts(&periods);
+            for scope in &u.scopes {
+                *counts
+                    .entry((scope.as_str(), u.disease.code(), p.code(), *measure))
+                    .or_default() += d;
+            }
+        }
+    }
+    let counts = counts
+        .into_iter()
+        .filter(|(_, v)| *v != 0)
+        .map(|((scope, disease, period, measure), v)| {
+            format!(
+                "({}, {}, {}, {}, {v})",
+                quoted(scope),
+                quoted(disease),
+                quoted(&period),
+                quoted(measure)
+            )
+        })
+        .collect();
+    (facts, counts)
+}
+
+/// The SELECT of the stored facts a set of updates reads (ids and period codes are
+/// ours: integers, digits, '-', 'Q').
+pub(crate) fn select_touched_facts(updates: &[IndicatorUpdate], params: &Params) -> Option<String> {
+    let mut enrolments: Vec<i64> = updates.iter().map(|u| u.enrolment_id).collect();
+    enrolments.sort_unstable();
+    enrolments.dedup();
+    let mut periods: Vec<StandardPeriod> = updates
+        .iter()
+        .flat_map(|u| periods_of(&u.event, params))
+        .collect();
+    periods.sort_unstable();
+    periods.dedup();
+    if periods.is_empty() {
+        return None;
+    }
+    let codes = periods
+        .iter()
+        .map(|p| format!("'{}'", p.code()))
+        .collect::<Vec<_>>()
+        .join(",");
+    Some(format!(
+        "SELECT * FROM indicator_facts WHERE enrolment_id IN ({}) AND period IN ({codes})",
+        crate::row::id_list(enrolments.into_iter())
+    ))
+}
+
+pub(crate) const UPSERT_FACTS_HEAD: &str = "INSERT INTO indicator_facts (enrolment_id, period, face_to_face, bp_on, bp_id, bp_ok,
+    fpg_on, fpg_id, fpg_ok, hba1c_on, hba1c_id, hba1c_ok, seen, contacted) VALUES";
+pub(crate) const UPSERT_FACTS_TAIL: &str = "ON CONFLICT (enrolment_id, period) DO UPDATE SET face_to_face = excluded.face_to_face,
+    bp_on = excluded.bp_on, bp_id = excluded.bp_id, bp_ok = excluded.bp_ok, fpg_on = excluded.fpg_on,
+    fpg_id = excluded.fpg_id, fpg_ok = excluded.fpg_ok, hba1c_on = excluded.hba1c_on, hba1c_id = excluded.hba1c_id,
+    hba1c_ok = excluded.hba1c_ok, seen = excluded.seen, contacted = excluded.contacted";
+pub(crate) const ADD_COUNTS_HEAD: &str =
+    "INSERT INTO indicator_counts (scope, disease, period, measure, value) VALUES";
+pub(crate) const ADD_COUNTS_TAIL: &str = "ON CONFLICT (scope, disease, period, measure) DO UPDATE SET value = indicator_counts.value + excluded.value";
+
+/// Applies indicator updates inside an open transaction `$tx` (either engine): the
+/// touched facts read in one statement, folded in memory ([`fold_updates`]), and
+/// written back with the counters' changes in a few multi-row statements.
+macro_rules! apply_indicator_updates {
+    ($tx:expr, $updates:expr, $params:expr) => {{
+        let updates: &[$crate::maintained::IndicatorUpdate] = &$updates;
+        if let Some(sql) = $crate::maintained::select_touched_facts(updates, $params) {
             let rows = sqlx::query($crate::row::trusted(&sql))
-                .bind(u.enrolment_id)
                 .fetch_all(&mut *$tx)
                 .await?;
             let mut stored = std::collections::HashMap::new();
             for row in &rows {
                 use $crate::row::RowExt;
-                stored.insert(row.text("period")?, $crate::maintained::facts_of(row)?);
+                stored.insert(
+                    (row.i64("enrolment_id")?, row.text("period")?),
+                    $crate::maintained::facts_of(row)?,
+                );
             }
-            for p in periods {
-                let code = p.code();
-                let old = stored.get(&code).copied().unwrap_or_default();
-                let new = $crate::maintained::apply_event(old, p, u, $params);
-                if new == old {
-                    continue;
+            let (facts, counts) = $crate::maintained::fold_updates(updates, &stored, $params);
+            for (head, tail, rows) in [
+                (
+                    $crate::maintained::UPSERT_FACTS_HEAD,
+                    $crate::maintained::UPSERT_FACTS_TAIL,
+                    &facts,
+                ),
+                (
+                    $crate::maintained::ADD_COUNTS_HEAD,
+                    $crate::maintained::ADD_COUNTS_TAIL,
+                    &counts,
+                ),
+            ] {
+                for chunk in rows.chunks($crate::maintained::ROWS_PER_INSERT) {
+                    let sql = format!("{head} {} {tail}", chunk.join(","));
+                    sqlx::query($crate::row::trusted(&sql))
+                        .execute(&mut *$tx)
+                        .await?;
                 }
-                let part = |l: Option<(time::Date, i64, bool)>| {
-                    (l.map(|x| x.0), l.map(|x| x.1), l.map(|x| x.2))
-                };
-                let (bp, fpg, hba1c) = (
-                    part(new.latest_bp),
-                    part(new.latest_fpg),
-                    part(new.latest_hba1c),
-                );
-                sqlx::query($crate::maintained::UPSERT_FACTS)
-                    .bind(u.enrolment_id)
-                    .bind(&code)
-                    .bind(i64::from(new.face_to_face))
-                    .bind(bp.0)
-                    .bind(bp.1)
-                    .bind(bp.2)
-                    .bind(fpg.0)
-                    .bind(fpg.1)
-                    .bind(fpg.2)
-                    .bind(hba1c.0)
-                    .bind(hba1c.1)
-                    .bind(hba1c.2)
-                    .bind(new.seen_recently)
-                    .bind(new.contacted)
-                    .execute(&mut *$tx)
-                    .await?;
-                let delta = new
-                    .contribution(p, u.enrolled_on, u.ended_on, $params)
-                    .minus(&old.contribution(p, u.enrolled_on, u.ended_on, $params));
-                $crate::maintained::add_count_deltas!(
-                    $tx,
-                    u.scopes,
-                    u.disease.code(),
-                    &code,
-                    delta
-                );
             }
         }
     }};
@@ -248,11 +308,8 @@ type RecomputeEnrolment = (i64, i64, String, Date, Option<Date>, i64, String);
 const RECOMPUTE_CHUNK: i64 = 5_000;
 
 /// Rows per multi-row INSERT of the rebuild.
-const ROWS_PER_INSERT: usize = 500;
+pub(crate) const ROWS_PER_INSERT: usize = 500;
 
-const INSERT_FACTS: &str =
-    "INSERT INTO indicator_facts (enrolment_id, period, face_to_face, bp_on, bp_id, bp_ok,
-    fpg_on, fpg_id, fpg_ok, hba1c_on, hba1c_id, hba1c_ok, seen, contacted) VALUES";
 
 /// A text literal (the rebuild writes counter keys that Gongti formed itself).
 fn quoted(text: &str) -> String {
@@ -598,7 +655,7 @@ impl Store {
                 }
             }
             if let Some(tx) = sink.as_mut() {
-                tx.insert_rows(INSERT_FACTS, &chunk_facts).await?;
+                tx.insert_rows(UPSERT_FACTS_HEAD, &chunk_facts).await?;
             }
         }
         if let Some(mut tx) = sink {
