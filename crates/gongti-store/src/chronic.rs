@@ -410,12 +410,94 @@ macro_rules! insert_enrolment_in {
 }
 pub(crate) use insert_enrolment_in;
 
+/// How much of a follow-up's bookkeeping its write does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FollowupWrite {
+    /// A follow-up written alone: the enrolment locked, its tasks, summary and risk.
+    Whole,
+    /// One of an import's follow-ups of an enrolment the same transaction made (no one
+    /// else can see or end it): tasks are closed only when an earlier visit of the
+    /// import opened one, and the enrolment's summary and risk are written once after
+    /// all its visits ([`summarise_enrolment_in!`]).
+    NewEnrolment { open_tasks: bool },
+}
+
+/// What a follow-up leaves on its enrolment's row beside the summary: the highest BP,
+/// BMI, waist and risk (each kept when the follow-up has none).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct EnrolmentMarks {
+    pub highest_bp: Option<Bp>,
+    pub bmi_centi: Option<i64>,
+    pub waist_cm: Option<i64>,
+    pub risk: Option<StoredRisk>,
+}
+
+impl EnrolmentMarks {
+    pub(crate) fn of(n: &NewFollowup<'_>) -> EnrolmentMarks {
+        let d = &n.followup.details;
+        EnrolmentMarks {
+            highest_bp: n.highest_bp,
+            bmi_centi: d.bmi_centi.map(i64::from),
+            waist_cm: d.waist_cm.map(i64::from),
+            risk: n.risk.clone(),
+        }
+    }
+
+    /// These marks after a later follow-up's: its values where it has them.
+    pub(crate) fn then(self, later: EnrolmentMarks) -> EnrolmentMarks {
+        EnrolmentMarks {
+            highest_bp: later.highest_bp.or(self.highest_bp),
+            bmi_centi: later.bmi_centi.or(self.bmi_centi),
+            waist_cm: later.waist_cm.or(self.waist_cm),
+            risk: later.risk.or(self.risk),
+        }
+    }
+}
+
+/// Writes an enrolment's summary of its follow-ups (last visit, last face-to-face
+/// visit, last classification, next due day) and its marks, in the transaction `$tx`.
+macro_rules! summarise_enrolment_in {
+    ($tx:ident, $enrolment_id:expr, $now_us:expr, $marks:expr) => {{
+        let marks: &$crate::chronic::EnrolmentMarks = $marks;
+        sqlx::query(
+            "UPDATE chronic_enrolments SET
+                 last_followup_on = (SELECT MAX(visit_on) FROM followups WHERE enrolment_id = $1),
+                 last_face_to_face_on = (SELECT MAX(visit_on) FROM followups WHERE enrolment_id = $1 AND counts_face_to_face = TRUE),
+                 last_classification = (SELECT classification FROM followups WHERE enrolment_id = $1
+                     AND classification IS NOT NULL ORDER BY visit_on DESC, id DESC LIMIT 1),
+                 next_due_on = (SELECT next_due_on FROM followups WHERE enrolment_id = $1 ORDER BY visit_on DESC, id DESC LIMIT 1),
+                 changed_at_us = $2
+             WHERE id = $1",
+        )
+        .bind($enrolment_id).bind($now_us)
+        .execute(&mut *$tx).await?;
+        sqlx::query(
+            "UPDATE chronic_enrolments SET highest_sbp_mmhg = COALESCE($1, highest_sbp_mmhg),
+                 highest_dbp_mmhg = COALESCE($2, highest_dbp_mmhg), bmi_centi = COALESCE($3, bmi_centi),
+                 waist_cm = COALESCE($4, waist_cm), risk_level = COALESCE($5, risk_level),
+                 risk_factors = COALESCE($6, risk_factors)
+             WHERE id = $7",
+        )
+        .bind(marks.highest_bp.map(|b| i64::from(b.sbp_mmhg))).bind(marks.highest_bp.map(|b| i64::from(b.dbp_mmhg)))
+        .bind(marks.bmi_centi).bind(marks.waist_cm)
+        .bind(marks.risk.as_ref().map(|r| r.level.code())).bind(marks.risk.as_ref().map(|r| r.factors.join(",")))
+        .bind($enrolment_id)
+        .execute(&mut *$tx).await?;
+    }};
+}
+pub(crate) use summarise_enrolment_in;
+
 /// Writes a follow-up (`&NewFollowup`) in the transaction `$tx` — the record and its
 /// drugs, the task an urgent referral creates, the open tasks an earlier visit left
 /// (done now), the enrolment's maintained figures and, when given, its new risk;
 /// evaluates to its id. [`StoreError::Changed`] when the enrolment is no longer active.
 macro_rules! insert_followup_in {
     ($tx:ident, $n:expr) => {{
+        $crate::chronic::insert_followup_in!($tx, $n, $crate::chronic::FollowupWrite::Whole)
+    }};
+    ($tx:ident, $n:expr, $mode:expr) => {{
+        let mode: $crate::chronic::FollowupWrite = $mode;
+        let whole = mode == $crate::chronic::FollowupWrite::Whole;
         let n: &$crate::chronic::NewFollowup<'_> = $n;
         let f = &n.followup.findings;
         let d = &n.followup.details;
@@ -424,11 +506,13 @@ macro_rules! insert_followup_in {
         let reasons: Vec<&str> = e.reasons.iter().map(|r| r.code()).collect();
         // The enrolment must still be active: an ending may have committed since it
         // was read (on PostgreSQL this also locks the row against one).
-        let still_active = sqlx::query($crate::chronic::LOCK_ACTIVE_ENROLMENT)
-            .bind(n.enrolment_id).bind(n.now_us)
-            .execute(&mut *$tx).await?;
-        if still_active.rows_affected() == 0 {
-            return Err($crate::StoreError::Changed("enrolment"));
+        if whole {
+            let still_active = sqlx::query($crate::chronic::LOCK_ACTIVE_ENROLMENT)
+                .bind(n.enrolment_id).bind(n.now_us)
+                .execute(&mut *$tx).await?;
+            if still_active.rows_affected() == 0 {
+                return Err($crate::StoreError::Changed("enrolment"));
+            }
         }
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO followups (enrolment_id, resident_id, disease, institution_id, staff_id, method, visit_on,
@@ -468,14 +552,16 @@ macro_rules! insert_followup_in {
         }
         // Any later contact follows up an earlier urgent referral, or a patient
         // referred back down on or before the visit day.
-        sqlx::query(
-            "UPDATE chronic_tasks SET status = 'done', done_followup_id = $1, done_at_us = $2
-             WHERE enrolment_id = $3 AND status = 'open'
-               AND (source_followup_id IN (SELECT id FROM followups WHERE enrolment_id = $3 AND visit_on < $4)
-                    OR (source_referral_id IS NOT NULL AND opened_on <= $4))",
-        )
-        .bind(id).bind(n.now_us).bind(n.enrolment_id).bind(n.followup.visit_on)
-        .execute(&mut *$tx).await?;
+        if whole || mode == ($crate::chronic::FollowupWrite::NewEnrolment { open_tasks: true }) {
+            sqlx::query(
+                "UPDATE chronic_tasks SET status = 'done', done_followup_id = $1, done_at_us = $2
+                 WHERE enrolment_id = $3 AND status = 'open'
+                   AND (source_followup_id IN (SELECT id FROM followups WHERE enrolment_id = $3 AND visit_on < $4)
+                        OR (source_referral_id IS NOT NULL AND opened_on <= $4))",
+            )
+            .bind(id).bind(n.now_us).bind(n.enrolment_id).bind(n.followup.visit_on)
+            .execute(&mut *$tx).await?;
+        }
         if let Some(due_on) = n.urgent_task_due_on {
             sqlx::query(
                 "INSERT INTO chronic_tasks (resident_id, enrolment_id, institution_id, kind, due_on,
@@ -485,30 +571,14 @@ macro_rules! insert_followup_in {
             .bind(n.resident_id).bind(n.enrolment_id).bind(n.institution_id).bind(due_on).bind(id).bind(n.now_us)
             .execute(&mut *$tx).await?;
         }
-        sqlx::query(
-            "UPDATE chronic_enrolments SET
-                 last_followup_on = (SELECT MAX(visit_on) FROM followups WHERE enrolment_id = $1),
-                 last_face_to_face_on = (SELECT MAX(visit_on) FROM followups WHERE enrolment_id = $1 AND counts_face_to_face = TRUE),
-                 last_classification = (SELECT classification FROM followups WHERE enrolment_id = $1
-                     AND classification IS NOT NULL ORDER BY visit_on DESC, id DESC LIMIT 1),
-                 next_due_on = (SELECT next_due_on FROM followups WHERE enrolment_id = $1 ORDER BY visit_on DESC, id DESC LIMIT 1),
-                 changed_at_us = $2
-             WHERE id = $1",
-        )
-        .bind(n.enrolment_id).bind(n.now_us)
-        .execute(&mut *$tx).await?;
-        sqlx::query(
-            "UPDATE chronic_enrolments SET highest_sbp_mmhg = COALESCE($1, highest_sbp_mmhg),
-                 highest_dbp_mmhg = COALESCE($2, highest_dbp_mmhg), bmi_centi = COALESCE($3, bmi_centi),
-                 waist_cm = COALESCE($4, waist_cm), risk_level = COALESCE($5, risk_level),
-                 risk_factors = COALESCE($6, risk_factors)
-             WHERE id = $7",
-        )
-        .bind(n.highest_bp.map(|b| i64::from(b.sbp_mmhg))).bind(n.highest_bp.map(|b| i64::from(b.dbp_mmhg)))
-        .bind(d.bmi_centi.map(i64::from)).bind(d.waist_cm.map(i64::from))
-        .bind(n.risk.as_ref().map(|r| r.level.code())).bind(n.risk.as_ref().map(|r| r.factors.join(",")))
-        .bind(n.enrolment_id)
-        .execute(&mut *$tx).await?;
+        if whole {
+            $crate::chronic::summarise_enrolment_in!(
+                $tx,
+                n.enrolment_id,
+                n.now_us,
+                &$crate::chronic::EnrolmentMarks::of(n)
+            );
+        }
         if let Some(m) = &n.maintain {
             let update = $crate::chronic::followup_update(n, id, m);
             $crate::maintained::apply_indicator_updates!($tx, [update], m.params);

@@ -13,7 +13,8 @@ use gongti_core::resident::ValidResident;
 use time::Date;
 
 use crate::chronic::{
-    Maintain, NewEnrolment, NewFollowup, StoredRisk, insert_enrolment_in, insert_followup_in,
+    EnrolmentMarks, FollowupWrite, Maintain, NewEnrolment, NewFollowup, StoredRisk,
+    insert_enrolment_in, insert_followup_in, summarise_enrolment_in,
 };
 use crate::lab::insert_lab_result_in;
 use crate::outbox::{created, stage_audit};
@@ -208,6 +209,10 @@ impl Store {
                 enrolments.push(id);
             }
             let mut followups = Vec::with_capacity(plan.followups.len());
+            // The import's own enrolments: whether a visit opened a task, and the
+            // summary marks of their visits so far.
+            let mut tasks_opened: std::collections::HashMap<usize, bool> = std::collections::HashMap::new();
+            let mut summaries: std::collections::BTreeMap<usize, (i64, EnrolmentMarks)> = std::collections::BTreeMap::new();
             for f in &plan.followups {
                 let resident_id = match f.patient {
                     ImportPatient::New(i) => *residents.get(i).ok_or(StoreError::NotFound)?,
@@ -234,13 +239,34 @@ impl Store {
                     maintain: None,
                     now_us,
                 };
-                let id = insert_followup_in!(tx, &n);
+                // An enrolment of this import: its bookkeeping once, after its visits.
+                let mode = match f.enrolment {
+                    ImportEnrolmentRef::New(k) => {
+                        let opened = tasks_opened.get(&k).copied().unwrap_or(false);
+                        let marks = EnrolmentMarks::of(&n);
+                        summaries
+                            .entry(k)
+                            .and_modify(|m: &mut (i64, EnrolmentMarks)| {
+                                m.1 = std::mem::take(&mut m.1).then(marks.clone());
+                            })
+                            .or_insert((enrolment_id, marks));
+                        if n.urgent_task_due_on.is_some() {
+                            tasks_opened.insert(k, true);
+                        }
+                        FollowupWrite::NewEnrolment { open_tasks: opened }
+                    }
+                    ImportEnrolmentRef::Existing(_) => FollowupWrite::Whole,
+                };
+                let id = insert_followup_in!(tx, &n, mode);
                 let m = Maintain { params, enrolled_on: f.enrolled_on, scopes: f.scopes.clone() };
                 kept.push(crate::chronic::followup_update(&n, id, &m));
                 let mut audit = f.audit.clone();
                 audit.patient_id = Some(resident_id);
                 staged.extend(created(std::slice::from_ref(&audit), id));
                 followups.push(id);
+            }
+            for (enrolment_id, marks) in summaries.values() {
+                summarise_enrolment_in!(tx, *enrolment_id, now_us, marks);
             }
             for r in &plan.risks {
                 sqlx::query(

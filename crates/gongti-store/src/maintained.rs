@@ -100,7 +100,6 @@ pub(crate) fn facts_of(row: &impl RowExt) -> Result<PeriodFacts> {
     })
 }
 
-
 pub(crate) const ADD_COUNT: &str = "INSERT INTO indicator_counts (scope, disease, period, measure, value) VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (scope, disease, period, measure) DO UPDATE SET value = indicator_counts.value + excluded.value";
 
@@ -110,7 +109,6 @@ pub(crate) const ADD_ENDING: &str =
 
 pub(crate) const ADD_ENROLMENT: &str = "INSERT INTO enrolment_counts (scope, disease, day, enrolled) VALUES ($1, $2, $3, $4)
     ON CONFLICT (scope, disease, day) DO UPDATE SET enrolled = enrolment_counts.enrolled + excluded.enrolled";
-
 
 /// Adds a contribution's change (`$delta`, in the order of `Contribution::MEASURES`)
 /// to a period's counters in every scope, inside an open transaction `$tx`.
@@ -227,7 +225,8 @@ pub(crate) fn select_touched_facts(updates: &[IndicatorUpdate], params: &Params)
     ))
 }
 
-pub(crate) const UPSERT_FACTS_HEAD: &str = "INSERT INTO indicator_facts (enrolment_id, period, face_to_face, bp_on, bp_id, bp_ok,
+pub(crate) const UPSERT_FACTS_HEAD: &str =
+    "INSERT INTO indicator_facts (enrolment_id, period, face_to_face, bp_on, bp_id, bp_ok,
     fpg_on, fpg_id, fpg_ok, hba1c_on, hba1c_id, hba1c_ok, seen, contacted) VALUES";
 pub(crate) const UPSERT_FACTS_TAIL: &str = "ON CONFLICT (enrolment_id, period) DO UPDATE SET face_to_face = excluded.face_to_face,
     bp_on = excluded.bp_on, bp_id = excluded.bp_id, bp_ok = excluded.bp_ok, fpg_on = excluded.fpg_on,
@@ -309,7 +308,6 @@ const RECOMPUTE_CHUNK: i64 = 5_000;
 
 /// Rows per multi-row INSERT of the rebuild.
 pub(crate) const ROWS_PER_INSERT: usize = 500;
-
 
 /// A text literal (the rebuild writes counter keys that Gongti formed itself).
 fn quoted(text: &str) -> String {

@@ -829,3 +829,135 @@ async fn laboratory_results_come_in_and_count_on_their_collection_day() {
         validate(&dir, 2);
     }
 }
+
+/// An enrolment the import makes writes its bookkeeping once, after its visits: the
+/// enrolment's summary, marks and tasks must equal those of the same visits recorded
+/// one at a time through the JSON API.
+#[tokio::test]
+async fn an_imported_enrolment_ends_as_if_its_visits_were_recorded_one_by_one() {
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let day = |ago: i64| (t.app.today() - time::Duration::days(ago)).to_string();
+        // (days ago, SBP, DBP): an urgent visit opens a task, the next closes it.
+        let visits = [
+            (300, 132, 84),
+            (200, 186, 96),
+            (120, 150, 95),
+            (30, 128, 80),
+        ];
+        // One by one through the JSON API.
+        let a = id_number_born("19510405", 701);
+        let r = t
+            .post(
+                "/api/v1/residents",
+                &doctor,
+                json!({"id_number": a, "name": "孙立平", "address": "天津市和平区"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let resident_a = r.json()["id"].as_i64().unwrap();
+        let base = format!("/api/v1/residents/{resident_a}");
+        let r = t
+            .post(
+                &format!("{base}/enrolments"),
+                &doctor,
+                json!({"icd10": "I10", "diagnosed_on": day(500), "enrolled_on": day(380)}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        for (ago, sbp, dbp) in visits {
+            let r = t
+                .post(
+                    &format!("{base}/followups"),
+                    &doctor,
+                    json!({"disease": "hypertension", "method": "clinic", "visit_on": day(ago),
+                           "sbp_mmhg": sbp, "dbp_mmhg": dbp}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        }
+        // The same visits in one transaction Bundle.
+        let b = id_number_born("19510405", 702);
+        let p = "urn:uuid:2ab00000-0000-4000-8000-000000000001";
+        let c = "urn:uuid:2ab00000-0000-4000-8000-000000000002";
+        let mut entries = vec![
+            entry(p, patient(&b, "孙立安"), "POST", "Patient"),
+            entry(
+                c,
+                condition(p, "I10", &day(500), Some(&day(380))),
+                "POST",
+                "Condition",
+            ),
+        ];
+        for (n, (ago, sbp, dbp)) in visits.iter().enumerate() {
+            let e = format!("urn:uuid:2ab00000-0000-4000-8000-1000000000{n:02}");
+            let o = format!("urn:uuid:2ab00000-0000-4000-8000-2000000000{n:02}");
+            entries.push(encounter(&e, p, c, &day(*ago)));
+            entries.push(bp(&o, p, &e, &day(*ago), *sbp, *dbp));
+        }
+        let r = post_bundle(
+            &t,
+            &doctor,
+            &json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let resident_b = r.json()["entry"][0]["response"]["location"]
+            .as_str()
+            .unwrap()
+            .split('/')
+            .nth(1)
+            .unwrap()
+            .parse::<i64>()
+            .unwrap();
+        // What the enrolment and its tasks say, without ids and times of writing.
+        let state = |resident: i64| {
+            let t = &t;
+            let doctor = doctor.clone();
+            async move {
+                let mut e = t
+                    .get(&format!("/api/v1/residents/{resident}/enrolments"), &doctor)
+                    .await
+                    .json()["items"][0]
+                    .clone();
+                for k in [
+                    "id",
+                    "resident_id",
+                    "created_at",
+                    "changed_at",
+                    "version",
+                    "updated_at",
+                ] {
+                    e.as_object_mut().unwrap().remove(k);
+                }
+                let tasks = t
+                    .get(&format!("/fhir/Task?patient={resident}"), &doctor)
+                    .await
+                    .json();
+                let mut kinds: Vec<String> = tasks["entry"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|x| {
+                        format!(
+                            "{} {}",
+                            x["resource"]["code"]["coding"][0]["code"], x["resource"]["status"]
+                        )
+                    })
+                    .collect();
+                kinds.sort();
+                (e, kinds)
+            }
+        };
+        let (one_by_one, imported) = (state(resident_a).await, state(resident_b).await);
+        assert_eq!(
+            one_by_one.1.len(),
+            1,
+            "the urgent visit's task: {:?}",
+            one_by_one.1
+        );
+        assert_eq!(one_by_one, imported);
+        let (fresh, stored) = t.app.recompute_indicators(false).await.unwrap();
+        assert_eq!(fresh, stored);
+    }
+}
