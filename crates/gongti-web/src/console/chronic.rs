@@ -11,6 +11,7 @@ use gongti_app::worklists::{FollowupWorklist, WorklistQuery};
 use gongti_core::chronic::Disease;
 use gongti_core::chronic::followup::{Evaluation, FollowupForm, Symptom};
 use gongti_core::chronic::record::{EndReason, EndingForm, FollowupRecordForm};
+use gongti_core::lab::LabTest;
 use gongti_store::WorklistOrder;
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
@@ -616,6 +617,21 @@ async fn chronic_page(
         )
         .await
         .unwrap_or_default();
+    // Laboratory results (FPG, HbA1c) and the institutions that recorded them.
+    let labs = state
+        .app
+        .resident_lab_results(&c.ctx, id)
+        .await
+        .unwrap_or_default();
+    let mut lab_institutions = std::collections::HashMap::new();
+    for r in &labs {
+        if let std::collections::hash_map::Entry::Vacant(slot) =
+            lab_institutions.entry(r.institution_id)
+            && let Ok(i) = state.app.institution(r.institution_id).await
+        {
+            slot.insert(i.name);
+        }
+    }
     let day_of = |us: i64| {
         time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
             .map(|t| t.to_offset(gongti_app::DISPLAY_OFFSET).date())
@@ -802,6 +818,21 @@ async fn chronic_page(
                         td { @if f.urgent_referral { strong.alert { (l.t("紧急", "urgent")) } } @else if f.refer { (l.t("建议", "advised")) }
                              @if f.urgent_referral || f.refer { " " (super::referrals::refer_button(&c, id, ("followup", Some(f.id)), None)) } }
                         td { (f.next_due_on) }
+                    }
+                }
+            }
+        }
+        @if !labs.is_empty() {
+            h2 { (l.t("检验结果", "Laboratory results")) }
+            table #lab-results {
+                tr { th { (l.t("采样日期", "Collected")) } th { (l.t("项目", "Test")) } th { (l.t("结果", "Result")) } th { (l.t("报告单位", "Reported by")) } }
+                @for r in &labs {
+                    tr {
+                        td { (r.collected_on) }
+                        td { (l.t(r.test.label_zh(), match r.test { LabTest::FastingGlucose => "Fasting glucose", LabTest::Hba1c => "HbA1c" })) }
+                        td { (format!("{:.2} {}", r.value_centi as f64 / 100.0, r.test.unit()))
+                             @if r.loinc != r.test.loinc() { " " span.muted { "(" (r.reported) ")" } } }
+                        td { (lab_institutions.get(&r.institution_id).map(String::as_str).unwrap_or("")) }
                     }
                 }
             }

@@ -806,6 +806,19 @@ async fn laboratory_results_come_in_and_count_on_their_collection_day() {
             posted["effectiveDateTime"],
             format!("{}T00:10:00Z", day(10))
         );
+        // The family doctor sees it on the patient's chronic-care page.
+        let session = crate::console::sign_in(&t, "doctor").await;
+        let page = crate::console::page(
+            &t,
+            &session,
+            &format!("/residents/{}/chronic", t.home_resident),
+            "zh",
+        )
+        .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        assert!(page.text.contains("检验结果"), "{}", page.text);
+        assert!(page.text.contains("糖化血红蛋白"));
+        assert!(page.text.contains("6.20 %"));
         let enrol = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
             entry("urn:uuid:c", condition(&format!("Patient/{}", t.home_resident), "E11.9", &day(400), Some(&day(300))), "POST", "Condition"),
         ]});
