@@ -164,7 +164,6 @@ impl Store {
         now_us: i64,
         params: &Params,
     ) -> Result<Vec<LabOutcome>> {
-        let existing_sql = EXISTING;
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
             let mut outcomes = Vec::with_capacity(results.len());
@@ -183,7 +182,7 @@ impl Store {
                         outcomes.push(LabOutcome { resident_id: n.resident_id, id, created: true });
                     }
                     None => {
-                        let (id,): (i64,) = sqlx::query_as(existing_sql)
+                        let (id,): (i64,) = sqlx::query_as(EXISTING)
                             .bind(n.resident_id).bind(&n.result.source_system).bind(&n.result.source_id)
                             .fetch_one(&mut *tx).await?;
                         outcomes.push(LabOutcome { resident_id: n.resident_id, id, created: false });

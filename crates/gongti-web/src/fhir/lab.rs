@@ -64,6 +64,11 @@ fn collected(v: &Value) -> (Option<Date>, Option<i64>) {
     }
 }
 
+/// A quantity's UCUM code, or its human unit when that is the only one given.
+pub(super) fn unit_of(q: &Value) -> Option<&str> {
+    q["code"].as_str().or(q["unit"].as_str())
+}
+
 /// The result an Observation carries (its subject is read by the caller).
 pub(super) fn lab_form(o: &Value) -> LabResultForm {
     let (collected_on, collected_at_us) = collected(&o["effectiveDateTime"]);
@@ -82,8 +87,7 @@ pub(super) fn lab_form(o: &Value) -> LabResultForm {
             .and_then(|c| c["code"].as_str())
             .map(str::to_owned),
         value: q["value"].as_f64(),
-        // UCUM's code, or the human unit when it is the only one given.
-        unit: q["code"].as_str().or(q["unit"].as_str()).map(str::to_owned),
+        unit: unit_of(q).map(str::to_owned),
         collected_on,
         collected_at_us,
     }

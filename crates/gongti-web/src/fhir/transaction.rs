@@ -107,10 +107,7 @@ fn measured(o: &Value) -> Result<(Measured, &'static str), FieldProblem> {
         let value = q["value"]
             .as_f64()
             .ok_or_else(|| missing("valueQuantity.value"))?;
-        let unit = q["code"]
-            .as_str()
-            .or(q["unit"].as_str())
-            .ok_or_else(|| missing("valueQuantity.unit"))?;
+        let unit = super::lab::unit_of(q).ok_or_else(|| missing("valueQuantity.unit"))?;
         let (test, v) = gongti_core::lab::convert(code, unit, value)?;
         return Ok(match test {
             gongti_core::lab::LabTest::FastingGlucose => (Measured::FpgMmol(v), "fpg"),
