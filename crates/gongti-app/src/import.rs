@@ -162,6 +162,9 @@ impl App {
             })
             .collect();
         let mut programmes = std::collections::HashSet::new();
+        // Each institution's counter scopes, read once.
+        let mut institution_scopes: std::collections::HashMap<i64, [String; 3]> =
+            std::collections::HashMap::new();
         for (i, item) in items.iter().enumerate() {
             match item {
                 ImportItem::Register {
@@ -385,7 +388,14 @@ impl App {
                             staff_id: ctx.principal.staff_id,
                             profile,
                             risk,
-                            scopes: Some(self.counter_scopes(institution).await?),
+                            scopes: Some(match institution_scopes.get(&institution) {
+                                Some(s) => s.clone(),
+                                None => {
+                                    let s = self.counter_scopes(institution).await?;
+                                    institution_scopes.insert(institution, s.clone());
+                                    s
+                                }
+                            }),
                         },
                         // A stored resident's earlier readings and results count in
                         // the new enrolment.

@@ -131,6 +131,7 @@ pub async fn import(
     per_bundle: usize,
     connections: usize,
     peer_bin: Option<&Path>,
+    json_api: bool,
 ) -> anyhow::Result<()> {
     let people = Arc::new(crate::residents_json(patients));
     let visits = VISITS_DAYS_AGO.len();
@@ -139,16 +140,19 @@ pub async fn import(
     );
 
     // The JSON API: register, enrol, then each follow-up.
-    let json_server = crate::serve_sqlite().await?;
-    let today = json_server.app.today();
     let load = Arc::new(Load::new(connections));
-    let token = Arc::new(crate::token(&load, &json_server.base, "doctor").await?);
-    let base = Arc::new(json_server.base.clone());
-    let started = Instant::now();
-    let errors = {
-        let (people, load, token, base) =
-            (people.clone(), load.clone(), token.clone(), base.clone());
-        spread(patients, connections, move |i| {
+    let today = time::OffsetDateTime::now_utc()
+        .to_offset(gongti_app::DISPLAY_OFFSET)
+        .date();
+    let json_s = if json_api {
+        let json_server = crate::serve_sqlite().await?;
+        let token = Arc::new(crate::token(&load, &json_server.base, "doctor").await?);
+        let base = Arc::new(json_server.base.clone());
+        let started = Instant::now();
+        let errors = {
+            let (people, load, token, base) =
+                (people.clone(), load.clone(), token.clone(), base.clone());
+            spread(patients, connections, move |i| {
             let (people, load, token, base) = (people.clone(), load.clone(), token.clone(), base.clone());
             async move {
                 let (s, text) = load
@@ -179,16 +183,20 @@ pub async fn import(
             }
         })
         .await
+        };
+        let json_s = started.elapsed().as_secs_f64();
+        let json_ok = checked(&json_server).await?;
+        println!(
+            "json api   {:>8.0} residents/s, {:>8.0} follow-ups/s  ({:.1} s, {} requests, {errors} errors; kept figures = recompute: {json_ok})",
+            patients as f64 / json_s,
+            (patients * visits) as f64 / json_s,
+            json_s,
+            patients * (2 + visits)
+        );
+        Some(json_s)
+    } else {
+        None
     };
-    let json_s = started.elapsed().as_secs_f64();
-    let json_ok = checked(&json_server).await?;
-    println!(
-        "json api   {:>8.0} residents/s, {:>8.0} follow-ups/s  ({:.1} s, {} requests, {errors} errors; kept figures = recompute: {json_ok})",
-        patients as f64 / json_s,
-        (patients * visits) as f64 / json_s,
-        json_s,
-        patients * (2 + visits)
-    );
 
     // Transaction Bundles: the same records, `per_bundle` residents a Bundle.
     let bundles: Arc<Vec<String>> = Arc::new(
@@ -241,7 +249,9 @@ pub async fn import(
         fhir_s,
         bundles.len()
     );
-    println!("ratio      Bundles ÷ JSON API = {:.2}", json_s / fhir_s);
+    if let Some(json_s) = json_s {
+        println!("ratio      Bundles ÷ JSON API = {:.2}", json_s / fhir_s);
+    }
 
     match peer_bin {
         None => println!(

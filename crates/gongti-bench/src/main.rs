@@ -111,6 +111,9 @@ enum Bench {
         connections: usize,
         #[arg(long)]
         peer_bin: Option<PathBuf>,
+        /// Skip the JSON API's paths (for profiling the Bundles alone).
+        #[arg(long)]
+        bundles_only: bool,
     },
     /// Both, and the peer when `--peer-bin` points at Helios' `hfs`.
     All {
@@ -171,8 +174,9 @@ fn main() -> anyhow::Result<()> {
                     referrals::contest(store, "PostgreSQL", patients, slots, connections).await?;
                 }
             }
-            Bench::Import { residents, per_bundle, connections, peer_bin } => {
-                import::import(residents, per_bundle, connections, peer_bin.as_deref()).await?;
+            Bench::Import { residents, per_bundle, connections, peer_bin, bundles_only } => {
+                import::import(residents, per_bundle, connections, peer_bin.as_deref(), !bundles_only)
+                    .await?;
             }
             Bench::Export { residents, data_dir } => {
                 export::export(residents, data_dir).await?;

@@ -376,51 +376,137 @@ pub(crate) fn followup_update(
     }
 }
 
+/// The columns an enrolment is inserted with, in the order [`bind_enrolment!`] binds
+/// them (its id, when given, comes first).
+pub(crate) const ENROLMENT_INSERT_COLUMNS: &str = "resident_id, disease, icd10, diagnosed_on, diagnosing_institution_id, \
+    diagnosed_offline, institution_id, status, enrolled_on, enrolled_by_staff_id, smoking, dyslipidaemia, \
+    impaired_glucose, family_history_early_cvd, target_organ_damage, ckd_stage, cvd, \
+    diabetes_complications, risk_level, risk_factors, created_at_us, changed_at_us";
+pub(crate) const ENROLMENT_INSERT_VALUES: usize = 22;
+
+/// Binds a new enrolment (`&NewEnrolment`, active from now, `$now_us`) to the query
+/// `$q` in the order of [`ENROLMENT_INSERT_COLUMNS`].
+macro_rules! bind_enrolment {
+    ($q:expr, $n:expr, $now_us:expr) => {{
+        let n: &$crate::chronic::NewEnrolment = $n;
+        let (e, p) = (&n.enrolment, &n.profile);
+        $q.bind(n.resident_id)
+            .bind(e.disease.code())
+            .bind(e.icd10.as_str())
+            .bind(e.diagnosed_on)
+            .bind(e.diagnosing_institution_id)
+            .bind(e.diagnosed_offline)
+            .bind(n.institution_id)
+            .bind("active")
+            .bind(n.enrolled_on)
+            .bind(n.staff_id)
+            .bind(p.smoking)
+            .bind(p.dyslipidaemia)
+            .bind(p.impaired_glucose)
+            .bind(p.family_history_early_cvd)
+            .bind(p.target_organ_damage)
+            .bind(i64::from(p.ckd_stage))
+            .bind(p.cvd)
+            .bind(p.diabetes_complications)
+            .bind(n.risk.as_ref().map(|r| r.level.code()))
+            .bind(n.risk.as_ref().map(|r| r.factors.join(",")))
+            .bind($now_us)
+            .bind($now_us)
+    }};
+}
+pub(crate) use bind_enrolment;
+
+/// Counts new enrolments in their scopes' kept figures: `$rows` of (scope, disease
+/// code, enrolment day), each one enrolment, added in one statement per chunk.
+macro_rules! count_enrolments_in {
+    ($tx:ident, $rows:expr) => {{
+        let mut summed: std::collections::BTreeMap<(&str, &str, time::Date), i64> =
+            std::collections::BTreeMap::new();
+        for (scope, disease, day) in $rows {
+            *summed.entry((scope, disease, day)).or_default() += 1;
+        }
+        let summed: Vec<_> = summed.into_iter().collect();
+        for chunk in summed.chunks($crate::maintained::ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO enrolment_counts (scope, disease, day, enrolled) VALUES {} {}",
+                $crate::row::value_rows($crate::row::numbered(&$tx), chunk.len(), 4, ""),
+                $crate::maintained::ADD_ENROLMENT_TAIL
+            );
+            let mut q = sqlx::query($crate::row::trusted(&sql));
+            for ((scope, disease, day), n) in chunk {
+                q = q.bind(*scope).bind(*disease).bind(*day).bind(*n);
+            }
+            q.execute(&mut *$tx).await?;
+        }
+    }};
+}
+pub(crate) use count_enrolments_in;
+
+/// The scope rows [`count_enrolments_in!`] takes for an enrolment.
+pub(crate) fn enrolment_count_rows(n: &NewEnrolment) -> impl Iterator<Item = (&str, &str, Date)> {
+    n.scopes
+        .iter()
+        .flatten()
+        .map(move |scope| (scope.as_str(), n.enrolment.disease.code(), n.enrolled_on))
+}
+
 /// Inserts an enrolment (`&NewEnrolment`) in the transaction `$tx` and counts it in
 /// its scopes' kept figures; evaluates to its id. A second active enrolment in the same
 /// programme is refused by the database.
 macro_rules! insert_enrolment_in {
     ($tx:ident, $n:expr, $now_us:expr) => {{
         let n: &$crate::chronic::NewEnrolment = $n;
-        let (e, p) = (&n.enrolment, &n.profile);
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO chronic_enrolments (resident_id, disease, icd10, diagnosed_on, diagnosing_institution_id,
-                 diagnosed_offline, institution_id, status, enrolled_on, enrolled_by_staff_id, smoking, dyslipidaemia,
-                 impaired_glucose, family_history_early_cvd, target_organ_damage, ckd_stage, cvd,
-                 diabetes_complications, risk_level, risk_factors, created_at_us, changed_at_us)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)
-             RETURNING id",
-        )
-        .bind(n.resident_id).bind(e.disease.code()).bind(&e.icd10).bind(e.diagnosed_on)
-        .bind(e.diagnosing_institution_id).bind(e.diagnosed_offline).bind(n.institution_id)
-        .bind(n.enrolled_on).bind(n.staff_id).bind(p.smoking).bind(p.dyslipidaemia)
-        .bind(p.impaired_glucose).bind(p.family_history_early_cvd).bind(p.target_organ_damage)
-        .bind(i64::from(p.ckd_stage)).bind(p.cvd).bind(p.diabetes_complications)
-        .bind(n.risk.as_ref().map(|r| r.level.code()))
-        .bind(n.risk.as_ref().map(|r| r.factors.join(",")))
-        .bind($now_us)
-        .fetch_one(&mut *$tx).await?;
-        for scope in n.scopes.iter().flatten() {
-            sqlx::query($crate::maintained::ADD_ENROLMENT)
-                .bind(scope).bind(e.disease.code()).bind(n.enrolled_on).bind(1i64)
-                .execute(&mut *$tx).await?;
-        }
+        let sql = $crate::row::insert_rows_sql(
+            "chronic_enrolments",
+            $crate::chronic::ENROLMENT_INSERT_COLUMNS,
+            $crate::chronic::ENROLMENT_INSERT_VALUES,
+            $crate::row::numbered(&$tx),
+            1,
+            false,
+        ) + " RETURNING id";
+        let q = sqlx::query_as::<_, (i64,)>($crate::row::trusted(&sql));
+        let (id,) = $crate::chronic::bind_enrolment!(q, n, $now_us)
+            .fetch_one(&mut *$tx)
+            .await?;
+        $crate::chronic::count_enrolments_in!($tx, $crate::chronic::enrolment_count_rows(n));
         id
     }};
 }
-pub(crate) use insert_enrolment_in;
 
-/// How much of a follow-up's bookkeeping its write does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FollowupWrite {
-    /// A follow-up written alone: the enrolment locked, its tasks, summary and risk.
-    Whole,
-    /// One of an import's follow-ups of an enrolment the same transaction made (no one
-    /// else can see or end it): tasks are closed only when an earlier visit of the
-    /// import opened one, and the enrolment's summary and risk are written once after
-    /// all its visits ([`summarise_enrolment_in!`]).
-    NewEnrolment { open_tasks: bool },
+/// Inserts enrolments with the ids given (`$rows`: `&[(i64, &NewEnrolment)]`, ids from
+/// [`crate::row::reserve_ids!`]) in the transaction `$tx`, a chunk a statement, and
+/// counts them in their scopes' kept figures.
+macro_rules! insert_enrolments_in {
+    ($tx:ident, $rows:expr, $now_us:expr) => {{
+        let rows: &[(i64, &$crate::chronic::NewEnrolment)] = $rows;
+        for chunk in rows.chunks($crate::chronic::ENROLMENTS_PER_INSERT) {
+            let sql = $crate::row::insert_rows_sql(
+                "chronic_enrolments",
+                $crate::chronic::ENROLMENT_INSERT_COLUMNS,
+                $crate::chronic::ENROLMENT_INSERT_VALUES,
+                $crate::row::numbered(&$tx),
+                chunk.len(),
+                true,
+            );
+            let mut q = sqlx::query($crate::row::trusted(&sql));
+            for (id, n) in chunk {
+                q = $crate::chronic::bind_enrolment!(q.bind(*id), *n, $now_us);
+            }
+            q.execute(&mut *$tx).await?;
+        }
+        $crate::chronic::count_enrolments_in!(
+            $tx,
+            rows.iter()
+                .flat_map(|(_, n)| $crate::chronic::enrolment_count_rows(n))
+        );
+    }};
 }
+pub(crate) use insert_enrolments_in;
+
+/// Enrolments per multi-row `INSERT` (22 values each).
+pub(crate) const ENROLMENTS_PER_INSERT: usize = 200;
+/// Follow-ups per multi-row `INSERT` (41 values each: within both engines' limits).
+pub(crate) const FOLLOWUPS_PER_INSERT: usize = 200;
 
 /// What a follow-up leaves on its enrolment's row beside the summary: the highest BP,
 /// BMI, waist and risk (each kept when the follow-up has none).
@@ -454,105 +540,201 @@ impl EnrolmentMarks {
     }
 }
 
-/// Writes an enrolment's summary of its follow-ups (last visit, last face-to-face
-/// visit, last classification, next due day) and its marks, in the transaction `$tx`.
-macro_rules! summarise_enrolment_in {
-    ($tx:ident, $enrolment_id:expr, $now_us:expr, $marks:expr) => {{
-        let marks: &$crate::chronic::EnrolmentMarks = $marks;
-        sqlx::query(
-            "UPDATE chronic_enrolments SET
-                 last_followup_on = (SELECT MAX(visit_on) FROM followups WHERE enrolment_id = $1),
-                 last_face_to_face_on = (SELECT MAX(visit_on) FROM followups WHERE enrolment_id = $1 AND counts_face_to_face = TRUE),
-                 last_classification = (SELECT classification FROM followups WHERE enrolment_id = $1
-                     AND classification IS NOT NULL ORDER BY visit_on DESC, id DESC LIMIT 1),
-                 next_due_on = (SELECT next_due_on FROM followups WHERE enrolment_id = $1 ORDER BY visit_on DESC, id DESC LIMIT 1),
-                 changed_at_us = $2
-             WHERE id = $1",
-        )
-        .bind($enrolment_id).bind($now_us)
-        .execute(&mut *$tx).await?;
-        sqlx::query(
-            "UPDATE chronic_enrolments SET highest_sbp_mmhg = COALESCE($1, highest_sbp_mmhg),
-                 highest_dbp_mmhg = COALESCE($2, highest_dbp_mmhg), bmi_centi = COALESCE($3, bmi_centi),
-                 waist_cm = COALESCE($4, waist_cm), risk_level = COALESCE($5, risk_level),
-                 risk_factors = COALESCE($6, risk_factors)
-             WHERE id = $7",
-        )
-        .bind(marks.highest_bp.map(|b| i64::from(b.sbp_mmhg))).bind(marks.highest_bp.map(|b| i64::from(b.dbp_mmhg)))
-        .bind(marks.bmi_centi).bind(marks.waist_cm)
-        .bind(marks.risk.as_ref().map(|r| r.level.code())).bind(marks.risk.as_ref().map(|r| r.factors.join(",")))
-        .bind($enrolment_id)
-        .execute(&mut *$tx).await?;
+/// Writes the summary of their follow-ups (last visit, last face-to-face visit, last
+/// classification, next due day) on the enrolments `$ids` (`&[i64]`, read back from
+/// the database), in the transaction `$tx`, in one statement.
+macro_rules! summarise_enrolments_in {
+    ($tx:ident, $ids:expr, $now_us:expr) => {{
+        let ids: &[i64] = $ids;
+        if !ids.is_empty() {
+            let sql = format!(
+                "UPDATE chronic_enrolments SET
+                     last_followup_on = (SELECT MAX(visit_on) FROM followups f WHERE f.enrolment_id = chronic_enrolments.id),
+                     last_face_to_face_on = (SELECT MAX(visit_on) FROM followups f
+                         WHERE f.enrolment_id = chronic_enrolments.id AND f.counts_face_to_face = TRUE),
+                     last_classification = (SELECT classification FROM followups f WHERE f.enrolment_id = chronic_enrolments.id
+                         AND f.classification IS NOT NULL ORDER BY f.visit_on DESC, f.id DESC LIMIT 1),
+                     next_due_on = (SELECT next_due_on FROM followups f WHERE f.enrolment_id = chronic_enrolments.id
+                         ORDER BY f.visit_on DESC, f.id DESC LIMIT 1),
+                     changed_at_us = $1
+                 WHERE id IN ({})",
+                $crate::row::id_list(ids.iter().copied())
+            );
+            sqlx::query($crate::row::trusted(&sql)).bind($now_us).execute(&mut *$tx).await?;
+        }
     }};
 }
-pub(crate) use summarise_enrolment_in;
+pub(crate) use summarise_enrolments_in;
 
-/// Writes a follow-up (`&NewFollowup`) in the transaction `$tx` — the record and its
-/// drugs, the task an urgent referral creates, the open tasks an earlier visit left
-/// (done now), the enrolment's maintained figures and, when given, its new risk;
-/// evaluates to its id. [`StoreError::Changed`] when the enrolment is no longer active.
-macro_rules! insert_followup_in {
-    ($tx:ident, $n:expr) => {{
-        $crate::chronic::insert_followup_in!($tx, $n, $crate::chronic::FollowupWrite::Whole)
+/// Leaves each enrolment's marks (`$rows`: `&[(i64, &EnrolmentMarks)]`, one row an
+/// enrolment) on its row in the transaction `$tx`, each kept where the marks have none,
+/// in one statement per chunk.
+macro_rules! mark_enrolments_in {
+    ($tx:ident, $rows:expr) => {{
+        let rows: &[(i64, &$crate::chronic::EnrolmentMarks)] = $rows;
+        for chunk in rows.chunks($crate::maintained::ROWS_PER_INSERT) {
+            let sql = format!(
+                "UPDATE chronic_enrolments SET highest_sbp_mmhg = COALESCE(v.column2, highest_sbp_mmhg),
+                     highest_dbp_mmhg = COALESCE(v.column3, highest_dbp_mmhg), bmi_centi = COALESCE(v.column4, bmi_centi),
+                     waist_cm = COALESCE(v.column5, waist_cm), risk_level = COALESCE(v.column6, risk_level),
+                     risk_factors = COALESCE(v.column7, risk_factors)
+                 FROM (VALUES {}) AS v WHERE chronic_enrolments.id = v.column1",
+                $crate::row::value_rows($crate::row::numbered(&$tx), chunk.len(), 7, "")
+            );
+            let mut q = sqlx::query($crate::row::trusted(&sql));
+            for (id, marks) in chunk {
+                q = q
+                    .bind(*id)
+                    .bind(marks.highest_bp.map(|b| i64::from(b.sbp_mmhg)))
+                    .bind(marks.highest_bp.map(|b| i64::from(b.dbp_mmhg)))
+                    .bind(marks.bmi_centi)
+                    .bind(marks.waist_cm)
+                    .bind(marks.risk.as_ref().map(|r| r.level.code()))
+                    .bind(marks.risk.as_ref().map(|r| r.factors.join(",")));
+            }
+            q.execute(&mut *$tx).await?;
+        }
     }};
-    ($tx:ident, $n:expr, $mode:expr) => {{
-        let mode: $crate::chronic::FollowupWrite = $mode;
-        let whole = mode == $crate::chronic::FollowupWrite::Whole;
+}
+pub(crate) use mark_enrolments_in;
+
+/// The columns a follow-up is inserted with, in the order [`bind_followup!`] binds them
+/// (its id, when given, comes first).
+pub(crate) const FOLLOWUP_INSERT_COLUMNS: &str = "enrolment_id, resident_id, disease, institution_id, staff_id, method, visit_on,
+    age_years, sbp_mmhg, dbp_mmhg, fpg_centi_mmol, hba1c_centi_percent, heart_rate_bpm,
+    temperature_centi_c, weight_centi_kg, height_cm, bmi_centi, waist_cm, dorsalis_pedis, symptoms,
+    pregnant_or_breastfeeding, adverse_reaction, complication, cigarettes_per_day,
+    alcohol_ml_per_day, exercise_sessions_per_week, exercise_minutes_per_session, salt_intake,
+    staple_food_g_per_day, adherence, hypoglycaemia, insulin, note, classification,
+    urgent_referral, refer, reasons, next_due_on, counts_face_to_face, ruleset_version, created_at_us";
+pub(crate) const FOLLOWUP_INSERT_VALUES: usize = 41;
+
+/// Binds a follow-up (`&NewFollowup`) to the query `$q` in the order of
+/// [`FOLLOWUP_INSERT_COLUMNS`].
+macro_rules! bind_followup {
+    ($q:expr, $n:expr) => {{
         let n: &$crate::chronic::NewFollowup<'_> = $n;
         let f = &n.followup.findings;
         let d = &n.followup.details;
         let e = n.evaluation;
         let symptoms: Vec<&str> = f.symptoms.iter().map(|s| s.code()).collect();
         let reasons: Vec<&str> = e.reasons.iter().map(|r| r.code()).collect();
-        // The enrolment must still be active: an ending may have committed since it
-        // was read (on PostgreSQL this also locks the row against one).
-        if whole {
-            let still_active = sqlx::query($crate::chronic::LOCK_ACTIVE_ENROLMENT)
-                .bind(n.enrolment_id).bind(n.now_us)
-                .execute(&mut *$tx).await?;
-            if still_active.rows_affected() == 0 {
-                return Err($crate::StoreError::Changed("enrolment"));
+        $q.bind(n.enrolment_id)
+            .bind(n.resident_id)
+            .bind(n.disease.code())
+            .bind(n.institution_id)
+            .bind(n.staff_id)
+            .bind(f.method.code())
+            .bind(n.followup.visit_on)
+            .bind(i64::from(f.age_years))
+            .bind(f.bp.map(|b| i64::from(b.sbp_mmhg)))
+            .bind(f.bp.map(|b| i64::from(b.dbp_mmhg)))
+            .bind(f.fpg.map(|g| i64::from(g.centi())))
+            .bind(d.hba1c.map(|h| i64::from(h.centi())))
+            .bind(f.heart_rate_bpm.map(i64::from))
+            .bind(f.temperature.map(|t| i64::from(t.centi())))
+            .bind(d.weight.map(|w| i64::from(w.centi())))
+            .bind(d.height_cm.map(i64::from))
+            .bind(d.bmi_centi.map(i64::from))
+            .bind(d.waist_cm.map(i64::from))
+            .bind(d.dorsalis_pedis.map(|p| p.code()))
+            .bind(symptoms.join(","))
+            .bind(f.pregnant_or_breastfeeding)
+            .bind($crate::chronic::adverse_code(f.adverse_reaction))
+            .bind(f.complication.code())
+            .bind(d.cigarettes_per_day.map(i64::from))
+            .bind(d.alcohol_ml_per_day.map(i64::from))
+            .bind(d.exercise_sessions_per_week.map(i64::from))
+            .bind(d.exercise_minutes_per_session.map(i64::from))
+            .bind(d.salt_intake.map(|s| s.code()))
+            .bind(d.staple_food_g_per_day.map(i64::from))
+            .bind(d.adherence.map(|a| a.code()))
+            .bind(d.hypoglycaemia.map(|h| h.code()))
+            .bind(d.insulin.as_deref())
+            .bind(d.note.as_deref())
+            .bind(e.classification.map(|c| i64::from(c.number())))
+            .bind(e.urgent_referral)
+            .bind(e.refer)
+            .bind(reasons.join(","))
+            .bind(n.next_due_on)
+            .bind(e.counts_as_face_to_face)
+            .bind(n.ruleset_version)
+            .bind(n.now_us)
+    }};
+}
+pub(crate) use bind_followup;
+
+/// Inserts follow-ups with the ids given (`$rows`: `&[(i64, &NewFollowup)]`, ids from
+/// [`crate::row::reserve_ids!`]) and their drugs in the transaction `$tx`, a chunk a
+/// statement. Their tasks, enrolments' summaries and kept figures are the caller's.
+macro_rules! insert_followups_in {
+    ($tx:ident, $rows:expr) => {{
+        let rows: &[(i64, &$crate::chronic::NewFollowup<'_>)] = $rows;
+        for chunk in rows.chunks($crate::chronic::FOLLOWUPS_PER_INSERT) {
+            let sql = $crate::row::insert_rows_sql(
+                "followups",
+                $crate::chronic::FOLLOWUP_INSERT_COLUMNS,
+                $crate::chronic::FOLLOWUP_INSERT_VALUES,
+                $crate::row::numbered(&$tx),
+                chunk.len(),
+                true,
+            );
+            let mut q = sqlx::query($crate::row::trusted(&sql));
+            for (id, n) in chunk {
+                q = $crate::chronic::bind_followup!(q.bind(*id), *n);
             }
+            q.execute(&mut *$tx).await?;
         }
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO followups (enrolment_id, resident_id, disease, institution_id, staff_id, method, visit_on,
-                 age_years, sbp_mmhg, dbp_mmhg, fpg_centi_mmol, hba1c_centi_percent, heart_rate_bpm,
-                 temperature_centi_c, weight_centi_kg, height_cm, bmi_centi, waist_cm, dorsalis_pedis, symptoms,
-                 pregnant_or_breastfeeding, adverse_reaction, complication, cigarettes_per_day,
-                 alcohol_ml_per_day, exercise_sessions_per_week, exercise_minutes_per_session, salt_intake,
-                 staple_food_g_per_day, adherence, hypoglycaemia, insulin, note, classification,
-                 urgent_referral, refer, reasons, next_due_on, counts_face_to_face, ruleset_version, created_at_us)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-                 $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39,
-                 $40, $41)
-             RETURNING id",
-        )
-        .bind(n.enrolment_id).bind(n.resident_id).bind(n.disease.code()).bind(n.institution_id)
-        .bind(n.staff_id).bind(f.method.code()).bind(n.followup.visit_on).bind(i64::from(f.age_years))
-        .bind(f.bp.map(|b| i64::from(b.sbp_mmhg))).bind(f.bp.map(|b| i64::from(b.dbp_mmhg)))
-        .bind(f.fpg.map(|g| i64::from(g.centi()))).bind(d.hba1c.map(|h| i64::from(h.centi())))
-        .bind(f.heart_rate_bpm.map(i64::from)).bind(f.temperature.map(|t| i64::from(t.centi())))
-        .bind(d.weight.map(|w| i64::from(w.centi()))).bind(d.height_cm.map(i64::from))
-        .bind(d.bmi_centi.map(i64::from)).bind(d.waist_cm.map(i64::from))
-        .bind(d.dorsalis_pedis.map(|p| p.code())).bind(symptoms.join(","))
-        .bind(f.pregnant_or_breastfeeding).bind($crate::chronic::adverse_code(f.adverse_reaction)).bind(f.complication.code())
-        .bind(d.cigarettes_per_day.map(i64::from)).bind(d.alcohol_ml_per_day.map(i64::from))
-        .bind(d.exercise_sessions_per_week.map(i64::from)).bind(d.exercise_minutes_per_session.map(i64::from))
-        .bind(d.salt_intake.map(|s| s.code())).bind(d.staple_food_g_per_day.map(i64::from))
-        .bind(d.adherence.map(|a| a.code())).bind(d.hypoglycaemia.map(|h| h.code()))
-        .bind(d.insulin.as_deref()).bind(d.note.as_deref())
-        .bind(e.classification.map(|c| i64::from(c.number()))).bind(e.urgent_referral).bind(e.refer)
-        .bind(reasons.join(",")).bind(n.next_due_on).bind(e.counts_as_face_to_face).bind(n.ruleset_version)
-        .bind(n.now_us)
-        .fetch_one(&mut *$tx).await?;
-        for (position, drug) in d.drugs.iter().enumerate() {
-            sqlx::query("INSERT INTO followup_drugs (followup_id, position, name, dose) VALUES ($1, $2, $3, $4)")
-                .bind(id).bind(position as i64).bind(&drug.name).bind(&drug.dose)
-                .execute(&mut *$tx).await?;
+        let drugs: Vec<(i64, i64, &gongti_core::chronic::record::Drug)> = rows
+            .iter()
+            .flat_map(|(id, n)| {
+                n.followup
+                    .details
+                    .drugs
+                    .iter()
+                    .enumerate()
+                    .map(move |(p, d)| (*id, p as i64, d))
+            })
+            .collect();
+        $crate::chronic::insert_drugs_in!($tx, &drugs);
+    }};
+}
+pub(crate) use insert_followups_in;
+
+/// Inserts follow-ups' drugs (`$rows`: `&[(follow-up id, position, &Drug)]`) in the
+/// transaction `$tx`, a chunk a statement.
+macro_rules! insert_drugs_in {
+    ($tx:ident, $rows:expr) => {{
+        let rows: &[(i64, i64, &gongti_core::chronic::record::Drug)] = $rows;
+        for chunk in rows.chunks($crate::maintained::ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO followup_drugs (followup_id, position, name, dose) VALUES {}",
+                $crate::row::value_rows($crate::row::numbered(&$tx), chunk.len(), 4, "")
+            );
+            let mut q = sqlx::query($crate::row::trusted(&sql));
+            for (id, position, drug) in chunk {
+                q = q
+                    .bind(*id)
+                    .bind(*position)
+                    .bind(drug.name.as_str())
+                    .bind(drug.dose.as_str());
+            }
+            q.execute(&mut *$tx).await?;
         }
+    }};
+}
+pub(crate) use insert_drugs_in;
+
+/// A follow-up's (`&NewFollowup`, stored as `$id`) tasks in the transaction `$tx`: with
+/// `$close`, the open tasks an earlier visit or a referral back down left are done by
+/// it; an urgent referral opens one.
+macro_rules! followup_tasks_in {
+    ($tx:ident, $n:expr, $id:expr, $close:expr) => {{
+        let n: &$crate::chronic::NewFollowup<'_> = $n;
+        let id: i64 = $id;
         // Any later contact follows up an earlier urgent referral, or a patient
         // referred back down on or before the visit day.
-        if whole || mode == ($crate::chronic::FollowupWrite::NewEnrolment { open_tasks: true }) {
+        if $close {
             sqlx::query(
                 "UPDATE chronic_tasks SET status = 'done', done_followup_id = $1, done_at_us = $2
                  WHERE enrolment_id = $3 AND status = 'open'
@@ -571,14 +753,54 @@ macro_rules! insert_followup_in {
             .bind(n.resident_id).bind(n.enrolment_id).bind(n.institution_id).bind(due_on).bind(id).bind(n.now_us)
             .execute(&mut *$tx).await?;
         }
-        if whole {
-            $crate::chronic::summarise_enrolment_in!(
-                $tx,
-                n.enrolment_id,
-                n.now_us,
-                &$crate::chronic::EnrolmentMarks::of(n)
-            );
+    }};
+}
+pub(crate) use followup_tasks_in;
+
+/// Writes a follow-up (`&NewFollowup`) in the transaction `$tx` — the record and its
+/// drugs, the task an urgent referral creates, the open tasks an earlier visit left
+/// (done now), the enrolment's summary and marks, and its kept figures when asked;
+/// evaluates to its id. [`StoreError::Changed`] when the enrolment is no longer active.
+macro_rules! insert_followup_in {
+    ($tx:ident, $n:expr) => {{
+        let n: &$crate::chronic::NewFollowup<'_> = $n;
+        // The enrolment must still be active: an ending may have committed since it
+        // was read (on PostgreSQL this also locks the row against one).
+        let still_active = sqlx::query($crate::chronic::LOCK_ACTIVE_ENROLMENT)
+            .bind(n.enrolment_id)
+            .bind(n.now_us)
+            .execute(&mut *$tx)
+            .await?;
+        if still_active.rows_affected() == 0 {
+            return Err($crate::StoreError::Changed("enrolment"));
         }
+        let sql = $crate::row::insert_rows_sql(
+            "followups",
+            $crate::chronic::FOLLOWUP_INSERT_COLUMNS,
+            $crate::chronic::FOLLOWUP_INSERT_VALUES,
+            $crate::row::numbered(&$tx),
+            1,
+            false,
+        ) + " RETURNING id";
+        let q = sqlx::query_as::<_, (i64,)>($crate::row::trusted(&sql));
+        let (id,) = $crate::chronic::bind_followup!(q, n)
+            .fetch_one(&mut *$tx)
+            .await?;
+        let drugs: Vec<(i64, i64, &gongti_core::chronic::record::Drug)> = n
+            .followup
+            .details
+            .drugs
+            .iter()
+            .enumerate()
+            .map(|(p, d)| (id, p as i64, d))
+            .collect();
+        $crate::chronic::insert_drugs_in!($tx, &drugs);
+        $crate::chronic::followup_tasks_in!($tx, n, id, true);
+        $crate::chronic::summarise_enrolments_in!($tx, &[n.enrolment_id], n.now_us);
+        $crate::chronic::mark_enrolments_in!(
+            $tx,
+            &[(n.enrolment_id, &$crate::chronic::EnrolmentMarks::of(n))]
+        );
         if let Some(m) = &n.maintain {
             let update = $crate::chronic::followup_update(n, id, m);
             $crate::maintained::apply_indicator_updates!($tx, [update], m.params);
@@ -586,7 +808,6 @@ macro_rules! insert_followup_in {
         id
     }};
 }
-pub(crate) use insert_followup_in;
 
 impl Store {
     /// Enrols a resident in a programme. A second active enrolment in the same

@@ -13,8 +13,9 @@ use gongti_core::resident::ValidResident;
 use time::Date;
 
 use crate::chronic::{
-    EnrolmentMarks, FollowupWrite, Maintain, NewEnrolment, NewFollowup, StoredRisk,
-    insert_enrolment_in, insert_followup_in, summarise_enrolment_in,
+    EnrolmentMarks, LOCK_ACTIVE_ENROLMENT, Maintain, NewEnrolment, NewFollowup, StoredRisk,
+    followup_tasks_in, insert_enrolments_in, insert_followups_in, mark_enrolments_in,
+    summarise_enrolments_in,
 };
 use crate::lab::insert_lab_result_in;
 use crate::outbox::{created, stage_audit};
@@ -192,28 +193,43 @@ impl Store {
                 }
                 staged.push(u.audit.clone());
             }
-            let mut enrolments = Vec::with_capacity(plan.enrolments.len());
-            for e in &plan.enrolments {
+            // Enrolments, with ids reserved for them, in a few statements.
+            let enrolments = crate::row::reserve_ids!(tx, "chronic_enrolments", plan.enrolments.len());
+            let mut new_enrolments = Vec::with_capacity(plan.enrolments.len());
+            for (e, id) in plan.enrolments.iter().zip(&enrolments) {
                 let mut n = e.enrolment.clone();
                 n.resident_id = match e.patient {
                     ImportPatient::New(i) => *residents.get(i).ok_or(StoreError::NotFound)?,
                     ImportPatient::Existing(id) => id,
                 };
-                let id = insert_enrolment_in!(tx, &n, now_us);
                 if let (false, Some(scopes)) = (e.history.is_empty(), &n.scopes) {
-                    kept.extend(crate::chronic::enrolment_history(id, &n, scopes, &e.history));
+                    kept.extend(crate::chronic::enrolment_history(*id, &n, scopes, &e.history));
                 }
                 let mut audit = e.audit.clone();
                 audit.patient_id = Some(n.resident_id);
-                staged.extend(created(std::slice::from_ref(&audit), id));
-                enrolments.push(id);
+                staged.extend(created(std::slice::from_ref(&audit), *id));
+                new_enrolments.push((*id, n));
             }
-            let mut followups = Vec::with_capacity(plan.followups.len());
-            // The import's own enrolments: whether a visit opened a task, and the
-            // summary marks of their visits so far.
-            let mut tasks_opened: std::collections::HashMap<usize, bool> = std::collections::HashMap::new();
-            let mut summaries: std::collections::BTreeMap<usize, (i64, EnrolmentMarks)> = std::collections::BTreeMap::new();
+            let rows: Vec<(i64, &NewEnrolment)> = new_enrolments.iter().map(|(id, n)| (*id, n)).collect();
+            insert_enrolments_in!(tx, &rows, now_us);
+            // Follow-ups. A stored enrolment is locked once (still active; on
+            // PostgreSQL against a concurrent ending).
+            let mut locked = std::collections::HashSet::new();
             for f in &plan.followups {
+                if let ImportEnrolmentRef::Existing(id) = f.enrolment
+                    && locked.insert(id)
+                {
+                    let still_active = sqlx::query(LOCK_ACTIVE_ENROLMENT)
+                        .bind(id).bind(now_us)
+                        .execute(&mut *tx).await?;
+                    if still_active.rows_affected() == 0 {
+                        return Err(StoreError::Changed("enrolment"));
+                    }
+                }
+            }
+            let followups = crate::row::reserve_ids!(tx, "followups", plan.followups.len());
+            let mut written = Vec::with_capacity(plan.followups.len());
+            for (f, id) in plan.followups.iter().zip(&followups) {
                 let resident_id = match f.patient {
                     ImportPatient::New(i) => *residents.get(i).ok_or(StoreError::NotFound)?,
                     ImportPatient::Existing(id) => id,
@@ -222,7 +238,7 @@ impl Store {
                     ImportEnrolmentRef::New(k) => *enrolments.get(k).ok_or(StoreError::NotFound)?,
                     ImportEnrolmentRef::Existing(id) => id,
                 };
-                let n = NewFollowup {
+                written.push((*id, NewFollowup {
                     enrolment_id,
                     resident_id,
                     disease: f.disease,
@@ -238,36 +254,36 @@ impl Store {
                     // The kept figures of the whole import are written at its end.
                     maintain: None,
                     now_us,
+                }));
+            }
+            let rows: Vec<(i64, &NewFollowup<'_>)> = written.iter().map(|(id, n)| (*id, n)).collect();
+            insert_followups_in!(tx, &rows);
+            // Tasks in visit order. A stored enrolment's open tasks may be done by any
+            // visit; an enrolment of this import has none until one of its visits
+            // opens one. Each enrolment's marks fold its visits' in order.
+            let mut tasks_opened = std::collections::HashSet::new();
+            let mut marks: std::collections::BTreeMap<i64, EnrolmentMarks> = std::collections::BTreeMap::new();
+            for (f, (id, n)) in plan.followups.iter().zip(&written) {
+                let close = match f.enrolment {
+                    ImportEnrolmentRef::New(_) => tasks_opened.contains(&n.enrolment_id),
+                    ImportEnrolmentRef::Existing(_) => true,
                 };
-                // An enrolment of this import: its bookkeeping once, after its visits.
-                let mode = match f.enrolment {
-                    ImportEnrolmentRef::New(k) => {
-                        let opened = tasks_opened.get(&k).copied().unwrap_or(false);
-                        let marks = EnrolmentMarks::of(&n);
-                        summaries
-                            .entry(k)
-                            .and_modify(|m: &mut (i64, EnrolmentMarks)| {
-                                m.1 = std::mem::take(&mut m.1).then(marks.clone());
-                            })
-                            .or_insert((enrolment_id, marks));
-                        if n.urgent_task_due_on.is_some() {
-                            tasks_opened.insert(k, true);
-                        }
-                        FollowupWrite::NewEnrolment { open_tasks: opened }
-                    }
-                    ImportEnrolmentRef::Existing(_) => FollowupWrite::Whole,
-                };
-                let id = insert_followup_in!(tx, &n, mode);
-                let m = Maintain { params, enrolled_on: f.enrolled_on, scopes: f.scopes.clone() };
-                kept.push(crate::chronic::followup_update(&n, id, &m));
+                followup_tasks_in!(tx, n, *id, close);
+                if n.urgent_task_due_on.is_some() {
+                    tasks_opened.insert(n.enrolment_id);
+                }
+                let m = marks.entry(n.enrolment_id).or_default();
+                *m = std::mem::take(m).then(EnrolmentMarks::of(n));
+                let maintain = Maintain { params, enrolled_on: f.enrolled_on, scopes: f.scopes.clone() };
+                kept.push(crate::chronic::followup_update(n, *id, &maintain));
                 let mut audit = f.audit.clone();
-                audit.patient_id = Some(resident_id);
-                staged.extend(created(std::slice::from_ref(&audit), id));
-                followups.push(id);
+                audit.patient_id = Some(n.resident_id);
+                staged.extend(created(std::slice::from_ref(&audit), *id));
             }
-            for (enrolment_id, marks) in summaries.values() {
-                summarise_enrolment_in!(tx, *enrolment_id, now_us, marks);
-            }
+            let touched: Vec<i64> = marks.keys().copied().collect();
+            summarise_enrolments_in!(tx, &touched, now_us);
+            let rows: Vec<(i64, &EnrolmentMarks)> = marks.iter().map(|(id, m)| (*id, m)).collect();
+            mark_enrolments_in!(tx, &rows);
             for r in &plan.risks {
                 sqlx::query(
                     "UPDATE chronic_enrolments SET risk_level = $1, risk_factors = $2, changed_at_us = $3

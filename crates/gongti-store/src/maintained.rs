@@ -107,8 +107,8 @@ pub(crate) const ADD_ENDING: &str =
     "INSERT INTO ending_counts (scope, disease, effect, day, ended) VALUES ($1, $2, $3, $4, 1)
     ON CONFLICT (scope, disease, effect, day) DO UPDATE SET ended = ending_counts.ended + 1";
 
-pub(crate) const ADD_ENROLMENT: &str = "INSERT INTO enrolment_counts (scope, disease, day, enrolled) VALUES ($1, $2, $3, $4)
-    ON CONFLICT (scope, disease, day) DO UPDATE SET enrolled = enrolment_counts.enrolled + excluded.enrolled";
+/// What makes a multi-row `INSERT INTO enrolment_counts` add to the stored counts.
+pub(crate) const ADD_ENROLMENT_TAIL: &str = "ON CONFLICT (scope, disease, day) DO UPDATE SET enrolled = enrolment_counts.enrolled + excluded.enrolled";
 
 /// Adds a contribution's change (`$delta`, in the order of `Contribution::MEASURES`)
 /// to a period's counters in every scope, inside an open transaction `$tx`.

@@ -152,6 +152,50 @@ pub(crate) fn value_rows(numbered: bool, rows: usize, per_row: usize, extra: &st
     sql
 }
 
+/// A multi-row `INSERT INTO table (columns) VALUES …` of `rows` rows of `per_row`
+/// values (see [`value_rows`]), each led by an explicitly given id when `with_id`.
+pub(crate) fn insert_rows_sql(
+    table: &str,
+    columns: &str,
+    per_row: usize,
+    numbered: bool,
+    rows: usize,
+    with_id: bool,
+) -> String {
+    let (id, per_row) = if with_id {
+        ("id, ", per_row + 1)
+    } else {
+        ("", per_row)
+    };
+    format!(
+        "INSERT INTO {table} ({id}{columns}) VALUES {}",
+        value_rows(numbered, rows, per_row, "")
+    )
+}
+
+/// Reserves `$n` new ids of `$table` (a constant name; its `id` an integer key the
+/// engine assigns) inside the write transaction `$tx`, to insert rows with: evaluates
+/// to them, ascending. On SQLite the transaction holds the database's write lock, so
+/// the ids after the largest stored are free until it ends; on PostgreSQL they are
+/// drawn from the column's sequence.
+macro_rules! reserve_ids {
+    ($tx:ident, $table:literal, $n:expr) => {{
+        let n = i64::try_from($n).unwrap_or(i64::MAX);
+        let sql = if $crate::row::numbered(&$tx) {
+            concat!("SELECT nextval(pg_get_serial_sequence('", $table, "', 'id')) FROM generate_series(1, $1)")
+        } else {
+            concat!(
+                "WITH RECURSIVE k(n) AS (SELECT 1 WHERE $1 > 0 UNION ALL SELECT n + 1 FROM k WHERE n < $1) ",
+                "SELECT (SELECT COALESCE(MAX(id), 0) FROM ", $table, ") + n FROM k"
+            )
+        };
+        let mut ids: Vec<i64> = sqlx::query_scalar(sql).bind(n).fetch_all(&mut *$tx).await?;
+        ids.sort_unstable();
+        ids
+    }};
+}
+pub(crate) use reserve_ids;
+
 /// Collects `WHERE` conditions and their arguments with `$n` placeholders.
 #[derive(Debug, Default)]
 pub(crate) struct Conditions {
