@@ -426,7 +426,7 @@ macro_rules! count_enrolments_in {
             *summed.entry((scope, disease, day)).or_default() += 1;
         }
         let summed: Vec<_> = summed.into_iter().collect();
-        for chunk in summed.chunks($crate::maintained::ROWS_PER_INSERT) {
+        for chunk in $crate::row::cached_chunks(&summed, $crate::maintained::ROWS_PER_INSERT) {
             let sql = format!(
                 "INSERT INTO enrolment_counts (scope, disease, day, enrolled) VALUES {} {}",
                 $crate::row::value_rows($crate::row::numbered(&$tx), chunk.len(), 4, ""),
@@ -479,7 +479,7 @@ macro_rules! insert_enrolment_in {
 macro_rules! insert_enrolments_in {
     ($tx:ident, $rows:expr, $now_us:expr) => {{
         let rows: &[(i64, &$crate::chronic::NewEnrolment)] = $rows;
-        for chunk in rows.chunks($crate::chronic::ENROLMENTS_PER_INSERT) {
+        for chunk in $crate::row::cached_chunks(rows, $crate::chronic::ENROLMENTS_PER_INSERT) {
             let sql = $crate::row::insert_rows_sql(
                 "chronic_enrolments",
                 $crate::chronic::ENROLMENT_INSERT_COLUMNS,
@@ -572,7 +572,7 @@ pub(crate) use summarise_enrolments_in;
 macro_rules! mark_enrolments_in {
     ($tx:ident, $rows:expr) => {{
         let rows: &[(i64, &$crate::chronic::EnrolmentMarks)] = $rows;
-        for chunk in rows.chunks($crate::maintained::ROWS_PER_INSERT) {
+        for chunk in $crate::row::cached_chunks(rows, $crate::maintained::ROWS_PER_INSERT) {
             let sql = format!(
                 "UPDATE chronic_enrolments SET highest_sbp_mmhg = COALESCE(v.column2, highest_sbp_mmhg),
                      highest_dbp_mmhg = COALESCE(v.column3, highest_dbp_mmhg), bmi_centi = COALESCE(v.column4, bmi_centi),
@@ -670,7 +670,7 @@ pub(crate) use bind_followup;
 macro_rules! insert_followups_in {
     ($tx:ident, $rows:expr) => {{
         let rows: &[(i64, &$crate::chronic::NewFollowup<'_>)] = $rows;
-        for chunk in rows.chunks($crate::chronic::FOLLOWUPS_PER_INSERT) {
+        for chunk in $crate::row::cached_chunks(rows, $crate::chronic::FOLLOWUPS_PER_INSERT) {
             let sql = $crate::row::insert_rows_sql(
                 "followups",
                 $crate::chronic::FOLLOWUP_INSERT_COLUMNS,
@@ -706,7 +706,7 @@ pub(crate) use insert_followups_in;
 macro_rules! insert_drugs_in {
     ($tx:ident, $rows:expr) => {{
         let rows: &[(i64, i64, &gongti_core::chronic::record::Drug)] = $rows;
-        for chunk in rows.chunks($crate::maintained::ROWS_PER_INSERT) {
+        for chunk in $crate::row::cached_chunks(rows, $crate::maintained::ROWS_PER_INSERT) {
             let sql = format!(
                 "INSERT INTO followup_drugs (followup_id, position, name, dose) VALUES {}",
                 $crate::row::value_rows($crate::row::numbered(&$tx), chunk.len(), 4, "")

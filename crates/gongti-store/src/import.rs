@@ -173,7 +173,7 @@ impl Store {
             let mut staged = Vec::new();
             // Every change of the kept figures, applied at once at the end.
             let mut kept: Vec<crate::IndicatorUpdate> = Vec::new();
-            for chunk in rows.chunks(RESIDENTS_PER_INSERT) {
+            for chunk in crate::row::cached_chunks(&rows, RESIDENTS_PER_INSERT) {
                 let inserted = insert_many!(tx, chunk, now_us);
                 for (_, _, s) in chunk {
                     residents.push(*inserted.get(&s.id_hash[..]).ok_or_else(taken)?);
@@ -331,7 +331,7 @@ impl Store {
                     }
                 }
             }
-            crate::maintained::apply_indicator_updates!(tx, kept, params);
+            crate::maintained::apply_indicator_updates!(tx, kept, params, fresh: &enrolments);
             stage_audit!(tx, &staged);
             tx.commit().await?;
             Ok(Imported { residents, enrolments, followups, lab_results })

@@ -90,6 +90,8 @@ pub const POOL_CONNECTIONS_MAX: u32 = 16;
 /// SQLite read connections. Each runs on a worker thread of its own, so more than a
 /// few per core only adds context switches (measured in BENCHMARKS.md).
 pub const SQLITE_READ_CONNECTIONS: u32 = 4;
+/// Prepared statements the embedded engine's write connection keeps.
+const WRITE_STATEMENT_CACHE: usize = 400;
 /// How long a statement waits for SQLite's write lock before it fails.
 pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -302,7 +304,13 @@ impl Store {
             .test_before_acquire(false)
             .max_connections(1)
             .acquire_timeout(SQLITE_BUSY_TIMEOUT * 3)
-            .connect_with(options.clone())
+            // Multi-row writes come in a few fixed lengths (`row::cached_chunks`): room
+            // for all of them beside every other statement.
+            .connect_with(
+                options
+                    .clone()
+                    .statement_cache_capacity(WRITE_STATEMENT_CACHE),
+            )
             .await?;
         let read = SqlitePoolOptions::new()
             .test_before_acquire(false)

@@ -136,23 +136,28 @@ macro_rules! add_count_deltas {
 }
 pub(crate) use add_count_deltas;
 
-/// What a set of indicator updates changes: the facts rows to write (VALUES tuples)
-/// and the counters to add to (VALUES tuples), from the stored facts of the periods
-/// they touch. Updates apply in order, an enrolment's one after another, as if each
-/// were written alone; the counters get each period's whole change once.
-pub(crate) fn fold_updates(
-    updates: &[IndicatorUpdate],
-    stored: &HashMap<(i64, String), PeriodFacts>,
+/// A period's facts of an enrolment, to write.
+pub(crate) type FactsRow = (i64, StandardPeriod, PeriodFacts);
+/// A counter's change: (scope, disease, period, measure, change).
+pub(crate) type CountChange<'a> = (&'a str, &'static str, StandardPeriod, &'static str, i64);
+
+/// What a set of indicator updates changes: the facts rows to write and the counters
+/// to add to, from the stored facts of the periods they touch. Updates apply in
+/// order, an enrolment's one after another, as if each were written alone; the
+/// counters get each period's whole change once.
+pub(crate) fn fold_updates<'a>(
+    updates: &'a [IndicatorUpdate],
+    stored: &HashMap<(i64, StandardPeriod), PeriodFacts>,
     params: &Params,
-) -> (Vec<String>, Vec<String>) {
+) -> (Vec<FactsRow>, Vec<CountChange<'a>>) {
     // (enrolment, period) → (facts before, facts now, the update that last touched it)
-    let mut touched: BTreeMap<(i64, StandardPeriod), (PeriodFacts, PeriodFacts, usize)> =
-        BTreeMap::new();
+    let mut touched: HashMap<(i64, StandardPeriod), (PeriodFacts, PeriodFacts, usize)> =
+        HashMap::with_capacity(updates.len() * 8);
     for (k, u) in updates.iter().enumerate() {
         for p in periods_of(&u.event, params) {
             let entry = touched.entry((u.enrolment_id, p)).or_insert_with(|| {
                 let old = stored
-                    .get(&(u.enrolment_id, p.code()))
+                    .get(&(u.enrolment_id, p))
                     .copied()
                     .unwrap_or_default();
                 (old, old, k)
@@ -161,51 +166,57 @@ pub(crate) fn fold_updates(
             entry.2 = k;
         }
     }
-    let mut facts = Vec::new();
-    let mut counts: BTreeMap<(&str, &str, String, &str), i64> = BTreeMap::new();
-    for ((enrolment_id, p), (old, new, k)) in &touched {
+    let mut facts = Vec::with_capacity(touched.len());
+    let mut counts: HashMap<(&str, &'static str, StandardPeriod, &'static str), i64> =
+        HashMap::new();
+    for ((enrolment_id, p), (old, new, k)) in touched {
         if new == old {
             continue;
         }
-        facts.push(facts_values(*enrolment_id, *p, new));
-        let u = &updates[*k];
+        facts.push((enrolment_id, p, new));
+        let u = &updates[k];
         let delta = new
-            .contribution(*p, u.enrolled_on, u.ended_on, params)
-            .minus(&old.contribution(*p, u.enrolled_on, u.ended_on, params));
+            .contribution(p, u.enrolled_on, u.ended_on, params)
+            .minus(&old.contribution(p, u.enrolled_on, u.ended_on, params));
         for (measure, d) in Contribution::MEASURES.iter().zip(delta) {
             if d == 0 {
                 continue;
             }
             for scope in &u.scopes {
                 *counts
-                    .entry((scope.as_str(), u.disease.code(), p.code(), *measure))
+                    .entry((scope.as_str(), u.disease.code(), p, *measure))
                     .or_default() += d;
             }
         }
     }
-    let counts = counts
+    // In key order: the same statements for the same updates, and rows locked in
+    // one order by every writer.
+    facts.sort_unstable_by_key(|(id, p, _)| (*id, *p));
+    let mut counts: Vec<CountChange<'a>> = counts
         .into_iter()
         .filter(|(_, v)| *v != 0)
-        .map(|((scope, disease, period, measure), v)| {
-            format!(
-                "({}, {}, {}, {}, {v})",
-                quoted(scope),
-                quoted(disease),
-                quoted(&period),
-                quoted(measure)
-            )
-        })
+        .map(|((scope, disease, period, measure), v)| (scope, disease, period, measure, v))
         .collect();
+    counts.sort_unstable_by_key(|c| (c.0, c.1, c.2, c.3));
     (facts, counts)
 }
 
-/// The SELECT of the stored facts a set of updates reads (ids and period codes are
-/// ours: integers, digits, '-', 'Q').
-pub(crate) fn select_touched_facts(updates: &[IndicatorUpdate], params: &Params) -> Option<String> {
-    let mut enrolments: Vec<i64> = updates.iter().map(|u| u.enrolment_id).collect();
+/// The SELECT of the stored facts a set of updates reads, but those of `fresh`
+/// enrolments (ascending; none stored yet); ids and period codes are ours: integers,
+/// digits, '-', 'Q'.
+pub(crate) fn select_touched_facts(
+    updates: &[IndicatorUpdate],
+    params: &Params,
+    fresh: &[i64],
+) -> Option<String> {
+    let stored: Vec<&IndicatorUpdate> = updates
+        .iter()
+        .filter(|u| fresh.binary_search(&u.enrolment_id).is_err())
+        .collect();
+    let mut enrolments: Vec<i64> = stored.iter().map(|u| u.enrolment_id).collect();
     enrolments.sort_unstable();
     enrolments.dedup();
-    let mut periods: Vec<StandardPeriod> = updates
+    let mut periods: Vec<StandardPeriod> = stored
         .iter()
         .flat_map(|u| periods_of(&u.event, params))
         .collect();
@@ -236,44 +247,92 @@ pub(crate) const ADD_COUNTS_HEAD: &str =
     "INSERT INTO indicator_counts (scope, disease, period, measure, value) VALUES";
 pub(crate) const ADD_COUNTS_TAIL: &str = "ON CONFLICT (scope, disease, period, measure) DO UPDATE SET value = indicator_counts.value + excluded.value";
 
+/// Facts rows an upsert statement writes (14 values a row).
+pub(crate) const FACTS_PER_INSERT: usize = 256;
+/// Counter changes an upsert statement adds (5 values a row).
+pub(crate) const COUNTS_PER_INSERT: usize = 512;
+
 /// Applies indicator updates inside an open transaction `$tx` (either engine): the
 /// touched facts read in one statement, folded in memory ([`fold_updates`]), and
-/// written back with the counters' changes in a few multi-row statements.
+/// written back with the counters' changes in a few multi-row statements of bound
+/// values. With `fresh:` (`&[i64]`, ascending), enrolments that have no stored facts
+/// yet (made in this transaction) are not read.
 macro_rules! apply_indicator_updates {
-    ($tx:expr, $updates:expr, $params:expr) => {{
+    ($tx:expr, $updates:expr, $params:expr) => {
+        $crate::maintained::apply_indicator_updates!($tx, $updates, $params, fresh: &[])
+    };
+    ($tx:expr, $updates:expr, $params:expr, fresh: $fresh:expr) => {{
         let updates: &[$crate::maintained::IndicatorUpdate] = &$updates;
-        if let Some(sql) = $crate::maintained::select_touched_facts(updates, $params) {
+        let fresh: &[i64] = $fresh;
+        let mut stored = std::collections::HashMap::new();
+        if let Some(sql) = $crate::maintained::select_touched_facts(updates, $params, fresh) {
             let rows = sqlx::query($crate::row::trusted(&sql))
                 .fetch_all(&mut *$tx)
                 .await?;
-            let mut stored = std::collections::HashMap::new();
             for row in &rows {
                 use $crate::row::RowExt;
+                let period = gongti_core::chronic::maintained::StandardPeriod::parse(
+                    &row.text("period")?,
+                )
+                .ok_or_else(|| $crate::StoreError::Corrupt("indicator_facts.period".into()))?;
                 stored.insert(
-                    (row.i64("enrolment_id")?, row.text("period")?),
+                    (row.i64("enrolment_id")?, period),
                     $crate::maintained::facts_of(row)?,
                 );
             }
-            let (facts, counts) = $crate::maintained::fold_updates(updates, &stored, $params);
-            for (head, tail, rows) in [
-                (
-                    $crate::maintained::UPSERT_FACTS_HEAD,
-                    $crate::maintained::UPSERT_FACTS_TAIL,
-                    &facts,
-                ),
-                (
-                    $crate::maintained::ADD_COUNTS_HEAD,
-                    $crate::maintained::ADD_COUNTS_TAIL,
-                    &counts,
-                ),
-            ] {
-                for chunk in rows.chunks($crate::maintained::ROWS_PER_INSERT) {
-                    let sql = format!("{head} {} {tail}", chunk.join(","));
-                    sqlx::query($crate::row::trusted(&sql))
-                        .execute(&mut *$tx)
-                        .await?;
-                }
+        }
+        let (facts, counts) = $crate::maintained::fold_updates(updates, &stored, $params);
+        let numbered = $crate::row::numbered(&$tx);
+        for chunk in $crate::row::cached_chunks(&facts, $crate::maintained::FACTS_PER_INSERT) {
+            let sql = format!(
+                "{} {} {}",
+                $crate::maintained::UPSERT_FACTS_HEAD,
+                $crate::row::value_rows(numbered, chunk.len(), 14, ""),
+                $crate::maintained::UPSERT_FACTS_TAIL
+            );
+            let mut q = sqlx::query($crate::row::trusted(&sql));
+            for (id, p, f) in chunk {
+                let latest = |l: Option<(time::Date, i64, bool)>| {
+                    (l.map(|l| l.0), l.map(|l| l.1), l.map(|l| l.2))
+                };
+                let (bp_on, bp_id, bp_ok) = latest(f.latest_bp);
+                let (fpg_on, fpg_id, fpg_ok) = latest(f.latest_fpg);
+                let (hba1c_on, hba1c_id, hba1c_ok) = latest(f.latest_hba1c);
+                q = q
+                    .bind(*id)
+                    .bind(p.code())
+                    .bind(i64::from(f.face_to_face))
+                    .bind(bp_on)
+                    .bind(bp_id)
+                    .bind(bp_ok)
+                    .bind(fpg_on)
+                    .bind(fpg_id)
+                    .bind(fpg_ok)
+                    .bind(hba1c_on)
+                    .bind(hba1c_id)
+                    .bind(hba1c_ok)
+                    .bind(f.seen_recently)
+                    .bind(f.contacted);
             }
+            q.execute(&mut *$tx).await?;
+        }
+        for chunk in $crate::row::cached_chunks(&counts, $crate::maintained::COUNTS_PER_INSERT) {
+            let sql = format!(
+                "{} {} {}",
+                $crate::maintained::ADD_COUNTS_HEAD,
+                $crate::row::value_rows(numbered, chunk.len(), 5, ""),
+                $crate::maintained::ADD_COUNTS_TAIL
+            );
+            let mut q = sqlx::query($crate::row::trusted(&sql));
+            for (scope, disease, period, measure, change) in chunk {
+                q = q
+                    .bind(*scope)
+                    .bind(*disease)
+                    .bind(period.code())
+                    .bind(*measure)
+                    .bind(*change);
+            }
+            q.execute(&mut *$tx).await?;
         }
     }};
 }

@@ -28,7 +28,7 @@ use crate::{Result, StoreError};
 pub type AuditFor<'a, T> = &'a (dyn Fn(&T) -> Vec<AuditEntry> + Sync);
 
 /// Staged records per multi-row `INSERT` (13 bound values each).
-pub(crate) const OUTBOX_ROWS_PER_INSERT: usize = 64;
+pub(crate) const OUTBOX_ROWS_PER_INSERT: usize = 256;
 pub(crate) const OUTBOX_COLUMNS: &str = "at_us, actor_user_id, actor_username, role, institution_id, action, \
      resource_type, resource_id, patient_id, reason, outcome, detail, request_id";
 
@@ -45,7 +45,7 @@ pub(crate) fn insert_sql(numbered: bool, rows: usize) -> String {
 macro_rules! stage_audit {
     ($tx:ident, $entries:expr) => {{
         let entries: &[gongti_core::audit::AuditEntry] = $entries;
-        for chunk in entries.chunks($crate::outbox::OUTBOX_ROWS_PER_INSERT) {
+        for chunk in $crate::row::cached_chunks(entries, $crate::outbox::OUTBOX_ROWS_PER_INSERT) {
             let sql = $crate::outbox::insert_sql($crate::row::numbered(&$tx), chunk.len());
             let mut q = sqlx::query($crate::row::trusted(&sql));
             for e in chunk {

@@ -152,6 +152,28 @@ pub(crate) fn value_rows(numbered: bool, rows: usize, per_row: usize, extra: &st
     sql
 }
 
+/// `rows` in chunks of at most `max`, whose lengths come from a small fixed set
+/// (`max`, then powers of two below it): a multi-row statement built for a chunk is
+/// then one of a few, prepared once on a connection and afterwards taken from its
+/// statement cache instead of being parsed again.
+pub(crate) fn cached_chunks<T>(rows: &[T], max: usize) -> impl Iterator<Item = &[T]> {
+    let max = max.max(1);
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = if rest.len() >= max {
+            max
+        } else {
+            1 << rest.len().ilog2()
+        };
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
 /// A multi-row `INSERT INTO table (columns) VALUES …` of `rows` rows of `per_row`
 /// values (see [`value_rows`]), each led by an explicitly given id when `with_id`.
 pub(crate) fn insert_rows_sql(
@@ -269,4 +291,29 @@ pub(crate) fn id_list(ids: impl Iterator<Item = i64>) -> String {
         out.push_str(&id.to_string());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cached_chunks;
+
+    #[test]
+    fn chunks_take_few_lengths_and_cover_every_row() {
+        let lens = |n: usize, max: usize| -> Vec<usize> {
+            let rows: Vec<usize> = (0..n).collect();
+            let chunks: Vec<&[usize]> = cached_chunks(&rows, max).collect();
+            assert_eq!(chunks.concat(), rows, "every row once, in order");
+            chunks.iter().map(|c| c.len()).collect()
+        };
+        for (n, max, want) in [
+            (0, 200, vec![]),
+            (1, 200, vec![1]),
+            (200, 200, vec![200]),
+            (437, 200, vec![200, 200, 32, 4, 1]),
+            (137, 200, vec![128, 8, 1]),
+            (5, 0, vec![1, 1, 1, 1, 1]),
+        ] {
+            assert_eq!(lens(n, max), want, "{n} rows, at most {max}");
+        }
+    }
 }
