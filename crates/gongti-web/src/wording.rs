@@ -1,8 +1,9 @@
 //! The Chinese and English wording of domain codes (classifications, reasons, risk
 //! levels, symptoms), shared by the JSON API and the console.
 
-use gongti_core::chronic::followup::{Classification, Complication, Reason, Symptom};
+use gongti_core::chronic::followup::{Classification, Complication, Method, Reason, Symptom};
 use gongti_core::chronic::risk::{RiskFactor, RiskLevel};
+use gongti_core::scheduling::BookingStatus;
 
 pub(crate) fn classification(c: Classification) -> (&'static str, &'static str) {
     match c {
@@ -10,6 +11,25 @@ pub(crate) fn classification(c: Classification) -> (&'static str, &'static str) 
         Classification::Unsatisfactory => ("控制不满意", "unsatisfactory"),
         Classification::AdverseReaction => ("不良反应", "adverse reaction"),
         Classification::Complication => ("并发症", "complication"),
+    }
+}
+
+/// How a follow-up was done (随访方式).
+pub(crate) fn method(m: Method) -> (&'static str, &'static str) {
+    match m {
+        Method::Clinic => ("门诊", "Clinic"),
+        Method::Home => ("家庭", "Home"),
+        Method::Phone => ("电话", "Phone"),
+    }
+}
+
+/// Where a booking stands (预约状态).
+pub(crate) fn booking_status(s: BookingStatus) -> (&'static str, &'static str) {
+    match s {
+        BookingStatus::Booked => ("已预约", "Booked"),
+        BookingStatus::CheckedIn => ("已签到", "Checked in"),
+        BookingStatus::Cancelled => ("已取消", "Cancelled"),
+        BookingStatus::NoShow => ("爽约", "No-show"),
     }
 }
 

@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use gongti_app::AppError;
 use gongti_app::worklists::{FollowupWorklist, WorklistQuery};
 use gongti_core::chronic::Disease;
-use gongti_core::chronic::followup::{Evaluation, FollowupForm, Symptom};
+use gongti_core::chronic::followup::{Evaluation, FollowupForm, Method, Symptom};
 use gongti_core::chronic::record::{EndReason, EndingForm, FollowupRecordForm};
 use gongti_core::lab::LabTest;
 use gongti_store::WorklistOrder;
@@ -308,8 +308,9 @@ fn followup_form(
                 label { (l.t("随访日期", "Visit date")) input type="date" name="visit_on" value=(if v("visit_on").is_empty() { today.to_string() } else { v("visit_on") }); }
                 label { (l.t("随访方式", "Method"))
                     select name="method" {
-                        @for (code, zh, en) in [("clinic", "门诊", "Clinic"), ("home", "家庭", "Home"), ("phone", "电话", "Phone")] {
-                            option value=(code) selected[v("method") == code] { (l.t(zh, en)) }
+                        @for m in [Method::Clinic, Method::Home, Method::Phone] {
+                            @let (zh, en) = wording::method(m);
+                            option value=(m.code()) selected[v("method") == m.code()] { (l.t(zh, en)) }
                         }
                     }
                 }
@@ -798,7 +799,7 @@ async fn chronic_page(
                         td { (crate::views::local(k.created_at_us)) }
                         td { a href=(format!("/consultations/{}", k.id)) { (l.t("远程会诊", "Consultation")) } " · " (k.question) }
                         td { (k.to_institution_name) " · " (k.to_department_name) }
-                        td { (k.status.code()) @if let Some(o) = &k.opinion { " · " span.muted { (o) } } }
+                        td { (super::consultations::status_label(l, k.status)) @if let Some(o) = &k.opinion { " · " span.muted { (o) } } }
                     }
                 }
             }
@@ -811,7 +812,7 @@ async fn chronic_page(
                     tr {
                         td { (f.visit_on) }
                         td { (disease_label(l, f.disease)) }
-                        td { (f.method.code()) }
+                        td { (l.t(wording::method(f.method).0, wording::method(f.method).1)) }
                         td { (f.bp.map(|b| format!("{}/{}", b.sbp_mmhg, b.dbp_mmhg)).unwrap_or_default()) }
                         td { (f.fpg_centi_mmol.map(|g| format!("{:.1}", f64::from(g) / 100.0)).unwrap_or_default()) }
                         td { (f.classification.map(|c| { let (zh, en) = wording::classification(c); l.t(zh, en) }).unwrap_or("")) }

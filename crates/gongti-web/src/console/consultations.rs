@@ -25,7 +25,7 @@ pub(super) fn routes() -> axum::Router<AppState> {
         .route("/consultations/{id}/step", post(take_step))
 }
 
-fn status_label(l: Lang, s: ConsultationStatus) -> &'static str {
+pub(crate) fn status_label(l: Lang, s: ConsultationStatus) -> &'static str {
     match s {
         ConsultationStatus::Requested => l.t("待答复", "Awaiting opinion"),
         ConsultationStatus::Answered => l.t("已答复", "Answered"),

@@ -331,7 +331,7 @@ async fn booking_html(state: &AppState, c: &Console, id: i64, error: Option<AppE
                 h2 { (l.t("已有预约", "Booked")) }
                 @for b in &bookings {
                     div.booking {
-                        p { strong { (local(b.starts_at_us)) } " · " (b.institution_name) " · " (b.department_name) " · " (b.status.code()) }
+                        p { strong { (local(b.starts_at_us)) } " · " (b.institution_name) " · " (b.department_name) " · " ({ let (zh, en) = crate::wording::booking_status(b.status); l.t(zh, en) }) }
                         @if b.status == gongti_core::scheduling::BookingStatus::Booked {
                             form.refer method="post" action=(format!("/bookings/{}/cancel", b.id)) {
                                 (crate::console::form_tokens(&csrf))

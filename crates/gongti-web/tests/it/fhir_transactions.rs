@@ -467,6 +467,18 @@ async fn years_of_follow_ups_come_in_judged_in_order_and_counted() {
             .collect();
         assert_eq!(classes.len(), 12, "{}", api.text);
         assert!(classes.iter().any(|c| *c != 1), "{classes:?}");
+        // The family doctor reads them on the patient's page in words, not codes.
+        let session = crate::console::sign_in(&t, "doctor").await;
+        let page = crate::console::page(
+            &t,
+            &session,
+            &format!("/residents/{resident}/chronic"),
+            "zh",
+        )
+        .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        assert!(page.text.contains("<td>门诊</td>"), "{}", page.text);
+        assert!(!page.text.contains("<td>clinic</td>"), "{}", page.text);
         // The kept figures count those visits, equal to a recompute.
         let (fresh, stored) = t.app.recompute_indicators(false).await.unwrap();
         assert_eq!(fresh, stored, "the kept counters differ from the recompute");
