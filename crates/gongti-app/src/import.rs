@@ -6,6 +6,7 @@
 
 use gongti_core::access::{PatientAction, may_register_resident};
 use gongti_core::audit::Outcome;
+use gongti_core::chronic::readings::{ReadingForm, urgent_reading, validate_reading};
 use gongti_core::chronic::record::{
     Earliest, EnrolmentForm, FollowupRecordForm, validate_enrolment, validate_record_within,
 };
@@ -16,8 +17,8 @@ use gongti_core::region::InstitutionId;
 use gongti_core::resident::{ResidentForm, validate};
 use gongti_store::{
     ImportEnrolment, ImportEnrolmentRef, ImportFollowup, ImportLab, ImportPatient, ImportPlan,
-    ImportRegistration, ImportRisk, ImportUpdate, NewEnrolment, PatientTable, RecordTable,
-    ResidentFilter, RiskProfile, StoreError,
+    ImportReading, ImportRegistration, ImportRisk, ImportUpdate, NewAlert, NewEnrolment,
+    PatientTable, RecordTable, ResidentFilter, RiskProfile, StoreError,
 };
 use time::Date;
 
@@ -60,6 +61,10 @@ pub enum ImportItem {
         patient: Target,
         form: LabResultForm,
     },
+    /// Store a home reading of a resident (contact in every programme they are in; an
+    /// urgent one raises its alert); the resident's stored reading with the same
+    /// client id is the answer.
+    Reading { patient: Target, form: ReadingForm },
 }
 
 /// The enrolment a follow-up belongs to.
@@ -99,6 +104,11 @@ pub enum ImportOutcome {
         result: i64,
         created: bool,
     },
+    /// The home reading's id; `created` is false for one already stored.
+    ReadingRecorded {
+        reading: i64,
+        created: bool,
+    },
 }
 
 /// An enrolment's state as its imported follow-ups are judged in visit order.
@@ -114,6 +124,22 @@ struct Progress {
     stored: Option<i64>,
 }
 
+/// Who `patient` is: the plan's registration of its item, or the stored resident (one
+/// named, or found by the item's conditional registration).
+fn whose(
+    patient: Target,
+    registration_of: &[Option<usize>],
+    found: &[Option<i64>],
+) -> (Option<usize>, Option<i64>) {
+    match patient {
+        Target::Item(j) => (
+            registration_of.get(j).copied().flatten(),
+            found.get(j).copied().flatten(),
+        ),
+        Target::Resident(id) => (None, Some(id)),
+    }
+}
+
 /// What the plan's items stand for, to answer in the items' order.
 #[derive(Debug, Clone, Copy)]
 enum Planned {
@@ -125,6 +151,7 @@ enum Planned {
     Enrolment(usize, ImportPatient),
     Followup(usize),
     LabResult(usize),
+    Reading(usize),
 }
 
 impl App {
@@ -248,13 +275,7 @@ impl App {
                     planned[i] = Planned::Followup(usize::MAX);
                 }
                 ImportItem::LabResult { patient, form } => {
-                    let (new, stored) = match *patient {
-                        Target::Item(j) => (
-                            registration_of.get(j).copied().flatten(),
-                            found.get(j).copied().flatten(),
-                        ),
-                        Target::Resident(id) => (None, Some(id)),
-                    };
+                    let (new, stored) = whose(*patient, &registration_of, &found);
                     let mut entry = self.entry(ctx, "lab.record", Outcome::Ok);
                     entry.resource_type = "Observation".into();
                     let Some(institution) = ctx.principal.institution_id else {
@@ -263,16 +284,9 @@ impl App {
                     let (target, enrolments) = match (new, stored) {
                         (Some(k), _) => (ImportPatient::New(k), Vec::new()),
                         (None, Some(id)) => {
-                            let (_, e) = self
-                                .reach(ctx, id, PatientAction::Write, "lab.record", None)
-                                .await?;
+                            let (e, enrolments) = self.measured_of(ctx, id, "lab.record").await?;
                             entry = e;
-                            entry.resource_type = "Observation".into();
-                            entry.resource_id = None;
-                            (
-                                ImportPatient::Existing(id),
-                                self.enrolment_scopes(id).await?,
-                            )
+                            (ImportPatient::Existing(id), enrolments)
                         }
                         (None, None) => {
                             problems.push((i, FieldProblem::new("subject", Problem::NotAllowed)));
@@ -295,16 +309,57 @@ impl App {
                         Err(found) => problems.extend(found.into_iter().map(|p| (i, p))),
                     }
                 }
+                ImportItem::Reading { patient, form } => {
+                    let (new, stored) = whose(*patient, &registration_of, &found);
+                    let mut entry = self.entry(ctx, "reading.upload", Outcome::Ok);
+                    entry.resource_type = "Observation".into();
+                    // Where an urgent reading's alert goes: a new resident's home.
+                    let (target, enrolments, (institution_id, team_id)) = match (new, stored) {
+                        (Some(k), _) => (
+                            ImportPatient::New(k),
+                            Vec::new(),
+                            (plan.registrations[k].home_institution_id, None),
+                        ),
+                        (None, Some(id)) => {
+                            let (e, enrolments) =
+                                self.measured_of(ctx, id, "reading.upload").await?;
+                            entry = e;
+                            let home = self.store.alert_home(id, today).await?;
+                            (ImportPatient::Existing(id), enrolments, home)
+                        }
+                        (None, None) => {
+                            problems.push((i, FieldProblem::new("subject", Problem::NotAllowed)));
+                            continue;
+                        }
+                    };
+                    match validate_reading(form, self.now_us()) {
+                        Ok(reading) => {
+                            let alert =
+                                urgent_reading(&reading.value, &self.chronic).map(|reason| {
+                                    NewAlert {
+                                        institution_id,
+                                        team_id,
+                                        code: reason.code(),
+                                    }
+                                });
+                            planned[i] = Planned::Reading(plan.readings.len());
+                            plan.readings.push(ImportReading {
+                                patient: target,
+                                taken_on: crate::readings::local_day(reading.taken_at_us),
+                                reading,
+                                alert,
+                                uploaded_by_user_id: ctx.principal.user_id,
+                                enrolments,
+                                audit: entry,
+                            });
+                        }
+                        Err(found) => problems.extend(found.into_iter().map(|p| (i, p))),
+                    }
+                }
                 ImportItem::Enrol { patient, form } => {
                     // The resident: one the Bundle registers, or one stored (named, or
                     // found by a conditional registration) that the actor may write.
-                    let (new, stored) = match *patient {
-                        Target::Item(j) => (
-                            registration_of.get(j).copied().flatten(),
-                            found.get(j).copied().flatten(),
-                        ),
-                        Target::Resident(id) => (None, Some(id)),
-                    };
+                    let (new, stored) = whose(*patient, &registration_of, &found);
                     let (target, birth_date, sex, mut entry, institution) = match (new, stored) {
                         (Some(k), _) => {
                             let mut entry = self.entry(ctx, "chronic.enrol", Outcome::Ok);
@@ -478,6 +533,10 @@ impl App {
                 Planned::LabResult(k) => {
                     let &(result, created) = imported.lab_results.get(k).ok_or_else(missing)?;
                     ImportOutcome::LabRecorded { result, created }
+                }
+                Planned::Reading(k) => {
+                    let &(reading, created) = imported.readings.get(k).ok_or_else(missing)?;
+                    ImportOutcome::ReadingRecorded { reading, created }
                 }
                 Planned::Refused => return Err(missing()),
             });
@@ -762,6 +821,26 @@ impl App {
         }
         plan.risks = risks;
         Ok(())
+    }
+
+    /// A measurement (laboratory result, home reading) of stored resident `id` that the
+    /// actor must be able to write: the record of `action` to commit with it, and the
+    /// enrolments it counts in.
+    async fn measured_of(
+        &self,
+        ctx: &Ctx,
+        id: i64,
+        action: &str,
+    ) -> AppResult<(
+        gongti_core::audit::AuditEntry,
+        Vec<gongti_store::EnrolmentScope>,
+    )> {
+        let (_, mut entry) = self
+            .reach(ctx, id, PatientAction::Write, action, None)
+            .await?;
+        entry.resource_type = "Observation".into();
+        entry.resource_id = None;
+        Ok((entry, self.enrolment_scopes(id).await?))
     }
 
     /// Audits the refusal of a Bundle whose entries could not all be read (their

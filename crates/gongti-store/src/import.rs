@@ -72,6 +72,21 @@ pub struct ImportLab {
     pub audit: AuditEntry,
 }
 
+/// A home reading to store (a repeat of the resident's stored one is the answer).
+#[derive(Debug, Clone)]
+pub struct ImportReading {
+    pub patient: ImportPatient,
+    pub reading: gongti_core::chronic::readings::ValidReading,
+    /// Its day in the region's time zone (contact for the kept figures).
+    pub taken_on: Date,
+    /// The alert an urgent reading raises.
+    pub alert: Option<crate::NewAlert>,
+    pub uploaded_by_user_id: i64,
+    /// The resident's stored enrolments (the plan's own are added when written).
+    pub enrolments: Vec<crate::EnrolmentScope>,
+    pub audit: AuditEntry,
+}
+
 /// The enrolment an imported follow-up belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ImportEnrolmentRef {
@@ -119,6 +134,7 @@ pub struct ImportPlan {
     pub followups: Vec<ImportFollowup>,
     pub risks: Vec<ImportRisk>,
     pub lab_results: Vec<ImportLab>,
+    pub readings: Vec<ImportReading>,
 }
 
 /// The ids an import created, in the plan's order.
@@ -129,6 +145,8 @@ pub struct Imported {
     pub followups: Vec<i64>,
     /// Each result's id and whether this import created it.
     pub lab_results: Vec<(i64, bool)>,
+    /// Each home reading's id and whether this import created it.
+    pub readings: Vec<(i64, bool)>,
 }
 
 /// Residents per INSERT statement (as a registration batch writes them).
@@ -303,19 +321,7 @@ impl Store {
                     tx, resident_id, &l.result, l.institution_id, l.entered_by_user_id, now_us
                 ) {
                     Some(id) => {
-                        // The resident's stored enrolments and those this import made.
-                        let mut scopes = l.enrolments.clone();
-                        for (e, enrolment_id) in plan.enrolments.iter().zip(&enrolments) {
-                            if let (true, Some(s)) = (e.patient == l.patient, &e.enrolment.scopes) {
-                                scopes.push(crate::EnrolmentScope {
-                                    enrolment_id: *enrolment_id,
-                                    disease: e.enrolment.enrolment.disease,
-                                    enrolled_on: e.enrolment.enrolled_on,
-                                    ended_on: None,
-                                    scopes: s.clone(),
-                                });
-                            }
-                        }
+                        let scopes = with_planned(plan, &enrolments, l.patient, &l.enrolments);
                         kept.extend(crate::lab::lab_updates(id, &l.result, &scopes)?);
                         let mut audit = l.audit.clone();
                         audit.patient_id = Some(resident_id);
@@ -331,10 +337,81 @@ impl Store {
                     }
                 }
             }
+            // Home readings: contact in every programme of their resident.
+            let mut reading_rows = Vec::with_capacity(plan.readings.len());
+            for r in &plan.readings {
+                reading_rows.push(crate::NewReading {
+                    resident_id: match r.patient {
+                        ImportPatient::New(i) => *residents.get(i).ok_or(StoreError::NotFound)?,
+                        ImportPatient::Existing(id) => id,
+                    },
+                    reading: &r.reading,
+                    alert: r.alert.clone(),
+                });
+            }
+            let mut readings = Vec::with_capacity(reading_rows.len());
+            // One statement's rows share their uploader.
+            let mut start = 0;
+            for chunk in plan.readings.chunk_by(|a, b| a.uploaded_by_user_id == b.uploaded_by_user_id) {
+                let rows = &reading_rows[start..start + chunk.len()];
+                start += chunk.len();
+                let by = chunk[0].uploaded_by_user_id;
+                let outcomes = crate::readings::insert_readings_in!(tx, rows, by, now_us);
+                for ((r, row), o) in chunk.iter().zip(rows).zip(outcomes) {
+                    match o.id {
+                        Some(id) => {
+                            let scopes = with_planned(plan, &enrolments, r.patient, &r.enrolments);
+                            kept.extend(scopes.into_iter().map(|e| crate::IndicatorUpdate {
+                                enrolment_id: e.enrolment_id,
+                                disease: e.disease,
+                                enrolled_on: e.enrolled_on,
+                                ended_on: e.ended_on,
+                                scopes: e.scopes,
+                                event: crate::IndicatorEvent::Readings(vec![r.taken_on]),
+                            }));
+                            let mut audit = r.audit.clone();
+                            audit.patient_id = Some(row.resident_id);
+                            audit.resource_id = Some(id.to_string());
+                            audit.detail = Some(format!("1 sent, 1 new, {} alerts", usize::from(o.alert_id.is_some())));
+                            staged.push(audit);
+                            readings.push((id, true));
+                        }
+                        None => {
+                            let (id,): (i64,) = sqlx::query_as(crate::readings::EXISTING_READING)
+                                .bind(row.resident_id).bind(&r.reading.client_reading_id)
+                                .fetch_one(&mut *tx).await?;
+                            readings.push((id, false));
+                        }
+                    }
+                }
+            }
             crate::maintained::apply_indicator_updates!(tx, kept, params, fresh: &enrolments);
             stage_audit!(tx, &staged);
             tx.commit().await?;
-            Ok(Imported { residents, enrolments, followups, lab_results })
+            Ok(Imported { residents, enrolments, followups, lab_results, readings })
         })
     }
+}
+
+/// The enrolments a resident's new reading or result counts in: their stored ones and
+/// those the plan made for them (`ids`: the plan's enrolments' ids, in order).
+fn with_planned(
+    plan: &ImportPlan,
+    ids: &[i64],
+    patient: ImportPatient,
+    stored: &[crate::EnrolmentScope],
+) -> Vec<crate::EnrolmentScope> {
+    let mut scopes = stored.to_vec();
+    for (e, enrolment_id) in plan.enrolments.iter().zip(ids) {
+        if let (true, Some(s)) = (e.patient == patient, &e.enrolment.scopes) {
+            scopes.push(crate::EnrolmentScope {
+                enrolment_id: *enrolment_id,
+                disease: e.enrolment.enrolment.disease,
+                enrolled_on: e.enrolment.enrolled_on,
+                ended_on: None,
+                scopes: s.clone(),
+            });
+        }
+    }
+    scopes
 }

@@ -60,7 +60,7 @@ pub use contracts::{ContractRecord, ContractWrite, NewPackage, OpenContract, Pac
 pub use idempotency::IdempotentStart;
 pub use import::{
     ImportEnrolment, ImportEnrolmentRef, ImportFollowup, ImportLab, ImportPatient, ImportPlan,
-    ImportRegistration, ImportRisk, ImportUpdate, Imported,
+    ImportReading, ImportRegistration, ImportRisk, ImportUpdate, Imported,
 };
 pub use indicators::{IndicatorPatient, IndicatorScope, IndicatorWindow};
 pub use lab::{EnrolmentScope, LabOutcome, LabResultRecord, NewLabResult};

@@ -11,7 +11,7 @@ use crate::row::{RowExt, id_list, trusted};
 use crate::{Result, Store, StoreError, on_read, on_write};
 
 /// Rows per INSERT statement (two or three bound parameters each, the rest written in).
-const ROWS_PER_STATEMENT: usize = 500;
+pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 
 #[derive(Debug, Clone)]
 pub struct NewReading<'a> {
@@ -113,7 +113,7 @@ fn alert(row: &impl RowExt) -> Result<AlertRecord> {
 /// mmol/L) and our own codes are written into the statement; only the client's strings
 /// (reading id, device) are bound: `$1` the uploader, `$2` the time received, then one
 /// or two per row. Binding a dozen values per row cost more than the insert itself.
-fn insert_sql(chunk: &[NewReading<'_>]) -> String {
+pub(crate) fn insert_sql(chunk: &[NewReading<'_>]) -> String {
     use std::fmt::Write;
     let mut sql = String::from(
         "INSERT INTO home_readings (resident_id, client_reading_id, kind, taken_at_us, sbp_mmhg, dbp_mmhg, \
@@ -169,6 +169,67 @@ fn insert_sql(chunk: &[NewReading<'_>]) -> String {
     sql
 }
 
+/// Stores `$readings` (`&[NewReading]`) in the open transaction `$tx`, skipping a
+/// reading whose client id the resident already has, and raises the alerts of the new
+/// urgent ones; evaluates to each reading's outcome, in order.
+macro_rules! insert_readings_in {
+    ($tx:ident, $readings:expr, $uploaded_by_user_id:expr, $now_us:expr) => {{
+        let readings: &[$crate::readings::NewReading<'_>] = $readings;
+        let now_us: i64 = $now_us;
+        let mut outcomes: Vec<$crate::readings::ReadingOutcome> = readings
+            .iter()
+            .map(|r| $crate::readings::ReadingOutcome {
+                resident_id: r.resident_id,
+                client_reading_id: r.reading.client_reading_id.clone(),
+                id: None,
+                alert_id: None,
+            })
+            .collect();
+        for (chunk_index, chunk) in readings.chunks($crate::readings::ROWS_PER_STATEMENT).enumerate() {
+            use $crate::row::RowExt as _;
+            let sql = $crate::readings::insert_sql(chunk);
+            let mut q = sqlx::query($crate::row::trusted(&sql)).bind($uploaded_by_user_id).bind(now_us);
+            for r in chunk {
+                q = q.bind(&r.reading.client_reading_id);
+                if let Some(d) = &r.reading.device {
+                    q = q.bind(d);
+                }
+            }
+            let inserted = q.fetch_all(&mut *$tx).await?;
+            let offset = chunk_index * $crate::readings::ROWS_PER_STATEMENT;
+            for row in &inserted {
+                let id = row.i64("id")?;
+                let resident_id = row.i64("resident_id")?;
+                let client = row.text("client_reading_id")?;
+                // The first of equal ids in the batch is the one stored.
+                if let Some(o) = outcomes[offset..offset + chunk.len()]
+                    .iter_mut()
+                    .find(|o| o.id.is_none() && o.resident_id == resident_id && o.client_reading_id == client)
+                {
+                    o.id = Some(id);
+                }
+            }
+        }
+        for (o, r) in outcomes.iter_mut().zip(readings) {
+            if let (Some(reading_id), Some(a)) = (o.id, &r.alert) {
+                let (alert_id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO alerts (resident_id, institution_id, team_id, reading_id, code, status, raised_at_us)
+                     VALUES ($1, $2, $3, $4, $5, 'open', $6) RETURNING id",
+                )
+                .bind(r.resident_id).bind(a.institution_id).bind(a.team_id).bind(reading_id).bind(a.code).bind(now_us)
+                .fetch_one(&mut *$tx).await?;
+                o.alert_id = Some(alert_id);
+            }
+        }
+        outcomes
+    }};
+}
+pub(crate) use insert_readings_in;
+
+/// The stored reading a repeat names: `$1` resident, `$2` the client's id.
+pub(crate) const EXISTING_READING: &str =
+    "SELECT id FROM home_readings WHERE resident_id = $1 AND client_reading_id = $2";
+
 const ALERT_SELECT: &str = "SELECT a.id, a.resident_id, r.name AS resident_name, a.institution_id, a.team_id, \
     a.reading_id, a.code, a.status, a.raised_at_us, \
     a.version, COALESCE(a.version_at_us, a.raised_at_us) AS version_at_us, \
@@ -220,57 +281,15 @@ impl Store {
         )>,
         audit: crate::AuditFor<'_, [ReadingOutcome]>,
     ) -> Result<Vec<ReadingOutcome>> {
-        let mut outcomes: Vec<ReadingOutcome> = readings
-            .iter()
-            .map(|r| ReadingOutcome {
-                resident_id: r.resident_id,
-                client_reading_id: r.reading.client_reading_id.clone(),
-                id: None,
-                alert_id: None,
-            })
-            .collect();
-        on_write!(self, pool => {
+        let outcomes = on_write!(self, pool => {
             let mut tx = pool.begin().await?;
-            for (chunk_index, chunk) in readings.chunks(ROWS_PER_STATEMENT).enumerate() {
-                let sql = insert_sql(chunk);
-                let mut q = sqlx::query(trusted(&sql)).bind(uploaded_by_user_id).bind(now_us);
-                for r in chunk {
-                    q = q.bind(&r.reading.client_reading_id);
-                    if let Some(d) = &r.reading.device {
-                        q = q.bind(d);
-                    }
-                }
-                let inserted = q.fetch_all(&mut *tx).await?;
-                let offset = chunk_index * ROWS_PER_STATEMENT;
-                for row in &inserted {
-                    let id = row.i64("id")?;
-                    let resident_id = row.i64("resident_id")?;
-                    let client = row.text("client_reading_id")?;
-                    // The first of equal ids in the batch is the one stored.
-                    if let Some(o) = outcomes[offset..offset + chunk.len()]
-                        .iter_mut()
-                        .find(|o| o.id.is_none() && o.resident_id == resident_id && o.client_reading_id == client)
-                    {
-                        o.id = Some(id);
-                    }
-                }
-            }
-            for (o, r) in outcomes.iter_mut().zip(readings) {
-                if let (Some(reading_id), Some(a)) = (o.id, &r.alert) {
-                    let (alert_id,): (i64,) = sqlx::query_as(
-                        "INSERT INTO alerts (resident_id, institution_id, team_id, reading_id, code, status, raised_at_us)
-                         VALUES ($1, $2, $3, $4, $5, 'open', $6) RETURNING id",
-                    )
-                    .bind(r.resident_id).bind(a.institution_id).bind(a.team_id).bind(reading_id).bind(a.code).bind(now_us)
-                    .fetch_one(&mut *tx).await?;
-                    o.alert_id = Some(alert_id);
-                }
-            }
+            let outcomes = insert_readings_in!(tx, readings, uploaded_by_user_id, now_us);
             if let Some((params, updates)) = maintain {
                 crate::maintained::apply_indicator_updates!(tx, updates, params);
             }
             stage_audit!(tx, &audit(&outcomes));
             tx.commit().await?;
+            outcomes
         });
         Ok(outcomes)
     }

@@ -23,16 +23,8 @@ fn problem(field: &'static str, problem: Problem) -> FieldProblem {
     FieldProblem { field, problem }
 }
 
-/// The reading an Observation is, and whose: every problem collected.
-fn reading_form(o: &Value) -> Result<(i64, ReadingForm), AppError> {
-    let mut problems = Vec::new();
-    let resident = o["subject"]["reference"]
-        .as_str()
-        .and_then(|r| r.rsplit_once("Patient/"))
-        .and_then(|(_, id)| id.parse::<i64>().ok());
-    if resident.is_none() {
-        problems.push(problem("Observation.subject", Problem::Required));
-    }
+/// The reading an Observation is (its subject aside): every problem collected.
+pub(super) fn reading_of(o: &Value) -> Result<ReadingForm, Vec<FieldProblem>> {
     let code = o["code"]["coding"]
         .as_array()
         .into_iter()
@@ -69,10 +61,25 @@ fn reading_form(o: &Value) -> Result<(i64, ReadingForm), AppError> {
                 form.glucose_context = Some("fasting".into());
             }
         }
-        _ => problems.push(problem("Observation.code", Problem::UnknownCode)),
+        _ => return Err(vec![problem("Observation.code", Problem::UnknownCode)]),
     }
-    match (resident, problems.is_empty()) {
-        (Some(r), true) => Ok((r, form)),
+    Ok(form)
+}
+
+/// The reading an Observation is, and whose (a stored resident): every problem
+/// collected.
+fn reading_form(o: &Value) -> Result<(i64, ReadingForm), AppError> {
+    let resident = o["subject"]["reference"]
+        .as_str()
+        .and_then(|r| r.rsplit_once("Patient/"))
+        .and_then(|(_, id)| id.parse::<i64>().ok());
+    let mut problems = Vec::new();
+    if resident.is_none() {
+        problems.push(problem("Observation.subject", Problem::Required));
+    }
+    let form = reading_of(o).map_err(|found| problems.extend(found));
+    match (resident, form) {
+        (Some(r), Ok(form)) if problems.is_empty() => Ok((r, form)),
         _ => Err(AppError::Invalid(problems)),
     }
 }

@@ -12,7 +12,9 @@
 //! the enrolment as `episodeOfCare`) with the `POST Observation`s measured at it (BP
 //! panel, FPG, HbA1c, heart rate): each Encounter is one follow-up, judged by the rules
 //! in the order of its enrolment's visit days. A laboratory result is a `POST
-//! Observation` with no Encounter (`fhir::lab`), of a Patient entry or a stored one.
+//! Observation` with no Encounter (`fhir::lab`), of a Patient entry or a stored one; so
+//! is a home reading (a BP panel or a blood glucose measured at home, `fhir::readings`),
+//! which raises its alert when urgent.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -330,10 +332,9 @@ async fn read_entry(
                 form: Box::new(form),
             })
         }
-        ("POST", "Observation")
-            if resource["encounter"].is_null() && super::lab::is_laboratory(resource) =>
-        {
-            // A laboratory result of a resident of the Bundle or a stored one.
+        ("POST", "Observation") if resource["encounter"].is_null() => {
+            // A laboratory result or a home reading, of a resident of the Bundle or a
+            // stored one.
             let patient = resource["subject"]["reference"]
                 .as_str()
                 .and_then(|r| target(r, "Patient", full_urls));
@@ -345,10 +346,19 @@ async fn read_entry(
                     return Ok(None);
                 }
             };
-            Asked::Item(ImportItem::LabResult {
-                patient,
-                form: super::lab::lab_form(resource),
-            })
+            if super::lab::is_laboratory(resource) {
+                return Ok(Some(Asked::Item(ImportItem::LabResult {
+                    patient,
+                    form: super::lab::lab_form(resource),
+                })));
+            }
+            match super::readings::reading_of(resource) {
+                Ok(form) => Asked::Item(ImportItem::Reading { patient, form }),
+                Err(found) => {
+                    problems.extend(found.into_iter().map(|p| (i, p)));
+                    return Ok(None);
+                }
+            }
         }
         ("POST", "Observation") => {
             let at = resource["encounter"]["reference"]
@@ -662,6 +672,14 @@ fn response_of(outcome: ImportOutcome, as_type: Option<&str>) -> Value {
             result,
             created: false,
         } => ("200 OK", format!("Observation/lab{result}")),
+        ImportOutcome::ReadingRecorded {
+            reading,
+            created: true,
+        } => ("201 Created", format!("Observation/r{reading}/_history/1")),
+        ImportOutcome::ReadingRecorded {
+            reading,
+            created: false,
+        } => ("200 OK", format!("Observation/r{reading}")),
     };
     let mut response = json!({"status": status, "location": location});
     if status.starts_with("201") {

@@ -986,3 +986,144 @@ async fn an_imported_enrolment_ends_as_if_its_visits_were_recorded_one_by_one() 
         assert_eq!(fresh, stored);
     }
 }
+
+/// A home reading in a Bundle: a BP panel or a blood glucose of `patient`, the
+/// device's own `id` as its identifier.
+fn home_reading(full_url: &str, patient: &str, at: &str, id: &str, value: Value) -> Value {
+    let mut o = json!({
+        "resourceType": "Observation",
+        "status": "final",
+        "identifier": [{"system": "urn:example:device", "value": id}],
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+        "subject": {"reference": patient},
+        "effectiveDateTime": at,
+    });
+    for (k, v) in value.as_object().unwrap() {
+        o[k] = v.clone();
+    }
+    entry(full_url, o, "POST", "Observation")
+}
+
+fn bp_panel(sbp: i64, dbp: i64) -> Value {
+    let q = |v: i64| json!({"value": v, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"});
+    json!({
+        "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
+        "component": [
+            {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}, "valueQuantity": q(sbp)},
+            {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]}, "valueQuantity": q(dbp)},
+        ],
+    })
+}
+
+/// Home readings come in with the residents they belong to, in a transaction or a
+/// batch: stored as an upload stores them (an urgent one alerts the team, a repeat of
+/// the device's id answers the stored one), counted as contact in the kept figures and
+/// audited with the transaction.
+#[tokio::test]
+async fn home_readings_come_in_with_their_residents_and_alert_when_urgent() {
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let day = |ago: i64| (t.app.today() - time::Duration::days(ago)).to_string();
+        let at = |ago: i64| format!("{}T07:30:00+08:00", day(ago));
+        let alerts_before = t.get("/api/v1/worklists/alerts", &doctor).await.json()["items"]
+            .as_array()
+            .unwrap()
+            .len();
+        let a = id_number_born("19500808", 711);
+        let pa = "urn:uuid:4ea00000-0000-4000-8000-00000000000a";
+        let glucose = json!({
+            "code": {"coding": [{"system": "http://loinc.org", "code": "15074-8"}]},
+            "valueQuantity": {"value": 6.1, "unit": "mmol/L", "system": "http://unitsofmeasure.org", "code": "mmol/L"},
+        });
+        let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            entry(pa, patient(&a, "孙桂兰"), "POST", "Patient"),
+            entry("urn:uuid:4ea00000-0000-4000-8000-000000000001", condition(pa, "I10", &day(900), Some(&day(300))), "POST", "Condition"),
+            home_reading("urn:uuid:4ea00000-0000-4000-8000-000000000002", pa, &at(40), "cuff-1", bp_panel(136, 84)),
+            home_reading("urn:uuid:4ea00000-0000-4000-8000-000000000003", pa, &at(2), "cuff-2", bp_panel(192, 116)),
+            home_reading("urn:uuid:4ea00000-0000-4000-8000-000000000004", &format!("Patient/{}", t.home_resident), &at(3), "meter-1", glucose.clone()),
+        ]});
+        let r = post_bundle(&t, &doctor, &bundle).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let answer = r.json();
+        let location = |i: usize| {
+            answer["entry"][i]["response"]["location"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        for i in 2..5 {
+            assert_eq!(answer["entry"][i]["response"]["status"], "201 Created");
+            assert!(location(i).starts_with("Observation/r"), "{}", location(i));
+        }
+        let resident: i64 = location(0).split('/').nth(1).unwrap().parse().unwrap();
+        // The urgent reading alerts the team, naming the new resident.
+        let alerts = t.get("/api/v1/worklists/alerts", &doctor).await.json();
+        let items = alerts["items"].as_array().unwrap();
+        assert_eq!(items.len(), alerts_before + 1, "{alerts}");
+        assert!(
+            items
+                .iter()
+                .any(|a| a["code"] == "urgent_bp" && a["resident_id"] == resident),
+            "{alerts}"
+        );
+        // Read back as the upload stores them, and valid R4.
+        let read = t
+            .get(
+                &format!("/fhir/{}", location(3).trim_end_matches("/_history/1")),
+                &doctor,
+            )
+            .await;
+        assert_eq!(read.status, StatusCode::OK, "{}", read.text);
+        let read = read.json();
+        assert_eq!(read["component"][0]["valueQuantity"]["value"], 192.0);
+        assert_eq!(read["subject"]["reference"], format!("Patient/{resident}"));
+        let (fresh, stored) = t.app.recompute_indicators(false).await.unwrap();
+        assert_eq!(fresh, stored, "the kept counters differ from the recompute");
+
+        // Sent again in a batch: the device's id answers the stored reading; a
+        // reading in the future is refused on its own.
+        let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+            home_reading("urn:uuid:x", &format!("Patient/{resident}"), &at(2), "cuff-2", bp_panel(192, 116)),
+            home_reading("urn:uuid:y", &format!("Patient/{resident}"), &at(-2), "cuff-3", bp_panel(130, 80)),
+            home_reading("urn:uuid:z", &format!("Patient/{resident}"), &at(1), "cuff-4", bp_panel(128, 78)),
+        ]});
+        let r = post_bundle(&t, &doctor, &batch).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let answer = r.json();
+        assert_eq!(
+            answer["entry"][0]["response"]["status"], "200 OK",
+            "{answer}"
+        );
+        assert_eq!(
+            answer["entry"][0]["response"]["location"],
+            location(3).trim_end_matches("/_history/1")
+        );
+        assert!(
+            answer["entry"][1]["response"]["status"]
+                .as_str()
+                .unwrap()
+                .starts_with("422"),
+            "{answer}"
+        );
+        assert_eq!(answer["entry"][2]["response"]["status"], "201 Created");
+        let alerts = t.get("/api/v1/worklists/alerts", &doctor).await.json();
+        assert_eq!(
+            alerts["items"].as_array().unwrap().len(),
+            alerts_before + 1,
+            "a repeat raises no second alert"
+        );
+        // Each reading's record commits with it.
+        let report = gongti_app::audit::verify(&t.store, &Default::default(), |_| {})
+            .await
+            .unwrap();
+        assert!(
+            report.uncovered.iter().all(|u| u.table != "home_readings"),
+            "{report:?}"
+        );
+        let (fresh, stored) = t.app.recompute_indicators(false).await.unwrap();
+        assert_eq!(fresh, stored);
+        let dir = gongti_testdb::temp_dir("gongti-fhir-home-readings");
+        std::fs::write(dir.join("reading.json"), read.to_string()).unwrap();
+        validate(&dir, 1);
+    }
+}
