@@ -314,6 +314,73 @@ impl DataKeys {
     }
 }
 
+/// A key of its own for a file written now and read back by the same process (an
+/// export's NDJSON part): kept in memory only, so the file on disk means nothing once
+/// the process forgets it. The file is a run of chunks, each `[u32 big-endian length]
+/// [AES-256-GCM ciphertext]`, its nonce the chunk's number and the file's name bound
+/// as associated data, so chunks cannot be altered, reordered or moved between files;
+/// the reader compares the count of chunks with the one the writer kept.
+pub struct FileKey {
+    cipher: Aes256Gcm,
+}
+
+impl std::fmt::Debug for FileKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FileKey(…)")
+    }
+}
+
+/// Longest chunk [`FileKey::open_chunk`] accepts (sealed bytes).
+pub const FILE_CHUNK_MAX_BYTES: usize = 64 << 20;
+
+impl FileKey {
+    /// A fresh random key.
+    pub fn random() -> FileKey {
+        FileKey {
+            cipher: Aes256Gcm::new(&Key::<Aes256Gcm>::from(random32())),
+        }
+    }
+
+    fn nonce(chunk: u32) -> Nonce<aes_gcm::aead::consts::U12> {
+        let mut n = [0u8; NONCE_BYTES];
+        n[..4].copy_from_slice(&chunk.to_be_bytes());
+        Nonce::from(n)
+    }
+
+    /// Chunk number `chunk` of the file `name` sealed, with its length in front.
+    pub fn seal_chunk(&self, name: &str, chunk: u32, plaintext: &[u8]) -> Vec<u8> {
+        let sealed = self
+            .cipher
+            .encrypt(
+                &Self::nonce(chunk),
+                Payload {
+                    msg: plaintext,
+                    aad: name.as_bytes(),
+                },
+            )
+            .expect("AES-GCM seals any chunk of Gongti's size");
+        let len = u32::try_from(sealed.len()).expect("a chunk shorter than 4 GiB");
+        let mut out = Vec::with_capacity(4 + sealed.len());
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&sealed);
+        out
+    }
+
+    /// Opens chunk number `chunk` of the file `name` (its sealed bytes, without the
+    /// length).
+    pub fn open_chunk(&self, name: &str, chunk: u32, sealed: &[u8]) -> Result<Vec<u8>> {
+        self.cipher
+            .decrypt(
+                &Self::nonce(chunk),
+                Payload {
+                    msg: sealed,
+                    aad: name.as_bytes(),
+                },
+            )
+            .map_err(|_| StoreError::Corrupt(format!("chunk {chunk} of {name} does not open")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,5 +455,34 @@ mod tests {
         assert!(old.open_text("c", &after).is_err());
         // The lookup key stays: values are found again after a rotation.
         assert_eq!(old.lookup_hash("id", "x"), new.lookup_hash("id", "x"));
+    }
+
+    #[test]
+    fn a_file_key_opens_its_own_chunks_in_their_place_only() {
+        let key = FileKey::random();
+        let sealed = key.seal_chunk("Patient-1.ndjson", 0, b"{\"id\":\"1\"}\n");
+        let len = u32::from_be_bytes(sealed[..4].try_into().unwrap()) as usize;
+        assert_eq!(len, sealed.len() - 4);
+        let body = &sealed[4..];
+        assert_eq!(
+            key.open_chunk("Patient-1.ndjson", 0, body).unwrap(),
+            b"{\"id\":\"1\"}\n"
+        );
+        assert!(
+            !body.windows(4).any(|w| w == b"\"id\""),
+            "the plaintext shows"
+        );
+        // Another place, another file, another key or a changed byte: refused.
+        assert!(key.open_chunk("Patient-1.ndjson", 1, body).is_err());
+        assert!(key.open_chunk("Patient-2.ndjson", 0, body).is_err());
+        assert!(
+            FileKey::random()
+                .open_chunk("Patient-1.ndjson", 0, body)
+                .is_err()
+        );
+        let mut changed = body.to_vec();
+        changed[0] ^= 1;
+        assert!(key.open_chunk("Patient-1.ndjson", 0, &changed).is_err());
+        assert_eq!(format!("{key:?}"), "FileKey(…)");
     }
 }

@@ -9,7 +9,10 @@
 //! to officers); its job then reads a page of residents at a time and appends each
 //! page to the files, so memory stays bounded whatever the city's size. Files live in
 //! the export directory until the job is deleted or a day has passed, and only the
-//! user who asked may poll or download them (`requiresAccessToken`).
+//! user who asked may poll or download them (`requiresAccessToken`). Each file is
+//! sealed with a key of its own that only the server's memory holds
+//! (`store::crypto::FileKey`): on disk an export's ID and phone numbers are no more
+//! readable than in the database, and a restart leaves nothing readable behind.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -22,6 +25,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gongti_app::Ctx;
 use gongti_app::export::{ExportGrant, ExportLevel, PatientKinds};
+use gongti_store::crypto::FileKey;
 use gongti_store::{InstitutionFilter, StaffFilter, TeamRecord};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -185,11 +189,34 @@ enum JobState {
     Failed,
 }
 
+/// One file of a finished export: its type, name and resources, and the key it is
+/// sealed with (in memory only) with the number of its chunks.
 #[derive(Clone)]
 struct Output {
     ty: &'static str,
     file: String,
     count: u64,
+    key: Arc<FileKey>,
+    chunks: u32,
+}
+
+impl Output {
+    fn new(ty: &'static str, file: String) -> Output {
+        Output {
+            ty,
+            file,
+            count: 0,
+            key: Arc::new(FileKey::random()),
+            chunks: 0,
+        }
+    }
+
+    /// `plain` sealed as this file's next chunk.
+    fn seal(&mut self, plain: &[u8]) -> Vec<u8> {
+        let sealed = self.key.seal_chunk(&self.file, self.chunks, plain);
+        self.chunks += 1;
+        sealed
+    }
 }
 
 /// What the kick-off asked for.
@@ -464,19 +491,16 @@ impl TypeFiles {
             None => {
                 let name = format!("{}-{}.ndjson", self.ty, self.outputs.len() + 1);
                 let f = tokio::fs::File::create(dir.join(&name)).await?;
-                self.outputs.push(Output {
-                    ty: self.ty,
-                    file: name,
-                    count: 0,
-                });
+                self.outputs.push(Output::new(self.ty, name));
                 self.part_lines = 0;
                 self.file.insert(f)
             }
         };
-        file.write_all(&self.buf).await?;
-        if let Some(o) = self.outputs.last_mut() {
-            o.count += self.buf_lines;
-        }
+        let Some(o) = self.outputs.last_mut() else {
+            return Err(std::io::Error::other("an open file without its output"));
+        };
+        file.write_all(&o.seal(&self.buf)).await?;
+        o.count += self.buf_lines;
         self.part_lines += self.buf_lines;
         self.buf.clear();
         self.buf_lines = 0;
@@ -772,12 +796,10 @@ async fn write_all(
             lines.push_str(&o.to_string());
             lines.push('\n');
         }
-        tokio::fs::write(dir.join(&name), lines).await?;
-        error.push(Output {
-            ty: "OperationOutcome",
-            file: name,
-            count: left_out.len() as u64,
-        });
+        let mut o = Output::new("OperationOutcome", name);
+        o.count = left_out.len() as u64;
+        tokio::fs::write(dir.join(&o.file), o.seal(lines.as_bytes())).await?;
+        error.push(o);
     }
     if job.cancel.load(Ordering::SeqCst) {
         return Ok(None);
@@ -890,16 +912,15 @@ pub(super) async fn file(
         .of(&id, ctx.principal.user_id, super::chronic::now_us(&state))
         .ok_or_else(not_found)?;
     let listed = match &*job.state() {
-        JobState::Done { output, error } => output
-            .iter()
-            .chain(error)
-            .find(|o| o.file == name)
-            .map(|o| o.ty),
+        JobState::Done { output, error } => {
+            output.iter().chain(error).find(|o| o.file == name).cloned()
+        }
         _ => None,
     };
-    let Some(ty) = listed else {
+    let Some(listed) = listed else {
         return Err(not_found());
     };
+    let ty = listed.ty;
     // A client's token reads only the types its scopes name, whichever token asked.
     if let Some(scopes) = &ctx.principal.scopes
         && ty != "OperationOutcome"
@@ -921,17 +942,19 @@ pub(super) async fn file(
         .export_downloaded(&ctx, &format!("{}/{name}", job.id))
         .await
         .map_err(fhir_err)?;
-    let chunks = futures_util::stream::unfold(Some(f), |f| async move {
-        let mut f = f?;
-        let mut buf = vec![0u8; 64 * 1024];
-        match f.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok(axum::body::Bytes::from(buf)), Some(f)))
+    let chunks = futures_util::stream::unfold(Some((f, 0u32)), move |at| {
+        let listed = listed.clone();
+        async move {
+            let (mut f, chunk) = at?;
+            match open_chunk(&mut f, &listed, chunk).await {
+                Ok(None) => None,
+                Ok(Some(plain)) => Some((Ok(axum::body::Bytes::from(plain)), Some((f, chunk + 1)))),
+                // The body ends with the error (the client sees a cut transfer).
+                Err(e) => {
+                    tracing::warn!(error = %e, "an export file does not open");
+                    Some((Err(e), None))
+                }
             }
-            // The body ends with the error (the client sees a cut transfer).
-            Err(e) => Some((Err(e), None)),
         }
     });
     Ok((
@@ -940,6 +963,43 @@ pub(super) async fn file(
         Body::from_stream(chunks),
     )
         .into_response())
+}
+
+/// The next chunk of an export file opened (`None` after the last one its output
+/// counted); a file cut short, lengthened or altered is an error.
+async fn open_chunk(
+    f: &mut tokio::fs::File,
+    o: &Output,
+    chunk: u32,
+) -> std::io::Result<Option<Vec<u8>>> {
+    let damaged = |what: &str| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{} {what}", o.file),
+        )
+    };
+    let mut len = [0u8; 4];
+    if chunk == o.chunks {
+        return match f.read(&mut len[..1]).await? {
+            0 => Ok(None),
+            _ => Err(damaged("has more than its chunks")),
+        };
+    }
+    f.read_exact(&mut len)
+        .await
+        .map_err(|_| damaged("is cut short"))?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > gongti_store::crypto::FILE_CHUNK_MAX_BYTES {
+        return Err(damaged("is damaged"));
+    }
+    let mut sealed = vec![0u8; len];
+    f.read_exact(&mut sealed)
+        .await
+        .map_err(|_| damaged("is cut short"))?;
+    o.key
+        .open_chunk(&o.file, chunk, &sealed)
+        .map(Some)
+        .map_err(|_| damaged("does not open"))
 }
 
 #[cfg(test)]
@@ -981,13 +1041,42 @@ mod tests {
         );
         let mut ids = Vec::new();
         for o in &out {
-            let text = std::fs::read_to_string(dir.join(&o.file)).unwrap();
+            // On disk, sealed: no line of JSON shows.
+            let raw = std::fs::read(dir.join(&o.file)).unwrap();
+            assert!(!raw.windows(5).any(|w| w == b"\"id\":"), "{}", o.file);
+            let mut f = tokio::fs::File::open(dir.join(&o.file)).await.unwrap();
+            let mut text = Vec::new();
+            let mut chunk = 0;
+            while let Some(plain) = open_chunk(&mut f, o, chunk).await.unwrap() {
+                text.extend(plain);
+                chunk += 1;
+            }
+            let text = String::from_utf8(text).unwrap();
             for line in text.lines() {
                 let v: Value = serde_json::from_str(line).unwrap();
                 ids.push(v["id"].as_str().unwrap().to_owned());
             }
         }
         assert_eq!(ids, ["0", "1", "2", "3", "4"]);
+        // A file cut short or lengthened does not read to its end.
+        let path = dir.join(&out[0].file);
+        let raw = std::fs::read(&path).unwrap();
+        for damaged in [&raw[..raw.len() - 1], &[&raw[..], b"x"].concat()[..]] {
+            std::fs::write(&path, damaged).unwrap();
+            let mut f = tokio::fs::File::open(&path).await.unwrap();
+            let mut failed = false;
+            for chunk in 0..=out[0].chunks {
+                match open_chunk(&mut f, &out[0], chunk).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(_) => {
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+            assert!(failed, "a damaged file read to its end");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
