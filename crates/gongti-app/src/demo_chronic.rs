@@ -1,7 +1,8 @@
 //! A year of chronic-disease management for the demo region: enrolments in the
 //! hypertension and diabetes programmes by age (a few of them ended: died or moved
-//! away), follow-ups judged by the rules, and home readings — deterministic for a
-//! seed, a page of residents at a time so memory stays bounded at city scale.
+//! away), follow-ups judged by the rules, home readings and laboratory HbA1c results —
+//! deterministic for a seed, a page of residents at a time so memory stays bounded at
+//! city scale.
 //!
 //! The generator keeps its own ground truth for the year up to `today`: it decides
 //! each visit's count, date and whether it is controlled (values are drawn clear of
@@ -17,16 +18,21 @@ use gongti_core::chronic::readings::{GlucoseContext, ReadingValue, ValidReading}
 use gongti_core::chronic::record::EndReason;
 use gongti_core::chronic::risk::{DiabetesStatus, bp_grade};
 use gongti_core::chronic::{Bp, Disease, RULESET_VERSION};
+use gongti_core::lab::{LabTest, ValidLabResult};
 use gongti_core::measure::Mmol;
 use gongti_core::resident::age_years;
 use gongti_store::{
-    BulkEnrolment, BulkFollowup, NewReading, ReadingOutcome, ResidentFilter, RiskProfile,
+    BulkEnrolment, BulkFollowup, NewLabResult, NewReading, ReadingOutcome, ResidentFilter,
+    RiskProfile,
 };
 use time::{Date, Duration, OffsetDateTime};
 
 use crate::chronic::{RiskBasis, risk_of};
 use crate::demo::{DemoRng, demo_batch};
 use crate::{App, AppResult, DISPLAY_OFFSET, unix_us};
+
+/// The demo laboratory's identifier system (its results' ids are resident and day).
+const DEMO_LAB: &str = "urn:gongti:demo:lab";
 
 /// Residents read and written per round trip.
 const PAGE: u32 = 5_000;
@@ -53,6 +59,8 @@ pub struct ChronicTruth {
     pub hypertension: ProgrammeTruth,
     pub diabetes: ProgrammeTruth,
     pub readings: u64,
+    /// Laboratory results stored (HbA1c).
+    pub lab_results: u64,
 }
 
 impl ChronicTruth {
@@ -193,6 +201,7 @@ impl App {
             let mut institution_of: Vec<i64> = Vec::new();
             let mut followups: Vec<BulkFollowup> = Vec::new();
             let mut readings: Vec<(i64, ValidReading)> = Vec::new();
+            let mut labs: Vec<(i64, i64, ValidLabResult)> = Vec::new();
             for r in &page.items {
                 done += 1;
                 let age = age_years(r.birth_date, today);
@@ -262,13 +271,37 @@ impl App {
                         let bp = v.face_to_face.then(|| bp_of(&mut rng, v));
                         let fpg = (v.face_to_face && disease == Disease::Diabetes)
                             .then(|| fpg_of(&mut rng, v));
-                        let hba1c = v.hba1c.map(|on_target| {
+                        let mut hba1c = v.hba1c.map(|on_target| {
                             if on_target {
                                 between(&mut rng, 58, 69) as i32 * 10
                             } else {
                                 between(&mut rng, 71, 95) as i32 * 10
                             }
                         });
+                        // Every other HbA1c of a patient in the diabetes programme
+                        // only comes from the laboratory, on the visit's day (it counts
+                        // the same: DOMAIN.md §2). Not for those also in the
+                        // hypertension programme, where it would be contact too.
+                        if let Some(centi) = hba1c
+                            && !hypertensive
+                            && (r.id + v.on.to_julian_day() as i64) % 2 == 0
+                        {
+                            hba1c = None;
+                            labs.push((
+                                r.id,
+                                r.home_institution_id,
+                                ValidLabResult {
+                                    source_system: DEMO_LAB.into(),
+                                    source_id: format!("{}-{}", r.id, v.on),
+                                    test: LabTest::Hba1c,
+                                    loinc: "4548-4".into(),
+                                    value_centi: centi,
+                                    reported: format!("{}.{} %", centi / 100, centi % 100 / 10),
+                                    collected_on: v.on,
+                                    collected_at_us: None,
+                                },
+                            ));
+                        }
                         let findings = Findings {
                             disease,
                             age_years: visit_age,
@@ -484,6 +517,23 @@ impl App {
                             demo_batch(now_us, "Observation", &ids)
                         },
                     )
+                    .await?
+                    .len() as u64;
+            }
+            if !labs.is_empty() {
+                let rows: Vec<NewLabResult<'_>> = labs
+                    .iter()
+                    .map(|(resident_id, institution_id, result)| NewLabResult {
+                        resident_id: *resident_id,
+                        result,
+                        institution_id: *institution_id,
+                        // The counters are computed once at the end.
+                        enrolments: Vec::new(),
+                        audit: crate::demo::demo_entry(now_us, "Observation", Some(*resident_id)),
+                    })
+                    .collect();
+                truth.lab_results += store
+                    .insert_lab_results(&rows, uploader, now_us, &params)
                     .await?
                     .len() as u64;
             }

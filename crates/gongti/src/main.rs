@@ -821,7 +821,7 @@ async fn seed_demo_if_empty(
         .map_err(|e| anyhow::anyhow!("seeding the demo region: {e:?}"))?;
     bar.finish();
     println!(
-        "演示区已生成 demo region: {} districts, {} grassroots institutions, {} upper hospitals, {} residents, {} family-doctor contracts, {} hypertension and {} diabetes patients under management, {} follow-ups, {} home readings, {} clinic schedules in {:.1}s",
+        "演示区已生成 demo region: {} districts, {} grassroots institutions, {} upper hospitals, {} residents, {} family-doctor contracts, {} hypertension and {} diabetes patients under management, {} follow-ups, {} home readings, {} laboratory results, {} clinic schedules in {:.1}s",
         summary.districts,
         summary.grassroots,
         summary.upper_hospitals,
@@ -831,6 +831,7 @@ async fn seed_demo_if_empty(
         summary.chronic.diabetes.managed,
         summary.chronic.hypertension.followups + summary.chronic.diabetes.followups,
         summary.chronic.readings,
+        summary.chronic.lab_results,
         summary.schedules,
         started.elapsed().as_secs_f64()
     );
