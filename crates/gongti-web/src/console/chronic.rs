@@ -723,6 +723,16 @@ async fn chronic_page(
                     dots_only: false,
                 },
                 Series {
+                    label: l.t("空腹血糖（检验）", "FPG (laboratory)"),
+                    colour: "#7c3aed",
+                    points: labs
+                        .iter()
+                        .filter(|r| r.test == LabTest::FastingGlucose)
+                        .map(|r| (r.collected_on, r.value_centi as f64 / 100.0))
+                        .collect(),
+                    dots_only: false,
+                },
+                Series {
                     label: l.t("家庭自测", "Home"),
                     colour: "#9aa5b1",
                     points: readings

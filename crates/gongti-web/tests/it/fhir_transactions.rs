@@ -831,6 +831,20 @@ async fn laboratory_results_come_in_and_count_on_their_collection_day() {
         assert!(page.text.contains("检验结果"), "{}", page.text);
         assert!(page.text.contains("糖化血红蛋白"));
         assert!(page.text.contains("6.20 %"));
+        // Resident A's laboratory FPG is on the glucose chart, apart from follow-ups'.
+        let page_a = crate::console::page(
+            &t,
+            &session,
+            &format!("/residents/{resident_a}/chronic"),
+            "zh",
+        )
+        .await;
+        assert_eq!(page_a.status, StatusCode::OK, "{}", page_a.text);
+        assert!(page_a.text.contains("空腹血糖（检验）"), "{}", page_a.text);
+        assert!(
+            page_a.text.contains("<title>") && page_a.text.contains(" 6.99</title>"),
+            "the 126 mg/dL FPG plotted as 6.99 mmol/L"
+        );
         let enrol = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
             entry("urn:uuid:c", condition(&format!("Patient/{}", t.home_resident), "E11.9", &day(400), Some(&day(300))), "POST", "Condition"),
         ]});
