@@ -17,8 +17,8 @@ use gongti_core::region::InstitutionId;
 use gongti_core::resident::{ResidentForm, validate};
 use gongti_store::{
     ImportEnrolment, ImportEnrolmentRef, ImportFollowup, ImportLab, ImportPatient, ImportPlan,
-    ImportReading, ImportRegistration, ImportRisk, ImportUpdate, NewAlert, NewEnrolment,
-    PatientTable, RecordTable, ResidentFilter, RiskProfile, StoreError,
+    ImportReading, ImportRegistration, ImportRisk, ImportUpdate, NewEnrolment, PatientTable,
+    RecordTable, ResidentFilter, RiskProfile, StoreError,
 };
 use time::Date;
 
@@ -189,6 +189,15 @@ impl App {
             })
             .collect();
         let mut programmes = std::collections::HashSet::new();
+        // Stored residents with readings in the import: the record of their upload and
+        // the enrolments the readings count in.
+        let mut reading_residents: std::collections::HashMap<
+            i64,
+            (
+                gongti_core::audit::AuditEntry,
+                Vec<gongti_store::EnrolmentScope>,
+            ),
+        > = std::collections::HashMap::new();
         // Each institution's counter scopes, read once.
         let mut institution_scopes: std::collections::HashMap<i64, [String; 3]> =
             std::collections::HashMap::new();
@@ -311,22 +320,26 @@ impl App {
                 }
                 ImportItem::Reading { patient, form } => {
                     let (new, stored) = whose(*patient, &registration_of, &found);
-                    let mut entry = self.entry(ctx, "reading.upload", Outcome::Ok);
-                    entry.resource_type = "Observation".into();
-                    // Where an urgent reading's alert goes: a new resident's home.
-                    let (target, enrolments, (institution_id, team_id)) = match (new, stored) {
-                        (Some(k), _) => (
-                            ImportPatient::New(k),
-                            Vec::new(),
-                            (plan.registrations[k].home_institution_id, None),
-                        ),
-                        (None, Some(id)) => {
-                            let (e, enrolments) =
-                                self.measured_of(ctx, id, "reading.upload").await?;
-                            entry = e;
-                            let home = self.store.alert_home(id, today).await?;
-                            (ImportPatient::Existing(id), enrolments, home)
+                    let (target, enrolments, entry) = match (new, stored) {
+                        (Some(k), _) => {
+                            let mut entry = self.entry(ctx, "reading.upload", Outcome::Ok);
+                            entry.resource_type = "Observation".into();
+                            (ImportPatient::New(k), Vec::new(), entry)
                         }
+                        // A stored resident's reach and enrolments, decided once.
+                        (None, Some(id)) => match reading_residents.get(&id) {
+                            Some((entry, enrolments)) => (
+                                ImportPatient::Existing(id),
+                                enrolments.clone(),
+                                entry.clone(),
+                            ),
+                            None => {
+                                let (entry, enrolments) =
+                                    self.measured_of(ctx, id, "reading.upload").await?;
+                                reading_residents.insert(id, (entry.clone(), enrolments.clone()));
+                                (ImportPatient::Existing(id), enrolments, entry)
+                            }
+                        },
                         (None, None) => {
                             problems.push((i, FieldProblem::new("subject", Problem::NotAllowed)));
                             continue;
@@ -334,14 +347,8 @@ impl App {
                     };
                     match validate_reading(form, self.now_us()) {
                         Ok(reading) => {
-                            let alert =
-                                urgent_reading(&reading.value, &self.chronic).map(|reason| {
-                                    NewAlert {
-                                        institution_id,
-                                        team_id,
-                                        code: reason.code(),
-                                    }
-                                });
+                            let alert = urgent_reading(&reading.value, &self.chronic)
+                                .map(|reason| (reason.code(), today));
                             planned[i] = Planned::Reading(plan.readings.len());
                             plan.readings.push(ImportReading {
                                 patient: target,

@@ -330,9 +330,6 @@ impl std::fmt::Debug for FileKey {
     }
 }
 
-/// Longest chunk [`FileKey::open_chunk`] accepts (sealed bytes).
-pub const FILE_CHUNK_MAX_BYTES: usize = 64 << 20;
-
 impl FileKey {
     /// A fresh random key.
     pub fn random() -> FileKey {

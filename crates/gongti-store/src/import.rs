@@ -79,8 +79,10 @@ pub struct ImportReading {
     pub reading: gongti_core::chronic::readings::ValidReading,
     /// Its day in the region's time zone (contact for the kept figures).
     pub taken_on: Date,
-    /// The alert an urgent reading raises.
-    pub alert: Option<crate::NewAlert>,
+    /// The code of the alert an urgent reading raises, and the day whose contract
+    /// decides where it goes (decided in the transaction, after the plan's
+    /// enrolments: `store::readings::ALERT_HOME`).
+    pub alert: Option<(&'static str, Date)>,
     pub uploaded_by_user_id: i64,
     /// The resident's stored enrolments (the plan's own are added when written).
     pub enrolments: Vec<crate::EnrolmentScope>,
@@ -340,14 +342,25 @@ impl Store {
             // Home readings: contact in every programme of their resident.
             let mut reading_rows = Vec::with_capacity(plan.readings.len());
             for r in &plan.readings {
-                reading_rows.push(crate::NewReading {
-                    resident_id: match r.patient {
-                        ImportPatient::New(i) => *residents.get(i).ok_or(StoreError::NotFound)?,
-                        ImportPatient::Existing(id) => id,
-                    },
-                    reading: &r.reading,
-                    alert: r.alert.clone(),
-                });
+                let resident_id = match r.patient {
+                    ImportPatient::New(i) => *residents.get(i).ok_or(StoreError::NotFound)?,
+                    ImportPatient::Existing(id) => id,
+                };
+                let alert = match r.alert {
+                    Some((code, today)) => {
+                        use crate::row::RowExt as _;
+                        let home = sqlx::query(crate::readings::ALERT_HOME)
+                            .bind(resident_id).bind(today)
+                            .fetch_one(&mut *tx).await?;
+                        Some(crate::NewAlert {
+                            institution_id: home.i64("institution_id")?,
+                            team_id: home.opt_i64("team_id")?,
+                            code,
+                        })
+                    }
+                    None => None,
+                };
+                reading_rows.push(crate::NewReading { resident_id, reading: &r.reading, alert });
             }
             let mut readings = Vec::with_capacity(reading_rows.len());
             // One statement's rows share their uploader.
@@ -377,9 +390,15 @@ impl Store {
                             readings.push((id, true));
                         }
                         None => {
+                            // A repeat: the stored reading is the answer, and the
+                            // upload is on the trail as the single upload puts it.
                             let (id,): (i64,) = sqlx::query_as(crate::readings::EXISTING_READING)
                                 .bind(row.resident_id).bind(&r.reading.client_reading_id)
                                 .fetch_one(&mut *tx).await?;
+                            let mut audit = r.audit.clone();
+                            audit.patient_id = Some(row.resident_id);
+                            audit.detail = Some("1 sent, 0 new, 0 alerts".into());
+                            staged.push(audit);
                             readings.push((id, false));
                         }
                     }

@@ -237,6 +237,21 @@ const ALERT_SELECT: &str = "SELECT a.id, a.resident_id, r.name AS resident_name,
        AND e.disease = 'hypertension' AND e.status = 'active') AS risk_level \
     FROM alerts a JOIN residents r ON r.id = a.resident_id";
 
+/// Where a resident's alerts go (`$1` the resident, `$2` today): the team and
+/// institution of the contract in force, else the institution managing an active
+/// enrolment, else the institution that holds the record.
+pub(crate) const ALERT_HOME: &str = "SELECT COALESCE(
+         (SELECT c.institution_id FROM contracts c WHERE c.resident_id = r.id
+            AND c.status IN ('active', 'renewed', 'switched') AND c.start_on <= $2 AND c.end_on >= $2
+          ORDER BY c.start_on DESC LIMIT 1),
+         (SELECT e.institution_id FROM chronic_enrolments e WHERE e.resident_id = r.id AND e.status = 'active'
+          ORDER BY e.id LIMIT 1),
+         r.home_institution_id) AS institution_id,
+       (SELECT c.team_id FROM contracts c WHERE c.resident_id = r.id
+            AND c.status IN ('active', 'renewed', 'switched') AND c.start_on <= $2 AND c.end_on >= $2
+          ORDER BY c.start_on DESC LIMIT 1) AS team_id
+     FROM residents r WHERE r.id = $1";
+
 impl Store {
     /// Where a resident's alerts go: the team and institution of the contract in force
     /// on `today`, else the institution managing an active enrolment, else the
@@ -247,19 +262,7 @@ impl Store {
         today: time::Date,
     ) -> Result<(i64, Option<i64>)> {
         on_read!(self, pool => {
-            let row = sqlx::query(
-                "SELECT COALESCE(
-                     (SELECT c.institution_id FROM contracts c WHERE c.resident_id = r.id
-                        AND c.status IN ('active', 'renewed', 'switched') AND c.start_on <= $2 AND c.end_on >= $2
-                      ORDER BY c.start_on DESC LIMIT 1),
-                     (SELECT e.institution_id FROM chronic_enrolments e WHERE e.resident_id = r.id AND e.status = 'active'
-                      ORDER BY e.id LIMIT 1),
-                     r.home_institution_id) AS institution_id,
-                   (SELECT c.team_id FROM contracts c WHERE c.resident_id = r.id
-                        AND c.status IN ('active', 'renewed', 'switched') AND c.start_on <= $2 AND c.end_on >= $2
-                      ORDER BY c.start_on DESC LIMIT 1) AS team_id
-                 FROM residents r WHERE r.id = $1",
-            )
+            let row = sqlx::query(ALERT_HOME)
             .bind(resident_id).bind(today)
             .fetch_optional(pool).await?
             .ok_or(StoreError::NotFound)?;

@@ -2,7 +2,10 @@
 //! city's data warehouse: `$export` at system, `Group/{id}` and `Patient` level, the
 //! asynchronous kick-off (202 with `Content-Location`), the status (202 with
 //! `X-Progress` while it runs, then the manifest; `DELETE` cancels) and the NDJSON
-//! files, with `_since`, `_type` and `_outputFormat`.
+//! files, with `_since`, `_type` and `_outputFormat`. Gongti deletes nothing an export
+//! carries — an ended enrolment, a cancelled booking, a resident merged into another
+//! (`active: false`, `link` replaced-by) are new versions — so an export `_since` a
+//! time lists what changed and its manifest has no `deleted` entries to report.
 //!
 //! What an export may carry is decided once, when it is asked for
 //! (`app::export`: named records only to an institution's administrator, the registry
@@ -211,11 +214,15 @@ impl Output {
         }
     }
 
-    /// `plain` sealed as this file's next chunk.
-    fn seal(&mut self, plain: &[u8]) -> Vec<u8> {
+    /// `plain` sealed as this file's next chunk (a chunk's number is its nonce: never
+    /// twice).
+    fn seal(&mut self, plain: &[u8]) -> std::io::Result<Vec<u8>> {
         let sealed = self.key.seal_chunk(&self.file, self.chunks, plain);
-        self.chunks += 1;
-        sealed
+        self.chunks = self
+            .chunks
+            .checked_add(1)
+            .ok_or_else(|| std::io::Error::other("an export file of too many chunks"))?;
+        Ok(sealed)
     }
 }
 
@@ -499,7 +506,7 @@ impl TypeFiles {
         let Some(o) = self.outputs.last_mut() else {
             return Err(std::io::Error::other("an open file without its output"));
         };
-        file.write_all(&o.seal(&self.buf)).await?;
+        file.write_all(&o.seal(&self.buf)?).await?;
         o.count += self.buf_lines;
         self.part_lines += self.buf_lines;
         self.buf.clear();
@@ -798,7 +805,8 @@ async fn write_all(
         }
         let mut o = Output::new("OperationOutcome", name);
         o.count = left_out.len() as u64;
-        tokio::fs::write(dir.join(&o.file), o.seal(lines.as_bytes())).await?;
+        let sealed = o.seal(lines.as_bytes())?;
+        tokio::fs::write(dir.join(&o.file), sealed).await?;
         error.push(o);
     }
     if job.cancel.load(Ordering::SeqCst) {
@@ -989,7 +997,9 @@ async fn open_chunk(
         .await
         .map_err(|_| damaged("is cut short"))?;
     let len = u32::from_be_bytes(len) as usize;
-    if len > gongti_store::crypto::FILE_CHUNK_MAX_BYTES {
+    // A chunk holds the lines buffered before a write: [`BUFFER_BYTES_MAX`] and the
+    // line that passed it.
+    if len > 4 * BUFFER_BYTES_MAX {
         return Err(damaged("is damaged"));
     }
     let mut sealed = vec![0u8; len];

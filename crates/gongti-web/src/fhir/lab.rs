@@ -38,7 +38,10 @@ pub(super) fn is_laboratory(o: &Value) -> bool {
         .as_array()
         .into_iter()
         .flatten()
-        .any(|c| c["system"] == LOINC && (c["code"] == "14771-0" || c["code"] == "4548-4"));
+        .any(|c| {
+            c["system"] == LOINC
+                && (c["code"] == "14771-0" || c["code"] == "1558-6" || c["code"] == "4548-4")
+        });
     category || lab_code
 }
 

@@ -1,5 +1,6 @@
 //! `POST Observation` of a stored resident, with no Encounter: a laboratory result
-//! (`fhir::lab`), or a home reading (a BP panel, a blood glucose) uploaded through the
+//! (`fhir::lab`), or a home reading (a BP panel 85354-9, a blood glucose 15074-8 in
+//! mmol/L) uploaded through the
 //! readings use case — its validation,
 //! reach, alerting and audit. The Observation's `identifier` is the uploader's own id
 //! for the reading: posting it again changes nothing and answers the stored one (200).
@@ -54,14 +55,18 @@ pub(super) fn reading_of(o: &Value) -> Result<ReadingForm, Vec<FieldProblem>> {
             form.sbp_mmhg = component("8480-6").map(|v| v.round() as i64);
             form.dbp_mmhg = component("8462-4").map(|v| v.round() as i64);
         }
-        Some(c @ ("15074-8" | "1558-6")) => {
+        // A blood glucose in mmol/L, taken fasting unless the reading says otherwise.
+        Some("15074-8") => {
+            if super::lab::unit_of(&o["valueQuantity"]).is_some_and(|u| u.trim() != "mmol/L") {
+                return Err(vec![problem(
+                    "valueQuantity.unit",
+                    Problem::Inconsistent { with: "code" },
+                )]);
+            }
             form.kind = "glucose".into();
             form.glucose_mmol = o["valueQuantity"]["value"].as_f64();
-            if c == "1558-6" {
-                form.glucose_context = Some("fasting".into());
-            }
         }
-        _ => return Err(vec![problem("Observation.code", Problem::UnknownCode)]),
+        _ => return Err(vec![problem("code", Problem::UnknownCode)]),
     }
     Ok(form)
 }

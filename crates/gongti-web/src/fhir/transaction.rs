@@ -49,16 +49,16 @@ fn date(v: &Value) -> Option<time::Date> {
 
 /// A reference's target: an entry of this Bundle (by `fullUrl`) or a stored record
 /// (`Type/id`, relative or absolute).
-fn target(reference: &str, ty: &str, full_urls: &[Option<String>]) -> Option<Reference> {
-    if let Some(i) = full_urls
-        .iter()
-        .position(|u| u.as_deref() == Some(reference))
-    {
-        return Some(Reference::Entry(i));
+fn target(reference: &str, ty: &str, full_urls: &FullUrls<'_>) -> Option<Reference> {
+    if let Some(i) = full_urls.get(reference) {
+        return Some(Reference::Entry(*i));
     }
     let (_, id) = reference.rsplit_once(&format!("{ty}/"))?;
     id.parse().ok().map(Reference::Stored)
 }
+
+/// The entries of a Bundle by their `fullUrl` (the first entry of a repeated one).
+type FullUrls<'a> = std::collections::HashMap<&'a str, usize>;
 
 #[derive(Debug, Clone, Copy)]
 enum Reference {
@@ -158,7 +158,7 @@ async fn read_entry(
     ctx: &Ctx,
     i: usize,
     entry: &Value,
-    full_urls: &[Option<String>],
+    full_urls: &FullUrls<'_>,
     problems: &mut Vec<(usize, FieldProblem)>,
 ) -> Result<Option<Asked>, ApiError> {
     let bad = |field: &'static str, problem: Problem| FieldProblem { field, problem };
@@ -402,17 +402,24 @@ pub(super) async fn bundle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let b = resource_body(&headers, &body, "Bundle")?;
-    let kind = b["type"].as_str().unwrap_or("");
-    if kind != "transaction" && kind != "batch" {
-        return Err(ApiError::bad_request(
-            "bundle_type",
-            "只接受 transaction 或 batch 类型的 Bundle",
-            "Only transaction and batch Bundles are taken",
-        )
-        .fhir());
-    }
-    let entries = b["entry"].as_array().cloned().unwrap_or_default();
+    let mut b = resource_body(&headers, &body, "Bundle")?;
+    let batch_kind = match b["type"].as_str() {
+        Some("transaction") => false,
+        Some("batch") => true,
+        _ => {
+            return Err(ApiError::bad_request(
+                "bundle_type",
+                "只接受 transaction 或 batch 类型的 Bundle",
+                "Only transaction and batch Bundles are taken",
+            )
+            .fhir());
+        }
+    };
+    // The entries taken out of the Bundle, not copied.
+    let entries = match b.get_mut("entry").map(Value::take) {
+        Some(Value::Array(entries)) => entries,
+        _ => Vec::new(),
+    };
     if entries.len() > ENTRIES_MAX {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -451,14 +458,25 @@ pub(super) async fn bundle(
             return Err(crate::scopes::insufficient().fhir());
         }
     }
-    let full_urls: Vec<Option<String>> = entries
-        .iter()
-        .map(|e| e["fullUrl"].as_str().map(str::to_owned))
-        .collect();
-    if kind == "batch" {
+    if batch_kind {
         return Ok(batch(&state, &ctx, &entries).await);
     }
     let mut problems = Vec::new();
+    // Entries refer to one another by fullUrl, which names one entry only.
+    let mut full_urls = FullUrls::with_capacity(entries.len());
+    for (i, e) in entries.iter().enumerate() {
+        if let Some(u) = e["fullUrl"].as_str()
+            && full_urls.insert(u, i).is_some()
+        {
+            problems.push((
+                i,
+                FieldProblem {
+                    field: "fullUrl",
+                    problem: Problem::Inconsistent { with: "fullUrl" },
+                },
+            ));
+        }
+    }
     let mut asked = Vec::with_capacity(entries.len());
     for (i, entry) in entries.iter().enumerate() {
         asked.push(read_entry(&state, &ctx, i, entry, &full_urls, &mut problems).await?);
@@ -566,6 +584,14 @@ pub(super) async fn bundle(
                 } => Some(j),
                 ImportItem::Followup {
                     programme: Programme::Item(j),
+                    ..
+                } => Some(j),
+                ImportItem::LabResult {
+                    patient: Target::Item(j),
+                    ..
+                }
+                | ImportItem::Reading {
+                    patient: Target::Item(j),
                     ..
                 } => Some(j),
                 _ => None,
@@ -690,7 +716,7 @@ fn response_of(outcome: ImportOutcome, as_type: Option<&str>) -> Value {
 
 /// A batch: each entry on its own (entries may not refer to one another).
 async fn batch(state: &AppState, ctx: &Ctx, entries: &[Value]) -> Response {
-    let none: Vec<Option<String>> = vec![None; entries.len()];
+    let none = FullUrls::new();
     let mut answers = Vec::with_capacity(entries.len());
     for (i, entry) in entries.iter().enumerate() {
         let mut problems = Vec::new();
@@ -753,7 +779,7 @@ pub(super) async fn create_condition(
     let resource = resource_body(&headers, &body, "Condition")?;
     let entry = json!({"resource": resource, "request": {"method": "POST", "url": "Condition"}});
     let mut problems = Vec::new();
-    let asked = read_entry(&state, &ctx, 0, &entry, &[], &mut problems).await?;
+    let asked = read_entry(&state, &ctx, 0, &entry, &FullUrls::new(), &mut problems).await?;
     let item = match asked {
         Some(Asked::Item(
             item @ ImportItem::Enrol {

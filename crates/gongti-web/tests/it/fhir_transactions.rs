@@ -1001,6 +1001,21 @@ async fn an_imported_enrolment_ends_as_if_its_visits_were_recorded_one_by_one() 
     }
 }
 
+/// Posts a Bundle that must be accepted; its response Bundle.
+async fn accepted(t: &TestApp, token: &str, bundle: &Value) -> Value {
+    let r = post_bundle(t, token, bundle).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.json()
+}
+
+/// The location a response Bundle's entry `i` answers.
+fn location_of(answer: &Value, i: usize) -> String {
+    answer["entry"][i]["response"]["location"]
+        .as_str()
+        .unwrap_or_else(|| panic!("entry {i} has no location: {answer}"))
+        .to_owned()
+}
+
 /// A home reading in a Bundle: a BP panel or a blood glucose of `patient`, the
 /// device's own `id` as its identifier.
 fn home_reading(full_url: &str, patient: &str, at: &str, id: &str, value: Value) -> Value {
@@ -1056,15 +1071,8 @@ async fn home_readings_come_in_with_their_residents_and_alert_when_urgent() {
             home_reading("urn:uuid:4ea00000-0000-4000-8000-000000000003", pa, &at(2), "cuff-2", bp_panel(192, 116)),
             home_reading("urn:uuid:4ea00000-0000-4000-8000-000000000004", &format!("Patient/{}", t.home_resident), &at(3), "meter-1", glucose.clone()),
         ]});
-        let r = post_bundle(&t, &doctor, &bundle).await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-        let answer = r.json();
-        let location = |i: usize| {
-            answer["entry"][i]["response"]["location"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        };
+        let answer = accepted(&t, &doctor, &bundle).await;
+        let location = |i: usize| location_of(&answer, i);
         for i in 2..5 {
             assert_eq!(answer["entry"][i]["response"]["status"], "201 Created");
             assert!(location(i).starts_with("Observation/r"), "{}", location(i));
@@ -1139,5 +1147,112 @@ async fn home_readings_come_in_with_their_residents_and_alert_when_urgent() {
         let dir = gongti_testdb::temp_dir("gongti-fhir-home-readings");
         std::fs::write(dir.join("reading.json"), read.to_string()).unwrap();
         validate(&dir, 1);
+    }
+}
+
+/// Entries refer to one another by fullUrl wherever they stand and whatever entries
+/// make no item of their own (an EpisodeOfCare, an Observation measured at an
+/// Encounter): a reading or a result goes to the Patient it names. A repeat of a
+/// reading is on the trail; a fullUrl names one entry only; a serum glucose is a
+/// laboratory's, a blood glucose in mg/dL is not a home reading.
+#[tokio::test]
+async fn references_reach_the_entry_they_name_wherever_it_stands() {
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let day = |ago: i64| (t.app.today() - time::Duration::days(ago)).to_string();
+        let at = |ago: i64| format!("{}T07:30:00+08:00", day(ago));
+        let (a, b, c) = (
+            id_number_born("19510101", 811),
+            id_number_born("19520202", 812),
+            id_number_born("19530303", 813),
+        );
+        let u = |n: u32| format!("urn:uuid:5eb00000-0000-4000-8000-{n:012}");
+        let (pa, pb, pc) = (u(1), u(2), u(3));
+        let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            entry(&pa, patient(&a, "周文"), "POST", "Patient"),
+            entry(&u(4), condition(&pa, "I10", &day(900), Some(&day(300))), "POST", "Condition"),
+            entry(&u(5), json!({"resourceType": "EpisodeOfCare", "status": "active",
+                "patient": {"reference": pa}, "diagnosis": [{"condition": {"reference": u(4)}}],
+                "period": {"start": day(300)}}), "POST", "EpisodeOfCare"),
+            encounter(&u(6), &pa, &u(5), &day(100)),
+            bp(&u(7), &pa, &u(6), &day(100), 138, 86),
+            entry(&pb, patient(&b, "吴敏"), "POST", "Patient"),
+            entry(&pc, patient(&c, "郑强"), "POST", "Patient"),
+            home_reading(&u(8), &pb, &at(3), "cuff-b", bp_panel(134, 82)),
+            lab(&u(9), &pc, "4548-4", 6.4, "%", &day(20), "LIS-C-1"),
+            // 1558-6 with no category: a serum glucose is a laboratory's (mg/dL).
+            entry(&u(10), json!({"resourceType": "Observation", "status": "final",
+                "identifier": [{"system": "urn:example:lis", "value": "LIS-C-2"}],
+                "code": {"coding": [{"system": "http://loinc.org", "code": "1558-6"}]},
+                "subject": {"reference": pc}, "effectiveDateTime": day(20),
+                "valueQuantity": {"value": 126.0, "unit": "mg/dL", "system": "http://unitsofmeasure.org", "code": "mg/dL"}}),
+                "POST", "Observation"),
+        ]});
+        let answer = accepted(&t, &doctor, &bundle).await;
+        let location = |i: usize| {
+            location_of(&answer, i)
+                .trim_end_matches("/_history/1")
+                .to_owned()
+        };
+        let subject = |path: String| {
+            let t = &t;
+            let doctor = &doctor;
+            async move {
+                let r = t.get(&format!("/fhir/{path}"), doctor).await;
+                assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+                r.json()["subject"]["reference"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }
+        };
+        assert_eq!(subject(location(7)).await, location(5), "B's reading");
+        assert_eq!(subject(location(8)).await, location(6), "C's HbA1c");
+        assert!(
+            location(9).starts_with("Observation/lab"),
+            "{}",
+            location(9)
+        );
+        assert_eq!(subject(location(9)).await, location(6), "C's serum glucose");
+        let (fresh, stored) = t.app.recompute_indicators(false).await.unwrap();
+        assert_eq!(fresh, stored);
+
+        // B's reading again: answered with the stored one, and on the trail.
+        let resident_b: i64 = location(5).split('/').nth(1).unwrap().parse().unwrap();
+        let again = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            home_reading(&u(11), &location(5), &at(3), "cuff-b", bp_panel(134, 82)),
+        ]});
+        let r = post_bundle(&t, &doctor, &again).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.json()["entry"][0]["response"]["status"], "200 OK");
+        let trail = t.audit_tail(5).await;
+        assert!(
+            trail.iter().any(|e| e.entry.action == "reading.upload"
+                && e.entry.patient_id == Some(resident_b)
+                && e.entry.detail.as_deref() == Some("1 sent, 0 new, 0 alerts")),
+            "{trail:?}"
+        );
+
+        // Refused, nothing written: a fullUrl twice; a blood glucose in mg/dL.
+        let before = patient_count(&t, &doctor).await;
+        let d = id_number_born("19540404", 814);
+        let twice = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            entry(&u(12), patient(&d, "冯丽"), "POST", "Patient"),
+            entry(&u(12), condition(&u(12), "I10", &day(900), Some(&day(300))), "POST", "Condition"),
+        ]});
+        let r = post_bundle(&t, &doctor, &twice).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert!(r.text.contains("fullUrl"), "{}", r.text);
+        let mg = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            entry(&u(13), patient(&d, "冯丽"), "POST", "Patient"),
+            home_reading(&u(14), &u(13), &at(1), "meter-d", json!({
+                "code": {"coding": [{"system": "http://loinc.org", "code": "15074-8"}]},
+                "valueQuantity": {"value": 110.0, "unit": "mg/dL", "system": "http://unitsofmeasure.org", "code": "mg/dL"},
+            })),
+        ]});
+        let r = post_bundle(&t, &doctor, &mg).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert!(r.text.contains("valueQuantity.unit"), "{}", r.text);
+        assert_eq!(patient_count(&t, &doctor).await, before);
     }
 }
