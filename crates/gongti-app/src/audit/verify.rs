@@ -46,7 +46,7 @@ pub const COVERED_TABLES: [Covered; 15] = [
     covered(RecordTable::Enrolments, "EpisodeOfCare", &["chronic.enrol", "demo.seed"]),
     covered(RecordTable::Followups, "Encounter", &["followup.create", "demo.seed"]),
     covered(RecordTable::HomeReadings, "Observation", &["reading.upload", "demo.seed"]),
-    covered(RecordTable::LabResults, "Observation", &["lab.record"]),
+    covered(RecordTable::LabResults, "Observation", &["lab.record", "demo.seed"]),
     covered(RecordTable::ScreeningReadings, "Observation", &["screening.record"]),
     covered(RecordTable::Schedules, "Schedule", &["schedule.publish", "demo.seed"]),
     covered(RecordTable::Bookings, "Booking", &["booking.create", "booking.reschedule", "patient.book"]),
