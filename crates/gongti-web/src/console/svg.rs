@@ -118,6 +118,10 @@ pub(crate) fn line_chart(
                 trim(*v),
             );
         }
+        // A series with nothing in range has no key: nothing to look for.
+        if points.is_empty() {
+            continue;
+        }
         let _ = write!(
             s,
             r##"<rect x="{legend_x}" y="{}" width="10" height="10" fill="{}"/><text x="{}" y="{}" font-size="11" fill="#3e4c59">{}</text>"##,
@@ -169,6 +173,12 @@ mod tests {
                     points: vec![(date!(2026 - 04 - 01), 138.0)],
                     dots_only: true,
                 },
+                Series {
+                    label: "检验",
+                    colour: "#7c3aed",
+                    points: vec![(date!(2025 - 04 - 01), 6.0)],
+                    dots_only: false,
+                },
             ],
             &[Rule {
                 label: "140",
@@ -188,6 +198,11 @@ mod tests {
             "points outside the range are left out"
         );
         assert!(svg.contains("stroke-dasharray"));
+        assert!(svg.contains(">家庭自测</text>"));
+        assert!(
+            !svg.contains(">检验</text>"),
+            "a series with nothing in range has no key"
+        );
         assert_eq!(trim(140.0), "140");
         assert_eq!(trim(0.25), "0.25");
     }
