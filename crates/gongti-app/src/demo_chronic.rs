@@ -18,7 +18,7 @@ use gongti_core::chronic::readings::{GlucoseContext, ReadingValue, ValidReading}
 use gongti_core::chronic::record::EndReason;
 use gongti_core::chronic::risk::{DiabetesStatus, bp_grade};
 use gongti_core::chronic::{Bp, Disease, RULESET_VERSION};
-use gongti_core::lab::{LabTest, ValidLabResult};
+use gongti_core::lab::{LabResultForm, ValidLabResult, validate_lab_result};
 use gongti_core::measure::Mmol;
 use gongti_core::resident::age_years;
 use gongti_store::{
@@ -29,7 +29,7 @@ use time::{Date, Duration, OffsetDateTime};
 
 use crate::chronic::{RiskBasis, risk_of};
 use crate::demo::{DemoRng, demo_batch};
-use crate::{App, AppResult, DISPLAY_OFFSET, unix_us};
+use crate::{App, AppError, AppResult, DISPLAY_OFFSET, unix_us};
 
 /// The demo laboratory's identifier system (its results' ids are resident and day).
 const DEMO_LAB: &str = "urn:gongti:demo:lab";
@@ -287,20 +287,20 @@ impl App {
                             && (r.id + v.on.to_julian_day() as i64) % 2 == 0
                         {
                             hba1c = None;
-                            labs.push((
-                                r.id,
-                                r.home_institution_id,
-                                ValidLabResult {
-                                    source_system: DEMO_LAB.into(),
-                                    source_id: format!("{}-{}", r.id, v.on),
-                                    test: LabTest::Hba1c,
-                                    loinc: "4548-4".into(),
-                                    value_centi: centi,
-                                    reported: format!("{}.{} %", centi / 100, centi % 100 / 10),
-                                    collected_on: v.on,
-                                    collected_at_us: None,
-                                },
-                            ));
+                            // As a laboratory sends it, checked as any result is.
+                            let form = LabResultForm {
+                                source_system: Some(DEMO_LAB.into()),
+                                source_id: format!("{}-{}", r.id, v.on),
+                                loinc: Some("4548-4".into()),
+                                value: Some(f64::from(centi) / 100.0),
+                                unit: Some("%".into()),
+                                collected_on: Some(v.on),
+                                collected_at_us: None,
+                            };
+                            let result = validate_lab_result(&form, today).map_err(|p| {
+                                AppError::Internal(anyhow::anyhow!("demo HbA1c refused: {p:?}"))
+                            })?;
+                            labs.push((r.id, r.home_institution_id, result));
                         }
                         let findings = Findings {
                             disease,
