@@ -20,17 +20,21 @@ pub const CONTRACT_HISTORY_MAX: u32 = 50;
 #[derive(Debug, Clone)]
 pub enum ContractAction {
     /// Sign with a team; the basic package is always included, `packages` adds
-    /// optional ones by code.
+    /// optional ones by code. `resident_consent`: the staff member confirms the
+    /// resident agreed (DOMAIN.md §5); recorded on the audit trail, required.
     Sign {
         team_id: i64,
         packages: Vec<String>,
+        resident_consent: bool,
     },
     Renew {
         packages: Vec<String>,
     },
+    /// A new team at expiry; the resident's consent as for signing.
     Switch {
         team_id: i64,
         packages: Vec<String>,
+        resident_consent: bool,
     },
     Terminate {
         reason: String,
@@ -125,8 +129,26 @@ impl App {
             .iter()
             .find(|c| c.status == gongti_core::contract::ContractStatus::Active);
 
+        if let ContractAction::Sign {
+            resident_consent, ..
+        }
+        | ContractAction::Switch {
+            resident_consent, ..
+        } = &action
+        {
+            if !resident_consent {
+                let error = AppError::Invalid(vec![FieldProblem::new(
+                    "resident_consent",
+                    Problem::Required,
+                )]);
+                return Err(self.refuse(entry, error).await);
+            }
+            entry.detail = Some("consent=resident".into());
+        }
         let (command, new_team, packages, reason) = match &action {
-            ContractAction::Sign { team_id, packages } => (
+            ContractAction::Sign {
+                team_id, packages, ..
+            } => (
                 ContractCommand::Sign { team_id: *team_id },
                 Some(*team_id),
                 Some(packages),
@@ -135,7 +157,9 @@ impl App {
             ContractAction::Renew { packages } => {
                 (ContractCommand::Renew, None, Some(packages), None)
             }
-            ContractAction::Switch { team_id, packages } => (
+            ContractAction::Switch {
+                team_id, packages, ..
+            } => (
                 ContractCommand::Switch { team_id: *team_id },
                 Some(*team_id),
                 Some(packages),

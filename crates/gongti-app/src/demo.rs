@@ -488,6 +488,7 @@ impl App {
         summary.chronic = self
             .seed_chronic_demo(seed, today, now_us, &mut progress)
             .await?;
+        summary.contracts += summary.chronic.contracts;
         let specialist = demo_staff
             .iter()
             .find(|(u, _)| *u == "specialist")
@@ -573,28 +574,18 @@ impl App {
                 continue;
             }
             let start_on = today - Duration::days(rng.below(365) as i64);
-            let end_on = term_end(start_on);
-            let until = (end_on + Duration::days(1))
-                .with_time(time::Time::MIDNIGHT)
-                .assume_offset(crate::DISPLAY_OFFSET);
             store
                 .apply_contract_plan(
                     &ContractWrite {
                         resident_id: r.id,
                         close: Vec::new(),
                         end_reason: None,
-                        open: Some(OpenContract {
-                            term: NewTerm {
-                                team_id: team.id,
-                                start_on,
-                                end_on,
-                                previous_id: None,
-                            },
-                            institution_id: chc,
-                            packages: vec![basic],
-                            signed_by_staff_id: staff("doctor"),
-                            care_until_us: crate::unix_us(until),
-                        }),
+                        open: Some(demo_contract(
+                            (team.id, chc),
+                            staff("doctor"),
+                            basic,
+                            start_on,
+                        )),
                         now_us,
                     },
                     &[demo_entry(now_us, "Contract", Some(r.id))],
@@ -740,6 +731,32 @@ pub(crate) fn demo_entry(now_us: i64, resource_type: &str, patient_id: Option<i6
     AuditEntry {
         patient_id,
         ..AuditEntry::system(now_us, "demo.seed", resource_type)
+    }
+}
+
+/// A demo contract with team `(id, institution)` on the basic package, signed by its
+/// doctor on `start_on` for the usual term (DOMAIN.md §5: one year).
+pub(crate) fn demo_contract(
+    (team_id, institution_id): (i64, i64),
+    signed_by_staff_id: i64,
+    basic: (i64, FeeSplit),
+    start_on: Date,
+) -> OpenContract {
+    let end_on = term_end(start_on);
+    let until = (end_on + Duration::days(1))
+        .with_time(time::Time::MIDNIGHT)
+        .assume_offset(crate::DISPLAY_OFFSET);
+    OpenContract {
+        term: NewTerm {
+            team_id,
+            start_on,
+            end_on,
+            previous_id: None,
+        },
+        institution_id,
+        packages: vec![basic],
+        signed_by_staff_id,
+        care_until_us: crate::unix_us(until),
     }
 }
 

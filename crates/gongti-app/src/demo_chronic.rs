@@ -22,13 +22,13 @@ use gongti_core::lab::{LabResultForm, ValidLabResult, validate_lab_result};
 use gongti_core::measure::Mmol;
 use gongti_core::resident::age_years;
 use gongti_store::{
-    BulkEnrolment, BulkFollowup, NewLabResult, NewReading, ReadingOutcome, ResidentFilter,
-    RiskProfile,
+    BulkEnrolment, BulkFollowup, NewLabResult, NewReading, OpenContract, ReadingOutcome,
+    ResidentFilter, RiskProfile,
 };
 use time::{Date, Duration, OffsetDateTime};
 
 use crate::chronic::{RiskBasis, risk_of};
-use crate::demo::{DemoRng, demo_batch};
+use crate::demo::{DemoRng, demo_batch, demo_contract};
 use crate::{App, AppError, AppResult, DISPLAY_OFFSET, unix_us};
 
 /// The demo laboratory's identifier system (its results' ids are resident and day).
@@ -36,6 +36,11 @@ const DEMO_LAB: &str = "urn:gongti:demo:lab";
 
 /// Residents read and written per round trip.
 const PAGE: u32 = 5_000;
+/// Of every 100 patients under management (and alive, still here), how many have
+/// signed with a family-doctor team of their home institution: key populations are
+/// signed first (MISSION.md: the family doctor's chronic patients are their
+/// contracted ones), so referral from the workstation books reserved slots.
+const CONTRACTED_PERCENT: u64 = 90;
 
 /// The generator's own count of one programme's indicators for the year to `today`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -61,6 +66,8 @@ pub struct ChronicTruth {
     pub readings: u64,
     /// Laboratory results stored (HbA1c).
     pub lab_results: u64,
+    /// Contracts signed for patients under management (not counted by the indicators).
+    pub contracts: u64,
 }
 
 impl ChronicTruth {
@@ -186,8 +193,19 @@ impl App {
         let mut rng = DemoRng::new(seed ^ 0xC4_0017);
         let mut truth = ChronicTruth::default();
         let total = store.resident_count().await? as u64;
-        let uploader = store.user_by_username("doctor").await?.map_or(1, |u| u.id);
-        let mut doctors: HashMap<i64, i64> = HashMap::new();
+        let demo_doctor = store.user_by_username("doctor").await?;
+        let uploader = demo_doctor.as_ref().map_or(1, |u| u.id);
+        let demo_doctor = demo_doctor.map(|u| u.staff_id);
+        // Each institution's teams: a resident's is the demo doctor's where it works,
+        // else one of the institution's by resident id.
+        let mut teams_of: HashMap<i64, Vec<(i64, i64)>> = HashMap::new();
+        let basic = store
+            .packages()
+            .await?
+            .into_iter()
+            .find(|p| p.basic)
+            .map(|p| (p.id, p.split));
+        let mut sign_rng = DemoRng::new(seed ^ 0x51_6E_ED);
         let params = self.chronic.as_ref().clone();
         let year_start = today - Duration::days(364);
         let missed_from = today - Duration::days(i64::from(params.missed_visit_days) - 1);
@@ -202,8 +220,22 @@ impl App {
             let mut followups: Vec<BulkFollowup> = Vec::new();
             let mut readings: Vec<(i64, ValidReading)> = Vec::new();
             let mut labs: Vec<(i64, i64, ValidLabResult)> = Vec::new();
+            let mut contracts: Vec<(i64, OpenContract)> = Vec::new();
             for r in &page.items {
                 done += 1;
+                let home = r.home_institution_id;
+                if let std::collections::hash_map::Entry::Vacant(v) = teams_of.entry(home) {
+                    let teams = store.teams(home).await?;
+                    v.insert(teams.iter().map(|t| (t.id, t.doctor_staff_id)).collect());
+                }
+                let teams = &teams_of[&home];
+                let team = teams
+                    .iter()
+                    .find(|(_, doctor)| Some(*doctor) == demo_doctor)
+                    .or_else(|| teams.get(r.id.rem_euclid(teams.len().max(1) as i64) as usize))
+                    .copied();
+                let staff_id = team.map_or(1, |(_, doctor)| doctor);
+                let (mut managed_here, mut gone) = (false, false);
                 let age = age_years(r.birth_date, today);
                 let diabetic = rng.below(1000) < prevalence_per_mille(age, Disease::Diabetes);
                 let hypertensive =
@@ -215,18 +247,6 @@ impl App {
                     if !enrolled {
                         continue;
                     }
-                    let staff_id = match doctors.get(&r.home_institution_id) {
-                        Some(id) => *id,
-                        None => {
-                            let id = store
-                                .teams(r.home_institution_id)
-                                .await?
-                                .first()
-                                .map_or(1, |t| t.doctor_staff_id);
-                            doctors.insert(r.home_institution_id, id);
-                            id
-                        }
-                    };
                     let earliest = r.birth_date + Duration::days(35 * 366);
                     let diagnosed_on = (today - Duration::days(between(&mut rng, 30, 3650)))
                         .max(earliest)
@@ -479,6 +499,20 @@ impl App {
                         ended: ended.map(|(on, reason)| (on, reason.code())),
                     });
                     institution_of.push(r.home_institution_id);
+                    managed_here = true;
+                    gone |= ended.is_some();
+                }
+                if managed_here
+                    && !gone
+                    && sign_rng.below(100) < CONTRACTED_PERCENT
+                    && let (Some((team_id, doctor)), Some(basic)) = (team, basic)
+                    && store.contract_doctor(r.id, today).await?.is_none()
+                {
+                    let start_on = today - Duration::days(sign_rng.below(365) as i64);
+                    contracts.push((
+                        r.id,
+                        demo_contract((team_id, home), doctor, basic, start_on),
+                    ));
                 }
             }
             if !enrolments.is_empty() {
@@ -496,6 +530,15 @@ impl App {
                         },
                     )
                     .await?;
+            }
+            if !contracts.is_empty() {
+                truth.contracts += store
+                    .open_contracts_bulk(&contracts, now_us, &|opened: &Vec<(i64, i64)>| {
+                        let ids: Vec<i64> = opened.iter().map(|(_, id)| *id).collect();
+                        demo_batch(now_us, "Contract", &ids)
+                    })
+                    .await?
+                    .len() as u64;
             }
             for chunk in readings.chunks(gongti_core::chronic::readings::BATCH_MAX) {
                 let rows: Vec<NewReading<'_>> = chunk

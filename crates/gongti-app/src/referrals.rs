@@ -5,15 +5,16 @@
 //! and on the referral's timeline; and the inbox, sent and returning lists.
 
 use gongti_core::access::BookingAsk;
-use gongti_core::access::{Basis, Decision, PatientAction, may_book, may_run_clinic};
+use gongti_core::access::{Decision, PatientAction, may_book, may_run_clinic};
 use gongti_core::audit::{AuditEntry, Outcome};
 use gongti_core::chronic::Disease;
 use gongti_core::referral::{
     REFERRAL_TEXT_MAX_CHARS, ReferralStep, SLOT_SEARCH_DAYS, StepError, Urgency, department_for,
-    disease_for_alert, propose, step,
+    disease_for_alert, propose, step, urgency_for,
 };
 use gongti_core::region::InstitutionId;
 use gongti_core::resident::{FieldProblem, Problem};
+use gongti_core::role::Role;
 use gongti_core::scheduling::Pool;
 use gongti_store::{
     BookOutcome, NewBooking, NewReferral, Page, ReferralBox, ReferralEventRecord, ReferralOutcome,
@@ -21,7 +22,7 @@ use gongti_store::{
 };
 use time::Duration;
 
-use crate::scheduling::booking_access_until_us;
+use crate::scheduling::{booking_access_until_us, pools_for};
 use crate::{App, AppError, AppResult, Ctx};
 
 /// How many times a one-click referral looks again when its slot was taken meanwhile.
@@ -47,7 +48,12 @@ pub struct ReferRequest {
     pub source: ReferralSource,
     /// Required for a manual referral; otherwise taken from the source.
     pub disease: Option<Disease>,
-    pub urgency: Urgency,
+    /// As asked; when absent, the source's own ([`urgency_for`]): an alert or a
+    /// follow-up that called for urgent referral goes as an emergency.
+    pub urgency: Option<Urgency>,
+    /// The pool a routine referral books from: the family doctor's reserved slots
+    /// (for their own contracted patients) or the hospital's public ones.
+    pub via: Pool,
     /// The doctor's words; required for a manual referral.
     pub reason: Option<String>,
 }
@@ -210,7 +216,7 @@ impl App {
     /// One-click referral: decides where, books the reserved slot (routine), creates
     /// the referral with its summary and opens the receiving hospital's access.
     pub async fn refer(&self, ctx: &Ctx, r: ReferRequest) -> AppResult<ReferralView> {
-        let (_, mut entry) = self
+        let (view, mut entry) = self
             .reach(
                 ctx,
                 r.resident_id,
@@ -237,7 +243,7 @@ impl App {
             return Err(self.refuse(entry, error).await);
         }
         // What the referral starts from decides the programme and the rules that fired.
-        let (source_kind, source_id, disease, rules, default_reason) = match r.source {
+        let (source_kind, source_id, disease, rules, default_reason, urgent) = match r.source {
             ReferralSource::Alert(id) => {
                 let alert = match self.store.alert(id).await {
                     Ok(a) if a.resident_id == r.resident_id => a,
@@ -254,6 +260,7 @@ impl App {
                     disease,
                     Some(alert.code.clone()),
                     "家庭监测读数达到紧急转诊标准".to_owned(),
+                    true,
                 )
             }
             ReferralSource::Followup(id) => {
@@ -278,6 +285,7 @@ impl App {
                     } else {
                         "随访判定建议转诊".to_owned()
                     },
+                    f.urgent_referral,
                 )
             }
             ReferralSource::Manual => {
@@ -286,7 +294,7 @@ impl App {
                         .refuse(entry, invalid("reason", Problem::Required))
                         .await);
                 }
-                ("manual", None, r.disease, None, String::new())
+                ("manual", None, r.disease, None, String::new(), false)
             }
         };
         let Some(disease) = disease else {
@@ -295,8 +303,32 @@ impl App {
                 .await);
         };
         let reason = free_text.map_or(default_reason, str::to_owned);
+        let urgency = urgency_for(urgent, r.urgency);
         let tied_to = self.store.institution(from).await?.upper_institution_id;
         let today = self.today();
+        if urgency == Urgency::Routine {
+            // The reserved pool is the family doctor's, for their own contracted
+            // patients; the public pool is open to those caring for the patient.
+            let contracted = self.store.contract_doctor(r.resident_id, today).await?
+                == Some(ctx.principal.staff_id);
+            let ask = BookingAsk {
+                via: r.via,
+                hospital: InstitutionId(tied_to.unwrap_or(from)),
+                contracted_with_actor: contracted,
+                record: Decision::Allow(view.basis),
+            };
+            if !may_book(&ctx.principal.actor(), &ask) {
+                let error = if r.via == Pool::Reserved && ctx.principal.role == Role::FamilyDoctor {
+                    entry.detail =
+                        Some("reserved pool: not contracted with the doctor's team".into());
+                    AppError::Conflict("not_contracted")
+                } else {
+                    entry.detail = Some(format!("{} pool: may not book", r.via.code()));
+                    AppError::Forbidden
+                };
+                return Err(self.refuse(entry, error).await);
+            }
+        }
         // Written once, when there is somewhere to send it.
         let mut summary: Option<String> = None;
         let mut outcome = None;
@@ -309,39 +341,26 @@ impl App {
                     today,
                     today + Duration::days(SLOT_SEARCH_DAYS),
                     self.now_us(),
+                    r.via,
                 )
                 .await?;
-            let Some(chosen) = propose(&candidates, r.urgency) else {
-                let code = match r.urgency {
-                    Urgency::Routine => "no_reserved_slot_left",
-                    Urgency::Emergency => "no_receiving_department",
+            let Some(chosen) = propose(&candidates, urgency) else {
+                let code = match (urgency, r.via) {
+                    (Urgency::Routine, Pool::Reserved) => "no_reserved_slot_left",
+                    (Urgency::Routine, Pool::Public) => "no_slot_left",
+                    (Urgency::Emergency, _) => "no_receiving_department",
                 };
                 return Err(self.refuse(entry, AppError::Conflict(code)).await);
             };
-            let booking = match (r.urgency, chosen.earliest) {
+            let booking = match (urgency, chosen.earliest) {
                 (Urgency::Routine, Some((schedule_id, _))) => {
-                    // The reserved pool is the family doctor's, for their own
-                    // contracted patients.
-                    let contracted = self.store.contract_doctor(r.resident_id, today).await?
-                        == Some(ctx.principal.staff_id);
-                    let ask = BookingAsk {
-                        via: Pool::Reserved,
-                        hospital: InstitutionId(chosen.institution_id),
-                        contracted_with_actor: contracted,
-                        record: Decision::Allow(Basis::HomeInstitution),
-                    };
-                    if !may_book(&ctx.principal.actor(), &ask) {
-                        entry.detail = Some(
-                            "reserved pool: not the patient's contracted family doctor".into(),
-                        );
-                        return Err(self.refuse(entry, AppError::Forbidden).await);
-                    }
-                    let day = self.store.schedule(schedule_id).await?.day;
+                    let schedule = self.store.schedule(schedule_id).await?;
+                    let day = schedule.day;
                     Some(NewBooking {
                         schedule_id,
                         slot_id: None,
-                        pools: vec![Pool::Reserved],
-                        via: Pool::Reserved,
+                        pools: pools_for(r.via, &schedule, today),
+                        via: r.via,
                         resident_id: r.resident_id,
                         booked_by_staff_id: Some(ctx.principal.staff_id),
                         booked_by_account_id: None,
@@ -365,7 +384,7 @@ impl App {
             let new = NewReferral {
                 resident_id: r.resident_id,
                 disease,
-                urgency: r.urgency,
+                urgency,
                 from_institution_id: from,
                 from_staff_id: ctx.principal.staff_id,
                 to_institution_id: chosen.institution_id,
@@ -384,7 +403,7 @@ impl App {
                 e.resource_id = Some(id.to_string());
                 e.detail = Some(format!(
                     "source={source_kind} urgency={} to={} department={} booking={}",
-                    r.urgency.code(),
+                    urgency.code(),
                     to.0,
                     to.1,
                     booking.map_or("none".to_owned(), |b| b.to_string())
@@ -393,7 +412,7 @@ impl App {
                 if let Some(b) = booking {
                     let mut e = self.booking_entry(ctx, "booking.create", Some(r.resident_id));
                     e.resource_id = Some(b.to_string());
-                    e.detail = Some(format!("referral={id} via=reserved"));
+                    e.detail = Some(format!("referral={id} via={}", r.via.code()));
                     records.push(e);
                 }
                 records
@@ -419,9 +438,11 @@ impl App {
                     .await);
             }
             _ => {
-                return Err(self
-                    .refuse(entry, AppError::Conflict("no_reserved_slot_left"))
-                    .await);
+                let code = match r.via {
+                    Pool::Reserved => "no_reserved_slot_left",
+                    Pool::Public => "no_slot_left",
+                };
+                return Err(self.refuse(entry, AppError::Conflict(code)).await);
             }
         };
         self.audit.flush().await?;

@@ -119,7 +119,7 @@ pub async fn contest(
             .map(|id| {
                 (
                     format!("{base}/api/v1/residents/{id}/contracts"),
-                    json!({"team_id": team}).to_string(),
+                    json!({"team_id": team, "resident_consent": true}).to_string(),
                 )
             })
             .collect(),

@@ -138,6 +138,43 @@ fn package(row: &impl RowExt) -> Result<PackageRecord> {
     })
 }
 
+/// Opens contract `$open` (`&OpenContract`) of resident `$resident_id` in the open
+/// transaction `$tx` — its care relationship, the contract row and its packages;
+/// evaluates to the contract's id.
+macro_rules! open_contract_in {
+    ($tx:ident, $resident_id:expr, $open:expr, $now_us:expr) => {{
+        let o: &OpenContract = $open;
+        let (resident_id, now_us): (i64, i64) = ($resident_id, $now_us);
+        let (care_id,): (i64,) = sqlx::query_as(
+            "INSERT INTO care_relationships (resident_id, institution_id, kind, opened_at_us, until_us)
+             VALUES ($1, $2, 'contract', $3, $4) RETURNING id",
+        )
+        .bind(resident_id).bind(o.institution_id).bind(now_us).bind(o.care_until_us)
+        .fetch_one(&mut *$tx).await?;
+        let total = FeeSplit::sum(o.packages.iter().map(|(_, s)| s));
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO contracts (resident_id, team_id, institution_id, status, start_on, end_on,
+                 previous_id, insurance_fen, public_health_fen, resident_fen, signed_by_staff_id,
+                 care_relationship_id, signed_at_us, changed_at_us)
+             VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+        )
+        .bind(resident_id).bind(o.term.team_id).bind(o.institution_id)
+        .bind(o.term.start_on).bind(o.term.end_on).bind(o.term.previous_id)
+        .bind(total.insurance_fen).bind(total.public_health_fen).bind(total.resident_fen)
+        .bind(o.signed_by_staff_id).bind(care_id).bind(now_us)
+        .fetch_one(&mut *$tx).await?;
+        for (package_id, s) in &o.packages {
+            sqlx::query(
+                "INSERT INTO contract_packages (contract_id, package_id, insurance_fen, public_health_fen, resident_fen)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id).bind(package_id).bind(s.insurance_fen).bind(s.public_health_fen).bind(s.resident_fen)
+            .execute(&mut *$tx).await?;
+        }
+        id
+    }};
+}
+
 impl Store {
     fn contract_columns(&self) -> String {
         let agg = match self.kind() {
@@ -277,42 +314,38 @@ impl Store {
                     .execute(&mut *tx).await?;
                 }
             }
-            let mut opened = None;
-            if let Some(o) = &w.open {
-                let (care_id,): (i64,) = sqlx::query_as(
-                    "INSERT INTO care_relationships (resident_id, institution_id, kind, opened_at_us, until_us)
-                     VALUES ($1, $2, 'contract', $3, $4) RETURNING id",
-                )
-                .bind(w.resident_id).bind(o.institution_id).bind(w.now_us).bind(o.care_until_us)
-                .fetch_one(&mut *tx).await?;
-                let total = FeeSplit::sum(o.packages.iter().map(|(_, s)| s));
-                let (id,): (i64,) = sqlx::query_as(
-                    "INSERT INTO contracts (resident_id, team_id, institution_id, status, start_on, end_on,
-                         previous_id, insurance_fen, public_health_fen, resident_fen, signed_by_staff_id,
-                         care_relationship_id, signed_at_us, changed_at_us)
-                     VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
-                )
-                .bind(w.resident_id).bind(o.term.team_id).bind(o.institution_id)
-                .bind(o.term.start_on).bind(o.term.end_on).bind(o.term.previous_id)
-                .bind(total.insurance_fen).bind(total.public_health_fen).bind(total.resident_fen)
-                .bind(o.signed_by_staff_id).bind(care_id).bind(w.now_us)
-                .fetch_one(&mut *tx).await?;
-                for (package_id, s) in &o.packages {
-                    sqlx::query(
-                        "INSERT INTO contract_packages (contract_id, package_id, insurance_fen, public_health_fen, resident_fen)
-                         VALUES ($1, $2, $3, $4, $5)",
-                    )
-                    .bind(id).bind(package_id).bind(s.insurance_fen).bind(s.public_health_fen).bind(s.resident_fen)
-                    .execute(&mut *tx).await?;
-                }
-                opened = Some(id);
-            }
+            let opened = match &w.open {
+                Some(o) => Some(open_contract_in!(tx, w.resident_id, o, w.now_us)),
+                None => None,
+            };
             match opened {
                 Some(id) => stage_audit!(tx, &created(audit, id)),
                 None => stage_audit!(tx, audit),
             }
             tx.commit().await?;
             Ok(opened)
+        })
+    }
+
+    /// Opens the contracts of residents with none in play, in one transaction — for
+    /// loading a region (the demo) rather than one at a time; `audit` gives the
+    /// records of each (resident, contract) opened, which commit with them.
+    pub async fn open_contracts_bulk(
+        &self,
+        opens: &[(i64, OpenContract)],
+        now_us: i64,
+        audit: crate::AuditFor<'_, Vec<(i64, i64)>>,
+    ) -> Result<Vec<i64>> {
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut opened = Vec::with_capacity(opens.len());
+            for (resident_id, o) in opens {
+                let id = open_contract_in!(tx, *resident_id, o, now_us);
+                opened.push((*resident_id, id));
+            }
+            stage_audit!(tx, &audit(&opened));
+            tx.commit().await?;
+            Ok(opened.into_iter().map(|(_, id)| id).collect())
         })
     }
 

@@ -6,6 +6,7 @@
 use gongti_core::audit::AuditEntry;
 use gongti_core::chronic::Disease;
 use gongti_core::referral::{Candidate, ReferralStatus, StepEffects, Urgency};
+use gongti_core::scheduling::Pool;
 use time::Date;
 
 use crate::outbox::stage_audit;
@@ -190,8 +191,8 @@ const INSERT_EVENT: &str =
 
 impl Store {
     /// Departments with `department_code` at upper hospitals, each with its earliest
-    /// free reserved slot starting after `after_us` on a day up to `to_day` (if any);
-    /// `tied_to` is the sending institution's upper hospital.
+    /// free slot of `slot_pool` starting after `after_us` on a day up to `to_day` (if
+    /// any); `tied_to` is the sending institution's upper hospital.
     pub async fn referral_candidates(
         &self,
         department_code: &str,
@@ -199,6 +200,7 @@ impl Store {
         from_day: Date,
         to_day: Date,
         after_us: i64,
+        slot_pool: Pool,
     ) -> Result<Vec<Candidate>> {
         let rows: Vec<(i64, i64, Option<i64>, Option<i64>)> = on_read!(self, pool => {
             sqlx::query_as(
@@ -207,12 +209,12 @@ impl Store {
                  LEFT JOIN slots x ON x.id = (
                      SELECT y.id FROM slots y JOIN schedules s ON s.id = y.schedule_id
                      WHERE s.department_id = d.id AND s.status = 'published' AND s.day >= $2 AND s.day <= $3
-                       AND y.pool = 'reserved' AND y.status = 'free' AND y.starts_at_us > $4
+                       AND y.pool = $5 AND y.status = 'free' AND y.starts_at_us > $4
                      ORDER BY y.starts_at_us, y.id LIMIT 1)
                  WHERE d.code = $1 AND i.kind IN ('tertiary_hospital', 'secondary_hospital')
                  ORDER BY d.id",
             )
-            .bind(department_code).bind(from_day).bind(to_day).bind(after_us)
+            .bind(department_code).bind(from_day).bind(to_day).bind(after_us).bind(slot_pool.code())
             .fetch_all(pool).await?
         });
         Ok(rows

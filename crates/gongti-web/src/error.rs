@@ -262,6 +262,10 @@ impl ApiError {
                         "签约状态已被他人修改，请刷新后重试",
                         "The contract changed meanwhile; reload and try again",
                     ),
+                    "not_contracted" => (
+                        "该居民未与您的家庭医生团队签约：预留号源只供签约居民使用。可先签约再转诊，或预约普通号源",
+                        "The resident is not contracted with your family-doctor team: reserved slots are for contracted residents. Sign the contract first, or book a public slot",
+                    ),
                     "no_reserved_slot_left" => (
                         "该排班的家庭医生预留号已约满",
                         "No reserved slot left in this schedule",

@@ -130,7 +130,8 @@ fn schemas() -> Value {
             "source": {"type": "string", "enum": ["alert", "followup", "manual"], "description": "Default manual"},
             "alert_id": {"type": "integer"}, "followup_id": {"type": "integer"},
             "disease": {"type": "string", "enum": ["hypertension", "diabetes"], "description": "Required for a manual referral"},
-            "urgency": {"type": "string", "enum": ["routine", "emergency"], "description": "Default routine (books a reserved slot); emergency goes without a slot"},
+            "urgency": {"type": "string", "enum": ["routine", "emergency"], "description": "Default: emergency for an alert or a follow-up that called for urgent referral, else routine (books a slot); emergency goes without a slot"},
+            "via": {"type": "string", "enum": ["reserved", "public"], "description": "The pool a routine referral books from. Default reserved: the family doctor's own contracted patients only (409 not_contracted otherwise); public: the hospital's public slots"},
             "reason": {"type": "string", "maxLength": 2000, "description": "Required for a manual referral"}}},
         "ReferralReject": {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string", "maxLength": 2000}}},
         "ReferralReturn": {"type": "object", "required": ["plan"], "properties": {"plan": {"type": "string", "maxLength": 2000}}},
@@ -168,8 +169,9 @@ fn schemas() -> Value {
             "adverse_reaction_uncontrolled": {"type": "boolean", "description": "Requires adverse_reaction"},
             "complication": {"type": "string", "enum": ["none", "new", "worse"]},
             "previous_classification": {"type": "integer", "minimum": 1, "maximum": 4}}},
-        "ContractTeam": {"type": "object", "required": ["team_id"], "properties": {
+        "ContractTeam": {"type": "object", "required": ["team_id", "resident_consent"], "properties": {
             "team_id": {"type": "integer", "format": "int64"},
+            "resident_consent": {"type": "boolean", "description": "The resident agreed to sign (must be true); recorded on the audit trail"},
             "packages": {"type": "array", "items": {"type": "string"}, "description": "Optional package codes; the basic package is always included"}}},
         "ContractPackages": {"type": "object", "properties": {
             "packages": {"type": "array", "items": {"type": "string"}}}},
@@ -325,7 +327,7 @@ fn paths(glass: Value) -> Value {
         "/residents/{id}/bookings": {"get": op("A resident's bookings, newest first (audited)", "scheduling", with_paging(vec![path_id()]), None, ("200", "{items, next_cursor}"))},
         "/residents/{id}/referrals": {
             "get": op("A resident's referrals, newest first (audited)", "referrals", with_paging(vec![path_id()]), None, ("200", "{items, next_cursor}")),
-            "post": op("One-click referral (DOMAIN.md §3): from an alert, a follow-up that called for referral, or by hand; picks the receiving department (programme, health-community tie, earliest reserved slot), books the slot (routine), sends the clinical summary. 409 no_reserved_slot_left, referral_open", "referrals", json!([path_id()]), Some("Referral"), ("201", "The referral with its timeline")),
+            "post": op("One-click referral (DOMAIN.md §3): from an alert, a follow-up that called for referral, or by hand; picks the receiving department (programme, health-community tie, earliest reserved slot), books the slot (routine), sends the clinical summary. 409 not_contracted, no_reserved_slot_left, no_slot_left, referral_open", "referrals", json!([path_id()]), Some("Referral"), ("201", "The referral with its timeline")),
         },
         "/referrals": {"get": op("Your institution's referrals: inbox (received, under way), sent, or returning (referred back down)", "referrals", with_paging(vec![query("box", "inbox (default) | sent | returning", one_of(&["inbox", "sent", "returning"]))]), None, ("200", "{items, next_cursor}"))},
         "/referrals/{id}": {"get": op("A referral with its timeline (receiving hospital, or the sending side's carers; audited)", "referrals", json!([path_id()]), None, ("200", "The referral"))},

@@ -63,6 +63,18 @@ impl Urgency {
     }
 }
 
+/// A referral's urgency (DOMAIN.md §3: emergencies and acute complications go
+/// upward at once): as the doctor asked, or else the source's own — an alert from a
+/// home reading at the urgent-referral mark, or a follow-up whose rules called for
+/// urgent referral, goes as an emergency rather than into a routine slot.
+pub fn urgency_for(source_urgent: bool, asked: Option<Urgency>) -> Urgency {
+    match (asked, source_urgent) {
+        (Some(u), _) => u,
+        (None, true) => Urgency::Emergency,
+        (None, false) => Urgency::Routine,
+    }
+}
+
 /// A department that could receive the referral, with its earliest free reserved slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Candidate {
@@ -275,6 +287,22 @@ mod tests {
             department_id: institution_id * 10,
             tied,
             earliest: day.map(|d| (institution_id * 100, d * DAY_US)),
+        }
+    }
+
+    #[test]
+    fn an_urgent_source_keeps_its_urgency_unless_the_doctor_chose() {
+        // DOMAIN.md §3: an emergency goes upward at once, not into tomorrow's slot.
+        let cases = [
+            (true, None, Urgency::Emergency),
+            (false, None, Urgency::Routine),
+            (true, Some(Urgency::Routine), Urgency::Routine),
+            (false, Some(Urgency::Emergency), Urgency::Emergency),
+            (true, Some(Urgency::Emergency), Urgency::Emergency),
+            (false, Some(Urgency::Routine), Urgency::Routine),
+        ];
+        for (urgent, asked, expected) in cases {
+            assert_eq!(urgency_for(urgent, asked), expected, "{urgent} {asked:?}");
         }
     }
 

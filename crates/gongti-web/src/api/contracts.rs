@@ -92,6 +92,9 @@ struct TeamBody {
     team_id: i64,
     #[serde(default)]
     packages: Vec<String>,
+    /// The resident agreed (required true); recorded on the audit trail.
+    #[serde(default)]
+    resident_consent: bool,
 }
 
 #[derive(Deserialize)]
@@ -129,6 +132,7 @@ async fn sign(
     let action = ContractAction::Sign {
         team_id: body.team_id,
         packages: body.packages,
+        resident_consent: body.resident_consent,
     };
     apply(&state, &ctx, id, action).await
 }
@@ -154,6 +158,7 @@ async fn switch(
     let action = ContractAction::Switch {
         team_id: body.team_id,
         packages: body.packages,
+        resident_consent: body.resident_consent,
     };
     apply(&state, &ctx, id, action).await
 }

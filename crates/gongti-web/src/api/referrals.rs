@@ -11,6 +11,7 @@ use gongti_app::Ctx;
 use gongti_app::referrals::{ReferRequest, ReferralSource, ReferralView};
 use gongti_core::chronic::Disease;
 use gongti_core::referral::{ReferralStep, Urgency};
+use gongti_core::scheduling::Pool;
 use gongti_store::{ReferralRecord, clamp_page_size};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -82,6 +83,7 @@ struct ReferBody {
     followup_id: Option<i64>,
     disease: Option<String>,
     urgency: Option<String>,
+    via: Option<String>,
     reason: Option<String>,
 }
 
@@ -114,13 +116,22 @@ async fn refer(
             Some(Disease::parse(d).ok_or_else(|| bad_code("disease", "hypertension, diabetes"))?)
         }
     };
-    let urgency = Urgency::parse(body.urgency.as_deref().unwrap_or("routine"))
-        .ok_or_else(|| bad_code("urgency", "routine, emergency"))?;
+    let urgency = match body.urgency.as_deref() {
+        None => None,
+        Some(u) => {
+            Some(Urgency::parse(u).ok_or_else(|| bad_code("urgency", "routine, emergency"))?)
+        }
+    };
+    let via = match body.via.as_deref() {
+        None => Pool::Reserved,
+        Some(v) => Pool::parse(v).ok_or_else(|| bad_code("via", "reserved, public"))?,
+    };
     let request = ReferRequest {
         resident_id: id,
         source,
         disease,
         urgency,
+        via,
         reason: body.reason,
     };
     let v = state.app.refer(&ctx, request).await?;

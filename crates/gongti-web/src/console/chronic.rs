@@ -96,7 +96,7 @@ async fn workstation(
                         td { (l.t(zh, en)) }
                         td { (a.risk_level.as_deref().and_then(gongti_core::chronic::risk::RiskLevel::parse).map(|r| risk_label(l, Some(r))).unwrap_or("")) }
                         td { (crate::views::local(a.raised_at_us)) }
-                        td { (super::referrals::refer_button(&c, a.resident_id, ("alert", Some(a.id)), None)) }
+                        td { (super::referrals::refer_button(&c, a.resident_id, ("alert", Some(a.id)), None, true)) }
                     }
                 }
             }
@@ -827,7 +827,7 @@ async fn chronic_page(
                         td { (f.fpg_centi_mmol.map(|g| format!("{:.1}", f64::from(g) / 100.0)).unwrap_or_default()) }
                         td { (f.classification.map(|c| { let (zh, en) = wording::classification(c); l.t(zh, en) }).unwrap_or("")) }
                         td { @if f.urgent_referral { strong.alert { (l.t("紧急", "urgent")) } } @else if f.refer { (l.t("建议", "advised")) }
-                             @if f.urgent_referral || f.refer { " " (super::referrals::refer_button(&c, id, ("followup", Some(f.id)), None)) } }
+                             @if f.urgent_referral || f.refer { " " (super::referrals::refer_button(&c, id, ("followup", Some(f.id)), None, f.urgent_referral)) } }
                         td { (f.next_due_on) }
                     }
                 }

@@ -7,9 +7,12 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use gongti_app::AppError;
+use gongti_app::contracts::ContractAction;
 use gongti_app::referrals::{ReferRequest, ReferralSource, ReferralView};
 use gongti_core::chronic::Disease;
 use gongti_core::referral::{ReferralStatus, ReferralStep, Urgency};
+use gongti_core::scheduling::Pool;
+use gongti_store::TeamRecord;
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -38,12 +41,31 @@ pub(crate) fn status_label(l: Lang, s: ReferralStatus) -> &'static str {
     l.t(zh, en)
 }
 
-/// The one-click "refer" button, as a form posting to `/referrals`.
+/// A timeline step's name (the stored step codes of `referral_events`).
+pub(crate) fn step_label(l: Lang, step: &str) -> &'static str {
+    let (zh, en) = match step {
+        "request" => ("发起转诊", "Referred"),
+        "accept" => ("接收", "Accepted"),
+        "reject" => ("拒绝", "Rejected"),
+        "arrive" => ("患者到院", "Arrived"),
+        "see" => ("接诊", "Seen"),
+        "return" => ("下转回社区", "Referred back"),
+        "cancel" => ("撤销", "Cancelled"),
+        "slot_cancelled" => ("号源停诊", "Clinic cancelled"),
+        _ => ("其他", "Other"),
+    };
+    l.t(zh, en)
+}
+
+/// The one-click "refer" button, as a form posting to `/referrals`. From an urgent
+/// source (an alert, a follow-up that called for urgent referral) it goes as an
+/// emergency (`gongti_core::referral::urgency_for`) and says so.
 pub(super) fn refer_button(
     c: &Console,
     resident_id: i64,
     source: (&str, Option<i64>),
     disease: Option<Disease>,
+    urgent: bool,
 ) -> Markup {
     let l = c.lang;
     html! {
@@ -53,7 +75,11 @@ pub(super) fn refer_button(
             input type="hidden" name="source" value=(source.0);
             @if let Some(id) = source.1 { input type="hidden" name="source_id" value=(id); }
             @if let Some(d) = disease { input type="hidden" name="disease" value=(d.code()); }
-            button.primary type="submit" { (l.t("一键转诊", "Refer (one click)")) }
+            @if urgent {
+                button.primary.urgent type="submit" { (l.t("紧急转诊（急诊）", "Urgent referral (emergency)")) }
+            } @else {
+                button.primary type="submit" { (l.t("一键转诊", "Refer (one click)")) }
+            }
         }
     }
 }
@@ -67,42 +93,143 @@ struct ReferForm {
     disease: Option<String>,
     urgency: Option<String>,
     reason: Option<String>,
+    /// `public`: book the hospital's public slots instead of the reserved ones.
+    via: Option<String>,
+    /// Sign the team's contract first (the family doctor's own team).
+    sign_team_id: Option<i64>,
+    /// The resident agreed to sign (a check box).
+    consent: Option<String>,
+}
+
+impl ReferForm {
+    /// The referral's own fields, carried into the offers' forms unchanged.
+    fn hidden(&self) -> Markup {
+        html! {
+            input type="hidden" name="resident_id" value=(self.resident_id);
+            input type="hidden" name="source" value=(self.source);
+            @if let Some(id) = self.source_id { input type="hidden" name="source_id" value=(id); }
+            @if let Some(d) = &self.disease { input type="hidden" name="disease" value=(d); }
+            @if let Some(u) = &self.urgency { input type="hidden" name="urgency" value=(u); }
+            @if let Some(r) = &self.reason { input type="hidden" name="reason" value=(r); }
+        }
+    }
 }
 
 async fn refer(State(state): State<AppState>, c: Console, Form(f): Form<ReferForm>) -> Response {
     if Some(f.csrf.as_str()) != c.session.csrf.as_deref() {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
-    let l = c.lang;
+    // Signing on the spot: the contract first (with the resident's consent), then
+    // the referral from the reserved slots it opens.
+    if let Some(team_id) = f.sign_team_id {
+        let action = ContractAction::Sign {
+            team_id,
+            packages: Vec::new(),
+            resident_consent: f.consent.as_deref() == Some("on"),
+        };
+        if let Err(e) = state
+            .app
+            .change_contract(&c.ctx, f.resident_id, action)
+            .await
+        {
+            return refused(&state, &c, &f, &e).await;
+        }
+    }
     let source = match (f.source.as_str(), f.source_id) {
         ("alert", Some(id)) => ReferralSource::Alert(id),
         ("followup", Some(id)) => ReferralSource::Followup(id),
         _ => ReferralSource::Manual,
     };
+    let via = match f.via.as_deref() {
+        Some("public") if f.sign_team_id.is_none() => Pool::Public,
+        _ => Pool::Reserved,
+    };
     let request = ReferRequest {
         resident_id: f.resident_id,
         source,
         disease: f.disease.as_deref().and_then(Disease::parse),
-        urgency: f
-            .urgency
-            .as_deref()
-            .and_then(Urgency::parse)
-            .unwrap_or(Urgency::Routine),
-        reason: f.reason.filter(|r| !r.trim().is_empty()),
+        urgency: f.urgency.as_deref().and_then(Urgency::parse),
+        via,
+        reason: f.reason.clone().filter(|r| !r.trim().is_empty()),
     };
     match state.app.refer(&c.ctx, request).await {
         Ok(v) => Redirect::to(&format!("/referrals/{}", v.referral.id)).into_response(),
-        Err(e) => layout(
-            &c,
-            l.t("转诊", "Referral"),
-            html! {
-                h1 { (l.t("一键转诊", "One-click referral")) }
-                (error_box(l, &e))
-                p { a href=(format!("/residents/{}/chronic", f.resident_id)) { (l.t("← 返回居民", "← Back to the resident")) } }
-            },
-        )
-        .into_response(),
+        Err(e) => refused(&state, &c, &f, &e).await,
     }
+}
+
+/// A referral that could not be made: what went wrong, with its real status, and —
+/// for a resident not contracted with the doctor's team — the two ways forward:
+/// sign the team's contract now (the resident consenting) and book the reserved
+/// slot, or book a public slot.
+async fn refused(state: &AppState, c: &Console, f: &ReferForm, e: &AppError) -> Response {
+    let l = c.lang;
+    let status = crate::error::ApiError::of(e).status;
+    let offer = matches!(e, AppError::Conflict("not_contracted"))
+        || (f.sign_team_id.is_some() && matches!(e, AppError::Invalid(_)));
+    // The reserved pool is spent: the public slots remain.
+    let public = offer || matches!(e, AppError::Conflict("no_reserved_slot_left"));
+    let teams: Vec<TeamRecord> = match (offer, c.session.principal.institution_id) {
+        (true, Some(institution)) => state
+            .app
+            .teams(institution)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| t.doctor_staff_id == c.session.principal.staff_id)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let basic: Vec<_> = if teams.is_empty() {
+        Vec::new()
+    } else {
+        state
+            .app
+            .service_packages()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| p.basic)
+            .collect()
+    };
+    let csrf = c.session.csrf.as_deref().unwrap_or("");
+    let body = html! {
+        h1 { (l.t("一键转诊", "One-click referral")) }
+        (error_box(l, e))
+        @if offer && !teams.is_empty() {
+            div.card {
+                h2 { (l.t("签约后转诊（预留号源）", "Sign the contract, then refer (reserved slot)")) }
+                @for p in &basic {
+                    p.muted #fee { (p.name) (l.t("，服务期一年：", ", one year: ")) (crate::views::yuan(p.split.total_fen())) (l.t(" 元，其中医保 ", " yuan — insurance "))
+                        (crate::views::yuan(p.split.insurance_fen)) (l.t("、公卫经费 ", ", public-health funds ")) (crate::views::yuan(p.split.public_health_fen))
+                        (l.t("、居民自付 ", ", the resident ")) (crate::views::yuan(p.split.resident_fen)) (l.t(" 元", "")) }
+                }
+                form.offer method="post" action="/referrals" {
+                    (crate::console::form_tokens(csrf))
+                    (f.hidden())
+                    label { (l.t("签约团队 ", "Team ")) select name="sign_team_id" {
+                        @for t in &teams { option value=(t.id) { (t.name) } }
+                    } }
+                    label.check { input type="checkbox" name="consent" required; " " (l.t("居民本人已知情并同意签约", "The resident was told and agrees to sign")) }
+                    button.primary type="submit" { (l.t("签约并转诊", "Sign and refer")) }
+                }
+            }
+        }
+        @if public {
+            div.card {
+                h2 { (l.t("预约普通号源转诊", "Refer with a public slot")) }
+                p.muted { (l.t("从上级医院的普通号源中预约最早的一个，无需签约。", "The hospital's earliest public slot; no contract needed.")) }
+                form.offer method="post" action="/referrals" {
+                    (crate::console::form_tokens(csrf))
+                    (f.hidden())
+                    input type="hidden" name="via" value="public";
+                    button.primary type="submit" { (l.t("预约普通号源", "Book a public slot")) }
+                }
+            }
+        }
+        p { a href=(format!("/residents/{}/chronic", f.resident_id)) { (l.t("← 返回居民", "← Back to the resident")) } }
+    };
+    (status, layout(c, l.t("转诊", "Referral"), body)).into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -259,7 +386,7 @@ fn referral_html(
                 @for e in &v.events {
                     tr {
                         td { (crate::views::local(e.at_us)) }
-                        td { (e.step) }
+                        td { (step_label(l, &e.step)) }
                         td { (status_label(l, e.status)) }
                         td { (e.staff_name) }
                         td { (e.note.as_deref().unwrap_or("")) }

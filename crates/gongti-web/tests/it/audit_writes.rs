@@ -201,7 +201,7 @@ async fn every_write_commits_with_its_audit_record() {
                 "contract.sign",
                 contracts(resident),
                 &doctor,
-                json!({"team_id": t.team}),
+                json!({"team_id": t.team, "resident_consent": true}),
                 StatusCode::CREATED,
             )
             .await;
@@ -401,7 +401,7 @@ async fn every_write_commits_with_its_audit_record() {
             "referral.create",
             format!("/api/v1/residents/{a}/referrals"),
             &doctor,
-            json!({"source": "followup", "followup_id": followup}),
+            json!({"source": "followup", "followup_id": followup, "urgency": "routine"}),
             StatusCode::CREATED,
         )
         .await);
@@ -656,7 +656,7 @@ async fn every_write_commits_with_its_audit_record() {
             "contract.switch",
             format!("{}/switch", contracts(b)),
             &doctor,
-            json!({"team_id": second_team}),
+            json!({"team_id": second_team, "resident_consent": true}),
             StatusCode::CREATED,
         )
         .await;

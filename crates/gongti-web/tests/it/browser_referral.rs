@@ -44,7 +44,10 @@ async fn an_alert_is_referred_with_one_click_accepted_and_referred_back() {
     let admin = t.token("hospadmin").await;
     let patient = t.home_resident;
     for (path, body) in [
-        ("contracts", json!({"team_id": t.team})),
+        (
+            "contracts",
+            json!({"team_id": t.team, "resident_consent": true}),
+        ),
         (
             "enrolments",
             json!({"icd10": "I10", "diagnosed_on": "2019-05-01"}),

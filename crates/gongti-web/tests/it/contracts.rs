@@ -13,11 +13,16 @@ async fn sign_once_terminate_with_a_reason_and_see_the_history() {
     for t in TestApp::all().await {
         let doctor = t.token("doctor").await;
         let path = format!("/api/v1/residents/{}/contracts", t.home_resident);
+        // Not without the resident's consent (DOMAIN.md §5): nothing is signed.
+        let r = t.post(&path, &doctor, json!({"team_id": t.team})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert_eq!(r.json()["problems"][0]["field"], "resident_consent");
+        assert_eq!(t.get(&path, &doctor).await.json()["items"], json!([]));
         let r = t
             .post(
                 &path,
                 &doctor,
-                json!({"team_id": t.team, "packages": ["elderly"]}),
+                json!({"team_id": t.team, "packages": ["elderly"], "resident_consent": true}),
             )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -31,10 +36,17 @@ async fn sign_once_terminate_with_a_reason_and_see_the_history() {
         );
         let audit = t.audit_tail(1).await;
         assert_eq!(audit[0].entry.action, "contract.sign");
+        assert_eq!(audit[0].entry.detail.as_deref(), Some("consent=resident"));
         assert_eq!(audit[0].entry.patient_id, Some(t.home_resident));
 
         // One team at a time.
-        let again = t.post(&path, &doctor, json!({"team_id": t.team})).await;
+        let again = t
+            .post(
+                &path,
+                &doctor,
+                json!({"team_id": t.team, "resident_consent": true}),
+            )
+            .await;
         assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
         assert_eq!(again.json()["code"], "already_contracted");
         // Renewal opens only near the end of the term.
@@ -77,14 +89,20 @@ async fn sign_once_terminate_with_a_reason_and_see_the_history() {
         assert_eq!(audit[0].entry.action, "contract.list");
 
         // After termination a new contract may be signed.
-        let resigned = t.post(&path, &doctor, json!({"team_id": t.team})).await;
+        let resigned = t
+            .post(
+                &path,
+                &doctor,
+                json!({"team_id": t.team, "resident_consent": true}),
+            )
+            .await;
         assert_eq!(resigned.status, StatusCode::CREATED, "{}", resigned.text);
 
         let unknown = t
             .post(
                 &format!("/api/v1/residents/{}/contracts", t.other_resident),
                 &other,
-                json!({"team_id": 999_999}),
+                json!({"team_id": 999_999, "resident_consent": true}),
             )
             .await;
         assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -92,7 +110,7 @@ async fn sign_once_terminate_with_a_reason_and_see_the_history() {
             .post(
                 &format!("/api/v1/residents/{}/contracts", t.other_resident),
                 &other,
-                json!({"team_id": t.team}),
+                json!({"team_id": t.team, "resident_consent": true}),
             )
             .await;
         assert_eq!(

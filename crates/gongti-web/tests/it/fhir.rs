@@ -560,7 +560,7 @@ async fn chronic_care_over_fhir_validates_and_searches_by_patient_code_and_date(
             .post(
                 &format!("{base}/contracts"),
                 &token,
-                json!({"team_id": t.team}),
+                json!({"team_id": t.team, "resident_consent": true}),
             )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -796,7 +796,7 @@ async fn scheduling_and_referral_over_fhir_validate() {
             .post(
                 &format!("/api/v1/residents/{p}/contracts"),
                 &doctor,
-                json!({"team_id": t.team}),
+                json!({"team_id": t.team, "resident_consent": true}),
             )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);

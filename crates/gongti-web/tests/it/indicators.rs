@@ -206,6 +206,49 @@ async fn the_generators_ground_truth_equals_the_computed_indicators() {
             truth.hypertension.ended > 3 && truth.diabetes.ended > 0,
             "{truth:?}"
         );
+        // Most patients under management have signed with a team of their home
+        // institution — at the demo doctor's centre, with the demo doctor's team — so
+        // referral from the workstation books reserved slots.
+        let store = app.store();
+        let doctor = store
+            .user_by_username("doctor")
+            .await
+            .unwrap()
+            .unwrap()
+            .staff_id;
+        let today = app.today();
+        let (mut managed, mut contracted, mut with_doctor) = (0, 0, 0);
+        let mut after = None;
+        loop {
+            let page = store
+                .residents(&gongti_store::ResidentFilter::default(), after, 1_000)
+                .await
+                .unwrap();
+            let ids: Vec<i64> = page.items.iter().map(|r| r.id).collect();
+            let enrolments = store.enrolments_of_residents(&ids, None).await.unwrap();
+            for r in &page.items {
+                let mine: Vec<_> = enrolments
+                    .iter()
+                    .filter(|e| e.resident_id == r.id)
+                    .collect();
+                if mine.is_empty() || mine.iter().any(|e| e.ended_on.is_some()) {
+                    continue;
+                }
+                managed += 1;
+                if let Some(d) = store.contract_doctor(r.id, today).await.unwrap() {
+                    contracted += 1;
+                    with_doctor += u64::from(d == doctor);
+                }
+            }
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert!(
+            contracted * 100 >= managed * 80 && with_doctor > 10,
+            "{contracted} of {managed} contracted, {with_doctor} with the demo doctor"
+        );
         let router = gongti_web::router(app.clone(), gongti_web::WebConfig::default());
         let call = |request: axum::http::Request<axum::body::Body>| {
             let router = router.clone();

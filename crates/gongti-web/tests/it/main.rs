@@ -11,6 +11,7 @@ mod chronic;
 mod client_systems;
 mod console;
 mod console_consultations;
+mod console_referrals;
 mod console_scheduling;
 mod consultations;
 mod contracts;

@@ -20,7 +20,10 @@ async fn enrolled_contracted(t: &TestApp, doctor: &str, sequence: u32) -> i64 {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let id = r.json()["id"].as_i64().unwrap();
     for (path, body) in [
-        ("contracts", json!({"team_id": t.team})),
+        (
+            "contracts",
+            json!({"team_id": t.team, "resident_consent": true}),
+        ),
         (
             "enrolments",
             json!({"icd10": "I10", "diagnosed_on": "2019-05-01"}),
@@ -34,7 +37,7 @@ async fn enrolled_contracted(t: &TestApp, doctor: &str, sequence: u32) -> i64 {
     id
 }
 
-async fn publish(t: &TestApp, admin: &str, days_ahead: i64, slots: u32) -> i64 {
+pub(crate) async fn publish(t: &TestApp, admin: &str, days_ahead: i64, slots: u32) -> i64 {
     let day = (t.app.today() + time::Duration::days(days_ahead)).to_string();
     let r = t
         .post(
@@ -93,7 +96,9 @@ async fn one_click_referral_up_and_back_down() {
             .post(
                 &format!("/api/v1/residents/{patient}/referrals"),
                 &doctor,
-                json!({"source": "followup", "followup_id": followup_id}),
+                // The doctor chose a routine referral (an urgent follow-up otherwise goes
+                // as an emergency, without a slot).
+                json!({"source": "followup", "followup_id": followup_id, "urgency": "routine"}),
             )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);

@@ -56,7 +56,7 @@ async fn contracted_residents(t: &TestApp, doctor: &str, first: u32, n: u32) -> 
             .post(
                 &format!("/api/v1/residents/{id}/contracts"),
                 doctor,
-                json!({"team_id": t.team}),
+                json!({"team_id": t.team, "resident_consent": true}),
             )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
