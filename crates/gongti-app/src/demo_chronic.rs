@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use gongti_core::chronic::followup::{
     AdverseReaction, Classification, Complication, Findings, Method, evaluate,
 };
-use gongti_core::chronic::readings::{GlucoseContext, ReadingValue, ValidReading};
+use gongti_core::chronic::readings::{GlucoseContext, ReadingValue, ValidReading, urgent_reading};
 use gongti_core::chronic::record::EndReason;
 use gongti_core::chronic::risk::{DiabetesStatus, bp_grade};
 use gongti_core::chronic::{Bp, Disease, RULESET_VERSION};
@@ -22,7 +22,7 @@ use gongti_core::lab::{LabResultForm, ValidLabResult, validate_lab_result};
 use gongti_core::measure::Mmol;
 use gongti_core::resident::age_years;
 use gongti_store::{
-    BulkEnrolment, BulkFollowup, NewLabResult, NewReading, OpenContract, ReadingOutcome,
+    BulkEnrolment, BulkFollowup, NewAlert, NewLabResult, NewReading, OpenContract, ReadingOutcome,
     ResidentFilter, RiskProfile,
 };
 use time::{Date, Duration, OffsetDateTime};
@@ -206,6 +206,7 @@ impl App {
             .find(|p| p.basic)
             .map(|p| (p.id, p.split));
         let mut sign_rng = DemoRng::new(seed ^ 0x51_6E_ED);
+        let mut alert_rng = DemoRng::new(seed ^ 0xA1_E7);
         let params = self.chronic.as_ref().clone();
         let year_start = today - Duration::days(364);
         let missed_from = today - Duration::days(i64::from(params.missed_visit_days) - 1);
@@ -427,6 +428,39 @@ impl App {
                             ));
                             contact_in_year = true;
                         }
+                        // One in five hypertension patients who send readings sent an
+                        // urgent one in the last three days (DOMAIN.md §2: SBP ≥ 180 or
+                        // DBP ≥ 110), which alerted their team; not counted by any
+                        // indicator beyond the contact the other readings already are.
+                        // (Half of them at the demo doctor's team, so its workstation
+                        // has some to act on.)
+                        let one_in = if team.map(|(_, d)| d) == demo_doctor {
+                            2
+                        } else {
+                            5
+                        };
+                        if disease == Disease::Hypertension && alert_rng.below(one_in) == 0 {
+                            let day = today - Duration::days(alert_rng.below(3) as i64);
+                            let taken = day
+                                .with_hms(8, 10, 0)
+                                .map(|t| t.assume_offset(DISPLAY_OFFSET))
+                                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+                            readings.push((
+                                r.id,
+                                ValidReading {
+                                    client_reading_id: format!("demo-urgent-{}", r.id),
+                                    taken_at_us: unix_us(taken),
+                                    value: ReadingValue::Bp {
+                                        bp: Bp::new(
+                                            between(&mut alert_rng, 182, 198) as u16,
+                                            between(&mut alert_rng, 104, 118) as u16,
+                                        ),
+                                        pulse_bpm: Some(between(&mut alert_rng, 80, 104) as u16),
+                                    },
+                                    device: Some("demo".into()),
+                                },
+                            ));
+                        }
                     }
                     let profile = RiskProfile {
                         smoking: rng.below(100) < 25,
@@ -541,14 +575,28 @@ impl App {
                     .len() as u64;
             }
             for chunk in readings.chunks(gongti_core::chronic::readings::BATCH_MAX) {
-                let rows: Vec<NewReading<'_>> = chunk
-                    .iter()
-                    .map(|(resident_id, reading)| NewReading {
+                // An urgent reading alerts the team that manages the resident, as an
+                // upload does.
+                let mut rows: Vec<NewReading<'_>> = Vec::with_capacity(chunk.len());
+                for (resident_id, reading) in chunk {
+                    let alert = match urgent_reading(&reading.value, &params) {
+                        Some(reason) => {
+                            let (institution_id, team_id) =
+                                store.alert_home(*resident_id, today).await?;
+                            Some(NewAlert {
+                                institution_id,
+                                team_id,
+                                code: reason.code(),
+                            })
+                        }
+                        None => None,
+                    };
+                    rows.push(NewReading {
                         resident_id: *resident_id,
                         reading,
-                        alert: None,
-                    })
-                    .collect();
+                        alert,
+                    });
+                }
                 truth.readings += store
                     .insert_readings(
                         &rows,

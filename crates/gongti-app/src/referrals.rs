@@ -102,7 +102,7 @@ impl App {
             .map(|e| {
                 format!(
                     "{} (ICD-10 {}, 确诊 {})",
-                    e.disease.code(),
+                    e.disease.name_zh(),
                     e.icd10,
                     e.diagnosed_on
                 )
@@ -131,7 +131,7 @@ impl App {
                 format!(
                     "{} {} {}{glucose}{}",
                     f.visit_on,
-                    f.method.code(),
+                    f.method.name_zh(),
                     bp_text(f.bp),
                     f.classification
                         .map(|c| format!(", 分类 {}", c.number()))

@@ -16,11 +16,12 @@ pub(crate) fn classification(c: Classification) -> (&'static str, &'static str) 
 
 /// How a follow-up was done (随访方式).
 pub(crate) fn method(m: Method) -> (&'static str, &'static str) {
-    match m {
-        Method::Clinic => ("门诊", "Clinic"),
-        Method::Home => ("家庭", "Home"),
-        Method::Phone => ("电话", "Phone"),
-    }
+    let en = match m {
+        Method::Clinic => "Clinic",
+        Method::Home => "Home",
+        Method::Phone => "Phone",
+    };
+    (m.name_zh(), en)
 }
 
 /// Where a booking stands (预约状态).
@@ -233,8 +234,9 @@ pub(crate) fn end_reason(
 }
 
 pub(crate) fn disease(d: gongti_core::chronic::Disease) -> (&'static str, &'static str) {
-    match d {
-        gongti_core::chronic::Disease::Hypertension => ("高血压", "hypertension"),
-        gongti_core::chronic::Disease::Diabetes => ("2型糖尿病", "type 2 diabetes"),
-    }
+    let en = match d {
+        gongti_core::chronic::Disease::Hypertension => "hypertension",
+        gongti_core::chronic::Disease::Diabetes => "type 2 diabetes",
+    };
+    (d.name_zh(), en)
 }

@@ -30,6 +30,15 @@ impl Method {
         }
     }
 
+    /// The way of follow-up in Chinese (随访方式).
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Method::Clinic => "门诊",
+            Method::Home => "家庭",
+            Method::Phone => "电话",
+        }
+    }
+
     pub fn parse(code: &str) -> Option<Method> {
         match code {
             "clinic" => Some(Method::Clinic),

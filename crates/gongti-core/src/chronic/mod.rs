@@ -38,6 +38,14 @@ impl Disease {
         }
     }
 
+    /// The programme's Chinese name, as the 规范 and the console write it.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Disease::Hypertension => "高血压",
+            Disease::Diabetes => "2型糖尿病",
+        }
+    }
+
     pub fn parse(code: &str) -> Option<Disease> {
         match code {
             "hypertension" => Some(Disease::Hypertension),

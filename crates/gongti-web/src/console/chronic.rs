@@ -27,6 +27,7 @@ pub(super) fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/workstation", get(workstation))
         .route("/residents/{id}/chronic", get(chronic_page))
+        .route("/alerts/{id}/acknowledge", post(acknowledge))
         .route("/residents/{id}/followups/new", get(followup_page))
         .route("/residents/{id}/followups", post(save_followup))
         .route("/residents/{id}/followups/preview", post(preview))
@@ -35,6 +36,9 @@ pub(super) fn routes() -> axum::Router<AppState> {
             post(end_enrolment),
         )
 }
+
+/// Most open alerts the workstation's banner counts (it then says "100+").
+const ALERT_BANNER_MAX: u32 = 100;
 
 const LISTS: [(&str, &str, &str); 7] = [
     ("due_this_week", "本周到期", "Due this week"),
@@ -96,10 +100,12 @@ async fn workstation(
                         td { (l.t(zh, en)) }
                         td { (a.risk_level.as_deref().and_then(gongti_core::chronic::risk::RiskLevel::parse).map(|r| risk_label(l, Some(r))).unwrap_or("")) }
                         td { (crate::views::local(a.raised_at_us)) }
-                        td { (super::referrals::refer_button(&c, a.resident_id, ("alert", Some(a.id)), None, true)) }
+                        td { (super::referrals::refer_button(&c, a.resident_id, ("alert", Some(a.id)), None, true))
+                             (acknowledge_button(&c, a.id, "/workstation?list=alerts")) }
                     }
                 }
             }
+            @if page.items.is_empty() { p.muted { (l.t("没有待处理的紧急预警", "No urgent alert to handle")) } }
             (pager("/workstation", &keep, page.next_after, l))
         }),
         "tasks" => state.app.open_tasks(&c.ctx, after, PAGE_SIZE_DEFAULT).await.map(|page| html! {
@@ -166,8 +172,26 @@ async fn workstation(
             })
         }
     };
+    // Open alerts are shown on every list of the workstation until handled.
+    let open_alerts = if list == "alerts" {
+        None
+    } else {
+        state
+            .app
+            .open_alerts(&c.ctx, None, None, ALERT_BANNER_MAX)
+            .await
+            .ok()
+            .filter(|p| !p.items.is_empty())
+    };
     layout(&c, l.t("工作台", "Workstation"), html! {
         h1 { (l.t("家庭医生工作台", "Family doctor's workstation")) }
+        @if let Some(p) = &open_alerts {
+            div.card.urgent.banner role="alert" #alert-banner {
+                strong.alert { (p.items.len()) @if p.next_after.is_some() { "+" } (l.t(" 条紧急预警待处理", " urgent alerts to handle")) }
+                " · " (p.items.iter().take(3).map(|a| a.resident_name.as_str()).collect::<Vec<_>>().join("、"))
+                " " a.button href="/workstation?list=alerts" { (l.t("去处理 →", "Handle them →")) }
+            }
+        }
         nav.tabs {
             @for (code, zh, en) in LISTS {
                 @if code == list { strong { (l.t(zh, en)) } } @else { a href=(format!("/workstation?list={code}")) { (l.t(zh, en)) } }
@@ -567,6 +591,96 @@ fn end_form(c: &Console, id: i64, disease: Disease, today: time::Date) -> Markup
     }
 }
 
+#[derive(Deserialize)]
+struct AcknowledgeForm {
+    csrf: String,
+    /// The page to go back to (a path of the console).
+    back: Option<String>,
+}
+
+/// 已处理: the team saw the alert and acted (called the patient, referred, saw them).
+async fn acknowledge(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Form(f): Form<AcknowledgeForm>,
+) -> Response {
+    if Some(f.csrf.as_str()) != c.session.csrf.as_deref() {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let l = c.lang;
+    // Only back to a page of this console, never elsewhere.
+    let back = f
+        .back
+        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .unwrap_or_else(|| "/workstation?list=alerts".into());
+    match state.app.acknowledge_alert(&c.ctx, id).await {
+        Ok(()) => Redirect::to(&back).into_response(),
+        Err(e) => {
+            let status = crate::error::ApiError::of(&e).status;
+            let body = html! {
+                h1 { (l.t("紧急预警", "Urgent alert")) }
+                (error_box(l, &e))
+                p { a href=(back) { (l.t("← 返回", "← Back")) } }
+            };
+            (status, layout(&c, l.t("紧急预警", "Urgent alert"), body)).into_response()
+        }
+    }
+}
+
+/// The "已处理" button of an open alert, returning to `back`.
+fn acknowledge_button(c: &Console, alert_id: i64, back: &str) -> Markup {
+    let l = c.lang;
+    html! {
+        form.step method="post" action=(format!("/alerts/{alert_id}/acknowledge")) {
+            (crate::console::form_tokens(c.session.csrf.as_deref().unwrap_or("")))
+            input type="hidden" name="back" value=(back);
+            button type="submit" { (l.t("已处理（已联系患者）", "Handled (patient contacted)")) }
+        }
+    }
+}
+
+/// A resident's open alerts as banners at the top of their page, each with the
+/// reading that raised it and what to do: refer as an emergency, record a follow-up,
+/// or mark it handled.
+fn alert_banners(
+    c: &Console,
+    resident_id: i64,
+    alerts: &[gongti_store::AlertRecord],
+    readings: &[gongti_store::ReadingRecord],
+) -> Markup {
+    let l = c.lang;
+    let back = format!("/residents/{resident_id}/chronic");
+    html! {
+        @for a in alerts.iter().filter(|a| a.open) {
+            @let (zh, en) = wording::alert_code(&a.code);
+            @let reading = a.reading_id.and_then(|r| readings.iter().find(|x| x.id == r));
+            div.card.urgent.banner role="alert" {
+                p {
+                    strong.alert { (l.t("紧急预警：", "Urgent: ")) } (l.t(zh, en))
+                    @if let Some(r) = reading {
+                        " · " strong { (reading_text(r)) } " · " (crate::views::local(r.taken_at_us))
+                    }
+                }
+                p.muted { (l.t("请尽快联系患者，必要时立即急诊转诊。", "Contact the patient now; refer as an emergency if needed.")) }
+                (super::referrals::refer_button(c, resident_id, ("alert", Some(a.id)), None, true))
+                a.button href=(format!("/residents/{resident_id}/followups/new?disease={}", gongti_core::referral::disease_for_alert(&a.code).unwrap_or(Disease::Hypertension).code())) { (l.t("新增随访", "New follow-up")) }
+                " "
+                (acknowledge_button(c, a.id, &back))
+            }
+        }
+    }
+}
+
+/// A home reading's value as the patient's device measured it.
+fn reading_text(r: &gongti_store::ReadingRecord) -> String {
+    match (r.bp, r.glucose_centi_mmol) {
+        (Some(bp), _) => format!("{}/{} mmHg", bp.sbp_mmhg, bp.dbp_mmhg),
+        (None, Some(g)) => format!("{:.1} mmol/L", g as f64 / 100.0),
+        (None, None) => String::new(),
+    }
+}
+
 async fn chronic_page(
     State(state): State<AppState>,
     c: Console,
@@ -618,6 +732,14 @@ async fn chronic_page(
         )
         .await
         .unwrap_or_default();
+    let alerts = state
+        .app
+        .resident_alerts(&c.ctx, id)
+        .await
+        .unwrap_or_default();
+    // Readings that raised an alert, marked on the charts.
+    let alerted: std::collections::HashSet<i64> =
+        alerts.iter().filter_map(|a| a.reading_id).collect();
     // Laboratory results (FPG, HbA1c) and the institutions that recorded them.
     let labs = state
         .app
@@ -677,6 +799,7 @@ async fn chronic_page(
                     .filter_map(|f| f.bp.map(|b| (f.visit_on, f64::from(b.sbp_mmhg))))
                     .collect(),
                 dots_only: false,
+                emphasised: false,
             },
             Series {
                 label: l.t("舒张压", "DBP"),
@@ -686,15 +809,29 @@ async fn chronic_page(
                     .filter_map(|f| f.bp.map(|b| (f.visit_on, f64::from(b.dbp_mmhg))))
                     .collect(),
                 dots_only: false,
+                emphasised: false,
             },
             Series {
                 label: l.t("家庭自测收缩压", "Home SBP"),
                 colour: "#9aa5b1",
                 points: readings
                     .iter()
+                    .filter(|r| !alerted.contains(&r.id))
                     .filter_map(|r| r.bp.map(|b| (day_of(r.taken_at_us), f64::from(b.sbp_mmhg))))
                     .collect(),
                 dots_only: true,
+                emphasised: false,
+            },
+            Series {
+                label: l.t("自测紧急值", "Urgent home reading"),
+                colour: "#c81e1e",
+                points: readings
+                    .iter()
+                    .filter(|r| alerted.contains(&r.id))
+                    .filter_map(|r| r.bp.map(|b| (day_of(r.taken_at_us), f64::from(b.sbp_mmhg))))
+                    .collect(),
+                dots_only: true,
+                emphasised: true,
             },
         ],
         &[Rule {
@@ -721,6 +858,7 @@ async fn chronic_page(
                         })
                         .collect(),
                     dots_only: false,
+                    emphasised: false,
                 },
                 Series {
                     label: l.t("空腹血糖（检验）", "FPG (laboratory)"),
@@ -731,18 +869,35 @@ async fn chronic_page(
                         .map(|r| (r.collected_on, r.value_centi as f64 / 100.0))
                         .collect(),
                     dots_only: false,
+                    emphasised: false,
                 },
                 Series {
                     label: l.t("家庭自测", "Home"),
                     colour: "#9aa5b1",
                     points: readings
                         .iter()
+                        .filter(|r| !alerted.contains(&r.id))
                         .filter_map(|r| {
                             r.glucose_centi_mmol
                                 .map(|g| (day_of(r.taken_at_us), g as f64 / 100.0))
                         })
                         .collect(),
                     dots_only: true,
+                    emphasised: false,
+                },
+                Series {
+                    label: l.t("自测紧急值", "Urgent home reading"),
+                    colour: "#c81e1e",
+                    points: readings
+                        .iter()
+                        .filter(|r| alerted.contains(&r.id))
+                        .filter_map(|r| {
+                            r.glucose_centi_mmol
+                                .map(|g| (day_of(r.taken_at_us), g as f64 / 100.0))
+                        })
+                        .collect(),
+                    dots_only: true,
+                    emphasised: true,
                 },
             ],
             &[Rule {
@@ -754,6 +909,7 @@ async fn chronic_page(
     layout(&c, l.t("慢病档案", "Chronic care"), html! {
         h1 { (resident.name) " " small.muted { (l.t("慢病管理", "chronic care")) " · " (age) (l.t(" 岁", " years")) } }
         p { a href=(format!("/residents/{id}")) { (l.t("← 基本信息", "← Profile")) } }
+        (alert_banners(&c, id, &alerts, &readings))
         @if let Some(f) = q.saved { p.saved role="status" { (l.t("随访已保存 #", "Follow-up saved #")) (f) } }
         @if let Some(d) = q.ended.as_deref().and_then(Disease::parse) { p.saved role="status" { (disease_label(l, d)) (l.t("管理已结案", " enrolment ended")) } }
         @if enrolments.is_empty() { p.muted { (l.t("尚未纳入慢病管理（可通过接口建档）", "Not enrolled in a programme yet (enrol through the API)")) } }

@@ -57,7 +57,7 @@ button.primary{background:#0b5d56;color:#fff;border:0;border-radius:4px;padding:
 .login{max-width:360px;margin:10vh auto}.login label{display:block;margin:.6rem 0 .2rem}.login input{width:100%}
 nav.tabs{display:flex;gap:1rem;flex-wrap:wrap;margin-bottom:1rem}div.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(12rem,1fr));gap:.6rem 1rem;margin-bottom:1rem}
 div.grid label{display:flex;flex-direction:column;font-size:.9rem;color:#3e4c59}label.wide{grid-column:span 2}fieldset{background:#fff;border:1px solid #e4e7eb;border-radius:6px;margin-bottom:1rem}
-label.check{display:inline-block;margin:.2rem .8rem .2rem 0}.card.urgent{border-left:6px solid #c81e1e}.card.refer{border-left:6px solid #d97706}.card.ok{border-left:6px solid #0b5d56}
+label.check{display:inline-block;margin:.2rem .8rem .2rem 0}.card.urgent{border-left:6px solid #c81e1e}.card.banner{background:#fdf2f2}button.primary.urgent{background:#c81e1e}.card.refer{border-left:6px solid #d97706}.card.ok{border-left:6px solid #0b5d56}
 strong.alert{color:#c81e1e}.saved{background:#e3f9e5;padding:.5rem .8rem;border-radius:4px}svg.chart{width:100%;height:auto}span.change{font-size:.85rem}td.rate{font-size:1.05rem}a.button{display:inline-block;background:#0b5d56;color:#fff;padding:.35rem .8rem;border-radius:4px;text-decoration:none}
 dl.profile{display:grid;grid-template-columns:10rem 1fr;gap:.4rem 1rem}dl.profile dt{color:#52606d}.pager{margin-top:.8rem}ul.tree{background:#fff;border-radius:8px;padding:1rem 2rem;line-height:1.8}ul.tree ul{color:#3e4c59}
 "#;

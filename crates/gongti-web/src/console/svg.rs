@@ -12,6 +12,8 @@ pub(crate) struct Series<'a> {
     pub points: Vec<(Date, f64)>,
     /// Dots only (home readings), no line.
     pub dots_only: bool,
+    /// Points that need attention (urgent readings): larger, ringed dots.
+    pub emphasised: bool,
 }
 
 /// A horizontal reference line (a target).
@@ -110,11 +112,20 @@ pub(crate) fn line_chart(
         for (d, v) in &points {
             let _ = write!(
                 s,
-                r#"<circle cx="{:.1}" cy="{:.1}" r="{}" fill="{}"><title>{d} {}</title></circle>"#,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="{}" fill="{}"{}><title>{d} {}</title></circle>"#,
                 x(*d),
                 y(*v),
-                if series.dots_only { 2 } else { 3 },
+                match (series.emphasised, series.dots_only) {
+                    (true, _) => 5,
+                    (false, true) => 2,
+                    (false, false) => 3,
+                },
                 series.colour,
+                if series.emphasised {
+                    r##" stroke="#fff" stroke-width="1.5" class="urgent""##
+                } else {
+                    ""
+                },
                 trim(*v),
             );
         }
@@ -166,18 +177,28 @@ mod tests {
                         (date!(2027 - 01 - 01), 1.0),
                     ],
                     dots_only: false,
+                    emphasised: false,
                 },
                 Series {
                     label: "家庭自测",
                     colour: "#9aa5b1",
                     points: vec![(date!(2026 - 04 - 01), 138.0)],
                     dots_only: true,
+                    emphasised: false,
+                },
+                Series {
+                    label: "紧急",
+                    colour: "#c81e1e",
+                    points: vec![(date!(2026 - 05 - 01), 190.0)],
+                    dots_only: true,
+                    emphasised: true,
                 },
                 Series {
                     label: "检验",
                     colour: "#7c3aed",
                     points: vec![(date!(2025 - 04 - 01), 6.0)],
                     dots_only: false,
+                    emphasised: false,
                 },
             ],
             &[Rule {
@@ -194,8 +215,14 @@ mod tests {
         );
         assert_eq!(
             svg.matches("<circle").count(),
-            3,
+            4,
             "points outside the range are left out"
+        );
+        assert_eq!(
+            svg.matches(r##"r="5" fill="#c81e1e" stroke="#fff""##)
+                .count(),
+            1,
+            "an urgent point stands out"
         );
         assert!(svg.contains("stroke-dasharray"));
         assert!(svg.contains(">家庭自测</text>"));

@@ -12,7 +12,7 @@ use crate::console_scheduling::{csrf_of, post_form};
 use crate::support::{TestApp, id_number_born};
 
 /// A resident of the doctor's centre under hypertension management, not contracted.
-async fn enrolled(t: &TestApp, token: &str, sequence: u32) -> i64 {
+pub(crate) async fn enrolled(t: &TestApp, token: &str, sequence: u32) -> i64 {
     let r = t
         .post(
             "/api/v1/residents",

@@ -10,6 +10,7 @@ mod browser_referral;
 mod chronic;
 mod client_systems;
 mod console;
+mod console_alerts;
 mod console_consultations;
 mod console_referrals;
 mod console_scheduling;

@@ -118,7 +118,12 @@ async fn one_click_referral_up_and_back_down() {
         );
         let summary = referral["summary"].as_str().unwrap();
         assert!(
-            summary.contains("I10") && summary.contains("185/100") && summary.contains("氨氯地平"),
+            summary.contains("I10")
+                && summary.contains("185/100")
+                && summary.contains("氨氯地平")
+                && summary.contains("高血压")
+                && summary.contains("门诊")
+                && !summary.contains("clinic"),
             "{summary}"
         );
         assert_eq!(referral["timeline"].as_array().unwrap().len(), 1);
