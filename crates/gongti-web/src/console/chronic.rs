@@ -784,6 +784,40 @@ async fn chronic_page(
         .chronic_params()
         .targets
         .bp_for_age(u8::try_from(age.clamp(0, 130)).unwrap_or(0));
+    // Home readings, those that raised an alert apart and ringed.
+    let home_series =
+        |label: &'static str, value: &dyn Fn(&gongti_store::ReadingRecord) -> Option<f64>| {
+            let (urgent, usual): (Vec<_>, Vec<_>) = readings
+                .iter()
+                .filter_map(|r| {
+                    value(r).map(|v| (alerted.contains(&r.id), (day_of(r.taken_at_us), v)))
+                })
+                .partition(|(urgent, _)| *urgent);
+            let points =
+                |v: Vec<(bool, (time::Date, f64))>| v.into_iter().map(|(_, p)| p).collect();
+            (
+                Series {
+                    label,
+                    colour: "#9aa5b1",
+                    points: points(usual),
+                    dots_only: true,
+                    emphasised: false,
+                },
+                Series {
+                    label: l.t("自测紧急值", "Urgent home reading"),
+                    colour: "#c81e1e",
+                    points: points(urgent),
+                    dots_only: true,
+                    emphasised: true,
+                },
+            )
+        };
+    let home = home_series(l.t("家庭自测收缩压", "Home SBP"), &|r| {
+        r.bp.map(|b| f64::from(b.sbp_mmhg))
+    });
+    let glucose_home = home_series(l.t("家庭自测", "Home"), &|r| {
+        r.glucose_centi_mmol.map(|g| g as f64 / 100.0)
+    });
     let bp_chart = line_chart(
         l.t("血压趋势", "Blood pressure"),
         from,
@@ -811,28 +845,8 @@ async fn chronic_page(
                 dots_only: false,
                 emphasised: false,
             },
-            Series {
-                label: l.t("家庭自测收缩压", "Home SBP"),
-                colour: "#9aa5b1",
-                points: readings
-                    .iter()
-                    .filter(|r| !alerted.contains(&r.id))
-                    .filter_map(|r| r.bp.map(|b| (day_of(r.taken_at_us), f64::from(b.sbp_mmhg))))
-                    .collect(),
-                dots_only: true,
-                emphasised: false,
-            },
-            Series {
-                label: l.t("自测紧急值", "Urgent home reading"),
-                colour: "#c81e1e",
-                points: readings
-                    .iter()
-                    .filter(|r| alerted.contains(&r.id))
-                    .filter_map(|r| r.bp.map(|b| (day_of(r.taken_at_us), f64::from(b.sbp_mmhg))))
-                    .collect(),
-                dots_only: true,
-                emphasised: true,
-            },
+            home.0,
+            home.1,
         ],
         &[Rule {
             label: &format!("{}/{}", target.sbp_below_mmhg, target.dbp_below_mmhg),
@@ -871,34 +885,8 @@ async fn chronic_page(
                     dots_only: false,
                     emphasised: false,
                 },
-                Series {
-                    label: l.t("家庭自测", "Home"),
-                    colour: "#9aa5b1",
-                    points: readings
-                        .iter()
-                        .filter(|r| !alerted.contains(&r.id))
-                        .filter_map(|r| {
-                            r.glucose_centi_mmol
-                                .map(|g| (day_of(r.taken_at_us), g as f64 / 100.0))
-                        })
-                        .collect(),
-                    dots_only: true,
-                    emphasised: false,
-                },
-                Series {
-                    label: l.t("自测紧急值", "Urgent home reading"),
-                    colour: "#c81e1e",
-                    points: readings
-                        .iter()
-                        .filter(|r| alerted.contains(&r.id))
-                        .filter_map(|r| {
-                            r.glucose_centi_mmol
-                                .map(|g| (day_of(r.taken_at_us), g as f64 / 100.0))
-                        })
-                        .collect(),
-                    dots_only: true,
-                    emphasised: true,
-                },
+                glucose_home.0,
+                glucose_home.1,
             ],
             &[Rule {
                 label: "7.0",
