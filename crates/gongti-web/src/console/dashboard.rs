@@ -71,6 +71,33 @@ fn scope_text(s: &IndicatorScope) -> String {
     }
 }
 
+/// The scope one level up, when the viewer may see it (no link that would be refused).
+async fn up_link(
+    state: &AppState,
+    c: &Console,
+    scope: &IndicatorScope,
+) -> Option<(String, &'static str, &'static str)> {
+    use gongti_core::access::{AggregateScope, may_view_aggregates};
+    use gongti_core::region::DistrictCode;
+    let actor = c.session.principal.actor();
+    match scope {
+        IndicatorScope::City => None,
+        IndicatorScope::District(_) => may_view_aggregates(&actor, &AggregateScope::City)
+            .then(|| ("/dashboard?scope=city".to_owned(), "↑ 全市", "↑ City")),
+        IndicatorScope::Institution(id) => {
+            let district = state.app.institution(*id).await.ok()?.district_code;
+            let code = DistrictCode::parse(&district).ok()?;
+            may_view_aggregates(&actor, &AggregateScope::District(code)).then(|| {
+                (
+                    format!("/dashboard?scope=district:{district}"),
+                    "↑ 所在区",
+                    "↑ District",
+                )
+            })
+        }
+    }
+}
+
 async fn dashboard(
     State(state): State<AppState>,
     c: Console,
@@ -135,6 +162,7 @@ async fn dashboard(
             .map(|i| i.name)
             .unwrap_or_default(),
     };
+    let up = up_link(&state, &c, &scope).await;
     let cloud = cloud_card(&state, &c, &scope, &period).await;
     let children = children(&state, &c, &scope, &period).await;
     let trends = trends(&state, &c, &scope, period.to).await;
@@ -146,7 +174,7 @@ async fn dashboard(
             label { (l.t("从 ", "From ")) input type="date" name="from" value=(period.from.to_string()); }
             label { (l.t("至 ", "to ")) input type="date" name="to" value=(period.to.to_string()); }
             button.primary type="submit" { (l.t("查看", "Show")) }
-            @if scope != IndicatorScope::City { a href="/dashboard?scope=city" { (l.t("↑ 全市", "↑ City")) } }
+            @if let Some((href, zh, en)) = &up { a href=(href) { (l.t(zh, en)) } }
         }
         p.periods {
             @for (p, zh, en) in quick_periods(state.app.today()) {

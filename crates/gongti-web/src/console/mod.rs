@@ -22,6 +22,7 @@ mod accounts;
 mod chronic;
 mod consultations;
 mod dashboard;
+mod home;
 mod patient;
 mod referrals;
 mod scheduling;
@@ -59,6 +60,7 @@ nav.tabs{display:flex;gap:1rem;flex-wrap:wrap;margin-bottom:1rem}div.grid{displa
 div.grid label{display:flex;flex-direction:column;font-size:.9rem;color:#3e4c59}label.wide{grid-column:span 2}fieldset{background:#fff;border:1px solid #e4e7eb;border-radius:6px;margin-bottom:1rem}
 label.check{display:inline-block;margin:.2rem .8rem .2rem 0}.card.urgent{border-left:6px solid #c81e1e}.card.banner{background:#fdf2f2}button.primary.urgent{background:#c81e1e}.card.refer{border-left:6px solid #d97706}.card.ok{border-left:6px solid #0b5d56}
 strong.alert{color:#c81e1e}.saved{background:#e3f9e5;padding:.5rem .8rem;border-radius:4px}svg.chart{width:100%;height:auto}span.change{font-size:.85rem}td.rate{font-size:1.05rem}a.button{display:inline-block;background:#0b5d56;color:#fff;padding:.35rem .8rem;border-radius:4px;text-decoration:none}
+div.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(10rem,1fr));gap:.8rem;margin-bottom:1rem}a.tile{display:flex;flex-direction:column;background:#fff;border-radius:8px;padding:.8rem 1rem;box-shadow:0 1px 2px #0001;text-decoration:none;color:#1f2933}a.tile strong{font-size:1.8rem;color:#0b5d56}a.tile.urgent{border-left:6px solid #c81e1e}a.tile.urgent strong{color:#c81e1e}
 dl.profile{display:grid;grid-template-columns:10rem 1fr;gap:.4rem 1rem}dl.profile dt{color:#52606d}.pager{margin-top:.8rem}ul.tree{background:#fff;border-radius:8px;padding:1rem 2rem;line-height:1.8}ul.tree ul{color:#3e4c59}
 "#;
 
@@ -143,7 +145,7 @@ fn random_hex() -> String {
 
 pub(crate) fn routes(state: AppState) -> Router<AppState> {
     Router::new()
-        .route("/", get(home))
+        .route("/", get(home::home))
         .route("/login", get(login_page).post(login))
         .route("/logout", axum::routing::post(logout))
         .route("/lang/{lang}", get(switch_lang))
@@ -200,11 +202,6 @@ impl axum::extract::FromRequestParts<AppState> for Console {
 fn layout(c: &Console, title: &str, body: Markup) -> Html<String> {
     let l = c.lang;
     let p = &c.session.principal;
-    let clinical = p.role.is_clinical() || p.role == Role::InstitutionAdmin;
-    let officer = matches!(
-        p.role,
-        Role::DistrictOfficer | Role::CityOfficer | Role::CityAdmin
-    );
     Html(
         html! {
             (DOCTYPE)
@@ -219,16 +216,7 @@ fn layout(c: &Console, title: &str, body: Markup) -> Html<String> {
                     header {
                         a.brand href="/" { (l.t("共体 · 基层数字健共体", "Gongti")) }
                         nav {
-                            a href="/" { (l.t("首页", "Home")) }
-                            @if clinical { a href="/workstation" { (l.t("工作台", "Workstation")) } }
-                            @if clinical { a href="/referrals" { (l.t("转诊", "Referrals")) } }
-                            @if clinical { a href="/schedules" { (l.t("排班", "Schedules")) } }
-                            @if clinical { a href="/consultations" { (l.t("会诊", "Consultations")) } }
-                            @if clinical || officer || p.role == Role::InsuranceOfficer { a href="/dashboard" { (l.t("看板", "Dashboard")) } }
-                            @if clinical || officer { a href="/residents" { (l.t("居民", "Residents")) } }
-                            a href="/institutions" { (l.t("机构", "Institutions")) }
-                            a href="/staff" { (l.t("人员", "Staff")) }
-                            @if p.role == Role::CityAdmin { a href="/accounts" { (l.t("账号解锁", "Sign-in locks")) } }
+                            @for (path, zh, en) in home::menu(p.role) { a href=(path) { (l.t(zh, en)) } }
                             a href="/api/v1/docs" { "API" }
                         }
                         span.who {
@@ -436,60 +424,6 @@ async fn switch_lang(
         header::SET_COOKIE,
         set_cookie(&state, LANG_COOKIE, value, 365 * 24 * 3600),
     );
-    response
-}
-
-async fn home(State(state): State<AppState>, c: Console, headers: HeaderMap) -> Response {
-    let l = c.lang;
-    let notice = cookie(&headers, NOTICE_COOKIE).and_then(|n| n.parse::<i64>().ok());
-    let p = &c.session.principal;
-    let place = match p.institution_id {
-        Some(id) => state
-            .app
-            .institution(id)
-            .await
-            .map(|i| i.name)
-            .unwrap_or_default(),
-        None => p.district_code.clone().map_or_else(
-            || l.t("全市", "City-wide").to_owned(),
-            |d| format!("{} {d}", l.t("辖区", "District")),
-        ),
-    };
-    let counts = (
-        state.app.store().institution_count().await.unwrap_or(0),
-        state.app.store().resident_count().await.unwrap_or(0),
-    );
-    let mut response = layout(&c, l.t("首页", "Home"), html! {
-        @if let Some(n) = notice {
-            (failed_attempts_notice(l, n, html! {
-                (l.t("如非本人操作，请", "If they were not yours, "))
-                a href="/account/password" { (l.t("修改密码", "change your password")) }
-                (l.t("并告知管理员。", " and tell an administrator."))
-            }))
-        }
-        h1 { (l.t("您好，", "Welcome, ")) (p.staff_name) }
-        div.card {
-            p { (l.t("角色：", "Role: ")) (match l { Lang::Zh => p.role.name_zh(), Lang::En => p.role.name_en() }) }
-            p { (l.t("所在：", "Where: ")) (place) }
-            p.muted { (l.t("全市机构 ", "Institutions in the city: ")) (counts.0) (l.t(" 家，登记居民 ", "; registered residents: ")) (counts.1) }
-        }
-        div.card {
-            @if p.role.is_clinical() || p.role == Role::InstitutionAdmin {
-                p { a href="/residents" { (l.t("查找本机构居民 →", "Find your institution's residents →")) } }
-            }
-            p { a href="/institutions" { (l.t("机构目录 →", "Institution directory →")) } }
-            p { a href="/staff" { (l.t("人员目录 →", "Staff directory →")) } }
-            p { a href="/account/password" { (l.t("修改密码 →", "Change password →")) } }
-            @if p.role == Role::CityAdmin {
-                p { a href="/accounts" { (l.t("账号解锁 →", "Sign-in locks →")) } }
-            }
-        }
-    }).into_response();
-    if notice.is_some() {
-        response
-            .headers_mut()
-            .append(header::SET_COOKIE, set_cookie(&state, NOTICE_COOKIE, "", 0));
-    }
     response
 }
 

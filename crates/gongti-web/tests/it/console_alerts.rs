@@ -30,6 +30,14 @@ async fn an_urgent_reading_is_a_banner_until_handled() {
     let alert = r.json()["alert_id"].as_i64().expect("an alert");
 
     let doctor = sign_in(&t, "doctor").await;
+    // The home page counts it among the team's work.
+    let home = page(&t, &doctor, "/", "zh").await;
+    assert!(
+        home.text
+            .contains("href=\"/workstation?list=alerts\"><strong>1</strong><span>紧急预警待处理"),
+        "{}",
+        home.text
+    );
     let desk = page(&t, &doctor, "/workstation", "zh").await;
     assert!(
         desk.text.contains("alert-banner") && desk.text.contains("1 条紧急预警待处理"),
@@ -86,4 +94,54 @@ async fn an_urgent_reading_is_a_banner_until_handled() {
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     assert!(r.text.contains("该提醒已被处理"), "{}", r.text);
     assert!(!r.text.contains("evil.example"), "{}", r.text);
+}
+
+#[tokio::test]
+async fn each_role_is_shown_only_its_own_work() {
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    for (user, present, absent) in [
+        (
+            "doctor",
+            &["/workstation", "/referrals", "/dashboard"][..],
+            &[][..],
+        ),
+        (
+            "specialist",
+            &["/referrals", "/consultations", "待处理转入"][..],
+            &["/workstation", "/dashboard"][..],
+        ),
+        (
+            "district",
+            &["/dashboard"][..],
+            &["/workstation", "/referrals"][..],
+        ),
+        (
+            "officer",
+            &["/dashboard"][..],
+            &["/workstation", "/schedules"][..],
+        ),
+    ] {
+        let session = sign_in(&t, user).await;
+        let home = page(&t, &session, "/", "zh").await;
+        assert_eq!(home.status, StatusCode::OK);
+        for p in present {
+            assert!(
+                home.text.contains(&format!("href=\"{p}")) || home.text.contains(p),
+                "{user} {p}: {}",
+                home.text
+            );
+        }
+        for a in absent {
+            assert!(
+                !home.text.contains(&format!("href=\"{a}")),
+                "{user} {a}: {}",
+                home.text
+            );
+        }
+    }
+    // A district officer's dashboard offers no way up to the city it may not see.
+    let district = sign_in(&t, "district").await;
+    let board = page(&t, &district, "/dashboard?scope=district:120101", "zh").await;
+    assert_eq!(board.status, StatusCode::OK, "{}", board.text);
+    assert!(!board.text.contains("scope=city"), "{}", board.text);
 }

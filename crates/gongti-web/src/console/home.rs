@@ -1,0 +1,282 @@
+//! Each role's home is its work: the menu a role sees (only pages of its daily work
+//! it may open, then the directories) and its home page with the counts of what
+//! waits for it — a family-doctor team's follow-ups, alerts, tasks and returning
+//! patients; a specialist's referral and consultation inboxes; an officer's
+//! dashboard; an administrator's region and people. Roles whose capability has not
+//! arrived yet (pharmacist, diagnosing doctor) are told plainly what they can do.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use gongti_app::AppResult;
+use gongti_app::worklists::{FollowupWorklist, WorklistQuery};
+use gongti_core::role::Role;
+use gongti_store::{Page, WorklistOrder};
+use maud::{Markup, html};
+
+use super::{Console, Lang, NOTICE_COOKIE, cookie, failed_attempts_notice, layout, set_cookie};
+use crate::AppState;
+
+/// A page of the menu: its path and its name in Chinese and English.
+pub(super) type MenuItem = (&'static str, &'static str, &'static str);
+
+const HOME: MenuItem = ("/", "首页", "Home");
+const WORKSTATION: MenuItem = ("/workstation", "工作台", "Workstation");
+const RESIDENTS: MenuItem = ("/residents", "居民", "Residents");
+const REFERRALS: MenuItem = ("/referrals", "转诊", "Referrals");
+const CONSULTATIONS: MenuItem = ("/consultations", "会诊", "Consultations");
+const SCHEDULES: MenuItem = ("/schedules", "排班号源", "Schedules");
+const DASHBOARD: MenuItem = ("/dashboard", "看板", "Dashboard");
+const INSTITUTIONS: MenuItem = ("/institutions", "机构", "Institutions");
+const STAFF: MenuItem = ("/staff", "人员", "Staff");
+const ACCOUNTS: MenuItem = ("/accounts", "账号解锁", "Sign-in locks");
+
+/// The family-doctor team's roles (家庭医生团队), who share the workstation.
+fn in_team(role: Role) -> bool {
+    matches!(
+        role,
+        Role::FamilyDoctor | Role::Nurse | Role::PublicHealthDoctor | Role::HealthManager
+    )
+}
+
+/// The pages of a role's daily work, in the order of the menu.
+fn work_of(role: Role) -> &'static [MenuItem] {
+    match role {
+        Role::FamilyDoctor | Role::Nurse | Role::PublicHealthDoctor | Role::HealthManager => &[
+            WORKSTATION,
+            RESIDENTS,
+            REFERRALS,
+            CONSULTATIONS,
+            SCHEDULES,
+            DASHBOARD,
+        ],
+        Role::Specialist => &[REFERRALS, CONSULTATIONS, SCHEDULES, RESIDENTS],
+        Role::InstitutionAdmin => &[SCHEDULES, RESIDENTS, DASHBOARD],
+        Role::DistrictOfficer | Role::CityOfficer => &[DASHBOARD, RESIDENTS],
+        Role::InsuranceOfficer => &[DASHBOARD],
+        Role::CityAdmin => &[ACCOUNTS],
+        Role::Pharmacist | Role::ExamReader => &[],
+    }
+}
+
+/// The whole menu of a role: home, its work, the directories.
+pub(super) fn menu(role: Role) -> Vec<MenuItem> {
+    let mut items = vec![HOME];
+    items.extend_from_slice(work_of(role));
+    items.extend([INSTITUTIONS, STAFF]);
+    items
+}
+
+/// How many a list holds, up to the page asked for ("100+" beyond it).
+fn count<T>(page: &AppResult<Page<T>>) -> Option<String> {
+    page.as_ref().ok().map(|p| {
+        if p.next_after.is_some() {
+            format!("{}+", p.items.len())
+        } else {
+            p.items.len().to_string()
+        }
+    })
+}
+
+/// Counts are read up to this many a list.
+const COUNT_MAX: u32 = 100;
+
+/// One count on a home page: a figure, its name and the list behind it.
+fn tile(
+    l: Lang,
+    figure: Option<String>,
+    (zh, en): (&str, &str),
+    href: &str,
+    urgent: bool,
+) -> Markup {
+    html! {
+        a.tile.(if urgent && figure.as_deref().is_some_and(|f| f != "0") { "urgent" } else { "" }) href=(href) {
+            strong { (figure.unwrap_or_else(|| "—".into())) }
+            span { (l.t(zh, en)) }
+        }
+    }
+}
+
+async fn team_tiles(state: &AppState, c: &Console) -> Markup {
+    let l = c.lang;
+    let app = &state.app;
+    let worklist = |which| WorklistQuery {
+        which,
+        disease: None,
+        team_id: None,
+        order: WorklistOrder::Due,
+    };
+    let due = app
+        .followup_worklist(
+            &c.ctx,
+            worklist(FollowupWorklist::DueThisWeek),
+            None,
+            COUNT_MAX,
+        )
+        .await;
+    let overdue = app
+        .followup_worklist(&c.ctx, worklist(FollowupWorklist::Overdue), None, COUNT_MAX)
+        .await;
+    let alerts = app.open_alerts(&c.ctx, None, None, COUNT_MAX).await;
+    let tasks = app.open_tasks(&c.ctx, None, COUNT_MAX).await;
+    let returning = app.referral_box(&c.ctx, "returning", None, COUNT_MAX).await;
+    let expiring = app.expiring_contracts(&c.ctx, None, None, COUNT_MAX).await;
+    html! {
+        div.tiles #work {
+            (tile(l, count(&alerts), ("紧急预警待处理", "urgent alerts"), "/workstation?list=alerts", true))
+            (tile(l, count(&overdue), ("逾期随访", "overdue follow-ups"), "/workstation?list=overdue", true))
+            (tile(l, count(&due), ("本周到期随访", "follow-ups due this week"), "/workstation?list=due_this_week", false))
+            (tile(l, count(&tasks), ("14天随访任务", "14-day tasks"), "/workstation?list=tasks", false))
+            (tile(l, count(&returning), ("下转回社区的患者", "patients referred back"), "/referrals?box=returning", false))
+            (tile(l, count(&expiring), ("即将到期签约", "contracts expiring"), "/workstation?list=contracts", false))
+        }
+    }
+}
+
+async fn specialist_tiles(state: &AppState, c: &Console) -> Markup {
+    let l = c.lang;
+    let referrals = state
+        .app
+        .referral_box(&c.ctx, "inbox", None, COUNT_MAX)
+        .await;
+    let consultations = state
+        .app
+        .consultation_box(&c.ctx, "inbox", None, COUNT_MAX)
+        .await;
+    html! {
+        div.tiles #work {
+            (tile(l, count(&referrals), ("待处理转入", "referrals to handle"), "/referrals?box=inbox", true))
+            (tile(l, count(&consultations), ("待答复会诊", "consultations to answer"), "/consultations?box=inbox", true))
+        }
+    }
+}
+
+/// What a role can do here, in a sentence or two, with the way to it.
+fn role_card(l: Lang, role: Role) -> Markup {
+    let (zh, en): (&str, &str) = match role {
+        Role::FamilyDoctor | Role::Nurse | Role::PublicHealthDoctor | Role::HealthManager => (
+            "在工作台处理随访、预警和任务；从患者页面一键转诊、申请会诊、签约。",
+            "Work through follow-ups, alerts and tasks on the workstation; refer, ask for a consultation or sign a contract from a patient's page.",
+        ),
+        Role::Specialist => (
+            "接收基层转诊（接收、到院、接诊、下转），答复远程会诊。",
+            "Take referrals from the clinics (accept, arrival, visit, refer back) and answer consultations.",
+        ),
+        Role::InstitutionAdmin => (
+            "发布和调整本机构的排班与号源（其中一部分预留给家庭医生），查看本机构的慢病管理看板。",
+            "Publish and change your institution's schedules and slots (a share held back for family doctors); see its chronic-care dashboard.",
+        ),
+        Role::DistrictOfficer | Role::CityOfficer => (
+            "在看板查看辖区的慢病管理、转诊和预约指标，逐级下钻到机构。",
+            "See chronic care, referral and reserved-slot figures on the dashboard, down to each institution.",
+        ),
+        Role::InsuranceOfficer => (
+            "在看板查看汇总指标（不含患者个人信息）。医保结算与审核将随支付功能上线。",
+            "See aggregate figures on the dashboard (no personal data). Settlement and review arrive with the payment capability.",
+        ),
+        Role::Pharmacist => (
+            "处方审核、调配与配送将随云药房上线。目前可以查看机构与人员目录、修改密码。",
+            "Prescription review, dispensing and delivery arrive with the cloud pharmacy. For now: the institution and staff directories, and your password.",
+        ),
+        Role::ExamReader => (
+            "检查报告的阅片与诊断将随云检查上线。目前可以查看机构与人员目录、修改密码。",
+            "Reading and reporting examinations arrive with the cloud examination. For now: the institution and staff directories, and your password.",
+        ),
+        Role::CityAdmin => (
+            "管理全市的机构与人员目录，解除被锁定的账号。",
+            "Keep the city's institution and staff directories; lift sign-in locks.",
+        ),
+    };
+    html! { p #role-work { (l.t(zh, en)) } }
+}
+
+pub(super) async fn home(
+    State(state): State<AppState>,
+    c: Console,
+    headers: HeaderMap,
+) -> Response {
+    let l = c.lang;
+    let notice = cookie(&headers, NOTICE_COOKIE).and_then(|n| n.parse::<i64>().ok());
+    let p = &c.session.principal;
+    let place = match p.institution_id {
+        Some(id) => state
+            .app
+            .institution(id)
+            .await
+            .map(|i| i.name)
+            .unwrap_or_default(),
+        None => match &p.district_code {
+            Some(code) => state
+                .app
+                .store()
+                .districts()
+                .await
+                .ok()
+                .and_then(|ds| ds.into_iter().find(|d| &d.code == code).map(|d| d.name))
+                .unwrap_or_else(|| code.clone()),
+            None => l.t("全市", "City-wide").to_owned(),
+        },
+    };
+    let tiles = if in_team(p.role) {
+        Some(team_tiles(&state, &c).await)
+    } else if p.role == Role::Specialist {
+        Some(specialist_tiles(&state, &c).await)
+    } else {
+        None
+    };
+    let work = work_of(p.role);
+    let mut response = layout(&c, l.t("首页", "Home"), html! {
+        @if let Some(n) = notice {
+            (failed_attempts_notice(l, n, html! {
+                (l.t("如非本人操作，请", "If they were not yours, "))
+                a href="/account/password" { (l.t("修改密码", "change your password")) }
+                (l.t("并告知管理员。", " and tell an administrator."))
+            }))
+        }
+        h1 { (l.t("您好，", "Welcome, ")) (p.staff_name) }
+        p.muted { (match l { Lang::Zh => p.role.name_zh(), Lang::En => p.role.name_en() }) " · " (place) }
+        @if let Some(t) = tiles { (t) }
+        div.card {
+            (role_card(l, p.role))
+            @for (path, zh, en) in work {
+                p { a href=(path) { (l.t(zh, en)) " →" } }
+            }
+        }
+        div.card {
+            p { a href="/institutions" { (l.t("机构目录 →", "Institution directory →")) } }
+            p { a href="/staff" { (l.t("人员目录 →", "Staff directory →")) } }
+            p { a href="/account/password" { (l.t("修改密码 →", "Change password →")) } }
+        }
+    }).into_response();
+    if notice.is_some() {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, set_cookie(&state, NOTICE_COOKIE, "", 0));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_role_sees_its_own_work_and_only_the_team_the_workstation() {
+        for role in Role::ALL {
+            let paths: Vec<&str> = menu(role).iter().map(|m| m.0).collect();
+            assert_eq!(paths[0], "/", "{role:?}");
+            assert!(paths.ends_with(&["/institutions", "/staff"]), "{role:?}");
+            assert_eq!(
+                paths.contains(&"/workstation"),
+                in_team(role),
+                "{role:?}: the family doctor's workstation is the team's"
+            );
+            // The city administrator has no clinical or aggregate access (access.md).
+            if role == Role::CityAdmin {
+                assert!(!paths.contains(&"/dashboard") && !paths.contains(&"/residents"));
+            }
+        }
+        assert!(menu(Role::Specialist).contains(&REFERRALS));
+        assert!(!menu(Role::Pharmacist).contains(&DASHBOARD));
+    }
+}
