@@ -83,6 +83,16 @@ impl App {
         Ok(self.store.staff_member(id).await?)
     }
 
+    /// A district's name, or its code when unknown (for headings).
+    pub async fn district_name(&self, code: &str) -> String {
+        self.store
+            .districts()
+            .await
+            .ok()
+            .and_then(|ds| ds.into_iter().find(|d| d.code == code).map(|d| d.name))
+            .unwrap_or_else(|| code.to_owned())
+    }
+
     pub async fn teams(&self, institution_id: i64) -> AppResult<Vec<TeamRecord>> {
         Ok(self.store.teams(institution_id).await?)
     }

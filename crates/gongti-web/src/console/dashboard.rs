@@ -147,14 +147,7 @@ async fn dashboard(
     };
     let title = match &scope {
         IndicatorScope::City => l.t("全市", "City").to_owned(),
-        IndicatorScope::District(code) => state
-            .app
-            .store()
-            .districts()
-            .await
-            .ok()
-            .and_then(|ds| ds.into_iter().find(|d| &d.code == code).map(|d| d.name))
-            .unwrap_or_else(|| code.clone()),
+        IndicatorScope::District(code) => state.app.district_name(code).await,
         IndicatorScope::Institution(id) => state
             .app
             .institution(*id)

@@ -206,14 +206,7 @@ pub(super) async fn home(
             .map(|i| i.name)
             .unwrap_or_default(),
         None => match &p.district_code {
-            Some(code) => state
-                .app
-                .store()
-                .districts()
-                .await
-                .ok()
-                .and_then(|ds| ds.into_iter().find(|d| &d.code == code).map(|d| d.name))
-                .unwrap_or_else(|| code.clone()),
+            Some(code) => state.app.district_name(code).await,
             None => l.t("全市", "City-wide").to_owned(),
         },
     };
