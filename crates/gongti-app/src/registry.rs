@@ -93,6 +93,10 @@ impl App {
             .unwrap_or_else(|| code.to_owned())
     }
 
+    pub async fn team(&self, id: i64) -> AppResult<TeamRecord> {
+        Ok(self.store.team(id).await?)
+    }
+
     pub async fn teams(&self, institution_id: i64) -> AppResult<Vec<TeamRecord>> {
         Ok(self.store.teams(institution_id).await?)
     }

@@ -240,3 +240,97 @@ pub(crate) fn disease(d: gongti_core::chronic::Disease) -> (&'static str, &'stat
     };
     (d.name_zh(), en)
 }
+
+/// Why the viewer may open a record (访问依据).
+pub(crate) fn basis(b: gongti_core::access::Basis) -> (&'static str, &'static str) {
+    use gongti_core::access::Basis;
+    match b {
+        Basis::HomeInstitution => ("本机构建档", "Held by your institution"),
+        Basis::CareRelationship => (
+            "诊疗关系（转诊、预约或签约）",
+            "Care relationship (referral, booking or contract)",
+        ),
+        Basis::RegistryStewardship => ("主索引管理", "Registry stewardship"),
+        Basis::BreakGlass => ("紧急查阅", "Break the glass"),
+    }
+}
+
+/// How an audited action ended (结果).
+pub(crate) fn outcome(o: gongti_core::audit::Outcome) -> (&'static str, &'static str) {
+    use gongti_core::audit::Outcome;
+    match o {
+        Outcome::Ok => ("成功", "done"),
+        Outcome::Denied => ("被拒绝", "refused"),
+        Outcome::Invalid => ("输入有误", "invalid input"),
+        Outcome::NotFound => ("未找到", "not found"),
+        Outcome::Failed => ("失败", "failed"),
+        Outcome::Error => ("出错", "error"),
+        Outcome::Unrecognised => ("未知", "unknown"),
+    }
+}
+
+/// An audited action (`resource.verb`) in words: what was touched, and how.
+pub(crate) fn audit_action(code: &str) -> (String, String) {
+    let (resource, verb) = code.split_once('.').unwrap_or((code, ""));
+    let (what_zh, what_en) = match resource {
+        "resident" => ("居民档案", "resident record"),
+        "chronic" => ("慢病管理", "chronic care"),
+        "followup" => ("随访", "follow-ups"),
+        "reading" => ("自测读数", "home readings"),
+        "alert" => ("预警", "alerts"),
+        "lab" => ("检验结果", "laboratory results"),
+        "referral" => ("转诊", "referral"),
+        "booking" | "patient" => ("预约", "bookings"),
+        "consultation" => ("会诊", "consultation"),
+        "contract" => ("签约", "contract"),
+        "screening" => ("筛查", "screening"),
+        "task" => ("随访任务", "tasks"),
+        "worklist" => ("工作清单", "worklist"),
+        "indicators" => ("指标名单", "indicator list"),
+        "export" => ("批量导出", "bulk export"),
+        "import" => ("批量导入", "bulk import"),
+        "record" => ("历史版本", "earlier versions"),
+        _ => ("记录", "record"),
+    };
+    let (how_zh, how_en) = match verb.rsplit('.').next().unwrap_or("") {
+        "read" | "read_audit" | "profile" => ("查看", "read"),
+        "list" | "search" | "bookings" | "history" | "patients" | "referral_patients" => {
+            ("查询", "listed")
+        }
+        "create" | "enrol" | "record" | "upload" | "sign" | "start" | "transaction" | "book" => {
+            ("新建", "created")
+        }
+        "update" | "merge" | "risk_factors" | "renew" | "switch" | "reschedule" => {
+            ("修改", "changed")
+        }
+        "end" | "terminate" | "cancel" | "close" => ("结束", "ended"),
+        "acknowledge" => ("确认处理", "acknowledged"),
+        "answer" => ("答复", "answered"),
+        "download" => ("下载", "downloaded"),
+        _ => ("操作", "worked on"),
+    };
+    (format!("{how_zh}{what_zh}"), format!("{what_en} {how_en}"))
+}
+
+#[cfg(test)]
+mod audit_wording_tests {
+    #[test]
+    fn audited_actions_are_worded_without_codes() {
+        for (code, zh) in [
+            ("resident.read", "查看居民档案"),
+            ("followup.create", "新建随访"),
+            ("contract.sign", "新建签约"),
+            ("alert.acknowledge", "确认处理预警"),
+            ("referral.list", "查询转诊"),
+            ("record.version.read", "查看历史版本"),
+            ("something.else", "操作记录"),
+        ] {
+            let (got_zh, got_en) = super::audit_action(code);
+            assert_eq!(got_zh, zh, "{code}");
+            assert!(
+                !got_en.contains('.') && !got_en.contains('_'),
+                "{code}: {got_en}"
+            );
+        }
+    }
+}

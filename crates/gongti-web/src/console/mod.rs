@@ -21,6 +21,7 @@ use serde::Deserialize;
 mod accounts;
 mod chronic;
 mod consultations;
+mod contracts;
 mod dashboard;
 mod home;
 mod patient;
@@ -159,6 +160,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(referrals::routes())
         .merge(patient::routes())
         .merge(consultations::routes())
+        .merge(contracts::routes())
         .merge(scheduling::routes())
         // Every form carries an idempotency key: a double submit stores once.
         .route_layer(axum::middleware::from_fn_with_state(
@@ -696,6 +698,8 @@ fn sex_label(l: Lang, sex: gongti_core::Sex) -> &'static str {
 #[derive(Deserialize, Default)]
 struct ReasonParam {
     reason: Option<String>,
+    /// The contract change just made (its notice).
+    contract: Option<String>,
 }
 
 async fn resident_page(
@@ -729,7 +733,18 @@ async fn resident_page(
             .unwrap_or_default(),
         _ => Vec::new(),
     };
+    let contracts = match &view {
+        Ok(v) if may_see_identifiers(v.basis) => {
+            state.app.resident_contracts(&c.ctx, id).await.ok()
+        }
+        _ => None,
+    };
+    let contract_context = match &contracts {
+        Some(k) => Some(contracts::ContractContext::load(&state, &c, k).await),
+        None => None,
+    };
     layout(&c, l.t("居民档案", "Resident"), html! {
+        @if let Some(n) = contracts::done_notice(l, q.contract.as_deref()) { p.saved role="status" { (n) } }
         @match &view {
             Err(e) => { h1 { (l.t("居民档案", "Resident")) } (error_box(l, e)) }
             Ok(v) => {
@@ -745,9 +760,10 @@ async fn resident_page(
                         dt { (l.t("户号", "Household")) } dd { (r.household.as_deref().unwrap_or("")) }
                         dt { (l.t("建档机构", "Record held by")) } dd { (home) }
                         dt { (l.t("建档时间", "Registered")) } dd { (local(r.created_at_us)) }
-                        dt { (l.t("访问依据", "Access basis")) } dd { (v.basis.code()) }
+                        dt { (l.t("访问依据", "Access basis")) } dd { (l.t(crate::wording::basis(v.basis).0, crate::wording::basis(v.basis).1)) }
                     }
                 }
+                @if let (Some(k), Some(cx)) = (&contracts, &contract_context) { (contracts::contract_card(&c, r.id, k, cx)) }
                 @if full { p { a href=(format!("/residents/{}/chronic", r.id)) { (l.t("慢病管理与随访 →", "Chronic care and follow-ups →")) } } }
                 @if full { p { a href=(format!("/residents/{}/bookings", r.id)) { (l.t("预约挂号 →", "Bookings →")) } } }
                 @if let Some(s) = r.merged_into_id { p.muted { (l.t("此记录已合并至 ", "Merged into ")) a href=(format!("/residents/{s}")) { "#" (s) } } }
@@ -759,8 +775,8 @@ async fn resident_page(
                             tr {
                                 td { (local(a.entry.at_us)) }
                                 td { (a.entry.actor_username) }
-                                td { code { (a.entry.action) } }
-                                td { (a.entry.outcome.code()) }
+                                td { @let (zh, en) = crate::wording::audit_action(&a.entry.action); (l.t(&zh, &en)) }
+                                td { @let (zh, en) = crate::wording::outcome(a.entry.outcome); (l.t(zh, en)) }
                                 td { (a.entry.reason.as_deref().unwrap_or("")) }
                             }
                         }

@@ -200,9 +200,7 @@ async fn refused(state: &AppState, c: &Console, f: &ReferForm, e: &AppError) -> 
             div.card {
                 h2 { (l.t("签约后转诊（预留号源）", "Sign the contract, then refer (reserved slot)")) }
                 @for p in &basic {
-                    p.muted #fee { (p.name) (l.t("，服务期一年：", ", one year: ")) (crate::views::yuan(p.split.total_fen())) (l.t(" 元，其中医保 ", " yuan — insurance "))
-                        (crate::views::yuan(p.split.insurance_fen)) (l.t("、公卫经费 ", ", public-health funds ")) (crate::views::yuan(p.split.public_health_fen))
-                        (l.t("、居民自付 ", ", the resident ")) (crate::views::yuan(p.split.resident_fen)) (l.t(" 元", "")) }
+                    p.muted #fee { (p.name) (l.t("，服务期一年，", ", one year, ")) (super::contracts::fee_text(l, &p.split)) }
                 }
                 form.offer method="post" action="/referrals" {
                     (crate::console::form_tokens(csrf))

@@ -86,7 +86,13 @@ async fn a_doctor_signs_in_and_finds_a_resident_with_the_id_number_masked() {
             "{}",
             profile.text
         );
-        assert!(profile.text.contains("resident.create") && profile.text.contains("resident.read"));
+        assert!(
+            profile.text.contains("resident record created")
+                && profile.text.contains("resident record read")
+                && !profile.text.contains("resident.read"),
+            "{}",
+            profile.text
+        );
         let tree = page(&t, &session, "/institutions?district=120101", "zh")
             .await
             .text;

@@ -12,6 +12,7 @@ mod client_systems;
 mod console;
 mod console_alerts;
 mod console_consultations;
+mod console_contracts;
 mod console_referrals;
 mod console_scheduling;
 mod consultations;
