@@ -149,11 +149,16 @@ pub(super) fn contract_card(
             }
         }
     };
-    let own_teams: Vec<&TeamRecord> = cx
+    let mut own_teams: Vec<&TeamRecord> = cx
         .teams
         .iter()
         .filter(|t| may_manage_contracts(&actor, InstitutionId(t.institution_id)))
         .collect();
+    // The viewer's own team first: the one a doctor or nurse signs for.
+    let me = c.session.principal.staff_id;
+    own_teams.sort_by_key(|t| {
+        ![t.doctor_staff_id, t.nurse_staff_id, t.public_health_staff_id].contains(&me)
+    });
     html! {
         div.card #contract {
             h2 { (l.t("家庭医生签约", "Family-doctor contract")) }
