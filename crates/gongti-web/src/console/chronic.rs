@@ -18,7 +18,7 @@ use serde::Deserialize;
 use time::Duration;
 
 use super::svg::{Rule, Series, line_chart};
-use super::{Console, Lang, error_box, layout, pager};
+use super::{Console, Lang, error_box, error_page, layout, pager, status_of};
 use crate::extract::decode_cursor;
 use crate::{AppState, PAGE_SIZE_DEFAULT, wording};
 
@@ -183,7 +183,8 @@ async fn workstation(
             .ok()
             .filter(|p| !p.items.is_empty())
     };
-    layout(&c, l.t("工作台", "Workstation"), html! {
+    let status = body.as_ref().err().map_or(StatusCode::OK, status_of);
+    (status, layout(&c, l.t("工作台", "Workstation"), html! {
         h1 { (l.t("家庭医生工作台", "Family doctor's workstation")) }
         @if let Some(p) = &open_alerts {
             div.card.urgent.banner role="alert" #alert-banner {
@@ -201,7 +202,7 @@ async fn workstation(
             Ok(markup) => (markup),
             Err(e) => (error_box(l, &e)),
         }
-    })
+    }))
     .into_response()
 }
 
@@ -436,7 +437,7 @@ async fn preview(
     }
     let resident = match state.app.read_resident(&c.ctx, id, None).await {
         Ok(r) => r.record,
-        Err(e) => return layout(&c, l.t("随访", "Follow-up"), error_box(l, &e)).into_response(),
+        Err(e) => return error_page(&c, l.t("随访", "Follow-up"), &e),
     };
     let day = form.visit_on.unwrap_or(state.app.today());
     form.rules.age_years = Some(i64::from(gongti_core::resident::age_years(
@@ -483,16 +484,19 @@ async fn save_followup(
         Ok((followup_id, _, _)) => {
             Redirect::to(&format!("/residents/{id}/chronic?saved={followup_id}")).into_response()
         }
-        Err(e) => layout(
-            &c,
-            l.t("随访", "Follow-up"),
-            html! {
-                h1 { (l.t("随访", "Follow-up")) }
-                (error_box(l, &e))
-                (followup_form(&c, id, disease, state.app.today(), None, &pairs))
-            },
+        Err(e) => (
+            status_of(&e),
+            layout(
+                &c,
+                l.t("随访", "Follow-up"),
+                html! {
+                    h1 { (l.t("随访", "Follow-up")) }
+                    (error_box(l, &e))
+                    (followup_form(&c, id, disease, state.app.today(), None, &pairs))
+                },
+            ),
         )
-        .into_response(),
+            .into_response(),
     }
 }
 
@@ -555,16 +559,19 @@ async fn end_enrolment(
     match outcome {
         Ok(_) => Redirect::to(&format!("/residents/{id}/chronic?ended={}", disease.code()))
             .into_response(),
-        Err(e) => layout(
-            &c,
-            l.t("结案", "End enrolment"),
-            html! {
-                h1 { (l.t("结案", "End enrolment")) " · " (disease_label(l, disease)) }
-                (error_box(l, &e))
-                p { a href=(format!("/residents/{id}/chronic")) { (l.t("← 返回慢病档案", "← Back to the chronic record")) } }
-            },
+        Err(e) => (
+            status_of(&e),
+            layout(
+                &c,
+                l.t("结案", "End enrolment"),
+                html! {
+                    h1 { (l.t("结案", "End enrolment")) " · " (disease_label(l, disease)) }
+                    (error_box(l, &e))
+                    p { a href=(format!("/residents/{id}/chronic")) { (l.t("← 返回慢病档案", "← Back to the chronic record")) } }
+                },
+            ),
         )
-        .into_response(),
+            .into_response(),
     }
 }
 
@@ -617,7 +624,7 @@ async fn acknowledge(
     match state.app.acknowledge_alert(&c.ctx, id).await {
         Ok(()) => Redirect::to(&back).into_response(),
         Err(e) => {
-            let status = crate::error::ApiError::of(&e).status;
+            let status = status_of(&e);
             let body = html! {
                 h1 { (l.t("紧急预警", "Urgent alert")) }
                 (error_box(l, &e))
@@ -692,7 +699,7 @@ async fn chronic_page(
     let resident = match state.app.read_resident(&c.ctx, id, None).await {
         Ok(r) => r.record,
         Err(e) => {
-            return layout(&c, l.t("慢病档案", "Chronic care"), error_box(l, &e)).into_response();
+            return error_page(&c, l.t("慢病档案", "Chronic care"), &e);
         }
     };
     let enrolments = state

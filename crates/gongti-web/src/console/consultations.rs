@@ -12,7 +12,7 @@ use gongti_store::ConsultationRecord;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{Console, Lang, error_box, layout};
+use super::{Console, Lang, error_box, error_page, layout};
 use crate::extract::decode_cursor;
 use crate::views::local;
 use crate::{AppState, PAGE_SIZE_DEFAULT};
@@ -88,7 +88,7 @@ async fn request(
     };
     match state.app.request_consultation(&c.ctx, ask).await {
         Ok(r) => Redirect::to(&format!("/consultations/{}", r.id)).into_response(),
-        Err(e) => layout(&c, l.t("远程会诊", "Consultation"), error_box(l, &e)).into_response(),
+        Err(e) => error_page(&c, l.t("远程会诊", "Consultation"), &e),
     }
 }
 
@@ -194,7 +194,7 @@ async fn detail(State(state): State<AppState>, c: Console, Path(id): Path<i64>) 
     let l = c.lang;
     match state.app.read_consultation(&c.ctx, id).await {
         Ok(k) => detail_html(&c, &k, None),
-        Err(e) => layout(&c, l.t("远程会诊", "Consultation"), error_box(l, &e)).into_response(),
+        Err(e) => error_page(&c, l.t("远程会诊", "Consultation"), &e),
     }
 }
 

@@ -157,7 +157,12 @@ pub(super) fn contract_card(
     // The viewer's own team first: the one a doctor or nurse signs for.
     let me = c.session.principal.staff_id;
     own_teams.sort_by_key(|t| {
-        ![t.doctor_staff_id, t.nurse_staff_id, t.public_health_staff_id].contains(&me)
+        ![
+            t.doctor_staff_id,
+            t.nurse_staff_id,
+            t.public_health_staff_id,
+        ]
+        .contains(&me)
     });
     html! {
         div.card #contract {
@@ -270,7 +275,7 @@ async fn change(
 /// A change that could not be made: why, with its real status, and the card again.
 async fn refused(state: &AppState, c: &Console, resident_id: i64, e: &AppError) -> Response {
     let l = c.lang;
-    let status = crate::error::ApiError::of(e).status;
+    let status = super::status_of(e);
     let contracts = state
         .app
         .resident_contracts(&c.ctx, resident_id)

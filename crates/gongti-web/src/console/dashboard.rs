@@ -14,7 +14,7 @@ use serde::Deserialize;
 use time::Date;
 
 use super::svg::{Series, line_chart};
-use super::{Console, Lang, error_box, layout};
+use super::{Console, Lang, error_box, error_page, layout};
 use crate::api::indicators::{parse_period, parse_scope};
 use crate::{AppState, wording};
 
@@ -142,7 +142,7 @@ async fn dashboard(
     let (now, before) = match (now, before) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
-            return layout(&c, l.t("看板", "Dashboard"), error_box(l, &e)).into_response();
+            return error_page(&c, l.t("看板", "Dashboard"), &e);
         }
     };
     let title = match &scope {

@@ -238,6 +238,19 @@ fn layout(c: &Console, title: &str, body: Markup) -> Html<String> {
     )
 }
 
+/// A page that could not be shown: the reason, with the error's own status (403,
+/// 404, 409 …), never a 200.
+fn error_page(c: &Console, title: &str, e: &AppError) -> Response {
+    let status = status_of(e);
+    let body = html! { h1 { (title) } (error_box(c.lang, e)) };
+    (status, layout(c, title, body)).into_response()
+}
+
+/// The HTTP status a page showing this error answers with.
+fn status_of(e: &AppError) -> StatusCode {
+    crate::error::ApiError::of(e).status
+}
+
 fn error_box(lang: Lang, e: &AppError) -> Markup {
     let api = crate::error::ApiError::of(e);
     html! {
@@ -743,7 +756,11 @@ async fn resident_page(
         Some(k) => Some(contracts::ContractContext::load(&state, &c, k).await),
         None => None,
     };
-    layout(&c, l.t("居民档案", "Resident"), html! {
+    let status = match &view {
+        Ok(_) => StatusCode::OK,
+        Err(e) => status_of(e),
+    };
+    (status, layout(&c, l.t("居民档案", "Resident"), html! {
         @if let Some(n) = contracts::done_notice(l, q.contract.as_deref()) { p.saved role="status" { (n) } }
         @match &view {
             Err(e) => { h1 { (l.t("居民档案", "Resident")) } (error_box(l, e)) }
@@ -784,5 +801,5 @@ async fn resident_page(
                 }
             }
         }
-    }).into_response()
+    })).into_response()
 }

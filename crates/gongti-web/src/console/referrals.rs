@@ -16,7 +16,7 @@ use gongti_store::TeamRecord;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{Console, Lang, error_box, layout, pager};
+use super::{Console, Lang, error_box, error_page, layout, pager, status_of};
 use crate::extract::decode_cursor;
 use crate::{AppState, PAGE_SIZE_DEFAULT, wording};
 
@@ -164,7 +164,7 @@ async fn refer(State(state): State<AppState>, c: Console, Form(f): Form<ReferFor
 /// slot, or book a public slot.
 async fn refused(state: &AppState, c: &Console, f: &ReferForm, e: &AppError) -> Response {
     let l = c.lang;
-    let status = crate::error::ApiError::of(e).status;
+    let status = status_of(e);
     let offer = matches!(e, AppError::Conflict("not_contracted"))
         || (f.sign_team_id.is_some() && matches!(e, AppError::Invalid(_)));
     // The reserved pool is spent: the public slots remain.
@@ -275,7 +275,8 @@ async fn boxes(State(state): State<AppState>, c: Console, Query(q): Query<BoxPar
                 (pager("/referrals", &[("box", which.clone())], page.next_after, l))
             }
         });
-    layout(
+    let status = body.as_ref().err().map_or(StatusCode::OK, status_of);
+    (status, layout(
         &c,
         l.t("转诊", "Referrals"),
         html! {
@@ -287,7 +288,7 @@ async fn boxes(State(state): State<AppState>, c: Console, Query(q): Query<BoxPar
             }
             @match body { Ok(m) => (m), Err(e) => (error_box(l, &e)) }
         },
-    )
+    ))
     .into_response()
 }
 
@@ -345,7 +346,7 @@ async fn referral_page(State(state): State<AppState>, c: Console, Path(id): Path
     let l = c.lang;
     match state.app.read_referral(&c.ctx, id).await {
         Ok(v) => referral_html(&c, &v, None).into_response(),
-        Err(e) => layout(&c, l.t("转诊", "Referral"), error_box(l, &e)).into_response(),
+        Err(e) => error_page(&c, l.t("转诊", "Referral"), &e),
     }
 }
 
@@ -424,10 +425,8 @@ async fn take_step(
     match state.app.referral_step(&c.ctx, id, s).await {
         Ok(_) => Redirect::to(&format!("/referrals/{id}")).into_response(),
         Err(e) => match state.app.read_referral(&c.ctx, id).await {
-            Ok(v) => referral_html(&c, &v, Some(&e)).into_response(),
-            Err(_) => {
-                layout(&c, c.lang.t("转诊", "Referral"), error_box(c.lang, &e)).into_response()
-            }
+            Ok(v) => (status_of(&e), referral_html(&c, &v, Some(&e))).into_response(),
+            Err(_) => error_page(&c, c.lang.t("转诊", "Referral"), &e),
         },
     }
 }

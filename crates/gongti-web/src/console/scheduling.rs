@@ -15,7 +15,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use time::Duration;
 
-use super::{Console, Lang, error_box, layout};
+use super::{Console, Lang, error_box, error_page, layout};
 use crate::views::local;
 use crate::{AppState, PAGE_SIZE_DEFAULT};
 
@@ -43,7 +43,7 @@ fn after<T>(c: &Console, done: Result<T, AppError>, to: impl FnOnce(T) -> String
     let l = c.lang;
     match done {
         Ok(v) => Redirect::to(&to(v)).into_response(),
-        Err(e) => layout(c, l.t("排班", "Schedules"), error_box(l, &e)).into_response(),
+        Err(e) => error_page(c, l.t("排班", "Schedules"), &e),
     }
 }
 
@@ -195,7 +195,7 @@ async fn schedule_page(State(state): State<AppState>, c: Console, Path(id): Path
     ) {
         (Ok(s), Ok(slots)) => (s, slots),
         (Err(e), _) | (_, Err(e)) => {
-            return layout(&c, l.t("排班", "Schedule"), error_box(l, &e)).into_response();
+            return error_page(&c, l.t("排班", "Schedule"), &e);
         }
     };
     let manager = c.session.principal.role == Role::InstitutionAdmin
@@ -264,7 +264,7 @@ async fn cancel_clinic(
             },
         )
         .into_response(),
-        Err(e) => layout(&c, l.t("排班", "Schedule"), error_box(l, &e)).into_response(),
+        Err(e) => error_page(&c, l.t("排班", "Schedule"), &e),
     }
 }
 
@@ -318,7 +318,7 @@ async fn booking_html(state: &AppState, c: &Console, id: i64, error: Option<AppE
         .await
     {
         Ok(p) => p.items,
-        Err(e) => return layout(c, l.t("预约挂号", "Bookings"), error_box(l, &e)).into_response(),
+        Err(e) => return error_page(c, l.t("预约挂号", "Bookings"), &e),
     };
     let open = next_two_weeks(state).await;
     let family_doctor = c.session.principal.role == Role::FamilyDoctor;

@@ -467,7 +467,7 @@ async fn an_enrolment_ends_from_the_patients_chronic_record() {
     let end = format!("/residents/{id}/enrolments/diabetes/end");
 
     let refused = post_form(&t, &doctor, &end, &format!("csrf={csrf}&reason=&ended_on=")).await;
-    assert_eq!(refused.status, StatusCode::OK);
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.text.contains("error"), "{}", refused.text);
     let forged = post_form(&t, &doctor, &end, "csrf=forged&reason=died").await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);

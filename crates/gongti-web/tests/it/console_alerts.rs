@@ -139,6 +139,19 @@ async fn each_role_is_shown_only_its_own_work() {
             );
         }
     }
+    // A page that cannot be shown answers with the error's own status.
+    let specialist = sign_in(&t, "specialist").await;
+    let refused = page(
+        &t,
+        &specialist,
+        &format!("/residents/{}", t.home_resident),
+        "zh",
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+    assert!(refused.text.contains("无权访问"), "{}", refused.text);
+    let missing = page(&t, &specialist, "/referrals/999999", "zh").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.text);
     // A district officer's dashboard offers no way up to the city it may not see.
     let district = sign_in(&t, "district").await;
     let board = page(&t, &district, "/dashboard?scope=district:120101", "zh").await;
