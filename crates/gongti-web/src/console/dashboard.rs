@@ -229,7 +229,7 @@ async fn cloud_card(
     let r = &f.referrals;
     let link = |measure: &str| {
         format!(
-            "/api/v1/indicators/referrals/patients?scope={}&measure={measure}&from={}&to={}",
+            "/dashboard/patients?scope={}&measure={measure}&from={}&to={}",
             scope_text(scope),
             period.from,
             period.to
@@ -290,7 +290,7 @@ fn patients_link(
     i: Indicator,
 ) -> String {
     format!(
-        "/api/v1/indicators/patients?scope={}&disease={}&indicator={}&from={}&to={}",
+        "/dashboard/patients?scope={}&disease={}&indicator={}&from={}&to={}",
         scope_text(scope),
         disease.code(),
         i.code(),

@@ -23,6 +23,7 @@ mod chronic;
 mod consultations;
 mod contracts;
 mod dashboard;
+mod drilldown;
 mod home;
 mod patient;
 mod referrals;
@@ -157,6 +158,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(accounts::routes())
         .merge(chronic::routes())
         .merge(dashboard::routes())
+        .merge(drilldown::routes())
         .merge(referrals::routes())
         .merge(patient::routes())
         .merge(consultations::routes())

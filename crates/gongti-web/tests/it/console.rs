@@ -3,7 +3,7 @@ use axum::http::{Request, StatusCode, header};
 
 use crate::support::{PASSWORD, TestApp};
 
-fn cookie_value(reply: &crate::support::Reply, name: &str) -> Option<String> {
+pub(crate) fn cookie_value(reply: &crate::support::Reply, name: &str) -> Option<String> {
     reply
         .headers
         .get_all(header::SET_COOKIE)

@@ -15,6 +15,7 @@ mod console_consultations;
 mod console_contracts;
 mod console_referrals;
 mod console_scheduling;
+mod console_walk;
 mod consultations;
 mod contracts;
 mod errors;

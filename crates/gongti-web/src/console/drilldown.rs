@@ -1,0 +1,317 @@
+//! The patients behind a dashboard figure (下钻名单): a paged HTML list — named for
+//! clinicians of the institution, masked for everyone else, as
+//! `gongti_app::indicators` decides — and its export as CSV (UTF-8 with a byte-order
+//! mark, so spreadsheet programs read the Chinese). Every page read, on screen or
+//! into the file, goes through the same access-checked, audited list.
+
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use gongti_app::AppError;
+use gongti_app::indicators::{ListPart, ListedPatient, PatientListQuery};
+use gongti_app::referral_figures::ReferralListQuery;
+use gongti_core::chronic::Disease;
+use gongti_core::chronic::indicators::Indicator;
+use gongti_core::referral::figures::ReferralMeasure;
+use maud::html;
+use serde::Deserialize;
+
+use super::{Console, Lang, error_page, layout, pager};
+use crate::api::indicators::{parse_period, parse_scope};
+use crate::extract::decode_cursor;
+use crate::{AppState, PAGE_SIZE_DEFAULT, wording};
+
+/// Rows a CSV export carries at most (larger lists are cut, and the file says so).
+const EXPORT_ROWS_MAX: usize = 50_000;
+/// Rows read a page at a time into an export.
+const EXPORT_PAGE: u32 = 500;
+
+pub(super) fn routes() -> axum::Router<AppState> {
+    axum::Router::new().route("/dashboard/patients", axum::routing::get(patients))
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub(super) struct ListParams {
+    scope: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    /// A chronic-care indicator of `disease` …
+    disease: Option<String>,
+    indicator: Option<String>,
+    /// `numerator` (default) or `denominator`.
+    part: Option<String>,
+    /// … or a referral figure.
+    measure: Option<String>,
+    cursor: Option<String>,
+    /// `csv` for the file.
+    format: Option<String>,
+}
+
+impl ListParams {
+    fn keep(&self) -> Vec<(&'static str, String)> {
+        let v = |o: &Option<String>| o.clone().unwrap_or_default();
+        vec![
+            ("scope", v(&self.scope)),
+            ("from", v(&self.from)),
+            ("to", v(&self.to)),
+            ("disease", v(&self.disease)),
+            ("indicator", v(&self.indicator)),
+            ("part", v(&self.part)),
+            ("measure", v(&self.measure)),
+        ]
+    }
+}
+
+/// Which list: an indicator's side, or a referral figure.
+enum Which {
+    Chronic(PatientListQuery),
+    Referral(ReferralListQuery),
+}
+
+fn invalid(field: &'static str) -> AppError {
+    AppError::Invalid(vec![gongti_core::resident::FieldProblem::new(
+        field,
+        gongti_core::resident::Problem::UnknownCode,
+    )])
+}
+
+fn which(state: &AppState, c: &Console, q: &ListParams) -> Result<Which, AppError> {
+    let as_app = |_| invalid("scope");
+    let scope = parse_scope(&c.ctx, q.scope.as_deref()).map_err(as_app)?;
+    let period =
+        parse_period(state, q.from.as_deref(), q.to.as_deref()).map_err(|_| invalid("from"))?;
+    if let Some(m) = q.measure.as_deref() {
+        let measure = ReferralMeasure::parse(m).ok_or_else(|| invalid("measure"))?;
+        return Ok(Which::Referral(ReferralListQuery {
+            scope,
+            period,
+            measure,
+        }));
+    }
+    let disease = q
+        .disease
+        .as_deref()
+        .and_then(Disease::parse)
+        .ok_or_else(|| invalid("disease"))?;
+    let indicator = q
+        .indicator
+        .as_deref()
+        .and_then(Indicator::parse)
+        .filter(|i| i.applies_to(disease))
+        .ok_or_else(|| invalid("indicator"))?;
+    let part = match q.part.as_deref() {
+        Some("denominator") => ListPart::Denominator,
+        _ => ListPart::Numerator,
+    };
+    Ok(Which::Chronic(PatientListQuery {
+        scope,
+        disease,
+        period,
+        indicator,
+        part,
+    }))
+}
+
+/// One page of the list: its patients, the next page, whether they are named.
+async fn page_of(
+    state: &AppState,
+    c: &Console,
+    which: &Which,
+    after: Option<i64>,
+    limit: u32,
+) -> Result<(Vec<ListedPatient>, Option<i64>, bool), AppError> {
+    match which {
+        Which::Chronic(q) => state
+            .app
+            .indicator_patient_list(&c.ctx, q, after, limit, None)
+            .await
+            .map(|p| (p.items, p.next_after, p.identified)),
+        Which::Referral(q) => state
+            .app
+            .referral_figure_patients(&c.ctx, q, after, limit, None)
+            .await
+            .map(|p| {
+                (
+                    p.items.into_iter().map(|(_, p)| p).collect(),
+                    p.next_after,
+                    p.identified,
+                )
+            }),
+    }
+}
+
+fn title(l: Lang, which: &Which) -> String {
+    match which {
+        Which::Chronic(q) => {
+            let (disease_zh, disease_en) = wording::disease(q.disease);
+            let (zh, en) = wording::indicator(q.indicator);
+            let side = match q.part {
+                ListPart::Numerator => l.t("达标", "counted"),
+                ListPart::Denominator => l.t("应管", "eligible"),
+            };
+            format!("{} · {} · {side}", l.t(disease_zh, disease_en), l.t(zh, en))
+        }
+        Which::Referral(q) => {
+            let (zh, en) = match q.measure {
+                ReferralMeasure::Up => ("上转", "Referred up"),
+                ReferralMeasure::Down => ("下转", "Referred back down"),
+                ReferralMeasure::Reached => ("已到院", "Reached the hospital"),
+                ReferralMeasure::Returned => ("到院后下转", "Referred back after the visit"),
+            };
+            l.t(zh, en).to_owned()
+        }
+    }
+}
+
+fn sex_text(l: Lang, sex: gongti_core::Sex) -> &'static str {
+    super::sex_label(l, sex)
+}
+
+async fn patients(
+    State(state): State<AppState>,
+    c: Console,
+    Query(q): Query<ListParams>,
+) -> Response {
+    let l = c.lang;
+    let which = match which(&state, &c, &q) {
+        Ok(w) => w,
+        Err(e) => return error_page(&c, l.t("名单", "Patients"), &e),
+    };
+    let heading = title(l, &which);
+    if q.format.as_deref() == Some("csv") {
+        return csv(&state, &c, &which, &heading).await;
+    }
+    let after = decode_cursor(q.cursor.as_deref()).ok().flatten();
+    let (items, next, identified) =
+        match page_of(&state, &c, &which, after, PAGE_SIZE_DEFAULT).await {
+            Ok(p) => p,
+            Err(e) => return error_page(&c, l.t("名单", "Patients"), &e),
+        };
+    let keep = q.keep();
+    let csv_link = {
+        let mut k = keep.clone();
+        k.push(("format", "csv".into()));
+        let query: Vec<String> = k
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}", super::url_encode(v)))
+            .collect();
+        format!("/dashboard/patients?{}", query.join("&"))
+    };
+    let back = format!(
+        "/dashboard?scope={}&from={}&to={}",
+        super::url_encode(q.scope.as_deref().unwrap_or("")),
+        q.from.as_deref().unwrap_or(""),
+        q.to.as_deref().unwrap_or("")
+    );
+    layout(&c, l.t("名单", "Patients"), html! {
+        h1 { (l.t("名单 · ", "Patients · ")) (heading) }
+        p { a href=(back) { (l.t("← 返回看板", "← Back to the dashboard")) } " · " a.button href=(csv_link) { (l.t("导出 CSV", "Export CSV")) } }
+        @if !identified { p.muted { (l.t("汇总查看：姓名与身份证号已脱敏。", "Aggregate view: names and ID numbers are masked.")) } }
+        table #patients {
+            tr { th { (l.t("姓名", "Name")) } th { (l.t("身份证号", "ID number")) } th { (l.t("性别", "Sex")) } th { (l.t("年龄段", "Age band")) } th { (l.t("管理机构", "Institution")) } }
+            @for p in &items {
+                tr {
+                    td { @if identified { a href=(format!("/residents/{}/chronic", p.resident_id)) { (p.name) } } @else { (p.name) } }
+                    td.id { (p.id_number_masked) }
+                    td { (sex_text(l, p.sex)) }
+                    td { (p.age_band) }
+                    td { (p.institution_name) }
+                }
+            }
+        }
+        @if items.is_empty() { p.muted { (l.t("名单为空", "Nobody on this list")) } }
+        (pager("/dashboard/patients", &keep, next, l))
+    })
+    .into_response()
+}
+
+/// A CSV field, quoted when it holds a separator, a quote or a line break, and
+/// never read as a formula by a spreadsheet.
+fn field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+async fn csv(state: &AppState, c: &Console, which: &Which, heading: &str) -> Response {
+    let l = c.lang;
+    let mut out = String::from("\u{feff}");
+    out.push_str(&field(heading));
+    out.push('\n');
+    out.push_str(l.t(
+        "姓名,身份证号,性别,年龄段,管理机构\n",
+        "Name,ID number,Sex,Age band,Institution\n",
+    ));
+    let (mut after, mut rows, mut cut) = (None, 0usize, false);
+    loop {
+        let (items, next, _) = match page_of(state, c, which, after, EXPORT_PAGE).await {
+            Ok(p) => p,
+            Err(e) => return error_page(c, l.t("名单", "Patients"), &e),
+        };
+        for p in &items {
+            let line = [
+                field(&p.name),
+                field(&p.id_number_masked),
+                field(sex_text(l, p.sex)),
+                field(p.age_band),
+                field(&p.institution_name),
+            ];
+            out.push_str(&line.join(","));
+            out.push('\n');
+            rows += 1;
+        }
+        match next {
+            Some(n) if rows < EXPORT_ROWS_MAX => after = Some(n),
+            Some(_) => {
+                cut = true;
+                break;
+            }
+            None => break,
+        }
+    }
+    if cut {
+        out.push_str(&field(&format!(
+            "{}{EXPORT_ROWS_MAX}{}",
+            l.t("（仅导出前 ", "(only the first "),
+            l.t(" 行）", " rows)")
+        )));
+        out.push('\n');
+    }
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"patients.csv\"",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        out,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn csv_fields_are_quoted_and_never_formulas() {
+        for (text, written) in [
+            ("张三", "张三"),
+            ("a,b", "\"a,b\""),
+            ("say \"hi\"", "\"say \"\"hi\"\"\""),
+            ("=1+1", "'=1+1"),
+            ("-2", "'-2"),
+        ] {
+            assert_eq!(super::field(text), written);
+        }
+    }
+}

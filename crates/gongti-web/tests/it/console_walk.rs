@@ -1,0 +1,365 @@
+//! Every page as every role, on the demo region: sign in as each demo user, follow
+//! the links of the console from the home page (three levels, a few pages of each
+//! kind), and fail on any link to the API's JSON, any link
+//! the role is shown but cannot follow (a 4xx or 5xx) and on any raw code — a
+//! snake_case token or a stored code word — in the visible text of a Chinese page.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use gongti_app::demo::DEMO_USERS;
+
+use crate::support::{Reply, reply_of};
+
+const PASSWORD: &str = "walk-password-1";
+/// Pages looked at per role, and of each shape (the path with its numbers as `#`):
+/// a few residents' pages, not every one a list links to.
+const PAGES_PER_ROLE: usize = 80;
+const PAGES_PER_SHAPE: usize = 3;
+/// How many links away from the home page the walk goes.
+const DEPTH: usize = 3;
+
+fn shape(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if c.is_ascii_digit() {
+            if !out.ends_with('#') {
+                out.push('#');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Stored codes that must never reach a Chinese page as they are.
+const CODE_WORDS: [&str; 22] = [
+    "clinic",
+    "home",
+    "phone",
+    "hypertension",
+    "diabetes",
+    "routine",
+    "emergency",
+    "requested",
+    "accepted",
+    "rejected",
+    "arrived",
+    "returned",
+    "cancelled",
+    "active",
+    "renewed",
+    "switched",
+    "terminated",
+    "expired",
+    "booked",
+    "reserved",
+    "public",
+    "request",
+];
+
+async fn sign_in(router: &axum::Router, username: &str) -> String {
+    let page = reply_of(router, Request::get("/login").body(Body::empty()).unwrap()).await;
+    let csrf = crate::console::cookie_value(&page, "gongti_login_csrf").expect("a sign-in token");
+    let reply = reply_of(
+        router,
+        Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, format!("gongti_login_csrf={csrf}"))
+            .body(Body::from(format!(
+                "username={username}&password={PASSWORD}&csrf={csrf}"
+            )))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SEE_OTHER,
+        "{username}: {}",
+        reply.text
+    );
+    crate::console::cookie_value(&reply, "gongti_session").expect("a session")
+}
+
+/// The text a person reads: no tags, scripts, styles or drawings, entities as is.
+fn visible_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        out.push(' ');
+        let tag = &rest[open..];
+        let skip_to = ["script", "style", "svg", "title"]
+            .iter()
+            .find(|name| {
+                tag[1..].starts_with(*name) && tag[1 + name.len()..].starts_with(['>', ' '])
+            })
+            .and_then(|name| {
+                tag.find(&format!("</{name}>"))
+                    .map(|end| end + name.len() + 3)
+            });
+        rest = match skip_to {
+            Some(end) => &tag[end..],
+            None => match tag.find('>') {
+                Some(end) => &tag[end + 1..],
+                None => "",
+            },
+        };
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Raw codes in a Chinese page's text: snake_case tokens and stored code words.
+fn raw_codes(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+        if word.is_empty() || !word.starts_with(|c: char| c.is_ascii_lowercase()) {
+            continue;
+        }
+        let snake = word.contains('_')
+            && word
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit());
+        if snake || CODE_WORDS.contains(&word) {
+            found.push(word.to_owned());
+        }
+    }
+    found
+}
+
+/// The console links of a page (same origin, not the API, FHIR or sign-out).
+fn links(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .map(|h| h.replace("&amp;", "&"))
+        .filter(|h| {
+            h.starts_with('/')
+                && !h.starts_with("//")
+                && !["/api", "/fhir", "/lang/", "/logout", "/metrics", "/healthz"]
+                    .iter()
+                    .any(|p| h.starts_with(p))
+        })
+        .collect()
+}
+
+async fn get(router: &axum::Router, session: &str, path: &str) -> Reply {
+    reply_of(
+        router,
+        Request::get(path)
+            .header(
+                header::COOKIE,
+                format!("gongti_session={session}; gongti_lang=zh"),
+            )
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+}
+
+/// A small demo region on SQLite and the router serving it.
+async fn demo() -> (gongti_app::App, axum::Router) {
+    let store = gongti_testdb::fresh_sqlite().await;
+    // (Dropping the audit writer's handle leaves it running.)
+    let (app, _writer) = gongti_app::App::start(store, gongti_app::system_clock())
+        .await
+        .unwrap();
+    app.seed_demo(3_000, 7, PASSWORD, |_, _| {}).await.unwrap();
+    let router = gongti_web::router(app.clone(), gongti_web::WebConfig::default());
+    (app, router)
+}
+
+#[tokio::test]
+async fn every_page_as_every_role_shows_words_not_codes() {
+    let (_app, router) = demo().await;
+    let mut problems = Vec::new();
+    let mut looked_at = 0;
+    for (username, _) in DEMO_USERS {
+        let session = sign_in(&router, username).await;
+        let mut seen = BTreeSet::new();
+        let mut shapes: std::collections::HashMap<String, usize> = Default::default();
+        let mut queue = VecDeque::from([("/".to_owned(), 0)]);
+        while let Some((path, depth)) = queue.pop_front() {
+            if seen.len() >= PAGES_PER_ROLE || seen.contains(&path) {
+                continue;
+            }
+            let of_shape = shapes.entry(shape(&path)).or_default();
+            if *of_shape >= PAGES_PER_SHAPE {
+                continue;
+            }
+            *of_shape += 1;
+            seen.insert(path.clone());
+            let reply = get(&router, &session, &path).await;
+            looked_at += 1;
+            if !reply.status.is_success() && !reply.status.is_redirection() {
+                problems.push(format!("{username} {path}: {}", reply.status));
+                continue;
+            }
+            let is_html = reply
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/html"));
+            if !is_html {
+                continue;
+            }
+            let codes = raw_codes(&visible_text(&reply.text));
+            if !codes.is_empty() {
+                problems.push(format!("{username} {path}: {codes:?}"));
+            }
+            // A person follows links to pages, not to the API's JSON.
+            for api in reply.text.split("href=\"/api/v1/").skip(1) {
+                let target = api.split('"').next().unwrap_or("");
+                if target != "docs" && !target.contains("/files/") {
+                    problems.push(format!("{username} {path}: links to /api/v1/{target}"));
+                }
+            }
+            if depth < DEPTH {
+                for link in links(&reply.text) {
+                    if !seen.contains(&link) {
+                        queue.push_back((link, depth + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert!(looked_at > 150, "only {looked_at} pages looked at");
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_walk_sees_codes_and_not_markup() {
+    let page = r#"<style>a_b{}</style><p class="x_y">高血压 · <code>urgent_bp</code> clinic</p><svg><text>sbp_mmhg</text></svg><title>t_t</title>"#;
+    let text = visible_text(page);
+    assert_eq!(raw_codes(&text), vec!["urgent_bp", "clinic"], "{text}");
+    assert!(raw_codes(&visible_text("<p>HbA1c 7.0 mmHg API</p>")).is_empty());
+}
+
+/// A dashboard figure drills down to its patients as a page, masked for an officer
+/// and named for the institution's clinicians, and exports as CSV (audited).
+#[tokio::test]
+async fn a_figure_drills_down_to_a_page_and_a_csv_of_its_patients() {
+    let (app, router) = demo().await;
+    let year = app.today().year();
+    let query = format!(
+        "disease=hypertension&indicator=standardised_management&from={year}-01-01&to={year}-12-31"
+    );
+
+    let officer = sign_in(&router, "officer").await;
+    let board = get(
+        &router,
+        &officer,
+        &format!("/dashboard?scope=city&from={year}-01-01&to={year}-12-31"),
+    )
+    .await;
+    let list_link = format!(
+        "/dashboard/patients?scope=city&amp;{}",
+        query.replace('&', "&amp;")
+    );
+    assert!(board.text.contains(&list_link), "{}", board.text);
+    let list = get(
+        &router,
+        &officer,
+        &format!("/dashboard/patients?scope=city&{query}"),
+    )
+    .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    assert!(
+        list.text.contains("已脱敏") && list.text.contains("导出 CSV"),
+        "{}",
+        list.text
+    );
+    assert!(
+        !list.text.contains("href=\"/residents/"),
+        "an officer gets no record links"
+    );
+    let rows = list.text.matches("<td class=\"id\">").count();
+    assert!(rows > 5, "{}", list.text);
+
+    let before = app.store().audit_count().await.unwrap();
+    let file = get(
+        &router,
+        &officer,
+        &format!("/dashboard/patients?scope=city&{query}&format=csv"),
+    )
+    .await;
+    assert_eq!(file.status, StatusCode::OK);
+    let after = app.store().audit_count().await.unwrap();
+    let trail = app
+        .store()
+        .audit_records(before, (after - before) as u32)
+        .await
+        .unwrap()
+        .records;
+    assert!(
+        trail.iter().any(|r| r.entry.action == "indicators.patients"
+            && r.entry.actor_username == "officer"),
+        "the export is on the trail"
+    );
+    assert_eq!(
+        file.headers[header::CONTENT_TYPE],
+        "text/csv; charset=utf-8"
+    );
+    assert!(
+        file.headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment"),
+    );
+    assert!(
+        file.text.starts_with('\u{feff}'),
+        "a byte-order mark for spreadsheets"
+    );
+    let lines: Vec<&str> = file.text.lines().collect();
+    assert_eq!(lines[1], "姓名,身份证号,性别,年龄段,管理机构");
+    assert!(lines.len() >= rows + 2, "{}", file.text);
+    assert!(
+        lines[2..].iter().all(|l| l.contains('*')),
+        "masked: {}",
+        file.text
+    );
+
+    // The institution's family doctor sees its own patients by name, with links.
+    let doctor = sign_in(&router, "doctor").await;
+    let home = app
+        .store()
+        .user_by_username("doctor")
+        .await
+        .unwrap()
+        .unwrap()
+        .staff_id;
+    let institution = app
+        .staff_member(home)
+        .await
+        .unwrap()
+        .institution_id
+        .unwrap();
+    let mine = get(
+        &router,
+        &doctor,
+        &format!("/dashboard/patients?scope=institution:{institution}&{query}"),
+    )
+    .await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.text);
+    assert!(
+        mine.text.contains("href=\"/residents/") && !mine.text.contains("已脱敏"),
+        "{}",
+        mine.text
+    );
+    // Not another scope's list.
+    let city = get(
+        &router,
+        &doctor,
+        &format!("/dashboard/patients?scope=city&{query}"),
+    )
+    .await;
+    assert_eq!(city.status, StatusCode::FORBIDDEN, "{}", city.text);
+}
