@@ -287,10 +287,46 @@ pub fn rate_basis_points(numerator: u64, denominator: u64) -> Option<u64> {
     (denominator > 0).then(|| (numerator * 20_000 + denominator) / (2 * denominator))
 }
 
+/// How a rate moved from the period it is compared with, in basis points (a positive
+/// number is a rise). `None` — "无可比数据" — when either rate is undefined, or when the
+/// earlier period holds no face-to-face visit at all: its zeros are records not yet
+/// kept (a region that began recording later), not the work of its teams, and a
+/// change against them would be meaningless.
+pub fn change_basis_points(now: (u64, u64), before: (u64, u64), visits_before: u64) -> Option<i64> {
+    if visits_before == 0 {
+        return None;
+    }
+    let now = rate_basis_points(now.0, now.1)?;
+    let before = rate_basis_points(before.0, before.1)?;
+    Some(now as i64 - before as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::date;
+
+    #[test]
+    fn a_change_is_only_against_a_period_with_records() {
+        let cases = [
+            // (now, before, visits before) → change in basis points
+            ((50, 100), (40, 100), 10, Some(1_000)),
+            ((40, 100), (50, 100), 10, Some(-1_000)),
+            ((5_886, 10_000), (0, 900), 0, None),
+            ((1, 3), (1, 3), 4, Some(0)),
+            ((10, 0), (1, 2), 3, None),
+            ((1, 2), (1, 0), 3, None),
+            // A small fall is a fall: 33.33 % → 33.29 %.
+            ((3_329, 10_000), (3_333, 10_000), 1, Some(-4)),
+        ];
+        for (now, before, visits, expected) in cases {
+            assert_eq!(
+                change_basis_points(now, before, visits),
+                expected,
+                "{now:?} {before:?} {visits}"
+            );
+        }
+    }
 
     const YEAR: Period = Period {
         from: date!(2026 - 01 - 01),

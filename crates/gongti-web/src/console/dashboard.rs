@@ -6,7 +6,9 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use gongti_app::AppError;
 use gongti_core::chronic::Disease;
-use gongti_core::chronic::indicators::{Indicator, Period, Tally, rate_basis_points};
+use gongti_core::chronic::indicators::{
+    Indicator, Period, Tally, change_basis_points, rate_basis_points,
+};
 use gongti_core::chronic::maintained::StandardPeriod;
 use gongti_store::{IndicatorScope, InstitutionFilter};
 use maud::{Markup, PreEscaped, html};
@@ -43,23 +45,28 @@ fn percent(n: u64, d: u64) -> String {
     )
 }
 
-fn change(l: Lang, now: (u64, u64), before: (u64, u64)) -> Markup {
-    match (
-        rate_basis_points(now.0, now.1),
-        rate_basis_points(before.0, before.1),
-    ) {
-        (Some(a), Some(b)) => {
-            let diff = a as i64 - b as i64;
-            let arrow = if diff > 0 {
-                "▲"
-            } else if diff < 0 {
-                "▼"
-            } else {
-                "＝"
+/// A change in percentage points with its own sign ("-0.04", "+1.20", "0.00").
+fn signed_points(diff_bp: i64) -> String {
+    let sign = match diff_bp.signum() {
+        1 => "+",
+        -1 => "-",
+        _ => "",
+    };
+    let abs = diff_bp.unsigned_abs();
+    format!("{sign}{}.{:02}", abs / 100, abs % 100)
+}
+
+fn change(l: Lang, now: (u64, u64), before: (u64, u64), visits_before: u64) -> Markup {
+    match change_basis_points(now, before, visits_before) {
+        Some(diff) => {
+            let arrow = match diff.signum() {
+                1 => "▲",
+                -1 => "▼",
+                _ => "＝",
             };
-            html! { span.change { (arrow) " " (format!("{:+}.{:02}", diff / 100, (diff % 100).abs())) (l.t(" 个百分点", " pts")) } }
+            html! { span.change { (arrow) " " (signed_points(diff)) (l.t(" 个百分点", " pts")) } }
         }
-        _ => html! { span.muted { "—" } },
+        None => html! { span.muted { (l.t("无可比数据", "no comparable data")) } },
     }
 }
 
@@ -192,8 +199,8 @@ async fn dashboard(
                             td { (l.t(label, label_en)) }
                             td { (n) " / " (d) }
                             td.rate { strong { (percent(n, d)) } }
-                            td { (percent(pn, pd)) }
-                            td { (change(l, (n, d), (pn, pd))) }
+                            td { @if previous.face_to_face_visits == 0 { span.muted { "—" } } @else { (percent(pn, pd)) } }
+                            td { (change(l, (n, d), (pn, pd), previous.face_to_face_visits)) }
                             td { a href=(patients_link(&scope, *disease, &period, *i)) { (l.t("名单", "patients")) } }
                         }
                     }
@@ -482,4 +489,20 @@ async fn trends(
             &[],
         ),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn changes_carry_their_own_sign() {
+        for (bp, shown) in [
+            (-4, "-0.04"),
+            (4, "+0.04"),
+            (0, "0.00"),
+            (-1_234, "-12.34"),
+            (5_886, "+58.86"),
+        ] {
+            assert_eq!(super::signed_points(bp), shown);
+        }
+    }
 }
