@@ -297,6 +297,19 @@ impl App {
 
     /// The renewal worklist: active contracts of the actor's institution (optionally
     /// one team) ending within the window, soonest first. One audit record per page.
+    /// 签约率 of a scope today, for those who may see its aggregate figures.
+    pub async fn contract_coverage(
+        &self,
+        ctx: &Ctx,
+        scope: &gongti_store::IndicatorScope,
+    ) -> AppResult<gongti_store::ContractCoverage> {
+        let aggregate = self.aggregate_scope(scope).await?;
+        if !gongti_core::access::may_view_aggregates(&ctx.principal.actor(), &aggregate) {
+            return Err(AppError::Forbidden);
+        }
+        Ok(self.store.contract_coverage(scope, self.today()).await?)
+    }
+
     pub async fn expiring_contracts(
         &self,
         ctx: &Ctx,

@@ -56,7 +56,9 @@ pub use chronic::{
     NewFollowup, RiskProfile, StoredRisk, TaskRecord, WorklistFilter, WorklistItem, WorklistOrder,
 };
 pub use consultations::{ConsultationBox, ConsultationRecord, FileInfo, NewConsultation};
-pub use contracts::{ContractRecord, ContractWrite, NewPackage, OpenContract, PackageRecord};
+pub use contracts::{
+    ContractCoverage, ContractRecord, ContractWrite, NewPackage, OpenContract, PackageRecord,
+};
 pub use idempotency::IdempotentStart;
 pub use import::{
     ImportEnrolment, ImportEnrolmentRef, ImportFollowup, ImportLab, ImportPatient, ImportPlan,

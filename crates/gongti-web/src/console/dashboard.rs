@@ -164,6 +164,7 @@ async fn dashboard(
     };
     let up = up_link(&state, &c, &scope).await;
     let cloud = cloud_card(&state, &c, &scope, &period).await;
+    let coverage = state.app.contract_coverage(&c.ctx, &scope).await;
     let children = children(&state, &c, &scope, &period).await;
     let trends = trends(&state, &c, &scope, period.to).await;
     let body = html! {
@@ -206,6 +207,19 @@ async fn dashboard(
                     }
                 }
             }
+        }
+        @match &coverage {
+            Ok(k) => {
+                div.card #coverage {
+                    h2 { (l.t("家庭医生签约（截至今日）", "Family-doctor contracts (today)")) }
+                    table {
+                        tr { th {} th { (l.t("已签约 / 人数", "Contracted / people")) } th { (l.t("签约率", "Share contracted")) } }
+                        tr { td { (l.t("常住居民", "Residents")) } td { (k.contracted) " / " (k.residents) } td.rate { strong { (percent(k.contracted, k.residents)) } } }
+                        tr { td { (l.t("慢病在管患者", "Patients under chronic management")) } td { (k.chronic_contracted) " / " (k.chronic) } td.rate { strong { (percent(k.chronic_contracted, k.chronic)) } } }
+                    }
+                }
+            }
+            Err(e) => (error_box(l, e)),
         }
         @match cloud {
             Ok(markup) => (markup),

@@ -260,6 +260,11 @@ async fn a_figure_drills_down_to_a_page_and_a_csv_of_its_patients() {
         &format!("/dashboard?scope=city&from={year}-01-01&to={year}-12-31"),
     )
     .await;
+    assert!(
+        board.text.contains("id=\"coverage\"") && board.text.contains("签约率"),
+        "{}",
+        board.text
+    );
     let list_link = format!(
         "/dashboard/patients?scope=city&amp;{}",
         query.replace('&', "&amp;")

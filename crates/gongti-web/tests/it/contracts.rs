@@ -189,3 +189,64 @@ async fn a_contract_near_its_end_is_on_the_worklist_until_renewed() {
         assert_eq!(denied.status, StatusCode::FORBIDDEN);
     }
 }
+
+/// 签约率 (DOMAIN.md §5): residents with a contract in force today, and the same
+/// among patients under chronic management, by the institution holding each.
+#[tokio::test]
+async fn contract_coverage_counts_contracts_in_force() {
+    use gongti_store::IndicatorScope;
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let today = t.app.today();
+        let scope = IndicatorScope::Institution(t.home);
+        let before = t.store.contract_coverage(&scope, today).await.unwrap();
+        assert!(before.residents >= 1, "{before:?}");
+        let path = format!("/api/v1/residents/{}", t.home_resident);
+        let r = t
+            .post(
+                &format!("{path}/contracts"),
+                &doctor,
+                json!({"team_id": t.team, "resident_consent": true}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let r = t
+            .post(
+                &format!("{path}/enrolments"),
+                &doctor,
+                json!({"icd10": "I10", "diagnosed_on": "2020-01-01"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let after = t.store.contract_coverage(&scope, today).await.unwrap();
+        assert_eq!(after.residents, before.residents);
+        assert_eq!(after.contracted, before.contracted + 1);
+        assert_eq!(after.chronic, before.chronic + 1);
+        assert_eq!(after.chronic_contracted, before.chronic_contracted + 1);
+        // The city counts it too; another district does not.
+        let city = t
+            .store
+            .contract_coverage(&IndicatorScope::City, today)
+            .await
+            .unwrap();
+        assert!(city.contracted >= after.contracted && city.residents >= after.residents);
+        let elsewhere = t
+            .store
+            .contract_coverage(&IndicatorScope::District("120199".into()), today)
+            .await
+            .unwrap();
+        assert_eq!(elsewhere, gongti_store::ContractCoverage::default());
+        // A terminated contract is not in force.
+        let r = t
+            .post(
+                &format!("{path}/contracts/terminate"),
+                &doctor,
+                json!({"reason": "迁出本区"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+        let ended = t.store.contract_coverage(&scope, today).await.unwrap();
+        assert_eq!(ended.contracted, before.contracted);
+        assert_eq!(ended.chronic_contracted, before.chronic_contracted);
+    }
+}
