@@ -250,6 +250,11 @@ impl App {
         self.audit.flush().await
     }
 
+    /// The resident's own name, for the header of their page.
+    pub async fn patient_name(&self, p: &PatientCtx) -> AppResult<String> {
+        Ok(self.store.resident(p.resident_id).await?.name)
+    }
+
     /// The resident's own bookings, newest first (audited).
     pub async fn patient_bookings(
         &self,

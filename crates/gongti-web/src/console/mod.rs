@@ -248,6 +248,17 @@ fn error_page(c: &Console, title: &str, e: &AppError) -> Response {
     (status, layout(c, title, body)).into_response()
 }
 
+/// Why a sign-in failed, in the words of a sign-in form: a wrong name or password is
+/// said so, not as "not signed in".
+pub(crate) fn sign_in_error(lang: Lang, e: &AppError) -> Markup {
+    match e {
+        AppError::Unauthenticated => {
+            html! { div.error role="alert" { (lang.t("用户名或密码错误", "Wrong username or password")) } }
+        }
+        other => error_box(lang, other),
+    }
+}
+
 /// The HTTP status a page showing this error answers with.
 fn status_of(e: &AppError) -> StatusCode {
     crate::error::ApiError::of(e).status
@@ -372,12 +383,7 @@ async fn login(
         }
         Err(e) => {
             let (status, retry_after) = crate::console::refused_sign_in(&e);
-            let message = match e {
-                AppError::Unauthenticated => {
-                    html! { div.error role="alert" { (lang.t("用户名或密码错误", "Wrong username or password")) } }
-                }
-                other => error_box(lang, &other),
-            };
+            let message = sign_in_error(lang, &e);
             crate::error::with_retry_after(
                 (status, Html(login_html(lang, &form.csrf, Some(message)))).into_response(),
                 retry_after,

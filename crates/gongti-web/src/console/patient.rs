@@ -2,7 +2,7 @@
 //! opened, see one's bookings and the clinics open to the public, book with one tap,
 //! cancel. Its cookie is not a staff session and opens nothing else.
 
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use gongti_app::AppError;
@@ -19,6 +19,8 @@ use crate::views::local;
 use crate::{AppState, PAGE_SIZE_DEFAULT};
 
 const PATIENT_COOKIE: &str = "gongti_patient";
+/// Clinics listed at once; the choices above narrow the rest.
+const CLINICS_SHOWN: usize = 20;
 
 pub(super) fn routes() -> axum::Router<AppState> {
     use axum::routing::{get, post};
@@ -141,19 +143,35 @@ async fn login(
         Err(e) => {
             let (status, retry_after) = crate::console::refused_sign_in(&e);
             crate::error::with_retry_after(
-                (status, login_form(l, &f.csrf, Some(error_box(l, &e)))).into_response(),
+                (
+                    status,
+                    login_form(l, &f.csrf, Some(super::sign_in_error(l, &e))),
+                )
+                    .into_response(),
                 retry_after,
             )
         }
     }
 }
 
-async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// Finding a clinic: by hospital, department and day (all optional).
+#[derive(Deserialize, Default, Clone)]
+struct FindParams {
+    hospital: Option<String>,
+    department: Option<String>,
+    day: Option<String>,
+}
+
+async fn home(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(find): Query<FindParams>,
+) -> Response {
     let Some((p, _)) = signed_in(&state, &headers).await else {
         return Redirect::to("/patient/login").into_response();
     };
     let notice = cookie(&headers, NOTICE_COOKIE).and_then(|n| n.parse::<i64>().ok());
-    let mut response = render(&state, &headers, &p, None, notice).await;
+    let mut response = render(&state, &headers, &p, None, notice, &find).await;
     if notice.is_some() {
         response
             .headers_mut()
@@ -168,6 +186,7 @@ async fn render(
     p: &PatientCtx,
     error: Option<AppError>,
     notice: Option<i64>,
+    find: &FindParams,
 ) -> Response {
     let l = Lang::from_headers(headers);
     let csrf = p.csrf.clone().unwrap_or_default();
@@ -178,8 +197,49 @@ async fn render(
         .map(|page| page.items)
         .unwrap_or_default();
     let today = state.app.today();
-    let clinics = super::scheduling::next_two_weeks(state).await;
+    let all = super::scheduling::next_two_weeks(state).await;
+    let name = state
+        .app
+        .patient_name(p)
+        .await
+        .unwrap_or_else(|_| p.username.clone());
+    // What can be chosen: the hospitals, departments and days with a free slot.
+    let free_of = |s: &gongti_store::ScheduleRecord| {
+        let released = if open_to_public(Pool::Reserved, s.day, today, &s.params) {
+            s.reserved_free
+        } else {
+            0
+        };
+        s.public_free + released
+    };
+    let open: Vec<_> = all.iter().filter(|s| free_of(s) > 0).collect();
+    let mut hospitals: Vec<&str> = open.iter().map(|s| s.institution_name.as_str()).collect();
+    hospitals.sort_unstable();
+    hospitals.dedup();
+    let mut departments: Vec<&str> = open.iter().map(|s| s.department_name.as_str()).collect();
+    departments.sort_unstable();
+    departments.dedup();
+    let mut days: Vec<String> = open.iter().map(|s| s.day.to_string()).collect();
+    days.dedup();
+    let chosen = |value: &Option<String>, have: &str| {
+        value.as_deref().is_none_or(|v| v.is_empty() || v == have)
+    };
+    let clinics: Vec<_> = open
+        .iter()
+        .filter(|s| {
+            chosen(&find.hospital, &s.institution_name)
+                && chosen(&find.department, &s.department_name)
+                && chosen(&find.day, &s.day.to_string())
+        })
+        .collect();
     let body = html! {
+        header.patient {
+            strong #me { (name) }
+            form method="post" action="/patient/logout" {
+                input type="hidden" name="csrf" value=(csrf);
+                button type="submit" { (l.t("退出", "Sign out")) }
+            }
+        }
         @if let Some(n) = notice {
             (super::failed_attempts_notice(l, n, html! {
                 (l.t("如非本人操作，请告知您的签约家庭医生或社区卫生服务中心。",
@@ -197,26 +257,36 @@ async fn render(
                 }
             }
         }
-        h2 { (l.t("可预约门诊", "Clinics you can book")) }
-        @for s in &clinics {
-            @let released = if open_to_public(Pool::Reserved, s.day, today, &s.params) { s.reserved_free } else { 0 };
-            @let free = s.public_free + released;
-            @if free > 0 {
-                div.card.slotcard {
-                    p { strong { (s.day) " " (if s.session == gongti_core::scheduling::Session::Morning { l.t("上午", "morning") } else { l.t("下午", "afternoon") }) }
-                        br; (s.institution_name) " · " (s.department_name) " · " (s.clinic_name.as_deref().or(s.doctor_name.as_deref()).unwrap_or("")) }
-                    form method="post" action="/patient/book" {
-                        (crate::console::form_tokens(&csrf))
-                        input type="hidden" name="schedule_id" value=(s.id);
-                        button.primary type="submit" { (l.t("预约（余 ", "Book (")) (free) (l.t("）", " left)")) }
-                    }
+        @if bookings.iter().all(|b| b.status != BookingStatus::Booked) { p.muted { (l.t("暂无预约", "No booking yet")) } }
+        h2 { (l.t("查找门诊", "Find a clinic")) }
+        form.search #find method="get" action="/patient" {
+            select name="hospital" aria-label=(l.t("医院", "Hospital")) {
+                option value="" { (l.t("全部医院", "All hospitals")) }
+                @for h in &hospitals { option value=(h) selected[find.hospital.as_deref() == Some(*h)] { (h) } }
+            }
+            select name="department" aria-label=(l.t("科室", "Department")) {
+                option value="" { (l.t("全部科室", "All departments")) }
+                @for d in &departments { option value=(d) selected[find.department.as_deref() == Some(*d)] { (d) } }
+            }
+            select name="day" aria-label=(l.t("日期", "Day")) {
+                option value="" { (l.t("全部日期", "Any day")) }
+                @for d in &days { option value=(d) selected[find.day.as_deref() == Some(d.as_str())] { (d) } }
+            }
+            button.primary type="submit" { (l.t("查找", "Find")) }
+        }
+        p.muted { (clinics.len()) (l.t(" 个门诊可预约", " clinics open")) }
+        @for s in clinics.iter().take(CLINICS_SHOWN) {
+            div.card.slotcard {
+                p { strong { (s.day) " " (if s.session == gongti_core::scheduling::Session::Morning { l.t("上午", "morning") } else { l.t("下午", "afternoon") }) }
+                    br; (s.institution_name) " · " (s.department_name) " · " (s.clinic_name.as_deref().or(s.doctor_name.as_deref()).unwrap_or("")) }
+                form method="post" action="/patient/book" {
+                    (crate::console::form_tokens(&csrf))
+                    input type="hidden" name="schedule_id" value=(s.id);
+                    button.primary type="submit" { (l.t("预约（余 ", "Book (")) (free_of(s)) (l.t("）", " left)")) }
                 }
             }
         }
-        form method="post" action="/patient/logout" {
-            input type="hidden" name="csrf" value=(csrf);
-            button type="submit" { (l.t("退出", "Sign out")) }
-        }
+        @if clinics.len() > CLINICS_SHOWN { p.muted { (l.t("请用上面的条件缩小范围", "Narrow the list with the choices above")) } }
     };
     page(l, l.t("我的预约", "My bookings"), body).into_response()
 }
@@ -225,6 +295,35 @@ async fn render(
 struct BookForm {
     csrf: String,
     schedule_id: i64,
+    /// Set by the confirmation page's button: book now.
+    confirm: Option<String>,
+}
+
+/// A step to confirm before it is taken: what it is, the button that takes it, and
+/// the way back.
+fn confirm_page(
+    l: Lang,
+    title: &str,
+    what: Markup,
+    action: &str,
+    hidden: Markup,
+    button: &str,
+) -> Response {
+    page(
+        l,
+        title,
+        html! {
+            h1 { (title) }
+            div.card #confirm { (what) }
+            form method="post" action=(action) {
+                (hidden)
+                input type="hidden" name="confirm" value="1";
+                button.primary type="submit" { (button) }
+            }
+            p { a href="/patient" { (l.t("← 返回", "← Back")) } }
+        },
+    )
+    .into_response()
 }
 
 async fn book(
@@ -238,15 +337,43 @@ async fn book(
     if p.csrf.as_deref() != Some(f.csrf.as_str()) {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
+    if f.confirm.is_none() {
+        let l = Lang::from_headers(&headers);
+        let clinics = super::scheduling::next_two_weeks(&state).await;
+        if let Some(s) = clinics.iter().find(|s| s.id == f.schedule_id) {
+            let session = if s.session == gongti_core::scheduling::Session::Morning {
+                l.t("上午", "morning")
+            } else {
+                l.t("下午", "afternoon")
+            };
+            return confirm_page(
+                l,
+                l.t("确认预约", "Confirm the booking"),
+                html! {
+                    p { strong { (s.day) " " (session) } }
+                    p { (s.institution_name) " · " (s.department_name) " · " (s.clinic_name.as_deref().or(s.doctor_name.as_deref()).unwrap_or("")) }
+                    p.muted { (l.t("就诊当天请带身份证按时到院签到。", "Bring your ID card and check in on time on the day.")) }
+                },
+                "/patient/book",
+                html! {
+                    (crate::console::form_tokens(&f.csrf))
+                    input type="hidden" name="schedule_id" value=(s.id);
+                },
+                l.t("确认预约", "Book it"),
+            );
+        }
+    }
     match state.app.patient_book(&p, f.schedule_id, None).await {
         Ok(_) => Redirect::to("/patient").into_response(),
-        Err(e) => render(&state, &headers, &p, Some(e), None).await,
+        Err(e) => render(&state, &headers, &p, Some(e), None, &FindParams::default()).await,
     }
 }
 
 #[derive(Deserialize)]
 struct CsrfForm {
     csrf: String,
+    /// Set by the confirmation page's button.
+    confirm: Option<String>,
 }
 
 async fn cancel(
@@ -261,9 +388,32 @@ async fn cancel(
     if p.csrf.as_deref() != Some(f.csrf.as_str()) {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
+    if f.confirm.is_none() {
+        let l = Lang::from_headers(&headers);
+        let mine = state
+            .app
+            .patient_bookings(&p, None, PAGE_SIZE_DEFAULT)
+            .await
+            .map(|page| page.items)
+            .unwrap_or_default();
+        if let Some(b) = mine.iter().find(|b| b.id == id) {
+            return confirm_page(
+                l,
+                l.t("确认取消预约", "Cancel the booking?"),
+                html! {
+                    p { strong { (local(b.starts_at_us)) } }
+                    p { (b.institution_name) " · " (b.department_name) }
+                    p.muted { (l.t("取消后号源将释放给其他患者。", "The slot goes back to others once cancelled.")) }
+                },
+                &format!("/patient/bookings/{id}/cancel"),
+                crate::console::form_tokens(&f.csrf),
+                l.t("确认取消", "Cancel it"),
+            );
+        }
+    }
     match state.app.patient_cancel(&p, id).await {
         Ok(_) => Redirect::to("/patient").into_response(),
-        Err(e) => render(&state, &headers, &p, Some(e), None).await,
+        Err(e) => render(&state, &headers, &p, Some(e), None, &FindParams::default()).await,
     }
 }
 

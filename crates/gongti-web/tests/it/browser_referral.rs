@@ -222,6 +222,9 @@ async fn a_resident_books_on_a_phone_sized_screen() {
     );
     assert!(book.text().await.unwrap().contains("余 9"));
     book.click().await.unwrap();
+    // Asked first, then booked.
+    c.wait().for_element(Locator::Id("confirm")).await.unwrap();
+    click(&c, "button.primary").await;
     let cancel = c
         .wait()
         .for_element(Locator::XPath("//button[contains(., '取消预约')]"))

@@ -223,6 +223,11 @@ async fn a_resident_books_on_the_phone_page() {
         ))
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert!(
+        r.text.contains("用户名或密码错误") && !r.text.contains("令牌"),
+        "{}",
+        r.text
+    );
     let r = t
         .send(post(
             "/patient/login",
@@ -273,16 +278,48 @@ async fn a_resident_books_on_the_phone_page() {
 
     let home = t.send(get("/patient", cookie.clone())).await;
     assert!(
-        home.text.contains("可预约门诊") && home.text.contains("预约（余 18）"),
+        home.text.contains("查找门诊") && home.text.contains("预约（余 18）"),
         "{}",
         home.text
     );
+    // The header names the resident, with sign-out at hand.
+    assert!(home.text.contains("id=\"me\">张秀英"), "{}", home.text);
+    // Found by hospital and department; another day finds nothing.
+    let found = t
+        .send(get(
+            "/patient?hospital=%E6%B5%8B%E8%AF%95H1&department=%E5%BF%83%E8%A1%80%E7%AE%A1%E5%86%85%E7%A7%91",
+            cookie.clone(),
+        ))
+        .await;
+    assert!(found.text.contains("预约（余 18）"), "{}", found.text);
+    let none = t.send(get("/patient?day=2000-01-01", cookie.clone())).await;
+    assert!(!none.text.contains("预约（余"), "{}", none.text);
     let csrf = crate::console_scheduling::csrf_of(&home.text);
-    let r = t
+    // Booking asks first, and books nothing until confirmed.
+    let asked = t
         .send(post(
             "/patient/book",
             cookie.clone(),
             format!("csrf={csrf}&schedule_id={schedule}"),
+        ))
+        .await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.text);
+    assert!(
+        asked.text.contains("确认预约") && asked.text.contains("心血管内科"),
+        "{}",
+        asked.text
+    );
+    let unchanged = t.send(get("/patient", cookie.clone())).await;
+    assert!(
+        unchanged.text.contains("预约（余 18）"),
+        "{}",
+        unchanged.text
+    );
+    let r = t
+        .send(post(
+            "/patient/book",
+            cookie.clone(),
+            format!("csrf={csrf}&schedule_id={schedule}&confirm=1"),
         ))
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
@@ -292,6 +329,25 @@ async fn a_resident_books_on_the_phone_page() {
         "{}",
         home.text
     );
+    // Cancelling asks first too.
+    let booking = home
+        .text
+        .split("/patient/bookings/")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .expect("a booking to cancel")
+        .to_owned();
+    let asked = t
+        .send(post(
+            &format!("/patient/bookings/{booking}/cancel"),
+            cookie.clone(),
+            format!("csrf={csrf}"),
+        ))
+        .await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.text);
+    assert!(asked.text.contains("确认取消"), "{}", asked.text);
+    let still = t.send(get("/patient", cookie.clone())).await;
+    assert!(still.text.contains("预约（余 17）"), "{}", still.text);
     // A forged form books nothing.
     let r = t
         .send(post(
