@@ -295,8 +295,6 @@ impl App {
         Ok(contracts)
     }
 
-    /// The renewal worklist: active contracts of the actor's institution (optionally
-    /// one team) ending within the window, soonest first. One audit record per page.
     /// 签约率 of a scope today, for those who may see its aggregate figures.
     pub async fn contract_coverage(
         &self,
@@ -310,6 +308,8 @@ impl App {
         Ok(self.store.contract_coverage(scope, self.today()).await?)
     }
 
+    /// The renewal worklist: active contracts of the actor's institution (optionally
+    /// one team) ending within the window, soonest first. One audit record per page.
     pub async fn expiring_contracts(
         &self,
         ctx: &Ctx,

@@ -432,7 +432,7 @@ impl App {
                         // urgent one in the last three days (DOMAIN.md §2: SBP ≥ 180 or
                         // DBP ≥ 110), which alerted their team; not counted by any
                         // indicator beyond the contact the other readings already are.
-                        // (Half of them at the demo doctor's team, so its workstation
+                        // (One in two of the demo doctor's team's, so its workstation
                         // has some to act on.)
                         let one_in = if team.map(|(_, d)| d) == demo_doctor {
                             2

@@ -347,6 +347,27 @@ impl App {
         Ok(true)
     }
 
+    /// Records that a list of patients left as a file — its format, rows and which
+    /// list — apart from the audited page reads that filled it.
+    pub async fn record_list_export(
+        &self,
+        ctx: &Ctx,
+        list: &str,
+        format: &str,
+        rows: usize,
+    ) -> AppResult<()> {
+        let mut e = ctx.principal.audit(
+            self.now_us(),
+            "indicators.export",
+            "Patient",
+            gongti_core::audit::Outcome::Ok,
+        );
+        e.request_id = ctx.request_id.clone();
+        e.detail = Some(format!("format={format} rows={rows} list={list}"));
+        self.audit.record(vec![e]).await?;
+        Ok(())
+    }
+
     /// The patients behind an indicator's numerator or denominator. Clinicians see
     /// their own institution's patients by name; anyone else sees them de-identified
     /// unless they give a break-the-glass reason, which is audited per patient.

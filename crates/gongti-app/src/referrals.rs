@@ -309,8 +309,8 @@ impl App {
         if urgency == Urgency::Routine {
             // The reserved pool is the family doctor's, for their own contracted
             // patients; the public pool is open to those caring for the patient.
-            let contracted = self.store.contract_doctor(r.resident_id, today).await?
-                == Some(ctx.principal.staff_id);
+            let contract_doctor = self.store.contract_doctor(r.resident_id, today).await?;
+            let contracted = contract_doctor == Some(ctx.principal.staff_id);
             let ask = BookingAsk {
                 via: r.via,
                 hospital: InstitutionId(tied_to.unwrap_or(from)),
@@ -318,7 +318,13 @@ impl App {
                 record: Decision::Allow(view.basis),
             };
             if !may_book(&ctx.principal.actor(), &ask) {
-                let error = if r.via == Pool::Reserved && ctx.principal.role == Role::FamilyDoctor {
+                let error = if r.via == Pool::Reserved
+                    && ctx.principal.role == Role::FamilyDoctor
+                    && contract_doctor.is_some()
+                {
+                    entry.detail = Some("reserved pool: contracted with another team".into());
+                    AppError::Conflict("contracted_elsewhere")
+                } else if r.via == Pool::Reserved && ctx.principal.role == Role::FamilyDoctor {
                     entry.detail =
                         Some("reserved pool: not contracted with the doctor's team".into());
                     AppError::Conflict("not_contracted")

@@ -266,6 +266,10 @@ impl ApiError {
                         "该居民未与您的家庭医生团队签约：预留号源只供签约居民使用。可先签约再转诊，或预约普通号源",
                         "The resident is not contracted with your family-doctor team: reserved slots are for contracted residents. Sign the contract first, or book a public slot",
                     ),
+                    "contracted_elsewhere" => (
+                        "该居民已与其他家庭医生团队签约：预留号源由其签约医生使用。可预约普通号源转诊",
+                        "The resident is contracted with another family-doctor team, whose doctor books reserved slots. Book a public slot instead",
+                    ),
                     "no_reserved_slot_left" => (
                         "该排班的家庭医生预留号已约满",
                         "No reserved slot left in this schedule",

@@ -131,7 +131,7 @@ fn schemas() -> Value {
             "alert_id": {"type": "integer"}, "followup_id": {"type": "integer"},
             "disease": {"type": "string", "enum": ["hypertension", "diabetes"], "description": "Required for a manual referral"},
             "urgency": {"type": "string", "enum": ["routine", "emergency"], "description": "Default: emergency for an alert or a follow-up that called for urgent referral, else routine (books a slot); emergency goes without a slot"},
-            "via": {"type": "string", "enum": ["reserved", "public"], "description": "The pool a routine referral books from. Default reserved: the family doctor's own contracted patients only (409 not_contracted otherwise); public: the hospital's public slots"},
+            "via": {"type": "string", "enum": ["reserved", "public"], "description": "The pool a routine referral books from. Default reserved: the family doctor's own contracted patients only (409 not_contracted, or contracted_elsewhere for another team's patient); public: the hospital's public slots"},
             "reason": {"type": "string", "maxLength": 2000, "description": "Required for a manual referral"}}},
         "ReferralReject": {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string", "maxLength": 2000}}},
         "ReferralReturn": {"type": "object", "required": ["plan"], "properties": {"plan": {"type": "string", "maxLength": 2000}}},
@@ -327,7 +327,7 @@ fn paths(glass: Value) -> Value {
         "/residents/{id}/bookings": {"get": op("A resident's bookings, newest first (audited)", "scheduling", with_paging(vec![path_id()]), None, ("200", "{items, next_cursor}"))},
         "/residents/{id}/referrals": {
             "get": op("A resident's referrals, newest first (audited)", "referrals", with_paging(vec![path_id()]), None, ("200", "{items, next_cursor}")),
-            "post": op("One-click referral (DOMAIN.md §3): from an alert, a follow-up that called for referral, or by hand; picks the receiving department (programme, health-community tie, earliest reserved slot), books the slot (routine), sends the clinical summary. 409 not_contracted, no_reserved_slot_left, no_slot_left, referral_open", "referrals", json!([path_id()]), Some("Referral"), ("201", "The referral with its timeline")),
+            "post": op("One-click referral (DOMAIN.md §3): from an alert, a follow-up that called for referral, or by hand; picks the receiving department (programme, health-community tie, earliest reserved slot), books the slot (routine), sends the clinical summary. 409 not_contracted, contracted_elsewhere, no_reserved_slot_left, no_slot_left, referral_open", "referrals", json!([path_id()]), Some("Referral"), ("201", "The referral with its timeline")),
         },
         "/referrals": {"get": op("Your institution's referrals: inbox (received, under way), sent, or returning (referred back down)", "referrals", with_paging(vec![query("box", "inbox (default) | sent | returning", one_of(&["inbox", "sent", "returning"]))]), None, ("200", "{items, next_cursor}"))},
         "/referrals/{id}": {"get": op("A referral with its timeline (receiving hospital, or the sending side's carers; audited)", "referrals", json!([path_id()]), None, ("200", "The referral"))},

@@ -334,3 +334,35 @@ mod audit_wording_tests {
         }
     }
 }
+
+/// A form field's name as the form labels it, for the problems listed under an error.
+pub(crate) fn field(name: &str) -> Option<(&'static str, &'static str)> {
+    Some(match name {
+        "resident_consent" => ("居民同意", "resident's consent"),
+        "reason" => ("原因", "reason"),
+        "team_id" => ("签约团队", "team"),
+        "packages" | "package" => ("服务包", "package"),
+        "sbp_mmhg" => ("收缩压", "systolic BP"),
+        "dbp_mmhg" => ("舒张压", "diastolic BP"),
+        "fpg_mmol" | "fpg" => ("空腹血糖", "fasting glucose"),
+        "visit_on" => ("随访日期", "visit date"),
+        "ended_on" => ("结案日期", "end date"),
+        "disease" => ("病种", "programme"),
+        "urgency" => ("紧急程度", "urgency"),
+        "name" => ("姓名", "name"),
+        "id_number" => ("身份证号", "ID number"),
+        "phone" => ("电话", "phone"),
+        "birth_date" => ("出生日期", "birth date"),
+        "question" => ("会诊问题", "question"),
+        "department_id" => ("科室", "department"),
+        "day" => ("日期", "day"),
+        "slot_count" => ("号源数", "slots"),
+        "text" | "plan" => ("说明", "text"),
+        "password" | "new_password" => ("密码", "password"),
+        "scope" => ("范围", "scope"),
+        "from" | "to" => ("日期范围", "dates"),
+        "indicator" => ("指标", "indicator"),
+        "measure" => ("转诊指标", "referral figure"),
+        _ => return None,
+    })
+}

@@ -619,7 +619,12 @@ async fn acknowledge(
     // Only back to a page of this console, never elsewhere.
     let back = f
         .back
-        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .filter(|b| {
+            b.starts_with('/')
+                && !b.starts_with("//")
+                && !b.contains('\\')
+                && !b.chars().any(char::is_control)
+        })
         .unwrap_or_else(|| "/workstation?list=alerts".into());
     match state.app.acknowledge_alert(&c.ctx, id).await {
         Ok(()) => Redirect::to(&back).into_response(),
@@ -669,11 +674,13 @@ fn alert_banners(
                         " · " strong { (reading_text(r)) } " · " (crate::views::local(r.taken_at_us))
                     }
                 }
+                @if c.session.principal.role.is_clinical() && c.session.principal.institution_id == Some(a.institution_id) {
                 p.muted { (l.t("请尽快联系患者，必要时立即急诊转诊。", "Contact the patient now; refer as an emergency if needed.")) }
                 (super::referrals::refer_button(c, resident_id, ("alert", Some(a.id)), None, true))
                 a.button href=(format!("/residents/{resident_id}/followups/new?disease={}", gongti_core::referral::disease_for_alert(&a.code).unwrap_or(Disease::Hypertension).code())) { (l.t("新增随访", "New follow-up")) }
                 " "
                 (acknowledge_button(c, a.id, &back))
+                }
             }
         }
     }

@@ -229,7 +229,7 @@ async fn patients(
 /// A CSV field, quoted when it holds a separator, a quote or a line break, and
 /// never read as a formula by a spreadsheet.
 fn field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@']) {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}")
     } else {
         text.to_owned()
@@ -277,6 +277,13 @@ async fn csv(state: &AppState, c: &Console, which: &Which, heading: &str) -> Res
             None => break,
         }
     }
+    if let Err(e) = state
+        .app
+        .record_list_export(&c.ctx, heading, "csv", rows)
+        .await
+    {
+        return error_page(c, l.t("名单", "Patients"), &e);
+    }
     if cut {
         out.push_str(&field(&format!(
             "{}{EXPORT_ROWS_MAX}{}",
@@ -310,6 +317,7 @@ mod tests {
             ("say \"hi\"", "\"say \"\"hi\"\"\""),
             ("=1+1", "'=1+1"),
             ("-2", "'-2"),
+            ("\tx", "'\tx"),
         ] {
             assert_eq!(super::field(text), written);
         }

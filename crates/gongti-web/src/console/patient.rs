@@ -288,7 +288,8 @@ async fn render(
         }
         @if clinics.len() > CLINICS_SHOWN { p.muted { (l.t("请用上面的条件缩小范围", "Narrow the list with the choices above")) } }
     };
-    page(l, l.t("我的预约", "My bookings"), body).into_response()
+    let status = error.as_ref().map_or(StatusCode::OK, super::status_of);
+    (status, page(l, l.t("我的预约", "My bookings"), body)).into_response()
 }
 
 #[derive(Deserialize)]
@@ -340,7 +341,12 @@ async fn book(
     if f.confirm.is_none() {
         let l = Lang::from_headers(&headers);
         let clinics = super::scheduling::next_two_weeks(&state).await;
-        if let Some(s) = clinics.iter().find(|s| s.id == f.schedule_id) {
+        let Some(s) = clinics.iter().find(|s| s.id == f.schedule_id) else {
+            // Not a clinic open to book: nothing to confirm.
+            let e = AppError::Conflict("schedule_closed");
+            return render(&state, &headers, &p, Some(e), None, &FindParams::default()).await;
+        };
+        {
             let session = if s.session == gongti_core::scheduling::Session::Morning {
                 l.t("上午", "morning")
             } else {
@@ -396,7 +402,21 @@ async fn cancel(
             .await
             .map(|page| page.items)
             .unwrap_or_default();
-        if let Some(b) = mine.iter().find(|b| b.id == id) {
+        let Some(b) = mine
+            .iter()
+            .find(|b| b.id == id && b.status == BookingStatus::Booked)
+        else {
+            return render(
+                &state,
+                &headers,
+                &p,
+                Some(AppError::NotFound),
+                None,
+                &FindParams::default(),
+            )
+            .await;
+        };
+        {
             return confirm_page(
                 l,
                 l.t("确认取消预约", "Cancel the booking?"),

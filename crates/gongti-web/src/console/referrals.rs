@@ -132,9 +132,10 @@ async fn refer(State(state): State<AppState>, c: Console, Form(f): Form<ReferFor
             .change_contract(&c.ctx, f.resident_id, action)
             .await
         {
-            return refused(&state, &c, &f, &e).await;
+            return refused(&state, &c, &f, &e, false).await;
         }
     }
+
     let source = match (f.source.as_str(), f.source_id) {
         ("alert", Some(id)) => ReferralSource::Alert(id),
         ("followup", Some(id)) => ReferralSource::Followup(id),
@@ -154,7 +155,8 @@ async fn refer(State(state): State<AppState>, c: Console, Form(f): Form<ReferFor
     };
     match state.app.refer(&c.ctx, request).await {
         Ok(v) => Redirect::to(&format!("/referrals/{}", v.referral.id)).into_response(),
-        Err(e) => refused(&state, &c, &f, &e).await,
+        // Signed on the spot but not referred: the contract stands, and is said.
+        Err(e) => refused(&state, &c, &f, &e, f.sign_team_id.is_some()).await,
     }
 }
 
@@ -162,13 +164,24 @@ async fn refer(State(state): State<AppState>, c: Console, Form(f): Form<ReferFor
 /// for a resident not contracted with the doctor's team — the two ways forward:
 /// sign the team's contract now (the resident consenting) and book the reserved
 /// slot, or book a public slot.
-async fn refused(state: &AppState, c: &Console, f: &ReferForm, e: &AppError) -> Response {
+async fn refused(
+    state: &AppState,
+    c: &Console,
+    f: &ReferForm,
+    e: &AppError,
+    signed: bool,
+) -> Response {
     let l = c.lang;
     let status = status_of(e);
-    let offer = matches!(e, AppError::Conflict("not_contracted"))
-        || (f.sign_team_id.is_some() && matches!(e, AppError::Invalid(_)));
-    // The reserved pool is spent: the public slots remain.
-    let public = offer || matches!(e, AppError::Conflict("no_reserved_slot_left"));
+    let offer = !signed
+        && (matches!(e, AppError::Conflict("not_contracted"))
+            || (f.sign_team_id.is_some() && matches!(e, AppError::Invalid(_))));
+    // Another team's patient, or the reserved pool spent: the public slots remain.
+    let public = offer
+        || matches!(
+            e,
+            AppError::Conflict("no_reserved_slot_left" | "contracted_elsewhere")
+        );
     let teams: Vec<TeamRecord> = match (offer, c.session.principal.institution_id) {
         (true, Some(institution)) => state
             .app
@@ -195,6 +208,7 @@ async fn refused(state: &AppState, c: &Console, f: &ReferForm, e: &AppError) -> 
     let csrf = c.session.csrf.as_deref().unwrap_or("");
     let body = html! {
         h1 { (l.t("一键转诊", "One-click referral")) }
+        @if signed { p.saved role="status" { (l.t("已为居民签约；转诊未完成：", "The contract is signed; the referral was not made: ")) } }
         (error_box(l, e))
         @if offer && !teams.is_empty() {
             div.card {

@@ -40,6 +40,11 @@ async fn the_team_signs_renews_and_terminates_on_the_residents_page() {
     .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     assert!(r.text.contains("居民本人已知情并同意签约"), "{}", r.text);
+    assert!(
+        r.text.contains("居民同意：") && !r.text.contains("resident_consent"),
+        "{}",
+        r.text
+    );
 
     let r = post_form(
         &t,

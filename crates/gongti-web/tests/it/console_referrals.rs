@@ -170,3 +170,82 @@ async fn an_urgent_follow_up_is_referred_as_an_emergency() {
     let shown = page(&t, &doctor, &location, "zh").await;
     assert!(shown.text.contains("急诊通道"), "{}", shown.text);
 }
+
+#[tokio::test]
+async fn signed_but_not_referred_is_said_and_another_teams_patient_gets_a_public_slot() {
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let token = t.token("doctor").await;
+    // No clinic is published: signing works, the referral then finds no slot.
+    let patient = enrolled(&t, &token, 4).await;
+    let doctor = sign_in(&t, "doctor").await;
+    let chronic = page(&t, &doctor, &format!("/residents/{patient}/chronic"), "zh").await;
+    let csrf = csrf_of(&chronic.text);
+    let sign = format!(
+        "{}&sign_team_id={}&consent=on",
+        manual(&csrf, patient),
+        t.team
+    );
+    let r = post_form(&t, &doctor, "/referrals", &sign).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert!(r.text.contains("已为居民签约"), "{}", r.text);
+    assert!(
+        !r.text.contains("签约并转诊"),
+        "no second signing: {}",
+        r.text
+    );
+    assert!(r.text.contains("预约普通号源"), "{}", r.text);
+
+    // A patient of another team of the centre: no signing offered, a public slot is.
+    let nurse = t
+        .store
+        .user_by_username("nurse")
+        .await
+        .unwrap()
+        .unwrap()
+        .staff_id;
+    let other_team = t
+        .store
+        .insert_team(
+            &gongti_store::NewTeam {
+                institution_id: t.home,
+                name: "第二团队".into(),
+                doctor_staff_id: nurse,
+                nurse_staff_id: nurse,
+                public_health_staff_id: nurse,
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let theirs = enrolled(&t, &token, 5).await;
+    let r = t
+        .store
+        .apply_contract_plan(
+            &gongti_store::ContractWrite {
+                resident_id: theirs,
+                close: Vec::new(),
+                end_reason: None,
+                open: Some(gongti_store::OpenContract {
+                    term: gongti_core::contract::NewTerm {
+                        team_id: other_team.id,
+                        start_on: t.app.today(),
+                        end_on: gongti_core::contract::term_end(t.app.today()),
+                        previous_id: None,
+                    },
+                    institution_id: t.home,
+                    packages: Vec::new(),
+                    signed_by_staff_id: nurse,
+                    care_until_us: i64::MAX / 2,
+                }),
+                now_us: 1,
+            },
+            &[],
+        )
+        .await;
+    assert!(r.is_ok(), "{r:?}");
+    let r = post_form(&t, &doctor, "/referrals", &manual(&csrf, theirs)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert!(r.text.contains("已与其他家庭医生团队签约"), "{}", r.text);
+    assert!(!r.text.contains("签约并转诊"), "{}", r.text);
+    assert!(r.text.contains("预约普通号源"), "{}", r.text);
+}

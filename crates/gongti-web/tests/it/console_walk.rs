@@ -305,8 +305,12 @@ async fn a_figure_drills_down_to_a_page_and_a_csv_of_its_patients() {
         .unwrap()
         .records;
     assert!(
-        trail.iter().any(|r| r.entry.action == "indicators.patients"
-            && r.entry.actor_username == "officer"),
+        trail.iter().any(|r| r.entry.action == "indicators.export"
+            && r.entry.actor_username == "officer"
+            && r.entry
+                .detail
+                .as_deref()
+                .is_some_and(|d| d.starts_with("format=csv rows="))),
         "the export is on the trail"
     );
     assert_eq!(
