@@ -271,7 +271,7 @@ fn error_box(lang: Lang, e: &AppError) -> Markup {
             (lang.t(&api.zh, &api.en))
             @for p in &api.problems {
                 @let (zh, en) = crate::error::problem_text(p);
-                @let field = crate::wording::field(p.field).map_or(&*p.field, |(fzh, fen)| lang.t(fzh, fen));
+                @let field = crate::wording::field(p.field).map_or(p.field, |(fzh, fen)| lang.t(fzh, fen));
                 br; (field) (lang.t("：", ": ")) (lang.t(&zh, &en))
             }
         }
