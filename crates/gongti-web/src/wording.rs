@@ -312,29 +312,6 @@ pub(crate) fn audit_action(code: &str) -> (String, String) {
     (format!("{how_zh}{what_zh}"), format!("{what_en} {how_en}"))
 }
 
-#[cfg(test)]
-mod audit_wording_tests {
-    #[test]
-    fn audited_actions_are_worded_without_codes() {
-        for (code, zh) in [
-            ("resident.read", "查看居民档案"),
-            ("followup.create", "新建随访"),
-            ("contract.sign", "新建签约"),
-            ("alert.acknowledge", "确认处理预警"),
-            ("referral.list", "查询转诊"),
-            ("record.version.read", "查看历史版本"),
-            ("something.else", "操作记录"),
-        ] {
-            let (got_zh, got_en) = super::audit_action(code);
-            assert_eq!(got_zh, zh, "{code}");
-            assert!(
-                !got_en.contains('.') && !got_en.contains('_'),
-                "{code}: {got_en}"
-            );
-        }
-    }
-}
-
 /// A form field's name as the form labels it, for the problems listed under an error.
 pub(crate) fn field(name: &str) -> Option<(&'static str, &'static str)> {
     Some(match name {
@@ -365,4 +342,27 @@ pub(crate) fn field(name: &str) -> Option<(&'static str, &'static str)> {
         "measure" => ("转诊指标", "referral figure"),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod audit_wording_tests {
+    #[test]
+    fn audited_actions_are_worded_without_codes() {
+        for (code, zh) in [
+            ("resident.read", "查看居民档案"),
+            ("followup.create", "新建随访"),
+            ("contract.sign", "新建签约"),
+            ("alert.acknowledge", "确认处理预警"),
+            ("referral.list", "查询转诊"),
+            ("record.version.read", "查看历史版本"),
+            ("something.else", "操作记录"),
+        ] {
+            let (got_zh, got_en) = super::audit_action(code);
+            assert_eq!(got_zh, zh, "{code}");
+            assert!(
+                !got_en.contains('.') && !got_en.contains('_'),
+                "{code}: {got_en}"
+            );
+        }
+    }
 }
