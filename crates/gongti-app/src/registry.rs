@@ -83,6 +83,15 @@ impl App {
         Ok(self.store.staff_member(id).await?)
     }
 
+    /// An institution's name, or nothing when unknown (for headings).
+    pub async fn institution_name(&self, id: i64) -> String {
+        self.store
+            .institution(id)
+            .await
+            .map(|i| i.name)
+            .unwrap_or_default()
+    }
+
     /// A district's name, or its code when unknown (for headings).
     pub async fn district_name(&self, code: &str) -> String {
         self.store

@@ -155,12 +155,7 @@ async fn dashboard(
     let title = match &scope {
         IndicatorScope::City => l.t("全市", "City").to_owned(),
         IndicatorScope::District(code) => state.app.district_name(code).await,
-        IndicatorScope::Institution(id) => state
-            .app
-            .institution(*id)
-            .await
-            .map(|i| i.name)
-            .unwrap_or_default(),
+        IndicatorScope::Institution(id) => state.app.institution_name(*id).await,
     };
     let up = up_link(&state, &c, &scope).await;
     let cloud = cloud_card(&state, &c, &scope, &period).await;

@@ -163,10 +163,6 @@ fn title(l: Lang, which: &Which) -> String {
     }
 }
 
-fn sex_text(l: Lang, sex: gongti_core::Sex) -> &'static str {
-    super::sex_label(l, sex)
-}
-
 async fn patients(
     State(state): State<AppState>,
     c: Console,
@@ -214,7 +210,7 @@ async fn patients(
                 tr {
                     td { @if identified { a href=(format!("/residents/{}/chronic", p.resident_id)) { (p.name) } } @else { (p.name) } }
                     td.id { (p.id_number_masked) }
-                    td { (sex_text(l, p.sex)) }
+                    td { (super::sex_label(l, p.sex)) }
                     td { (p.age_band) }
                     td { (p.institution_name) }
                 }
@@ -260,7 +256,7 @@ async fn csv(state: &AppState, c: &Console, which: &Which, heading: &str) -> Res
             let line = [
                 field(&p.name),
                 field(&p.id_number_masked),
-                field(sex_text(l, p.sex)),
+                field(super::sex_label(l, p.sex)),
                 field(p.age_band),
                 field(&p.institution_name),
             ];

@@ -199,12 +199,7 @@ pub(super) async fn home(
     let notice = cookie(&headers, NOTICE_COOKIE).and_then(|n| n.parse::<i64>().ok());
     let p = &c.session.principal;
     let place = match p.institution_id {
-        Some(id) => state
-            .app
-            .institution(id)
-            .await
-            .map(|i| i.name)
-            .unwrap_or_default(),
+        Some(id) => state.app.institution_name(id).await,
         None => match &p.district_code {
             Some(code) => state.app.district_name(code).await,
             None => l.t("全市", "City-wide").to_owned(),

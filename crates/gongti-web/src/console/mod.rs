@@ -599,12 +599,7 @@ async fn staff_page(
     }
     let name_of = |id: i64| names.get(&id).cloned().unwrap_or_else(|| format!("#{id}"));
     let heading = match institution {
-        Some(id) => state
-            .app
-            .institution(id)
-            .await
-            .map(|i| i.name)
-            .unwrap_or_default(),
+        Some(id) => state.app.institution_name(id).await,
         None => l.t("全市人员", "All staff").to_owned(),
     };
     layout(&c, l.t("人员", "Staff"), html! {
@@ -736,12 +731,12 @@ async fn resident_page(
         .read_resident(&c.ctx, id, q.reason.as_deref())
         .await;
     let home = match &view {
-        Ok(v) => state
-            .app
-            .institution(v.record.home_institution_id)
-            .await
-            .map(|i| i.name)
-            .unwrap_or_default(),
+        Ok(v) => {
+            state
+                .app
+                .institution_name(v.record.home_institution_id)
+                .await
+        }
         Err(_) => String::new(),
     };
     // Who touched this record lately: shown to those caring for the patient (the
