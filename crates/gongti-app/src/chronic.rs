@@ -154,6 +154,19 @@ impl App {
         Ok((findings, evaluation))
     }
 
+    /// [`App::evaluate_followup`] for a whole record form: the rules also read its
+    /// hypoglycaemia and treatment fields, as they will when it is saved.
+    pub fn evaluate_followup_record(
+        &self,
+        _ctx: &Ctx,
+        form: &FollowupRecordForm,
+    ) -> AppResult<(Findings, Evaluation)> {
+        let mut findings = validate(&form.rules).map_err(AppError::Invalid)?;
+        gongti_core::chronic::record::read_by_rules(form, &mut findings);
+        let evaluation = evaluate(&findings, &self.chronic);
+        Ok((findings, evaluation))
+    }
+
     /// The chronic-disease parameters in force (DOMAIN.md §2 **(param)** values).
     pub fn chronic_params(&self) -> &gongti_core::chronic::Params {
         &self.chronic

@@ -340,6 +340,8 @@ impl App {
                             adverse_reaction: AdverseReaction::None,
                             complication: Complication::None,
                             previous,
+                            frequent_hypoglycaemia: false,
+                            glucose_lowering: false,
                         };
                         let e = evaluate(&findings, &params);
                         if e.classification.is_some() {

@@ -121,6 +121,26 @@ pub(crate) fn reason(r: Reason) -> (String, String) {
             format!("空腹血糖未达标（目标 <{fpg_below} mmol/L）"),
             format!("Fasting glucose not under target (< {fpg_below} mmol/L)"),
         ),
+        Reason::Hypoglycaemia { fpg, on_treatment } => {
+            let (what_zh, what_en) = match fpg {
+                Some(g) => (
+                    format!("血糖 {g} mmol/L 偏低"),
+                    format!("Glucose {g} mmol/L is low"),
+                ),
+                None => ("频繁低血糖".to_owned(), "Frequent hypoglycaemia".to_owned()),
+            };
+            if on_treatment {
+                (
+                    format!("{what_zh}，使用降糖药物，按药物不良反应记录"),
+                    format!("{what_en} on glucose-lowering treatment: adverse reaction"),
+                )
+            } else {
+                (
+                    format!("{what_zh}，不能评为控制满意"),
+                    format!("{what_en}: never satisfactory control"),
+                )
+            }
+        }
         Reason::AdverseReaction => ("药物不良反应".into(), "Drug adverse reaction".into()),
         Reason::AdverseReactionUncontrolled => (
             "不良反应难以控制，建议转诊".into(),

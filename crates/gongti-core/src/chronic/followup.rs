@@ -205,6 +205,12 @@ pub struct Findings {
     pub complication: Complication,
     /// The classification of the patient's previous follow-up in this programme.
     pub previous: Option<Classification>,
+    /// 低血糖反应 recorded as "frequent" (diabetes): never 控制满意 (DOMAIN.md §2,
+    /// hypoglycaemia at a follow-up).
+    pub frequent_hypoglycaemia: bool,
+    /// Takes glucose-lowering drugs or insulin: a hypoglycaemia is then recorded as
+    /// an adverse reaction rather than as poor control.
+    pub glucose_lowering: bool,
 }
 
 /// Why the rules decided what they did; each names the rule that fired.
@@ -242,6 +248,13 @@ pub enum Reason {
     FpgAtOrAboveTarget {
         fpg_below: Mmol,
     },
+    /// FPG at or below the low threshold, or frequent hypoglycaemia: never satisfactory.
+    Hypoglycaemia {
+        /// The low reading, when one was measured.
+        fpg: Option<Mmol>,
+        /// Whether glucose-lowering drugs or insulin make it an adverse reaction.
+        on_treatment: bool,
+    },
     AdverseReaction,
     AdverseReactionUncontrolled,
     Complication(Complication),
@@ -266,6 +279,7 @@ impl Reason {
             Reason::Controlled => "controlled",
             Reason::BpAtOrAboveTarget { .. } => "bp_not_controlled",
             Reason::FpgAtOrAboveTarget { .. } => "fpg_not_controlled",
+            Reason::Hypoglycaemia { .. } => "hypoglycaemia",
             Reason::AdverseReaction => "adverse_reaction",
             Reason::AdverseReactionUncontrolled => "adverse_reaction_uncontrolled",
             Reason::Complication(_) => "complication",
@@ -288,6 +302,7 @@ impl Reason {
             Reason::Controlled
             | Reason::BpAtOrAboveTarget { .. }
             | Reason::FpgAtOrAboveTarget { .. }
+            | Reason::Hypoglycaemia { .. }
             | Reason::AdverseReaction
             | Reason::Complication(_)
             | Reason::NotMeasured => "§2 classification",
@@ -404,12 +419,30 @@ pub fn evaluate(f: &Findings, params: &Params) -> Evaluation {
             }
         }),
     };
+    // Hypoglycaemia (DOMAIN.md §2, our rule): a low FPG or frequent hypoglycaemia is
+    // never satisfactory; on glucose-lowering treatment it is an adverse reaction.
+    let low_fpg = f.fpg.filter(|g| *g <= params.urgent_glucose_at_or_below);
+    let hypoglycaemia = (f.disease == Disease::Diabetes
+        && (low_fpg.is_some() || f.frequent_hypoglycaemia))
+        .then_some(Reason::Hypoglycaemia {
+            fpg: low_fpg,
+            on_treatment: f.glucose_lowering,
+        });
     let classification = if f.complication != Complication::None {
         reasons.push(Reason::Complication(f.complication));
+        reasons.extend(hypoglycaemia);
         Some(Classification::Complication)
     } else if f.adverse_reaction != AdverseReaction::None {
         reasons.push(Reason::AdverseReaction);
+        reasons.extend(hypoglycaemia);
         Some(Classification::AdverseReaction)
+    } else if let Some(h) = hypoglycaemia {
+        reasons.push(h);
+        if f.glucose_lowering {
+            Some(Classification::AdverseReaction)
+        } else {
+            Some(Classification::Unsatisfactory)
+        }
     } else {
         match control {
             Some(Ok(())) => {
@@ -428,10 +461,11 @@ pub fn evaluate(f: &Findings, params: &Params) -> Evaluation {
     };
     // A complication or an adverse reaction also records an uncontrolled reading,
     // so the doctor sees everything that is off.
-    if matches!(
+    if (matches!(
         classification,
         Some(Classification::Complication | Classification::AdverseReaction)
-    ) && let Some(Err(reason)) = control
+    ) || hypoglycaemia.is_some())
+        && let Some(Err(reason)) = control
     {
         reasons.push(reason);
     }
@@ -712,6 +746,8 @@ pub fn validate(form: &FollowupForm) -> Result<Findings, Vec<FieldProblem>> {
                 adverse_reaction,
                 complication,
                 previous,
+                frequent_hypoglycaemia: false,
+                glucose_lowering: false,
             })
         }
         _ => Err(problems),

@@ -17,7 +17,7 @@ use crate::measure::Mmol;
 
 /// The version stamped on every stored evaluation, so a figure can be traced to the
 /// rules that produced it. Bump it whenever a rule or a default parameter changes.
-pub const RULESET_VERSION: &str = "bphs-3rd/2026.1";
+pub const RULESET_VERSION: &str = "bphs-3rd/2026.2";
 
 /// The two managed programmes (慢病管理项目).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

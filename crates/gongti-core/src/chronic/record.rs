@@ -395,6 +395,22 @@ fn free_text(
     }
 }
 
+/// Copies into the rules' findings the two record fields they read (DOMAIN.md §2,
+/// hypoglycaemia at a follow-up): frequent hypoglycaemia, and whether the patient takes
+/// glucose-lowering treatment — on a diabetes form every drug listed is one, as is
+/// insulin. Unknown codes are left to [`validate_record`] to report.
+pub fn read_by_rules(form: &FollowupRecordForm, findings: &mut Findings) {
+    let filled = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
+    findings.frequent_hypoglycaemia = form
+        .hypoglycaemia
+        .as_deref()
+        .map(str::trim)
+        .and_then(Hypoglycaemia::parse)
+        == Some(Hypoglycaemia::Frequent);
+    findings.glucose_lowering = findings.disease == Disease::Diabetes
+        && (form.drugs.iter().any(|(name, _)| !name.trim().is_empty()) || filled(&form.insulin));
+}
+
 /// Checks a whole follow-up record, collecting the rules' problems and the rest.
 pub fn validate_record(
     form: &FollowupRecordForm,
@@ -589,11 +605,14 @@ pub fn validate_record_within(
         note: free_text(&mut problems, "note", form.note.as_deref(), NOTE_MAX_CHARS),
     };
     match (rules, form.visit_on) {
-        (Ok(findings), Some(visit_on)) if problems.is_empty() => Ok(ValidFollowup {
-            visit_on,
-            findings,
-            details,
-        }),
+        (Ok(mut findings), Some(visit_on)) if problems.is_empty() => {
+            read_by_rules(form, &mut findings);
+            Ok(ValidFollowup {
+                visit_on,
+                findings,
+                details,
+            })
+        }
         _ => Err(problems),
     }
 }

@@ -294,7 +294,9 @@ fn record_form(pairs: &[(String, String)]) -> (FollowupRecordForm, Option<String
         waist_cm: int("waist_cm"),
         hba1c_percent: num("hba1c_percent"),
         adherence: get("adherence"),
+        hypoglycaemia: get("hypoglycaemia"),
         drugs,
+        insulin: get("insulin"),
         note: get("note"),
         ..FollowupRecordForm::default()
     };
@@ -355,6 +357,14 @@ fn followup_form(
                         }
                     }
                 }
+                @if dm { label { (l.t("低血糖反应", "Hypoglycaemia"))
+                    select name="hypoglycaemia" {
+                        option value="" { "—" }
+                        @for (code, zh, en) in [("none", "无", "None"), ("occasional", "偶尔", "Occasional"), ("frequent", "频繁", "Frequent")] {
+                            option value=(code) selected[v("hypoglycaemia") == code] { (l.t(zh, en)) }
+                        }
+                    }
+                } }
                 label { (l.t("并发症", "Complication"))
                     select name="complication" {
                         @for (code, zh, en) in [("none", "无", "None"), ("new", "新发", "New"), ("worse", "加重", "Worse")] {
@@ -376,6 +386,7 @@ fn followup_form(
             div.grid {
                 label { (l.t("用药", "Drug")) input name="drug_name" value=(v("drug_name")); }
                 label { (l.t("用法用量", "Dose")) input name="drug_dose" value=(v("drug_dose")); }
+                @if dm { label { (l.t("胰岛素（种类与用量）", "Insulin (kind and dose)")) input name="insulin" value=(v("insulin")); } }
                 label.wide { (l.t("备注", "Note")) input name="note" value=(v("note")); }
             }
             div #evaluation-slot { @if let Some(p) = panel { (p) } }
@@ -450,7 +461,7 @@ async fn preview(
     form.rules.previous_classification = enrolments
         .and_then(|e| e.last_classification)
         .map(|c| i64::from(c.number()));
-    let panel = match state.app.evaluate_followup(&c.ctx, &form.rules) {
+    let panel = match state.app.evaluate_followup_record(&c.ctx, &form) {
         Ok((_, e)) => classification_panel(l, &e),
         Err(e) => error_box(l, &e),
     };

@@ -45,12 +45,7 @@ async fn evaluate_classifies_and_explains_without_saving() {
         assert_eq!(v["urgent_referral"], true);
         assert_eq!(v["refer"], true);
         assert_eq!(v["next_followup_within_days"], 14);
-        let codes: Vec<&str> = v["reasons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["code"].as_str().unwrap())
-            .collect();
+        let codes = reason_codes(&v);
         assert_eq!(
             codes,
             [
@@ -153,6 +148,16 @@ async fn evaluate_lists_every_out_of_range_value() {
         )
         .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}
+
+/// The codes of an evaluation's reasons, in order.
+fn reason_codes(v: &serde_json::Value) -> Vec<&str> {
+    v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect()
 }
 
 fn day(t: &TestApp, days_ago: i64) -> String {
@@ -349,6 +354,39 @@ async fn enrol_follow_up_and_the_rules_decide_what_is_stored() {
             )
             .await;
         assert_eq!(denied.status, StatusCode::FORBIDDEN);
+
+        // DOMAIN.md §2 hypoglycaemia: FPG 2.9 is never satisfactory; on a
+        // glucose-lowering drug it is an adverse reaction (3), without one poor
+        // control (2), and urgent either way.
+        for (drugs, class) in [
+            (json!([{"name": "二甲双胍", "dose": "0.5 g 每日3次"}]), 3),
+            (json!([]), 2),
+        ] {
+            let low = t
+                .post(
+                    &format!("{base}/followups"),
+                    &doctor,
+                    json!({"disease": "diabetes", "method": "clinic", "visit_on": day(&t, 5),
+                           "sbp_mmhg": 128, "dbp_mmhg": 78, "fpg_mmol": 2.9, "drugs": drugs}),
+                )
+                .await;
+            assert_eq!(low.status, StatusCode::CREATED, "{}", low.text);
+            let low = low.json();
+            let codes = reason_codes(&low);
+            assert_eq!(
+                (
+                    low["classification"].as_i64(),
+                    low["urgent_referral"].as_bool(),
+                    codes
+                ),
+                (
+                    Some(class),
+                    Some(true),
+                    vec!["urgent_glucose_low", "hypoglycaemia"]
+                ),
+                "{low}"
+            );
+        }
     }
 }
 

@@ -17,6 +17,8 @@ fn htn(age_years: u8, sbp: u16, dbp: u16) -> Findings {
         adverse_reaction: AdverseReaction::None,
         complication: Complication::None,
         previous: None,
+        frequent_hypoglycaemia: false,
+        glucose_lowering: false,
     }
 }
 
@@ -168,14 +170,14 @@ fn urgent_referral_thresholds() {
             (Some(1), false, false, 90, &["controlled"]),
         ),
         (
-            "FPG 3.9 is urgent",
+            "FPG 3.9 is urgent, and never satisfactory",
             dm(39),
             (
-                Some(1),
+                Some(2),
                 true,
                 true,
                 14,
-                &["urgent_glucose_low", "controlled"],
+                &["urgent_glucose_low", "hypoglycaemia"],
             ),
         ),
         (
@@ -647,4 +649,82 @@ fn an_uncontrolled_reaction_needs_a_reaction() {
         problems(&f),
         [("adverse_reaction_uncontrolled", "inconsistent")]
     );
+}
+
+#[test]
+fn hypoglycaemia_is_never_satisfactory() {
+    // DOMAIN.md §2 "Hypoglycaemia at a follow-up": FPG ≤ 3.9 or frequent
+    // hypoglycaemia is never 控制满意; 3 不良反应 on glucose-lowering drugs or insulin,
+    // otherwise 2 控制不满意; a low FPG still triggers the urgent referral.
+    let treated = |f: Findings| Findings {
+        glucose_lowering: true,
+        ..f
+    };
+    let frequent = |f: Findings| Findings {
+        frequent_hypoglycaemia: true,
+        ..f
+    };
+    check(vec![
+        (
+            "FPG 2.9 untreated is unsatisfactory and urgent",
+            dm(29),
+            (
+                Some(2),
+                true,
+                true,
+                14,
+                &["urgent_glucose_low", "hypoglycaemia"],
+            ),
+        ),
+        (
+            "FPG 2.9 on treatment is an adverse reaction and urgent",
+            treated(dm(29)),
+            (
+                Some(3),
+                true,
+                true,
+                14,
+                &["urgent_glucose_low", "hypoglycaemia"],
+            ),
+        ),
+        (
+            "FPG 4.0 on treatment is satisfactory",
+            treated(dm(40)),
+            (Some(1), false, false, 90, &["controlled"]),
+        ),
+        (
+            "frequent hypoglycaemia with FPG 6.0 is unsatisfactory, not urgent",
+            frequent(dm(60)),
+            (Some(2), false, false, 14, &["hypoglycaemia"]),
+        ),
+        (
+            "frequent hypoglycaemia on treatment is an adverse reaction",
+            treated(frequent(dm(60))),
+            (Some(3), false, false, 14, &["hypoglycaemia"]),
+        ),
+        (
+            "frequent hypoglycaemia and FPG 8.0 names both",
+            frequent(dm(80)),
+            (
+                Some(2),
+                false,
+                false,
+                14,
+                &["hypoglycaemia", "fpg_not_controlled"],
+            ),
+        ),
+        (
+            "a complication outranks hypoglycaemia and names it",
+            Findings {
+                complication: Complication::New,
+                ..frequent(dm(60))
+            },
+            (Some(4), false, true, 14, &["complication", "hypoglycaemia"]),
+        ),
+        (
+            "hypertension ignores the hypoglycaemia fields",
+            frequent(htn(60, 130, 80)),
+            (Some(1), false, false, 90, &["controlled"]),
+        ),
+    ]);
 }
