@@ -644,6 +644,14 @@ impl App {
                 Some(&[crate::demo::demo_entry(now_us, "IndicatorCounters", None)]),
             )
             .await?;
+        // The plan keeps a year of regular visits (and a few far older ones): the
+        // region's records are complete from the month that year began.
+        let year_start = today - Duration::days(364);
+        self.set_records_kept_since(
+            Date::from_calendar_date(year_start.year(), year_start.month(), 1)
+                .unwrap_or(year_start),
+        )
+        .await?;
         Ok(truth)
     }
 }

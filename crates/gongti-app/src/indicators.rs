@@ -7,8 +7,8 @@ use gongti_core::access::{
 };
 use gongti_core::audit::{AuditEntry, Outcome};
 use gongti_core::chronic::Disease;
-use gongti_core::chronic::indicators::{Assessment, Indicator, Period, Tally, assess};
-use gongti_core::chronic::maintained::StandardPeriod;
+use gongti_core::chronic::indicators::{self, Assessment, Indicator, Period, Tally, assess};
+use gongti_core::chronic::maintained::{Basis, StandardPeriod, basis, comparable};
 use gongti_core::region::{DistrictCode, InstitutionId};
 use gongti_core::resident::{age_band, age_years, mask_name};
 use gongti_core::role::ScopeLevel;
@@ -29,6 +29,39 @@ pub const PERIOD_MAX_DAYS: i64 = 3 * 366;
 
 /// The setting that records that the indicator counters were built.
 const COUNTERS_SETTING: &str = "indicator_counters";
+
+/// The setting that says from which day the region's records are complete (a
+/// deployment's start, or the start of the history it brought in).
+const RECORDS_SINCE_SETTING: &str = "records_kept_since";
+
+/// Bases read up to a day kept at most (then all forgotten at once).
+const BASELINES_KEPT: usize = 512;
+
+/// Bases read up to a day, by scope, programmes, period and day, with the region's
+/// day they were read on (kept only for that day).
+pub(crate) type BaselineCache =
+    std::sync::Mutex<std::collections::HashMap<String, (time::Date, Vec<(Disease, Tally)>)>>;
+
+/// A scope's key in the kept counters: 'c' city, 'd:<code>' district, 'i:<id>'.
+fn scope_key(scope: &IndicatorScope) -> String {
+    match scope {
+        IndicatorScope::City => "c".to_owned(),
+        IndicatorScope::District(code) => format!("d:{code}"),
+        IndicatorScope::Institution(id) => format!("i:{id}"),
+    }
+}
+
+/// What a period's figures are compared with, and those figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comparison {
+    pub basis: Basis,
+    /// False when the scope's records began after the basis period did: then no
+    /// change is shown ("无可比数据") and `tallies` are empty.
+    pub comparable: bool,
+    /// The first day of the earliest month with a face-to-face follow-up in scope.
+    pub records_since: Option<time::Date>,
+    pub tallies: Vec<(Disease, Tally)>,
+}
 
 /// Which side of an indicator a patient list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,6 +225,103 @@ impl App {
             .await
     }
 
+    /// What a period's figures are compared with (DOMAIN.md §2 indicators; see
+    /// [`basis`]): the period before, read up to the same day while this one is in
+    /// progress, and not at all when the scope's records began after it started.
+    /// A basis read up to a day is recomputed from the records once a day per scope
+    /// and kept until the region's day changes.
+    pub async fn indicator_comparison(
+        &self,
+        ctx: &Ctx,
+        scope: &IndicatorScope,
+        diseases: &[Disease],
+        period: &Period,
+    ) -> AppResult<Comparison> {
+        let aggregate = self.aggregate_scope(scope).await?;
+        if !may_view_aggregates(&ctx.principal.actor(), &aggregate) {
+            return Err(AppError::Forbidden);
+        }
+        Self::check_period(period)?;
+        let today = self.today();
+        let basis = basis(period, today);
+        let records_since = self.records_kept_since(scope).await?;
+        let comparable = comparable(&basis.period, records_since);
+        let tallies = match (comparable, basis.as_of) {
+            (false, _) => diseases.iter().map(|&d| (d, Tally::default())).collect(),
+            (true, None) => self.indicators(ctx, scope, diseases, &basis.period).await?,
+            (true, Some(day)) => {
+                let key = format!(
+                    "{}|{diseases:?}|{}|{}|{day}",
+                    scope_key(scope),
+                    basis.period.from,
+                    basis.period.to
+                );
+                let kept = self.baselines.lock().ok().and_then(|m| {
+                    m.get(&key)
+                        .filter(|(on, _)| *on == today)
+                        .map(|(_, t)| t.clone())
+                });
+                match kept {
+                    Some(t) => t,
+                    None => {
+                        let t = self
+                            .tally_records(scope, diseases, &basis.period, Some(day))
+                            .await?;
+                        if let Ok(mut m) = self.baselines.lock() {
+                            if m.len() >= BASELINES_KEPT {
+                                m.clear();
+                            }
+                            m.insert(key, (today, t.clone()));
+                        }
+                        t
+                    }
+                }
+            }
+        };
+        Ok(Comparison {
+            basis,
+            comparable,
+            records_since,
+            tallies,
+        })
+    }
+
+    /// Since when a scope's records are complete: the later of the region's setting
+    /// (when one was made) and the first day of the scope's earliest month with a
+    /// face-to-face follow-up. A few older records (a follow-up entered after the
+    /// fact) do not make the months before complete; the setting says so.
+    pub async fn records_kept_since(
+        &self,
+        scope: &IndicatorScope,
+    ) -> AppResult<Option<time::Date>> {
+        let first = self.store.records_since(&scope_key(scope)).await?;
+        let set = self
+            .store
+            .setting(RECORDS_SINCE_SETTING)
+            .await?
+            .and_then(|v| {
+                time::Date::parse(
+                    &v,
+                    time::macros::format_description!("[year]-[month]-[day]"),
+                )
+                .ok()
+            });
+        Ok(first.map(|f| set.map_or(f, |s| s.max(f))))
+    }
+
+    /// Records that the region's records are complete from `day` on (the demo's
+    /// history; a deployment that brought in an earlier system's).
+    pub async fn set_records_kept_since(&self, day: time::Date) -> AppResult<()> {
+        self.store
+            .set_setting(RECORDS_SINCE_SETTING, &day.to_string())
+            .await?;
+        let mut entry = AuditEntry::system(self.now_us(), "setting.update", "Setting");
+        entry.detail = Some(format!("{RECORDS_SINCE_SETTING}={day}"));
+        self.audit.record(vec![entry]).await?;
+        self.audit.flush().await?;
+        Ok(())
+    }
+
     /// The indicators recomputed from the raw records, whatever the period (what the
     /// counters of standard periods must always agree with).
     pub async fn indicators_from_records(
@@ -206,6 +336,18 @@ impl App {
             return Err(AppError::Forbidden);
         }
         Self::check_period(period)?;
+        self.tally_records(scope, diseases, period, None).await
+    }
+
+    /// The tallies of a period from the raw records, each patient's facts as they
+    /// stood at the end of `as_of` when given.
+    async fn tally_records(
+        &self,
+        scope: &IndicatorScope,
+        diseases: &[Disease],
+        period: &Period,
+        as_of: Option<time::Date>,
+    ) -> AppResult<Vec<(Disease, Tally)>> {
         let mut tallies: Vec<(Disease, Tally)> =
             diseases.iter().map(|&d| (d, Tally::default())).collect();
         let Some((low, high)) = self.store.enrolment_id_span().await? else {
@@ -240,6 +382,13 @@ impl App {
                 return Ok(tallies);
             };
             for facts in done.map_err(|e| anyhow::anyhow!("indicator scan: {e}"))?? {
+                let facts = match as_of {
+                    Some(day) => match indicators::as_of(facts, day) {
+                        Some(f) => f,
+                        None => continue,
+                    },
+                    None => facts,
+                };
                 if let Some((_, tally)) = tallies.iter_mut().find(|(d, _)| *d == facts.disease) {
                     tally.add(&assess(&facts, period, &self.chronic));
                 }
@@ -255,11 +404,7 @@ impl App {
         disease: Disease,
         period: StandardPeriod,
     ) -> AppResult<Tally> {
-        let key = match scope {
-            IndicatorScope::City => "c".to_owned(),
-            IndicatorScope::District(code) => format!("d:{code}"),
-            IndicatorScope::Institution(id) => format!("i:{id}"),
-        };
+        let key = scope_key(scope);
         let p = period.period();
         let c = self.store.indicator_counts(&key, disease, period).await?;
         // Managed: enrolled by the period's end and not ended (结案) before its start.

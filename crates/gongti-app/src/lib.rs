@@ -64,6 +64,8 @@ pub struct App {
     pub(crate) clock: Clock,
     pub(crate) chronic: Arc<gongti_core::chronic::Params>,
     pub(crate) throttle: gongti_core::throttle::ThrottleParams,
+    /// Indicator bases read up to a day (`App::indicator_comparison`).
+    pub(crate) baselines: Arc<indicators::BaselineCache>,
 }
 
 impl std::fmt::Debug for App {
@@ -108,6 +110,7 @@ impl App {
             clock,
             chronic: Arc::new(gongti_core::chronic::Params::default()),
             throttle: gongti_core::throttle::ThrottleParams::default(),
+            baselines: Arc::default(),
         };
         Ok((app, writer))
     }

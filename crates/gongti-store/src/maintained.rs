@@ -452,6 +452,26 @@ impl RebuildTx {
 }
 
 impl Store {
+    /// The first day of the earliest month with a face-to-face follow-up in a scope
+    /// (either programme), read from the kept monthly counters: since when the scope's
+    /// records are kept, and so which periods a figure can be compared with.
+    pub async fn records_since(&self, scope: &str) -> Result<Option<Date>> {
+        let first: Option<String> = on_read!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT MIN(period) FROM indicator_counts WHERE scope = $1 \
+                 AND measure = 'face_to_face' AND value > 0 \
+                 AND length(period) = 7 AND period NOT LIKE '%Q%'",
+            )
+            .bind(scope)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(first
+            .as_deref()
+            .and_then(StandardPeriod::parse)
+            .map(|p| p.period().from))
+    }
+
     /// The maintained counters of a scope's programme for a standard period, in the
     /// order of [`Contribution::MEASURES`].
     pub async fn indicator_counts(

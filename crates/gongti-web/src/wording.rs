@@ -310,6 +310,7 @@ pub(crate) fn audit_action(code: &str) -> (String, String) {
         "export" => ("批量导出", "bulk export"),
         "import" => ("批量导入", "bulk import"),
         "record" => ("历史版本", "earlier versions"),
+        "setting" => ("系统设置", "settings"),
         _ => ("记录", "record"),
     };
     let (how_zh, how_en) = match verb.rsplit('.').next().unwrap_or("") {

@@ -181,6 +181,15 @@ enum IndicatorCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Say from which day the region's records are complete (YYYY-MM-DD): no figure is
+    /// compared with a period that began earlier ("无可比数据"). Set it to a
+    /// deployment's start, or to the start of an earlier system's history brought in.
+    RecordsSince {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The first day of complete records.
+        day: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -472,6 +481,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (rebuild, db) = match command {
                 IndicatorCommand::Verify { db } => (false, db),
                 IndicatorCommand::Rebuild { db } => (true, db),
+                IndicatorCommand::RecordsSince { db, day } => {
+                    let day = time::Date::parse(
+                        &day,
+                        time::macros::format_description!("[year]-[month]-[day]"),
+                    )
+                    .map_err(|_| {
+                        anyhow::anyhow!("日期应为 YYYY-MM-DD / the day must be YYYY-MM-DD: {day}")
+                    })?;
+                    let (store, _) = open(&db).await?;
+                    let (app, writer) =
+                        audit_cli::start_app(store, &settings_of(&db)?, false, None).await?;
+                    app.set_records_kept_since(day)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                    println!("记录完整起始日 records complete from {day}");
+                    drop(app);
+                    writer.await?;
+                    return Ok(ExitCode::SUCCESS);
+                }
             };
             let (store, _) = open(&db).await?;
             // A rebuild replaces every counter: no server may update them meanwhile.

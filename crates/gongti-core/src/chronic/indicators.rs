@@ -118,6 +118,20 @@ pub fn window_eligible(
     ended_on.is_none_or(|e| e >= to) && enrolled_on <= to - Duration::days(i64::from(window_days))
 }
 
+/// A patient's facts as they stood at the end of `day`: later follow-ups and readings
+/// dropped, an ending after it not yet happened; `None` if not enrolled by then. Read
+/// over a past period, it gives the figure as that period showed it on that day — the
+/// counterpart of a period still in progress.
+pub fn as_of(mut p: PatientFacts, day: Date) -> Option<PatientFacts> {
+    if p.enrolled_on > day {
+        return None;
+    }
+    p.visits.retain(|v| v.visit_on <= day);
+    p.reading_days.retain(|d| *d <= day);
+    p.ended_on = p.ended_on.filter(|e| *e <= day);
+    Some(p)
+}
+
 /// Judges one patient for a period (DOMAIN.md §2 indicators).
 pub fn assess(p: &PatientFacts, period: &Period, params: &Params) -> Assessment {
     let managed = p.enrolled_on <= period.to && p.ended_on.is_none_or(|e| e >= period.from);
@@ -289,11 +303,17 @@ pub fn rate_basis_points(numerator: u64, denominator: u64) -> Option<u64> {
 
 /// How a rate moved from the period it is compared with, in basis points (a positive
 /// number is a rise). `None` — "无可比数据" — when either rate is undefined, or when the
-/// earlier period holds no face-to-face visit at all: its zeros are records not yet
-/// kept (a region that began recording later), not the work of its teams, and a
-/// change against them would be meaningless.
-pub fn change_basis_points(now: (u64, u64), before: (u64, u64), visits_before: u64) -> Option<i64> {
-    if visits_before == 0 {
+/// earlier period is not comparable (see `maintained::comparable`) or holds no
+/// face-to-face visit at all: its zeros are records not yet kept (a region that began
+/// recording later), not the work of its teams, and a change against them would be
+/// meaningless.
+pub fn change_basis_points(
+    now: (u64, u64),
+    before: (u64, u64),
+    comparable: bool,
+    visits_before: u64,
+) -> Option<i64> {
+    if !comparable || visits_before == 0 {
         return None;
     }
     let now = rate_basis_points(now.0, now.1)?;
@@ -309,22 +329,70 @@ mod tests {
     #[test]
     fn a_change_is_only_against_a_period_with_records() {
         let cases = [
-            // (now, before, visits before) → change in basis points
-            ((50, 100), (40, 100), 10, Some(1_000)),
-            ((40, 100), (50, 100), 10, Some(-1_000)),
-            ((5_886, 10_000), (0, 900), 0, None),
-            ((1, 3), (1, 3), 4, Some(0)),
-            ((10, 0), (1, 2), 3, None),
-            ((1, 2), (1, 0), 3, None),
+            // (now, before, comparable, visits before) → change in basis points
+            ((50, 100), (40, 100), true, 10, Some(1_000)),
+            ((40, 100), (50, 100), true, 10, Some(-1_000)),
+            ((5_886, 10_000), (0, 900), true, 0, None),
+            ((1, 3), (1, 3), true, 4, Some(0)),
+            ((10, 0), (1, 2), true, 3, None),
+            ((1, 2), (1, 0), true, 3, None),
             // A small fall is a fall: 33.33 % → 33.29 %.
-            ((3_329, 10_000), (3_333, 10_000), 1, Some(-4)),
+            ((3_329, 10_000), (3_333, 10_000), true, 1, Some(-4)),
+            // Records began after the basis period did: its visits are a part only.
+            ((5_886, 10_000), (100, 10_000), false, 900, None),
         ];
-        for (now, before, visits, expected) in cases {
+        for (now, before, comparable, visits, expected) in cases {
             assert_eq!(
-                change_basis_points(now, before, visits),
+                change_basis_points(now, before, comparable, visits),
                 expected,
-                "{now:?} {before:?} {visits}"
+                "{now:?} {before:?} {comparable} {visits}"
             );
+        }
+    }
+
+    #[test]
+    fn facts_as_of_a_day_drop_what_came_after() {
+        let p = PatientFacts {
+            disease: Disease::Hypertension,
+            enrolled_on: date!(2025 - 03 - 01),
+            ended_on: Some(date!(2025 - 11 - 20)),
+            visits: vec![
+                visit(date!(2025 - 04 - 01), 1, true, Some((130, 80))),
+                visit(date!(2025 - 10 - 01), 2, true, Some((150, 95))),
+            ],
+            reading_days: vec![date!(2025 - 05 - 01), date!(2025 - 12 - 01)],
+        };
+        let cases = [
+            // (day, enrolled, visits kept, readings kept, ended)
+            (date!(2025 - 02 - 28), false, 0, 0, None),
+            (date!(2025 - 03 - 01), true, 0, 0, None),
+            (date!(2025 - 09 - 30), true, 1, 1, None),
+            (date!(2025 - 10 - 01), true, 2, 1, None),
+            (
+                date!(2025 - 11 - 20),
+                true,
+                2,
+                1,
+                Some(date!(2025 - 11 - 20)),
+            ),
+            (
+                date!(2025 - 12 - 31),
+                true,
+                2,
+                2,
+                Some(date!(2025 - 11 - 20)),
+            ),
+        ];
+        for (day, enrolled, visits, readings, ended) in cases {
+            let got = as_of(p.clone(), day);
+            assert_eq!(got.is_some(), enrolled, "{day}");
+            if let Some(g) = got {
+                assert_eq!(
+                    (g.visits.len(), g.reading_days.len(), g.ended_on),
+                    (visits, readings, ended),
+                    "{day}"
+                );
+            }
         }
     }
 

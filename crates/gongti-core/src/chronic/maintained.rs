@@ -155,6 +155,35 @@ pub fn baseline(period: &Period) -> Period {
     }
 }
 
+/// What a figure is compared with: the [`baseline`] period and, while the period is
+/// still in progress, the day the baseline's records are read up to — the same number
+/// of days into it as today is into the period (December 1–3 against November 1–3;
+/// this year to date against last year to the same day), clamped to its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Basis {
+    pub period: Period,
+    pub as_of: Option<Date>,
+}
+
+/// The [`Basis`] of `period` when the region's day is `today`.
+pub fn basis(period: &Period, today: Date) -> Basis {
+    let base = baseline(period);
+    let as_of = (period.from <= today && today < period.to)
+        .then(|| (base.from + (today - period.from)).min(base.to));
+    Basis {
+        period: base,
+        as_of,
+    }
+}
+
+/// Whether a basis period can be compared with at all: records were kept from its
+/// first day on (`records_since`, the first day of the earliest month with a
+/// face-to-face follow-up in the scope). Against a period whose records began later,
+/// its zeros are records not yet kept, not the work of the teams: "无可比数据".
+pub fn comparable(basis: &Period, records_since: Option<Date>) -> bool {
+    records_since.is_some_and(|since| since <= basis.from)
+}
+
 /// What one enrolment did in one standard period, as far as the indicators read it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PeriodFacts {
@@ -396,6 +425,90 @@ mod tests {
     use crate::chronic::Bp;
     use crate::chronic::indicators::{Assessment, PatientFacts, assess};
     use time::macros::date;
+
+    #[test]
+    fn a_period_in_progress_is_compared_with_the_same_days() {
+        let p = |a: Date, b: Date| Period::new(a, b).unwrap();
+        let month = StandardPeriod::Month(2026, time::Month::December).period();
+        let march = StandardPeriod::Month(2026, time::Month::March).period();
+        let year = StandardPeriod::Year(2026).period();
+        let cases = [
+            // (period, today) → (basis period, read up to)
+            (
+                month,
+                date!(2026 - 12 - 03),
+                (
+                    StandardPeriod::Month(2026, time::Month::November).period(),
+                    Some(date!(2026 - 11 - 03)),
+                ),
+            ),
+            // 30 March against a February of 28 days: its last day.
+            (
+                march,
+                date!(2026 - 03 - 30),
+                (
+                    StandardPeriod::Month(2026, time::Month::February).period(),
+                    Some(date!(2026 - 02 - 28)),
+                ),
+            ),
+            (
+                year,
+                date!(2026 - 12 - 03),
+                (
+                    StandardPeriod::Year(2025).period(),
+                    Some(date!(2025 - 12 - 03)),
+                ),
+            ),
+            // The last day of a period: it is complete.
+            (
+                year,
+                date!(2026 - 12 - 31),
+                (StandardPeriod::Year(2025).period(), None),
+            ),
+            // A past period: the whole of the one before.
+            (
+                month,
+                date!(2027 - 01 - 05),
+                (
+                    StandardPeriod::Month(2026, time::Month::November).period(),
+                    None,
+                ),
+            ),
+            // Any other period: the same number of days before, to the same day.
+            (
+                p(date!(2026 - 11 - 20), date!(2026 - 12 - 09)),
+                date!(2026 - 12 - 03),
+                (
+                    p(date!(2026 - 10 - 31), date!(2026 - 11 - 19)),
+                    Some(date!(2026 - 11 - 13)),
+                ),
+            ),
+        ];
+        for (period, today, (basis_period, as_of)) in cases {
+            assert_eq!(
+                basis(&period, today),
+                Basis {
+                    period: basis_period,
+                    as_of
+                },
+                "{period:?} on {today}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_basis_is_comparable_only_when_records_were_kept_from_its_start() {
+        let year_2025 = StandardPeriod::Year(2025).period();
+        let cases = [
+            (None, false),
+            (Some(date!(2025 - 12 - 01)), false),
+            (Some(date!(2025 - 01 - 01)), true),
+            (Some(date!(2020 - 06 - 01)), true),
+        ];
+        for (since, expected) in cases {
+            assert_eq!(comparable(&year_2025, since), expected, "{since:?}");
+        }
+    }
 
     #[test]
     fn standard_periods_and_their_codes() {

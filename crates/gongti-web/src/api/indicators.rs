@@ -177,12 +177,7 @@ async fn indicators(
         Some("previous") => Some(
             state
                 .app
-                .indicators(
-                    &ctx,
-                    &scope,
-                    &diseases,
-                    &gongti_core::chronic::maintained::baseline(&period),
-                )
+                .indicator_comparison(&ctx, &scope, &diseases, &period)
                 .await?,
         ),
         None | Some("") => None,
@@ -197,7 +192,13 @@ async fn indicators(
     let programmes: Vec<Value> = now
         .iter()
         .enumerate()
-        .map(|(i, (d, t))| programme(*d, t, previous.as_ref().map(|p| &p[i].1)))
+        .map(|(i, (d, t))| {
+            let before = previous
+                .as_ref()
+                .filter(|p| p.comparable)
+                .map(|p| &p.tallies[i].1);
+            programme(*d, t, before)
+        })
         .collect();
     Ok(Json(json!({
         "scope": scope_text(&scope),
@@ -205,9 +206,14 @@ async fn indicators(
         "to": period.to.to_string(),
         "days": period.days(),
         "required_face_to_face": required_face_to_face(&period, state.app.chronic_params()),
-        "previous": previous.as_ref().map(|_| {
-            let p = gongti_core::chronic::maintained::baseline(&period);
-            json!({"from": p.from.to_string(), "to": p.to.to_string()})
+        // The period compared with; while this one is in progress, read up to the same
+        // day (`as_of`); not `comparable` when the scope's records began after it did.
+        "previous": previous.as_ref().map(|c| {
+            let p = c.basis.period;
+            json!({"from": p.from.to_string(), "to": p.to.to_string(),
+                   "as_of": c.basis.as_of.map(|d| d.to_string()),
+                   "comparable": c.comparable,
+                   "records_since": c.records_since.map(|d| d.to_string())})
         }),
         "programmes": programmes,
         "ruleset_version": RULESET_VERSION,

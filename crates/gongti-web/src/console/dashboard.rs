@@ -5,11 +5,12 @@
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use gongti_app::AppError;
+use gongti_app::indicators::Comparison;
 use gongti_core::chronic::Disease;
 use gongti_core::chronic::indicators::{
     Indicator, Period, Tally, change_basis_points, rate_basis_points,
 };
-use gongti_core::chronic::maintained::StandardPeriod;
+use gongti_core::chronic::maintained::{StandardPeriod, comparable};
 use gongti_store::{IndicatorScope, InstitutionFilter};
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
@@ -56,8 +57,32 @@ fn signed_points(diff_bp: i64) -> String {
     format!("{sign}{}.{:02}", abs / 100, abs % 100)
 }
 
-fn change(l: Lang, now: (u64, u64), before: (u64, u64), visits_before: u64) -> Markup {
-    match change_basis_points(now, before, visits_before) {
+/// What the figures are compared with, in a sentence ending with a full stop.
+fn basis_text(l: Lang, c: &Comparison) -> Markup {
+    let b = &c.basis;
+    let read_to = b.as_of.unwrap_or(b.period.to);
+    html! {
+        @if !c.comparable {
+            @match c.records_since {
+                Some(since) => { (l.t("记录自 ", "Records are kept from ")) (since) (l.t(" 起保存，对比期 ", "; the period to compare with, ")) (b.period.from) " – " (b.period.to) (l.t(" 早于此，无可比数据。", ", began earlier: no comparable data. ")) }
+                None => { (l.t("尚无随访记录，无可比数据。", "No follow-ups recorded yet: no comparable data. ")) }
+            }
+        } @else if b.as_of.is_some() {
+            (l.t("本期尚未结束，对比上期同期 ", "The period is in progress: compared with the same days of the one before, ")) (b.period.from) " – " (read_to) (l.t("。", ". "))
+        } @else {
+            (l.t("对比上一周期 ", "Compared with ")) (b.period.from) " – " (b.period.to) (l.t("。", ". "))
+        }
+    }
+}
+
+fn change(
+    l: Lang,
+    now: (u64, u64),
+    before: (u64, u64),
+    comparable: bool,
+    visits_before: u64,
+) -> Markup {
+    match change_basis_points(now, before, comparable, visits_before) {
         Some(diff) => {
             let arrow = match diff.signum() {
                 1 => "▲",
@@ -139,12 +164,7 @@ async fn dashboard(
         .await;
     let before = state
         .app
-        .indicators(
-            &c.ctx,
-            &scope,
-            &Disease::ALL,
-            &gongti_core::chronic::maintained::baseline(&period),
-        )
+        .indicator_comparison(&c.ctx, &scope, &Disease::ALL, &period)
         .await;
     let (now, before) = match (now, before) {
         (Ok(a), Ok(b)) => (a, b),
@@ -161,7 +181,7 @@ async fn dashboard(
     let cloud = cloud_card(&state, &c, &scope, &period).await;
     let coverage = state.app.contract_coverage(&c.ctx, &scope).await;
     let children = children(&state, &c, &scope, &period).await;
-    let trends = trends(&state, &c, &scope, period.to).await;
+    let trends = trends(&state, &c, &scope, period.to, before.records_since).await;
     let body = html! {
         meta http-equiv="refresh" content=(REFRESH_S);
         h1 { (l.t("慢病管理看板 · ", "Chronic care dashboard · ")) (title) }
@@ -177,11 +197,8 @@ async fn dashboard(
                 a href=(format!("/dashboard?scope={}&from={}&to={}", scope_text(&scope), p.period().from, p.period().to)) { (l.t(zh, en)) } " "
             }
         }
-        p.muted {
-            (l.t("对比上一周期 ", "Compared with ")) (gongti_core::chronic::maintained::baseline(&period).from) " – " (gongti_core::chronic::maintained::baseline(&period).to)
-            (l.t("；每 5 分钟自动刷新。", "; refreshes every 5 minutes."))
-        }
-        @for ((disease, tally), (_, previous)) in now.iter().zip(before.iter()) {
+        p.muted #basis { (basis_text(l, &before)) (l.t("每 5 分钟自动刷新。", "Refreshes every 5 minutes.")) }
+        @for ((disease, tally), (_, previous)) in now.iter().zip(before.tallies.iter()) {
             @let (zh, en) = wording::disease(*disease);
             div.card {
                 h2 { (l.t(zh, en)) " " small.muted { (l.t("在管 ", "managed ")) (tally.managed) (l.t(" 人", "")) } }
@@ -195,8 +212,8 @@ async fn dashboard(
                             td { (l.t(label, label_en)) }
                             td { (n) " / " (d) }
                             td.rate { strong { (percent(n, d)) } }
-                            td { @if previous.face_to_face_visits == 0 { span.muted { "—" } } @else { (percent(pn, pd)) } }
-                            td { (change(l, (n, d), (pn, pd), previous.face_to_face_visits)) }
+                            td { @if !before.comparable || previous.face_to_face_visits == 0 { span.muted { "—" } } @else { (percent(pn, pd)) } }
+                            td { (change(l, (n, d), (pn, pd), before.comparable, previous.face_to_face_visits)) }
                             td { a href=(patients_link(&scope, *disease, &period, *i)) { (l.t("名单", "patients")) } }
                         }
                     }
@@ -401,11 +418,17 @@ async fn trends(
     c: &Console,
     scope: &IndicatorScope,
     to: Date,
+    records_since: Option<Date>,
 ) -> Result<Vec<String>, AppError> {
     let l = c.lang;
     let mut quarters = Vec::new();
     let mut q = StandardPeriod::containing(to)[1];
+    // A quarter that began before the scope's records did holds a part of its work
+    // only: it is left out rather than drawn as a fall.
     for _ in 0..TREND_QUARTERS {
+        if !comparable(&q.period(), records_since) {
+            break;
+        }
         quarters.push(q);
         q = q.previous();
     }

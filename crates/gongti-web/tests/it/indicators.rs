@@ -29,6 +29,31 @@ fn figure(v: &Value, disease: &str, code: &str) -> (i64, i64) {
     )
 }
 
+/// Registers a resident as `doctor`; returns the id.
+async fn new_resident(t: &TestApp, doctor: &str, name: &str, sequence: u32) -> i64 {
+    let r = t
+        .post(
+            "/api/v1/residents",
+            doctor,
+            json!({"name": name, "id_number": id_number(sequence)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    r.json()["id"].as_i64().unwrap()
+}
+
+/// Enrols a resident in hypertension on the clock's today.
+async fn enrol_in_hypertension(t: &TestApp, doctor: &str, id: i64) {
+    let r = t
+        .post(
+            &format!("/api/v1/residents/{id}/enrolments"),
+            doctor,
+            json!({"icd10": "I10", "diagnosed_on": "2020-01-01"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+}
+
 #[tokio::test]
 async fn indicators_and_the_patients_behind_them() {
     for t in TestApp::all().await {
@@ -48,14 +73,7 @@ async fn indicators_and_the_patients_behind_them() {
         // All three enrolled in hypertension 200 days ago.
         t.shift_clock(-200);
         for id in &ids {
-            let r = t
-                .post(
-                    &format!("/api/v1/residents/{id}/enrolments"),
-                    &doctor,
-                    json!({"icd10": "I10", "diagnosed_on": "2020-01-01"}),
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+            enrol_in_hypertension(&t, &doctor, *id).await;
         }
         // 赵一: two face-to-face visits, the latest controlled. 钱二: one visit,
         // uncontrolled. 孙三: nothing.
@@ -105,9 +123,16 @@ async fn indicators_and_the_patients_behind_them() {
         let programme = &v["programmes"][0];
         assert_eq!(programme["managed"], 3);
         assert_eq!(programme["indicators"][1]["rate"], 0.3333);
-        // The 180 days before: enrolled already, but no visit yet.
-        assert_eq!(programme["indicators"][1]["previous"]["denominator"], 3);
-        assert_eq!(programme["indicators"][1]["previous"]["numerator"], 0);
+        // The 180 days before began before any record was kept: not comparable, so no
+        // figures of it (its zeros would read as a rise).
+        assert_eq!(v["previous"]["comparable"], false, "{v}");
+        assert_eq!(v["previous"]["as_of"], serde_json::Value::Null);
+        let since = v["previous"]["records_since"].as_str().unwrap();
+        assert!(since.ends_with("-01") && since > v["previous"]["to"].as_str().unwrap());
+        assert_eq!(
+            programme["indicators"][1]["previous"],
+            serde_json::Value::Null
+        );
 
         // The doctor sees the numerator by name; nothing but aggregates is audited
         // until a list is opened, then each named patient's trail shows it.
@@ -898,15 +923,7 @@ async fn ending_an_enrolment_keeps_the_figures_equal_to_the_recompute() {
 async fn an_enrolment_brought_in_with_its_real_day_keeps_the_figures_equal() {
     for t in TestApp::all().await {
         let doctor = t.token("doctor").await;
-        let r = t
-            .post(
-                "/api/v1/residents",
-                &doctor,
-                json!({"name": "迁入", "id_number": id_number(77)}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-        let id = r.json()["id"].as_i64().unwrap();
+        let id = new_resident(&t, &doctor, "迁入", 77).await;
         let day = |ago: i64| (t.app.today() - time::Duration::days(ago)).to_string();
         let path = format!("/api/v1/residents/{id}/enrolments");
         let enrol = |body: serde_json::Value| t.post(&path, &doctor, body);
@@ -942,5 +959,124 @@ async fn an_enrolment_brought_in_with_its_real_day_keeps_the_figures_equal() {
         let (fresh, stored) = t.app.recompute_indicators(false).await.unwrap();
         assert_eq!(fresh, stored, "the kept counters differ from the recompute");
         every_standard_period_reads_as_recomputed(&t).await;
+    }
+}
+
+#[tokio::test]
+async fn a_month_in_progress_is_compared_with_the_same_days_of_the_last() {
+    use gongti_core::chronic::maintained::StandardPeriod;
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        // The test clock is the real one shifted by whole days; the region's day is
+        // read in its own zone.
+        t.shift_clock(0);
+        let real_today = t.app.today();
+        let days_until = |day: time::Date| (day - real_today).whole_days();
+        // "Today" is the 3rd of a month well ahead of the real one.
+        let [_, _, month] = StandardPeriod::containing(real_today + time::Duration::days(75));
+        let month = month.period();
+        let last = StandardPeriod::of(&month).unwrap().previous().period();
+        let today = month.from + time::Duration::days(2);
+        let id = new_resident(&t, &doctor, "李四", 41).await;
+        // Tokens expire: each move of the clock signs in afresh.
+        t.shift_clock(days_until(last.from - time::Duration::days(1)));
+        let doctor = t.token("doctor").await;
+        enrol_in_hypertension(&t, &doctor, id).await;
+        // Last month: controlled on its 2nd, not on its 10th. This month: controlled on
+        // its 2nd.
+        for (day, sbp) in [
+            (last.from + time::Duration::days(1), 130),
+            (last.from + time::Duration::days(9), 156),
+            (month.from + time::Duration::days(1), 128),
+        ] {
+            t.shift_clock(days_until(day));
+            let doctor = t.token("doctor").await;
+            let r = t
+                .post(
+                    &format!("/api/v1/residents/{id}/followups"),
+                    &doctor,
+                    json!({"disease": "hypertension", "method": "clinic", "visit_on": day.to_string(),
+                           "sbp_mmhg": sbp, "dbp_mmhg": 80}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        }
+        t.shift_clock(days_until(today));
+        let doctor = t.token("doctor").await;
+        let scope = format!("institution:{}", t.home);
+        let ask = |p: &gongti_core::chronic::indicators::Period| {
+            format!(
+                "/api/v1/indicators?scope={scope}&from={}&to={}&disease=hypertension&compare=previous",
+                p.from, p.to
+            )
+        };
+        let v = t.get(&ask(&month), &doctor).await.json();
+        assert_eq!(figure(&v, "hypertension", "bp_control"), (1, 1), "{v}");
+        // Compared with last month's first three days: controlled then too.
+        let previous = &v["previous"];
+        assert_eq!(
+            (
+                previous["from"].as_str(),
+                previous["as_of"].as_str(),
+                previous["comparable"].as_bool()
+            ),
+            (
+                Some(last.from.to_string().as_str()),
+                Some((last.from + time::Duration::days(2)).to_string().as_str()),
+                Some(true)
+            ),
+            "{v}"
+        );
+        let bp = v["programmes"][0]["indicators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["code"] == "bp_control")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (&bp["previous"]["numerator"], &bp["previous"]["denominator"]),
+            (&json!(1), &json!(1)),
+            "{bp}"
+        );
+        // The whole of last month ends uncontrolled.
+        let whole = t.get(&ask(&last), &doctor).await.json();
+        assert_eq!(
+            figure(&whole, "hypertension", "bp_control"),
+            (0, 1),
+            "{whole}"
+        );
+
+        // The console says what it compares with.
+        let officer = crate::console::sign_in(&t, "doctor").await;
+        let board_path = format!(
+            "/dashboard?scope={scope}&from={}&to={}",
+            month.from, month.to
+        );
+        let board = crate::console::page(&t, &officer, &board_path, "zh").await;
+        assert_eq!(board.status, StatusCode::OK, "{}", board.text);
+        assert!(board.text.contains("对比上期同期"), "{}", board.text);
+        assert!(
+            board
+                .text
+                .contains(&(last.from + time::Duration::days(2)).to_string()),
+            "{}",
+            board.text
+        );
+
+        // A region whose records are complete only from this month on: last month's
+        // visits are a part of its work, and nothing is compared.
+        t.app.set_records_kept_since(month.from).await.unwrap();
+        let v = t.get(&ask(&month), &doctor).await.json();
+        assert_eq!(
+            (
+                v["previous"]["comparable"].as_bool(),
+                v["previous"]["records_since"].as_str()
+            ),
+            (Some(false), Some(month.from.to_string().as_str())),
+            "{v}"
+        );
+        let board = crate::console::page(&t, &officer, &board_path, "zh").await;
+        assert!(board.text.contains("无可比数据"), "{}", board.text);
     }
 }
