@@ -226,6 +226,9 @@ pub struct DemoSummary {
     pub chronic: crate::demo_chronic::ChronicTruth,
 }
 
+/// Residents of `doctor`'s centre looked at for the demo's own `patient` account.
+const PATIENT_CANDIDATES: u32 = 500;
+
 impl App {
     /// Seeds the demo region into an empty store. `password` is set for every demo
     /// sign-in; `progress(done, total)` is called after each batch of residents.
@@ -459,36 +462,54 @@ impl App {
         summary.contracts = self
             .seed_contracts(&mut rng, chc, &demo_staff, today, now_us)
             .await?;
-        // The demo resident's own sign-in (`patient`), for the booking page at /patient.
-        let first = store
+        summary.chronic = self
+            .seed_chronic_demo(seed, today, now_us, &mut progress)
+            .await?;
+        summary.contracts += summary.chronic.contracts;
+        // The demo resident's own sign-in (`patient`), for the phone pages at /patient:
+        // a patient of `doctor`'s centre under chronic management with a contract, so
+        // that their own record, team and charts have something to show.
+        let candidates = store
             .residents(
                 &ResidentFilter {
                     home_institution_id: Some(chc),
                     ..ResidentFilter::default()
                 },
                 None,
-                1,
+                PATIENT_CANDIDATES,
             )
             .await?;
-        if let (Some(r), Some((_, doctor))) = (
-            first.items.first(),
-            demo_staff.iter().find(|(u, _)| *u == "doctor"),
-        ) {
+        let mut chosen = candidates.items.first().map(|r| r.id);
+        for r in &candidates.items {
+            let managed = store
+                .enrolments_of_resident(r.id)
+                .await?
+                .iter()
+                .any(|e| e.active);
+            let contracted = store
+                .contracts_of_resident(r.id, 1)
+                .await?
+                .iter()
+                .any(|k| k.status == gongti_core::contract::ContractStatus::Active);
+            if managed && contracted {
+                chosen = Some(r.id);
+                break;
+            }
+        }
+        if let (Some(resident), Some((_, doctor))) =
+            (chosen, demo_staff.iter().find(|(u, _)| *u == "doctor"))
+        {
             store
                 .insert_patient_account(
-                    r.id,
+                    resident,
                     "patient",
                     &hash,
                     *doctor,
                     now_us,
-                    &[demo_entry(now_us, "PatientAccount", Some(r.id))],
+                    &[demo_entry(now_us, "PatientAccount", Some(resident))],
                 )
                 .await?;
         }
-        summary.chronic = self
-            .seed_chronic_demo(seed, today, now_us, &mut progress)
-            .await?;
-        summary.contracts += summary.chronic.contracts;
         let specialist = demo_staff
             .iter()
             .find(|(u, _)| *u == "specialist")

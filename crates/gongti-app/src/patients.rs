@@ -28,6 +28,34 @@ pub struct PatientCtx {
     pub request_id: Option<String>,
 }
 
+/// Follow-ups the phone shows (the latest).
+pub const OWN_FOLLOWUPS_SHOWN: u32 = 12;
+/// Home readings of the last year the phone draws at most.
+pub const OWN_READINGS_SHOWN: u32 = 1000;
+
+/// The family-doctor team of a resident's contract, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnTeam {
+    pub name: String,
+    pub institution: String,
+    pub doctor: String,
+    pub nurse: String,
+    pub public_health: String,
+}
+
+/// A resident's own health record (see `App::patient_health`).
+#[derive(Debug, Clone)]
+pub struct OwnHealth {
+    pub contract: Option<gongti_store::ContractRecord>,
+    pub team: Option<OwnTeam>,
+    pub enrolments: Vec<gongti_store::EnrolmentRecord>,
+    pub followups: Vec<gongti_store::FollowupRecord>,
+    pub readings: Vec<gongti_store::ReadingRecord>,
+    /// Readings that raised an alert.
+    pub alerted: std::collections::HashSet<i64>,
+    pub labs: Vec<gongti_store::LabResultRecord>,
+}
+
 /// A resident's sign-in: the token, its CSRF (console) and lifetime.
 #[derive(Debug, Clone)]
 pub struct PatientSignIn {
@@ -253,6 +281,70 @@ impl App {
     /// The resident's own name, for the header of their page.
     pub async fn patient_name(&self, p: &PatientCtx) -> AppResult<String> {
         Ok(self.store.resident(p.resident_id).await?.name)
+    }
+
+    /// The resident's own health record as the phone shows it (audited as one read
+    /// of the record): the contract in force with its team, the chronic-disease
+    /// programmes, the latest follow-ups, the home readings and laboratory results of
+    /// the last year, and which readings raised an alert.
+    pub async fn patient_health(&self, p: &PatientCtx) -> AppResult<OwnHealth> {
+        let id = p.resident_id;
+        let contract = self
+            .store
+            .contracts_of_resident(id, crate::contracts::CONTRACT_HISTORY_MAX)
+            .await?
+            .into_iter()
+            .find(|k| k.status == gongti_core::contract::ContractStatus::Active);
+        let team = match &contract {
+            Some(k) => {
+                let team = self.store.team(k.team_id).await?;
+                let mut names = Vec::with_capacity(3);
+                for staff in [
+                    team.doctor_staff_id,
+                    team.nurse_staff_id,
+                    team.public_health_staff_id,
+                ] {
+                    names.push(self.store.staff_member(staff).await?.name);
+                }
+                let institution = self.store.institution(team.institution_id).await?.name;
+                Some(OwnTeam {
+                    name: team.name,
+                    institution,
+                    doctor: names[0].clone(),
+                    nurse: names[1].clone(),
+                    public_health: names[2].clone(),
+                })
+            }
+            None => None,
+        };
+        let now_us = self.now_us();
+        let year_us = 366 * 24 * 3600 * 1_000_000;
+        let health = OwnHealth {
+            contract,
+            team,
+            enrolments: self.store.enrolments_of_resident(id).await?,
+            followups: self
+                .store
+                .followups_of_resident(id, None, None, OWN_FOLLOWUPS_SHOWN)
+                .await?
+                .items,
+            readings: self
+                .store
+                .readings_of_resident(id, now_us - year_us, now_us + 1, OWN_READINGS_SHOWN)
+                .await?,
+            alerted: self
+                .store
+                .alerts_of_resident(id, OWN_READINGS_SHOWN)
+                .await?
+                .into_iter()
+                .filter_map(|a| a.reading_id)
+                .collect(),
+            labs: self.store.lab_results_of_resident(id).await?,
+        };
+        let mut e = p.entry(now_us, "self.read", "Patient");
+        e.resource_id = Some(id.to_string());
+        self.audit.record(vec![e]).await?;
+        Ok(health)
     }
 
     /// The resident's own bookings, newest first (audited).

@@ -311,6 +311,7 @@ pub(crate) fn audit_action(code: &str) -> (String, String) {
         "import" => ("批量导入", "bulk import"),
         "record" => ("历史版本", "earlier versions"),
         "setting" => ("系统设置", "settings"),
+        "self" => ("本人健康档案", "own health record"),
         _ => ("记录", "record"),
     };
     let (how_zh, how_en) = match verb.rsplit('.').next().unwrap_or("") {

@@ -698,7 +698,7 @@ fn alert_banners(
 }
 
 /// A home reading's value as the patient's device measured it.
-fn reading_text(r: &gongti_store::ReadingRecord) -> String {
+pub(super) fn reading_text(r: &gongti_store::ReadingRecord) -> String {
     match (r.bp, r.glucose_centi_mmol) {
         (Some(bp), _) => format!("{}/{} mmHg", bp.sbp_mmhg, bp.dbp_mmhg),
         (None, Some(g)) => format!("{:.1} mmol/L", g as f64 / 100.0),
@@ -706,109 +706,36 @@ fn reading_text(r: &gongti_store::ReadingRecord) -> String {
     }
 }
 
-async fn chronic_page(
-    State(state): State<AppState>,
-    c: Console,
-    Path(id): Path<i64>,
-    Query(q): Query<SavedParam>,
-) -> Response {
-    let l = c.lang;
-    let today = state.app.today();
-    let resident = match state.app.read_resident(&c.ctx, id, None).await {
-        Ok(r) => r.record,
-        Err(e) => {
-            return error_page(&c, l.t("慢病档案", "Chronic care"), &e);
-        }
-    };
-    let enrolments = state
-        .app
-        .resident_enrolments(&c.ctx, id)
-        .await
-        .unwrap_or_default();
-    // The patient's referrals, bookings and consultations, on the same page.
-    let referrals = state
-        .app
-        .resident_referrals(&c.ctx, id, None, 20)
-        .await
-        .map(|p| p.items)
-        .unwrap_or_default();
-    let consultations = state
-        .app
-        .resident_consultations(&c.ctx, id, None, 20)
-        .await
-        .map(|p| p.items)
-        .unwrap_or_default();
-    let followups = state
-        .app
-        .resident_followups(&c.ctx, id, None, None, 50)
-        .await
-        .map(|p| p.items)
-        .unwrap_or_default();
+/// What the blood-pressure and glucose charts of a patient draw.
+pub(super) struct HealthCharts<'a> {
+    pub followups: &'a [gongti_store::FollowupRecord],
+    pub readings: &'a [gongti_store::ReadingRecord],
+    /// Readings that raised an alert: ringed in red.
+    pub alerted: &'a std::collections::HashSet<i64>,
+    pub labs: &'a [gongti_store::LabResultRecord],
+    pub age_years: i32,
+    pub diabetic: bool,
+    pub today: time::Date,
+}
+
+/// The patient's BP chart over the last year (follow-ups, home readings, the target
+/// for the age) and, for a diabetic, the glucose chart (follow-ups, laboratory, home).
+pub(super) fn health_charts(
+    l: Lang,
+    d: &HealthCharts<'_>,
+    params: &gongti_core::chronic::Params,
+) -> (String, Option<String>) {
+    let (followups, readings, alerted, labs, today) =
+        (d.followups, d.readings, d.alerted, d.labs, d.today);
     let from = today - Duration::days(365);
-    let now_us = gongti_app::unix_us(state.app.now());
-    let readings = state
-        .app
-        .resident_readings(
-            &c.ctx,
-            id,
-            now_us - 365 * 24 * 3600 * 1_000_000,
-            now_us + 1,
-            1000,
-        )
-        .await
-        .unwrap_or_default();
-    let alerts = state
-        .app
-        .resident_alerts(&c.ctx, id)
-        .await
-        .unwrap_or_default();
-    // Readings that raised an alert, marked on the charts.
-    let alerted: std::collections::HashSet<i64> =
-        alerts.iter().filter_map(|a| a.reading_id).collect();
-    // Laboratory results (FPG, HbA1c) and the institutions that recorded them.
-    let labs = state
-        .app
-        .resident_lab_results(&c.ctx, id)
-        .await
-        .unwrap_or_default();
-    let mut lab_institutions = std::collections::HashMap::new();
-    for r in &labs {
-        if let std::collections::hash_map::Entry::Vacant(slot) =
-            lab_institutions.entry(r.institution_id)
-            && let Ok(i) = state.app.institution(r.institution_id).await
-        {
-            slot.insert(i.name);
-        }
-    }
     let day_of = |us: i64| {
         time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
             .map(|t| t.to_offset(gongti_app::DISPLAY_OFFSET).date())
             .unwrap_or(today)
     };
-    // The departments of the institution's upper hospital, for a consultation.
-    let consult_departments = match c.session.principal.institution_id {
-        Some(own) if c.session.principal.role.is_clinical() => {
-            match state.app.institution(own).await {
-                Ok(i) => match i.upper_institution_id {
-                    Some(upper) => state
-                        .app
-                        .store()
-                        .departments(upper)
-                        .await
-                        .unwrap_or_default(),
-                    None => Vec::new(),
-                },
-                Err(_) => Vec::new(),
-            }
-        }
-        _ => Vec::new(),
-    };
-    let age = gongti_core::resident::age_years(resident.birth_date, today);
-    let target = state
-        .app
-        .chronic_params()
+    let target = params
         .targets
-        .bp_for_age(u8::try_from(age.clamp(0, 130)).unwrap_or(0));
+        .bp_for_age(u8::try_from(d.age_years.clamp(0, 130)).unwrap_or(0));
     // Home readings, those that raised an alert apart and ringed.
     let home_series =
         |label: &'static str, value: &dyn Fn(&gongti_store::ReadingRecord) -> Option<f64>| {
@@ -878,8 +805,7 @@ async fn chronic_page(
             value: f64::from(target.sbp_below_mmhg),
         }],
     );
-    let diabetic = enrolments.iter().any(|e| e.disease == Disease::Diabetes);
-    let glucose_chart = diabetic.then(|| {
+    let glucose_chart = d.diabetic.then(|| {
         line_chart(
             l.t("血糖趋势", "Glucose"),
             from,
@@ -919,6 +845,114 @@ async fn chronic_page(
             }],
         )
     });
+    (bp_chart, glucose_chart)
+}
+
+async fn chronic_page(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Query(q): Query<SavedParam>,
+) -> Response {
+    let l = c.lang;
+    let today = state.app.today();
+    let resident = match state.app.read_resident(&c.ctx, id, None).await {
+        Ok(r) => r.record,
+        Err(e) => {
+            return error_page(&c, l.t("慢病档案", "Chronic care"), &e);
+        }
+    };
+    let enrolments = state
+        .app
+        .resident_enrolments(&c.ctx, id)
+        .await
+        .unwrap_or_default();
+    // The patient's referrals, bookings and consultations, on the same page.
+    let referrals = state
+        .app
+        .resident_referrals(&c.ctx, id, None, 20)
+        .await
+        .map(|p| p.items)
+        .unwrap_or_default();
+    let consultations = state
+        .app
+        .resident_consultations(&c.ctx, id, None, 20)
+        .await
+        .map(|p| p.items)
+        .unwrap_or_default();
+    let followups = state
+        .app
+        .resident_followups(&c.ctx, id, None, None, 50)
+        .await
+        .map(|p| p.items)
+        .unwrap_or_default();
+    let now_us = gongti_app::unix_us(state.app.now());
+    let readings = state
+        .app
+        .resident_readings(
+            &c.ctx,
+            id,
+            now_us - 365 * 24 * 3600 * 1_000_000,
+            now_us + 1,
+            1000,
+        )
+        .await
+        .unwrap_or_default();
+    let alerts = state
+        .app
+        .resident_alerts(&c.ctx, id)
+        .await
+        .unwrap_or_default();
+    // Readings that raised an alert, marked on the charts.
+    let alerted: std::collections::HashSet<i64> =
+        alerts.iter().filter_map(|a| a.reading_id).collect();
+    // Laboratory results (FPG, HbA1c) and the institutions that recorded them.
+    let labs = state
+        .app
+        .resident_lab_results(&c.ctx, id)
+        .await
+        .unwrap_or_default();
+    let mut lab_institutions = std::collections::HashMap::new();
+    for r in &labs {
+        if let std::collections::hash_map::Entry::Vacant(slot) =
+            lab_institutions.entry(r.institution_id)
+            && let Ok(i) = state.app.institution(r.institution_id).await
+        {
+            slot.insert(i.name);
+        }
+    }
+    // The departments of the institution's upper hospital, for a consultation.
+    let consult_departments = match c.session.principal.institution_id {
+        Some(own) if c.session.principal.role.is_clinical() => {
+            match state.app.institution(own).await {
+                Ok(i) => match i.upper_institution_id {
+                    Some(upper) => state
+                        .app
+                        .store()
+                        .departments(upper)
+                        .await
+                        .unwrap_or_default(),
+                    None => Vec::new(),
+                },
+                Err(_) => Vec::new(),
+            }
+        }
+        _ => Vec::new(),
+    };
+    let age = gongti_core::resident::age_years(resident.birth_date, today);
+    let (bp_chart, glucose_chart) = health_charts(
+        l,
+        &HealthCharts {
+            followups: &followups,
+            readings: &readings,
+            alerted: &alerted,
+            labs: &labs,
+            age_years: age,
+            diabetic: enrolments.iter().any(|e| e.disease == Disease::Diabetes),
+            today,
+        },
+        state.app.chronic_params(),
+    );
     layout(&c, l.t("慢病档案", "Chronic care"), html! {
         h1 { (resident.name) " " small.muted { (l.t("慢病管理", "chronic care")) " · " (age) (l.t(" 岁", " years")) } }
         p { a href=(format!("/residents/{id}")) { (l.t("← 基本信息", "← Profile")) } }

@@ -16,16 +16,19 @@ use super::{
 };
 use crate::extract::request_id;
 use crate::views::local;
-use crate::{AppState, PAGE_SIZE_DEFAULT};
+use crate::{AppState, PAGE_SIZE_DEFAULT, wording};
 
 const PATIENT_COOKIE: &str = "gongti_patient";
 /// Clinics listed at once; the choices above narrow the rest.
 const CLINICS_SHOWN: usize = 20;
+/// Home readings listed on the health page (the charts draw them all).
+const READINGS_LISTED: usize = 10;
 
 pub(super) fn routes() -> axum::Router<AppState> {
     use axum::routing::{get, post};
     axum::Router::new()
         .route("/patient", get(home))
+        .route("/patient/health", get(health))
         .route("/patient/login", get(login_page).post(login))
         .route("/patient/book", post(book))
         .route("/patient/bookings/{id}/cancel", post(cancel))
@@ -233,13 +236,7 @@ async fn render(
         })
         .collect();
     let body = html! {
-        header.patient {
-            strong #me { (name) }
-            form method="post" action="/patient/logout" {
-                input type="hidden" name="csrf" value=(csrf);
-                button type="submit" { (l.t("退出", "Sign out")) }
-            }
-        }
+        (header_bar(l, &name, &csrf, Tab::Bookings))
         @if let Some(n) = notice {
             (super::failed_attempts_notice(l, n, html! {
                 (l.t("如非本人操作，请告知您的签约家庭医生或社区卫生服务中心。",
@@ -290,6 +287,145 @@ async fn render(
     };
     let status = error.as_ref().map_or(StatusCode::OK, super::status_of);
     (status, page(l, l.t("我的预约", "My bookings"), body)).into_response()
+}
+
+/// The phone's two pages.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Bookings,
+    Health,
+}
+
+/// The bar on top of every page: who is signed in, the two pages, sign-out.
+fn header_bar(l: Lang, name: &str, csrf: &str, tab: Tab) -> Markup {
+    html! {
+        header.patient {
+            strong #me { (name) }
+            nav {
+                @for (t, href, zh, en) in [(Tab::Bookings, "/patient", "预约挂号", "Bookings"), (Tab::Health, "/patient/health", "我的健康", "My health")] {
+                    @if t == tab { strong aria-current="page" { (l.t(zh, en)) } } @else { a href=(href) { (l.t(zh, en)) } }
+                    " "
+                }
+            }
+            form method="post" action="/patient/logout" {
+                input type="hidden" name="csrf" value=(csrf);
+                button type="submit" { (l.t("退出", "Sign out")) }
+            }
+        }
+    }
+}
+
+/// The resident's own record: contract and team, programmes, charts, follow-ups,
+/// home readings.
+async fn health(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some((p, _)) = signed_in(&state, &headers).await else {
+        return Redirect::to("/patient/login").into_response();
+    };
+    let l = Lang::from_headers(&headers);
+    let csrf = p.csrf.clone().unwrap_or_default();
+    let name = state
+        .app
+        .patient_name(&p)
+        .await
+        .unwrap_or_else(|_| p.username.clone());
+    let today = state.app.today();
+    let h = match state.app.patient_health(&p).await {
+        Ok(h) => h,
+        Err(e) => {
+            let body = html! { (header_bar(l, &name, &csrf, Tab::Health)) (error_box(l, &e)) };
+            return (
+                super::status_of(&e),
+                page(l, l.t("我的健康", "My health"), body),
+            )
+                .into_response();
+        }
+    };
+    let birth = state
+        .app
+        .store()
+        .resident(p.resident_id)
+        .await
+        .map(|r| r.birth_date)
+        .ok();
+    let (bp_chart, glucose_chart) = super::chronic::health_charts(
+        l,
+        &super::chronic::HealthCharts {
+            followups: &h.followups,
+            readings: &h.readings,
+            alerted: &h.alerted,
+            labs: &h.labs,
+            age_years: birth.map_or(0, |b| gongti_core::resident::age_years(b, today)),
+            diabetic: h
+                .enrolments
+                .iter()
+                .any(|e| e.active && e.disease == gongti_core::chronic::Disease::Diabetes),
+            today,
+        },
+        state.app.chronic_params(),
+    );
+    let managed = h.enrolments.iter().any(|e| e.active);
+    let body = html! {
+        (header_bar(l, &name, &csrf, Tab::Health))
+        h1 { (l.t("我的健康", "My health")) }
+        div.card #own-contract {
+            h2 { (l.t("家庭医生签约", "Family-doctor contract")) }
+            @match (&h.contract, &h.team) {
+                (Some(k), Some(t)) => {
+                    p { strong { (t.name) } br; (t.institution) }
+                    p { (l.t("家庭医生 ", "Family doctor ")) strong { (t.doctor) } br;
+                        (l.t("护士 ", "Nurse ")) (t.nurse) br;
+                        (l.t("公卫医生 ", "Public-health doctor ")) (t.public_health) }
+                    p.muted { (l.t("签约期 ", "Term ")) (k.start_on) " – " (k.end_on) br; (super::contracts::fee_text(l, &k.split)) }
+                }
+                _ => { p.muted { (l.t("您尚未签约家庭医生。可到社区卫生服务中心签约，签约居民转诊可使用医院预留号源。",
+                                     "You have no family doctor yet. Sign with your community health centre: referrals of contracted residents can use the hospitals' reserved slots.")) } }
+            }
+        }
+        div.card #own-chronic {
+            h2 { (l.t("慢病管理", "Chronic care")) }
+            @if !managed { p.muted { (l.t("您未纳入高血压或糖尿病管理。", "You are not in the hypertension or diabetes programme.")) } }
+            @for e in h.enrolments.iter().filter(|e| e.active) {
+                @let (zh, en) = wording::disease(e.disease);
+                p { strong { (l.t(zh, en)) } " · " (l.t("下次随访 ", "next follow-up ")) (e.next_due_on.map(|d| d.to_string()).unwrap_or_else(|| l.t("待定", "to be set").to_owned()))
+                    br; span.muted { (l.t("最近面访 ", "last seen ")) (e.last_face_to_face_on.map(|d| d.to_string()).unwrap_or_else(|| "—".to_owned())) } }
+            }
+            @if managed || !h.readings.is_empty() {
+                div.chart { (maud::PreEscaped(&bp_chart)) }
+                @if let Some(g) = &glucose_chart { div.chart { (maud::PreEscaped(g)) } }
+            }
+        }
+        @if !h.followups.is_empty() {
+            div.card #own-followups {
+                h2 { (l.t("最近随访", "Latest follow-ups")) }
+                table {
+                    tr { th { (l.t("日期", "Date")) } th { (l.t("方式", "How")) } th { (l.t("血压/血糖", "BP / glucose")) } th { (l.t("评价", "Result")) } }
+                    @for f in &h.followups {
+                        @let (mz, me) = wording::method(f.method);
+                        tr {
+                            td { (f.visit_on) }
+                            td { (l.t(mz, me)) }
+                            td { @if let Some(bp) = f.bp { (bp.sbp_mmhg) "/" (bp.dbp_mmhg) " mmHg" }
+                                 @if let Some(g) = f.fpg_centi_mmol { " " (format!("{:.1}", f64::from(g) / 100.0)) " mmol/L" } }
+                            td { @if let Some(c) = f.classification { @let (cz, ce) = wording::classification(c); (l.t(cz, ce)) } }
+                        }
+                    }
+                }
+            }
+        }
+        @if !h.readings.is_empty() {
+            div.card #own-readings {
+                h2 { (l.t("家庭自测（近一年）", "Home readings (last year)")) }
+                table {
+                    @for r in h.readings.iter().take(READINGS_LISTED) {
+                        tr { td { (local(r.taken_at_us)) } td { (super::chronic::reading_text(r)) }
+                             td { @if h.alerted.contains(&r.id) { strong.alert { (l.t("已提醒医生", "your doctor was alerted")) } } } }
+                    }
+                }
+                @if h.readings.len() > READINGS_LISTED { p.muted { (l.t("共 ", "")) (h.readings.len()) (l.t(" 次，图中可见全部。", " readings in all: the charts show every one.")) } }
+            }
+        }
+    };
+    page(l, l.t("我的健康", "My health"), body).into_response()
 }
 
 #[derive(Deserialize)]

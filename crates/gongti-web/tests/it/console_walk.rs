@@ -61,11 +61,26 @@ const CODE_WORDS: [&str; 22] = [
 ];
 
 async fn sign_in(router: &axum::Router, username: &str) -> String {
-    let page = reply_of(router, Request::get("/login").body(Body::empty()).unwrap()).await;
+    form_sign_in(router, "/login", username, "gongti_session").await
+}
+
+/// Signs the demo's resident in on the phone page; returns the session cookie.
+async fn patient_sign_in(router: &axum::Router) -> String {
+    form_sign_in(router, "/patient/login", "patient", "gongti_patient").await
+}
+
+/// Signs in through a sign-in form; returns the value of the session cookie.
+async fn form_sign_in(
+    router: &axum::Router,
+    login: &str,
+    username: &str,
+    session_cookie: &str,
+) -> String {
+    let page = reply_of(router, Request::get(login).body(Body::empty()).unwrap()).await;
     let csrf = crate::console::cookie_value(&page, "gongti_login_csrf").expect("a sign-in token");
     let reply = reply_of(
         router,
-        Request::post("/login")
+        Request::post(login)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::COOKIE, format!("gongti_login_csrf={csrf}"))
             .body(Body::from(format!(
@@ -80,7 +95,7 @@ async fn sign_in(router: &axum::Router, username: &str) -> String {
         "{username}: {}",
         reply.text
     );
-    crate::console::cookie_value(&reply, "gongti_session").expect("a session")
+    crate::console::cookie_value(&reply, session_cookie).expect("a session")
 }
 
 /// The text a person reads: no tags, scripts, styles or drawings, entities as is.
@@ -224,6 +239,36 @@ async fn every_page_as_every_role_shows_words_not_codes() {
                     }
                 }
             }
+        }
+    }
+    // The resident's phone pages, as the demo's own `patient`.
+    let patient = patient_sign_in(&router).await;
+    for path in ["/patient", "/patient/health"] {
+        let reply = reply_of(
+            &router,
+            Request::get(path)
+                .header(
+                    header::COOKIE,
+                    format!("gongti_patient={patient}; gongti_lang=zh"),
+                )
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        looked_at += 1;
+        if reply.status != StatusCode::OK {
+            problems.push(format!("patient {path}: {}", reply.status));
+            continue;
+        }
+        let codes = raw_codes(&visible_text(&reply.text));
+        if !codes.is_empty() {
+            problems.push(format!("patient {path}: {codes:?}"));
+        }
+        // The demo's resident is contracted and under chronic management.
+        if path == "/patient/health"
+            && (reply.text.contains("尚未签约") || reply.text.contains("未纳入"))
+        {
+            problems.push(format!("patient {path}: no contract or programme to show"));
         }
     }
     assert!(looked_at > 150, "only {looked_at} pages looked at");

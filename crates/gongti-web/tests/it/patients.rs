@@ -284,6 +284,65 @@ async fn a_resident_books_on_the_phone_page() {
     );
     // The header names the resident, with sign-out at hand.
     assert!(home.text.contains("id=\"me\">张秀英"), "{}", home.text);
+
+    // Her own health: nothing yet, said plainly.
+    let health = t.send(get("/patient/health", cookie.clone())).await;
+    assert_eq!(health.status, StatusCode::OK, "{}", health.text);
+    assert!(
+        health.text.contains("您尚未签约家庭医生"),
+        "{}",
+        health.text
+    );
+    // Contracted, in the hypertension programme, a follow-up and an urgent home
+    // reading later: her phone shows the team by name, the visit and the alert.
+    let base = format!("/api/v1/residents/{}", t.home_resident);
+    for (path, body) in [
+        (
+            format!("{base}/contracts"),
+            json!({"team_id": t.team, "resident_consent": true}),
+        ),
+        (
+            format!("{base}/enrolments"),
+            json!({"icd10": "I10", "diagnosed_on": "2020-01-01"}),
+        ),
+        (
+            format!("{base}/followups"),
+            json!({"disease": "hypertension", "method": "clinic", "visit_on": t.app.today().to_string(),
+                   "sbp_mmhg": 148, "dbp_mmhg": 92}),
+        ),
+        (
+            format!("{base}/readings"),
+            json!({"client_reading_id": "cuff-1", "kind": "bp", "sbp_mmhg": 192, "dbp_mmhg": 116,
+                   "taken_at": (t.app.now() - time::Duration::minutes(5)).format(&time::format_description::well_known::Rfc3339).unwrap()}),
+        ),
+    ] {
+        let r = t.post(&path, &doctor, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{path}: {}", r.text);
+    }
+    let health = t.send(get("/patient/health", cookie.clone())).await;
+    assert_eq!(health.status, StatusCode::OK, "{}", health.text);
+    for shown in [
+        "王医生团队",
+        "家庭医生 <strong>",
+        "高血压",
+        "148/92 mmHg",
+        "控制不满意",
+        "192/116 mmHg",
+        "已提醒医生",
+        "<svg",
+    ] {
+        assert!(health.text.contains(shown), "{shown}: {}", health.text);
+    }
+    assert!(
+        !health.text.contains("您尚未签约家庭医生"),
+        "{}",
+        health.text
+    );
+    let read = t.audit_tail(1).await;
+    assert_eq!(
+        (read[0].entry.action.as_str(), read[0].entry.patient_id),
+        ("self.read", Some(t.home_resident))
+    );
     // Found by hospital and department; another day finds nothing.
     let found = t
         .send(get(
