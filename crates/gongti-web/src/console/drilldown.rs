@@ -43,7 +43,7 @@ pub(super) struct ListParams {
     /// … or a referral figure.
     measure: Option<String>,
     cursor: Option<String>,
-    /// `csv` for the file.
+    /// `csv` or `xlsx` for the file.
     format: Option<String>,
 }
 
@@ -174,8 +174,8 @@ async fn patients(
         Err(e) => return error_page(&c, l.t("名单", "Patients"), &e),
     };
     let heading = title(l, &which);
-    if q.format.as_deref() == Some("csv") {
-        return csv(&state, &c, &which, &heading).await;
+    if let Some(format) = FileFormat::parse(q.format.as_deref()) {
+        return export(&state, &c, &which, &heading, format).await;
     }
     let after = decode_cursor(q.cursor.as_deref()).ok().flatten();
     let (items, next, identified) =
@@ -184,9 +184,9 @@ async fn patients(
             Err(e) => return error_page(&c, l.t("名单", "Patients"), &e),
         };
     let keep = q.keep();
-    let csv_link = {
+    let file_link = |format: FileFormat| {
         let mut k = keep.clone();
-        k.push(("format", "csv".into()));
+        k.push(("format", format.code().into()));
         let query: Vec<String> = k
             .iter()
             .filter(|(_, v)| !v.is_empty())
@@ -202,7 +202,7 @@ async fn patients(
     );
     layout(&c, l.t("名单", "Patients"), html! {
         h1 { (l.t("名单 · ", "Patients · ")) (heading) }
-        p { a href=(back) { (l.t("← 返回看板", "← Back to the dashboard")) } " · " a.button href=(csv_link) { (l.t("导出 CSV", "Export CSV")) } }
+        p { a href=(back) { (l.t("← 返回看板", "← Back to the dashboard")) } " · " a.button href=(file_link(FileFormat::Csv)) { (l.t("导出 CSV", "Export CSV")) } " " a.button href=(file_link(FileFormat::Xlsx)) { (l.t("导出 Excel", "Export Excel")) } }
         @if !identified { p.muted { (l.t("汇总查看：姓名与身份证号已脱敏。", "Aggregate view: names and ID numbers are masked.")) } }
         table #patients {
             tr { th { (l.t("姓名", "Name")) } th { (l.t("身份证号", "ID number")) } th { (l.t("性别", "Sex")) } th { (l.t("年龄段", "Age band")) } th { (l.t("管理机构", "Institution")) } }
@@ -237,35 +237,52 @@ fn field(text: &str) -> String {
     }
 }
 
-async fn csv(state: &AppState, c: &Console, which: &Which, heading: &str) -> Response {
+/// A file of a list: CSV (UTF-8 with a byte-order mark) or XLSX.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FileFormat {
+    Csv,
+    Xlsx,
+}
+
+impl FileFormat {
+    fn parse(text: Option<&str>) -> Option<FileFormat> {
+        match text {
+            Some("csv") => Some(FileFormat::Csv),
+            Some("xlsx") => Some(FileFormat::Xlsx),
+            _ => None,
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            FileFormat::Csv => "csv",
+            FileFormat::Xlsx => "xlsx",
+        }
+    }
+}
+
+/// The list's rows for a file, a page at a time through the same audited reads as the
+/// screen, at most [`EXPORT_ROWS_MAX`]; and whether it was cut there.
+async fn export_rows(
+    state: &AppState,
+    c: &Console,
+    which: &Which,
+) -> Result<(Vec<[String; 5]>, bool), AppError> {
     let l = c.lang;
-    let mut out = String::from("\u{feff}");
-    out.push_str(&field(heading));
-    out.push('\n');
-    out.push_str(l.t(
-        "姓名,身份证号,性别,年龄段,管理机构\n",
-        "Name,ID number,Sex,Age band,Institution\n",
-    ));
-    let (mut after, mut rows, mut cut) = (None, 0usize, false);
+    let (mut after, mut rows, mut cut) = (None, Vec::new(), false);
     loop {
-        let (items, next, _) = match page_of(state, c, which, after, EXPORT_PAGE).await {
-            Ok(p) => p,
-            Err(e) => return error_page(c, l.t("名单", "Patients"), &e),
-        };
-        for p in &items {
-            let line = [
-                field(&p.name),
-                field(&p.id_number_masked),
-                field(super::sex_label(l, p.sex)),
-                field(p.age_band),
-                field(&p.institution_name),
-            ];
-            out.push_str(&line.join(","));
-            out.push('\n');
-            rows += 1;
+        let (items, next, _) = page_of(state, c, which, after, EXPORT_PAGE).await?;
+        for p in items {
+            rows.push([
+                p.name,
+                p.id_number_masked,
+                super::sex_label(l, p.sex).to_owned(),
+                p.age_band.to_owned(),
+                p.institution_name,
+            ]);
         }
         match next {
-            Some(n) if rows < EXPORT_ROWS_MAX => after = Some(n),
+            Some(n) if rows.len() < EXPORT_ROWS_MAX => after = Some(n),
             Some(_) => {
                 cut = true;
                 break;
@@ -273,34 +290,130 @@ async fn csv(state: &AppState, c: &Console, which: &Which, heading: &str) -> Res
             None => break,
         }
     }
+    Ok((rows, cut))
+}
+
+fn columns(l: Lang) -> [&'static str; 5] {
+    [
+        l.t("姓名", "Name"),
+        l.t("身份证号", "ID number"),
+        l.t("性别", "Sex"),
+        l.t("年龄段", "Age band"),
+        l.t("管理机构", "Institution"),
+    ]
+}
+
+fn cut_note(l: Lang) -> String {
+    format!(
+        "{}{EXPORT_ROWS_MAX}{}",
+        l.t("（仅导出前 ", "(only the first "),
+        l.t(" 行）", " rows)")
+    )
+}
+
+async fn export(
+    state: &AppState,
+    c: &Console,
+    which: &Which,
+    heading: &str,
+    format: FileFormat,
+) -> Response {
+    let l = c.lang;
+    let (rows, cut) = match export_rows(state, c, which).await {
+        Ok(r) => r,
+        Err(e) => return error_page(c, l.t("名单", "Patients"), &e),
+    };
+    let file = match format {
+        FileFormat::Csv => Ok(csv(l, heading, &rows, cut).into_bytes()),
+        FileFormat::Xlsx => xlsx(l, heading, &rows, cut),
+    };
+    let file = match file {
+        Ok(f) => f,
+        Err(e) => {
+            return error_page(
+                c,
+                l.t("名单", "Patients"),
+                &AppError::Internal(anyhow::anyhow!("xlsx: {e}")),
+            );
+        }
+    };
     if let Err(e) = state
         .app
-        .record_list_export(&c.ctx, heading, "csv", rows)
+        .record_list_export(&c.ctx, heading, format.code(), rows.len())
         .await
     {
         return error_page(c, l.t("名单", "Patients"), &e);
     }
-    if cut {
-        out.push_str(&field(&format!(
-            "{}{EXPORT_ROWS_MAX}{}",
-            l.t("（仅导出前 ", "(only the first "),
-            l.t(" 行）", " rows)")
-        )));
-        out.push('\n');
-    }
+    let (content_type, disposition) = match format {
+        FileFormat::Csv => (
+            "text/csv; charset=utf-8",
+            "attachment; filename=\"patients.csv\"",
+        ),
+        FileFormat::Xlsx => (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "attachment; filename=\"patients.xlsx\"",
+        ),
+    };
     (
         StatusCode::OK,
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"patients.csv\"",
-            ),
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_DISPOSITION, disposition),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        out,
+        file,
     )
         .into_response()
+}
+
+/// The list as CSV: its heading, the column names, the rows, and a note when cut.
+fn csv(l: Lang, heading: &str, rows: &[[String; 5]], cut: bool) -> String {
+    let mut out = String::from("\u{feff}");
+    out.push_str(&field(heading));
+    out.push('\n');
+    out.push_str(&columns(l).join(","));
+    out.push('\n');
+    for row in rows {
+        let line: Vec<String> = row.iter().map(|v| field(v)).collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    if cut {
+        out.push_str(&field(&cut_note(l)));
+        out.push('\n');
+    }
+    out
+}
+
+/// The list as one XLSX sheet laid out as the CSV is; every cell is text, so
+/// nothing is read as a formula or a number.
+fn xlsx(
+    l: Lang,
+    heading: &str,
+    rows: &[[String; 5]],
+    cut: bool,
+) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    let sheet = book.add_worksheet();
+    sheet.set_name(l.t("名单", "Patients"))?;
+    sheet.write_string_with_format(0, 0, heading, &bold)?;
+    for (col, name) in (0u16..).zip(columns(l)) {
+        sheet.write_string_with_format(1, col, name, &bold)?;
+        sheet.set_column_width(col, if col == 4 { 32 } else { 20 })?;
+    }
+    sheet.set_freeze_panes(2, 0)?;
+    let mut row_at = 2u32;
+    for row in rows {
+        for (col, value) in (0u16..).zip(row) {
+            sheet.write_string(row_at, col, value)?;
+        }
+        row_at += 1;
+    }
+    if cut {
+        sheet.write_string(row_at, 0, cut_note(l))?;
+    }
+    book.save_to_buffer()
 }
 
 #[cfg(test)]

@@ -381,6 +381,48 @@ async fn a_figure_drills_down_to_a_page_and_a_csv_of_its_patients() {
         file.text
     );
 
+    // The same list as a spreadsheet: every row, all text, on the trail too.
+    let book = get(
+        &router,
+        &officer,
+        &format!("/dashboard/patients?scope=city&{query}&format=xlsx"),
+    )
+    .await;
+    assert_eq!(book.status, StatusCode::OK, "{}", book.text);
+    assert_eq!(
+        book.headers[header::CONTENT_TYPE],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let sheet = {
+        use calamine::Reader;
+        let mut xlsx: calamine::Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(book.bytes.clone())).unwrap();
+        xlsx.worksheet_range("名单").unwrap()
+    };
+    let cells: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(cells[1], ["姓名", "身份证号", "性别", "年龄段", "管理机构"]);
+    assert_eq!(cells.len(), lines.len(), "as many rows as the CSV");
+    assert_eq!(
+        cells[2..],
+        lines[2..]
+            .iter()
+            .map(|l| l.split(',').map(str::to_owned).collect::<Vec<_>>())
+            .collect::<Vec<_>>()[..],
+        "the same rows as the CSV"
+    );
+    let trail = app.store().audit_records(after, 50).await.unwrap().records;
+    assert!(
+        trail.iter().any(|r| r.entry.action == "indicators.export"
+            && r.entry
+                .detail
+                .as_deref()
+                .is_some_and(|d| d.starts_with("format=xlsx rows="))),
+        "the spreadsheet is on the trail"
+    );
+
     // The institution's family doctor sees its own patients by name, with links.
     let doctor = sign_in(&router, "doctor").await;
     let home = app
