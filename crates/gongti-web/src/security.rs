@@ -28,11 +28,15 @@ pub(crate) fn content_security_policy() -> &'static str {
             .iter()
             .map(|s| sha256_source(s))
             .collect();
+        let styles: Vec<String> = crate::console::INLINE_STYLES
+            .iter()
+            .map(|s| sha256_source(s))
+            .collect();
         format!(
             "default-src 'self'; script-src 'self' {}; style-src 'self' {}; img-src 'self' data:; \
              object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
             scripts.join(" "),
-            sha256_source(crate::console::CSS)
+            styles.join(" ")
         )
     })
 }

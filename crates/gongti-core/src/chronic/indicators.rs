@@ -276,6 +276,16 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Adds another tally's counts (two programmes, or two areas, together).
+    pub fn merge(&mut self, other: &Tally) {
+        self.managed += other.managed;
+        self.face_to_face_visits += other.face_to_face_visits;
+        for (mine, theirs) in self.counts.iter_mut().zip(other.counts) {
+            mine.0 += theirs.0;
+            mine.1 += theirs.1;
+        }
+    }
+
     pub fn add(&mut self, a: &Assessment) {
         self.managed += u64::from(a.managed);
         self.face_to_face_visits += u64::from(a.face_to_face);

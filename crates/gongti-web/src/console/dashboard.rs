@@ -39,7 +39,7 @@ struct DashboardParams {
     to: Option<String>,
 }
 
-fn percent(n: u64, d: u64) -> String {
+pub(super) fn percent(n: u64, d: u64) -> String {
     rate_basis_points(n, d).map_or_else(
         || "—".to_owned(),
         |bp| format!("{}.{:02}%", bp / 100, bp % 100),
@@ -47,7 +47,7 @@ fn percent(n: u64, d: u64) -> String {
 }
 
 /// A change in percentage points with its own sign ("-0.04", "+1.20", "0.00").
-fn signed_points(diff_bp: i64) -> String {
+pub(super) fn signed_points(diff_bp: i64) -> String {
     let sign = match diff_bp.signum() {
         1 => "+",
         -1 => "-",
@@ -95,7 +95,7 @@ fn change(
     }
 }
 
-fn scope_text(s: &IndicatorScope) -> String {
+pub(super) fn scope_text(s: &IndicatorScope) -> String {
     match s {
         IndicatorScope::City => "city".into(),
         IndicatorScope::District(c) => format!("district:{c}"),
@@ -191,6 +191,7 @@ async fn dashboard(
             label { (l.t("至 ", "to ")) input type="date" name="to" value=(period.to.to_string()); }
             button.primary type="submit" { (l.t("查看", "Show")) }
             @if let Some((href, zh, en)) = &up { a href=(href) { (l.t(zh, en)) } }
+            a #screen-link href=(format!("/dashboard/screen?scope={}", scope_text(&scope))) { (l.t("运营监控大屏", "Operations screen")) }
         }
         p.periods {
             @for (p, zh, en) in quick_periods(state.app.today()) {
@@ -413,7 +414,7 @@ async fn children(
 
 /// Quarterly points over the last two years up to the period's end: standard periods,
 /// read from the counters kept as records are written.
-async fn trends(
+pub(super) async fn trends(
     state: &AppState,
     c: &Console,
     scope: &IndicatorScope,

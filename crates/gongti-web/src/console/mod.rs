@@ -28,6 +28,7 @@ mod home;
 mod patient;
 mod referrals;
 mod scheduling;
+mod screen;
 mod svg;
 
 use crate::extract::{decode_cursor, encode_cursor, request_id};
@@ -44,6 +45,9 @@ const NOTICE_COOKIE: &str = "gongti_notice";
 /// Every inline script the console serves: the Content-Security-Policy allows these by
 /// their hash and nothing else inline (`security`).
 pub(crate) const INLINE_SCRIPTS: [&str; 1] = [chronic::LIVE_SCRIPT];
+
+/// Every inline style sheet the console serves, allowed the same way.
+pub(crate) const INLINE_STYLES: [&str; 2] = [CSS, screen::CSS];
 
 pub(crate) const CSS: &str = r#"
 *{box-sizing:border-box}body{margin:0;font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",system-ui,sans-serif;color:#1f2933;background:#f4f6f8}
@@ -164,6 +168,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(consultations::routes())
         .merge(contracts::routes())
         .merge(scheduling::routes())
+        .merge(screen::routes())
         // Every form carries an idempotency key: a double submit stores once.
         .route_layer(axum::middleware::from_fn_with_state(
             state,

@@ -459,3 +459,75 @@ async fn a_figure_drills_down_to_a_page_and_a_csv_of_its_patients() {
     .await;
     assert_eq!(city.status, StatusCode::FORBIDDEN, "{}", city.text);
 }
+
+/// The operations big screen: this year's figures as the API counts them, all 16
+/// districts on the map with their rates and links for the city's officer; a
+/// district's user sees only their own district's figure and cannot ask for the city.
+#[tokio::test]
+async fn the_big_screen_shows_the_city_and_a_district_its_own() {
+    let (app, router) = demo().await;
+    let officer = sign_in(&router, "officer").await;
+    let screen = get(&router, &officer, "/dashboard/screen").await;
+    assert_eq!(screen.status, StatusCode::OK, "{}", screen.text);
+    assert!(
+        raw_codes(&visible_text(&screen.text)).is_empty(),
+        "{}",
+        screen.text
+    );
+    let districts = app.districts().await.unwrap();
+    assert_eq!(districts.len(), 16);
+    for d in &districts {
+        assert!(screen.text.contains(&d.name), "{}: {}", d.name, screen.text);
+        assert!(
+            screen
+                .text
+                .contains(&format!("href=\"/dashboard?scope=district:{}\"", d.code)),
+            "{} links to its dashboard",
+            d.name
+        );
+    }
+    // The figure is the API's for the city this year.
+    let year = app.today().year();
+    let token = crate::support::reply_of(
+        &router,
+        Request::post("/api/v1/auth/token")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(format!(
+                r#"{{"username":"officer","password":"{PASSWORD}"}}"#
+            )))
+            .unwrap(),
+    )
+    .await
+    .json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let api = crate::support::reply_of(
+        &router,
+        Request::get(format!(
+            "/api/v1/indicators?scope=city&from={year}-01-01&to={year}-12-31&disease=hypertension"
+        ))
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap(),
+    )
+    .await
+    .json();
+    let rate = api["programmes"][0]["indicators"][0]["rate"]
+        .as_f64()
+        .unwrap();
+    let shown = format!("{:.2}%", rate * 100.0);
+    assert!(screen.text.contains(&shown), "{shown}: {}", screen.text);
+
+    // A district's user: their own district's tile carries a figure, the others none.
+    let district = sign_in(&router, "district").await;
+    let own = get(&router, &district, "/dashboard/screen").await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.text);
+    let tiles_with_figures = own.text.matches("font-weight=\"700\"").count();
+    assert_eq!(tiles_with_figures, 1, "{}", own.text);
+    let map = own.text.split("<svg class=\"map\"").nth(1).unwrap();
+    let map = map.split("</svg>").next().unwrap();
+    assert_eq!(map.matches("href=\"/dashboard?scope=district:").count(), 1);
+    let city = get(&router, &district, "/dashboard/screen?scope=city").await;
+    assert_eq!(city.status, StatusCode::FORBIDDEN, "{}", city.text);
+}
