@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use gongti_app::AppError;
 use gongti_app::scheduling::{BookRequest, PublishSchedule};
+use gongti_core::resident::{FieldProblem, Problem};
 use gongti_core::role::Role;
 use gongti_core::scheduling::{BookingAction, Pool, ReserveParams, Session};
 use gongti_store::{ScheduleFilter, ScheduleRecord};
@@ -73,6 +74,19 @@ fn schedule_rows(l: Lang, items: &[ScheduleRecord]) -> Markup {
 }
 
 async fn schedules_page(State(state): State<AppState>, c: Console) -> Response {
+    render_schedules(&state, &c, None).await
+}
+
+/// A form as it was sent, to show again with its error: which form, and its fields.
+struct Entered<'a> {
+    form: &'a str,
+    error: AppError,
+    values: &'a [(String, String)],
+}
+
+/// The schedules page; after a refused form, that form again as it was filled in,
+/// with what was wrong above it, and the answer's status the error's own.
+async fn render_schedules(state: &AppState, c: &Console, entered: Option<Entered<'_>>) -> Response {
     let l = c.lang;
     let today = state.app.today();
     let admin = c.session.principal.role == Role::InstitutionAdmin;
@@ -89,26 +103,43 @@ async fn schedules_page(State(state): State<AppState>, c: Console) -> Response {
         _ => Vec::new(),
     };
     let csrf = c.session.csrf.clone().unwrap_or_default();
+    // A field's value: as sent when this form was refused, else its default.
+    let v = |form: &str, name: &str, default: String| match &entered {
+        Some(e) if e.form == form => e
+            .values
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or(default, |(_, v)| v.clone()),
+        _ => default,
+    };
+    let error_of = |form: &str| match &entered {
+        Some(e) if e.form == form => Some(error_box(l, &e.error)),
+        _ => None,
+    };
+    let chosen_department = |form: &str| v(form, "department_id", String::new());
     let body = html! {
         h1 { (l.t("排班与号源", "Schedules and slots")) }
         @if admin && !departments.is_empty() {
             div.card {
                 h2 { (l.t("发布排班", "Publish a schedule")) }
-                form.search method="post" action="/schedules" {
+                @if let Some(e) = error_of("publish") { (e) }
+                form.search #publish method="post" action="/schedules" {
                     (crate::console::form_tokens(&csrf))
-                    select name="department_id" { @for d in &departments { option value=(d.id) { (d.name) } } }
-                    input name="clinic_name" placeholder=(l.t("门诊名称", "Clinic name")) required;
-                    input type="date" name="day" value=((today + Duration::days(1)).to_string()) required;
-                    select name="session" { option value="am" { (l.t("上午", "Morning")) } option value="pm" { (l.t("下午", "Afternoon")) } }
-                    input type="number" name="slot_count" min="1" max="200" value="30" required;
+                    select name="department_id" aria-label=(l.t("科室", "Department")) { @for d in &departments { option value=(d.id) selected[chosen_department("publish") == d.id.to_string()] { (d.name) } } }
+                    input name="clinic_name" aria-label=(l.t("门诊名称", "Clinic name")) placeholder=(l.t("门诊名称", "Clinic name")) value=(v("publish", "clinic_name", String::new())) required;
+                    input type="date" name="day" aria-label=(l.t("日期", "Day")) value=(v("publish", "day", (today + Duration::days(1)).to_string())) required;
+                    @let session = v("publish", "session", "am".into());
+                    select name="session" aria-label=(l.t("时段", "Session")) { option value="am" selected[session == "am"] { (l.t("上午", "Morning")) } option value="pm" selected[session == "pm"] { (l.t("下午", "Afternoon")) } }
+                    input type="number" name="slot_count" aria-label=(l.t("号源数", "Slots")) min="1" max="200" value=(v("publish", "slot_count", "30".into())) required;
                     button.primary type="submit" { (l.t("发布", "Publish")) }
                 }
                 h2 { (l.t("家庭医生预留比例", "Share held back for family doctors")) }
-                form.search method="post" action="/schedules/policy" {
+                @if let Some(e) = error_of("policy") { (e) }
+                form.search #policy method="post" action="/schedules/policy" {
                     (crate::console::form_tokens(&csrf))
-                    select name="department_id" { option value="" { (l.t("全院", "Whole hospital")) } @for d in &departments { option value=(d.id) { (d.name) } } }
-                    label { input type="number" name="reserved_percent" min="0" max="100" step="0.1" value="10"; " %" }
-                    label { (l.t("就诊前 ", "release ")) input type="number" name="release_days" min="0" max="60" value="2"; (l.t(" 天释放给公众", " days before the visit")) }
+                    select name="department_id" aria-label=(l.t("科室", "Department")) { option value="" { (l.t("全院", "Whole hospital")) } @for d in &departments { option value=(d.id) selected[chosen_department("policy") == d.id.to_string()] { (d.name) } } }
+                    label { input type="number" name="reserved_percent" min="0" max="100" step="0.1" value=(v("policy", "reserved_percent", "10".into())); " %" }
+                    label { (l.t("就诊前 ", "release ")) input type="number" name="release_days" min="0" max="60" value=(v("policy", "release_days", "2".into())); (l.t(" 天释放给公众", " days before the visit")) }
                     button type="submit" { (l.t("保存", "Save")) }
                 }
             }
@@ -121,70 +152,125 @@ async fn schedules_page(State(state): State<AppState>, c: Console) -> Response {
             Err(e) => (error_box(l, &e)),
         }
     };
-    layout(&c, l.t("排班", "Schedules"), body).into_response()
+    let status = entered
+        .as_ref()
+        .map_or(StatusCode::OK, |e| super::status_of(&e.error));
+    (status, layout(c, l.t("排班", "Schedules"), body)).into_response()
 }
 
-#[derive(Deserialize)]
-struct PublishForm {
-    csrf: String,
-    department_id: i64,
-    clinic_name: String,
-    day: String,
-    session: String,
-    slot_count: u32,
+/// A form's fields by name.
+fn field<'a>(values: &'a [(String, String)], name: &str) -> &'a str {
+    values
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.trim())
+}
+
+/// A number field, or the problem with it.
+fn number<T: std::str::FromStr>(
+    values: &[(String, String)],
+    name: &'static str,
+    problems: &mut Vec<FieldProblem>,
+) -> Option<T> {
+    match field(values, name) {
+        "" => {
+            problems.push(FieldProblem::new(name, Problem::Required));
+            None
+        }
+        text => {
+            let n = text.parse().ok();
+            if n.is_none() {
+                problems.push(FieldProblem::new(name, Problem::Malformed));
+            }
+            n
+        }
+    }
 }
 
 async fn publish(
     State(state): State<AppState>,
     c: Console,
-    Form(f): Form<PublishForm>,
+    Form(values): Form<Vec<(String, String)>>,
 ) -> Response {
-    if !csrf_ok(&c, &f.csrf) {
+    if !csrf_ok(&c, field(&values, "csrf")) {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
+    let mut problems = Vec::new();
+    let department_id = number::<i64>(&values, "department_id", &mut problems);
+    let slot_count = number::<u32>(&values, "slot_count", &mut problems);
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    let Ok(day) = time::Date::parse(&f.day, &fmt) else {
-        return (StatusCode::BAD_REQUEST, "day").into_response();
+    let day = match time::Date::parse(field(&values, "day"), &fmt) {
+        Ok(d) => Some(d),
+        Err(_) => {
+            problems.push(FieldProblem::new("day", Problem::Malformed));
+            None
+        }
     };
-    let p = PublishSchedule {
-        department_id: f.department_id,
-        doctor_staff_id: None,
-        clinic_name: Some(f.clinic_name).filter(|n| !n.trim().is_empty()),
-        day,
-        session: Session::parse(&f.session).unwrap_or(Session::Morning),
-        starts: None,
-        ends: None,
-        slot_count: f.slot_count,
+    let done = match (department_id, slot_count, day) {
+        (Some(department_id), Some(slot_count), Some(day)) if problems.is_empty() => {
+            let p = PublishSchedule {
+                department_id,
+                doctor_staff_id: None,
+                clinic_name: Some(field(&values, "clinic_name").to_owned())
+                    .filter(|n| !n.is_empty()),
+                day,
+                session: Session::parse(field(&values, "session")).unwrap_or(Session::Morning),
+                starts: None,
+                ends: None,
+                slot_count,
+            };
+            state.app.publish_schedule(&c.ctx, p).await
+        }
+        _ => Err(AppError::Invalid(problems)),
     };
-    let done = state.app.publish_schedule(&c.ctx, p).await;
-    after(&c, done, |s| format!("/schedules/{}", s.id))
-}
-
-#[derive(Deserialize)]
-struct PolicyForm {
-    csrf: String,
-    department_id: String,
-    reserved_percent: f64,
-    release_days: u16,
+    match done {
+        Ok(s) => Redirect::to(&format!("/schedules/{}", s.id)).into_response(),
+        Err(error) => {
+            let entered = Entered {
+                form: "publish",
+                error,
+                values: &values,
+            };
+            render_schedules(&state, &c, Some(entered)).await
+        }
+    }
 }
 
 async fn set_policy(
     State(state): State<AppState>,
     c: Console,
-    Form(f): Form<PolicyForm>,
+    Form(values): Form<Vec<(String, String)>>,
 ) -> Response {
-    if !csrf_ok(&c, &f.csrf) {
+    if !csrf_ok(&c, field(&values, "csrf")) {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
-    let params = ReserveParams {
-        reserved_permille: gongti_core::scheduling::permille_from_percent(f.reserved_percent),
-        release_days: f.release_days,
+    let mut problems = Vec::new();
+    let percent = number::<f64>(&values, "reserved_percent", &mut problems);
+    let release_days = number::<u16>(&values, "release_days", &mut problems);
+    let done = match (percent, release_days) {
+        (Some(percent), Some(release_days)) if problems.is_empty() => {
+            let params = ReserveParams {
+                reserved_permille: gongti_core::scheduling::permille_from_percent(percent),
+                release_days,
+            };
+            state
+                .app
+                .set_reserve_policy(&c.ctx, field(&values, "department_id").parse().ok(), params)
+                .await
+        }
+        _ => Err(AppError::Invalid(problems)),
     };
-    let done = state
-        .app
-        .set_reserve_policy(&c.ctx, f.department_id.parse().ok(), params)
-        .await;
-    after(&c, done, |()| "/schedules".to_owned())
+    match done {
+        Ok(()) => Redirect::to("/schedules").into_response(),
+        Err(error) => {
+            let entered = Entered {
+                form: "policy",
+                error,
+                values: &values,
+            };
+            render_schedules(&state, &c, Some(entered)).await
+        }
+    }
 }
 
 async fn schedule_page(State(state): State<AppState>, c: Console, Path(id): Path<i64>) -> Response {

@@ -47,6 +47,55 @@ async fn a_hospital_publishes_in_the_console_and_a_doctor_books_from_the_phone_p
     // A forged form (no matching token) changes nothing.
     let forged = post_form(&t, &admin, "/schedules", &form.replace(&csrf, "forged")).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    // A bad day and no slot count: both said in words, the form shown again as it was
+    // filled in, nothing published.
+    let bad = post_form(
+        &t,
+        &admin,
+        "/schedules",
+        &form
+            .replace(&day, "2026-13-40")
+            .replace("slot_count=10", "slot_count="),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+    for kept in [
+        "value=\"高血压\"",
+        "value=\"2026-13-40\"",
+        "日期",
+        "号源数",
+        "格式不正确",
+    ] {
+        assert!(bad.text.contains(kept), "{kept}: {}", bad.text);
+    }
+    assert!(
+        bad.text
+            .contains(&format!("<option value=\"{}\" selected>", t.cardio)),
+        "{}",
+        bad.text
+    );
+    // The same for the reserved share: a share out of range keeps what was typed.
+    let policy = post_form(
+        &t,
+        &admin,
+        "/schedules/policy",
+        &format!("csrf={csrf}&department_id=&reserved_percent=150&release_days=2"),
+    )
+    .await;
+    assert_eq!(
+        policy.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        policy.text
+    );
+    assert!(policy.text.contains("value=\"150\""), "{}", policy.text);
+    assert!(
+        page(&t, &admin, "/schedules", "zh")
+            .await
+            .text
+            .contains("未来两周暂无排班"),
+        "nothing was published"
+    );
     let r = post_form(&t, &admin, "/schedules", &form).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
     let location = r.headers[header::LOCATION].to_str().unwrap().to_owned();
