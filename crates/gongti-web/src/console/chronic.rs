@@ -59,6 +59,8 @@ struct WorkstationParams {
     list: Option<String>,
     sort: Option<String>,
     cursor: Option<String>,
+    /// The cursors of the pages before (see `pager`).
+    trail: Option<String>,
 }
 
 fn disease_label(l: Lang, d: Disease) -> &'static str {
@@ -106,7 +108,7 @@ async fn workstation(
                 }
             }
             @if page.items.is_empty() { p.muted { (l.t("没有待处理的紧急预警", "No urgent alert to handle")) } }
-            (pager("/workstation", &keep, page.next_after, l))
+            (pager("/workstation", &keep, (q.cursor.as_deref(), q.trail.as_deref()), page.next_after, l))
         }),
         "tasks" => state.app.open_tasks(&c.ctx, after, PAGE_SIZE_DEFAULT).await.map(|page| html! {
             table #worklist {
@@ -123,7 +125,7 @@ async fn workstation(
                     }
                 }
             }
-            (pager("/workstation", &keep, page.next_after, l))
+            (pager("/workstation", &keep, (q.cursor.as_deref(), q.trail.as_deref()), page.next_after, l))
         }),
         "contracts" => state.app.expiring_contracts(&c.ctx, None, after, PAGE_SIZE_DEFAULT).await.map(|page| html! {
             table #worklist {
@@ -136,7 +138,7 @@ async fn workstation(
                     }
                 }
             }
-            (pager("/workstation", &keep, page.next_after, l))
+            (pager("/workstation", &keep, (q.cursor.as_deref(), q.trail.as_deref()), page.next_after, l))
         }),
         other => {
             let which = FollowupWorklist::parse(other).unwrap_or(FollowupWorklist::DueThisWeek);
@@ -168,7 +170,7 @@ async fn workstation(
                     }
                 }
                 @if page.items.is_empty() { p.muted { (l.t("清单为空", "Nothing on this list")) } }
-                (pager("/workstation", &keep, page.next_after, l))
+                (pager("/workstation", &keep, (q.cursor.as_deref(), q.trail.as_deref()), page.next_after, l))
             })
         }
     };

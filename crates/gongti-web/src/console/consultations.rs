@@ -97,6 +97,8 @@ struct BoxParams {
     #[serde(rename = "box")]
     which: Option<String>,
     cursor: Option<String>,
+    /// The cursors of the pages before (see `pager`).
+    trail: Option<String>,
 }
 
 async fn boxes(State(state): State<AppState>, c: Console, Query(q): Query<BoxParams>) -> Response {
@@ -122,7 +124,7 @@ async fn boxes(State(state): State<AppState>, c: Console, Query(q): Query<BoxPar
                     }
                 }
                 @if page.items.is_empty() { p.muted { (l.t("清单为空", "Nothing on this list")) } }
-                (super::pager("/consultations", &[("box", which.clone())], page.next_after, l))
+                (super::pager("/consultations", &[("box", which.clone())], (q.cursor.as_deref(), q.trail.as_deref()), page.next_after, l))
             }
         });
     layout(

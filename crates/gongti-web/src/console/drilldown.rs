@@ -43,6 +43,8 @@ pub(super) struct ListParams {
     /// … or a referral figure.
     measure: Option<String>,
     cursor: Option<String>,
+    /// The cursors of the pages before (see `pager`).
+    trail: Option<String>,
     /// `csv` or `xlsx` for the file.
     format: Option<String>,
 }
@@ -217,7 +219,7 @@ async fn patients(
             }
         }
         @if items.is_empty() { p.muted { (l.t("名单为空", "Nobody on this list")) } }
-        (pager("/dashboard/patients", &keep, next, l))
+        (pager("/dashboard/patients", &keep, (q.cursor.as_deref(), q.trail.as_deref()), next, l))
     })
     .into_response()
 }

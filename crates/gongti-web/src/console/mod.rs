@@ -462,20 +462,62 @@ struct DirectoryParams {
     institution: Option<i64>,
     name: Option<String>,
     cursor: Option<String>,
+    /// The cursors of the pages before (see `pager`).
+    trail: Option<String>,
 }
 
-fn pager(path: &str, keep: &[(&str, String)], next_after: Option<i64>, lang: Lang) -> Markup {
-    let Some(after) = next_after else {
-        return html! {};
+/// Pages of a list remembered behind the current one, at most (older ones are
+/// dropped; "previous" then leads back to the first page).
+const TRAIL_MAX: usize = 50;
+/// The first page in a trail.
+const FIRST_PAGE: &str = "p";
+
+/// Links to the page before and the page after a paged list's current one. The
+/// lists page by cursor; the way back is the `trail` of the cursors of the pages
+/// before this one, carried in the links (`p.c1f.c2a`, `p` the first page).
+fn pager(
+    path: &str,
+    keep: &[(&str, String)],
+    (cursor, trail): (Option<&str>, Option<&str>),
+    next_after: Option<i64>,
+    lang: Lang,
+) -> Markup {
+    let valid = |t: &&str| *t == FIRST_PAGE || matches!(decode_cursor(Some(t)), Ok(Some(_)));
+    let trail: Vec<&str> = trail.unwrap_or("").split('.').filter(valid).collect();
+    let here = cursor.filter(|c| valid(c)).unwrap_or(FIRST_PAGE);
+    let link = |cursor: &str, trail: &[&str]| {
+        let mut query: Vec<String> = keep
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}", url_encode(v)))
+            .collect();
+        if cursor != FIRST_PAGE {
+            query.push(format!("cursor={cursor}"));
+        }
+        if !trail.is_empty() {
+            query.push(format!("trail={}", trail.join(".")));
+        }
+        format!("{path}?{}", query.join("&"))
     };
-    let mut query: Vec<String> = keep
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={}", url_encode(v)))
-        .collect();
-    query.push(format!("cursor={}", encode_cursor(after)));
+    let previous = match trail.split_last() {
+        Some((last, before)) => Some(link(last, before)),
+        None if here != FIRST_PAGE => Some(link(FIRST_PAGE, &[])),
+        None => None,
+    };
+    let next = next_after.map(|after| {
+        let mut behind = trail.clone();
+        behind.push(here);
+        let from = behind.len().saturating_sub(TRAIL_MAX);
+        link(&encode_cursor(after), &behind[from..])
+    });
     html! {
-        p.pager { a href=(format!("{path}?{}", query.join("&"))) { (lang.t("下一页 →", "Next page →")) } }
+        @if previous.is_some() || next.is_some() {
+            p.pager {
+                @if let Some(href) = &previous { a rel="prev" href=(href) { (lang.t("← 上一页", "← Previous page")) } }
+                @if previous.is_some() && next.is_some() { " · " }
+                @if let Some(href) = &next { a rel="next" href=(href) { (lang.t("下一页 →", "Next page →")) } }
+            }
+        }
     }
 }
 
@@ -551,7 +593,7 @@ async fn institutions_page(
                             }
                         }
                     }
-                    (pager("/institutions", &[("district", district.clone().unwrap_or_default())], page.next_after, l))
+                    (pager("/institutions", &[("district", district.clone().unwrap_or_default())], (q.cursor.as_deref(), q.trail.as_deref()), page.next_after, l))
                 }
                 Err(e) => (error_box(l, &e)),
             }
@@ -632,7 +674,7 @@ async fn staff_page(
                         }
                     }
                 }
-                (pager("/staff", &[("institution", institution.map(|i| i.to_string()).unwrap_or_default())], page.next_after, l))
+                (pager("/staff", &[("institution", institution.map(|i| i.to_string()).unwrap_or_default())], (q.cursor.as_deref(), q.trail.as_deref()), page.next_after, l))
             }
             Err(e) => (error_box(l, &e)),
         }
@@ -645,6 +687,8 @@ struct ResidentSearch {
     id_number: Option<String>,
     reason: Option<String>,
     cursor: Option<String>,
+    /// The cursors of the pages before (see `pager`).
+    trail: Option<String>,
 }
 
 async fn residents_page(
@@ -703,7 +747,7 @@ async fn residents_page(
                             }
                         }
                     }
-                    (pager("/residents", &[("name", q.name.clone().unwrap_or_default()), ("reason", reason.clone().unwrap_or_default())], page.next_after, l))
+                    (pager("/residents", &[("name", q.name.clone().unwrap_or_default()), ("reason", reason.clone().unwrap_or_default())], (q.cursor.as_deref(), q.trail.as_deref()), page.next_after, l))
                 }
             }
         }

@@ -249,6 +249,8 @@ struct BoxParams {
     #[serde(rename = "box")]
     which: Option<String>,
     cursor: Option<String>,
+    /// The cursors of the pages before (see `pager`).
+    trail: Option<String>,
 }
 
 const BOXES: [(&str, &str, &str); 3] = [
@@ -286,7 +288,7 @@ async fn boxes(State(state): State<AppState>, c: Console, Query(q): Query<BoxPar
                     }
                 }
                 @if page.items.is_empty() { p.muted { (l.t("清单为空", "Nothing on this list")) } }
-                (pager("/referrals", &[("box", which.clone())], page.next_after, l))
+                (pager("/referrals", &[("box", which.clone())], (q.cursor.as_deref(), q.trail.as_deref()), page.next_after, l))
             }
         });
     let status = body.as_ref().err().map_or(StatusCode::OK, status_of);

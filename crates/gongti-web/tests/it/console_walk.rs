@@ -333,6 +333,36 @@ async fn a_figure_drills_down_to_a_page_and_a_csv_of_its_patients() {
     );
     let rows = list.text.matches("<td class=\"id\">").count();
     assert!(rows > 5, "{}", list.text);
+    // The list pages forward and back again.
+    let href_of = |html: &str, rel: &str| {
+        html.split(&format!("rel=\"{rel}\" href=\""))
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .map(|h| h.replace("&amp;", "&"))
+    };
+    assert_eq!(
+        href_of(&list.text, "prev"),
+        None,
+        "the first page has no way back"
+    );
+    let second = get(&router, &officer, &href_of(&list.text, "next").unwrap()).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.text);
+    let back = href_of(&second.text, "prev").expect("a way back");
+    assert!(!back.contains("cursor="), "back to the first page: {back}");
+    let third = href_of(&second.text, "next").expect("a third page");
+    assert!(third.contains("trail=p.c"), "{third}");
+    let third = get(&router, &officer, &third).await;
+    let to_second = href_of(&third.text, "prev").unwrap();
+    assert_eq!(
+        get(&router, &officer, &to_second).await.text,
+        second.text,
+        "back from the third page is the second"
+    );
+    assert_eq!(
+        get(&router, &officer, &back).await.text,
+        list.text,
+        "and from the second the first"
+    );
 
     let before = app.store().audit_count().await.unwrap();
     let file = get(
