@@ -480,39 +480,116 @@ pub(crate) fn document() -> Value {
     })
 }
 
-/// A readable page of the API, rendered from the document on the server: no scripts,
-/// no CDN, works offline.
+/// One operation of the document: its path, method and description.
+type Operation = (String, String, Value);
+
+/// A tag's heading on the docs page: Chinese and English.
+fn tag_label(tag: &str) -> (&'static str, &str) {
+    let zh = match tag {
+        "auth" => "登录与令牌",
+        "residents" => "居民档案",
+        "region" => "区域、机构与人员",
+        "chronic" => "慢病管理",
+        "screening" => "筛查",
+        "readings" => "家庭自测",
+        "worklists" => "工作清单",
+        "indicators" => "绩效指标",
+        "referrals" => "双向转诊",
+        "scheduling" => "排班与号源",
+        "patients" => "居民自助",
+        "consultations" => "远程会诊",
+        "contracts" => "家庭医生签约",
+        "lab" => "检验结果",
+        "export" => "批量导出",
+        "import" => "批量导入",
+        _ => "",
+    };
+    (zh, tag)
+}
+
+/// A readable page of the API, rendered from the document on the server: operations
+/// grouped by tag under a sidebar of the tags; no scripts, no CDN, works offline.
 pub(crate) fn docs_page() -> String {
     let doc = document();
     let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+    // Operations by tag, in the order tags first appear.
+    let mut groups: Vec<(String, Vec<Operation>)> = Vec::new();
+    for (path, ops) in &paths {
+        for (method, o) in ops.as_object().into_iter().flatten() {
+            let tag = o["tags"][0].as_str().unwrap_or("other").to_owned();
+            let entry = (path.clone(), method.clone(), o.clone());
+            match groups.iter_mut().find(|(t, _)| *t == tag) {
+                Some((_, list)) => list.push(entry),
+                None => groups.push((tag, vec![entry])),
+            }
+        }
+    }
+    // The tags in the order a reader meets the work; any other after them.
+    const ORDER: [&str; 16] = [
+        "auth",
+        "residents",
+        "region",
+        "contracts",
+        "chronic",
+        "screening",
+        "readings",
+        "worklists",
+        "indicators",
+        "referrals",
+        "scheduling",
+        "consultations",
+        "patients",
+        "lab",
+        "export",
+        "import",
+    ];
+    groups.sort_by_key(|(tag, _)| ORDER.iter().position(|t| t == tag).unwrap_or(ORDER.len()));
     html! {
         (DOCTYPE)
         html lang="zh-CN" {
-            head { meta charset="utf-8"; title { "共体 API 文档 · Gongti API" } style { (maud::PreEscaped(crate::console::CSS)) } }
-            body {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "共体 API 文档 · Gongti API" }
+                style { (maud::PreEscaped(crate::console::CSS)) }
+            }
+            body.docs {
+                nav.docs-side aria-label="API" {
+                    p { strong { "共体 API" } " " small { (doc["info"]["version"].as_str().unwrap_or("")) } }
+                    ul {
+                        @for (tag, ops) in &groups {
+                            @let (zh, en) = tag_label(tag);
+                            li { a href=(format!("#tag-{tag}")) { @if !zh.is_empty() { (zh) " " } span.muted { (en) } } " " small.muted { "(" (ops.len()) ")" } }
+                        }
+                    }
+                    p { a href="/api/v1/openapi.json" { "openapi.json" } }
+                }
                 main.docs {
                     h1 { "共体 API · Gongti API " small { (doc["info"]["version"].as_str().unwrap_or("")) } }
                     p { (doc["info"]["description"].as_str().unwrap_or("")) }
-                    p { a href="/api/v1/openapi.json" { "openapi.json" } }
-                    @for (path, ops) in &paths {
-                        @for (method, o) in ops.as_object().into_iter().flatten() {
-                            section.op {
-                                h2 { code { (method.to_uppercase()) " /api/v1" (path) } }
-                                p { (o["summary"].as_str().unwrap_or("")) }
-                                @if let Some(params) = o["parameters"].as_array().filter(|p| !p.is_empty()) {
-                                    table {
-                                        tr { th { "参数 Parameter" } th { "位置 In" } th { "说明 Description" } }
-                                        @for p in params {
-                                            tr { td { code { (p["name"].as_str().unwrap_or("")) } } td { (p["in"].as_str().unwrap_or("")) } td { (p["description"].as_str().unwrap_or("")) } }
+                    @for (tag, ops) in &groups {
+                        @let (zh, en) = tag_label(tag);
+                        section.tag id=(format!("tag-{tag}")) {
+                            h2 { @if !zh.is_empty() { (zh) " · " } (en) }
+                            @for (path, method, o) in ops {
+                                section.op {
+                                    h3 { code { (method.to_uppercase()) " /api/v1" (path) } }
+                                    p { (o["summary"].as_str().unwrap_or("")) }
+                                    @if let Some(params) = o["parameters"].as_array().filter(|p| !p.is_empty()) {
+                                        table {
+                                            tr { th { "参数 Parameter" } th { "位置 In" } th { "说明 Description" } }
+                                            @for p in params {
+                                                tr { td { code { (p["name"].as_str().unwrap_or("")) } } td { (p["in"].as_str().unwrap_or("")) } td { (p["description"].as_str().unwrap_or("")) } }
+                                            }
                                         }
                                     }
-                                }
-                                @if let Some(schema) = o["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str() {
-                                    p { "请求体 Body: " code { (schema.rsplit('/').next().unwrap_or("")) } }
-                                }
-                                p.responses {
-                                    @for (status, r) in o["responses"].as_object().into_iter().flatten() {
-                                        span { code { (status) } " " (r["description"].as_str().unwrap_or("")) } " · "
+                                    @if let Some(schema) = o["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str() {
+                                        p { "请求体 Body: " code { (schema.rsplit('/').next().unwrap_or("")) } }
+                                    }
+                                    p.responses {
+                                        @for (status, r) in o["responses"].as_object().into_iter().flatten() {
+                                            span { code { (status) } " " (r["description"].as_str().unwrap_or("")) } " · "
+                                        }
                                     }
                                 }
                             }

@@ -442,6 +442,32 @@ async fn every_documented_path_exists() {
         docs.text.contains("/api/v1/residents") && !docs.text.contains("http"),
         "docs page must work offline"
     );
+    // Grouped by tag, each group reached from the sidebar, every operation in one.
+    let doc = t.get("/api/v1/openapi.json", "").await.json();
+    let mut tags: Vec<String> = Vec::new();
+    let mut operations = 0;
+    for ops in doc["paths"].as_object().unwrap().values() {
+        for o in ops.as_object().unwrap().values() {
+            operations += 1;
+            let tag = o["tags"][0].as_str().unwrap().to_owned();
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+    }
+    assert!(tags.len() > 5, "{tags:?}");
+    for tag in &tags {
+        assert!(
+            docs.text.contains(&format!("href=\"#tag-{tag}\""))
+                && docs.text.contains(&format!("id=\"tag-{tag}\"")),
+            "{tag}"
+        );
+    }
+    assert_eq!(
+        docs.text.matches("<section class=\"op\">").count(),
+        operations
+    );
+    assert!(docs.text.contains("居民档案") && docs.text.contains("双向转诊"));
 }
 
 #[tokio::test]
