@@ -14,11 +14,12 @@ if [ -n "${CI:-}" ]; then
   export CARGO_INCREMENTAL=0
 fi
 
-step "Chromium and ChromeDriver for the browser tests"
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+step "Chromium, ChromeDriver and CJK fonts for the browser tests and their screenshots"
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] ||
+  ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq chromium chromium-driver >/dev/null
+  apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null
 fi
 
 step "PostgreSQL for the contract suite"
@@ -63,6 +64,10 @@ cargo nextest run --workspace --locked --no-fail-fast || {
   df -h . "${TMPDIR:-/tmp}" >&2 || true
   exit "$rc"
 }
+
+# The browser tests' pictures of each role's main pages (1440 and 390 px): look at them.
+shots="${GONGTI_SCREENSHOT_DIR:-target/screenshots}"
+echo "screenshots: $shots ($(ls "$shots"/*.png 2>/dev/null | wc -l) pictures)" >&2
 
 step "contract: schemathesis against the OpenAPI document (doctor and administrator)"
 bash scripts/schemathesis.sh "${CARGO_TARGET_DIR:-target}/debug/gongti"

@@ -209,7 +209,16 @@ async fn a_doctor_signs_in_in_chromium_and_finds_a_resident() {
 
 /// Signs `username` in through the browser's sign-in page.
 pub(crate) async fn browser_sign_in(c: &fantoccini::Client, base: &str, username: &str) {
-    c.goto(&format!("{base}/login")).await.unwrap();
+    fill_sign_in(c, &format!("{base}/login"), username).await;
+    c.wait()
+        .for_element(Locator::Css("header .who"))
+        .await
+        .unwrap();
+}
+
+/// Opens a sign-in page, types the name and the tests' password, and sends it.
+pub(crate) async fn fill_sign_in(c: &fantoccini::Client, page: &str, username: &str) {
+    c.goto(page).await.unwrap();
     c.find(Locator::Id("username"))
         .await
         .unwrap()
@@ -226,10 +235,6 @@ pub(crate) async fn browser_sign_in(c: &fantoccini::Client, base: &str, username
         .await
         .unwrap()
         .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_element(Locator::Css("header .who"))
         .await
         .unwrap();
 }

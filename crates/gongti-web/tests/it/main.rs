@@ -31,6 +31,7 @@ mod readings;
 mod referrals;
 mod requests;
 mod scheduling;
+mod screens;
 mod sign_in;
 mod support;
 mod worklists;
