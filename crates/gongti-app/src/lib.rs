@@ -24,6 +24,7 @@ pub mod referrals;
 mod registrar;
 pub mod registry;
 pub mod residents;
+pub mod roster;
 pub mod scheduling;
 pub mod screening;
 mod sign_in;

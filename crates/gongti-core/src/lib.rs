@@ -20,6 +20,7 @@ pub mod referral;
 pub mod region;
 pub mod resident;
 pub mod role;
+pub mod roster;
 pub mod scheduling;
 pub mod scope;
 pub mod text;

@@ -149,7 +149,10 @@ pub fn problem_text(p: &FieldProblem) -> (String, String) {
             format!("应在 {min} 到 {max} 之间"),
             format!("must be between {min} and {max}"),
         ),
-        Inconsistent { with } => (format!("与 {with} 矛盾"), format!("contradicts {with}")),
+        Inconsistent { with } => {
+            let (zh, en) = crate::wording::field(with).unwrap_or((with, with));
+            (format!("与{zh}矛盾"), format!("contradicts {en}"))
+        }
         UnknownCode => ("不是可用的代码".into(), "is not a known code".into()),
         InFuture => (
             "不能晚于当前时间".into(),

@@ -26,6 +26,27 @@ fn op(summary: &str, tag: &str, params: Value, body: Option<&str>, ok: (&str, &s
     o
 }
 
+/// `POST /residents/import`: the body is the list itself, CSV or XLSX.
+fn roster_import() -> Value {
+    let mut o = op(
+        "Bring residents in from the institution's own list (花名册): CSV (UTF-8 or GBK) or XLSX, one resident a row under a header of 姓名, 身份证号 (required), 性别, 出生日期, 联系电话, 住址, 户号 — or their English names. Every row or none; 422 lists every problem with its line and column. A resident already registered here is left as stored (so a repeat registers nobody twice); one registered elsewhere is a problem",
+        "residents",
+        json!([query(
+            "dry_run",
+            "true: check every row, save nothing",
+            json!({"type": "boolean"})
+        )]),
+        None,
+        ("200", "{dry_run, rows, registered, already_registered}"),
+    );
+    let file = json!({"schema": {"type": "string", "format": "binary"}});
+    o["requestBody"] = json!({"required": true, "content": {
+        "text/csv": file.clone(),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": file,
+    }});
+    o
+}
+
 /// An operation open without a token (sign-in).
 fn public(mut o: Value) -> Value {
     o["security"] = json!([]);
@@ -263,6 +284,7 @@ fn paths(glass: Value) -> Value {
             "put": op("Correct a resident's demographics", "residents", json!([path_id()]), Some("Resident"), ("200", "The resident")),
         },
         "/residents/{id}/merge": {"post": op("Merge another record of the same person into this one", "residents", json!([path_id()]), Some("Merge"), ("204", "Merged"))},
+        "/residents/import": {"post": roster_import()},
         "/service-packages": {"get": op("Family-doctor service packages with their fee split (fen)", "contracts", json!([]), None, ("200", "{items}"))},
         "/residents/{id}/contracts": {
             "get": op("A resident's contracts, newest first (audited)", "contracts", json!([path_id()]), None, ("200", "{items}")),

@@ -328,10 +328,67 @@ pub(crate) fn audit_action(code: &str) -> (String, String) {
         "end" | "terminate" | "cancel" | "close" => ("结束", "ended"),
         "acknowledge" => ("确认处理", "acknowledged"),
         "answer" => ("答复", "answered"),
+        "import" => ("批量导入", "imported in bulk"),
         "download" => ("下载", "downloaded"),
         _ => ("操作", "worked on"),
     };
     (format!("{how_zh}{what_zh}"), format!("{what_en} {how_en}"))
+}
+
+/// A problem of a list brought in (花名册): where it is — line and column as the
+/// spreadsheet shows them — and what is wrong, in Chinese and English.
+pub(crate) fn sheet_problem(
+    p: &gongti_core::roster::SheetProblem,
+) -> ((String, String), (String, String)) {
+    use gongti_core::roster::{RESIDENT_COLUMNS, RosterProblem};
+    let column = p
+        .column
+        .and_then(|f| RESIDENT_COLUMNS.iter().find(|c| c.field == f));
+    let place = match (p.line, column) {
+        (0, _) => ("整个文件".to_owned(), "the file".to_owned()),
+        (1, None) => ("表头".to_owned(), "header".to_owned()),
+        (line, None) => (format!("第 {line} 行"), format!("line {line}")),
+        (line, Some(c)) => (
+            format!("第 {line} 行 · {}", c.zh),
+            format!("line {line}, {}", c.en),
+        ),
+    };
+    let reason: (String, String) = match &p.problem {
+        RosterProblem::Field(problem) => crate::error::problem_text(
+            &gongti_core::problem::FieldProblem::new("", problem.clone()),
+        ),
+        RosterProblem::MissingColumn => (
+            "缺少这一必填列".into(),
+            "this required column is missing".into(),
+        ),
+        RosterProblem::UnknownColumn => (
+            "表头有无法识别的列（可用列见模板）".into(),
+            "a column is not one of the template's".into(),
+        ),
+        RosterProblem::DuplicateColumn => ("这一列出现了两次".into(), "this column is given twice".into()),
+        RosterProblem::NoRows => ("表头下没有任何居民".into(), "no resident under the header".into()),
+        RosterProblem::TooManyRows { max } => (
+            format!("超过 {max} 行，请分成几个文件导入"),
+            format!("more than {max} rows: bring it in as several files"),
+        ),
+        RosterProblem::DuplicateOf { line } => (
+            format!("与第 {line} 行的身份证号相同"),
+            format!("the same ID number as line {line}"),
+        ),
+        RosterProblem::NumberNotText => (
+            "电子表格把身份证号存成了数字，末几位已丢失：请把该列设为“文本”后重新录入".into(),
+            "the spreadsheet kept the ID number as a number and lost its last digits: format the column as text and enter it again".into(),
+        ),
+        RosterProblem::RegisteredElsewhere => (
+            "已在其他机构登记建档（迁入请办理转移，不要重复建档）".into(),
+            "registered at another institution (a move is a transfer, not a second registration)".into(),
+        ),
+        RosterProblem::Unreadable => (
+            "无法读取：请上传 UTF-8 或 GBK 编码的 CSV 文件，或 Excel 的 .xlsx 文件".into(),
+            "unreadable: upload a CSV file (UTF-8 or GBK) or an Excel .xlsx workbook".into(),
+        ),
+    };
+    (place, reason)
 }
 
 /// A form field's name as the form labels it, for the problems listed under an error.

@@ -9,6 +9,7 @@ mod patients;
 mod readings;
 mod referral_figures;
 mod referrals;
+pub(crate) mod roster;
 mod scheduling;
 mod screening;
 
@@ -57,6 +58,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(consultations::routes())
         .merge(patients::staff_routes())
         .merge(referral_figures::routes())
+        .merge(roster::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::idempotency::guard,

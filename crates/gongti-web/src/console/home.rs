@@ -23,6 +23,7 @@ pub(super) type MenuItem = (&'static str, &'static str, &'static str);
 const HOME: MenuItem = ("/", "首页", "Home");
 const WORKSTATION: MenuItem = ("/workstation", "工作台", "Workstation");
 const RESIDENTS: MenuItem = ("/residents", "居民", "Residents");
+const IMPORT: MenuItem = ("/residents/import", "花名册导入", "Import residents");
 const REFERRALS: MenuItem = ("/referrals", "转诊", "Referrals");
 const CONSULTATIONS: MenuItem = ("/consultations", "会诊", "Consultations");
 const SCHEDULES: MenuItem = ("/schedules", "排班号源", "Schedules");
@@ -51,7 +52,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             DASHBOARD,
         ],
         Role::Specialist => &[REFERRALS, CONSULTATIONS, SCHEDULES, RESIDENTS],
-        Role::InstitutionAdmin => &[SCHEDULES, RESIDENTS, DASHBOARD],
+        Role::InstitutionAdmin => &[SCHEDULES, RESIDENTS, IMPORT, DASHBOARD],
         Role::DistrictOfficer | Role::CityOfficer => &[DASHBOARD, RESIDENTS],
         Role::InsuranceOfficer => &[DASHBOARD],
         Role::CityAdmin => &[ACCOUNTS],
@@ -163,8 +164,8 @@ fn role_card(l: Lang, role: Role) -> Markup {
             "Take referrals from the clinics (accept, arrival, visit, refer back) and answer consultations.",
         ),
         Role::InstitutionAdmin => (
-            "发布和调整本机构的排班与号源（其中一部分预留给家庭医生），查看本机构的慢病管理看板。",
-            "Publish and change your institution's schedules and slots (a share held back for family doctors); see its chronic-care dashboard.",
+            "发布和调整本机构的排班与号源（其中一部分预留给家庭医生），从本机构已有的名单（CSV 或 Excel）批量导入居民，查看本机构的慢病管理看板。",
+            "Publish and change your institution's schedules and slots (a share held back for family doctors); bring residents in from your own list (CSV or Excel); see its chronic-care dashboard.",
         ),
         Role::DistrictOfficer | Role::CityOfficer => (
             "在看板查看辖区的慢病管理、转诊和预约指标，逐级下钻到机构。",

@@ -27,6 +27,7 @@ mod drilldown;
 mod home;
 mod patient;
 mod referrals;
+mod roster;
 mod scheduling;
 mod screen;
 mod svg;
@@ -169,6 +170,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(contracts::routes())
         .merge(scheduling::routes())
         .merge(screen::routes())
+        .merge(roster::routes())
         // Every form carries an idempotency key: a double submit stores once.
         .route_layer(axum::middleware::from_fn_with_state(
             state,
@@ -721,6 +723,9 @@ async fn residents_page(
     };
     layout(&c, l.t("居民", "Residents"), html! {
         h1 { (l.t("居民查询", "Find a resident")) }
+        @if roster::may_import(&c) {
+            p { a #import-link href="/residents/import" { (l.t("从名单批量导入居民（CSV / Excel）→", "Bring residents in from a list (CSV / Excel) →")) } }
+        }
         form.search method="get" action="/residents" {
             input name="name" placeholder=(l.t("姓名（前缀）", "Name (prefix)")) value=(q.name.as_deref().unwrap_or(""));
             input name="id_number" placeholder=(l.t("身份证号", "ID number")) value="" autocomplete="off";

@@ -332,6 +332,7 @@ const ROUTES: &[&str] = &[
     "/residents",
     "/residents/{id}",
     "/residents/{id}/merge",
+    "/residents/import",
     "/residents/{id}/access-log",
     "/followups/evaluate",
     "/residents/{id}/enrolments",

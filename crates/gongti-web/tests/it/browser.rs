@@ -81,6 +81,14 @@ pub(crate) async fn connect(port: u16) -> fantoccini::Client {
     panic!("chromedriver did not accept a session on port {port}");
 }
 
+/// Serves the router on a free loopback port for the browser; its base URL.
+pub(crate) async fn served(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, router).into_future());
+    base
+}
+
 /// Waits until the browser has navigated to a URL containing `part`, so that the next
 /// look-up cannot find an element of the page it left.
 pub(crate) async fn wait_for_url(c: &fantoccini::Client, part: &str) {
@@ -99,9 +107,7 @@ async fn a_doctor_signs_in_in_chromium_and_finds_a_resident() {
         return;
     };
     let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(axum::serve(listener, t.router.clone()).into_future());
+    let base = served(t.router.clone()).await;
 
     let c = connect(port).await;
     c.goto(&format!("{base}/residents")).await.unwrap();
@@ -268,9 +274,7 @@ async fn the_workstation_lists_a_due_patient_and_the_form_classifies_as_the_doct
     assert_eq!(r.status.as_u16(), 201, "{}", r.text);
     t.shift_clock(0);
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(axum::serve(listener, t.router.clone()).into_future());
+    let base = served(t.router.clone()).await;
     let c = connect(port).await;
     browser_sign_in(&c, &base, "doctor").await;
 
@@ -384,9 +388,7 @@ async fn an_officer_reads_the_dashboard_and_drills_down_to_a_district() {
     .unwrap();
     app.seed_demo(3_000, 5, PASSWORD, |_, _| {}).await.unwrap();
     let router = gongti_web::router(app, gongti_web::WebConfig::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(axum::serve(listener, router).into_future());
+    let base = served(router).await;
     let c = connect(port).await;
     browser_sign_in(&c, &base, "officer").await;
 
@@ -442,5 +444,71 @@ async fn an_officer_reads_the_dashboard_and_drills_down_to_a_district() {
         png,
     )
     .unwrap();
+    c.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_centre_administrator_brings_a_list_in_from_a_file_in_chromium() {
+    let Some((_driver, port)) = chromedriver() else {
+        return;
+    };
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let base = served(t.router.clone()).await;
+    let mut list = String::from("姓名,身份证号,联系电话\n");
+    for i in 1..=3 {
+        list.push_str(&format!(
+            "导入{i},{},1390000000{i}\n",
+            crate::support::id_number_born("19550505", 900 + i)
+        ));
+    }
+    let file = gongti_testdb::temp_dir("gongti-roster").join("名单.csv");
+    std::fs::write(&file, list).unwrap();
+    let before = t.store.resident_count().await.unwrap();
+
+    let c = connect(port).await;
+    browser_sign_in(&c, &base, "instadmin").await;
+    c.find(Locator::LinkText("花名册导入"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_url(&c, "/residents/import").await;
+    for (button, expected) in [
+        ("check", "检查通过：共 3 行"),
+        ("load", "导入完成：新建档 3 人"),
+    ] {
+        c.wait()
+            .for_element(Locator::Id("file"))
+            .await
+            .unwrap()
+            .send_keys(&file.display().to_string())
+            .await
+            .unwrap();
+        c.find(Locator::Id(button))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        // The answer is a new page: wait for its words, not the last page's.
+        let mut shown = String::new();
+        for _ in 0..100 {
+            shown = c.source().await.unwrap();
+            if shown.contains(expected) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(shown.contains(expected), "{button}: {shown}");
+        if button == "check" {
+            assert_eq!(
+                t.store.resident_count().await.unwrap(),
+                before,
+                "checked only"
+            );
+        }
+    }
+    assert_eq!(t.store.resident_count().await.unwrap(), before + 3);
     c.close().await.unwrap();
 }

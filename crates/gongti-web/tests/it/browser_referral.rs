@@ -6,7 +6,7 @@
 use fantoccini::Locator;
 use serde_json::json;
 
-use crate::browser::{browser_sign_in, chromedriver, connect, wait_for_url};
+use crate::browser::{browser_sign_in, chromedriver, connect, served, wait_for_url};
 use crate::support::TestApp;
 
 async fn click(c: &fantoccini::Client, css: &str) {
@@ -85,9 +85,7 @@ async fn an_alert_is_referred_with_one_click_accepted_and_referred_back() {
         .await;
     assert_eq!(r.status.as_u16(), 201, "{}", r.text);
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(axum::serve(listener, t.router.clone()).into_future());
+    let base = served(t.router.clone()).await;
     let c = connect(port).await;
 
     // The family doctor: the alert, one click.
@@ -189,9 +187,7 @@ async fn a_resident_books_on_a_phone_sized_screen() {
         .await;
     assert_eq!(r.status.as_u16(), 201, "{}", r.text);
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(axum::serve(listener, t.router.clone()).into_future());
+    let base = served(t.router.clone()).await;
     let c = connect(port).await;
     c.set_window_size(390, 844).await.unwrap();
     c.goto(&format!("{base}/patient")).await.unwrap();

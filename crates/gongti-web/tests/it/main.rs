@@ -30,6 +30,7 @@ mod patients;
 mod readings;
 mod referrals;
 mod requests;
+mod roster;
 mod scheduling;
 mod screens;
 mod sign_in;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 
-use crate::browser::{browser_sign_in, chromedriver, connect, fill_sign_in, wait_for_url};
+use crate::browser::{browser_sign_in, chromedriver, connect, fill_sign_in, served, wait_for_url};
 use crate::support::PASSWORD;
 
 /// Each role and its main pages (`admin` is the city's administrator, opened as
@@ -19,7 +19,7 @@ const PAGES: [(&str, &[&str]); 10] = [
     ("pharmacist", &["/"]),
     ("specialist", &["/", "/referrals", "/consultations"]),
     ("hospadmin", &["/", "/schedules"]),
-    ("centreadmin", &["/"]),
+    ("centreadmin", &["/", "/residents/import"]),
     ("officer", &["/", "/dashboard", "/dashboard/screen"]),
     ("district", &["/dashboard"]),
     ("insurer", &["/"]),
@@ -109,9 +109,7 @@ async fn each_roles_main_pages_are_photographed_at_1440_and_390() {
     .await
     .unwrap();
     let router = gongti_web::router(app, gongti_web::WebConfig::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(axum::serve(listener, router).into_future());
+    let base = served(router).await;
 
     let mut problems = Vec::new();
     let mut taken = 0;

@@ -213,14 +213,13 @@ async fn an_unknown_name_is_answered_like_a_wrong_password() {
             (b.status, b.json()["code"].clone())
         );
         assert!(retry_after(&a).abs_diff(retry_after(&b)) <= 1);
-        // And takes as long: the same work, a decoy hash for the unknown name.
-        known.sort();
-        unknown.sort();
-        let (k, u) = (known[known.len() / 2], unknown[unknown.len() / 2]);
+        // And takes as long: the same work, a decoy hash for the unknown name. The
+        // quickest of each is compared: a busy machine only ever adds time.
+        let (k, u) = (*known.iter().min().unwrap(), *unknown.iter().min().unwrap());
         let gap = k.abs_diff(u);
         assert!(
             gap < Duration::from_millis(60) || gap < k.max(u) / 4,
-            "median {k:?} for a wrong password, {u:?} for an unknown name"
+            "quickest {k:?} for a wrong password, {u:?} for an unknown name"
         );
     }
 }

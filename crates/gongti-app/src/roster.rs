@@ -1,0 +1,342 @@
+//! Bringing a community's register in from its own lists (花名册导入): a CSV file
+//! (UTF-8, or GB 18030 as Excel saves it on a Chinese desktop) or an XLSX workbook's
+//! first sheet, one resident a row (`gongti_core::roster`). A dry run reads and
+//! checks every row and lists every problem — line, column, reason — at once, and
+//! writes nothing; the load registers every row in one transaction with its audit
+//! record (`App::import`), or none. A resident already registered with the row's ID
+//! number is left as stored and counted, so loading the same list twice registers
+//! nobody twice.
+
+use std::io::Cursor;
+
+use gongti_core::access::may_register_resident;
+use gongti_core::audit::Outcome;
+use gongti_core::problem::FieldProblem;
+use gongti_core::region::InstitutionId;
+use gongti_core::resident::ResidentForm;
+use gongti_core::roster::{RosterProblem, Row, Sheet, SheetProblem, resident_forms};
+
+use gongti_store::ResidentFilter;
+
+use crate::import::{ImportItem, ImportOutcome};
+use crate::{App, AppError, Ctx};
+
+/// The largest file accepted (about 100,000 rows of a register).
+pub const FILE_BYTES_MAX: usize = 32 * 1024 * 1024;
+/// ID numbers looked up at a time (well inside every engine's bound parameters).
+const LOOKUP_CHUNK: usize = 500;
+
+/// What a load did, or what a dry run found it would do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RosterSummary {
+    /// Rows read under the header.
+    pub rows: usize,
+    /// Residents registered (none on a dry run).
+    pub registered: usize,
+    /// Rows whose ID number was registered already: left as stored.
+    pub already_registered: usize,
+}
+
+/// Why a list was not brought in.
+#[derive(Debug)]
+pub enum RosterError {
+    /// The list's own problems and the registration rules', every one of them.
+    Problems(Vec<SheetProblem>),
+    /// Anything else (refused, storage).
+    App(AppError),
+}
+
+impl From<AppError> for RosterError {
+    fn from(e: AppError) -> Self {
+        RosterError::App(e)
+    }
+}
+
+fn unreadable() -> Vec<SheetProblem> {
+    vec![SheetProblem {
+        line: 0,
+        column: None,
+        problem: RosterProblem::Unreadable,
+    }]
+}
+
+/// Reads a file as a sheet: an XLSX workbook (by its zip signature) or CSV text.
+pub fn read_sheet(bytes: &[u8]) -> Result<Sheet, Vec<SheetProblem>> {
+    if bytes.starts_with(b"PK\x03\x04") {
+        read_xlsx(bytes)
+    } else {
+        read_csv(bytes)
+    }
+}
+
+/// CSV text: UTF-8 (a byte-order mark skipped) or else GB 18030; comma-separated,
+/// quoted as RFC 4180 says; blank lines skipped.
+fn read_csv(bytes: &[u8]) -> Result<Sheet, Vec<SheetProblem>> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => std::borrow::Cow::Borrowed(t),
+        Err(_) => {
+            let (text, _, had_errors) = encoding_rs::GB18030.decode(bytes);
+            if had_errors {
+                return Err(unreadable());
+            }
+            text
+        }
+    };
+    if text.contains('\0') {
+        return Err(unreadable());
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut lines = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|_| unreadable())?;
+        let cells: Vec<String> = record.iter().map(|c| c.trim().to_owned()).collect();
+        if cells.iter().all(String::is_empty) {
+            continue;
+        }
+        lines.push(cells);
+    }
+    let mut lines = lines.into_iter();
+    Ok(Sheet {
+        header: lines.next().unwrap_or_default(),
+        rows: lines.collect(),
+        numeric_cells: Vec::new(),
+    })
+}
+
+/// An XLSX workbook's first sheet; a date cell is read as its day, a number as
+/// written (and remembered as a number: an ID number there has lost digits).
+fn read_xlsx(bytes: &[u8]) -> Result<Sheet, Vec<SheetProblem>> {
+    use calamine::{Data, Reader};
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(Cursor::new(bytes)).map_err(|_| unreadable())?;
+    let range = book
+        .worksheet_range_at(0)
+        .ok_or_else(unreadable)?
+        .map_err(|_| unreadable())?;
+    let mut header = None;
+    let mut rows = Vec::new();
+    let mut numeric_cells = Vec::new();
+    for row in range.rows() {
+        let mut numeric = Vec::new();
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| match cell {
+                Data::Empty | Data::Error(_) => String::new(),
+                Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => {
+                    s.trim().to_owned()
+                }
+                Data::Int(n) => {
+                    numeric.push(i);
+                    n.to_string()
+                }
+                Data::Float(f) => {
+                    numeric.push(i);
+                    if f.fract() == 0.0 && f.abs() < 1e21 {
+                        format!("{f:.0}")
+                    } else {
+                        f.to_string()
+                    }
+                }
+                Data::Bool(b) => b.to_string(),
+                Data::DateTime(d) => {
+                    let (y, m, day, ..) = d.to_ymd_hms_milli();
+                    format!("{y:04}-{m:02}-{day:02}")
+                }
+            })
+            .collect();
+        if cells.iter().all(String::is_empty) {
+            continue;
+        }
+        if header.is_none() {
+            header = Some(cells);
+            continue;
+        }
+        numeric_cells.extend(numeric.into_iter().map(|c| (rows.len(), c)));
+        rows.push(cells);
+    }
+    Ok(Sheet {
+        header: header.unwrap_or_default(),
+        rows,
+        numeric_cells,
+    })
+}
+
+impl App {
+    /// Brings the residents of a list in at the actor's own institution (its
+    /// community team's roles only, as single registrations), every row or none; with
+    /// `dry_run`, checks every row and writes nothing.
+    pub async fn import_residents(
+        &self,
+        ctx: &Ctx,
+        bytes: &[u8],
+        dry_run: bool,
+    ) -> Result<RosterSummary, RosterError> {
+        let mut entry = self.entry(ctx, "resident.import", Outcome::Ok);
+        entry.reason = dry_run.then(|| "dry_run".to_owned());
+        let actor = ctx.principal.actor();
+        let allowed = ctx
+            .principal
+            .institution_id
+            .is_some_and(|own| may_register_resident(&actor, InstitutionId(own)));
+        if !allowed {
+            return Err(self.refuse(entry, AppError::Forbidden).await.into());
+        }
+        let result = match read_sheet(bytes).and_then(|sheet| resident_forms(&sheet)) {
+            Ok(rows) => self.register_residents(ctx, rows, dry_run).await,
+            Err(found) => Err(RosterError::Problems(found)),
+        };
+        entry.outcome = match &result {
+            Ok(_) => Outcome::Ok,
+            Err(RosterError::Problems(_)) => Outcome::Invalid,
+            Err(RosterError::App(_)) => Outcome::Error,
+        };
+        self.audit.record(vec![entry]).await?;
+        result
+    }
+
+    async fn register_residents(
+        &self,
+        ctx: &Ctx,
+        read: Vec<Row>,
+        dry_run: bool,
+    ) -> Result<RosterSummary, RosterError> {
+        let rows = read.len();
+        // The rows' own problems, and the registration rules' to come: all at once.
+        let mut problems: Vec<SheetProblem> = read
+            .iter()
+            .flat_map(|r| r.problems.iter().cloned())
+            .collect();
+        let forms: Vec<(ResidentForm, bool)> = read
+            .into_iter()
+            .map(|r| (r.form, r.repeats_earlier))
+            .collect();
+        let own = ctx.principal.institution_id;
+        // Who is registered already, by normalised ID number: here they are left as
+        // stored; elsewhere the row is refused (a move is a transfer).
+        let today = self.today();
+        let normalised: Vec<Option<String>> = forms
+            .iter()
+            .map(|(f, _)| {
+                gongti_core::IdNumber::parse(&f.id_number, today)
+                    .ok()
+                    .map(|id| id.as_str().to_owned())
+            })
+            .collect();
+        let mut home_of = std::collections::HashMap::new();
+        let known: Vec<String> = normalised.iter().flatten().cloned().collect();
+        for chunk in known.chunks(LOOKUP_CHUNK) {
+            let filter = ResidentFilter {
+                id_numbers: chunk.to_vec(),
+                ..Default::default()
+            };
+            let page = self
+                .store
+                .residents(&filter, None, chunk.len() as u32)
+                .await
+                .map_err(AppError::from)?;
+            for r in page.items {
+                home_of.insert(r.id_number.as_str().to_owned(), r.home_institution_id);
+            }
+        }
+        let mut already_registered = 0;
+        let mut items = Vec::with_capacity(rows);
+        let mut row_of_item = Vec::with_capacity(rows);
+        for (row, ((form, repeats_earlier), id)) in forms.into_iter().zip(normalised).enumerate() {
+            if repeats_earlier {
+                continue;
+            }
+            match id.and_then(|id| home_of.get(&id).copied()) {
+                Some(home) if Some(home) == own => already_registered += 1,
+                Some(_) => problems.push(SheetProblem::at_row(
+                    row,
+                    "id_number",
+                    RosterProblem::RegisteredElsewhere,
+                )),
+                None => {
+                    row_of_item.push(row);
+                    items.push(ImportItem::Register {
+                        form,
+                        home: None,
+                        if_none_exist: false,
+                    });
+                }
+            }
+        }
+        // A list with problems is only checked: its other rows' problems are wanted.
+        let check_only = dry_run || !problems.is_empty();
+        let outcomes = match self.import(ctx, &items, check_only).await {
+            Ok(o) => o,
+            Err(AppError::InvalidBatch(found)) => {
+                // A cell the sheet already marked (an ID number kept as a number) is
+                // not judged twice.
+                let marked: std::collections::HashSet<(usize, Option<&str>)> =
+                    problems.iter().map(|p| (p.line, p.column)).collect();
+                let judged: Vec<SheetProblem> = found
+                    .iter()
+                    .map(|(i, p): &(usize, FieldProblem)| SheetProblem::of_row(row_of_item[*i], p))
+                    .filter(|p| !marked.contains(&(p.line, p.column)))
+                    .collect();
+                problems.extend(judged);
+                Vec::new()
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if !problems.is_empty() {
+            problems.sort_by_key(|p| p.line);
+            return Err(RosterError::Problems(problems));
+        }
+        let registered = if dry_run {
+            0
+        } else {
+            outcomes
+                .iter()
+                .filter(|o| matches!(o, ImportOutcome::Registered(_)))
+                .count()
+        };
+        Ok(RosterSummary {
+            rows,
+            registered,
+            already_registered,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_is_read_as_utf8_with_or_without_its_mark_or_as_gb18030() {
+        let text = "姓名,身份证号\n王建国,11010519491231002X\n\n";
+        let plain = read_sheet(text.as_bytes()).unwrap();
+        assert_eq!(plain.header, ["姓名", "身份证号"]);
+        assert_eq!(plain.rows, [["王建国", "11010519491231002X"]]);
+        let marked = [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat();
+        assert_eq!(read_sheet(&marked).unwrap(), plain);
+        let (gbk, _, _) = encoding_rs::GB18030.encode(text);
+        assert_ne!(gbk.as_ref(), text.as_bytes());
+        assert_eq!(read_sheet(&gbk).unwrap(), plain);
+    }
+
+    #[test]
+    fn quoted_cells_keep_their_commas_and_lines() {
+        let sheet = read_sheet("姓名,住址\n\"王, 建国\",\"一楼\n二门\"\n".as_bytes()).unwrap();
+        assert_eq!(sheet.rows, [["王, 建国", "一楼\n二门"]]);
+    }
+
+    #[test]
+    fn what_is_not_a_list_is_unreadable() {
+        for bytes in [
+            b"PK\x03\x04not a zip".as_slice(),
+            b"\x00\x01\x02\xff\xfe".as_slice(),
+        ] {
+            let found = read_sheet(bytes).unwrap_err();
+            assert_eq!(found[0].problem, RosterProblem::Unreadable);
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! `POST /residents/import`: a community's register brought in from its own list —
+//! the body is the file itself, CSV (UTF-8 or GBK) or XLSX (`gongti_app::roster`).
+//! `dry_run=true` checks every row and saves nothing. Every problem comes back at once
+//! with its line and column; the load registers every row or none.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use gongti_app::Ctx;
+use gongti_app::roster::{FILE_BYTES_MAX, RosterError};
+use gongti_core::roster::SheetProblem;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::ApiQuery;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/residents/import",
+        axum::routing::post(import).layer(axum::extract::DefaultBodyLimit::max(FILE_BYTES_MAX)),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportParams {
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// A problem of the list as the API and the console's page word it.
+pub(crate) fn problem_json(p: &SheetProblem) -> Value {
+    let ((place_zh, place_en), (zh, en)) = crate::wording::sheet_problem(p);
+    json!({
+        "line": p.line,
+        "column": p.column,
+        "code": p.problem.code(),
+        "place": place_zh,
+        "place_en": place_en,
+        "message": zh,
+        "message_en": en,
+    })
+}
+
+async fn import(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    ApiQuery(q): ApiQuery<ImportParams>,
+    body: Bytes,
+) -> Response {
+    match state.app.import_residents(&ctx, &body, q.dry_run).await {
+        Ok(s) => Json(json!({
+            "dry_run": q.dry_run,
+            "rows": s.rows,
+            "registered": s.registered,
+            "already_registered": s.already_registered,
+        }))
+        .into_response(),
+        Err(RosterError::Problems(found)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({
+                "code": "invalid_list",
+                "message": "名单有误，已列出每一处问题（行、列、原因），未保存任何数据",
+                "message_en": "The list has problems, each listed with its line and column; nothing was saved",
+                "problems": found.iter().map(problem_json).collect::<Vec<_>>(),
+            })),
+        )
+            .into_response(),
+        Err(RosterError::App(e)) => ApiError::from(e).into_response(),
+    }
+}

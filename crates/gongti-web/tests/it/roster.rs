@@ -1,0 +1,357 @@
+//! Bringing residents in from an institution's own list (花名册导入): CSV in UTF-8 or
+//! GBK and XLSX, through the API and the console's upload page — every problem at
+//! once by line and column with nothing saved, then every row or none, a repeat
+//! registering nobody twice.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::Value;
+
+use crate::console::{page, sign_in};
+use crate::console_scheduling::csrf_of;
+use crate::support::{
+    HOME_RESIDENT_ID_NUMBER, OTHER_RESIDENT_ID_NUMBER, Reply, TestApp, id_number_born,
+};
+
+async fn upload(t: &TestApp, token: &str, query: &str, content_type: &str, body: Vec<u8>) -> Reply {
+    t.send(
+        Request::post(format!("/api/v1/residents/import{query}"))
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await
+}
+
+fn places(reply: &Reply) -> Vec<(i64, String, String)> {
+    reply.json()["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["line"].as_i64().unwrap(),
+                p["column"].as_str().unwrap_or("").to_owned(),
+                p["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn good_list() -> String {
+    let mut text = String::from("姓名,身份证号,性别,出生日期,联系电话,住址\n");
+    for i in 1..=5 {
+        text.push_str(&format!(
+            "居民{i},{},,1950/01/01,1380013800{i},和平区卫津路{i}号\n",
+            id_number_born("19500101", 500 + i)
+        ));
+    }
+    // Registered here already: left as stored.
+    text.push_str(&format!("张三,{HOME_RESIDENT_ID_NUMBER},,,,\n"));
+    text
+}
+
+#[tokio::test]
+async fn a_centre_checks_its_list_sees_every_problem_then_loads_every_row_once() {
+    for t in TestApp::all().await {
+        let admin = t.token("instadmin").await;
+        let before = t.store.resident_count().await.unwrap();
+
+        // Every problem at once, by line and column; nothing saved.
+        let bad = format!(
+            "姓名,身份证号,出生日期\n\
+             甲,{},1950-01-01\n\
+             ,{},1950-01-02\n\
+             丙,110105194912310021,\n\
+             丁,{},1950年\n\
+             戊,{},\n\
+             己,{OTHER_RESIDENT_ID_NUMBER},\n",
+            id_number_born("19500101", 601),
+            id_number_born("19500102", 602),
+            id_number_born("19500103", 603),
+            id_number_born("19500101", 601),
+        );
+        let r = upload(&t, &admin, "?dry_run=true", "text/csv", bad.into_bytes()).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert_eq!(
+            places(&r),
+            [
+                (3, "name".into(), "required".into()),
+                (4, "id_number".into(), "id_number_check_character".into()),
+                (5, "birth_date".into(), "malformed".into()),
+                (6, "id_number".into(), "duplicate_row".into()),
+                (7, "id_number".into(), "registered_elsewhere".into()),
+            ],
+            "{}",
+            r.text
+        );
+        // Registered elsewhere, in words.
+        let elsewhere = format!("姓名,身份证号\n己,{OTHER_RESIDENT_ID_NUMBER}\n");
+        let r = upload(&t, &admin, "", "text/csv", elsewhere.into_bytes()).await;
+        assert_eq!(
+            places(&r),
+            [(2, "id_number".into(), "registered_elsewhere".into())]
+        );
+        assert!(
+            r.json()["problems"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("其他机构")
+        );
+        // A header that is not ours: named, all at once.
+        let r = upload(
+            &t,
+            &admin,
+            "",
+            "text/csv",
+            "名字,证件\n甲,1\n".as_bytes().to_vec(),
+        )
+        .await;
+        assert_eq!(
+            places(&r),
+            [
+                (1, "".into(), "column_unknown".into()),
+                (1, "".into(), "column_unknown".into()),
+                (1, "name".into(), "column_missing".into()),
+                (1, "id_number".into(), "column_missing".into()),
+            ]
+        );
+        assert_eq!(
+            t.store.resident_count().await.unwrap(),
+            before,
+            "nothing saved"
+        );
+
+        // The mended list, saved by Excel as GBK: the dry run counts and saves nothing.
+        let list = good_list();
+        let (gbk, _, _) = encoding_rs::GB18030.encode(&list);
+        let r = upload(&t, &admin, "?dry_run=true", "text/csv", gbk.to_vec()).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(
+            (r.json()["rows"].clone(), r.json()["registered"].clone()),
+            (Value::from(6), Value::from(0))
+        );
+        assert_eq!(r.json()["already_registered"], 1);
+        assert_eq!(t.store.resident_count().await.unwrap(), before);
+
+        // The load: every row, audited; the one already here left as stored.
+        let r = upload(&t, &admin, "", "text/csv", good_list().into_bytes()).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(
+            (
+                r.json()["registered"].as_i64(),
+                r.json()["already_registered"].as_i64()
+            ),
+            (Some(5), Some(1))
+        );
+        assert_eq!(t.store.resident_count().await.unwrap(), before + 5);
+        let tail = t.audit_tail(7).await;
+        let actions: Vec<&str> = tail.iter().map(|e| e.entry.action.as_str()).collect();
+        assert_eq!(
+            actions.iter().filter(|a| **a == "resident.create").count(),
+            5,
+            "{actions:?}"
+        );
+        assert_eq!(actions.last(), Some(&"resident.import"));
+        let found = t
+            .get(
+                &format!(
+                    "/api/v1/residents?id_number={}",
+                    id_number_born("19500101", 503)
+                ),
+                &admin,
+            )
+            .await;
+        assert_eq!(found.json()["items"][0]["name"], "居民3");
+        assert_eq!(found.json()["items"][0]["sex"], "male");
+
+        // The same list again registers nobody twice.
+        let r = upload(&t, &admin, "", "text/csv", good_list().into_bytes()).await;
+        assert_eq!(
+            (
+                r.json()["registered"].as_i64(),
+                r.json()["already_registered"].as_i64()
+            ),
+            (Some(0), Some(6))
+        );
+        assert_eq!(t.store.resident_count().await.unwrap(), before + 5);
+
+        // Who may not register residents may not bring them in.
+        for user in ["officer", "admin", "specialist"] {
+            let token = t.token(user).await;
+            let r = upload(
+                &t,
+                &token,
+                "?dry_run=true",
+                "text/csv",
+                good_list().into_bytes(),
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{user}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_xlsx_list_is_read_with_its_dates_and_an_id_number_kept_as_a_number_is_named() {
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let admin = t.token("instadmin").await;
+    let book = |id_as_number: bool| {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (c, h) in ["*姓名", "*身份证号", "出生日期"].iter().enumerate() {
+            sheet.write_string(0, c as u16, *h).unwrap();
+        }
+        let id = id_number_born("19600229", 700);
+        sheet.write_string(1, 0, "陈一").unwrap();
+        if id_as_number {
+            sheet
+                .write_number(1, 1, id[..17].parse::<f64>().unwrap() * 10.0)
+                .unwrap();
+        } else {
+            sheet.write_string(1, 1, &id).unwrap();
+        }
+        let date = rust_xlsxwriter::ExcelDateTime::from_ymd(1960, 2, 29).unwrap();
+        let format = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd");
+        sheet
+            .write_datetime_with_format(1, 2, &date, &format)
+            .unwrap();
+        book.save_to_buffer().unwrap()
+    };
+    const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    let r = upload(&t, &admin, "?dry_run=true", XLSX, book(true)).await;
+    assert_eq!(
+        places(&r),
+        [(2, "id_number".into(), "number_not_text".into())],
+        "{}",
+        r.text
+    );
+    let r = upload(&t, &admin, "", XLSX, book(false)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["registered"], 1);
+    let found = t
+        .get(
+            &format!(
+                "/api/v1/residents?id_number={}",
+                id_number_born("19600229", 700)
+            ),
+            &admin,
+        )
+        .await;
+    assert_eq!(found.json()["items"][0]["birth_date"], "1960-02-29");
+    // Neither CSV nor a workbook.
+    let r = upload(&t, &admin, "", XLSX, b"PK\x03\x04broken".to_vec()).await;
+    assert_eq!(places(&r), [(0, "".into(), "unreadable".into())]);
+}
+
+/// A browser's multipart upload of the console's form.
+fn multipart(csrf: &str, mode: &str, file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----gongti-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in [("csrf", csrf), ("mode", mode)] {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"名单.csv\"\r\nContent-Type: text/csv\r\n\r\n")
+            .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn the_console_page_checks_and_loads_a_list_in_words() {
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let session = sign_in(&t, "instadmin").await;
+    let home = page(&t, &session, "/", "zh").await;
+    assert!(
+        home.text.contains("href=\"/residents/import\""),
+        "on the administrator's menu"
+    );
+    let form = page(&t, &session, "/residents/import", "zh").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.text.contains("居民花名册导入") && form.text.contains("身份证号"));
+    let csrf = csrf_of(&form.text);
+    let send = |mode: &'static str, file: Vec<u8>| {
+        let (content_type, body) = multipart(&csrf, mode, &file);
+        t.send(
+            Request::post("/residents/import")
+                .header(header::CONTENT_TYPE, content_type)
+                .header(header::COOKIE, format!("gongti_session={session}"))
+                .body(Body::from(body))
+                .unwrap(),
+        )
+    };
+    let bad = format!(
+        "姓名,身份证号\n甲,110105194912310021\n甲,{}\n",
+        id_number_born("19500101", 801)
+    );
+    let r = send("check", bad.into_bytes()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text.contains("发现 1 处问题，未保存任何数据"),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("第 2 行 · 身份证号") && r.text.contains("身份证号校验码错误"));
+
+    let r = send("check", good_list().into_bytes()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.text.contains("检查通过：共 6 行") && r.text.contains("其中 1 人已在本机构登记"),
+        "{}",
+        r.text
+    );
+    let r = send("load", good_list().into_bytes()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text.contains("导入完成：新建档 5 人"), "{}", r.text);
+    let r = send("load", Vec::new()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text.contains("请选择要导入的文件"));
+
+    // A forged form is refused, the template is the header the page describes.
+    let (content_type, body) = multipart("forged", "load", good_list().as_bytes());
+    let r = t
+        .send(
+            Request::post("/residents/import")
+                .header(header::CONTENT_TYPE, content_type)
+                .header(header::COOKIE, format!("gongti_session={session}"))
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let template = page(&t, &session, "/residents/import/template.csv", "zh").await;
+    assert!(
+        template
+            .bytes
+            .starts_with(b"\xEF\xBB\xBF*\xE5\xA7\x93\xE5\x90\x8D,"),
+        "BOM then *姓名"
+    );
+
+    // The doctor finds it from the residents page; an officer is refused in words.
+    let doctor = sign_in(&t, "doctor").await;
+    assert!(
+        page(&t, &doctor, "/residents", "zh")
+            .await
+            .text
+            .contains("id=\"import-link\"")
+    );
+    let officer = sign_in(&t, "officer").await;
+    let r = page(&t, &officer, "/residents/import", "zh").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.text.contains("无权"));
+    assert!(
+        !page(&t, &officer, "/residents", "zh")
+            .await
+            .text
+            .contains("import-link")
+    );
+}
