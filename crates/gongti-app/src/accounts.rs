@@ -97,3 +97,153 @@ impl App {
         self.unlock_name(kind, username, entry).await
     }
 }
+
+/// A staff member's sign-in as the administrator sees it (never its password hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffAccount {
+    pub user_id: i64,
+    pub username: String,
+    pub disabled: bool,
+    /// A client system's sign-in (managed on the command line), not a person's.
+    pub client: bool,
+}
+
+/// What an administrator does to a staff member's sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountChange<'a> {
+    /// Opens a sign-in with a first password (the person changes it at first use).
+    Open {
+        username: &'a str,
+        password: &'a str,
+    },
+    /// Sets a new password: the lock is lifted and every session of it ends.
+    ResetPassword { user_id: i64, password: &'a str },
+    /// Disables the sign-in for good: every session of it ends.
+    Disable { user_id: i64 },
+}
+
+impl AccountChange<'_> {
+    fn action(&self) -> &'static str {
+        match self {
+            AccountChange::Open { .. } => "user.create",
+            AccountChange::ResetPassword { .. } => "user.set_password",
+            AccountChange::Disable { .. } => "user.disable",
+        }
+    }
+}
+
+impl App {
+    /// May the actor manage the sign-ins of this staff member (their institution's
+    /// administrator, or the city administrator)?
+    async fn may_manage_staff(&self, ctx: &Ctx, staff_id: i64) -> AppResult<bool> {
+        use gongti_core::access::{RegistryAction, may_administer};
+        let staff = self.store.staff_member(staff_id).await?;
+        let action = match staff.institution_id {
+            Some(i) => RegistryAction::ManageStaff {
+                institution: gongti_core::region::InstitutionId(i),
+            },
+            None => RegistryAction::ManageInstitutions,
+        };
+        Ok(may_administer(&ctx.principal.actor(), action))
+    }
+
+    /// A staff member's sign-ins, for whoever may manage them.
+    pub async fn staff_accounts(&self, ctx: &Ctx, staff_id: i64) -> AppResult<Vec<StaffAccount>> {
+        if !self.may_manage_staff(ctx, staff_id).await? {
+            return Err(AppError::Forbidden);
+        }
+        Ok(self
+            .store
+            .users_of_staff(staff_id)
+            .await?
+            .into_iter()
+            .map(|u| StaffAccount {
+                user_id: u.id,
+                username: u.username,
+                disabled: u.disabled,
+                client: u.client_secret_hash.is_some(),
+            })
+            .collect())
+    }
+
+    /// Opens, resets or disables a staff member's sign-in (their institution's
+    /// administrator or the city administrator), audited with who did it; a refusal
+    /// is audited too. Client systems' sign-ins are not changed here.
+    pub async fn change_staff_account(
+        &self,
+        ctx: &Ctx,
+        staff_id: i64,
+        change: AccountChange<'_>,
+    ) -> AppResult<i64> {
+        let mut entry = ctx
+            .principal
+            .audit(self.now_us(), change.action(), "User", Outcome::Ok);
+        entry.request_id = ctx.request_id.clone();
+        entry.detail = Some(format!("staff={staff_id}"));
+        let allowed = match self.may_manage_staff(ctx, staff_id).await {
+            Ok(allowed) => allowed,
+            Err(e) => return Err(self.refuse(entry, e).await),
+        };
+        if !allowed {
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        }
+        // The sign-in changed must be the staff member's own, and a person's.
+        let target = match change {
+            AccountChange::Open { .. } => None,
+            AccountChange::ResetPassword { user_id, .. } | AccountChange::Disable { user_id } => {
+                match self.store.user(user_id).await {
+                    Ok(u) if u.staff_id == staff_id && u.client_secret_hash.is_none() => Some(u),
+                    Ok(_) | Err(gongti_store::StoreError::NotFound) => {
+                        return Err(self.refuse(entry, AppError::NotFound).await);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        // One's own sign-in is changed with the current password (修改密码), and an
+        // administrator who disabled their own would lock the registry out.
+        if target
+            .as_ref()
+            .is_some_and(|u| u.id == ctx.principal.user_id)
+        {
+            return Err(self.refuse(entry, AppError::Conflict("own_account")).await);
+        }
+        match (change, target) {
+            (AccountChange::Open { username, password }, _) => {
+                if let Err(e) = crate::auth::check_password(password) {
+                    return Err(self.refuse(entry, e).await);
+                }
+                match self
+                    .insert_sign_in(username, password, staff_id, entry.clone())
+                    .await
+                {
+                    Ok(id) => Ok(id),
+                    Err(e) => Err(self.refuse(entry, e).await),
+                }
+            }
+            (AccountChange::ResetPassword { password, .. }, Some(user)) => {
+                if let Err(e) = crate::auth::check_password(password) {
+                    return Err(self.refuse(entry, e).await);
+                }
+                entry.resource_id = Some(user.id.to_string());
+                entry.detail = Some(format!("staff={staff_id} lock_cleared"));
+                let key = crate::sign_in::throttle_key(AccountKind::Staff, &user.username);
+                let hash = crate::auth::hash_password_off_thread(password).await?;
+                self.store
+                    .set_password(user.id, &hash, &key, &[entry])
+                    .await?;
+                self.forget_sessions_of(user.id);
+                self.audit.flush().await?;
+                Ok(user.id)
+            }
+            (AccountChange::Disable { .. }, Some(user)) => {
+                entry.resource_id = Some(user.id.to_string());
+                self.store.disable_user(user.id, &[entry]).await?;
+                self.forget_sessions_of(user.id);
+                self.audit.flush().await?;
+                Ok(user.id)
+            }
+            _ => Err(AppError::NotFound),
+        }
+    }
+}

@@ -287,8 +287,26 @@ impl App {
         staff_id: i64,
     ) -> AppResult<i64> {
         check_password(password)?;
+        let entry = self.system_entry("user.create", None, &format!("staff={staff_id}"));
+        self.insert_sign_in(username, password, staff_id, entry)
+            .await
+    }
+
+    /// Stores a sign-in with its audit record (the password already checked).
+    pub(crate) async fn insert_sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        staff_id: i64,
+        entry: AuditEntry,
+    ) -> AppResult<i64> {
         let username = username.trim();
-        if username.is_empty() || username.chars().count() > USERNAME_MAX_CHARS {
+        if username.is_empty()
+            || username.chars().count() > USERNAME_MAX_CHARS
+            || username
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err(AppError::Invalid(vec![FieldProblem {
                 field: "username",
                 problem: Problem::Length {
@@ -297,13 +315,12 @@ impl App {
                 },
             }]));
         }
-        let hash = hash_password(password)?;
+        let hash = hash_password_off_thread(password).await?;
         let new = NewUser {
             username: username.to_owned(),
             password_hash: hash,
             staff_id,
         };
-        let entry = self.system_entry("user.create", None, &format!("staff={staff_id}"));
         let id = match self.store.insert_user(&new, self.now_us(), &[entry]).await {
             Err(StoreError::Duplicate(_)) => return Err(AppError::Conflict("username_taken")),
             Err(StoreError::MissingReference(_)) => return Err(AppError::NotFound),

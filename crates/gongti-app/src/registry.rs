@@ -217,10 +217,25 @@ impl App {
                 .await?;
             return Err(AppError::Forbidden);
         }
+        let mut problems = Vec::new();
         if gongti_core::text::visible_chars(&new.name) == 0 {
+            problems.push(FieldProblem::new("name", Problem::Required));
+        }
+        // Staff work at an institution: an officer's or the city administrator's role
+        // is not given here (an institution's administrator could raise anyone to it).
+        if new.role.scope_level() != gongti_core::role::ScopeLevel::Institution {
+            problems.push(FieldProblem::new("role", Problem::NotAllowed));
+        }
+        if let Some(d) = new.department_id {
+            match self.store.department(d).await {
+                Ok(dept) if dept.institution_id == institution => {}
+                _ => problems.push(FieldProblem::new("department_id", Problem::NotAllowed)),
+            }
+        }
+        if !problems.is_empty() {
             self.audit_registry(ctx, "staff.create", "Staff", Outcome::Invalid)
                 .await?;
-            return Err(invalid("name", Problem::Required));
+            return Err(AppError::Invalid(problems));
         }
         let home = self.store.institution(institution).await?;
         let new = NewStaff {

@@ -111,6 +111,14 @@ impl Store {
         })
     }
 
+    /// A staff member's sign-ins, in the order opened.
+    pub async fn users_of_staff(&self, staff_id: i64) -> Result<Vec<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE staff_id = $1 ORDER BY id");
+        on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).bind(staff_id).fetch_all(pool).await?.iter().map(user).collect()
+        })
+    }
+
     pub async fn user_count(&self) -> Result<i64> {
         let (n,): (i64,) = on_read!(self, pool => sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(pool).await)?;
         Ok(n)

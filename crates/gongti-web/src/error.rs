@@ -232,6 +232,9 @@ impl ApiError {
                         "A resident with this ID number is already registered",
                     ),
                     "username_taken" => ("用户名已存在", "The username is taken"),
+                    "institution_code_taken" => {
+                        ("该机构编码已被使用", "An institution already has this code")
+                    }
                     "already_merged" => ("记录已合并", "A record has already been merged"),
                     "already_contracted" => (
                         "该居民已有生效中的签约，请到期续约或改签",

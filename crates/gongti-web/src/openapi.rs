@@ -106,6 +106,11 @@ fn scope() -> Value {
     json!({"type": "string", "pattern": "^(city|district:.*\\S|institution:[+-]?[0-9]{1,18})$"})
 }
 
+/// The `{user}` of a staff member's sign-in.
+fn user_param() -> Value {
+    json!({"name": "user", "in": "path", "required": true, "schema": id()})
+}
+
 fn path_id() -> Value {
     json!({"name": "id", "in": "path", "required": true, "schema": id()})
 }
@@ -241,6 +246,19 @@ fn schemas() -> Value {
         "ScreeningProfile": {"type": "object", "properties": {
             "bmi": {"type": "number"}, "waist_cm": {"type": "integer", "minimum": 0, "maximum": 65535}, "family_history": {"type": "boolean"},
             "high_salt_diet": {"type": "boolean"}, "heavy_drinking": {"type": "boolean"}}},
+        "InstitutionNew": {"type": "object", "required": ["code", "name", "kind", "district_code"], "properties": {
+            "code": {"type": "string"}, "name": {"type": "string"},
+            "kind": codes(gongti_core::region::InstitutionKind::ALL.iter().map(|k| k.code())),
+            "district_code": {"type": "string", "description": "Six digits (GB/T 2260)"},
+            "upper_institution_id": {"type": "integer", "format": "int64", "description": "The upper hospital of a grassroots institution's health community"}}},
+        "StaffNew": {"type": "object", "required": ["institution_id", "name", "role"], "properties": {
+            "institution_id": {"type": "integer", "format": "int64"}, "name": {"type": "string"},
+            "role": codes(gongti_core::role::Role::ALL.iter().filter(|r| r.scope_level() == gongti_core::role::ScopeLevel::Institution).map(|r| r.code())),
+            "department_id": {"type": "integer", "format": "int64"}, "licence_number": {"type": "string"}, "title": {"type": "string"},
+            "practice_years": {"type": "integer", "minimum": 0, "maximum": 255, "description": "Years of independent practice (counted up to 70)"}}},
+        "AccountOpen": {"type": "object", "required": ["username", "password"], "properties": {
+            "username": {"type": "string"}, "password": {"type": "string"}}},
+        "PasswordReset": {"type": "object", "required": ["password"], "properties": {"password": {"type": "string"}}},
         "Merge": {"type": "object", "required": ["merged_id", "reason"], "properties": {
             "merged_id": {"type": "integer", "format": "int64"}, "reason": {"type": "string"}}},
     })
@@ -266,12 +284,20 @@ fn paths(glass: Value) -> Value {
         "/districts": {"get": op("Districts of the city", "region", json!([]), None, ("200", "{items}"))},
         "/institutions": {"get": op("Institutions", "region", with_paging(vec![
             query("district", "District code", free_text()), query("kind", "Institution kind code", codes(gongti_core::region::InstitutionKind::ALL.iter().map(|k| k.code()))),
-            query("upper", "Upper hospital id (health-community ties)", id()), query("name", "Name prefix", free_text())]), None, ("200", "{items, next_cursor}"))},
+            query("upper", "Upper hospital id (health-community ties)", id()), query("name", "Name prefix", free_text())]), None, ("200", "{items, next_cursor}")),
+            "post": op("Add an institution, tied to its upper hospital when grassroots (city administrator; audited; 409 institution_code_taken)", "region", json!([]), Some("InstitutionNew"), ("201", "The institution"))},
         "/institutions/{id}": {"get": op("One institution with its departments", "region", json!([path_id()]), None, ("200", "The institution"))},
         "/institutions/{id}/teams": {"get": op("Family-doctor teams of an institution", "region", json!([path_id()]), None, ("200", "{items}"))},
         "/staff": {"get": op("Staff", "region", with_paging(vec![
-            query("institution", "Institution id", id()), query("role", "Role code", codes(gongti_core::role::Role::ALL.iter().map(|r| r.code()))), query("name", "Name prefix", free_text())]), None, ("200", "{items, next_cursor}"))},
+            query("institution", "Institution id", id()), query("role", "Role code", codes(gongti_core::role::Role::ALL.iter().map(|r| r.code()))), query("name", "Name prefix", free_text())]), None, ("200", "{items, next_cursor}")),
+            "post": op("Add a staff member at an institution with a role that works there (its administrator or the city's; audited)", "region", json!([]), Some("StaffNew"), ("201", "The staff member"))},
         "/staff/{id}": {"get": op("One staff member", "region", json!([path_id()]), None, ("200", "The staff member"))},
+        "/staff/{id}/accounts": {
+            "get": op("A staff member's sign-ins (their institution's administrator or the city's)", "region", json!([path_id()]), None, ("200", "{items: [{user_id, username, disabled, client}]}")),
+            "post": op("Open a sign-in for the staff member with a first password (audited; 409 username_taken)", "region", json!([path_id()]), Some("AccountOpen"), ("201", "{user_id, username}")),
+        },
+        "/staff/{id}/accounts/{user}/password": {"post": op("Reset a sign-in's password: lifts a lock, ends every session (audited)", "region", json!([path_id(), user_param()]), Some("PasswordReset"), ("204", "Reset"))},
+        "/staff/{id}/accounts/{user}/disable": {"post": op("Disable a sign-in for good: ends every session (audited)", "region", json!([path_id(), user_param()]), None, ("204", "Disabled"))},
         "/residents": {
             "get": op("Search residents within your reach (identifiers masked)", "residents", with_paging(vec![
                 query("name", "Name prefix", free_text()), query("id_number", "Exact ID number", text(18)),

@@ -422,6 +422,17 @@ pub(crate) fn field(name: &str) -> Option<(&'static str, &'static str)> {
         "from" | "to" => ("日期范围", "dates"),
         "indicator" => ("指标", "indicator"),
         "measure" => ("转诊指标", "referral figure"),
+        "code" => ("机构编码", "code"),
+        "institution_name" => ("机构名称", "institution name"),
+        "kind" => ("机构类别", "kind"),
+        "district_code" => ("所在区", "district"),
+        "upper_institution_id" => ("上级医院", "upper hospital"),
+        "role" => ("角色", "role"),
+        "practice_years" => ("独立执业年限", "years of independent practice"),
+        "licence_number" => ("执业证书编号", "licence number"),
+        "title" => ("职称", "title"),
+        "username" => ("用户名", "username"),
+        "action" => ("操作", "action"),
         _ => return None,
     })
 }

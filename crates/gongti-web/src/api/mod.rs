@@ -9,6 +9,7 @@ mod patients;
 mod readings;
 mod referral_figures;
 mod referrals;
+mod region;
 pub(crate) mod roster;
 mod scheduling;
 mod screening;
@@ -59,6 +60,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(patients::staff_routes())
         .merge(referral_figures::routes())
         .merge(roster::routes())
+        .merge(region::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::idempotency::guard,

@@ -27,6 +27,7 @@ mod drilldown;
 mod home;
 mod patient;
 mod referrals;
+mod region;
 mod roster;
 mod scheduling;
 mod screen;
@@ -171,6 +172,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(scheduling::routes())
         .merge(screen::routes())
         .merge(roster::routes())
+        .merge(region::routes())
         // Every form carries an idempotency key: a double submit stores once.
         .route_layer(axum::middleware::from_fn_with_state(
             state,
@@ -564,6 +566,9 @@ async fn institutions_page(
         l.t("机构", "Institutions"),
         html! {
             h1 { (l.t("机构目录 · 医联体", "Institutions · health community")) }
+            @if region::may_add_institutions(&c) {
+                p { a #new-institution href="/institutions/new" { (l.t("＋ 新增机构", "+ Add an institution")) } }
+            }
             div.card {
                 @for d in &districts {
                     @if Some(&d.code) == district.as_ref() { strong { (d.name) } } @else { a href=(format!("/institutions?district={}", d.code)) { (d.name) } }
@@ -653,6 +658,9 @@ async fn staff_page(
     };
     layout(&c, l.t("人员", "Staff"), html! {
         h1 { (l.t("人员目录 · ", "Staff · ")) (heading) }
+        @if let Some(i) = institution.filter(|i| region::may_manage_staff_of(&c, *i)) {
+            p { a #new-staff href=(format!("/staff/new?institution={i}")) { (l.t("＋ 新增人员", "+ Add staff")) } }
+        }
         @if !teams.is_empty() {
             h2 { (l.t("家庭医生团队", "Family-doctor teams")) }
             table #teams {
@@ -669,7 +677,11 @@ async fn staff_page(
                     tr { th { (l.t("姓名", "Name")) } th { (l.t("角色", "Role")) } th { (l.t("职称", "Title")) } th { (l.t("执业年限", "Years in practice")) } }
                     @for s in &page.items {
                         tr {
-                            td { (s.name) }
+                            td {
+                                @if s.institution_id.is_some_and(|i| region::may_manage_staff_of(&c, i)) {
+                                    a href=(format!("/staff/{}", s.id)) { (s.name) }
+                                } @else { (s.name) }
+                            }
                             td { (match l { Lang::Zh => s.role.name_zh(), Lang::En => s.role.name_en() }) }
                             td { (s.title.as_deref().unwrap_or("")) }
                             td { (s.practice_years) }

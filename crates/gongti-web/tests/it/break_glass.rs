@@ -6,7 +6,7 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::support::{TestApp, id_number_born};
+use crate::support::{TestApp, id_number_born, urlencode};
 
 const ZERO_WIDTH: &str = "\u{200B}\u{200B}\u{200B}\u{200B}";
 
@@ -163,8 +163,4 @@ async fn a_name_of_blanks_or_zero_width_characters_registers_nobody() {
             assert_eq!(r.json()["problems"][0]["field"], "name");
         }
     }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes().map(|b| format!("%{b:02X}")).collect()
 }

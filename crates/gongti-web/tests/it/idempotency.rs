@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::support::{Reply, TestApp, id_number_born};
+use crate::support::{Reply, TestApp, id_number_born, urlencode};
 
 async fn post_keyed(t: &TestApp, path: &str, token: &str, key: &str, body: &Value) -> Reply {
     t.send(
@@ -30,10 +30,6 @@ async fn residents_named(t: &TestApp, token: &str, prefix: &str) -> usize {
         .await
         .json();
     list["items"].as_array().unwrap().len()
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes().map(|b| format!("%{b:02X}")).collect()
 }
 
 #[tokio::test]

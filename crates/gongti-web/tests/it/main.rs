@@ -14,6 +14,7 @@ mod console_alerts;
 mod console_consultations;
 mod console_contracts;
 mod console_referrals;
+mod console_region;
 mod console_scheduling;
 mod console_walk;
 mod consultations;

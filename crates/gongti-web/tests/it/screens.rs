@@ -19,11 +19,17 @@ const PAGES: [(&str, &[&str]); 10] = [
     ("pharmacist", &["/"]),
     ("specialist", &["/", "/referrals", "/consultations"]),
     ("hospadmin", &["/", "/schedules"]),
-    ("centreadmin", &["/", "/residents/import"]),
+    (
+        "centreadmin",
+        &["/", "/residents/import", "/staff", "/staff/new"],
+    ),
     ("officer", &["/", "/dashboard", "/dashboard/screen"]),
     ("district", &["/dashboard"]),
     ("insurer", &["/"]),
-    ("admin", &["/", "/institutions", "/accounts"]),
+    (
+        "admin",
+        &["/", "/institutions", "/institutions/new", "/accounts"],
+    ),
 ];
 /// The resident's phone pages.
 const PATIENT_PAGES: [&str; 2] = ["/patient", "/patient/health"];

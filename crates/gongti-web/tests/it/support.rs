@@ -18,6 +18,11 @@ pub const PASSWORD: &str = "test-password-1";
 pub const HOME_RESIDENT_ID_NUMBER: &str = "11010519491231002X";
 pub const OTHER_RESIDENT_ID_NUMBER: &str = "440524188001010014";
 
+/// Every byte of `s` percent-encoded (a form field's value as a browser may send it).
+pub fn urlencode(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
 /// A valid 和平区 ID number born on `birth` (YYYYMMDD) with sequence `sequence`.
 pub fn id_number_born(birth: &str, sequence: u32) -> String {
     let body = format!("120101{birth}{sequence:03}");
