@@ -138,6 +138,11 @@ impl App {
     async fn may_manage_staff(&self, ctx: &Ctx, staff_id: i64) -> AppResult<bool> {
         use gongti_core::access::{RegistryAction, may_administer};
         let staff = self.store.staff_member(staff_id).await?;
+        // Officers' and administrators' sign-ins (no institution) are an operator's,
+        // on the command line: here no one gains another's city-wide powers.
+        if staff.role.scope_level() != gongti_core::role::ScopeLevel::Institution {
+            return Ok(false);
+        }
         let action = match staff.institution_id {
             Some(i) => RegistryAction::ManageStaff {
                 institution: gongti_core::region::InstitutionId(i),
@@ -210,6 +215,14 @@ impl App {
         }
         match (change, target) {
             (AccountChange::Open { username, password }, _) => {
+                // A client system's staff row takes no person's sign-in.
+                let client = match self.store.users_of_staff(staff_id).await {
+                    Ok(users) => users.iter().any(|u| u.client_secret_hash.is_some()),
+                    Err(e) => return Err(self.refuse(entry, e.into()).await),
+                };
+                if client {
+                    return Err(self.refuse(entry, AppError::Forbidden).await);
+                }
                 if let Err(e) = crate::auth::check_password(password) {
                     return Err(self.refuse(entry, e).await);
                 }
@@ -228,17 +241,26 @@ impl App {
                 entry.resource_id = Some(user.id.to_string());
                 entry.detail = Some(format!("staff={staff_id} lock_cleared"));
                 let key = crate::sign_in::throttle_key(AccountKind::Staff, &user.username);
-                let hash = crate::auth::hash_password_off_thread(password).await?;
-                self.store
-                    .set_password(user.id, &hash, &key, &[entry])
-                    .await?;
+                let hash = match crate::auth::hash_password_off_thread(password).await {
+                    Ok(h) => h,
+                    Err(e) => return Err(self.refuse(entry, e).await),
+                };
+                if let Err(e) = self
+                    .store
+                    .set_password(user.id, &hash, &key, &[entry.clone()])
+                    .await
+                {
+                    return Err(self.refuse(entry, e.into()).await);
+                }
                 self.forget_sessions_of(user.id);
                 self.audit.flush().await?;
                 Ok(user.id)
             }
             (AccountChange::Disable { .. }, Some(user)) => {
                 entry.resource_id = Some(user.id.to_string());
-                self.store.disable_user(user.id, &[entry]).await?;
+                if let Err(e) = self.store.disable_user(user.id, &[entry.clone()]).await {
+                    return Err(self.refuse(entry, e.into()).await);
+                }
                 self.forget_sessions_of(user.id);
                 self.audit.flush().await?;
                 Ok(user.id)

@@ -14,7 +14,7 @@ use gongti_core::audit::Outcome;
 use gongti_core::problem::FieldProblem;
 use gongti_core::region::InstitutionId;
 use gongti_core::resident::ResidentForm;
-use gongti_core::roster::{RosterProblem, Row, Sheet, SheetProblem, resident_forms};
+use gongti_core::roster::{ROWS_MAX, RosterProblem, Row, Sheet, SheetProblem, resident_forms};
 
 use gongti_store::ResidentFilter;
 
@@ -91,79 +91,115 @@ fn read_csv(bytes: &[u8]) -> Result<Sheet, Vec<SheetProblem>> {
         .flexible(true)
         .from_reader(text.as_bytes());
     let mut lines = Vec::new();
+    // The row a record stands on, as a spreadsheet shows the file (the reader passes
+    // over blank lines without counting them): the line breaks before its first byte,
+    // less those inside earlier records' quoted cells.
+    let (mut counted_to, mut line, mut embedded) = (0usize, 1usize, 0usize);
     for record in reader.records() {
         let record = record.map_err(|_| unreadable())?;
         let cells: Vec<String> = record.iter().map(|c| c.trim().to_owned()).collect();
         if cells.iter().all(String::is_empty) {
             continue;
         }
-        lines.push(cells);
+        let bytes = text.as_bytes();
+        let mut start = record.position().map_or(counted_to, |p| p.byte() as usize);
+        // The reader's position may stand before the blank lines it passed over.
+        while bytes.get(start).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+            start += 1;
+        }
+        if let Some(passed) = bytes.get(counted_to..start) {
+            line += passed.iter().filter(|&&b| b == b'\n').count();
+            counted_to = start;
+        }
+        // A spreadsheet shows a record as one row, line breaks inside its quoted cells
+        // and all: the rows before it are its text lines less those breaks.
+        lines.push((line - embedded, cells));
+        embedded += record
+            .iter()
+            .map(|c| c.matches('\n').count())
+            .sum::<usize>();
     }
-    let mut lines = lines.into_iter();
-    Ok(Sheet {
-        header: lines.next().unwrap_or_default(),
-        rows: lines.collect(),
-        numeric_cells: Vec::new(),
-    })
+    Ok(Sheet::from_lines(lines, &[]))
 }
 
-/// An XLSX workbook's first sheet; a date cell is read as its day, a number as
-/// written (and remembered as a number: an ID number there has lost digits).
+/// Columns read of a spreadsheet row: a register has a handful; a stray cell far to
+/// the right is not read.
+const XLSX_COLUMNS_MAX: u32 = 64;
+
+/// An XLSX workbook's first sheet, read cell by cell as stored (never as a grid: a
+/// stray cell far away would make one of billions); a date cell is read as its day, a
+/// number as written (and remembered as a number: an ID number there has lost digits).
 fn read_xlsx(bytes: &[u8]) -> Result<Sheet, Vec<SheetProblem>> {
-    use calamine::{Data, Reader};
+    use calamine::{DataRef, Reader};
     let mut book: calamine::Xlsx<_> =
         calamine::open_workbook_from_rs(Cursor::new(bytes)).map_err(|_| unreadable())?;
-    let range = book
-        .worksheet_range_at(0)
-        .ok_or_else(unreadable)?
+    let first = book.sheet_names().first().cloned().ok_or_else(unreadable)?;
+    let mut reader = book
+        .worksheet_cells_reader(&first)
         .map_err(|_| unreadable())?;
-    let mut header = None;
-    let mut rows = Vec::new();
+    // Row (0-based) → its cells by column; rows as many as a sheet may hold and a few.
+    let mut rows: std::collections::BTreeMap<u32, Vec<(u32, String)>> = Default::default();
     let mut numeric_cells = Vec::new();
-    for row in range.rows() {
-        let mut numeric = Vec::new();
-        let cells: Vec<String> = row
-            .iter()
-            .enumerate()
-            .map(|(i, cell)| match cell {
-                Data::Empty | Data::Error(_) => String::new(),
-                Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => {
-                    s.trim().to_owned()
-                }
-                Data::Int(n) => {
-                    numeric.push(i);
-                    n.to_string()
-                }
-                Data::Float(f) => {
-                    numeric.push(i);
-                    if f.fract() == 0.0 && f.abs() < 1e21 {
-                        format!("{f:.0}")
-                    } else {
-                        f.to_string()
-                    }
-                }
-                Data::Bool(b) => b.to_string(),
-                Data::DateTime(d) => {
-                    let (y, m, day, ..) = d.to_ymd_hms_milli();
-                    format!("{y:04}-{m:02}-{day:02}")
-                }
-            })
-            .collect();
-        if cells.iter().all(String::is_empty) {
+    let rows_max = (ROWS_MAX + 16) as u32;
+    while let Some(cell) = reader.next_cell().map_err(|_| unreadable())? {
+        let (row, col) = cell.get_position();
+        if col >= XLSX_COLUMNS_MAX {
             continue;
         }
-        if header.is_none() {
-            header = Some(cells);
+        let text = match cell.get_value() {
+            DataRef::Empty | DataRef::Error(_) => continue,
+            DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => {
+                s.trim().to_owned()
+            }
+            DataRef::SharedString(s) => s.trim().to_owned(),
+            DataRef::Int(n) => {
+                numeric_cells.push((row as usize + 1, col as usize));
+                n.to_string()
+            }
+            DataRef::Float(f) => {
+                numeric_cells.push((row as usize + 1, col as usize));
+                if f.fract() == 0.0 && f.abs() < 1e21 {
+                    format!("{f:.0}")
+                } else {
+                    f.to_string()
+                }
+            }
+            DataRef::Bool(b) => b.to_string(),
+            DataRef::DateTime(d) => {
+                let (y, m, day, ..) = d.to_ymd_hms_milli();
+                format!("{y:04}-{m:02}-{day:02}")
+            }
+        };
+        if text.is_empty() {
             continue;
         }
-        numeric_cells.extend(numeric.into_iter().map(|c| (rows.len(), c)));
-        rows.push(cells);
+        let cells = rows.entry(row).or_default();
+        cells.push((col, text));
+        if rows.len() > rows_max as usize {
+            return Err(vec![SheetProblem {
+                line: 0,
+                column: None,
+                problem: RosterProblem::TooManyRows { max: ROWS_MAX },
+            }]);
+        }
     }
-    Ok(Sheet {
-        header: header.unwrap_or_default(),
-        rows,
-        numeric_cells,
-    })
+    // The spreadsheet's own row numbers (1-based), each row's cells in column order.
+    let lines = rows
+        .into_iter()
+        .map(|(row, cells)| {
+            let width = cells
+                .iter()
+                .map(|(c, _)| *c as usize + 1)
+                .max()
+                .unwrap_or(0);
+            let mut line = vec![String::new(); width];
+            for (c, text) in cells {
+                line[c as usize] = text;
+            }
+            (row as usize + 1, line)
+        })
+        .collect();
+    Ok(Sheet::from_lines(lines, &numeric_cells))
 }
 
 impl App {
@@ -211,6 +247,7 @@ impl App {
             .iter()
             .flat_map(|r| r.problems.iter().cloned())
             .collect();
+        let lines: Vec<usize> = read.iter().map(|r| r.line).collect();
         let forms: Vec<(ResidentForm, bool)> = read
             .into_iter()
             .map(|r| (r.form, r.repeats_earlier))
@@ -230,8 +267,10 @@ impl App {
         let mut home_of = std::collections::HashMap::new();
         let known: Vec<String> = normalised.iter().flatten().cloned().collect();
         for chunk in known.chunks(LOOKUP_CHUNK) {
+            // Merged records keep their ID numbers: they count as registered too.
             let filter = ResidentFilter {
                 id_numbers: chunk.to_vec(),
+                include_merged: true,
                 ..Default::default()
             };
             let page = self
@@ -253,7 +292,7 @@ impl App {
             match id.and_then(|id| home_of.get(&id).copied()) {
                 Some(home) if Some(home) == own => already_registered += 1,
                 Some(_) => problems.push(SheetProblem::at_row(
-                    row,
+                    lines[row],
                     "id_number",
                     RosterProblem::RegisteredElsewhere,
                 )),
@@ -278,7 +317,9 @@ impl App {
                     problems.iter().map(|p| (p.line, p.column)).collect();
                 let judged: Vec<SheetProblem> = found
                     .iter()
-                    .map(|(i, p): &(usize, FieldProblem)| SheetProblem::of_row(row_of_item[*i], p))
+                    .map(|(i, p): &(usize, FieldProblem)| {
+                        SheetProblem::of_row(lines[row_of_item[*i]], p)
+                    })
                     .filter(|p| !marked.contains(&(p.line, p.column)))
                     .collect();
                 problems.extend(judged);
@@ -316,11 +357,23 @@ mod tests {
         let plain = read_sheet(text.as_bytes()).unwrap();
         assert_eq!(plain.header, ["姓名", "身份证号"]);
         assert_eq!(plain.rows, [["王建国", "11010519491231002X"]]);
+        assert_eq!(plain.row_lines, [2]);
         let marked = [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat();
         assert_eq!(read_sheet(&marked).unwrap(), plain);
         let (gbk, _, _) = encoding_rs::GB18030.encode(text);
         assert_ne!(gbk.as_ref(), text.as_bytes());
         assert_eq!(read_sheet(&gbk).unwrap(), plain);
+    }
+
+    #[test]
+    fn a_title_and_blank_lines_keep_the_line_numbers() {
+        let sheet = read_sheet(
+            "卫津社区居民花名册\n\n姓名,身份证号\n甲,1\n\n乙,\"2\n3\"\n丙,4\n".as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(sheet.header_line, 3);
+        // 乙's address holds a line break: still one row, as a spreadsheet shows it.
+        assert_eq!(sheet.row_lines, [4, 6, 7]);
     }
 
     #[test]

@@ -83,13 +83,53 @@ pub const RESIDENT_COLUMNS: [Column; 7] = [
 ];
 
 /// A sheet as read: its header and its rows (each cell trimmed of blanks; a short row
-/// is read as if its missing cells were empty).
+/// is read as if its missing cells were empty), with the line each stands on as the
+/// file or the spreadsheet shows it (1-based: blank lines and a title above the
+/// header keep the numbers a person sees).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sheet {
     pub header: Vec<String>,
+    pub header_line: usize,
     pub rows: Vec<Vec<String>>,
+    pub row_lines: Vec<usize>,
     /// The cells a spreadsheet held as numbers, as (row index, column index).
     pub numeric_cells: Vec<(usize, usize)>,
+}
+
+impl Sheet {
+    /// A sheet from the non-blank lines of a file, each with its line number, and the
+    /// cells held as numbers as (line, column). The header is the first line naming a
+    /// column of the sheet (a title above it is skipped), or else the first line.
+    pub fn from_lines(lines: Vec<(usize, Vec<String>)>, numeric: &[(usize, usize)]) -> Sheet {
+        let at = lines
+            .iter()
+            .position(|(_, cells)| cells.iter().any(|c| column_named(c).is_some()))
+            .unwrap_or(0);
+        let mut lines = lines.into_iter().skip(at);
+        let Some((header_line, header)) = lines.next() else {
+            return Sheet::default();
+        };
+        let (row_lines, rows): (Vec<usize>, Vec<Vec<String>>) = lines.unzip();
+        let numeric_cells = numeric
+            .iter()
+            .filter_map(|&(line, col)| Some((row_lines.binary_search(&line).ok()?, col)))
+            .collect();
+        Sheet {
+            header,
+            header_line,
+            rows,
+            row_lines,
+            numeric_cells,
+        }
+    }
+
+    /// The line row `index` stands on.
+    pub fn line_of(&self, index: usize) -> usize {
+        self.row_lines
+            .get(index)
+            .copied()
+            .unwrap_or(self.header_line + 1 + index)
+    }
 }
 
 /// What is wrong with a cell, a column or the sheet.
@@ -99,8 +139,8 @@ pub enum RosterProblem {
     Field(Problem),
     /// A required column is not in the header.
     MissingColumn,
-    /// A header names no column of the sheet.
-    UnknownColumn,
+    /// A header names no column of the sheet (the header as written).
+    UnknownColumn { header: String },
     /// Two header cells name the same column.
     DuplicateColumn,
     /// The sheet has no rows under its header.
@@ -124,7 +164,7 @@ impl RosterProblem {
         match self {
             RosterProblem::Field(p) => p.code(),
             RosterProblem::MissingColumn => "column_missing",
-            RosterProblem::UnknownColumn => "column_unknown",
+            RosterProblem::UnknownColumn { .. } => "column_unknown",
             RosterProblem::DuplicateColumn => "column_duplicate",
             RosterProblem::NoRows => "no_rows",
             RosterProblem::TooManyRows { .. } => "too_many_rows",
@@ -147,11 +187,10 @@ pub struct SheetProblem {
 }
 
 impl SheetProblem {
-    /// A registration problem of the form read from row `index` (0-based under the
-    /// header).
-    pub fn of_row(index: usize, p: &FieldProblem) -> SheetProblem {
+    /// A registration problem of the form read from the row on `line`.
+    pub fn of_row(line: usize, p: &FieldProblem) -> SheetProblem {
         SheetProblem {
-            line: index + 2,
+            line,
             column: RESIDENT_COLUMNS
                 .iter()
                 .find(|c| c.field == p.field)
@@ -160,10 +199,10 @@ impl SheetProblem {
         }
     }
 
-    /// A problem of row `index` (0-based under the header) in `column`.
-    pub fn at_row(index: usize, column: &'static str, problem: RosterProblem) -> SheetProblem {
+    /// A problem of the row on `line` in `column`.
+    pub fn at_row(line: usize, column: &'static str, problem: RosterProblem) -> SheetProblem {
         SheetProblem {
-            line: index + 2,
+            line,
             column: Some(column),
             problem,
         }
@@ -202,6 +241,8 @@ pub fn parse_day(s: &str) -> Option<Date> {
 /// registration rules are yet to judge the form).
 #[derive(Debug, Clone)]
 pub struct Row {
+    /// The line it stands on.
+    pub line: usize,
     pub form: ResidentForm,
     pub problems: Vec<SheetProblem>,
     /// The same ID number as an earlier row: not a registration of its own.
@@ -225,14 +266,16 @@ pub fn resident_forms(sheet: &Sheet) -> Result<Vec<Row>, Vec<SheetProblem>> {
         }
         match column_named(h) {
             None => problems.push(SheetProblem {
-                line: 1,
+                line: sheet.header_line,
                 column: None,
-                problem: RosterProblem::UnknownColumn,
+                problem: RosterProblem::UnknownColumn {
+                    header: h.trim().chars().take(40).collect(),
+                },
             }),
             Some(c) => {
                 if at.insert(c.field, i).is_some() {
                     problems.push(SheetProblem {
-                        line: 1,
+                        line: sheet.header_line,
                         column: Some(c.field),
                         problem: RosterProblem::DuplicateColumn,
                     });
@@ -243,7 +286,7 @@ pub fn resident_forms(sheet: &Sheet) -> Result<Vec<Row>, Vec<SheetProblem>> {
     for c in RESIDENT_COLUMNS.iter().filter(|c| c.required) {
         if !at.contains_key(c.field) {
             problems.push(SheetProblem {
-                line: 1,
+                line: sheet.header_line,
                 column: Some(c.field),
                 problem: RosterProblem::MissingColumn,
             });
@@ -263,7 +306,7 @@ pub fn resident_forms(sheet: &Sheet) -> Result<Vec<Row>, Vec<SheetProblem>> {
     let mut first_line_of: HashMap<String, usize> = HashMap::new();
     let mut forms = Vec::with_capacity(sheet.rows.len());
     for (r, row) in sheet.rows.iter().enumerate() {
-        let line = r + 2;
+        let line = sheet.line_of(r);
         let mut problems = Vec::new();
         let mut repeats_earlier = false;
         let cell = |field: &str| -> Option<&str> {
@@ -318,6 +361,7 @@ pub fn resident_forms(sheet: &Sheet) -> Result<Vec<Row>, Vec<SheetProblem>> {
             household: optional("household"),
         };
         forms.push(Row {
+            line,
             form,
             problems,
             repeats_earlier,
@@ -345,14 +389,10 @@ mod tests {
     use super::*;
 
     fn sheet(header: &[&str], rows: &[&[&str]]) -> Sheet {
-        Sheet {
-            header: header.iter().map(|s| s.to_string()).collect(),
-            rows: rows
-                .iter()
-                .map(|r| r.iter().map(|s| s.to_string()).collect())
-                .collect(),
-            numeric_cells: Vec::new(),
-        }
+        let cells = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut lines = vec![(1, cells(header))];
+        lines.extend(rows.iter().enumerate().map(|(i, r)| (i + 2, cells(r))));
+        Sheet::from_lines(lines, &[])
     }
 
     fn codes(found: &[SheetProblem]) -> Vec<(usize, Option<&str>, &str)> {
@@ -420,8 +460,14 @@ mod tests {
 
     #[test]
     fn an_id_number_kept_as_a_number_is_named() {
-        let mut s = sheet(&["姓名", "身份证号"], &[&["甲", "110105194912310000"]]);
-        s.numeric_cells.push((0, 1));
+        let cells = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let s = Sheet::from_lines(
+            vec![
+                (1, cells(&["姓名", "身份证号"])),
+                (2, cells(&["甲", "110105194912310000"])),
+            ],
+            &[(2, 1)],
+        );
         assert_eq!(
             codes(&resident_forms(&s).unwrap()[0].problems),
             vec![(2, Some("id_number"), "number_not_text")]
@@ -443,6 +489,38 @@ mod tests {
         ] {
             assert_eq!(parse_day(text), day, "{text}");
         }
+    }
+
+    #[test]
+    fn a_title_above_the_header_and_blank_lines_keep_the_lines_a_person_sees() {
+        let cells = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let s = Sheet::from_lines(
+            vec![
+                (1, cells(&["卫津社区居民花名册"])),
+                (3, cells(&["姓名", "身份证号", "出生日期"])),
+                (4, cells(&["甲", "11010519491231002X", "1949-12-31"])),
+                (7, cells(&["乙", "110105194912310021", "一九四九"])),
+            ],
+            &[(7, 1)],
+        );
+        assert_eq!((s.header_line, s.row_lines.clone()), (3, vec![4, 7]));
+        assert_eq!(s.numeric_cells, [(1, 1)]);
+        let rows = resident_forms(&s).unwrap();
+        assert_eq!(
+            codes(&rows[1].problems),
+            vec![
+                (7, Some("id_number"), "number_not_text"),
+                (7, Some("birth_date"), "malformed")
+            ]
+        );
+        assert_eq!(rows[1].line, 7);
+        // No header at all: the first line is taken, and its cells named unknown.
+        let s = Sheet::from_lines(vec![(2, cells(&["甲", "乙"]))], &[]);
+        assert_eq!(s.header_line, 2);
+        assert_eq!(
+            codes(&resident_forms(&s).unwrap_err())[0],
+            (2, None, "column_unknown")
+        );
     }
 
     #[test]

@@ -139,9 +139,15 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
         return next.run(request).await;
     };
     let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, REQUEST_BODY_MAX_BYTES).await {
+    // A register brought in is a file of its own size limit.
+    let limit = if parts.uri.path() == "/api/v1/residents/import" {
+        gongti_app::roster::FILE_BYTES_MAX
+    } else {
+        REQUEST_BODY_MAX_BYTES
+    };
+    let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
-        Err(_) => return ApiError::body_too_large(REQUEST_BODY_MAX_BYTES).into_response(),
+        Err(_) => return ApiError::body_too_large(limit).into_response(),
     };
     let key = match header_key {
         Some(Ok(k)) => Some(k),

@@ -344,9 +344,22 @@ pub(crate) fn sheet_problem(
     let column = p
         .column
         .and_then(|f| RESIDENT_COLUMNS.iter().find(|c| c.field == f));
+    let header = matches!(
+        p.problem,
+        RosterProblem::UnknownColumn { .. }
+            | RosterProblem::MissingColumn
+            | RosterProblem::DuplicateColumn
+    );
     let place = match (p.line, column) {
         (0, _) => ("整个文件".to_owned(), "the file".to_owned()),
-        (1, None) => ("表头".to_owned(), "header".to_owned()),
+        (line, None) if header => (
+            format!("表头（第 {line} 行）"),
+            format!("header (line {line})"),
+        ),
+        (line, Some(c)) if header => (
+            format!("表头（第 {line} 行）· {}", c.zh),
+            format!("header (line {line}), {}", c.en),
+        ),
         (line, None) => (format!("第 {line} 行"), format!("line {line}")),
         (line, Some(c)) => (
             format!("第 {line} 行 · {}", c.zh),
@@ -361,9 +374,9 @@ pub(crate) fn sheet_problem(
             "缺少这一必填列".into(),
             "this required column is missing".into(),
         ),
-        RosterProblem::UnknownColumn => (
-            "表头有无法识别的列（可用列见模板）".into(),
-            "a column is not one of the template's".into(),
+        RosterProblem::UnknownColumn { header } => (
+            format!("无法识别的列“{header}”（可用的列见模板）"),
+            format!("“{header}” is not one of the template's columns"),
         ),
         RosterProblem::DuplicateColumn => ("这一列出现了两次".into(), "this column is given twice".into()),
         RosterProblem::NoRows => ("表头下没有任何居民".into(), "no resident under the header".into()),

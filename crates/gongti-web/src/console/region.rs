@@ -352,13 +352,14 @@ async fn create_staff(
     let Ok(institution) = entered.institution_id.parse::<i64>() else {
         return forbidden(&c);
     };
-    if !may_manage_staff_of(&c, institution) {
-        return forbidden(&c);
-    }
+    // (A refusal is decided and audited by the use case.)
     let refused = |e: AppError| {
         let (state, c, entered) = (&state, &c, &entered);
         async move {
             let status = crate::error::ApiError::of(&e).status;
+            if !may_manage_staff_of(c, institution) {
+                return forbidden(c);
+            }
             let body = staff_form(state, c, institution, entered, Some(&e)).await;
             (status, layout(c, c.lang.t("新增人员", "Add staff"), body)).into_response()
         }
@@ -421,6 +422,7 @@ fn member_html(
     accounts: &[StaffAccount],
     notice: Option<Markup>,
     error: Option<&AppError>,
+    username: &str,
 ) -> Markup {
     let l = c.lang;
     let csrf = c.session.csrf.as_deref().unwrap_or("");
@@ -488,7 +490,7 @@ fn member_html(
                 input type="hidden" name="action" value="open";
                 div.grid {
                     label { (l.t("用户名", "Username"))
-                        input #new-username name="username" required maxlength=(gongti_app::auth::USERNAME_MAX_CHARS) autocomplete="off"; }
+                        input #new-username name="username" required maxlength=(gongti_app::auth::USERNAME_MAX_CHARS) autocomplete="off" value=(username); }
                     label { (l.t("初始密码", "First password"))
                         input #new-password type="password" name="password" required minlength=(min) autocomplete="new-password"; }
                 }
@@ -506,6 +508,7 @@ async fn render_member(
     notice: Option<Markup>,
     error: Option<&AppError>,
     status: StatusCode,
+    username: &str,
 ) -> Response {
     let l = c.lang;
     let staff = match state.app.staff_member(id).await {
@@ -531,7 +534,7 @@ async fn render_member(
         layout(
             c,
             &staff.name,
-            member_html(c, &staff, &institution, &accounts, notice, error),
+            member_html(c, &staff, &institution, &accounts, notice, error, username),
         ),
     )
         .into_response()
@@ -559,7 +562,7 @@ async fn staff_member_page(
         ),
         _ => None,
     };
-    render_member(&state, &c, id, notice, None, StatusCode::OK).await
+    render_member(&state, &c, id, notice, None, StatusCode::OK, "").await
 }
 
 #[derive(Deserialize)]
@@ -595,14 +598,16 @@ async fn change_account(
         ("disable", Some(user_id)) => AccountChange::Disable { user_id },
         _ => {
             let e = unreadable("action");
-            return render_member(&state, &c, id, None, Some(&e), StatusCode::BAD_REQUEST).await;
+            return render_member(&state, &c, id, None, Some(&e), StatusCode::BAD_REQUEST, "")
+                .await;
         }
     };
     match state.app.change_staff_account(&c.ctx, id, change).await {
         Ok(_) => Redirect::to(&format!("/staff/{id}?done={}", f.action)).into_response(),
         Err(e) => {
             let status = crate::error::ApiError::of(&e).status;
-            render_member(&state, &c, id, None, Some(&e), status).await
+            // The name typed to open a sign-in is kept (never a password).
+            render_member(&state, &c, id, None, Some(&e), status, f.username.trim()).await
         }
     }
 }

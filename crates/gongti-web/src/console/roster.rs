@@ -239,14 +239,8 @@ async fn upload(State(state): State<AppState>, c: Console, form: Multipart) -> R
     if c.session.csrf.as_deref() != Some(csrf.as_str()) {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
-    if !may_import(&c) {
-        return render(
-            &c,
-            StatusCode::FORBIDDEN,
-            Some(&Outcome::Refused(AppError::Forbidden)),
-        );
-    }
-    if file.is_empty() {
+    // (Who may import is decided and audited by the use case.)
+    if file.is_empty() && may_import(&c) {
         return render(&c, StatusCode::UNPROCESSABLE_ENTITY, Some(&Outcome::NoFile));
     }
     let dry_run = mode != "load";

@@ -383,12 +383,34 @@ async fn the_api_adds_institutions_staff_and_sign_ins_on_both_engines() {
             StatusCode::OK
         );
 
-        // Not one's own sign-in, and not for a doctor.
-        let me = t.store.user_by_username("admin").await.unwrap().unwrap();
+        // Not an officer's sign-in (no one gains another's city-wide powers), not a
+        // client system's, not one's own, and not for a doctor.
+        let officer = t.store.user_by_username("officer").await.unwrap().unwrap();
+        let r = t
+            .post(
+                &format!("/api/v1/staff/{}/accounts", officer.staff_id),
+                &admin,
+                serde_json::json!({"username": "officer2", "password": "officer-second-2026"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = t
+            .post(
+                &format!(
+                    "/api/v1/staff/{}/accounts/{}/password",
+                    officer.staff_id, officer.id
+                ),
+                &admin,
+                serde_json::json!({"password": "officer-second-2026"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let me = t.store.user_by_username("instadmin").await.unwrap().unwrap();
+        let instadmin = t.token("instadmin").await;
         let r = t
             .post(
                 &format!("/api/v1/staff/{}/accounts/{}/disable", me.staff_id, me.id),
-                &admin,
+                &instadmin,
                 serde_json::json!({}),
             )
             .await;

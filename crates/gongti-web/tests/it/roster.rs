@@ -56,7 +56,6 @@ fn good_list() -> String {
 async fn a_centre_checks_its_list_sees_every_problem_then_loads_every_row_once() {
     for t in TestApp::all().await {
         let admin = t.token("instadmin").await;
-        let before = t.store.resident_count().await.unwrap();
 
         // Every problem at once, by line and column; nothing saved.
         let bad = format!(
@@ -86,6 +85,39 @@ async fn a_centre_checks_its_list_sees_every_problem_then_loads_every_row_once()
             "{}",
             r.text
         );
+        // A record merged into another keeps its ID number: registered already.
+        let merged_id = id_number_born("19500109", 650);
+        let mut ids = Vec::new();
+        for (name, id) in [
+            ("留存", id_number_born("19500109", 651)),
+            ("并入", merged_id.clone()),
+        ] {
+            let r = t
+                .post(
+                    "/api/v1/residents",
+                    &admin,
+                    serde_json::json!({"name": name, "id_number": id}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+            ids.push(r.json()["id"].as_i64().unwrap());
+        }
+        let r = t
+            .post(
+                &format!("/api/v1/residents/{}/merge", ids[0]),
+                &admin,
+                serde_json::json!({"merged_id": ids[1], "reason": "同一人重复建档"}),
+            )
+            .await;
+        assert!(r.status.is_success(), "{}", r.text);
+        let merged = format!("姓名,身份证号\n并入,{merged_id}\n");
+        for dry_run in ["?dry_run=true", ""] {
+            let r = upload(&t, &admin, dry_run, "text/csv", merged.clone().into_bytes()).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            assert_eq!(r.json()["already_registered"], 1);
+        }
+        let before = t.store.resident_count().await.unwrap();
+
         // Registered elsewhere, in words.
         let elsewhere = format!("姓名,身份证号\n己,{OTHER_RESIDENT_ID_NUMBER}\n");
         let r = upload(&t, &admin, "", "text/csv", elsewhere.into_bytes()).await;
@@ -200,30 +232,35 @@ async fn an_xlsx_list_is_read_with_its_dates_and_an_id_number_kept_as_a_number_i
     let book = |id_as_number: bool| {
         let mut book = rust_xlsxwriter::Workbook::new();
         let sheet = book.add_worksheet();
+        // A title, a blank row, the header on row 3 and the resident on row 5 (a blank
+        // row between): problems name the rows the spreadsheet shows.
+        sheet.write_string(0, 0, "卫津社区居民花名册").unwrap();
         for (c, h) in ["*姓名", "*身份证号", "出生日期"].iter().enumerate() {
-            sheet.write_string(0, c as u16, *h).unwrap();
+            sheet.write_string(2, c as u16, *h).unwrap();
         }
         let id = id_number_born("19600229", 700);
-        sheet.write_string(1, 0, "陈一").unwrap();
+        sheet.write_string(4, 0, "陈一").unwrap();
         if id_as_number {
             sheet
-                .write_number(1, 1, id[..17].parse::<f64>().unwrap() * 10.0)
+                .write_number(4, 1, id[..17].parse::<f64>().unwrap() * 10.0)
                 .unwrap();
         } else {
-            sheet.write_string(1, 1, &id).unwrap();
+            sheet.write_string(4, 1, &id).unwrap();
         }
         let date = rust_xlsxwriter::ExcelDateTime::from_ymd(1960, 2, 29).unwrap();
         let format = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd");
         sheet
-            .write_datetime_with_format(1, 2, &date, &format)
+            .write_datetime_with_format(4, 2, &date, &format)
             .unwrap();
+        // A stray cell at the sheet's far corner is not read (nor a grid built to it).
+        sheet.write_string(1_048_575, 16_383, "x").unwrap();
         book.save_to_buffer().unwrap()
     };
     const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
     let r = upload(&t, &admin, "?dry_run=true", XLSX, book(true)).await;
     assert_eq!(
         places(&r),
-        [(2, "id_number".into(), "number_not_text".into())],
+        [(5, "id_number".into(), "number_not_text".into())],
         "{}",
         r.text
     );
