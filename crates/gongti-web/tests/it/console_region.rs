@@ -405,7 +405,12 @@ async fn the_api_adds_institutions_staff_and_sign_ins_on_both_engines() {
             )
             .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN);
-        let me = t.store.user_by_username("instadmin").await.unwrap().unwrap();
+        let me = t
+            .store
+            .user_by_username("instadmin")
+            .await
+            .unwrap()
+            .unwrap();
         let instadmin = t.token("instadmin").await;
         let r = t
             .post(
