@@ -39,7 +39,6 @@ fn unknown(field: &'static str) -> ApiError {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct InstitutionBody {
     code: String,
     name: String,
@@ -73,7 +72,6 @@ async fn create_institution(
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct StaffBody {
     institution_id: i64,
     name: String,
@@ -131,7 +129,6 @@ async fn accounts(
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct OpenBody {
     username: String,
     password: String,
@@ -155,7 +152,6 @@ async fn open_account(
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct PasswordBody {
     password: String,
 }

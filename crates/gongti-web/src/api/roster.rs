@@ -27,7 +27,6 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ImportParams {
     #[serde(default)]
     dry_run: bool,
