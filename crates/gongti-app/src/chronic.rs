@@ -10,7 +10,7 @@ use gongti_core::chronic::record::{
 };
 use gongti_core::chronic::risk::{DiabetesStatus, RiskInputs, bp_grade, stratify};
 use gongti_core::chronic::{Bp, Disease, RULESET_VERSION};
-use gongti_core::resident::{FieldProblem, Problem, age_years};
+use gongti_core::resident::{Problem, age_years};
 use gongti_store::{
     EndEnrolment, EnrolmentRecord, FollowupRecord, NewEnrolment, NewFollowup, Page, ResidentRecord,
     RiskProfile, StoreError, StoredRisk, TaskRecord,
@@ -135,10 +135,6 @@ pub(crate) fn judge(
         highest_bp,
         risk,
     }
-}
-
-fn invalid(field: &'static str, problem: Problem) -> AppError {
-    AppError::Invalid(vec![FieldProblem::new(field, problem)])
 }
 
 impl App {
@@ -290,14 +286,14 @@ impl App {
             match self.store.institution(id).await {
                 Ok(_) => {}
                 Err(StoreError::NotFound) => {
-                    let error = invalid("diagnosing_institution_id", Problem::NotAllowed);
+                    let error = AppError::invalid("diagnosing_institution_id", Problem::NotAllowed);
                     return Err(self.refuse(entry, error).await);
                 }
                 Err(e) => return Err(e.into()),
             }
         }
         if profile.ckd_stage > 5 {
-            let error = invalid("ckd_stage", Problem::OutOfRange { min: "0", max: "5" });
+            let error = AppError::invalid("ckd_stage", Problem::OutOfRange { min: "0", max: "5" });
             return Err(self.refuse(entry, error).await);
         }
         let risk = match valid.disease {
@@ -375,7 +371,7 @@ impl App {
             return Err(self.refuse(entry, AppError::Forbidden).await);
         }
         if profile.ckd_stage > 5 {
-            let error = invalid("ckd_stage", Problem::OutOfRange { min: "0", max: "5" });
+            let error = AppError::invalid("ckd_stage", Problem::OutOfRange { min: "0", max: "5" });
             return Err(self.refuse(entry, error).await);
         }
         let enrolment = match self.store.active_enrolment(resident_id, disease).await {
@@ -454,7 +450,7 @@ impl App {
             Err(e) => return Err(e.into()),
         };
         if valid.visit_on < enrolment.diagnosed_on {
-            let error = invalid(
+            let error = AppError::invalid(
                 "visit_on",
                 Problem::Inconsistent {
                     with: "diagnosed_on",

@@ -33,6 +33,13 @@ pub enum AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+impl AppError {
+    /// Input with one problem, in one field.
+    pub fn invalid(field: &'static str, problem: gongti_core::problem::Problem) -> AppError {
+        AppError::Invalid(vec![FieldProblem::new(field, problem)])
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {

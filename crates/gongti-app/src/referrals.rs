@@ -13,7 +13,7 @@ use gongti_core::referral::{
     disease_for_alert, propose, step, urgency_for,
 };
 use gongti_core::region::InstitutionId;
-use gongti_core::resident::{FieldProblem, Problem};
+use gongti_core::resident::Problem;
 use gongti_core::role::Role;
 use gongti_core::scheduling::Pool;
 use gongti_store::{
@@ -63,10 +63,6 @@ pub struct ReferRequest {
 pub struct ReferralView {
     pub referral: ReferralRecord,
     pub events: Vec<ReferralEventRecord>,
-}
-
-fn invalid(field: &'static str, problem: Problem) -> AppError {
-    AppError::Invalid(vec![FieldProblem::new(field, problem)])
 }
 
 fn bp_text(bp: Option<gongti_core::chronic::Bp>) -> String {
@@ -234,7 +230,7 @@ impl App {
         if let Some(t) = free_text
             && t.chars().count() > REFERRAL_TEXT_MAX_CHARS
         {
-            let error = invalid(
+            let error = AppError::invalid(
                 "reason",
                 Problem::TooLong {
                     max_chars: REFERRAL_TEXT_MAX_CHARS,
@@ -248,7 +244,7 @@ impl App {
                 let alert = match self.store.alert(id).await {
                     Ok(a) if a.resident_id == r.resident_id => a,
                     Ok(_) | Err(StoreError::NotFound) => {
-                        let error = invalid("alert_id", Problem::NotAllowed);
+                        let error = AppError::invalid("alert_id", Problem::NotAllowed);
                         return Err(self.refuse(entry, error).await);
                     }
                     Err(e) => return Err(e.into()),
@@ -272,7 +268,7 @@ impl App {
                     .into_iter()
                     .find(|f| f.id == id);
                 let Some(f) = found.filter(|f| f.urgent_referral || f.refer) else {
-                    let error = invalid("followup_id", Problem::NotAllowed);
+                    let error = AppError::invalid("followup_id", Problem::NotAllowed);
                     return Err(self.refuse(entry, error).await);
                 };
                 (
@@ -291,7 +287,7 @@ impl App {
             ReferralSource::Manual => {
                 if free_text.is_none() {
                     return Err(self
-                        .refuse(entry, invalid("reason", Problem::Required))
+                        .refuse(entry, AppError::invalid("reason", Problem::Required))
                         .await);
                 }
                 ("manual", None, r.disease, None, String::new(), false)
@@ -299,7 +295,7 @@ impl App {
         };
         let Some(disease) = disease else {
             return Err(self
-                .refuse(entry, invalid("disease", Problem::Required))
+                .refuse(entry, AppError::invalid("disease", Problem::Required))
                 .await);
         };
         let reason = free_text.map_or(default_reason, str::to_owned);
@@ -527,7 +523,9 @@ impl App {
                 } else {
                     "plan"
                 };
-                return Err(self.refuse(entry, invalid(field, Problem::Required)).await);
+                return Err(self
+                    .refuse(entry, AppError::invalid(field, Problem::Required))
+                    .await);
             }
             Err(StepError::TextTooLong) => {
                 let field = if matches!(s, ReferralStep::Reject { .. }) {
@@ -535,7 +533,7 @@ impl App {
                 } else {
                     "plan"
                 };
-                let error = invalid(
+                let error = AppError::invalid(
                     field,
                     Problem::TooLong {
                         max_chars: REFERRAL_TEXT_MAX_CHARS,
@@ -618,7 +616,7 @@ impl App {
             "returning" => ReferralBox::Returning { institution_id },
             _ => {
                 return Err(self
-                    .refuse(entry, invalid("box", Problem::UnknownCode))
+                    .refuse(entry, AppError::invalid("box", Problem::UnknownCode))
                     .await);
             }
         };

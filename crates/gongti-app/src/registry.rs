@@ -13,10 +13,6 @@ use gongti_store::{
 
 use crate::{App, AppError, AppResult, Ctx};
 
-fn invalid(field: &'static str, problem: Problem) -> AppError {
-    AppError::Invalid(vec![FieldProblem { field, problem }])
-}
-
 /// The problems of an update that changes what may not change, or leaves no name.
 fn update_problems(unchanged: &[(&'static str, bool)], name: &str) -> Vec<FieldProblem> {
     let mut problems: Vec<FieldProblem> = unchanged
@@ -196,7 +192,7 @@ impl App {
             }
             Err(StoreError::MissingReference(_)) => {
                 refused(Outcome::Invalid).await?;
-                return Err(invalid("district_code", Problem::Required));
+                return Err(AppError::invalid("district_code", Problem::Required));
             }
             Err(e) => return Err(e.into()),
         };
@@ -207,7 +203,7 @@ impl App {
     /// Adds a staff member at an institution (its admin or the city administrator).
     pub async fn create_staff(&self, ctx: &Ctx, new: &NewStaff) -> AppResult<StaffRecord> {
         let Some(institution) = new.institution_id else {
-            return Err(invalid("institution_id", Problem::Required));
+            return Err(AppError::invalid("institution_id", Problem::Required));
         };
         let action = RegistryAction::ManageStaff {
             institution: InstitutionId(institution),

@@ -131,9 +131,46 @@ impl Role {
     }
 }
 
+/// The most years of independent practice a staff record holds (a working life).
+pub const PRACTICE_YEARS_MAX: i64 = 70;
+/// [`PRACTICE_YEARS_MAX`] as a problem states it.
+const PRACTICE_YEARS_MAX_TEXT: &str = "70";
+
+/// Years of independent practice as entered in a form: none when left empty, else a
+/// whole number from 0 to [`PRACTICE_YEARS_MAX`].
+pub fn practice_years(entered: &str) -> Result<i64, crate::problem::Problem> {
+    match entered.trim() {
+        "" => Ok(0),
+        y => y
+            .parse::<i64>()
+            .ok()
+            .filter(|y| (0..=PRACTICE_YEARS_MAX).contains(y))
+            .ok_or(crate::problem::Problem::OutOfRange {
+                min: "0",
+                max: PRACTICE_YEARS_MAX_TEXT,
+            }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn practice_years_are_a_working_life_at_most() {
+        assert_eq!(PRACTICE_YEARS_MAX.to_string(), PRACTICE_YEARS_MAX_TEXT);
+        for (entered, years) in [
+            ("", Some(0)),
+            (" 8 ", Some(8)),
+            ("0", Some(0)),
+            ("70", Some(70)),
+        ] {
+            assert_eq!(practice_years(entered).ok(), years, "{entered}");
+        }
+        for entered in ["71", "-1", "八", "8.5"] {
+            assert!(practice_years(entered).is_err(), "{entered}");
+        }
+    }
 
     #[test]
     fn role_codes_round_trip() {

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use gongti_app::Ctx;
 use gongti_app::accounts::AccountChange;
-use gongti_core::problem::{FieldProblem, Problem};
+use gongti_core::problem::Problem;
 use gongti_core::region::InstitutionKind;
 use gongti_core::role::Role;
 use gongti_store::{NewInstitution, NewStaff};
@@ -32,10 +32,7 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 fn unknown(field: &'static str) -> ApiError {
-    ApiError::from(gongti_app::AppError::Invalid(vec![FieldProblem::new(
-        field,
-        Problem::UnknownCode,
-    )]))
+    ApiError::from(gongti_app::AppError::invalid(field, Problem::UnknownCode))
 }
 
 #[derive(Deserialize)]
@@ -98,7 +95,7 @@ async fn create_staff(
         department_id: b.department_id,
         licence_number: optional(b.licence_number),
         title: optional(b.title),
-        practice_years: i64::from(b.practice_years.min(70)),
+        practice_years: i64::from(b.practice_years).min(gongti_core::role::PRACTICE_YEARS_MAX),
     };
     let record = state.app.create_staff(&ctx, &new).await?;
     Ok((

@@ -19,7 +19,7 @@ use gongti_store::{InstitutionFilter, InstitutionRecord, NewInstitution, NewStaf
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{Console, Lang, error_box, form_tokens, layout};
+use super::{Console, Lang, error_box, error_page, form_tokens, layout, status_of};
 use crate::AppState;
 
 pub(super) fn routes() -> axum::Router<AppState> {
@@ -65,16 +65,7 @@ fn csrf_ok(c: &Console, csrf: &str) -> bool {
 }
 
 fn forbidden(c: &Console) -> Response {
-    let l = c.lang;
-    (
-        StatusCode::FORBIDDEN,
-        layout(
-            c,
-            l.t("无权操作", "Not allowed"),
-            error_box(l, &AppError::Forbidden),
-        ),
-    )
-        .into_response()
+    error_page(c, c.lang.t("无权操作", "Not allowed"), &AppError::Forbidden)
 }
 
 /// The new-institution form as entered.
@@ -176,13 +167,9 @@ async fn new_institution_page(State(state): State<AppState>, c: Console) -> Resp
     layout(&c, c.lang.t("新增机构", "Add an institution"), body).into_response()
 }
 
-/// The form's problems found before the use case (a kind or an upper hospital that is
-/// not one): named like the use case's.
+/// A form's choice that is not one of its list (a kind, a role, an upper hospital).
 fn unreadable(field: &'static str) -> AppError {
-    AppError::Invalid(vec![gongti_core::problem::FieldProblem::new(
-        field,
-        gongti_core::problem::Problem::UnknownCode,
-    )])
+    AppError::invalid(field, gongti_core::problem::Problem::UnknownCode)
 }
 
 async fn create_institution(
@@ -196,7 +183,7 @@ async fn create_institution(
     let refused = |e: AppError| {
         let (state, c, entered) = (&state, &c, &entered);
         async move {
-            let status = crate::error::ApiError::of(&e).status;
+            let status = status_of(&e);
             let body = institution_form(state, c, entered, Some(&e)).await;
             (
                 status,
@@ -318,7 +305,7 @@ async fn staff_form(
                     label { (l.t("职称", "Title"))
                         input name="title" maxlength="40" value=(entered.title); }
                     label { (l.t("独立执业年限", "Years of independent practice"))
-                        input name="practice_years" type="number" min="0" max="70" value=(if entered.practice_years.is_empty() { "0" } else { &entered.practice_years }); }
+                        input name="practice_years" type="number" min="0" max=(gongti_core::role::PRACTICE_YEARS_MAX) value=(if entered.practice_years.is_empty() { "0" } else { &entered.practice_years }); }
                 }
                 p { button.primary #add-staff type="submit" { (l.t("新增人员", "Add the staff member")) } }
             }
@@ -356,7 +343,7 @@ async fn create_staff(
     let refused = |e: AppError| {
         let (state, c, entered) = (&state, &c, &entered);
         async move {
-            let status = crate::error::ApiError::of(&e).status;
+            let status = status_of(&e);
             if !may_manage_staff_of(c, institution) {
                 return forbidden(c);
             }
@@ -374,23 +361,9 @@ async fn create_staff(
             Err(_) => return refused(unreadable("department_id")).await,
         },
     };
-    let practice_years = match entered.practice_years.trim() {
-        "" => 0,
-        y => match y.parse::<i64>() {
-            Ok(y) if (0..=70).contains(&y) => y,
-            _ => {
-                return refused(AppError::Invalid(vec![
-                    gongti_core::problem::FieldProblem::new(
-                        "practice_years",
-                        gongti_core::problem::Problem::OutOfRange {
-                            min: "0",
-                            max: "70",
-                        },
-                    ),
-                ]))
-                .await;
-            }
-        },
+    let practice_years = match gongti_core::role::practice_years(&entered.practice_years) {
+        Ok(y) => y,
+        Err(p) => return refused(AppError::invalid("practice_years", p)).await,
     };
     let optional = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let new = NewStaff {
@@ -445,8 +418,7 @@ fn member_html(
                 thead { tr {
                     th { (l.t("用户名", "Username")) }
                     th { (l.t("状态", "State")) }
-                    th { (l.t("重置密码（解除锁定，已登录的会话全部退出）", "Reset the password (lifts a lock; every session ends)")) }
-                    th {}
+                    th { (l.t("重置密码（解除锁定，已登录的会话全部退出）或停用", "Reset the password (lifts a lock; every session ends), or disable")) }
                 } }
                 tbody {
                     @for a in accounts {
@@ -454,8 +426,9 @@ fn member_html(
                             td { (a.username) }
                             td { (if a.disabled { l.t("已停用", "Disabled") } else if a.client { l.t("接口客户端", "Client system") } else { l.t("正常", "Active") }) }
                             @if a.disabled || a.client {
-                                td {} td {}
+                                td {}
                             } @else {
+                                // One cell for both: the row fits a phone's width.
                                 td {
                                     form.step method="post" action=(format!("/staff/{}/accounts", staff.id)) {
                                         (form_tokens(csrf))
@@ -464,8 +437,6 @@ fn member_html(
                                         input type="password" name="password" autocomplete="new-password" required minlength=(min) placeholder=(l.t("新密码", "New password"));
                                         " " button type="submit" { (l.t("重置", "Reset")) }
                                     }
-                                }
-                                td {
                                     form.step method="post" action=(format!("/staff/{}/accounts", staff.id)) {
                                         (form_tokens(csrf))
                                         input type="hidden" name="action" value="disable";
@@ -513,17 +484,11 @@ async fn render_member(
     let l = c.lang;
     let staff = match state.app.staff_member(id).await {
         Ok(s) => s,
-        Err(e) => {
-            let status = crate::error::ApiError::of(&e).status;
-            return (status, layout(c, l.t("人员", "Staff"), error_box(l, &e))).into_response();
-        }
+        Err(e) => return error_page(c, l.t("人员", "Staff"), &e),
     };
     let accounts = match state.app.staff_accounts(&c.ctx, id).await {
         Ok(a) => a,
-        Err(e) => {
-            let status = crate::error::ApiError::of(&e).status;
-            return (status, layout(c, l.t("人员", "Staff"), error_box(l, &e))).into_response();
-        }
+        Err(e) => return error_page(c, l.t("人员", "Staff"), &e),
     };
     let institution = match staff.institution_id {
         Some(i) => state.app.institution_name(i).await,
@@ -605,7 +570,7 @@ async fn change_account(
     match state.app.change_staff_account(&c.ctx, id, change).await {
         Ok(_) => Redirect::to(&format!("/staff/{id}?done={}", f.action)).into_response(),
         Err(e) => {
-            let status = crate::error::ApiError::of(&e).status;
+            let status = status_of(&e);
             // The name typed to open a sign-in is kept (never a password).
             render_member(&state, &c, id, None, Some(&e), status, f.username.trim()).await
         }

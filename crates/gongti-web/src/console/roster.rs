@@ -14,7 +14,7 @@ use gongti_core::region::InstitutionId;
 use gongti_core::roster::{RESIDENT_COLUMNS, SheetProblem, template_header};
 use maud::{Markup, html};
 
-use super::{Console, error_box, layout};
+use super::{Console, error_box, layout, status_of};
 use crate::AppState;
 
 /// Problems listed on the page (the API lists every one).
@@ -256,7 +256,7 @@ async fn upload(State(state): State<AppState>, c: Console, form: Multipart) -> R
             Some(&Outcome::Problems(found)),
         ),
         Err(RosterError::App(e)) => {
-            let status = crate::error::ApiError::of(&e).status;
+            let status = status_of(&e);
             render(&c, status, Some(&Outcome::Refused(e)))
         }
     }
