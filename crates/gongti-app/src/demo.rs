@@ -306,7 +306,13 @@ impl App {
                 let mut cardio_id = None;
                 for (dept_code, dept_name) in UPPER_DEPARTMENTS {
                     let dept = store
-                        .insert_department(hospital.id, dept_code, dept_name, now_us)
+                        .insert_department(
+                            hospital.id,
+                            dept_code,
+                            dept_name,
+                            now_us,
+                            &[demo_entry(now_us, "Department", None)],
+                        )
                         .await?;
                     cardio_id.get_or_insert(dept.id);
                     self.seed_staff(
@@ -377,6 +383,7 @@ impl App {
                                 public_health_staff_id: ph[0],
                             },
                             now_us,
+                            &[demo_entry(now_us, "Team", None)],
                         )
                         .await?;
                 }
@@ -580,6 +587,7 @@ impl App {
                     public_health_staff_id: staff("phdoctor"),
                 },
                 now_us,
+                &[demo_entry(now_us, "Team", None)],
             )
             .await?;
         let basic = basic.expect("a basic package");
@@ -800,6 +808,7 @@ fn demo_staff_name(username: &str) -> String {
         "pharmacist" => "刘洋",
         "specialist" => "张海涛",
         "centreadmin" => "郑红梅",
+        "hospadmin" => "马文华",
         "district" => "孙丽娟",
         "officer" => "周国庆",
         "insurer" => "吴敏",

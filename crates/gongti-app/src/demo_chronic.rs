@@ -602,7 +602,7 @@ impl App {
                 truth.readings += store
                     .insert_readings(
                         &rows,
-                        uploader,
+                        gongti_store::Uploader::User(uploader),
                         now_us,
                         None,
                         &|outcomes: &[ReadingOutcome]| {

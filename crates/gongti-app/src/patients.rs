@@ -66,7 +66,7 @@ pub struct PatientSignIn {
 }
 
 impl PatientCtx {
-    fn entry(&self, now_us: i64, action: &str, resource_type: &str) -> AuditEntry {
+    pub(crate) fn entry(&self, now_us: i64, action: &str, resource_type: &str) -> AuditEntry {
         AuditEntry {
             at_us: now_us,
             actor_user_id: None,

@@ -12,9 +12,10 @@ use gongti_core::chronic::readings::{
 use gongti_core::coverage::encode_ids;
 use gongti_core::resident::{FieldProblem, Problem};
 use gongti_store::{
-    AlertRecord, NewAlert, NewReading, Page, ReadingOutcome, ReadingRecord, StoreError,
+    AlertRecord, NewAlert, NewReading, Page, ReadingOutcome, ReadingRecord, StoreError, Uploader,
 };
 
+use crate::patients::PatientCtx;
 use crate::{App, AppError, AppResult, Ctx};
 
 /// The day of an instant in the region's time zone.
@@ -41,6 +42,53 @@ impl App {
             ctx.principal
                 .audit(self.now_us(), "reading.upload", "Observation", Outcome::Ok);
         entry.request_id = ctx.request_id.clone();
+        let valid = self.checked_readings(entry, &items).await?;
+        // Every resident must be within reach; each gets its own audit record.
+        let mut entries = BTreeMap::new();
+        for (resident_id, _) in &valid {
+            if entries.contains_key(resident_id) {
+                continue;
+            }
+            let (_, mut e) = self
+                .reach(
+                    ctx,
+                    *resident_id,
+                    PatientAction::Write,
+                    "reading.upload",
+                    None,
+                )
+                .await?;
+            e.resource_type = "Observation".into();
+            entries.insert(*resident_id, e);
+        }
+        self.save_readings(&valid, entries, Uploader::User(ctx.principal.user_id))
+            .await
+    }
+
+    /// Stores home readings the signed-in resident took of themselves (患者自助), as
+    /// [`App::upload_readings`] does for staff: checked first, all or none, repeats
+    /// changing nothing, urgent values raising the care team's alert.
+    pub async fn patient_upload_readings(
+        &self,
+        p: &PatientCtx,
+        forms: Vec<ReadingForm>,
+    ) -> AppResult<Vec<ReadingOutcome>> {
+        let entry = p.entry(self.now_us(), "reading.upload", "Observation");
+        let items: Vec<(i64, ReadingForm)> =
+            forms.into_iter().map(|f| (p.resident_id, f)).collect();
+        let valid = self.checked_readings(entry.clone(), &items).await?;
+        let entries = BTreeMap::from([(p.resident_id, entry)]);
+        self.save_readings(&valid, entries, Uploader::Account(p.account_id))
+            .await
+    }
+
+    /// The readings of an upload, each checked; the refusal (audited as `entry`)
+    /// lists every problem by its place in the upload.
+    async fn checked_readings(
+        &self,
+        mut entry: AuditEntry,
+        items: &[(i64, ReadingForm)],
+    ) -> AppResult<Vec<(i64, ValidReading)>> {
         if items.is_empty() || items.len() > BATCH_MAX {
             let problem = if items.is_empty() {
                 Problem::Required
@@ -65,30 +113,31 @@ impl App {
             entry.detail = Some(format!("{} problems", problems.len()));
             return Err(self.refuse(entry, AppError::InvalidBatch(problems)).await);
         }
-        // Every resident must be within reach; each gets its own audit record.
+        Ok(valid)
+    }
+
+    /// Stores checked readings with one audit record per resident (`entries`, each
+    /// resident's record as the upload's actor writes it): alerts for the new urgent
+    /// ones go to each resident's care team, and the contact counters of every
+    /// programme the resident is in are kept.
+    async fn save_readings(
+        &self,
+        valid: &[(i64, ValidReading)],
+        entries: BTreeMap<i64, AuditEntry>,
+        uploader: Uploader,
+    ) -> AppResult<Vec<ReadingOutcome>> {
         let today = self.today();
-        let mut entries: BTreeMap<i64, (AuditEntry, (i64, Option<i64>))> = BTreeMap::new();
-        for (resident_id, _) in &valid {
-            if entries.contains_key(resident_id) {
-                continue;
-            }
-            let (_, mut e) = self
-                .reach(
-                    ctx,
-                    *resident_id,
-                    PatientAction::Write,
-                    "reading.upload",
-                    None,
-                )
-                .await?;
-            e.resource_type = "Observation".into();
-            let home = self.store.alert_home(*resident_id, today).await?;
-            entries.insert(*resident_id, (e, home));
+        let mut homes = BTreeMap::new();
+        for resident_id in entries.keys() {
+            homes.insert(
+                *resident_id,
+                self.store.alert_home(*resident_id, today).await?,
+            );
         }
         let rows: Vec<NewReading<'_>> = valid
             .iter()
             .map(|(resident_id, reading)| {
-                let (institution_id, team_id) = entries[resident_id].1;
+                let (institution_id, team_id) = homes[resident_id];
                 NewReading {
                     resident_id: *resident_id,
                     reading,
@@ -127,7 +176,7 @@ impl App {
         // One record per resident, naming the readings stored for them.
         let audit = |outcomes: &[gongti_store::ReadingOutcome]| {
             let mut audit = Vec::with_capacity(entries.len());
-            for (resident_id, (e, _)) in &entries {
+            for (resident_id, e) in &entries {
                 let mine = || outcomes.iter().filter(|o| o.resident_id == *resident_id);
                 let (sent, new, alerts) = mine().fold((0, 0, 0), |(s, n, a), o| {
                     (
@@ -147,8 +196,8 @@ impl App {
             .store
             .insert_readings(
                 &rows,
-                ctx.principal.user_id,
-                now_us,
+                uploader,
+                self.now_us(),
                 Some((&self.chronic, &updates)),
                 &audit,
             )

@@ -324,6 +324,19 @@ impl App {
                     entry.detail =
                         Some("reserved pool: not contracted with the doctor's team".into());
                     AppError::Conflict("not_contracted")
+                } else if r.via == Pool::Reserved
+                    && may_book(
+                        &ctx.principal.actor(),
+                        &BookingAsk {
+                            via: Pool::Public,
+                            ..ask
+                        },
+                    )
+                {
+                    // A nurse or a public-health doctor of the team: the reserved pool
+                    // is the family doctor's, the public one is theirs to book.
+                    entry.detail = Some("reserved pool: the family doctor's".into());
+                    AppError::Conflict("reserved_for_family_doctor")
                 } else {
                     entry.detail = Some(format!("{} pool: may not book", r.via.code()));
                     AppError::Forbidden

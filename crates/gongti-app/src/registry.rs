@@ -6,9 +6,10 @@ use gongti_core::access::{RegistryAction, may_administer};
 use gongti_core::audit::{AuditEntry, Outcome};
 use gongti_core::region::{DistrictCode, InstitutionId, check_tie};
 use gongti_core::resident::{FieldProblem, Problem};
+use gongti_core::team::{Candidate, Seat, check_department, check_team};
 use gongti_store::{
     DepartmentRecord, DistrictRecord, InstitutionFilter, InstitutionRecord, NewInstitution,
-    NewStaff, Page, StaffFilter, StaffRecord, StoreError, TeamRecord,
+    NewStaff, NewTeam, Page, StaffFilter, StaffRecord, StoreError, TeamRecord,
 };
 
 use crate::{App, AppError, AppResult, Ctx};
@@ -242,6 +243,126 @@ impl App {
         let record = self
             .store
             .insert_staff(&new, self.now_us(), &[entry])
+            .await?;
+        self.audit.flush().await?;
+        Ok(record)
+    }
+
+    /// Refuses (audited as `action` on `resource`) unless the viewer may set up
+    /// `institution`'s staff, departments and teams; the institution as stored.
+    async fn administered(
+        &self,
+        ctx: &Ctx,
+        institution: i64,
+        action: &str,
+        resource: &str,
+    ) -> AppResult<InstitutionRecord> {
+        let allowed = may_administer(
+            &ctx.principal.actor(),
+            RegistryAction::ManageStaff {
+                institution: InstitutionId(institution),
+            },
+        );
+        let found = match self.store.institution(institution).await {
+            Ok(i) => Some(i),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        match found {
+            Some(i) if allowed => Ok(i),
+            _ => {
+                self.audit_registry(ctx, action, resource, Outcome::Denied)
+                    .await?;
+                Err(if allowed {
+                    AppError::NotFound
+                } else {
+                    AppError::Forbidden
+                })
+            }
+        }
+    }
+
+    /// Adds a department (科室) to an institution (its administrator or the city
+    /// administrator): a code unique in the institution and a name.
+    pub async fn create_department(
+        &self,
+        ctx: &Ctx,
+        institution: i64,
+        code: &str,
+        name: &str,
+    ) -> AppResult<DepartmentRecord> {
+        const ACTION: &str = "department.create";
+        self.administered(ctx, institution, ACTION, "Department")
+            .await?;
+        let problems = check_department(code, name);
+        if !problems.is_empty() {
+            self.audit_registry(ctx, ACTION, "Department", Outcome::Invalid)
+                .await?;
+            return Err(AppError::Invalid(problems));
+        }
+        let entry = self.registry_entry(ctx, ACTION, "Department", Outcome::Ok);
+        let record = match self
+            .store
+            .insert_department(
+                institution,
+                code.trim(),
+                name.trim(),
+                self.now_us(),
+                &[entry],
+            )
+            .await
+        {
+            Ok(r) => r,
+            Err(StoreError::Duplicate(_)) => {
+                self.audit_registry(ctx, ACTION, "Department", Outcome::Invalid)
+                    .await?;
+                return Err(AppError::Conflict("department_code_taken"));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.audit.flush().await?;
+        Ok(record)
+    }
+
+    /// Adds a family-doctor team (家庭医生团队) to a grassroots institution (its
+    /// administrator or the city administrator): a family doctor, a nurse and a
+    /// public-health doctor of that institution (DOMAIN.md §5).
+    pub async fn create_team(&self, ctx: &Ctx, new: &NewTeam) -> AppResult<TeamRecord> {
+        const ACTION: &str = "team.create";
+        let home = self
+            .administered(ctx, new.institution_id, ACTION, "Team")
+            .await?;
+        let mut seats = Vec::with_capacity(3);
+        for (seat, id) in Seat::ALL.into_iter().zip([
+            new.doctor_staff_id,
+            new.nurse_staff_id,
+            new.public_health_staff_id,
+        ]) {
+            let candidate = match self.store.staff_member(id).await {
+                Ok(s) => Some(Candidate {
+                    role: s.role,
+                    institution_id: s.institution_id,
+                }),
+                Err(StoreError::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            };
+            seats.push((seat, candidate));
+        }
+        let seats: [(Seat, Option<Candidate>); 3] = [seats[0], seats[1], seats[2]];
+        let problems = check_team(home.id, home.kind, &new.name, seats);
+        if !problems.is_empty() {
+            self.audit_registry(ctx, ACTION, "Team", Outcome::Invalid)
+                .await?;
+            return Err(AppError::Invalid(problems));
+        }
+        let entry = self.registry_entry(ctx, ACTION, "Team", Outcome::Ok);
+        let new = NewTeam {
+            name: new.name.trim().to_owned(),
+            ..new.clone()
+        };
+        let record = self
+            .store
+            .insert_team(&new, self.now_us(), &[entry])
             .await?;
         self.audit.flush().await?;
         Ok(record)

@@ -23,6 +23,7 @@ pub mod role;
 pub mod roster;
 pub mod scheduling;
 pub mod scope;
+pub mod team;
 pub mod text;
 pub mod throttle;
 

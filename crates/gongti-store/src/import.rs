@@ -369,7 +369,7 @@ impl Store {
                 let rows = &reading_rows[start..start + chunk.len()];
                 start += chunk.len();
                 let by = chunk[0].uploaded_by_user_id;
-                let outcomes = crate::readings::insert_readings_in!(tx, rows, by, now_us);
+                let outcomes = crate::readings::insert_readings_in!(tx, rows, crate::Uploader::User(by), now_us);
                 for ((r, row), o) in chunk.iter().zip(rows).zip(outcomes) {
                     match o.id {
                         Some(id) => {

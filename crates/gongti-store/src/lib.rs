@@ -69,7 +69,7 @@ pub use lab::{EnrolmentScope, LabOutcome, LabResultRecord, NewLabResult};
 pub use maintained::{IndicatorEvent, IndicatorTables, IndicatorUpdate, scopes_of};
 pub use migrate::MIGRATION_COUNT;
 pub use patients::{NewPatientToken, PatientAccount, PatientToken};
-pub use readings::{AlertRecord, NewAlert, NewReading, ReadingOutcome, ReadingRecord};
+pub use readings::{AlertRecord, NewAlert, NewReading, ReadingOutcome, ReadingRecord, Uploader};
 pub use referral_figures::ReferralFactRow;
 pub use referrals::{
     NewReferral, ReferralBox, ReferralEventRecord, ReferralOutcome, ReferralRecord,

@@ -155,6 +155,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0024_lab_results.sql"),
         postgres: include_str!("../migrations/postgres/0024_lab_results.sql"),
     },
+    Migration {
+        version: 25,
+        name: "readings_by_residents",
+        sqlite: include_str!("../migrations/sqlite/0025_readings_by_residents.sql"),
+        postgres: include_str!("../migrations/postgres/0025_readings_by_residents.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

@@ -21,6 +21,32 @@ pub struct NewReading<'a> {
     pub alert: Option<NewAlert>,
 }
 
+/// Who uploaded a reading: a staff member's or client system's sign-in, or the
+/// resident's own account (患者自助).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uploader {
+    User(i64),
+    Account(i64),
+}
+
+impl Uploader {
+    /// The account's id as written into the statement (`NULL` for a user).
+    pub(crate) fn account_sql(self) -> String {
+        match self {
+            Uploader::User(_) => "NULL".to_owned(),
+            Uploader::Account(id) => id.to_string(),
+        }
+    }
+
+    /// The user's id bound as `$1` (none for a resident's account).
+    pub(crate) fn bound_user(self) -> Option<i64> {
+        match self {
+            Uploader::User(id) => Some(id),
+            Uploader::Account(_) => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAlert {
     pub institution_id: i64,
@@ -110,15 +136,18 @@ fn alert(row: &impl RowExt) -> Result<AlertRecord> {
 }
 
 /// The INSERT of a chunk of readings. Integers (ids, times, mmHg, hundredths of
-/// mmol/L) and our own codes are written into the statement; only the client's strings
-/// (reading id, device) are bound: `$1` the uploader, `$2` the time received, then one
-/// or two per row. Binding a dozen values per row cost more than the insert itself.
-pub(crate) fn insert_sql(chunk: &[NewReading<'_>]) -> String {
+/// mmol/L, a resident's account) and our own codes are written into the statement; only
+/// the client's strings (reading id, device) are bound: `$1` the uploading user (none
+/// for a resident's account), `$2` the time received, then one or two per row. Binding
+/// a dozen values per row cost more than the insert itself.
+pub(crate) fn insert_sql(chunk: &[NewReading<'_>], uploader: Uploader) -> String {
     use std::fmt::Write;
     let mut sql = String::from(
         "INSERT INTO home_readings (resident_id, client_reading_id, kind, taken_at_us, sbp_mmhg, dbp_mmhg, \
-         pulse_bpm, glucose_centi_mmol, glucose_context, device, uploaded_by_user_id, received_at_us) VALUES ",
+         pulse_bpm, glucose_centi_mmol, glucose_context, device, uploaded_by_user_id, received_at_us, \
+         uploaded_by_account_id) VALUES ",
     );
+    let account = uploader.account_sql();
     let mut n = 2;
     let opt = |v: Option<i64>| v.map_or_else(|| "NULL".to_owned(), |v| v.to_string());
     for (i, r) in chunk.iter().enumerate() {
@@ -153,7 +182,7 @@ pub(crate) fn insert_sql(chunk: &[NewReading<'_>]) -> String {
         };
         let _ = write!(
             sql,
-            "({},${id},'{}',{},{},{},{},{},{context},{device},$1,$2)",
+            "({},${id},'{}',{},{},{},{},{},{context},{device},$1,$2,{account})",
             r.resident_id,
             v.kind(),
             r.reading.taken_at_us,
@@ -173,8 +202,9 @@ pub(crate) fn insert_sql(chunk: &[NewReading<'_>]) -> String {
 /// reading whose client id the resident already has, and raises the alerts of the new
 /// urgent ones; evaluates to each reading's outcome, in order.
 macro_rules! insert_readings_in {
-    ($tx:ident, $readings:expr, $uploaded_by_user_id:expr, $now_us:expr) => {{
+    ($tx:ident, $readings:expr, $uploader:expr, $now_us:expr) => {{
         let readings: &[$crate::readings::NewReading<'_>] = $readings;
+        let uploader: $crate::readings::Uploader = $uploader;
         let now_us: i64 = $now_us;
         let mut outcomes: Vec<$crate::readings::ReadingOutcome> = readings
             .iter()
@@ -187,8 +217,8 @@ macro_rules! insert_readings_in {
             .collect();
         for (chunk_index, chunk) in readings.chunks($crate::readings::ROWS_PER_STATEMENT).enumerate() {
             use $crate::row::RowExt as _;
-            let sql = $crate::readings::insert_sql(chunk);
-            let mut q = sqlx::query($crate::row::trusted(&sql)).bind($uploaded_by_user_id).bind(now_us);
+            let sql = $crate::readings::insert_sql(chunk, uploader);
+            let mut q = sqlx::query($crate::row::trusted(&sql)).bind(uploader.bound_user()).bind(now_us);
             for r in chunk {
                 q = q.bind(&r.reading.client_reading_id);
                 if let Some(d) = &r.reading.device {
@@ -276,7 +306,7 @@ impl Store {
     pub async fn insert_readings(
         &self,
         readings: &[NewReading<'_>],
-        uploaded_by_user_id: i64,
+        uploader: Uploader,
         now_us: i64,
         maintain: Option<(
             &gongti_core::chronic::Params,
@@ -286,7 +316,7 @@ impl Store {
     ) -> Result<Vec<ReadingOutcome>> {
         let outcomes = on_write!(self, pool => {
             let mut tx = pool.begin().await?;
-            let outcomes = insert_readings_in!(tx, readings, uploaded_by_user_id, now_us);
+            let outcomes = insert_readings_in!(tx, readings, uploader, now_us);
             if let Some((params, updates)) = maintain {
                 crate::maintained::apply_indicator_updates!(tx, updates, params);
             }

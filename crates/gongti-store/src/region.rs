@@ -390,17 +390,24 @@ impl Store {
         Ok(n)
     }
 
+    /// Adds a department; `audit` (naming it once stored) commits with it. A code the
+    /// institution has already is [`StoreError::Duplicate`].
     pub async fn insert_department(
         &self,
         institution_id: i64,
         code: &str,
         name: &str,
         now_us: i64,
+        audit: &[AuditEntry],
     ) -> Result<DepartmentRecord> {
-        let (id,): (i64,) = on_write!(self, pool => {
-            sqlx::query_as("INSERT INTO departments (institution_id, code, name, created_at_us) VALUES ($1, $2, $3, $4) RETURNING id")
-                .bind(institution_id).bind(code).bind(name).bind(now_us).fetch_one(pool).await
-        })?;
+        let id = on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let (id,): (i64,) = sqlx::query_as("INSERT INTO departments (institution_id, code, name, created_at_us) VALUES ($1, $2, $3, $4) RETURNING id")
+                .bind(institution_id).bind(code).bind(name).bind(now_us).fetch_one(&mut *tx).await?;
+            stage_audit!(tx, &created(audit, id));
+            tx.commit().await?;
+            id
+        });
         Ok(DepartmentRecord {
             id,
             institution_id,
@@ -537,16 +544,26 @@ impl Store {
         Ok(n)
     }
 
-    pub async fn insert_team(&self, new: &NewTeam, now_us: i64) -> Result<TeamRecord> {
-        let (id,): (i64,) = on_write!(self, pool => {
-            sqlx::query_as(
+    /// Adds a family-doctor team; `audit` (naming it once stored) commits with it.
+    pub async fn insert_team(
+        &self,
+        new: &NewTeam,
+        now_us: i64,
+        audit: &[AuditEntry],
+    ) -> Result<TeamRecord> {
+        let id = on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO teams (institution_id, name, doctor_staff_id, nurse_staff_id, public_health_staff_id, created_at_us)
                  VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             )
             .bind(new.institution_id).bind(&new.name).bind(new.doctor_staff_id).bind(new.nurse_staff_id)
             .bind(new.public_health_staff_id).bind(now_us)
-            .fetch_one(pool).await
-        })?;
+            .fetch_one(&mut *tx).await?;
+            stage_audit!(tx, &created(audit, id));
+            tx.commit().await?;
+            id
+        });
         Ok(TeamRecord {
             id,
             institution_id: new.institution_id,

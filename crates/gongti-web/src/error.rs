@@ -235,6 +235,10 @@ impl ApiError {
                     "institution_code_taken" => {
                         ("该机构编码已被使用", "An institution already has this code")
                     }
+                    "department_code_taken" => (
+                        "本机构已有该科室编码",
+                        "A department of this institution already has this code",
+                    ),
                     "already_merged" => ("记录已合并", "A record has already been merged"),
                     "already_contracted" => (
                         "该居民已有生效中的签约，请到期续约或改签",
@@ -275,6 +279,10 @@ impl ApiError {
                     "contracted_elsewhere" => (
                         "该居民已与其他家庭医生团队签约：预留号源由其签约医生使用。可预约普通号源转诊",
                         "The resident is contracted with another family-doctor team, whose doctor books reserved slots. Book a public slot instead",
+                    ),
+                    "reserved_for_family_doctor" => (
+                        "预留号源由签约家庭医生为本团队签约居民转诊使用。可预约普通号源转诊",
+                        "Reserved slots are booked by the contracted family doctor for their own team's patients. Book a public slot instead",
                     ),
                     "no_reserved_slot_left" => (
                         "该排班的家庭医生预留号已约满",

@@ -157,7 +157,7 @@ fn schemas() -> Value {
             "alert_id": {"type": "integer"}, "followup_id": {"type": "integer"},
             "disease": {"type": "string", "enum": ["hypertension", "diabetes"], "description": "Required for a manual referral"},
             "urgency": {"type": "string", "enum": ["routine", "emergency"], "description": "Default: emergency for an alert or a follow-up that called for urgent referral, else routine (books a slot); emergency goes without a slot"},
-            "via": {"type": "string", "enum": ["reserved", "public"], "description": "The pool a routine referral books from. Default reserved: the family doctor's own contracted patients only (409 not_contracted, or contracted_elsewhere for another team's patient); public: the hospital's public slots"},
+            "via": {"type": "string", "enum": ["reserved", "public"], "description": "The pool a routine referral books from. Default reserved: the family doctor's own contracted patients only (409 not_contracted, contracted_elsewhere for another team's patient, reserved_for_family_doctor for the team's nurse or public-health doctor); public: the hospital's public slots"},
             "reason": {"type": "string", "maxLength": 2000, "description": "Required for a manual referral"}}},
         "ReferralReject": {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string", "maxLength": 2000}}},
         "ReferralReturn": {"type": "object", "required": ["plan"], "properties": {"plan": {"type": "string", "maxLength": 2000}}},
@@ -256,6 +256,11 @@ fn schemas() -> Value {
             "role": codes(gongti_core::role::Role::ALL.iter().filter(|r| r.scope_level() == gongti_core::role::ScopeLevel::Institution).map(|r| r.code())),
             "department_id": {"type": "integer", "format": "int64"}, "licence_number": {"type": "string"}, "title": {"type": "string"},
             "practice_years": {"type": "integer", "minimum": 0, "maximum": 255, "description": "Years of independent practice (counted up to 70)"}}},
+        "DepartmentNew": {"type": "object", "required": ["code", "name"], "properties": {
+            "code": {"type": "string", "description": "Letters, digits, - and _, unique in the institution (up to 20)"}, "name": {"type": "string"}}},
+        "TeamNew": {"type": "object", "required": ["name", "doctor_staff_id", "nurse_staff_id", "public_health_staff_id"], "properties": {
+            "name": {"type": "string"}, "doctor_staff_id": {"type": "integer", "format": "int64"},
+            "nurse_staff_id": {"type": "integer", "format": "int64"}, "public_health_staff_id": {"type": "integer", "format": "int64"}}},
         "AccountOpen": {"type": "object", "required": ["username", "password"], "properties": {
             "username": {"type": "string"}, "password": {"type": "string"}}},
         "PasswordReset": {"type": "object", "required": ["password"], "properties": {"password": {"type": "string"}}},
@@ -287,7 +292,11 @@ fn paths(glass: Value) -> Value {
             query("upper", "Upper hospital id (health-community ties)", id()), query("name", "Name prefix", free_text())]), None, ("200", "{items, next_cursor}")),
             "post": op("Add an institution, tied to its upper hospital when grassroots (city administrator; audited; 409 institution_code_taken)", "region", json!([]), Some("InstitutionNew"), ("201", "The institution"))},
         "/institutions/{id}": {"get": op("One institution with its departments", "region", json!([path_id()]), None, ("200", "The institution"))},
-        "/institutions/{id}/teams": {"get": op("Family-doctor teams of an institution", "region", json!([path_id()]), None, ("200", "{items}"))},
+        "/institutions/{id}/teams": {
+            "get": op("Family-doctor teams of an institution", "region", json!([path_id()]), None, ("200", "{items}")),
+            "post": op("Add a family-doctor team to a grassroots institution: a family doctor, a nurse and a public-health doctor who work there (its administrator or the city's; audited)", "region", json!([path_id()]), Some("TeamNew"), ("201", "The team")),
+        },
+        "/institutions/{id}/departments": {"post": op("Add a department (its administrator or the city's; audited; 409 department_code_taken)", "region", json!([path_id()]), Some("DepartmentNew"), ("201", "{id, code, name}"))},
         "/staff": {"get": op("Staff", "region", with_paging(vec![
             query("institution", "Institution id", id()), query("role", "Role code", codes(gongti_core::role::Role::ALL.iter().map(|r| r.code()))), query("name", "Name prefix", free_text())]), None, ("200", "{items, next_cursor}")),
             "post": op("Add a staff member at an institution with a role that works there (its administrator or the city's; audited)", "region", json!([]), Some("StaffNew"), ("201", "The staff member"))},
@@ -375,7 +384,7 @@ fn paths(glass: Value) -> Value {
         "/residents/{id}/bookings": {"get": op("A resident's bookings, newest first (audited)", "scheduling", with_paging(vec![path_id()]), None, ("200", "{items, next_cursor}"))},
         "/residents/{id}/referrals": {
             "get": op("A resident's referrals, newest first (audited)", "referrals", with_paging(vec![path_id()]), None, ("200", "{items, next_cursor}")),
-            "post": op("One-click referral (DOMAIN.md §3): from an alert, a follow-up that called for referral, or by hand; picks the receiving department (programme, health-community tie, earliest reserved slot), books the slot (routine), sends the clinical summary. 409 not_contracted, contracted_elsewhere, no_reserved_slot_left, no_slot_left, referral_open", "referrals", json!([path_id()]), Some("Referral"), ("201", "The referral with its timeline")),
+            "post": op("One-click referral (DOMAIN.md §3): from an alert, a follow-up that called for referral, or by hand; picks the receiving department (programme, health-community tie, earliest reserved slot), books the slot (routine), sends the clinical summary. 409 not_contracted, contracted_elsewhere, reserved_for_family_doctor, no_reserved_slot_left, no_slot_left, referral_open", "referrals", json!([path_id()]), Some("Referral"), ("201", "The referral with its timeline")),
         },
         "/referrals": {"get": op("Your institution's referrals: inbox (received, under way), sent, or returning (referred back down)", "referrals", with_paging(vec![query("box", "inbox (default) | sent | returning", one_of(&["inbox", "sent", "returning"]))]), None, ("200", "{items, next_cursor}"))},
         "/referrals/{id}": {"get": op("A referral with its timeline (receiving hospital, or the sending side's carers; audited)", "referrals", json!([path_id()]), None, ("200", "The referral"))},
@@ -410,6 +419,7 @@ fn paths(glass: Value) -> Value {
             "post": op("Book a public place for oneself; 409 no_slot_left, already_booked_that_day", "patients", json!([]), Some("PatientBooking"), ("201", "The booking")),
         },
         "/patient/bookings/{id}/cancel": {"post": op("Cancel one's own booking before the slot starts", "patients", json!([path_id()]), None, ("200", "The booking"))},
+        "/patient/readings": {"post": op("Upload a home reading one took of oneself (201 new, 200 already uploaded); an urgent value alerts the care team", "patients", json!([]), Some("Reading"), ("201", "{status, id, alert_id}"))},
         "/residents/{id}/access-log": {"get": op("Who touched this record (audit trail, newest first)", "residents", with_paging(vec![path_id()]), None, ("200", "{items, next_cursor}"))},
     })
 }
@@ -507,7 +517,9 @@ pub(crate) fn document() -> Value {
     );
     let mut paths = paths(glass);
     // A reading uploaded again is answered 200 with the first one's id.
-    paths["/residents/{id}/readings"]["post"]["responses"]["200"] = json!({"description": "Already uploaded: {status, id}", "content": {"application/json": {"schema": {"type": "object"}}}});
+    for path in ["/residents/{id}/readings", "/patient/readings"] {
+        paths[path]["post"]["responses"]["200"] = json!({"description": "Already uploaded: {status, id}", "content": {"application/json": {"schema": {"type": "object"}}}});
+    }
     complete(&mut paths);
     let mut schemas = schemas();
     bound_integers(&mut schemas);

@@ -91,6 +91,10 @@ pub(crate) fn staff(s: &StaffRecord) -> Value {
     })
 }
 
+pub(crate) fn department(d: &gongti_store::DepartmentRecord) -> Value {
+    json!({"id": d.id, "code": d.code, "name": d.name})
+}
+
 pub(crate) fn team(t: &TeamRecord) -> Value {
     json!({
         "id": t.id,

@@ -50,6 +50,7 @@ async fn team(store: &Store, institution_id: i64, name: &str) -> i64 {
                 public_health_staff_id: ids[2],
             },
             NOW_US,
+            &[],
         )
         .await
         .unwrap()

@@ -158,6 +158,7 @@ async fn staff_and_teams() {
                     public_health_staff_id: ids[2],
                 },
                 NOW_US,
+                &[],
             )
             .await
             .unwrap();

@@ -42,7 +42,6 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/districts", get(districts))
         .route("/institutions", get(institutions))
         .route("/institutions/{id}", get(institution))
-        .route("/institutions/{id}/teams", get(teams))
         .route("/staff", get(staff_list))
         .route("/staff/{id}", get(staff_member))
         .route("/residents", get(search_residents).post(register_resident))
@@ -213,13 +212,16 @@ async fn institution(State(state): State<AppState>, Path(id): Path<i64>) -> ApiR
         .await
         .map_err(gongti_app::AppError::from)?
         .iter()
-        .map(|d| json!({"id": d.id, "code": d.code, "name": d.name}))
+        .map(views::department)
         .collect();
     body["departments"] = departments.into();
     Ok(Json(body))
 }
 
-async fn teams(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
+pub(super) async fn teams(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
     let teams = state.app.teams(id).await?;
     Ok(Json(
         json!({"items": teams.iter().map(views::team).collect::<Vec<_>>()}),

@@ -1,5 +1,6 @@
 //! Residents' own API (患者自助): sign in, the clinics open to the public, book a
-//! public slot for oneself, list and cancel one's bookings. A patient token is
+//! public slot for oneself, list and cancel one's bookings, upload one's own home
+//! readings. A patient token is
 //! accepted here only, and staff tokens are not: the two never mix. Staff open a
 //! resident's account at `POST /residents/{id}/patient-account`.
 
@@ -33,6 +34,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/patient/schedules", get(schedules))
         .route("/patient/bookings", get(bookings).post(book))
         .route("/patient/bookings/{id}/cancel", post(cancel))
+        .route("/patient/readings", post(upload_reading))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::idempotency::guard,
@@ -121,6 +123,19 @@ async fn open_account(
         Json(json!({"id": account, "resident_id": id, "username": body.username.trim()})),
     )
         .into_response())
+}
+
+/// A home reading the resident took of themselves: 201 stored, 200 already uploaded.
+async fn upload_reading(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<PatientCtx>,
+    ApiJson(body): ApiJson<super::readings::ReadingBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let outcomes = state
+        .app
+        .patient_upload_readings(&p, vec![body.form()])
+        .await?;
+    Ok(super::readings::one_answer(&outcomes[0]))
 }
 
 async fn me(axum::Extension(p): axum::Extension<PatientCtx>) -> Json<Value> {

@@ -26,7 +26,7 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 #[derive(Deserialize, Default)]
-struct ReadingBody {
+pub(crate) struct ReadingBody {
     resident_id: Option<i64>,
     #[serde(default)]
     client_reading_id: String,
@@ -42,7 +42,7 @@ struct ReadingBody {
 }
 
 impl ReadingBody {
-    fn form(self) -> ReadingForm {
+    pub(crate) fn form(self) -> ReadingForm {
         ReadingForm {
             client_reading_id: self.client_reading_id,
             kind: self.kind,
@@ -78,13 +78,17 @@ async fn upload_one(
         .app
         .upload_readings(&ctx, vec![(id, body.form())])
         .await?;
-    let o = &outcomes[0];
+    Ok(one_answer(&outcomes[0]))
+}
+
+/// The answer to a single upload: 201 stored, 200 uploaded already.
+pub(crate) fn one_answer(o: &ReadingOutcome) -> (StatusCode, Json<Value>) {
     let status = if o.id.is_some() {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(outcome(0, o))))
+    (status, Json(outcome(0, o)))
 }
 
 #[derive(Deserialize)]

@@ -1,6 +1,7 @@
 //! Region administration over the JSON API (administrators only, every change
-//! audited by the use cases): institutions with their health-community tie, staff,
-//! and staff members' sign-ins (open, reset the password, disable). The console's
+//! audited by the use cases): institutions with their health-community tie, their
+//! departments and family-doctor teams, staff, and staff members' sign-ins (open,
+//! reset the password, disable). The console's
 //! `console::region` does the same through forms.
 
 use axum::Json;
@@ -13,7 +14,7 @@ use gongti_app::accounts::AccountChange;
 use gongti_core::problem::Problem;
 use gongti_core::region::InstitutionKind;
 use gongti_core::role::Role;
-use gongti_store::{NewInstitution, NewStaff};
+use gongti_store::{NewInstitution, NewStaff, NewTeam};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -25,6 +26,11 @@ pub(super) fn routes() -> Router<AppState> {
     use axum::routing::{get, post};
     Router::new()
         .route("/institutions", post(create_institution))
+        .route("/institutions/{id}/departments", post(create_department))
+        .route(
+            "/institutions/{id}/teams",
+            get(super::teams).post(create_team),
+        )
         .route("/staff", post(create_staff))
         .route("/staff/{id}/accounts", get(accounts).post(open_account))
         .route("/staff/{id}/accounts/{user}/password", post(reset_password))
@@ -66,6 +72,50 @@ async fn create_institution(
         )],
         Json(views::institution(&record)),
     ))
+}
+
+#[derive(Deserialize)]
+struct DepartmentBody {
+    code: String,
+    name: String,
+}
+
+async fn create_department(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<DepartmentBody>,
+) -> ApiResult<impl IntoResponse> {
+    let record = state
+        .app
+        .create_department(&ctx, id, &b.code, &b.name)
+        .await?;
+    Ok((StatusCode::CREATED, Json(views::department(&record))))
+}
+
+#[derive(Deserialize)]
+struct TeamBody {
+    name: String,
+    doctor_staff_id: i64,
+    nurse_staff_id: i64,
+    public_health_staff_id: i64,
+}
+
+async fn create_team(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<TeamBody>,
+) -> ApiResult<impl IntoResponse> {
+    let new = NewTeam {
+        institution_id: id,
+        name: b.name,
+        doctor_staff_id: b.doctor_staff_id,
+        nurse_staff_id: b.nurse_staff_id,
+        public_health_staff_id: b.public_health_staff_id,
+    };
+    let record = state.app.create_team(&ctx, &new).await?;
+    Ok((StatusCode::CREATED, Json(views::team(&record))))
 }
 
 #[derive(Deserialize)]

@@ -30,6 +30,7 @@ const SCHEDULES: MenuItem = ("/schedules", "排班号源", "Schedules");
 const DASHBOARD: MenuItem = ("/dashboard", "看板", "Dashboard");
 const INSTITUTIONS: MenuItem = ("/institutions", "机构", "Institutions");
 const STAFF: MenuItem = ("/staff", "人员", "Staff");
+const UNITS: MenuItem = ("/units", "科室与团队", "Departments & teams");
 const ACCOUNTS: MenuItem = ("/accounts", "账号解锁", "Sign-in locks");
 
 /// The family-doctor team's roles (家庭医生团队), who share the workstation.
@@ -52,7 +53,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             DASHBOARD,
         ],
         Role::Specialist => &[REFERRALS, CONSULTATIONS, SCHEDULES, RESIDENTS],
-        Role::InstitutionAdmin => &[SCHEDULES, RESIDENTS, IMPORT, DASHBOARD],
+        Role::InstitutionAdmin => &[SCHEDULES, RESIDENTS, IMPORT, UNITS, DASHBOARD],
         Role::DistrictOfficer | Role::CityOfficer => &[DASHBOARD, RESIDENTS],
         Role::InsuranceOfficer => &[DASHBOARD],
         Role::CityAdmin => &[ACCOUNTS],

@@ -63,7 +63,7 @@ th{background:#eef2f5;font-weight:600}.card{background:#fff;border-radius:8px;pa
 form.refer,form.step{display:inline-block;margin:.2rem .4rem .2rem 0}@media (max-width:640px){header{flex-wrap:wrap;gap:.6rem}header nav{flex-basis:100%;order:3}main{padding:0 .5rem}table{font-size:.85rem}div.slotcard form,div.slotcard button{width:100%}div.slotcard button{padding:.7rem}}pre.summary{white-space:pre-wrap;background:#f8fafc;padding:.6rem;border-radius:4px}form.search{display:flex;gap:.5rem;flex-wrap:wrap;margin-bottom:1rem}input,select{padding:.4rem .5rem;border:1px solid #cbd2d9;border-radius:4px}textarea{max-width:100%;box-sizing:border-box}
 button.primary{background:#0b5d56;color:#fff;border:0;border-radius:4px;padding:.45rem 1rem;cursor:pointer}
 .error{background:#fde8e8;color:#9b1c1c;padding:.6rem .8rem;border-radius:4px;margin-bottom:1rem}.muted{color:#7b8794;font-size:.9rem}
-.login{max-width:360px;margin:10vh auto}.login label{display:block;margin:.6rem 0 .2rem}.login input{width:100%}
+form.reading{margin:.4rem 0 1.2rem;max-width:420px}form.reading label{display:block;margin:.5rem 0 0;font-size:.95rem}form.reading input,form.reading select{display:block;width:100%;margin-top:.2rem;font-size:1rem}form.reading button{margin-top:.8rem;width:100%;padding:.7rem}.login{max-width:360px;margin:10vh auto}.login label{display:block;margin:.6rem 0 .2rem}.login input{width:100%}
 nav.tabs{display:flex;gap:1rem;flex-wrap:wrap;margin-bottom:1rem}div.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(12rem,1fr));gap:.6rem 1rem;margin-bottom:1rem}
 div.grid label{display:flex;flex-direction:column;font-size:.9rem;color:#3e4c59}label.wide{grid-column:span 2}fieldset{background:#fff;border:1px solid #e4e7eb;border-radius:6px;margin-bottom:1rem}
 label.check{display:inline-block;margin:.2rem .8rem .2rem 0}.card.urgent{border-left:6px solid #c81e1e}.card.banner{background:#fdf2f2}button.primary.urgent{background:#c81e1e}.card.refer{border-left:6px solid #d97706}.card.ok{border-left:6px solid #0b5d56}
@@ -581,12 +581,12 @@ async fn institutions_page(
                     ul.tree #institution-tree {
                         @for u in &uppers {
                             li #(format!("i{}", u.id)) {
-                                strong { (u.name) } " · " (kind(u)) " · " a href=(format!("/staff?institution={}", u.id)) { (l.t("人员", "Staff")) }
+                                strong { (u.name) } " · " (kind(u)) " · " a href=(format!("/staff?institution={}", u.id)) { (l.t("人员", "Staff")) } " · " a href=(format!("/institutions/{}/units", u.id)) { (l.t("科室", "Departments")) }
                                 @let tied: Vec<_> = rest.iter().filter(|g| g.upper_institution_id == Some(u.id)).collect();
                                 @if !tied.is_empty() {
                                     ul {
                                         @for g in tied {
-                                            li #(format!("i{}", g.id)) { (g.name) " · " (kind(g)) " · " a href=(format!("/staff?institution={}", g.id)) { (l.t("人员", "Staff")) } }
+                                            li #(format!("i{}", g.id)) { (g.name) " · " (kind(g)) " · " a href=(format!("/staff?institution={}", g.id)) { (l.t("人员", "Staff")) } " · " a href=(format!("/institutions/{}/units", g.id)) { (l.t("科室与团队", "Departments and teams")) } }
                                         }
                                     }
                                 }
@@ -597,6 +597,7 @@ async fn institutions_page(
                                 (g.name) " · " (kind(g))
                                 @if let Some(u) = g.upper_institution_id { " → " (l.t("上级医院 #", "upper hospital #")) (u) }
                                 " · " a href=(format!("/staff?institution={}", g.id)) { (l.t("人员", "Staff")) }
+                                " · " a href=(format!("/institutions/{}/units", g.id)) { (l.t("科室与团队", "Departments and teams")) }
                             }
                         }
                     }
@@ -658,8 +659,13 @@ async fn staff_page(
     };
     layout(&c, l.t("人员", "Staff"), html! {
         h1 { (l.t("人员目录 · ", "Staff · ")) (heading) }
-        @if let Some(i) = institution.filter(|i| region::may_manage_staff_of(&c, *i)) {
-            p { a #new-staff href=(format!("/staff/new?institution={i}")) { (l.t("＋ 新增人员", "+ Add staff")) } }
+        @if let Some(i) = institution {
+            p {
+                @if region::may_manage_staff_of(&c, i) {
+                    a #new-staff href=(format!("/staff/new?institution={i}")) { (l.t("＋ 新增人员", "+ Add staff")) } " · "
+                }
+                a #units href=(format!("/institutions/{i}/units")) { (l.t("科室与团队", "Departments and teams")) }
+            }
         }
         @if !teams.is_empty() {
             h2 { (l.t("家庭医生团队", "Family-doctor teams")) }

@@ -1,12 +1,14 @@
 //! The resident's own page (患者自助, phone-sized): sign in with the account a carer
 //! opened, see one's bookings and the clinics open to the public, book with one tap,
-//! cancel. Its cookie is not a staff session and opens nothing else.
+//! cancel; see one's own record and upload home readings. Its cookie is not a staff session and opens nothing else.
 
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use gongti_app::AppError;
 use gongti_app::patients::PatientCtx;
+use gongti_core::chronic::readings::ReadingForm;
+use gongti_core::resident::{FieldProblem, Problem};
 use gongti_core::scheduling::{BookingStatus, Pool, open_to_public};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
@@ -29,6 +31,7 @@ pub(super) fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/patient", get(home))
         .route("/patient/health", get(health))
+        .route("/patient/readings", post(upload_reading))
         .route("/patient/login", get(login_page).post(login))
         .route("/patient/book", post(book))
         .route("/patient/bookings/{id}/cancel", post(cancel))
@@ -315,21 +318,43 @@ fn header_bar(l: Lang, name: &str, csrf: &str, tab: Tab) -> Markup {
     }
 }
 
+/// What the health page says of the reading just uploaded (`?saved=`).
+#[derive(Deserialize, Default)]
+struct HealthParams {
+    /// The stored reading's id, or `repeat` when it had been uploaded already.
+    saved: Option<String>,
+}
+
 /// The resident's own record: contract and team, programmes, charts, follow-ups,
-/// home readings.
-async fn health(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// home readings, and the forms to upload one.
+async fn health(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<HealthParams>,
+) -> Response {
     let Some((p, _)) = signed_in(&state, &headers).await else {
         return Redirect::to("/patient/login").into_response();
     };
-    let l = Lang::from_headers(&headers);
+    render_health(&state, &headers, &p, None, params.saved.as_deref()).await
+}
+
+/// The health page; `failed` is an upload refused, shown with the form as typed.
+async fn render_health(
+    state: &AppState,
+    headers: &HeaderMap,
+    p: &PatientCtx,
+    failed: Option<(&ReadingInput, AppError)>,
+    saved: Option<&str>,
+) -> Response {
+    let l = Lang::from_headers(headers);
     let csrf = p.csrf.clone().unwrap_or_default();
     let name = state
         .app
-        .patient_name(&p)
+        .patient_name(p)
         .await
         .unwrap_or_else(|_| p.username.clone());
     let today = state.app.today();
-    let h = match state.app.patient_health(&p).await {
+    let h = match state.app.patient_health(p).await {
         Ok(h) => h,
         Err(e) => {
             let body = html! { (header_bar(l, &name, &csrf, Tab::Health)) (error_box(l, &e)) };
@@ -364,9 +389,24 @@ async fn health(State(state): State<AppState>, headers: HeaderMap) -> Response {
         state.app.chronic_params(),
     );
     let managed = h.enrolments.iter().any(|e| e.active);
+    // The reading just saved, if it is one of the resident's own.
+    let saved = match saved {
+        Some("repeat") => Some(None),
+        Some(id) => id
+            .parse::<i64>()
+            .ok()
+            .and_then(|id| h.readings.iter().find(|r| r.id == id))
+            .map(Some),
+        None => None,
+    };
+    let (failed_input, error) = match &failed {
+        Some((input, e)) => (Some(*input), Some(e)),
+        None => (None, None),
+    };
     let body = html! {
         (header_bar(l, &name, &csrf, Tab::Health))
         h1 { (l.t("我的健康", "My health")) }
+        (upload_card(l, &csrf, saved.map(|r| r.map(|r| (r, h.alerted.contains(&r.id)))), failed_input, error))
         div.card #own-contract {
             h2 { (l.t("家庭医生签约", "Family-doctor contract")) }
             @match (&h.contract, &h.team) {
@@ -425,7 +465,211 @@ async fn health(State(state): State<AppState>, headers: HeaderMap) -> Response {
             }
         }
     };
-    page(l, l.t("我的健康", "My health"), body).into_response()
+    let status = error.map_or(StatusCode::OK, super::status_of);
+    (status, page(l, l.t("我的健康", "My health"), body)).into_response()
+}
+
+/// A home reading as the phone's form sends it, kept as typed to show it again.
+#[derive(Deserialize, Default)]
+struct ReadingInput {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    client_reading_id: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    taken_at: String,
+    #[serde(default)]
+    sbp_mmhg: String,
+    #[serde(default)]
+    dbp_mmhg: String,
+    #[serde(default)]
+    pulse_bpm: String,
+    #[serde(default)]
+    glucose_mmol: String,
+    #[serde(default)]
+    glucose_context: String,
+}
+
+/// The `datetime-local` format the phone's time field sends and shows.
+const LOCAL_MINUTE: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+
+impl ReadingInput {
+    /// The form as the reading rules take it: the time read in the region's zone,
+    /// numbers parsed (the fields of the other kind ignored), or what is not a number
+    /// or a time.
+    fn form(&self) -> Result<ReadingForm, Vec<FieldProblem>> {
+        let mut problems = Vec::new();
+        let mut number = |name: &'static str, text: &str| -> Option<f64> {
+            let text = text.trim();
+            if text.is_empty() {
+                return None;
+            }
+            let n = text.parse::<f64>().ok().filter(|n| n.is_finite());
+            if n.is_none() {
+                problems.push(FieldProblem::new(name, Problem::Malformed));
+            }
+            n
+        };
+        let whole = |n: Option<f64>| n.map(|n| n.round() as i64);
+        let bp = self.kind == "bp";
+        let glucose = self.kind == "glucose";
+        let (sbp, dbp, pulse) = if bp {
+            (
+                whole(number("sbp_mmhg", &self.sbp_mmhg)),
+                whole(number("dbp_mmhg", &self.dbp_mmhg)),
+                whole(number("pulse_bpm", &self.pulse_bpm)),
+            )
+        } else {
+            (None, None, None)
+        };
+        let glucose_mmol = if glucose {
+            number("glucose_mmol", &self.glucose_mmol)
+        } else {
+            None
+        };
+        let taken_at = match self.taken_at.trim() {
+            "" => None,
+            text => match time::PrimitiveDateTime::parse(text, LOCAL_MINUTE) {
+                Ok(t) => t
+                    .assume_offset(gongti_app::DISPLAY_OFFSET)
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .ok(),
+                Err(_) => {
+                    problems.push(FieldProblem::new("taken_at", Problem::Malformed));
+                    None
+                }
+            },
+        };
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(ReadingForm {
+            client_reading_id: self.client_reading_id.clone(),
+            kind: self.kind.clone(),
+            taken_at,
+            sbp_mmhg: sbp,
+            dbp_mmhg: dbp,
+            pulse_bpm: pulse,
+            glucose_mmol,
+            glucose_context: glucose.then(|| self.glucose_context.clone()),
+            device: None,
+        })
+    }
+}
+
+/// The two upload forms (blood pressure, glucose) under what the last upload did:
+/// `saved` is the reading stored (and whether it alerted the care team), or `None`
+/// inside when it had been uploaded already.
+fn upload_card(
+    l: Lang,
+    csrf: &str,
+    saved: Option<Option<(&gongti_store::ReadingRecord, bool)>>,
+    failed: Option<&ReadingInput>,
+    error: Option<&AppError>,
+) -> Markup {
+    let now = time::OffsetDateTime::now_utc().to_offset(gongti_app::DISPLAY_OFFSET);
+    let now = now.format(LOCAL_MINUTE).unwrap_or_default();
+    let failed_kind = failed.map(|f| f.kind.as_str());
+    // A form refused keeps what was typed and its id (a second try stores once).
+    let kept = |kind: &str| failed.filter(|f| f.kind == kind);
+    let id_of = |kind: &str| {
+        kept(kind)
+            .map(|f| f.client_reading_id.clone())
+            .unwrap_or_else(random_hex)
+    };
+    let value = |kind: &str, pick: fn(&ReadingInput) -> &str| {
+        kept(kind).map_or(String::new(), |f| pick(f).to_owned())
+    };
+    let taken = |kind: &str| kept(kind).map_or(now.clone(), |f| f.taken_at.clone());
+    let context = value("glucose", |f| &f.glucose_context);
+    html! {
+        div.card #own-upload {
+            h2 { (l.t("记录家庭自测", "Record a home reading")) }
+            @match saved {
+                Some(Some((r, alerted))) => {
+                    p.saved role="status" { (l.t("已保存：", "Saved: ")) (super::chronic::reading_text(r)) }
+                    @if alerted {
+                        div.error role="alert" {
+                            (l.t("这次读数需要尽快就医，已提醒您的家庭医生团队。如有胸痛、剧烈头痛、呼吸困难或意识不清，请立即拨打 120。",
+                                 "This reading needs a doctor soon: your family-doctor team has been alerted. With chest pain, a severe headache, breathlessness or confusion, call 120 now."))
+                        }
+                    }
+                }
+                Some(None) => { p.saved role="status" { (l.t("这条读数已经上传过，未重复保存。", "That reading was uploaded already; it was not saved twice.")) } }
+                None => {}
+            }
+            @if let Some(e) = error { (error_box(l, e)) }
+            form.reading #upload-bp method="post" action="/patient/readings" {
+                (crate::console::form_tokens(csrf))
+                input type="hidden" name="kind" value="bp";
+                input type="hidden" name="client_reading_id" value=(id_of("bp"));
+                h3 { (l.t("血压", "Blood pressure")) }
+                label { (l.t("收缩压（高压）mmHg", "Systolic mmHg")) input type="number" inputmode="numeric" name="sbp_mmhg" min="50" max="300" required value=(value("bp", |f| &f.sbp_mmhg)); }
+                label { (l.t("舒张压（低压）mmHg", "Diastolic mmHg")) input type="number" inputmode="numeric" name="dbp_mmhg" min="20" max="200" required value=(value("bp", |f| &f.dbp_mmhg)); }
+                label { (l.t("心率 次/分（可不填）", "Pulse per minute (optional)")) input type="number" inputmode="numeric" name="pulse_bpm" min="20" max="250" value=(value("bp", |f| &f.pulse_bpm)); }
+                label { (l.t("测量时间", "Taken at")) input type="datetime-local" name="taken_at" max=(now) required value=(taken("bp")); }
+                button.primary type="submit" { (l.t("保存血压", "Save blood pressure")) }
+            }
+            form.reading #upload-glucose method="post" action="/patient/readings" {
+                (crate::console::form_tokens(csrf))
+                input type="hidden" name="kind" value="glucose";
+                input type="hidden" name="client_reading_id" value=(id_of("glucose"));
+                h3 { (l.t("血糖", "Blood glucose")) }
+                label { (l.t("血糖 mmol/L", "Glucose mmol/L")) input type="number" inputmode="decimal" step="0.1" name="glucose_mmol" min="1" max="35" required value=(value("glucose", |f| &f.glucose_mmol)); }
+                label { (l.t("测量时段", "When")) select name="glucose_context" {
+                    @for (code, zh, en) in [("fasting", "空腹", "fasting"), ("postprandial", "餐后2小时", "2 h after a meal"), ("random", "随机", "any time")] {
+                        option value=(code) selected[context == code] { (l.t(zh, en)) }
+                    }
+                } }
+                label { (l.t("测量时间", "Taken at")) input type="datetime-local" name="taken_at" max=(now) required value=(taken("glucose")); }
+                button.primary type="submit" { (l.t("保存血糖", "Save glucose")) }
+            }
+            @if failed_kind.is_none() && saved.is_none() {
+                p.muted { (l.t("读数偏高或偏低时，系统会提醒您的家庭医生团队。", "A reading far too high or too low alerts your family-doctor team.")) }
+            }
+        }
+    }
+}
+
+/// Saves a home reading the resident took; a refused one comes back as typed.
+async fn upload_reading(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(input): Form<ReadingInput>,
+) -> Response {
+    let Some((p, _)) = signed_in(&state, &headers).await else {
+        return Redirect::to("/patient/login").into_response();
+    };
+    if p.csrf.as_deref() != Some(input.csrf.as_str()) {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let outcome = match input.form() {
+        Ok(form) => state
+            .app
+            .patient_upload_readings(&p, vec![form])
+            .await
+            .map_err(|e| match e {
+                // One reading: its problems are the form's.
+                AppError::InvalidBatch(items) => {
+                    AppError::Invalid(items.into_iter().map(|(_, p)| p).collect())
+                }
+                e => e,
+            }),
+        Err(problems) => Err(AppError::Invalid(problems)),
+    };
+    match outcome {
+        Ok(outcomes) => {
+            let saved = outcomes
+                .first()
+                .and_then(|o| o.id)
+                .map_or_else(|| "repeat".to_owned(), |id| id.to_string());
+            Redirect::to(&format!("/patient/health?saved={saved}#own-upload")).into_response()
+        }
+        Err(e) => render_health(&state, &headers, &p, Some((&input, e)), None).await,
+    }
 }
 
 #[derive(Deserialize)]

@@ -180,7 +180,9 @@ async fn refused(
     let public = offer
         || matches!(
             e,
-            AppError::Conflict("no_reserved_slot_left" | "contracted_elsewhere")
+            AppError::Conflict(
+                "no_reserved_slot_left" | "contracted_elsewhere" | "reserved_for_family_doctor"
+            )
         );
     let teams: Vec<TeamRecord> = match (offer, c.session.principal.institution_id) {
         (true, Some(institution)) => state

@@ -3,7 +3,9 @@
 //! an institution's administrator adds staff — role, department, licence, title,
 //! years of independent practice (`/staff/new`) — and manages each staff member's
 //! sign-in on their page (`/staff/{id}`: open with a first password, reset the
-//! password, which lifts a lock, or disable). Every change goes through the registry
+//! password, which lifts a lock, or disable); and an institution's departments and
+//! family-doctor teams are listed and added on `/institutions/{id}/units` (科室与团队;
+//! `/units` is one's own institution's). Every change goes through the registry
 //! use cases (`gongti_app::registry`, `gongti_app::accounts`): decided there, audited
 //! there. A refused form comes back as it was filled in, with every problem in words.
 
@@ -29,6 +31,10 @@ pub(super) fn routes() -> axum::Router<AppState> {
             "/institutions/new",
             get(new_institution_page).post(create_institution),
         )
+        .route("/institutions/{id}/units", get(units_page))
+        .route("/institutions/{id}/departments", post(add_department))
+        .route("/institutions/{id}/teams", post(add_team))
+        .route("/units", get(own_units))
         .route("/staff/new", get(new_staff_page).post(create_staff))
         .route("/staff/{id}", get(staff_member_page))
         .route("/staff/{id}/accounts", post(change_account))
@@ -168,6 +174,22 @@ async fn new_institution_page(State(state): State<AppState>, c: Console) -> Resp
 }
 
 /// A form's choice that is not one of its list (a kind, a role, an upper hospital).
+/// The problems of `e` under the names the form's labels use (`name` is a person's
+/// name in the shared wording).
+fn renamed(e: AppError, names: &[(&str, &'static str)]) -> AppError {
+    match e {
+        AppError::Invalid(mut problems) => {
+            for p in &mut problems {
+                if let Some((_, to)) = names.iter().find(|(from, _)| *from == p.field) {
+                    p.field = to;
+                }
+            }
+            AppError::Invalid(problems)
+        }
+        e => e,
+    }
+}
+
 fn unreadable(field: &'static str) -> AppError {
     AppError::invalid(field, gongti_core::problem::Problem::UnknownCode)
 }
@@ -216,15 +238,7 @@ async fn create_institution(
         ))
         .into_response(),
         // An institution's name, not a person's.
-        Err(AppError::Invalid(mut problems)) => {
-            for p in &mut problems {
-                if p.field == "name" {
-                    p.field = "institution_name";
-                }
-            }
-            refused(AppError::Invalid(problems)).await
-        }
-        Err(e) => refused(e).await,
+        Err(e) => refused(renamed(e, &[("name", "institution_name")])).await,
     }
 }
 
@@ -575,4 +589,294 @@ async fn change_account(
             render_member(&state, &c, id, None, Some(&e), status, f.username.trim()).await
         }
     }
+}
+
+/// What the departments-and-teams page's forms were sent (as typed, to show again).
+#[derive(Deserialize, Default)]
+struct UnitEntered {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    doctor_staff_id: String,
+    #[serde(default)]
+    nurse_staff_id: String,
+    #[serde(default)]
+    public_health_staff_id: String,
+}
+
+#[derive(Deserialize, Default)]
+struct UnitsParams {
+    /// `department` or `team`: what was just added.
+    added: Option<String>,
+}
+
+/// The two forms of the page.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Department,
+    Team,
+}
+
+/// An institution's departments and family-doctor teams, with the forms to add them
+/// for its administrators; `failed` is a form refused, shown again as typed.
+async fn units_html(
+    state: &AppState,
+    c: &Console,
+    institution: &InstitutionRecord,
+    failed: Option<(Unit, &UnitEntered, &AppError)>,
+    added: Option<&str>,
+) -> Markup {
+    let l = c.lang;
+    let id = institution.id;
+    let csrf = c.session.csrf.as_deref().unwrap_or("");
+    let manage = may_manage_staff_of(c, id);
+    let departments = state.app.departments(id).await.unwrap_or_default();
+    let teams = state.app.teams(id).await.unwrap_or_default();
+    let staff_in = |role: Role| {
+        let filter = gongti_store::StaffFilter {
+            institution_ids: vec![id],
+            roles: vec![role],
+            ..Default::default()
+        };
+        async move {
+            state
+                .app
+                .staff(&filter, None, gongti_store::PAGE_SIZE_MAX)
+                .await
+                .map(|p| p.items)
+                .unwrap_or_default()
+        }
+    };
+    let mut seats = Vec::with_capacity(3);
+    for seat in gongti_core::team::Seat::ALL {
+        seats.push((seat, staff_in(seat.role()).await));
+    }
+    let name_of = |staff_id: i64| {
+        seats
+            .iter()
+            .flat_map(|(_, s)| s.iter())
+            .find(|s| s.id == staff_id)
+            .map_or_else(|| format!("#{staff_id}"), |s| s.name.clone())
+    };
+    let entered = |unit: Unit| failed.filter(|(u, _, _)| *u == unit).map(|(_, e, _)| e);
+    let error_of = |unit: Unit| failed.filter(|(u, _, _)| *u == unit).map(|(_, _, e)| e);
+    let dept = entered(Unit::Department);
+    let team = entered(Unit::Team);
+    let missing: Vec<Role> = seats
+        .iter()
+        .filter(|(_, s)| s.is_empty())
+        .map(|(seat, _)| seat.role())
+        .collect();
+    html! {
+        h1 { (l.t("科室与团队 · ", "Departments and teams · ")) (institution.name) }
+        p { a href=(format!("/staff?institution={id}")) { (l.t("← 人员目录", "← Staff")) } }
+        @match added {
+            Some("department") => { p.saved role="status" { (l.t("科室已新增。", "The department was added.")) } }
+            Some("team") => { p.saved role="status" { (l.t("家庭医生团队已新增，可用于签约。", "The family-doctor team was added: contracts can be signed with it.")) } }
+            _ => {}
+        }
+        div.card #departments {
+            h2 { (l.t("科室", "Departments")) }
+            @if departments.is_empty() { p.muted { (l.t("尚无科室。", "No department yet.")) } }
+            @else {
+                table {
+                    tr { th { (l.t("编码", "Code")) } th { (l.t("名称", "Name")) } }
+                    @for d in &departments { tr { td { (d.code) } td { (d.name) } } }
+                }
+            }
+            @if manage {
+                @if let Some(e) = error_of(Unit::Department) { (error_box(l, e)) }
+                h3 { (l.t("新增科室", "Add a department")) }
+                form method="post" action=(format!("/institutions/{id}/departments")) {
+                    (form_tokens(csrf))
+                    div.grid {
+                        label { (l.t("科室编码（字母、数字）", "Code (letters, digits)"))
+                            input name="code" required maxlength=(gongti_core::team::DEPARTMENT_CODE_MAX_CHARS) pattern="[A-Za-z0-9_-]+" value=(dept.map_or("", |e| e.code.as_str())); }
+                        label { (l.t("科室名称", "Name"))
+                            input name="name" required maxlength=(gongti_core::team::DEPARTMENT_NAME_MAX_CHARS) value=(dept.map_or("", |e| e.name.as_str())); }
+                    }
+                    p { button.primary #add-department type="submit" { (l.t("新增科室", "Add the department")) } }
+                }
+            }
+        }
+        @if institution.kind.is_grassroots() {
+            div.card #teams {
+                h2 { (l.t("家庭医生团队", "Family-doctor teams")) }
+                @if teams.is_empty() { p.muted { (l.t("尚无家庭医生团队：签约前需先组建团队。", "No family-doctor team yet: contracts need one.")) } }
+                @else {
+                    table {
+                        tr { th { (l.t("团队", "Team")) } th { (l.t("家庭医生", "Family doctor")) } th { (l.t("护士", "Nurse")) } th { (l.t("公卫医生", "Public-health doctor")) } }
+                        @for t in &teams {
+                            tr { td { (t.name) } td { (name_of(t.doctor_staff_id)) } td { (name_of(t.nurse_staff_id)) } td { (name_of(t.public_health_staff_id)) } }
+                        }
+                    }
+                }
+                @if manage {
+                    @if let Some(e) = error_of(Unit::Team) { (error_box(l, e)) }
+                    @if !missing.is_empty() {
+                        p.muted #team-needs {
+                            (l.t("组建团队需要本机构的家庭医生、护士和公卫医生各一名，尚缺：", "A team needs a family doctor, a nurse and a public-health doctor of this institution; missing: "))
+                            @for (i, r) in missing.iter().enumerate() { @if i > 0 { (l.t("、", ", ")) } (role_name(l, *r)) }
+                            (l.t("。", ". ")) a href=(format!("/staff/new?institution={id}")) { (l.t("新增人员 →", "Add staff →")) }
+                        }
+                    } @else {
+                        h3 { (l.t("组建团队", "Form a team")) }
+                        form method="post" action=(format!("/institutions/{id}/teams")) {
+                            (form_tokens(csrf))
+                            div.grid {
+                                label { (l.t("团队名称", "Team name"))
+                                    input name="name" required maxlength=(gongti_core::team::TEAM_NAME_MAX_CHARS) value=(team.map_or("", |e| e.name.as_str())); }
+                                @for (seat, staff) in &seats {
+                                    @let chosen = team.map_or("", |e| match seat {
+                                        gongti_core::team::Seat::Doctor => e.doctor_staff_id.as_str(),
+                                        gongti_core::team::Seat::Nurse => e.nurse_staff_id.as_str(),
+                                        gongti_core::team::Seat::PublicHealth => e.public_health_staff_id.as_str(),
+                                    });
+                                    label { (role_name(l, seat.role()))
+                                        select name=(seat.field()) required {
+                                            @for s in staff {
+                                                option value=(s.id) selected[chosen == s.id.to_string()] { (s.name) }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                            p { button.primary #add-team type="submit" { (l.t("新增团队", "Add the team")) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The institution, or the page that says it is not there.
+async fn institution_or_page(
+    state: &AppState,
+    c: &Console,
+    id: i64,
+) -> Result<InstitutionRecord, Response> {
+    state
+        .app
+        .institution(id)
+        .await
+        .map_err(|e| error_page(c, c.lang.t("科室与团队", "Departments and teams"), &e))
+}
+
+async fn units_page(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Query(q): Query<UnitsParams>,
+) -> Response {
+    let institution = match institution_or_page(&state, &c, id).await {
+        Ok(i) => i,
+        Err(page) => return page,
+    };
+    let body = units_html(&state, &c, &institution, None, q.added.as_deref()).await;
+    layout(&c, c.lang.t("科室与团队", "Departments and teams"), body).into_response()
+}
+
+/// The administrator's own institution's page (their menu's 科室与团队).
+async fn own_units(c: Console) -> Response {
+    match c.session.principal.institution_id {
+        Some(id) => Redirect::to(&format!("/institutions/{id}/units")).into_response(),
+        None => Redirect::to("/institutions").into_response(),
+    }
+}
+
+/// Adds a department or a team; a refused form comes back as typed.
+async fn add_unit(
+    state: &AppState,
+    c: &Console,
+    id: i64,
+    unit: Unit,
+    entered: &UnitEntered,
+) -> Response {
+    if !csrf_ok(c, &entered.csrf) {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let outcome = match unit {
+        Unit::Department => state
+            .app
+            .create_department(&c.ctx, id, &entered.code, &entered.name)
+            .await
+            .map(|_| "department")
+            .map_err(|e| {
+                renamed(
+                    e,
+                    &[("code", "department_code"), ("name", "department_name")],
+                )
+            }),
+        Unit::Team => {
+            let staff = |text: &str, field: &'static str| {
+                text.trim()
+                    .parse::<i64>()
+                    .map_err(|_| AppError::invalid(field, gongti_core::problem::Problem::Required))
+            };
+            let new = (|| {
+                Ok::<_, AppError>(gongti_store::NewTeam {
+                    institution_id: id,
+                    name: entered.name.clone(),
+                    doctor_staff_id: staff(&entered.doctor_staff_id, "doctor_staff_id")?,
+                    nurse_staff_id: staff(&entered.nurse_staff_id, "nurse_staff_id")?,
+                    public_health_staff_id: staff(
+                        &entered.public_health_staff_id,
+                        "public_health_staff_id",
+                    )?,
+                })
+            })();
+            match new {
+                Ok(new) => state
+                    .app
+                    .create_team(&c.ctx, &new)
+                    .await
+                    .map(|_| "team")
+                    .map_err(|e| renamed(e, &[("name", "team_name")])),
+                Err(e) => Err(e),
+            }
+        }
+    };
+    match outcome {
+        Ok(added) => {
+            Redirect::to(&format!("/institutions/{id}/units?added={added}")).into_response()
+        }
+        Err(e) => {
+            let institution = match institution_or_page(state, c, id).await {
+                Ok(i) => i,
+                Err(page) => return page,
+            };
+            if !may_manage_staff_of(c, id) {
+                return forbidden(c);
+            }
+            let body = units_html(state, c, &institution, Some((unit, entered, &e)), None).await;
+            (
+                status_of(&e),
+                layout(c, c.lang.t("科室与团队", "Departments and teams"), body),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn add_department(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Form(entered): Form<UnitEntered>,
+) -> Response {
+    add_unit(&state, &c, id, Unit::Department, &entered).await
+}
+
+async fn add_team(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Form(entered): Form<UnitEntered>,
+) -> Response {
+    add_unit(&state, &c, id, Unit::Team, &entered).await
 }

@@ -327,6 +327,7 @@ const ROUTES: &[&str] = &[
     "/institutions",
     "/institutions/{id}",
     "/institutions/{id}/teams",
+    "/institutions/{id}/departments",
     "/staff",
     "/staff/{id}",
     "/staff/{id}/accounts",
@@ -396,6 +397,7 @@ const ROUTES: &[&str] = &[
     "/patient/schedules",
     "/patient/bookings",
     "/patient/bookings/{id}/cancel",
+    "/patient/readings",
 ];
 
 #[tokio::test]

@@ -56,6 +56,8 @@ const WRITE_ACTIONS: &[&str] = &[
     "patient.sign_out",
     "institution.create",
     "staff.create",
+    "department.create",
+    "team.create",
     "user.create",
     "user.set_password",
     "user.change_password",
@@ -188,6 +190,7 @@ async fn every_write_commits_with_its_audit_record() {
                         .staff_id,
                 },
                 1,
+                &[],
             )
             .await
             .unwrap()
@@ -526,6 +529,17 @@ async fn every_write_commits_with_its_audit_record() {
             StatusCode::OK,
         )
         .await;
+        // A home reading of her own (the staff upload is "reading.upload" too).
+        posted(
+            &t,
+            "reading.upload",
+            "/api/v1/patient/readings".to_owned(),
+            &me,
+            json!({"client_reading_id": "own-1", "kind": "bp", "sbp_mmhg": 128, "dbp_mmhg": 82,
+                   "taken_at": (t.app.now() - time::Duration::minutes(2)).format(&time::format_description::well_known::Rfc3339).unwrap()}),
+            StatusCode::CREATED,
+        )
+        .await;
         // (Residents sign out in the console; the use case directly.)
         let p = t.app.authenticate_patient(&me, None).await.unwrap();
         t.app.patient_sign_out(&p, &me).await.unwrap();
@@ -581,6 +595,49 @@ async fn every_write_commits_with_its_audit_record() {
             )
             .await
             .unwrap();
+        t.app
+            .create_department(&ctx, institution.id, "gp", "全科")
+            .await
+            .unwrap();
+        assert_eq!(t.store.audit_outbox_waiting().await.unwrap(), 0);
+        let mut seats = Vec::new();
+        for (name, role) in [
+            ("审计护士", gongti_core::role::Role::Nurse),
+            ("审计公卫", gongti_core::role::Role::PublicHealthDoctor),
+        ] {
+            let member = t
+                .app
+                .create_staff(
+                    &ctx,
+                    &gongti_store::NewStaff {
+                        name: name.into(),
+                        role,
+                        institution_id: Some(institution.id),
+                        district_code: None,
+                        department_id: None,
+                        licence_number: None,
+                        title: None,
+                        practice_years: 1,
+                    },
+                )
+                .await
+                .unwrap();
+            seats.push(member.id);
+        }
+        t.app
+            .create_team(
+                &ctx,
+                &gongti_store::NewTeam {
+                    institution_id: institution.id,
+                    name: "审计团队".into(),
+                    doctor_staff_id: staff.id,
+                    nurse_staff_id: seats[0],
+                    public_health_staff_id: seats[1],
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(t.store.audit_outbox_waiting().await.unwrap(), 0);
         t.app
             .create_user("audit.doctor", PASSWORD, staff.id)
             .await

@@ -214,6 +214,7 @@ async fn signed_but_not_referred_is_said_and_another_teams_patient_gets_a_public
                 public_health_staff_id: nurse,
             },
             1,
+            &[],
         )
         .await
         .unwrap();
@@ -248,4 +249,51 @@ async fn signed_but_not_referred_is_said_and_another_teams_patient_gets_a_public
     assert!(r.text.contains("已与其他家庭医生团队签约"), "{}", r.text);
     assert!(!r.text.contains("签约并转诊"), "{}", r.text);
     assert!(r.text.contains("预约普通号源"), "{}", r.text);
+}
+
+#[tokio::test]
+async fn the_teams_nurse_refers_through_a_public_slot() {
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let doctor_token = t.token("doctor").await;
+    let admin = t.token("hospadmin").await;
+    crate::referrals::publish(&t, &admin, 3, 20).await;
+    let patient = enrolled(&t, &doctor_token, 7).await;
+    // Contracted with the team: still the family doctor's reserved slot, not hers.
+    let r = t
+        .post(
+            &format!("/api/v1/residents/{patient}/contracts"),
+            &doctor_token,
+            json!({"team_id": t.team, "resident_consent": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let nurse = sign_in(&t, "nurse").await;
+    let chronic = page(&t, &nurse, &format!("/residents/{patient}/chronic"), "zh").await;
+    let csrf = csrf_of(&chronic.text);
+    let refused = post_form(&t, &nurse, "/referrals", &manual(&csrf, patient)).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
+    assert!(
+        refused.text.contains("预留号源由签约家庭医生")
+            && refused.text.contains("预约普通号源")
+            && !refused.text.contains("无权访问")
+            && !refused.text.contains("签约并转诊"),
+        "{}",
+        refused.text
+    );
+    let r = post_form(
+        &t,
+        &nurse,
+        "/referrals",
+        &format!("{}&via=public", manual(&csrf, patient)),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let location = r.headers[header::LOCATION].to_str().unwrap().to_owned();
+    let referral = referral_of(&t, &doctor_token, &location).await;
+    let booking = t
+        .store
+        .booking(referral["booking_id"].as_i64().expect("a booking"))
+        .await
+        .unwrap();
+    assert_eq!(booking.pool, Pool::Public);
 }

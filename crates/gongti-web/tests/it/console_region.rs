@@ -434,3 +434,219 @@ async fn the_api_adds_institutions_staff_and_sign_ins_on_both_engines() {
         );
     }
 }
+
+/// The staff ids of the home centre's first team (doctor, nurse, public-health doctor).
+async fn home_team_members(t: &TestApp) -> (i64, i64, i64) {
+    let team = t.store.team(t.team).await.unwrap();
+    (
+        team.doctor_staff_id,
+        team.nurse_staff_id,
+        team.public_health_staff_id,
+    )
+}
+
+#[tokio::test]
+async fn the_api_adds_departments_and_family_doctor_teams_on_both_engines() {
+    for t in TestApp::all().await {
+        let instadmin = t.token("instadmin").await;
+        let hospadmin = t.token("hospadmin").await;
+        let (doctor, nurse, ph) = home_team_members(&t).await;
+        let departments = format!("/api/v1/institutions/{}/departments", t.home);
+        let r = t
+            .post(
+                &departments,
+                &instadmin,
+                serde_json::json!({"code": "gp", "name": "全科诊室"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        assert_eq!(t.audit_tail(1).await[0].entry.action, "department.create");
+        let r = t
+            .post(
+                &departments,
+                &instadmin,
+                serde_json::json!({"code": "gp", "name": "又一个"}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.json()["code"].clone()),
+            (StatusCode::CONFLICT, "department_code_taken".into())
+        );
+        let r = t
+            .post(
+                &departments,
+                &instadmin,
+                serde_json::json!({"code": "全科", "name": ""}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert_eq!(r.json()["problems"].as_array().unwrap().len(), 2);
+        let shown = t
+            .get(&format!("/api/v1/institutions/{}", t.home), &instadmin)
+            .await
+            .json();
+        assert!(
+            shown["departments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["code"] == "gp" && d["name"] == "全科诊室"),
+            "{shown}"
+        );
+        // Another institution's administrator sets up nothing here.
+        let r = t
+            .post(
+                &departments,
+                &hospadmin,
+                serde_json::json!({"code": "x1", "name": "外科"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert_eq!(t.audit_tail(1).await[0].entry.outcome.code(), "denied");
+
+        let teams = format!("/api/v1/institutions/{}/teams", t.home);
+        let body = |name: &str, d: i64, n: i64, p: i64| serde_json::json!({"name": name, "doctor_staff_id": d, "nurse_staff_id": n, "public_health_staff_id": p});
+        // A nurse in the doctor's seat and no such public-health doctor: both named.
+        let r = t
+            .post(&teams, &instadmin, body("错位团队", nurse, nurse, 999_999))
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        let fields: Vec<String> = r.json()["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["field"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(fields, ["doctor_staff_id", "public_health_staff_id"]);
+        let r = t
+            .post(
+                &teams,
+                &instadmin,
+                body("第二家庭医生团队", doctor, nurse, ph),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let team = r.json()["id"].as_i64().unwrap();
+        assert_eq!(t.audit_tail(1).await[0].entry.action, "team.create");
+        let listed = t.get(&teams, &instadmin).await.json();
+        assert!(
+            listed["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x["id"] == team),
+            "{listed}"
+        );
+        // A hospital holds no family-doctor team, and its staff sit on none here.
+        let r = t
+            .post(
+                &format!("/api/v1/institutions/{}/teams", t.hospital),
+                &hospadmin,
+                body("医院团队", doctor, nurse, ph),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert!(r.text.contains("institution_id"), "{}", r.text);
+        // The new team signs contracts.
+        let doctor_token = t.token("doctor").await;
+        let r = t
+            .post(
+                &format!("/api/v1/residents/{}/contracts", t.home_resident),
+                &doctor_token,
+                serde_json::json!({"team_id": team, "resident_consent": true}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        assert_eq!(r.json()["team_id"], team);
+    }
+}
+
+#[tokio::test]
+async fn a_centre_administrator_sets_up_departments_and_a_team_in_the_console() {
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let admin = sign_in(&t, "instadmin").await;
+    let (doctor, nurse, ph) = home_team_members(&t).await;
+    // Their menu's 科室与团队 is their own centre's page.
+    let home = page(&t, &admin, "/", "zh").await;
+    assert!(home.text.contains("href=\"/units\""), "{}", home.text);
+    let r = page(&t, &admin, "/units", "zh").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let path = format!("/institutions/{}/units", t.home);
+    let units = page(&t, &admin, &path, "zh").await;
+    assert_eq!(units.status, StatusCode::OK, "{}", units.text);
+    assert!(
+        units.text.contains("王医生团队") && units.text.contains("id=\"add-team\""),
+        "{}",
+        units.text
+    );
+    let csrf = csrf_of(&units.text);
+    let departments = format!("/institutions/{}/departments", t.home);
+    let r = post_form(
+        &t,
+        &admin,
+        &departments,
+        &form_of(&csrf, &[("code", "全科"), ("name", "全科诊室")]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text.contains("科室编码：") && r.text.contains("value=\"全科诊室\""),
+        "{}",
+        r.text
+    );
+    let r = post_form(
+        &t,
+        &admin,
+        &departments,
+        &form_of(&csrf, &[("code", "gp"), ("name", "全科诊室")]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let units = page(&t, &admin, &format!("{path}?added=department"), "zh").await;
+    assert!(
+        units.text.contains("科室已新增") && units.text.contains("<td>全科诊室</td>"),
+        "{}",
+        units.text
+    );
+    let teams = format!("/institutions/{}/teams", t.home);
+    let team_form = |name: &str| {
+        form_of(
+            &csrf,
+            &[
+                ("name", name),
+                ("doctor_staff_id", &doctor.to_string()),
+                ("nurse_staff_id", &nurse.to_string()),
+                ("public_health_staff_id", &ph.to_string()),
+            ],
+        )
+    };
+    let r = post_form(&t, &admin, &teams, &team_form(" ")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text.contains("团队名称：必填"), "{}", r.text);
+    let r = post_form(&t, &admin, &teams, &team_form("南营门团队")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let units = page(&t, &admin, &format!("{path}?added=team"), "zh").await;
+    assert!(
+        units.text.contains("<td>南营门团队</td>") && units.text.contains("可用于签约"),
+        "{}",
+        units.text
+    );
+    // Another centre's page: read only, and its forms refuse.
+    let other = page(
+        &t,
+        &admin,
+        &format!("/institutions/{}/units", t.other),
+        "zh",
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::OK);
+    assert!(!other.text.contains("id=\"add-team\""), "{}", other.text);
+    let r = post_form(
+        &t,
+        &admin,
+        &format!("/institutions/{}/departments", t.other),
+        &form_of(&csrf, &[("code", "x"), ("name", "外来")]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}

@@ -417,3 +417,255 @@ async fn a_resident_books_on_the_phone_page() {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
+
+/// Opens the home resident's own account (by her doctor) and signs her in over JSON.
+async fn her_token(t: &TestApp, username: &str) -> String {
+    let doctor = t.token("doctor").await;
+    let r = t
+        .post(
+            &format!("/api/v1/residents/{}/patient-account", t.home_resident),
+            &doctor,
+            json!({"username": username, "password": "her-own-pass-1"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = patient_token(t, username, "her-own-pass-1").await;
+    r.json()["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_resident_uploads_her_own_home_readings() {
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let me = her_token(&t, "zxy.readings").await;
+        let minutes_ago = |m: i64| {
+            (t.app.now() - time::Duration::minutes(m))
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap()
+        };
+        let reading = |id: &str, sbp: i64, dbp: i64| json!({"client_reading_id": id, "kind": "bp", "sbp_mmhg": sbp, "dbp_mmhg": dbp, "taken_at": minutes_ago(10)});
+        // A staff token is no patient's, and a patient's reaches only her own.
+        let r = t
+            .post("/api/v1/patient/readings", &doctor, reading("c-0", 130, 80))
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+        let r = t
+            .post("/api/v1/patient/readings", &me, reading("c-1", 132, 84))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        assert_eq!(r.json()["resident_id"], t.home_resident);
+        assert!(r.json()["alert_id"].is_null(), "{}", r.text);
+        let audit = t.audit_tail(1).await;
+        let e = &audit[0].entry;
+        assert_eq!(
+            (
+                e.action.as_str(),
+                e.actor_username.as_str(),
+                e.patient_id,
+                e.actor_user_id
+            ),
+            (
+                "reading.upload",
+                "patient:zxy.readings",
+                Some(t.home_resident),
+                None
+            )
+        );
+        // The same reading again changes nothing.
+        let r = t
+            .post("/api/v1/patient/readings", &me, reading("c-1", 132, 84))
+            .await;
+        assert_eq!(
+            (r.status, r.json()["status"].as_str()),
+            (StatusCode::OK, Some("duplicate"))
+        );
+        // Implausible: refused with the field named, nothing stored.
+        let r = t
+            .post("/api/v1/patient/readings", &me, reading("c-2", 400, 84))
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert!(r.text.contains("sbp_mmhg"), "{}", r.text);
+        // Urgent: her care team is alerted, as for a reading staff upload.
+        let r = t
+            .post("/api/v1/patient/readings", &me, reading("c-3", 192, 116))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let alert = r.json()["alert_id"].as_i64().expect("an alert");
+        let alerts = t.get("/api/v1/worklists/alerts", &doctor).await.json();
+        assert!(
+            alerts["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["id"] == alert && a["resident_id"] == t.home_resident),
+            "{alerts}"
+        );
+        let list = t
+            .get(
+                &format!("/api/v1/residents/{}/readings", t.home_resident),
+                &doctor,
+            )
+            .await
+            .json();
+        let ids: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["client_reading_id"].as_str().unwrap())
+            .collect();
+        // Taken at the same minute: the newest stored first.
+        assert_eq!(ids, ["c-3", "c-1"]);
+    }
+}
+
+/// Signs the resident in on the phone page; her session cookie.
+async fn phone_cookie(t: &TestApp, username: &str) -> String {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    let r = t
+        .send(Request::get("/patient/login").body(Body::empty()).unwrap())
+        .await;
+    let csrf = crate::console_scheduling::csrf_of(&r.text);
+    let r = t
+        .send(
+            Request::post("/patient/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::COOKIE, format!("gongti_login_csrf={csrf}"))
+                .body(Body::from(format!(
+                    "username={username}&password=her-own-pass-1&csrf={csrf}"
+                )))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let token = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .find_map(|c| {
+            c.to_str()
+                .unwrap()
+                .strip_prefix("gongti_patient=")
+                .and_then(|v| v.split(';').next())
+                .map(str::to_owned)
+        })
+        .expect("a session cookie");
+    format!("gongti_patient={token}")
+}
+
+#[tokio::test]
+async fn a_resident_records_a_reading_on_the_phone_page() {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let doctor = t.token("doctor").await;
+    her_token(&t, "zxy.phone").await;
+    let cookie = phone_cookie(&t, "zxy.phone").await;
+    let get = |path: &str| {
+        Request::get(path)
+            .header(header::COOKIE, cookie.clone())
+            .body(Body::empty())
+            .unwrap()
+    };
+    let post = |form: String| {
+        Request::post("/patient/readings")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, cookie.clone())
+            .body(Body::from(form))
+            .unwrap()
+    };
+    let page = t.send(get("/patient/health")).await;
+    assert!(
+        page.text.contains("记录家庭自测") && page.text.contains("保存血压"),
+        "{}",
+        page.text
+    );
+    let csrf = crate::console_scheduling::csrf_of(&page.text);
+    let now = (t.app.now() - time::Duration::minutes(3)).to_offset(gongti_app::DISPLAY_OFFSET);
+    let taken = now
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]"
+        ))
+        .unwrap();
+    // A typo comes back as typed, with the field named, and nothing is stored.
+    let r = t
+        .send(post(format!(
+            "csrf={csrf}&kind=bp&client_reading_id=form-1&sbp_mmhg=1a8&dbp_mmhg=96&taken_at={taken}"
+        )))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(
+        r.text.contains("收缩压")
+            && r.text.contains("value=\"1a8\"")
+            && r.text.contains("value=\"form-1\""),
+        "{}",
+        r.text
+    );
+    // Urgent: saved, and she is told her team was alerted.
+    let r = t
+        .send(post(format!(
+            "csrf={csrf}&kind=bp&client_reading_id=form-1&sbp_mmhg=188&dbp_mmhg=112&taken_at={taken}"
+        )))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let to = r.headers[header::LOCATION].to_str().unwrap().to_owned();
+    assert!(to.starts_with("/patient/health?saved="), "{to}");
+    let shown = t.send(get(to.split('#').next().unwrap())).await;
+    assert!(
+        shown.text.contains("已保存：188/112 mmHg")
+            && shown.text.contains("已提醒您的家庭医生团队"),
+        "{}",
+        shown.text
+    );
+    // The same form sent twice stores once.
+    let r = t
+        .send(post(format!(
+            "csrf={csrf}&kind=bp&client_reading_id=form-1&sbp_mmhg=188&dbp_mmhg=112&taken_at={taken}"
+        )))
+        .await;
+    assert_eq!(
+        r.headers[header::LOCATION].to_str().unwrap(),
+        "/patient/health?saved=repeat#own-upload"
+    );
+    // Glucose, read in the region's time zone.
+    let r = t
+        .send(post(format!(
+            "csrf={csrf}&kind=glucose&client_reading_id=form-2&glucose_mmol=6.1&glucose_context=postprandial&taken_at={taken}&sbp_mmhg=ignored"
+        )))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let list = t
+        .get(
+            &format!("/api/v1/residents/{}/readings", t.home_resident),
+            &doctor,
+        )
+        .await
+        .json();
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{list}");
+    let glucose = items
+        .iter()
+        .find(|r| r["client_reading_id"] == "form-2")
+        .unwrap();
+    assert_eq!(glucose["glucose_context"], "postprandial", "{glucose}");
+    let at = time::OffsetDateTime::parse(
+        glucose["taken_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(
+        at.to_offset(gongti_app::DISPLAY_OFFSET)
+            .format(time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]"
+            ))
+            .unwrap(),
+        taken
+    );
+    // A forged form stores nothing.
+    let r = t
+        .send(post(format!(
+            "csrf=forged&kind=glucose&client_reading_id=form-3&glucose_mmol=6.1&taken_at={taken}"
+        )))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}

@@ -228,6 +228,7 @@ impl TestApp {
                     public_health_staff_id: public_health.id,
                 },
                 1,
+                &[],
             )
             .await
             .unwrap()
@@ -253,12 +254,12 @@ impl TestApp {
                 .unwrap();
         }
         let cardio = store
-            .insert_department(hospital, "cardio", "心血管内科", 1)
+            .insert_department(hospital, "cardio", "心血管内科", 1, &[])
             .await
             .unwrap()
             .id;
         store
-            .insert_department(hospital, "endo", "内分泌科", 1)
+            .insert_department(hospital, "endo", "内分泌科", 1, &[])
             .await
             .unwrap();
         let router = gongti_web::router(app.clone(), gongti_web::WebConfig::default());
