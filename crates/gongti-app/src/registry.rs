@@ -107,7 +107,7 @@ impl App {
         Ok(self.store.teams(institution_id).await?)
     }
 
-    fn registry_entry(
+    pub(crate) fn registry_entry(
         &self,
         ctx: &Ctx,
         action: &str,

@@ -5,16 +5,20 @@
 //! writes nothing; the load registers every row in one transaction with its audit
 //! record (`App::import`), or none. A resident already registered with the row's ID
 //! number is left as stored and counted, so loading the same list twice registers
-//! nobody twice.
+//! nobody twice. An institution's staff list (人员名单) comes in the same way
+//! (`App::import_staff`), checked by `gongti_core::roster::staff_rows` and the
+//! institution's departments, each person audited as a `staff.create`.
 
 use std::io::Cursor;
 
-use gongti_core::access::may_register_resident;
+use gongti_core::access::{RegistryAction, may_administer, may_register_resident};
 use gongti_core::audit::Outcome;
 use gongti_core::problem::FieldProblem;
 use gongti_core::region::InstitutionId;
 use gongti_core::resident::ResidentForm;
-use gongti_core::roster::{ROWS_MAX, RosterProblem, Row, Sheet, SheetProblem, resident_forms};
+use gongti_core::roster::{
+    ROWS_MAX, RosterProblem, Row, Sheet, SheetProblem, StaffRow, resident_forms, staff_rows,
+};
 
 use gongti_store::ResidentFilter;
 
@@ -49,6 +53,15 @@ pub enum RosterError {
 impl From<AppError> for RosterError {
     fn from(e: AppError) -> Self {
         RosterError::App(e)
+    }
+}
+
+/// The audit outcome of a list brought in or checked.
+fn outcome_of(result: &Result<RosterSummary, RosterError>) -> Outcome {
+    match result {
+        Ok(_) => Outcome::Ok,
+        Err(RosterError::Problems(_)) => Outcome::Invalid,
+        Err(RosterError::App(_)) => Outcome::Error,
     }
 }
 
@@ -226,11 +239,7 @@ impl App {
             Ok(rows) => self.register_residents(ctx, rows, dry_run).await,
             Err(found) => Err(RosterError::Problems(found)),
         };
-        entry.outcome = match &result {
-            Ok(_) => Outcome::Ok,
-            Err(RosterError::Problems(_)) => Outcome::Invalid,
-            Err(RosterError::App(_)) => Outcome::Error,
-        };
+        entry.outcome = outcome_of(&result);
         self.audit.record(vec![entry]).await?;
         result
     }
@@ -341,6 +350,150 @@ impl App {
         };
         Ok(RosterSummary {
             rows,
+            registered,
+            already_registered,
+        })
+    }
+}
+
+impl App {
+    /// Brings an institution's staff in from its own list (人员名单: its
+    /// administrator or the city administrator), every row or none, each staff member
+    /// audited as `staff.create` and the list as `staff.import`; with `dry_run`, checks
+    /// every row and writes nothing. A row whose licence number a staff member of the
+    /// institution has already is left as stored, so a repeat adds nobody twice.
+    pub async fn import_staff(
+        &self,
+        ctx: &Ctx,
+        institution: i64,
+        bytes: &[u8],
+        dry_run: bool,
+    ) -> Result<RosterSummary, RosterError> {
+        let mut entry = self.registry_entry(ctx, "staff.import", "Staff", Outcome::Ok);
+        entry.reason = dry_run.then(|| "dry_run".to_owned());
+        entry.resource_id = Some(institution.to_string());
+        let action = RegistryAction::ManageStaff {
+            institution: InstitutionId(institution),
+        };
+        if !may_administer(&ctx.principal.actor(), action) {
+            return Err(self.refuse(entry, AppError::Forbidden).await.into());
+        }
+        let home = match self.store.institution(institution).await {
+            Ok(i) => i,
+            Err(gongti_store::StoreError::NotFound) => {
+                return Err(self.refuse(entry, AppError::NotFound).await.into());
+            }
+            Err(e) => return Err(AppError::from(e).into()),
+        };
+        let result = match read_sheet(bytes).and_then(|sheet| staff_rows(&sheet)) {
+            Ok(rows) => self.add_staff_rows(&home, rows, dry_run, ctx, &entry).await,
+            Err(found) => Err(RosterError::Problems(found)),
+        };
+        // A load's record committed with its rows; the others are recorded here.
+        let loaded = !dry_run && result.as_ref().is_ok_and(|s| s.registered > 0);
+        if !loaded {
+            entry.outcome = outcome_of(&result);
+            self.audit.record(vec![entry]).await?;
+        }
+        result
+    }
+
+    async fn add_staff_rows(
+        &self,
+        home: &gongti_store::InstitutionRecord,
+        rows: Vec<StaffRow>,
+        dry_run: bool,
+        ctx: &Ctx,
+        list: &gongti_core::audit::AuditEntry,
+    ) -> Result<RosterSummary, RosterError> {
+        let read = rows.len();
+        let mut problems: Vec<SheetProblem> = rows
+            .iter()
+            .flat_map(|r| r.problems.iter().cloned())
+            .collect();
+        let departments = self
+            .store
+            .departments(home.id)
+            .await
+            .map_err(AppError::from)?;
+        // Staff of the institution already holding a licence number of the list.
+        let licences: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.licence_number.clone())
+            .collect();
+        let mut known = std::collections::HashSet::new();
+        for chunk in licences.chunks(LOOKUP_CHUNK) {
+            let filter = gongti_store::StaffFilter {
+                institution_ids: vec![home.id],
+                licence_numbers: chunk.to_vec(),
+                ..Default::default()
+            };
+            let page = self
+                .store
+                .staff(&filter, None, gongti_store::PAGE_SIZE_MAX)
+                .await
+                .map_err(AppError::from)?;
+            known.extend(page.items.into_iter().filter_map(|s| s.licence_number));
+        }
+        let mut already_registered = 0;
+        let mut new = Vec::with_capacity(read);
+        for row in rows {
+            if row
+                .licence_number
+                .as_ref()
+                .is_some_and(|l| known.contains(l))
+            {
+                already_registered += 1;
+                continue;
+            }
+            let department_id = match &row.department {
+                None => None,
+                Some(d) => match departments.iter().find(|x| &x.name == d || &x.code == d) {
+                    Some(x) => Some(x.id),
+                    None => {
+                        problems.push(SheetProblem::at_row(
+                            row.line,
+                            "department",
+                            RosterProblem::UnknownDepartment,
+                        ));
+                        None
+                    }
+                },
+            };
+            if let Some(role) = row.role {
+                new.push(gongti_store::NewStaff {
+                    name: row.name.trim().to_owned(),
+                    role,
+                    institution_id: Some(home.id),
+                    district_code: Some(home.district_code.clone()),
+                    department_id,
+                    licence_number: row.licence_number,
+                    title: row.title,
+                    practice_years: row.practice_years,
+                });
+            }
+        }
+        if !problems.is_empty() {
+            problems.sort_by_key(|p| p.line);
+            return Err(RosterError::Problems(problems));
+        }
+        let registered = if dry_run || new.is_empty() {
+            0
+        } else {
+            let entries: Vec<_> = new
+                .iter()
+                .map(|_| self.registry_entry(ctx, "staff.create", "Staff", Outcome::Ok))
+                .collect();
+            let ids = self
+                .store
+                .insert_staff_list(&new, self.now_us(), &entries, list)
+                .await
+                .map_err(AppError::from)?;
+            self.audit.flush().await?;
+            ids.len()
+        };
+        Ok(RosterSummary {
+            rows: read,
             registered,
             already_registered,
         })

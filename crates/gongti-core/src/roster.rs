@@ -13,6 +13,7 @@ use time::Date;
 
 use crate::problem::{FieldProblem, Problem};
 use crate::resident::ResidentForm;
+use crate::role::{Role, ScopeLevel, practice_years};
 
 /// The most rows one sheet may bring (a large district's register comes in parts).
 pub const ROWS_MAX: usize = 100_000;
@@ -82,6 +83,62 @@ pub const RESIDENT_COLUMNS: [Column; 7] = [
     },
 ];
 
+/// The staff sheet's columns (人员名单), in the template's order: staff of one
+/// institution, a person a row.
+pub const STAFF_COLUMNS: [Column; 6] = [
+    Column {
+        field: "name",
+        zh: "姓名",
+        en: "name",
+        required: true,
+        example: "王建国",
+    },
+    Column {
+        field: "role",
+        zh: "角色",
+        en: "role",
+        required: true,
+        example: "家庭医生",
+    },
+    Column {
+        field: "department",
+        zh: "科室",
+        en: "department",
+        required: false,
+        example: "全科",
+    },
+    Column {
+        field: "licence_number",
+        zh: "执业证书编号",
+        en: "licence_number",
+        required: false,
+        example: "110120000012345",
+    },
+    Column {
+        field: "title",
+        zh: "职称",
+        en: "title",
+        required: false,
+        example: "主治医师",
+    },
+    Column {
+        field: "practice_years",
+        zh: "独立执业年限",
+        en: "practice_years",
+        required: false,
+        example: "12",
+    },
+];
+
+/// The column of any sheet that fills `field` (the fields of the sheets do not
+/// clash: `name` is 姓名 in both).
+pub fn column_of_field(field: &str) -> Option<&'static Column> {
+    RESIDENT_COLUMNS
+        .iter()
+        .chain(STAFF_COLUMNS.iter())
+        .find(|c| c.field == field)
+}
+
 /// A sheet as read: its header and its rows (each cell trimmed of blanks; a short row
 /// is read as if its missing cells were empty), with the line each stands on as the
 /// file or the spreadsheet shows it (1-based: blank lines and a title above the
@@ -103,7 +160,12 @@ impl Sheet {
     pub fn from_lines(lines: Vec<(usize, Vec<String>)>, numeric: &[(usize, usize)]) -> Sheet {
         let at = lines
             .iter()
-            .position(|(_, cells)| cells.iter().any(|c| column_named(c).is_some()))
+            .position(|(_, cells)| {
+                cells.iter().any(|c| {
+                    column_in(&RESIDENT_COLUMNS, c).is_some()
+                        || column_in(&STAFF_COLUMNS, c).is_some()
+                })
+            })
             .unwrap_or(0);
         let mut lines = lines.into_iter().skip(at);
         let Some((header_line, header)) = lines.next() else {
@@ -156,6 +218,11 @@ pub enum RosterProblem {
     RegisteredElsewhere,
     /// The file is neither UTF-8/GB 18030 CSV nor an XLSX workbook.
     Unreadable,
+    /// No department of the institution has the name or code the row gives.
+    UnknownDepartment,
+    /// A role that does not work at an institution (an officer's, the city
+    /// administrator's): not given from a staff list.
+    RoleNotAtInstitution,
 }
 
 impl RosterProblem {
@@ -172,6 +239,8 @@ impl RosterProblem {
             RosterProblem::NumberNotText => "number_not_text",
             RosterProblem::RegisteredElsewhere => "registered_elsewhere",
             RosterProblem::Unreadable => "unreadable",
+            RosterProblem::UnknownDepartment => "department_unknown",
+            RosterProblem::RoleNotAtInstitution => "role_not_at_institution",
         }
     }
 }
@@ -191,10 +260,7 @@ impl SheetProblem {
     pub fn of_row(line: usize, p: &FieldProblem) -> SheetProblem {
         SheetProblem {
             line,
-            column: RESIDENT_COLUMNS
-                .iter()
-                .find(|c| c.field == p.field)
-                .map(|c| c.field),
+            column: column_of_field(p.field).map(|c| c.field),
             problem: RosterProblem::Field(p.problem.clone()),
         }
     }
@@ -212,8 +278,13 @@ impl SheetProblem {
 /// The column a header cell names, by its Chinese or English name (any case; blanks
 /// and a leading `*` for "required" ignored).
 pub fn column_named(header: &str) -> Option<&'static Column> {
+    column_in(&RESIDENT_COLUMNS, header)
+}
+
+/// The column of `columns` a header cell names (as [`column_named`]).
+pub fn column_in(columns: &'static [Column], header: &str) -> Option<&'static Column> {
     let h = header.trim().trim_start_matches('*').trim();
-    RESIDENT_COLUMNS
+    columns
         .iter()
         .find(|c| c.zh == h || c.en.eq_ignore_ascii_case(h) || c.field.eq_ignore_ascii_case(h))
 }
@@ -249,9 +320,12 @@ pub struct Row {
     pub repeats_earlier: bool,
 }
 
-/// Reads the sheet's rows into registration forms, each with its own problems; or,
-/// when the header or the sheet as a whole cannot be read, every such problem.
-pub fn resident_forms(sheet: &Sheet) -> Result<Vec<Row>, Vec<SheetProblem>> {
+/// Which cell of a row each column of `columns` is, read from the sheet's header; or
+/// every problem of the header and of the sheet as a whole.
+fn header_of(
+    sheet: &Sheet,
+    columns: &'static [Column],
+) -> Result<HashMap<&'static str, usize>, Vec<SheetProblem>> {
     let mut problems = Vec::new();
     let whole = |problem| SheetProblem {
         line: 0,
@@ -264,7 +338,7 @@ pub fn resident_forms(sheet: &Sheet) -> Result<Vec<Row>, Vec<SheetProblem>> {
         if h.trim().is_empty() {
             continue;
         }
-        match column_named(h) {
+        match column_in(columns, h) {
             None => problems.push(SheetProblem {
                 line: sheet.header_line,
                 column: None,
@@ -283,7 +357,7 @@ pub fn resident_forms(sheet: &Sheet) -> Result<Vec<Row>, Vec<SheetProblem>> {
             }
         }
     }
-    for c in RESIDENT_COLUMNS.iter().filter(|c| c.required) {
+    for c in columns.iter().filter(|c| c.required) {
         if !at.contains_key(c.field) {
             problems.push(SheetProblem {
                 line: sheet.header_line,
@@ -301,6 +375,13 @@ pub fn resident_forms(sheet: &Sheet) -> Result<Vec<Row>, Vec<SheetProblem>> {
     if !problems.is_empty() {
         return Err(problems);
     }
+    Ok(at)
+}
+
+/// Reads the sheet's rows into registration forms, each with its own problems; or,
+/// when the header or the sheet as a whole cannot be read, every such problem.
+pub fn resident_forms(sheet: &Sheet) -> Result<Vec<Row>, Vec<SheetProblem>> {
+    let at = header_of(sheet, &RESIDENT_COLUMNS)?;
     let numeric: std::collections::HashSet<(usize, usize)> =
         sheet.numeric_cells.iter().copied().collect();
     let mut first_line_of: HashMap<String, usize> = HashMap::new();
@@ -370,9 +451,115 @@ pub fn resident_forms(sheet: &Sheet) -> Result<Vec<Row>, Vec<SheetProblem>> {
     Ok(forms)
 }
 
-/// The template's header line, in Chinese (required columns marked `*`).
-pub fn template_header() -> Vec<String> {
-    RESIDENT_COLUMNS
+/// A row of a staff sheet read: the staff member's fields as written, with the
+/// problems of the row's own making (the registry is yet to judge the department).
+#[derive(Debug, Clone)]
+pub struct StaffRow {
+    pub line: usize,
+    pub name: String,
+    pub role: Option<Role>,
+    /// The department as written: its name or its code.
+    pub department: Option<String>,
+    pub licence_number: Option<String>,
+    pub title: Option<String>,
+    pub practice_years: i64,
+    pub problems: Vec<SheetProblem>,
+}
+
+/// A role as a staff sheet writes it: its Chinese name (家庭医生) or its code.
+pub fn role_named(text: &str) -> Option<Role> {
+    let t = text.trim();
+    Role::ALL
+        .into_iter()
+        .find(|r| r.name_zh() == t || r.code().eq_ignore_ascii_case(t))
+}
+
+/// Reads a staff sheet's rows, each with its own problems: a name, a role that works
+/// at an institution, years of practice as a whole number, a licence number given
+/// once in the sheet; or, when the header or the sheet as a whole cannot be read,
+/// every such problem.
+pub fn staff_rows(sheet: &Sheet) -> Result<Vec<StaffRow>, Vec<SheetProblem>> {
+    let at = header_of(sheet, &STAFF_COLUMNS)?;
+    let mut first_line_of: HashMap<String, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(sheet.rows.len());
+    for (r, row) in sheet.rows.iter().enumerate() {
+        let line = sheet.line_of(r);
+        let cell = |field: &str| -> &str {
+            at.get(field)
+                .and_then(|&i| row.get(i))
+                .map_or("", |s| s.trim())
+        };
+        let optional = |field: &str| Some(cell(field).to_owned()).filter(|s| !s.is_empty());
+        let mut problems = Vec::new();
+        let mut problem = |field: &'static str, p: RosterProblem| {
+            problems.push(SheetProblem::at_row(line, field, p));
+        };
+        let field = RosterProblem::Field;
+        let name = cell("name").to_owned();
+        if crate::text::visible_chars(&name) == 0 {
+            problem("name", field(Problem::Required));
+        } else if name.chars().count() > STAFF_NAME_MAX_CHARS {
+            problem(
+                "name",
+                field(Problem::TooLong {
+                    max_chars: STAFF_NAME_MAX_CHARS,
+                }),
+            );
+        }
+        let role = match cell("role") {
+            "" => {
+                problem("role", field(Problem::Required));
+                None
+            }
+            text => match role_named(text) {
+                Some(r) if r.scope_level() == ScopeLevel::Institution => Some(r),
+                // An officer's or the city administrator's role is not given here.
+                Some(_) => {
+                    problem("role", RosterProblem::RoleNotAtInstitution);
+                    None
+                }
+                None => {
+                    problem("role", field(Problem::UnknownCode));
+                    None
+                }
+            },
+        };
+        let practice_years = practice_years(cell("practice_years")).unwrap_or_else(|p| {
+            problem("practice_years", field(p));
+            0
+        });
+        let licence_number = optional("licence_number");
+        if let Some(l) = &licence_number {
+            match first_line_of.get(l) {
+                Some(&first) => {
+                    problem("licence_number", RosterProblem::DuplicateOf { line: first })
+                }
+                None => {
+                    first_line_of.insert(l.clone(), line);
+                }
+            }
+        }
+        out.push(StaffRow {
+            line,
+            name,
+            role,
+            department: optional("department"),
+            licence_number,
+            title: optional("title"),
+            practice_years,
+            problems,
+        });
+    }
+    Ok(out)
+}
+
+/// Longest staff name a sheet may give (characters).
+pub const STAFF_NAME_MAX_CHARS: usize = 50;
+
+/// The template's header line of a sheet of `columns`, in Chinese (required columns
+/// marked `*`).
+pub fn template_header_of(columns: &[Column]) -> Vec<String> {
+    columns
         .iter()
         .map(|c| {
             if c.required {
@@ -534,9 +721,53 @@ mod tests {
 
     #[test]
     fn the_template_marks_the_required_columns() {
-        let h = template_header();
+        let h = template_header_of(&RESIDENT_COLUMNS);
         assert_eq!(h[0], "*姓名");
         assert_eq!(h[2], "性别");
         assert!(h.iter().all(|c| column_named(c).is_some()));
+    }
+
+    #[test]
+    fn a_staff_sheet_names_each_rows_problems() {
+        let s = sheet(
+            &["姓名", "*角色", "科室", "执业证书编号", "独立执业年限"],
+            &[
+                &["王建国", "家庭医生", "全科", "L1", "12"],
+                &["李秀英", "nurse", "", "", ""],
+                &["", "市卫健委", "", "L1", "八"],
+                &["赵志强", "院长", "", "", "71"],
+            ],
+        );
+        let rows = staff_rows(&s).unwrap();
+        assert_eq!(rows[0].role, Some(Role::FamilyDoctor));
+        assert_eq!(rows[0].department.as_deref(), Some("全科"));
+        assert_eq!(rows[0].practice_years, 12);
+        assert_eq!(
+            (rows[1].role, rows[1].practice_years),
+            (Some(Role::Nurse), 0)
+        );
+        assert!(rows[0].problems.is_empty() && rows[1].problems.is_empty());
+        let found: Vec<_> = rows.iter().flat_map(|r| r.problems.clone()).collect();
+        assert_eq!(
+            codes(&found),
+            [
+                (4, Some("name"), "required"),
+                (4, Some("role"), "role_not_at_institution"),
+                (4, Some("practice_years"), "out_of_range"),
+                (4, Some("licence_number"), "duplicate_row"),
+                (5, Some("role"), "unknown_code"),
+                (5, Some("practice_years"), "out_of_range"),
+            ]
+        );
+        // The resident sheet's columns are not a staff sheet's.
+        let wrong = sheet(&["姓名", "身份证号"], &[&["甲", "1"]]);
+        let found = staff_rows(&wrong).unwrap_err();
+        assert_eq!(
+            codes(&found),
+            [
+                (1, None, "column_unknown"),
+                (1, Some("role"), "column_missing")
+            ]
+        );
     }
 }

@@ -112,6 +112,9 @@ const INSTITUTION_COLUMNS: &str = "id, code, name, kind, district_code, upper_in
      version, COALESCE(version_at_us, created_at_us) AS version_at_us";
 const STAFF_COLUMNS: &str = "id, name, role, institution_id, district_code, department_id, licence_number, title, practice_years, \
      version, COALESCE(version_at_us, created_at_us) AS version_at_us";
+/// One staff member's INSERT: `$1` name … `$9` the time, answering the id.
+const STAFF_INSERT: &str = "INSERT INTO staff (name, role, institution_id, district_code, department_id, \
+     licence_number, title, practice_years, created_at_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
 const DEPARTMENT_COLUMNS: &str = "id, institution_id, code, name, version, COALESCE(version_at_us, created_at_us) AS version_at_us";
 
 fn department(row: &impl RowExt) -> Result<DepartmentRecord> {
@@ -462,8 +465,7 @@ impl Store {
         let id = on_write!(self, pool => {
             let mut tx = pool.begin().await?;
             let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO staff (name, role, institution_id, district_code, department_id, licence_number, title, practice_years, created_at_us)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                STAFF_INSERT,
             )
             .bind(&new.name).bind(new.role.code()).bind(new.institution_id).bind(&new.district_code)
             .bind(new.department_id).bind(&new.licence_number).bind(&new.title).bind(new.practice_years).bind(now_us)
@@ -473,6 +475,38 @@ impl Store {
             id
         });
         self.staff_member(id).await
+    }
+
+    /// Adds several staff members in one transaction, all or none: `audit[i]` is the
+    /// record of `staff[i]` (named once stored), `list` the record of the whole list;
+    /// they commit with the rows. Their ids, in order.
+    pub async fn insert_staff_list(
+        &self,
+        staff: &[NewStaff],
+        now_us: i64,
+        audit: &[AuditEntry],
+        list: &AuditEntry,
+    ) -> Result<Vec<i64>> {
+        let ids = on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut ids = Vec::with_capacity(staff.len());
+            let mut records = Vec::with_capacity(staff.len() + 1);
+            for (new, entry) in staff.iter().zip(audit) {
+                let (id,): (i64,) = sqlx::query_as(
+                    STAFF_INSERT,
+                )
+                .bind(&new.name).bind(new.role.code()).bind(new.institution_id).bind(&new.district_code)
+                .bind(new.department_id).bind(&new.licence_number).bind(&new.title).bind(new.practice_years).bind(now_us)
+                .fetch_one(&mut *tx).await?;
+                ids.push(id);
+                records.extend(created(std::slice::from_ref(entry), id));
+            }
+            records.push(list.clone());
+            stage_audit!(tx, &records);
+            tx.commit().await?;
+            ids
+        });
+        Ok(ids)
     }
 
     /// A superseded version of a staff member (`None`: not a version they had before).

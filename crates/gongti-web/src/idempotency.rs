@@ -139,8 +139,9 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
         return next.run(request).await;
     };
     let (parts, body) = request.into_parts();
-    // A register brought in is a file of its own size limit.
-    let limit = if parts.uri.path() == "/api/v1/residents/import" {
+    // A list brought in (residents, staff) is a file of its own size limit.
+    let path = parts.uri.path();
+    let limit = if path.starts_with("/api/v1/") && path.ends_with("/import") {
         gongti_app::roster::FILE_BYTES_MAX
     } else {
         REQUEST_BODY_MAX_BYTES

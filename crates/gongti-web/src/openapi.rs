@@ -28,17 +28,34 @@ fn op(summary: &str, tag: &str, params: Value, body: Option<&str>, ok: (&str, &s
 
 /// `POST /residents/import`: the body is the list itself, CSV or XLSX.
 fn roster_import() -> Value {
-    let mut o = op(
+    list_import(
         "Bring residents in from the institution's own list (花名册): CSV (UTF-8 or GBK) or XLSX, one resident a row under a header of 姓名, 身份证号 (required), 性别, 出生日期, 联系电话, 住址, 户号 — or their English names. Every row or none; 422 lists every problem with its line and column. A resident already registered here is left as stored (so a repeat registers nobody twice); one registered elsewhere is a problem",
         "residents",
-        json!([query(
+        json!([]),
+        "{dry_run, rows, registered, already_registered}",
+    )
+}
+
+fn staff_import() -> Value {
+    list_import(
+        "Bring an institution's staff in from its own list (人员名单; its administrator or the city's, audited): CSV (UTF-8 or GBK) or XLSX, a person a row under a header of 姓名, 角色 (required), 科室 (a department's name or code), 执业证书编号, 职称, 独立执业年限 — or their English names. Every row or none; 422 lists every problem with its line and column. A row whose licence number a staff member of the institution has already is left as stored",
+        "region",
+        json!([path_id()]),
+        "{dry_run, rows, added, already_on_staff}",
+    )
+}
+
+/// A list brought in as a file (CSV or XLSX as the body), checked with `dry_run`.
+fn list_import(summary: &str, tag: &str, mut params: Value, answer: &str) -> Value {
+    params
+        .as_array_mut()
+        .expect("parameters are a list")
+        .push(query(
             "dry_run",
             "true: check every row, save nothing",
-            json!({"type": "boolean"})
-        )]),
-        None,
-        ("200", "{dry_run, rows, registered, already_registered}"),
-    );
+            json!({"type": "boolean"}),
+        ));
+    let mut o = op(summary, tag, params, None, ("200", answer));
     let file = json!({"schema": {"type": "string", "format": "binary"}});
     o["requestBody"] = json!({"required": true, "content": {
         "text/csv": file.clone(),
@@ -320,6 +337,7 @@ fn paths(glass: Value) -> Value {
         },
         "/residents/{id}/merge": {"post": op("Merge another record of the same person into this one", "residents", json!([path_id()]), Some("Merge"), ("204", "Merged"))},
         "/residents/import": {"post": roster_import()},
+        "/institutions/{id}/staff/import": {"post": staff_import()},
         "/service-packages": {"get": op("Family-doctor service packages with their fee split (fen)", "contracts", json!([]), None, ("200", "{items}"))},
         "/residents/{id}/contracts": {
             "get": op("A resident's contracts, newest first (audited)", "contracts", json!([path_id()]), None, ("200", "{items}")),

@@ -344,10 +344,8 @@ pub(crate) fn audit_action(code: &str) -> (String, String) {
 pub(crate) fn sheet_problem(
     p: &gongti_core::roster::SheetProblem,
 ) -> ((String, String), (String, String)) {
-    use gongti_core::roster::{RESIDENT_COLUMNS, RosterProblem};
-    let column = p
-        .column
-        .and_then(|f| RESIDENT_COLUMNS.iter().find(|c| c.field == f));
+    use gongti_core::roster::{RosterProblem, column_of_field};
+    let column = p.column.and_then(column_of_field);
     let header = matches!(
         p.problem,
         RosterProblem::UnknownColumn { .. }
@@ -388,9 +386,23 @@ pub(crate) fn sheet_problem(
             format!("超过 {max} 行，请分成几个文件导入"),
             format!("more than {max} rows: bring it in as several files"),
         ),
-        RosterProblem::DuplicateOf { line } => (
-            format!("与第 {line} 行的身份证号相同"),
-            format!("the same ID number as line {line}"),
+        RosterProblem::DuplicateOf { line } => match column {
+            Some(c) => (
+                format!("与第 {line} 行的{}相同", c.zh),
+                format!("the same {} as line {line}", c.en.replace('_', " ")),
+            ),
+            None => (
+                format!("与第 {line} 行相同"),
+                format!("the same as line {line}"),
+            ),
+        },
+        RosterProblem::UnknownDepartment => (
+            "本机构没有这个科室：请填写已有科室的名称或编码，或先在“科室与团队”中新增".into(),
+            "no department of this institution has that name or code: add it under Departments and teams first".into(),
+        ),
+        RosterProblem::RoleNotAtInstitution => (
+            "这一角色不属于机构人员（卫健委、医保和系统管理员的账号由系统管理员开设）".into(),
+            "not a role of an institution's staff (officers' and the city administrator's sign-ins are an operator's)".into(),
         ),
         RosterProblem::NumberNotText => (
             "电子表格把身份证号存成了数字，末几位已丢失：请把该列设为“文本”后重新录入".into(),

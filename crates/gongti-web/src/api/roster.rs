@@ -1,12 +1,13 @@
 //! `POST /residents/import`: a community's register brought in from its own list —
-//! the body is the file itself, CSV (UTF-8 or GBK) or XLSX (`gongti_app::roster`).
+//! the body is the file itself, CSV (UTF-8 or GBK) or XLSX (`gongti_app::roster`);
+//! `POST /institutions/{id}/staff/import` the same for an institution's staff list.
 //! `dry_run=true` checks every row and saves nothing. Every problem comes back at once
 //! with its line and column; the load registers every row or none.
 
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gongti_app::Ctx;
@@ -20,10 +21,16 @@ use crate::error::ApiError;
 use crate::extract::ApiQuery;
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/residents/import",
-        axum::routing::post(import).layer(axum::extract::DefaultBodyLimit::max(FILE_BYTES_MAX)),
-    )
+    let limit = || axum::extract::DefaultBodyLimit::max(FILE_BYTES_MAX);
+    Router::new()
+        .route(
+            "/residents/import",
+            axum::routing::post(import).layer(limit()),
+        )
+        .route(
+            "/institutions/{id}/staff/import",
+            axum::routing::post(import_staff).layer(limit()),
+        )
 }
 
 #[derive(Deserialize)]
@@ -52,12 +59,35 @@ async fn import(
     ApiQuery(q): ApiQuery<ImportParams>,
     body: Bytes,
 ) -> Response {
-    match state.app.import_residents(&ctx, &body, q.dry_run).await {
+    let result = state.app.import_residents(&ctx, &body, q.dry_run).await;
+    answer(result, q.dry_run, ("registered", "already_registered"))
+}
+
+/// `POST /institutions/{id}/staff/import`: an institution's staff list.
+async fn import_staff(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    Path(id): Path<i64>,
+    ApiQuery(q): ApiQuery<ImportParams>,
+    body: Bytes,
+) -> Response {
+    let result = state.app.import_staff(&ctx, id, &body, q.dry_run).await;
+    answer(result, q.dry_run, ("added", "already_on_staff"))
+}
+
+/// The answer to a list: what it came to (`names` of the added and left-as-stored
+/// counts), or every problem with its line and column.
+fn answer(
+    result: Result<gongti_app::roster::RosterSummary, RosterError>,
+    dry_run: bool,
+    (added, already): (&str, &str),
+) -> Response {
+    match result {
         Ok(s) => Json(json!({
-            "dry_run": q.dry_run,
+            "dry_run": dry_run,
             "rows": s.rows,
-            "registered": s.registered,
-            "already_registered": s.already_registered,
+            added: s.registered,
+            already: s.already_registered,
         }))
         .into_response(),
         Err(RosterError::Problems(found)) => (

@@ -663,6 +663,7 @@ async fn staff_page(
             p {
                 @if region::may_manage_staff_of(&c, i) {
                     a #new-staff href=(format!("/staff/new?institution={i}")) { (l.t("＋ 新增人员", "+ Add staff")) } " · "
+                    a #import-staff href=(format!("/staff/import?institution={i}")) { (l.t("从名单批量导入", "Bring staff in from a list")) } " · "
                 }
                 a #units href=(format!("/institutions/{i}/units")) { (l.t("科室与团队", "Departments and teams")) }
             }

@@ -2,16 +2,18 @@
 //! page explains the columns and offers the template; the file is checked first
 //! (检查, nothing saved) or loaded (导入, every row or none), and every problem is
 //! listed by line and column in words. For the community team's roles at their own
-//! institution; the institution's administrator finds it on the menu.
+//! institution; the institution's administrator finds it on the menu. The same page
+//! brings an institution's staff list in (人员名单导入, `/staff/import`) for its
+//! administrator or the city administrator.
 
-use axum::extract::{Multipart, State};
+use axum::extract::{Multipart, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gongti_app::AppError;
 use gongti_app::roster::{FILE_BYTES_MAX, RosterError, RosterSummary};
 use gongti_core::access::may_register_resident;
 use gongti_core::region::InstitutionId;
-use gongti_core::roster::{RESIDENT_COLUMNS, SheetProblem, template_header};
+use gongti_core::roster::{RESIDENT_COLUMNS, SheetProblem, template_header_of};
 use maud::{Markup, html};
 
 use super::{Console, error_box, layout, status_of};
@@ -22,16 +24,16 @@ const PROBLEMS_SHOWN_MAX: usize = 1_000;
 
 pub(super) fn routes() -> axum::Router<AppState> {
     use axum::routing::get;
+    // A file and the form's few fields.
+    let limit = || axum::extract::DefaultBodyLimit::max(FILE_BYTES_MAX + 64 * 1024);
     axum::Router::new()
-        .route(
-            "/residents/import",
-            get(page)
-                .post(upload)
-                .layer(axum::extract::DefaultBodyLimit::max(
-                    FILE_BYTES_MAX + 64 * 1024,
-                )),
-        )
+        .route("/residents/import", get(page).post(upload).layer(limit()))
         .route("/residents/import/template.csv", get(template))
+        .route(
+            "/staff/import",
+            get(staff_page).post(staff_upload).layer(limit()),
+        )
+        .route("/staff/import/template.csv", get(staff_template))
 }
 
 /// May the viewer bring residents in (as they may register one)?
@@ -39,6 +41,73 @@ pub(super) fn may_import(c: &Console) -> bool {
     let p = &c.session.principal;
     p.institution_id
         .is_some_and(|own| may_register_resident(&p.actor(), InstitutionId(own)))
+}
+
+/// A kind of list the page brings in: its words, its columns, where it goes.
+struct ListKind {
+    title: (&'static str, &'static str),
+    intro: (&'static str, &'static str),
+    /// The form's action (with the institution for staff).
+    action: String,
+    template: &'static str,
+    template_file: &'static str,
+    columns: &'static [gongti_core::roster::Column],
+    notes: (&'static str, &'static str),
+    /// Rows left as stored: why (after the count).
+    already: (&'static str, &'static str),
+    /// What a load made, `{n}` standing for the count.
+    made: (&'static str, &'static str),
+    /// Where to go after a load.
+    next: (String, &'static str, &'static str),
+}
+
+fn residents_kind() -> ListKind {
+    ListKind {
+        title: ("居民花名册导入", "Bring residents in from a list"),
+        intro: (
+            "把本机构已有的居民名单一次导入：CSV 文件（UTF-8 或 Excel 另存的 GBK 编码）或 Excel 的 .xlsx 文件，第一行为表头，每行一位居民。先点“检查”，列出全部问题但不保存；无误后点“导入”，要么全部导入，要么一条也不保存。已在本机构登记的居民保持原样，重复导入不会重复建档。",
+            "Bring your institution's existing list in at once: a CSV file (UTF-8, or GBK as Excel saves it) or an Excel .xlsx workbook, the header on the first line and a resident a row. Check first: every problem is listed and nothing is saved; then Import: every row or none. Residents already registered here are left as they are, so a repeat registers nobody twice.",
+        ),
+        action: "/residents/import".to_owned(),
+        template: "/residents/import/template.csv",
+        template_file: "residents-template.csv",
+        columns: &RESIDENT_COLUMNS,
+        notes: (
+            "性别写“男”或“女”，不填则按身份证号；出生日期写 1949-12-31、1949/12/31 或 19491231，不填则按身份证号。Excel 中请把身份证号列设为“文本”，否则末几位会丢失。",
+            "Sex is 男 or 女 (from the ID number when left empty); the birth date is 1949-12-31, 1949/12/31 or 19491231 (from the ID number when left empty). In Excel, format the ID number column as text, or its last digits are lost.",
+        ),
+        already: ("人已在本机构登记", " are registered here already"),
+        made: ("新建档 {n} 人", "{n} residents registered"),
+        next: ("/residents".to_owned(), "到居民查询 →", "Find a resident →"),
+    }
+}
+
+fn staff_kind(institution: i64) -> ListKind {
+    ListKind {
+        title: ("人员名单导入", "Bring staff in from a list"),
+        intro: (
+            "把本机构的人员名单一次导入：CSV 文件（UTF-8 或 GBK 编码）或 Excel 的 .xlsx 文件，第一行为表头，每行一人。先点“检查”，列出全部问题但不保存；无误后点“导入”，要么全部导入，要么一人也不保存。执业证书编号已在本机构人员中的行保持原样，重复导入不会重复新增。导入后在各人页面开通登录账号。",
+            "Bring your institution's staff list in at once: a CSV file (UTF-8 or GBK) or an Excel .xlsx workbook, the header on the first line and a person a row. Check first: every problem is listed and nothing is saved; then Import: every row or none. A row whose licence number a staff member here has already is left as it is, so a repeat adds nobody twice. Open sign-ins on each person's page afterwards.",
+        ),
+        action: format!("/staff/import?institution={institution}"),
+        template: "/staff/import/template.csv",
+        template_file: "staff-template.csv",
+        columns: &gongti_core::roster::STAFF_COLUMNS,
+        notes: (
+            "角色写家庭医生、护士、公卫医生、药师、健康管理师、专科医生、诊断医生或机构管理员；科室写本机构已有科室的名称或编码（可不填）；独立执业年限写 0 到 70 的整数。",
+            "The role is 家庭医生, 护士, 公卫医生, 药师, 健康管理师, 专科医生, 诊断医生 or 机构管理员 (or its code); the department is the name or code of one of this institution's departments (or empty); years of practice a whole number from 0 to 70.",
+        ),
+        already: (
+            "人已在本机构人员中（执业证书编号相同）",
+            " are on the staff here already (same licence number)",
+        ),
+        made: ("新增人员 {n} 人", "{n} staff members added"),
+        next: (
+            format!("/staff?institution={institution}"),
+            "到人员目录开通账号 →",
+            "To the staff list, to open sign-ins →",
+        ),
+    }
 }
 
 /// What the last upload came to.
@@ -55,15 +124,12 @@ enum Outcome {
     BadUpload,
 }
 
-fn page_html(c: &Console, outcome: Option<&Outcome>) -> Markup {
+fn page_html(c: &Console, kind: &ListKind, outcome: Option<&Outcome>) -> Markup {
     let l = c.lang;
     let csrf = c.session.csrf.as_deref().unwrap_or("");
     html! {
-        h1 { (l.t("居民花名册导入", "Bring residents in from a list")) }
-        p.muted { (l.t(
-            "把本机构已有的居民名单一次导入：CSV 文件（UTF-8 或 Excel 另存的 GBK 编码）或 Excel 的 .xlsx 文件，第一行为表头，每行一位居民。先点“检查”，列出全部问题但不保存；无误后点“导入”，要么全部导入，要么一条也不保存。已在本机构登记的居民保持原样，重复导入不会重复建档。",
-            "Bring your institution's existing list in at once: a CSV file (UTF-8, or GBK as Excel saves it) or an Excel .xlsx workbook, the header on the first line and a resident a row. Check first: every problem is listed and nothing is saved; then Import: every row or none. Residents already registered here are left as they are, so a repeat registers nobody twice."
-        )) }
+        h1 { (l.t(kind.title.0, kind.title.1)) }
+        p.muted { (l.t(kind.intro.0, kind.intro.1)) }
         @match outcome {
             None => {},
             Some(Outcome::Done { summary, dry_run: true }) => {
@@ -74,8 +140,8 @@ fn page_html(c: &Console, outcome: Option<&Outcome>) -> Markup {
                     )) }
                     @if summary.already_registered > 0 {
                         br; (l.t(
-                            &format!("其中 {} 人已在本机构登记，将保持原样。", summary.already_registered),
-                            &format!("{} of them are registered here already and stay as they are.", summary.already_registered),
+                            &format!("其中 {} {}，将保持原样。", summary.already_registered, kind.already.0),
+                            &format!("{} of them{} and stay as they are.", summary.already_registered, kind.already.1),
                         ))
                     }
                     br; (l.t("未保存任何数据。请再次选择同一文件，点“导入”。", "Nothing was saved. Choose the same file again and press Import."))
@@ -84,16 +150,16 @@ fn page_html(c: &Console, outcome: Option<&Outcome>) -> Markup {
             Some(Outcome::Done { summary, dry_run: false }) => {
                 div.card #import-result role="status" {
                     strong { (l.t(
-                        &format!("导入完成：新建档 {} 人", summary.registered),
-                        &format!("Imported: {} residents registered", summary.registered),
+                        &format!("导入完成：{}", kind.made.0.replace("{n}", &summary.registered.to_string())),
+                        &format!("Imported: {}", kind.made.1.replace("{n}", &summary.registered.to_string())),
                     )) }
                     @if summary.already_registered > 0 {
                         br; (l.t(
-                            &format!("另有 {} 人已在本机构登记，保持原样。", summary.already_registered),
-                            &format!("{} more were registered here already and stay as they are.", summary.already_registered),
+                            &format!("另有 {} {}，保持原样。", summary.already_registered, kind.already.0),
+                            &format!("{} more{} and stay as they are.", summary.already_registered, kind.already.1),
                         ))
                     }
-                    br; a href="/residents" { (l.t("到居民查询 →", "Find a resident →")) }
+                    br; a href=(kind.next.0) { (l.t(kind.next.1, kind.next.2)) }
                 }
             },
             Some(Outcome::Problems(found)) => {
@@ -131,7 +197,7 @@ fn page_html(c: &Console, outcome: Option<&Outcome>) -> Markup {
             },
         }
         div.card {
-            form method="post" action="/residents/import" enctype="multipart/form-data" {
+            form method="post" action=(kind.action) enctype="multipart/form-data" {
                 input type="hidden" name="csrf" value=(csrf);
                 label for="file" { (l.t("名单文件（.csv 或 .xlsx）", "List file (.csv or .xlsx)")) }
                 input #file type="file" name="file" accept=".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" required;
@@ -141,7 +207,7 @@ fn page_html(c: &Console, outcome: Option<&Outcome>) -> Markup {
                     button.primary #load type="submit" name="mode" value="load" { (l.t("导入", "Import")) }
                 }
             }
-            p { a #template href="/residents/import/template.csv" download="residents-template.csv" {
+            p { a #template href=(kind.template) download=(kind.template_file) {
                 (l.t("下载模板（CSV，可用 Excel 打开）", "Download the template (CSV, opens in Excel)"))
             } }
         }
@@ -153,7 +219,7 @@ fn page_html(c: &Console, outcome: Option<&Outcome>) -> Markup {
                 th { (l.t("示例", "Example")) }
             } }
             tbody {
-                @for col in &RESIDENT_COLUMNS {
+                @for col in kind.columns {
                     tr {
                         td {
                             (col.zh)
@@ -166,45 +232,144 @@ fn page_html(c: &Console, outcome: Option<&Outcome>) -> Markup {
                 }
             }
         }
-        p.muted { (l.t(
-            "性别写“男”或“女”，不填则按身份证号；出生日期写 1949-12-31、1949/12/31 或 19491231，不填则按身份证号。Excel 中请把身份证号列设为“文本”，否则末几位会丢失。",
-            "Sex is 男 or 女 (from the ID number when left empty); the birth date is 1949-12-31, 1949/12/31 or 19491231 (from the ID number when left empty). In Excel, format the ID number column as text, or its last digits are lost."
-        )) }
+        p.muted { (l.t(kind.notes.0, kind.notes.1)) }
     }
 }
 
-fn render(c: &Console, status: StatusCode, outcome: Option<&Outcome>) -> Response {
-    let title = c.lang.t("居民花名册导入", "Bring residents in");
-    (status, layout(c, title, page_html(c, outcome))).into_response()
+fn render(c: &Console, kind: &ListKind, status: StatusCode, outcome: Option<&Outcome>) -> Response {
+    let title = c.lang.t(kind.title.0, kind.title.1);
+    (status, layout(c, title, page_html(c, kind, outcome))).into_response()
 }
 
 async fn page(c: Console) -> Response {
+    let kind = residents_kind();
     if !may_import(&c) {
         return render(
             &c,
+            &kind,
             StatusCode::FORBIDDEN,
             Some(&Outcome::Refused(AppError::Forbidden)),
         );
     }
-    render(&c, StatusCode::OK, None)
+    render(&c, &kind, StatusCode::OK, None)
 }
 
-async fn template() -> Response {
+/// An empty sheet of `kind`'s columns to fill in.
+fn template_of(kind: &ListKind) -> Response {
     // A byte-order mark, so that Excel opens the UTF-8 text as such.
     let mut text = String::from("\u{feff}");
-    text.push_str(&template_header().join(","));
+    text.push_str(&template_header_of(kind.columns).join(","));
     text.push_str("\r\n");
     (
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                "attachment; filename=\"residents-template.csv\"",
+                format!("attachment; filename=\"{}\"", kind.template_file),
             ),
         ],
         text,
     )
         .into_response()
+}
+
+async fn template() -> Response {
+    template_of(&residents_kind())
+}
+
+async fn staff_template() -> Response {
+    template_of(&staff_kind(0))
+}
+
+#[derive(serde::Deserialize, Default)]
+struct InstitutionParam {
+    institution: Option<i64>,
+}
+
+/// The institution a staff list goes to: the one asked for, else the viewer's own.
+fn staff_institution(c: &Console, q: &InstitutionParam) -> Option<i64> {
+    q.institution.or(c.session.principal.institution_id)
+}
+
+async fn staff_page(c: Console, Query(q): Query<InstitutionParam>) -> Response {
+    let Some(institution) = staff_institution(&c, &q) else {
+        return render(
+            &c,
+            &staff_kind(0),
+            StatusCode::FORBIDDEN,
+            Some(&Outcome::Refused(AppError::Forbidden)),
+        );
+    };
+    let kind = staff_kind(institution);
+    if !super::region::may_manage_staff_of(&c, institution) {
+        return render(
+            &c,
+            &kind,
+            StatusCode::FORBIDDEN,
+            Some(&Outcome::Refused(AppError::Forbidden)),
+        );
+    }
+    render(&c, &kind, StatusCode::OK, None)
+}
+
+async fn staff_upload(
+    State(state): State<AppState>,
+    c: Console,
+    Query(q): Query<InstitutionParam>,
+    form: Multipart,
+) -> Response {
+    let Some(institution) = staff_institution(&c, &q) else {
+        return (StatusCode::FORBIDDEN, "").into_response();
+    };
+    let kind = staff_kind(institution);
+    let (csrf, mode, file) = match fields(form).await {
+        Ok(f) => f,
+        Err(status) => return render(&c, &kind, status, Some(&Outcome::BadUpload)),
+    };
+    if c.session.csrf.as_deref() != Some(csrf.as_str()) {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    if file.is_empty() && super::region::may_manage_staff_of(&c, institution) {
+        return render(
+            &c,
+            &kind,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(&Outcome::NoFile),
+        );
+    }
+    let dry_run = mode != "load";
+    let result = state
+        .app
+        .import_staff(&c.ctx, institution, &file, dry_run)
+        .await;
+    answer(&c, &kind, result, dry_run)
+}
+
+/// The page after an upload: what it came to, with its real status.
+fn answer(
+    c: &Console,
+    kind: &ListKind,
+    result: Result<RosterSummary, RosterError>,
+    dry_run: bool,
+) -> Response {
+    match result {
+        Ok(summary) => render(
+            c,
+            kind,
+            StatusCode::OK,
+            Some(&Outcome::Done { summary, dry_run }),
+        ),
+        Err(RosterError::Problems(found)) => render(
+            c,
+            kind,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(&Outcome::Problems(found)),
+        ),
+        Err(RosterError::App(e)) => {
+            let status = status_of(&e);
+            render(c, kind, status, Some(&Outcome::Refused(e)))
+        }
+    }
 }
 
 /// The upload's fields: the CSRF token, the button pressed, the file.
@@ -232,32 +397,24 @@ async fn fields(mut form: Multipart) -> Result<(String, String, Vec<u8>), Status
 }
 
 async fn upload(State(state): State<AppState>, c: Console, form: Multipart) -> Response {
+    let kind = residents_kind();
     let (csrf, mode, file) = match fields(form).await {
         Ok(f) => f,
-        Err(status) => return render(&c, status, Some(&Outcome::BadUpload)),
+        Err(status) => return render(&c, &kind, status, Some(&Outcome::BadUpload)),
     };
     if c.session.csrf.as_deref() != Some(csrf.as_str()) {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
     // (Who may import is decided and audited by the use case.)
     if file.is_empty() && may_import(&c) {
-        return render(&c, StatusCode::UNPROCESSABLE_ENTITY, Some(&Outcome::NoFile));
+        return render(
+            &c,
+            &kind,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(&Outcome::NoFile),
+        );
     }
     let dry_run = mode != "load";
-    match state.app.import_residents(&c.ctx, &file, dry_run).await {
-        Ok(summary) => render(
-            &c,
-            StatusCode::OK,
-            Some(&Outcome::Done { summary, dry_run }),
-        ),
-        Err(RosterError::Problems(found)) => render(
-            &c,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(&Outcome::Problems(found)),
-        ),
-        Err(RosterError::App(e)) => {
-            let status = status_of(&e);
-            render(&c, status, Some(&Outcome::Refused(e)))
-        }
-    }
+    let result = state.app.import_residents(&c.ctx, &file, dry_run).await;
+    answer(&c, &kind, result, dry_run)
 }

@@ -337,6 +337,7 @@ const ROUTES: &[&str] = &[
     "/residents/{id}",
     "/residents/{id}/merge",
     "/residents/import",
+    "/institutions/{id}/staff/import",
     "/residents/{id}/access-log",
     "/followups/evaluate",
     "/residents/{id}/enrolments",

@@ -392,3 +392,177 @@ async fn the_console_page_checks_and_loads_a_list_in_words() {
             .contains("import-link")
     );
 }
+
+async fn upload_staff(
+    t: &TestApp,
+    token: &str,
+    institution: i64,
+    query: &str,
+    body: &str,
+) -> Reply {
+    t.send(
+        Request::post(format!(
+            "/api/v1/institutions/{institution}/staff/import{query}"
+        ))
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "text/csv")
+        .body(Body::from(body.to_owned()))
+        .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_institution_brings_its_staff_in_from_a_list_on_both_engines() {
+    for t in TestApp::all().await {
+        let admin = t.token("instadmin").await;
+        let dept = t
+            .post(
+                &format!("/api/v1/institutions/{}/departments", t.home),
+                &admin,
+                serde_json::json!({"code": "gp", "name": "全科"}),
+            )
+            .await;
+        assert_eq!(dept.status, StatusCode::CREATED, "{}", dept.text);
+        let before = t.store.audit_count().await.unwrap();
+        let bad = "人员名单\n姓名,角色,科室,执业证书编号,独立执业年限\n吴医生,家庭医生,外科,L-1,8\n,市卫健委,,L-1,\n";
+        let r = upload_staff(&t, &admin, t.home, "?dry_run=true", bad).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert_eq!(
+            places(&r),
+            [
+                (3, "department".to_owned(), "department_unknown".to_owned()),
+                (4, "name".to_owned(), "required".to_owned()),
+                (4, "role".to_owned(), "role_not_at_institution".to_owned()),
+                (4, "licence_number".to_owned(), "duplicate_row".to_owned()),
+            ]
+        );
+        let good = "姓名,角色,科室,执业证书编号,职称,独立执业年限\n吴医生,家庭医生,全科,L-1,主治医师,8\n钱护士,nurse,gp,L-2,,\n孙公卫,公卫医生,,,,3\n";
+        let r = upload_staff(&t, &admin, t.home, "?dry_run=true", good).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(
+            (r.json()["rows"].as_i64(), r.json()["added"].as_i64()),
+            (Some(3), Some(0))
+        );
+        let staff_of = |name: &'static str| {
+            let t = &t;
+            let admin = admin.clone();
+            async move {
+                t.get(
+                    &format!(
+                        "/api/v1/staff?institution={}&name={}",
+                        t.home,
+                        crate::support::urlencode(name)
+                    ),
+                    &admin,
+                )
+                .await
+                .json()["items"]
+                    .as_array()
+                    .unwrap()
+                    .clone()
+            }
+        };
+        assert!(
+            staff_of("吴医生").await.is_empty(),
+            "a dry run saves nothing"
+        );
+        let r = upload_staff(&t, &admin, t.home, "", good).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.json()["added"], 3);
+        let wu = staff_of("吴医生").await;
+        assert_eq!(wu.len(), 1);
+        assert_eq!(
+            (
+                wu[0]["role"].as_str(),
+                wu[0]["practice_years"].as_i64(),
+                wu[0]["department_id"].clone()
+            ),
+            (Some("family_doctor"), Some(8), dept.json()["id"].clone())
+        );
+        // One staff.create per person and the list's own record, with the load.
+        let trail = t
+            .audit_tail(t.store.audit_count().await.unwrap() - before)
+            .await;
+        let actions: Vec<&str> = trail.iter().map(|r| r.entry.action.as_str()).collect();
+        assert_eq!(
+            actions.iter().filter(|a| **a == "staff.create").count(),
+            3,
+            "{actions:?}"
+        );
+        assert!(actions.contains(&"staff.import"), "{actions:?}");
+        // Loaded again: the licensed two stay as stored; the unlicensed one is new.
+        let r = upload_staff(&t, &admin, t.home, "", good).await;
+        assert_eq!(
+            (
+                r.json()["added"].as_i64(),
+                r.json()["already_on_staff"].as_i64()
+            ),
+            (Some(1), Some(2)),
+            "{}",
+            r.text
+        );
+        // Another institution's administrator brings nobody in here.
+        let other = t.token("hospadmin").await;
+        let r = upload_staff(&t, &other, t.home, "", good).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        // A resident list is not a staff list.
+        let r = upload_staff(&t, &admin, t.home, "", &good_list()).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            places(&r).iter().any(|p| p.2 == "column_missing"),
+            "{}",
+            r.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_staff_list_page_checks_and_loads_in_words() {
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let session = sign_in(&t, "instadmin").await;
+    let staff = page(
+        &t,
+        &session,
+        &format!("/staff?institution={}", t.home),
+        "zh",
+    )
+    .await;
+    assert!(staff.text.contains("id=\"import-staff\""), "{}", staff.text);
+    let path = format!("/staff/import?institution={}", t.home);
+    let form = page(&t, &session, &path, "zh").await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.text);
+    assert!(form.text.contains("人员名单导入") && form.text.contains("执业证书编号"));
+    let csrf = csrf_of(&form.text);
+    let send = |mode: &'static str, file: &str| {
+        let (content_type, body) = multipart(&csrf, mode, file.as_bytes());
+        t.send(
+            Request::post(path.as_str())
+                .header(header::CONTENT_TYPE, content_type)
+                .header(header::COOKIE, format!("gongti_session={session}"))
+                .body(Body::from(body))
+                .unwrap(),
+        )
+    };
+    let r = send("check", "姓名,角色\n周医生,院长\n").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text.contains("第 2 行 · 角色") && r.text.contains("发现 1 处问题"),
+        "{}",
+        r.text
+    );
+    let r = send("load", "姓名,角色,执业证书编号\n周医生,家庭医生,Z-1\n").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.text.contains("导入完成：新增人员 1 人"), "{}", r.text);
+    let template = page(&t, &session, "/staff/import/template.csv", "zh").await;
+    assert!(
+        String::from_utf8_lossy(&template.bytes).contains("*姓名,*角色,科室"),
+        "the staff template"
+    );
+    // A doctor sets up nobody.
+    let doctor = sign_in(&t, "doctor").await;
+    assert_eq!(
+        page(&t, &doctor, &path, "zh").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
