@@ -82,6 +82,17 @@ impl App {
             .await
     }
 
+    /// Refuses, audited, a reading the resident's form could not read (a number or a
+    /// time that is none); the error to answer with.
+    pub async fn patient_reading_unreadable(
+        &self,
+        p: &PatientCtx,
+        problems: Vec<FieldProblem>,
+    ) -> AppError {
+        let entry = p.entry(self.now_us(), "reading.upload", "Observation");
+        self.refuse(entry, AppError::Invalid(problems)).await
+    }
+
     /// The readings of an upload, each checked; the refusal (audited as `entry`)
     /// lists every problem by its place in the upload.
     async fn checked_readings(

@@ -133,6 +133,19 @@ impl App {
         self.audit.record(vec![e]).await
     }
 
+    /// Audits a refused change at `institution` (named in the record's detail).
+    async fn audit_registry_at(
+        &self,
+        ctx: &Ctx,
+        (action, resource): (&str, &str),
+        outcome: Outcome,
+        institution: i64,
+    ) -> AppResult<()> {
+        let mut e = self.registry_entry(ctx, action, resource, outcome);
+        e.detail = Some(format!("institution={institution}"));
+        self.audit.record(vec![e]).await
+    }
+
     /// Adds an institution (city administrator only). A grassroots institution may be
     /// tied to an upper hospital at once.
     pub async fn create_institution(
@@ -271,7 +284,7 @@ impl App {
         match found {
             Some(i) if allowed => Ok(i),
             _ => {
-                self.audit_registry(ctx, action, resource, Outcome::Denied)
+                self.audit_registry_at(ctx, (action, resource), Outcome::Denied, institution)
                     .await?;
                 Err(if allowed {
                     AppError::NotFound
@@ -296,7 +309,7 @@ impl App {
             .await?;
         let problems = check_department(code, name);
         if !problems.is_empty() {
-            self.audit_registry(ctx, ACTION, "Department", Outcome::Invalid)
+            self.audit_registry_at(ctx, (ACTION, "Department"), Outcome::Invalid, institution)
                 .await?;
             return Err(AppError::Invalid(problems));
         }
@@ -314,7 +327,7 @@ impl App {
         {
             Ok(r) => r,
             Err(StoreError::Duplicate(_)) => {
-                self.audit_registry(ctx, ACTION, "Department", Outcome::Invalid)
+                self.audit_registry_at(ctx, (ACTION, "Department"), Outcome::Invalid, institution)
                     .await?;
                 return Err(AppError::Conflict("department_code_taken"));
             }
@@ -351,7 +364,7 @@ impl App {
         let seats: [(Seat, Option<Candidate>); 3] = [seats[0], seats[1], seats[2]];
         let problems = check_team(home.id, home.kind, &new.name, seats);
         if !problems.is_empty() {
-            self.audit_registry(ctx, ACTION, "Team", Outcome::Invalid)
+            self.audit_registry_at(ctx, (ACTION, "Team"), Outcome::Invalid, home.id)
                 .await?;
             return Err(AppError::Invalid(problems));
         }

@@ -15,10 +15,13 @@ use gongti_core::access::{RegistryAction, may_administer, may_register_resident}
 use gongti_core::audit::Outcome;
 use gongti_core::problem::FieldProblem;
 use gongti_core::region::InstitutionId;
+use gongti_core::region::{InstitutionKind, check_tie};
 use gongti_core::resident::ResidentForm;
 use gongti_core::roster::{
-    ROWS_MAX, RosterProblem, Row, Sheet, SheetProblem, StaffRow, resident_forms, staff_rows,
+    InstitutionRow, ROWS_MAX, RosterProblem, Row, Sheet, SheetProblem, StaffRow, institution_rows,
+    resident_forms, staff_rows,
 };
+use gongti_store::NewInstitution;
 
 use gongti_store::ResidentFilter;
 
@@ -35,8 +38,10 @@ const LOOKUP_CHUNK: usize = 500;
 pub struct RosterSummary {
     /// Rows read under the header.
     pub rows: usize,
-    /// Residents registered (none on a dry run).
+    /// Residents registered (staff added; none on a dry run).
     pub registered: usize,
+    /// What a load registers (adds): on a dry run, what it would.
+    pub would_register: usize,
     /// Rows whose ID number was registered already: left as stored.
     pub already_registered: usize,
 }
@@ -351,6 +356,7 @@ impl App {
         Ok(RosterSummary {
             rows,
             registered,
+            would_register: items.len(),
             already_registered,
         })
     }
@@ -361,7 +367,8 @@ impl App {
     /// administrator or the city administrator), every row or none, each staff member
     /// audited as `staff.create` and the list as `staff.import`; with `dry_run`, checks
     /// every row and writes nothing. A row whose licence number a staff member of the
-    /// institution has already is left as stored, so a repeat adds nobody twice.
+    /// institution has already (without one: whose name and role) is left as stored,
+    /// so a repeat adds nobody twice.
     pub async fn import_staff(
         &self,
         ctx: &Ctx,
@@ -389,13 +396,201 @@ impl App {
             Ok(rows) => self.add_staff_rows(&home, rows, dry_run, ctx, &entry).await,
             Err(found) => Err(RosterError::Problems(found)),
         };
-        // A load's record committed with its rows; the others are recorded here.
+        self.list_done(entry, result, dry_run).await
+    }
+
+    /// Records what a list came to, unless its load committed its record with its
+    /// rows.
+    async fn list_done(
+        &self,
+        mut entry: gongti_core::audit::AuditEntry,
+        result: Result<RosterSummary, RosterError>,
+        dry_run: bool,
+    ) -> Result<RosterSummary, RosterError> {
         let loaded = !dry_run && result.as_ref().is_ok_and(|s| s.registered > 0);
         if !loaded {
             entry.outcome = outcome_of(&result);
             self.audit.record(vec![entry]).await?;
         }
         result
+    }
+
+    /// Brings a city's institutions in from its own list (机构名单: the city
+    /// administrator), every row or none, each audited as `institution.create` and
+    /// the list as `institution.import`; with `dry_run`, checks every row and writes
+    /// nothing. A grassroots institution is tied to the upper hospital its row names
+    /// by code — one of the list or one registered already. A row whose code an
+    /// institution has already is left as stored.
+    pub async fn import_institutions(
+        &self,
+        ctx: &Ctx,
+        bytes: &[u8],
+        dry_run: bool,
+    ) -> Result<RosterSummary, RosterError> {
+        let mut entry = self.registry_entry(ctx, "institution.import", "Institution", Outcome::Ok);
+        entry.reason = dry_run.then(|| "dry_run".to_owned());
+        if !may_administer(&ctx.principal.actor(), RegistryAction::ManageInstitutions) {
+            return Err(self.refuse(entry, AppError::Forbidden).await.into());
+        }
+        let result = match read_sheet(bytes).and_then(|sheet| institution_rows(&sheet)) {
+            Ok(rows) => self.add_institution_rows(rows, dry_run, ctx, &entry).await,
+            Err(found) => Err(RosterError::Problems(found)),
+        };
+        self.list_done(entry, result, dry_run).await
+    }
+
+    async fn add_institution_rows(
+        &self,
+        rows: Vec<InstitutionRow>,
+        dry_run: bool,
+        ctx: &Ctx,
+        list: &gongti_core::audit::AuditEntry,
+    ) -> Result<RosterSummary, RosterError> {
+        use std::collections::HashMap;
+        let read = rows.len();
+        let mut problems: Vec<SheetProblem> = rows
+            .iter()
+            .flat_map(|r| r.problems.iter().cloned())
+            .collect();
+        let districts = self.store.districts().await.map_err(AppError::from)?;
+        // Institutions registered already, by the codes the list names.
+        let mut named: Vec<String> = rows
+            .iter()
+            .flat_map(|r| std::iter::once(r.code.clone()).chain(r.upper_code.clone()))
+            .filter(|c| !c.is_empty())
+            .collect();
+        named.sort();
+        named.dedup();
+        let mut existing: HashMap<String, gongti_store::InstitutionRecord> = HashMap::new();
+        for chunk in named.chunks(gongti_store::PAGE_SIZE_MAX as usize) {
+            let filter = gongti_store::InstitutionFilter {
+                codes: chunk.to_vec(),
+                ..Default::default()
+            };
+            let page = self
+                .store
+                .institutions(&filter, None, gongti_store::PAGE_SIZE_MAX)
+                .await
+                .map_err(AppError::from)?;
+            existing.extend(page.items.into_iter().map(|i| (i.code.clone(), i)));
+        }
+        // The new ones, by code: index in `plan` and kind.
+        let mut already_registered = 0;
+        let mut plan: Vec<(NewInstitution, Option<String>, usize)> = Vec::new();
+        for row in &rows {
+            if existing.contains_key(&row.code) {
+                already_registered += 1;
+                continue;
+            }
+            let district = districts
+                .iter()
+                .find(|d| d.name == row.district || d.code == row.district);
+            if district.is_none() && !row.district.is_empty() {
+                problems.push(SheetProblem::at_row(
+                    row.line,
+                    "district",
+                    RosterProblem::UnknownDistrict,
+                ));
+            }
+            if let (Some(kind), Some(district)) = (row.kind, district) {
+                plan.push((
+                    NewInstitution {
+                        code: row.code.clone(),
+                        name: row.name.trim().to_owned(),
+                        kind,
+                        district_code: district.code.clone(),
+                        upper_institution_id: None,
+                    },
+                    row.upper_code.clone(),
+                    row.line,
+                ));
+            }
+        }
+        // The kinds of the list's new institutions (a row with a problem of its own
+        // too: its tie is judged all the same).
+        let kind_in_plan: HashMap<String, InstitutionKind> = rows
+            .iter()
+            .filter(|r| !existing.contains_key(&r.code))
+            .filter_map(|r| Some((r.code.clone(), r.kind?)))
+            .collect();
+        // Hospitals first: a tie to one of the list names an earlier row.
+        plan.sort_by_key(|(_, upper, _)| {
+            upper.as_ref().is_some_and(|u| kind_in_plan.contains_key(u))
+        });
+        let position: HashMap<String, usize> = plan
+            .iter()
+            .enumerate()
+            .map(|(i, (n, _, _))| (n.code.clone(), i))
+            .collect();
+        let mut upper_of = Vec::with_capacity(plan.len());
+        for (new, upper, line) in &mut plan {
+            let Some(code) = upper.as_deref() else {
+                upper_of.push(None);
+                continue;
+            };
+            let upper_kind = match (existing.get(code), kind_in_plan.get(code)) {
+                (Some(found), _) => {
+                    new.upper_institution_id = Some(found.id);
+                    upper_of.push(None);
+                    Some(found.kind)
+                }
+                (None, Some(kind)) => {
+                    upper_of.push(position.get(code).copied());
+                    Some(*kind)
+                }
+                (None, None) => {
+                    upper_of.push(None);
+                    problems.push(SheetProblem::at_row(
+                        *line,
+                        "upper_code",
+                        RosterProblem::UnknownUpper,
+                    ));
+                    None
+                }
+            };
+            if let Some(upper_kind) = upper_kind
+                && check_tie(new.kind, upper_kind).is_err()
+            {
+                problems.push(SheetProblem::at_row(
+                    *line,
+                    "upper_code",
+                    RosterProblem::TieNotAllowed,
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            problems.sort_by_key(|p| p.line);
+            return Err(RosterError::Problems(problems));
+        }
+        let registered = if dry_run || plan.is_empty() {
+            0
+        } else {
+            let list_rows: Vec<NewInstitution> = plan.iter().map(|(n, _, _)| n.clone()).collect();
+            let entries: Vec<_> = plan
+                .iter()
+                .map(|_| self.registry_entry(ctx, "institution.create", "Institution", Outcome::Ok))
+                .collect();
+            let ids = match self
+                .store
+                .insert_institution_list(&list_rows, &upper_of, self.now_us(), &entries, list)
+                .await
+            {
+                Ok(ids) => ids,
+                // Registered by someone else meanwhile: nothing was stored.
+                Err(gongti_store::StoreError::Duplicate(_)) => {
+                    return Err(AppError::Conflict("institution_code_taken").into());
+                }
+                Err(e) => return Err(AppError::from(e).into()),
+            };
+            self.audit.flush().await?;
+            ids.len()
+        };
+        Ok(RosterSummary {
+            rows: read,
+            registered,
+            would_register: plan.len(),
+            already_registered,
+        })
     }
 
     async fn add_staff_rows(
@@ -416,33 +611,41 @@ impl App {
             .departments(home.id)
             .await
             .map_err(AppError::from)?;
-        // Staff of the institution already holding a licence number of the list.
-        let licences: Vec<String> = rows
-            .iter()
-            .filter_map(|r| r.licence_number.clone())
-            .collect();
-        let mut known = std::collections::HashSet::new();
-        for chunk in licences.chunks(LOOKUP_CHUNK) {
-            let filter = gongti_store::StaffFilter {
-                institution_ids: vec![home.id],
-                licence_numbers: chunk.to_vec(),
-                ..Default::default()
-            };
+        // Who is on the institution's staff already: by licence number, or — for a
+        // row without one — by name and role, so a repeat adds nobody twice.
+        let mut licensed = std::collections::HashSet::new();
+        let mut unlicensed = std::collections::HashSet::new();
+        let filter = gongti_store::StaffFilter {
+            institution_ids: vec![home.id],
+            ..Default::default()
+        };
+        let mut after = None;
+        loop {
             let page = self
                 .store
-                .staff(&filter, None, gongti_store::PAGE_SIZE_MAX)
+                .staff(&filter, after, gongti_store::PAGE_SIZE_MAX)
                 .await
                 .map_err(AppError::from)?;
-            known.extend(page.items.into_iter().filter_map(|s| s.licence_number));
+            for s in page.items {
+                match s.licence_number {
+                    Some(l) => licensed.insert(l),
+                    None => unlicensed.insert((s.name, s.role)),
+                };
+            }
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => break,
+            }
         }
+        let on_staff = |row: &StaffRow| match (&row.licence_number, row.role) {
+            (Some(l), _) => licensed.contains(l),
+            (None, Some(role)) => unlicensed.contains(&(row.name.trim().to_owned(), role)),
+            (None, None) => false,
+        };
         let mut already_registered = 0;
         let mut new = Vec::with_capacity(read);
         for row in rows {
-            if row
-                .licence_number
-                .as_ref()
-                .is_some_and(|l| known.contains(l))
-            {
+            if on_staff(&row) {
                 already_registered += 1;
                 continue;
             }
@@ -495,6 +698,7 @@ impl App {
         Ok(RosterSummary {
             rows: read,
             registered,
+            would_register: new.len(),
             already_registered,
         })
     }

@@ -3,6 +3,18 @@
 
 use crate::id_number::IdNumberError;
 
+/// The problem of a required text (a name): nothing visible, or longer than
+/// `max_chars` once trimmed.
+pub fn required_text_problem(text: &str, max_chars: usize) -> Option<Problem> {
+    if crate::text::visible_chars(text) == 0 {
+        Some(Problem::Required)
+    } else if text.trim().chars().count() > max_chars {
+        Some(Problem::TooLong { max_chars })
+    } else {
+        None
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
     Required,

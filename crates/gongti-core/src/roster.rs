@@ -11,7 +11,8 @@ use std::collections::HashMap;
 
 use time::Date;
 
-use crate::problem::{FieldProblem, Problem};
+use crate::problem::{FieldProblem, Problem, required_text_problem};
+use crate::region::InstitutionKind;
 use crate::resident::ResidentForm;
 use crate::role::{Role, ScopeLevel, practice_years};
 
@@ -130,12 +131,54 @@ pub const STAFF_COLUMNS: [Column; 6] = [
     },
 ];
 
+/// The institutions sheet's columns (机构名单), in the template's order: a city's
+/// institutions, one a row, with the code of the upper hospital a grassroots one is
+/// tied to (a hospital of the same sheet, or one registered already).
+pub const INSTITUTION_COLUMNS: [Column; 5] = [
+    Column {
+        field: "code",
+        zh: "机构编码",
+        en: "code",
+        required: true,
+        example: "HP-CHC-01",
+    },
+    Column {
+        field: "institution_name",
+        zh: "机构名称",
+        en: "institution_name",
+        required: true,
+        example: "和平区新兴街社区卫生服务中心",
+    },
+    Column {
+        field: "kind",
+        zh: "机构类别",
+        en: "kind",
+        required: true,
+        example: "社区卫生服务中心",
+    },
+    Column {
+        field: "district",
+        zh: "所在区",
+        en: "district",
+        required: true,
+        example: "和平区",
+    },
+    Column {
+        field: "upper_code",
+        zh: "上级医院编码",
+        en: "upper_code",
+        required: false,
+        example: "H120101-01",
+    },
+];
+
 /// The column of any sheet that fills `field` (the fields of the sheets do not
 /// clash: `name` is 姓名 in both).
 pub fn column_of_field(field: &str) -> Option<&'static Column> {
     RESIDENT_COLUMNS
         .iter()
         .chain(STAFF_COLUMNS.iter())
+        .chain(INSTITUTION_COLUMNS.iter())
         .find(|c| c.field == field)
 }
 
@@ -162,8 +205,9 @@ impl Sheet {
             .iter()
             .position(|(_, cells)| {
                 cells.iter().any(|c| {
-                    column_in(&RESIDENT_COLUMNS, c).is_some()
-                        || column_in(&STAFF_COLUMNS, c).is_some()
+                    [&RESIDENT_COLUMNS[..], &STAFF_COLUMNS, &INSTITUTION_COLUMNS]
+                        .into_iter()
+                        .any(|columns| column_in(columns, c).is_some())
                 })
             })
             .unwrap_or(0);
@@ -223,6 +267,13 @@ pub enum RosterProblem {
     /// A role that does not work at an institution (an officer's, the city
     /// administrator's): not given from a staff list.
     RoleNotAtInstitution,
+    /// No district of the city has the name or code the row gives.
+    UnknownDistrict,
+    /// The upper hospital's code is neither a hospital of the sheet nor one
+    /// registered already.
+    UnknownUpper,
+    /// The tie is not a grassroots institution's to a secondary or tertiary hospital.
+    TieNotAllowed,
 }
 
 impl RosterProblem {
@@ -241,6 +292,9 @@ impl RosterProblem {
             RosterProblem::Unreadable => "unreadable",
             RosterProblem::UnknownDepartment => "department_unknown",
             RosterProblem::RoleNotAtInstitution => "role_not_at_institution",
+            RosterProblem::UnknownDistrict => "district_unknown",
+            RosterProblem::UnknownUpper => "upper_unknown",
+            RosterProblem::TieNotAllowed => "tie_not_allowed",
         }
     }
 }
@@ -496,15 +550,8 @@ pub fn staff_rows(sheet: &Sheet) -> Result<Vec<StaffRow>, Vec<SheetProblem>> {
         };
         let field = RosterProblem::Field;
         let name = cell("name").to_owned();
-        if crate::text::visible_chars(&name) == 0 {
-            problem("name", field(Problem::Required));
-        } else if name.chars().count() > STAFF_NAME_MAX_CHARS {
-            problem(
-                "name",
-                field(Problem::TooLong {
-                    max_chars: STAFF_NAME_MAX_CHARS,
-                }),
-            );
+        if let Some(p) = required_text_problem(&name, STAFF_NAME_MAX_CHARS) {
+            problem("name", field(p));
         }
         let role = match cell("role") {
             "" => {
@@ -547,6 +594,91 @@ pub fn staff_rows(sheet: &Sheet) -> Result<Vec<StaffRow>, Vec<SheetProblem>> {
             licence_number,
             title: optional("title"),
             practice_years,
+            problems,
+        });
+    }
+    Ok(out)
+}
+
+/// A row of an institutions sheet read, with the problems of its own making (the
+/// registry is yet to judge the district, the code and the tie).
+#[derive(Debug, Clone)]
+pub struct InstitutionRow {
+    pub line: usize,
+    pub code: String,
+    pub name: String,
+    pub kind: Option<InstitutionKind>,
+    /// The district as written: its name or its code.
+    pub district: String,
+    pub upper_code: Option<String>,
+    pub problems: Vec<SheetProblem>,
+}
+
+/// Longest institution code (characters).
+pub const INSTITUTION_CODE_MAX_CHARS: usize = 40;
+/// Longest institution name (characters).
+pub const INSTITUTION_NAME_MAX_CHARS: usize = 100;
+
+/// Reads an institutions sheet's rows, each with its own problems: a code given once
+/// in the sheet, a name, a kind by its Chinese name or code, a district; or, when the
+/// header or the sheet as a whole cannot be read, every such problem.
+pub fn institution_rows(sheet: &Sheet) -> Result<Vec<InstitutionRow>, Vec<SheetProblem>> {
+    let at = header_of(sheet, &INSTITUTION_COLUMNS)?;
+    let mut first_line_of: HashMap<String, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(sheet.rows.len());
+    for (r, row) in sheet.rows.iter().enumerate() {
+        let line = sheet.line_of(r);
+        let cell = |field: &str| -> &str {
+            at.get(field)
+                .and_then(|&i| row.get(i))
+                .map_or("", |s| s.trim())
+        };
+        let mut problems = Vec::new();
+        let mut problem = |field: &'static str, p: RosterProblem| {
+            problems.push(SheetProblem::at_row(line, field, p));
+        };
+        let field = RosterProblem::Field;
+        let code = cell("code").to_owned();
+        if let Some(p) = required_text_problem(&code, INSTITUTION_CODE_MAX_CHARS) {
+            problem("code", field(p));
+        } else {
+            match first_line_of.get(&code) {
+                Some(&first) => problem("code", RosterProblem::DuplicateOf { line: first }),
+                None => {
+                    first_line_of.insert(code.clone(), line);
+                }
+            }
+        }
+        let name = cell("institution_name").to_owned();
+        if let Some(p) = required_text_problem(&name, INSTITUTION_NAME_MAX_CHARS) {
+            problem("institution_name", field(p));
+        }
+        let kind = match cell("kind") {
+            "" => {
+                problem("kind", field(Problem::Required));
+                None
+            }
+            text => {
+                let found = InstitutionKind::ALL
+                    .into_iter()
+                    .find(|k| k.name_zh() == text || k.code().eq_ignore_ascii_case(text));
+                if found.is_none() {
+                    problem("kind", field(Problem::UnknownCode));
+                }
+                found
+            }
+        };
+        let district = cell("district").to_owned();
+        if district.is_empty() {
+            problem("district", field(Problem::Required));
+        }
+        out.push(InstitutionRow {
+            line,
+            code,
+            name,
+            kind,
+            district,
+            upper_code: Some(cell("upper_code").to_owned()).filter(|s| !s.is_empty()),
             problems,
         });
     }
@@ -767,6 +899,38 @@ mod tests {
             [
                 (1, None, "column_unknown"),
                 (1, Some("role"), "column_missing")
+            ]
+        );
+    }
+
+    #[test]
+    fn an_institutions_sheet_names_each_rows_problems() {
+        let s = sheet(
+            &["机构编码", "机构名称", "机构类别", "所在区", "上级医院编码"],
+            &[
+                &["H1", "第一医院", "三级医院", "和平区", ""],
+                &[
+                    "C1",
+                    "新兴街中心",
+                    "community_health_centre",
+                    "120101",
+                    "H1",
+                ],
+                &["C1", "", "诊所", "", ""],
+            ],
+        );
+        let rows = institution_rows(&s).unwrap();
+        assert_eq!(rows[0].kind, Some(InstitutionKind::TertiaryHospital));
+        assert_eq!(rows[1].kind, Some(InstitutionKind::CommunityHealthCentre));
+        assert_eq!(rows[1].upper_code.as_deref(), Some("H1"));
+        let found: Vec<_> = rows.iter().flat_map(|r| r.problems.clone()).collect();
+        assert_eq!(
+            codes(&found),
+            [
+                (4, Some("code"), "duplicate_row"),
+                (4, Some("institution_name"), "required"),
+                (4, Some("kind"), "unknown_code"),
+                (4, Some("district"), "required"),
             ]
         );
     }

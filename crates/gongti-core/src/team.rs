@@ -4,10 +4,9 @@
 //! belongs to a grassroots institution and its three seats are held by staff of that
 //! institution in those roles.
 
-use crate::problem::{FieldProblem, Problem};
+use crate::problem::{FieldProblem, Problem, required_text_problem};
 use crate::region::InstitutionKind;
 use crate::role::Role;
-use crate::text::visible_chars;
 
 /// Longest team name (characters).
 pub const TEAM_NAME_MAX_CHARS: usize = 60;
@@ -101,13 +100,8 @@ pub fn check_department(code: &str, name: &str) -> Vec<FieldProblem> {
 }
 
 fn name_problems(problems: &mut Vec<FieldProblem>, field: &'static str, name: &str, max: usize) {
-    if visible_chars(name) == 0 {
-        problems.push(FieldProblem::new(field, Problem::Required));
-    } else if name.trim().chars().count() > max {
-        problems.push(FieldProblem::new(
-            field,
-            Problem::TooLong { max_chars: max },
-        ));
+    if let Some(p) = required_text_problem(name, max) {
+        problems.push(FieldProblem::new(field, p));
     } else if name.chars().any(char::is_control) {
         problems.push(FieldProblem::new(field, Problem::ControlCharacters));
     }

@@ -112,6 +112,9 @@ const INSTITUTION_COLUMNS: &str = "id, code, name, kind, district_code, upper_in
      version, COALESCE(version_at_us, created_at_us) AS version_at_us";
 const STAFF_COLUMNS: &str = "id, name, role, institution_id, district_code, department_id, licence_number, title, practice_years, \
      version, COALESCE(version_at_us, created_at_us) AS version_at_us";
+/// One institution's INSERT: `$1` code … `$6` the time, answering the id.
+const INSTITUTION_INSERT: &str = "INSERT INTO institutions (code, name, kind, district_code, \
+     upper_institution_id, created_at_us) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
 /// One staff member's INSERT: `$1` name … `$9` the time, answering the id.
 const STAFF_INSERT: &str = "INSERT INTO staff (name, role, institution_id, district_code, department_id, \
      licence_number, title, practice_years, created_at_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
@@ -228,10 +231,7 @@ impl Store {
     ) -> Result<InstitutionRecord> {
         let id = on_write!(self, pool => {
             let mut tx = pool.begin().await?;
-            let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO institutions (code, name, kind, district_code, upper_institution_id, created_at_us)
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            )
+            let (id,): (i64,) = sqlx::query_as(INSTITUTION_INSERT)
             .bind(&new.code).bind(&new.name).bind(new.kind.code()).bind(&new.district_code)
             .bind(new.upper_institution_id).bind(now_us)
             .fetch_one(&mut *tx).await?;
@@ -240,6 +240,43 @@ impl Store {
             id
         });
         self.institution(id).await
+    }
+
+    /// Adds several institutions in one transaction, all or none, in the order given:
+    /// an institution tied to one of the list (`upper_of[i]`, the index of an earlier
+    /// institution of the list) gets its id; `audit[i]` is the record of `list[i]`
+    /// (named once stored), `whole` the list's own; they commit with the rows. Their
+    /// ids, in order.
+    pub async fn insert_institution_list(
+        &self,
+        list: &[NewInstitution],
+        upper_of: &[Option<usize>],
+        now_us: i64,
+        audit: &[AuditEntry],
+        whole: &AuditEntry,
+    ) -> Result<Vec<i64>> {
+        let ids = on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut ids: Vec<i64> = Vec::with_capacity(list.len());
+            let mut records = Vec::with_capacity(list.len() + 1);
+            for ((new, upper), entry) in list.iter().zip(upper_of).zip(audit) {
+                let upper = match upper {
+                    Some(i) => Some(*ids.get(*i).ok_or(StoreError::NotFound)?),
+                    None => new.upper_institution_id,
+                };
+                let (id,): (i64,) = sqlx::query_as(INSTITUTION_INSERT)
+                    .bind(&new.code).bind(&new.name).bind(new.kind.code()).bind(&new.district_code)
+                    .bind(upper).bind(now_us)
+                    .fetch_one(&mut *tx).await?;
+                ids.push(id);
+                records.extend(created(std::slice::from_ref(entry), id));
+            }
+            records.push(whole.clone());
+            stage_audit!(tx, &records);
+            tx.commit().await?;
+            ids
+        });
+        Ok(ids)
     }
 
     /// Renames an institution and sets its tie to an upper hospital, only while it is

@@ -400,6 +400,18 @@ pub(crate) fn sheet_problem(
             "本机构没有这个科室：请填写已有科室的名称或编码，或先在“科室与团队”中新增".into(),
             "no department of this institution has that name or code: add it under Departments and teams first".into(),
         ),
+        RosterProblem::UnknownDistrict => (
+            "本市没有这个区：请填写区名（如“和平区”）或六位区划代码".into(),
+            "no district of the city has that name or code: write its name (和平区) or its six-digit code".into(),
+        ),
+        RosterProblem::UnknownUpper => (
+            "找不到这个上级医院编码：应为本名单中或已登记的二、三级医院的编码".into(),
+            "no hospital has that code: it is the code of a secondary or tertiary hospital of this list or one registered already".into(),
+        ),
+        RosterProblem::TieNotAllowed => (
+            "只有基层机构可以挂靠上级医院，且上级须为二级或三级医院".into(),
+            "only a grassroots institution is tied to an upper hospital, and that must be a secondary or tertiary hospital".into(),
+        ),
         RosterProblem::RoleNotAtInstitution => (
             "这一角色不属于机构人员（卫健委、医保和系统管理员的账号由系统管理员开设）".into(),
             "not a role of an institution's staff (officers' and the city administrator's sign-ins are an operator's)".into(),

@@ -28,6 +28,10 @@ pub(super) fn routes() -> Router<AppState> {
             axum::routing::post(import).layer(limit()),
         )
         .route(
+            "/institutions/import",
+            axum::routing::post(import_institutions).layer(limit()),
+        )
+        .route(
             "/institutions/{id}/staff/import",
             axum::routing::post(import_staff).layer(limit()),
         )
@@ -60,7 +64,26 @@ async fn import(
     body: Bytes,
 ) -> Response {
     let result = state.app.import_residents(&ctx, &body, q.dry_run).await;
-    answer(result, q.dry_run, ("registered", "already_registered"))
+    answer(
+        result,
+        q.dry_run,
+        ("registered", "would_register", "already_registered"),
+    )
+}
+
+/// `POST /institutions/import`: a city's institutions.
+async fn import_institutions(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    ApiQuery(q): ApiQuery<ImportParams>,
+    body: Bytes,
+) -> Response {
+    let result = state.app.import_institutions(&ctx, &body, q.dry_run).await;
+    answer(
+        result,
+        q.dry_run,
+        ("added", "would_add", "already_registered"),
+    )
 }
 
 /// `POST /institutions/{id}/staff/import`: an institution's staff list.
@@ -72,21 +95,26 @@ async fn import_staff(
     body: Bytes,
 ) -> Response {
     let result = state.app.import_staff(&ctx, id, &body, q.dry_run).await;
-    answer(result, q.dry_run, ("added", "already_on_staff"))
+    answer(
+        result,
+        q.dry_run,
+        ("added", "would_add", "already_on_staff"),
+    )
 }
 
-/// The answer to a list: what it came to (`names` of the added and left-as-stored
-/// counts), or every problem with its line and column.
+/// The answer to a list: what it came to (the names of the added, the to-be-added
+/// and the left-as-stored counts), or every problem with its line and column.
 fn answer(
     result: Result<gongti_app::roster::RosterSummary, RosterError>,
     dry_run: bool,
-    (added, already): (&str, &str),
+    (added, would, already): (&str, &str, &str),
 ) -> Response {
     match result {
         Ok(s) => Json(json!({
             "dry_run": dry_run,
             "rows": s.rows,
             added: s.registered,
+            would: s.would_register,
             already: s.already_registered,
         }))
         .into_response(),

@@ -567,7 +567,8 @@ async fn institutions_page(
         html! {
             h1 { (l.t("机构目录 · 医联体", "Institutions · health community")) }
             @if region::may_add_institutions(&c) {
-                p { a #new-institution href="/institutions/new" { (l.t("＋ 新增机构", "+ Add an institution")) } }
+                p { a #new-institution href="/institutions/new" { (l.t("＋ 新增机构", "+ Add an institution")) } " · "
+                    a #import-institutions href="/institutions/import" { (l.t("从名单批量导入", "Bring institutions in from a list")) } }
             }
             div.card {
                 @for d in &districts {

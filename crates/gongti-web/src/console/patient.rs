@@ -406,7 +406,7 @@ async fn render_health(
     let body = html! {
         (header_bar(l, &name, &csrf, Tab::Health))
         h1 { (l.t("我的健康", "My health")) }
-        (upload_card(l, &csrf, saved.map(|r| r.map(|r| (r, h.alerted.contains(&r.id)))), failed_input, error))
+        (upload_card(l, &csrf, state.app.now(), saved.map(|r| r.map(|r| (r, h.alerted.contains(&r.id)))), failed_input, error))
         div.card #own-contract {
             h2 { (l.t("家庭医生签约", "Family-doctor contract")) }
             @match (&h.contract, &h.team) {
@@ -495,6 +495,9 @@ struct ReadingInput {
 /// The `datetime-local` format the phone's time field sends and shows.
 const LOCAL_MINUTE: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+/// The same with seconds, as some browsers send it.
+const LOCAL_SECOND: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
 
 impl ReadingInput {
     /// The form as the reading rules take it: the time read in the region's zone,
@@ -532,7 +535,9 @@ impl ReadingInput {
         };
         let taken_at = match self.taken_at.trim() {
             "" => None,
-            text => match time::PrimitiveDateTime::parse(text, LOCAL_MINUTE) {
+            text => match time::PrimitiveDateTime::parse(text, LOCAL_MINUTE)
+                .or_else(|_| time::PrimitiveDateTime::parse(text, LOCAL_SECOND))
+            {
                 Ok(t) => t
                     .assume_offset(gongti_app::DISPLAY_OFFSET)
                     .format(&time::format_description::well_known::Rfc3339)
@@ -566,11 +571,14 @@ impl ReadingInput {
 fn upload_card(
     l: Lang,
     csrf: &str,
+    now: time::OffsetDateTime,
     saved: Option<Option<(&gongti_store::ReadingRecord, bool)>>,
     failed: Option<&ReadingInput>,
     error: Option<&AppError>,
 ) -> Markup {
-    let now = time::OffsetDateTime::now_utc().to_offset(gongti_app::DISPLAY_OFFSET);
+    // (No `max`: a page left open would refuse the time it is by then; the server
+    // refuses a time in the future.)
+    let now = now.to_offset(gongti_app::DISPLAY_OFFSET);
     let now = now.format(LOCAL_MINUTE).unwrap_or_default();
     let failed_kind = failed.map(|f| f.kind.as_str());
     // A form refused keeps what was typed and its id (a second try stores once).
@@ -610,7 +618,7 @@ fn upload_card(
                 label { (l.t("收缩压（高压）mmHg", "Systolic mmHg")) input type="number" inputmode="numeric" name="sbp_mmhg" min="50" max="300" required value=(value("bp", |f| &f.sbp_mmhg)); }
                 label { (l.t("舒张压（低压）mmHg", "Diastolic mmHg")) input type="number" inputmode="numeric" name="dbp_mmhg" min="20" max="200" required value=(value("bp", |f| &f.dbp_mmhg)); }
                 label { (l.t("心率 次/分（可不填）", "Pulse per minute (optional)")) input type="number" inputmode="numeric" name="pulse_bpm" min="20" max="250" value=(value("bp", |f| &f.pulse_bpm)); }
-                label { (l.t("测量时间", "Taken at")) input type="datetime-local" name="taken_at" max=(now) required value=(taken("bp")); }
+                label { (l.t("测量时间", "Taken at")) input type="datetime-local" name="taken_at" required value=(taken("bp")); }
                 button.primary type="submit" { (l.t("保存血压", "Save blood pressure")) }
             }
             form.reading #upload-glucose method="post" action="/patient/readings" {
@@ -624,7 +632,7 @@ fn upload_card(
                         option value=(code) selected[context == code] { (l.t(zh, en)) }
                     }
                 } }
-                label { (l.t("测量时间", "Taken at")) input type="datetime-local" name="taken_at" max=(now) required value=(taken("glucose")); }
+                label { (l.t("测量时间", "Taken at")) input type="datetime-local" name="taken_at" required value=(taken("glucose")); }
                 button.primary type="submit" { (l.t("保存血糖", "Save glucose")) }
             }
             @if failed_kind.is_none() && saved.is_none() {
@@ -658,7 +666,7 @@ async fn upload_reading(
                 }
                 e => e,
             }),
-        Err(problems) => Err(AppError::Invalid(problems)),
+        Err(problems) => Err(state.app.patient_reading_unreadable(&p, problems).await),
     };
     match outcome {
         Ok(outcomes) => {

@@ -173,7 +173,6 @@ async fn new_institution_page(State(state): State<AppState>, c: Console) -> Resp
     layout(&c, c.lang.t("新增机构", "Add an institution"), body).into_response()
 }
 
-/// A form's choice that is not one of its list (a kind, a role, an upper hospital).
 /// The problems of `e` under the names the form's labels use (`name` is a person's
 /// name in the shared wording).
 fn renamed(e: AppError, names: &[(&str, &'static str)]) -> AppError {
@@ -190,6 +189,7 @@ fn renamed(e: AppError, names: &[(&str, &'static str)]) -> AppError {
     }
 }
 
+/// A form's choice that is not one of its list (a kind, a role, an upper hospital).
 fn unreadable(field: &'static str) -> AppError {
     AppError::invalid(field, gongti_core::problem::Problem::UnknownCode)
 }
@@ -695,7 +695,7 @@ async fn units_html(
                     (form_tokens(csrf))
                     div.grid {
                         label { (l.t("科室编码（字母、数字）", "Code (letters, digits)"))
-                            input name="code" required maxlength=(gongti_core::team::DEPARTMENT_CODE_MAX_CHARS) pattern="[A-Za-z0-9_-]+" value=(dept.map_or("", |e| e.code.as_str())); }
+                            input name="code" required maxlength=(gongti_core::team::DEPARTMENT_CODE_MAX_CHARS) pattern="[A-Za-z0-9_\\-]+" value=(dept.map_or("", |e| e.code.as_str())); }
                         label { (l.t("科室名称", "Name"))
                             input name="name" required maxlength=(gongti_core::team::DEPARTMENT_NAME_MAX_CHARS) value=(dept.map_or("", |e| e.name.as_str())); }
                     }
@@ -813,32 +813,22 @@ async fn add_unit(
                 )
             }),
         Unit::Team => {
-            let staff = |text: &str, field: &'static str| {
-                text.trim()
-                    .parse::<i64>()
-                    .map_err(|_| AppError::invalid(field, gongti_core::problem::Problem::Required))
+            // A choice that is no staff id is no staff member: the use case says so
+            // (and audits it).
+            let staff = |text: &str| text.trim().parse::<i64>().unwrap_or(0);
+            let new = gongti_store::NewTeam {
+                institution_id: id,
+                name: entered.name.clone(),
+                doctor_staff_id: staff(&entered.doctor_staff_id),
+                nurse_staff_id: staff(&entered.nurse_staff_id),
+                public_health_staff_id: staff(&entered.public_health_staff_id),
             };
-            let new = (|| {
-                Ok::<_, AppError>(gongti_store::NewTeam {
-                    institution_id: id,
-                    name: entered.name.clone(),
-                    doctor_staff_id: staff(&entered.doctor_staff_id, "doctor_staff_id")?,
-                    nurse_staff_id: staff(&entered.nurse_staff_id, "nurse_staff_id")?,
-                    public_health_staff_id: staff(
-                        &entered.public_health_staff_id,
-                        "public_health_staff_id",
-                    )?,
-                })
-            })();
-            match new {
-                Ok(new) => state
-                    .app
-                    .create_team(&c.ctx, &new)
-                    .await
-                    .map(|_| "team")
-                    .map_err(|e| renamed(e, &[("name", "team_name")])),
-                Err(e) => Err(e),
-            }
+            state
+                .app
+                .create_team(&c.ctx, &new)
+                .await
+                .map(|_| "team")
+                .map_err(|e| renamed(e, &[("name", "team_name")]))
         }
     };
     match outcome {

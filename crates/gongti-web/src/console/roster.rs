@@ -4,7 +4,8 @@
 //! listed by line and column in words. For the community team's roles at their own
 //! institution; the institution's administrator finds it on the menu. The same page
 //! brings an institution's staff list in (人员名单导入, `/staff/import`) for its
-//! administrator or the city administrator.
+//! administrator or the city administrator, and the city's institutions
+//! (机构名单导入, `/institutions/import`) for the city administrator.
 
 use axum::extract::{Multipart, Query, State};
 use axum::http::{StatusCode, header};
@@ -34,6 +35,16 @@ pub(super) fn routes() -> axum::Router<AppState> {
             get(staff_page).post(staff_upload).layer(limit()),
         )
         .route("/staff/import/template.csv", get(staff_template))
+        .route(
+            "/institutions/import",
+            get(institutions_page)
+                .post(institutions_upload)
+                .layer(limit()),
+        )
+        .route(
+            "/institutions/import/template.csv",
+            get(institutions_template),
+        )
 }
 
 /// May the viewer bring residents in (as they may register one)?
@@ -110,6 +121,61 @@ fn staff_kind(institution: i64) -> ListKind {
     }
 }
 
+fn institutions_kind() -> ListKind {
+    ListKind {
+        title: ("机构名单导入", "Bring institutions in from a list"),
+        intro: (
+            "把全市的医疗卫生机构名单一次导入：CSV 文件（UTF-8 或 GBK 编码）或 Excel 的 .xlsx 文件，第一行为表头，每行一个机构。基层机构在“上级医院编码”列填写所属医联体的上级医院（本名单中或已登记的二、三级医院）。先点“检查”，列出全部问题但不保存；无误后点“导入”，要么全部导入，要么一个也不保存。机构编码已登记的行保持原样。",
+            "Bring the city's institutions in at once: a CSV file (UTF-8 or GBK) or an Excel .xlsx workbook, the header on the first line and an institution a row. A grassroots institution names its health community's upper hospital in the upper-hospital column (a secondary or tertiary hospital of the list or one registered already). Check first: every problem is listed and nothing is saved; then Import: every row or none. A row whose code is registered already is left as it is.",
+        ),
+        action: "/institutions/import".to_owned(),
+        template: "/institutions/import/template.csv",
+        template_file: "institutions-template.csv",
+        columns: &gongti_core::roster::INSTITUTION_COLUMNS,
+        notes: (
+            "机构类别写三级医院、二级医院、社区卫生服务中心、乡镇卫生院、社区卫生服务站、村卫生室或互联网医院；所在区写区名或六位区划代码。",
+            "The kind is 三级医院, 二级医院, 社区卫生服务中心, 乡镇卫生院, 社区卫生服务站, 村卫生室 or 互联网医院 (or its code); the district its name or six-digit code.",
+        ),
+        already: (
+            "个机构的编码已登记",
+            " institutions' codes are registered already",
+        ),
+        made: ("新增机构 {n} 个", "{n} institutions added"),
+        next: (
+            "/institutions".to_owned(),
+            "到机构目录 →",
+            "To the institutions →",
+        ),
+    }
+}
+
+async fn institutions_page(c: Console) -> Response {
+    page_of(
+        &c,
+        &institutions_kind(),
+        super::region::may_add_institutions(&c),
+    )
+}
+
+async fn institutions_upload(
+    State(state): State<AppState>,
+    c: Console,
+    form: Multipart,
+) -> Response {
+    let kind = institutions_kind();
+    let allowed = super::region::may_add_institutions(&c);
+    let (file, dry_run) = match upload_of(&c, &kind, form, allowed).await {
+        Ok(u) => u,
+        Err(answered) => return answered,
+    };
+    let result = state.app.import_institutions(&c.ctx, &file, dry_run).await;
+    answer(&c, &kind, result, dry_run)
+}
+
+async fn institutions_template() -> Response {
+    template_of(&institutions_kind())
+}
+
 /// What the last upload came to.
 enum Outcome {
     Done {
@@ -138,6 +204,10 @@ fn page_html(c: &Console, kind: &ListKind, outcome: Option<&Outcome>) -> Markup 
                         &format!("检查通过：共 {} 行，全部可以导入", summary.rows),
                         &format!("Checked: all {} rows can be brought in", summary.rows),
                     )) }
+                    br; (l.t(
+                        &format!("导入后将{}。", kind.made.0.replace("{n}", &summary.would_register.to_string())),
+                        &format!("Importing makes {}.", kind.made.1.replace("{n}", &summary.would_register.to_string())),
+                    ))
                     @if summary.already_registered > 0 {
                         br; (l.t(
                             &format!("其中 {} {}，将保持原样。", summary.already_registered, kind.already.0),
@@ -242,16 +312,48 @@ fn render(c: &Console, kind: &ListKind, status: StatusCode, outcome: Option<&Out
 }
 
 async fn page(c: Console) -> Response {
-    let kind = residents_kind();
-    if !may_import(&c) {
+    page_of(&c, &residents_kind(), may_import(&c))
+}
+
+/// The page of a list for a viewer who may (`allowed`) bring it in, or its refusal.
+fn page_of(c: &Console, kind: &ListKind, allowed: bool) -> Response {
+    if !allowed {
         return render(
-            &c,
-            &kind,
+            c,
+            kind,
             StatusCode::FORBIDDEN,
             Some(&Outcome::Refused(AppError::Forbidden)),
         );
     }
-    render(&c, &kind, StatusCode::OK, None)
+    render(c, kind, StatusCode::OK, None)
+}
+
+/// The file of an upload and whether it is only to be checked (检查) — or the
+/// answer to a form refused before any use case: a forged form, a cut-short upload,
+/// no file chosen by one who may bring it in (who may is decided and audited by the
+/// use case).
+async fn upload_of(
+    c: &Console,
+    kind: &ListKind,
+    form: Multipart,
+    allowed: bool,
+) -> Result<(Vec<u8>, bool), Response> {
+    let (csrf, mode, file) = match fields(form).await {
+        Ok(f) => f,
+        Err(status) => return Err(render(c, kind, status, Some(&Outcome::BadUpload))),
+    };
+    if c.session.csrf.as_deref() != Some(csrf.as_str()) {
+        return Err((StatusCode::FORBIDDEN, "CSRF").into_response());
+    }
+    if file.is_empty() && allowed {
+        return Err(render(
+            c,
+            kind,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(&Outcome::NoFile),
+        ));
+    }
+    Ok((file, mode != "load"))
 }
 
 /// An empty sheet of `kind`'s columns to fill in.
@@ -292,24 +394,9 @@ fn staff_institution(c: &Console, q: &InstitutionParam) -> Option<i64> {
 }
 
 async fn staff_page(c: Console, Query(q): Query<InstitutionParam>) -> Response {
-    let Some(institution) = staff_institution(&c, &q) else {
-        return render(
-            &c,
-            &staff_kind(0),
-            StatusCode::FORBIDDEN,
-            Some(&Outcome::Refused(AppError::Forbidden)),
-        );
-    };
-    let kind = staff_kind(institution);
-    if !super::region::may_manage_staff_of(&c, institution) {
-        return render(
-            &c,
-            &kind,
-            StatusCode::FORBIDDEN,
-            Some(&Outcome::Refused(AppError::Forbidden)),
-        );
-    }
-    render(&c, &kind, StatusCode::OK, None)
+    let institution = staff_institution(&c, &q).unwrap_or(0);
+    let allowed = super::region::may_manage_staff_of(&c, institution);
+    page_of(&c, &staff_kind(institution), allowed)
 }
 
 async fn staff_upload(
@@ -318,26 +405,14 @@ async fn staff_upload(
     Query(q): Query<InstitutionParam>,
     form: Multipart,
 ) -> Response {
-    let Some(institution) = staff_institution(&c, &q) else {
-        return (StatusCode::FORBIDDEN, "").into_response();
-    };
+    // No institution: none by that id, which the use case refuses (and audits).
+    let institution = staff_institution(&c, &q).unwrap_or(0);
     let kind = staff_kind(institution);
-    let (csrf, mode, file) = match fields(form).await {
-        Ok(f) => f,
-        Err(status) => return render(&c, &kind, status, Some(&Outcome::BadUpload)),
+    let allowed = super::region::may_manage_staff_of(&c, institution);
+    let (file, dry_run) = match upload_of(&c, &kind, form, allowed).await {
+        Ok(u) => u,
+        Err(answered) => return answered,
     };
-    if c.session.csrf.as_deref() != Some(csrf.as_str()) {
-        return (StatusCode::FORBIDDEN, "CSRF").into_response();
-    }
-    if file.is_empty() && super::region::may_manage_staff_of(&c, institution) {
-        return render(
-            &c,
-            &kind,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(&Outcome::NoFile),
-        );
-    }
-    let dry_run = mode != "load";
     let result = state
         .app
         .import_staff(&c.ctx, institution, &file, dry_run)
@@ -398,23 +473,10 @@ async fn fields(mut form: Multipart) -> Result<(String, String, Vec<u8>), Status
 
 async fn upload(State(state): State<AppState>, c: Console, form: Multipart) -> Response {
     let kind = residents_kind();
-    let (csrf, mode, file) = match fields(form).await {
-        Ok(f) => f,
-        Err(status) => return render(&c, &kind, status, Some(&Outcome::BadUpload)),
+    let (file, dry_run) = match upload_of(&c, &kind, form, may_import(&c)).await {
+        Ok(u) => u,
+        Err(answered) => return answered,
     };
-    if c.session.csrf.as_deref() != Some(csrf.as_str()) {
-        return (StatusCode::FORBIDDEN, "CSRF").into_response();
-    }
-    // (Who may import is decided and audited by the use case.)
-    if file.is_empty() && may_import(&c) {
-        return render(
-            &c,
-            &kind,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(&Outcome::NoFile),
-        );
-    }
-    let dry_run = mode != "load";
     let result = state.app.import_residents(&c.ctx, &file, dry_run).await;
     answer(&c, &kind, result, dry_run)
 }

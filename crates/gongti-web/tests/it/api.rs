@@ -338,6 +338,7 @@ const ROUTES: &[&str] = &[
     "/residents/{id}/merge",
     "/residents/import",
     "/institutions/{id}/staff/import",
+    "/institutions/import",
     "/residents/{id}/access-log",
     "/followups/evaluate",
     "/residents/{id}/enrolments",

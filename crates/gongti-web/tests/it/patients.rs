@@ -601,6 +601,14 @@ async fn a_resident_records_a_reading_on_the_phone_page() {
         "{}",
         r.text
     );
+    // The refusal is on her trail (before the page's own read of her record).
+    let trail = t.audit_tail(3).await;
+    assert!(
+        trail.iter().any(|r| r.entry.action == "reading.upload"
+            && r.entry.outcome.code() == "invalid"
+            && r.entry.patient_id == Some(t.home_resident)),
+        "{trail:?}"
+    );
     // Urgent: saved, and she is told her team was alerted.
     let r = t
         .send(post(format!(

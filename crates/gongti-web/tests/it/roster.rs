@@ -165,6 +165,7 @@ async fn a_centre_checks_its_list_sees_every_problem_then_loads_every_row_once()
             (Value::from(6), Value::from(0))
         );
         assert_eq!(r.json()["already_registered"], 1);
+        assert_eq!(r.json()["would_register"], 5, "what a load registers");
         assert_eq!(t.store.resident_count().await.unwrap(), before);
 
         // The load: every row, audited; the one already here left as stored.
@@ -342,7 +343,9 @@ async fn the_console_page_checks_and_loads_a_list_in_words() {
     let r = send("check", good_list().into_bytes()).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(
-        r.text.contains("检查通过：共 6 行") && r.text.contains("其中 1 人已在本机构登记"),
+        r.text.contains("检查通过：共 6 行")
+            && r.text.contains("其中 1 人已在本机构登记")
+            && r.text.contains("导入后将新建档 5 人"),
         "{}",
         r.text
     );
@@ -491,14 +494,14 @@ async fn an_institution_brings_its_staff_in_from_a_list_on_both_engines() {
             "{actions:?}"
         );
         assert!(actions.contains(&"staff.import"), "{actions:?}");
-        // Loaded again: the licensed two stay as stored; the unlicensed one is new.
+        // Loaded again: nobody twice — by licence number, or by name and role.
         let r = upload_staff(&t, &admin, t.home, "", good).await;
         assert_eq!(
             (
                 r.json()["added"].as_i64(),
                 r.json()["already_on_staff"].as_i64()
             ),
-            (Some(1), Some(2)),
+            (Some(0), Some(3)),
             "{}",
             r.text
         );
@@ -563,6 +566,139 @@ async fn the_staff_list_page_checks_and_loads_in_words() {
     let doctor = sign_in(&t, "doctor").await;
     assert_eq!(
         page(&t, &doctor, &path, "zh").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+async fn upload_institutions(t: &TestApp, token: &str, query: &str, body: &str) -> Reply {
+    t.send(
+        Request::post(format!("/api/v1/institutions/import{query}"))
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "text/csv")
+            .body(Body::from(body.to_owned()))
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_city_brings_its_institutions_in_with_their_ties_on_both_engines() {
+    for t in TestApp::all().await {
+        let admin = t.token("admin").await;
+        let existing = t
+            .get(&format!("/api/v1/institutions/{}", t.hospital), &admin)
+            .await
+            .json()["code"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let bad = format!(
+            "机构编码,机构名称,机构类别,所在区,上级医院编码\n\
+             N-H1,新医院,三级医院,不存在区,\n\
+             N-C1,新中心,社区卫生服务中心,120101,N-X\n\
+             N-C2,另一中心,社区卫生服务中心,120101,N-C1\n\
+             N-H2,二院,二级医院,120101,{existing}\n"
+        );
+        let r = upload_institutions(&t, &admin, "?dry_run=true", &bad).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert_eq!(
+            places(&r),
+            [
+                (2, "district".to_owned(), "district_unknown".to_owned()),
+                (3, "upper_code".to_owned(), "upper_unknown".to_owned()),
+                (4, "upper_code".to_owned(), "tie_not_allowed".to_owned()),
+                (5, "upper_code".to_owned(), "tie_not_allowed".to_owned()),
+            ]
+        );
+        // A centre listed before its hospital, another tied to a hospital already here.
+        let good = format!(
+            "机构编码,机构名称,机构类别,所在区,上级医院编码\n\
+             N-C1,新中心,社区卫生服务中心,和平区,N-H1\n\
+             N-H1,新医院,tertiary_hospital,120101,\n\
+             N-C2,另一中心,乡镇卫生院,120101,{existing}\n\
+             {existing},已有医院,三级医院,120101,\n"
+        );
+        let r = upload_institutions(&t, &admin, "?dry_run=true", &good).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(
+            (
+                r.json()["would_add"].as_i64(),
+                r.json()["added"].as_i64(),
+                r.json()["already_registered"].as_i64()
+            ),
+            (Some(3), Some(0), Some(1))
+        );
+        let r = upload_institutions(&t, &admin, "", &good).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.json()["added"], 3);
+        let find = |code: &'static str| {
+            let t = &t;
+            let admin = admin.clone();
+            async move {
+                let page = t
+                    .get("/api/v1/institutions?district=120101&limit=200", &admin)
+                    .await
+                    .json();
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|i| i["code"] == code)
+                    .cloned()
+                    .unwrap_or_else(|| panic!("{code} in {page}"))
+            }
+        };
+        let hospital = find("N-H1").await;
+        let centre = find("N-C1").await;
+        assert_eq!(centre["upper_institution_id"], hospital["id"]);
+        assert_eq!(find("N-C2").await["upper_institution_id"], t.hospital);
+        // Again: every code registered, nothing added.
+        let r = upload_institutions(&t, &admin, "", &good).await;
+        assert_eq!(
+            (
+                r.json()["added"].as_i64(),
+                r.json()["already_registered"].as_i64()
+            ),
+            (Some(0), Some(4))
+        );
+        // Only the city administrator brings institutions in.
+        let instadmin = t.token("instadmin").await;
+        assert_eq!(
+            upload_institutions(&t, &instadmin, "", &good).await.status,
+            StatusCode::FORBIDDEN
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_institutions_list_page_loads_in_words() {
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let session = sign_in(&t, "admin").await;
+    let list = page(&t, &session, "/institutions", "zh").await;
+    assert!(list.text.contains("id=\"import-institutions\""));
+    let form = page(&t, &session, "/institutions/import", "zh").await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.text);
+    assert!(form.text.contains("机构名单导入") && form.text.contains("上级医院编码"));
+    let csrf = csrf_of(&form.text);
+    let (content_type, body) = multipart(
+        &csrf,
+        "load",
+        "机构编码,机构名称,机构类别,所在区\nP-1,新村卫生室,村卫生室,120101\n".as_bytes(),
+    );
+    let r = t
+        .send(
+            Request::post("/institutions/import")
+                .header(header::CONTENT_TYPE, content_type)
+                .header(header::COOKIE, format!("gongti_session={session}"))
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.text.contains("导入完成：新增机构 1 个"), "{}", r.text);
+    let centre = sign_in(&t, "instadmin").await;
+    assert_eq!(
+        page(&t, &centre, "/institutions/import", "zh").await.status,
         StatusCode::FORBIDDEN
     );
 }
