@@ -18,7 +18,8 @@ use gongti_core::region::InstitutionId;
 use gongti_core::region::{InstitutionKind, check_tie};
 use gongti_core::resident::ResidentForm;
 use gongti_core::roster::{
-    InstitutionRow, ROWS_MAX, RosterProblem, Row, Sheet, SheetProblem, StaffRow, institution_rows,
+    INSTITUTION_COLUMNS, InstitutionRow, RESIDENT_COLUMNS, ROWS_MAX, RosterProblem, Row,
+    STAFF_COLUMNS, Sheet, SheetProblem, StaffRow, ignored_columns, institution_rows,
     resident_forms, staff_rows,
 };
 use gongti_store::NewInstitution;
@@ -34,7 +35,7 @@ pub const FILE_BYTES_MAX: usize = 32 * 1024 * 1024;
 const LOOKUP_CHUNK: usize = 500;
 
 /// What a load did, or what a dry run found it would do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RosterSummary {
     /// Rows read under the header.
     pub rows: usize,
@@ -42,6 +43,8 @@ pub struct RosterSummary {
     pub registered: usize,
     /// What a load registers (adds): on a dry run, what it would.
     pub would_register: usize,
+    /// Header cells of the list's own (血型, 备注): ignored.
+    pub ignored_columns: Vec<String>,
     /// Rows whose ID number was registered already: left as stored.
     pub already_registered: usize,
 }
@@ -76,6 +79,17 @@ fn unreadable() -> Vec<SheetProblem> {
         column: None,
         problem: RosterProblem::Unreadable,
     }]
+}
+
+/// The rows of a list of `columns` read from a file by `rows`, and the header cells
+/// of the list's own it ignores.
+fn read_list<T>(
+    bytes: &[u8],
+    columns: &'static [gongti_core::roster::Column],
+    rows: fn(&Sheet) -> Result<Vec<T>, Vec<SheetProblem>>,
+) -> Result<(Vec<T>, Vec<String>), Vec<SheetProblem>> {
+    let sheet = read_sheet(bytes)?;
+    Ok((rows(&sheet)?, ignored_columns(&sheet, columns)))
 }
 
 /// Reads a file as a sheet: an XLSX workbook (by its zip signature) or CSV text.
@@ -240,8 +254,15 @@ impl App {
         if !allowed {
             return Err(self.refuse(entry, AppError::Forbidden).await.into());
         }
-        let result = match read_sheet(bytes).and_then(|sheet| resident_forms(&sheet)) {
-            Ok(rows) => self.register_residents(ctx, rows, dry_run).await,
+        let result = match read_list(bytes, &RESIDENT_COLUMNS, resident_forms) {
+            Ok((rows, ignored_columns)) => {
+                self.register_residents(ctx, rows, dry_run)
+                    .await
+                    .map(|summary| RosterSummary {
+                        ignored_columns,
+                        ..summary
+                    })
+            }
             Err(found) => Err(RosterError::Problems(found)),
         };
         entry.outcome = outcome_of(&result);
@@ -358,6 +379,7 @@ impl App {
             registered,
             would_register: items.len(),
             already_registered,
+            ignored_columns: Vec::new(),
         })
     }
 }
@@ -392,8 +414,14 @@ impl App {
             }
             Err(e) => return Err(AppError::from(e).into()),
         };
-        let result = match read_sheet(bytes).and_then(|sheet| staff_rows(&sheet)) {
-            Ok(rows) => self.add_staff_rows(&home, rows, dry_run, ctx, &entry).await,
+        let result = match read_list(bytes, &STAFF_COLUMNS, staff_rows) {
+            Ok((rows, ignored_columns)) => self
+                .add_staff_rows(&home, rows, dry_run, ctx, &entry)
+                .await
+                .map(|summary| RosterSummary {
+                    ignored_columns,
+                    ..summary
+                }),
             Err(found) => Err(RosterError::Problems(found)),
         };
         self.list_done(entry, result, dry_run).await
@@ -432,8 +460,14 @@ impl App {
         if !may_administer(&ctx.principal.actor(), RegistryAction::ManageInstitutions) {
             return Err(self.refuse(entry, AppError::Forbidden).await.into());
         }
-        let result = match read_sheet(bytes).and_then(|sheet| institution_rows(&sheet)) {
-            Ok(rows) => self.add_institution_rows(rows, dry_run, ctx, &entry).await,
+        let result = match read_list(bytes, &INSTITUTION_COLUMNS, institution_rows) {
+            Ok((rows, ignored_columns)) => self
+                .add_institution_rows(rows, dry_run, ctx, &entry)
+                .await
+                .map(|summary| RosterSummary {
+                    ignored_columns,
+                    ..summary
+                }),
             Err(found) => Err(RosterError::Problems(found)),
         };
         self.list_done(entry, result, dry_run).await
@@ -590,6 +624,7 @@ impl App {
             registered,
             would_register: plan.len(),
             already_registered,
+            ignored_columns: Vec::new(),
         })
     }
 
@@ -700,6 +735,7 @@ impl App {
             registered,
             would_register: new.len(),
             already_registered,
+            ignored_columns: Vec::new(),
         })
     }
 }

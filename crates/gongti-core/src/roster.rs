@@ -1,11 +1,14 @@
 //! Lists a region brings in (花名册导入): a community's residents as a sheet — the
 //! rows of a CSV file or of a spreadsheet's first sheet, one resident a row under a
-//! header of the columns below, in Chinese or English. This module reads the header
-//! and the cells into registration forms and finds every problem of the sheet's own
-//! making at once, by row and column: a column missing, unknown or given twice, a
-//! date or a sex that cannot be read, the same ID number on two rows, an ID number a
-//! spreadsheet kept as a number (it loses its last digits). What the registration
-//! rules say of each form (DOMAIN.md §1) is decided where registrations are.
+//! header of the columns below, in Chinese or English — and likewise an institution's
+//! staff (人员名单) and a city's institutions (机构名单). This module reads the header
+//! and the cells into forms and finds every problem of the sheet's own making at once,
+//! by row and column: a column missing or given twice (a column of the list's own is
+//! ignored once the required ones are there, and named otherwise), a date or a sex
+//! that cannot be read, the same ID number (licence number, code) on two rows, an ID
+//! number a spreadsheet kept as a number (it loses its last digits). What the
+//! registration rules say of each form (DOMAIN.md §1) is decided where registrations
+//! are.
 
 use std::collections::HashMap;
 
@@ -411,6 +414,16 @@ fn header_of(
             }
         }
     }
+    // A column of the list's own (血型, 备注) is ignored, and said so, when the header
+    // has every required column; when it has not, the cells not understood help
+    // find the one misnamed.
+    let complete = columns
+        .iter()
+        .filter(|c| c.required)
+        .all(|c| at.contains_key(c.field));
+    if complete {
+        problems.retain(|p| !matches!(p.problem, RosterProblem::UnknownColumn { .. }));
+    }
     for c in columns.iter().filter(|c| c.required) {
         if !at.contains_key(c.field) {
             problems.push(SheetProblem {
@@ -430,6 +443,17 @@ fn header_of(
         return Err(problems);
     }
     Ok(at)
+}
+
+/// The header cells naming none of `columns`: what a list brings in ignores them.
+pub fn ignored_columns(sheet: &Sheet, columns: &'static [Column]) -> Vec<String> {
+    sheet
+        .header
+        .iter()
+        .map(|h| h.trim())
+        .filter(|h| !h.is_empty() && column_in(columns, h).is_none())
+        .map(|h| h.chars().take(40).collect())
+        .collect()
 }
 
 /// Reads the sheet's rows into registration forms, each with its own problems; or,
@@ -933,5 +957,17 @@ mod tests {
                 (4, Some("district"), "required"),
             ]
         );
+    }
+
+    #[test]
+    fn a_column_of_the_lists_own_is_ignored_once_the_required_ones_are_there() {
+        let s = sheet(
+            &["姓名", "血型", "身份证号", "备注"],
+            &[&["甲", "A", "11010519491231002X", "独居"]],
+        );
+        let rows = resident_forms(&s).unwrap();
+        assert_eq!(rows[0].form.name, "甲");
+        assert!(rows[0].problems.is_empty());
+        assert_eq!(ignored_columns(&s, &RESIDENT_COLUMNS), ["血型", "备注"]);
     }
 }

@@ -32,7 +32,7 @@ fn roster_import() -> Value {
         "Bring residents in from the institution's own list (花名册): CSV (UTF-8 or GBK) or XLSX, one resident a row under a header of 姓名, 身份证号 (required), 性别, 出生日期, 联系电话, 住址, 户号 — or their English names. Every row or none; 422 lists every problem with its line and column. A resident already registered here is left as stored (so a repeat registers nobody twice); one registered elsewhere is a problem",
         "residents",
         json!([]),
-        "{dry_run, rows, registered, would_register, already_registered}",
+        "{dry_run, rows, registered, would_register, already_registered, ignored_columns}",
     )
 }
 
@@ -41,7 +41,7 @@ fn staff_import() -> Value {
         "Bring an institution's staff in from its own list (人员名单; its administrator or the city's, audited): CSV (UTF-8 or GBK) or XLSX, a person a row under a header of 姓名, 角色 (required), 科室 (a department's name or code), 执业证书编号, 职称, 独立执业年限 — or their English names. Every row or none; 422 lists every problem with its line and column. A row whose licence number a staff member of the institution has already is left as stored",
         "region",
         json!([path_id()]),
-        "{dry_run, rows, added, would_add, already_on_staff}",
+        "{dry_run, rows, added, would_add, already_on_staff, ignored_columns}",
     )
 }
 
@@ -50,7 +50,7 @@ fn institutions_import() -> Value {
         "Bring a city's institutions in from its own list (机构名单; the city administrator, audited): CSV (UTF-8 or GBK) or XLSX, one a row under a header of 机构编码, 机构名称, 机构类别 (a kind's Chinese name or code), 所在区 (a district's name or code; all required), 上级医院编码 (a grassroots institution's upper hospital: one of the list or one registered already) — or their English names. Every row or none; 422 lists every problem with its line and column. A row whose code an institution has already is left as stored",
         "region",
         json!([]),
-        "{dry_run, rows, added, would_add, already_registered}",
+        "{dry_run, rows, added, would_add, already_registered, ignored_columns}",
     )
 }
 

@@ -116,6 +116,7 @@ fn answer(
             added: s.registered,
             would: s.would_register,
             already: s.already_registered,
+            "ignored_columns": s.ignored_columns,
         }))
         .into_response(),
         Err(RosterError::Problems(found)) => (

@@ -190,6 +190,18 @@ enum Outcome {
     BadUpload,
 }
 
+/// The columns of the list's own that were ignored, said on the result.
+fn ignored_note(l: super::Lang, ignored: &[String]) -> Markup {
+    html! {
+        @if !ignored.is_empty() {
+            br; span #ignored-columns { (l.t(
+                &format!("以下列不在模板中，已忽略：{}。", ignored.join("、")),
+                &format!("These columns are not the template's and were ignored: {}.", ignored.join(", ")),
+            )) }
+        }
+    }
+}
+
 fn page_html(c: &Console, kind: &ListKind, outcome: Option<&Outcome>) -> Markup {
     let l = c.lang;
     let csrf = c.session.csrf.as_deref().unwrap_or("");
@@ -214,6 +226,7 @@ fn page_html(c: &Console, kind: &ListKind, outcome: Option<&Outcome>) -> Markup 
                             &format!("{} of them{} and stay as they are.", summary.already_registered, kind.already.1),
                         ))
                     }
+                    (ignored_note(l, &summary.ignored_columns))
                     br; (l.t("未保存任何数据。请再次选择同一文件，点“导入”。", "Nothing was saved. Choose the same file again and press Import."))
                 }
             },
@@ -229,6 +242,7 @@ fn page_html(c: &Console, kind: &ListKind, outcome: Option<&Outcome>) -> Markup 
                             &format!("{} more{} and stay as they are.", summary.already_registered, kind.already.1),
                         ))
                     }
+                    (ignored_note(l, &summary.ignored_columns))
                     br; a href=(kind.next.0) { (l.t(kind.next.1, kind.next.2)) }
                 }
             },

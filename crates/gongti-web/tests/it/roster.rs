@@ -440,13 +440,19 @@ async fn an_institution_brings_its_staff_in_from_a_list_on_both_engines() {
                 (4, "licence_number".to_owned(), "duplicate_row".to_owned()),
             ]
         );
-        let good = "姓名,角色,科室,执业证书编号,职称,独立执业年限\n吴医生,家庭医生,全科,L-1,主治医师,8\n钱护士,nurse,gp,L-2,,\n孙公卫,公卫医生,,,,3\n";
+        // (备注 is the list's own column: ignored, and said so.)
+        let good = "姓名,角色,科室,执业证书编号,职称,独立执业年限,备注\n吴医生,家庭医生,全科,L-1,主治医师,8,组长\n钱护士,nurse,gp,L-2,,,\n孙公卫,公卫医生,,,,3,\n";
         let r = upload_staff(&t, &admin, t.home, "?dry_run=true", good).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         assert_eq!(
-            (r.json()["rows"].as_i64(), r.json()["added"].as_i64()),
-            (Some(3), Some(0))
+            (
+                r.json()["rows"].as_i64(),
+                r.json()["added"].as_i64(),
+                r.json()["would_add"].as_i64()
+            ),
+            (Some(3), Some(0), Some(3))
         );
+        assert_eq!(r.json()["ignored_columns"], serde_json::json!(["备注"]));
         let staff_of = |name: &'static str| {
             let t = &t;
             let admin = admin.clone();
