@@ -445,6 +445,14 @@ fn header_of(
     Ok(at)
 }
 
+/// The cell of `row` in the column filling `field` (`at`: the header read by
+/// [`header_of`]), trimmed; empty when the column or the cell is not there.
+fn cell_of<'a>(at: &HashMap<&'static str, usize>, row: &'a [String], field: &str) -> &'a str {
+    at.get(field)
+        .and_then(|&i| row.get(i))
+        .map_or("", |s| s.trim())
+}
+
 /// The header cells naming none of `columns`: what a list brings in ignores them.
 pub fn ignored_columns(sheet: &Sheet, columns: &'static [Column]) -> Vec<String> {
     sheet
@@ -562,11 +570,7 @@ pub fn staff_rows(sheet: &Sheet) -> Result<Vec<StaffRow>, Vec<SheetProblem>> {
     let mut out = Vec::with_capacity(sheet.rows.len());
     for (r, row) in sheet.rows.iter().enumerate() {
         let line = sheet.line_of(r);
-        let cell = |field: &str| -> &str {
-            at.get(field)
-                .and_then(|&i| row.get(i))
-                .map_or("", |s| s.trim())
-        };
+        let cell = |field: &str| cell_of(&at, row, field);
         let optional = |field: &str| Some(cell(field).to_owned()).filter(|s| !s.is_empty());
         let mut problems = Vec::new();
         let mut problem = |field: &'static str, p: RosterProblem| {
@@ -652,11 +656,7 @@ pub fn institution_rows(sheet: &Sheet) -> Result<Vec<InstitutionRow>, Vec<SheetP
     let mut out = Vec::with_capacity(sheet.rows.len());
     for (r, row) in sheet.rows.iter().enumerate() {
         let line = sheet.line_of(r);
-        let cell = |field: &str| -> &str {
-            at.get(field)
-                .and_then(|&i| row.get(i))
-                .map_or("", |s| s.trim())
-        };
+        let cell = |field: &str| cell_of(&at, row, field);
         let mut problems = Vec::new();
         let mut problem = |field: &'static str, p: RosterProblem| {
             problems.push(SheetProblem::at_row(line, field, p));
