@@ -9,6 +9,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use gongti_core::access::Actor;
 use gongti_core::audit::{AuditEntry, Outcome};
+use gongti_core::problem::username_problem;
 use gongti_core::region::{DistrictCode, InstitutionId};
 use gongti_core::resident::{FieldProblem, Problem};
 use gongti_core::role::Role;
@@ -301,18 +302,10 @@ impl App {
         entry: AuditEntry,
     ) -> AppResult<i64> {
         let username = username.trim();
-        if username.is_empty()
-            || username.chars().count() > USERNAME_MAX_CHARS
-            || username
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control())
-        {
+        if let Some(problem) = username_problem(username, USERNAME_MAX_CHARS) {
             return Err(AppError::Invalid(vec![FieldProblem {
                 field: "username",
-                problem: Problem::Length {
-                    min_chars: 1,
-                    max_chars: USERNAME_MAX_CHARS,
-                },
+                problem,
             }]));
         }
         let hash = hash_password_off_thread(password).await?;

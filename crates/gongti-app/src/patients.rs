@@ -106,19 +106,9 @@ impl App {
         entry.resource_type = "PatientAccount".into();
         let username = username.trim();
         let mut problems = Vec::new();
-        if username.is_empty()
-            || username.chars().count() > USERNAME_MAX_CHARS
-            || username
-                .chars()
-                .any(|c| c.is_control() || c.is_whitespace())
+        if let Some(problem) = gongti_core::problem::username_problem(username, USERNAME_MAX_CHARS)
         {
-            problems.push(FieldProblem::new(
-                "username",
-                Problem::Length {
-                    min_chars: 1,
-                    max_chars: USERNAME_MAX_CHARS,
-                },
-            ));
+            problems.push(FieldProblem::new("username", problem));
         }
         if let Err(AppError::Invalid(p)) = check_password(password) {
             problems.extend(p);

@@ -428,7 +428,8 @@ impl App {
     }
 
     /// Records what a list came to, unless its load committed its record with its
-    /// rows.
+    /// rows: then the rows' records and the list's are in the chain before the answer.
+    /// A load that committed is never recorded twice, even when that wait fails.
     async fn list_done(
         &self,
         mut entry: gongti_core::audit::AuditEntry,
@@ -436,7 +437,9 @@ impl App {
         dry_run: bool,
     ) -> Result<RosterSummary, RosterError> {
         let loaded = !dry_run && result.as_ref().is_ok_and(|s| s.registered > 0);
-        if !loaded {
+        if loaded {
+            self.audit.flush().await?;
+        } else {
             entry.outcome = outcome_of(&result);
             self.audit.record(vec![entry]).await?;
         }
@@ -616,7 +619,6 @@ impl App {
                 }
                 Err(e) => return Err(AppError::from(e).into()),
             };
-            self.audit.flush().await?;
             ids.len()
         };
         Ok(RosterSummary {
@@ -727,7 +729,6 @@ impl App {
                 .insert_staff_list(&new, self.now_us(), &entries, list)
                 .await
                 .map_err(AppError::from)?;
-            self.audit.flush().await?;
             ids.len()
         };
         Ok(RosterSummary {

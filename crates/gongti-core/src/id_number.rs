@@ -67,12 +67,7 @@ impl IdNumber {
             18 => input.to_ascii_uppercase(),
             15 => {
                 check_digits(input, 15)?;
-                let mut body = String::with_capacity(18);
-                body.push_str(&input[..6]);
-                body.push_str("19");
-                body.push_str(&input[6..]);
-                body.push(check_character(body.as_bytes()));
-                body
+                widened(input)
             }
             found => return Err(IdNumberError::WrongLength { found }),
         };
@@ -116,6 +111,30 @@ impl IdNumber {
     pub fn masked(&self) -> String {
         format!("{}**********{}", &self.0[..4], &self.0[14..])
     }
+}
+
+/// The key under which two writings of one person's number meet, valid or not: an
+/// 18-character number upper-cased (`x` is `X`), a legacy 15-digit one widened to its
+/// 18 characters (the century `19` and the check character added) as
+/// [`IdNumber::parse`] does. Anything else is its own trimmed, upper-cased text.
+pub fn same_person_key(input: &str) -> String {
+    let input = input.trim();
+    if input.len() == 15 && input.bytes().all(|b| b.is_ascii_digit()) {
+        widened(input)
+    } else {
+        input.to_ascii_uppercase()
+    }
+}
+
+/// A legacy 15-digit number (digits checked) as its 18 characters: the century `19`
+/// after the area code and the check character at the end.
+fn widened(fifteen_digits: &str) -> String {
+    let mut body = String::with_capacity(18);
+    body.push_str(&fifteen_digits[..6]);
+    body.push_str("19");
+    body.push_str(&fifteen_digits[6..]);
+    body.push(check_character(body.as_bytes()));
+    body
 }
 
 /// Debug never shows the number itself, so it cannot leak into logs by accident.
@@ -229,6 +248,20 @@ mod tests {
         let id = IdNumber::parse("110105491231002", TODAY).unwrap();
         assert_eq!(id.as_str(), "11010519491231002X");
         assert_eq!(id.birth_date(), date!(1949 - 12 - 31));
+    }
+
+    #[test]
+    fn domain_1_one_persons_writings_meet_under_one_key() {
+        for (input, key) in [
+            ("110105491231002", "11010519491231002X"),
+            ("11010519491231002x", "11010519491231002X"),
+            (" 11010519491231002X ", "11010519491231002X"),
+            // Not a number: its own text, so two different typos stay apart.
+            ("11010549123100", "11010549123100"),
+            ("11010549123100A", "11010549123100A"),
+        ] {
+            assert_eq!(same_person_key(input), key, "{input}");
+        }
     }
 
     #[test]

@@ -15,6 +15,27 @@ pub fn required_text_problem(text: &str, max_chars: usize) -> Option<Problem> {
     }
 }
 
+/// The problem of a sign-in name, once trimmed: none, longer than `max_chars`, or
+/// with a blank or control character inside (a name is typed as one word).
+pub fn username_problem(username: &str, max_chars: usize) -> Option<Problem> {
+    let username = username.trim();
+    if username.is_empty() {
+        Some(Problem::Required)
+    } else if username.chars().count() > max_chars {
+        Some(Problem::Length {
+            min_chars: 1,
+            max_chars,
+        })
+    } else if username
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
+        Some(Problem::Whitespace)
+    } else {
+        None
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
     Required,
@@ -27,6 +48,8 @@ pub enum Problem {
         max_chars: usize,
     },
     ControlCharacters,
+    /// A space (or any blank or control character) where none may be: a username.
+    Whitespace,
     IdNumber(IdNumberError),
     Phone,
     UnknownSex,
@@ -61,6 +84,7 @@ impl Problem {
             Problem::TooLong { .. } => "too_long",
             Problem::Length { .. } => "length",
             Problem::ControlCharacters => "control_characters",
+            Problem::Whitespace => "whitespace",
             Problem::IdNumber(IdNumberError::WrongLength { .. }) => "id_number_length",
             Problem::IdNumber(IdNumberError::NotADigit { .. }) => "id_number_not_digit",
             Problem::IdNumber(IdNumberError::InvalidBirthDate) => "id_number_birth_date",
@@ -91,5 +115,36 @@ pub struct FieldProblem {
 impl FieldProblem {
     pub fn new(field: &'static str, problem: Problem) -> FieldProblem {
         FieldProblem { field, problem }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_username_is_one_word_of_bounded_length() {
+        for (input, expected) in [
+            ("wang.li", None),
+            ("  wang.li ", None),
+            ("", Some(Problem::Required)),
+            ("   ", Some(Problem::Required)),
+            ("wang li", Some(Problem::Whitespace)),
+            ("wang\u{3000}li", Some(Problem::Whitespace)),
+            ("wang\u{7}li", Some(Problem::Whitespace)),
+            (
+                "abcde",
+                Some(Problem::Length {
+                    min_chars: 1,
+                    max_chars: 4,
+                }),
+            ),
+        ] {
+            assert_eq!(
+                username_problem(input, 4).as_ref(),
+                expected.as_ref(),
+                "{input:?}"
+            );
+        }
     }
 }

@@ -260,6 +260,9 @@ pub enum RosterProblem {
     DuplicateOf { line: usize },
     /// An ID number the spreadsheet kept as a number: its last digits are lost.
     NumberNotText,
+    /// A code (a licence number) the spreadsheet kept as a number: a leading zero
+    /// may be gone, and nothing in the value says whether it was.
+    CodeAsNumber,
     /// The ID number is registered at another institution (a move is a transfer,
     /// not a second registration).
     RegisteredElsewhere,
@@ -291,6 +294,7 @@ impl RosterProblem {
             RosterProblem::TooManyRows { .. } => "too_many_rows",
             RosterProblem::DuplicateOf { .. } => "duplicate_row",
             RosterProblem::NumberNotText => "number_not_text",
+            RosterProblem::CodeAsNumber => "code_as_number",
             RosterProblem::RegisteredElsewhere => "registered_elsewhere",
             RosterProblem::Unreadable => "unreadable",
             RosterProblem::UnknownDepartment => "department_unknown",
@@ -495,8 +499,9 @@ pub fn resident_forms(sheet: &Sheet) -> Result<Vec<Row>, Vec<SheetProblem>> {
         {
             problem("id_number", RosterProblem::NumberNotText);
         }
-        // The same person twice: a check-character `x` is the same as `X`.
-        let key = id_number.to_ascii_uppercase();
+        // The same person twice: a check-character `x` is the same as `X`, a legacy
+        // 15-digit number the same as its 18 characters.
+        let key = crate::id_number::same_person_key(&id_number);
         if !key.is_empty() {
             match first_line_of.get(&key) {
                 Some(&first) => {
@@ -566,6 +571,8 @@ pub fn role_named(text: &str) -> Option<Role> {
 /// every such problem.
 pub fn staff_rows(sheet: &Sheet) -> Result<Vec<StaffRow>, Vec<SheetProblem>> {
     let at = header_of(sheet, &STAFF_COLUMNS)?;
+    let numeric: std::collections::HashSet<(usize, usize)> =
+        sheet.numeric_cells.iter().copied().collect();
     let mut first_line_of: HashMap<String, usize> = HashMap::new();
     let mut out = Vec::with_capacity(sheet.rows.len());
     for (r, row) in sheet.rows.iter().enumerate() {
@@ -604,6 +611,13 @@ pub fn staff_rows(sheet: &Sheet) -> Result<Vec<StaffRow>, Vec<SheetProblem>> {
             0
         });
         let licence_number = optional("licence_number");
+        if licence_number.is_some()
+            && at
+                .get("licence_number")
+                .is_some_and(|&i| numeric.contains(&(r, i)))
+        {
+            problem("licence_number", RosterProblem::CodeAsNumber);
+        }
         if let Some(l) = &licence_number {
             match first_line_of.get(l) {
                 Some(&first) => {
@@ -783,6 +797,8 @@ mod tests {
                 &["甲", "11010519491231002X", "1949-12-31"],
                 &["乙", "110105194912310021", "1949年"],
                 &["丙", "11010519491231002x", ""],
+                // The same person's legacy 15-digit number.
+                &["丁", "110105491231002", ""],
             ],
         );
         let rows = resident_forms(&s).unwrap();
@@ -792,12 +808,14 @@ mod tests {
             vec![
                 (3, Some("birth_date"), "malformed"),
                 (4, Some("id_number"), "duplicate_row"),
+                (5, Some("id_number"), "duplicate_row"),
             ]
         );
         assert_eq!(found[1].problem, RosterProblem::DuplicateOf { line: 2 });
+        assert_eq!(found[2].problem, RosterProblem::DuplicateOf { line: 2 });
         assert_eq!(
             rows.iter().map(|r| r.repeats_earlier).collect::<Vec<_>>(),
-            [false, false, true]
+            [false, false, true, true]
         );
     }
 
@@ -924,6 +942,27 @@ mod tests {
                 (1, None, "column_unknown"),
                 (1, Some("role"), "column_missing")
             ]
+        );
+    }
+
+    #[test]
+    fn a_licence_number_kept_as_a_number_is_named() {
+        let cells = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // Row 0's licence number and row 1's years are number cells: only the code is
+        // named, as a number may have lost a leading zero.
+        let s = Sheet::from_lines(
+            vec![
+                (1, cells(&["姓名", "角色", "执业证书编号", "独立执业年限"])),
+                (2, cells(&["王建国", "家庭医生", "12010000123", "12"])),
+                (3, cells(&["李秀英", "护士", "012010000124", "3"])),
+            ],
+            &[(2, 2), (3, 3)],
+        );
+        let rows = staff_rows(&s).unwrap();
+        let found: Vec<_> = rows.iter().flat_map(|r| r.problems.clone()).collect();
+        assert_eq!(
+            codes(&found),
+            [(2, Some("licence_number"), "code_as_number")]
         );
     }
 

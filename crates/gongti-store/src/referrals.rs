@@ -12,7 +12,7 @@ use time::Date;
 use crate::outbox::stage_audit;
 use crate::row::{RowExt, trusted};
 use crate::scheduling::{BookOutcome, NewBooking, pick_slot_sql, take_slot};
-use crate::{Page, Result, Store, StoreError, on_read, on_write};
+use crate::{EngineKind, Page, Result, Store, StoreError, on_read, on_write};
 
 #[derive(Debug, Clone)]
 pub struct NewReferral {
@@ -63,6 +63,8 @@ pub struct ReferralRecord {
     pub to_department_name: String,
     pub booking_id: Option<i64>,
     pub slot_starts_at_us: Option<i64>,
+    /// The pool the booking was made from (预留号 or 公开号).
+    pub booking_pool: Option<Pool>,
     pub source_kind: String,
     pub source_id: Option<i64>,
     pub reason: String,
@@ -132,6 +134,7 @@ const COLUMNS: &str = "f.id, f.resident_id, r.name AS resident_name, f.disease, 
     f.from_institution_id, fi.name AS from_institution_name, f.from_staff_id, fs.name AS from_staff_name,
     f.to_institution_id, ti.name AS to_institution_name, f.to_department_id, d.name AS to_department_name,
     f.booking_id, (SELECT x.starts_at_us FROM bookings b JOIN slots x ON x.id = b.slot_id WHERE b.id = f.booking_id) AS slot_starts_at_us,
+    (SELECT b.pool FROM bookings b WHERE b.id = f.booking_id) AS booking_pool,
     f.source_kind, f.source_id, f.reason, f.rules, f.summary, f.reject_reason, f.return_plan, f.followup_due_on,
     (SELECT COUNT(*) FROM chronic_tasks t WHERE t.source_referral_id = f.id AND t.status = 'open') AS open_tasks,
     f.created_at_us, f.changed_at_us, f.version, COALESCE(f.version_at_us, f.created_at_us) AS version_at_us";
@@ -159,6 +162,10 @@ fn referral(row: &impl RowExt) -> Result<ReferralRecord> {
         to_department_name: row.text("to_department_name")?,
         booking_id: row.opt_i64("booking_id")?,
         slot_starts_at_us: row.opt_i64("slot_starts_at_us")?,
+        booking_pool: match row.opt_text("booking_pool")? {
+            Some(p) => Some(Pool::parse(&p).ok_or_else(|| corrupt("booking pool"))?),
+            None => None,
+        },
         source_kind: row.text("source_kind")?,
         source_id: row.opt_i64("source_id")?,
         reason: row.text("reason")?,
@@ -200,22 +207,34 @@ impl Store {
         from_day: Date,
         to_day: Date,
         after_us: i64,
-        slot_pool: Pool,
+        via: Pool,
     ) -> Result<Vec<Candidate>> {
+        // The public pool takes public slots and the reserved ones already released
+        // to it: a visit within the schedule's release window of `from_day` (DOMAIN.md
+        // §3, `gongti_core::scheduling::open_to_public`).
+        let released = match self.kind() {
+            EngineKind::Sqlite => "s.day <= date($2, '+' || s.release_days || ' days')",
+            EngineKind::Postgres => "s.day <= $2::date + s.release_days::integer",
+        };
+        let pools = match via {
+            Pool::Reserved => "y.pool = 'reserved'".to_owned(),
+            Pool::Public => format!("(y.pool = 'public' OR (y.pool = 'reserved' AND {released}))"),
+        };
+        let sql = format!(
+            "SELECT d.id, d.institution_id, x.schedule_id, x.starts_at_us
+             FROM departments d JOIN institutions i ON i.id = d.institution_id
+             LEFT JOIN slots x ON x.id = (
+                 SELECT y.id FROM slots y JOIN schedules s ON s.id = y.schedule_id
+                 WHERE s.department_id = d.id AND s.status = 'published' AND s.day >= $2 AND s.day <= $3
+                   AND {pools} AND y.status = 'free' AND y.starts_at_us > $4
+                 ORDER BY y.starts_at_us, y.id LIMIT 1)
+             WHERE d.code = $1 AND i.kind IN ('tertiary_hospital', 'secondary_hospital')
+             ORDER BY d.id"
+        );
         let rows: Vec<(i64, i64, Option<i64>, Option<i64>)> = on_read!(self, pool => {
-            sqlx::query_as(
-                "SELECT d.id, d.institution_id, x.schedule_id, x.starts_at_us
-                 FROM departments d JOIN institutions i ON i.id = d.institution_id
-                 LEFT JOIN slots x ON x.id = (
-                     SELECT y.id FROM slots y JOIN schedules s ON s.id = y.schedule_id
-                     WHERE s.department_id = d.id AND s.status = 'published' AND s.day >= $2 AND s.day <= $3
-                       AND y.pool = $5 AND y.status = 'free' AND y.starts_at_us > $4
-                     ORDER BY y.starts_at_us, y.id LIMIT 1)
-                 WHERE d.code = $1 AND i.kind IN ('tertiary_hospital', 'secondary_hospital')
-                 ORDER BY d.id",
-            )
-            .bind(department_code).bind(from_day).bind(to_day).bind(after_us).bind(slot_pool.code())
-            .fetch_all(pool).await?
+            sqlx::query_as(trusted(&sql))
+                .bind(department_code).bind(from_day).bind(to_day).bind(after_us)
+                .fetch_all(pool).await?
         });
         Ok(rows
             .into_iter()

@@ -124,6 +124,10 @@ pub fn problem_text(p: &FieldProblem) -> (String, String) {
             format!("must be {min_chars} to {max_chars} characters"),
         ),
         ControlCharacters => ("含有控制字符".into(), "contains control characters".into()),
+        Whitespace => (
+            "不能含空格或控制字符".into(),
+            "must not contain spaces or control characters".into(),
+        ),
         IdNumber(e) => {
             use gongti_core::IdNumberError::*;
             let zh = match e {

@@ -416,6 +416,10 @@ pub(crate) fn sheet_problem(
             "这一角色不属于机构人员（卫健委、医保和系统管理员的账号由系统管理员开设）".into(),
             "not a role of an institution's staff (officers' and the city administrator's sign-ins are an operator's)".into(),
         ),
+        RosterProblem::CodeAsNumber => (
+            "电子表格把编号存成了数字，开头的 0 可能已丢失：请把该列设为“文本”后重新录入".into(),
+            "the spreadsheet kept the code as a number, so a leading zero may be lost: format the column as text and enter it again".into(),
+        ),
         RosterProblem::NumberNotText => (
             "电子表格把身份证号存成了数字，末几位已丢失：请把该列设为“文本”后重新录入".into(),
             "the spreadsheet kept the ID number as a number and lost its last digits: format the column as text and enter it again".into(),

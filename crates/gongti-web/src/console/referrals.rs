@@ -368,6 +368,14 @@ async fn referral_page(State(state): State<AppState>, c: Console, Path(id): Path
     }
 }
 
+/// What the referral's booked visit is called: a reserved slot (预留号) or a public one.
+fn slot_label(l: Lang, pool: Option<Pool>) -> &'static str {
+    match pool {
+        Some(Pool::Public) => l.t("公开号就诊时间：", "Public slot: "),
+        _ => l.t("预留号就诊时间：", "Reserved slot: "),
+    }
+}
+
 fn referral_html(
     c: &Console,
     v: &ReferralView,
@@ -385,7 +393,7 @@ fn referral_html(
                 p #referral-status { strong { (l.t("状态：", "Status: ")) } (status_label(l, r.status))
                     @if r.urgency == Urgency::Emergency { " · " strong.alert { (l.t("急诊通道", "emergency")) } } }
                 p { (r.from_institution_name) " (" (r.from_staff_name) ") → " (r.to_institution_name) " · " (r.to_department_name) }
-                @if let Some(at) = r.slot_starts_at_us { p { (l.t("预留号就诊时间：", "Reserved slot: ")) (crate::views::local(at)) } }
+                @if let Some(at) = r.slot_starts_at_us { p #referral-slot { (slot_label(l, r.booking_pool)) (crate::views::local(at)) } }
                 @if let Some(reason) = &r.reject_reason { p { strong { (l.t("拒绝原因：", "Rejected: ")) } (reason) } }
                 @if let Some(plan) = &r.return_plan { p #return-plan { strong { (l.t("下转方案：", "Plan: ")) } (plan) } }
                 @if let Some(due) = r.followup_due_on {

@@ -22,6 +22,8 @@ use crate::AppState;
 
 /// Problems listed on the page (the API lists every one).
 const PROBLEMS_SHOWN_MAX: usize = 1_000;
+/// Institutions offered on the staff list's chooser at a time.
+const CHOICES_MAX: u32 = 50;
 
 pub(super) fn routes() -> axum::Router<AppState> {
     use axum::routing::get;
@@ -400,6 +402,8 @@ async fn staff_template() -> Response {
 #[derive(serde::Deserialize, Default)]
 struct InstitutionParam {
     institution: Option<i64>,
+    /// On the chooser: the start of the institution's name.
+    name: Option<String>,
 }
 
 /// The institution a staff list goes to: the one asked for, else the viewer's own.
@@ -407,8 +411,14 @@ fn staff_institution(c: &Console, q: &InstitutionParam) -> Option<i64> {
     q.institution.or(c.session.principal.institution_id)
 }
 
-async fn staff_page(c: Console, Query(q): Query<InstitutionParam>) -> Response {
-    let institution = staff_institution(&c, &q).unwrap_or(0);
+async fn staff_page(
+    State(state): State<AppState>,
+    c: Console,
+    Query(q): Query<InstitutionParam>,
+) -> Response {
+    let Some(institution) = staff_institution(&c, &q) else {
+        return choose_institution(&state, &c, q.name.as_deref()).await;
+    };
     let allowed = super::region::may_manage_staff_of(&c, institution);
     page_of(&c, &staff_kind(institution), allowed)
 }
@@ -432,6 +442,47 @@ async fn staff_upload(
         .import_staff(&c.ctx, institution, &file, dry_run)
         .await;
     answer(&c, &kind, result, dry_run)
+}
+
+/// Staff lists go to one institution: a viewer with none of their own (the city
+/// administrator) picks it first, by the start of its name.
+async fn choose_institution(state: &AppState, c: &Console, name: Option<&str>) -> Response {
+    let l = c.lang;
+    if !super::region::may_add_institutions(c) {
+        return super::error_page(c, c.lang.t("无权操作", "Not allowed"), &AppError::Forbidden);
+    }
+    let name = name.map(str::trim).filter(|n| !n.is_empty());
+    let filter = gongti_store::InstitutionFilter {
+        name_prefixes: name.map(str::to_owned).into_iter().collect(),
+        ..Default::default()
+    };
+    let found = state.app.institutions(&filter, None, CHOICES_MAX).await;
+    layout(
+        c,
+        l.t("人员名单导入", "Bring staff in from a list"),
+        html! {
+            h1 { (l.t("人员名单导入 · 选择机构", "Bring staff in from a list · choose the institution")) }
+            p { (l.t("人员名单按机构导入：先选择名单所属的机构。", "A staff list goes to one institution: choose it first.")) }
+            form.card method="get" action="/staff/import" {
+                label { (l.t("机构名称（开头几个字）", "Institution name (its start)"))
+                    input type="search" name="name" value=(name.unwrap_or_default()) autofocus; }
+                button type="submit" { (l.t("查找", "Find")) }
+            }
+            @match found {
+                Ok(page) => {
+                    @if page.items.is_empty() { p.muted { (l.t("没有名称以此开头的机构。", "No institution's name starts so.")) } }
+                    ul #institution-choices {
+                        @for i in &page.items {
+                            li { a href=(format!("/staff/import?institution={}", i.id)) { (i.name) } " · " (l.t(i.kind.name_zh(), i.kind.name_en())) }
+                        }
+                    }
+                    @if page.next_after.is_some() { p.muted { (l.t("只列出前面一部分，请输入名称缩小范围。", "Only the first few are listed: type more of the name.")) } }
+                }
+                Err(e) => (error_box(l, &e)),
+            }
+        },
+    )
+    .into_response()
 }
 
 /// The page after an upload: what it came to, with its real status.

@@ -341,6 +341,16 @@ async fn the_api_adds_institutions_staff_and_sign_ins_on_both_engines() {
         );
 
         let accounts = format!("/api/v1/staff/{staff}/accounts");
+        // A name with a space inside is said to be so, not a wrong length.
+        let r = t
+            .post(
+                &accounts,
+                &admin,
+                serde_json::json!({"username": "wu ys", "password": "wu-first-2026"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert!(r.text.contains("\"whitespace\""), "{}", r.text);
         let r = t
             .post(
                 &accounts,

@@ -526,3 +526,49 @@ async fn rejection_frees_the_slot_and_the_sender_may_cancel() {
         assert_eq!(r.json()["items"][0]["status"], "rejected");
     }
 }
+
+#[tokio::test]
+async fn a_public_referral_takes_reserved_slots_once_released() {
+    for t in TestApp::all().await {
+        let doctor = t.token("doctor").await;
+        let admin = t.token("hospadmin").await;
+        let patient = enrolled_contracted(&t, &doctor, 40).await;
+        // Every slot reserved, released to the public two days before the visit.
+        let r = t
+            .send_json(
+                "PUT",
+                "/api/v1/reserve-policy",
+                &admin,
+                json!({"department_id": t.cardio, "reserved_percent": 100, "release_days": 2})
+                    .to_string(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+        let path = format!("/api/v1/residents/{patient}/referrals");
+        let refer = || {
+            t.post(
+                &path,
+                &doctor,
+                json!({"source": "manual", "disease": "hypertension", "via": "public",
+                       "reason": "血压控制不满意，联合用药后仍不达标"}),
+            )
+        };
+        // Five days ahead: still the family doctors' alone.
+        publish(&t, &admin, 5, 4).await;
+        let r = refer().await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+        assert_eq!(r.json()["code"], "no_slot_left", "{}", r.text);
+        // Tomorrow: released, so the public referral books one.
+        let tomorrow = publish(&t, &admin, 1, 4).await;
+        let r = refer().await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let referral = r.json();
+        assert_eq!(referral["slot_pool"], "public", "{referral}");
+        let booking = t
+            .store
+            .booking(referral["booking_id"].as_i64().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(booking.schedule_id, tomorrow);
+    }
+}

@@ -574,6 +574,34 @@ async fn the_staff_list_page_checks_and_loads_in_words() {
         page(&t, &doctor, &path, "zh").await.status,
         StatusCode::FORBIDDEN
     );
+    // The city administrator, of no institution, picks the institution first.
+    let city = sign_in(&t, "admin").await;
+    let chooser = page(&t, &city, "/staff/import", "zh").await;
+    assert_eq!(chooser.status, StatusCode::OK, "{}", chooser.text);
+    assert!(chooser.text.contains("选择机构"), "{}", chooser.text);
+    let home_name = t.app.institution_name(t.home).await;
+    let prefix: String = home_name.chars().take(3).collect();
+    let found = page(
+        &t,
+        &city,
+        &format!(
+            "/staff/import?name={}",
+            prefix
+                .bytes()
+                .map(|b| format!("%{b:02X}"))
+                .collect::<String>()
+        ),
+        "zh",
+    )
+    .await;
+    assert!(
+        found
+            .text
+            .contains(&format!("href=\"/staff/import?institution={}\"", t.home)),
+        "{}",
+        found.text
+    );
+    assert!(!found.text.contains("institution=0"), "{}", found.text);
 }
 
 async fn upload_institutions(t: &TestApp, token: &str, query: &str, body: &str) -> Reply {
