@@ -18,6 +18,7 @@ pub mod import;
 pub mod indicators;
 pub mod lab;
 pub mod patients;
+pub mod progress;
 pub mod readings;
 pub mod referral_figures;
 pub mod referrals;
@@ -67,6 +68,8 @@ pub struct App {
     pub(crate) throttle: gongti_core::throttle::ThrottleParams,
     /// Indicator bases read up to a day (`App::indicator_comparison`).
     pub(crate) baselines: Arc<indicators::BaselineCache>,
+    /// Long jobs' progress (an imported list's), for the user who started them.
+    pub(crate) progress: progress::Progress,
 }
 
 impl std::fmt::Debug for App {
@@ -112,8 +115,14 @@ impl App {
             chronic: Arc::new(gongti_core::chronic::Params::default()),
             throttle: gongti_core::throttle::ThrottleParams::default(),
             baselines: Arc::default(),
+            progress: progress::Progress::default(),
         };
         Ok((app, writer))
+    }
+
+    /// How far the caller's own job `key` has come (an imported list), if known.
+    pub fn job_progress(&self, ctx: &Ctx, key: &str) -> Option<progress::Report> {
+        self.progress.report(ctx.principal.user_id, key)
     }
 
     /// When sign-in attempts lock an account, and for how long.

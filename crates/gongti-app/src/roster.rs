@@ -27,6 +27,7 @@ use gongti_store::NewInstitution;
 use gongti_store::ResidentFilter;
 
 use crate::import::{ImportItem, ImportOutcome};
+use crate::progress::{Stage, Tracker};
 use crate::{App, AppError, Ctx};
 
 /// The largest file accepted (about 100,000 rows of a register).
@@ -243,6 +244,7 @@ impl App {
         ctx: &Ctx,
         bytes: &[u8],
         dry_run: bool,
+        job: Option<&str>,
     ) -> Result<RosterSummary, RosterError> {
         let mut entry = self.entry(ctx, "resident.import", Outcome::Ok);
         entry.reason = dry_run.then(|| "dry_run".to_owned());
@@ -254,20 +256,29 @@ impl App {
         if !allowed {
             return Err(self.refuse(entry, AppError::Forbidden).await.into());
         }
+        let tracker = self
+            .progress
+            .tracker(ctx.principal.user_id, job, self.now_us());
         let result = match read_list(bytes, &RESIDENT_COLUMNS, resident_forms) {
-            Ok((rows, ignored_columns)) => {
-                self.register_residents(ctx, rows, dry_run)
-                    .await
-                    .map(|summary| RosterSummary {
-                        ignored_columns,
-                        ..summary
-                    })
-            }
+            Ok((rows, ignored_columns)) => self
+                .register_residents(ctx, rows, dry_run, &tracker)
+                .await
+                .map(|summary| RosterSummary {
+                    ignored_columns,
+                    ..summary
+                }),
             Err(found) => Err(RosterError::Problems(found)),
         };
         entry.outcome = outcome_of(&result);
         self.audit.record(vec![entry]).await?;
+        self.job_done(&tracker, &result);
         result
+    }
+
+    /// Says a list's job has ended (the page that sent it says how).
+    fn job_done(&self, tracker: &Tracker, result: &Result<RosterSummary, RosterError>) {
+        let rows = result.as_ref().map_or(0, |s| s.rows as u64);
+        tracker.report(Stage::Done, rows, rows, self.now_us());
     }
 
     async fn register_residents(
@@ -275,8 +286,10 @@ impl App {
         ctx: &Ctx,
         read: Vec<Row>,
         dry_run: bool,
+        tracker: &Tracker,
     ) -> Result<RosterSummary, RosterError> {
         let rows = read.len();
+        tracker.report(Stage::Checking, 0, rows as u64, self.now_us());
         // The rows' own problems, and the registration rules' to come: all at once.
         let mut problems: Vec<SheetProblem> = read
             .iter()
@@ -301,7 +314,11 @@ impl App {
             .collect();
         let mut home_of = std::collections::HashMap::new();
         let known: Vec<String> = normalised.iter().flatten().cloned().collect();
-        for chunk in known.chunks(LOOKUP_CHUNK) {
+        for (n, chunk) in known.chunks(LOOKUP_CHUNK).enumerate() {
+            // Rows checked, in proportion to the numbers looked up.
+            let looked = (n * LOOKUP_CHUNK) as u64;
+            let checked = looked * rows as u64 / known.len().max(1) as u64;
+            tracker.report(Stage::Checking, checked, rows as u64, self.now_us());
             // Merged records keep their ID numbers: they count as registered too.
             let filter = ResidentFilter {
                 id_numbers: chunk.to_vec(),
@@ -343,6 +360,12 @@ impl App {
         }
         // A list with problems is only checked: its other rows' problems are wanted.
         let check_only = dry_run || !problems.is_empty();
+        let stage = if check_only {
+            Stage::Checking
+        } else {
+            Stage::Saving
+        };
+        tracker.report(stage, rows as u64, rows as u64, self.now_us());
         let outcomes = match self.import(ctx, &items, check_only).await {
             Ok(o) => o,
             Err(AppError::InvalidBatch(found)) => {
@@ -397,6 +420,7 @@ impl App {
         institution: i64,
         bytes: &[u8],
         dry_run: bool,
+        job: Option<&str>,
     ) -> Result<RosterSummary, RosterError> {
         let mut entry = self.registry_entry(ctx, "staff.import", "Staff", Outcome::Ok);
         entry.reason = dry_run.then(|| "dry_run".to_owned());
@@ -414,9 +438,12 @@ impl App {
             }
             Err(e) => return Err(AppError::from(e).into()),
         };
+        let tracker = self
+            .progress
+            .tracker(ctx.principal.user_id, job, self.now_us());
         let result = match read_list(bytes, &STAFF_COLUMNS, staff_rows) {
             Ok((rows, ignored_columns)) => self
-                .add_staff_rows(&home, rows, dry_run, ctx, &entry)
+                .add_staff_rows(&home, rows, dry_run, ctx, (&entry, &tracker))
                 .await
                 .map(|summary| RosterSummary {
                     ignored_columns,
@@ -424,7 +451,7 @@ impl App {
                 }),
             Err(found) => Err(RosterError::Problems(found)),
         };
-        self.list_done(entry, result, dry_run).await
+        self.list_done(entry, result, dry_run, &tracker).await
     }
 
     /// Records what a list came to, unless its load committed its record with its
@@ -435,7 +462,9 @@ impl App {
         mut entry: gongti_core::audit::AuditEntry,
         result: Result<RosterSummary, RosterError>,
         dry_run: bool,
+        tracker: &Tracker,
     ) -> Result<RosterSummary, RosterError> {
+        self.job_done(tracker, &result);
         let loaded = !dry_run && result.as_ref().is_ok_and(|s| s.registered > 0);
         if loaded {
             self.audit.flush().await?;
@@ -457,15 +486,19 @@ impl App {
         ctx: &Ctx,
         bytes: &[u8],
         dry_run: bool,
+        job: Option<&str>,
     ) -> Result<RosterSummary, RosterError> {
         let mut entry = self.registry_entry(ctx, "institution.import", "Institution", Outcome::Ok);
         entry.reason = dry_run.then(|| "dry_run".to_owned());
         if !may_administer(&ctx.principal.actor(), RegistryAction::ManageInstitutions) {
             return Err(self.refuse(entry, AppError::Forbidden).await.into());
         }
+        let tracker = self
+            .progress
+            .tracker(ctx.principal.user_id, job, self.now_us());
         let result = match read_list(bytes, &INSTITUTION_COLUMNS, institution_rows) {
             Ok((rows, ignored_columns)) => self
-                .add_institution_rows(rows, dry_run, ctx, &entry)
+                .add_institution_rows(rows, dry_run, ctx, (&entry, &tracker))
                 .await
                 .map(|summary| RosterSummary {
                     ignored_columns,
@@ -473,7 +506,7 @@ impl App {
                 }),
             Err(found) => Err(RosterError::Problems(found)),
         };
-        self.list_done(entry, result, dry_run).await
+        self.list_done(entry, result, dry_run, &tracker).await
     }
 
     async fn add_institution_rows(
@@ -481,10 +514,11 @@ impl App {
         rows: Vec<InstitutionRow>,
         dry_run: bool,
         ctx: &Ctx,
-        list: &gongti_core::audit::AuditEntry,
+        (list, tracker): (&gongti_core::audit::AuditEntry, &Tracker),
     ) -> Result<RosterSummary, RosterError> {
         use std::collections::HashMap;
         let read = rows.len();
+        tracker.report(Stage::Checking, 0, read as u64, self.now_us());
         let mut problems: Vec<SheetProblem> = rows
             .iter()
             .flat_map(|r| r.problems.iter().cloned())
@@ -607,6 +641,7 @@ impl App {
                 .iter()
                 .map(|_| self.registry_entry(ctx, "institution.create", "Institution", Outcome::Ok))
                 .collect();
+            tracker.report(Stage::Saving, read as u64, read as u64, self.now_us());
             let ids = match self
                 .store
                 .insert_institution_list(&list_rows, &upper_of, self.now_us(), &entries, list)
@@ -636,9 +671,10 @@ impl App {
         rows: Vec<StaffRow>,
         dry_run: bool,
         ctx: &Ctx,
-        list: &gongti_core::audit::AuditEntry,
+        (list, tracker): (&gongti_core::audit::AuditEntry, &Tracker),
     ) -> Result<RosterSummary, RosterError> {
         let read = rows.len();
+        tracker.report(Stage::Checking, 0, read as u64, self.now_us());
         let mut problems: Vec<SheetProblem> = rows
             .iter()
             .flat_map(|r| r.problems.iter().cloned())
@@ -724,6 +760,7 @@ impl App {
                 .iter()
                 .map(|_| self.registry_entry(ctx, "staff.create", "Staff", Outcome::Ok))
                 .collect();
+            tracker.report(Stage::Saving, read as u64, read as u64, self.now_us());
             let ids = self
                 .store
                 .insert_staff_list(&new, self.now_us(), &entries, list)

@@ -49,6 +49,34 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// The region in `dir`: generated with `residents` when the directory holds no
+/// database (its summary returned), else reused as it is (migrated, the counters
+/// ensured).
+pub(crate) async fn region(
+    dir: &Path,
+    residents: u64,
+) -> anyhow::Result<(App, Option<gongti_app::demo::DemoSummary>)> {
+    std::fs::create_dir_all(dir)?;
+    let reuse = dir.join("gongti.db").exists();
+    let store = gongti_store::Store::open_sqlite(dir, bench_keys(dir)?).await?;
+    store.migrate().await?;
+    // The audit writer runs as long as a clone of the app is alive.
+    let (app, _writer) = App::start(store, system_clock())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    if reuse {
+        app.ensure_indicator_counters()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        return Ok((app, None));
+    }
+    let summary = app
+        .seed_demo(residents, 2020, PASSWORD, |_, _| {})
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok((app, Some(summary)))
+}
+
 pub async fn chronic(
     residents: u64,
     seconds: u64,
@@ -57,30 +85,11 @@ pub async fn chronic(
     data_dir: Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
     let dir = data_dir.unwrap_or_else(|| crate::scratch_dir("gongti-bench-chronic"));
-    std::fs::create_dir_all(&dir)?;
-    let reuse = dir.join("gongti.db").exists();
-    let store = gongti_store::Store::open_sqlite(&dir, bench_keys(&dir)?).await?;
     let started = Instant::now();
-    store.migrate().await?;
-    let (app, _writer) = App::start(store.clone(), system_clock())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    if reuse {
-        app.ensure_indicator_counters()
-            .await
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        println!(
-            "== chronic care: the region in {}, SQLite (migrated and ready in {:.1} s)",
-            dir.display(),
-            started.elapsed().as_secs_f64()
-        );
-        region_counts(&dir)?;
-    } else {
+    let (app, generated) = region(&dir, residents).await?;
+    let store = app.store().clone();
+    if let Some(summary) = generated {
         println!("== chronic care: a region of {residents} residents, SQLite");
-        let summary = app
-            .seed_demo(residents, 2020, PASSWORD, |_, _| {})
-            .await
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let c = summary.chronic;
         println!(
             "generator  {} hypertension + {} diabetes patients, {} follow-ups, {} home readings in {:.1} s (peak RSS {:.0} MiB)",
@@ -91,6 +100,13 @@ pub async fn chronic(
             started.elapsed().as_secs_f64(),
             peak_rss_mib()
         );
+    } else {
+        println!(
+            "== chronic care: the region in {}, SQLite (migrated and ready in {:.1} s)",
+            dir.display(),
+            started.elapsed().as_secs_f64()
+        );
+        region_counts(&dir)?;
     }
 
     let router = gongti_web::router(app.clone(), gongti_web::WebConfig::default());

@@ -203,6 +203,28 @@ impl Load {
         Self::merge(tasks, started).await
     }
 
+    /// GETs `url` `count` times, one after another on one connection, with the
+    /// `cookie` header (a console session); counts `expect` as success.
+    pub async fn get_times(
+        &self,
+        url: &str,
+        cookie: &str,
+        count: usize,
+        expect: u16,
+    ) -> anyhow::Result<Summary> {
+        let started = Instant::now();
+        let mut s = Summary::default();
+        for _ in 0..count {
+            let req = axum::http::Request::get(url)
+                .header("cookie", cookie)
+                .body(Full::new(axum::body::Bytes::new()))?;
+            s.record(&self.client, req, expect).await;
+        }
+        s.elapsed = started.elapsed();
+        s.latencies_us.sort_unstable();
+        Ok(s)
+    }
+
     /// Cycles through `urls` for `duration` on every connection.
     pub async fn run_for(
         &self,

@@ -10,14 +10,19 @@
 //!   home-reading ingest vs raw insert).
 //! - `referrals`: one-click referrals competing for reserved slots (exactly that many
 //!   booked, none twice) against an audited small read at the same concurrency.
+//! - `console`: every role's main console pages on a generated region against the
+//!   constant handler.
+//! - `roster`: a CSV list of residents checked and loaded against the raw insert.
 //! - `peer`: the same registrations and reads against the Helios FHIR server, when its
 //!   `hfs` binary is given.
 
 mod chronic;
+mod console;
 mod export;
 mod import;
 mod load;
 mod referrals;
+mod roster;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -115,6 +120,24 @@ enum Bench {
         #[arg(long)]
         bundles_only: bool,
     },
+    /// Every role's main console pages on a generated region: p50/p95/p99 against
+    /// the constant handler on the same server.
+    Console {
+        #[arg(long, default_value_t = 20_000)]
+        residents: u64,
+        /// Requests per page (after five to warm up).
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+        /// Keep the region here: generated when it holds no database, reused otherwise.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Bringing residents in from a CSV list (dry run, load, repeat) against the raw
+    /// batched insert of the same rows.
+    Roster {
+        #[arg(long, default_value_t = 100_000)]
+        residents: usize,
+    },
     /// Both, and the peer when `--peer-bin` points at Helios' `hfs`.
     All {
         #[arg(long, default_value_t = 20_000)]
@@ -177,6 +200,12 @@ fn main() -> anyhow::Result<()> {
             Bench::Import { residents, per_bundle, connections, peer_bin, bundles_only } => {
                 import::import(residents, per_bundle, connections, peer_bin.as_deref(), !bundles_only)
                     .await?;
+            }
+            Bench::Console { residents, requests, data_dir } => {
+                console::console(residents, requests, data_dir).await?;
+            }
+            Bench::Roster { residents } => {
+                roster::roster(residents).await?;
             }
             Bench::Export { residents, data_dir } => {
                 export::export(residents, data_dir).await?;
@@ -293,7 +322,7 @@ pub(crate) async fn token(load: &Load, base: &str, username: &str) -> anyhow::Re
 
 /// Raw batched insert of the same rows into a fresh SQLite database of the same schema
 /// and settings: the ceiling for any registration path.
-async fn raw_sqlite_insert(rows: &[Value]) -> anyhow::Result<Duration> {
+pub(crate) async fn raw_sqlite_insert(rows: &[Value]) -> anyhow::Result<Duration> {
     let dir = scratch_dir("gongti-bench-raw");
     let store = gongti_store::Store::open_sqlite(&dir, chronic::bench_keys(&dir)?).await?;
     store.migrate().await?;

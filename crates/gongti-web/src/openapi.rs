@@ -59,11 +59,18 @@ fn list_import(summary: &str, tag: &str, mut params: Value, answer: &str) -> Val
     params
         .as_array_mut()
         .expect("parameters are a list")
-        .push(query(
-            "dry_run",
-            "true: check every row, save nothing",
-            json!({"type": "boolean"}),
-        ));
+        .extend([
+            query(
+                "dry_run",
+                "true: check every row, save nothing",
+                json!({"type": "boolean"}),
+            ),
+            query(
+                "job",
+                "A key of your choosing (8 to 64 letters, digits, - and _): the list's progress is then at GET /jobs/{job}",
+                json!({"type": "string"}),
+            ),
+        ]);
     let mut o = op(summary, tag, params, None, ("200", answer));
     let file = json!({"schema": {"type": "string", "format": "binary"}});
     o["requestBody"] = json!({"required": true, "content": {
@@ -348,6 +355,7 @@ fn paths(glass: Value) -> Value {
         "/residents/import": {"post": roster_import()},
         "/institutions/{id}/staff/import": {"post": staff_import()},
         "/institutions/import": {"post": institutions_import()},
+        "/jobs/{job}": {"get": op("How far your own list has come while it is read, checked and saved: stage (reading, checking, saving, done) and rows done of all (404 when the key is not known, another user's or long finished)", "region", json!([{"name": "job", "in": "path", "required": true, "schema": {"type": "string"}}]), None, ("200", "{stage, done, total, started_at, updated_at}"))},
         "/service-packages": {"get": op("Family-doctor service packages with their fee split (fen)", "contracts", json!([]), None, ("200", "{items}"))},
         "/residents/{id}/contracts": {
             "get": op("A resident's contracts, newest first (audited)", "contracts", json!([path_id()]), None, ("200", "{items}")),

@@ -35,12 +35,41 @@ pub(super) fn routes() -> Router<AppState> {
             "/institutions/{id}/staff/import",
             axum::routing::post(import_staff).layer(limit()),
         )
+        .route("/jobs/{job}", axum::routing::get(job))
+}
+
+/// `GET /jobs/{job}`: how far the caller's own list has come (stage, rows done of
+/// all); 404 for a key not known, another user's or long finished.
+async fn job(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    Path(key): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let report = state
+        .app
+        .job_progress(&ctx, &key)
+        .ok_or_else(|| ApiError::of(&gongti_app::AppError::NotFound))?;
+    Ok(Json(job_json(&report)))
+}
+
+/// A job's progress as the API and the console's page give it.
+pub(crate) fn job_json(r: &gongti_app::progress::Report) -> Value {
+    json!({
+        "stage": r.stage.code(),
+        "done": r.done,
+        "total": r.total,
+        "started_at": crate::views::utc(r.started_at_us),
+        "updated_at": crate::views::utc(r.updated_at_us),
+    })
 }
 
 #[derive(Deserialize)]
 struct ImportParams {
     #[serde(default)]
     dry_run: bool,
+    /// A key of the caller's choosing: how far the list has come is then at
+    /// `GET /jobs/{job}` while it is read, checked and saved.
+    job: Option<String>,
 }
 
 /// A problem of the list as the API and the console's page word it.
@@ -63,7 +92,10 @@ async fn import(
     ApiQuery(q): ApiQuery<ImportParams>,
     body: Bytes,
 ) -> Response {
-    let result = state.app.import_residents(&ctx, &body, q.dry_run).await;
+    let result = state
+        .app
+        .import_residents(&ctx, &body, q.dry_run, q.job.as_deref())
+        .await;
     answer(
         result,
         q.dry_run,
@@ -78,7 +110,10 @@ async fn import_institutions(
     ApiQuery(q): ApiQuery<ImportParams>,
     body: Bytes,
 ) -> Response {
-    let result = state.app.import_institutions(&ctx, &body, q.dry_run).await;
+    let result = state
+        .app
+        .import_institutions(&ctx, &body, q.dry_run, q.job.as_deref())
+        .await;
     answer(
         result,
         q.dry_run,
@@ -94,7 +129,10 @@ async fn import_staff(
     ApiQuery(q): ApiQuery<ImportParams>,
     body: Bytes,
 ) -> Response {
-    let result = state.app.import_staff(&ctx, id, &body, q.dry_run).await;
+    let result = state
+        .app
+        .import_staff(&ctx, id, &body, q.dry_run, q.job.as_deref())
+        .await;
     answer(
         result,
         q.dry_run,

@@ -46,7 +46,7 @@ const NOTICE_COOKIE: &str = "gongti_notice";
 
 /// Every inline script the console serves: the Content-Security-Policy allows these by
 /// their hash and nothing else inline (`security`).
-pub(crate) const INLINE_SCRIPTS: [&str; 1] = [chronic::LIVE_SCRIPT];
+pub(crate) const INLINE_SCRIPTS: [&str; 2] = [chronic::LIVE_SCRIPT, roster::PROGRESS_SCRIPT];
 
 /// Every inline style sheet the console serves, allowed the same way.
 pub(crate) const INLINE_STYLES: [&str; 2] = [CSS, screen::CSS];
@@ -58,6 +58,7 @@ header a{color:#fff;text-decoration:none}header .brand{font-weight:700;font-size
 header nav{display:flex;flex-wrap:wrap;gap:.3rem 1rem;flex:1}header nav a{white-space:nowrap}header .who{font-size:.9rem}header form{display:inline}
 header button{background:transparent;color:#fff;border:1px solid #fff6;border-radius:4px;cursor:pointer}
 main{max-width:1100px;margin:1.5rem auto;padding:0 1rem}main.docs section.op{background:#fff;padding:.5rem 1rem;margin:.8rem 0;border-radius:6px}body.docs{display:grid;grid-template-columns:240px 1fr}nav.docs-side{position:sticky;top:0;align-self:start;max-height:100vh;overflow:auto;padding:1rem;background:#fff;border-right:1px solid #e4e7eb}nav.docs-side ul{list-style:none;padding:0;margin:0}nav.docs-side li{margin:.35rem 0}body.docs main.docs{max-width:960px;margin:1rem 2rem}main.docs h3{font-size:1rem}@media (max-width:800px){body.docs{display:block}nav.docs-side{position:static;max-height:none;border-right:0}body.docs main.docs{margin:1rem .5rem}}
+#list-progress{margin:.6rem 0}button:disabled{opacity:.55;cursor:wait}#list-progress progress{width:min(100%,420px);height:1rem;vertical-align:middle}
 h1{font-size:1.4rem}table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid #e4e7eb}
 th{background:#eef2f5;font-weight:600}.card{background:#fff;border-radius:8px;padding:1rem 1.2rem;margin-bottom:1rem;box-shadow:0 1px 2px #0001}.card.warn{background:#fff4e5;border-left:4px solid #d97706}
 form.refer,form.step{display:inline-block;margin:.2rem .4rem .2rem 0}@media (max-width:640px){header{flex-wrap:wrap;gap:.6rem}header nav{flex-basis:100%;order:3}main{padding:0 .5rem}table{font-size:.85rem}div.slotcard form,div.slotcard button{width:100%}div.slotcard button{padding:.7rem}}pre.summary{white-space:pre-wrap;background:#f8fafc;padding:.6rem;border-radius:4px}form.search{display:flex;gap:.5rem;flex-wrap:wrap;margin-bottom:1rem}input,select{padding:.4rem .5rem;border:1px solid #cbd2d9;border-radius:4px}textarea{max-width:100%;box-sizing:border-box}
@@ -145,7 +146,7 @@ pub(crate) fn form_tokens(csrf: &str) -> Markup {
     }
 }
 
-fn random_hex() -> String {
+pub(crate) fn random_hex() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("the operating system's random source");
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -47,7 +47,41 @@ pub(super) fn routes() -> axum::Router<AppState> {
             "/institutions/import/template.csv",
             get(institutions_template),
         )
+        .route("/jobs/{job}", get(job))
 }
+
+/// How far the viewer's own list has come, for the page's script while the upload
+/// is answered (JSON: stage, done, total).
+async fn job(
+    State(state): State<AppState>,
+    c: Console,
+    axum::extract::Path(key): axum::extract::Path<String>,
+) -> Response {
+    match state.app.job_progress(&c.ctx, &key) {
+        Some(r) => axum::Json(crate::api::roster::job_json(&r)).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// While a list is sent and worked on, the page says how far it has come: the bytes
+/// sent, then the stage and the rows done of all (读取 → 检查 → 保存), asked of
+/// `/jobs/{key}`. The form is sent by the script so that the page stays alive to say
+/// so; the answer then replaces the page, as a plain submit would. Without a script,
+/// the form is sent as it is.
+pub(crate) const PROGRESS_SCRIPT: &str = r#"(function(){var f=document.getElementById('list-form');if(!f||!window.XMLHttpRequest||!window.FormData||!window.fetch)return;
+var box=document.getElementById('list-progress'),bar=box.querySelector('progress'),say=box.querySelector('span'),w=JSON.parse(box.getAttribute('data-words'));
+function show(t,d,n){say.textContent=t;if(n>0){bar.max=n;bar.value=d}else{bar.removeAttribute('value')}}
+function buttons(off){f.querySelectorAll('button').forEach(function(b){b.disabled=off})}
+f.addEventListener('submit',function(e){var b=e.submitter;if(!b)return;e.preventDefault();
+var key=f.querySelector('input[name=job]').value,data=new FormData(f),x=new XMLHttpRequest(),over=false;data.append(b.name,b.value);
+box.hidden=false;buttons(true);show(w.sending.replace('{p}','0'),0,0);
+function ask(){if(over)return;fetch('/jobs/'+key,{credentials:'same-origin'}).then(function(r){return r.ok?r.json():null}).then(function(j){if(over)return;
+if(j)show((w[j.stage]||'').replace('{n}',j.done.toLocaleString()).replace('{t}',j.total.toLocaleString()),j.done,j.stage=='saving'?0:j.total);setTimeout(ask,400)},function(){setTimeout(ask,1000)})}
+x.upload.onprogress=function(p){if(p.lengthComputable)show(w.sending.replace('{p}',Math.round(100*p.loaded/p.total)),p.loaded,p.total)};
+x.upload.onload=function(){show(w.reading,0,0);setTimeout(ask,200)};
+x.onload=function(){over=true;document.open();document.write(x.responseText);document.close()};
+x.onerror=function(){over=true;show(w.failed,0,0);buttons(false)};
+x.open('POST',f.action);x.send(data)})})();"#;
 
 /// May the viewer bring residents in (as they may register one)?
 pub(super) fn may_import(c: &Console) -> bool {
@@ -166,12 +200,15 @@ async fn institutions_upload(
 ) -> Response {
     let kind = institutions_kind();
     let allowed = super::region::may_add_institutions(&c);
-    let (file, dry_run) = match upload_of(&c, &kind, form, allowed).await {
+    let u = match upload_of(&c, &kind, form, allowed).await {
         Ok(u) => u,
         Err(answered) => return answered,
     };
-    let result = state.app.import_institutions(&c.ctx, &file, dry_run).await;
-    answer(&c, &kind, result, dry_run)
+    let result = state
+        .app
+        .import_institutions(&c.ctx, &u.file, u.dry_run(), u.job.as_deref())
+        .await;
+    answer(&c, &kind, result, u.dry_run())
 }
 
 async fn institutions_template() -> Response {
@@ -283,8 +320,9 @@ fn page_html(c: &Console, kind: &ListKind, outcome: Option<&Outcome>) -> Markup 
             },
         }
         div.card {
-            form method="post" action=(kind.action) enctype="multipart/form-data" {
+            form #list-form method="post" action=(kind.action) enctype="multipart/form-data" {
                 input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="job" value=(super::random_hex());
                 label for="file" { (l.t("名单文件（.csv 或 .xlsx）", "List file (.csv or .xlsx)")) }
                 input #file type="file" name="file" accept=".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" required;
                 p {
@@ -293,6 +331,10 @@ fn page_html(c: &Console, kind: &ListKind, outcome: Option<&Outcome>) -> Markup 
                     button.primary #load type="submit" name="mode" value="load" { (l.t("导入", "Import")) }
                 }
             }
+            div #list-progress hidden data-words=(progress_words(l)) role="status" aria-live="polite" {
+                progress {} " " span {}
+            }
+            script { (maud::PreEscaped(PROGRESS_SCRIPT)) }
             p { a #template href=(kind.template) download=(kind.template_file) {
                 (l.t("下载模板（CSV，可用 Excel 打开）", "Download the template (CSV, opens in Excel)"))
             } }
@@ -353,15 +395,15 @@ async fn upload_of(
     kind: &ListKind,
     form: Multipart,
     allowed: bool,
-) -> Result<(Vec<u8>, bool), Response> {
-    let (csrf, mode, file) = match fields(form).await {
+) -> Result<Upload, Response> {
+    let upload = match fields(form).await {
         Ok(f) => f,
         Err(status) => return Err(render(c, kind, status, Some(&Outcome::BadUpload))),
     };
-    if c.session.csrf.as_deref() != Some(csrf.as_str()) {
+    if c.session.csrf.as_deref() != Some(upload.csrf.as_str()) {
         return Err((StatusCode::FORBIDDEN, "CSRF").into_response());
     }
-    if file.is_empty() && allowed {
+    if upload.file.is_empty() && allowed {
         return Err(render(
             c,
             kind,
@@ -369,7 +411,27 @@ async fn upload_of(
             Some(&Outcome::NoFile),
         ));
     }
-    Ok((file, mode != "load"))
+    Ok(upload)
+}
+
+impl Upload {
+    /// Only checked, not loaded: any button but 导入.
+    fn dry_run(&self) -> bool {
+        self.mode != "load"
+    }
+}
+
+/// The progress box's words by stage, for its script (`{n}` rows done of `{t}`).
+fn progress_words(l: super::Lang) -> String {
+    serde_json::json!({
+        "sending": l.t("正在上传文件：{p}%", "Sending the file: {p}%"),
+        "failed": l.t("连接中断，没有收到结果：检查网络后可再导入一次，已导入的不会重复", "The connection was cut and no result came back: check it and send the list again; what was brought in is not brought in twice"),
+        "reading": l.t("正在读取文件…", "Reading the file…"),
+        "checking": l.t("正在检查：{n} / {t} 行", "Checking: {n} of {t} rows"),
+        "saving": l.t("正在保存 {t} 行（全部保存或全部不保存）…", "Saving {t} rows (every row or none)…"),
+        "done": l.t("已完成，正在显示结果…", "Done, showing the result…"),
+    })
+    .to_string()
 }
 
 /// An empty sheet of `kind`'s columns to fill in.
@@ -433,15 +495,15 @@ async fn staff_upload(
     let institution = staff_institution(&c, &q).unwrap_or(0);
     let kind = staff_kind(institution);
     let allowed = super::region::may_manage_staff_of(&c, institution);
-    let (file, dry_run) = match upload_of(&c, &kind, form, allowed).await {
+    let u = match upload_of(&c, &kind, form, allowed).await {
         Ok(u) => u,
         Err(answered) => return answered,
     };
     let result = state
         .app
-        .import_staff(&c.ctx, institution, &file, dry_run)
+        .import_staff(&c.ctx, institution, &u.file, u.dry_run(), u.job.as_deref())
         .await;
-    answer(&c, &kind, result, dry_run)
+    answer(&c, &kind, result, u.dry_run())
 }
 
 /// Staff lists go to one institution: a viewer with none of their own (the city
@@ -513,8 +575,17 @@ fn answer(
 }
 
 /// The upload's fields: the CSRF token, the button pressed, the file.
-async fn fields(mut form: Multipart) -> Result<(String, String, Vec<u8>), StatusCode> {
+/// The upload form's fields: its token, the button pressed, the file and the job key.
+struct Upload {
+    csrf: String,
+    mode: String,
+    file: Vec<u8>,
+    job: Option<String>,
+}
+
+async fn fields(mut form: Multipart) -> Result<Upload, StatusCode> {
     let (mut csrf, mut mode, mut file) = (String::new(), String::new(), Vec::new());
+    let mut job = None;
     while let Some(field) = form
         .next_field()
         .await
@@ -523,6 +594,7 @@ async fn fields(mut form: Multipart) -> Result<(String, String, Vec<u8>), Status
         match field.name() {
             Some("csrf") => csrf = field.text().await.map_err(|_| StatusCode::BAD_REQUEST)?,
             Some("mode") => mode = field.text().await.map_err(|_| StatusCode::BAD_REQUEST)?,
+            Some("job") => job = Some(field.text().await.map_err(|_| StatusCode::BAD_REQUEST)?),
             Some("file") => {
                 file = field
                     .bytes()
@@ -533,15 +605,23 @@ async fn fields(mut form: Multipart) -> Result<(String, String, Vec<u8>), Status
             _ => {}
         }
     }
-    Ok((csrf, mode, file))
+    Ok(Upload {
+        csrf,
+        mode,
+        file,
+        job,
+    })
 }
 
 async fn upload(State(state): State<AppState>, c: Console, form: Multipart) -> Response {
     let kind = residents_kind();
-    let (file, dry_run) = match upload_of(&c, &kind, form, may_import(&c)).await {
+    let u = match upload_of(&c, &kind, form, may_import(&c)).await {
         Ok(u) => u,
         Err(answered) => return answered,
     };
-    let result = state.app.import_residents(&c.ctx, &file, dry_run).await;
-    answer(&c, &kind, result, dry_run)
+    let result = state
+        .app
+        .import_residents(&c.ctx, &u.file, u.dry_run(), u.job.as_deref())
+        .await;
+    answer(&c, &kind, result, u.dry_run())
 }

@@ -339,6 +339,7 @@ const ROUTES: &[&str] = &[
     "/residents/import",
     "/institutions/{id}/staff/import",
     "/institutions/import",
+    "/jobs/{job}",
     "/residents/{id}/access-log",
     "/followups/evaluate",
     "/residents/{id}/enrolments",

@@ -485,6 +485,16 @@ async fn a_centre_administrator_brings_a_list_in_from_a_file_in_chromium() {
             .send_keys(&file.display().to_string())
             .await
             .unwrap();
+        // What the progress box says while the list is sent and worked on, kept in
+        // the window's name (it outlives the page the answer replaces).
+        c.execute(
+            "window.name='';var b=document.getElementById('list-progress');\
+             new MutationObserver(function(){if(!b.hidden)window.name+=b.innerText+'|'})\
+             .observe(b,{subtree:true,childList:true,characterData:true,attributes:true});",
+            vec![],
+        )
+        .await
+        .unwrap();
         c.find(Locator::Id(button))
             .await
             .unwrap()
@@ -501,6 +511,11 @@ async fn a_centre_administrator_brings_a_list_in_from_a_file_in_chromium() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert!(shown.contains(expected), "{button}: {shown}");
+        let said = c.execute("return window.name", vec![]).await.unwrap();
+        assert!(
+            said.as_str().is_some_and(|s| s.contains("正在上传文件")),
+            "the page said it was sending the list: {said}"
+        );
         if button == "check" {
             assert_eq!(
                 t.store.resident_count().await.unwrap(),

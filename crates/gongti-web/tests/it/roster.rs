@@ -168,8 +168,16 @@ async fn a_centre_checks_its_list_sees_every_problem_then_loads_every_row_once()
         assert_eq!(r.json()["would_register"], 5, "what a load registers");
         assert_eq!(t.store.resident_count().await.unwrap(), before);
 
-        // The load: every row, audited; the one already here left as stored.
-        let r = upload(&t, &admin, "", "text/csv", good_list().into_bytes()).await;
+        // The load: every row, audited; the one already here left as stored. Its
+        // progress is the loader's to see, and ends done with every row.
+        let r = upload(
+            &t,
+            &admin,
+            "?job=api-job-0001",
+            "text/csv",
+            good_list().into_bytes(),
+        )
+        .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         assert_eq!(
             (
@@ -198,6 +206,21 @@ async fn a_centre_checks_its_list_sees_every_problem_then_loads_every_row_once()
             .await;
         assert_eq!(found.json()["items"][0]["name"], "居民3");
         assert_eq!(found.json()["items"][0]["sex"], "male");
+        let job = t.get("/api/v1/jobs/api-job-0001", &admin).await;
+        assert_eq!(job.status, StatusCode::OK, "{}", job.text);
+        assert_eq!(
+            (
+                job.json()["stage"].clone(),
+                job.json()["done"].clone(),
+                job.json()["total"].clone()
+            ),
+            (Value::from("done"), Value::from(6), Value::from(6))
+        );
+        let doctor = t.token("doctor").await;
+        for (token, key) in [(&doctor, "api-job-0001"), (&admin, "api-job-0002")] {
+            let r = t.get(&format!("/api/v1/jobs/{key}"), token).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{key}: {}", r.text);
+        }
 
         // The same list again registers nobody twice.
         let r = upload(&t, &admin, "", "text/csv", good_list().into_bytes()).await;
@@ -285,9 +308,15 @@ async fn an_xlsx_list_is_read_with_its_dates_and_an_id_number_kept_as_a_number_i
 
 /// A browser's multipart upload of the console's form.
 fn multipart(csrf: &str, mode: &str, file: &[u8]) -> (String, Vec<u8>) {
+    multipart_with_job(csrf, mode, "", file)
+}
+
+/// The upload form as the page sends it, with its job key (none when empty).
+fn multipart_with_job(csrf: &str, mode: &str, job: &str, file: &[u8]) -> (String, Vec<u8>) {
     let boundary = "----gongti-test-boundary";
     let mut body = Vec::new();
-    for (name, value) in [("csrf", csrf), ("mode", mode)] {
+    let fields = [("csrf", csrf), ("mode", mode), ("job", job)];
+    for (name, value) in fields.into_iter().filter(|(_, v)| !v.is_empty()) {
         body.extend_from_slice(
             format!(
                 "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
@@ -317,8 +346,9 @@ async fn the_console_page_checks_and_loads_a_list_in_words() {
     assert_eq!(form.status, StatusCode::OK);
     assert!(form.text.contains("居民花名册导入") && form.text.contains("身份证号"));
     let csrf = csrf_of(&form.text);
-    let send = |mode: &'static str, file: Vec<u8>| {
-        let (content_type, body) = multipart(&csrf, mode, &file);
+    // The form as the page sends it: its token, the button, the job key, the file.
+    let send_form = |csrf: &str, mode: &str, job: &str, file: &[u8]| {
+        let (content_type, body) = multipart_with_job(csrf, mode, job, file);
         t.send(
             Request::post("/residents/import")
                 .header(header::CONTENT_TYPE, content_type)
@@ -327,6 +357,7 @@ async fn the_console_page_checks_and_loads_a_list_in_words() {
                 .unwrap(),
         )
     };
+    let send = |mode: &'static str, file: Vec<u8>| send_form(&csrf, mode, "", &file);
     let bad = format!(
         "姓名,身份证号\n甲,110105194912310021\n甲,{}\n",
         id_number_born("19500101", 801)
@@ -349,24 +380,25 @@ async fn the_console_page_checks_and_loads_a_list_in_words() {
         "{}",
         r.text
     );
-    let r = send("load", good_list().into_bytes()).await;
+    // The form names its job, and its script asks how far the upload has come.
+    assert!(
+        form.text.contains("name=\"job\"") && form.text.contains("id=\"list-progress\""),
+        "{}",
+        form.text
+    );
+    let r = send_form(&csrf, "load", "page-job-0001", good_list().as_bytes()).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.text.contains("导入完成：新建档 5 人"), "{}", r.text);
+    let job = page(&t, &session, "/jobs/page-job-0001", "zh").await;
+    assert_eq!(job.status, StatusCode::OK, "{}", job.text);
+    assert_eq!(job.json()["stage"], "done", "{}", job.text);
+    assert_eq!(job.json()["total"], 6, "{}", job.text);
     let r = send("load", Vec::new()).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text.contains("请选择要导入的文件"));
 
     // A forged form is refused, the template is the header the page describes.
-    let (content_type, body) = multipart("forged", "load", good_list().as_bytes());
-    let r = t
-        .send(
-            Request::post("/residents/import")
-                .header(header::CONTENT_TYPE, content_type)
-                .header(header::COOKIE, format!("gongti_session={session}"))
-                .body(Body::from(body))
-                .unwrap(),
-        )
-        .await;
+    let r = send_form("forged", "load", "", good_list().as_bytes()).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let template = page(&t, &session, "/residents/import/template.csv", "zh").await;
     assert!(
@@ -385,6 +417,11 @@ async fn the_console_page_checks_and_loads_a_list_in_words() {
             .contains("id=\"import-link\"")
     );
     let officer = sign_in(&t, "officer").await;
+    assert_eq!(
+        page(&t, &officer, "/jobs/page-job-0001", "zh").await.status,
+        StatusCode::NOT_FOUND,
+        "another user's job"
+    );
     let r = page(&t, &officer, "/residents/import", "zh").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(r.text.contains("无权"));
