@@ -80,12 +80,14 @@ pub async fn console(
         let mut paths = vec!["/".to_owned()];
         paths.extend(menu_of(&home));
         paths.extend(deeper.iter().map(|p| (*p).to_owned()));
-        // One click deeper: a patient's record, the patients behind a figure.
-        if let Some(p) = first_link(&home, "/residents/", |rest| {
-            rest.chars().next().is_some_and(|c| c.is_ascii_digit())
-        }) {
-            paths.push(p);
+        // One click deeper: a patient's record (from the home page or the
+        // workstation), the patients behind a figure.
+        let mut record = first_link(&home, "/residents/", starts_with_digit);
+        if record.is_none() && paths.iter().any(|p| p == "/workstation") {
+            let desk = page_text(&load, &format!("{base}/workstation"), &cookie).await?;
+            record = first_link(&desk, "/residents/", starts_with_digit);
         }
+        paths.extend(record);
         if paths.iter().any(|p| p == "/dashboard") {
             let dashboard = page_text(&load, &format!("{base}/dashboard"), &cookie).await?;
             if let Some(p) = first_link(&dashboard, "/dashboard/patients?", |_| true) {
@@ -94,6 +96,9 @@ pub async fn console(
         }
         paths.dedup();
         for path in paths {
+            // A menu entry that leads on (科室与团队 → the institution's own page) is
+            // measured where it leads.
+            let path = landing(&load, &base, &path, &cookie).await?;
             let s = measure(&load, &format!("{base}{path}"), &cookie, requests).await?;
             let goal = if path.starts_with("/dashboard/screen") {
                 SCREEN_GOAL_MS
@@ -178,6 +183,26 @@ fn hrefs(html: &str) -> impl Iterator<Item = String> + '_ {
     html.split("href=\"")
         .skip(1)
         .filter_map(|rest| rest.split('"').next().map(|h| h.replace("&amp;", "&")))
+}
+
+fn starts_with_digit(rest: &str) -> bool {
+    rest.chars().next().is_some_and(|c| c.is_ascii_digit())
+}
+
+/// Where `path` lands: itself, or where its redirect points.
+async fn landing(load: &Load, base: &str, path: &str, cookie: &str) -> anyhow::Result<String> {
+    let req = axum::http::Request::get(format!("{base}{path}"))
+        .header("cookie", cookie)
+        .body(http_body_util::Full::new(axum::body::Bytes::new()))?;
+    let (status, headers, _) = load.exchange(req).await?;
+    if !(300..400).contains(&status) {
+        return Ok(path.to_owned());
+    }
+    let to = headers
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .context("a redirect's location")?;
+    Ok(to.strip_prefix(base).unwrap_or(to).to_owned())
 }
 
 /// The first link starting with `prefix` whose rest passes `ok`.
