@@ -93,6 +93,8 @@ pub(super) fn may_import(c: &Console) -> bool {
 /// A kind of list the page brings in: its words, its columns, where it goes.
 struct ListKind {
     title: (&'static str, &'static str),
+    /// Whose list it is, after the title (an institution's name for its staff).
+    subject: Option<String>,
     intro: (&'static str, &'static str),
     /// The form's action (with the institution for staff).
     action: String,
@@ -111,6 +113,7 @@ struct ListKind {
 fn residents_kind() -> ListKind {
     ListKind {
         title: ("居民花名册导入", "Bring residents in from a list"),
+        subject: None,
         intro: (
             "把本机构已有的居民名单一次导入：CSV 文件（UTF-8 或 Excel 另存的 GBK 编码）或 Excel 的 .xlsx 文件，第一行为表头，每行一位居民。先点“检查”，列出全部问题但不保存；无误后点“导入”，要么全部导入，要么一条也不保存。已在本机构登记的居民保持原样，重复导入不会重复建档。",
             "Bring your institution's existing list in at once: a CSV file (UTF-8, or GBK as Excel saves it) or an Excel .xlsx workbook, the header on the first line and a resident a row. Check first: every problem is listed and nothing is saved; then Import: every row or none. Residents already registered here are left as they are, so a repeat registers nobody twice.",
@@ -132,6 +135,7 @@ fn residents_kind() -> ListKind {
 fn staff_kind(institution: i64) -> ListKind {
     ListKind {
         title: ("人员名单导入", "Bring staff in from a list"),
+        subject: None,
         intro: (
             "把本机构的人员名单一次导入：CSV 文件（UTF-8 或 GBK 编码）或 Excel 的 .xlsx 文件，第一行为表头，每行一人。先点“检查”，列出全部问题但不保存；无误后点“导入”，要么全部导入，要么一人也不保存。执业证书编号已在本机构人员中的行保持原样，重复导入不会重复新增。导入后在各人页面开通登录账号。",
             "Bring your institution's staff list in at once: a CSV file (UTF-8 or GBK) or an Excel .xlsx workbook, the header on the first line and a person a row. Check first: every problem is listed and nothing is saved; then Import: every row or none. A row whose licence number a staff member here has already is left as it is, so a repeat adds nobody twice. Open sign-ins on each person's page afterwards.",
@@ -160,6 +164,7 @@ fn staff_kind(institution: i64) -> ListKind {
 fn institutions_kind() -> ListKind {
     ListKind {
         title: ("机构名单导入", "Bring institutions in from a list"),
+        subject: None,
         intro: (
             "把全市的医疗卫生机构名单一次导入：CSV 文件（UTF-8 或 GBK 编码）或 Excel 的 .xlsx 文件，第一行为表头，每行一个机构。基层机构在“上级医院编码”列填写所属医联体的上级医院（本名单中或已登记的二、三级医院）。先点“检查”，列出全部问题但不保存；无误后点“导入”，要么全部导入，要么一个也不保存。机构编码已登记的行保持原样。",
             "Bring the city's institutions in at once: a CSV file (UTF-8 or GBK) or an Excel .xlsx workbook, the header on the first line and an institution a row. A grassroots institution names its health community's upper hospital in the upper-hospital column (a secondary or tertiary hospital of the list or one registered already). Check first: every problem is listed and nothing is saved; then Import: every row or none. A row whose code is registered already is left as it is.",
@@ -245,7 +250,7 @@ fn page_html(c: &Console, kind: &ListKind, outcome: Option<&Outcome>) -> Markup 
     let l = c.lang;
     let csrf = c.session.csrf.as_deref().unwrap_or("");
     html! {
-        h1 { (l.t(kind.title.0, kind.title.1)) }
+        h1 { (l.t(kind.title.0, kind.title.1)) @if let Some(s) = &kind.subject { " · " (s) } }
         p.muted { (l.t(kind.intro.0, kind.intro.1)) }
         @match outcome {
             None => {},
@@ -482,7 +487,15 @@ async fn staff_page(
         return choose_institution(&state, &c, q.name.as_deref()).await;
     };
     let allowed = super::region::may_manage_staff_of(&c, institution);
-    page_of(&c, &staff_kind(institution), allowed)
+    page_of(&c, &named_staff_kind(&state, institution).await, allowed)
+}
+
+/// The staff list's page of `institution`, its name in the title.
+async fn named_staff_kind(state: &AppState, institution: i64) -> ListKind {
+    ListKind {
+        subject: Some(state.app.institution_name(institution).await).filter(|n| !n.is_empty()),
+        ..staff_kind(institution)
+    }
 }
 
 async fn staff_upload(
@@ -493,7 +506,7 @@ async fn staff_upload(
 ) -> Response {
     // No institution: none by that id, which the use case refuses (and audits).
     let institution = staff_institution(&c, &q).unwrap_or(0);
-    let kind = staff_kind(institution);
+    let kind = named_staff_kind(&state, institution).await;
     let allowed = super::region::may_manage_staff_of(&c, institution);
     let u = match upload_of(&c, &kind, form, allowed).await {
         Ok(u) => u,

@@ -579,6 +579,12 @@ async fn the_staff_list_page_checks_and_loads_in_words() {
     let form = page(&t, &session, &path, "zh").await;
     assert_eq!(form.status, StatusCode::OK, "{}", form.text);
     assert!(form.text.contains("人员名单导入") && form.text.contains("执业证书编号"));
+    let home_name = t.app.institution_name(t.home).await;
+    assert!(
+        form.text.contains(&format!("人员名单导入 · {home_name}")),
+        "whose list: {}",
+        form.text
+    );
     let csrf = csrf_of(&form.text);
     let send = |mode: &'static str, file: &str| {
         let (content_type, body) = multipart(&csrf, mode, file.as_bytes());
@@ -616,7 +622,6 @@ async fn the_staff_list_page_checks_and_loads_in_words() {
     let chooser = page(&t, &city, "/staff/import", "zh").await;
     assert_eq!(chooser.status, StatusCode::OK, "{}", chooser.text);
     assert!(chooser.text.contains("选择机构"), "{}", chooser.text);
-    let home_name = t.app.institution_name(t.home).await;
     let prefix: String = home_name.chars().take(3).collect();
     let found = page(
         &t,
