@@ -122,7 +122,8 @@ impl App {
 
     /// How far the caller's own job `key` has come (an imported list), if known.
     pub fn job_progress(&self, ctx: &Ctx, key: &str) -> Option<progress::Report> {
-        self.progress.report(ctx.principal.user_id, key)
+        self.progress
+            .report(ctx.principal.user_id, key, self.now_us())
     }
 
     /// When sign-in attempts lock an account, and for how long.

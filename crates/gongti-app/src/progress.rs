@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 const KEPT_US: i64 = 15 * 60 * 1_000_000;
 /// Reports kept at most (every user's together); the oldest go first.
 const REPORTS_MAX: usize = 1_000;
+/// Reports kept at most for one user, so that nobody's jobs push out another's.
+const REPORTS_PER_USER_MAX: usize = 16;
 
 /// What a job is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,20 +82,35 @@ impl Progress {
         tracker
     }
 
-    /// User `user_id`'s job `key`, if it is known.
-    pub fn report(&self, user_id: i64, key: &str) -> Option<Report> {
+    /// User `user_id`'s job `key`, if it is known and changed within the time kept.
+    pub fn report(&self, user_id: i64, key: &str, now_us: i64) -> Option<Report> {
         let reports = self.reports.lock().unwrap_or_else(|e| e.into_inner());
-        reports.get(&(user_id, key.to_owned())).copied()
+        reports
+            .get(&(user_id, key.to_owned()))
+            .filter(|r| now_us - r.updated_at_us < KEPT_US)
+            .copied()
     }
 
     fn put(&self, key: &Key, report: Report) {
         let mut reports = self.reports.lock().unwrap_or_else(|e| e.into_inner());
         reports.retain(|_, r| report.updated_at_us - r.updated_at_us < KEPT_US);
-        if reports.len() >= REPORTS_MAX && !reports.contains_key(key) {
-            let oldest = reports
-                .iter()
-                .min_by_key(|(_, r)| r.updated_at_us)
-                .map(|(k, _)| k.clone());
+        if !reports.contains_key(key) {
+            let user = key.0;
+            let oldest_of = |reports: &HashMap<Key, Report>, mine: bool| {
+                reports
+                    .iter()
+                    .filter(|(k, _)| !mine || k.0 == user)
+                    .min_by_key(|(_, r)| r.updated_at_us)
+                    .map(|(k, _)| k.clone())
+            };
+            let own = reports.keys().filter(|k| k.0 == user).count();
+            let oldest = if own >= REPORTS_PER_USER_MAX {
+                oldest_of(&reports, true)
+            } else if reports.len() >= REPORTS_MAX {
+                oldest_of(&reports, false)
+            } else {
+                None
+            };
             if let Some(k) = oldest {
                 reports.remove(&k);
             }
@@ -135,21 +152,26 @@ mod tests {
     fn a_job_is_seen_by_its_user_only_and_forgotten_after_a_while() {
         let p = Progress::default();
         let t = p.tracker(7, Some("job-0001"), 0);
-        assert_eq!(
-            p.report(7, "job-0001").map(|r| r.stage),
-            Some(Stage::Reading)
-        );
+        let stage = p.report(7, "job-0001", 0).map(|r| r.stage);
+        assert_eq!(stage, Some(Stage::Reading));
         t.report(Stage::Checking, 500, 1_000, 10);
-        let r = p.report(7, "job-0001").unwrap();
+        let r = p.report(7, "job-0001", 20).unwrap();
         assert_eq!(
             (r.stage, r.done, r.total, r.started_at_us),
             (Stage::Checking, 500, 1_000, 0)
         );
-        assert_eq!(p.report(8, "job-0001"), None, "another user's job");
-        // Another job's report, long after: the first is forgotten.
+        assert_eq!(p.report(8, "job-0001", 20), None, "another user's job");
+        // Long after its last change it is not said, before anything else is written.
+        assert_eq!(p.report(7, "job-0001", KEPT_US + 10), None);
+        // Another job's report, long after: the first is gone.
         p.tracker(8, Some("job-0002"), KEPT_US + 10);
-        assert_eq!(p.report(7, "job-0001"), None);
-        assert!(p.report(8, "job-0002").is_some());
+        let gone = !p
+            .reports
+            .lock()
+            .unwrap()
+            .contains_key(&(7, "job-0001".to_owned()));
+        assert!(gone);
+        assert!(p.report(8, "job-0002", KEPT_US + 10).is_some());
     }
 
     #[test]
@@ -173,14 +195,20 @@ mod tests {
     #[test]
     fn the_oldest_reports_go_first_beyond_the_bound() {
         let p = Progress::default();
-        for i in 0..REPORTS_MAX + 5 {
-            p.tracker(1, Some(&format!("job-{i:05}")), i as i64);
+        // One user's many jobs push out only their own oldest.
+        p.tracker(2, Some("other-user-job"), 0);
+        for i in 0..REPORTS_PER_USER_MAX + 5 {
+            p.tracker(1, Some(&format!("job-{i:05}")), 1 + i as i64);
+        }
+        let now = 100;
+        assert_eq!(p.report(1, "job-00000", now), None);
+        let newest = format!("job-{:05}", REPORTS_PER_USER_MAX + 4);
+        assert!(p.report(1, &newest, now).is_some());
+        assert!(p.report(2, "other-user-job", now).is_some());
+        // Every user's together stay within the bound.
+        for user in 10..10 + REPORTS_MAX as i64 {
+            p.tracker(user, Some("a-job-key"), now);
         }
         assert_eq!(p.reports.lock().unwrap().len(), REPORTS_MAX);
-        assert_eq!(p.report(1, "job-00000"), None);
-        assert!(
-            p.report(1, &format!("job-{:05}", REPORTS_MAX + 4))
-                .is_some()
-        );
     }
 }

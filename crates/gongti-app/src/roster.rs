@@ -246,6 +246,10 @@ impl App {
         dry_run: bool,
         job: Option<&str>,
     ) -> Result<RosterSummary, RosterError> {
+        // A key used before says this run from the start, refused or not.
+        let tracker = self
+            .progress
+            .tracker(ctx.principal.user_id, job, self.now_us());
         let mut entry = self.entry(ctx, "resident.import", Outcome::Ok);
         entry.reason = dry_run.then(|| "dry_run".to_owned());
         let actor = ctx.principal.actor();
@@ -254,11 +258,9 @@ impl App {
             .institution_id
             .is_some_and(|own| may_register_resident(&actor, InstitutionId(own)));
         if !allowed {
+            self.job_ended(&tracker);
             return Err(self.refuse(entry, AppError::Forbidden).await.into());
         }
-        let tracker = self
-            .progress
-            .tracker(ctx.principal.user_id, job, self.now_us());
         let result = match read_list(bytes, &RESIDENT_COLUMNS, resident_forms) {
             Ok((rows, ignored_columns)) => self
                 .register_residents(ctx, rows, dry_run, &tracker)
@@ -270,9 +272,14 @@ impl App {
             Err(found) => Err(RosterError::Problems(found)),
         };
         entry.outcome = outcome_of(&result);
-        self.audit.record(vec![entry]).await?;
         self.job_done(&tracker, &result);
+        self.audit.record(vec![entry]).await?;
         result
+    }
+
+    /// Says a job that read no list (refused before) has ended.
+    fn job_ended(&self, tracker: &Tracker) {
+        tracker.report(Stage::Done, 0, 0, self.now_us());
     }
 
     /// Says a list's job has ended (the page that sent it says how).
@@ -422,6 +429,9 @@ impl App {
         dry_run: bool,
         job: Option<&str>,
     ) -> Result<RosterSummary, RosterError> {
+        let tracker = self
+            .progress
+            .tracker(ctx.principal.user_id, job, self.now_us());
         let mut entry = self.registry_entry(ctx, "staff.import", "Staff", Outcome::Ok);
         entry.reason = dry_run.then(|| "dry_run".to_owned());
         entry.resource_id = Some(institution.to_string());
@@ -429,18 +439,21 @@ impl App {
             institution: InstitutionId(institution),
         };
         if !may_administer(&ctx.principal.actor(), action) {
+            self.job_ended(&tracker);
             return Err(self.refuse(entry, AppError::Forbidden).await.into());
         }
         let home = match self.store.institution(institution).await {
             Ok(i) => i,
-            Err(gongti_store::StoreError::NotFound) => {
-                return Err(self.refuse(entry, AppError::NotFound).await.into());
+            Err(e) => {
+                self.job_ended(&tracker);
+                return Err(match e {
+                    gongti_store::StoreError::NotFound => {
+                        self.refuse(entry, AppError::NotFound).await.into()
+                    }
+                    e => AppError::from(e).into(),
+                });
             }
-            Err(e) => return Err(AppError::from(e).into()),
         };
-        let tracker = self
-            .progress
-            .tracker(ctx.principal.user_id, job, self.now_us());
         let result = match read_list(bytes, &STAFF_COLUMNS, staff_rows) {
             Ok((rows, ignored_columns)) => self
                 .add_staff_rows(&home, rows, dry_run, ctx, (&entry, &tracker))
@@ -488,14 +501,15 @@ impl App {
         dry_run: bool,
         job: Option<&str>,
     ) -> Result<RosterSummary, RosterError> {
-        let mut entry = self.registry_entry(ctx, "institution.import", "Institution", Outcome::Ok);
-        entry.reason = dry_run.then(|| "dry_run".to_owned());
-        if !may_administer(&ctx.principal.actor(), RegistryAction::ManageInstitutions) {
-            return Err(self.refuse(entry, AppError::Forbidden).await.into());
-        }
         let tracker = self
             .progress
             .tracker(ctx.principal.user_id, job, self.now_us());
+        let mut entry = self.registry_entry(ctx, "institution.import", "Institution", Outcome::Ok);
+        entry.reason = dry_run.then(|| "dry_run".to_owned());
+        if !may_administer(&ctx.principal.actor(), RegistryAction::ManageInstitutions) {
+            self.job_ended(&tracker);
+            return Err(self.refuse(entry, AppError::Forbidden).await.into());
+        }
         let result = match read_list(bytes, &INSTITUTION_COLUMNS, institution_rows) {
             Ok((rows, ignored_columns)) => self
                 .add_institution_rows(rows, dry_run, ctx, (&entry, &tracker))

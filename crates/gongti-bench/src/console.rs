@@ -94,7 +94,8 @@ pub async fn console(
                 paths.push(p);
             }
         }
-        paths.dedup();
+        let mut seen = std::collections::HashSet::new();
+        paths.retain(|p| seen.insert(p.clone()));
         for path in paths {
             // A menu entry that leads on (科室与团队 → the institution's own page) is
             // measured where it leads.

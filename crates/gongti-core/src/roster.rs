@@ -260,8 +260,8 @@ pub enum RosterProblem {
     DuplicateOf { line: usize },
     /// An ID number the spreadsheet kept as a number: its last digits are lost.
     NumberNotText,
-    /// A code (a licence number) the spreadsheet kept as a number: a leading zero
-    /// may be gone, and nothing in the value says whether it was.
+    /// A code (a licence number) the spreadsheet kept as a number longer than its 15
+    /// exact digits: its last digits are lost.
     CodeAsNumber,
     /// The ID number is registered at another institution (a move is a transfer,
     /// not a second registration).
@@ -611,7 +611,9 @@ pub fn staff_rows(sheet: &Sheet) -> Result<Vec<StaffRow>, Vec<SheetProblem>> {
             0
         });
         let licence_number = optional("licence_number");
-        if licence_number.is_some()
+        // A spreadsheet keeps 15 digits of a number exactly (a licence number has no
+        // leading zero to lose); beyond that the last ones are gone.
+        if licence_number.as_ref().is_some_and(|l| l.len() > 15)
             && at
                 .get("licence_number")
                 .is_some_and(|&i| numeric.contains(&(r, i)))
@@ -948,15 +950,15 @@ mod tests {
     #[test]
     fn a_licence_number_kept_as_a_number_is_named() {
         let cells = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        // Row 0's licence number and row 1's years are number cells: only the code is
-        // named, as a number may have lost a leading zero.
+        // Number cells: a licence number of 15 digits is exact, one of 17 has lost
+        // its last digits; years of practice are a number anyway.
         let s = Sheet::from_lines(
             vec![
                 (1, cells(&["姓名", "角色", "执业证书编号", "独立执业年限"])),
-                (2, cells(&["王建国", "家庭医生", "12010000123", "12"])),
-                (3, cells(&["李秀英", "护士", "012010000124", "3"])),
+                (2, cells(&["王建国", "家庭医生", "12010000000123400", "12"])),
+                (3, cells(&["李秀英", "护士", "110120100001234", "3"])),
             ],
-            &[(2, 2), (3, 3)],
+            &[(2, 2), (3, 2), (3, 3)],
         );
         let rows = staff_rows(&s).unwrap();
         let found: Vec<_> = rows.iter().flat_map(|r| r.problems.clone()).collect();

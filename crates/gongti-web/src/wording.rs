@@ -417,8 +417,8 @@ pub(crate) fn sheet_problem(
             "not a role of an institution's staff (officers' and the city administrator's sign-ins are an operator's)".into(),
         ),
         RosterProblem::CodeAsNumber => (
-            "电子表格把编号存成了数字，开头的 0 可能已丢失：请把该列设为“文本”后重新录入".into(),
-            "the spreadsheet kept the code as a number, so a leading zero may be lost: format the column as text and enter it again".into(),
+            "电子表格把编号存成了数字，超过 15 位的末几位已丢失：请把该列设为“文本”后重新录入".into(),
+            "the spreadsheet kept the number as a number and lost its digits after the 15th: format the column as text and enter it again".into(),
         ),
         RosterProblem::NumberNotText => (
             "电子表格把身份证号存成了数字，末几位已丢失：请把该列设为“文本”后重新录入".into(),

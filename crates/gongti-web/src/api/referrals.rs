@@ -48,7 +48,7 @@ pub(crate) fn referral(r: &ReferralRecord) -> Value {
                "department_id": r.to_department_id, "department_name": r.to_department_name},
         "booking_id": r.booking_id,
         "slot_starts_at": r.slot_starts_at_us.map(views::utc),
-        "slot_pool": r.booking_pool.map(|p| p.code()),
+        "booked_via": r.booking_pool.map(|p| p.code()),
         "source": {"kind": r.source_kind, "id": r.source_id},
         "reason": r.reason,
         "rules": r.rules.as_deref().map(|s| s.split(',').filter(|c| !c.is_empty()).collect::<Vec<_>>()),

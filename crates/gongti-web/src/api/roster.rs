@@ -52,6 +52,23 @@ async fn job(
     Ok(Json(job_json(&report)))
 }
 
+/// The caller's job key, when it is one (8 to 64 letters, digits, `-`, `_`).
+fn job_key(q: &ImportParams) -> Result<Option<&str>, Box<Response>> {
+    match q.job.as_deref() {
+        Some(key) if !gongti_app::progress::valid_key(key) => {
+            Err(ApiError::of(&gongti_app::AppError::Invalid(vec![
+                gongti_core::problem::FieldProblem::new(
+                    "job",
+                    gongti_core::problem::Problem::Malformed,
+                ),
+            ]))
+            .into_response()
+            .into())
+        }
+        key => Ok(key),
+    }
+}
+
 /// A job's progress as the API and the console's page give it.
 pub(crate) fn job_json(r: &gongti_app::progress::Report) -> Value {
     json!({
@@ -92,9 +109,13 @@ async fn import(
     ApiQuery(q): ApiQuery<ImportParams>,
     body: Bytes,
 ) -> Response {
+    let job = match job_key(&q) {
+        Ok(job) => job,
+        Err(refused) => return *refused,
+    };
     let result = state
         .app
-        .import_residents(&ctx, &body, q.dry_run, q.job.as_deref())
+        .import_residents(&ctx, &body, q.dry_run, job)
         .await;
     answer(
         result,
@@ -110,9 +131,13 @@ async fn import_institutions(
     ApiQuery(q): ApiQuery<ImportParams>,
     body: Bytes,
 ) -> Response {
+    let job = match job_key(&q) {
+        Ok(job) => job,
+        Err(refused) => return *refused,
+    };
     let result = state
         .app
-        .import_institutions(&ctx, &body, q.dry_run, q.job.as_deref())
+        .import_institutions(&ctx, &body, q.dry_run, job)
         .await;
     answer(
         result,
@@ -129,9 +154,13 @@ async fn import_staff(
     ApiQuery(q): ApiQuery<ImportParams>,
     body: Bytes,
 ) -> Response {
+    let job = match job_key(&q) {
+        Ok(job) => job,
+        Err(refused) => return *refused,
+    };
     let result = state
         .app
-        .import_staff(&ctx, id, &body, q.dry_run, q.job.as_deref())
+        .import_staff(&ctx, id, &body, q.dry_run, job)
         .await;
     answer(
         result,

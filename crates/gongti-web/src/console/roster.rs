@@ -76,7 +76,7 @@ f.addEventListener('submit',function(e){var b=e.submitter;if(!b)return;e.prevent
 var key=f.querySelector('input[name=job]').value,data=new FormData(f),x=new XMLHttpRequest(),over=false;data.append(b.name,b.value);
 box.hidden=false;buttons(true);show(w.sending.replace('{p}','0'),0,0);
 function ask(){if(over)return;fetch('/jobs/'+key,{credentials:'same-origin'}).then(function(r){return r.ok?r.json():null}).then(function(j){if(over)return;
-if(j)show((w[j.stage]||'').replace('{n}',j.done.toLocaleString()).replace('{t}',j.total.toLocaleString()),j.done,j.stage=='saving'?0:j.total);setTimeout(ask,400)},function(){setTimeout(ask,1000)})}
+if(j)show((w[j.stage]||'').replace('{n}',j.done.toLocaleString()).replace('{t}',j.total.toLocaleString()),j.done,j.stage=='saving'?0:j.total);setTimeout(ask,400)}).catch(function(){if(!over)setTimeout(ask,1000)})}
 x.upload.onprogress=function(p){if(p.lengthComputable)show(w.sending.replace('{p}',Math.round(100*p.loaded/p.total)),p.loaded,p.total)};
 x.upload.onload=function(){show(w.reading,0,0);setTimeout(ask,200)};
 x.onload=function(){over=true;document.open();document.write(x.responseText);document.close()};

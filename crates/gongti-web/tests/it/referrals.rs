@@ -563,7 +563,7 @@ async fn a_public_referral_takes_reserved_slots_once_released() {
         let r = refer().await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         let referral = r.json();
-        assert_eq!(referral["slot_pool"], "public", "{referral}");
+        assert_eq!(referral["booked_via"], "public", "{referral}");
         let booking = t
             .store
             .booking(referral["booking_id"].as_i64().unwrap())

@@ -216,6 +216,17 @@ async fn a_centre_checks_its_list_sees_every_problem_then_loads_every_row_once()
             ),
             (Value::from("done"), Value::from(6), Value::from(6))
         );
+        // A key that cannot name a job is refused before anything is read.
+        let r = upload(
+            &t,
+            &admin,
+            "?job=short",
+            "text/csv",
+            good_list().into_bytes(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert_eq!(r.json()["problems"][0]["field"], "job", "{}", r.text);
         let doctor = t.token("doctor").await;
         for (token, key) in [(&doctor, "api-job-0001"), (&admin, "api-job-0002")] {
             let r = t.get(&format!("/api/v1/jobs/{key}"), token).await;
