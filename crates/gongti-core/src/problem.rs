@@ -133,15 +133,15 @@ mod tests {
             ("wang\u{3000}li", Some(Problem::Whitespace)),
             ("wang\u{7}li", Some(Problem::Whitespace)),
             (
-                "abcde",
+                "wang.li.zhang",
                 Some(Problem::Length {
                     min_chars: 1,
-                    max_chars: 4,
+                    max_chars: 8,
                 }),
             ),
         ] {
             assert_eq!(
-                username_problem(input, 4).as_ref(),
+                username_problem(input, 8).as_ref(),
                 expected.as_ref(),
                 "{input:?}"
             );
