@@ -63,7 +63,7 @@ pub struct ReferralRecord {
     pub to_department_name: String,
     pub booking_id: Option<i64>,
     pub slot_starts_at_us: Option<i64>,
-    /// The pool the booking was made through: 预留号 (the family doctor's) or 公开号
+    /// The pool the booking was made through: 预留号 (the family doctor's) or 普通号
     /// (a public booking, which may take a reserved slot once it is released).
     pub booking_pool: Option<Pool>,
     pub source_kind: String,

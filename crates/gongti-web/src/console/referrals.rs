@@ -371,7 +371,7 @@ async fn referral_page(State(state): State<AppState>, c: Console, Path(id): Path
 /// What the referral's booked visit is called: a reserved slot (预留号) or a public one.
 fn slot_label(l: Lang, pool: Option<Pool>) -> &'static str {
     match pool {
-        Some(Pool::Public) => l.t("公开号就诊时间：", "Public slot: "),
+        Some(Pool::Public) => l.t("普通号就诊时间：", "Public slot: "),
         _ => l.t("预留号就诊时间：", "Reserved slot: "),
     }
 }

@@ -126,7 +126,7 @@ async fn a_patient_without_a_contract_is_referred_by_signing_or_through_a_public
     assert_eq!(booking.pool, Pool::Public);
     assert_eq!(referral["booked_via"], "public");
     let shown = page(&t, &doctor, &location, "zh").await;
-    assert!(shown.text.contains("公开号就诊时间"), "{}", shown.text);
+    assert!(shown.text.contains("普通号就诊时间"), "{}", shown.text);
     assert!(!shown.text.contains("预留号就诊时间"), "{}", shown.text);
     let contracts = t
         .get(&format!("/api/v1/residents/{second}/contracts"), &token)
