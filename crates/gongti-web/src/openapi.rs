@@ -54,6 +54,11 @@ fn institutions_import() -> Value {
     )
 }
 
+/// A job's key as `gongti_app::progress::valid_key` takes it.
+fn job_key_schema() -> Value {
+    json!({"type": "string", "minLength": 8, "maxLength": 64, "pattern": "^[A-Za-z0-9_-]+$"})
+}
+
 /// A list brought in as a file (CSV or XLSX as the body), checked with `dry_run`.
 fn list_import(summary: &str, tag: &str, mut params: Value, answer: &str) -> Value {
     params
@@ -68,7 +73,7 @@ fn list_import(summary: &str, tag: &str, mut params: Value, answer: &str) -> Val
             query(
                 "job",
                 "A key of your choosing (8 to 64 letters, digits, - and _): the list's progress is then at GET /jobs/{job}",
-                json!({"type": "string"}),
+                job_key_schema(),
             ),
         ]);
     let mut o = op(summary, tag, params, None, ("200", answer));
@@ -355,7 +360,7 @@ fn paths(glass: Value) -> Value {
         "/residents/import": {"post": roster_import()},
         "/institutions/{id}/staff/import": {"post": staff_import()},
         "/institutions/import": {"post": institutions_import()},
-        "/jobs/{job}": {"get": op("How far your own list has come while it is read, checked and saved: stage (reading, checking, saving, done) and rows done of all (404 when the key is not known, another user's or long finished)", "region", json!([{"name": "job", "in": "path", "required": true, "schema": {"type": "string"}}]), None, ("200", "{stage, done, total, started_at, updated_at}"))},
+        "/jobs/{job}": {"get": op("How far your own list has come while it is read, checked and saved: stage (reading, checking, saving, done) and rows done of all (404 when the key is not known, another user's or long finished)", "region", json!([{"name": "job", "in": "path", "required": true, "schema": job_key_schema()}]), None, ("200", "{stage, done, total, started_at, updated_at}"))},
         "/service-packages": {"get": op("Family-doctor service packages with their fee split (fen)", "contracts", json!([]), None, ("200", "{items}"))},
         "/residents/{id}/contracts": {
             "get": op("A resident's contracts, newest first (audited)", "contracts", json!([path_id()]), None, ("200", "{items}")),
