@@ -53,7 +53,7 @@ async fn job(
 }
 
 /// The caller's job key, when it is one (8 to 64 letters, digits, `-`, `_`).
-fn job_key(q: &ImportParams) -> Result<Option<&str>, Box<Response>> {
+fn job_key(q: &ImportParams) -> Result<Option<&str>, ApiError> {
     match q.job.as_deref() {
         Some(key) if !gongti_app::progress::valid_key(key) => {
             Err(ApiError::of(&gongti_app::AppError::Invalid(vec![
@@ -61,9 +61,7 @@ fn job_key(q: &ImportParams) -> Result<Option<&str>, Box<Response>> {
                     "job",
                     gongti_core::problem::Problem::Malformed,
                 ),
-            ]))
-            .into_response()
-            .into())
+            ])))
         }
         key => Ok(key),
     }
@@ -108,20 +106,17 @@ async fn import(
     axum::Extension(ctx): axum::Extension<Ctx>,
     ApiQuery(q): ApiQuery<ImportParams>,
     body: Bytes,
-) -> Response {
-    let job = match job_key(&q) {
-        Ok(job) => job,
-        Err(refused) => return *refused,
-    };
+) -> Result<Response, ApiError> {
+    let job = job_key(&q)?;
     let result = state
         .app
         .import_residents(&ctx, &body, q.dry_run, job)
         .await;
-    answer(
+    Ok(answer(
         result,
         q.dry_run,
         ("registered", "would_register", "already_registered"),
-    )
+    ))
 }
 
 /// `POST /institutions/import`: a city's institutions.
@@ -130,20 +125,17 @@ async fn import_institutions(
     axum::Extension(ctx): axum::Extension<Ctx>,
     ApiQuery(q): ApiQuery<ImportParams>,
     body: Bytes,
-) -> Response {
-    let job = match job_key(&q) {
-        Ok(job) => job,
-        Err(refused) => return *refused,
-    };
+) -> Result<Response, ApiError> {
+    let job = job_key(&q)?;
     let result = state
         .app
         .import_institutions(&ctx, &body, q.dry_run, job)
         .await;
-    answer(
+    Ok(answer(
         result,
         q.dry_run,
         ("added", "would_add", "already_registered"),
-    )
+    ))
 }
 
 /// `POST /institutions/{id}/staff/import`: an institution's staff list.
@@ -153,20 +145,17 @@ async fn import_staff(
     Path(id): Path<i64>,
     ApiQuery(q): ApiQuery<ImportParams>,
     body: Bytes,
-) -> Response {
-    let job = match job_key(&q) {
-        Ok(job) => job,
-        Err(refused) => return *refused,
-    };
+) -> Result<Response, ApiError> {
+    let job = job_key(&q)?;
     let result = state
         .app
         .import_staff(&ctx, id, &body, q.dry_run, job)
         .await;
-    answer(
+    Ok(answer(
         result,
         q.dry_run,
         ("added", "would_add", "already_on_staff"),
-    )
+    ))
 }
 
 /// The answer to a list: what it came to (the names of the added, the to-be-added

@@ -58,7 +58,7 @@ pub(super) fn may_manage_staff_of(c: &Console, institution: i64) -> bool {
     )
 }
 
-fn kind_name(l: Lang, k: InstitutionKind) -> &'static str {
+pub(super) fn kind_name(l: Lang, k: InstitutionKind) -> &'static str {
     l.t(k.name_zh(), k.name_en())
 }
 

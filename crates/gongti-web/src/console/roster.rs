@@ -548,7 +548,7 @@ async fn choose_institution(state: &AppState, c: &Console, name: Option<&str>) -
                     @if page.items.is_empty() { p.muted { (l.t("没有名称以此开头的机构。", "No institution's name starts so.")) } }
                     ul #institution-choices {
                         @for i in &page.items {
-                            li { a href=(format!("/staff/import?institution={}", i.id)) { (i.name) } " · " (l.t(i.kind.name_zh(), i.kind.name_en())) }
+                            li { a href=(format!("/staff/import?institution={}", i.id)) { (i.name) } " · " (super::region::kind_name(l, i.kind)) }
                         }
                     }
                     @if page.next_after.is_some() { p.muted { (l.t("只列出前面一部分，请输入名称缩小范围。", "Only the first few are listed: type more of the name.")) } }
