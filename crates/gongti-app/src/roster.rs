@@ -89,22 +89,29 @@ fn read_list<T>(
     columns: &'static [gongti_core::roster::Column],
     rows: fn(&Sheet) -> Result<Vec<T>, Vec<SheetProblem>>,
 ) -> Result<(Vec<T>, Vec<String>), Vec<SheetProblem>> {
-    let sheet = read_sheet(bytes)?;
+    let sheet = read_sheet(bytes, columns)?;
     Ok((rows(&sheet)?, ignored_columns(&sheet, columns)))
 }
 
-/// Reads a file as a sheet: an XLSX workbook (by its zip signature) or CSV text.
-pub fn read_sheet(bytes: &[u8]) -> Result<Sheet, Vec<SheetProblem>> {
+/// Reads a file as a sheet of a list of `columns`: an XLSX workbook (by its zip
+/// signature) or CSV text.
+pub fn read_sheet(
+    bytes: &[u8],
+    columns: &'static [gongti_core::roster::Column],
+) -> Result<Sheet, Vec<SheetProblem>> {
     if bytes.starts_with(b"PK\x03\x04") {
-        read_xlsx(bytes)
+        read_xlsx(bytes, columns)
     } else {
-        read_csv(bytes)
+        read_csv(bytes, columns)
     }
 }
 
 /// CSV text: UTF-8 (a byte-order mark skipped) or else GB 18030; comma-separated,
 /// quoted as RFC 4180 says; blank lines skipped.
-fn read_csv(bytes: &[u8]) -> Result<Sheet, Vec<SheetProblem>> {
+fn read_csv(
+    bytes: &[u8],
+    columns: &'static [gongti_core::roster::Column],
+) -> Result<Sheet, Vec<SheetProblem>> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => std::borrow::Cow::Borrowed(t),
@@ -152,7 +159,7 @@ fn read_csv(bytes: &[u8]) -> Result<Sheet, Vec<SheetProblem>> {
             .map(|c| c.matches('\n').count())
             .sum::<usize>();
     }
-    Ok(Sheet::from_lines(lines, &[]))
+    Ok(Sheet::from_lines(lines, &[], columns))
 }
 
 /// Columns read of a spreadsheet row: a register has a handful; a stray cell far to
@@ -162,7 +169,10 @@ const XLSX_COLUMNS_MAX: u32 = 64;
 /// An XLSX workbook's first sheet, read cell by cell as stored (never as a grid: a
 /// stray cell far away would make one of billions); a date cell is read as its day, a
 /// number as written (and remembered as a number: an ID number there has lost digits).
-fn read_xlsx(bytes: &[u8]) -> Result<Sheet, Vec<SheetProblem>> {
+fn read_xlsx(
+    bytes: &[u8],
+    columns: &'static [gongti_core::roster::Column],
+) -> Result<Sheet, Vec<SheetProblem>> {
     use calamine::{DataRef, Reader};
     let mut book: calamine::Xlsx<_> =
         calamine::open_workbook_from_rs(Cursor::new(bytes)).map_err(|_| unreadable())?;
@@ -232,7 +242,7 @@ fn read_xlsx(bytes: &[u8]) -> Result<Sheet, Vec<SheetProblem>> {
             (row as usize + 1, line)
         })
         .collect();
-    Ok(Sheet::from_lines(lines, &numeric_cells))
+    Ok(Sheet::from_lines(lines, &numeric_cells, columns))
 }
 
 impl App {
@@ -799,21 +809,22 @@ mod tests {
     #[test]
     fn csv_is_read_as_utf8_with_or_without_its_mark_or_as_gb18030() {
         let text = "姓名,身份证号\n王建国,11010519491231002X\n\n";
-        let plain = read_sheet(text.as_bytes()).unwrap();
+        let plain = read_sheet(text.as_bytes(), &RESIDENT_COLUMNS).unwrap();
         assert_eq!(plain.header, ["姓名", "身份证号"]);
         assert_eq!(plain.rows, [["王建国", "11010519491231002X"]]);
         assert_eq!(plain.row_lines, [2]);
         let marked = [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat();
-        assert_eq!(read_sheet(&marked).unwrap(), plain);
+        assert_eq!(read_sheet(&marked, &RESIDENT_COLUMNS).unwrap(), plain);
         let (gbk, _, _) = encoding_rs::GB18030.encode(text);
         assert_ne!(gbk.as_ref(), text.as_bytes());
-        assert_eq!(read_sheet(&gbk).unwrap(), plain);
+        assert_eq!(read_sheet(&gbk, &RESIDENT_COLUMNS).unwrap(), plain);
     }
 
     #[test]
     fn a_title_and_blank_lines_keep_the_line_numbers() {
         let sheet = read_sheet(
             "卫津社区居民花名册\n\n姓名,身份证号\n甲,1\n\n乙,\"2\n3\"\n丙,4\n".as_bytes(),
+            &RESIDENT_COLUMNS,
         )
         .unwrap();
         assert_eq!(sheet.header_line, 3);
@@ -823,7 +834,11 @@ mod tests {
 
     #[test]
     fn quoted_cells_keep_their_commas_and_lines() {
-        let sheet = read_sheet("姓名,住址\n\"王, 建国\",\"一楼\n二门\"\n".as_bytes()).unwrap();
+        let sheet = read_sheet(
+            "姓名,住址\n\"王, 建国\",\"一楼\n二门\"\n".as_bytes(),
+            &RESIDENT_COLUMNS,
+        )
+        .unwrap();
         assert_eq!(sheet.rows, [["王, 建国", "一楼\n二门"]]);
     }
 
@@ -833,7 +848,7 @@ mod tests {
             b"PK\x03\x04not a zip".as_slice(),
             b"\x00\x01\x02\xff\xfe".as_slice(),
         ] {
-            let found = read_sheet(bytes).unwrap_err();
+            let found = read_sheet(bytes, &RESIDENT_COLUMNS).unwrap_err();
             assert_eq!(found[0].problem, RosterProblem::Unreadable);
         }
     }

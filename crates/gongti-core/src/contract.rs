@@ -51,6 +51,17 @@ impl ContractStatus {
         }
     }
 
+    /// Whether a contract of this status is in force within its term: the resident's
+    /// latest, or one followed by a renewal or a switch (until its end). A terminated
+    /// or expired contract no longer is — as the worklists, alerts and reserved slots
+    /// read it.
+    pub fn holds_its_term(self) -> bool {
+        matches!(
+            self,
+            ContractStatus::Active | ContractStatus::Renewed | ContractStatus::Switched
+        )
+    }
+
     pub fn parse(code: &str) -> Option<ContractStatus> {
         match code {
             "active" => Some(ContractStatus::Active),
@@ -264,6 +275,107 @@ impl FeeSplit {
     }
 }
 
+/// The figures of 签约率 (share of residents under a family-doctor contract, and the
+/// same among patients under chronic-disease management), kept as counts that change
+/// on given days so that a scope's figure on a day is a sum of a few kept rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CoverageMeasure {
+    /// Residents registered (not merged into another record).
+    Residents,
+    /// Residents with a contract in force.
+    Contracted,
+    /// Residents under chronic-disease management (an active enrolment).
+    Managed,
+    /// Residents under management with a contract in force.
+    ManagedContracted,
+}
+
+impl CoverageMeasure {
+    pub const ALL: [CoverageMeasure; 4] = [
+        CoverageMeasure::Residents,
+        CoverageMeasure::Contracted,
+        CoverageMeasure::Managed,
+        CoverageMeasure::ManagedContracted,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            CoverageMeasure::Residents => "residents",
+            CoverageMeasure::Contracted => "contracted",
+            CoverageMeasure::Managed => "managed",
+            CoverageMeasure::ManagedContracted => "managed_contracted",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<CoverageMeasure> {
+        CoverageMeasure::ALL.into_iter().find(|m| m.code() == code)
+    }
+}
+
+/// The day the figures that do not depend on the day (registered, under management)
+/// count from: before any contract or record of the region.
+pub const COVERAGE_FROM: Date = time::macros::date!(1900 - 01 - 01);
+
+/// What of one resident the 签约率 figures count: whether the record counts (a
+/// registered resident, not merged away), whether they are under chronic-disease
+/// management now, and their contracts (any status: only those that hold their term,
+/// `ContractStatus::holds_its_term`, count).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CoverageFacts {
+    pub registered: bool,
+    pub managed: bool,
+    pub contracts: Vec<ContractState>,
+}
+
+/// One resident's part in the kept 签约率 figures: (measure, from day, change). The
+/// figure of a measure on day D is the sum of the changes dated D or earlier, so a
+/// contract holding its term from S through E adds one from S and takes it away from
+/// the day after E; terms that meet or overlap (a renewal following its predecessor)
+/// count the resident once.
+pub fn coverage_parts(f: &CoverageFacts) -> Vec<(CoverageMeasure, Date, i64)> {
+    let mut parts = Vec::new();
+    if !f.registered {
+        return parts;
+    }
+    parts.push((CoverageMeasure::Residents, COVERAGE_FROM, 1));
+    if f.managed {
+        parts.push((CoverageMeasure::Managed, COVERAGE_FROM, 1));
+    }
+    let mut terms: Vec<(Date, Date)> = f
+        .contracts
+        .iter()
+        .filter(|c| c.status.holds_its_term() && c.start_on <= c.end_on)
+        .map(|c| (c.start_on, c.end_on))
+        .collect();
+    terms.sort_unstable();
+    let mut merged: Vec<(Date, Date)> = Vec::with_capacity(terms.len());
+    for (start, last) in terms {
+        match merged.last_mut() {
+            Some((_, l)) if l.next_day().is_none_or(|after| start <= after) => {
+                *l = (*l).max(last);
+            }
+            _ => merged.push((start, last)),
+        }
+    }
+    let measures: &[CoverageMeasure] = if f.managed {
+        &[
+            CoverageMeasure::Contracted,
+            CoverageMeasure::ManagedContracted,
+        ]
+    } else {
+        &[CoverageMeasure::Contracted]
+    };
+    for (start, last) in merged {
+        for m in measures {
+            parts.push((*m, start, 1));
+            if let Some(after) = last.next_day() {
+                parts.push((*m, after, -1));
+            }
+        }
+    }
+    parts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,5 +556,106 @@ mod tests {
             .is_valid()
         );
         assert!(!FeeSplit::default().is_valid());
+    }
+
+    #[test]
+    fn coverage_counts_contracts_in_force_once_per_resident() {
+        // 签约率 counts residents with a contract in force (DOMAIN.md §5: one team at a
+        // time, a one-year term, renewable or switchable at expiry); the figure on a
+        // day is the sum of the parts dated that day or earlier.
+        use CoverageMeasure::*;
+        let on = |f: &CoverageFacts, m: CoverageMeasure, day: Date| -> i64 {
+            coverage_parts(f)
+                .iter()
+                .filter(|(pm, d, _)| *pm == m && *d <= day)
+                .map(|(_, _, n)| n)
+                .sum()
+        };
+        let first = date!(2026 - 01 - 10);
+        let held = contract(1, 7, ContractStatus::Active, first);
+        let renewed = ContractState {
+            status: ContractStatus::Renewed,
+            ..held
+        };
+        let next = contract(2, 7, ContractStatus::Active, date!(2027 - 01 - 10));
+        let terminated = ContractState {
+            status: ContractStatus::Terminated,
+            ended_on: Some(date!(2026 - 06 - 30)),
+            ..held
+        };
+        let expired = ContractState {
+            status: ContractStatus::Expired,
+            ..held
+        };
+        let facts = |registered, managed, contracts: Vec<ContractState>| CoverageFacts {
+            registered,
+            managed,
+            contracts,
+        };
+        // (facts, day, [residents, contracted, managed, managed and contracted])
+        let cases: Vec<(CoverageFacts, Date, [i64; 4])> = vec![
+            (facts(true, false, vec![]), first, [1, 0, 0, 0]),
+            (facts(true, true, vec![]), first, [1, 0, 1, 0]),
+            (
+                facts(true, false, vec![held]),
+                date!(2026 - 01 - 09),
+                [1, 0, 0, 0],
+            ),
+            (facts(true, false, vec![held]), first, [1, 1, 0, 0]),
+            (
+                facts(true, true, vec![held]),
+                date!(2027 - 01 - 09),
+                [1, 1, 1, 1],
+            ),
+            // The term's last day is its end; the day after, it no longer counts.
+            (
+                facts(true, true, vec![held]),
+                date!(2027 - 01 - 10),
+                [1, 0, 1, 0],
+            ),
+            // A renewal follows without a gap and counts the resident once.
+            (
+                facts(true, false, vec![renewed, next]),
+                date!(2027 - 01 - 09),
+                [1, 1, 0, 0],
+            ),
+            (
+                facts(true, false, vec![renewed, next]),
+                date!(2027 - 01 - 10),
+                [1, 1, 0, 0],
+            ),
+            (
+                facts(true, false, vec![renewed, next]),
+                date!(2028 - 01 - 10),
+                [1, 0, 0, 0],
+            ),
+            // Terminated: no longer in force, on any day.
+            (
+                facts(true, true, vec![terminated]),
+                date!(2026 - 06 - 30),
+                [1, 0, 1, 0],
+            ),
+            (
+                facts(true, true, vec![terminated]),
+                date!(2026 - 02 - 01),
+                [1, 0, 1, 0],
+            ),
+            // Expired (ran out, replaced by a new signing) never counts.
+            (facts(true, false, vec![expired]), first, [1, 0, 0, 0]),
+            // A merged-away record counts nowhere.
+            (facts(false, true, vec![held]), first, [0, 0, 0, 0]),
+        ];
+        for (f, day, want) in cases {
+            let got = [
+                on(&f, Residents, day),
+                on(&f, Contracted, day),
+                on(&f, Managed, day),
+                on(&f, ManagedContracted, day),
+            ];
+            assert_eq!(got, want, "{f:?} on {day}");
+        }
+        for m in CoverageMeasure::ALL {
+            assert_eq!(CoverageMeasure::parse(m.code()), Some(m));
+        }
     }
 }

@@ -200,19 +200,18 @@ pub struct Sheet {
 }
 
 impl Sheet {
-    /// A sheet from the non-blank lines of a file, each with its line number, and the
-    /// cells held as numbers as (line, column). The header is the first line naming a
-    /// column of the sheet (a title above it is skipped), or else the first line.
-    pub fn from_lines(lines: Vec<(usize, Vec<String>)>, numeric: &[(usize, usize)]) -> Sheet {
+    /// A sheet of a list of `columns` from the non-blank lines of a file, each with its
+    /// line number, and the cells held as numbers as (line, column). The header is the
+    /// first line naming one of the list's columns (a title above it is skipped, even
+    /// one that names another list's column), or else the first line.
+    pub fn from_lines(
+        lines: Vec<(usize, Vec<String>)>,
+        numeric: &[(usize, usize)],
+        columns: &'static [Column],
+    ) -> Sheet {
         let at = lines
             .iter()
-            .position(|(_, cells)| {
-                cells.iter().any(|c| {
-                    [&RESIDENT_COLUMNS[..], &STAFF_COLUMNS, &INSTITUTION_COLUMNS]
-                        .into_iter()
-                        .any(|columns| column_in(columns, c).is_some())
-                })
-            })
+            .position(|(_, cells)| cells.iter().any(|c| column_in(columns, c).is_some()))
             .unwrap_or(0);
         let mut lines = lines.into_iter().skip(at);
         let Some((header_line, header)) = lines.next() else {
@@ -751,7 +750,7 @@ mod tests {
         let cells = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let mut lines = vec![(1, cells(header))];
         lines.extend(rows.iter().enumerate().map(|(i, r)| (i + 2, cells(r))));
-        Sheet::from_lines(lines, &[])
+        Sheet::from_lines(lines, &[], &RESIDENT_COLUMNS)
     }
 
     fn codes(found: &[SheetProblem]) -> Vec<(usize, Option<&str>, &str)> {
@@ -830,6 +829,7 @@ mod tests {
                 (2, cells(&["甲", "110105194912310000"])),
             ],
             &[(2, 1)],
+            &RESIDENT_COLUMNS,
         );
         assert_eq!(
             codes(&resident_forms(&s).unwrap()[0].problems),
@@ -865,6 +865,7 @@ mod tests {
                 (7, cells(&["乙", "110105194912310021", "一九四九"])),
             ],
             &[(7, 1)],
+            &RESIDENT_COLUMNS,
         );
         assert_eq!((s.header_line, s.row_lines.clone()), (3, vec![4, 7]));
         assert_eq!(s.numeric_cells, [(1, 1)]);
@@ -877,8 +878,19 @@ mod tests {
             ]
         );
         assert_eq!(rows[1].line, 7);
+        // A title naming another list's column (角色, of a staff list) is a title here.
+        let s = Sheet::from_lines(
+            vec![
+                (1, cells(&["角色"])),
+                (2, cells(&["姓名", "身份证号", "出生日期"])),
+                (3, cells(&["甲", "11010519491231002X", "1949-12-31"])),
+            ],
+            &[],
+            &RESIDENT_COLUMNS,
+        );
+        assert_eq!((s.header_line, s.row_lines.clone()), (2, vec![3]));
         // No header at all: the first line is taken, and its cells named unknown.
-        let s = Sheet::from_lines(vec![(2, cells(&["甲", "乙"]))], &[]);
+        let s = Sheet::from_lines(vec![(2, cells(&["甲", "乙"]))], &[], &RESIDENT_COLUMNS);
         assert_eq!(s.header_line, 2);
         assert_eq!(
             codes(&resident_forms(&s).unwrap_err())[0],
@@ -959,6 +971,7 @@ mod tests {
                 (3, cells(&["李秀英", "护士", "110120100001234", "3"])),
             ],
             &[(2, 2), (3, 2), (3, 3)],
+            &STAFF_COLUMNS,
         );
         let rows = staff_rows(&s).unwrap();
         let found: Vec<_> = rows.iter().flat_map(|r| r.problems.clone()).collect();

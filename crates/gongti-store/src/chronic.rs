@@ -825,11 +825,13 @@ impl Store {
     ) -> Result<EnrolmentRecord> {
         let id: i64 = on_write!(self, pool => {
             let mut tx = pool.begin().await?;
+            let before = crate::coverage_counts::coverage_facts_in!(tx, &[n.resident_id], true);
             let id = insert_enrolment_in!(tx, n, now_us);
             if let (Some((params, events)), Some(scopes)) = (history, &n.scopes) {
                 let updates = enrolment_history(id, n, scopes, events);
                 crate::maintained::apply_indicator_updates!(tx, updates, params);
             }
+            crate::coverage_counts::restate_coverage_in!(tx, &[n.resident_id], before);
             stage_audit!(tx, &created(audit, id));
             tx.commit().await?;
             id
@@ -850,7 +852,15 @@ impl Store {
     ) -> Result<EnrolmentRecord> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
-            // Lock the row first (on PostgreSQL), then read the follow-ups afresh.
+            // The resident first (as every write of their 签约率 facts locks them),
+            // then the enrolment (on PostgreSQL); then the follow-ups read afresh.
+            let patient: Option<(i64,)> = sqlx::query_as("SELECT resident_id FROM chronic_enrolments WHERE id = $1")
+                .bind(n.enrolment_id)
+                .fetch_optional(&mut *tx).await?;
+            let Some((patient,)) = patient else {
+                return Err(StoreError::Changed("enrolment"));
+            };
+            let before = crate::coverage_counts::coverage_facts_in!(tx, &[patient], true);
             let locked = sqlx::query(LOCK_ACTIVE_ENROLMENT)
                 .bind(n.enrolment_id).bind(n.now_us)
                 .execute(&mut *tx).await?;
@@ -909,6 +919,7 @@ impl Store {
                     crate::maintained::add_count_deltas!(tx, scopes, &disease, &code, delta);
                 }
             }
+            crate::coverage_counts::restate_coverage_in!(tx, &[patient], before);
             stage_audit!(tx, audit);
             tx.commit().await?;
         });

@@ -6,6 +6,7 @@ use gongti_core::audit::AuditEntry;
 use gongti_core::contract::{Close, ContractState, ContractStatus, FeeSplit, NewTerm};
 use time::Date;
 
+use crate::coverage_counts::{coverage_facts_in, restate_coverage_in};
 use crate::outbox::{created, stage_audit};
 use crate::row::{RowExt, id_list, trusted};
 use crate::{Page, Result, Store, StoreError, date_cursor, on_read, on_write, split_date_cursor};
@@ -18,15 +19,6 @@ pub struct PackageRecord {
     /// The basic package every contract carries; others are optional.
     pub basic: bool,
     pub split: FeeSplit,
-}
-
-/// How far contracts reach in a scope (see [`Store::contract_coverage`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ContractCoverage {
-    pub residents: u64,
-    pub contracted: u64,
-    pub chronic: u64,
-    pub chronic_contracted: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -302,6 +294,7 @@ impl Store {
     ) -> Result<Option<i64>> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
+            let before = coverage_facts_in!(tx, &[w.resident_id], true);
             for c in &w.close {
                 let done = sqlx::query(
                     "UPDATE contracts SET status = $1, ended_on = COALESCE($2, ended_on),
@@ -327,6 +320,7 @@ impl Store {
                 Some(o) => Some(open_contract_in!(tx, w.resident_id, o, w.now_us)),
                 None => None,
             };
+            restate_coverage_in!(tx, &[w.resident_id], before);
             match opened {
                 Some(id) => stage_audit!(tx, &created(audit, id)),
                 None => stage_audit!(tx, audit),
@@ -338,7 +332,8 @@ impl Store {
 
     /// Opens the contracts of residents with none in play, in one transaction — for
     /// loading a region (the demo) rather than one at a time; `audit` gives the
-    /// records of each (resident, contract) opened, which commit with them.
+    /// records of each (resident, contract) opened, which commit with them. The kept
+    /// 签约率 counters are left to the recompute that ends the load.
     pub async fn open_contracts_bulk(
         &self,
         opens: &[(i64, OpenContract)],
@@ -355,50 +350,6 @@ impl Store {
             stage_audit!(tx, &audit(&opened));
             tx.commit().await?;
             Ok(opened.into_iter().map(|(_, id)| id).collect())
-        })
-    }
-
-    /// How far contracts reach in a scope on `today` (签约率): residents registered
-    /// there (not merged away), those with a contract in force, and the same among
-    /// patients under chronic-disease management — by the institution holding each.
-    pub async fn contract_coverage(
-        &self,
-        scope: &crate::IndicatorScope,
-        today: Date,
-    ) -> Result<ContractCoverage> {
-        let (condition, institution, district) = match scope {
-            crate::IndicatorScope::City => ("($1 = $1 AND $2 = $2)", 0, String::new()),
-            crate::IndicatorScope::District(code) => {
-                ("(i.district_code = $2 AND $1 = $1)", 0, code.clone())
-            }
-            crate::IndicatorScope::Institution(id) => {
-                ("(i.id = $1 AND $2 = $2)", *id, String::new())
-            }
-        };
-        let in_force =
-            "EXISTS (SELECT 1 FROM contracts c WHERE c.resident_id = r.id AND c.status = 'active'
-                         AND c.start_on <= $3 AND c.end_on >= $3)";
-        let managed = "EXISTS (SELECT 1 FROM chronic_enrolments e WHERE e.resident_id = r.id AND e.status = 'active')";
-        // The conditions are fixed text of this function, not client input.
-        let sql = format!(
-            "SELECT COUNT(*),
-                    COALESCE(SUM(CASE WHEN {in_force} THEN 1 ELSE 0 END), 0),
-                    COALESCE(SUM(CASE WHEN {managed} THEN 1 ELSE 0 END), 0),
-                    COALESCE(SUM(CASE WHEN {managed} AND {in_force} THEN 1 ELSE 0 END), 0)
-             FROM residents r JOIN institutions i ON i.id = r.home_institution_id
-             WHERE r.merged_into_id IS NULL AND {condition}"
-        );
-        let (residents, contracted, chronic, chronic_contracted): (i64, i64, i64, i64) = on_read!(self, pool => {
-            sqlx::query_as(trusted(&sql))
-                .bind(institution).bind(district).bind(today)
-                .fetch_one(pool).await?
-        });
-        let n = |v: i64| u64::try_from(v).unwrap_or(0);
-        Ok(ContractCoverage {
-            residents: n(residents),
-            contracted: n(contracted),
-            chronic: n(chronic),
-            chronic_contracted: n(chronic_contracted),
         })
     }
 

@@ -187,8 +187,20 @@ impl Store {
             .iter()
             .map(|u| seal_numbers(&self.keys, &u.resident.id_number, u.resident.phone.as_ref()))
             .collect();
+        // Registered residents the plan enrols: what they count for in 签约率 changes.
+        let mut enrolled: Vec<i64> = plan
+            .enrolments
+            .iter()
+            .filter_map(|e| match e.patient {
+                ImportPatient::Existing(id) => Some(id),
+                ImportPatient::New(_) => None,
+            })
+            .collect();
+        enrolled.sort_unstable();
+        enrolled.dedup();
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
+            let before = crate::coverage_counts::coverage_facts_in!(tx, &enrolled, true);
             let mut residents = Vec::with_capacity(rows.len());
             let mut staged = Vec::new();
             // Every change of the kept figures, applied at once at the end.
@@ -405,6 +417,30 @@ impl Store {
                 }
             }
             crate::maintained::apply_indicator_updates!(tx, kept, params, fresh: &enrolments);
+            // 签约率: new residents count as registered; those enrolled (new or not)
+            // are read again.
+            let mut new_enrolled = vec![false; residents.len()];
+            for e in &plan.enrolments {
+                if let ImportPatient::New(i) = e.patient
+                    && let Some(flag) = new_enrolled.get_mut(i)
+                {
+                    *flag = true;
+                }
+            }
+            let homes: Vec<i64> = plan
+                .registrations
+                .iter()
+                .zip(&new_enrolled)
+                .filter(|(_, enrolled)| !**enrolled)
+                .map(|(r, _)| r.home_institution_id)
+                .collect();
+            crate::coverage_counts::count_registered_in!(tx, &homes);
+            let restated: Vec<i64> = enrolled
+                .iter()
+                .copied()
+                .chain(residents.iter().zip(&new_enrolled).filter(|(_, e)| **e).map(|(id, _)| *id))
+                .collect();
+            crate::coverage_counts::restate_coverage_in!(tx, &restated, before);
             stage_audit!(tx, &staged);
             tx.commit().await?;
             Ok(Imported { residents, enrolments, followups, lab_results, readings })

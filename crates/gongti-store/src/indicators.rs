@@ -19,6 +19,17 @@ pub enum IndicatorScope {
     Institution(i64),
 }
 
+impl IndicatorScope {
+    /// The scope's key in the kept counters: `c` city, `d:<code>` district, `i:<id>`.
+    pub fn counter_key(&self) -> String {
+        match self {
+            IndicatorScope::City => "c".to_owned(),
+            IndicatorScope::District(code) => format!("d:{code}"),
+            IndicatorScope::Institution(id) => format!("i:{id}"),
+        }
+    }
+}
+
 /// One enrolled patient with the facts the indicators read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndicatorPatient {

@@ -14,6 +14,7 @@ mod bulk;
 mod chronic;
 mod consultations;
 mod contracts;
+mod coverage_counts;
 pub mod crypto;
 mod direct;
 mod idempotency;
@@ -56,9 +57,8 @@ pub use chronic::{
     NewFollowup, RiskProfile, StoredRisk, TaskRecord, WorklistFilter, WorklistItem, WorklistOrder,
 };
 pub use consultations::{ConsultationBox, ConsultationRecord, FileInfo, NewConsultation};
-pub use contracts::{
-    ContractCoverage, ContractRecord, ContractWrite, NewPackage, OpenContract, PackageRecord,
-};
+pub use contracts::{ContractRecord, ContractWrite, NewPackage, OpenContract, PackageRecord};
+pub use coverage_counts::ContractCoverage;
 pub use idempotency::IdempotentStart;
 pub use import::{
     ImportEnrolment, ImportEnrolmentRef, ImportFollowup, ImportLab, ImportPatient, ImportPlan,

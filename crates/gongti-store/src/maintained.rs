@@ -339,13 +339,15 @@ macro_rules! apply_indicator_updates {
 pub(crate) use apply_indicator_updates;
 
 /// Counters as the recompute produces them: (scope, disease, period, measure) → value,
-/// (scope, disease, day) → enrolments, and (scope, disease, effect, from day) → ended
-/// enrolments (`EndingEffect::from_day`).
+/// (scope, disease, day) → enrolments, (scope, disease, effect, from day) → ended
+/// enrolments (`EndingEffect::from_day`), and (scope, measure, from day) → residents
+/// of the 签约率 figures (`gongti_core::contract::coverage_parts`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IndicatorTables {
     pub counts: BTreeMap<(String, String, String, String), i64>,
     pub enrolments: BTreeMap<(String, String, Date), i64>,
     pub endings: BTreeMap<(String, String, String, Date), i64>,
+    pub coverage: BTreeMap<(String, String, Date), i64>,
 }
 
 /// A follow-up as the recompute reads it: (enrolment id, the visit).
@@ -563,6 +565,7 @@ impl Store {
                 "indicator_counts",
                 "enrolment_counts",
                 "ending_counts",
+                "coverage_counts",
             ] {
                 tx.execute(&format!("DELETE FROM {table}")).await?;
             }
@@ -735,6 +738,7 @@ impl Store {
                 tx.insert_rows(UPSERT_FACTS_HEAD, &chunk_facts).await?;
             }
         }
+        tables.coverage = self.recompute_coverage().await?;
         if let Some(mut tx) = sink {
             let counts = tables
                 .counts
@@ -783,6 +787,18 @@ impl Store {
                 &endings,
             )
             .await?;
+            let coverage = tables
+                .coverage
+                .iter()
+                .map(|((scope, measure, day), n)| {
+                    format!("({}, {}, '{day}', {n})", quoted(scope), quoted(measure))
+                })
+                .collect::<Vec<_>>();
+            tx.insert_rows(
+                "INSERT INTO coverage_counts (scope, measure, day, residents) VALUES",
+                &coverage,
+            )
+            .await?;
             tx.stage(audit).await?;
             tx.commit().await?;
         }
@@ -814,6 +830,7 @@ impl Store {
                 .into_iter()
                 .map(|(s, d, effect, day, n)| ((s, d, effect, day), n))
                 .collect(),
+            coverage: self.stored_coverage().await?,
         })
     }
 }

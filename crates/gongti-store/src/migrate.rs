@@ -161,6 +161,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0025_readings_by_residents.sql"),
         postgres: include_str!("../migrations/postgres/0025_readings_by_residents.sql"),
     },
+    Migration {
+        version: 26,
+        name: "coverage_counts",
+        sqlite: include_str!("../migrations/sqlite/0026_coverage_counts.sql"),
+        postgres: include_str!("../migrations/postgres/0026_coverage_counts.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

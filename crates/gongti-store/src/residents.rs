@@ -311,6 +311,21 @@ fn settle_each(
     }
 }
 
+/// What the residents of a shared batch that were registered add to the kept 签约率
+/// counters.
+fn registered_each(
+    batch: &[(ValidResident, i64, AuditEntry)],
+    ids: &[Result<i64>],
+    districts: &Districts,
+) -> crate::coverage_counts::CoverageChanges {
+    crate::coverage_counts::registered_changes(batch.iter().zip(ids).filter_map(
+        |((_, home, _), id)| {
+            let district = districts.get(home)?.as_deref()?;
+            id.is_ok().then_some((*home, district))
+        },
+    ))
+}
+
 /// [`Store::insert_residents_each`]'s transaction on the SQLite hot path: the same
 /// statements as through sqlx, on the calling thread.
 fn insert_each_direct(
@@ -358,6 +373,7 @@ fn insert_each_direct(
         }
         settle_each(chunk, &inserted, batch, &mut ids, &mut staged);
     }
+    crate::coverage_counts::add_coverage_direct(tx, &registered_each(batch, &ids, &districts))?;
     crate::outbox::stage_direct(tx, &staged)?;
     if moved > 0 {
         tx.prepare_cached("DELETE FROM audit_outbox WHERE id <= ?1")?
@@ -382,6 +398,7 @@ impl Store {
             let id = *inserted
                 .get(&sealed.id_hash[..])
                 .ok_or_else(|| StoreError::Duplicate(ID_NUMBER_INDEX.into()))?;
+            crate::coverage_counts::count_registered_in!(tx, &[home_institution_id]);
             stage_audit!(tx, &registered(audit, id));
             tx.commit().await?;
             id
@@ -424,6 +441,8 @@ impl Store {
                     ids.push(*inserted.get(&s.id_hash[..]).ok_or_else(taken)?);
                 }
             }
+            let homes: Vec<i64> = batch.iter().map(|(_, home)| *home).collect();
+            crate::coverage_counts::count_registered_in!(tx, &homes);
             stage_audit!(tx, &audit(&ids));
             tx.commit().await?;
         });
@@ -480,6 +499,8 @@ impl Store {
                     let inserted = insert_many!(tx, &values, now_us);
                     settle_each(chunk, &inserted, &batch, &mut ids, &mut staged);
                 }
+                let changes = registered_each(&batch, &ids, &districts);
+                crate::coverage_counts::add_coverage_in!(tx, &changes);
                 stage_audit!(tx, &staged);
                 if moved > 0 {
                     sqlx::query("DELETE FROM audit_outbox WHERE id <= $1").bind(moved).execute(&mut *tx).await?;
@@ -710,6 +731,7 @@ impl Store {
     ) -> Result<()> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
+            let before = crate::coverage_counts::coverage_facts_in!(tx, &[merged], true);
             let done = sqlx::query(
                 "UPDATE residents SET merged_into_id = $1, updated_at_us = $2
                  WHERE id = $3 AND merged_into_id IS NULL
@@ -724,6 +746,7 @@ impl Store {
                 .bind(survivor).bind(merged).execute(&mut *tx).await?;
             sqlx::query("UPDATE residents SET updated_at_us = $1 WHERE id = $2")
                 .bind(now_us).bind(survivor).execute(&mut *tx).await?;
+            crate::coverage_counts::restate_coverage_in!(tx, &[merged], before);
             stage_audit!(tx, audit);
             tx.commit().await?;
         });

@@ -523,22 +523,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
                 return Ok(ExitCode::SUCCESS);
             }
-            let differences: Vec<String> = fresh
-                .counts
-                .iter()
-                .filter(|(k, v)| stored.counts.get(*k) != Some(*v))
-                .map(|(k, v)| format!("{k:?}: recomputed {v}, stored {:?}", stored.counts.get(k)))
-                .chain(
-                    stored
-                        .counts
-                        .keys()
-                        .filter(|k| !fresh.counts.contains_key(*k))
-                        .map(|k| format!("{k:?}: stored only")),
-                )
+            let differences: Vec<String> = differences("", &fresh.counts, &stored.counts)
                 .chain(
                     (fresh.enrolments != stored.enrolments)
                         .then(|| "enrolment counts differ".to_owned()),
                 )
+                .chain((fresh.endings != stored.endings).then(|| "ending counts differ".to_owned()))
+                .chain(differences("签约率 ", &fresh.coverage, &stored.coverage))
                 .collect();
             if differences.is_empty() {
                 println!(
@@ -788,6 +779,25 @@ fn random_password() -> String {
         .iter()
         .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
         .collect()
+}
+
+/// The counters of `fresh` (a recompute) that `stored` does not hold with the same
+/// value, and those only `stored` holds, each as a line naming its key.
+fn differences<'a, K: std::fmt::Debug + Ord>(
+    label: &'a str,
+    fresh: &'a std::collections::BTreeMap<K, i64>,
+    stored: &'a std::collections::BTreeMap<K, i64>,
+) -> impl Iterator<Item = String> + 'a {
+    fresh
+        .iter()
+        .filter(|(k, v)| stored.get(*k) != Some(*v))
+        .map(move |(k, v)| format!("{label}{k:?}: recomputed {v}, stored {:?}", stored.get(k)))
+        .chain(
+            stored
+                .keys()
+                .filter(|k| !fresh.contains_key(*k))
+                .map(move |k| format!("{label}{k:?}: stored only")),
+        )
 }
 
 /// On first start the city administrator `admin` is created, with the password from

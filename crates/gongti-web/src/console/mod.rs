@@ -526,6 +526,19 @@ fn pager(
     }
 }
 
+/// A count as the console shows it, in groups of three digits (20,000).
+pub(crate) fn count(n: impl Into<u64>) -> String {
+    let digits = n.into().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
 fn url_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -881,4 +894,20 @@ async fn resident_page(
             }
         }
     })).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_are_grouped_by_three_digits() {
+        for (n, shown) in [
+            (0u64, "0"),
+            (999, "999"),
+            (1_000, "1,000"),
+            (20_000, "20,000"),
+            (1_000_000, "1,000,000"),
+        ] {
+            assert_eq!(super::count(n), shown);
+        }
+    }
 }

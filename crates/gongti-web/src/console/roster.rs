@@ -257,17 +257,17 @@ fn page_html(c: &Console, kind: &ListKind, outcome: Option<&Outcome>) -> Markup 
             Some(Outcome::Done { summary, dry_run: true }) => {
                 div.card #import-result role="status" {
                     strong { (l.t(
-                        &format!("检查通过：共 {} 行，全部可以导入", summary.rows),
-                        &format!("Checked: all {} rows can be brought in", summary.rows),
+                        &format!("检查通过：共 {} 行，全部可以导入", super::count(summary.rows as u64)),
+                        &format!("Checked: all {} rows can be brought in", super::count(summary.rows as u64)),
                     )) }
                     br; (l.t(
-                        &format!("导入后将{}。", kind.made.0.replace("{n}", &summary.would_register.to_string())),
-                        &format!("Importing makes {}.", kind.made.1.replace("{n}", &summary.would_register.to_string())),
+                        &format!("导入后将{}。", kind.made.0.replace("{n}", &super::count(summary.would_register as u64))),
+                        &format!("Importing makes {}.", kind.made.1.replace("{n}", &super::count(summary.would_register as u64))),
                     ))
                     @if summary.already_registered > 0 {
                         br; (l.t(
-                            &format!("其中 {} {}，将保持原样。", summary.already_registered, kind.already.0),
-                            &format!("{} of them{} and stay as they are.", summary.already_registered, kind.already.1),
+                            &format!("其中 {} {}，将保持原样。", super::count(summary.already_registered as u64), kind.already.0),
+                            &format!("{} of them{} and stay as they are.", super::count(summary.already_registered as u64), kind.already.1),
                         ))
                     }
                     (ignored_note(l, &summary.ignored_columns))
@@ -277,13 +277,13 @@ fn page_html(c: &Console, kind: &ListKind, outcome: Option<&Outcome>) -> Markup 
             Some(Outcome::Done { summary, dry_run: false }) => {
                 div.card #import-result role="status" {
                     strong { (l.t(
-                        &format!("导入完成：{}", kind.made.0.replace("{n}", &summary.registered.to_string())),
-                        &format!("Imported: {}", kind.made.1.replace("{n}", &summary.registered.to_string())),
+                        &format!("导入完成：{}", kind.made.0.replace("{n}", &super::count(summary.registered as u64))),
+                        &format!("Imported: {}", kind.made.1.replace("{n}", &super::count(summary.registered as u64))),
                     )) }
                     @if summary.already_registered > 0 {
                         br; (l.t(
-                            &format!("另有 {} {}，保持原样。", summary.already_registered, kind.already.0),
-                            &format!("{} more{} and stay as they are.", summary.already_registered, kind.already.1),
+                            &format!("另有 {} {}，保持原样。", super::count(summary.already_registered as u64), kind.already.0),
+                            &format!("{} more{} and stay as they are.", super::count(summary.already_registered as u64), kind.already.1),
                         ))
                     }
                     (ignored_note(l, &summary.ignored_columns))
@@ -293,8 +293,8 @@ fn page_html(c: &Console, kind: &ListKind, outcome: Option<&Outcome>) -> Markup 
             Some(Outcome::Problems(found)) => {
                 div.error #import-problems role="alert" {
                     strong { (l.t(
-                        &format!("发现 {} 处问题，未保存任何数据。请修正后重新检查。", found.len()),
-                        &format!("{} problems found; nothing was saved. Correct them and check again.", found.len()),
+                        &format!("发现 {} 处问题，未保存任何数据。请修正后重新检查。", super::count(found.len() as u64)),
+                        &format!("{} problems found; nothing was saved. Correct them and check again.", super::count(found.len() as u64)),
                     )) }
                 }
                 table #problems {

@@ -258,27 +258,39 @@ async fn render(
         IndicatorScope::District(code) => Some(code.clone()),
         _ => None,
     };
+    let districts = state.app.districts().await?;
+    let visible: Vec<bool> = districts
+        .iter()
+        .map(|d| {
+            own.as_ref().is_none_or(|code| *code == d.code)
+                && !matches!(scope, IndicatorScope::Institution(_))
+        })
+        .collect();
+    // The visible districts' figures, read side by side (see the dashboard's areas).
+    let shown: Vec<IndicatorScope> = districts
+        .iter()
+        .zip(&visible)
+        .filter(|(_, v)| **v)
+        .map(|(d, _)| IndicatorScope::District(d.code.clone()))
+        .collect();
+    let mut figures = futures_util::future::try_join_all(
+        shown
+            .iter()
+            .map(|area| state.app.indicators(&c.ctx, area, &Disease::ALL, &year)),
+    )
+    .await?
+    .into_iter();
     let mut areas = Vec::new();
-    for d in state.app.districts().await? {
-        let visible = own.as_ref().is_none_or(|code| *code == d.code)
-            && !matches!(scope, IndicatorScope::Institution(_));
-        let (standardised, managed) = if visible {
-            let figures = state
-                .app
-                .indicators(
-                    &c.ctx,
-                    &IndicatorScope::District(d.code.clone()),
-                    &Disease::ALL,
-                    &year,
-                )
-                .await?;
-            let mut all = Tally::default();
-            for (_, t) in &figures {
-                all.merge(t);
+    for (d, visible) in districts.into_iter().zip(visible) {
+        let (standardised, managed) = match visible.then(|| figures.next()).flatten() {
+            Some(figures) => {
+                let mut all = Tally::default();
+                for (_, t) in &figures {
+                    all.merge(t);
+                }
+                (rate(&all, Indicator::Standardised), all.managed)
             }
-            (rate(&all, Indicator::Standardised), all.managed)
-        } else {
-            (None, 0)
+            None => (None, 0),
         };
         areas.push(Area {
             code: d.code,

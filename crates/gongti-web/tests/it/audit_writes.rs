@@ -670,6 +670,12 @@ async fn every_write_commits_with_its_audit_record() {
             .await
             .unwrap();
         assert_eq!(t.store.audit_outbox_waiting().await.unwrap(), 0);
+        // The figures kept by all these writes (registering, merging, contracts,
+        // enrolments and their ending, follow-ups, readings) are those the records
+        // give, 签约率 included.
+        let (fresh, stored) = t.app.recompute_indicators(false).await.unwrap();
+        assert!(!fresh.coverage.is_empty());
+        assert_eq!(fresh, stored, "{:?}", t.engine());
         t.app.recompute_indicators(true).await.unwrap();
         assert_eq!(t.store.audit_outbox_waiting().await.unwrap(), 0);
 
@@ -717,6 +723,13 @@ async fn every_write_commits_with_its_audit_record() {
             StatusCode::CREATED,
         )
         .await;
+        let (fresh, stored) = t.app.recompute_indicators(false).await.unwrap();
+        assert_eq!(
+            fresh,
+            stored,
+            "{:?}: after a renewal and a switch",
+            t.engine()
+        );
         t.shift_clock(0);
 
         // Every write use case left its record...
