@@ -18,6 +18,7 @@ pub mod import;
 pub mod indicators;
 pub mod lab;
 pub mod patients;
+pub mod pharmacy;
 pub mod progress;
 pub mod readings;
 pub mod referral_figures;

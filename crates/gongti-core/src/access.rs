@@ -209,6 +209,13 @@ pub fn may_manage_contracts(actor: &Actor, institution: InstitutionId) -> bool {
     is_community_team_at(actor, institution)
 }
 
+/// May the actor prescribe, and so run the prescription check (DOMAIN.md §4)? A
+/// family doctor or a specialist at an institution; whether a given prescription is
+/// theirs to issue (licence, years, title, rights) is the check's to say.
+pub fn may_prescribe(actor: &Actor) -> bool {
+    matches!(actor.role, Role::FamilyDoctor | Role::Specialist) && actor.institution.is_some()
+}
+
 /// May the actor publish or change schedules, and the share of slots held back for
 /// family doctors, at `hospital`? Its institution administrator (DOMAIN.md §3).
 pub fn may_manage_schedules(actor: &Actor, hospital: InstitutionId) -> bool {

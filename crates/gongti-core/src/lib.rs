@@ -14,6 +14,7 @@ pub mod id_number;
 pub mod lab;
 pub mod measure;
 pub mod names;
+pub mod pharmacy;
 pub mod phone;
 pub mod problem;
 pub mod referral;
@@ -26,6 +27,7 @@ pub mod scope;
 pub mod team;
 pub mod text;
 pub mod throttle;
+pub mod tsv;
 
 pub use id_number::{IdNumber, IdNumberError, Sex};
 pub use phone::{Phone, PhoneError};

@@ -74,6 +74,12 @@ pub enum Problem {
     InPast,
     /// Not in the expected format (e.g. a time that is not RFC 3339).
     Malformed,
+    /// A drug name the formulary does not know.
+    UnknownDrug,
+    /// A unit that does not measure what the knowledge base measures this drug in.
+    WrongUnit {
+        expected: &'static str,
+    },
 }
 
 impl Problem {
@@ -102,6 +108,8 @@ impl Problem {
             Problem::InFuture => "in_future",
             Problem::InPast => "in_past",
             Problem::Malformed => "malformed",
+            Problem::UnknownDrug => "unknown_drug",
+            Problem::WrongUnit { .. } => "wrong_unit",
         }
     }
 }

@@ -164,6 +164,14 @@ pub fn problem_text(p: &FieldProblem) -> (String, String) {
         ),
         InPast => ("不能早于今天".into(), "must not be before today".into()),
         Malformed => ("格式不正确".into(), "is not in the expected format".into()),
+        UnknownDrug => (
+            "不在药品目录中，请用通用名".into(),
+            "is not in the formulary; use the generic name".into(),
+        ),
+        WrongUnit { expected } => (
+            format!("单位应为 {expected}"),
+            "is not a unit this drug is dosed in".into(),
+        ),
     };
     (zh, en)
 }

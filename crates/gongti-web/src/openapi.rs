@@ -302,6 +302,36 @@ fn schemas() -> Value {
         "AccountOpen": {"type": "object", "required": ["username", "password"], "properties": {
             "username": {"type": "string"}, "password": {"type": "string"}}},
         "PasswordReset": {"type": "object", "required": ["password"], "properties": {"password": {"type": "string"}}},
+        "PrescriptionCheck": {"type": "object", "required": ["lines"], "properties": {
+            "resident_id": {"type": "integer", "format": "int64", "description": "The record fills what the draft leaves out (age, sex, diagnoses, offline diagnoses, current drugs); the read is audited"},
+            "patient": {"type": "object", "properties": {
+                "age_years": {"type": "number", "minimum": 0, "maximum": 130}, "sex": one_of(&["male", "female"]),
+                "weight_kg": {"type": "number", "minimum": 0, "exclusiveMinimum": true, "maximum": 400}, "pregnant": {"type": "boolean"}, "lactating": {"type": "boolean"},
+                "egfr_ml_min": {"type": "number", "minimum": 0, "maximum": 250},
+                "hepatic_impairment": one_of(&["none", "mild", "moderate", "severe"]),
+                "allergies": {"type": "array", "maxItems": 50, "items": {"type": "string", "maxLength": 100}, "description": "Ingredient or class names (阿莫西林, 青霉素类, 磺胺)"},
+                "diagnoses": {"type": "array", "maxItems": 50, "items": {"type": "string", "maxLength": 100}, "description": "ICD-10 codes"},
+                "current_drugs": {"type": "array", "maxItems": 50, "items": {"type": "string", "maxLength": 100}, "description": "Generic names"}}},
+            "prescriber": {"type": "object", "description": "What is left out comes from your staff record (licence, years, title)", "properties": {
+                "licensed": {"type": "boolean"}, "independent_practice_years": {"type": "integer", "minimum": 0, "maximum": 80},
+                "title_level": one_of(&["junior", "intermediate", "senior"]), "assistant": {"type": "boolean"},
+                "cosigned": {"type": "boolean"}, "township_solo": {"type": "boolean"}, "narcotic_privilege": {"type": "boolean"}}},
+            "visit": {"type": "object", "properties": {
+                "channel": one_of(&["online", "clinic"]),
+                "offline_diagnoses": {"type": "array", "maxItems": 50, "items": {"type": "string", "maxLength": 100}, "description": "ICD-10 codes diagnosed at an institution"},
+                "guardian_present": {"type": "boolean"}, "specialist_present": {"type": "boolean"}}},
+            "kind": one_of(&["normal", "emergency", "paediatric"]),
+            "validity_days": {"type": "integer", "minimum": 1, "maximum": 365},
+            "long_prescription": {"type": "object", "properties": {
+                "first": {"type": "boolean"}, "assessment_recorded": {"type": "boolean"}, "patient_confirmed": {"type": "boolean"}}},
+            "supply_reason": {"type": "string", "maxLength": 200, "description": "The written reason for a supply beyond 7 days (chronic disease, old age)"},
+            "lines": {"type": "array", "minItems": 1, "maxItems": 20, "items": {"type": "object", "properties": {
+                "generic_name": {"type": "string", "minLength": 1, "maxLength": 100},
+                "dose": {"type": "number", "minimum": 0, "exclusiveMinimum": true, "maximum": 1000000},
+                "dose_unit": {"type": "string", "maxLength": 20, "description": "g, mg, μg or IU"},
+                "times_per_day": {"type": "integer", "minimum": 1, "maximum": 24},
+                "route": one_of(&["oral", "iv", "im", "sc", "inhaled", "topical"]),
+                "days": {"type": "integer", "minimum": 1, "maximum": 365}}}}}},
         "Merge": {"type": "object", "required": ["merged_id", "reason"], "properties": {
             "merged_id": {"type": "integer", "format": "int64"}, "reason": {"type": "string"}}},
     })
@@ -404,6 +434,7 @@ fn paths(glass: Value) -> Value {
         "/residents/{id}/screening/profile": {"put": op("Replace the high-risk profile (BMI, waist, family history, high-salt diet, heavy drinking)", "screening", json!([path_id()]), Some("ScreeningProfile"), ("200", "The new screening status"))},
         "/worklists/screening": {"get": op("Residents of your institution in a screening state: suspected (refer), recheck_due, or normal with BP due by today", "worklists", with_paging(vec![query("state", "suspected (default) | recheck_due | normal", one_of(&["suspected", "recheck_due", "normal"]))]), None, ("200", "{items, next_cursor}"))},
         "/worklists/tasks": {"get": op("Open follow-up tasks of your institution, soonest due first", "worklists", with_paging(vec![]), None, ("200", "{items, next_cursor}"))},
+        "/prescriptions/check": {"post": op("Judge a draft prescription by DOMAIN.md §4 (a prescriber's token; nothing saved; audited only when a resident_id is given): every finding at once, legal ones blocking", "pharmacy", json!([]), Some("PrescriptionCheck"), ("200", "{verdict: blocked|flagged|clear, ruleset_version, findings: [{code, grade?, severity, lines, message, message_en, basis, rule?}]}"))},
         "/followups/evaluate": {"post": op("Classify a follow-up by DOMAIN.md §2 without saving it (live feedback)", "chronic", json!([]), Some("Followup"), ("200", "{classification, urgent_referral, refer, next_followup_within_days, counts_as_face_to_face, reasons, ruleset_version}"))},
         "/reserve-policy": {
             "get": op("The reserved share and release window in force for a department (DOMAIN.md §3: 10 %, released 2 days before the visit, by default)", "scheduling", json!([query("institution_id", "Hospital id (required)", id()), query("department_id", "Department id (required)", id())]), None, ("200", "{reserved_percent, release_days}")),
@@ -603,6 +634,7 @@ fn tag_label(tag: &str) -> (&'static str, &str) {
         "lab" => "检验结果",
         "export" => "批量导出",
         "import" => "批量导入",
+        "pharmacy" => "云药房",
         _ => "",
     };
     (zh, tag)
@@ -626,7 +658,7 @@ pub(crate) fn docs_page() -> String {
         }
     }
     // The tags in the order a reader meets the work; any other after them.
-    const ORDER: [&str; 16] = [
+    const ORDER: [&str; 17] = [
         "auth",
         "residents",
         "region",
@@ -639,6 +671,7 @@ pub(crate) fn docs_page() -> String {
         "referrals",
         "scheduling",
         "consultations",
+        "pharmacy",
         "patients",
         "lab",
         "export",

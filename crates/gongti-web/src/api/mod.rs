@@ -6,6 +6,7 @@ mod consultations;
 mod contracts;
 pub(crate) mod indicators;
 mod patients;
+mod pharmacy;
 mod readings;
 mod referral_figures;
 mod referrals;
@@ -57,6 +58,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(referrals::routes())
         .merge(consultations::routes())
         .merge(patients::staff_routes())
+        .merge(pharmacy::routes())
         .merge(referral_figures::routes())
         .merge(roster::routes())
         .merge(region::routes())

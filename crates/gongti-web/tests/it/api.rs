@@ -342,6 +342,7 @@ const ROUTES: &[&str] = &[
     "/jobs/{job}",
     "/residents/{id}/access-log",
     "/followups/evaluate",
+    "/prescriptions/check",
     "/residents/{id}/enrolments",
     "/residents/{id}/enrolments/{disease}/risk-factors",
     "/residents/{id}/enrolments/{disease}/end",

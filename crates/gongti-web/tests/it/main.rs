@@ -28,6 +28,7 @@ mod fhir_writes;
 mod idempotency;
 mod indicators;
 mod patients;
+mod pharmacy;
 mod readings;
 mod referrals;
 mod requests;

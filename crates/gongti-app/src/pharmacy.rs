@@ -1,0 +1,214 @@
+//! The cloud pharmacy's use cases (DOMAIN.md §4). The prescription check: a prescriber
+//! sends a draft; with a resident named, the record fills what the draft leaves out
+//! (age, sex, diagnoses, the offline diagnoses that make an online visit a repeat
+//! visit, the drugs of the latest follow-ups) and the read is audited; without one,
+//! nothing is read, saved or audited. The prescriber's licence, years and title come
+//! from the staff register unless the draft states them.
+
+use gongti_core::Sex;
+use gongti_core::access::{PatientAction, may_prescribe};
+use gongti_core::audit::Outcome;
+use gongti_core::pharmacy::check::{
+    Channel, Draft, DraftLine, DraftProblems, Judgement, LongRx, PatientFacts, Prescriber, RxKind,
+    Visit, check,
+};
+use gongti_core::pharmacy::{Hepatic, Knowledge, TitleLevel};
+use gongti_core::problem::{FieldProblem, Problem};
+
+use crate::{App, AppError, AppResult, Ctx};
+
+/// Follow-ups read per programme for the current drugs (the newest carries them).
+const FOLLOWUPS_FOR_DRUGS: u32 = 1;
+
+/// The patient as the draft states them; what is `None` or empty the record fills.
+#[derive(Debug, Clone, Default)]
+pub struct PatientInput {
+    pub age_years: Option<f64>,
+    pub sex: Option<Sex>,
+    pub weight_kg: Option<f64>,
+    pub pregnant: bool,
+    pub lactating: bool,
+    pub egfr_ml_min: Option<f64>,
+    pub hepatic: Option<Hepatic>,
+    pub allergies: Vec<String>,
+    pub diagnoses: Vec<String>,
+    pub current_drugs: Vec<String>,
+}
+
+/// The prescriber as the draft states them; what is `None` the staff register fills.
+#[derive(Debug, Clone, Default)]
+pub struct PrescriberInput {
+    pub licensed: Option<bool>,
+    pub independent_practice_years: Option<u32>,
+    pub title: Option<TitleLevel>,
+    pub assistant: Option<bool>,
+    pub cosigned: bool,
+    pub township_solo: bool,
+    pub narcotic_privilege: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckRequest {
+    pub resident_id: Option<i64>,
+    pub patient: PatientInput,
+    pub prescriber: PrescriberInput,
+    pub visit: Visit,
+    pub kind: RxKind,
+    pub validity_days: u32,
+    pub long: Option<LongRx>,
+    pub supply_reason: bool,
+    pub lines: Vec<DraftLine>,
+}
+
+/// The check's answer: a judgement, or what is wrong with the draft itself.
+pub type CheckAnswer = Result<Judgement, DraftProblems>;
+
+impl App {
+    /// The knowledge base the check judges by.
+    pub fn knowledge(&self) -> &'static Knowledge {
+        Knowledge::builtin()
+    }
+
+    /// Judges a draft prescription (`POST /prescriptions/check`).
+    pub async fn check_prescription(
+        &self,
+        ctx: &Ctx,
+        request: CheckRequest,
+    ) -> AppResult<CheckAnswer> {
+        let kb = self.knowledge();
+        let actor = ctx.principal.actor();
+        if !may_prescribe(&actor) {
+            let entry = ctx.principal.audit(
+                self.now_us(),
+                "prescription.check",
+                "MedicationRequest",
+                Outcome::Denied,
+            );
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        }
+        let mut patient = request.patient;
+        let mut visit = request.visit;
+        if let Some(resident_id) = request.resident_id {
+            let (view, mut entry) = self
+                .reach(
+                    ctx,
+                    resident_id,
+                    PatientAction::Read,
+                    "prescription.check",
+                    None,
+                )
+                .await?;
+            entry.resource_type = "MedicationRequest".into();
+            let record = &view.record;
+            if patient.age_years.is_none() {
+                let days = (self.today() - record.birth_date).whole_days().max(0);
+                patient.age_years = Some(days as f64 / 365.25);
+            }
+            patient.sex.get_or_insert(record.sex);
+            let enrolments = self.store.enrolments_of_resident(resident_id).await?;
+            for e in &enrolments {
+                push_new(&mut patient.diagnoses, &e.icd10);
+                if e.diagnosed_offline {
+                    push_new(&mut visit.offline_diagnoses, &e.icd10);
+                }
+            }
+            let mut diseases: Vec<_> = enrolments.iter().map(|e| e.disease).collect();
+            diseases.dedup();
+            for disease in diseases {
+                let latest = self
+                    .store
+                    .followups_of_resident(resident_id, Some(disease), None, FOLLOWUPS_FOR_DRUGS)
+                    .await?;
+                for f in &latest.items {
+                    for (name, _) in &f.drugs {
+                        push_new(&mut patient.current_drugs, name);
+                    }
+                }
+            }
+            self.audit.record(vec![entry]).await?;
+        }
+        let (Some(age_years), Some(sex)) = (patient.age_years, patient.sex) else {
+            let mut missing = Vec::new();
+            if patient.age_years.is_none() {
+                missing.push(FieldProblem::new("age_years", Problem::Required));
+            }
+            if patient.sex.is_none() {
+                missing.push(FieldProblem::new("sex", Problem::Required));
+            }
+            return Err(AppError::Invalid(missing));
+        };
+        let prescriber = self.prescriber(ctx, kb, request.prescriber).await?;
+        let draft = Draft {
+            patient: PatientFacts {
+                age_years,
+                sex,
+                weight_kg: patient.weight_kg,
+                pregnant: patient.pregnant,
+                lactating: patient.lactating,
+                egfr_ml_min: patient.egfr_ml_min,
+                hepatic: patient.hepatic.unwrap_or(Hepatic::None),
+                allergies: patient.allergies,
+                diagnoses: patient.diagnoses,
+                current_drugs: patient.current_drugs,
+            },
+            prescriber,
+            visit,
+            kind: request.kind,
+            validity_days: request.validity_days,
+            long: request.long,
+            supply_reason: request.supply_reason,
+            lines: request.lines,
+        };
+        Ok(check(kb, &draft))
+    }
+
+    /// The prescriber: the draft's statements over the staff register's.
+    async fn prescriber(
+        &self,
+        ctx: &Ctx,
+        kb: &Knowledge,
+        stated: PrescriberInput,
+    ) -> AppResult<Prescriber> {
+        let staff = self.store.staff_member(ctx.principal.staff_id).await?;
+        let (title, assistant) = staff
+            .title
+            .as_deref()
+            .and_then(|t| kb.title(t))
+            .unwrap_or((TitleLevel::Junior, false));
+        Ok(Prescriber {
+            licensed: stated.licensed.unwrap_or(staff.licence_number.is_some()),
+            independent_practice_years: stated
+                .independent_practice_years
+                .unwrap_or(u32::try_from(staff.practice_years).unwrap_or(0)),
+            title: stated.title.unwrap_or(title),
+            assistant: stated.assistant.unwrap_or(assistant),
+            cosigned: stated.cosigned,
+            township_solo: stated.township_solo,
+            narcotic_privilege: stated.narcotic_privilege,
+        })
+    }
+}
+
+fn push_new(list: &mut Vec<String>, item: &str) {
+    if !list.iter().any(|x| x == item) {
+        list.push(item.to_owned());
+    }
+}
+
+/// The channel and kind codes the edges accept.
+pub fn parse_channel(code: &str) -> Option<Channel> {
+    match code {
+        "online" => Some(Channel::Online),
+        "clinic" => Some(Channel::Clinic),
+        _ => None,
+    }
+}
+
+pub fn parse_kind(code: &str) -> Option<RxKind> {
+    match code {
+        "normal" => Some(RxKind::Normal),
+        "emergency" => Some(RxKind::Emergency),
+        "paediatric" => Some(RxKind::Paediatric),
+        _ => None,
+    }
+}

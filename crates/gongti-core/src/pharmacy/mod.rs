@@ -1,0 +1,14 @@
+//! The cloud pharmacy (云药房, DOMAIN.md §4): the knowledge base a prescription is
+//! judged by, and the check that judges it.
+
+pub mod check;
+pub mod knowledge;
+
+#[cfg(test)]
+mod tests;
+
+pub use check::{
+    Channel, Draft, DraftLine, DraftProblems, Finding, FindingCode, Judgement, LongRx,
+    PatientFacts, Prescriber, RxKind, Severity, Verdict, Visit, check,
+};
+pub use knowledge::{Grade, Hepatic, Knowledge, Route, TitleLevel};
