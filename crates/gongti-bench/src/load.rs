@@ -254,6 +254,37 @@ impl Load {
         Self::merge(tasks, started).await
     }
 
+    /// POSTs `body` to `url` on every connection for `duration`.
+    pub async fn post_for(
+        &self,
+        url: &str,
+        token: Option<&str>,
+        body: &str,
+        duration: Duration,
+        expect: u16,
+    ) -> anyhow::Result<Summary> {
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..self.connections {
+            let (client, url, token, body) = (
+                self.client.clone(),
+                url.to_owned(),
+                token.map(str::to_owned),
+                body.to_owned(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let mut s = Summary::default();
+                while started.elapsed() < duration {
+                    let req =
+                        Load::request(Method::Post, &url, token.as_deref(), Some(body.clone()));
+                    s.record(&client, req, expect).await;
+                }
+                s
+            }));
+        }
+        Self::merge(tasks, started).await
+    }
+
     async fn merge(
         tasks: Vec<tokio::task::JoinHandle<Summary>>,
         started: Instant,

@@ -13,6 +13,8 @@
 //! - `console`: every role's main console pages on a generated region against the
 //!   constant handler.
 //! - `roster`: a CSV list of residents checked and loaded against the raw insert.
+//! - `pharmacy`: the prescription check in process (against parsing its JSON) and over
+//!   HTTP (against the constant handler).
 //! - `peer`: the same registrations and reads against the Helios FHIR server, when its
 //!   `hfs` binary is given.
 
@@ -21,6 +23,7 @@ mod console;
 mod export;
 mod import;
 mod load;
+mod pharmacy;
 mod referrals;
 mod roster;
 
@@ -138,6 +141,15 @@ enum Bench {
         #[arg(long, default_value_t = 100_000)]
         residents: usize,
     },
+    /// The prescription check: in process, and over HTTP against the constant handler.
+    Pharmacy {
+        #[arg(long, default_value_t = 100_000)]
+        calls: usize,
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Both, and the peer when `--peer-bin` points at Helios' `hfs`.
     All {
         #[arg(long, default_value_t = 20_000)]
@@ -206,6 +218,9 @@ fn main() -> anyhow::Result<()> {
             }
             Bench::Roster { residents } => {
                 roster::roster(residents).await?;
+            }
+            Bench::Pharmacy { calls, connections, seconds } => {
+                pharmacy::pharmacy(calls, connections, seconds).await?;
             }
             Bench::Export { residents, data_dir } => {
                 export::export(residents, data_dir).await?;

@@ -330,7 +330,7 @@ fn followup_form(
     let action = format!("/residents/{resident_id}/followups");
     let dm = disease == Disease::Diabetes;
     html! {
-        form #followup-form method="post" action=(action) {
+        form #followup-form method="post" action=(action) data-live="evaluation-slot" {
             (crate::console::form_tokens(c.session.csrf.as_deref().unwrap_or("")))
             input type="hidden" name="disease" value=(disease.code());
             div.grid {
@@ -398,16 +398,9 @@ fn followup_form(
                 button.primary #save type="submit" { (l.t("保存随访", "Save follow-up")) }
             }
         }
-        script { (PreEscaped(LIVE_SCRIPT)) }
+        script { (PreEscaped(super::LIVE_SCRIPT)) }
     }
 }
-
-/// Posts the form to the preview route as the doctor types and swaps in the verdict.
-pub(crate) const LIVE_SCRIPT: &str = r#"(function(){var f=document.getElementById('followup-form');if(!f||!window.fetch)return;var t;
-function go(){var a=f.querySelector('button[formaction]').getAttribute('formaction');
-fetch(a,{method:'POST',headers:{'x-fragment':'1','content-type':'application/x-www-form-urlencoded'},body:new URLSearchParams(new FormData(f)),credentials:'same-origin'})
-.then(function(r){return r.text()}).then(function(h){document.getElementById('evaluation-slot').innerHTML=h})}
-f.addEventListener('input',function(){clearTimeout(t);t=setTimeout(go,250)});f.addEventListener('change',go)})();"#;
 
 async fn followup_page(
     State(state): State<AppState>,

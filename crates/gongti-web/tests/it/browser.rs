@@ -527,3 +527,81 @@ async fn a_centre_administrator_brings_a_list_in_from_a_file_in_chromium() {
     assert_eq!(t.store.resident_count().await.unwrap(), before + 3);
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_doctor_drafts_a_prescription_and_the_findings_appear_as_she_types() {
+    let Some((_driver, port)) = chromedriver() else {
+        return;
+    };
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let doctor = t.token("doctor").await;
+    let r = t
+        .post(
+            &format!("/api/v1/residents/{}/enrolments", t.home_resident),
+            &doctor,
+            json!({"icd10": "I10", "diagnosed_on": "2019-05-01", "diagnosed_offline": true}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.text);
+    let base = served(t.router.clone()).await;
+    let c = connect(port).await;
+    browser_sign_in(&c, &base, "doctor").await;
+    c.goto(&format!("{base}/residents/{}", t.home_resident))
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("a[href$=\"/prescribe\"]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_url(&c, "/prescribe").await;
+    let name = c
+        .wait()
+        .for_element(Locator::Css("input[name=line0_name]"))
+        .await
+        .unwrap();
+    name.send_keys("氨氯地平").await.unwrap();
+    c.find(Locator::Css("input[name=line0_dose]"))
+        .await
+        .unwrap()
+        .send_keys("20")
+        .await
+        .unwrap();
+    c.find(Locator::Css("input[name=line0_times]"))
+        .await
+        .unwrap()
+        .send_keys("1")
+        .await
+        .unwrap();
+    c.find(Locator::Css("input[name=line0_days]"))
+        .await
+        .unwrap()
+        .send_keys("7")
+        .await
+        .unwrap();
+    // Without leaving the page: 20 mg is over the usual maximum (grade 2).
+    let mut findings = String::new();
+    for _ in 0..100 {
+        if let Ok(e) = c.find(Locator::Id("rx-findings")).await {
+            findings = e.text().await.unwrap_or_default();
+            if findings.contains("超剂量") {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        findings.contains("超剂量") && findings.contains("不推荐"),
+        "{findings}"
+    );
+    assert!(findings.contains("药师审核"), "{findings}");
+    assert!(
+        c.current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/prescribe")
+    );
+}
