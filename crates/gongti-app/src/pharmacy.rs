@@ -3,17 +3,21 @@
 //! (age, sex, diagnoses, the offline diagnoses that make an online visit a repeat
 //! visit, the drugs of the latest follow-ups) and the read is audited; without one,
 //! nothing is read, saved or audited. The prescriber's licence, years and title come
-//! from the staff register unless the draft states them.
+//! from the staff register unless the draft states them; the rules disabled by the
+//! prescriber's institution raise nothing. The institution's pharmacists and
+//! administrator confirm or disable each rule of the knowledge base (audited).
 
 use gongti_core::Sex;
-use gongti_core::access::{PatientAction, may_prescribe};
+use gongti_core::access::{PatientAction, may_prescribe, may_set_drug_rules};
 use gongti_core::audit::Outcome;
 use gongti_core::pharmacy::check::{
-    Channel, Draft, DraftLine, DraftProblems, Judgement, LongRx, PatientFacts, Prescriber, RxKind,
-    Visit, check,
+    Channel, Draft, DraftLine, DraftProblems, Judgement, LongRx, PatientFacts, Prescriber,
+    RuleSettings, RxKind, Visit, check_with,
 };
 use gongti_core::pharmacy::{Hepatic, Knowledge, TitleLevel};
 use gongti_core::problem::{FieldProblem, Problem};
+use gongti_core::region::InstitutionId;
+use gongti_store::{DrugRuleChange, DrugRuleSetting};
 
 use crate::{App, AppError, AppResult, Ctx};
 
@@ -159,7 +163,8 @@ impl App {
             supply_reason: request.supply_reason,
             lines: request.lines,
         };
-        Ok(check(kb, &draft))
+        let settings = self.rule_settings(actor.institution.map(|i| i.0)).await?;
+        Ok(check_with(kb, &draft, &settings))
     }
 
     /// The prescriber: the draft's statements over the staff register's.
@@ -186,6 +191,125 @@ impl App {
             township_solo: stated.township_solo,
             narcotic_privilege: stated.narcotic_privilege,
         })
+    }
+}
+
+/// The longest reason for a rule decision.
+pub const RULE_REASON_MAX_CHARS: usize = 200;
+
+/// A decision on a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleState {
+    Confirmed,
+    Disabled,
+}
+
+impl RuleState {
+    pub fn code(self) -> &'static str {
+        match self {
+            RuleState::Confirmed => "confirmed",
+            RuleState::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<RuleState> {
+        match code {
+            "confirmed" => Some(RuleState::Confirmed),
+            "disabled" => Some(RuleState::Disabled),
+            _ => None,
+        }
+    }
+}
+
+impl App {
+    /// The settings in force at an institution, as the check takes them.
+    async fn rule_settings(&self, institution: Option<i64>) -> AppResult<RuleSettings> {
+        let mut settings = RuleSettings::default();
+        if let Some(institution) = institution {
+            for s in self.store.drug_rule_settings(institution).await? {
+                match RuleState::parse(&s.state) {
+                    Some(RuleState::Disabled) => settings.disabled.insert(s.rule_id),
+                    Some(RuleState::Confirmed) => settings.confirmed.insert(s.rule_id),
+                    None => false,
+                };
+            }
+        }
+        Ok(settings)
+    }
+
+    /// An institution's decisions on the rules (its staff read them).
+    pub async fn drug_rules(&self, ctx: &Ctx, institution: i64) -> AppResult<Vec<DrugRuleSetting>> {
+        if ctx.principal.institution_id != Some(institution) {
+            let mut entry =
+                self.registry_entry(ctx, "drug_rules.read", "DrugRule", Outcome::Denied);
+            entry.detail = Some(format!("institution={institution}"));
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        }
+        Ok(self.store.drug_rule_settings(institution).await?)
+    }
+
+    /// Confirms or disables a rule for an institution (its pharmacists or its
+    /// administrator); a disabled rule needs a reason. Audited with the rule, the state
+    /// and the knowledge base's version.
+    pub async fn set_drug_rule(
+        &self,
+        ctx: &Ctx,
+        institution: i64,
+        rule_id: &str,
+        state: &str,
+        reason: Option<&str>,
+    ) -> AppResult<()> {
+        const ACTION: &str = "drug_rule.set";
+        let kb = self.knowledge();
+        let mut entry = self.registry_entry(ctx, ACTION, "DrugRule", Outcome::Ok);
+        entry.resource_id = Some(rule_id.chars().take(64).collect());
+        if !may_set_drug_rules(&ctx.principal.actor(), InstitutionId(institution)) {
+            entry.detail = Some(format!("institution={institution}"));
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        }
+        if !kb.has_rule(rule_id) {
+            return Err(self.refuse(entry, AppError::NotFound).await);
+        }
+        let mut problems = Vec::new();
+        let parsed = RuleState::parse(state);
+        if parsed.is_none() {
+            problems.push(FieldProblem::new("state", Problem::UnknownCode));
+        }
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        if reason.is_some_and(|r| r.chars().count() > RULE_REASON_MAX_CHARS) {
+            problems.push(FieldProblem::new(
+                "reason",
+                Problem::TooLong {
+                    max_chars: RULE_REASON_MAX_CHARS,
+                },
+            ));
+        } else if parsed == Some(RuleState::Disabled) && reason.is_none() {
+            problems.push(FieldProblem::new("reason", Problem::Required));
+        }
+        let Some(parsed) = parsed.filter(|_| problems.is_empty()) else {
+            return Err(self.refuse(entry, AppError::Invalid(problems)).await);
+        };
+        entry.detail = Some(format!(
+            "institution={institution};state={};ruleset={}",
+            parsed.code(),
+            kb.version
+        ));
+        self.store
+            .set_drug_rule(
+                &DrugRuleChange {
+                    institution_id: institution,
+                    rule_id,
+                    state: parsed.code(),
+                    ruleset_version: &kb.version,
+                    reason,
+                    staff_id: ctx.principal.staff_id,
+                },
+                self.now_us(),
+                &[entry],
+            )
+            .await?;
+        self.audit.flush().await?;
+        Ok(())
     }
 }
 

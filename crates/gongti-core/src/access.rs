@@ -216,6 +216,14 @@ pub fn may_prescribe(actor: &Actor) -> bool {
     matches!(actor.role, Role::FamilyDoctor | Role::Specialist) && actor.institution.is_some()
 }
 
+/// May the actor confirm or disable the prescription knowledge base's rules for
+/// `institution` (its pharmacy and therapeutics committee's decisions, DOMAIN.md §4)?
+/// Its pharmacists and its administrator.
+pub fn may_set_drug_rules(actor: &Actor, institution: InstitutionId) -> bool {
+    matches!(actor.role, Role::Pharmacist | Role::InstitutionAdmin)
+        && actor.institution == Some(institution)
+}
+
 /// May the actor publish or change schedules, and the share of slots held back for
 /// family doctors, at `hospital`? Its institution administrator (DOMAIN.md §3).
 pub fn may_manage_schedules(actor: &Actor, hospital: InstitutionId) -> bool {

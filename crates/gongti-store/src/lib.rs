@@ -28,6 +28,7 @@ pub mod owner;
 pub use outbox::AuditFor;
 pub use versions::{Kept, Version, VersionMark};
 mod patients;
+mod pharmacy;
 mod readings;
 mod referral_figures;
 mod referrals;
@@ -69,6 +70,7 @@ pub use lab::{EnrolmentScope, LabOutcome, LabResultRecord, NewLabResult};
 pub use maintained::{IndicatorEvent, IndicatorTables, IndicatorUpdate, scopes_of};
 pub use migrate::MIGRATION_COUNT;
 pub use patients::{NewPatientToken, PatientAccount, PatientToken};
+pub use pharmacy::{DrugRuleChange, DrugRuleSetting};
 pub use readings::{AlertRecord, NewAlert, NewReading, ReadingOutcome, ReadingRecord, Uploader};
 pub use referral_figures::ReferralFactRow;
 pub use referrals::{

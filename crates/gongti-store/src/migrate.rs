@@ -167,6 +167,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0026_coverage_counts.sql"),
         postgres: include_str!("../migrations/postgres/0026_coverage_counts.sql"),
     },
+    Migration {
+        version: 27,
+        name: "drug_rule_settings",
+        sqlite: include_str!("../migrations/sqlite/0027_drug_rule_settings.sql"),
+        postgres: include_str!("../migrations/postgres/0027_drug_rule_settings.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

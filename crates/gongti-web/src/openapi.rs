@@ -302,6 +302,9 @@ fn schemas() -> Value {
         "AccountOpen": {"type": "object", "required": ["username", "password"], "properties": {
             "username": {"type": "string"}, "password": {"type": "string"}}},
         "PasswordReset": {"type": "object", "required": ["password"], "properties": {"password": {"type": "string"}}},
+        "DrugRuleSet": {"type": "object", "required": ["state"], "properties": {
+            "state": one_of(&["confirmed", "disabled"]),
+            "reason": {"type": "string", "maxLength": 200, "description": "Required to disable"}}},
         "PrescriptionCheck": {"type": "object", "required": ["lines"], "properties": {
             "resident_id": {"type": "integer", "format": "int64", "description": "The record fills what the draft leaves out (age, sex, diagnoses, offline diagnoses, current drugs); the read is audited"},
             "patient": {"type": "object", "properties": {
@@ -337,8 +340,18 @@ fn schemas() -> Value {
     })
 }
 
-fn paths(glass: Value) -> Value {
+/// The cloud pharmacy's paths (apart: one `json!` of every path outgrows the macro's
+/// recursion limit).
+fn pharmacy_paths() -> Value {
     json!({
+        "/institutions/{id}/drug-rules": {"get": op("Every rule of the prescription knowledge base with the institution's decision on it (confirmed, disabled with its reason, or unset), for the institution's staff; the whole list (a few hundred rules)", "pharmacy", json!([path_id(), query("kind", "One kind of rule", one_of(&["dose", "caution", "interaction", "duplicate", "indication", "cross_allergy"]))]), None, ("200", "{ruleset_version, items: [{id, kind, about, grade, text, basis, state, reason, decided_by, decided_at}]}"))},
+        "/institutions/{id}/drug-rules/{rule}": {"put": op("Confirm or disable a rule for the institution (its pharmacists or administrator, audited; a disabled rule raises no finding there, and needs a reason)", "pharmacy", json!([path_id(), {"name": "rule", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 64}}]), Some("DrugRuleSet"), ("200", "The rule with its decision"))},
+        "/prescriptions/check": {"post": op("Judge a draft prescription by DOMAIN.md §4 (a prescriber's token; nothing saved; audited only when a resident_id is given): every finding at once, legal ones blocking", "pharmacy", json!([]), Some("PrescriptionCheck"), ("200", "{verdict: blocked|flagged|clear, ruleset_version, findings: [{code, grade?, severity, lines, message, message_en, basis, rule?}]}"))},
+    })
+}
+
+fn paths(glass: Value) -> Value {
+    let mut all = json!({
         "/auth/token": {
             "post": {"security": [], "summary": "Sign in for a bearer token", "tags": ["auth"], "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenRequest"}}}},
                 "responses": {"200": {"description": "{access_token, token_type, expires_in}"}, "401": error_response("Wrong username or password"), "429": error_response("Locked after repeated failures")}},
@@ -434,7 +447,6 @@ fn paths(glass: Value) -> Value {
         "/residents/{id}/screening/profile": {"put": op("Replace the high-risk profile (BMI, waist, family history, high-salt diet, heavy drinking)", "screening", json!([path_id()]), Some("ScreeningProfile"), ("200", "The new screening status"))},
         "/worklists/screening": {"get": op("Residents of your institution in a screening state: suspected (refer), recheck_due, or normal with BP due by today", "worklists", with_paging(vec![query("state", "suspected (default) | recheck_due | normal", one_of(&["suspected", "recheck_due", "normal"]))]), None, ("200", "{items, next_cursor}"))},
         "/worklists/tasks": {"get": op("Open follow-up tasks of your institution, soonest due first", "worklists", with_paging(vec![]), None, ("200", "{items, next_cursor}"))},
-        "/prescriptions/check": {"post": op("Judge a draft prescription by DOMAIN.md §4 (a prescriber's token; nothing saved; audited only when a resident_id is given): every finding at once, legal ones blocking", "pharmacy", json!([]), Some("PrescriptionCheck"), ("200", "{verdict: blocked|flagged|clear, ruleset_version, findings: [{code, grade?, severity, lines, message, message_en, basis, rule?}]}"))},
         "/followups/evaluate": {"post": op("Classify a follow-up by DOMAIN.md §2 without saving it (live feedback)", "chronic", json!([]), Some("Followup"), ("200", "{classification, urgent_referral, refer, next_followup_within_days, counts_as_face_to_face, reasons, ruleset_version}"))},
         "/reserve-policy": {
             "get": op("The reserved share and release window in force for a department (DOMAIN.md §3: 10 %, released 2 days before the visit, by default)", "scheduling", json!([query("institution_id", "Hospital id (required)", id()), query("department_id", "Department id (required)", id())]), None, ("200", "{reserved_percent, release_days}")),
@@ -493,7 +505,11 @@ fn paths(glass: Value) -> Value {
         "/patient/bookings/{id}/cancel": {"post": op("Cancel one's own booking before the slot starts", "patients", json!([path_id()]), None, ("200", "The booking"))},
         "/patient/readings": {"post": op("Upload a home reading one took of oneself (201 new, 200 already uploaded); an urgent value alerts the care team", "patients", json!([]), Some("Reading"), ("201", "{status, id, alert_id}"))},
         "/residents/{id}/access-log": {"get": op("Who touched this record (audit trail, newest first)", "residents", with_paging(vec![path_id()]), None, ("200", "{items, next_cursor}"))},
-    })
+    });
+    if let (Some(all), Value::Object(more)) = (all.as_object_mut(), pharmacy_paths()) {
+        all.extend(more);
+    }
+    all
 }
 
 /// The refusals an operation can meet, by what it is: every one can meet the edge's

@@ -1,9 +1,10 @@
 //! The cloud pharmacy over JSON. Today: `POST /prescriptions/check`, a draft judged by
 //! DOMAIN.md §4 at once (the prescribing form calls it as the doctor types).
 
+use axum::extract::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use gongti_app::Ctx;
 use gongti_app::pharmacy::{
@@ -26,7 +27,10 @@ const SUPPLY_REASON_MAX_CHARS: usize = 200;
 const DOSE_UNIT_MAX_CHARS: usize = 20;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/prescriptions/check", post(check))
+    Router::new()
+        .route("/prescriptions/check", post(check))
+        .route("/institutions/{id}/drug-rules", get(rules))
+        .route("/institutions/{id}/drug-rules/{rule}", put(set_rule))
 }
 
 #[derive(Deserialize, Default)]
@@ -288,6 +292,7 @@ pub(crate) fn judgement_view(j: &Judgement) -> Value {
             }
             if let Some(rule) = &f.rule {
                 v["rule"] = json!(rule);
+                v["confirmed"] = json!(f.confirmed);
             }
             v
         }).collect::<Vec<_>>(),
@@ -304,4 +309,90 @@ async fn check(
         Ok(judgement) => Ok(Json(judgement_view(&judgement))),
         Err(p) => Err(invalid(p.fields, p.lines)),
     }
+}
+
+#[derive(Deserialize, Default)]
+struct RulesQuery {
+    kind: Option<String>,
+}
+
+/// Every rule of the knowledge base with the institution's decision on it.
+pub(crate) fn rules_view(
+    kb: &gongti_core::pharmacy::Knowledge,
+    settings: &[gongti_store::DrugRuleSetting],
+    kind: Option<gongti_core::pharmacy::knowledge::RuleKind>,
+) -> Vec<Value> {
+    kb.rules()
+        .iter()
+        .filter(|r| kind.is_none_or(|k| r.kind == k))
+        .map(|r| {
+            let setting = settings.iter().find(|s| s.rule_id == r.id);
+            json!({
+                "id": r.id,
+                "kind": r.kind.code(),
+                "about": r.about_zh,
+                "about_en": r.about_en,
+                "grade": r.grade.number(),
+                "text": r.text_zh,
+                "text_en": r.text_en,
+                "basis": r.basis,
+                "state": setting.map_or("unset", |s| s.state.as_str()),
+                "reason": setting.and_then(|s| s.reason.clone()),
+                "decided_by": setting.map(|s| s.staff_name.clone()),
+                "decided_at": setting.map(|s| crate::views::utc(s.at_us)),
+                "decided_on_ruleset": setting.map(|s| s.ruleset_version.clone()),
+            })
+        })
+        .collect()
+}
+
+async fn rules(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<RulesQuery>,
+) -> ApiResult<Json<Value>> {
+    let kind = match q.kind.as_deref() {
+        None => None,
+        Some(k) => Some(
+            gongti_core::pharmacy::knowledge::RuleKind::parse(k).ok_or_else(|| {
+                ApiError::bad_request(
+                    "bad_kind",
+                    "kind 不是可用的规则类别",
+                    "kind is not a rule kind",
+                )
+            })?,
+        ),
+    };
+    let settings = state.app.drug_rules(&ctx, id).await?;
+    let kb = state.app.knowledge();
+    Ok(Json(json!({
+        "ruleset_version": kb.version,
+        "items": rules_view(kb, &settings, kind),
+    })))
+}
+
+#[derive(Deserialize)]
+struct RuleBody {
+    state: String,
+    reason: Option<String>,
+}
+
+async fn set_rule(
+    State(state): State<AppState>,
+    Path((id, rule)): Path<(i64, String)>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    ApiJson(body): ApiJson<RuleBody>,
+) -> ApiResult<Json<Value>> {
+    state
+        .app
+        .set_drug_rule(&ctx, id, &rule, &body.state, body.reason.as_deref())
+        .await?;
+    let settings = state.app.drug_rules(&ctx, id).await?;
+    let kb = state.app.knowledge();
+    let view = rules_view(kb, &settings, None)
+        .into_iter()
+        .find(|v| v["id"] == rule)
+        .unwrap_or(Value::Null);
+    Ok(Json(view))
 }

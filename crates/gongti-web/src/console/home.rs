@@ -32,6 +32,7 @@ const INSTITUTIONS: MenuItem = ("/institutions", "机构", "Institutions");
 const STAFF: MenuItem = ("/staff", "人员", "Staff");
 const UNITS: MenuItem = ("/units", "科室与团队", "Departments & teams");
 const ACCOUNTS: MenuItem = ("/accounts", "账号解锁", "Sign-in locks");
+const DRUG_RULES: MenuItem = ("/drug-rules", "用药规则", "Drug rules");
 
 /// The family-doctor team's roles (家庭医生团队), who share the workstation.
 fn in_team(role: Role) -> bool {
@@ -53,11 +54,12 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             DASHBOARD,
         ],
         Role::Specialist => &[REFERRALS, CONSULTATIONS, SCHEDULES, RESIDENTS],
-        Role::InstitutionAdmin => &[SCHEDULES, RESIDENTS, IMPORT, UNITS, DASHBOARD],
+        Role::InstitutionAdmin => &[SCHEDULES, RESIDENTS, IMPORT, UNITS, DRUG_RULES, DASHBOARD],
         Role::DistrictOfficer | Role::CityOfficer => &[DASHBOARD, RESIDENTS],
         Role::InsuranceOfficer => &[DASHBOARD],
         Role::CityAdmin => &[ACCOUNTS],
-        Role::Pharmacist | Role::ExamReader => &[],
+        Role::Pharmacist => &[DRUG_RULES],
+        Role::ExamReader => &[],
     }
 }
 
@@ -177,8 +179,8 @@ fn role_card(l: Lang, role: Role) -> Markup {
             "See aggregate figures on the dashboard (no personal data). Settlement and review arrive with the payment capability.",
         ),
         Role::Pharmacist => (
-            "处方审核、调配与配送将随云药房上线。目前可以查看机构与人员目录、修改密码。",
-            "Prescription review, dispensing and delivery arrive with the cloud pharmacy. For now: the institution and staff directories, and your password.",
+            "在“用药规则”中逐条确认或停用本院的合理用药规则（处方检查所用的知识库）。处方审核队列、调配与配送将随云药房后续上线。",
+            "Confirm or disable, rule by rule, the drug rules the prescription check uses at your institution (Drug rules). The review queue, dispensing and delivery arrive with the rest of the cloud pharmacy.",
         ),
         Role::ExamReader => (
             "检查报告的阅片与诊断将随云检查上线。目前可以查看机构与人员目录、修改密码。",
@@ -268,5 +270,6 @@ mod tests {
         }
         assert!(menu(Role::Specialist).contains(&REFERRALS));
         assert!(!menu(Role::Pharmacist).contains(&DASHBOARD));
+        assert!(menu(Role::Pharmacist).contains(&DRUG_RULES));
     }
 }

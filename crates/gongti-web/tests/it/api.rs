@@ -343,6 +343,8 @@ const ROUTES: &[&str] = &[
     "/residents/{id}/access-log",
     "/followups/evaluate",
     "/prescriptions/check",
+    "/institutions/{id}/drug-rules",
+    "/institutions/{id}/drug-rules/{rule}",
     "/residents/{id}/enrolments",
     "/residents/{id}/enrolments/{disease}/risk-factors",
     "/residents/{id}/enrolments/{disease}/end",

@@ -13,6 +13,7 @@ mod console;
 mod console_alerts;
 mod console_consultations;
 mod console_contracts;
+mod console_drug_rules;
 mod console_pharmacy;
 mod console_referrals;
 mod console_region;

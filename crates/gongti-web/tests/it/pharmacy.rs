@@ -286,3 +286,156 @@ async fn only_prescribers_check_and_a_bad_draft_names_every_problem() {
         assert!(p["message"].as_str().unwrap().contains("药品目录"));
     }
 }
+
+#[tokio::test]
+async fn an_institution_confirms_or_disables_rules_and_its_checks_follow() {
+    for t in TestApp::all().await {
+        let admin = t.token("instadmin").await;
+        let rules = format!("/api/v1/institutions/{}/drug-rules", t.home);
+        let list = t.get(&rules, &admin).await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+        let list = list.json();
+        let ddi = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == "ddi-001")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (ddi["kind"].as_str(), ddi["state"].as_str()),
+            (Some("interaction"), Some("unset"))
+        );
+        assert_eq!(ddi["about"], "氯吡格雷 + 奥美拉唑");
+        let interactions = t
+            .get(&format!("{rules}?kind=interaction"), &admin)
+            .await
+            .json();
+        assert!(
+            interactions["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["kind"] == "interaction")
+        );
+
+        // Disabling needs a reason.
+        let r = t
+            .send_json(
+                "PUT",
+                &format!("{rules}/ddi-001"),
+                &admin,
+                json!({"state": "disabled"}).to_string(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert_eq!(r.json()["problems"][0]["field"], "reason");
+        let r = t
+            .send_json(
+                "PUT",
+                &format!("{rules}/ddi-001"),
+                &admin,
+                json!({"state": "disabled", "reason": "本院改用泮托拉唑，药事会决定停用"})
+                    .to_string(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let set = r.json();
+        assert_eq!(
+            (set["state"].as_str(), set["decided_by"].as_str()),
+            (Some("disabled"), Some("instadmin姓名"))
+        );
+        let audit = t.audit_tail(1).await;
+        assert_eq!(
+            (
+                audit[0].entry.action.as_str(),
+                audit[0].entry.resource_id.as_deref()
+            ),
+            ("drug_rule.set", Some("ddi-001"))
+        );
+
+        // The home institution's doctor no longer meets the interaction; another
+        // institution's does.
+        let draft = json!({"patient": {"age_years": 70, "sex": "male", "diagnoses": ["I25", "K21"], "egfr_ml_min": 40}, "lines": [
+            {"generic_name": "氯吡格雷", "dose": 75, "dose_unit": "mg", "times_per_day": 1, "route": "oral", "days": 7},
+            {"generic_name": "奥美拉唑", "dose": 20, "dose_unit": "mg", "times_per_day": 1, "route": "oral", "days": 7},
+            {"generic_name": "二甲双胍", "dose": 500, "dose_unit": "mg", "times_per_day": 2, "route": "oral", "days": 7}]});
+        let doctor = t.token("doctor").await;
+        let home = t
+            .post("/api/v1/prescriptions/check", &doctor, draft.clone())
+            .await
+            .json();
+        assert!(!codes(&home).contains(&"interaction"), "{home}");
+        let other = t.token("other_doctor").await;
+        let elsewhere = t
+            .post("/api/v1/prescriptions/check", &other, draft.clone())
+            .await
+            .json();
+        assert!(codes(&elsewhere).contains(&"interaction"), "{elsewhere}");
+
+        // A confirmed rule says so on its finding.
+        let renal = home["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == "contraindicated_renal")
+            .unwrap();
+        assert_eq!(renal["confirmed"], false);
+        let rule = renal["rule"].as_str().unwrap().to_owned();
+        let r = t
+            .send_json(
+                "PUT",
+                &format!("{rules}/{rule}"),
+                &admin,
+                json!({"state": "confirmed"}).to_string(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let home = t
+            .post("/api/v1/prescriptions/check", &doctor, draft)
+            .await
+            .json();
+        let renal = home["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == "contraindicated_renal")
+            .unwrap();
+        assert_eq!(renal["confirmed"], true, "{home}");
+
+        // A doctor may not decide; nor another institution's administrator; an unknown
+        // rule is not found.
+        let r = t
+            .send_json(
+                "PUT",
+                &format!("{rules}/ddi-002"),
+                &doctor,
+                json!({"state": "confirmed"}).to_string(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let hospital_admin = t.token("hospadmin").await;
+        let r = t
+            .send_json(
+                "PUT",
+                &format!("{rules}/ddi-002"),
+                &hospital_admin,
+                json!({"state": "confirmed"}).to_string(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            t.get(&rules, &hospital_admin).await.status,
+            StatusCode::FORBIDDEN
+        );
+        let r = t
+            .send_json(
+                "PUT",
+                &format!("{rules}/ddi-999"),
+                &admin,
+                json!({"state": "confirmed"}).to_string(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+    }
+}

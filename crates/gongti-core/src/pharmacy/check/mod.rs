@@ -7,6 +7,8 @@
 mod clinical;
 mod legal;
 
+use std::collections::HashSet;
+
 use crate::Sex;
 use crate::pharmacy::knowledge::{
     DoseRule, DoseUnit, Grade, Hepatic, IngredientId, Knowledge, Route, TitleLevel,
@@ -245,6 +247,8 @@ pub struct Finding {
     pub basis: String,
     /// The knowledge-base rule that produced it, when one did.
     pub rule: Option<String>,
+    /// The rule is confirmed by the prescriber's institution.
+    pub confirmed: bool,
 }
 
 impl Finding {
@@ -297,8 +301,27 @@ struct Line<'a> {
     unit: Option<DoseUnit>,
 }
 
-/// Judges `draft` by DOMAIN.md §4 against `kb`.
+/// An institution's decisions on the knowledge base's rules (by its pharmacy and
+/// therapeutics committee, DOMAIN.md §4: each rule set or confirmed by the institution):
+/// a disabled rule raises nothing there, a confirmed one says so on its findings. Legal
+/// rules are law and have no setting.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSettings {
+    pub disabled: HashSet<String>,
+    pub confirmed: HashSet<String>,
+}
+
+/// Judges `draft` by DOMAIN.md §4 against `kb`, every rule in force.
 pub fn check(kb: &Knowledge, draft: &Draft) -> Result<Judgement, DraftProblems> {
+    check_with(kb, draft, &RuleSettings::default())
+}
+
+/// Judges `draft` with an institution's rule settings.
+pub fn check_with(
+    kb: &Knowledge,
+    draft: &Draft,
+    settings: &RuleSettings,
+) -> Result<Judgement, DraftProblems> {
     let lines = validate(kb, draft)?;
     let mut c = Checker {
         kb,
@@ -312,6 +335,17 @@ pub fn check(kb: &Knowledge, draft: &Draft) -> Result<Judgement, DraftProblems> 
     c.cautions(&lines);
     c.indications(&lines);
     let mut findings = c.findings;
+    findings.retain(|f| {
+        f.rule
+            .as_ref()
+            .is_none_or(|r| !settings.disabled.contains(r))
+    });
+    for f in &mut findings {
+        f.confirmed = f
+            .rule
+            .as_ref()
+            .is_some_and(|r| settings.confirmed.contains(r));
+    }
     findings.sort_by_key(|f| {
         (
             !f.code.is_legal(),
@@ -558,6 +592,7 @@ impl Checker<'_> {
             message_en: en,
             basis: self.kb.citation(source).to_owned(),
             rule: None,
+            confirmed: false,
         });
     }
 
@@ -578,6 +613,7 @@ impl Checker<'_> {
             message_en: en,
             basis: self.kb.citation(source).to_owned(),
             rule: rule.map(str::to_owned),
+            confirmed: false,
         });
     }
 }

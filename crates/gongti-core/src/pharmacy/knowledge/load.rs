@@ -205,6 +205,16 @@ impl Loader {
                 )),
             }
         }
+        let mut seen = std::collections::HashSet::new();
+        for rule in kb.rules() {
+            if !seen.insert(rule.id.to_owned()) {
+                self.problems.push(TableProblem {
+                    file: "knowledge",
+                    line: 0,
+                    reason: format!("the rule id `{}` is used twice", rule.id),
+                });
+            }
+        }
         Some(kb)
     }
 

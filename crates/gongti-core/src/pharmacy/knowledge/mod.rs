@@ -11,8 +11,10 @@ use std::sync::OnceLock;
 use crate::tsv::TableProblem;
 
 mod load;
+mod rules;
 
 use load::Loader;
+pub use rules::{RuleEntry, RuleKind};
 
 /// The PASS grade of a clinical finding (reference/pharmacy.md §2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

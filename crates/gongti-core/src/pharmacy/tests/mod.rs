@@ -269,6 +269,86 @@ fn a_broken_knowledge_base_is_refused_with_every_problem_named() {
 }
 
 #[test]
+fn every_rule_is_listed_once_for_review_with_its_basis() {
+    let kb = kb();
+    let rules = kb.rules();
+    let rows = kb.doses.len()
+        + kb.cautions.len()
+        + kb.interactions.len()
+        + kb.duplicates.len()
+        + kb.indications.len()
+        + kb.cross_allergies.len();
+    assert_eq!(rules.len(), rows);
+    let ids: std::collections::HashSet<&str> = rules.iter().map(|r| r.id).collect();
+    assert_eq!(ids.len(), rows, "rule ids are unique");
+    assert!(
+        rules
+            .iter()
+            .all(|r| kb.has_rule(r.id) && !r.basis.is_empty() && !r.text_zh.is_empty())
+    );
+    assert!(!kb.has_rule("ddi-999"));
+    let ddi = rules.iter().find(|r| r.id == "ddi-001").unwrap();
+    assert_eq!(
+        (ddi.kind, ddi.about_zh.as_str()),
+        (knowledge::RuleKind::Interaction, "氯吡格雷 + 奥美拉唑")
+    );
+    let dose = rules.iter().find(|r| r.id == "dose-amlodipine-1").unwrap();
+    assert_eq!(dose.text_zh, "单次 2.5–10mg，每日 2.5–10mg，每日 1 次");
+}
+
+#[test]
+fn an_institution_disables_or_confirms_a_rule() {
+    use super::check::{RuleSettings, check_with};
+    // Clopidogrel with omeprazole (ddi-001) and metformin at eGFR 40.
+    let mut d = base();
+    d.patient.egfr_ml_min = Some(40.0);
+    d.patient.diagnoses.push("I25".into());
+    d.patient.diagnoses.push("K21".into());
+    d.lines = vec![
+        line("氯吡格雷", 75.0, "mg", 1, 7),
+        line("奥美拉唑", 20.0, "mg", 1, 7),
+        line("二甲双胍", 500.0, "mg", 2, 7),
+    ];
+    let all = check(kb(), &d).unwrap();
+    assert!(
+        all.findings
+            .iter()
+            .any(|f| f.rule.as_deref() == Some("ddi-001"))
+    );
+    assert!(all.findings.iter().all(|f| !f.confirmed));
+    let mut settings = RuleSettings::default();
+    settings.disabled.insert("ddi-001".into());
+    let renal = all
+        .findings
+        .iter()
+        .find(|f| f.code == FindingCode::ContraindicatedRenal)
+        .unwrap();
+    settings.confirmed.insert(renal.rule.clone().unwrap());
+    let set = check_with(kb(), &d, &settings).unwrap();
+    assert!(
+        set.findings
+            .iter()
+            .all(|f| f.rule.as_deref() != Some("ddi-001"))
+    );
+    assert_eq!(set.findings.len(), all.findings.len() - 1);
+    assert!(
+        set.findings
+            .iter()
+            .find(|f| f.code == FindingCode::ContraindicatedRenal)
+            .unwrap()
+            .confirmed
+    );
+    // Only the disabled rule's finding goes: a draft with nothing else is then clear.
+    d.lines.truncate(2);
+    d.patient.egfr_ml_min = None;
+    assert_eq!(check(kb(), &d).unwrap().verdict, Verdict::Flagged);
+    assert_eq!(
+        check_with(kb(), &d, &settings).unwrap().verdict,
+        Verdict::Clear
+    );
+}
+
+#[test]
 fn a_clear_draft_has_no_finding() {
     let j = judge(|_| {});
     assert_eq!(
