@@ -149,8 +149,11 @@ fn kind_of(code: Option<&str>) -> RuleKind {
 
 async fn page(State(state): State<AppState>, c: Console, Query(q): Query<Params>) -> Response {
     let l = c.lang;
-    let notice = q.saved.as_deref().map(|rule| {
-        html! { p.saved role="status" { (l.t("已保存：", "Saved: ")) (rule) } }
+    // The rule saved, named as the list names it.
+    let notice = q.saved.as_deref().and_then(|id| {
+        let rules = state.app.knowledge().rules();
+        let rule = rules.iter().find(|r| r.id == id)?;
+        Some(html! { p.saved role="status" { (l.t("已保存：", "Saved: ")) (l.t(&rule.about_zh, &rule.about_en)) } })
     });
     render(
         &state,

@@ -57,7 +57,7 @@ async fn an_administrator_reviews_the_rules_in_the_console() {
     assert!(
         after.text.contains("已停用")
             && after.text.contains("本院改用泮托拉唑")
-            && after.text.contains("已保存"),
+            && after.text.contains("已保存：氯吡格雷 + 奥美拉唑"),
         "{}",
         after.text
     );
