@@ -62,6 +62,24 @@ fn dose_over_max() {
                 },
                 Some((&[0], g2))
             ),
+            case!(
+                "extended-release metformin 2 g once a day",
+                |d| d.lines = vec![line("二甲双胍缓释片", 2000.0, "mg", 1, 7)],
+                None
+            ),
+            case!(
+                "azithromycin 1 g once (chlamydia)",
+                |d| {
+                    d.patient.diagnoses = vec!["A56".into()];
+                    d.lines = vec![line("阿奇霉素", 1.0, "g", 1, 1)]
+                },
+                None
+            ),
+            case!(
+                "levamlodipine 10 mg (its own maximum is 5)",
+                |d| d.lines = vec![line("苯磺酸左旋氨氯地平", 10.0, "mg", 1, 7)],
+                Some((&[0], g2))
+            ),
         ],
     );
 }
@@ -214,6 +232,17 @@ fn interaction() {
                 "amlodipine with metformin",
                 |d| d.lines.push(line("二甲双胍", 500.0, "mg", 2, 7)),
                 None
+            ),
+            case!(
+                "nifedipine with rifampicin (the label forbids it)",
+                |d| {
+                    d.patient.diagnoses.push("A15".into());
+                    d.lines = vec![
+                        line("利福平", 600.0, "mg", 1, 7),
+                        line("硝苯地平", 30.0, "mg", 1, 7),
+                    ]
+                },
+                Some((&[0, 1], Some(Grade::Contraindicated)))
             ),
         ],
     );
@@ -494,6 +523,14 @@ fn indication_mismatch() {
                     d.visit.offline_diagnoses = vec!["I10".into()]
                 },
                 None
+            ),
+            case!(
+                "a sulfonylurea for type 1 diabetes",
+                |d| {
+                    d.patient.diagnoses = vec!["E10.9".into()];
+                    d.lines = vec![line("格列美脲", 2.0, "mg", 1, 7)]
+                },
+                Some((&[0], Some(Grade::Caution)))
             ),
         ],
     );
