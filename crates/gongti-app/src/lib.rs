@@ -105,6 +105,9 @@ impl App {
         clock: Clock,
         signing: Option<audit::checkpoint::Signing>,
     ) -> AppResult<(App, tokio::task::JoinHandle<()>)> {
+        // The prescription knowledge base is loaded (and checked) at start, not on the
+        // first prescription.
+        gongti_core::pharmacy::Knowledge::builtin();
         let (audit, writer) = audit::AuditLog::start(store.clone(), signing).await?;
         let registrar = registrar::Registrar::start(store.clone(), audit.clone());
         let app = App {

@@ -49,15 +49,6 @@ fn state_label(l: Lang, state: &str) -> &'static str {
     }
 }
 
-fn grade_label(l: Lang, grade: u8) -> &'static str {
-    match grade {
-        1 => l.t("禁忌", "contraindicated"),
-        2 => l.t("不推荐", "not recommended"),
-        3 => l.t("慎用", "caution"),
-        _ => l.t("关注", "note"),
-    }
-}
-
 /// The list of one kind, with the viewer's forms when they may decide.
 async fn render(
     state: &AppState,
@@ -111,7 +102,7 @@ async fn render(
                         @let state_code = setting.map_or("unset", |s| s.state.as_str());
                         tr id=(r.id) {
                             td { (l.t(&r.about_zh, &r.about_en)) }
-                            td { span class=(format!("grade g{}", r.grade.number())) { (grade_label(l, r.grade.number())) } }
+                            td { span class=(format!("grade g{}", r.grade.number())) { (super::pharmacy::grade_label(l, r.grade)) } }
                             td { (l.t(&r.text_zh, &r.text_en)) br; small.muted { (l.t("依据：", "Basis: ")) (r.basis) } }
                             td {
                                 (state_label(l, state_code))

@@ -110,13 +110,15 @@ fn request(resident_id: i64, pairs: &[(String, String)]) -> CheckRequest {
     }
 }
 
-fn grade_label(l: Lang, g: Grade) -> &'static str {
-    match g {
-        Grade::Contraindicated => l.t("禁忌", "contraindicated"),
-        Grade::NotRecommended => l.t("不推荐", "not recommended"),
-        Grade::Caution => l.t("慎用", "caution"),
-        Grade::Note => l.t("关注", "note"),
-    }
+/// A PASS grade in the viewer's language (the core names it in Chinese).
+pub(super) fn grade_label(l: Lang, g: Grade) -> &'static str {
+    let en = match g {
+        Grade::Contraindicated => "contraindicated",
+        Grade::NotRecommended => "not recommended",
+        Grade::Caution => "caution",
+        Grade::Note => "note",
+    };
+    l.t(g.name_zh(), en)
 }
 
 /// The finding codes' names as a pharmacist says them.

@@ -13,7 +13,7 @@ impl Checker<'_> {
         if d.lines.len() > p.lines_max {
             self.legal_finding(
                 FindingCode::TooManyDrugs,
-                FindingCode::TooManyDrugs.legal_source(),
+                "rx2007",
                 all.iter().copied().skip(p.lines_max).collect(),
                 format!(
                     "一张处方不得超过 {} 种药品，本处方开具 {} 种",

@@ -10,6 +10,7 @@ mod legal;
 use std::collections::HashSet;
 
 use crate::Sex;
+use crate::pharmacy::knowledge::amount_text as num;
 use crate::pharmacy::knowledge::{
     DoseRule, DoseUnit, Grade, Hepatic, IngredientId, Knowledge, Route, TitleLevel,
 };
@@ -199,17 +200,6 @@ impl FindingCode {
     /// Legal and format findings: they block issuing.
     pub fn is_legal(self) -> bool {
         self <= FindingCode::ValidityOverLimit
-    }
-
-    /// The source (an id of `sources.tsv`) of a legal rule.
-    fn legal_source(self) -> &'static str {
-        match self {
-            FindingCode::OnlineFirstVisit
-            | FindingCode::OnlineControlledDrug
-            | FindingCode::OnlineChildUnattended => "net2018",
-            FindingCode::LongRxExcludedDrug => "lrx2021",
-            _ => "rx2007",
-        }
     }
 }
 
@@ -553,12 +543,6 @@ fn over(value: f64, max: f64) -> bool {
 
 fn under(value: f64, min: f64) -> bool {
     value < min * (1.0 - EPSILON)
-}
-
-/// A number as a prescriber writes it (2.5, 10, 0.625).
-fn num(x: f64) -> String {
-    let s = format!("{x:.3}");
-    s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 struct Checker<'a> {

@@ -515,6 +515,13 @@ const FORM_SUFFIXES: [&str; 16] = [
     "丸",
 ];
 
+/// A number as a prescriber writes it (2.5, 10, 0.625): at most three decimals, no
+/// trailing zeros.
+pub fn amount_text(x: f64) -> String {
+    let s = format!("{x:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
 /// Normalises a drug or class name for lookup: trimmed, ASCII lower case, without
 /// inner spaces.
 fn name_key(name: &str) -> String {

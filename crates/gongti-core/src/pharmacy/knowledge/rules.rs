@@ -79,14 +79,10 @@ pub struct RuleEntry<'a> {
 }
 
 fn range(min: f64, max: f64) -> String {
-    let n = |x: f64| {
-        let s = format!("{x:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    };
     if (min - max).abs() < f64::EPSILON {
-        n(min)
+        amount_text(min)
     } else {
-        format!("{}–{}", n(min), n(max))
+        format!("{}–{}", amount_text(min), amount_text(max))
     }
 }
 
@@ -117,12 +113,8 @@ impl Knowledge {
             let u = r.unit.symbol();
             let per = if r.per_kg { "/kg" } else { "" };
             let ages = match r.age_max_years {
-                Some(max) => format!(
-                    "{}–{}",
-                    range(r.age_min_years, r.age_min_years),
-                    range(max, max)
-                ),
-                None => format!("≥{}", range(r.age_min_years, r.age_min_years)),
+                Some(max) => format!("{}–{}", amount_text(r.age_min_years), amount_text(max)),
+                None => format!("≥{}", amount_text(r.age_min_years)),
             };
             out.push(RuleEntry {
                 id: &r.id,
@@ -150,20 +142,20 @@ impl Knowledge {
                 CautionKind::Pregnancy => ("妊娠".to_owned(), "pregnancy".to_owned()),
                 CautionKind::Lactation => ("哺乳".to_owned(), "breastfeeding".to_owned()),
                 CautionKind::RenalBelow(n) => (
-                    format!("eGFR < {}", range(n, n)),
-                    format!("eGFR < {}", range(n, n)),
+                    format!("eGFR < {}", amount_text(n)),
+                    format!("eGFR < {}", amount_text(n)),
                 ),
                 CautionKind::HepaticFrom(h) => (
                     format!("{}及以上肝功能损害", h.name_zh()),
                     format!("hepatic impairment from {h:?}").to_lowercase(),
                 ),
                 CautionKind::AgeBelow(n) => (
-                    format!("{} 岁以下", range(n, n)),
-                    format!("under {}", range(n, n)),
+                    format!("{} 岁以下", amount_text(n)),
+                    format!("under {}", amount_text(n)),
                 ),
                 CautionKind::AgeFrom(n) => (
-                    format!("{} 岁及以上", range(n, n)),
-                    format!("{} and over", range(n, n)),
+                    format!("{} 岁及以上", amount_text(n)),
+                    format!("{} and over", amount_text(n)),
                 ),
             };
             out.push(RuleEntry {
