@@ -434,7 +434,13 @@ impl App {
                         licence_number: role
                             .is_clinical()
                             .then(|| format!("1101200000{:05}", rng.below(100_000))),
-                        title: role.is_clinical().then(|| "主治医师".to_owned()),
+                        title: role.is_clinical().then(|| {
+                            if role == Role::Pharmacist {
+                                "主管药师".to_owned()
+                            } else {
+                                "主治医师".to_owned()
+                            }
+                        }),
                         practice_years: if role.is_clinical() { 8 } else { 0 },
                     },
                     now_us,

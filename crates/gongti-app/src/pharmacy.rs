@@ -21,6 +21,12 @@ use gongti_store::{DrugRuleChange, DrugRuleSetting};
 
 use crate::{App, AppError, AppResult, Ctx};
 
+mod prescriptions;
+
+pub use prescriptions::{
+    IssueRequest, NotIssued, PrescriptionView, QueuePage, StepRequest, findings_json,
+};
+
 /// Follow-ups read per programme for the current drugs (the newest carries them).
 const FOLLOWUPS_FOR_DRUGS: u32 = 1;
 
@@ -79,6 +85,18 @@ impl App {
         ctx: &Ctx,
         request: CheckRequest,
     ) -> AppResult<CheckAnswer> {
+        Ok(self
+            .screen(ctx, request)
+            .await?
+            .map(|(judgement, _)| judgement))
+    }
+
+    /// The check with the draft as the record filled it.
+    pub(crate) async fn screen(
+        &self,
+        ctx: &Ctx,
+        request: CheckRequest,
+    ) -> AppResult<Result<(Judgement, Draft), DraftProblems>> {
         let kb = self.knowledge();
         let actor = ctx.principal.actor();
         if !may_prescribe(&actor) {
@@ -164,7 +182,7 @@ impl App {
             lines: request.lines,
         };
         let settings = self.rule_settings(actor.institution.map(|i| i.0)).await?;
-        Ok(check_with(kb, &draft, &settings))
+        Ok(check_with(kb, &draft, &settings).map(|judgement| (judgement, draft)))
     }
 
     /// The prescriber: the draft's statements over the staff register's.
@@ -321,18 +339,9 @@ fn push_new(list: &mut Vec<String>, item: &str) {
 
 /// The channel and kind codes the edges accept.
 pub fn parse_channel(code: &str) -> Option<Channel> {
-    match code {
-        "online" => Some(Channel::Online),
-        "clinic" => Some(Channel::Clinic),
-        _ => None,
-    }
+    Channel::parse(code)
 }
 
 pub fn parse_kind(code: &str) -> Option<RxKind> {
-    match code {
-        "normal" => Some(RxKind::Normal),
-        "emergency" => Some(RxKind::Emergency),
-        "paediatric" => Some(RxKind::Paediatric),
-        _ => None,
-    }
+    RxKind::parse(code)
 }

@@ -80,6 +80,8 @@ pub enum Problem {
     WrongUnit {
         expected: &'static str,
     },
+    /// The password re-entered to sign is not the account's.
+    WrongPassword,
 }
 
 impl Problem {
@@ -110,6 +112,7 @@ impl Problem {
             Problem::Malformed => "malformed",
             Problem::UnknownDrug => "unknown_drug",
             Problem::WrongUnit { .. } => "wrong_unit",
+            Problem::WrongPassword => "wrong_password",
         }
     }
 }

@@ -70,7 +70,10 @@ pub use lab::{EnrolmentScope, LabOutcome, LabResultRecord, NewLabResult};
 pub use maintained::{IndicatorEvent, IndicatorTables, IndicatorUpdate, scopes_of};
 pub use migrate::MIGRATION_COUNT;
 pub use patients::{NewPatientToken, PatientAccount, PatientToken};
-pub use pharmacy::{DrugRuleChange, DrugRuleSetting};
+pub use pharmacy::{
+    DrugRuleChange, DrugRuleSetting, KeyUse, NewPrescription, PrescriptionFilter,
+    PrescriptionRecord, QueueKey, SignedVersion, StepChange, StepRecord, VersionRecord,
+};
 pub use readings::{AlertRecord, NewAlert, NewReading, ReadingOutcome, ReadingRecord, Uploader};
 pub use referral_figures::ReferralFactRow;
 pub use referrals::{
@@ -463,6 +466,12 @@ impl Store {
             Engine::Sqlite { audit, .. } => Some(audit),
             Engine::Postgres { .. } => None,
         }
+    }
+
+    /// A secret for another purpose (a staff member's signing key), derived from the
+    /// data key `id` (the sealing one when `None`) and `label`; with the id it came from.
+    pub fn derive_secret(&self, id: Option<u32>, label: &[u8]) -> Option<(u32, [u8; 32])> {
+        self.keys.derive(id, label)
     }
 
     pub fn kind(&self) -> EngineKind {

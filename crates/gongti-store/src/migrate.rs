@@ -173,6 +173,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0027_drug_rule_settings.sql"),
         postgres: include_str!("../migrations/postgres/0027_drug_rule_settings.sql"),
     },
+    Migration {
+        version: 28,
+        name: "prescriptions",
+        sqlite: include_str!("../migrations/sqlite/0028_prescriptions.sql"),
+        postgres: include_str!("../migrations/postgres/0028_prescriptions.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

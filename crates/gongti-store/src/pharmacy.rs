@@ -1,6 +1,14 @@
-//! The cloud pharmacy's records. Today: each institution's decisions on the
-//! prescription knowledge base's rules (confirmed or disabled), the row in force kept
-//! with its version, its author and its reason; every change is audited with it.
+//! The cloud pharmacy's records: each institution's decisions on the prescription
+//! knowledge base's rules (confirmed or disabled), the row in force kept with its
+//! version, its author and its reason, every change audited with it; and the issued
+//! prescriptions with their versions and review (`prescriptions`).
+
+mod prescriptions;
+
+pub use prescriptions::{
+    KeyUse, NewPrescription, PrescriptionFilter, PrescriptionRecord, QueueKey, SignedVersion,
+    StepChange, StepRecord, VersionRecord,
+};
 
 use gongti_core::audit::AuditEntry;
 

@@ -172,6 +172,10 @@ pub fn problem_text(p: &FieldProblem) -> (String, String) {
             format!("单位应为 {expected}"),
             "is not a unit this drug is dosed in".into(),
         ),
+        WrongPassword => (
+            "密码不正确，未签名".into(),
+            "is not your password; nothing was signed".into(),
+        ),
     };
     (zh, en)
 }
@@ -355,6 +359,22 @@ impl ApiError {
                     "version_changed" => (
                         "记录已被修改（版本不符），请重新读取后再改",
                         "The record changed since the version given; read it again",
+                    ),
+                    "prescription_not_open_for_step" => (
+                        "处方当前状态不能进行此操作",
+                        "The prescription's status does not allow this step",
+                    ),
+                    "prescription_changed" => (
+                        "处方刚被他人处理或已有新版本，请刷新后重试",
+                        "The prescription changed meanwhile (a decision or a new version); reload and try again",
+                    ),
+                    "contraindication_cannot_pass" => (
+                        "处方含禁忌（1级）问题：不能审核通过，医生也不能双签确认，只能修改重开或作废",
+                        "A grade-1 (contraindicated) finding: it cannot pass nor be confirmed; revise or cancel it",
+                    ),
+                    "needs_prescriber_confirmation" => (
+                        "处方含不推荐（2级）问题：须先退回医生双签确认后才能通过",
+                        "A grade-2 (not recommended) finding: return it for the prescriber's second signature first",
                     ),
                     "too_early" => ("还未到可操作的时间", "Too early for this"),
                     "too_late" => ("已过可操作的时间", "Too late for this"),

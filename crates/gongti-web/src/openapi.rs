@@ -335,6 +335,14 @@ fn schemas() -> Value {
                 "times_per_day": {"type": "integer", "minimum": 1, "maximum": 24},
                 "route": one_of(&["oral", "iv", "im", "sc", "inhaled", "topical"]),
                 "days": {"type": "integer", "minimum": 1, "maximum": 365}}}}}},
+        "PrescriptionIssue": {"allOf": [{"$ref": "#/components/schemas/PrescriptionCheck"}, {"type": "object", "required": ["resident_id", "password"], "properties": {
+            "password": {"type": "string", "maxLength": 256, "description": "Your sign-in password, re-entered to sign (a wrong one counts toward the lock)"}}}]},
+        "PrescriptionStep": {"type": "object", "required": ["step"], "properties": {
+            "step": one_of(&["pass", "return", "refuse", "confirm", "revise", "cancel"]),
+            "reason": {"type": "string", "maxLength": 200, "description": "Required to return, refuse, confirm (the prescriber's second signature) and cancel"},
+            "password": {"type": "string", "maxLength": 256, "description": "Re-entered to sign: pass, confirm, revise"},
+            "version": {"type": "integer", "format": "int64", "description": "The version the decision was taken on (409 prescription_changed if it is no longer current)"},
+            "revision": {"$ref": "#/components/schemas/PrescriptionCheck"}}},
         "Merge": {"type": "object", "required": ["merged_id", "reason"], "properties": {
             "merged_id": {"type": "integer", "format": "int64"}, "reason": {"type": "string"}}},
     })
@@ -346,6 +354,13 @@ fn pharmacy_paths() -> Value {
     json!({
         "/institutions/{id}/drug-rules": {"get": op("Every rule of the prescription knowledge base with the institution's decision on it (confirmed, disabled with its reason, or unset), for the institution's staff; the whole list (a few hundred rules)", "pharmacy", json!([path_id(), query("kind", "One kind of rule", one_of(&["dose", "caution", "interaction", "duplicate", "indication", "cross_allergy"]))]), None, ("200", "{ruleset_version, items: [{id, kind, about, grade, text, basis, state, reason, decided_by, decided_at}]}"))},
         "/institutions/{id}/drug-rules/{rule}": {"put": op("Confirm or disable a rule for the institution (its pharmacists or administrator, audited; a disabled rule raises no finding there, and needs a reason)", "pharmacy", json!([path_id(), {"name": "rule", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 64}}]), Some("DrugRuleSet"), ("200", "The rule with its decision"))},
+        "/prescriptions": {
+            "post": op("Issue a prescription (开具电子处方): screened by the check (422 prescription_blocked with the findings when a legal or format rule is broken), signed with your key after your password (422 wrong_password), kept as version 1 and queued for the pharmacists' review (audited)", "pharmacy", json!([]), Some("PrescriptionIssue"), ("201", "The prescription with its content, versions (findings, signature_valid) and steps")),
+            "get": op("Your own prescriptions as their prescriber, newest first (status=returned: those waiting for you)", "pharmacy", with_paging(vec![query("status", "pending_review | returned | passed | refused | cancelled", one_of(&["pending_review", "returned", "passed", "refused", "cancelled"]))]), None, ("200", "{items, next_cursor}")),
+        },
+        "/prescriptions/review-queue": {"get": op("The pharmacists' queue (待审处方): most severe finding first, then longest waiting; a reviewer (药师 or above, 3 years) of the institution, or of an internet hospital for the whole region (audited)", "pharmacy", json!([query("cursor", "The next_cursor of the previous page", json!({"type": "string", "pattern": "^q[0-9a-fA-F]{1,15}-([0-7][0-9a-fA-F]{15}|[0-9a-fA-F]{1,15})-([0-7][0-9a-fA-F]{15}|[0-9a-fA-F]{1,15})$"})), query("limit", "Page size, 1–200 (default 20)", page_size())]), None, ("200", "{waiting, items, next_cursor}"))},
+        "/prescriptions/{id}": {"get": op("A prescription with its content, every version (findings, rule-set version, whether the signature checks out), every step and the steps you may take (its prescriber, a reviewer, or whoever may read the patient's record; audited)", "pharmacy", json!([path_id()]), None, ("200", "The prescription"))},
+        "/prescriptions/{id}/steps": {"post": op("Take a step of the review: a pharmacist passes (signed; never a grade-1 finding, a grade-2 one only once confirmed), returns or refuses with a reason; the prescriber confirms with a second signature and a reason (never grade 1), revises (a new signed version, screened again) or cancels (409 prescription_not_open_for_step, prescription_changed, contraindication_cannot_pass, needs_prescriber_confirmation)", "pharmacy", json!([path_id()]), Some("PrescriptionStep"), ("200", "The prescription"))},
         "/prescriptions/check": {"post": op("Judge a draft prescription by DOMAIN.md §4 (a prescriber's token; nothing saved; audited only when a resident_id is given): every finding at once, legal ones blocking", "pharmacy", json!([]), Some("PrescriptionCheck"), ("200", "{verdict: blocked|flagged|clear, ruleset_version, findings: [{code, grade?, severity, lines, message, message_en, basis, rule?}]}"))},
     })
 }

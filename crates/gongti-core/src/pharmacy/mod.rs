@@ -1,8 +1,9 @@
 //! The cloud pharmacy (云药房, DOMAIN.md §4): the knowledge base a prescription is
-//! judged by, and the check that judges it.
+//! judged by, the check that judges it, and the issued prescription's review.
 
 pub mod check;
 pub mod knowledge;
+pub mod prescription;
 
 #[cfg(test)]
 mod tests;

@@ -7,6 +7,7 @@ mod contracts;
 pub(crate) mod indicators;
 mod patients;
 mod pharmacy;
+pub(crate) use pharmacy::{decode_queue_cursor, encode_queue_cursor};
 mod readings;
 mod referral_figures;
 mod referrals;

@@ -1,5 +1,10 @@
-//! The cloud pharmacy over JSON. Today: `POST /prescriptions/check`, a draft judged by
-//! DOMAIN.md §4 at once (the prescribing form calls it as the doctor types).
+//! The cloud pharmacy over JSON: `POST /prescriptions/check`, a draft judged by
+//! DOMAIN.md §4 at once (the prescribing form calls it as the doctor types), the
+//! institution's rule settings, and the issued prescriptions (`prescriptions`).
+
+mod prescriptions;
+
+pub(crate) use prescriptions::{decode_queue_cursor, encode_queue_cursor};
 
 use axum::extract::Path;
 use axum::extract::State;
@@ -31,6 +36,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/prescriptions/check", post(check))
         .route("/institutions/{id}/drug-rules", get(rules))
         .route("/institutions/{id}/drug-rules/{rule}", put(set_rule))
+        .merge(prescriptions::routes())
 }
 
 #[derive(Deserialize, Default)]
@@ -99,7 +105,7 @@ struct LineBody {
 }
 
 #[derive(Deserialize)]
-struct CheckBody {
+pub(crate) struct CheckBody {
     resident_id: Option<i64>,
     #[serde(default)]
     patient: PatientBody,
@@ -129,7 +135,7 @@ fn code<T>(
     parsed
 }
 
-fn request(body: CheckBody) -> Result<CheckRequest, ApiError> {
+pub(crate) fn request(body: CheckBody) -> Result<CheckRequest, ApiError> {
     let mut problems = Vec::new();
     let mut indexed = Vec::new();
     let p = body.patient;
@@ -261,7 +267,10 @@ fn request(body: CheckBody) -> Result<CheckRequest, ApiError> {
     })
 }
 
-fn invalid(problems: Vec<FieldProblem>, indexed: Vec<(usize, FieldProblem)>) -> ApiError {
+pub(crate) fn invalid(
+    problems: Vec<FieldProblem>,
+    indexed: Vec<(usize, FieldProblem)>,
+) -> ApiError {
     let mut error = ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid",
@@ -278,24 +287,7 @@ pub(crate) fn judgement_view(j: &Judgement) -> Value {
     json!({
         "verdict": j.verdict.code(),
         "ruleset_version": j.ruleset_version,
-        "findings": j.findings.iter().map(|f| {
-            let mut v = json!({
-                "code": f.code.code(),
-                "severity": f.severity().code(),
-                "lines": f.lines,
-                "message": f.message_zh,
-                "message_en": f.message_en,
-                "basis": f.basis,
-            });
-            if let Some(g) = f.grade {
-                v["grade"] = json!(g.number());
-            }
-            if let Some(rule) = &f.rule {
-                v["rule"] = json!(rule);
-                v["confirmed"] = json!(f.confirmed);
-            }
-            v
-        }).collect::<Vec<_>>(),
+        "findings": gongti_app::pharmacy::findings_json(&j.findings),
     })
 }
 

@@ -33,6 +33,8 @@ const STAFF: MenuItem = ("/staff", "人员", "Staff");
 const UNITS: MenuItem = ("/units", "科室与团队", "Departments & teams");
 const ACCOUNTS: MenuItem = ("/accounts", "账号解锁", "Sign-in locks");
 const DRUG_RULES: MenuItem = ("/drug-rules", "用药规则", "Drug rules");
+const REVIEW: MenuItem = ("/review", "处方审核", "Prescription review");
+const MY_PRESCRIPTIONS: MenuItem = ("/my-prescriptions", "我的处方", "My prescriptions");
 
 /// The family-doctor team's roles (家庭医生团队), who share the workstation.
 fn in_team(role: Role) -> bool {
@@ -45,7 +47,16 @@ fn in_team(role: Role) -> bool {
 /// The pages of a role's daily work, in the order of the menu.
 fn work_of(role: Role) -> &'static [MenuItem] {
     match role {
-        Role::FamilyDoctor | Role::Nurse | Role::PublicHealthDoctor | Role::HealthManager => &[
+        Role::FamilyDoctor => &[
+            WORKSTATION,
+            RESIDENTS,
+            REFERRALS,
+            CONSULTATIONS,
+            MY_PRESCRIPTIONS,
+            SCHEDULES,
+            DASHBOARD,
+        ],
+        Role::Nurse | Role::PublicHealthDoctor | Role::HealthManager => &[
             WORKSTATION,
             RESIDENTS,
             REFERRALS,
@@ -53,12 +64,18 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             SCHEDULES,
             DASHBOARD,
         ],
-        Role::Specialist => &[REFERRALS, CONSULTATIONS, SCHEDULES, RESIDENTS],
+        Role::Specialist => &[
+            REFERRALS,
+            CONSULTATIONS,
+            SCHEDULES,
+            RESIDENTS,
+            MY_PRESCRIPTIONS,
+        ],
         Role::InstitutionAdmin => &[SCHEDULES, RESIDENTS, IMPORT, UNITS, DRUG_RULES, DASHBOARD],
         Role::DistrictOfficer | Role::CityOfficer => &[DASHBOARD, RESIDENTS],
         Role::InsuranceOfficer => &[DASHBOARD],
         Role::CityAdmin => &[ACCOUNTS],
-        Role::Pharmacist => &[DRUG_RULES],
+        Role::Pharmacist => &[REVIEW, DRUG_RULES],
         Role::ExamReader => &[],
     }
 }
@@ -179,8 +196,8 @@ fn role_card(l: Lang, role: Role) -> Markup {
             "See aggregate figures on the dashboard (no personal data). Settlement and review arrive with the payment capability.",
         ),
         Role::Pharmacist => (
-            "在“用药规则”中逐条确认或停用本院的合理用药规则（处方检查所用的知识库）。处方审核队列、调配与配送将随云药房后续上线。",
-            "Confirm or disable, rule by rule, the drug rules the prescription check uses at your institution (Drug rules). The review queue, dispensing and delivery arrive with the rest of the cloud pharmacy.",
+            "在“处方审核”中按问题严重程度审核医生签发的处方：通过并电子签名、退回医生或拒绝；在“用药规则”中逐条确认或停用本院的合理用药规则。调配与配送将随云药房后续上线。",
+            "Review the prescriptions doctors issue, the most severe first (Prescription review): pass and sign, return to the prescriber or refuse; confirm or disable your institution's drug rules (Drug rules). Dispensing and delivery arrive with the rest of the cloud pharmacy.",
         ),
         Role::ExamReader => (
             "检查报告的阅片与诊断将随云检查上线。目前可以查看机构与人员目录、修改密码。",

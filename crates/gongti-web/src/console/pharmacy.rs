@@ -9,7 +9,9 @@ use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use gongti_app::pharmacy::{CheckAnswer, CheckRequest, PatientInput, PrescriberInput};
+use gongti_app::pharmacy::{
+    CheckAnswer, CheckRequest, IssueRequest, NotIssued, PatientInput, PrescriberInput,
+};
 use gongti_core::pharmacy::check::{Channel, DraftLine, LongRx, RxKind, Visit};
 use gongti_core::pharmacy::knowledge::Grade;
 use gongti_core::pharmacy::{Hepatic, Route, Severity, Verdict};
@@ -25,6 +27,7 @@ pub(super) fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/residents/{id}/prescribe", get(page))
         .route("/residents/{id}/prescribe/check", post(check))
+        .route("/residents/{id}/prescribe/issue", post(issue))
 }
 
 /// The value of a form field, trimmed ("" when absent).
@@ -122,7 +125,7 @@ pub(super) fn grade_label(l: Lang, g: Grade) -> &'static str {
 }
 
 /// The finding codes' names as a pharmacist says them.
-fn code_label(l: Lang, code: &str) -> &'static str {
+pub(super) fn code_label(l: Lang, code: &str) -> &'static str {
     let (zh, en) = match code {
         "online_first_visit" => ("非复诊（无线下诊断）", "not a repeat visit"),
         "online_controlled_drug" => ("网上禁开麻精药品", "controlled drug online"),
@@ -301,9 +304,18 @@ fn form(
             }
             div #rx-findings aria-live="polite" { @if let Some(a) = answer { (a) } }
             p { button.primary type="submit" formaction=(format!("/residents/{resident_id}/prescribe/check")) { (l.t("检查处方", "Check")) } }
+            div.card #rx-issue {
+                h2 { (l.t("签发处方", "Issue")) }
+                p.muted { (l.t(
+                    "签发后处方进入药师审核队列，审核通过后方可调配。请输入您的登录密码作为电子签名。",
+                    "Once issued, the prescription goes to the pharmacists' queue and is dispensed only after it passes. Enter your password to sign it.")) }
+                label { (l.t("登录密码（电子签名） ", "Your password (to sign) ")) input type="password" name="password" autocomplete="current-password"; }
+                " "
+                button.primary type="submit" formaction=(format!("/residents/{resident_id}/prescribe/issue")) { (l.t("签名并签发", "Sign and issue")) }
+            }
             p.muted { small { (l.t(
-                "本页在开具前检查处方，不保存处方：法规要求（处方管理办法、互联网诊疗、长期处方）阻止开具；剂量、相互作用、过敏、禁忌和适应症按分级提示，由药师审核。",
-                "This page checks a prescription before it is issued and saves nothing: legal requirements block issuing; doses, interactions, allergies, contraindications and indications are graded for the pharmacist's review.")) } }
+                "检查不保存处方：法规要求（处方管理办法、互联网诊疗、长期处方）阻止签发；剂量、相互作用、过敏、禁忌和适应症按分级提示，由药师审核。",
+                "Checking saves nothing: legal requirements block issuing; doses, interactions, allergies, contraindications and indications are graded for the pharmacist's review.")) } }
         }
         script { (PreEscaped(super::LIVE_SCRIPT)) }
     }
@@ -408,6 +420,58 @@ async fn check(
     }
     match record_facts(&state, &c, id).await {
         Ok(found) => whole_page(&state, &c, id, found, &pairs, Some(answer)),
+        Err(e) => error_page(&c, title(l), &e),
+    }
+}
+
+async fn issue(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let l = c.lang;
+    if field(&pairs, "csrf") != c.session.csrf.as_deref().unwrap_or("\u{0}") {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    // The password as typed (not trimmed), then dropped from what the page keeps.
+    let password = pairs
+        .iter()
+        .find(|(k, _)| k == "password")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let kept: Vec<(String, String)> = pairs.into_iter().filter(|(k, _)| k != "password").collect();
+    let issued = state
+        .app
+        .issue_prescription(
+            &c.ctx,
+            IssueRequest {
+                draft: request(id, &kept),
+                password,
+            },
+        )
+        .await;
+    let (status, answer) = match issued {
+        Ok(Ok((rx, _))) => {
+            return axum::response::Redirect::to(&format!("/prescriptions/{rx}?done=issue"))
+                .into_response();
+        }
+        Ok(Err(NotIssued::Blocked(j))) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            html! {
+                div.error role="alert" { (l.t("未签发：处方有法规或书写问题，请按下列提示修改。", "Not issued: the prescription breaks a legal or format rule; see below.")) }
+                (panel(l, &Ok(j)))
+            },
+        ),
+        Ok(Err(NotIssued::Draft(p))) => (StatusCode::UNPROCESSABLE_ENTITY, panel(l, &Err(p))),
+        Err(e) => (super::status_of(&e), error_box(l, &e)),
+    };
+    match record_facts(&state, &c, id).await {
+        Ok(found) => (
+            status,
+            whole_page(&state, &c, id, found, &kept, Some(answer)),
+        )
+            .into_response(),
         Err(e) => error_page(&c, title(l), &e),
     }
 }

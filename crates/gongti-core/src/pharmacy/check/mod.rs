@@ -90,7 +90,7 @@ pub struct Visit {
     pub specialist_present: bool,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LongRx {
     pub first: bool,
     pub assessment_recorded: bool,

@@ -108,7 +108,7 @@ impl Loader {
         let titles = self.table(
             "titles.tsv",
             f.titles,
-            &["title", "level", "assistant", "source"],
+            &["title", "level", "assistant", "reviews", "source"],
         );
         let (
             Some(sources),
@@ -173,6 +173,7 @@ impl Loader {
             ingredient_names,
             class_names,
             titles: HashMap::new(),
+            reviewer_titles: std::collections::HashSet::new(),
         };
         kb.version = params
             .rows()
@@ -188,20 +189,24 @@ impl Loader {
         kb.cross_allergies = self.cross(&cross);
         for row in titles.rows() {
             let level = TitleLevel::parse(titles.cell(row, "level"));
-            let assistant = match titles.cell(row, "assistant") {
+            let yes_no = |column| match titles.cell(row, column) {
                 "yes" => Some(true),
                 "no" => Some(false),
                 _ => None,
             };
+            let (assistant, reviews) = (yes_no("assistant"), yes_no("reviews"));
             self.source(&titles, row);
-            match (level, assistant) {
-                (Some(level), Some(assistant)) => {
-                    kb.titles
-                        .insert(titles.cell(row, "title").to_owned(), (level, assistant));
+            match (level, assistant, reviews) {
+                (Some(level), Some(assistant), Some(reviews)) => {
+                    let title = titles.cell(row, "title").to_owned();
+                    if reviews {
+                        kb.reviewer_titles.insert(title.clone());
+                    }
+                    kb.titles.insert(title, (level, assistant));
                 }
                 _ => self.problems.push(titles.problem(
                     row,
-                    "level is not junior, intermediate or senior, or assistant not yes or no",
+                    "level is not junior, intermediate or senior, or assistant or reviews not yes or no",
                 )),
             }
         }
@@ -488,6 +493,7 @@ impl Loader {
             get("dose_over_max_grade"),
             get("dose_under_min_grade"),
             get("frequency_grade"),
+            get("reviewer_years_min"),
         ];
         for key in missing {
             self.problems.push(TableProblem {
@@ -517,6 +523,7 @@ impl Loader {
         let lines = days(raw[6]);
         let years = days(raw[7]);
         let child = days(raw[8]);
+        let reviewer_years = days(raw[17]);
         let mut title = |v: &str| {
             TitleLevel::parse(v).or_else(|| {
                 self.problems.push(TableProblem {
@@ -567,6 +574,7 @@ impl Loader {
             dose_over_max_grade: grades[2]?,
             dose_under_min_grade: grades[3]?,
             frequency_grade: grades[4]?,
+            reviewer_years_min: reviewer_years?,
             sources,
         })
     }

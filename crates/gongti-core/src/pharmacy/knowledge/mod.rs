@@ -439,6 +439,8 @@ pub struct RxParams {
     pub dose_over_max_grade: Grade,
     pub dose_under_min_grade: Grade,
     pub frequency_grade: Grade,
+    /// Years of dispensing a pharmacist needs to review prescriptions.
+    pub reviewer_years_min: u32,
     /// The source id of each parameter, for a finding's basis.
     pub sources: HashMap<String, String>,
 }
@@ -461,6 +463,8 @@ pub struct Knowledge {
     class_names: HashMap<String, ClassId>,
     /// 职称 → (level, an assistant physician's title).
     titles: HashMap<String, (TitleLevel, bool)>,
+    /// The titles whose holders review prescriptions (药师 and above).
+    reviewer_titles: std::collections::HashSet<String>,
 }
 
 /// The files of a knowledge base, by name.
@@ -581,6 +585,13 @@ impl Knowledge {
     /// and whether it is an assistant physician's.
     pub fn title(&self, title: &str) -> Option<(TitleLevel, bool)> {
         self.titles.get(title.trim()).copied()
+    }
+
+    /// Whether a pharmacist with `title` and `dispensing_years` may review
+    /// prescriptions (DOMAIN.md §4: 药师 or above, ≥ 3 years of dispensing, param).
+    pub fn may_review(&self, title: Option<&str>, dispensing_years: u32) -> bool {
+        title.is_some_and(|t| self.reviewer_titles.contains(t.trim()))
+            && dispensing_years >= self.params.reviewer_years_min
     }
 
     /// Whether `subject` covers `ingredient`.

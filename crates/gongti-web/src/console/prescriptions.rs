@@ -1,0 +1,363 @@
+//! Issued prescriptions in the console (DOMAIN.md §4, 处方审核): a prescription's page
+//! (its lines, the findings of each version, the signatures checked, the steps so
+//! far and the forms of the steps the viewer may take), the pharmacists' review queue
+//! (处方审核, most severe first, then longest waiting) and the prescriber's own list
+//! (我的处方, the returned ones first in mind).
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use gongti_app::pharmacy::{PrescriptionView, StepRequest};
+use gongti_core::pharmacy::prescription::{RxStatus, Step};
+use gongti_store::PrescriptionRecord;
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{Console, Lang, error_box, error_page, layout};
+use crate::AppState;
+use crate::views::local;
+
+pub(super) fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/prescriptions/{id}", get(page))
+        .route("/prescriptions/{id}/step", post(step))
+        .route("/review", get(queue))
+        .route("/my-prescriptions", get(mine))
+}
+
+fn status_label(l: Lang, code: &str) -> &'static str {
+    RxStatus::parse(code).map_or("", |s| l.t(s.name_zh(), s.name_en()))
+}
+
+fn step_label(l: Lang, code: &str) -> &'static str {
+    match code {
+        "issue" => l.t("医生签发", "issued"),
+        "pass" => l.t("药师审核通过", "passed by the pharmacist"),
+        "return" => l.t("药师退回", "returned by the pharmacist"),
+        "refuse" => l.t("药师拒绝", "refused by the pharmacist"),
+        "confirm" => l.t("医生双签确认", "confirmed by the prescriber"),
+        "revise" => l.t("医生修改重开", "revised by the prescriber"),
+        "cancel" => l.t("作废", "cancelled"),
+        _ => "",
+    }
+}
+
+fn severity_label(l: Lang, rank: i64) -> &'static str {
+    match rank {
+        0 => l.t("高（禁忌/不推荐）", "high"),
+        1 => l.t("中（慎用）", "moderate"),
+        2 => l.t("低（关注）", "low"),
+        _ => l.t("无问题", "none"),
+    }
+}
+
+fn route_label(l: Lang, r: gongti_core::pharmacy::Route) -> &'static str {
+    l.t(r.name_zh(), r.code())
+}
+
+/// The findings kept with a version.
+fn findings(l: Lang, findings: &str) -> Markup {
+    let list: Vec<Value> = serde_json::from_str::<Value>(findings)
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
+    html! {
+        @if list.is_empty() {
+            p.muted { (l.t("软件审核未发现问题", "The screen found nothing")) }
+        } @else {
+            ul.findings {
+                @for f in &list {
+                    li class=(format!("finding {}", f["severity"].as_str().unwrap_or("low"))) {
+                        @match f["grade"].as_u64().and_then(|g| u8::try_from(g).ok()).and_then(gongti_core::pharmacy::Grade::from_number) {
+                            Some(g) => span class=(format!("grade g{}", g.number())) { (super::pharmacy::grade_label(l, g)) },
+                            None => span.grade.legal { (l.t("法规", "legal")) },
+                        }
+                        " " strong { (super::pharmacy::code_label(l, f["code"].as_str().unwrap_or(""))) }
+                        br; (l.t(f["message"].as_str().unwrap_or(""), f["message_en"].as_str().unwrap_or("")))
+                        br; small.muted { (l.t("依据：", "Basis: ")) (f["basis"].as_str().unwrap_or("")) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The forms of the steps the viewer may take.
+fn step_forms(c: &Console, v: &PrescriptionView, kept_reason: &str) -> Markup {
+    let l = c.lang;
+    let csrf = c.session.csrf.as_deref().unwrap_or("");
+    let id = v.record.id;
+    let form = |step: Step, reason: bool, password: bool, primary: bool| {
+        html! {
+            form.step.card method="post" action=(format!("/prescriptions/{id}/step")) {
+                (super::form_tokens(csrf))
+                input type="hidden" name="step" value=(step.code());
+                input type="hidden" name="version" value=(v.record.version);
+                @if reason {
+                    label { (l.t("理由 ", "Reason ")) input type="text" name="reason" maxlength="200" required value=(kept_reason); }
+                    " "
+                }
+                @if password {
+                    label { (l.t("登录密码（电子签名） ", "Your password (to sign) ")) input type="password" name="password" required autocomplete="current-password"; }
+                    " "
+                }
+                button.primary[primary] type="submit" { (l.t(step.name_zh(), step.code())) }
+            }
+        }
+    };
+    html! {
+        @if !v.may.is_empty() {
+            h2 { (l.t("处理", "Act")) }
+            @for s in &v.may {
+                @match s {
+                    Step::Pass => (form(*s, false, true, true)),
+                    Step::Return | Step::Refuse | Step::Cancel => (form(*s, true, false, false)),
+                    Step::Confirm => (form(*s, true, true, true)),
+                    Step::Revise => p.muted { (l.t(
+                        "如需修改：作废本处方后在患者页面重新开具（修改重开亦可通过接口完成）。",
+                        "To change it: cancel this prescription and issue a new one from the patient's page (a revision can also be sent through the API).")) },
+                }
+            }
+        }
+    }
+}
+
+fn title(l: Lang, id: i64) -> String {
+    format!("{}{id}", l.t("处方 #", "Prescription #"))
+}
+
+fn detail(c: &Console, v: &PrescriptionView, notice: Option<Markup>, reason: &str) -> Markup {
+    let l = c.lang;
+    let r = &v.record;
+    let content = &v.content;
+    let current = v.versions.iter().find(|x| x.version == r.version);
+    html! {
+        h1 { (title(l, r.id)) " · " (status_label(l, &r.status)) }
+        @if let Some(n) = notice { (n) }
+        div.card {
+            dl.profile {
+                dt { (l.t("患者", "Patient")) } dd { a href=(format!("/residents/{}", r.resident_id)) { (r.resident_name) } " · " (content.birth_date) }
+                dt { (l.t("开具机构", "Institution")) } dd { (r.institution_name) }
+                dt { (l.t("开具医生", "Prescriber")) } dd { (r.prescriber_name) }
+                dt { (l.t("就诊方式", "Channel")) } dd { (l.t(content.channel.name_zh(), content.channel.code())) " · " (l.t(content.kind.name_zh(), content.kind.code())) " · " (l.t("有效期 ", "valid ")) (content.validity_days) (l.t(" 天", " days")) }
+                dt { (l.t("诊断", "Diagnoses")) } dd { (content.diagnoses.join("、")) }
+                dt { (l.t("开具时间", "Issued")) } dd { (local(r.issued_at_us)) " · " (l.t("第 ", "version ")) (r.version) (l.t(" 版", "")) }
+                @if r.confirmed { dt { (l.t("医生双签", "Second signature")) } dd { (l.t("已确认", "given")) } }
+            }
+        }
+        div.card.table-wrap {
+            h2 { (l.t("处方药品", "Drugs")) }
+            table {
+                thead { tr { th { "#" } th { (l.t("通用名", "Generic name")) } th { (l.t("单次剂量", "Dose")) } th { (l.t("每日次数", "Times a day")) } th { (l.t("途径", "Route")) } th { (l.t("天数", "Days")) } } }
+                tbody {
+                    @for (i, line) in content.lines.iter().enumerate() {
+                        tr { td { (i + 1) } td { (line.generic_name) } td { (gongti_core::pharmacy::knowledge::amount_text(line.dose)) " " (line.dose_unit) } td { (line.times_per_day) } td { (route_label(l, line.route)) } td { (line.days) } }
+                    }
+                }
+            }
+        }
+        @if let Some(cur) = current {
+            div.card {
+                h2 { (l.t("软件审核结果", "The screen's findings")) }
+                (findings(l, &cur.findings))
+                p.muted { small { (l.t("知识库版本 ", "Knowledge base ")) (cur.ruleset_version) } }
+            }
+        }
+        (step_forms(c, v, reason))
+        div.card.table-wrap {
+            h2 { (l.t("处方轨迹", "Trail")) }
+            table {
+                thead { tr { th { (l.t("时间", "When")) } th { (l.t("操作", "Step")) } th { (l.t("人员", "By")) } th { (l.t("版本", "Version")) } th { (l.t("理由", "Reason")) } th { (l.t("电子签名", "Signature")) } } }
+                tbody {
+                    @for (s, ok) in v.steps.iter().zip(&v.steps_verified) {
+                        tr {
+                            td { (local(s.at_us)) } td { (step_label(l, &s.step)) } td { (s.staff_name) } td { (s.version) }
+                            td { (s.reason.as_deref().unwrap_or("")) }
+                            td { @match ok { Some(true) => (l.t("✓ 验证通过", "✓ verified")), Some(false) => strong.alert { (l.t("✗ 验证失败", "✗ does not verify")) }, None => "—" } }
+                        }
+                    }
+                }
+            }
+            p.muted { small {
+                @for (ver, ok) in v.versions.iter().zip(&v.versions_verified) {
+                    (l.t("第 ", "Version ")) (ver.version) (l.t(" 版摘要 ", " digest ")) code { (&ver.digest[..16.min(ver.digest.len())]) "…" }
+                    (if *ok { l.t("（签名有效）", " (signature valid)") } else { l.t("（签名无效）", " (signature NOT valid)") }) br;
+                }
+            } }
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct PageParams {
+    done: Option<String>,
+}
+
+async fn page(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Query(q): Query<PageParams>,
+) -> Response {
+    let l = c.lang;
+    match state.app.prescription(&c.ctx, id).await {
+        Ok(v) => {
+            let notice = q.done.as_deref().and_then(|d| {
+                let label = if d == "issue" {
+                    l.t(
+                        "处方已签发，进入药师审核队列",
+                        "Issued; it is in the pharmacists' queue",
+                    )
+                } else {
+                    step_label(l, d)
+                };
+                (!label.is_empty())
+                    .then(|| html! { p.saved role="status" { (label) (l.t("。", ".")) } })
+            });
+            layout(&c, &title(l, id), detail(&c, &v, notice, "")).into_response()
+        }
+        Err(e) => error_page(&c, &title(l, id), &e),
+    }
+}
+
+#[derive(Deserialize)]
+struct StepForm {
+    csrf: String,
+    step: String,
+    version: Option<i64>,
+    reason: Option<String>,
+    password: Option<String>,
+}
+
+async fn step(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Form(f): Form<StepForm>,
+) -> Response {
+    let l = c.lang;
+    if f.csrf != c.session.csrf.as_deref().unwrap_or("\u{0}") {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let Some(step) = Step::parse(&f.step).filter(|s| *s != Step::Revise) else {
+        return error_page(
+            &c,
+            &title(l, id),
+            &gongti_app::AppError::invalid("step", gongti_core::problem::Problem::UnknownCode),
+        );
+    };
+    let reason = f.reason.clone().unwrap_or_default();
+    let taken = state
+        .app
+        .prescription_step(
+            &c.ctx,
+            id,
+            StepRequest {
+                step,
+                reason: f.reason,
+                password: f.password,
+                revision: None,
+                version: f.version,
+            },
+        )
+        .await;
+    match taken {
+        Ok(_) => Redirect::to(&format!("/prescriptions/{id}?done={}", step.code())).into_response(),
+        Err(e) => match state.app.prescription(&c.ctx, id).await {
+            Ok(v) => (
+                super::status_of(&e),
+                layout(
+                    &c,
+                    &title(l, id),
+                    detail(&c, &v, Some(error_box(l, &e)), &reason),
+                ),
+            )
+                .into_response(),
+            Err(_) => error_page(&c, &title(l, id), &e),
+        },
+    }
+}
+
+/// A list of prescriptions as a table.
+fn table(l: Lang, items: &[PrescriptionRecord], waiting: bool) -> Markup {
+    html! {
+        div.table-wrap {
+            table {
+                thead { tr {
+                    th { (l.t("处方", "Prescription")) } th { (l.t("患者", "Patient")) } th { (l.t("开具机构", "Institution")) } th { (l.t("医生", "Prescriber")) }
+                    th { (l.t("问题程度", "Most severe")) } th { (l.t("状态", "Status")) } th { (if waiting { l.t("等待自", "Waiting since") } else { l.t("开具时间", "Issued") }) }
+                } }
+                tbody {
+                    @for p in items {
+                        tr {
+                            td { a href=(format!("/prescriptions/{}", p.id)) { "#" (p.id) } }
+                            td { (p.resident_name) } td { (p.institution_name) } td { (p.prescriber_name) }
+                            td { (severity_label(l, p.queue_rank)) }
+                            td { (status_label(l, &p.status)) @if p.confirmed { (l.t("（已双签）", " (confirmed)")) } }
+                            td { (local(if waiting { p.waiting_since_us } else { p.issued_at_us })) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct ListParams {
+    cursor: Option<String>,
+    status: Option<String>,
+}
+
+async fn queue(State(state): State<AppState>, c: Console, Query(q): Query<ListParams>) -> Response {
+    let l = c.lang;
+    let title = l.t("处方审核", "Prescription review");
+    // A cursor that does not read starts from the top of the queue.
+    let after = crate::api::decode_queue_cursor(q.cursor.as_deref()).unwrap_or_default();
+    match state.app.review_queue(&c.ctx, after, crate::PAGE_SIZE_DEFAULT).await {
+        Ok(page) => layout(&c, title, html! {
+            h1 { (title) }
+            p.muted { (l.t("待审处方 ", "Waiting: ")) strong { (page.waiting) } (l.t(" 张。问题最严重的在前，同等程度按等待时间。", ". The most severe first, then the longest waiting.")) }
+            @if page.items.is_empty() {
+                p.card { (l.t("目前没有待审核的处方。", "No prescription waits for review.")) }
+            } @else {
+                (table(l, &page.items, true))
+            }
+            @if let Some(next) = page.next {
+                p.pager { a href=(format!("/review?cursor={}", crate::api::encode_queue_cursor(next))) { (l.t("下一页 →", "Next page →")) } }
+            }
+        }).into_response(),
+        Err(e) => error_page(&c, title, &e),
+    }
+}
+
+async fn mine(State(state): State<AppState>, c: Console, Query(q): Query<ListParams>) -> Response {
+    let l = c.lang;
+    let title = l.t("我的处方", "My prescriptions");
+    let status = q.status.as_deref().and_then(RxStatus::parse);
+    let after = crate::extract::decode_cursor(q.cursor.as_deref())
+        .ok()
+        .flatten();
+    match state.app.my_prescriptions(&c.ctx, status, after, crate::PAGE_SIZE_DEFAULT).await {
+        Ok(page) => layout(&c, title, html! {
+            h1 { (title) }
+            nav.tabs {
+                a href="/my-prescriptions" { (l.t("全部", "All")) }
+                @for s in RxStatus::ALL {
+                    a href=(format!("/my-prescriptions?status={}", s.code())) { (l.t(s.name_zh(), s.name_en())) }
+                }
+            }
+            @if page.items.is_empty() {
+                p.card { (l.t("没有处方。在患者页面点“开处方”开具。", "No prescription. Issue one from a patient's page (Prescribe).")) }
+            } @else {
+                (table(l, &page.items, false))
+            }
+            @if let Some(next) = page.next_after {
+                p.pager { a href=(format!("/my-prescriptions?cursor={}{}", crate::extract::encode_cursor(next), status.map(|s| format!("&status={}", s.code())).unwrap_or_default())) { (l.t("下一页 →", "Next page →")) } }
+            }
+        }).into_response(),
+        Err(e) => error_page(&c, title, &e),
+    }
+}

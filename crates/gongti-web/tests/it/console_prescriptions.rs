@@ -1,0 +1,143 @@
+//! Issuing and reviewing in the console: the doctor signs a prescription from the
+//! prescribing form with her password (a wrong one keeps the draft and signs nothing),
+//! the pharmacist finds it in 处方审核 and passes it with his, the trail shows both
+//! signatures verified; the doctor's 我的处方 lists it passed.
+
+use axum::http::StatusCode;
+use gongti_core::role::Role;
+use gongti_store::NewStaff;
+
+use crate::console::{page, sign_in};
+use crate::console_scheduling::{csrf_of, post_form};
+use crate::support::{PASSWORD, TestApp, urlencode};
+
+#[tokio::test]
+async fn a_doctor_issues_and_a_pharmacist_passes_in_the_console() {
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let staff = t
+        .store
+        .insert_staff(
+            &NewStaff {
+                name: "刘洋".into(),
+                role: Role::Pharmacist,
+                institution_id: Some(t.home),
+                district_code: Some("120101".into()),
+                department_id: None,
+                licence_number: None,
+                title: Some("主管药师".into()),
+                practice_years: 6,
+            },
+            1,
+            &[],
+        )
+        .await
+        .unwrap();
+    t.app
+        .create_user("yaoshi", PASSWORD, staff.id)
+        .await
+        .unwrap();
+
+    let doctor = sign_in(&t, "doctor").await;
+    let form_page = page(
+        &t,
+        &doctor,
+        &format!("/residents/{}/prescribe", t.home_resident),
+        "zh",
+    )
+    .await;
+    assert!(form_page.text.contains("签名并签发"), "{}", form_page.text);
+    let csrf = csrf_of(&form_page.text);
+    let draft = format!(
+        "csrf={csrf}&channel=clinic&kind=normal&validity_days=1&allergies=&line0_name={}&line0_dose=5&line0_unit=mg&line0_times=1&line0_route=oral&line0_days=7",
+        urlencode("苯磺酸氨氯地平片")
+    );
+    let path = format!("/residents/{}/prescribe/issue", t.home_resident);
+    let wrong = post_form(&t, &doctor, &path, &format!("{draft}&password=wrong-one")).await;
+    assert_eq!(
+        wrong.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        wrong.text
+    );
+    assert!(
+        wrong.text.contains("密码不正确，未签名")
+            && wrong.text.contains("value=\"苯磺酸氨氯地平片\""),
+        "the draft is kept: {}",
+        wrong.text
+    );
+    assert!(
+        !wrong.text.contains("wrong-one"),
+        "the password is never sent back"
+    );
+    let issued = post_form(&t, &doctor, &path, &format!("{draft}&password={PASSWORD}")).await;
+    assert_eq!(issued.status, StatusCode::SEE_OTHER, "{}", issued.text);
+    let at = issued.headers["location"].to_str().unwrap().to_owned();
+    assert!(
+        at.starts_with("/prescriptions/") && at.ends_with("?done=issue"),
+        "{at}"
+    );
+    let shown = page(&t, &doctor, &at, "zh").await;
+    assert!(
+        shown.text.contains("处方已签发")
+            && shown.text.contains("待审核")
+            && shown.text.contains("✓ 验证通过"),
+        "{}",
+        shown.text
+    );
+
+    let pharmacist = sign_in(&t, "yaoshi").await;
+    let home = page(&t, &pharmacist, "/", "zh").await;
+    assert!(home.text.contains("/review"), "{}", home.text);
+    let queue = page(&t, &pharmacist, "/review", "zh").await;
+    assert_eq!(queue.status, StatusCode::OK);
+    let id: i64 = at["/prescriptions/".len()..at.find('?').unwrap()]
+        .parse()
+        .unwrap();
+    assert!(
+        queue
+            .text
+            .contains(&format!("href=\"/prescriptions/{id}\""))
+            && queue.text.contains("待审处方 <strong>1</strong>"),
+        "{}",
+        queue.text
+    );
+    let rx = page(&t, &pharmacist, &format!("/prescriptions/{id}"), "zh").await;
+    assert!(
+        rx.text.contains("审核通过") && rx.text.contains("退回医生"),
+        "{}",
+        rx.text
+    );
+    let csrf = csrf_of(&rx.text);
+    // A return without a reason is refused with the page again.
+    let r = post_form(
+        &t,
+        &pharmacist,
+        &format!("/prescriptions/{id}/step"),
+        &format!("csrf={csrf}&step=return&version=1&reason="),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(r.text.contains("必填"), "{}", r.text);
+    let r = post_form(
+        &t,
+        &pharmacist,
+        &format!("/prescriptions/{id}/step"),
+        &format!("csrf={csrf}&step=pass&version=1&password={PASSWORD}"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let passed = page(
+        &t,
+        &pharmacist,
+        &format!("/prescriptions/{id}?done=pass"),
+        "zh",
+    )
+    .await;
+    assert!(
+        passed.text.contains("药师审核通过") && passed.text.matches("✓ 验证通过").count() == 2,
+        "{}",
+        passed.text
+    );
+    let mine = page(&t, &doctor, "/my-prescriptions?status=passed", "zh").await;
+    assert!(mine.text.contains(&format!("#{id}")), "{}", mine.text);
+}
