@@ -74,6 +74,8 @@ pub const DEMO_PACKAGES: [(&str, &str, bool, i64, i64, i64); 3] = [
     ),
     ("chronic", "慢病管理个性化服务包", false, 5_000, 0, 1_000),
 ];
+/// Packs of each product the demo's pharmacies hold.
+pub const DEMO_STOCK_PACKS: i64 = 200;
 /// Most demo contracts signed with the demo doctor's team.
 pub const DEMO_CONTRACTS_MAX: u32 = 200;
 
@@ -459,6 +461,22 @@ impl App {
                     &[demo_entry(now_us, "User", None)],
                 )
                 .await?;
+        }
+
+        // Every product of the formulary in stock at the cloud pharmacy and at the
+        // demo doctor's centre, so that a passed prescription can be filled and sent.
+        for pharmacy in [internet_hospital.id, chc] {
+            for product in &gongti_core::pharmacy::Knowledge::builtin().products {
+                store
+                    .set_stock(
+                        pharmacy,
+                        &product.code,
+                        DEMO_STOCK_PACKS,
+                        now_us,
+                        &[demo_entry(now_us, "Medication", None)],
+                    )
+                    .await?;
+            }
         }
 
         self.seed_residents(

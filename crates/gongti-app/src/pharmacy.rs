@@ -21,7 +21,10 @@ use gongti_store::{DrugRuleChange, DrugRuleSetting};
 
 use crate::{App, AppError, AppResult, Ctx};
 
+mod dispensing;
 mod prescriptions;
+
+pub use dispensing::{ADDRESS_MAX_CHARS, Handover};
 
 pub use prescriptions::{
     IssueRequest, NotIssued, PrescriptionView, QueuePage, StepRequest, findings_json,

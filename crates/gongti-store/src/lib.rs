@@ -71,8 +71,9 @@ pub use maintained::{IndicatorEvent, IndicatorTables, IndicatorUpdate, scopes_of
 pub use migrate::MIGRATION_COUNT;
 pub use patients::{NewPatientToken, PatientAccount, PatientToken};
 pub use pharmacy::{
-    DrugRuleChange, DrugRuleSetting, KeyUse, NewPrescription, PrescriptionFilter,
-    PrescriptionRecord, QueueKey, SignedVersion, StepChange, StepRecord, VersionRecord,
+    BoardItem, DrugRuleChange, DrugRuleSetting, FillEvent, FillLineRecord, FillOutcome, FillRecord,
+    FillStep, KeyUse, NewFill, NewPrescription, PrescriptionFilter, PrescriptionRecord, QueueKey,
+    SignedVersion, StepChange, StepRecord, StockRecord, VersionRecord,
 };
 pub use readings::{AlertRecord, NewAlert, NewReading, ReadingOutcome, ReadingRecord, Uploader};
 pub use referral_figures::ReferralFactRow;

@@ -311,8 +311,9 @@ async fn seal_plaintext_rows(store: &Store) -> Result<u64> {
 }
 
 impl Store {
-    /// Seals again, with the current key, every ID number, phone number and kept
-    /// answer sealed with an older one (after `DataKeys::rotate`); returns how many
+    /// Seals again, with the current key, every ID number (a resident's, a
+    /// prescription's collector's), phone number, recipient's code and kept answer
+    /// sealed with an older one (after `DataKeys::rotate`); returns how many
     /// values it sealed. Once it has run, the older keys may leave the key file.
     pub async fn reseal_personal_data(&self) -> Result<u64> {
         let current = self.keys.current_id();
@@ -354,6 +355,7 @@ impl Store {
             });
             done += todo.len() as u64;
         }
+        done += self.reseal_fills(&stale).await?;
         let versions = self.reseal_kept_versions(&stale).await?;
         if versions > 0 {
             tracing::info!(versions, "resealed residents' earlier versions");

@@ -1,10 +1,15 @@
 //! The cloud pharmacy's records: each institution's decisions on the prescription
 //! knowledge base's rules (confirmed or disabled), the row in force kept with its
 //! version, its author and its reason, every change audited with it; and the issued
-//! prescriptions with their versions and review (`prescriptions`).
+//! prescriptions with their versions and review (`prescriptions`), and their outflow,
+//! each pharmacy's stock and the one fill of each (`dispensing`).
 
+mod dispensing;
 mod prescriptions;
 
+pub use dispensing::{
+    BoardItem, FillEvent, FillLineRecord, FillOutcome, FillRecord, FillStep, NewFill, StockRecord,
+};
 pub use prescriptions::{
     KeyUse, NewPrescription, PrescriptionFilter, PrescriptionRecord, QueueKey, SignedVersion,
     StepChange, StepRecord, VersionRecord,

@@ -72,6 +72,17 @@ impl Store {
         })
     }
 
+    /// Starts the count of a name again after its password was given right outside a
+    /// sign-in (re-entered to sign a prescription): the attempt was counted when it
+    /// was admitted, as every attempt is.
+    pub async fn sign_in_confirmed(&self, key: &[u8; 32]) -> Result<()> {
+        on_write!(self, pool => {
+            sqlx::query("DELETE FROM sign_in_throttle WHERE key = $1")
+                .bind(&key[..]).execute(pool).await?;
+        });
+        Ok(())
+    }
+
     /// The names locked at `now_us` (their keys), with their state.
     pub async fn locked_sign_in_names(&self, now_us: i64) -> Result<Vec<([u8; 32], NameState)>> {
         on_read!(self, pool => {

@@ -376,6 +376,46 @@ impl ApiError {
                         "处方含不推荐（2级）问题：须先退回医生双签确认后才能通过",
                         "A grade-2 (not recommended) finding: return it for the prescriber's second signature first",
                     ),
+                    "routed_elsewhere" => (
+                        "该处方已流转到其他药房",
+                        "The prescription was sent to another pharmacy",
+                    ),
+                    "routed_for_delivery" => (
+                        "该处方选择了配送到家，请按配送调配",
+                        "The prescription is for delivery; dispense it for delivery",
+                    ),
+                    "already_dispensed" => (
+                        "该处方已调配，不能重复取药",
+                        "The prescription has been filled already; it is never filled twice",
+                    ),
+                    "prescription_not_passed" => (
+                        "处方尚未通过药师审核（或已作废、被拒绝），不能调配",
+                        "The prescription has not passed review (or was cancelled or refused)",
+                    ),
+                    "prescription_expired" => (
+                        "处方已过有效期，请患者重新就诊开具",
+                        "The prescription is past its validity; the patient needs a new one",
+                    ),
+                    "signature_invalid" => (
+                        "处方电子签名验证失败，不能调配",
+                        "The prescription's signatures do not verify; it cannot be filled",
+                    ),
+                    "no_product" => (
+                        "药品目录中没有该药品的对应规格",
+                        "The formulary has no product for a line",
+                    ),
+                    "out_of_stock" => (
+                        "本药房库存不足，患者可将处方转到其他药房",
+                        "Not enough stock here; the patient may move the prescription to another pharmacy",
+                    ),
+                    "delivery_not_open_for_step" => (
+                        "配送当前状态不能进行此操作",
+                        "The delivery's status does not allow this step",
+                    ),
+                    "fill_changed" => (
+                        "配送状态刚被他人更新，请刷新后重试",
+                        "The delivery changed meanwhile; reload and try again",
+                    ),
                     "too_early" => ("还未到可操作的时间", "Too early for this"),
                     "too_late" => ("已过可操作的时间", "Too late for this"),
                     _ => ("与现有记录冲突", "Conflicts with an existing record"),

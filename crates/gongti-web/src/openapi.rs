@@ -343,6 +343,21 @@ fn schemas() -> Value {
             "password": {"type": "string", "maxLength": 256, "description": "Re-entered to sign: pass, confirm, revise"},
             "version": {"type": "integer", "format": "int64", "description": "The version the decision was taken on (409 prescription_changed if it is no longer current)"},
             "revision": {"$ref": "#/components/schemas/PrescriptionCheck"}}},
+        "PrescriptionRoute": {"type": "object", "required": ["pharmacy_id", "fulfilment"], "properties": {
+            "pharmacy_id": {"type": "integer", "format": "int64", "description": "The institution whose pharmacy fills it"},
+            "fulfilment": one_of(&["pickup", "delivery"]),
+            "delivery_address": {"type": "string", "maxLength": 200, "description": "Required for a delivery"}}},
+        "PrescriptionDispense": {"type": "object", "required": ["fulfilment"], "properties": {
+            "fulfilment": one_of(&["pickup", "delivery"]),
+            "collector_name": {"type": "string", "maxLength": 50, "description": "Pickup: who collects it"},
+            "collector_id_number": {"type": "string", "maxLength": 18, "description": "Pickup: the collector's ID number (sealed at rest, masked in views)"},
+            "by_agent": {"type": "boolean", "description": "Pickup: the collector is not the patient"}}},
+        "DeliveryStep": {"type": "object", "required": ["step"], "properties": {
+            "step": one_of(&["dispatch", "in_transit", "deliver", "fail", "return"]),
+            "recipient_code": {"type": "string", "maxLength": 6, "description": "deliver: the six digits the patient was given"},
+            "note": {"type": "string", "maxLength": 200, "description": "Required when a delivery fails"}}},
+        "StockCount": {"type": "object", "required": ["on_hand_packs"], "properties": {
+            "on_hand_packs": {"type": "integer", "minimum": 0, "maximum": 1000000}}},
         "Merge": {"type": "object", "required": ["merged_id", "reason"], "properties": {
             "merged_id": {"type": "integer", "format": "int64"}, "reason": {"type": "string"}}},
     })
@@ -361,6 +376,12 @@ fn pharmacy_paths() -> Value {
         "/prescriptions/review-queue": {"get": op("The pharmacists' queue (待审处方): most severe finding first, then longest waiting; a reviewer (药师 or above, 3 years) of the institution, or of an internet hospital for the whole region (audited)", "pharmacy", json!([query("cursor", "The next_cursor of the previous page", json!({"type": "string", "pattern": "^q[0-9a-fA-F]{1,15}-([0-7][0-9a-fA-F]{15}|[0-9a-fA-F]{1,15})-([0-7][0-9a-fA-F]{15}|[0-9a-fA-F]{1,15})$"})), query("limit", "Page size, 1–200 (default 20)", page_size())]), None, ("200", "{waiting, items, next_cursor}"))},
         "/prescriptions/{id}": {"get": op("A prescription with its content, every version (findings, rule-set version, whether the signature checks out), every step and the steps you may take (its prescriber, a reviewer, or whoever may read the patient's record; audited)", "pharmacy", json!([path_id()]), None, ("200", "The prescription"))},
         "/prescriptions/{id}/steps": {"post": op("Take a step of the review: a pharmacist passes (signed; never a grade-1 finding, a grade-2 one only once confirmed), returns or refuses with a reason; the prescriber confirms with a second signature and a reason (never grade 1), revises (a new signed version, screened again) or cancels (409 prescription_not_open_for_step, prescription_changed, contraindication_cannot_pass, needs_prescriber_confirmation)", "pharmacy", json!([path_id()]), Some("PrescriptionStep"), ("200", "The prescription"))},
+        "/prescriptions/{id}/route": {"post": op("Send a passed prescription to the pharmacy the patient chose, for pickup or delivery (its prescriber; again to move it while unfilled; audited; 409 prescription_not_open_for_step)", "pharmacy", json!([path_id()]), Some("PrescriptionRoute"), ("200", "The prescription with its route"))},
+        "/prescriptions/{id}/dispense": {"post": op("Fill a passed prescription at your pharmacy (a pharmacist): still valid, signatures verified, the collector's identity recorded (or packed for its delivery), the packs taken from stock; filled once, whatever the concurrency (409 already_dispensed, routed_elsewhere, routed_for_delivery, prescription_expired, prescription_not_passed, signature_invalid, out_of_stock, no_product)", "pharmacy", json!([path_id()]), Some("PrescriptionDispense"), ("200", "The fill: products and packs, amount, collector (ID masked), events"))},
+        "/prescriptions/{id}/delivery": {"post": op("Move a delivery on: dispatch, in transit, delivered (the patient's six-digit code), failed (a note), returned (your pharmacy's staff; 409 delivery_not_open_for_step)", "pharmacy", json!([path_id()]), Some("DeliveryStep"), ("200", "The fill"))},
+        "/pharmacy/board": {"get": op("Your pharmacy's board: prescriptions sent to it and waiting, deliveries under way (audited)", "pharmacy", with_paging(vec![]), None, ("200", "{items, next_cursor}"))},
+        "/pharmacy/stock": {"get": op("Your pharmacy's stock by product (packs)", "pharmacy", json!([]), None, ("200", "{items: [{product_code, name, pack, on_hand_packs, updated_at}]}"))},
+        "/pharmacy/stock/{product}": {"put": op("Count a product's stock at your pharmacy (audited)", "pharmacy", json!([{"name": "product", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 64}}]), Some("StockCount"), ("204", "Counted"))},
         "/prescriptions/check": {"post": op("Judge a draft prescription by DOMAIN.md §4 (a prescriber's token; nothing saved; audited only when a resident_id is given): every finding at once, legal ones blocking", "pharmacy", json!([]), Some("PrescriptionCheck"), ("200", "{verdict: blocked|flagged|clear, ruleset_version, findings: [{code, grade?, severity, lines, message, message_en, basis, rule?}]}"))},
     })
 }

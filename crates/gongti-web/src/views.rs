@@ -121,6 +121,21 @@ pub(crate) fn sign_in_notice(n: &gongti_app::SignInNotice) -> Value {
     })
 }
 
+/// An ID number kept as text, as the views show one (as `IdNumber::masked`: the
+/// first four and the last four characters).
+pub(crate) fn masked_id_text(n: &str) -> String {
+    let chars: Vec<char> = n.chars().collect();
+    if chars.len() < 8 {
+        return "*".repeat(chars.len());
+    }
+    format!(
+        "{}{}{}",
+        chars[..4].iter().collect::<String>(),
+        "*".repeat(chars.len() - 8),
+        chars[chars.len() - 4..].iter().collect::<String>()
+    )
+}
+
 /// An amount kept in fen, as yuan with two decimals (e.g. 12000 → "120.00").
 pub(crate) fn yuan(fen: i64) -> String {
     let sign = if fen < 0 { "-" } else { "" };

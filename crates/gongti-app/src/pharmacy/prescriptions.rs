@@ -116,6 +116,10 @@ pub struct PrescriptionView {
     pub steps_verified: Vec<Option<bool>>,
     /// The steps the viewer may take now.
     pub may: Vec<Step>,
+    /// Where it was sent once passed: the pharmacy, pickup or delivery, the address.
+    pub route: (Option<i64>, Option<String>, Option<String>),
+    /// Its fill, once a pharmacy filled it.
+    pub fill: Option<gongti_store::FillRecord>,
 }
 
 /// A page of the pharmacists' queue.
@@ -181,7 +185,7 @@ impl App {
         })
     }
 
-    fn rx_entry(&self, ctx: &Ctx, action: &str, outcome: Outcome) -> AuditEntry {
+    pub(super) fn rx_entry(&self, ctx: &Ctx, action: &str, outcome: Outcome) -> AuditEntry {
         let mut e = ctx
             .principal
             .audit(self.now_us(), action, "MedicationRequest", outcome);
@@ -189,8 +193,26 @@ impl App {
         e
     }
 
+    /// A prescription by id, its patient named on `entry`; a missing one is refused
+    /// (audited) as not found.
+    pub(super) async fn rx_record(
+        &self,
+        id: i64,
+        entry: &mut AuditEntry,
+    ) -> AppResult<PrescriptionRecord> {
+        match self.store.prescription(id).await {
+            Ok(r) => {
+                entry.patient_id = Some(r.resident_id);
+                Ok(r)
+            }
+            Err(StoreError::NotFound) => Err(self.refuse(entry.clone(), AppError::NotFound).await),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The signed-in person re-enters their password to sign; a wrong one counts
-    /// toward the account's lock as a sign-in does, and is audited on `refused`.
+    /// toward the account's lock as a sign-in does, and is audited on `refused`; a
+    /// right one starts the count again, as a sign-in does.
     async fn reauthenticate(
         &self,
         ctx: &Ctx,
@@ -214,7 +236,10 @@ impl App {
             )
             .await?;
         match checked {
-            Checked::Right => Ok(()),
+            Checked::Right => {
+                let key = crate::sign_in::throttle_key(AccountKind::Staff, &user.username);
+                Ok(self.store.sign_in_confirmed(&key).await?)
+            }
             Checked::Wrong(AppError::Locked {
                 until_us,
                 retry_after_s,
@@ -427,16 +452,25 @@ impl App {
     pub async fn prescription(&self, ctx: &Ctx, id: i64) -> AppResult<PrescriptionView> {
         let mut entry = self.rx_entry(ctx, "prescription.read", Outcome::Ok);
         entry.resource_id = Some(id.to_string());
-        let record = match self.store.prescription(id).await {
-            Ok(r) => r,
-            Err(StoreError::NotFound) => return Err(self.refuse(entry, AppError::NotFound).await),
-            Err(e) => return Err(e.into()),
-        };
-        entry.patient_id = Some(record.resident_id);
+        let record = self.rx_record(id, &mut entry).await?;
         let prescriber = record.prescriber_staff_id == ctx.principal.staff_id;
         let reviewer = self.may_review(ctx, &record).await?;
-        if prescriber || reviewer {
-            entry.detail = Some(if prescriber { "prescriber" } else { "reviewer" }.into());
+        // The pharmacy it was sent to (or that filled it).
+        let dispenser = match self.pharmacy_of(ctx) {
+            Some(pharmacy) => self.store.prescription_route(id).await?.0 == Some(pharmacy),
+            None => false,
+        };
+        if prescriber || reviewer || dispenser {
+            entry.detail = Some(
+                if prescriber {
+                    "prescriber"
+                } else if reviewer {
+                    "reviewer"
+                } else {
+                    "dispenser"
+                }
+                .into(),
+            );
         } else {
             let (_, reach) = self
                 .reach(
@@ -449,6 +483,24 @@ impl App {
                 .await?;
             entry.detail = reach.detail;
         }
+        self.audit.record(vec![entry]).await?;
+        self.assemble(record, prescriber, reviewer).await
+    }
+
+    /// A prescription with its versions, steps, route and fill, read without access
+    /// or audit (for a use case that decided both).
+    pub(super) async fn prescription_unaudited(&self, id: i64) -> AppResult<PrescriptionView> {
+        let record = self.store.prescription(id).await?;
+        self.assemble(record, false, false).await
+    }
+
+    async fn assemble(
+        &self,
+        record: PrescriptionRecord,
+        prescriber: bool,
+        reviewer: bool,
+    ) -> AppResult<PrescriptionView> {
+        let id = record.id;
         let versions = self.store.prescription_versions(id).await?;
         let steps = self.store.prescription_steps(id).await?;
         let current = versions
@@ -502,7 +554,8 @@ impl App {
                 who && take(status, *s, facts, true).is_ok()
             })
             .collect();
-        self.audit.record(vec![entry]).await?;
+        let route = self.store.prescription_route(id).await?;
+        let fill = self.store.fill(id).await?;
         Ok(PrescriptionView {
             record,
             versions,
@@ -511,6 +564,8 @@ impl App {
             versions_verified,
             steps_verified,
             may,
+            route,
+            fill,
         })
     }
 
@@ -524,12 +579,7 @@ impl App {
         let step = request.step;
         let mut entry = self.rx_entry(ctx, &format!("prescription.{}", step.code()), Outcome::Ok);
         entry.resource_id = Some(id.to_string());
-        let record = match self.store.prescription(id).await {
-            Ok(r) => r,
-            Err(StoreError::NotFound) => return Err(self.refuse(entry, AppError::NotFound).await),
-            Err(e) => return Err(e.into()),
-        };
-        entry.patient_id = Some(record.resident_id);
+        let record = self.rx_record(id, &mut entry).await?;
         let allowed = if step.by_pharmacist() {
             self.may_review(ctx, &record).await?
         } else {

@@ -1,7 +1,9 @@
 //! The cloud pharmacy (云药房, DOMAIN.md §4): the knowledge base a prescription is
-//! judged by, the check that judges it, and the issued prescription's review.
+//! judged by, the check that judges it, the issued prescription's review, and its
+//! outflow and dispensing.
 
 pub mod check;
+pub mod dispense;
 pub mod knowledge;
 pub mod prescription;
 

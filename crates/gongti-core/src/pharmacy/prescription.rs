@@ -9,6 +9,7 @@
 //!              ▼  │      └─refuse─▶ refused
 //!            returned
 //!   pending_review, returned, passed ──cancel──▶ cancelled
+//!   passed ──filled by a pharmacy (`dispense`)──▶ dispensed
 //! ```
 //!
 //! A grade-1 (禁忌) finding can never pass and the prescriber can never confirm it: only
@@ -40,15 +41,18 @@ pub enum RxStatus {
     Refused,
     /// 已作废: withdrawn by the prescriber.
     Cancelled,
+    /// 已调配: filled by a pharmacy (used; never filled again).
+    Dispensed,
 }
 
 impl RxStatus {
-    pub const ALL: [RxStatus; 5] = [
+    pub const ALL: [RxStatus; 6] = [
         RxStatus::PendingReview,
         RxStatus::Returned,
         RxStatus::Passed,
         RxStatus::Refused,
         RxStatus::Cancelled,
+        RxStatus::Dispensed,
     ];
 
     pub fn code(self) -> &'static str {
@@ -58,6 +62,7 @@ impl RxStatus {
             RxStatus::Passed => "passed",
             RxStatus::Refused => "refused",
             RxStatus::Cancelled => "cancelled",
+            RxStatus::Dispensed => "dispensed",
         }
     }
 
@@ -72,6 +77,7 @@ impl RxStatus {
             RxStatus::Passed => "审核通过",
             RxStatus::Refused => "审核拒绝",
             RxStatus::Cancelled => "已作废",
+            RxStatus::Dispensed => "已调配",
         }
     }
 
@@ -82,6 +88,7 @@ impl RxStatus {
             RxStatus::Passed => "Passed review",
             RxStatus::Refused => "Refused",
             RxStatus::Cancelled => "Cancelled",
+            RxStatus::Dispensed => "Dispensed",
         }
     }
 }
@@ -594,6 +601,7 @@ mod tests {
             (Passed, Cancel, NO, true, Ok(Cancelled)),
             (Returned, Cancel, NO, true, Ok(Cancelled)),
             (Refused, Cancel, NO, true, Err(R::NotOpenForStep)),
+            (Dispensed, Cancel, NO, true, Err(R::NotOpenForStep)),
             (Passed, Cancel, NO, false, Err(R::ReasonRequired)),
             // Nothing moves a closed prescription; a pharmacist reviews once.
             (Passed, Pass, NO, false, Err(R::NotOpenForStep)),

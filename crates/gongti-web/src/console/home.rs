@@ -34,6 +34,7 @@ const UNITS: MenuItem = ("/units", "科室与团队", "Departments & teams");
 const ACCOUNTS: MenuItem = ("/accounts", "账号解锁", "Sign-in locks");
 const DRUG_RULES: MenuItem = ("/drug-rules", "用药规则", "Drug rules");
 const REVIEW: MenuItem = ("/review", "处方审核", "Prescription review");
+const PHARMACY: MenuItem = ("/pharmacy", "药房调配", "Pharmacy");
 const MY_PRESCRIPTIONS: MenuItem = ("/my-prescriptions", "我的处方", "My prescriptions");
 
 /// The family-doctor team's roles (家庭医生团队), who share the workstation.
@@ -75,7 +76,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
         Role::DistrictOfficer | Role::CityOfficer => &[DASHBOARD, RESIDENTS],
         Role::InsuranceOfficer => &[DASHBOARD],
         Role::CityAdmin => &[ACCOUNTS],
-        Role::Pharmacist => &[REVIEW, DRUG_RULES],
+        Role::Pharmacist => &[REVIEW, PHARMACY, DRUG_RULES],
         Role::ExamReader => &[],
     }
 }
@@ -196,8 +197,8 @@ fn role_card(l: Lang, role: Role) -> Markup {
             "See aggregate figures on the dashboard (no personal data). Settlement and review arrive with the payment capability.",
         ),
         Role::Pharmacist => (
-            "在“处方审核”中按问题严重程度审核医生签发的处方：通过并电子签名、退回医生或拒绝；在“用药规则”中逐条确认或停用本院的合理用药规则。调配与配送将随云药房后续上线。",
-            "Review the prescriptions doctors issue, the most severe first (Prescription review): pass and sign, return to the prescriber or refuse; confirm or disable your institution's drug rules (Drug rules). Dispensing and delivery arrive with the rest of the cloud pharmacy.",
+            "在“处方审核”中按问题严重程度审核医生签发的处方：通过并电子签名、退回医生或拒绝；在“药房调配”中调配流转到本药房的处方、凭处方号为到店患者发药、跟踪配送、盘点库存；在“用药规则”中逐条确认或停用本院的合理用药规则。",
+            "Review the prescriptions doctors issue, the most severe first (Prescription review): pass and sign, return to the prescriber or refuse; fill the prescriptions sent to your pharmacy, hand over one presented at the counter, follow deliveries and count stock (Pharmacy); confirm or disable your institution's drug rules (Drug rules).",
         ),
         Role::ExamReader => (
             "检查报告的阅片与诊断将随云检查上线。目前可以查看机构与人员目录、修改密码。",

@@ -23,6 +23,7 @@ mod chronic;
 mod consultations;
 mod contracts;
 mod dashboard;
+mod dispensing;
 mod drilldown;
 mod drug_rules;
 mod home;
@@ -185,6 +186,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(pharmacy::routes())
         .merge(drug_rules::routes())
         .merge(prescriptions::routes())
+        .merge(dispensing::routes())
         .merge(consultations::routes())
         .merge(contracts::routes())
         .merge(scheduling::routes())

@@ -23,6 +23,9 @@ pub(super) fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/prescriptions/{id}", get(page))
         .route("/prescriptions/{id}/step", post(step))
+        .route("/prescriptions/{id}/route", post(route))
+        .route("/prescriptions/{id}/dispense", post(dispense))
+        .route("/prescriptions/{id}/delivery", post(delivery))
         .route("/review", get(queue))
         .route("/my-prescriptions", get(mine))
 }
@@ -128,7 +131,173 @@ fn title(l: Lang, id: i64) -> String {
     format!("{}{id}", l.t("处方 #", "Prescription #"))
 }
 
-fn detail(c: &Console, v: &PrescriptionView, notice: Option<Markup>, reason: &str) -> Markup {
+/// Where the prescription may go: the region's cloud pharmacies, its own institution
+/// and the patient's (name by id).
+async fn pharmacy_choices(state: &AppState, v: &PrescriptionView) -> Vec<(i64, String)> {
+    let mut out: Vec<(i64, String)> = Vec::new();
+    let filter = gongti_store::InstitutionFilter {
+        kinds: vec![gongti_core::region::InstitutionKind::InternetHospital],
+        ..gongti_store::InstitutionFilter::default()
+    };
+    if let Ok(page) = state.app.institutions(&filter, None, 20).await {
+        out.extend(page.items.into_iter().map(|i| (i.id, i.name)));
+    }
+    let mut add = |id: i64, name: String| {
+        if !out.iter().any(|(i, _)| *i == id) {
+            out.push((id, name));
+        }
+    };
+    add(v.record.institution_id, v.record.institution_name.clone());
+    if let Ok(home) = state.app.store().resident(v.record.resident_id).await
+        && let Ok(i) = state.app.institution(home.home_institution_id).await
+    {
+        add(i.id, i.name);
+    }
+    out
+}
+
+/// Sending it to a pharmacy (the prescriber, once passed and unfilled).
+fn route_form(c: &Console, v: &PrescriptionView, choices: &[(i64, String)]) -> Markup {
+    let l = c.lang;
+    let csrf = c.session.csrf.as_deref().unwrap_or("");
+    let id = v.record.id;
+    let current = v.route.0;
+    let delivery = v.route.1.as_deref() == Some("delivery");
+    html! {
+        form.card #rx-route method="post" action=(format!("/prescriptions/{id}/route")) {
+            h2 { (l.t("处方流转：患者选择药房与取药方式", "Where the patient takes it")) }
+            (super::form_tokens(csrf))
+            label { (l.t("药房 ", "Pharmacy ")) select name="pharmacy_id" {
+                @for (pid, name) in choices { option value=(pid) selected[current == Some(*pid)] { (name) } }
+            } }
+            " "
+            label.check { input type="radio" name="fulfilment" value="pickup" checked[!delivery]; " " (l.t("到店自取", "pickup")) }
+            label.check { input type="radio" name="fulfilment" value="delivery" checked[delivery]; " " (l.t("配送到家", "delivery")) }
+            br;
+            label { (l.t("配送地址 ", "Delivery address ")) input type="text" name="delivery_address" maxlength="200" value=(v.route.2.clone().unwrap_or_default()); }
+            " "
+            button.primary type="submit" { (l.t("确定流转", "Send")) }
+        }
+    }
+}
+
+/// Filling it (a pharmacist of the pharmacy it was sent to).
+fn dispense_form(c: &Console, v: &PrescriptionView) -> Markup {
+    let l = c.lang;
+    let csrf = c.session.csrf.as_deref().unwrap_or("");
+    let id = v.record.id;
+    let delivery = v.route.1.as_deref() == Some("delivery");
+    html! {
+        form.card #rx-dispense method="post" action=(format!("/prescriptions/{id}/dispense")) {
+            h2 { (l.t("调配发药", "Dispense")) }
+            (super::form_tokens(csrf))
+            p.muted { (l.t("调配前系统核验：处方在有效期内、医生与药师电子签名有效、本药房库存充足。", "Before it is filled: still valid, the signatures verify, enough stock here.")) }
+            @if delivery {
+                input type="hidden" name="fulfilment" value="delivery";
+                p { (l.t("配送到：", "Deliver to: ")) (v.route.2.clone().unwrap_or_default()) }
+                button.primary type="submit" { (l.t("调配并打包待配送", "Fill and pack for delivery")) }
+            } @else {
+                input type="hidden" name="fulfilment" value="pickup";
+                label { (l.t("取药人姓名 ", "Collector's name ")) input type="text" name="collector_name" maxlength="50" required; }
+                " "
+                label { (l.t("取药人身份证号 ", "Collector's ID number ")) input type="text" name="collector_id_number" maxlength="18" required; }
+                " "
+                label.check { input type="checkbox" name="by_agent" value="1"; " " (l.t("代取（非患者本人）", "an agent, not the patient")) }
+                " "
+                button.primary type="submit" { (l.t("核对身份并发药", "Check identity and hand over")) }
+            }
+        }
+    }
+}
+
+/// The fill: the products, the handover, the delivery's steps so far, and for the
+/// pharmacy's staff the next steps.
+fn fill_section(
+    c: &Console,
+    v: &PrescriptionView,
+    kb: &gongti_core::pharmacy::Knowledge,
+    staff: bool,
+) -> Markup {
+    let l = c.lang;
+    let csrf = c.session.csrf.as_deref().unwrap_or("");
+    let Some(f) = &v.fill else { return html! {} };
+    let id = v.record.id;
+    let status = gongti_core::pharmacy::dispense::FillStatus::parse(&f.status);
+    let next: Vec<gongti_core::pharmacy::dispense::DeliveryStep> = match status {
+        Some(s) if staff => gongti_core::pharmacy::dispense::DeliveryStep::ALL
+            .into_iter()
+            .filter(|d| gongti_core::pharmacy::dispense::delivery_step(s, *d).is_some())
+            .collect(),
+        _ => Vec::new(),
+    };
+    html! {
+        div.card #rx-fill {
+            h2 { (l.t("调配与取药", "Filled")) " · " (status.map_or("", |s| s.name_zh())) }
+            p { (f.pharmacy_name) " · " (l.t("调配药师 ", "by ")) (f.staff_name) " · " (local(f.dispensed_at_us)) }
+            ul {
+                @for line in &f.lines {
+                    @let p = kb.product(&line.product_code);
+                    li { (p.map_or(line.product_code.as_str(), |p| p.name_zh.as_str())) " × " (line.packs) (p.map_or("", |p| p.pack_unit.as_str())) " · " (crate::views::yuan(line.amount_fen)) (l.t(" 元", " yuan")) }
+                }
+            }
+            @if let Some(name) = &f.collector_name {
+                p { (l.t("取药人：", "Collected by: ")) (name) " " (f.collector_id_number.as_deref().map(crate::views::masked_id_text).unwrap_or_default()) @if f.by_agent { (l.t("（代取）", " (agent)")) } }
+            }
+            @if let Some(address) = &f.delivery_address { p { (l.t("配送地址：", "Address: ")) (address) } }
+            @if f.events.len() > 1 {
+                ol { @for e in &f.events { li { (local(e.at_us)) " " (gongti_core::pharmacy::dispense::FillStatus::parse(&e.status).map_or("", |s| s.name_zh())) @if let Some(n) = &e.note { "：" (n) } } } }
+            }
+            @for d in next {
+                form.step method="post" action=(format!("/prescriptions/{id}/delivery")) {
+                    (super::form_tokens(csrf))
+                    input type="hidden" name="step" value=(d.code());
+                    @if d == gongti_core::pharmacy::dispense::DeliveryStep::Deliver {
+                        label { (l.t("收件人签收码 ", "Recipient's code ")) input type="text" name="recipient_code" maxlength="6" inputmode="numeric" required class="num-m"; }
+                        " "
+                    }
+                    @if d == gongti_core::pharmacy::dispense::DeliveryStep::Fail {
+                        label { (l.t("原因 ", "Why ")) input type="text" name="note" maxlength="200" required; }
+                        " "
+                    }
+                    button type="submit" { (l.t(d.name_zh(), d.code())) }
+                }
+            }
+        }
+    }
+}
+
+/// What the page shows beyond the prescription: the forms of outflow and dispensing
+/// for whoever may use them.
+struct Extras {
+    choices: Vec<(i64, String)>,
+    /// The viewer works at the pharmacy it was sent to (or that filled it).
+    at_pharmacy: bool,
+}
+
+async fn extras(state: &AppState, c: &Console, v: &PrescriptionView) -> Extras {
+    let p = &c.session.principal;
+    let prescriber = p.staff_id == v.record.prescriber_staff_id;
+    let passed = v.record.status == RxStatus::Passed.code();
+    Extras {
+        choices: if prescriber && passed {
+            pharmacy_choices(state, v).await
+        } else {
+            Vec::new()
+        },
+        at_pharmacy: p.role == gongti_core::role::Role::Pharmacist
+            && p.institution_id.is_some()
+            && v.route.0 == p.institution_id,
+    }
+}
+
+fn detail(
+    c: &Console,
+    v: &PrescriptionView,
+    notice: Option<Markup>,
+    reason: &str,
+    x: &Extras,
+    kb: &gongti_core::pharmacy::Knowledge,
+) -> Markup {
     let l = c.lang;
     let r = &v.record;
     let content = &v.content;
@@ -166,6 +335,9 @@ fn detail(c: &Console, v: &PrescriptionView, notice: Option<Markup>, reason: &st
             }
         }
         (step_forms(c, v, reason))
+        @if !x.choices.is_empty() { (route_form(c, v, &x.choices)) }
+        @if x.at_pharmacy && v.record.status == RxStatus::Passed.code() { (dispense_form(c, v)) }
+        (fill_section(c, v, kb, x.at_pharmacy))
         div.card.table-wrap {
             h2 { (l.t("处方轨迹", "Trail")) }
             table {
@@ -187,6 +359,150 @@ fn detail(c: &Console, v: &PrescriptionView, notice: Option<Markup>, reason: &st
                 }
             } }
         }
+    }
+}
+
+/// The page again with why the action failed, at the error's status.
+async fn again(
+    state: &AppState,
+    c: &Console,
+    id: i64,
+    e: &gongti_app::AppError,
+    reason: &str,
+) -> Response {
+    let l = c.lang;
+    match state.app.prescription(&c.ctx, id).await {
+        Ok(v) => {
+            let x = extras(state, c, &v).await;
+            (
+                super::status_of(e),
+                layout(
+                    c,
+                    &title(l, id),
+                    detail(
+                        c,
+                        &v,
+                        Some(error_box(l, e)),
+                        reason,
+                        &x,
+                        state.app.knowledge(),
+                    ),
+                ),
+            )
+                .into_response()
+        }
+        Err(_) => error_page(c, &title(l, id), e),
+    }
+}
+
+#[derive(Deserialize)]
+struct RouteForm {
+    csrf: String,
+    pharmacy_id: i64,
+    fulfilment: String,
+    delivery_address: Option<String>,
+}
+
+async fn route(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Form(f): Form<RouteForm>,
+) -> Response {
+    if f.csrf != c.session.csrf.as_deref().unwrap_or("\u{0}") {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let fulfilment = gongti_core::pharmacy::dispense::Fulfilment::parse(&f.fulfilment)
+        .unwrap_or(gongti_core::pharmacy::dispense::Fulfilment::Pickup);
+    match state
+        .app
+        .route_prescription(
+            &c.ctx,
+            id,
+            f.pharmacy_id,
+            fulfilment,
+            f.delivery_address.as_deref(),
+        )
+        .await
+    {
+        Ok(()) => Redirect::to(&format!("/prescriptions/{id}?done=route")).into_response(),
+        Err(e) => again(&state, &c, id, &e, "").await,
+    }
+}
+
+#[derive(Deserialize)]
+struct DispenseForm {
+    csrf: String,
+    fulfilment: String,
+    collector_name: Option<String>,
+    collector_id_number: Option<String>,
+    by_agent: Option<String>,
+}
+
+async fn dispense(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Form(f): Form<DispenseForm>,
+) -> Response {
+    if f.csrf != c.session.csrf.as_deref().unwrap_or("\u{0}") {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let handover = if f.fulfilment == "delivery" {
+        gongti_app::pharmacy::Handover::Delivery
+    } else {
+        gongti_app::pharmacy::Handover::Pickup {
+            collector_name: f.collector_name.unwrap_or_default(),
+            collector_id_number: f.collector_id_number.unwrap_or_default(),
+            by_agent: f.by_agent.is_some(),
+        }
+    };
+    match state.app.dispense(&c.ctx, id, handover).await {
+        Ok(_) => Redirect::to(&format!("/prescriptions/{id}?done=dispense")).into_response(),
+        Err(e) => again(&state, &c, id, &e, "").await,
+    }
+}
+
+#[derive(Deserialize)]
+struct DeliveryForm {
+    csrf: String,
+    step: String,
+    recipient_code: Option<String>,
+    note: Option<String>,
+}
+
+async fn delivery(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Form(f): Form<DeliveryForm>,
+) -> Response {
+    if f.csrf != c.session.csrf.as_deref().unwrap_or("\u{0}") {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let Some(step) = gongti_core::pharmacy::dispense::DeliveryStep::parse(&f.step) else {
+        return again(
+            &state,
+            &c,
+            id,
+            &gongti_app::AppError::invalid("step", gongti_core::problem::Problem::UnknownCode),
+            "",
+        )
+        .await;
+    };
+    match state
+        .app
+        .delivery_step(
+            &c.ctx,
+            id,
+            step,
+            f.recipient_code.as_deref(),
+            f.note.as_deref(),
+        )
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/prescriptions/{id}?done={}", step.code())).into_response(),
+        Err(e) => again(&state, &c, id, &e, "").await,
     }
 }
 
@@ -216,7 +532,13 @@ async fn page(
                 (!label.is_empty())
                     .then(|| html! { p.saved role="status" { (label) (l.t("。", ".")) } })
             });
-            layout(&c, &title(l, id), detail(&c, &v, notice, "")).into_response()
+            let x = extras(&state, &c, &v).await;
+            layout(
+                &c,
+                &title(l, id),
+                detail(&c, &v, notice, "", &x, state.app.knowledge()),
+            )
+            .into_response()
         }
         Err(e) => error_page(&c, &title(l, id), &e),
     }
@@ -265,18 +587,7 @@ async fn step(
         .await;
     match taken {
         Ok(_) => Redirect::to(&format!("/prescriptions/{id}?done={}", step.code())).into_response(),
-        Err(e) => match state.app.prescription(&c.ctx, id).await {
-            Ok(v) => (
-                super::status_of(&e),
-                layout(
-                    &c,
-                    &title(l, id),
-                    detail(&c, &v, Some(error_box(l, &e)), &reason),
-                ),
-            )
-                .into_response(),
-            Err(_) => error_page(&c, &title(l, id), &e),
-        },
+        Err(e) => again(&state, &c, id, &e, &reason).await,
     }
 }
 

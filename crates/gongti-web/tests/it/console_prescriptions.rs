@@ -141,3 +141,165 @@ async fn a_doctor_issues_and_a_pharmacist_passes_in_the_console() {
     let mine = page(&t, &doctor, "/my-prescriptions?status=passed", "zh").await;
     assert!(mine.text.contains(&format!("#{id}")), "{}", mine.text);
 }
+
+#[tokio::test]
+async fn the_doctor_sends_it_for_delivery_and_the_pharmacy_fills_and_delivers_it() {
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let reviewer = crate::prescriptions::pharmacist(&t, "yaoshi", t.home, "主管药师", 6).await;
+    let doctor_token = t.token("doctor").await;
+    let d = crate::prescriptions::draft(
+        &t,
+        vec![crate::prescriptions::line(
+            "苯磺酸氨氯地平片",
+            5.0,
+            "mg",
+            1,
+            7,
+        )],
+        &[],
+    );
+    let id = t
+        .post(
+            "/api/v1/prescriptions",
+            &doctor_token,
+            crate::prescriptions::issue_body(&d, PASSWORD),
+        )
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    crate::prescriptions::step(
+        &t,
+        &reviewer,
+        id,
+        serde_json::json!({"step": "pass", "password": PASSWORD}),
+    )
+    .await;
+
+    // The doctor picks the home centre's pharmacy and delivery, for the patient.
+    let doctor = sign_in(&t, "doctor").await;
+    let rx = page(&t, &doctor, &format!("/prescriptions/{id}"), "zh").await;
+    assert!(
+        rx.text.contains("处方流转") && rx.text.contains("配送到家"),
+        "{}",
+        rx.text
+    );
+    let csrf = csrf_of(&rx.text);
+    let r = post_form(
+        &t,
+        &doctor,
+        &format!("/prescriptions/{id}/route"),
+        &format!(
+            "csrf={csrf}&pharmacy_id={}&fulfilment=delivery&delivery_address=",
+            t.home
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(r.text.contains("必填"), "{}", r.text);
+    let r = post_form(
+        &t,
+        &doctor,
+        &format!("/prescriptions/{id}/route"),
+        &format!(
+            "csrf={csrf}&pharmacy_id={}&fulfilment=delivery&delivery_address={}",
+            t.home,
+            urlencode("和平区南京路1号")
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+
+    // The pharmacy: the board lists it; no stock, then counted, then filled.
+    let pharmacist = sign_in(&t, "yaoshi").await;
+    let board = page(&t, &pharmacist, "/pharmacy", "zh").await;
+    assert!(
+        board
+            .text
+            .contains(&format!("href=\"/prescriptions/{id}\""))
+            && board.text.contains("待调配"),
+        "{}",
+        board.text
+    );
+    let csrf = csrf_of(&board.text);
+    let rx = page(&t, &pharmacist, &format!("/prescriptions/{id}"), "zh").await;
+    assert!(rx.text.contains("调配并打包待配送"), "{}", rx.text);
+    let r = post_form(
+        &t,
+        &pharmacist,
+        &format!("/prescriptions/{id}/dispense"),
+        &format!("csrf={csrf}&fulfilment=delivery"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert!(r.text.contains("库存不足"), "{}", r.text);
+    let r = post_form(
+        &t,
+        &pharmacist,
+        "/pharmacy/stock",
+        &format!("csrf={csrf}&product_code=amlodipine-tablet-5mg-28&on_hand_packs=10"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let r = post_form(
+        &t,
+        &pharmacist,
+        &format!("/prescriptions/{id}/dispense"),
+        &format!("csrf={csrf}&fulfilment=delivery"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let filled = page(
+        &t,
+        &pharmacist,
+        &format!("/prescriptions/{id}?done=dispense"),
+        "zh",
+    )
+    .await;
+    assert!(
+        filled.text.contains("已调配待发出")
+            && filled.text.contains("苯磺酸氨氯地平片 × 1盒")
+            && filled.text.contains("发出"),
+        "{}",
+        filled.text
+    );
+    for step in ["dispatch", "in_transit"] {
+        let r = post_form(
+            &t,
+            &pharmacist,
+            &format!("/prescriptions/{id}/delivery"),
+            &format!("csrf={csrf}&step={step}"),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{step}: {}", r.text);
+    }
+    let code = t
+        .store
+        .fill(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .recipient_code
+        .unwrap();
+    let r = post_form(
+        &t,
+        &pharmacist,
+        &format!("/prescriptions/{id}/delivery"),
+        &format!("csrf={csrf}&step=deliver&recipient_code={code}"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let done = page(&t, &doctor, &format!("/prescriptions/{id}"), "zh").await;
+    assert!(
+        done.text.contains("已签收") && done.text.contains("已调配"),
+        "{}",
+        done.text
+    );
+    let board = page(&t, &pharmacist, "/pharmacy", "zh").await;
+    assert!(
+        !board
+            .text
+            .contains(&format!("href=\"/prescriptions/{id}\"")),
+        "delivered: off the board"
+    );
+}

@@ -22,6 +22,7 @@ mod console_scheduling;
 mod console_walk;
 mod consultations;
 mod contracts;
+mod dispensing;
 mod errors;
 mod fhir;
 mod fhir_export;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::support::{PASSWORD, TestApp};
 
 /// A pharmacist at `institution` with `title` and years of dispensing; their token.
-async fn pharmacist(
+pub(crate) async fn pharmacist(
     t: &TestApp,
     username: &str,
     institution: i64,
@@ -44,11 +44,11 @@ async fn pharmacist(
     t.token(username).await
 }
 
-fn line(name: &str, dose: f64, unit: &str, times: u32, days: u32) -> Value {
+pub(crate) fn line(name: &str, dose: f64, unit: &str, times: u32, days: u32) -> Value {
     json!({"generic_name": name, "dose": dose, "dose_unit": unit, "times_per_day": times, "route": "oral", "days": days})
 }
 
-fn draft(t: &TestApp, lines: Vec<Value>, allergies: &[&str]) -> Value {
+pub(crate) fn draft(t: &TestApp, lines: Vec<Value>, allergies: &[&str]) -> Value {
     json!({
         "resident_id": t.home_resident,
         "patient": {"diagnoses": ["I10"], "allergies": allergies},
@@ -56,7 +56,7 @@ fn draft(t: &TestApp, lines: Vec<Value>, allergies: &[&str]) -> Value {
     })
 }
 
-fn issue_body(draft: &Value, password: &str) -> Value {
+pub(crate) fn issue_body(draft: &Value, password: &str) -> Value {
     let mut body = draft.clone();
     body["password"] = json!(password);
     body
@@ -71,7 +71,7 @@ fn codes(v: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn step(t: &TestApp, token: &str, id: i64, body: Value) -> crate::support::Reply {
+pub(crate) async fn step(t: &TestApp, token: &str, id: i64, body: Value) -> crate::support::Reply {
     t.post(&format!("/api/v1/prescriptions/{id}/steps"), token, body)
         .await
 }

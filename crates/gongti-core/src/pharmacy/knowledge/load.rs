@@ -110,6 +110,25 @@ impl Loader {
             f.titles,
             &["title", "level", "assistant", "reviews", "source"],
         );
+        let products = self.table(
+            "products.tsv",
+            f.products,
+            &[
+                "code",
+                "ingredient",
+                "name_zh",
+                "form",
+                "strength",
+                "unit",
+                "pack_size",
+                "pack_unit",
+                "route",
+                "insurance_class",
+                "price_fen",
+                "price_source",
+                "source",
+            ],
+        );
         let (
             Some(sources),
             Some(classes),
@@ -122,6 +141,7 @@ impl Loader {
             Some(cross),
             Some(params),
             Some(titles),
+            Some(products),
         ) = (
             sources,
             classes,
@@ -134,6 +154,7 @@ impl Loader {
             cross,
             params,
             titles,
+            products,
         )
         else {
             return None;
@@ -174,6 +195,7 @@ impl Loader {
             class_names,
             titles: HashMap::new(),
             reviewer_titles: std::collections::HashSet::new(),
+            products: Vec::new(),
         };
         kb.version = params
             .rows()
@@ -187,6 +209,7 @@ impl Loader {
         kb.duplicates = self.duplicates(&duplicates);
         kb.indications = self.indications(&indications, &kb);
         kb.cross_allergies = self.cross(&cross);
+        kb.products = self.products(&products);
         for row in titles.rows() {
             let level = TitleLevel::parse(titles.cell(row, "level"));
             let yes_no = |column| match titles.cell(row, column) {
@@ -754,6 +777,69 @@ impl Loader {
                     line: 0,
                     reason: format!("no indication covers `{}`", ingredient.code),
                 });
+            }
+        }
+        out
+    }
+
+    fn products(&mut self, t: &Table<'_>) -> Vec<Product> {
+        let mut out: Vec<Product> = Vec::new();
+        for row in t.rows() {
+            let code = t.cell(row, "code");
+            if code.is_empty() || out.iter().any(|p| p.code == code) {
+                self.problems
+                    .push(t.problem(row, format!("product code `{code}` is empty or used twice")));
+            }
+            let ingredient = match self.subject(t, row, "ingredient") {
+                Subject::Ingredient(i) => i,
+                Subject::Class(_) => {
+                    self.problems
+                        .push(t.problem(row, "a product is of an ingredient, not a class"));
+                    IngredientId(0)
+                }
+            };
+            let number = |column| t.cell(row, column).parse::<f64>().ok().filter(|x| *x > 0.0);
+            let (strength, pack_size, price) = (
+                number("strength"),
+                t.cell(row, "pack_size")
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n > 0),
+                t.cell(row, "price_fen")
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0),
+            );
+            let unit = DoseUnit::parse(t.cell(row, "unit"));
+            let route = Route::parse(t.cell(row, "route"));
+            let class = InsuranceClass::parse(t.cell(row, "insurance_class"));
+            let price_source = t.cell(row, "price_source");
+            if !self.sources.contains_key(price_source) {
+                self.problems
+                    .push(t.problem(row, format!("unknown source `{price_source}`")));
+            }
+            let source = self.source(t, row);
+            match (strength, pack_size, price, unit, route, class) {
+                (Some(strength), Some(pack_size), Some(price_fen), Some(unit), Some(route), Some(insurance_class)) => {
+                    out.push(Product {
+                        code: code.to_owned(),
+                        ingredient,
+                        name_zh: self.text(t, row, "name_zh"),
+                        form: self.text(t, row, "form"),
+                        strength,
+                        unit,
+                        pack_size,
+                        pack_unit: self.text(t, row, "pack_unit"),
+                        route,
+                        insurance_class,
+                        price_fen,
+                        source,
+                    });
+                }
+                _ => self.problems.push(t.problem(
+                    row,
+                    "strength, pack_size or price_fen is not a number, or unit, route or insurance_class unknown",
+                )),
             }
         }
         out

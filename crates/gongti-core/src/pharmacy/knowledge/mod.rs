@@ -445,6 +445,83 @@ pub struct RxParams {
     pub sources: HashMap<String, String>,
 }
 
+/// How the (demo) insurance list classes a product (医保类别): 甲 is paid inside the
+/// policy's share, 乙 after the patient's own first share, 自费 by the patient alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsuranceClass {
+    A,
+    B,
+    SelfPay,
+}
+
+impl InsuranceClass {
+    pub fn parse(text: &str) -> Option<InsuranceClass> {
+        match text {
+            "甲" => Some(InsuranceClass::A),
+            "乙" => Some(InsuranceClass::B),
+            "自费" => Some(InsuranceClass::SelfPay),
+            _ => None,
+        }
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            InsuranceClass::A => "甲",
+            InsuranceClass::B => "乙",
+            InsuranceClass::SelfPay => "自费",
+        }
+    }
+}
+
+/// A product pharmacies stock and dispense (`products.tsv`): an ingredient in a dosage
+/// form and strength, so many units to a pack.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Product {
+    pub code: String,
+    pub ingredient: IngredientId,
+    pub name_zh: String,
+    pub form: String,
+    /// The amount of the ingredient in one unit (tablet, capsule, puff, pen).
+    pub strength: f64,
+    pub unit: DoseUnit,
+    pub pack_size: u32,
+    pub pack_unit: String,
+    pub route: Route,
+    pub insurance_class: InsuranceClass,
+    /// One pack's price in fen (demo values, `price_source`).
+    pub price_fen: i64,
+    pub source: String,
+}
+
+impl Product {
+    /// Whether one unit serves many doses (an insulin pen, an inhaler), rather than
+    /// whole units a dose (tablets, capsules, single-use ampoules).
+    pub fn multi_dose(&self) -> bool {
+        matches!(self.form.as_str(), "pen" | "inhaler")
+    }
+
+    /// Packs that supply `dose` (in `unit`) `times_per_day` for `days`, when the units
+    /// measure the same thing; at least one. Whole units a dose unless the unit is
+    /// multi-dose.
+    pub fn packs_for(
+        &self,
+        dose: f64,
+        unit: DoseUnit,
+        times_per_day: u32,
+        days: u32,
+    ) -> Option<u32> {
+        let per_dose = unit.convert(dose, self.unit)? / self.strength;
+        let per_dose = if self.multi_dose() {
+            per_dose
+        } else {
+            (per_dose - 1e-9).ceil()
+        };
+        let units = per_dose * f64::from(times_per_day) * f64::from(days);
+        let packs = (units / f64::from(self.pack_size) - 1e-9).ceil().max(1.0);
+        (packs.is_finite() && packs <= f64::from(u32::MAX)).then_some(packs as u32)
+    }
+}
+
 /// The loaded knowledge base.
 #[derive(Debug)]
 pub struct Knowledge {
@@ -465,6 +542,8 @@ pub struct Knowledge {
     titles: HashMap<String, (TitleLevel, bool)>,
     /// The titles whose holders review prescriptions (药师 and above).
     reviewer_titles: std::collections::HashSet<String>,
+    /// The formulary's products.
+    pub products: Vec<Product>,
 }
 
 /// The files of a knowledge base, by name.
@@ -481,6 +560,7 @@ pub struct KnowledgeFiles<'a> {
     pub allergy_cross: &'a str,
     pub params: &'a str,
     pub titles: &'a str,
+    pub products: &'a str,
 }
 
 /// The knowledge base shipped with Gongti (`data/pharmacy/`).
@@ -496,6 +576,7 @@ pub const BUILTIN: KnowledgeFiles<'static> = KnowledgeFiles {
     allergy_cross: include_str!("../../../data/pharmacy/allergy_cross.tsv"),
     params: include_str!("../../../data/pharmacy/params.tsv"),
     titles: include_str!("../../../data/pharmacy/titles.tsv"),
+    products: include_str!("../../../data/pharmacy/products.tsv"),
 };
 
 /// Words of a dosage form a prescriber may leave on a generic name (苯磺酸氨氯地平片);
@@ -585,6 +666,17 @@ impl Knowledge {
     /// and whether it is an assistant physician's.
     pub fn title(&self, title: &str) -> Option<(TitleLevel, bool)> {
         self.titles.get(title.trim()).copied()
+    }
+
+    pub fn product(&self, code: &str) -> Option<&Product> {
+        self.products.iter().find(|p| p.code == code)
+    }
+
+    /// The products of an ingredient (in the order of `products.tsv`).
+    pub fn products_of(&self, ingredient: IngredientId) -> impl Iterator<Item = &Product> {
+        self.products
+            .iter()
+            .filter(move |p| p.ingredient == ingredient)
     }
 
     /// Whether a pharmacist with `title` and `dispensing_years` may review

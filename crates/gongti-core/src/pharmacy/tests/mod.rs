@@ -2,7 +2,7 @@
 //! table of drafts with the findings they must and must not raise.
 
 use super::check::{DRAFT_LINES_MAX, LEGAL_SOURCES};
-use super::knowledge::{BUILTIN, KnowledgeFiles};
+use super::knowledge::{BUILTIN, DoseUnit, IngredientId, KnowledgeFiles};
 use super::*;
 use crate::Sex;
 use crate::problem::Problem;
@@ -265,6 +265,51 @@ fn a_broken_knowledge_base_is_refused_with_every_problem_named() {
             .iter()
             .any(|p| p.reason == "no indication covers `metformin`"),
         "{problems:?}"
+    );
+}
+
+#[test]
+fn the_formulary_has_a_product_of_every_ingredient_and_counts_packs() {
+    let kb = kb();
+    for (i, ingredient) in kb.ingredients.iter().enumerate() {
+        assert!(
+            kb.products_of(IngredientId(u16::try_from(i).unwrap()))
+                .next()
+                .is_some(),
+            "no product of {}",
+            ingredient.code
+        );
+    }
+    let tablet = kb.product("amlodipine-tablet-5mg-28").unwrap();
+    assert_eq!(tablet.name_zh, "苯磺酸氨氯地平片");
+    // 5 mg once a day for 28 days: one box of 28; for 30 days: two.
+    assert_eq!(tablet.packs_for(5.0, DoseUnit::Mg, 1, 28), Some(1));
+    assert_eq!(tablet.packs_for(5.0, DoseUnit::Mg, 1, 30), Some(2));
+    // 7.5 mg is two tablets a dose (no tablet is split when counting).
+    assert_eq!(tablet.packs_for(7.5, DoseUnit::Mg, 1, 14), Some(1));
+    assert_eq!(tablet.packs_for(7.5, DoseUnit::Mg, 1, 15), Some(2));
+    // 0.5 g of metformin three times a day for 14 days: 42 tablets of 500 mg, 3 boxes of 20.
+    let metformin = kb.product("metformin-tablet-500mg-20").unwrap();
+    assert_eq!(metformin.packs_for(0.5, DoseUnit::G, 3, 14), Some(3));
+    // Insulin in IU: 20 IU a day for 28 days is 560 IU, two 300 IU pens; never in mg.
+    let insulin = kb.product("insulin_human-pen-300iu-1").unwrap();
+    assert_eq!(insulin.packs_for(20.0, DoseUnit::Iu, 1, 28), Some(2));
+    assert_eq!(insulin.packs_for(20.0, DoseUnit::Mg, 1, 28), None);
+    let files = KnowledgeFiles {
+        products: "code\tingredient\tname_zh\tform\tstrength\tunit\tpack_size\tpack_unit\troute\tinsurance_class\tprice_fen\tprice_source\tsource\nx\tnosuch\tX\ttablet\t0\tmg\t10\t盒\toral\t丙\t100\tdemo-price\tlabel-amlodipine\n",
+        ..BUILTIN
+    };
+    let problems: Vec<String> = Knowledge::load(files)
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            "products.tsv:2: ingredient `nosuch` is neither an ingredient nor a class",
+            "products.tsv:2: strength, pack_size or price_fen is not a number, or unit, route or insurance_class unknown",
+        ]
     );
 }
 

@@ -8,10 +8,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use gongti_app::Ctx;
-use gongti_app::pharmacy::{IssueRequest, NotIssued, PrescriptionView, StepRequest, findings_json};
+use gongti_app::pharmacy::{
+    Handover, IssueRequest, NotIssued, PrescriptionView, StepRequest, findings_json,
+};
 use gongti_core::pharmacy::check::Judgement;
+use gongti_core::pharmacy::dispense::{DeliveryStep, FillStatus, Fulfilment};
 use gongti_core::pharmacy::prescription::{RxStatus, Step};
-use gongti_store::{PrescriptionRecord, QueueKey, clamp_page_size};
+use gongti_store::{FillRecord, PrescriptionRecord, QueueKey, clamp_page_size};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -26,6 +29,204 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/prescriptions/review-queue", get(queue))
         .route("/prescriptions/{id}", get(read))
         .route("/prescriptions/{id}/steps", post(step))
+        .route("/prescriptions/{id}/route", post(route))
+        .route("/prescriptions/{id}/dispense", post(dispense))
+        .route("/prescriptions/{id}/delivery", post(delivery))
+        .route("/pharmacy/board", get(board))
+        .route("/pharmacy/stock", get(stock))
+        .route("/pharmacy/stock/{product}", axum::routing::put(set_stock))
+}
+
+#[derive(Deserialize)]
+struct RouteBody {
+    pharmacy_id: i64,
+    fulfilment: String,
+    delivery_address: Option<String>,
+}
+
+fn fulfilment_of(code: &str) -> Result<Fulfilment, ApiError> {
+    Fulfilment::parse(code.trim()).ok_or_else(|| {
+        ApiError::unprocessable(
+            "bad_fulfilment",
+            "fulfilment 应为 pickup（到店自取）或 delivery（配送到家）",
+            "fulfilment must be pickup or delivery",
+        )
+    })
+}
+
+async fn route(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    ApiJson(body): ApiJson<RouteBody>,
+) -> ApiResult<Json<Value>> {
+    let fulfilment = fulfilment_of(&body.fulfilment)?;
+    state
+        .app
+        .route_prescription(
+            &ctx,
+            id,
+            body.pharmacy_id,
+            fulfilment,
+            body.delivery_address.as_deref(),
+        )
+        .await?;
+    Ok(Json(prescription_view(
+        &state.app.prescription(&ctx, id).await?,
+    )))
+}
+
+#[derive(Deserialize)]
+struct DispenseBody {
+    fulfilment: String,
+    collector_name: Option<String>,
+    collector_id_number: Option<String>,
+    #[serde(default)]
+    by_agent: bool,
+}
+
+async fn dispense(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    ApiJson(body): ApiJson<DispenseBody>,
+) -> ApiResult<Json<Value>> {
+    let handover = match fulfilment_of(&body.fulfilment)? {
+        Fulfilment::Delivery => Handover::Delivery,
+        Fulfilment::Pickup => Handover::Pickup {
+            collector_name: body.collector_name.unwrap_or_default(),
+            collector_id_number: body.collector_id_number.unwrap_or_default(),
+            by_agent: body.by_agent,
+        },
+    };
+    let fill = state.app.dispense(&ctx, id, handover).await?;
+    Ok(Json(fill_view(&fill)))
+}
+
+#[derive(Deserialize)]
+struct DeliveryBody {
+    step: String,
+    recipient_code: Option<String>,
+    note: Option<String>,
+}
+
+async fn delivery(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    ApiJson(body): ApiJson<DeliveryBody>,
+) -> ApiResult<Json<Value>> {
+    let Some(step) = DeliveryStep::parse(body.step.trim()) else {
+        return Err(ApiError::unprocessable(
+            "bad_step",
+            "step 应为 dispatch、in_transit、deliver、fail 或 return",
+            "step must be dispatch, in_transit, deliver, fail or return",
+        ));
+    };
+    let fill = state
+        .app
+        .delivery_step(
+            &ctx,
+            id,
+            step,
+            body.recipient_code.as_deref(),
+            body.note.as_deref(),
+        )
+        .await?;
+    Ok(Json(fill_view(&fill)))
+}
+
+async fn board(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    ApiQuery(q): ApiQuery<super::super::PageParams>,
+) -> ApiResult<Json<Value>> {
+    let after = decode_cursor(q.cursor.as_deref())?;
+    let page = state
+        .app
+        .pharmacy_board(&ctx, after, clamp_page_size(q.limit, PAGE_SIZE_DEFAULT))
+        .await?;
+    Ok(Json(views::page(
+        page.items
+            .iter()
+            .map(|b| {
+                json!({
+                    "prescription_id": b.prescription_id,
+                    "resident_name": b.resident_name,
+                    "fulfilment": b.fulfilment,
+                    "status": b.status,
+                    "delivery_address": b.delivery_address,
+                    "changed_at": views::utc(b.changed_at_us),
+                })
+            })
+            .collect(),
+        page.next_after,
+    )))
+}
+
+async fn stock(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+) -> ApiResult<Json<Value>> {
+    let stock = state.app.pharmacy_stock(&ctx).await?;
+    let kb = state.app.knowledge();
+    Ok(Json(json!({
+        "items": stock.iter().map(|s| {
+            let p = kb.product(&s.product_code);
+            json!({
+                "product_code": s.product_code,
+                "name": p.map(|p| p.name_zh.clone()),
+                "pack": p.map(|p| format!("{}{} × {}/{}", gongti_core::pharmacy::knowledge::amount_text(p.strength), p.unit.symbol(), p.pack_size, p.pack_unit)),
+                "on_hand_packs": s.on_hand_packs,
+                "updated_at": views::utc(s.updated_at_us),
+            })
+        }).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize)]
+struct StockBody {
+    on_hand_packs: i64,
+}
+
+async fn set_stock(
+    State(state): State<AppState>,
+    Path(product): Path<String>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    ApiJson(body): ApiJson<StockBody>,
+) -> ApiResult<axum::http::StatusCode> {
+    state
+        .app
+        .set_stock(&ctx, &product, body.on_hand_packs)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A fill: the pharmacy, the handover (the collector's ID number masked), the products
+/// and packs, the delivery's events. The recipient's code is never shown here.
+pub(crate) fn fill_view(f: &FillRecord) -> Value {
+    json!({
+        "prescription_id": f.prescription_id,
+        "pharmacy": {"id": f.pharmacy_id, "name": f.pharmacy_name},
+        "fulfilment": f.fulfilment,
+        "status": f.status,
+        "status_name": FillStatus::parse(&f.status).map(FillStatus::name_zh),
+        "dispensed_by": {"id": f.staff_id, "name": f.staff_name},
+        "collector": f.collector_name.as_ref().map(|name| json!({
+            "name": name,
+            "id_number": f.collector_id_number.as_deref().map(views::masked_id_text),
+            "by_agent": f.by_agent,
+        })),
+        "delivery_address": f.delivery_address,
+        "amount_fen": f.amount_fen,
+        "lines": f.lines.iter().map(|l| json!({
+            "line": l.line_no, "product_code": l.product_code, "packs": l.packs, "amount_fen": l.amount_fen,
+        })).collect::<Vec<_>>(),
+        "events": f.events.iter().map(|e| json!({
+            "status": e.status, "by": e.staff_name, "note": e.note, "at": views::utc(e.at_us),
+        })).collect::<Vec<_>>(),
+        "dispensed_at": views::utc(f.dispensed_at_us),
+    })
 }
 
 #[derive(Deserialize)]
@@ -313,5 +514,11 @@ pub(crate) fn prescription_view(v: &PrescriptionView) -> Value {
         })
         .collect();
     out["allowed_steps"] = v.may.iter().map(|s| s.code()).collect();
+    out["route"] = json!({
+        "pharmacy_id": v.route.0,
+        "fulfilment": v.route.1,
+        "delivery_address": v.route.2,
+    });
+    out["fill"] = v.fill.as_ref().map_or(Value::Null, fill_view);
     out
 }
