@@ -166,6 +166,9 @@ fn route_form(c: &Console, v: &PrescriptionView, choices: &[(i64, String)]) -> M
     html! {
         form.card #rx-route method="post" action=(format!("/prescriptions/{id}/route")) {
             h2 { (l.t("处方流转：患者选择药房与取药方式", "Where the patient takes it")) }
+            @if let Some(name) = current.and_then(|p| choices.iter().find(|(i, _)| *i == p)).map(|(_, n)| n) {
+                p { (l.t("当前：", "Now: ")) strong { (name) } " · " (if delivery { l.t("配送到家", "delivery") } else { l.t("到店自取", "pickup") }) @if delivery { " · " (v.route.2.clone().unwrap_or_default()) } (l.t("。库存不足时可改选其他药房。", ". Move it if the pharmacy is out of stock.")) }
+            }
             (super::form_tokens(csrf))
             label { (l.t("药房 ", "Pharmacy ")) select name="pharmacy_id" {
                 @for (pid, name) in choices { option value=(pid) selected[current == Some(*pid)] { (name) } }
@@ -521,13 +524,17 @@ async fn page(
     match state.app.prescription(&c.ctx, id).await {
         Ok(v) => {
             let notice = q.done.as_deref().and_then(|d| {
-                let label = if d == "issue" {
-                    l.t(
+                let label = match d {
+                    "issue" => l.t(
                         "处方已签发，进入药师审核队列",
                         "Issued; it is in the pharmacists' queue",
-                    )
-                } else {
-                    step_label(l, d)
+                    ),
+                    "route" => l.t("已流转到所选药房", "Sent to the chosen pharmacy"),
+                    "dispense" => l.t("已调配", "Filled"),
+                    other => match gongti_core::pharmacy::dispense::DeliveryStep::parse(other) {
+                        Some(s) => l.t(s.name_zh(), s.code()),
+                        None => step_label(l, other),
+                    },
                 };
                 (!label.is_empty())
                     .then(|| html! { p.saved role="status" { (label) (l.t("。", ".")) } })
