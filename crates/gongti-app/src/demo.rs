@@ -497,6 +497,7 @@ impl App {
             .seed_chronic_demo(seed, today, now_us, &mut progress)
             .await?;
         summary.contracts += summary.chronic.contracts;
+        self.seed_insurance(chc, today, now_us).await?;
         // The demo resident's own sign-in (`patient`), for the phone pages at /patient:
         // a patient of `doctor`'s centre under chronic management with a contract, so
         // that their own record, team and charts have something to show.
@@ -812,6 +813,90 @@ pub(crate) fn demo_contract(
         care_until_us: crate::unix_us(until),
     }
 }
+
+impl App {
+    /// Insurance for the demo doctor's centre's residents under chronic care (城乡居民医保,
+    /// the older ones retired employees with a personal account) and their 门特
+    /// certification for each programme, this year and next — demo values, like the
+    /// policy they settle under.
+    async fn seed_insurance(&self, chc: i64, today: time::Date, now_us: i64) -> AppResult<()> {
+        let store = &self.store;
+        let from = time::Date::from_calendar_date(today.year(), time::Month::January, 1)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let until = time::Date::from_calendar_date(today.year() + 1, time::Month::December, 31)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut after = None;
+        loop {
+            let page = store
+                .residents(
+                    &ResidentFilter {
+                        home_institution_id: Some(chc),
+                        ..ResidentFilter::default()
+                    },
+                    after,
+                    1_000,
+                )
+                .await?;
+            for r in &page.items {
+                let enrolments = store.enrolments_of_resident(r.id).await?;
+                if enrolments.is_empty() {
+                    continue;
+                }
+                let retired_employee =
+                    gongti_core::resident::age_years(r.birth_date, today) >= 60 && r.id % 3 == 0;
+                store
+                    .set_insured(
+                        &gongti_store::InsuredPerson {
+                            resident_id: r.id,
+                            psn_no: format!("SIMPSN{}", r.id),
+                            insutype: if retired_employee {
+                                "employee"
+                            } else {
+                                "resident"
+                            }
+                            .into(),
+                            psn_type: if retired_employee {
+                                "retired"
+                            } else {
+                                "working"
+                            }
+                            .into(),
+                            account_balance_fen: if retired_employee {
+                                DEMO_ACCOUNT_FEN
+                            } else {
+                                0
+                            },
+                        },
+                        now_us,
+                        &[demo_entry(now_us, "Coverage", Some(r.id))],
+                    )
+                    .await?;
+                for e in &enrolments {
+                    store
+                        .certify_chronic(
+                            r.id,
+                            &gongti_store::Certification {
+                                disease: e.disease.code().to_owned(),
+                                valid_from: from,
+                                valid_until: until,
+                            },
+                            now_us,
+                            &[demo_entry(now_us, "Coverage", Some(r.id))],
+                        )
+                        .await?;
+                }
+            }
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A demo retired employee's personal account (个人账户), in fen.
+pub const DEMO_ACCOUNT_FEN: i64 = 50_000;
 
 /// The audit record of a demo batch, naming every row it created (none when empty).
 pub(crate) fn demo_batch(now_us: i64, resource_type: &str, ids: &[i64]) -> Vec<AuditEntry> {

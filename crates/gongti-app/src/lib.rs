@@ -16,6 +16,7 @@ mod error;
 pub mod export;
 pub mod import;
 pub mod indicators;
+pub mod insurance;
 pub mod lab;
 pub mod patients;
 pub mod pharmacy;

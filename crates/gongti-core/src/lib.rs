@@ -11,6 +11,7 @@ pub mod consultation;
 pub mod contract;
 pub mod coverage;
 pub mod id_number;
+pub mod insurance;
 pub mod lab;
 pub mod measure;
 pub mod names;

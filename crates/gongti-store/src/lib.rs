@@ -20,6 +20,7 @@ mod direct;
 mod idempotency;
 mod import;
 mod indicators;
+mod insurance;
 mod lab;
 mod maintained;
 mod migrate;
@@ -66,6 +67,9 @@ pub use import::{
     ImportReading, ImportRegistration, ImportRisk, ImportUpdate, Imported,
 };
 pub use indicators::{IndicatorPatient, IndicatorScope, IndicatorWindow};
+pub use insurance::{
+    Certification, InsuredPerson, NewSettlement, SettleOutcome, SettlementFigures, SettlementRecord,
+};
 pub use lab::{EnrolmentScope, LabOutcome, LabResultRecord, NewLabResult};
 pub use maintained::{IndicatorEvent, IndicatorTables, IndicatorUpdate, scopes_of};
 pub use migrate::MIGRATION_COUNT;

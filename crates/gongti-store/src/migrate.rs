@@ -179,6 +179,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0028_prescriptions.sql"),
         postgres: include_str!("../migrations/postgres/0028_prescriptions.sql"),
     },
+    Migration {
+        version: 29,
+        name: "insurance",
+        sqlite: include_str!("../migrations/sqlite/0029_insurance.sql"),
+        postgres: include_str!("../migrations/postgres/0029_insurance.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

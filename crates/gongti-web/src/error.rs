@@ -416,6 +416,26 @@ impl ApiError {
                         "配送状态刚被他人更新，请刷新后重试",
                         "The delivery changed meanwhile; reload and try again",
                     ),
+                    "not_insured" => (
+                        "该居民没有医保参保信息",
+                        "The resident has no insurance on record",
+                    ),
+                    "no_chronic_certification" => (
+                        "该居民没有与本处方诊断相符且在有效期内的门特认定",
+                        "The resident has no 门特 certification in force for a disease this prescription treats",
+                    ),
+                    "no_policy" => ("没有适用的门特医保政策参数", "No 门特 policy applies"),
+                    "already_settled" => {
+                        ("该处方已结算", "The prescription has been settled already")
+                    }
+                    "not_settled" => (
+                        "该处方没有可冲销的结算",
+                        "The prescription has no settlement to reverse",
+                    ),
+                    "settlement_changed" => (
+                        "结算金额已变化（同年度有其他结算或账户余额变动），请重新预结算并确认",
+                        "The settlement changed meanwhile (another settlement this year, or the account); pre-settle and confirm again",
+                    ),
                     "too_early" => ("还未到可操作的时间", "Too early for this"),
                     "too_late" => ("已过可操作的时间", "Too late for this"),
                     _ => ("与现有记录冲突", "Conflicts with an existing record"),

@@ -358,6 +358,11 @@ fn schemas() -> Value {
             "note": {"type": "string", "maxLength": 200, "description": "Required when a delivery fails"}}},
         "StockCount": {"type": "object", "required": ["on_hand_packs"], "properties": {
             "on_hand_packs": {"type": "integer", "minimum": 0, "maximum": 1000000}}},
+        "SettlementPreview": {"type": "object", "properties": {
+            "use_account": {"type": "boolean", "description": "Pay from the personal account (个人账户) first"}}},
+        "SettlementConfirm": {"type": "object", "required": ["expected_cash_fen"], "properties": {
+            "use_account": {"type": "boolean"},
+            "expected_cash_fen": {"type": "integer", "format": "int64", "description": "The cash share the pre-settlement showed the patient"}}},
         "Merge": {"type": "object", "required": ["merged_id", "reason"], "properties": {
             "merged_id": {"type": "integer", "format": "int64"}, "reason": {"type": "string"}}},
     })
@@ -382,6 +387,11 @@ fn pharmacy_paths() -> Value {
         "/pharmacy/board": {"get": op("Your pharmacy's board: prescriptions sent to it and waiting, deliveries under way (audited)", "pharmacy", with_paging(vec![]), None, ("200", "{items, next_cursor}"))},
         "/pharmacy/stock": {"get": op("Your pharmacy's stock by product (packs)", "pharmacy", json!([]), None, ("200", "{items: [{product_code, name, pack, on_hand_packs, updated_at}]}"))},
         "/pharmacy/stock/{product}": {"put": op("Count a product's stock at your pharmacy (audited)", "pharmacy", json!([{"name": "product", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 64}}]), Some("StockCount"), ("204", "Counted"))},
+        "/prescriptions/{id}/settlement/preview": {"post": op("门特 pre-settlement (2204, 2206 through the bureau; Gongti's simulator of the bureau answers): the fund's and the patient's shares for a passed prescription of a certified chronic disease, nothing kept (its prescriber, or the pharmacy it was sent to; audited; 409 not_insured, no_chronic_certification, no_policy, prescription_not_passed, already_dispensed)", "insurance", json!([path_id()]), Some("SettlementPreview"), ("200", "{disease, policy_version, total_fen, deductible_fen, fund_fen, patient_fen, account_fen, cash_fen, lines: [{product_code, name, packs, insurance_class, amount_fen, fully_self_fen, over_cap_fen, pre_self_fen, in_scope_fen}]}"))},
+        "/prescriptions/{id}/settlement": {"post": op("门特 settlement (2207) for the cash share the patient was shown (409 settlement_changed when it moved, already_settled); the year's deductible and cap accumulate (audited)", "insurance", json!([path_id()]), Some("SettlementConfirm"), ("201", "The settlement with setl_id"))},
+        "/prescriptions/{id}/settlement/reverse": {"post": op("Reverse the settlement in force (2208) before the prescription is filled: the year's deductible, cap and account given back (its prescriber; cancelling the prescription does it too; 409 not_settled, already_dispensed)", "insurance", json!([path_id()]), None, ("200", "{items: the prescription's settlements}"))},
+        "/prescriptions/{id}/settlements": {"get": op("A prescription's settlements, the newest first (its readers; audited)", "insurance", json!([path_id()]), None, ("200", "{items}"))},
+        "/insurance/settlements": {"get": op("Every settlement, the newest first: figures without names (the insurance officer and the city officer; audited)", "insurance", with_paging(vec![]), None, ("200", "{items, next_cursor}"))},
         "/prescriptions/check": {"post": op("Judge a draft prescription by DOMAIN.md §4 (a prescriber's token; nothing saved; audited only when a resident_id is given): every finding at once, legal ones blocking", "pharmacy", json!([]), Some("PrescriptionCheck"), ("200", "{verdict: blocked|flagged|clear, ruleset_version, findings: [{code, grade?, severity, lines, message, message_en, basis, rule?}]}"))},
     })
 }
@@ -687,6 +697,7 @@ fn tag_label(tag: &str) -> (&'static str, &str) {
         "export" => "批量导出",
         "import" => "批量导入",
         "pharmacy" => "云药房",
+        "insurance" => "医保结算",
         _ => "",
     };
     (zh, tag)
@@ -710,7 +721,7 @@ pub(crate) fn docs_page() -> String {
         }
     }
     // The tags in the order a reader meets the work; any other after them.
-    const ORDER: [&str; 17] = [
+    const ORDER: [&str; 18] = [
         "auth",
         "residents",
         "region",
@@ -724,6 +735,7 @@ pub(crate) fn docs_page() -> String {
         "scheduling",
         "consultations",
         "pharmacy",
+        "insurance",
         "patients",
         "lab",
         "export",

@@ -137,20 +137,22 @@ impl App {
         let Some(pharmacy) = self.pharmacy_of(ctx) else {
             return Err(self.refuse(entry, AppError::Forbidden).await);
         };
-        let record = self.rx_record(id, &mut entry).await?;
-        let (routed, fulfilment, address) = self.store.prescription_route(id).await?;
-        if routed.is_some_and(|r| r != pharmacy) {
-            return Err(self
-                .refuse(entry, AppError::Conflict("routed_elsewhere"))
-                .await);
-        }
-        let conflict = match RxStatus::parse(&record.status) {
+        self.rx_record(id, &mut entry).await?;
+        // The status and the route read together; filled already is said first (a fill
+        // sends the prescription to the pharmacy that filled it).
+        let (status, routed, fulfilment, address) = self.store.prescription_outflow(id).await?;
+        let conflict = match RxStatus::parse(&status) {
             Some(RxStatus::Passed) => None,
             Some(RxStatus::Dispensed) => Some("already_dispensed"),
             _ => Some("prescription_not_passed"),
         };
         if let Some(code) = conflict {
             return Err(self.refuse(entry, AppError::Conflict(code)).await);
+        }
+        if routed.is_some_and(|r| r != pharmacy) {
+            return Err(self
+                .refuse(entry, AppError::Conflict("routed_elsewhere"))
+                .await);
         }
         // Who collects it, or the delivery it was routed for.
         let delivery = fulfilment.as_deref() == Some(Fulfilment::Delivery.code());
@@ -230,7 +232,18 @@ impl App {
                 .find(|s| s.product_code == code)
                 .map_or(0, |s| s.on_hand_packs)
         };
-        let plan = match plan_fill(self.knowledge(), &view.content.lines, &on_hand) {
+        // A settled prescription is filled with the products it was settled for.
+        let settled = self
+            .store
+            .settlements_of(id)
+            .await?
+            .into_iter()
+            .find(|s| s.status == "settled");
+        let plan = match settled {
+            Some(s) => Ok(settled_lines(self.knowledge(), &s.lines)?),
+            None => plan_fill(self.knowledge(), &view.content.lines, &on_hand),
+        };
+        let plan = match plan {
             Ok(plan) => plan,
             Err(shortage) => {
                 entry.detail = Some(match &shortage {
@@ -445,6 +458,32 @@ impl App {
         self.audit.record(vec![entry]).await?;
         Ok(page)
     }
+}
+
+/// The lines a settlement was made for, as a fill's plan (product and packs).
+fn settled_lines(
+    kb: &gongti_core::pharmacy::Knowledge,
+    lines: &str,
+) -> AppResult<Vec<gongti_core::pharmacy::dispense::FillLine>> {
+    let list: Vec<serde_json::Value> = serde_json::from_str(lines)
+        .map_err(|e| anyhow::anyhow!("a settlement's lines do not read: {e}"))?;
+    list.iter()
+        .enumerate()
+        .map(|(line, l)| {
+            let code = l["med_list_codg"].as_str().unwrap_or_default().to_owned();
+            let packs = l["cnt"]
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(0);
+            let price = kb.product(&code).map_or(0, |p| p.price_fen);
+            Ok(gongti_core::pharmacy::dispense::FillLine {
+                line,
+                amount_fen: price * i64::from(packs),
+                product_code: code,
+                packs,
+            })
+        })
+        .collect()
 }
 
 /// Six random digits the recipient gives at the door.

@@ -185,7 +185,7 @@ impl App {
         })
     }
 
-    pub(super) fn rx_entry(&self, ctx: &Ctx, action: &str, outcome: Outcome) -> AuditEntry {
+    pub(crate) fn rx_entry(&self, ctx: &Ctx, action: &str, outcome: Outcome) -> AuditEntry {
         let mut e = ctx
             .principal
             .audit(self.now_us(), action, "MedicationRequest", outcome);
@@ -195,7 +195,7 @@ impl App {
 
     /// A prescription by id, its patient named on `entry`; a missing one is refused
     /// (audited) as not found.
-    pub(super) async fn rx_record(
+    pub(crate) async fn rx_record(
         &self,
         id: i64,
         entry: &mut AuditEntry,
@@ -489,7 +489,7 @@ impl App {
 
     /// A prescription with its versions, steps, route and fill, read without access
     /// or audit (for a use case that decided both).
-    pub(super) async fn prescription_unaudited(&self, id: i64) -> AppResult<PrescriptionView> {
+    pub(crate) async fn prescription_unaudited(&self, id: i64) -> AppResult<PrescriptionView> {
         let record = self.store.prescription(id).await?;
         self.assemble(record, false, false).await
     }
@@ -651,6 +651,22 @@ impl App {
         if step.signed() {
             self.reauthenticate(ctx, request.password.as_deref(), entry.clone())
                 .await?;
+        }
+        // A cancelled prescription's settlement is reversed first (DOMAIN.md §6).
+        if step == Step::Cancel
+            && self
+                .store
+                .settlements_of(id)
+                .await?
+                .iter()
+                .any(|s| s.status == "settled")
+        {
+            let mut reversal = self.rx_entry(ctx, "insurance.reverse", Outcome::Ok);
+            reversal.resource_type = "Claim".into();
+            reversal.resource_id = Some(id.to_string());
+            reversal.patient_id = Some(record.resident_id);
+            reversal.detail = Some("cancelled".into());
+            self.reverse_settlement_of(id, reversal).await?;
         }
         let signer = self.signer(ctx.principal.staff_id)?;
         let now_us = self.now_us();

@@ -5,6 +5,7 @@ mod clients;
 mod consultations;
 mod contracts;
 pub(crate) mod indicators;
+mod insurance;
 mod patients;
 mod pharmacy;
 pub(crate) use pharmacy::{decode_queue_cursor, encode_queue_cursor};
@@ -60,6 +61,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(consultations::routes())
         .merge(patients::staff_routes())
         .merge(pharmacy::routes())
+        .merge(insurance::routes())
         .merge(referral_figures::routes())
         .merge(roster::routes())
         .merge(region::routes())

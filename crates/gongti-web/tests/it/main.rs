@@ -40,6 +40,7 @@ mod requests;
 mod roster;
 mod scheduling;
 mod screens;
+mod settlement;
 mod sign_in;
 mod support;
 mod worklists;
