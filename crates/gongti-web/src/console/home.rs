@@ -35,6 +35,7 @@ const ACCOUNTS: MenuItem = ("/accounts", "账号解锁", "Sign-in locks");
 const DRUG_RULES: MenuItem = ("/drug-rules", "用药规则", "Drug rules");
 const REVIEW: MenuItem = ("/review", "处方审核", "Prescription review");
 const PHARMACY: MenuItem = ("/pharmacy", "药房调配", "Pharmacy");
+const SETTLEMENTS: MenuItem = ("/settlements", "医保结算", "Settlements");
 const MY_PRESCRIPTIONS: MenuItem = ("/my-prescriptions", "我的处方", "My prescriptions");
 
 /// The family-doctor team's roles (家庭医生团队), who share the workstation.
@@ -73,8 +74,9 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             MY_PRESCRIPTIONS,
         ],
         Role::InstitutionAdmin => &[SCHEDULES, RESIDENTS, IMPORT, UNITS, DRUG_RULES, DASHBOARD],
-        Role::DistrictOfficer | Role::CityOfficer => &[DASHBOARD, RESIDENTS],
-        Role::InsuranceOfficer => &[DASHBOARD],
+        Role::DistrictOfficer => &[DASHBOARD, RESIDENTS],
+        Role::CityOfficer => &[DASHBOARD, RESIDENTS, SETTLEMENTS],
+        Role::InsuranceOfficer => &[DASHBOARD, SETTLEMENTS],
         Role::CityAdmin => &[ACCOUNTS],
         Role::Pharmacist => &[REVIEW, PHARMACY, DRUG_RULES],
         Role::ExamReader => &[],
@@ -193,8 +195,8 @@ fn role_card(l: Lang, role: Role) -> Markup {
             "See chronic care, referral and reserved-slot figures on the dashboard, down to each institution.",
         ),
         Role::InsuranceOfficer => (
-            "在看板查看汇总指标（不含患者个人信息）。医保结算与审核将随支付功能上线。",
-            "See aggregate figures on the dashboard (no personal data). Settlement and review arrive with the payment capability.",
+            "在看板查看汇总指标，在“医保结算”查看门特处方的结算金额（均不含患者个人信息）。按人头付费与清算将随支付功能上线。",
+            "See aggregate figures on the dashboard and the 门特 prescriptions' settlements (Settlements), never personal data. Capitation and clearing arrive with the payment capability.",
         ),
         Role::Pharmacist => (
             "在“处方审核”中按问题严重程度审核医生签发的处方：通过并电子签名、退回医生或拒绝；在“药房调配”中调配流转到本药房的处方、凭处方号为到店患者发药、跟踪配送、盘点库存；在“用药规则”中逐条确认或停用本院的合理用药规则。",

@@ -27,6 +27,7 @@ mod dispensing;
 mod drilldown;
 mod drug_rules;
 mod home;
+mod insurance;
 mod patient;
 mod pharmacy;
 mod prescriptions;
@@ -84,7 +85,7 @@ nav.tabs{display:flex;gap:1rem;flex-wrap:wrap;margin-bottom:1rem}div.grid{displa
 div.grid label{display:flex;flex-direction:column;font-size:.9rem;color:#3e4c59}label.wide{grid-column:span 2}fieldset{background:#fff;border:1px solid #e4e7eb;border-radius:6px;margin-bottom:1rem}
 label.check{display:inline-block;margin:.2rem .8rem .2rem 0}.table-wrap{overflow-x:auto}#drug-rules td{vertical-align:top}#drug-rules input[type=text]{width:9em}ul.findings{list-style:none;padding:0;margin:.4rem 0}ul.findings li{padding:.45rem 0;border-top:1px solid #e5e7eb}.grade{display:inline-block;min-width:3.2em;text-align:center;border-radius:4px;padding:0 .35em;font-size:.85rem}.grade.legal{background:#c81e1e;color:#fff}.grade.g1{background:#111827;color:#fff}.grade.g2{background:#c81e1e;color:#fff}.grade.g3{background:#f59e0b;color:#111}.grade.g4{background:#fde68a;color:#111}.rx-line{display:flex;flex-wrap:wrap;align-items:center;gap:.35rem .9rem;padding:.5rem 0;border-top:1px solid #e5e7eb}.rx-no{font-weight:700;min-width:1.2em}.rx-name input{width:11em}input.num-s{width:4em}input.num-m{width:5.5em}input.num-l{width:6.5em}.card.urgent{border-left:6px solid #c81e1e}.card.banner{background:#fdf2f2}button.primary.urgent{background:#c81e1e}.card.refer{border-left:6px solid #d97706}.card.ok{border-left:6px solid #0b5d56}
 strong.alert{color:#c81e1e}.saved{background:#e3f9e5;padding:.5rem .8rem;border-radius:4px}svg.chart{width:100%;height:auto}span.change{font-size:.85rem}td.rate{font-size:1.05rem}a.button{display:inline-block;background:#0b5d56;color:#fff;padding:.35rem .8rem;border-radius:4px;text-decoration:none}
-div.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(10rem,1fr));gap:.8rem;margin-bottom:1rem}a.tile{display:flex;flex-direction:column;background:#fff;border-radius:8px;padding:.8rem 1rem;box-shadow:0 1px 2px #0001;text-decoration:none;color:#1f2933}a.tile strong{font-size:1.8rem;color:#0b5d56}a.tile.urgent{border-left:6px solid #c81e1e}a.tile.urgent strong{color:#c81e1e}
+div.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(10rem,1fr));gap:.8rem;margin-bottom:1rem}a.tile,div.tile{display:flex;flex-direction:column;background:#fff;border-radius:8px;padding:.8rem 1rem;box-shadow:0 1px 2px #0001;text-decoration:none;color:#1f2933}a.tile strong,div.tile strong{font-size:1.8rem;color:#0b5d56}a.tile.urgent{border-left:6px solid #c81e1e}a.tile.urgent strong{color:#c81e1e}
 dl.profile{display:grid;grid-template-columns:10rem 1fr;gap:.4rem 1rem}dl.profile dt{color:#52606d}.pager{margin-top:.8rem}ul.tree{background:#fff;border-radius:8px;padding:1rem 2rem;line-height:1.8}ul.tree ul{color:#3e4c59}
 "#;
 
@@ -187,6 +188,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(drug_rules::routes())
         .merge(prescriptions::routes())
         .merge(dispensing::routes())
+        .merge(insurance::routes())
         .merge(consultations::routes())
         .merge(contracts::routes())
         .merge(scheduling::routes())

@@ -26,6 +26,9 @@ pub(super) fn routes() -> axum::Router<AppState> {
         .route("/prescriptions/{id}/route", post(route))
         .route("/prescriptions/{id}/dispense", post(dispense))
         .route("/prescriptions/{id}/delivery", post(delivery))
+        .route("/prescriptions/{id}/settlement/preview", post(presettle))
+        .route("/prescriptions/{id}/settlement", post(settle))
+        .route("/prescriptions/{id}/settlement/reverse", post(reverse))
         .route("/review", get(queue))
         .route("/my-prescriptions", get(mine))
 }
@@ -275,21 +278,107 @@ struct Extras {
     choices: Vec<(i64, String)>,
     /// The viewer works at the pharmacy it was sent to (or that filled it).
     at_pharmacy: bool,
+    /// The viewer may settle it with insurance (its prescriber, or that pharmacy).
+    settles: bool,
+    /// Its settlements, the newest first.
+    settlements: Vec<gongti_store::SettlementRecord>,
+    /// A pre-settlement just asked for.
+    preview: Option<gongti_app::insurance::SettlementAnswer>,
 }
 
 async fn extras(state: &AppState, c: &Console, v: &PrescriptionView) -> Extras {
     let p = &c.session.principal;
     let prescriber = p.staff_id == v.record.prescriber_staff_id;
     let passed = v.record.status == RxStatus::Passed.code();
+    let at_pharmacy = p.role == gongti_core::role::Role::Pharmacist
+        && p.institution_id.is_some()
+        && v.route.0 == p.institution_id;
     Extras {
         choices: if prescriber && passed {
             pharmacy_choices(state, v).await
         } else {
             Vec::new()
         },
-        at_pharmacy: p.role == gongti_core::role::Role::Pharmacist
-            && p.institution_id.is_some()
-            && v.route.0 == p.institution_id,
+        at_pharmacy,
+        settles: prescriber || at_pharmacy,
+        settlements: state
+            .app
+            .store()
+            .settlements_of(v.record.id)
+            .await
+            .unwrap_or_default(),
+        preview: None,
+    }
+}
+
+/// 医保结算: the settlement in force (or reversed), a pre-settlement shown with its
+/// confirmation, or the button that asks for one.
+fn settlement_section(c: &Console, v: &PrescriptionView, x: &Extras) -> Markup {
+    let l = c.lang;
+    let csrf = c.session.csrf.as_deref().unwrap_or("");
+    let id = v.record.id;
+    let in_force = x.settlements.iter().find(|s| s.status == "settled");
+    let passed = v.record.status == RxStatus::Passed.code();
+    let yuan = |fen: i64| format!("{} {}", crate::views::yuan(fen), l.t("元", "yuan"));
+    if in_force.is_none() && x.preview.is_none() && !(passed && x.settles) {
+        return html! {};
+    }
+    html! {
+        div.card #rx-settlement {
+            h2 { (l.t("门特医保结算", "门特 insurance settlement")) }
+            @if let Some(s) = in_force {
+                @let f = &s.figures;
+                p { (l.t("已结算 ", "Settled ")) code { (s.setl_id) } " · " (local(s.settled_at_us)) }
+                dl.profile {
+                    dt { (l.t("药费合计", "Total")) } dd { (yuan(f.total_fen)) }
+                    dt { (l.t("医保基金支付", "Fund")) } dd { (yuan(f.fund_fen)) }
+                    dt { (l.t("个人账户支付", "Personal account")) } dd { (yuan(f.account_fen)) }
+                    dt { (l.t("个人现金支付", "Cash")) } dd { strong { (yuan(f.cash_fen)) } }
+                    dt { (l.t("本次起付线", "Deductible")) } dd { (yuan(f.deductible_fen)) }
+                    dt { (l.t("政策版本", "Policy")) } dd { (s.policy_version) (l.t("（演示参数）", " (demo values)")) }
+                }
+                @if passed && c.session.principal.staff_id == v.record.prescriber_staff_id {
+                    form.step method="post" action=(format!("/prescriptions/{id}/settlement/reverse")) {
+                        (super::form_tokens(csrf))
+                        button type="submit" { (l.t("冲销结算", "Reverse the settlement")) }
+                    }
+                }
+            } @else if let Some(a) = &x.preview {
+                p { (l.t("预结算（未扣费）：请向患者说明个人支付部分，患者确认后再结算。", "Pre-settlement (nothing charged): tell the patient their share; settle once they agree.")) }
+                div.table-wrap { table {
+                    thead { tr { th { (l.t("药品", "Product")) } th { (l.t("数量", "Packs")) } th { (l.t("类别", "Class")) } th { (l.t("金额", "Amount")) } th { (l.t("先行自付", "乙 first share")) } th { (l.t("政策范围内", "In scope")) } th { (l.t("全自费", "Self-pay")) } } }
+                    tbody { @for line in &a.lines { tr {
+                        td { (line.name) } td { (line.packs) }
+                        td { (match line.class { "01" => "甲", "02" => "乙", _ => l.t("自费", "self-pay") }) }
+                        td { (crate::views::yuan(line.amount_fen)) } td { (crate::views::yuan(line.pre_self_fen)) }
+                        td { (crate::views::yuan(line.in_scope_fen)) } td { (crate::views::yuan(line.fully_self_fen + line.over_cap_fen)) }
+                    } } }
+                } }
+                dl.profile {
+                    dt { (l.t("药费合计", "Total")) } dd { (yuan(a.total_fen)) }
+                    dt { (l.t("医保基金支付", "Fund")) } dd { (yuan(a.fund_fen)) }
+                    dt { (l.t("个人账户支付", "Personal account")) } dd { (yuan(a.account_fen)) }
+                    dt { (l.t("个人现金支付", "Cash")) } dd { strong { (yuan(a.cash_fen)) } }
+                    dt { (l.t("政策版本", "Policy")) } dd { (a.policy_version) (l.t("（演示参数）", " (demo values)")) }
+                }
+                form.step method="post" action=(format!("/prescriptions/{id}/settlement")) {
+                    (super::form_tokens(csrf))
+                    input type="hidden" name="expected_cash_fen" value=(a.cash_fen);
+                    input type="hidden" name="use_account" value=(if a.account_fen > 0 { "1" } else { "" });
+                    button.primary type="submit" { (l.t("患者已确认，结算", "The patient agrees: settle")) }
+                }
+            } @else {
+                form.step method="post" action=(format!("/prescriptions/{id}/settlement/preview")) {
+                    (super::form_tokens(csrf))
+                    label.check { input type="checkbox" name="use_account" value="1"; " " (l.t("使用个人账户", "pay from the personal account")) }
+                    " "
+                    button.primary type="submit" { (l.t("医保预结算", "Pre-settle with insurance")) }
+                }
+                @for s in x.settlements.iter().filter(|s| s.status == "reversed") {
+                    p.muted { (l.t("已冲销的结算 ", "Reversed: ")) code { (s.setl_id) } " · " (s.reversed_at_us.map(local).unwrap_or_default()) }
+                }
+            }
+        }
     }
 }
 
@@ -340,6 +429,7 @@ fn detail(
         (step_forms(c, v, reason))
         @if !x.choices.is_empty() { (route_form(c, v, &x.choices)) }
         @if x.at_pharmacy && v.record.status == RxStatus::Passed.code() { (dispense_form(c, v)) }
+        (settlement_section(c, v, x))
         (fill_section(c, v, kb, x.at_pharmacy))
         div.card.table-wrap {
             h2 { (l.t("处方轨迹", "Trail")) }
@@ -504,7 +594,86 @@ async fn delivery(
         )
         .await
     {
-        Ok(_) => Redirect::to(&format!("/prescriptions/{id}?done={}", step.code())).into_response(),
+        Ok(_) => Redirect::to(&format!(
+            "/prescriptions/{id}?done=delivery_{}",
+            step.code()
+        ))
+        .into_response(),
+        Err(e) => again(&state, &c, id, &e, "").await,
+    }
+}
+
+#[derive(Deserialize)]
+struct SettlementForm {
+    csrf: String,
+    use_account: Option<String>,
+    expected_cash_fen: Option<i64>,
+}
+
+async fn presettle(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Form(f): Form<SettlementForm>,
+) -> Response {
+    let l = c.lang;
+    if f.csrf != c.session.csrf.as_deref().unwrap_or("\u{0}") {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let use_account = f.use_account.as_deref().is_some_and(|v| !v.is_empty());
+    match state
+        .app
+        .presettle_prescription(&c.ctx, id, use_account)
+        .await
+    {
+        Ok(answer) => match state.app.prescription(&c.ctx, id).await {
+            Ok(v) => {
+                let mut x = extras(&state, &c, &v).await;
+                x.preview = Some(answer);
+                layout(
+                    &c,
+                    &title(l, id),
+                    detail(&c, &v, None, "", &x, state.app.knowledge()),
+                )
+                .into_response()
+            }
+            Err(e) => error_page(&c, &title(l, id), &e),
+        },
+        Err(e) => again(&state, &c, id, &e, "").await,
+    }
+}
+
+async fn settle(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Form(f): Form<SettlementForm>,
+) -> Response {
+    if f.csrf != c.session.csrf.as_deref().unwrap_or("\u{0}") {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let use_account = f.use_account.as_deref().is_some_and(|v| !v.is_empty());
+    match state
+        .app
+        .settle_prescription(&c.ctx, id, use_account, f.expected_cash_fen.unwrap_or(-1))
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/prescriptions/{id}?done=settle")).into_response(),
+        Err(e) => again(&state, &c, id, &e, "").await,
+    }
+}
+
+async fn reverse(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Form(f): Form<SettlementForm>,
+) -> Response {
+    if f.csrf != c.session.csrf.as_deref().unwrap_or("\u{0}") {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    match state.app.reverse_prescription_settlement(&c.ctx, id).await {
+        Ok(()) => Redirect::to(&format!("/prescriptions/{id}?done=reverse")).into_response(),
         Err(e) => again(&state, &c, id, &e, "").await,
     }
 }
@@ -531,7 +700,15 @@ async fn page(
                     ),
                     "route" => l.t("已流转到所选药房", "Sent to the chosen pharmacy"),
                     "dispense" => l.t("已调配", "Filled"),
-                    other => match gongti_core::pharmacy::dispense::DeliveryStep::parse(other) {
+                    "settle" => l.t(
+                        "医保结算完成，患者只需支付个人部分",
+                        "Settled: the patient pays only their share",
+                    ),
+                    "reverse" => l.t("结算已冲销", "The settlement was reversed"),
+                    other => match other
+                        .strip_prefix("delivery_")
+                        .and_then(gongti_core::pharmacy::dispense::DeliveryStep::parse)
+                    {
                         Some(s) => l.t(s.name_zh(), s.code()),
                         None => step_label(l, other),
                     },

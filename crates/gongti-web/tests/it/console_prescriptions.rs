@@ -303,3 +303,121 @@ async fn the_doctor_sends_it_for_delivery_and_the_pharmacy_fills_and_delivers_it
         "delivered: off the board"
     );
 }
+
+#[tokio::test]
+async fn the_doctor_shows_the_patient_their_share_settles_it_and_the_insurer_sees_the_figures() {
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let reviewer = crate::prescriptions::pharmacist(&t, "yaoshi", t.home, "主管药师", 6).await;
+    let doctor_token = t.token("doctor").await;
+    let d = crate::prescriptions::draft(
+        &t,
+        vec![crate::prescriptions::line(
+            "苯磺酸氨氯地平片",
+            5.0,
+            "mg",
+            1,
+            7,
+        )],
+        &[],
+    );
+    let id = t
+        .post(
+            "/api/v1/prescriptions",
+            &doctor_token,
+            crate::prescriptions::issue_body(&d, PASSWORD),
+        )
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    crate::prescriptions::step(
+        &t,
+        &reviewer,
+        id,
+        serde_json::json!({"step": "pass", "password": PASSWORD}),
+    )
+    .await;
+    let resident = t.home_resident;
+    t.store
+        .set_insured(
+            &gongti_store::InsuredPerson {
+                resident_id: resident,
+                psn_no: format!("SIMPSN{resident}"),
+                insutype: "resident".into(),
+                psn_type: "working".into(),
+                account_balance_fen: 0,
+            },
+            1,
+            &[],
+        )
+        .await
+        .unwrap();
+    let today = t.app.today();
+    t.store
+        .certify_chronic(
+            resident,
+            &gongti_store::Certification {
+                disease: "hypertension".into(),
+                valid_from: today,
+                valid_until: today + time::Duration::days(365),
+            },
+            1,
+            &[],
+        )
+        .await
+        .unwrap();
+
+    let doctor = sign_in(&t, "doctor").await;
+    let rx = page(&t, &doctor, &format!("/prescriptions/{id}"), "zh").await;
+    assert!(rx.text.contains("医保预结算"), "{}", rx.text);
+    let csrf = csrf_of(&rx.text);
+    let shown = post_form(
+        &t,
+        &doctor,
+        &format!("/prescriptions/{id}/settlement/preview"),
+        &format!("csrf={csrf}"),
+    )
+    .await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.text);
+    // One box: 23.80, the fund 80 % (19.04), the patient 4.76.
+    assert!(
+        shown.text.contains("19.04 元")
+            && shown.text.contains("4.76 元")
+            && shown.text.contains("患者已确认，结算"),
+        "{}",
+        shown.text
+    );
+    let r = post_form(
+        &t,
+        &doctor,
+        &format!("/prescriptions/{id}/settlement"),
+        &format!("csrf={csrf}&expected_cash_fen=476&use_account="),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let settled = page(
+        &t,
+        &doctor,
+        &format!("/prescriptions/{id}?done=settle"),
+        "zh",
+    )
+    .await;
+    assert!(
+        settled.text.contains("医保结算完成") && settled.text.contains("冲销结算"),
+        "{}",
+        settled.text
+    );
+
+    let insurer = sign_in(&t, "insurer").await;
+    let home = page(&t, &insurer, "/", "zh").await;
+    assert!(home.text.contains("/settlements"), "{}", home.text);
+    let list = page(&t, &insurer, "/settlements", "zh").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(
+        list.text.contains("19.04") && list.text.contains("高血压"),
+        "{}",
+        list.text
+    );
+    let name = t.store.resident(resident).await.unwrap().name;
+    assert!(!list.text.contains(&name), "no names: {}", list.text);
+}

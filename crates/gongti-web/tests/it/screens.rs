@@ -14,9 +14,18 @@ use crate::support::PASSWORD;
 /// Each role and its main pages (`admin` is the city's administrator, opened as
 /// `gongti user create` would).
 const PAGES: [(&str, &[&str]); 10] = [
-    ("doctor", &["/", "/workstation", "/residents", "/referrals"]),
+    (
+        "doctor",
+        &[
+            "/",
+            "/workstation",
+            "/residents",
+            "/referrals",
+            "/my-prescriptions",
+        ],
+    ),
     ("nurse", &["/"]),
-    ("pharmacist", &["/"]),
+    ("pharmacist", &["/", "/review", "/pharmacy"]),
     ("specialist", &["/", "/referrals", "/consultations"]),
     ("hospadmin", &["/", "/schedules"]),
     (
@@ -25,7 +34,7 @@ const PAGES: [(&str, &[&str]); 10] = [
     ),
     ("officer", &["/", "/dashboard", "/dashboard/screen"]),
     ("district", &["/dashboard"]),
-    ("insurer", &["/"]),
+    ("insurer", &["/", "/settlements"]),
     (
         "admin",
         &["/", "/institutions", "/institutions/new", "/accounts"],
