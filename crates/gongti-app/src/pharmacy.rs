@@ -22,9 +22,11 @@ use gongti_store::{DrugRuleChange, DrugRuleSetting};
 use crate::{App, AppError, AppResult, Ctx};
 
 mod dispensing;
+mod own;
 mod prescriptions;
 
 pub use dispensing::{ADDRESS_MAX_CHARS, Handover};
+pub use own::{OWN_PRESCRIPTIONS_SHOWN, OwnPrescription};
 
 pub use prescriptions::{
     IssueRequest, NotIssued, PrescriptionView, QueuePage, StepRequest, findings_json,

@@ -91,6 +91,18 @@ impl App {
         if !allowed {
             return Err(self.refuse(entry.clone(), AppError::Forbidden).await);
         }
+        self.priced_input(record, entry, use_account).await
+    }
+
+    /// The bureau's common input for a prescription whose access was decided.
+    pub(crate) async fn priced_input(
+        &self,
+        record: gongti_store::PrescriptionRecord,
+        entry: &mut gongti_core::audit::AuditEntry,
+        use_account: bool,
+    ) -> AppResult<(Value, Vec<PricedLine>)> {
+        let id = record.id;
+        let (routed, _, _) = self.store.prescription_route(id).await?;
         match RxStatus::parse(&record.status) {
             Some(RxStatus::Passed) => {}
             Some(RxStatus::Dispensed) => {
@@ -250,6 +262,16 @@ impl App {
         let (input, lines) = self
             .settlement_input(ctx, id, &mut entry, use_account)
             .await?;
+        self.presettle_with(entry, input, lines).await
+    }
+
+    /// 2204 and 2206 for a priced input, audited on `entry`.
+    pub(crate) async fn presettle_with(
+        &self,
+        mut entry: gongti_core::audit::AuditEntry,
+        input: Value,
+        lines: Vec<PricedLine>,
+    ) -> AppResult<SettlementAnswer> {
         let now = self.now();
         let bureau = self.bureau();
         let answer = async {
@@ -282,9 +304,23 @@ impl App {
         let mut entry = self.rx_entry(ctx, "insurance.settle", Outcome::Ok);
         entry.resource_type = "Claim".into();
         entry.resource_id = Some(id.to_string());
-        let (mut input, lines) = self
+        let (input, lines) = self
             .settlement_input(ctx, id, &mut entry, use_account)
             .await?;
+        self.settle_with(entry, input, lines, expected_cash_fen)
+            .await
+    }
+
+    /// 2204, 2206 and 2207 for a priced input, settled only at `expected_cash_fen`,
+    /// audited on `entry` with the settlement.
+    pub(crate) async fn settle_with(
+        &self,
+        entry: gongti_core::audit::AuditEntry,
+        mut input: Value,
+        lines: Vec<PricedLine>,
+        expected_cash_fen: i64,
+    ) -> AppResult<SettlementAnswer> {
+        let id = input["rxno"].as_str().unwrap_or_default().to_owned();
         let now = self.now();
         let bureau = self.bureau();
         let result = async {
@@ -294,7 +330,7 @@ impl App {
             if shown.cash_fen != expected_cash_fen {
                 return Err(AppError::Conflict("settlement_changed"));
             }
-            input["msgid"] = json!(format!("{id:012}{}", crate::unix_us(now)));
+            input["msgid"] = json!(format!("{id:0>12}{}", crate::unix_us(now)));
             let mut audited = entry.clone();
             audited.detail = Some(format!(
                 "total_fen={};fund_fen={};cash_fen={}",

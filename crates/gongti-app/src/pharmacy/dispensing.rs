@@ -71,6 +71,20 @@ impl App {
         if record.prescriber_staff_id != ctx.principal.staff_id || ctx.principal.scopes.is_some() {
             return Err(self.refuse(entry, AppError::Forbidden).await);
         }
+        self.route_decided(record, entry, pharmacy_id, fulfilment, address)
+            .await
+    }
+
+    /// Routes a prescription whose access was decided, audited on `entry`.
+    pub(crate) async fn route_decided(
+        &self,
+        record: gongti_store::PrescriptionRecord,
+        mut entry: gongti_core::audit::AuditEntry,
+        pharmacy_id: i64,
+        fulfilment: Fulfilment,
+        address: Option<&str>,
+    ) -> AppResult<()> {
+        let id = record.id;
         let address = address.map(str::trim).filter(|a| !a.is_empty());
         let mut problems = Vec::new();
         if self.store.institution(pharmacy_id).await.is_err() {

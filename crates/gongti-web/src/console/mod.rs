@@ -29,6 +29,7 @@ mod drug_rules;
 mod home;
 mod insurance;
 mod patient;
+mod patient_pharmacy;
 mod pharmacy;
 mod prescriptions;
 mod referrals;
@@ -189,6 +190,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(prescriptions::routes())
         .merge(dispensing::routes())
         .merge(insurance::routes())
+        .merge(patient_pharmacy::routes())
         .merge(consultations::routes())
         .merge(contracts::routes())
         .merge(scheduling::routes())

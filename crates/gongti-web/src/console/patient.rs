@@ -38,7 +38,7 @@ pub(super) fn routes() -> axum::Router<AppState> {
         .route("/patient/logout", post(logout))
 }
 
-fn page(l: Lang, title: &str, body: Markup) -> Html<String> {
+pub(super) fn page(l: Lang, title: &str, body: Markup) -> Html<String> {
     Html(
         html! {
             (DOCTYPE)
@@ -61,7 +61,10 @@ pub(super) fn session(headers: &HeaderMap) -> Option<String> {
     cookie(headers, PATIENT_COOKIE)
 }
 
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<(PatientCtx, String)> {
+pub(super) async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Option<(PatientCtx, String)> {
     let token = cookie(headers, PATIENT_COOKIE)?;
     let p = state
         .app
@@ -294,18 +297,19 @@ async fn render(
 
 /// The phone's two pages.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Tab {
+pub(super) enum Tab {
     Bookings,
     Health,
+    Prescriptions,
 }
 
 /// The bar on top of every page: who is signed in, the two pages, sign-out.
-fn header_bar(l: Lang, name: &str, csrf: &str, tab: Tab) -> Markup {
+pub(super) fn header_bar(l: Lang, name: &str, csrf: &str, tab: Tab) -> Markup {
     html! {
         header.patient {
             strong #me { (name) }
             nav {
-                @for (t, href, zh, en) in [(Tab::Bookings, "/patient", "预约挂号", "Bookings"), (Tab::Health, "/patient/health", "我的健康", "My health")] {
+                @for (t, href, zh, en) in [(Tab::Bookings, "/patient", "预约挂号", "Bookings"), (Tab::Health, "/patient/health", "我的健康", "My health"), (Tab::Prescriptions, "/patient/prescriptions", "我的处方", "Prescriptions")] {
                     @if t == tab { strong aria-current="page" { (l.t(zh, en)) } } @else { a href=(href) { (l.t(zh, en)) } }
                     " "
                 }
@@ -690,7 +694,7 @@ struct BookForm {
 
 /// A step to confirm before it is taken: what it is, the button that takes it, and
 /// the way back.
-fn confirm_page(
+pub(super) fn confirm_page(
     l: Lang,
     title: &str,
     what: Markup,

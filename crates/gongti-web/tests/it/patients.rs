@@ -419,7 +419,7 @@ async fn a_resident_books_on_the_phone_page() {
 }
 
 /// Opens the home resident's own account (by her doctor) and signs her in over JSON.
-async fn her_token(t: &TestApp, username: &str) -> String {
+pub(crate) async fn her_token(t: &TestApp, username: &str) -> String {
     let doctor = t.token("doctor").await;
     let r = t
         .post(
@@ -519,7 +519,7 @@ async fn a_resident_uploads_her_own_home_readings() {
 }
 
 /// Signs the resident in on the phone page; her session cookie.
-async fn phone_cookie(t: &TestApp, username: &str) -> String {
+pub(crate) async fn phone_cookie(t: &TestApp, username: &str) -> String {
     use axum::body::Body;
     use axum::http::{Request, header};
     let r = t

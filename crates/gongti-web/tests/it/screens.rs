@@ -41,7 +41,7 @@ const PAGES: [(&str, &[&str]); 10] = [
     ),
 ];
 /// The resident's phone pages.
-const PATIENT_PAGES: [&str; 2] = ["/patient", "/patient/health"];
+const PATIENT_PAGES: [&str; 3] = ["/patient", "/patient/health", "/patient/prescriptions"];
 const WIDTHS: [(u32, u32); 2] = [(1440, 900), (390, 844)];
 
 fn out_dir() -> std::path::PathBuf {

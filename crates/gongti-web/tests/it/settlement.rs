@@ -211,3 +211,165 @@ async fn a_prescription_settles_at_the_share_shown_and_a_reversal_gives_the_year
         assert_eq!(r.status, StatusCode::FORBIDDEN);
     }
 }
+
+#[tokio::test]
+async fn the_resident_chooses_delivery_pays_her_share_and_sees_her_code_on_the_phone() {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let doctor = t.token("doctor").await;
+    let reviewer = pharmacist(&t, "yaoshi", t.home, "主管药师", 5).await;
+    let resident = t.home_resident;
+    t.store
+        .set_insured(
+            &InsuredPerson {
+                resident_id: resident,
+                psn_no: format!("SIMPSN{resident}"),
+                insutype: "resident".into(),
+                psn_type: "working".into(),
+                account_balance_fen: 0,
+            },
+            1,
+            &[],
+        )
+        .await
+        .unwrap();
+    let today = t.app.today();
+    t.store
+        .certify_chronic(
+            resident,
+            &Certification {
+                disease: "hypertension".into(),
+                valid_from: today,
+                valid_until: today + time::Duration::days(365),
+            },
+            1,
+            &[],
+        )
+        .await
+        .unwrap();
+    let id = passed(&t, &doctor, &reviewer).await;
+    crate::patients::her_token(&t, "zxy.phone").await;
+    let cookie = crate::patients::phone_cookie(&t, "zxy.phone").await;
+    let get = |path: &str| {
+        Request::get(path)
+            .header(header::COOKIE, cookie.clone())
+            .body(Body::empty())
+            .unwrap()
+    };
+    let post = |path: String, form: String| {
+        Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, cookie.clone())
+            .body(Body::from(form))
+            .unwrap()
+    };
+    let mine = t.send(get("/patient/prescriptions")).await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.text);
+    assert!(
+        mine.text.contains(&format!("#{id}"))
+            && mine.text.contains("审核通过，请选择取药方式")
+            && mine.text.contains("送药上门"),
+        "{}",
+        mine.text
+    );
+    let csrf = crate::console_scheduling::csrf_of(&mine.text);
+    // Her share first, then she pays exactly it.
+    let shown = t
+        .send(post(
+            format!("/patient/prescriptions/{id}/settle"),
+            format!("csrf={csrf}"),
+        ))
+        .await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.text);
+    assert!(
+        shown.text.contains("您需支付")
+            && shown.text.contains("20.66")
+            && shown.text.contains("确认支付 20.66 元"),
+        "{}",
+        shown.text
+    );
+    let r = t
+        .send(post(
+            format!("/patient/prescriptions/{id}/settle"),
+            format!("csrf={csrf}&confirm=1&expected_cash_fen=2066"),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    // Delivery to her address.
+    let r = t
+        .send(post(
+            format!("/patient/prescriptions/{id}/route"),
+            format!(
+                "csrf={csrf}&pharmacy_id={}&fulfilment=delivery&delivery_address={}",
+                t.home,
+                crate::support::urlencode("宁河区芦台镇光明路18号")
+            ),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    // Someone else's pharmacy choice is refused in words.
+    let r = t
+        .send(post(
+            format!("/patient/prescriptions/{id}/route"),
+            format!("csrf={csrf}&pharmacy_id=999999&fulfilment=pickup"),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+
+    // The pharmacy fills and sends it; her page shows the code and the way.
+    for (product, packs) in [
+        ("amlodipine-tablet-5mg-28", 5),
+        ("valsartan-capsule-80mg-7", 20),
+    ] {
+        t.send_json(
+            "PUT",
+            &format!("/api/v1/pharmacy/stock/{product}"),
+            &reviewer,
+            json!({"on_hand_packs": packs}).to_string(),
+        )
+        .await;
+    }
+    let r = t
+        .post(
+            &format!("/api/v1/prescriptions/{id}/dispense"),
+            &reviewer,
+            json!({"fulfilment": "delivery"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    t.post(
+        &format!("/api/v1/prescriptions/{id}/delivery"),
+        &reviewer,
+        json!({"step": "dispatch"}),
+    )
+    .await;
+    let mine = t.send(get("/patient/prescriptions")).await;
+    let code = t
+        .store
+        .fill(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .recipient_code
+        .unwrap();
+    assert!(
+        mine.text.contains(&code) && mine.text.contains("已发出") && mine.text.contains("您支付"),
+        "{}",
+        mine.text
+    );
+    let r = t
+        .post(
+            &format!("/api/v1/prescriptions/{id}/delivery"),
+            &reviewer,
+            json!({"step": "deliver", "recipient_code": code}),
+        )
+        .await;
+    assert_eq!(r.json()["status"], "delivered", "{}", r.text);
+    let mine = t.send(get("/patient/prescriptions")).await;
+    assert!(
+        mine.text.contains("已签收") && !mine.text.contains(&format!("签收码 <strong>{code}")),
+        "the code is gone once used: {}",
+        mine.text
+    );
+}
