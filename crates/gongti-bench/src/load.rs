@@ -16,6 +16,8 @@ type Body = Full<axum::body::Bytes>;
 pub enum Method {
     Get,
     Post,
+    /// PUT with `application/json`.
+    Put,
     /// POST with `application/fhir+json`.
     PostFhir,
 }
@@ -143,12 +145,13 @@ impl Load {
             .method(match method {
                 Method::Get => "GET",
                 Method::Post | Method::PostFhir => "POST",
+                Method::Put => "PUT",
             });
         if let Some(t) = token {
             b = b.header("authorization", format!("Bearer {t}"));
         }
         match method {
-            Method::Post => b = b.header("content-type", "application/json"),
+            Method::Post | Method::Put => b = b.header("content-type", "application/json"),
             Method::PostFhir => b = b.header("content-type", "application/fhir+json"),
             Method::Get => {}
         }

@@ -20,6 +20,7 @@
 
 mod chronic;
 mod console;
+mod dispensing;
 mod export;
 mod import;
 mod load;
@@ -97,6 +98,17 @@ enum Bench {
         #[arg(long)]
         postgres_admin_url: Option<String>,
     },
+    /// The cloud pharmacy's chain — issued, passed, settled, filled — and two pharmacies
+    /// filling the same 100 prescriptions at once, on SQLite and (with
+    /// `--postgres-admin-url`) PostgreSQL.
+    Dispensing {
+        #[arg(long, default_value_t = 10_000)]
+        prescriptions: usize,
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        #[arg(long)]
+        postgres_admin_url: Option<String>,
+    },
     /// Bulk export of a generated region: every institution's warehouse through
     /// `$export`, against a raw scan of the same tables.
     Export {
@@ -163,7 +175,7 @@ enum Bench {
     },
 }
 
-const PASSWORD: &str = "bench-password-1";
+pub(crate) const PASSWORD: &str = "bench-password-1";
 
 /// mimalloc instead of the system allocator: glibc's arenas took a lock per allocation
 /// shared by the threads of both cores, and consolidated free chunks on the request
@@ -207,6 +219,16 @@ fn main() -> anyhow::Result<()> {
                     let url = gongti_testdb::fresh_postgres_url(&admin).await;
                     let store = gongti_store::Store::connect_postgres(&url, gongti_store::crypto::DataKeys::generate()).await?;
                     referrals::contest(store, "PostgreSQL", patients, slots, connections).await?;
+                }
+            }
+            Bench::Dispensing { prescriptions, connections, postgres_admin_url } => {
+                let dir = scratch_dir("gongti-bench-dispensing");
+                let store = gongti_store::Store::open_sqlite(&dir, chronic::bench_keys(&dir)?).await?;
+                dispensing::run(store, "SQLite", prescriptions, connections).await?;
+                if let Some(admin) = postgres_admin_url {
+                    let url = gongti_testdb::fresh_postgres_url(&admin).await;
+                    let store = gongti_store::Store::connect_postgres(&url, gongti_store::crypto::DataKeys::generate()).await?;
+                    dispensing::run(store, "PostgreSQL", prescriptions, connections).await?;
                 }
             }
             Bench::Import { residents, per_bundle, connections, peer_bin, bundles_only } => {

@@ -56,13 +56,14 @@ pub(crate) const INLINE_SCRIPTS: [&str; 2] = [LIVE_SCRIPT, roster::PROGRESS_SCRI
 
 /// A form marked `data-live="SLOT"` is posted, as its user types, to the action of its
 /// button with a `formaction` (with `x-fragment: 1`), and the answer replaces the
-/// element SLOT: the follow-up's classification, the prescription's findings. A
-/// password typed to sign is never sent along.
-pub(crate) const LIVE_SCRIPT: &str = r#"(function(){if(!window.fetch)return;document.querySelectorAll('form[data-live]').forEach(function(f){var t,s=document.getElementById(f.getAttribute('data-live'));
-function go(){var a=f.querySelector('button[formaction]').getAttribute('formaction');
+/// element SLOT: the follow-up's classification, the prescription's findings. Only the
+/// answer to the latest request is shown (an earlier one arriving late never replaces
+/// it). A password typed to sign is never sent along.
+pub(crate) const LIVE_SCRIPT: &str = r#"(function(){if(!window.fetch)return;document.querySelectorAll('form[data-live]').forEach(function(f){var t,n=0,s=document.getElementById(f.getAttribute('data-live'));
+function go(){var k=++n,a=f.querySelector('button[formaction]').getAttribute('formaction');
 var d=new FormData(f);f.querySelectorAll('input[type=password]').forEach(function(p){d.delete(p.name)});
 fetch(a,{method:'POST',headers:{'x-fragment':'1','content-type':'application/x-www-form-urlencoded'},body:new URLSearchParams(d),credentials:'same-origin'})
-.then(function(r){return r.text()}).then(function(h){s.innerHTML=h})}
+.then(function(r){return r.text()}).then(function(h){if(k===n)s.innerHTML=h})}
 f.addEventListener('input',function(){clearTimeout(t);t=setTimeout(go,250)});f.addEventListener('change',go)})})();"#;
 
 /// Every inline style sheet the console serves, allowed the same way.

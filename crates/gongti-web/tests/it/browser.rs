@@ -581,12 +581,14 @@ async fn a_doctor_drafts_a_prescription_and_the_findings_appear_as_she_types() {
         .send_keys("7")
         .await
         .unwrap();
-    // Without leaving the page: 20 mg is over the usual maximum (grade 2).
+    // Without leaving the page: 20 mg is over the usual maximum (grade 2). The panel
+    // follows each keystroke; it is read once it judges the whole line (an answer to
+    // an earlier keystroke may still say the frequency is missing).
     let mut findings = String::new();
     for _ in 0..100 {
         if let Ok(e) = c.find(Locator::Id("rx-findings")).await {
             findings = e.text().await.unwrap_or_default();
-            if findings.contains("超剂量") {
+            if findings.contains("超剂量") && findings.contains("药师审核") {
                 break;
             }
         }
