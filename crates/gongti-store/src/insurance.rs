@@ -160,6 +160,15 @@ impl Store {
         })
     }
 
+    /// The resident a bureau person number belongs to.
+    pub async fn insured_by_psn_no(&self, psn_no: &str) -> Result<Option<i64>> {
+        on_write!(self, pool => {
+            let row: Option<(i64,)> = sqlx::query_as("SELECT resident_id FROM insured_persons WHERE psn_no = $1")
+                .bind(psn_no).fetch_optional(pool).await?;
+            Ok(row.map(|(id,)| id))
+        })
+    }
+
     /// Certifies a resident for a disease's 门特 from one day to another.
     pub async fn certify_chronic(
         &self,

@@ -133,10 +133,9 @@ impl BureauSimulator {
         input: &Value,
         now: time::OffsetDateTime,
     ) -> AppResult<(&'static Policy, i64, InsuranceType)> {
-        let resident_id: i64 = text(input, "psn_no")?
-            .strip_prefix("SIMPSN")
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| anyhow::anyhow!("not a simulated person number"))?;
+        let Some(resident_id) = self.store.insured_by_psn_no(text(input, "psn_no")?).await? else {
+            return Err(refused("not_insured"));
+        };
         let Some(p) = self.store.insured(resident_id).await? else {
             return Err(refused("not_insured"));
         };
