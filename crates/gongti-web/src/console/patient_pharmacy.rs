@@ -37,6 +37,9 @@ fn status_line(l: Lang, o: &OwnPrescription) -> String {
     match RxStatus::parse(&o.record.status) {
         Some(RxStatus::PendingReview) => l.t("药师审核中", "being reviewed by a pharmacist").into(),
         Some(RxStatus::Returned) => l.t("医生修改中", "back with the doctor").into(),
+        Some(RxStatus::Passed) if o.route.0.is_some() => {
+            l.t("等待药房调配", "waiting for the pharmacy").into()
+        }
         Some(RxStatus::Passed) => l
             .t("审核通过，请选择取药方式", "passed: choose how to get it")
             .into(),
@@ -68,6 +71,9 @@ fn card(l: Lang, csrf: &str, o: &OwnPrescription, address: &str) -> Markup {
                     (crate::console::form_tokens(csrf))
                     button type="submit" { (l.t("查看医保报销后我需支付多少", "See my share after insurance")) }
                 }
+            }
+            @if let (true, Some(pid), Some(how)) = (passed, o.route.0, o.route.1.as_deref()) {
+                p { (l.t("已选：", "Chosen: ")) strong { (o.choices.iter().find(|(i, _)| *i == pid).map_or("", |(_, n)| n.as_str())) } " · " (if how == "delivery" { l.t("送药上门", "delivery") } else { l.t("到药房自取", "pickup") }) @if how == "delivery" { " · " (o.route.2.clone().unwrap_or_default()) } (l.t("（调配前可更改）", " (you may change it until it is filled)")) }
             }
             @if passed {
                 form.rx-route method="post" action=(format!("/patient/prescriptions/{id}/route")) {
