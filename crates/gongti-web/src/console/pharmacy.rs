@@ -28,6 +28,7 @@ pub(super) fn routes() -> axum::Router<AppState> {
         .route("/residents/{id}/prescribe", get(page))
         .route("/residents/{id}/prescribe/check", post(check))
         .route("/residents/{id}/prescribe/issue", post(issue))
+        .route("/residents/{id}/prescribe/revise", post(revise))
 }
 
 /// The value of a form field, trimmed ("" when absent).
@@ -304,14 +305,28 @@ fn form(
             }
             div #rx-findings aria-live="polite" { @if let Some(a) = answer { (a) } }
             p { button.primary type="submit" formaction=(format!("/residents/{resident_id}/prescribe/check")) { (l.t("检查处方", "Check")) } }
+            @let revise = v("revise");
             div.card #rx-issue {
-                h2 { (l.t("签发处方", "Issue")) }
-                p.muted { (l.t(
-                    "签发后处方进入药师审核队列，审核通过后方可调配。请输入您的登录密码作为电子签名。",
-                    "Once issued, the prescription goes to the pharmacists' queue and is dispensed only after it passes. Enter your password to sign it.")) }
+                @if revise.is_empty() {
+                    h2 { (l.t("签发处方", "Issue")) }
+                    p.muted { (l.t(
+                        "签发后处方进入药师审核队列，审核通过后方可调配。请输入您的登录密码作为电子签名。",
+                        "Once issued, the prescription goes to the pharmacists' queue and is dispensed only after it passes. Enter your password to sign it.")) }
+                } @else {
+                    h2 { (l.t("修改重开处方 #", "Revise prescription #")) (revise) }
+                    p.muted { (l.t(
+                        "重开为新版本（原版本保留），重新审核。请输入您的登录密码作为电子签名。",
+                        "Issued as a new version (the earlier ones are kept) and reviewed again. Enter your password to sign it.")) }
+                    input type="hidden" name="revise" value=(revise);
+                    input type="hidden" name="version" value=(v("version"));
+                }
                 label { (l.t("登录密码（电子签名） ", "Your password (to sign) ")) input type="password" name="password" autocomplete="current-password"; }
                 " "
-                button.primary type="submit" formaction=(format!("/residents/{resident_id}/prescribe/issue")) { (l.t("签名并签发", "Sign and issue")) }
+                @if revise.is_empty() {
+                    button.primary type="submit" formaction=(format!("/residents/{resident_id}/prescribe/issue")) { (l.t("签名并签发", "Sign and issue")) }
+                } @else {
+                    button.primary type="submit" formaction=(format!("/residents/{resident_id}/prescribe/revise")) { (l.t("签名并重开", "Sign and revise")) }
+                }
             }
             p.muted { small { (l.t(
                 "检查不保存处方：法规要求（处方管理办法、互联网诊疗、长期处方）阻止签发；剂量、相互作用、过敏、禁忌和适应症按分级提示，由药师审核。",
@@ -383,13 +398,127 @@ fn whole_page(
     .into_response()
 }
 
-async fn page(State(state): State<AppState>, c: Console, Path(id): Path<i64>) -> Response {
+#[derive(serde::Deserialize, Default)]
+struct PageParams {
+    /// A prescription of this resident to revise: its lines fill the form.
+    revise: Option<i64>,
+}
+
+/// The form's fields filled from a prescription's current version.
+fn pairs_of(v: &gongti_app::pharmacy::PrescriptionView) -> Vec<(String, String)> {
+    let c = &v.content;
+    let mut pairs = vec![
+        ("revise".to_owned(), v.record.id.to_string()),
+        ("version".to_owned(), v.record.version.to_string()),
+        ("channel".to_owned(), c.channel.code().to_owned()),
+        ("kind".to_owned(), c.kind.code().to_owned()),
+        ("validity_days".to_owned(), c.validity_days.to_string()),
+    ];
+    if let Some(long) = c.long {
+        pairs.push(("long".into(), "1".into()));
+        for (name, on) in [
+            ("long_first", long.first),
+            ("long_assessed", long.assessment_recorded),
+            ("long_confirmed", long.patient_confirmed),
+        ] {
+            if on {
+                pairs.push((name.into(), "1".into()));
+            }
+        }
+    }
+    for (i, l) in c.lines.iter().enumerate() {
+        let name = |f: &str| format!("line{i}_{f}");
+        pairs.push((name("name"), l.generic_name.clone()));
+        pairs.push((
+            name("dose"),
+            gongti_core::pharmacy::knowledge::amount_text(l.dose),
+        ));
+        pairs.push((name("unit"), l.dose_unit.clone()));
+        pairs.push((name("times"), l.times_per_day.to_string()));
+        pairs.push((name("route"), l.route.code().to_owned()));
+        pairs.push((name("days"), l.days.to_string()));
+    }
+    pairs
+}
+
+async fn page(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    axum::extract::Query(q): axum::extract::Query<PageParams>,
+) -> Response {
     let l = c.lang;
     if !gongti_core::access::may_prescribe(&c.session.principal.actor()) {
         return error_page(&c, title(l), &gongti_app::AppError::Forbidden);
     }
+    let pairs = match q.revise {
+        Some(rx) => match state.app.prescription(&c.ctx, rx).await {
+            Ok(v) if v.record.resident_id == id => pairs_of(&v),
+            Ok(_) => return error_page(&c, title(l), &gongti_app::AppError::NotFound),
+            Err(e) => return error_page(&c, title(l), &e),
+        },
+        None => Vec::new(),
+    };
     match record_facts(&state, &c, id).await {
-        Ok(found) => whole_page(&state, &c, id, found, &[], None),
+        Ok(found) => whole_page(&state, &c, id, found, &pairs, None),
+        Err(e) => error_page(&c, title(l), &e),
+    }
+}
+
+/// 修改重开: the form as a new version of the prescription it came from.
+async fn revise(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let l = c.lang;
+    if field(&pairs, "csrf") != c.session.csrf.as_deref().unwrap_or("\u{0}") {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let Ok(rx) = field(&pairs, "revise").parse::<i64>() else {
+        return error_page(&c, title(l), &gongti_app::AppError::NotFound);
+    };
+    let password = pairs
+        .iter()
+        .find(|(k, _)| k == "password")
+        .map(|(_, v)| v.clone());
+    let kept: Vec<(String, String)> = pairs.into_iter().filter(|(k, _)| k != "password").collect();
+    let taken = state
+        .app
+        .prescription_step(
+            &c.ctx,
+            rx,
+            gongti_app::pharmacy::StepRequest {
+                step: gongti_core::pharmacy::prescription::Step::Revise,
+                reason: None,
+                password,
+                revision: Some(request(id, &kept)),
+                version: field(&kept, "version").parse().ok(),
+            },
+        )
+        .await;
+    let (status, answer) = match taken {
+        Ok(Ok(())) => {
+            return axum::response::Redirect::to(&format!("/prescriptions/{rx}?done=revise"))
+                .into_response();
+        }
+        Ok(Err(NotIssued::Blocked(j))) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            html! {
+                div.error role="alert" { (l.t("未重开：处方有法规或书写问题，请按下列提示修改。", "Not revised: the prescription breaks a legal or format rule; see below.")) }
+                (panel(l, &Ok(j)))
+            },
+        ),
+        Ok(Err(NotIssued::Draft(p))) => (StatusCode::UNPROCESSABLE_ENTITY, panel(l, &Err(p))),
+        Err(e) => (super::status_of(&e), error_box(l, &e)),
+    };
+    match record_facts(&state, &c, id).await {
+        Ok(found) => (
+            status,
+            whole_page(&state, &c, id, found, &kept, Some(answer)),
+        )
+            .into_response(),
         Err(e) => error_page(&c, title(l), &e),
     }
 }

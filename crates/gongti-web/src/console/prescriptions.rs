@@ -121,9 +121,7 @@ fn step_forms(c: &Console, v: &PrescriptionView, kept_reason: &str) -> Markup {
                     Step::Pass => (form(*s, false, true, true)),
                     Step::Return | Step::Refuse | Step::Cancel => (form(*s, true, false, false)),
                     Step::Confirm => (form(*s, true, true, true)),
-                    Step::Revise => p.muted { (l.t(
-                        "如需修改：作废本处方后在患者页面重新开具（修改重开亦可通过接口完成）。",
-                        "To change it: cancel this prescription and issue a new one from the patient's page (a revision can also be sent through the API).")) },
+                    Step::Revise => p { a.button href=(format!("/residents/{}/prescribe?revise={}", v.record.resident_id, v.record.id)) { (l.t("修改重开", "Revise")) } " " span.muted { (l.t("按药师意见修改后重开为新版本，原版本保留。", "Change it as the pharmacist advised and issue a new version; the earlier ones are kept.")) } },
                 }
             }
         }

@@ -421,3 +421,79 @@ async fn the_doctor_shows_the_patient_their_share_settles_it_and_the_insurer_see
     let name = t.store.resident(resident).await.unwrap().name;
     assert!(!list.text.contains(&name), "no names: {}", list.text);
 }
+
+#[tokio::test]
+async fn a_returned_prescription_is_revised_from_the_console_as_a_new_version() {
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let reviewer = crate::prescriptions::pharmacist(&t, "yaoshi", t.home, "主管药师", 6).await;
+    let doctor_token = t.token("doctor").await;
+    let d = crate::prescriptions::draft(
+        &t,
+        vec![crate::prescriptions::line("阿莫西林", 500.0, "mg", 3, 5)],
+        &["青霉素类"],
+    );
+    let id = t
+        .post(
+            "/api/v1/prescriptions",
+            &doctor_token,
+            crate::prescriptions::issue_body(&d, PASSWORD),
+        )
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let r = crate::prescriptions::step(
+        &t,
+        &reviewer,
+        id,
+        serde_json::json!({"step": "return", "reason": "青霉素过敏"}),
+    )
+    .await;
+    assert_eq!(r.json()["status"], "returned", "{}", r.text);
+
+    let doctor = sign_in(&t, "doctor").await;
+    let rx = page(&t, &doctor, &format!("/prescriptions/{id}"), "zh").await;
+    let link = format!("/residents/{}/prescribe?revise={id}", t.home_resident);
+    assert!(
+        rx.text.contains(&link.replace('&', "&amp;")) || rx.text.contains(&link),
+        "{}",
+        rx.text
+    );
+    let form = page(&t, &doctor, &link, "zh").await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.text);
+    assert!(
+        form.text.contains("value=\"阿莫西林\"")
+            && form.text.contains("签名并重开")
+            && form.text.contains(&format!("修改重开处方 #{id}")),
+        "{}",
+        form.text
+    );
+    let csrf = csrf_of(&form.text);
+    let body = format!(
+        "csrf={csrf}&revise={id}&version=1&channel=clinic&kind=normal&validity_days=1&allergies={}&line0_name={}&line0_dose=5&line0_unit=mg&line0_times=1&line0_route=oral&line0_days=5&password={PASSWORD}",
+        urlencode("青霉素类"),
+        urlencode("苯磺酸氨氯地平片")
+    );
+    let r = post_form(
+        &t,
+        &doctor,
+        &format!("/residents/{}/prescribe/revise", t.home_resident),
+        &body,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let revised = page(
+        &t,
+        &doctor,
+        &format!("/prescriptions/{id}?done=revise"),
+        "zh",
+    )
+    .await;
+    assert!(
+        revised.text.contains("医生修改重开")
+            && revised.text.contains("第 2 版")
+            && revised.text.contains("待审核"),
+        "{}",
+        revised.text
+    );
+}
