@@ -228,11 +228,13 @@ impl Store {
         let year = i64::from(s.year);
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
-            let passed: Option<(i64,)> = sqlx::query_as(
-                "SELECT id FROM prescriptions WHERE id = $1 AND status = 'passed'",
+            // Takes the prescription's row (as a fill or a step does), so that a fill, a
+            // cancel and this settlement follow one another.
+            let passed = sqlx::query(
+                "UPDATE prescriptions SET changed_at_us = changed_at_us WHERE id = $1 AND status = 'passed'",
             )
-            .bind(s.prescription_id).fetch_optional(&mut *tx).await?;
-            if passed.is_none() {
+            .bind(s.prescription_id).execute(&mut *tx).await?;
+            if passed.rows_affected() == 0 {
                 return Ok(SettleOutcome::NotSettleable);
             }
             sqlx::query(
@@ -295,6 +297,14 @@ impl Store {
         );
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
+            // Takes the prescription's row first: a fill in progress finishes before.
+            let open = sqlx::query(
+                "UPDATE prescriptions SET changed_at_us = changed_at_us WHERE id = $1 AND status <> 'dispensed'",
+            )
+            .bind(prescription_id).execute(&mut *tx).await?;
+            if open.rows_affected() == 0 {
+                return Err(StoreError::Changed("settlement"));
+            }
             let Some(row) = sqlx::query(crate::row::trusted(&sql)).bind(prescription_id).fetch_optional(&mut *tx).await? else {
                 return Ok(None);
             };

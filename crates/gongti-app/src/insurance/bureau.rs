@@ -270,6 +270,13 @@ impl BureauSimulator {
         audit: &[AuditEntry],
     ) -> AppResult<Value> {
         let (s, policy, resident_id, before) = self.compute(input, now).await?;
+        if input["expected_psn_cash_pay"]
+            .as_str()
+            .and_then(fen)
+            .is_some_and(|expected| expected != s.cash_fen)
+        {
+            return Err(refused("settlement_changed"));
+        }
         let prescription_id: i64 = text(input, "rxno")?
             .parse()
             .map_err(|_| anyhow::anyhow!("2207 rxno is not a prescription id"))?;

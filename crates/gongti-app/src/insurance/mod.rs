@@ -117,6 +117,20 @@ impl App {
             }
         }
         let view = self.prescription_unaudited(id).await?;
+        // Never settled once it can no longer be filled.
+        let issued_on = time::OffsetDateTime::from_unix_timestamp_nanos(
+            i128::from(view.content.issued_at_us) * 1000,
+        )
+        .map_err(|e| anyhow::anyhow!("prescription {id}'s issue time: {e}"))?
+        .to_offset(crate::DISPLAY_OFFSET)
+        .date();
+        if gongti_core::pharmacy::dispense::last_valid_day(issued_on, view.content.validity_days)
+            < self.today()
+        {
+            return Err(self
+                .refuse(entry.clone(), AppError::Conflict("prescription_expired"))
+                .await);
+        }
         let Some(disease) = view
             .content
             .diagnoses
@@ -331,6 +345,8 @@ impl App {
                 return Err(AppError::Conflict("settlement_changed"));
             }
             input["msgid"] = json!(format!("{id:0>12}{}", crate::unix_us(now)));
+            // The bureau settles only at the share shown, whatever moved since 2206.
+            input["expected_psn_cash_pay"] = json!(yuan(expected_cash_fen));
             let mut audited = entry.clone();
             audited.detail = Some(format!(
                 "total_fen={};fund_fen={};cash_fen={}",

@@ -253,7 +253,8 @@ impl App {
             .await?
             .into_iter()
             .find(|s| s.status == "settled");
-        let plan = match settled {
+        let settlement = settled.as_ref().map(|s| s.setl_id.clone());
+        let plan = match &settled {
             Some(s) => Ok(settled_lines(self.knowledge(), &s.lines)?),
             None => plan_fill(self.knowledge(), &view.content.lines, &on_hand),
         };
@@ -295,6 +296,7 @@ impl App {
                     by_agent,
                     delivery_address: address.as_deref().filter(|_| delivery),
                     recipient_code: code.as_deref(),
+                    settlement: settlement.as_deref(),
                     lines: plan
                         .iter()
                         .map(|l| FillLineRecord {
@@ -318,6 +320,11 @@ impl App {
             }
             FillOutcome::OutOfStock { .. } => {
                 return Err(self.refuse(entry, AppError::Conflict("out_of_stock")).await);
+            }
+            FillOutcome::SettlementChanged => {
+                return Err(self
+                    .refuse(entry, AppError::Conflict("settlement_changed"))
+                    .await);
             }
         }
         self.audit.flush().await?;
@@ -468,6 +475,16 @@ impl App {
             return Err(self.refuse(entry, AppError::Forbidden).await);
         };
         let page = self.store.pharmacy_board(pharmacy, after, limit).await?;
+        let mut residents = Vec::with_capacity(page.items.len());
+        for b in &page.items {
+            residents.push(
+                self.store
+                    .prescription(b.prescription_id)
+                    .await?
+                    .resident_id,
+            );
+        }
+        entry.resource_id = Some(gongti_core::coverage::encode_ids(residents));
         entry.detail = Some(format!("{} listed", page.items.len()));
         self.audit.record(vec![entry]).await?;
         Ok(page)

@@ -342,7 +342,13 @@ impl App {
             validity_days: draft.validity_days,
             long: draft.long,
             supply_reason: None,
-            diagnoses: draft.patient.diagnoses.clone(),
+            diagnoses: draft
+                .patient
+                .diagnoses
+                .iter()
+                .map(|d| d.trim().to_owned())
+                .filter(|d| !d.is_empty())
+                .collect(),
             lines,
         })
     }
@@ -509,13 +515,35 @@ impl App {
             .ok_or_else(|| anyhow::anyhow!("prescription {id} lacks version {}", record.version))?;
         let content = RxContent::parse(&current.content)
             .ok_or_else(|| anyhow::anyhow!("prescription {id}'s text is not canonical"))?;
+        // A signature counts only by a key its signer signed with (`signing_keys`), over
+        // this prescription's own text.
+        let mut owners: std::collections::HashMap<String, Option<i64>> = Default::default();
+        for key in versions
+            .iter()
+            .map(|v| v.signer_key.clone())
+            .chain(steps.iter().filter_map(|s| s.signer_key.clone()))
+        {
+            if let std::collections::hash_map::Entry::Vacant(slot) = owners.entry(key) {
+                let owner = self.store.signing_key_owner(slot.key()).await?;
+                slot.insert(owner);
+            }
+        }
+        let owned_by = |key: &str, staff: i64| owners.get(key).copied().flatten() == Some(staff);
         let versions_verified = versions
             .iter()
             .map(|v| {
-                v.digest
-                    == hex(&<sha2::Sha256 as sha2::Digest>::digest(
-                        v.content.as_bytes(),
-                    ))
+                let own_text = RxContent::parse(&v.content).is_some_and(|c| {
+                    c.prescription_id == id
+                        && i64::from(c.version) == v.version
+                        && c.resident_id == record.resident_id
+                        && c.prescriber_staff_id == record.prescriber_staff_id
+                });
+                own_text
+                    && owned_by(&v.signer_key, record.prescriber_staff_id)
+                    && v.digest
+                        == hex(&<sha2::Sha256 as sha2::Digest>::digest(
+                            v.content.as_bytes(),
+                        ))
                     && verify(&v.signer_key, v.content.as_bytes(), &v.signature)
             })
             .collect();
@@ -537,7 +565,7 @@ impl App {
                         .find(|v| v.version == s.version)
                         .map(|v| v.content.clone())?,
                 };
-                Some(verify(key, message.as_bytes(), signature))
+                Some(owned_by(key, s.staff_id) && verify(key, message.as_bytes(), signature))
             })
             .collect();
         let facts = StepFacts::of(grades_of(&current.findings), record.confirmed);
@@ -800,6 +828,9 @@ impl App {
                 limit,
             )
             .await?;
+        entry.resource_id = Some(gongti_core::coverage::encode_ids(
+            page.items.iter().map(|p| p.resident_id),
+        ));
         entry.detail = Some(format!("{} listed", page.items.len()));
         self.audit.record(vec![entry]).await?;
         Ok(page)

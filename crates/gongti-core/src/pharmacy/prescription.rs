@@ -359,6 +359,7 @@ fn escape(out: &mut String, value: &str) {
             '%' => out.push_str("%25"),
             '|' => out.push_str("%7C"),
             '=' => out.push_str("%3D"),
+            ',' => out.push_str("%2C"),
             '\n' => out.push_str("%0A"),
             '\r' => out.push_str("%0D"),
             c => out.push(c),
@@ -376,6 +377,7 @@ fn unescape(value: &str) -> Option<String> {
             "25" => '%',
             "7C" => '|',
             "3D" => '=',
+            "2C" => ',',
             "0A" => '\n',
             "0D" => '\r',
             _ => return None,
@@ -424,7 +426,20 @@ impl RxContent {
         );
         field("long", &long);
         field("supply_reason", self.supply_reason.as_deref().unwrap_or(""));
-        field("diagnoses", &self.diagnoses.join(","));
+        // Each diagnosis escaped (a comma in one included), then joined by commas.
+        let diagnoses = self
+            .diagnoses
+            .iter()
+            .map(|d| {
+                let mut one = String::new();
+                escape(&mut one, d);
+                one
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        s.push_str("diagnoses=");
+        s.push_str(&diagnoses);
+        s.push('\n');
         let mut text = format!("{CANONICAL_HEADER}\n");
         text.push_str(&s);
         for l in &self.lines {
@@ -454,6 +469,7 @@ impl RxContent {
         }
         let mut fields = std::collections::HashMap::new();
         let mut rx_lines = Vec::new();
+        let mut diagnoses: Option<Vec<String>> = None;
         for line in lines {
             let (key, value) = line.split_once('=')?;
             if key == "line" {
@@ -469,6 +485,16 @@ impl RxContent {
                     route: Route::parse(route)?,
                     days: days.parse().ok()?,
                 });
+            } else if key == "diagnoses" {
+                // Split first, then unescape each (a diagnosis may hold a comma).
+                let list = if value.is_empty() {
+                    Vec::new()
+                } else {
+                    value.split(',').map(unescape).collect::<Option<Vec<_>>>()?
+                };
+                if diagnoses.replace(list).is_some() {
+                    return None;
+                }
             } else if fields.insert(key, unescape(value)?).is_some() {
                 return None;
             }
@@ -510,11 +536,7 @@ impl RxContent {
             validity_days: get("validity_days")?.parse().ok()?,
             long,
             supply_reason: Some(get("supply_reason")?.to_owned()).filter(|r| !r.is_empty()),
-            diagnoses: get("diagnoses")?
-                .split(',')
-                .filter(|d| !d.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            diagnoses: diagnoses?,
             lines: rx_lines,
         };
         // Only a text written by `canonical` is one: same bytes back.
@@ -648,7 +670,7 @@ mod tests {
                 patient_confirmed: false,
             }),
             supply_reason: Some("慢性病".into()),
-            diagnoses: vec!["I10".into(), "E11.9".into()],
+            diagnoses: vec!["I10".into(), "E11.9".into(), "J45,x".into(), String::new()],
             lines: vec![
                 RxLine {
                     generic_name: "苯磺酸氨氯地平片".into(),

@@ -44,6 +44,9 @@ pub struct NewFill<'a> {
     pub delivery_address: Option<&'a str>,
     /// The code the recipient gives at the door (sealed at rest).
     pub recipient_code: Option<&'a str>,
+    /// The settlement the lines came from (`None`: the prescription was not settled);
+    /// the fill goes ahead only if that is still so.
+    pub settlement: Option<&'a str>,
     pub lines: Vec<FillLineRecord>,
     pub now_us: i64,
 }
@@ -58,6 +61,8 @@ pub enum FillOutcome {
     OutOfStock {
         line_no: i64,
     },
+    /// Settled or reversed since the fill was planned.
+    SettlementChanged,
 }
 
 /// A fill as kept.
@@ -245,7 +250,20 @@ impl Store {
             if done.rows_affected() == 0 {
                 return Ok(FillOutcome::NotFillable);
             }
-            for l in &f.lines {
+            // The row is this transaction's now: a settlement or reversal is either
+            // committed and seen here, or waits.
+            let in_force: Option<(String,)> = sqlx::query_as(
+                "SELECT setl_id FROM insurance_settlements WHERE prescription_id = $1 AND status = 'settled'",
+            )
+            .bind(f.prescription_id).fetch_optional(&mut *tx).await?;
+            if in_force.as_ref().map(|(id,)| id.as_str()) != f.settlement {
+                return Ok(FillOutcome::SettlementChanged);
+            }
+            // Products taken in one order (their codes), so that two fills never wait
+            // on each other's rows crosswise.
+            let mut by_product: Vec<&FillLineRecord> = f.lines.iter().collect();
+            by_product.sort_by(|a, b| a.product_code.cmp(&b.product_code));
+            for l in by_product {
                 let taken = sqlx::query(
                     "UPDATE drug_stock SET on_hand_packs = on_hand_packs - $1, updated_at_us = $2
                      WHERE institution_id = $3 AND product_code = $4 AND on_hand_packs >= $1",

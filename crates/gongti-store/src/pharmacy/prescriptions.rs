@@ -260,11 +260,13 @@ impl Store {
                 "UPDATE prescriptions SET status = $1, version = $2, confirmed = $3,
                      waiting_since_us = CASE WHEN $4 THEN $5 ELSE waiting_since_us END,
                      queue_rank = COALESCE($6, queue_rank), changed_at_us = $5
-                 WHERE id = $7 AND status = $8 AND version = $9",
+                 WHERE id = $7 AND status = $8 AND version = $9
+                   AND (NOT $10 OR NOT EXISTS (SELECT 1 FROM insurance_settlements s
+                        WHERE s.prescription_id = $7 AND s.status = 'settled'))",
             )
             .bind(c.to_status).bind(version).bind(c.confirmed).bind(c.requeue).bind(c.now_us)
             .bind(c.new_version.map(|v| v.queue_rank)).bind(c.prescription_id).bind(c.from_status)
-            .bind(c.from_version)
+            .bind(c.from_version).bind(c.to_status == "cancelled")
             .execute(&mut *tx).await?;
             if done.rows_affected() == 0 {
                 return Err(StoreError::Changed("prescription"));
@@ -328,7 +330,7 @@ impl Store {
 
     /// The staff member a public signing key belongs to, if it ever signed.
     pub async fn signing_key_owner(&self, public_key: &str) -> Result<Option<i64>> {
-        let row: Option<(i64,)> = on_read!(self, pool => {
+        let row: Option<(i64,)> = on_write!(self, pool => {
             sqlx::query_as("SELECT staff_id FROM signing_keys WHERE public_key = $1")
                 .bind(public_key).fetch_optional(pool).await?
         });

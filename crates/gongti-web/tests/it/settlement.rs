@@ -200,6 +200,20 @@ async fn a_prescription_settles_at_the_share_shown_and_a_reversal_gives_the_year
             .await;
         assert_eq!(r.json()["code"], "already_dispensed", "{}", r.text);
 
+        // Never settled once it can no longer be filled (valid one day).
+        let late = passed(&t, &doctor, &reviewer).await;
+        t.shift_days.store(2, std::sync::atomic::Ordering::SeqCst);
+        let doctor_later = t.token("doctor").await;
+        let r = t
+            .post(
+                &format!("/api/v1/prescriptions/{late}/settlement/preview"),
+                &doctor_later,
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.json()["code"], "prescription_expired", "{}", r.text);
+        t.shift_days.store(0, std::sync::atomic::Ordering::SeqCst);
+
         // The officer sees figures, never names; a doctor has no such list.
         let insurer = t.token("insurer").await;
         let list = t.get("/api/v1/insurance/settlements", &insurer).await;
