@@ -156,7 +156,7 @@ struct WalkIn {
 
 async fn walk_in(State(state): State<AppState>, c: Console, Form(f): Form<WalkIn>) -> Response {
     let l = c.lang;
-    if f.csrf != c.session.csrf.as_deref().unwrap_or("\u{0}") {
+    if !super::csrf_ok(&c, &f.csrf) {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
     let handover = gongti_app::pharmacy::Handover::Pickup {
@@ -199,7 +199,7 @@ struct Count {
 
 async fn count(State(state): State<AppState>, c: Console, Form(f): Form<Count>) -> Response {
     let l = c.lang;
-    if f.csrf != c.session.csrf.as_deref().unwrap_or("\u{0}") {
+    if !super::csrf_ok(&c, &f.csrf) {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
     match state

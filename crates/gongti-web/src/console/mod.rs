@@ -293,6 +293,11 @@ pub(crate) fn sign_in_error(lang: Lang, e: &AppError) -> Markup {
     }
 }
 
+/// Whether a form's CSRF token is the session's.
+fn csrf_ok(c: &Console, csrf: &str) -> bool {
+    c.session.csrf.as_deref() == Some(csrf)
+}
+
 /// The HTTP status a page showing this error answers with.
 fn status_of(e: &AppError) -> StatusCode {
     crate::error::ApiError::of(e).status

@@ -473,7 +473,7 @@ async fn revise(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let l = c.lang;
-    if field(&pairs, "csrf") != c.session.csrf.as_deref().unwrap_or("\u{0}") {
+    if !super::csrf_ok(&c, field(&pairs, "csrf")) {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
     let Ok(rx) = field(&pairs, "revise").parse::<i64>() else {
@@ -531,7 +531,7 @@ async fn check(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let l = c.lang;
-    if field(&pairs, "csrf") != c.session.csrf.as_deref().unwrap_or("\u{0}") {
+    if !super::csrf_ok(&c, field(&pairs, "csrf")) {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
     let fragment = headers.get("x-fragment").is_some();
@@ -560,7 +560,7 @@ async fn issue(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let l = c.lang;
-    if field(&pairs, "csrf") != c.session.csrf.as_deref().unwrap_or("\u{0}") {
+    if !super::csrf_ok(&c, field(&pairs, "csrf")) {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
     // The password as typed (not trimmed), then dropped from what the page keeps.

@@ -500,7 +500,7 @@ async fn route(
     Path(id): Path<i64>,
     Form(f): Form<RouteForm>,
 ) -> Response {
-    if f.csrf != c.session.csrf.as_deref().unwrap_or("\u{0}") {
+    if !super::csrf_ok(&c, &f.csrf) {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
     let fulfilment = gongti_core::pharmacy::dispense::Fulfilment::parse(&f.fulfilment)
@@ -536,7 +536,7 @@ async fn dispense(
     Path(id): Path<i64>,
     Form(f): Form<DispenseForm>,
 ) -> Response {
-    if f.csrf != c.session.csrf.as_deref().unwrap_or("\u{0}") {
+    if !super::csrf_ok(&c, &f.csrf) {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
     let handover = if f.fulfilment == "delivery" {
@@ -568,7 +568,7 @@ async fn delivery(
     Path(id): Path<i64>,
     Form(f): Form<DeliveryForm>,
 ) -> Response {
-    if f.csrf != c.session.csrf.as_deref().unwrap_or("\u{0}") {
+    if !super::csrf_ok(&c, &f.csrf) {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
     let Some(step) = gongti_core::pharmacy::dispense::DeliveryStep::parse(&f.step) else {
@@ -615,7 +615,7 @@ async fn presettle(
     Form(f): Form<SettlementForm>,
 ) -> Response {
     let l = c.lang;
-    if f.csrf != c.session.csrf.as_deref().unwrap_or("\u{0}") {
+    if !super::csrf_ok(&c, &f.csrf) {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
     let use_account = f.use_account.as_deref().is_some_and(|v| !v.is_empty());
@@ -647,7 +647,7 @@ async fn settle(
     Path(id): Path<i64>,
     Form(f): Form<SettlementForm>,
 ) -> Response {
-    if f.csrf != c.session.csrf.as_deref().unwrap_or("\u{0}") {
+    if !super::csrf_ok(&c, &f.csrf) {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
     let use_account = f.use_account.as_deref().is_some_and(|v| !v.is_empty());
@@ -667,7 +667,7 @@ async fn reverse(
     Path(id): Path<i64>,
     Form(f): Form<SettlementForm>,
 ) -> Response {
-    if f.csrf != c.session.csrf.as_deref().unwrap_or("\u{0}") {
+    if !super::csrf_ok(&c, &f.csrf) {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
     match state.app.reverse_prescription_settlement(&c.ctx, id).await {
@@ -742,7 +742,7 @@ async fn step(
     Form(f): Form<StepForm>,
 ) -> Response {
     let l = c.lang;
-    if f.csrf != c.session.csrf.as_deref().unwrap_or("\u{0}") {
+    if !super::csrf_ok(&c, &f.csrf) {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
     let Some(step) = Step::parse(&f.step).filter(|s| *s != Step::Revise) else {

@@ -21,7 +21,7 @@ use gongti_store::{InstitutionFilter, InstitutionRecord, NewInstitution, NewStaf
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{Console, Lang, error_box, error_page, form_tokens, layout, status_of};
+use super::{Console, Lang, csrf_ok, error_box, error_page, form_tokens, layout, status_of};
 use crate::AppState;
 
 pub(super) fn routes() -> axum::Router<AppState> {
@@ -64,10 +64,6 @@ pub(super) fn kind_name(l: Lang, k: InstitutionKind) -> &'static str {
 
 fn role_name(l: Lang, r: Role) -> &'static str {
     l.t(r.name_zh(), r.name_en())
-}
-
-fn csrf_ok(c: &Console, csrf: &str) -> bool {
-    c.session.csrf.as_deref() == Some(csrf)
 }
 
 fn forbidden(c: &Console) -> Response {

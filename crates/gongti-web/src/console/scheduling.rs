@@ -16,7 +16,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use time::Duration;
 
-use super::{Console, Lang, error_box, error_page, layout};
+use super::{Console, Lang, csrf_ok, error_box, error_page, layout};
 use crate::views::local;
 use crate::{AppState, PAGE_SIZE_DEFAULT};
 
@@ -46,10 +46,6 @@ fn after<T>(c: &Console, done: Result<T, AppError>, to: impl FnOnce(T) -> String
         Ok(v) => Redirect::to(&to(v)).into_response(),
         Err(e) => error_page(c, l.t("排班", "Schedules"), &e),
     }
-}
-
-fn csrf_ok(c: &Console, csrf: &str) -> bool {
-    c.session.csrf.as_deref() == Some(csrf)
 }
 
 fn schedule_rows(l: Lang, items: &[ScheduleRecord]) -> Markup {
