@@ -347,6 +347,26 @@ impl Store {
         })
     }
 
+    /// A resident's settlements, the newest first.
+    pub async fn resident_settlements(&self, resident_id: i64) -> Result<Vec<SettlementRecord>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM insurance_settlements WHERE resident_id = $1 ORDER BY id DESC"
+        );
+        on_read!(self, pool => {
+            let rows = sqlx::query(crate::row::trusted(&sql)).bind(resident_id).fetch_all(pool).await?;
+            rows.iter().map(settlement).collect()
+        })
+    }
+
+    /// A settlement by its id.
+    pub async fn settlement(&self, id: i64) -> Result<SettlementRecord> {
+        let sql = format!("SELECT {COLUMNS} FROM insurance_settlements WHERE id = $1");
+        on_read!(self, pool => {
+            let row = sqlx::query(crate::row::trusted(&sql)).bind(id).fetch_optional(pool).await?;
+            row.as_ref().map(settlement).transpose()?.ok_or(StoreError::NotFound)
+        })
+    }
+
     /// Every settlement, the newest first (the insurance officer's list).
     pub async fn settlements(
         &self,

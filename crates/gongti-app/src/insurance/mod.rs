@@ -52,6 +52,16 @@ pub struct SettlementAnswer {
     pub setl_id: Option<String>,
 }
 
+/// A resident's insurance: the person, their certifications, their settlements.
+#[derive(Debug, Clone)]
+pub struct ResidentInsurance {
+    /// Whether the reader may see identifiers (the person number) unmasked.
+    pub identifiers: bool,
+    pub insured: Option<gongti_store::InsuredPerson>,
+    pub certifications: Vec<gongti_store::Certification>,
+    pub settlements: Vec<SettlementRecord>,
+}
+
 /// The chronic programme an ICD-10 code belongs to, for 门特 (I10–I15 hypertension,
 /// E11 type 2 diabetes).
 pub fn chronic_disease_of(icd10: &str) -> Option<&'static str> {
@@ -410,6 +420,53 @@ impl App {
         // Reading the prescription decides access and audits the read.
         self.prescription(ctx, id).await?;
         Ok(self.store.settlements_of(id).await?)
+    }
+
+    /// One settlement, for whoever may read its prescription (that read decides
+    /// access and is audited).
+    pub async fn settlement(
+        &self,
+        ctx: &Ctx,
+        id: i64,
+    ) -> AppResult<(SettlementRecord, crate::pharmacy::PrescriptionView)> {
+        let record = match self.store.settlement(id).await {
+            Ok(r) => r,
+            Err(gongti_store::StoreError::NotFound) => return Err(AppError::NotFound),
+            Err(e) => return Err(e.into()),
+        };
+        let prescription = self.prescription(ctx, record.prescription_id).await?;
+        Ok((record, prescription))
+    }
+
+    /// A resident's insurance as the bureau's simulator keeps it: the insured person
+    /// (if insured), their 门特 certifications and their settlements, the newest first
+    /// — for whoever may read the resident's record. Audited.
+    pub async fn resident_insurance(
+        &self,
+        ctx: &Ctx,
+        resident_id: i64,
+    ) -> AppResult<ResidentInsurance> {
+        let (view, mut entry) = self
+            .reach(
+                ctx,
+                resident_id,
+                gongti_core::access::PatientAction::Read,
+                "insurance.read",
+                None,
+            )
+            .await?;
+        entry.resource_type = "Coverage".into();
+        let insured = self.store.insured(resident_id).await?;
+        let certifications = self.store.certifications(resident_id).await?;
+        let settlements = self.store.resident_settlements(resident_id).await?;
+        entry.detail = Some(format!("{} settlements", settlements.len()));
+        self.audit.record(vec![entry]).await?;
+        Ok(ResidentInsurance {
+            identifiers: gongti_core::access::may_see_identifiers(view.basis),
+            insured,
+            certifications,
+            settlements,
+        })
     }
 
     /// Every settlement, the newest first, for the insurance officer and the city's:

@@ -835,6 +835,46 @@ impl App {
         self.audit.record(vec![entry]).await?;
         Ok(page)
     }
+
+    /// A resident's prescriptions with everything kept about each (versions, steps,
+    /// fill), the newest first: for whoever may read the resident's record (their
+    /// FHIR MedicationRequests and what hangs on them). One audit record names the
+    /// resident.
+    pub async fn resident_prescriptions(
+        &self,
+        ctx: &Ctx,
+        resident_id: i64,
+        limit: u32,
+    ) -> AppResult<Vec<PrescriptionView>> {
+        let (_, mut entry) = self
+            .reach(
+                ctx,
+                resident_id,
+                PatientAction::Read,
+                "prescription.list",
+                None,
+            )
+            .await?;
+        entry.resource_type = "MedicationRequest".into();
+        let page = self
+            .store
+            .prescriptions(
+                &PrescriptionFilter {
+                    resident_id: Some(resident_id),
+                    ..PrescriptionFilter::default()
+                },
+                None,
+                limit,
+            )
+            .await?;
+        let mut views = Vec::with_capacity(page.items.len());
+        for record in page.items {
+            views.push(self.assemble(record, false, false).await?);
+        }
+        entry.detail = Some(format!("{} listed", views.len()));
+        self.audit.record(vec![entry]).await?;
+        Ok(views)
+    }
 }
 
 #[cfg(test)]

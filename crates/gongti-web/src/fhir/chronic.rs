@@ -723,9 +723,11 @@ pub(super) async fn list(
                 .resident_referrals(ctx, patient, None, PATIENT_RECORDS_MAX)
                 .await
                 .map_err(fhir_err)?;
+            let reviews = super::pharmacy::review_tasks(state, ctx, patient).await?;
             list.iter()
                 .map(task)
                 .chain(referrals.items.iter().map(super::referral::referral_task))
+                .chain(reviews)
                 .filter(|t| s.tokens_match("status", &[(TASK_STATUS, &code(t, &["status"]))]))
                 .map(|t| (Range::instant(0), t))
                 .collect()
@@ -764,6 +766,10 @@ async fn search_scoped(
 async fn read_scoped(ty: &'static str, state: AppState, ctx: Ctx, id: String) -> FhirResult {
     use gongti_store::{PatientTable, RecordTable};
     let not_found = || ApiError::not_found().fhir();
+    // A prescription's review Task is read as its prescription is.
+    if let Some(rx) = id.strip_prefix("review-").filter(|_| ty == "Task") {
+        return super::pharmacy::read_review_task(&state, &ctx, rx).await;
+    }
     let (table, key) = match ty {
         "Condition" | "EpisodeOfCare" => {
             (PatientTable::Record(RecordTable::Enrolments), id.as_str())

@@ -1,7 +1,8 @@
 //! The shared longitudinal record (MISSION: one record across institutions):
 //! `Patient/{id}/$everything` — the patient and every record of theirs the caller may
 //! see, from every institution (chronic care, contracts, tasks, alerts, bookings,
-//! referrals, consultations), paged like a search (`_count`, `_offset`, `_type`).
+//! referrals, consultations, prescriptions with their findings, review, fill and
+//! settlements, insurance), paged like a search (`_count`, `_offset`, `_type`).
 //! Access is decided and audited as for any read of the patient: the patient's read
 //! first, then each list as its search reads it.
 
@@ -60,6 +61,12 @@ pub(super) async fn everything(
     }
     all.extend(
         referral::patient_records(&state, &ctx, id)
+            .await?
+            .into_iter()
+            .filter(|v| wanted(v["resourceType"].as_str().unwrap_or(""))),
+    );
+    all.extend(
+        super::pharmacy::patient_records(&state, &ctx, id)
             .await?
             .into_iter()
             .filter(|v| wanted(v["resourceType"].as_str().unwrap_or(""))),

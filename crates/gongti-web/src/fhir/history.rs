@@ -4,7 +4,8 @@
 //!
 //! A version request first reads the record as it is now through its type's own read
 //! — the same access decision and audit record as `GET {type}/{id}` — then its earlier
-//! versions through `app::versions` (kept by the store, `store::versions`). Records
+//! versions through `app::versions` (kept by the store, `store::versions`), or for a
+//! prescription's resources as `fhir::pharmacy` derives them from its steps. Records
 //! that are never changed once written (a follow-up's Encounter and Observations, a
 //! home reading) have one version.
 
@@ -19,8 +20,8 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use super::{
-    Fhir, base_url, chronic, fhir_err, healthcare_service, organization, patient, practitioner,
-    practitioner_role, referral,
+    Fhir, base_url, chronic, fhir_err, healthcare_service, organization, patient, pharmacy,
+    practitioner, practitioner_role, referral,
 };
 use crate::AppState;
 use crate::error::ApiError;
@@ -175,6 +176,18 @@ async fn vread_resource(
     vid: &str,
 ) -> Result<Value, Response> {
     let refuse = |e: ApiError| e.into_response();
+    if pharmacy::derives_versions(ty, id) {
+        let now = current(v.reader.clone(), headers, ty, id).await?;
+        if now["meta"]["versionId"].as_str() == Some(vid) {
+            return Ok(now);
+        }
+        return pharmacy::versions(&v.state, ctx, ty, id)
+            .await
+            .map_err(refuse)?
+            .into_iter()
+            .find(|r| r["meta"]["versionId"].as_str() == Some(vid))
+            .ok_or_else(|| refuse(ApiError::not_found().fhir()));
+    }
     let row = kept_row(ty, id).map_err(refuse)?;
     let now = current(v.reader.clone(), headers, ty, id).await?;
     let at = version_of(&now).ok_or_else(|| refuse(ApiError::not_found().fhir()))?;
@@ -218,10 +231,27 @@ async fn history_bundle(
     id: &str,
 ) -> Result<Fhir, Response> {
     let refuse = |e: ApiError| e.into_response();
-    let row = kept_row(ty, id).map_err(refuse)?;
+    let derived = pharmacy::derives_versions(ty, id);
+    let row = if derived {
+        None
+    } else {
+        kept_row(ty, id).map_err(refuse)?
+    };
     let now = current(v.reader.clone(), headers, ty, id).await?;
     let at = version_of(&now).ok_or_else(|| refuse(ApiError::not_found().fhir()))?;
     let mut versions = vec![now];
+    if derived {
+        // Oldest first there; newest first here, the current one already in.
+        let earlier = pharmacy::versions(&v.state, ctx, ty, id)
+            .await
+            .map_err(refuse)?;
+        versions.extend(
+            earlier
+                .into_iter()
+                .rev()
+                .filter(|r| version_of(r).is_some_and(|e| e.number < at.number)),
+        );
+    }
     if let Some((kept, key)) = row {
         let marks = v
             .state

@@ -25,6 +25,7 @@ mod everything;
 pub(crate) mod export;
 mod history;
 mod lab;
+mod pharmacy;
 mod readings;
 mod referral;
 mod registry;
@@ -114,6 +115,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/HealthcareService/{id}", get(read_service))
         .merge(chronic::routes())
         .merge(referral::routes())
+        .merge(pharmacy::routes())
         .route(
             "/Condition",
             axum::routing::post(transaction::create_condition),
@@ -135,7 +137,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         reader,
     };
     let mut versions: Router<history::Versions> = Router::new();
-    for (ty, _) in served() {
+    for (ty, _) in served().into_iter().filter(|(ty, _)| versioned(ty)) {
         versions = versions
             .route(
                 &format!("/{ty}/{{id}}/_history"),
@@ -430,7 +432,22 @@ fn served() -> Vec<(&'static str, &'static Spec)> {
         ("ServiceRequest", &referral::SERVICE_REQUEST),
         ("CommunicationRequest", &referral::CONSULTATION),
         ("Communication", &referral::CONSULTATION),
+        ("MedicationRequest", &pharmacy::MEDICATION_REQUEST),
+        ("MedicationDispense", &pharmacy::MEDICATION_DISPENSE),
+        ("DetectedIssue", &pharmacy::DETECTED_ISSUE),
+        ("Coverage", &pharmacy::COVERAGE),
+        ("Claim", &pharmacy::CLAIM),
+        ("ClaimResponse", &pharmacy::CLAIM_RESPONSE),
+        ("Medication", &pharmacy::MEDICATION),
+        ("MedicationKnowledge", &pharmacy::MEDICATION_KNOWLEDGE),
     ]
+}
+
+/// Whether a type served keeps versions (vread and history). A resident's Coverage is
+/// the bureau's current word, and a formulary product is the knowledge base's (its
+/// version in `meta.tag`): read and searched only.
+fn versioned(ty: &str) -> bool {
+    !matches!(ty, "Coverage" | "Medication" | "MedicationKnowledge")
 }
 
 /// SMART discovery (SMART App Launch 2.x §Conformance): where client systems get
@@ -449,14 +466,23 @@ async fn metadata(State(state): State<AppState>) -> Fhir {
     let mut resources: Vec<Value> = served()
         .into_iter()
         .map(|(ty, spec)| {
-            let mut v = json!({
-                "type": ty,
-                "interaction": [{"code": "read"}, {"code": "vread"}, {"code": "history-instance"}, {"code": "search-type"}],
-                "versioning": "versioned",
-                "readHistory": true,
-                "conditionalRead": "not-match",
-                "searchParam": spec.params.iter().map(|(n, k)| json!({"name": n, "type": k.code()})).collect::<Vec<_>>(),
-            });
+            let mut v = if versioned(ty) {
+                json!({
+                    "type": ty,
+                    "interaction": [{"code": "read"}, {"code": "vread"}, {"code": "history-instance"}, {"code": "search-type"}],
+                    "versioning": "versioned",
+                    "readHistory": true,
+                    "conditionalRead": "not-match",
+                })
+            } else {
+                json!({
+                    "type": ty,
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "versioning": "no-version",
+                    "readHistory": false,
+                })
+            };
+            v["searchParam"] = spec.params.iter().map(|(n, k)| json!({"name": n, "type": k.code()})).collect::<Vec<_>>().into();
             if !spec.includes.is_empty() {
                 v["searchInclude"] = json!(spec.includes);
             }

@@ -26,6 +26,7 @@ mod dispensing;
 mod errors;
 mod fhir;
 mod fhir_export;
+mod fhir_pharmacy;
 mod fhir_transactions;
 mod fhir_versions;
 mod fhir_writes;
