@@ -34,5 +34,6 @@ doctor="$(token doctor)"
 specialist="$(token specialist)"
 hospital="$(curl -fsS "$base/api/v1/me" -H "Authorization: Bearer $specialist" |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["institution_id"])')"
-GONGTI_FHIR_BASE="$base/fhir" GONGTI_DOCTOR_TOKEN="$doctor" GONGTI_SPECIALIST_TOKEN="$specialist" \
+GONGTI_STORY_TOKEN="$(token nhdoctor)" \
+  GONGTI_FHIR_BASE="$base/fhir" GONGTI_DOCTOR_TOKEN="$doctor" GONGTI_SPECIALIST_TOKEN="$specialist" \
   GONGTI_HOSPITAL="Organization/$hospital" "$venv/bin/python" scripts/fhir_clients.py

@@ -304,6 +304,43 @@ def refer(doctor, enrolled):
     raise AssertionError("no hypertensive patient to refer")
 
 
+@task("the cloud pharmacy: a delivered prescription, its fill and its 门特 settlement")
+def cloud_pharmacy(server, py, token):
+    """The demo's story (`nhdoctor`'s patient): the prescription's lines parsed by the R4
+    models with their review Task, the dispenses, the Claim and the bureau's answer."""
+    import requests
+
+    from fhirclient.models.claimresponse import ClaimResponse
+    from fhirclient.models.medicationdispense import MedicationDispense
+    from fhirclient.models.medicationrequest import MedicationRequest
+
+    api = BASE.rsplit("/fhir", 1)[0] + "/api/v1"
+    mine = requests.get(f"{api}/prescriptions", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    mine.raise_for_status()
+    delivered = [p for p in mine.json()["items"] if p["status"] == "dispensed"]
+    assert delivered, "the demo's story has no delivered prescription"
+    rx = delivered[0]
+    patient = f"Patient/{rx['resident']['id']}"
+    lines = search(server, MedicationRequest, patient=patient, status="completed")
+    assert any(m.groupIdentifier.value == str(rx["id"]) for m in lines), [m.id for m in lines]
+    first = MedicationRequest.read(f"{rx['id']}-1", server)
+    assert first.intent == "order" and first.dosageInstruction[0].timing.repeat.frequency >= 1
+    dispenses = search(server, MedicationDispense, patient=patient)
+    assert dispenses and all(d.status == "completed" for d in dispenses), dispenses
+    answers = search(server, ClaimResponse, patient=patient, status="active")
+    assert answers and answers[0].outcome == "complete"
+    review = py.resources("Task").search(patient=patient).fetch_all()
+    assert any(t["id"] == f"review-{rx['id']}" and t["status"] == "completed" for t in review)
+    issued = requests.get(
+        f"{BASE}/MedicationRequest/{rx['id']}-1/_history/1",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert MedicationRequest(issued.json()).status == "on-hold", issued.text
+    known = py.resources("MedicationKnowledge").search(**{"ingredient-code": "metformin"}).fetch_all()
+    assert known and known[0]["cost"][0]["cost"]["currency"] == "CNY", known
+
+
 def main():
     doctor, specialist = os.environ["GONGTI_DOCTOR_TOKEN"], os.environ["GONGTI_SPECIALIST_TOKEN"]
     server, py = smart(doctor), pyclient(doctor)
@@ -330,6 +367,8 @@ def main():
     hospital_server = smart(specialist)
     referrals = incoming_referrals(hospital_server, os.environ["GONGTI_HOSPITAL"])
     referrals_and_appointments(pyclient(specialist), referrals)
+    story = os.environ["GONGTI_STORY_TOKEN"]
+    cloud_pharmacy(smart(story), pyclient(story), story)
     print(f"{len(DONE)} tasks done")
 
 

@@ -226,6 +226,8 @@ pub struct DemoSummary {
     pub schedules: u64,
     /// The generator's own count of the year's chronic-disease indicators.
     pub chronic: crate::demo_chronic::ChronicTruth,
+    /// The cloud pharmacy story's patient (`nhpatient`), when the region holds one.
+    pub story_patient: Option<i64>,
 }
 
 /// Residents of `doctor`'s centre looked at for the demo's own `patient` account.
@@ -406,6 +408,7 @@ impl App {
         let (tertiary, cardio) = first_tertiary.expect("a tertiary hospital");
         let hash = hash_password(password)?;
         let mut demo_staff: Vec<(&str, i64)> = Vec::new();
+        let mut demo_users: Vec<(&str, i64, i64)> = Vec::new();
         for (username, role) in DEMO_USERS {
             let (institution, department, district) = match role {
                 Role::Pharmacist => (
@@ -450,7 +453,7 @@ impl App {
                 )
                 .await?;
             demo_staff.push((username, staff.id));
-            store
+            let user = store
                 .insert_user(
                     &NewUser {
                         username: username.into(),
@@ -461,6 +464,7 @@ impl App {
                     &[demo_entry(now_us, "User", None)],
                 )
                 .await?;
+            demo_users.push((username, staff.id, user));
         }
 
         // Every product of the formulary in stock at the cloud pharmacy and at the
@@ -553,6 +557,27 @@ impl App {
         summary.schedules = self
             .seed_demo_schedules(tertiary, specialist, admin, today)
             .await?;
+        // The cloud pharmacy's story, in 宁河区.
+        let centres: Vec<i64> = homes
+            .iter()
+            .filter(|h| DISTRICTS[h.district_index].0 == crate::demo_pharmacy::STORY_DISTRICT)
+            .map(|h| h.institution_id)
+            .collect();
+        if let Some((_, staff, user)) = demo_users.iter().find(|(u, _, _)| *u == "pharmacist") {
+            summary.story_patient = self
+                .seed_pharmacy_story(
+                    &crate::demo_pharmacy::StoryCast {
+                        centres: &centres,
+                        internet_hospital: internet_hospital.id,
+                        pharmacist: (*staff, *user),
+                        password,
+                        password_hash: &hash,
+                    },
+                    today,
+                    now_us,
+                )
+                .await?;
+        }
         store
             .set_setting(DEMO_SETTING, &format!("seed={seed};residents={residents}"))
             .await?;
@@ -894,6 +919,8 @@ impl App {
         Ok(())
     }
 }
+
+pub use crate::demo_pharmacy::{STORY_DOCTOR, STORY_PATIENT};
 
 /// A demo retired employee's personal account (个人账户), in fen.
 pub const DEMO_ACCOUNT_FEN: i64 = 50_000;

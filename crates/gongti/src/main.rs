@@ -467,6 +467,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("  {username:<11} {}", role.name_zh());
             }
             println!("  {:<11} 居民（自助预约 {url}patient）", "patient");
+            println!(
+                "  {:<11} 家庭医生（宁河区云药房故事）",
+                gongti_app::demo::STORY_DOCTOR
+            );
+            println!(
+                "  {:<11} 居民（宁河区，我的处方 {url}patient/prescriptions）",
+                gongti_app::demo::STORY_PATIENT
+            );
             serve(app, writer, &settings).await?;
         }
         Command::Migrate { db } => {

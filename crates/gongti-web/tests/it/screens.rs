@@ -13,7 +13,7 @@ use crate::support::PASSWORD;
 
 /// Each role and its main pages (`admin` is the city's administrator, opened as
 /// `gongti user create` would).
-const PAGES: [(&str, &[&str]); 10] = [
+const PAGES: [(&str, &[&str]); 11] = [
     (
         "doctor",
         &[
@@ -25,6 +25,7 @@ const PAGES: [(&str, &[&str]); 10] = [
         ],
     ),
     ("nurse", &["/"]),
+    ("nhdoctor", &["/my-prescriptions"]),
     ("pharmacist", &["/", "/review", "/pharmacy"]),
     ("specialist", &["/", "/referrals", "/consultations"]),
     ("hospadmin", &["/", "/schedules"]),
@@ -146,6 +147,26 @@ async fn each_roles_main_pages_are_photographed_at_1440_and_390() {
         problems.extend(photograph(&c, &base, "patient", path).await);
         taken += WIDTHS.len();
     }
+    c.close().await.unwrap();
+    // The cloud pharmacy story's patient: a parcel delivered, a prescription waiting.
+    let c = connect(port).await;
+    fill_sign_in(
+        &c,
+        &format!("{base}/patient/login"),
+        gongti_app::demo::STORY_PATIENT,
+    )
+    .await;
+    wait_for_url(&c, "/patient").await;
+    problems.extend(
+        photograph(
+            &c,
+            &base,
+            gongti_app::demo::STORY_PATIENT,
+            "/patient/prescriptions",
+        )
+        .await,
+    );
+    taken += WIDTHS.len();
     c.close().await.unwrap();
 
     assert!(problems.is_empty(), "{}", problems.join("\n"));
