@@ -226,8 +226,6 @@ pub struct DemoSummary {
     pub schedules: u64,
     /// The generator's own count of the year's chronic-disease indicators.
     pub chronic: crate::demo_chronic::ChronicTruth,
-    /// The cloud pharmacy story's patient (`nhpatient`), when the region holds one.
-    pub story_patient: Option<i64>,
 }
 
 /// Residents of `doctor`'s centre looked at for the demo's own `patient` account.
@@ -408,7 +406,8 @@ impl App {
         let (tertiary, cardio) = first_tertiary.expect("a tertiary hospital");
         let hash = hash_password(password)?;
         let mut demo_staff: Vec<(&str, i64)> = Vec::new();
-        let mut demo_users: Vec<(&str, i64, i64)> = Vec::new();
+        // The internet hospital's pharmacist (staff, user), for the pharmacy's story.
+        let mut pharmacist = None;
         for (username, role) in DEMO_USERS {
             let (institution, department, district) = match role {
                 Role::Pharmacist => (
@@ -464,7 +463,9 @@ impl App {
                     &[demo_entry(now_us, "User", None)],
                 )
                 .await?;
-            demo_users.push((username, staff.id, user));
+            if role == Role::Pharmacist {
+                pharmacist = Some((staff.id, user));
+            }
         }
 
         // Every product of the formulary in stock at the cloud pharmacy and at the
@@ -563,20 +564,19 @@ impl App {
             .filter(|h| DISTRICTS[h.district_index].0 == crate::demo_pharmacy::STORY_DISTRICT)
             .map(|h| h.institution_id)
             .collect();
-        if let Some((_, staff, user)) = demo_users.iter().find(|(u, _, _)| *u == "pharmacist") {
-            summary.story_patient = self
-                .seed_pharmacy_story(
-                    &crate::demo_pharmacy::StoryCast {
-                        centres: &centres,
-                        internet_hospital: internet_hospital.id,
-                        pharmacist: (*staff, *user),
-                        password,
-                        password_hash: &hash,
-                    },
-                    today,
-                    now_us,
-                )
-                .await?;
+        if let Some(pharmacist) = pharmacist {
+            self.seed_pharmacy_story(
+                &crate::demo_pharmacy::StoryCast {
+                    centres: &centres,
+                    internet_hospital: internet_hospital.id,
+                    pharmacist,
+                    password,
+                    password_hash: &hash,
+                },
+                today,
+                now_us,
+            )
+            .await?;
         }
         store
             .set_setting(DEMO_SETTING, &format!("seed={seed};residents={residents}"))

@@ -54,14 +54,14 @@ fn line(name: &str, dose: f64, times: u32) -> DraftLine {
 }
 
 impl App {
-    /// Plays the story; `None` when the region has no elderly chronic patient in
+    /// Plays the story; nothing when the region has no elderly chronic patient in
     /// 宁河区 (a demo too small to hold one).
     pub(crate) async fn seed_pharmacy_story(
         &self,
         cast: &StoryCast<'_>,
         today: time::Date,
         now_us: i64,
-    ) -> AppResult<Option<i64>> {
+    ) -> AppResult<()> {
         let store = &self.store;
         // The patient: someone of 65 or more at a 宁河区 centre under chronic
         // management — under diabetes management first, then a man, then the oldest.
@@ -105,7 +105,7 @@ impl App {
             }
         }
         let Some((resident, centre, disease, icd10, _)) = chosen else {
-            return Ok(None);
+            return Ok(());
         };
         let record = store.resident(resident).await?;
 
@@ -305,6 +305,6 @@ impl App {
             None,
         )
         .await?;
-        Ok(Some(resident))
+        Ok(())
     }
 }

@@ -14,6 +14,7 @@ pub mod id_number;
 pub mod insurance;
 pub mod lab;
 pub mod measure;
+pub mod money;
 pub mod names;
 pub mod pharmacy;
 pub mod phone;

@@ -136,24 +136,4 @@ pub(crate) fn masked_id_text(n: &str) -> String {
     )
 }
 
-/// An amount kept in fen, as yuan with two decimals (e.g. 12000 → "120.00").
-pub(crate) fn yuan(fen: i64) -> String {
-    let sign = if fen < 0 { "-" } else { "" };
-    format!("{sign}{}.{:02}", (fen / 100).abs(), (fen % 100).abs())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn fen_are_shown_as_yuan() {
-        for (fen, shown) in [
-            (12_000, "120.00"),
-            (5, "0.05"),
-            (1_999, "19.99"),
-            (0, "0.00"),
-            (-250, "-2.50"),
-        ] {
-            assert_eq!(super::yuan(fen), shown);
-        }
-    }
-}
+pub(crate) use gongti_core::money::yuan;

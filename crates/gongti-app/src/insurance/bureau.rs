@@ -18,10 +18,7 @@ use serde_json::{Value, json};
 use crate::{AppError, AppResult};
 
 /// Fen as the platform writes money: yuan with two decimals.
-pub fn yuan(fen: i64) -> String {
-    let sign = if fen < 0 { "-" } else { "" };
-    format!("{sign}{}.{:02}", fen.abs() / 100, fen.abs() % 100)
-}
+pub use gongti_core::money::yuan;
 
 /// The platform's money back to fen (`None` unless it is yuan with at most two
 /// decimals).
@@ -227,7 +224,7 @@ impl BureauSimulator {
             "overlmt_amt": yuan(split.over_cap_fen),
             "preselfpay_amt": yuan(split.pre_self_fen),
             "inscp_scp_amt": yuan(split.in_scope_fen),
-            "selfpay_prop": if l["chrgitm_lv"] == "02" { format!("{:.2}", policy.class_b_selfpay_bp as f64 / 10_000.0) } else { "0.00".into() },
+            "selfpay_prop": if l["chrgitm_lv"] == class_code(InsuranceClass::B) { format!("{:.2}", policy.class_b_selfpay_bp as f64 / 10_000.0) } else { "0.00".into() },
         })).collect::<Vec<_>>()}),
         )
     }

@@ -128,12 +128,7 @@ impl App {
         }
         let view = self.prescription_unaudited(id).await?;
         // Never settled once it can no longer be filled.
-        let issued_on = time::OffsetDateTime::from_unix_timestamp_nanos(
-            i128::from(view.content.issued_at_us) * 1000,
-        )
-        .map_err(|e| anyhow::anyhow!("prescription {id}'s issue time: {e}"))?
-        .to_offset(crate::DISPLAY_OFFSET)
-        .date();
+        let issued_on = crate::readings::local_day(view.content.issued_at_us);
         if gongti_core::pharmacy::dispense::last_valid_day(issued_on, view.content.validity_days)
             < self.today()
         {
@@ -429,11 +424,7 @@ impl App {
         ctx: &Ctx,
         id: i64,
     ) -> AppResult<(SettlementRecord, crate::pharmacy::PrescriptionView)> {
-        let record = match self.store.settlement(id).await {
-            Ok(r) => r,
-            Err(gongti_store::StoreError::NotFound) => return Err(AppError::NotFound),
-            Err(e) => return Err(e.into()),
-        };
+        let record = self.store.settlement(id).await?;
         let prescription = self.prescription(ctx, record.prescription_id).await?;
         Ok((record, prescription))
     }

@@ -21,7 +21,7 @@ use gongti_store::{
     StoreError,
 };
 
-use crate::{App, AppError, AppResult, Ctx, DISPLAY_OFFSET};
+use crate::{App, AppError, AppResult, Ctx};
 
 /// The longest delivery address and note.
 pub const ADDRESS_MAX_CHARS: usize = 200;
@@ -40,10 +40,6 @@ pub enum Handover {
     },
     /// Packed for the delivery the prescription was routed for.
     Delivery,
-}
-
-fn now_day(app: &App) -> time::Date {
-    app.today()
 }
 
 impl App {
@@ -216,13 +212,8 @@ impl App {
         };
         // Still valid today, and authentic: the version's and the pass's signatures.
         let view = self.prescription_unaudited(id).await?;
-        let issued_on = time::OffsetDateTime::from_unix_timestamp_nanos(
-            i128::from(view.content.issued_at_us) * 1000,
-        )
-        .map_err(|e| anyhow::anyhow!("prescription {id}'s issue time: {e}"))?
-        .to_offset(DISPLAY_OFFSET)
-        .date();
-        if last_valid_day(issued_on, view.content.validity_days) < now_day(self) {
+        let issued_on = crate::readings::local_day(view.content.issued_at_us);
+        if last_valid_day(issued_on, view.content.validity_days) < self.today() {
             return Err(self
                 .refuse(entry, AppError::Conflict("prescription_expired"))
                 .await);
@@ -475,16 +466,9 @@ impl App {
             return Err(self.refuse(entry, AppError::Forbidden).await);
         };
         let page = self.store.pharmacy_board(pharmacy, after, limit).await?;
-        let mut residents = Vec::with_capacity(page.items.len());
-        for b in &page.items {
-            residents.push(
-                self.store
-                    .prescription(b.prescription_id)
-                    .await?
-                    .resident_id,
-            );
-        }
-        entry.resource_id = Some(gongti_core::coverage::encode_ids(residents));
+        entry.resource_id = Some(gongti_core::coverage::encode_ids(
+            page.items.iter().map(|b| b.resident_id),
+        ));
         entry.detail = Some(format!("{} listed", page.items.len()));
         self.audit.record(vec![entry]).await?;
         Ok(page)

@@ -434,19 +434,28 @@ impl App {
     /// Whether the signed-in pharmacist may review `record` (DOMAIN.md §4: 药师 or
     /// above with the years; of its institution, or of the region's cloud pharmacy).
     async fn may_review(&self, ctx: &Ctx, record: &PrescriptionRecord) -> AppResult<bool> {
+        let Some(own) = self.reviewer_institution(ctx).await? else {
+            return Ok(false);
+        };
+        Ok(own == record.institution_id || self.is_cloud_pharmacy(own).await?)
+    }
+
+    /// The institution of the signed-in person when they are a pharmacist qualified to
+    /// review (in person, 药师 or above with the years); `None` otherwise.
+    async fn reviewer_institution(&self, ctx: &Ctx) -> AppResult<Option<i64>> {
         let p = &ctx.principal;
-        if p.role != Role::Pharmacist || p.scopes.is_some() {
-            return Ok(false);
-        }
-        let Some(own) = p.institution_id else {
-            return Ok(false);
+        let Some(own) = p
+            .institution_id
+            .filter(|_| p.role == Role::Pharmacist && p.scopes.is_none())
+        else {
+            return Ok(None);
         };
         let staff = self.store.staff_member(p.staff_id).await?;
         let years = u32::try_from(staff.practice_years).unwrap_or(0);
-        if !self.knowledge().may_review(staff.title.as_deref(), years) {
-            return Ok(false);
-        }
-        Ok(own == record.institution_id || self.is_cloud_pharmacy(own).await?)
+        Ok(self
+            .knowledge()
+            .may_review(staff.title.as_deref(), years)
+            .then_some(own))
     }
 
     async fn is_cloud_pharmacy(&self, institution_id: i64) -> AppResult<bool> {
@@ -773,15 +782,7 @@ impl App {
         limit: u32,
     ) -> AppResult<QueuePage> {
         let mut entry = self.rx_entry(ctx, "prescription.queue", Outcome::Ok);
-        let p = &ctx.principal;
-        let qualified = if p.role == Role::Pharmacist && p.scopes.is_none() {
-            let staff = self.store.staff_member(p.staff_id).await?;
-            let years = u32::try_from(staff.practice_years).unwrap_or(0);
-            self.knowledge().may_review(staff.title.as_deref(), years)
-        } else {
-            false
-        };
-        let Some(own) = p.institution_id.filter(|_| qualified) else {
+        let Some(own) = self.reviewer_institution(ctx).await? else {
             return Err(self.refuse(entry, AppError::Forbidden).await);
         };
         let scope = if self.is_cloud_pharmacy(own).await? {

@@ -118,6 +118,7 @@ pub struct FillStep<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoardItem {
     pub prescription_id: i64,
+    pub resident_id: i64,
     pub resident_name: String,
     pub fulfilment: Option<String>,
     /// The prescription's status (`passed`) or the fill's.
@@ -401,12 +402,12 @@ impl Store {
     ) -> Result<Page<BoardItem>> {
         let sql = String::from(
             "SELECT * FROM (
-               SELECT p.id AS prescription_id, r.name AS resident_name, p.fulfilment, p.status,
+               SELECT p.id AS prescription_id, p.resident_id, r.name AS resident_name, p.fulfilment, p.status,
                       p.delivery_address, p.changed_at_us
                  FROM prescriptions p JOIN residents r ON r.id = p.resident_id
                 WHERE p.pharmacy_id = $1 AND p.status = 'passed'
                UNION ALL
-               SELECT f.prescription_id, r.name, f.fulfilment, f.status, f.delivery_address, f.changed_at_us
+               SELECT f.prescription_id, p.resident_id, r.name, f.fulfilment, f.status, f.delivery_address, f.changed_at_us
                  FROM prescription_fills f JOIN prescriptions p ON p.id = f.prescription_id
                  JOIN residents r ON r.id = p.resident_id
                 WHERE f.pharmacy_id = $1 AND f.status IN ('packed', 'dispatched', 'in_transit', 'failed')
@@ -418,6 +419,7 @@ impl Store {
                 .fetch_all(pool).await?;
             rows.iter().map(|r| Ok(BoardItem {
                 prescription_id: r.i64("prescription_id")?,
+                resident_id: r.i64("resident_id")?,
                 resident_name: r.text("resident_name")?,
                 fulfilment: r.opt_text("fulfilment")?,
                 status: r.text("status")?,

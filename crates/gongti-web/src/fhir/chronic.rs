@@ -25,7 +25,7 @@ use crate::{AppState, wording};
 
 pub(super) const ICD10: &str = "http://hl7.org/fhir/sid/icd-10";
 const LOINC: &str = "http://loinc.org";
-const UCUM: &str = "http://unitsofmeasure.org";
+pub(super) const UCUM: &str = "http://unitsofmeasure.org";
 const MEASURE_BASE: &str = "urn:gongti:measure";
 const CONDITION_CLINICAL: &str = "http://terminology.hl7.org/CodeSystem/condition-clinical";
 const EPISODE_STATUS: &str = "http://hl7.org/fhir/episode-of-care-status";
@@ -78,7 +78,7 @@ pub(super) fn routes() -> axum::Router<AppState> {
     router
 }
 
-fn patient_ref(id: i64) -> Value {
+pub(super) fn patient_ref(id: i64) -> Value {
     json!({"reference": format!("Patient/{id}")})
 }
 
@@ -400,8 +400,8 @@ pub(super) fn flag(a: &AlertRecord) -> Value {
     })
 }
 
-/// The patient a patient-scoped search reads (`patient`, `subject` or an
-/// appointment's `actor`; required: access is decided per patient). `Ok(None)` when the
+/// The patient a patient-scoped search reads (`patient`, `subject`, an
+/// appointment's `actor` or a coverage's `beneficiary`; required: access is decided per patient). `Ok(None)` when the
 /// references can match no patient here, so the answer is empty.
 pub(super) fn patient_of(s: &Search, base: &str) -> Result<Option<i64>, ApiError> {
     let missing = ApiError::bad_request(
@@ -410,7 +410,12 @@ pub(super) fn patient_of(s: &Search, base: &str) -> Result<Option<i64>, ApiError
         "Search by patient: give the patient parameter",
     )
     .fhir();
-    s.one_referenced(&["patient", "subject", "actor"], "Patient", base, missing)
+    s.one_referenced(
+        &["patient", "subject", "actor", "beneficiary"],
+        "Patient",
+        base,
+        missing,
+    )
 }
 
 /// Answers a patient-scoped search: the list filtered, then sorted by `date` when
@@ -723,11 +728,9 @@ pub(super) async fn list(
                 .resident_referrals(ctx, patient, None, PATIENT_RECORDS_MAX)
                 .await
                 .map_err(fhir_err)?;
-            let reviews = super::pharmacy::review_tasks(state, ctx, patient).await?;
             list.iter()
                 .map(task)
                 .chain(referrals.items.iter().map(super::referral::referral_task))
-                .chain(reviews)
                 .filter(|t| s.tokens_match("status", &[(TASK_STATUS, &code(t, &["status"]))]))
                 .map(|t| (Range::instant(0), t))
                 .collect()
@@ -755,7 +758,26 @@ async fn search_scoped(
 ) -> FhirResult {
     let s = q.search(spec)?;
     let found = match patient_of(&s, &base_url(&state))? {
-        Some(patient) => list(ty, &state, &ctx, &s, patient).await?,
+        Some(patient) => {
+            let mut found = list(ty, &state, &ctx, &s, patient).await?;
+            if ty == "Task" {
+                // The prescriptions' reviews, beside the follow-up and referral tasks
+                // (read by their own read: `Task/review-{id}`).
+                found.extend(
+                    super::pharmacy::review_tasks(&state, &ctx, patient)
+                        .await?
+                        .into_iter()
+                        .filter(|t| {
+                            s.tokens_match(
+                                "status",
+                                &[(TASK_STATUS, t["status"].as_str().unwrap_or(""))],
+                            )
+                        })
+                        .map(|t| (Range::instant(0), t)),
+                );
+            }
+            found
+        }
         None => Vec::new(),
     };
     Ok(answer(&state, ty, &s, found))

@@ -22,12 +22,12 @@ use gongti_core::pharmacy::prescription::{RxContent, RxStatus};
 use gongti_store::SettlementRecord;
 use serde_json::{Value, json};
 
-use super::chronic::{PATIENT_RECORDS_MAX, answer, patient_of};
+use super::chronic::{ICD10, PATIENT_RECORDS_MAX, UCUM, answer, patient_of, patient_ref};
 use super::search::{FhirQuery, Kind, Range, Search, Spec, local_day, searchset};
 use super::{Fhir, FhirResult, base_url, fhir_err};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::views::utc;
+use crate::views::{utc, yuan};
 
 const PRESCRIPTION_SYSTEM: &str = "urn:gongti:prescription";
 const INGREDIENT_SYSTEM: &str = "urn:gongti:ingredient";
@@ -38,8 +38,6 @@ const SETTLEMENT_ID_SYSTEM: &str = "urn:gongti:nhsa-setl-id";
 const SETTLEMENT_SPLIT_SYSTEM: &str = "urn:gongti:settlement-split";
 const INSUTYPE_SYSTEM: &str = "urn:gongti:nhsa-insutype";
 const PSN_NO_SYSTEM: &str = "urn:gongti:nhsa-psn-no";
-const ICD10: &str = "http://hl7.org/fhir/sid/icd-10";
-const UCUM: &str = "http://unitsofmeasure.org";
 const RX_STATUS: &str = "http://hl7.org/fhir/CodeSystem/medicationrequest-status";
 const DISPENSE_STATUS: &str = "http://terminology.hl7.org/CodeSystem/medicationdispense-status";
 const FM_STATUS: &str = "http://hl7.org/fhir/fm-status";
@@ -73,10 +71,6 @@ fn not_found() -> ApiError {
     ApiError::not_found().fhir()
 }
 
-fn patient_ref(id: i64) -> Value {
-    json!({"reference": format!("Patient/{id}")})
-}
-
 /// Money as R4 writes it: yuan, currency CNY (fen are exact in two decimals).
 fn money(fen: i64) -> Value {
     json!({"value": fen as f64 / 100.0, "currency": "CNY"})
@@ -99,7 +93,7 @@ struct RxState {
     status: RxStatus,
     version: i64,
     at_us: i64,
-    staff_id: Option<i64>,
+    staff_id: i64,
     reason: Option<String>,
 }
 
@@ -113,7 +107,7 @@ fn states(view: &PrescriptionView) -> Vec<RxState> {
                 status: RxStatus::parse(&s.status)?,
                 version: s.version,
                 at_us: s.at_us,
-                staff_id: Some(s.staff_id),
+                staff_id: s.staff_id,
                 reason: s.reason.clone(),
             })
         })
@@ -123,7 +117,7 @@ fn states(view: &PrescriptionView) -> Vec<RxState> {
             status: RxStatus::Dispensed,
             version: view.record.version,
             at_us: fill.dispensed_at_us,
-            staff_id: Some(fill.staff_id),
+            staff_id: fill.staff_id,
             reason: None,
         });
     }
@@ -337,9 +331,7 @@ fn review_task(view: &PrescriptionView, k: usize) -> Option<Value> {
             .rev()
             .find(|s| matches!(s.status, RxStatus::Passed | RxStatus::Refused));
         if let Some(d) = decided {
-            if let Some(staff) = d.staff_id {
-                v["owner"] = json!({"reference": format!("Practitioner/{staff}")});
-            }
+            v["owner"] = json!({"reference": format!("Practitioner/{}", d.staff_id)});
             v["executionPeriod"] = json!({"start": utc(first_at), "end": utc(d.at_us)});
         }
     }
@@ -367,8 +359,7 @@ fn medication_dispense(view: &PrescriptionView, line: usize, k: usize) -> Option
         .lines
         .iter()
         .find(|l| usize::try_from(l.line_no).ok() == Some(line))?;
-    let content = content_of(view, view.record.version)?;
-    let rx_line = content.lines.get(line)?;
+    let rx_line = view.content.lines.get(line)?;
     let kb = Knowledge::builtin();
     let product = kb.product(&filled.product_code);
     let status = FillStatus::parse(&event.status);
@@ -387,16 +378,10 @@ fn medication_dispense(view: &PrescriptionView, line: usize, k: usize) -> Option
         "quantity": {"value": filled.packs, "unit": product.map_or("盒", |p| p.pack_unit.as_str())},
         "daysSupply": days(rx_line.days),
         "whenPrepared": utc(fill.dispensed_at_us),
-        "note": [{"text": format!("{} · 金额 {} 元", fill.pharmacy_name, gongti_app::insurance::bureau::yuan(filled.amount_fen))}],
+        "note": [{"text": format!("{} · 金额 {} 元", fill.pharmacy_name, yuan(filled.amount_fen))}],
     });
-    let handed = fill.events[..k].iter().rev().find(|e| {
-        matches!(
-            FillStatus::parse(&e.status),
-            Some(FillStatus::Collected | FillStatus::Delivered)
-        )
-    });
-    if let Some(e) = handed {
-        v["whenHandedOver"] = utc(e.at_us).into();
+    if let Some(at) = handed_over(&fill.events[..k]) {
+        v["whenHandedOver"] = utc(at).into();
         // The patient, or an agent (whose identity the pharmacy recorded).
         v["receiver"] = if fill.by_agent {
             json!([{"display": "代取人 agent (identity recorded by the pharmacy)"}])
@@ -405,6 +390,20 @@ fn medication_dispense(view: &PrescriptionView, line: usize, k: usize) -> Option
         };
     }
     Some(v)
+}
+
+/// When the drugs were handed over (collected or delivered), among `events`.
+fn handed_over(events: &[gongti_store::FillEvent]) -> Option<i64> {
+    events
+        .iter()
+        .rev()
+        .find(|e| {
+            matches!(
+                FillStatus::parse(&e.status),
+                Some(FillStatus::Collected | FillStatus::Delivered)
+            )
+        })
+        .map(|e| e.at_us)
 }
 
 /// How many versions a MedicationDispense has (its fill's events).
@@ -590,7 +589,7 @@ fn claim_response(s: &SettlementRecord, k: usize) -> Option<Value> {
         "disposition": if k >= 2 {
             format!("已冲正 reversed · 政策 {}", s.policy_version)
         } else {
-            format!("门特结算 settled · 政策 {} · 个人负担 {} 元", s.policy_version, gongti_app::insurance::bureau::yuan(patient_fen))
+            format!("门特结算 settled · 政策 {} · 个人负担 {} 元", s.policy_version, yuan(patient_fen))
         },
         "total": [
             adjudication("submitted", f.total_fen, false),
@@ -927,20 +926,7 @@ async fn medication_dispenses(
             let Some(v) = medication_dispense(view, line, dispense_versions(view)) else {
                 continue;
             };
-            let handed = v["whenHandedOver"]
-                .as_str()
-                .is_some()
-                .then(|| {
-                    fill.events.iter().rev().find(|e| {
-                        matches!(
-                            FillStatus::parse(&e.status),
-                            Some(FillStatus::Collected | FillStatus::Delivered)
-                        )
-                    })
-                })
-                .flatten()
-                .map(|e| e.at_us);
-            let when_ok = match handed {
+            let when_ok = match handed_over(&fill.events) {
                 Some(at) => s.dates_match("whenhandedover", Range::instant(at), now),
                 None => !s.has("whenhandedover"),
             };
@@ -1026,7 +1012,7 @@ async fn read_detected_issue(
 }
 
 /// A resident's review Tasks (for the `Task` search beside the follow-up and referral
-/// tasks).
+/// tasks; `$everything` has them from `patient_records`).
 pub(super) async fn review_tasks(
     state: &AppState,
     ctx: &Ctx,
@@ -1054,15 +1040,7 @@ async fn coverages(
     q: FhirQuery,
 ) -> FhirResult {
     let s = q.search(&COVERAGE)?;
-    let base = base_url(&state);
-    let missing = ApiError::bad_request(
-        "patient_required",
-        "请指定 patient 参数",
-        "Search by patient: give the patient parameter",
-    )
-    .fhir();
-    let Some(patient) = s.one_referenced(&["patient", "beneficiary"], "Patient", &base, missing)?
-    else {
+    let Some(patient) = patient_of(&s, &base_url(&state))? else {
         return Ok(answer(&state, "Coverage", &s, Vec::new()));
     };
     let ins = state
@@ -1170,10 +1148,15 @@ async fn claim_responses(
         return Ok(answer(&state, "ClaimResponse", &s, Vec::new()));
     };
     let now = super::chronic::now_us(&state);
-    let found = settlements_of(&state, &ctx, patient)
-        .await?
+    // The bureau's answers need no prescription: the settlements alone.
+    let found = state
+        .app
+        .resident_insurance(&ctx, patient)
+        .await
+        .map_err(fhir_err)?
+        .settlements
         .iter()
-        .filter_map(|(r, _)| {
+        .filter_map(|r| {
             claim_response(r, claim_versions(r)).map(|v| (Range::instant(r.settled_at_us), v))
         })
         .filter(|(when, v)| {
@@ -1351,8 +1334,8 @@ pub(super) async fn patient_records(
         .map(|(_, v)| v)
         .collect();
     out.extend(all_issues(&views).into_iter().map(|(_, v)| v));
-    // The review Tasks come with the patient's other tasks (`chronic::list`).
     for view in &views {
+        out.extend(review_task(view, states(view).len()));
         if let Some(fill) = &view.fill {
             for l in &fill.lines {
                 let line = usize::try_from(l.line_no).unwrap_or(usize::MAX);
