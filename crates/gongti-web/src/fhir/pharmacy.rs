@@ -18,7 +18,7 @@ use gongti_app::insurance::ResidentInsurance;
 use gongti_app::pharmacy::PrescriptionView;
 use gongti_core::pharmacy::dispense::{FillStatus, last_valid_day};
 use gongti_core::pharmacy::knowledge::{Antimicrobial, Control, Knowledge, Product, Tier};
-use gongti_core::pharmacy::prescription::{RxContent, RxStatus};
+use gongti_core::pharmacy::prescription::{RxContent, RxStatus, Step};
 use gongti_store::SettlementRecord;
 use serde_json::{Value, json};
 
@@ -240,8 +240,25 @@ fn findings_of(view: &PrescriptionView, version: i64) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-/// Finding `n` (from 1) of `version` as a DetectedIssue: written once, never changed.
-fn detected_issue(view: &PrescriptionView, version: i64, n: usize) -> Option<Value> {
+/// The prescriber's second signature (双签确认) on `version`'s findings, if given.
+fn confirmation(view: &PrescriptionView, version: i64) -> Option<&gongti_store::StepRecord> {
+    view.steps
+        .iter()
+        .find(|s| s.version == version && Step::parse(&s.step) == Some(Step::Confirm))
+}
+
+/// How many versions a finding of `version` has: as found, and once the prescriber
+/// confirmed it.
+fn issue_versions(view: &PrescriptionView, version: i64) -> usize {
+    1 + usize::from(confirmation(view, version).is_some())
+}
+
+/// Finding `n` (from 1) of `version` as a DetectedIssue at its version `k` (from 1):
+/// as the screen found it, then with the prescriber's confirmation as its mitigation.
+fn detected_issue(view: &PrescriptionView, version: i64, n: usize, k: usize) -> Option<Value> {
+    if k == 0 || k > issue_versions(view, version) {
+        return None;
+    }
     let f = findings_of(view, version).get(n.checked_sub(1)?)?.clone();
     let kept = view.versions.iter().find(|v| v.version == version)?;
     let rx = view.record.id;
@@ -285,8 +302,14 @@ fn detected_issue(view: &PrescriptionView, version: i64, n: usize) -> Option<Val
     if let Some(basis) = f["basis"].as_str().filter(|b| !b.is_empty()) {
         v["evidence"] = json!([{"code": [{"text": format!("依据 basis: {basis}")}]}]);
     }
-    if f["confirmed"] == true {
-        v["mitigation"] = json!([{"action": {"text": "医生双签确认 confirmed by the prescriber"}, "date": utc(kept.at_us)}]);
+    if let Some(c) = confirmation(view, version).filter(|_| k >= 2) {
+        v["meta"] = json!({"versionId": "2", "lastUpdated": utc(c.at_us)});
+        let reason = c.reason.as_deref().unwrap_or("");
+        v["mitigation"] = json!([{
+            "action": {"text": format!("医生双签确认 confirmed by the prescriber: {reason}")},
+            "date": utc(c.at_us),
+            "author": {"reference": format!("Practitioner/{}", c.staff_id), "display": c.staff_name},
+        }]);
     }
     Some(v)
 }
@@ -962,7 +985,8 @@ fn all_issues(views: &[PrescriptionView]) -> Vec<(Range, Value)> {
         .flat_map(|view| {
             view.versions.iter().flat_map(move |kept| {
                 (1..=findings_of(view, kept.version).len()).filter_map(move |n| {
-                    let v = detected_issue(view, kept.version, n)?;
+                    let v =
+                        detected_issue(view, kept.version, n, issue_versions(view, kept.version))?;
                     Some((Range::instant(kept.at_us), v))
                 })
             })
@@ -993,20 +1017,21 @@ async fn detected_issues(
     Ok(answer(&state, "DetectedIssue", &s, found))
 }
 
-/// `{prescription}-v{version}-{n}`.
+/// A finding's id: `{prescription}-v{version}-{n}`.
+fn issue_id(id: &str) -> Option<(i64, i64, usize)> {
+    let (rx, rest) = id.split_once("-v")?;
+    let (version, n) = rest.split_once('-')?;
+    Some((rx.parse().ok()?, version.parse().ok()?, n.parse().ok()?))
+}
+
 async fn read_detected_issue(
     State(state): State<AppState>,
     axum::Extension(ctx): axum::Extension<Ctx>,
     Path(id): Path<String>,
 ) -> FhirResult {
-    let parse = || -> Option<(i64, i64, usize)> {
-        let (rx, rest) = id.split_once("-v")?;
-        let (version, n) = rest.split_once('-')?;
-        Some((rx.parse().ok()?, version.parse().ok()?, n.parse().ok()?))
-    };
-    let (rx, version, n) = parse().ok_or_else(not_found)?;
+    let (rx, version, n) = issue_id(&id).ok_or_else(not_found)?;
     let view = state.app.prescription(&ctx, rx).await.map_err(fhir_err)?;
-    detected_issue(&view, version, n)
+    detected_issue(&view, version, n, issue_versions(&view, version))
         .map(Fhir)
         .ok_or_else(not_found)
 }
@@ -1317,7 +1342,13 @@ pub(super) async fn versions(
                 })
                 .collect()
         }
-        // A finding is written once.
+        "DetectedIssue" => {
+            let (rx, version, n) = issue_id(id).ok_or_else(not_found)?;
+            let view = read(rx).await?;
+            (1..=issue_versions(&view, version))
+                .filter_map(|k| detected_issue(&view, version, n, k))
+                .collect()
+        }
         _ => Vec::new(),
     })
 }

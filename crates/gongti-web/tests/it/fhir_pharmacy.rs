@@ -365,6 +365,50 @@ async fn a_prescriptions_whole_chain_reads_and_validates_over_fhir() {
         );
         save("morphine", &r.text);
 
+        // A finding the prescriber confirmed with a second signature: its mitigation is
+        // that confirmation, a second version of the finding.
+        let d = draft(&t, vec![line("苯磺酸氨氯地平片", 20.0, "mg", 1, 7)], &[]);
+        let r = t
+            .post("/api/v1/prescriptions", &doctor, issue_body(&d, PASSWORD))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let over = r.json()["id"].as_i64().unwrap();
+        let r = t
+            .get(&format!("/fhir/DetectedIssue/{over}-v1-1"), &doctor)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert!(r.json().get("mitigation").is_none(), "{}", r.text);
+        let r = step(
+            &t,
+            &reviewer,
+            over,
+            json!({"step": "return", "reason": "剂量超说明书上限"}),
+        )
+        .await;
+        assert_eq!(r.json()["status"], "returned", "{}", r.text);
+        let r = step(
+            &t,
+            &doctor,
+            over,
+            json!({"step": "confirm", "reason": "血压控制不佳，已知情", "password": PASSWORD}),
+        )
+        .await;
+        assert_eq!(r.json()["status"], "pending_review", "{}", r.text);
+        let issue = get(format!("/fhir/DetectedIssue/{over}-v1-1")).await.json();
+        assert_eq!(issue["meta"]["versionId"], "2");
+        assert!(
+            issue["mitigation"][0]["action"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("血压控制不佳，已知情"),
+            "{issue}"
+        );
+        let r = get(format!("/fhir/DetectedIssue/{over}-v1-1/_history")).await;
+        save("detected-issue-history", &r.text);
+        let kept = entries(&r.json());
+        assert_eq!(kept.len(), 2);
+        assert!(kept[1].get("mitigation").is_none(), "as found: {}", kept[1]);
+
         // The whole record.
         let r = get(format!("/fhir/Patient/{resident}/$everything?_count=200")).await;
         save("everything", &r.text);
