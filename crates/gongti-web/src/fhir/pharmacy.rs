@@ -1235,21 +1235,25 @@ fn products_matching<'k>(s: &Search, kb: &'k Knowledge) -> Vec<&'k Product> {
         .collect()
 }
 
-async fn medications(State(state): State<AppState>, q: FhirQuery) -> FhirResult {
-    let s = q.search(&MEDICATION)?;
-    let kb = Knowledge::builtin();
-    let all = products_matching(&s, kb)
+/// A search of the formulary: the products it names, each as `ty`, paged.
+fn formulary_search(
+    state: &AppState,
+    q: &FhirQuery,
+    ty: &str,
+    spec: &Spec,
+    render: fn(&Product) -> Value,
+) -> FhirResult {
+    let s = q.search(spec)?;
+    let all = products_matching(&s, Knowledge::builtin())
         .into_iter()
-        .map(medication)
+        .map(render)
         .collect();
     let page = s.page_of(all);
-    Ok(Fhir(searchset(
-        &base_url(&state),
-        "Medication",
-        &s,
-        page,
-        Vec::new(),
-    )))
+    Ok(Fhir(searchset(&base_url(state), ty, &s, page, Vec::new())))
+}
+
+async fn medications(State(state): State<AppState>, q: FhirQuery) -> FhirResult {
+    formulary_search(&state, &q, "Medication", &MEDICATION, medication)
 }
 
 async fn read_medication(Path(id): Path<String>) -> FhirResult {
@@ -1259,20 +1263,13 @@ async fn read_medication(Path(id): Path<String>) -> FhirResult {
 }
 
 async fn knowledges(State(state): State<AppState>, q: FhirQuery) -> FhirResult {
-    let s = q.search(&MEDICATION_KNOWLEDGE)?;
-    let kb = Knowledge::builtin();
-    let all = products_matching(&s, kb)
-        .into_iter()
-        .map(medication_knowledge)
-        .collect();
-    let page = s.page_of(all);
-    Ok(Fhir(searchset(
-        &base_url(&state),
+    formulary_search(
+        &state,
+        &q,
         "MedicationKnowledge",
-        &s,
-        page,
-        Vec::new(),
-    )))
+        &MEDICATION_KNOWLEDGE,
+        medication_knowledge,
+    )
 }
 
 async fn read_knowledge(Path(id): Path<String>) -> FhirResult {
