@@ -93,7 +93,7 @@ impl App {
         use_account: bool,
     ) -> AppResult<(Value, Vec<PricedLine>)> {
         let record = self.rx_record(id, entry).await?;
-        let (routed, _, _) = self.store.prescription_route(id).await?;
+        let routed = record.pharmacy_id;
         let p = &ctx.principal;
         let allowed = p.scopes.is_none()
             && (record.prescriber_staff_id == p.staff_id
@@ -112,7 +112,7 @@ impl App {
         use_account: bool,
     ) -> AppResult<(Value, Vec<PricedLine>)> {
         let id = record.id;
-        let (routed, _, _) = self.store.prescription_route(id).await?;
+        let routed = record.pharmacy_id;
         match RxStatus::parse(&record.status) {
             Some(RxStatus::Passed) => {}
             Some(RxStatus::Dispensed) => {

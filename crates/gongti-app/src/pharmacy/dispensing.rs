@@ -147,10 +147,15 @@ impl App {
         let Some(pharmacy) = self.pharmacy_of(ctx) else {
             return Err(self.refuse(entry, AppError::Forbidden).await);
         };
-        self.rx_record(id, &mut entry).await?;
-        // The status and the route read together; filled already is said first (a fill
-        // sends the prescription to the pharmacy that filled it).
-        let (status, routed, fulfilment, address) = self.store.prescription_outflow(id).await?;
+        // The status and the route read together (one row); filled already is said
+        // first (a fill sends the prescription to the pharmacy that filled it).
+        let gongti_store::PrescriptionRecord {
+            status,
+            pharmacy_id: routed,
+            fulfilment,
+            delivery_address: address,
+            ..
+        } = self.rx_record(id, &mut entry).await?;
         let conflict = match RxStatus::parse(&status) {
             Some(RxStatus::Passed) => None,
             Some(RxStatus::Dispensed) => Some("already_dispensed"),

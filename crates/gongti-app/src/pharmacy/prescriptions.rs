@@ -472,7 +472,7 @@ impl App {
         let reviewer = self.may_review(ctx, &record).await?;
         // The pharmacy it was sent to (or that filled it).
         let dispenser = match self.pharmacy_of(ctx) {
-            Some(pharmacy) => self.store.prescription_route(id).await?.0 == Some(pharmacy),
+            Some(pharmacy) => record.pharmacy_id == Some(pharmacy),
             None => false,
         };
         if prescriber || reviewer || dispenser {
@@ -591,7 +591,11 @@ impl App {
                 who && take(status, *s, facts, true).is_ok()
             })
             .collect();
-        let route = self.store.prescription_route(id).await?;
+        let route = (
+            record.pharmacy_id,
+            record.fulfilment.clone(),
+            record.delivery_address.clone(),
+        );
         let fill = self.store.fill(id).await?;
         Ok(PrescriptionView {
             record,

@@ -17,9 +17,6 @@ use crate::{Page, Result, Store, StoreError, on_read, on_write};
 const COLLECTOR_ID_COLUMN: &str = "prescription_fills.collector_id_number";
 const RECIPIENT_CODE_COLUMN: &str = "prescription_fills.recipient_code";
 
-/// A prescription's status, pharmacy, pickup or delivery, and delivery address.
-pub type Outflow = (String, Option<i64>, Option<String>, Option<String>);
-
 /// A line as filled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FillLineRecord {
@@ -157,31 +154,6 @@ impl Store {
             stage_audit!(tx, audit);
             tx.commit().await?;
             Ok(())
-        })
-    }
-
-    /// Where a prescription is routed: the pharmacy, pickup or delivery, the address.
-    pub async fn prescription_route(
-        &self,
-        id: i64,
-    ) -> Result<(Option<i64>, Option<String>, Option<String>)> {
-        on_write!(self, pool => {
-            let row: Option<(Option<i64>, Option<String>, Option<String>)> = sqlx::query_as(
-                "SELECT pharmacy_id, fulfilment, delivery_address FROM prescriptions WHERE id = $1",
-            )
-            .bind(id).fetch_optional(pool).await?;
-            row.ok_or(StoreError::NotFound)
-        })
-    }
-
-    /// A prescription's status with its route, read together (one row, one moment).
-    pub async fn prescription_outflow(&self, id: i64) -> Result<Outflow> {
-        on_write!(self, pool => {
-            let row: Option<Outflow> = sqlx::query_as(
-                "SELECT status, pharmacy_id, fulfilment, delivery_address FROM prescriptions WHERE id = $1",
-            )
-            .bind(id).fetch_optional(pool).await?;
-            row.ok_or(StoreError::NotFound)
         })
     }
 

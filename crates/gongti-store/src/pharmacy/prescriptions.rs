@@ -61,6 +61,11 @@ pub struct PrescriptionRecord {
     pub waiting_since_us: i64,
     pub issued_at_us: i64,
     pub changed_at_us: i64,
+    /// Where it was sent once passed (or the pharmacy that filled it), pickup or
+    /// delivery, and the delivery address.
+    pub pharmacy_id: Option<i64>,
+    pub fulfilment: Option<String>,
+    pub delivery_address: Option<String>,
 }
 
 /// One kept version.
@@ -130,7 +135,7 @@ pub type QueueKey = (i64, i64, i64);
 const COLUMNS: &str = "p.id, p.resident_id, r.name AS resident_name, p.institution_id,
     i.name AS institution_name, p.prescriber_staff_id, s.name AS prescriber_name, p.status,
     p.version, p.channel, p.queue_rank, p.confirmed, p.waiting_since_us, p.issued_at_us,
-    p.changed_at_us";
+    p.changed_at_us, p.pharmacy_id, p.fulfilment, p.delivery_address";
 const FROM: &str = "FROM prescriptions p JOIN residents r ON r.id = p.resident_id
     JOIN institutions i ON i.id = p.institution_id JOIN staff s ON s.id = p.prescriber_staff_id";
 
@@ -151,6 +156,9 @@ fn record(row: &impl RowExt) -> Result<PrescriptionRecord> {
         waiting_since_us: row.i64("waiting_since_us")?,
         issued_at_us: row.i64("issued_at_us")?,
         changed_at_us: row.i64("changed_at_us")?,
+        pharmacy_id: row.opt_i64("pharmacy_id")?,
+        fulfilment: row.opt_text("fulfilment")?,
+        delivery_address: row.opt_text("delivery_address")?,
     })
 }
 
