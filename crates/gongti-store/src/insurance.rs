@@ -160,12 +160,16 @@ impl Store {
         })
     }
 
-    /// The resident a bureau person number belongs to.
-    pub async fn insured_by_psn_no(&self, psn_no: &str) -> Result<Option<i64>> {
+    /// The insured person a bureau person number names.
+    pub async fn insured_by_psn_no(&self, psn_no: &str) -> Result<Option<InsuredPerson>> {
         on_write!(self, pool => {
-            let row: Option<(i64,)> = sqlx::query_as("SELECT resident_id FROM insured_persons WHERE psn_no = $1")
-                .bind(psn_no).fetch_optional(pool).await?;
-            Ok(row.map(|(id,)| id))
+            let row: Option<(i64, String, String, i64)> = sqlx::query_as(
+                "SELECT resident_id, insutype, psn_type, account_balance_fen FROM insured_persons WHERE psn_no = $1",
+            )
+            .bind(psn_no).fetch_optional(pool).await?;
+            Ok(row.map(|(resident_id, insutype, psn_type, account_balance_fen)| InsuredPerson {
+                resident_id, psn_no: psn_no.to_owned(), insutype, psn_type, account_balance_fen,
+            }))
         })
     }
 

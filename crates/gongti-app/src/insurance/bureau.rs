@@ -124,18 +124,17 @@ impl BureauSimulator {
         }))
     }
 
-    /// The policy for a message's person, institution level and disease, on its day.
+    /// The policy for a message's person, institution level and disease, on its day,
+    /// with the insured person it names.
     async fn policy(
         &self,
         input: &Value,
         now: time::OffsetDateTime,
-    ) -> AppResult<(&'static Policy, i64, InsuranceType)> {
-        let Some(resident_id) = self.store.insured_by_psn_no(text(input, "psn_no")?).await? else {
+    ) -> AppResult<(&'static Policy, gongti_store::InsuredPerson)> {
+        let Some(p) = self.store.insured_by_psn_no(text(input, "psn_no")?).await? else {
             return Err(refused("not_insured"));
         };
-        let Some(p) = self.store.insured(resident_id).await? else {
-            return Err(refused("not_insured"));
-        };
+        let resident_id = p.resident_id;
         let insurance = InsuranceType::parse(&p.insutype).unwrap_or(InsuranceType::Resident);
         let person = PersonType::parse(&p.psn_type).unwrap_or(PersonType::Working);
         let level = CareLevel::parse(text(input, "fixmedins_level")?)
@@ -160,7 +159,7 @@ impl BureauSimulator {
                 on: day,
             })
             .ok_or(refused("no_policy"))?;
-        Ok((policy, resident_id, insurance))
+        Ok((policy, p))
     }
 
     fn lines_of(input: &Value) -> AppResult<Vec<FeeLine>> {
@@ -189,15 +188,11 @@ impl BureauSimulator {
         input: &Value,
         now: time::OffsetDateTime,
     ) -> AppResult<(Settlement, &'static Policy, i64, (i64, i64))> {
-        let (policy, resident_id, _) = self.policy(input, now).await?;
+        let (policy, person) = self.policy(input, now).await?;
+        let (resident_id, balance) = (person.resident_id, person.account_balance_fen);
         let lines = Self::lines_of(input)?;
         let year = now.to_offset(crate::DISPLAY_OFFSET).year();
         let (used, paid) = self.store.insurance_year(resident_id, year).await?;
-        let balance = self
-            .store
-            .insured(resident_id)
-            .await?
-            .map_or(0, |p| p.account_balance_fen);
         let use_account = input["acct_used_flag"].as_str() == Some("1");
         let s = settle(
             policy,
