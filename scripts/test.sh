@@ -22,10 +22,21 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] ||
   apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null
 fi
 
+# Every test's scratch files (each SQLite test database, the servers' data directories,
+# the browsers' profiles) go under one directory of this run, removed when it ends, so
+# runs never pile their leftovers up on a shared disk.
+scratch="$(mktemp -d "${TMPDIR:-/tmp}/gongti-tests.XXXXXX")"
+GONGTI_TEST_PG_DIR=""
+cleanup() {
+  if [ -n "$GONGTI_TEST_PG_DIR" ]; then bash scripts/postgres.sh stop "$GONGTI_TEST_PG_DIR"; fi
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+
 step "PostgreSQL for the contract suite"
 eval "$(bash scripts/postgres.sh start)"
-trap 'bash scripts/postgres.sh stop "$GONGTI_TEST_PG_DIR"' EXIT
 echo "PostgreSQL at $GONGTI_TEST_DATABASE_URL" >&2
+export TMPDIR="$scratch"
 
 step "FHIR validator (PyPI fhir.resources 6.5, R4) in a venv of its own"
 target_dir="${CARGO_TARGET_DIR:-target}"
