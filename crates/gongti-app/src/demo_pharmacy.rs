@@ -16,7 +16,7 @@ use gongti_store::{NewStaff, NewUser, ResidentFilter};
 
 use crate::demo::demo_entry;
 use crate::patients::PatientCtx;
-use crate::pharmacy::{CheckRequest, Handover, IssueRequest, StepRequest};
+use crate::pharmacy::{CheckRequest, Handover, IssueRequest, StepRequest, VisitRequest};
 use crate::{App, AppResult, Ctx, Principal};
 
 /// The story's district: 宁河区.
@@ -39,8 +39,8 @@ pub(crate) struct StoryCast<'a> {
 }
 
 /// A possible patient: resident, centre, disease, its ICD-10 code, and how well they
-/// fit (under diabetes management, a man, age).
-type Candidate = (i64, i64, Disease, String, (bool, bool, i64));
+/// fit (contracted with a family doctor's team, under diabetes management, a man, age).
+type Candidate = (i64, i64, Disease, String, (bool, bool, bool, i64));
 
 fn line(name: &str, dose: f64, times: u32) -> DraftLine {
     DraftLine {
@@ -91,7 +91,14 @@ impl App {
                 else {
                     continue;
                 };
+                // His family doctor's team takes his online visits: a contract first.
+                let contracted = store
+                    .contracts_of_resident(r.id, 4)
+                    .await?
+                    .iter()
+                    .any(|k| k.status == gongti_core::contract::ContractStatus::Active);
                 let rank = (
+                    contracted,
                     e.disease == Disease::Diabetes,
                     r.sex == gongti_core::Sex::Male,
                     i64::from(age),
@@ -232,7 +239,7 @@ impl App {
             // enrolment's diagnosis).
             visit: Visit {
                 channel: Channel::Online,
-                offline_diagnoses: vec![icd10],
+                offline_diagnoses: vec![icd10.clone()],
                 guardian_present: false,
                 specialist_present: false,
             },
@@ -246,14 +253,45 @@ impl App {
             .address
             .clone()
             .unwrap_or_else(|| "天津市宁河区芦台镇".into());
+        // He asks his family doctor's team for a repeat visit on his phone (his team
+        // when he has a contract, the internet hospital otherwise — where the story's
+        // doctor does not sit, so the story stops there).
+        let places = self.visit_options(&patient).await?.places;
+        let Some(destination) = places
+            .iter()
+            .find(|p| p.institution_id == centre)
+            .map(|p| p.destination)
+        else {
+            return Ok(());
+        };
+        self.open_online_clinic(&doctor_ctx, cast.password).await?;
+        let ask = |complaint: &str| VisitRequest {
+            disease_icd10: Some(icd10.clone()),
+            destination,
+            complaint: complaint.into(),
+            images: Vec::new(),
+        };
         let mut issued = Vec::new();
-        for _ in 0..2 {
+        for complaint in [
+            "李医生您好，我的药快吃完了，想在网上复诊开药。最近血糖空腹 7 左右，没有不舒服。",
+            "药又快吃完了，还是想网上复诊开药，最近血糖挺稳的。",
+        ] {
+            let visit = self.request_visit(&patient, ask(complaint)).await?;
+            self.accept_visit(&doctor_ctx, visit).await?;
+            self.doctor_visit_message(
+                &doctor_ctx,
+                visit,
+                "您好，看了您的记录，血糖控制得不错。按原方案开 4 周的药，审核通过后可以送药到家。",
+                &[],
+            )
+            .await?;
             let (id, _) = self
                 .issue_prescription(
                     &doctor_ctx,
                     IssueRequest {
                         draft: draft.clone(),
                         password: cast.password.into(),
+                        online_visit_id: Some(visit),
                     },
                 )
                 .await?
@@ -273,6 +311,12 @@ impl App {
             .map_err(|refused| anyhow::anyhow!("the story's review: {refused:?}"))?;
             issued.push(id);
         }
+        // And a third request, waiting in the doctor's online clinic.
+        self.request_visit(
+            &patient,
+            ask("这几天早上头有点晕，量血压 150/95，药要不要调整？"),
+        )
+        .await?;
         // The first: delivered to his door, his share paid on his phone.
         let first = issued[0];
         self.own_route(

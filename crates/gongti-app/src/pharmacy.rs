@@ -24,9 +24,13 @@ use crate::{App, AppError, AppResult, Ctx};
 mod dispensing;
 mod own;
 mod prescriptions;
+mod visits;
 
 pub use dispensing::{ADDRESS_MAX_CHARS, Handover};
 pub use own::{OWN_PRESCRIPTIONS_SHOWN, OwnPrescription};
+pub use visits::{
+    ClinicView, Place, QUEUE_SHOWN, VISITS_SHOWN, VisitOptions, VisitRequest, VisitView,
+};
 
 pub use prescriptions::{
     IssueRequest, NotIssued, PrescriptionView, QueuePage, StepRequest, findings_json,
@@ -135,9 +139,11 @@ impl App {
             let enrolments = self.store.enrolments_of_resident(resident_id).await?;
             for e in &enrolments {
                 push_new(&mut patient.diagnoses, &e.icd10);
-                if e.diagnosed_offline {
-                    push_new(&mut visit.offline_diagnoses, &e.icd10);
-                }
+            }
+            // Enrolments diagnosed in person, referrals returned with a plan, documents
+            // a doctor accepted in an online visit.
+            for d in self.offline_diagnoses(resident_id).await? {
+                push_new(&mut visit.offline_diagnoses, &d.icd10);
             }
             let mut diseases: Vec<_> = enrolments.iter().map(|e| e.disease).collect();
             diseases.dedup();

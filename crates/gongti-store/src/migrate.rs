@@ -185,6 +185,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0029_insurance.sql"),
         postgres: include_str!("../migrations/postgres/0029_insurance.sql"),
     },
+    Migration {
+        version: 30,
+        name: "online_visits",
+        sqlite: include_str!("../migrations/sqlite/0030_online_visits.sql"),
+        postgres: include_str!("../migrations/postgres/0030_online_visits.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

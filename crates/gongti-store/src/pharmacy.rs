@@ -2,10 +2,12 @@
 //! knowledge base's rules (confirmed or disabled), the row in force kept with its
 //! version, its author and its reason, every change audited with it; and the issued
 //! prescriptions with their versions and review (`prescriptions`), and their outflow,
-//! each pharmacy's stock and the one fill of each (`dispensing`).
+//! each pharmacy's stock and the one fill of each (`dispensing`); the online repeat
+//! visits they are written in, with their messages and images (`visits`).
 
 mod dispensing;
 mod prescriptions;
+mod visits;
 
 pub use dispensing::{
     BoardItem, FillEvent, FillLineRecord, FillOutcome, FillRecord, FillStep, NewFill, StockRecord,
@@ -13,6 +15,10 @@ pub use dispensing::{
 pub use prescriptions::{
     KeyUse, NewPrescription, PrescriptionFilter, PrescriptionRecord, QueueKey, SignedVersion,
     StepChange, StepRecord, VersionRecord,
+};
+pub use visits::{
+    AcceptedDocument, DiagnosisOnFile, ImageInfo, MessageRecord, NewImage, NewMessage, NewVisit,
+    VisitChange, VisitRecord,
 };
 
 use gongti_core::audit::AuditEntry;

@@ -336,7 +336,8 @@ fn schemas() -> Value {
                 "route": one_of(&["oral", "iv", "im", "sc", "inhaled", "topical"]),
                 "days": {"type": "integer", "minimum": 1, "maximum": 365}}}}}},
         "PrescriptionIssue": {"allOf": [{"$ref": "#/components/schemas/PrescriptionCheck"}, {"type": "object", "required": ["resident_id", "password"], "properties": {
-            "password": {"type": "string", "maxLength": 256, "description": "Your sign-in password, re-entered to sign (a wrong one counts toward the lock)"}}}]},
+            "password": {"type": "string", "maxLength": 256, "description": "Your sign-in password, re-entered to sign (a wrong one counts toward the lock)"},
+            "online_visit_id": {"type": "integer", "format": "int64", "description": "The online repeat visit (互联网复诊) it is written in: one you hold open, your online clinic open; issuing ends the visit as prescribed and makes the prescription an online one"}}}]},
         "PrescriptionStep": {"type": "object", "required": ["step"], "properties": {
             "step": one_of(&["pass", "return", "refuse", "confirm", "revise", "cancel"]),
             "reason": {"type": "string", "maxLength": 200, "description": "Required to return, refuse, confirm (the prescriber's second signature) and cancel"},

@@ -80,6 +80,8 @@ fn grades_of(findings: &str) -> Vec<Grade> {
 pub struct IssueRequest {
     pub draft: CheckRequest,
     pub password: String,
+    /// The online visit it is written in (互联网复诊): issuing ends the visit.
+    pub online_visit_id: Option<i64>,
 }
 
 /// A step to take; `password` for the signed ones, `revision` for `revise`.
@@ -213,7 +215,7 @@ impl App {
     /// The signed-in person re-enters their password to sign; a wrong one counts
     /// toward the account's lock as a sign-in does, and is audited on `refused`; a
     /// right one starts the count again, as a sign-in does.
-    async fn reauthenticate(
+    pub(crate) async fn reauthenticate(
         &self,
         ctx: &Ctx,
         password: Option<&str>,
@@ -393,7 +395,13 @@ impl App {
                 .await);
         };
         entry.patient_id = Some(resident_id);
-        let (judgement, draft) = match self.screen_for_issue(ctx, request.draft, &entry).await? {
+        let mut draft = request.draft;
+        if let Some(visit_id) = request.online_visit_id {
+            self.visit_for_issue(ctx, visit_id, resident_id, &entry)
+                .await?;
+            draft.visit.channel = gongti_core::pharmacy::Channel::Online;
+        }
+        let (judgement, draft) = match self.screen_for_issue(ctx, draft, &entry).await? {
             Ok(screened) => screened,
             Err(not) => return Ok(Err(not)),
         };
@@ -413,6 +421,7 @@ impl App {
                     institution_id,
                     prescriber_staff_id: ctx.principal.staff_id,
                     channel: content.channel.code(),
+                    online_visit_id: request.online_visit_id,
                     now_us,
                     key: signer.key_use(),
                 },

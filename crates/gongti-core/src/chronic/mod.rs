@@ -46,6 +46,14 @@ impl Disease {
         }
     }
 
+    /// The programme's ICD-10 category (the code its enrolments usually carry).
+    pub fn icd10(self) -> &'static str {
+        match self {
+            Disease::Hypertension => "I10",
+            Disease::Diabetes => "E11",
+        }
+    }
+
     pub fn parse(code: &str) -> Option<Disease> {
         match code {
             "hypertension" => Some(Disease::Hypertension),

@@ -1,11 +1,12 @@
 //! The cloud pharmacy (云药房, DOMAIN.md §4): the knowledge base a prescription is
-//! judged by, the check that judges it, the issued prescription's review, and its
-//! outflow and dispensing.
+//! judged by, the online repeat visit a prescription is written in, the check that
+//! judges it, the issued prescription's review, and its outflow and dispensing.
 
 pub mod check;
 pub mod dispense;
 pub mod knowledge;
 pub mod prescription;
+pub mod visit;
 
 #[cfg(test)]
 mod tests;

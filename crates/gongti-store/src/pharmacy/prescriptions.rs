@@ -39,6 +39,9 @@ pub struct NewPrescription<'a> {
     pub institution_id: i64,
     pub prescriber_staff_id: i64,
     pub channel: &'a str,
+    /// The online visit it is written in: the visit ends as prescribed in the same
+    /// transaction, only while the prescriber holds it open.
+    pub online_visit_id: Option<i64>,
     pub now_us: i64,
     pub key: KeyUse<'a>,
 }
@@ -234,6 +237,25 @@ impl Store {
             .bind(n.resident_id).bind(n.institution_id).bind(n.prescriber_staff_id).bind(n.channel)
             .bind(n.now_us)
             .fetch_one(&mut *tx).await?;
+            if let Some(visit_id) = n.online_visit_id {
+                let done = sqlx::query(
+                    "UPDATE online_visits SET status = 'prescribed', prescription_id = $1, ended_at_us = $2, changed_at_us = $2
+                     WHERE id = $3 AND status = 'open' AND doctor_staff_id = $4 AND resident_id = $5",
+                )
+                .bind(id).bind(n.now_us).bind(visit_id).bind(n.prescriber_staff_id).bind(n.resident_id)
+                .execute(&mut *tx).await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::Changed("online_visit"));
+                }
+                sqlx::query("UPDATE prescriptions SET online_visit_id = $1 WHERE id = $2")
+                    .bind(visit_id).bind(id).execute(&mut *tx).await?;
+                sqlx::query(
+                    "UPDATE care_relationships SET until_us = $1
+                     WHERE id = (SELECT care_relationship_id FROM online_visits WHERE id = $2) AND closed_at_us IS NULL",
+                )
+                .bind(n.now_us + super::visits::PRESCRIBED_ACCESS_US).bind(visit_id)
+                .execute(&mut *tx).await?;
+            }
             let v = sign(id);
             sqlx::query("UPDATE prescriptions SET queue_rank = $1 WHERE id = $2")
                 .bind(v.queue_rank).bind(id).execute(&mut *tx).await?;

@@ -37,6 +37,7 @@ const REVIEW: MenuItem = ("/review", "处方审核", "Prescription review");
 const PHARMACY: MenuItem = ("/pharmacy", "药房调配", "Pharmacy");
 const SETTLEMENTS: MenuItem = ("/settlements", "医保结算", "Settlements");
 const MY_PRESCRIPTIONS: MenuItem = ("/my-prescriptions", "我的处方", "My prescriptions");
+const ONLINE_CLINIC: MenuItem = ("/online-clinic", "在线复诊", "Online clinic");
 
 /// The family-doctor team's roles (家庭医生团队), who share the workstation.
 fn in_team(role: Role) -> bool {
@@ -54,6 +55,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             RESIDENTS,
             REFERRALS,
             CONSULTATIONS,
+            ONLINE_CLINIC,
             MY_PRESCRIPTIONS,
             SCHEDULES,
             DASHBOARD,
@@ -71,6 +73,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             CONSULTATIONS,
             SCHEDULES,
             RESIDENTS,
+            ONLINE_CLINIC,
             MY_PRESCRIPTIONS,
         ],
         Role::InstitutionAdmin => &[SCHEDULES, RESIDENTS, IMPORT, UNITS, DRUG_RULES, DASHBOARD],

@@ -28,8 +28,10 @@ mod drilldown;
 mod drug_rules;
 mod home;
 mod insurance;
+mod online_visits;
 mod patient;
 mod patient_pharmacy;
+mod patient_visits;
 mod pharmacy;
 mod prescriptions;
 mod referrals;
@@ -192,6 +194,8 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(dispensing::routes())
         .merge(insurance::routes())
         .merge(patient_pharmacy::routes())
+        .merge(patient_visits::routes())
+        .merge(online_visits::routes())
         .merge(consultations::routes())
         .merge(contracts::routes())
         .merge(scheduling::routes())

@@ -300,6 +300,7 @@ async fn render(
 pub(super) enum Tab {
     Bookings,
     Health,
+    Visits,
     Prescriptions,
 }
 
@@ -309,7 +310,7 @@ pub(super) fn header_bar(l: Lang, name: &str, csrf: &str, tab: Tab) -> Markup {
         header.patient {
             strong #me { (name) }
             nav {
-                @for (t, href, zh, en) in [(Tab::Bookings, "/patient", "预约挂号", "Bookings"), (Tab::Health, "/patient/health", "我的健康", "My health"), (Tab::Prescriptions, "/patient/prescriptions", "我的处方", "Prescriptions")] {
+                @for (t, href, zh, en) in [(Tab::Bookings, "/patient", "预约挂号", "Bookings"), (Tab::Health, "/patient/health", "我的健康", "My health"), (Tab::Visits, "/patient/visits", "在线复诊", "Repeat visit"), (Tab::Prescriptions, "/patient/prescriptions", "我的处方", "Prescriptions")] {
                     @if t == tab { strong aria-current="page" { (l.t(zh, en)) } } @else { a href=(href) { (l.t(zh, en)) } }
                     " "
                 }

@@ -255,8 +255,14 @@ fn form(
             datalist #rx-drugs { @for (zh, en) in names { option value=(zh) { (en) } } }
             div.card {
                 h2 { (l.t("就诊与处方", "Visit and prescription")) }
-                label { (l.t("就诊方式 ", "Channel "))
-                    select name="channel" { (options(&v("channel"), &[("clinic", "门诊", "clinic"), ("online", "互联网复诊", "online repeat visit")], l)) } }
+                @if v("online_visit_id").is_empty() {
+                    label { (l.t("就诊方式 ", "Channel "))
+                        select name="channel" { (options(&v("channel"), &[("clinic", "门诊", "clinic"), ("online", "互联网复诊", "online repeat visit")], l)) } }
+                } @else {
+                    input type="hidden" name="channel" value="online";
+                    input type="hidden" name="online_visit_id" value=(v("online_visit_id"));
+                    p { (l.t("在线复诊 ", "Online repeat visit ")) a href=(format!("/online-visits/{}", v("online_visit_id"))) { "#" (v("online_visit_id")) } (l.t("：签发后复诊结束，处方交药师审核。", ": issuing ends the visit; the prescription goes to a pharmacist.")) }
+                }
                 " "
                 label { (l.t("处方类别 ", "Kind "))
                     select name="kind" { (options(&v("kind"), &[("normal", "普通", "normal"), ("emergency", "急诊", "emergency"), ("paediatric", "儿科", "paediatric")], l)) } }
@@ -402,6 +408,8 @@ fn whole_page(
 struct PageParams {
     /// A prescription of this resident to revise: its lines fill the form.
     revise: Option<i64>,
+    /// The online visit (互联网复诊) the prescription is written in.
+    visit: Option<i64>,
 }
 
 /// The form's fields filled from a prescription's current version.
@@ -459,6 +467,12 @@ async fn page(
         },
         None => Vec::new(),
     };
+    let mut pairs = pairs;
+    if let Some(visit) = q.visit {
+        pairs.retain(|(k, _)| k != "channel");
+        pairs.push(("channel".into(), "online".into()));
+        pairs.push(("online_visit_id".into(), visit.to_string()));
+    }
     match record_facts(&state, &c, id).await {
         Ok(found) => whole_page(&state, &c, id, found, &pairs, None),
         Err(e) => error_page(&c, title(l), &e),
@@ -577,6 +591,7 @@ async fn issue(
             IssueRequest {
                 draft: request(id, &kept),
                 password,
+                online_visit_id: field(&kept, "online_visit_id").parse().ok(),
             },
         )
         .await;

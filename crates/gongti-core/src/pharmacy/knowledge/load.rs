@@ -517,6 +517,9 @@ impl Loader {
             get("dose_under_min_grade"),
             get("frequency_grade"),
             get("reviewer_years_min"),
+            get("online_clinic_hours"),
+            get("online_record_years"),
+            get("online_chat_years"),
         ];
         for key in missing {
             self.problems.push(TableProblem {
@@ -547,6 +550,9 @@ impl Loader {
         let years = days(raw[7]);
         let child = days(raw[8]);
         let reviewer_years = days(raw[17]);
+        let clinic_hours = days(raw[18]);
+        let record_years = days(raw[19]);
+        let chat_years = days(raw[20]);
         let mut title = |v: &str| {
             TitleLevel::parse(v).or_else(|| {
                 self.problems.push(TableProblem {
@@ -589,6 +595,9 @@ impl Loader {
             lines_max: usize::try_from(lines?).ok()?,
             online_practice_years_min: years?,
             online_child_age_years_min: f64::from(child?),
+            online_clinic_hours: clinic_hours?,
+            online_record_years: record_years?,
+            online_chat_years: chat_years?,
             long_first_title_min: first?,
             tier_restricted_title_min: restricted?,
             tier_special_title_min: special?,

@@ -431,6 +431,11 @@ pub struct RxParams {
     pub lines_max: usize,
     pub online_practice_years_min: u32,
     pub online_child_age_years_min: f64,
+    /// How long the online clinic stays open after the doctor's real-name check (NET-3).
+    pub online_clinic_hours: u32,
+    /// Years an online visit's record is kept, and its messages and images (NET-7).
+    pub online_record_years: u32,
+    pub online_chat_years: u32,
     pub long_first_title_min: TitleLevel,
     pub tier_restricted_title_min: TitleLevel,
     pub tier_special_title_min: TitleLevel,

@@ -235,6 +235,9 @@ struct IssueBody {
     draft: CheckBody,
     #[serde(default)]
     password: String,
+    /// The online visit (互联网复诊) the prescription is written in.
+    #[serde(default)]
+    online_visit_id: Option<i64>,
 }
 
 /// The answer to a draft that could not be issued: 422 with the problems, or with
@@ -274,6 +277,7 @@ async fn issue(
             IssueRequest {
                 draft,
                 password: body.password,
+                online_visit_id: body.online_visit_id,
             },
         )
         .await?;
