@@ -273,15 +273,15 @@ impl App {
         };
         let mut issued = Vec::new();
         for complaint in [
-            "李医生您好，我的药快吃完了，想在网上复诊开药。最近血糖空腹 7 左右，没有不舒服。",
-            "药又快吃完了，还是想网上复诊开药，最近血糖挺稳的。",
+            "李医生您好，我的药快吃完了，想在网上复诊开药。最近没有不舒服。",
+            "药又快吃完了，还是想网上复诊开药，最近挺稳的。",
         ] {
             let visit = self.request_visit(&patient, ask(complaint)).await?;
             self.accept_visit(&doctor_ctx, visit).await?;
             self.doctor_visit_message(
                 &doctor_ctx,
                 visit,
-                "您好，看了您的记录，血糖控制得不错。按原方案开 4 周的药，审核通过后可以送药到家。",
+                "您好，看了您的记录和随访，控制得不错。按原方案开 4 周的药，药师审核通过后可以送药到家。",
                 &[],
             )
             .await?;
@@ -314,7 +314,11 @@ impl App {
         // And a third request, waiting in the doctor's online clinic.
         self.request_visit(
             &patient,
-            ask("这几天早上头有点晕，量血压 150/95，药要不要调整？"),
+            ask(if disease == Disease::Diabetes {
+                "这两周空腹血糖 9 左右，比以前高，药要不要调整？"
+            } else {
+                "这几天早上头有点晕，量血压 150/95，药要不要调整？"
+            }),
         )
         .await?;
         // The first: delivered to his door, his share paid on his phone.

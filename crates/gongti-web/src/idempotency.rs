@@ -62,6 +62,18 @@ fn form_key(body: &[u8]) -> Option<String> {
     })
 }
 
+/// The console form's key in a multipart body: the part named `idempotency_key`.
+fn multipart_key(body: &[u8]) -> Option<String> {
+    let marker = format!("name=\"{IDEMPOTENCY_FIELD}\"\r\n\r\n");
+    let at = body
+        .windows(marker.len())
+        .position(|w| w == marker.as_bytes())?
+        + marker.len();
+    let rest = &body[at..];
+    let end = rest.windows(2).position(|w| w == b"\r\n")?;
+    String::from_utf8(rest[..end].to_vec()).ok()
+}
+
 /// An answer as kept: its kept headers, then its body.
 fn encode(headers: &HeaderMap, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + 64);
@@ -132,7 +144,15 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
             c.as_bytes()
                 .starts_with(b"application/x-www-form-urlencoded")
         });
-    if header_key.is_none() && !form {
+    // A message with photos (an online visit's) is a multipart form: its key is read
+    // from its parts, so a double tap on a slow phone sends it once.
+    let path = request.uri().path();
+    let upload = (path.starts_with("/patient/visits") || path.starts_with("/online-visits/"))
+        && request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .is_some_and(|c| c.as_bytes().starts_with(b"multipart/form-data"));
+    if header_key.is_none() && !form && !upload {
         return next.run(request).await;
     }
     let Some(scope) = scope_of(&request).or_else(|| console_scope(&request)) else {
@@ -143,6 +163,8 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
     let path = parts.uri.path();
     let limit = if path.starts_with("/api/v1/") && path.ends_with("/import") {
         gongti_app::roster::FILE_BYTES_MAX
+    } else if upload {
+        crate::console::UPLOAD_BYTES_MAX
     } else {
         REQUEST_BODY_MAX_BYTES
     };
@@ -154,6 +176,7 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
         Some(Ok(k)) => Some(k),
         // Not even text: not a key.
         Some(Err(_)) => Some(String::new()),
+        None if upload => multipart_key(&bytes),
         None => form_key(&bytes),
     };
     let request = Request::from_parts(parts, Body::from(bytes.clone()));
@@ -294,5 +317,12 @@ mod tests {
             Some("k-1".into())
         );
         assert!(valid_key("8b1f-2c") && !valid_key("") && !valid_key("a b") && !valid_key("钥"));
+    }
+
+    #[test]
+    fn a_multipart_form_names_its_key_in_a_part() {
+        let body = b"--b\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nc\r\n--b\r\nContent-Disposition: form-data; name=\"idempotency_key\"\r\n\r\nk-2\r\n--b--\r\n";
+        assert_eq!(multipart_key(body), Some("k-2".to_owned()));
+        assert_eq!(multipart_key(b"--b--\r\n"), None);
     }
 }

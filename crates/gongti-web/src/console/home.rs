@@ -148,8 +148,10 @@ async fn team_tiles(state: &AppState, c: &Console) -> Markup {
     let tasks = app.open_tasks(&c.ctx, None, COUNT_MAX).await;
     let returning = app.referral_box(&c.ctx, "returning", None, COUNT_MAX).await;
     let expiring = app.expiring_contracts(&c.ctx, None, None, COUNT_MAX).await;
+    let visits = online_visits(state, c).await;
     html! {
         div.tiles #work {
+            (visits)
             (tile(l, count(&alerts), ("紧急预警待处理", "urgent alerts"), "/workstation?list=alerts", true))
             (tile(l, count(&overdue), ("逾期随访", "overdue follow-ups"), "/workstation?list=overdue", true))
             (tile(l, count(&due), ("本周到期随访", "follow-ups due this week"), "/workstation?list=due_this_week", false))
@@ -157,6 +159,20 @@ async fn team_tiles(state: &AppState, c: &Console) -> Markup {
             (tile(l, count(&returning), ("下转回社区的患者", "patients referred back"), "/referrals?box=returning", false))
             (tile(l, count(&expiring), ("即将到期签约", "contracts expiring"), "/workstation?list=contracts", false))
         }
+    }
+}
+
+/// The online clinic's tiles for a prescriber: the visits waiting at their institution
+/// and those they hold (nothing for the team's other roles).
+async fn online_visits(state: &AppState, c: &Console) -> Markup {
+    let l = c.lang;
+    if !gongti_core::access::may_prescribe(&c.session.principal.actor()) {
+        return html! {};
+    }
+    let clinic = state.app.online_clinic(&c.ctx).await.ok();
+    html! {
+        (tile(l, clinic.as_ref().map(|v| v.waiting_count.to_string()), ("在线复诊待接诊", "online visits waiting"), "/online-clinic", true))
+        (tile(l, clinic.as_ref().map(|v| v.held.len().to_string()), ("我接诊中的在线复诊", "online visits I hold"), "/online-clinic", false))
     }
 }
 
@@ -170,8 +186,10 @@ async fn specialist_tiles(state: &AppState, c: &Console) -> Markup {
         .app
         .consultation_box(&c.ctx, "inbox", None, COUNT_MAX)
         .await;
+    let visits = online_visits(state, c).await;
     html! {
         div.tiles #work {
+            (visits)
             (tile(l, count(&referrals), ("待处理转入", "referrals to handle"), "/referrals?box=inbox", true))
             (tile(l, count(&consultations), ("待答复会诊", "consultations to answer"), "/consultations?box=inbox", true))
         }

@@ -159,6 +159,11 @@ pub(crate) fn failed_attempts_notice(l: Lang, failed: i64, advice: Markup) -> Ma
 /// The hidden fields every form that changes something carries: the session's CSRF
 /// token, and a fresh idempotency key, so that a double submit stores once
 /// (`idempotency`).
+/// The body a message of an online visit may take: its images and the form's fields.
+pub(crate) const UPLOAD_BYTES_MAX: usize = gongti_core::pharmacy::visit::IMAGES_MAX
+    * gongti_core::pharmacy::visit::IMAGE_BYTES_MAX
+    + 64 * 1024;
+
 pub(crate) fn form_tokens(csrf: &str) -> Markup {
     html! {
         input type="hidden" name="csrf" value=(csrf);

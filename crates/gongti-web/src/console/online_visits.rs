@@ -13,18 +13,15 @@ use axum::response::{IntoResponse, Redirect, Response};
 use gongti_app::AppError;
 use gongti_app::pharmacy::{ClinicView, VisitView};
 use gongti_core::pharmacy::visit::{
-    BasisKind, Eligibility, EndReason, IMAGE_BYTES_MAX, IMAGES_MAX, ImageDraft, OfflineDiagnosis,
-    VisitStatus, VisitStep, disease_name_en, disease_name_zh,
+    BasisKind, Eligibility, EndReason, ImageDraft, OfflineDiagnosis, VisitStatus, VisitStep,
+    disease_name_en, disease_name_zh,
 };
 use gongti_store::{MessageRecord, VisitRecord};
 use maud::{Markup, html};
 
-use super::{Console, Lang, error_box, error_page, layout, status_of};
+use super::{Console, Lang, UPLOAD_BYTES_MAX, error_box, error_page, layout, status_of};
 use crate::AppState;
 use crate::views::local;
-
-/// The body a message with its images may take: the images and the form's fields.
-pub(super) const UPLOAD_BYTES_MAX: usize = IMAGES_MAX * IMAGE_BYTES_MAX + 64 * 1024;
 
 pub(super) fn routes() -> axum::Router<AppState> {
     use axum::routing::{get, post};

@@ -13,9 +13,9 @@ use gongti_app::pharmacy::{VisitOptions, VisitRequest};
 use gongti_core::pharmacy::visit::{Destination, VisitStatus, VisitStep};
 use maud::html;
 
+use super::UPLOAD_BYTES_MAX;
 use super::online_visits::{
-    UPLOAD_BYTES_MAX, disease, eligibility_words, field, image_answer, outcome_words, read_upload,
-    thread,
+    disease, eligibility_words, field, image_answer, outcome_words, read_upload, thread,
 };
 use super::patient::{Tab, header_bar, page, signed_in};
 use super::{Lang, error_box, status_of};

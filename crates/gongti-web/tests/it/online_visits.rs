@@ -125,21 +125,22 @@ async fn a_repeat_visit_from_the_phone_ends_in_a_prescription_or_at_a_clinic() {
                 .is_empty()
         );
 
-        let asked = t
-            .send(send(
-                "/patient/visits".into(),
-                multipart(
-                    &[
-                        ("csrf", &csrf),
-                        ("disease", "I10"),
-                        ("destination", "team"),
-                        ("complaint", "药快吃完了，想复诊开药"),
-                    ],
-                    &[PNG],
-                ),
-            ))
-            .await;
+        // Tapped twice on a slow phone: sent once, the second answered as the first.
+        let form = multipart(
+            &[
+                ("csrf", &csrf),
+                ("idempotency_key", "visit-k-1"),
+                ("disease", "I10"),
+                ("destination", "team"),
+                ("complaint", "药快吃完了，想复诊开药"),
+            ],
+            &[PNG],
+        );
+        let asked = t.send(send("/patient/visits".into(), form.clone())).await;
         assert_eq!(asked.status, StatusCode::SEE_OTHER, "{}", asked.text);
+        let again = t.send(send("/patient/visits".into(), form)).await;
+        assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.text);
+        assert_eq!(again.headers["idempotent-replayed"], "true");
         let visits = t
             .store
             .resident_online_visits(t.home_resident, 10)

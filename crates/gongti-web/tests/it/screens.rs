@@ -25,7 +25,7 @@ const PAGES: [(&str, &[&str]); 11] = [
         ],
     ),
     ("nurse", &["/"]),
-    ("nhdoctor", &["/my-prescriptions"]),
+    ("nhdoctor", &["/", "/online-clinic", "/my-prescriptions"]),
     ("pharmacist", &["/", "/review", "/pharmacy"]),
     ("specialist", &["/", "/referrals", "/consultations"]),
     ("hospadmin", &["/", "/schedules"]),
@@ -148,7 +148,8 @@ async fn each_roles_main_pages_are_photographed_at_1440_and_390() {
         taken += WIDTHS.len();
     }
     c.close().await.unwrap();
-    // The cloud pharmacy story's patient: a parcel delivered, a prescription waiting.
+    // The cloud pharmacy story's patient: his repeat visits, a parcel delivered, a
+    // prescription waiting.
     let c = connect(port).await;
     fill_sign_in(
         &c,
@@ -157,16 +158,10 @@ async fn each_roles_main_pages_are_photographed_at_1440_and_390() {
     )
     .await;
     wait_for_url(&c, "/patient").await;
-    problems.extend(
-        photograph(
-            &c,
-            &base,
-            gongti_app::demo::STORY_PATIENT,
-            "/patient/prescriptions",
-        )
-        .await,
-    );
-    taken += WIDTHS.len();
+    for path in ["/patient/visits", "/patient/prescriptions"] {
+        problems.extend(photograph(&c, &base, gongti_app::demo::STORY_PATIENT, path).await);
+        taken += WIDTHS.len();
+    }
     c.close().await.unwrap();
 
     assert!(problems.is_empty(), "{}", problems.join("\n"));
