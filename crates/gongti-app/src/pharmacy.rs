@@ -22,11 +22,13 @@ use gongti_store::{DrugRuleChange, DrugRuleSetting};
 use crate::{App, AppError, AppResult, Ctx};
 
 mod dispensing;
+mod figures;
 mod own;
 mod prescriptions;
 mod visits;
 
 pub use dispensing::{ADDRESS_MAX_CHARS, Handover};
+pub use figures::{PharmacyFiguresView, PharmacyList, PharmacyListQuery, PharmacyPatients};
 pub use own::{OWN_PRESCRIPTIONS_SHOWN, OwnPrescription};
 pub use visits::{
     ClinicView, Place, QUEUE_SHOWN, VISITS_SHOWN, VisitOptions, VisitRequest, VisitView,

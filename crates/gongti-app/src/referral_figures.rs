@@ -42,13 +42,13 @@ pub struct ReferralPatients {
     pub identified: bool,
 }
 
-fn window_us(period: &Period) -> (i64, i64) {
+pub(crate) fn window_us(period: &Period) -> (i64, i64) {
     let at = |d: time::Date| unix_us(d.with_time(Time::MIDNIGHT).assume_offset(DISPLAY_OFFSET));
     (at(period.from), at(period.to + Duration::days(1)))
 }
 
 impl App {
-    async fn cloud_scope(
+    pub(crate) async fn cloud_scope(
         &self,
         ctx: &Ctx,
         scope: &IndicatorScope,

@@ -83,6 +83,9 @@ pub use pharmacy::{
     FillStep, KeyUse, NewFill, NewPrescription, PrescriptionFilter, PrescriptionRecord, QueueKey,
     SignedVersion, StepChange, StepRecord, StockRecord, VersionRecord,
 };
+pub use pharmacy::{
+    FactPatient, PharmacyFacts, RX_LOOKBACK_US, RxFactRow, SettlementFactRow, VisitFactRow,
+};
 pub use readings::{AlertRecord, NewAlert, NewReading, ReadingOutcome, ReadingRecord, Uploader};
 pub use referral_figures::ReferralFactRow;
 pub use referrals::{

@@ -6,11 +6,15 @@
 //! visits they are written in, with their messages and images (`visits`).
 
 mod dispensing;
+mod figures;
 mod prescriptions;
 mod visits;
 
 pub use dispensing::{
     BoardItem, FillEvent, FillLineRecord, FillOutcome, FillRecord, FillStep, NewFill, StockRecord,
+};
+pub use figures::{
+    FactPatient, PharmacyFacts, RX_LOOKBACK_US, RxFactRow, SettlementFactRow, VisitFactRow,
 };
 pub use prescriptions::{
     KeyUse, NewPrescription, PrescriptionFilter, PrescriptionRecord, QueueKey, SignedVersion,

@@ -24,7 +24,7 @@ pub struct ReferralFactRow {
     pub to_institution_name: String,
 }
 
-fn scope_sql(scope: &IndicatorScope, a: &str, b: &str) -> (String, i64, String) {
+pub(crate) fn scope_sql(scope: &IndicatorScope, a: &str, b: &str) -> (String, i64, String) {
     match scope {
         IndicatorScope::City => ("($1 = $1 AND $2 = $2)".into(), 0, String::new()),
         IndicatorScope::District(code) => (

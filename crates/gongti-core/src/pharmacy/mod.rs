@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod dispense;
+pub mod figures;
 pub mod knowledge;
 pub mod prescription;
 pub mod visit;

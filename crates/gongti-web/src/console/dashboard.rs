@@ -178,9 +178,10 @@ async fn dashboard(
         IndicatorScope::Institution(id) => state.app.institution_name(*id).await,
     };
     // The page's other parts read apart from each other: side by side.
-    let (up, cloud, coverage, children, trends) = tokio::join!(
+    let (up, cloud, pharmacy, coverage, children, trends) = tokio::join!(
         up_link(&state, &c, &scope),
         cloud_card(&state, &c, &scope, &period),
+        pharmacy_card(&state, &c, &scope, &period),
         state.app.contract_coverage(&c.ctx, &scope),
         children(&state, &c, &scope, &period),
         trends(&state, &c, &scope, period.to, before.records_since),
@@ -241,6 +242,10 @@ async fn dashboard(
             Ok(markup) => (markup),
             Err(e) => (error_box(l, &e)),
         }
+        @match pharmacy {
+            Ok(markup) => (markup),
+            Err(e) => (error_box(l, &e)),
+        }
         @match children {
             Ok(Some(markup)) => (markup),
             Ok(None) => {},
@@ -252,6 +257,71 @@ async fn dashboard(
         }
     };
     layout(&c, l.t("看板", "Dashboard"), body).into_response()
+}
+
+/// The cloud pharmacy (issue 15): online repeat visits, review, findings, deliveries
+/// and the 门特 patients' monthly self-pay against the full price, each with its list.
+async fn pharmacy_card(
+    state: &AppState,
+    c: &Console,
+    scope: &IndicatorScope,
+    period: &Period,
+) -> Result<Markup, AppError> {
+    use gongti_core::pharmacy::visit::VisitStatus;
+    let l = c.lang;
+    let view = state.app.pharmacy_figures(&c.ctx, scope, period).await?;
+    let f = &view.figures;
+    let link = |list: &str| {
+        format!(
+            "/dashboard/patients?scope={}&pharmacy={list}&from={}&to={}",
+            scope_text(scope),
+            period.from,
+            period.to
+        )
+    };
+    let patients = |list: &str| html! { a href=(link(list)) { (l.t("名单", "patients")) } };
+    let by = |s: VisitStatus| {
+        f.visits_by_status
+            .iter()
+            .find(|(x, _)| *x == s)
+            .map_or(0, |(_, n)| *n)
+    };
+    let yuan = |fen: Option<i64>| {
+        fen.map_or("—".to_owned(), |f| {
+            format!("{} 元", crate::views::yuan(f))
+        })
+    };
+    Ok(html! {
+        div.card #pharmacy {
+            h2 { (l.t("云药房", "Cloud pharmacy")) }
+            table.indicators #pharmacy-figures {
+                tr { th { (l.t("指标", "Figure")) } th { (l.t("数值", "Value")) } th {} }
+                tr { td { (l.t("在线复诊申请", "Online repeat visits asked")) }
+                     td { strong { (f.visits) } span.muted { " (" (l.t("已开方 ", "prescribed ")) (by(VisitStatus::Prescribed)) (l.t("，转线下 ", ", to a clinic ")) (by(VisitStatus::ToClinic)) (l.t("，待接诊 ", ", waiting ")) (by(VisitStatus::Waiting)) ")" } }
+                     td { (patients("visits")) " · " a href=(link("visits.to_clinic")) { (l.t("转线下", "to a clinic")) } } }
+                tr { td { (l.t("审核处方", "Prescriptions reviewed")) } td.rate { strong { (f.reviewed) } } td { (patients("reviewed")) } }
+                tr { td { (l.t("一次审核通过率", "Passed at the first review")) }
+                     td { (f.first_pass) " / " (f.reviewed) " · " strong { (percent(f.first_pass, f.reviewed)) } }
+                     td { (patients("first_pass")) " · " a href=(link("not_first_pass")) { (l.t("未一次通过", "not at once")) } } }
+                tr { td { (l.t("审核时长（中位数，开具至首次审核）", "Review time (median, issue to first decision)")) }
+                     td { (f.median_review_minutes.map_or("—".to_owned(), |m| format!("{m} {}", l.t("分钟", "min")))) } td {} }
+                tr { td { (l.t("按时送达（", "Delivered on time (within ")) (view.on_time_hours) (l.t(" 小时内）", " h)")) }
+                     td { (f.on_time) " / " (f.deliveries) " · " strong { (percent(f.on_time, f.deliveries)) } }
+                     td { (patients("deliveries_on_time")) " · " a href=(link("deliveries_late")) { (l.t("超时或失败", "late or failed")) } } }
+                tr { td { (l.t("门特患者月均药费（全价 → 自付）", "门特 patients' monthly drugs (full price → own share)")) }
+                     td { (yuan(f.full_price_fen)) " → " strong { (yuan(f.self_pay_fen)) } span.muted { " (" (f.patient_months) (l.t(" 人·月）", " patient-months)")) } }
+                     td { (patients("self_pay")) } }
+            }
+            @if !f.findings.is_empty() {
+                table #pharmacy-findings {
+                    tr { th { (l.t("审方问题（开具时）", "Findings at issue")) } th { (l.t("处方数", "Prescriptions")) } th {} }
+                    @for (code, n) in &f.findings {
+                        tr { td { (super::pharmacy::code_label(l, code)) " " small.muted { (code) } } td { (n) } td { (patients(&format!("finding.{code}"))) } }
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// Two-way referral and reserved slots (DOMAIN.md §3), each figure with its patients.

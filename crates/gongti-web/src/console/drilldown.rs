@@ -9,9 +9,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gongti_app::AppError;
 use gongti_app::indicators::{ListPart, ListedPatient, PatientListQuery};
+use gongti_app::pharmacy::{PharmacyList, PharmacyListQuery};
 use gongti_app::referral_figures::ReferralListQuery;
 use gongti_core::chronic::Disease;
 use gongti_core::chronic::indicators::Indicator;
+use gongti_core::pharmacy::figures::PharmacyMeasure;
 use gongti_core::referral::figures::ReferralMeasure;
 use maud::html;
 use serde::Deserialize;
@@ -42,6 +44,8 @@ pub(super) struct ListParams {
     part: Option<String>,
     /// … or a referral figure.
     measure: Option<String>,
+    /// … or a cloud-pharmacy figure (`gongti_app::pharmacy::PharmacyList`).
+    pharmacy: Option<String>,
     cursor: Option<String>,
     /// The cursors of the pages before (see `pager`).
     trail: Option<String>,
@@ -60,14 +64,23 @@ impl ListParams {
             ("indicator", v(&self.indicator)),
             ("part", v(&self.part)),
             ("measure", v(&self.measure)),
+            ("pharmacy", v(&self.pharmacy)),
         ]
     }
 }
 
-/// Which list: an indicator's side, or a referral figure.
+/// Which list: an indicator's side, a referral figure, or a cloud-pharmacy figure.
 enum Which {
     Chronic(PatientListQuery),
     Referral(ReferralListQuery),
+    Pharmacy(PharmacyListQuery),
+}
+
+impl Which {
+    /// Whether its rows carry a note (the cloud pharmacy's: the row, the month's sums).
+    fn noted(&self) -> bool {
+        matches!(self, Which::Pharmacy(_))
+    }
 }
 
 fn invalid(field: &'static str) -> AppError {
@@ -82,6 +95,14 @@ fn which(state: &AppState, c: &Console, q: &ListParams) -> Result<Which, AppErro
     let scope = parse_scope(&c.ctx, q.scope.as_deref()).map_err(as_app)?;
     let period =
         parse_period(state, q.from.as_deref(), q.to.as_deref()).map_err(|_| invalid("from"))?;
+    if let Some(list) = q.pharmacy.as_deref() {
+        let list = PharmacyList::parse(list).ok_or_else(|| invalid("pharmacy"))?;
+        return Ok(Which::Pharmacy(PharmacyListQuery {
+            scope,
+            period,
+            list,
+        }));
+    }
     if let Some(m) = q.measure.as_deref() {
         let measure = ReferralMeasure::parse(m).ok_or_else(|| invalid("measure"))?;
         return Ok(Which::Referral(ReferralListQuery {
@@ -121,20 +142,53 @@ async fn page_of(
     which: &Which,
     after: Option<i64>,
     limit: u32,
-) -> Result<(Vec<ListedPatient>, Option<i64>, bool), AppError> {
+) -> Result<(Vec<(ListedPatient, String)>, Option<i64>, bool), AppError> {
+    let l = c.lang;
+    let plain = |items: Vec<ListedPatient>| items.into_iter().map(|p| (p, String::new())).collect();
     match which {
         Which::Chronic(q) => state
             .app
             .indicator_patient_list(&c.ctx, q, after, limit, None)
             .await
-            .map(|p| (p.items, p.next_after, p.identified)),
+            .map(|p| (plain(p.items), p.next_after, p.identified)),
+        Which::Pharmacy(q) => state
+            .app
+            .pharmacy_figure_patients(&c.ctx, q, after, limit, None)
+            .await
+            .map(|p| {
+                let items = p
+                    .items
+                    .into_iter()
+                    .map(|(id, patient, month)| {
+                        let note = match (month, &q.list) {
+                            (Some(m), _) => format!(
+                                "{}-{:02} · {}{} {} → {}{} {}",
+                                m.month / 100,
+                                m.month % 100,
+                                l.t("全价 ", "full price "),
+                                crate::views::yuan(m.total_fen),
+                                l.t("元", "yuan"),
+                                l.t("自付 ", "own share "),
+                                crate::views::yuan(m.self_fen),
+                                l.t("元", "yuan"),
+                            ),
+                            (None, PharmacyList::Measure(PharmacyMeasure::Visits(_))) => {
+                                format!("{}{id}", l.t("在线复诊 #", "online visit #"))
+                            }
+                            (None, _) => format!("{}{id}", l.t("处方 #", "prescription #")),
+                        };
+                        (patient, note)
+                    })
+                    .collect();
+                (items, p.next_after, p.identified)
+            }),
         Which::Referral(q) => state
             .app
             .referral_figure_patients(&c.ctx, q, after, limit, None)
             .await
             .map(|p| {
                 (
-                    p.items.into_iter().map(|(_, p)| p).collect(),
+                    plain(p.items.into_iter().map(|(_, p)| p).collect()),
                     p.next_after,
                     p.identified,
                 )
@@ -161,6 +215,45 @@ fn title(l: Lang, which: &Which) -> String {
                 ReferralMeasure::Returned => ("到院后下转", "Referred back after the visit"),
             };
             l.t(zh, en).to_owned()
+        }
+        Which::Pharmacy(q) => {
+            let (zh, en): (String, String) = match &q.list {
+                PharmacyList::SelfPay => (
+                    "门特患者月度药费（全价与自付）".into(),
+                    "门特 patients' monthly drugs (full price and own share)".into(),
+                ),
+                PharmacyList::Measure(m) => match m {
+                    PharmacyMeasure::Visits(None) => {
+                        ("在线复诊申请".into(), "Online repeat visits".into())
+                    }
+                    PharmacyMeasure::Visits(Some(s)) => (
+                        format!("在线复诊 · {}", s.name_zh()),
+                        format!("Online repeat visits · {}", s.name_en()),
+                    ),
+                    PharmacyMeasure::Reviewed => {
+                        ("审核处方".into(), "Prescriptions reviewed".into())
+                    }
+                    PharmacyMeasure::FirstPass => {
+                        ("一次审核通过".into(), "Passed at the first review".into())
+                    }
+                    PharmacyMeasure::NotFirstPass => (
+                        "未一次审核通过".into(),
+                        "Not passed at the first review".into(),
+                    ),
+                    PharmacyMeasure::Finding(code) => (
+                        format!("审方问题 · {}", super::pharmacy::code_label(Lang::Zh, code)),
+                        format!("Findings · {}", super::pharmacy::code_label(Lang::En, code)),
+                    ),
+                    PharmacyMeasure::DeliveriesOnTime => {
+                        ("按时送达".into(), "Delivered on time".into())
+                    }
+                    PharmacyMeasure::DeliveriesLate => (
+                        "超时或失败的配送".into(),
+                        "Late or failed deliveries".into(),
+                    ),
+                },
+            };
+            l.t(&zh, &en).to_owned()
         }
     }
 }
@@ -207,14 +300,15 @@ async fn patients(
         p { a href=(back) { (l.t("← 返回看板", "← Back to the dashboard")) } " · " a.button href=(file_link(FileFormat::Csv)) { (l.t("导出 CSV", "Export CSV")) } " " a.button href=(file_link(FileFormat::Xlsx)) { (l.t("导出 Excel", "Export Excel")) } }
         @if !identified { p.muted { (l.t("汇总查看：姓名与身份证号已脱敏。", "Aggregate view: names and ID numbers are masked.")) } }
         table #patients {
-            tr { th { (l.t("姓名", "Name")) } th { (l.t("身份证号", "ID number")) } th { (l.t("性别", "Sex")) } th { (l.t("年龄段", "Age band")) } th { (l.t("管理机构", "Institution")) } }
-            @for p in &items {
+            tr { th { (l.t("姓名", "Name")) } th { (l.t("身份证号", "ID number")) } th { (l.t("性别", "Sex")) } th { (l.t("年龄段", "Age band")) } th { (l.t("管理机构", "Institution")) } @if which.noted() { th { (l.t("说明", "Note")) } } }
+            @for (p, note) in &items {
                 tr {
                     td { @if identified { a href=(format!("/residents/{}/chronic", p.resident_id)) { (p.name) } } @else { (p.name) } }
                     td.id { (p.id_number_masked) }
                     td { (super::sex_label(l, p.sex)) }
                     td { (p.age_band) }
                     td { (p.institution_name) }
+                    @if which.noted() { td { (note) } }
                 }
             }
         }
@@ -269,19 +363,23 @@ async fn export_rows(
     state: &AppState,
     c: &Console,
     which: &Which,
-) -> Result<(Vec<[String; 5]>, bool), AppError> {
+) -> Result<(Vec<Vec<String>>, bool), AppError> {
     let l = c.lang;
     let (mut after, mut rows, mut cut) = (None, Vec::new(), false);
     loop {
         let (items, next, _) = page_of(state, c, which, after, EXPORT_PAGE).await?;
-        for p in items {
-            rows.push([
+        for (p, note) in items {
+            let mut row = vec![
                 p.name,
                 p.id_number_masked,
                 super::sex_label(l, p.sex).to_owned(),
                 p.age_band.to_owned(),
                 p.institution_name,
-            ]);
+            ];
+            if which.noted() {
+                row.push(note);
+            }
+            rows.push(row);
         }
         match next {
             Some(n) if rows.len() < EXPORT_ROWS_MAX => after = Some(n),
@@ -295,14 +393,18 @@ async fn export_rows(
     Ok((rows, cut))
 }
 
-fn columns(l: Lang) -> [&'static str; 5] {
-    [
+fn columns(l: Lang, noted: bool) -> Vec<&'static str> {
+    let mut names = vec![
         l.t("姓名", "Name"),
         l.t("身份证号", "ID number"),
         l.t("性别", "Sex"),
         l.t("年龄段", "Age band"),
         l.t("管理机构", "Institution"),
-    ]
+    ];
+    if noted {
+        names.push(l.t("说明", "Note"));
+    }
+    names
 }
 
 fn cut_note(l: Lang) -> String {
@@ -326,8 +428,8 @@ async fn export(
         Err(e) => return error_page(c, l.t("名单", "Patients"), &e),
     };
     let file = match format {
-        FileFormat::Csv => Ok(csv(l, heading, &rows, cut).into_bytes()),
-        FileFormat::Xlsx => xlsx(l, heading, &rows, cut),
+        FileFormat::Csv => Ok(csv(l, heading, &rows, cut, which.noted()).into_bytes()),
+        FileFormat::Xlsx => xlsx(l, heading, &rows, cut, which.noted()),
     };
     let file = match file {
         Ok(f) => f,
@@ -369,11 +471,11 @@ async fn export(
 }
 
 /// The list as CSV: its heading, the column names, the rows, and a note when cut.
-fn csv(l: Lang, heading: &str, rows: &[[String; 5]], cut: bool) -> String {
+fn csv(l: Lang, heading: &str, rows: &[Vec<String>], cut: bool, noted: bool) -> String {
     let mut out = String::from("\u{feff}");
     out.push_str(&field(heading));
     out.push('\n');
-    out.push_str(&columns(l).join(","));
+    out.push_str(&columns(l, noted).join(","));
     out.push('\n');
     for row in rows {
         let line: Vec<String> = row.iter().map(|v| field(v)).collect();
@@ -392,15 +494,16 @@ fn csv(l: Lang, heading: &str, rows: &[[String; 5]], cut: bool) -> String {
 fn xlsx(
     l: Lang,
     heading: &str,
-    rows: &[[String; 5]],
+    rows: &[Vec<String>],
     cut: bool,
+    noted: bool,
 ) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     let mut book = rust_xlsxwriter::Workbook::new();
     let bold = rust_xlsxwriter::Format::new().set_bold();
     let sheet = book.add_worksheet();
     sheet.set_name(l.t("名单", "Patients"))?;
     sheet.write_string_with_format(0, 0, heading, &bold)?;
-    for (col, name) in (0u16..).zip(columns(l)) {
+    for (col, name) in (0u16..).zip(columns(l, noted)) {
         sheet.write_string_with_format(1, col, name, &bold)?;
         sheet.set_column_width(col, if col == 4 { 32 } else { 20 })?;
     }

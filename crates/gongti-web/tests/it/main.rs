@@ -35,6 +35,7 @@ mod indicators;
 mod online_visits;
 mod patients;
 mod pharmacy;
+mod pharmacy_figures;
 mod prescriptions;
 mod readings;
 mod referrals;

@@ -520,6 +520,7 @@ impl Loader {
             get("online_clinic_hours"),
             get("online_record_years"),
             get("online_chat_years"),
+            get("delivery_on_time_hours"),
         ];
         for key in missing {
             self.problems.push(TableProblem {
@@ -553,6 +554,7 @@ impl Loader {
         let clinic_hours = days(raw[18]);
         let record_years = days(raw[19]);
         let chat_years = days(raw[20]);
+        let on_time_hours = days(raw[21]);
         let mut title = |v: &str| {
             TitleLevel::parse(v).or_else(|| {
                 self.problems.push(TableProblem {
@@ -598,6 +600,7 @@ impl Loader {
             online_clinic_hours: clinic_hours?,
             online_record_years: record_years?,
             online_chat_years: chat_years?,
+            delivery_on_time_hours: on_time_hours?,
             long_first_title_min: first?,
             tier_restricted_title_min: restricted?,
             tier_special_title_min: special?,

@@ -436,6 +436,8 @@ pub struct RxParams {
     /// Years an online visit's record is kept, and its messages and images (NET-7).
     pub online_record_years: u32,
     pub online_chat_years: u32,
+    /// A delivery is on time when delivered within these hours of dispensing.
+    pub delivery_on_time_hours: u32,
     pub long_first_title_min: TitleLevel,
     pub tier_restricted_title_min: TitleLevel,
     pub tier_special_title_min: TitleLevel,
