@@ -191,6 +191,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0030_online_visits.sql"),
         postgres: include_str!("../migrations/postgres/0030_online_visits.sql"),
     },
+    Migration {
+        version: 31,
+        name: "long_confirmation",
+        sqlite: include_str!("../migrations/sqlite/0031_long_confirmation.sql"),
+        postgres: include_str!("../migrations/postgres/0031_long_confirmation.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

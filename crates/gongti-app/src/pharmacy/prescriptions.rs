@@ -397,9 +397,22 @@ impl App {
         entry.patient_id = Some(resident_id);
         let mut draft = request.draft;
         if let Some(visit_id) = request.online_visit_id {
-            self.visit_for_issue(ctx, visit_id, resident_id, &entry)
+            let visit = self
+                .visit_for_issue(ctx, visit_id, resident_id, &entry)
                 .await?;
             draft.visit.channel = gongti_core::pharmacy::Channel::Online;
+            // Online, the patient's confirmation of a long prescription is theirs, on
+            // the phone, for at most the weeks they confirmed (LRX-1) — never a tick.
+            if let Some(long) = draft.long.as_mut() {
+                let confirmed_days = visit
+                    .long_weeks
+                    .filter(|_| visit.long_confirmed_at_us.is_some())
+                    .map_or(0, |w| w * 7);
+                long.patient_confirmed = draft
+                    .lines
+                    .iter()
+                    .all(|l| l.days.is_some_and(|d| i64::from(d) <= confirmed_days));
+            }
         }
         let (judgement, draft) = match self.screen_for_issue(ctx, draft, &entry).await? {
             Ok(screened) => screened,

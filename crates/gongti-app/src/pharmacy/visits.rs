@@ -12,8 +12,9 @@ use gongti_core::audit::{AuditEntry, Outcome};
 use gongti_core::chronic::Disease;
 use gongti_core::pharmacy::visit::{
     BasisKind, ClinicRefusal, Destination, Eligibility, EndReason, ImageDraft, OfflineDiagnosis,
-    Side, VisitRefusal, VisitStatus, VisitStep, eligibility, image_type, keep_until,
-    may_open_clinic, take, validate_ending, validate_message, validate_request,
+    Side, VisitRefusal, VisitStatus, VisitStep, disease_name_zh, eligibility, image_type,
+    keep_until, long_weeks_allowed, may_open_clinic, take, validate_ending, validate_message,
+    validate_request,
 };
 use gongti_core::problem::{FieldProblem, Problem};
 use gongti_core::region::InstitutionKind;
@@ -319,10 +320,14 @@ impl App {
             VisitStep::Prescribe,
             VisitStep::ToClinic,
             VisitStep::Withdraw,
+            VisitStep::AskLongConfirmation,
+            VisitStep::ConfirmLong,
         ];
+        let asked = record.long_asked_at_us.is_some() && record.long_confirmed_at_us.is_none();
         let may = steps
             .into_iter()
             .filter(|s| take(record.status, *s, side).is_ok())
+            .filter(|s| *s != VisitStep::ConfirmLong || asked)
             // A doctor's steps on an open visit are the holder's.
             .filter(|_| side == Side::Resident || record.status != VisitStatus::Open || holder)
             .collect();
@@ -394,6 +399,69 @@ impl App {
             .await
         {
             Ok(_) => {}
+            Err(StoreError::Changed(_)) => {
+                return Err(self
+                    .refuse(entry, AppError::Conflict("online_visit_changed"))
+                    .await);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.audit.flush().await?;
+        Ok(())
+    }
+
+    /// The resident confirms the long prescription the doctor asked about (LRX-1;
+    /// audited `online_visit.confirm_long`).
+    pub async fn own_confirm_long(&self, p: &PatientCtx, id: i64) -> AppResult<()> {
+        let mut entry = p.entry(self.now_us(), "online_visit.confirm_long", RESOURCE);
+        let record = self.own_visit_record(p, id, &mut entry).await?;
+        if let Err(r) = take(record.status, VisitStep::ConfirmLong, Side::Resident) {
+            return Err(self.refuse(entry, refusal_error(r)).await);
+        }
+        let Some(weeks) = record
+            .long_weeks
+            .filter(|_| record.long_asked_at_us.is_some() && record.long_confirmed_at_us.is_none())
+        else {
+            return Err(self
+                .refuse(entry, AppError::Conflict("online_visit_not_open_for_step"))
+                .await);
+        };
+        entry.institution_id = Some(record.institution_id);
+        entry.detail = Some(format!("weeks={weeks}"));
+        let text = format!("我已了解并确认：开具 {weeks} 周的长期处方。");
+        self.long_step(&record, Side::Resident, None, &text, None, entry)
+            .await
+    }
+
+    async fn long_step(
+        &self,
+        record: &VisitRecord,
+        side: Side,
+        staff_id: Option<i64>,
+        text: &str,
+        weeks: Option<i64>,
+        entry: AuditEntry,
+    ) -> AppResult<()> {
+        let chat_years = self.knowledge().params.online_chat_years;
+        match self
+            .store
+            .long_confirmation_step(
+                &NewMessage {
+                    visit_id: record.id,
+                    from_status: record.status,
+                    sender: side.code(),
+                    staff_id,
+                    body: text,
+                    images: Vec::new(),
+                    keep_until: keep_until(self.today(), chat_years),
+                    now_us: self.now_us(),
+                },
+                weeks,
+                std::slice::from_ref(&entry),
+            )
+            .await
+        {
+            Ok(()) => {}
             Err(StoreError::Changed(_)) => {
                 return Err(self
                     .refuse(entry, AppError::Conflict("online_visit_changed"))
@@ -733,6 +801,52 @@ impl App {
         Ok(())
     }
 
+    /// The doctor asks the resident to confirm a long prescription of `weeks` on their
+    /// phone (LRX-1: beyond 4 weeks, up to 12; audited `online_visit.ask_long`).
+    pub async fn ask_long_confirmation(&self, ctx: &Ctx, id: i64, weeks: u32) -> AppResult<()> {
+        let (record, _, mut entry) = self
+            .doctor_step(
+                ctx,
+                id,
+                VisitStep::AskLongConfirmation,
+                "online_visit.ask_long",
+            )
+            .await?;
+        let p = &self.knowledge().params;
+        if !long_weeks_allowed(weeks, p.long_supply_days_plain_max, p.long_supply_days_max) {
+            return Err(self
+                .refuse(
+                    entry,
+                    AppError::invalid(
+                        "weeks",
+                        Problem::OutOfRange {
+                            min: "5",
+                            max: "12",
+                        },
+                    ),
+                )
+                .await);
+        }
+        entry.detail = Some(format!("weeks={weeks}"));
+        let disease = record
+            .disease_icd10
+            .as_deref()
+            .map(disease_name_zh)
+            .unwrap_or_default();
+        let text = format!(
+            "医生建议为您开具 {weeks} 周的长期处方（{disease}）。长期处方适用于病情稳定的患者：请按时按量服药、定期复查，用药期间如有不适或病情变化请及时就医。同意请点“我已了解并确认”。"
+        );
+        self.long_step(
+            &record,
+            Side::Doctor,
+            Some(ctx.principal.staff_id),
+            &text,
+            Some(i64::from(weeks)),
+            entry,
+        )
+        .await
+    }
+
     /// The doctor ends the visit: go to a clinic, with the reason (NET-2; audited
     /// `online_visit.to_clinic`).
     pub async fn visit_to_clinic(
@@ -768,6 +882,20 @@ impl App {
         Ok((content_type, bytes))
     }
 
+    /// The days of a long prescription the patient confirmed on the phone in a visit
+    /// the signed-in doctor holds (0 otherwise): what the prescribing form's live check
+    /// takes as the patient's confirmation. A number only: not audited.
+    pub async fn long_confirmed_days(&self, ctx: &Ctx, visit_id: i64) -> AppResult<i64> {
+        Ok(match self.store.online_visit(visit_id).await {
+            Ok(v) if v.doctor_staff_id == Some(ctx.principal.staff_id) => v
+                .long_weeks
+                .filter(|_| v.long_confirmed_at_us.is_some())
+                .map_or(0, |w| w * 7),
+            Ok(_) | Err(StoreError::NotFound) => 0,
+            Err(e) => return Err(e.into()),
+        })
+    }
+
     /// Before a prescription is issued in a visit: the visit is the resident's, open,
     /// held by the prescriber, and their clinic open; a refusal is audited on `entry`.
     pub(crate) async fn visit_for_issue(
@@ -776,7 +904,7 @@ impl App {
         visit_id: i64,
         resident_id: i64,
         entry: &AuditEntry,
-    ) -> AppResult<()> {
+    ) -> AppResult<VisitRecord> {
         let record = match self.store.online_visit(visit_id).await {
             Ok(v) if v.resident_id == resident_id => v,
             Ok(_) | Err(StoreError::NotFound) => {
@@ -799,6 +927,7 @@ impl App {
                 )
                 .await);
         }
-        self.clinic_open(ctx, record.institution_id, entry).await
+        self.clinic_open(ctx, record.institution_id, entry).await?;
+        Ok(record)
     }
 }

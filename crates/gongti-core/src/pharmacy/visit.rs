@@ -378,6 +378,11 @@ pub enum VisitStep {
     ToClinic,
     /// The resident withdraws it.
     Withdraw,
+    /// The doctor asks the resident to confirm a long prescription (长期处方) on the
+    /// phone (LRX-1: beyond 4 weeks the patient confirms).
+    AskLongConfirmation,
+    /// The resident confirms it.
+    ConfirmLong,
 }
 
 impl VisitStep {
@@ -389,6 +394,8 @@ impl VisitStep {
             VisitStep::Prescribe => "prescribe",
             VisitStep::ToClinic => "to_clinic",
             VisitStep::Withdraw => "withdraw",
+            VisitStep::AskLongConfirmation => "ask_long_confirmation",
+            VisitStep::ConfirmLong => "confirm_long",
         }
     }
 }
@@ -414,14 +421,19 @@ pub fn take(status: VisitStatus, step: VisitStep, side: Side) -> Result<VisitSta
         (VisitStep::Prescribe, Open) if doctor => Prescribed,
         (VisitStep::ToClinic, Waiting | Open) if doctor => ToClinic,
         (VisitStep::Withdraw, Waiting | Open) if !doctor => Withdrawn,
+        (VisitStep::AskLongConfirmation, Open) if doctor => Open,
+        (VisitStep::ConfirmLong, Open) if !doctor => Open,
         (
             VisitStep::Accept
             | VisitStep::AcceptDocument
             | VisitStep::Prescribe
-            | VisitStep::ToClinic,
+            | VisitStep::ToClinic
+            | VisitStep::AskLongConfirmation,
             _,
         ) if !doctor => return Err(VisitRefusal::NotYours),
-        (VisitStep::Withdraw, _) if doctor => return Err(VisitRefusal::NotYours),
+        (VisitStep::Withdraw | VisitStep::ConfirmLong, _) if doctor => {
+            return Err(VisitRefusal::NotYours);
+        }
         _ => return Err(VisitRefusal::NotNow(status)),
     };
     Ok(to)
@@ -523,6 +535,13 @@ pub fn validate_request(complaint: &str, images: &[ImageDraft]) -> Result<(), Ve
 pub fn validate_ending(reason: EndReason, note: &str) -> Result<(), Vec<FieldProblem>> {
     let problem = text_problem("note", note, NOTE_MAX_CHARS, reason == EndReason::Other);
     problem.map_or(Ok(()), |p| Err(vec![p]))
+}
+
+/// The weeks a long prescription asked for confirmation may cover: beyond the plain
+/// limit (4 weeks) up to the most (12 weeks), from the knowledge base's parameters.
+pub fn long_weeks_allowed(weeks: u32, plain_max_days: u32, max_days: u32) -> bool {
+    let days = weeks * 7;
+    days > plain_max_days && days <= max_days
 }
 
 /// Why a doctor may not open the online clinic (NET-3).
@@ -650,6 +669,8 @@ mod tests {
             (Open, VisitStep::ToClinic, Doctor, ToClinic),
             (Waiting, VisitStep::Withdraw, Resident, Withdrawn),
             (Open, VisitStep::Withdraw, Resident, Withdrawn),
+            (Open, VisitStep::AskLongConfirmation, Doctor, Open),
+            (Open, VisitStep::ConfirmLong, Resident, Open),
         ];
         let steps = [
             VisitStep::Accept,
@@ -658,6 +679,8 @@ mod tests {
             VisitStep::Prescribe,
             VisitStep::ToClinic,
             VisitStep::Withdraw,
+            VisitStep::AskLongConfirmation,
+            VisitStep::ConfirmLong,
         ];
         for status in VisitStatus::ALL {
             for step in steps {
@@ -741,6 +764,14 @@ mod tests {
             may_open_clinic(true, 2, 3),
             Err(ClinicRefusal::TooFewYears { has: 2, needs: 3 })
         );
+    }
+
+    /// LRX-1: the phone confirms what a doctor may not write without it — 5 to 12 weeks.
+    #[test]
+    fn a_long_prescription_asked_on_the_phone_is_of_5_to_12_weeks() {
+        for (weeks, allowed) in [(4, false), (5, true), (8, true), (12, true), (13, false)] {
+            assert_eq!(long_weeks_allowed(weeks, 28, 84), allowed, "{weeks}");
+        }
     }
 
     /// NET-7: kept 15 years (the record) and 3 years (the messages).

@@ -64,6 +64,11 @@ pub struct VisitRecord {
     pub ended_at_us: Option<i64>,
     pub changed_at_us: i64,
     pub keep_until: Date,
+    /// A long prescription the doctor asked the patient to confirm: its weeks, when
+    /// asked, when confirmed.
+    pub long_weeks: Option<i64>,
+    pub long_asked_at_us: Option<i64>,
+    pub long_confirmed_at_us: Option<i64>,
 }
 
 /// An image as a message lists it (without its bytes).
@@ -139,7 +144,7 @@ pub struct DiagnosisOnFile {
 const COLUMNS: &str = "v.id, v.resident_id, r.name AS resident_name, v.destination, v.institution_id,
     i.name AS institution_name, v.team_id, v.disease_icd10, v.complaint, v.basis, v.status, v.doctor_staff_id,
     s.name AS doctor_name, v.prescription_id, v.end_reason, v.end_note, v.requested_at_us, v.accepted_at_us,
-    v.ended_at_us, v.changed_at_us, v.keep_until";
+    v.ended_at_us, v.changed_at_us, v.keep_until, v.long_weeks, v.long_asked_at_us, v.long_confirmed_at_us";
 const FROM: &str = "FROM online_visits v JOIN residents r ON r.id = v.resident_id
     JOIN institutions i ON i.id = v.institution_id LEFT JOIN staff s ON s.id = v.doctor_staff_id";
 
@@ -167,6 +172,9 @@ fn visit(row: &impl RowExt) -> Result<VisitRecord> {
         ended_at_us: row.opt_i64("ended_at_us")?,
         changed_at_us: row.i64("changed_at_us")?,
         keep_until: row.date("keep_until")?,
+        long_weeks: row.opt_i64("long_weeks")?,
+        long_asked_at_us: row.opt_i64("long_asked_at_us")?,
+        long_confirmed_at_us: row.opt_i64("long_confirmed_at_us")?,
     })
 }
 
@@ -310,6 +318,42 @@ impl Store {
             stage_audit!(tx, audit);
             tx.commit().await?;
             Ok(id)
+        })
+    }
+
+    /// Records a long-prescription step with its message: the doctor asks (`weeks`,
+    /// while they hold the open visit; a new ask wants a new confirmation) or the
+    /// resident confirms (`weeks` `None`; only what was asked and not yet confirmed).
+    pub async fn long_confirmation_step(
+        &self,
+        m: &NewMessage<'_>,
+        weeks: Option<i64>,
+        audit: &[AuditEntry],
+    ) -> Result<()> {
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let done = match weeks {
+                Some(weeks) => sqlx::query(
+                    "UPDATE online_visits SET long_weeks = $1, long_asked_at_us = $2, long_confirmed_at_us = NULL,
+                         changed_at_us = $2
+                     WHERE id = $3 AND status = 'open' AND doctor_staff_id = $4",
+                )
+                .bind(weeks).bind(m.now_us).bind(m.visit_id).bind(m.staff_id)
+                .execute(&mut *tx).await?,
+                None => sqlx::query(
+                    "UPDATE online_visits SET long_confirmed_at_us = $1, changed_at_us = $1
+                     WHERE id = $2 AND status = 'open' AND long_asked_at_us IS NOT NULL AND long_confirmed_at_us IS NULL",
+                )
+                .bind(m.now_us).bind(m.visit_id)
+                .execute(&mut *tx).await?,
+            };
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Changed("online_visit"));
+            }
+            insert_message!(tx, m.visit_id, m.sender, m.staff_id, m.body, &m.images, m.keep_until, m.now_us);
+            stage_audit!(tx, audit);
+            tx.commit().await?;
+            Ok(())
         })
     }
 

@@ -33,6 +33,7 @@ pub(super) fn routes() -> axum::Router<AppState> {
         .route("/online-visits/{id}/message", post(message).layer(limit()))
         .route("/online-visits/{id}/document", post(document))
         .route("/online-visits/{id}/to-clinic", post(to_clinic))
+        .route("/online-visits/{id}/long", post(ask_long))
         .route("/online-visits/images/{id}", get(image))
 }
 
@@ -86,6 +87,21 @@ pub(super) fn outcome_words(l: Lang, v: &VisitRecord) -> Markup {
                 strong { (l.t("请到医院线下就诊", "Please see a doctor in person")) }
                 @if let Some(reason) = v.end_reason.as_deref().and_then(EndReason::parse) { "：" (l.t(reason.name_zh(), reason.name_en())) }
                 @if let Some(note) = &v.end_note { "（" (note) "）" }
+            }
+        }
+    }
+}
+
+/// Where a long prescription asked on the phone stands, in words.
+pub(super) fn long_words(l: Lang, v: &VisitRecord) -> Markup {
+    html! {
+        @if let (Some(weeks), Some(_)) = (v.long_weeks, v.long_asked_at_us) {
+            p {
+                (l.t("长期处方 ", "Long prescription: ")) (weeks) (l.t(" 周：", " weeks: "))
+                @match v.long_confirmed_at_us {
+                    Some(at) => { span.ok { (l.t("患者已在手机上确认", "confirmed by the patient on the phone")) } " " (local(at)) }
+                    None => span.warn { (l.t("等待患者确认", "waiting for the patient's confirmation")) },
+                }
             }
         }
     }
@@ -279,6 +295,7 @@ fn visit_body(c: &Console, v: &VisitView, error: Option<&AppError>) -> Markup {
             @if let Some(doctor) = &r.doctor_name { p { (l.t("接诊医生 ", "Doctor ")) (doctor) } }
             (outcome_words(l, r))
             @if let Some(rx) = r.prescription_id { p { (l.t("已开处方 ", "Prescribed: ")) a href=(format!("/prescriptions/{rx}")) { "#" (rx) } } }
+            (long_words(l, r))
             p.muted { small { (l.t("病历保存至 ", "The record is kept until ")) (r.keep_until) (l.t("；图文记录保存 3 年。", "; messages and images for 3 years.")) } }
         }
         @if may(VisitStep::Accept) {
@@ -299,6 +316,14 @@ fn visit_body(c: &Console, v: &VisitView, error: Option<&AppError>) -> Markup {
         }
         @if may(VisitStep::Prescribe) {
             p { a.button.primary href=(format!("/residents/{}/prescribe?visit={id}", r.resident_id)) { (l.t("开处方（签发后复诊结束）", "Prescribe (issuing ends the visit)")) } }
+        }
+        @if may(VisitStep::AskLongConfirmation) {
+            form.card method="post" action=(format!("/online-visits/{id}/long")) {
+                (super::form_tokens(csrf))
+                label { (l.t("长期处方超过 4 周须患者确认：请患者在手机上确认 ", "Beyond 4 weeks a long prescription needs the patient's confirmation: ask for "))
+                    select name="weeks" { @for w in 5..=12 { option value=(w) selected[w == 8] { (w) (l.t(" 周", " weeks")) } } } }
+                " " button type="submit" { (l.t("发给患者确认", "Ask the patient")) }
+            }
         }
         @if may(VisitStep::ToClinic) {
             form.card method="post" action=(format!("/online-visits/{id}/to-clinic")) {
@@ -438,6 +463,27 @@ async fn to_clinic(
         .await;
     };
     match state.app.visit_to_clinic(&c.ctx, id, reason, &f.note).await {
+        Ok(()) => done(id),
+        Err(e) => render_visit(&state, &c, id, Some(e)).await,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct LongForm {
+    csrf: String,
+    weeks: u32,
+}
+
+async fn ask_long(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    axum::extract::Form(f): axum::extract::Form<LongForm>,
+) -> Response {
+    if !super::csrf_ok(&c, &f.csrf) {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    match state.app.ask_long_confirmation(&c.ctx, id, f.weeks).await {
         Ok(()) => done(id),
         Err(e) => render_visit(&state, &c, id, Some(e)).await,
     }

@@ -15,7 +15,7 @@ use maud::html;
 
 use super::UPLOAD_BYTES_MAX;
 use super::online_visits::{
-    disease, eligibility_words, field, image_answer, outcome_words, read_upload, thread,
+    disease, eligibility_words, field, image_answer, long_words, outcome_words, read_upload, thread,
 };
 use super::patient::{Tab, header_bar, page, signed_in};
 use super::{Lang, error_box, status_of};
@@ -30,6 +30,7 @@ pub(super) fn routes() -> axum::Router<AppState> {
         .route("/patient/visits/{id}", get(one))
         .route("/patient/visits/{id}/message", post(message).layer(limit()))
         .route("/patient/visits/{id}/withdraw", post(withdraw))
+        .route("/patient/visits/{id}/confirm-long", post(confirm_long))
         .route("/patient/visits/images/{id}", get(image))
 }
 
@@ -196,9 +197,18 @@ async fn render_one(
                         p { small { (eligibility_words(l, &v.eligibility)) } }
                         @if r.status == VisitStatus::Waiting { p { (l.t("已提交，等待医生接诊。", "Sent: waiting for a doctor.")) } }
                         (outcome_words(l, r))
+                        (long_words(l, r))
                         @if r.status == VisitStatus::Prescribed {
                             p.ok { (l.t("医生已开处方，药师审核通过后可选择送药上门或到药房取药。", "The doctor prescribed: once a pharmacist passes it, choose delivery or pickup.")) }
                             p { a.button.primary href="/patient/prescriptions" { (l.t("查看我的处方", "My prescriptions")) } }
+                        }
+                    }
+                    @if may(VisitStep::ConfirmLong) {
+                        form.card #confirm-long method="post" action=(format!("/patient/visits/{id}/confirm-long")) {
+                            (crate::console::form_tokens(&csrf))
+                            p { strong { (l.t("医生建议开具 ", "The doctor suggests a long prescription of ")) (r.long_weeks.unwrap_or_default()) (l.t(" 周的长期处方", " weeks")) } }
+                            p { small { (l.t("长期处方适用于病情稳定的患者：请按时按量服药、定期复查；用药期间如有不适或病情变化，请及时就医。", "For a stable patient: take the drugs as prescribed and keep your check-ups; see a doctor at once if anything changes.")) } }
+                            button.primary type="submit" { (l.t("我已了解并确认", "I understand and confirm")) }
                         }
                     }
                     h2 { (l.t("问诊记录", "Messages")) }
@@ -284,6 +294,24 @@ async fn withdraw(
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
     match state.app.own_visit_withdraw(&p, id).await {
+        Ok(()) => Redirect::to(&format!("/patient/visits/{id}")).into_response(),
+        Err(e) => render_one(&state, &headers, &p, id, Some(e)).await,
+    }
+}
+
+async fn confirm_long(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    axum::extract::Form(f): axum::extract::Form<CsrfForm>,
+) -> Response {
+    let Some((p, _)) = signed_in(&state, &headers).await else {
+        return Redirect::to("/patient/login").into_response();
+    };
+    if p.csrf.as_deref() != Some(f.csrf.as_str()) {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    match state.app.own_confirm_long(&p, id).await {
         Ok(()) => Redirect::to(&format!("/patient/visits/{id}")).into_response(),
         Err(e) => render_one(&state, &headers, &p, id, Some(e)).await,
     }

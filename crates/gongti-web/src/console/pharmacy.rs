@@ -272,7 +272,11 @@ fn form(
                 label.check { input type="checkbox" name="long" value="1" checked[on("long")]; " " (l.t("长期处方", "Long prescription")) }
                 label.check { input type="checkbox" name="long_first" value="1" checked[on("long_first")]; " " (l.t("首次长期处方", "first one")) }
                 label.check { input type="checkbox" name="long_assessed" value="1" checked[on("long_assessed")]; " " (l.t("已记录评估", "assessment recorded")) }
-                label.check { input type="checkbox" name="long_confirmed" value="1" checked[on("long_confirmed")]; " " (l.t("患者已确认", "patient confirmed")) }
+                @if v("online_visit_id").is_empty() {
+                    label.check { input type="checkbox" name="long_confirmed" value="1" checked[on("long_confirmed")]; " " (l.t("患者已确认", "patient confirmed")) }
+                } @else {
+                    span.muted { (l.t("患者确认：以患者在手机上的确认为准", "the patient's confirmation: theirs, on the phone")) }
+                }
                 br;
                 label { (l.t("超过7天的理由（慢性病、老年病等） ", "Reason for more than 7 days ")) input type="text" name="supply_reason" maxlength="200" value=(v("supply_reason")); }
             }
@@ -549,11 +553,22 @@ async fn check(
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
     let fragment = headers.get("x-fragment").is_some();
-    let answer = match state
-        .app
-        .check_prescription(&c.ctx, request(id, &pairs))
-        .await
+    let mut draft = request(id, &pairs);
+    // In an online visit the patient's confirmation is the one on their phone.
+    if let Ok(visit) = field(&pairs, "online_visit_id").parse::<i64>()
+        && let Some(long) = draft.long.as_mut()
     {
+        let days = state
+            .app
+            .long_confirmed_days(&c.ctx, visit)
+            .await
+            .unwrap_or(0);
+        long.patient_confirmed = draft
+            .lines
+            .iter()
+            .all(|l| l.days.is_some_and(|d| i64::from(d) <= days));
+    }
+    let answer = match state.app.check_prescription(&c.ctx, draft).await {
         Ok(a) => panel(l, &a),
         Err(e) if fragment => error_box(l, &e),
         Err(e) => return error_page(&c, title(l), &e),

@@ -39,6 +39,17 @@ fn multipart(fields: &[(&str, &str)], images: &[&[u8]]) -> Vec<u8> {
     body
 }
 
+/// A resident's context for a resident who is not the visit's.
+pub(crate) fn nobody() -> gongti_app::patients::PatientCtx {
+    gongti_app::patients::PatientCtx {
+        account_id: 0,
+        resident_id: 0,
+        username: "nobody".into(),
+        csrf: None,
+        request_id: None,
+    }
+}
+
 async fn ctx_of(t: &TestApp, username: &str) -> Ctx {
     let token = t.token(username).await;
     Ctx {
@@ -199,13 +210,49 @@ async fn a_repeat_visit_from_the_phone_ends_in_a_prescription_or_at_a_clinic() {
             .await
             .unwrap();
 
-        // Prescribed in the visit: the prescription is an online one, the visit ends.
+        // Eight weeks: a long prescription the patient confirms on the phone — a tick
+        // on the doctor's form does not stand for it online (LRX-1).
         let mut body = issue_body(
-            &draft(&t, vec![line("苯磺酸氨氯地平片", 5.0, "mg", 1, 28)], &[]),
+            &draft(&t, vec![line("苯磺酸氨氯地平片", 5.0, "mg", 1, 56)], &[]),
             PASSWORD,
         );
-        body["supply_reason"] = json!("高血压慢病长期用药");
+        body["long_prescription"] =
+            json!({"first": true, "assessment_recorded": true, "patient_confirmed": true});
         body["online_visit_id"] = json!(visit.id);
+        let r = t.post("/api/v1/prescriptions", &doctor, body.clone()).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert!(r.text.contains("supply_over_limit"), "{}", r.text);
+        let far = t.app.ask_long_confirmation(&d, visit.id, 13).await;
+        assert!(matches!(far, Err(AppError::Invalid(_))), "{far:?}");
+        t.app.ask_long_confirmation(&d, visit.id, 8).await.unwrap();
+        let mine = t.send(get(format!("/patient/visits/{}", visit.id))).await;
+        assert!(
+            mine.text.contains("我已了解并确认") && mine.text.contains("8 周"),
+            "{}",
+            mine.text
+        );
+        let confirmed = t
+            .send(
+                Request::post(format!("/patient/visits/{}/confirm-long", visit.id))
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .header(header::COOKIE, cookie.clone())
+                    .body(Body::from(format!("csrf={csrf}")))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(
+            confirmed.status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            confirmed.text
+        );
+        let again = t
+            .app
+            .own_visit_withdraw(&crate::online_visits::nobody(), visit.id)
+            .await;
+        assert!(again.is_err());
+
+        // Prescribed in the visit: the prescription is an online one, the visit ends.
         let r = t.post("/api/v1/prescriptions", &doctor, body.clone()).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         let rx = r.json()["id"].as_i64().unwrap();
@@ -305,6 +352,8 @@ async fn a_repeat_visit_from_the_phone_ends_in_a_prescription_or_at_a_clinic() {
             "online_visit.accept_document",
             "online_visit.to_clinic",
             "online_visit.image",
+            "online_visit.ask_long",
+            "online_visit.confirm_long",
         ] {
             assert!(actions.iter().any(|a| a == action), "{action}");
         }
