@@ -338,34 +338,8 @@ async fn the_doctor_shows_the_patient_their_share_settles_it_and_the_insurer_see
     )
     .await;
     let resident = t.home_resident;
-    t.store
-        .set_insured(
-            &gongti_store::InsuredPerson {
-                resident_id: resident,
-                psn_no: format!("SIMPSN{resident}"),
-                insutype: "resident".into(),
-                psn_type: "working".into(),
-                account_balance_fen: 0,
-            },
-            1,
-            &[],
-        )
-        .await
-        .unwrap();
-    let today = t.app.today();
-    t.store
-        .certify_chronic(
-            resident,
-            &gongti_store::Certification {
-                disease: "hypertension".into(),
-                valid_from: today,
-                valid_until: today + time::Duration::days(365),
-            },
-            1,
-            &[],
-        )
-        .await
-        .unwrap();
+    crate::settlement::insure(&t).await;
+    crate::settlement::certify_hypertension(&t).await;
 
     let doctor = sign_in(&t, "doctor").await;
     let rx = page(&t, &doctor, &format!("/prescriptions/{id}"), "zh").await;

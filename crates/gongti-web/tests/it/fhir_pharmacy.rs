@@ -6,7 +6,6 @@
 //! MedicationKnowledge — each validated by both validators.
 
 use axum::http::StatusCode;
-use gongti_store::{Certification, InsuredPerson};
 use serde_json::{Value, json};
 
 use crate::fhir::validate;
@@ -75,34 +74,8 @@ async fn a_prescriptions_whole_chain_reads_and_validates_over_fhir() {
         let doctor = t.token("doctor").await;
         let reviewer = pharmacist(&t, "yaoshi", t.home, "主管药师", 5).await;
         let resident = t.home_resident;
-        let today = t.app.today();
-        t.store
-            .set_insured(
-                &InsuredPerson {
-                    resident_id: resident,
-                    psn_no: format!("SIMPSN{resident}"),
-                    insutype: "resident".into(),
-                    psn_type: "working".into(),
-                    account_balance_fen: 0,
-                },
-                1,
-                &[],
-            )
-            .await
-            .unwrap();
-        t.store
-            .certify_chronic(
-                resident,
-                &Certification {
-                    disease: "hypertension".into(),
-                    valid_from: today - time::Duration::days(30),
-                    valid_until: today + time::Duration::days(300),
-                },
-                1,
-                &[],
-            )
-            .await
-            .unwrap();
+        crate::settlement::insure(&t).await;
+        crate::settlement::certify_hypertension(&t).await;
         let id = returned_revised_passed(&t, &doctor, &reviewer).await;
         let r = t
             .post(

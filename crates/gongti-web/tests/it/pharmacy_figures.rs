@@ -6,7 +6,6 @@
 use axum::http::StatusCode;
 use gongti_app::Ctx;
 use gongti_core::pharmacy::visit::{Destination, VisitStatus};
-use gongti_store::{Certification, InsuredPerson};
 use serde_json::json;
 
 use crate::prescriptions::{draft, issue_body, line, pharmacist, step};
@@ -19,33 +18,8 @@ async fn the_figures_count_what_happened_and_open_their_lists() {
         let reviewer = pharmacist(&t, "yaoshi", t.home, "主管药师", 5).await;
         let resident = t.home_resident;
         let today = t.app.today();
-        t.store
-            .set_insured(
-                &InsuredPerson {
-                    resident_id: resident,
-                    psn_no: format!("SIMPSN{resident}"),
-                    insutype: "resident".into(),
-                    psn_type: "working".into(),
-                    account_balance_fen: 0,
-                },
-                1,
-                &[],
-            )
-            .await
-            .unwrap();
-        t.store
-            .certify_chronic(
-                resident,
-                &Certification {
-                    disease: "hypertension".into(),
-                    valid_from: today - time::Duration::days(30),
-                    valid_until: today + time::Duration::days(300),
-                },
-                1,
-                &[],
-            )
-            .await
-            .unwrap();
+        crate::settlement::insure(&t).await;
+        crate::settlement::certify_hypertension(&t).await;
         let issue = |dose: f64| {
             let mut body = issue_body(
                 &draft(&t, vec![line("苯磺酸氨氯地平片", dose, "mg", 1, 28)], &[]),

@@ -11,6 +11,43 @@ use serde_json::{Value, json};
 use crate::prescriptions::{draft, issue_body, line, pharmacist, step};
 use crate::support::{PASSWORD, TestApp};
 
+/// Insures the home resident under the simulator (城乡居民, working, no account).
+pub(crate) async fn insure(t: &TestApp) {
+    let resident = t.home_resident;
+    t.store
+        .set_insured(
+            &InsuredPerson {
+                resident_id: resident,
+                psn_no: format!("SIMPSN{resident}"),
+                insutype: "resident".into(),
+                psn_type: "working".into(),
+                account_balance_fen: 0,
+            },
+            1,
+            &[],
+        )
+        .await
+        .unwrap();
+}
+
+/// Certifies the home resident's hypertension for 门特, from 30 days ago for 300 days.
+pub(crate) async fn certify_hypertension(t: &TestApp) {
+    let today = t.app.today();
+    t.store
+        .certify_chronic(
+            t.home_resident,
+            &Certification {
+                disease: "hypertension".into(),
+                valid_from: today - time::Duration::days(30),
+                valid_until: today + time::Duration::days(300),
+            },
+            1,
+            &[],
+        )
+        .await
+        .unwrap();
+}
+
 /// Amlodipine 5 mg (甲) and valsartan 80 mg (乙) for 28 days, passed.
 async fn passed(t: &TestApp, doctor: &str, reviewer: &str) -> i64 {
     let d = draft(
@@ -64,36 +101,11 @@ async fn a_prescription_settles_at_the_share_shown_and_a_reversal_gives_the_year
         let r = t.post(&preview, &doctor, json!({})).await;
         assert_eq!(r.json()["code"], "not_insured", "{}", r.text);
         let resident = t.home_resident;
-        t.store
-            .set_insured(
-                &InsuredPerson {
-                    resident_id: resident,
-                    psn_no: format!("SIMPSN{resident}"),
-                    insutype: "resident".into(),
-                    psn_type: "working".into(),
-                    account_balance_fen: 0,
-                },
-                1,
-                &[],
-            )
-            .await
-            .unwrap();
+        insure(&t).await;
         let r = t.post(&preview, &doctor, json!({})).await;
         assert_eq!(r.json()["code"], "no_chronic_certification", "{}", r.text);
         let today = t.app.today();
-        t.store
-            .certify_chronic(
-                resident,
-                &Certification {
-                    disease: "hypertension".into(),
-                    valid_from: today - time::Duration::days(30),
-                    valid_until: today + time::Duration::days(300),
-                },
-                1,
-                &[],
-            )
-            .await
-            .unwrap();
+        certify_hypertension(&t).await;
 
         // The patient's share: one box of amlodipine (23.80, 甲) and four of valsartan
         // (4 × 14.20, 乙: 10 % first), 80 % of the rest from the fund (demo policy).
@@ -233,35 +245,8 @@ async fn the_resident_chooses_delivery_pays_her_share_and_sees_her_code_on_the_p
     let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
     let doctor = t.token("doctor").await;
     let reviewer = pharmacist(&t, "yaoshi", t.home, "主管药师", 5).await;
-    let resident = t.home_resident;
-    t.store
-        .set_insured(
-            &InsuredPerson {
-                resident_id: resident,
-                psn_no: format!("SIMPSN{resident}"),
-                insutype: "resident".into(),
-                psn_type: "working".into(),
-                account_balance_fen: 0,
-            },
-            1,
-            &[],
-        )
-        .await
-        .unwrap();
-    let today = t.app.today();
-    t.store
-        .certify_chronic(
-            resident,
-            &Certification {
-                disease: "hypertension".into(),
-                valid_from: today,
-                valid_until: today + time::Duration::days(365),
-            },
-            1,
-            &[],
-        )
-        .await
-        .unwrap();
+    insure(&t).await;
+    certify_hypertension(&t).await;
     let id = passed(&t, &doctor, &reviewer).await;
     crate::patients::her_token(&t, "zxy.phone").await;
     let cookie = crate::patients::phone_cookie(&t, "zxy.phone").await;
