@@ -262,6 +262,7 @@ fn form(
                     input type="hidden" name="channel" value="online";
                     input type="hidden" name="online_visit_id" value=(v("online_visit_id"));
                     p { (l.t("在线复诊 ", "Online repeat visit ")) a href=(format!("/online-visits/{}", v("online_visit_id"))) { "#" (v("online_visit_id")) } (l.t("：签发后复诊结束，处方交药师审核。", ": issuing ends the visit; the prescription goes to a pharmacist.")) }
+                    @if !v("prefilled").is_empty() { p.muted { (l.t("已按上次处方预填药品，请逐项核对、修改后再签发。", "The last prescription's drugs are filled in: check and change each before signing.")) } }
                 }
                 " "
                 label { (l.t("处方类别 ", "Kind "))
@@ -473,6 +474,22 @@ async fn page(
     };
     let mut pairs = pairs;
     if let Some(visit) = q.visit {
+        // A repeat visit: the newest prescription's lines prefill the form, for the
+        // doctor to check one by one and sign (DOMAIN.md §4: it never issues itself).
+        if q.revise.is_none()
+            && let Ok(views) = state.app.resident_prescriptions(&c.ctx, id, 1).await
+            && let Some(last) = views.first()
+        {
+            pairs = pairs_of(last)
+                .into_iter()
+                .filter(|(k, _)| k.starts_with("line"))
+                .collect();
+            pairs.push((
+                "validity_days".into(),
+                last.content.validity_days.to_string(),
+            ));
+            pairs.push(("prefilled".into(), "1".into()));
+        }
         pairs.retain(|(k, _)| k != "channel");
         pairs.push(("channel".into(), "online".into()));
         pairs.push(("online_visit_id".into(), visit.to_string()));

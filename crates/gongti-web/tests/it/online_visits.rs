@@ -292,6 +292,29 @@ async fn a_repeat_visit_from_the_phone_ends_in_a_prescription_or_at_a_clinic() {
             .clone();
         assert_eq!(second.basis, None);
         t.app.accept_visit(&d, second.id).await.unwrap();
+        // The prescribing form opened from the visit: online, the last prescription's
+        // drugs filled in for the doctor to check.
+        let session = crate::console::sign_in(&t, "doctor").await;
+        let form = crate::console::page(
+            &t,
+            &session,
+            &format!(
+                "/residents/{}/prescribe?visit={}",
+                t.home_resident, second.id
+            ),
+            "zh",
+        )
+        .await;
+        assert_eq!(form.status, StatusCode::OK, "{}", form.text);
+        assert!(
+            form.text.contains("value=\"苯磺酸氨氯地平片\"")
+                && form.text.contains("已按上次处方预填")
+                && form
+                    .text
+                    .contains(&format!("name=\"online_visit_id\" value=\"{}\"", second.id)),
+            "{}",
+            form.text
+        );
         let image = t.store.online_visit_messages(second.id).await.unwrap()[0].images[0].id;
         t.app
             .accept_visit_document(&d, second.id, image, "j45.9")
