@@ -5,7 +5,10 @@
 //! would use — the doctor signs with their password, the pharmacist signs the pass, the
 //! patient (`nhpatient`) chooses delivery and pays his share, the pharmacy dispenses and
 //! the parcel is signed for with his code — so the demo holds one prescription delivered
-//! and settled, and a second passed and waiting for his choice on the phone.
+//! and settled, and a second passed and waiting for his choice on the phone. It starts
+//! on his phone: each prescription is written in an online repeat visit he asked for,
+//! and a third request waits in the doctor's online clinic. Around it, the centre's day:
+//! other patients' prescriptions waiting for the pharmacist, to be filled, on their way.
 
 use gongti_core::chronic::Disease;
 use gongti_core::pharmacy::check::{Channel, DraftLine, RxKind, Visit};
@@ -26,6 +29,8 @@ pub const STORY_DOCTOR: &str = "nhdoctor";
 pub const STORY_PATIENT: &str = "nhpatient";
 /// Residents read per centre when looking for the story's patient.
 const CANDIDATES: u32 = 500;
+/// Other patients of the centre whose prescriptions fill the cloud pharmacy's day.
+const DAY_PATIENTS: usize = 4;
 
 /// Who the story needs that the demo already has.
 pub(crate) struct StoryCast<'a> {
@@ -353,6 +358,108 @@ impl App {
             None,
         )
         .await?;
+        self.seed_pharmacy_day(&doctor_ctx, &pharmacist_ctx, cast, centre, resident)
+            .await
+    }
+
+    /// The rest of the cloud pharmacy's day at the centre, so each role finds work:
+    /// two prescriptions of other patients waiting for the pharmacist (one with a dose
+    /// over the maximum), one passed and sent for delivery waiting to be filled, one
+    /// on its way.
+    async fn seed_pharmacy_day(
+        &self,
+        doctor: &Ctx,
+        pharmacist: &Ctx,
+        cast: &StoryCast<'_>,
+        centre: i64,
+        story_patient: i64,
+    ) -> AppResult<()> {
+        let store = &self.store;
+        let page = store
+            .residents(
+                &ResidentFilter {
+                    home_institution_id: Some(centre),
+                    ..ResidentFilter::default()
+                },
+                None,
+                CANDIDATES,
+            )
+            .await?;
+        let mut patients = Vec::new();
+        for r in &page.items {
+            if r.id == story_patient || patients.len() == DAY_PATIENTS {
+                continue;
+            }
+            // Adults seen at the centre for hypertension (the diagnosis on the
+            // prescription; the record's own enrolment when it has one).
+            if gongti_core::resident::age_years(r.birth_date, self.today()) >= 40 {
+                patients.push((r.id, r.address.clone()));
+            }
+        }
+        for (n, (resident, address)) in patients.into_iter().enumerate() {
+            // The first one's dose is over the maximum: the pharmacist sees it first.
+            let dose = if n == 0 { 20.0 } else { 5.0 };
+            let draft = CheckRequest {
+                resident_id: Some(resident),
+                patient: crate::pharmacy::PatientInput {
+                    diagnoses: vec!["I10".into()],
+                    ..Default::default()
+                },
+                prescriber: Default::default(),
+                visit: Visit {
+                    channel: Channel::Clinic,
+                    offline_diagnoses: Vec::new(),
+                    guardian_present: false,
+                    specialist_present: false,
+                },
+                kind: RxKind::Normal,
+                validity_days: 3,
+                long: None,
+                supply_reason: true,
+                lines: vec![line("苯磺酸氨氯地平片", dose, 1)],
+            };
+            let (id, _) = self
+                .issue_prescription(
+                    doctor,
+                    IssueRequest {
+                        draft,
+                        password: cast.password.into(),
+                        online_visit_id: None,
+                    },
+                )
+                .await?
+                .map_err(|refused| anyhow::anyhow!("the day's prescription: {refused:?}"))?;
+            if n < 2 {
+                continue;
+            }
+            self.prescription_step(
+                pharmacist,
+                id,
+                StepRequest {
+                    step: gongti_core::pharmacy::prescription::Step::Pass,
+                    reason: None,
+                    password: Some(cast.password.into()),
+                    revision: None,
+                    version: None,
+                },
+            )
+            .await?
+            .map_err(|refused| anyhow::anyhow!("the day's review: {refused:?}"))?;
+            let address = address.unwrap_or_else(|| "天津市宁河区芦台镇".into());
+            self.route_prescription(
+                doctor,
+                id,
+                cast.internet_hospital,
+                Fulfilment::Delivery,
+                Some(&address),
+            )
+            .await?;
+            if n == 3 {
+                self.dispense(pharmacist, id, Handover::Delivery).await?;
+                self.delivery_step(pharmacist, id, DeliveryStep::Dispatch, None, None)
+                    .await?;
+            }
+        }
         Ok(())
     }
 }

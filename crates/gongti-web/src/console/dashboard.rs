@@ -316,7 +316,7 @@ async fn pharmacy_card(
                 table #pharmacy-findings {
                     tr { th { (l.t("审方问题（开具时）", "Findings at issue")) } th { (l.t("处方数", "Prescriptions")) } th {} }
                     @for (code, n) in &f.findings {
-                        tr { td { (super::pharmacy::code_label(l, code)) " " small.muted { (code) } } td { (n) } td { (patients(&format!("finding.{code}"))) } }
+                        tr { td { (super::pharmacy::code_label(l, code)) } td { (n) } td { (patients(&format!("finding.{code}"))) } }
                     }
                 }
             }

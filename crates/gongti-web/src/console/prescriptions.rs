@@ -397,7 +397,13 @@ fn detail(
         @if let Some(n) = notice { (n) }
         div.card {
             dl.profile {
-                dt { (l.t("患者", "Patient")) } dd { a href=(format!("/residents/{}", r.resident_id)) { (r.resident_name) } " · " (content.birth_date) }
+                // The record is the care team's; a pharmacist sees the prescription only.
+                dt { (l.t("患者", "Patient")) } dd {
+                    @if c.session.principal.role.is_clinical() && c.session.principal.role != gongti_core::role::Role::Pharmacist {
+                        a href=(format!("/residents/{}", r.resident_id)) { (r.resident_name) }
+                    } @else { (r.resident_name) }
+                    " · " (content.birth_date)
+                }
                 dt { (l.t("开具机构", "Institution")) } dd { (r.institution_name) }
                 dt { (l.t("开具医生", "Prescriber")) } dd { (r.prescriber_name) }
                 dt { (l.t("就诊方式", "Channel")) } dd { (l.t(content.channel.name_zh(), content.channel.code())) " · " (l.t(content.kind.name_zh(), content.kind.code())) " · " (l.t("有效期 ", "valid ")) (content.validity_days) (l.t(" 天", " days")) }
