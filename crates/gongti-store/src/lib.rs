@@ -75,8 +75,8 @@ pub use maintained::{IndicatorEvent, IndicatorTables, IndicatorUpdate, scopes_of
 pub use migrate::MIGRATION_COUNT;
 pub use patients::{NewPatientToken, PatientAccount, PatientToken};
 pub use pharmacy::{
-    AcceptedDocument, DiagnosisOnFile, ImageInfo, MessageRecord, NewImage, NewMessage, NewVisit,
-    VisitChange, VisitRecord,
+    AcceptedDocument, DiagnosisOnFile, ImageInfo, LongStep, MessageRecord, NewImage, NewMessage,
+    NewVisit, VisitChange, VisitRecord,
 };
 pub use pharmacy::{
     BoardItem, DrugRuleChange, DrugRuleSetting, FillEvent, FillLineRecord, FillOutcome, FillRecord,

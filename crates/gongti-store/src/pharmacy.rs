@@ -21,8 +21,8 @@ pub use prescriptions::{
     StepChange, StepRecord, VersionRecord,
 };
 pub use visits::{
-    AcceptedDocument, DiagnosisOnFile, ImageInfo, MessageRecord, NewImage, NewMessage, NewVisit,
-    VisitChange, VisitRecord,
+    AcceptedDocument, DiagnosisOnFile, ImageInfo, LongStep, MessageRecord, NewImage, NewMessage,
+    NewVisit, VisitChange, VisitRecord,
 };
 
 use gongti_core::audit::AuditEntry;

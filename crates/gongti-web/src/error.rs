@@ -364,6 +364,30 @@ impl ApiError {
                         "处方当前状态不能进行此操作",
                         "The prescription's status does not allow this step",
                     ),
+                    "online_clinic_closed" => (
+                        "请先在“在线复诊”页面输入密码完成实名认证并开诊",
+                        "Open your online clinic first (your password is the real-name check)",
+                    ),
+                    "online_clinic_unlicensed" => (
+                        "人员信息中没有执业证书编号，不能开展互联网诊疗",
+                        "No practising licence on the staff register: online care is not allowed",
+                    ),
+                    "online_clinic_too_few_years" => (
+                        "独立执业未满 3 年，不能开展互联网诊疗",
+                        "Fewer than 3 years of independent practice: online care is not allowed",
+                    ),
+                    "online_visit_held_by_another" => (
+                        "该复诊已由其他医生接诊",
+                        "Another doctor has taken this visit",
+                    ),
+                    "online_visit_changed" => (
+                        "该复诊刚有变化（已接诊、已结束或医生重新发出了确认），请刷新后重试",
+                        "The visit changed meanwhile (taken, ended, or asked again); reload and try again",
+                    ),
+                    "online_visit_not_open_for_step" => (
+                        "该复诊当前状态下不能进行此操作",
+                        "The visit cannot take this step now",
+                    ),
                     "prescription_changed" => (
                         "处方刚被他人处理或已有新版本，请刷新后重试",
                         "The prescription changed meanwhile (a decision or a new version); reload and try again",

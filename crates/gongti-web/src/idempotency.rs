@@ -62,6 +62,34 @@ fn form_key(body: &[u8]) -> Option<String> {
     })
 }
 
+/// A multipart body's boundary, from its content type.
+fn boundary_of(headers: &HeaderMap) -> Option<String> {
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)?
+        .to_str()
+        .ok()?;
+    content_type.split(';').find_map(|p| {
+        p.trim()
+            .strip_prefix("boundary=")
+            .map(|b| b.trim_matches('"').to_owned())
+    })
+}
+
+/// The bytes with every occurrence of `cut` removed.
+fn without(bytes: &[u8], cut: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if !cut.is_empty() && bytes[i..].starts_with(cut) {
+            i += cut.len();
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 /// The console form's key in a multipart body: the part named `idempotency_key`.
 fn multipart_key(body: &[u8]) -> Option<String> {
     let marker = format!("name=\"{IDEMPOTENCY_FIELD}\"\r\n\r\n");
@@ -179,6 +207,16 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
         None if upload => multipart_key(&bytes),
         None => form_key(&bytes),
     };
+    // A browser draws a new multipart boundary for each submit: the same form sent
+    // twice is the same request once its boundary is set aside.
+    let fingerprint = if upload {
+        boundary_of(&parts.headers).map_or_else(
+            || bytes.clone(),
+            |b| Bytes::from(without(&bytes, b.as_bytes())),
+        )
+    } else {
+        bytes.clone()
+    };
     let request = Request::from_parts(parts, Body::from(bytes.clone()));
     let Some(key) = key else {
         return next.run(request).await;
@@ -191,7 +229,7 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
             "An Idempotency-Key is 1 to 255 visible ASCII characters",
         );
     }
-    once(&state, scope, key, bytes, request, next).await
+    once(&state, scope, key, fingerprint, request, next).await
 }
 
 /// The scope of a console form: the staff session or the resident's own.
@@ -324,5 +362,6 @@ mod tests {
         let body = b"--b\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nc\r\n--b\r\nContent-Disposition: form-data; name=\"idempotency_key\"\r\n\r\nk-2\r\n--b--\r\n";
         assert_eq!(multipart_key(body), Some("k-2".to_owned()));
         assert_eq!(multipart_key(b"--b--\r\n"), None);
+        assert_eq!(without(b"--xyz\r\na--xyz--", b"xyz"), b"--\r\na----");
     }
 }

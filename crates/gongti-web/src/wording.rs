@@ -440,6 +440,22 @@ pub(crate) fn sheet_problem(
 pub(crate) fn field(name: &str) -> Option<(&'static str, &'static str)> {
     Some(match name {
         "resident_consent" => ("居民同意", "resident's consent"),
+        "images" => (
+            "图片（JPEG 或 PNG，每张不超过 2 MB，最多 3 张）",
+            "images (JPEG or PNG, 2 MB each, up to 3)",
+        ),
+        "complaint" => ("病情描述", "complaint"),
+        "destination" => ("向谁申请", "whom to ask"),
+        "icd10" => ("诊断编码（ICD-10）", "diagnosis code (ICD-10)"),
+        "weeks" => (
+            "长期处方周数（5–12 周）",
+            "weeks of the long prescription (5 to 12)",
+        ),
+        "note" => ("说明", "note"),
+        "online_visit_id" => (
+            "在线复诊（网上开方须在在线复诊中进行）",
+            "online visit (an online prescription is written in one)",
+        ),
         "generic_name" => ("药品通用名", "generic name"),
         "dose" => ("单次剂量", "dose"),
         "dose_unit" => ("剂量单位", "dose unit"),

@@ -62,6 +62,21 @@ pub fn findings_json(findings: &[Finding]) -> Value {
     )
 }
 
+/// Online, the patient's confirmation of a long prescription is theirs, on the phone,
+/// for at most the weeks they confirmed (LRX-1) — never a tick on the doctor's form.
+fn confirm_on_phone(draft: &mut CheckRequest, visit: &gongti_store::VisitRecord) {
+    if let Some(long) = draft.long.as_mut() {
+        let confirmed_days = visit
+            .long_weeks
+            .filter(|_| visit.long_confirmed_at_us.is_some())
+            .map_or(0, |w| w * 7);
+        long.patient_confirmed = draft
+            .lines
+            .iter()
+            .all(|l| l.days.is_some_and(|d| i64::from(d) <= confirmed_days));
+    }
+}
+
 /// The grades of kept findings.
 fn grades_of(findings: &str) -> Vec<Grade> {
     serde_json::from_str::<Value>(findings)
@@ -396,23 +411,24 @@ impl App {
         };
         entry.patient_id = Some(resident_id);
         let mut draft = request.draft;
-        if let Some(visit_id) = request.online_visit_id {
-            let visit = self
-                .visit_for_issue(ctx, visit_id, resident_id, &entry)
-                .await?;
-            draft.visit.channel = gongti_core::pharmacy::Channel::Online;
-            // Online, the patient's confirmation of a long prescription is theirs, on
-            // the phone, for at most the weeks they confirmed (LRX-1) — never a tick.
-            if let Some(long) = draft.long.as_mut() {
-                let confirmed_days = visit
-                    .long_weeks
-                    .filter(|_| visit.long_confirmed_at_us.is_some())
-                    .map_or(0, |w| w * 7);
-                long.patient_confirmed = draft
-                    .lines
-                    .iter()
-                    .all(|l| l.days.is_some_and(|d| i64::from(d) <= confirmed_days));
+        match request.online_visit_id {
+            Some(visit_id) => {
+                let visit = self
+                    .visit_for_issue(ctx, visit_id, resident_id, &entry)
+                    .await?;
+                draft.visit.channel = gongti_core::pharmacy::Channel::Online;
+                confirm_on_phone(&mut draft, &visit);
             }
+            // An online prescription is written in an online visit (NET-1, NET-3).
+            None if draft.visit.channel == gongti_core::pharmacy::Channel::Online => {
+                return Err(self
+                    .refuse(
+                        entry,
+                        AppError::invalid("online_visit_id", Problem::Required),
+                    )
+                    .await);
+            }
+            None => {}
         }
         let (judgement, draft) = match self.screen_for_issue(ctx, draft, &entry).await? {
             Ok(screened) => screened,
@@ -426,7 +442,8 @@ impl App {
             .await?;
         let now_us = content.issued_at_us;
         let verdict = judgement.verdict.code();
-        let id = self
+        let refused = entry.clone();
+        let issued = self
             .store
             .issue_prescription(
                 &NewPrescription {
@@ -448,7 +465,17 @@ impl App {
                     vec![entry]
                 },
             )
-            .await?;
+            .await;
+        let id = match issued {
+            Ok(id) => id,
+            // The visit moved meanwhile (withdrawn, ended): nothing was issued.
+            Err(StoreError::Changed(_)) => {
+                return Err(self
+                    .refuse(refused, AppError::Conflict("online_visit_changed"))
+                    .await);
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.audit.flush().await?;
         Ok(Ok((id, judgement)))
     }
@@ -704,6 +731,15 @@ impl App {
                     .await);
             };
             draft.resident_id = Some(record.resident_id);
+            // A revision keeps its channel: online, with the visit's phone
+            // confirmation and the doctor's online clinic open (NET-3, LRX-1).
+            draft.visit.channel = gongti_core::pharmacy::Channel::parse(&record.channel)
+                .unwrap_or(gongti_core::pharmacy::Channel::Clinic);
+            if let Some(visit_id) = record.online_visit_id {
+                let visit = self.store.online_visit(visit_id).await?;
+                self.clinic_open(ctx, visit.institution_id, &entry).await?;
+                confirm_on_phone(&mut draft, &visit);
+            }
             match self.screen_for_issue(ctx, draft, &entry).await? {
                 Ok(screened) => Some(screened),
                 Err(not) => return Ok(Err(not)),

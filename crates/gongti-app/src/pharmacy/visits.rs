@@ -19,8 +19,8 @@ use gongti_core::pharmacy::visit::{
 use gongti_core::problem::{FieldProblem, Problem};
 use gongti_core::region::InstitutionKind;
 use gongti_store::{
-    AcceptedDocument, InstitutionFilter, MessageRecord, NewImage, NewMessage, NewVisit, StoreError,
-    VisitChange, VisitRecord,
+    AcceptedDocument, InstitutionFilter, LongStep, MessageRecord, NewImage, NewMessage, NewVisit,
+    StoreError, VisitChange, VisitRecord,
 };
 use sha2::{Digest, Sha256};
 
@@ -410,27 +410,39 @@ impl App {
         Ok(())
     }
 
-    /// The resident confirms the long prescription the doctor asked about (LRX-1;
+    /// The resident confirms the long prescription the doctor asked about — the ask
+    /// they were shown, `seen` (weeks, asked at): a newer ask needs its own (LRX-1;
     /// audited `online_visit.confirm_long`).
-    pub async fn own_confirm_long(&self, p: &PatientCtx, id: i64) -> AppResult<()> {
+    pub async fn own_confirm_long(
+        &self,
+        p: &PatientCtx,
+        id: i64,
+        seen: (i64, i64),
+    ) -> AppResult<()> {
         let mut entry = p.entry(self.now_us(), "online_visit.confirm_long", RESOURCE);
         let record = self.own_visit_record(p, id, &mut entry).await?;
         if let Err(r) = take(record.status, VisitStep::ConfirmLong, Side::Resident) {
             return Err(self.refuse(entry, refusal_error(r)).await);
         }
-        let Some(weeks) = record
-            .long_weeks
-            .filter(|_| record.long_asked_at_us.is_some() && record.long_confirmed_at_us.is_none())
-        else {
+        let (weeks, asked_at_us) = seen;
+        let current = (record.long_weeks, record.long_asked_at_us);
+        if current != (Some(weeks), Some(asked_at_us)) || record.long_confirmed_at_us.is_some() {
             return Err(self
-                .refuse(entry, AppError::Conflict("online_visit_not_open_for_step"))
+                .refuse(entry, AppError::Conflict("online_visit_changed"))
                 .await);
-        };
+        }
         entry.institution_id = Some(record.institution_id);
         entry.detail = Some(format!("weeks={weeks}"));
         let text = format!("我已了解并确认：开具 {weeks} 周的长期处方。");
-        self.long_step(&record, Side::Resident, None, &text, None, entry)
-            .await
+        self.long_step(
+            &record,
+            Side::Resident,
+            None,
+            &text,
+            LongStep::Confirm { weeks, asked_at_us },
+            entry,
+        )
+        .await
     }
 
     async fn long_step(
@@ -439,7 +451,7 @@ impl App {
         side: Side,
         staff_id: Option<i64>,
         text: &str,
-        weeks: Option<i64>,
+        step: LongStep,
         entry: AuditEntry,
     ) -> AppResult<()> {
         let chat_years = self.knowledge().params.online_chat_years;
@@ -456,7 +468,7 @@ impl App {
                     keep_until: keep_until(self.today(), chat_years),
                     now_us: self.now_us(),
                 },
-                weeks,
+                step,
                 std::slice::from_ref(&entry),
             )
             .await
@@ -654,7 +666,7 @@ impl App {
     }
 
     /// A doctor's step needs the online clinic open (the real-name check of the day).
-    async fn clinic_open(
+    pub(crate) async fn clinic_open(
         &self,
         ctx: &Ctx,
         institution_id: i64,
@@ -841,7 +853,9 @@ impl App {
             Side::Doctor,
             Some(ctx.principal.staff_id),
             &text,
-            Some(i64::from(weeks)),
+            LongStep::Ask {
+                weeks: i64::from(weeks),
+            },
             entry,
         )
         .await

@@ -248,9 +248,13 @@ pub fn same_disease(a: &str, b: &str) -> bool {
     }
 }
 
-/// The disease's name for the resident, or its code when Gongti has no name for it.
+/// The disease's name for the resident (another disease with its code when Gongti has
+/// no name for it).
 pub fn disease_name_zh(icd10: &str) -> String {
-    Disease::from_icd10(icd10).map_or_else(|| icd10.to_owned(), |d| d.name_zh().to_owned())
+    Disease::from_icd10(icd10).map_or_else(
+        || format!("其他疾病（诊断编码 {icd10}）"),
+        |d| d.name_zh().to_owned(),
+    )
 }
 
 /// The disease's English name, or its code.
@@ -258,7 +262,7 @@ pub fn disease_name_en(icd10: &str) -> String {
     match Disease::from_icd10(icd10) {
         Some(Disease::Hypertension) => "hypertension".to_owned(),
         Some(Disease::Diabetes) => "type 2 diabetes".to_owned(),
-        None => icd10.to_owned(),
+        None => format!("another disease (ICD-10 {icd10})"),
     }
 }
 
@@ -540,8 +544,9 @@ pub fn validate_ending(reason: EndReason, note: &str) -> Result<(), Vec<FieldPro
 /// The weeks a long prescription asked for confirmation may cover: beyond the plain
 /// limit (4 weeks) up to the most (12 weeks), from the knowledge base's parameters.
 pub fn long_weeks_allowed(weeks: u32, plain_max_days: u32, max_days: u32) -> bool {
-    let days = weeks * 7;
-    days > plain_max_days && days <= max_days
+    weeks
+        .checked_mul(7)
+        .is_some_and(|days| days > plain_max_days && days <= max_days)
 }
 
 /// Why a doctor may not open the online clinic (NET-3).
@@ -769,7 +774,14 @@ mod tests {
     /// LRX-1: the phone confirms what a doctor may not write without it — 5 to 12 weeks.
     #[test]
     fn a_long_prescription_asked_on_the_phone_is_of_5_to_12_weeks() {
-        for (weeks, allowed) in [(4, false), (5, true), (8, true), (12, true), (13, false)] {
+        for (weeks, allowed) in [
+            (4, false),
+            (5, true),
+            (8, true),
+            (12, true),
+            (13, false),
+            (613_566_761, false),
+        ] {
             assert_eq!(long_weeks_allowed(weeks, 28, 84), allowed, "{weeks}");
         }
     }

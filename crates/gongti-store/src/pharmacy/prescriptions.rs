@@ -69,6 +69,8 @@ pub struct PrescriptionRecord {
     pub pharmacy_id: Option<i64>,
     pub fulfilment: Option<String>,
     pub delivery_address: Option<String>,
+    /// The online visit it was written in (互联网复诊).
+    pub online_visit_id: Option<i64>,
 }
 
 /// One kept version.
@@ -138,7 +140,7 @@ pub type QueueKey = (i64, i64, i64);
 const COLUMNS: &str = "p.id, p.resident_id, r.name AS resident_name, p.institution_id,
     i.name AS institution_name, p.prescriber_staff_id, s.name AS prescriber_name, p.status,
     p.version, p.channel, p.queue_rank, p.confirmed, p.waiting_since_us, p.issued_at_us,
-    p.changed_at_us, p.pharmacy_id, p.fulfilment, p.delivery_address";
+    p.changed_at_us, p.pharmacy_id, p.fulfilment, p.delivery_address, p.online_visit_id";
 const FROM: &str = "FROM prescriptions p JOIN residents r ON r.id = p.resident_id
     JOIN institutions i ON i.id = p.institution_id JOIN staff s ON s.id = p.prescriber_staff_id";
 
@@ -162,6 +164,7 @@ fn record(row: &impl RowExt) -> Result<PrescriptionRecord> {
         pharmacy_id: row.opt_i64("pharmacy_id")?,
         fulfilment: row.opt_text("fulfilment")?,
         delivery_address: row.opt_text("delivery_address")?,
+        online_visit_id: row.opt_i64("online_visit_id")?,
     })
 }
 

@@ -17,6 +17,10 @@ use crate::{Result, Store, StoreError, on_read, on_write};
 /// revision of the prescription screens it again), in µs: 30 days.
 pub const PRESCRIBED_ACCESS_US: i64 = 30 * 86_400 * 1_000_000;
 
+/// How long the institution asked reads the record of a request nobody has ended, in
+/// µs: 30 days (taking it or prescribing keeps it open while the visit needs it).
+pub const WAITING_ACCESS_US: i64 = 30 * 86_400 * 1_000_000;
+
 /// An image to keep: its type (read from the bytes), SHA-256 and bytes.
 #[derive(Debug, Clone)]
 pub struct NewImage {
@@ -119,6 +123,19 @@ pub struct VisitChange<'a> {
     pub now_us: i64,
 }
 
+/// A long-prescription step of a visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LongStep {
+    Ask {
+        weeks: i64,
+    },
+    /// What the resident was shown: the weeks and when they were asked.
+    Confirm {
+        weeks: i64,
+        asked_at_us: i64,
+    },
+}
+
 /// A document a doctor accepts as an offline diagnosis.
 #[derive(Debug, Clone)]
 pub struct AcceptedDocument<'a> {
@@ -207,10 +224,10 @@ impl Store {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
             let (care_id,): (i64,) = sqlx::query_as(
-                "INSERT INTO care_relationships (resident_id, institution_id, kind, opened_at_us)
-                 VALUES ($1, $2, 'online_visit', $3) RETURNING id",
+                "INSERT INTO care_relationships (resident_id, institution_id, kind, opened_at_us, until_us)
+                 VALUES ($1, $2, 'online_visit', $3, $4) RETURNING id",
             )
-            .bind(n.resident_id).bind(n.institution_id).bind(n.now_us)
+            .bind(n.resident_id).bind(n.institution_id).bind(n.now_us).bind(n.now_us + WAITING_ACCESS_US)
             .fetch_one(&mut *tx).await?;
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO online_visits (resident_id, destination, institution_id, team_id, disease_icd10, complaint,
@@ -321,30 +338,32 @@ impl Store {
         })
     }
 
-    /// Records a long-prescription step with its message: the doctor asks (`weeks`,
+    /// Records a long-prescription step with its message: the doctor asks (`Ask`,
     /// while they hold the open visit; a new ask wants a new confirmation) or the
-    /// resident confirms (`weeks` `None`; only what was asked and not yet confirmed).
+    /// resident confirms what they were shown (`Confirm`: only that ask — its weeks and
+    /// time — and only once).
     pub async fn long_confirmation_step(
         &self,
         m: &NewMessage<'_>,
-        weeks: Option<i64>,
+        step: LongStep,
         audit: &[AuditEntry],
     ) -> Result<()> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
-            let done = match weeks {
-                Some(weeks) => sqlx::query(
+            let done = match step {
+                LongStep::Ask { weeks } => sqlx::query(
                     "UPDATE online_visits SET long_weeks = $1, long_asked_at_us = $2, long_confirmed_at_us = NULL,
                          changed_at_us = $2
                      WHERE id = $3 AND status = 'open' AND doctor_staff_id = $4",
                 )
                 .bind(weeks).bind(m.now_us).bind(m.visit_id).bind(m.staff_id)
                 .execute(&mut *tx).await?,
-                None => sqlx::query(
+                LongStep::Confirm { weeks, asked_at_us } => sqlx::query(
                     "UPDATE online_visits SET long_confirmed_at_us = $1, changed_at_us = $1
-                     WHERE id = $2 AND status = 'open' AND long_asked_at_us IS NOT NULL AND long_confirmed_at_us IS NULL",
+                     WHERE id = $2 AND status = 'open' AND long_weeks = $3 AND long_asked_at_us = $4
+                       AND long_confirmed_at_us IS NULL",
                 )
-                .bind(m.now_us).bind(m.visit_id)
+                .bind(m.now_us).bind(m.visit_id).bind(weeks).bind(asked_at_us)
                 .execute(&mut *tx).await?,
             };
             if done.rows_affected() == 0 {
@@ -409,7 +428,8 @@ impl Store {
             let done = sqlx::query(
                 "UPDATE online_visits SET disease_icd10 = $1, basis = $2, changed_at_us = $3
                  WHERE id = $4 AND status = 'open' AND doctor_staff_id = $5
-                   AND EXISTS (SELECT 1 FROM online_visit_images g WHERE g.id = $6 AND g.visit_id = $4)",
+                   AND EXISTS (SELECT 1 FROM online_visit_images g JOIN online_visit_messages m ON m.id = g.message_id
+                               WHERE g.id = $6 AND g.visit_id = $4 AND m.sender = 'resident')",
             )
             .bind(d.icd10).bind(d.basis).bind(d.now_us).bind(d.visit_id).bind(d.staff_id).bind(d.image_id)
             .execute(&mut *tx).await?;

@@ -206,6 +206,8 @@ async fn render_one(
                     @if may(VisitStep::ConfirmLong) {
                         form.card #confirm-long method="post" action=(format!("/patient/visits/{id}/confirm-long")) {
                             (crate::console::form_tokens(&csrf))
+                            input type="hidden" name="weeks" value=(r.long_weeks.unwrap_or_default());
+                            input type="hidden" name="asked_at_us" value=(r.long_asked_at_us.unwrap_or_default());
                             p { strong { (l.t("医生建议开具 ", "The doctor suggests a long prescription of ")) (r.long_weeks.unwrap_or_default()) (l.t(" 周的长期处方", " weeks")) } }
                             p { small { (l.t("长期处方适用于病情稳定的患者：请按时按量服药、定期复查；用药期间如有不适或病情变化，请及时就医。", "For a stable patient: take the drugs as prescribed and keep your check-ups; see a doctor at once if anything changes.")) } }
                             button.primary type="submit" { (l.t("我已了解并确认", "I understand and confirm")) }
@@ -299,11 +301,18 @@ async fn withdraw(
     }
 }
 
+#[derive(serde::Deserialize)]
+struct ConfirmForm {
+    csrf: String,
+    weeks: i64,
+    asked_at_us: i64,
+}
+
 async fn confirm_long(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<i64>,
-    axum::extract::Form(f): axum::extract::Form<CsrfForm>,
+    axum::extract::Form(f): axum::extract::Form<ConfirmForm>,
 ) -> Response {
     let Some((p, _)) = signed_in(&state, &headers).await else {
         return Redirect::to("/patient/login").into_response();
@@ -311,7 +320,11 @@ async fn confirm_long(
     if p.csrf.as_deref() != Some(f.csrf.as_str()) {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
-    match state.app.own_confirm_long(&p, id).await {
+    match state
+        .app
+        .own_confirm_long(&p, id, (f.weeks, f.asked_at_us))
+        .await
+    {
         Ok(()) => Redirect::to(&format!("/patient/visits/{id}")).into_response(),
         Err(e) => render_one(&state, &headers, &p, id, Some(e)).await,
     }

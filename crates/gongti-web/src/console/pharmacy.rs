@@ -256,8 +256,11 @@ fn form(
             div.card {
                 h2 { (l.t("就诊与处方", "Visit and prescription")) }
                 @if v("online_visit_id").is_empty() {
-                    label { (l.t("就诊方式 ", "Channel "))
-                        select name="channel" { (options(&v("channel"), &[("clinic", "门诊", "clinic"), ("online", "互联网复诊", "online repeat visit")], l)) } }
+                    // Online prescriptions are written in an online visit (在线复诊); a
+                    // revision keeps the channel it was issued in.
+                    @let online = v("channel") == "online";
+                    input type="hidden" name="channel" value=(if online { "online" } else { "clinic" });
+                    span { (l.t("就诊方式：", "Channel: ")) (if online { l.t("互联网复诊", "online repeat visit") } else { l.t("门诊", "clinic") }) }
                 } @else {
                     input type="hidden" name="channel" value="online";
                     input type="hidden" name="online_visit_id" value=(v("online_visit_id"));

@@ -50,6 +50,22 @@ pub(crate) fn nobody() -> gongti_app::patients::PatientCtx {
     }
 }
 
+/// The bytes with every `from` replaced by `to`.
+fn replaced(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(from) {
+            out.extend_from_slice(to);
+            i += from.len();
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 async fn ctx_of(t: &TestApp, username: &str) -> Ctx {
     let token = t.token(username).await;
     Ctx {
@@ -149,7 +165,20 @@ async fn a_repeat_visit_from_the_phone_ends_in_a_prescription_or_at_a_clinic() {
         );
         let asked = t.send(send("/patient/visits".into(), form.clone())).await;
         assert_eq!(asked.status, StatusCode::SEE_OTHER, "{}", asked.text);
-        let again = t.send(send("/patient/visits".into(), form)).await;
+        // The browser draws a new boundary for the second submit.
+        let resent = replaced(&form, BOUNDARY.as_bytes(), b"----another-boundary");
+        let again = t
+            .send(
+                Request::post("/patient/visits")
+                    .header(
+                        header::CONTENT_TYPE,
+                        "multipart/form-data; boundary=----another-boundary",
+                    )
+                    .header(header::COOKIE, cookie.clone())
+                    .body(Body::from(resent))
+                    .unwrap(),
+            )
+            .await;
         assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.text);
         assert_eq!(again.headers["idempotent-replayed"], "true");
         let visits = t
@@ -224,22 +253,30 @@ async fn a_repeat_visit_from_the_phone_ends_in_a_prescription_or_at_a_clinic() {
         assert!(r.text.contains("supply_over_limit"), "{}", r.text);
         let far = t.app.ask_long_confirmation(&d, visit.id, 13).await;
         assert!(matches!(far, Err(AppError::Invalid(_))), "{far:?}");
+        // What the resident confirms is the ask they were shown: asked for 5 weeks, then
+        // for 8, the 5-week page confirms nothing.
+        t.app.ask_long_confirmation(&d, visit.id, 5).await.unwrap();
+        let shown = t.store.online_visit(visit.id).await.unwrap();
         t.app.ask_long_confirmation(&d, visit.id, 8).await.unwrap();
+        let confirm = |weeks: i64, asked_at: i64| {
+            Request::post(format!("/patient/visits/{}/confirm-long", visit.id))
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::COOKIE, cookie.clone())
+                .body(Body::from(format!(
+                    "csrf={csrf}&weeks={weeks}&asked_at_us={asked_at}"
+                )))
+                .unwrap()
+        };
+        let stale = t.send(confirm(5, shown.long_asked_at_us.unwrap())).await;
+        assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.text);
         let mine = t.send(get(format!("/patient/visits/{}", visit.id))).await;
         assert!(
             mine.text.contains("我已了解并确认") && mine.text.contains("8 周"),
             "{}",
             mine.text
         );
-        let confirmed = t
-            .send(
-                Request::post(format!("/patient/visits/{}/confirm-long", visit.id))
-                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .header(header::COOKIE, cookie.clone())
-                    .body(Body::from(format!("csrf={csrf}")))
-                    .unwrap(),
-            )
-            .await;
+        let asked = t.store.online_visit(visit.id).await.unwrap();
+        let confirmed = t.send(confirm(8, asked.long_asked_at_us.unwrap())).await;
         assert_eq!(
             confirmed.status,
             StatusCode::SEE_OTHER,
@@ -251,6 +288,19 @@ async fn a_repeat_visit_from_the_phone_ends_in_a_prescription_or_at_a_clinic() {
             .own_visit_withdraw(&crate::online_visits::nobody(), visit.id)
             .await;
         assert!(again.is_err());
+
+        // An online prescription outside a visit is refused, with the reason in words.
+        let mut outside = body.clone();
+        outside["online_visit_id"] = serde_json::Value::Null;
+        outside["visit"] = json!({"channel": "online"});
+        let r = t.post("/api/v1/prescriptions", &doctor, outside).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert_eq!(
+            r.json()["problems"][0]["field"],
+            "online_visit_id",
+            "{}",
+            r.text
+        );
 
         // Prescribed in the visit: the prescription is an online one, the visit ends.
         let r = t.post("/api/v1/prescriptions", &doctor, body.clone()).await;
