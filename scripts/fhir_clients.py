@@ -317,7 +317,11 @@ def cloud_pharmacy(server, py, token):
     api = BASE.rsplit("/fhir", 1)[0] + "/api/v1"
     mine = requests.get(f"{api}/prescriptions", headers={"Authorization": f"Bearer {token}"}, timeout=30)
     mine.raise_for_status()
-    delivered = [p for p in mine.json()["items"] if p["status"] == "dispensed"]
+    # The story's prescription, written in an online visit and delivered (the centre's
+    # other patients' clinic prescriptions are waiting or on their way).
+    delivered = [
+        p for p in mine.json()["items"] if p["status"] == "dispensed" and p["channel"] == "online"
+    ]
     assert delivered, "the demo's story has no delivered prescription"
     rx = delivered[0]
     patient = f"Patient/{rx['resident']['id']}"
