@@ -436,6 +436,13 @@ impl Store {
             if done.rows_affected() == 0 {
                 return Err(StoreError::Changed("online_visit"));
             }
+            // The document is part of the record now: kept as long as the visit.
+            sqlx::query(
+                "UPDATE online_visit_messages SET keep_until = (SELECT v.keep_until FROM online_visits v WHERE v.id = $1)
+                 WHERE id = (SELECT g.message_id FROM online_visit_images g WHERE g.id = $2)",
+            )
+            .bind(d.visit_id).bind(d.image_id)
+            .execute(&mut *tx).await?;
             sqlx::query(
                 "INSERT INTO offline_diagnosis_documents (resident_id, icd10, visit_id, image_id, institution_id, staff_id, accepted_at_us)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",

@@ -313,8 +313,42 @@ async fn a_repeat_visit_from_the_phone_ends_in_a_prescription_or_at_a_clinic() {
         );
         let record = t.store.prescription(rx).await.unwrap();
         assert_eq!(record.channel, "online");
-        let twice = t.post("/api/v1/prescriptions", &doctor, body).await;
+        let twice = t.post("/api/v1/prescriptions", &doctor, body.clone()).await;
         assert_eq!(twice.status, StatusCode::CONFLICT, "{}", twice.text);
+        // Returned and revised as a clinic one: it stays online, confirmed on the phone.
+        let reviewer = crate::prescriptions::pharmacist(&t, "yaoshi", t.home, "主管药师", 5).await;
+        let r = crate::prescriptions::step(
+            &t,
+            &reviewer,
+            rx,
+            json!({"step": "return", "reason": "请核对"}),
+        )
+        .await;
+        assert_eq!(r.json()["status"], "returned", "{}", r.text);
+        let mut revision = body;
+        revision["visit"] = json!({"channel": "clinic"});
+        revision["long_prescription"]["patient_confirmed"] = json!(false);
+        let r = crate::prescriptions::step(
+            &t,
+            &doctor,
+            rx,
+            json!({"step": "revise", "password": PASSWORD, "revision": revision}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.json()["version"], 2, "{}", r.text);
+        assert_eq!(
+            r.json()["content"]["long_prescription"]["patient_confirmed"],
+            true,
+            "the phone's confirmation, not the form's: {}",
+            r.text
+        );
+        let versions = t.store.prescription_versions(rx).await.unwrap();
+        assert!(
+            versions[1].content.contains("channel=online"),
+            "{}",
+            versions[1].content
+        );
         let mine = t.send(get(format!("/patient/visits/{}", visit.id))).await;
         assert!(mine.text.contains("医生已开处方"), "{}", mine.text);
 
@@ -371,6 +405,9 @@ async fn a_repeat_visit_from_the_phone_ends_in_a_prescription_or_at_a_clinic() {
             .await
             .unwrap();
         let view = t.app.online_visit(&d, second.id).await.unwrap();
+        // The accepted document is kept as long as the visit's record (15 years), its
+        // other messages 3 years.
+        assert_eq!(view.messages[0].keep_until, view.record.keep_until);
         assert!(
             matches!(&view.eligibility, gongti_core::pharmacy::visit::Eligibility::Repeat(b) if b.icd10 == "J45.9"),
             "{:?}",
