@@ -104,6 +104,26 @@ fn refusal_error(r: VisitRefusal) -> AppError {
 }
 
 impl App {
+    /// A visit's guarded write, answered: a visit that moved meanwhile is refused
+    /// (audited on `entry`) as changed; a done one has its audit record flushed.
+    async fn visit_written<T>(
+        &self,
+        written: gongti_store::Result<T>,
+        entry: AuditEntry,
+    ) -> AppResult<()> {
+        match written {
+            Ok(_) => {}
+            Err(StoreError::Changed(_)) => {
+                return Err(self
+                    .refuse(entry, AppError::Conflict("online_visit_changed"))
+                    .await);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.audit.flush().await?;
+        Ok(())
+    }
+
     fn visit_entry(&self, ctx: &Ctx, action: &str, outcome: Outcome) -> AuditEntry {
         let mut e = ctx
             .principal
@@ -381,7 +401,7 @@ impl App {
         entry: AuditEntry,
     ) -> AppResult<()> {
         let chat_years = self.knowledge().params.online_chat_years;
-        match self
+        let written = self
             .store
             .add_online_visit_message(
                 &NewMessage {
@@ -396,18 +416,8 @@ impl App {
                 },
                 std::slice::from_ref(&entry),
             )
-            .await
-        {
-            Ok(_) => {}
-            Err(StoreError::Changed(_)) => {
-                return Err(self
-                    .refuse(entry, AppError::Conflict("online_visit_changed"))
-                    .await);
-            }
-            Err(e) => return Err(e.into()),
-        }
-        self.audit.flush().await?;
-        Ok(())
+            .await;
+        self.visit_written(written, entry).await
     }
 
     /// The resident confirms the long prescription the doctor asked about — the ask
@@ -455,7 +465,7 @@ impl App {
         entry: AuditEntry,
     ) -> AppResult<()> {
         let chat_years = self.knowledge().params.online_chat_years;
-        match self
+        let written = self
             .store
             .long_confirmation_step(
                 &NewMessage {
@@ -471,18 +481,8 @@ impl App {
                 step,
                 std::slice::from_ref(&entry),
             )
-            .await
-        {
-            Ok(()) => {}
-            Err(StoreError::Changed(_)) => {
-                return Err(self
-                    .refuse(entry, AppError::Conflict("online_visit_changed"))
-                    .await);
-            }
-            Err(e) => return Err(e.into()),
-        }
-        self.audit.flush().await?;
-        Ok(())
+            .await;
+        self.visit_written(written, entry).await
     }
 
     /// The resident withdraws their visit (audited `online_visit.withdraw`).
@@ -507,7 +507,7 @@ impl App {
         mut entry: AuditEntry,
     ) -> AppResult<()> {
         entry.detail = Some(format!("{} -> {}", record.status.code(), to.code()));
-        match self
+        let written = self
             .store
             .change_online_visit(
                 &VisitChange {
@@ -521,18 +521,8 @@ impl App {
                 },
                 std::slice::from_ref(&entry),
             )
-            .await
-        {
-            Ok(()) => {}
-            Err(StoreError::Changed(_)) => {
-                return Err(self
-                    .refuse(entry, AppError::Conflict("online_visit_changed"))
-                    .await);
-            }
-            Err(e) => return Err(e.into()),
-        }
-        self.audit.flush().await?;
-        Ok(())
+            .await;
+        self.visit_written(written, entry).await
     }
 
     /// An image of the resident's own visit: its type and bytes (audited).
@@ -784,7 +774,7 @@ impl App {
         }
         .text();
         entry.detail = Some(format!("image {image_id} as {icd10}"));
-        match self
+        let written = self
             .store
             .accept_offline_document(
                 &AcceptedDocument {
@@ -799,18 +789,8 @@ impl App {
                 },
                 std::slice::from_ref(&entry),
             )
-            .await
-        {
-            Ok(()) => {}
-            Err(StoreError::Changed(_)) => {
-                return Err(self
-                    .refuse(entry, AppError::Conflict("online_visit_changed"))
-                    .await);
-            }
-            Err(e) => return Err(e.into()),
-        }
-        self.audit.flush().await?;
-        Ok(())
+            .await;
+        self.visit_written(written, entry).await
     }
 
     /// The doctor asks the resident to confirm a long prescription of `weeks` on their
