@@ -14,6 +14,7 @@ pub mod demo_chronic;
 mod demo_pharmacy;
 mod demo_scheduling;
 mod error;
+pub mod exam;
 pub mod export;
 pub mod import;
 pub mod indicators;

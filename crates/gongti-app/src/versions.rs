@@ -7,8 +7,8 @@ use gongti_core::access::{Decision, PatientAction, decide_patient};
 use gongti_core::audit::Outcome;
 use gongti_store::{
     AlertRecord, BookingRecord, ConsultationRecord, ContractRecord, DepartmentRecord,
-    EnrolmentRecord, InstitutionRecord, Kept, PatientTable, RecordTable, ReferralRecord,
-    ScheduleRecord, StaffRecord, StoreError, TaskRecord, Version, VersionMark,
+    EnrolmentRecord, InstitutionRecord, Kept, LabResultRecord, PatientTable, RecordTable,
+    ReferralRecord, ScheduleRecord, StaffRecord, StoreError, TaskRecord, Version, VersionMark,
 };
 
 use crate::scheduling::SlotView;
@@ -31,6 +31,7 @@ pub enum Earlier {
     Slot(SlotView),
     Booking(BookingRecord),
     Consultation(ConsultationRecord),
+    LabResult(LabResultRecord),
 }
 
 /// The patient table a kept table's rows belong to a resident through (`None`: the
@@ -44,6 +45,7 @@ fn patient_table(kept: Kept) -> Option<PatientTable> {
         Kept::Alerts => PatientTable::Alerts,
         Kept::Bookings => PatientTable::Record(RecordTable::Bookings),
         Kept::Consultations => PatientTable::Record(RecordTable::Consultations),
+        Kept::LabResults => PatientTable::Record(RecordTable::LabResults),
         Kept::Residents
         | Kept::Institutions
         | Kept::Departments
@@ -179,6 +181,10 @@ impl App {
                 .consultation_version(id, version)
                 .await?
                 .map(Earlier::Consultation),
+            Kept::LabResults => s
+                .lab_result_version(id, version)
+                .await?
+                .map(Earlier::LabResult),
         };
         found.ok_or(AppError::NotFound)
     }

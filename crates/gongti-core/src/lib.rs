@@ -10,6 +10,7 @@ pub mod chronic;
 pub mod consultation;
 pub mod contract;
 pub mod coverage;
+pub mod exam;
 pub mod id_number;
 pub mod insurance;
 pub mod lab;

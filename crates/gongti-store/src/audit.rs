@@ -185,6 +185,7 @@ pub enum RecordTable {
     Users,
     Staff,
     Institutions,
+    Hl7Messages,
 }
 
 /// What [`Store::records_snapshot`] read: the ids of each record table, and the
@@ -198,7 +199,7 @@ pub struct RecordsSnapshot {
 }
 
 impl RecordTable {
-    pub const ALL: [RecordTable; 15] = [
+    pub const ALL: [RecordTable; 16] = [
         RecordTable::Residents,
         RecordTable::Contracts,
         RecordTable::Enrolments,
@@ -214,6 +215,7 @@ impl RecordTable {
         RecordTable::Users,
         RecordTable::Staff,
         RecordTable::Institutions,
+        RecordTable::Hl7Messages,
     ];
 
     pub fn table(self) -> &'static str {
@@ -233,6 +235,7 @@ impl RecordTable {
             RecordTable::Users => "users",
             RecordTable::Staff => "staff",
             RecordTable::Institutions => "institutions",
+            RecordTable::Hl7Messages => "hl7_messages",
         }
     }
 }

@@ -280,22 +280,33 @@ impl DataKeys {
 
     /// A text value sealed, as text for a TEXT column.
     pub fn seal_text(&self, aad: &str, plaintext: &str) -> String {
+        self.seal_bytes_text(aad, plaintext.as_bytes())
+    }
+
+    /// Bytes sealed, as text for a TEXT column (a message as it arrived, in whatever
+    /// character set its sender used).
+    pub fn seal_bytes_text(&self, aad: &str, plaintext: &[u8]) -> String {
         format!(
             "{SEALED_TEXT_PREFIX}{}",
             base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .encode(self.seal(aad.as_bytes(), plaintext.as_bytes()))
+                .encode(self.seal(aad.as_bytes(), plaintext))
         )
     }
 
-    /// Opens a value from a TEXT column.
-    pub fn open_text(&self, aad: &str, text: &str) -> Result<String> {
+    /// Opens bytes sealed by [`DataKeys::seal_bytes_text`].
+    pub fn open_bytes_text(&self, aad: &str, text: &str) -> Result<Vec<u8>> {
         let body = text
             .strip_prefix(SEALED_TEXT_PREFIX)
             .ok_or_else(|| corrupt(aad))?;
         let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(body)
             .map_err(|_| corrupt(aad))?;
-        String::from_utf8(self.open(aad.as_bytes(), &sealed)?).map_err(|_| corrupt(aad))
+        self.open(aad.as_bytes(), &sealed)
+    }
+
+    /// Opens a value from a TEXT column.
+    pub fn open_text(&self, aad: &str, text: &str) -> Result<String> {
+        String::from_utf8(self.open_bytes_text(aad, text)?).map_err(|_| corrupt(aad))
     }
 
     /// The keyed hash that finds a value again (`domain` separates kinds of value).

@@ -183,7 +183,7 @@ fn chunk_sql(
 fn labs_sql(residents: impl Iterator<Item = i64>) -> String {
     format!(
         "SELECT resident_id, id, test, value_centi, collected_on FROM lab_results
-         WHERE resident_id IN ({}) AND collected_on >= $1 AND collected_on <= $2",
+         WHERE resident_id IN ({}) AND test <> '' AND collected_on >= $1 AND collected_on <= $2",
         id_list(residents)
     )
 }

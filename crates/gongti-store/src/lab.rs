@@ -6,6 +6,8 @@
 use gongti_core::audit::AuditEntry;
 use gongti_core::chronic::indicators::VisitFact;
 use gongti_core::chronic::{Disease, Params};
+use gongti_core::exam::items::CriticalSide;
+use gongti_core::exam::report::ResultStatus;
 use gongti_core::lab::{LAB_ORDER_BASE, LabTest, ValidLabResult};
 use gongti_core::measure::{Mmol, Percent};
 use time::Date;
@@ -13,6 +15,7 @@ use time::Date;
 use crate::maintained::{IndicatorEvent, IndicatorUpdate};
 use crate::outbox::stage_audit;
 use crate::row::{RowExt, id_list, trusted};
+use crate::versions::Version;
 use crate::{Result, Store, StoreError, on_read, on_write};
 
 /// An enrolment whose kept figures a result changes (every enrolment of its resident,
@@ -54,35 +57,72 @@ pub struct LabResultRecord {
     /// `""` when the sender gave none.
     pub source_system: String,
     pub source_id: String,
-    pub test: LabTest,
+    /// The test the chronic-care indicators count it as, when they do.
+    pub test: Option<LabTest>,
+    /// The code (LOINC when `code_system` is `LN`).
     pub loinc: String,
-    pub value_centi: i64,
+    pub code_system: String,
+    /// The item's name as Gongti knows it or as the laboratory sent it (`""` if none).
+    pub display: String,
+    /// Hundredths of `unit`, when the value is a number.
+    pub value_centi: Option<i64>,
+    pub value_text: String,
+    pub unit: String,
+    pub reference_range: String,
+    /// The abnormal flags as sent (`H`, `LL`, …), comma-separated.
+    pub flags: String,
+    pub status: ResultStatus,
+    pub critical: Option<CriticalSide>,
     pub reported: String,
     pub collected_on: Date,
     pub collected_at_us: Option<i64>,
     pub institution_id: i64,
-    /// When Gongti stored it: the time of its only version.
     pub created_at_us: i64,
+    /// The HL7 message that brought (or last corrected) it.
+    pub hl7_message_id: Option<i64>,
+    pub version: Version,
 }
 
-const COLUMNS: &str = "id, resident_id, source_system, source_id, test, loinc, value_centi, reported, collected_on, \
-                       collected_at_us, institution_id, created_at_us";
+const COLUMNS: &str = "id, resident_id, source_system, source_id, test, loinc, code_system, display, value_centi, \
+                       value_text, unit, reference_range, flags, status, critical, reported, collected_on, \
+                       collected_at_us, institution_id, created_at_us, hl7_message_id, version, version_at_us";
 
 fn record(row: &impl RowExt) -> Result<LabResultRecord> {
     let test = row.text("test")?;
+    let corrupt = |what: &str| StoreError::Corrupt(format!("lab result {what}"));
+    let created_at_us = row.i64("created_at_us")?;
     Ok(LabResultRecord {
         id: row.i64("id")?,
         resident_id: row.i64("resident_id")?,
         source_system: row.text("source_system")?,
         source_id: row.text("source_id")?,
-        test: LabTest::parse(&test).ok_or_else(|| StoreError::Corrupt("lab test".into()))?,
+        test: match test.as_str() {
+            "" => None,
+            t => Some(LabTest::parse(t).ok_or_else(|| corrupt("test"))?),
+        },
         loinc: row.text("loinc")?,
-        value_centi: row.i64("value_centi")?,
+        code_system: row.text("code_system")?,
+        display: row.text("display")?,
+        value_centi: row.opt_i64("value_centi")?,
+        value_text: row.text("value_text")?,
+        unit: row.text("unit")?,
+        reference_range: row.text("reference_range")?,
+        flags: row.text("flags")?,
+        status: ResultStatus::parse(&row.text("status")?).ok_or_else(|| corrupt("status"))?,
+        critical: match row.opt_text("critical")? {
+            None => None,
+            Some(c) => Some(CriticalSide::parse(&c).ok_or_else(|| corrupt("critical side"))?),
+        },
         reported: row.text("reported")?,
         collected_on: row.date("collected_on")?,
         collected_at_us: row.opt_i64("collected_at_us")?,
         institution_id: row.i64("institution_id")?,
-        created_at_us: row.i64("created_at_us")?,
+        created_at_us,
+        hl7_message_id: row.opt_i64("hl7_message_id")?,
+        version: Version {
+            number: row.i64("version")?,
+            since_us: row.opt_i64("version_at_us")?.unwrap_or(created_at_us),
+        },
     })
 }
 
@@ -139,14 +179,17 @@ macro_rules! insert_lab_result_in {
         let r: &gongti_core::lab::ValidLabResult = $r;
         let row: Option<(i64,)> = sqlx::query_as(
             "INSERT INTO lab_results (resident_id, source_id, test, loinc, value_centi, reported, collected_on,
-                 collected_at_us, institution_id, entered_by_user_id, created_at_us, source_system)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 collected_at_us, institution_id, entered_by_user_id, created_at_us, source_system,
+                 value_text, unit, display)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
              ON CONFLICT (resident_id, source_system, source_id) DO NOTHING RETURNING id",
         )
         .bind($resident_id).bind(&r.source_id).bind(r.test.code()).bind(&r.loinc)
         .bind(i64::from(r.value_centi)).bind(&r.reported).bind(r.collected_on)
         .bind(r.collected_at_us).bind($institution_id).bind($user_id).bind($now_us)
         .bind(&r.source_system)
+        .bind(gongti_core::exam::items::centi_text(i64::from(r.value_centi)))
+        .bind(r.test.unit()).bind(r.test.label_zh())
         .fetch_optional(&mut *$tx).await?;
         row.map(|(id,)| id)
     }};
@@ -205,7 +248,7 @@ impl Store {
             )
             .bind(resident_id).fetch_all(pool).await?;
             let labs = sqlx::query(
-                "SELECT id, test, value_centi, collected_on FROM lab_results WHERE resident_id = $1",
+                "SELECT id, test, value_centi, collected_on FROM lab_results WHERE resident_id = $1 AND test <> ''",
             )
             .bind(resident_id).fetch_all(pool).await?
             .iter()
@@ -217,6 +260,25 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
             Ok((taken.into_iter().map(|(t,)| t).collect(), labs))
         })
+    }
+
+    /// A result as it is now.
+    pub async fn lab_result(&self, id: i64) -> Result<Option<LabResultRecord>> {
+        let sql = format!("SELECT {COLUMNS} FROM lab_results WHERE id = $1");
+        on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).bind(id)
+                .fetch_optional(pool).await?.as_ref().map(record).transpose()
+        })
+    }
+
+    /// A result as it was before a correction (`None`: not a version it had before).
+    pub async fn lab_result_version(
+        &self,
+        id: i64,
+        version: i64,
+    ) -> Result<Option<LabResultRecord>> {
+        let sql = format!("SELECT {COLUMNS} FROM lab_results WHERE id = $1");
+        crate::versions::superseded!(self, crate::Kept::LabResults, "", &sql, id, version, record)
     }
 
     /// A resident's results, newest collection first.

@@ -17,6 +17,7 @@ mod contracts;
 mod coverage_counts;
 pub mod crypto;
 mod direct;
+mod exam;
 mod idempotency;
 mod import;
 mod indicators;
@@ -61,6 +62,7 @@ pub use chronic::{
 pub use consultations::{ConsultationBox, ConsultationRecord, FileInfo, NewConsultation};
 pub use contracts::{ContractRecord, ContractWrite, NewPackage, OpenContract, PackageRecord};
 pub use coverage_counts::ContractCoverage;
+pub use exam::{Hl7MessageRecord, LabIntake, NewHl7Message, Received};
 pub use idempotency::IdempotentStart;
 pub use import::{
     ImportEnrolment, ImportEnrolmentRef, ImportFollowup, ImportLab, ImportPatient, ImportPlan,

@@ -601,7 +601,7 @@ impl Store {
                 "SELECT resident_id, taken_at_us FROM home_readings WHERE resident_id IN ({residents})"
             );
             let labs_sql = format!(
-                "SELECT resident_id, id, test, value_centi, collected_on FROM lab_results WHERE resident_id IN ({residents})"
+                "SELECT resident_id, id, test, value_centi, collected_on FROM lab_results WHERE resident_id IN ({residents}) AND test <> ''"
             );
             let (visits, readings, labs): (
                 Vec<EnrolmentVisit>,

@@ -197,6 +197,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0031_long_confirmation.sql"),
         postgres: include_str!("../migrations/postgres/0031_long_confirmation.sql"),
     },
+    Migration {
+        version: 32,
+        name: "lab_intake",
+        sqlite: include_str!("../migrations/sqlite/0032_lab_intake.sql"),
+        postgres: include_str!("../migrations/postgres/0032_lab_intake.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

@@ -35,10 +35,11 @@ pub enum Kept {
     Slots,
     Bookings,
     Consultations,
+    LabResults,
 }
 
 impl Kept {
-    pub const ALL: [Kept; 13] = [
+    pub const ALL: [Kept; 14] = [
         Kept::Residents,
         Kept::Institutions,
         Kept::Departments,
@@ -52,6 +53,7 @@ impl Kept {
         Kept::Slots,
         Kept::Bookings,
         Kept::Consultations,
+        Kept::LabResults,
     ];
 
     pub fn table(self) -> &'static str {
@@ -69,6 +71,7 @@ impl Kept {
             Kept::Slots => "slots",
             Kept::Bookings => "bookings",
             Kept::Consultations => "consultations",
+            Kept::LabResults => "lab_results",
         }
     }
 

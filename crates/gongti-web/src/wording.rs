@@ -15,6 +15,18 @@ pub(crate) fn classification(c: Classification) -> (&'static str, &'static str) 
 }
 
 /// How a follow-up was done (随访方式).
+/// A laboratory result's status (DOMAIN.md §8, OBX-11).
+pub(crate) fn lab_status(
+    s: gongti_core::exam::report::ResultStatus,
+) -> (&'static str, &'static str) {
+    use gongti_core::exam::report::ResultStatus as S;
+    match s {
+        S::Preliminary => ("初步结果", "preliminary"),
+        S::Final => ("最终结果", "final"),
+        S::Corrected => ("已更正", "corrected"),
+    }
+}
+
 pub(crate) fn method(m: Method) -> (&'static str, &'static str) {
     let en = match m {
         Method::Clinic => "Clinic",

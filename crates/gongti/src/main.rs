@@ -72,6 +72,10 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     trusted_proxies: Vec<std::net::IpAddr>,
+    /// Address to take laboratory results on, HL7 v2 over MLLP (`off`: none). Off in
+    /// `serve` unless given; the demo listens on 127.0.0.1:2575 unless told otherwise.
+    #[arg(long, env = "GONGTI_MLLP_LISTEN")]
+    mllp_listen: Option<String>,
     /// Start even though the audit chain fails its start-up check, for this
     /// reason (recorded in the trail).
     #[arg(long, value_name = "REASON")]
@@ -433,7 +437,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { db, web } => {
             let (app, writer, settings) = start_server(&db, &web).await?;
-            serve(app, writer, &settings).await?;
+            let mllp = web.mllp_listen.clone().map(|a| (a, true));
+            serve(app, writer, &settings, mllp).await?;
         }
         Command::Demo {
             db,
@@ -475,7 +480,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "  {:<11} 居民（宁河区，我的处方 {url}patient/prescriptions）",
                 gongti_app::demo::STORY_PATIENT
             );
-            serve(app, writer, &settings).await?;
+            let mllp = match web.mllp_listen.clone() {
+                Some(a) => Some((a, true)),
+                None => Some((DEMO_MLLP_LISTEN.to_owned(), false)),
+            };
+            serve(app, writer, &settings, mllp).await?;
         }
         Command::Migrate { db } => {
             let (store, _) = open(&db).await?;
@@ -884,10 +893,39 @@ async fn seed_demo_if_empty(
     Ok(Some(password))
 }
 
+/// Where the demo takes laboratory results over MLLP unless told otherwise.
+const DEMO_MLLP_LISTEN: &str = "127.0.0.1:2575";
+
+/// Binds the MLLP listener: `(address, given)`; `off` binds none, and a default address
+/// that is taken (another demo on the machine) is only a warning.
+async fn bind_mllp(
+    mllp: Option<(String, bool)>,
+) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    let Some((addr, given)) = mllp else {
+        return Ok(None);
+    };
+    if addr.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let parsed: SocketAddr = addr
+        .parse()
+        .with_context(|| format!("MLLP listen address {addr}"))?;
+    match tokio::net::TcpListener::bind(parsed).await {
+        Ok(l) => Ok(Some(l)),
+        Err(e) if !given => {
+            tracing::warn!(%addr, error = %e, "the demo's MLLP address is taken: laboratory results over MLLP are off");
+            println!("MLLP {addr} 已被占用 taken: HL7 laboratory intake off (--mllp-listen ADDR)");
+            Ok(None)
+        }
+        Err(e) => Err(e).with_context(|| format!("binding MLLP {addr}")),
+    }
+}
+
 async fn serve(
     app: App,
     writer: tokio::task::JoinHandle<()>,
     settings: &Settings,
+    mllp: Option<(String, bool)>,
 ) -> anyhow::Result<()> {
     let addr: SocketAddr = settings
         .listen
@@ -904,6 +942,21 @@ async fn serve(
             "serving beyond loopback without an https public URL: cookies are not Secure; set --public-url behind a TLS proxy"
         );
     }
+    let mllp = bind_mllp(mllp).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mllp_task = match mllp {
+        Some(l) => {
+            let at = l.local_addr()?;
+            tracing::info!(%at, "taking laboratory results over MLLP");
+            println!("HL7 MLLP laboratory intake on {at}");
+            Some(tokio::spawn(gongti_web::mllp::serve_mllp(
+                l,
+                app.clone(),
+                stopped,
+            )))
+        }
+        None => None,
+    };
     let router = gongti_web::router(app, config);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -917,6 +970,10 @@ async fn serve(
         shutdown_signal(),
     )
     .await?;
+    let _ = stop.send(true);
+    if let Some(task) = mllp_task {
+        task.await.context("MLLP listener")??;
+    }
     tracing::info!("shutting down: flushing the audit queue");
     writer.await.context("audit writer")?;
     Ok(())

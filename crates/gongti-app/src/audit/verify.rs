@@ -40,13 +40,13 @@ const fn covered(
 /// What creates each record table's rows. `demo.seed` is the demo generator's bulk
 /// load, which names the rows of each batch.
 #[rustfmt::skip]
-pub const COVERED_TABLES: [Covered; 15] = [
+pub const COVERED_TABLES: [Covered; 16] = [
     covered(RecordTable::Residents, "Resident", &["resident.create", "demo.seed"]),
     covered(RecordTable::Contracts, "Contract", &["contract.sign", "contract.renew", "contract.switch", "demo.seed"]),
     covered(RecordTable::Enrolments, "EpisodeOfCare", &["chronic.enrol", "demo.seed"]),
     covered(RecordTable::Followups, "Encounter", &["followup.create", "demo.seed"]),
     covered(RecordTable::HomeReadings, "Observation", &["reading.upload", "demo.seed"]),
-    covered(RecordTable::LabResults, "Observation", &["lab.record", "demo.seed"]),
+    covered(RecordTable::LabResults, "Observation", &["lab.record", "lab.receive", "demo.seed"]),
     covered(RecordTable::ScreeningReadings, "Observation", &["screening.record"]),
     covered(RecordTable::Schedules, "Schedule", &["schedule.publish", "demo.seed"]),
     covered(RecordTable::Bookings, "Booking", &["booking.create", "booking.reschedule", "patient.book"]),
@@ -56,6 +56,7 @@ pub const COVERED_TABLES: [Covered; 15] = [
     covered(RecordTable::Users, "User", &["user.create", "demo.seed"]),
     covered(RecordTable::Staff, "Staff", &["staff.create", "demo.seed"]),
     covered(RecordTable::Institutions, "Institution", &["institution.create", "demo.seed"]),
+    covered(RecordTable::Hl7Messages, "Hl7Message", &["hl7.receive"]),
 ];
 
 /// Rows of a record table that no record names.

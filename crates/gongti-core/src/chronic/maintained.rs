@@ -198,9 +198,11 @@ pub struct PeriodFacts {
     pub contacted: bool,
 }
 
+/// The later of two measurements by day, then key. The same day and key is the same
+/// record measured again (a laboratory's correction, DOMAIN.md §8): the new one stands.
 fn later(old: Option<(Date, i64, bool)>, new: (Date, i64, bool)) -> Option<(Date, i64, bool)> {
     match old {
-        Some(o) if (o.0, o.1) >= (new.0, new.1) => Some(o),
+        Some(o) if (o.0, o.1) > (new.0, new.1) => Some(o),
         _ => Some(new),
     }
 }

@@ -11,6 +11,8 @@ use gongti_app::worklists::{FollowupWorklist, WorklistQuery};
 use gongti_core::chronic::Disease;
 use gongti_core::chronic::followup::{Evaluation, FollowupForm, Method, Symptom};
 use gongti_core::chronic::record::{EndReason, EndingForm, FollowupRecordForm};
+use gongti_core::exam::items::{CriticalSide, LabItems};
+use gongti_core::exam::report::ResultStatus;
 use gongti_core::lab::LabTest;
 use gongti_store::WorklistOrder;
 use maud::{Markup, PreEscaped, html};
@@ -825,8 +827,8 @@ pub(super) fn health_charts(
                     colour: "#7c3aed",
                     points: labs
                         .iter()
-                        .filter(|r| r.test == LabTest::FastingGlucose)
-                        .map(|r| (r.collected_on, r.value_centi as f64 / 100.0))
+                        .filter(|r| r.test == Some(LabTest::FastingGlucose))
+                        .filter_map(|r| Some((r.collected_on, r.value_centi? as f64 / 100.0)))
                         .collect(),
                     dots_only: false,
                     emphasised: false,
@@ -1038,9 +1040,16 @@ async fn chronic_page(
                 @for r in &labs {
                     tr {
                         td { (r.collected_on) }
-                        td { (l.t(r.test.label_zh(), match r.test { LabTest::FastingGlucose => "Fasting glucose", LabTest::Hba1c => "HbA1c" })) }
-                        td { (format!("{:.2} {}", r.value_centi as f64 / 100.0, r.test.unit()))
-                             @if r.loinc != r.test.loinc() { " " span.muted { "(" (r.reported) ")" } } }
+                        td { (lab_label(l, r)) }
+                        td {
+                            (lab_value(r))
+                            @if r.test.is_some_and(|t| r.loinc != t.loinc()) { " " span.muted { "(" (r.reported) ")" } }
+                            @if !r.reference_range.is_empty() { " " span.muted { "[" (r.reference_range) "]" } }
+                            @if let Some(side) = r.critical {
+                                " " strong.bad { (match side { CriticalSide::Low => l.t("危急值↓", "critical low"), CriticalSide::High => l.t("危急值↑", "critical high") }) }
+                            } @else if !r.flags.is_empty() { " " span.muted { (r.flags) } }
+                            @if r.status != ResultStatus::Final { " " span.muted { "(" ({ let (zh, en) = wording::lab_status(r.status); l.t(zh, en) }) ")" } }
+                        }
                         td { (lab_institutions.get(&r.institution_id).map(String::as_str).unwrap_or("")) }
                     }
                 }
@@ -1048,4 +1057,29 @@ async fn chronic_page(
         }
     })
     .into_response()
+}
+
+/// A result's test in the reader's language: Gongti's name for a counted test or a
+/// known item, else what the laboratory called it.
+fn lab_label(l: Lang, r: &gongti_store::LabResultRecord) -> String {
+    match r.test {
+        Some(LabTest::FastingGlucose) => l.t("空腹血糖", "Fasting glucose").into(),
+        Some(LabTest::Hba1c) => l.t("糖化血红蛋白", "HbA1c").into(),
+        None => match LabItems::builtin()
+            .get(&r.loinc)
+            .filter(|_| r.code_system == "LN")
+        {
+            Some(item) => l.t(&item.label_zh, &item.label_en).into(),
+            None if r.display.is_empty() => r.loinc.clone(),
+            None => r.display.clone(),
+        },
+    }
+}
+
+/// A result's value with its unit, as the laboratory wrote it.
+fn lab_value(r: &gongti_store::LabResultRecord) -> String {
+    match (r.test, r.value_centi) {
+        (Some(t), Some(c)) => format!("{:.2} {}", c as f64 / 100.0, t.unit()),
+        _ => format!("{} {}", r.value_text, r.unit).trim().to_owned(),
+    }
 }

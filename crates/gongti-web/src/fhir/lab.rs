@@ -8,9 +8,10 @@
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use gongti_app::{AppError, Ctx};
+use gongti_core::exam::items::{CriticalSide, LabItems};
 use gongti_core::lab::{LOINC, LabResultForm};
 use gongti_core::problem::{FieldProblem, Problem};
-use gongti_store::{LabResultRecord, Version};
+use gongti_store::LabResultRecord;
 use serde_json::{Value, json};
 use time::Date;
 
@@ -96,36 +97,100 @@ pub(super) fn lab_form(o: &Value) -> LabResultForm {
     }
 }
 
-/// A stored result as an Observation, with its LOINC code.
+/// The interpretation codes (HL7 v2 table 0078 and FHIR's v3-ObservationInterpretation
+/// share them) a laboratory's abnormal flags map to.
+const INTERPRETATIONS: [(&str, &str); 7] = [
+    ("H", "High"),
+    ("L", "Low"),
+    ("HH", "Critical high"),
+    ("LL", "Critical low"),
+    ("A", "Abnormal"),
+    ("AA", "Critical abnormal"),
+    ("N", "Normal"),
+];
+
+/// A stored result as an Observation, with its LOINC code (`""` for a code Gongti's
+/// items table does not know, which a search by code does not find).
 pub(super) fn lab_observation(r: &LabResultRecord) -> (&'static str, Value) {
     let when: Value = match r.collected_at_us {
         Some(us) => utc(us).into(),
         None => r.collected_on.to_string().into(),
     };
-    let test = r.test;
+    let item = (r.code_system == "LN")
+        .then(|| LabItems::builtin().get(&r.loinc))
+        .flatten();
+    let (code, display, label): (&'static str, String, String) = match (r.test, item) {
+        (Some(test), _) => (
+            test.loinc(),
+            test.loinc_display().into(),
+            test.label_zh().into(),
+        ),
+        (None, Some(item)) => (
+            item.loinc.as_str(),
+            item.label_en.clone(),
+            item.label_zh.clone(),
+        ),
+        (None, None) => ("", r.display.clone(), r.display.clone()),
+    };
+    let value = match (r.test, r.value_centi) {
+        (Some(test), Some(c)) => quantity(c as f64 / 100.0, test.unit(), test.unit()),
+        (None, Some(c)) if !r.unit.is_empty() => quantity(c as f64 / 100.0, &r.unit, &r.unit),
+        (None, Some(c)) => json!({"value": c as f64 / 100.0}),
+        (_, None) => Value::Null,
+    };
     let mut v = simple_observation(
         format!("lab{}", r.id),
         r.resident_id,
         when,
-        (test.loinc(), test.loinc_display(), "laboratory"),
-        quantity(r.value_centi as f64 / 100.0, test.unit(), test.unit()),
+        (code, &display, "laboratory"),
+        value,
         None,
     );
-    v["code"]["text"] = test.label_zh().into();
+    if r.value_centi.is_none() {
+        v.as_object_mut().map(|o| o.remove("valueQuantity"));
+        v["valueString"] = r.value_text.clone().into();
+    }
+    if code.is_empty() {
+        v["code"]["coding"] = json!([{"system": format!("{SOURCE_SYSTEM}:lab-code:{}", r.code_system), "code": r.loinc}]);
+    }
+    v["status"] = r.status.code().into();
+    if !label.is_empty() {
+        v["code"]["text"] = label.into();
+    }
     let system = match r.source_system.as_str() {
         "" => format!("{SOURCE_SYSTEM}:{}", r.institution_id),
-        given => given.to_owned(),
+        given if given.contains(':') => given.to_owned(),
+        // a laboratory's HL7 sender (`LIS@FACILITY`)
+        given => format!("{SOURCE_SYSTEM}:hl7:{given}"),
     };
     v["identifier"] = json!([{"system": system, "value": r.source_id}]);
     v["performer"] = json!([{"reference": format!("Organization/{}", r.institution_id)}]);
     v["issued"] = utc(r.created_at_us).into();
-    if r.loinc != test.loinc() {
+    if !r.reference_range.is_empty() {
+        v["referenceRange"] = json!([{"text": r.reference_range}]);
+    }
+    let flags: Vec<Value> = r
+        .flags
+        .split(',')
+        .filter_map(|f| INTERPRETATIONS.iter().find(|(c, _)| *c == f.trim()))
+        .map(|(c, d)| json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": c, "display": d}]}))
+        .collect();
+    if !flags.is_empty() {
+        v["interpretation"] = flags.into();
+    }
+    if r.test.is_some_and(|t| r.loinc != t.loinc()) {
         v["note"] =
             json!([{"text": format!("报告值 reported as {} (LOINC {})", r.reported, r.loinc)}]);
     }
-    // A result is never changed once stored: its only version.
-    v["meta"] = meta(Version::first(r.created_at_us));
-    (test.loinc(), v)
+    if let Some(side) = r.critical {
+        let text = match side {
+            CriticalSide::Low => "危急值（低）critical value (low)",
+            CriticalSide::High => "危急值（高）critical value (high)",
+        };
+        v["note"] = json!([{"text": text}]);
+    }
+    v["meta"] = meta(r.version);
+    (code, v)
 }
 
 /// `POST Observation` of a laboratory result for a stored resident.

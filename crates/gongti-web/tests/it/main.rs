@@ -32,6 +32,7 @@ mod fhir_versions;
 mod fhir_writes;
 mod idempotency;
 mod indicators;
+mod lab_intake;
 mod online_visits;
 mod patients;
 mod pharmacy;

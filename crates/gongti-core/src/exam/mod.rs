@@ -1,0 +1,8 @@
+//! The cloud examination (云检查, DOMAIN.md §8): exams at the grassroots, diagnosis at
+//! the upper level. So far the laboratory's side: the items Gongti knows with their
+//! reference intervals and critical limits (`items`), and a laboratory report as it
+//! arrives — the patient matched by ID number only, each result checked and kept with
+//! its status and critical side (`report`).
+
+pub mod items;
+pub mod report;

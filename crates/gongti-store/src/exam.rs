@@ -1,0 +1,289 @@
+//! The cloud examination's laboratory intake (DOMAIN.md §8): each HL7 v2 message stored
+//! with its bytes sealed before it is acknowledged, once per sender and control id
+//! (MSH-10) — a repeat finds the first and its answer — and, when its patient is matched,
+//! its results in the same transaction: a new result inserted, a later one for the same
+//! order and code (a correction, a final after a preliminary) updating the row, whose
+//! earlier state the version trigger keeps; the kept indicator figures of a fasting
+//! glucose or an HbA1c updated with it, and the audit records staged beside them.
+
+use gongti_core::audit::AuditEntry;
+use gongti_core::chronic::Params;
+use gongti_core::coverage::encode_ids;
+use gongti_core::exam::report::{PreparedResult, ResultStatus};
+
+use crate::lab::{EnrolmentScope, lab_updates};
+use crate::outbox::stage_audit;
+use crate::row::RowExt;
+use crate::{Result, Store, on_read, on_write};
+
+/// The associated data the raw bytes are sealed under.
+const RAW_COLUMN: &str = "hl7_messages.raw";
+
+/// A message as received and answered.
+#[derive(Debug, Clone)]
+pub struct NewHl7Message<'a> {
+    /// `MSH-3@MSH-4`, `""` when unreadable.
+    pub sender: &'a str,
+    pub control_id: &'a str,
+    pub message_type: &'a str,
+    pub charset: &'a str,
+    pub raw: &'a [u8],
+    pub peer: &'a str,
+    pub received_at_us: i64,
+    /// `AA`, `AE` or `AR`.
+    pub ack_code: &'a str,
+    pub problem: &'a str,
+    pub resident_id: Option<i64>,
+    /// Its audit record (`hl7.receive`; the id is filled in when stored).
+    pub audit: AuditEntry,
+}
+
+/// The results of a matched message.
+#[derive(Debug, Clone)]
+pub struct LabIntake<'a> {
+    pub resident_id: i64,
+    /// The institution the results are recorded for (the sender's).
+    pub institution_id: i64,
+    pub results: &'a [PreparedResult],
+    pub enrolments: Vec<EnrolmentScope>,
+    /// The results' audit record (`lab.receive`; the ids are filled in when stored).
+    pub audit: AuditEntry,
+}
+
+/// What storing a message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    Stored {
+        message_id: i64,
+        created: Vec<i64>,
+        updated: Vec<i64>,
+        /// Results left as they were: the same value again, a preliminary after a final,
+        /// or a correction that would take a counted result out of the figures.
+        unchanged: Vec<i64>,
+    },
+    /// The sender's control id was stored before: its first answer.
+    Repeat {
+        message_id: i64,
+        ack_code: String,
+        problem: String,
+    },
+}
+
+/// A message in the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hl7MessageRecord {
+    pub id: i64,
+    pub sender: String,
+    pub control_id: String,
+    pub message_type: String,
+    pub charset: String,
+    pub peer: String,
+    pub received_at_us: i64,
+    pub ack_code: String,
+    pub problem: String,
+    pub resident_id: Option<i64>,
+    pub results: i64,
+}
+
+const MESSAGE_COLUMNS: &str = "id, sender, control_id, message_type, charset, peer, received_at_us, ack_code, problem, \
+                               resident_id, results";
+
+fn message(row: &impl RowExt) -> Result<Hl7MessageRecord> {
+    Ok(Hl7MessageRecord {
+        id: row.i64("id")?,
+        sender: row.text("sender")?,
+        control_id: row.text("control_id")?,
+        message_type: row.text("message_type")?,
+        charset: row.text("charset")?,
+        peer: row.text("peer")?,
+        received_at_us: row.i64("received_at_us")?,
+        ack_code: row.text("ack_code")?,
+        problem: row.text("problem")?,
+        resident_id: row.opt_i64("resident_id")?,
+        results: row.i64("results")?,
+    })
+}
+
+/// What a result's row holds now, to decide what a later one for it changes.
+struct Existing {
+    id: i64,
+    counted: bool,
+    value_text: String,
+    unit: String,
+    flags: String,
+    status: ResultStatus,
+}
+
+impl Store {
+    /// Stores a message (and a matched one's results) in one transaction with their
+    /// audit records. A message from a sender whose control id was stored before (not
+    /// rejected) writes nothing and answers with the first one's answer.
+    pub async fn receive_hl7(
+        &self,
+        m: &NewHl7Message<'_>,
+        intake: Option<&LabIntake<'_>>,
+        params: &Params,
+    ) -> Result<Received> {
+        let raw = self.keys.seal_bytes_text(RAW_COLUMN, m.raw);
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let inserted: Option<(i64,)> = sqlx::query_as(
+                "INSERT INTO hl7_messages (sender, control_id, message_type, charset, raw, peer, received_at_us,
+                     ack_code, problem, resident_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 ON CONFLICT (sender, control_id) WHERE ack_code <> 'AR' DO NOTHING RETURNING id",
+            )
+            .bind(m.sender).bind(m.control_id).bind(m.message_type).bind(m.charset).bind(&raw)
+            .bind(m.peer).bind(m.received_at_us).bind(m.ack_code).bind(m.problem).bind(m.resident_id)
+            .fetch_optional(&mut *tx).await?;
+            let Some((message_id,)) = inserted else {
+                let row = sqlx::query(
+                    "SELECT id, ack_code, problem FROM hl7_messages
+                     WHERE sender = $1 AND control_id = $2 AND ack_code <> 'AR'",
+                )
+                .bind(m.sender).bind(m.control_id).fetch_one(&mut *tx).await?;
+                return Ok(Received::Repeat {
+                    message_id: row.i64("id")?,
+                    ack_code: row.text("ack_code")?,
+                    problem: row.text("problem")?,
+                });
+            };
+            let mut staged = Vec::new();
+            let mut audit = m.audit.clone();
+            audit.resource_id = Some(message_id.to_string());
+            staged.push(audit);
+            let (mut created, mut updated, mut unchanged) = (Vec::new(), Vec::new(), Vec::new());
+            if let Some(intake) = intake {
+                let mut updates = Vec::new();
+                for r in intake.results {
+                    let source = m.sender;
+                    let found = sqlx::query(
+                        "SELECT id, test, value_text, unit, flags, status FROM lab_results
+                         WHERE resident_id = $1 AND source_system = $2 AND source_id = $3",
+                    )
+                    .bind(intake.resident_id).bind(source).bind(&r.source_id)
+                    .fetch_optional(&mut *tx).await?;
+                    let existing = match found {
+                        None => None,
+                        Some(row) => Some(Existing {
+                            id: row.i64("id")?,
+                            counted: !row.text("test")?.is_empty(),
+                            value_text: row.text("value_text")?,
+                            unit: row.text("unit")?,
+                            flags: row.text("flags")?,
+                            status: ResultStatus::parse(&row.text("status")?)
+                                .ok_or_else(|| crate::StoreError::Corrupt("lab result status".into()))?,
+                        }),
+                    };
+                    let test = r.indicator.as_ref().map_or("", |v| v.test.code());
+                    let reported = format!("{} {}", r.value_text, r.unit).trim().to_owned();
+                    let critical = r.critical.map(|c| c.code());
+                    match existing {
+                        None => {
+                            let (id,): (i64,) = sqlx::query_as(
+                                "INSERT INTO lab_results (resident_id, source_system, source_id, test, loinc,
+                                     code_system, display, value_centi, value_text, unit, reference_range, flags,
+                                     status, critical, reported, collected_on, collected_at_us, institution_id,
+                                     created_at_us, hl7_message_id)
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                                     $17, $18, $19, $20) RETURNING id",
+                            )
+                            .bind(intake.resident_id).bind(source).bind(&r.source_id).bind(test)
+                            .bind(&r.code).bind(&r.code_system).bind(&r.display).bind(r.value_centi)
+                            .bind(&r.value_text).bind(&r.unit).bind(&r.reference_range).bind(&r.flags)
+                            .bind(r.status.code()).bind(critical).bind(&reported).bind(r.collected_on)
+                            .bind(r.collected_at_us).bind(intake.institution_id).bind(m.received_at_us)
+                            .bind(message_id)
+                            .fetch_one(&mut *tx).await?;
+                            if let Some(v) = &r.indicator {
+                                updates.extend(lab_updates(id, v, &intake.enrolments)?);
+                            }
+                            created.push(id);
+                        }
+                        Some(e) => {
+                            let same = e.value_text == r.value_text && e.unit == r.unit
+                                && e.flags == r.flags && e.status == r.status;
+                            let backwards = r.status == ResultStatus::Preliminary
+                                && e.status != ResultStatus::Preliminary;
+                            let uncounts = e.counted && r.indicator.is_none();
+                            if same || backwards || uncounts {
+                                unchanged.push(e.id);
+                                continue;
+                            }
+                            sqlx::query(
+                                "UPDATE lab_results SET test = $2, value_centi = $3, value_text = $4, unit = $5,
+                                     reference_range = $6, flags = $7, status = $8, critical = $9, reported = $10,
+                                     display = $11, hl7_message_id = $12
+                                 WHERE id = $1",
+                            )
+                            .bind(e.id).bind(test).bind(r.value_centi).bind(&r.value_text).bind(&r.unit)
+                            .bind(&r.reference_range).bind(&r.flags).bind(r.status.code()).bind(critical)
+                            .bind(&reported).bind(&r.display).bind(message_id)
+                            .execute(&mut *tx).await?;
+                            if let Some(v) = &r.indicator {
+                                // the same key as the row's first fact: it takes that one's place
+                                updates.extend(lab_updates(e.id, v, &intake.enrolments)?);
+                            }
+                            updated.push(e.id);
+                        }
+                    }
+                }
+                crate::maintained::apply_indicator_updates!(tx, updates, params);
+                sqlx::query("UPDATE hl7_messages SET results = $2 WHERE id = $1")
+                    .bind(message_id).bind((created.len() + updated.len()) as i64)
+                    .execute(&mut *tx).await?;
+                if !created.is_empty() || !updated.is_empty() {
+                    let mut audit = intake.audit.clone();
+                    if !created.is_empty() {
+                        audit.resource_id = Some(encode_ids(created.iter().copied()));
+                    }
+                    let mut detail = audit.detail.take().unwrap_or_default();
+                    if !updated.is_empty() {
+                        let ids: Vec<String> = updated.iter().map(i64::to_string).collect();
+                        detail = format!("{detail} updated {}", ids.join(",")).trim().to_owned();
+                    }
+                    audit.detail = Some(detail);
+                    staged.push(audit);
+                }
+            }
+            stage_audit!(tx, &staged);
+            tx.commit().await?;
+            Ok(Received::Stored { message_id, created, updated, unchanged })
+        })
+    }
+
+    /// A message's bytes as received.
+    pub async fn hl7_message_raw(&self, id: i64) -> Result<Option<Vec<u8>>> {
+        let raw: Option<(String,)> = on_read!(self, pool => {
+            sqlx::query_as("SELECT raw FROM hl7_messages WHERE id = $1")
+                .bind(id).fetch_optional(pool).await?
+        });
+        raw.map(|(text,)| self.keys.open_bytes_text(RAW_COLUMN, &text))
+            .transpose()
+    }
+
+    /// Messages answered with `ack_code`, newest first, after the keyset `before_id`.
+    pub async fn hl7_messages(
+        &self,
+        ack_code: &str,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Hl7MessageRecord>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM hl7_messages
+             WHERE ack_code = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
+        );
+        on_read!(self, pool => {
+            sqlx::query(crate::row::trusted(&sql)).bind(ack_code).bind(before_id).bind(limit)
+                .fetch_all(pool).await?.iter().map(message).collect()
+        })
+    }
+
+    pub async fn hl7_message(&self, id: i64) -> Result<Option<Hl7MessageRecord>> {
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM hl7_messages WHERE id = $1");
+        on_read!(self, pool => {
+            sqlx::query(crate::row::trusted(&sql)).bind(id)
+                .fetch_optional(pool).await?.as_ref().map(message).transpose()
+        })
+    }
+}

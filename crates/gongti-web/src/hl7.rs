@@ -1,0 +1,668 @@
+//! HL7 version 2 as laboratories send it (DOMAIN.md §8, reference/exam.md §2): a
+//! message's bytes decoded by MSH-18 (empty: ASCII — a sender's undeclared GB 18030
+//! bytes are read as such —, `UNICODE UTF-8`, `GB 18030-2000`), its delimiters read from
+//! MSH-1 and MSH-2, segments ended by CR (LF and CR LF tolerated), values unescaped after
+//! splitting (`\F\ \S\ \T\ \R\ \E\`, `\Xhh…\`, `\.br\`); an ORU^R01 read into the app's
+//! report; and the original-mode acknowledgement (MSA-1 AA / AE / AR, MSA-2 the
+//! message's MSH-10, sender and receiver swapped).
+
+use gongti_app::exam::{AckCode, IncomingLabMessage, LabAnswer, MessageHeader};
+use gongti_core::exam::report::{PatientIdentifier, ReceivedOrder, ReceivedReport, ReceivedResult};
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
+
+/// What Gongti names itself as in an acknowledgement's MSH-3.
+pub const OUR_APPLICATION: &str = "GONGTI";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Delimiters {
+    field: char,
+    component: char,
+    repetition: char,
+    escape: char,
+    subcomponent: char,
+}
+
+impl Default for Delimiters {
+    fn default() -> Self {
+        Delimiters {
+            field: '|',
+            component: '^',
+            repetition: '~',
+            escape: '\\',
+            subcomponent: '&',
+        }
+    }
+}
+
+/// A segment's fields as sent (still escaped); `field(n)` is the standard's n-th field,
+/// MSH's numbering included (MSH-1 is the field separator itself).
+#[derive(Debug, Clone)]
+struct Segment<'a> {
+    id: &'a str,
+    fields: Vec<&'a str>,
+    msh: bool,
+}
+
+impl<'a> Segment<'a> {
+    fn field(&self, n: usize) -> &'a str {
+        let index = if self.msh { n.wrapping_sub(1) } else { n };
+        if self.msh && n == 1 {
+            return "";
+        }
+        self.fields.get(index).copied().unwrap_or("")
+    }
+}
+
+/// A message split into segments, with its delimiters.
+#[derive(Debug)]
+struct Parsed<'a> {
+    d: Delimiters,
+    segments: Vec<Segment<'a>>,
+}
+
+impl<'a> Parsed<'a> {
+    fn components(&self, value: &'a str) -> Vec<&'a str> {
+        value.split(self.d.component).collect()
+    }
+
+    fn component(&self, value: &'a str, n: usize) -> &'a str {
+        value.split(self.d.component).nth(n - 1).unwrap_or("")
+    }
+
+    fn repetitions(&self, value: &'a str) -> impl Iterator<Item = &'a str> + use<'a> {
+        let rep = self.d.repetition;
+        value.split(rep).filter(|r| !r.is_empty())
+    }
+
+    /// A value unescaped (after splitting, never before).
+    fn text(&self, value: &str) -> String {
+        unescape(value, &self.d)
+    }
+}
+
+/// Unescapes a value: the delimiter escapes, hexadecimal data (read as UTF-8 where it
+/// is, else dropped), a line break for `\.br\`; highlighting (`\H\`, `\N\`) is dropped
+/// and an unknown or unterminated escape is kept as written.
+fn unescape(value: &str, d: &Delimiters) -> String {
+    let e = d.escape;
+    if !value.contains(e) {
+        return value.to_owned();
+    }
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find(e) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + e.len_utf8()..];
+        let Some(end) = after.find(e) else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let seq = &after[..end];
+        match seq {
+            "F" => out.push(d.field),
+            "S" => out.push(d.component),
+            "T" => out.push(d.subcomponent),
+            "R" => out.push(d.repetition),
+            "E" => out.push(e),
+            ".br" => out.push('\n'),
+            "H" | "N" => {}
+            s if s.starts_with('X') && s.len() > 1 && s.len() % 2 == 1 => {
+                let bytes: Option<Vec<u8>> = (1..s.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+                    .collect();
+                if let Some(text) = bytes.and_then(|b| String::from_utf8(b).ok()) {
+                    out.push_str(&text);
+                }
+            }
+            other => {
+                out.push(e);
+                out.push_str(other);
+                out.push(e);
+            }
+        }
+        rest = &after[end + e.len_utf8()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Escapes text for a field of a message Gongti writes (standard delimiters).
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\E\\"),
+            '|' => out.push_str("\\F\\"),
+            '^' => out.push_str("\\S\\"),
+            '&' => out.push_str("\\T\\"),
+            '~' => out.push_str("\\R\\"),
+            '\r' | '\n' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// MSH-18 of the raw bytes (ASCII in every charset the standard lists).
+fn declared_charset(raw: &[u8]) -> String {
+    let Some(sep) = raw.get(3).copied() else {
+        return String::new();
+    };
+    let first = raw
+        .split(|b| *b == b'\r' || *b == b'\n')
+        .next()
+        .unwrap_or_default();
+    first
+        .split(|b| *b == sep)
+        .nth(17)
+        .map(|f| String::from_utf8_lossy(f).trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// Decodes the bytes by their declared character set: the text and the set's name.
+fn decode(raw: &[u8]) -> Result<(String, String), String> {
+    let declared = declared_charset(raw);
+    let gb = |raw: &[u8]| {
+        encoding_rs::GB18030
+            .decode_without_bom_handling_and_without_replacement(raw)
+            .map(|t| t.into_owned())
+    };
+    match declared.to_ascii_uppercase().as_str() {
+        "" | "ASCII" => match std::str::from_utf8(raw) {
+            Ok(t) if t.is_ascii() => Ok((t.to_owned(), "ASCII".into())),
+            // undeclared bytes: UTF-8 when they are, else what Chinese systems send
+            Ok(t) => Ok((t.to_owned(), "UNICODE UTF-8".into())),
+            Err(_) => gb(raw).map(|t| (t, "GB 18030-2000".into())).ok_or_else(|| {
+                "the bytes are neither UTF-8 nor GB 18030 (MSH-18 empty)".to_owned()
+            }),
+        },
+        "UNICODE UTF-8" | "UTF-8" | "UTF8" => std::str::from_utf8(raw)
+            .map(|t| (t.to_owned(), "UNICODE UTF-8".into()))
+            .map_err(|_| "MSH-18 says UTF-8 but the bytes are not".to_owned()),
+        "GB 18030-2000" | "GB18030" | "GB 18030" => gb(raw)
+            .map(|t| (t, "GB 18030-2000".into()))
+            .ok_or_else(|| "MSH-18 says GB 18030 but the bytes are not".to_owned()),
+        _ => Err(
+            "MSH-18 names a character set not taken here (ASCII, UNICODE UTF-8, GB 18030-2000)"
+                .into(),
+        ),
+    }
+}
+
+fn split(text: &str) -> Result<Parsed<'_>, String> {
+    let t = text.trim_start_matches(['\r', '\n', ' ']);
+    if !t.starts_with("MSH") || t.len() < 8 {
+        return Err("the message does not begin with an MSH segment".into());
+    }
+    let mut chars = t[3..].chars();
+    let field = chars.next().unwrap_or('|');
+    let enc: Vec<char> = chars.take_while(|c| *c != field).collect();
+    if enc.len() < 4 || field.is_alphanumeric() {
+        return Err("MSH-2 does not hold the four encoding characters".into());
+    }
+    let d = Delimiters {
+        field,
+        component: enc[0],
+        repetition: enc[1],
+        escape: enc[2],
+        subcomponent: enc[3],
+    };
+    let segments = t
+        .split(['\r', '\n'])
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            let fields: Vec<&str> = s.split(field).collect();
+            let id = fields.first().copied().unwrap_or("");
+            Segment {
+                id,
+                msh: id == "MSH",
+                fields,
+            }
+        })
+        .collect();
+    Ok(Parsed { d, segments })
+}
+
+/// An HL7 DTM (`YYYY[MM[DD[HH[MM[SS[.S…]]]]]][+/-ZZZZ]`) as UTC microseconds, the
+/// region's offset taken when it names none; `None` when it is not one.
+pub fn timestamp_us(text: &str, local: UtcOffset) -> Option<i64> {
+    let t = text.trim();
+    let (body, zone) = match t.find(['+', '-']) {
+        Some(i) => (&t[..i], Some(&t[i..])),
+        None => (t, None),
+    };
+    let (digits, fraction) = match body.split_once('.') {
+        Some((d, f)) => (d, f),
+        None => (body, ""),
+    };
+    if !digits.chars().all(|c| c.is_ascii_digit())
+        || !fraction.chars().all(|c| c.is_ascii_digit())
+        || ![4, 6, 8, 10, 12, 14].contains(&digits.len())
+        || (!fraction.is_empty() && digits.len() != 14)
+    {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>, default: u32| -> Option<u32> {
+        digits.get(range).map_or(Some(default), |s| s.parse().ok())
+    };
+    let year = i32::try_from(num(0..4, 0)?).ok()?;
+    let month = Month::try_from(u8::try_from(num(4..6, 1)?).ok()?).ok()?;
+    let day = Date::from_calendar_date(year, month, u8::try_from(num(6..8, 1)?).ok()?).ok()?;
+    let micros: u32 = if fraction.is_empty() {
+        0
+    } else {
+        format!("{fraction:0<6}").get(..6)?.parse().ok()?
+    };
+    let time = Time::from_hms_micro(
+        u8::try_from(num(8..10, 0)?).ok()?,
+        u8::try_from(num(10..12, 0)?).ok()?,
+        u8::try_from(num(12..14, 0)?).ok()?,
+        micros,
+    )
+    .ok()?;
+    let offset = match zone {
+        None => local,
+        Some(z) if z.len() == 5 && z[1..].chars().all(|c| c.is_ascii_digit()) => {
+            let sign: i8 = if z.starts_with('-') { -1 } else { 1 };
+            let h: i8 = z[1..3].parse().ok()?;
+            let m: i8 = z[3..5].parse().ok()?;
+            UtcOffset::from_hms(sign * h, sign * m, 0).ok()?
+        }
+        Some(_) => return None,
+    };
+    let at = PrimitiveDateTime::new(day, time).assume_offset(offset);
+    i64::try_from(at.unix_timestamp_nanos() / 1_000).ok()
+}
+
+/// Reads a message's bytes into what the app takes: its header as far as it could be
+/// read, and the report or the reason it is rejected.
+pub fn read_message<'a>(raw: &'a [u8], peer: &'a str, local: UtcOffset) -> IncomingLabMessage<'a> {
+    let mut header = MessageHeader::default();
+    let report = (|| {
+        let (text, charset) = decode(raw)?;
+        header.charset = charset;
+        let p = split(&text)?;
+        let msh = &p.segments[0];
+        header.sending_application = p.text(p.component(msh.field(3), 1)).trim().to_owned();
+        header.sending_facility = p.text(p.component(msh.field(4), 1)).trim().to_owned();
+        header.control_id = p.text(msh.field(10)).trim().to_owned();
+        let kind = p.components(msh.field(9));
+        header.message_type = format!(
+            "{}^{}",
+            kind.first().copied().unwrap_or(""),
+            kind.get(1).copied().unwrap_or("")
+        )
+        .trim_matches('^')
+        .to_owned();
+        if header.control_id.is_empty() {
+            return Err("MSH-10 (the message control id) is empty".to_owned());
+        }
+        if header.message_type != "ORU^R01" {
+            return Err(format!(
+                "MSH-9 {} is not taken here: only ORU^R01",
+                ascii(&header.message_type)
+            ));
+        }
+        let processing = p.component(msh.field(11), 1).trim();
+        if processing != "P" {
+            return Err(
+                "MSH-11 is not P (production): test and debugging messages are refused".into(),
+            );
+        }
+        if !p.component(msh.field(12), 1).trim().starts_with("2.") {
+            return Err("MSH-12 is not an HL7 version 2 release".into());
+        }
+        Ok(report_of(&p, local))
+    })();
+    IncomingLabMessage {
+        raw,
+        peer,
+        header,
+        report,
+    }
+}
+
+/// The printable ASCII of a text (for an answer that quotes what was sent).
+fn ascii(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .take(40)
+        .collect()
+}
+
+fn report_of(p: &Parsed<'_>, local: UtcOffset) -> ReceivedReport {
+    let mut report = ReceivedReport::default();
+    for seg in &p.segments {
+        match seg.id {
+            "PID" => {
+                for rep in p.repetitions(seg.field(3)) {
+                    let c = p.components(rep);
+                    let get = |i: usize| c.get(i).copied().unwrap_or("");
+                    report.identifiers.push(PatientIdentifier {
+                        value: p.text(get(0)).trim().to_owned(),
+                        authority: get(3).split(p.d.subcomponent).map(|s| p.text(s)).collect(),
+                        type_code: p.text(get(4)).trim().to_owned(),
+                    });
+                }
+            }
+            "OBR" => report.orders.push(ReceivedOrder {
+                placer: p.text(p.component(seg.field(2), 1)).trim().to_owned(),
+                filler: p.text(p.component(seg.field(3), 1)).trim().to_owned(),
+                service: p.text(p.component(seg.field(4), 1)).trim().to_owned(),
+                collected_at_us: timestamp_us(&p.text(p.component(seg.field(7), 1)), local),
+                results: Vec::new(),
+            }),
+            "OBX" => {
+                let c = p.components(seg.field(3));
+                let get = |i: usize| p.text(c.get(i).copied().unwrap_or("")).trim().to_owned();
+                let mut codes = vec![(get(0), get(1), get(2))];
+                if !get(3).is_empty() {
+                    codes.push((get(3), get(4), get(5)));
+                }
+                codes.retain(|(code, _, _)| !code.is_empty());
+                let value_type = p.text(seg.field(2)).trim().to_owned();
+                let raw_value = p.repetitions(seg.field(5)).next().unwrap_or("");
+                let value = if value_type == "SN" {
+                    // comparator ^ number: a plain number only when there is no comparator
+                    let v = p.components(raw_value);
+                    let comparator = p.text(v.first().copied().unwrap_or(""));
+                    let number = p.text(v.get(1).copied().unwrap_or(""));
+                    format!("{comparator}{number}")
+                } else {
+                    p.text(raw_value)
+                };
+                let unit = {
+                    let u = p.components(seg.field(6));
+                    let code = p.text(u.first().copied().unwrap_or(""));
+                    if code.trim().is_empty() {
+                        p.text(u.get(1).copied().unwrap_or(""))
+                    } else {
+                        code
+                    }
+                };
+                let result = ReceivedResult {
+                    set_id: p.text(seg.field(1)).trim().to_owned(),
+                    value_type,
+                    codes,
+                    value: value.trim().to_owned(),
+                    unit: unit.trim().to_owned(),
+                    reference_range: p.text(seg.field(7)).trim().to_owned(),
+                    flags: p
+                        .repetitions(seg.field(8))
+                        .map(|f| p.text(f).trim().to_owned())
+                        .filter(|f| !f.is_empty())
+                        .collect(),
+                    status: p.text(seg.field(11)).trim().to_owned(),
+                    observed_at_us: timestamp_us(&p.text(p.component(seg.field(14), 1)), local),
+                };
+                if report.orders.is_empty() {
+                    report.orders.push(ReceivedOrder::default());
+                }
+                if let Some(order) = report.orders.last_mut() {
+                    order.results.push(result);
+                }
+            }
+            _ => {}
+        }
+    }
+    report
+}
+
+/// The acknowledgement of `m` (original mode): sender and receiver swapped, MSA-2 the
+/// message's control id, an ERR for AE and AR; ASCII, so valid in the sender's set.
+pub fn acknowledgement(
+    m: &IncomingLabMessage<'_>,
+    answer: &LabAnswer,
+    now: OffsetDateTime,
+    local: UtcOffset,
+) -> Vec<u8> {
+    let h = &m.header;
+    let at = now.to_offset(local);
+    let stamp = format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}{:+03}{:02}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        local.whole_hours(),
+        local.minutes_past_hour().unsigned_abs()
+    );
+    let charset = match h.charset.as_str() {
+        "ASCII" => "",
+        other => other,
+    };
+    let mut out = format!(
+        "MSH|^~\\&|{OUR_APPLICATION}||{}|{}|{stamp}||ACK^R01^ACK|ACK{}|P|2.5.1||||||{}\rMSA|{}|{}|{}\r",
+        escape(&h.sending_application),
+        escape(&h.sending_facility),
+        answer.message_id,
+        escape(charset),
+        answer.code.code(),
+        escape(&h.control_id),
+        escape(&ascii_text(&answer.text)),
+    );
+    let error = match answer.code {
+        AckCode::Accept => None,
+        // HL7 table 0357: 204 unknown key identifier (the patient)
+        AckCode::Error => Some("204^Unknown key identifier^HL70357"),
+        AckCode::Reject => Some("207^Application internal error^HL70357"),
+    };
+    if let Some(code) = error {
+        out.push_str(&format!(
+            "ERR|||{code}|E||||{}\r",
+            escape(&ascii_text(&answer.text))
+        ));
+    }
+    out.into_bytes()
+}
+
+fn ascii_text(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii() && !c.is_ascii_control())
+        .take(400)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::{datetime, offset};
+
+    const CN: UtcOffset = offset!(+8);
+
+    fn oru(msh18: &str, extra: &str) -> String {
+        format!(
+            "MSH|^~\\&|LIS|CLOUDLAB|GONGTI|JICENG01|20261201083000+0800||ORU^R01^ORU_R01|MSG00001|P|2.5.1||||||{msh18}\r\
+             PID|1||11010519491231002X^^^&2.16.156.10011.1.3&ISO^ID~MRN7^^^HOSP^MR||张^三||19491231|F\r\
+             OBR|1|PL1|FL1|24323-8^Comprehensive metabolic panel^LN|||20261201073000+0800\r\
+             OBX|1|NM|2823-3^Potassium^LN||7.1|mmol/L|3.5-5.3|HH~A|||F|||20261201080000+0800\r\
+             OBX|2|ST|5804-0^Protein^LN||\\T\\阴性\\E\\|||N|||F\r{extra}"
+        )
+    }
+
+    #[test]
+    fn an_oru_read_with_its_delimiters_escapes_and_times() {
+        let text = oru("UNICODE UTF-8", "");
+        let m = read_message(text.as_bytes(), "127.0.0.1:1", CN);
+        assert_eq!(m.header.sending_application, "LIS");
+        assert_eq!(m.header.sending_facility, "CLOUDLAB");
+        assert_eq!(m.header.control_id, "MSG00001");
+        assert_eq!(m.header.message_type, "ORU^R01");
+        assert_eq!(m.header.charset, "UNICODE UTF-8");
+        let r = m.report.expect("read");
+        assert_eq!(r.identifiers.len(), 2);
+        assert_eq!(r.identifiers[0].value, "11010519491231002X");
+        assert_eq!(
+            r.identifiers[0].authority,
+            ["", "2.16.156.10011.1.3", "ISO"]
+        );
+        let o = &r.orders[0];
+        assert_eq!((o.placer.as_str(), o.filler.as_str()), ("PL1", "FL1"));
+        let collected = datetime!(2026-11-30 23:30 UTC);
+        assert_eq!(
+            o.collected_at_us,
+            Some((collected.unix_timestamp_nanos() / 1000) as i64)
+        );
+        let k = &o.results[0];
+        assert_eq!(
+            k.codes[0],
+            ("2823-3".into(), "Potassium".into(), "LN".into())
+        );
+        assert_eq!((k.value.as_str(), k.unit.as_str()), ("7.1", "mmol/L"));
+        assert_eq!(k.flags, ["HH", "A"]);
+        assert_eq!(k.status, "F");
+        assert_eq!(o.results[1].value, "&阴性\\");
+    }
+
+    #[test]
+    fn character_sets_by_msh_18() {
+        let utf8 = oru("UNICODE UTF-8", "");
+        let gb_text = utf8.replace("UNICODE UTF-8", "GB 18030-2000");
+        let (gb, _, _) = encoding_rs::GB18030.encode(&gb_text);
+        let m = read_message(&gb, "p", CN);
+        assert_eq!(m.header.charset, "GB 18030-2000");
+        assert_eq!(m.report.unwrap().orders[0].results[1].value, "&阴性\\");
+        // undeclared GB 18030 bytes (MSH-18 empty) are read as GB 18030
+        let plain = utf8.replace("UNICODE UTF-8", "");
+        let (undeclared, _, _) = encoding_rs::GB18030.encode(&plain);
+        let m = read_message(&undeclared, "p", CN);
+        assert_eq!(m.header.charset, "GB 18030-2000");
+        assert!(m.report.is_ok());
+        // declared UTF-8 that is not
+        let lying = gb.to_vec().replace_msh18();
+        let m = read_message(&lying, "p", CN);
+        assert!(m.report.unwrap_err().contains("UTF-8"));
+        let latin = oru("8859/1", "");
+        let m = read_message(latin.as_bytes(), "p", CN);
+        assert!(m.report.unwrap_err().contains("character set"));
+    }
+
+    trait ReplaceMsh18 {
+        fn replace_msh18(self) -> Vec<u8>;
+    }
+    impl ReplaceMsh18 for Vec<u8> {
+        fn replace_msh18(self) -> Vec<u8> {
+            let from = b"GB 18030-2000";
+            let to = b"UNICODE UTF-8";
+            let i = self
+                .windows(from.len())
+                .position(|w| w == from)
+                .expect("msh-18");
+            let mut out = self;
+            out[i..i + from.len()].copy_from_slice(to);
+            out
+        }
+    }
+
+    #[test]
+    fn what_is_rejected_and_why() {
+        let cases: &[(&str, &str)] = &[
+            ("PID|1\r", "MSH segment"),
+            ("MSH|^~|LIS|LAB\r", "encoding characters"),
+            (
+                "MSH|^~\\&|LIS|LAB|G|J|20261201||ADT^A01|C1|P|2.5.1\r",
+                "only ORU^R01",
+            ),
+            (
+                "MSH|^~\\&|LIS|LAB|G|J|20261201||ORU^R01|C1|T|2.5.1\r",
+                "MSH-11",
+            ),
+            (
+                "MSH|^~\\&|LIS|LAB|G|J|20261201||ORU^R01||P|2.5.1\r",
+                "MSH-10",
+            ),
+            (
+                "MSH|^~\\&|LIS|LAB|G|J|20261201||ORU^R01|C1|P|3.0\r",
+                "MSH-12",
+            ),
+        ];
+        for (text, why) in cases {
+            let m = read_message(text.as_bytes(), "p", CN);
+            let err = m.report.unwrap_err();
+            assert!(err.contains(why), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn segments_ended_by_lf_and_other_delimiters() {
+        let text = "MSH#:*!%#LIS#LAB#G#J#20261201##ORU:R01#C9#P#2.5.1\n\
+                    PID#1##11010519491231002X:::%2.16.156.10011.1.3:ID\r\n\
+                    OBR#1#P1#F1\n\
+                    OBX#1#NM#4548-4:HbA1c:LN##7.2#%##!F!###F\n";
+        let m = read_message(text.as_bytes(), "p", CN);
+        let r = m.report.expect("read");
+        assert_eq!(r.identifiers[0].authority, ["", "2.16.156.10011.1.3"]);
+        let x = &r.orders[0].results[0];
+        assert_eq!(
+            (x.value.as_str(), x.unit.as_str(), x.status.as_str()),
+            ("7.2", "%", "F")
+        );
+        assert_eq!(x.flags, ["#"]);
+    }
+
+    #[test]
+    fn escapes_and_timestamps() {
+        let d = Delimiters::default();
+        let cases: &[(&str, &str)] = &[
+            ("a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f", "a|b^c&d~e\\f"),
+            ("line\\.br\\two", "line\ntwo"),
+            ("\\H\\bold\\N\\", "bold"),
+            ("\\XE4BDA0\\", "你"),
+            ("\\Z99\\", "\\Z99\\"),
+            ("open\\F", "open\\F"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(unescape(text, &d), *want, "{text}");
+        }
+        assert_eq!(unescape(&escape("a|b^c&d~e\\f"), &d), "a|b^c&d~e\\f");
+        let us = |t: OffsetDateTime| Some((t.unix_timestamp_nanos() / 1000) as i64);
+        let stamps: &[(&str, Option<i64>)] = &[
+            ("20261201083000+0800", us(datetime!(2026-12-01 00:30 UTC))),
+            ("20261201083000", us(datetime!(2026-12-01 00:30 UTC))),
+            ("202612010830", us(datetime!(2026-12-01 00:30 UTC))),
+            ("20261201", us(datetime!(2026-11-30 16:00 UTC))),
+            (
+                "20261201083000.25-0500",
+                us(datetime!(2026-12-01 13:30:00.25 UTC)),
+            ),
+            ("2026120108300", None),
+            ("20261301", None),
+            ("20261201083000+08", None),
+            ("", None),
+        ];
+        for (text, want) in stamps {
+            assert_eq!(timestamp_us(text, CN), *want, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_acknowledgement_swaps_sender_and_receiver() {
+        let text = oru("", "");
+        let m = read_message(text.as_bytes(), "p", CN);
+        let at = datetime!(2026-12-01 00:30 UTC);
+        let ack = acknowledgement(
+            &m,
+            &LabAnswer {
+                code: AckCode::Error,
+                text: "nobody | registered 张".into(),
+                message_id: 7,
+            },
+            at,
+            CN,
+        );
+        let ack = String::from_utf8(ack).unwrap();
+        let segs: Vec<&str> = ack.split('\r').collect();
+        assert!(
+            segs[0].starts_with(
+                "MSH|^~\\&|GONGTI||LIS|CLOUDLAB|20261201083000+0800||ACK^R01^ACK|ACK7|P|2.5.1"
+            ),
+            "{}",
+            segs[0]
+        );
+        assert_eq!(segs[1], "MSA|AE|MSG00001|nobody \\F\\ registered ");
+        assert!(segs[2].starts_with("ERR|||204^"));
+    }
+}

@@ -1,0 +1,188 @@
+//! The laboratory intake over MLLP (DOMAIN.md §8), on both engines, through a real TCP
+//! connection to the listener: one connection serving several messages; AA with the
+//! results kept, AE for an unmatched patient (held), AR for what cannot be taken; a
+//! repeated control id answered as before and stored once; a correction kept as a new
+//! version; a fasting glucose counted in the kept figures on its collection day; every
+//! stored row named by its audit record.
+
+use gongti_web::mllp::{END_BLOCK, START_BLOCK, frame, serve_mllp};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::support::{HOME_RESIDENT_ID_NUMBER, TestApp};
+
+fn oru(control: &str, id_number: &str, obx: &str, charset: &str) -> String {
+    format!(
+        "MSH|^~\\&|LIS|H1|GONGTI|C1|20261201083000+0800||ORU^R01^ORU_R01|{control}|P|2.5.1||||||{charset}\r\
+         PID|1||{id_number}^^^&2.16.156.10011.1.3&ISO^ID||张^秀英\r\
+         OBR|1|PL-1|FL-1|24323-8^生化^LN|||{collected}\r{obx}",
+        collected = "20261201073000+0800",
+    )
+}
+
+async fn exchange(stream: &mut TcpStream, message: &[u8]) -> String {
+    stream.write_all(&frame(message)).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(&[END_BLOCK, 0x0D]) {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the listener closed without an answer");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got[0], START_BLOCK);
+    String::from_utf8(got[1..got.len() - 2].to_vec()).unwrap()
+}
+
+fn msa(ack: &str) -> Vec<String> {
+    let line = ack.split('\r').find(|s| s.starts_with("MSA|")).expect(ack);
+    line.split('|').map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn laboratory_results_over_mllp() {
+    for t in TestApp::all().await {
+        // The clock: results collected "today" must not be in the future.
+        let doctor = t.token("doctor").await;
+        let base = format!("/api/v1/residents/{}", t.home_resident);
+        let r = t
+            .post(
+                &format!("{base}/enrolments"),
+                &doctor,
+                json!({"icd10": "E11.9", "diagnosed_on": "2025-01-10"}),
+            )
+            .await;
+        assert_eq!(r.status, axum::http::StatusCode::CREATED, "{}", r.text);
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let server = tokio::spawn(serve_mllp(listener, t.app.clone(), stopped));
+        let mut c = TcpStream::connect(addr).await.unwrap();
+
+        // collected an hour ago, written in China's time
+        let at = (t.app.now() - time::Duration::hours(1)).to_offset(time::macros::offset!(+8));
+        let stamp = format!(
+            "{:04}{:02}{:02}{:02}{:02}00+0800",
+            at.year(),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute()
+        );
+        let with_day = |m: String| m.replace("20261201073000+0800", &stamp);
+
+        // AA: a critical potassium, a fasting glucose, a text result
+        let obx = "OBX|1|NM|2823-3^钾^LN||7.1|mmol/L|3.5-5.3|HH|||F\r\
+                   OBX|2|NM|14771-0^空腹血糖^LN||8.2|mmol/L|3.9-6.1|H|||F\r\
+                   OBX|3|ST|5804-0^尿蛋白^LN||阴性|||N|||F\r";
+        let first = with_day(oru("M1", HOME_RESIDENT_ID_NUMBER, obx, "UNICODE UTF-8"));
+        let ack = exchange(&mut c, first.as_bytes()).await;
+        let a = msa(&ack);
+        assert_eq!((a[1].as_str(), a[2].as_str()), ("AA", "M1"), "{ack}");
+        assert!(a[3].starts_with("3 new"), "{ack}");
+        assert!(ack.starts_with("MSH|^~\\&|GONGTI||LIS|H1|"), "{ack}");
+
+        // the same control id again: the same answer, nothing stored twice
+        let again = exchange(&mut c, first.as_bytes()).await;
+        assert_eq!(msa(&again)[1], "AA");
+        let results = t
+            .store
+            .lab_results_of_resident(t.home_resident)
+            .await
+            .unwrap();
+        assert_eq!(results.len(), 3, "{:?}", t.engine());
+        let k = results.iter().find(|r| r.loinc == "2823-3").unwrap();
+        assert_eq!(k.critical.map(|c| c.code()), Some("high"));
+        assert_eq!((k.value_centi, k.unit.as_str()), (Some(710), "mmol/L"));
+        let fpg = results.iter().find(|r| r.loinc == "14771-0").unwrap();
+        assert_eq!(fpg.test, Some(gongti_core::lab::LabTest::FastingGlucose));
+        let protein = results.iter().find(|r| r.loinc == "5804-0").unwrap();
+        assert_eq!(
+            (protein.value_text.as_str(), protein.value_centi),
+            ("阴性", None)
+        );
+
+        // a correction of the glucose (OBX-11 C), in GB 18030
+        let corrected = with_day(oru(
+            "M2",
+            HOME_RESIDENT_ID_NUMBER,
+            "OBX|1|NM|14771-0^空腹血糖^LN||6.4|mmol/L|3.9-6.1||||C\r",
+            "GB 18030-2000",
+        ));
+        let (gb, _, _) = encoding_rs::GB18030.encode(&corrected);
+        let ack = exchange(&mut c, &gb).await;
+        assert_eq!(msa(&ack)[1], "AA", "{ack}");
+        assert!(msa(&ack)[3].starts_with("0 new, 1 updated"), "{ack}");
+        let now = t.store.lab_result(fpg.id).await.unwrap().unwrap();
+        assert_eq!(
+            (now.value_centi, now.status.code()),
+            (Some(640), "corrected")
+        );
+        assert_eq!(now.version.number, 2);
+        let before = t
+            .store
+            .lab_result_version(fpg.id, 1)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(before.value_centi, Some(820));
+        // the kept figures count the corrected value, as a recompute does
+        let (fresh, stored) = t.app.recompute_indicators(false).await.unwrap();
+        assert_eq!(fresh, stored, "{:?}", t.engine());
+
+        // AE: nobody registered under the ID number (held); a bad ID number
+        let unknown = with_day(oru("M3", "110105198001010016", obx, ""));
+        let ack = exchange(&mut c, unknown.as_bytes()).await;
+        assert_eq!(msa(&ack)[1], "AE", "{ack}");
+        assert!(ack.contains("ERR|||204^"), "{ack}");
+        let bad = with_day(oru("M4", "110105198001010017", obx, ""));
+        assert_eq!(msa(&exchange(&mut c, bad.as_bytes()).await)[1], "AE");
+        let held = t.store.hl7_messages("AE", None, 10).await.unwrap();
+        let problems: Vec<&str> = held.iter().map(|m| m.problem.as_str()).collect();
+        assert_eq!(problems, ["invalid_id_number", "not_registered"]);
+        let raw = t.store.hl7_message_raw(held[1].id).await.unwrap().unwrap();
+        assert_eq!(raw, unknown.as_bytes(), "the bytes as received");
+
+        // AR: another message type, an unknown sending facility, nothing to keep
+        let adt = "MSH|^~\\&|LIS|H1|G|C1|20261201||ADT^A01|M5|P|2.5.1\r";
+        assert_eq!(msa(&exchange(&mut c, adt.as_bytes()).await)[1], "AR");
+        let stranger = with_day(oru("M6", HOME_RESIDENT_ID_NUMBER, obx, ""))
+            .replace("|LIS|H1|", "|LIS|NOWHERE|");
+        assert_eq!(msa(&exchange(&mut c, stranger.as_bytes()).await)[1], "AR");
+        let empty = with_day(oru(
+            "M7",
+            HOME_RESIDENT_ID_NUMBER,
+            "OBX|1|NM|2823-3^钾^LN||4.1|mmol/L|||||X\r",
+            "",
+        ));
+        let ack = exchange(&mut c, empty.as_bytes()).await;
+        assert_eq!(msa(&ack)[1], "AR");
+        assert!(ack.contains("OBX-11"), "{ack}");
+        assert_eq!(t.store.hl7_messages("AR", None, 10).await.unwrap().len(), 3);
+
+        drop(c);
+        stop.send(true).unwrap();
+        server.await.unwrap().unwrap();
+
+        // every row is named by the record of the write that made it
+        let report = gongti_app::audit::verify(&t.store, &Default::default(), |_| {})
+            .await
+            .unwrap();
+        assert!(report.broken.is_none(), "{report:?}");
+        let uncovered: Vec<&str> = report.uncovered.iter().map(|u| u.table).collect();
+        assert!(
+            !uncovered.contains(&"lab_results") && !uncovered.contains(&"hl7_messages"),
+            "{report:?}"
+        );
+        let tail = t.audit_tail(12).await;
+        assert!(tail.iter().any(|e| e.entry.action == "lab.receive"));
+        assert!(tail.iter().any(|e| {
+            e.entry.action == "hl7.receive"
+                && e.entry
+                    .detail
+                    .as_deref()
+                    .is_some_and(|d| d.starts_with("AE"))
+        }));
+    }
+}
