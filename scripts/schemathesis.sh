@@ -25,26 +25,10 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q '4.32.5'; then
   "$venv/bin/pip" install --quiet 'schemathesis==4.32.5'
 fi
 
-work="$(mktemp -d)"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+source scripts/demo-server.sh
 export GONGTI_DEMO_PASSWORD="st-demo-$RANDOM$RANDOM" GONGTI_ADMIN_PASSWORD="st-admin-$RANDOM$RANDOM"
-"$gongti" demo --residents 1500 --data-dir "$work/data" --listen "127.0.0.1:$port" >"$work/server.log" 2>&1 &
-server=$!
-stop() { kill -TERM "$server" 2>/dev/null && wait "$server" 2>/dev/null || true; }
-trap 'stop; rm -rf "$work"' EXIT
-base="http://127.0.0.1:$port"
-for _ in $(seq 600); do
-  curl -fsS "$base/healthz" >/dev/null 2>&1 && break
-  kill -0 "$server" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
-  sleep 0.5
-done
+start_demo "$gongti" 1500
 curl -fsS "$base/api/v1/openapi.json" >"$work/openapi.json"
-
-token() {
-  curl -fsS -X POST "$base/api/v1/auth/token" -H 'content-type: application/json' \
-    -d "{\"username\":\"$1\",\"password\":\"$2\"}" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
-}
 
 # Both tokens first: the run's own wrong sign-ins soon hold this source back.
 declare -A tokens=([doctor]="$(token doctor "$GONGTI_DEMO_PASSWORD")" [admin]="$(token admin "$GONGTI_ADMIN_PASSWORD")")
@@ -63,7 +47,7 @@ for who in doctor admin; do
   tail -n 14 "$work/$who.txt" >&2
   if [ "$status" -ne 0 ]; then sed -n '/FAILURES\|ERRORS/,/SUMMARY/p' "$work/$who.txt" >&2; break; fi
 done
-stop
+stop_demo
 if [ "$status" -eq 0 ]; then
   "$gongti" audit verify --data-dir "$work/data" >&2 || status=1
 fi

@@ -86,5 +86,8 @@ bash scripts/schemathesis.sh "${CARGO_TARGET_DIR:-target}/debug/gongti"
 step "FHIR clients: fhirclient and fhirpy run an integrator's task list against a demo region"
 bash scripts/fhir-clients.sh "${CARGO_TARGET_DIR:-target}/debug/gongti"
 
+step "HL7 clients: python-hl7's mllp_send and MLLPClient send laboratory results to a demo region"
+bash scripts/hl7-clients.sh "${CARGO_TARGET_DIR:-target}/debug/gongti"
+
 step "fuzz: cargo fuzz targets, briefly (FUZZ_SECONDS=3600 bash scripts/fuzz.sh for a long run)"
 bash scripts/fuzz.sh

@@ -62,7 +62,9 @@ pub use chronic::{
 pub use consultations::{ConsultationBox, ConsultationRecord, FileInfo, NewConsultation};
 pub use contracts::{ContractRecord, ContractWrite, NewPackage, OpenContract, PackageRecord};
 pub use coverage_counts::ContractCoverage;
-pub use exam::{Hl7MessageRecord, LabIntake, NewHl7Message, Received};
+pub use exam::{
+    CriticalStepWrite, CriticalValueRecord, Hl7MessageRecord, LabIntake, NewHl7Message, Received,
+};
 pub use idempotency::IdempotentStart;
 pub use import::{
     ImportEnrolment, ImportEnrolmentRef, ImportFollowup, ImportLab, ImportPatient, ImportPlan,

@@ -271,6 +271,22 @@ impl ApiError {
                     "already_acknowledged" => {
                         ("该提醒已被处理", "The alert was already acknowledged")
                     }
+                    "critical_already_done" => (
+                        "该危急值已确认或已闭环",
+                        "The critical value was confirmed or closed already",
+                    ),
+                    "confirm_first" => (
+                        "请先复述确认危急值，再记录处置",
+                        "Read the value back and confirm it before recording the action",
+                    ),
+                    "critical_changed" => (
+                        "该危急值刚被他人处理，请刷新后查看",
+                        "Someone took a step on this critical value meanwhile: reload it",
+                    ),
+                    "not_held" => (
+                        "该报文已不在待匹配列表中（可能已被他人匹配）",
+                        "The message is no longer waiting to be matched (someone matched it meanwhile)",
+                    ),
                     "already_enrolled" => (
                         "该居民已在此病种管理中",
                         "The resident is already enrolled in this programme",

@@ -137,7 +137,7 @@ fn escape(text: &str) -> String {
             '^' => out.push_str("\\S\\"),
             '&' => out.push_str("\\T\\"),
             '~' => out.push_str("\\R\\"),
-            '\r' | '\n' => out.push(' '),
+            c if c.is_control() => out.push(' '),
             c => out.push(c),
         }
     }
@@ -336,6 +336,15 @@ fn report_of(p: &Parsed<'_>, local: UtcOffset) -> ReceivedReport {
     for seg in &p.segments {
         match seg.id {
             "PID" => {
+                let name = p.repetitions(seg.field(5)).next().unwrap_or("");
+                report.patient_name = p
+                    .components(name)
+                    .iter()
+                    .take(2)
+                    .map(|c| p.text(c))
+                    .collect::<String>()
+                    .trim()
+                    .to_owned();
                 for rep in p.repetitions(seg.field(3)) {
                     let c = p.components(rep);
                     let get = |i: usize| c.get(i).copied().unwrap_or("");
@@ -410,7 +419,8 @@ fn report_of(p: &Parsed<'_>, local: UtcOffset) -> ReceivedReport {
 }
 
 /// The acknowledgement of `m` (original mode): sender and receiver swapped, MSA-2 the
-/// message's control id, an ERR for AE and AR; ASCII, so valid in the sender's set.
+/// message's control id, an ERR for AE and AR; its own text in ASCII, the whole in the
+/// sender's character set.
 pub fn acknowledgement(
     m: &IncomingLabMessage<'_>,
     answer: &LabAnswer,
@@ -456,7 +466,12 @@ pub fn acknowledgement(
             escape(&ascii_text(&answer.text))
         ));
     }
-    out.into_bytes()
+    // in the sender's character set (what it echoes of the message may not be ASCII)
+    if h.charset == "GB 18030-2000" {
+        encoding_rs::GB18030.encode(&out).0.into_owned()
+    } else {
+        out.into_bytes()
+    }
 }
 
 fn ascii_text(text: &str) -> String {
@@ -464,6 +479,81 @@ fn ascii_text(text: &str) -> String {
         .filter(|c| c.is_ascii() && !c.is_ascii_control())
         .take(400)
         .collect()
+}
+
+/// An ORU^R01 as a laboratory sends it (the demo's and the tests' messages): `obx` are
+/// the OBX segments' fields after `OBX|n|`, `collected` the specimen's time.
+pub fn oru_message(
+    control_id: &str,
+    facility: &str,
+    id_number: &str,
+    name: &str,
+    collected: OffsetDateTime,
+    obx: &[&str],
+) -> String {
+    let at = collected.to_offset(gongti_app::DISPLAY_OFFSET);
+    let stamp = format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}+0800",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    );
+    let mut out = format!(
+        "MSH|^~\\&|LIS|{facility}|{OUR_APPLICATION}||{stamp}||ORU^R01^ORU_R01|{control_id}|P|2.5.1||||||UNICODE UTF-8\r\
+         PID|1||{id_number}^^^&2.16.156.10011.1.3&ISO^ID||{name}\r\
+         OBR|1|PL-{control_id}|FL-{control_id}|24323-8^生化^LN|||{stamp}\r"
+    );
+    for (n, fields) in obx.iter().enumerate() {
+        out.push_str(&format!("OBX|{}|{fields}\r", n + 1));
+    }
+    out
+}
+
+/// The demo region's laboratory day (DOMAIN.md §8): the cloud laboratory at
+/// `facility` sends, for each of `patients` (ID number, name), a chemistry panel with
+/// an HbA1c and a fasting glucose — the first with a critical potassium —, and one
+/// message for a person nobody registered, held for matching. Returns the answers.
+pub async fn seed_demo_lab_day(
+    app: &gongti_app::App,
+    facility: &str,
+    patients: &[(String, String)],
+) -> gongti_app::AppResult<Vec<LabAnswer>> {
+    let collected = app.now() - time::Duration::hours(3);
+    let mut messages = Vec::new();
+    for (i, (id_number, name)) in patients.iter().enumerate() {
+        let potassium = if i == 0 { "6.8" } else { "4.3" };
+        let flag = if i == 0 { "HH" } else { "N" };
+        messages.push(oru_message(
+            &format!("DEMO-LAB-{i}"),
+            facility,
+            id_number,
+            name,
+            collected,
+            &[
+                &format!("NM|2823-3^钾^LN||{potassium}|mmol/L|3.5-5.3|{flag}|||F"),
+                "NM|14771-0^空腹血糖^LN||7.6|mmol/L|3.9-6.1|H|||F",
+                "NM|4548-4^糖化血红蛋白^LN||7.3|%|4.0-6.0|H|||F",
+                "NM|14682-9^肌酐^LN||78|umol/L|41-97|N|||F",
+            ],
+        ));
+    }
+    messages.push(oru_message(
+        "DEMO-LAB-HELD",
+        facility,
+        "110105198001010016",
+        "王^小明",
+        collected,
+        &["NM|718-7^血红蛋白^LN||128|g/L|115-150|N|||F"],
+    ));
+    let mut answers = Vec::new();
+    for m in &messages {
+        let incoming = read_message(m.as_bytes(), "demo", gongti_app::DISPLAY_OFFSET);
+        answers.push(app.receive_lab_message(incoming).await?);
+    }
+    Ok(answers)
 }
 
 #[cfg(test)]
@@ -494,6 +584,7 @@ mod tests {
         assert_eq!(m.header.charset, "UNICODE UTF-8");
         let r = m.report.expect("read");
         assert_eq!(r.identifiers.len(), 2);
+        assert_eq!(r.patient_name, "张三");
         assert_eq!(r.identifiers[0].value, "11010519491231002X");
         assert_eq!(
             r.identifiers[0].authority,

@@ -477,6 +477,7 @@ fn paths(glass: Value) -> Value {
         "/readings/batch": {"post": op("Upload up to 1,000 readings; all or nothing, problems listed with their index", "readings", json!([]), Some("ReadingBatch"), ("200", "{created, duplicates, alerts, results}"))},
         "/worklists/alerts": {"get": op("Open alerts of your institution, newest first", "worklists", with_paging(vec![query("team", "Team id", id())]), None, ("200", "{items, next_cursor}"))},
         "/alerts/{id}/acknowledge": {"post": op("Mark an alert as seen", "worklists", json!([path_id()]), None, ("204", "Acknowledged"))},
+        "/worklists/critical-values": {"get": op("Open critical values (危急值) of your institution, oldest first: notified (to read back and confirm), confirmed (to record the action), escalated when not confirmed in time (audited)", "worklists", json!([]), None, ("200", "{items}"))},
         "/worklists/followups": {"get": op("A follow-up worklist of your institution: due this week, overdue, missed visit (no face-to-face in 90 days) or lost to follow-up (no contact in 12 months)", "worklists", with_paging(vec![
             query("list", "due_this_week (default) | overdue | missed_visit | lost_to_follow_up", one_of(&["due_this_week", "overdue", "missed_visit", "lost_to_follow_up"])),
             query("disease", "hypertension | diabetes", one_of(&["hypertension", "diabetes"])), query("team", "Team id (contracted residents)", id()),

@@ -499,6 +499,11 @@ pub(crate) fn field(name: &str) -> Option<(&'static str, &'static str)> {
         "urgency" => ("紧急程度", "urgency"),
         "name" => ("姓名", "name"),
         "id_number" => ("身份证号", "ID number"),
+        "results" => ("可保存的检验结果", "results that can be kept"),
+        "read_back" => (
+            "复述结果（须与报告值一致）",
+            "read-back (it must be the reported value)",
+        ),
         "phone" => ("电话", "phone"),
         "birth_date" => ("出生日期", "birth date"),
         "question" => ("会诊问题", "question"),

@@ -847,6 +847,62 @@ const TIANJIN_RESIDENTS: u64 = 13_600_000;
 
 /// Seeds the demo region when the store holds no institution; returns the demo
 /// password when it was just chosen.
+/// The demo's laboratory day over the same intake as MLLP: the cloud laboratory (the
+/// specialist's hospital) reports on three of the family doctor's diabetes patients —
+/// one with a critical potassium — and sends one report for nobody registered, held
+/// for matching (`/lab-messages`). Returns how many messages were answered AA.
+async fn seed_demo_lab_day(app: &App) -> anyhow::Result<usize> {
+    let store = app.store();
+    let staff_of = |username: &'static str| async move {
+        let user = store
+            .user_by_username(username)
+            .await?
+            .with_context(|| format!("the demo's {username}"))?;
+        anyhow::Ok(store.staff_member(user.staff_id).await?)
+    };
+    let doctor = staff_of("doctor").await?;
+    let lab = staff_of("specialist").await?;
+    let (Some(home), Some(lab)) = (doctor.institution_id, lab.institution_id) else {
+        anyhow::bail!("the demo's doctor and specialist have no institution");
+    };
+    let facility = store.institution(lab).await?.code;
+    let filter = gongti_store::ResidentFilter {
+        home_institution_id: Some(home),
+        ..Default::default()
+    };
+    let mut patients = Vec::new();
+    let mut after = None;
+    'pages: loop {
+        let page = store.residents(&filter, after, 200).await?;
+        let ids: Vec<i64> = page.items.iter().map(|r| r.id).collect();
+        let enrolments = store.enrolments_of_residents(&ids, None).await?;
+        for r in &page.items {
+            let diabetic = enrolments.iter().any(|e| {
+                e.resident_id == r.id
+                    && e.disease == gongti_core::chronic::Disease::Diabetes
+                    && e.ended_on.is_none()
+            });
+            if diabetic {
+                patients.push((r.id_number.as_str().to_owned(), r.name.clone()));
+                if patients.len() == 3 {
+                    break 'pages;
+                }
+            }
+        }
+        match page.next_after {
+            Some(a) => after = Some(a),
+            None => break,
+        }
+    }
+    let answers = gongti_web::hl7::seed_demo_lab_day(app, &facility, &patients)
+        .await
+        .map_err(|e| anyhow::anyhow!("the demo's laboratory day: {e:?}"))?;
+    Ok(answers
+        .iter()
+        .filter(|a| a.code == gongti_app::exam::AckCode::Accept)
+        .count())
+}
+
 async fn seed_demo_if_empty(
     app: &App,
     residents: u64,
@@ -875,6 +931,7 @@ async fn seed_demo_if_empty(
         .await
         .map_err(|e| anyhow::anyhow!("seeding the demo region: {e:?}"))?;
     bar.finish();
+    let lab = seed_demo_lab_day(app).await?;
     println!(
         "演示区已生成 demo region: {} districts, {} grassroots institutions, {} upper hospitals, {} residents, {} family-doctor contracts, {} hypertension and {} diabetes patients under management, {} follow-ups, {} home readings, {} laboratory results, {} clinic schedules in {:.1}s",
         summary.districts,
@@ -886,7 +943,7 @@ async fn seed_demo_if_empty(
         summary.chronic.diabetes.managed,
         summary.chronic.hypertension.followups + summary.chronic.diabetes.followups,
         summary.chronic.readings,
-        summary.chronic.lab_results,
+        summary.chronic.lab_results + lab as u64 * 4,
         summary.schedules,
         started.elapsed().as_secs_f64()
     );
@@ -957,6 +1014,27 @@ async fn serve(
         }
         None => None,
     };
+    // Critical values not confirmed in time go to the duty officer (DOMAIN.md §8): a
+    // sweep every minute (the lists sweep too before they answer).
+    let sweeper = {
+        let app = app.clone();
+        let mut stopped = stop.subscribe();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                let stop_now = async {
+                    let _ = stopped.wait_for(|s| *s).await;
+                };
+                tokio::select! {
+                    () = stop_now => break,
+                    _ = every.tick() => {}
+                }
+                if let Err(e) = app.escalate_critical_values().await {
+                    tracing::error!(error = %e, "escalating critical values");
+                }
+            }
+        })
+    };
     let router = gongti_web::router(app, config);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -974,6 +1052,7 @@ async fn serve(
     if let Some(task) = mllp_task {
         task.await.context("MLLP listener")??;
     }
+    sweeper.await.context("critical-value sweep")?;
     tracing::info!("shutting down: flushing the audit queue");
     writer.await.context("audit writer")?;
     Ok(())

@@ -2,7 +2,9 @@
 //! the upper level. So far the laboratory's side: the items Gongti knows with their
 //! reference intervals and critical limits (`items`), and a laboratory report as it
 //! arrives — the patient matched by ID number only, each result checked and kept with
-//! its status and critical side (`report`).
+//! its status and critical side (`report`); critical values as a closed loop with its
+//! escalation deadline (`critical`).
 
+pub mod critical;
 pub mod items;
 pub mod report;

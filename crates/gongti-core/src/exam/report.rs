@@ -54,6 +54,9 @@ pub struct ReceivedOrder {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReceivedReport {
     pub identifiers: Vec<PatientIdentifier>,
+    /// PID-5 as the laboratory wrote it (shown to whoever matches a held message;
+    /// never used to match).
+    pub patient_name: String,
     pub orders: Vec<ReceivedOrder>,
 }
 
@@ -365,6 +368,7 @@ mod tests {
     fn report(results: Vec<ReceivedResult>) -> ReceivedReport {
         ReceivedReport {
             identifiers: vec![],
+            patient_name: String::new(),
             orders: vec![ReceivedOrder {
                 placer: "P1".into(),
                 filler: "F1".into(),
@@ -406,7 +410,7 @@ mod tests {
         for (ids, want) in cases {
             let r = ReceivedReport {
                 identifiers: ids.clone(),
-                orders: vec![],
+                ..Default::default()
             };
             let got = id_number_of(&r, today);
             match want {

@@ -17,12 +17,14 @@ CREATE TABLE hl7_messages (
     -- '' or why: an unmatched code (no_id_number, …) or the rejection's reason
     problem TEXT NOT NULL,
     resident_id INTEGER REFERENCES residents(id),
+    -- the sending institution (MSH-4), when registered
+    institution_id INTEGER REFERENCES institutions(id),
     results INTEGER NOT NULL DEFAULT 0,
     matched_by_user_id INTEGER REFERENCES users(id),
     matched_at_us INTEGER
 );
 CREATE UNIQUE INDEX hl7_messages_control ON hl7_messages(sender, control_id) WHERE ack_code <> 'AR';
-CREATE INDEX hl7_messages_by_ack ON hl7_messages(ack_code, id);
+CREATE INDEX hl7_messages_held ON hl7_messages(institution_id, id) WHERE ack_code = 'AE';
 
 -- Laboratory results of any test: the value as sent and, when it is a number, in
 -- hundredths of its unit; the range, flags and status (preliminary, final, corrected:
@@ -67,3 +69,33 @@ ALTER TABLE lab_results_new RENAME TO lab_results;
 CREATE UNIQUE INDEX lab_results_source ON lab_results(resident_id, source_system, source_id);
 CREATE INDEX lab_results_collected ON lab_results(resident_id, collected_on);
 CREATE INDEX lab_results_message ON lab_results(hl7_message_id) WHERE hl7_message_id IS NOT NULL;
+
+-- Critical values (危急值, DOMAIN.md §8): one per result past its item's critical limit,
+-- made in the result's transaction (a correction that becomes critical makes one too),
+-- for the clinicians of the resident's institution; read back and confirmed, then the
+-- action recorded; escalated to the institution's duty officer when not confirmed by
+-- `due_at_us`. Each step keeps its time and who took it.
+CREATE TABLE critical_values (
+    id INTEGER PRIMARY KEY,
+    lab_result_id INTEGER NOT NULL REFERENCES lab_results(id),
+    resident_id INTEGER NOT NULL REFERENCES residents(id),
+    institution_id INTEGER NOT NULL REFERENCES institutions(id),
+    code TEXT NOT NULL,
+    display TEXT NOT NULL,
+    value_text TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    side TEXT NOT NULL,
+    status TEXT NOT NULL,
+    detected_at_us INTEGER NOT NULL,
+    due_at_us INTEGER NOT NULL,
+    escalated_at_us INTEGER,
+    confirmed_by_user_id INTEGER REFERENCES users(id),
+    confirmed_at_us INTEGER,
+    read_back TEXT,
+    actioned_by_user_id INTEGER REFERENCES users(id),
+    actioned_at_us INTEGER,
+    action TEXT
+);
+CREATE UNIQUE INDEX critical_values_result ON critical_values(lab_result_id) WHERE status <> 'closed';
+CREATE INDEX critical_values_open ON critical_values(institution_id, id) WHERE status <> 'closed';
+CREATE INDEX critical_values_due ON critical_values(due_at_us) WHERE status = 'notified' AND escalated_at_us IS NULL;

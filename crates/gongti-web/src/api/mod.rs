@@ -4,6 +4,7 @@ mod chronic;
 mod clients;
 mod consultations;
 mod contracts;
+mod exam;
 pub(crate) mod indicators;
 mod insurance;
 mod patients;
@@ -55,6 +56,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(contracts::routes())
         .merge(indicators::routes())
         .merge(readings::routes())
+        .merge(exam::routes())
         .merge(screening::routes())
         .merge(scheduling::routes())
         .merge(referrals::routes())

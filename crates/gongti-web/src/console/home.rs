@@ -38,6 +38,8 @@ const PHARMACY: MenuItem = ("/pharmacy", "药房调配", "Pharmacy");
 const SETTLEMENTS: MenuItem = ("/settlements", "医保结算", "Settlements");
 const MY_PRESCRIPTIONS: MenuItem = ("/my-prescriptions", "我的处方", "My prescriptions");
 const ONLINE_CLINIC: MenuItem = ("/online-clinic", "在线复诊", "Online clinic");
+const LAB_MESSAGES: MenuItem = ("/lab-messages", "检验报文匹配", "Lab messages to match");
+const CRITICAL: MenuItem = ("/critical-values", "危急值", "Critical values");
 
 /// The family-doctor team's roles (家庭医生团队), who share the workstation.
 fn in_team(role: Role) -> bool {
@@ -52,6 +54,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
     match role {
         Role::FamilyDoctor => &[
             WORKSTATION,
+            CRITICAL,
             RESIDENTS,
             REFERRALS,
             CONSULTATIONS,
@@ -62,6 +65,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
         ],
         Role::Nurse | Role::PublicHealthDoctor | Role::HealthManager => &[
             WORKSTATION,
+            CRITICAL,
             RESIDENTS,
             REFERRALS,
             CONSULTATIONS,
@@ -70,19 +74,29 @@ fn work_of(role: Role) -> &'static [MenuItem] {
         ],
         Role::Specialist => &[
             REFERRALS,
+            CRITICAL,
             CONSULTATIONS,
             SCHEDULES,
             RESIDENTS,
             ONLINE_CLINIC,
             MY_PRESCRIPTIONS,
         ],
-        Role::InstitutionAdmin => &[SCHEDULES, RESIDENTS, IMPORT, UNITS, DRUG_RULES, DASHBOARD],
+        Role::InstitutionAdmin => &[
+            SCHEDULES,
+            RESIDENTS,
+            IMPORT,
+            UNITS,
+            DRUG_RULES,
+            LAB_MESSAGES,
+            CRITICAL,
+            DASHBOARD,
+        ],
         Role::DistrictOfficer => &[DASHBOARD, RESIDENTS],
         Role::CityOfficer => &[DASHBOARD, RESIDENTS, SETTLEMENTS],
         Role::InsuranceOfficer => &[DASHBOARD, SETTLEMENTS],
         Role::CityAdmin => &[ACCOUNTS],
         Role::Pharmacist => &[REVIEW, PHARMACY, DRUG_RULES],
-        Role::ExamReader => &[],
+        Role::ExamReader => &[LAB_MESSAGES],
     }
 }
 
@@ -149,8 +163,10 @@ async fn team_tiles(state: &AppState, c: &Console) -> Markup {
     let returning = app.referral_box(&c.ctx, "returning", None, COUNT_MAX).await;
     let expiring = app.expiring_contracts(&c.ctx, None, None, COUNT_MAX).await;
     let visits = online_visits(state, c).await;
+    let critical = critical_tile(state, c).await;
     html! {
         div.tiles #work {
+            (critical)
             (visits)
             (tile(l, count(&alerts), ("紧急预警待处理", "urgent alerts"), "/workstation?list=alerts", true))
             (tile(l, count(&overdue), ("逾期随访", "overdue follow-ups"), "/workstation?list=overdue", true))
@@ -160,6 +176,29 @@ async fn team_tiles(state: &AppState, c: &Console) -> Markup {
             (tile(l, count(&expiring), ("即将到期签约", "contracts expiring"), "/workstation?list=contracts", false))
         }
     }
+}
+
+/// The open critical values of the viewer's institution (危急值, DOMAIN.md §8): a
+/// clinician's to confirm, the duty officer's escalated ones.
+async fn critical_tile(state: &AppState, c: &Console) -> Markup {
+    let l = c.lang;
+    let open = state.app.critical_values(&c.ctx).await;
+    let figure = open.as_ref().ok().map(|list| {
+        let n = if c.session.principal.role == Role::InstitutionAdmin {
+            list.iter()
+                .filter(|v| v.record.escalated_at_us.is_some())
+                .count()
+        } else {
+            list.len()
+        };
+        n.to_string()
+    });
+    let label = if c.session.principal.role == Role::InstitutionAdmin {
+        ("危急值超时未确认", "critical values escalated")
+    } else {
+        ("危急值待确认处置", "critical values to confirm")
+    };
+    tile(l, figure, label, "/critical-values", true)
 }
 
 /// The online clinic's tiles for a prescriber: the visits waiting at their institution
@@ -224,8 +263,8 @@ fn role_card(l: Lang, role: Role) -> Markup {
             "Review the prescriptions doctors issue, the most severe first (Prescription review): pass and sign, return to the prescriber or refuse; fill the prescriptions sent to your pharmacy, hand over one presented at the counter, follow deliveries and count stock (Pharmacy); confirm or disable your institution's drug rules (Drug rules).",
         ),
         Role::ExamReader => (
-            "检查报告的阅片与诊断将随云检查上线。目前可以查看机构与人员目录、修改密码。",
-            "Reading and reporting examinations arrive with the cloud examination. For now: the institution and staff directories, and your password.",
+            "在“检验报文匹配”中为检验系统发来、未能按身份证号匹配到居民的报告找到对应居民，匹配后结果进入其健康档案。阅片与报告签发将随云检查的后续功能上线。",
+            "Match the laboratory's messages that named nobody registered to the right resident (Lab messages to match); their results then join the resident's record. Reading images and signing reports arrive with the rest of the cloud examination.",
         ),
         Role::CityAdmin => (
             "管理全市的机构与人员目录，解除被锁定的账号。",
@@ -254,6 +293,8 @@ pub(super) async fn home(
         Some(team_tiles(&state, &c).await)
     } else if p.role == Role::Specialist {
         Some(specialist_tiles(&state, &c).await)
+    } else if p.role == Role::InstitutionAdmin {
+        Some(html! { div.tiles #work { (critical_tile(&state, &c).await) } })
     } else {
         None
     };

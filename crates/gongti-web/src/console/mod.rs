@@ -26,6 +26,7 @@ mod dashboard;
 mod dispensing;
 mod drilldown;
 mod drug_rules;
+mod exam;
 mod home;
 mod insurance;
 mod online_visits;
@@ -195,6 +196,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(patient::routes())
         .merge(pharmacy::routes())
         .merge(drug_rules::routes())
+        .merge(exam::routes())
         .merge(prescriptions::routes())
         .merge(dispensing::routes())
         .merge(insurance::routes())

@@ -377,6 +377,7 @@ const ROUTES: &[&str] = &[
     "/residents/{id}/readings",
     "/readings/batch",
     "/worklists/alerts",
+    "/worklists/critical-values",
     "/alerts/{id}/acknowledge",
     "/residents/{id}/screening",
     "/residents/{id}/screening/bp",

@@ -10,6 +10,8 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::console::{page, sign_in};
+use crate::console_scheduling::{csrf_of, post_form};
 use crate::support::{HOME_RESIDENT_ID_NUMBER, TestApp};
 
 fn oru(control: &str, id_number: &str, obx: &str, charset: &str) -> String {
@@ -131,6 +133,43 @@ async fn laboratory_results_over_mllp() {
         let (fresh, stored) = t.app.recompute_indicators(false).await.unwrap();
         assert_eq!(fresh, stored, "{:?}", t.engine());
 
+        // as FHIR: every result an Observation both validators accept (a quantity with
+        // its range and flags, a text value, a corrected status)
+        let bundle = t
+            .get(
+                &format!(
+                    "/fhir/Observation?patient={}&category=laboratory",
+                    t.home_resident
+                ),
+                &doctor,
+            )
+            .await
+            .json();
+        let dir = gongti_testdb::temp_dir("gongti-lab-intake");
+        let entries = bundle["entry"].as_array().expect("a searchset").clone();
+        assert_eq!(entries.len(), 3, "{bundle}");
+        for (i, e) in entries.iter().enumerate() {
+            std::fs::write(dir.join(format!("lab{i}.json")), e["resource"].to_string()).unwrap();
+        }
+        let by_code = |code: &str| {
+            entries
+                .iter()
+                .map(|e| &e["resource"])
+                .find(|r| r["code"]["coding"][0]["code"] == code)
+                .cloned()
+                .expect(code)
+        };
+        let k = by_code("2823-3");
+        assert_eq!(k["interpretation"][0]["coding"][0]["code"], "HH");
+        assert_eq!(k["referenceRange"][0]["text"], "3.5-5.3");
+        assert_eq!(by_code("5804-0")["valueString"], "阴性");
+        let g = by_code("14771-0");
+        assert_eq!(
+            (g["status"].as_str(), g["meta"]["versionId"].as_str()),
+            (Some("corrected"), Some("2"))
+        );
+        crate::fhir::validate(&dir, 3);
+
         // AE: nobody registered under the ID number (held); a bad ID number
         let unknown = with_day(oru("M3", "110105198001010016", obx, ""));
         let ack = exchange(&mut c, unknown.as_bytes()).await;
@@ -165,6 +204,179 @@ async fn laboratory_results_over_mllp() {
         stop.send(true).unwrap();
         server.await.unwrap().unwrap();
 
+        // the laboratory's administrator matches the held message by ID number in the
+        // console: its results join that resident's record; a clinic's doctor may not
+        let admin = sign_in(&t, "hospadmin").await;
+        let list = page(&t, &admin, "/lab-messages", "zh").await;
+        assert_eq!(list.status, axum::http::StatusCode::OK);
+        for shown in [
+            "检验报文匹配",
+            "M3",
+            "该身份证号没有登记的居民",
+            "张秀英",
+            "110105********0016",
+            "钾",
+        ] {
+            assert!(list.text.contains(shown), "{shown}: {}", list.text);
+        }
+        assert!(
+            !list.text.contains("110105198001010016"),
+            "the number is masked"
+        );
+        let held_id = held[1].id;
+        let wrong = post_form(
+            &t,
+            &admin,
+            &format!("/lab-messages/{held_id}/match"),
+            &format!("csrf={}&id_number=110105194912310038", csrf_of(&list.text)),
+        )
+        .await;
+        assert_eq!(
+            wrong.status,
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            wrong.text
+        );
+        let before = t
+            .store
+            .lab_results_of_resident(t.home_resident)
+            .await
+            .unwrap()
+            .len();
+        // matched once (its results, the same order and codes as the first message's,
+        // are on the record already), then no longer held
+        let path = format!("/lab-messages/{held_id}/match");
+        let body = format!(
+            "csrf={}&id_number={HOME_RESIDENT_ID_NUMBER}",
+            csrf_of(&list.text)
+        );
+        for want in [
+            axum::http::StatusCode::SEE_OTHER,
+            axum::http::StatusCode::CONFLICT,
+        ] {
+            let r = post_form(&t, &admin, &path, &body).await;
+            assert_eq!(r.status, want, "{}", r.text);
+        }
+        let after = t
+            .store
+            .lab_results_of_resident(t.home_resident)
+            .await
+            .unwrap()
+            .len();
+        assert_eq!(after, before, "{:?}", t.engine());
+        let left = page(&t, &admin, "/lab-messages", "zh").await;
+        assert!(
+            !left.text.contains("该身份证号没有登记的居民"),
+            "{}",
+            left.text
+        );
+        let doctor_session = sign_in(&t, "doctor").await;
+        let refused = page(&t, &doctor_session, "/lab-messages", "zh").await;
+        assert_eq!(refused.status, axum::http::StatusCode::FORBIDDEN);
+
+        // the critical potassium notified the resident's institution: on the API, then
+        // read back and confirmed and its action recorded in the console
+        let open = t.get("/api/v1/worklists/critical-values", &doctor).await;
+        assert_eq!(open.status, axum::http::StatusCode::OK, "{}", open.text);
+        let items = open.json()["items"].as_array().unwrap().clone();
+        assert_eq!(items.len(), 1, "{}", open.text);
+        assert_eq!(
+            (
+                items[0]["code"].as_str(),
+                items[0]["value"].as_str(),
+                items[0]["side"].as_str(),
+                items[0]["status"].as_str()
+            ),
+            (Some("2823-3"), Some("7.1"), Some("high"), Some("notified"))
+        );
+        let cv = items[0]["id"].as_i64().unwrap();
+        let other = t.token("other_doctor").await;
+        let theirs = t
+            .get("/api/v1/worklists/critical-values", &other)
+            .await
+            .json();
+        assert_eq!(
+            theirs["items"].as_array().unwrap().len(),
+            0,
+            "another institution's"
+        );
+        let officer = t.token("officer").await;
+        assert_eq!(
+            t.get("/api/v1/worklists/critical-values", &officer)
+                .await
+                .status,
+            axum::http::StatusCode::FORBIDDEN
+        );
+        let desk = page(&t, &doctor_session, "/", "zh").await;
+        assert!(desk.text.contains("危急值待确认处置"), "{}", desk.text);
+        let list = page(&t, &doctor_session, "/critical-values", "zh").await;
+        assert!(
+            list.text.contains("7.1 mmol/L") && list.text.contains("危急高值"),
+            "{}",
+            list.text
+        );
+        let form = |text: &str| format!("csrf={}&{text}", csrf_of(&list.text));
+        use axum::http::StatusCode as S;
+        let steps = [
+            ("act", "action=x", S::CONFLICT),
+            ("confirm", "read_back=1.7", S::UNPROCESSABLE_ENTITY),
+            ("confirm", "read_back=7.10", S::SEE_OTHER),
+            (
+                "act",
+                "action=%E5%B7%B2%E7%94%B5%E8%AF%9D%E9%80%9A%E7%9F%A5%E6%82%A3%E8%80%85%E6%80%A5%E8%AF%8A%E5%B0%B1%E5%8C%BB",
+                S::SEE_OTHER,
+            ),
+        ];
+        for (step, body, want) in steps {
+            let path = format!("/critical-values/{cv}/{step}");
+            let r = post_form(&t, &doctor_session, &path, &form(body)).await;
+            assert_eq!(r.status, want, "{step} {body}: {}", r.text);
+            if want == S::UNPROCESSABLE_ENTITY {
+                assert!(r.text.contains("复述结果"), "{}", r.text);
+            }
+        }
+        let closed = t.store.critical_value_by_id(cv).await.unwrap().unwrap();
+        assert_eq!(closed.status.code(), "closed");
+        assert_eq!(closed.action.as_deref(), Some("已电话通知患者急诊就医"));
+        assert!(closed.confirmed_at_us.is_some() && closed.actioned_at_us.is_some());
+
+        // a corrected result that becomes critical notifies again; not confirmed within
+        // 15 minutes it is escalated to the duty officer, once, by the system
+        let low = with_day(oru(
+            "M8",
+            HOME_RESIDENT_ID_NUMBER,
+            "OBX|1|NM|14771-0^空腹血糖^LN||2.1|mmol/L|3.9-6.1|LL|||C\r",
+            "",
+        ));
+        let answer = t
+            .app
+            .receive_lab_message(gongti_web::hl7::read_message(
+                low.as_bytes(),
+                "test",
+                gongti_app::DISPLAY_OFFSET,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(answer.code.code(), "AA", "{answer:?}");
+        let open = t
+            .get("/api/v1/worklists/critical-values", &doctor)
+            .await
+            .json();
+        assert_eq!(open["items"][0]["side"], "low", "{open}");
+        assert!(open["items"][0]["escalated_at"].is_null());
+        t.shift_clock(1);
+        let admin_token = t.token("instadmin").await;
+        let escalated = t
+            .get("/api/v1/worklists/critical-values", &admin_token)
+            .await
+            .json();
+        assert!(
+            escalated["items"][0]["escalated_at"].is_string(),
+            "{escalated}"
+        );
+        assert_eq!(t.app.escalate_critical_values().await.unwrap(), 0, "once");
+        t.shift_clock(0);
+
         // every row is named by the record of the write that made it
         let report = gongti_app::audit::verify(&t.store, &Default::default(), |_| {})
             .await
@@ -175,8 +387,17 @@ async fn laboratory_results_over_mllp() {
             !uncovered.contains(&"lab_results") && !uncovered.contains(&"hl7_messages"),
             "{report:?}"
         );
-        let tail = t.audit_tail(12).await;
+        let tail = t.audit_tail(60).await;
         assert!(tail.iter().any(|e| e.entry.action == "lab.receive"));
+        assert!(
+            tail.iter()
+                .any(|e| e.entry.action == "hl7.match"
+                    && e.entry.patient_id == Some(t.home_resident))
+        );
+        assert!(tail.iter().any(|e| e.entry.action == "hl7.held.list"));
+        for action in ["critical.confirm", "critical.act", "critical.escalate"] {
+            assert!(tail.iter().any(|e| e.entry.action == action), "{action}");
+        }
         assert!(tail.iter().any(|e| {
             e.entry.action == "hl7.receive"
                 && e.entry
