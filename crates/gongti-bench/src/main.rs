@@ -24,6 +24,7 @@ mod dispensing;
 mod export;
 mod import;
 mod load;
+mod mllp;
 mod pharmacy;
 mod referrals;
 mod roster;
@@ -162,6 +163,14 @@ enum Bench {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// HL7 ORU ingest over MLLP: each message stored before its acknowledgement, at 1
+    /// and 16 connections, against a listener that only frames and acknowledges.
+    Mllp {
+        #[arg(long, default_value_t = 5_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 4)]
+        results: usize,
+    },
     /// Both, and the peer when `--peer-bin` points at Helios' `hfs`.
     All {
         #[arg(long, default_value_t = 20_000)]
@@ -243,6 +252,9 @@ fn main() -> anyhow::Result<()> {
             }
             Bench::Pharmacy { calls, connections, seconds } => {
                 pharmacy::pharmacy(calls, connections, seconds).await?;
+            }
+            Bench::Mllp { messages, results } => {
+                mllp::mllp(messages, results).await?;
             }
             Bench::Export { residents, data_dir } => {
                 export::export(residents, data_dir).await?;
