@@ -53,6 +53,9 @@ fn kept_row(ty: &str, id: &str) -> Result<Option<(Kept, i64)>, ApiError> {
         "Appointment" => (Kept::Bookings, key(id)?),
         "ServiceRequest" => (Kept::Referrals, key(id)?),
         "CommunicationRequest" | "Communication" => (Kept::Consultations, key(id)?),
+        // a laboratory's result is corrected in place (DOMAIN.md §8): its versions are
+        // kept; the other observations (follow-ups' and readings') never change
+        "Observation" if id.starts_with("lab") => (Kept::LabResults, key(&id[3..])?),
         "Encounter" | "Observation" => return Ok(None),
         _ => return Err(not_found()),
     }))
@@ -78,6 +81,7 @@ async fn render(state: &AppState, ty: &str, earlier: Earlier) -> Result<Value, A
         ("Task", Earlier::Task(t)) => chronic::task(&t),
         ("Task", Earlier::Referral(r)) => referral::referral_task(&r),
         ("Flag", Earlier::Alert(a)) => chronic::flag(&a),
+        ("Observation", Earlier::LabResult(r)) => super::lab::lab_observation(&r).1,
         ("Schedule", Earlier::Schedule(s)) => referral::schedule(&s),
         ("Slot", Earlier::Slot(v)) => referral::slot(&v),
         ("Appointment", Earlier::Booking(b)) => referral::appointment(&b),

@@ -129,6 +129,43 @@ async fn laboratory_results_over_mllp() {
             .unwrap()
             .unwrap();
         assert_eq!(before.value_centi, Some(820));
+        // and over FHIR: the corrected Observation's history, and its first version
+        let history = t
+            .get(
+                &format!("/fhir/Observation/lab{}/_history", fpg.id),
+                &doctor,
+            )
+            .await;
+        assert_eq!(
+            history.status,
+            axum::http::StatusCode::OK,
+            "{}",
+            history.text
+        );
+        assert_eq!(
+            history.json()["entry"].as_array().map(Vec::len),
+            Some(2),
+            "{}",
+            history.text
+        );
+        let first = t
+            .get(
+                &format!("/fhir/Observation/lab{}/_history/1", fpg.id),
+                &doctor,
+            )
+            .await;
+        assert_eq!(first.status, axum::http::StatusCode::OK, "{}", first.text);
+        assert_eq!(
+            first.json()["valueQuantity"]["value"],
+            8.2,
+            "{}",
+            first.text
+        );
+        assert_eq!(first.json()["status"], "final");
+        let versions_dir = gongti_testdb::temp_dir("gongti-lab-versions");
+        std::fs::write(versions_dir.join("history.json"), &history.text).unwrap();
+        std::fs::write(versions_dir.join("v1.json"), &first.text).unwrap();
+        crate::fhir::validate(&versions_dir, 2);
         // the kept figures count the corrected value, as a recompute does
         let (fresh, stored) = t.app.recompute_indicators(false).await.unwrap();
         assert_eq!(fresh, stored, "{:?}", t.engine());
