@@ -848,9 +848,10 @@ const TIANJIN_RESIDENTS: u64 = 13_600_000;
 /// Seeds the demo region when the store holds no institution; returns the demo
 /// password when it was just chosen.
 /// The demo's laboratory day over the same intake as MLLP: the cloud laboratory (the
-/// specialist's hospital) reports on three of the family doctor's diabetes patients —
-/// one with a critical potassium — and sends one report for nobody registered, held
-/// for matching (`/lab-messages`). Returns how many messages were answered AA.
+/// specialist's hospital) reports on the demo's `patient` and the family doctor's
+/// diabetes patients (three in all; the first with a critical potassium) and sends one
+/// report for nobody registered, held for matching (`/lab-messages`). Returns how many
+/// messages were answered AA.
 async fn seed_demo_lab_day(app: &App) -> anyhow::Result<usize> {
     let store = app.store();
     let staff_of = |username: &'static str| async move {
@@ -870,7 +871,12 @@ async fn seed_demo_lab_day(app: &App) -> anyhow::Result<usize> {
         home_institution_id: Some(home),
         ..Default::default()
     };
+    // the demo's own `patient` first, so that her phone shows a laboratory's report
     let mut patients = Vec::new();
+    if let Some(account) = store.patient_account_by_username("patient").await? {
+        let r = store.resident(account.resident_id).await?;
+        patients.push((r.id_number.as_str().to_owned(), r.name.clone()));
+    }
     let mut after = None;
     'pages: loop {
         let page = store.residents(&filter, after, 200).await?;
@@ -882,7 +888,7 @@ async fn seed_demo_lab_day(app: &App) -> anyhow::Result<usize> {
                     && e.disease == gongti_core::chronic::Disease::Diabetes
                     && e.ended_on.is_none()
             });
-            if diabetic {
+            if diabetic && !patients.iter().any(|(n, _)| n == r.id_number.as_str()) {
                 patients.push((r.id_number.as_str().to_owned(), r.name.clone()));
                 if patients.len() == 3 {
                     break 'pages;

@@ -1061,7 +1061,7 @@ async fn chronic_page(
 
 /// A result's test in the reader's language: Gongti's name for a counted test or a
 /// known item, else what the laboratory called it.
-fn lab_label(l: Lang, r: &gongti_store::LabResultRecord) -> String {
+pub(super) fn lab_label(l: Lang, r: &gongti_store::LabResultRecord) -> String {
     match r.test {
         Some(LabTest::FastingGlucose) => l.t("空腹血糖", "Fasting glucose").into(),
         Some(LabTest::Hba1c) => l.t("糖化血红蛋白", "HbA1c").into(),
@@ -1077,7 +1077,7 @@ fn lab_label(l: Lang, r: &gongti_store::LabResultRecord) -> String {
 }
 
 /// A result's value with its unit, as the laboratory wrote it.
-fn lab_value(r: &gongti_store::LabResultRecord) -> String {
+pub(super) fn lab_value(r: &gongti_store::LabResultRecord) -> String {
     match (r.test, r.value_centi) {
         (Some(t), Some(c)) => format!("{:.2} {}", c as f64 / 100.0, t.unit()),
         _ => format!("{} {}", r.value_text, r.unit).trim().to_owned(),

@@ -457,6 +457,26 @@ async fn render_health(
                 }
             }
         }
+        @if !h.labs.is_empty() {
+            div.card #own-labs {
+                h2 { (l.t("检验结果", "Laboratory results")) }
+                table {
+                    tr { th { (l.t("采样日期", "Collected")) } th { (l.t("项目", "Test")) } th { (l.t("结果", "Result")) } th { (l.t("参考范围", "Range")) } }
+                    @for r in h.labs.iter().take(READINGS_LISTED) {
+                        tr {
+                            td { (r.collected_on) }
+                            td { (super::chronic::lab_label(l, r)) }
+                            td {
+                                (super::chronic::lab_value(r))
+                                @if r.critical.is_some() { " " strong.alert { (l.t("危急值，医生会联系您", "critical: your doctor will contact you")) } }
+                                @else if !r.flags.is_empty() && r.flags != "N" { " " span.muted { (r.flags) } }
+                            }
+                            td { (r.reference_range) }
+                        }
+                    }
+                }
+            }
+        }
         @if !h.readings.is_empty() {
             div.card #own-readings {
                 h2 { (l.t("家庭自测（近一年）", "Home readings (last year)")) }

@@ -207,6 +207,28 @@ async fn laboratory_results_over_mllp() {
         );
         crate::fhir::validate(&dir, 3);
 
+        // the resident sees her results on the phone, the critical one said plainly
+        crate::patients::her_token(&t, "zxy.labs").await;
+        let phone = crate::patients::phone_cookie(&t, "zxy.labs").await;
+        let health = t
+            .send(
+                axum::http::Request::get("/patient/health")
+                    .header(axum::http::header::COOKIE, phone)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        for shown in [
+            "检验结果",
+            "钾",
+            "7.1 mmol/L",
+            "危急值，医生会联系您",
+            "阴性",
+            "3.5-5.3",
+        ] {
+            assert!(health.text.contains(shown), "{shown}: {}", health.text);
+        }
+
         // AE: nobody registered under the ID number (held); a bad ID number
         let unknown = with_day(oru("M3", "110105198001010016", obx, ""));
         let ack = exchange(&mut c, unknown.as_bytes()).await;
