@@ -530,6 +530,38 @@ impl Store {
         })
     }
 
+    /// Seals again under the current key the messages' bytes sealed with an older one
+    /// (`Store::reseal_personal_data`), a batch at a time; returns how many messages.
+    pub(crate) async fn reseal_hl7_messages(
+        &self,
+        stale: &dyn Fn(&Option<String>) -> bool,
+    ) -> Result<u64> {
+        let mut done = 0;
+        let mut after = 0i64;
+        loop {
+            let rows: Vec<(i64, String)> = on_write!(self, pool => {
+                sqlx::query_as("SELECT id, raw FROM hl7_messages WHERE id > $1 ORDER BY id LIMIT 500")
+                    .bind(after).fetch_all(pool).await?
+            });
+            let Some(last) = rows.last().map(|r| r.0) else {
+                return Ok(done);
+            };
+            after = last;
+            for (id, raw) in rows {
+                if !stale(&Some(raw.clone())) {
+                    continue;
+                }
+                let bytes = self.keys.open_bytes_text(RAW_COLUMN, &raw)?;
+                let again = self.keys.seal_bytes_text(RAW_COLUMN, &bytes);
+                on_write!(self, pool => {
+                    sqlx::query("UPDATE hl7_messages SET raw = $1 WHERE id = $2")
+                        .bind(again).bind(id).execute(pool).await?;
+                });
+                done += 1;
+            }
+        }
+    }
+
     /// A message's bytes as received.
     pub async fn hl7_message_raw(&self, id: i64) -> Result<Option<Vec<u8>>> {
         let raw: Option<(String,)> = on_read!(self, pool => {

@@ -380,6 +380,7 @@ impl Store {
             done += todo.len() as u64;
         }
         done += self.reseal_fills(&stale).await?;
+        done += self.reseal_hl7_messages(&stale).await?;
         let versions = self.reseal_kept_versions(&stale).await?;
         if versions > 0 {
             tracing::info!(versions, "resealed residents' earlier versions");

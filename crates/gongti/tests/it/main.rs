@@ -248,10 +248,24 @@ async fn a_data_key_is_rotated_and_the_old_one_retired() {
     drop(store);
     let rotated = gongti(&["data", "rotate-key", "--data-dir", d]);
     assert!(rotated.status.success(), "{}", text(&rotated));
+    // 30 residents' numbers, the delivery code of the demo's cloud-pharmacy story (a
+    // sealed column too), and the laboratory's messages as they arrived.
+    let keys = gongti_store::crypto::DataKeys::load(&dir.join("data.key")).unwrap();
+    let store = gongti_store::Store::open_sqlite_read_only(&dir, keys)
+        .await
+        .unwrap();
+    let mut messages = Vec::new();
+    for ack in ["AA", "AE", "AR"] {
+        messages.extend(store.hl7_messages(ack, None, 100).await.unwrap());
+    }
+    store.close().await;
+    drop(store);
+    assert!(!messages.is_empty(), "the demo's laboratory day");
     assert!(
-        // 30 residents' numbers, and the delivery code of the demo's cloud-pharmacy
-        // story (a sealed column too).
-        text(&rotated).contains("data key 2 now seals; 31 records"),
+        text(&rotated).contains(&format!(
+            "data key 2 now seals; {} records",
+            31 + messages.len()
+        )),
         "{}",
         text(&rotated)
     );
@@ -282,6 +296,10 @@ async fn a_data_key_is_rotated_and_the_old_one_retired() {
     assert_eq!(was.name, first.name);
     assert_eq!(was.id_number, first.id_number);
     assert_eq!(was.phone, first.phone);
+    // and so do the laboratory's messages
+    for m in &messages {
+        assert!(store.hl7_message_raw(m.id).await.unwrap().is_some());
+    }
     store.close().await;
     let verify = gongti(&["audit", "verify", "--data-dir", d]);
     assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
