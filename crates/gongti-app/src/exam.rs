@@ -45,6 +45,9 @@ impl AckCode {
 pub struct MessageHeader {
     pub sending_application: String,
     pub sending_facility: String,
+    /// MSH-5 and MSH-6: whom the sender addressed (the acknowledgement's sender).
+    pub receiving_application: String,
+    pub receiving_facility: String,
     pub control_id: String,
     pub message_type: String,
     /// The character set it was decoded with (`ASCII`, `UNICODE UTF-8`, `GB 18030-2000`).

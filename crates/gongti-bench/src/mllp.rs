@@ -139,7 +139,7 @@ pub(crate) async fn mllp(messages: usize, results: usize) -> anyhow::Result<()> 
     let ours = TcpListener::bind("127.0.0.1:0").await?;
     let ours_addr = ours.local_addr()?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let listener = tokio::spawn(serve_mllp(ours, server.app.clone(), stopped));
+    let listener = tokio::spawn(serve_mllp(ours, server.app.clone(), Vec::new(), stopped));
     let reference_listener = TcpListener::bind("127.0.0.1:0").await?;
     let reference_addr = reference_listener.local_addr()?;
     tokio::spawn(reference(reference_listener));

@@ -219,7 +219,7 @@ macro_rules! keep_lab_results_in {
                 }),
             };
             let test = r.indicator.as_ref().map_or("", |v| v.test.code());
-            let reported = format!("{} {}", r.value_text, r.unit).trim().to_owned();
+            let reported = &r.reported;
             let critical = r.critical.map(|c| c.code());
             match existing {
                 None => {
@@ -270,8 +270,33 @@ macro_rules! keep_lab_results_in {
                         // the same key as the row's first fact: it takes that one's place
                         updates.extend(lab_updates(e.id, v, &intake.enrolments)?);
                     }
-                    if r.critical.is_some() {
-                        criticals.push((e.id, r));
+                    // a correction checks the critical value again: one no longer
+                    // critical closes its loop; one still (or now) critical is notified
+                    // afresh with the corrected value
+                    match r.critical {
+                        None => {
+                            sqlx::query(
+                                "UPDATE critical_values SET status = 'closed', actioned_at_us = $2,
+                                     action = '检验结果已更正，不再为危急值 (corrected: no longer critical)'
+                                 WHERE lab_result_id = $1 AND status <> 'closed'",
+                            )
+                            .bind(e.id).bind(now_us).execute(&mut *$tx).await?;
+                        }
+                        Some(side) => {
+                            let renewed = sqlx::query(
+                                "UPDATE critical_values SET value_text = $2, unit = $3, side = $4,
+                                     status = 'notified', detected_at_us = $5, due_at_us = $6,
+                                     escalated_at_us = NULL, confirmed_by_user_id = NULL,
+                                     confirmed_at_us = NULL, read_back = NULL
+                                 WHERE lab_result_id = $1 AND status <> 'closed'",
+                            )
+                            .bind(e.id).bind(&r.value_text).bind(&r.unit).bind(side.code())
+                            .bind(now_us).bind(now_us + intake.confirm_within_us)
+                            .execute(&mut *$tx).await?.rows_affected();
+                            if renewed == 0 {
+                                criticals.push((e.id, r));
+                            }
+                        }
                     }
                     updated.push(e.id);
                 }

@@ -286,6 +286,8 @@ pub fn read_message<'a>(raw: &'a [u8], peer: &'a str, local: UtcOffset) -> Incom
         let msh = &p.segments[0];
         header.sending_application = p.text(p.component(msh.field(3), 1)).trim().to_owned();
         header.sending_facility = p.text(p.component(msh.field(4), 1)).trim().to_owned();
+        header.receiving_application = p.text(p.component(msh.field(5), 1)).trim().to_owned();
+        header.receiving_facility = p.text(p.component(msh.field(6), 1)).trim().to_owned();
         header.control_id = p.text(msh.field(10)).trim().to_owned();
         let kind = p.components(msh.field(9));
         header.message_type = format!(
@@ -312,6 +314,13 @@ pub fn read_message<'a>(raw: &'a [u8], peer: &'a str, local: UtcOffset) -> Incom
         }
         if !p.component(msh.field(12), 1).trim().starts_with("2.") {
             return Err("MSH-12 is not an HL7 version 2 release".into());
+        }
+        let heads = |id: &str| p.segments.iter().filter(|s| s.id == id).count();
+        if heads("PID") > 1 || heads("MSH") > 1 {
+            return Err(
+                "one patient and one message per frame: several PID or MSH segments are not taken"
+                    .into(),
+            );
         }
         Ok(report_of(&p, local))
     })();
@@ -392,6 +401,7 @@ fn report_of(p: &Parsed<'_>, local: UtcOffset) -> ReceivedReport {
                 };
                 let result = ReceivedResult {
                     set_id: p.text(seg.field(1)).trim().to_owned(),
+                    sub_id: p.text(seg.field(4)).trim().to_owned(),
                     value_type,
                     codes,
                     value: value.trim().to_owned(),
@@ -444,8 +454,15 @@ pub fn acknowledgement(
         "ASCII" => "",
         other => other,
     };
+    // the sender and the receiver swapped: we answer as whom the message addressed
+    let (us, ours) = match h.receiving_application.as_str() {
+        "" => (OUR_APPLICATION, ""),
+        app => (app, h.receiving_facility.as_str()),
+    };
     let mut out = format!(
-        "MSH|^~\\&|{OUR_APPLICATION}||{}|{}|{stamp}||ACK^R01^ACK|ACK{}|P|2.5.1||||||{}\rMSA|{}|{}|{}\r",
+        "MSH|^~\\&|{}|{}|{}|{}|{stamp}||ACK^R01^ACK|ACK{}|P|2.5.1||||||{}\rMSA|{}|{}|{}\r",
+        escape(us),
+        escape(ours),
         escape(&h.sending_application),
         escape(&h.sending_facility),
         answer.message_id,
@@ -669,6 +686,10 @@ mod tests {
                 "MSH|^~\\&|LIS|LAB|G|J|20261201||ORU^R01|C1|P|3.0\r",
                 "MSH-12",
             ),
+            (
+                "MSH|^~\\&|LIS|LAB|G|J|20261201||ORU^R01|C1|P|2.5.1\rPID|1||A\rPID|2||B\r",
+                "one patient",
+            ),
         ];
         for (text, why) in cases {
             let m = read_message(text.as_bytes(), "p", CN);
@@ -748,7 +769,7 @@ mod tests {
         let segs: Vec<&str> = ack.split('\r').collect();
         assert!(
             segs[0].starts_with(
-                "MSH|^~\\&|GONGTI||LIS|CLOUDLAB|20261201083000+0800||ACK^R01^ACK|ACK7|P|2.5.1"
+                "MSH|^~\\&|GONGTI|JICENG01|LIS|CLOUDLAB|20261201083000+0800||ACK^R01^ACK|ACK7|P|2.5.1"
             ),
             "{}",
             segs[0]

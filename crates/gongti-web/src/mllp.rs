@@ -25,6 +25,19 @@ pub const MESSAGE_MAX_BYTES: usize = 1024 * 1024;
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Connections served at once; past it, new ones wait to be accepted.
 pub const CONNECTIONS_MAX: usize = 64;
+/// An acknowledgement the peer does not take in this long closes the connection.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Whether a peer may send: one of `allowed`, or, when none is configured, a peer on
+/// loopback (the sender's address is the only proof of who it is: MLLP carries no
+/// credentials, DOMAIN.md §8 — run it over TLS or a private network).
+pub fn peer_allowed(peer: std::net::IpAddr, allowed: &[std::net::IpAddr]) -> bool {
+    if allowed.is_empty() {
+        peer.is_loopback()
+    } else {
+        allowed.contains(&peer)
+    }
+}
 
 /// What the framer found in the bytes so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,10 +47,13 @@ pub enum Frame {
     TooLong,
 }
 
-/// Reads frames from a stream of bytes.
+/// Reads frames from a stream of bytes. A start block inside an unfinished frame
+/// starts a new one (the unfinished bytes are dropped); each byte is looked at once.
 #[derive(Debug, Default)]
 pub struct Framer {
     buf: Vec<u8>,
+    /// How far the current frame was searched for its end.
+    scanned: usize,
     /// Bytes dropped outside frames (logged by count).
     pub dropped: usize,
 }
@@ -48,23 +64,46 @@ impl Framer {
         self.buf.extend_from_slice(bytes);
         let mut out = Vec::new();
         loop {
-            let Some(start) = self.buf.iter().position(|b| *b == START_BLOCK) else {
-                self.dropped += self.buf.len();
-                self.buf.clear();
-                return out;
-            };
-            if start > 0 {
-                self.dropped += start;
-                self.buf.drain(..start);
+            match self.buf.iter().position(|b| *b == START_BLOCK) {
+                None => {
+                    self.dropped += self.buf.len();
+                    self.buf.clear();
+                    self.scanned = 0;
+                    return out;
+                }
+                Some(0) => {}
+                Some(start) => {
+                    self.dropped += start;
+                    self.buf.drain(..start);
+                    self.scanned = 0;
+                }
             }
-            match self
-                .buf
-                .windows(2)
-                .position(|w| w == [END_BLOCK, CARRIAGE_RETURN])
-            {
-                Some(end) => {
+            let mut i = self.scanned.max(1);
+            let mut found = None;
+            while i < self.buf.len() {
+                match self.buf[i] {
+                    START_BLOCK => {
+                        found = Some(Err(i));
+                        break;
+                    }
+                    END_BLOCK if i + 1 == self.buf.len() => break,
+                    END_BLOCK if self.buf[i + 1] == CARRIAGE_RETURN => {
+                        found = Some(Ok(i));
+                        break;
+                    }
+                    _ => i += 1,
+                }
+            }
+            match found {
+                Some(Err(restart)) => {
+                    self.dropped += restart;
+                    self.buf.drain(..restart);
+                    self.scanned = 0;
+                }
+                Some(Ok(end)) => {
                     let message = self.buf[1..end].to_vec();
                     self.buf.drain(..end + 2);
+                    self.scanned = 0;
                     if message.len() > MESSAGE_MAX_BYTES {
                         out.push(Frame::TooLong);
                         return out;
@@ -72,6 +111,7 @@ impl Framer {
                     out.push(Frame::Message(message));
                 }
                 None => {
+                    self.scanned = i;
                     if self.buf.len() > MESSAGE_MAX_BYTES + 3 {
                         out.push(Frame::TooLong);
                     }
@@ -96,6 +136,7 @@ pub fn frame(message: &[u8]) -> Vec<u8> {
 pub async fn serve_mllp(
     listener: TcpListener,
     app: App,
+    allowed: Vec<std::net::IpAddr>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let permits = Arc::new(tokio::sync::Semaphore::new(CONNECTIONS_MAX));
@@ -123,6 +164,11 @@ pub async fn serve_mllp(
                 }
             },
         };
+        if !peer_allowed(peer.ip(), &allowed) {
+            tracing::warn!(peer = %peer.ip(), "mllp peer not allowed (--mllp-peer): closed");
+            drop(stream);
+            continue;
+        }
         let app = app.clone();
         let stop = stop.clone();
         tasks.spawn(async move {
@@ -174,7 +220,13 @@ async fn connection(
                 }
             };
             let ack = acknowledgement(&incoming, &answer, app.now(), gongti_app::DISPLAY_OFFSET);
-            stream.write_all(&frame(&ack)).await?;
+            match tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&frame(&ack))).await {
+                Ok(written) => written?,
+                Err(_) => {
+                    tracing::warn!(peer, "mllp peer took no acknowledgement in time: closing");
+                    return Ok(());
+                }
+            }
         }
         if framer.dropped > 0 {
             tracing::info!(
@@ -213,6 +265,23 @@ mod tests {
             );
             assert_eq!(f.dropped, 4);
         }
+        // a start block inside an unfinished frame starts a new one
+        let mut f = Framer::default();
+        let mut cut_short = vec![START_BLOCK];
+        cut_short.extend_from_slice(b"MSH|lost");
+        cut_short.extend_from_slice(&frame(b"MSH|kept"));
+        assert_eq!(f.push(&cut_short), [Frame::Message(b"MSH|kept".to_vec())]);
+        assert_eq!(f.dropped, 9);
+        assert!(peer_allowed("127.0.0.1".parse().unwrap(), &[]));
+        assert!(!peer_allowed("10.0.0.9".parse().unwrap(), &[]));
+        assert!(peer_allowed(
+            "10.0.0.9".parse().unwrap(),
+            &["10.0.0.9".parse().unwrap()]
+        ));
+        assert!(!peer_allowed(
+            "127.0.0.1".parse().unwrap(),
+            &["10.0.0.9".parse().unwrap()]
+        ));
         // a lone end block inside a message is data
         let mut f = Framer::default();
         let odd = frame(b"a\x1cb");

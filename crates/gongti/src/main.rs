@@ -76,6 +76,11 @@ struct ServeArgs {
     /// `serve` unless given; the demo listens on 127.0.0.1:2575 unless told otherwise.
     #[arg(long, env = "GONGTI_MLLP_LISTEN")]
     mllp_listen: Option<String>,
+    /// A laboratory system's address allowed to send over MLLP (repeatable); with
+    /// none, only loopback peers. MLLP carries no credentials: run it over TLS or a
+    /// private network.
+    #[arg(long = "mllp-peer", env = "GONGTI_MLLP_PEERS", value_delimiter = ',')]
+    mllp_peers: Vec<std::net::IpAddr>,
     /// Start even though the audit chain fails its start-up check, for this
     /// reason (recorded in the trail).
     #[arg(long, value_name = "REASON")]
@@ -438,7 +443,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { db, web } => {
             let (app, writer, settings) = start_server(&db, &web).await?;
             let mllp = web.mllp_listen.clone().map(|a| (a, true));
-            serve(app, writer, &settings, mllp).await?;
+            serve(app, writer, &settings, mllp, web.mllp_peers.clone()).await?;
         }
         Command::Demo {
             db,
@@ -484,7 +489,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(a) => Some((a, true)),
                 None => Some((DEMO_MLLP_LISTEN.to_owned(), false)),
             };
-            serve(app, writer, &settings, mllp).await?;
+            serve(app, writer, &settings, mllp, web.mllp_peers.clone()).await?;
         }
         Command::Migrate { db } => {
             let (store, _) = open(&db).await?;
@@ -989,6 +994,7 @@ async fn serve(
     writer: tokio::task::JoinHandle<()>,
     settings: &Settings,
     mllp: Option<(String, bool)>,
+    mllp_peers: Vec<std::net::IpAddr>,
 ) -> anyhow::Result<()> {
     let addr: SocketAddr = settings
         .listen
@@ -1010,11 +1016,15 @@ async fn serve(
     let mllp_task = match mllp {
         Some(l) => {
             let at = l.local_addr()?;
-            tracing::info!(%at, "taking laboratory results over MLLP");
+            if !at.ip().is_loopback() {
+                tracing::warn!(%at, "MLLP beyond loopback is cleartext: run it over TLS or a private network, and name the laboratories with --mllp-peer");
+            }
+            tracing::info!(%at, peers = mllp_peers.len(), "taking laboratory results over MLLP");
             println!("HL7 MLLP laboratory intake on {at}");
             Some(tokio::spawn(gongti_web::mllp::serve_mllp(
                 l,
                 app.clone(),
+                mllp_peers,
                 stopped,
             )))
         }

@@ -28,6 +28,8 @@ pub struct PatientIdentifier {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReceivedResult {
     pub set_id: String,
+    /// OBX-4: tells apart several results of one code in one order.
+    pub sub_id: String,
     pub value_type: String,
     /// The code and its system (`LN` for LOINC), first the primary then the alternate.
     pub codes: Vec<(String, String, String)>,
@@ -191,6 +193,8 @@ pub struct PreparedResult {
     pub value_text: String,
     pub value_centi: Option<Centi>,
     pub unit: String,
+    /// The value and unit as the laboratory sent them.
+    pub reported: String,
     pub reference_range: String,
     pub flags: String,
     pub status: ResultStatus,
@@ -280,11 +284,12 @@ pub fn prepare(
             }
             let is_loinc = system == "LN";
             let item = is_loinc.then(|| items.get(code.trim())).flatten();
-            let critical = match (item, value_centi) {
-                (Some(item), Some(v)) if item.unit == r.unit.trim() => item.critical(v),
-                _ => None,
+            let critical = critical_side(item, r, value_centi);
+            // an order's several results of one code are told apart by OBX-4
+            let source_id: String = match r.sub_id.trim() {
+                "" => clip(&format!("{order_key}|{}", code.trim())),
+                sub => clip(&format!("{order_key}|{}|{sub}", code.trim())),
             };
-            let source_id: String = clip(&format!("{order_key}|{}", code.trim()));
             let indicator = match (is_loinc && status.counts(), value_centi) {
                 (true, Some(_)) => validate_lab_result(
                     &LabResultForm {
@@ -301,16 +306,27 @@ pub fn prepare(
                 .ok(),
                 _ => None,
             };
+            // a counted result is kept in its test's unit (a glucose sent in mg/dL as
+            // mmol/L), as sent in `reported`
+            let (value_text, value_centi, unit) = match &indicator {
+                Some(v) => (
+                    super::items::centi_text(i64::from(v.value_centi)),
+                    Some(i64::from(v.value_centi)),
+                    v.test.unit().to_owned(),
+                ),
+                None => (clip(&r.value), value_centi, clip(&r.unit)),
+            };
             out.results.push(PreparedResult {
                 source_id,
+                reported: clip(&format!("{} {}", r.value.trim(), r.unit.trim())),
                 code: clip(code),
                 code_system: if is_loinc { "LN".into() } else { clip(system) },
                 display: item
                     .map(|i| i.label_zh.clone())
                     .unwrap_or_else(|| clip(display)),
-                value_text: clip(&r.value),
+                value_text,
                 value_centi,
-                unit: clip(&r.unit),
+                unit,
                 reference_range: if r.reference_range.trim().is_empty() {
                     item.map(|i| i.reference_text()).unwrap_or_default()
                 } else {
@@ -326,6 +342,38 @@ pub fn prepare(
         }
     }
     out
+}
+
+/// The critical side of a result: past the item's limits in the item's unit (a value
+/// beyond the analyser's range, `>33.3`, by its bound), or declared critical by the
+/// laboratory itself (OBX-8 `HH` or `LL`).
+fn critical_side(
+    item: Option<&super::items::LabItem>,
+    r: &ReceivedResult,
+    value_centi: Option<Centi>,
+) -> Option<CriticalSide> {
+    let by_limits = item
+        .filter(|i| i.unit.eq_ignore_ascii_case(r.unit.trim()))
+        .and_then(|i| {
+            let value = value_centi.or_else(|| {
+                let v = r.value.trim();
+                let bound = v
+                    .strip_prefix(">=")
+                    .or_else(|| v.strip_prefix("<="))
+                    .or_else(|| v.strip_prefix('>'))
+                    .or_else(|| v.strip_prefix('<'))?;
+                centi(bound)
+            })?;
+            i.critical(value)
+        });
+    let flagged = |f: &str| r.flags.iter().any(|x| x.trim() == f);
+    by_limits.or(if flagged("HH") {
+        Some(CriticalSide::High)
+    } else if flagged("LL") {
+        Some(CriticalSide::Low)
+    } else {
+        None
+    })
 }
 
 fn local_day(at_us: i64, offset: UtcOffset) -> Date {
@@ -483,6 +531,47 @@ mod tests {
                 "OBX-11 is not P, F or C",
                 "OBX-5 is not a number for an NM result"
             ]
+        );
+        // a unit in other case, a value past the analyser's range, the laboratory's
+        // own critical flag; a glucose in mg/dL kept in mmol/L; OBX-4 apart
+        let mut lower = obx("2823-3", "7.0", "mmol/l", "F");
+        lower.sub_id = "1".into();
+        let mut beyond = obx("14749-6", ">33.3", "mmol/L", "F");
+        beyond.value_type = "SN".into();
+        let mut flagged = obx("718-7", "60", "g/L", "F");
+        flagged.flags = vec!["LL".into()];
+        let mut second = obx("2823-3", "4.0", "mmol/L", "F");
+        second.sub_id = "2".into();
+        let mg = obx("1558-6", "126", "mg/dL", "F");
+        let p = prepare(
+            &report(vec![lower, beyond, flagged, second, mg]),
+            items,
+            SOURCE,
+            now,
+            offset!(+8),
+        );
+        let sides: Vec<Option<CriticalSide>> = p.results.iter().map(|r| r.critical).collect();
+        assert_eq!(
+            sides,
+            [
+                Some(CriticalSide::High),
+                Some(CriticalSide::High),
+                Some(CriticalSide::Low),
+                None,
+                None
+            ]
+        );
+        assert_eq!(p.results[0].source_id, "F1|2823-3|1");
+        assert_eq!(p.results[3].source_id, "F1|2823-3|2");
+        let g = &p.results[4];
+        assert_eq!(
+            (
+                g.value_centi,
+                g.value_text.as_str(),
+                g.unit.as_str(),
+                g.reported.as_str()
+            ),
+            (Some(699), "6.99", "mmol/L", "126 mg/dL")
         );
     }
 

@@ -59,7 +59,7 @@ async fn laboratory_results_over_mllp() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let server = tokio::spawn(serve_mllp(listener, t.app.clone(), stopped));
+        let server = tokio::spawn(serve_mllp(listener, t.app.clone(), Vec::new(), stopped));
         let mut c = TcpStream::connect(addr).await.unwrap();
 
         // collected an hour ago, written in China's time
@@ -83,7 +83,7 @@ async fn laboratory_results_over_mllp() {
         let a = msa(&ack);
         assert_eq!((a[1].as_str(), a[2].as_str()), ("AA", "M1"), "{ack}");
         assert!(a[3].starts_with("3 new"), "{ack}");
-        assert!(ack.starts_with("MSH|^~\\&|GONGTI||LIS|H1|"), "{ack}");
+        assert!(ack.starts_with("MSH|^~\\&|GONGTI|C1|LIS|H1|"), "{ack}");
 
         // the same control id again: the same answer, nothing stored twice
         let again = exchange(&mut c, first.as_bytes()).await;
@@ -434,6 +434,28 @@ async fn laboratory_results_over_mllp() {
             "{escalated}"
         );
         assert_eq!(t.app.escalate_critical_values().await.unwrap(), 0, "once");
+        // corrected again, no longer critical: its loop closes by itself
+        let normal = with_day(oru(
+            "M9",
+            HOME_RESIDENT_ID_NUMBER,
+            "OBX|1|NM|14771-0^空腹血糖^LN||6.0|mmol/L|3.9-6.1||||C\r",
+            "",
+        ));
+        let answer = t
+            .app
+            .receive_lab_message(gongti_web::hl7::read_message(
+                normal.as_bytes(),
+                "test",
+                gongti_app::DISPLAY_OFFSET,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(answer.code.code(), "AA", "{answer:?}");
+        let none = t
+            .get("/api/v1/worklists/critical-values", &admin_token)
+            .await
+            .json();
+        assert_eq!(none["items"].as_array().map(Vec::len), Some(0), "{none}");
         t.shift_clock(0);
 
         // every row is named by the record of the write that made it
