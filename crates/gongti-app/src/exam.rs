@@ -251,8 +251,7 @@ impl App {
 
     /// How long a critical value's clinicians have to confirm it (µs).
     fn confirm_within_us(&self) -> i64 {
-        let p = gongti_core::exam::critical::ExamParams::builtin();
-        p.due_at_us(0)
+        gongti_core::exam::critical::ExamParams::builtin().confirm_within_us()
     }
 
     /// The registered resident of the report's one ID number, with their institution.

@@ -128,9 +128,13 @@ pub struct ExamParams {
 pub const BUILTIN_PARAMS: &str = include_str!("../../data/exam/params.tsv");
 
 impl ExamParams {
+    /// The parameters shipped with Gongti, read once.
     pub fn builtin() -> ExamParams {
-        ExamParams::parse(BUILTIN_PARAMS)
-            .unwrap_or_else(|ps| panic!("data/exam/params.tsv: {ps:?}"))
+        static PARAMS: std::sync::OnceLock<ExamParams> = std::sync::OnceLock::new();
+        *PARAMS.get_or_init(|| {
+            ExamParams::parse(BUILTIN_PARAMS)
+                .unwrap_or_else(|ps| panic!("data/exam/params.tsv: {ps:?}"))
+        })
     }
 
     pub fn parse(text: &str) -> Result<ExamParams, Vec<TableProblem>> {
@@ -159,9 +163,14 @@ impl ExamParams {
         }
     }
 
+    /// How long a critical value's clinicians have to confirm it (µs).
+    pub fn confirm_within_us(self) -> i64 {
+        i64::from(self.critical_confirm_minutes) * 60_000_000
+    }
+
     /// The deadline of a value detected at `detected_at_us`.
     pub fn due_at_us(self, detected_at_us: i64) -> i64 {
-        detected_at_us + i64::from(self.critical_confirm_minutes) * 60_000_000
+        detected_at_us + self.confirm_within_us()
     }
 }
 
