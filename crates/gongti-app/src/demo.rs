@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use gongti_core::audit::AuditEntry;
 use gongti_core::contract::{FeeSplit, NewTerm, term_end};
+use gongti_core::exam::orders::Category;
 use gongti_core::id_number::check_character;
 use gongti_core::region::InstitutionKind;
 use gongti_core::resident::ValidResident;
@@ -58,6 +59,14 @@ const UPPER_DEPARTMENTS: [(&str, &str); 5] = [
     ("general", "全科医学科"),
 ];
 
+/// The demo's cloud centres: kind, code (the accession numbers' prefix), name, HR mark
+/// and how many days from seeding its quality evaluation still holds.
+const DEMO_CENTRES: [(Category, &str, &str, &str, Option<i64>); 3] = [
+    (Category::Lab, "LAB01", "云检验中心", "京津冀HR", Some(365)),
+    (Category::Imaging, "RAD01", "云影像中心", "", None),
+    (Category::Ecg, "ECG01", "云心电中心", "", None),
+];
+
 /// The fixed demo sign-ins: username, role, and where they work (documented in README).
 /// Service packages of the demo region: (code, name, basic, insurance, public-health
 /// funds, resident) in fen. The basic package is DOMAIN.md §5's example of 120 yuan a
@@ -79,13 +88,14 @@ pub const DEMO_STOCK_PACKS: i64 = 200;
 /// Most demo contracts signed with the demo doctor's team.
 pub const DEMO_CONTRACTS_MAX: u32 = 200;
 
-pub const DEMO_USERS: [(&str, Role); 11] = [
+pub const DEMO_USERS: [(&str, Role); 12] = [
     ("doctor", Role::FamilyDoctor),
     ("nurse", Role::Nurse),
     ("phdoctor", Role::PublicHealthDoctor),
     ("manager", Role::HealthManager),
     ("pharmacist", Role::Pharmacist),
     ("specialist", Role::Specialist),
+    ("reader", Role::ExamReader),
     ("hospadmin", Role::InstitutionAdmin),
     ("centreadmin", Role::InstitutionAdmin),
     ("district", Role::DistrictOfficer),
@@ -404,6 +414,25 @@ impl App {
 
         let (chc, chc_district) = first_chc.expect("a grassroots institution");
         let (tertiary, cardio) = first_tertiary.expect("a tertiary hospital");
+        // The cloud centres at the first tertiary hospital (DOMAIN.md §8): its laboratory
+        // passed the 京津冀鲁 quality evaluation, so its results carry 京津冀HR.
+        for (kind, code, name, hr, qc) in DEMO_CENTRES {
+            let qc_valid_until = qc.map(|days| self.today() + time::Duration::days(days));
+            store
+                .insert_exam_centre(
+                    &gongti_store::NewCentre {
+                        institution_id: tertiary,
+                        kind,
+                        code,
+                        name,
+                        hr_scope: hr,
+                        qc_valid_until,
+                    },
+                    now_us,
+                    &[demo_entry(now_us, "ExamCentre", None)],
+                )
+                .await?;
+        }
         let hash = hash_password(password)?;
         let mut demo_staff: Vec<(&str, i64)> = Vec::new();
         // The internet hospital's pharmacist (staff, user), for the pharmacy's story.
@@ -420,6 +449,7 @@ impl App {
                     Some(cardio),
                     Some(DISTRICTS[0].0.to_owned()),
                 ),
+                Role::ExamReader => (Some(tertiary), None, Some(DISTRICTS[0].0.to_owned())),
                 Role::InstitutionAdmin if username == "hospadmin" => {
                     (Some(tertiary), None, Some(DISTRICTS[0].0.to_owned()))
                 }
@@ -435,9 +465,16 @@ impl App {
                         institution_id: institution,
                         district_code: district,
                         department_id: department,
-                        licence_number: role
-                            .is_clinical()
-                            .then(|| format!("1101200000{:05}", rng.below(100_000))),
+                        // the reader came later than the others: a fixed number, so
+                        // that the generator draws what it drew before and a seed
+                        // still yields the same region
+                        licence_number: match role {
+                            Role::ExamReader => Some("110120000099001".to_owned()),
+                            r if r.is_clinical() => {
+                                Some(format!("1101200000{:05}", rng.below(100_000)))
+                            }
+                            _ => None,
+                        },
                         title: role.is_clinical().then(|| {
                             if role == Role::Pharmacist {
                                 "主管药师".to_owned()
@@ -943,6 +980,7 @@ fn demo_staff_name(username: &str) -> String {
         "manager" => "陈静",
         "pharmacist" => "刘洋",
         "specialist" => "张海涛",
+        "reader" => "冯立新",
         "centreadmin" => "郑红梅",
         "hospadmin" => "马文华",
         "district" => "孙丽娟",

@@ -108,6 +108,25 @@ impl<'a> Table<'a> {
     }
 }
 
+/// The `# table_version` a table states in its comments (`""` when none).
+pub fn table_version(text: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix("# table_version "))
+        .map(str::trim)
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// The ids of a sources table (columns `id` and `citation`), which the rows of the
+/// tables citing it must name.
+pub fn source_ids<'a>(
+    file: &'static str,
+    sources: &'a str,
+) -> Result<Vec<&'a str>, Vec<TableProblem>> {
+    let table = Table::parse(file, sources, &["id", "citation"])?;
+    Ok(table.rows().iter().map(|r| table.cell(r, "id")).collect())
+}
+
 /// The items of a `|`-separated list cell, trimmed, empties dropped.
 pub fn list(cell: &str) -> impl Iterator<Item = &str> {
     cell.split('|').map(str::trim).filter(|s| !s.is_empty())

@@ -186,6 +186,8 @@ pub enum RecordTable {
     Staff,
     Institutions,
     Hl7Messages,
+    ExamOrders,
+    ExamRecognitions,
 }
 
 /// What [`Store::records_snapshot`] read: the ids of each record table, and the
@@ -199,7 +201,7 @@ pub struct RecordsSnapshot {
 }
 
 impl RecordTable {
-    pub const ALL: [RecordTable; 16] = [
+    pub const ALL: [RecordTable; 18] = [
         RecordTable::Residents,
         RecordTable::Contracts,
         RecordTable::Enrolments,
@@ -216,6 +218,8 @@ impl RecordTable {
         RecordTable::Staff,
         RecordTable::Institutions,
         RecordTable::Hl7Messages,
+        RecordTable::ExamOrders,
+        RecordTable::ExamRecognitions,
     ];
 
     pub fn table(self) -> &'static str {
@@ -236,6 +240,8 @@ impl RecordTable {
             RecordTable::Staff => "staff",
             RecordTable::Institutions => "institutions",
             RecordTable::Hl7Messages => "hl7_messages",
+            RecordTable::ExamOrders => "exam_orders",
+            RecordTable::ExamRecognitions => "exam_recognitions",
         }
     }
 }

@@ -14,9 +14,15 @@ use gongti_core::exam::items::CriticalSide;
 use gongti_core::exam::report::{PreparedResult, ResultStatus};
 
 use crate::lab::{EnrolmentScope, lab_updates};
+
+mod orders;
 use crate::outbox::stage_audit;
 use crate::row::RowExt;
 use crate::{Result, Store, on_read, on_write};
+pub use orders::{
+    CENTRE_ACCESS_AFTER_US, CentreRecord, ExamOrderRecord, NewCentre, NewExamOrder,
+    OrderEventRecord, OrderList, OrderStepWrite, PriorLabResult, RecognitionFigures,
+};
 
 /// The associated data the raw bytes are sealed under.
 const RAW_COLUMN: &str = "hl7_messages.raw";
@@ -199,6 +205,8 @@ macro_rules! keep_lab_results_in {
         let (mut created, mut updated, mut unchanged) = (Vec::new(), Vec::new(), Vec::new());
         let mut updates = Vec::new();
         let mut criticals: Vec<(i64, &gongti_core::exam::report::PreparedResult)> = Vec::new();
+        // results written now whose OBR-2 may name a Gongti order
+        let mut linked: Vec<(i64, &gongti_core::exam::report::PreparedResult)> = Vec::new();
         for r in intake.results {
             let found = sqlx::query(
                 "SELECT id, test, value_text, unit, flags, status FROM lab_results
@@ -243,6 +251,9 @@ macro_rules! keep_lab_results_in {
                     }
                     if r.critical.is_some() {
                         criticals.push((id, r));
+                    }
+                    if !r.placer.is_empty() {
+                        linked.push((id, r));
                     }
                     created.push(id);
                 }
@@ -298,6 +309,9 @@ macro_rules! keep_lab_results_in {
                             }
                         }
                     }
+                    if !r.placer.is_empty() {
+                        linked.push((e.id, r));
+                    }
                     updated.push(e.id);
                 }
             }
@@ -320,6 +334,39 @@ macro_rules! keep_lab_results_in {
                 flagged.push(id.to_string());
             }
         }
+        // a result sent for a Gongti order (OBR-2 = its placer number, from the centre
+        // it was sent to) is linked to it; a settled one completes the order
+        let mut completed_orders: Vec<String> = Vec::new();
+        for (result_id, r) in linked {
+            let order: Option<(i64, String)> = sqlx::query_as(
+                "SELECT id, status FROM exam_orders
+                 WHERE placer_number = $1 AND resident_id = $2 AND centre_institution_id = $3 AND category = 'lab'",
+            )
+            .bind(&r.placer).bind(intake.resident_id).bind(intake.institution_id)
+            .fetch_optional(&mut *$tx).await?;
+            let Some((order_id, status)) = order else { continue };
+            sqlx::query("UPDATE lab_results SET exam_order_id = $1 WHERE id = $2")
+                .bind(order_id).bind(result_id).execute(&mut *$tx).await?;
+            let open = gongti_core::exam::orders::OrderStatus::parse(&status)
+                .is_some_and(|s| s.is_open());
+            if !open || !r.status.counts() {
+                continue;
+            }
+            sqlx::query("UPDATE exam_orders SET status = 'completed', changed_at_us = $2 WHERE id = $1")
+                .bind(order_id).bind(now_us).execute(&mut *$tx).await?;
+            sqlx::query(
+                "INSERT INTO exam_order_events (order_id, status, at_us, note)
+                 VALUES ($1, 'completed', $2, '检验结果已回传 (results received)')",
+            )
+            .bind(order_id).bind(now_us).execute(&mut *$tx).await?;
+            sqlx::query(
+                "UPDATE care_relationships SET until_us = $2
+                 WHERE id = (SELECT care_relationship_id FROM exam_orders WHERE id = $1)",
+            )
+            .bind(order_id).bind(now_us + orders::CENTRE_ACCESS_AFTER_US)
+            .execute(&mut *$tx).await?;
+            completed_orders.push(order_id.to_string());
+        }
         sqlx::query("UPDATE hl7_messages SET results = $2 WHERE id = $1")
             .bind(message_id).bind((created.len() + updated.len()) as i64)
             .execute(&mut *$tx).await?;
@@ -332,6 +379,11 @@ macro_rules! keep_lab_results_in {
             if !updated.is_empty() {
                 let ids: Vec<String> = updated.iter().map(i64::to_string).collect();
                 detail = format!("{detail} updated {}", ids.join(",")).trim().to_owned();
+            }
+            if !completed_orders.is_empty() {
+                detail = format!("{detail} orders completed {}", completed_orders.join(","))
+                    .trim()
+                    .to_owned();
             }
             if !flagged.is_empty() {
                 // the critical values detected, each notified to the resident's institution

@@ -83,11 +83,11 @@ pub struct LabResultRecord {
     pub version: Version,
 }
 
-const COLUMNS: &str = "id, resident_id, source_system, source_id, test, loinc, code_system, display, value_centi, \
+pub(crate) const COLUMNS: &str = "id, resident_id, source_system, source_id, test, loinc, code_system, display, value_centi, \
                        value_text, unit, reference_range, flags, status, critical, reported, collected_on, \
                        collected_at_us, institution_id, created_at_us, hl7_message_id, version, version_at_us";
 
-fn record(row: &impl RowExt) -> Result<LabResultRecord> {
+pub(crate) fn record(row: &impl RowExt) -> Result<LabResultRecord> {
     let test = row.text("test")?;
     let corrupt = |what: &str| StoreError::Corrupt(format!("lab result {what}"));
     let created_at_us = row.i64("created_at_us")?;

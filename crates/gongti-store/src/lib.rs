@@ -63,7 +63,9 @@ pub use consultations::{ConsultationBox, ConsultationRecord, FileInfo, NewConsul
 pub use contracts::{ContractRecord, ContractWrite, NewPackage, OpenContract, PackageRecord};
 pub use coverage_counts::ContractCoverage;
 pub use exam::{
-    CriticalStepWrite, CriticalValueRecord, Hl7MessageRecord, LabIntake, NewHl7Message, Received,
+    CENTRE_ACCESS_AFTER_US, CentreRecord, CriticalStepWrite, CriticalValueRecord, ExamOrderRecord,
+    Hl7MessageRecord, LabIntake, NewCentre, NewExamOrder, NewHl7Message, OrderEventRecord,
+    OrderList, OrderStepWrite, PriorLabResult, Received, RecognitionFigures,
 };
 pub use idempotency::IdempotentStart;
 pub use import::{

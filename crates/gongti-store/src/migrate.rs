@@ -203,6 +203,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0032_lab_intake.sql"),
         postgres: include_str!("../migrations/postgres/0032_lab_intake.sql"),
     },
+    Migration {
+        version: 33,
+        name: "exam_orders",
+        sqlite: include_str!("../migrations/sqlite/0033_exam_orders.sql"),
+        postgres: include_str!("../migrations/postgres/0033_exam_orders.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

@@ -598,6 +598,27 @@ impl Store {
         row.map(|(r,)| r).ok_or(StoreError::NotFound)
     }
 
+    /// The names of residents by id (for lists that show whose a row is).
+    pub async fn resident_names(
+        &self,
+        ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, String>> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in ids.chunks(500) {
+            let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
+            // ids are numbers: written into the statement, not bound one by one
+            let sql = format!(
+                "SELECT id, name FROM residents WHERE id IN ({})",
+                list.join(", ")
+            );
+            let rows: Vec<(i64, String)> = on_read!(self, pool => {
+                sqlx::query_as(trusted(&sql)).fetch_all(pool).await?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
     pub async fn resident_count(&self) -> Result<i64> {
         let (n,): (i64,) = on_read!(self, pool => sqlx::query_as("SELECT COUNT(*) FROM residents").fetch_one(pool).await)?;
         Ok(n)

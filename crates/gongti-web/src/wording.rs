@@ -328,10 +328,16 @@ pub(crate) fn audit_action(code: &str) -> (String, String) {
         "department" => ("科室", "department"),
         "team" => ("家庭医生团队", "family-doctor team"),
         "self" => ("本人健康档案", "own health record"),
+        "exam" => ("检查检验", "exam orders"),
+        "critical" => ("危急值", "critical values"),
+        "hl7" => ("检验报文", "laboratory messages"),
         _ => ("记录", "record"),
     };
     let (how_zh, how_en) = match verb.rsplit('.').next().unwrap_or("") {
-        "read" | "read_audit" | "profile" => ("查看", "read"),
+        "read" | "read_audit" | "profile" | "check" => ("查看", "read"),
+        "order" => ("开具", "ordered"),
+        "recognise" => ("互认", "recognised"),
+        "accept" | "confirm" | "complete" | "act" | "reject" => ("处理", "worked on"),
         "list" | "search" | "bookings" | "history" | "patients" | "referral_patients" => {
             ("查询", "listed")
         }

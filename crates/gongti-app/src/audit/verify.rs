@@ -40,7 +40,7 @@ const fn covered(
 /// What creates each record table's rows. `demo.seed` is the demo generator's bulk
 /// load, which names the rows of each batch.
 #[rustfmt::skip]
-pub const COVERED_TABLES: [Covered; 16] = [
+pub const COVERED_TABLES: [Covered; 18] = [
     covered(RecordTable::Residents, "Resident", &["resident.create", "demo.seed"]),
     covered(RecordTable::Contracts, "Contract", &["contract.sign", "contract.renew", "contract.switch", "demo.seed"]),
     covered(RecordTable::Enrolments, "EpisodeOfCare", &["chronic.enrol", "demo.seed"]),
@@ -57,6 +57,8 @@ pub const COVERED_TABLES: [Covered; 16] = [
     covered(RecordTable::Staff, "Staff", &["staff.create", "demo.seed"]),
     covered(RecordTable::Institutions, "Institution", &["institution.create", "demo.seed"]),
     covered(RecordTable::Hl7Messages, "Hl7Message", &["hl7.receive"]),
+    covered(RecordTable::ExamOrders, "ExamOrder", &["exam.order"]),
+    covered(RecordTable::ExamRecognitions, "ExamRecognition", &["exam.recognise"]),
 ];
 
 /// Rows of a record table that no record names.

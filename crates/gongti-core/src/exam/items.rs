@@ -123,18 +123,8 @@ impl LabItems {
     }
 
     pub fn parse(items: &str, sources: &str) -> Result<LabItems, Vec<TableProblem>> {
-        let sources = Table::parse("exam/sources.tsv", sources, &["id", "citation"])?;
-        let known: Vec<&str> = sources
-            .rows()
-            .iter()
-            .map(|r| sources.cell(r, "id"))
-            .collect();
-        let version = items
-            .lines()
-            .find_map(|l| l.strip_prefix("# table_version "))
-            .map(str::trim)
-            .unwrap_or("")
-            .to_owned();
+        let known = crate::tsv::source_ids("exam/sources.tsv", sources)?;
+        let version = crate::tsv::table_version(items);
         let table = Table::parse(
             "exam/items.tsv",
             items,

@@ -186,6 +186,9 @@ pub struct PreparedResult {
     /// The order's number at the laboratory (or the placer's) and the code: the key
     /// under which a correction finds what it corrects.
     pub source_id: String,
+    /// The placer's order number (OBR-2), `""` when none: a Gongti order's number
+    /// links the result to its order.
+    pub placer: String,
     /// LOINC when the sender gave one, else the local code.
     pub code: String,
     pub code_system: String,
@@ -318,6 +321,7 @@ pub fn prepare(
             };
             out.results.push(PreparedResult {
                 source_id,
+                placer: clip(&order.placer),
                 reported: clip(&format!("{} {}", r.value.trim(), r.unit.trim())),
                 code: clip(code),
                 code_system: if is_loinc { "LN".into() } else { clip(system) },

@@ -21,6 +21,8 @@ use crate::AppState;
 use crate::hl7::read_message;
 use crate::views::local;
 
+mod orders;
+
 pub(super) fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/lab-messages", get(page))
@@ -28,6 +30,7 @@ pub(super) fn routes() -> axum::Router<AppState> {
         .route("/critical-values", get(critical_page))
         .route("/critical-values/{id}/confirm", post(confirm))
         .route("/critical-values/{id}/act", post(act))
+        .merge(orders::routes())
 }
 
 fn title(l: Lang) -> &'static str {

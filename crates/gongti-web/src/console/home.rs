@@ -40,6 +40,7 @@ const MY_PRESCRIPTIONS: MenuItem = ("/my-prescriptions", "我的处方", "My pre
 const ONLINE_CLINIC: MenuItem = ("/online-clinic", "在线复诊", "Online clinic");
 const LAB_MESSAGES: MenuItem = ("/lab-messages", "检验报文匹配", "Lab messages to match");
 const CRITICAL: MenuItem = ("/critical-values", "危急值", "Critical values");
+const EXAM_ORDERS: MenuItem = ("/exam-orders", "检查检验单", "Exam orders");
 
 /// The family-doctor team's roles (家庭医生团队), who share the workstation.
 fn in_team(role: Role) -> bool {
@@ -56,6 +57,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             WORKSTATION,
             CRITICAL,
             RESIDENTS,
+            EXAM_ORDERS,
             REFERRALS,
             CONSULTATIONS,
             ONLINE_CLINIC,
@@ -75,6 +77,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
         Role::Specialist => &[
             REFERRALS,
             CRITICAL,
+            EXAM_ORDERS,
             CONSULTATIONS,
             SCHEDULES,
             RESIDENTS,
@@ -89,6 +92,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             DRUG_RULES,
             LAB_MESSAGES,
             CRITICAL,
+            EXAM_ORDERS,
             DASHBOARD,
         ],
         Role::DistrictOfficer => &[DASHBOARD, RESIDENTS],
@@ -96,7 +100,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
         Role::InsuranceOfficer => &[DASHBOARD, SETTLEMENTS],
         Role::CityAdmin => &[ACCOUNTS],
         Role::Pharmacist => &[REVIEW, PHARMACY, DRUG_RULES],
-        Role::ExamReader => &[LAB_MESSAGES],
+        Role::ExamReader => &[EXAM_ORDERS, LAB_MESSAGES],
     }
 }
 
@@ -201,6 +205,30 @@ async fn critical_tile(state: &AppState, c: &Console) -> Markup {
     tile(l, figure, label, "/critical-values", true)
 }
 
+/// The orders waiting at the viewer's hospital's cloud centres (检查检验单).
+async fn exam_orders_tile(state: &AppState, c: &Console) -> Markup {
+    use gongti_app::exam::orders::{ORDERS_PAGE, Worklist};
+    let l = c.lang;
+    let open = state
+        .app
+        .exam_worklist(&c.ctx, Worklist::CentreOpen, None)
+        .await;
+    let figure = open.as_ref().ok().map(|list| {
+        if list.len() as i64 == ORDERS_PAGE {
+            format!("{}+", list.len())
+        } else {
+            list.len().to_string()
+        }
+    });
+    tile(
+        l,
+        figure,
+        ("检查检验单待处理", "exam orders to work"),
+        "/exam-orders",
+        true,
+    )
+}
+
 /// The online clinic's tiles for a prescriber: the visits waiting at their institution
 /// and those they hold (nothing for the team's other roles).
 async fn online_visits(state: &AppState, c: &Console) -> Markup {
@@ -294,7 +322,11 @@ pub(super) async fn home(
     } else if p.role == Role::Specialist {
         Some(specialist_tiles(&state, &c).await)
     } else if p.role == Role::InstitutionAdmin {
-        Some(html! { div.tiles #work { (critical_tile(&state, &c).await) } })
+        Some(
+            html! { div.tiles #work { (critical_tile(&state, &c).await) (exam_orders_tile(&state, &c).await) } },
+        )
+    } else if p.role == Role::ExamReader {
+        Some(html! { div.tiles #work { (exam_orders_tile(&state, &c).await) } })
     } else {
         None
     };

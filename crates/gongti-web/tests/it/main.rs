@@ -24,6 +24,7 @@ mod consultations;
 mod contracts;
 mod dispensing;
 mod errors;
+mod exam_orders;
 mod fhir;
 mod fhir_export;
 mod fhir_pharmacy;

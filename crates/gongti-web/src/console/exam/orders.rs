@@ -1,0 +1,644 @@
+//! 检查检验单 in the console (DOMAIN.md §8): the family doctor's order form for a
+//! patient — the item, the cloud centre, the priority and the indication — with the
+//! mutual-recognition warning (互认) when the patient already has a recognised,
+//! in-window result of the item: take it, or order again with one of the six reasons;
+//! the patient's orders and results; the centre's worklist where its readers accept,
+//! start, complete or reject orders; and each order's page with its steps and results.
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use gongti_app::AppError;
+use gongti_app::exam::orders::{OrderForm, Placed, Worklist};
+use gongti_core::exam::orders::{
+    Catalogue, Category, INDICATION_MAX_CHARS, OrderStatus, OrderStep, Priority, REASON_MAX_CHARS,
+    ReorderReason,
+};
+use gongti_store::{ExamOrderRecord, PriorLabResult};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::console::{
+    Console, Lang, csrf_ok, error_box, error_page, form_tokens, layout, status_of,
+};
+use crate::views::local;
+
+pub(in crate::console) fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/residents/{id}/exams", get(resident_exams))
+        .route("/residents/{id}/exam-orders/new", get(order_form_page))
+        .route("/residents/{id}/exam-orders", post(place))
+        .route("/residents/{id}/exam-recognitions", post(recognise))
+        .route("/exam-orders", get(worklist_page))
+        .route("/exam-orders/{id}", get(order_page))
+        .route("/exam-orders/{id}/step", post(step))
+}
+
+fn status_label(l: Lang, s: OrderStatus) -> &'static str {
+    l.t(s.label_zh(), s.label_en())
+}
+
+fn item_label(l: Lang, code: &str) -> String {
+    match Catalogue::builtin().get(code) {
+        Some(i) => l.t(&i.label_zh, &i.label_en).to_owned(),
+        None => code.to_owned(),
+    }
+}
+
+fn status_class(s: OrderStatus) -> &'static str {
+    match s {
+        OrderStatus::Completed => "",
+        OrderStatus::Rejected | OrderStatus::Cancelled => "muted",
+        _ => "warn-text",
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct NewParams {
+    item: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct OrderFields {
+    csrf: String,
+    #[serde(default)]
+    item: String,
+    #[serde(default)]
+    centre: String,
+    #[serde(default)]
+    priority: String,
+    #[serde(default)]
+    indication: String,
+    #[serde(default)]
+    reorder_reason: String,
+    #[serde(default)]
+    reorder_text: String,
+}
+
+/// The warning shown when recognised results exist: each result with its laboratory,
+/// its mark and day; a button to take it; the reasons to order again anyway.
+fn recognition_warning(
+    l: Lang,
+    csrf: &str,
+    resident_id: i64,
+    item: &str,
+    found: &[PriorLabResult],
+    fields: &OrderFields,
+) -> Markup {
+    html! {
+        section.card.warn #recognition role="alert" {
+            h2 { (l.t("互认提示：该患者已有可互认的检验结果", "Mutual recognition: the patient has a recognised result")) }
+            p { (l.t(
+                "以下结果在互认有效期内，可直接采用，无需重复检查（检查检验结果互认，国卫医发〔2022〕6号）。如确需复查，请选择理由后继续开单；本提示不会阻止开单。",
+                "These results are within their recognition window and can be used instead of a new test (国卫医发〔2022〕6号). To order again anyway, give one of the reasons; this warning never blocks.")) }
+            table {
+                tr { th { (l.t("项目", "Item")) } th { (l.t("结果", "Result")) } th { (l.t("采集日期", "Collected")) } th { (l.t("检验机构", "Laboratory")) } th { (l.t("互认标识", "Mark")) } th {} }
+                @for p in found {
+                    @let r = &p.result;
+                    tr {
+                        td { (r.display) }
+                        td { strong { (r.value_text) } " " (r.unit) @if !r.reference_range.is_empty() { span.muted { " (" (r.reference_range) ")" } } }
+                        td { (r.collected_on) }
+                        td { (p.institution_name) }
+                        td { span.badge { (p.hr_scope) } }
+                        td {
+                            form method="post" action=(format!("/residents/{resident_id}/exam-recognitions")) {
+                                (form_tokens(csrf))
+                                input type="hidden" name="item" value=(item);
+                                input type="hidden" name="lab_result_id" value=(r.id);
+                                button.primary type="submit" { (l.t("采用此结果（互认）", "Use this result")) }
+                            }
+                        }
+                    }
+                }
+            }
+            fieldset {
+                legend { (l.t("仍需重新检查的理由", "Reason to order again")) }
+                @for r in ReorderReason::ALL {
+                    label.choice {
+                        input type="radio" name="reorder_reason" form="order-form" value=(r.code()) checked[fields.reorder_reason == r.code()];
+                        " " (l.t(r.label_zh(), r.label_en()))
+                    }
+                }
+                label { (l.t("说明（选择“其他”时必填，200字以内）", "Explanation (required for “other”, up to 200 characters)"))
+                    input name="reorder_text" form="order-form" maxlength=(REASON_MAX_CHARS) value=(fields.reorder_text); }
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn render_form(
+    state: &AppState,
+    c: &Console,
+    resident_id: i64,
+    fields: &OrderFields,
+    found: Option<&[PriorLabResult]>,
+    problem: Option<Markup>,
+    status: StatusCode,
+) -> Response {
+    let l = c.lang;
+    let title = l.t("开检查检验单", "New exam order");
+    let resident = match state.app.read_resident(&c.ctx, resident_id, None).await {
+        Ok(v) => v.record,
+        Err(e) => return error_page(c, title, &e),
+    };
+    let centres = match state.app.exam_centres().await {
+        Ok(c) => c,
+        Err(e) => return error_page(c, title, &e),
+    };
+    let csrf = c.session.csrf.as_deref().unwrap_or("");
+    let chosen_item = Catalogue::builtin().get(fields.item.trim());
+    let priority = if fields.priority.is_empty() {
+        "routine"
+    } else {
+        fields.priority.as_str()
+    };
+    let body = html! {
+        h1 { (title) " · " a href=(format!("/residents/{resident_id}/exams")) { (resident.name) } }
+        @if let Some(p) = problem { (p) }
+        @if let (Some(found), Some(item)) = (found, chosen_item) {
+            @if !found.is_empty() { (recognition_warning(l, csrf, resident_id, &item.code, found, fields)) }
+        }
+        @match chosen_item {
+            // first the item, so that its recognised results and centres can be shown
+            None => {
+                form.card.exam-order #item-form method="get" action=(format!("/residents/{resident_id}/exam-orders/new")) {
+                    label { (l.t("检查检验项目", "Item"))
+                        select name="item" required {
+                            option value="" { (l.t("请选择", "Choose")) }
+                            @for cat in Category::ALL {
+                                optgroup label=(l.t(cat.label_zh(), cat.label_en())) {
+                                    @for i in Catalogue::builtin().items().iter().filter(|i| i.category == cat) {
+                                        option value=(i.code) selected[fields.item == i.code] {
+                                            (l.t(&i.label_zh, &i.label_en))
+                                            @if let Some(r) = &i.recognition { " · " (r.scope) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    button.primary type="submit" { (l.t("下一步", "Next")) }
+                }
+            }
+            Some(item) => {
+                form.card.exam-order #order-form method="post" action=(format!("/residents/{resident_id}/exam-orders")) {
+                    (form_tokens(csrf))
+                    input type="hidden" name="item" value=(item.code);
+                    p { (l.t("检查检验项目：", "Item: ")) strong { (l.t(&item.label_zh, &item.label_en)) }
+                        " (" (l.t(item.category.label_zh(), item.category.label_en())) ") "
+                        a href=(format!("/residents/{resident_id}/exam-orders/new")) { (l.t("更换项目", "another item")) } }
+                    label { (l.t("执行中心", "Centre"))
+                        select name="centre" required {
+                            @for (n, centre) in centres.iter().filter(|c| c.kind == item.category).enumerate() {
+                                option value=(centre.id) selected[fields.centre == centre.id.to_string() || (fields.centre.is_empty() && n == 0)] {
+                                    (centre.institution_name) " · " (centre.name)
+                                }
+                            }
+                        }
+                    }
+                    fieldset {
+                        legend { (l.t("优先级", "Priority")) }
+                        @for p in Priority::ALL {
+                            label.choice { input type="radio" name="priority" value=(p.code()) checked[priority == p.code()]; " " (l.t(p.label_zh(), p.label_en())) }
+                        }
+                    }
+                    label { (l.t("临床诊断与检查目的", "Clinical indication"))
+                        textarea name="indication" required maxlength=(INDICATION_MAX_CHARS) { (fields.indication) } }
+                    button.primary type="submit" { (l.t("提交检查检验单", "Place the order")) }
+                }
+            }
+        }
+        p.muted { (l.t(
+            "检验项目由云检验中心执行，结果经 HL7 回传后自动归档；影像与心电检查由基层设备按检查单号（Accession Number）获取工作列表。",
+            "Laboratory items are run by the cloud laboratory and their results filed when they arrive over HL7; imaging and ECG devices fetch the order by its accession number.")) }
+    };
+    (status, layout(c, title, body)).into_response()
+}
+
+async fn order_form_page(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Query(q): Query<NewParams>,
+) -> Response {
+    let fields = OrderFields {
+        item: q.item.unwrap_or_default(),
+        ..OrderFields::default()
+    };
+    // an item chosen beforehand shows its warning at once
+    let found = match fields.item.is_empty() {
+        true => None,
+        false => match state.app.exam_order_check(&c.ctx, id, &fields.item).await {
+            Ok(found) => Some(found),
+            Err(e @ AppError::Invalid(_)) => {
+                let problem = error_box(c.lang, &e);
+                let blank = OrderFields::default();
+                return render_form(&state, &c, id, &blank, None, Some(problem), status_of(&e))
+                    .await;
+            }
+            Err(e) => return error_page(&c, c.lang.t("开检查检验单", "New exam order"), &e),
+        },
+    };
+    render_form(
+        &state,
+        &c,
+        id,
+        &fields,
+        found.as_deref(),
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn place(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Form(fields): Form<OrderFields>,
+) -> Response {
+    if !csrf_ok(&c, &fields.csrf) {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let form = OrderForm {
+        item: &fields.item,
+        centre_id: fields.centre.trim().parse().ok(),
+        priority: &fields.priority,
+        indication: &fields.indication,
+        reorder_reason: Some(fields.reorder_reason.as_str()).filter(|r| !r.is_empty()),
+        reorder_text: &fields.reorder_text,
+    };
+    match state.app.place_exam_order(&c.ctx, id, &form).await {
+        Ok(Placed::Order(order)) => {
+            Redirect::to(&format!("/exam-orders/{}?placed=1", order.id)).into_response()
+        }
+        Ok(Placed::Recognised(found)) => {
+            render_form(&state, &c, id, &fields, Some(&found), None, StatusCode::OK).await
+        }
+        Err(AppError::Forbidden) => error_page(
+            &c,
+            c.lang.t("开检查检验单", "New exam order"),
+            &AppError::Forbidden,
+        ),
+        Err(e) => {
+            // a reason problem keeps the warning on screen
+            let found = state
+                .app
+                .exam_order_check(&c.ctx, id, &fields.item)
+                .await
+                .ok();
+            let status = status_of(&e);
+            let problem = error_box(c.lang, &e);
+            render_form(
+                &state,
+                &c,
+                id,
+                &fields,
+                found.as_deref(),
+                Some(problem),
+                status,
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RecogniseFields {
+    csrf: String,
+    item: String,
+    lab_result_id: i64,
+}
+
+async fn recognise(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Form(f): Form<RecogniseFields>,
+) -> Response {
+    if !csrf_ok(&c, &f.csrf) {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    match state
+        .app
+        .recognise_exam_result(&c.ctx, id, &f.item, f.lab_result_id)
+        .await
+    {
+        Ok(_) => {
+            Redirect::to(&format!("/residents/{id}/exams?recognised={}", f.item)).into_response()
+        }
+        Err(e) => error_page(&c, c.lang.t("结果互认", "Result recognition"), &e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct ExamsParams {
+    recognised: Option<String>,
+}
+
+fn orders_table(l: Lang, orders: &[ExamOrderRecord], names: Option<&[String]>) -> Markup {
+    html! {
+        table.orders {
+            tr {
+                th { (l.t("检查单号", "Accession")) }
+                @if names.is_some() { th { (l.t("患者", "Patient")) } }
+                th { (l.t("项目", "Item")) } th { (l.t("优先级", "Priority")) }
+                th { (l.t("开单", "Ordered")) } th { (l.t("执行中心", "Centre")) } th { (l.t("状态", "Status")) }
+            }
+            @for (n, o) in orders.iter().enumerate() {
+                tr {
+                    td { a href=(format!("/exam-orders/{}", o.id)) { (o.accession_number) } }
+                    @if let Some(names) = names { td { (names.get(n).map(String::as_str).unwrap_or("")) } }
+                    td { (item_label(l, &o.item_code)) }
+                    td { (l.t(o.priority.label_zh(), o.priority.label_en())) }
+                    td { (local(o.created_at_us)) " · " (o.ordered_by_name) br; span.muted { (o.placer_institution_name) } }
+                    td { (o.centre_name) br; span.muted { (o.centre_institution_name) } }
+                    td { span class=(status_class(o.status)) { (status_label(l, o.status)) } }
+                }
+            }
+        }
+    }
+}
+
+async fn resident_exams(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Query(q): Query<ExamsParams>,
+) -> Response {
+    let l = c.lang;
+    let title = l.t("检查检验", "Exams and results");
+    let resident = match state.app.read_resident(&c.ctx, id, None).await {
+        Ok(v) => v.record,
+        Err(e) => return error_page(&c, title, &e),
+    };
+    let orders = match state.app.resident_exam_orders(&c.ctx, id).await {
+        Ok(o) => o,
+        Err(e) => return error_page(&c, title, &e),
+    };
+    let results = match state.app.resident_lab_results(&c.ctx, id).await {
+        Ok(r) => r,
+        Err(e) => return error_page(&c, title, &e),
+    };
+    let may_order = matches!(
+        c.session.principal.role,
+        gongti_core::role::Role::FamilyDoctor | gongti_core::role::Role::Specialist
+    );
+    let body = html! {
+        h1 { (title) " · " a href=(format!("/residents/{id}")) { (resident.name) } }
+        @if let Some(item) = &q.recognised {
+            p.saved role="status" { (l.t("已采用互认结果，未重复开单：", "Recognised result used, no new order: ")) (item_label(l, item)) }
+        }
+        @if may_order { p { a.button href=(format!("/residents/{id}/exam-orders/new")) { (l.t("开检查检验单", "New exam order")) } } }
+        h2 { (l.t("检查检验单", "Orders")) }
+        @if orders.is_empty() { p.muted { (l.t("暂无检查检验单。", "No order yet.")) } }
+        @else { (orders_table(l, &orders, None)) }
+        h2 { (l.t("检验结果（各机构）", "Laboratory results (every institution)")) }
+        @if results.is_empty() { p.muted { (l.t("暂无检验结果。", "No laboratory result yet.")) } }
+        @else {
+            table #lab-results {
+                tr { th { (l.t("采集日期", "Collected")) } th { (l.t("项目", "Item")) } th { (l.t("结果", "Result")) } th { (l.t("参考范围", "Range")) } th { (l.t("状态", "Status")) } }
+                @for r in &results {
+                    tr {
+                        td { (r.collected_on) }
+                        td { (if r.display.is_empty() { r.loinc.as_str() } else { r.display.as_str() }) }
+                        td {
+                            @if r.critical.is_some() { strong.bad { (r.value_text) " " (r.unit) } }
+                            @else if !r.flags.is_empty() && r.flags != "N" { strong { (r.value_text) " " (r.unit) } " " span.warn { (r.flags) } }
+                            @else { (r.value_text) " " (r.unit) }
+                        }
+                        td.muted { (r.reference_range) }
+                        td { ({ let (zh, en) = crate::wording::lab_status(r.status); l.t(zh, en) }) }
+                    }
+                }
+            }
+        }
+    };
+    layout(&c, title, body).into_response()
+}
+
+#[derive(Deserialize, Default)]
+struct ListParams {
+    list: Option<String>,
+    before: Option<i64>,
+}
+
+async fn worklist_page(
+    State(state): State<AppState>,
+    c: Console,
+    Query(q): Query<ListParams>,
+) -> Response {
+    use gongti_core::role::Role;
+    let l = c.lang;
+    let title = l.t("检查检验单", "Exam orders");
+    let role = c.session.principal.role;
+    let centre = matches!(role, Role::ExamReader | Role::InstitutionAdmin);
+    let which = match (q.list.as_deref(), centre) {
+        (Some("done"), true) => Worklist::CentreDone,
+        (Some("placed"), _) | (_, false) => Worklist::Placed,
+        _ => Worklist::CentreOpen,
+    };
+    let list = match state.app.exam_worklist(&c.ctx, which, q.before).await {
+        Ok(list) => list,
+        Err(e) => return error_page(&c, title, &e),
+    };
+    let names: Vec<String> = list.iter().map(|o| o.resident_name.clone()).collect();
+    let orders: Vec<ExamOrderRecord> = list.into_iter().map(|o| o.order).collect();
+    let next = (orders.len() as i64 == gongti_app::exam::orders::ORDERS_PAGE)
+        .then(|| orders.last().map(|o| o.id))
+        .flatten();
+    let list_code = match which {
+        Worklist::CentreOpen => "open",
+        Worklist::CentreDone => "done",
+        Worklist::Placed => "placed",
+    };
+    let body = html! {
+        h1 { (title) }
+        @if centre {
+            nav.tabs {
+                a href="/exam-orders?list=open" aria-current=[(which == Worklist::CentreOpen).then_some("page")] { (l.t("待处理", "To work")) }
+                a href="/exam-orders?list=done" aria-current=[(which == Worklist::CentreDone).then_some("page")] { (l.t("已结束", "Done")) }
+            }
+            p.muted { (l.t("本院云检查中心收到的检查检验单：接收后开始检查；检验结果经 HL7 回传后自动完成。", "Orders sent to this hospital's cloud centres: accept, then start; a laboratory order completes when its results arrive over HL7.")) }
+        } @else {
+            p.muted { (l.t("本机构开具的检查检验单。为患者开单请从居民档案进入“检查检验”。", "Orders this institution placed. To order for a patient, open their record → Exams.")) }
+        }
+        @if orders.is_empty() { p.card { (l.t("没有检查检验单。", "No order.")) } }
+        @else { (orders_table(l, &orders, Some(&names))) }
+        @if let Some(before) = next {
+            p { a href=(format!("/exam-orders?list={list_code}&before={before}")) { (l.t("下一页 →", "Next page →")) } }
+        }
+    };
+    layout(&c, title, body).into_response()
+}
+
+#[derive(Deserialize, Default)]
+struct OrderParams {
+    placed: Option<u8>,
+    done: Option<String>,
+}
+
+async fn render_order(
+    state: &AppState,
+    c: &Console,
+    id: i64,
+    q: &OrderParams,
+    problem: Option<Markup>,
+    status: StatusCode,
+) -> Response {
+    let l = c.lang;
+    let title = l.t("检查检验单", "Exam order");
+    let v = match state.app.exam_order_view(&c.ctx, id).await {
+        Ok(v) => v,
+        Err(e) => return error_page(c, title, &e),
+    };
+    let o = &v.order;
+    let csrf = c.session.csrf.as_deref().unwrap_or("");
+    let body = html! {
+        h1 { (item_label(l, &o.item_code)) " · " a href=(format!("/residents/{}/exams", o.resident_id)) { (v.resident_name) } }
+        @if q.placed.is_some() { p.saved role="status" { (l.t("检查检验单已提交至 ", "Order sent to ")) (o.centre_name) } }
+        @if let Some(done) = q.done.as_deref().and_then(OrderStatus::parse) { p.saved role="status" { (l.t("已处理，当前状态：", "Done; now: ")) (status_label(l, done)) } }
+        @if let Some(p) = problem { (p) }
+        div.card {
+            dl.profile {
+                dt { (l.t("状态", "Status")) } dd { span class=(status_class(o.status)) { (status_label(l, o.status)) } @if let Some(r) = &o.status_reason { " · " (r) } }
+                dt { (l.t("检查单号（Accession）", "Accession number")) } dd.id { (o.accession_number) }
+                dt { (l.t("申请单号（Placer）", "Placer number")) } dd.id { (o.placer_number) }
+                dt { (l.t("优先级", "Priority")) } dd { (l.t(o.priority.label_zh(), o.priority.label_en())) }
+                dt { (l.t("临床诊断与检查目的", "Indication")) } dd { (o.indication) }
+                dt { (l.t("开单", "Ordered by")) } dd { (o.ordered_by_name) " · " (o.placer_institution_name) " · " (local(o.created_at_us)) }
+                dt { (l.t("执行中心", "Centre")) } dd { (o.centre_name) " · " (o.centre_institution_name) }
+                @if let Some(r) = o.reorder_reason {
+                    dt { (l.t("重复检查理由", "Ordered again because")) }
+                    dd { (l.t(r.label_zh(), r.label_en())) @if let Some(t) = o.reorder_text.as_deref().filter(|t| !t.is_empty()) { "：" (t) } }
+                }
+            }
+        }
+        @if v.may_work && o.status.is_open() {
+            section.card #work {
+                h2 { (l.t("处理", "Work on it")) }
+                div.actions {
+                    @if o.status == OrderStatus::Received {
+                        form.step method="post" action=(format!("/exam-orders/{id}/step")) { (form_tokens(csrf)) input type="hidden" name="step" value="accept"; button.primary type="submit" { (l.t("接收", "Accept")) } }
+                    }
+                    @if matches!(o.status, OrderStatus::Received | OrderStatus::Accepted) {
+                        form.step method="post" action=(format!("/exam-orders/{id}/step")) { (form_tokens(csrf)) input type="hidden" name="step" value="start"; button.primary type="submit" { (l.t("开始检查（已采样）", "Start (specimen taken)")) } }
+                    }
+                    form.step method="post" action=(format!("/exam-orders/{id}/step")) { (form_tokens(csrf)) input type="hidden" name="step" value="complete"; button.primary type="submit" { (l.t("标记完成", "Mark completed")) } }
+                }
+                @if matches!(o.status, OrderStatus::Received | OrderStatus::Accepted) {
+                    form method="post" action=(format!("/exam-orders/{id}/step")) {
+                        (form_tokens(csrf))
+                        input type="hidden" name="step" value="reject";
+                        label { (l.t("拒收理由", "Reason to reject")) input name="reason" required maxlength=(REASON_MAX_CHARS); }
+                        button.secondary type="submit" { (l.t("拒收", "Reject")) }
+                    }
+                }
+            }
+        }
+        @if v.may_cancel && matches!(o.status, OrderStatus::Received | OrderStatus::Accepted) {
+            form.card method="post" action=(format!("/exam-orders/{id}/step")) {
+                (form_tokens(csrf))
+                input type="hidden" name="step" value="cancel";
+                label { (l.t("撤销理由", "Reason to cancel")) input name="reason" required maxlength=(REASON_MAX_CHARS); }
+                button.secondary type="submit" { (l.t("撤销检查检验单", "Cancel the order")) }
+            }
+        }
+        h2 { (l.t("结果", "Results")) }
+        @if v.results.is_empty() { p.muted { (l.t("尚无结果。", "No result yet.")) } }
+        @else {
+            table {
+                tr { th { (l.t("项目", "Item")) } th { (l.t("结果", "Result")) } th { (l.t("参考范围", "Range")) } th { (l.t("状态", "Status")) } }
+                @for r in &v.results {
+                    tr {
+                        td { (r.display) }
+                        td { @if r.critical.is_some() { strong.bad { (r.value_text) " " (r.unit) } } @else { (r.value_text) " " (r.unit) } }
+                        td.muted { (r.reference_range) }
+                        td { ({ let (zh, en) = crate::wording::lab_status(r.status); l.t(zh, en) }) }
+                    }
+                }
+            }
+        }
+        h2 { (l.t("流程记录", "Timeline")) }
+        ol.timeline {
+            @for e in &v.events {
+                li { (local(e.at_us)) " · " strong { (status_label(l, e.status)) } " · "
+                    (e.staff_name.as_deref().unwrap_or(l.t("检验系统", "laboratory system")))
+                    @if let Some(n) = &e.note { " · " (n) } }
+            }
+        }
+    };
+    (status, layout(c, title, body)).into_response()
+}
+
+async fn order_page(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Query(q): Query<OrderParams>,
+) -> Response {
+    render_order(&state, &c, id, &q, None, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+struct StepFields {
+    csrf: String,
+    step: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn step(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Form(f): Form<StepFields>,
+) -> Response {
+    if !csrf_ok(&c, &f.csrf) {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let l = c.lang;
+    let step = match f.step.as_str() {
+        "accept" => OrderStep::Accept,
+        "start" => OrderStep::Start,
+        "complete" => OrderStep::Complete,
+        "reject" => OrderStep::Reject { reason: &f.reason },
+        "cancel" => OrderStep::Cancel { reason: &f.reason },
+        _ => {
+            let e = AppError::invalid("step", gongti_core::problem::Problem::UnknownCode);
+            return render_order(
+                &state,
+                &c,
+                id,
+                &OrderParams::default(),
+                Some(error_box(l, &e)),
+                status_of(&e),
+            )
+            .await;
+        }
+    };
+    match state.app.exam_order_step(&c.ctx, id, step).await {
+        Ok(o) => {
+            Redirect::to(&format!("/exam-orders/{id}?done={}", o.status.code())).into_response()
+        }
+        Err(AppError::Forbidden) => {
+            error_page(&c, l.t("检查检验单", "Exam order"), &AppError::Forbidden)
+        }
+        Err(e) => {
+            let status = status_of(&e);
+            render_order(
+                &state,
+                &c,
+                id,
+                &OrderParams::default(),
+                Some(error_box(l, &e)),
+                status,
+            )
+            .await
+        }
+    }
+}
