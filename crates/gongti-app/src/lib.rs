@@ -11,6 +11,7 @@ pub mod consultations;
 pub mod contracts;
 pub mod demo;
 pub mod demo_chronic;
+mod demo_exam;
 mod demo_pharmacy;
 mod demo_scheduling;
 mod error;

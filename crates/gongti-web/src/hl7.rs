@@ -508,6 +508,22 @@ pub fn oru_message(
     collected: OffsetDateTime,
     obx: &[&str],
 ) -> String {
+    let placer = format!("PL-{control_id}");
+    oru_message_for(
+        control_id, &placer, facility, id_number, name, collected, obx,
+    )
+}
+
+/// [`oru_message`] for an order with its placer number (OBR-2).
+pub fn oru_message_for(
+    control_id: &str,
+    placer: &str,
+    facility: &str,
+    id_number: &str,
+    name: &str,
+    collected: OffsetDateTime,
+    obx: &[&str],
+) -> String {
     let at = collected.to_offset(gongti_app::DISPLAY_OFFSET);
     let stamp = format!(
         "{:04}{:02}{:02}{:02}{:02}{:02}+0800",
@@ -521,7 +537,7 @@ pub fn oru_message(
     let mut out = format!(
         "MSH|^~\\&|LIS|{facility}|{OUR_APPLICATION}||{stamp}||ORU^R01^ORU_R01|{control_id}|P|2.5.1||||||UNICODE UTF-8\r\
          PID|1||{id_number}^^^&2.16.156.10011.1.3&ISO^ID||{name}\r\
-         OBR|1|PL-{control_id}|FL-{control_id}|24323-8^生化^LN|||{stamp}\r"
+         OBR|1|{placer}|FL-{control_id}|24323-8^生化^LN|||{stamp}\r"
     );
     for (n, fields) in obx.iter().enumerate() {
         out.push_str(&format!("OBX|{}|{fields}\r", n + 1));
@@ -530,21 +546,23 @@ pub fn oru_message(
 }
 
 /// The demo region's laboratory day (DOMAIN.md §8): the cloud laboratory at
-/// `facility` sends, for each of `patients` (ID number, name), a chemistry panel with
-/// an HbA1c and a fasting glucose — the first with a critical potassium —, and one
-/// message for a person nobody registered, held for matching. Returns the answers.
+/// `facility` sends, for each of `patients` (ID number, name, the placer number of the
+/// order it answers), a chemistry panel with an HbA1c and a fasting glucose — the first
+/// with a critical potassium —, and one message for a person nobody registered, held
+/// for matching. Returns the answers.
 pub async fn seed_demo_lab_day(
     app: &gongti_app::App,
     facility: &str,
-    patients: &[(String, String)],
+    patients: &[(String, String, String)],
 ) -> gongti_app::AppResult<Vec<LabAnswer>> {
     let collected = app.now() - time::Duration::hours(3);
     let mut messages = Vec::new();
-    for (i, (id_number, name)) in patients.iter().enumerate() {
+    for (i, (id_number, name, placer)) in patients.iter().enumerate() {
         let potassium = if i == 0 { "6.8" } else { "4.3" };
         let flag = if i == 0 { "HH" } else { "N" };
-        messages.push(oru_message(
+        messages.push(oru_message_for(
             &format!("DEMO-LAB-{i}"),
+            placer,
             facility,
             id_number,
             name,

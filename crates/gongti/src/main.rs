@@ -852,9 +852,10 @@ const TIANJIN_RESIDENTS: u64 = 13_600_000;
 
 /// Seeds the demo region when the store holds no institution; returns the demo
 /// password when it was just chosen.
-/// The demo's laboratory day over the same intake as MLLP: the cloud laboratory (the
-/// specialist's hospital) reports on the demo's `patient` and the family doctor's
-/// diabetes patients (three in all; the first with a critical potassium) and sends one
+/// The demo's laboratory day over the same intake as MLLP: the family doctor orders an
+/// HbA1c for the demo's `patient` and their diabetes patients (three in all) — and a
+/// chest X-ray and an ECG for `patient` —, the cloud laboratory (the specialist's
+/// hospital) reports on each order (the first with a critical potassium) and sends one
 /// report for nobody registered, held for matching (`/lab-messages`). Returns how many
 /// messages were answered AA.
 async fn seed_demo_lab_day(app: &App) -> anyhow::Result<usize> {
@@ -878,9 +879,10 @@ async fn seed_demo_lab_day(app: &App) -> anyhow::Result<usize> {
     };
     // the demo's own `patient` first, so that her phone shows a laboratory's report
     let mut patients = Vec::new();
-    if let Some(account) = store.patient_account_by_username("patient").await? {
+    let own = store.patient_account_by_username("patient").await?;
+    if let Some(account) = &own {
         let r = store.resident(account.resident_id).await?;
-        patients.push((r.id_number.as_str().to_owned(), r.name.clone()));
+        patients.push((r.id, r.id_number.as_str().to_owned(), r.name.clone()));
     }
     let mut after = None;
     'pages: loop {
@@ -893,8 +895,8 @@ async fn seed_demo_lab_day(app: &App) -> anyhow::Result<usize> {
                     && e.disease == gongti_core::chronic::Disease::Diabetes
                     && e.ended_on.is_none()
             });
-            if diabetic && !patients.iter().any(|(n, _)| n == r.id_number.as_str()) {
-                patients.push((r.id_number.as_str().to_owned(), r.name.clone()));
+            if diabetic && !patients.iter().any(|(id, _, _)| *id == r.id) {
+                patients.push((r.id, r.id_number.as_str().to_owned(), r.name.clone()));
                 if patients.len() == 3 {
                     break 'pages;
                 }
@@ -905,6 +907,17 @@ async fn seed_demo_lab_day(app: &App) -> anyhow::Result<usize> {
             None => break,
         }
     }
+    // the doctor's orders first: the laboratory's reports answer them
+    let ids: Vec<i64> = patients.iter().map(|(id, _, _)| *id).collect();
+    let placers = app
+        .seed_demo_exam_orders(&ids, own.map(|a| a.resident_id))
+        .await
+        .map_err(|e| anyhow::anyhow!("the demo's exam orders: {e:?}"))?;
+    let patients: Vec<(String, String, String)> = patients
+        .into_iter()
+        .zip(placers)
+        .map(|((_, id_number, name), placer)| (id_number, name, placer))
+        .collect();
     let answers = gongti_web::hl7::seed_demo_lab_day(app, &facility, &patients)
         .await
         .map_err(|e| anyhow::anyhow!("the demo's laboratory day: {e:?}"))?;

@@ -291,8 +291,8 @@ fn role_card(l: Lang, role: Role) -> Markup {
             "Review the prescriptions doctors issue, the most severe first (Prescription review): pass and sign, return to the prescriber or refuse; fill the prescriptions sent to your pharmacy, hand over one presented at the counter, follow deliveries and count stock (Pharmacy); confirm or disable your institution's drug rules (Drug rules).",
         ),
         Role::ExamReader => (
-            "在“检验报文匹配”中为检验系统发来、未能按身份证号匹配到居民的报告找到对应居民，匹配后结果进入其健康档案。阅片与报告签发将随云检查的后续功能上线。",
-            "Match the laboratory's messages that named nobody registered to the right resident (Lab messages to match); their results then join the resident's record. Reading images and signing reports arrive with the rest of the cloud examination.",
+            "在“检查检验单”中处理基层医生发到本院云检查中心的申请：接收、开始检查、完成或注明理由拒收；检验结果经 HL7 回传后申请自动完成。在“检验报文匹配”中为未能按身份证号匹配到居民的检验报告找到对应居民。阅片与报告签发将随云检查的后续功能上线。",
+            "Work the orders family doctors send to this hospital's cloud centres (Exam orders): accept, start, complete, or reject with a reason; a laboratory order completes when its results arrive over HL7. Match the laboratory's messages that named nobody registered to the right resident (Lab messages to match). Reading images and signing reports arrive with the rest of the cloud examination.",
         ),
         Role::CityAdmin => (
             "管理全市的机构与人员目录，解除被锁定的账号。",

@@ -161,6 +161,48 @@ async fn the_demo_is_deterministic_for_a_seed() {
     assert_eq!(names[0], names[1]);
 }
 
+/// The demo's cloud-examination day (DOMAIN.md §8): the family doctor's HbA1c orders
+/// completed by the laboratory's reports that name them, a chest X-ray waiting at the
+/// imaging centre and an ECG the reader accepted; every order named in the trail.
+#[tokio::test]
+async fn the_demo_holds_the_cloud_examination_day() {
+    use gongti_core::exam::orders::OrderStatus;
+    let dir = gongti_testdb::temp_dir("gongti-cli");
+    let d = dir.to_str().unwrap();
+    let out = gongti(&["demo", "--data-dir", d, "--residents", "300", "--no-serve"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let keys = gongti_store::crypto::DataKeys::load(&dir.join("data.key")).unwrap();
+    let store = gongti_store::Store::open_sqlite_read_only(&dir, keys)
+        .await
+        .unwrap();
+    let patient = store
+        .patient_account_by_username("patient")
+        .await
+        .unwrap()
+        .expect("the demo's patient")
+        .resident_id;
+    let orders = store.exam_orders_of_resident(patient).await.unwrap();
+    let status_of = |item: &str| {
+        orders
+            .iter()
+            .find(|o| o.item_code == item)
+            .map(|o| o.status)
+    };
+    assert_eq!(status_of("HBA1C"), Some(OrderStatus::Completed));
+    assert_eq!(status_of("XR-CHEST"), Some(OrderStatus::Received));
+    assert_eq!(status_of("ECG-12"), Some(OrderStatus::Accepted));
+    let hba1c = orders.iter().find(|o| o.item_code == "HBA1C").unwrap();
+    let results = store.lab_results_of_order(hba1c.id).await.unwrap();
+    assert!(
+        results.iter().any(|r| r.loinc == "4548-4"),
+        "the report answered the order"
+    );
+    store.close().await;
+    drop(store);
+    let verified = gongti(&["audit", "verify", "--data-dir", d]);
+    assert!(verified.status.success(), "{}", text(&verified));
+}
+
 /// Read past the server, the database holds no ID or phone number: they are sealed
 /// with the data key, which lives outside it (DOMAIN.md §10).
 #[tokio::test]
