@@ -9,7 +9,7 @@ use gongti_core::exam::orders::{Category, OrderStep};
 use gongti_core::role::Role;
 
 use crate::exam::orders::{OrderForm, Placed};
-use crate::{App, AppError, AppResult, Ctx, Principal};
+use crate::{App, AppError, AppResult, Ctx};
 
 impl App {
     async fn demo_ctx(&self, username: &str) -> AppResult<Ctx> {
@@ -18,18 +18,8 @@ impl App {
             .user_by_username(username)
             .await?
             .ok_or(AppError::NotFound)?;
-        let staff = self.store.staff_member(user.staff_id).await?;
         Ok(Ctx {
-            principal: Principal {
-                user_id: user.id,
-                username: username.into(),
-                staff_id: staff.id,
-                staff_name: staff.name,
-                role: staff.role,
-                institution_id: staff.institution_id,
-                district_code: staff.district_code,
-                scopes: None,
-            },
+            principal: self.principal_of(&user).await?,
             request_id: None,
         })
     }
