@@ -728,9 +728,11 @@ pub(super) async fn list(
                 .resident_referrals(ctx, patient, None, PATIENT_RECORDS_MAX)
                 .await
                 .map_err(fhir_err)?;
+            let orders = super::exam::patient_orders(state, ctx, patient).await?;
             list.iter()
                 .map(task)
                 .chain(referrals.items.iter().map(super::referral::referral_task))
+                .chain(orders.iter().map(super::exam::order_task))
                 .filter(|t| s.tokens_match("status", &[(TASK_STATUS, &code(t, &["status"]))]))
                 .map(|t| (Range::instant(0), t))
                 .collect()
@@ -791,6 +793,12 @@ async fn read_scoped(ty: &'static str, state: AppState, ctx: Ctx, id: String) ->
     // A prescription's review Task is read as its prescription is.
     if let Some(rx) = id.strip_prefix("review-").filter(|_| ty == "Task") {
         return super::pharmacy::read_review_task(&state, &ctx, rx).await;
+    }
+    // An exam order's Task is read as the order is.
+    if ty == "Task"
+        && let Some(order) = super::exam::read_order(&state, &ctx, &id).await?
+    {
+        return Ok(Fhir(super::exam::order_task(&order)));
     }
     let (table, key) = match ty {
         "Condition" | "EpisodeOfCare" => {

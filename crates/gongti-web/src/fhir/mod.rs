@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 
 mod chronic;
 mod everything;
+mod exam;
 pub(crate) mod export;
 mod history;
 mod lab;

@@ -463,40 +463,66 @@ async fn service_requests(
 ) -> FhirResult {
     let s = q.search(&SERVICE_REQUEST)?;
     let base = base_url(&state);
-    let referrals = if s.has("patient") || s.has("subject") || !s.has("performer") {
+    let (referrals, orders) = if s.has("patient") || s.has("subject") || !s.has("performer") {
         match patient_of(&s, &base)? {
-            None => Vec::new(),
-            Some(p) => {
+            None => (Vec::new(), Vec::new()),
+            Some(p) => (
                 state
                     .app
                     .resident_referrals(&ctx, p, None, PATIENT_RECORDS_MAX)
                     .await
                     .map_err(fhir_err)?
-                    .items
-            }
+                    .items,
+                super::exam::patient_orders(&state, &ctx, p).await?,
+            ),
         }
     } else {
-        state
+        // a receiving hospital's inbox: its referrals, and its cloud centres' open
+        // orders when the caller works them
+        let orders = state
             .app
-            .referral_box(&ctx, "inbox", None, PATIENT_RECORDS_MAX)
+            .exam_worklist(&ctx, gongti_app::exam::orders::Worklist::CentreOpen, None)
             .await
-            .map_err(fhir_err)?
-            .items
+            .map(|list| list.into_iter().map(|o| o.order).collect())
+            .unwrap_or_default();
+        (
+            state
+                .app
+                .referral_box(&ctx, "inbox", None, PATIENT_RECORDS_MAX)
+                .await
+                .map_err(fhir_err)?
+                .items,
+            orders,
+        )
     };
     let now = super::chronic::now_us(&state);
-    let mut found: Vec<(Range, Value, i64)> = referrals
+    // (when, resource, patient, performing organisation, requesting practitioner)
+    let rows = referrals
         .iter()
-        .filter(|r| {
-            s.references_match("performer", "Organization", &base, r.to_institution_id)
-                && s.references_match("requester", "Practitioner", &base, r.from_staff_id)
-        })
         .map(|r| {
             (
-                Range::instant(r.created_at_us),
+                r.created_at_us,
                 service_request(r),
                 r.resident_id,
+                r.to_institution_id,
+                r.from_staff_id,
             )
         })
+        .chain(orders.iter().map(|o| {
+            (
+                o.created_at_us,
+                super::exam::service_request(o),
+                o.resident_id,
+                o.centre_institution_id,
+                o.ordered_by_staff_id,
+            )
+        }));
+    let mut found: Vec<(Range, Value, i64)> = rows
+        .filter(|(_, _, _, performer, requester)| {
+            s.references_match("performer", "Organization", &base, *performer)
+                && s.references_match("requester", "Practitioner", &base, *requester)
+        })
+        .map(|(at, v, patient, _, _)| (Range::instant(at), v, patient))
         .filter(|(when, v, _)| {
             s.tokens_match(
                 "status",
@@ -536,6 +562,9 @@ async fn read_service_request(
     Path(id): Path<String>,
     axum::Extension(ctx): axum::Extension<Ctx>,
 ) -> FhirResult {
+    if let Some(order) = super::exam::read_order(&state, &ctx, &id).await? {
+        return Ok(Fhir(super::exam::service_request(&order)));
+    }
     let v = state
         .app
         .read_referral(&ctx, id_param(&id)?)
@@ -682,6 +711,12 @@ pub(super) async fn patient_records(
             .items
             .iter()
             .map(service_request),
+    );
+    out.extend(
+        super::exam::patient_orders(state, ctx, patient)
+            .await?
+            .iter()
+            .map(super::exam::service_request),
     );
     for c in state
         .app

@@ -349,6 +349,109 @@ async fn a_doctor_orders_a_centre_works_it_and_recognition_warns_without_blockin
         let done_list = page(&t, &reader, "/exam-orders?list=done", "zh").await;
         assert!(done_list.text.contains("已撤销"));
 
+        // FHIR: each order a ServiceRequest, its workflow a Task, both validated, read
+        // by their ids and found by the patient's searches; the centre's reader finds
+        // the open ones as the performer
+        let token = t.token("doctor").await;
+        let requests = t
+            .get(&format!("/fhir/ServiceRequest?patient={home}"), &token)
+            .await;
+        assert_eq!(requests.status, S::OK, "{}", requests.text);
+        let requests = requests.json();
+        let orders_found: Vec<&serde_json::Value> = requests["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["resource"])
+            .filter(|r| r["id"].as_str().unwrap_or("").starts_with("exam-"))
+            .collect();
+        assert_eq!(orders_found.len(), order_count().await, "{requests}");
+        let hba1c_fhir = t
+            .get(&format!("/fhir/ServiceRequest/exam-{hba1c_id}"), &token)
+            .await;
+        assert_eq!(hba1c_fhir.status, S::OK, "{}", hba1c_fhir.text);
+        let sr = hba1c_fhir.json();
+        assert_eq!(sr["status"], "completed");
+        assert_eq!(sr["code"]["coding"][0]["code"], "4548-4");
+        assert_eq!(
+            sr["identifier"][1]["value"],
+            hba1c.accession_number.as_str()
+        );
+        let task = t.get(&format!("/fhir/Task/exam-{k_id}"), &token).await;
+        assert_eq!(task.status, S::OK, "{}", task.text);
+        let task = task.json();
+        assert_eq!(
+            (
+                task["status"].as_str(),
+                task["statusReason"]["text"].as_str()
+            ),
+            (Some("cancelled"), Some("患者已转院"))
+        );
+        let tasks = t
+            .get(
+                &format!("/fhir/Task?patient={home}&status=completed"),
+                &token,
+            )
+            .await
+            .json();
+        assert!(
+            tasks["entry"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["resource"]["id"] == format!("exam-{chest_id}")),
+            "{tasks}"
+        );
+        let reordered_fhir = t
+            .get(
+                &format!("/fhir/ServiceRequest/exam-{}", reordered.id),
+                &token,
+            )
+            .await
+            .json();
+        assert!(
+            reordered_fhir["note"][0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("病情变化")
+        );
+        let dir = gongti_testdb::temp_dir("gongti-exam-orders");
+        std::fs::write(dir.join("requests.json"), requests.to_string()).unwrap();
+        std::fs::write(dir.join("task.json"), task.to_string()).unwrap();
+        std::fs::write(dir.join("reordered.json"), reordered_fhir.to_string()).unwrap();
+        crate::fhir::validate(&dir, 3);
+        crate::fhir::assert_resolvable(&t, &token, &[&sr, &task]).await;
+        let reader_token = t.token("reader").await;
+        let inbox = t
+            .get(
+                &format!("/fhir/ServiceRequest?performer=Organization/{}", t.hospital),
+                &reader_token,
+            )
+            .await
+            .json();
+        let ids: Vec<&str> = inbox["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["resource"]["id"].as_str())
+            .collect();
+        assert!(
+            ids.contains(&format!("exam-{}", reordered.id).as_str()),
+            "{inbox}"
+        );
+        assert!(
+            !ids.contains(&format!("exam-{hba1c_id}").as_str()),
+            "done: not in the inbox"
+        );
+        let other_token = t.token("other_doctor").await;
+        let refused = t
+            .get(
+                &format!("/fhir/ServiceRequest/exam-{hba1c_id}"),
+                &other_token,
+            )
+            .await;
+        assert_eq!(refused.status, S::FORBIDDEN, "{}", refused.text);
+
         // every order and decision is named by the record of the write that made it
         let report = gongti_app::audit::verify(&t.store, &Default::default(), |_| {})
             .await
