@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Gongti test on a fresh machine: installs and starts what the tests need
-# (a throwaway PostgreSQL on loopback; Chromium and ChromeDriver for the browser tests),
+# (a throwaway PostgreSQL and Orthanc on loopback, dcmtk; Chromium and ChromeDriver for
+# the browser tests),
 # checks formatting and lints, then runs the whole suite with cargo-nextest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,8 +28,10 @@ fi
 # runs never pile their leftovers up on a shared disk.
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/gongti-tests.XXXXXX")"
 GONGTI_TEST_PG_DIR=""
+GONGTI_TEST_ORTHANC_DIR=""
 cleanup() {
   if [ -n "$GONGTI_TEST_PG_DIR" ]; then bash scripts/postgres.sh stop "$GONGTI_TEST_PG_DIR"; fi
+  if [ -n "$GONGTI_TEST_ORTHANC_DIR" ]; then bash scripts/orthanc.sh stop "$GONGTI_TEST_ORTHANC_DIR"; fi
   rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -36,6 +39,10 @@ trap cleanup EXIT
 step "PostgreSQL for the contract suite"
 eval "$(bash scripts/postgres.sh start)"
 echo "PostgreSQL at $GONGTI_TEST_DATABASE_URL" >&2
+
+step "Orthanc (worklist and DICOMweb plugins) and dcmtk, the cloud examination's real peers"
+eval "$(bash scripts/orthanc.sh start)"
+echo "Orthanc at $GONGTI_TEST_ORTHANC_URL, DICOM $GONGTI_TEST_ORTHANC_DICOM" >&2
 export TMPDIR="$scratch"
 
 step "FHIR validator (PyPI fhir.resources 6.5, R4) in a venv of its own"

@@ -23,6 +23,7 @@ mod security;
 mod serve;
 mod views;
 mod wording;
+pub mod worklist;
 
 use std::sync::Arc;
 use std::time::Duration;

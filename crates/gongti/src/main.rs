@@ -81,6 +81,11 @@ struct ServeArgs {
     /// private network.
     #[arg(long = "mllp-peer", env = "GONGTI_MLLP_PEERS", value_delimiter = ',')]
     mllp_peers: Vec<std::net::IpAddr>,
+    /// Folder to keep the open imaging and ECG orders in as DICOM Modality Worklist
+    /// files (`{accession}.wl`), for Orthanc's worklist plugin (`Worklists.Database`).
+    /// Off unless given.
+    #[arg(long, env = "GONGTI_WORKLIST_DIR")]
+    worklist_dir: Option<std::path::PathBuf>,
     /// Start even though the audit chain fails its start-up check, for this
     /// reason (recorded in the trail).
     #[arg(long, value_name = "REASON")]
@@ -443,7 +448,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { db, web } => {
             let (app, writer, settings) = start_server(&db, &web).await?;
             let mllp = web.mllp_listen.clone().map(|a| (a, true));
-            serve(app, writer, &settings, mllp, web.mllp_peers.clone()).await?;
+            serve(app, writer, &settings, &web, mllp).await?;
         }
         Command::Demo {
             db,
@@ -489,7 +494,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(a) => Some((a, true)),
                 None => Some((DEMO_MLLP_LISTEN.to_owned(), false)),
             };
-            serve(app, writer, &settings, mllp, web.mllp_peers.clone()).await?;
+            serve(app, writer, &settings, &web, mllp).await?;
         }
         Command::Migrate { db } => {
             let (store, _) = open(&db).await?;
@@ -1006,9 +1011,11 @@ async fn serve(
     app: App,
     writer: tokio::task::JoinHandle<()>,
     settings: &Settings,
+    web: &ServeArgs,
     mllp: Option<(String, bool)>,
-    mllp_peers: Vec<std::net::IpAddr>,
 ) -> anyhow::Result<()> {
+    let mllp_peers = web.mllp_peers.clone();
+    let worklist_dir = web.worklist_dir.clone();
     let addr: SocketAddr = settings
         .listen
         .parse()
@@ -1043,6 +1050,20 @@ async fn serve(
         }
         None => None,
     };
+    // The open imaging and ECG orders as Modality Worklist files, kept in line with
+    // the orders every few seconds (DOMAIN.md §8).
+    let worklist_task = worklist_dir.map(|dir| {
+        tracing::info!(dir = %dir.display(), "keeping the modality worklist folder");
+        println!(
+            "DICOM 检查工作列表 modality worklist folder: {}",
+            dir.display()
+        );
+        tokio::spawn(gongti_web::worklist::serve_worklist(
+            app.clone(),
+            dir,
+            stop.subscribe(),
+        ))
+    });
     // Critical values not confirmed in time go to the duty officer (DOMAIN.md §8): a
     // sweep every minute (the lists sweep too before they answer).
     let sweeper = {
@@ -1082,6 +1103,9 @@ async fn serve(
         task.await.context("MLLP listener")??;
     }
     sweeper.await.context("critical-value sweep")?;
+    if let Some(task) = worklist_task {
+        task.await.context("modality worklist")?;
+    }
     tracing::info!("shutting down: flushing the audit queue");
     writer.await.context("audit writer")?;
     Ok(())

@@ -66,6 +66,16 @@ pub enum Worklist {
     Placed,
 }
 
+/// One open imaging or ECG order as a Modality Worklist file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorklistItem {
+    pub order_id: i64,
+    pub resident_id: i64,
+    /// `{accession number}.wl`.
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+}
+
 /// A listed order with its patient's name.
 #[derive(Debug, Clone)]
 pub struct ListedOrder {
@@ -245,6 +255,16 @@ impl App {
             }
         };
         let placer_code = self.store.institution(placer).await?.code;
+        // an imaging or ECG order's study is named now, so that its images join it
+        let study_uid = match item.category {
+            Category::Lab => None,
+            Category::Imaging | Category::Ecg => {
+                let mut random = [0u8; 16];
+                getrandom::fill(&mut random)
+                    .map_err(|e| AppError::Internal(anyhow::anyhow!("random source: {e}")))?;
+                Some(gongti_core::exam::worklist::study_uid(random))
+            }
+        };
         entry.detail = Some(match &decision {
             Decision::Plain => format!("{} to {}", item.code, centre.code),
             Decision::Reorder { reason, .. } => {
@@ -271,6 +291,7 @@ impl App {
                     staff_id: ctx.principal.staff_id,
                     decision: &decision,
                     shown_result_id: found.first().map(|p| p.result.id),
+                    study_uid: study_uid.as_deref(),
                     now_us: self.now_us(),
                 },
                 std::slice::from_ref(&entry),
@@ -546,6 +567,86 @@ impl App {
             _ => return Err(self.refuse(entry, AppError::Forbidden).await),
         };
         Ok(self.store.recognition_figures(scope, since_us).await?)
+    }
+
+    /// The Modality Worklist items of the open imaging and ECG orders (DICOM Part 10
+    /// files, `gongti_core::exam::worklist`), for the folder Orthanc's worklist plugin
+    /// answers from. What is written there is audited by [`App::worklist_written`].
+    pub async fn worklist_items(&self) -> AppResult<Vec<WorklistItem>> {
+        use gongti_core::exam::worklist::{
+            WorklistOrder, dicom_priority, patient_id, worklist_file,
+        };
+        let mut out = Vec::new();
+        for o in self.store.worklist_orders().await? {
+            let (Some(uid), Some(item)) = (&o.study_uid, Catalogue::builtin().get(&o.item_code))
+            else {
+                continue;
+            };
+            let r = self.store.resident(o.resident_id).await?;
+            let station = self.store.institution(o.placer_institution_id).await?.code;
+            let sex = match r.sex {
+                gongti_core::Sex::Male => "M",
+                gongti_core::Sex::Female => "F",
+            };
+            let bytes = worklist_file(
+                &WorklistOrder {
+                    accession_number: &o.accession_number,
+                    study_uid: uid,
+                    patient_id: &patient_id(o.resident_id),
+                    patient_name: &r.name,
+                    birth_date: r.birth_date,
+                    sex,
+                    modality: &item.modality,
+                    procedure: &item.label_zh,
+                    station_ae: &station,
+                    requesting_physician: &o.ordered_by_name,
+                    priority: dicom_priority(o.priority),
+                    scheduled_at_us: o.created_at_us,
+                },
+                crate::DISPLAY_OFFSET,
+            );
+            out.push(WorklistItem {
+                order_id: o.id,
+                resident_id: o.resident_id,
+                file_name: format!("{}.wl", o.accession_number),
+                bytes,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Audits what the worklist folder was given (each item written, as the system's
+    /// disclosure of the patient to the PACS) and what left it (`removed` file names).
+    pub async fn worklist_written(
+        &self,
+        written: &[&WorklistItem],
+        removed: &[String],
+    ) -> AppResult<()> {
+        let mut entries = Vec::new();
+        for w in written {
+            let mut e = gongti_core::audit::AuditEntry::system(
+                self.now_us(),
+                "exam.worklist.write",
+                "ExamOrder",
+            );
+            e.resource_id = Some(w.order_id.to_string());
+            e.patient_id = Some(w.resident_id);
+            e.detail = Some(format!("{} to the modality worklist", w.file_name));
+            entries.push(e);
+        }
+        for name in removed {
+            let mut e = gongti_core::audit::AuditEntry::system(
+                self.now_us(),
+                "exam.worklist.remove",
+                "ExamOrder",
+            );
+            e.detail = Some(format!("{name} left the modality worklist"));
+            entries.push(e);
+        }
+        if !entries.is_empty() {
+            self.audit.record(entries).await?;
+        }
+        Ok(())
     }
 
     /// The centres an item can be sent to.

@@ -10,3 +10,4 @@ pub mod critical;
 pub mod items;
 pub mod orders;
 pub mod report;
+pub mod worklist;

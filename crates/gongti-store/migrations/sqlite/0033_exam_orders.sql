@@ -31,6 +31,8 @@ CREATE TABLE exam_orders (
     status_reason TEXT,
     placer_number TEXT NOT NULL UNIQUE,
     accession_number TEXT NOT NULL UNIQUE,
+    -- an imaging or ECG order's pre-assigned StudyInstanceUID (its worklist item's)
+    study_uid TEXT,
     centre_id INTEGER NOT NULL REFERENCES exam_centres(id),
     centre_institution_id INTEGER NOT NULL REFERENCES institutions(id),
     placer_institution_id INTEGER NOT NULL REFERENCES institutions(id),
@@ -44,6 +46,8 @@ CREATE TABLE exam_orders (
 CREATE INDEX exam_orders_centre ON exam_orders(centre_id, status, id);
 CREATE INDEX exam_orders_placer ON exam_orders(placer_institution_id, id);
 CREATE INDEX exam_orders_resident ON exam_orders(resident_id, id);
+-- the open imaging and ECG orders, each a Modality Worklist item
+CREATE INDEX exam_orders_worklist ON exam_orders(id) WHERE study_uid IS NOT NULL AND status IN ('received', 'accepted', 'in-progress');
 
 -- Each step of an order, timed; `staff_id` is empty for a step the laboratory's
 -- results took (a laboratory order completed by its results).

@@ -57,6 +57,8 @@ pub struct NewExamOrder<'a> {
     pub decision: &'a Decision,
     /// The recognised result that was shown, when the doctor ordered again.
     pub shown_result_id: Option<i64>,
+    /// An imaging or ECG order's pre-assigned StudyInstanceUID.
+    pub study_uid: Option<&'a str>,
     pub now_us: i64,
 }
 
@@ -72,6 +74,7 @@ pub struct ExamOrderRecord {
     pub status_reason: Option<String>,
     pub placer_number: String,
     pub accession_number: String,
+    pub study_uid: Option<String>,
     pub centre_id: i64,
     pub centre_name: String,
     pub centre_institution_id: i64,
@@ -155,7 +158,7 @@ fn centre(row: &impl RowExt) -> Result<CentreRecord> {
 }
 
 const ORDER_COLUMNS: &str = "o.id, o.resident_id, o.item_code, o.category, o.priority, o.indication, o.status, \
-     o.status_reason, o.placer_number, o.accession_number, o.centre_id, c.name AS centre_name, \
+     o.status_reason, o.placer_number, o.accession_number, o.study_uid, o.centre_id, c.name AS centre_name, \
      o.centre_institution_id, ci.name AS centre_institution_name, o.placer_institution_id, \
      pi.name AS placer_institution_name, o.ordered_by_staff_id, s.name AS ordered_by_name, \
      o.reorder_reason, o.reorder_text, o.created_at_us, o.changed_at_us";
@@ -177,6 +180,7 @@ fn order(row: &impl RowExt) -> Result<ExamOrderRecord> {
         status_reason: row.opt_text("status_reason")?,
         placer_number: row.text("placer_number")?,
         accession_number: row.text("accession_number")?,
+        study_uid: row.opt_text("study_uid")?,
         centre_id: row.i64("centre_id")?,
         centre_name: row.text("centre_name")?,
         centre_institution_id: row.i64("centre_institution_id")?,
@@ -266,14 +270,14 @@ impl Store {
                 "INSERT INTO exam_orders (resident_id, item_code, category, priority, indication, status,
                      placer_number, accession_number, centre_id, centre_institution_id, placer_institution_id,
                      ordered_by_staff_id, reorder_reason, reorder_text, care_relationship_id, created_at_us,
-                     changed_at_us)
-                 VALUES ($1, $2, $3, $4, $5, 'received', $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+                     changed_at_us, study_uid)
+                 VALUES ($1, $2, $3, $4, $5, 'received', $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)
                  RETURNING id",
             )
             .bind(n.resident_id).bind(n.item_code).bind(n.category.code()).bind(n.priority.code())
             .bind(n.indication).bind(&stand_in).bind(n.centre.id).bind(n.centre.institution_id)
             .bind(n.placer_institution_id).bind(n.staff_id).bind(reason).bind(text).bind(care_id)
-            .bind(n.now_us)
+            .bind(n.now_us).bind(n.study_uid)
             .fetch_one(&mut *tx).await?;
             sqlx::query("UPDATE exam_orders SET placer_number = $2, accession_number = $3 WHERE id = $1")
                 .bind(id).bind(placer_number(n.placer_institution_code, id))
@@ -396,6 +400,18 @@ impl Store {
                 })
             }
         }
+    }
+
+    /// The open imaging and ECG orders (each a Modality Worklist item), oldest first.
+    pub async fn worklist_orders(&self) -> Result<Vec<ExamOrderRecord>> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} {ORDER_FROM}
+             WHERE o.study_uid IS NOT NULL AND o.status IN ('received', 'accepted', 'in-progress')
+             ORDER BY o.id LIMIT 10000"
+        );
+        on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).fetch_all(pool).await?.iter().map(order).collect()
+        })
     }
 
     /// An order's steps, oldest first.

@@ -25,6 +25,7 @@ mod contracts;
 mod dispensing;
 mod errors;
 mod exam_orders;
+mod exam_worklist;
 mod fhir;
 mod fhir_export;
 mod fhir_pharmacy;
