@@ -188,6 +188,7 @@ pub enum RecordTable {
     Hl7Messages,
     ExamOrders,
     ExamRecognitions,
+    ExamStudies,
 }
 
 /// What [`Store::records_snapshot`] read: the ids of each record table, and the
@@ -201,7 +202,7 @@ pub struct RecordsSnapshot {
 }
 
 impl RecordTable {
-    pub const ALL: [RecordTable; 18] = [
+    pub const ALL: [RecordTable; 19] = [
         RecordTable::Residents,
         RecordTable::Contracts,
         RecordTable::Enrolments,
@@ -220,6 +221,7 @@ impl RecordTable {
         RecordTable::Hl7Messages,
         RecordTable::ExamOrders,
         RecordTable::ExamRecognitions,
+        RecordTable::ExamStudies,
     ];
 
     pub fn table(self) -> &'static str {
@@ -242,6 +244,7 @@ impl RecordTable {
             RecordTable::Hl7Messages => "hl7_messages",
             RecordTable::ExamOrders => "exam_orders",
             RecordTable::ExamRecognitions => "exam_recognitions",
+            RecordTable::ExamStudies => "exam_studies",
         }
     }
 }

@@ -16,6 +16,7 @@ use gongti_core::exam::report::{PreparedResult, ResultStatus};
 use crate::lab::{EnrolmentScope, lab_updates};
 
 mod orders;
+mod studies;
 use crate::outbox::stage_audit;
 use crate::row::RowExt;
 use crate::{Result, Store, on_read, on_write};
@@ -23,6 +24,7 @@ pub use orders::{
     CENTRE_ACCESS_AFTER_US, CentreRecord, ExamOrderRecord, NewCentre, NewExamOrder,
     OrderEventRecord, OrderList, OrderStepWrite, PriorLabResult, RecognitionFigures,
 };
+pub use studies::{StableStudy, StudyRecord, StudyTaken};
 
 /// The associated data the raw bytes are sealed under.
 const RAW_COLUMN: &str = "hl7_messages.raw";

@@ -18,6 +18,7 @@ mod idempotency;
 mod metrics;
 pub mod mllp;
 mod openapi;
+pub mod orthanc;
 mod scopes;
 mod security;
 mod serve;
@@ -67,6 +68,9 @@ pub struct WebConfig {
     /// Where bulk exports write their files (`$export`); a fresh temporary directory
     /// when `None`. Its contents belong to the server: they are cleared at start.
     pub export_dir: Option<std::path::PathBuf>,
+    /// The PACS whose images Gongti shows (its changes feed is followed by
+    /// [`orthanc::follow_changes`], started by the server beside the router).
+    pub orthanc: Option<orthanc::OrthancClient>,
 }
 
 impl Default for WebConfig {
@@ -75,6 +79,7 @@ impl Default for WebConfig {
             public_url: "http://localhost".into(),
             trusted_proxies: Vec::new(),
             export_dir: None,
+            orthanc: None,
         }
     }
 }

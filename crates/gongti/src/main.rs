@@ -86,6 +86,12 @@ struct ServeArgs {
     /// Off unless given.
     #[arg(long, env = "GONGTI_WORKLIST_DIR")]
     worklist_dir: Option<std::path::PathBuf>,
+    /// The PACS (Orthanc's HTTP root, `http://127.0.0.1:8042`): its changes feed is
+    /// followed for stable studies, matched to their orders, and their images shown
+    /// through Gongti. Its user and password come from GONGTI_ORTHANC_USER and
+    /// GONGTI_ORTHANC_PASSWORD (never on the command line). Off unless given.
+    #[arg(long, env = "GONGTI_ORTHANC_URL")]
+    orthanc_url: Option<String>,
     /// Start even though the audit chain fails its start-up check, for this
     /// reason (recorded in the trail).
     #[arg(long, value_name = "REASON")]
@@ -1024,6 +1030,13 @@ async fn serve(
         public_url: settings.public_url.clone(),
         trusted_proxies: settings.trusted_proxies.clone(),
         export_dir: Some(settings.data_dir.join("exports")),
+        orthanc: web.orthanc_url.as_deref().map(|url| {
+            gongti_web::orthanc::OrthancClient::new(
+                url,
+                &std::env::var("GONGTI_ORTHANC_USER").unwrap_or_default(),
+                &std::env::var("GONGTI_ORTHANC_PASSWORD").unwrap_or_default(),
+            )
+        }),
     };
     if !config.https() && !addr.ip().is_loopback() {
         tracing::warn!(
@@ -1061,6 +1074,15 @@ async fn serve(
         tokio::spawn(gongti_web::worklist::serve_worklist(
             app.clone(),
             dir,
+            stop.subscribe(),
+        ))
+    });
+    // The PACS's stable studies, matched to their orders as they arrive.
+    let pacs_task = config.orthanc.clone().map(|pacs| {
+        tracing::info!(pacs = ?pacs, "following the PACS's changes");
+        tokio::spawn(gongti_web::orthanc::follow_changes(
+            app.clone(),
+            pacs,
             stop.subscribe(),
         ))
     });
@@ -1105,6 +1127,9 @@ async fn serve(
     sweeper.await.context("critical-value sweep")?;
     if let Some(task) = worklist_task {
         task.await.context("modality worklist")?;
+    }
+    if let Some(task) = pacs_task {
+        task.await.context("the PACS's changes")?;
     }
     tracing::info!("shutting down: flushing the audit queue");
     writer.await.context("audit writer")?;

@@ -40,7 +40,7 @@ const fn covered(
 /// What creates each record table's rows. `demo.seed` is the demo generator's bulk
 /// load, which names the rows of each batch.
 #[rustfmt::skip]
-pub const COVERED_TABLES: [Covered; 18] = [
+pub const COVERED_TABLES: [Covered; 19] = [
     covered(RecordTable::Residents, "Resident", &["resident.create", "demo.seed"]),
     covered(RecordTable::Contracts, "Contract", &["contract.sign", "contract.renew", "contract.switch", "demo.seed"]),
     covered(RecordTable::Enrolments, "EpisodeOfCare", &["chronic.enrol", "demo.seed"]),
@@ -59,6 +59,7 @@ pub const COVERED_TABLES: [Covered; 18] = [
     covered(RecordTable::Hl7Messages, "Hl7Message", &["hl7.receive"]),
     covered(RecordTable::ExamOrders, "ExamOrder", &["exam.order"]),
     covered(RecordTable::ExamRecognitions, "ExamRecognition", &["exam.recognise"]),
+    covered(RecordTable::ExamStudies, "ExamStudy", &["exam.study.receive"]),
 ];
 
 /// Rows of a record table that no record names.

@@ -50,6 +50,8 @@ pub struct OrderView {
     pub resident_name: String,
     pub events: Vec<OrderEventRecord>,
     pub results: Vec<LabResultRecord>,
+    /// The PACS's studies of an imaging or ECG order.
+    pub studies: Vec<gongti_store::StudyRecord>,
     /// What the viewer may do: work it as the centre, or cancel it as the placer.
     pub may_work: bool,
     pub may_cancel: bool,
@@ -412,6 +414,7 @@ impl App {
         read.resource_id = Some(id.to_string());
         let events = self.store.exam_order_events(id).await?;
         let results = self.store.lab_results_of_order(id).await?;
+        let studies = self.store.studies_of_order(id).await?;
         self.audit.record(vec![read]).await?;
         Ok(OrderView {
             may_work: works_centre(ctx, &order),
@@ -420,6 +423,7 @@ impl App {
             order,
             events,
             results,
+            studies,
         })
     }
 

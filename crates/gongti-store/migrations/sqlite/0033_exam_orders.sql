@@ -82,3 +82,21 @@ CREATE INDEX exam_recognitions_institution ON exam_recognitions(institution_id, 
 -- A laboratory result sent for a Gongti order (OBR-2 = its placer number).
 ALTER TABLE lab_results ADD COLUMN exam_order_id INTEGER REFERENCES exam_orders(id);
 CREATE INDEX lab_results_order ON lab_results(exam_order_id) WHERE exam_order_id IS NOT NULL;
+
+-- Studies the PACS (Orthanc) reported stable, each matched to its order by the study
+-- UID the worklist pre-assigned, else by accession number; one that matched no open
+-- order is kept with no order. `orthanc_id` is Orthanc's id of the study, through
+-- which Gongti fetches its images for those who may see them.
+CREATE TABLE exam_studies (
+    id INTEGER PRIMARY KEY,
+    study_uid TEXT NOT NULL UNIQUE,
+    orthanc_id TEXT NOT NULL,
+    accession_number TEXT NOT NULL,
+    order_id INTEGER REFERENCES exam_orders(id),
+    resident_id INTEGER REFERENCES residents(id),
+    modalities TEXT NOT NULL,
+    description TEXT NOT NULL,
+    instances INTEGER NOT NULL,
+    received_at_us INTEGER NOT NULL
+);
+CREATE INDEX exam_studies_order ON exam_studies(order_id) WHERE order_id IS NOT NULL;

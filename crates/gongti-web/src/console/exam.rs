@@ -22,6 +22,7 @@ use crate::hl7::read_message;
 use crate::views::local;
 
 mod orders;
+mod studies;
 
 pub(super) fn routes() -> axum::Router<AppState> {
     axum::Router::new()
@@ -31,6 +32,7 @@ pub(super) fn routes() -> axum::Router<AppState> {
         .route("/critical-values/{id}/confirm", post(confirm))
         .route("/critical-values/{id}/act", post(act))
         .merge(orders::routes())
+        .merge(studies::routes())
 }
 
 fn title(l: Lang) -> &'static str {

@@ -15,9 +15,8 @@ use axum::http::StatusCode as S;
 
 use crate::console::{page, sign_in};
 use crate::console_scheduling::{csrf_of, post_form};
-use crate::support::{HOME_RESIDENT_ID_NUMBER, PASSWORD, TestApp};
+use crate::support::{HOME_RESIDENT_ID_NUMBER, TestApp};
 use gongti_core::exam::orders::{Category, OrderStatus, ReorderReason};
-use gongti_core::role::Role;
 
 /// An ORU^R01 from `facility` for the home resident, with an OBR-2 placer number.
 fn oru(control: &str, facility: &str, placer: &str, stamp: &str, obx: &str) -> String {
@@ -78,28 +77,8 @@ async fn a_doctor_orders_a_centre_works_it_and_recognition_warns_without_blockin
             .insert_exam_centre(&centre(Category::Imaging, "RAD01", "", None), now_us, &[])
             .await
             .unwrap();
-        let reader_staff = t
-            .store
-            .insert_staff(
-                &gongti_store::NewStaff {
-                    name: "读片医生".into(),
-                    role: Role::ExamReader,
-                    institution_id: Some(t.hospital),
-                    district_code: Some("120101".into()),
-                    department_id: None,
-                    licence_number: Some("L-reader".into()),
-                    title: Some("主治医师".into()),
-                    practice_years: 6,
-                },
-                1,
-                &[],
-            )
-            .await
-            .unwrap();
-        t.app
-            .create_user("reader", PASSWORD, reader_staff.id)
-            .await
-            .unwrap();
+        // the centre's diagnosing doctor (`reader`)
+        crate::exam_worklist::reader_ctx(&t).await;
 
         let doctor = sign_in(&t, "doctor").await;
         let home = t.home_resident;

@@ -15,6 +15,9 @@ struct Orthanc {
     dicom: String,
     aet: String,
     worklists: std::path::PathBuf,
+    url: String,
+    user: String,
+    password: String,
 }
 
 fn orthanc() -> Option<Orthanc> {
@@ -23,12 +26,20 @@ fn orthanc() -> Option<Orthanc> {
         var("GONGTI_TEST_ORTHANC_DICOM"),
         var("GONGTI_TEST_ORTHANC_AET"),
         var("GONGTI_TEST_WORKLIST_DIR"),
+        var("GONGTI_TEST_ORTHANC_URL"),
+        var("GONGTI_TEST_ORTHANC_USER"),
+        var("GONGTI_TEST_ORTHANC_PASSWORD"),
     ) {
-        (Some(dicom), Some(aet), Some(dir)) => Some(Orthanc {
-            dicom,
-            aet,
-            worklists: dir.into(),
-        }),
+        (Some(dicom), Some(aet), Some(dir), Some(url), Some(user), Some(password)) => {
+            Some(Orthanc {
+                dicom,
+                aet,
+                worklists: dir.into(),
+                url,
+                user,
+                password,
+            })
+        }
         _ => {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
@@ -72,6 +83,92 @@ fn find_worklist(o: &Orthanc, station: &str, accession: &str, dir: &std::path::P
     assert!(out.status.success(), "{out:?}");
     // findscu logs the answers on stderr
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A diagnosing doctor of the test region's hospital, signed in.
+pub(crate) async fn reader_ctx(t: &TestApp) -> gongti_app::Ctx {
+    let staff = t
+        .store
+        .insert_staff(
+            &gongti_store::NewStaff {
+                name: "读片医生".into(),
+                role: gongti_core::role::Role::ExamReader,
+                institution_id: Some(t.hospital),
+                district_code: Some("120101".into()),
+                department_id: None,
+                licence_number: Some("L-reader".into()),
+                title: Some("主治医师".into()),
+                practice_years: 6,
+            },
+            1,
+            &[],
+        )
+        .await
+        .unwrap();
+    t.app
+        .create_user("reader", crate::support::PASSWORD, staff.id)
+        .await
+        .unwrap();
+    let token = t.token("reader").await;
+    gongti_app::Ctx {
+        principal: t.app.authenticate(&token).await.unwrap().principal,
+        request_id: None,
+    }
+}
+
+/// A one-image study as the DR makes it from its worklist item (dcmtk's img2dcm from
+/// a small synthetic picture): the order's accession number, study UID and patient id.
+fn dicom_study(dir: &std::path::Path, order: &gongti_store::ExamOrderRecord) -> std::path::PathBuf {
+    // a 16×16 grey ramp as a 24-bit BMP
+    let (w, h) = (16u32, 16u32);
+    let row = (w * 3).div_ceil(4) * 4;
+    let size = 54 + row * h;
+    let mut bmp = Vec::new();
+    bmp.extend_from_slice(b"BM");
+    bmp.extend_from_slice(&size.to_le_bytes());
+    bmp.extend_from_slice(&[0, 0, 0, 0]);
+    bmp.extend_from_slice(&54u32.to_le_bytes());
+    bmp.extend_from_slice(&40u32.to_le_bytes());
+    bmp.extend_from_slice(&w.to_le_bytes());
+    bmp.extend_from_slice(&h.to_le_bytes());
+    bmp.extend_from_slice(&1u16.to_le_bytes());
+    bmp.extend_from_slice(&24u16.to_le_bytes());
+    bmp.extend_from_slice(&[0; 4]);
+    bmp.extend_from_slice(&(row * h).to_le_bytes());
+    bmp.extend_from_slice(&[0; 16]);
+    for y in 0..h {
+        for x in 0..w {
+            let v = ((x + y) * 8) as u8;
+            bmp.extend_from_slice(&[v, v, v]);
+        }
+        bmp.resize(bmp.len() + (row - w * 3) as usize, 0);
+    }
+    let picture = dir.join("chest.bmp");
+    std::fs::write(&picture, bmp).unwrap();
+    let study = dir.join("chest.dcm");
+    let made = std::process::Command::new("img2dcm")
+        .args(["-i", "BMP"])
+        .arg(&picture)
+        .arg(&study)
+        .args(["-k", "SpecificCharacterSet=ISO_IR 192"])
+        .args(["-k", "PatientName=张秀英"])
+        .args([
+            "-k",
+            &format!(
+                "PatientID={}",
+                gongti_core::exam::worklist::patient_id(order.resident_id)
+            ),
+        ])
+        .args(["-k", &format!("AccessionNumber={}", order.accession_number)])
+        .args([
+            "-k",
+            &format!("StudyInstanceUID={}", order.study_uid.as_deref().unwrap()),
+        ])
+        .args(["-k", "Modality=DX", "-k", "StudyDescription=胸部正位DR"])
+        .output()
+        .expect("dcmtk's img2dcm");
+    assert!(made.status.success(), "{made:?}");
+    study
 }
 
 #[tokio::test]
@@ -158,7 +255,88 @@ async fn a_modality_fetches_its_orders_from_orthancs_worklist() {
             "a laboratory order is no worklist item: {none}"
         );
 
-        // cancelled: the item leaves the worklist
+        // the DR sends the study with the worklist's values (dcmtk's img2dcm and
+        // storescu); Gongti follows Orthanc's changes, matches it to the order, which
+        // moves to in progress, and shows its images through its own pages only
+        let pacs = gongti_web::orthanc::OrthancClient::new(&o.url, &o.user, &o.password);
+        // the first read starts from the feed's newest change
+        gongti_web::orthanc::poll_once(&t.app, &pacs).await.unwrap();
+        let study = dicom_study(&scratch, &chest);
+        let (host, port) = o.dicom.split_once(':').unwrap();
+        let sent = std::process::Command::new("storescu")
+            .args(["-aet", "C1", "-aec", &o.aet, host, port])
+            .arg(&study)
+            .output()
+            .expect("dcmtk's storescu");
+        assert!(sent.status.success(), "{sent:?}");
+        let mut taken = Vec::new();
+        for _ in 0..60 {
+            let polled = gongti_web::orthanc::poll_once(&t.app, &pacs).await.unwrap();
+            taken.extend(polled.taken);
+            if !taken.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        let Some(gongti_store::StudyTaken::Matched {
+            study_id,
+            order_id,
+            started: true,
+            ..
+        }) = taken.first().copied()
+        else {
+            panic!("the stable study was not matched to the order: {taken:?}");
+        };
+        assert_eq!(order_id, chest.id);
+        let order = t.store.exam_order(chest.id).await.unwrap().unwrap();
+        assert_eq!(order.status.code(), "in-progress");
+        let router = gongti_web::router(
+            t.app.clone(),
+            gongti_web::WebConfig {
+                orthanc: Some(pacs.clone()),
+                ..gongti_web::WebConfig::default()
+            },
+        );
+        let get = |session: String, path: String| {
+            let router = &router;
+            async move {
+                crate::support::reply_of(
+                    router,
+                    axum::http::Request::get(path)
+                        .header(
+                            axum::http::header::COOKIE,
+                            format!("gongti_session={session}"),
+                        )
+                        .body(axum::body::Body::empty())
+                        .unwrap(),
+                )
+                .await
+            }
+        };
+        let doctor_session = crate::console::sign_in(&t, "doctor").await;
+        let order_page = get(doctor_session.clone(), format!("/exam-orders/{}", chest.id)).await;
+        assert!(
+            order_page
+                .text
+                .contains(&format!("/exam-studies/{study_id}")),
+            "{}",
+            order_page.text
+        );
+        let viewer = get(doctor_session.clone(), format!("/exam-studies/{study_id}")).await;
+        assert_eq!(viewer.status, axum::http::StatusCode::OK, "{}", viewer.text);
+        let image = get(
+            doctor_session.clone(),
+            format!("/exam-studies/{study_id}/instances/0"),
+        )
+        .await;
+        assert_eq!(image.status, axum::http::StatusCode::OK, "{}", image.text);
+        assert!(image.bytes.starts_with(b"\x89PNG"), "a PNG");
+        let other = crate::console::sign_in(&t, "other_doctor").await;
+        let refused = get(other, format!("/exam-studies/{study_id}/instances/0")).await;
+        assert_eq!(refused.status, axum::http::StatusCode::FORBIDDEN);
+
+        // an exam under way is not cancelled; once the centre completes it, the item
+        // leaves the worklist
         t.app
             .exam_order_step(
                 &ctx,
@@ -167,6 +345,11 @@ async fn a_modality_fetches_its_orders_from_orthancs_worklist() {
                     reason: "患者已转院",
                 },
             )
+            .await
+            .expect_err("an exam under way is not cancelled");
+        let reader = reader_ctx(&t).await;
+        t.app
+            .exam_order_step(&reader, chest.id, OrderStep::Complete)
             .await
             .unwrap();
         let synced = gongti_web::worklist::sync(&t.app, &o.worklists)

@@ -188,6 +188,7 @@ async fn the_public_url_not_the_host_header_builds_links_and_decides_https() {
             public_url: "https://gongti.example.cn".into(),
             trusted_proxies: Vec::new(),
             export_dir: None,
+            orthanc: None,
         };
         let router = gongti_web::router(t.app.clone(), config);
         let doctor = t.token("doctor").await;

@@ -548,6 +548,18 @@ async fn render_order(
                 button.secondary type="submit" { (l.t("撤销检查检验单", "Cancel the order")) }
             }
         }
+        @if o.category != Category::Lab {
+            h2 { (l.t("影像", "Images")) }
+            @if v.studies.is_empty() { p.muted { (l.t("影像尚未到达。", "No images yet.")) } }
+            @for s in &v.studies {
+                p.card {
+                    a.button href=(format!("/exam-studies/{}", s.id)) { (l.t("查看影像", "View the images")) }
+                    " " (s.modalities.replace('\\', "/")) " · " (s.instances) (l.t(" 幅", " images"))
+                    " · " (l.t("到达 ", "arrived ")) (local(s.received_at_us))
+                }
+            }
+        }
+        @if o.category == Category::Lab || !v.results.is_empty() {
         h2 { (l.t("结果", "Results")) }
         @if v.results.is_empty() { p.muted { (l.t("尚无结果。", "No result yet.")) } }
         @else {
@@ -562,6 +574,7 @@ async fn render_order(
                     }
                 }
             }
+        }
         }
         h2 { (l.t("流程记录", "Timeline")) }
         ol.timeline {
