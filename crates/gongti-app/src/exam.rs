@@ -12,6 +12,7 @@ use gongti_store::{InstitutionFilter, LabIntake, NewHl7Message, Received, Reside
 use crate::{App, AppResult, DISPLAY_OFFSET};
 
 pub mod orders;
+pub mod reading;
 mod studies;
 
 /// The acknowledgement's code (HL7 table 0008, original mode).

@@ -189,6 +189,7 @@ pub enum RecordTable {
     ExamOrders,
     ExamRecognitions,
     ExamStudies,
+    ExamReports,
 }
 
 /// What [`Store::records_snapshot`] read: the ids of each record table, and the
@@ -202,7 +203,7 @@ pub struct RecordsSnapshot {
 }
 
 impl RecordTable {
-    pub const ALL: [RecordTable; 19] = [
+    pub const ALL: [RecordTable; 20] = [
         RecordTable::Residents,
         RecordTable::Contracts,
         RecordTable::Enrolments,
@@ -222,6 +223,7 @@ impl RecordTable {
         RecordTable::ExamOrders,
         RecordTable::ExamRecognitions,
         RecordTable::ExamStudies,
+        RecordTable::ExamReports,
     ];
 
     pub fn table(self) -> &'static str {
@@ -245,6 +247,7 @@ impl RecordTable {
             RecordTable::ExamOrders => "exam_orders",
             RecordTable::ExamRecognitions => "exam_recognitions",
             RecordTable::ExamStudies => "exam_studies",
+            RecordTable::ExamReports => "exam_reports",
         }
     }
 }

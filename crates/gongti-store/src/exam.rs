@@ -16,6 +16,7 @@ use gongti_core::exam::report::{PreparedResult, ResultStatus};
 use crate::lab::{EnrolmentScope, lab_updates};
 
 mod orders;
+mod reports;
 mod studies;
 use crate::outbox::stage_audit;
 use crate::row::RowExt;
@@ -24,6 +25,7 @@ pub use orders::{
     CENTRE_ACCESS_AFTER_US, CentreRecord, ExamOrderRecord, NewCentre, NewExamOrder,
     OrderEventRecord, OrderList, OrderStepWrite, PriorLabResult, RecognitionFigures,
 };
+pub use reports::{ReadingItem, ReportRecord, ReportVersionRecord, ReportWrite};
 pub use studies::{StableStudy, StudyRecord, StudyTaken};
 
 /// The associated data the raw bytes are sealed under.

@@ -65,8 +65,8 @@ pub use coverage_counts::ContractCoverage;
 pub use exam::{
     CENTRE_ACCESS_AFTER_US, CentreRecord, CriticalStepWrite, CriticalValueRecord, ExamOrderRecord,
     Hl7MessageRecord, LabIntake, NewCentre, NewExamOrder, NewHl7Message, OrderEventRecord,
-    OrderList, OrderStepWrite, PriorLabResult, Received, RecognitionFigures, StableStudy,
-    StudyRecord, StudyTaken,
+    OrderList, OrderStepWrite, PriorLabResult, ReadingItem, Received, RecognitionFigures,
+    ReportRecord, ReportVersionRecord, ReportWrite, StableStudy, StudyRecord, StudyTaken,
 };
 pub use idempotency::IdempotentStart;
 pub use import::{

@@ -52,6 +52,9 @@ pub struct OrderView {
     pub results: Vec<LabResultRecord>,
     /// The PACS's studies of an imaging or ECG order.
     pub studies: Vec<gongti_store::StudyRecord>,
+    /// Its report (imaging and ECG), with every version.
+    pub report: Option<gongti_store::ReportRecord>,
+    pub report_versions: Vec<gongti_store::ReportVersionRecord>,
     /// What the viewer may do: work it as the centre, or cancel it as the placer.
     pub may_work: bool,
     pub may_cancel: bool,
@@ -90,6 +93,25 @@ const DONE: [OrderStatus; 3] = [
     OrderStatus::Rejected,
     OrderStatus::Cancelled,
 ];
+
+/// A list's audit record and one more for every patient it lists (each named once).
+pub(crate) fn with_listed(
+    entry: gongti_core::audit::AuditEntry,
+    patients: &[i64],
+) -> Vec<gongti_core::audit::AuditEntry> {
+    let mut entries = vec![entry.clone()];
+    for id in patients
+        .iter()
+        .copied()
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let mut e = entry.clone();
+        e.patient_id = Some(id);
+        e.detail = Some("listed".into());
+        entries.push(e);
+    }
+    entries
+}
 
 fn may_order(role: Role) -> bool {
     matches!(role, Role::FamilyDoctor | Role::Specialist)
@@ -415,6 +437,11 @@ impl App {
         let events = self.store.exam_order_events(id).await?;
         let results = self.store.lab_results_of_order(id).await?;
         let studies = self.store.studies_of_order(id).await?;
+        let report = self.store.exam_report(id).await?;
+        let report_versions = match &report {
+            Some(r) => self.store.exam_report_versions(r.id).await?,
+            None => Vec::new(),
+        };
         self.audit.record(vec![read]).await?;
         Ok(OrderView {
             may_work: works_centre(ctx, &order),
@@ -424,6 +451,8 @@ impl App {
             events,
             results,
             studies,
+            report,
+            report_versions,
         })
     }
 
@@ -468,19 +497,7 @@ impl App {
         let names = self.store.resident_names(&ids).await?;
         entry.institution_id = Some(institution);
         entry.detail = Some(format!("{which:?} {} listed", orders.len()));
-        let mut entries = vec![entry.clone()];
-        // every listed patient is named in the trail
-        for id in ids
-            .iter()
-            .copied()
-            .collect::<std::collections::BTreeSet<_>>()
-        {
-            let mut e = entry.clone();
-            e.patient_id = Some(id);
-            e.detail = Some("listed".into());
-            entries.push(e);
-        }
-        self.audit.record(entries).await?;
+        self.audit.record(with_listed(entry, &ids)).await?;
         Ok(orders
             .into_iter()
             .map(|order| ListedOrder {

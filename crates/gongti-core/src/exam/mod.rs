@@ -9,5 +9,6 @@
 pub mod critical;
 pub mod items;
 pub mod orders;
+pub mod reading;
 pub mod report;
 pub mod worklist;

@@ -39,6 +39,9 @@ CREATE TABLE exam_orders (
     ordered_by_staff_id INTEGER NOT NULL REFERENCES staff(id),
     reorder_reason TEXT,
     reorder_text TEXT,
+    -- the reader who claimed it from the reading worklist
+    reader_staff_id INTEGER REFERENCES staff(id),
+    claimed_at_us INTEGER,
     care_relationship_id INTEGER NOT NULL REFERENCES care_relationships(id),
     created_at_us INTEGER NOT NULL,
     changed_at_us INTEGER NOT NULL
@@ -100,3 +103,31 @@ CREATE TABLE exam_studies (
     received_at_us INTEGER NOT NULL
 );
 CREATE INDEX exam_studies_order ON exam_studies(order_id) WHERE order_id IS NOT NULL;
+
+-- An imaging or ECG order's report (DOMAIN.md §8): preliminary (初审), final (审核签发,
+-- by a qualified reader; by a second one where the modality's rule says), amended —
+-- every version kept in exam_report_versions with who wrote or signed it.
+CREATE TABLE exam_reports (
+    id INTEGER PRIMARY KEY,
+    order_id INTEGER NOT NULL UNIQUE REFERENCES exam_orders(id),
+    status TEXT NOT NULL,
+    findings TEXT NOT NULL,
+    impression TEXT NOT NULL,
+    author_staff_id INTEGER NOT NULL REFERENCES staff(id),
+    signer_staff_id INTEGER REFERENCES staff(id),
+    version INTEGER NOT NULL,
+    created_at_us INTEGER NOT NULL,
+    changed_at_us INTEGER NOT NULL,
+    signed_at_us INTEGER
+);
+CREATE TABLE exam_report_versions (
+    id INTEGER PRIMARY KEY,
+    report_id INTEGER NOT NULL REFERENCES exam_reports(id),
+    version INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    findings TEXT NOT NULL,
+    impression TEXT NOT NULL,
+    staff_id INTEGER NOT NULL REFERENCES staff(id),
+    at_us INTEGER NOT NULL,
+    UNIQUE (report_id, version)
+);

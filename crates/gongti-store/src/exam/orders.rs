@@ -83,6 +83,9 @@ pub struct ExamOrderRecord {
     pub placer_institution_name: String,
     pub ordered_by_staff_id: i64,
     pub ordered_by_name: String,
+    /// The reader who claimed it for reading, and their name.
+    pub reader_staff_id: Option<i64>,
+    pub reader_name: Option<String>,
     pub reorder_reason: Option<ReorderReason>,
     pub reorder_text: Option<String>,
     pub created_at_us: i64,
@@ -157,17 +160,19 @@ fn centre(row: &impl RowExt) -> Result<CentreRecord> {
     })
 }
 
-const ORDER_COLUMNS: &str = "o.id, o.resident_id, o.item_code, o.category, o.priority, o.indication, o.status, \
+pub(super) const ORDER_COLUMNS: &str = "o.id, o.resident_id, o.item_code, o.category, o.priority, o.indication, o.status, \
      o.status_reason, o.placer_number, o.accession_number, o.study_uid, o.centre_id, c.name AS centre_name, \
      o.centre_institution_id, ci.name AS centre_institution_name, o.placer_institution_id, \
      pi.name AS placer_institution_name, o.ordered_by_staff_id, s.name AS ordered_by_name, \
-     o.reorder_reason, o.reorder_text, o.created_at_us, o.changed_at_us";
-const ORDER_FROM: &str = "FROM exam_orders o JOIN exam_centres c ON c.id = o.centre_id \
+     o.reader_staff_id, rs.name AS reader_name, o.reorder_reason, o.reorder_text, o.created_at_us, \
+     o.changed_at_us";
+pub(super) const ORDER_FROM: &str = "FROM exam_orders o JOIN exam_centres c ON c.id = o.centre_id \
      JOIN institutions ci ON ci.id = o.centre_institution_id \
      JOIN institutions pi ON pi.id = o.placer_institution_id \
-     JOIN staff s ON s.id = o.ordered_by_staff_id";
+     JOIN staff s ON s.id = o.ordered_by_staff_id \
+     LEFT JOIN staff rs ON rs.id = o.reader_staff_id";
 
-fn order(row: &impl RowExt) -> Result<ExamOrderRecord> {
+pub(super) fn order(row: &impl RowExt) -> Result<ExamOrderRecord> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("exam order {what}"));
     Ok(ExamOrderRecord {
         id: row.i64("id")?,
@@ -189,6 +194,8 @@ fn order(row: &impl RowExt) -> Result<ExamOrderRecord> {
         placer_institution_name: row.text("placer_institution_name")?,
         ordered_by_staff_id: row.i64("ordered_by_staff_id")?,
         ordered_by_name: row.text("ordered_by_name")?,
+        reader_staff_id: row.opt_i64("reader_staff_id")?,
+        reader_name: row.opt_text("reader_name")?,
         reorder_reason: row
             .opt_text("reorder_reason")?
             .map(|r| ReorderReason::parse(&r).ok_or_else(|| corrupt("reorder reason")))

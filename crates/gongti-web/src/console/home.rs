@@ -41,6 +41,7 @@ const ONLINE_CLINIC: MenuItem = ("/online-clinic", "在线复诊", "Online clini
 const LAB_MESSAGES: MenuItem = ("/lab-messages", "检验报文匹配", "Lab messages to match");
 const CRITICAL: MenuItem = ("/critical-values", "危急值", "Critical values");
 const EXAM_ORDERS: MenuItem = ("/exam-orders", "检查检验单", "Exam orders");
+const READING: MenuItem = ("/reading", "阅片工作列表", "Reading worklist");
 
 /// The family-doctor team's roles (家庭医生团队), who share the workstation.
 fn in_team(role: Role) -> bool {
@@ -100,7 +101,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
         Role::InsuranceOfficer => &[DASHBOARD, SETTLEMENTS],
         Role::CityAdmin => &[ACCOUNTS],
         Role::Pharmacist => &[REVIEW, PHARMACY, DRUG_RULES],
-        Role::ExamReader => &[EXAM_ORDERS, LAB_MESSAGES],
+        Role::ExamReader => &[READING, EXAM_ORDERS, LAB_MESSAGES],
     }
 }
 

@@ -347,11 +347,68 @@ async fn a_modality_fetches_its_orders_from_orthancs_worklist() {
             )
             .await
             .expect_err("an exam under way is not cancelled");
+        // the centre's reader finds it on the reading worklist against its target,
+        // claims it, writes the preliminary report and signs it off (a DR needs one
+        // signer): the order completes and the doctor reads the report on its page
         let reader = reader_ctx(&t).await;
-        t.app
-            .exam_order_step(&reader, chest.id, OrderStep::Complete)
+        let to_read = t.app.reading_worklist(&reader).await.unwrap();
+        assert_eq!(to_read.len(), 1);
+        assert_eq!(to_read[0].item.order.id, chest.id);
+        let target = to_read[0].turnaround.expect("a DR target");
+        assert!(!target.overdue && target.due_at_us > to_read[0].item.arrived_at_us);
+        t.app.claim_reading(&reader, chest.id, true).await.unwrap();
+        use gongti_core::exam::reading::{ReportStatus, ReportStep};
+        let doctor_writes = t
+            .app
+            .write_report(&ctx, chest.id, ReportStep::Draft, "所见", "印象")
+            .await;
+        assert!(matches!(
+            doctor_writes,
+            Err(gongti_app::AppError::Forbidden)
+        ));
+        let empty = t
+            .app
+            .write_report(&reader, chest.id, ReportStep::Draft, " ", "印象")
+            .await;
+        assert!(matches!(empty, Err(gongti_app::AppError::Invalid(_))));
+        let draft = t
+            .app
+            .write_report(
+                &reader,
+                chest.id,
+                ReportStep::Draft,
+                "双肺纹理清晰，未见实变影。",
+                "胸部未见明显异常",
+            )
             .await
             .unwrap();
+        assert_eq!(draft.status, ReportStatus::Preliminary);
+        let report_page = get(doctor_session.clone(), format!("/exam-orders/{}", chest.id)).await;
+        assert!(
+            !report_page.text.contains("胸部未见明显异常"),
+            "a preliminary report is not the doctor's yet"
+        );
+        let signed = t
+            .app
+            .write_report(
+                &reader,
+                chest.id,
+                ReportStep::Sign,
+                "双肺纹理清晰，未见实变影。",
+                "胸部未见明显异常",
+            )
+            .await
+            .unwrap();
+        assert_eq!((signed.status, signed.version), (ReportStatus::Final, 2));
+        let done = t.store.exam_order(chest.id).await.unwrap().unwrap();
+        assert_eq!(done.status.code(), "completed");
+        let report_page = get(doctor_session.clone(), format!("/exam-orders/{}", chest.id)).await;
+        assert!(
+            report_page.text.contains("胸部未见明显异常"),
+            "{}",
+            report_page.text
+        );
+        assert!(t.app.reading_worklist(&reader).await.unwrap().is_empty());
         let synced = gongti_web::worklist::sync(&t.app, &o.worklists)
             .await
             .unwrap();

@@ -34,6 +34,9 @@ pub(in crate::console) fn routes() -> axum::Router<AppState> {
         .route("/exam-orders", get(worklist_page))
         .route("/exam-orders/{id}", get(order_page))
         .route("/exam-orders/{id}/step", post(step))
+        .route("/exam-orders/{id}/claim", post(claim))
+        .route("/exam-orders/{id}/report", post(report))
+        .route("/reading", get(reading_page))
 }
 
 fn status_label(l: Lang, s: OrderStatus) -> &'static str {
@@ -480,6 +483,7 @@ async fn worklist_page(
 struct OrderParams {
     placed: Option<u8>,
     done: Option<String>,
+    report: Option<String>,
 }
 
 async fn render_order(
@@ -489,6 +493,20 @@ async fn render_order(
     q: &OrderParams,
     problem: Option<Markup>,
     status: StatusCode,
+) -> Response {
+    render_order_with(state, c, id, q, problem, status, None).await
+}
+
+/// The order's page, with the report form filled with `report_fields` (what the reader
+/// sent, when it was refused) instead of the stored report.
+async fn render_order_with(
+    state: &AppState,
+    c: &Console,
+    id: i64,
+    q: &OrderParams,
+    problem: Option<Markup>,
+    status: StatusCode,
+    report_fields: Option<&ReportFields>,
 ) -> Response {
     let l = c.lang;
     let title = l.t("检查检验单", "Exam order");
@@ -502,6 +520,7 @@ async fn render_order(
         h1 { (item_label(l, &o.item_code)) " · " a href=(format!("/residents/{}/exams", o.resident_id)) { (v.resident_name) } }
         @if q.placed.is_some() { p.saved role="status" { (l.t("检查检验单已提交至 ", "Order sent to ")) (o.centre_name) } }
         @if let Some(done) = q.done.as_deref().and_then(OrderStatus::parse) { p.saved role="status" { (l.t("已处理，当前状态：", "Done; now: ")) (status_label(l, done)) } }
+        @if let Some(r) = q.report.as_deref().and_then(gongti_core::exam::reading::ReportStatus::parse) { p.saved role="status" { (l.t("报告已保存：", "Report saved: ")) (l.t(r.label_zh(), r.label_en())) } }
         @if let Some(p) = problem { (p) }
         div.card {
             dl.profile {
@@ -576,6 +595,9 @@ async fn render_order(
             }
         }
         }
+        @if o.category != Category::Lab {
+            (report_section(l, csrf, &v, report_fields))
+        }
         h2 { (l.t("流程记录", "Timeline")) }
         ol.timeline {
             @for e in &v.events {
@@ -634,24 +656,199 @@ async fn step(
             .await;
         }
     };
-    match state.app.exam_order_step(&c.ctx, id, step).await {
-        Ok(o) => {
-            Redirect::to(&format!("/exam-orders/{id}?done={}", o.status.code())).into_response()
+    let taken = state.app.exam_order_step(&c.ctx, id, step).await;
+    let to = taken.map(|o| format!("/exam-orders/{id}?done={}", o.status.code()));
+    answer(&state, &c, id, to, l.t("检查检验单", "Exam order"), None).await
+}
+
+#[derive(Deserialize, Default)]
+struct ReportFields {
+    csrf: String,
+    #[serde(default)]
+    step: String,
+    #[serde(default)]
+    findings: String,
+    #[serde(default)]
+    impression: String,
+}
+
+/// The report: what is signed (for everyone who may read the order), its versions, and
+/// for the centre's readers the editor with the claim.
+fn report_section(
+    l: Lang,
+    csrf: &str,
+    v: &gongti_app::exam::orders::OrderView,
+    sent: Option<&ReportFields>,
+) -> Markup {
+    use gongti_core::exam::reading::ReportStatus;
+    let o = &v.order;
+    let r = v.report.as_ref();
+    let (findings, impression) = match (sent, r) {
+        (Some(f), _) => (f.findings.as_str(), f.impression.as_str()),
+        (None, Some(r)) => (r.findings.as_str(), r.impression.as_str()),
+        (None, None) => ("", ""),
+    };
+    let editable = v.may_work
+        && matches!(o.status, OrderStatus::InProgress | OrderStatus::Completed)
+        && !v.studies.is_empty();
+    html! {
+        section.card #report {
+            h2 { (l.t("检查报告", "Report")) }
+            @match r {
+                None => { p.muted { (l.t("报告尚未书写。", "No report yet.")) } }
+                Some(r) => {
+                    p {
+                        strong { (l.t(r.status.label_zh(), r.status.label_en())) }
+                        " · " (l.t("书写 ", "written by ")) (r.author_name)
+                        @if let (Some(s), Some(at)) = (&r.signer_name, r.signed_at_us) { " · " (l.t("签发 ", "signed by ")) (s) " " (local(at)) }
+                    }
+                    @if r.status.signed() || v.may_work {
+                        h3 { (l.t("检查所见", "Findings")) }
+                        p.report-text { (r.findings) }
+                        h3 { (l.t("诊断意见", "Impression")) }
+                        p.report-text { strong { (r.impression) } }
+                    }
+                }
+            }
+            @if editable {
+                div.actions {
+                    @if o.reader_staff_id.is_none() {
+                        form.step method="post" action=(format!("/exam-orders/{}/claim", o.id)) { (form_tokens(csrf)) input type="hidden" name="claim" value="1"; button.primary type="submit" { (l.t("领取阅片", "Claim for reading")) } }
+                    } @else {
+                        span.muted { (l.t("阅片医生：", "Reader: ")) (o.reader_name.as_deref().unwrap_or("")) " " }
+                        form.step method="post" action=(format!("/exam-orders/{}/claim", o.id)) { (form_tokens(csrf)) input type="hidden" name="claim" value="0"; button type="submit" { (l.t("释放", "Release")) } }
+                    }
+                }
+                form.exam-order method="post" action=(format!("/exam-orders/{}/report", o.id)) {
+                    (form_tokens(csrf))
+                    label { (l.t("检查所见", "Findings")) textarea name="findings" rows="6" required maxlength=(gongti_core::exam::reading::REPORT_TEXT_MAX_CHARS) { (findings) } }
+                    label { (l.t("诊断意见", "Impression")) textarea name="impression" rows="3" required maxlength=(gongti_core::exam::reading::REPORT_TEXT_MAX_CHARS) { (impression) } }
+                    div.actions {
+                        @if r.is_none_or(|r| r.status == ReportStatus::Preliminary) {
+                            button type="submit" name="step" value="draft" { (l.t("保存初审", "Save as preliminary")) }
+                        }
+                        button.primary type="submit" name="step" value="sign" {
+                            @if r.is_some_and(|r| r.status.signed()) { (l.t("修订并签发", "Amend and sign")) } @else { (l.t("审核签发", "Sign off")) }
+                        }
+                    }
+                }
+            }
+            @if v.report_versions.len() > 1 {
+                details {
+                    summary { (l.t("历次版本", "Earlier versions")) " (" (v.report_versions.len()) ")" }
+                    ol {
+                        @for ver in &v.report_versions {
+                            li { (local(ver.at_us)) " · " (l.t(ver.status.label_zh(), ver.status.label_en())) " · " (ver.staff_name) " · " (ver.impression) }
+                        }
+                    }
+                }
+            }
         }
-        Err(AppError::Forbidden) => {
-            error_page(&c, l.t("检查检验单", "Exam order"), &AppError::Forbidden)
+    }
+}
+
+#[derive(Deserialize)]
+struct ClaimFields {
+    csrf: String,
+    claim: String,
+}
+
+async fn claim(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Form(f): Form<ClaimFields>,
+) -> Response {
+    if !csrf_ok(&c, &f.csrf) {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let done = state.app.claim_reading(&c.ctx, id, f.claim == "1").await;
+    let to = done.map(|()| format!("/exam-orders/{id}#report"));
+    answer(&state, &c, id, to, c.lang.t("阅片", "Reading"), None).await
+}
+
+async fn report(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Form(f): Form<ReportFields>,
+) -> Response {
+    use gongti_core::exam::reading::ReportStep;
+    if !csrf_ok(&c, &f.csrf) {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let step = if f.step == "sign" {
+        ReportStep::Sign
+    } else {
+        ReportStep::Draft
+    };
+    let written = state
+        .app
+        .write_report(&c.ctx, id, step, &f.findings, &f.impression)
+        .await;
+    let to = written.map(|r| format!("/exam-orders/{id}?report={}#report", r.status.code()));
+    answer(&state, &c, id, to, c.lang.t("检查报告", "Report"), Some(&f)).await
+}
+
+async fn reading_page(State(state): State<AppState>, c: Console) -> Response {
+    let l = c.lang;
+    let title = l.t("阅片工作列表", "Reading worklist");
+    let list = match state.app.reading_worklist(&c.ctx).await {
+        Ok(list) => list,
+        Err(e) => return error_page(&c, title, &e),
+    };
+    let body = html! {
+        h1 { (title) }
+        p.muted { (l.t(
+            "影像已到达、待出报告的检查，急诊优先，其次按等待时间；时限按检查类型与优先级设定（超时标红）。CT 须两位医生分别初审、审核签发。",
+            "Exams whose images arrived, waiting for their report: emergencies first, then by waiting time; each against its target by modality and priority (late ones in red). CT needs two readers: one writes, another signs.")) }
+        @if list.is_empty() { p.card { (l.t("没有待阅片的检查。", "Nothing to read.")) } }
+        @else {
+            table #reading {
+                tr { th { (l.t("优先级", "Priority")) } th { (l.t("患者", "Patient")) } th { (l.t("检查", "Exam")) } th { (l.t("影像到达", "Arrived")) } th { (l.t("已等待", "Waited")) } th { (l.t("时限", "Due")) } th { (l.t("阅片医生", "Reader")) } th { (l.t("报告", "Report")) } }
+                @for v in &list {
+                    @let o = &v.item.order;
+                    tr {
+                        td { (l.t(o.priority.label_zh(), o.priority.label_en())) }
+                        td { (v.resident_name) }
+                        td { a href=(format!("/exam-orders/{}#report", o.id)) { (item_label(l, &o.item_code)) } br; span.muted { (o.accession_number) } }
+                        td { (local(v.item.arrived_at_us)) }
+                        td { @if let Some(t) = &v.turnaround { (t.waited_minutes) (l.t(" 分钟", " min")) } }
+                        td {
+                            @match &v.turnaround {
+                                Some(t) if t.overdue => { strong.bad { (local(t.due_at_us)) (l.t(" 已超时", " late")) } }
+                                Some(t) => { (local(t.due_at_us)) }
+                                None => { span.muted { (l.t("未设定", "not set")) } }
+                            }
+                            @if v.double_sign { br; span.muted { (l.t("须双签", "two signers")) } }
+                        }
+                        td { (o.reader_name.as_deref().unwrap_or("—")) }
+                        td { @match v.item.report_status { Some(s) => { (l.t(s.label_zh(), s.label_en())) } None => { span.muted { (l.t("未写", "none")) } } } }
+                    }
+                }
+            }
         }
+    };
+    layout(&c, title, body).into_response()
+}
+
+/// What a step on an order answers: to `to` when it was taken; a refusal as an error
+/// page; any other error on the order's page (with the report the reader sent).
+async fn answer(
+    state: &AppState,
+    c: &Console,
+    id: i64,
+    to: Result<String, AppError>,
+    title: &str,
+    sent: Option<&ReportFields>,
+) -> Response {
+    match to {
+        Ok(to) => Redirect::to(&to).into_response(),
+        Err(AppError::Forbidden) => error_page(c, title, &AppError::Forbidden),
         Err(e) => {
             let status = status_of(&e);
-            render_order(
-                &state,
-                &c,
-                id,
-                &OrderParams::default(),
-                Some(error_box(l, &e)),
-                status,
-            )
-            .await
+            let problem = Some(error_box(c.lang, &e));
+            render_order_with(state, c, id, &OrderParams::default(), problem, status, sent).await
         }
     }
 }

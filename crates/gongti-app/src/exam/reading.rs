@@ -1,0 +1,227 @@
+//! Reading at a cloud centre (`gongti_core::exam::reading`, DOMAIN.md §8): the centre's
+//! readers see the imaging and ECG orders whose images arrived, each against its
+//! turnaround target, claim one (or release it), write the preliminary report and sign
+//! it off — a second reader where the modality's rule asks for two —, and amend a
+//! signed one. Signing completes the order, which the ordering doctor then sees.
+
+use gongti_core::audit::Outcome;
+use gongti_core::exam::orders::{Catalogue, Category, OrderStatus};
+use gongti_core::exam::reading::{
+    ReadingRules, ReportRefusal, ReportStep, Signer, Turnaround, take_report, turnaround,
+};
+use gongti_core::role::Role;
+use gongti_store::{ReadingItem, ReportRecord, ReportWrite};
+
+use crate::{App, AppError, AppResult, Ctx};
+
+/// An order on the reading worklist.
+#[derive(Debug, Clone)]
+pub struct ReadingView {
+    pub item: ReadingItem,
+    pub resident_name: String,
+    /// Against the modality's target (`None`: the region set no target for it).
+    pub turnaround: Option<Turnaround>,
+    pub double_sign: bool,
+}
+
+/// The reading rule of an order: its item's modality and its priority.
+fn double_sign_of(item_code: &str, priority: gongti_core::exam::orders::Priority) -> bool {
+    Catalogue::builtin()
+        .get(item_code)
+        .and_then(|i| ReadingRules::builtin().rule(&i.modality, priority))
+        .is_some_and(|r| r.double_sign)
+}
+
+impl App {
+    /// The reading worklist of the reader's centres, the most urgent first (stat, then
+    /// urgent, then routine; within each the longest waiting first).
+    pub async fn reading_worklist(&self, ctx: &Ctx) -> AppResult<Vec<ReadingView>> {
+        let mut entry = self.entry(ctx, "exam.reading.list", Outcome::Ok);
+        entry.resource_type = "ExamOrder".into();
+        let institution = match (ctx.principal.role, ctx.principal.institution_id) {
+            (Role::ExamReader | Role::InstitutionAdmin, Some(i)) => i,
+            _ => return Err(self.refuse(entry, AppError::Forbidden).await),
+        };
+        let items = self.store.reading_worklist(institution).await?;
+        let ids: Vec<i64> = items.iter().map(|i| i.order.resident_id).collect();
+        let names = self.store.resident_names(&ids).await?;
+        let now_us = self.now_us();
+        let mut out: Vec<ReadingView> = items
+            .into_iter()
+            .map(|item| {
+                let o = &item.order;
+                let rule = Catalogue::builtin()
+                    .get(&o.item_code)
+                    .and_then(|i| ReadingRules::builtin().rule(&i.modality, o.priority));
+                ReadingView {
+                    resident_name: names.get(&o.resident_id).cloned().unwrap_or_default(),
+                    turnaround: rule.map(|r| turnaround(r, item.arrived_at_us, now_us)),
+                    double_sign: rule.is_some_and(|r| r.double_sign),
+                    item,
+                }
+            })
+            .collect();
+        let rank = |p: gongti_core::exam::orders::Priority| match p {
+            gongti_core::exam::orders::Priority::Stat => 0,
+            gongti_core::exam::orders::Priority::Urgent => 1,
+            gongti_core::exam::orders::Priority::Routine => 2,
+        };
+        out.sort_by_key(|v| (rank(v.item.order.priority), v.item.arrived_at_us));
+        entry.institution_id = Some(institution);
+        entry.detail = Some(format!("{} to read", out.len()));
+        self.audit
+            .record(super::orders::with_listed(entry, &ids))
+            .await?;
+        Ok(out)
+    }
+
+    /// A reader of the order's centre claims it for reading, or releases their claim.
+    pub async fn claim_reading(&self, ctx: &Ctx, order_id: i64, claim: bool) -> AppResult<()> {
+        let action = if claim {
+            "exam.reading.claim"
+        } else {
+            "exam.reading.release"
+        };
+        let mut entry = self.entry(ctx, action, Outcome::Ok);
+        entry.resource_type = "ExamOrder".into();
+        entry.resource_id = Some(order_id.to_string());
+        let Some(order) = self.store.exam_order(order_id).await? else {
+            return Err(self.refuse(entry, AppError::NotFound).await);
+        };
+        entry.patient_id = Some(order.resident_id);
+        if ctx.principal.role != Role::ExamReader
+            || ctx.principal.institution_id != Some(order.centre_institution_id)
+        {
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        }
+        let done = self
+            .store
+            .claim_exam_order(
+                order_id,
+                ctx.principal.staff_id,
+                claim,
+                self.now_us(),
+                &entry,
+            )
+            .await?;
+        if !done {
+            let e = AppError::Conflict(if claim {
+                "claimed_by_another"
+            } else {
+                "not_claimed"
+            });
+            return Err(self.refuse(entry, e).await);
+        }
+        self.audit.flush().await?;
+        Ok(())
+    }
+
+    /// Writes the order's report: a draft (初审) or a signature (审核签发, or an
+    /// amendment of a signed report). Only the centre's readers; a draft over another
+    /// reader's claim is refused; the signer must be qualified, and a second person
+    /// where the modality's rule says.
+    pub async fn write_report(
+        &self,
+        ctx: &Ctx,
+        order_id: i64,
+        step: ReportStep,
+        findings: &str,
+        impression: &str,
+    ) -> AppResult<ReportRecord> {
+        use gongti_core::problem::{FieldProblem, Problem};
+        let action = match step {
+            ReportStep::Draft => "exam.report.draft",
+            ReportStep::Sign => "exam.report.sign",
+        };
+        let mut entry = self.entry(ctx, action, Outcome::Ok);
+        entry.resource_type = "ExamReport".into();
+        let Some(order) = self.store.exam_order(order_id).await? else {
+            return Err(self.refuse(entry, AppError::NotFound).await);
+        };
+        entry.patient_id = Some(order.resident_id);
+        entry.institution_id = ctx.principal.institution_id;
+        if ctx.principal.role != Role::ExamReader
+            || ctx.principal.institution_id != Some(order.centre_institution_id)
+        {
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        }
+        let readable = order.category != Category::Lab
+            && matches!(
+                order.status,
+                OrderStatus::InProgress | OrderStatus::Completed
+            );
+        if !readable {
+            return Err(self.refuse(entry, AppError::Conflict("order_status")).await);
+        }
+        if step == ReportStep::Draft
+            && order
+                .reader_staff_id
+                .is_some_and(|r| r != ctx.principal.staff_id)
+        {
+            return Err(self
+                .refuse(entry, AppError::Conflict("claimed_by_another"))
+                .await);
+        }
+        let current = self.store.exam_report(order_id).await?;
+        let staff = self.store.staff_member(ctx.principal.staff_id).await?;
+        let signer = Signer {
+            staff_id: staff.id,
+            practice_years: staff.practice_years,
+            licensed: staff.licence_number.is_some(),
+        };
+        let double_sign = double_sign_of(&order.item_code, order.priority);
+        let to = match take_report(
+            current.as_ref().map(|r| r.status),
+            current.as_ref().map(|r| r.author_staff_id),
+            step,
+            signer,
+            double_sign,
+            findings,
+            impression,
+        ) {
+            Ok(to) => to,
+            Err(ReportRefusal::TextRequired) => {
+                let max = gongti_core::exam::reading::REPORT_TEXT_MAX_CHARS;
+                let problem = Problem::Length {
+                    min_chars: 1,
+                    max_chars: max,
+                };
+                let mut problems = Vec::new();
+                for (field, text) in [("findings", findings), ("impression", impression)] {
+                    let n = text.trim().chars().count();
+                    if n == 0 || n > max {
+                        problems.push(FieldProblem::new(field, problem.clone()));
+                    }
+                }
+                return Err(self.refuse(entry, AppError::Invalid(problems)).await);
+            }
+            Err(r) => return Err(self.refuse(entry, AppError::Conflict(r.code())).await),
+        };
+        entry.detail = Some(format!("order {order_id}: {}", to.code()));
+        let done = self
+            .store
+            .write_exam_report(
+                &ReportWrite {
+                    order_id,
+                    from_version: current.as_ref().map(|r| r.version),
+                    status: to,
+                    findings: findings.trim(),
+                    impression: impression.trim(),
+                    staff_id: ctx.principal.staff_id,
+                    now_us: self.now_us(),
+                },
+                &entry,
+            )
+            .await?;
+        if !done {
+            return Err(self
+                .refuse(entry, AppError::Conflict("report_changed"))
+                .await);
+        }
+        self.audit.flush().await?;
+        self.store
+            .exam_report(order_id)
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+}

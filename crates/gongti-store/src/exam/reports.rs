@@ -1,0 +1,258 @@
+//! Reading at a cloud centre (DOMAIN.md §8): the reading worklist (imaging and ECG
+//! orders whose images arrived), a reader's claim on an order, and its report with
+//! every version kept; signing the report off completes the order in the same
+//! transaction, which the ordering doctor then sees.
+
+use gongti_core::audit::AuditEntry;
+use gongti_core::exam::reading::ReportStatus;
+
+use super::orders::{CENTRE_ACCESS_AFTER_US, ExamOrderRecord};
+use crate::outbox::stage_audit;
+use crate::row::{RowExt, trusted};
+use crate::{Result, Store, StoreError, on_read, on_write};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRecord {
+    pub id: i64,
+    pub order_id: i64,
+    pub status: ReportStatus,
+    pub findings: String,
+    pub impression: String,
+    pub author_staff_id: i64,
+    pub author_name: String,
+    pub signer_staff_id: Option<i64>,
+    pub signer_name: Option<String>,
+    pub version: i64,
+    pub created_at_us: i64,
+    pub changed_at_us: i64,
+    pub signed_at_us: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportVersionRecord {
+    pub version: i64,
+    pub status: ReportStatus,
+    pub findings: String,
+    pub impression: String,
+    pub staff_name: String,
+    pub at_us: i64,
+}
+
+/// A report written: guarded by the version it was decided on (`None`: no report yet).
+#[derive(Debug, Clone, Copy)]
+pub struct ReportWrite<'a> {
+    pub order_id: i64,
+    pub from_version: Option<i64>,
+    pub status: ReportStatus,
+    pub findings: &'a str,
+    pub impression: &'a str,
+    pub staff_id: i64,
+    pub now_us: i64,
+}
+
+/// An order on the reading worklist, with when its images arrived.
+#[derive(Debug, Clone)]
+pub struct ReadingItem {
+    pub order: ExamOrderRecord,
+    pub arrived_at_us: i64,
+    pub report_status: Option<ReportStatus>,
+}
+
+const REPORT_COLUMNS: &str = "r.id, r.order_id, r.status, r.findings, r.impression, r.author_staff_id, \
+     a.name AS author_name, r.signer_staff_id, g.name AS signer_name, r.version, r.created_at_us, \
+     r.changed_at_us, r.signed_at_us";
+
+fn report(row: &impl RowExt) -> Result<ReportRecord> {
+    Ok(ReportRecord {
+        id: row.i64("id")?,
+        order_id: row.i64("order_id")?,
+        status: ReportStatus::parse(&row.text("status")?)
+            .ok_or_else(|| StoreError::Corrupt("report status".into()))?,
+        findings: row.text("findings")?,
+        impression: row.text("impression")?,
+        author_staff_id: row.i64("author_staff_id")?,
+        author_name: row.text("author_name")?,
+        signer_staff_id: row.opt_i64("signer_staff_id")?,
+        signer_name: row.opt_text("signer_name")?,
+        version: row.i64("version")?,
+        created_at_us: row.i64("created_at_us")?,
+        changed_at_us: row.i64("changed_at_us")?,
+        signed_at_us: row.opt_i64("signed_at_us")?,
+    })
+}
+
+impl Store {
+    /// A reader claims an order for reading (`Some`), or releases their claim
+    /// (`None`): `false` when someone else holds it (nothing written).
+    pub async fn claim_exam_order(
+        &self,
+        order_id: i64,
+        staff_id: i64,
+        claim: bool,
+        now_us: i64,
+        audit: &AuditEntry,
+    ) -> Result<bool> {
+        let sql = if claim {
+            "UPDATE exam_orders SET reader_staff_id = $2, claimed_at_us = $3
+             WHERE id = $1 AND status = 'in-progress' AND (reader_staff_id IS NULL OR reader_staff_id = $2)"
+        } else {
+            "UPDATE exam_orders SET reader_staff_id = NULL, claimed_at_us = NULL
+             WHERE id = $1 AND reader_staff_id = $2 AND $3 > 0"
+        };
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(sql).bind(order_id).bind(staff_id).bind(now_us)
+                .execute(&mut *tx).await?.rows_affected() == 1;
+            if !done {
+                return Ok(false);
+            }
+            stage_audit!(tx, std::slice::from_ref(audit));
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    /// An institution's reading worklist: its centres' imaging and ECG orders in
+    /// progress whose images arrived, oldest arrival first.
+    pub async fn reading_worklist(&self, institution_id: i64) -> Result<Vec<ReadingItem>> {
+        let sql = format!(
+            "SELECT {}, (SELECT MIN(x.received_at_us) FROM exam_studies x WHERE x.order_id = o.id) AS arrived_at_us,
+                 (SELECT r.status FROM exam_reports r WHERE r.order_id = o.id) AS report_status
+             {}
+             WHERE o.centre_institution_id = $1 AND o.status = 'in-progress' AND o.category <> 'lab'
+               AND EXISTS (SELECT 1 FROM exam_studies x WHERE x.order_id = o.id)
+             ORDER BY arrived_at_us, o.id LIMIT 500",
+            super::orders::ORDER_COLUMNS,
+            super::orders::ORDER_FROM
+        );
+        fn item(row: &impl RowExt) -> Result<ReadingItem> {
+            Ok(ReadingItem {
+                order: super::orders::order(row)?,
+                arrived_at_us: row.i64("arrived_at_us")?,
+                report_status: row
+                    .opt_text("report_status")?
+                    .map(|s| {
+                        ReportStatus::parse(&s)
+                            .ok_or_else(|| StoreError::Corrupt("report status".into()))
+                    })
+                    .transpose()?,
+            })
+        }
+        on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).bind(institution_id).fetch_all(pool).await?.iter().map(item).collect()
+        })
+    }
+
+    pub async fn exam_report(&self, order_id: i64) -> Result<Option<ReportRecord>> {
+        let sql = format!(
+            "SELECT {REPORT_COLUMNS} FROM exam_reports r JOIN staff a ON a.id = r.author_staff_id
+             LEFT JOIN staff g ON g.id = r.signer_staff_id WHERE r.order_id = $1"
+        );
+        on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).bind(order_id).fetch_optional(pool).await?.as_ref().map(report).transpose()
+        })
+    }
+
+    /// A report's versions, oldest first.
+    pub async fn exam_report_versions(&self, report_id: i64) -> Result<Vec<ReportVersionRecord>> {
+        fn version(row: &impl RowExt) -> Result<ReportVersionRecord> {
+            Ok(ReportVersionRecord {
+                version: row.i64("version")?,
+                status: ReportStatus::parse(&row.text("status")?)
+                    .ok_or_else(|| StoreError::Corrupt("report status".into()))?,
+                findings: row.text("findings")?,
+                impression: row.text("impression")?,
+                staff_name: row.text("staff_name")?,
+                at_us: row.i64("at_us")?,
+            })
+        }
+        on_read!(self, pool => {
+            sqlx::query(
+                "SELECT v.version, v.status, v.findings, v.impression, s.name AS staff_name, v.at_us
+                 FROM exam_report_versions v JOIN staff s ON s.id = v.staff_id
+                 WHERE v.report_id = $1 ORDER BY v.version",
+            )
+            .bind(report_id).fetch_all(pool).await?.iter().map(version).collect()
+        })
+    }
+
+    /// Writes a report version (see [`ReportWrite`]): `false` when the report moved
+    /// meanwhile. A signed report completes its order (the centre keeps access for
+    /// [`CENTRE_ACCESS_AFTER_US`]).
+    pub async fn write_exam_report(&self, w: &ReportWrite<'_>, audit: &AuditEntry) -> Result<bool> {
+        let signed = w.status.signed();
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let report_id = match w.from_version {
+                None => {
+                    let made: Option<(i64,)> = sqlx::query_as(
+                        "INSERT INTO exam_reports (order_id, status, findings, impression, author_staff_id,
+                             signer_staff_id, version, created_at_us, changed_at_us, signed_at_us)
+                         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7, $8)
+                         ON CONFLICT (order_id) DO NOTHING RETURNING id",
+                    )
+                    .bind(w.order_id).bind(w.status.code()).bind(w.findings).bind(w.impression)
+                    .bind(w.staff_id).bind(signed.then_some(w.staff_id)).bind(w.now_us)
+                    .bind(signed.then_some(w.now_us))
+                    .fetch_optional(&mut *tx).await?;
+                    match made {
+                        Some((id,)) => id,
+                        None => return Ok(false),
+                    }
+                }
+                Some(from) => {
+                    // a draft over a draft keeps its author; a signature names its signer
+                    let sql = if signed {
+                        "UPDATE exam_reports SET status = $3, findings = $4, impression = $5, signer_staff_id = $6,
+                             version = version + 1, changed_at_us = $7, signed_at_us = $7
+                         WHERE order_id = $1 AND version = $2 RETURNING id"
+                    } else {
+                        "UPDATE exam_reports SET status = $3, findings = $4, impression = $5, author_staff_id = $6,
+                             version = version + 1, changed_at_us = $7
+                         WHERE order_id = $1 AND version = $2 RETURNING id"
+                    };
+                    let updated: Option<(i64,)> = sqlx::query_as(sql)
+                        .bind(w.order_id).bind(from).bind(w.status.code()).bind(w.findings)
+                        .bind(w.impression).bind(w.staff_id).bind(w.now_us)
+                        .fetch_optional(&mut *tx).await?;
+                    match updated {
+                        Some((id,)) => id,
+                        None => return Ok(false),
+                    }
+                }
+            };
+            sqlx::query(
+                "INSERT INTO exam_report_versions (report_id, version, status, findings, impression, staff_id, at_us)
+                 SELECT id, version, status, findings, impression, $2, $3 FROM exam_reports WHERE id = $1",
+            )
+            .bind(report_id).bind(w.staff_id).bind(w.now_us)
+            .execute(&mut *tx).await?;
+            if signed {
+                let completed = sqlx::query(
+                    "UPDATE exam_orders SET status = 'completed', changed_at_us = $2
+                     WHERE id = $1 AND status = 'in-progress'",
+                )
+                .bind(w.order_id).bind(w.now_us).execute(&mut *tx).await?.rows_affected() == 1;
+                if completed {
+                    sqlx::query(
+                        "INSERT INTO exam_order_events (order_id, status, staff_id, at_us, note)
+                         VALUES ($1, 'completed', $2, $3, '报告已签发 report signed')",
+                    )
+                    .bind(w.order_id).bind(w.staff_id).bind(w.now_us).execute(&mut *tx).await?;
+                    sqlx::query(
+                        "UPDATE care_relationships SET until_us = $2
+                         WHERE id = (SELECT care_relationship_id FROM exam_orders WHERE id = $1)",
+                    )
+                    .bind(w.order_id).bind(w.now_us + CENTRE_ACCESS_AFTER_US)
+                    .execute(&mut *tx).await?;
+                }
+            }
+            let mut entry = audit.clone();
+            entry.resource_type = "ExamReport".into();
+            entry.resource_id = Some(report_id.to_string());
+            stage_audit!(tx, std::slice::from_ref(&entry));
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+}
