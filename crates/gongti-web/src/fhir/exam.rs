@@ -156,3 +156,214 @@ pub(super) async fn read_order(
         .map_err(fhir_err)?;
     Ok(Some(view.order))
 }
+
+const V2_0074: &str = "http://terminology.hl7.org/CodeSystem/v2-0074";
+const DICOM_DCM: &str = "http://dicom.nema.org/resources/ontology/DCM";
+
+/// A signed report as a DiagnosticReport (`exam-{order}`): the item's code, the study,
+/// the impression as `conclusion` and the findings as a text attachment. Preliminary
+/// reports are the centre's and are not served.
+pub(super) fn diagnostic_report(
+    o: &ExamOrderRecord,
+    r: &gongti_store::ReportRecord,
+    studies: &[gongti_store::StudyRecord],
+) -> Value {
+    use base64::Engine;
+    let (service, text) = match o.category {
+        Category::Ecg => ("EC", "心电"),
+        _ => ("RAD", "放射影像"),
+    };
+    let mut v = json!({
+        "resourceType": "DiagnosticReport",
+        "id": format!("{PREFIX}{}", o.id),
+        "meta": {"lastUpdated": utc(r.changed_at_us), "versionId": r.version.to_string()},
+        "identifier": [{"system": ACCESSION_SYSTEM, "value": o.accession_number}],
+        "basedOn": [{"reference": format!("ServiceRequest/{PREFIX}{}", o.id)}],
+        "status": r.status.code(),
+        "category": [{"coding": [{"system": V2_0074, "code": service}], "text": text}],
+        "code": code(o),
+        "subject": {"reference": format!("Patient/{}", o.resident_id)},
+        "issued": utc(r.signed_at_us.unwrap_or(r.changed_at_us)),
+        "performer": [{"reference": format!("Organization/{}", o.centre_institution_id), "display": o.centre_institution_name}],
+        "conclusion": r.impression,
+        "presentedForm": [{
+            "contentType": "text/plain; charset=utf-8",
+            "language": "zh-CN",
+            "title": "检查所见 findings",
+            "data": base64::engine::general_purpose::STANDARD.encode(r.findings.as_bytes()),
+        }],
+    });
+    if let Some(signer) = r.signer_staff_id {
+        v["resultsInterpreter"] =
+            json!([{"reference": format!("Practitioner/{signer}"), "display": r.signer_name}]);
+    }
+    if let Some(first) = studies.first() {
+        v["effectiveDateTime"] = json!(utc(first.received_at_us));
+        v["imagingStudy"] = studies
+            .iter()
+            .map(|s| json!({"reference": format!("ImagingStudy/{PREFIX}{}", s.id)}))
+            .collect();
+    }
+    v
+}
+
+/// A study the PACS holds as an ImagingStudy (`exam-{study}`): its UID, modalities and
+/// instance count, the order it answers.
+pub(super) fn imaging_study(o: &ExamOrderRecord, s: &gongti_store::StudyRecord) -> Value {
+    let modality: Vec<Value> = s
+        .modalities
+        .split('\\')
+        .filter(|m| !m.is_empty())
+        .map(|m| json!({"system": DICOM_DCM, "code": m}))
+        .collect();
+    let mut v = json!({
+        "resourceType": "ImagingStudy",
+        "id": format!("{PREFIX}{}", s.id),
+        "meta": {"lastUpdated": utc(s.received_at_us)},
+        "identifier": [{"system": "urn:dicom:uid", "value": format!("urn:oid:{}", s.study_uid)}],
+        "status": "available",
+        "subject": {"reference": format!("Patient/{}", o.resident_id)},
+        "basedOn": [{"reference": format!("ServiceRequest/{PREFIX}{}", o.id)}],
+        "numberOfInstances": s.instances,
+    });
+    if !modality.is_empty() {
+        v["modality"] = Value::Array(modality);
+    }
+    if !s.description.is_empty() {
+        v["description"] = json!(s.description);
+    }
+    v
+}
+
+/// The patient's signed reports and studies (for their searches and `$everything`).
+pub(super) async fn patient_reports_and_studies(
+    state: &AppState,
+    ctx: &Ctx,
+    patient: i64,
+) -> Result<(Vec<Value>, Vec<Value>), ApiError> {
+    let mut reports = Vec::new();
+    let mut studies = Vec::new();
+    for o in patient_orders(state, ctx, patient).await? {
+        if o.category == Category::Lab {
+            continue;
+        }
+        let store = state.app.store();
+        let found = store
+            .studies_of_order(o.id)
+            .await
+            .map_err(|e| fhir_err(gongti_app::AppError::from(e)))?;
+        studies.extend(found.iter().map(|s| imaging_study(&o, s)));
+        if let Some(r) = store
+            .exam_report(o.id)
+            .await
+            .map_err(|e| fhir_err(gongti_app::AppError::from(e)))?
+            .filter(|r| r.status.signed())
+        {
+            reports.push(diagnostic_report(&o, &r, &found));
+        }
+    }
+    Ok((reports, studies))
+}
+
+pub(super) const REPORT_SPEC: super::search::Spec = super::search::Spec {
+    params: &[
+        ("patient", super::search::Kind::Reference),
+        ("subject", super::search::Kind::Reference),
+        ("_lastUpdated", super::search::Kind::Date),
+    ],
+    sorts: &[],
+    includes: &[],
+    revincludes: &[],
+};
+
+pub(super) fn routes() -> axum::Router<AppState> {
+    use axum::extract::{Path, State};
+    use axum::routing::get;
+    let mut router = axum::Router::new();
+    for ty in ["DiagnosticReport", "ImagingStudy"] {
+        router = router
+            .route(
+                &format!("/{ty}"),
+                get(
+                    move |State(state): State<AppState>,
+                          axum::Extension(ctx): axum::Extension<Ctx>,
+                          q: super::FhirQuery| search(ty, state, ctx, q),
+                ),
+            )
+            .route(
+                &format!("/{ty}/{{id}}"),
+                get(
+                    move |State(state): State<AppState>,
+                          axum::Extension(ctx): axum::Extension<Ctx>,
+                          Path(id): Path<String>| read(ty, state, ctx, id),
+                ),
+            );
+    }
+    router
+}
+
+async fn search(
+    ty: &'static str,
+    state: AppState,
+    ctx: Ctx,
+    q: super::FhirQuery,
+) -> super::FhirResult {
+    let s = q.search(&REPORT_SPEC)?;
+    let found = match super::chronic::patient_of(&s, &super::base_url(&state))? {
+        Some(p) => {
+            let (reports, studies) = patient_reports_and_studies(&state, &ctx, p).await?;
+            let list = if ty == "DiagnosticReport" {
+                reports
+            } else {
+                studies
+            };
+            list.into_iter()
+                .filter(|v| s.last_updated_matches(v))
+                .map(|v| (super::search::Range::instant(0), v))
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    Ok(super::chronic::answer(&state, ty, &s, found))
+}
+
+/// A report by its order (`exam-{order}`) or a study (`exam-{study}`), read through the
+/// order's page (the same decision and audit).
+async fn read(ty: &'static str, state: AppState, ctx: Ctx, id: String) -> super::FhirResult {
+    let not_found = || ApiError::not_found().fhir();
+    let key: i64 = id
+        .strip_prefix(PREFIX)
+        .and_then(|k| k.parse().ok())
+        .ok_or_else(not_found)?;
+    let store = state.app.store();
+    let order_id = if ty == "DiagnosticReport" {
+        key
+    } else {
+        store
+            .exam_study(key)
+            .await
+            .map_err(|e| fhir_err(gongti_app::AppError::from(e)))?
+            .and_then(|s| s.order_id)
+            .ok_or_else(not_found)?
+    };
+    let view = state
+        .app
+        .exam_order_view(&ctx, order_id)
+        .await
+        .map_err(fhir_err)?;
+    let v = if ty == "DiagnosticReport" {
+        let r = view
+            .report
+            .filter(|r| r.status.signed())
+            .ok_or_else(not_found)?;
+        diagnostic_report(&view.order, &r, &view.studies)
+    } else {
+        let s = view
+            .studies
+            .iter()
+            .find(|s| s.id == key)
+            .ok_or_else(not_found)?;
+        imaging_study(&view.order, s)
+    };
+    Ok(super::Fhir(v))
+}

@@ -117,6 +117,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(chronic::routes())
         .merge(referral::routes())
         .merge(pharmacy::routes())
+        .merge(exam::routes())
         .route(
             "/Condition",
             axum::routing::post(transaction::create_condition),
@@ -431,6 +432,8 @@ fn served() -> Vec<(&'static str, &'static Spec)> {
         ("Slot", &referral::SLOT),
         ("Appointment", &referral::APPOINTMENT),
         ("ServiceRequest", &referral::SERVICE_REQUEST),
+        ("DiagnosticReport", &exam::REPORT_SPEC),
+        ("ImagingStudy", &exam::REPORT_SPEC),
         ("CommunicationRequest", &referral::CONSULTATION),
         ("Communication", &referral::CONSULTATION),
         ("MedicationRequest", &pharmacy::MEDICATION_REQUEST),

@@ -718,6 +718,9 @@ pub(super) async fn patient_records(
             .iter()
             .map(super::exam::service_request),
     );
+    let (reports, studies) = super::exam::patient_reports_and_studies(state, ctx, patient).await?;
+    out.extend(reports);
+    out.extend(studies);
     for c in state
         .app
         .resident_consultations(ctx, patient, None, PATIENT_RECORDS_MAX)

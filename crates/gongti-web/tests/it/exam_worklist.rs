@@ -409,6 +409,51 @@ async fn a_modality_fetches_its_orders_from_orthancs_worklist() {
             report_page.text
         );
         assert!(t.app.reading_worklist(&reader).await.unwrap().is_empty());
+
+        // FHIR: the signed report a DiagnosticReport, the study an ImagingStudy, both
+        // validated, found by the patient's searches and read by their ids
+        let token = t.token("doctor").await;
+        let home = t.home_resident;
+        let reports = t
+            .get(&format!("/fhir/DiagnosticReport?patient={home}"), &token)
+            .await;
+        assert_eq!(
+            reports.status,
+            axum::http::StatusCode::OK,
+            "{}",
+            reports.text
+        );
+        let reports = reports.json();
+        assert_eq!(reports["total"], 1, "{reports}");
+        let report = &reports["entry"][0]["resource"];
+        assert_eq!(
+            (report["status"].as_str(), report["conclusion"].as_str()),
+            (Some("final"), Some("胸部未见明显异常"))
+        );
+        let studies = t
+            .get(&format!("/fhir/ImagingStudy?patient={home}"), &token)
+            .await
+            .json();
+        let imaging = &studies["entry"][0]["resource"];
+        assert_eq!(
+            imaging["identifier"][0]["value"],
+            format!("urn:oid:{}", chest.study_uid.as_deref().unwrap()).as_str()
+        );
+        let read = t
+            .get(&format!("/fhir/DiagnosticReport/exam-{}", chest.id), &token)
+            .await;
+        assert_eq!(read.status, axum::http::StatusCode::OK, "{}", read.text);
+        crate::fhir::assert_resolvable(&t, &token, &[report, imaging]).await;
+        let dir = gongti_testdb::temp_dir("gongti-exam-reports");
+        std::fs::write(dir.join("reports.json"), reports.to_string()).unwrap();
+        std::fs::write(dir.join("studies.json"), studies.to_string()).unwrap();
+        std::fs::write(dir.join("report.json"), &read.text).unwrap();
+        crate::fhir::validate(&dir, 3);
+        let other = t.token("other_doctor").await;
+        let refused = t
+            .get(&format!("/fhir/DiagnosticReport/exam-{}", chest.id), &other)
+            .await;
+        assert_eq!(refused.status, axum::http::StatusCode::FORBIDDEN);
         let synced = gongti_web::worklist::sync(&t.app, &o.worklists)
             .await
             .unwrap();

@@ -602,7 +602,7 @@ async fn render_order_with(
         ol.timeline {
             @for e in &v.events {
                 li { (local(e.at_us)) " · " strong { (status_label(l, e.status)) } " · "
-                    (e.staff_name.as_deref().unwrap_or(l.t("检验系统", "laboratory system")))
+                    (e.staff_name.as_deref().unwrap_or(if o.category == Category::Lab { l.t("检验系统", "laboratory system") } else { l.t("影像系统（PACS）", "the PACS") }))
                     @if let Some(n) = &e.note { " · " (n) } }
             }
         }
