@@ -49,7 +49,7 @@ start() {
   "DefaultEncoding": "Utf8",
   "Plugins": ["/usr/share/orthanc/plugins/libModalityWorklists.so",
               "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"],
-  "Worklists": {"Enable": true, "Database": "$dir/worklists"},
+  "Worklists": {"Enable": true, "Database": "$dir/worklists", "FilterIssuerAet": true},
   "DicomWeb": {"Enable": true, "Root": "/dicom-web/"},
   "DicomModalities": {
     "c1": {"AET": "C1", "Host": "127.0.0.1", "Port": 11112, "AllowFindWorklist": true},

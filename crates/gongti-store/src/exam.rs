@@ -210,7 +210,8 @@ macro_rules! keep_lab_results_in {
         let mut updates = Vec::new();
         let mut criticals: Vec<(i64, &gongti_core::exam::report::PreparedResult)> = Vec::new();
         // results written now whose OBR-2 may name a Gongti order
-        let mut linked: Vec<(i64, &gongti_core::exam::report::PreparedResult)> = Vec::new();
+        // (order, its status when read, the result) for each result linked to an order
+        let mut linked: Vec<(i64, String, &gongti_core::exam::report::PreparedResult)> = Vec::new();
         for r in intake.results {
             let found = sqlx::query(
                 "SELECT id, test, value_text, unit, flags, status FROM lab_results
@@ -233,22 +234,41 @@ macro_rules! keep_lab_results_in {
             let test = r.indicator.as_ref().map_or("", |v| v.test.code());
             let reported = &r.reported;
             let critical = r.critical.map(|c| c.code());
+            // a result sent for a Gongti order (OBR-2 = its placer number, from the centre
+            // it was sent to, one of the item's codes) is linked to it in the same write
+            let order: Option<(i64, String, String)> = if r.placer.is_empty() {
+                None
+            } else {
+                sqlx::query_as(
+                    "SELECT id, status, item_code FROM exam_orders
+                     WHERE placer_number = $1 AND resident_id = $2 AND centre_institution_id = $3
+                       AND category = 'lab'",
+                )
+                .bind(&r.placer).bind(intake.resident_id).bind(intake.institution_id)
+                .fetch_optional(&mut *$tx).await?
+            };
+            let order = order.filter(|(_, _, item)| {
+                gongti_core::exam::orders::Catalogue::builtin()
+                    .get(item)
+                    .is_some_and(|i| i.loincs.contains(&r.code))
+            });
+            let order_id = order.as_ref().map(|o| o.0);
             match existing {
                 None => {
                     let (id,): (i64,) = sqlx::query_as(
                         "INSERT INTO lab_results (resident_id, source_system, source_id, test, loinc,
                              code_system, display, value_centi, value_text, unit, reference_range, flags,
                              status, critical, reported, collected_on, collected_at_us, institution_id,
-                             created_at_us, hl7_message_id)
+                             created_at_us, hl7_message_id, exam_order_id)
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                             $17, $18, $19, $20) RETURNING id",
+                             $17, $18, $19, $20, $21) RETURNING id",
                     )
                     .bind(intake.resident_id).bind(sender).bind(&r.source_id).bind(test)
                     .bind(&r.code).bind(&r.code_system).bind(&r.display).bind(r.value_centi)
                     .bind(&r.value_text).bind(&r.unit).bind(&r.reference_range).bind(&r.flags)
                     .bind(r.status.code()).bind(critical).bind(&reported).bind(r.collected_on)
                     .bind(r.collected_at_us).bind(intake.institution_id).bind(now_us)
-                    .bind(message_id)
+                    .bind(message_id).bind(order_id)
                     .fetch_one(&mut *$tx).await?;
                     if let Some(v) = &r.indicator {
                         updates.extend(lab_updates(id, v, &intake.enrolments)?);
@@ -256,8 +276,8 @@ macro_rules! keep_lab_results_in {
                     if r.critical.is_some() {
                         criticals.push((id, r));
                     }
-                    if !r.placer.is_empty() {
-                        linked.push((id, r));
+                    if let Some(o) = &order {
+                        linked.push((o.0, o.1.clone(), r));
                     }
                     created.push(id);
                 }
@@ -274,12 +294,12 @@ macro_rules! keep_lab_results_in {
                     sqlx::query(
                         "UPDATE lab_results SET test = $2, value_centi = $3, value_text = $4, unit = $5,
                              reference_range = $6, flags = $7, status = $8, critical = $9, reported = $10,
-                             display = $11, hl7_message_id = $12
+                             display = $11, hl7_message_id = $12, exam_order_id = COALESCE($13, exam_order_id)
                          WHERE id = $1",
                     )
                     .bind(e.id).bind(test).bind(r.value_centi).bind(&r.value_text).bind(&r.unit)
                     .bind(&r.reference_range).bind(&r.flags).bind(r.status.code()).bind(critical)
-                    .bind(&reported).bind(&r.display).bind(message_id)
+                    .bind(&reported).bind(&r.display).bind(message_id).bind(order_id)
                     .execute(&mut *$tx).await?;
                     if let Some(v) = &r.indicator {
                         // the same key as the row's first fact: it takes that one's place
@@ -313,8 +333,8 @@ macro_rules! keep_lab_results_in {
                             }
                         }
                     }
-                    if !r.placer.is_empty() {
-                        linked.push((e.id, r));
+                    if let Some(o) = &order {
+                        linked.push((o.0, o.1.clone(), r));
                     }
                     updated.push(e.id);
                 }
@@ -338,26 +358,22 @@ macro_rules! keep_lab_results_in {
                 flagged.push(id.to_string());
             }
         }
-        // a result sent for a Gongti order (OBR-2 = its placer number, from the centre
-        // it was sent to) is linked to it; a settled one completes the order
+        // a settled result completes its order (guarded: a cancellation meanwhile wins)
         let mut completed_orders: Vec<String> = Vec::new();
-        for (result_id, r) in linked {
-            let order: Option<(i64, String)> = sqlx::query_as(
-                "SELECT id, status FROM exam_orders
-                 WHERE placer_number = $1 AND resident_id = $2 AND centre_institution_id = $3 AND category = 'lab'",
-            )
-            .bind(&r.placer).bind(intake.resident_id).bind(intake.institution_id)
-            .fetch_optional(&mut *$tx).await?;
-            let Some((order_id, status)) = order else { continue };
-            sqlx::query("UPDATE lab_results SET exam_order_id = $1 WHERE id = $2")
-                .bind(order_id).bind(result_id).execute(&mut *$tx).await?;
+        for (order_id, status, r) in linked {
             let open = gongti_core::exam::orders::OrderStatus::parse(&status)
                 .is_some_and(|s| s.is_open());
-            if !open || !r.status.counts() {
+            if !open || !r.status.counts() || completed_orders.contains(&order_id.to_string()) {
                 continue;
             }
-            sqlx::query("UPDATE exam_orders SET status = 'completed', changed_at_us = $2 WHERE id = $1")
-                .bind(order_id).bind(now_us).execute(&mut *$tx).await?;
+            let done = sqlx::query(
+                "UPDATE exam_orders SET status = 'completed', changed_at_us = $2
+                 WHERE id = $1 AND status IN ('received', 'accepted', 'in-progress')",
+            )
+            .bind(order_id).bind(now_us).execute(&mut *$tx).await?.rows_affected() == 1;
+            if !done {
+                continue;
+            }
             sqlx::query(
                 "INSERT INTO exam_order_events (order_id, status, at_us, note)
                  VALUES ($1, 'completed', $2, '检验结果已回传 (results received)')",

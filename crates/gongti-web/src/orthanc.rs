@@ -88,8 +88,14 @@ impl OrthancClient {
 
     /// Describes a study by Orthanc's id: its UID, accession number, description,
     /// modalities and how many instances it has.
-    async fn describe(&self, id: &str) -> anyhow::Result<(String, String, String, String, i64)> {
-        let study = self.json(&format!("/studies/{id}")).await?;
+    async fn describe(&self, id: &str) -> anyhow::Result<Option<Described>> {
+        let (status, _, body) = self.get(&format!("/studies/{id}")).await?;
+        if status == 404 {
+            // deleted from the PACS since it was announced
+            return Ok(None);
+        }
+        anyhow::ensure!(status == 200, "the PACS answered {status} for a study");
+        let study: Value = serde_json::from_slice(&body)?;
         let tags = &study["MainDicomTags"];
         let text = |v: &Value| v.as_str().unwrap_or("").trim().to_owned();
         let mut modalities: Vec<String> = Vec::new();
@@ -105,13 +111,14 @@ impl OrthancClient {
             }
             instances += s["Instances"].as_array().map_or(0, |a| a.len() as i64);
         }
-        Ok((
-            text(&tags["StudyInstanceUID"]),
-            text(&tags["AccessionNumber"]),
-            text(&tags["StudyDescription"]),
-            modalities.join("\\"),
+        Ok(Some(Described {
+            study_uid: text(&tags["StudyInstanceUID"]),
+            accession_number: text(&tags["AccessionNumber"]),
+            patient_id: text(&study["PatientMainDicomTags"]["PatientID"]),
+            description: text(&tags["StudyDescription"]),
+            modalities: modalities.join("\\"),
             instances,
-        ))
+        }))
     }
 
     /// The ids of a study's instances (Orthanc's), in Orthanc's order.
@@ -134,6 +141,16 @@ impl OrthancClient {
         );
         Ok(body)
     }
+}
+
+/// A study as the PACS describes it.
+struct Described {
+    study_uid: String,
+    accession_number: String,
+    patient_id: String,
+    description: String,
+    modalities: String,
+    instances: i64,
 }
 
 /// What one read of the feed did.
@@ -171,18 +188,25 @@ pub async fn poll_once(app: &App, pacs: &OrthancClient) -> anyhow::Result<Polled
         let (Some(id), Some(seq)) = (change["ID"].as_str(), change["Seq"].as_i64()) else {
             continue;
         };
-        let (uid, accession, description, modalities, instances) = pacs.describe(id).await?;
-        if uid.is_empty() {
+        let Some(d) = pacs.describe(id).await? else {
+            tracing::warn!(
+                study = id,
+                "a stable study left the PACS before it was read: skipped"
+            );
+            continue;
+        };
+        if d.study_uid.is_empty() {
             continue;
         }
         let taken = app
             .receive_stable_study(&StableStudy {
-                study_uid: &uid,
+                study_uid: &d.study_uid,
                 orthanc_id: id,
-                accession_number: &accession,
-                modalities: &modalities,
-                description: &description,
-                instances,
+                accession_number: &d.accession_number,
+                patient_id: &d.patient_id,
+                modalities: &d.modalities,
+                description: &d.description,
+                instances: d.instances,
                 received_at_us: now_us,
                 feed_seq: seq,
             })

@@ -3,7 +3,7 @@
 //! from, so the clinic's modality fetches its orders by MWL. The folder is brought in
 //! line with the orders on start and every few seconds: a missing or changed file is
 //! written (to a temporary name, then renamed, so the plugin never reads half a file),
-//! one whose order closed is removed; each is audited. Files not named like an item
+//! one whose order closed is removed; each is audited before it is written or removed. Files not named like an item
 //! (`*.wl`) are left alone.
 //!
 //! Why Orthanc's plugin rather than an MWL answer of our own: the DIMSE association,
@@ -57,6 +57,10 @@ pub async fn sync(app: &App, dir: &Path) -> anyhow::Result<Synced> {
         if same {
             continue;
         }
+        // audited before it is written: a disclosure is never left unrecorded
+        app.worklist_written(&[*item], &[])
+            .await
+            .map_err(|e| anyhow::anyhow!("auditing the worklist: {e:?}"))?;
         let temporary: PathBuf = dir.join(format!(".{name}.part"));
         tokio::fs::write(&temporary, &item.bytes).await?;
         tokio::fs::rename(&temporary, &path).await?;
@@ -65,6 +69,9 @@ pub async fn sync(app: &App, dir: &Path) -> anyhow::Result<Synced> {
     let mut removed = Vec::new();
     for name in present {
         if !wanted.contains_key(name.as_str()) {
+            app.worklist_written(&[], std::slice::from_ref(&name))
+                .await
+                .map_err(|e| anyhow::anyhow!("auditing the worklist: {e:?}"))?;
             match tokio::fs::remove_file(dir.join(&name)).await {
                 Ok(()) => removed.push(name),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -72,9 +79,6 @@ pub async fn sync(app: &App, dir: &Path) -> anyhow::Result<Synced> {
             }
         }
     }
-    app.worklist_written(&written, &removed)
-        .await
-        .map_err(|e| anyhow::anyhow!("auditing the worklist: {e:?}"))?;
     Ok(Synced {
         written: written.iter().map(|w| w.file_name.clone()).collect(),
         removed,

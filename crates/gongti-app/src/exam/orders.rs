@@ -437,11 +437,18 @@ impl App {
         let events = self.store.exam_order_events(id).await?;
         let results = self.store.lab_results_of_order(id).await?;
         let studies = self.store.studies_of_order(id).await?;
-        let report = self.store.exam_report(id).await?;
-        let report_versions = match &report {
+        // an unsigned report, and the drafts before a signature, are the centre's alone
+        let centre = works_centre(ctx, &order);
+        let report = self
+            .store
+            .exam_report(id)
+            .await?
+            .filter(|r| centre || r.status.signed());
+        let mut report_versions = match &report {
             Some(r) => self.store.exam_report_versions(r.id).await?,
             None => Vec::new(),
         };
+        report_versions.retain(|v| centre || v.status.signed());
         self.audit.record(vec![read]).await?;
         Ok(OrderView {
             may_work: works_centre(ctx, &order),
@@ -530,6 +537,11 @@ impl App {
         };
         if !allowed {
             return Err(self.refuse(entry, AppError::Forbidden).await);
+        }
+        // an imaging or ECG order is completed by its signed report, not by hand
+        if matches!(step, OrderStep::Complete) && order.category != Category::Lab {
+            let e = AppError::Conflict("completed_by_report");
+            return Err(self.refuse(entry, e).await);
         }
         let to = match take(order.status, &step) {
             Ok(to) => to,

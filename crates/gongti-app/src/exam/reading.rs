@@ -145,7 +145,20 @@ impl App {
         {
             return Err(self.refuse(entry, AppError::Forbidden).await);
         }
+        // the record is reached as any write to it is (the centre's care relationship
+        // ends 30 days after the order completed)
+        let (_, reach) = self
+            .reach(
+                ctx,
+                order.resident_id,
+                gongti_core::access::PatientAction::Write,
+                action,
+                None,
+            )
+            .await?;
+        let arrived = !self.store.studies_of_order(order_id).await?.is_empty();
         let readable = order.category != Category::Lab
+            && arrived
             && matches!(
                 order.status,
                 OrderStatus::InProgress | OrderStatus::Completed
@@ -170,12 +183,16 @@ impl App {
             licensed: staff.licence_number.is_some(),
         };
         let double_sign = double_sign_of(&order.item_code, order.priority);
+        let as_drafted = current
+            .as_ref()
+            .is_some_and(|r| r.findings == findings.trim() && r.impression == impression.trim());
         let to = match take_report(
             current.as_ref().map(|r| r.status),
             current.as_ref().map(|r| r.author_staff_id),
             step,
             signer,
             double_sign,
+            as_drafted,
             findings,
             impression,
         ) {
@@ -197,7 +214,11 @@ impl App {
             }
             Err(r) => return Err(self.refuse(entry, AppError::Conflict(r.code())).await),
         };
-        entry.detail = Some(format!("order {order_id}: {}", to.code()));
+        entry.detail = Some(format!(
+            "order {order_id}: {} ({})",
+            to.code(),
+            reach.detail.unwrap_or_default()
+        ));
         let done = self
             .store
             .write_exam_report(

@@ -206,6 +206,10 @@ pub enum ReportRefusal {
     SecondSignerRequired,
     /// A signed report is changed only by an amendment (signed), not drafted over.
     AlreadySigned,
+    /// Where two signers are required, the second signs the preliminary report as it
+    /// was written (changes go back to a draft), and a signed report is not amended
+    /// by one person.
+    SignAsDrafted,
 }
 
 impl ReportRefusal {
@@ -215,6 +219,7 @@ impl ReportRefusal {
             ReportRefusal::NotQualified => "not_a_qualified_reader",
             ReportRefusal::SecondSignerRequired => "second_signer_required",
             ReportRefusal::AlreadySigned => "report_signed",
+            ReportRefusal::SignAsDrafted => "sign_as_drafted",
         }
     }
 }
@@ -225,14 +230,19 @@ fn text_ok(t: &str) -> bool {
 }
 
 /// The report's status after `step` by `signer`, from `current` (`None`: no report yet,
-/// with `author` the staff who wrote the preliminary one). DOMAIN.md §8: preliminary →
-/// final by a qualified reader → amended; two different signers where `double_sign`.
+/// with `author` the staff who wrote the preliminary one; `as_drafted`: the text sent
+/// is the stored one). DOMAIN.md §8: preliminary → final by a qualified reader →
+/// amended; where `double_sign`, two different people: one writes, the other signs
+/// the text as written — so a double-signed report is not amended by one person (an
+/// amendment there is refused until amendments have their own draft).
+#[allow(clippy::too_many_arguments)]
 pub fn take_report(
     current: Option<ReportStatus>,
     author: Option<i64>,
     step: ReportStep,
     signer: Signer,
     double_sign: bool,
+    as_drafted: bool,
     findings: &str,
     impression: &str,
 ) -> Result<ReportStatus, ReportRefusal> {
@@ -255,7 +265,13 @@ pub fn take_report(
                 {
                     Err(ReportRefusal::SecondSignerRequired)
                 }
+                Some(ReportStatus::Preliminary) if double_sign && !as_drafted => {
+                    Err(ReportRefusal::SignAsDrafted)
+                }
                 None | Some(ReportStatus::Preliminary) => Ok(ReportStatus::Final),
+                Some(ReportStatus::Final | ReportStatus::Amended) if double_sign => {
+                    Err(ReportRefusal::SignAsDrafted)
+                }
                 Some(ReportStatus::Final | ReportStatus::Amended) => Ok(ReportStatus::Amended),
             }
         }
@@ -392,6 +408,14 @@ mod tests {
                 ReportStep::Sign,
                 a,
                 true,
+                Err(R::SignAsDrafted),
+            ),
+            (
+                Some(S::Final),
+                Some(1),
+                ReportStep::Sign,
+                a,
+                false,
                 Ok(S::Amended),
             ),
             (
@@ -412,7 +436,9 @@ mod tests {
             ),
         ];
         for (current, author, step, signer, double, want) in cases {
-            let got = take_report(*current, *author, *step, *signer, *double, "所见", "印象");
+            let got = take_report(
+                *current, *author, *step, *signer, *double, true, "所见", "印象",
+            );
             assert_eq!(
                 got, *want,
                 "{current:?} {step:?} by {} {double}",
@@ -420,8 +446,32 @@ mod tests {
             );
         }
         assert_eq!(
-            take_report(None, None, ReportStep::Draft, a, false, " ", "印象"),
+            take_report(None, None, ReportStep::Draft, a, false, true, " ", "印象"),
             Err(R::TextRequired)
         );
+        // the second signer of a CT signs the draft as written, not a text of their own
+        let rewritten = take_report(
+            Some(S::Preliminary),
+            Some(1),
+            ReportStep::Sign,
+            b,
+            true,
+            false,
+            "另写",
+            "另写",
+        );
+        assert_eq!(rewritten, Err(R::SignAsDrafted));
+        // where one signer suffices, the signer may correct the draft as they sign
+        let corrected = take_report(
+            Some(S::Preliminary),
+            Some(1),
+            ReportStep::Sign,
+            a,
+            false,
+            false,
+            "改",
+            "改",
+        );
+        assert_eq!(corrected, Ok(S::Final));
     }
 }

@@ -8,7 +8,7 @@ CREATE TABLE exam_centres (
     -- lab, imaging or ecg
     kind TEXT NOT NULL,
     -- 1 to 6 of A-Z and 0-9: the accession numbers' prefix
-    code TEXT NOT NULL UNIQUE,
+    code TEXT NOT NULL UNIQUE CHECK (length(code) BETWEEN 1 AND 6),
     name TEXT NOT NULL,
     hr_scope TEXT NOT NULL DEFAULT '',
     qc_valid_until TEXT,

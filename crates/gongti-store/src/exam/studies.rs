@@ -19,6 +19,8 @@ pub struct StableStudy<'a> {
     pub study_uid: &'a str,
     pub orthanc_id: &'a str,
     pub accession_number: &'a str,
+    /// (0010,0020) as the modality wrote it (from the worklist: `GT` and the record's id).
+    pub patient_id: &'a str,
     /// Its series' modalities, `\`-separated (DICOM's ModalitiesInStudy).
     pub modalities: &'a str,
     pub description: &'a str,
@@ -105,14 +107,21 @@ impl Store {
                 "SELECT id, resident_id, status FROM exam_orders WHERE study_uid = $1 AND category <> 'lab'",
             )
             .bind(s.study_uid).fetch_optional(&mut *tx).await?;
+            // by accession number only when the patient id is the order's patient's too:
+            // a mistyped accession never puts one patient's images on another's order
             let order = match by_uid {
                 Some(o) => Some(o),
-                None if !s.accession_number.is_empty() => sqlx::query_as(
-                    "SELECT id, resident_id, status FROM exam_orders
-                     WHERE accession_number = $1 AND category <> 'lab'
-                       AND status IN ('received', 'accepted', 'in-progress')",
-                )
-                .bind(s.accession_number).fetch_optional(&mut *tx).await?,
+                None if !s.accession_number.is_empty() => {
+                    let found: Option<(i64, i64, String)> = sqlx::query_as(
+                        "SELECT id, resident_id, status FROM exam_orders
+                         WHERE accession_number = $1 AND category <> 'lab'
+                           AND status IN ('received', 'accepted', 'in-progress')",
+                    )
+                    .bind(s.accession_number).fetch_optional(&mut *tx).await?;
+                    found.filter(|o| {
+                        gongti_core::exam::worklist::patient_id(o.1) == s.patient_id.trim()
+                    })
+                }
                 None => None,
             };
             let (id,): (i64,) = sqlx::query_as(
@@ -134,12 +143,12 @@ impl Store {
                 }
                 Some((order_id, resident_id, status)) => {
                     let started = status == "received" || status == "accepted";
+                    let started = started && sqlx::query(
+                        "UPDATE exam_orders SET status = 'in-progress', changed_at_us = $2
+                         WHERE id = $1 AND status IN ('received', 'accepted')",
+                    )
+                    .bind(order_id).bind(s.received_at_us).execute(&mut *tx).await?.rows_affected() == 1;
                     if started {
-                        sqlx::query(
-                            "UPDATE exam_orders SET status = 'in-progress', changed_at_us = $2
-                             WHERE id = $1 AND status IN ('received', 'accepted')",
-                        )
-                        .bind(order_id).bind(s.received_at_us).execute(&mut *tx).await?;
                         sqlx::query(
                             "INSERT INTO exam_order_events (order_id, status, at_us, note)
                              VALUES ($1, 'in-progress', $2, '影像已到达 images received')",

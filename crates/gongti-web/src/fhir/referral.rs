@@ -478,13 +478,24 @@ async fn service_requests(
         }
     } else {
         // a receiving hospital's inbox: its referrals, and its cloud centres' open
-        // orders when the caller works them
-        let orders = state
-            .app
-            .exam_worklist(&ctx, gongti_app::exam::orders::Worklist::CentreOpen, None)
-            .await
-            .map(|list| list.into_iter().map(|o| o.order).collect())
-            .unwrap_or_default();
+        // orders (the newest page) for those who work them
+        use gongti_core::role::Role;
+        let works_centres = matches!(
+            ctx.principal.role,
+            Role::ExamReader | Role::InstitutionAdmin
+        );
+        let orders = if works_centres {
+            state
+                .app
+                .exam_worklist(&ctx, gongti_app::exam::orders::Worklist::CentreOpen, None)
+                .await
+                .map_err(fhir_err)?
+                .into_iter()
+                .map(|o| o.order)
+                .collect()
+        } else {
+            Vec::new()
+        };
         (
             state
                 .app

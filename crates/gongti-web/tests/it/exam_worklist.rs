@@ -56,6 +56,17 @@ fn orthanc() -> Option<Orthanc> {
 /// Asks the worklist as the modality `station` would (C-FIND, UTF-8), for one
 /// accession number; returns findscu's dump of the answers.
 fn find_worklist(o: &Orthanc, station: &str, accession: &str, dir: &std::path::Path) -> String {
+    find_worklist_as(o, station, station, accession, dir)
+}
+
+/// Asks the worklist as the modality `calling` for the items of `station` (`""`: any).
+fn find_worklist_as(
+    o: &Orthanc,
+    calling: &str,
+    station: &str,
+    accession: &str,
+    dir: &std::path::Path,
+) -> String {
     let dump = dir.join("query.dump");
     let query = dir.join("query.dcm");
     std::fs::write(
@@ -76,7 +87,7 @@ fn find_worklist(o: &Orthanc, station: &str, accession: &str, dir: &std::path::P
     assert!(made.status.success(), "{made:?}");
     let (host, port) = o.dicom.split_once(':').unwrap();
     let out = std::process::Command::new("findscu")
-        .args(["-W", "-v", "-aet", station, "-aec", &o.aet, host, port])
+        .args(["-W", "-v", "-aet", calling, "-aec", &o.aet, host, port])
         .arg(&query)
         .output()
         .expect("dcmtk's findscu");
@@ -247,6 +258,10 @@ async fn a_modality_fetches_its_orders_from_orthancs_worklist() {
         ] {
             assert!(answer.contains(expected), "{expected}: {answer}");
         }
+        // another clinic's modality asking for any station sees none of C1's orders
+        // (Orthanc's FilterIssuerAet)
+        let elsewhere = find_worklist_as(&o, "G120101000", "", &chest.accession_number, &scratch);
+        assert!(!elsewhere.contains("Find Response: 1"), "{elsewhere}");
         // the ID number never reaches the PACS
         assert!(!answer.contains(crate::support::HOME_RESIDENT_ID_NUMBER));
         let none = find_worklist(&o, "C1", &lab.accession_number, &scratch);
@@ -383,10 +398,24 @@ async fn a_modality_fetches_its_orders_from_orthancs_worklist() {
             .await
             .unwrap();
         assert_eq!(draft.status, ReportStatus::Preliminary);
+        // a second draft: neither draft is the doctor's to read before the signature
+        t.app
+            .write_report(
+                &reader,
+                chest.id,
+                ReportStep::Draft,
+                "双肺纹理清晰。",
+                "胸部未见明显异常（草稿）",
+            )
+            .await
+            .unwrap();
         let report_page = get(doctor_session.clone(), format!("/exam-orders/{}", chest.id)).await;
+        assert_eq!(report_page.status, axum::http::StatusCode::OK);
         assert!(
-            !report_page.text.contains("胸部未见明显异常"),
-            "a preliminary report is not the doctor's yet"
+            report_page.text.contains("胸部正位DR")
+                && !report_page.text.contains("胸部未见明显异常"),
+            "a preliminary report is not the doctor's yet: {}",
+            report_page.text
         );
         let signed = t
             .app
@@ -399,7 +428,7 @@ async fn a_modality_fetches_its_orders_from_orthancs_worklist() {
             )
             .await
             .unwrap();
-        assert_eq!((signed.status, signed.version), (ReportStatus::Final, 2));
+        assert_eq!((signed.status, signed.version), (ReportStatus::Final, 3));
         let done = t.store.exam_order(chest.id).await.unwrap().unwrap();
         assert_eq!(done.status.code(), "completed");
         let report_page = get(doctor_session.clone(), format!("/exam-orders/{}", chest.id)).await;

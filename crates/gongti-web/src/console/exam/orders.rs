@@ -547,7 +547,7 @@ async fn render_order_with(
                     @if matches!(o.status, OrderStatus::Received | OrderStatus::Accepted) {
                         form.step method="post" action=(format!("/exam-orders/{id}/step")) { (form_tokens(csrf)) input type="hidden" name="step" value="start"; button.primary type="submit" { (l.t("开始检查（已采样）", "Start (specimen taken)")) } }
                     }
-                    form.step method="post" action=(format!("/exam-orders/{id}/step")) { (form_tokens(csrf)) input type="hidden" name="step" value="complete"; button.primary type="submit" { (l.t("标记完成", "Mark completed")) } }
+                    @if o.category == Category::Lab { form.step method="post" action=(format!("/exam-orders/{id}/step")) { (form_tokens(csrf)) input type="hidden" name="step" value="complete"; button.primary type="submit" { (l.t("标记完成", "Mark completed")) } } }
                 }
                 @if matches!(o.status, OrderStatus::Received | OrderStatus::Accepted) {
                     form method="post" action=(format!("/exam-orders/{id}/step")) {
