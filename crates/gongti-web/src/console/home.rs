@@ -42,6 +42,7 @@ const LAB_MESSAGES: MenuItem = ("/lab-messages", "检验报文匹配", "Lab mess
 const CRITICAL: MenuItem = ("/critical-values", "危急值", "Critical values");
 const EXAM_ORDERS: MenuItem = ("/exam-orders", "检查检验单", "Exam orders");
 const READING: MenuItem = ("/reading", "阅片工作列表", "Reading worklist");
+const RECOGNITION: MenuItem = ("/exam-figures", "结果互认", "Result recognition");
 
 /// The family-doctor team's roles (家庭医生团队), who share the workstation.
 fn in_team(role: Role) -> bool {
@@ -94,11 +95,12 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             LAB_MESSAGES,
             CRITICAL,
             EXAM_ORDERS,
+            RECOGNITION,
             DASHBOARD,
         ],
         Role::DistrictOfficer => &[DASHBOARD, RESIDENTS],
-        Role::CityOfficer => &[DASHBOARD, RESIDENTS, SETTLEMENTS],
-        Role::InsuranceOfficer => &[DASHBOARD, SETTLEMENTS],
+        Role::CityOfficer => &[DASHBOARD, RESIDENTS, SETTLEMENTS, RECOGNITION],
+        Role::InsuranceOfficer => &[DASHBOARD, SETTLEMENTS, RECOGNITION],
         Role::CityAdmin => &[ACCOUNTS],
         Role::Pharmacist => &[REVIEW, PHARMACY, DRUG_RULES],
         Role::ExamReader => &[READING, EXAM_ORDERS, LAB_MESSAGES],

@@ -198,7 +198,10 @@ async fn a_doctor_orders_a_centre_works_it_and_recognition_warns_without_blockin
         let linked = t.store.lab_results_of_order(hba1c_id).await.unwrap();
         assert_eq!(linked.len(), 1);
         assert_eq!(linked[0].value_text, "7.3");
-        assert_eq!(linked[0].version.number, 1, "linked as it was written: no phantom version");
+        assert_eq!(
+            linked[0].version.number, 1,
+            "linked as it was written: no phantom version"
+        );
         let events = t.store.exam_order_events(hba1c_id).await.unwrap();
         assert_eq!(events.last().map(|e| e.staff_name.clone()), Some(None));
         let shown = page(&t, &doctor, &format!("/exam-orders/{hba1c_id}"), "zh").await;
@@ -260,6 +263,25 @@ async fn a_doctor_orders_a_centre_works_it_and_recognition_warns_without_blockin
         let figures = t.store.recognition_figures(None, 0).await.unwrap();
         assert_eq!(figures.recognised, 1);
         assert_eq!(figures.reordered, [(ReorderReason::ConditionChanged, 1)]);
+        // the figures in the console: the institution's for its doctor, the city's for
+        // the city's officer; a district officer is refused
+        let own = page(&t, &doctor, "/exam-figures", "zh").await;
+        assert_eq!(own.status, S::OK, "{}", own.text);
+        assert!(
+            own.text.contains("本机构") && own.text.contains("病情变化"),
+            "{}",
+            own.text
+        );
+        let officer = sign_in(&t, "officer").await;
+        let city = page(&t, &officer, "/exam-figures", "zh").await;
+        assert!(
+            city.text.contains("全市") && city.text.contains("<strong>1</strong>"),
+            "{}",
+            city.text
+        );
+        let district = sign_in(&t, "district").await;
+        let refused = page(&t, &district, "/exam-figures", "zh").await;
+        assert_eq!(refused.status, S::FORBIDDEN);
 
         // past the window (90 days) no warning; nor for a laboratory without quality
         // control (the community centre C1 sends a potassium)

@@ -37,6 +37,7 @@ pub(in crate::console) fn routes() -> axum::Router<AppState> {
         .route("/exam-orders/{id}/claim", post(claim))
         .route("/exam-orders/{id}/report", post(report))
         .route("/reading", get(reading_page))
+        .route("/exam-figures", get(figures_page))
 }
 
 fn status_label(l: Lang, s: OrderStatus) -> &'static str {
@@ -475,6 +476,7 @@ async fn worklist_page(
         @if let Some(before) = next {
             p { a href=(format!("/exam-orders?list={list_code}&before={before}")) { (l.t("下一页 →", "Next page →")) } }
         }
+        p { a href="/exam-figures" { (l.t("检查检验结果互认统计 →", "Mutual recognition figures →")) } }
     };
     layout(&c, title, body).into_response()
 }
@@ -851,4 +853,43 @@ async fn answer(
             render_order_with(state, c, id, &OrderParams::default(), problem, status, sent).await
         }
     }
+}
+
+#[derive(Deserialize, Default)]
+struct FiguresParams {
+    days: Option<i64>,
+}
+
+/// 检查检验结果互认 figures: duplicate exams avoided and re-orders by reason, an
+/// institution's own for its staff, the city's for its officers.
+async fn figures_page(
+    State(state): State<AppState>,
+    c: Console,
+    Query(q): Query<FiguresParams>,
+) -> Response {
+    let l = c.lang;
+    let title = l.t("检查检验结果互认", "Mutual recognition of results");
+    let days = q.days.unwrap_or(365).clamp(1, 3_650);
+    let since_us = gongti_app::unix_us(state.app.now()) - days * 86_400_000_000;
+    let f = match state.app.recognition_figures(&c.ctx, since_us).await {
+        Ok(f) => f,
+        Err(e) => return error_page(&c, title, &e),
+    };
+    let reordered: i64 = f.reordered.iter().map(|(_, n)| n).sum();
+    let body = html! {
+        h1 { (title) }
+        p.muted { (l.t("近 ", "The last ")) (days) (l.t(" 天，", " days, ")) (if c.session.principal.institution_id.is_some() { l.t("本机构医生的决定。", "decisions of this institution's doctors.") } else { l.t("全市。", "city-wide.") }) }
+        div.tiles {
+            div.tile { strong { (f.recognised) } br; (l.t("采用已有结果（避免重复检查）", "results used (duplicate exams avoided)")) }
+            div.tile { strong { (reordered) } br; (l.t("仍重新检查", "ordered again")) }
+        }
+        @if !f.reordered.is_empty() {
+            h2 { (l.t("重新检查的理由", "Reasons to order again")) }
+            table {
+                tr { th { (l.t("理由", "Reason")) } th { (l.t("次数", "Times")) } }
+                @for (r, n) in &f.reordered { tr { td { (l.t(r.label_zh(), r.label_en())) } td { (n) } } }
+            }
+        }
+    };
+    layout(&c, title, body).into_response()
 }
