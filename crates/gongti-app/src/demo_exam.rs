@@ -3,7 +3,9 @@
 //! laboratory for each patient of the laboratory's day — whose reports then name these
 //! orders' placer numbers and complete them —, and a chest X-ray and an ECG for the
 //! demo's `patient`; the centre's diagnosing doctor (`reader`) has accepted the ECG, so
-//! that the centre's worklist holds one order received and one accepted.
+//! that the centre's worklist holds one order received and one accepted. Once the
+//! reports are in, the doctor takes `patient`'s recognised HbA1c instead of ordering it
+//! again (结果互认).
 
 use gongti_core::exam::orders::{Category, OrderStep};
 use gongti_core::role::Role;
@@ -80,5 +82,19 @@ impl App {
                 .await?;
         }
         Ok(placers)
+    }
+
+    /// After the laboratory's day: the doctor, about to order `patient`'s HbA1c again,
+    /// is shown this morning's recognised result and takes it (a duplicate exam avoided,
+    /// for the 结果互认 figures). Returns whether a result was taken.
+    pub async fn seed_demo_recognition(&self, patient: i64) -> AppResult<bool> {
+        let doctor = self.demo_ctx("doctor").await?;
+        let found = self.exam_order_check(&doctor, patient, "HBA1C").await?;
+        let Some(first) = found.first() else {
+            return Ok(false);
+        };
+        self.recognise_exam_result(&doctor, patient, "HBA1C", first.result.id)
+            .await?;
+        Ok(true)
     }
 }

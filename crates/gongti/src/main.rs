@@ -921,7 +921,7 @@ async fn seed_demo_lab_day(app: &App) -> anyhow::Result<usize> {
     // the doctor's orders first: the laboratory's reports answer them
     let ids: Vec<i64> = patients.iter().map(|(id, _, _)| *id).collect();
     let placers = app
-        .seed_demo_exam_orders(&ids, own.map(|a| a.resident_id))
+        .seed_demo_exam_orders(&ids, own.as_ref().map(|a| a.resident_id))
         .await
         .map_err(|e| anyhow::anyhow!("the demo's exam orders: {e:?}"))?;
     let patients: Vec<(String, String, String)> = patients
@@ -932,6 +932,11 @@ async fn seed_demo_lab_day(app: &App) -> anyhow::Result<usize> {
     let answers = gongti_web::hl7::seed_demo_lab_day(app, &facility, &patients)
         .await
         .map_err(|e| anyhow::anyhow!("the demo's laboratory day: {e:?}"))?;
+    if let Some(account) = &own {
+        app.seed_demo_recognition(account.resident_id)
+            .await
+            .map_err(|e| anyhow::anyhow!("the demo's result recognition: {e:?}"))?;
+    }
     Ok(answers
         .iter()
         .filter(|a| a.code == gongti_app::exam::AckCode::Accept)

@@ -197,6 +197,11 @@ async fn the_demo_holds_the_cloud_examination_day() {
         results.iter().any(|r| r.loinc == "4548-4"),
         "the report answered the order"
     );
+    let figures = store.recognition_figures(None, 0).await.unwrap();
+    assert_eq!(
+        figures.recognised, 1,
+        "the doctor took the recognised HbA1c"
+    );
     store.close().await;
     drop(store);
     let verified = gongti(&["audit", "verify", "--data-dir", d]);
