@@ -43,6 +43,14 @@ pub struct OwnTeam {
     pub public_health: String,
 }
 
+/// One of the resident's signed exam reports.
+#[derive(Debug, Clone)]
+pub struct OwnReport {
+    pub order: gongti_store::ExamOrderRecord,
+    pub report: gongti_store::ReportRecord,
+    pub studies: Vec<gongti_store::StudyRecord>,
+}
+
 /// A resident's own health record (see `App::patient_health`).
 #[derive(Debug, Clone)]
 pub struct OwnHealth {
@@ -54,6 +62,8 @@ pub struct OwnHealth {
     /// Readings that raised an alert.
     pub alerted: std::collections::HashSet<i64>,
     pub labs: Vec<gongti_store::LabResultRecord>,
+    /// Signed imaging and ECG reports, newest first, with the studies they read.
+    pub reports: Vec<OwnReport>,
 }
 
 /// A resident's sign-in: the token, its CSRF (console) and lifetime.
@@ -330,11 +340,63 @@ impl App {
                 .filter_map(|a| a.reading_id)
                 .collect(),
             labs: self.store.lab_results_of_resident(id).await?,
+            reports: self.own_reports(id).await?,
         };
         let mut e = p.entry(now_us, "self.read", "Patient");
         e.resource_id = Some(id.to_string());
         self.audit.record(vec![e]).await?;
         Ok(health)
+    }
+
+    async fn own_reports(&self, resident_id: i64) -> AppResult<Vec<OwnReport>> {
+        let mut out = Vec::new();
+        for order in self.store.exam_orders_of_resident(resident_id).await? {
+            let Some(report) = self
+                .store
+                .exam_report(order.id)
+                .await?
+                .filter(|r| r.status.signed())
+            else {
+                continue;
+            };
+            let studies = self.store.studies_of_order(order.id).await?;
+            out.push(OwnReport {
+                order,
+                report,
+                studies,
+            });
+        }
+        Ok(out)
+    }
+
+    /// One of the resident's own studies whose report is signed (their images on the
+    /// phone), audited as their read.
+    pub async fn patient_study(
+        &self,
+        p: &PatientCtx,
+        study_id: i64,
+    ) -> AppResult<gongti_store::StudyRecord> {
+        let study = self
+            .store
+            .exam_study(study_id)
+            .await?
+            .filter(|s| s.resident_id == Some(p.resident_id))
+            .ok_or(AppError::NotFound)?;
+        let signed = match study.order_id {
+            Some(o) => self
+                .store
+                .exam_report(o)
+                .await?
+                .is_some_and(|r| r.status.signed()),
+            None => false,
+        };
+        if !signed {
+            return Err(AppError::NotFound);
+        }
+        let mut e = p.entry(self.now_us(), "self.read", "ExamStudy");
+        e.resource_id = Some(study_id.to_string());
+        self.audit.record(vec![e]).await?;
+        Ok(study)
     }
 
     /// The resident's own bookings, newest first (audited).

@@ -23,6 +23,8 @@ use crate::views::local;
 
 mod orders;
 mod studies;
+pub(super) use orders::item_label;
+pub(super) use studies::instance_png;
 
 pub(super) fn routes() -> axum::Router<AppState> {
     axum::Router::new()

@@ -31,6 +31,8 @@ pub(super) fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/patient", get(home))
         .route("/patient/health", get(health))
+        .route("/patient/exam-studies/{id}", get(own_images))
+        .route("/patient/exam-studies/{id}/instances/{n}", get(own_image))
         .route("/patient/readings", post(upload_reading))
         .route("/patient/login", get(login_page).post(login))
         .route("/patient/book", post(book))
@@ -477,6 +479,25 @@ async fn render_health(
                 }
             }
         }
+        @if !h.reports.is_empty() {
+            div.card #own-reports {
+                h2 { (l.t("检查报告", "Exam reports")) }
+                @for r in &h.reports {
+                    section.report {
+                        h3 {
+                            (super::exam::item_label(l, &r.order.item_code))
+                            " " span.muted { (r.report.signed_at_us.map(local).unwrap_or_default()) }
+                        }
+                        p.muted { (r.order.centre_institution_name) " · " (r.order.centre_name) " · " (l.t("签发 ", "signed by ")) (r.report.signer_name.as_deref().unwrap_or("")) }
+                        p { strong { (l.t("诊断意见：", "Impression: ")) (r.report.impression) } }
+                        details { summary { (l.t("检查所见", "Findings")) } p.report-text { (r.report.findings) } }
+                        @for s in &r.studies {
+                            p { a.button href=(format!("/patient/exam-studies/{}", s.id)) { (l.t("查看影像", "View the images")) } }
+                        }
+                    }
+                }
+            }
+        }
         @if !h.readings.is_empty() {
             div.card #own-readings {
                 h2 { (l.t("家庭自测（近一年）", "Home readings (last year)")) }
@@ -866,4 +887,61 @@ async fn logout(
         set_cookie(&state, PATIENT_COOKIE, "", 0),
     );
     response
+}
+
+/// The resident's own images of a signed report, on the phone.
+async fn own_images(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Response {
+    let Some((p, _)) = signed_in(&state, &headers).await else {
+        return Redirect::to("/patient/login").into_response();
+    };
+    let l = Lang::from_headers(&headers);
+    let title = l.t("我的影像", "My images");
+    let study = match state.app.patient_study(&p, id).await {
+        Ok(s) => s,
+        Err(e) => {
+            let body = html! { h1 { (title) } (super::error_box(l, &e)) };
+            return (super::status_of(&e), page(l, title, body)).into_response();
+        }
+    };
+    let count = match &state.config.orthanc {
+        Some(pacs) => pacs
+            .instances(&study.orthanc_id)
+            .await
+            .map(|v| v.len())
+            .unwrap_or(0),
+        None => 0,
+    };
+    let body = html! {
+        h1 { (title) }
+        p.muted { (study.description) " · " (study.instances) (l.t(" 幅", " images")) }
+        @if count == 0 { p.card { (l.t("影像暂时无法显示，请稍后再试。", "The images cannot be shown just now; try again later.")) } }
+        div.images {
+            @for n in 0..count.min(crate::orthanc::INSTANCES_SHOWN) {
+                img src=(format!("/patient/exam-studies/{id}/instances/{n}")) alt=(format!("{} {}", title, n + 1)) loading="lazy";
+            }
+        }
+        p { a href="/patient/health" { (l.t("← 我的健康", "← My health")) } }
+    };
+    page(l, title, body).into_response()
+}
+
+async fn own_image(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path((id, n)): axum::extract::Path<(i64, usize)>,
+) -> Response {
+    let Some((p, _)) = signed_in(&state, &headers).await else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let Ok(study) = state.app.patient_study(&p, id).await else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match &state.config.orthanc {
+        Some(pacs) => super::exam::instance_png(pacs, &study.orthanc_id, n).await,
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }

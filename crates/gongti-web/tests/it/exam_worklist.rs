@@ -439,6 +439,37 @@ async fn a_modality_fetches_its_orders_from_orthancs_worklist() {
         );
         assert!(t.app.reading_worklist(&reader).await.unwrap().is_empty());
 
+        // the resident reads the signed report on the phone and sees the images
+        crate::patients::her_token(&t, "zxy.exams").await;
+        let phone = crate::patients::phone_cookie(&t, "zxy.exams").await;
+        let on_phone = |path: String| {
+            let (router, phone) = (&router, phone.clone());
+            async move {
+                crate::support::reply_of(
+                    router,
+                    axum::http::Request::get(path)
+                        .header(axum::http::header::COOKIE, phone)
+                        .body(axum::body::Body::empty())
+                        .unwrap(),
+                )
+                .await
+            }
+        };
+        let health = on_phone("/patient/health".into()).await;
+        for shown in [
+            "检查报告",
+            "胸部正位DR",
+            "胸部未见明显异常",
+            &format!("/patient/exam-studies/{study_id}"),
+        ] {
+            assert!(health.text.contains(shown), "{shown}: {}", health.text);
+        }
+        let own = on_phone(format!("/patient/exam-studies/{study_id}/instances/0")).await;
+        assert_eq!(own.status, axum::http::StatusCode::OK);
+        assert!(own.bytes.starts_with(b"\x89PNG"));
+        let missing = on_phone(format!("/patient/exam-studies/{}", study_id + 1000)).await;
+        assert_eq!(missing.status, axum::http::StatusCode::NOT_FOUND);
+
         // FHIR: the signed report a DiagnosticReport, the study an ImagingStudy, both
         // validated, found by the patient's searches and read by their ids
         let token = t.token("doctor").await;

@@ -44,7 +44,8 @@ fn status_label(l: Lang, s: OrderStatus) -> &'static str {
     l.t(s.label_zh(), s.label_en())
 }
 
-fn item_label(l: Lang, code: &str) -> String {
+/// An orderable item's name (`data/exam/catalogue.tsv`), or its code when unknown.
+pub(in crate::console) fn item_label(l: Lang, code: &str) -> String {
     match Catalogue::builtin().get(code) {
         Some(i) => l.t(&i.label_zh, &i.label_en).to_owned(),
         None => code.to_owned(),

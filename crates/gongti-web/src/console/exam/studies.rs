@@ -72,8 +72,17 @@ async fn instance(
     let Some(pacs) = &state.config.orthanc else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    instance_png(pacs, &study.orthanc_id, n).await
+}
+
+/// The `n`th instance of a study rendered by the PACS, as a PNG answer.
+pub(in crate::console) async fn instance_png(
+    pacs: &crate::orthanc::OrthancClient,
+    orthanc_id: &str,
+    n: usize,
+) -> Response {
     let png = async {
-        let list = pacs.instances(&study.orthanc_id).await?;
+        let list = pacs.instances(orthanc_id).await?;
         let Some(instance) = list.get(n) else {
             return anyhow::Ok(None);
         };
