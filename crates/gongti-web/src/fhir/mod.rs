@@ -451,7 +451,11 @@ fn served() -> Vec<(&'static str, &'static Spec)> {
 /// the bureau's current word, and a formulary product is the knowledge base's (its
 /// version in `meta.tag`): read and searched only.
 fn versioned(ty: &str) -> bool {
-    !matches!(ty, "Coverage" | "Medication" | "MedicationKnowledge")
+    // (an exam report's and a study's earlier states are not served as versions)
+    !matches!(
+        ty,
+        "Coverage" | "Medication" | "MedicationKnowledge" | "DiagnosticReport" | "ImagingStudy"
+    )
 }
 
 /// SMART discovery (SMART App Launch 2.x §Conformance): where client systems get
