@@ -25,7 +25,7 @@ pub use orders::{
     CENTRE_ACCESS_AFTER_US, CentreRecord, ExamOrderRecord, NewCentre, NewExamOrder,
     OrderEventRecord, OrderList, OrderStepWrite, PriorLabResult, RecognitionFigures,
 };
-pub use reports::{ReadingItem, ReportRecord, ReportVersionRecord, ReportWrite};
+pub use reports::{ReadingItem, ReportCritical, ReportRecord, ReportVersionRecord, ReportWrite};
 pub use studies::{StableStudy, StudyRecord, StudyTaken};
 
 /// The associated data the raw bytes are sealed under.
@@ -140,14 +140,18 @@ pub struct CriticalStepWrite<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CriticalValueRecord {
     pub id: i64,
-    pub lab_result_id: i64,
+    /// The laboratory result it was detected in, or the order whose report carried it
+    /// (exactly one of the two).
+    pub lab_result_id: Option<i64>,
+    pub exam_order_id: Option<i64>,
     pub resident_id: i64,
     pub institution_id: i64,
     pub code: String,
     pub display: String,
     pub value_text: String,
     pub unit: String,
-    pub side: CriticalSide,
+    /// Below or above the limit; `None` for a reader's critical finding.
+    pub side: Option<CriticalSide>,
     pub status: CriticalStatus,
     pub detected_at_us: i64,
     pub due_at_us: i64,
@@ -160,22 +164,29 @@ pub struct CriticalValueRecord {
     pub action: Option<String>,
 }
 
-const CRITICAL_COLUMNS: &str = "id, lab_result_id, resident_id, institution_id, code, display, value_text, unit, side, \
+pub(crate) const CRITICAL_COLUMNS: &str = "id, lab_result_id, exam_order_id, resident_id, institution_id, code, display, value_text, unit, side, \
                                 status, detected_at_us, due_at_us, escalated_at_us, confirmed_by_user_id, \
                                 confirmed_at_us, read_back, actioned_by_user_id, actioned_at_us, action";
 
-fn critical_value(row: &impl RowExt) -> Result<CriticalValueRecord> {
+/// The `side` of a critical value from a reader's report.
+pub(crate) const FINDING_SIDE: &str = "finding";
+
+pub(crate) fn critical_value(row: &impl RowExt) -> Result<CriticalValueRecord> {
     let corrupt = |what: &str| crate::StoreError::Corrupt(format!("critical value {what}"));
     Ok(CriticalValueRecord {
         id: row.i64("id")?,
-        lab_result_id: row.i64("lab_result_id")?,
+        lab_result_id: row.opt_i64("lab_result_id")?,
+        exam_order_id: row.opt_i64("exam_order_id")?,
         resident_id: row.i64("resident_id")?,
         institution_id: row.i64("institution_id")?,
         code: row.text("code")?,
         display: row.text("display")?,
         value_text: row.text("value_text")?,
         unit: row.text("unit")?,
-        side: CriticalSide::parse(&row.text("side")?).ok_or_else(|| corrupt("side"))?,
+        side: match row.text("side")?.as_str() {
+            FINDING_SIDE => None,
+            side => Some(CriticalSide::parse(side).ok_or_else(|| corrupt("side"))?),
+        },
         status: CriticalStatus::parse(&row.text("status")?).ok_or_else(|| corrupt("status"))?,
         detected_at_us: row.i64("detected_at_us")?,
         due_at_us: row.i64("due_at_us")?,

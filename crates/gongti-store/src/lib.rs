@@ -66,7 +66,8 @@ pub use exam::{
     CENTRE_ACCESS_AFTER_US, CentreRecord, CriticalStepWrite, CriticalValueRecord, ExamOrderRecord,
     Hl7MessageRecord, LabIntake, NewCentre, NewExamOrder, NewHl7Message, OrderEventRecord,
     OrderList, OrderStepWrite, PriorLabResult, ReadingItem, Received, RecognitionFigures,
-    ReportRecord, ReportVersionRecord, ReportWrite, StableStudy, StudyRecord, StudyTaken,
+    ReportCritical, ReportRecord, ReportVersionRecord, ReportWrite, StableStudy, StudyRecord,
+    StudyTaken,
 };
 pub use idempotency::IdempotentStart;
 pub use import::{

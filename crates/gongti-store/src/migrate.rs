@@ -209,6 +209,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0033_exam_orders.sql"),
         postgres: include_str!("../migrations/postgres/0033_exam_orders.sql"),
     },
+    Migration {
+        version: 34,
+        name: "critical_findings",
+        sqlite: include_str!("../migrations/sqlite/0034_critical_findings.sql"),
+        postgres: include_str!("../migrations/postgres/0034_critical_findings.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

@@ -5,12 +5,13 @@
 //! signed one. Signing completes the order, which the ordering doctor then sees.
 
 use gongti_core::audit::Outcome;
+use gongti_core::exam::critical::{CriticalFindings, ExamParams};
 use gongti_core::exam::orders::{Catalogue, Category, OrderStatus};
 use gongti_core::exam::reading::{
     ReadingRules, ReportRefusal, ReportStep, Signer, Turnaround, take_report, turnaround,
 };
 use gongti_core::role::Role;
-use gongti_store::{ReadingItem, ReportRecord, ReportWrite};
+use gongti_store::{ReadingItem, ReportCritical, ReportRecord, ReportWrite};
 
 use crate::{App, AppError, AppResult, Ctx};
 
@@ -127,6 +128,7 @@ impl App {
         step: ReportStep,
         findings: &str,
         impression: &str,
+        critical: Option<&str>,
     ) -> AppResult<ReportRecord> {
         use gongti_core::problem::{FieldProblem, Problem};
         let action = match step {
@@ -175,6 +177,20 @@ impl App {
                 .refuse(entry, AppError::Conflict("claimed_by_another"))
                 .await);
         }
+        // a critical finding must be one the order's modality may carry
+        let modality = Catalogue::builtin()
+            .get(&order.item_code)
+            .map_or("", |i| i.modality.as_str());
+        let critical = match critical.map(str::trim).filter(|c| !c.is_empty()) {
+            None => None,
+            Some(code) => match CriticalFindings::builtin().find(code, modality) {
+                Some(f) => Some(f),
+                None => {
+                    let e = AppError::invalid("critical", Problem::NotAllowed);
+                    return Err(self.refuse(entry, e).await);
+                }
+            },
+        };
         let current = self.store.exam_report(order_id).await?;
         let staff = self.store.staff_member(ctx.principal.staff_id).await?;
         let signer = Signer {
@@ -183,9 +199,11 @@ impl App {
             licensed: staff.licence_number.is_some(),
         };
         let double_sign = double_sign_of(&order.item_code, order.priority);
-        let as_drafted = current
-            .as_ref()
-            .is_some_and(|r| r.findings == findings.trim() && r.impression == impression.trim());
+        let as_drafted = current.as_ref().is_some_and(|r| {
+            r.findings == findings.trim()
+                && r.impression == impression.trim()
+                && r.critical_code.as_deref() == critical.map(|f| f.code.as_str())
+        });
         let to = match take_report(
             current.as_ref().map(|r| r.status),
             current.as_ref().map(|r| r.author_staff_id),
@@ -219,6 +237,7 @@ impl App {
             to.code(),
             reach.detail.unwrap_or_default()
         ));
+        let now_us = self.now_us();
         let done = self
             .store
             .write_exam_report(
@@ -229,7 +248,14 @@ impl App {
                     findings: findings.trim(),
                     impression: impression.trim(),
                     staff_id: ctx.principal.staff_id,
-                    now_us: self.now_us(),
+                    now_us,
+                    critical: critical.map(|f| ReportCritical {
+                        code: &f.code,
+                        display: &f.label_zh,
+                        resident_id: order.resident_id,
+                        notify_institution_id: order.placer_institution_id,
+                        due_at_us: ExamParams::builtin().due_at_us(now_us),
+                    }),
                 },
                 &entry,
             )

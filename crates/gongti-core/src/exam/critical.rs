@@ -119,6 +119,110 @@ pub fn to_escalate(status: CriticalStatus, due_at_us: i64, escalated: bool, now_
     status == CriticalStatus::Notified && !escalated && now_us >= due_at_us
 }
 
+/// A critical finding a reader may report (`data/exam/critical_findings.tsv`): the
+/// imaging or ECG counterpart of a laboratory value past its limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CriticalFinding {
+    pub code: String,
+    /// The DICOM modalities whose reports may carry it.
+    pub modalities: Vec<String>,
+    pub label_zh: String,
+    pub label_en: String,
+}
+
+/// The critical findings table, checked whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CriticalFindings {
+    pub version: String,
+    findings: Vec<CriticalFinding>,
+}
+
+pub const BUILTIN_FINDINGS: &str = include_str!("../../data/exam/critical_findings.tsv");
+
+impl CriticalFindings {
+    pub fn builtin() -> &'static CriticalFindings {
+        static TABLE: std::sync::OnceLock<CriticalFindings> = std::sync::OnceLock::new();
+        TABLE.get_or_init(|| {
+            CriticalFindings::parse(BUILTIN_FINDINGS, super::items::BUILTIN_SOURCES)
+                .unwrap_or_else(|ps| panic!("data/exam/critical_findings.tsv is broken: {ps:?}"))
+        })
+    }
+
+    pub fn parse(text: &str, sources: &str) -> Result<CriticalFindings, Vec<TableProblem>> {
+        let known = crate::tsv::source_ids("exam/sources.tsv", sources)?;
+        let table = Table::parse(
+            "exam/critical_findings.tsv",
+            text,
+            &["code", "modalities", "label_zh", "label_en", "source"],
+        )?;
+        let mut problems = Vec::new();
+        let mut findings: Vec<CriticalFinding> = Vec::new();
+        for row in table.rows() {
+            let code = table.cell(row, "code");
+            let modalities: Vec<String> = crate::tsv::list(table.cell(row, "modalities"))
+                .map(str::to_owned)
+                .collect();
+            let (zh, en) = (table.cell(row, "label_zh"), table.cell(row, "label_en"));
+            if code.is_empty()
+                || code.len() > 20
+                || !code
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
+            {
+                problems.push(table.problem(row, "`code` is 1–20 of A–Z, 0–9 and -"));
+            }
+            if modalities.is_empty() {
+                problems.push(table.problem(row, "`modalities` names no modality"));
+            }
+            if zh.is_empty() || en.is_empty() {
+                problems.push(table.problem(row, "both labels are needed"));
+            }
+            if !known.contains(&table.cell(row, "source")) {
+                problems.push(table.problem(row, "`source` names no source"));
+            }
+            if findings.iter().any(|f| f.code == code) {
+                problems.push(table.problem(row, "the code is listed twice"));
+            }
+            findings.push(CriticalFinding {
+                code: code.to_owned(),
+                modalities,
+                label_zh: zh.to_owned(),
+                label_en: en.to_owned(),
+            });
+        }
+        if problems.is_empty() {
+            Ok(CriticalFindings {
+                version: crate::tsv::table_version(text),
+                findings,
+            })
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The findings a report of `modality` may carry, in the table's order.
+    pub fn for_modality<'t>(
+        &'t self,
+        modality: &'t str,
+    ) -> impl Iterator<Item = &'t CriticalFinding> {
+        self.findings
+            .iter()
+            .filter(move |f| f.modalities.iter().any(|m| m == modality))
+    }
+
+    /// The finding `code` if a report of `modality` may carry it.
+    pub fn find(&self, code: &str, modality: &str) -> Option<&CriticalFinding> {
+        self.findings
+            .iter()
+            .find(|f| f.code == code && f.modalities.iter().any(|m| m == modality))
+    }
+
+    /// Any finding by its code (to show one reported before the table changed).
+    pub fn by_code(&self, code: &str) -> Option<&CriticalFinding> {
+        self.findings.iter().find(|f| f.code == code)
+    }
+}
+
 /// The cloud examination's policy parameters (`data/exam/params.tsv`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExamParams {
@@ -177,6 +281,59 @@ impl ExamParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// DOMAIN.md §8: a reader's report carries a critical finding of its modality only;
+    /// the read-back of a finding is its name.
+    #[test]
+    fn critical_findings_of_a_modality() {
+        let table = CriticalFindings::builtin();
+        let cases: &[(&str, &str, bool)] = &[
+            ("ECG-VT", "ECG", true),
+            ("ECG-VT", "DX", false),
+            ("IMG-PNEUMO", "DX", true),
+            ("IMG-PNEUMO", "CT", true),
+            ("IMG-PNEUMO", "US", false),
+            ("IMG-ECTOPIC", "US", true),
+            ("NOPE", "CT", false),
+        ];
+        for (code, modality, found) in cases {
+            assert_eq!(
+                table.find(code, modality).is_some(),
+                *found,
+                "{code} {modality}"
+            );
+        }
+        assert!(table.for_modality("ECG").count() >= 10);
+        assert!(
+            table
+                .for_modality("ECG")
+                .all(|f| f.code.starts_with("ECG-"))
+        );
+        let vt = table.by_code("ECG-VT").unwrap();
+        assert!(reads_back(&vt.label_zh, " 室性心动过速 "));
+        assert!(!reads_back(&vt.label_zh, "室上性心动过速"));
+        assert!(!table.version.is_empty());
+    }
+
+    #[test]
+    fn a_broken_findings_table_is_refused_whole() {
+        let sources = "id\tcitation\nsrc\tsomewhere\n";
+        let head = "code\tmodalities\tlabel_zh\tlabel_en\tsource\n";
+        let cases: &[(&str, &str)] = &[
+            ("X-1\t\t气胸\tpneumothorax\tsrc\n", "modality"),
+            ("x 1\tCT\t气胸\tpneumothorax\tsrc\n", "code"),
+            ("X-1\tCT\t\tpneumothorax\tsrc\n", "labels"),
+            ("X-1\tCT\t气胸\tpneumothorax\tnowhere\n", "source"),
+            ("X-1\tCT\t气胸\tp\tsrc\nX-1\tDX\t气胸\tp\tsrc\n", "twice"),
+        ];
+        for (rows, why) in cases {
+            let text = format!("{head}{rows}");
+            assert!(CriticalFindings::parse(&text, sources).is_err(), "{why}");
+        }
+        let ok = format!("{head}X-1\tCT|DX\t气胸\tpneumothorax\tsrc\n");
+        let table = CriticalFindings::parse(&ok, sources).unwrap();
+        assert!(table.find("X-1", "DX").is_some());
+    }
 
     /// DOMAIN.md §8: detected → notified → read back and confirmed → action recorded.
     #[test]

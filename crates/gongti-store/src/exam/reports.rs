@@ -26,6 +26,8 @@ pub struct ReportRecord {
     pub created_at_us: i64,
     pub changed_at_us: i64,
     pub signed_at_us: Option<i64>,
+    /// The critical finding the report carries (`data/exam/critical_findings.tsv`).
+    pub critical_code: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +38,7 @@ pub struct ReportVersionRecord {
     pub impression: String,
     pub staff_name: String,
     pub at_us: i64,
+    pub critical_code: Option<String>,
 }
 
 /// A report written: guarded by the version it was decided on (`None`: no report yet).
@@ -48,6 +51,19 @@ pub struct ReportWrite<'a> {
     pub impression: &'a str,
     pub staff_id: i64,
     pub now_us: i64,
+    pub critical: Option<ReportCritical<'a>>,
+}
+
+/// A critical finding carried by a report version: it opens a critical value for the
+/// ordering institution's clinicians unless one for the same finding was opened for
+/// the order before (an open one for another finding is renewed with this one).
+#[derive(Debug, Clone, Copy)]
+pub struct ReportCritical<'a> {
+    pub code: &'a str,
+    pub display: &'a str,
+    pub resident_id: i64,
+    pub notify_institution_id: i64,
+    pub due_at_us: i64,
 }
 
 /// An order on the reading worklist, with when its images arrived.
@@ -60,7 +76,7 @@ pub struct ReadingItem {
 
 const REPORT_COLUMNS: &str = "r.id, r.order_id, r.status, r.findings, r.impression, r.author_staff_id, \
      a.name AS author_name, r.signer_staff_id, g.name AS signer_name, r.version, r.created_at_us, \
-     r.changed_at_us, r.signed_at_us";
+     r.changed_at_us, r.signed_at_us, r.critical_code";
 
 fn report(row: &impl RowExt) -> Result<ReportRecord> {
     Ok(ReportRecord {
@@ -78,7 +94,57 @@ fn report(row: &impl RowExt) -> Result<ReportRecord> {
         created_at_us: row.i64("created_at_us")?,
         changed_at_us: row.i64("changed_at_us")?,
         signed_at_us: row.opt_i64("signed_at_us")?,
+        critical_code: row.opt_text("critical_code")?,
     })
+}
+
+/// Keeps a report version's critical finding in the open transaction `$tx` (see
+/// [`ReportCritical`]): evaluates to the id of the critical value opened or renewed.
+/// A version without one closes the order's open critical value: the report no longer
+/// says it.
+macro_rules! keep_report_critical_in {
+    ($tx:ident, $w:expr) => {{
+        let w: &ReportWrite<'_> = $w;
+        match w.critical {
+            None => {
+                sqlx::query(
+                    "UPDATE critical_values SET status = 'closed', actioned_at_us = $2,
+                         action = '报告已修改，不再为危急值 (report amended: no longer critical)'
+                     WHERE exam_order_id = $1 AND status <> 'closed'",
+                )
+                .bind(w.order_id).bind(w.now_us).execute(&mut *$tx).await?;
+                None
+            }
+            Some(c) => {
+                let renewed: Option<(i64,)> = sqlx::query_as(
+                    "UPDATE critical_values SET code = $2, display = $3, value_text = $3,
+                         status = 'notified', detected_at_us = $4, due_at_us = $5,
+                         escalated_at_us = NULL, confirmed_by_user_id = NULL,
+                         confirmed_at_us = NULL, read_back = NULL
+                     WHERE exam_order_id = $1 AND status <> 'closed' AND code <> $2 RETURNING id",
+                )
+                .bind(w.order_id).bind(c.code).bind(c.display).bind(w.now_us).bind(c.due_at_us)
+                .fetch_optional(&mut *$tx).await?;
+                match renewed {
+                    Some((id,)) => Some(id),
+                    None => {
+                        let made: Option<(i64,)> = sqlx::query_as(
+                            "INSERT INTO critical_values (exam_order_id, resident_id, institution_id, code, display,
+                                 value_text, unit, side, status, detected_at_us, due_at_us)
+                             SELECT $1, $2, $3, $4, $5, $5, '', $6, 'notified', $7, $8
+                             WHERE NOT EXISTS (SELECT 1 FROM critical_values
+                                               WHERE exam_order_id = $1 AND code = $4)
+                             ON CONFLICT (exam_order_id) WHERE status <> 'closed' DO NOTHING RETURNING id",
+                        )
+                        .bind(w.order_id).bind(c.resident_id).bind(c.notify_institution_id).bind(c.code)
+                        .bind(c.display).bind(crate::exam::FINDING_SIDE).bind(w.now_us).bind(c.due_at_us)
+                        .fetch_optional(&mut *$tx).await?;
+                        made.map(|(id,)| id)
+                    }
+                }
+            }
+        }
+    }};
 }
 
 impl Store {
@@ -164,11 +230,13 @@ impl Store {
                 impression: row.text("impression")?,
                 staff_name: row.text("staff_name")?,
                 at_us: row.i64("at_us")?,
+                critical_code: row.opt_text("critical_code")?,
             })
         }
         on_read!(self, pool => {
             sqlx::query(
-                "SELECT v.version, v.status, v.findings, v.impression, s.name AS staff_name, v.at_us
+                "SELECT v.version, v.status, v.findings, v.impression, s.name AS staff_name, v.at_us,
+                     v.critical_code
                  FROM exam_report_versions v JOIN staff s ON s.id = v.staff_id
                  WHERE v.report_id = $1 ORDER BY v.version",
             )
@@ -181,19 +249,20 @@ impl Store {
     /// [`CENTRE_ACCESS_AFTER_US`]).
     pub async fn write_exam_report(&self, w: &ReportWrite<'_>, audit: &AuditEntry) -> Result<bool> {
         let signed = w.status.signed();
+        let critical_code = w.critical.map(|c| c.code);
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
             let report_id = match w.from_version {
                 None => {
                     let made: Option<(i64,)> = sqlx::query_as(
                         "INSERT INTO exam_reports (order_id, status, findings, impression, author_staff_id,
-                             signer_staff_id, version, created_at_us, changed_at_us, signed_at_us)
-                         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7, $8)
+                             signer_staff_id, version, created_at_us, changed_at_us, signed_at_us, critical_code)
+                         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7, $8, $9)
                          ON CONFLICT (order_id) DO NOTHING RETURNING id",
                     )
                     .bind(w.order_id).bind(w.status.code()).bind(w.findings).bind(w.impression)
                     .bind(w.staff_id).bind(signed.then_some(w.staff_id)).bind(w.now_us)
-                    .bind(signed.then_some(w.now_us))
+                    .bind(signed.then_some(w.now_us)).bind(critical_code)
                     .fetch_optional(&mut *tx).await?;
                     match made {
                         Some((id,)) => id,
@@ -204,16 +273,16 @@ impl Store {
                     // a draft over a draft keeps its author; a signature names its signer
                     let sql = if signed {
                         "UPDATE exam_reports SET status = $3, findings = $4, impression = $5, signer_staff_id = $6,
-                             version = version + 1, changed_at_us = $7, signed_at_us = $7
+                             version = version + 1, changed_at_us = $7, signed_at_us = $7, critical_code = $8
                          WHERE order_id = $1 AND version = $2 RETURNING id"
                     } else {
                         "UPDATE exam_reports SET status = $3, findings = $4, impression = $5, author_staff_id = $6,
-                             version = version + 1, changed_at_us = $7
+                             version = version + 1, changed_at_us = $7, critical_code = $8
                          WHERE order_id = $1 AND version = $2 RETURNING id"
                     };
                     let updated: Option<(i64,)> = sqlx::query_as(sql)
                         .bind(w.order_id).bind(from).bind(w.status.code()).bind(w.findings)
-                        .bind(w.impression).bind(w.staff_id).bind(w.now_us)
+                        .bind(w.impression).bind(w.staff_id).bind(w.now_us).bind(critical_code)
                         .fetch_optional(&mut *tx).await?;
                     match updated {
                         Some((id,)) => id,
@@ -222,11 +291,13 @@ impl Store {
                 }
             };
             sqlx::query(
-                "INSERT INTO exam_report_versions (report_id, version, status, findings, impression, staff_id, at_us)
-                 SELECT id, version, status, findings, impression, $2, $3 FROM exam_reports WHERE id = $1",
+                "INSERT INTO exam_report_versions (report_id, version, status, findings, impression, staff_id, at_us,
+                     critical_code)
+                 SELECT id, version, status, findings, impression, $2, $3, critical_code FROM exam_reports WHERE id = $1",
             )
             .bind(report_id).bind(w.staff_id).bind(w.now_us)
             .execute(&mut *tx).await?;
+            let critical_id = keep_report_critical_in!(tx, w);
             if signed {
                 let completed = sqlx::query(
                     "UPDATE exam_orders SET status = 'completed', changed_at_us = $2
@@ -250,6 +321,10 @@ impl Store {
             let mut entry = audit.clone();
             entry.resource_type = "ExamReport".into();
             entry.resource_id = Some(report_id.to_string());
+            if let Some(id) = critical_id {
+                let detail = entry.detail.take().unwrap_or_default();
+                entry.detail = Some(format!("{detail} critical {id}").trim().to_owned());
+            }
             stage_audit!(tx, std::slice::from_ref(&entry));
             tx.commit().await?;
             Ok(true)

@@ -1,5 +1,6 @@
 //! The cloud examination over the JSON API: the signed-in clinician's open critical
-//! values (危急值, DOMAIN.md §8), escalated ones marked.
+//! values (危急值, DOMAIN.md §8) — laboratory values past their limits and readers'
+//! critical findings — escalated ones marked.
 
 use axum::Json;
 use axum::extract::State;
@@ -23,11 +24,12 @@ pub(crate) fn critical_value(c: &CriticalView) -> Value {
         "resident_name": c.resident_name,
         "institution_id": r.institution_id,
         "lab_result_id": r.lab_result_id,
+        "exam_order_id": r.exam_order_id,
         "code": r.code,
         "display": r.display,
         "value": r.value_text,
         "unit": r.unit,
-        "side": r.side.code(),
+        "side": r.side.map_or("finding", |s| s.code()),
         "status": r.status.code(),
         "detected_at": views::utc(r.detected_at_us),
         "confirm_by": views::utc(r.due_at_us),

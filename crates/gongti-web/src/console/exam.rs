@@ -262,8 +262,8 @@ async fn render_critical(
     let body = html! {
         h1 { (critical_title(l)) }
         p.muted { (l.t(
-            "检验结果超出危急值界限时通知患者所在机构的医生：请电话联系检验科复述结果并确认，再记录处置措施。超过时限未确认的上报本机构值班负责人（机构管理员）。",
-            "A result past its critical limit notifies the clinicians of the patient's institution: read the value back to the laboratory and confirm it, then record the action taken. One not confirmed in time goes to the institution's duty officer (its administrator).")) }
+            "检验结果超出危急值界限时通知患者所在机构的医生，诊断医生在报告中报告的危急值通知开单机构的医生：请电话联系检验科或诊断医生复述结果并确认，再记录处置措施。超过时限未确认的上报本机构值班负责人（机构管理员）。",
+            "A result past its critical limit notifies the clinicians of the patient's institution, and a reader's critical finding those of the ordering institution: read the value or finding back to the laboratory or the reader and confirm it, then record the action taken. One not confirmed in time goes to the institution's duty officer (its administrator).")) }
         @if let Some(id) = done { p.notice role="status" { (l.t("已记录：危急值 #", "Recorded: critical value #")) (id) } }
         @if list.is_empty() {
             p.card { (l.t("没有未处理的危急值。", "No open critical value.")) }
@@ -274,9 +274,19 @@ async fn render_critical(
             section.card.urgent id=(format!("c{}", r.id)) {
                 h2 {
                     a href=(format!("/residents/{}/chronic", r.resident_id)) { (v.resident_name) }
-                    " · " (r.display) " "
-                    strong.bad { (r.value_text) " " (r.unit) " "
-                        (match r.side { CriticalSide::Low => l.t("↓ 危急低值", "↓ critical low"), CriticalSide::High => l.t("↑ 危急高值", "↑ critical high") }) }
+                    @match r.side {
+                        Some(side) => {
+                            " · " (r.display) " "
+                            strong.bad { (r.value_text) " " (r.unit) " "
+                                (match side { CriticalSide::Low => l.t("↓ 危急低值", "↓ critical low"), CriticalSide::High => l.t("↑ 危急高值", "↑ critical high") }) }
+                        }
+                        None => {
+                            " · " (l.t("检查报告危急值 ", "critical finding ")) strong.bad { (finding_label(l, r)) }
+                        }
+                    }
+                }
+                @if let Some(order) = r.exam_order_id {
+                    p { a href=(format!("/exam-orders/{order}#report")) { (l.t("查看检查单 →", "The exam order →")) } }
                 }
                 p.muted {
                     (l.t("检出 ", "Detected ")) (local(r.detected_at_us))
@@ -293,8 +303,13 @@ async fn render_critical(
                         @if clinical {
                             form method="post" action=(format!("/critical-values/{}/confirm", r.id)) {
                                 (form_tokens(csrf))
-                                label { (l.t("复述结果（与检验科核对后输入数值）", "Read back (the value, as checked with the laboratory)"))
-                                    input name="read_back" required autocomplete="off" maxlength="40"; }
+                                @if r.side.is_some() {
+                                    label { (l.t("复述结果（与检验科核对后输入数值）", "Read back (the value, as checked with the laboratory)"))
+                                        input name="read_back" required autocomplete="off" maxlength="40"; }
+                                } @else {
+                                    label { (l.t("复述危急值（与诊断医生核对后输入其名称，如“", "Read back (the finding's Chinese name as checked with the reader, e.g. “")) (r.value_text) (l.t("”）", "”)"))
+                                        input name="read_back" required autocomplete="off" maxlength="40"; }
+                                }
                                 button type="submit" { (l.t("复述确认", "Confirm the read-back")) }
                             }
                         } @else {
@@ -318,6 +333,16 @@ async fn render_critical(
         }
     };
     (status, layout(c, critical_title(l), body)).into_response()
+}
+
+/// A reader's critical finding as the viewer's language names it.
+fn finding_label(l: Lang, r: &gongti_store::CriticalValueRecord) -> String {
+    gongti_core::exam::critical::CriticalFindings::builtin()
+        .by_code(&r.code)
+        .map_or_else(
+            || r.display.clone(),
+            |f| l.t(&f.label_zh, &f.label_en).to_owned(),
+        )
 }
 
 async fn critical_page(

@@ -20,6 +20,8 @@ const SNOMED: &str = "http://snomed.info/sct";
 const LOINC: &str = "http://loinc.org";
 /// Gongti's codes of the catalogue's items (`data/exam/catalogue.tsv`).
 const ITEM_SYSTEM: &str = "urn:gongti:exam-item";
+/// The region's critical findings (`data/exam/critical_findings.tsv`).
+const CRITICAL_FINDING_SYSTEM: &str = "urn:gongti:critical-finding";
 const IDENTIFIER_TYPE: &str = "http://terminology.hl7.org/CodeSystem/v2-0203";
 const PLACER_SYSTEM: &str = "urn:gongti:exam-order:placer";
 const ACCESSION_SYSTEM: &str = "urn:gongti:exam-order:accession";
@@ -196,6 +198,19 @@ pub(super) fn diagnostic_report(
     if let Some(signer) = r.signer_staff_id {
         v["resultsInterpreter"] =
             json!([{"reference": format!("Practitioner/{signer}"), "display": r.signer_name}]);
+    }
+    if let Some(code) = &r.critical_code {
+        // the reader's critical finding (危急值), coded from the region's table
+        let label = gongti_core::exam::critical::CriticalFindings::builtin()
+            .by_code(code)
+            .map_or_else(
+                || code.clone(),
+                |f| format!("危急值：{} critical finding: {}", f.label_zh, f.label_en),
+            );
+        v["conclusionCode"] = json!([{
+            "coding": [{"system": CRITICAL_FINDING_SYSTEM, "code": code, "display": label}],
+            "text": label,
+        }]);
     }
     if let Some(first) = studies.first() {
         v["effectiveDateTime"] = json!(utc(first.received_at_us));

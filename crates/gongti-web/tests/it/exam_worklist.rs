@@ -375,7 +375,7 @@ async fn a_modality_fetches_its_orders_from_orthancs_worklist() {
         use gongti_core::exam::reading::{ReportStatus, ReportStep};
         let doctor_writes = t
             .app
-            .write_report(&ctx, chest.id, ReportStep::Draft, "所见", "印象")
+            .write_report(&ctx, chest.id, ReportStep::Draft, "所见", "印象", None)
             .await;
         assert!(matches!(
             doctor_writes,
@@ -383,7 +383,7 @@ async fn a_modality_fetches_its_orders_from_orthancs_worklist() {
         ));
         let empty = t
             .app
-            .write_report(&reader, chest.id, ReportStep::Draft, " ", "印象")
+            .write_report(&reader, chest.id, ReportStep::Draft, " ", "印象", None)
             .await;
         assert!(matches!(empty, Err(gongti_app::AppError::Invalid(_))));
         let draft = t
@@ -394,6 +394,7 @@ async fn a_modality_fetches_its_orders_from_orthancs_worklist() {
                 ReportStep::Draft,
                 "双肺纹理清晰，未见实变影。",
                 "胸部未见明显异常",
+                None,
             )
             .await
             .unwrap();
@@ -406,6 +407,7 @@ async fn a_modality_fetches_its_orders_from_orthancs_worklist() {
                 ReportStep::Draft,
                 "双肺纹理清晰。",
                 "胸部未见明显异常（草稿）",
+                None,
             )
             .await
             .unwrap();
@@ -425,6 +427,7 @@ async fn a_modality_fetches_its_orders_from_orthancs_worklist() {
                 ReportStep::Sign,
                 "双肺纹理清晰，未见实变影。",
                 "胸部未见明显异常",
+                None,
             )
             .await
             .unwrap();

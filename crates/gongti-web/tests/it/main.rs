@@ -24,6 +24,7 @@ mod consultations;
 mod contracts;
 mod dispensing;
 mod errors;
+mod exam_critical_findings;
 mod exam_orders;
 mod exam_worklist;
 mod fhir;

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use gongti_app::AppError;
 use gongti_app::exam::orders::{OrderForm, Placed, Worklist};
+use gongti_core::exam::critical::CriticalFindings;
 use gongti_core::exam::orders::{
     Catalogue, Category, INDICATION_MAX_CHARS, OrderStatus, OrderStep, Priority, REASON_MAX_CHARS,
     ReorderReason,
@@ -673,6 +674,9 @@ struct ReportFields {
     findings: String,
     #[serde(default)]
     impression: String,
+    /// A critical finding's code (`""`: none).
+    #[serde(default)]
+    critical: String,
 }
 
 /// The report: what is signed (for everyone who may read the order), its versions, and
@@ -686,10 +690,28 @@ fn report_section(
     use gongti_core::exam::reading::ReportStatus;
     let o = &v.order;
     let r = v.report.as_ref();
-    let (findings, impression) = match (sent, r) {
-        (Some(f), _) => (f.findings.as_str(), f.impression.as_str()),
-        (None, Some(r)) => (r.findings.as_str(), r.impression.as_str()),
-        (None, None) => ("", ""),
+    let (findings, impression, critical) = match (sent, r) {
+        (Some(f), _) => (
+            f.findings.as_str(),
+            f.impression.as_str(),
+            f.critical.as_str(),
+        ),
+        (None, Some(r)) => (
+            r.findings.as_str(),
+            r.impression.as_str(),
+            r.critical_code.as_deref().unwrap_or(""),
+        ),
+        (None, None) => ("", "", ""),
+    };
+    let findings_table = CriticalFindings::builtin();
+    let modality = gongti_core::exam::orders::Catalogue::builtin()
+        .get(&o.item_code)
+        .map_or("", |i| i.modality.as_str());
+    let finding_label = |code: &str| {
+        findings_table.by_code(code).map_or_else(
+            || code.to_owned(),
+            |f| l.t(&f.label_zh, &f.label_en).to_owned(),
+        )
     };
     let editable = v.may_work
         && matches!(o.status, OrderStatus::InProgress | OrderStatus::Completed)
@@ -710,6 +732,9 @@ fn report_section(
                         p.report-text { (r.findings) }
                         h3 { (l.t("诊断意见", "Impression")) }
                         p.report-text { strong { (r.impression) } }
+                        @if let Some(code) = &r.critical_code {
+                            p.critical-finding { strong.bad { (l.t("危急值：", "Critical finding: ")) (finding_label(code)) } }
+                        }
                     }
                 }
             }
@@ -726,6 +751,15 @@ fn report_section(
                     (form_tokens(csrf))
                     label { (l.t("检查所见", "Findings")) textarea name="findings" rows="6" required maxlength=(gongti_core::exam::reading::REPORT_TEXT_MAX_CHARS) { (findings) } }
                     label { (l.t("诊断意见", "Impression")) textarea name="impression" rows="3" required maxlength=(gongti_core::exam::reading::REPORT_TEXT_MAX_CHARS) { (impression) } }
+                    label {
+                        (l.t("危急值（选择后立即通知开单机构医生）", "Critical finding (the ordering clinicians are notified at once)"))
+                        select name="critical" {
+                            option value="" selected[critical.is_empty()] { (l.t("无", "none")) }
+                            @for f in findings_table.for_modality(modality) {
+                                option value=(f.code) selected[critical == f.code] { (l.t(&f.label_zh, &f.label_en)) }
+                            }
+                        }
+                    }
                     div.actions {
                         @if r.is_none_or(|r| r.status == ReportStatus::Preliminary) {
                             button type="submit" name="step" value="draft" { (l.t("保存初审", "Save as preliminary")) }
@@ -787,7 +821,14 @@ async fn report(
     };
     let written = state
         .app
-        .write_report(&c.ctx, id, step, &f.findings, &f.impression)
+        .write_report(
+            &c.ctx,
+            id,
+            step,
+            &f.findings,
+            &f.impression,
+            Some(f.critical.as_str()),
+        )
         .await;
     let to = written.map(|r| format!("/exam-orders/{id}?report={}#report", r.status.code()));
     answer(&state, &c, id, to, c.lang.t("检查报告", "Report"), Some(&f)).await
