@@ -13,7 +13,7 @@ use crate::{App, AppResult, DISPLAY_OFFSET};
 
 pub mod orders;
 pub mod reading;
-mod studies;
+pub mod studies;
 
 /// The acknowledgement's code (HL7 table 0008, original mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,6 +9,7 @@
 
 mod api;
 mod console;
+mod dicomweb;
 mod edge;
 mod error;
 mod extract;
@@ -125,6 +126,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
     Router::new()
         .nest("/api/v1", api::routes(state.clone()))
         .nest("/fhir", fhir::routes(state.clone()))
+        .nest("/dicom-web", dicomweb::routes(state.clone()))
         .merge(fhir::base_with_slash(state.clone()))
         .merge(console::routes(state.clone()))
         .route("/healthz", get(|| async { "ok" }))

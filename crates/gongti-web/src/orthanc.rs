@@ -132,6 +132,29 @@ impl OrthancClient {
             .collect())
     }
 
+    /// GETs `path` (with its query) from Orthanc's DICOMweb root, asking for
+    /// `accept`: its answer as it comes (the body streamed, not collected), once its
+    /// head arrived in time.
+    pub async fn dicomweb(
+        &self,
+        path: &str,
+        accept: &str,
+    ) -> anyhow::Result<axum::http::Response<hyper::body::Incoming>> {
+        let request = axum::http::Request::get(format!("{}/dicom-web{path}", self.base))
+            .header(axum::http::header::AUTHORIZATION, &self.authorization)
+            .header(axum::http::header::ACCEPT, accept)
+            .body(Empty::<Bytes>::new())?;
+        tokio::time::timeout(REQUEST_TIMEOUT, self.client.request(request))
+            .await
+            .map_err(|_| anyhow::anyhow!("the PACS did not answer {path} in time"))?
+            .map_err(anyhow::Error::from)
+    }
+
+    /// Orthanc's DICOMweb root as the PACS names it in the URLs it writes.
+    pub fn dicomweb_root(&self) -> String {
+        format!("{}/dicom-web", self.base)
+    }
+
     /// An instance rendered as PNG (Orthanc's preview).
     pub async fn preview(&self, instance: &str) -> anyhow::Result<Bytes> {
         let (status, kind, body) = self.get(&format!("/instances/{instance}/preview")).await?;

@@ -145,6 +145,15 @@ pub fn patient_id(resident_id: i64) -> String {
     format!("GT{resident_id:08}")
 }
 
+/// The resident a worklist's patient id names (`GT` and eight or more digits).
+pub fn resident_of_patient_id(patient_id: &str) -> Option<i64> {
+    let digits = patient_id.trim().strip_prefix("GT")?;
+    if digits.len() < 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|id| *id > 0)
+}
+
 /// The DICOM priority of an order's priority code.
 pub fn dicom_priority(priority: super::orders::Priority) -> &'static str {
     match priority {
@@ -218,6 +227,25 @@ pub fn study_uid(mut random: [u8; 16]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_patient_id_names_its_resident_back() {
+        let cases: &[(&str, Option<i64>)] = &[
+            ("GT00000123", Some(123)),
+            ("GT123456789", Some(123_456_789)),
+            (" GT00000001 ", Some(1)),
+            ("GT0000012", None),
+            ("GT00000000", None),
+            ("gt00000123", None),
+            ("GT0000012X", None),
+            ("00000123", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(resident_of_patient_id(text), *want, "{text:?}");
+        }
+        assert_eq!(resident_of_patient_id(&patient_id(42)), Some(42));
+    }
     use time::macros::{date, offset};
 
     fn order() -> WorklistOrder<'static> {

@@ -184,6 +184,48 @@ impl Store {
         })
     }
 
+    pub async fn exam_study_by_uid(&self, study_uid: &str) -> Result<Option<StudyRecord>> {
+        let sql = format!("SELECT {STUDY_COLUMNS} FROM exam_studies WHERE study_uid = $1");
+        on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).bind(study_uid).fetch_optional(pool).await?.as_ref().map(study).transpose()
+        })
+    }
+
+    /// The studies the PACS holds under an accession number (an order's, normally one).
+    pub async fn studies_by_accession(&self, accession_number: &str) -> Result<Vec<StudyRecord>> {
+        let sql = format!(
+            "SELECT {STUDY_COLUMNS} FROM exam_studies WHERE accession_number = $1 ORDER BY id LIMIT 100"
+        );
+        on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).bind(accession_number).fetch_all(pool).await?.iter().map(study).collect()
+        })
+    }
+
+    /// A resident's studies answering orders that `institution_id` placed or works (as
+    /// its centre), oldest first; `accession_number` narrows them to one order's.
+    pub async fn studies_for_institution(
+        &self,
+        resident_id: i64,
+        institution_id: i64,
+        accession_number: Option<&str>,
+    ) -> Result<Vec<StudyRecord>> {
+        let columns = STUDY_COLUMNS
+            .split(", ")
+            .map(|c| format!("x.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {columns} FROM exam_studies x JOIN exam_orders o ON o.id = x.order_id
+             WHERE x.resident_id = $1 AND (o.placer_institution_id = $2 OR o.centre_institution_id = $2)
+               AND ($3 IS NULL OR o.accession_number = $3)
+             ORDER BY x.id LIMIT 1000"
+        );
+        on_read!(self, pool => {
+            sqlx::query(trusted(&sql)).bind(resident_id).bind(institution_id).bind(accession_number)
+                .fetch_all(pool).await?.iter().map(study).collect()
+        })
+    }
+
     pub async fn exam_study(&self, id: i64) -> Result<Option<StudyRecord>> {
         let sql = format!("SELECT {STUDY_COLUMNS} FROM exam_studies WHERE id = $1");
         on_read!(self, pool => {

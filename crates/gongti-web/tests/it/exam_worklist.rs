@@ -127,6 +127,142 @@ pub(crate) async fn reader_ctx(t: &TestApp) -> gongti_app::Ctx {
     }
 }
 
+/// DICOMweb through Gongti with a Gongti token (QIDO-RS and WADO-RS on the real
+/// Orthanc): the doctor who placed the order finds the study by patient, accession
+/// number or UID — the PACS's URLs rewritten to Gongti's — and fetches its metadata,
+/// series, a rendered instance and the whole study; a search naming nothing is
+/// refused, another institution's doctor is refused, and no token gets nothing.
+async fn dicomweb_through_gongti(
+    t: &TestApp,
+    router: &axum::Router,
+    chest: &gongti_store::ExamOrderRecord,
+) {
+    use axum::http::StatusCode as S;
+    let uid = chest.study_uid.as_deref().unwrap();
+    let call = |token: Option<String>, path: String, accept: &'static str| async move {
+        let mut request = axum::http::Request::get(path).header(axum::http::header::ACCEPT, accept);
+        if let Some(token) = token {
+            request = request.header(axum::http::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        crate::support::reply_of(router, request.body(axum::body::Body::empty()).unwrap()).await
+    };
+    let doctor = Some(t.token("doctor").await);
+    let json = "application/dicom+json";
+    let patient = format!("GT{:08}", t.home_resident);
+    for query in [
+        format!("PatientID={patient}&includefield=00081030"),
+        format!(
+            "AccessionNumber={}&includefield=00081030",
+            chest.accession_number
+        ),
+        format!("StudyInstanceUID={uid}&includefield=00081030"),
+        format!("00100020={patient}&ModalitiesInStudy=DX&includefield=00081030"),
+    ] {
+        let r = call(doctor.clone(), format!("/dicom-web/studies?{query}"), json).await;
+        assert_eq!(r.status, S::OK, "{query}: {}", r.text);
+        let found: serde_json::Value = serde_json::from_str(&r.text).unwrap();
+        let found = found.as_array().unwrap();
+        assert_eq!(found.len(), 1, "{query}: {}", r.text);
+        assert_eq!(found[0]["0020000D"]["Value"][0], uid, "{query}");
+        assert_eq!(
+            found[0]["00080050"]["Value"][0],
+            chest.accession_number.as_str()
+        );
+        let retrieve = found[0]["00081190"]["Value"][0].as_str().unwrap_or("");
+        assert_eq!(
+            retrieve,
+            format!("http://localhost/dicom-web/studies/{uid}"),
+            "{query}"
+        );
+    }
+    let none = call(
+        doctor.clone(),
+        format!("/dicom-web/studies?PatientID={patient}&ModalitiesInStudy=CT"),
+        json,
+    )
+    .await;
+    assert_eq!(none.text.trim(), "[]", "another modality matches nothing");
+    let everything = call(doctor.clone(), "/dicom-web/studies".into(), json).await;
+    assert_eq!(everything.status, S::BAD_REQUEST, "{}", everything.text);
+    let malformed = call(
+        doctor.clone(),
+        "/dicom-web/studies?PatientID=12345".into(),
+        json,
+    )
+    .await;
+    assert_eq!(malformed.status, S::BAD_REQUEST, "{}", malformed.text);
+
+    let metadata = call(
+        doctor.clone(),
+        format!("/dicom-web/studies/{uid}/metadata"),
+        json,
+    )
+    .await;
+    assert_eq!(metadata.status, S::OK, "{}", metadata.text);
+    assert!(metadata.text.contains(uid) && !metadata.text.contains("127.0.0.1"));
+    let series = call(
+        doctor.clone(),
+        format!("/dicom-web/studies/{uid}/series"),
+        json,
+    )
+    .await;
+    assert_eq!(series.status, S::OK, "{}", series.text);
+    let series: serde_json::Value = serde_json::from_str(&series.text).unwrap();
+    let series_uid = series[0]["0020000E"]["Value"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let instances = call(
+        doctor.clone(),
+        format!("/dicom-web/studies/{uid}/series/{series_uid}/instances"),
+        json,
+    )
+    .await;
+    let instances: serde_json::Value = serde_json::from_str(&instances.text).unwrap();
+    let instance_uid = instances[0]["00080018"]["Value"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rendered = call(
+        doctor.clone(),
+        format!("/dicom-web/studies/{uid}/series/{series_uid}/instances/{instance_uid}/rendered"),
+        "image/png",
+    )
+    .await;
+    assert_eq!(rendered.status, S::OK, "{}", rendered.text);
+    assert!(rendered.bytes.starts_with(b"\x89PNG"));
+    let whole = call(
+        doctor.clone(),
+        format!("/dicom-web/studies/{uid}"),
+        "multipart/related; type=\"application/dicom\"",
+    )
+    .await;
+    assert_eq!(whole.status, S::OK);
+    assert!(
+        whole.bytes.windows(4).any(|w| w == b"DICM"),
+        "a Part 10 file in the multipart answer"
+    );
+    let outside = call(
+        doctor.clone(),
+        format!("/dicom-web/studies/{uid}/../../../tools/find"),
+        json,
+    )
+    .await;
+    assert_eq!(outside.status, S::NOT_FOUND);
+
+    let other = Some(t.token("other_doctor").await);
+    for path in [
+        format!("/dicom-web/studies?PatientID={patient}"),
+        format!("/dicom-web/studies?StudyInstanceUID={uid}"),
+        format!("/dicom-web/studies/{uid}/metadata"),
+    ] {
+        let r = call(other.clone(), path.clone(), json).await;
+        assert_eq!(r.status, S::FORBIDDEN, "{path}: {}", r.text);
+    }
+    let anonymous = call(None, format!("/dicom-web/studies/{uid}/metadata"), json).await;
+    assert_eq!(anonymous.status, S::UNAUTHORIZED);
+}
+
 /// A one-image study as the DR makes it from its worklist item (dcmtk's img2dcm from
 /// a small synthetic picture): the order's accession number, study UID and patient id.
 fn dicom_study(dir: &std::path::Path, order: &gongti_store::ExamOrderRecord) -> std::path::PathBuf {
@@ -349,6 +485,7 @@ async fn a_modality_fetches_its_orders_from_orthancs_worklist() {
         let other = crate::console::sign_in(&t, "other_doctor").await;
         let refused = get(other, format!("/exam-studies/{study_id}/instances/0")).await;
         assert_eq!(refused.status, axum::http::StatusCode::FORBIDDEN);
+        dicomweb_through_gongti(&t, &router, &chest).await;
 
         // an exam under way is not cancelled; once the centre completes it, the item
         // leaves the worklist
@@ -524,7 +661,7 @@ async fn a_modality_fetches_its_orders_from_orthancs_worklist() {
         let gone = find_worklist(&o, "C1", &chest.accession_number, &scratch);
         assert!(!gone.contains("Find Response: 1"), "{gone}");
 
-        let tail = t.audit_tail(40).await;
+        let tail = t.audit_tail(300).await;
         assert!(tail.iter().any(|e| e.entry.action == "exam.worklist.write"
             && e.entry.patient_id == Some(t.home_resident)));
         assert!(
