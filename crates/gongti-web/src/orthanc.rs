@@ -132,6 +132,25 @@ impl OrthancClient {
             .collect())
     }
 
+    /// An instance's first waveform multiplex group (an ECG): its description from the
+    /// instance's tags and its WaveformData's bytes; `None` when it has none.
+    pub async fn waveform(
+        &self,
+        instance: &str,
+    ) -> anyhow::Result<Option<(gongti_core::exam::waveform::Group, Bytes)>> {
+        let tags = self.json(&format!("/instances/{instance}/tags")).await?;
+        let Some(group) = waveform_group(&tags) else {
+            return Ok(None);
+        };
+        let (status, _, data) = self
+            .get(&format!(
+                "/instances/{instance}/content/5400-0100/0/5400-1010"
+            ))
+            .await?;
+        anyhow::ensure!(status == 200, "the PACS answered {status} for WaveformData");
+        Ok(Some((group, data)))
+    }
+
     /// GETs `path` (with its query) from Orthanc's DICOMweb root, asking for
     /// `accept`: its answer as it comes (the body streamed, not collected), once its
     /// head arrived in time.
@@ -164,6 +183,50 @@ impl OrthancClient {
         );
         Ok(body)
     }
+}
+
+/// The first multiplex group of Orthanc's full tags of an instance (`/tags`: each tag
+/// `{"Type", "Value"}`, a sequence's value its items).
+fn waveform_group(tags: &Value) -> Option<gongti_core::exam::waveform::Group> {
+    use gongti_core::exam::waveform::{ChannelDef, Group};
+    let text = |item: &Value, tag: &str| {
+        item[tag]["Value"]
+            .as_str()
+            .map(str::trim)
+            .map(str::to_owned)
+    };
+    let number = |item: &Value, tag: &str| text(item, tag).and_then(|v| v.parse::<f64>().ok());
+    let first = |item: &Value, tag: &str| {
+        item[tag]["Value"]
+            .as_array()
+            .and_then(|a| a.first())
+            .cloned()
+    };
+    let group = first(tags, "5400,0100")?;
+    let channels = group["003a,0200"]["Value"]
+        .as_array()?
+        .iter()
+        .map(|c| {
+            let source = first(c, "003a,0208").unwrap_or(Value::Null);
+            let units = first(c, "003a,0211").unwrap_or(Value::Null);
+            ChannelDef {
+                label: text(&source, "0008,0104")
+                    .or_else(|| text(&source, "0008,0100"))
+                    .unwrap_or_default(),
+                sensitivity: number(c, "003a,0210").unwrap_or(1.0)
+                    * number(c, "003a,0212").unwrap_or(1.0),
+                baseline: number(c, "003a,0213").unwrap_or(0.0),
+                units: text(&units, "0008,0100").unwrap_or_else(|| "uV".to_owned()),
+            }
+        })
+        .collect();
+    Some(Group {
+        channels,
+        samples: number(&group, "003a,0010")? as usize,
+        sampling_hz: number(&group, "003a,001a")?,
+        bits: number(&group, "5400,1004")? as u16,
+        interpretation: text(&group, "5400,1006")?,
+    })
 }
 
 /// A study as the PACS describes it.

@@ -11,4 +11,5 @@ pub mod items;
 pub mod orders;
 pub mod reading;
 pub mod report;
+pub mod waveform;
 pub mod worklist;

@@ -24,7 +24,7 @@ use crate::views::local;
 mod orders;
 mod studies;
 pub(super) use orders::item_label;
-pub(super) use studies::instance_png;
+pub(super) use studies::instance_image;
 
 pub(super) fn routes() -> axum::Router<AppState> {
     axum::Router::new()

@@ -941,7 +941,7 @@ async fn own_image(
         return StatusCode::NOT_FOUND.into_response();
     };
     match &state.config.orthanc {
-        Some(pacs) => super::exam::instance_png(pacs, &study.orthanc_id, n).await,
+        Some(pacs) => super::exam::instance_image(pacs, &study, n).await,
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }

@@ -1,5 +1,5 @@
-//! Charts drawn on the server as inline SVG: no script, no library, readable offline
-//! and in print. One kind of chart, a line chart over dates, is all the console needs.
+//! Charts drawn on the server as SVG: no script, no library, readable offline and in
+//! print — a line chart over dates, and an ECG's leads on paper.
 
 use std::fmt::Write;
 
@@ -152,6 +152,71 @@ pub(crate) fn line_chart(
 fn trim(v: f64) -> String {
     let s = format!("{v:.2}");
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// Millimetres of ECG paper per second and per millivolt (the standard speed and gain).
+const ECG_MM_PER_S: f64 = 25.0;
+const ECG_MM_PER_MV: f64 = 10.0;
+/// Pixels per millimetre of paper.
+const ECG_PX_PER_MM: f64 = 3.0;
+/// Millimetres of paper per lead's row.
+const ECG_ROW_MM: f64 = 20.0;
+/// Room for the lead's name, in pixels.
+const ECG_LABEL_PX: f64 = 44.0;
+/// Seconds drawn at most (a resting ECG's 10 s).
+const ECG_SECONDS_MAX: f64 = 10.0;
+
+/// A multi-lead ECG on paper: a row per lead at 25 mm/s and 10 mm/mV over a 1 mm / 5 mm
+/// grid, each lead reduced to the paper's columns without losing a spike, values beyond
+/// the row clipped. `title` is read by screen readers.
+pub(crate) fn ecg_paper(
+    title: &str,
+    leads: &[gongti_core::exam::waveform::Lead],
+    sampling_hz: f64,
+) -> String {
+    let samples = leads.iter().map(|l| l.microvolts.len()).max().unwrap_or(0);
+    let seconds = (samples as f64 / sampling_hz).min(ECG_SECONDS_MAX);
+    let shown = ((seconds * sampling_hz) as usize).min(samples);
+    let px_per_s = ECG_MM_PER_S * ECG_PX_PER_MM;
+    let width = ECG_LABEL_PX + (seconds * px_per_s).ceil();
+    let row = ECG_ROW_MM * ECG_PX_PER_MM;
+    let height = row * leads.len() as f64;
+    let (minor, major) = (ECG_PX_PER_MM, ECG_PX_PER_MM * 5.0);
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}"><title>{}</title><defs><pattern id="minor" width="{minor}" height="{minor}" patternUnits="userSpaceOnUse"><path fill="none" d="M {minor} 0 L 0 0 0 {minor}" stroke="#f6c6c6" stroke-width="0.5"/></pattern><pattern id="major" width="{major}" height="{major}" patternUnits="userSpaceOnUse"><rect width="{major}" height="{major}" fill="url(#minor)"/><path fill="none" d="M {major} 0 L 0 0 0 {major}" stroke="#e48f8f" stroke-width="1"/></pattern></defs><rect width="{width}" height="{height}" fill="#fff"/><rect x="{ECG_LABEL_PX}" width="{}" height="{height}" fill="url(#major)"/>"##,
+        escape(title),
+        width - ECG_LABEL_PX,
+    );
+    let columns = (seconds * px_per_s).ceil().max(1.0) as usize;
+    for (i, lead) in leads.iter().enumerate() {
+        let mid = row * i as f64 + row / 2.0;
+        let name = lead.label.trim_start_matches("Lead ").trim();
+        let _ = write!(
+            s,
+            r##"<text x="4" y="{:.1}" font-size="13" font-family="sans-serif" fill="#333">{}</text>"##,
+            mid + 4.0,
+            escape(name)
+        );
+        let values = &lead.microvolts[..shown.min(lead.microvolts.len())];
+        let px_per_uv = ECG_MM_PER_MV * ECG_PX_PER_MM / 1_000.0;
+        let mut d = String::new();
+        for (n, (at, uv)) in gongti_core::exam::waveform::columns(values, columns)
+            .into_iter()
+            .enumerate()
+        {
+            let x = ECG_LABEL_PX + at as f64 / sampling_hz * px_per_s;
+            let y = (mid - uv * px_per_uv).clamp(row * i as f64, row * (i + 1) as f64);
+            let _ = write!(d, "{}{x:.1} {y:.1}", if n == 0 { "M " } else { " L " });
+        }
+        let _ = write!(
+            s,
+            r##"<path d="{d}" fill="none" stroke="#111" stroke-width="1"/>"##
+        );
+    }
+    s.push_str("</svg>");
+    s
 }
 
 #[cfg(test)]

@@ -11,16 +11,16 @@ use gongti_core::exam::orders::{Category, OrderStep};
 
 use crate::support::TestApp;
 
-struct Orthanc {
-    dicom: String,
-    aet: String,
-    worklists: std::path::PathBuf,
-    url: String,
-    user: String,
-    password: String,
+pub(crate) struct Orthanc {
+    pub(crate) dicom: String,
+    pub(crate) aet: String,
+    pub(crate) worklists: std::path::PathBuf,
+    pub(crate) url: String,
+    pub(crate) user: String,
+    pub(crate) password: String,
 }
 
-fn orthanc() -> Option<Orthanc> {
+pub(crate) fn orthanc() -> Option<Orthanc> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     match (
         var("GONGTI_TEST_ORTHANC_DICOM"),

@@ -25,6 +25,7 @@ mod contracts;
 mod dispensing;
 mod errors;
 mod exam_critical_findings;
+mod exam_ecg;
 mod exam_orders;
 mod exam_worklist;
 mod fhir;

@@ -1,6 +1,7 @@
 //! An order's images in the console (DOMAIN.md §8): the studies the PACS reported for
-//! it, each instance rendered by Orthanc and passed on by Gongti to those who may read
-//! the order — no user reaches Orthanc itself.
+//! it, each instance rendered by Orthanc — an ECG's leads drawn by Gongti from its
+//! waveform — and passed on by Gongti to those who may read the order: no user reaches
+//! Orthanc itself.
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -72,26 +73,35 @@ async fn instance(
     let Some(pacs) = &state.config.orthanc else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    instance_png(pacs, &study.orthanc_id, n).await
+    instance_image(pacs, &study, n).await
 }
 
-/// The `n`th instance of a study rendered by the PACS, as a PNG answer.
-pub(in crate::console) async fn instance_png(
+/// The `n`th instance of a study as an image: an ECG's leads drawn on paper (SVG) from
+/// its waveform, anything else rendered by the PACS (PNG).
+pub(in crate::console) async fn instance_image(
     pacs: &crate::orthanc::OrthancClient,
-    orthanc_id: &str,
+    study: &gongti_store::StudyRecord,
     n: usize,
 ) -> Response {
-    let png = async {
-        let list = pacs.instances(orthanc_id).await?;
+    let ecg = study.modalities.split('\\').any(|m| m == "ECG");
+    let image = async {
+        let list = pacs.instances(&study.orthanc_id).await?;
         let Some(instance) = list.get(n) else {
             return anyhow::Ok(None);
         };
-        Ok(Some(pacs.preview(instance).await?))
+        if ecg && let Some((group, data)) = pacs.waveform(instance).await? {
+            let leads = gongti_core::exam::waveform::decode(&group, &data)
+                .map_err(|p| anyhow::anyhow!("an ECG's waveform: {p:?}"))?;
+            let title = format!("{} · {}", study.description, study.accession_number);
+            let svg = crate::console::svg::ecg_paper(&title, &leads, group.sampling_hz);
+            return Ok(Some(("image/svg+xml", axum::body::Bytes::from(svg))));
+        }
+        Ok(Some(("image/png", pacs.preview(instance).await?)))
     };
-    match png.await {
-        Ok(Some(bytes)) => (
+    match image.await {
+        Ok(Some((kind, bytes))) => (
             [
-                (header::CONTENT_TYPE, "image/png"),
+                (header::CONTENT_TYPE, kind),
                 (header::CACHE_CONTROL, "private, no-store"),
             ],
             bytes,
