@@ -96,5 +96,8 @@ bash scripts/fhir-clients.sh "${CARGO_TARGET_DIR:-target}/debug/gongti"
 step "HL7 clients: python-hl7's mllp_send and MLLPClient send laboratory results to a demo region"
 bash scripts/hl7-clients.sh "${CARGO_TARGET_DIR:-target}/debug/gongti"
 
+step "DICOM clients: pydicom and dicomweb-client as a clinic's ECG cart, DR and viewer, through Gongti to the real Orthanc"
+bash scripts/dicom-clients.sh "${CARGO_TARGET_DIR:-target}/debug/gongti"
+
 step "fuzz: cargo fuzz targets, briefly (FUZZ_SECONDS=3600 bash scripts/fuzz.sh for a long run)"
 bash scripts/fuzz.sh

@@ -307,7 +307,7 @@ async fn render_critical(
                                     label { (l.t("复述结果（与检验科核对后输入数值）", "Read back (the value, as checked with the laboratory)"))
                                         input name="read_back" required autocomplete="off" maxlength="40"; }
                                 } @else {
-                                    label { (l.t("复述危急值（与诊断医生核对后输入其名称，如“", "Read back (the finding's Chinese name as checked with the reader, e.g. “")) (r.value_text) (l.t("”）", "”)"))
+                                    label { (l.t("复述危急值（与诊断医生电话核对后输入其中文名称）", "Read back (the finding's Chinese name, as checked with the reader on the telephone)"))
                                         input name="read_back" required autocomplete="off" maxlength="40"; }
                                 }
                                 button type="submit" { (l.t("复述确认", "Confirm the read-back")) }

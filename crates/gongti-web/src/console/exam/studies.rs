@@ -22,10 +22,15 @@ pub(in crate::console) fn routes() -> axum::Router<AppState> {
 
 async fn viewer(State(state): State<AppState>, c: Console, Path(id): Path<i64>) -> Response {
     let l = c.lang;
-    let title = l.t("影像", "Images");
     let study = match state.app.exam_study_view(&c.ctx, id).await {
         Ok(s) => s,
-        Err(e) => return error_page(&c, title, &e),
+        Err(e) => return error_page(&c, l.t("影像", "Images"), &e),
+    };
+    let ecg = is_ecg(&study);
+    let title = if ecg {
+        l.t("心电图", "ECG")
+    } else {
+        l.t("影像", "Images")
     };
     let Some(pacs) = &state.config.orthanc else {
         return error_page(&c, title, &gongti_app::AppError::NotFound);
@@ -50,6 +55,7 @@ async fn viewer(State(state): State<AppState>, c: Console, Path(id): Path<i64>) 
             " · " (l.t("到达 ", "arrived ")) (local(study.received_at_us))
             @if let Some(order) = study.order_id { " · " a href=(format!("/exam-orders/{order}")) { (l.t("检查检验单", "the order")) } }
         }
+        @if ecg { p.muted { (l.t("走纸速度 25 mm/s · 增益 10 mm/mV · 每小格 1 mm（0.04 s，0.1 mV）· 显示前 10 秒", "Paper speed 25 mm/s · gain 10 mm/mV · small squares 1 mm (0.04 s, 0.1 mV) · the first 10 s")) } }
         @if count > INSTANCES_SHOWN { p.muted { (l.t("仅显示前 ", "Showing the first ")) (INSTANCES_SHOWN) (l.t(" 幅。", " images.")) } }
         div.images {
             @for n in 0..count.min(INSTANCES_SHOWN) {
@@ -76,6 +82,11 @@ async fn instance(
     instance_image(pacs, &study, n).await
 }
 
+/// Whether a study is an ECG (its instances are waveforms, drawn by Gongti).
+fn is_ecg(study: &gongti_store::StudyRecord) -> bool {
+    study.modalities.split('\\').any(|m| m == "ECG")
+}
+
 /// The `n`th instance of a study as an image: an ECG's leads drawn on paper (SVG) from
 /// its waveform, anything else rendered by the PACS (PNG).
 pub(in crate::console) async fn instance_image(
@@ -83,7 +94,7 @@ pub(in crate::console) async fn instance_image(
     study: &gongti_store::StudyRecord,
     n: usize,
 ) -> Response {
-    let ecg = study.modalities.split('\\').any(|m| m == "ECG");
+    let ecg = is_ecg(study);
     let image = async {
         let list = pacs.instances(&study.orthanc_id).await?;
         let Some(instance) = list.get(n) else {
