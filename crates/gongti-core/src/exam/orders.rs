@@ -81,10 +81,62 @@ pub struct OrderItem {
     pub modality: String,
     /// The result codes (LOINC) that fulfil a laboratory item, its own first.
     pub loincs: Vec<String>,
+    /// What a laboratory item is measured in (HL7 v2-0487), `None` for an exam.
+    pub specimen: Option<Specimen>,
     pub label_zh: String,
     pub label_en: String,
     /// The HR mark its recognised results carry, when the item is recognised.
     pub recognition: Option<Recognition>,
+}
+
+/// What a laboratory item is measured in (HL7 v2-0487 specimen type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Specimen {
+    WholeBlood,
+    Serum,
+    Plasma,
+    Urine,
+}
+
+impl Specimen {
+    const ALL: [Specimen; 4] = [
+        Specimen::WholeBlood,
+        Specimen::Serum,
+        Specimen::Plasma,
+        Specimen::Urine,
+    ];
+
+    /// The v2-0487 code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Specimen::WholeBlood => "BLD",
+            Specimen::Serum => "SER",
+            Specimen::Plasma => "PLAS",
+            Specimen::Urine => "UR",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Specimen> {
+        Specimen::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Specimen::WholeBlood => "全血",
+            Specimen::Serum => "血清",
+            Specimen::Plasma => "血浆",
+            Specimen::Urine => "尿液",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Specimen::WholeBlood => "Whole blood",
+            Specimen::Serum => "Serum",
+            Specimen::Plasma => "Plasma",
+            Specimen::Urine => "Urine",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +177,7 @@ impl Catalogue {
                 "category",
                 "modality",
                 "loinc",
+                "specimen",
                 "label_zh",
                 "label_en",
                 "hr_scope",
@@ -158,6 +211,23 @@ impl Catalogue {
                 }
                 _ => {}
             }
+            let specimen = match (category, table.cell(row, "specimen")) {
+                (Category::Lab, code) => {
+                    let s = Specimen::parse(code);
+                    if s.is_none() {
+                        problems.push(table.problem(
+                            row,
+                            "a laboratory item needs its specimen (BLD, SER, PLAS or UR)",
+                        ));
+                    }
+                    s
+                }
+                (_, "") => None,
+                _ => {
+                    problems.push(table.problem(row, "only a laboratory item has a specimen"));
+                    None
+                }
+            };
             let scope = table.cell(row, "hr_scope");
             let days = table.cell(row, "valid_days");
             let recognition = match (scope.is_empty(), days.is_empty()) {
@@ -208,6 +278,7 @@ impl Catalogue {
                 category,
                 modality: modality.to_owned(),
                 loincs,
+                specimen,
                 label_zh: table.cell(row, "label_zh").to_owned(),
                 label_en: table.cell(row, "label_en").to_owned(),
                 recognition,
@@ -627,6 +698,9 @@ mod tests {
             hba1c.recognition.as_ref().map(|r| r.scope.as_str()),
             Some("京津冀HR")
         );
+        assert_eq!(hba1c.specimen, Some(Specimen::WholeBlood));
+        assert_eq!(item("K").specimen.map(Specimen::code), Some("SER"));
+        assert_eq!(item("XR-CHEST").specimen, None);
         assert_eq!(item("XR-CHEST").modality, "DX");
         assert!(item("XR-CHEST").recognition.is_none());
     }
@@ -634,11 +708,11 @@ mod tests {
     #[test]
     fn a_broken_catalogue_is_reported_whole() {
         let text = "# table_version 1\n\
-            code\tcategory\tmodality\tloinc\tlabel_zh\tlabel_en\thr_scope\tvalid_days\tsource\n\
-            X\tlab\t\t\t甲\tA\t\t\tlocal\n\
-            Y\tscan\t\t\t乙\tB\t\t\tlocal\n\
-            Z\timaging\t\t\t丙\tC\tHR\t0\tnowhere\n\
-            x y\tlab\t\t1-1\t丁\tD\tHR\t\tlocal\n";
+            code\tcategory\tmodality\tloinc\tspecimen\tlabel_zh\tlabel_en\thr_scope\tvalid_days\tsource\n\
+            X\tlab\t\t\t\t甲\tA\t\t\tlocal\n\
+            Y\tscan\t\t\t\t乙\tB\t\t\tlocal\n\
+            Z\timaging\t\t\tSER\t丙\tC\tHR\t0\tnowhere\n\
+            x y\tlab\t\t1-1\tBLOOD\t丁\tD\tHR\t\tlocal\n";
         let problems =
             Catalogue::parse(text, super::super::items::BUILTIN_SOURCES).expect_err("broken");
         let reasons: Vec<(usize, &str)> = problems
@@ -655,6 +729,9 @@ mod tests {
             "`hr_scope` and `valid_days` are given together or not at all"
         )));
         assert!(reasons.contains(&(6, "the code is 1 to 16 of A-Z, 0-9 and -")));
+        let no_specimen = "a laboratory item needs its specimen (BLD, SER, PLAS or UR)";
+        assert!(reasons.contains(&(3, no_specimen)) && reasons.contains(&(6, no_specimen)));
+        assert!(reasons.contains(&(5, "only a laboratory item has a specimen")));
     }
 
     /// DOMAIN.md §8: received → accepted → in progress → completed / rejected.

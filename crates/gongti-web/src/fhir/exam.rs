@@ -8,7 +8,7 @@
 
 use gongti_app::Ctx;
 use gongti_core::exam::orders::{Catalogue, Category, OrderStatus};
-use gongti_store::ExamOrderRecord;
+use gongti_store::{ExamOrderRecord, LabResultRecord};
 use serde_json::{Value, json};
 
 use super::fhir_err;
@@ -18,6 +18,8 @@ use crate::views::utc;
 
 const SNOMED: &str = "http://snomed.info/sct";
 const LOINC: &str = "http://loinc.org";
+const V2_0074: &str = "http://terminology.hl7.org/CodeSystem/v2-0074";
+const V2_0487: &str = "http://terminology.hl7.org/CodeSystem/v2-0487";
 /// Gongti's codes of the catalogue's items (`data/exam/catalogue.tsv`).
 const ITEM_SYSTEM: &str = "urn:gongti:exam-item";
 /// The region's critical findings (`data/exam/critical_findings.tsv`).
@@ -159,7 +161,6 @@ pub(super) async fn read_order(
     Ok(Some(view.order))
 }
 
-const V2_0074: &str = "http://terminology.hl7.org/CodeSystem/v2-0074";
 const DICOM_DCM: &str = "http://dicom.nema.org/resources/ontology/DCM";
 
 /// A signed report as a DiagnosticReport (`exam-{order}`): the item's code, the study,
@@ -222,6 +223,86 @@ pub(super) fn diagnostic_report(
     v
 }
 
+/// A laboratory order's results as its panel's DiagnosticReport (`exam-{order}`):
+/// `final` when every result is, `corrected` when one was corrected, `partial` while
+/// one is preliminary; each result an Observation (`lab{id}`), the specimen beside it.
+pub(super) fn lab_report(o: &ExamOrderRecord, results: &[LabResultRecord]) -> Value {
+    use gongti_core::exam::report::ResultStatus;
+    let status = if results
+        .iter()
+        .any(|r| r.status == ResultStatus::Preliminary)
+    {
+        "partial"
+    } else if results.iter().any(|r| r.status == ResultStatus::Corrected) {
+        "corrected"
+    } else {
+        "final"
+    };
+    let issued = results
+        .iter()
+        .map(|r| r.created_at_us)
+        .max()
+        .unwrap_or(o.changed_at_us);
+    let mut v = json!({
+        "resourceType": "DiagnosticReport",
+        "id": format!("{PREFIX}{}", o.id),
+        "meta": {"lastUpdated": utc(issued.max(o.changed_at_us))},
+        "identifier": identifiers(o),
+        "basedOn": [{"reference": format!("ServiceRequest/{PREFIX}{}", o.id)}],
+        "status": status,
+        "category": [{"coding": [{"system": V2_0074, "code": "LAB", "display": "Laboratory"}], "text": "检验"}],
+        "code": code(o),
+        "subject": {"reference": format!("Patient/{}", o.resident_id)},
+        "issued": utc(issued),
+        "performer": [{"reference": format!("Organization/{}", o.centre_institution_id), "display": o.centre_institution_name}],
+        "result": results
+            .iter()
+            .map(|r| json!({"reference": format!("Observation/lab{}", r.id), "display": r.display}))
+            .collect::<Vec<_>>(),
+    });
+    if let Some(first) = results.first() {
+        v["effectiveDateTime"] = match first.collected_at_us {
+            Some(at) => json!(utc(at)),
+            None => json!(first.collected_on.to_string()),
+        };
+    }
+    if specimen_of(o).is_some() {
+        v["specimen"] = json!([{"reference": format!("Specimen/{PREFIX}{}", o.id)}]);
+    }
+    v
+}
+
+/// The catalogue's specimen of a laboratory order's item.
+fn specimen_of(o: &ExamOrderRecord) -> Option<gongti_core::exam::orders::Specimen> {
+    Catalogue::builtin()
+        .get(&o.item_code)
+        .and_then(|i| i.specimen)
+}
+
+/// What a laboratory order's results were measured in, as a Specimen (`exam-{order}`):
+/// its type from the catalogue, the accession number, when it was collected.
+pub(super) fn specimen(o: &ExamOrderRecord, results: &[LabResultRecord]) -> Option<Value> {
+    let kind = specimen_of(o)?;
+    let mut v = json!({
+        "resourceType": "Specimen",
+        "id": format!("{PREFIX}{}", o.id),
+        "meta": meta(o),
+        "accessionIdentifier": {"system": ACCESSION_SYSTEM, "value": o.accession_number},
+        "status": "available",
+        "type": {"coding": [{"system": V2_0487, "code": kind.code(), "display": kind.label_en()}], "text": kind.label_zh()},
+        "subject": {"reference": format!("Patient/{}", o.resident_id)},
+        "request": [{"reference": format!("ServiceRequest/{PREFIX}{}", o.id)}],
+    });
+    if let Some(first) = results.first() {
+        v["collection"] = match first.collected_at_us {
+            Some(at) => json!({"collectedDateTime": utc(at)}),
+            None => json!({"collectedDateTime": first.collected_on.to_string()}),
+        };
+        v["receivedTime"] = json!(utc(first.created_at_us));
+    }
+    Some(v)
+}
+
 /// A study the PACS holds as an ImagingStudy (`exam-{study}`): its UID, modalities and
 /// instance count, the order it answers.
 pub(super) fn imaging_study(o: &ExamOrderRecord, s: &gongti_store::StudyRecord) -> Value {
@@ -250,34 +331,56 @@ pub(super) fn imaging_study(o: &ExamOrderRecord, s: &gongti_store::StudyRecord) 
     v
 }
 
-/// The patient's signed reports and studies (for their searches and `$everything`).
-pub(super) async fn patient_reports_and_studies(
+/// A patient's exam records as FHIR: signed imaging and ECG reports and laboratory
+/// panels (DiagnosticReport), studies (ImagingStudy), specimens (Specimen).
+#[derive(Default)]
+pub(super) struct ExamRecords {
+    pub reports: Vec<Value>,
+    pub studies: Vec<Value>,
+    pub specimens: Vec<Value>,
+}
+
+impl ExamRecords {
+    fn of(&mut self, ty: &str) -> &mut Vec<Value> {
+        match ty {
+            "DiagnosticReport" => &mut self.reports,
+            "ImagingStudy" => &mut self.studies,
+            _ => &mut self.specimens,
+        }
+    }
+}
+
+/// The patient's exam records (for their searches and `$everything`).
+pub(super) async fn patient_exam_records(
     state: &AppState,
     ctx: &Ctx,
     patient: i64,
-) -> Result<(Vec<Value>, Vec<Value>), ApiError> {
-    let mut reports = Vec::new();
-    let mut studies = Vec::new();
+) -> Result<ExamRecords, ApiError> {
+    let mut out = ExamRecords::default();
+    let store = state.app.store();
+    let err = |e: gongti_store::StoreError| fhir_err(gongti_app::AppError::from(e));
     for o in patient_orders(state, ctx, patient).await? {
         if o.category == Category::Lab {
+            let results = store.lab_results_of_order(o.id).await.map_err(err)?;
+            if !results.is_empty() {
+                out.reports.push(lab_report(&o, &results));
+                out.specimens.extend(specimen(&o, &results));
+            }
             continue;
         }
-        let store = state.app.store();
-        let found = store
-            .studies_of_order(o.id)
-            .await
-            .map_err(|e| fhir_err(gongti_app::AppError::from(e)))?;
-        studies.extend(found.iter().map(|s| imaging_study(&o, s)));
+        let found = store.studies_of_order(o.id).await.map_err(err)?;
+        out.studies
+            .extend(found.iter().map(|s| imaging_study(&o, s)));
         if let Some(r) = store
             .exam_report(o.id)
             .await
-            .map_err(|e| fhir_err(gongti_app::AppError::from(e)))?
+            .map_err(err)?
             .filter(|r| r.status.signed())
         {
-            reports.push(diagnostic_report(&o, &r, &found));
+            out.reports.push(diagnostic_report(&o, &r, &found));
         }
     }
-    Ok((reports, studies))
+    Ok(out)
 }
 
 pub(super) const REPORT_SPEC: super::search::Spec = super::search::Spec {
@@ -295,7 +398,7 @@ pub(super) fn routes() -> axum::Router<AppState> {
     use axum::extract::{Path, State};
     use axum::routing::get;
     let mut router = axum::Router::new();
-    for ty in ["DiagnosticReport", "ImagingStudy"] {
+    for ty in ["DiagnosticReport", "ImagingStudy", "Specimen"] {
         router = router
             .route(
                 &format!("/{ty}"),
@@ -326,13 +429,9 @@ async fn search(
     let s = q.search(&REPORT_SPEC)?;
     let found = match super::chronic::patient_of(&s, &super::base_url(&state))? {
         Some(p) => {
-            let (reports, studies) = patient_reports_and_studies(&state, &ctx, p).await?;
-            let list = if ty == "DiagnosticReport" {
-                reports
-            } else {
-                studies
-            };
-            list.into_iter()
+            let mut records = patient_exam_records(&state, &ctx, p).await?;
+            std::mem::take(records.of(ty))
+                .into_iter()
                 .filter(|v| s.last_updated_matches(v))
                 .map(|v| (super::search::Range::instant(0), v))
                 .collect()
@@ -342,8 +441,8 @@ async fn search(
     Ok(super::chronic::answer(&state, ty, &s, found))
 }
 
-/// A report by its order (`exam-{order}`) or a study (`exam-{study}`), read through the
-/// order's page (the same decision and audit).
+/// A report or a specimen by its order (`exam-{order}`) or a study (`exam-{study}`),
+/// read through the order's page (the same decision and audit).
 async fn read(ty: &'static str, state: AppState, ctx: Ctx, id: String) -> super::FhirResult {
     let not_found = || ApiError::not_found().fhir();
     let key: i64 = id
@@ -351,7 +450,7 @@ async fn read(ty: &'static str, state: AppState, ctx: Ctx, id: String) -> super:
         .and_then(|k| k.parse().ok())
         .ok_or_else(not_found)?;
     let store = state.app.store();
-    let order_id = if ty == "DiagnosticReport" {
+    let order_id = if ty == "DiagnosticReport" || ty == "Specimen" {
         key
     } else {
         store
@@ -366,7 +465,14 @@ async fn read(ty: &'static str, state: AppState, ctx: Ctx, id: String) -> super:
         .exam_order_view(&ctx, order_id)
         .await
         .map_err(fhir_err)?;
-    let v = if ty == "DiagnosticReport" {
+    let lab = view.order.category == Category::Lab && !view.results.is_empty();
+    let v = if ty == "Specimen" {
+        specimen(&view.order, &view.results)
+            .filter(|_| lab)
+            .ok_or_else(not_found)?
+    } else if ty == "DiagnosticReport" && lab {
+        lab_report(&view.order, &view.results)
+    } else if ty == "DiagnosticReport" {
         let r = view
             .report
             .filter(|r| r.status.signed())

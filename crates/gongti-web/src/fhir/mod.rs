@@ -434,6 +434,7 @@ fn served() -> Vec<(&'static str, &'static Spec)> {
         ("ServiceRequest", &referral::SERVICE_REQUEST),
         ("DiagnosticReport", &exam::REPORT_SPEC),
         ("ImagingStudy", &exam::REPORT_SPEC),
+        ("Specimen", &exam::REPORT_SPEC),
         ("CommunicationRequest", &referral::CONSULTATION),
         ("Communication", &referral::CONSULTATION),
         ("MedicationRequest", &pharmacy::MEDICATION_REQUEST),
@@ -451,10 +452,15 @@ fn served() -> Vec<(&'static str, &'static Spec)> {
 /// the bureau's current word, and a formulary product is the knowledge base's (its
 /// version in `meta.tag`): read and searched only.
 fn versioned(ty: &str) -> bool {
-    // (an exam report's and a study's earlier states are not served as versions)
+    // (an exam report's, a study's and a specimen's earlier states are not served as versions)
     !matches!(
         ty,
-        "Coverage" | "Medication" | "MedicationKnowledge" | "DiagnosticReport" | "ImagingStudy"
+        "Coverage"
+            | "Medication"
+            | "MedicationKnowledge"
+            | "DiagnosticReport"
+            | "ImagingStudy"
+            | "Specimen"
     )
 }
 

@@ -729,9 +729,10 @@ pub(super) async fn patient_records(
             .iter()
             .map(super::exam::service_request),
     );
-    let (reports, studies) = super::exam::patient_reports_and_studies(state, ctx, patient).await?;
-    out.extend(reports);
-    out.extend(studies);
+    let exams = super::exam::patient_exam_records(state, ctx, patient).await?;
+    out.extend(exams.reports);
+    out.extend(exams.studies);
+    out.extend(exams.specimens);
     for c in state
         .app
         .resident_consultations(ctx, patient, None, PATIENT_RECORDS_MAX)

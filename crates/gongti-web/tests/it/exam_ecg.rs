@@ -8,7 +8,7 @@
 
 use std::fmt::Write;
 
-use crate::exam_worklist::orthanc;
+use crate::exam_worklist::{mine, orthanc};
 use crate::support::TestApp;
 use gongti_core::exam::orders::Category;
 
@@ -193,14 +193,15 @@ async fn an_ecg_waveform_reaches_the_reader_and_is_drawn_for_the_doctor() {
                     .unwrap()
                     .taken,
             );
-            if !taken.is_empty() {
+            // (another test's study on the shared PACS is taken as unmatched here)
+            if taken.iter().any(|x| mine(x, order.id)) {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
         let Some(gongti_store::StudyTaken::Matched {
             study_id, order_id, ..
-        }) = taken.first().copied()
+        }) = taken.iter().copied().find(|x| mine(x, order.id))
         else {
             panic!("the ECG was not matched to its order: {taken:?}");
         };

@@ -10,7 +10,8 @@
 //! taking the result records a duplicate exam avoided; the figures count both; a result
 //! of a laboratory without quality control, or past the window, does not warn; another
 //! institution's doctor may not order; the doctor cancels an order with its reason;
-//! and every order and decision is named by its audit record.
+//! the HbA1c's result is its panel's DiagnosticReport with its Specimen in FHIR (both
+//! validators); and every order and decision is named by its audit record.
 
 use axum::http::StatusCode as S;
 
@@ -425,12 +426,66 @@ async fn a_doctor_orders_a_centre_works_it_and_recognition_warns_without_blockin
                 .unwrap()
                 .contains("病情变化")
         );
+        // the HbA1c's result as its panel's DiagnosticReport with its Specimen: read by
+        // id, found by the patient's searches, every reference resolvable
+        let panel = t
+            .get(&format!("/fhir/DiagnosticReport/exam-{hba1c_id}"), &token)
+            .await;
+        assert_eq!(panel.status, S::OK, "{}", panel.text);
+        let panel = panel.json();
+        assert_eq!(
+            (
+                panel["status"].as_str(),
+                panel["category"][0]["coding"][0]["code"].as_str(),
+                panel["code"]["coding"][0]["code"].as_str()
+            ),
+            (Some("final"), Some("LAB"), Some("4548-4"))
+        );
+        let linked = t.store.lab_results_of_order(hba1c_id).await.unwrap();
+        assert_eq!(
+            panel["result"][0]["reference"],
+            format!("Observation/lab{}", linked[0].id).as_str()
+        );
+        let specimen = t
+            .get(&format!("/fhir/Specimen/exam-{hba1c_id}"), &token)
+            .await;
+        assert_eq!(specimen.status, S::OK, "{}", specimen.text);
+        let specimen = specimen.json();
+        assert_eq!(specimen["type"]["coding"][0]["code"], "BLD");
+        assert_eq!(
+            specimen["accessionIdentifier"]["value"],
+            hba1c.accession_number.as_str()
+        );
+        let reports = t
+            .get(&format!("/fhir/DiagnosticReport?patient={home}"), &token)
+            .await
+            .json();
+        assert!(
+            reports["entry"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["resource"]["id"] == format!("exam-{hba1c_id}")),
+            "{reports}"
+        );
+        let specimens = t
+            .get(&format!("/fhir/Specimen?patient={home}"), &token)
+            .await
+            .json();
+        assert_eq!(specimens["total"], 1, "{specimens}");
+        let no_panel = t
+            .get(&format!("/fhir/Specimen/exam-{chest_id}"), &token)
+            .await;
+        assert_eq!(no_panel.status, S::NOT_FOUND, "an X-ray has no specimen");
         let dir = gongti_testdb::temp_dir("gongti-exam-orders");
         std::fs::write(dir.join("requests.json"), requests.to_string()).unwrap();
         std::fs::write(dir.join("task.json"), task.to_string()).unwrap();
         std::fs::write(dir.join("reordered.json"), reordered_fhir.to_string()).unwrap();
-        crate::fhir::validate(&dir, 3);
-        crate::fhir::assert_resolvable(&t, &token, &[&sr, &task]).await;
+        std::fs::write(dir.join("panel.json"), panel.to_string()).unwrap();
+        std::fs::write(dir.join("specimen.json"), specimen.to_string()).unwrap();
+        std::fs::write(dir.join("specimens.json"), specimens.to_string()).unwrap();
+        crate::fhir::validate(&dir, 6);
+        crate::fhir::assert_resolvable(&t, &token, &[&sr, &task, &panel, &specimen]).await;
         let reader_token = t.token("reader").await;
         let inbox = t
             .get(

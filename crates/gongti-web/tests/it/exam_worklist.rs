@@ -263,6 +263,12 @@ async fn dicomweb_through_gongti(
     assert_eq!(anonymous.status, S::UNAUTHORIZED);
 }
 
+/// Whether taking a study matched it to the order `order_id` (the PACS is shared by
+/// the tests running beside this one).
+pub(crate) fn mine(taken: &gongti_store::StudyTaken, order_id: i64) -> bool {
+    matches!(taken, gongti_store::StudyTaken::Matched { order_id: o, .. } if *o == order_id)
+}
+
 /// A one-image study as the DR makes it from its worklist item (dcmtk's img2dcm from
 /// a small synthetic picture): the order's accession number, study UID and patient id.
 fn dicom_study(dir: &std::path::Path, order: &gongti_store::ExamOrderRecord) -> std::path::PathBuf {
@@ -424,7 +430,8 @@ async fn a_modality_fetches_its_orders_from_orthancs_worklist() {
         for _ in 0..60 {
             let polled = gongti_web::orthanc::poll_once(&t.app, &pacs).await.unwrap();
             taken.extend(polled.taken);
-            if !taken.is_empty() {
+            // (another test's study on the shared PACS is taken as unmatched here)
+            if taken.iter().any(|x| mine(x, chest.id)) {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -434,7 +441,7 @@ async fn a_modality_fetches_its_orders_from_orthancs_worklist() {
             order_id,
             started: true,
             ..
-        }) = taken.first().copied()
+        }) = taken.iter().copied().find(|x| mine(x, chest.id))
         else {
             panic!("the stable study was not matched to the order: {taken:?}");
         };
