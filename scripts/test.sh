@@ -56,6 +56,15 @@ fi
 export GONGTI_FHIR_PYTHON="$PWD/$venv/bin/python"
 case "$venv" in /*) export GONGTI_FHIR_PYTHON="$venv/bin/python" ;; esac
 
+step "HL7 v2 validator (PyPI hl7apy 1.3.5, strict v2.5.1) in a venv of its own"
+hl7_venv="$target_dir/hl7-validator-venv"
+if ! "$hl7_venv/bin/python" -c 'import hl7apy' 2>/dev/null; then
+  python3 -m venv "$hl7_venv"
+  "$hl7_venv/bin/pip" install --quiet 'hl7apy==1.3.5'
+fi
+export GONGTI_HL7_PYTHON="$PWD/$hl7_venv/bin/python"
+case "$hl7_venv" in /*) export GONGTI_HL7_PYTHON="$hl7_venv/bin/python" ;; esac
+
 step "FHIR validator (npm @medplum/core validateResource, R4 definitions), pinned by scripts/fhir-node"
 node_dir="$target_dir/fhir-node"
 if ! cmp -s scripts/fhir-node/package-lock.json "$node_dir/package-lock.json" ||

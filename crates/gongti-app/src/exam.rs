@@ -11,6 +11,7 @@ use gongti_store::{InstitutionFilter, LabIntake, NewHl7Message, Received, Reside
 
 use crate::{App, AppResult, DISPLAY_OFFSET};
 
+pub mod hl7_out;
 pub mod orders;
 pub mod reading;
 pub mod studies;

@@ -16,6 +16,7 @@ use gongti_core::exam::report::{PreparedResult, ResultStatus};
 use crate::lab::{EnrolmentScope, lab_updates};
 
 mod orders;
+mod outbox;
 mod reports;
 mod studies;
 use crate::outbox::stage_audit;
@@ -25,6 +26,7 @@ pub use orders::{
     CENTRE_ACCESS_AFTER_US, CentreRecord, ExamOrderRecord, NewCentre, NewExamOrder,
     OrderEventRecord, OrderList, OrderStepWrite, PriorLabResult, RecognitionFigures,
 };
+pub use outbox::{Hl7OutEnd, Hl7OutRecord};
 pub use reports::{ReadingItem, ReportCritical, ReportRecord, ReportVersionRecord, ReportWrite};
 pub use studies::{StableStudy, StudyRecord, StudyTaken};
 

@@ -215,6 +215,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0034_critical_findings.sql"),
         postgres: include_str!("../migrations/postgres/0034_critical_findings.sql"),
     },
+    Migration {
+        version: 35,
+        name: "hl7_outbox",
+        sqlite: include_str!("../migrations/sqlite/0035_hl7_outbox.sql"),
+        postgres: include_str!("../migrations/postgres/0035_hl7_outbox.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

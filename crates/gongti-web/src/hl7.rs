@@ -545,6 +545,131 @@ pub fn oru_message_for(
     out
 }
 
+/// A signed report as the ordering clinic's system gets it (DOMAIN.md §8).
+#[derive(Debug, Clone)]
+pub struct ReportOru<'a> {
+    pub control_id: &'a str,
+    /// The reading centre's institution code (MSH-4) and the clinic's (MSH-6).
+    pub sending_facility: &'a str,
+    pub receiving_facility: &'a str,
+    pub now: OffsetDateTime,
+    pub id_number: &'a str,
+    pub name: &'a str,
+    pub birth_date: time::Date,
+    /// `M` or `F` (HL7 table 0001).
+    pub sex: &'a str,
+    pub placer_number: &'a str,
+    pub accession_number: &'a str,
+    pub item_code: &'a str,
+    pub item_label: &'a str,
+    /// `RAD` or `EC` (HL7 table 0074).
+    pub section: &'a str,
+    /// When the images arrived (OBR-7), when it was signed (OBR-22).
+    pub observed_at: Option<OffsetDateTime>,
+    pub signed_at: OffsetDateTime,
+    /// An amendment of a signed report (OBR-25 and OBX-11 `C`), else `F`.
+    pub amended: bool,
+    pub findings: &'a str,
+    pub impression: &'a str,
+    pub signer: &'a str,
+    /// A critical finding: its code and name.
+    pub critical: Option<(&'a str, &'a str)>,
+}
+
+/// An HL7 DTM in the region's offset (`YYYYMMDDHHMMSS+0800`).
+fn dtm(at: OffsetDateTime) -> String {
+    let at = at.to_offset(gongti_app::DISPLAY_OFFSET);
+    let offset = gongti_app::DISPLAY_OFFSET;
+    format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}{:+03}{:02}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        offset.whole_hours(),
+        offset.minutes_past_hour().unsigned_abs()
+    )
+}
+
+/// Text for an FT field: escaped, each line break as the `\.br\` formatting command.
+fn escape_ft(text: &str) -> String {
+    text.lines().map(escape).collect::<Vec<_>>().join("\\.br\\")
+}
+
+/// A signed report as an ORU^R01 (v2.5.1, UTF-8): PID with the ID number under its
+/// OID, ORC and OBR with the placer and accession numbers, the findings and the
+/// impression as FT observations, a critical finding flagged `AA`.
+pub fn report_oru(r: &ReportOru<'_>) -> String {
+    let status = if r.amended { "C" } else { "F" };
+    let mut out = format!(
+        "MSH|^~\\&|{OUR_APPLICATION}|{}||{}|{}||ORU^R01^ORU_R01|{}|P|2.5.1||||||UNICODE UTF-8\r",
+        escape(r.sending_facility),
+        escape(r.receiving_facility),
+        dtm(r.now),
+        escape(r.control_id),
+    );
+    out.push_str(&format!(
+        "PID|1||{}^^^&2.16.156.10011.1.3&ISO^ID||{}||{}|{}\r",
+        escape(r.id_number),
+        escape(r.name),
+        r.birth_date.to_string().replace('-', ""),
+        escape(r.sex),
+    ));
+    out.push_str(&format!(
+        "ORC|RE|{}|{}||CM\r",
+        escape(r.placer_number),
+        escape(r.accession_number)
+    ));
+    // OBR-7 observed, OBR-22 reported, OBR-24 section, OBR-25 status, OBR-32 interpreter
+    let mut obr: Vec<String> = vec![String::new(); 33];
+    obr[0] = "OBR".into();
+    obr[1] = "1".into();
+    obr[2] = escape(r.placer_number);
+    obr[3] = escape(r.accession_number);
+    obr[4] = format!("{}^{}^L", escape(r.item_code), escape(r.item_label));
+    obr[7] = r.observed_at.map(dtm).unwrap_or_default();
+    obr[22] = dtm(r.signed_at);
+    obr[24] = r.section.into();
+    obr[25] = status.into();
+    obr[32] = escape(r.signer);
+    out.push_str(&obr.join("|"));
+    out.push('\r');
+    out.push_str(&format!(
+        "OBX|1|FT|18782-3^Study observation^LN||{}||||||{status}\r",
+        escape_ft(r.findings)
+    ));
+    out.push_str(&format!(
+        "OBX|2|FT|19005-8^Impression^LN||{}||||||{status}\r",
+        escape_ft(r.impression)
+    ));
+    if let Some((code, label)) = r.critical {
+        out.push_str(&format!(
+            "OBX|3|CWE|CRITICAL^危急值 critical finding^L||{}^{}^L|||AA|||{status}\r",
+            escape(code),
+            escape(label)
+        ));
+    }
+    out
+}
+
+/// The MSA of a system's acknowledgement: its code (AA, AE, AR …), the control id it
+/// acknowledges, its text; `None` when the bytes hold no MSA.
+pub fn read_ack(raw: &[u8]) -> Option<(String, String, String)> {
+    let text = String::from_utf8_lossy(raw);
+    let msh = text.split(['\r', '\n']).find(|s| s.starts_with("MSH"))?;
+    let field = msh.chars().nth(3)?;
+    let msa = text
+        .split(['\r', '\n'])
+        .find(|s| s.starts_with("MSA"))?
+        .split(field)
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    let get = |i: usize| msa.get(i).cloned().unwrap_or_default();
+    Some((get(1), get(2), get(3)))
+}
+
 /// The demo region's laboratory day (DOMAIN.md §8): the cloud laboratory at
 /// `facility` sends, for each of `patients` (ID number, name, the placer number of the
 /// order it answers), a chemistry panel with an HbA1c and a fasting glucose — the first
@@ -731,6 +856,77 @@ mod tests {
             ("7.2", "%", "F")
         );
         assert_eq!(x.flags, ["#"]);
+    }
+
+    #[test]
+    fn a_signed_report_as_the_clinic_reads_it() {
+        let at = time::macros::datetime!(2026-12-05 06:30:00 UTC);
+        let r = ReportOru {
+            control_id: "GTO1",
+            sending_facility: "H1",
+            receiving_facility: "C1",
+            now: at,
+            id_number: "11010519491231002X",
+            name: "张秀英",
+            birth_date: time::macros::date!(1949 - 12 - 31),
+            sex: "F",
+            placer_number: "C1-00000001",
+            accession_number: "RAD0100000001",
+            item_code: "XR-CHEST",
+            item_label: "胸部正位DR",
+            section: "RAD",
+            observed_at: Some(at - time::Duration::hours(1)),
+            signed_at: at,
+            amended: true,
+            findings: "右侧气胸|压缩约40%\n纵隔左移",
+            impression: "右侧张力性气胸",
+            signer: "冯立新",
+            critical: Some(("IMG-PNEUMO", "大量或张力性气胸")),
+        };
+        let text = report_oru(&r);
+        let segments: Vec<&str> = text.trim_end_matches('\r').split('\r').collect();
+        let names: Vec<&str> = segments.iter().map(|s| &s[..3]).collect();
+        assert_eq!(names, ["MSH", "PID", "ORC", "OBR", "OBX", "OBX", "OBX"]);
+        let field = |seg: usize, n: usize| segments[seg].split('|').nth(n).unwrap_or("").to_owned();
+        let cases: &[(usize, usize, &str)] = &[
+            (0, 3, "H1"),
+            (0, 5, "C1"),
+            (0, 6, "20261205143000+0800"),
+            (0, 8, "ORU^R01^ORU_R01"),
+            (0, 9, "GTO1"),
+            (0, 17, "UNICODE UTF-8"),
+            (1, 3, "11010519491231002X^^^&2.16.156.10011.1.3&ISO^ID"),
+            (1, 5, "张秀英"),
+            (1, 7, "19491231"),
+            (3, 2, "C1-00000001"),
+            (3, 3, "RAD0100000001"),
+            (3, 7, "20261205133000+0800"),
+            (3, 24, "RAD"),
+            (3, 25, "C"),
+            (3, 32, "冯立新"),
+            (4, 5, "右侧气胸\\F\\压缩约40%\\.br\\纵隔左移"),
+            (4, 11, "C"),
+            (5, 5, "右侧张力性气胸"),
+            (6, 5, "IMG-PNEUMO^大量或张力性气胸^L"),
+            (6, 8, "AA"),
+        ];
+        for (seg, n, want) in cases {
+            assert_eq!(field(*seg, *n), *want, "{}-{n}", names[*seg]);
+        }
+        // and our own reader takes it back
+        let back = read_message(text.as_bytes(), "test", gongti_app::DISPLAY_OFFSET);
+        assert_eq!(back.header.control_id, "GTO1");
+    }
+
+    #[test]
+    fn an_acknowledgement_is_read() {
+        let ack = b"MSH|^~\\&|RIS|C1|GONGTI|H1|20261205||ACK^R01^ACK|A1|P|2.5.1\rMSA|AE|GTO1|unknown patient\r";
+        assert_eq!(
+            read_ack(ack),
+            Some(("AE".into(), "GTO1".into(), "unknown patient".into()))
+        );
+        assert_eq!(read_ack(b"MSH|^~\\&|X\r"), None);
+        assert_eq!(read_ack(b"garbage"), None);
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod error;
 mod extract;
 mod fhir;
 pub mod hl7;
+pub mod hl7_out;
 mod idempotency;
 mod metrics;
 pub mod mllp;

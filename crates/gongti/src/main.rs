@@ -92,6 +92,12 @@ struct ServeArgs {
     /// GONGTI_ORTHANC_PASSWORD (never on the command line). Off unless given.
     #[arg(long, env = "GONGTI_ORTHANC_URL")]
     orthanc_url: Option<String>,
+    /// A clinic system that wants the signed reports of the orders its institution
+    /// placed, as HL7 ORU^R01 over MLLP: `INSTITUTION_CODE=HOST:PORT` (repeatable).
+    /// Each signed version is queued in its signature's transaction and sent until
+    /// the system acknowledges it. Off unless given.
+    #[arg(long = "hl7-send", env = "GONGTI_HL7_SEND", value_delimiter = ',')]
+    hl7_send: Vec<String>,
     /// Start even though the audit chain fails its start-up check, for this
     /// reason (recorded in the trail).
     #[arg(long, value_name = "REASON")]
@@ -1018,6 +1024,36 @@ async fn bind_mllp(
     }
 }
 
+/// The clinic systems of `--hl7-send` (`CODE=HOST:PORT`), each code an institution's.
+async fn hl7_peers(app: &App, given: &[String]) -> anyhow::Result<Vec<gongti_web::hl7_out::Peer>> {
+    let mut peers = Vec::new();
+    for text in given.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        let (code, address) = text
+            .split_once('=')
+            .with_context(|| format!("--hl7-send {text}: INSTITUTION_CODE=HOST:PORT"))?;
+        anyhow::ensure!(
+            address
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()),
+            "--hl7-send {text}: the address is HOST:PORT"
+        );
+        let filter = gongti_store::InstitutionFilter {
+            codes: vec![code.trim().to_owned()],
+            ..Default::default()
+        };
+        let found = app.store().institutions(&filter, None, 1).await?;
+        let institution = found
+            .items
+            .first()
+            .with_context(|| format!("--hl7-send {text}: no institution has the code {code}"))?;
+        peers.push(gongti_web::hl7_out::Peer {
+            institution_id: institution.id,
+            address: address.trim().to_owned(),
+        });
+    }
+    Ok(peers)
+}
+
 async fn serve(
     app: App,
     writer: tokio::task::JoinHandle<()>,
@@ -1082,6 +1118,18 @@ async fn serve(
             stop.subscribe(),
         ))
     });
+    // Signed reports to the clinic systems that want them (DOMAIN.md §8).
+    let peers = hl7_peers(&app, &web.hl7_send).await?;
+    let hl7_out_task = (!peers.is_empty()).then(|| {
+        for p in &peers {
+            tracing::info!(institution = p.institution_id, address = %p.address, "sending signed reports over MLLP");
+        }
+        tokio::spawn(gongti_web::hl7_out::run(
+            app.clone(),
+            peers,
+            stop.subscribe(),
+        ))
+    });
     // The PACS's stable studies, matched to their orders as they arrive.
     let pacs_task = config.orthanc.clone().map(|pacs| {
         tracing::info!(pacs = ?pacs, "following the PACS's changes");
@@ -1135,6 +1183,9 @@ async fn serve(
     }
     if let Some(task) = pacs_task {
         task.await.context("the PACS's changes")?;
+    }
+    if let Some(task) = hl7_out_task {
+        task.await.context("reports to clinic systems")?;
     }
     tracing::info!("shutting down: flushing the audit queue");
     writer.await.context("audit writer")?;

@@ -147,6 +147,19 @@ macro_rules! keep_report_critical_in {
     }};
 }
 
+pub(super) fn version(row: &impl RowExt) -> Result<ReportVersionRecord> {
+    Ok(ReportVersionRecord {
+        version: row.i64("version")?,
+        status: ReportStatus::parse(&row.text("status")?)
+            .ok_or_else(|| StoreError::Corrupt("report status".into()))?,
+        findings: row.text("findings")?,
+        impression: row.text("impression")?,
+        staff_name: row.text("staff_name")?,
+        at_us: row.i64("at_us")?,
+        critical_code: row.opt_text("critical_code")?,
+    })
+}
+
 impl Store {
     /// A reader claims an order for reading (`Some`), or releases their claim
     /// (`None`): `false` when someone else holds it (nothing written).
@@ -221,18 +234,6 @@ impl Store {
 
     /// A report's versions, oldest first.
     pub async fn exam_report_versions(&self, report_id: i64) -> Result<Vec<ReportVersionRecord>> {
-        fn version(row: &impl RowExt) -> Result<ReportVersionRecord> {
-            Ok(ReportVersionRecord {
-                version: row.i64("version")?,
-                status: ReportStatus::parse(&row.text("status")?)
-                    .ok_or_else(|| StoreError::Corrupt("report status".into()))?,
-                findings: row.text("findings")?,
-                impression: row.text("impression")?,
-                staff_name: row.text("staff_name")?,
-                at_us: row.i64("at_us")?,
-                critical_code: row.opt_text("critical_code")?,
-            })
-        }
         on_read!(self, pool => {
             sqlx::query(
                 "SELECT v.version, v.status, v.findings, v.impression, s.name AS staff_name, v.at_us,
@@ -298,6 +299,16 @@ impl Store {
             .bind(report_id).bind(w.staff_id).bind(w.now_us)
             .execute(&mut *tx).await?;
             let critical_id = keep_report_critical_in!(tx, w);
+            if signed {
+                // the ordering institution's system gets the signed version (`exam::outbox`)
+                sqlx::query(
+                    "INSERT INTO hl7_outbox (institution_id, order_id, report_version, message_type, status,
+                         created_at_us, next_at_us)
+                     SELECT o.placer_institution_id, o.id, r.version, 'ORU^R01', 'pending', $2, $2
+                     FROM exam_reports r JOIN exam_orders o ON o.id = r.order_id WHERE r.id = $1",
+                )
+                .bind(report_id).bind(w.now_us).execute(&mut *tx).await?;
+            }
             if signed {
                 let completed = sqlx::query(
                     "UPDATE exam_orders SET status = 'completed', changed_at_us = $2

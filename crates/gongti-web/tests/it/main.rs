@@ -27,6 +27,7 @@ mod errors;
 mod exam_critical_findings;
 mod exam_ecg;
 mod exam_orders;
+mod exam_reports_out;
 mod exam_worklist;
 mod fhir;
 mod fhir_export;

@@ -1,0 +1,163 @@
+//! The sender of signed reports to clinic systems over MLLP (DOMAIN.md §8): for each
+//! institution whose system Gongti is told of (`--hl7-send CODE=HOST:PORT`), the due
+//! messages are composed (`hl7::report_oru`) and written one by one on a connection,
+//! each waiting for its acknowledgement; the answer — or why there was none — goes back
+//! to the app, which ends the message or puts it off.
+
+use std::time::Duration;
+
+use gongti_app::App;
+use gongti_app::exam::hl7_out::{Delivery, OutgoingReport};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::hl7::{ReportOru, read_ack, report_oru};
+use crate::mllp::{Frame, Framer, frame};
+
+/// How long connecting, writing a message or waiting for its answer may take.
+pub const PEER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the queue is looked at.
+pub const EVERY: Duration = Duration::from_secs(2);
+/// Messages taken per institution at a time.
+const BATCH: i64 = 50;
+
+/// A clinic system that wants Gongti's messages.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub institution_id: i64,
+    /// `host:port` of its MLLP listener.
+    pub address: String,
+}
+
+/// The ORU of a due message.
+pub fn compose(m: &OutgoingReport, now: time::OffsetDateTime) -> Vec<u8> {
+    let at = |us: i64| {
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    };
+    let item = gongti_core::exam::orders::Catalogue::builtin().get(&m.order.item_code);
+    let finding = m.version.critical_code.as_deref().map(|code| {
+        let label = gongti_core::exam::critical::CriticalFindings::builtin()
+            .by_code(code)
+            .map_or(code, |f| f.label_zh.as_str());
+        (code, label)
+    });
+    let control = format!("GTO{}", m.queued.id);
+    let oru = ReportOru {
+        control_id: &control,
+        sending_facility: &m.centre_code,
+        receiving_facility: &m.clinic_code,
+        now,
+        id_number: m.resident.id_number.as_str(),
+        name: &m.resident.name,
+        birth_date: m.resident.birth_date,
+        sex: match m.resident.sex {
+            gongti_core::id_number::Sex::Male => "M",
+            gongti_core::id_number::Sex::Female => "F",
+        },
+        placer_number: &m.order.placer_number,
+        accession_number: &m.order.accession_number,
+        item_code: &m.order.item_code,
+        item_label: item.map_or(m.order.item_code.as_str(), |i| i.label_zh.as_str()),
+        section: if m.order.category == gongti_core::exam::orders::Category::Ecg {
+            "EC"
+        } else {
+            "RAD"
+        },
+        observed_at: m.observed_at_us.map(at),
+        signed_at: at(m.version.at_us),
+        amended: m.amended,
+        findings: &m.version.findings,
+        impression: &m.version.impression,
+        signer: &m.version.staff_name,
+        critical: finding,
+    };
+    report_oru(&oru).into_bytes()
+}
+
+/// Writes one message on `stream` and reads its acknowledgement.
+async fn exchange(stream: &mut TcpStream, message: &[u8], control: &str) -> Delivery {
+    let call = async {
+        stream.write_all(&frame(message)).await?;
+        let mut framer = Framer::default();
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = stream.read(&mut buf).await?;
+            anyhow::ensure!(n > 0, "the system closed the connection without answering");
+            match framer.push(&buf[..n]).into_iter().next() {
+                Some(Frame::Message(ack)) => return Ok(ack),
+                Some(Frame::TooLong) => anyhow::bail!("the answer is too long"),
+                None => {}
+            }
+        }
+    };
+    match tokio::time::timeout(PEER_TIMEOUT, call).await {
+        Err(_) => Delivery::Failed {
+            problem: "no answer in time".into(),
+        },
+        Ok(Err(e)) => Delivery::Failed {
+            problem: e.to_string(),
+        },
+        Ok(Ok(ack)) => match read_ack(&ack) {
+            Some((code, acked, text)) if acked == control => Delivery::Answered { code, text },
+            Some((_, acked, _)) => Delivery::Failed {
+                problem: format!("the answer acknowledges {acked}, not {control}"),
+            },
+            None => Delivery::Failed {
+                problem: "the answer has no MSA".into(),
+            },
+        },
+    }
+}
+
+/// Sends every due message of every peer once; returns how many were answered.
+pub async fn deliver_once(app: &App, peers: &[Peer]) -> anyhow::Result<usize> {
+    let mut answered = 0;
+    for peer in peers {
+        let due = app.due_reports_out(peer.institution_id, BATCH).await?;
+        if due.is_empty() {
+            continue;
+        }
+        let connected = tokio::time::timeout(PEER_TIMEOUT, TcpStream::connect(&peer.address)).await;
+        let mut stream = match connected {
+            Ok(Ok(s)) => Some(s),
+            Ok(Err(e)) => {
+                tracing::warn!(address = %peer.address, error = %e, "a clinic system cannot be reached");
+                None
+            }
+            Err(_) => None,
+        };
+        for m in &due {
+            let delivery = match stream.as_mut() {
+                None => Delivery::Failed {
+                    problem: format!("{} cannot be reached", peer.address),
+                },
+                Some(s) => {
+                    let bytes = compose(m, app.now());
+                    exchange(s, &bytes, &format!("GTO{}", m.queued.id)).await
+                }
+            };
+            if matches!(delivery, Delivery::Answered { .. }) {
+                answered += 1;
+            } else {
+                // the connection is not trusted after a failure
+                stream = None;
+            }
+            app.report_out_delivered(m, &delivery).await?;
+        }
+    }
+    Ok(answered)
+}
+
+/// Delivers until `stop` turns true, looking at the queue every [`EVERY`].
+pub async fn run(app: App, peers: Vec<Peer>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = deliver_once(&app, &peers).await {
+            tracing::error!(error = %e, "sending reports to clinic systems");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(EVERY) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
