@@ -438,18 +438,7 @@ pub fn acknowledgement(
     local: UtcOffset,
 ) -> Vec<u8> {
     let h = &m.header;
-    let at = now.to_offset(local);
-    let stamp = format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}{:+03}{:02}",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second(),
-        local.whole_hours(),
-        local.minutes_past_hour().unsigned_abs()
-    );
+    let stamp = dtm_in(now, local);
     let charset = match h.charset.as_str() {
         "ASCII" => "",
         other => other,
@@ -578,8 +567,12 @@ pub struct ReportOru<'a> {
 
 /// An HL7 DTM in the region's offset (`YYYYMMDDHHMMSS+0800`).
 fn dtm(at: OffsetDateTime) -> String {
-    let at = at.to_offset(gongti_app::DISPLAY_OFFSET);
-    let offset = gongti_app::DISPLAY_OFFSET;
+    dtm_in(at, gongti_app::DISPLAY_OFFSET)
+}
+
+/// An HL7 DTM at `offset`.
+fn dtm_in(at: OffsetDateTime, offset: UtcOffset) -> String {
+    let at = at.to_offset(offset);
     format!(
         "{:04}{:02}{:02}{:02}{:02}{:02}{:+03}{:02}",
         at.year(),

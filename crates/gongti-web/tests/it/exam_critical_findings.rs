@@ -12,74 +12,25 @@ use axum::http::StatusCode as S;
 use crate::console::{page, sign_in};
 use crate::console_scheduling::{csrf_of, post_form};
 use crate::support::TestApp;
-use gongti_core::exam::orders::{Category, OrderStep};
+use gongti_core::exam::orders::Category;
 use gongti_core::exam::reading::ReportStep;
 
 #[tokio::test]
 async fn a_readers_critical_finding_is_notified_read_back_and_closed() {
     for t in TestApp::all().await {
-        let now_us = gongti_app::unix_us(t.app.now());
-        let centre = gongti_store::NewCentre {
-            institution_id: t.hospital,
-            kind: Category::Imaging,
-            code: "RAD01",
-            name: "RAD01",
-            hr_scope: "",
-            qc_valid_until: None,
-        };
-        let rad = t
-            .store
-            .insert_exam_centre(&centre, now_us, &[])
-            .await
-            .unwrap();
-        let reader = crate::exam_worklist::reader_ctx(&t).await;
-        let doctor_token = t.token("doctor").await;
-        let doctor = gongti_app::Ctx {
-            principal: t.app.authenticate(&doctor_token).await.unwrap().principal,
-            request_id: None,
-        };
-        let form = gongti_app::exam::orders::OrderForm {
-            item: "XR-CHEST",
-            centre_id: Some(rad),
-            priority: "stat",
-            indication: "突发胸痛气促",
-            reorder_reason: None,
-            reorder_text: "",
-        };
-        let chest = match t
-            .app
-            .place_exam_order(&doctor, t.home_resident, &form)
-            .await
-            .unwrap()
-        {
-            gongti_app::exam::orders::Placed::Order(o) => *o,
-            other => panic!("{other:?}"),
-        };
-        for step in [OrderStep::Accept, OrderStep::Start] {
-            t.app
-                .exam_order_step(&reader, chest.id, step)
-                .await
-                .unwrap();
-        }
-        let patient_id = format!("GT{:08}", t.home_resident);
-        let taken = t
-            .app
-            .receive_stable_study(&gongti_store::StableStudy {
-                study_uid: chest.study_uid.as_deref().unwrap(),
-                orthanc_id: "orthanc-chest-1",
-                accession_number: &chest.accession_number,
-                patient_id: &patient_id,
-                modalities: "DX",
-                description: "胸部正位",
-                instances: 1,
-                received_at_us: now_us,
-                feed_seq: 1,
-            })
-            .await
-            .unwrap();
-        assert!(
-            matches!(taken, gongti_store::StudyTaken::Matched { .. }),
-            "{taken:?}"
+        let ordered = crate::exam_worklist::order_at_centre(
+            &t,
+            Category::Imaging,
+            "RAD01",
+            "XR-CHEST",
+            "stat",
+        )
+        .await;
+        crate::exam_worklist::study_arrives(&t, &ordered, "DX").await;
+        let (chest, reader, doctor_token) = (
+            &ordered.order,
+            &ordered.reader,
+            ordered.doctor_token.clone(),
         );
         let open = |token: &str| {
             let (t, token) = (&t, token.to_owned());
@@ -94,7 +45,7 @@ async fn a_readers_critical_finding_is_notified_read_back_and_closed() {
         let wrong = t
             .app
             .write_report(
-                &reader,
+                reader,
                 chest.id,
                 ReportStep::Draft,
                 "右侧胸腔见无肺纹理透亮区。",
@@ -115,7 +66,7 @@ async fn a_readers_critical_finding_is_notified_read_back_and_closed() {
             let draft = t
                 .app
                 .write_report(
-                    &reader,
+                    reader,
                     chest.id,
                     ReportStep::Draft,
                     "右侧胸腔见无肺纹理透亮区，纵隔左移。",
@@ -189,7 +140,7 @@ async fn a_readers_critical_finding_is_notified_read_back_and_closed() {
         let signed = t
             .app
             .write_report(
-                &reader,
+                reader,
                 chest.id,
                 ReportStep::Sign,
                 "右侧胸腔见无肺纹理透亮区，纵隔左移。",
@@ -225,7 +176,7 @@ async fn a_readers_critical_finding_is_notified_read_back_and_closed() {
         // an amendment naming another finding opens it; one naming none closes it
         t.app
             .write_report(
-                &reader,
+                reader,
                 chest.id,
                 ReportStep::Sign,
                 "右侧气胸，膈下见游离气体。",
@@ -240,7 +191,7 @@ async fn a_readers_critical_finding_is_notified_read_back_and_closed() {
         let perf = items[0]["id"].as_i64().unwrap();
         t.app
             .write_report(
-                &reader,
+                reader,
                 chest.id,
                 ReportStep::Sign,
                 "右侧气胸；膈下未见游离气体（前次误读）。",

@@ -126,43 +126,14 @@ fn ecg_dump(order: &gongti_store::ExamOrderRecord, patient_id: &str) -> String {
 async fn an_ecg_waveform_reaches_the_reader_and_is_drawn_for_the_doctor() {
     let Some(o) = orthanc() else { return };
     for t in TestApp::all().await {
-        let now_us = gongti_app::unix_us(t.app.now());
-        let centre = gongti_store::NewCentre {
-            institution_id: t.hospital,
-            kind: Category::Ecg,
-            code: "ECG01",
-            name: "ECG01",
-            hr_scope: "",
-            qc_valid_until: None,
-        };
-        let ecg_centre = t
-            .store
-            .insert_exam_centre(&centre, now_us, &[])
-            .await
-            .unwrap();
-        let reader = crate::exam_worklist::reader_ctx(&t).await;
-        let token = t.token("doctor").await;
-        let doctor = gongti_app::Ctx {
-            principal: t.app.authenticate(&token).await.unwrap().principal,
-            request_id: None,
-        };
-        let form = gongti_app::exam::orders::OrderForm {
-            item: "ECG-12",
-            centre_id: Some(ecg_centre),
-            priority: "urgent",
-            indication: "心悸",
-            reorder_reason: None,
-            reorder_text: "",
-        };
-        let order = match t
-            .app
-            .place_exam_order(&doctor, t.home_resident, &form)
-            .await
-            .unwrap()
-        {
-            gongti_app::exam::orders::Placed::Order(o) => *o,
-            other => panic!("{other:?}"),
-        };
+        let ordered =
+            crate::exam_worklist::order_at_centre(&t, Category::Ecg, "ECG01", "ECG-12", "urgent")
+                .await;
+        let (order, reader, token) = (
+            &ordered.order,
+            &ordered.reader,
+            ordered.doctor_token.clone(),
+        );
         // dcmtk writes the made-up ECG and sends it to the PACS
         let pacs = gongti_web::orthanc::OrthancClient::new(&o.url, &o.user, &o.password);
         gongti_web::orthanc::poll_once(&t.app, &pacs).await.unwrap();
@@ -170,7 +141,7 @@ async fn an_ecg_waveform_reaches_the_reader_and_is_drawn_for_the_doctor() {
         let dump = scratch.join("ecg.dump");
         let file = scratch.join("ecg.dcm");
         let patient_id = gongti_core::exam::worklist::patient_id(t.home_resident);
-        std::fs::write(&dump, ecg_dump(&order, &patient_id)).unwrap();
+        std::fs::write(&dump, ecg_dump(order, &patient_id)).unwrap();
         let written = std::process::Command::new("dump2dcm")
             .args(["+te", "+l", "1000000"])
             .arg(&dump)
@@ -254,11 +225,11 @@ async fn an_ecg_waveform_reaches_the_reader_and_is_drawn_for_the_doctor() {
 
         // the ECG centre's reader reports ventricular tachycardia, a critical finding
         // the doctor's institution sees at once
-        let reading = t.app.reading_worklist(&reader).await.unwrap();
+        let reading = t.app.reading_worklist(reader).await.unwrap();
         assert_eq!(reading.len(), 1);
         t.app
             .write_report(
-                &reader,
+                reader,
                 order.id,
                 gongti_core::exam::reading::ReportStep::Sign,
                 "宽QRS心动过速，心室率约180次/分。",

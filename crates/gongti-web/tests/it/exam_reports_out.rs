@@ -7,7 +7,7 @@
 //! strict v2.5.1); an amendment goes as a correction (`C`); a system that answers AE
 //! ends its message as refused, never sent again.
 
-use gongti_core::exam::orders::{Category, OrderStep};
+use gongti_core::exam::orders::Category;
 use gongti_core::exam::reading::ReportStep;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -107,66 +107,18 @@ fn validate_hl7(messages: &[&str]) {
 #[tokio::test]
 async fn a_signed_report_reaches_the_clinic_system_as_an_oru() {
     for t in TestApp::all().await {
-        let now_us = gongti_app::unix_us(t.app.now());
-        let centre = gongti_store::NewCentre {
-            institution_id: t.hospital,
-            kind: Category::Imaging,
-            code: "RAD01",
-            name: "RAD01",
-            hr_scope: "",
-            qc_valid_until: None,
-        };
-        let rad = t
-            .store
-            .insert_exam_centre(&centre, now_us, &[])
-            .await
-            .unwrap();
-        let reader = crate::exam_worklist::reader_ctx(&t).await;
-        let token = t.token("doctor").await;
-        let doctor = gongti_app::Ctx {
-            principal: t.app.authenticate(&token).await.unwrap().principal,
-            request_id: None,
-        };
-        let form = gongti_app::exam::orders::OrderForm {
-            item: "XR-CHEST",
-            centre_id: Some(rad),
-            priority: "routine",
-            indication: "咳嗽两周",
-            reorder_reason: None,
-            reorder_text: "",
-        };
-        let chest = match t
-            .app
-            .place_exam_order(&doctor, t.home_resident, &form)
-            .await
-            .unwrap()
-        {
-            gongti_app::exam::orders::Placed::Order(o) => *o,
-            other => panic!("{other:?}"),
-        };
-        for step in [OrderStep::Accept, OrderStep::Start] {
-            t.app
-                .exam_order_step(&reader, chest.id, step)
-                .await
-                .unwrap();
-        }
-        let patient_id = gongti_core::exam::worklist::patient_id(t.home_resident);
-        t.app
-            .receive_stable_study(&gongti_store::StableStudy {
-                study_uid: chest.study_uid.as_deref().unwrap(),
-                orthanc_id: "o-1",
-                accession_number: &chest.accession_number,
-                patient_id: &patient_id,
-                modalities: "DX",
-                description: "胸部正位",
-                instances: 1,
-                received_at_us: now_us,
-                feed_seq: 1,
-            })
-            .await
-            .unwrap();
+        let ordered = crate::exam_worklist::order_at_centre(
+            &t,
+            Category::Imaging,
+            "RAD01",
+            "XR-CHEST",
+            "routine",
+        )
+        .await;
+        crate::exam_worklist::study_arrives(&t, &ordered, "DX").await;
+        let (chest, reader) = (&ordered.order, &ordered.reader);
         let sign = |impression: &'static str| {
-            let (t, reader) = (&t, &reader);
+            let (t, reader) = (&t, reader);
             async move {
                 t.app
                     .write_report(
@@ -184,7 +136,7 @@ async fn a_signed_report_reaches_the_clinic_system_as_an_oru() {
         // a draft queues nothing; the signature does, in its transaction
         t.app
             .write_report(
-                &reader,
+                reader,
                 chest.id,
                 ReportStep::Draft,
                 "双肺纹理清晰。",

@@ -269,6 +269,94 @@ pub(crate) fn mine(taken: &gongti_store::StudyTaken, order_id: i64) -> bool {
     matches!(taken, gongti_store::StudyTaken::Matched { order_id: o, .. } if *o == order_id)
 }
 
+/// A doctor's order at a centre of the test hospital, with the centre's reader.
+pub(crate) struct Ordered {
+    pub order: gongti_store::ExamOrderRecord,
+    pub reader: gongti_app::Ctx,
+    pub doctor_token: String,
+}
+
+/// Makes the centre `code` of `kind` at the test hospital and its reader, and places
+/// the family doctor's order of `item` there for the home resident.
+pub(crate) async fn order_at_centre(
+    t: &TestApp,
+    kind: Category,
+    code: &'static str,
+    item: &'static str,
+    priority: &'static str,
+) -> Ordered {
+    let now_us = gongti_app::unix_us(t.app.now());
+    let centre = gongti_store::NewCentre {
+        institution_id: t.hospital,
+        kind,
+        code,
+        name: code,
+        hr_scope: "",
+        qc_valid_until: None,
+    };
+    let centre_id = t
+        .store
+        .insert_exam_centre(&centre, now_us, &[])
+        .await
+        .unwrap();
+    let reader = reader_ctx(t).await;
+    let doctor_token = t.token("doctor").await;
+    let doctor = gongti_app::Ctx {
+        principal: t.app.authenticate(&doctor_token).await.unwrap().principal,
+        request_id: None,
+    };
+    let form = gongti_app::exam::orders::OrderForm {
+        item,
+        centre_id: Some(centre_id),
+        priority,
+        indication: "检查",
+        reorder_reason: None,
+        reorder_text: "",
+    };
+    let order = match t
+        .app
+        .place_exam_order(&doctor, t.home_resident, &form)
+        .await
+        .unwrap()
+    {
+        gongti_app::exam::orders::Placed::Order(o) => *o,
+        other => panic!("{other:?}"),
+    };
+    Ordered {
+        order,
+        reader,
+        doctor_token,
+    }
+}
+
+/// The reader accepts and starts the order and its one-image study of `modality`
+/// arrives as the PACS would announce it (no PACS needed).
+pub(crate) async fn study_arrives(t: &TestApp, o: &Ordered, modality: &str) {
+    for step in [OrderStep::Accept, OrderStep::Start] {
+        t.app
+            .exam_order_step(&o.reader, o.order.id, step)
+            .await
+            .unwrap();
+    }
+    let patient_id = gongti_core::exam::worklist::patient_id(t.home_resident);
+    let taken = t
+        .app
+        .receive_stable_study(&gongti_store::StableStudy {
+            study_uid: o.order.study_uid.as_deref().unwrap(),
+            orthanc_id: "orthanc-study-1",
+            accession_number: &o.order.accession_number,
+            patient_id: &patient_id,
+            modalities: modality,
+            description: "检查",
+            instances: 1,
+            received_at_us: gongti_app::unix_us(t.app.now()),
+            feed_seq: 1,
+        })
+        .await
+        .unwrap();
+    assert!(mine(&taken, o.order.id), "{taken:?}");
+}
+
 /// A one-image study as the DR makes it from its worklist item (dcmtk's img2dcm from
 /// a small synthetic picture): the order's accession number, study UID and patient id.
 fn dicom_study(dir: &std::path::Path, order: &gongti_store::ExamOrderRecord) -> std::path::PathBuf {
