@@ -25,6 +25,7 @@ mod export;
 mod import;
 mod load;
 mod mllp;
+mod pacs;
 mod pharmacy;
 mod referrals;
 mod roster;
@@ -171,6 +172,12 @@ enum Bench {
         #[arg(long, default_value_t = 4)]
         results: usize,
     },
+    /// A stable study in a real Orthanc (GONGTI_TEST_ORTHANC_*, from
+    /// `scripts/orthanc.sh start`) to the reading worklist, against a bare feed reader.
+    StudyLatency {
+        #[arg(long, default_value_t = 30)]
+        studies: usize,
+    },
     /// Both, and the peer when `--peer-bin` points at Helios' `hfs`.
     All {
         #[arg(long, default_value_t = 20_000)]
@@ -255,6 +262,9 @@ fn main() -> anyhow::Result<()> {
             }
             Bench::Mllp { messages, results } => {
                 mllp::mllp(messages, results).await?;
+            }
+            Bench::StudyLatency { studies } => {
+                pacs::study_latency(studies).await?;
             }
             Bench::Export { residents, data_dir } => {
                 export::export(residents, data_dir).await?;
