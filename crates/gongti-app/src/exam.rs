@@ -475,6 +475,21 @@ impl App {
 pub struct CriticalView {
     pub record: gongti_store::CriticalValueRecord,
     pub resident_name: String,
+    /// Whom it is for by name (DOMAIN.md §8: "the ordering doctor (and the patient's
+    /// family doctor) notified"): the doctor who ordered the exam it came from, and the
+    /// family doctor of the resident's active contract — each `(staff id, name)`.
+    pub ordering_doctor: Option<(i64, String)>,
+    pub family_doctor: Option<(i64, String)>,
+}
+
+impl CriticalView {
+    /// Whether the viewer is one of the two doctors it names.
+    pub fn names(&self, staff_id: i64) -> bool {
+        [&self.ordering_doctor, &self.family_doctor]
+            .into_iter()
+            .flatten()
+            .any(|(id, _)| *id == staff_id)
+    }
 }
 
 impl App {
@@ -509,11 +524,35 @@ impl App {
             .open_critical_values(institution, None, 200)
             .await?;
         let mut out = Vec::with_capacity(list.len());
+        let today = self.today();
         for record in list {
             let resident_name = self.store.resident(record.resident_id).await?.name;
+            let order_id = match (record.exam_order_id, record.lab_result_id) {
+                (Some(order), _) => Some(order),
+                (None, Some(result)) => self.store.exam_order_of_lab_result(result).await?,
+                (None, None) => None,
+            };
+            let ordering_doctor = match order_id {
+                Some(id) => self
+                    .store
+                    .exam_order(id)
+                    .await?
+                    .map(|o| (o.ordered_by_staff_id, o.ordered_by_name)),
+                None => None,
+            };
+            let family_doctor = match self
+                .store
+                .contract_doctor(record.resident_id, today)
+                .await?
+            {
+                Some(id) => Some((id, self.store.staff_member(id).await?.name)),
+                None => None,
+            };
             out.push(CriticalView {
                 record,
                 resident_name,
+                ordering_doctor,
+                family_doctor,
             });
         }
         entry.institution_id = Some(institution);

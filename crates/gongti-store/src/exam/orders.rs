@@ -350,6 +350,15 @@ impl Store {
         })
     }
 
+    /// The order a laboratory result answers, if it was linked to one.
+    pub async fn exam_order_of_lab_result(&self, lab_result_id: i64) -> Result<Option<i64>> {
+        let row: Option<(Option<i64>,)> = on_read!(self, pool => {
+            sqlx::query_as("SELECT exam_order_id FROM lab_results WHERE id = $1")
+                .bind(lab_result_id).fetch_optional(pool).await?
+        });
+        Ok(row.and_then(|(id,)| id))
+    }
+
     pub async fn exam_order(&self, id: i64) -> Result<Option<ExamOrderRecord>> {
         let sql = format!("SELECT {ORDER_COLUMNS} {ORDER_FROM} WHERE o.id = $1");
         on_read!(self, pool => {

@@ -36,6 +36,8 @@ pub(crate) fn critical_value(c: &CriticalView) -> Value {
         "escalated_at": r.escalated_at_us.map(views::utc),
         "confirmed_at": r.confirmed_at_us.map(views::utc),
         "read_back": r.read_back,
+        "ordering_doctor": c.ordering_doctor.as_ref().map(|(id, name)| json!({"staff_id": id, "name": name})),
+        "family_doctor": c.family_doctor.as_ref().map(|(id, name)| json!({"staff_id": id, "name": name})),
     })
 }
 

@@ -285,6 +285,14 @@ async fn render_critical(
                         }
                     }
                 }
+                @if v.ordering_doctor.is_some() || v.family_doctor.is_some() {
+                    p.notified {
+                        (l.t("通知：", "For: "))
+                        @if let Some((_, name)) = &v.ordering_doctor { (l.t("开单医生 ", "ordering doctor ")) strong { (name) } " " }
+                        @if let Some((_, name)) = &v.family_doctor { (l.t("家庭医生 ", "family doctor ")) strong { (name) } " " }
+                        @if v.names(c.session.principal.staff_id) { strong.warn-text { (l.t("（您的患者）", "(your patient)")) } }
+                    }
+                }
                 @if let Some(order) = r.exam_order_id {
                     p { a href=(format!("/exam-orders/{order}#report")) { (l.t("查看检查单 →", "The exam order →")) } }
                 }

@@ -94,6 +94,17 @@ async fn a_readers_critical_finding_is_notified_read_back_and_closed() {
             )
         );
         assert!(items[0]["lab_result_id"].is_null());
+        // named for the doctor who ordered the exam
+        assert_eq!(
+            (
+                items[0]["ordering_doctor"]["staff_id"].as_i64(),
+                items[0]["ordering_doctor"]["name"].as_str()
+            ),
+            (
+                Some(chest.ordered_by_staff_id),
+                Some(chest.ordered_by_name.as_str())
+            )
+        );
         let other = t.token("other_doctor").await;
         assert!(open(&other).await.is_empty(), "another institution's");
 
@@ -103,6 +114,8 @@ async fn a_readers_critical_finding_is_notified_read_back_and_closed() {
         for shown in [
             "检查报告危急值",
             "大量或张力性气胸",
+            "开单医生",
+            "（您的患者）",
             &format!("/exam-orders/{}#report", chest.id),
         ] {
             assert!(list.text.contains(shown), "{shown}: {}", list.text);
