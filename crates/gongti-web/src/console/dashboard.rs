@@ -178,10 +178,11 @@ async fn dashboard(
         IndicatorScope::Institution(id) => state.app.institution_name(*id).await,
     };
     // The page's other parts read apart from each other: side by side.
-    let (up, cloud, pharmacy, coverage, children, trends) = tokio::join!(
+    let (up, cloud, pharmacy, exam, coverage, children, trends) = tokio::join!(
         up_link(&state, &c, &scope),
         cloud_card(&state, &c, &scope, &period),
         pharmacy_card(&state, &c, &scope, &period),
+        exam_card(&state, &c, &period),
         state.app.contract_coverage(&c.ctx, &scope),
         children(&state, &c, &scope, &period),
         trends(&state, &c, &scope, period.to, before.records_since),
@@ -246,6 +247,11 @@ async fn dashboard(
             Ok(markup) => (markup),
             Err(e) => (error_box(l, &e)),
         }
+        @match exam {
+            Ok(Some(markup)) => (markup),
+            Ok(None) => {},
+            Err(e) => (error_box(l, &e)),
+        }
         @match children {
             Ok(Some(markup)) => (markup),
             Ok(None) => {},
@@ -257,6 +263,43 @@ async fn dashboard(
         }
     };
     layout(&c, l.t("看板", "Dashboard"), body).into_response()
+}
+
+/// 检查检验结果互认 since the period's first day (issue 16): duplicate exams avoided
+/// and re-orders by reason — the institution's own for its staff, the city's for its
+/// officers (a district's officers have no such figure: no card).
+async fn exam_card(
+    state: &AppState,
+    c: &Console,
+    period: &Period,
+) -> Result<Option<Markup>, AppError> {
+    let l = c.lang;
+    let since_us = gongti_app::unix_us(
+        period
+            .from
+            .midnight()
+            .assume_offset(gongti_app::DISPLAY_OFFSET),
+    );
+    let f = match state.app.recognition_figures(&c.ctx, since_us).await {
+        Ok(f) => f,
+        Err(AppError::Forbidden) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let reordered: i64 = f.reordered.iter().map(|(_, n)| n).sum();
+    Ok(Some(html! {
+        div.card #recognition-figures {
+            h2 { (l.t("检查检验结果互认", "Mutual recognition of results")) " " small.muted { (l.t("自 ", "since ")) (period.from) } }
+            table.indicators {
+                tr { th { (l.t("指标", "Figure")) } th { (l.t("数值", "Value")) } }
+                tr { td { (l.t("采用已有结果（避免重复检查）", "Results used (duplicate exams avoided)")) } td.rate { strong { (f.recognised) } } }
+                tr { td { (l.t("仍重新检查", "Ordered again")) } td { strong { (reordered) }
+                    @if !f.reordered.is_empty() {
+                        span.muted { " (" @for (i, (r, n)) in f.reordered.iter().enumerate() { @if i > 0 { (l.t("，", ", ")) } (l.t(r.label_zh(), r.label_en())) " " (n) } ")" }
+                    } } }
+            }
+            p { a href="/exam-figures" { (l.t("互认统计 →", "Recognition figures →")) } }
+        }
+    }))
 }
 
 /// The cloud pharmacy (issue 15): online repeat visits, review, findings, deliveries

@@ -283,6 +283,23 @@ async fn a_doctor_orders_a_centre_works_it_and_recognition_warns_without_blockin
         let district = sign_in(&t, "district").await;
         let refused = page(&t, &district, "/exam-figures", "zh").await;
         assert_eq!(refused.status, S::FORBIDDEN);
+        // and on the dashboard beside the other figures (none for a district's officer)
+        let board = page(&t, &officer, "/dashboard?scope=city", "zh").await;
+        assert_eq!(board.status, S::OK, "{}", board.text);
+        let card = board
+            .text
+            .split("id=\"recognition-figures\"")
+            .nth(1)
+            .expect("the recognition card");
+        assert!(
+            card.contains("<strong>1</strong>")
+                && card.contains("病情变化")
+                && card.contains(" 1)"),
+            "{card}"
+        );
+        let board = page(&t, &district, "/dashboard?scope=district:120101", "zh").await;
+        assert_eq!(board.status, S::OK);
+        assert!(!board.text.contains("recognition-figures"));
 
         // past the window (90 days) no warning; nor for a laboratory without quality
         // control (the community centre C1 sends a potassium)
