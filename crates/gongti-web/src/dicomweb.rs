@@ -4,8 +4,9 @@
 //! - **QIDO-RS** `GET /dicom-web/studies?…`: the search names a patient (`PatientID`,
 //!   the worklist's `GT` id), an accession number or a study UID — one at least; the
 //!   app lists the studies the caller may read (their institution placed or works the
-//!   order) and the PACS describes each (`includefield` and other matching keys are
-//!   passed on). `limit` and `offset` page Gongti's list.
+//!   order) and the PACS describes each (`includefield`, `fuzzymatching` and the
+//!   study's date, time, description, ID and modalities are passed on; any other key
+//!   is refused, lest it name another study). `limit` and `offset` page Gongti's list.
 //! - **WADO-RS** `GET /dicom-web/studies/{uid}[/…]`: a study the caller may read, and
 //!   anything under it (series, instances, metadata, frames, rendered, thumbnail),
 //!   passed on as the PACS sends it.
@@ -45,6 +46,23 @@ pub(crate) fn routes(state: AppState) -> axum::Router<AppState> {
         ))
 }
 
+/// The keys passed on to the PACS (upper case, keyword or tag): what narrows or
+/// describes a study Gongti already chose, never what names one.
+const PASSED: [&str; 12] = [
+    "INCLUDEFIELD",
+    "FUZZYMATCHING",
+    "MODALITIESINSTUDY",
+    "00080061",
+    "STUDYDATE",
+    "00080020",
+    "STUDYTIME",
+    "00080030",
+    "STUDYDESCRIPTION",
+    "00081030",
+    "STUDYID",
+    "00200010",
+];
+
 /// The search's own keys (by keyword or tag), which Gongti decides itself.
 #[derive(Debug, Default)]
 struct Search {
@@ -81,7 +99,17 @@ fn parse_search(query: Option<&str>) -> Result<Search, ApiError> {
             "STUDYINSTANCEUID" | "0020000D" => s.study_uid = Some(value),
             "LIMIT" => s.limit = number("limit", &value)?.min(LIMIT_MAX),
             "OFFSET" => s.offset = number("offset", &value)?,
-            _ => s.passed.push((key.into_owned(), value)),
+            upper if PASSED.contains(&upper) => s.passed.push((key.into_owned(), value)),
+            _ => {
+                // anything else might name another study to the PACS (a UID spelt
+                // otherwise): not passed on
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    format!("不支持的查询参数 {key}"),
+                    format!("`{key}` is not a search key Gongti passes on"),
+                ));
+            }
         }
     }
     Ok(s)
@@ -160,7 +188,12 @@ async fn search_studies(
                 return Ok(Vec::new());
             }
             let text = rewrite(pacs, &state.config.public_url, &body);
-            Ok(serde_json::from_str::<Vec<serde_json::Value>>(&text)?)
+            let found = serde_json::from_str::<Vec<serde_json::Value>>(&text)?;
+            // only the study asked for, whatever the PACS made of the query
+            Ok(found
+                .into_iter()
+                .filter(|v| v["0020000D"]["Value"][0] == study.study_uid.as_str())
+                .collect::<Vec<_>>())
         };
         match described.await {
             Ok(found) => out.extend(found),
@@ -347,5 +380,15 @@ mod tests {
             ]
         );
         assert!(parse_search(Some("limit=-1")).is_err());
+        // a key that could name another study is refused, however it is spelt
+        for other in [
+            "0020,000D=1.2.3",
+            "studyinstanceuid2=1",
+            "PatientName=x",
+            "SeriesInstanceUID=1.2",
+        ] {
+            assert!(parse_search(Some(other)).is_err(), "{other}");
+        }
+        assert!(parse_search(Some("studyinstanceuid=1.2.3")).is_ok());
     }
 }

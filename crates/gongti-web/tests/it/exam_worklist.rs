@@ -182,6 +182,14 @@ async fn dicomweb_through_gongti(
     )
     .await;
     assert_eq!(none.text.trim(), "[]", "another modality matches nothing");
+    // a key that could name another study to the PACS is not passed on
+    let sneaky = call(
+        doctor.clone(),
+        format!("/dicom-web/studies?PatientID={patient}&0020,000D=1.2.3"),
+        json,
+    )
+    .await;
+    assert_eq!(sneaky.status, S::BAD_REQUEST, "{}", sneaky.text);
     let everything = call(doctor.clone(), "/dicom-web/studies".into(), json).await;
     assert_eq!(everything.status, S::BAD_REQUEST, "{}", everything.text);
     let malformed = call(
