@@ -627,6 +627,7 @@ impl App {
                     user_id: ctx.principal.user_id,
                     now_us: self.now_us(),
                     text: text.trim(),
+                    code: &record.code,
                 },
                 &entry,
             )

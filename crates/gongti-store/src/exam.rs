@@ -136,6 +136,8 @@ pub struct CriticalStepWrite<'a> {
     pub user_id: i64,
     pub now_us: i64,
     pub text: &'a str,
+    /// The finding or item it was decided on (an amendment may renew it with another).
+    pub code: &'a str,
 }
 
 /// A critical value and its loop's steps.
@@ -613,23 +615,24 @@ impl Store {
             user_id,
             now_us,
             text,
+            code,
         } = *step;
         let sql = match to {
             CriticalStatus::Confirmed => {
                 "UPDATE critical_values SET status = $3, confirmed_by_user_id = $4, confirmed_at_us = $5,
                      read_back = $6
-                 WHERE id = $1 AND status = $2"
+                 WHERE id = $1 AND status = $2 AND code = $7"
             }
             _ => {
                 "UPDATE critical_values SET status = $3, actioned_by_user_id = $4, actioned_at_us = $5,
                      action = $6
-                 WHERE id = $1 AND status = $2"
+                 WHERE id = $1 AND status = $2 AND code = $7"
             }
         };
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
             let done = sqlx::query(sql)
-                .bind(id).bind(from.code()).bind(to.code()).bind(user_id).bind(now_us).bind(text)
+                .bind(id).bind(from.code()).bind(to.code()).bind(user_id).bind(now_us).bind(text).bind(code)
                 .execute(&mut *tx).await?.rows_affected() == 1;
             if !done {
                 return Ok(false);

@@ -189,10 +189,18 @@ async fn search_studies(
             }
             let text = rewrite(pacs, &state.config.public_url, &body);
             let found = serde_json::from_str::<Vec<serde_json::Value>>(&text)?;
-            // only the study asked for, whatever the PACS made of the query
+            // only the study asked for, of its patient, whatever the PACS made of the
+            // query (a UID a modality reused for someone else is not shown)
+            let patient = study
+                .resident_id
+                .map(gongti_core::exam::worklist::patient_id)
+                .unwrap_or_default();
             Ok(found
                 .into_iter()
-                .filter(|v| v["0020000D"]["Value"][0] == study.study_uid.as_str())
+                .filter(|v| {
+                    v["0020000D"]["Value"][0] == study.study_uid.as_str()
+                        && v["00100020"]["Value"][0] == patient.as_str()
+                })
                 .collect::<Vec<_>>())
         };
         match described.await {

@@ -120,10 +120,16 @@ impl App {
             let e = AppError::invalid("PatientID", Problem::Required);
             return Err(self.refuse(entry, e).await);
         };
+        // each study decided on its own (refusals audited); those the actor may not
+        // read are left out, as a patient's search leaves them out
         let mut found = Vec::new();
         for s in self.store.studies_by_accession(accession).await? {
             let entry = self.study_entry(ctx, Some(s.id.to_string()));
-            found.push(self.decide_study(ctx, entry, Some(s)).await?);
+            match self.decide_study(ctx, entry, Some(s)).await {
+                Ok(s) => found.push(s),
+                Err(AppError::Forbidden | AppError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(found)
     }

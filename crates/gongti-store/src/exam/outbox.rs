@@ -56,16 +56,22 @@ pub enum Hl7OutEnd<'a> {
 }
 
 impl Store {
-    /// The institution's pending messages due at `now_us`, oldest first.
+    /// The institution's pending messages due at `now_us`, oldest first, each only once
+    /// the earlier versions of its order were answered.
     pub async fn due_hl7_out(
         &self,
         institution_id: i64,
         now_us: i64,
         limit: i64,
     ) -> Result<Vec<Hl7OutRecord>> {
+        // a version waits while an earlier one of the same order is pending: the
+        // clinic gets them in order, so no older report overwrites its correction
         let sql = format!(
-            "SELECT {COLUMNS} FROM hl7_outbox
-             WHERE institution_id = $1 AND status = 'pending' AND next_at_us <= $2 ORDER BY id LIMIT $3"
+            "SELECT {COLUMNS} FROM hl7_outbox h
+             WHERE h.institution_id = $1 AND h.status = 'pending' AND h.next_at_us <= $2
+               AND NOT EXISTS (SELECT 1 FROM hl7_outbox e
+                               WHERE e.order_id = h.order_id AND e.status = 'pending' AND e.id < h.id)
+             ORDER BY h.id LIMIT $3"
         );
         on_read!(self, pool => {
             sqlx::query(trusted(&sql)).bind(institution_id).bind(now_us).bind(limit)

@@ -55,8 +55,9 @@ pub struct ReportWrite<'a> {
 }
 
 /// A critical finding carried by a report version: it opens a critical value for the
-/// ordering institution's clinicians unless one for the same finding was opened for
-/// the order before (an open one for another finding is renewed with this one).
+/// ordering institution's clinicians unless a clinician already acted on one for the
+/// same finding of the order (an open one for another finding is renewed with this
+/// one; one closed only because an amendment dropped the finding does not count).
 #[derive(Debug, Clone, Copy)]
 pub struct ReportCritical<'a> {
     pub code: &'a str,
@@ -133,7 +134,8 @@ macro_rules! keep_report_critical_in {
                                  value_text, unit, side, status, detected_at_us, due_at_us)
                              SELECT $1, $2, $3, $4, $5, $5, '', $6, 'notified', $7, $8
                              WHERE NOT EXISTS (SELECT 1 FROM critical_values
-                                               WHERE exam_order_id = $1 AND code = $4)
+                                               WHERE exam_order_id = $1 AND code = $4
+                                                 AND actioned_by_user_id IS NOT NULL)
                              ON CONFLICT (exam_order_id) WHERE status <> 'closed' DO NOTHING RETURNING id",
                         )
                         .bind(w.order_id).bind(c.resident_id).bind(c.notify_institution_id).bind(c.code)

@@ -239,5 +239,21 @@ async fn a_readers_critical_finding_is_notified_read_back_and_closed() {
             .await
             .unwrap();
         assert!(verified.broken.is_none(), "{verified:?}");
+        // a finding dropped by an amendment and named again is notified again (its
+        // loop was closed by the amendment, not by anyone's action)
+        t.app
+            .write_report(
+                reader,
+                chest.id,
+                ReportStep::Sign,
+                "右侧气胸，膈下见游离气体（复核确认）。",
+                "右侧张力性气胸；消化道穿孔",
+                Some("IMG-PERF"),
+            )
+            .await
+            .unwrap();
+        let again = open(&doctor_token).await;
+        assert_eq!(again.len(), 1, "{again:?}");
+        assert_eq!(again[0]["value"], "消化道穿孔");
     }
 }

@@ -265,6 +265,38 @@ async fn a_signed_report_reaches_the_clinic_system_as_an_oru() {
                 .unwrap(),
             0
         );
+
+        // versions go in order: while one waits on a system that is down, the next
+        // waits behind it, so no older report overwrites its correction
+        sign("胸部未见明显异常（第四版）").await;
+        assert_eq!(
+            gongti_web::hl7_out::deliver_once(&t.app, &peers(down.clone()))
+                .await
+                .unwrap(),
+            0
+        );
+        sign("胸部未见明显异常（第五版）").await;
+        assert!(
+            t.app
+                .due_reports_out(chest.placer_institution_id, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "the fifth waits behind the fourth"
+        );
+        t.shift_clock(2);
+        let (address, mut received) = clinic_system("AA").await;
+        for _ in 0..2 {
+            gongti_web::hl7_out::deliver_once(&t.app, &peers(address.clone()))
+                .await
+                .unwrap();
+        }
+        let fourth = received.recv().await.unwrap();
+        let fifth = received.recv().await.unwrap();
+        assert!(
+            fourth.contains("第四版") && fifth.contains("第五版"),
+            "{fourth}\n{fifth}"
+        );
         t.shift_clock(0);
     }
 }
