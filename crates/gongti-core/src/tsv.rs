@@ -127,6 +127,14 @@ pub fn source_ids<'a>(
     Ok(table.rows().iter().map(|r| table.cell(r, "id")).collect())
 }
 
+/// Whether a table's local code is 1 to `max_len` of A–Z, 0–9 and `-`.
+pub fn is_local_code(code: &str, max_len: usize) -> bool {
+    (1..=max_len).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
+}
+
 /// The items of a `|`-separated list cell, trimmed, empties dropped.
 pub fn list(cell: &str) -> impl Iterator<Item = &str> {
     cell.split('|').map(str::trim).filter(|s| !s.is_empty())

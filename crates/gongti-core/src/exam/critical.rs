@@ -163,12 +163,7 @@ impl CriticalFindings {
                 .map(str::to_owned)
                 .collect();
             let (zh, en) = (table.cell(row, "label_zh"), table.cell(row, "label_en"));
-            if code.is_empty()
-                || code.len() > 20
-                || !code
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
-            {
+            if !crate::tsv::is_local_code(code, 20) {
                 problems.push(table.problem(row, "`code` is 1–20 of A–Z, 0–9 and -"));
             }
             if modalities.is_empty() {

@@ -259,12 +259,7 @@ impl Catalogue {
             if !known.contains(&table.cell(row, "source")) {
                 problems.push(table.problem(row, "`source` names no source"));
             }
-            let code_ok = !code.is_empty()
-                && code.len() <= 16
-                && code
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
-            if !code_ok {
+            if !crate::tsv::is_local_code(code, 16) {
                 problems.push(table.problem(row, "the code is 1 to 16 of A-Z, 0-9 and -"));
             }
             if table.cell(row, "label_zh").is_empty() || table.cell(row, "label_en").is_empty() {

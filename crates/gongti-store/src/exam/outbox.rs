@@ -137,13 +137,10 @@ impl Store {
         version: i64,
     ) -> Result<Option<ReportVersionRecord>> {
         on_read!(self, pool => {
-            sqlx::query(
-                "SELECT v.version, v.status, v.findings, v.impression, s.name AS staff_name, v.at_us,
-                     v.critical_code
-                 FROM exam_report_versions v JOIN exam_reports r ON r.id = v.report_id
-                 JOIN staff s ON s.id = v.staff_id
-                 WHERE r.order_id = $1 AND v.version = $2",
-            )
+            sqlx::query(trusted(&format!(
+                "{} WHERE v.report_id = (SELECT id FROM exam_reports WHERE order_id = $1) AND v.version = $2",
+                super::reports::VERSION_SELECT
+            )))
             .bind(order_id).bind(version).fetch_optional(pool).await?
             .as_ref().map(super::reports::version).transpose()
         })

@@ -149,6 +149,11 @@ macro_rules! keep_report_critical_in {
     }};
 }
 
+/// A report's kept versions with who wrote or signed each (`v`), to be narrowed.
+pub(super) const VERSION_SELECT: &str = "SELECT v.version, v.status, v.findings, v.impression, \
+     s.name AS staff_name, v.at_us, v.critical_code \
+     FROM exam_report_versions v JOIN staff s ON s.id = v.staff_id";
+
 pub(super) fn version(row: &impl RowExt) -> Result<ReportVersionRecord> {
     Ok(ReportVersionRecord {
         version: row.i64("version")?,
@@ -237,12 +242,7 @@ impl Store {
     /// A report's versions, oldest first.
     pub async fn exam_report_versions(&self, report_id: i64) -> Result<Vec<ReportVersionRecord>> {
         on_read!(self, pool => {
-            sqlx::query(
-                "SELECT v.version, v.status, v.findings, v.impression, s.name AS staff_name, v.at_us,
-                     v.critical_code
-                 FROM exam_report_versions v JOIN staff s ON s.id = v.staff_id
-                 WHERE v.report_id = $1 ORDER BY v.version",
-            )
+            sqlx::query(trusted(&format!("{VERSION_SELECT} WHERE v.report_id = $1 ORDER BY v.version")))
             .bind(report_id).fetch_all(pool).await?.iter().map(version).collect()
         })
     }
