@@ -490,6 +490,22 @@ async fn a_doctor_orders_a_centre_works_it_and_recognition_warns_without_blockin
             .await
             .json();
         assert_eq!(specimens["total"], 1, "{specimens}");
+        // the CapabilityStatement says Specimen is read and searched, nothing more
+        let metadata = t.get("/fhir/metadata", &token).await.json();
+        let declared = metadata["rest"][0]["resource"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["type"] == "Specimen")
+            .cloned()
+            .expect("Specimen declared");
+        let interactions: Vec<&str> = declared["interaction"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|i| i["code"].as_str())
+            .collect();
+        assert_eq!(interactions, ["read", "search-type"], "{declared}");
         let no_panel = t
             .get(&format!("/fhir/Specimen/exam-{chest_id}"), &token)
             .await;
