@@ -88,7 +88,7 @@ pub const DEMO_STOCK_PACKS: i64 = 200;
 /// Most demo contracts signed with the demo doctor's team.
 pub const DEMO_CONTRACTS_MAX: u32 = 200;
 
-pub const DEMO_USERS: [(&str, Role); 12] = [
+pub const DEMO_USERS: [(&str, Role); 13] = [
     ("doctor", Role::FamilyDoctor),
     ("nurse", Role::Nurse),
     ("phdoctor", Role::PublicHealthDoctor),
@@ -101,6 +101,8 @@ pub const DEMO_USERS: [(&str, Role); 12] = [
     ("district", Role::DistrictOfficer),
     ("officer", Role::CityOfficer),
     ("insurer", Role::InsuranceOfficer),
+    // the imaging centre's second diagnosing doctor: a CT report needs two readers
+    ("reader2", Role::ExamReader),
 ];
 
 /// SplitMix64: small, fast and stable across releases, so a seed always yields the
@@ -469,7 +471,10 @@ impl App {
                         // that the generator draws what it drew before and a seed
                         // still yields the same region
                         licence_number: match role {
-                            Role::ExamReader => Some("110120000099001".to_owned()),
+                            Role::ExamReader if username == "reader" => {
+                                Some("110120000099001".to_owned())
+                            }
+                            Role::ExamReader => Some("110120000099002".to_owned()),
                             r if r.is_clinical() => {
                                 Some(format!("1101200000{:05}", rng.below(100_000)))
                             }
@@ -981,6 +986,7 @@ fn demo_staff_name(username: &str) -> String {
         "pharmacist" => "刘洋",
         "specialist" => "张海涛",
         "reader" => "冯立新",
+        "reader2" => "韩志远",
         "centreadmin" => "郑红梅",
         "hospadmin" => "马文华",
         "district" => "孙丽娟",

@@ -1,9 +1,10 @@
 //! The demo region's cloud-examination day (DOMAIN.md §8), through the use cases a
 //! person would use: the family doctor (`doctor`) orders an HbA1c from the cloud
 //! laboratory for each patient of the laboratory's day — whose reports then name these
-//! orders' placer numbers and complete them —, and a chest X-ray and an ECG for the
-//! demo's `patient`; the centre's diagnosing doctor (`reader`) has accepted the ECG, so
-//! that the centre's worklist holds one order received and one accepted. Once the
+//! orders' placer numbers and complete them —, and a chest X-ray, an ECG and a head CT
+//! for the demo's `patient`; the centre's diagnosing doctor (`reader`) has accepted the
+//! ECG and the CT (whose report `reader` writes and `reader2` signs), so that the
+//! centre's worklist holds one order received and two accepted. Once the
 //! reports are in, the doctor takes `patient`'s recognised HbA1c instead of ordering it
 //! again (结果互认).
 
@@ -79,6 +80,15 @@ impl App {
             .await?;
             let ecg = order(resident, "ECG-12", Category::Ecg, "高血压 年度心电图检查").await?;
             self.exam_order_step(&reader, ecg.id, OrderStep::Accept)
+                .await?;
+            let ct = order(
+                resident,
+                "CT-HEAD",
+                Category::Imaging,
+                "头痛伴头晕三天，血压控制不佳，排除脑出血",
+            )
+            .await?;
+            self.exam_order_step(&reader, ct.id, OrderStep::Accept)
                 .await?;
         }
         Ok(placers)

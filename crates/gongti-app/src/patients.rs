@@ -359,6 +359,11 @@ impl App {
             else {
                 continue;
             };
+            // an amendment drafted beside it is the centre's alone
+            let report = gongti_store::ReportRecord {
+                pending: None,
+                ..report
+            };
             let studies = self.store.studies_of_order(order.id).await?;
             out.push(OwnReport {
                 order,

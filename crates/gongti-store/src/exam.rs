@@ -27,7 +27,9 @@ pub use orders::{
     OrderEventRecord, OrderList, OrderStepWrite, PriorLabResult, RecognitionFigures,
 };
 pub use outbox::{Hl7OutEnd, Hl7OutRecord};
-pub use reports::{ReadingItem, ReportCritical, ReportRecord, ReportVersionRecord, ReportWrite};
+pub use reports::{
+    PendingAmendment, ReadingItem, ReportCritical, ReportRecord, ReportVersionRecord, ReportWrite,
+};
 pub use studies::{StableStudy, StudyRecord, StudyTaken};
 
 /// The associated data the raw bytes are sealed under.

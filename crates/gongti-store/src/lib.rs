@@ -65,8 +65,8 @@ pub use coverage_counts::ContractCoverage;
 pub use exam::{
     CENTRE_ACCESS_AFTER_US, CentreRecord, CriticalStepWrite, CriticalValueRecord, ExamOrderRecord,
     Hl7MessageRecord, Hl7OutEnd, Hl7OutRecord, LabIntake, NewCentre, NewExamOrder, NewHl7Message,
-    OrderEventRecord, OrderList, OrderStepWrite, PriorLabResult, ReadingItem, Received,
-    RecognitionFigures, ReportCritical, ReportRecord, ReportVersionRecord, ReportWrite,
+    OrderEventRecord, OrderList, OrderStepWrite, PendingAmendment, PriorLabResult, ReadingItem,
+    Received, RecognitionFigures, ReportCritical, ReportRecord, ReportVersionRecord, ReportWrite,
     StableStudy, StudyRecord, StudyTaken,
 };
 pub use idempotency::IdempotentStart;

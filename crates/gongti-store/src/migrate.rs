@@ -221,6 +221,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0035_hl7_outbox.sql"),
         postgres: include_str!("../migrations/postgres/0035_hl7_outbox.sql"),
     },
+    Migration {
+        version: 36,
+        name: "report_amendments",
+        sqlite: include_str!("../migrations/sqlite/0036_report_amendments.sql"),
+        postgres: include_str!("../migrations/postgres/0036_report_amendments.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

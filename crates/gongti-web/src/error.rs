@@ -478,6 +478,39 @@ impl ApiError {
                     ),
                     "too_early" => ("还未到可操作的时间", "Too early for this"),
                     "too_late" => ("已过可操作的时间", "Too late for this"),
+                    "order_status" => (
+                        "检查单当前状态不允许此操作",
+                        "The order's status does not allow this",
+                    ),
+                    "order_changed" | "report_changed" => (
+                        "检查单或报告已被他人更新，请刷新后重试",
+                        "The order or its report changed meanwhile; reload and try again",
+                    ),
+                    "completed_by_report" => (
+                        "影像和心电检查单随报告签发完成",
+                        "An imaging or ECG order completes when its report is signed",
+                    ),
+                    "claimed_by_another" => (
+                        "该检查已被其他阅片医生领取",
+                        "Another reader has claimed this exam",
+                    ),
+                    "not_claimed" => ("您未领取该检查", "You have not claimed this exam"),
+                    "not_a_qualified_reader" => (
+                        "签发报告须有执业资格且从业满3年",
+                        "Signing a report needs a licence and 3 years of practice",
+                    ),
+                    "second_signer_required" => (
+                        "本检查须双人签发：报告（或修订）由一位医生书写，另一位医生签发",
+                        "Two readers are required: one writes the report (or the amendment), another signs it",
+                    ),
+                    "sign_as_drafted" => (
+                        "第二签发人须按草稿原文签发；如需修改，请先保存为草稿",
+                        "The second signer signs the draft as written; to change it, save a draft first",
+                    ),
+                    "amendment_draft_required" => (
+                        "本检查须双人签发：请先保存修订草稿，由另一位医生签发",
+                        "Two readers are required: save the amendment as a draft for another reader to sign",
+                    ),
                     _ => ("与现有记录冲突", "Conflicts with an existing record"),
                 };
                 ApiError::new(StatusCode::CONFLICT, code, zh, en)

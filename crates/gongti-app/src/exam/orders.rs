@@ -58,6 +58,8 @@ pub struct OrderView {
     /// What the viewer may do: work it as the centre, or cancel it as the placer.
     pub may_work: bool,
     pub may_cancel: bool,
+    /// Whether its report needs two readers (one writes, another signs).
+    pub double_sign: bool,
 }
 
 /// Which orders a list shows.
@@ -437,13 +439,20 @@ impl App {
         let events = self.store.exam_order_events(id).await?;
         let results = self.store.lab_results_of_order(id).await?;
         let studies = self.store.studies_of_order(id).await?;
-        // an unsigned report, and the drafts before a signature, are the centre's alone
+        // an unsigned report, the drafts before a signature and an amendment drafted
+        // beside a signed report are the centre's alone
         let centre = works_centre(ctx, &order);
         let report = self
             .store
             .exam_report(id)
             .await?
-            .filter(|r| centre || r.status.signed());
+            .filter(|r| centre || r.status.signed())
+            .map(|mut r| {
+                if !centre {
+                    r.pending = None;
+                }
+                r
+            });
         let mut report_versions = match &report {
             Some(r) => self.store.exam_report_versions(r.id).await?,
             None => Vec::new(),
@@ -453,6 +462,7 @@ impl App {
         Ok(OrderView {
             may_work: works_centre(ctx, &order),
             may_cancel: may_cancel(ctx, &order),
+            double_sign: super::reading::double_sign_of(&order.item_code, order.priority),
             resident_name: resident.record.name,
             order,
             events,

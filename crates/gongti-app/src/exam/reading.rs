@@ -2,13 +2,16 @@
 //! readers see the imaging and ECG orders whose images arrived, each against its
 //! turnaround target, claim one (or release it), write the preliminary report and sign
 //! it off — a second reader where the modality's rule asks for two —, and amend a
-//! signed one. Signing completes the order, which the ordering doctor then sees.
+//! signed one (drafted by one reader and signed by another where two are asked for;
+//! the draft waits on the worklist beside the signed report, which stands meanwhile).
+//! Signing completes the order, which the ordering doctor then sees.
 
 use gongti_core::audit::Outcome;
 use gongti_core::exam::critical::{CriticalFindings, ExamParams};
 use gongti_core::exam::orders::{Catalogue, Category, OrderStatus};
 use gongti_core::exam::reading::{
-    ReadingRules, ReportRefusal, ReportStep, Signer, Turnaround, take_report, turnaround,
+    ReadingRules, ReportRefusal, ReportState, ReportStatus, ReportStep, Signer, Taken, Turnaround,
+    take_report, turnaround,
 };
 use gongti_core::role::Role;
 use gongti_store::{ReadingItem, ReportCritical, ReportRecord, ReportWrite};
@@ -26,7 +29,10 @@ pub struct ReadingView {
 }
 
 /// The reading rule of an order: its item's modality and its priority.
-fn double_sign_of(item_code: &str, priority: gongti_core::exam::orders::Priority) -> bool {
+pub(crate) fn double_sign_of(
+    item_code: &str,
+    priority: gongti_core::exam::orders::Priority,
+) -> bool {
     Catalogue::builtin()
         .get(item_code)
         .and_then(|i| ReadingRules::builtin().rule(&i.modality, priority))
@@ -117,10 +123,11 @@ impl App {
         Ok(())
     }
 
-    /// Writes the order's report: a draft (初审) or a signature (审核签发, or an
-    /// amendment of a signed report). Only the centre's readers; a draft over another
-    /// reader's claim is refused; the signer must be qualified, and a second person
-    /// where the modality's rule says.
+    /// Writes the order's report: a draft (初审, or an amendment's draft once it is
+    /// signed) or a signature (审核签发, or an amendment of a signed report). Only the
+    /// centre's readers; a draft over another reader's claim on an exam being read is
+    /// refused; the signer must be qualified, and a second person where the modality's
+    /// rule says.
     pub async fn write_report(
         &self,
         ctx: &Ctx,
@@ -169,6 +176,7 @@ impl App {
             return Err(self.refuse(entry, AppError::Conflict("order_status")).await);
         }
         if step == ReportStep::Draft
+            && order.status == OrderStatus::InProgress
             && order
                 .reader_staff_id
                 .is_some_and(|r| r != ctx.principal.staff_id)
@@ -199,14 +207,31 @@ impl App {
             licensed: staff.licence_number.is_some(),
         };
         let double_sign = double_sign_of(&order.item_code, order.priority);
-        let as_drafted = current.as_ref().is_some_and(|r| {
-            r.findings == findings.trim()
-                && r.impression == impression.trim()
-                && r.critical_code.as_deref() == critical.map(|f| f.code.as_str())
+        // the text sent is the one stored: the amendment's drafted beside a signed
+        // report, else the report's
+        let critical_code = critical.map(|f| f.code.as_str());
+        let as_drafted = current.as_ref().is_some_and(|r| match &r.pending {
+            Some(p) if r.status.signed() => {
+                p.findings == findings.trim()
+                    && p.impression == impression.trim()
+                    && p.critical_code.as_deref() == critical_code
+            }
+            _ => {
+                r.findings == findings.trim()
+                    && r.impression == impression.trim()
+                    && r.critical_code.as_deref() == critical_code
+            }
         });
+        let state = ReportState {
+            status: current.as_ref().map(|r| r.status),
+            author: current.as_ref().map(|r| r.author_staff_id),
+            amendment_author: current
+                .as_ref()
+                .and_then(|r| r.pending.as_ref())
+                .map(|p| p.author_staff_id),
+        };
         let to = match take_report(
-            current.as_ref().map(|r| r.status),
-            current.as_ref().map(|r| r.author_staff_id),
+            state,
             step,
             signer,
             double_sign,
@@ -237,6 +262,16 @@ impl App {
             to.code(),
             reach.detail.unwrap_or_default()
         ));
+        // the author a signature names: the preliminary report's, the amendment's when
+        // it is signed as drafted, else the signer, who wrote the text
+        let author_staff_id = match (to, &current) {
+            (Taken::Report(ReportStatus::Final), Some(r)) => r.author_staff_id,
+            (Taken::Report(ReportStatus::Amended), Some(r)) => match &r.pending {
+                Some(p) if as_drafted => p.author_staff_id,
+                _ => ctx.principal.staff_id,
+            },
+            _ => ctx.principal.staff_id,
+        };
         let now_us = self.now_us();
         let done = self
             .store
@@ -244,10 +279,11 @@ impl App {
                 &ReportWrite {
                     order_id,
                     from_version: current.as_ref().map(|r| r.version),
-                    status: to,
+                    taken: to,
                     findings: findings.trim(),
                     impression: impression.trim(),
                     staff_id: ctx.principal.staff_id,
+                    author_staff_id,
                     now_us,
                     critical: critical.map(|f| ReportCritical {
                         code: &f.code,

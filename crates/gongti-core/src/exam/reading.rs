@@ -182,7 +182,8 @@ impl ReportStatus {
 /// What a reader does with a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportStep {
-    /// Saves the text as the preliminary report (初审).
+    /// Saves the text as the preliminary report (初审), or — once the report is
+    /// signed — as a draft of its amendment, kept beside the signed report.
     Draft,
     /// Signs the report off (审核签发), or signs an amendment of a final one.
     Sign,
@@ -202,14 +203,15 @@ pub enum ReportRefusal {
     TextRequired,
     /// A signer needs a licence and the years of a qualified reader.
     NotQualified,
-    /// Where two signers are required, the preliminary report's author may not sign it.
+    /// Where two signers are required, the author of the preliminary report (or of the
+    /// amendment) may not sign it.
     SecondSignerRequired,
-    /// A signed report is changed only by an amendment (signed), not drafted over.
-    AlreadySigned,
-    /// Where two signers are required, the second signs the preliminary report as it
-    /// was written (changes go back to a draft), and a signed report is not amended
-    /// by one person.
+    /// Where two signers are required, the second signs the preliminary report (or the
+    /// amendment) as it was written: changes go back to a draft.
     SignAsDrafted,
+    /// Where two signers are required, a signed report is amended by a draft of the
+    /// amendment that another reader signs, not by one person's signature.
+    AmendmentDraftRequired,
 }
 
 impl ReportRefusal {
@@ -218,10 +220,47 @@ impl ReportRefusal {
             ReportRefusal::TextRequired => "report_text_required",
             ReportRefusal::NotQualified => "not_a_qualified_reader",
             ReportRefusal::SecondSignerRequired => "second_signer_required",
-            ReportRefusal::AlreadySigned => "report_signed",
             ReportRefusal::SignAsDrafted => "sign_as_drafted",
+            ReportRefusal::AmendmentDraftRequired => "amendment_draft_required",
         }
     }
+}
+
+/// What a step makes of the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// The report itself now has this status.
+    Report(ReportStatus),
+    /// A draft amendment of the signed report, kept beside it: the signed text stands
+    /// (and is what the ordering doctor reads) until the amendment is signed.
+    AmendmentDraft,
+}
+
+impl Taken {
+    /// The status of the version this step keeps (an amendment's draft is a
+    /// preliminary version).
+    pub fn version_status(self) -> ReportStatus {
+        match self {
+            Taken::Report(s) => s,
+            Taken::AmendmentDraft => ReportStatus::Preliminary,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Taken::Report(s) => s.code(),
+            Taken::AmendmentDraft => "amendment-draft",
+        }
+    }
+}
+
+/// The state a step is decided on: the report's status (`None`: no report yet), who
+/// wrote it, and who drafted the amendment waiting beside a signed one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReportState {
+    pub status: Option<ReportStatus>,
+    pub author: Option<i64>,
+    pub amendment_author: Option<i64>,
 }
 
 fn text_ok(t: &str) -> bool {
@@ -229,51 +268,52 @@ fn text_ok(t: &str) -> bool {
     (1..=REPORT_TEXT_MAX_CHARS).contains(&n)
 }
 
-/// The report's status after `step` by `signer`, from `current` (`None`: no report yet,
-/// with `author` the staff who wrote the preliminary one; `as_drafted`: the text sent
-/// is the stored one). DOMAIN.md §8: preliminary → final by a qualified reader →
-/// amended; where `double_sign`, two different people: one writes, the other signs
-/// the text as written — so a double-signed report is not amended by one person (an
-/// amendment there is refused until amendments have their own draft).
-#[allow(clippy::too_many_arguments)]
+/// What `step` by `signer` makes of the report in `state` (`as_drafted`: the text sent
+/// is the stored draft — the amendment's where one waits, else the report's).
+/// DOMAIN.md §8: preliminary → final by a qualified reader → amended; where
+/// `double_sign`, two different people: one writes, the other signs the text as written
+/// — the preliminary report, and likewise an amendment, which one reader drafts beside
+/// the signed report and another signs. Where one signer suffices, a qualified reader
+/// may amend and sign at once, or draft the amendment first.
 pub fn take_report(
-    current: Option<ReportStatus>,
-    author: Option<i64>,
+    state: ReportState,
     step: ReportStep,
     signer: Signer,
     double_sign: bool,
     as_drafted: bool,
     findings: &str,
     impression: &str,
-) -> Result<ReportStatus, ReportRefusal> {
+) -> Result<Taken, ReportRefusal> {
+    use ReportStatus as S;
     if !text_ok(findings) || !text_ok(impression) {
         return Err(ReportRefusal::TextRequired);
     }
-    match (step, current) {
-        (ReportStep::Draft, None | Some(ReportStatus::Preliminary)) => {
-            Ok(ReportStatus::Preliminary)
-        }
-        (ReportStep::Draft, Some(_)) => Err(ReportRefusal::AlreadySigned),
-        (ReportStep::Sign, current) => {
+    let signed = state.status.is_some_and(S::signed);
+    match step {
+        ReportStep::Draft if signed => Ok(Taken::AmendmentDraft),
+        ReportStep::Draft => Ok(Taken::Report(S::Preliminary)),
+        ReportStep::Sign => {
             if !signer.licensed || signer.practice_years < FINAL_SIGNER_MIN_YEARS {
                 return Err(ReportRefusal::NotQualified);
             }
-            match current {
-                None if double_sign => Err(ReportRefusal::SecondSignerRequired),
-                Some(ReportStatus::Preliminary)
-                    if double_sign && author == Some(signer.staff_id) =>
-                {
-                    Err(ReportRefusal::SecondSignerRequired)
+            // who wrote the text being signed, where two signers are required
+            let written_by = if signed {
+                state.amendment_author
+            } else {
+                state.author
+            };
+            if double_sign {
+                match written_by {
+                    None if signed => return Err(ReportRefusal::AmendmentDraftRequired),
+                    None => return Err(ReportRefusal::SecondSignerRequired),
+                    Some(a) if a == signer.staff_id => {
+                        return Err(ReportRefusal::SecondSignerRequired);
+                    }
+                    Some(_) if !as_drafted => return Err(ReportRefusal::SignAsDrafted),
+                    Some(_) => {}
                 }
-                Some(ReportStatus::Preliminary) if double_sign && !as_drafted => {
-                    Err(ReportRefusal::SignAsDrafted)
-                }
-                None | Some(ReportStatus::Preliminary) => Ok(ReportStatus::Final),
-                Some(ReportStatus::Final | ReportStatus::Amended) if double_sign => {
-                    Err(ReportRefusal::SignAsDrafted)
-                }
-                Some(ReportStatus::Final | ReportStatus::Amended) => Ok(ReportStatus::Amended),
             }
+            Ok(Taken::Report(if signed { S::Amended } else { S::Final }))
         }
     }
 }
@@ -315,11 +355,12 @@ mod tests {
     }
 
     /// DOMAIN.md §8: preliminary → final by a qualified reader → amended; two
-    /// different signers where the rule says.
+    /// different signers where the rule says, for the report and for its amendment.
     #[test]
     fn the_report_signed_by_the_right_people() {
         use ReportRefusal as R;
         use ReportStatus as S;
+        use ReportStep::{Draft, Sign};
         let a = Signer {
             staff_id: 1,
             practice_years: 8,
@@ -336,142 +377,119 @@ mod tests {
             practice_years: 10,
             licensed: false,
         };
+        let state = |status, author, amendment_author| ReportState {
+            status,
+            author,
+            amendment_author,
+        };
+        let none = ReportState::default();
+        let draft_by_1 = state(Some(S::Preliminary), Some(1), None);
+        let final_by_1 = state(Some(S::Final), Some(1), None);
+        let amending_1 = state(Some(S::Final), Some(2), Some(1));
+        let amended_amending_3 = state(Some(S::Amended), Some(1), Some(3));
+        let ok = |s| Ok(Taken::Report(s));
+        // (state, step, signer, double signing, as drafted, what it makes)
         type Case = (
-            Option<S>,
-            Option<i64>,
+            ReportState,
             ReportStep,
             Signer,
             bool,
-            Result<S, R>,
+            bool,
+            Result<Taken, R>,
         );
         let cases: &[Case] = &[
+            // a draft by anyone of the centre, qualified or not
+            (none, Draft, junior, true, true, ok(S::Preliminary)),
+            (draft_by_1, Draft, junior, false, false, ok(S::Preliminary)),
+            // one signer: the first signature, with or without a draft, corrected or not
+            (none, Sign, a, false, true, ok(S::Final)),
+            (draft_by_1, Sign, a, false, true, ok(S::Final)),
+            (draft_by_1, Sign, a, false, false, ok(S::Final)),
+            (draft_by_1, Sign, junior, false, true, Err(R::NotQualified)),
+            (none, Sign, unlicensed, false, true, Err(R::NotQualified)),
+            // two signers: another person signs the draft as written
+            (none, Sign, a, true, true, Err(R::SecondSignerRequired)),
             (
-                None,
-                None,
-                ReportStep::Draft,
+                draft_by_1,
+                Sign,
+                a,
+                true,
+                true,
+                Err(R::SecondSignerRequired),
+            ),
+            (draft_by_1, Sign, b, true, true, ok(S::Final)),
+            (draft_by_1, Sign, b, true, false, Err(R::SignAsDrafted)),
+            // a signed report: a draft is an amendment's, kept beside it
+            (final_by_1, Draft, a, true, false, Ok(Taken::AmendmentDraft)),
+            (
+                final_by_1,
+                Draft,
                 junior,
-                true,
-                Ok(S::Preliminary),
+                false,
+                false,
+                Ok(Taken::AmendmentDraft),
             ),
-            (None, None, ReportStep::Sign, a, false, Ok(S::Final)),
+            (amending_1, Draft, b, true, false, Ok(Taken::AmendmentDraft)),
+            // one signer amends at once, or signs a drafted amendment (even their own)
+            (final_by_1, Sign, a, false, false, ok(S::Amended)),
+            (amending_1, Sign, a, false, true, ok(S::Amended)),
+            (amended_amending_3, Sign, b, false, false, ok(S::Amended)),
+            (final_by_1, Sign, junior, false, false, Err(R::NotQualified)),
+            // two signers: no amendment by one signature; the drafter does not sign it;
+            // another signs it as drafted
             (
-                None,
-                None,
-                ReportStep::Sign,
+                final_by_1,
+                Sign,
                 a,
                 true,
-                Err(R::SecondSignerRequired),
-            ),
-            (
-                Some(S::Preliminary),
-                Some(1),
-                ReportStep::Sign,
-                a,
                 true,
-                Err(R::SecondSignerRequired),
+                Err(R::AmendmentDraftRequired),
             ),
             (
-                Some(S::Preliminary),
-                Some(1),
-                ReportStep::Sign,
+                final_by_1,
+                Sign,
                 b,
                 true,
-                Ok(S::Final),
+                true,
+                Err(R::AmendmentDraftRequired),
             ),
             (
-                Some(S::Preliminary),
-                Some(1),
-                ReportStep::Sign,
+                amending_1,
+                Sign,
                 a,
-                false,
-                Ok(S::Final),
+                true,
+                true,
+                Err(R::SecondSignerRequired),
             ),
+            (amending_1, Sign, b, true, false, Err(R::SignAsDrafted)),
+            (amending_1, Sign, b, true, true, ok(S::Amended)),
+            (amended_amending_3, Sign, b, true, true, ok(S::Amended)),
             (
-                Some(S::Preliminary),
-                Some(3),
-                ReportStep::Sign,
-                junior,
-                false,
-                Err(R::NotQualified),
-            ),
-            (
-                None,
-                None,
-                ReportStep::Sign,
+                amending_1,
+                Sign,
                 unlicensed,
-                false,
-                Err(R::NotQualified),
-            ),
-            (
-                Some(S::Final),
-                Some(1),
-                ReportStep::Sign,
-                a,
                 true,
-                Err(R::SignAsDrafted),
-            ),
-            (
-                Some(S::Final),
-                Some(1),
-                ReportStep::Sign,
-                a,
-                false,
-                Ok(S::Amended),
-            ),
-            (
-                Some(S::Amended),
-                Some(1),
-                ReportStep::Sign,
-                b,
-                false,
-                Ok(S::Amended),
-            ),
-            (
-                Some(S::Final),
-                Some(1),
-                ReportStep::Draft,
-                a,
-                false,
-                Err(R::AlreadySigned),
+                true,
+                Err(R::NotQualified),
             ),
         ];
-        for (current, author, step, signer, double, want) in cases {
-            let got = take_report(
-                *current, *author, *step, *signer, *double, true, "所见", "印象",
-            );
+        for (i, (state, step, signer, double, as_drafted, want)) in cases.iter().enumerate() {
+            let got = take_report(*state, *step, *signer, *double, *as_drafted, "所见", "印象");
             assert_eq!(
                 got, *want,
-                "{current:?} {step:?} by {} {double}",
+                "case {i}: {state:?} {step:?} by {} double {double}",
                 signer.staff_id
             );
         }
         assert_eq!(
-            take_report(None, None, ReportStep::Draft, a, false, true, " ", "印象"),
+            take_report(none, Draft, a, false, true, " ", "印象"),
             Err(R::TextRequired)
         );
-        // the second signer of a CT signs the draft as written, not a text of their own
-        let rewritten = take_report(
-            Some(S::Preliminary),
-            Some(1),
-            ReportStep::Sign,
-            b,
-            true,
-            false,
-            "另写",
-            "另写",
+        assert_eq!(
+            take_report(final_by_1, Draft, a, false, true, "所见", ""),
+            Err(R::TextRequired)
         );
-        assert_eq!(rewritten, Err(R::SignAsDrafted));
-        // where one signer suffices, the signer may correct the draft as they sign
-        let corrected = take_report(
-            Some(S::Preliminary),
-            Some(1),
-            ReportStep::Sign,
-            a,
-            false,
-            false,
-            "改",
-            "改",
-        );
-        assert_eq!(corrected, Ok(S::Final));
+        assert_eq!(Taken::AmendmentDraft.version_status(), S::Preliminary);
+        assert_eq!(Taken::Report(S::Amended).version_status(), S::Amended);
     }
 }

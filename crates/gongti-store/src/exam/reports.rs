@@ -4,7 +4,7 @@
 //! transaction, which the ordering doctor then sees.
 
 use gongti_core::audit::AuditEntry;
-use gongti_core::exam::reading::ReportStatus;
+use gongti_core::exam::reading::{ReportStatus, Taken};
 
 use super::orders::{CENTRE_ACCESS_AFTER_US, ExamOrderRecord};
 use crate::outbox::stage_audit;
@@ -28,6 +28,20 @@ pub struct ReportRecord {
     pub signed_at_us: Option<i64>,
     /// The critical finding the report carries (`data/exam/critical_findings.tsv`).
     pub critical_code: Option<String>,
+    /// The amendment drafted beside the signed report, waiting for its signature (the
+    /// centre's alone to read).
+    pub pending: Option<PendingAmendment>,
+}
+
+/// A signed report's amendment as drafted, not yet signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingAmendment {
+    pub findings: String,
+    pub impression: String,
+    pub critical_code: Option<String>,
+    pub author_staff_id: i64,
+    pub author_name: String,
+    pub at_us: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,14 +56,18 @@ pub struct ReportVersionRecord {
 }
 
 /// A report written: guarded by the version it was decided on (`None`: no report yet).
+/// An amendment's draft is kept beside the signed report; a signature makes the text
+/// the report's, names `author_staff_id` its author and `staff_id` its signer, and
+/// ends any amendment drafted.
 #[derive(Debug, Clone, Copy)]
 pub struct ReportWrite<'a> {
     pub order_id: i64,
     pub from_version: Option<i64>,
-    pub status: ReportStatus,
+    pub taken: Taken,
     pub findings: &'a str,
     pub impression: &'a str,
     pub staff_id: i64,
+    pub author_staff_id: i64,
     pub now_us: i64,
     pub critical: Option<ReportCritical<'a>>,
 }
@@ -67,17 +85,22 @@ pub struct ReportCritical<'a> {
     pub due_at_us: i64,
 }
 
-/// An order on the reading worklist, with when its images arrived.
+/// An order on the reading worklist, with when its images arrived (or, for a signed
+/// report's amendment waiting for its signature, when it was drafted).
 #[derive(Debug, Clone)]
 pub struct ReadingItem {
     pub order: ExamOrderRecord,
     pub arrived_at_us: i64,
     pub report_status: Option<ReportStatus>,
+    pub amendment_pending: bool,
 }
 
 const REPORT_COLUMNS: &str = "r.id, r.order_id, r.status, r.findings, r.impression, r.author_staff_id, \
      a.name AS author_name, r.signer_staff_id, g.name AS signer_name, r.version, r.created_at_us, \
-     r.changed_at_us, r.signed_at_us, r.critical_code";
+     r.changed_at_us, r.signed_at_us, r.critical_code, r.pending_findings, r.pending_impression, \
+     r.pending_critical_code, r.pending_author_staff_id, p.name AS pending_author_name, r.pending_at_us";
+const REPORT_FROM: &str = "FROM exam_reports r JOIN staff a ON a.id = r.author_staff_id \
+     LEFT JOIN staff g ON g.id = r.signer_staff_id LEFT JOIN staff p ON p.id = r.pending_author_staff_id";
 
 fn report(row: &impl RowExt) -> Result<ReportRecord> {
     Ok(ReportRecord {
@@ -96,6 +119,17 @@ fn report(row: &impl RowExt) -> Result<ReportRecord> {
         changed_at_us: row.i64("changed_at_us")?,
         signed_at_us: row.opt_i64("signed_at_us")?,
         critical_code: row.opt_text("critical_code")?,
+        pending: match row.opt_i64("pending_author_staff_id")? {
+            None => None,
+            Some(author_staff_id) => Some(PendingAmendment {
+                findings: row.text("pending_findings")?,
+                impression: row.text("pending_impression")?,
+                critical_code: row.opt_text("pending_critical_code")?,
+                author_staff_id,
+                author_name: row.text("pending_author_name")?,
+                at_us: row.i64("pending_at_us")?,
+            }),
+        },
     })
 }
 
@@ -199,14 +233,18 @@ impl Store {
     }
 
     /// An institution's reading worklist: its centres' imaging and ECG orders in
-    /// progress whose images arrived, oldest arrival first.
+    /// progress whose images arrived, and its signed reports with an amendment waiting
+    /// for its signature; oldest first.
     pub async fn reading_worklist(&self, institution_id: i64) -> Result<Vec<ReadingItem>> {
         let sql = format!(
-            "SELECT {}, (SELECT MIN(x.received_at_us) FROM exam_studies x WHERE x.order_id = o.id) AS arrived_at_us,
-                 (SELECT r.status FROM exam_reports r WHERE r.order_id = o.id) AS report_status
+            "SELECT {}, COALESCE(r.pending_at_us,
+                     (SELECT MIN(x.received_at_us) FROM exam_studies x WHERE x.order_id = o.id)) AS arrived_at_us,
+                 r.status AS report_status, r.pending_at_us
              {}
-             WHERE o.centre_institution_id = $1 AND o.status = 'in-progress' AND o.category <> 'lab'
-               AND EXISTS (SELECT 1 FROM exam_studies x WHERE x.order_id = o.id)
+             LEFT JOIN exam_reports r ON r.order_id = o.id
+             WHERE o.centre_institution_id = $1 AND o.category <> 'lab'
+               AND ((o.status = 'in-progress' AND EXISTS (SELECT 1 FROM exam_studies x WHERE x.order_id = o.id))
+                    OR o.id IN (SELECT p.order_id FROM exam_reports p WHERE p.pending_at_us IS NOT NULL))
              ORDER BY arrived_at_us, o.id LIMIT 500",
             super::orders::ORDER_COLUMNS,
             super::orders::ORDER_FROM
@@ -222,6 +260,7 @@ impl Store {
                             .ok_or_else(|| StoreError::Corrupt("report status".into()))
                     })
                     .transpose()?,
+                amendment_pending: row.opt_i64("pending_at_us")?.is_some(),
             })
         }
         on_read!(self, pool => {
@@ -230,10 +269,7 @@ impl Store {
     }
 
     pub async fn exam_report(&self, order_id: i64) -> Result<Option<ReportRecord>> {
-        let sql = format!(
-            "SELECT {REPORT_COLUMNS} FROM exam_reports r JOIN staff a ON a.id = r.author_staff_id
-             LEFT JOIN staff g ON g.id = r.signer_staff_id WHERE r.order_id = $1"
-        );
+        let sql = format!("SELECT {REPORT_COLUMNS} {REPORT_FROM} WHERE r.order_id = $1");
         on_read!(self, pool => {
             sqlx::query(trusted(&sql)).bind(order_id).fetch_optional(pool).await?.as_ref().map(report).transpose()
         })
@@ -251,7 +287,9 @@ impl Store {
     /// meanwhile. A signed report completes its order (the centre keeps access for
     /// [`CENTRE_ACCESS_AFTER_US`]).
     pub async fn write_exam_report(&self, w: &ReportWrite<'_>, audit: &AuditEntry) -> Result<bool> {
-        let signed = w.status.signed();
+        let status = w.taken.version_status();
+        let signed = status.signed();
+        let amendment_draft = w.taken == Taken::AmendmentDraft;
         let critical_code = w.critical.map(|c| c.code);
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -263,8 +301,8 @@ impl Store {
                          VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7, $8, $9)
                          ON CONFLICT (order_id) DO NOTHING RETURNING id",
                     )
-                    .bind(w.order_id).bind(w.status.code()).bind(w.findings).bind(w.impression)
-                    .bind(w.staff_id).bind(signed.then_some(w.staff_id)).bind(w.now_us)
+                    .bind(w.order_id).bind(status.code()).bind(w.findings).bind(w.impression)
+                    .bind(w.author_staff_id).bind(signed.then_some(w.staff_id)).bind(w.now_us)
                     .bind(signed.then_some(w.now_us)).bind(critical_code)
                     .fetch_optional(&mut *tx).await?;
                     match made {
@@ -273,19 +311,29 @@ impl Store {
                     }
                 }
                 Some(from) => {
-                    // a draft over a draft keeps its author; a signature names its signer
-                    let sql = if signed {
+                    // a draft over a draft names its writer; a signature names its signer
+                    // and ends the amendment drafted; an amendment's draft waits beside
+                    // the signed report
+                    let sql = if amendment_draft {
+                        "UPDATE exam_reports SET pending_findings = $4, pending_impression = $5,
+                             pending_critical_code = $8, pending_author_staff_id = $6, pending_at_us = $7,
+                             version = version + 1, changed_at_us = $7
+                         WHERE order_id = $1 AND version = $2 AND status <> $3 AND $9 > 0 RETURNING id"
+                    } else if signed {
                         "UPDATE exam_reports SET status = $3, findings = $4, impression = $5, signer_staff_id = $6,
-                             version = version + 1, changed_at_us = $7, signed_at_us = $7, critical_code = $8
+                             author_staff_id = $9, version = version + 1, changed_at_us = $7, signed_at_us = $7,
+                             critical_code = $8, pending_findings = NULL, pending_impression = NULL,
+                             pending_critical_code = NULL, pending_author_staff_id = NULL, pending_at_us = NULL
                          WHERE order_id = $1 AND version = $2 RETURNING id"
                     } else {
                         "UPDATE exam_reports SET status = $3, findings = $4, impression = $5, author_staff_id = $6,
                              version = version + 1, changed_at_us = $7, critical_code = $8
-                         WHERE order_id = $1 AND version = $2 RETURNING id"
+                         WHERE order_id = $1 AND version = $2 AND status = $3 AND $9 > 0 RETURNING id"
                     };
                     let updated: Option<(i64,)> = sqlx::query_as(sql)
-                        .bind(w.order_id).bind(from).bind(w.status.code()).bind(w.findings)
+                        .bind(w.order_id).bind(from).bind(status.code()).bind(w.findings)
                         .bind(w.impression).bind(w.staff_id).bind(w.now_us).bind(critical_code)
+                        .bind(w.author_staff_id)
                         .fetch_optional(&mut *tx).await?;
                     match updated {
                         Some((id,)) => id,
@@ -293,14 +341,26 @@ impl Store {
                     }
                 }
             };
-            sqlx::query(
+            let version_sql = if amendment_draft {
                 "INSERT INTO exam_report_versions (report_id, version, status, findings, impression, staff_id, at_us,
                      critical_code)
-                 SELECT id, version, status, findings, impression, $2, $3, critical_code FROM exam_reports WHERE id = $1",
-            )
+                 SELECT id, version, 'preliminary', pending_findings, pending_impression, $2, $3, pending_critical_code
+                 FROM exam_reports WHERE id = $1"
+            } else {
+                "INSERT INTO exam_report_versions (report_id, version, status, findings, impression, staff_id, at_us,
+                     critical_code)
+                 SELECT id, version, status, findings, impression, $2, $3, critical_code FROM exam_reports WHERE id = $1"
+            };
+            sqlx::query(version_sql)
             .bind(report_id).bind(w.staff_id).bind(w.now_us)
             .execute(&mut *tx).await?;
-            let critical_id = keep_report_critical_in!(tx, w);
+            // an amendment's draft naming a critical finding notifies at once; one naming
+            // none leaves the signed report's finding as it is until it is signed
+            let critical_id = if amendment_draft && w.critical.is_none() {
+                None
+            } else {
+                keep_report_critical_in!(tx, w)
+            };
             if signed {
                 // the ordering institution's system gets the signed version (`exam::outbox`)
                 sqlx::query(

@@ -98,16 +98,21 @@ fn find_worklist_as(
 
 /// A diagnosing doctor of the test region's hospital, signed in.
 pub(crate) async fn reader_ctx(t: &TestApp) -> gongti_app::Ctx {
+    reader_named(t, "reader", "读片医生").await
+}
+
+/// Another diagnosing doctor of the test hospital, signed in as `username`.
+pub(crate) async fn reader_named(t: &TestApp, username: &str, name: &str) -> gongti_app::Ctx {
     let staff = t
         .store
         .insert_staff(
             &gongti_store::NewStaff {
-                name: "读片医生".into(),
+                name: name.into(),
                 role: gongti_core::role::Role::ExamReader,
                 institution_id: Some(t.hospital),
                 district_code: Some("120101".into()),
                 department_id: None,
-                licence_number: Some("L-reader".into()),
+                licence_number: Some(format!("L-{username}")),
                 title: Some("主治医师".into()),
                 practice_years: 6,
             },
@@ -117,10 +122,10 @@ pub(crate) async fn reader_ctx(t: &TestApp) -> gongti_app::Ctx {
         .await
         .unwrap();
     t.app
-        .create_user("reader", crate::support::PASSWORD, staff.id)
+        .create_user(username, crate::support::PASSWORD, staff.id)
         .await
         .unwrap();
-    let token = t.token("reader").await;
+    let token = t.token(username).await;
     gongti_app::Ctx {
         principal: t.app.authenticate(&token).await.unwrap().principal,
         request_id: None,

@@ -24,6 +24,7 @@ mod consultations;
 mod contracts;
 mod dispensing;
 mod errors;
+mod exam_amendments;
 mod exam_critical_findings;
 mod exam_ecg;
 mod exam_orders;

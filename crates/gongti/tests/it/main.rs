@@ -191,6 +191,7 @@ async fn the_demo_holds_the_cloud_examination_day() {
     assert_eq!(status_of("HBA1C"), Some(OrderStatus::Completed));
     assert_eq!(status_of("XR-CHEST"), Some(OrderStatus::Received));
     assert_eq!(status_of("ECG-12"), Some(OrderStatus::Accepted));
+    assert_eq!(status_of("CT-HEAD"), Some(OrderStatus::Accepted));
     let hba1c = orders.iter().find(|o| o.item_code == "HBA1C").unwrap();
     let results = store.lab_results_of_order(hba1c.id).await.unwrap();
     assert!(

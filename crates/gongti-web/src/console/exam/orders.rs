@@ -483,6 +483,9 @@ async fn worklist_page(
     layout(&c, title, body).into_response()
 }
 
+/// What `?report=` says after an amendment's draft was saved.
+const AMENDMENT_DRAFT: &str = "amendment-draft";
+
 #[derive(Deserialize, Default)]
 struct OrderParams {
     placed: Option<u8>,
@@ -524,6 +527,7 @@ async fn render_order_with(
         h1 { (item_label(l, &o.item_code)) " · " a href=(format!("/residents/{}/exams", o.resident_id)) { (v.resident_name) } }
         @if q.placed.is_some() { p.saved role="status" { (l.t("检查检验单已提交至 ", "Order sent to ")) (o.centre_name) } }
         @if let Some(done) = q.done.as_deref().and_then(OrderStatus::parse) { p.saved role="status" { (l.t("已处理，当前状态：", "Done; now: ")) (status_label(l, done)) } }
+        @if q.report.as_deref() == Some(AMENDMENT_DRAFT) { p.saved role="status" { (l.t("修订草稿已保存，待签发；已签发的报告在修订签发前保持不变。", "Amendment draft saved, waiting for its signature; the signed report stands until then.")) } }
         @if let Some(r) = q.report.as_deref().and_then(gongti_core::exam::reading::ReportStatus::parse) { p.saved role="status" { (l.t("报告已保存：", "Report saved: ")) (l.t(r.label_zh(), r.label_en())) } }
         @if let Some(p) = problem { (p) }
         div.card {
@@ -687,7 +691,6 @@ fn report_section(
     v: &gongti_app::exam::orders::OrderView,
     sent: Option<&ReportFields>,
 ) -> Markup {
-    use gongti_core::exam::reading::ReportStatus;
     let o = &v.order;
     let r = v.report.as_ref();
     let (findings, impression, critical) = match (sent, r) {
@@ -696,13 +699,23 @@ fn report_section(
             f.impression.as_str(),
             f.critical.as_str(),
         ),
-        (None, Some(r)) => (
-            r.findings.as_str(),
-            r.impression.as_str(),
-            r.critical_code.as_deref().unwrap_or(""),
-        ),
+        // the amendment drafted beside a signed report is what is worked on
+        (None, Some(r)) => match &r.pending {
+            Some(p) => (
+                p.findings.as_str(),
+                p.impression.as_str(),
+                p.critical_code.as_deref().unwrap_or(""),
+            ),
+            None => (
+                r.findings.as_str(),
+                r.impression.as_str(),
+                r.critical_code.as_deref().unwrap_or(""),
+            ),
+        },
         (None, None) => ("", "", ""),
     };
+    let signed = r.is_some_and(|r| r.status.signed());
+    let pending = r.and_then(|r| r.pending.as_ref());
     let findings_table = CriticalFindings::builtin();
     let modality = gongti_core::exam::orders::Catalogue::builtin()
         .get(&o.item_code)
@@ -738,6 +751,19 @@ fn report_section(
                     }
                 }
             }
+            @if let Some(p) = pending {
+                div.amendment {
+                    h3 { (l.t("修订草稿（待签发）", "Amendment draft (not yet signed)")) }
+                    p.muted { (l.t("书写 ", "written by ")) (p.author_name) " " (local(p.at_us)) (l.t("。签发前，开单医生看到的仍是上面已签发的报告。", ". Until it is signed, the ordering doctor reads the signed report above.")) }
+                    h3 { (l.t("检查所见", "Findings")) }
+                    p.report-text { (p.findings) }
+                    h3 { (l.t("诊断意见", "Impression")) }
+                    p.report-text { strong { (p.impression) } }
+                    @if let Some(code) = &p.critical_code {
+                        p.critical-finding { strong.bad { (l.t("危急值：", "Critical finding: ")) (finding_label(code)) } }
+                    }
+                }
+            }
             @if editable {
                 div.actions {
                     @if o.reader_staff_id.is_none() {
@@ -760,12 +786,20 @@ fn report_section(
                             }
                         }
                     }
+                    @if v.double_sign {
+                        p.muted { (l.t("本检查须双人签发：一位医生书写报告或修订，另一位医生按原文签发。", "Two readers: one writes the report or its amendment, another signs it as written.")) }
+                    }
                     div.actions {
-                        @if r.is_none_or(|r| r.status == ReportStatus::Preliminary) {
+                        @if signed {
+                            button type="submit" name="step" value="draft" { (l.t("保存修订草稿", "Save amendment draft")) }
+                            @if pending.is_some() {
+                                button.primary type="submit" name="step" value="sign" { (l.t("签发修订", "Sign the amendment")) }
+                            } @else if !v.double_sign {
+                                button.primary type="submit" name="step" value="sign" { (l.t("修订并签发", "Amend and sign")) }
+                            }
+                        } @else {
                             button type="submit" name="step" value="draft" { (l.t("保存初审", "Save as preliminary")) }
-                        }
-                        button.primary type="submit" name="step" value="sign" {
-                            @if r.is_some_and(|r| r.status.signed()) { (l.t("修订并签发", "Amend and sign")) } @else { (l.t("审核签发", "Sign off")) }
+                            button.primary type="submit" name="step" value="sign" { (l.t("审核签发", "Sign off")) }
                         }
                     }
                 }
@@ -830,7 +864,14 @@ async fn report(
             Some(f.critical.as_str()),
         )
         .await;
-    let to = written.map(|r| format!("/exam-orders/{id}?report={}#report", r.status.code()));
+    let to = written.map(|r| {
+        let saved = if r.pending.is_some() {
+            AMENDMENT_DRAFT
+        } else {
+            r.status.code()
+        };
+        format!("/exam-orders/{id}?report={saved}#report")
+    });
     answer(&state, &c, id, to, c.lang.t("检查报告", "Report"), Some(&f)).await
 }
 
@@ -867,7 +908,10 @@ async fn reading_page(State(state): State<AppState>, c: Console) -> Response {
                             @if v.double_sign { br; span.muted { (l.t("须双签", "two signers")) } }
                         }
                         td { (o.reader_name.as_deref().unwrap_or("—")) }
-                        td { @match v.item.report_status { Some(s) => { (l.t(s.label_zh(), s.label_en())) } None => { span.muted { (l.t("未写", "none")) } } } }
+                        td {
+                            @if v.item.amendment_pending { strong { (l.t("修订待签发", "amendment to sign")) } }
+                            @else { @match v.item.report_status { Some(s) => { (l.t(s.label_zh(), s.label_en())) } None => { span.muted { (l.t("未写", "none")) } } } }
+                        }
                     }
                 }
             }
