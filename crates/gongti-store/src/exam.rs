@@ -26,7 +26,7 @@ pub use orders::{
     CENTRE_ACCESS_AFTER_US, CentreRecord, ExamOrderRecord, NewCentre, NewExamOrder,
     OrderEventRecord, OrderList, OrderStepWrite, PriorLabResult, RecognitionFigures,
 };
-pub use outbox::{Hl7OutEnd, Hl7OutRecord};
+pub use outbox::{Hl7OutEnd, Hl7OutRecord, OML, ORDER_CANCEL, ORDER_NEW, ORU};
 pub use reports::{
     PendingAmendment, ReadingItem, ReportCritical, ReportRecord, ReportVersionRecord, ReportWrite,
 };

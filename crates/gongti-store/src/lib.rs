@@ -65,9 +65,9 @@ pub use coverage_counts::ContractCoverage;
 pub use exam::{
     CENTRE_ACCESS_AFTER_US, CentreRecord, CriticalStepWrite, CriticalValueRecord, ExamOrderRecord,
     Hl7MessageRecord, Hl7OutEnd, Hl7OutRecord, LabIntake, NewCentre, NewExamOrder, NewHl7Message,
-    OrderEventRecord, OrderList, OrderStepWrite, PendingAmendment, PriorLabResult, ReadingItem,
-    Received, RecognitionFigures, ReportCritical, ReportRecord, ReportVersionRecord, ReportWrite,
-    StableStudy, StudyRecord, StudyTaken,
+    OML, ORDER_CANCEL, ORDER_NEW, ORU, OrderEventRecord, OrderList, OrderStepWrite,
+    PendingAmendment, PriorLabResult, ReadingItem, Received, RecognitionFigures, ReportCritical,
+    ReportRecord, ReportVersionRecord, ReportWrite, StableStudy, StudyRecord, StudyTaken,
 };
 pub use idempotency::IdempotentStart;
 pub use import::{

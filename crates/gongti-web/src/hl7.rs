@@ -647,6 +647,92 @@ pub fn report_oru(r: &ReportOru<'_>) -> String {
     out
 }
 
+/// A laboratory order as the laboratory's system gets it (DOMAIN.md §8: "the order as
+/// ORM^O01/OML^O21 to a laboratory system that wants it").
+#[derive(Debug, Clone)]
+pub struct OrderOml<'a> {
+    pub control_id: &'a str,
+    /// The ordering institution's code (MSH-4) and the laboratory's (MSH-6).
+    pub sending_facility: &'a str,
+    pub receiving_facility: &'a str,
+    pub now: OffsetDateTime,
+    pub id_number: &'a str,
+    pub name: &'a str,
+    pub birth_date: time::Date,
+    /// `M` or `F` (HL7 table 0001).
+    pub sex: &'a str,
+    /// The doctor cancelled it (ORC-1 `CA`); else a new order (`NW`).
+    pub cancel: bool,
+    pub placer_number: &'a str,
+    pub ordered_at: OffsetDateTime,
+    /// The ordering doctor: Gongti's staff id and name (ORC-12, OBR-16).
+    pub orderer_id: i64,
+    pub orderer_name: &'a str,
+    pub item_code: &'a str,
+    pub item_label: &'a str,
+    /// The item's LOINC code, when it has one (OBR-4's first triplet; the local code
+    /// is the alternate).
+    pub loinc: Option<&'a str>,
+    /// HL7 table 0485: `S` stat, `A` as soon as possible, `R` routine (TQ1-9).
+    pub priority: &'a str,
+    /// Why it is ordered (OBR-13).
+    pub indication: &'a str,
+    /// The specimen (HL7 table 0487) and its name (SPM-4).
+    pub specimen: Option<(&'a str, &'a str)>,
+}
+
+/// A laboratory order as an OML^O21 (v2.5.1, UTF-8): PID with the ID number under its
+/// OID — the identifier the laboratory's results are matched by —, ORC with the order
+/// control and the placer number (which the laboratory's ORU names back), TQ1 with the
+/// priority, OBR with the test and the indication, SPM with the specimen.
+pub fn order_oml(o: &OrderOml<'_>) -> String {
+    let mut out = format!(
+        "MSH|^~\\&|{OUR_APPLICATION}|{}||{}|{}||OML^O21^OML_O21|{}|P|2.5.1||||||UNICODE UTF-8\r",
+        escape(o.sending_facility),
+        escape(o.receiving_facility),
+        dtm(o.now),
+        escape(o.control_id),
+    );
+    out.push_str(&format!(
+        "PID|1||{}^^^&2.16.156.10011.1.3&ISO^ID||{}||{}|{}\r",
+        escape(o.id_number),
+        escape(o.name),
+        o.birth_date.to_string().replace('-', ""),
+        escape(o.sex),
+    ));
+    let orderer = format!("{}^{}", o.orderer_id, escape(o.orderer_name));
+    out.push_str(&format!(
+        "ORC|{}|{}|||||||{}|||{orderer}\r",
+        if o.cancel { "CA" } else { "NW" },
+        escape(o.placer_number),
+        dtm(o.ordered_at),
+    ));
+    out.push_str(&format!("TQ1|1||||||||{}\r", escape(o.priority)));
+    let local = format!("{}^{}^L", escape(o.item_code), escape(o.item_label));
+    let service = match o.loinc {
+        Some(loinc) => format!("{}^{}^LN^{local}", escape(loinc), escape(o.item_label)),
+        None => local,
+    };
+    // OBR-2 placer, OBR-4 the test, OBR-13 relevant clinical information, OBR-16 orderer
+    let mut obr: Vec<String> = vec![String::new(); 17];
+    obr[0] = "OBR".into();
+    obr[1] = "1".into();
+    obr[2] = escape(o.placer_number);
+    obr[4] = service;
+    obr[13] = escape(o.indication);
+    obr[16] = orderer;
+    out.push_str(&obr.join("|"));
+    out.push('\r');
+    if let Some((code, label)) = o.specimen {
+        out.push_str(&format!(
+            "SPM|1|||{}^{}^HL70487\r",
+            escape(code),
+            escape(label)
+        ));
+    }
+    out
+}
+
 /// The MSA of a system's acknowledgement: its code (AA, AE, AR …), the control id it
 /// acknowledges, its text; `None` when the bytes hold no MSA.
 pub fn read_ack(raw: &[u8]) -> Option<(String, String, String)> {
@@ -909,6 +995,66 @@ mod tests {
         // and our own reader takes it back
         let back = read_message(text.as_bytes(), "test", gongti_app::DISPLAY_OFFSET);
         assert_eq!(back.header.control_id, "GTO1");
+    }
+
+    #[test]
+    fn a_laboratory_order_as_the_laboratory_reads_it() {
+        let at = time::macros::datetime!(2026-12-05 06:30:00 UTC);
+        let o = OrderOml {
+            control_id: "GTO7",
+            sending_facility: "C1",
+            receiving_facility: "H1",
+            now: at,
+            id_number: "11010519491231002X",
+            name: "张秀英",
+            birth_date: time::macros::date!(1949 - 12 - 31),
+            sex: "F",
+            cancel: false,
+            placer_number: "C1-00000007",
+            ordered_at: at - time::Duration::minutes(5),
+            orderer_id: 12,
+            orderer_name: "王建国",
+            item_code: "HBA1C",
+            item_label: "糖化血红蛋白",
+            loinc: Some("4548-4"),
+            priority: "R",
+            indication: "2型糖尿病 季度复查|空腹",
+            specimen: Some(("BLD", "全血")),
+        };
+        let text = order_oml(&o);
+        let segments: Vec<&str> = text.trim_end_matches('\r').split('\r').collect();
+        let names: Vec<&str> = segments.iter().map(|s| &s[..3]).collect();
+        assert_eq!(names, ["MSH", "PID", "ORC", "TQ1", "OBR", "SPM"]);
+        let field = |seg: usize, n: usize| segments[seg].split('|').nth(n).unwrap_or("").to_owned();
+        let cases: &[(usize, usize, &str)] = &[
+            (0, 3, "C1"),
+            (0, 5, "H1"),
+            (0, 8, "OML^O21^OML_O21"),
+            (0, 9, "GTO7"),
+            (1, 3, "11010519491231002X^^^&2.16.156.10011.1.3&ISO^ID"),
+            (2, 1, "NW"),
+            (2, 2, "C1-00000007"),
+            (2, 9, "20261205142500+0800"),
+            (2, 12, "12^王建国"),
+            (3, 9, "R"),
+            (4, 2, "C1-00000007"),
+            (4, 4, "4548-4^糖化血红蛋白^LN^HBA1C^糖化血红蛋白^L"),
+            (4, 13, "2型糖尿病 季度复查\\F\\空腹"),
+            (4, 16, "12^王建国"),
+            (5, 4, "BLD^全血^HL70487"),
+        ];
+        for (seg, n, want) in cases {
+            assert_eq!(field(*seg, *n), *want, "{}-{n}", names[*seg]);
+        }
+        let cancelled = order_oml(&OrderOml {
+            cancel: true,
+            loinc: None,
+            specimen: None,
+            ..o
+        });
+        assert!(cancelled.contains("\rORC|CA|C1-00000007|"), "{cancelled}");
+        assert!(cancelled.contains("|HBA1C^糖化血红蛋白^L|"), "{cancelled}");
+        assert!(!cancelled.contains("SPM"));
     }
 
     #[test]

@@ -1,17 +1,18 @@
-//! The sender of signed reports to clinic systems over MLLP (DOMAIN.md §8): for each
+//! The sender of messages to institutions' systems over MLLP (DOMAIN.md §8): signed
+//! reports to the ordering clinic's, laboratory orders to the laboratory's. For each
 //! institution whose system Gongti is told of (`--hl7-send CODE=HOST:PORT`), the due
-//! messages are composed (`hl7::report_oru`) and written one by one on a connection,
-//! each waiting for its acknowledgement; the answer — or why there was none — goes back
-//! to the app, which ends the message or puts it off.
+//! messages are composed (`hl7::report_oru`, `hl7::order_oml`) and written one by one
+//! on a connection, each waiting for its acknowledgement; the answer — or why there
+//! was none — goes back to the app, which ends the message or puts it off.
 
 use std::time::Duration;
 
 use gongti_app::App;
-use gongti_app::exam::hl7_out::{Delivery, OutgoingReport};
+use gongti_app::exam::hl7_out::{Delivery, Outgoing, OutgoingOrder, OutgoingReport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::hl7::{ReportOru, read_ack, report_oru};
+use crate::hl7::{OrderOml, ReportOru, order_oml, read_ack, report_oru};
 use crate::mllp::{Frame, Framer, frame};
 
 /// How long connecting, writing a message or waiting for its answer may take.
@@ -29,12 +30,65 @@ pub struct Peer {
     pub address: String,
 }
 
-/// The ORU of a due message.
-pub fn compose(m: &OutgoingReport, now: time::OffsetDateTime) -> Vec<u8> {
-    let at = |us: i64| {
-        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
-            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+fn at(us: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+fn sex_code(sex: gongti_core::id_number::Sex) -> &'static str {
+    match sex {
+        gongti_core::id_number::Sex::Male => "M",
+        gongti_core::id_number::Sex::Female => "F",
+    }
+}
+
+/// The message of a due row: its control id and bytes.
+pub fn compose(m: &Outgoing, now: time::OffsetDateTime) -> (String, Vec<u8>) {
+    let control = format!("GTO{}", m.queued().id);
+    let bytes = match m {
+        Outgoing::Report(r) => compose_oru(r, &control, now),
+        Outgoing::Order(o) => compose_oml(o, &control, now),
     };
+    (control, bytes)
+}
+
+/// The OML of a laboratory order.
+fn compose_oml(m: &OutgoingOrder, control: &str, now: time::OffsetDateTime) -> Vec<u8> {
+    use gongti_core::exam::orders::Priority;
+    let item = gongti_core::exam::orders::Catalogue::builtin().get(&m.order.item_code);
+    let specimen = item
+        .and_then(|i| i.specimen)
+        .map(|s| (s.code(), s.label_zh()));
+    let oml = OrderOml {
+        control_id: control,
+        sending_facility: &m.placer_code,
+        receiving_facility: &m.centre_code,
+        now,
+        id_number: m.resident.id_number.as_str(),
+        name: &m.resident.name,
+        birth_date: m.resident.birth_date,
+        sex: sex_code(m.resident.sex),
+        cancel: m.cancel,
+        placer_number: &m.order.placer_number,
+        ordered_at: at(m.order.created_at_us),
+        orderer_id: m.order.ordered_by_staff_id,
+        orderer_name: &m.order.ordered_by_name,
+        item_code: &m.order.item_code,
+        item_label: item.map_or(m.order.item_code.as_str(), |i| i.label_zh.as_str()),
+        loinc: item.and_then(|i| i.loincs.first()).map(String::as_str),
+        priority: match m.order.priority {
+            Priority::Stat => "S",
+            Priority::Urgent => "A",
+            Priority::Routine => "R",
+        },
+        indication: &m.order.indication,
+        specimen,
+    };
+    order_oml(&oml).into_bytes()
+}
+
+/// The ORU of a signed report.
+fn compose_oru(m: &OutgoingReport, control: &str, now: time::OffsetDateTime) -> Vec<u8> {
     let item = gongti_core::exam::orders::Catalogue::builtin().get(&m.order.item_code);
     let finding = m.version.critical_code.as_deref().map(|code| {
         let label = gongti_core::exam::critical::CriticalFindings::builtin()
@@ -42,19 +96,15 @@ pub fn compose(m: &OutgoingReport, now: time::OffsetDateTime) -> Vec<u8> {
             .map_or(code, |f| f.label_zh.as_str());
         (code, label)
     });
-    let control = format!("GTO{}", m.queued.id);
     let oru = ReportOru {
-        control_id: &control,
+        control_id: control,
         sending_facility: &m.centre_code,
         receiving_facility: &m.clinic_code,
         now,
         id_number: m.resident.id_number.as_str(),
         name: &m.resident.name,
         birth_date: m.resident.birth_date,
-        sex: match m.resident.sex {
-            gongti_core::id_number::Sex::Male => "M",
-            gongti_core::id_number::Sex::Female => "F",
-        },
+        sex: sex_code(m.resident.sex),
         placer_number: &m.order.placer_number,
         accession_number: &m.order.accession_number,
         item_code: &m.order.item_code,
@@ -114,7 +164,7 @@ async fn exchange(stream: &mut TcpStream, message: &[u8], control: &str) -> Deli
 pub async fn deliver_once(app: &App, peers: &[Peer]) -> anyhow::Result<usize> {
     let mut answered = 0;
     for peer in peers {
-        let due = app.due_reports_out(peer.institution_id, BATCH).await?;
+        let due = app.due_messages_out(peer.institution_id, BATCH).await?;
         if due.is_empty() {
             continue;
         }
@@ -133,8 +183,8 @@ pub async fn deliver_once(app: &App, peers: &[Peer]) -> anyhow::Result<usize> {
                     problem: format!("{} cannot be reached", peer.address),
                 },
                 Some(s) => {
-                    let bytes = compose(m, app.now());
-                    exchange(s, &bytes, &format!("GTO{}", m.queued.id)).await
+                    let (control, bytes) = compose(m, app.now());
+                    exchange(s, &bytes, &control).await
                 }
             };
             if matches!(delivery, Delivery::Answered { .. }) {
@@ -143,7 +193,7 @@ pub async fn deliver_once(app: &App, peers: &[Peer]) -> anyhow::Result<usize> {
                 // the connection is not trusted after a failure
                 stream = None;
             }
-            app.report_out_delivered(m, &delivery).await?;
+            app.message_delivered(m, &delivery).await?;
         }
     }
     Ok(answered)

@@ -92,10 +92,11 @@ struct ServeArgs {
     /// GONGTI_ORTHANC_PASSWORD (never on the command line). Off unless given.
     #[arg(long, env = "GONGTI_ORTHANC_URL")]
     orthanc_url: Option<String>,
-    /// A clinic system that wants the signed reports of the orders its institution
-    /// placed, as HL7 ORU^R01 over MLLP: `INSTITUTION_CODE=HOST:PORT` (repeatable).
-    /// Each signed version is queued in its signature's transaction and sent until
-    /// the system acknowledges it. Off unless given.
+    /// An institution's system that wants HL7 over MLLP: the signed reports of the
+    /// orders its institution placed (ORU^R01) and the laboratory orders sent to its
+    /// centres (OML^O21): `INSTITUTION_CODE=HOST:PORT` (repeatable). Each message is
+    /// queued in its signature's or order's transaction and sent until the system
+    /// acknowledges it. Off unless given.
     #[arg(long = "hl7-send", env = "GONGTI_HL7_SEND", value_delimiter = ',')]
     hl7_send: Vec<String>,
     /// Start even though the audit chain fails its start-up check, for this
@@ -1024,7 +1025,7 @@ async fn bind_mllp(
     }
 }
 
-/// The clinic systems of `--hl7-send` (`CODE=HOST:PORT`), each code an institution's.
+/// The systems of `--hl7-send` (`CODE=HOST:PORT`), each code an institution's.
 async fn hl7_peers(app: &App, given: &[String]) -> anyhow::Result<Vec<gongti_web::hl7_out::Peer>> {
     let mut peers = Vec::new();
     for text in given.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {

@@ -1,13 +1,19 @@
-//! Signed reports to the ordering clinic's system (DOMAIN.md §8: "and, for a clinic
-//! system that expects it, as an HL7 ORU"). Each signed version is queued in the
-//! signature's transaction (`store::exam::outbox`); the sender (`web::hl7_out`) asks
-//! for an institution's due messages — each with what its ORU needs, read from the
-//! kept version —, writes them over MLLP and reports the system's answer here: an AA
-//! or a refusal ends the message with its audit record (a disclosure of the patient's
-//! record to that system), a failed connection puts it off, longer after each failure.
+//! Messages to institutions' systems (DOMAIN.md §8): signed reports to the ordering
+//! clinic's system ("and, for a clinic system that expects it, as an HL7 ORU"), and
+//! laboratory orders to the laboratory's system ("the order as ORM^O01/OML^O21 to a
+//! laboratory system that wants it"). Each signed version is queued in the signature's
+//! transaction, each laboratory order and its cancellation in the order's
+//! (`store::exam::outbox`); the sender (`web::hl7_out`) asks for an institution's due
+//! messages — each with what it carries, read from the kept version or the order —,
+//! writes them over MLLP and reports the system's answer here: an AA or a refusal ends
+//! the message with its audit record (a disclosure of the patient's record to that
+//! system), a failed connection puts it off, longer after each failure.
 
 use gongti_core::audit::{AuditEntry, Outcome};
-use gongti_store::{ExamOrderRecord, Hl7OutEnd, Hl7OutRecord, ReportVersionRecord, ResidentRecord};
+use gongti_store::{
+    ExamOrderRecord, Hl7OutEnd, Hl7OutRecord, OML, ORDER_CANCEL, ORU, ReportVersionRecord,
+    ResidentRecord,
+};
 
 use crate::{App, AppResult};
 
@@ -32,7 +38,43 @@ pub struct OutgoingReport {
     pub observed_at_us: Option<i64>,
 }
 
-/// What the clinic's system answered, or why nothing was answered.
+/// A due laboratory order (or its cancellation) with what its OML carries.
+#[derive(Debug, Clone)]
+pub struct OutgoingOrder {
+    pub queued: Hl7OutRecord,
+    pub order: ExamOrderRecord,
+    /// The doctor cancelled it (ORC-1 `CA`); else a new order (`NW`).
+    pub cancel: bool,
+    pub resident: ResidentRecord,
+    /// The ordering institution's code and the laboratory's.
+    pub placer_code: String,
+    pub centre_code: String,
+}
+
+/// A due message.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    Report(Box<OutgoingReport>),
+    Order(Box<OutgoingOrder>),
+}
+
+impl Outgoing {
+    pub fn queued(&self) -> &Hl7OutRecord {
+        match self {
+            Outgoing::Report(r) => &r.queued,
+            Outgoing::Order(o) => &o.queued,
+        }
+    }
+
+    pub fn order(&self) -> &ExamOrderRecord {
+        match self {
+            Outgoing::Report(r) => &r.order,
+            Outgoing::Order(o) => &o.order,
+        }
+    }
+}
+
+/// What the system answered, or why nothing was answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
     Answered { code: String, text: String },
@@ -49,13 +91,13 @@ pub fn retry_after_us(attempts: i64) -> i64 {
 
 impl App {
     /// The institution's due messages (the system's read, audited when each is sent).
-    pub async fn due_reports_out(
+    pub async fn due_messages_out(
         &self,
         institution_id: i64,
         limit: i64,
-    ) -> AppResult<Vec<OutgoingReport>> {
+    ) -> AppResult<Vec<Outgoing>> {
         let mut out = Vec::new();
-        let clinic = self.store.institution(institution_id).await?;
+        let receiver = self.store.institution(institution_id).await?;
         for queued in self
             .store
             .due_hl7_out(institution_id, self.now_us(), limit)
@@ -64,6 +106,22 @@ impl App {
             let Some(order) = self.store.exam_order(queued.order_id).await? else {
                 continue;
             };
+            let resident = self.store.resident(order.resident_id).await?;
+            if queued.message_type == OML {
+                let placer = self.store.institution(order.placer_institution_id).await?;
+                out.push(Outgoing::Order(Box::new(OutgoingOrder {
+                    cancel: queued.report_version == ORDER_CANCEL,
+                    queued,
+                    order,
+                    resident,
+                    placer_code: placer.code,
+                    centre_code: receiver.code.clone(),
+                })));
+                continue;
+            }
+            if queued.message_type != ORU {
+                continue;
+            }
             let Some(version) = self
                 .store
                 .exam_report_version(queued.order_id, queued.report_version)
@@ -74,8 +132,7 @@ impl App {
             let earlier = self.store.hl7_out_of_order(queued.order_id).await?;
             let amended = earlier
                 .iter()
-                .any(|e| e.report_version < queued.report_version);
-            let resident = self.store.resident(order.resident_id).await?;
+                .any(|e| e.message_type == ORU && e.report_version < queued.report_version);
             let centre = self.store.institution(order.centre_institution_id).await?;
             let observed_at_us = self
                 .store
@@ -84,16 +141,16 @@ impl App {
                 .iter()
                 .map(|s| s.received_at_us)
                 .min();
-            out.push(OutgoingReport {
+            out.push(Outgoing::Report(Box::new(OutgoingReport {
                 queued,
                 order,
                 version,
                 amended,
                 resident,
                 centre_code: centre.code,
-                clinic_code: clinic.code.clone(),
+                clinic_code: receiver.code.clone(),
                 observed_at_us,
-            });
+            })));
         }
         Ok(out)
     }
@@ -101,27 +158,30 @@ impl App {
     /// Records what became of a message: an answer ends it with its audit record
     /// (`hl7.send`, naming the patient and the receiving institution), a failure puts
     /// it off ([`retry_after_us`]).
-    pub async fn report_out_delivered(
-        &self,
-        m: &OutgoingReport,
-        delivery: &Delivery,
-    ) -> AppResult<()> {
+    pub async fn message_delivered(&self, m: &Outgoing, delivery: &Delivery) -> AppResult<()> {
         let now_us = self.now_us();
+        let queued = m.queued();
         match delivery {
             Delivery::Failed { problem } => {
-                let next = now_us + retry_after_us(m.queued.attempts + 1);
-                self.store
-                    .put_off_hl7_out(m.queued.id, next, problem)
-                    .await?;
+                let next = now_us + retry_after_us(queued.attempts + 1);
+                self.store.put_off_hl7_out(queued.id, next, problem).await?;
             }
             Delivery::Answered { code, text } => {
-                let mut entry = AuditEntry::system(now_us, "hl7.send", "ExamReport");
-                entry.resource_id = Some(m.order.id.to_string());
-                entry.patient_id = Some(m.order.resident_id);
-                entry.institution_id = Some(m.queued.institution_id);
+                let (resource_type, what) = match m {
+                    Outgoing::Report(r) => ("ExamReport", format!("version {}", r.version.version)),
+                    Outgoing::Order(o) => (
+                        "ExamOrder",
+                        (if o.cancel { "cancel" } else { "new" }).to_owned(),
+                    ),
+                };
+                let order = m.order();
+                let mut entry = AuditEntry::system(now_us, "hl7.send", resource_type);
+                entry.resource_id = Some(order.id.to_string());
+                entry.patient_id = Some(order.resident_id);
+                entry.institution_id = Some(queued.institution_id);
                 entry.detail = Some(format!(
-                    "{} order {} version {} to institution {}: {code}",
-                    m.queued.message_type, m.order.id, m.version.version, m.queued.institution_id
+                    "{} order {} {what} to institution {}: {code}",
+                    queued.message_type, order.id, queued.institution_id
                 ));
                 let end = if code == "AA" || code == "CA" {
                     Hl7OutEnd::Sent { ack_code: code }
@@ -134,7 +194,7 @@ impl App {
                 };
                 if self
                     .store
-                    .end_hl7_out(m.queued.id, end, now_us, &entry)
+                    .end_hl7_out(queued.id, end, now_us, &entry)
                     .await?
                 {
                     self.audit.flush().await?;

@@ -295,6 +295,17 @@ impl Store {
             )
             .bind(id).bind(n.staff_id).bind(n.now_us)
             .execute(&mut *tx).await?;
+            if n.category == Category::Lab {
+                // the laboratory's system gets the order (`exam::outbox`)
+                sqlx::query(
+                    "INSERT INTO hl7_outbox (institution_id, order_id, report_version, message_type, status,
+                         created_at_us, next_at_us)
+                     VALUES ($1, $2, $3, $4, 'pending', $5, $5)",
+                )
+                .bind(n.centre.institution_id).bind(id).bind(super::outbox::ORDER_NEW)
+                .bind(super::outbox::OML).bind(n.now_us)
+                .execute(&mut *tx).await?;
+            }
             let mut entries = created(audit, id);
             if let (Some(shown), Some(reason)) = (n.shown_result_id, reason) {
                 let (decision_id,): (i64,) = sqlx::query_as(
@@ -502,6 +513,20 @@ impl Store {
                     )
                     .bind(s.id).bind(s.now_us)
                     .execute(&mut *tx).await?;
+                    // a cancelled order the laboratory's system was sent is cancelled there
+                    // too (after the order itself: the sender keeps an order's messages in
+                    // order)
+                    if s.to == OrderStatus::Cancelled {
+                        sqlx::query(
+                            "INSERT INTO hl7_outbox (institution_id, order_id, report_version, message_type,
+                                 status, created_at_us, next_at_us)
+                             SELECT institution_id, order_id, $2, message_type, 'pending', $3, $3
+                             FROM hl7_outbox WHERE order_id = $1 AND message_type = $4 AND report_version = $5",
+                        )
+                        .bind(s.id).bind(super::outbox::ORDER_CANCEL).bind(s.now_us)
+                        .bind(super::outbox::OML).bind(super::outbox::ORDER_NEW)
+                        .execute(&mut *tx).await?;
+                    }
                 }
                 _ => {}
             }

@@ -1,8 +1,10 @@
-//! Messages to clinic systems (DOMAIN.md §8): each signed report version is queued for
-//! the ordering institution in the signature's transaction (`reports`); the sender
-//! takes the due rows of the institutions it knows a system for, and the answer ends a
-//! row — sent or refused, with its audit record in the same transaction — or puts it
-//! off after a failed connection.
+//! Messages to institutions' systems (DOMAIN.md §8): each signed report version is
+//! queued for the ordering institution in the signature's transaction (`reports`), and
+//! each laboratory order — and its cancellation — for the laboratory's institution in
+//! the order's transaction (`orders`); the sender takes the due rows of the
+//! institutions it knows a system for, and the answer ends a row — sent or refused,
+//! with its audit record in the same transaction — or puts it off after a failed
+//! connection.
 
 use gongti_core::audit::AuditEntry;
 
@@ -10,6 +12,14 @@ use super::reports::ReportVersionRecord;
 use crate::outbox::stage_audit;
 use crate::row::{RowExt, trusted};
 use crate::{Result, Store, on_read, on_write};
+
+/// A signed report to the ordering clinic's system.
+pub const ORU: &str = "ORU^R01";
+/// A laboratory order to the laboratory's system; its `report_version` numbers the
+/// order's messages: [`ORDER_NEW`], then [`ORDER_CANCEL`] when the doctor cancels it.
+pub const OML: &str = "OML^O21";
+pub const ORDER_NEW: i64 = 0;
+pub const ORDER_CANCEL: i64 = 1;
 
 /// A queued message.
 #[derive(Debug, Clone, PartialEq, Eq)]

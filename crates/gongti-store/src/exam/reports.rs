@@ -366,10 +366,10 @@ impl Store {
                 sqlx::query(
                     "INSERT INTO hl7_outbox (institution_id, order_id, report_version, message_type, status,
                          created_at_us, next_at_us)
-                     SELECT o.placer_institution_id, o.id, r.version, 'ORU^R01', 'pending', $2, $2
+                     SELECT o.placer_institution_id, o.id, r.version, $3, 'pending', $2, $2
                      FROM exam_reports r JOIN exam_orders o ON o.id = r.order_id WHERE r.id = $1",
                 )
-                .bind(report_id).bind(w.now_us).execute(&mut *tx).await?;
+                .bind(report_id).bind(w.now_us).bind(super::outbox::ORU).execute(&mut *tx).await?;
             }
             if signed {
                 let completed = sqlx::query(

@@ -5,7 +5,8 @@
 //! record — PID-3 the ID number under its OID, the placer and accession numbers, the
 //! findings and impression, OBR-25 `F` — and checked by an independent parser (hl7apy,
 //! strict v2.5.1); an amendment goes as a correction (`C`); a system that answers AE
-//! ends its message as refused, never sent again.
+//! ends its message as refused, never sent again. Laboratory orders go to the
+//! laboratory's system as OML^O21 the same way.
 
 use gongti_core::exam::orders::Category;
 use gongti_core::exam::reading::ReportStep;
@@ -183,7 +184,7 @@ async fn a_signed_report_reaches_the_clinic_system_as_an_oru() {
         );
         assert!(
             t.app
-                .due_reports_out(chest.placer_institution_id, 10)
+                .due_messages_out(chest.placer_institution_id, 10)
                 .await
                 .unwrap()
                 .is_empty()
@@ -278,7 +279,7 @@ async fn a_signed_report_reaches_the_clinic_system_as_an_oru() {
         sign("胸部未见明显异常（第五版）").await;
         assert!(
             t.app
-                .due_reports_out(chest.placer_institution_id, 10)
+                .due_messages_out(chest.placer_institution_id, 10)
                 .await
                 .unwrap()
                 .is_empty(),
@@ -298,5 +299,154 @@ async fn a_signed_report_reaches_the_clinic_system_as_an_oru() {
             "{fourth}\n{fifth}"
         );
         t.shift_clock(0);
+    }
+}
+
+/// A laboratory order to the laboratory's system as an OML^O21 (DOMAIN.md §8, "the
+/// order as ORM^O01/OML^O21 to a laboratory system that wants it"), on both engines:
+/// placing it queues the message for the laboratory's institution in the order's
+/// transaction; the laboratory's system gets the order — PID-3 the ID number under its
+/// OID, ORC-1 `NW`, the placer number its results will name, the test with its LOINC
+/// code, the priority, the indication, the specimen — checked by hl7apy; an order the
+/// doctor cancels is cancelled there too (`CA`, after the order itself); each message
+/// sent is audited. (An imaging order queues nothing until its report is signed: the
+/// ORU test above.)
+#[tokio::test]
+async fn a_laboratory_order_reaches_the_laboratory_system_as_an_oml() {
+    use gongti_core::exam::orders::OrderStep;
+    for t in TestApp::all().await {
+        let ordered =
+            crate::exam_worklist::order_at_centre(&t, Category::Lab, "LAB01", "HBA1C", "urgent")
+                .await;
+        let hba1c = &ordered.order;
+        let queued = t.store.hl7_out_of_order(hba1c.id).await.unwrap();
+        assert_eq!(
+            queued
+                .iter()
+                .map(|q| (
+                    q.message_type.as_str(),
+                    q.institution_id,
+                    q.report_version,
+                    q.status.as_str()
+                ))
+                .collect::<Vec<_>>(),
+            [(
+                gongti_store::OML,
+                hba1c.centre_institution_id,
+                gongti_store::ORDER_NEW,
+                "pending"
+            )]
+        );
+        let lab = |address: String| {
+            vec![gongti_web::hl7_out::Peer {
+                institution_id: hba1c.centre_institution_id,
+                address,
+            }]
+        };
+        let (address, mut received) = clinic_system("AA").await;
+        let answered = gongti_web::hl7_out::deliver_once(&t.app, &lab(address.clone()))
+            .await
+            .unwrap();
+        assert_eq!(answered, 1);
+        let new = received.recv().await.unwrap();
+        let cases: &[(&str, usize, String)] = &[
+            ("MSH", 8, "OML^O21^OML_O21".into()),
+            ("MSH", 9, format!("GTO{}", queued[0].id)),
+            (
+                "PID",
+                3,
+                format!("{HOME_RESIDENT_ID_NUMBER}^^^&2.16.156.10011.1.3&ISO^ID"),
+            ),
+            ("ORC", 1, "NW".into()),
+            ("ORC", 2, hba1c.placer_number.clone()),
+            ("TQ1", 9, "A".into()),
+            ("OBR", 2, hba1c.placer_number.clone()),
+            (
+                "OBR",
+                4,
+                "4548-4^糖化血红蛋白^LN^HBA1C^糖化血红蛋白^L".into(),
+            ),
+            ("OBR", 13, "检查".into()),
+            ("SPM", 4, "BLD^全血^HL70487".into()),
+        ];
+        for (segment, n, want) in cases {
+            assert_eq!(&field(&new, segment, *n), want, "{segment}-{n}: {new}");
+        }
+        let sent = &t.store.hl7_out_of_order(hba1c.id).await.unwrap()[0];
+        assert_eq!(
+            (sent.status.as_str(), sent.ack_code.as_deref()),
+            ("sent", Some("AA"))
+        );
+
+        // another order, cancelled by the doctor before the laboratory took it: the
+        // laboratory's system is told, after the order itself
+        let doctor = gongti_app::Ctx {
+            principal: t
+                .app
+                .authenticate(&ordered.doctor_token)
+                .await
+                .unwrap()
+                .principal,
+            request_id: None,
+        };
+        let form = gongti_app::exam::orders::OrderForm {
+            item: "FPG",
+            centre_id: Some(hba1c.centre_id),
+            priority: "routine",
+            indication: "空腹血糖复查",
+            reorder_reason: None,
+            reorder_text: "",
+        };
+        let gongti_app::exam::orders::Placed::Order(fpg) = t
+            .app
+            .place_exam_order(&doctor, t.home_resident, &form)
+            .await
+            .unwrap()
+        else {
+            panic!("no recognised fasting glucose yet");
+        };
+        t.app
+            .exam_order_step(
+                &doctor,
+                fpg.id,
+                OrderStep::Cancel {
+                    reason: "患者已在外院检查",
+                },
+            )
+            .await
+            .unwrap();
+        let both = t.store.hl7_out_of_order(fpg.id).await.unwrap();
+        assert_eq!(
+            both.iter().map(|q| q.report_version).collect::<Vec<_>>(),
+            [gongti_store::ORDER_NEW, gongti_store::ORDER_CANCEL]
+        );
+        for _ in 0..2 {
+            gongti_web::hl7_out::deliver_once(&t.app, &lab(address.clone()))
+                .await
+                .unwrap();
+        }
+        let placed = received.recv().await.unwrap();
+        let cancelled = received.recv().await.unwrap();
+        assert_eq!(
+            (
+                field(&placed, "ORC", 1),
+                field(&cancelled, "ORC", 1),
+                field(&cancelled, "ORC", 2)
+            ),
+            ("NW".into(), "CA".into(), fpg.placer_number.clone())
+        );
+        assert!(field(&placed, "OBR", 4).starts_with("14771-0^"), "{placed}");
+        validate_hl7(&[&new, &placed, &cancelled]);
+        let tail = t.audit_tail(30).await;
+        let sends = tail
+            .iter()
+            .filter(|e| {
+                e.entry.action == "hl7.send"
+                    && e.entry.resource_type == "ExamOrder"
+                    && e.entry.patient_id == Some(t.home_resident)
+                    && e.entry.institution_id == Some(hba1c.centre_institution_id)
+            })
+            .count();
+        assert_eq!(sends, 3, "each message sent is audited");
     }
 }
