@@ -534,11 +534,11 @@ pub fn oru_message_for(
     out
 }
 
-/// A signed report as the ordering clinic's system gets it (DOMAIN.md §8).
+/// Who a message Gongti writes is from and to (MSH) and whom it is about (PID).
 #[derive(Debug, Clone)]
-pub struct ReportOru<'a> {
+pub struct Envelope<'a> {
     pub control_id: &'a str,
-    /// The reading centre's institution code (MSH-4) and the clinic's (MSH-6).
+    /// The sender's institution code (MSH-4) and the receiver's (MSH-6).
     pub sending_facility: &'a str,
     pub receiving_facility: &'a str,
     pub now: OffsetDateTime,
@@ -547,6 +547,30 @@ pub struct ReportOru<'a> {
     pub birth_date: time::Date,
     /// `M` or `F` (HL7 table 0001).
     pub sex: &'a str,
+}
+
+/// The MSH and PID of a message of `message_type` (v2.5.1, UTF-8): PID-3 the ID number
+/// under its OID.
+fn envelope(e: &Envelope<'_>, message_type: &str) -> String {
+    format!(
+        "MSH|^~\\&|{OUR_APPLICATION}|{}||{}|{}||{message_type}|{}|P|2.5.1||||||UNICODE UTF-8\r\
+         PID|1||{}^^^&2.16.156.10011.1.3&ISO^ID||{}||{}|{}\r",
+        escape(e.sending_facility),
+        escape(e.receiving_facility),
+        dtm(e.now),
+        escape(e.control_id),
+        escape(e.id_number),
+        escape(e.name),
+        e.birth_date.to_string().replace('-', ""),
+        escape(e.sex),
+    )
+}
+
+/// A signed report as the ordering clinic's system gets it (DOMAIN.md §8): from the
+/// reading centre's institution to the clinic's.
+#[derive(Debug, Clone)]
+pub struct ReportOru<'a> {
+    pub envelope: Envelope<'a>,
     pub placer_number: &'a str,
     pub accession_number: &'a str,
     pub item_code: &'a str,
@@ -596,20 +620,7 @@ fn escape_ft(text: &str) -> String {
 /// impression as FT observations, a critical finding flagged `AA`.
 pub fn report_oru(r: &ReportOru<'_>) -> String {
     let status = if r.amended { "C" } else { "F" };
-    let mut out = format!(
-        "MSH|^~\\&|{OUR_APPLICATION}|{}||{}|{}||ORU^R01^ORU_R01|{}|P|2.5.1||||||UNICODE UTF-8\r",
-        escape(r.sending_facility),
-        escape(r.receiving_facility),
-        dtm(r.now),
-        escape(r.control_id),
-    );
-    out.push_str(&format!(
-        "PID|1||{}^^^&2.16.156.10011.1.3&ISO^ID||{}||{}|{}\r",
-        escape(r.id_number),
-        escape(r.name),
-        r.birth_date.to_string().replace('-', ""),
-        escape(r.sex),
-    ));
+    let mut out = envelope(&r.envelope, "ORU^R01^ORU_R01");
     out.push_str(&format!(
         "ORC|RE|{}|{}||CM\r",
         escape(r.placer_number),
@@ -648,19 +659,11 @@ pub fn report_oru(r: &ReportOru<'_>) -> String {
 }
 
 /// A laboratory order as the laboratory's system gets it (DOMAIN.md §8: "the order as
-/// ORM^O01/OML^O21 to a laboratory system that wants it").
+/// ORM^O01/OML^O21 to a laboratory system that wants it"): from the ordering
+/// institution to the laboratory's.
 #[derive(Debug, Clone)]
 pub struct OrderOml<'a> {
-    pub control_id: &'a str,
-    /// The ordering institution's code (MSH-4) and the laboratory's (MSH-6).
-    pub sending_facility: &'a str,
-    pub receiving_facility: &'a str,
-    pub now: OffsetDateTime,
-    pub id_number: &'a str,
-    pub name: &'a str,
-    pub birth_date: time::Date,
-    /// `M` or `F` (HL7 table 0001).
-    pub sex: &'a str,
+    pub envelope: Envelope<'a>,
     /// The doctor cancelled it (ORC-1 `CA`); else a new order (`NW`).
     pub cancel: bool,
     pub placer_number: &'a str,
@@ -686,20 +689,7 @@ pub struct OrderOml<'a> {
 /// control and the placer number (which the laboratory's ORU names back), TQ1 with the
 /// priority, OBR with the test and the indication, SPM with the specimen.
 pub fn order_oml(o: &OrderOml<'_>) -> String {
-    let mut out = format!(
-        "MSH|^~\\&|{OUR_APPLICATION}|{}||{}|{}||OML^O21^OML_O21|{}|P|2.5.1||||||UNICODE UTF-8\r",
-        escape(o.sending_facility),
-        escape(o.receiving_facility),
-        dtm(o.now),
-        escape(o.control_id),
-    );
-    out.push_str(&format!(
-        "PID|1||{}^^^&2.16.156.10011.1.3&ISO^ID||{}||{}|{}\r",
-        escape(o.id_number),
-        escape(o.name),
-        o.birth_date.to_string().replace('-', ""),
-        escape(o.sex),
-    ));
+    let mut out = envelope(&o.envelope, "OML^O21^OML_O21");
     let orderer = format!("{}^{}", o.orderer_id, escape(o.orderer_name));
     out.push_str(&format!(
         "ORC|{}|{}|||||||{}|||{orderer}\r",
@@ -941,14 +931,16 @@ mod tests {
     fn a_signed_report_as_the_clinic_reads_it() {
         let at = time::macros::datetime!(2026-12-05 06:30:00 UTC);
         let r = ReportOru {
-            control_id: "GTO1",
-            sending_facility: "H1",
-            receiving_facility: "C1",
-            now: at,
-            id_number: "11010519491231002X",
-            name: "张秀英",
-            birth_date: time::macros::date!(1949 - 12 - 31),
-            sex: "F",
+            envelope: Envelope {
+                control_id: "GTO1",
+                sending_facility: "H1",
+                receiving_facility: "C1",
+                now: at,
+                id_number: "11010519491231002X",
+                name: "张秀英",
+                birth_date: time::macros::date!(1949 - 12 - 31),
+                sex: "F",
+            },
             placer_number: "C1-00000001",
             accession_number: "RAD0100000001",
             item_code: "XR-CHEST",
@@ -1001,14 +993,16 @@ mod tests {
     fn a_laboratory_order_as_the_laboratory_reads_it() {
         let at = time::macros::datetime!(2026-12-05 06:30:00 UTC);
         let o = OrderOml {
-            control_id: "GTO7",
-            sending_facility: "C1",
-            receiving_facility: "H1",
-            now: at,
-            id_number: "11010519491231002X",
-            name: "张秀英",
-            birth_date: time::macros::date!(1949 - 12 - 31),
-            sex: "F",
+            envelope: Envelope {
+                control_id: "GTO7",
+                sending_facility: "C1",
+                receiving_facility: "H1",
+                now: at,
+                id_number: "11010519491231002X",
+                name: "张秀英",
+                birth_date: time::macros::date!(1949 - 12 - 31),
+                sex: "F",
+            },
             cancel: false,
             placer_number: "C1-00000007",
             ordered_at: at - time::Duration::minutes(5),

@@ -12,7 +12,7 @@ use gongti_app::exam::hl7_out::{Delivery, Outgoing, OutgoingOrder, OutgoingRepor
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::hl7::{OrderOml, ReportOru, order_oml, read_ack, report_oru};
+use crate::hl7::{Envelope, OrderOml, ReportOru, order_oml, read_ack, report_oru};
 use crate::mllp::{Frame, Framer, frame};
 
 /// How long connecting, writing a message or waiting for its answer may take.
@@ -35,10 +35,26 @@ fn at(us: i64) -> time::OffsetDateTime {
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
-fn sex_code(sex: gongti_core::id_number::Sex) -> &'static str {
-    match sex {
-        gongti_core::id_number::Sex::Male => "M",
-        gongti_core::id_number::Sex::Female => "F",
+/// A message's MSH and PID: from `sending` to `receiving`, about `resident`.
+fn envelope<'a>(
+    control: &'a str,
+    sending: &'a str,
+    receiving: &'a str,
+    now: time::OffsetDateTime,
+    resident: &'a gongti_store::ResidentRecord,
+) -> Envelope<'a> {
+    Envelope {
+        control_id: control,
+        sending_facility: sending,
+        receiving_facility: receiving,
+        now,
+        id_number: resident.id_number.as_str(),
+        name: &resident.name,
+        birth_date: resident.birth_date,
+        sex: match resident.sex {
+            gongti_core::id_number::Sex::Male => "M",
+            gongti_core::id_number::Sex::Female => "F",
+        },
     }
 }
 
@@ -60,14 +76,7 @@ fn compose_oml(m: &OutgoingOrder, control: &str, now: time::OffsetDateTime) -> V
         .and_then(|i| i.specimen)
         .map(|s| (s.code(), s.label_zh()));
     let oml = OrderOml {
-        control_id: control,
-        sending_facility: &m.placer_code,
-        receiving_facility: &m.centre_code,
-        now,
-        id_number: m.resident.id_number.as_str(),
-        name: &m.resident.name,
-        birth_date: m.resident.birth_date,
-        sex: sex_code(m.resident.sex),
+        envelope: envelope(control, &m.placer_code, &m.centre_code, now, &m.resident),
         cancel: m.cancel,
         placer_number: &m.order.placer_number,
         ordered_at: at(m.order.created_at_us),
@@ -97,14 +106,7 @@ fn compose_oru(m: &OutgoingReport, control: &str, now: time::OffsetDateTime) -> 
         (code, label)
     });
     let oru = ReportOru {
-        control_id: control,
-        sending_facility: &m.centre_code,
-        receiving_facility: &m.clinic_code,
-        now,
-        id_number: m.resident.id_number.as_str(),
-        name: &m.resident.name,
-        birth_date: m.resident.birth_date,
-        sex: sex_code(m.resident.sex),
+        envelope: envelope(control, &m.centre_code, &m.clinic_code, now, &m.resident),
         placer_number: &m.order.placer_number,
         accession_number: &m.order.accession_number,
         item_code: &m.order.item_code,
