@@ -60,6 +60,9 @@ pub struct OrderView {
     pub may_cancel: bool,
     /// Whether its report needs two readers (one writes, another signs).
     pub double_sign: bool,
+    /// An amendment of the signed report is drafted, not yet signed (its text is the
+    /// centre's alone; the ordering doctor is told that one is coming).
+    pub amendment_pending: bool,
 }
 
 /// Which orders a list shows.
@@ -446,13 +449,14 @@ impl App {
             .store
             .exam_report(id)
             .await?
-            .filter(|r| centre || r.status.signed())
-            .map(|mut r| {
-                if !centre {
-                    r.pending = None;
-                }
-                r
-            });
+            .filter(|r| centre || r.status.signed());
+        let amendment_pending = report.as_ref().is_some_and(|r| r.pending.is_some());
+        let report = report.map(|mut r| {
+            if !centre {
+                r.pending = None;
+            }
+            r
+        });
         let mut report_versions = match &report {
             Some(r) => self.store.exam_report_versions(r.id).await?,
             None => Vec::new(),
@@ -463,6 +467,7 @@ impl App {
             may_work: works_centre(ctx, &order),
             may_cancel: may_cancel(ctx, &order),
             double_sign: super::reading::double_sign_of(&order.item_code, order.priority),
+            amendment_pending,
             resident_name: resident.record.name,
             order,
             events,

@@ -232,6 +232,24 @@ async fn exam_orders_tile(state: &AppState, c: &Console) -> Markup {
     )
 }
 
+/// A diagnosing doctor's reading worklist: exams whose images arrived and amendments
+/// waiting for a second reader.
+async fn reading_tile(state: &AppState, c: &Console) -> Markup {
+    let figure = state
+        .app
+        .reading_worklist(&c.ctx)
+        .await
+        .ok()
+        .map(|list| list.len().to_string());
+    tile(
+        c.lang,
+        figure,
+        ("待阅片或待签发", "to read or sign"),
+        "/reading",
+        true,
+    )
+}
+
 /// The online clinic's tiles for a prescriber: the visits waiting at their institution
 /// and those they hold (nothing for the team's other roles).
 async fn online_visits(state: &AppState, c: &Console) -> Markup {
@@ -294,8 +312,8 @@ fn role_card(l: Lang, role: Role) -> Markup {
             "Review the prescriptions doctors issue, the most severe first (Prescription review): pass and sign, return to the prescriber or refuse; fill the prescriptions sent to your pharmacy, hand over one presented at the counter, follow deliveries and count stock (Pharmacy); confirm or disable your institution's drug rules (Drug rules).",
         ),
         Role::ExamReader => (
-            "在“检查检验单”中处理基层医生发到本院云检查中心的申请：接收、开始检查、完成或注明理由拒收；检验结果经 HL7 回传后申请自动完成。在“检验报文匹配”中为未能按身份证号匹配到居民的检验报告找到对应居民。阅片与报告签发将随云检查的后续功能上线。",
-            "Work the orders family doctors send to this hospital's cloud centres (Exam orders): accept, start, complete, or reject with a reason; a laboratory order completes when its results arrive over HL7. Match the laboratory's messages that named nobody registered to the right resident (Lab messages to match). Reading images and signing reports arrive with the rest of the cloud examination.",
+            "在“检查检验单”中处理基层医生发到本院云检查中心的申请：接收、开始检查、完成或注明理由拒收；检验结果经 HL7 回传后申请自动完成。在“阅片工作列表”中阅片、书写初审报告并审核签发（CT 须另一位医生签发），修订已签发的报告；在“检验报文匹配”中为未能按身份证号匹配到居民的检验报告找到对应居民。",
+            "Work the orders family doctors send to this hospital's cloud centres (Exam orders): accept, start, complete, or reject with a reason; a laboratory order completes when its results arrive over HL7. Read the images, write the preliminary report and sign it off — CT by a second reader — and amend signed reports (Reading worklist). Match the laboratory's messages that named nobody registered to the right resident (Lab messages to match).",
         ),
         Role::CityAdmin => (
             "管理全市的机构与人员目录，解除被锁定的账号。",
@@ -329,7 +347,9 @@ pub(super) async fn home(
             html! { div.tiles #work { (critical_tile(&state, &c).await) (exam_orders_tile(&state, &c).await) } },
         )
     } else if p.role == Role::ExamReader {
-        Some(html! { div.tiles #work { (exam_orders_tile(&state, &c).await) } })
+        Some(
+            html! { div.tiles #work { (reading_tile(&state, &c).await) (exam_orders_tile(&state, &c).await) } },
+        )
     } else {
         None
     };

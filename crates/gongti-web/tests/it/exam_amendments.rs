@@ -160,8 +160,9 @@ async fn a_double_signed_report_is_amended_by_one_reader_and_signed_by_another()
         .await;
         assert!(
             doctors_page.text.contains(IMPRESSION)
-                && !doctors_page.text.contains(AMENDED_IMPRESSION),
-            "{}",
+                && !doctors_page.text.contains(AMENDED_IMPRESSION)
+                && doctors_page.text.contains("诊断医生正在修订本报告"),
+            "the signed report, and that an amendment is coming: {}",
             doctors_page.text
         );
         let fhir = t
@@ -213,6 +214,11 @@ async fn a_double_signed_report_is_amended_by_one_reader_and_signed_by_another()
             );
         }
         assert!(!order_page.text.contains("修订并签发"));
+        assert!(
+            !order_page.text.contains("释放")
+                && !order_page.text.contains("诊断医生正在修订本报告"),
+            "no claim on a completed exam; the centre reads the draft itself"
+        );
         let form = |impression: &str| {
             let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
             format!(

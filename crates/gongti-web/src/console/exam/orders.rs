@@ -604,7 +604,7 @@ async fn render_order_with(
         }
         }
         @if o.category != Category::Lab {
-            (report_section(l, csrf, &v, report_fields))
+            (report_section(l, csrf, &v, c.session.principal.staff_id, report_fields))
         }
         h2 { (l.t("流程记录", "Timeline")) }
         ol.timeline {
@@ -689,6 +689,7 @@ fn report_section(
     l: Lang,
     csrf: &str,
     v: &gongti_app::exam::orders::OrderView,
+    me: i64,
     sent: Option<&ReportFields>,
 ) -> Markup {
     let o = &v.order;
@@ -751,6 +752,9 @@ fn report_section(
                     }
                 }
             }
+            @if v.amendment_pending && pending.is_none() {
+                p.warn-text role="note" { (l.t("诊断医生正在修订本报告，修订签发后在此显示；修订中报告的危急值已在“危急值”中通知。", "The reading centre is amending this report; the amendment shows here once signed. A critical finding it reports is already on Critical values.")) }
+            }
             @if let Some(p) = pending {
                 div.amendment {
                     h3 { (l.t("修订草稿（待签发）", "Amendment draft (not yet signed)")) }
@@ -765,12 +769,17 @@ fn report_section(
                 }
             }
             @if editable {
-                div.actions {
-                    @if o.reader_staff_id.is_none() {
-                        form.step method="post" action=(format!("/exam-orders/{}/claim", o.id)) { (form_tokens(csrf)) input type="hidden" name="claim" value="1"; button.primary type="submit" { (l.t("领取阅片", "Claim for reading")) } }
-                    } @else {
-                        span.muted { (l.t("阅片医生：", "Reader: ")) (o.reader_name.as_deref().unwrap_or("")) " " }
-                        form.step method="post" action=(format!("/exam-orders/{}/claim", o.id)) { (form_tokens(csrf)) input type="hidden" name="claim" value="0"; button type="submit" { (l.t("释放", "Release")) } }
+                // a claim is on an exam being read; only its holder releases it
+                @if o.status == OrderStatus::InProgress {
+                    div.actions {
+                        @if o.reader_staff_id.is_none() {
+                            form.step method="post" action=(format!("/exam-orders/{}/claim", o.id)) { (form_tokens(csrf)) input type="hidden" name="claim" value="1"; button.primary type="submit" { (l.t("领取阅片", "Claim for reading")) } }
+                        } @else {
+                            span.muted { (l.t("阅片医生：", "Reader: ")) (o.reader_name.as_deref().unwrap_or("")) " " }
+                            @if o.reader_staff_id == Some(me) {
+                                form.step method="post" action=(format!("/exam-orders/{}/claim", o.id)) { (form_tokens(csrf)) input type="hidden" name="claim" value="0"; button type="submit" { (l.t("释放", "Release")) } }
+                            }
+                        }
                     }
                 }
                 form.exam-order method="post" action=(format!("/exam-orders/{}/report", o.id)) {
@@ -885,8 +894,8 @@ async fn reading_page(State(state): State<AppState>, c: Console) -> Response {
     let body = html! {
         h1 { (title) }
         p.muted { (l.t(
-            "影像已到达、待出报告的检查，急诊优先，其次按等待时间；时限按检查类型与优先级设定（超时标红）。CT 须两位医生分别初审、审核签发。",
-            "Exams whose images arrived, waiting for their report: emergencies first, then by waiting time; each against its target by modality and priority (late ones in red). CT needs two readers: one writes, another signs.")) }
+            "影像已到达、待出报告的检查，以及待另一位医生签发的报告修订；急诊优先，其次按等待时间；时限按检查类型与优先级设定（超时标红）。CT 须两位医生分别初审、审核签发。",
+            "Exams whose images arrived, waiting for their report, and signed reports whose amendment waits for a second reader: emergencies first, then by waiting time; each against its target by modality and priority (late ones in red). CT needs two readers: one writes, another signs.")) }
         @if list.is_empty() { p.card { (l.t("没有待阅片的检查。", "Nothing to read.")) } }
         @else {
             table #reading {
