@@ -1,21 +1,26 @@
 """A laboratory's system sending results to Gongti over MLLP with python-hl7 (PyPI
 `hl7`): its `mllp_send` command and its `hl7.client.MLLPClient`, against a demo region
-(scripts/hl7-clients.sh starts it with --mllp-listen and passes the tokens).
+(scripts/hl7-clients.sh starts it with --mllp-listen and passes the tokens) — and
+receiving the demo's laboratory orders (OML^O21) on python-hl7's MLLP server, which
+the demo sends to because hl7-clients.sh names it with --hl7-send.
 
 The laboratory is the specialist's hospital (its code in MSH-4); the patient is one of
 the family doctor's, found by its ID number through FHIR. Checks each answer (MSA-1,
 MSA-2) and that the results reach the patient's record as FHIR Observations.
 Prints one line per task and exits non-zero on the first that fails.
 """
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
 import hl7
+import hl7.mllp
 from hl7.client import MLLPClient
 
 BASE = os.environ["GONGTI_BASE"]
@@ -51,11 +56,69 @@ def task(name, ok, detail=""):
         sys.exit(1)
 
 
+RECEIVED = []
+
+
+def laboratory_system(port):
+    """The laboratory's system: python-hl7's asyncio MLLP server, acknowledging each
+    message (AA, python-hl7's own ACK) and keeping it."""
+
+    async def serve(reader, writer):
+        try:
+            while not writer.is_closing():
+                message = await reader.readmessage()
+                RECEIVED.append(message)
+                writer.writemessage(message.create_ack())
+                await writer.drain()
+        except asyncio.IncompleteReadError:
+            if not writer.is_closing():
+                writer.close()
+                await writer.wait_closed()
+
+    async def run():
+        server = await hl7.mllp.start_hl7_server(serve, host="127.0.0.1", port=port, encoding="utf-8")
+        async with server:
+            await server.serve_forever()
+
+    threading.Thread(target=lambda: asyncio.run(run()), daemon=True).start()
+
+
+def laboratory_orders(doctor, facility):
+    """The demo's HbA1c orders reach the laboratory's system as OML^O21 (Gongti retries
+    until the server listens), each once, naming a registered patient by ID number."""
+    want = os.environ["GONGTI_LIS_CODE"]
+    task("the laboratory is the institution --hl7-send names", facility == want, f"{facility} / {want}")
+    orders = []
+    for _ in range(120):
+        orders = [m for m in RECEIVED if str(m.segment("MSH")[9]) == "OML^O21^OML_O21"]
+        if orders:
+            time.sleep(2)  # the rest of the batch
+            orders = [m for m in RECEIVED if str(m.segment("MSH")[9]) == "OML^O21^OML_O21"]
+            break
+        time.sleep(0.5)
+    task("the laboratory's system gets the demo's orders (OML^O21)", len(orders) > 0, len(orders))
+    controls = [str(m.segment("MSH")[10]) for m in orders]
+    task("each message once", len(controls) == len(set(controls)), controls)
+    first = orders[0]
+    orc, obr = first.segment("ORC"), first.segment("OBR")
+    task(
+        "a new order with its placer number, to this laboratory",
+        str(orc[1]) == "NW" and str(orc[2]) == str(obr[2]) and str(first.segment("MSH")[6]) == facility,
+        str(first).replace("\r", " | ")[:300],
+    )
+    task("the test is the HbA1c by LOINC", str(obr[4]).startswith("4548-4^"), str(obr[4]))
+    id_number = str(first.segment("PID")[3]).split("^")[0]
+    found = get(f"/fhir/Patient?identifier={ID_SYSTEM}|{id_number}", doctor)
+    task("the patient is found by the ID number in PID-3", found.get("total", len(found.get("entry", []))) >= 1)
+
+
 def main():
+    laboratory_system(int(os.environ["GONGTI_LIS_PORT"]))
     doctor = os.environ["GONGTI_DOCTOR_TOKEN"]
     specialist = os.environ["GONGTI_SPECIALIST_TOKEN"]
     hospital = get("/api/v1/me", specialist)["institution_id"]
     facility = get(f"/api/v1/institutions/{hospital}", specialist)["code"]
+    laboratory_orders(doctor, facility)
     bundle = get("/fhir/Patient?_count=1", doctor)
     patient = bundle["entry"][0]["resource"]
     id_number = next(i["value"] for i in patient["identifier"] if i["system"] == ID_SYSTEM)
