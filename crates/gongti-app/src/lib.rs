@@ -22,6 +22,7 @@ pub mod indicators;
 pub mod insurance;
 pub mod lab;
 pub mod patients;
+pub mod payment;
 pub mod pharmacy;
 pub mod progress;
 pub mod readings;

@@ -364,6 +364,27 @@ fn schemas() -> Value {
         "SettlementConfirm": {"type": "object", "required": ["expected_cash_fen"], "properties": {
             "use_account": {"type": "boolean"},
             "expected_cash_fen": {"type": "integer", "format": "int64", "description": "The cash share the pre-settlement showed the patient"}}},
+        "CapitationSimulation": {"type": "object", "required": ["rate_fen", "days_in_year", "members", "prepay_share", "quality_score", "quality_bands", "actual_cost_fen", "overspend_share"], "properties": {
+            "rate_fen": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 100000000, "description": "The scheme's per-head rate for the year"},
+            "days_in_year": {"type": "integer", "minimum": 1, "maximum": 366},
+            "members": {"type": "array", "maxItems": 1000000, "items": {"type": "object", "required": ["weight", "days"], "properties": {
+                "weight": {"type": "number", "minimum": 0, "maximum": 100, "description": "Risk weight (age band × disease), up to 6 decimal places"},
+                "days": {"type": "integer", "minimum": 0, "maximum": 366, "description": "Days enrolled in the year (at most days_in_year)"}}}},
+            "prepay_share": {"type": "number", "minimum": 0, "maximum": 1, "description": "α, the share of the budget prepaid monthly"},
+            "quality_score": {"type": "number", "minimum": 0, "maximum": 100},
+            "quality_bands": {"type": "array", "maxItems": 50, "items": {"type": "object", "required": ["min_score", "multiplier"], "properties": {
+                "min_score": {"type": "number", "minimum": 0, "maximum": 100}, "multiplier": {"type": "number", "minimum": 0, "maximum": 10}}},
+                "description": "m(Q): the band with the highest min_score the score reaches; none: 1"},
+            "actual_cost_fen": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 1000000000000000_i64, "description": "C, the fund-paid cost of the members' care at every level"},
+            "surplus_cap_share": {"type": "number", "nullable": true, "minimum": 0, "maximum": 1, "description": "The most kept of a surplus, as a share of the adjusted budget (null: no cap)"},
+            "overspend_share": {"type": "number", "minimum": 0, "maximum": 1, "description": "The share of an overspend the fund covers (Tianjin 超支不补: 0)"}}},
+        "IncentiveSimulation": {"type": "object", "required": ["pool_fen", "people"], "properties": {
+            "pool_fen": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 10000000000000_i64},
+            "people": {"type": "array", "maxItems": 100000, "items": {"type": "object", "required": ["id", "units", "post", "quality"], "properties": {
+                "id": {"type": "string", "minLength": 1, "maxLength": 64, "description": "Unique in the list"},
+                "units": {"type": "number", "minimum": 0, "maximum": 10000000, "description": "Standard workload units, up to 4 decimal places"},
+                "post": {"type": "number", "minimum": 0, "maximum": 100, "description": "Post coefficient"},
+                "quality": {"type": "number", "minimum": 0, "maximum": 10, "description": "Quality factor"}}}}}},
         "Merge": {"type": "object", "required": ["merged_id", "reason"], "properties": {
             "merged_id": {"type": "integer", "format": "int64"}, "reason": {"type": "string"}}},
     })
@@ -393,6 +414,8 @@ fn pharmacy_paths() -> Value {
         "/prescriptions/{id}/settlement/reverse": {"post": op("Reverse the settlement in force (2208) before the prescription is filled: the year's deductible, cap and account given back (its prescriber; cancelling the prescription does it too; 409 not_settled, already_dispensed)", "insurance", json!([path_id()]), None, ("200", "{items: the prescription's settlements}"))},
         "/prescriptions/{id}/settlements": {"get": op("A prescription's settlements, the newest first (its readers; audited)", "insurance", json!([path_id()]), None, ("200", "{items}"))},
         "/insurance/settlements": {"get": op("Every settlement, the newest first: figures without names (the insurance officer and the city officer; audited)", "insurance", with_paging(vec![]), None, ("200", "{items, next_cursor}"))},
+        "/capitation/simulate": {"post": op("What-if: a year of capitation under a total budget (DOMAIN.md §6), nothing saved (the insurance officer, the health commissions, an institution's administrator): B = Σ rate × weight × days ÷ days in year; prepayments round(α × B) over 12 months; A = B × m(Q); S = A − C; retained min(S, cap × A); an overspend's fund share; each money figure rounded half up once", "payment", json!([]), Some("CapitationSimulation"), ("200", "{budget_fen, prepaid_fen, monthly_prepayments_fen: [12], multiplier, adjusted_budget_fen, surplus_fen (negative for an overspend), surplus_rate (null when A is 0), retained_fen, fund_covers_fen, community_bears_fen}"))},
+        "/incentives/simulate": {"post": op("What-if: a month's incentive pool shared by units × post × quality (DOMAIN.md §6), the fen by largest remainder so that the payouts sum to the pool, nothing saved (the same roles)", "payment", json!([]), Some("IncentiveSimulation"), ("200", "{payouts: [{id, pay_fen}]}"))},
         "/prescriptions/check": {"post": op("Judge a draft prescription by DOMAIN.md §4 (a prescriber's token; nothing saved; audited only when a resident_id is given): every finding at once, legal ones blocking", "pharmacy", json!([]), Some("PrescriptionCheck"), ("200", "{verdict: blocked|flagged|clear, ruleset_version, findings: [{code, grade?, severity, lines, message, message_en, basis, rule?}]}"))},
     })
 }

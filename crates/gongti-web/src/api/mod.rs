@@ -8,6 +8,7 @@ mod exam;
 pub(crate) mod indicators;
 mod insurance;
 mod patients;
+mod payment;
 mod pharmacy;
 pub(crate) use pharmacy::{decode_queue_cursor, encode_queue_cursor};
 mod readings;
@@ -64,6 +65,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(patients::staff_routes())
         .merge(pharmacy::routes())
         .merge(insurance::routes())
+        .merge(payment::routes())
         .merge(referral_figures::routes())
         .merge(roster::routes())
         .merge(region::routes())

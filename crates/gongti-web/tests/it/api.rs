@@ -24,13 +24,7 @@ async fn a_wrong_id_number_is_a_422_listing_every_problem_and_saves_nothing() {
         );
         let body = r.json();
         assert_eq!(body["code"], "invalid");
-        let fields: Vec<_> = body["problems"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["field"].as_str().unwrap().to_owned())
-            .collect();
-        assert_eq!(fields, ["name", "id_number", "phone"]);
+        assert_eq!(r.problem_fields(), ["name", "id_number", "phone"]);
         assert_eq!(t.store.resident_count().await.unwrap(), before);
         let audit = t.audit_tail(1).await;
         assert_eq!(audit[0].entry.action, "resident.create");
@@ -343,6 +337,8 @@ const ROUTES: &[&str] = &[
     "/residents/{id}/access-log",
     "/followups/evaluate",
     "/prescriptions/check",
+    "/capitation/simulate",
+    "/incentives/simulate",
     "/prescriptions",
     "/prescriptions/review-queue",
     "/prescriptions/{id}",

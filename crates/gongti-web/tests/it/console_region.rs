@@ -521,12 +521,7 @@ async fn the_api_adds_departments_and_family_doctor_teams_on_both_engines() {
             .post(&teams, &instadmin, body("错位团队", nurse, nurse, 999_999))
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
-        let fields: Vec<String> = r.json()["problems"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["field"].as_str().unwrap().to_owned())
-            .collect();
+        let fields = r.problem_fields();
         assert_eq!(fields, ["doctor_staff_id", "public_health_staff_id"]);
         let r = t
             .post(

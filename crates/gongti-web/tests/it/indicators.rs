@@ -698,12 +698,7 @@ async fn ending_an_enrolment_keeps_the_figures_equal_to_the_recompute() {
             )
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
-        let fields: Vec<String> = r.json()["problems"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["field"].as_str().unwrap().to_owned())
-            .collect();
+        let fields = r.problem_fields();
         assert_eq!(fields, ["ended_on", "reason"]);
         let r = t
             .post(

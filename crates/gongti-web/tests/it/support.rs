@@ -75,6 +75,16 @@ impl Reply {
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
+
+    /// The fields a refusal's `problems` name, in order.
+    pub fn problem_fields(&self) -> Vec<String> {
+        self.json()["problems"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no problems: {}", self.text))
+            .iter()
+            .map(|p| p["field"].as_str().unwrap().to_owned())
+            .collect()
+    }
 }
 
 async fn institution(
