@@ -202,3 +202,170 @@ async fn capitation_and_the_incentive_pool_what_if() {
         );
     }
 }
+
+/// A deterministic stream of numbers for the generated cases (SplitMix64).
+struct Draw(u64);
+
+impl Draw {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// A decimal in [0, max] with up to `places` places, as a JSON number.
+    fn decimal(&mut self, max: u64, places: u32) -> Value {
+        let places = self.below(u64::from(places) + 1) as u32;
+        let unit = 10_u64.pow(places);
+        let k = self.below(max * unit + 1);
+        json!(k as f64 / unit as f64)
+    }
+}
+
+/// The endpoints against an independent reckoning of DOMAIN.md §6 (Python's decimal
+/// module, `scripts/payment_reference.py`, written from the rules, not from Gongti's
+/// code) on 300 generated years and 300 generated pools: every figure equal.
+#[tokio::test]
+async fn the_endpoints_agree_with_an_independent_reckoning() {
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let insurer = t.token("insurer").await;
+    let mut draw = Draw(20_261_205);
+    let mut years = Vec::new();
+    for _ in 0..300 {
+        let days_in_year = if draw.below(4) == 0 { 366 } else { 365 };
+        let members: Vec<Value> = (0..draw.below(25))
+            .map(|_| json!({"weight": draw.decimal(3, 6), "days": draw.below(days_in_year + 1)}))
+            .collect();
+        let mut bands = vec![json!({"min_score": 0, "multiplier": draw.decimal(1, 6)})];
+        for _ in 0..draw.below(4) {
+            bands.push(json!({"min_score": draw.decimal(99, 2), "multiplier": draw.decimal(2, 6)}));
+        }
+        bands.sort_by(|a, b| {
+            a["min_score"]
+                .as_f64()
+                .partial_cmp(&b["min_score"].as_f64())
+                .unwrap()
+        });
+        bands.dedup_by(|a, b| a["min_score"].as_f64() == b["min_score"].as_f64());
+        years.push(json!({
+            "rate_fen": draw.below(200_000),
+            "days_in_year": days_in_year,
+            "members": members,
+            "prepay_share": draw.decimal(1, 6),
+            "quality_score": draw.decimal(100, 2),
+            "quality_bands": bands,
+            "actual_cost_fen": draw.below(2_000_000),
+            "surplus_cap_share": if draw.below(2) == 0 { Value::Null } else { draw.decimal(1, 6) },
+            "overspend_share": draw.decimal(1, 6),
+        }));
+    }
+    let mut pools = Vec::new();
+    for _ in 0..300 {
+        // one pool in four of equal people, whose remainders tie
+        let same = (draw.below(4) == 0).then(|| draw.decimal(500, 4));
+        let people: Vec<Value> = (0..1 + draw.below(40))
+            .map(|i| match &same {
+                Some(units) => {
+                    json!({"id": format!("p{i}"), "units": units, "post": 1, "quality": 1})
+                }
+                None => json!({"id": format!("p{i}"), "units": draw.decimal(500, 4),
+                               "post": draw.decimal(3, 4), "quality": draw.decimal(2, 4)}),
+            })
+            .collect();
+        // nobody with work may share only an empty pool (else 422, tested above)
+        let works = people.iter().any(|p| {
+            ["units", "post", "quality"]
+                .iter()
+                .all(|k| p[k].as_f64() != Some(0.0))
+        });
+        let pool_fen = if works { draw.below(10_000_000) } else { 0 };
+        pools.push(json!({"pool_fen": pool_fen, "people": people}));
+    }
+    let Some(reference) = reckon(&json!({"capitation": years, "incentives": pools})) else {
+        return;
+    };
+    let same_number = |a: &Value, b: &Value| match (a, b) {
+        (Value::Null, Value::Null) => true,
+        (a, Value::String(b)) => a.as_f64() == b.parse::<f64>().ok(),
+        _ => false,
+    };
+    for (i, year) in years.iter().enumerate() {
+        let r = t
+            .post("/api/v1/capitation/simulate", &insurer, year.clone())
+            .await;
+        let want = &reference["capitation"][i];
+        assert_eq!(r.status, S::OK, "{year}: {}", r.text);
+        let got = r.json();
+        for key in [
+            "budget_fen",
+            "prepaid_fen",
+            "monthly_prepayments_fen",
+            "adjusted_budget_fen",
+            "surplus_fen",
+            "retained_fen",
+            "fund_covers_fen",
+            "community_bears_fen",
+        ] {
+            assert_eq!(got[key], want[key], "{key} of {year}");
+        }
+        for key in ["multiplier", "surplus_rate"] {
+            assert!(
+                same_number(&got[key], &want[key]),
+                "{key} of {year}: {got} / {want}"
+            );
+        }
+    }
+    for (i, pool) in pools.iter().enumerate() {
+        let r = t
+            .post("/api/v1/incentives/simulate", &insurer, pool.clone())
+            .await;
+        assert_eq!(r.status, S::OK, "{pool}: {}", r.text);
+        assert_eq!(r.json(), reference["incentives"][i], "{pool}");
+    }
+}
+
+/// `scripts/payment_reference.py`'s answers to `cases` (`None`, skipped, without a
+/// Python outside CI).
+fn reckon(cases: &Value) -> Option<Value> {
+    use std::io::Write;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/payment_reference.py"
+    );
+    let child = std::process::Command::new("python3")
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI requires python3: {e}"
+            );
+            eprintln!("SKIPPED the independent reckoning: no python3 ({e})");
+            return None;
+        }
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(cases.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
