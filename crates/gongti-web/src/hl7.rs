@@ -667,14 +667,15 @@ pub struct OrderOml<'a> {
     /// The doctor cancelled it (ORC-1 `CA`); else a new order (`NW`).
     pub cancel: bool,
     pub placer_number: &'a str,
+    /// ORC-9: when the order was placed (or, for `CA`, cancelled).
     pub ordered_at: OffsetDateTime,
     /// The ordering doctor: Gongti's staff id and name (ORC-12, OBR-16).
     pub orderer_id: i64,
     pub orderer_name: &'a str,
     pub item_code: &'a str,
     pub item_label: &'a str,
-    /// The item's LOINC code, when it has one (OBR-4's first triplet; the local code
-    /// is the alternate).
+    /// The LOINC code the item is ordered by, when it has one (OBR-4's first triplet;
+    /// the local code is the alternate).
     pub loinc: Option<&'a str>,
     /// HL7 table 0485: `S` stat, `A` as soon as possible, `R` routine (TQ1-9).
     pub priority: &'a str,

@@ -79,12 +79,17 @@ fn compose_oml(m: &OutgoingOrder, control: &str, now: time::OffsetDateTime) -> V
         envelope: envelope(control, &m.placer_code, &m.centre_code, now, &m.resident),
         cancel: m.cancel,
         placer_number: &m.order.placer_number,
-        ordered_at: at(m.order.created_at_us),
+        // ORC-9: when the order was placed, or when it was cancelled
+        ordered_at: at(if m.cancel {
+            m.queued.created_at_us
+        } else {
+            m.order.created_at_us
+        }),
         orderer_id: m.order.ordered_by_staff_id,
         orderer_name: &m.order.ordered_by_name,
         item_code: &m.order.item_code,
         item_label: item.map_or(m.order.item_code.as_str(), |i| i.label_zh.as_str()),
-        loinc: item.and_then(|i| i.loincs.first()).map(String::as_str),
+        loinc: item.and_then(|i| i.order_loinc.as_deref()),
         priority: match m.order.priority {
             Priority::Stat => "S",
             Priority::Urgent => "A",

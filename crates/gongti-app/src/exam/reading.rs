@@ -137,6 +137,24 @@ impl App {
         impression: &str,
         critical: Option<&str>,
     ) -> AppResult<ReportRecord> {
+        self.write_report_seen(ctx, order_id, None, step, findings, impression, critical)
+            .await
+    }
+
+    /// [`App::write_report`] from the report's version the writer saw (`0`: no report
+    /// yet): refused as `report_changed` when it moved since — another reader's draft
+    /// is not overwritten from a stale page.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn write_report_seen(
+        &self,
+        ctx: &Ctx,
+        order_id: i64,
+        seen_version: Option<i64>,
+        step: ReportStep,
+        findings: &str,
+        impression: &str,
+        critical: Option<&str>,
+    ) -> AppResult<ReportRecord> {
         use gongti_core::problem::{FieldProblem, Problem};
         let action = match step {
             ReportStep::Draft => "exam.report.draft",
@@ -200,6 +218,12 @@ impl App {
             },
         };
         let current = self.store.exam_report(order_id).await?;
+        let stored_version = current.as_ref().map_or(0, |r| r.version);
+        if seen_version.is_some_and(|v| v != stored_version) {
+            return Err(self
+                .refuse(entry, AppError::Conflict("report_changed"))
+                .await);
+        }
         let staff = self.store.staff_member(ctx.principal.staff_id).await?;
         let signer = Signer {
             staff_id: staff.id,

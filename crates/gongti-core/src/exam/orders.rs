@@ -79,8 +79,11 @@ pub struct OrderItem {
     pub category: Category,
     /// The DICOM modality of an imaging or ECG item (`DX`, `CT`, `US`, `ECG`).
     pub modality: String,
-    /// The result codes (LOINC) that fulfil a laboratory item, its own first.
+    /// The result codes (LOINC) that fulfil a laboratory item.
     pub loincs: Vec<String>,
+    /// The LOINC code the item is ordered by: a single test's own; `None` for a panel
+    /// whose order code is not set (it goes by its local code).
+    pub order_loinc: Option<String>,
     /// What a laboratory item is measured in (HL7 v2-0487), `None` for an exam.
     pub specimen: Option<Specimen>,
     pub label_zh: String,
@@ -177,6 +180,7 @@ impl Catalogue {
                 "category",
                 "modality",
                 "loinc",
+                "order_loinc",
                 "specimen",
                 "label_zh",
                 "label_en",
@@ -202,6 +206,24 @@ impl Catalogue {
             };
             let loincs: Vec<String> = list(table.cell(row, "loinc")).map(str::to_owned).collect();
             let modality = table.cell(row, "modality");
+            let order_loinc = Some(table.cell(row, "order_loinc"))
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned);
+            let loinc_shaped = |c: &str| {
+                c.split_once('-').is_some_and(|(n, check)| {
+                    !n.is_empty()
+                        && n.len() <= 7
+                        && n.bytes().all(|b| b.is_ascii_digit())
+                        && check.len() == 1
+                        && check.bytes().all(|b| b.is_ascii_digit())
+                })
+            };
+            if order_loinc.as_deref().is_some_and(|c| !loinc_shaped(c)) {
+                problems.push(table.problem(row, "`order_loinc` is not a LOINC code"));
+            }
+            if order_loinc.is_some() && category != Category::Lab {
+                problems.push(table.problem(row, "only a laboratory item has an `order_loinc`"));
+            }
             match category {
                 Category::Lab if loincs.is_empty() => {
                     problems.push(table.problem(row, "a laboratory item needs its LOINC codes"));
@@ -273,6 +295,7 @@ impl Catalogue {
                 category,
                 modality: modality.to_owned(),
                 loincs,
+                order_loinc,
                 specimen,
                 label_zh: table.cell(row, "label_zh").to_owned(),
                 label_en: table.cell(row, "label_en").to_owned(),
@@ -694,6 +717,10 @@ mod tests {
             Some("京津冀HR")
         );
         assert_eq!(hba1c.specimen, Some(Specimen::WholeBlood));
+        // a single test is ordered by its own code; a panel never by one of its results
+        assert_eq!(hba1c.order_loinc.as_deref(), Some("4548-4"));
+        assert_eq!(item("CBC").order_loinc, None);
+        assert!(item("CBC").loincs.contains(&"718-7".to_owned()));
         assert_eq!(item("K").specimen.map(Specimen::code), Some("SER"));
         assert_eq!(item("XR-CHEST").specimen, None);
         assert_eq!(item("XR-CHEST").modality, "DX");
@@ -703,11 +730,11 @@ mod tests {
     #[test]
     fn a_broken_catalogue_is_reported_whole() {
         let text = "# table_version 1\n\
-            code\tcategory\tmodality\tloinc\tspecimen\tlabel_zh\tlabel_en\thr_scope\tvalid_days\tsource\n\
-            X\tlab\t\t\t\t甲\tA\t\t\tlocal\n\
-            Y\tscan\t\t\t\t乙\tB\t\t\tlocal\n\
-            Z\timaging\t\t\tSER\t丙\tC\tHR\t0\tnowhere\n\
-            x y\tlab\t\t1-1\tBLOOD\t丁\tD\tHR\t\tlocal\n";
+            code\tcategory\tmodality\tloinc\torder_loinc\tspecimen\tlabel_zh\tlabel_en\thr_scope\tvalid_days\tsource\n\
+            X\tlab\t\t\t\t\t甲\tA\t\t\tlocal\n\
+            Y\tscan\t\t\t\t\t乙\tB\t\t\tlocal\n\
+            Z\timaging\t\t\t4548-4\tSER\t丙\tC\tHR\t0\tnowhere\n\
+            x y\tlab\t\t1-1\t12a\tBLOOD\t丁\tD\tHR\t\tlocal\n";
         let problems =
             Catalogue::parse(text, super::super::items::BUILTIN_SOURCES).expect_err("broken");
         let reasons: Vec<(usize, &str)> = problems
@@ -719,6 +746,8 @@ mod tests {
         assert!(reasons.contains(&(5, "an exam needs its DICOM modality")));
         assert!(reasons.contains(&(5, "`valid_days` is not 1 to 3650")));
         assert!(reasons.contains(&(5, "`source` names no source")));
+        assert!(reasons.contains(&(5, "only a laboratory item has an `order_loinc`")));
+        assert!(reasons.contains(&(6, "`order_loinc` is not a LOINC code")));
         assert!(reasons.contains(&(
             6,
             "`hr_scope` and `valid_days` are given together or not at all"

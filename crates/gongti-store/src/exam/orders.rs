@@ -515,13 +515,14 @@ impl Store {
                     .execute(&mut *tx).await?;
                     // a cancelled order the laboratory's system was sent is cancelled there
                     // too (after the order itself: the sender keeps an order's messages in
-                    // order)
+                    // order); not one the system refused
                     if s.to == OrderStatus::Cancelled {
                         sqlx::query(
                             "INSERT INTO hl7_outbox (institution_id, order_id, report_version, message_type,
                                  status, created_at_us, next_at_us)
                              SELECT institution_id, order_id, $2, message_type, 'pending', $3, $3
-                             FROM hl7_outbox WHERE order_id = $1 AND message_type = $4 AND report_version = $5",
+                             FROM hl7_outbox WHERE order_id = $1 AND message_type = $4 AND report_version = $5
+                               AND status <> 'refused'",
                         )
                         .bind(s.id).bind(super::outbox::ORDER_CANCEL).bind(s.now_us)
                         .bind(super::outbox::OML).bind(super::outbox::ORDER_NEW)

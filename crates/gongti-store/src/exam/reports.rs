@@ -136,11 +136,15 @@ fn report(row: &impl RowExt) -> Result<ReportRecord> {
 /// Keeps a report version's critical finding in the open transaction `$tx` (see
 /// [`ReportCritical`]): evaluates to the id of the critical value opened or renewed.
 /// A version without one closes the order's open critical value: the report no longer
-/// says it.
+/// says it. With `$only_open` (an amendment's draft, which the signed report still
+/// stands against) a finding opens a critical value only where none is open, and
+/// nothing is renewed or closed: the signature settles it.
 macro_rules! keep_report_critical_in {
-    ($tx:ident, $w:expr) => {{
+    ($tx:ident, $w:expr, $only_open:expr) => {{
         let w: &ReportWrite<'_> = $w;
+        let only_open: bool = $only_open;
         match w.critical {
+            None if only_open => None,
             None => {
                 sqlx::query(
                     "UPDATE critical_values SET status = 'closed', actioned_at_us = $2,
@@ -151,7 +155,7 @@ macro_rules! keep_report_critical_in {
                 None
             }
             Some(c) => {
-                let renewed: Option<(i64,)> = sqlx::query_as(
+                let renewed: Option<(i64,)> = if only_open { None } else { sqlx::query_as(
                     "UPDATE critical_values SET code = $2, display = $3, value_text = $3,
                          status = 'notified', detected_at_us = $4, due_at_us = $5,
                          escalated_at_us = NULL, confirmed_by_user_id = NULL,
@@ -159,7 +163,7 @@ macro_rules! keep_report_critical_in {
                      WHERE exam_order_id = $1 AND status <> 'closed' AND code <> $2 RETURNING id",
                 )
                 .bind(w.order_id).bind(c.code).bind(c.display).bind(w.now_us).bind(c.due_at_us)
-                .fetch_optional(&mut *$tx).await?;
+                .fetch_optional(&mut *$tx).await? };
                 match renewed {
                     Some((id,)) => Some(id),
                     None => {
@@ -311,12 +315,17 @@ impl Store {
                     }
                 }
                 Some(from) => {
-                    // a draft over a draft names its writer; a signature names its signer
+                    // a draft over a draft names its writer (one saved unchanged keeps its
+                    // author: saving is not writing); a signature names its signer
                     // and ends the amendment drafted; an amendment's draft waits beside
                     // the signed report
                     let sql = if amendment_draft {
-                        "UPDATE exam_reports SET pending_findings = $4, pending_impression = $5,
-                             pending_critical_code = $8, pending_author_staff_id = $6, pending_at_us = $7,
+                        "UPDATE exam_reports SET pending_author_staff_id = CASE
+                                 WHEN pending_findings = $4 AND pending_impression = $5
+                                      AND pending_critical_code IS NOT DISTINCT FROM $8
+                                 THEN pending_author_staff_id ELSE $6 END,
+                             pending_findings = $4, pending_impression = $5,
+                             pending_critical_code = $8, pending_at_us = $7,
                              version = version + 1, changed_at_us = $7
                          WHERE order_id = $1 AND version = $2 AND status <> $3 AND $9 > 0 RETURNING id"
                     } else if signed {
@@ -326,7 +335,10 @@ impl Store {
                              pending_critical_code = NULL, pending_author_staff_id = NULL, pending_at_us = NULL
                          WHERE order_id = $1 AND version = $2 RETURNING id"
                     } else {
-                        "UPDATE exam_reports SET status = $3, findings = $4, impression = $5, author_staff_id = $6,
+                        "UPDATE exam_reports SET author_staff_id = CASE
+                                 WHEN findings = $4 AND impression = $5 AND critical_code IS NOT DISTINCT FROM $8
+                                 THEN author_staff_id ELSE $6 END,
+                             status = $3, findings = $4, impression = $5,
                              version = version + 1, changed_at_us = $7, critical_code = $8
                          WHERE order_id = $1 AND version = $2 AND status = $3 AND $9 > 0 RETURNING id"
                     };
@@ -354,13 +366,9 @@ impl Store {
             sqlx::query(version_sql)
             .bind(report_id).bind(w.staff_id).bind(w.now_us)
             .execute(&mut *tx).await?;
-            // an amendment's draft naming a critical finding notifies at once; one naming
-            // none leaves the signed report's finding as it is until it is signed
-            let critical_id = if amendment_draft && w.critical.is_none() {
-                None
-            } else {
-                keep_report_critical_in!(tx, w)
-            };
+            // an amendment's draft naming a critical finding notifies at once where none
+            // is open; it never renews or closes the signed report's: the signature does
+            let critical_id = keep_report_critical_in!(tx, w, amendment_draft);
             if signed {
                 // the ordering institution's system gets the signed version (`exam::outbox`)
                 sqlx::query(

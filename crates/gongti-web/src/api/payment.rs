@@ -18,10 +18,15 @@ use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
 
+/// A year of a large institution's members (up to `capitation::MEMBERS_MAX`, about
+/// 40 bytes each) is larger than the API's usual limit on a body.
+const BODY_MAX_BYTES: usize = 64 * 1024 * 1024;
+
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/capitation/simulate", post(simulate_capitation))
         .route("/incentives/simulate", post(simulate_incentives))
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_MAX_BYTES))
 }
 
 #[derive(Deserialize)]

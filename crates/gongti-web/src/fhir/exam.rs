@@ -50,8 +50,10 @@ fn code(o: &ExamOrderRecord) -> Value {
     let mut coding = vec![
         json!({"system": ITEM_SYSTEM, "code": o.item_code, "display": item.map_or(label, |i| i.label_en.as_str())}),
     ];
+    // a laboratory item by the code it is ordered by (a panel without one by its local
+    // code alone, never by one of its results)
     if let Some(loinc) = item
-        .and_then(|i| i.loincs.first())
+        .and_then(|i| i.order_loinc.as_ref())
         .filter(|_| o.category == Category::Lab)
     {
         coding.insert(0, json!({"system": LOINC, "code": loinc}));

@@ -8,6 +8,7 @@
 //! audited.
 
 use axum::http::StatusCode as S;
+use serde_json::json;
 
 use crate::console::{page, sign_in};
 use crate::console_scheduling::{csrf_of, post_form};
@@ -177,6 +178,48 @@ async fn a_double_signed_report_is_amended_by_one_reader_and_signed_by_another()
             (Some("final"), Some(IMPRESSION))
         );
 
+        // a draft never renews or closes a critical value: another finding named in a
+        // draft leaves the one told as it is (the signature settles it)
+        for finding in [Some("IMG-INFARCT"), None, Some("IMG-ICH")] {
+            t.app
+                .write_report(
+                    a,
+                    ct.id,
+                    ReportStep::Draft,
+                    AMENDED_FINDINGS,
+                    AMENDED_IMPRESSION,
+                    finding,
+                )
+                .await
+                .unwrap();
+            let open = t
+                .get("/api/v1/worklists/critical-values", &ordered.doctor_token)
+                .await
+                .json();
+            assert_eq!(
+                (
+                    open["items"].as_array().unwrap().len(),
+                    &open["items"][0]["value"]
+                ),
+                (1, &json!("颅内出血")),
+                "{finding:?}: {open}"
+            );
+        }
+        // saving the draft unchanged is not writing it: its author stays the drafter
+        let saved = t
+            .app
+            .write_report(
+                b,
+                ct.id,
+                ReportStep::Draft,
+                AMENDED_FINDINGS,
+                AMENDED_IMPRESSION,
+                Some("IMG-ICH"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(saved.pending.unwrap().author_staff_id, a.principal.staff_id);
+
         // it waits on the reading worklist; its writer may not sign it
         let waiting = t.app.reading_worklist(b).await.unwrap();
         assert_eq!(waiting.len(), 1);
@@ -229,6 +272,11 @@ async fn a_double_signed_report_is_amended_by_one_reader_and_signed_by_another()
             )
         };
         let path = format!("/exam-orders/{}/report", ct.id);
+        // a page from before the amendment was drafted: refused, not written over
+        let stale = form(AMENDED_IMPRESSION).replace("&step=sign", "&step=draft&version=2");
+        let refused = post_form(&t, &session, &path, &stale).await;
+        assert_eq!(refused.status, S::CONFLICT, "{}", refused.text);
+        assert!(refused.text.contains("已被他人更新"), "{}", refused.text);
         let changed = post_form(&t, &session, &path, &form("另写的诊断")).await;
         assert_eq!(changed.status, S::CONFLICT, "{}", changed.text);
         assert!(
@@ -259,7 +307,8 @@ async fn a_double_signed_report_is_amended_by_one_reader_and_signed_by_another()
             )
         );
         assert!(t.app.reading_worklist(b).await.unwrap().is_empty());
-        // every version kept: the centre reads the drafts too, the doctor the signed
+        // every version kept: the centre reads the drafts too (five of the amendment), the
+        // doctor the signed
         let statuses = |v: &[gongti_store::ReportVersionRecord]| {
             v.iter().map(|v| v.status).collect::<Vec<_>>()
         };
@@ -267,7 +316,16 @@ async fn a_double_signed_report_is_amended_by_one_reader_and_signed_by_another()
         use ReportStatus::{Amended, Final, Preliminary};
         assert_eq!(
             statuses(&centre.report_versions),
-            [Preliminary, Final, Preliminary, Amended]
+            [
+                Preliminary,
+                Final,
+                Preliminary,
+                Preliminary,
+                Preliminary,
+                Preliminary,
+                Preliminary,
+                Amended
+            ]
         );
         let doctors = t.app.exam_order_view(&doctor, ct.id).await.unwrap();
         assert_eq!(statuses(&doctors.report_versions), [Final, Amended]);
@@ -280,7 +338,7 @@ async fn a_double_signed_report_is_amended_by_one_reader_and_signed_by_another()
         let out = t.store.hl7_out_of_order(ct.id).await.unwrap();
         assert_eq!(
             out.iter().map(|o| o.report_version).collect::<Vec<_>>(),
-            [2, 4]
+            [2, 8]
         );
         // still one critical value for the finding
         let critical = t

@@ -390,32 +390,32 @@ async fn a_laboratory_order_reaches_the_laboratory_system_as_an_oml() {
             request_id: None,
         };
         let form = gongti_app::exam::orders::OrderForm {
-            item: "FPG",
+            item: "CBC",
             centre_id: Some(hba1c.centre_id),
             priority: "routine",
-            indication: "空腹血糖复查",
+            indication: "乏力两周",
             reorder_reason: None,
             reorder_text: "",
         };
-        let gongti_app::exam::orders::Placed::Order(fpg) = t
+        let gongti_app::exam::orders::Placed::Order(cbc) = t
             .app
             .place_exam_order(&doctor, t.home_resident, &form)
             .await
             .unwrap()
         else {
-            panic!("no recognised fasting glucose yet");
+            panic!("no recognised blood count yet");
         };
         t.app
             .exam_order_step(
                 &doctor,
-                fpg.id,
+                cbc.id,
                 OrderStep::Cancel {
                     reason: "患者已在外院检查",
                 },
             )
             .await
             .unwrap();
-        let both = t.store.hl7_out_of_order(fpg.id).await.unwrap();
+        let both = t.store.hl7_out_of_order(cbc.id).await.unwrap();
         assert_eq!(
             both.iter().map(|q| q.report_version).collect::<Vec<_>>(),
             [gongti_store::ORDER_NEW, gongti_store::ORDER_CANCEL]
@@ -433,9 +433,10 @@ async fn a_laboratory_order_reaches_the_laboratory_system_as_an_oml() {
                 field(&cancelled, "ORC", 1),
                 field(&cancelled, "ORC", 2)
             ),
-            ("NW".into(), "CA".into(), fpg.placer_number.clone())
+            ("NW".into(), "CA".into(), cbc.placer_number.clone())
         );
-        assert!(field(&placed, "OBR", 4).starts_with("14771-0^"), "{placed}");
+        // a panel goes by its local code alone, never by one of its results
+        assert_eq!(field(&placed, "OBR", 4), "CBC^血常规^L", "{placed}");
         validate_hl7(&[&new, &placed, &cancelled]);
         let tail = t.audit_tail(30).await;
         let sends = tail
@@ -448,5 +449,41 @@ async fn a_laboratory_order_reaches_the_laboratory_system_as_an_oml() {
             })
             .count();
         assert_eq!(sends, 3, "each message sent is audited");
+
+        // an order the laboratory's system refused is not cancelled there
+        let lipid = gongti_app::exam::orders::OrderForm {
+            item: "LIPID",
+            ..form
+        };
+        let gongti_app::exam::orders::Placed::Order(lipid) = t
+            .app
+            .place_exam_order(&doctor, t.home_resident, &lipid)
+            .await
+            .unwrap()
+        else {
+            panic!("no recognised lipids yet");
+        };
+        let (refusing, mut refused) = clinic_system("AE").await;
+        gongti_web::hl7_out::deliver_once(&t.app, &lab(refusing))
+            .await
+            .unwrap();
+        refused.recv().await.unwrap();
+        t.app
+            .exam_order_step(
+                &doctor,
+                lipid.id,
+                OrderStep::Cancel {
+                    reason: "重复开单"
+                },
+            )
+            .await
+            .unwrap();
+        let rows = t.store.hl7_out_of_order(lipid.id).await.unwrap();
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r.report_version, r.status.as_str()))
+                .collect::<Vec<_>>(),
+            [(gongti_store::ORDER_NEW, "refused")]
+        );
     }
 }

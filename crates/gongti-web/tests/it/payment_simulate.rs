@@ -179,6 +179,21 @@ async fn capitation_and_the_incentive_pool_what_if() {
         let r = t.post("/api/v1/incentives/simulate", &insurer, twice).await;
         assert_eq!(r.status, S::UNPROCESSABLE_ENTITY, "{}", r.text);
 
+        // a large institution's year is more than the API's usual 1 MiB a body
+        let many: Vec<Value> = (0..60_000)
+            .map(|i| json!({"weight": 1.05, "days": 365 - i % 3}))
+            .collect();
+        let r = t
+            .post(
+                "/api/v1/capitation/simulate",
+                &insurer,
+                year(json!(many), 0),
+            )
+            .await;
+        assert_eq!(r.status, S::OK, "{}", &r.text[..r.text.len().min(300)]);
+        // 600 yuan × 1.05 × (365 + 364 + 363) × 20,000 ÷ 365 = 3,769,643,835.6… fen
+        assert_eq!(r.json()["budget_fen"], 3_769_643_836_i64);
+
         // the city officer asks too; a family doctor does not (refusal audited)
         let officer = t.token("officer").await;
         let r = t

@@ -681,6 +681,9 @@ struct ReportFields {
     /// A critical finding's code (`""`: none).
     #[serde(default)]
     critical: String,
+    /// The report's version the page showed (`0`: none yet).
+    #[serde(default)]
+    version: String,
 }
 
 /// The report: what is signed (for everyone who may read the order), its versions, and
@@ -753,7 +756,7 @@ fn report_section(
                 }
             }
             @if v.amendment_pending && pending.is_none() {
-                p.warn-text role="note" { (l.t("诊断医生正在修订本报告，修订签发后在此显示；修订中报告的危急值已在“危急值”中通知。", "The reading centre is amending this report; the amendment shows here once signed. A critical finding it reports is already on Critical values.")) }
+                p.warn-text role="note" { (l.t("诊断医生正在修订本报告，修订签发后在此显示；修订如报告危急值，已在“危急值”中通知。", "The reading centre is amending this report; the amendment shows here once signed. A critical finding it reports, if any, is already on Critical values.")) }
             }
             @if let Some(p) = pending {
                 div.amendment {
@@ -784,6 +787,7 @@ fn report_section(
                 }
                 form.exam-order method="post" action=(format!("/exam-orders/{}/report", o.id)) {
                     (form_tokens(csrf))
+                    input type="hidden" name="version" value=(r.map_or(0, |r| r.version));
                     label { (l.t("检查所见", "Findings")) textarea name="findings" rows="6" required maxlength=(gongti_core::exam::reading::REPORT_TEXT_MAX_CHARS) { (findings) } }
                     label { (l.t("诊断意见", "Impression")) textarea name="impression" rows="3" required maxlength=(gongti_core::exam::reading::REPORT_TEXT_MAX_CHARS) { (impression) } }
                     label {
@@ -864,9 +868,10 @@ async fn report(
     };
     let written = state
         .app
-        .write_report(
+        .write_report_seen(
             &c.ctx,
             id,
+            f.version.trim().parse().ok(),
             step,
             &f.findings,
             &f.impression,
