@@ -507,6 +507,10 @@ impl ApiError {
                         "第二签发人须按草稿原文签发；如需修改，请先保存为草稿",
                         "The second signer signs the draft as written; to change it, save a draft first",
                     ),
+                    "no_amendment_draft" => (
+                        "没有待签发的修订草稿可撤回",
+                        "No amendment draft to withdraw",
+                    ),
                     "amendment_draft_required" => (
                         "本检查须双人签发：请先保存修订草稿，由另一位医生签发",
                         "Two readers are required: save the amendment as a draft for another reader to sign",

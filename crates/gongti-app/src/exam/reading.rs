@@ -49,10 +49,10 @@ impl App {
             (Role::ExamReader | Role::InstitutionAdmin, Some(i)) => i,
             _ => return Err(self.refuse(entry, AppError::Forbidden).await),
         };
-        let items = self.store.reading_worklist(institution).await?;
+        let now_us = self.now_us();
+        let items = self.store.reading_worklist(institution, now_us).await?;
         let ids: Vec<i64> = items.iter().map(|i| i.order.resident_id).collect();
         let names = self.store.resident_names(&ids).await?;
-        let now_us = self.now_us();
         let mut out: Vec<ReadingView> = items
             .into_iter()
             .map(|item| {
@@ -159,6 +159,7 @@ impl App {
         let action = match step {
             ReportStep::Draft => "exam.report.draft",
             ReportStep::Sign => "exam.report.sign",
+            ReportStep::Withdraw => "exam.report.withdraw",
         };
         let mut entry = self.entry(ctx, action, Outcome::Ok);
         entry.resource_type = "ExamReport".into();

@@ -187,6 +187,9 @@ pub enum ReportStep {
     Draft,
     /// Signs the report off (审核签发), or signs an amendment of a final one.
     Sign,
+    /// Withdraws the amendment drafted beside a signed report (the signed report
+    /// stands as it is).
+    Withdraw,
 }
 
 /// Who takes the step, and who wrote what is there.
@@ -212,6 +215,8 @@ pub enum ReportRefusal {
     /// Where two signers are required, a signed report is amended by a draft of the
     /// amendment that another reader signs, not by one person's signature.
     AmendmentDraftRequired,
+    /// No amendment is drafted to withdraw.
+    NoAmendmentDraft,
 }
 
 impl ReportRefusal {
@@ -222,6 +227,7 @@ impl ReportRefusal {
             ReportRefusal::SecondSignerRequired => "second_signer_required",
             ReportRefusal::SignAsDrafted => "sign_as_drafted",
             ReportRefusal::AmendmentDraftRequired => "amendment_draft_required",
+            ReportRefusal::NoAmendmentDraft => "no_amendment_draft",
         }
     }
 }
@@ -234,6 +240,8 @@ pub enum Taken {
     /// A draft amendment of the signed report, kept beside it: the signed text stands
     /// (and is what the ordering doctor reads) until the amendment is signed.
     AmendmentDraft,
+    /// The amendment drafted is withdrawn; the signed report stands.
+    AmendmentWithdrawn,
 }
 
 impl Taken {
@@ -242,7 +250,7 @@ impl Taken {
     pub fn version_status(self) -> ReportStatus {
         match self {
             Taken::Report(s) => s,
-            Taken::AmendmentDraft => ReportStatus::Preliminary,
+            Taken::AmendmentDraft | Taken::AmendmentWithdrawn => ReportStatus::Preliminary,
         }
     }
 
@@ -250,6 +258,7 @@ impl Taken {
         match self {
             Taken::Report(s) => s.code(),
             Taken::AmendmentDraft => "amendment-draft",
+            Taken::AmendmentWithdrawn => "amendment-withdrawn",
         }
     }
 }
@@ -285,11 +294,19 @@ pub fn take_report(
     impression: &str,
 ) -> Result<Taken, ReportRefusal> {
     use ReportStatus as S;
+    let signed = state.status.is_some_and(S::signed);
+    if step == ReportStep::Withdraw {
+        // anyone of the centre withdraws a draft; the text sent does not matter
+        return match (signed, state.amendment_author) {
+            (true, Some(_)) => Ok(Taken::AmendmentWithdrawn),
+            _ => Err(ReportRefusal::NoAmendmentDraft),
+        };
+    }
     if !text_ok(findings) || !text_ok(impression) {
         return Err(ReportRefusal::TextRequired);
     }
-    let signed = state.status.is_some_and(S::signed);
     match step {
+        ReportStep::Withdraw => Err(ReportRefusal::NoAmendmentDraft),
         ReportStep::Draft if signed => Ok(Taken::AmendmentDraft),
         ReportStep::Draft => Ok(Taken::Report(S::Preliminary)),
         ReportStep::Sign => {
@@ -360,7 +377,7 @@ mod tests {
     fn the_report_signed_by_the_right_people() {
         use ReportRefusal as R;
         use ReportStatus as S;
-        use ReportStep::{Draft, Sign};
+        use ReportStep::{Draft, Sign, Withdraw};
         let a = Signer {
             staff_id: 1,
             practice_years: 8,
@@ -472,6 +489,40 @@ mod tests {
                 true,
                 Err(R::NotQualified),
             ),
+            // an amendment's draft is withdrawn by anyone of the centre; nothing else is
+            (
+                amending_1,
+                Withdraw,
+                junior,
+                true,
+                false,
+                Ok(Taken::AmendmentWithdrawn),
+            ),
+            (
+                amending_1,
+                Withdraw,
+                b,
+                false,
+                false,
+                Ok(Taken::AmendmentWithdrawn),
+            ),
+            (
+                final_by_1,
+                Withdraw,
+                a,
+                true,
+                false,
+                Err(R::NoAmendmentDraft),
+            ),
+            (
+                draft_by_1,
+                Withdraw,
+                a,
+                true,
+                false,
+                Err(R::NoAmendmentDraft),
+            ),
+            (none, Withdraw, a, false, false, Err(R::NoAmendmentDraft)),
         ];
         for (i, (state, step, signer, double, as_drafted, want)) in cases.iter().enumerate() {
             let got = take_report(*state, *step, *signer, *double, *as_drafted, "所见", "印象");
@@ -490,6 +541,11 @@ mod tests {
             Err(R::TextRequired)
         );
         assert_eq!(Taken::AmendmentDraft.version_status(), S::Preliminary);
+        assert_eq!(
+            take_report(amending_1, Withdraw, a, true, false, "", ""),
+            Ok(Taken::AmendmentWithdrawn),
+            "no text needed to withdraw"
+        );
         assert_eq!(Taken::Report(S::Amended).version_status(), S::Amended);
     }
 }

@@ -238,8 +238,13 @@ impl Store {
 
     /// An institution's reading worklist: its centres' imaging and ECG orders in
     /// progress whose images arrived, and its signed reports with an amendment waiting
-    /// for its signature; oldest first.
-    pub async fn reading_worklist(&self, institution_id: i64) -> Result<Vec<ReadingItem>> {
+    /// for its signature while the centre may still write to the record (its care
+    /// relationship open at `now_us`); oldest first.
+    pub async fn reading_worklist(
+        &self,
+        institution_id: i64,
+        now_us: i64,
+    ) -> Result<Vec<ReadingItem>> {
         let sql = format!(
             "SELECT {}, COALESCE(r.pending_at_us,
                      (SELECT MIN(x.received_at_us) FROM exam_studies x WHERE x.order_id = o.id)) AS arrived_at_us,
@@ -248,7 +253,10 @@ impl Store {
              LEFT JOIN exam_reports r ON r.order_id = o.id
              WHERE o.centre_institution_id = $1 AND o.category <> 'lab'
                AND ((o.status = 'in-progress' AND EXISTS (SELECT 1 FROM exam_studies x WHERE x.order_id = o.id))
-                    OR o.id IN (SELECT p.order_id FROM exam_reports p WHERE p.pending_at_us IS NOT NULL))
+                    OR (o.id IN (SELECT p.order_id FROM exam_reports p WHERE p.pending_at_us IS NOT NULL)
+                        AND EXISTS (SELECT 1 FROM care_relationships cr
+                                    WHERE cr.id = o.care_relationship_id AND cr.closed_at_us IS NULL
+                                      AND (cr.until_us IS NULL OR cr.until_us > $2))))
              ORDER BY arrived_at_us, o.id LIMIT 500",
             super::orders::ORDER_COLUMNS,
             super::orders::ORDER_FROM
@@ -268,7 +276,7 @@ impl Store {
             })
         }
         on_read!(self, pool => {
-            sqlx::query(trusted(&sql)).bind(institution_id).fetch_all(pool).await?.iter().map(item).collect()
+            sqlx::query(trusted(&sql)).bind(institution_id).bind(now_us).fetch_all(pool).await?.iter().map(item).collect()
         })
     }
 
@@ -287,10 +295,49 @@ impl Store {
         })
     }
 
+    /// Withdraws the amendment drafted beside a signed report: the draft leaves (its
+    /// saved versions stay), and a critical value it opened for a finding the signed
+    /// report does not carry is closed, unless a clinician already acted on it.
+    async fn withdraw_amendment(&self, w: &ReportWrite<'_>, audit: &AuditEntry) -> Result<bool> {
+        let Some(from) = w.from_version else {
+            return Ok(false);
+        };
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let withdrawn: Option<(i64,)> = sqlx::query_as(
+                "UPDATE exam_reports SET pending_findings = NULL, pending_impression = NULL,
+                     pending_critical_code = NULL, pending_author_staff_id = NULL, pending_at_us = NULL,
+                     version = version + 1, changed_at_us = $3
+                 WHERE order_id = $1 AND version = $2 AND pending_author_staff_id IS NOT NULL RETURNING id",
+            )
+            .bind(w.order_id).bind(from).bind(w.now_us)
+            .fetch_optional(&mut *tx).await?;
+            let Some((report_id,)) = withdrawn else {
+                return Ok(false);
+            };
+            sqlx::query(
+                "UPDATE critical_values SET status = 'closed', actioned_at_us = $2,
+                     action = '修订草稿已撤回，不再为危急值 (amendment draft withdrawn: no longer critical)'
+                 WHERE exam_order_id = $1 AND status <> 'closed' AND actioned_by_user_id IS NULL
+                   AND code IS DISTINCT FROM (SELECT critical_code FROM exam_reports WHERE order_id = $1)",
+            )
+            .bind(w.order_id).bind(w.now_us).execute(&mut *tx).await?;
+            let mut entry = audit.clone();
+            entry.resource_type = "ExamReport".into();
+            entry.resource_id = Some(report_id.to_string());
+            stage_audit!(tx, std::slice::from_ref(&entry));
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
     /// Writes a report version (see [`ReportWrite`]): `false` when the report moved
     /// meanwhile. A signed report completes its order (the centre keeps access for
     /// [`CENTRE_ACCESS_AFTER_US`]).
     pub async fn write_exam_report(&self, w: &ReportWrite<'_>, audit: &AuditEntry) -> Result<bool> {
+        if w.taken == Taken::AmendmentWithdrawn {
+            return self.withdraw_amendment(w, audit).await;
+        }
         let status = w.taken.version_status();
         let signed = status.signed();
         let amendment_draft = w.taken == Taken::AmendmentDraft;

@@ -205,6 +205,41 @@ async fn a_double_signed_report_is_amended_by_one_reader_and_signed_by_another()
                 "{finding:?}: {open}"
             );
         }
+        // a draft withdrawn: the signed report stands, and the critical value the draft
+        // opened (the signed report names none) is closed; drafted again, it is told again
+        let withdrawn = t
+            .app
+            .write_report(a, ct.id, ReportStep::Withdraw, "", "", None)
+            .await
+            .unwrap();
+        assert!(withdrawn.pending.is_none() && withdrawn.impression == IMPRESSION);
+        let open = t
+            .get("/api/v1/worklists/critical-values", &ordered.doctor_token)
+            .await
+            .json();
+        assert!(open["items"].as_array().unwrap().is_empty(), "{open}");
+        let again = t
+            .app
+            .write_report(a, ct.id, ReportStep::Withdraw, "", "", None)
+            .await;
+        assert_eq!(conflict(&again), "no_amendment_draft");
+        t.app
+            .write_report(
+                a,
+                ct.id,
+                ReportStep::Draft,
+                AMENDED_FINDINGS,
+                AMENDED_IMPRESSION,
+                Some("IMG-ICH"),
+            )
+            .await
+            .unwrap();
+        let open = t
+            .get("/api/v1/worklists/critical-values", &ordered.doctor_token)
+            .await
+            .json();
+        assert_eq!(open["items"].as_array().unwrap().len(), 1, "{open}");
+
         // saving the draft unchanged is not writing it: its author stays the drafter
         let saved = t
             .app
@@ -256,7 +291,9 @@ async fn a_double_signed_report_is_amended_by_one_reader_and_signed_by_another()
                 order_page.text
             );
         }
-        assert!(!order_page.text.contains("修订并签发"));
+        assert!(
+            !order_page.text.contains("修订并签发") && order_page.text.contains("撤回修订草稿")
+        );
         assert!(
             !order_page.text.contains("释放")
                 && !order_page.text.contains("诊断医生正在修订本报告"),
@@ -307,8 +344,8 @@ async fn a_double_signed_report_is_amended_by_one_reader_and_signed_by_another()
             )
         );
         assert!(t.app.reading_worklist(b).await.unwrap().is_empty());
-        // every version kept: the centre reads the drafts too (five of the amendment), the
-        // doctor the signed
+        // every version kept: the centre reads the drafts too (six of the amendment; a
+        // withdrawal keeps the drafts before it), the doctor the signed
         let statuses = |v: &[gongti_store::ReportVersionRecord]| {
             v.iter().map(|v| v.status).collect::<Vec<_>>()
         };
@@ -319,6 +356,7 @@ async fn a_double_signed_report_is_amended_by_one_reader_and_signed_by_another()
             [
                 Preliminary,
                 Final,
+                Preliminary,
                 Preliminary,
                 Preliminary,
                 Preliminary,
@@ -338,7 +376,7 @@ async fn a_double_signed_report_is_amended_by_one_reader_and_signed_by_another()
         let out = t.store.hl7_out_of_order(ct.id).await.unwrap();
         assert_eq!(
             out.iter().map(|o| o.report_version).collect::<Vec<_>>(),
-            [2, 8]
+            [2, 10]
         );
         // still one critical value for the finding
         let critical = t
@@ -346,6 +384,24 @@ async fn a_double_signed_report_is_amended_by_one_reader_and_signed_by_another()
             .await
             .json();
         assert_eq!(critical["items"].as_array().unwrap().len(), 1, "{critical}");
+
+        // a draft left past the centre's access (30 days after completion) leaves the
+        // worklist: the centre can no longer write to the record
+        t.app
+            .write_report(
+                a,
+                ct.id,
+                ReportStep::Draft,
+                "再次复阅。",
+                "再修订",
+                Some("IMG-ICH"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(t.app.reading_worklist(b).await.unwrap().len(), 1);
+        t.shift_clock(31);
+        assert!(t.app.reading_worklist(b).await.unwrap().is_empty());
+        t.shift_clock(0);
 
         let tail = t.audit_tail(60).await;
         let details = |action: &str| {

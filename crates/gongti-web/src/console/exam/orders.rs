@@ -483,8 +483,9 @@ async fn worklist_page(
     layout(&c, title, body).into_response()
 }
 
-/// What `?report=` says after an amendment's draft was saved.
+/// What `?report=` says after an amendment's draft was saved, or withdrawn.
 const AMENDMENT_DRAFT: &str = "amendment-draft";
+const AMENDMENT_WITHDRAWN: &str = "amendment-withdrawn";
 
 #[derive(Deserialize, Default)]
 struct OrderParams {
@@ -527,6 +528,7 @@ async fn render_order_with(
         h1 { (item_label(l, &o.item_code)) " · " a href=(format!("/residents/{}/exams", o.resident_id)) { (v.resident_name) } }
         @if q.placed.is_some() { p.saved role="status" { (l.t("检查检验单已提交至 ", "Order sent to ")) (o.centre_name) } }
         @if let Some(done) = q.done.as_deref().and_then(OrderStatus::parse) { p.saved role="status" { (l.t("已处理，当前状态：", "Done; now: ")) (status_label(l, done)) } }
+        @if q.report.as_deref() == Some(AMENDMENT_WITHDRAWN) { p.saved role="status" { (l.t("修订草稿已撤回，已签发的报告不变。", "Amendment draft withdrawn; the signed report stands.")) } }
         @if q.report.as_deref() == Some(AMENDMENT_DRAFT) { p.saved role="status" { (l.t("修订草稿已保存，待签发；已签发的报告在修订签发前保持不变。", "Amendment draft saved, waiting for its signature; the signed report stands until then.")) } }
         @if let Some(r) = q.report.as_deref().and_then(gongti_core::exam::reading::ReportStatus::parse) { p.saved role="status" { (l.t("报告已保存：", "Report saved: ")) (l.t(r.label_zh(), r.label_en())) } }
         @if let Some(p) = problem { (p) }
@@ -807,6 +809,7 @@ fn report_section(
                             button type="submit" name="step" value="draft" { (l.t("保存修订草稿", "Save amendment draft")) }
                             @if pending.is_some() {
                                 button.primary type="submit" name="step" value="sign" { (l.t("签发修订", "Sign the amendment")) }
+                                button type="submit" name="step" value="withdraw" formnovalidate { (l.t("撤回修订草稿", "Withdraw the amendment draft")) }
                             } @else if !v.double_sign {
                                 button.primary type="submit" name="step" value="sign" { (l.t("修订并签发", "Amend and sign")) }
                             }
@@ -861,10 +864,10 @@ async fn report(
     if !csrf_ok(&c, &f.csrf) {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
-    let step = if f.step == "sign" {
-        ReportStep::Sign
-    } else {
-        ReportStep::Draft
+    let step = match f.step.as_str() {
+        "sign" => ReportStep::Sign,
+        "withdraw" => ReportStep::Withdraw,
+        _ => ReportStep::Draft,
     };
     let written = state
         .app
@@ -879,7 +882,9 @@ async fn report(
         )
         .await;
     let to = written.map(|r| {
-        let saved = if r.pending.is_some() {
+        let saved = if step == ReportStep::Withdraw {
+            AMENDMENT_WITHDRAWN
+        } else if r.pending.is_some() {
             AMENDMENT_DRAFT
         } else {
             r.status.code()
