@@ -61,6 +61,30 @@ async fn a_double_signed_report_is_amended_by_one_reader_and_signed_by_another()
                     .await
             }
         };
+        // the amendment's text, drafted or signed, naming `finding`
+        let amend = |who: &gongti_app::Ctx, step, finding: Option<&'static str>| {
+            let (t, who) = (&t, who.clone());
+            async move {
+                t.app
+                    .write_report(
+                        &who,
+                        ct.id,
+                        step,
+                        AMENDED_FINDINGS,
+                        AMENDED_IMPRESSION,
+                        finding,
+                    )
+                    .await
+            }
+        };
+        // the critical values open for the ordering doctor
+        let open_critical = || {
+            let (t, token) = (&t, ordered.doctor_token.clone());
+            async move {
+                let r = t.get("/api/v1/worklists/critical-values", &token).await;
+                r.json()["items"].as_array().unwrap().clone()
+            }
+        };
 
         // the first report: the writer does not sign it; the second signer signs it
         // as written
@@ -104,18 +128,7 @@ async fn a_double_signed_report_is_amended_by_one_reader_and_signed_by_another()
 
         // one reader drafts it, naming a critical finding: the ordering institution is
         // told at once, but the signed report stands for the doctor
-        let drafted = t
-            .app
-            .write_report(
-                a,
-                ct.id,
-                ReportStep::Draft,
-                AMENDED_FINDINGS,
-                AMENDED_IMPRESSION,
-                Some("IMG-ICH"),
-            )
-            .await
-            .unwrap();
+        let drafted = amend(a, ReportStep::Draft, Some("IMG-ICH")).await.unwrap();
         assert_eq!(
             (drafted.status, drafted.impression.as_str()),
             (ReportStatus::Final, IMPRESSION)
@@ -129,12 +142,9 @@ async fn a_double_signed_report_is_amended_by_one_reader_and_signed_by_another()
             ),
             (AMENDED_IMPRESSION, a.principal.staff_id, Some("IMG-ICH"))
         );
-        let critical = t
-            .get("/api/v1/worklists/critical-values", &ordered.doctor_token)
-            .await
-            .json();
+        let critical = serde_json::Value::Array(open_critical().await);
         assert_eq!(
-            critical["items"][0]["value"], "颅内出血",
+            critical[0]["value"], "颅内出血",
             "the doctor is told at once: {critical}"
         );
         let seen = t.app.exam_order_view(&doctor, ct.id).await.unwrap();
@@ -181,26 +191,10 @@ async fn a_double_signed_report_is_amended_by_one_reader_and_signed_by_another()
         // a draft never renews or closes a critical value: another finding named in a
         // draft leaves the one told as it is (the signature settles it)
         for finding in [Some("IMG-INFARCT"), None, Some("IMG-ICH")] {
-            t.app
-                .write_report(
-                    a,
-                    ct.id,
-                    ReportStep::Draft,
-                    AMENDED_FINDINGS,
-                    AMENDED_IMPRESSION,
-                    finding,
-                )
-                .await
-                .unwrap();
-            let open = t
-                .get("/api/v1/worklists/critical-values", &ordered.doctor_token)
-                .await
-                .json();
+            amend(a, ReportStep::Draft, finding).await.unwrap();
+            let open = serde_json::Value::Array(open_critical().await);
             assert_eq!(
-                (
-                    open["items"].as_array().unwrap().len(),
-                    &open["items"][0]["value"]
-                ),
+                (open.as_array().unwrap().len(), &open[0]["value"]),
                 (1, &json!("颅内出血")),
                 "{finding:?}: {open}"
             );
@@ -213,63 +207,26 @@ async fn a_double_signed_report_is_amended_by_one_reader_and_signed_by_another()
             .await
             .unwrap();
         assert!(withdrawn.pending.is_none() && withdrawn.impression == IMPRESSION);
-        let open = t
-            .get("/api/v1/worklists/critical-values", &ordered.doctor_token)
-            .await
-            .json();
-        assert!(open["items"].as_array().unwrap().is_empty(), "{open}");
+        let open = serde_json::Value::Array(open_critical().await);
+        assert!(open.as_array().unwrap().is_empty(), "{open}");
         let again = t
             .app
             .write_report(a, ct.id, ReportStep::Withdraw, "", "", None)
             .await;
         assert_eq!(conflict(&again), "no_amendment_draft");
-        t.app
-            .write_report(
-                a,
-                ct.id,
-                ReportStep::Draft,
-                AMENDED_FINDINGS,
-                AMENDED_IMPRESSION,
-                Some("IMG-ICH"),
-            )
-            .await
-            .unwrap();
-        let open = t
-            .get("/api/v1/worklists/critical-values", &ordered.doctor_token)
-            .await
-            .json();
-        assert_eq!(open["items"].as_array().unwrap().len(), 1, "{open}");
+        amend(a, ReportStep::Draft, Some("IMG-ICH")).await.unwrap();
+        let open = serde_json::Value::Array(open_critical().await);
+        assert_eq!(open.as_array().unwrap().len(), 1, "{open}");
 
         // saving the draft unchanged is not writing it: its author stays the drafter
-        let saved = t
-            .app
-            .write_report(
-                b,
-                ct.id,
-                ReportStep::Draft,
-                AMENDED_FINDINGS,
-                AMENDED_IMPRESSION,
-                Some("IMG-ICH"),
-            )
-            .await
-            .unwrap();
+        let saved = amend(b, ReportStep::Draft, Some("IMG-ICH")).await.unwrap();
         assert_eq!(saved.pending.unwrap().author_staff_id, a.principal.staff_id);
 
         // it waits on the reading worklist; its writer may not sign it
         let waiting = t.app.reading_worklist(b).await.unwrap();
         assert_eq!(waiting.len(), 1);
         assert!(waiting[0].item.amendment_pending && waiting[0].item.order.id == ct.id);
-        let signs_own = t
-            .app
-            .write_report(
-                a,
-                ct.id,
-                ReportStep::Sign,
-                AMENDED_FINDINGS,
-                AMENDED_IMPRESSION,
-                Some("IMG-ICH"),
-            )
-            .await;
+        let signs_own = amend(a, ReportStep::Sign, Some("IMG-ICH")).await;
         assert_eq!(conflict(&signs_own), "second_signer_required");
 
         // in the console, the other reader finds it on the worklist, reads the draft
@@ -379,11 +336,8 @@ async fn a_double_signed_report_is_amended_by_one_reader_and_signed_by_another()
             [2, 10]
         );
         // still one critical value for the finding
-        let critical = t
-            .get("/api/v1/worklists/critical-values", &ordered.doctor_token)
-            .await
-            .json();
-        assert_eq!(critical["items"].as_array().unwrap().len(), 1, "{critical}");
+        let critical = serde_json::Value::Array(open_critical().await);
+        assert_eq!(critical.as_array().unwrap().len(), 1, "{critical}");
 
         // a draft left past the centre's access (30 days after completion) leaves the
         // worklist: the centre can no longer write to the record
