@@ -458,6 +458,31 @@ pub(crate) fn sheet_problem(
 pub(crate) fn field(name: &str) -> Option<(&'static str, &'static str)> {
     Some(match name {
         "resident_consent" => ("居民同意", "resident's consent"),
+        "rate_fen" => ("人头费标准", "per-head rate"),
+        "days_in_year" => ("年度天数", "days in the year"),
+        "members" => ("参保人员", "members"),
+        "members.weight" => (
+            "风险权重（0–100，最多 6 位小数）",
+            "risk weight (0–100, up to 6 decimals)",
+        ),
+        "members.days" => (
+            "在册天数（不超过年度天数）",
+            "days enrolled (at most the year's days)",
+        ),
+        "prepay_share" => ("预拨比例（0–1）", "prepaid share (0–1)"),
+        "quality_score" => ("质量考核得分（0–100）", "quality score (0–100)"),
+        "quality_bands" => ("质量档次", "quality bands"),
+        "quality_bands.min_score" => (
+            "档次最低分（0–100，不可重复）",
+            "band minimum (0–100, each once)",
+        ),
+        "quality_bands.multiplier" => ("档次系数（0–10）", "band multiplier (0–10)"),
+        "actual_cost_fen" => ("实际医保基金支出", "actual fund-paid cost"),
+        "surplus_cap_share" => ("结余留用上限（0–1）", "cap on the surplus kept (0–1)"),
+        "overspend_share" => (
+            "超支基金分担比例（0–1）",
+            "fund's share of an overspend (0–1)",
+        ),
         "images" => (
             "图片（JPEG 或 PNG，每张不超过 2 MB，最多 3 张）",
             "images (JPEG or PNG, 2 MB each, up to 3)",

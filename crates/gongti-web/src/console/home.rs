@@ -43,6 +43,7 @@ const CRITICAL: MenuItem = ("/critical-values", "危急值", "Critical values");
 const EXAM_ORDERS: MenuItem = ("/exam-orders", "检查检验单", "Exam orders");
 const READING: MenuItem = ("/reading", "阅片工作列表", "Reading worklist");
 const RECOGNITION: MenuItem = ("/exam-figures", "结果互认", "Result recognition");
+const PAYMENT: MenuItem = ("/payment/simulate", "付费测算", "Payment what-if");
 
 /// The family-doctor team's roles (家庭医生团队), who share the workstation.
 fn in_team(role: Role) -> bool {
@@ -98,9 +99,9 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             RECOGNITION,
             DASHBOARD,
         ],
-        Role::DistrictOfficer => &[DASHBOARD, RESIDENTS],
-        Role::CityOfficer => &[DASHBOARD, RESIDENTS, SETTLEMENTS, RECOGNITION],
-        Role::InsuranceOfficer => &[DASHBOARD, SETTLEMENTS, RECOGNITION],
+        Role::DistrictOfficer => &[DASHBOARD, RESIDENTS, PAYMENT],
+        Role::CityOfficer => &[DASHBOARD, RESIDENTS, SETTLEMENTS, RECOGNITION, PAYMENT],
+        Role::InsuranceOfficer => &[DASHBOARD, SETTLEMENTS, RECOGNITION, PAYMENT],
         Role::CityAdmin => &[ACCOUNTS],
         Role::Pharmacist => &[REVIEW, PHARMACY, DRUG_RULES],
         Role::ExamReader => &[READING, EXAM_ORDERS, LAB_MESSAGES],
@@ -300,12 +301,12 @@ fn role_card(l: Lang, role: Role) -> Markup {
             "Publish and change your institution's schedules and slots (a share held back for family doctors); bring residents in from your own list (CSV or Excel); see its chronic-care dashboard.",
         ),
         Role::DistrictOfficer | Role::CityOfficer => (
-            "在看板查看辖区的慢病管理、转诊和预约指标，逐级下钻到机构。",
-            "See chronic care, referral and reserved-slot figures on the dashboard, down to each institution.",
+            "在看板查看辖区的慢病管理、转诊和预约指标，逐级下钻到机构；在“付费测算”试算按人头付费方案。",
+            "See chronic care, referral and reserved-slot figures on the dashboard, down to each institution; try a capitation scheme (Payment what-if).",
         ),
         Role::InsuranceOfficer => (
-            "在看板查看汇总指标，在“医保结算”查看门特处方的结算金额（均不含患者个人信息）。按人头付费与清算将随支付功能上线。",
-            "See aggregate figures on the dashboard and the 门特 prescriptions' settlements (Settlements), never personal data. Capitation and clearing arrive with the payment capability.",
+            "在看板查看汇总指标，在“医保结算”查看门特处方的结算金额（均不含患者个人信息）；在“付费测算”试算按人头付费方案的预算、月预拨、质量系数与结余或超支。方案管理、年度清算随支付功能后续上线。",
+            "See aggregate figures on the dashboard and the 门特 prescriptions' settlements (Settlements), never personal data; try a capitation scheme's budget, prepayments, quality multiplier and surplus or overspend (Payment what-if). Schemes and the year-end clearing come next.",
         ),
         Role::Pharmacist => (
             "在“处方审核”中按问题严重程度审核医生签发的处方：通过并电子签名、退回医生或拒绝；在“药房调配”中调配流转到本药房的处方、凭处方号为到店患者发药、跟踪配送、盘点库存；在“用药规则”中逐条确认或停用本院的合理用药规则。",

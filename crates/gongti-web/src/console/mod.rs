@@ -33,6 +33,7 @@ mod online_visits;
 mod patient;
 mod patient_pharmacy;
 mod patient_visits;
+mod payment;
 mod pharmacy;
 mod prescriptions;
 mod referrals;
@@ -200,6 +201,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(prescriptions::routes())
         .merge(dispensing::routes())
         .merge(insurance::routes())
+        .merge(payment::routes())
         .merge(patient_pharmacy::routes())
         .merge(patient_visits::routes())
         .merge(online_visits::routes())

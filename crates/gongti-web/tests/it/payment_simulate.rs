@@ -384,3 +384,62 @@ fn reckon(cases: &Value) -> Option<Value> {
     );
     Some(serde_json::from_slice(&out.stdout).unwrap())
 }
+
+/// 付费测算 in the console: the insurance officer's page opens with the demo
+/// parameters' figures (DOMAIN.md §6 by hand: 800 persons at 1.0, 300 at 1.8 for the
+/// year and 50 at 1.2 for 120 days at 600 yuan: B = 60,000 × 496,300 ÷ 365 fen =
+/// 815,835.62 yuan; Q 88 takes the 0.95 band, A = 775,043.84; C 720,000 leaves
+/// 55,043.84, 7.10 %); a changed cost answers an overspend borne by the community;
+/// a weight with seven decimals is named in words; a family doctor is refused.
+#[tokio::test]
+async fn the_officer_tries_a_scheme_in_the_console() {
+    use crate::console::{page, sign_in};
+    use crate::console_scheduling::{csrf_of, post_form};
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let session = sign_in(&t, "insurer").await;
+    let home = page(&t, &session, "/", "zh").await;
+    assert!(home.text.contains("/payment/simulate"), "in the menu");
+    let first = page(&t, &session, "/payment/simulate", "zh").await;
+    assert_eq!(first.status, S::OK, "{}", first.text);
+    assert!(
+        first.text.contains("data-live=\"capitation-figures\"")
+            && first.text.contains("querySelectorAll('form[data-live]')"),
+        "the figures follow the typing"
+    );
+    for shown in [
+        "815835.62",
+        "54389.04 / 54389.06",
+        "0.95",
+        "775043.84",
+        "55043.84",
+        "7.10%",
+        "结余",
+    ] {
+        assert!(first.text.contains(shown), "{shown}: {}", first.text);
+    }
+    let form = |cost: &str, weight: &str| {
+        format!(
+            "csrf={}&rate_yuan=600&days_in_year=365&g0_count=800&g0_weight={weight}&g0_days=365\
+             &prepay_share=0.8&quality_score=88&b0_min=0&b0_multiplier=0.85&b1_min=80&b1_multiplier=0.95\
+             &cost_yuan={cost}&cap_share=&overspend_share=0",
+            csrf_of(&first.text)
+        )
+    };
+    // 800 persons at 1.0: B = 480,000 yuan, A = 456,000; a cost of 500,000 overspends
+    let over = post_form(&t, &session, "/payment/simulate", &form("500000", "1.0")).await;
+    assert_eq!(over.status, S::OK, "{}", over.text);
+    for shown in ["480000.00", "456000.00", "超支", "44000.00", "-9.65%"] {
+        assert!(over.text.contains(shown), "{shown}: {}", over.text);
+    }
+    let bad = post_form(
+        &t,
+        &session,
+        "/payment/simulate",
+        &form("500000", "1.2345678"),
+    )
+    .await;
+    assert!(bad.text.contains("风险权重"), "{}", bad.text);
+    let doctor = sign_in(&t, "doctor").await;
+    let refused = page(&t, &doctor, "/payment/simulate", "zh").await;
+    assert_eq!(refused.status, S::FORBIDDEN);
+}
