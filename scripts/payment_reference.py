@@ -21,7 +21,8 @@ def fen(x):
 
 def capitation(c):
     rate, days_in_year = Decimal(c["rate_fen"]), Decimal(c["days_in_year"])
-    budget = fen(sum((rate * m["weight"] * m["days"] for m in c["members"]), Decimal(0)) / days_in_year)
+    budget = fen(sum((rate * m["weight"] * m["days"] * m.get("count", 1) for m in c["members"]), Decimal(0))
+                 / days_in_year)
     prepaid = fen(Decimal(c["prepay_share"]) * budget)
     month = prepaid // 12
     monthly = [month] * 11 + [prepaid - 11 * month]

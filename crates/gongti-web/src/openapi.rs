@@ -367,9 +367,10 @@ fn schemas() -> Value {
         "CapitationSimulation": {"type": "object", "required": ["rate_fen", "days_in_year", "members", "prepay_share", "quality_score", "quality_bands", "actual_cost_fen", "overspend_share"], "properties": {
             "rate_fen": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 100000000, "description": "The scheme's per-head rate for the year"},
             "days_in_year": {"type": "integer", "minimum": 1, "maximum": 366},
-            "members": {"type": "array", "maxItems": 1000000, "items": {"type": "object", "required": ["weight", "days"], "properties": {
+            "members": {"type": "array", "maxItems": 1000000, "description": "Persons, or groups of persons alike", "items": {"type": "object", "required": ["weight", "days"], "properties": {
                 "weight": {"type": "number", "minimum": 0, "maximum": 100, "description": "Risk weight (age band × disease), up to 6 decimal places"},
-                "days": {"type": "integer", "minimum": 0, "maximum": 366, "description": "Days enrolled in the year (at most days_in_year)"}}}},
+                "days": {"type": "integer", "minimum": 0, "maximum": 366, "description": "Days enrolled in the year (at most days_in_year)"},
+                "count": {"type": "integer", "minimum": 0, "maximum": 10000000, "description": "Persons alike (a group; 1 when left out)"}}}},
             "prepay_share": {"type": "number", "minimum": 0, "maximum": 1, "description": "α, the share of the budget prepaid monthly"},
             "quality_score": {"type": "number", "minimum": 0, "maximum": 100},
             "quality_bands": {"type": "array", "maxItems": 50, "items": {"type": "object", "required": ["min_score", "multiplier"], "properties": {

@@ -458,7 +458,16 @@ pub(crate) fn sheet_problem(
 pub(crate) fn field(name: &str) -> Option<(&'static str, &'static str)> {
     Some(match name {
         "resident_consent" => ("居民同意", "resident's consent"),
-        "rate_fen" => ("人头费标准", "per-head rate"),
+        "rate_fen" => ("人头费标准（元）", "per-head rate (yuan)"),
+        "pool_fen" => ("资金池", "pool"),
+        "people" => ("人员（有工作量者方可分配）", "people (someone with work)"),
+        "people.id" => ("人员（不可重复）", "person (each once)"),
+        "people.units" => (
+            "标准工作量（0–10000000，最多 4 位小数）",
+            "units (0–10,000,000, up to 4 decimals)",
+        ),
+        "people.post" => ("岗位系数（0–100）", "post coefficient (0–100)"),
+        "people.quality" => ("质量系数（0–10）", "quality factor (0–10)"),
         "days_in_year" => ("年度天数", "days in the year"),
         "members" => ("参保人员", "members"),
         "members.weight" => (
@@ -469,6 +478,7 @@ pub(crate) fn field(name: &str) -> Option<(&'static str, &'static str)> {
             "在册天数（不超过年度天数）",
             "days enrolled (at most the year's days)",
         ),
+        "members.count" => ("人数（0–10000000）", "persons (0–10,000,000)"),
         "prepay_share" => ("预拨比例（0–1）", "prepaid share (0–1)"),
         "quality_score" => ("质量考核得分（0–100）", "quality score (0–100)"),
         "quality_bands" => ("质量档次", "quality bands"),
@@ -477,7 +487,7 @@ pub(crate) fn field(name: &str) -> Option<(&'static str, &'static str)> {
             "band minimum (0–100, each once)",
         ),
         "quality_bands.multiplier" => ("档次系数（0–10）", "band multiplier (0–10)"),
-        "actual_cost_fen" => ("实际医保基金支出", "actual fund-paid cost"),
+        "actual_cost_fen" => ("实际医保基金支出（元）", "actual fund-paid cost (yuan)"),
         "surplus_cap_share" => ("结余留用上限（0–1）", "cap on the surplus kept (0–1)"),
         "overspend_share" => (
             "超支基金分担比例（0–1）",

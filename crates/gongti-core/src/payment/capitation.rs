@@ -19,17 +19,21 @@ const UNIT: i128 = 1_000_000;
 
 pub const RATE_FEN_MAX: i64 = 100_000_000;
 pub const COST_FEN_MAX: i64 = 1_000_000_000_000_000;
+/// Entries of the member list (persons or groups), and persons a group counts.
 pub const MEMBERS_MAX: usize = 1_000_000;
+pub const GROUP_COUNT_MAX: i64 = 10_000_000;
 pub const BANDS_MAX: usize = 50;
 const WEIGHT_MAX: i128 = 100 * UNIT;
 const MULTIPLIER_MAX: i128 = 10 * UNIT;
 const SCORE_MAX: i128 = 100 * UNIT;
 
-/// One enrolled person: their risk weight (age band × disease) and days enrolled.
+/// Enrolled persons of one risk weight (age band × disease) and days enrolled: one
+/// person, or a group of `count` alike.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MemberForm {
     pub weight: f64,
     pub days: i64,
+    pub count: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,8 +68,8 @@ pub struct CapitationForm {
 pub struct Capitation {
     pub rate_fen: i64,
     pub days_in_year: i64,
-    /// (weight in millionths, days).
-    pub members: Vec<(i128, i64)>,
+    /// (weight in millionths, days, persons).
+    pub members: Vec<(i128, i64, i64)>,
     pub prepay_share: i128,
     pub quality_score: i128,
     /// (min score, multiplier) in millionths.
@@ -145,11 +149,16 @@ pub fn validate(f: &CapitationForm) -> Result<Capitation, Vec<FieldProblem>> {
     } else {
         let mut weight_bad = false;
         let mut days_bad = false;
+        let mut count_bad = false;
         for m in &f.members {
             let w = scaled_f64(m.weight, PLACES).filter(|w| *w <= WEIGHT_MAX);
             weight_bad |= w.is_none();
             days_bad |= !(0..=f.days_in_year.max(1)).contains(&m.days);
-            members.push((w.unwrap_or(0), m.days));
+            count_bad |= !(0..=GROUP_COUNT_MAX).contains(&m.count);
+            members.push((w.unwrap_or(0), m.days, m.count));
+        }
+        if count_bad {
+            problems.push(range("members.count", "0", "10000000"));
         }
         if weight_bad {
             problems.push(range("members.weight", "0", "100"));
@@ -251,7 +260,7 @@ pub fn clear(c: &Capitation) -> Result<Clearing, FieldProblem> {
     let numerator: i128 = c
         .members
         .iter()
-        .map(|(w, days)| i128::from(c.rate_fen) * w * i128::from(*days))
+        .map(|(w, days, count)| i128::from(c.rate_fen) * w * i128::from(*days) * i128::from(*count))
         .sum();
     let budget = div_half_up(numerator, UNIT * i128::from(c.days_in_year));
     let prepaid = div_half_up(c.prepay_share * budget, UNIT);
@@ -297,7 +306,11 @@ mod tests {
             days_in_year: 365,
             members: members
                 .iter()
-                .map(|&(weight, days)| MemberForm { weight, days })
+                .map(|&(weight, days)| MemberForm {
+                    weight,
+                    days,
+                    count: 1,
+                })
                 .collect(),
             prepay_share: 0.8,
             quality_score: 92.0,
@@ -347,6 +360,22 @@ mod tests {
             (c.retained_fen, c.fund_covers_fen, c.community_bears_fen),
             (26_438, 0, 0)
         );
+    }
+
+    /// A group of n alike counts as n persons.
+    #[test]
+    fn a_group_counts_its_persons() {
+        let mut grouped = form(&[(1.2, 365)], 0);
+        grouped.members[0].count = 3;
+        let single = form(&[(1.2, 365), (1.2, 365), (1.2, 365)], 0);
+        assert_eq!(run(&grouped), run(&single));
+        grouped.members[0].count = -1;
+        let fields: Vec<&str> = validate(&grouped)
+            .unwrap_err()
+            .iter()
+            .map(|p| p.field)
+            .collect();
+        assert_eq!(fields, ["members.count"]);
     }
 
     /// Rounding once after the sum: three persons of 1/3 of a fen each make 1 fen, not 0.

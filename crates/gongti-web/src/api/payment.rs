@@ -33,6 +33,13 @@ pub(crate) fn routes() -> Router<AppState> {
 struct MemberBody {
     weight: f64,
     days: i64,
+    /// Persons alike (a group); one when left out.
+    #[serde(default = "one")]
+    count: i64,
+}
+
+fn one() -> i64 {
+    1
 }
 
 #[derive(Deserialize)]
@@ -75,6 +82,7 @@ async fn simulate_capitation(
             .map(|m| MemberForm {
                 weight: m.weight,
                 days: m.days,
+                count: m.count,
             })
             .collect(),
         prepay_share: body.prepay_share,

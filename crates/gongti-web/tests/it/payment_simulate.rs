@@ -179,6 +179,25 @@ async fn capitation_and_the_incentive_pool_what_if() {
         let r = t.post("/api/v1/incentives/simulate", &insurer, twice).await;
         assert_eq!(r.status, S::UNPROCESSABLE_ENTITY, "{}", r.text);
 
+        // a group counts its persons: 3 alike as 3 entries
+        let grouped = t
+            .post(
+                "/api/v1/capitation/simulate",
+                &insurer,
+                year(json!([{"weight": 1.2, "days": 365, "count": 3}]), 0),
+            )
+            .await
+            .json();
+        let listed = t
+            .post(
+                "/api/v1/capitation/simulate",
+                &insurer,
+                year(json!([{"weight": 1.2, "days": 365}, {"weight": 1.2, "days": 365}, {"weight": 1.2, "days": 365}]), 0),
+            )
+            .await
+            .json();
+        assert_eq!(grouped, listed);
+
         // a large institution's year is more than the API's usual 1 MiB a body
         let many: Vec<Value> = (0..60_000)
             .map(|i| json!({"weight": 1.05, "days": 365 - i % 3}))
@@ -255,7 +274,15 @@ async fn the_endpoints_agree_with_an_independent_reckoning() {
     for _ in 0..300 {
         let days_in_year = if draw.below(4) == 0 { 366 } else { 365 };
         let members: Vec<Value> = (0..draw.below(25))
-            .map(|_| json!({"weight": draw.decimal(3, 6), "days": draw.below(days_in_year + 1)}))
+            .map(|_| {
+                let mut m =
+                    json!({"weight": draw.decimal(3, 6), "days": draw.below(days_in_year + 1)});
+                // some entries a group of persons alike
+                if draw.below(3) == 0 {
+                    m["count"] = json!(draw.below(5_000));
+                }
+                m
+            })
             .collect();
         let mut bands = vec![json!({"min_score": 0, "multiplier": draw.decimal(1, 6)})];
         for _ in 0..draw.below(4) {
@@ -439,7 +466,49 @@ async fn the_officer_tries_a_scheme_in_the_console() {
     )
     .await;
     assert!(bad.text.contains("风险权重"), "{}", bad.text);
+    // a negative head count and a rate beyond the rule, said in yuan
+    let odd = form("500000", "1.0")
+        .replace("g0_count=800", "g0_count=-800")
+        .replace("rate_yuan=600", "rate_yuan=2000000");
+    let bad = post_form(&t, &session, "/payment/simulate", &odd).await;
+    for shown in ["人数", "人头费标准（元）", "1000000"] {
+        assert!(bad.text.contains(shown), "{shown}: {}", bad.text);
+    }
+    assert!(
+        !bad.text.contains("100000000"),
+        "fen bounds are not shown on a yuan field"
+    );
     let doctor = sign_in(&t, "doctor").await;
     let refused = page(&t, &doctor, "/payment/simulate", "zh").await;
     assert_eq!(refused.status, S::FORBIDDEN);
+}
+
+/// 绩效分配测算 in the console: the demo team's month (30,000 yuan as 420 × 1.2 × 1.05 :
+/// 310 × 1.0 × 1.05 : 260 × 1.0 × 0.95 : 180 × 0.8 × 1.0 = 529.2 : 325.5 : 247 : 144)
+/// pays 12,744.64, 7,838.97, 5,948.46 and 3,467.93 yuan, in all the pool; a pool
+/// with nobody at work is named in words.
+#[tokio::test]
+async fn the_committee_tries_a_pool_in_the_console() {
+    use crate::console::{page, sign_in};
+    use crate::console_scheduling::{csrf_of, post_form};
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let session = sign_in(&t, "officer").await;
+    let first = page(&t, &session, "/payment/incentives", "zh").await;
+    assert_eq!(first.status, S::OK, "{}", first.text);
+    for shown in [
+        "12744.64",
+        "7838.97",
+        "5948.46",
+        "3467.93",
+        "30000.00",
+        "data-live=\"pool-figures\"",
+    ] {
+        assert!(first.text.contains(shown), "{shown}: {}", first.text);
+    }
+    let idle = format!(
+        "csrf={}&pool_yuan=100&p0_name=a&p0_units=0&p0_post=1&p0_quality=1",
+        csrf_of(&first.text)
+    );
+    let r = post_form(&t, &session, "/payment/incentives", &idle).await;
+    assert!(r.text.contains("有工作量者方可分配"), "{}", r.text);
 }
