@@ -11,8 +11,8 @@
 
 use gongti_core::audit::{AuditEntry, Outcome};
 use gongti_store::{
-    ExamOrderRecord, Hl7OutEnd, Hl7OutRecord, OML, ORDER_CANCEL, ORU, ReportVersionRecord,
-    ResidentRecord,
+    ExamOrderRecord, Hl7OutEnd, Hl7OutRecord, OML, ORDER_CANCEL, ORDER_NEW, ORU,
+    ReportVersionRecord, ResidentRecord,
 };
 
 use crate::{App, AppResult};
@@ -108,6 +108,31 @@ impl App {
             };
             let resident = self.store.resident(order.resident_id).await?;
             if queued.message_type == OML {
+                // a cancellation of an order the laboratory refused is not sent: it
+                // ends with the reason, audited
+                if queued.report_version == ORDER_CANCEL && self.order_refused(&queued).await? {
+                    let mut entry = AuditEntry::system(self.now_us(), "hl7.send", "ExamOrder");
+                    entry.outcome = Outcome::Error;
+                    entry.resource_id = Some(order.id.to_string());
+                    entry.patient_id = Some(order.resident_id);
+                    entry.institution_id = Some(queued.institution_id);
+                    entry.detail = Some(format!(
+                        "{OML} order {} cancel to institution {}: not sent, the laboratory refused the order",
+                        order.id, queued.institution_id
+                    ));
+                    let end = Hl7OutEnd::Refused {
+                        ack_code: "-",
+                        problem: "not sent: the laboratory refused the order",
+                    };
+                    if self
+                        .store
+                        .end_hl7_out(queued.id, end, self.now_us(), &entry)
+                        .await?
+                    {
+                        self.audit.flush().await?;
+                    }
+                    continue;
+                }
                 let placer = self.store.institution(order.placer_institution_id).await?;
                 out.push(Outgoing::Order(Box::new(OutgoingOrder {
                     cancel: queued.report_version == ORDER_CANCEL,
@@ -153,6 +178,18 @@ impl App {
             })));
         }
         Ok(out)
+    }
+
+    /// Whether the laboratory refused the order a queued cancellation is about.
+    async fn order_refused(&self, cancel: &Hl7OutRecord) -> AppResult<bool> {
+        Ok(self
+            .store
+            .hl7_out_of_order(cancel.order_id)
+            .await?
+            .iter()
+            .any(|m| {
+                m.message_type == OML && m.report_version == ORDER_NEW && m.status == "refused"
+            }))
     }
 
     /// Records what became of a message: an answer ends it with its audit record

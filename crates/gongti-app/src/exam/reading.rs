@@ -174,16 +174,22 @@ impl App {
             return Err(self.refuse(entry, AppError::Forbidden).await);
         }
         // the record is reached as any write to it is (the centre's care relationship
-        // ends 30 days after the order completed)
-        let (_, reach) = self
-            .reach(
-                ctx,
-                order.resident_id,
-                gongti_core::access::PatientAction::Write,
-                action,
-                None,
-            )
-            .await?;
+        // ends 30 days after the order completed) — except to withdraw the centre's own
+        // unsigned amendment, which adds nothing to the record and may outlast it
+        let reach_detail = if step == ReportStep::Withdraw {
+            "the centre's own draft".to_owned()
+        } else {
+            let (_, reach) = self
+                .reach(
+                    ctx,
+                    order.resident_id,
+                    gongti_core::access::PatientAction::Write,
+                    action,
+                    None,
+                )
+                .await?;
+            reach.detail.unwrap_or_default()
+        };
         let arrived = !self.store.studies_of_order(order_id).await?.is_empty();
         let readable = order.category != Category::Lab
             && arrived
@@ -285,7 +291,7 @@ impl App {
         entry.detail = Some(format!(
             "order {order_id}: {} ({})",
             to.code(),
-            reach.detail.unwrap_or_default()
+            reach_detail
         ));
         // the author a signature names: the preliminary report's, the amendment's when
         // it is signed as drafted, else the signer, who wrote the text

@@ -238,8 +238,8 @@ impl Store {
 
     /// An institution's reading worklist: its centres' imaging and ECG orders in
     /// progress whose images arrived, and its signed reports with an amendment waiting
-    /// for its signature while the centre may still write to the record (its care
-    /// relationship open at `now_us`); oldest first.
+    /// for its signature — or, once the centre's access to the record lapsed, to be
+    /// withdrawn; oldest first. (`now_us` is the time of the list.)
     pub async fn reading_worklist(
         &self,
         institution_id: i64,
@@ -253,10 +253,8 @@ impl Store {
              LEFT JOIN exam_reports r ON r.order_id = o.id
              WHERE o.centre_institution_id = $1 AND o.category <> 'lab'
                AND ((o.status = 'in-progress' AND EXISTS (SELECT 1 FROM exam_studies x WHERE x.order_id = o.id))
-                    OR (o.id IN (SELECT p.order_id FROM exam_reports p WHERE p.pending_at_us IS NOT NULL)
-                        AND EXISTS (SELECT 1 FROM care_relationships cr
-                                    WHERE cr.id = o.care_relationship_id AND cr.closed_at_us IS NULL
-                                      AND (cr.until_us IS NULL OR cr.until_us > $2))))
+                    OR o.id IN (SELECT p.order_id FROM exam_reports p WHERE p.pending_at_us IS NOT NULL))
+               AND $2 > 0
              ORDER BY arrived_at_us, o.id LIMIT 500",
             super::orders::ORDER_COLUMNS,
             super::orders::ORDER_FROM

@@ -339,8 +339,8 @@ async fn a_double_signed_report_is_amended_by_one_reader_and_signed_by_another()
         let critical = serde_json::Value::Array(open_critical().await);
         assert_eq!(critical.as_array().unwrap().len(), 1, "{critical}");
 
-        // a draft left past the centre's access (30 days after completion) leaves the
-        // worklist: the centre can no longer write to the record
+        // a draft left past the centre's access (30 days after completion) can no longer
+        // be signed, but stays on the worklist until someone withdraws it
         t.app
             .write_report(
                 a,
@@ -354,6 +354,14 @@ async fn a_double_signed_report_is_amended_by_one_reader_and_signed_by_another()
             .unwrap();
         assert_eq!(t.app.reading_worklist(b).await.unwrap().len(), 1);
         t.shift_clock(31);
+        let late = amend(b, ReportStep::Sign, Some("IMG-ICH")).await;
+        assert!(late.is_err(), "past the centre's access: {late:?}");
+        assert_eq!(
+            t.app.reading_worklist(b).await.unwrap().len(),
+            1,
+            "still there to withdraw"
+        );
+        amend(b, ReportStep::Withdraw, None).await.unwrap();
         assert!(t.app.reading_worklist(b).await.unwrap().is_empty());
         t.shift_clock(0);
 

@@ -485,5 +485,52 @@ async fn a_laboratory_order_reaches_the_laboratory_system_as_an_oml() {
                 .collect::<Vec<_>>(),
             [(gongti_store::ORDER_NEW, "refused")]
         );
+
+        // cancelled while its order waits, then the order refused: the cancellation is
+        // not sent, it ends with the reason
+        let liver = gongti_app::exam::orders::OrderForm {
+            item: "LIVER",
+            centre_id: Some(hba1c.centre_id),
+            priority: "routine",
+            indication: "肝功能复查",
+            reorder_reason: None,
+            reorder_text: "",
+        };
+        let gongti_app::exam::orders::Placed::Order(liver) = t
+            .app
+            .place_exam_order(&doctor, t.home_resident, &liver)
+            .await
+            .unwrap()
+        else {
+            panic!("no recognised liver tests yet");
+        };
+        t.app
+            .exam_order_step(
+                &doctor,
+                liver.id,
+                OrderStep::Cancel {
+                    reason: "重复开单"
+                },
+            )
+            .await
+            .unwrap();
+        let (refusing, mut refused) = clinic_system("AE").await;
+        for _ in 0..2 {
+            gongti_web::hl7_out::deliver_once(&t.app, &lab(refusing.clone()))
+                .await
+                .unwrap();
+        }
+        assert_eq!(field(&refused.recv().await.unwrap(), "ORC", 1), "NW");
+        assert!(refused.try_recv().is_err(), "the cancellation is not sent");
+        let rows = t.store.hl7_out_of_order(liver.id).await.unwrap();
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r.report_version, r.status.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                (gongti_store::ORDER_NEW, "refused"),
+                (gongti_store::ORDER_CANCEL, "refused")
+            ]
+        );
     }
 }
