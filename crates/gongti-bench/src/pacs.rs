@@ -268,10 +268,7 @@ pub(crate) async fn study_latency(studies: usize) -> anyhow::Result<()> {
     reference.abort();
     let _ = follower.await;
     // on the reading worklist indeed
-    let listed = store
-        .reading_worklist(reader_institution, gongti_app::unix_us(app.now()))
-        .await?
-        .len();
+    let listed = store.reading_worklist(reader_institution).await?.len();
     if listed < studies {
         bail!("{listed} of {studies} orders on the reading worklist");
     }

@@ -50,7 +50,7 @@ impl App {
             _ => return Err(self.refuse(entry, AppError::Forbidden).await),
         };
         let now_us = self.now_us();
-        let items = self.store.reading_worklist(institution, now_us).await?;
+        let items = self.store.reading_worklist(institution).await?;
         let ids: Vec<i64> = items.iter().map(|i| i.order.resident_id).collect();
         let names = self.store.resident_names(&ids).await?;
         let mut out: Vec<ReadingView> = items

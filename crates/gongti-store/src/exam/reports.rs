@@ -239,12 +239,8 @@ impl Store {
     /// An institution's reading worklist: its centres' imaging and ECG orders in
     /// progress whose images arrived, and its signed reports with an amendment waiting
     /// for its signature — or, once the centre's access to the record lapsed, to be
-    /// withdrawn; oldest first. (`now_us` is the time of the list.)
-    pub async fn reading_worklist(
-        &self,
-        institution_id: i64,
-        now_us: i64,
-    ) -> Result<Vec<ReadingItem>> {
+    /// withdrawn; oldest first.
+    pub async fn reading_worklist(&self, institution_id: i64) -> Result<Vec<ReadingItem>> {
         let sql = format!(
             "SELECT {}, COALESCE(r.pending_at_us,
                      (SELECT MIN(x.received_at_us) FROM exam_studies x WHERE x.order_id = o.id)) AS arrived_at_us,
@@ -254,7 +250,6 @@ impl Store {
              WHERE o.centre_institution_id = $1 AND o.category <> 'lab'
                AND ((o.status = 'in-progress' AND EXISTS (SELECT 1 FROM exam_studies x WHERE x.order_id = o.id))
                     OR o.id IN (SELECT p.order_id FROM exam_reports p WHERE p.pending_at_us IS NOT NULL))
-               AND $2 > 0
              ORDER BY arrived_at_us, o.id LIMIT 500",
             super::orders::ORDER_COLUMNS,
             super::orders::ORDER_FROM
@@ -274,7 +269,7 @@ impl Store {
             })
         }
         on_read!(self, pool => {
-            sqlx::query(trusted(&sql)).bind(institution_id).bind(now_us).fetch_all(pool).await?.iter().map(item).collect()
+            sqlx::query(trusted(&sql)).bind(institution_id).fetch_all(pool).await?.iter().map(item).collect()
         })
     }
 

@@ -43,15 +43,7 @@ async fn a_double_signed_report_is_amended_by_one_reader_and_signed_by_another()
         crate::exam_worklist::study_arrives(&t, &ordered, "CT").await;
         let (ct, a) = (&ordered.order, &ordered.reader);
         let b = &crate::exam_worklist::reader_named(&t, "reader2", "复核医生").await;
-        let doctor = gongti_app::Ctx {
-            principal: t
-                .app
-                .authenticate(&ordered.doctor_token)
-                .await
-                .unwrap()
-                .principal,
-            request_id: None,
-        };
+        let doctor = ordered.doctor.clone();
         let write = |who: &gongti_app::Ctx, step, findings: &str, impression: &str| {
             let (t, who, findings, impression) =
                 (&t, who.clone(), findings.to_owned(), impression.to_owned());

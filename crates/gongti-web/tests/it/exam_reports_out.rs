@@ -380,15 +380,7 @@ async fn a_laboratory_order_reaches_the_laboratory_system_as_an_oml() {
 
         // another order, cancelled by the doctor before the laboratory took it: the
         // laboratory's system is told, after the order itself
-        let doctor = gongti_app::Ctx {
-            principal: t
-                .app
-                .authenticate(&ordered.doctor_token)
-                .await
-                .unwrap()
-                .principal,
-            request_id: None,
-        };
+        let doctor = ordered.doctor.clone();
         let form = gongti_app::exam::orders::OrderForm {
             item: "CBC",
             centre_id: Some(hba1c.centre_id),

@@ -286,6 +286,7 @@ pub(crate) fn mine(taken: &gongti_store::StudyTaken, order_id: i64) -> bool {
 pub(crate) struct Ordered {
     pub order: gongti_store::ExamOrderRecord,
     pub reader: gongti_app::Ctx,
+    pub doctor: gongti_app::Ctx,
     pub doctor_token: String,
 }
 
@@ -338,6 +339,7 @@ pub(crate) async fn order_at_centre(
     Ordered {
         order,
         reader,
+        doctor,
         doctor_token,
     }
 }
