@@ -30,6 +30,7 @@ pub mod owner;
 pub use outbox::AuditFor;
 pub use versions::{Kept, Version, VersionMark};
 mod patients;
+mod payment;
 mod pharmacy;
 mod readings;
 mod referral_figures;
@@ -82,6 +83,7 @@ pub use lab::{EnrolmentScope, LabOutcome, LabResultRecord, NewLabResult};
 pub use maintained::{IndicatorEvent, IndicatorTables, IndicatorUpdate, scopes_of};
 pub use migrate::MIGRATION_COUNT;
 pub use patients::{NewPatientToken, PatientAccount, PatientToken};
+pub use payment::{NewSchemeVersion, SchemeVersionRecord};
 pub use pharmacy::{
     AcceptedDocument, DiagnosisOnFile, ImageInfo, LongStep, MessageRecord, NewImage, NewMessage,
     NewVisit, VisitChange, VisitRecord,

@@ -227,6 +227,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0036_report_amendments.sql"),
         postgres: include_str!("../migrations/postgres/0036_report_amendments.sql"),
     },
+    Migration {
+        version: 37,
+        name: "payment_schemes",
+        sqlite: include_str!("../migrations/sqlite/0037_payment_schemes.sql"),
+        postgres: include_str!("../migrations/postgres/0037_payment_schemes.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

@@ -386,6 +386,11 @@ fn schemas() -> Value {
                 "units": {"type": "number", "minimum": 0, "maximum": 10000000, "description": "Standard workload units, up to 4 decimal places"},
                 "post": {"type": "number", "minimum": 0, "maximum": 100, "description": "Post coefficient"},
                 "quality": {"type": "number", "minimum": 0, "maximum": 10, "description": "Quality factor"}}}}}},
+        "PaymentSchemeVersion": {"type": "object", "required": ["effective_from", "note", "params"], "properties": {
+            "effective_from": {"type": "string", "format": "date"},
+            "note": {"type": "string", "maxLength": 500, "description": "What changed"},
+            "based_on": {"type": "integer", "format": "int64", "nullable": true, "description": "The version it was edited from"},
+            "params": {"type": "object", "description": "Every parameter by its dotted name (see GET /payment/schemes); money in fen, decimals as numbers or strings, null for surplus_cap_share's none", "additionalProperties": {"oneOf": [{"type": "number"}, {"type": "string", "maxLength": 32}, {"type": "null"}]}}}},
         "Merge": {"type": "object", "required": ["merged_id", "reason"], "properties": {
             "merged_id": {"type": "integer", "format": "int64"}, "reason": {"type": "string"}}},
     })
@@ -417,6 +422,11 @@ fn pharmacy_paths() -> Value {
         "/insurance/settlements": {"get": op("Every settlement, the newest first: figures without names (the insurance officer and the city officer; audited)", "insurance", with_paging(vec![]), None, ("200", "{items, next_cursor}"))},
         "/capitation/simulate": {"post": op("What-if: a year of capitation under a total budget (DOMAIN.md §6), nothing saved (the insurance officer, the health commissions, an institution's administrator): B = Σ rate × weight × days ÷ days in year; prepayments round(α × B) over 12 months; A = B × m(Q); S = A − C; retained min(S, cap × A); an overspend's fund share; each money figure rounded half up once", "payment", json!([]), Some("CapitationSimulation"), ("200", "{budget_fen, prepaid_fen, monthly_prepayments_fen: [12], multiplier, adjusted_budget_fen, surplus_fen (negative for an overspend), surplus_rate (null when A is 0), retained_fen, fund_covers_fen, community_bears_fen}"))},
         "/incentives/simulate": {"post": op("What-if: a month's incentive pool shared by units × post × quality (DOMAIN.md §6), the fen by largest remainder so that the payouts sum to the pool, nothing saved (the same roles)", "payment", json!([]), Some("IncentiveSimulation"), ("200", "{payouts: [{id, pay_fen}]}"))},
+        "/payment/schemes": {
+            "get": op("The payment scheme's versions, newest first, the one in force today marked (the insurance officer, the health commissions, an institution's administrator): every parameter by its dotted name — rate_fen.{contracted|mt_hypertension|mt_diabetes}, weight.{first age}.{none|hypertension|diabetes|both}, prepay_share, quality_band.{least score}, quality_weight.{term}, surplus_cap_share (null: no cap), overspend_share, contract_fee_fen.{insurance|public_health|resident}, team_share, contracts_per_doctor_max, work_units.{kind}, post_coefficient.{role}", "payment", json!([]), None, ("200", "{items: [{id, effective_from, in_force, note, based_on, created_by, created_at, params}]}")),
+            "post": op("Save the next version of the payment scheme (the insurance officer; audited): every parameter checked at once (422 naming each: unknown or repeated names, values out of range, a parameter missing, term weights not summing to 1, no quality band or age band from 0, a team share under 0.7), in force from effective_from (this year's first day or later, within five years), with a note of what changed; versions are never changed", "payment", json!([]), Some("PaymentSchemeVersion"), ("201", "The version, as GET /payment/schemes/{id}")),
+        },
+        "/payment/schemes/{id}": {"get": op("One version of the payment scheme (the same roles)", "payment", json!([path_id()]), None, ("200", "{id, effective_from, in_force, note, based_on, created_by, created_at, params}"))},
         "/prescriptions/check": {"post": op("Judge a draft prescription by DOMAIN.md §4 (a prescriber's token; nothing saved; audited only when a resident_id is given): every finding at once, legal ones blocking", "pharmacy", json!([]), Some("PrescriptionCheck"), ("200", "{verdict: blocked|flagged|clear, ruleset_version, findings: [{code, grade?, severity, lines, message, message_en, basis, rule?}]}"))},
     })
 }

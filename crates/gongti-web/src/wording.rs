@@ -493,6 +493,44 @@ pub(crate) fn field(name: &str) -> Option<(&'static str, &'static str)> {
             "超支基金分担比例（0–1）",
             "fund's share of an overspend (0–1)",
         ),
+        "weight" => (
+            "风险权重（每个年龄段四类人群齐全、首段从 0 岁起；0–100，最多 6 位小数）",
+            "risk weight (all four groups of each age band, the first from age 0; 0–100, up to 6 decimals)",
+        ),
+        "quality_band" => (
+            "质量档次（最低分 0–100、系数 0–10，须有从 0 分起的一档）",
+            "quality band (minimum 0–100, multiplier 0–10, one from 0)",
+        ),
+        "quality_weight" => (
+            "考核指标权重（各 0–1，合计须为 1）",
+            "weights of the assessment's terms (each 0–1, summing to 1)",
+        ),
+        "contract_fee_fen" => ("签约服务费分担（元）", "contract fee by payer (yuan)"),
+        "team_share" => (
+            "签约服务费团队分配比例（不低于 0.7）",
+            "team's share of the contract fee (at least 0.7)",
+        ),
+        "contracts_per_doctor_max" => (
+            "每名家庭医生签约人数上限",
+            "most contracts per family doctor",
+        ),
+        "work_units" => (
+            "标准工作量当量（0–100，最多 4 位小数）",
+            "workload units (0–100, up to 4 decimals)",
+        ),
+        "post_coefficient" => (
+            "岗位系数（0–10，最多 4 位小数）",
+            "post coefficient (0–10, up to 4 decimals)",
+        ),
+        "params" => (
+            "参数（名称未知、重复或格式不对）",
+            "parameters (unknown, repeated or malformed)",
+        ),
+        "effective_from" => (
+            "生效日期（不早于本年 1 月 1 日，五年以内）",
+            "effective from (this year's first day or later, within five years)",
+        ),
+        "based_on" => ("所依据的版本", "version it was edited from"),
         "images" => (
             "图片（JPEG 或 PNG，每张不超过 2 MB，最多 3 张）",
             "images (JPEG or PNG, 2 MB each, up to 3)",

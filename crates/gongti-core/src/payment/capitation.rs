@@ -15,7 +15,7 @@ use crate::problem::{FieldProblem, Problem};
 
 /// Decimal places of a weight, share, score or multiplier.
 pub const PLACES: u32 = 6;
-const UNIT: i128 = 1_000_000;
+pub(crate) const UNIT: i128 = 1_000_000;
 
 pub const RATE_FEN_MAX: i64 = 100_000_000;
 pub const COST_FEN_MAX: i64 = 1_000_000_000_000_000;
@@ -23,9 +23,9 @@ pub const COST_FEN_MAX: i64 = 1_000_000_000_000_000;
 pub const MEMBERS_MAX: usize = 1_000_000;
 pub const GROUP_COUNT_MAX: i64 = 10_000_000;
 pub const BANDS_MAX: usize = 50;
-const WEIGHT_MAX: i128 = 100 * UNIT;
-const MULTIPLIER_MAX: i128 = 10 * UNIT;
-const SCORE_MAX: i128 = 100 * UNIT;
+pub(crate) const WEIGHT_MAX: i128 = 100 * UNIT;
+pub(crate) const MULTIPLIER_MAX: i128 = 10 * UNIT;
+pub(crate) const SCORE_MAX: i128 = 100 * UNIT;
 
 /// Enrolled persons of one risk weight (age band × disease) and days enrolled: one
 /// person, or a group of `count` alike.
@@ -263,26 +263,47 @@ pub fn clear(c: &Capitation) -> Result<Clearing, FieldProblem> {
         .map(|(w, days, count)| i128::from(c.rate_fen) * w * i128::from(*days) * i128::from(*count))
         .sum();
     let budget = div_half_up(numerator, UNIT * i128::from(c.days_in_year));
-    let prepaid = div_half_up(c.prepay_share * budget, UNIT);
+    Ok(settle(
+        budget,
+        c.prepay_share,
+        m,
+        c.actual_cost_fen,
+        c.surplus_cap_share,
+        c.overspend_share,
+    ))
+}
+
+/// The year's figures from its budget `B` in fen: the prepayments `round(α × B)`, the
+/// adjusted budget `A = B × m`, the surplus against the cost, what is retained (up to
+/// `cap × A`) or how an overspend is shared (DOMAIN.md §6).
+pub fn settle(
+    budget: i128,
+    prepay_share: i128,
+    m: i128,
+    actual_cost_fen: i64,
+    surplus_cap_share: Option<i128>,
+    overspend_share: i128,
+) -> Clearing {
+    let prepaid = div_half_up(prepay_share * budget, UNIT);
     let adjusted = div_half_up(budget * m, UNIT);
-    let surplus = adjusted - i128::from(c.actual_cost_fen);
+    let surplus = adjusted - i128::from(actual_cost_fen);
     let surplus_rate = (adjusted > 0).then(|| {
         let magnitude = div_half_up(surplus.abs() * UNIT, adjusted);
         if surplus < 0 { -magnitude } else { magnitude }
     });
     let (retained, fund_covers, community_bears) = if surplus >= 0 {
-        let retained = match c.surplus_cap_share {
+        let retained = match surplus_cap_share {
             None => surplus,
             Some(cap) => surplus.min(div_half_up(cap * adjusted, UNIT)),
         };
         (retained, 0, 0)
     } else {
         let over = -surplus;
-        let covers = div_half_up(c.overspend_share * over, UNIT);
+        let covers = div_half_up(overspend_share * over, UNIT);
         (0, covers, over - covers)
     };
     let prepaid = fen(prepaid);
-    Ok(Clearing {
+    Clearing {
         budget_fen: fen(budget),
         prepaid_fen: prepaid,
         monthly_prepayments_fen: monthly(prepaid),
@@ -293,7 +314,7 @@ pub fn clear(c: &Capitation) -> Result<Clearing, FieldProblem> {
         retained_fen: fen(retained),
         fund_covers_fen: fen(fund_covers),
         community_bears_fen: fen(community_bears),
-    })
+    }
 }
 
 #[cfg(test)]

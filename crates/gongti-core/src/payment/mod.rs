@@ -5,3 +5,5 @@
 
 pub mod capitation;
 pub mod incentive;
+pub mod membership;
+pub mod scheme;

@@ -2,21 +2,28 @@
 //! endpoints insurers and committees use while they set a scheme, nothing saved —
 //! `POST /capitation/simulate` (a year of capitation under a total budget) and
 //! `POST /incentives/simulate` (a month's incentive pool shared by workload, post and
-//! quality). Shares, weights and scores are JSON numbers read exactly as written.
+//! quality). Shares, weights and scores are JSON numbers read exactly as written. And
+//! the payment scheme's versions (`GET`/`POST /payment/schemes`, `GET
+//! /payment/schemes/{id}`): every parameter by its dotted name (`rate_fen.contracted`,
+//! `weight.65.hypertension`, …, `core::payment::scheme`).
 
-use axum::extract::State;
-use axum::routing::post;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::http::header::LOCATION;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use gongti_app::Ctx;
+use gongti_app::payment::{SchemeDraft, SchemeVersion};
 use gongti_core::decimal::shown;
 use gongti_core::payment::capitation::{self, BandForm, CapitationForm, MemberForm};
 use gongti_core::payment::incentive::PersonForm;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
+use crate::{AppState, views};
 
 /// A year of a large institution's members (up to `capitation::MEMBERS_MAX`, about
 /// 40 bytes each) is larger than the API's usual limit on a body.
@@ -27,6 +34,113 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/capitation/simulate", post(simulate_capitation))
         .route("/incentives/simulate", post(simulate_incentives))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_MAX_BYTES))
+        .merge(
+            Router::new()
+                .route("/payment/schemes", get(schemes).post(save_scheme))
+                .route("/payment/schemes/{id}", get(scheme)),
+        )
+}
+
+/// A version's parameters as JSON: each name to its number (`null` for "none").
+fn params(text: &str) -> Value {
+    let mut out = serde_json::Map::new();
+    for line in text.lines() {
+        if let Some((name, value)) = line.split_once('\t') {
+            let v = if value == "none" {
+                Value::Null
+            } else {
+                serde_json::from_str::<serde_json::Number>(value).map_or(Value::Null, Value::Number)
+            };
+            out.insert(name.to_owned(), v);
+        }
+    }
+    Value::Object(out)
+}
+
+fn version(v: &SchemeVersion) -> Value {
+    let r = &v.record;
+    json!({
+        "id": r.id,
+        "effective_from": r.effective_from.to_string(),
+        "in_force": v.in_force,
+        "note": r.note,
+        "based_on": r.based_on,
+        "created_by": r.created_by_name,
+        "created_at": views::utc(r.created_at_us),
+        "params": params(&r.params),
+    })
+}
+
+async fn schemes(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+) -> ApiResult<Json<Value>> {
+    let all = state.app.payment_schemes(&ctx).await?;
+    Ok(Json(
+        json!({ "items": all.iter().map(version).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn scheme(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(version(&state.app.payment_scheme(&ctx, id).await?)))
+}
+
+#[derive(Deserialize)]
+struct SchemeBody {
+    effective_from: String,
+    note: String,
+    #[serde(default)]
+    based_on: Option<i64>,
+    params: serde_json::Map<String, Value>,
+}
+
+/// The body's parameters as the scheme's lines: a number as written, `null` as
+/// "none", a string as typed; a name or value the text cannot carry (a line break, a
+/// tab, another kind of JSON value) becomes a line the rule refuses by name.
+fn params_text(params: &serde_json::Map<String, Value>) -> String {
+    let mut text = String::new();
+    for (name, value) in params {
+        let name = if name.chars().any(char::is_control) {
+            "invalid"
+        } else {
+            name.as_str()
+        };
+        let value = match value {
+            Value::Number(n) => n.to_string(),
+            Value::Null => "none".to_owned(),
+            Value::String(s) if !s.chars().any(char::is_control) => s.clone(),
+            _ => "invalid".to_owned(),
+        };
+        text.push_str(name);
+        text.push('\t');
+        text.push_str(&value);
+        text.push('\n');
+    }
+    text
+}
+
+async fn save_scheme(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    ApiJson(b): ApiJson<SchemeBody>,
+) -> ApiResult<impl IntoResponse> {
+    let draft = SchemeDraft {
+        effective_from: b.effective_from,
+        params: params_text(&b.params),
+        note: b.note,
+        based_on: b.based_on,
+    };
+    let id = state.app.save_payment_scheme(&ctx, &draft).await?;
+    let saved = state.app.payment_scheme(&ctx, id).await?;
+    Ok((
+        StatusCode::CREATED,
+        [(LOCATION, format!("/api/v1/payment/schemes/{id}"))],
+        Json(version(&saved)),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -339,6 +339,8 @@ const ROUTES: &[&str] = &[
     "/prescriptions/check",
     "/capitation/simulate",
     "/incentives/simulate",
+    "/payment/schemes",
+    "/payment/schemes/{id}",
     "/prescriptions",
     "/prescriptions/review-queue",
     "/prescriptions/{id}",

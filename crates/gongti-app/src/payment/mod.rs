@@ -12,6 +12,12 @@ use gongti_core::role::Role;
 
 use crate::{App, AppError, AppResult, Ctx};
 
+mod schemes;
+
+pub use schemes::{
+    EFFECTIVE_AHEAD_YEARS, NOTE_MAX_CHARS, SchemeDraft, SchemeVersion, may_set_schemes,
+};
+
 /// Whether the actor sets or oversees payment schemes.
 pub fn may_simulate(role: Role) -> bool {
     matches!(

@@ -1,0 +1,229 @@
+//! The payment scheme's versions (issue 17 point 1): the insurance officer saves a new
+//! version of every parameter — checked whole by `core::payment::scheme` — with the day
+//! it takes effect and a note saying what changed; the roles that oversee payment read
+//! them. A version is never changed: a change is the next version. A year's capitation
+//! takes the version in force on its first day, an incentive month the one in force on
+//! the month's first day (`scheme_on`).
+
+use gongti_core::audit::Outcome;
+use gongti_core::payment::scheme::{DemoScheme, Scheme};
+use gongti_core::problem::{FieldProblem, Problem};
+use gongti_core::role::Role;
+use gongti_store::{NewSchemeVersion, SchemeVersionRecord};
+
+use super::may_simulate;
+use crate::{App, AppError, AppResult, Ctx};
+
+/// The note's most characters.
+pub const NOTE_MAX_CHARS: usize = 500;
+/// How far ahead a version may take effect.
+pub const EFFECTIVE_AHEAD_YEARS: i32 = 5;
+
+/// A version as an officer asks to save it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemeDraft {
+    /// `YYYY-MM-DD`.
+    pub effective_from: String,
+    /// One `name<TAB>value` per line (`core::payment::scheme`).
+    pub params: String,
+    pub note: String,
+    /// The version it was edited from, if any.
+    pub based_on: Option<i64>,
+}
+
+/// A saved version, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemeVersion {
+    pub record: SchemeVersionRecord,
+    pub scheme: Scheme,
+    /// In force today (the newest effective by today).
+    pub in_force: bool,
+}
+
+/// Whether the actor sets the payment scheme (the insurance bureau).
+pub fn may_set_schemes(role: Role) -> bool {
+    role == Role::InsuranceOfficer
+}
+
+impl App {
+    fn read_version(
+        &self,
+        record: SchemeVersionRecord,
+        in_force: Option<i64>,
+    ) -> AppResult<SchemeVersion> {
+        let scheme = Scheme::parse(&record.params).map_err(|p| {
+            AppError::Internal(anyhow::anyhow!(
+                "payment scheme version {} does not read back: {p:?}",
+                record.id
+            ))
+        })?;
+        Ok(SchemeVersion {
+            in_force: in_force == Some(record.id),
+            record,
+            scheme,
+        })
+    }
+
+    async fn scheme_reader(&self, ctx: &Ctx, action: &str) -> AppResult<()> {
+        if may_simulate(ctx.principal.role) {
+            return Ok(());
+        }
+        let entry = self.registry_entry(ctx, action, "PaymentScheme", Outcome::Ok);
+        Err(self.refuse(entry, AppError::Forbidden).await)
+    }
+
+    /// Every version, newest first, the one in force today marked.
+    pub async fn payment_schemes(&self, ctx: &Ctx) -> AppResult<Vec<SchemeVersion>> {
+        self.scheme_reader(ctx, "payment.scheme.list").await?;
+        let in_force = self
+            .store
+            .scheme_version_on(self.today())
+            .await?
+            .map(|v| v.id);
+        self.store
+            .scheme_versions()
+            .await?
+            .into_iter()
+            .map(|r| self.read_version(r, in_force))
+            .collect()
+    }
+
+    pub async fn payment_scheme(&self, ctx: &Ctx, id: i64) -> AppResult<SchemeVersion> {
+        self.scheme_reader(ctx, "payment.scheme.read").await?;
+        let in_force = self
+            .store
+            .scheme_version_on(self.today())
+            .await?
+            .map(|v| v.id);
+        match self.store.scheme_version(id).await? {
+            Some(r) => self.read_version(r, in_force),
+            None => Err(AppError::NotFound),
+        }
+    }
+
+    /// The version in force on `day`, if any was saved by then.
+    pub async fn scheme_on(&self, day: time::Date) -> AppResult<Option<SchemeVersion>> {
+        let in_force = self
+            .store
+            .scheme_version_on(self.today())
+            .await?
+            .map(|v| v.id);
+        match self.store.scheme_version_on(day).await? {
+            Some(r) => Ok(Some(self.read_version(r, in_force)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Saves the next version (the insurance officer): every parameter checked, the day
+    /// no earlier than this year's first (a past year's figures stay as they were
+    /// computed) and at most five years ahead, a note of what changed; the text stored
+    /// canonical. Audited as `payment.scheme.create` with its number; a refusal too.
+    pub async fn save_payment_scheme(&self, ctx: &Ctx, draft: &SchemeDraft) -> AppResult<i64> {
+        const ACTION: &str = "payment.scheme.create";
+        let mut entry = self.registry_entry(ctx, ACTION, "PaymentScheme", Outcome::Ok);
+        if !may_set_schemes(ctx.principal.role) {
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        }
+        let mut problems = Vec::new();
+        let today = self.today();
+        let year_start = time::Date::from_calendar_date(today.year(), time::Month::January, 1)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let effective = match time::Date::parse(
+            draft.effective_from.trim(),
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .ok()
+        {
+            None => {
+                problems.push(FieldProblem::new("effective_from", Problem::Malformed));
+                None
+            }
+            Some(d) if d < year_start => {
+                problems.push(FieldProblem::new("effective_from", Problem::InPast));
+                None
+            }
+            Some(d) if d.year() > today.year() + EFFECTIVE_AHEAD_YEARS => {
+                problems.push(FieldProblem::new("effective_from", Problem::InFuture));
+                None
+            }
+            Some(d) => Some(d),
+        };
+        let note = draft.note.trim();
+        if note.is_empty() {
+            problems.push(FieldProblem::new("note", Problem::Required));
+        } else if note.chars().count() > NOTE_MAX_CHARS {
+            problems.push(FieldProblem::new(
+                "note",
+                Problem::TooLong {
+                    max_chars: NOTE_MAX_CHARS,
+                },
+            ));
+        } else if note.chars().any(char::is_control) {
+            problems.push(FieldProblem::new("note", Problem::ControlCharacters));
+        }
+        let scheme = Scheme::parse(&draft.params)
+            .map_err(|p| problems.extend(p))
+            .ok();
+        if let Some(based_on) = draft.based_on
+            && self.store.scheme_version(based_on).await?.is_none()
+        {
+            problems.push(FieldProblem::new("based_on", Problem::NotAllowed));
+        }
+        let (Some(effective), Some(scheme)) = (effective, scheme.filter(|_| problems.is_empty()))
+        else {
+            return Err(self.refuse(entry, AppError::Invalid(problems)).await);
+        };
+        entry.detail = Some(format!(
+            "effective_from={effective};based_on={}",
+            draft.based_on.map_or_else(|| "-".into(), |b| b.to_string())
+        ));
+        let id = self
+            .store
+            .insert_scheme_version(
+                &NewSchemeVersion {
+                    effective_from: effective,
+                    params: &scheme.text(),
+                    note,
+                    based_on: draft.based_on,
+                    created_by_staff_id: ctx.principal.staff_id,
+                },
+                self.now_us(),
+                &[entry],
+            )
+            .await?;
+        self.audit.flush().await?;
+        Ok(id)
+    }
+
+    /// The demo region's first version: the shipped demonstration scheme, in force from
+    /// this year's first day, saved as the insurance officer's.
+    pub(crate) async fn seed_demo_scheme(
+        &self,
+        insurer_staff_id: i64,
+        today: time::Date,
+        now_us: i64,
+    ) -> AppResult<()> {
+        let demo = DemoScheme::builtin();
+        let from = time::Date::from_calendar_date(today.year(), time::Month::January, 1)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut entry = crate::demo::demo_entry(now_us, "PaymentScheme", None);
+        entry.detail = Some(format!("effective_from={from};table={}", demo.version));
+        self.store
+            .insert_scheme_version(
+                &NewSchemeVersion {
+                    effective_from: from,
+                    params: &demo.scheme.text(),
+                    note: &format!(
+                        "演示方案（{}）：参数为演示值，来源见 data/payment/sources.tsv",
+                        demo.version
+                    ),
+                    based_on: None,
+                    created_by_staff_id: insurer_staff_id,
+                },
+                now_us,
+                &[entry],
+            )
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,320 @@
+//! The payment scheme's versions (issue 17 point 1), on both engines: the insurance
+//! officer saves the shipped demonstration scheme as version 1 and a changed rate as
+//! version 2 from next year; each reads back parameter by parameter, the one in force
+//! marked; bad versions are refused with every problem named and nothing saved; only
+//! the insurance officer saves, the roles that oversee payment read; and in the
+//! console, the editor checks and computes as the officer types, saves, and shows the
+//! version in words.
+
+use axum::http::StatusCode as S;
+use gongti_core::payment::scheme::DemoScheme;
+use serde_json::{Map, Value, json};
+
+use crate::support::{TestApp, urlencode};
+
+/// The demonstration scheme as the API's `params`: each name to its number.
+fn demo_params() -> Map<String, Value> {
+    let mut out = Map::new();
+    for line in DemoScheme::builtin().scheme.text().lines() {
+        let (name, value) = line.split_once('\t').unwrap();
+        let v = if value == "none" {
+            Value::Null
+        } else {
+            serde_json::from_str(value).unwrap()
+        };
+        out.insert(name.to_owned(), v);
+    }
+    out
+}
+
+fn year_start(t: &TestApp, years_on: i32) -> String {
+    format!("{}-01-01", t.app.today().year() + years_on)
+}
+
+#[tokio::test]
+async fn the_insurance_officer_keeps_the_scheme_by_version() {
+    for t in TestApp::all().await {
+        let insurer = t.token("insurer").await;
+        let empty = t.get("/api/v1/payment/schemes", &insurer).await;
+        assert_eq!(empty.status, S::OK, "{}", empty.text);
+        assert_eq!(empty.json()["items"], json!([]));
+
+        let first = t
+            .post(
+                "/api/v1/payment/schemes",
+                &insurer,
+                json!({"effective_from": year_start(&t, 0), "note": "演示方案", "params": demo_params()}),
+            )
+            .await;
+        assert_eq!(first.status, S::CREATED, "{}", first.text);
+        assert_eq!(
+            first.headers.get("location").unwrap(),
+            "/api/v1/payment/schemes/1"
+        );
+        let v1 = first.json();
+        assert_eq!((&v1["id"], &v1["in_force"]), (&json!(1), &json!(true)));
+        assert_eq!(v1["params"], Value::Object(demo_params()));
+        assert_eq!(v1["params"]["surplus_cap_share"], Value::Null);
+        assert_eq!(v1["params"]["weight.75.both"], json!(1.6));
+        assert_eq!(v1["created_by"], json!("insurer姓名"));
+
+        // a higher rate from next year, edited from version 1; written as strings too
+        let mut params = demo_params();
+        params.insert("rate_fen.contracted".into(), json!("32000"));
+        params.insert("prepay_share".into(), json!("0.75"));
+        let second = t
+            .post(
+                "/api/v1/payment/schemes",
+                &insurer,
+                json!({"effective_from": year_start(&t, 1), "note": "提高签约人头费", "based_on": 1, "params": params}),
+            )
+            .await;
+        assert_eq!(second.status, S::CREATED, "{}", second.text);
+        let v2 = second.json();
+        assert_eq!(
+            (&v2["id"], &v2["in_force"], &v2["based_on"]),
+            (&json!(2), &json!(false), &json!(1))
+        );
+        assert_eq!(v2["params"]["rate_fen.contracted"], json!(32000));
+        assert_eq!(v2["params"]["prepay_share"], json!(0.75));
+        let list = t.get("/api/v1/payment/schemes", &insurer).await.json();
+        let ids: Vec<(&Value, &Value)> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| (&v["id"], &v["in_force"]))
+            .collect();
+        assert_eq!(
+            ids,
+            [(&json!(2), &json!(false)), (&json!(1), &json!(true))],
+            "newest first, version 1 in force until next year"
+        );
+
+        // every problem at once, nothing saved
+        let mut bad = demo_params();
+        bad.remove("rate_fen.mt_diabetes");
+        bad.insert("quality_weight.bp_control".into(), json!(0.3));
+        bad.insert("team_share".into(), json!(0.6));
+        bad.insert("bonus".into(), json!(1));
+        bad.insert("weight.0.none\nrate_fen.contracted".into(), json!(1));
+        bad.insert("overspend_share".into(), json!(true));
+        let refused = t
+            .post(
+                "/api/v1/payment/schemes",
+                &insurer,
+                json!({"effective_from": year_start(&t, -1), "note": " ", "based_on": 9, "params": bad}),
+            )
+            .await;
+        assert_eq!(refused.status, S::UNPROCESSABLE_ENTITY, "{}", refused.text);
+        let mut fields = refused.problem_fields();
+        fields.sort();
+        fields.dedup();
+        assert_eq!(
+            fields,
+            [
+                "based_on",
+                "effective_from",
+                "note",
+                "overspend_share",
+                "params",
+                "quality_weight",
+                "rate_fen",
+                "team_share"
+            ],
+            "{}",
+            refused.text
+        );
+        let malformed = t
+            .post(
+                "/api/v1/payment/schemes",
+                &insurer,
+                json!({"effective_from": "2026-13-01", "note": "x", "params": demo_params()}),
+            )
+            .await;
+        assert_eq!(malformed.problem_fields(), ["effective_from"]);
+        let list = t.get("/api/v1/payment/schemes", &insurer).await.json();
+        assert_eq!(list["items"].as_array().unwrap().len(), 2, "nothing saved");
+
+        // who reads, who saves
+        let officer = t.token("officer").await;
+        let read = t.get("/api/v1/payment/schemes/1", &officer).await;
+        assert_eq!(read.status, S::OK, "{}", read.text);
+        assert_eq!(read.json()["params"], v1["params"]);
+        let write = t
+            .post(
+                "/api/v1/payment/schemes",
+                &officer,
+                json!({"effective_from": year_start(&t, 1), "note": "x", "params": demo_params()}),
+            )
+            .await;
+        assert_eq!(write.status, S::FORBIDDEN);
+        let doctor = t.token("doctor").await;
+        assert_eq!(
+            t.get("/api/v1/payment/schemes", &doctor).await.status,
+            S::FORBIDDEN
+        );
+        assert_eq!(
+            t.get("/api/v1/payment/schemes/99", &insurer).await.status,
+            S::NOT_FOUND
+        );
+    }
+}
+
+/// 付费方案 in the console: with no version saved the editor opens on the shipped
+/// demonstration scheme and computes the example institution's year (DOMAIN.md §6 by
+/// hand: 3,000 contracted aged 45 at 300 yuan × 0.8, 600 门特 hypertension aged 65 at
+/// 1,500 × 1.1 and 300 门特 diabetes at 2,400 × 1.2: B = 720,000 + 990,000 + 864,000 =
+/// 2,574,000 yuan; Q 88 takes the 0.95 band, A = 2,445,300; a cost of 2,000,000
+/// leaves 445,300, 18.21 %); a bad edit is named in words and not saved; the saved
+/// version reads back in words and is in force.
+#[tokio::test]
+async fn the_officer_edits_a_scheme_in_the_console() {
+    use crate::console::{page, sign_in};
+    use crate::console_scheduling::{csrf_of, post_form};
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    let session = sign_in(&t, "insurer").await;
+    let home = page(&t, &session, "/", "zh").await;
+    assert!(home.text.contains("/payment/schemes"), "in the menu");
+    let list = page(&t, &session, "/payment/schemes", "zh").await;
+    assert!(list.text.contains("尚未保存任何版本"), "{}", list.text);
+    let editor = page(&t, &session, "/payment/schemes/new", "zh").await;
+    assert_eq!(editor.status, S::OK, "{}", editor.text);
+    for shown in [
+        "data-live=\"scheme-figures\"",
+        "2574000.00",
+        "2445300.00",
+        "445300.00",
+        "18.21%",
+        "门特糖尿病",
+        "高血压随访",
+    ] {
+        assert!(editor.text.contains(shown), "{shown}: {}", editor.text);
+    }
+    let csrf = csrf_of(&editor.text);
+    // The editor's own fields as a browser sends them.
+    let fields = form_fields(&editor.text);
+    let encode = |pairs: &[(String, String)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    let with = |changes: &[(&str, &str)]| {
+        let mut pairs = fields.clone();
+        for (k, v) in changes {
+            match pairs.iter_mut().find(|(name, _)| name == k) {
+                Some(p) => p.1 = (*v).to_owned(),
+                None => pairs.push(((*k).to_owned(), (*v).to_owned())),
+            }
+        }
+        encode(&pairs)
+    };
+    // live: a cost of 3,000,000 overspends, borne by the community (超支不补)
+    let live = t
+        .send(
+            axum::http::Request::post("/payment/schemes/preview")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("cookie", format!("gongti_session={session}"))
+                .header("x-fragment", "1")
+                .body(axum::body::Body::from(with(&[
+                    ("csrf", csrf.as_str()),
+                    ("ex_cost_yuan", "3000000"),
+                ])))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(live.status, S::OK, "{}", live.text);
+    for shown in ["超支", "554700.00", "-22.68%"] {
+        assert!(live.text.contains(shown), "{shown}: {}", live.text);
+    }
+    assert!(!live.text.contains("<html"), "a fragment");
+    // a team share under 70 %, no note, a band removed: named, nothing saved
+    let bad = post_form(
+        &t,
+        &session,
+        "/payment/schemes/new",
+        &with(&[
+            ("csrf", csrf.as_str()),
+            ("p:team_share", "0.6"),
+            ("note", ""),
+            ("qb0_min", ""),
+        ]),
+    )
+    .await;
+    assert_eq!(bad.status, S::UNPROCESSABLE_ENTITY, "{}", bad.text);
+    for shown in ["签约服务费团队分配比例", "说明", "质量档次"] {
+        assert!(bad.text.contains(shown), "{shown}: {}", bad.text);
+    }
+    assert!(
+        page(&t, &session, "/payment/schemes", "zh")
+            .await
+            .text
+            .contains("尚未保存任何版本")
+    );
+    // mended on the page that named the problems (its form keeps what was typed), and
+    // saved from this year's first day: in force, in words
+    let today = t.app.today();
+    let mut again = form_fields(&bad.text);
+    for (k, v) in [
+        ("p:team_share", "0.7"),
+        ("qb0_min", "0"),
+        ("note", "签约人头费 320 元"),
+        ("yuan:rate_fen.contracted", "320"),
+        ("effective_from", &format!("{}-01-01", today.year())),
+    ] {
+        again.iter_mut().find(|(name, _)| name == k).unwrap().1 = v.to_owned();
+    }
+    let saved = post_form(&t, &session, "/payment/schemes/new", &encode(&again)).await;
+    assert_eq!(saved.status, S::SEE_OTHER, "{}", saved.text);
+    assert_eq!(saved.headers.get("location").unwrap(), "/payment/schemes/1");
+    let shown = page(&t, &session, "/payment/schemes/1", "zh").await;
+    for text in [
+        "第 1 版",
+        "现行",
+        "签约人头费 320 元",
+        "320.00",
+        "0.85",
+        "1.2",
+    ] {
+        assert!(shown.text.contains(text), "{text}: {}", shown.text);
+    }
+    // the overseeing officer reads, the family doctor is refused
+    let officer = sign_in(&t, "officer").await;
+    assert_eq!(
+        page(&t, &officer, "/payment/schemes/1", "zh").await.status,
+        S::OK
+    );
+    assert_eq!(
+        page(&t, &officer, "/payment/schemes/new", "zh")
+            .await
+            .status,
+        S::FORBIDDEN
+    );
+    let doctor = sign_in(&t, "doctor").await;
+    assert_eq!(
+        page(&t, &doctor, "/payment/schemes", "zh").await.status,
+        S::FORBIDDEN
+    );
+}
+
+/// The named inputs of the page's scheme form with their values.
+fn form_fields(html: &str) -> Vec<(String, String)> {
+    let form = &html[html.find("id=\"scheme-form\"").expect("the form")..];
+    let form = &form[..form.find("</form>").unwrap()];
+    let mut out = Vec::new();
+    for part in form.split("<input").skip(1) {
+        let tag = &part[..part.find('>').unwrap()];
+        let attr = |name: &str| {
+            let key = format!("{name}=\"");
+            tag.find(&key).map(|at| {
+                let rest = &tag[at + key.len()..];
+                rest[..rest.find('"').unwrap()].to_owned()
+            })
+        };
+        if let Some(name) = attr("name") {
+            out.push((name, attr("value").unwrap_or_default()));
+        }
+    }
+    out
+}
