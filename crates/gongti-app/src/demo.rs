@@ -545,9 +545,6 @@ impl App {
             .await?;
         summary.contracts += summary.chronic.contracts;
         self.seed_insurance(chc, today, now_us).await?;
-        if let Some((_, insurer)) = demo_staff.iter().find(|(u, _)| *u == "insurer") {
-            self.seed_demo_scheme(*insurer, today, now_us).await?;
-        }
         // The demo resident's own sign-in (`patient`), for the phone pages at /patient:
         // a patient of `doctor`'s centre under chronic management with a contract, so
         // that their own record, team and charts have something to show.
@@ -622,6 +619,10 @@ impl App {
                 now_us,
             )
             .await?;
+        }
+        // The payment scheme and the year's capitation, once everyone is registered.
+        if let Some((_, insurer)) = demo_staff.iter().find(|(u, _)| *u == "insurer") {
+            self.seed_demo_scheme(*insurer, today, now_us).await?;
         }
         store
             .set_setting(DEMO_SETTING, &format!("seed={seed};residents={residents}"))

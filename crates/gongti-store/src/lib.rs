@@ -83,7 +83,10 @@ pub use lab::{EnrolmentScope, LabOutcome, LabResultRecord, NewLabResult};
 pub use maintained::{IndicatorEvent, IndicatorTables, IndicatorUpdate, scopes_of};
 pub use migrate::MIGRATION_COUNT;
 pub use patients::{NewPatientToken, PatientAccount, PatientToken};
-pub use payment::{NewSchemeVersion, SchemeVersionRecord};
+pub use payment::{
+    BudgetRecord, CapitationBudget, CapitationYearRecord, MemberFacts, NewCapitationYear,
+    NewSchemeVersion, SchemeVersionRecord,
+};
 pub use pharmacy::{
     AcceptedDocument, DiagnosisOnFile, ImageInfo, LongStep, MessageRecord, NewImage, NewMessage,
     NewVisit, VisitChange, VisitRecord,

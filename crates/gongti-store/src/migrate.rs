@@ -233,6 +233,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0037_payment_schemes.sql"),
         postgres: include_str!("../migrations/postgres/0037_payment_schemes.sql"),
     },
+    Migration {
+        version: 38,
+        name: "capitation_years",
+        sqlite: include_str!("../migrations/sqlite/0038_capitation_years.sql"),
+        postgres: include_str!("../migrations/postgres/0038_capitation_years.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

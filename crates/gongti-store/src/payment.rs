@@ -117,3 +117,291 @@ impl Store {
         })
     }
 }
+
+/// A person's contracts and chronic enrolments that touch a year, for capitation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberFacts {
+    pub resident_id: i64,
+    pub birth_date: time::Date,
+    pub deceased_on: Option<time::Date>,
+    /// (institution, first day, last day as the term says, ended early on, status).
+    pub contracts: Vec<(i64, time::Date, time::Date, Option<time::Date>, String)>,
+    /// (disease, institution, enrolled on, last day under management).
+    pub enrolments: Vec<(String, i64, time::Date, Option<time::Date>)>,
+}
+
+/// An institution's budget of a year, to save or as saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapitationBudget {
+    pub institution_id: i64,
+    /// By scheme: contracted, 门特 hypertension, 门特 diabetes.
+    pub persons: [i64; 3],
+    pub person_days: [i64; 3],
+    pub budget_fen: i64,
+    pub prepaid_fen: i64,
+    /// Months 1–12.
+    pub months_fen: [i64; 12],
+}
+
+/// A year of capitation as approved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapitationYearRecord {
+    pub year: i32,
+    pub scheme_version: i64,
+    pub state: String,
+    pub days_in_year: i64,
+    pub counted_on: time::Date,
+    pub approved_by_name: String,
+    pub approved_at_us: i64,
+}
+
+/// An institution's budget as saved, with its name, its health community (the upper
+/// hospital it is tied to) and its prepayments' states.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetRecord {
+    pub budget: CapitationBudget,
+    pub institution_name: String,
+    pub district_code: String,
+    pub community_id: Option<i64>,
+    pub community_name: Option<String>,
+    /// Months 1–12: paid or not.
+    pub paid: [bool; 12],
+}
+
+/// A year's approval to save: the year, the budgets and who approved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCapitationYear<'a> {
+    pub year: i32,
+    pub scheme_version: i64,
+    pub days_in_year: i64,
+    pub counted_on: time::Date,
+    pub budgets: &'a [CapitationBudget],
+    pub staff_id: i64,
+}
+
+impl Store {
+    /// The facts of up to `limit` persons after `after` (by resident id) with a
+    /// contract or a chronic enrolment touching `[first, last]`; the last id read.
+    pub async fn member_facts(
+        &self,
+        first: time::Date,
+        last: time::Date,
+        after: i64,
+        limit: i64,
+    ) -> Result<(Vec<MemberFacts>, Option<i64>)> {
+        on_read!(self, pool => {
+            let ids: Vec<i64> = sqlx::query_scalar(
+                "SELECT resident_id FROM (
+                   SELECT resident_id FROM contracts
+                    WHERE resident_id > $1 AND start_on <= $3 AND end_on >= $2
+                   UNION
+                   SELECT resident_id FROM chronic_enrolments
+                    WHERE resident_id > $1 AND enrolled_on <= $3 AND (ended_on IS NULL OR ended_on >= $2)
+                 ) AS touching ORDER BY resident_id LIMIT $4",
+            )
+            .bind(after).bind(first).bind(last).bind(limit)
+            .fetch_all(pool).await?;
+            let (Some(&lo), Some(&hi)) = (ids.first(), ids.last()) else {
+                return Ok((Vec::new(), None));
+            };
+            let people = sqlx::query(
+                "SELECT id, birth_date, deceased_on FROM residents WHERE id BETWEEN $1 AND $2 ORDER BY id",
+            )
+            .bind(lo).bind(hi).fetch_all(pool).await?;
+            let contracts = sqlx::query(
+                "SELECT resident_id, institution_id, start_on, end_on, ended_on, status FROM contracts
+                  WHERE resident_id BETWEEN $1 AND $2 AND start_on <= $4 AND end_on >= $3
+                  ORDER BY resident_id, start_on, id",
+            )
+            .bind(lo).bind(hi).bind(first).bind(last).fetch_all(pool).await?;
+            let enrolments = sqlx::query(
+                "SELECT resident_id, disease, institution_id, enrolled_on, ended_on FROM chronic_enrolments
+                  WHERE resident_id BETWEEN $1 AND $2 AND enrolled_on <= $4 AND (ended_on IS NULL OR ended_on >= $3)
+                  ORDER BY resident_id, enrolled_on, id",
+            )
+            .bind(lo).bind(hi).bind(first).bind(last).fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(ids.len());
+            let wanted: std::collections::HashSet<i64> = ids.iter().copied().collect();
+            for p in &people {
+                let id = p.i64("id")?;
+                if wanted.contains(&id) {
+                    out.push(MemberFacts {
+                        resident_id: id,
+                        birth_date: p.date("birth_date")?,
+                        deceased_on: p.opt_date("deceased_on")?,
+                        contracts: Vec::new(),
+                        enrolments: Vec::new(),
+                    });
+                }
+            }
+            let find = |out: &mut Vec<MemberFacts>, id: i64| out.binary_search_by_key(&id, |m| m.resident_id).ok();
+            for c in &contracts {
+                if let Some(i) = find(&mut out, c.i64("resident_id")?) {
+                    out[i].contracts.push((
+                        c.i64("institution_id")?,
+                        c.date("start_on")?,
+                        c.date("end_on")?,
+                        c.opt_date("ended_on")?,
+                        c.text("status")?,
+                    ));
+                }
+            }
+            for e in &enrolments {
+                if let Some(i) = find(&mut out, e.i64("resident_id")?) {
+                    out[i].enrolments.push((
+                        e.text("disease")?,
+                        e.i64("institution_id")?,
+                        e.date("enrolled_on")?,
+                        e.opt_date("ended_on")?,
+                    ));
+                }
+            }
+            Ok((out, Some(hi)))
+        })
+    }
+
+    /// Saves a year's approval with its budgets and their twelve scheduled prepayments,
+    /// and the audit record, in one transaction; `false` (nothing written) when the
+    /// year was approved already.
+    pub async fn insert_capitation_year(
+        &self,
+        y: &NewCapitationYear<'_>,
+        now_us: i64,
+        audit: &[AuditEntry],
+    ) -> Result<bool> {
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
+                "INSERT INTO capitation_years (year, scheme_version, state, days_in_year, counted_on,
+                   approved_by_staff_id, approved_at_us)
+                 VALUES ($1, $2, 'budget_approved', $3, $4, $5, $6) ON CONFLICT (year) DO NOTHING",
+            )
+            .bind(i64::from(y.year)).bind(y.scheme_version).bind(y.days_in_year).bind(y.counted_on)
+            .bind(y.staff_id).bind(now_us)
+            .execute(&mut *tx).await?;
+            if done.rows_affected() == 0 {
+                return Ok(false);
+            }
+            for b in y.budgets {
+                sqlx::query(
+                    "INSERT INTO capitation_budgets (year, institution_id, persons_contracted,
+                       persons_mt_hypertension, persons_mt_diabetes, days_contracted, days_mt_hypertension,
+                       days_mt_diabetes, budget_fen, prepaid_fen)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(i64::from(y.year)).bind(b.institution_id)
+                .bind(b.persons[0]).bind(b.persons[1]).bind(b.persons[2])
+                .bind(b.person_days[0]).bind(b.person_days[1]).bind(b.person_days[2])
+                .bind(b.budget_fen).bind(b.prepaid_fen)
+                .execute(&mut *tx).await?;
+                for (m, amount) in b.months_fen.iter().enumerate() {
+                    sqlx::query(
+                        "INSERT INTO capitation_prepayments (year, institution_id, month, amount_fen, state)
+                         VALUES ($1, $2, $3, $4, 'scheduled')",
+                    )
+                    .bind(i64::from(y.year)).bind(b.institution_id).bind(m as i64 + 1).bind(*amount)
+                    .execute(&mut *tx).await?;
+                }
+            }
+            stage_audit!(tx, audit);
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
+    pub async fn capitation_year(&self, year: i32) -> Result<Option<CapitationYearRecord>> {
+        on_read!(self, pool => {
+            let row = sqlx::query(
+                "SELECT y.year, y.scheme_version, y.state, y.days_in_year, y.counted_on,
+                        s.name AS approved_by_name, y.approved_at_us
+                   FROM capitation_years y JOIN staff s ON s.id = y.approved_by_staff_id WHERE y.year = $1",
+            )
+            .bind(i64::from(year)).fetch_optional(pool).await?;
+            row.map(|r| -> Result<CapitationYearRecord> {
+                Ok(CapitationYearRecord {
+                    year: i32::try_from(r.i64("year")?).unwrap_or_default(),
+                    scheme_version: r.i64("scheme_version")?,
+                    state: r.text("state")?,
+                    days_in_year: r.i64("days_in_year")?,
+                    counted_on: r.date("counted_on")?,
+                    approved_by_name: r.text("approved_by_name")?,
+                    approved_at_us: r.i64("approved_at_us")?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    /// The year's budgets by health community and institution, with each month's
+    /// state.
+    pub async fn capitation_budgets(&self, year: i32) -> Result<Vec<BudgetRecord>> {
+        on_read!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT b.*, i.name AS institution_name, i.district_code, u.id AS community_id,
+                        u.name AS community_name
+                   FROM capitation_budgets b JOIN institutions i ON i.id = b.institution_id
+                   LEFT JOIN institutions u ON u.id = i.upper_institution_id
+                  WHERE b.year = $1 ORDER BY u.id, b.institution_id",
+            )
+            .bind(i64::from(year)).fetch_all(pool).await?;
+            let months = sqlx::query(
+                "SELECT institution_id, month, amount_fen, state FROM capitation_prepayments
+                  WHERE year = $1 ORDER BY institution_id, month",
+            )
+            .bind(i64::from(year)).fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                out.push(BudgetRecord {
+                    budget: CapitationBudget {
+                        institution_id: r.i64("institution_id")?,
+                        persons: [r.i64("persons_contracted")?, r.i64("persons_mt_hypertension")?, r.i64("persons_mt_diabetes")?],
+                        person_days: [r.i64("days_contracted")?, r.i64("days_mt_hypertension")?, r.i64("days_mt_diabetes")?],
+                        budget_fen: r.i64("budget_fen")?,
+                        prepaid_fen: r.i64("prepaid_fen")?,
+                        months_fen: [0; 12],
+                    },
+                    institution_name: r.text("institution_name")?,
+                    district_code: r.text("district_code")?,
+                    community_id: r.opt_i64("community_id")?,
+                    community_name: r.opt_text("community_name")?,
+                    paid: [false; 12],
+                });
+            }
+            for m in &months {
+                let id = m.i64("institution_id")?;
+                let month = usize::try_from(m.i64("month")? - 1).unwrap_or(0).min(11);
+                if let Some(b) = out.iter_mut().find(|b| b.budget.institution_id == id) {
+                    b.budget.months_fen[month] = m.i64("amount_fen")?;
+                    b.paid[month] = m.text("state")? == "paid";
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Marks a month's scheduled prepayments of the year paid, with the audit record,
+    /// in one transaction; how many were paid now (0 when all were already).
+    pub async fn pay_prepayments(
+        &self,
+        year: i32,
+        month: u8,
+        staff_id: i64,
+        now_us: i64,
+        audit: &[AuditEntry],
+    ) -> Result<u64> {
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
+                "UPDATE capitation_prepayments SET state = 'paid', paid_at_us = $3, paid_by_staff_id = $4
+                  WHERE year = $1 AND month = $2 AND state = 'scheduled'",
+            )
+            .bind(i64::from(year)).bind(i64::from(month)).bind(now_us).bind(staff_id)
+            .execute(&mut *tx).await?;
+            if done.rows_affected() > 0 {
+                stage_audit!(tx, audit);
+            }
+            tx.commit().await?;
+            Ok(done.rows_affected())
+        })
+    }
+}

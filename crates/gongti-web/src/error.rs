@@ -476,6 +476,22 @@ impl ApiError {
                         "结算金额已变化（同年度有其他结算或账户余额变动），请重新预结算并确认",
                         "The settlement changed meanwhile (another settlement this year, or the account); pre-settle and confirm again",
                     ),
+                    "no_payment_scheme" => (
+                        "该年度 1 月 1 日尚无生效的付费方案，请先在“付费方案”中保存",
+                        "No payment scheme is in force on the year's first day; save one under Payment scheme first",
+                    ),
+                    "budget_not_approved" => (
+                        "该年度预算尚未批准",
+                        "The year's budget has not been approved",
+                    ),
+                    "month_not_due" => (
+                        "该月尚未开始，不能预拨",
+                        "That month has not begun; it cannot be paid yet",
+                    ),
+                    "earlier_month_unpaid" => (
+                        "之前月份的预拨尚未拨付，请按月依次拨付",
+                        "An earlier month is unpaid; pay the months in turn",
+                    ),
                     "too_early" => ("还未到可操作的时间", "Too early for this"),
                     "too_late" => ("已过可操作的时间", "Too late for this"),
                     "order_status" => (

@@ -26,6 +26,11 @@ fn op(summary: &str, tag: &str, params: Value, body: Option<&str>, ok: (&str, &s
     o
 }
 
+/// A year in a path (2000–2100).
+fn year_path() -> Value {
+    json!({"name": "year", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 2000, "maximum": 2100}})
+}
+
 /// `POST /residents/import`: the body is the list itself, CSV or XLSX.
 fn roster_import() -> Value {
     list_import(
@@ -426,6 +431,9 @@ fn pharmacy_paths() -> Value {
             "get": op("The payment scheme's versions, newest first, the one in force today marked (the insurance officer, the health commissions, an institution's administrator): every parameter by its dotted name — rate_fen.{contracted|mt_hypertension|mt_diabetes}, weight.{first age}.{none|hypertension|diabetes|both}, prepay_share, quality_band.{least score}, quality_weight.{term}, surplus_cap_share (null: no cap), overspend_share, contract_fee_fen.{insurance|public_health|resident}, team_share, contracts_per_doctor_max, work_units.{kind}, post_coefficient.{role}", "payment", json!([]), None, ("200", "{items: [{id, effective_from, in_force, note, based_on, created_by, created_at, params}]}")),
             "post": op("Save the next version of the payment scheme (the insurance officer; audited): every parameter checked at once (422 naming each: unknown or repeated names, values out of range, a parameter missing, term weights not summing to 1, no quality band or age band from 0, a team share under 0.7), in force from effective_from (this year's first day or later, within five years), with a note of what changed; versions are never changed", "payment", json!([]), Some("PaymentSchemeVersion"), ("201", "The version, as GET /payment/schemes/{id}")),
         },
+        "/capitation/years/{year}": {"get": op("A year of capitation under a total budget (the insurance officer, the health commissions, an institution's administrator): each institution's members counted from the contracts and chronic enrolments (persons and person-days per scheme), its budget B under the scheme version in force on the year's first day and its twelve prepayments of round(α × B); state preview (counted today, 409 no_payment_scheme when no version is in force) until approved, then as saved with each month paid or scheduled", "payment", json!([year_path()]), None, ("200", "{year, state, scheme_version, days_in_year, counted_on, approved_by, approved_at, budget_fen, prepaid_fen, paid_fen, institutions: [{institution_id, name, district_code, community, persons, person_days, budget_fen, prepaid_fen, prepayments: [{month, amount_fen, state}]}]}"))},
+        "/capitation/years/{year}/approve": {"post": op("Approve the year's budgets (the insurance officer; audited): counted today and projected to the year's end (a contract in force taken as renewed, an open enrolment as running on), saved with the version used and twelve scheduled prepayments that sum exactly; approving again changes nothing", "payment", json!([year_path()]), None, ("200", "The year, as GET /capitation/years/{year}"))},
+        "/capitation/years/{year}/prepayments/{month}/pay": {"post": op("Pay a month's prepayments to every institution (the insurance officer; audited): 409 budget_not_approved, month_not_due (before the month's first day), earlier_month_unpaid; paying again changes nothing", "payment", json!([year_path(), {"name": "month", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1, "maximum": 12}}]), None, ("200", "The year, as GET /capitation/years/{year}"))},
         "/payment/schemes/{id}": {"get": op("One version of the payment scheme (the same roles)", "payment", json!([path_id()]), None, ("200", "{id, effective_from, in_force, note, based_on, created_by, created_at, params}"))},
         "/prescriptions/check": {"post": op("Judge a draft prescription by DOMAIN.md §4 (a prescriber's token; nothing saved; audited only when a resident_id is given): every finding at once, legal ones blocking", "pharmacy", json!([]), Some("PrescriptionCheck"), ("200", "{verdict: blocked|flagged|clear, ruleset_version, findings: [{code, grade?, severity, lines, message, message_en, basis, rule?}]}"))},
     })

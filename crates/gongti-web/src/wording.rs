@@ -531,6 +531,8 @@ pub(crate) fn field(name: &str) -> Option<(&'static str, &'static str)> {
             "effective from (this year's first day or later, within five years)",
         ),
         "based_on" => ("所依据的版本", "version it was edited from"),
+        "year" => ("年度（2000–2100）", "year (2000–2100)"),
+        "month" => ("月份（1–12）", "month (1–12)"),
         "images" => (
             "图片（JPEG 或 PNG，每张不超过 2 MB，最多 3 张）",
             "images (JPEG or PNG, 2 MB each, up to 3)",

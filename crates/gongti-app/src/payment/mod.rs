@@ -12,7 +12,10 @@ use gongti_core::role::Role;
 
 use crate::{App, AppError, AppResult, Ctx};
 
+mod capitation;
 mod schemes;
+
+pub use capitation::{CapitationYear, MEMBER_CHUNK, YEARS};
 
 pub use schemes::{
     EFFECTIVE_AHEAD_YEARS, NOTE_MAX_CHARS, SchemeDraft, SchemeVersion, may_set_schemes,

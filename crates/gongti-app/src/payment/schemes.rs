@@ -196,7 +196,8 @@ impl App {
     }
 
     /// The demo region's first version: the shipped demonstration scheme, in force from
-    /// this year's first day, saved as the insurance officer's.
+    /// this year's first day, saved as the insurance officer's; the year's budget
+    /// approved and its prepayments paid up to this month.
     pub(crate) async fn seed_demo_scheme(
         &self,
         insurer_staff_id: i64,
@@ -224,6 +225,20 @@ impl App {
                 &[entry],
             )
             .await?;
+        // The year's budget approved on the demo's day, and each month's prepayment
+        // paid up to this one.
+        let version = self
+            .scheme_on(from)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the demo scheme is not in force"))?;
+        let entry = crate::demo::demo_entry(now_us, "CapitationYear", None);
+        self.save_capitation_year(today.year(), &version, today, insurer_staff_id, entry)
+            .await?;
+        for month in 1..=u8::from(today.month()) {
+            let entry = crate::demo::demo_entry(now_us, "CapitationYear", None);
+            self.pay_month(today.year(), month, today, insurer_staff_id, entry)
+                .await?;
+        }
         Ok(())
     }
 }

@@ -14,10 +14,11 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use gongti_app::Ctx;
-use gongti_app::payment::{SchemeDraft, SchemeVersion};
+use gongti_app::payment::{CapitationYear, SchemeDraft, SchemeVersion};
 use gongti_core::decimal::shown;
 use gongti_core::payment::capitation::{self, BandForm, CapitationForm, MemberForm};
 use gongti_core::payment::incentive::PersonForm;
+use gongti_core::payment::scheme::SchemeKind;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -37,7 +38,13 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(
             Router::new()
                 .route("/payment/schemes", get(schemes).post(save_scheme))
-                .route("/payment/schemes/{id}", get(scheme)),
+                .route("/payment/schemes/{id}", get(scheme))
+                .route("/capitation/years/{year}", get(capitation_year))
+                .route("/capitation/years/{year}/approve", post(approve_year))
+                .route(
+                    "/capitation/years/{year}/prepayments/{month}/pay",
+                    post(pay_month),
+                ),
         )
 }
 
@@ -266,4 +273,87 @@ async fn simulate_incentives(
         .map(|p| json!({"id": p.id, "pay_fen": p.pay_fen}))
         .collect();
     Ok(Json(json!({ "payouts": payouts })))
+}
+
+/// A year's budgets as JSON (`state` "preview" until the insurance officer approves).
+pub(crate) fn capitation_view(y: &CapitationYear) -> Value {
+    let by_kind = |v: [i64; 3]| {
+        let mut o = serde_json::Map::new();
+        for (k, n) in SchemeKind::ALL.iter().zip(v) {
+            o.insert(k.code().to_owned(), json!(n));
+        }
+        Value::Object(o)
+    };
+    let institutions: Vec<Value> = y
+        .institutions
+        .iter()
+        .map(|b| {
+            let prepayments: Vec<Value> = (0..12)
+                .map(|m| {
+                    let state = match (&y.approved, b.paid[m]) {
+                        (None, _) => "planned",
+                        (Some(_), true) => "paid",
+                        (Some(_), false) => "scheduled",
+                    };
+                    json!({"month": m + 1, "amount_fen": b.budget.months_fen[m], "state": state})
+                })
+                .collect();
+            json!({
+                "institution_id": b.budget.institution_id,
+                "name": b.institution_name,
+                "district_code": b.district_code,
+                "community": b.community_id.map(|id| json!({"id": id, "name": b.community_name})),
+                "persons": by_kind(b.budget.persons),
+                "person_days": by_kind(b.budget.person_days),
+                "budget_fen": b.budget.budget_fen,
+                "prepaid_fen": b.budget.prepaid_fen,
+                "prepayments": prepayments,
+            })
+        })
+        .collect();
+    json!({
+        "year": y.year,
+        "state": y.approved.as_ref().map_or("preview", |a| a.state.as_str()),
+        "scheme_version": y.scheme_version,
+        "days_in_year": y.days_in_year,
+        "counted_on": y.counted_on.to_string(),
+        "approved_by": y.approved.as_ref().map(|a| a.approved_by_name.clone()),
+        "approved_at": y.approved.as_ref().map(|a| views::utc(a.approved_at_us)),
+        "budget_fen": y.budget_fen(),
+        "prepaid_fen": y.prepaid_fen(),
+        "paid_fen": y.paid_fen(),
+        "institutions": institutions,
+    })
+}
+
+async fn capitation_year(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    Path(year): Path<i32>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(capitation_view(
+        &state.app.capitation_year(&ctx, year).await?,
+    )))
+}
+
+async fn approve_year(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    Path(year): Path<i32>,
+) -> ApiResult<Json<Value>> {
+    state.app.approve_capitation_budget(&ctx, year).await?;
+    Ok(Json(capitation_view(
+        &state.app.capitation_year(&ctx, year).await?,
+    )))
+}
+
+async fn pay_month(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    Path((year, month)): Path<(i32, u8)>,
+) -> ApiResult<Json<Value>> {
+    state.app.pay_capitation_month(&ctx, year, month).await?;
+    Ok(Json(capitation_view(
+        &state.app.capitation_year(&ctx, year).await?,
+    )))
 }

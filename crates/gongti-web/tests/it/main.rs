@@ -41,6 +41,7 @@ mod indicators;
 mod lab_intake;
 mod online_visits;
 mod patients;
+mod payment_budget;
 mod payment_schemes;
 mod payment_simulate;
 mod pharmacy;

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use crate::support::{TestApp, urlencode};
 
 /// The demonstration scheme as the API's `params`: each name to its number.
-fn demo_params() -> Map<String, Value> {
+pub(crate) fn demo_params() -> Map<String, Value> {
     let mut out = Map::new();
     for line in DemoScheme::builtin().scheme.text().lines() {
         let (name, value) = line.split_once('\t').unwrap();

@@ -19,12 +19,14 @@ use maud::{Markup, PreEscaped, html};
 use super::{Console, Lang, error_box, error_page, form_tokens, layout};
 use crate::AppState;
 
+mod budget;
 mod schemes;
 
 pub(super) fn routes() -> Router<AppState> {
     use axum::extract::State as S;
     Router::new()
         .merge(schemes::routes())
+        .merge(budget::routes())
         .route(
             "/payment/simulate",
             get(|S(s): S<AppState>, c: Console| show(s, c, WhatIf::Capitation)).post(
