@@ -84,7 +84,7 @@ fn unreadable() -> Vec<SheetProblem> {
 
 /// The rows of a list of `columns` read from a file by `rows`, and the header cells
 /// of the list's own it ignores.
-fn read_list<T>(
+pub(crate) fn read_list<T>(
     bytes: &[u8],
     columns: &'static [gongti_core::roster::Column],
     rows: fn(&Sheet) -> Result<Vec<T>, Vec<SheetProblem>>,
@@ -288,7 +288,7 @@ impl App {
     }
 
     /// Says a job that read no list (refused before) has ended.
-    fn job_ended(&self, tracker: &Tracker) {
+    pub(crate) fn job_ended(&self, tracker: &Tracker) {
         tracker.report(Stage::Done, 0, 0, self.now_us());
     }
 
@@ -480,7 +480,7 @@ impl App {
     /// Records what a list came to, unless its load committed its record with its
     /// rows: then the rows' records and the list's are in the chain before the answer.
     /// A load that committed is never recorded twice, even when that wait fails.
-    async fn list_done(
+    pub(crate) async fn list_done(
         &self,
         mut entry: gongti_core::audit::AuditEntry,
         result: Result<RosterSummary, RosterError>,

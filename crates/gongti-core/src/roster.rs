@@ -182,6 +182,7 @@ pub fn column_of_field(field: &str) -> Option<&'static Column> {
         .iter()
         .chain(STAFF_COLUMNS.iter())
         .chain(INSTITUTION_COLUMNS.iter())
+        .chain(crate::payment::costs::SETTLEMENT_COLUMNS.iter())
         .find(|c| c.field == field)
 }
 
@@ -279,6 +280,10 @@ pub enum RosterProblem {
     UnknownUpper,
     /// The tie is not a grassroots institution's to a secondary or tertiary hospital.
     TieNotAllowed,
+    /// No insured person has the 人员编号 (psn_no) the row gives.
+    UnknownPerson,
+    /// A settlement with the row's 结算ID was brought in already.
+    AlreadyImported,
 }
 
 impl RosterProblem {
@@ -301,6 +306,8 @@ impl RosterProblem {
             RosterProblem::UnknownDistrict => "district_unknown",
             RosterProblem::UnknownUpper => "upper_unknown",
             RosterProblem::TieNotAllowed => "tie_not_allowed",
+            RosterProblem::UnknownPerson => "person_unknown",
+            RosterProblem::AlreadyImported => "already_imported",
         }
     }
 }
@@ -382,7 +389,7 @@ pub struct Row {
 
 /// Which cell of a row each column of `columns` is, read from the sheet's header; or
 /// every problem of the header and of the sheet as a whole.
-fn header_of(
+pub(crate) fn header_of(
     sheet: &Sheet,
     columns: &'static [Column],
 ) -> Result<HashMap<&'static str, usize>, Vec<SheetProblem>> {
@@ -450,7 +457,11 @@ fn header_of(
 
 /// The cell of `row` in the column filling `field` (`at`: the header read by
 /// [`header_of`]), trimmed; empty when the column or the cell is not there.
-fn cell_of<'a>(at: &HashMap<&'static str, usize>, row: &'a [String], field: &str) -> &'a str {
+pub(crate) fn cell_of<'a>(
+    at: &HashMap<&'static str, usize>,
+    row: &'a [String],
+    field: &str,
+) -> &'a str {
     at.get(field)
         .and_then(|&i| row.get(i))
         .map_or("", |s| s.trim())

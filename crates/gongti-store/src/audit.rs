@@ -190,6 +190,7 @@ pub enum RecordTable {
     ExamRecognitions,
     ExamStudies,
     ExamReports,
+    BureauSettlements,
 }
 
 /// What [`Store::records_snapshot`] read: the ids of each record table, and the
@@ -203,7 +204,7 @@ pub struct RecordsSnapshot {
 }
 
 impl RecordTable {
-    pub const ALL: [RecordTable; 20] = [
+    pub const ALL: [RecordTable; 21] = [
         RecordTable::Residents,
         RecordTable::Contracts,
         RecordTable::Enrolments,
@@ -224,6 +225,7 @@ impl RecordTable {
         RecordTable::ExamRecognitions,
         RecordTable::ExamStudies,
         RecordTable::ExamReports,
+        RecordTable::BureauSettlements,
     ];
 
     pub fn table(self) -> &'static str {
@@ -248,6 +250,7 @@ impl RecordTable {
             RecordTable::ExamRecognitions => "exam_recognitions",
             RecordTable::ExamStudies => "exam_studies",
             RecordTable::ExamReports => "exam_reports",
+            RecordTable::BureauSettlements => "bureau_settlements",
         }
     }
 }

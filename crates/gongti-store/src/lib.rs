@@ -84,8 +84,8 @@ pub use maintained::{IndicatorEvent, IndicatorTables, IndicatorUpdate, scopes_of
 pub use migrate::MIGRATION_COUNT;
 pub use patients::{NewPatientToken, PatientAccount, PatientToken};
 pub use payment::{
-    BudgetRecord, CapitationBudget, CapitationYearRecord, MemberFacts, NewCapitationYear,
-    NewSchemeVersion, SchemeVersionRecord,
+    BudgetRecord, CapitationBudget, CapitationYearRecord, CostFact, CostOrigin, MemberFacts,
+    NewBureauSettlement, NewCapitationYear, NewSchemeVersion, SchemeVersionRecord,
 };
 pub use pharmacy::{
     AcceptedDocument, DiagnosisOnFile, ImageInfo, LongStep, MessageRecord, NewImage, NewMessage,

@@ -239,6 +239,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0038_capitation_years.sql"),
         postgres: include_str!("../migrations/postgres/0038_capitation_years.sql"),
     },
+    Migration {
+        version: 39,
+        name: "bureau_settlements",
+        sqlite: include_str!("../migrations/sqlite/0039_bureau_settlements.sql"),
+        postgres: include_str!("../migrations/postgres/0039_bureau_settlements.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

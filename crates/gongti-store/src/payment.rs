@@ -405,3 +405,195 @@ impl Store {
         })
     }
 }
+
+/// A settlement of the bureau's file to bring in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBureauSettlement {
+    pub setl_id: String,
+    pub resident_id: i64,
+    pub psn_no: String,
+    pub settled_on: time::Date,
+    pub total_fen: i64,
+    pub fund_fen: i64,
+    pub fixmedins_code: String,
+    pub fixmedins_name: String,
+    pub institution_id: Option<i64>,
+}
+
+/// Where a cost comes from, as the store reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CostOrigin {
+    /// A cloud-pharmacy settlement in force, by its time.
+    Pharmacy { at_us: i64 },
+    /// A cloud-centre order completed, by its time; priced by the app.
+    Exam { at_us: i64 },
+    /// A settlement of the bureau's file, by its day.
+    Bureau { on: time::Date },
+}
+
+/// A cost of a person: where it happened, what it cost and the fund's share (an
+/// exam's share is the app's to compute: 0 here, with its item).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CostFact {
+    pub resident_id: i64,
+    pub origin: CostOrigin,
+    pub institution_id: Option<i64>,
+    pub item_code: Option<String>,
+    pub total_fen: i64,
+    pub fund_fen: i64,
+}
+
+/// Settlements of the bureau's file to check or bring in at a time.
+const LOOKUP_CHUNK: usize = 500;
+
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Store {
+    /// The residents insured under each of `psn_nos` (those found).
+    pub async fn residents_by_psn_no(
+        &self,
+        psn_nos: &[String],
+    ) -> Result<std::collections::HashMap<String, i64>> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in psn_nos.chunks(LOOKUP_CHUNK) {
+            let sql = format!(
+                "SELECT psn_no, resident_id FROM insured_persons WHERE psn_no IN ({})",
+                placeholders(chunk.len())
+            );
+            on_read!(self, pool => {
+                let mut q = sqlx::query(trusted(&sql));
+                for p in chunk {
+                    q = q.bind(p);
+                }
+                for r in q.fetch_all(pool).await? {
+                    out.insert(r.text("psn_no")?, r.i64("resident_id")?);
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// Which of `setl_ids` were brought in already.
+    pub async fn bureau_settlements_taken(
+        &self,
+        setl_ids: &[String],
+    ) -> Result<std::collections::HashSet<String>> {
+        let mut out = std::collections::HashSet::new();
+        for chunk in setl_ids.chunks(LOOKUP_CHUNK) {
+            let sql = format!(
+                "SELECT setl_id FROM bureau_settlements WHERE setl_id IN ({})",
+                placeholders(chunk.len())
+            );
+            on_read!(self, pool => {
+                let mut q = sqlx::query_scalar::<_, String>(trusted(&sql));
+                for p in chunk {
+                    q = q.bind(p);
+                }
+                out.extend(q.fetch_all(pool).await?);
+            });
+        }
+        Ok(out)
+    }
+
+    /// Brings a file's settlements in, every one or none, with the audit record
+    /// naming their rows, in one transaction.
+    pub async fn insert_bureau_settlements(
+        &self,
+        rows: &[NewBureauSettlement],
+        batch: &str,
+        staff_id: i64,
+        now_us: i64,
+        audit: &AuditEntry,
+    ) -> Result<usize> {
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut ids = Vec::with_capacity(rows.len());
+            for r in rows {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO bureau_settlements (setl_id, resident_id, psn_no, settled_on, total_fen, fund_fen,
+                       fixmedins_code, fixmedins_name, institution_id, batch, imported_by_staff_id, imported_at_us)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+                )
+                .bind(&r.setl_id).bind(r.resident_id).bind(&r.psn_no).bind(r.settled_on)
+                .bind(r.total_fen).bind(r.fund_fen).bind(&r.fixmedins_code).bind(&r.fixmedins_name)
+                .bind(r.institution_id).bind(batch).bind(staff_id).bind(now_us)
+                .fetch_one(&mut *tx).await?;
+                ids.push(id);
+            }
+            let mut entry = audit.clone();
+            entry.resource_id = Some(gongti_core::coverage::encode_ids(ids.iter().copied()));
+            stage_audit!(tx, std::slice::from_ref(&entry));
+            tx.commit().await?;
+        });
+        Ok(rows.len())
+    }
+
+    /// The costs of the residents `lo..=hi` in `[first, last]` (the microseconds
+    /// `[from_us, to_us)` for those kept by time): cloud-pharmacy settlements in
+    /// force, completed cloud-centre orders, the bureau's settlements.
+    pub async fn cost_facts(
+        &self,
+        (lo, hi): (i64, i64),
+        (first, last): (time::Date, time::Date),
+        (from_us, to_us): (i64, i64),
+    ) -> Result<Vec<CostFact>> {
+        on_read!(self, pool => {
+            let mut out = Vec::new();
+            for r in sqlx::query(
+                "SELECT s.resident_id, s.settled_at_us, s.total_fen, s.fund_fen, p.institution_id
+                   FROM insurance_settlements s JOIN prescriptions p ON p.id = s.prescription_id
+                  WHERE s.status = 'settled' AND s.resident_id BETWEEN $1 AND $2
+                    AND s.settled_at_us >= $3 AND s.settled_at_us < $4",
+            )
+            .bind(lo).bind(hi).bind(from_us).bind(to_us).fetch_all(pool).await?
+            {
+                out.push(CostFact {
+                    resident_id: r.i64("resident_id")?,
+                    origin: CostOrigin::Pharmacy { at_us: r.i64("settled_at_us")? },
+                    institution_id: Some(r.i64("institution_id")?),
+                    item_code: None,
+                    total_fen: r.i64("total_fen")?,
+                    fund_fen: r.i64("fund_fen")?,
+                });
+            }
+            for r in sqlx::query(
+                "SELECT o.resident_id, o.item_code, o.centre_institution_id, e.at_us
+                   FROM exam_orders o JOIN exam_order_events e ON e.order_id = o.id AND e.status = 'completed'
+                  WHERE o.status = 'completed' AND o.resident_id BETWEEN $1 AND $2
+                    AND e.at_us >= $3 AND e.at_us < $4",
+            )
+            .bind(lo).bind(hi).bind(from_us).bind(to_us).fetch_all(pool).await?
+            {
+                out.push(CostFact {
+                    resident_id: r.i64("resident_id")?,
+                    origin: CostOrigin::Exam { at_us: r.i64("at_us")? },
+                    institution_id: Some(r.i64("centre_institution_id")?),
+                    item_code: Some(r.text("item_code")?),
+                    total_fen: 0,
+                    fund_fen: 0,
+                });
+            }
+            for r in sqlx::query(
+                "SELECT resident_id, settled_on, total_fen, fund_fen, institution_id FROM bureau_settlements
+                  WHERE resident_id BETWEEN $1 AND $2 AND settled_on >= $3 AND settled_on <= $4",
+            )
+            .bind(lo).bind(hi).bind(first).bind(last).fetch_all(pool).await?
+            {
+                out.push(CostFact {
+                    resident_id: r.i64("resident_id")?,
+                    origin: CostOrigin::Bureau { on: r.date("settled_on")? },
+                    institution_id: r.opt_i64("institution_id")?,
+                    item_code: None,
+                    total_fen: r.i64("total_fen")?,
+                    fund_fen: r.i64("fund_fen")?,
+                });
+            }
+            Ok(out)
+        })
+    }
+}

@@ -446,6 +446,14 @@ pub(crate) fn sheet_problem(
             "已在其他机构登记建档（迁入请办理转移，不要重复建档）".into(),
             "registered at another institution (a move is a transfer, not a second registration)".into(),
         ),
+        RosterProblem::UnknownPerson => (
+            "医保系统中没有这个人员编号对应的参保人".into(),
+            "no insured person has that 人员编号 (psn_no)".into(),
+        ),
+        RosterProblem::AlreadyImported => (
+            "该结算ID已导入过（同一笔结算不会重复计入费用）".into(),
+            "that settlement was brought in already (it is never counted twice)".into(),
+        ),
         RosterProblem::Unreadable => (
             "无法读取：请上传 UTF-8 或 GBK 编码的 CSV 文件，或 Excel 的 .xlsx 文件".into(),
             "unreadable: upload a CSV file (UTF-8 or GBK) or an Excel .xlsx workbook".into(),
@@ -531,6 +539,10 @@ pub(crate) fn field(name: &str) -> Option<(&'static str, &'static str)> {
             "effective from (this year's first day or later, within five years)",
         ),
         "based_on" => ("所依据的版本", "version it was edited from"),
+        "exam_fund_share" => (
+            "云检查费用医保基金支付比例（0–1）",
+            "fund's share of an exam fee (0–1)",
+        ),
         "year" => ("年度（2000–2100）", "year (2000–2100)"),
         "month" => ("月份（1–12）", "month (1–12)"),
         "images" => (

@@ -40,7 +40,7 @@ const fn covered(
 /// What creates each record table's rows. `demo.seed` is the demo generator's bulk
 /// load, which names the rows of each batch.
 #[rustfmt::skip]
-pub const COVERED_TABLES: [Covered; 20] = [
+pub const COVERED_TABLES: [Covered; 21] = [
     covered(RecordTable::Residents, "Resident", &["resident.create", "demo.seed"]),
     covered(RecordTable::Contracts, "Contract", &["contract.sign", "contract.renew", "contract.switch", "demo.seed"]),
     covered(RecordTable::Enrolments, "EpisodeOfCare", &["chronic.enrol", "demo.seed"]),
@@ -61,6 +61,7 @@ pub const COVERED_TABLES: [Covered; 20] = [
     covered(RecordTable::ExamRecognitions, "ExamRecognition", &["exam.recognise"]),
     covered(RecordTable::ExamStudies, "ExamStudy", &["exam.study.receive"]),
     covered(RecordTable::ExamReports, "ExamReport", &["exam.report.draft", "exam.report.sign"]),
+    covered(RecordTable::BureauSettlements, "BureauSettlement", &["bureau_settlement.import", "demo.seed"]),
 ];
 
 /// Rows of a record table that no record names.

@@ -71,7 +71,7 @@ impl CapitationYear {
 
 /// A person's spans from their facts; `projected`: a contract in force on `on` runs to
 /// the year's end as if renewed.
-fn spans(f: &MemberFacts, on: Option<Date>) -> (Vec<Span>, Vec<Span>, Vec<Span>) {
+pub(super) fn spans(f: &MemberFacts, on: Option<Date>) -> (Vec<Span>, Vec<Span>, Vec<Span>) {
     let contracts = f
         .contracts
         .iter()

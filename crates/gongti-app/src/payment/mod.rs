@@ -13,9 +13,11 @@ use gongti_core::role::Role;
 use crate::{App, AppError, AppResult, Ctx};
 
 mod capitation;
+mod costs;
 mod schemes;
 
 pub use capitation::{CapitationYear, MEMBER_CHUNK, YEARS};
+pub use costs::YearCosts;
 
 pub use schemes::{
     EFFECTIVE_AHEAD_YEARS, NOTE_MAX_CHARS, SchemeDraft, SchemeVersion, may_set_schemes,

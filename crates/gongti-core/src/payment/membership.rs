@@ -142,6 +142,26 @@ pub fn membership(year: i32, p: &PersonYear<'_>) -> Membership {
     }
 }
 
+/// Where a person counted under capitation on `day`: the institution of the contract
+/// in force (the latest begun, as [`membership`] gives a shared day), else of the
+/// hypertension enrolment, else of the diabetes one; `None` when they counted
+/// nowhere (not contracted nor under management, or dead).
+pub fn owner_on(p: &PersonYear<'_>, day: Date) -> Option<i64> {
+    if p.deceased_on.is_some_and(|d| day > d) || day < p.birth_date {
+        return None;
+    }
+    [p.contracts, p.hypertension, p.diabetes]
+        .into_iter()
+        .find_map(|spans| {
+            spans
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.from <= day && s.to.is_none_or(|t| day <= t))
+                .max_by_key(|(i, s)| (s.from, *i))
+                .map(|(_, s)| s.institution_id)
+        })
+}
+
 /// An institution's budget being summed: B's numerator exactly, and the persons and
 /// person-days of each scheme.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -347,5 +367,36 @@ mod tests {
             assert_eq!(counted(&m), expected, "{person:?}");
         }
         assert_eq!((days_in_year(2026), days_in_year(2028)), (365, 366));
+    }
+
+    #[test]
+    fn a_cost_belongs_where_its_person_counted_that_day() {
+        let contracts = [
+            span(1, date!(2025 - 09 - 01), Some(date!(2026 - 04 - 01))),
+            span(2, date!(2026 - 04 - 01), Some(date!(2027 - 03 - 31))),
+        ];
+        let hypertension = [span(3, date!(2020 - 01 - 01), None)];
+        let p = PersonYear {
+            birth_date: date!(1950 - 05 - 05),
+            deceased_on: Some(date!(2026 - 11 - 30)),
+            contracts: &contracts,
+            hypertension: &hypertension,
+            diabetes: &[],
+        };
+        for (day, owner) in [
+            (date!(2026 - 03 - 31), Some(1)),
+            (date!(2026 - 04 - 01), Some(2)),
+            (date!(2026 - 11 - 30), Some(2)),
+            (date!(2026 - 12 - 01), None),
+        ] {
+            assert_eq!(owner_on(&p, day), owner, "{day}");
+        }
+        let managed_only = PersonYear {
+            contracts: &[],
+            deceased_on: None,
+            ..p
+        };
+        assert_eq!(owner_on(&managed_only, date!(2026 - 06 - 01)), Some(3));
+        assert_eq!(owner_on(&managed_only, date!(2019 - 06 - 01)), None);
     }
 }

@@ -4,6 +4,7 @@
 //! exact decimals (`crate::decimal`), money in integer fen rounded half up once.
 
 pub mod capitation;
+pub mod costs;
 pub mod incentive;
 pub mod membership;
 pub mod scheme;

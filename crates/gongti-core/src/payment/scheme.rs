@@ -149,6 +149,8 @@ pub struct Scheme {
     pub quality_weights: [i128; 7],
     pub surplus_cap_share: Option<i128>,
     pub overspend_share: i128,
+    /// The fund's share of a cloud-centre exam's fee (its cost under capitation).
+    pub exam_fund_share: i128,
     /// The basic package's fee per person and year, by [`Payer`].
     pub contract_fee_fen: [i64; 3],
     pub team_share: i128,
@@ -267,6 +269,7 @@ impl Scheme {
         let mut quality_weights = [None; 7];
         let mut cap: Option<Option<i128>> = None;
         let mut overspend_share = None;
+        let mut exam_fund_share = None;
         let mut fees = [None; 3];
         let mut team_share = None;
         let mut contracts_max = None;
@@ -344,6 +347,9 @@ impl Scheme {
                 }
                 "overspend_share" if key.is_empty() => {
                     overspend_share = r.decimal("overspend_share", value, PLACES, UNIT, "1");
+                }
+                "exam_fund_share" if key.is_empty() => {
+                    exam_fund_share = r.decimal("exam_fund_share", value, PLACES, UNIT, "1");
                 }
                 "contract_fee_fen" => match Payer::parse(key) {
                     Some(p) => {
@@ -436,6 +442,7 @@ impl Scheme {
         for (field, v) in [
             ("prepay_share", prepay_share.is_some()),
             ("overspend_share", overspend_share.is_some()),
+            ("exam_fund_share", exam_fund_share.is_some()),
             ("team_share", team_share.is_some()),
             ("contracts_per_doctor_max", contracts_max.is_some()),
             ("surplus_cap_share", cap.is_some()),
@@ -455,6 +462,7 @@ impl Scheme {
             quality_weights,
             surplus_cap_share: cap.flatten(),
             overspend_share: overspend_share.unwrap_or_default(),
+            exam_fund_share: exam_fund_share.unwrap_or_default(),
             contract_fee_fen,
             team_share: team_share.unwrap_or_default(),
             contracts_per_doctor_max: contracts_max.unwrap_or_default(),
@@ -508,6 +516,10 @@ impl Scheme {
         line(
             "overspend_share".into(),
             shown(self.overspend_share, PLACES),
+        );
+        line(
+            "exam_fund_share".into(),
+            shown(self.exam_fund_share, PLACES),
         );
         for p in Payer::ALL {
             line(

@@ -17,6 +17,7 @@ use gongti_app::Ctx;
 use gongti_app::payment::{CapitationYear, SchemeDraft, SchemeVersion};
 use gongti_core::decimal::shown;
 use gongti_core::payment::capitation::{self, BandForm, CapitationForm, MemberForm};
+use gongti_core::payment::costs::{CostLevel, CostSource, CostTally};
 use gongti_core::payment::incentive::PersonForm;
 use gongti_core::payment::scheme::SchemeKind;
 use serde::Deserialize;
@@ -44,6 +45,13 @@ pub(crate) fn routes() -> Router<AppState> {
                 .route(
                     "/capitation/years/{year}/prepayments/{month}/pay",
                     post(pay_month),
+                )
+                .route("/capitation/years/{year}/costs", get(year_costs))
+                .route(
+                    "/capitation/settlements/import",
+                    post(import_settlements).layer(axum::extract::DefaultBodyLimit::max(
+                        gongti_app::roster::FILE_BYTES_MAX,
+                    )),
                 ),
         )
 }
@@ -356,4 +364,68 @@ async fn pay_month(
     Ok(Json(capitation_view(
         &state.app.capitation_year(&ctx, year).await?,
     )))
+}
+
+/// A tally of costs as JSON: the fund-paid cost by source and level, the upper share.
+pub(crate) fn tally_view(t: &CostTally) -> Value {
+    let mut by_source = serde_json::Map::new();
+    for (i, s) in CostSource::ALL.iter().enumerate() {
+        by_source.insert(s.code().to_owned(), json!(t.by_source_fen[i]));
+    }
+    let mut by_level = serde_json::Map::new();
+    for l in CostLevel::ALL {
+        by_level.insert(l.code().to_owned(), json!(t.level_fen(l)));
+    }
+    json!({
+        "fund_fen": t.total_fen(),
+        "by_source_fen": by_source,
+        "by_level_fen": by_level,
+        "upper_fen": t.upper_fen(),
+        "upper_share": t.upper_share_bp().map(|bp| bp as f64 / 10_000.0),
+        "lines": t.lines,
+    })
+}
+
+async fn year_costs(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    Path(year): Path<i32>,
+) -> ApiResult<Json<Value>> {
+    let c = state.app.capitation_costs(&ctx, year).await?;
+    let institutions: Vec<Value> = c
+        .institutions
+        .iter()
+        .map(|(id, t)| {
+            let mut v = tally_view(t);
+            v["institution_id"] = json!(id);
+            v
+        })
+        .collect();
+    Ok(Json(json!({
+        "year": c.year,
+        "through": c.through.to_string(),
+        "scheme_version": c.scheme_version,
+        "total": tally_view(&c.total()),
+        "institutions": institutions,
+    })))
+}
+
+/// `POST /capitation/settlements/import`: the bureau's settlement file (CSV or XLSX,
+/// the national 2207 fields) — every row or none; `dry_run=true` checks only.
+async fn import_settlements(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<crate::api::roster::ImportParams>,
+    body: axum::body::Bytes,
+) -> Result<axum::response::Response, crate::error::ApiError> {
+    let job = crate::api::roster::job_key(&q)?;
+    let result = state
+        .app
+        .import_bureau_settlements(&ctx, &body, q.dry_run, job)
+        .await;
+    Ok(crate::api::roster::answer(
+        result,
+        q.dry_run,
+        ("imported", "would_import", "already_imported"),
+    ))
 }

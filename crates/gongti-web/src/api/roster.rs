@@ -53,7 +53,7 @@ async fn job(
 }
 
 /// The caller's job key, when it is one (8 to 64 letters, digits, `-`, `_`).
-fn job_key(q: &ImportParams) -> Result<Option<&str>, ApiError> {
+pub(crate) fn job_key(q: &ImportParams) -> Result<Option<&str>, ApiError> {
     match q.job.as_deref() {
         Some(key) if !gongti_app::progress::valid_key(key) => {
             Err(ApiError::of(&gongti_app::AppError::Invalid(vec![
@@ -79,12 +79,12 @@ pub(crate) fn job_json(r: &gongti_app::progress::Report) -> Value {
 }
 
 #[derive(Deserialize)]
-struct ImportParams {
+pub(crate) struct ImportParams {
     #[serde(default)]
-    dry_run: bool,
+    pub(crate) dry_run: bool,
     /// A key of the caller's choosing: how far the list has come is then at
     /// `GET /jobs/{job}` while it is read, checked and saved.
-    job: Option<String>,
+    pub(crate) job: Option<String>,
 }
 
 /// A problem of the list as the API and the console's page word it.
@@ -160,7 +160,7 @@ async fn import_staff(
 
 /// The answer to a list: what it came to (the names of the added, the to-be-added
 /// and the left-as-stored counts), or every problem with its line and column.
-fn answer(
+pub(crate) fn answer(
     result: Result<gongti_app::roster::RosterSummary, RosterError>,
     dry_run: bool,
     (added, would, already): (&str, &str, &str),

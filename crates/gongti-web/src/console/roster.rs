@@ -91,23 +91,23 @@ pub(super) fn may_import(c: &Console) -> bool {
 }
 
 /// A kind of list the page brings in: its words, its columns, where it goes.
-struct ListKind {
-    title: (&'static str, &'static str),
+pub(super) struct ListKind {
+    pub(super) title: (&'static str, &'static str),
     /// Whose list it is, after the title (an institution's name for its staff).
-    subject: Option<String>,
-    intro: (&'static str, &'static str),
+    pub(super) subject: Option<String>,
+    pub(super) intro: (&'static str, &'static str),
     /// The form's action (with the institution for staff).
-    action: String,
-    template: &'static str,
-    template_file: &'static str,
-    columns: &'static [gongti_core::roster::Column],
-    notes: (&'static str, &'static str),
+    pub(super) action: String,
+    pub(super) template: &'static str,
+    pub(super) template_file: &'static str,
+    pub(super) columns: &'static [gongti_core::roster::Column],
+    pub(super) notes: (&'static str, &'static str),
     /// Rows left as stored: why (after the count).
-    already: (&'static str, &'static str),
+    pub(super) already: (&'static str, &'static str),
     /// What a load made, `{n}` standing for the count.
-    made: (&'static str, &'static str),
+    pub(super) made: (&'static str, &'static str),
     /// Where to go after a load.
-    next: (String, &'static str, &'static str),
+    pub(super) next: (String, &'static str, &'static str),
 }
 
 fn residents_kind() -> ListKind {
@@ -379,7 +379,7 @@ async fn page(c: Console) -> Response {
 }
 
 /// The page of a list for a viewer who may (`allowed`) bring it in, or its refusal.
-fn page_of(c: &Console, kind: &ListKind, allowed: bool) -> Response {
+pub(super) fn page_of(c: &Console, kind: &ListKind, allowed: bool) -> Response {
     if !allowed {
         return render(
             c,
@@ -395,7 +395,7 @@ fn page_of(c: &Console, kind: &ListKind, allowed: bool) -> Response {
 /// answer to a form refused before any use case: a forged form, a cut-short upload,
 /// no file chosen by one who may bring it in (who may is decided and audited by the
 /// use case).
-async fn upload_of(
+pub(super) async fn upload_of(
     c: &Console,
     kind: &ListKind,
     form: Multipart,
@@ -421,7 +421,7 @@ async fn upload_of(
 
 impl Upload {
     /// Only checked, not loaded: any button but 导入.
-    fn dry_run(&self) -> bool {
+    pub(super) fn dry_run(&self) -> bool {
         self.mode != "load"
     }
 }
@@ -440,7 +440,7 @@ fn progress_words(l: super::Lang) -> String {
 }
 
 /// An empty sheet of `kind`'s columns to fill in.
-fn template_of(kind: &ListKind) -> Response {
+pub(super) fn template_of(kind: &ListKind) -> Response {
     // A byte-order mark, so that Excel opens the UTF-8 text as such.
     let mut text = String::from("\u{feff}");
     text.push_str(&template_header_of(kind.columns).join(","));
@@ -561,7 +561,7 @@ async fn choose_institution(state: &AppState, c: &Console, name: Option<&str>) -
 }
 
 /// The page after an upload: what it came to, with its real status.
-fn answer(
+pub(super) fn answer(
     c: &Console,
     kind: &ListKind,
     result: Result<RosterSummary, RosterError>,
@@ -589,11 +589,11 @@ fn answer(
 
 /// The upload's fields: the CSRF token, the button pressed, the file.
 /// The upload form's fields: its token, the button pressed, the file and the job key.
-struct Upload {
+pub(super) struct Upload {
     csrf: String,
     mode: String,
-    file: Vec<u8>,
-    job: Option<String>,
+    pub(super) file: Vec<u8>,
+    pub(super) job: Option<String>,
 }
 
 async fn fields(mut form: Multipart) -> Result<Upload, StatusCode> {

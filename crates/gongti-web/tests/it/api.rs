@@ -344,6 +344,8 @@ const ROUTES: &[&str] = &[
     "/capitation/years/{year}",
     "/capitation/years/{year}/approve",
     "/capitation/years/{year}/prepayments/{month}/pay",
+    "/capitation/years/{year}/costs",
+    "/capitation/settlements/import",
     "/prescriptions",
     "/prescriptions/review-queue",
     "/prescriptions/{id}",

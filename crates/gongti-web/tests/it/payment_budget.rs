@@ -14,7 +14,7 @@ use crate::support::TestApp;
 
 /// The day the resident's contract and enrolment begin: 15 January this year (or
 /// today, in the year's first fortnight), and the days from it to the year's end.
-fn joined(t: &TestApp) -> (time::Date, i64) {
+pub(crate) fn joined(t: &TestApp) -> (time::Date, i64) {
     let today = t.app.today();
     let jan15 = time::Date::from_calendar_date(today.year(), time::Month::January, 15).unwrap();
     let on = today.min(jan15);
@@ -24,7 +24,7 @@ fn joined(t: &TestApp) -> (time::Date, i64) {
 
 /// The home resident contracted with the doctor's team and enrolled for hypertension
 /// on `on` (the clock set back to it meanwhile).
-async fn contracted_and_enrolled(t: &TestApp, on: time::Date) {
+pub(crate) async fn contracted_and_enrolled(t: &TestApp, on: time::Date) {
     let doctor = t.token("doctor").await;
     t.shift_clock(-(t.app.today() - on).whole_days());
     let r = t

@@ -20,6 +20,7 @@ use super::{Console, Lang, error_box, error_page, form_tokens, layout};
 use crate::AppState;
 
 mod budget;
+mod costs;
 mod schemes;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -27,6 +28,7 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .merge(schemes::routes())
         .merge(budget::routes())
+        .merge(costs::routes())
         .route(
             "/payment/simulate",
             get(|S(s): S<AppState>, c: Console| show(s, c, WhatIf::Capitation)).post(

@@ -430,6 +430,7 @@ fn sections(l: Lang, pairs: &[(String, String)], editable: bool) -> (Markup, Mar
                 (row(l.t("月预拨比例 α（0–1）", "Prepaid share α (0–1)").to_owned(), "p:prepay_share".into()))
                 (row(l.t("结余留用上限（占调整后预算的比例，空为不设）", "Cap on the surplus kept (share of A; empty: none)").to_owned(), "p:surplus_cap_share".into()))
                 (row(l.t("超支基金分担比例（0 为超支不补）", "Fund's share of an overspend (0: not compensated)").to_owned(), "p:overspend_share".into()))
+                (row(l.t("云检查费用医保基金支付比例（0–1）", "Fund's share of a cloud-centre exam fee (0–1)").to_owned(), "p:exam_fund_share".into()))
             }
         }
         fieldset {
