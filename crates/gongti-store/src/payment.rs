@@ -105,7 +105,8 @@ impl Store {
         })
     }
 
-    /// The version in force on `day`: the newest saved among those effective by then.
+    /// The version in force on `day`: of those effective by then, the one effective
+    /// latest (the later saved of two effective the same day).
     pub async fn scheme_version_on(&self, day: time::Date) -> Result<Option<SchemeVersionRecord>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM payment_scheme_versions v JOIN staff s ON s.id = v.created_by_staff_id
@@ -341,7 +342,7 @@ impl Store {
                         u.name AS community_name
                    FROM capitation_budgets b JOIN institutions i ON i.id = b.institution_id
                    LEFT JOIN institutions u ON u.id = i.upper_institution_id
-                  WHERE b.year = $1 ORDER BY u.id, b.institution_id",
+                  WHERE b.year = $1 ORDER BY (u.id IS NOT NULL), u.id, b.institution_id",
             )
             .bind(i64::from(year)).fetch_all(pool).await?;
             let months = sqlx::query(
@@ -439,6 +440,8 @@ pub struct CostFact {
     pub origin: CostOrigin,
     pub institution_id: Option<i64>,
     pub item_code: Option<String>,
+    /// A 门特 settlement's disease.
+    pub disease: Option<String>,
     pub total_fen: i64,
     pub fund_fen: i64,
 }
@@ -478,7 +481,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Which of `setl_ids` were brought in already.
+    /// Which of `setl_ids` are counted already: brought in from a file before, or the
+    /// cloud pharmacy's own settlements (the bureau's file lists those too).
     pub async fn bureau_settlements_taken(
         &self,
         setl_ids: &[String],
@@ -486,7 +490,8 @@ impl Store {
         let mut out = std::collections::HashSet::new();
         for chunk in setl_ids.chunks(LOOKUP_CHUNK) {
             let sql = format!(
-                "SELECT setl_id FROM bureau_settlements WHERE setl_id IN ({})",
+                "SELECT setl_id FROM bureau_settlements WHERE setl_id IN ({0})
+                 UNION SELECT setl_id FROM insurance_settlements WHERE setl_id IN ({0})",
                 placeholders(chunk.len())
             );
             on_read!(self, pool => {
@@ -545,7 +550,7 @@ impl Store {
         on_read!(self, pool => {
             let mut out = Vec::new();
             for r in sqlx::query(
-                "SELECT s.resident_id, s.settled_at_us, s.total_fen, s.fund_fen, p.institution_id
+                "SELECT s.resident_id, s.settled_at_us, s.total_fen, s.fund_fen, s.disease, p.institution_id
                    FROM insurance_settlements s JOIN prescriptions p ON p.id = s.prescription_id
                   WHERE s.status = 'settled' AND s.resident_id BETWEEN $1 AND $2
                     AND s.settled_at_us >= $3 AND s.settled_at_us < $4",
@@ -557,6 +562,7 @@ impl Store {
                     origin: CostOrigin::Pharmacy { at_us: r.i64("settled_at_us")? },
                     institution_id: Some(r.i64("institution_id")?),
                     item_code: None,
+                    disease: Some(r.text("disease")?),
                     total_fen: r.i64("total_fen")?,
                     fund_fen: r.i64("fund_fen")?,
                 });
@@ -574,6 +580,7 @@ impl Store {
                     origin: CostOrigin::Exam { at_us: r.i64("at_us")? },
                     institution_id: Some(r.i64("centre_institution_id")?),
                     item_code: Some(r.text("item_code")?),
+                    disease: None,
                     total_fen: 0,
                     fund_fen: 0,
                 });
@@ -589,6 +596,7 @@ impl Store {
                     origin: CostOrigin::Bureau { on: r.date("settled_on")? },
                     institution_id: r.opt_i64("institution_id")?,
                     item_code: None,
+                    disease: None,
                     total_fen: r.i64("total_fen")?,
                     fund_fen: r.i64("fund_fen")?,
                 });

@@ -480,6 +480,14 @@ impl ApiError {
                         "该年度 1 月 1 日尚无生效的付费方案，请先在“付费方案”中保存",
                         "No payment scheme is in force on the year's first day; save one under Payment scheme first",
                     ),
+                    "scheme_saved_meanwhile" => (
+                        "另一位专员刚保存了新版本，请刷新后在最新版本基础上重新保存",
+                        "Another officer saved a version meanwhile; reload and save from the newest",
+                    ),
+                    "already_imported" => (
+                        "其中有结算已被同时进行的另一次导入计入，请重新检查后再导入",
+                        "Another load brought some of these settlements in meanwhile; check again before loading",
+                    ),
                     "budget_not_approved" => (
                         "该年度预算尚未批准",
                         "The year's budget has not been approved",

@@ -451,8 +451,8 @@ pub(crate) fn sheet_problem(
             "no insured person has that 人员编号 (psn_no)".into(),
         ),
         RosterProblem::AlreadyImported => (
-            "该结算ID已导入过（同一笔结算不会重复计入费用）".into(),
-            "that settlement was brought in already (it is never counted twice)".into(),
+            "该结算ID已计入：已导入过，或为本平台云药房的结算（同一笔结算不会重复计入费用）".into(),
+            "that settlement is counted already: brought in before, or one of the cloud pharmacy's own (never counted twice)".into(),
         ),
         RosterProblem::Unreadable => (
             "无法读取：请上传 UTF-8 或 GBK 编码的 CSV 文件，或 Excel 的 .xlsx 文件".into(),
@@ -535,8 +535,8 @@ pub(crate) fn field(name: &str) -> Option<(&'static str, &'static str)> {
             "parameters (unknown, repeated or malformed)",
         ),
         "effective_from" => (
-            "生效日期（不早于本年 1 月 1 日，五年以内）",
-            "effective from (this year's first day or later, within five years)",
+            "生效日期（不早于本年 1 月 1 日，五年以内；已批准预算的年度 1 月 1 日及以前不可生效）",
+            "effective from (this year's first day or later, within five years; not on or before the first day of a year whose budget is approved)",
         ),
         "based_on" => ("所依据的版本", "version it was edited from"),
         "exam_fund_share" => (

@@ -194,6 +194,57 @@ impl App {
             .ok_or(AppError::Conflict("no_payment_scheme"))
     }
 
+    /// The year's scheme version: the one its approval used, or else the one in force
+    /// on its first day (409 `no_payment_scheme`).
+    pub(crate) async fn year_version(&self, year: i32) -> AppResult<super::SchemeVersion> {
+        match self.store.capitation_year(year).await? {
+            Some(approved) => {
+                let record = self
+                    .store
+                    .scheme_version(approved.scheme_version)
+                    .await?
+                    .ok_or(AppError::NotFound)?;
+                let in_force = self
+                    .store
+                    .scheme_version_on(self.today())
+                    .await?
+                    .map(|v| v.id);
+                self.read_version(record, in_force)
+            }
+            None => self.year_scheme(year).await,
+        }
+    }
+
+    /// Whether the viewer may see an institution's figures (an institution's
+    /// administrator their own, a district officer their district's).
+    pub(crate) async fn may_see_institution(&self, ctx: &Ctx, id: i64) -> AppResult<bool> {
+        let scope = self
+            .aggregate_scope(&gongti_store::IndicatorScope::Institution(id))
+            .await?;
+        Ok(gongti_core::access::may_view_aggregates(
+            &ctx.principal.actor(),
+            &scope,
+        ))
+    }
+
+    /// `institutions` without those the viewer may not see.
+    async fn seen(
+        &self,
+        ctx: &Ctx,
+        institutions: Vec<BudgetRecord>,
+    ) -> AppResult<Vec<BudgetRecord>> {
+        let mut out = Vec::with_capacity(institutions.len());
+        for b in institutions {
+            if self
+                .may_see_institution(ctx, b.budget.institution_id)
+                .await?
+            {
+                out.push(b);
+            }
+        }
+        Ok(out)
+    }
+
     /// A year's budgets: as approved, or a preview counted today.
     pub async fn capitation_year(&self, ctx: &Ctx, year: i32) -> AppResult<CapitationYear> {
         self.capitation_reader(ctx, "capitation.year.read").await?;
@@ -204,7 +255,9 @@ impl App {
                 scheme_version: approved.scheme_version,
                 days_in_year: approved.days_in_year,
                 counted_on: approved.counted_on,
-                institutions: self.store.capitation_budgets(year).await?,
+                institutions: self
+                    .seen(ctx, self.store.capitation_budgets(year).await?)
+                    .await?,
                 approved: Some(approved),
             });
         }
@@ -230,6 +283,7 @@ impl App {
             });
         }
         institutions.sort_by_key(|b| (b.community_id, b.budget.institution_id));
+        let institutions = self.seen(ctx, institutions).await?;
         Ok(CapitationYear {
             year,
             approved: None,

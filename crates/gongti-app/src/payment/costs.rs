@@ -15,7 +15,8 @@ use gongti_core::payment::costs::{
     CostLevel, CostSource, CostTally, ExamPrices, SETTLEMENT_COLUMNS, exam_fund_fen,
     settlement_rows,
 };
-use gongti_core::payment::membership::{PersonYear, first_day, last_day, owner_on};
+use gongti_core::payment::membership::{PersonYear, first_day, last_day, owner_for};
+use gongti_core::payment::scheme::SchemeKind;
 use gongti_core::roster::{RosterProblem, SheetProblem};
 use gongti_store::{CostOrigin, InstitutionFilter, NewBureauSettlement};
 use time::Date;
@@ -185,7 +186,8 @@ impl App {
                 plan.iter().map(|p| p.fund_fen).sum::<i64>()
             ));
             let batch = format!("{}-{}", ctx.principal.user_id, self.now_us());
-            self.store
+            match self
+                .store
                 .insert_bureau_settlements(
                     &plan,
                     &batch,
@@ -194,7 +196,14 @@ impl App {
                     &entry,
                 )
                 .await
-                .map_err(AppError::from)?
+            {
+                Ok(n) => n,
+                // another load brought one of them in meanwhile
+                Err(gongti_store::StoreError::Duplicate(_)) => {
+                    return Err(RosterError::App(AppError::Conflict("already_imported")));
+                }
+                Err(e) => return Err(RosterError::App(e.into())),
+            }
         };
         Ok(RosterSummary {
             rows: rows.len(),
@@ -224,12 +233,13 @@ impl App {
                 },
             ));
         }
-        let version = self
-            .scheme_on(first_day(year))
-            .await?
-            .ok_or(AppError::Conflict("no_payment_scheme"))?;
-        let through = self.today().min(last_day(year));
+        let version = self.year_version(year).await?;
         let first = first_day(year);
+        // a year not begun has no cost yet: through the day before it
+        let through = self
+            .today()
+            .min(last_day(year))
+            .max(first.previous_day().unwrap_or(first));
         let start_us = crate::unix_us(
             first
                 .with_time(time::Time::MIDNIGHT)
@@ -245,6 +255,7 @@ impl App {
         let levels = self.institution_levels().await?;
         let prices = ExamPrices::builtin();
         let mut out: BTreeMap<i64, CostTally> = BTreeMap::new();
+        let mut seen: HashMap<i64, bool> = HashMap::new();
         let mut after = 0;
         loop {
             let (facts, last_id) = self
@@ -277,7 +288,12 @@ impl App {
                     hypertension: &hypertension,
                     diabetes: &diabetes,
                 };
-                let Some(owner) = owner_on(&person, day) else {
+                let first_tried = match c.disease.as_deref() {
+                    Some("hypertension") => SchemeKind::MtHypertension,
+                    Some("diabetes") => SchemeKind::MtDiabetes,
+                    _ => SchemeKind::Contracted,
+                };
+                let Some(owner) = owner_for(&person, day, first_tried) else {
                     continue;
                 };
                 let fund_fen = match (&c.origin, &c.item_code) {
@@ -290,7 +306,17 @@ impl App {
                     .institution_id
                     .and_then(|i| levels.get(&i).copied())
                     .map_or(CostLevel::Outside, CostLevel::At);
-                out.entry(owner).or_default().add(source, level, fund_fen);
+                let may = match seen.get(&owner) {
+                    Some(may) => *may,
+                    None => {
+                        let may = self.may_see_institution(ctx, owner).await?;
+                        seen.insert(owner, may);
+                        may
+                    }
+                };
+                if may {
+                    out.entry(owner).or_default().add(source, level, fund_fen);
+                }
             }
             after = hi;
         }

@@ -14,10 +14,12 @@ use crate::{App, AppError, AppResult, Ctx};
 
 mod capitation;
 mod costs;
+mod quality;
 mod schemes;
 
 pub use capitation::{CapitationYear, MEMBER_CHUNK, YEARS};
 pub use costs::YearCosts;
+pub use quality::{InstitutionQuality, YearQuality};
 
 pub use schemes::{
     EFFECTIVE_AHEAD_YEARS, NOTE_MAX_CHARS, SchemeDraft, SchemeVersion, may_set_schemes,

@@ -46,7 +46,7 @@ pub fn may_set_schemes(role: Role) -> bool {
 }
 
 impl App {
-    fn read_version(
+    pub(crate) fn read_version(
         &self,
         record: SchemeVersionRecord,
         in_force: Option<i64>,
@@ -164,6 +164,18 @@ impl App {
         let scheme = Scheme::parse(&draft.params)
             .map_err(|p| problems.extend(p))
             .ok();
+        // A year whose budget was approved keeps the version it was approved under: a
+        // new one may not come into force on its first day or before.
+        if let Some(d) = effective {
+            for year in d.year()..=d.year() + EFFECTIVE_AHEAD_YEARS + 1 {
+                let first = time::Date::from_calendar_date(year, time::Month::January, 1)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                if d <= first && self.store.capitation_year(year).await?.is_some() {
+                    problems.push(FieldProblem::new("effective_from", Problem::NotAllowed));
+                    break;
+                }
+            }
+        }
         if let Some(based_on) = draft.based_on
             && self.store.scheme_version(based_on).await?.is_none()
         {
@@ -177,7 +189,7 @@ impl App {
             "effective_from={effective};based_on={}",
             draft.based_on.map_or_else(|| "-".into(), |b| b.to_string())
         ));
-        let id = self
+        let saved = self
             .store
             .insert_scheme_version(
                 &NewSchemeVersion {
@@ -188,9 +200,19 @@ impl App {
                     created_by_staff_id: ctx.principal.staff_id,
                 },
                 self.now_us(),
-                &[entry],
+                &[entry.clone()],
             )
-            .await?;
+            .await;
+        let id = match saved {
+            Ok(id) => id,
+            // another officer saved the number first (PostgreSQL, concurrently)
+            Err(gongti_store::StoreError::Duplicate(_)) => {
+                return Err(self
+                    .refuse(entry, AppError::Conflict("scheme_saved_meanwhile"))
+                    .await);
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.audit.flush().await?;
         Ok(id)
     }

@@ -147,13 +147,25 @@ pub fn membership(year: i32, p: &PersonYear<'_>) -> Membership {
 /// hypertension enrolment, else of the diabetes one; `None` when they counted
 /// nowhere (not contracted nor under management, or dead).
 pub fn owner_on(p: &PersonYear<'_>, day: Date) -> Option<i64> {
+    owner_for(p, day, SchemeKind::Contracted)
+}
+
+/// As [`owner_on`], but the spans of `first` tried first: a 门特 settlement of a
+/// disease belongs where the person's budget for that disease is, the institution
+/// managing it, when one did that day.
+pub fn owner_for(p: &PersonYear<'_>, day: Date, first: SchemeKind) -> Option<i64> {
     if p.deceased_on.is_some_and(|d| day > d) || day < p.birth_date {
         return None;
     }
-    [p.contracts, p.hypertension, p.diabetes]
-        .into_iter()
-        .find_map(|spans| {
-            spans
+    let of = |kind: SchemeKind| match kind {
+        SchemeKind::Contracted => p.contracts,
+        SchemeKind::MtHypertension => p.hypertension,
+        SchemeKind::MtDiabetes => p.diabetes,
+    };
+    std::iter::once(first)
+        .chain(SchemeKind::ALL.iter().copied())
+        .find_map(|kind| {
+            of(kind)
                 .iter()
                 .enumerate()
                 .filter(|(_, s)| s.from <= day && s.to.is_none_or(|t| day <= t))
@@ -397,6 +409,22 @@ mod tests {
             ..p
         };
         assert_eq!(owner_on(&managed_only, date!(2026 - 06 - 01)), Some(3));
+        // contracted at 1, managed for hypertension at 3: a hypertension settlement
+        // goes where the disease's budget is
+        let both = PersonYear {
+            deceased_on: None,
+            ..p
+        };
+        assert_eq!(owner_on(&both, date!(2026 - 03 - 01)), Some(1));
+        assert_eq!(
+            owner_for(&both, date!(2026 - 03 - 01), SchemeKind::MtHypertension),
+            Some(3)
+        );
+        assert_eq!(
+            owner_for(&both, date!(2026 - 03 - 01), SchemeKind::MtDiabetes),
+            Some(1),
+            "not managed for diabetes: the contract's"
+        );
         assert_eq!(owner_on(&managed_only, date!(2019 - 06 - 01)), None);
     }
 }

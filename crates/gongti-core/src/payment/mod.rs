@@ -7,4 +7,5 @@ pub mod capitation;
 pub mod costs;
 pub mod incentive;
 pub mod membership;
+pub mod quality;
 pub mod scheme;

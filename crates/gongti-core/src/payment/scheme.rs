@@ -306,7 +306,12 @@ impl Scheme {
                     match (age, Condition::parse(condition)) {
                         (Some(age), Some(c)) => {
                             let w = r.decimal("weight", value, PLACES, WEIGHT_MAX, "100");
-                            weights.entry(age).or_insert([None; 4])[c.index()] = w.or(Some(0));
+                            let cell = &mut weights.entry(age).or_insert([None; 4])[c.index()];
+                            if cell.is_some() {
+                                // the same band written twice (`65` and `065`)
+                                r.push("params", Problem::Inconsistent { with: "params" });
+                            }
+                            *cell = w.or(Some(0));
                         }
                         _ => r.push("weight", Problem::UnknownCode),
                     }
@@ -318,8 +323,9 @@ impl Scheme {
                     let min = scaled(key, PLACES).filter(|m| (0..=SCORE_MAX).contains(m));
                     let m = r.decimal("quality_band", value, PLACES, MULTIPLIER_MAX, "10");
                     match (min, m) {
-                        (Some(min), Some(m)) => {
-                            bands.insert(min, m);
+                        // the same least score twice (`80` and `80.0`)
+                        (Some(min), Some(m)) if bands.insert(min, m).is_some() => {
+                            r.push("params", Problem::Inconsistent { with: "params" });
                         }
                         (None, _) => r.push(
                             "quality_band",
@@ -884,6 +890,14 @@ mod tests {
             ),
             (
                 format!("{}prepay_share\t0.7\n", demo().text()),
+                vec![("params", Problem::Inconsistent { with: "params" })],
+            ),
+            (
+                format!("{}quality_band.80.0\t0.9\n", demo().text()),
+                vec![("params", Problem::Inconsistent { with: "params" })],
+            ),
+            (
+                format!("{}weight.060.none\t1\n", demo().text()),
                 vec![("params", Problem::Inconsistent { with: "params" })],
             ),
             (

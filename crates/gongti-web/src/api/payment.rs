@@ -19,7 +19,7 @@ use gongti_core::decimal::shown;
 use gongti_core::payment::capitation::{self, BandForm, CapitationForm, MemberForm};
 use gongti_core::payment::costs::{CostLevel, CostSource, CostTally};
 use gongti_core::payment::incentive::PersonForm;
-use gongti_core::payment::scheme::SchemeKind;
+use gongti_core::payment::scheme::{QualityTerm, SchemeKind};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -47,6 +47,7 @@ pub(crate) fn routes() -> Router<AppState> {
                     post(pay_month),
                 )
                 .route("/capitation/years/{year}/costs", get(year_costs))
+                .route("/capitation/years/{year}/quality", get(year_quality))
                 .route(
                     "/capitation/settlements/import",
                     post(import_settlements).layer(axum::extract::DefaultBodyLimit::max(
@@ -428,4 +429,45 @@ async fn import_settlements(
         q.dry_run,
         ("imported", "would_import", "already_imported"),
     ))
+}
+
+async fn year_quality(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    Path(year): Path<i32>,
+) -> ApiResult<Json<Value>> {
+    let q = state.app.capitation_quality(&ctx, year).await?;
+    let institutions: Vec<Value> = q
+        .institutions
+        .iter()
+        .map(|i| {
+            let a = &i.assessment;
+            let terms: Vec<Value> = QualityTerm::ALL
+                .iter()
+                .enumerate()
+                .map(|(k, t)| {
+                    json!({
+                        "term": t.code(),
+                        "numerator": a.counts[k].0,
+                        "denominator": a.counts[k].1,
+                        "rate": a.rates[k].map_or(Value::Null, number),
+                    })
+                })
+                .collect();
+            json!({
+                "institution_id": i.institution_id,
+                "name": i.name,
+                "terms": terms,
+                "score": a.score.map_or(Value::Null, number),
+                "multiplier": a.multiplier.map_or(Value::Null, number),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "year": q.year,
+        "from": q.period.from.to_string(),
+        "through": q.period.to.to_string(),
+        "scheme_version": q.scheme_version,
+        "institutions": institutions,
+    })))
 }

@@ -47,6 +47,7 @@ const PAYMENT: MenuItem = ("/payment/simulate", "付费测算", "Payment what-if
 const SCHEMES: MenuItem = ("/payment/schemes", "付费方案", "Payment scheme");
 const BUDGET: MenuItem = ("/payment/budget", "预算与预拨", "Budget");
 const COSTS: MenuItem = ("/payment/costs", "费用与预测", "Costs");
+const QUALITY: MenuItem = ("/payment/quality", "质量考核", "Quality");
 
 /// The family-doctor team's roles (家庭医生团队), who share the workstation.
 fn in_team(role: Role) -> bool {
@@ -102,7 +103,9 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             RECOGNITION,
             DASHBOARD,
         ],
-        Role::DistrictOfficer => &[DASHBOARD, RESIDENTS, SCHEMES, BUDGET, COSTS, PAYMENT],
+        Role::DistrictOfficer => &[
+            DASHBOARD, RESIDENTS, SCHEMES, BUDGET, COSTS, QUALITY, PAYMENT,
+        ],
         Role::CityOfficer => &[
             DASHBOARD,
             RESIDENTS,
@@ -111,6 +114,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             SCHEMES,
             BUDGET,
             COSTS,
+            QUALITY,
             PAYMENT,
         ],
         Role::InsuranceOfficer => &[
@@ -120,6 +124,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             SCHEMES,
             BUDGET,
             COSTS,
+            QUALITY,
             PAYMENT,
         ],
         Role::CityAdmin => &[ACCOUNTS],
@@ -325,8 +330,8 @@ fn role_card(l: Lang, role: Role) -> Markup {
             "See chronic care, referral and reserved-slot figures on the dashboard, down to each institution; try a capitation scheme (Payment what-if).",
         ),
         Role::InsuranceOfficer => (
-            "在看板查看汇总指标，在“医保结算”查看门特处方的结算金额（均不含患者个人信息）；在“付费方案”按版本设定人头费、风险权重、预拨比例、质量档次、签约服务费与绩效参数；在“预算与预拨”批准年度预算并按月拨付；在“费用与预测”查看各机构医保基金支出（含上级医院与共同体外，可导入医保局结算数据）与预计结余率；在“付费测算”试算按人头付费方案的预算、月预拨、质量系数与结余或超支。年度清算随支付功能后续上线。",
-            "See aggregate figures on the dashboard and the 门特 prescriptions' settlements (Settlements), never personal data; set the per-head rates, risk weights, prepaid share, quality bands, contract fee and incentive parameters by version (Payment scheme); approve the year's budget and pay its monthly prepayments (Budget); see each institution's fund-paid cost, upper levels and care outside included, bring the bureau's settlements in, and the projected surplus rate (Costs); try a capitation scheme's budget, prepayments, quality multiplier and surplus or overspend (Payment what-if). The year-end clearing comes next.",
+            "在看板查看汇总指标，在“医保结算”查看门特处方的结算金额（均不含患者个人信息）；在“付费方案”按版本设定人头费、风险权重、预拨比例、质量档次、签约服务费与绩效参数；在“预算与预拨”批准年度预算并按月拨付；在“费用与预测”查看各机构医保基金支出（含上级医院与共同体外，可导入医保局结算数据）与预计结余率；在“质量考核”查看各机构考核得分与质量系数；在“付费测算”试算按人头付费方案的预算、月预拨、质量系数与结余或超支。年度清算随支付功能后续上线。",
+            "See aggregate figures on the dashboard and the 门特 prescriptions' settlements (Settlements), never personal data; set the per-head rates, risk weights, prepaid share, quality bands, contract fee and incentive parameters by version (Payment scheme); approve the year's budget and pay its monthly prepayments (Budget); see each institution's fund-paid cost, upper levels and care outside included, bring the bureau's settlements in, and the projected surplus rate (Costs); see each institution's quality score and multiplier (Quality); try a capitation scheme's budget, prepayments, quality multiplier and surplus or overspend (Payment what-if). The year-end clearing comes next.",
         ),
         Role::Pharmacist => (
             "在“处方审核”中按问题严重程度审核医生签发的处方：通过并电子签名、退回医生或拒绝；在“药房调配”中调配流转到本药房的处方、凭处方号为到店患者发药、跟踪配送、盘点库存；在“用药规则”中逐条确认或停用本院的合理用药规则。",

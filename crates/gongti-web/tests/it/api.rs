@@ -345,6 +345,7 @@ const ROUTES: &[&str] = &[
     "/capitation/years/{year}/approve",
     "/capitation/years/{year}/prepayments/{month}/pay",
     "/capitation/years/{year}/costs",
+    "/capitation/years/{year}/quality",
     "/capitation/settlements/import",
     "/prescriptions",
     "/prescriptions/review-queue",

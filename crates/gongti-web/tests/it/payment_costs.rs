@@ -208,3 +208,135 @@ async fn the_officer_sees_costs_and_the_upload_page_in_the_console() {
         S::FORBIDDEN
     );
 }
+
+/// A cloud-pharmacy 门特 settlement is a cost at the prescribing institution, where the
+/// person's hypertension budget is; the bureau's file listing the same 结算ID is
+/// refused (never counted twice); a reversed settlement is no cost.
+#[tokio::test]
+async fn a_pharmacy_settlement_is_a_cost_once_and_no_more_once_reversed() {
+    use crate::prescriptions::pharmacist;
+    use crate::settlement::{certify_hypertension, insure, passed};
+    for t in TestApp::all().await {
+        let year = t.app.today().year();
+        member(&t).await;
+        insure(&t).await;
+        certify_hypertension(&t).await;
+        let doctor = t.token("doctor").await;
+        let reviewer = pharmacist(&t, "yaoshi", t.home, "主管药师", 5).await;
+        let id = passed(&t, &doctor, &reviewer).await;
+        let settled = t
+            .post(
+                &format!("/api/v1/prescriptions/{id}/settlement"),
+                &doctor,
+                json!({"expected_cash_fen": 2_066}),
+            )
+            .await;
+        assert_eq!(settled.status, S::CREATED, "{}", settled.text);
+        let setl_id = settled.json()["setl_id"].as_str().unwrap().to_owned();
+        let insurer = t.token("insurer").await;
+        let costs_path = format!("/api/v1/capitation/years/{year}/costs");
+        let c = t.get(&costs_path, &insurer).await.json();
+        assert_eq!(
+            (
+                &c["total"]["by_source_fen"]["pharmacy"],
+                &c["total"]["by_level_fen"]["grassroots"],
+                &c["institutions"][0]["institution_id"]
+            ),
+            (&json!(5_994), &json!(5_994), &json!(t.home)),
+            "{c}"
+        );
+        let today = t.app.today();
+        let psn = format!("SIMPSN{}", t.home_resident);
+        let twice = upload(
+            &t,
+            &insurer,
+            "?dry_run=true",
+            &format!("{HEADER}{setl_id},{psn},{today},74.92,59.94,C1,测试C1\n"),
+        )
+        .await;
+        assert_eq!(twice.status, S::UNPROCESSABLE_ENTITY, "{}", twice.text);
+        assert!(twice.text.contains("already_imported"), "{}", twice.text);
+        let reversed = t
+            .post(
+                &format!("/api/v1/prescriptions/{id}/settlement/reverse"),
+                &doctor,
+                json!({}),
+            )
+            .await;
+        assert_eq!(reversed.status, S::OK, "{}", reversed.text);
+        let c = t.get(&costs_path, &insurer).await.json();
+        assert_eq!(c["total"]["fund_fen"], json!(0), "{c}");
+    }
+}
+
+/// 质量考核 (issue 17 point 4): the home institution's terms from its records — its
+/// one resident contracted (签约率 1 of 1) — and Q as `core::payment::quality` scores
+/// those counts; a year not begun has nothing to assess; the console's page.
+#[tokio::test]
+async fn the_year_is_assessed_from_the_records() {
+    use gongti_core::payment::quality::assess;
+    use gongti_core::payment::scheme::DemoScheme;
+    for t in TestApp::all().await {
+        let year = t.app.today().year();
+        member(&t).await;
+        let insurer = t.token("insurer").await;
+        let r = t
+            .get(
+                &format!("/api/v1/capitation/years/{year}/quality"),
+                &insurer,
+            )
+            .await;
+        assert_eq!(r.status, S::OK, "{}", r.text);
+        let q = r.json();
+        let home = &q["institutions"][0];
+        assert_eq!(home["institution_id"], json!(t.home), "{q}");
+        let terms = home["terms"].as_array().unwrap();
+        assert_eq!(
+            (
+                &terms[4]["term"],
+                &terms[4]["numerator"],
+                &terms[4]["denominator"]
+            ),
+            (&json!("contract_coverage"), &json!(1), &json!(1))
+        );
+        let mut counts = [(0u64, 0u64); 7];
+        for (k, term) in terms.iter().enumerate() {
+            counts[k] = (
+                term["numerator"].as_u64().unwrap(),
+                term["denominator"].as_u64().unwrap(),
+            );
+        }
+        let expected = assess(&DemoScheme::builtin().scheme, &counts);
+        let score = expected.score.expect("签约率 is measurable");
+        assert_eq!(
+            home["score"].as_f64().unwrap(),
+            gongti_core::decimal::shown(score, 6)
+                .parse::<f64>()
+                .unwrap(),
+            "{q}"
+        );
+        let ahead = t
+            .get(
+                &format!("/api/v1/capitation/years/{}/quality", year + 1),
+                &insurer,
+            )
+            .await
+            .json();
+        assert_eq!(ahead["institutions"], json!([]), "a year not begun");
+        let doctor = t.token("doctor").await;
+        assert_eq!(
+            t.get(&format!("/api/v1/capitation/years/{year}/quality"), &doctor)
+                .await
+                .status,
+            S::FORBIDDEN
+        );
+    }
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    member(&t).await;
+    let session = crate::console::sign_in(&t, "insurer").await;
+    let page = crate::console::page(&t, &session, "/payment/quality", "zh").await;
+    assert_eq!(page.status, S::OK, "{}", page.text);
+    for text in ["质量考核", "测试C1", "签约率", "100.00%", "m(Q)"] {
+        assert!(page.text.contains(text), "{text}: {}", page.text);
+    }
+}

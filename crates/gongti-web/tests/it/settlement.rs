@@ -49,7 +49,7 @@ pub(crate) async fn certify_hypertension(t: &TestApp) {
 }
 
 /// Amlodipine 5 mg (甲) and valsartan 80 mg (乙) for 28 days, passed.
-async fn passed(t: &TestApp, doctor: &str, reviewer: &str) -> i64 {
+pub(crate) async fn passed(t: &TestApp, doctor: &str, reviewer: &str) -> i64 {
     let d = draft(
         t,
         vec![

@@ -41,9 +41,10 @@ struct YearQuery {
     year: Option<i32>,
 }
 
-/// A share in basis points as a percentage with two places.
+/// A share in basis points as a percentage with two places (`-250` is `-2.50%`).
 fn percent(bp: i64) -> String {
-    format!("{}.{:02}%", bp / 100, bp % 100)
+    let sign = if bp < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}%", bp.abs() / 100, bp.abs() % 100)
 }
 
 /// The surplus rate of a budget against a cost projected to the year's end, in basis
@@ -83,8 +84,15 @@ async fn show(State(state): State<AppState>, c: Console, Query(q): Query<YearQue
 
 fn row(l: Lang, name: &str, t: &CostTally, budget_fen: Option<i64>, elapsed: (i64, i64)) -> Markup {
     let (days, days_in_year) = elapsed;
-    let to_date = budget_fen.map(|b| b * days / days_in_year.max(1));
-    let projected = t.total_fen() * days_in_year / days.max(1);
+    let half_up = |n: i64, d: i64| {
+        i64::try_from(gongti_core::decimal::div_half_up(
+            i128::from(n.max(0)),
+            i128::from(d.max(1)),
+        ))
+        .unwrap_or(i64::MAX)
+    };
+    let to_date = budget_fen.map(|b| half_up(b * days.max(0), days_in_year));
+    let projected = half_up(t.total_fen() * days_in_year, days);
     let rate = budget_fen.and_then(|b| projected_rate_bp(b, projected));
     html! {
         tr {
@@ -126,7 +134,7 @@ fn body(l: Lang, c: &Console, costs: &YearCosts, budgets: &CapitationYear) -> Ma
             @for lv in CostLevel::ALL { tr { th { (l.t("发生在", "At ")) (l.t(lv.name_zh(), lv.name_en())) } td { (yuan(total.level_fen(lv))) (l.t(" 元", " yuan")) } } }
             tr { th { (l.t("上级医院及共同体外占比", "Share above the grassroots")) } td { @match total.upper_share_bp() { Some(bp) => (percent(bp)), None => "—" } } }
         }
-        @if costs.institutions.is_empty() {
+        @if costs.institutions.is_empty() && budgets.institutions.is_empty() {
             p { (l.t("该年度尚无费用。", "No cost this year yet.")) }
         } @else {
             div.table-wrap {
@@ -139,10 +147,13 @@ fn body(l: Lang, c: &Console, costs: &YearCosts, budgets: &CapitationYear) -> Ma
                         th { (l.t("预算进度（B × 已过天数）", "Budget to date (B × days gone)")) }
                         th { (l.t("预计全年结余率（m(Q)=1）", "Projected surplus rate (m(Q) = 1)")) }
                     }
-                    @for (id, t) in &costs.institutions {
-                        @let b = budget_of(*id);
-                        @let name = b.map_or_else(|| format!("#{id}"), |b| b.institution_name.clone());
-                        (row(l, &name, t, b.map(|b| b.budget.budget_fen), (days, days_in_year)))
+                    @for b in &budgets.institutions {
+                        @let none = CostTally::default();
+                        @let t = costs.institutions.get(&b.budget.institution_id).unwrap_or(&none);
+                        (row(l, &b.institution_name, t, Some(b.budget.budget_fen), (days, days_in_year)))
+                    }
+                    @for (id, t) in costs.institutions.iter().filter(|(id, _)| budget_of(**id).is_none()) {
+                        (row(l, &format!("#{id}"), t, None, (days, days_in_year)))
                     }
                 }
             }
@@ -197,4 +208,26 @@ async fn upload(State(state): State<AppState>, c: Console, form: Multipart) -> R
 
 async fn template() -> Response {
     template_of(&settlements_kind())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_and_rates_read_as_percentages() {
+        for (bp, shown) in [
+            (0, "0.00%"),
+            (5_767, "57.67%"),
+            (-250, "-2.50%"),
+            (-50, "-0.50%"),
+            (10_000, "100.00%"),
+        ] {
+            assert_eq!(percent(bp), shown);
+        }
+        // B 1,000,000 against 1,100,000 projected: -10.00 %; 900,000: 10.00 %
+        assert_eq!(projected_rate_bp(1_000_000, 1_100_000), Some(-1_000));
+        assert_eq!(projected_rate_bp(1_000_000, 900_000), Some(1_000));
+        assert_eq!(projected_rate_bp(0, 5), None);
+    }
 }

@@ -21,6 +21,7 @@ use crate::AppState;
 
 mod budget;
 mod costs;
+mod quality;
 mod schemes;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -29,6 +30,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(schemes::routes())
         .merge(budget::routes())
         .merge(costs::routes())
+        .merge(quality::routes())
         .route(
             "/payment/simulate",
             get(|S(s): S<AppState>, c: Console| show(s, c, WhatIf::Capitation)).post(
