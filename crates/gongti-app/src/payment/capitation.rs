@@ -435,3 +435,123 @@ impl App {
         Ok(())
     }
 }
+
+/// A person behind an institution's budget: who (the name masked: the figures are
+/// the insurer's and the commissions', never a record), the weight's age and
+/// condition, the days under each scheme there and their part of B.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetMember {
+    pub resident_id: i64,
+    pub name_masked: String,
+    pub age: u32,
+    pub condition: gongti_core::payment::scheme::Condition,
+    /// By scheme (contracted, 门特 hypertension, 门特 diabetes).
+    pub days: [i64; 3],
+    /// `Σ rate × weight × days ÷ days in year`, in millionths of a fen (unrounded:
+    /// B rounds once, over all).
+    pub share_micro_fen: i128,
+}
+
+impl App {
+    /// The persons behind an institution's budget of `year` — as counted today (a
+    /// year not approved) or on the day it was approved, projected alike — a page of
+    /// up to `limit` after resident `after` (the roles that oversee payment, for the
+    /// institutions they may see; audited with the persons listed).
+    pub async fn capitation_members(
+        &self,
+        ctx: &Ctx,
+        year: i32,
+        institution_id: i64,
+        after: Option<i64>,
+        limit: u32,
+    ) -> AppResult<gongti_store::Page<BudgetMember>> {
+        let mut entry = self.registry_entry(
+            ctx,
+            "capitation.members.list",
+            "CapitationYear",
+            Outcome::Ok,
+        );
+        entry.resource_id = Some(format!("{year}:{institution_id}"));
+        if !may_simulate(ctx.principal.role)
+            || !self.may_see_institution(ctx, institution_id).await?
+        {
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        }
+        Self::year_ok(year)?;
+        let version = self.year_version(year).await?;
+        let on = match self.store.capitation_year(year).await? {
+            Some(a) => a.counted_on,
+            None => self.today(),
+        };
+        let days_in_year = days_in_year(year);
+        let limit = usize::try_from(limit.clamp(1, gongti_store::PAGE_SIZE_MAX)).unwrap_or(50);
+        let mut items = Vec::new();
+        let mut cursor = after.unwrap_or(0);
+        let mut more = false;
+        'pages: loop {
+            let (facts, last_id) = self
+                .store
+                .member_facts(first_day(year), last_day(year), cursor, MEMBER_CHUNK)
+                .await?;
+            for f in &facts {
+                let (contracts, hypertension, diabetes) = spans(f, Some(on));
+                let m = membership(
+                    year,
+                    &PersonYear {
+                        birth_date: f.birth_date,
+                        deceased_on: f.deceased_on,
+                        contracts: &contracts,
+                        hypertension: &hypertension,
+                        diabetes: &diabetes,
+                    },
+                );
+                let mut days = [0; 3];
+                let mut numerator = 0;
+                for c in m
+                    .counted
+                    .iter()
+                    .filter(|c| c.institution_id == institution_id)
+                {
+                    let k = gongti_core::payment::scheme::SchemeKind::ALL
+                        .iter()
+                        .position(|x| *x == c.kind)
+                        .unwrap_or(0);
+                    days[k] += c.days;
+                    numerator += version.scheme.share(c.kind, m.age, m.condition, c.days);
+                }
+                if days.iter().all(|d| *d == 0) {
+                    continue;
+                }
+                if items.len() == limit {
+                    more = true;
+                    break 'pages;
+                }
+                let name = self.store.resident(f.resident_id).await?.name;
+                items.push(BudgetMember {
+                    resident_id: f.resident_id,
+                    name_masked: gongti_core::resident::mask_name(&name),
+                    age: m.age,
+                    condition: m.condition,
+                    days,
+                    share_micro_fen: numerator / i128::from(days_in_year),
+                });
+            }
+            match last_id {
+                Some(id) => cursor = id,
+                None => break,
+            }
+        }
+        entry.detail = Some(format!(
+            "{} listed;residents={}",
+            items.len(),
+            gongti_core::coverage::encode_ids(items.iter().map(|i| i.resident_id))
+        ));
+        self.audit.record(vec![entry]).await?;
+        let next_after = if more {
+            items.last().map(|i| i.resident_id)
+        } else {
+            None
+        };
+        Ok(gongti_store::Page { items, next_after })
+    }
+}

@@ -17,7 +17,7 @@ mod costs;
 mod quality;
 mod schemes;
 
-pub use capitation::{CapitationYear, MEMBER_CHUNK, YEARS};
+pub use capitation::{BudgetMember, CapitationYear, MEMBER_CHUNK, YEARS};
 pub use costs::YearCosts;
 pub use quality::{InstitutionQuality, YearQuality};
 

@@ -49,6 +49,10 @@ pub(crate) fn routes() -> Router<AppState> {
                 .route("/capitation/years/{year}/costs", get(year_costs))
                 .route("/capitation/years/{year}/quality", get(year_quality))
                 .route(
+                    "/capitation/years/{year}/institutions/{id}/members",
+                    get(budget_members),
+                )
+                .route(
                     "/capitation/settlements/import",
                     post(import_settlements).layer(axum::extract::DefaultBodyLimit::max(
                         gongti_app::roster::FILE_BYTES_MAX,
@@ -470,4 +474,38 @@ async fn year_quality(
         "scheme_version": q.scheme_version,
         "institutions": institutions,
     })))
+}
+
+async fn budget_members(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    Path((year, id)): Path<(i32, i64)>,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<crate::api::PageParams>,
+) -> ApiResult<Json<Value>> {
+    let after = crate::extract::decode_cursor(q.cursor.as_deref())?;
+    let page = state
+        .app
+        .capitation_members(
+            &ctx,
+            year,
+            id,
+            after,
+            gongti_store::clamp_page_size(q.limit, crate::PAGE_SIZE_DEFAULT),
+        )
+        .await?;
+    let items = page
+        .items
+        .iter()
+        .map(|m| {
+            json!({
+                "resident_id": m.resident_id,
+                "name": m.name_masked,
+                "age": m.age,
+                "condition": m.condition.code(),
+                "days": {"contracted": m.days[0], "mt_hypertension": m.days[1], "mt_diabetes": m.days[2]},
+                "share_fen": shown(m.share_micro_fen, 6).parse::<f64>().map_or(Value::Null, Value::from),
+            })
+        })
+        .collect();
+    Ok(Json(views::page(items, page.next_after)))
 }

@@ -346,6 +346,7 @@ const ROUTES: &[&str] = &[
     "/capitation/years/{year}/prepayments/{month}/pay",
     "/capitation/years/{year}/costs",
     "/capitation/years/{year}/quality",
+    "/capitation/years/{year}/institutions/{id}/members",
     "/capitation/settlements/import",
     "/prescriptions",
     "/prescriptions/review-queue",

@@ -122,6 +122,35 @@ async fn a_year_is_budgeted_approved_and_prepaid_month_by_month() {
         assert!(months[..11].iter().all(|m| *m == prepaid / 12));
         assert_eq!(home["prepayments"][0]["state"], "planned");
 
+        // the person behind the budget: masked, their days, their part of B (rounded
+        // once, it is B); another district's institution is not the district's to see
+        let members = t
+            .get(&format!("{path}/institutions/{}/members", t.home), &insurer)
+            .await;
+        assert_eq!(members.status, S::OK, "{}", members.text);
+        let m = members.json();
+        assert_eq!(
+            (
+                &m["items"][0]["name"],
+                &m["items"][0]["condition"],
+                &m["items"][0]["days"]["contracted"]
+            ),
+            (&json!("张**"), &json!("hypertension"), &json!(days)),
+            "{m}"
+        );
+        let share = m["items"][0]["share_fen"].as_f64().unwrap();
+        assert_eq!(share.round() as i64, budget, "{m}");
+        let district = t.token("district").await;
+        assert_eq!(
+            t.get(
+                &format!("{path}/institutions/{}/members", t.other),
+                &district
+            )
+            .await
+            .status,
+            S::FORBIDDEN
+        );
+
         // only the insurance officer approves; once
         let officer = t.token("officer").await;
         let approve = format!("{path}/approve");
@@ -242,6 +271,27 @@ async fn the_officer_approves_and_pays_in_the_console() {
     for text in ["预览", "测试H1", "测试C1", shown.as_str(), "批准年度预算"] {
         assert!(preview.text.contains(text), "{text}: {}", preview.text);
     }
+    let link = format!(
+        "/payment/budget/members?year={year}&amp;institution={}",
+        t.home
+    );
+    assert!(
+        preview.text.contains(&link),
+        "each institution opens its persons"
+    );
+    let persons = page(
+        &t,
+        &session,
+        &format!("/payment/budget/members?year={year}&institution={}", t.home),
+        "zh",
+    )
+    .await;
+    assert_eq!(persons.status, S::OK, "{}", persons.text);
+    assert!(
+        persons.text.contains("张**") && !persons.text.contains("张秀英"),
+        "{}",
+        persons.text
+    );
     let form = format!("csrf={}&year={year}", csrf_of(&preview.text));
     let approved = post_form(&t, &session, "/payment/budget/approve", &form).await;
     assert_eq!(approved.status, S::SEE_OTHER, "{}", approved.text);

@@ -26,6 +26,61 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/payment/budget", get(show))
         .route("/payment/budget/approve", post(approve))
         .route("/payment/budget/pay", post(pay))
+        .route("/payment/budget/members", get(members))
+}
+
+#[derive(Deserialize)]
+struct MembersQuery {
+    year: i32,
+    institution: i64,
+    after: Option<i64>,
+}
+
+/// The persons behind an institution's budget, a page at a time (names masked).
+async fn members(
+    State(state): State<AppState>,
+    c: Console,
+    Query(q): Query<MembersQuery>,
+) -> Response {
+    let l = c.lang;
+    let title = l.t("预算名单", "Persons behind the budget");
+    let page = match state
+        .app
+        .capitation_members(&c.ctx, q.year, q.institution, q.after, 50)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return error_page(&c, title, &e),
+    };
+    let name = state.app.institution_name(q.institution).await;
+    let body = html! {
+        p { a href=(format!("/payment/budget?year={}", q.year)) { (l.t("← 年度预算与月预拨", "← Budget and prepayments")) } }
+        h1 { (title) " · " (name) " " (q.year) }
+        p.muted { (l.t("每人按年初年龄与当年慢病情况取风险权重，按在本机构各方案的在册天数计入年度预算 B（单人份额未取整，B 合计后一次取整）。姓名已脱敏。", "Each person weighed by their age on 1 January and the year's condition, counted by the days under each scheme here (a person's part unrounded: B rounds once, over all). Names masked.")) }
+        div.table-wrap {
+            table.wide {
+                tr {
+                    th { (l.t("姓名", "Name")) } th { (l.t("年龄", "Age")) } th { (l.t("慢病", "Condition")) }
+                    @for k in SchemeKind::ALL { th { (l.t(k.name_zh(), k.name_en())) (l.t("（天）", " (days)")) } }
+                    th { (l.t("预算份额（元）", "Part of B (yuan)")) }
+                }
+                @for m in &page.items {
+                    tr {
+                        td { (m.name_masked) }
+                        td { (m.age) }
+                        td { (l.t(m.condition.name_zh(), m.condition.name_en())) }
+                        @for d in m.days { td { (d) } }
+                        td { (gongti_core::decimal::shown(gongti_core::decimal::div_half_up(m.share_micro_fen, 10_000), 2)) }
+                    }
+                }
+            }
+        }
+        @if page.items.is_empty() { p { (l.t("没有人员。", "Nobody.")) } }
+        @if let Some(next) = page.next_after {
+            p { a href=(format!("/payment/budget/members?year={}&institution={}&after={next}", q.year, q.institution)) { (l.t("下一页 →", "Next page →")) } }
+        }
+    };
+    layout(&c, title, body).into_response()
 }
 
 fn title(l: Lang) -> &'static str {
@@ -165,7 +220,7 @@ fn body(
                         tr { th colspan="7" { (name) } }
                         @for b in rows {
                             tr {
-                                td { (b.institution_name) }
+                                td { a href=(format!("/payment/budget/members?year={}&institution={}", y.year, b.budget.institution_id)) { (b.institution_name) } }
                                 @for (i, _) in SchemeKind::ALL.iter().enumerate() { td { (b.budget.persons[i]) } }
                                 td { (yuan(b.budget.budget_fen)) }
                                 td { (yuan(b.budget.months_fen[0])) " / " (yuan(b.budget.months_fen[11])) }
