@@ -326,8 +326,8 @@ fn role_card(l: Lang, role: Role) -> Markup {
             "Publish and change your institution's schedules and slots (a share held back for family doctors); bring residents in from your own list (CSV or Excel); see its chronic-care dashboard.",
         ),
         Role::DistrictOfficer | Role::CityOfficer => (
-            "在看板查看辖区的慢病管理、转诊和预约指标，逐级下钻到机构；在“付费测算”试算按人头付费方案。",
-            "See chronic care, referral and reserved-slot figures on the dashboard, down to each institution; try a capitation scheme (Payment what-if).",
+            "在看板查看辖区的慢病管理、转诊和预约指标，逐级下钻到机构；查看医保部门设定的付费方案、辖区各机构的年度预算与月预拨、医保基金支出与预计结余率、质量考核得分；在“付费测算”试算按人头付费方案。",
+            "See chronic care, referral and reserved-slot figures on the dashboard, down to each institution; read the insurer's payment scheme, your institutions' budgets and prepayments, their fund-paid costs and projected surplus rates, and their quality scores; try a capitation scheme (Payment what-if).",
         ),
         Role::InsuranceOfficer => (
             "在看板查看汇总指标，在“医保结算”查看门特处方的结算金额（均不含患者个人信息）；在“付费方案”按版本设定人头费、风险权重、预拨比例、质量档次、签约服务费与绩效参数；在“预算与预拨”批准年度预算并按月拨付；在“费用与预测”查看各机构医保基金支出（含上级医院与共同体外，可导入医保局结算数据）与预计结余率；在“质量考核”查看各机构考核得分与质量系数；在“付费测算”试算按人头付费方案的预算、月预拨、质量系数与结余或超支。年度清算随支付功能后续上线。",
