@@ -71,7 +71,7 @@ impl CapitationYear {
 
 /// A person's spans from their facts; `projected`: a contract in force on `on` runs to
 /// the year's end as if renewed.
-pub(super) fn spans(f: &MemberFacts, on: Option<Date>) -> (Vec<Span>, Vec<Span>, Vec<Span>) {
+pub(super) fn spans(f: &MemberFacts, on: Option<Date>) -> Spans {
     let contracts = f
         .contracts
         .iter()
@@ -103,7 +103,34 @@ pub(super) fn spans(f: &MemberFacts, on: Option<Date>) -> (Vec<Span>, Vec<Span>,
             })
             .collect()
     };
-    (contracts, of("hypertension"), of("diabetes"))
+    Spans {
+        birth_date: f.birth_date,
+        deceased_on: f.deceased_on,
+        contracts,
+        hypertension: of("hypertension"),
+        diabetes: of("diabetes"),
+    }
+}
+
+/// A person's facts as spans, owned; [`Spans::person`] lends them as a year.
+pub(super) struct Spans {
+    birth_date: Date,
+    deceased_on: Option<Date>,
+    contracts: Vec<Span>,
+    hypertension: Vec<Span>,
+    diabetes: Vec<Span>,
+}
+
+impl Spans {
+    pub(super) fn person(&self) -> PersonYear<'_> {
+        PersonYear {
+            birth_date: self.birth_date,
+            deceased_on: self.deceased_on,
+            contracts: &self.contracts,
+            hypertension: &self.hypertension,
+            diabetes: &self.diabetes,
+        }
+    }
 }
 
 impl App {
@@ -147,17 +174,7 @@ impl App {
                 .member_facts(first, last, after, MEMBER_CHUNK)
                 .await?;
             for f in &facts {
-                let (contracts, hypertension, diabetes) = spans(f, on);
-                let m = membership(
-                    year,
-                    &PersonYear {
-                        birth_date: f.birth_date,
-                        deceased_on: f.deceased_on,
-                        contracts: &contracts,
-                        hypertension: &hypertension,
-                        diabetes: &diabetes,
-                    },
-                );
+                let m = membership(year, &spans(f, on).person());
                 for c in &m.counted {
                     tallies
                         .entry(c.institution_id)
@@ -494,17 +511,7 @@ impl App {
                 .member_facts(first_day(year), last_day(year), cursor, MEMBER_CHUNK)
                 .await?;
             for f in &facts {
-                let (contracts, hypertension, diabetes) = spans(f, Some(on));
-                let m = membership(
-                    year,
-                    &PersonYear {
-                        birth_date: f.birth_date,
-                        deceased_on: f.deceased_on,
-                        contracts: &contracts,
-                        hypertension: &hypertension,
-                        diabetes: &diabetes,
-                    },
-                );
+                let m = membership(year, &spans(f, Some(on)).person());
                 let mut days = [0; 3];
                 let mut numerator = 0;
                 for c in m

@@ -15,7 +15,7 @@ use gongti_core::payment::costs::{
     CostLevel, CostSource, CostTally, ExamPrices, SETTLEMENT_COLUMNS, exam_fund_fen,
     settlement_rows,
 };
-use gongti_core::payment::membership::{PersonYear, first_day, last_day, owner_for};
+use gongti_core::payment::membership::{first_day, last_day, owner_for};
 use gongti_core::payment::scheme::SchemeKind;
 use gongti_core::roster::{RosterProblem, SheetProblem};
 use gongti_store::{CostOrigin, InstitutionFilter, NewBureauSettlement};
@@ -280,20 +280,13 @@ impl App {
                     CostOrigin::Exam { at_us } => (local_day(at_us), CostSource::Exam),
                     CostOrigin::Bureau { on } => (on, CostSource::Bureau),
                 };
-                let (contracts, hypertension, diabetes) = spans(f, None);
-                let person = PersonYear {
-                    birth_date: f.birth_date,
-                    deceased_on: f.deceased_on,
-                    contracts: &contracts,
-                    hypertension: &hypertension,
-                    diabetes: &diabetes,
-                };
+                let person = spans(f, None);
                 let first_tried = match c.disease.as_deref() {
                     Some("hypertension") => SchemeKind::MtHypertension,
                     Some("diabetes") => SchemeKind::MtDiabetes,
                     _ => SchemeKind::Contracted,
                 };
-                let Some(owner) = owner_for(&person, day, first_tried) else {
+                let Some(owner) = owner_for(&person.person(), day, first_tried) else {
                     continue;
                 };
                 let fund_fen = match (&c.origin, &c.item_code) {

@@ -42,7 +42,7 @@ struct YearQuery {
 }
 
 /// A share in basis points as a percentage with two places (`-250` is `-2.50%`).
-fn percent(bp: i64) -> String {
+pub(super) fn percent(bp: i64) -> String {
     let sign = if bp < 0 { "-" } else { "" };
     format!("{sign}{}.{:02}%", bp.abs() / 100, bp.abs() % 100)
 }

@@ -34,7 +34,7 @@ struct YearQuery {
 /// A rate in millionths as a percentage with two places.
 fn percent(millionths: i128) -> String {
     let bp = gongti_core::decimal::div_half_up(millionths, 100);
-    format!("{}.{:02}%", bp / 100, bp % 100)
+    super::costs::percent(i64::try_from(bp).unwrap_or(i64::MAX))
 }
 
 /// The dashboard's lists behind a term, with their labels.
