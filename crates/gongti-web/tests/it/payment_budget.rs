@@ -292,6 +292,8 @@ async fn the_officer_approves_and_pays_in_the_console() {
         "{}",
         persons.text
     );
+    // the person's part of B in yuan (one person: B itself)
+    assert!(persons.text.contains(&shown), "{shown}: {}", persons.text);
     let form = format!("csrf={}&year={year}", csrf_of(&preview.text));
     let approved = post_form(&t, &session, "/payment/budget/approve", &form).await;
     assert_eq!(approved.status, S::SEE_OTHER, "{}", approved.text);

@@ -70,7 +70,7 @@ async fn members(
                         td { (m.age) }
                         td { (l.t(m.condition.name_zh(), m.condition.name_en())) }
                         @for d in m.days { td { (d) } }
-                        td { (gongti_core::decimal::shown(gongti_core::decimal::div_half_up(m.share_micro_fen, 10_000), 2)) }
+                        td { (gongti_core::decimal::shown(gongti_core::decimal::div_half_up(m.share_micro_fen, 1_000_000), 2)) }
                     }
                 }
             }
