@@ -620,9 +620,12 @@ impl App {
             )
             .await?;
         }
-        // The payment scheme and the year's capitation, once everyone is registered.
+        // The payment scheme, this year's capitation and last year's cleared, once
+        // everyone is registered.
         if let Some((_, insurer)) = demo_staff.iter().find(|(u, _)| *u == "insurer") {
             self.seed_demo_scheme(*insurer, today, now_us).await?;
+            self.seed_demo_clearing(*insurer, today, now_us, seed)
+                .await?;
         }
         store
             .set_setting(DEMO_SETTING, &format!("seed={seed};residents={residents}"))

@@ -15,7 +15,7 @@ use crate::exam::orders::{OrderForm, Placed};
 use crate::{App, AppError, AppResult, Ctx};
 
 impl App {
-    async fn demo_ctx(&self, username: &str) -> AppResult<Ctx> {
+    pub(crate) async fn demo_ctx(&self, username: &str) -> AppResult<Ctx> {
         let user = self
             .store
             .user_by_username(username)

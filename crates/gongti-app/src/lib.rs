@@ -12,6 +12,7 @@ pub mod contracts;
 pub mod demo;
 pub mod demo_chronic;
 mod demo_exam;
+mod demo_payment;
 mod demo_pharmacy;
 mod demo_scheduling;
 mod error;

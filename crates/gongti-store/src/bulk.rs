@@ -11,7 +11,7 @@ use crate::row::{RowExt, trusted};
 use crate::{Result, Store, on_write};
 
 /// Parameters per row stay well under both engines' limits per statement.
-const PARAMS_PER_STATEMENT: usize = 4_000;
+pub(crate) const PARAMS_PER_STATEMENT: usize = 4_000;
 
 /// An enrolment as the generator built it, maintained figures included.
 #[derive(Debug, Clone)]

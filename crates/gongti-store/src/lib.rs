@@ -84,8 +84,9 @@ pub use maintained::{IndicatorEvent, IndicatorTables, IndicatorUpdate, scopes_of
 pub use migrate::MIGRATION_COUNT;
 pub use patients::{NewPatientToken, PatientAccount, PatientToken};
 pub use payment::{
-    BudgetRecord, CapitationBudget, CapitationYearRecord, CostFact, CostOrigin, MemberFacts,
-    NewBureauSettlement, NewCapitationYear, NewSchemeVersion, SchemeVersionRecord,
+    BudgetRecord, CapitationBudget, CapitationYearRecord, ClearingMark, ClearingMember,
+    ClearingRecord, ClearingRow, CostFact, CostOrigin, FreezeOutcome, MemberFacts,
+    NewBureauSettlement, NewCapitationYear, NewSchemeVersion, SchemeVersionRecord, StepKind,
 };
 pub use pharmacy::{
     AcceptedDocument, DiagnosisOnFile, ImageInfo, LongStep, MessageRecord, NewImage, NewMessage,

@@ -245,6 +245,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0039_bureau_settlements.sql"),
         postgres: include_str!("../migrations/postgres/0039_bureau_settlements.sql"),
     },
+    Migration {
+        version: 40,
+        name: "capitation_clearings",
+        sqlite: include_str!("../migrations/sqlite/0040_capitation_clearings.sql"),
+        postgres: include_str!("../migrations/postgres/0040_capitation_clearings.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

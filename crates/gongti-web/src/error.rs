@@ -492,6 +492,34 @@ impl ApiError {
                         "该年度预算尚未批准",
                         "The year's budget has not been approved",
                     ),
+                    "year_not_over" => (
+                        "该年度尚未结束，年度清算须在次年进行",
+                        "The year is not over; it is cleared in the next",
+                    ),
+                    "clearing_not_computed" => (
+                        "该年度尚未冻结数据、计算清算",
+                        "The year's data have not been frozen and its clearing computed",
+                    ),
+                    "clearing_already_approved" => (
+                        "已有机构的清算经医保审定，数据不再重算，机构确认或异议也不再更改",
+                        "An institution's clearing is approved: the frozen data stand and its answer is final",
+                    ),
+                    "clearing_not_answered" => (
+                        "机构尚未确认或提出异议，暂不能审定",
+                        "The institution has neither confirmed nor disputed it yet",
+                    ),
+                    "clearing_not_approved" => (
+                        "清算尚未审定，不能拨付或追回",
+                        "The clearing is not approved; it cannot be paid or recovered",
+                    ),
+                    "clearing_not_settled" => (
+                        "仍有机构的清算款未拨付或追回，年度不能关闭",
+                        "Some institution is not paid or recovered yet; the year cannot close",
+                    ),
+                    "clearing_changed_meanwhile" => (
+                        "该机构的清算刚被他人处理，请刷新后重试",
+                        "The clearing changed meanwhile; reload and try again",
+                    ),
                     "month_not_due" => (
                         "该月尚未开始，不能预拨",
                         "That month has not begun; it cannot be paid yet",

@@ -281,6 +281,27 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for ApiJson<T> {
     }
 }
 
+/// A JSON body that may be left out: none without a `Content-Type`, else as
+/// [`ApiJson`].
+impl<T: DeserializeOwned + Send> axum::extract::OptionalFromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(
+        request: Request<Body>,
+        state: &AppState,
+    ) -> Result<Option<Self>, ApiError> {
+        if !request
+            .headers()
+            .contains_key(axum::http::header::CONTENT_TYPE)
+        {
+            return Ok(None);
+        }
+        <ApiJson<T> as FromRequest<AppState>>::from_request(request, state)
+            .await
+            .map(Some)
+    }
+}
+
 /// The answer to a refused JSON body and the audit detail for it.
 fn describe(rejection: JsonRejection) -> (ApiError, &'static str) {
     match &rejection {

@@ -71,7 +71,7 @@ impl CapitationYear {
 
 /// A person's spans from their facts; `projected`: a contract in force on `on` runs to
 /// the year's end as if renewed.
-pub(super) fn spans(f: &MemberFacts, on: Option<Date>) -> Spans {
+pub(crate) fn spans(f: &MemberFacts, on: Option<Date>) -> Spans {
     let contracts = f
         .contracts
         .iter()
@@ -113,7 +113,7 @@ pub(super) fn spans(f: &MemberFacts, on: Option<Date>) -> Spans {
 }
 
 /// A person's facts as spans, owned; [`Spans::person`] lends them as a year.
-pub(super) struct Spans {
+pub(crate) struct Spans {
     birth_date: Date,
     deceased_on: Option<Date>,
     contracts: Vec<Span>,
@@ -122,7 +122,7 @@ pub(super) struct Spans {
 }
 
 impl Spans {
-    pub(super) fn person(&self) -> PersonYear<'_> {
+    pub(crate) fn person(&self) -> PersonYear<'_> {
         PersonYear {
             birth_date: self.birth_date,
             deceased_on: self.deceased_on,
@@ -142,7 +142,7 @@ impl App {
         Err(self.refuse(entry, AppError::Forbidden).await)
     }
 
-    fn year_ok(year: i32) -> AppResult<()> {
+    pub(super) fn year_ok(year: i32) -> AppResult<()> {
         if YEARS.contains(&year) {
             Ok(())
         } else {

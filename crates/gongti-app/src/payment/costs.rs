@@ -55,6 +55,14 @@ impl YearCosts {
     }
 }
 
+/// The costs counted at an institution: by source and level, and by person.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OwnerCosts {
+    pub tally: CostTally,
+    /// Resident id → fund-paid fen.
+    pub by_person: BTreeMap<i64, i64>,
+}
+
 fn local_day(at_us: i64) -> Date {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_us) * 1_000)
         .map_or(Date::MIN, |t| t.to_offset(DISPLAY_OFFSET).date())
@@ -240,6 +248,31 @@ impl App {
             .today()
             .min(last_day(year))
             .max(first.previous_day().unwrap_or(first));
+        let all = self.costs_by_owner(&version.scheme, year, through).await?;
+        let mut institutions = BTreeMap::new();
+        for (owner, costs) in all {
+            if self.may_see_institution(ctx, owner).await? {
+                institutions.insert(owner, costs.tally);
+            }
+        }
+        Ok(YearCosts {
+            year,
+            through,
+            scheme_version: version.record.id,
+            institutions,
+        })
+    }
+
+    /// Every cost of `year` through `through` of a person while they counted under
+    /// capitation, by the institution where they counted that day, with each person's
+    /// part.
+    pub(crate) async fn costs_by_owner(
+        &self,
+        scheme: &gongti_core::payment::scheme::Scheme,
+        year: i32,
+        through: Date,
+    ) -> AppResult<BTreeMap<i64, OwnerCosts>> {
+        let first = first_day(year);
         let start_us = crate::unix_us(
             first
                 .with_time(time::Time::MIDNIGHT)
@@ -254,8 +287,7 @@ impl App {
         );
         let levels = self.institution_levels().await?;
         let prices = ExamPrices::builtin();
-        let mut out: BTreeMap<i64, CostTally> = BTreeMap::new();
-        let mut seen: HashMap<i64, bool> = HashMap::new();
+        let mut out: BTreeMap<i64, OwnerCosts> = BTreeMap::new();
         let mut after = 0;
         loop {
             let (facts, last_id) = self
@@ -292,33 +324,20 @@ impl App {
                 let fund_fen = match (&c.origin, &c.item_code) {
                     (CostOrigin::Exam { .. }, Some(code)) => prices
                         .price_fen(code)
-                        .map_or(0, |p| exam_fund_fen(p, version.scheme.exam_fund_share)),
+                        .map_or(0, |p| exam_fund_fen(p, scheme.exam_fund_share)),
                     _ => c.fund_fen,
                 };
                 let level = c
                     .institution_id
                     .and_then(|i| levels.get(&i).copied())
                     .map_or(CostLevel::Outside, CostLevel::At);
-                let may = match seen.get(&owner) {
-                    Some(may) => *may,
-                    None => {
-                        let may = self.may_see_institution(ctx, owner).await?;
-                        seen.insert(owner, may);
-                        may
-                    }
-                };
-                if may {
-                    out.entry(owner).or_default().add(source, level, fund_fen);
-                }
+                let o = out.entry(owner).or_default();
+                o.tally.add(source, level, fund_fen);
+                *o.by_person.entry(c.resident_id).or_default() += fund_fen;
             }
             after = hi;
         }
-        Ok(YearCosts {
-            year,
-            through,
-            scheme_version: version.record.id,
-            institutions: out,
-        })
+        Ok(out)
     }
 
     /// Every institution's level of care, by id.

@@ -13,11 +13,18 @@ use gongti_core::role::Role;
 use crate::{App, AppError, AppResult, Ctx};
 
 mod capitation;
+mod clearing;
 mod costs;
 mod quality;
 mod schemes;
 
 pub use capitation::{BudgetMember, CapitationYear, MEMBER_CHUNK, YEARS};
+
+/// A person's spans as they actually ran (nothing projected).
+pub(crate) fn member_spans(f: &gongti_store::MemberFacts) -> capitation::Spans {
+    capitation::spans(f, None)
+}
+pub use clearing::{CLEARING_NOTE_MAX_CHARS, ClearingPerson, InstitutionClearing, YearClearing};
 pub use costs::YearCosts;
 pub use quality::{InstitutionQuality, YearQuality};
 

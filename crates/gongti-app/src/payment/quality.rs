@@ -2,7 +2,7 @@
 //! institution's terms from the records — the chronic-care indicators of its
 //! patients from the year's first day to date (规范管理率 of both programmes, BP
 //! control, glucose control, the HbA1c target rate, follow-ups on time as the share
-//! not missed), 签约率 of its registered residents today, and the share of its
+//! not missed), 签约率 of its registered residents on the period's last day, and the share of its
 //! referrals that reached a hospital and were returned — scored by the weights and
 //! bands of the year's scheme (`core::payment::quality`). Aggregates only: each term's
 //! patients open through the dashboard's lists, as the viewer's rights allow.
@@ -93,7 +93,7 @@ impl App {
         })
     }
 
-    async fn term_counts(
+    pub(super) async fn term_counts(
         &self,
         ctx: &Ctx,
         scope: &IndicatorScope,
@@ -114,7 +114,8 @@ impl App {
                 .map(|(_, t)| t.clone())
                 .unwrap_or_default()
         };
-        let coverage = self.store.contract_coverage(scope, self.today()).await?;
+        // 签约率 on the period's last day (today, during the year)
+        let coverage = self.store.contract_coverage(scope, period.to).await?;
         let referrals = self.cloud_figures(ctx, scope, period).await?.referrals;
         Ok(terms(
             &of(Disease::Hypertension),

@@ -6,6 +6,7 @@
 //! the month's first day (`scheme_on`).
 
 use gongti_core::audit::Outcome;
+use gongti_core::payment::membership::first_day;
 use gongti_core::payment::scheme::{DemoScheme, Scheme};
 use gongti_core::problem::{FieldProblem, Problem};
 use gongti_core::role::Role;
@@ -227,7 +228,8 @@ impl App {
         now_us: i64,
     ) -> AppResult<()> {
         let demo = DemoScheme::builtin();
-        let from = time::Date::from_calendar_date(today.year(), time::Month::January, 1)
+        // in force since last year's first day: last year is the demo's cleared year
+        let from = time::Date::from_calendar_date(today.year() - 1, time::Month::January, 1)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut entry = crate::demo::demo_entry(now_us, "PaymentScheme", None);
         entry.detail = Some(format!("effective_from={from};table={}", demo.version));
@@ -250,7 +252,7 @@ impl App {
         // The year's budget approved on the demo's day, and each month's prepayment
         // paid up to this one.
         let version = self
-            .scheme_on(from)
+            .scheme_on(first_day(today.year()))
             .await?
             .ok_or_else(|| anyhow::anyhow!("the demo scheme is not in force"))?;
         let entry = crate::demo::demo_entry(now_us, "CapitationYear", None);

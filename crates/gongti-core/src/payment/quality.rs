@@ -55,10 +55,45 @@ pub fn assess(scheme: &Scheme, counts: &TermCounts) -> QualityScore {
     }
 }
 
+/// The counts as `n/d` pairs, comma-separated (as frozen).
+pub fn encode_counts(counts: &TermCounts) -> String {
+    counts
+        .iter()
+        .map(|(n, d)| format!("{n}/{d}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Counts as [`encode_counts`] wrote them; `None` for anything else.
+pub fn parse_counts(text: &str) -> Option<TermCounts> {
+    let mut out = [(0, 0); 7];
+    let mut parts = text.split(',');
+    for slot in &mut out {
+        let (n, d) = parts.next()?.split_once('/')?;
+        *slot = (n.parse().ok()?, d.parse().ok()?);
+    }
+    parts.next().is_none().then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::payment::scheme::DemoScheme;
+
+    #[test]
+    fn frozen_counts_read_back() {
+        let c: TermCounts = [(2, 3), (0, 0), (5, 5), (0, 4), (1, 2), (9, 10), (0, 1)];
+        assert_eq!(encode_counts(&c), "2/3,0/0,5/5,0/4,1/2,9/10,0/1");
+        assert_eq!(parse_counts(&encode_counts(&c)), Some(c));
+        for bad in [
+            "",
+            "1/2",
+            "1/2,0/0,5/5,0/4,1/2,9/10,0/1,1/1",
+            "a/b,0/0,5/5,0/4,1/2,9/10,0/1",
+        ] {
+            assert_eq!(parse_counts(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn the_score_weighs_the_measurable_terms() {

@@ -34,38 +34,6 @@ pub const TEAM_SHARE_MIN: i128 = 700_000;
 pub const LINES_MAX: usize = 1_000;
 pub const TEXT_MAX_BYTES: usize = 64 * 1024;
 
-macro_rules! closed_set {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $code:literal, $zh:literal, $en:literal;)+ }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn code(self) -> &'static str {
-                match self { $($name::$variant => $code),+ }
-            }
-
-            pub fn parse(code: &str) -> Option<$name> {
-                Self::ALL.iter().copied().find(|v| v.code() == code)
-            }
-
-            pub fn name_zh(self) -> &'static str {
-                match self { $($name::$variant => $zh),+ }
-            }
-
-            pub fn name_en(self) -> &'static str {
-                match self { $($name::$variant => $en),+ }
-            }
-
-            fn index(self) -> usize {
-                self as usize
-            }
-        }
-    };
-}
-
 closed_set! {
     /// A capitation scheme: who is paid for by head.
     SchemeKind {

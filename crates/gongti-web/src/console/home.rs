@@ -48,6 +48,7 @@ const SCHEMES: MenuItem = ("/payment/schemes", "付费方案", "Payment scheme")
 const BUDGET: MenuItem = ("/payment/budget", "预算与预拨", "Budget");
 const COSTS: MenuItem = ("/payment/costs", "费用与预测", "Costs");
 const QUALITY: MenuItem = ("/payment/quality", "质量考核", "Quality");
+const CLEARING: MenuItem = ("/payment/clearing", "年度清算", "Clearing");
 
 /// The family-doctor team's roles (家庭医生团队), who share the workstation.
 fn in_team(role: Role) -> bool {
@@ -102,9 +103,13 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             EXAM_ORDERS,
             RECOGNITION,
             DASHBOARD,
+            BUDGET,
+            COSTS,
+            QUALITY,
+            CLEARING,
         ],
         Role::DistrictOfficer => &[
-            DASHBOARD, RESIDENTS, SCHEMES, BUDGET, COSTS, QUALITY, PAYMENT,
+            DASHBOARD, RESIDENTS, SCHEMES, BUDGET, COSTS, QUALITY, CLEARING, PAYMENT,
         ],
         Role::CityOfficer => &[
             DASHBOARD,
@@ -115,6 +120,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             BUDGET,
             COSTS,
             QUALITY,
+            CLEARING,
             PAYMENT,
         ],
         Role::InsuranceOfficer => &[
@@ -125,6 +131,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             BUDGET,
             COSTS,
             QUALITY,
+            CLEARING,
             PAYMENT,
         ],
         Role::CityAdmin => &[ACCOUNTS],
@@ -322,16 +329,16 @@ fn role_card(l: Lang, role: Role) -> Markup {
             "Take referrals from the clinics (accept, arrival, visit, refer back) and answer consultations.",
         ),
         Role::InstitutionAdmin => (
-            "发布和调整本机构的排班与号源（其中一部分预留给家庭医生），从本机构已有的名单（CSV 或 Excel）批量导入居民，查看本机构的慢病管理看板。",
-            "Publish and change your institution's schedules and slots (a share held back for family doctors); bring residents in from your own list (CSV or Excel); see its chronic-care dashboard.",
+            "发布和调整本机构的排班与号源（其中一部分预留给家庭医生），从本机构已有的名单（CSV 或 Excel）批量导入居民，查看本机构的慢病管理看板；查看本机构按人头付费的年度预算、费用与预计结余率、质量考核，在“年度清算”确认清算结果或提出异议。",
+            "Publish and change your institution's schedules and slots (a share held back for family doctors); bring residents in from your own list (CSV or Excel); see its chronic-care dashboard; see its capitation budget, costs and forecast, quality terms, and confirm or dispute its year-end clearing.",
         ),
         Role::DistrictOfficer | Role::CityOfficer => (
-            "在看板查看辖区的慢病管理、转诊和预约指标，逐级下钻到机构；查看医保部门设定的付费方案、辖区各机构的年度预算与月预拨、医保基金支出与预计结余率、质量考核得分；在“付费测算”试算按人头付费方案。",
-            "See chronic care, referral and reserved-slot figures on the dashboard, down to each institution; read the insurer's payment scheme, your institutions' budgets and prepayments, their fund-paid costs and projected surplus rates, and their quality scores; try a capitation scheme (Payment what-if).",
+            "在看板查看辖区的慢病管理、转诊和预约指标，逐级下钻到机构；查看医保部门设定的付费方案、辖区各机构的年度预算与月预拨、医保基金支出与预计结余率、质量考核得分与年度清算结果；在“付费测算”试算按人头付费方案。",
+            "See chronic care, referral and reserved-slot figures on the dashboard, down to each institution; read the insurer's payment scheme, your institutions' budgets and prepayments, their fund-paid costs and projected surplus rates, their quality scores and year-end clearings; try a capitation scheme (Payment what-if).",
         ),
         Role::InsuranceOfficer => (
-            "在看板查看汇总指标，在“医保结算”查看门特处方的结算金额（均不含患者个人信息）；在“付费方案”按版本设定人头费、风险权重、预拨比例、质量档次、签约服务费与绩效参数；在“预算与预拨”批准年度预算并按月拨付；在“费用与预测”查看各机构医保基金支出（含上级医院与共同体外，可导入医保局结算数据）与预计结余率；在“质量考核”查看各机构考核得分与质量系数；在“付费测算”试算按人头付费方案的预算、月预拨、质量系数与结余或超支。年度清算随支付功能后续上线。",
-            "See aggregate figures on the dashboard and the 门特 prescriptions' settlements (Settlements), never personal data; set the per-head rates, risk weights, prepaid share, quality bands, contract fee and incentive parameters by version (Payment scheme); approve the year's budget and pay its monthly prepayments (Budget); see each institution's fund-paid cost, upper levels and care outside included, bring the bureau's settlements in, and the projected surplus rate (Costs); see each institution's quality score and multiplier (Quality); try a capitation scheme's budget, prepayments, quality multiplier and surplus or overspend (Payment what-if). The year-end clearing comes next.",
+            "在看板查看汇总指标，在“医保结算”查看门特处方的结算金额（均不含患者个人信息）；在“付费方案”按版本设定人头费、风险权重、预拨比例、质量档次、签约服务费与绩效参数；在“预算与预拨”批准年度预算并按月拨付；在“费用与预测”查看各机构医保基金支出（含上级医院与共同体外，可导入医保局结算数据）与预计结余率；在“质量考核”查看各机构考核得分与质量系数；在“年度清算”于次年冻结上年数据、计算各机构清算，审定机构的确认或异议，拨付或追回清算款并关闭年度；在“付费测算”试算按人头付费方案的预算、月预拨、质量系数与结余或超支。",
+            "See aggregate figures on the dashboard and the 门特 prescriptions' settlements (Settlements), never personal data; set the per-head rates, risk weights, prepaid share, quality bands, contract fee and incentive parameters by version (Payment scheme); approve the year's budget and pay its monthly prepayments (Budget); see each institution's fund-paid cost, upper levels and care outside included, bring the bureau's settlements in, and the projected surplus rate (Costs); see each institution's quality score and multiplier (Quality); freeze last year's data and compute each institution's clearing, approve its confirmation or dispute, pay or recover the balance and close the year (Clearing); try a capitation scheme's budget, prepayments, quality multiplier and surplus or overspend (Payment what-if).",
         ),
         Role::Pharmacist => (
             "在“处方审核”中按问题严重程度审核医生签发的处方：通过并电子签名、退回医生或拒绝；在“药房调配”中调配流转到本药房的处方、凭处方号为到店患者发药、跟踪配送、盘点库存；在“用药规则”中逐条确认或停用本院的合理用药规则。",

@@ -42,6 +42,7 @@ mod lab_intake;
 mod online_visits;
 mod patients;
 mod payment_budget;
+mod payment_clearing;
 mod payment_costs;
 mod payment_schemes;
 mod payment_simulate;

@@ -49,7 +49,7 @@ pub(crate) async fn contracted_and_enrolled(t: &TestApp, on: time::Date) {
 /// B of one person by hand (DOMAIN.md §6): (contracted 30,000 + 门特 hypertension
 /// 150,000 fen) × weight 1.3 (aged 75 or more with hypertension, the demo table) ×
 /// days ÷ the year's days, rounded half up once.
-fn budget_by_hand(days: i64, days_in_year: i64) -> i64 {
+pub(crate) fn budget_by_hand(days: i64, days_in_year: i64) -> i64 {
     let numerator = 180_000_i128 * 13 * i128::from(days);
     let d = 10 * i128::from(days_in_year);
     i64::try_from((numerator * 2 + d) / (2 * d)).unwrap()

@@ -14,7 +14,7 @@ use crate::payment_budget::{contracted_and_enrolled, joined};
 use crate::payment_schemes::demo_params;
 use crate::support::{Reply, TestApp};
 
-async fn upload(t: &TestApp, token: &str, query: &str, body: &str) -> Reply {
+pub(crate) async fn upload(t: &TestApp, token: &str, query: &str, body: &str) -> Reply {
     t.send(
         Request::post(format!("/api/v1/capitation/settlements/import{query}"))
             .header(header::AUTHORIZATION, format!("Bearer {token}"))
@@ -25,11 +25,11 @@ async fn upload(t: &TestApp, token: &str, query: &str, body: &str) -> Reply {
     .await
 }
 
-const HEADER: &str =
+pub(crate) const HEADER: &str =
     "结算ID,人员编号,结算时间,医疗费总额,基金支付总额,定点医药机构编号,定点医药机构名称\n";
 
 /// A scheme in force, the home resident contracted and enrolled and insured as PSN1.
-async fn member(t: &TestApp) -> time::Date {
+pub(crate) async fn member(t: &TestApp) -> time::Date {
     let year = t.app.today().year();
     let insurer = t.token("insurer").await;
     let r = t

@@ -20,6 +20,7 @@ use super::{Console, Lang, error_box, error_page, form_tokens, layout};
 use crate::AppState;
 
 mod budget;
+mod clearing;
 mod costs;
 mod quality;
 mod schemes;
@@ -31,6 +32,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(budget::routes())
         .merge(costs::routes())
         .merge(quality::routes())
+        .merge(clearing::routes())
         .route(
             "/payment/simulate",
             get(|S(s): S<AppState>, c: Console| show(s, c, WhatIf::Capitation)).post(

@@ -32,7 +32,7 @@ struct YearQuery {
 }
 
 /// A rate in millionths as a percentage with two places.
-fn percent(millionths: i128) -> String {
+pub(super) fn percent(millionths: i128) -> String {
     let bp = gongti_core::decimal::div_half_up(millionths, 100);
     super::costs::percent(i64::try_from(bp).unwrap_or(i64::MAX))
 }
@@ -88,7 +88,7 @@ fn body(l: Lang, q: &YearQuality) -> Markup {
         p.muted {
             (q.period.from) " – " (q.period.to) (l.t("：各项指标按第 ", ": each term weighed by scheme version "))
             a href=(format!("/payment/schemes/{}", q.scheme_version)) { (q.scheme_version) }
-            (l.t(" 版方案的权重计分（无人可考核的指标不计入），得分 Q 按质量档次得出系数 m(Q)。签约率为今日数；随访及时率为应随访未失访的比例；转诊回转率为到达上级医院的转诊中已回转的比例。点击比例查看对应患者名单。", "'s weights (a term nobody can be measured on is left out); Q takes its band's m(Q). 签约率 is today's; follow-ups on time the share of those due not missed; referrals returned the share of those that reached a hospital returned. A rate opens its patients."))
+            (l.t(" 版方案的权重计分（无人可考核的指标不计入），得分 Q 按质量档次得出系数 m(Q)。签约率为考核期末日（年度中为今日）数；随访及时率为应随访未失访的比例；转诊回转率为到达上级医院的转诊中已回转的比例。点击比例查看对应患者名单。", "'s weights (a term nobody can be measured on is left out); Q takes its band's m(Q). 签约率 is that of the period's last day (today, during the year); follow-ups on time the share of those due not missed; referrals returned the share of those that reached a hospital returned. A rate opens its patients."))
         }
         @if q.institutions.is_empty() {
             p { (l.t("没有可考核的机构（年度尚未开始，或无预算机构）。", "No institution to assess (the year has not begun, or none is budgeted).")) }

@@ -4,6 +4,12 @@
 
 use gongti_core::audit::AuditEntry;
 
+mod clearing;
+
+pub use clearing::{
+    ClearingMark, ClearingMember, ClearingRecord, ClearingRow, FreezeOutcome, StepKind,
+};
+
 use crate::outbox::stage_audit;
 use crate::row::{RowExt, trusted};
 use crate::{Result, Store, on_read, on_write};
@@ -154,6 +160,9 @@ pub struct CapitationYearRecord {
     pub counted_on: time::Date,
     pub approved_by_name: String,
     pub approved_at_us: i64,
+    /// When its data were frozen for the clearing (the latest freeze).
+    pub frozen_at_us: Option<i64>,
+    pub closed_at_us: Option<i64>,
 }
 
 /// An institution's budget as saved, with its name, its health community (the upper
@@ -314,7 +323,7 @@ impl Store {
         on_read!(self, pool => {
             let row = sqlx::query(
                 "SELECT y.year, y.scheme_version, y.state, y.days_in_year, y.counted_on,
-                        s.name AS approved_by_name, y.approved_at_us
+                        s.name AS approved_by_name, y.approved_at_us, y.frozen_at_us, y.closed_at_us
                    FROM capitation_years y JOIN staff s ON s.id = y.approved_by_staff_id WHERE y.year = $1",
             )
             .bind(i64::from(year)).fetch_optional(pool).await?;
@@ -327,6 +336,8 @@ impl Store {
                     counted_on: r.date("counted_on")?,
                     approved_by_name: r.text("approved_by_name")?,
                     approved_at_us: r.i64("approved_at_us")?,
+                    frozen_at_us: r.opt_i64("frozen_at_us")?,
+                    closed_at_us: r.opt_i64("closed_at_us")?,
                 })
             })
             .transpose()

@@ -27,6 +27,8 @@ use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use crate::{AppState, views};
 
+mod clearing;
+
 /// A year of a large institution's members (up to `capitation::MEMBERS_MAX`, about
 /// 40 bytes each) is larger than the API's usual limit on a body.
 const BODY_MAX_BYTES: usize = 64 * 1024 * 1024;
@@ -52,6 +54,7 @@ pub(crate) fn routes() -> Router<AppState> {
                     "/capitation/years/{year}/institutions/{id}/members",
                     get(budget_members),
                 )
+                .merge(clearing::routes())
                 .route(
                     "/capitation/settlements/import",
                     post(import_settlements).layer(axum::extract::DefaultBodyLimit::max(
@@ -196,7 +199,7 @@ struct CapitationBody {
 }
 
 /// A count of millionths as the JSON number it is.
-fn number(millionths: i128) -> Value {
+pub(crate) fn number(millionths: i128) -> Value {
     shown(millionths, capitation::PLACES)
         .parse::<f64>()
         .map_or(Value::Null, Value::from)
