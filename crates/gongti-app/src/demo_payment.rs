@@ -211,11 +211,13 @@ impl App {
                     state.code(),
                     to.code()
                 ));
-                self.store
+                let done = self
+                    .store
                     .clearing_step(
                         year,
                         r.row.institution_id,
                         (state.code(), to.code()),
+                        r.frozen_at_us,
                         kind,
                         *words,
                         // the demo's answers were given by no one of the institution
@@ -224,6 +226,9 @@ impl App {
                         &[entry],
                     )
                     .await?;
+                if !done {
+                    return Err(anyhow::anyhow!("demo clearing step not taken").into());
+                }
                 state = to;
             }
         }

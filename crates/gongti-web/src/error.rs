@@ -516,6 +516,18 @@ impl ApiError {
                         "仍有机构的清算款未拨付或追回，年度不能关闭",
                         "Some institution is not paid or recovered yet; the year cannot close",
                     ),
+                    "year_frozen" => (
+                        "该年度数据已冻结用于清算，不再预拨",
+                        "The year's data are frozen for its clearing; no more prepayments",
+                    ),
+                    "prepayments_unpaid" => (
+                        "该年度 12 个月预拨尚未全部拨付，请先拨付再冻结清算",
+                        "Not all twelve prepayments are paid; pay them before freezing the clearing",
+                    ),
+                    "clearing_not_reproduced" => (
+                        "由冻结数据重算的结果与保存的不一致，不能审定或拨付，请重新冻结计算",
+                        "The frozen inputs do not give the saved figures; freeze again before approving or paying",
+                    ),
                     "clearing_changed_meanwhile" => (
                         "该机构的清算刚被他人处理，请刷新后重试",
                         "The clearing changed meanwhile; reload and try again",

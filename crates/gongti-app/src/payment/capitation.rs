@@ -379,8 +379,9 @@ impl App {
 
     /// Pays a month's prepayments of an approved year to every institution (the
     /// insurance officer): the month must have begun and the months before it be paid
-    /// (409 `budget_not_approved`, `month_not_due`, `earlier_month_unpaid`); paying again
-    /// changes nothing. Audited as `capitation.prepayment.pay`.
+    /// (409 `budget_not_approved`, `month_not_due`, `earlier_month_unpaid`, and
+    /// `year_frozen` once the year is frozen for its clearing); paying again changes
+    /// nothing. Audited as `capitation.prepayment.pay`.
     pub async fn pay_capitation_month(&self, ctx: &Ctx, year: i32, month: u8) -> AppResult<()> {
         let mut entry = self.registry_entry(
             ctx,
@@ -417,10 +418,17 @@ impl App {
         staff_id: i64,
         mut entry: gongti_core::audit::AuditEntry,
     ) -> AppResult<()> {
-        if self.store.capitation_year(year).await?.is_none() {
-            return Err(self
-                .refuse(entry, AppError::Conflict("budget_not_approved"))
-                .await);
+        match self.store.capitation_year(year).await? {
+            None => {
+                return Err(self
+                    .refuse(entry, AppError::Conflict("budget_not_approved"))
+                    .await);
+            }
+            // once frozen for the clearing, what was paid is what the clearing counts
+            Some(y) if y.state != "budget_approved" => {
+                return Err(self.refuse(entry, AppError::Conflict("year_frozen")).await);
+            }
+            Some(_) => {}
         }
         let due = time::Date::from_calendar_date(
             year,

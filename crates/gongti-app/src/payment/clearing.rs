@@ -115,8 +115,9 @@ fn note(field: &'static str, text: Option<&str>, required: bool) -> AppResult<Op
 impl App {
     /// Freezes a year's data and computes its clearing (the insurance officer): the
     /// year must be over (409 `year_not_over`) with its budget approved (409
-    /// `budget_not_approved`), and no institution's clearing approved yet (409
-    /// `clearing_already_approved`). Audited as `capitation.clearing.freeze` naming
+    /// `budget_not_approved`) and its twelve prepayments paid (409
+    /// `prepayments_unpaid`; none can be paid after), and no institution's clearing
+    /// approved yet (409 `clearing_already_approved`). Audited as `capitation.clearing.freeze` naming
     /// the persons counted.
     pub async fn freeze_capitation_year(&self, ctx: &Ctx, year: i32) -> AppResult<()> {
         let mut entry = self.registry_entry(
@@ -142,6 +143,18 @@ impl App {
                 .refuse(entry, AppError::Conflict("budget_not_approved"))
                 .await);
         };
+        // the prepayments precede the clearing: all twelve paid, none can follow
+        if self
+            .store
+            .capitation_budgets(year)
+            .await?
+            .iter()
+            .any(|b| b.paid.iter().any(|p| !p))
+        {
+            return Err(self
+                .refuse(entry, AppError::Conflict("prepayments_unpaid"))
+                .await);
+        }
         let version = self.year_version(year).await?;
         let scheme = &version.scheme;
         let (first, last) = (first_day(year), last_day(year));
@@ -357,8 +370,10 @@ impl App {
     /// administrator, a dispute with a reason), approve (the insurance officer, a
     /// disputed one with a reply) or pay/recover the balance (the officer). Taking a
     /// step again changes nothing; a step the state does not allow answers 409 with
-    /// the reason's code, a change meanwhile 409 `clearing_changed_meanwhile`. Audited
-    /// as `capitation.clearing.{step}`.
+    /// the reason's code, a change meanwhile — or a freeze other than the one seen,
+    /// `seen_frozen_at_us` — 409 `clearing_changed_meanwhile`; approving or paying
+    /// figures the frozen inputs do not give, 409 `clearing_not_reproduced`. Audited
+    /// as `capitation.clearing.{step}` with the reason or reply.
     pub async fn clearing_step(
         &self,
         ctx: &Ctx,
@@ -366,6 +381,7 @@ impl App {
         institution_id: i64,
         step: ClearingStep,
         words: Option<&str>,
+        seen_frozen_at_us: Option<i64>,
     ) -> AppResult<ClearingState> {
         let mut entry = self.registry_entry(
             ctx,
@@ -398,6 +414,22 @@ impl App {
         };
         let state = ClearingState::parse(&record.state)
             .ok_or_else(|| anyhow::anyhow!("unknown clearing state {}", record.state))?;
+        // a step answers the figures its taker saw: the officer may have frozen again
+        if seen_frozen_at_us.is_some_and(|seen| seen != record.frozen_at_us) {
+            return Err(self
+                .refuse(entry, AppError::Conflict("clearing_changed_meanwhile"))
+                .await);
+        }
+        // nothing is approved or paid on figures the frozen inputs do not give
+        if matches!(step, ClearingStep::Approve | ClearingStep::Settle) {
+            let version = self.year_version(year).await?;
+            let f = figures(&version.scheme, &inputs(&record.row)?);
+            if !agrees(&record.row, &f) {
+                return Err(self
+                    .refuse(entry, AppError::Conflict("clearing_not_reproduced"))
+                    .await);
+            }
+        }
         let to = match next(state, step, record.row.balance_fen) {
             Ok(to) => to,
             Err(r) => return Err(self.refuse(entry, AppError::Conflict(r.code())).await),
@@ -420,17 +452,22 @@ impl App {
             ClearingStep::Settle => StepKind::Settle,
         };
         entry.detail = Some(format!(
-            "from={};to={};balance_fen={}",
+            "from={};to={};balance_fen={};frozen_at_us={}",
             state.code(),
             to.code(),
-            record.row.balance_fen
+            record.row.balance_fen,
+            record.frozen_at_us
         ));
+        // the trail keeps each dispute's reason and each reply, whatever later steps
+        // or freezes write over the row
+        entry.reason = words.clone();
         let done = self
             .store
             .clearing_step(
                 year,
                 institution_id,
                 (state.code(), to.code()),
+                record.frozen_at_us,
                 kind,
                 words.as_deref(),
                 Some(ctx.principal.staff_id),

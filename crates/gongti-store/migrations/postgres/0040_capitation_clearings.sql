@@ -44,6 +44,8 @@ CREATE TABLE capitation_clearings (
     community_bears_fen BIGINT NOT NULL,
     balance_fen BIGINT NOT NULL,
     state TEXT NOT NULL CHECK (state IN ('computed', 'confirmed', 'disputed', 'approved', 'paid', 'recovered')),
+    -- the freeze these figures came from: a step names the one its taker saw
+    frozen_at_us BIGINT NOT NULL,
     reason TEXT,
     reply TEXT,
     answered_by_staff_id BIGINT REFERENCES staff(id),

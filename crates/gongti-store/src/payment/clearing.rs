@@ -65,6 +65,8 @@ pub struct ClearingRecord {
     pub community_id: Option<i64>,
     pub community_name: Option<String>,
     pub state: String,
+    /// The freeze the figures came from.
+    pub frozen_at_us: i64,
     /// The institution's reason for a dispute.
     pub reason: Option<String>,
     /// The officer's answer on approving.
@@ -96,7 +98,7 @@ pub enum StepKind {
     Settle,
 }
 
-const ROW_COLUMNS: usize = 30;
+const ROW_COLUMNS: usize = 31;
 
 fn mark(r: &impl RowExt, who: &str, at: &str) -> Result<Option<ClearingMark>> {
     Ok(match (r.opt_text(who)?, r.opt_i64(at)?) {
@@ -142,8 +144,19 @@ impl Store {
             if changed.rows_affected() == 0 {
                 return Ok(FreezeOutcome::Settled);
             }
+            // only what no one has approved: an approval committed meanwhile stays, and
+            // the freeze gives way to it
             sqlx::query("DELETE FROM clearing_members WHERE year = $1").bind(year).execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM capitation_clearings WHERE year = $1").bind(year).execute(&mut *tx).await?;
+            sqlx::query(
+                "DELETE FROM capitation_clearings WHERE year = $1 AND state IN ('computed', 'confirmed', 'disputed')",
+            )
+            .bind(year).execute(&mut *tx).await?;
+            let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM capitation_clearings WHERE year = $1")
+                .bind(year).fetch_one(&mut *tx).await?;
+            if left > 0 {
+                tx.rollback().await?;
+                return Ok(FreezeOutcome::Settled);
+            }
             let per = (crate::bulk::PARAMS_PER_STATEMENT / ROW_COLUMNS).max(1);
             for chunk in rows.chunks(per) {
                 let sql = format!(
@@ -152,7 +165,7 @@ impl Store {
                        prepaid_fen, quality_counts, cost_pharmacy_fen, cost_exam_fen, cost_bureau_fen,
                        cost_grassroots_fen, cost_internet_fen, cost_secondary_fen, cost_tertiary_fen, cost_outside_fen,
                        cost_lines, score_micro, multiplier_micro, adjusted_budget_fen, surplus_fen, retained_fen,
-                       fund_covers_fen, community_bears_fen, balance_fen, state, answered_at_us)
+                       fund_covers_fen, community_bears_fen, balance_fen, frozen_at_us, state, answered_at_us)
                      VALUES {}",
                     crate::row::value_rows(crate::row::numbered(&tx), chunk.len(), ROW_COLUMNS - 2, ", 'computed', NULL")
                 );
@@ -167,7 +180,7 @@ impl Store {
                         .bind(r.cost_by_level_fen[3]).bind(r.cost_by_level_fen[4]).bind(r.cost_lines)
                         .bind(r.score_micro).bind(r.multiplier_micro).bind(r.adjusted_budget_fen)
                         .bind(r.surplus_fen).bind(r.retained_fen).bind(r.fund_covers_fen)
-                        .bind(r.community_bears_fen).bind(r.balance_fen);
+                        .bind(r.community_bears_fen).bind(r.balance_fen).bind(now_us);
                 }
                 q.execute(&mut *tx).await?;
             }
@@ -237,6 +250,7 @@ impl Store {
                     community_id: r.opt_i64("community_id")?,
                     community_name: r.opt_text("community_name")?,
                     state: r.text("state")?,
+                    frozen_at_us: r.i64("frozen_at_us")?,
                     reason: r.opt_text("reason")?,
                     reply: r.opt_text("reply")?,
                     answered: mark(r, "answered_by_name", "answered_at_us")?,
@@ -248,7 +262,7 @@ impl Store {
         })
     }
 
-    /// Moves an institution's clearing from `from` to `to`, writing the step's
+    /// Moves an institution's clearing of the freeze at `frozen_at_us` from `from` to `to`, writing the step's
     /// columns (who took it: `None` for the demo's answers, which no one of the
     /// institution gave), with the audit records, in one transaction; `false`
     /// (nothing written) when its state is no longer `from`.
@@ -258,6 +272,7 @@ impl Store {
         year: i32,
         institution_id: i64,
         (from, to): (&str, &str),
+        frozen_at_us: i64,
         kind: StepKind,
         words: Option<&str>,
         staff_id: Option<i64>,
@@ -273,13 +288,13 @@ impl Store {
         };
         let sql = format!(
             "UPDATE capitation_clearings SET state = $3, {set}
-              WHERE year = $1 AND institution_id = $2 AND state = $7"
+              WHERE year = $1 AND institution_id = $2 AND state = $7 AND frozen_at_us = $8"
         );
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
             let done = sqlx::query(trusted(&sql))
                 .bind(i64::from(year)).bind(institution_id).bind(to).bind(words)
-                .bind(staff_id).bind(now_us).bind(from)
+                .bind(staff_id).bind(now_us).bind(from).bind(frozen_at_us)
                 .execute(&mut *tx).await?;
             if done.rows_affected() == 0 {
                 return Ok(false);
@@ -304,6 +319,7 @@ impl Store {
             let done = sqlx::query(
                 "UPDATE capitation_years SET state = 'closed', closed_at_us = $2, closed_by_staff_id = $3
                   WHERE year = $1 AND state = 'clearing_computed'
+                    AND EXISTS (SELECT 1 FROM capitation_clearings WHERE year = $1)
                     AND NOT EXISTS (SELECT 1 FROM capitation_clearings
                                      WHERE year = $1 AND state NOT IN ('paid', 'recovered'))",
             )

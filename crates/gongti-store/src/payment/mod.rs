@@ -392,7 +392,8 @@ impl Store {
     }
 
     /// Marks a month's scheduled prepayments of the year paid, with the audit record,
-    /// in one transaction; how many were paid now (0 when all were already).
+    /// in one transaction; how many were paid now (0 when all were already, or once the
+    /// year's data are frozen for the clearing).
     pub async fn pay_prepayments(
         &self,
         year: i32,
@@ -405,7 +406,8 @@ impl Store {
             let mut tx = pool.begin().await?;
             let done = sqlx::query(
                 "UPDATE capitation_prepayments SET state = 'paid', paid_at_us = $3, paid_by_staff_id = $4
-                  WHERE year = $1 AND month = $2 AND state = 'scheduled'",
+                  WHERE year = $1 AND month = $2 AND state = 'scheduled'
+                    AND EXISTS (SELECT 1 FROM capitation_years y WHERE y.year = $1 AND y.state = 'budget_approved')",
             )
             .bind(i64::from(year)).bind(i64::from(month)).bind(now_us).bind(staff_id)
             .execute(&mut *tx).await?;

@@ -41,14 +41,14 @@ async fn a_year_is_frozen_cleared_disputed_approved_settled_and_closed() {
             .post(&format!("{base}/approve"), &insurer, json!({}))
             .await;
         assert_eq!(r.status, S::OK, "{}", r.text);
-        let months = u8::from(today.month());
+        // the months due so far but December
+        let months = u8::from(today.month()).min(11);
         for m in 1..=months {
             let r = t
                 .post(&format!("{base}/prepayments/{m}/pay"), &insurer, json!({}))
                 .await;
             assert_eq!(r.status, S::OK, "{}", r.text);
         }
-        let paid = fen(&t.get(&base, &insurer).await.json()["paid_fen"]);
 
         let clearing = format!("{base}/clearing");
         let early = t
@@ -77,10 +77,31 @@ async fn a_year_is_frozen_cleared_disputed_approved_settled_and_closed() {
                 .status,
             S::FORBIDDEN
         );
+        // the prepayments come first: all twelve, and none after the freeze
+        let unpaid = t
+            .post(&format!("{clearing}/freeze"), &insurer, json!({}))
+            .await;
+        assert_eq!(
+            unpaid.json()["code"],
+            json!("prepayments_unpaid"),
+            "{}",
+            unpaid.text
+        );
+        for m in months + 1..=12 {
+            let r = t
+                .post(&format!("{base}/prepayments/{m}/pay"), &insurer, json!({}))
+                .await;
+            assert_eq!(r.status, S::OK, "{}", r.text);
+        }
+        let paid = fen(&t.get(&base, &insurer).await.json()["paid_fen"]);
         let frozen = t
             .post(&format!("{clearing}/freeze"), &insurer, json!({}))
             .await;
         assert_eq!(frozen.status, S::OK, "{}", frozen.text);
+        let late = t
+            .post(&format!("{base}/prepayments/12/pay"), &insurer, json!({}))
+            .await;
+        assert_eq!(late.json()["code"], json!("year_frozen"), "{}", late.text);
         let y = frozen.json();
         assert_eq!(y["state"], json!("clearing_computed"), "{y}");
         let home = y["institutions"]
@@ -155,12 +176,36 @@ async fn a_year_is_frozen_cleared_disputed_approved_settled_and_closed() {
             (&json!(t.home_resident), &json!(24_948), &json!(days))
         );
 
-        // again: the same figures, recounted
+        // B and C trace to the persons frozen behind them
+        let sums = t.store.clearing_member_sums(year).await.unwrap();
+        let (_, shares, costs) = sums.iter().find(|(id, _, _)| *id == t.home).unwrap();
+        assert_eq!(
+            (
+                gongti_core::payment::scheme::budget_of(*shares, days_in_year),
+                *costs
+            ),
+            (budget, 24_948)
+        );
+
+        // again: the same figures, recounted; an answer to the earlier freeze is refused
         let again = t
             .post(&format!("{clearing}/freeze"), &insurer, json!({}))
             .await;
         assert_eq!(again.status, S::OK, "{}", again.text);
         assert_eq!(again.json()["balance_fen"], y["balance_fen"]);
+        let stale = t
+            .post(
+                &format!("{clearing}/institutions/{}/confirm", t.home),
+                &t.token("instadmin").await,
+                json!({"frozen_at_us": home["frozen_at_us"]}),
+            )
+            .await;
+        assert_eq!(
+            stale.json()["code"],
+            json!("clearing_changed_meanwhile"),
+            "{}",
+            stale.text
+        );
 
         let step = |s: &str| format!("{clearing}/institutions/{}/{s}", t.home);
         let admin = t.token("instadmin").await;
@@ -283,6 +328,18 @@ async fn a_year_is_frozen_cleared_disputed_approved_settled_and_closed() {
                 "{action} is audited"
             );
         }
+        let dispute = trail
+            .iter()
+            .find(|e| {
+                e.entry.action == "capitation.clearing.dispute"
+                    && e.entry.outcome == gongti_core::audit::Outcome::Ok
+            })
+            .unwrap();
+        assert_eq!(
+            dispute.entry.reason.as_deref(),
+            Some("漏计一笔门特结算"),
+            "the trail keeps the reason"
+        );
         let freeze = trail
             .iter()
             .find(|e| {
@@ -328,6 +385,13 @@ async fn the_console_walks_an_overspent_year_from_frozen_to_closed() {
     );
     let next = time::Date::from_calendar_date(year + 1, time::Month::January, 2).unwrap();
     t.shift_clock((next - today).whole_days());
+    let insurer = t.token("insurer").await;
+    for m in 1..=12 {
+        let r = t
+            .post(&format!("{base}/prepayments/{m}/pay"), &insurer, json!({}))
+            .await;
+        assert_eq!(r.status, S::OK, "{}", r.text);
+    }
 
     let session = sign_in(&t, "insurer").await;
     let home = page(&t, &session, "/", "zh").await;
@@ -386,17 +450,24 @@ async fn the_console_walks_an_overspent_year_from_frozen_to_closed() {
         "{}",
         mine.text
     );
-    let step = |csrf: &str, step: &str, words: &str| {
+    let frozen_of = |html: &str| {
+        let needle = "name=\"frozen\" value=\"";
+        let at = html.find(needle).expect("the freeze seen") + needle.len();
+        html[at..].split('"').next().unwrap().to_owned()
+    };
+    let step = |page: &str, step: &str, words: &str| {
         format!(
-            "csrf={csrf}&year={year}&institution={}&step={step}&words={words}",
-            t.home
+            "csrf={}&year={year}&institution={}&step={step}&words={words}&frozen={}",
+            csrf_of(page),
+            t.home,
+            frozen_of(page)
         )
     };
     let empty = post_form(
         &t,
         &admin,
         "/payment/clearing/step",
-        &step(&csrf_of(&mine.text), "dispute", ""),
+        &step(&mine.text, "dispute", ""),
     )
     .await;
     assert_eq!(empty.status, S::UNPROCESSABLE_ENTITY, "{}", empty.text);
@@ -405,7 +476,7 @@ async fn the_console_walks_an_overspent_year_from_frozen_to_closed() {
         &admin,
         "/payment/clearing/step",
         &step(
-            &csrf_of(&mine.text),
+            &mine.text,
             "dispute",
             "%E9%99%A2%E5%A4%96%E4%BD%8F%E9%99%A2",
         ),
@@ -422,7 +493,7 @@ async fn the_console_walks_an_overspent_year_from_frozen_to_closed() {
         &t,
         &session,
         "/payment/clearing/step",
-        &step(&csrf_of(&seen.text), "approve", "%E7%BB%B4%E6%8C%81"),
+        &step(&seen.text, "approve", "%E7%BB%B4%E6%8C%81"),
     )
     .await;
     assert_eq!(approved.status, S::SEE_OTHER, "{}", approved.text);
@@ -436,7 +507,7 @@ async fn the_console_walks_an_overspent_year_from_frozen_to_closed() {
         &t,
         &session,
         "/payment/clearing/step",
-        &step(&csrf_of(&now.text), "settle", ""),
+        &step(&now.text, "settle", ""),
     )
     .await;
     assert_eq!(settled.status, S::SEE_OTHER, "{}", settled.text);

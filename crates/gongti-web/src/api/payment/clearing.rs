@@ -64,6 +64,8 @@ pub(super) fn routes() -> Router<AppState> {
 pub(crate) struct StepBody {
     reason: Option<String>,
     reply: Option<String>,
+    /// The freeze the caller saw (`frozen_at_us` of the institution's clearing).
+    frozen_at_us: Option<i64>,
 }
 
 fn by_kind(v: [i64; 3]) -> Value {
@@ -109,6 +111,7 @@ fn institution_view(i: &InstitutionClearing) -> Value {
         "district_code": i.record.district_code,
         "community": i.record.community_id.map(|id| json!({"id": id, "name": i.record.community_name})),
         "state": i.state.code(),
+        "frozen_at_us": i.record.frozen_at_us,
         "inputs": {
             "persons": by_kind(r.persons),
             "person_days": by_kind(r.person_days),
@@ -196,7 +199,7 @@ async fn take_step(
     };
     state
         .app
-        .clearing_step(&ctx, year, id, step, words.as_deref())
+        .clearing_step(&ctx, year, id, step, words.as_deref(), body.frozen_at_us)
         .await?;
     let y = state.app.capitation_clearing(&ctx, year).await?;
     let one = y

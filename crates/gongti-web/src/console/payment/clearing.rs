@@ -325,6 +325,7 @@ fn institution_body(
         (form_tokens(csrf))
         input type="hidden" name="year" value=(year);
         input type="hidden" name="institution" value=(r.institution_id);
+        input type="hidden" name="frozen" value=(i.record.frozen_at_us);
     };
     html! {
         p { a href=(format!("/payment/clearing?year={year}")) { (l.t("← 年度清算", "← Year-end clearing")) } }
@@ -529,6 +530,8 @@ struct StepForm {
     institution: i64,
     step: String,
     words: Option<String>,
+    /// The freeze the page showed.
+    frozen: i64,
 }
 
 async fn step(State(state): State<AppState>, c: Console, Form(f): Form<StepForm>) -> Response {
@@ -540,7 +543,14 @@ async fn step(State(state): State<AppState>, c: Console, Form(f): Form<StepForm>
     };
     match state
         .app
-        .clearing_step(&c.ctx, f.year, f.institution, step, f.words.as_deref())
+        .clearing_step(
+            &c.ctx,
+            f.year,
+            f.institution,
+            step,
+            f.words.as_deref(),
+            Some(f.frozen),
+        )
         .await
     {
         Ok(_) => Redirect::to(&format!(
