@@ -87,6 +87,7 @@ pub use payment::{
     BudgetRecord, CapitationBudget, CapitationYearRecord, ClearingMark, ClearingMember,
     ClearingRecord, ClearingRow, CostFact, CostOrigin, FreezeOutcome, MemberFacts,
     NewBureauSettlement, NewCapitationYear, NewSchemeVersion, SchemeVersionRecord, StepKind,
+    TeamMembers, WorkItem,
 };
 pub use pharmacy::{
     AcceptedDocument, DiagnosisOnFile, ImageInfo, LongStep, MessageRecord, NewImage, NewMessage,

@@ -15,6 +15,7 @@ use crate::{App, AppError, AppResult, Ctx};
 mod capitation;
 mod clearing;
 mod costs;
+mod pool;
 mod quality;
 mod schemes;
 
@@ -26,6 +27,7 @@ pub(crate) fn member_spans(f: &gongti_store::MemberFacts) -> capitation::Spans {
 }
 pub use clearing::{CLEARING_NOTE_MAX_CHARS, ClearingPerson, InstitutionClearing, YearClearing};
 pub use costs::YearCosts;
+pub use pool::{IncentiveMonth, PersonMonth};
 pub use quality::{InstitutionQuality, YearQuality};
 
 pub use schemes::{

@@ -106,11 +106,27 @@ fn validate(pool_fen: i64, people: &[PersonForm]) -> Result<Vec<i128>, Vec<Field
 /// down to the fen, then the fen left over one each to the largest remainders.
 pub fn payouts(pool_fen: i64, people: &[PersonForm]) -> Result<Vec<Payout>, Vec<FieldProblem>> {
     let shares = validate(pool_fen, people)?;
-    let total: i128 = shares.iter().sum();
+    let pay = share_exact(pool_fen, &shares);
+    Ok(people
+        .iter()
+        .zip(pay)
+        .map(|(p, pay_fen)| Payout {
+            id: p.id.clone(),
+            pay_fen,
+        })
+        .collect())
+}
+
+/// `pool_fen` shared by `weights` (each `≥ 0`): `pool × wᵢ ÷ Σ w` rounded down, then the
+/// fen left over one each to the largest remainders (between equal ones, the one
+/// listed first), so that the shares sum exactly to the pool; all 0 when every weight
+/// is.
+pub fn share_exact(pool_fen: i64, weights: &[i128]) -> Vec<i64> {
+    let total: i128 = weights.iter().sum();
     let pool = i128::from(pool_fen);
-    let mut pay: Vec<i128> = Vec::with_capacity(shares.len());
-    let mut remainders: Vec<(i128, usize)> = Vec::with_capacity(shares.len());
-    for (i, s) in shares.iter().enumerate() {
+    let mut pay: Vec<i128> = Vec::with_capacity(weights.len());
+    let mut remainders: Vec<(i128, usize)> = Vec::with_capacity(weights.len());
+    for (i, s) in weights.iter().enumerate() {
         if total == 0 {
             pay.push(0);
             continue;
@@ -120,19 +136,15 @@ pub fn payouts(pool_fen: i64, people: &[PersonForm]) -> Result<Vec<Payout>, Vec<
         remainders.push((exact % total, i));
     }
     let left = pool - pay.iter().sum::<i128>();
-    // the largest remainders first; between equal ones, the person listed first
     remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    for (_, i) in remainders.iter().take(usize::try_from(left).unwrap_or(0)) {
-        pay[*i] += 1;
+    if total > 0 {
+        for (_, i) in remainders.iter().take(usize::try_from(left).unwrap_or(0)) {
+            pay[*i] += 1;
+        }
     }
-    Ok(people
-        .iter()
-        .zip(pay)
-        .map(|(p, fen)| Payout {
-            id: p.id.clone(),
-            pay_fen: i64::try_from(fen).unwrap_or(i64::MAX),
-        })
-        .collect())
+    pay.into_iter()
+        .map(|fen| i64::try_from(fen).unwrap_or(i64::MAX))
+        .collect()
 }
 
 #[cfg(test)]

@@ -42,5 +42,6 @@ pub mod clearing;
 pub mod costs;
 pub mod incentive;
 pub mod membership;
+pub mod pool;
 pub mod quality;
 pub mod scheme;

@@ -5,10 +5,12 @@
 use gongti_core::audit::AuditEntry;
 
 mod clearing;
+mod pool;
 
 pub use clearing::{
     ClearingMark, ClearingMember, ClearingRecord, ClearingRow, FreezeOutcome, StepKind,
 };
+pub use pool::{TeamMembers, WorkItem};
 
 use crate::outbox::stage_audit;
 use crate::row::{RowExt, trusted};

@@ -49,6 +49,8 @@ const BUDGET: MenuItem = ("/payment/budget", "预算与预拨", "Budget");
 const COSTS: MenuItem = ("/payment/costs", "费用与预测", "Costs");
 const QUALITY: MenuItem = ("/payment/quality", "质量考核", "Quality");
 const CLEARING: MenuItem = ("/payment/clearing", "年度清算", "Clearing");
+const INCENTIVES: MenuItem = ("/payment/incentive-month", "绩效分配", "Incentive pool");
+const MY_WORK: MenuItem = ("/my-work", "我的绩效", "My work and pay");
 
 /// The family-doctor team's roles (家庭医生团队), who share the workstation.
 fn in_team(role: Role) -> bool {
@@ -72,6 +74,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             MY_PRESCRIPTIONS,
             SCHEDULES,
             DASHBOARD,
+            MY_WORK,
         ],
         Role::Nurse | Role::PublicHealthDoctor | Role::HealthManager => &[
             WORKSTATION,
@@ -81,6 +84,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             CONSULTATIONS,
             SCHEDULES,
             DASHBOARD,
+            MY_WORK,
         ],
         Role::Specialist => &[
             REFERRALS,
@@ -91,6 +95,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             RESIDENTS,
             ONLINE_CLINIC,
             MY_PRESCRIPTIONS,
+            MY_WORK,
         ],
         Role::InstitutionAdmin => &[
             SCHEDULES,
@@ -107,6 +112,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             COSTS,
             QUALITY,
             CLEARING,
+            INCENTIVES,
         ],
         Role::DistrictOfficer => &[
             DASHBOARD, RESIDENTS, SCHEMES, BUDGET, COSTS, QUALITY, CLEARING, PAYMENT,
@@ -135,8 +141,8 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             PAYMENT,
         ],
         Role::CityAdmin => &[ACCOUNTS],
-        Role::Pharmacist => &[REVIEW, PHARMACY, DRUG_RULES],
-        Role::ExamReader => &[READING, EXAM_ORDERS, LAB_MESSAGES],
+        Role::Pharmacist => &[REVIEW, PHARMACY, DRUG_RULES, MY_WORK],
+        Role::ExamReader => &[READING, EXAM_ORDERS, LAB_MESSAGES, MY_WORK],
     }
 }
 
@@ -329,8 +335,8 @@ fn role_card(l: Lang, role: Role) -> Markup {
             "Take referrals from the clinics (accept, arrival, visit, refer back) and answer consultations.",
         ),
         Role::InstitutionAdmin => (
-            "发布和调整本机构的排班与号源（其中一部分预留给家庭医生），从本机构已有的名单（CSV 或 Excel）批量导入居民，查看本机构的慢病管理看板；查看本机构按人头付费的年度预算、费用与预计结余率、质量考核，在“年度清算”确认清算结果或提出异议。",
-            "Publish and change your institution's schedules and slots (a share held back for family doctors); bring residents in from your own list (CSV or Excel); see its chronic-care dashboard; see its capitation budget, costs and forecast, quality terms, and confirm or dispute its year-end clearing.",
+            "发布和调整本机构的排班与号源（其中一部分预留给家庭医生），从本机构已有的名单（CSV 或 Excel）批量导入居民，查看本机构的慢病管理看板；查看本机构按人头付费的年度预算、费用与预计结余率、质量考核，在“年度清算”确认清算结果或提出异议；在“绩效分配”查看本月激励资金池与每人的工作量和预计绩效。",
+            "Publish and change your institution's schedules and slots (a share held back for family doctors); bring residents in from your own list (CSV or Excel); see its chronic-care dashboard; see its capitation budget, costs and forecast, quality terms, confirm or dispute its year-end clearing, and see the month's incentive pool with each person's work and expected pay (Incentive pool).",
         ),
         Role::DistrictOfficer | Role::CityOfficer => (
             "在看板查看辖区的慢病管理、转诊和预约指标，逐级下钻到机构；查看医保部门设定的付费方案、辖区各机构的年度预算与月预拨、医保基金支出与预计结余率、质量考核得分与年度清算结果；在“付费测算”试算按人头付费方案。",

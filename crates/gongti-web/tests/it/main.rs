@@ -44,6 +44,7 @@ mod patients;
 mod payment_budget;
 mod payment_clearing;
 mod payment_costs;
+mod payment_pool;
 mod payment_schemes;
 mod payment_simulate;
 mod pharmacy;

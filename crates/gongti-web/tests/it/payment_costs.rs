@@ -11,7 +11,6 @@ use axum::http::{Request, StatusCode as S, header};
 use serde_json::json;
 
 use crate::payment_budget::{contracted_and_enrolled, joined};
-use crate::payment_schemes::demo_params;
 use crate::support::{Reply, TestApp};
 
 pub(crate) async fn upload(t: &TestApp, token: &str, query: &str, body: &str) -> Reply {
@@ -30,16 +29,7 @@ pub(crate) const HEADER: &str =
 
 /// A scheme in force, the home resident contracted and enrolled and insured as PSN1.
 pub(crate) async fn member(t: &TestApp) -> time::Date {
-    let year = t.app.today().year();
-    let insurer = t.token("insurer").await;
-    let r = t
-        .post(
-            "/api/v1/payment/schemes",
-            &insurer,
-            json!({"effective_from": format!("{year}-01-01"), "note": "演示方案", "params": demo_params()}),
-        )
-        .await;
-    assert_eq!(r.status, S::CREATED, "{}", r.text);
+    crate::payment_schemes::demo_scheme_in_force(t).await;
     let (on, _) = joined(t);
     contracted_and_enrolled(t, on).await;
     t.store

@@ -12,6 +12,21 @@ use serde_json::{Map, Value, json};
 
 use crate::support::{TestApp, urlencode};
 
+/// The demonstration scheme saved by the insurance officer, in force from this year's
+/// first day.
+pub(crate) async fn demo_scheme_in_force(t: &crate::support::TestApp) {
+    let year = t.app.today().year();
+    let insurer = t.token("insurer").await;
+    let r = t
+        .post(
+            "/api/v1/payment/schemes",
+            &insurer,
+            serde_json::json!({"effective_from": format!("{year}-01-01"), "note": "演示方案", "params": demo_params()}),
+        )
+        .await;
+    assert_eq!(r.status, axum::http::StatusCode::CREATED, "{}", r.text);
+}
+
 /// The demonstration scheme as the API's `params`: each name to its number.
 pub(crate) fn demo_params() -> Map<String, Value> {
     let mut out = Map::new();

@@ -28,6 +28,7 @@ use crate::extract::ApiJson;
 use crate::{AppState, views};
 
 mod clearing;
+mod pool;
 
 /// A year of a large institution's members (up to `capitation::MEMBERS_MAX`, about
 /// 40 bytes each) is larger than the API's usual limit on a body.
@@ -55,6 +56,7 @@ pub(crate) fn routes() -> Router<AppState> {
                     get(budget_members),
                 )
                 .merge(clearing::routes())
+                .merge(pool::routes())
                 .route(
                     "/capitation/settlements/import",
                     post(import_settlements).layer(axum::extract::DefaultBodyLimit::max(

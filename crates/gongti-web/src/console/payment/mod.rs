@@ -22,6 +22,7 @@ use crate::AppState;
 mod budget;
 mod clearing;
 mod costs;
+mod pool;
 mod quality;
 mod schemes;
 
@@ -33,6 +34,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(costs::routes())
         .merge(quality::routes())
         .merge(clearing::routes())
+        .merge(pool::routes())
         .route(
             "/payment/simulate",
             get(|S(s): S<AppState>, c: Console| show(s, c, WhatIf::Capitation)).post(

@@ -1,0 +1,289 @@
+//! An institution's incentive pool of a month, counted from the records (issue 17
+//! points 6–7, `core::payment::pool`): the contract fees signed there that month with
+//! the team's share into the pool (the other sources are entered when the month is
+//! settled); each person of a post with their work items — follow-ups, contracts,
+//! referrals, online repeat visits, prescription reviews, exam reports — the standard
+//! units by the scheme version in force on the month's first day, their post
+//! coefficient, their team's quality factor (the share of its contracted chronic
+//! patients whose next follow-up is not overdue at the month's end, or today for the
+//! month under way, through the scheme's bands) and the pay that share gives, summing
+//! exactly to the pool. The institution's administrator and the overseeing officers
+//! read an institution's month; each member of staff reads their own, with the work
+//! behind it.
+
+use std::collections::BTreeMap;
+
+use gongti_core::audit::Outcome;
+use gongti_core::payment::pool::{
+    FundSource, Worker, payouts, quality_factor, team_share_fen, units,
+};
+use gongti_core::payment::scheme::WorkKind;
+use gongti_core::problem::Problem;
+use gongti_core::role::Role;
+use gongti_store::{StaffFilter, WorkItem};
+use time::{Date, Month};
+
+use super::may_simulate;
+use crate::{App, AppError, AppResult, Ctx, DISPLAY_OFFSET};
+
+/// A person's month.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonMonth {
+    pub staff_id: i64,
+    pub name: String,
+    pub role: Role,
+    pub team: Option<String>,
+    /// Work items by [`WorkKind::ALL`].
+    pub counts: [i64; 8],
+    /// Units, post coefficient and quality factor in ten-thousandths.
+    pub units: i128,
+    pub post: i128,
+    pub quality: i128,
+    /// The team's measure behind the quality factor, in millionths.
+    pub quality_rate: Option<i128>,
+    pub pay_fen: i64,
+}
+
+/// An institution's month, counted from the records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncentiveMonth {
+    pub institution_id: i64,
+    pub institution_name: String,
+    pub year: i32,
+    pub month: u8,
+    pub first: Date,
+    pub last: Date,
+    pub scheme_version: i64,
+    /// Contracts signed there that month and their fees.
+    pub contracts: usize,
+    pub fees_fen: i64,
+    pub team_share: i128,
+    pub sources: Vec<(FundSource, i64)>,
+    pub pool_fen: i64,
+    pub people: Vec<PersonMonth>,
+}
+
+fn month_bounds(year: i32, month: u8) -> AppResult<(Date, Date)> {
+    let bad = || {
+        AppError::invalid(
+            "month",
+            Problem::OutOfRange {
+                min: "1",
+                max: "12",
+            },
+        )
+    };
+    if !super::YEARS.contains(&year) {
+        return Err(AppError::invalid(
+            "year",
+            Problem::OutOfRange {
+                min: "2000",
+                max: "2100",
+            },
+        ));
+    }
+    let m = Month::try_from(month).map_err(|_| bad())?;
+    let first = Date::from_calendar_date(year, m, 1).map_err(|_| bad())?;
+    let last = Date::from_calendar_date(year, m, m.length(year)).map_err(|_| bad())?;
+    Ok((first, last))
+}
+
+fn start_us(day: Date) -> i64 {
+    crate::unix_us(
+        day.with_time(time::Time::MIDNIGHT)
+            .assume_offset(DISPLAY_OFFSET),
+    )
+}
+
+impl App {
+    /// An institution's month with the work items behind it (nothing checked here).
+    async fn count_month(
+        &self,
+        institution_id: i64,
+        year: i32,
+        month: u8,
+    ) -> AppResult<(IncentiveMonth, Vec<WorkItem>)> {
+        let (first, last) = month_bounds(year, month)?;
+        let version = self
+            .scheme_on(first)
+            .await?
+            .ok_or(AppError::Conflict("no_payment_scheme"))?;
+        let scheme = &version.scheme;
+        let window = (start_us(first), start_us(last.next_day().unwrap_or(last)));
+        let institution = self.store.institution(institution_id).await?;
+        let items = self
+            .store
+            .work_items(institution_id, (first, last), window)
+            .await?;
+        let fees = self.store.contract_fees(institution_id, window).await?;
+        let fees_fen: i64 = fees.iter().map(|(_, f)| f).sum();
+        let team_fen = team_share_fen(fees_fen, scheme.team_share);
+        // each team's measure: its contracted chronic patients not overdue at the
+        // month's end (today, for the month under way)
+        let on = last.min(self.today());
+        let mut due: BTreeMap<i64, (i128, i128)> = BTreeMap::new();
+        for (team, next) in self.store.team_followups_due(institution_id).await? {
+            let d = due.entry(team).or_default();
+            d.1 += 1;
+            if next.is_none_or(|n| n >= on) {
+                d.0 += 1;
+            }
+        }
+        let teams = self.store.team_members(institution_id).await?;
+        let mut staff = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .staff(
+                    &StaffFilter {
+                        institution_ids: vec![institution_id],
+                        ..StaffFilter::default()
+                    },
+                    after,
+                    gongti_store::PAGE_SIZE_MAX,
+                )
+                .await?;
+            staff.extend(page.items);
+            match page.next_after {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        let mut people = Vec::new();
+        for s in staff {
+            let Some(post) = scheme.post_coefficient(s.role) else {
+                continue;
+            };
+            let mut counts = [0i64; 8];
+            for item in items.iter().filter(|i| i.staff_id == s.id) {
+                if let Some(k) = WorkKind::parse(item.kind) {
+                    counts[k.index()] += 1;
+                }
+            }
+            let team = teams.iter().find(|t| t.staff_ids.contains(&s.id));
+            let quality_rate = team
+                .and_then(|t| due.get(&t.team_id))
+                .filter(|(_, n)| *n > 0)
+                .map(|(ok, n)| gongti_core::decimal::div_half_up(ok * 1_000_000, *n));
+            people.push(PersonMonth {
+                staff_id: s.id,
+                name: s.name,
+                role: s.role,
+                team: team.map(|t| t.name.clone()),
+                counts,
+                units: units(scheme, &counts),
+                post,
+                quality: quality_factor(scheme, quality_rate),
+                quality_rate,
+                pay_fen: 0,
+            });
+        }
+        let pool_fen = team_fen;
+        let workers: Vec<Worker> = people
+            .iter()
+            .map(|p| Worker {
+                units: p.units,
+                post: p.post,
+                quality: p.quality,
+            })
+            .collect();
+        for (p, pay) in people.iter_mut().zip(payouts(pool_fen, &workers)) {
+            p.pay_fen = pay;
+        }
+        Ok((
+            IncentiveMonth {
+                institution_id,
+                institution_name: institution.name,
+                year,
+                month,
+                first,
+                last,
+                scheme_version: version.record.id,
+                contracts: fees.len(),
+                fees_fen,
+                team_share: scheme.team_share,
+                sources: vec![(FundSource::ContractFeeTeam, team_fen)],
+                pool_fen,
+                people,
+            },
+            items,
+        ))
+    }
+
+    /// Whether the viewer oversees an institution's pool: its administrator, or an
+    /// officer who may see its figures.
+    async fn oversees_pool(&self, ctx: &Ctx, institution_id: i64) -> AppResult<bool> {
+        Ok(may_simulate(ctx.principal.role)
+            && (ctx.principal.role != Role::InstitutionAdmin
+                || ctx.principal.institution_id == Some(institution_id))
+            && self.may_see_institution(ctx, institution_id).await?)
+    }
+
+    /// An institution's month (its administrator, the officers who may see it; 409
+    /// `no_payment_scheme`).
+    pub async fn incentive_month(
+        &self,
+        ctx: &Ctx,
+        institution_id: i64,
+        year: i32,
+        month: u8,
+    ) -> AppResult<IncentiveMonth> {
+        if !self.oversees_pool(ctx, institution_id).await? {
+            let mut entry =
+                self.registry_entry(ctx, "incentive.month.read", "IncentiveMonth", Outcome::Ok);
+            entry.resource_id = Some(format!("{institution_id}:{year}-{month:02}"));
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        }
+        Ok(self.count_month(institution_id, year, month).await?.0)
+    }
+
+    /// A person's month and the work behind it: their own (anyone of a post at an
+    /// institution), or anyone's for those who oversee the institution's pool. The
+    /// items name records, never patients; audited as `incentive.work.list`.
+    pub async fn incentive_work(
+        &self,
+        ctx: &Ctx,
+        staff_id: Option<i64>,
+        year: i32,
+        month: u8,
+    ) -> AppResult<(IncentiveMonth, PersonMonth, Vec<WorkItem>)> {
+        let mut entry =
+            self.registry_entry(ctx, "incentive.work.list", "IncentiveMonth", Outcome::Ok);
+        let own = staff_id.is_none_or(|s| s == ctx.principal.staff_id);
+        let staff_id = staff_id.unwrap_or(ctx.principal.staff_id);
+        entry.resource_id = Some(format!("{staff_id}:{year}-{month:02}"));
+        let institution_id = if own {
+            ctx.principal.institution_id
+        } else {
+            match self.store.staff_member(staff_id).await {
+                Ok(s) => s.institution_id,
+                Err(gongti_store::StoreError::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let Some(institution_id) = institution_id else {
+            return Err(self.refuse(entry, AppError::NotFound).await);
+        };
+        if !own && !self.oversees_pool(ctx, institution_id).await? {
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        }
+        let (month_figures, items) = self.count_month(institution_id, year, month).await?;
+        let Some(person) = month_figures
+            .people
+            .iter()
+            .find(|p| p.staff_id == staff_id)
+            .cloned()
+        else {
+            // not of a post that earns from the pool
+            return Err(self.refuse(entry, AppError::NotFound).await);
+        };
+        let mine: Vec<WorkItem> = items
+            .into_iter()
+            .filter(|i| i.staff_id == staff_id)
+            .collect();
+        entry.detail = Some(format!("{} items", mine.len()));
+        self.audit.record(vec![entry]).await?;
+        Ok((month_figures, person, mine))
+    }
+}
