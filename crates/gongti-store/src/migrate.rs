@@ -251,6 +251,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0040_capitation_clearings.sql"),
         postgres: include_str!("../migrations/postgres/0040_capitation_clearings.sql"),
     },
+    Migration {
+        version: 41,
+        name: "work_item_indexes",
+        sqlite: include_str!("../migrations/sqlite/0041_work_item_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0041_work_item_indexes.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

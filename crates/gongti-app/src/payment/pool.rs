@@ -7,15 +7,16 @@
 //! coefficient, their team's quality factor (the share of its contracted chronic
 //! patients whose next follow-up is not overdue at the month's end, or today for the
 //! month under way, through the scheme's bands) and the pay that share gives, summing
-//! exactly to the pool. The institution's administrator and the overseeing officers
-//! read an institution's month; each member of staff reads their own, with the work
-//! behind it.
+//! exactly to the pool — each team's share of its own contracts' fees among that
+//! team's members, the rest among everyone. The institution's administrator and the
+//! health commissions' officers read an institution's month (audited, naming the
+//! staff); each member of staff reads their own, with the work behind it.
 
 use std::collections::BTreeMap;
 
 use gongti_core::audit::Outcome;
 use gongti_core::payment::pool::{
-    FundSource, Worker, payouts, quality_factor, team_share_fen, units,
+    FundSource, Worker, month_payouts, quality_factor, team_share_fen, units,
 };
 use gongti_core::payment::scheme::WorkKind;
 use gongti_core::problem::Problem;
@@ -23,7 +24,6 @@ use gongti_core::role::Role;
 use gongti_store::{StaffFilter, WorkItem};
 use time::{Date, Month};
 
-use super::may_simulate;
 use crate::{App, AppError, AppResult, Ctx, DISPLAY_OFFSET};
 
 /// A person's month.
@@ -60,6 +60,9 @@ pub struct IncentiveMonth {
     pub team_share: i128,
     pub sources: Vec<(FundSource, i64)>,
     pub pool_fen: i64,
+    /// The fen no one could be given: a team's fees when nobody of the team has work,
+    /// or the rest of the pool when nobody has any.
+    pub undistributed_fen: i64,
     pub people: Vec<PersonMonth>,
 }
 
@@ -102,6 +105,7 @@ impl App {
         institution_id: i64,
         year: i32,
         month: u8,
+        entered: &[(FundSource, i64)],
     ) -> AppResult<(IncentiveMonth, Vec<WorkItem>)> {
         let (first, last) = month_bounds(year, month)?;
         let version = self
@@ -117,15 +121,25 @@ impl App {
             .await?;
         let fees = self.store.contract_fees(institution_id, window).await?;
         let fees_fen: i64 = fees.iter().map(|(_, f)| f).sum();
-        let team_fen = team_share_fen(fees_fen, scheme.team_share);
-        // each team's measure: its contracted chronic patients not overdue at the
-        // month's end (today, for the month under way)
+        // each team's share of its own contracts' fees, rounded once a team
+        let mut by_team: BTreeMap<i64, i64> = BTreeMap::new();
+        for (team, fen) in &fees {
+            *by_team.entry(*team).or_default() += fen;
+        }
+        let team_pools: Vec<(i64, i64)> = by_team
+            .into_iter()
+            .map(|(team, fen)| (team, team_share_fen(fen, scheme.team_share)))
+            .collect();
+        let team_fen: i64 = team_pools.iter().map(|(_, f)| f).sum();
+        // each team's measure: its contracted patients under chronic care not overdue
+        // at the month's end (today, for the month under way: the records as they
+        // stand, not as they stood)
         let on = last.min(self.today());
         let mut due: BTreeMap<i64, (i128, i128)> = BTreeMap::new();
-        for (team, next) in self.store.team_followups_due(institution_id).await? {
+        for (team, _, next) in self.store.team_followups_due(institution_id).await? {
             let d = due.entry(team).or_default();
             d.1 += 1;
-            if next.is_none_or(|n| n >= on) {
+            if next >= on {
                 d.0 += 1;
             }
         }
@@ -149,6 +163,17 @@ impl App {
                 Some(n) => after = Some(n),
                 None => break,
             }
+        }
+        // and whoever did work here that month and has moved on since
+        let mut gone: Vec<i64> = items
+            .iter()
+            .map(|i| i.staff_id)
+            .filter(|id| staff.iter().all(|s| s.id != *id))
+            .collect();
+        gone.sort_unstable();
+        gone.dedup();
+        for id in gone {
+            staff.push(self.store.staff_member(id).await?);
         }
         let mut people = Vec::new();
         for s in staff {
@@ -179,16 +204,28 @@ impl App {
                 pay_fen: 0,
             });
         }
-        let pool_fen = team_fen;
-        let workers: Vec<Worker> = people
+        let mut sources = vec![(FundSource::ContractFeeTeam, team_fen)];
+        sources.extend(entered.iter().copied());
+        let pool_fen: i64 = sources.iter().map(|(_, f)| f).sum();
+        let workers: Vec<(Option<i64>, Worker)> = people
             .iter()
-            .map(|p| Worker {
-                units: p.units,
-                post: p.post,
-                quality: p.quality,
+            .map(|p| {
+                let team = teams
+                    .iter()
+                    .find(|t| t.staff_ids.contains(&p.staff_id))
+                    .map(|t| t.team_id);
+                (
+                    team,
+                    Worker {
+                        units: p.units,
+                        post: p.post,
+                        quality: p.quality,
+                    },
+                )
             })
             .collect();
-        for (p, pay) in people.iter_mut().zip(payouts(pool_fen, &workers)) {
+        let (pays, undistributed_fen) = month_payouts(&team_pools, pool_fen - team_fen, &workers);
+        for (p, pay) in people.iter_mut().zip(pays) {
             p.pay_fen = pay;
         }
         Ok((
@@ -203,8 +240,9 @@ impl App {
                 contracts: fees.len(),
                 fees_fen,
                 team_share: scheme.team_share,
-                sources: vec![(FundSource::ContractFeeTeam, team_fen)],
+                sources,
                 pool_fen,
+                undistributed_fen,
                 people,
             },
             items,
@@ -214,10 +252,14 @@ impl App {
     /// Whether the viewer oversees an institution's pool: its administrator, or an
     /// officer who may see its figures.
     async fn oversees_pool(&self, ctx: &Ctx, institution_id: i64) -> AppResult<bool> {
-        Ok(may_simulate(ctx.principal.role)
-            && (ctx.principal.role != Role::InstitutionAdmin
-                || ctx.principal.institution_id == Some(institution_id))
-            && self.may_see_institution(ctx, institution_id).await?)
+        let allowed = match ctx.principal.role {
+            Role::InstitutionAdmin => ctx.principal.institution_id == Some(institution_id),
+            // the health commissions, whose committee approves the month; the insurer
+            // pays the institution, not its staff
+            Role::DistrictOfficer | Role::CityOfficer => true,
+            _ => false,
+        };
+        Ok(allowed && self.may_see_institution(ctx, institution_id).await?)
     }
 
     /// An institution's month (its administrator, the officers who may see it; 409
@@ -235,7 +277,17 @@ impl App {
             entry.resource_id = Some(format!("{institution_id}:{year}-{month:02}"));
             return Err(self.refuse(entry, AppError::Forbidden).await);
         }
-        Ok(self.count_month(institution_id, year, month).await?.0)
+        let m = self.count_month(institution_id, year, month, &[]).await?.0;
+        // named staff's pay: each read recorded
+        let mut entry =
+            self.registry_entry(ctx, "incentive.month.read", "IncentiveMonth", Outcome::Ok);
+        entry.resource_id = Some(format!("{institution_id}:{year}-{month:02}"));
+        entry.detail = Some(format!(
+            "staff={}",
+            gongti_core::coverage::encode_ids(m.people.iter().map(|p| p.staff_id))
+        ));
+        self.audit.record(vec![entry]).await?;
+        Ok(m)
     }
 
     /// A person's month and the work behind it: their own (anyone of a post at an
@@ -268,7 +320,7 @@ impl App {
         if !own && !self.oversees_pool(ctx, institution_id).await? {
             return Err(self.refuse(entry, AppError::Forbidden).await);
         }
-        let (month_figures, items) = self.count_month(institution_id, year, month).await?;
+        let (month_figures, items) = self.count_month(institution_id, year, month, &[]).await?;
         let Some(person) = month_figures
             .people
             .iter()

@@ -122,6 +122,7 @@ pub fn payouts(pool_fen: i64, people: &[PersonForm]) -> Result<Vec<Payout>, Vec<
 /// listed first), so that the shares sum exactly to the pool; all 0 when every weight
 /// is.
 pub fn share_exact(pool_fen: i64, weights: &[i128]) -> Vec<i64> {
+    debug_assert!(pool_fen >= 0 && weights.iter().all(|w| *w >= 0));
     let total: i128 = weights.iter().sum();
     let pool = i128::from(pool_fen);
     let mut pay: Vec<i128> = Vec::with_capacity(weights.len());

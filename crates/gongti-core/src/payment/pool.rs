@@ -66,8 +66,9 @@ pub fn units(scheme: &Scheme, counts: &[i64; 8]) -> i128 {
         .sum()
 }
 
-/// The quality factor of a measure in millionths (0 to 1): the scheme's multiplier for
-/// the score `100 × rate`, in ten-thousandths; 1 with nothing measured.
+/// The quality factor of a measure `rate` given in millionths (0 to 1): the scheme's
+/// multiplier for the score `100 × rate`, rounded half up to ten-thousandths (the
+/// places of units and posts); 1 with nothing measured.
 pub fn quality_factor(scheme: &Scheme, rate: Option<i128>) -> i128 {
     rate.map_or(10_000, |r| {
         div_half_up(scheme.multiplier(r.clamp(0, UNIT) * 100), 100)
@@ -91,6 +92,39 @@ pub fn payouts(pool_fen: i64, workers: &[Worker]) -> Vec<i64> {
         .map(|w| w.units.max(0) * w.post.max(0) * w.quality.max(0))
         .collect();
     share_exact(pool_fen, &weights)
+}
+
+/// The month's payouts (DOMAIN.md §6: the contract fee's share goes to the team that
+/// holds the contracts): each team's pool among that team's members, the rest of the
+/// pool among everyone, each by `units × post × quality` and exact to the fen. The
+/// pays in the order of `workers` (each with their team, if any), and the fen no one
+/// could be given — a pool whose people have no work.
+pub fn month_payouts(
+    team_pools: &[(i64, i64)],
+    other_fen: i64,
+    workers: &[(Option<i64>, Worker)],
+) -> (Vec<i64>, i64) {
+    let weight = |w: &Worker| w.units.max(0) * w.post.max(0) * w.quality.max(0);
+    let mut pay = vec![0i64; workers.len()];
+    let mut undistributed = 0;
+    let pools = team_pools
+        .iter()
+        .map(|(team, fen)| (Some(*team), *fen))
+        .chain(std::iter::once((None, other_fen)));
+    for (team, fen) in pools {
+        let members: Vec<usize> = (0..workers.len())
+            .filter(|i| team.is_none() || workers[*i].0 == team)
+            .collect();
+        let weights: Vec<i128> = members.iter().map(|i| weight(&workers[*i].1)).collect();
+        if weights.iter().all(|w| *w == 0) {
+            undistributed += fen;
+            continue;
+        }
+        for (i, p) in members.iter().zip(share_exact(fen, &weights)) {
+            pay[*i] += p;
+        }
+    }
+    (pay, undistributed)
 }
 
 #[cfg(test)]
@@ -155,5 +189,30 @@ mod tests {
         );
         assert_eq!(pay, vec![7_738, 2_262]);
         assert_eq!(payouts(10_000, &[]), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn a_teams_fees_go_to_the_team_and_the_rest_to_everyone() {
+        let w = |units: i128| Worker {
+            units,
+            post: 10_000,
+            quality: 10_000,
+        };
+        // team 1's 1,000 fen between its two members 3:1; team 2's 500 fen to its only
+        // member; the other 900 fen among all four (3:1:2:3); team 3's 70 fen to no
+        // one (nobody of it has work)
+        let (pay, left) = month_payouts(
+            &[(1, 1_000), (2, 500), (3, 70)],
+            900,
+            &[
+                (Some(1), w(30_000)),
+                (Some(1), w(10_000)),
+                (Some(2), w(20_000)),
+                (None, w(30_000)),
+            ],
+        );
+        assert_eq!(pay, vec![750 + 300, 250 + 100, 500 + 200, 300]);
+        assert_eq!(left, 70);
+        assert_eq!(pay.iter().sum::<i64>() + left, 1_000 + 500 + 70 + 900);
     }
 }

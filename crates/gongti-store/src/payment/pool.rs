@@ -29,8 +29,11 @@ pub struct TeamMembers {
 }
 
 impl Store {
-    /// The work done by `institution_id`'s staff with a day in `[first, last]` or a
-    /// moment in `[from_us, to_us)`, by record.
+    /// The work done at `institution_id` with a day in `[first, last]` or a moment in
+    /// `[from_us, to_us)`, by record: where the record names its institution
+    /// (follow-ups, contracts, referrals, online visits) by that, so that a member of
+    /// staff who moves on leaves their work where it was done; a prescription review
+    /// and an exam report's signature by the signer's institution.
     pub async fn work_items(
         &self,
         institution_id: i64,
@@ -42,20 +45,18 @@ impl Store {
             (
                 "contract_signed",
                 "SELECT c.signed_by_staff_id AS staff_id, c.id, c.signed_at_us AS at_us FROM contracts c
-                   JOIN staff s ON s.id = c.signed_by_staff_id
-                  WHERE s.institution_id = $1 AND c.signed_at_us >= $2 AND c.signed_at_us < $3",
+                  WHERE c.institution_id = $1 AND c.signed_at_us >= $2 AND c.signed_at_us < $3",
             ),
             (
                 "referral_sent",
                 "SELECT r.from_staff_id AS staff_id, r.id, r.created_at_us AS at_us FROM referrals r
-                   JOIN staff s ON s.id = r.from_staff_id
-                  WHERE s.institution_id = $1 AND r.created_at_us >= $2 AND r.created_at_us < $3",
+                  WHERE r.from_institution_id = $1 AND r.created_at_us >= $2 AND r.created_at_us < $3",
             ),
             (
                 "online_visit",
                 "SELECT v.doctor_staff_id AS staff_id, v.id, v.ended_at_us AS at_us FROM online_visits v
-                   JOIN staff s ON s.id = v.doctor_staff_id
-                  WHERE s.institution_id = $1 AND v.status IN ('prescribed', 'to_clinic')
+                  WHERE v.institution_id = $1 AND v.doctor_staff_id IS NOT NULL
+                    AND v.status IN ('prescribed', 'to_clinic')
                     AND v.ended_at_us >= $2 AND v.ended_at_us < $3",
             ),
             (
@@ -76,8 +77,7 @@ impl Store {
             let mut out = Vec::new();
             let followups = sqlx::query(
                 "SELECT f.staff_id, f.id, f.disease, f.visit_on FROM followups f
-                   JOIN staff s ON s.id = f.staff_id
-                  WHERE s.institution_id = $1 AND f.visit_on >= $2 AND f.visit_on <= $3
+                  WHERE f.institution_id = $1 AND f.visit_on >= $2 AND f.visit_on <= $3
                   ORDER BY f.id",
             )
             .bind(institution_id).bind(first).bind(last).fetch_all(pool).await?;
@@ -112,8 +112,8 @@ impl Store {
         })
     }
 
-    /// The fees of the contracts signed at an institution in `[from_us, to_us)`: (contract
-    /// id, Σ of its payers' shares in fen).
+    /// The fees of the contracts signed at an institution in `[from_us, to_us)`, a
+    /// contract at a time: (its team, Σ of its payers' shares in fen).
     pub async fn contract_fees(
         &self,
         institution_id: i64,
@@ -121,14 +121,14 @@ impl Store {
     ) -> Result<Vec<(i64, i64)>> {
         on_read!(self, pool => {
             let rows = sqlx::query(
-                "SELECT id, insurance_fen, public_health_fen, resident_fen FROM contracts
+                "SELECT team_id, insurance_fen, public_health_fen, resident_fen FROM contracts
                   WHERE institution_id = $1 AND signed_at_us >= $2 AND signed_at_us < $3 ORDER BY id",
             )
             .bind(institution_id).bind(from_us).bind(to_us).fetch_all(pool).await?;
             rows.iter()
                 .map(|r| {
                     Ok((
-                        r.i64("id")?,
+                        r.i64("team_id")?,
                         r.i64("insurance_fen")? + r.i64("public_health_fen")? + r.i64("resident_fen")?,
                     ))
                 })
@@ -161,21 +161,27 @@ impl Store {
     }
 
     /// Each team's contracted patients under chronic care at an institution: (team id,
-    /// the day the enrolment's next follow-up is due).
-    pub async fn team_followups_due(
-        &self,
-        institution_id: i64,
-    ) -> Result<Vec<(i64, Option<Date>)>> {
+    /// resident id, the day their earliest follow-up is due — an enrolment never
+    /// followed up is due from its enrolment, as the worklists have it), one row a
+    /// patient.
+    pub async fn team_followups_due(&self, institution_id: i64) -> Result<Vec<(i64, i64, Date)>> {
         on_read!(self, pool => {
             let rows = sqlx::query(
-                "SELECT c.team_id, e.next_due_on FROM contracts c
+                "SELECT c.team_id, c.resident_id, COALESCE(e.next_due_on, e.enrolled_on) AS due_on
+                   FROM contracts c
                    JOIN chronic_enrolments e ON e.resident_id = c.resident_id AND e.status = 'active'
-                  WHERE c.institution_id = $1 AND c.status = 'active' ORDER BY c.team_id",
+                  WHERE c.institution_id = $1 AND c.status = 'active' ORDER BY c.team_id, c.resident_id",
             )
             .bind(institution_id).fetch_all(pool).await?;
-            rows.iter()
-                .map(|r| Ok((r.i64("team_id")?, r.opt_date("next_due_on")?)))
-                .collect()
+            let mut out: Vec<(i64, i64, Date)> = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let (team, resident, due) = (r.i64("team_id")?, r.i64("resident_id")?, r.date("due_on")?);
+                match out.last_mut() {
+                    Some(last) if last.0 == team && last.1 == resident => last.2 = last.2.min(due),
+                    _ => out.push((team, resident, due)),
+                }
+            }
+            Ok(out)
         })
     }
 }

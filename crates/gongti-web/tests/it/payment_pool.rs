@@ -80,6 +80,7 @@ async fn a_month_is_counted_from_the_work_and_shared_exactly() {
             m["sources"],
             json!([{"source": "contract_fee_team", "amount_fen": pool}])
         );
+        assert_eq!(m["undistributed_fen"], json!(0), "{m}");
         let doctor = t.token("doctor").await;
         let me = t.get("/api/v1/me", &doctor).await.json();
         let doctor_id = me["staff_id"].clone();
@@ -147,6 +148,9 @@ async fn a_month_is_counted_from_the_work_and_shared_exactly() {
         assert_eq!(t.get(&path, &other).await.status, S::FORBIDDEN);
         let district = t.token("district").await;
         assert_eq!(t.get(&path, &district).await.status, S::OK);
+        // the insurer pays the institution, not its staff
+        let insurer = t.token("insurer").await;
+        assert_eq!(t.get(&path, &insurer).await.status, S::FORBIDDEN);
         let theirs = format!("/api/v1/incentives/staff/{doctor_id}/months/{year}/{month}");
         assert_eq!(t.get(&theirs, &admin).await.status, S::OK);
         assert_eq!(t.get(&theirs, &nurse).await.status, S::FORBIDDEN);
@@ -165,6 +169,13 @@ async fn a_month_is_counted_from_the_work_and_shared_exactly() {
             trail.iter().any(|e| e.entry.action == "incentive.work.list"
                 && e.entry.outcome == gongti_core::audit::Outcome::Ok),
             "a person's work read is audited"
+        );
+        assert!(
+            trail
+                .iter()
+                .any(|e| e.entry.action == "incentive.month.read"
+                    && e.entry.outcome == gongti_core::audit::Outcome::Ok),
+            "an institution's month read is audited"
         );
     }
 }

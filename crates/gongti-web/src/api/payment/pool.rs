@@ -70,6 +70,7 @@ fn month_view(m: &IncentiveMonth) -> Value {
         "team_share": number(m.team_share),
         "sources": m.sources.iter().map(|(s, fen)| json!({"source": s.code(), "amount_fen": fen})).collect::<Vec<_>>(),
         "pool_fen": m.pool_fen,
+        "undistributed_fen": m.undistributed_fen,
         "people": m.people.iter().map(person_view).collect::<Vec<_>>(),
     })
 }

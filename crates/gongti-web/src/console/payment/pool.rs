@@ -80,8 +80,8 @@ fn pool_summary(l: Lang, m: &IncentiveMonth) -> Markup {
         p.muted {
             (m.first) " – " (m.last) (l.t("；按第 ", "; scheme version "))
             a href=(format!("/payment/schemes/{}", m.scheme_version)) { (m.scheme_version) }
-            (l.t(" 版方案的标准工作量表与岗位系数计。绩效 = 资金池 × (标准工作量 × 岗位系数 × 质量系数) ÷ 全体合计，按最大余数法分到分，合计恰等于资金池。质量系数取所在家庭医生团队签约慢病患者随访未逾期的比例对应的质量档次系数（不在团队者为 1）。资金池只来自结余留用、签约服务费团队部分与公卫绩效经费，药品、耗材、检查、检验收入不得计入。",
-                "'s workload units and post coefficients. Pay = pool × (units × post × quality) ÷ the sum over everyone, shared to the fen by largest remainder so that it sums to the pool exactly. The quality factor is the band's multiplier of the share of the team's contracted chronic patients whose follow-up is not overdue (1 outside a team). The pool is funded only by retained surplus, the contract fee's team share and public-health performance funds — never by drug, consumable, exam or test revenue."))
+            (l.t(" 版方案的标准工作量表与岗位系数计。签约服务费团队部分按各团队自己的签约归该团队，由团队成员分配；其余资金由全体分配。每份资金按 标准工作量 × 岗位系数 × 质量系数 占比分配，按最大余数法分到分，合计恰等于该份资金。质量系数取所在家庭医生团队签约慢病患者随访未逾期的比例对应的质量档次系数（不在团队者为 1）。资金池只来自结余留用、签约服务费团队部分与公卫绩效经费，药品、耗材、检查、检验收入不得计入。",
+                "'s workload units and post coefficients. Each team's share of its own contracts' fees goes to that team's members, the rest of the pool to everyone; each part is shared by units × post × quality, to the fen by largest remainder so that it sums to the part exactly. The quality factor is the band's multiplier of the share of the team's contracted chronic patients whose follow-up is not overdue (1 outside a team). The pool is funded only by retained surplus, the contract fee's team share and public-health performance funds — never by drug, consumable, exam or test revenue."))
         }
         table.figures {
             tr { th { (l.t("本月签约（含续约）", "Contracts signed this month")) } td { (m.contracts) (l.t(" 份，签约服务费 ", ", fees ")) (yuan(m.fees_fen)) (l.t(" 元", " yuan")) } }
@@ -91,6 +91,9 @@ fn pool_summary(l: Lang, m: &IncentiveMonth) -> Markup {
             }
             tr { th { (l.t("结余留用、公卫绩效经费", "Retained surplus, public-health funds")) } td.muted { (l.t("月度结算时录入", "entered when the month is settled")) } }
             tr { th { (l.t("本月资金池（预计）", "The month's pool (expected)")) } td { strong { (yuan(m.pool_fen)) (l.t(" 元", " yuan")) } } }
+            @if m.undistributed_fen > 0 {
+                tr { th { (l.t("无人可分", "Given to no one")) } td.warn-text { (yuan(m.undistributed_fen)) (l.t(" 元：相应团队本月无计入的工作量", " yuan: nobody of the team has work counted this month")) } }
+            }
         }
     }
 }
