@@ -626,6 +626,7 @@ impl App {
             self.seed_demo_scheme(*insurer, today, now_us).await?;
             self.seed_demo_clearing(*insurer, today, now_us, seed)
                 .await?;
+            self.seed_demo_incentive_month(today).await?;
         }
         store
             .set_setting(DEMO_SETTING, &format!("seed={seed};residents={residents}"))

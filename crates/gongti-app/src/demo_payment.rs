@@ -7,7 +7,10 @@
 //! hospitals outside Gongti; the year frozen and cleared by the insurance officer;
 //! and the institutions' answers under way: the demo centre's clearing awaiting its
 //! administrator (`centreadmin`), others confirmed, one disputed, some approved and
-//! paid or recovered — the year left open for the officer to finish.
+//! paid or recovered — the year left open for the officer to finish. And last month's
+//! incentive pool of the demo centre settled through the use cases: locked by its
+//! administrator with demo funds (retained surplus, public-health performance funds),
+//! approved by the district officer for the committee, recorded paid.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -232,6 +235,30 @@ impl App {
                 state = to;
             }
         }
+        Ok(())
+    }
+
+    /// Last month's incentive pool of the demo centre, settled (see the module).
+    pub(crate) async fn seed_demo_incentive_month(&self, today: Date) -> AppResult<()> {
+        let admin = self.demo_ctx("centreadmin").await?;
+        let Some(centre) = admin.principal.institution_id else {
+            return Ok(());
+        };
+        let first = today.replace_day(1).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let last_month = first.previous_day().unwrap_or(first);
+        let key = (last_month.year(), u8::from(last_month.month()));
+        // demo funds, in fen: 20,000 yuan of last year's retained surplus, 10,000 yuan
+        // of public-health performance funds
+        let funds = [
+            ("retained_surplus".to_owned(), 2_000_000),
+            ("public_health_performance".to_owned(), 1_000_000),
+        ];
+        self.lock_incentive_month(&admin, centre, key, &funds)
+            .await?;
+        let district = self.demo_ctx("district").await?;
+        self.approve_incentive_month(&district, centre, key, "演示：绩效考核管理委员会审定")
+            .await?;
+        self.pay_incentive_month(&admin, centre, key).await?;
         Ok(())
     }
 }

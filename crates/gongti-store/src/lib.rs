@@ -83,6 +83,7 @@ pub use lab::{EnrolmentScope, LabOutcome, LabResultRecord, NewLabResult};
 pub use maintained::{IndicatorEvent, IndicatorTables, IndicatorUpdate, scopes_of};
 pub use migrate::MIGRATION_COUNT;
 pub use patients::{NewPatientToken, PatientAccount, PatientToken};
+pub use payment::{AppealRecord, IncentiveMonthRecord, MonthMark, NewIncentiveMonth, PayoutRow};
 pub use payment::{
     BudgetRecord, CapitationBudget, CapitationYearRecord, ClearingMark, ClearingMember,
     ClearingRecord, ClearingRow, CostFact, CostOrigin, FreezeOutcome, MemberFacts,

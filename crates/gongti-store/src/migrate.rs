@@ -257,6 +257,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0041_work_item_indexes.sql"),
         postgres: include_str!("../migrations/postgres/0041_work_item_indexes.sql"),
     },
+    Migration {
+        version: 42,
+        name: "incentive_months",
+        sqlite: include_str!("../migrations/sqlite/0042_incentive_months.sql"),
+        postgres: include_str!("../migrations/postgres/0042_incentive_months.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

@@ -516,6 +516,23 @@ impl ApiError {
                         "仍有机构的清算款未拨付或追回，年度不能关闭",
                         "Some institution is not paid or recovered yet; the year cannot close",
                     ),
+                    "month_not_over" => (
+                        "该月尚未结束，月末后方可锁定绩效",
+                        "The month is not over; it is locked after its end",
+                    ),
+                    "month_not_locked" => (
+                        "该月绩效尚未锁定（或已审定，不再重新核算）",
+                        "The month is not locked (or is approved and no longer recounted)",
+                    ),
+                    "month_not_approved" => (
+                        "该月绩效尚未经绩效考核管理委员会审定",
+                        "The committee has not approved the month",
+                    ),
+                    "appeals_open" => (
+                        "仍有未答复的绩效申诉，请先答复",
+                        "An appeal is still open; answer it first",
+                    ),
+                    "appeal_answered" => ("该申诉已答复", "The appeal is answered already"),
                     "year_frozen" => (
                         "该年度数据已冻结用于清算，不再预拨",
                         "The year's data are frozen for its clearing; no more prepayments",

@@ -397,6 +397,16 @@ fn schemas() -> Value {
                 "units": {"type": "number", "minimum": 0, "maximum": 10000000, "description": "Standard workload units, up to 4 decimal places"},
                 "post": {"type": "number", "minimum": 0, "maximum": 100, "description": "Post coefficient"},
                 "quality": {"type": "number", "minimum": 0, "maximum": 10, "description": "Quality factor"}}}}}},
+        "IncentiveLock": {"type": "object", "additionalProperties": false, "description": "The body may be left out", "properties": {
+            "sources": {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["source", "amount_fen"], "properties": {
+                "source": {"type": "string", "enum": ["retained_surplus", "public_health_performance"]},
+                "amount_fen": {"type": "integer", "minimum": 0, "maximum": 10000000000000i64}}}}}},
+        "IncentiveNote": {"type": "object", "additionalProperties": false, "description": "The body may be left out", "properties": {
+            "note": {"type": "string", "maxLength": 500}}},
+        "IncentiveAppeal": {"type": "object", "additionalProperties": false, "required": ["reason"], "properties": {
+            "reason": {"type": "string", "minLength": 1, "maxLength": 500}}},
+        "IncentiveAnswer": {"type": "object", "additionalProperties": false, "required": ["upheld", "answer"], "properties": {
+            "upheld": {"type": "boolean"}, "answer": {"type": "string", "minLength": 1, "maxLength": 500}}},
         "ClearingNote": {"type": "object", "additionalProperties": false, "description": "The body may be left out", "properties": {
             "reason": {"type": "string", "maxLength": 500, "description": "A dispute's reason (required to dispute)"},
             "reply": {"type": "string", "maxLength": 500, "description": "The officer's reply (required to approve a disputed clearing)"},
@@ -456,8 +466,13 @@ fn pharmacy_paths() -> Value {
         "/capitation/years/{year}/clearing/institutions/{id}/settle": {"post": optional_body(op("Pay the approved balance to the institution, or recover it when negative (the insurance officer; audited; 409 clearing_not_approved, clearing_changed_meanwhile, clearing_not_reproduced); again changes nothing", "payment", json!([year_path(), path_id()]), Some("ClearingNote"), ("200", "The institution's clearing, as in GET /capitation/years/{year}/clearing")))},
         "/capitation/years/{year}/clearing/institutions/{id}/members": {"get": op("The persons of an institution's clearing as frozen (the overseeing roles, for the institutions they may see; audited): masked name, age and condition, the days under each scheme there, the part of B in fen (unrounded) and the fund-paid cost counted there, a page at a time", "payment", with_paging(vec![year_path(), path_id()]), None, ("200", "{items: [{resident_id, name, age, condition, days, share_fen, cost_fen}], next_cursor}"))},
         "/incentives/institutions/{id}/months/{year}/{month}": {"get": op("An institution's incentive pool of a month, counted from the records (its administrator, the health commissions' officers who may see it): the contracts signed there that month and their fees with the team's share into the pool (team_share × fees, rounded once), and each person of a post — work counts by kind (follow-ups, contracts, referrals, online repeat visits, prescription reviews, exam reports), standard units by the scheme version in force on the month's first day, post coefficient, quality factor (their team's contracted chronic patients not overdue, through the scheme's bands; 1 outside a team) — with the pay: each team's share of its own contracts' fees among that team's members, the rest of the pool among everyone, each part by units × post × quality exact to the fen; undistributed_fen what no one could be given (a team without work) (409 no_payment_scheme; audited naming the staff)", "payment", json!([path_id(), year_path(), {"name": "month", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1, "maximum": 12}}]), None, ("200", "{institution_id, institution_name, year, month, from, through, scheme_version, state, contracts, contract_fees_fen, team_share, sources: [{source, amount_fen}], pool_fen, undistributed_fen, people: [{staff_id, name, role, team, work, units, post, quality, quality_rate, pay_fen}]}"))},
-        "/incentives/me/months/{year}/{month}": {"get": op("One's own incentive month (anyone of a post at an institution; audited): the person's work counts, units, post, quality and expected pay, and every work item behind them (its kind, record and day), naming records, never patients", "payment", json!([year_path(), {"name": "month", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1, "maximum": 12}}]), None, ("200", "{institution_id, year, month, scheme_version, pool_fen, person, items: [{kind, record_id, on, at}]}"))},
-        "/incentives/staff/{id}/months/{year}/{month}": {"get": op("A member of staff's incentive month with the work items behind it (for their institution's administrator and the health commissions' officers who may see it; audited)", "payment", json!([path_id(), year_path(), {"name": "month", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1, "maximum": 12}}]), None, ("200", "As GET /incentives/me/months/{year}/{month}"))},
+        "/incentives/institutions/{id}/months/{year}/{month}/lock": {"post": optional_body(op("Lock a month once it is over (its administrator; audited; 409 month_not_over): the sources entered — retained_surplus, public_health_performance, in fen (422 not_allowed for a revenue code: drug, consumable, test or exam revenue never funds the pool; the contract fee's team share is counted, not entered) — beside the team share counted; every payout and work item frozen as counted; locking again changes nothing", "payment", json!([path_id(), year_path(), {"name": "month", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1, "maximum": 12}}]), Some("IncentiveLock"), ("200", "The month, as GET /incentives/institutions/{id}/months/{year}/{month}")))},
+        "/incentives/institutions/{id}/months/{year}/{month}/approve": {"post": optional_body(op("The committee's approval of a locked month (绩效考核管理委员会: a district officer of its district or a city officer; audited; 409 month_not_locked, appeals_open), with a note; again changes nothing", "payment", json!([path_id(), year_path(), {"name": "month", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1, "maximum": 12}}]), Some("IncentiveNote"), ("200", "The month, as GET /incentives/institutions/{id}/months/{year}/{month}")))},
+        "/incentives/institutions/{id}/months/{year}/{month}/pay": {"post": op("Record an approved month paid (its administrator; audited; 409 month_not_approved); again changes nothing", "payment", json!([path_id(), year_path(), {"name": "month", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1, "maximum": 12}}]), None, ("200", "The month, as GET /incentives/institutions/{id}/months/{year}/{month}"))},
+        "/incentives/me/months/{year}/{month}/appeals": {"post": op("Appeal one's own payout of a locked month with a reason (audited; 422 reason required, at most 500 characters; 409 month_not_locked; 404 without a payout there)", "payment", json!([year_path(), {"name": "month", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1, "maximum": 12}}]), Some("IncentiveAppeal"), ("201", "{id, state}"))},
+        "/incentives/appeals/{id}/answer": {"post": op("Answer an open appeal (the institution's administrator; audited): upheld reopens the month for a new count (409 month_not_locked once approved), dismissed keeps it; 409 appeal_answered", "payment", json!([path_id()]), Some("IncentiveAnswer"), ("200", "{id, state}"))},
+        "/incentives/me/months/{year}/{month}": {"get": op("One's own incentive month (anyone of a post at an institution; audited; 409 no_payment_scheme): the person's work counts, units, post, quality and expected pay, and every work item behind them (its kind, record and day), naming records, never patients", "payment", json!([year_path(), {"name": "month", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1, "maximum": 12}}]), None, ("200", "{institution_id, year, month, scheme_version, pool_fen, person, items: [{kind, record_id, on, at}]}"))},
+        "/incentives/staff/{id}/months/{year}/{month}": {"get": op("A member of staff's incentive month with the work items behind it (for their institution's administrator and the health commissions' officers who may see it; audited; 409 no_payment_scheme)", "payment", json!([path_id(), year_path(), {"name": "month", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1, "maximum": 12}}]), None, ("200", "As GET /incentives/me/months/{year}/{month}"))},
         "/capitation/settlements/import": {"post": list_import("Bring the bureau's settlement file in (the insurance officer; audited): CSV or XLSX of the national 2207 fields — 结算ID setl_id, 人员编号 psn_no, 结算时间 setl_time, 医疗费总额 medfee_sumamt, 基金支付总额 fund_pay_sumamt (yuan), 定点医药机构编号 fixmedins_code, 定点医药机构名称 fixmedins_name — every row or none; every problem with its line and column (a person unknown by psn_no, a setl_id brought in already or twice)", "payment", json!([]), "{dry_run, rows, imported, would_import, already_imported, ignored_columns}")},
         "/payment/schemes/{id}": {"get": op("One version of the payment scheme (the same roles)", "payment", json!([path_id()]), None, ("200", "{id, effective_from, in_force, note, based_on, created_by, created_at, params}"))},
         "/prescriptions/check": {"post": op("Judge a draft prescription by DOMAIN.md §4 (a prescriber's token; nothing saved; audited only when a resident_id is given): every finding at once, legal ones blocking", "pharmacy", json!([]), Some("PrescriptionCheck"), ("200", "{verdict: blocked|flagged|clear, ruleset_version, findings: [{code, grade?, severity, lines, message, message_en, basis, rule?}]}"))},
@@ -637,13 +652,12 @@ fn complete(paths: &mut Value) {
     let idempotency_key = json!({"name": "Idempotency-Key", "in": "header", "required": false,
         "description": "Makes the POST run once: a repeat with the same key and request gets the first answer (Idempotent-Replayed: true) for 24 h; visible ASCII, at most 255 characters",
         "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"}});
-    for ops in paths
-        .as_object_mut()
-        .into_iter()
-        .flatten()
-        .map(|(_, ops)| ops)
-    {
+    for (path, ops) in paths.as_object_mut().into_iter().flatten() {
+        // a year or a month in the path is checked by the app (422 out of range)
+        let dated = path.contains("{year}") || path.contains("{month}");
         for (method, o) in ops.as_object_mut().into_iter().flatten() {
+            // a read that names a conflict in its summary can meet it
+            let conflicts = o["summary"].as_str().is_some_and(|t| t.contains("409"));
             let public = o.get("security").is_some_and(|s| s == &json!([]));
             let body = o.get("requestBody").is_some();
             let queried = o["parameters"]
@@ -665,10 +679,10 @@ fn complete(paths: &mut Value) {
                     ("404", "No such record"),
                 ]);
             }
-            if queried || writes {
+            if queried || writes || dated {
                 refusals.push(("422", "Invalid input: every problem listed (or an Idempotency-Key reused for another request)"));
             }
-            if writes {
+            if writes || conflicts {
                 refusals.push(("409", "Conflicts with a record's state, or the same Idempotency-Key is still being answered"));
                 refusals.push(("413", "Body over the size limit"));
             }

@@ -27,7 +27,7 @@ pub(crate) fn member_spans(f: &gongti_store::MemberFacts) -> capitation::Spans {
 }
 pub use clearing::{CLEARING_NOTE_MAX_CHARS, ClearingPerson, InstitutionClearing, YearClearing};
 pub use costs::YearCosts;
-pub use pool::{IncentiveMonth, PersonMonth};
+pub use pool::{IncentiveMonth, MONTH_NOTE_MAX_CHARS, PersonMonth, Settlement};
 pub use quality::{InstitutionQuality, YearQuality};
 
 pub use schemes::{

@@ -21,7 +21,7 @@ use gongti_core::payment::pool::{
 use gongti_core::payment::scheme::WorkKind;
 use gongti_core::problem::Problem;
 use gongti_core::role::Role;
-use gongti_store::{StaffFilter, WorkItem};
+use gongti_store::{AppealRecord, MonthMark, NewIncentiveMonth, PayoutRow, StaffFilter, WorkItem};
 use time::{Date, Month};
 
 use crate::{App, AppError, AppResult, Ctx, DISPLAY_OFFSET};
@@ -64,6 +64,59 @@ pub struct IncentiveMonth {
     /// or the rest of the pool when nobody has any.
     pub undistributed_fen: i64,
     pub people: Vec<PersonMonth>,
+    /// Once locked: its state and who took each step.
+    pub settled: Option<Settlement>,
+    pub appeals: Vec<AppealRecord>,
+}
+
+/// A settled month's state and steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement {
+    /// `locked`, `approved` or `paid`.
+    pub state: String,
+    pub locked: MonthMark,
+    pub approved: Option<MonthMark>,
+    pub approval_note: Option<String>,
+    pub paid: Option<MonthMark>,
+}
+
+/// The most characters of an appeal, its answer or the committee's note.
+pub const MONTH_NOTE_MAX_CHARS: usize = 500;
+
+fn encode_counts(counts: &[i64; 8]) -> String {
+    counts
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn parse_counts(text: &str) -> [i64; 8] {
+    let mut out = [0; 8];
+    for (slot, n) in out.iter_mut().zip(text.split(',')) {
+        *slot = n.parse().unwrap_or(0);
+    }
+    out
+}
+
+fn note(field: &'static str, text: &str, required: bool) -> AppResult<Option<String>> {
+    let t = text.trim();
+    if t.is_empty() {
+        return if required {
+            Err(AppError::invalid(field, Problem::Required))
+        } else {
+            Ok(None)
+        };
+    }
+    if t.chars().count() > MONTH_NOTE_MAX_CHARS {
+        return Err(AppError::invalid(
+            field,
+            Problem::TooLong {
+                max_chars: MONTH_NOTE_MAX_CHARS,
+            },
+        ));
+    }
+    Ok(Some(t.to_owned()))
 }
 
 fn month_bounds(year: i32, month: u8) -> AppResult<(Date, Date)> {
@@ -244,6 +297,8 @@ impl App {
                 pool_fen,
                 undistributed_fen,
                 people,
+                settled: None,
+                appeals: Vec::new(),
             },
             items,
         ))
@@ -277,7 +332,7 @@ impl App {
             entry.resource_id = Some(format!("{institution_id}:{year}-{month:02}"));
             return Err(self.refuse(entry, AppError::Forbidden).await);
         }
-        let m = self.count_month(institution_id, year, month, &[]).await?.0;
+        let m = self.month_as_is(institution_id, year, month).await?;
         // named staff's pay: each read recorded
         let mut entry =
             self.registry_entry(ctx, "incentive.month.read", "IncentiveMonth", Outcome::Ok);
@@ -288,6 +343,63 @@ impl App {
         ));
         self.audit.record(vec![entry]).await?;
         Ok(m)
+    }
+
+    /// A month as settled, or else counted now.
+    async fn month_as_is(
+        &self,
+        institution_id: i64,
+        year: i32,
+        month: u8,
+    ) -> AppResult<IncentiveMonth> {
+        let (counted, _) = self.count_month(institution_id, year, month, &[]).await?;
+        let appeals = self
+            .store
+            .incentive_appeals(institution_id, year, month)
+            .await?;
+        let Some(r) = self
+            .store
+            .incentive_month_record(institution_id, year, month)
+            .await?
+        else {
+            return Ok(IncentiveMonth { appeals, ..counted });
+        };
+        let people = r
+            .payouts
+            .iter()
+            .map(|(p, name, role)| PersonMonth {
+                staff_id: p.staff_id,
+                name: name.clone(),
+                role: Role::from_code(role).unwrap_or(Role::FamilyDoctor),
+                team: p.team.clone(),
+                counts: parse_counts(&p.counts),
+                units: i128::from(p.units),
+                post: i128::from(p.post),
+                quality: i128::from(p.quality),
+                quality_rate: p.quality_rate.map(i128::from),
+                pay_fen: p.pay_fen,
+            })
+            .collect();
+        Ok(IncentiveMonth {
+            scheme_version: r.scheme_version,
+            sources: r
+                .sources
+                .iter()
+                .filter_map(|(code, fen)| FundSource::parse(code).map(|s| (s, *fen)))
+                .collect(),
+            pool_fen: r.pool_fen,
+            undistributed_fen: 0,
+            people,
+            settled: Some(Settlement {
+                state: r.state,
+                locked: r.locked,
+                approved: r.approved,
+                approval_note: r.approval_note,
+                paid: r.paid,
+            }),
+            appeals,
+            ..counted
+        })
     }
 
     /// A person's month and the work behind it: their own (anyone of a post at an
@@ -320,7 +432,14 @@ impl App {
         if !own && !self.oversees_pool(ctx, institution_id).await? {
             return Err(self.refuse(entry, AppError::Forbidden).await);
         }
-        let (month_figures, items) = self.count_month(institution_id, year, month, &[]).await?;
+        let month_figures = self.month_as_is(institution_id, year, month).await?;
+        let items = if month_figures.settled.is_some() {
+            self.store
+                .frozen_work_items(institution_id, year, month, staff_id)
+                .await?
+        } else {
+            self.count_month(institution_id, year, month, &[]).await?.1
+        };
         let Some(person) = month_figures
             .people
             .iter()
@@ -337,5 +456,368 @@ impl App {
         entry.detail = Some(format!("{} items", mine.len()));
         self.audit.record(vec![entry]).await?;
         Ok((month_figures, person, mine))
+    }
+}
+
+impl App {
+    fn month_entry(
+        &self,
+        ctx: &Ctx,
+        action: &str,
+        institution_id: i64,
+        year: i32,
+        month: u8,
+    ) -> gongti_core::audit::AuditEntry {
+        let mut entry = self.registry_entry(ctx, action, "IncentiveMonth", Outcome::Ok);
+        entry.resource_id = Some(format!("{institution_id}:{year}-{month:02}"));
+        entry
+    }
+
+    /// Whether the viewer is the institution's administrator.
+    fn administers(ctx: &Ctx, institution_id: i64) -> bool {
+        ctx.principal.role == Role::InstitutionAdmin
+            && ctx.principal.institution_id == Some(institution_id)
+    }
+
+    /// Locks a month once it is over (its administrator; 409 `month_not_over`): the
+    /// sources entered — retained surplus, public-health performance funds, in fen; a
+    /// revenue code refused (422, `not_allowed`), the contract fee's team share being
+    /// counted, not entered — beside the team share counted, every payout and work
+    /// item frozen as counted. Locking again changes nothing. Audited as
+    /// `incentive.month.lock` with the pool.
+    pub async fn lock_incentive_month(
+        &self,
+        ctx: &Ctx,
+        institution_id: i64,
+        (year, month): (i32, u8),
+        entered: &[(String, i64)],
+    ) -> AppResult<()> {
+        let mut entry = self.month_entry(ctx, "incentive.month.lock", institution_id, year, month);
+        if !Self::administers(ctx, institution_id) {
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        }
+        let (_, last) = match month_bounds(year, month) {
+            Ok(b) => b,
+            Err(e) => return Err(self.refuse(entry, e).await),
+        };
+        let mut problems = Vec::new();
+        let mut sources: Vec<(FundSource, i64)> = Vec::new();
+        for (code, fen) in entered {
+            let field = "sources";
+            match gongti_core::payment::pool::fund_source(code) {
+                Ok(FundSource::ContractFeeTeam) => {
+                    problems.push(gongti_core::problem::FieldProblem::new(
+                        field,
+                        Problem::Inconsistent { with: "contracts" },
+                    ))
+                }
+                Ok(s) if sources.iter().any(|(x, _)| *x == s) => {
+                    problems.push(gongti_core::problem::FieldProblem::new(
+                        field,
+                        Problem::Inconsistent { with: "sources" },
+                    ))
+                }
+                Ok(s) => sources.push((s, *fen)),
+                Err(gongti_core::payment::pool::SourceRefused::Revenue(_)) => problems.push(
+                    gongti_core::problem::FieldProblem::new(field, Problem::NotAllowed),
+                ),
+                Err(gongti_core::payment::pool::SourceRefused::Unknown) => problems.push(
+                    gongti_core::problem::FieldProblem::new(field, Problem::UnknownCode),
+                ),
+            }
+            if !(0..=gongti_core::payment::incentive::POOL_FEN_MAX).contains(fen) {
+                problems.push(gongti_core::problem::FieldProblem::new(
+                    "sources.amount_fen",
+                    Problem::OutOfRange {
+                        min: "0",
+                        max: "10000000000000",
+                    },
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(self.refuse(entry, AppError::Invalid(problems)).await);
+        }
+        if self.today() <= last {
+            return Err(self
+                .refuse(entry, AppError::Conflict("month_not_over"))
+                .await);
+        }
+        if self
+            .store
+            .incentive_month_record(institution_id, year, month)
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let (m, items) = self
+            .count_month(institution_id, year, month, &sources)
+            .await?;
+        let payouts: Vec<PayoutRow> = m
+            .people
+            .iter()
+            .map(|p| PayoutRow {
+                staff_id: p.staff_id,
+                team: p.team.clone(),
+                counts: encode_counts(&p.counts),
+                units: i64::try_from(p.units).unwrap_or(i64::MAX),
+                post: i64::try_from(p.post).unwrap_or(i64::MAX),
+                quality: i64::try_from(p.quality).unwrap_or(i64::MAX),
+                quality_rate: p.quality_rate.and_then(|r| i64::try_from(r).ok()),
+                pay_fen: p.pay_fen,
+            })
+            .collect();
+        let codes: Vec<(&'static str, i64)> =
+            m.sources.iter().map(|(s, f)| (s.code(), *f)).collect();
+        entry.detail = Some(format!(
+            "scheme_version={};pool_fen={};people={};items={}",
+            m.scheme_version,
+            m.pool_fen,
+            payouts.len(),
+            items.len()
+        ));
+        self.store
+            .lock_incentive_month(
+                &NewIncentiveMonth {
+                    institution_id,
+                    year,
+                    month,
+                    scheme_version: m.scheme_version,
+                    pool_fen: m.pool_fen,
+                    sources: &codes,
+                    payouts: &payouts,
+                    items: &items,
+                    staff_id: ctx.principal.staff_id,
+                },
+                self.now_us(),
+                &[entry],
+            )
+            .await?;
+        self.audit.flush().await?;
+        Ok(())
+    }
+
+    /// Appeals one's own payout of a locked month with a reason (409
+    /// `month_not_locked`; 404 without a payout there). Audited as
+    /// `incentive.appeal.create` with the reason.
+    pub async fn appeal_incentive_month(
+        &self,
+        ctx: &Ctx,
+        (year, month): (i32, u8),
+        reason: &str,
+    ) -> AppResult<i64> {
+        let institution_id = ctx.principal.institution_id.unwrap_or(0);
+        let mut entry =
+            self.month_entry(ctx, "incentive.appeal.create", institution_id, year, month);
+        let reason = match note("reason", reason, true) {
+            Ok(r) => r.unwrap_or_default(),
+            Err(e) => return Err(self.refuse(entry, e).await),
+        };
+        let has_payout = match self
+            .store
+            .incentive_month_record(institution_id, year, month)
+            .await?
+        {
+            Some(r) => r
+                .payouts
+                .iter()
+                .any(|(p, _, _)| p.staff_id == ctx.principal.staff_id),
+            None => {
+                return Err(self
+                    .refuse(entry, AppError::Conflict("month_not_locked"))
+                    .await);
+            }
+        };
+        if !has_payout {
+            return Err(self.refuse(entry, AppError::NotFound).await);
+        }
+        entry.reason = Some(reason.clone());
+        match self
+            .store
+            .insert_appeal(
+                institution_id,
+                year,
+                month,
+                ctx.principal.staff_id,
+                &reason,
+                self.now_us(),
+                &[entry.clone()],
+            )
+            .await?
+        {
+            Some(id) => {
+                self.audit.flush().await?;
+                Ok(id)
+            }
+            None => Err(self
+                .refuse(entry, AppError::Conflict("month_not_locked"))
+                .await),
+        }
+    }
+
+    /// Answers an open appeal (the institution's administrator): upheld reopens the
+    /// month for a new count (409 `month_not_locked` once approved), dismissed keeps
+    /// it; an answer is required (422). Audited as `incentive.appeal.answer`.
+    pub async fn answer_incentive_appeal(
+        &self,
+        ctx: &Ctx,
+        appeal_id: i64,
+        upheld: bool,
+        answer: &str,
+    ) -> AppResult<()> {
+        let mut entry = self.registry_entry(
+            ctx,
+            "incentive.appeal.answer",
+            "IncentiveAppeal",
+            Outcome::Ok,
+        );
+        entry.resource_id = Some(appeal_id.to_string());
+        let Some(appeal) = self.store.incentive_appeal(appeal_id).await? else {
+            return Err(self.refuse(entry, AppError::NotFound).await);
+        };
+        if !Self::administers(ctx, appeal.institution_id) {
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        }
+        if appeal.state != "open" {
+            return Err(self
+                .refuse(entry, AppError::Conflict("appeal_answered"))
+                .await);
+        }
+        let answer = match note("answer", answer, true) {
+            Ok(a) => a.unwrap_or_default(),
+            Err(e) => return Err(self.refuse(entry, e).await),
+        };
+        entry.detail = Some(format!(
+            "{};month={}-{:02}",
+            if upheld { "upheld" } else { "dismissed" },
+            appeal.year,
+            appeal.month
+        ));
+        entry.reason = Some(answer.clone());
+        if !self
+            .store
+            .answer_appeal(
+                appeal_id,
+                upheld,
+                &answer,
+                ctx.principal.staff_id,
+                self.now_us(),
+                &[entry.clone()],
+            )
+            .await?
+        {
+            return Err(self
+                .refuse(entry, AppError::Conflict("month_not_locked"))
+                .await);
+        }
+        self.audit.flush().await?;
+        Ok(())
+    }
+
+    /// The committee's approval of a locked month (绩效考核管理委员会: a district
+    /// officer of its district or a city officer; 409 `month_not_locked`,
+    /// `appeals_open`), with an optional note; approving again changes nothing.
+    /// Audited as `incentive.month.approve`.
+    pub async fn approve_incentive_month(
+        &self,
+        ctx: &Ctx,
+        institution_id: i64,
+        (year, month): (i32, u8),
+        approval_note: &str,
+    ) -> AppResult<()> {
+        let entry = self.month_entry(ctx, "incentive.month.approve", institution_id, year, month);
+        let committee = matches!(
+            ctx.principal.role,
+            Role::DistrictOfficer | Role::CityOfficer
+        ) && self.may_see_institution(ctx, institution_id).await?;
+        if !committee {
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        }
+        let approval_note = match note("note", approval_note, false) {
+            Ok(n) => n,
+            Err(e) => return Err(self.refuse(entry, e).await),
+        };
+        self.month_step(
+            ctx,
+            entry,
+            (institution_id, year, month),
+            ("locked", "approved"),
+            approval_note.as_deref(),
+        )
+        .await
+    }
+
+    /// Records an approved month paid (its administrator; 409 `month_not_approved`);
+    /// again changes nothing. Audited as `incentive.month.pay`.
+    pub async fn pay_incentive_month(
+        &self,
+        ctx: &Ctx,
+        institution_id: i64,
+        (year, month): (i32, u8),
+    ) -> AppResult<()> {
+        let entry = self.month_entry(ctx, "incentive.month.pay", institution_id, year, month);
+        if !Self::administers(ctx, institution_id) {
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        }
+        self.month_step(
+            ctx,
+            entry,
+            (institution_id, year, month),
+            ("approved", "paid"),
+            None,
+        )
+        .await
+    }
+
+    async fn month_step(
+        &self,
+        ctx: &Ctx,
+        entry: gongti_core::audit::AuditEntry,
+        key: (i64, i32, u8),
+        (from, to): (&str, &str),
+        words: Option<&str>,
+    ) -> AppResult<()> {
+        let Some(record) = self
+            .store
+            .incentive_month_record(key.0, key.1, key.2)
+            .await?
+        else {
+            return Err(self
+                .refuse(entry, AppError::Conflict("month_not_locked"))
+                .await);
+        };
+        if record.state == to || (to == "approved" && record.state == "paid") {
+            return Ok(());
+        }
+        if record.state != from {
+            let code = if from == "locked" {
+                "month_not_locked"
+            } else {
+                "month_not_approved"
+            };
+            return Err(self.refuse(entry, AppError::Conflict(code)).await);
+        }
+        if !self
+            .store
+            .incentive_month_step(
+                key,
+                (from, to),
+                words,
+                ctx.principal.staff_id,
+                self.now_us(),
+                std::slice::from_ref(&entry),
+            )
+            .await?
+        {
+            let code = if to == "approved" {
+                "appeals_open"
+            } else {
+                "month_not_approved"
+            };
+            return Err(self.refuse(entry, AppError::Conflict(code)).await);
+        }
+        self.audit.flush().await?;
+        Ok(())
     }
 }

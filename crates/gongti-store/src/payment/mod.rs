@@ -5,11 +5,13 @@
 use gongti_core::audit::AuditEntry;
 
 mod clearing;
+mod months;
 mod pool;
 
 pub use clearing::{
     ClearingMark, ClearingMember, ClearingRecord, ClearingRow, FreezeOutcome, StepKind,
 };
+pub use months::{AppealRecord, IncentiveMonthRecord, MonthMark, NewIncentiveMonth, PayoutRow};
 pub use pool::{TeamMembers, WorkItem};
 
 use crate::outbox::stage_audit;

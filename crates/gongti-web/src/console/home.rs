@@ -115,7 +115,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             INCENTIVES,
         ],
         Role::DistrictOfficer => &[
-            DASHBOARD, RESIDENTS, SCHEMES, BUDGET, COSTS, QUALITY, CLEARING, PAYMENT,
+            DASHBOARD, RESIDENTS, SCHEMES, BUDGET, COSTS, QUALITY, CLEARING, INCENTIVES, PAYMENT,
         ],
         Role::CityOfficer => &[
             DASHBOARD,
@@ -127,6 +127,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             COSTS,
             QUALITY,
             CLEARING,
+            INCENTIVES,
             PAYMENT,
         ],
         Role::InsuranceOfficer => &[

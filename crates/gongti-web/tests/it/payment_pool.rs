@@ -223,3 +223,280 @@ async fn the_administrator_and_the_doctor_see_the_month_in_the_console() {
         S::FORBIDDEN
     );
 }
+
+/// The month settled, on both engines: not before it is over; locked by the
+/// institution's administrator with the sources entered (a revenue code refused, the
+/// team share counted beside them), frozen; an appeal upheld reopens it, a new lock and
+/// an appeal dismissed let the committee (the district officer) approve it, after which
+/// no appeal is taken; the administrator records it paid; each step again changes
+/// nothing, and the doctor's work stays behind their pay.
+#[tokio::test]
+async fn a_month_is_locked_appealed_approved_and_paid() {
+    for t in TestApp::all().await {
+        let fee = a_month_of_work(&t).await;
+        let today = t.app.today();
+        let (year, month) = (today.year(), u8::from(today.month()));
+        let base = format!(
+            "/api/v1/incentives/institutions/{}/months/{year}/{month}",
+            t.home
+        );
+        let admin = t.token("instadmin").await;
+        let early = t.post(&format!("{base}/lock"), &admin, json!({})).await;
+        assert_eq!(
+            early.json()["code"],
+            json!("month_not_over"),
+            "{}",
+            early.text
+        );
+
+        // the second day of the next month
+        let next = if month == 12 {
+            time::Date::from_calendar_date(year + 1, time::Month::January, 2)
+        } else {
+            time::Date::from_calendar_date(year, time::Month::try_from(month + 1).unwrap(), 2)
+        }
+        .unwrap();
+        t.shift_clock((next - today).whole_days());
+        let admin = t.token("instadmin").await;
+        let doctor = t.token("doctor").await;
+        let district = t.token("district").await;
+        let revenue = t
+            .post(
+                &format!("{base}/lock"),
+                &admin,
+                json!({"sources": [{"source": "drug_revenue", "amount_fen": 100}]}),
+            )
+            .await;
+        assert_eq!(revenue.status, S::UNPROCESSABLE_ENTITY, "{}", revenue.text);
+        assert!(revenue.text.contains("not_allowed"), "{}", revenue.text);
+        assert_eq!(
+            t.post(&format!("{base}/lock"), &doctor, json!({}))
+                .await
+                .status,
+            S::FORBIDDEN
+        );
+        let sources = json!({"sources": [
+            {"source": "retained_surplus", "amount_fen": 100_000},
+            {"source": "public_health_performance", "amount_fen": 50_000}]});
+        let locked = t
+            .post(&format!("{base}/lock"), &admin, sources.clone())
+            .await;
+        assert_eq!(locked.status, S::OK, "{}", locked.text);
+        let m = locked.json();
+        let team = (fee * 7 + 5) / 10;
+        assert_eq!(
+            (&m["state"], &m["pool_fen"]),
+            (&json!("locked"), &json!(team + 150_000)),
+            "{m}"
+        );
+        // the doctor is the only one with work: the team's part and the rest are theirs
+        let doctor_id = t.get("/api/v1/me", &doctor).await.json()["staff_id"].clone();
+        assert_eq!(person(&m, &doctor_id)["pay_fen"], json!(team + 150_000));
+        assert_eq!(
+            t.post(&format!("{base}/lock"), &admin, json!({}))
+                .await
+                .json()["pool_fen"],
+            json!(team + 150_000),
+            "locking again changes nothing"
+        );
+
+        // an appeal upheld reopens the month
+        let appeals = format!("/api/v1/incentives/me/months/{year}/{month}/appeals");
+        let r = t
+            .post(&appeals, &doctor, json!({"reason": "漏计一次上门随访"}))
+            .await;
+        assert_eq!(r.status, S::CREATED, "{}", r.text);
+        let first = r.json()["id"].clone();
+        let r = t
+            .post(&format!("{base}/approve"), &district, json!({}))
+            .await;
+        assert_eq!(r.json()["code"], json!("appeals_open"), "{}", r.text);
+        let r = t
+            .post(
+                &format!("/api/v1/incentives/appeals/{first}/answer"),
+                &admin,
+                json!({"upheld": true, "answer": "重新核算"}),
+            )
+            .await;
+        assert_eq!(r.status, S::OK, "{}", r.text);
+        let reopened = t.get(&base, &admin).await.json();
+        assert_eq!(reopened["state"], json!("counted"), "{reopened}");
+        assert_eq!(reopened["appeals"][0]["state"], json!("upheld"));
+
+        // locked again, an appeal dismissed, approved, paid
+        assert_eq!(
+            t.post(&format!("{base}/lock"), &admin, sources)
+                .await
+                .status,
+            S::OK
+        );
+        let r = t
+            .post(&appeals, &doctor, json!({"reason": "质量系数偏低"}))
+            .await;
+        let second = r.json()["id"].clone();
+        let r = t
+            .post(
+                &format!("/api/v1/incentives/appeals/{second}/answer"),
+                &admin,
+                json!({"upheld": false, "answer": "按团队随访情况计"}),
+            )
+            .await;
+        assert_eq!(r.status, S::OK, "{}", r.text);
+        assert_eq!(
+            t.post(&format!("{base}/approve"), &admin, json!({}))
+                .await
+                .status,
+            S::FORBIDDEN,
+            "the committee approves"
+        );
+        let r = t
+            .post(
+                &format!("{base}/approve"),
+                &district,
+                json!({"note": "同意"}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.json()["state"].clone()),
+            (S::OK, json!("approved")),
+            "{}",
+            r.text
+        );
+        let late = t
+            .post(&appeals, &doctor, json!({"reason": "再次申诉"}))
+            .await;
+        assert_eq!(
+            late.json()["code"],
+            json!("month_not_locked"),
+            "{}",
+            late.text
+        );
+        let r = t.post(&format!("{base}/pay"), &admin, json!({})).await;
+        assert_eq!(r.json()["state"], json!("paid"), "{}", r.text);
+        assert_eq!(
+            t.post(&format!("{base}/pay"), &admin, json!({}))
+                .await
+                .status,
+            S::OK
+        );
+        // the pay opens the work frozen behind it
+        let mine = t
+            .get(
+                &format!("/api/v1/incentives/me/months/{year}/{month}"),
+                &doctor,
+            )
+            .await
+            .json();
+        assert_eq!(
+            (
+                mine["items"].as_array().map(Vec::len),
+                &mine["person"]["pay_fen"]
+            ),
+            (Some(2), &json!(team + 150_000)),
+            "{mine}"
+        );
+        let trail = t.audit_tail(40).await;
+        for action in [
+            "incentive.month.lock",
+            "incentive.appeal.create",
+            "incentive.appeal.answer",
+            "incentive.month.approve",
+            "incentive.month.pay",
+        ] {
+            assert!(
+                trail.iter().any(|e| e.entry.action == action
+                    && e.entry.outcome == gongti_core::audit::Outcome::Ok),
+                "{action} is audited"
+            );
+        }
+        t.shift_clock(0);
+    }
+}
+
+/// The settlement in the console: the administrator locks the month with the funds in
+/// yuan, the doctor finds the appeal form, the district officer approves from the
+/// institutions they may see, and the administrator records it paid.
+#[tokio::test]
+async fn the_console_locks_approves_and_pays_a_month() {
+    use crate::console::{page, sign_in};
+    use crate::console_scheduling::{csrf_of, post_form};
+    let t = TestApp::on(gongti_testdb::fresh_sqlite().await).await;
+    a_month_of_work(&t).await;
+    let today = t.app.today();
+    let (year, month) = (today.year(), u8::from(today.month()));
+    let next = if month == 12 {
+        time::Date::from_calendar_date(year + 1, time::Month::January, 2)
+    } else {
+        time::Date::from_calendar_date(year, time::Month::try_from(month + 1).unwrap(), 2)
+    }
+    .unwrap();
+    t.shift_clock((next - today).whole_days());
+    let path = format!("/payment/incentive-month?year={year}&month={month}");
+    let admin = sign_in(&t, "instadmin").await;
+    let before = page(&t, &admin, &path, "zh").await;
+    assert!(before.text.contains("锁定本月绩效"), "{}", before.text);
+    let form = |html: &str, step: &str, extra: &str| {
+        format!(
+            "csrf={}&institution={}&year={year}&month={month}&step={step}{extra}",
+            csrf_of(html),
+            t.home
+        )
+    };
+    let r = post_form(
+        &t,
+        &admin,
+        "/payment/incentive-month/step",
+        &form(
+            &before.text,
+            "lock",
+            "&retained_yuan=1000&public_health_yuan=500.50",
+        ),
+    )
+    .await;
+    assert_eq!(r.status, S::SEE_OTHER, "{}", r.text);
+    let locked = page(&t, &admin, &path, "zh").await;
+    assert!(
+        locked.text.contains("已锁定，待委员会审定") && locked.text.contains("500.50"),
+        "{}",
+        locked.text
+    );
+    let doctor = sign_in(&t, "doctor").await;
+    let mine = page(
+        &t,
+        &doctor,
+        &format!("/my-work?year={year}&month={month}"),
+        "zh",
+    )
+    .await;
+    assert!(mine.text.contains("提出申诉"), "{}", mine.text);
+    let district = sign_in(&t, "district").await;
+    let list = page(&t, &district, "/payment/incentive-month", "zh").await;
+    assert!(list.text.contains("测试C1"), "{}", list.text);
+    let theirs = format!(
+        "/payment/incentive-month?institution={}&year={year}&month={month}",
+        t.home
+    );
+    let seen = page(&t, &district, &theirs, "zh").await;
+    assert!(seen.text.contains("审定本月绩效"), "{}", seen.text);
+    let r = post_form(
+        &t,
+        &district,
+        "/payment/incentive-month/step",
+        &form(&seen.text, "approve", "&words=%E5%90%8C%E6%84%8F"),
+    )
+    .await;
+    assert_eq!(r.status, S::SEE_OTHER, "{}", r.text);
+    let approved = page(&t, &admin, &path, "zh").await;
+    assert!(approved.text.contains("记录已发放"), "{}", approved.text);
+    let r = post_form(
+        &t,
+        &admin,
+        "/payment/incentive-month/step",
+        &form(&approved.text, "pay", ""),
+    )
+    .await;
+    assert_eq!(r.status, S::SEE_OTHER, "{}", r.text);
+    let paid = page(&t, &admin, &path, "zh").await;
+    assert!(paid.text.contains("已发放"), "{}", paid.text);
+    t.shift_clock(0);
+}
