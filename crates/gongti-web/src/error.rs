@@ -533,6 +533,10 @@ impl ApiError {
                         "An appeal is still open; answer it first",
                     ),
                     "appeal_answered" => ("该申诉已答复", "The appeal is answered already"),
+                    "month_locked" => (
+                        "该月已按其他资金数额锁定；如需更改，请通过申诉重新核算",
+                        "The month is locked with other amounts; an upheld appeal reopens it",
+                    ),
                     "year_frozen" => (
                         "该年度数据已冻结用于清算，不再预拨",
                         "The year's data are frozen for its clearing; no more prepayments",

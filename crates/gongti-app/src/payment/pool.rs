@@ -388,7 +388,8 @@ impl App {
                 .filter_map(|(code, fen)| FundSource::parse(code).map(|s| (s, *fen)))
                 .collect(),
             pool_fen: r.pool_fen,
-            undistributed_fen: 0,
+            undistributed_fen: r.pool_fen
+                - r.payouts.iter().map(|(p, _, _)| p.pay_fen).sum::<i64>(),
             people,
             settled: Some(Settlement {
                 state: r.state,
@@ -543,13 +544,12 @@ impl App {
                 .refuse(entry, AppError::Conflict("month_not_over"))
                 .await);
         }
-        if self
+        if let Some(locked) = self
             .store
             .incentive_month_record(institution_id, year, month)
             .await?
-            .is_some()
         {
-            return Ok(());
+            return self.locked_again(entry, &locked, &sources).await;
         }
         let (m, items) = self
             .count_month(institution_id, year, month, &sources)
@@ -577,7 +577,8 @@ impl App {
             payouts.len(),
             items.len()
         ));
-        self.store
+        let done = self
+            .store
             .lock_incentive_month(
                 &NewIncentiveMonth {
                     institution_id,
@@ -591,11 +592,46 @@ impl App {
                     staff_id: ctx.principal.staff_id,
                 },
                 self.now_us(),
-                &[entry],
+                std::slice::from_ref(&entry),
             )
             .await?;
+        if !done {
+            // locked meanwhile by another
+            if let Some(locked) = self
+                .store
+                .incentive_month_record(institution_id, year, month)
+                .await?
+            {
+                return self.locked_again(entry, &locked, &sources).await;
+            }
+        }
         self.audit.flush().await?;
         Ok(())
+    }
+
+    /// A lock of a month locked already: nothing changes when it names the same
+    /// sources, else 409 `month_locked` (audited).
+    async fn locked_again(
+        &self,
+        entry: gongti_core::audit::AuditEntry,
+        locked: &gongti_store::IncentiveMonthRecord,
+        sources: &[(FundSource, i64)],
+    ) -> AppResult<()> {
+        // the entered sources, as saved: any other than the counted team share, not 0
+        fn entered<'a>(list: impl Iterator<Item = (&'a str, i64)>) -> Vec<(&'a str, i64)> {
+            let mut list: Vec<(&str, i64)> = list
+                .filter(|(code, fen)| *code != FundSource::ContractFeeTeam.code() && *fen != 0)
+                .collect();
+            list.sort_unstable();
+            list
+        }
+        let same = entered(sources.iter().map(|(s, f)| (s.code(), *f)))
+            == entered(locked.sources.iter().map(|(c, f)| (c.as_str(), *f)));
+        if same {
+            Ok(())
+        } else {
+            Err(self.refuse(entry, AppError::Conflict("month_locked")).await)
+        }
     }
 
     /// Appeals one's own payout of a locked month with a reason (409
@@ -810,10 +846,19 @@ impl App {
             )
             .await?
         {
-            let code = if to == "approved" {
-                "appeals_open"
-            } else {
-                "month_not_approved"
+            // as it stands now: taken meanwhile by another, or held by an appeal
+            let now = self
+                .store
+                .incentive_month_record(key.0, key.1, key.2)
+                .await?
+                .map(|r| r.state);
+            let code = match now.as_deref() {
+                Some(s) if s == to || (to == "approved" && s == "paid") => return Ok(()),
+                Some("locked") if to == "approved" => "appeals_open",
+                Some("locked") => "month_not_approved",
+                Some(_) if to == "approved" => "month_not_locked",
+                Some(_) => "month_not_approved",
+                None => "month_not_locked",
             };
             return Err(self.refuse(entry, AppError::Conflict(code)).await);
         }

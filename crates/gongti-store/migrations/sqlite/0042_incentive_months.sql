@@ -72,7 +72,8 @@ CREATE TABLE incentive_appeals (
     month INTEGER NOT NULL,
     staff_id INTEGER NOT NULL REFERENCES staff(id),
     reason TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('open', 'upheld', 'dismissed')),
+    -- superseded: still open when another appeal was upheld and the month counted again
+    state TEXT NOT NULL CHECK (state IN ('open', 'upheld', 'dismissed', 'superseded')),
     answer TEXT,
     created_at_us INTEGER NOT NULL,
     answered_by_staff_id INTEGER REFERENCES staff(id),

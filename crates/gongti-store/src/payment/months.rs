@@ -101,6 +101,13 @@ fn appeal(r: &impl RowExt) -> Result<AppealRecord> {
     })
 }
 
+/// On PostgreSQL, locks a month's row for the rest of the transaction (SQLite's one
+/// writer serialises the steps already): a step on the month and an appeal filed
+/// against it then run one after the other, each later statement seeing what the
+/// other committed.
+const LOCK_MONTH_SQL: &str = "SELECT state FROM incentive_months
+      WHERE institution_id = $1 AND year = $2 AND month = $3 FOR UPDATE";
+
 const APPEAL_SQL: &str = "SELECT a.*, s.name AS staff_name, sa.name AS answered_by_name
        FROM incentive_appeals a JOIN staff s ON s.id = a.staff_id
        LEFT JOIN staff sa ON sa.id = a.answered_by_staff_id";
@@ -303,8 +310,14 @@ impl Store {
         now_us: i64,
         audit: &[AuditEntry],
     ) -> Result<Option<i64>> {
+        let postgres = self.kind() == crate::EngineKind::Postgres;
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
+            if postgres {
+                sqlx::query(LOCK_MONTH_SQL)
+                    .bind(institution_id).bind(i64::from(year)).bind(i64::from(month))
+                    .execute(&mut *tx).await?;
+            }
             let id: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO incentive_appeals (institution_id, year, month, staff_id, reason, state, created_at_us)
                  SELECT $1, $2, $3, $4, $5, 'open', $6
@@ -342,6 +355,7 @@ impl Store {
         now_us: i64,
         audit: &[AuditEntry],
     ) -> Result<bool> {
+        let postgres = self.kind() == crate::EngineKind::Postgres;
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
             let key: Option<(i64, i64, i64)> = sqlx::query_as(
@@ -354,9 +368,19 @@ impl Store {
             .fetch_optional(&mut *tx).await?;
             let Some((inst, year, month)) = key else { return Ok(false) };
             if upheld {
-                let state: Option<String> = sqlx::query_scalar(
-                    "SELECT state FROM incentive_months WHERE institution_id = $1 AND year = $2 AND month = $3",
+                // the month is counted again: its other open appeals end with it
+                sqlx::query(
+                    "UPDATE incentive_appeals SET state = 'superseded', answered_by_staff_id = $4,
+                       answered_at_us = $5
+                      WHERE institution_id = $1 AND year = $2 AND month = $3 AND state = 'open'",
                 )
+                .bind(inst).bind(year).bind(month).bind(staff_id).bind(now_us)
+                .execute(&mut *tx).await?;
+                let state: Option<String> = sqlx::query_scalar(if postgres {
+                    LOCK_MONTH_SQL
+                } else {
+                    "SELECT state FROM incentive_months WHERE institution_id = $1 AND year = $2 AND month = $3"
+                })
                 .bind(inst).bind(year).bind(month).fetch_optional(&mut *tx).await?;
                 if state.as_deref() != Some("locked") {
                     tx.rollback().await?;
@@ -396,13 +420,28 @@ impl Store {
         };
         let sql = format!(
             "UPDATE incentive_months SET state = $4, {set}
-              WHERE institution_id = $1 AND year = $2 AND month = $3 AND state = $8
-                AND NOT EXISTS (SELECT 1 FROM incentive_appeals a
-                                 WHERE a.institution_id = $1 AND a.year = $2 AND a.month = $3
-                                   AND a.state = 'open')"
+              WHERE institution_id = $1 AND year = $2 AND month = $3 AND state = $8"
         );
+        let postgres = self.kind() == crate::EngineKind::Postgres;
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
+            if postgres {
+                sqlx::query(LOCK_MONTH_SQL)
+                    .bind(institution_id).bind(i64::from(year)).bind(i64::from(month))
+                    .execute(&mut *tx).await?;
+            }
+            // read after the month's row is held: an appeal committed meanwhile is seen
+            if to == "approved" {
+                let open: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM incentive_appeals
+                      WHERE institution_id = $1 AND year = $2 AND month = $3 AND state = 'open'",
+                )
+                .bind(institution_id).bind(i64::from(year)).bind(i64::from(month))
+                .fetch_one(&mut *tx).await?;
+                if open > 0 {
+                    return Ok(false);
+                }
+            }
             let done = sqlx::query(trusted(&sql))
                 .bind(institution_id).bind(i64::from(year)).bind(i64::from(month)).bind(to)
                 .bind(staff_id).bind(now_us).bind(note).bind(from)

@@ -293,11 +293,18 @@ async fn a_month_is_locked_appealed_approved_and_paid() {
         let doctor_id = t.get("/api/v1/me", &doctor).await.json()["staff_id"].clone();
         assert_eq!(person(&m, &doctor_id)["pay_fen"], json!(team + 150_000));
         assert_eq!(
-            t.post(&format!("{base}/lock"), &admin, json!({}))
+            t.post(&format!("{base}/lock"), &admin, sources.clone())
                 .await
                 .json()["pool_fen"],
             json!(team + 150_000),
             "locking again changes nothing"
+        );
+        let other = t.post(&format!("{base}/lock"), &admin, json!({})).await;
+        assert_eq!(
+            other.json()["code"],
+            json!("month_locked"),
+            "other amounts are a conflict: {}",
+            other.text
         );
 
         // an appeal upheld reopens the month
@@ -307,6 +314,11 @@ async fn a_month_is_locked_appealed_approved_and_paid() {
             .await;
         assert_eq!(r.status, S::CREATED, "{}", r.text);
         let first = r.json()["id"].clone();
+        let nurse = t.token("nurse").await;
+        let r = t
+            .post(&appeals, &nurse, json!({"reason": "工作量未计入"}))
+            .await;
+        assert_eq!(r.status, S::CREATED, "{}", r.text);
         let r = t
             .post(&format!("{base}/approve"), &district, json!({}))
             .await;
@@ -321,7 +333,14 @@ async fn a_month_is_locked_appealed_approved_and_paid() {
         assert_eq!(r.status, S::OK, "{}", r.text);
         let reopened = t.get(&base, &admin).await.json();
         assert_eq!(reopened["state"], json!("counted"), "{reopened}");
-        assert_eq!(reopened["appeals"][0]["state"], json!("upheld"));
+        assert_eq!(
+            (
+                &reopened["appeals"][0]["state"],
+                &reopened["appeals"][1]["state"]
+            ),
+            (&json!("upheld"), &json!("superseded")),
+            "the other open appeal ends with the recount: {reopened}"
+        );
 
         // locked again, an appeal dismissed, approved, paid
         assert_eq!(

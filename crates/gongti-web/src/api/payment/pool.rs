@@ -127,6 +127,11 @@ fn work_view(m: &IncentiveMonth, p: &PersonMonth, items: &[WorkItem]) -> Value {
         "month": m.month,
         "scheme_version": m.scheme_version,
         "pool_fen": m.pool_fen,
+        "state": m.settled.as_ref().map_or("counted", |s| s.state.as_str()),
+        "appeals": m.appeals.iter().filter(|a| a.staff_id == p.staff_id).map(|a| json!({
+            "id": a.id, "reason": a.reason, "state": a.state, "answer": a.answer,
+            "created_at": views::utc(a.created_at_us),
+        })).collect::<Vec<_>>(),
         "person": person_view(p),
         "items": items.iter().map(item_view).collect::<Vec<_>>(),
     })

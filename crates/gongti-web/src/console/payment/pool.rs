@@ -258,9 +258,9 @@ async fn month_page(
                             input type="hidden" name="appeal" value=(a.id);
                             label { (l.t("答复", "Answer")) " " input type="text" name="words" maxlength="500" required; }
                             " "
-                            button type="submit" name="upheld" value="true" { (l.t("申诉成立，重新核算", "Uphold and recount")) }
-                            " "
                             button type="submit" name="upheld" value="false" { (l.t("维持分配", "Dismiss")) }
+                            " "
+                            button type="submit" name="upheld" value="true" { (l.t("申诉成立，重新核算", "Uphold and recount")) }
                         }
                     }
                 }
@@ -299,6 +299,10 @@ fn appeal_state(l: Lang, state: &str) -> &'static str {
     match state {
         "open" => l.t("待答复", "open"),
         "upheld" => l.t("申诉成立，已重新核算", "upheld, recounted"),
+        "superseded" => l.t(
+            "因另一申诉成立已重新核算",
+            "closed by another appeal's recount",
+        ),
         _ => l.t("维持分配", "dismissed"),
     }
 }
