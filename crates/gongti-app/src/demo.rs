@@ -622,9 +622,16 @@ impl App {
         }
         // The payment scheme, this year's capitation and last year's cleared, once
         // everyone is registered.
-        if let Some((_, insurer)) = demo_staff.iter().find(|(u, _)| *u == "insurer") {
-            self.seed_demo_scheme(*insurer, today, now_us).await?;
-            self.seed_demo_clearing(*insurer, today, now_us, seed)
+        let staff_of = |name: &str| {
+            demo_staff
+                .iter()
+                .find(|(u, _)| *u == name)
+                .map(|(_, id)| *id)
+        };
+        if let (Some(insurer), Some(committee)) = (staff_of("insurer"), staff_of("officer")) {
+            self.seed_demo_scheme(insurer, committee, today, now_us)
+                .await?;
+            self.seed_demo_clearing(insurer, today, now_us, seed)
                 .await?;
             self.seed_demo_incentive_month(today).await?;
         }

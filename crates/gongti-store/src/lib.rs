@@ -87,8 +87,8 @@ pub use payment::{AppealRecord, IncentiveMonthRecord, MonthMark, NewIncentiveMon
 pub use payment::{
     BudgetRecord, CapitationBudget, CapitationYearRecord, ClearingMark, ClearingMember,
     ClearingRecord, ClearingRow, CostFact, CostOrigin, FreezeOutcome, MemberFacts,
-    NewBureauSettlement, NewCapitationYear, NewSchemeVersion, SchemeVersionRecord, StepKind,
-    TeamMembers, WorkItem,
+    NewBureauSettlement, NewCapitationYear, NewSchemeVersion, SchemeDecision, SchemeVersionRecord,
+    StepKind, TeamMembers, WorkItem,
 };
 pub use pharmacy::{
     AcceptedDocument, DiagnosisOnFile, ImageInfo, LongStep, MessageRecord, NewImage, NewMessage,

@@ -263,6 +263,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0042_incentive_months.sql"),
         postgres: include_str!("../migrations/postgres/0042_incentive_months.sql"),
     },
+    Migration {
+        version: 43,
+        name: "scheme_approval",
+        sqlite: include_str!("../migrations/sqlite/0043_scheme_approval.sql"),
+        postgres: include_str!("../migrations/postgres/0043_scheme_approval.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

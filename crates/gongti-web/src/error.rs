@@ -480,6 +480,14 @@ impl ApiError {
                         "该年度 1 月 1 日尚无生效的付费方案，请先在“付费方案”中保存",
                         "No payment scheme is in force on the year's first day; save one under Payment scheme first",
                     ),
+                    "scheme_decided" => (
+                        "该版本已由委员会作出决定，不能再改",
+                        "The committee has decided on this version already",
+                    ),
+                    "scheme_period_settled" => (
+                        "自该版本生效日起已有年度预算或月度绩效按之前的版本核定，不能批准；请另存生效日更晚的版本",
+                        "A year's budget or an incentive month from its day on was counted under an earlier version; save one effective later",
+                    ),
                     "scheme_saved_meanwhile" => (
                         "另一位专员刚保存了新版本，请刷新后在最新版本基础上重新保存",
                         "Another officer saved a version meanwhile; reload and save from the newest",

@@ -15,6 +15,7 @@ use crate::{App, AppError, AppResult, Ctx};
 mod capitation;
 mod clearing;
 mod costs;
+mod figures;
 mod pool;
 mod quality;
 mod schemes;
@@ -27,11 +28,13 @@ pub(crate) fn member_spans(f: &gongti_store::MemberFacts) -> capitation::Spans {
 }
 pub use clearing::{CLEARING_NOTE_MAX_CHARS, ClearingPerson, InstitutionClearing, YearClearing};
 pub use costs::YearCosts;
+pub use figures::{DistrictFigures, InstitutionFigures, PaymentFigures};
 pub use pool::{IncentiveMonth, MONTH_NOTE_MAX_CHARS, PersonMonth, Settlement};
 pub use quality::{InstitutionQuality, YearQuality};
 
 pub use schemes::{
-    EFFECTIVE_AHEAD_YEARS, NOTE_MAX_CHARS, SchemeDraft, SchemeVersion, may_set_schemes,
+    EFFECTIVE_AHEAD_YEARS, NOTE_MAX_CHARS, SchemeDraft, SchemeVersion, may_decide_schemes,
+    may_set_schemes,
 };
 
 /// Whether the actor sets or oversees payment schemes.

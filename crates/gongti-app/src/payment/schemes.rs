@@ -1,9 +1,11 @@
-//! The payment scheme's versions (issue 17 point 1): the insurance officer saves a new
-//! version of every parameter — checked whole by `core::payment::scheme` — with the day
-//! it takes effect and a note saying what changed; the roles that oversee payment read
-//! them. A version is never changed: a change is the next version. A year's capitation
-//! takes the version in force on its first day, an incentive month the one in force on
-//! the month's first day (`scheme_on`).
+//! The payment scheme's versions (issue 17 point 1): the insurance officer proposes a
+//! new version of every parameter — checked whole by `core::payment::scheme` — with the
+//! day it takes effect and a note saying what changed; the committee (绩效考核管理委员会,
+//! sitting at the city health commission) approves or rejects it once, with its reason
+//! (DOMAIN.md §6); the roles that oversee payment read them. A version is never changed:
+//! a change is the next version. A year's capitation takes the approved version in force
+//! on its first day, an incentive month the one in force on the month's first day
+//! (`scheme_on`).
 
 use gongti_core::audit::Outcome;
 use gongti_core::payment::membership::first_day;
@@ -44,6 +46,28 @@ pub struct SchemeVersion {
 /// Whether the actor sets the payment scheme (the insurance bureau).
 pub fn may_set_schemes(role: Role) -> bool {
     role == Role::InsuranceOfficer
+}
+
+/// Whether the actor decides on a proposed version: the committee, which sits at the
+/// city health commission.
+pub fn may_decide_schemes(role: Role) -> bool {
+    role == Role::CityOfficer
+}
+
+/// What is wrong with a version's note or the committee's (trimmed), if anything.
+fn note_problem(note: &str, required: bool) -> Option<FieldProblem> {
+    let problem = if note.is_empty() {
+        required.then_some(Problem::Required)?
+    } else if note.chars().count() > NOTE_MAX_CHARS {
+        Problem::TooLong {
+            max_chars: NOTE_MAX_CHARS,
+        }
+    } else if note.chars().any(char::is_control) {
+        Problem::ControlCharacters
+    } else {
+        return None;
+    };
+    Some(FieldProblem::new("note", problem))
 }
 
 impl App {
@@ -150,18 +174,7 @@ impl App {
             Some(d) => Some(d),
         };
         let note = draft.note.trim();
-        if note.is_empty() {
-            problems.push(FieldProblem::new("note", Problem::Required));
-        } else if note.chars().count() > NOTE_MAX_CHARS {
-            problems.push(FieldProblem::new(
-                "note",
-                Problem::TooLong {
-                    max_chars: NOTE_MAX_CHARS,
-                },
-            ));
-        } else if note.chars().any(char::is_control) {
-            problems.push(FieldProblem::new("note", Problem::ControlCharacters));
-        }
+        problems.extend(note_problem(note, true));
         let scheme = Scheme::parse(&draft.params)
             .map_err(|p| problems.extend(p))
             .ok();
@@ -218,12 +231,85 @@ impl App {
         Ok(id)
     }
 
+    /// The committee's decision on a proposed version: approved, it comes into force on
+    /// its day; rejected, it never does, with the reason (required) kept. Approving again
+    /// what is approved answers as done; deciding otherwise on a decided version is 409
+    /// `scheme_decided`. An approval is refused (409 `scheme_period_settled`) while a
+    /// year's budget or an incentive month starting on or after the version's day was
+    /// already counted under an earlier version: those figures stay as they were. Audited
+    /// as `payment.scheme.approve` or `payment.scheme.reject`, a refusal too.
+    pub async fn decide_payment_scheme(
+        &self,
+        ctx: &Ctx,
+        id: i64,
+        approve: bool,
+        note: &str,
+    ) -> AppResult<()> {
+        let action = if approve {
+            "payment.scheme.approve"
+        } else {
+            "payment.scheme.reject"
+        };
+        let mut entry = self.registry_entry(ctx, action, "PaymentScheme", Outcome::Ok);
+        entry.resource_id = Some(id.to_string());
+        if !may_decide_schemes(ctx.principal.role) {
+            return Err(self.refuse(entry, AppError::Forbidden).await);
+        }
+        let note = note.trim();
+        if let Some(p) = note_problem(note, !approve) {
+            return Err(self.refuse(entry, AppError::Invalid(vec![p])).await);
+        }
+        let Some(version) = self.store.scheme_version(id).await? else {
+            return Err(self.refuse(entry, AppError::NotFound).await);
+        };
+        let from = version.effective_from;
+        // the first year and month that start on or after the version's day
+        let first_year = from.year() + i32::from(from.ordinal() != 1);
+        let first_month_index = i64::from(from.year()) * 12 + i64::from(u8::from(from.month())) - 1
+            + i64::from(from.day() != 1);
+        entry.detail = Some(format!("effective_from={from}"));
+        if !note.is_empty() {
+            entry.reason = Some(note.to_owned());
+        }
+        let decided = self
+            .store
+            .decide_scheme_version(
+                id,
+                approve,
+                first_year,
+                first_month_index,
+                ctx.principal.staff_id,
+                (!note.is_empty()).then_some(note),
+                self.now_us(),
+                &[entry.clone()],
+            )
+            .await?;
+        match decided {
+            gongti_store::SchemeDecision::Taken => {
+                self.audit.flush().await?;
+                Ok(())
+            }
+            gongti_store::SchemeDecision::AlreadyDecided(s) if approve && s == "approved" => Ok(()),
+            gongti_store::SchemeDecision::AlreadyDecided(_) => Err(self
+                .refuse(entry, AppError::Conflict("scheme_decided"))
+                .await),
+            gongti_store::SchemeDecision::PeriodSettled => Err(self
+                .refuse(entry, AppError::Conflict("scheme_period_settled"))
+                .await),
+            gongti_store::SchemeDecision::NotFound => {
+                Err(self.refuse(entry, AppError::NotFound).await)
+            }
+        }
+    }
+
     /// The demo region's first version: the shipped demonstration scheme, in force from
-    /// this year's first day, saved as the insurance officer's; the year's budget
-    /// approved and its prepayments paid up to this month.
+    /// last year's first day, proposed as the insurance officer's and approved by the
+    /// committee (the city officer); the year's budget approved and its prepayments paid
+    /// up to this month.
     pub(crate) async fn seed_demo_scheme(
         &self,
         insurer_staff_id: i64,
+        committee_staff_id: i64,
         today: time::Date,
         now_us: i64,
     ) -> AppResult<()> {
@@ -233,7 +319,8 @@ impl App {
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut entry = crate::demo::demo_entry(now_us, "PaymentScheme", None);
         entry.detail = Some(format!("effective_from={from};table={}", demo.version));
-        self.store
+        let id = self
+            .store
             .insert_scheme_version(
                 &NewSchemeVersion {
                     effective_from: from,
@@ -243,6 +330,57 @@ impl App {
                         demo.version
                     ),
                     based_on: None,
+                    created_by_staff_id: insurer_staff_id,
+                },
+                now_us,
+                &[entry],
+            )
+            .await?;
+        let mut entry = crate::demo::demo_entry(now_us, "PaymentScheme", None);
+        entry.resource_id = Some(id.to_string());
+        entry.detail = Some(format!("approved;effective_from={from}"));
+        let decided = self
+            .store
+            .decide_scheme_version(
+                id,
+                true,
+                from.year(),
+                i64::from(from.year()) * 12,
+                committee_staff_id,
+                Some("演示：委员会审议通过"),
+                now_us,
+                &[entry],
+            )
+            .await?;
+        if decided != gongti_store::SchemeDecision::Taken {
+            return Err(anyhow::anyhow!("the demo scheme was not approved: {decided:?}").into());
+        }
+        // The insurance officer's proposal for next year, a higher rate per contracted
+        // resident, awaiting the committee: the decision is the city officer's to take.
+        let raised: String = demo
+            .scheme
+            .text()
+            .lines()
+            .map(|line| match line.split_once('\t') {
+                Some(("rate_fen.contracted", fen)) => format!(
+                    "rate_fen.contracted\t{}\n",
+                    fen.parse::<i64>().unwrap_or(0) + 2_000
+                ),
+                _ => format!("{line}\n"),
+            })
+            .collect();
+        let next = Scheme::parse(&raised)
+            .map_err(|p| anyhow::anyhow!("the demo's proposal does not read: {p:?}"))?;
+        let next_year = first_day(today.year() + 1);
+        let mut entry = crate::demo::demo_entry(now_us, "PaymentScheme", None);
+        entry.detail = Some(format!("effective_from={next_year};based_on={id}"));
+        self.store
+            .insert_scheme_version(
+                &NewSchemeVersion {
+                    effective_from: next_year,
+                    params: &next.text(),
+                    note: "演示：签约居民人头费提高 20 元，待委员会审批",
+                    based_on: Some(id),
                     created_by_staff_id: insurer_staff_id,
                 },
                 now_us,

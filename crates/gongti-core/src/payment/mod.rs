@@ -40,6 +40,7 @@ macro_rules! closed_set {
 pub mod capitation;
 pub mod clearing;
 pub mod costs;
+pub mod figures;
 pub mod incentive;
 pub mod membership;
 pub mod pool;

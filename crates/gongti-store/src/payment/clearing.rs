@@ -366,6 +366,21 @@ impl Store {
         })
     }
 
+    /// How many persons each institution's clearing of a year counted: (institution,
+    /// persons), by institution.
+    pub async fn clearing_member_counts(&self, year: i32) -> Result<Vec<(i64, i64)>> {
+        on_read!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT institution_id, COUNT(*) AS persons FROM clearing_members WHERE year = $1
+                  GROUP BY institution_id ORDER BY institution_id",
+            )
+            .bind(i64::from(year)).fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| Ok((r.i64("institution_id")?, r.i64("persons")?)))
+                .collect()
+        })
+    }
+
     /// Every person of a year's clearing: (institution, Σ shares, Σ costs) — what the
     /// frozen budgets and costs must be reproduced from.
     pub async fn clearing_member_sums(&self, year: i32) -> Result<Vec<(i64, i128, i64)>> {

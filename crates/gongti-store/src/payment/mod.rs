@@ -1,6 +1,7 @@
 //! Payment and performance (issue 17): the payment scheme's versions, each the whole
 //! set of parameters as the canonical text `core::payment::scheme` reads, numbered in
-//! the order saved and never changed (migration 0037).
+//! the order saved and never changed (migration 0037); proposed, then approved or
+//! rejected once by the committee, only an approved version in force (migration 0043).
 
 use gongti_core::audit::AuditEntry;
 
@@ -39,10 +40,35 @@ pub struct SchemeVersionRecord {
     pub created_by_staff_id: i64,
     pub created_by_name: String,
     pub created_at_us: i64,
+    /// `proposed`, `approved` or `rejected`.
+    pub state: String,
+    /// The committee's decision: by whom (none for a version from before approval was
+    /// required), when and why.
+    pub decided_by_name: Option<String>,
+    pub decided_at_us: Option<i64>,
+    pub decision_note: Option<String>,
+}
+
+/// How a decision on a version went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemeDecision {
+    /// Taken now.
+    Taken,
+    /// The version was not proposed any more: its state as found.
+    AlreadyDecided(String),
+    /// Approval refused: a year's budget or an incentive month already counted under an
+    /// earlier version starts on or after the version's first day.
+    PeriodSettled,
+    NotFound,
 }
 
 const COLUMNS: &str = "v.id, v.effective_from, v.params, v.note, v.based_on, \
-     v.created_by_staff_id, s.name AS created_by_name, v.created_at_us";
+     v.created_by_staff_id, s.name AS created_by_name, v.created_at_us, v.state, \
+     d.name AS decided_by_name, v.decided_at_us, v.decision_note";
+
+/// The versions with their author and decider.
+const FROM: &str = "payment_scheme_versions v JOIN staff s ON s.id = v.created_by_staff_id \
+     LEFT JOIN staff d ON d.id = v.decided_by_staff_id";
 
 fn version(row: &impl RowExt) -> Result<SchemeVersionRecord> {
     Ok(SchemeVersionRecord {
@@ -54,12 +80,16 @@ fn version(row: &impl RowExt) -> Result<SchemeVersionRecord> {
         created_by_staff_id: row.i64("created_by_staff_id")?,
         created_by_name: row.text("created_by_name")?,
         created_at_us: row.i64("created_at_us")?,
+        state: row.text("state")?,
+        decided_by_name: row.opt_text("decided_by_name")?,
+        decided_at_us: row.opt_i64("decided_at_us")?,
+        decision_note: row.opt_text("decision_note")?,
     })
 }
 
 impl Store {
-    /// Saves a version numbered one after the newest, with its audit record (named by
-    /// the number) in the same transaction; the number.
+    /// Saves a version numbered one after the newest, proposed, with its audit record
+    /// (named by the number) in the same transaction; the number.
     pub async fn insert_scheme_version(
         &self,
         v: &NewSchemeVersion<'_>,
@@ -70,8 +100,9 @@ impl Store {
             let mut tx = pool.begin().await?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO payment_scheme_versions
-                   (id, effective_from, params, note, based_on, created_by_staff_id, created_at_us)
-                 SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $3, $4, $5, $6 FROM payment_scheme_versions
+                   (id, effective_from, params, note, based_on, created_by_staff_id, created_at_us, state)
+                 SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $3, $4, $5, $6, 'proposed'
+                 FROM payment_scheme_versions
                  RETURNING id",
             )
             .bind(v.effective_from).bind(v.params).bind(v.note).bind(v.based_on)
@@ -94,10 +125,7 @@ impl Store {
 
     /// Every version, newest first.
     pub async fn scheme_versions(&self) -> Result<Vec<SchemeVersionRecord>> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM payment_scheme_versions v JOIN staff s ON s.id = v.created_by_staff_id
-             ORDER BY v.id DESC"
-        );
+        let sql = format!("SELECT {COLUMNS} FROM {FROM} ORDER BY v.id DESC");
         on_read!(self, pool => {
             let rows = sqlx::query(trusted(&sql)).fetch_all(pool).await?;
             rows.iter().map(version).collect()
@@ -105,27 +133,77 @@ impl Store {
     }
 
     pub async fn scheme_version(&self, id: i64) -> Result<Option<SchemeVersionRecord>> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM payment_scheme_versions v JOIN staff s ON s.id = v.created_by_staff_id
-             WHERE v.id = $1"
-        );
+        let sql = format!("SELECT {COLUMNS} FROM {FROM} WHERE v.id = $1");
         on_read!(self, pool => {
             let row = sqlx::query(trusted(&sql)).bind(id).fetch_optional(pool).await?;
             row.as_ref().map(version).transpose()
         })
     }
 
-    /// The version in force on `day`: of those effective by then, the one effective
-    /// latest (the later saved of two effective the same day).
+    /// The version in force on `day`: of the approved ones effective by then, the one
+    /// effective latest (the later saved of two effective the same day).
     pub async fn scheme_version_on(&self, day: time::Date) -> Result<Option<SchemeVersionRecord>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM payment_scheme_versions v JOIN staff s ON s.id = v.created_by_staff_id
-             WHERE v.effective_from <= $1 ORDER BY v.effective_from DESC, v.id DESC LIMIT 1"
+            "SELECT {COLUMNS} FROM {FROM}
+             WHERE v.state = 'approved' AND v.effective_from <= $1
+             ORDER BY v.effective_from DESC, v.id DESC LIMIT 1"
         );
         on_read!(self, pool => {
             let row = sqlx::query(trusted(&sql)).bind(day).fetch_optional(pool).await?;
             row.as_ref().map(version).transpose()
         })
+    }
+
+    /// The committee's decision on a proposed version, with its audit record in the same
+    /// transaction. An approval holds only while no year's budget starting on or after
+    /// the version's first day (`first_year` onwards) and no incentive month starting on
+    /// or after it (month index `year × 12 + month − 1` from `first_month_index`) has
+    /// been saved under an earlier version: checked in the statement that decides.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn decide_scheme_version(
+        &self,
+        id: i64,
+        approve: bool,
+        first_year: i32,
+        first_month_index: i64,
+        staff_id: i64,
+        note: Option<&str>,
+        now_us: i64,
+        audit: &[AuditEntry],
+    ) -> Result<SchemeDecision> {
+        let state = if approve { "approved" } else { "rejected" };
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let changed = sqlx::query(
+                "UPDATE payment_scheme_versions
+                 SET state = $2, decided_by_staff_id = $3, decided_at_us = $4, decision_note = $5
+                 WHERE id = $1 AND state = 'proposed'
+                   AND ($2 = 'rejected' OR (
+                     NOT EXISTS (SELECT 1 FROM capitation_years y WHERE y.year >= $6)
+                     AND NOT EXISTS (SELECT 1 FROM incentive_months m
+                                     WHERE m.year * 12 + m.month - 1 >= $7)))",
+            )
+            .bind(id).bind(state).bind(staff_id).bind(now_us).bind(note)
+            .bind(i64::from(first_year)).bind(first_month_index)
+            .execute(&mut *tx).await?
+            .rows_affected();
+            if changed == 0 {
+                let found: Option<String> =
+                    sqlx::query_scalar("SELECT state FROM payment_scheme_versions WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                tx.rollback().await?;
+                return Ok(match found {
+                    None => SchemeDecision::NotFound,
+                    Some(s) if s == "proposed" => SchemeDecision::PeriodSettled,
+                    Some(s) => SchemeDecision::AlreadyDecided(s),
+                });
+            }
+            stage_audit!(tx, audit);
+            tx.commit().await?;
+        });
+        Ok(SchemeDecision::Taken)
     }
 }
 

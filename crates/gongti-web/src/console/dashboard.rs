@@ -178,11 +178,12 @@ async fn dashboard(
         IndicatorScope::Institution(id) => state.app.institution_name(*id).await,
     };
     // The page's other parts read apart from each other: side by side.
-    let (up, cloud, pharmacy, exam, coverage, children, trends) = tokio::join!(
+    let (up, cloud, pharmacy, exam, payment, coverage, children, trends) = tokio::join!(
         up_link(&state, &c, &scope),
         cloud_card(&state, &c, &scope, &period),
         pharmacy_card(&state, &c, &scope, &period),
         exam_card(&state, &c, &period),
+        super::payment::payment_card(&state, &c, &scope),
         state.app.contract_coverage(&c.ctx, &scope),
         children(&state, &c, &scope, &period),
         trends(&state, &c, &scope, period.to, before.records_since),
@@ -248,6 +249,11 @@ async fn dashboard(
             Err(e) => (error_box(l, &e)),
         }
         @match exam {
+            Ok(Some(markup)) => (markup),
+            Ok(None) => {},
+            Err(e) => (error_box(l, &e)),
+        }
+        @match payment {
             Ok(Some(markup)) => (markup),
             Ok(None) => {},
             Err(e) => (error_box(l, &e)),

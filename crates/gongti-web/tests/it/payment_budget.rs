@@ -68,14 +68,11 @@ async fn a_year_is_budgeted_approved_and_prepaid_month_by_month() {
             "{}",
             none.text
         );
-        let saved = t
-            .post(
-                "/api/v1/payment/schemes",
-                &insurer,
-                json!({"effective_from": format!("{year}-01-01"), "note": "演示方案", "params": demo_params()}),
-            )
-            .await;
-        assert_eq!(saved.status, S::CREATED, "{}", saved.text);
+        crate::payment_schemes::propose_and_approve(
+            &t,
+            json!({"effective_from": format!("{year}-01-01"), "note": "演示方案", "params": demo_params()}),
+        )
+        .await;
         let (on, days) = joined(&t);
         contracted_and_enrolled(&t, on).await;
 
@@ -256,10 +253,8 @@ async fn the_officer_approves_and_pays_in_the_console() {
         "{}",
         missing.text
     );
-    let insurer = t.token("insurer").await;
-    t.post(
-        "/api/v1/payment/schemes",
-        &insurer,
+    crate::payment_schemes::propose_and_approve(
+        &t,
         json!({"effective_from": format!("{year}-01-01"), "note": "演示方案", "params": demo_params()}),
     )
     .await;

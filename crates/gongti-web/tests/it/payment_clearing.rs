@@ -176,6 +176,69 @@ async fn a_year_is_frozen_cleared_disputed_approved_settled_and_closed() {
             (&json!(t.home_resident), &json!(24_948), &json!(days))
         );
 
+        // what the city dashboard shows: the surplus rate, the cost per person and the
+        // share above the grassroots, from the frozen clearing (DOMAIN.md §6)
+        let shown = t.get(&format!("{base}/figures"), &insurer).await;
+        assert_eq!(shown.status, S::OK, "{}", shown.text);
+        let shown = shown.json();
+        let mine = shown["institutions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["institution_id"] == json!(t.home))
+            .cloned()
+            .unwrap_or_else(|| panic!("{shown}"));
+        let upper = fen(&inputs["cost"]["upper_fen"]);
+        let rate_bp = (surplus * 10_000 + adjusted / 2) / adjusted;
+        let upper_bp = (upper * 10_000 + 24_948 / 2) / 24_948;
+        assert_eq!(
+            mine["figures"],
+            json!({"institutions": 1, "persons": 1, "adjusted_budget_fen": adjusted,
+                   "cost_fen": 24_948, "surplus_fen": surplus, "upper_fen": upper,
+                   "surplus_rate_bp": rate_bp, "cost_per_person_fen": 24_948,
+                   "upper_share_bp": upper_bp}),
+            "{shown}"
+        );
+        // a district's and the city's sums: their rates are those of the sums
+        let district = shown["districts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["code"] == mine["district_code"])
+            .cloned()
+            .unwrap();
+        let d = &district["figures"];
+        assert_eq!(
+            d["surplus_rate_bp"],
+            json!(
+                (fen(&d["surplus_fen"]) * 10_000 + fen(&d["adjusted_budget_fen"]) / 2)
+                    / fen(&d["adjusted_budget_fen"])
+            ),
+            "{district}"
+        );
+        let only = t
+            .get(
+                &format!(
+                    "{base}/figures?district={}",
+                    mine["district_code"].as_str().unwrap()
+                ),
+                &insurer,
+            )
+            .await
+            .json();
+        assert!(
+            only["institutions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|i| i["district_code"] == mine["district_code"]),
+            "{only}"
+        );
+        assert_eq!(
+            t.get(&format!("{base}/figures"), &doctor).await.status,
+            S::FORBIDDEN
+        );
+
         // B and C trace to the persons frozen behind them
         let sums = t.store.clearing_member_sums(year).await.unwrap();
         let (_, shares, costs) = sums.iter().find(|(id, _, _)| *id == t.home).unwrap();
@@ -416,6 +479,46 @@ async fn the_console_walks_an_overspent_year_from_frozen_to_closed() {
         list.text.contains("<td>-"),
         "a negative surplus rate: {}",
         list.text
+    );
+    // the dashboard's card and 支付成效: the cost above the grassroots is all of it (the
+    // bureau's file names a hospital outside the community), one person's 15,000 yuan
+    let dashboard = page(&t, &session, "/dashboard", "zh").await;
+    assert_eq!(dashboard.status, S::OK, "{}", dashboard.text);
+    for text in [
+        "医保支付成效",
+        &format!("{year} 年度清算"),
+        "15000.00",
+        "100.00%",
+        &format!("/payment/figures?year={year}"),
+    ] {
+        assert!(dashboard.text.contains(text), "{text}: {}", dashboard.text);
+    }
+    let outcomes = page(&t, &session, &format!("/payment/figures?year={year}"), "zh").await;
+    assert_eq!(outcomes.status, S::OK, "{}", outcomes.text);
+    for text in [
+        "支付成效",
+        "测试C1",
+        "15000.00",
+        "100.00%",
+        "class=\"bad\">-",
+        &format!(
+            "/payment/clearing/members?year={year}&amp;institution={}",
+            t.home
+        ),
+    ] {
+        assert!(outcomes.text.contains(text), "{text}: {}", outcomes.text);
+    }
+    let not_yet = page(
+        &t,
+        &session,
+        &format!("/payment/figures?year={}", year + 1),
+        "zh",
+    )
+    .await;
+    assert!(
+        not_yet.text.contains("/payment/costs?year="),
+        "{}",
+        not_yet.text
     );
     let one_path = format!("/payment/clearing/institution?year={year}&id={}", t.home);
     let one = page(&t, &session, &one_path, "zh").await;

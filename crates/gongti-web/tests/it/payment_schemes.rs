@@ -12,19 +12,35 @@ use serde_json::{Map, Value, json};
 
 use crate::support::{TestApp, urlencode};
 
-/// The demonstration scheme saved by the insurance officer, in force from this year's
-/// first day.
+/// The demonstration scheme proposed by the insurance officer and approved by the
+/// committee (the city officer), in force from this year's first day.
 pub(crate) async fn demo_scheme_in_force(t: &crate::support::TestApp) {
     let year = t.app.today().year();
+    let r = propose_and_approve(
+        t,
+        json!({"effective_from": format!("{year}-01-01"), "note": "演示方案", "params": demo_params()}),
+    )
+    .await;
+    assert_eq!(r["in_force"], json!(true), "{r}");
+}
+
+/// A version proposed by the insurance officer and approved by the committee; the
+/// version as approved.
+pub(crate) async fn propose_and_approve(t: &crate::support::TestApp, body: Value) -> Value {
     let insurer = t.token("insurer").await;
-    let r = t
+    let r = t.post("/api/v1/payment/schemes", &insurer, body).await;
+    assert_eq!(r.status, S::CREATED, "{}", r.text);
+    let id = r.json()["id"].as_i64().unwrap();
+    let officer = t.token("officer").await;
+    let approved = t
         .post(
-            "/api/v1/payment/schemes",
-            &insurer,
-            serde_json::json!({"effective_from": format!("{year}-01-01"), "note": "演示方案", "params": demo_params()}),
+            &format!("/api/v1/payment/schemes/{id}/approve"),
+            &officer,
+            json!({"note": "委员会审议通过"}),
         )
         .await;
-    assert_eq!(r.status, axum::http::StatusCode::CREATED, "{}", r.text);
+    assert_eq!(approved.status, S::OK, "{}", approved.text);
+    approved.json()
 }
 
 /// The demonstration scheme as the API's `params`: each name to its number.
@@ -66,8 +82,92 @@ async fn the_insurance_officer_keeps_the_scheme_by_version() {
             first.headers.get("location").unwrap(),
             "/api/v1/payment/schemes/1"
         );
-        let v1 = first.json();
-        assert_eq!((&v1["id"], &v1["in_force"]), (&json!(1), &json!(true)));
+        let proposed = first.json();
+        assert_eq!(
+            (&proposed["id"], &proposed["in_force"], &proposed["state"]),
+            (&json!(1), &json!(false), &json!("proposed")),
+            "not in force until the committee approves it"
+        );
+        assert_eq!(
+            t.get(
+                &format!("/api/v1/capitation/years/{}", t.app.today().year()),
+                &insurer
+            )
+            .await
+            .json()["code"],
+            json!("no_payment_scheme")
+        );
+
+        // the committee: the city officer approves; no one else does, a rejection
+        // needs its reason, approving again changes nothing
+        let officer = t.token("officer").await;
+        for who in ["insurer", "district", "hospadmin"] {
+            let token = t.token(who).await;
+            let r = t
+                .post("/api/v1/payment/schemes/1/approve", &token, json!({}))
+                .await;
+            assert_eq!(r.status, S::FORBIDDEN, "{who}: {}", r.text);
+        }
+        let no_reason = t
+            .post(
+                "/api/v1/payment/schemes/1/reject",
+                &officer,
+                json!({"note": " "}),
+            )
+            .await;
+        assert_eq!(no_reason.problem_fields(), ["note"], "{}", no_reason.text);
+        let approved = t
+            .post(
+                "/api/v1/payment/schemes/1/approve",
+                &officer,
+                json!({"note": "委员会审议通过"}),
+            )
+            .await;
+        assert_eq!(approved.status, S::OK, "{}", approved.text);
+        let v1 = approved.json();
+        assert_eq!(
+            (
+                &v1["state"],
+                &v1["in_force"],
+                &v1["decided_by"],
+                &v1["decision_note"]
+            ),
+            (
+                &json!("approved"),
+                &json!(true),
+                &json!("officer姓名"),
+                &json!("委员会审议通过")
+            )
+        );
+        let again = t
+            .send(
+                axum::http::Request::post("/api/v1/payment/schemes/1/approve")
+                    .header("authorization", format!("Bearer {officer}"))
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(again.status, S::OK, "{}", again.text);
+        assert_eq!(again.json()["decided_at"], v1["decided_at"], "unchanged");
+        let too_late = t
+            .post(
+                "/api/v1/payment/schemes/1/reject",
+                &officer,
+                json!({"note": "不同意"}),
+            )
+            .await;
+        assert_eq!(
+            too_late.json()["code"],
+            json!("scheme_decided"),
+            "{}",
+            too_late.text
+        );
+        assert_eq!(
+            t.post("/api/v1/payment/schemes/99/approve", &officer, json!({}))
+                .await
+                .status,
+            S::NOT_FOUND
+        );
         assert_eq!(v1["params"], Value::Object(demo_params()));
         assert_eq!(v1["params"]["surplus_cap_share"], Value::Null);
         assert_eq!(v1["params"]["weight.75.both"], json!(1.6));
@@ -171,6 +271,54 @@ async fn the_insurance_officer_keeps_the_scheme_by_version() {
         assert_eq!(
             t.get("/api/v1/payment/schemes/99", &insurer).await.status,
             S::NOT_FOUND
+        );
+
+        // rejected with its reason, version 2 never comes into force
+        let rejected = t
+            .post(
+                "/api/v1/payment/schemes/2/reject",
+                &officer,
+                json!({"note": "人头费涨幅需再测算"}),
+            )
+            .await;
+        assert_eq!(rejected.status, S::OK, "{}", rejected.text);
+        assert_eq!(
+            (&rejected.json()["state"], &rejected.json()["decision_note"]),
+            (&json!("rejected"), &json!("人头费涨幅需再测算"))
+        );
+        // a version from this year's first day, proposed before the year's budget was
+        // approved under version 1, can no longer be approved once it is
+        let late = t
+            .post(
+                "/api/v1/payment/schemes",
+                &insurer,
+                json!({"effective_from": year_start(&t, 0), "note": "追溯调整", "params": demo_params()}),
+            )
+            .await;
+        assert_eq!(late.status, S::CREATED, "{}", late.text);
+        let year = t.app.today().year();
+        let budget = t
+            .post(
+                &format!("/api/v1/capitation/years/{year}/approve"),
+                &insurer,
+                json!({}),
+            )
+            .await;
+        assert_eq!(budget.status, S::OK, "{}", budget.text);
+        assert_eq!(budget.json()["scheme_version"], json!(1));
+        let settled = t
+            .post("/api/v1/payment/schemes/3/approve", &officer, json!({}))
+            .await;
+        assert_eq!(
+            (settled.status, settled.json()["code"].clone()),
+            (S::CONFLICT, json!("scheme_period_settled")),
+            "{}",
+            settled.text
+        );
+        let v3 = t.get("/api/v1/payment/schemes/3", &insurer).await.json();
+        assert_eq!(
+            (&v3["state"], &v3["in_force"]),
+            (&json!("proposed"), &json!(false))
         );
     }
 }
@@ -286,7 +434,7 @@ async fn the_officer_edits_a_scheme_in_the_console() {
     let shown = page(&t, &session, "/payment/schemes/1", "zh").await;
     for text in [
         "第 1 版",
-        "现行",
+        "待委员会审批",
         "签约人头费 320 元",
         "320.00",
         "0.85",
@@ -294,12 +442,47 @@ async fn the_officer_edits_a_scheme_in_the_console() {
     ] {
         assert!(shown.text.contains(text), "{text}: {}", shown.text);
     }
-    // the overseeing officer reads, the family doctor is refused
-    let officer = sign_in(&t, "officer").await;
-    assert_eq!(
-        page(&t, &officer, "/payment/schemes/1", "zh").await.status,
-        S::OK
+    assert!(
+        !shown.text.contains("批准生效"),
+        "the insurer does not decide"
     );
+    // the committee (the city officer) reads it with the decision's form; a rejection
+    // without a reason is named, the approval puts it in force
+    let officer = sign_in(&t, "officer").await;
+    let to_decide = page(&t, &officer, "/payment/schemes/1", "zh").await;
+    assert_eq!(to_decide.status, S::OK);
+    assert!(to_decide.text.contains("批准生效"), "{}", to_decide.text);
+    let csrf = csrf_of(&to_decide.text);
+    let no_reason = post_form(
+        &t,
+        &officer,
+        "/payment/schemes/1/decide",
+        &format!("csrf={csrf}&decision=reject&note="),
+    )
+    .await;
+    assert_eq!(
+        no_reason.status,
+        S::UNPROCESSABLE_ENTITY,
+        "{}",
+        no_reason.text
+    );
+    assert!(
+        no_reason.text.contains("待委员会审批"),
+        "{}",
+        no_reason.text
+    );
+    let approved = post_form(
+        &t,
+        &officer,
+        "/payment/schemes/1/decide",
+        &format!("csrf={csrf}&decision=approve&note={}", urlencode("同意")),
+    )
+    .await;
+    assert_eq!(approved.status, S::SEE_OTHER, "{}", approved.text);
+    let in_force = page(&t, &session, "/payment/schemes/1", "zh").await;
+    for text in ["现行", "委员会已批准", "同意"] {
+        assert!(in_force.text.contains(text), "{text}: {}", in_force.text);
+    }
     assert_eq!(
         page(&t, &officer, "/payment/schemes/new", "zh")
             .await

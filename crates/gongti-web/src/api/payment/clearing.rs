@@ -4,9 +4,12 @@
 //! `POST …/clearing/freeze` and `…/clearing/close` (the insurance officer), the
 //! steps on one institution's clearing `POST …/clearing/institutions/{id}/{confirm |
 //! dispute | approve | settle}`, and the persons behind it
-//! `GET …/clearing/institutions/{id}/members`.
+//! `GET …/clearing/institutions/{id}/members`; and what the city dashboard shows of a
+//! cleared year, `GET /capitation/years/{year}/figures` (the surplus rate, cost per
+//! enrolled person and share above the grassroots, for the city, by district and by
+//! institution).
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use gongti_app::Ctx;
@@ -36,6 +39,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/capitation/years/{year}/clearing", get(clearing))
         .route("/capitation/years/{year}/clearing/freeze", post(freeze))
         .route("/capitation/years/{year}/clearing/close", post(close))
+        .route("/capitation/years/{year}/figures", get(figures))
         .route(
             "/capitation/years/{year}/clearing/institutions/{id}/members",
             get(members),
@@ -56,6 +60,58 @@ pub(super) fn routes() -> Router<AppState> {
             "/capitation/years/{year}/clearing/institutions/{id}/settle",
             step(ClearingStep::Settle),
         )
+}
+
+/// A tally's sums and its three figures (basis points, fen; null with nothing to
+/// divide by).
+fn payment_tally(t: &gongti_core::payment::figures::PaymentTally) -> Value {
+    json!({
+        "institutions": t.institutions,
+        "persons": t.persons,
+        "adjusted_budget_fen": t.adjusted_budget_fen,
+        "cost_fen": t.cost_fen,
+        "surplus_fen": t.surplus_fen,
+        "upper_fen": t.upper_fen,
+        "surplus_rate_bp": t.surplus_rate_bp(),
+        "cost_per_person_fen": t.cost_per_person_fen(),
+        "upper_share_bp": t.upper_share_bp(),
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct FiguresQuery {
+    district: Option<String>,
+}
+
+async fn figures(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    Path(year): Path<i32>,
+    Query(q): Query<FiguresQuery>,
+) -> ApiResult<Json<Value>> {
+    let f = state
+        .app
+        .payment_figures(&ctx, year, q.district.as_deref().filter(|d| !d.is_empty()))
+        .await?;
+    Ok(Json(json!({
+        "year": f.year,
+        "scheme_version": f.scheme_version,
+        "closed": f.closed,
+        "total": payment_tally(&f.total),
+        "districts": f.districts.iter().map(|d| json!({
+            "code": d.code,
+            "name": d.name,
+            "figures": payment_tally(&d.tally),
+        })).collect::<Vec<_>>(),
+        "institutions": f.institutions.iter().map(|i| json!({
+            "institution_id": i.institution_id,
+            "name": i.name,
+            "district_code": i.district_code,
+            "community": i.community_name,
+            "state": i.state,
+            "figures": payment_tally(&i.tally),
+        })).collect::<Vec<_>>(),
+    })))
 }
 
 /// A step's words: a dispute's reason, an approval's reply.

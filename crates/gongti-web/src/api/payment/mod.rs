@@ -5,7 +5,8 @@
 //! quality). Shares, weights and scores are JSON numbers read exactly as written. And
 //! the payment scheme's versions (`GET`/`POST /payment/schemes`, `GET
 //! /payment/schemes/{id}`): every parameter by its dotted name (`rate_fen.contracted`,
-//! `weight.65.hypertension`, …, `core::payment::scheme`).
+//! `weight.65.hypertension`, …, `core::payment::scheme`), each proposed and then approved
+//! or rejected by the committee (`POST /payment/schemes/{id}/approve|reject`).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -43,6 +44,8 @@ pub(crate) fn routes() -> Router<AppState> {
             Router::new()
                 .route("/payment/schemes", get(schemes).post(save_scheme))
                 .route("/payment/schemes/{id}", get(scheme))
+                .route("/payment/schemes/{id}/approve", post(approve_scheme))
+                .route("/payment/schemes/{id}/reject", post(reject_scheme))
                 .route("/capitation/years/{year}", get(capitation_year))
                 .route("/capitation/years/{year}/approve", post(approve_year))
                 .route(
@@ -92,8 +95,53 @@ fn version(v: &SchemeVersion) -> Value {
         "based_on": r.based_on,
         "created_by": r.created_by_name,
         "created_at": views::utc(r.created_at_us),
+        "state": r.state,
+        "decided_by": r.decided_by_name,
+        "decided_at": r.decided_at_us.map(views::utc),
+        "decision_note": r.decision_note,
         "params": params(&r.params),
     })
+}
+
+/// The committee's note: optional for an approval, the reason for a rejection.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DecisionBody {
+    #[serde(default)]
+    note: String,
+}
+
+async fn decide_scheme(
+    state: &AppState,
+    ctx: &Ctx,
+    id: i64,
+    approve: bool,
+    note: &str,
+) -> ApiResult<Json<Value>> {
+    state
+        .app
+        .decide_payment_scheme(ctx, id, approve, note)
+        .await?;
+    Ok(Json(version(&state.app.payment_scheme(ctx, id).await?)))
+}
+
+async fn approve_scheme(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    Path(id): Path<i64>,
+    body: Option<ApiJson<DecisionBody>>,
+) -> ApiResult<Json<Value>> {
+    let note = body.map(|b| b.0.note).unwrap_or_default();
+    decide_scheme(&state, &ctx, id, true, &note).await
+}
+
+async fn reject_scheme(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<DecisionBody>,
+) -> ApiResult<Json<Value>> {
+    decide_scheme(&state, &ctx, id, false, &b.note).await
 }
 
 async fn schemes(

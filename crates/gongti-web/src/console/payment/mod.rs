@@ -22,6 +22,8 @@ use crate::AppState;
 mod budget;
 mod clearing;
 mod costs;
+mod figures;
+pub(crate) use figures::card as payment_card;
 mod pool;
 mod quality;
 mod schemes;
@@ -34,6 +36,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(costs::routes())
         .merge(quality::routes())
         .merge(clearing::routes())
+        .merge(figures::routes())
         .merge(pool::routes())
         .route(
             "/payment/simulate",

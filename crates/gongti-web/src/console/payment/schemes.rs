@@ -1,6 +1,7 @@
 //! 付费方案: the payment scheme's versions (`app::payment`, issue 17 point 1) — the
-//! list with the one in force, a version's every parameter in words, and the
-//! insurance officer's editor: a new version from an earlier one, every parameter in
+//! list with the one in force, a version's every parameter in words with the
+//! committee's decision (the city officer approves or rejects a proposed version with
+//! its reason, 绩效考核管理委员会), and the insurance officer's editor: a new version from an earlier one, every parameter in
 //! its place (money in yuan), the day it takes effect and what changed; as the officer
 //! types, the problems in words or an example institution's year under the edited
 //! scheme (budget, prepayments, m(Q), surplus or overspend — the live form).
@@ -11,7 +12,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use gongti_app::AppError;
-use gongti_app::payment::{SchemeDraft, SchemeVersion, may_set_schemes, may_simulate};
+use gongti_app::payment::{
+    SchemeDraft, SchemeVersion, may_decide_schemes, may_set_schemes, may_simulate,
+};
 use gongti_core::decimal::{scaled, shown};
 use gongti_core::money::yuan;
 use gongti_core::payment::capitation::PLACES;
@@ -33,6 +36,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/payment/schemes/new", get(editor).post(save))
         .route("/payment/schemes/preview", post(preview))
         .route("/payment/schemes/{id}", get(show))
+        .route("/payment/schemes/{id}/decide", post(decide))
 }
 
 /// Age bands and quality bands the editor offers beyond those the scheme has.
@@ -51,7 +55,7 @@ async fn list(State(state): State<AppState>, c: Console) -> Response {
     let setter = may_set_schemes(c.session.principal.role);
     let body = html! {
         h1 { (title(l)) }
-        p.muted { (l.t("按人头付费、签约服务费与绩效激励的全部参数按版本保存，保存后不再修改，调整即保存新版本。年度预算与清算采用当年 1 月 1 日生效的版本，月度绩效采用当月 1 日生效的版本，并记录所用版本号。", "Every parameter of capitation, the contract fee and the incentive pool is kept by version, never changed once saved: a change is a new version. A year's budget and clearing use the version in force on its first day, an incentive month the one in force on the month's first day, and record its number.")) }
+        p.muted { (l.t("按人头付费、签约服务费与绩效激励的全部参数按版本保存，保存后不再修改，调整即保存新版本。新版本经绩效考核管理委员会（市卫健委）批准后方可生效。年度预算与清算采用当年 1 月 1 日生效的版本，月度绩效采用当月 1 日生效的版本，并记录所用版本号。", "Every parameter of capitation, the contract fee and the incentive pool is kept by version, never changed once saved: a change is a new version, in force only once the committee (the city health commission) approves it. A year's budget and clearing use the version in force on its first day, an incentive month the one in force on the month's first day, and record its number.")) }
         @if setter {
             p { a.button.primary href="/payment/schemes/new" { (l.t("新建版本", "New version")) } " " a href="/payment/simulate" { (l.t("付费测算 →", "Payment what-if →")) } }
         }
@@ -84,7 +88,11 @@ async fn list(State(state): State<AppState>, c: Console) -> Response {
 }
 
 fn state_label(l: Lang, state: &AppState, v: &SchemeVersion) -> Markup {
-    if v.in_force {
+    if v.record.state == "proposed" {
+        html! { strong { (l.t("待委员会审批", "Awaiting the committee")) } }
+    } else if v.record.state == "rejected" {
+        html! { span.muted { (l.t("未获批准", "Rejected")) } }
+    } else if v.in_force {
         html! { strong { (l.t("现行", "In force")) } }
     } else if v.record.effective_from > state.app.today() {
         html! { (l.t("待生效", "Scheduled")) }
@@ -94,22 +102,57 @@ fn state_label(l: Lang, state: &AppState, v: &SchemeVersion) -> Markup {
 }
 
 async fn show(State(state): State<AppState>, c: Console, Path(id): Path<i64>) -> Response {
+    show_page(&state, &c, id, None, StatusCode::OK).await
+}
+
+/// A version's page, with a refusal above it when a decision failed.
+async fn show_page(
+    state: &AppState,
+    c: &Console,
+    id: i64,
+    problem: Option<Markup>,
+    status: StatusCode,
+) -> Response {
     let l = c.lang;
     let v = match state.app.payment_scheme(&c.ctx, id).await {
         Ok(v) => v,
-        Err(e) => return error_page(&c, title(l), &e),
+        Err(e) => return error_page(c, title(l), &e),
     };
     let r = &v.record;
     let pairs = pairs_of(&v.scheme);
+    let csrf = c.session.csrf.as_deref().unwrap_or("");
     let body = html! {
         p { a href="/payment/schemes" { (l.t("← 全部版本", "← All versions")) } }
         h1 { (title(l)) (l.t(" 第 ", " No. ")) (r.id) (l.t(" 版", "")) }
         p {
-            (l.t("自 ", "In force from ")) (r.effective_from) (l.t(" 起生效 · ", " · ")) (state_label(l, &state, &v))
+            (l.t("自 ", "In force from ")) (r.effective_from) (l.t(" 起生效 · ", " · ")) (state_label(l, state, &v))
             @if let Some(b) = r.based_on { " · " (l.t("据第 ", "edited from No. ")) a href=(format!("/payment/schemes/{b}")) { (b) } (l.t(" 版修改", "")) }
             " · " (r.created_by_name) " " (local(r.created_at_us))
         }
         p { strong { (l.t("说明：", "Note: ")) } (r.note) }
+        @if let Some(p) = problem { (p) }
+        @match (r.state.as_str(), &r.decided_by_name) {
+            ("proposed", _) => p { (l.t("该版本由医保专员提出，经绩效考核管理委员会批准后方可生效。", "Proposed by the insurance officer: in force only once the committee approves it.")) },
+            (decided, Some(by)) => p {
+                strong { @if decided == "approved" { (l.t("委员会已批准：", "Approved by the committee: ")) } @else { (l.t("委员会未予批准：", "Rejected by the committee: ")) } }
+                (by) @if let Some(at) = r.decided_at_us { " " (local(at)) }
+                @if let Some(n) = &r.decision_note { (l.t("；意见：", "; note: ")) (n) }
+            },
+            _ => p.muted { (l.t("该版本保存于须经委员会批准之前，保存即生效。", "Saved before the committee's approval was required: in force as saved.")) },
+        }
+        @if r.state == "proposed" && may_decide_schemes(c.session.principal.role) {
+            form.card method="post" action=(format!("/payment/schemes/{}/decide", r.id)) {
+                (form_tokens(csrf))
+                h2 { (l.t("委员会审批", "The committee's decision")) }
+                p.muted { (l.t("批准后该版本自生效日起用于年度预算、清算与月度绩效；不予批准须写明理由。", "Approved, the version is used from its day for the year's budget, clearing and incentive months; a rejection needs its reason.")) }
+                p { label { (l.t("意见（不予批准时必填）", "Note (required to reject)")) br; textarea name="note" rows="3" cols="60" maxlength="500" {} } }
+                p {
+                    button.primary type="submit" name="decision" value="approve" { (l.t("批准生效", "Approve")) }
+                    " "
+                    button type="submit" name="decision" value="reject" { (l.t("不予批准", "Reject")) }
+                }
+            }
+        }
         @if may_set_schemes(c.session.principal.role) {
             p { a.button.primary href=(format!("/payment/schemes/new?from={}", r.id)) { (l.t("以此版本为基础新建", "New version from this one")) } }
         }
@@ -117,7 +160,43 @@ async fn show(State(state): State<AppState>, c: Console, Path(id): Path<i64>) ->
         (capitation)
         (rest)
     };
-    layout(&c, title(l), body).into_response()
+    (status, layout(c, title(l), body)).into_response()
+}
+
+#[derive(Deserialize)]
+struct DecisionForm {
+    csrf: String,
+    decision: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Form(f): Form<DecisionForm>,
+) -> Response {
+    if !crate::console::csrf_ok(&c, &f.csrf) {
+        return (StatusCode::FORBIDDEN, "CSRF").into_response();
+    }
+    let approve = match f.decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        _ => return error_page(&c, title(c.lang), &AppError::NotFound),
+    };
+    match state
+        .app
+        .decide_payment_scheme(&c.ctx, id, approve, &f.note)
+        .await
+    {
+        Ok(()) => Redirect::to(&format!("/payment/schemes/{id}")).into_response(),
+        Err(e @ (AppError::Forbidden | AppError::NotFound)) => error_page(&c, title(c.lang), &e),
+        Err(e) => {
+            let status = crate::error::ApiError::of(&e).status;
+            show_page(&state, &c, id, Some(error_box(c.lang, &e)), status).await
+        }
+    }
 }
 
 #[derive(Deserialize)]
