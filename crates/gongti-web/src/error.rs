@@ -477,8 +477,12 @@ impl ApiError {
                         "The settlement changed meanwhile (another settlement this year, or the account); pre-settle and confirm again",
                     ),
                     "no_payment_scheme" => (
-                        "该年度 1 月 1 日尚无生效的付费方案，请先在“付费方案”中保存",
-                        "No payment scheme is in force on the year's first day; save one under Payment scheme first",
+                        "该期间第一天尚无生效的付费方案：请在“付费方案”中保存新版本，并经绩效考核管理委员会批准",
+                        "No payment scheme is in force on the period's first day: save a version under Payment scheme and have the committee approve it",
+                    ),
+                    "scheme_changed_meanwhile" => (
+                        "委员会刚批准了适用于该期间的新版本方案，请刷新后按新版本重新核算",
+                        "The committee approved a version for this period meanwhile; reload and count again under it",
                     ),
                     "scheme_decided" => (
                         "该版本已由委员会作出决定，不能再改",

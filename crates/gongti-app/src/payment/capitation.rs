@@ -360,7 +360,8 @@ impl App {
             version.record.id,
             budgets.len()
         ));
-        self.store
+        let saved = self
+            .store
             .insert_capitation_year(
                 &NewCapitationYear {
                     year,
@@ -371,10 +372,17 @@ impl App {
                     staff_id,
                 },
                 self.now_us(),
-                &[entry],
+                std::slice::from_ref(&entry),
             )
-            .await?;
-        Ok(())
+            .await;
+        match saved {
+            Ok(_) => Ok(()),
+            // the committee approved a version for the year's first day meanwhile
+            Err(gongti_store::StoreError::Changed(code)) => {
+                Err(self.refuse(entry, AppError::Conflict(code)).await)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Pays a month's prepayments of an approved year to every institution (the

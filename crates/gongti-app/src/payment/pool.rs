@@ -594,7 +594,15 @@ impl App {
                 self.now_us(),
                 std::slice::from_ref(&entry),
             )
-            .await?;
+            .await;
+        let done = match done {
+            Ok(done) => done,
+            // the committee approved a version for the month's first day meanwhile
+            Err(gongti_store::StoreError::Changed(code)) => {
+                return Err(self.refuse(entry, AppError::Conflict(code)).await);
+            }
+            Err(e) => return Err(e.into()),
+        };
         if !done {
             // locked meanwhile by another
             if let Some(locked) = self

@@ -15,6 +15,39 @@ pub use clearing::{
 pub use months::{AppealRecord, IncentiveMonthRecord, MonthMark, NewIncentiveMonth, PayoutRow};
 pub use pool::{TeamMembers, WorkItem};
 
+/// PostgreSQL's transaction lock that orders the committee's decisions on versions
+/// against what is counted under a version (a year's budget, an incentive month).
+const PG_SCHEME_LOCK: i64 = 0x676f_6e67_7363;
+
+/// In a write transaction: on PostgreSQL, waits for the scheme's lock (SQLite's one
+/// writer orders these transactions already).
+macro_rules! hold_schemes {
+    ($store:expr, $tx:ident) => {
+        if matches!($store.engine, crate::Engine::Postgres { .. }) {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(crate::payment::PG_SCHEME_LOCK)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    };
+}
+
+/// In a write transaction holding the scheme's lock: the approved version in force on
+/// `$day`, if any.
+macro_rules! scheme_in_force {
+    ($tx:ident, $day:expr) => {{
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM payment_scheme_versions WHERE state = 'approved' AND effective_from <= $1
+              ORDER BY effective_from DESC, id DESC LIMIT 1",
+        )
+        .bind($day)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        id
+    }};
+}
+pub(crate) use {hold_schemes, scheme_in_force};
+
 use crate::outbox::stage_audit;
 use crate::row::{RowExt, trusted};
 use crate::{Result, Store, on_read, on_write};
@@ -174,6 +207,7 @@ impl Store {
         let state = if approve { "approved" } else { "rejected" };
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
+            hold_schemes!(self, tx);
             let changed = sqlx::query(
                 "UPDATE payment_scheme_versions
                  SET state = $2, decided_by_staff_id = $3, decided_at_us = $4, decision_note = $5
@@ -361,8 +395,17 @@ impl Store {
         now_us: i64,
         audit: &[AuditEntry],
     ) -> Result<bool> {
+        let first = time::Date::from_calendar_date(y.year, time::Month::January, 1)
+            .map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
+            hold_schemes!(self, tx);
+            let exists: Option<i64> = sqlx::query_scalar("SELECT year FROM capitation_years WHERE year = $1")
+                .bind(i64::from(y.year)).fetch_optional(&mut *tx).await?;
+            if exists.is_none() && scheme_in_force!(tx, first) != Some(y.scheme_version) {
+                tx.rollback().await?;
+                return Err(crate::StoreError::Changed("scheme_changed_meanwhile"));
+            }
             let done = sqlx::query(
                 "INSERT INTO capitation_years (year, scheme_version, state, days_in_year, counted_on,
                    approved_by_staff_id, approved_at_us)

@@ -123,8 +123,24 @@ impl Store {
     ) -> Result<bool> {
         const I_COLS: usize = 8;
         let (inst, year, month) = (m.institution_id, i64::from(m.year), i64::from(m.month));
+        let first = time::Date::from_calendar_date(
+            m.year,
+            time::Month::try_from(m.month)
+                .map_err(|e| crate::StoreError::Corrupt(e.to_string()))?,
+            1,
+        )
+        .map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
+            super::hold_schemes!(self, tx);
+            let exists: Option<i64> = sqlx::query_scalar(
+                "SELECT year FROM incentive_months WHERE institution_id = $1 AND year = $2 AND month = $3",
+            )
+            .bind(inst).bind(year).bind(month).fetch_optional(&mut *tx).await?;
+            if exists.is_none() && super::scheme_in_force!(tx, first) != Some(m.scheme_version) {
+                tx.rollback().await?;
+                return Err(crate::StoreError::Changed("scheme_changed_meanwhile"));
+            }
             let done = sqlx::query(
                 "INSERT INTO incentive_months (institution_id, year, month, scheme_version, state, pool_fen,
                    locked_by_staff_id, locked_at_us)

@@ -50,6 +50,7 @@ const COSTS: MenuItem = ("/payment/costs", "费用与预测", "Costs");
 const QUALITY: MenuItem = ("/payment/quality", "质量考核", "Quality");
 const CLEARING: MenuItem = ("/payment/clearing", "年度清算", "Clearing");
 const INCENTIVES: MenuItem = ("/payment/incentive-month", "绩效分配", "Incentive pool");
+const OUTCOMES: MenuItem = ("/payment/figures", "支付成效", "Payment outcomes");
 const MY_WORK: MenuItem = ("/my-work", "我的绩效", "My work and pay");
 
 /// The family-doctor team's roles (家庭医生团队), who share the workstation.
@@ -115,7 +116,8 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             INCENTIVES,
         ],
         Role::DistrictOfficer => &[
-            DASHBOARD, RESIDENTS, SCHEMES, BUDGET, COSTS, QUALITY, CLEARING, INCENTIVES, PAYMENT,
+            DASHBOARD, RESIDENTS, SCHEMES, BUDGET, COSTS, QUALITY, CLEARING, OUTCOMES, INCENTIVES,
+            PAYMENT,
         ],
         Role::CityOfficer => &[
             DASHBOARD,
@@ -127,6 +129,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             COSTS,
             QUALITY,
             CLEARING,
+            OUTCOMES,
             INCENTIVES,
             PAYMENT,
         ],
@@ -139,6 +142,7 @@ fn work_of(role: Role) -> &'static [MenuItem] {
             COSTS,
             QUALITY,
             CLEARING,
+            OUTCOMES,
             PAYMENT,
         ],
         Role::CityAdmin => &[ACCOUNTS],

@@ -238,6 +238,28 @@ async fn a_year_is_frozen_cleared_disputed_approved_settled_and_closed() {
             t.get(&format!("{base}/figures"), &doctor).await.status,
             S::FORBIDDEN
         );
+        // a district officer sees their district, an institution's administrator their own
+        for who in ["district", "instadmin"] {
+            let token = t.token(who).await;
+            let seen = t.get(&format!("{base}/figures"), &token).await.json();
+            let institutions = seen["institutions"].as_array().unwrap();
+            assert!(!institutions.is_empty(), "{who}: {seen}");
+            for i in institutions {
+                if who == "instadmin" {
+                    assert_eq!(i["institution_id"], json!(t.home), "{who}: {seen}");
+                } else {
+                    assert_eq!(i["district_code"], json!("120101"), "{who}: {seen}");
+                }
+            }
+            assert!(
+                seen["districts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|d| d["code"] == json!("120101")),
+                "{who}: {seen}"
+            );
+        }
 
         // B and C trace to the persons frozen behind them
         let sums = t.store.clearing_member_sums(year).await.unwrap();

@@ -320,6 +320,118 @@ async fn the_insurance_officer_keeps_the_scheme_by_version() {
             (&v3["state"], &v3["in_force"]),
             (&json!("proposed"), &json!(false))
         );
+
+        // an incentive month counted under version 1 — December's, locked — holds its
+        // version too: a version from mid-November (so in force from December's first
+        // day) is refused; one from the second of December (in force from next January's
+        // first day) is approved
+        let me = t.get("/api/v1/me", &officer).await.json();
+        let locked = t
+            .store
+            .lock_incentive_month(
+                &gongti_store::NewIncentiveMonth {
+                    institution_id: t.home,
+                    year,
+                    month: 12,
+                    scheme_version: 1,
+                    pool_fen: 0,
+                    sources: &[],
+                    payouts: &[],
+                    items: &[],
+                    staff_id: me["staff_id"].as_i64().unwrap(),
+                },
+                0,
+                &[],
+            )
+            .await;
+        assert!(locked.unwrap());
+        for (id, from, approved) in [(4, "11-15", false), (5, "12-02", true)] {
+            let proposed = t
+                .post(
+                    "/api/v1/payment/schemes",
+                    &insurer,
+                    json!({"effective_from": format!("{year}-{from}"), "note": "月中调整", "params": demo_params()}),
+                )
+                .await;
+            assert_eq!(proposed.json()["id"], json!(id), "{}", proposed.text);
+            let decided = t
+                .post(
+                    &format!("/api/v1/payment/schemes/{id}/approve"),
+                    &officer,
+                    json!({}),
+                )
+                .await;
+            if approved {
+                assert_eq!(
+                    decided.json()["state"],
+                    json!("approved"),
+                    "{}",
+                    decided.text
+                );
+            } else {
+                assert_eq!(
+                    decided.json()["code"],
+                    json!("scheme_period_settled"),
+                    "{}",
+                    decided.text
+                );
+            }
+        }
+        // and the other way round: what was counted under a version no longer the one
+        // in force on its first day is not saved (the committee approved another
+        // meanwhile) — next year is under version 5 now, not 1; November under 1, not 3
+        let staff_id = me["staff_id"].as_i64().unwrap();
+        let budget = t
+            .store
+            .insert_capitation_year(
+                &gongti_store::NewCapitationYear {
+                    year: year + 1,
+                    scheme_version: 1,
+                    days_in_year: 365,
+                    counted_on: t.app.today(),
+                    budgets: &[],
+                    staff_id,
+                },
+                0,
+                &[],
+            )
+            .await;
+        assert!(
+            matches!(
+                budget,
+                Err(gongti_store::StoreError::Changed(
+                    "scheme_changed_meanwhile"
+                ))
+            ),
+            "{budget:?}"
+        );
+        let month = t
+            .store
+            .lock_incentive_month(
+                &gongti_store::NewIncentiveMonth {
+                    institution_id: t.home,
+                    year,
+                    month: 11,
+                    scheme_version: 3,
+                    pool_fen: 0,
+                    sources: &[],
+                    payouts: &[],
+                    items: &[],
+                    staff_id,
+                },
+                0,
+                &[],
+            )
+            .await;
+        assert!(
+            matches!(
+                month,
+                Err(gongti_store::StoreError::Changed(
+                    "scheme_changed_meanwhile"
+                ))
+            ),
+            "{month:?}"
+        );
     }
 }
 

@@ -179,6 +179,9 @@ pub(crate) async fn card(
     scope: &IndicatorScope,
 ) -> Result<Option<Markup>, AppError> {
     let l = c.lang;
+    if !gongti_app::payment::may_simulate(c.session.principal.role) {
+        return Ok(None);
+    }
     let this_year = state.app.today().year();
     let mut found = None;
     for year in [this_year - 1, this_year - 2] {

@@ -102,7 +102,7 @@ fn state_label(l: Lang, state: &AppState, v: &SchemeVersion) -> Markup {
 }
 
 async fn show(State(state): State<AppState>, c: Console, Path(id): Path<i64>) -> Response {
-    show_page(&state, &c, id, None, StatusCode::OK).await
+    show_page(&state, &c, id, None, StatusCode::OK, "").await
 }
 
 /// A version's page, with a refusal above it when a decision failed.
@@ -112,6 +112,7 @@ async fn show_page(
     id: i64,
     problem: Option<Markup>,
     status: StatusCode,
+    typed_note: &str,
 ) -> Response {
     let l = c.lang;
     let v = match state.app.payment_scheme(&c.ctx, id).await {
@@ -125,7 +126,9 @@ async fn show_page(
         p { a href="/payment/schemes" { (l.t("← 全部版本", "← All versions")) } }
         h1 { (title(l)) (l.t(" 第 ", " No. ")) (r.id) (l.t(" 版", "")) }
         p {
-            (l.t("自 ", "In force from ")) (r.effective_from) (l.t(" 起生效 · ", " · ")) (state_label(l, state, &v))
+            @if r.state == "approved" { (l.t("自 ", "In force from ")) (r.effective_from) (l.t(" 起生效 · ", " · ")) }
+            @else { (l.t("拟自 ", "To take effect from ")) (r.effective_from) (l.t(" 起生效 · ", " · ")) }
+            (state_label(l, state, &v))
             @if let Some(b) = r.based_on { " · " (l.t("据第 ", "edited from No. ")) a href=(format!("/payment/schemes/{b}")) { (b) } (l.t(" 版修改", "")) }
             " · " (r.created_by_name) " " (local(r.created_at_us))
         }
@@ -145,7 +148,7 @@ async fn show_page(
                 (form_tokens(csrf))
                 h2 { (l.t("委员会审批", "The committee's decision")) }
                 p.muted { (l.t("批准后该版本自生效日起用于年度预算、清算与月度绩效；不予批准须写明理由。", "Approved, the version is used from its day for the year's budget, clearing and incentive months; a rejection needs its reason.")) }
-                p { label { (l.t("意见（不予批准时必填）", "Note (required to reject)")) br; textarea name="note" rows="3" cols="60" maxlength="500" {} } }
+                p { label { (l.t("意见（不予批准时必填）", "Note (required to reject)")) br; textarea name="note" rows="3" cols="60" maxlength="500" { (typed_note) } } }
                 p {
                     button.primary type="submit" name="decision" value="approve" { (l.t("批准生效", "Approve")) }
                     " "
@@ -194,7 +197,7 @@ async fn decide(
         Err(e @ (AppError::Forbidden | AppError::NotFound)) => error_page(&c, title(c.lang), &e),
         Err(e) => {
             let status = crate::error::ApiError::of(&e).status;
-            show_page(&state, &c, id, Some(error_box(c.lang, &e)), status).await
+            show_page(&state, &c, id, Some(error_box(c.lang, &e)), status, &f.note).await
         }
     }
 }
