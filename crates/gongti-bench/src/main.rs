@@ -12,6 +12,8 @@
 //!   booked, none twice) against an audited small read at the same concurrency.
 //! - `console`: every role's main console pages on a generated region against the
 //!   constant handler.
+//! - `clearing`: the year-end clearing at a city's scale (a generated region, a year of
+//!   contracts and fee lines) against DuckDB computing its inputs from the same rows.
 //! - `roster`: a CSV list of residents checked and loaded against the raw insert.
 //! - `pharmacy`: the prescription check in process (against parsing its JSON) and over
 //!   HTTP (against the constant handler).
@@ -19,6 +21,7 @@
 //!   `hfs` binary is given.
 
 mod chronic;
+mod clearing;
 mod console;
 mod dispensing;
 mod export;
@@ -149,6 +152,24 @@ enum Bench {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// The year-end clearing on a generated region (a year of contracts and fee lines
+    /// for every grassroots resident) against DuckDB computing its inputs.
+    Clearing {
+        #[arg(long, default_value_t = 1_300_000)]
+        residents: u64,
+        /// Fee lines per contracted person in the bureau's file.
+        #[arg(long, default_value_t = 12)]
+        lines: u32,
+        /// Staff of a post at the grassroots institutions, for the incentive month.
+        #[arg(long, default_value_t = 10_000)]
+        staff: i64,
+        /// A Python with `duckdb` installed, for the DuckDB reference.
+        #[arg(long)]
+        duckdb_python: Option<PathBuf>,
+        /// Generate into (or reuse) this directory instead of a temporary one.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Bringing residents in from a CSV list (dry run, load, repeat) against the raw
     /// batched insert of the same rows.
     Roster {
@@ -253,6 +274,10 @@ fn main() -> anyhow::Result<()> {
             }
             Bench::Console { residents, requests, data_dir } => {
                 console::console(residents, requests, data_dir).await?;
+            }
+            Bench::Clearing { residents, lines, staff, duckdb_python, data_dir } => {
+                clearing::clearing(residents, lines, staff, duckdb_python.as_deref(), data_dir)
+                    .await?;
             }
             Bench::Roster { residents } => {
                 roster::roster(residents).await?;
