@@ -316,17 +316,34 @@ impl Store {
         limit: i64,
     ) -> Result<(Vec<MemberFacts>, Option<i64>)> {
         on_read!(self, pool => {
-            let ids: Vec<i64> = sqlx::query_scalar(
-                "SELECT resident_id FROM (
-                   SELECT resident_id FROM contracts
-                    WHERE resident_id > $1 AND start_on <= $3 AND end_on >= $2
-                   UNION
-                   SELECT resident_id FROM chronic_enrolments
-                    WHERE resident_id > $1 AND enrolled_on <= $3 AND (ended_on IS NULL OR ended_on >= $2)
-                 ) AS touching ORDER BY resident_id LIMIT $4",
+            // Each side walks its resident index only as far as its first `limit` rows
+            // (a chunk costs its own size, not the rest of the table's); a side cut
+            // short bounds the chunk at its last person, so that no one beyond it on the
+            // other side is taken before those it did not reach.
+            let contracts: Vec<i64> = sqlx::query_scalar(
+                "SELECT resident_id FROM contracts
+                  WHERE resident_id > $1 AND start_on <= $3 AND end_on >= $2
+                  ORDER BY resident_id LIMIT $4",
             )
             .bind(after).bind(first).bind(last).bind(limit)
             .fetch_all(pool).await?;
+            let enrolments: Vec<i64> = sqlx::query_scalar(
+                "SELECT resident_id FROM chronic_enrolments
+                  WHERE resident_id > $1 AND enrolled_on <= $3 AND (ended_on IS NULL OR ended_on >= $2)
+                  ORDER BY resident_id LIMIT $4",
+            )
+            .bind(after).bind(first).bind(last).bind(limit)
+            .fetch_all(pool).await?;
+            let full = |side: &[i64]| (side.len() as i64 >= limit).then(|| side.last().copied()).flatten();
+            let bound = [full(&contracts), full(&enrolments)].into_iter().flatten().min();
+            let mut ids: Vec<i64> = contracts
+                .into_iter()
+                .chain(enrolments)
+                .filter(|id| bound.is_none_or(|b| *id <= b))
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
             let (Some(&lo), Some(&hi)) = (ids.first(), ids.last()) else {
                 return Ok((Vec::new(), None));
             };
