@@ -77,6 +77,8 @@ pub struct App {
     pub(crate) baselines: Arc<indicators::BaselineCache>,
     /// Long jobs' progress (an imported list's), for the user who started them.
     pub(crate) progress: progress::Progress,
+    /// The years whose clearing is being frozen in this process (`App::start_freeze`).
+    pub(crate) freezing: Arc<std::sync::Mutex<std::collections::BTreeSet<i32>>>,
 }
 
 impl std::fmt::Debug for App {
@@ -126,6 +128,7 @@ impl App {
             throttle: gongti_core::throttle::ThrottleParams::default(),
             baselines: Arc::default(),
             progress: progress::Progress::default(),
+            freezing: Arc::default(),
         };
         Ok((app, writer))
     }

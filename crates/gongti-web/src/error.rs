@@ -480,6 +480,10 @@ impl ApiError {
                         "该期间第一天尚无生效的付费方案：请在“付费方案”中保存新版本，并经绩效考核管理委员会批准",
                         "No payment scheme is in force on the period's first day: save a version under Payment scheme and have the committee approve it",
                     ),
+                    "clearing_in_progress" => (
+                        "该年度正在冻结计算中，请稍候，完成后刷新页面",
+                        "The year is being frozen; wait and reload once it is done",
+                    ),
                     "scheme_changed_meanwhile" => (
                         "委员会刚批准了适用于该期间的新版本方案，请刷新后按新版本重新核算",
                         "The committee approved a version for this period meanwhile; reload and count again under it",

@@ -50,6 +50,9 @@ pub use serve::{
 pub const REQUEST_BODY_MAX_BYTES: usize = 1024 * 1024;
 /// Longest a request may take before it is answered with 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a request that starts a long job (a year's freeze) waits for it before
+/// answering that it goes on: well inside the request's time limit.
+pub(crate) const FREEZE_WAIT: Duration = Duration::from_secs(20);
 /// Default and largest page sizes of lists (the store caps them again).
 pub const PAGE_SIZE_DEFAULT: u32 = 20;
 

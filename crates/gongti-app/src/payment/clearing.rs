@@ -322,6 +322,51 @@ impl App {
         }
     }
 
+    /// Freezes the year's clearing as [`App::freeze_capitation_year`] does, in a task of
+    /// its own that no caller's time limit cuts short (at a city's scale a freeze takes
+    /// a minute): answers once it is done, or after `wait` with `false` — it goes on,
+    /// and [`App::freezing`] says so until it ends. One freeze of a year at a time in
+    /// this process: another asked meanwhile is 409 `clearing_in_progress`.
+    pub async fn start_freeze(
+        &self,
+        ctx: &Ctx,
+        year: i32,
+        wait: std::time::Duration,
+    ) -> AppResult<bool> {
+        if !may_set_schemes(ctx.principal.role) {
+            // refused (and audited) as the freeze itself refuses, holding nothing
+            return self.freeze_capitation_year(ctx, year).await.map(|()| true);
+        }
+        if !self
+            .freezing
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the freezing set is poisoned"))?
+            .insert(year)
+        {
+            return Err(AppError::Conflict("clearing_in_progress"));
+        }
+        let (app, ctx) = (self.clone(), ctx.clone());
+        let task = tokio::spawn(async move {
+            let done = app.freeze_capitation_year(&ctx, year).await;
+            if let Ok(mut f) = app.freezing.lock() {
+                f.remove(&year);
+            }
+            done
+        });
+        match tokio::time::timeout(wait, task).await {
+            Ok(Ok(done)) => done.map(|()| true),
+            Ok(Err(e)) => Err(AppError::Internal(anyhow::anyhow!(
+                "the freeze stopped: {e}"
+            ))),
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// Whether the year's clearing is being frozen in this process now.
+    pub fn freezing(&self, year: i32) -> bool {
+        self.freezing.lock().is_ok_and(|f| f.contains(&year))
+    }
+
     /// A year's clearing (the roles that oversee payment, for the institutions they
     /// may see): 409 `clearing_not_computed` before its data are frozen.
     pub async fn capitation_clearing(&self, ctx: &Ctx, year: i32) -> AppResult<YearClearing> {

@@ -307,7 +307,8 @@ pub struct NewCapitationYear<'a> {
 
 impl Store {
     /// The facts of up to `limit` persons after `after` (by resident id) with a
-    /// contract or a chronic enrolment touching `[first, last]`; the last id read.
+    /// contract or a chronic enrolment touching `[first, last]`; the last id read. A
+    /// chunk may hold fewer while more persons remain: only `None` says the end.
     pub async fn member_facts(
         &self,
         first: time::Date,

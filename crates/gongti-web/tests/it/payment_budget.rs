@@ -316,8 +316,9 @@ async fn the_officer_approves_and_pays_in_the_console() {
 }
 
 /// The persons of a year are read a chunk at a time, each side (contracts, chronic
-/// enrolments) walking its index only as far as the chunk needs: in chunks of three,
-/// the demo region's persons come out each once and all of them, as in one chunk.
+/// enrolments) walking its index only as far as the chunk needs: in chunks of one, two
+/// and three, the demo region's persons come out each once, with all their facts, as
+/// in one chunk.
 #[tokio::test]
 async fn the_persons_of_a_year_come_a_chunk_at_a_time_each_once() {
     for store in gongti_testdb::engines().await {
@@ -331,23 +332,32 @@ async fn the_persons_of_a_year_come_a_chunk_at_a_time_each_once() {
         let first = time::Date::from_calendar_date(year, time::Month::January, 1).unwrap();
         let last = time::Date::from_calendar_date(year, time::Month::December, 31).unwrap();
         let (all, _) = store.member_facts(first, last, 0, 1_000_000).await.unwrap();
-        let all: Vec<i64> = all.iter().map(|f| f.resident_id).collect();
         assert!(
             all.len() > 20,
             "the demo has persons under capitation: {}",
             all.len()
         );
-        let mut chunked = Vec::new();
-        let mut after = 0;
-        loop {
-            let (facts, last_id) = store.member_facts(first, last, after, 3).await.unwrap();
-            assert!(facts.len() <= 3);
-            chunked.extend(facts.iter().map(|f| f.resident_id));
-            match last_id {
-                Some(id) => after = id,
-                None => break,
+        assert!(
+            all.iter().any(|f| f.contracts.is_empty())
+                && all.iter().any(|f| f.enrolments.len() > 1),
+            "persons with enrolments only, and with two"
+        );
+        for limit in 1..=3 {
+            let mut chunked = Vec::new();
+            let mut after = 0;
+            loop {
+                let (facts, last_id) = store.member_facts(first, last, after, limit).await.unwrap();
+                assert!(facts.len() as i64 <= limit);
+                chunked.extend(facts);
+                match last_id {
+                    Some(id) => after = id,
+                    None => break,
+                }
             }
+            assert_eq!(
+                chunked, all,
+                "chunks of {limit}: each once, whole, in order"
+            );
         }
-        assert_eq!(chunked, all, "each once, in order, none left out");
     }
 }

@@ -278,6 +278,36 @@ async fn a_year_is_frozen_cleared_disputed_approved_settled_and_closed() {
             .await;
         assert_eq!(again.status, S::OK, "{}", again.text);
         assert_eq!(again.json()["balance_fen"], y["balance_fen"]);
+        // a freeze runs in a task of its own: asked to wait no time it answers that it
+        // goes on; the year says so, a second freeze meanwhile is refused, and once it
+        // ends the clearing is as before
+        let session = t.app.authenticate(&insurer).await.unwrap();
+        let ctx = gongti_app::Ctx {
+            principal: session.principal,
+            request_id: None,
+        };
+        let started = t
+            .app
+            .start_freeze(&ctx, year, std::time::Duration::ZERO)
+            .await;
+        assert!(matches!(started, Ok(false)), "{started:?}");
+        assert!(t.app.freezing(year));
+        let meanwhile = t
+            .post(&format!("{clearing}/freeze"), &insurer, json!({}))
+            .await;
+        assert_eq!(
+            (meanwhile.status, meanwhile.json()["code"].clone()),
+            (S::CONFLICT, json!("clearing_in_progress")),
+            "{}",
+            meanwhile.text
+        );
+        while t.app.freezing(year) {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            t.get(&clearing, &insurer).await.json()["balance_fen"],
+            y["balance_fen"]
+        );
         let stale = t
             .post(
                 &format!("{clearing}/institutions/{}/confirm", t.home),

@@ -223,13 +223,28 @@ async fn clearing(
     )))
 }
 
+/// Freezes in a task of its own: the clearing once done, or 202 with the year
+/// `freezing` when it goes on past the wait (a city's year takes a minute).
 async fn freeze(
     State(state): State<AppState>,
     axum::Extension(ctx): axum::Extension<Ctx>,
     Path(year): Path<i32>,
-) -> ApiResult<Json<Value>> {
-    state.app.freeze_capitation_year(&ctx, year).await?;
-    clearing(State(state), axum::Extension(ctx), Path(year)).await
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    if !state
+        .app
+        .start_freeze(&ctx, year, crate::FREEZE_WAIT)
+        .await?
+    {
+        return Ok((
+            axum::http::StatusCode::ACCEPTED,
+            Json(json!({"year": year, "state": "freezing"})),
+        )
+            .into_response());
+    }
+    Ok(clearing(State(state), axum::Extension(ctx), Path(year))
+        .await?
+        .into_response())
 }
 
 async fn close(

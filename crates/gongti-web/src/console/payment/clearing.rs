@@ -130,8 +130,21 @@ async fn page(
         }
         Err(e) => return error_page(c, title(l), &e),
     };
+    // a freeze under way: said above the page, which reloads itself until it is done
+    let body = if state.app.freezing(year) {
+        html! {
+            meta http-equiv="refresh" content=(FREEZE_REFRESH_S);
+            p.notice #freezing { (l.t("正在冻结数据并计算清算（数据量大时需要几分钟），本页每 10 秒自动刷新，完成后显示结果。", "The data are being frozen and the clearing computed (a few minutes for a large city); this page reloads every 10 seconds and shows the result once done.")) }
+            (body)
+        }
+    } else {
+        body
+    };
     (status, layout(c, title(l), body)).into_response()
 }
+
+/// Seconds between reloads of the page while its year is being frozen.
+const FREEZE_REFRESH_S: u32 = 10;
 
 fn year_body(
     l: Lang,
@@ -499,8 +512,13 @@ async fn freeze(State(state): State<AppState>, c: Console, Form(f): Form<YearFor
     if !crate::console::csrf_ok(&c, &f.csrf) {
         return (StatusCode::FORBIDDEN, "CSRF").into_response();
     }
-    match state.app.freeze_capitation_year(&c.ctx, f.year).await {
-        Ok(()) => Redirect::to(&format!("/payment/clearing?year={}", f.year)).into_response(),
+    // done, or still going once the wait is over: either way the year's page says how
+    match state
+        .app
+        .start_freeze(&c.ctx, f.year, crate::FREEZE_WAIT)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/payment/clearing?year={}", f.year)).into_response(),
         Err(e) => failed(&state, &c, f.year, e).await,
     }
 }
