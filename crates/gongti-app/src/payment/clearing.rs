@@ -345,13 +345,19 @@ impl App {
         {
             return Err(AppError::Conflict("clearing_in_progress"));
         }
+        /// Takes the year off the set however the task ends (a panic included).
+        struct Release(App, i32);
+        impl Drop for Release {
+            fn drop(&mut self) {
+                if let Ok(mut f) = self.0.freezing.lock() {
+                    f.remove(&self.1);
+                }
+            }
+        }
         let (app, ctx) = (self.clone(), ctx.clone());
         let task = tokio::spawn(async move {
-            let done = app.freeze_capitation_year(&ctx, year).await;
-            if let Ok(mut f) = app.freezing.lock() {
-                f.remove(&year);
-            }
-            done
+            let _release = Release(app.clone(), year);
+            app.freeze_capitation_year(&ctx, year).await
         });
         match tokio::time::timeout(wait, task).await {
             Ok(Ok(done)) => done.map(|()| true),
