@@ -32,8 +32,9 @@ fn seconds_list(runs: &[f64]) -> String {
         .join(", ")
 }
 
-/// Peak resident memory of this process so far, in MiB (Linux).
-fn peak_rss_mib() -> f64 {
+/// Peak resident memory of this process so far (or since `clearing::reset_peak_rss`),
+/// in MiB (Linux).
+pub(crate) fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

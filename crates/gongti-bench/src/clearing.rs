@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use time::{Date, Month, OffsetDateTime};
 
 use crate::PASSWORD;
+use crate::chronic::peak_rss_mib;
 
 /// The bench's rows in the bureau's file.
 const BATCH: &str = "bench-clearing";
@@ -32,19 +33,6 @@ const BATCH: &str = "bench-clearing";
 const OUTSIDE: (&str, &str) = ("H12999900002", "市外定点医院（基准测试）");
 /// Freezes timed.
 const FREEZES: usize = 2;
-
-/// Peak resident memory of this process since the last reset, in MiB (Linux).
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
-        })
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
 
 /// Resets the peak to the current resident size (Linux ≥ 4.0).
 fn reset_peak_rss() {
