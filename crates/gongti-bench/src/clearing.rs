@@ -456,11 +456,15 @@ pub async fn clearing(
     let duck: Value = serde_json::from_slice(&out.stdout)?;
     let compute = duck["compute_s"].as_f64().unwrap_or(f64::NAN);
     println!(
-        "reference  DuckDB: the same inputs from the same rows in {compute:.2} s (median of {:?}), after {:.1} s to load them",
-        duck["runs_s"].as_array().map(|r| r
-            .iter()
-            .map(|s| format!("{:.2}", s.as_f64().unwrap_or(0.0)))
-            .collect::<Vec<_>>()),
+        "reference  DuckDB: the same inputs from the same rows in {compute:.2} s (the median of {} s), after {:.1} s to load them",
+        duck["runs_s"]
+            .as_array()
+            .map(|r| r
+                .iter()
+                .map(|s| format!("{:.2}", s.as_f64().unwrap_or(f64::NAN)))
+                .collect::<Vec<_>>()
+                .join(", "))
+            .unwrap_or_default(),
         duck["load_s"].as_f64().unwrap_or(f64::NAN)
     );
     let mut runs_sorted = runs.clone();

@@ -18,6 +18,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use time::Date;
 
@@ -108,17 +109,11 @@ impl DirectReads {
         map: impl Fn(&rusqlite::Row<'_>) -> Result<T> + Send + 'static,
     ) -> Result<Vec<T>> {
         self.scan(move |conn| {
-            let mut statement = conn.prepare_cached(&sql)?;
             let named: Vec<(&str, &dyn rusqlite::ToSql)> = params
                 .iter()
                 .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
                 .collect();
-            let mut rows = statement.query(named.as_slice())?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                out.push(map(row)?);
-            }
-            Ok(out)
+            collect(conn, &sql, &named, map)
         })
         .await
     }
@@ -243,6 +238,22 @@ pub(crate) mod bind {
     }
 }
 
+/// Every row of `sql` with named `$n` parameters on `conn`, mapped, on this thread.
+pub(crate) fn collect<T>(
+    conn: &Connection,
+    sql: &str,
+    params: &[(&str, &dyn rusqlite::ToSql)],
+    map: impl Fn(&rusqlite::Row<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(map(row)?);
+    }
+    Ok(out)
+}
+
 /// Runs blocking SQLite work (rusqlite) on tokio's blocking pool; `what` names it if
 /// the work panics.
 pub(crate) async fn blocking<T: Send + 'static>(
@@ -258,40 +269,92 @@ fn column_error(column: &str, e: rusqlite::Error) -> StoreError {
     StoreError::Corrupt(format!("column {column}: {e}"))
 }
 
-impl RowExt for rusqlite::Row<'_> {
-    fn i64(&self, column: &str) -> Result<i64> {
-        self.get(column).map_err(|e| column_error(column, e))
-    }
-    fn opt_i64(&self, column: &str) -> Result<Option<i64>> {
-        self.get(column).map_err(|e| column_error(column, e))
-    }
-    fn text(&self, column: &str) -> Result<String> {
-        self.get(column).map_err(|e| column_error(column, e))
-    }
-    fn opt_text(&self, column: &str) -> Result<Option<String>> {
-        self.get(column).map_err(|e| column_error(column, e))
-    }
-    fn date(&self, column: &str) -> Result<Date> {
-        parse_date(column, &self.text(column)?)
-    }
-    fn opt_date(&self, column: &str) -> Result<Option<Date>> {
-        self.opt_text(column)?
-            .map(|text| parse_date(column, &text))
-            .transpose()
-    }
-    fn bool(&self, column: &str) -> Result<bool> {
-        self.get(column).map_err(|e| column_error(column, e))
-    }
-    fn opt_bool(&self, column: &str) -> Result<Option<bool>> {
-        self.get(column).map_err(|e| column_error(column, e))
-    }
-    fn bytes(&self, column: &str) -> Result<Vec<u8>> {
-        self.get(column).map_err(|e| column_error(column, e))
-    }
-    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>> {
-        self.get(column).map_err(|e| column_error(column, e))
+/// A row of the direct lane: a column's value by name, borrowed.
+pub(crate) trait DirectRow {
+    fn value(&self, column: &str) -> Result<ValueRef<'_>>;
+}
+
+impl DirectRow for rusqlite::Row<'_> {
+    fn value(&self, column: &str) -> Result<ValueRef<'_>> {
+        self.get_ref(column).map_err(|e| column_error(column, e))
     }
 }
+
+/// A row of the direct lane read by column place. rusqlite finds a column by name by
+/// walking the statement's columns (a call into SQLite and a case-blind comparison
+/// each), which on the scans of millions of rows costs more than reading the values;
+/// here the names are the statement's, taken once, and compared as they are.
+pub(crate) struct ByPlace<'a, 'r> {
+    pub row: &'a rusqlite::Row<'r>,
+    /// The statement's column names, in order.
+    pub columns: &'a [String],
+}
+
+impl DirectRow for ByPlace<'_, '_> {
+    fn value(&self, column: &str) -> Result<ValueRef<'_>> {
+        let at = self
+            .columns
+            .iter()
+            .position(|c| c == column)
+            .ok_or_else(|| StoreError::Corrupt(format!("no column {column}")))?;
+        self.row.get_ref(at).map_err(|e| column_error(column, e))
+    }
+}
+
+fn from_value<T: rusqlite::types::FromSql>(column: &str, value: ValueRef<'_>) -> Result<T> {
+    T::column_result(value).map_err(|e| StoreError::Corrupt(format!("column {column}: {e}")))
+}
+
+macro_rules! direct_row_ext {
+    ($row:ty) => {
+        impl RowExt for $row {
+            fn i64(&self, column: &str) -> Result<i64> {
+                from_value(column, self.value(column)?)
+            }
+            fn opt_i64(&self, column: &str) -> Result<Option<i64>> {
+                from_value(column, self.value(column)?)
+            }
+            fn text(&self, column: &str) -> Result<String> {
+                from_value(column, self.value(column)?)
+            }
+            fn opt_text(&self, column: &str) -> Result<Option<String>> {
+                from_value(column, self.value(column)?)
+            }
+            fn date(&self, column: &str) -> Result<Date> {
+                self.opt_date(column)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("column {column}: no day")))
+            }
+            // Read in place, not copied into a string: the scans read millions of days.
+            fn opt_date(&self, column: &str) -> Result<Option<Date>> {
+                match self.value(column)? {
+                    ValueRef::Null => Ok(None),
+                    ValueRef::Text(text) => std::str::from_utf8(text)
+                        .map_err(|e| StoreError::Corrupt(format!("column {column}: {e}")))
+                        .and_then(|text| parse_date(column, text))
+                        .map(Some),
+                    other => Err(StoreError::Corrupt(format!(
+                        "column {column}: not a day: {:?}",
+                        other.data_type()
+                    ))),
+                }
+            }
+            fn bool(&self, column: &str) -> Result<bool> {
+                from_value(column, self.value(column)?)
+            }
+            fn opt_bool(&self, column: &str) -> Result<Option<bool>> {
+                from_value(column, self.value(column)?)
+            }
+            fn bytes(&self, column: &str) -> Result<Vec<u8>> {
+                from_value(column, self.value(column)?)
+            }
+            fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>> {
+                from_value(column, self.value(column)?)
+            }
+        }
+    };
+}
+direct_row_ext!(rusqlite::Row<'_>);
+direct_row_ext!(ByPlace<'_, '_>);
 
 /// A date as the SQLite engine stores it (`YYYY-MM-DD`, as sqlx writes `time::Date`).
 fn parse_date(column: &str, text: &str) -> Result<Date> {

@@ -269,6 +269,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0043_scheme_approval.sql"),
         postgres: include_str!("../migrations/postgres/0043_scheme_approval.sql"),
     },
+    Migration {
+        version: 44,
+        name: "clearing_reads",
+        sqlite: include_str!("../migrations/sqlite/0044_clearing_reads.sql"),
+        postgres: include_str!("../migrations/postgres/0044_clearing_reads.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

@@ -28,7 +28,6 @@ use gongti_store::{
     ClearingMember, ClearingRecord, ClearingRow, FreezeOutcome, IndicatorScope, StepKind,
 };
 
-use super::capitation::{MEMBER_CHUNK, spans};
 use super::{may_set_schemes, may_simulate};
 use crate::{App, AppError, AppResult, Ctx};
 
@@ -160,16 +159,15 @@ impl App {
         let (first, last) = (first_day(year), last_day(year));
         let days = days_in_year(year);
 
-        // members, by the days actually enrolled
+        // members, by the days actually enrolled, and their costs where each counted
+        // that day: one walk of the year's persons
         let mut counted: BTreeMap<i64, Counted> = BTreeMap::new();
-        let mut after = 0;
-        loop {
-            let (facts, last_id) = self
-                .store
-                .member_facts(first, last, after, MEMBER_CHUNK)
-                .await?;
-            for f in &facts {
-                let m = membership(year, &spans(f, None).person());
+        let mut costs = self.cost_counter(scheme, year, last).await?;
+        let mut chunks = costs.chunks(&self.store);
+        while let Some(chunk) = chunks.next().await? {
+            costs.count(&chunk);
+            for (f, person) in chunk.facts.iter().zip(&chunk.persons) {
+                let m = membership(year, &person.person());
                 let mut here: BTreeMap<i64, ([i64; 3], i128)> = BTreeMap::new();
                 for c in &m.counted {
                     let k = c.kind.index();
@@ -197,12 +195,8 @@ impl App {
                         });
                 }
             }
-            match last_id {
-                Some(id) => after = id,
-                None => break,
-            }
         }
-        let costs = self.costs_by_owner(scheme, year, last).await?;
+        let costs = costs.out;
         let paid: BTreeMap<i64, i64> = self
             .store
             .capitation_budgets(year)

@@ -20,8 +20,9 @@ use gongti_core::payment::scheme::SchemeKind;
 use gongti_core::roster::{RosterProblem, SheetProblem};
 use gongti_store::{CostOrigin, InstitutionFilter, NewBureauSettlement};
 use time::Date;
+use tokio::sync::mpsc;
 
-use super::capitation::{MEMBER_CHUNK, spans};
+use super::capitation::{MEMBER_CHUNK, Spans, spans};
 use super::{may_set_schemes, may_simulate};
 use crate::progress::Stage;
 use crate::roster::{RosterError, RosterSummary, read_list};
@@ -61,6 +62,201 @@ pub(crate) struct OwnerCosts {
     pub tally: CostTally,
     /// Resident id → fund-paid fen.
     pub by_person: BTreeMap<i64, i64>,
+}
+
+/// Chunks read ahead of the one being counted.
+const CHUNKS_AHEAD: usize = 2;
+
+/// A chunk of the year's persons: their facts as read (by resident id), their spans in
+/// the same order and their costs in the days counted.
+pub(crate) struct YearChunk {
+    pub facts: Vec<gongti_store::MemberFacts>,
+    pub persons: Vec<Spans>,
+    pub costs: Vec<gongti_store::CostFact>,
+}
+
+/// The year's chunks as [`CostCounter::chunks`] reads them ahead.
+pub(crate) struct YearChunks {
+    receive: mpsc::Receiver<AppResult<YearChunk>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl YearChunks {
+    /// The next chunk; `None` at the end — only once the reading ended as it should,
+    /// a reading that stopped short (a panic) being an error, never a shorter year.
+    pub(crate) async fn next(&mut self) -> AppResult<Option<YearChunk>> {
+        if let Some(chunk) = self.receive.recv().await {
+            return chunk.map(Some);
+        }
+        if let Some(task) = self.task.take() {
+            task.await.map_err(|e| {
+                AppError::Internal(anyhow::anyhow!("the reading of the year stopped: {e}"))
+            })?;
+        }
+        Ok(None)
+    }
+}
+
+/// Counts a year's costs where each person counted that day, by owner, a chunk of
+/// persons at a time (the chunk's persons read once serve the members' count too).
+pub(crate) struct CostCounter {
+    levels: HashMap<i64, CareLevel>,
+    exam_fund_share: i128,
+    /// The days counted, `[first, through]`, and the same in microseconds, `[from, to)`.
+    days: (Date, Date),
+    times_us: (i64, i64),
+    /// By the owner's institution id.
+    pub out: BTreeMap<i64, OwnerCosts>,
+}
+
+impl CostCounter {
+    /// Adds a run of a person's costs at an owner to the person's sum there.
+    fn flush(&mut self, run: Option<(i64, i64, i64)>) {
+        if let Some((owner, resident_id, fen)) = run {
+            *self
+                .out
+                .entry(owner)
+                .or_default()
+                .by_person
+                .entry(resident_id)
+                .or_default() += fen;
+        }
+    }
+
+    /// Counts the costs of a chunk's persons: `facts` as read (by resident id), with
+    /// `persons` their spans in the same order.
+    pub(crate) fn count(&mut self, chunk: &YearChunk) {
+        let YearChunk {
+            facts,
+            persons,
+            costs,
+        } = chunk;
+        let prices = ExamPrices::builtin();
+        // The costs come a source at a time, each by resident: the person is most often
+        // the one before or the next, and a person's costs most often count at one
+        // institution, so a run of them is added to the person's sum at once.
+        let mut at = 0;
+        let mut run: Option<(i64, i64, i64)> = None; // (owner, resident, fen)
+        for c in costs {
+            if facts.get(at).is_none_or(|f| f.resident_id != c.resident_id) {
+                match facts.binary_search_by_key(&c.resident_id, |f| f.resident_id) {
+                    Ok(found) => at = found,
+                    Err(_) => continue,
+                }
+            }
+            let (day, source) = match c.origin {
+                CostOrigin::Pharmacy { at_us } => (local_day(at_us), CostSource::Pharmacy),
+                CostOrigin::Exam { at_us } => (local_day(at_us), CostSource::Exam),
+                CostOrigin::Bureau { on } => (on, CostSource::Bureau),
+            };
+            let first_tried = match c.disease.as_deref() {
+                Some("hypertension") => SchemeKind::MtHypertension,
+                Some("diabetes") => SchemeKind::MtDiabetes,
+                _ => SchemeKind::Contracted,
+            };
+            let Some(owner) = owner_for(&persons[at].person(), day, first_tried) else {
+                continue;
+            };
+            let fund_fen = match (&c.origin, &c.item_code) {
+                (CostOrigin::Exam { .. }, Some(code)) => prices
+                    .price_fen(code)
+                    .map_or(0, |p| exam_fund_fen(p, self.exam_fund_share)),
+                _ => c.fund_fen,
+            };
+            let level = c
+                .institution_id
+                .and_then(|i| self.levels.get(&i).copied())
+                .map_or(CostLevel::Outside, CostLevel::At);
+            let o = match run {
+                Some((o, r, _)) if o == owner && r == c.resident_id => self.out.get_mut(&owner),
+                _ => None,
+            };
+            if let Some(o) = o {
+                o.tally.add(source, level, fund_fen);
+                if let Some(run) = &mut run {
+                    run.2 += fund_fen;
+                }
+                continue;
+            }
+            self.flush(run.take());
+            self.out
+                .entry(owner)
+                .or_default()
+                .tally
+                .add(source, level, fund_fen);
+            run = Some((owner, c.resident_id, fund_fen));
+        }
+        self.flush(run);
+    }
+
+    /// The year's persons with a contract or an enrolment in the days counted, a chunk
+    /// at a time with their spans and costs, read ahead in a task of its own: the
+    /// reading (SQLite, on the blocking pool) and the counting of the chunk before
+    /// each take a core. The task stops at the end, at an error (sent last) or when
+    /// the receiver is dropped.
+    pub(crate) fn chunks(&self, store: &gongti_store::Store) -> YearChunks {
+        let (send, receive) = mpsc::channel(CHUNKS_AHEAD);
+        let (store, (first, through), times_us) = (store.clone(), self.days, self.times_us);
+        let task = tokio::spawn(async move {
+            // A chunk's costs are read while the next chunk's persons are: two reads
+            // at once, the counting on a third thread.
+            let mut ahead: Option<(YearChunk, tokio::task::JoinHandle<_>)> = None;
+            let mut after = 0;
+            loop {
+                let next = store
+                    .member_facts(first, through, after, MEMBER_CHUNK)
+                    .await;
+                if let Some((mut chunk, costs)) = ahead.take() {
+                    let costs = match costs.await {
+                        Ok(Ok(costs)) => Ok(costs),
+                        Ok(Err(e)) => Err(AppError::from(e)),
+                        Err(e) => Err(AppError::Internal(anyhow::anyhow!(
+                            "a read of costs stopped: {e}"
+                        ))),
+                    };
+                    let sent = match costs {
+                        Ok(costs) => {
+                            chunk.costs = costs;
+                            send.send(Ok(chunk)).await
+                        }
+                        Err(e) => {
+                            let _ = send.send(Err(e)).await;
+                            return;
+                        }
+                    };
+                    if sent.is_err() {
+                        return;
+                    }
+                }
+                let (facts, last_id) = match next {
+                    Ok(next) => next,
+                    Err(e) => {
+                        let _ = send.send(Err(AppError::from(e))).await;
+                        return;
+                    }
+                };
+                let (Some(lo), Some(hi)) = (facts.first().map(|f| f.resident_id), last_id) else {
+                    return;
+                };
+                let store = store.clone();
+                let costs = tokio::spawn(async move {
+                    store.cost_facts((lo, hi), (first, through), times_us).await
+                });
+                let persons = facts.iter().map(|f| spans(f, None)).collect();
+                let chunk = YearChunk {
+                    facts,
+                    persons,
+                    costs: Vec::new(),
+                };
+                ahead = Some((chunk, costs));
+                after = hi;
+            }
+        });
+        YearChunks {
+            receive,
+            task: Some(task),
+        }
+    }
 }
 
 fn local_day(at_us: i64) -> Date {
@@ -272,72 +468,38 @@ impl App {
         year: i32,
         through: Date,
     ) -> AppResult<BTreeMap<i64, OwnerCosts>> {
-        let first = first_day(year);
-        let start_us = crate::unix_us(
-            first
-                .with_time(time::Time::MIDNIGHT)
-                .assume_offset(DISPLAY_OFFSET),
-        );
-        let end_us = crate::unix_us(
-            through
-                .next_day()
-                .unwrap_or(through)
-                .with_time(time::Time::MIDNIGHT)
-                .assume_offset(DISPLAY_OFFSET),
-        );
-        let levels = self.institution_levels().await?;
-        let prices = ExamPrices::builtin();
-        let mut out: BTreeMap<i64, OwnerCosts> = BTreeMap::new();
-        let mut after = 0;
-        loop {
-            let (facts, last_id) = self
-                .store
-                .member_facts(first, through, after, MEMBER_CHUNK)
-                .await?;
-            let (Some(lo), Some(hi)) = (facts.first().map(|f| f.resident_id), last_id) else {
-                break;
-            };
-            let by_resident: HashMap<i64, &gongti_store::MemberFacts> =
-                facts.iter().map(|f| (f.resident_id, f)).collect();
-            let costs = self
-                .store
-                .cost_facts((lo, hi), (first, through), (start_us, end_us))
-                .await?;
-            for c in costs {
-                let Some(f) = by_resident.get(&c.resident_id) else {
-                    continue;
-                };
-                let (day, source) = match c.origin {
-                    CostOrigin::Pharmacy { at_us } => (local_day(at_us), CostSource::Pharmacy),
-                    CostOrigin::Exam { at_us } => (local_day(at_us), CostSource::Exam),
-                    CostOrigin::Bureau { on } => (on, CostSource::Bureau),
-                };
-                let person = spans(f, None);
-                let first_tried = match c.disease.as_deref() {
-                    Some("hypertension") => SchemeKind::MtHypertension,
-                    Some("diabetes") => SchemeKind::MtDiabetes,
-                    _ => SchemeKind::Contracted,
-                };
-                let Some(owner) = owner_for(&person.person(), day, first_tried) else {
-                    continue;
-                };
-                let fund_fen = match (&c.origin, &c.item_code) {
-                    (CostOrigin::Exam { .. }, Some(code)) => prices
-                        .price_fen(code)
-                        .map_or(0, |p| exam_fund_fen(p, scheme.exam_fund_share)),
-                    _ => c.fund_fen,
-                };
-                let level = c
-                    .institution_id
-                    .and_then(|i| levels.get(&i).copied())
-                    .map_or(CostLevel::Outside, CostLevel::At);
-                let o = out.entry(owner).or_default();
-                o.tally.add(source, level, fund_fen);
-                *o.by_person.entry(c.resident_id).or_default() += fund_fen;
-            }
-            after = hi;
+        let mut counter = self.cost_counter(scheme, year, through).await?;
+        let mut chunks = counter.chunks(&self.store);
+        while let Some(chunk) = chunks.next().await? {
+            counter.count(&chunk);
         }
-        Ok(out)
+        Ok(counter.out)
+    }
+
+    /// A counter of `year`'s costs through `through` under `scheme`, empty.
+    pub(crate) async fn cost_counter(
+        &self,
+        scheme: &gongti_core::payment::scheme::Scheme,
+        year: i32,
+        through: Date,
+    ) -> AppResult<CostCounter> {
+        let first = first_day(year);
+        let midnight = |day: Date| {
+            crate::unix_us(
+                day.with_time(time::Time::MIDNIGHT)
+                    .assume_offset(DISPLAY_OFFSET),
+            )
+        };
+        Ok(CostCounter {
+            levels: self.institution_levels().await?,
+            exam_fund_share: scheme.exam_fund_share,
+            days: (first, through),
+            times_us: (
+                midnight(first),
+                midnight(through.next_day().unwrap_or(through)),
+            ),
+            out: BTreeMap::new(),
+        })
     }
 
     /// Every institution's level of care, by id.

@@ -6,12 +6,14 @@
 use gongti_core::audit::AuditEntry;
 
 mod clearing;
+mod facts;
 mod months;
 mod pool;
 
 pub use clearing::{
     ClearingMark, ClearingMember, ClearingRecord, ClearingRow, FreezeOutcome, StepKind,
 };
+pub use facts::{CostFact, CostOrigin, MemberFacts};
 pub use months::{AppealRecord, IncentiveMonthRecord, MonthMark, NewIncentiveMonth, PayoutRow};
 pub use pool::{TeamMembers, WorkItem};
 
@@ -241,18 +243,6 @@ impl Store {
     }
 }
 
-/// A person's contracts and chronic enrolments that touch a year, for capitation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemberFacts {
-    pub resident_id: i64,
-    pub birth_date: time::Date,
-    pub deceased_on: Option<time::Date>,
-    /// (institution, first day, last day as the term says, ended early on, status).
-    pub contracts: Vec<(i64, time::Date, time::Date, Option<time::Date>, String)>,
-    /// (disease, institution, enrolled on, last day under management).
-    pub enrolments: Vec<(String, i64, time::Date, Option<time::Date>)>,
-}
-
 /// An institution's budget of a year, to save or as saved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CapitationBudget {
@@ -306,104 +296,6 @@ pub struct NewCapitationYear<'a> {
 }
 
 impl Store {
-    /// The facts of up to `limit` persons after `after` (by resident id) with a
-    /// contract or a chronic enrolment touching `[first, last]`; the last id read. A
-    /// chunk may hold fewer while more persons remain: only `None` says the end.
-    pub async fn member_facts(
-        &self,
-        first: time::Date,
-        last: time::Date,
-        after: i64,
-        limit: i64,
-    ) -> Result<(Vec<MemberFacts>, Option<i64>)> {
-        on_read!(self, pool => {
-            // Each side walks its resident index only as far as its first `limit` rows
-            // (a chunk costs its own size, not the rest of the table's); a side cut
-            // short bounds the chunk at its last person, so that no one beyond it on the
-            // other side is taken before those it did not reach.
-            let contracts: Vec<i64> = sqlx::query_scalar(
-                "SELECT resident_id FROM contracts
-                  WHERE resident_id > $1 AND start_on <= $3 AND end_on >= $2
-                  ORDER BY resident_id LIMIT $4",
-            )
-            .bind(after).bind(first).bind(last).bind(limit)
-            .fetch_all(pool).await?;
-            let enrolments: Vec<i64> = sqlx::query_scalar(
-                "SELECT resident_id FROM chronic_enrolments
-                  WHERE resident_id > $1 AND enrolled_on <= $3 AND (ended_on IS NULL OR ended_on >= $2)
-                  ORDER BY resident_id LIMIT $4",
-            )
-            .bind(after).bind(first).bind(last).bind(limit)
-            .fetch_all(pool).await?;
-            let full = |side: &[i64]| (side.len() as i64 >= limit).then(|| side.last().copied()).flatten();
-            let bound = [full(&contracts), full(&enrolments)].into_iter().flatten().min();
-            let mut ids: Vec<i64> = contracts
-                .into_iter()
-                .chain(enrolments)
-                .filter(|id| bound.is_none_or(|b| *id <= b))
-                .collect();
-            ids.sort_unstable();
-            ids.dedup();
-            ids.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-            let (Some(&lo), Some(&hi)) = (ids.first(), ids.last()) else {
-                return Ok((Vec::new(), None));
-            };
-            let people = sqlx::query(
-                "SELECT id, birth_date, deceased_on FROM residents WHERE id BETWEEN $1 AND $2 ORDER BY id",
-            )
-            .bind(lo).bind(hi).fetch_all(pool).await?;
-            let contracts = sqlx::query(
-                "SELECT resident_id, institution_id, start_on, end_on, ended_on, status FROM contracts
-                  WHERE resident_id BETWEEN $1 AND $2 AND start_on <= $4 AND end_on >= $3
-                  ORDER BY resident_id, start_on, id",
-            )
-            .bind(lo).bind(hi).bind(first).bind(last).fetch_all(pool).await?;
-            let enrolments = sqlx::query(
-                "SELECT resident_id, disease, institution_id, enrolled_on, ended_on FROM chronic_enrolments
-                  WHERE resident_id BETWEEN $1 AND $2 AND enrolled_on <= $4 AND (ended_on IS NULL OR ended_on >= $3)
-                  ORDER BY resident_id, enrolled_on, id",
-            )
-            .bind(lo).bind(hi).bind(first).bind(last).fetch_all(pool).await?;
-            let mut out = Vec::with_capacity(ids.len());
-            let wanted: std::collections::HashSet<i64> = ids.iter().copied().collect();
-            for p in &people {
-                let id = p.i64("id")?;
-                if wanted.contains(&id) {
-                    out.push(MemberFacts {
-                        resident_id: id,
-                        birth_date: p.date("birth_date")?,
-                        deceased_on: p.opt_date("deceased_on")?,
-                        contracts: Vec::new(),
-                        enrolments: Vec::new(),
-                    });
-                }
-            }
-            let find = |out: &mut Vec<MemberFacts>, id: i64| out.binary_search_by_key(&id, |m| m.resident_id).ok();
-            for c in &contracts {
-                if let Some(i) = find(&mut out, c.i64("resident_id")?) {
-                    out[i].contracts.push((
-                        c.i64("institution_id")?,
-                        c.date("start_on")?,
-                        c.date("end_on")?,
-                        c.opt_date("ended_on")?,
-                        c.text("status")?,
-                    ));
-                }
-            }
-            for e in &enrolments {
-                if let Some(i) = find(&mut out, e.i64("resident_id")?) {
-                    out[i].enrolments.push((
-                        e.text("disease")?,
-                        e.i64("institution_id")?,
-                        e.date("enrolled_on")?,
-                        e.opt_date("ended_on")?,
-                    ));
-                }
-            }
-            Ok((out, Some(hi)))
-        })
-    }
-
     /// Saves a year's approval with its budgets and their twelve scheduled prepayments,
     /// and the audit record, in one transaction; `false` (nothing written) when the
     /// year was approved already.
@@ -577,31 +469,6 @@ pub struct NewBureauSettlement {
     pub institution_id: Option<i64>,
 }
 
-/// Where a cost comes from, as the store reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CostOrigin {
-    /// A cloud-pharmacy settlement in force, by its time.
-    Pharmacy { at_us: i64 },
-    /// A cloud-centre order completed, by its time; priced by the app.
-    Exam { at_us: i64 },
-    /// A settlement of the bureau's file, by its day.
-    Bureau { on: time::Date },
-}
-
-/// A cost of a person: where it happened, what it cost and the fund's share (an
-/// exam's share is the app's to compute: 0 here, with its item).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CostFact {
-    pub resident_id: i64,
-    pub origin: CostOrigin,
-    pub institution_id: Option<i64>,
-    pub item_code: Option<String>,
-    /// A 门特 settlement's disease.
-    pub disease: Option<String>,
-    pub total_fen: i64,
-    pub fund_fen: i64,
-}
-
 /// Settlements of the bureau's file to check or bring in at a time.
 const LOOKUP_CHUNK: usize = 500;
 
@@ -692,72 +559,5 @@ impl Store {
             tx.commit().await?;
         });
         Ok(rows.len())
-    }
-
-    /// The costs of the residents `lo..=hi` in `[first, last]` (the microseconds
-    /// `[from_us, to_us)` for those kept by time): cloud-pharmacy settlements in
-    /// force, completed cloud-centre orders, the bureau's settlements.
-    pub async fn cost_facts(
-        &self,
-        (lo, hi): (i64, i64),
-        (first, last): (time::Date, time::Date),
-        (from_us, to_us): (i64, i64),
-    ) -> Result<Vec<CostFact>> {
-        on_read!(self, pool => {
-            let mut out = Vec::new();
-            for r in sqlx::query(
-                "SELECT s.resident_id, s.settled_at_us, s.total_fen, s.fund_fen, s.disease, p.institution_id
-                   FROM insurance_settlements s JOIN prescriptions p ON p.id = s.prescription_id
-                  WHERE s.status = 'settled' AND s.resident_id BETWEEN $1 AND $2
-                    AND s.settled_at_us >= $3 AND s.settled_at_us < $4",
-            )
-            .bind(lo).bind(hi).bind(from_us).bind(to_us).fetch_all(pool).await?
-            {
-                out.push(CostFact {
-                    resident_id: r.i64("resident_id")?,
-                    origin: CostOrigin::Pharmacy { at_us: r.i64("settled_at_us")? },
-                    institution_id: Some(r.i64("institution_id")?),
-                    item_code: None,
-                    disease: Some(r.text("disease")?),
-                    total_fen: r.i64("total_fen")?,
-                    fund_fen: r.i64("fund_fen")?,
-                });
-            }
-            for r in sqlx::query(
-                "SELECT o.resident_id, o.item_code, o.centre_institution_id, e.at_us
-                   FROM exam_orders o JOIN exam_order_events e ON e.order_id = o.id AND e.status = 'completed'
-                  WHERE o.status = 'completed' AND o.resident_id BETWEEN $1 AND $2
-                    AND e.at_us >= $3 AND e.at_us < $4",
-            )
-            .bind(lo).bind(hi).bind(from_us).bind(to_us).fetch_all(pool).await?
-            {
-                out.push(CostFact {
-                    resident_id: r.i64("resident_id")?,
-                    origin: CostOrigin::Exam { at_us: r.i64("at_us")? },
-                    institution_id: Some(r.i64("centre_institution_id")?),
-                    item_code: Some(r.text("item_code")?),
-                    disease: None,
-                    total_fen: 0,
-                    fund_fen: 0,
-                });
-            }
-            for r in sqlx::query(
-                "SELECT resident_id, settled_on, total_fen, fund_fen, institution_id FROM bureau_settlements
-                  WHERE resident_id BETWEEN $1 AND $2 AND settled_on >= $3 AND settled_on <= $4",
-            )
-            .bind(lo).bind(hi).bind(first).bind(last).fetch_all(pool).await?
-            {
-                out.push(CostFact {
-                    resident_id: r.i64("resident_id")?,
-                    origin: CostOrigin::Bureau { on: r.date("settled_on")? },
-                    institution_id: r.opt_i64("institution_id")?,
-                    item_code: None,
-                    disease: None,
-                    total_fen: r.i64("total_fen")?,
-                    fund_fen: r.i64("fund_fen")?,
-                });
-            }
-            Ok(out)
-        })
     }
 }
