@@ -295,11 +295,11 @@ impl App {
             .store
             .freeze_clearing(
                 year,
-                &rows,
-                &members,
+                rows,
+                members,
                 ctx.principal.staff_id,
                 self.now_us(),
-                &[entry.clone()],
+                vec![entry.clone()],
             )
             .await?
         {

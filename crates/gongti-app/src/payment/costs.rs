@@ -200,8 +200,12 @@ impl CostCounter {
         let task = tokio::spawn(async move {
             // A chunk's costs are read while the next chunk's persons are: two reads
             // at once, the counting on a third thread.
-            let mut ahead: Option<(YearChunk, tokio::task::JoinHandle<_>)> = None;
+            type CostsRead =
+                tokio::task::JoinHandle<gongti_store::Result<Vec<gongti_store::CostFact>>>;
+            let mut ahead: Option<(YearChunk, CostsRead)> = None;
             let mut after = 0;
+            // the costs per person of the chunks so far, to make room for the next's
+            let (mut persons_read, mut costs_read) = (0usize, 0usize);
             loop {
                 let next = store
                     .member_facts(first, through, after, MEMBER_CHUNK)
@@ -216,6 +220,8 @@ impl CostCounter {
                     };
                     let sent = match costs {
                         Ok(costs) => {
+                            persons_read += chunk.facts.len();
+                            costs_read += costs.len();
                             chunk.costs = costs;
                             send.send(Ok(chunk)).await
                         }
@@ -239,8 +245,11 @@ impl CostCounter {
                     return;
                 };
                 let store = store.clone();
+                let expected = (costs_read / persons_read.max(1) + 1) * facts.len() * 9 / 8;
                 let costs = tokio::spawn(async move {
-                    store.cost_facts((lo, hi), (first, through), times_us).await
+                    store
+                        .cost_facts((lo, hi), (first, through), times_us, expected)
+                        .await
                 });
                 let persons = facts.iter().map(|f| spans(f, None)).collect();
                 let chunk = YearChunk {
