@@ -80,9 +80,13 @@ impl DirectReads {
             None => self.open()?,
         };
         let out = f(&conn);
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < DIRECT_IDLE_MAX {
-            idle.push(conn);
+        // A connection left inside a read transaction (a rollback that failed) is
+        // closed, not reused: every later transaction would fail on it.
+        if conn.is_autocommit() {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < DIRECT_IDLE_MAX {
+                idle.push(conn);
+            }
         }
         out
     }

@@ -241,8 +241,11 @@ impl CostCounter {
                         return;
                     }
                 };
-                let (Some(lo), Some(hi)) = (facts.first().map(|f| f.resident_id), last_id) else {
-                    return;
+                // only `None` says the end: a chunk may hold no one while more remain
+                let Some(hi) = last_id else { return };
+                let Some(lo) = facts.first().map(|f| f.resident_id) else {
+                    after = hi;
+                    continue;
                 };
                 let store = store.clone();
                 let expected = (costs_read / persons_read.max(1) + 1) * facts.len() * 9 / 8;
