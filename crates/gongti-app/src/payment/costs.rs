@@ -167,24 +167,18 @@ impl CostCounter {
                 .institution_id
                 .and_then(|i| self.levels.get(&i).copied())
                 .map_or(CostLevel::Outside, CostLevel::At);
-            let o = match run {
-                Some((o, r, _)) if o == owner && r == c.resident_id => self.out.get_mut(&owner),
-                _ => None,
-            };
-            if let Some(o) = o {
-                o.tally.add(source, level, fund_fen);
-                if let Some(run) = &mut run {
-                    run.2 += fund_fen;
-                }
-                continue;
-            }
-            self.flush(run.take());
             self.out
                 .entry(owner)
                 .or_default()
                 .tally
                 .add(source, level, fund_fen);
-            run = Some((owner, c.resident_id, fund_fen));
+            match &mut run {
+                Some((o, r, fen)) if *o == owner && *r == c.resident_id => *fen += fund_fen,
+                _ => {
+                    let ended = run.replace((owner, c.resident_id, fund_fen));
+                    self.flush(ended);
+                }
+            }
         }
         self.flush(run);
     }
