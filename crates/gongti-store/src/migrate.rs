@@ -275,6 +275,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0044_clearing_reads.sql"),
         postgres: include_str!("../migrations/postgres/0044_clearing_reads.sql"),
     },
+    Migration {
+        version: 45,
+        name: "clearing_members_by_key",
+        sqlite: include_str!("../migrations/sqlite/0045_clearing_members_by_key.sql"),
+        postgres: include_str!("../migrations/postgres/0045_clearing_members_by_key.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.

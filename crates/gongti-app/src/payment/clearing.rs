@@ -13,6 +13,7 @@
 //! again changes nothing — checked against the state its taker saw, and audited; the
 //! figures are recomputed from the frozen inputs on every read and shown to agree.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use gongti_core::audit::Outcome;
@@ -66,7 +67,55 @@ struct Counted {
     persons: [i64; 3],
     person_days: [i64; 3],
     numerator: i128,
-    members: Vec<ClearingMember>,
+}
+
+/// A person's members, in institution order, added to `out`: one where they have days
+/// (`here`: institution, days by scheme, share — sorted by institution) or a cost
+/// (`costs`: institution, fen — sorted the same way). One with a cost but no days
+/// there (counted there on the day of the care, under a span the year cut) still shows
+/// with the cost, of age 0 and no condition.
+fn person_members(
+    resident_id: i64,
+    (age, condition): (u32, Condition),
+    here: &[(i64, [i64; 3], i128)],
+    costs: &[(i64, i64)],
+    out: &mut Vec<ClearingMember>,
+) {
+    let (mut i, mut j) = (0, 0);
+    loop {
+        let d = here
+            .get(i)
+            .filter(|h| costs.get(j).is_none_or(|c| h.0 <= c.0));
+        let c = costs
+            .get(j)
+            .filter(|c| here.get(i).is_none_or(|h| c.0 <= h.0));
+        let Some(institution_id) = d.map(|h| h.0).or(c.map(|c| c.0)) else {
+            return;
+        };
+        i += usize::from(d.is_some());
+        j += usize::from(c.is_some());
+        let cost_fen = c.map_or(0, |c| c.1);
+        out.push(match d {
+            Some((_, days, share)) => ClearingMember {
+                institution_id,
+                resident_id,
+                age: i64::from(age),
+                condition: Cow::Borrowed(condition.code()),
+                days: *days,
+                share_micro_fen: i64::try_from(*share).unwrap_or(i64::MAX),
+                cost_fen,
+            },
+            None => ClearingMember {
+                institution_id,
+                resident_id,
+                age: 0,
+                condition: Cow::Borrowed(Condition::None.code()),
+                days: [0; 3],
+                share_micro_fen: 0,
+                cost_fen,
+            },
+        });
+    }
 }
 
 fn inputs(r: &ClearingRow) -> AppResult<ClearingInputs> {
@@ -160,40 +209,54 @@ impl App {
         let days = days_in_year(year);
 
         // members, by the days actually enrolled, and their costs where each counted
-        // that day: one walk of the year's persons
+        // that day: one walk of the year's persons, in resident order — the members
+        // come out in the order they are saved in, each person's by institution
         let mut counted: BTreeMap<i64, Counted> = BTreeMap::new();
+        let mut members: Vec<ClearingMember> = Vec::new();
         let mut costs = self.cost_counter(scheme, year, last).await?;
         let mut chunks = costs.chunks(&self.store);
+        // a person's days and share by institution, sorted by institution
+        let mut here: Vec<(i64, [i64; 3], i128)> = Vec::new();
+        // the person's costs by owner: (institution id, fen)
+        let mut mine: Vec<(i64, i64)> = Vec::new();
         while let Some(chunk) = chunks.next().await? {
-            costs.count(&chunk);
+            let mut person_costs = costs.count(&chunk).into_iter().peekable();
+            members.reserve(chunk.facts.len() * 9 / 8);
             for (f, person) in chunk.facts.iter().zip(&chunk.persons) {
                 let m = membership(year, &person.person());
-                let mut here: BTreeMap<i64, ([i64; 3], i128)> = BTreeMap::new();
+                here.clear();
                 for c in &m.counted {
                     let k = c.kind.index();
-                    let (d, n) = here.entry(c.institution_id).or_default();
-                    d[k] += c.days;
-                    *n += scheme.share(c.kind, m.age, m.condition, c.days);
+                    let share = scheme.share(c.kind, m.age, m.condition, c.days);
+                    let at = match here.iter().position(|h| h.0 == c.institution_id) {
+                        Some(at) => at,
+                        None => {
+                            here.push((c.institution_id, [0; 3], 0));
+                            here.len() - 1
+                        }
+                    };
+                    here[at].1[k] += c.days;
+                    here[at].2 += share;
                     let t = counted.entry(c.institution_id).or_default();
                     t.persons[k] += 1;
                     t.person_days[k] += c.days;
-                    t.numerator += scheme.share(c.kind, m.age, m.condition, c.days);
+                    t.numerator += share;
                 }
-                for (institution_id, (d, n)) in here {
-                    counted
-                        .entry(institution_id)
-                        .or_default()
-                        .members
-                        .push(ClearingMember {
-                            institution_id,
-                            resident_id: f.resident_id,
-                            age: i64::from(m.age),
-                            condition: m.condition.code().to_owned(),
-                            days: d,
-                            share_micro_fen: i64::try_from(n).unwrap_or(i64::MAX),
-                            cost_fen: 0,
-                        });
+                here.sort_unstable_by_key(|h| h.0);
+                // the person's costs by owner, sorted as `here` is
+                mine.clear();
+                while let Some(p) = person_costs.next_if(|p| p.resident_id <= f.resident_id) {
+                    if p.resident_id == f.resident_id {
+                        mine.push((p.owner, p.fen));
+                    }
                 }
+                person_members(
+                    f.resident_id,
+                    (m.age, m.condition),
+                    &here,
+                    &mine,
+                    &mut members,
+                );
             }
         }
         let costs = costs.out;
@@ -219,30 +282,9 @@ impl App {
         let period = gongti_core::chronic::indicators::Period::new(first, last)
             .ok_or_else(|| anyhow::anyhow!("an empty year"))?;
         let mut rows = Vec::with_capacity(ids.len());
-        let mut members = Vec::new();
         for id in ids {
-            let mut c = counted.remove(&id).unwrap_or_default();
+            let c = counted.remove(&id).unwrap_or_default();
             let cost = costs.get(&id).cloned().unwrap_or_default();
-            // a person with a cost here but no days here (counted here on the day of
-            // the care, under a span the year cut) still shows with the cost
-            for m in &mut c.members {
-                m.cost_fen = cost.by_person.get(&m.resident_id).copied().unwrap_or(0);
-            }
-            let listed: BTreeSet<i64> = c.members.iter().map(|m| m.resident_id).collect();
-            for (resident_id, fen) in &cost.by_person {
-                if !listed.contains(resident_id) {
-                    c.members.push(ClearingMember {
-                        institution_id: id,
-                        resident_id: *resident_id,
-                        age: 0,
-                        condition: Condition::None.code().to_owned(),
-                        days: [0; 3],
-                        share_micro_fen: 0,
-                        cost_fen: *fen,
-                    });
-                }
-            }
-            c.members.sort_by_key(|m| m.resident_id);
             let counts = self
                 .term_counts(ctx, &IndicatorScope::Institution(id), &period)
                 .await?;
@@ -250,7 +292,7 @@ impl App {
             let input = ClearingInputs {
                 budget_fen,
                 counts,
-                cost_fen: cost.tally.total_fen(),
+                cost_fen: cost.total_fen(),
                 prepaid_fen: paid.get(&id).copied().unwrap_or(0),
             };
             let f = figures(scheme, &input);
@@ -261,9 +303,9 @@ impl App {
                 budget_fen,
                 prepaid_fen: input.prepaid_fen,
                 quality_counts: encode_counts(&counts),
-                cost_by_source_fen: cost.tally.by_source_fen,
-                cost_by_level_fen: cost.tally.by_level_fen,
-                cost_lines: cost.tally.lines,
+                cost_by_source_fen: cost.by_source_fen,
+                cost_by_level_fen: cost.by_level_fen,
+                cost_lines: cost.lines,
                 score_micro: f.assessment.score.and_then(|s| i64::try_from(s).ok()),
                 multiplier_micro: i64::try_from(f.clearing.multiplier).unwrap_or(i64::MAX),
                 adjusted_budget_fen: f.clearing.adjusted_budget_fen,
@@ -273,7 +315,6 @@ impl App {
                 community_bears_fen: f.clearing.community_bears_fen,
                 balance_fen: f.balance_fen,
             });
-            members.append(&mut c.members);
         }
         let sum = |g: fn(&ClearingRow) -> i64| rows.iter().map(g).sum::<i64>();
         entry.detail = Some(format!(
@@ -284,12 +325,7 @@ impl App {
             sum(|r| r.cost_by_source_fen.iter().sum()),
             sum(|r| r.balance_fen),
             members.len(),
-            gongti_core::coverage::encode_ids(
-                members
-                    .iter()
-                    .map(|m| m.resident_id)
-                    .collect::<BTreeSet<_>>()
-            )
+            gongti_core::coverage::encode_ids(members.iter().map(|m| m.resident_id))
         ));
         match self
             .store
@@ -624,5 +660,57 @@ impl App {
             items,
             next_after: page.next_after,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_persons_members_join_days_and_costs_by_institution() {
+        let h = |id: i64, d: i64| (id, [d, 0, 0], i128::from(d) * 1_000);
+        // (days by institution, costs by institution) → (institution, days, cost, age)
+        type Case = (
+            &'static [(i64, i64)],
+            &'static [(i64, i64)],
+            &'static [(i64, i64, i64, i64)],
+        );
+        let cases: [Case; 5] = [
+            (&[], &[], &[]),
+            (&[(3, 100)], &[], &[(3, 100, 0, 70)]),
+            (&[(3, 100)], &[(3, 500)], &[(3, 100, 500, 70)]),
+            // a cost where the person has no days: shown with the cost, age 0
+            (&[(3, 100)], &[(2, 40)], &[(2, 0, 40, 0), (3, 100, 0, 70)]),
+            (
+                &[(2, 10), (5, 20)],
+                &[(1, 7), (2, 8), (5, 9), (9, 6)],
+                &[(1, 0, 7, 0), (2, 10, 8, 70), (5, 20, 9, 70), (9, 0, 6, 0)],
+            ),
+        ];
+        for (days, costs, want) in cases {
+            let here: Vec<_> = days.iter().map(|(id, d)| h(*id, *d)).collect();
+            let mut out = Vec::new();
+            person_members(42, (70, Condition::Hypertension), &here, costs, &mut out);
+            let got: Vec<_> = out
+                .iter()
+                .map(|m| (m.institution_id, m.days[0], m.cost_fen, m.age))
+                .collect();
+            assert_eq!(got, want, "{days:?} {costs:?}");
+            for m in &out {
+                assert_eq!(m.resident_id, 42);
+                let with_days = m.days[0] > 0;
+                assert_eq!(m.share_micro_fen, m.days[0] * 1_000);
+                assert_eq!(
+                    m.condition,
+                    if with_days {
+                        Condition::Hypertension
+                    } else {
+                        Condition::None
+                    }
+                    .code()
+                );
+            }
+        }
     }
 }

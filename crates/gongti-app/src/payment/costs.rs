@@ -56,12 +56,12 @@ impl YearCosts {
     }
 }
 
-/// The costs counted at an institution: by source and level, and by person.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct OwnerCosts {
-    pub tally: CostTally,
-    /// Resident id → fund-paid fen.
-    pub by_person: BTreeMap<i64, i64>,
+/// A person's fund-paid costs counted at one institution (the owner) in a chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PersonCost {
+    pub resident_id: i64,
+    pub owner: i64,
+    pub fen: i64,
 }
 
 /// Chunks read ahead of the one being counted.
@@ -106,26 +106,14 @@ pub(crate) struct CostCounter {
     days: (Date, Date),
     times_us: (i64, i64),
     /// By the owner's institution id.
-    pub out: BTreeMap<i64, OwnerCosts>,
+    pub out: BTreeMap<i64, CostTally>,
 }
 
 impl CostCounter {
-    /// Adds a run of a person's costs at an owner to the person's sum there.
-    fn flush(&mut self, run: Option<(i64, i64, i64)>) {
-        if let Some((owner, resident_id, fen)) = run {
-            *self
-                .out
-                .entry(owner)
-                .or_default()
-                .by_person
-                .entry(resident_id)
-                .or_default() += fen;
-        }
-    }
-
-    /// Counts the costs of a chunk's persons: `facts` as read (by resident id), with
-    /// `persons` their spans in the same order.
-    pub(crate) fn count(&mut self, chunk: &YearChunk) {
+    /// Counts the costs of a chunk's persons (`facts` as read, by resident id, with
+    /// `persons` their spans in the same order) into the owners' tallies; each
+    /// person's sums by owner, sorted by resident and owner, each pair once.
+    pub(crate) fn count(&mut self, chunk: &YearChunk) -> Vec<PersonCost> {
         let YearChunk {
             facts,
             persons,
@@ -136,7 +124,7 @@ impl CostCounter {
         // the one before or the next, and a person's costs most often count at one
         // institution, so a run of them is added to the person's sum at once.
         let mut at = 0;
-        let mut run: Option<(i64, i64, i64)> = None; // (owner, resident, fen)
+        let mut runs: Vec<PersonCost> = Vec::with_capacity(facts.len() * 5 / 4);
         for c in costs {
             if facts.get(at).is_none_or(|f| f.resident_id != c.resident_id) {
                 match facts.binary_search_by_key(&c.resident_id, |f| f.resident_id) {
@@ -170,17 +158,26 @@ impl CostCounter {
             self.out
                 .entry(owner)
                 .or_default()
-                .tally
                 .add(source, level, fund_fen);
-            match &mut run {
-                Some((o, r, fen)) if *o == owner && *r == c.resident_id => *fen += fund_fen,
-                _ => {
-                    let ended = run.replace((owner, c.resident_id, fund_fen));
-                    self.flush(ended);
-                }
+            match runs.last_mut() {
+                Some(r) if r.owner == owner && r.resident_id == c.resident_id => r.fen += fund_fen,
+                _ => runs.push(PersonCost {
+                    resident_id: c.resident_id,
+                    owner,
+                    fen: fund_fen,
+                }),
             }
         }
-        self.flush(run);
+        // the sources came one after another: a person's runs brought together
+        runs.sort_by_key(|r| (r.resident_id, r.owner));
+        runs.dedup_by(|later, kept| {
+            let same = (later.resident_id, later.owner) == (kept.resident_id, kept.owner);
+            if same {
+                kept.fen += later.fen;
+            }
+            same
+        });
+        runs
     }
 
     /// The year's persons with a contract or an enrolment in the days counted, a chunk
@@ -454,7 +451,7 @@ impl App {
         let mut institutions = BTreeMap::new();
         for (owner, costs) in all {
             if self.may_see_institution(ctx, owner).await? {
-                institutions.insert(owner, costs.tally);
+                institutions.insert(owner, costs);
             }
         }
         Ok(YearCosts {
@@ -466,14 +463,13 @@ impl App {
     }
 
     /// Every cost of `year` through `through` of a person while they counted under
-    /// capitation, by the institution where they counted that day, with each person's
-    /// part.
+    /// capitation, by the institution where they counted that day.
     pub(crate) async fn costs_by_owner(
         &self,
         scheme: &gongti_core::payment::scheme::Scheme,
         year: i32,
         through: Date,
-    ) -> AppResult<BTreeMap<i64, OwnerCosts>> {
+    ) -> AppResult<BTreeMap<i64, CostTally>> {
         let mut counter = self.cost_counter(scheme, year, through).await?;
         let mut chunks = counter.chunks(&self.store);
         while let Some(chunk) = chunks.next().await? {

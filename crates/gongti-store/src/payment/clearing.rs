@@ -42,7 +42,8 @@ pub struct ClearingMember {
     pub institution_id: i64,
     pub resident_id: i64,
     pub age: i64,
-    pub condition: String,
+    /// The condition's code (`Condition::code`).
+    pub condition: std::borrow::Cow<'static, str>,
     pub days: [i64; 3],
     /// rate × weight × days, in millionths of a fen.
     pub share_micro_fen: i64,
@@ -204,6 +205,8 @@ fn freeze_direct(
             now_us,
         ])?;
     }
+    // one person to a statement: many to a statement (a VALUES list of 64) was slower
+    // at a city's scale
     let mut insert = tx.prepare_cached(&format!(
         "{INSERT_MEMBERS} {}",
         crate::row::value_rows(false, 1, MEMBER_COLUMNS, "")
@@ -319,7 +322,7 @@ impl Store {
                 let mut q = sqlx::query(trusted(&sql));
                 for m in chunk {
                     q = q.bind(year).bind(m.institution_id).bind(m.resident_id).bind(m.age)
-                        .bind(m.condition.as_str()).bind(m.days[0]).bind(m.days[1]).bind(m.days[2])
+                        .bind(m.condition.as_ref()).bind(m.days[0]).bind(m.days[1]).bind(m.days[2])
                         .bind(m.share_micro_fen).bind(m.cost_fen);
                 }
                 q.execute(&mut *tx).await?;
@@ -479,7 +482,7 @@ impl Store {
                     institution_id: r.i64("institution_id")?,
                     resident_id: r.i64("resident_id")?,
                     age: r.i64("age")?,
-                    condition: r.text("condition")?,
+                    condition: r.text("condition")?.into(),
                     days: [r.i64("days_contracted")?, r.i64("days_mt_hypertension")?, r.i64("days_mt_diabetes")?],
                     share_micro_fen: r.i64("share_micro_fen")?,
                     cost_fen: r.i64("cost_fen")?,

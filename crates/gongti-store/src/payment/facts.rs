@@ -42,8 +42,8 @@ pub enum CostOrigin {
     Bureau { on: Date },
 }
 
-/// A cost of a person: where it happened, what it cost and the fund's share (an
-/// exam's share is the app's to compute: 0 here, with its item).
+/// A cost of a person: where it happened and the fund's share (an exam's share is the
+/// app's to compute: 0 here, with its item).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CostFact {
     pub resident_id: i64,
@@ -52,7 +52,6 @@ pub struct CostFact {
     pub item_code: Option<String>,
     /// A 门特 settlement's disease.
     pub disease: Option<String>,
-    pub total_fen: i64,
     pub fund_fen: i64,
 }
 
@@ -79,18 +78,19 @@ const ENROLMENTS: &str =
   ORDER BY resident_id, enrolled_on, id";
 
 // The chunk's costs: $1 lo, $2 hi, then $3 from_us, $4 to_us (kept by time) or $3
-// first, $4 last (the bureau's, by day).
+// first, $4 last (the bureau's, by day). The columns in the order the rows are read
+// ([`ByPlace`] finds each at its first look).
 const PHARMACY_COSTS: &str =
-    "SELECT s.resident_id, s.settled_at_us, s.total_fen, s.fund_fen, s.disease, p.institution_id
+    "SELECT s.resident_id, s.settled_at_us, p.institution_id, s.disease, s.fund_fen
    FROM insurance_settlements s JOIN prescriptions p ON p.id = s.prescription_id
   WHERE s.status = 'settled' AND s.resident_id BETWEEN $1 AND $2
     AND s.settled_at_us >= $3 AND s.settled_at_us < $4";
-const EXAM_COSTS: &str = "SELECT o.resident_id, o.item_code, o.centre_institution_id, e.at_us
+const EXAM_COSTS: &str = "SELECT o.resident_id, e.at_us, o.centre_institution_id, o.item_code
    FROM exam_orders o JOIN exam_order_events e ON e.order_id = o.id AND e.status = 'completed'
   WHERE o.status = 'completed' AND o.resident_id BETWEEN $1 AND $2
     AND e.at_us >= $3 AND e.at_us < $4";
 const BUREAU_COSTS: &str =
-    "SELECT resident_id, settled_on, total_fen, fund_fen, institution_id FROM bureau_settlements
+    "SELECT resident_id, settled_on, institution_id, fund_fen FROM bureau_settlements
   WHERE resident_id BETWEEN $1 AND $2 AND settled_on >= $3 AND settled_on <= $4";
 
 /// The persons of a chunk from each side's first `limit`: a side cut short bounds the
@@ -186,7 +186,6 @@ fn pharmacy_cost(r: &impl RowExt) -> Result<CostFact> {
         institution_id: Some(r.i64("institution_id")?),
         item_code: None,
         disease: Some(r.text("disease")?),
-        total_fen: r.i64("total_fen")?,
         fund_fen: r.i64("fund_fen")?,
     })
 }
@@ -200,7 +199,6 @@ fn exam_cost(r: &impl RowExt) -> Result<CostFact> {
         institution_id: Some(r.i64("centre_institution_id")?),
         item_code: Some(r.text("item_code")?),
         disease: None,
-        total_fen: 0,
         fund_fen: 0,
     })
 }
@@ -214,7 +212,6 @@ fn bureau_cost(r: &impl RowExt) -> Result<CostFact> {
         institution_id: r.opt_i64("institution_id")?,
         item_code: None,
         disease: None,
-        total_fen: r.i64("total_fen")?,
         fund_fen: r.i64("fund_fen")?,
     })
 }
@@ -253,10 +250,7 @@ fn direct_rows_into<T>(
         .collect();
     let mut rows = statement.raw_query();
     while let Some(row) = rows.next()? {
-        out.push(map(&ByPlace {
-            row,
-            columns: &columns,
-        })?);
+        out.push(map(&ByPlace::new(row, &columns))?);
     }
     Ok(())
 }
