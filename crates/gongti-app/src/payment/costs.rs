@@ -7,7 +7,7 @@
 //! internet hospital, secondary, tertiary, outside the community), with the share at
 //! the upper levels — cost shifted upward shows there.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use gongti_core::audit::Outcome;
 use gongti_core::insurance::CareLevel;
@@ -66,6 +66,8 @@ pub(crate) struct PersonCost {
 
 /// Chunks read ahead of the one being counted.
 const CHUNKS_AHEAD: usize = 2;
+/// Reads of chunks' costs under way at once.
+const COSTS_IN_FLIGHT: usize = 2;
 
 /// A chunk of the year's persons: their facts as read (by resident id), their spans in
 /// the same order and their costs in the days counted.
@@ -181,51 +183,25 @@ impl CostCounter {
     }
 
     /// The year's persons with a contract or an enrolment in the days counted, a chunk
-    /// at a time with their spans and costs, read ahead in a task of its own: the
-    /// reading (SQLite, on the blocking pool) and the counting of the chunk before
-    /// each take a core. The task stops at the end, at an error (sent last) or when
-    /// the receiver is dropped.
+    /// at a time with their spans and costs, read ahead in a task of its own: a
+    /// chunk's persons are read while the costs of the chunks before are (up to
+    /// [`COSTS_IN_FLIGHT`] of those reads at once, SQLite's on the blocking pool) and
+    /// the chunk before those is counted, so that on two cores a read seldom waits for
+    /// another. The task stops at the end, at an error (sent last) or when the receiver
+    /// is dropped.
     pub(crate) fn chunks(&self, store: &gongti_store::Store) -> YearChunks {
         let (send, receive) = mpsc::channel(CHUNKS_AHEAD);
         let (store, (first, through), times_us) = (store.clone(), self.days, self.times_us);
         let task = tokio::spawn(async move {
-            // A chunk's costs are read while the next chunk's persons are: two reads
-            // at once, the counting on a third thread.
-            type CostsRead =
-                tokio::task::JoinHandle<gongti_store::Result<Vec<gongti_store::CostFact>>>;
-            let mut ahead: Option<(YearChunk, CostsRead)> = None;
+            let mut in_flight: VecDeque<(YearChunk, CostsRead)> = VecDeque::new();
             let mut after = 0;
             // the costs per person of the chunks so far, to make room for the next's
-            let (mut persons_read, mut costs_read) = (0usize, 0usize);
+            let mut read = Read::default();
             loop {
-                let next = store
+                let (facts, last_id) = match store
                     .member_facts(first, through, after, MEMBER_CHUNK)
-                    .await;
-                if let Some((mut chunk, costs)) = ahead.take() {
-                    let costs = match costs.await {
-                        Ok(Ok(costs)) => Ok(costs),
-                        Ok(Err(e)) => Err(AppError::from(e)),
-                        Err(e) => Err(AppError::Internal(anyhow::anyhow!(
-                            "a read of costs stopped: {e}"
-                        ))),
-                    };
-                    let sent = match costs {
-                        Ok(costs) => {
-                            persons_read += chunk.facts.len();
-                            costs_read += costs.len();
-                            chunk.costs = costs;
-                            send.send(Ok(chunk)).await
-                        }
-                        Err(e) => {
-                            let _ = send.send(Err(e)).await;
-                            return;
-                        }
-                    };
-                    if sent.is_err() {
-                        return;
-                    }
-                }
-                let (facts, last_id) = match next {
+                    .await
+                {
                     Ok(next) => next,
                     Err(e) => {
                         let _ = send.send(Err(AppError::from(e))).await;
@@ -233,13 +209,26 @@ impl CostCounter {
                     }
                 };
                 // only `None` says the end: a chunk may hold no one while more remain
-                let Some(hi) = last_id else { return };
+                let Some(hi) = last_id else { break };
+                after = hi;
                 let Some(lo) = facts.first().map(|f| f.resident_id) else {
-                    after = hi;
                     continue;
                 };
+                // the reads done handed on (in order), and the oldest waited for
+                // when another would be one too many
+                while in_flight
+                    .front()
+                    .is_some_and(|(_, c)| c.is_finished() || in_flight.len() >= COSTS_IN_FLIGHT)
+                {
+                    let Some((chunk, costs)) = in_flight.pop_front() else {
+                        break;
+                    };
+                    if !read.hand_on(chunk, costs, &send).await {
+                        return;
+                    }
+                }
                 let store = store.clone();
-                let expected = (costs_read / persons_read.max(1) + 1) * facts.len() * 9 / 8;
+                let expected = (read.costs / read.persons.max(1) + 1) * facts.len() * 9 / 8;
                 let costs = tokio::spawn(async move {
                     store
                         .cost_facts((lo, hi), (first, through), times_us, expected)
@@ -251,14 +240,60 @@ impl CostCounter {
                     persons,
                     costs: Vec::new(),
                 };
-                ahead = Some((chunk, costs));
-                after = hi;
+                in_flight.push_back((chunk, costs));
+            }
+            // the end: the reads still under way handed on in order
+            while let Some((chunk, costs)) = in_flight.pop_front() {
+                if !read.hand_on(chunk, costs, &send).await {
+                    return;
+                }
             }
         });
         YearChunks {
             receive,
             task: Some(task),
         }
+    }
+}
+
+/// A read of a chunk's costs under way.
+type CostsRead = tokio::task::JoinHandle<gongti_store::Result<Vec<gongti_store::CostFact>>>;
+
+/// The persons and costs handed on so far.
+#[derive(Default)]
+struct Read {
+    persons: usize,
+    costs: usize,
+}
+
+impl Read {
+    /// Hands `chunk` on with its costs once read; `false` when the reading is over (an
+    /// error sent, or no one receiving).
+    async fn hand_on(
+        &mut self,
+        mut chunk: YearChunk,
+        costs: CostsRead,
+        send: &mpsc::Sender<AppResult<YearChunk>>,
+    ) -> bool {
+        let costs = match costs.await {
+            Ok(Ok(costs)) => costs,
+            Ok(Err(e)) => {
+                let _ = send.send(Err(AppError::from(e))).await;
+                return false;
+            }
+            Err(e) => {
+                let _ = send
+                    .send(Err(AppError::Internal(anyhow::anyhow!(
+                        "a read of costs stopped: {e}"
+                    ))))
+                    .await;
+                return false;
+            }
+        };
+        self.persons += chunk.facts.len();
+        self.costs += costs.len();
+        chunk.costs = costs;
+        send.send(Ok(chunk)).await.is_ok()
     }
 }
 
