@@ -55,15 +55,10 @@ pub struct CostFact {
     pub fund_fen: i64,
 }
 
-// A chunk's persons: each side walks its resident index only as far as its first
-// `$4` rows (a chunk costs its own size, not the rest of the table's).
-// $1 after, $2 first, $3 last, $4 limit.
-const CHUNK_CONTRACTS: &str = "SELECT resident_id FROM contracts
-  WHERE resident_id > $1 AND start_on <= $3 AND end_on >= $2
-  ORDER BY resident_id LIMIT $4";
-const CHUNK_ENROLMENTS: &str = "SELECT resident_id FROM chronic_enrolments
-  WHERE resident_id > $1 AND enrolled_on <= $3 AND (ended_on IS NULL OR ended_on >= $2)
-  ORDER BY resident_id LIMIT $4";
+// A chunk is a range of resident ids: its persons are those of the range with a
+// contract or an enrolment touching the days (the range's rows read once each, where
+// finding a chunk's persons first had read the contracts twice).
+const LAST_RESIDENT: &str = "SELECT MAX(id) FROM residents";
 
 // The chunk's facts: $1 lo, $2 hi (resident ids), $3 first, $4 last.
 const PEOPLE: &str =
@@ -92,30 +87,6 @@ const EXAM_COSTS: &str = "SELECT o.resident_id, e.at_us, o.centre_institution_id
 const BUREAU_COSTS: &str =
     "SELECT resident_id, settled_on, institution_id, fund_fen FROM bureau_settlements
   WHERE resident_id BETWEEN $1 AND $2 AND settled_on >= $3 AND settled_on <= $4";
-
-/// The persons of a chunk from each side's first `limit`: a side cut short bounds the
-/// chunk at its last person, so that no one beyond it on the other side is taken
-/// before those it did not reach; sorted, each once, at most `limit`.
-fn chunk_ids(contracts: Vec<i64>, enrolments: Vec<i64>, limit: i64) -> Vec<i64> {
-    let full = |side: &[i64]| {
-        (side.len() as i64 >= limit)
-            .then(|| side.last().copied())
-            .flatten()
-    };
-    let bound = [full(&contracts), full(&enrolments)]
-        .into_iter()
-        .flatten()
-        .min();
-    let mut ids: Vec<i64> = contracts
-        .into_iter()
-        .chain(enrolments)
-        .filter(|id| bound.is_none_or(|b| *id <= b))
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    ids.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    ids
-}
 
 fn person(r: &impl RowExt) -> Result<MemberFacts> {
     Ok(MemberFacts {
@@ -152,17 +123,14 @@ fn enrolment(r: &impl RowExt) -> Result<(i64, EnrolmentFact)> {
     ))
 }
 
-/// The facts of the persons `ids` (sorted) from the rows read for their range.
+/// The facts of a range's persons from the rows read for it (each by resident id):
+/// those with a contract or an enrolment.
 fn assemble(
-    ids: &[i64],
     people: Vec<MemberFacts>,
     contracts: Vec<(i64, ContractFact)>,
     enrolments: Vec<(i64, EnrolmentFact)>,
 ) -> Vec<MemberFacts> {
-    let mut out: Vec<MemberFacts> = people
-        .into_iter()
-        .filter(|p| ids.binary_search(&p.resident_id).is_ok())
-        .collect();
+    let mut out = people;
     let at = |out: &[MemberFacts], id: i64| out.binary_search_by_key(&id, |m| m.resident_id).ok();
     for (id, c) in contracts {
         if let Some(i) = at(&out, id) {
@@ -174,7 +142,15 @@ fn assemble(
             out[i].enrolments.push(e);
         }
     }
+    out.retain(|p| !p.contracts.is_empty() || !p.enrolments.is_empty());
     out
+}
+
+/// The range of resident ids after `after`, at most `limit` of them, up to the last
+/// resident `last_id`; `None` past it.
+fn id_range(after: i64, limit: i64, last_id: Option<i64>) -> Option<(i64, i64)> {
+    let last_id = last_id.filter(|l| *l > after)?;
+    Some((after + 1, after.saturating_add(limit.max(1)).min(last_id)))
 }
 
 fn pharmacy_cost(r: &impl RowExt) -> Result<CostFact> {
@@ -256,9 +232,10 @@ fn direct_rows_into<T>(
 }
 
 impl Store {
-    /// The facts of up to `limit` persons after `after` (by resident id) with a
-    /// contract or a chronic enrolment touching `[first, last]`; the last id read. A
-    /// chunk may hold fewer while more persons remain: only `None` says the end.
+    /// The facts of the persons with a contract or a chronic enrolment touching
+    /// `[first, last]` among the next `limit` resident ids after `after` — so at most
+    /// `limit` —, and the last id of the range read. A chunk may hold fewer, or no one,
+    /// while more persons remain: only `None` says the end.
     pub async fn member_facts(
         &self,
         first: Date,
@@ -271,32 +248,24 @@ impl Store {
                 .scan(move |conn| {
                     // one state of the database for the chunk's statements
                     let _snapshot = conn.unchecked_transaction()?;
-                    let (first_day, last_day) = (bind::day(first), bind::day(last));
-                    let side = |sql: &str| {
-                        direct_rows(conn, sql, [&after, &first_day, &last_day, &limit], |r| {
-                            r.i64("resident_id")
-                        })
-                    };
-                    let ids = chunk_ids(side(CHUNK_CONTRACTS)?, side(CHUNK_ENROLMENTS)?, limit);
-                    let (Some(&lo), Some(&hi)) = (ids.first(), ids.last()) else {
+                    let last_id: Option<i64> = conn
+                        .prepare_cached(LAST_RESIDENT)?
+                        .query_row([], |r| r.get(0))?;
+                    let Some((lo, hi)) = id_range(after, limit, last_id) else {
                         return Ok((Vec::new(), None));
                     };
+                    let (first_day, last_day) = (bind::day(first), bind::day(last));
                     let range: [&dyn ToSql; 4] = [&lo, &hi, &first_day, &last_day];
                     let people = direct_rows(conn, PEOPLE, range, |r| person(r))?;
                     let contracts = direct_rows(conn, CONTRACTS, range, |r| contract(r))?;
                     let enrolments = direct_rows(conn, ENROLMENTS, range, |r| enrolment(r))?;
-                    Ok((assemble(&ids, people, contracts, enrolments), Some(hi)))
+                    Ok((assemble(people, contracts, enrolments), Some(hi)))
                 })
                 .await;
         }
         on_read!(self, pool => {
-            let side = |sql: &'static str| {
-                sqlx::query_scalar::<_, i64>(sql)
-                    .bind(after).bind(first).bind(last).bind(limit)
-                    .fetch_all(pool)
-            };
-            let ids = chunk_ids(side(CHUNK_CONTRACTS).await?, side(CHUNK_ENROLMENTS).await?, limit);
-            let (Some(&lo), Some(&hi)) = (ids.first(), ids.last()) else {
+            let last_id: Option<i64> = sqlx::query_scalar(LAST_RESIDENT).fetch_one(pool).await?;
+            let Some((lo, hi)) = id_range(after, limit, last_id) else {
                 return Ok((Vec::new(), None));
             };
             let range = |sql: &'static str| sqlx::query(sql).bind(lo).bind(hi).bind(first).bind(last).fetch_all(pool);
@@ -304,7 +273,7 @@ impl Store {
                 .iter().map(person).collect::<Result<_>>()?;
             let contracts = range(CONTRACTS).await?.iter().map(contract).collect::<Result<_>>()?;
             let enrolments = range(ENROLMENTS).await?.iter().map(enrolment).collect::<Result<_>>()?;
-            Ok((assemble(&ids, people, contracts, enrolments), Some(hi)))
+            Ok((assemble(people, contracts, enrolments), Some(hi)))
         })
     }
 
@@ -350,5 +319,32 @@ impl Store {
             }
             Ok(out)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::id_range;
+
+    #[test]
+    fn a_chunk_is_the_next_ids_up_to_the_last_resident() {
+        // (after, limit, last resident) → range
+        let cases = [
+            (0, 5_000, None, None),
+            (0, 5_000, Some(3), Some((1, 3))),
+            (0, 2, Some(3), Some((1, 2))),
+            (2, 2, Some(3), Some((3, 3))),
+            (3, 2, Some(3), None),
+            (9, 2, Some(3), None),
+            (0, 0, Some(3), Some((1, 1))),
+            (i64::MAX - 1, 5, Some(i64::MAX), Some((i64::MAX, i64::MAX))),
+        ];
+        for (after, limit, last, want) in cases {
+            assert_eq!(
+                id_range(after, limit, last),
+                want,
+                "{after} {limit} {last:?}"
+            );
+        }
     }
 }
