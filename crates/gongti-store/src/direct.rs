@@ -289,7 +289,9 @@ impl DirectRow for rusqlite::Row<'_> {
 /// each), which on the scans of millions of rows costs more than reading the values;
 /// here the names are the statement's, taken once, and compared as they are — first
 /// the one after the column read last, so that a row read in the statement's order
-/// finds each column at the first comparison.
+/// finds each column at the first comparison. A statement read this way names each of
+/// its columns once (with two of one name, the hint could find the later one where a
+/// look-up by name finds the first).
 pub(crate) struct ByPlace<'a, 'r> {
     pub row: &'a rusqlite::Row<'r>,
     /// The statement's column names, in order.

@@ -1,5 +1,5 @@
 -- The persons of a year's clearing are kept in the order of their key alone (a table
--- without rowid): at a city's scale a freeze saves 1.3 M of them, and a freeze again
+-- without rowid): at a city's scale a freeze saves 1.4 M of them, and a freeze again
 -- first removes the year's before; with a rowid each row went into two trees (the
 -- table and its key's index) and out of both again (BENCHMARKS.md). Same columns,
 -- same keys.
