@@ -124,7 +124,8 @@ impl CostCounter {
         let prices = ExamPrices::builtin();
         // The costs come a source at a time, each by resident: the person is most often
         // the one before or the next, and a person's costs most often count at one
-        // institution, so a run of them is added to the person's sum at once.
+        // institution, so a run of them makes one entry; a source's runs meet the
+        // others' in the sort at the end.
         let mut at = 0;
         let mut runs: Vec<PersonCost> = Vec::with_capacity(facts.len() * 5 / 4);
         for c in costs {
@@ -219,10 +220,8 @@ impl CostCounter {
                 while in_flight
                     .front()
                     .is_some_and(|(_, c)| c.is_finished() || in_flight.len() >= COSTS_IN_FLIGHT)
+                    && let Some((chunk, costs)) = in_flight.pop_front()
                 {
-                    let Some((chunk, costs)) = in_flight.pop_front() else {
-                        break;
-                    };
                     if !read.hand_on(chunk, costs, &send).await {
                         return;
                     }

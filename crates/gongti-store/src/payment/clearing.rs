@@ -254,6 +254,7 @@ impl Store {
         // In resident order: the foreign key's look-up of each person then walks the
         // residents' table once, where an institution's persons at a time would jump
         // about it (at a city's scale, most of the save was those look-ups' reads).
+        // The freeze hands them over in this order already; the sort only makes sure.
         let mut members = members;
         members.sort_unstable_by_key(|m| (m.resident_id, m.institution_id));
         if let Some((turn, direct)) = self.direct_write_turn().await? {
