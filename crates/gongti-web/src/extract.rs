@@ -117,9 +117,19 @@ fn is_fhir(extensions: &axum::http::Extensions, uri: &axum::http::Uri) -> bool {
 /// session cookie) is required; a refused token is audited and answered with 401.
 pub(crate) async fn require_token(
     State(state): State<AppState>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
+    match authorize(&state, request).await {
+        Ok(request) => next.run(request).await,
+        Err(refusal) => refusal,
+    }
+}
+
+/// [`require_token`]'s decision, for a guard that does more around it in the same
+/// layer (every layer is cloned and boxed on every request): the request carrying its
+/// [`Session`](gongti_app::auth::Session) and [`Ctx`], or the refusal (audited).
+pub(crate) async fn authorize(state: &AppState, mut request: Request) -> Result<Request, Response> {
     let fhir = is_fhir(request.extensions(), request.uri());
     let bearer = request
         .headers()
@@ -143,7 +153,7 @@ pub(crate) async fn require_token(
                 && !csrf_matches(request.headers(), session.csrf.as_deref()) =>
         {
             let refused = edge_entry(
-                &state,
+                state,
                 Some(&session),
                 "request.csrf",
                 Outcome::Denied,
@@ -151,9 +161,9 @@ pub(crate) async fn require_token(
                 rid,
             );
             if let Err(e) = state.app.audit_edge(refused).await {
-                return finish(ApiError::from(e), fhir);
+                return Err(finish(ApiError::from(e), fhir));
             }
-            finish(
+            Err(finish(
                 ApiError::new(
                     StatusCode::FORBIDDEN,
                     "csrf",
@@ -161,7 +171,7 @@ pub(crate) async fn require_token(
                     "A request with the console's cookie needs its CSRF token (X-CSRF-Token); the API takes Authorization: Bearer tokens",
                 ),
                 fhir,
-            )
+            ))
         }
         Ok(session)
             if session.principal.scopes.as_ref().is_some_and(|scopes| {
@@ -180,7 +190,7 @@ pub(crate) async fn require_token(
             }) =>
         {
             let refused = edge_entry(
-                &state,
+                state,
                 Some(&session),
                 "request.scope",
                 Outcome::Denied,
@@ -188,9 +198,9 @@ pub(crate) async fn require_token(
                 rid,
             );
             if let Err(e) = state.app.audit_edge(refused).await {
-                return finish(ApiError::from(e), fhir);
+                return Err(finish(ApiError::from(e), fhir));
             }
-            finish(crate::scopes::insufficient(), fhir)
+            Err(finish(crate::scopes::insufficient(), fhir))
         }
         Ok(session) => {
             request.extensions_mut().insert(Ctx {
@@ -198,7 +208,7 @@ pub(crate) async fn require_token(
                 request_id: rid,
             });
             request.extensions_mut().insert(session);
-            next.run(request).await
+            Ok(request)
         }
         Err(gongti_app::AppError::Unauthenticated) => {
             let detail = if token.is_some() {
@@ -209,7 +219,7 @@ pub(crate) async fn require_token(
             if let Err(e) = state
                 .app
                 .audit_edge(edge_entry(
-                    &state,
+                    state,
                     None,
                     "auth.token",
                     Outcome::Failed,
@@ -218,11 +228,11 @@ pub(crate) async fn require_token(
                 ))
                 .await
             {
-                return finish(ApiError::from(e), fhir);
+                return Err(finish(ApiError::from(e), fhir));
             }
-            finish(ApiError::unauthenticated(), fhir)
+            Err(finish(ApiError::unauthenticated(), fhir))
         }
-        Err(e) => finish(ApiError::from(e), fhir),
+        Err(e) => Err(finish(ApiError::from(e), fhir)),
     }
 }
 

@@ -136,28 +136,39 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics::render))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
-        .layer(DefaultBodyLimit::max(REQUEST_BODY_MAX_BYTES))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        // One layer of many (outermost first): axum boxes each layer it is given
+        // around every route, and clones the boxes below on every request.
         .layer(
-            // The span carries the method and path only: query strings can hold ID
-            // numbers and are never logged, and what in the path could be one (or a
-            // phone number) is starred.
-            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-                let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-                tracing::info_span!("request", method = %req.method(), path = %gongti_core::text::redact_numbers(req.uri().path()), request_id = %id)
-            }),
+            tower::ServiceBuilder::new()
+                // Panics caught, refusals in the error shape, the security headers on
+                // every answer (the other layers' refusals too).
+                .layer(axum::middleware::from_fn_with_state(
+                    edge::Edge {
+                        https: state.config.https(),
+                    },
+                    edge::finish,
+                ))
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(
+                    // The span carries the method and path only: query strings can hold
+                    // ID numbers and are never logged, and what in the path could be one
+                    // (or a phone number) is starred.
+                    TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                        let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                        tracing::info_span!("request", method = %req.method(), path = %gongti_core::text::redact_numbers(req.uri().path()), request_id = %id)
+                    }),
+                )
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    REQUEST_TIMEOUT,
+                ))
+                .layer(DefaultBodyLimit::max(REQUEST_BODY_MAX_BYTES))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    metrics::track,
+                )),
         )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        // Outermost: panics caught, refusals in the error shape, the security headers
-        // on every answer (the layers' own refusals too).
-        .layer(axum::middleware::from_fn_with_state(
-            edge::Edge {
-                https: state.config.https(),
-            },
-            edge::finish,
-        ))
         .with_state(state)
 }
 

@@ -37,7 +37,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiQuery, decode_cursor, request_id, require_token};
+use crate::extract::{ApiJson, ApiQuery, authorize, decode_cursor, request_id};
 use crate::{AppState, PAGE_SIZE_DEFAULT, openapi, views};
 
 pub(crate) fn routes(state: AppState) -> Router<AppState> {
@@ -71,11 +71,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(region::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::idempotency::guard,
-        ))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            require_token,
+            signed_in,
         ));
     Router::new()
         .route("/auth/token", post(issue_token))
@@ -132,7 +128,7 @@ async fn revoke_token(State(state): State<AppState>, request: Request) -> ApiRes
         .extensions()
         .get::<Ctx>()
         .cloned()
-        .expect("require_token runs first");
+        .expect("signed_in runs first");
     let token = request
         .headers()
         .get(axum::http::header::AUTHORIZATION)
@@ -144,11 +140,21 @@ async fn revoke_token(State(state): State<AppState>, request: Request) -> ApiRes
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The protected routes' one layer (each layer is cloned and boxed on every request):
+/// the token or session ([`authorize`]), then a creation's idempotency.
+async fn signed_in(
+    State(state): State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match authorize(&state, request).await {
+        Ok(request) => crate::idempotency::guard(State(state), request, next).await,
+        Err(refusal) => refusal,
+    }
+}
+
 async fn me(request: Request) -> Json<Value> {
-    let session = request
-        .extensions()
-        .get::<Session>()
-        .expect("require_token");
+    let session = request.extensions().get::<Session>().expect("signed_in");
     let p = &session.principal;
     Json(json!({
         "user_id": p.user_id,

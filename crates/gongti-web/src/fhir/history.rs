@@ -10,7 +10,7 @@
 //! home reading) have one version.
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gongti_app::Ctx;
@@ -25,10 +25,11 @@ use super::{
 };
 use crate::AppState;
 use crate::error::ApiError;
+use crate::extract::authorize;
 use crate::views::utc;
 
-/// A resource's body is at most this long when a read's answer is examined for its
-/// version (one resource; a Bundle is never examined).
+/// A resource's body is at most this long when a version request reads the record as
+/// it is now (one resource).
 const RESOURCE_BYTES_MAX: usize = 8 * 1024 * 1024;
 
 /// The table whose rows are `ty`'s versions, and the row's id (`None`: a resource that
@@ -308,21 +309,51 @@ async fn history_bundle(
     })))
 }
 
+/// The version a single resource's answer carries (a Bundle has none), for
+/// [`conditional_read`]: set by [`Fhir`]'s answer from the resource's `meta`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct AnsweredVersion(Version);
+
+/// `resource`'s version when it is one resource (not a Bundle) that says it.
+pub(super) fn answered_version(resource: &Value) -> Option<AnsweredVersion> {
+    if resource["resourceType"] == "Bundle" {
+        return None;
+    }
+    version_of(resource).map(AnsweredVersion)
+}
+
+/// The protected routes' one layer (each layer is cloned and boxed on every request):
+/// the token or session ([`authorize`]), then the conditional read.
+pub(super) async fn signed_in(
+    State(state): State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match authorize(&state, request).await {
+        Ok(request) => conditional_read(request, next).await,
+        Err(refusal) => refusal,
+    }
+}
+
+/// Whether `path` reads one resource: `…/{Type}/{id}` or `…/{Type}/{id}/_history/{vid}`,
+/// under any prefix.
+fn reads_one(path: &str) -> bool {
+    let mut last = path.trim_matches('/').rsplit('/');
+    let (Some(a), Some(b)) = (last.next(), last.next()) else {
+        return false;
+    };
+    let plain = !a.starts_with(['$', '_'])
+        && !b.starts_with(['$', '_'])
+        && b.starts_with(char::is_uppercase);
+    plain || (b == "_history" && last.next().is_some() && last.next().is_some())
+}
+
 /// The conditional read (R4 http.html#cread): a read's or vread's answer carries its
 /// version as `ETag` and `Last-Modified`, and one the client already holds
 /// (`If-None-Match`) is answered 304 with no body. The read itself happened (and was
 /// audited) either way.
-pub(super) async fn conditional_read(request: Request, next: axum::middleware::Next) -> Response {
-    let single = request.method() == axum::http::Method::GET && {
-        let parts: Vec<&str> = request.uri().path().trim_matches('/').split('/').collect();
-        let n = parts.len();
-        // …/{Type}/{id} or …/{Type}/{id}/_history/{vid}, under any prefix.
-        (n >= 2
-            && !parts[n - 1].starts_with(['$', '_'])
-            && !parts[n - 2].starts_with(['$', '_'])
-            && parts[n - 2].starts_with(char::is_uppercase))
-            || (n >= 4 && parts[n - 2] == "_history")
-    };
+async fn conditional_read(request: Request, next: axum::middleware::Next) -> Response {
+    let single = request.method() == axum::http::Method::GET && reads_one(request.uri().path());
     let held: Vec<String> = request
         .headers()
         .get_all(header::IF_NONE_MATCH)
@@ -340,31 +371,25 @@ pub(super) async fn conditional_read(request: Request, next: axum::middleware::N
     if !single || answer.status() != StatusCode::OK {
         return answer;
     }
-    let (mut parts, body) = answer.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, RESOURCE_BYTES_MAX).await else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    let Some(AnsweredVersion(version)) = answer.extensions().get::<AnsweredVersion>().copied()
+    else {
+        return answer;
     };
-    let resource: Option<Value> = serde_json::from_slice(&bytes).ok();
-    let version = resource
-        .as_ref()
-        .filter(|r| r["resourceType"] != "Bundle")
-        .and_then(version_of);
-    if let Some(version) = version {
-        if let Ok(etag) = HeaderValue::from_str(&format!("W/\"{}\"", version.number)) {
-            parts.headers.insert(header::ETAG, etag);
-        }
-        if let Ok(modified) = HeaderValue::from_str(&http_date(version.since_us)) {
-            parts.headers.insert(header::LAST_MODIFIED, modified);
-        }
-        let number = version.number.to_string();
-        if held.iter().any(|h| *h == number || h == "*") {
-            parts.status = StatusCode::NOT_MODIFIED;
-            parts.headers.remove(header::CONTENT_TYPE);
-            parts.headers.remove(header::CONTENT_LENGTH);
-            return Response::from_parts(parts, Body::empty());
-        }
+    let (mut parts, body) = answer.into_parts();
+    if let Ok(etag) = HeaderValue::from_str(&format!("W/\"{}\"", version.number)) {
+        parts.headers.insert(header::ETAG, etag);
     }
-    Response::from_parts(parts, Body::from(bytes))
+    if let Ok(modified) = HeaderValue::from_str(&http_date(version.since_us)) {
+        parts.headers.insert(header::LAST_MODIFIED, modified);
+    }
+    let number = version.number.to_string();
+    if held.iter().any(|h| *h == number || h == "*") {
+        parts.status = StatusCode::NOT_MODIFIED;
+        parts.headers.remove(header::CONTENT_TYPE);
+        parts.headers.remove(header::CONTENT_LENGTH);
+        return Response::from_parts(parts, Body::empty());
+    }
+    Response::from_parts(parts, body)
 }
 
 /// An HTTP date (RFC 9110 §5.6.7: `Wed, 02 Dec 2026 10:00:00 GMT`).
