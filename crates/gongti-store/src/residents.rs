@@ -544,25 +544,28 @@ impl Store {
         id: i64,
         now_us: i64,
     ) -> Result<(ResidentRecord, Vec<i64>)> {
-        let care = match self.kind() {
-            crate::EngineKind::Sqlite => {
-                "(SELECT group_concat(c.institution_id) FROM care_relationships c WHERE c.resident_id = r.id AND c.closed_at_us IS NULL AND (c.until_us IS NULL OR c.until_us > $2))"
-            }
-            crate::EngineKind::Postgres => {
-                "(SELECT string_agg(c.institution_id::text, ',') FROM care_relationships c WHERE c.resident_id = r.id AND c.closed_at_us IS NULL AND (c.until_us IS NULL OR c.until_us > $2))"
-            }
+        // Built once: every access decision reads it.
+        static SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
+            [
+                "(SELECT group_concat(c.institution_id) FROM care_relationships c WHERE c.resident_id = r.id AND c.closed_at_us IS NULL AND (c.until_us IS NULL OR c.until_us > $2))",
+                "(SELECT string_agg(c.institution_id::text, ',') FROM care_relationships c WHERE c.resident_id = r.id AND c.closed_at_us IS NULL AND (c.until_us IS NULL OR c.until_us > $2))",
+            ]
+            .map(|care| format!("SELECT {COLUMNS}, {care} AS care {FROM} WHERE r.id = $1"))
+        });
+        let sql = match self.kind() {
+            crate::EngineKind::Sqlite => &SQL[0],
+            crate::EngineKind::Postgres => &SQL[1],
         };
-        let sql = format!("SELECT {COLUMNS}, {care} AS care {FROM} WHERE r.id = $1");
         if let Some(direct) = self.direct() {
             // Every access decision starts here: SQLite's hot path.
             return direct
-                .first(&sql, &[("$1", &id), ("$2", &now_us)], |row| {
+                .first(sql, &[("$1", &id), ("$2", &now_us)], |row| {
                     with_care(&self.keys, row)
                 })?
                 .ok_or(StoreError::NotFound);
         }
         on_read!(self, pool => {
-            with_care(&self.keys, &sqlx::query(trusted(&sql)).bind(id).bind(now_us).fetch_optional(pool).await?.ok_or(StoreError::NotFound)?)
+            with_care(&self.keys, &sqlx::query(trusted(sql)).bind(id).bind(now_us).fetch_optional(pool).await?.ok_or(StoreError::NotFound)?)
         })
     }
 

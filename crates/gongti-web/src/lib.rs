@@ -21,6 +21,7 @@ mod metrics;
 pub mod mllp;
 mod openapi;
 pub mod orthanc;
+mod request_id;
 mod scopes;
 mod security;
 mod serve;
@@ -37,7 +38,7 @@ use axum::http::{HeaderName, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use gongti_app::App;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -148,7 +149,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
                     },
                     edge::finish,
                 ))
-                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(SetRequestIdLayer::new(REQUEST_ID, request_id::RequestIds::new()))
                 .layer(
                     // The span carries the method and path only: query strings can hold
                     // ID numbers and are never logged, and what in the path could be one

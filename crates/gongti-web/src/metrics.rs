@@ -17,28 +17,34 @@ const BUCKETS_S: [f64; 10] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 
 
 #[derive(Default)]
 pub(crate) struct Metrics {
-    /// (route, status class) → count. Routes are the matched templates, a bounded set.
-    requests: Mutex<HashMap<(String, u16), u64>>,
+    /// Route → counts by status class (1xx at 0 … 9xx at 8). Routes are the matched
+    /// templates, a bounded set: a route's name is copied once, not on every request.
+    requests: Mutex<HashMap<String, [u64; 9]>>,
     buckets: [AtomicU64; BUCKETS_S.len()],
     count: AtomicU64,
     sum_us: AtomicU64,
 }
 
 pub(crate) async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let started = Instant::now();
     let response = next.run(request).await;
     let elapsed = started.elapsed();
     let m = &state.metrics;
-    let class = response.status().as_u16() / 100 * 100;
-    *m.requests
-        .lock()
-        .expect("metrics")
-        .entry((route, class))
-        .or_insert(0) += 1;
+    // A status is 100–999: its class is 1–9.
+    let class = usize::from(response.status().as_u16() / 100).clamp(1, 9) - 1;
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    {
+        let mut requests = m.requests.lock().expect("metrics");
+        match requests.get_mut(route) {
+            Some(counts) => counts[class] += 1,
+            None => {
+                let mut counts = [0; 9];
+                counts[class] = 1;
+                requests.insert(route.to_owned(), counts);
+            }
+        }
+    }
     let seconds = elapsed.as_secs_f64();
     for (bucket, bound) in m.buckets.iter().zip(BUCKETS_S) {
         if seconds <= bound {
@@ -56,18 +62,23 @@ pub(crate) async fn render(State(state): State<AppState>) -> impl IntoResponse {
     let mut out = String::from(
         "# HELP gongti_http_requests_total HTTP requests by route and status class.\n# TYPE gongti_http_requests_total counter\n",
     );
-    let mut rows: Vec<_> = m
+    let mut rows: Vec<(String, usize, u64)> = m
         .requests
         .lock()
         .expect("metrics")
         .iter()
-        .map(|(k, v)| (k.clone(), *v))
+        .flat_map(|(route, counts)| {
+            counts
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(class, n)| (route.clone(), class + 1, *n))
+        })
         .collect();
     rows.sort();
-    for ((route, class), n) in rows {
+    for (route, class, n) in rows {
         out.push_str(&format!(
-            "gongti_http_requests_total{{route=\"{route}\",status=\"{}xx\"}} {n}\n",
-            class / 100
+            "gongti_http_requests_total{{route=\"{route}\",status=\"{class}xx\"}} {n}\n"
         ));
     }
     out.push_str("# HELP gongti_http_request_duration_seconds Time to answer a request.\n# TYPE gongti_http_request_duration_seconds histogram\n");
