@@ -16,6 +16,7 @@ pub mod id_number;
 pub mod insurance;
 pub mod lab;
 pub mod measure;
+pub mod mix;
 pub mod money;
 pub mod names;
 pub mod payment;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::http::{HeaderValue, Request};
+use gongti_core::mix::splitmix64;
 use tower_http::request_id::{MakeRequestId, RequestId};
 
 /// Makes the ids; clones share the counter.
@@ -37,8 +38,8 @@ impl RequestIds {
     fn next_text(&self) -> [u8; 36] {
         let n = self.0.next.fetch_add(1, Ordering::Relaxed);
         uuid_text(
-            mix(n ^ self.0.key[0]),
-            mix(n.rotate_left(32) ^ self.0.key[1]),
+            splitmix64(n ^ self.0.key[0]),
+            splitmix64(n.rotate_left(32) ^ self.0.key[1]),
         )
     }
 }
@@ -49,14 +50,6 @@ impl MakeRequestId for RequestIds {
             .ok()
             .map(RequestId::new)
     }
-}
-
-/// SplitMix64's finaliser: each step (a shift folded in, an odd multiplier) can be
-/// undone, so distinct inputs give distinct outputs.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// 128 bits as a UUID's text (`8-4-4-4-12` lower-case hex digits), with the version
