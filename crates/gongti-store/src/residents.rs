@@ -82,13 +82,14 @@ const COLUMNS: &str = "r.id, r.name, r.sex, r.birth_date, r.id_number, r.phone, 
      r.version, COALESCE(r.version_at_us, r.created_at_us) AS version_at_us";
 const FROM: &str = "FROM residents r JOIN institutions i ON i.id = r.home_institution_id";
 
+/// Read in [`COLUMNS`]' order: the direct lane finds each column at its first look
+/// (`direct::ByPlace`).
 fn resident(keys: &DataKeys, row: &impl RowExt) -> Result<ResidentRecord> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("resident {what}"));
-    let sex = row.text("sex")?;
     Ok(ResidentRecord {
         id: row.i64("id")?,
         name: row.text("name")?,
-        sex: Sex::from_code(&sex).ok_or_else(|| corrupt("sex"))?,
+        sex: Sex::from_code(&row.text("sex")?).ok_or_else(|| corrupt("sex"))?,
         birth_date: row.date("birth_date")?,
         id_number: stored_id_number(keys, row)?,
         phone: stored_phone(keys, row)?,
@@ -155,6 +156,8 @@ pub(crate) fn id_lookup(keys: &DataKeys, id_number: &str) -> [u8; 32] {
 
 /// A resident row with its `care` column: the institutions of open care relationships.
 fn with_care(keys: &DataKeys, row: &impl RowExt) -> Result<(ResidentRecord, Vec<i64>)> {
+    // The resident's columns first: `care` is the statement's last.
+    let resident = resident(keys, row)?;
     let mut care: Vec<i64> = row
         .opt_text("care")?
         .unwrap_or_default()
@@ -167,7 +170,7 @@ fn with_care(keys: &DataKeys, row: &impl RowExt) -> Result<(ResidentRecord, Vec<
         .collect::<Result<_>>()?;
     care.sort_unstable();
     care.dedup();
-    Ok((resident(keys, row)?, care))
+    Ok((resident, care))
 }
 
 /// Largest number of residents inserted in one call of [`Store::insert_residents`].

@@ -310,9 +310,10 @@ async fn history_bundle(
 }
 
 /// The version a single resource's answer carries (a Bundle has none), for
-/// [`conditional_read`]: set by [`Fhir`]'s answer from the resource's `meta`.
+/// [`conditional_read`]: set by [`Fhir`]'s answer from the resource's `meta`, and by
+/// `FhirOne`'s from the typed resource it writes.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct AnsweredVersion(Version);
+pub(super) struct AnsweredVersion(pub(super) Version);
 
 /// `resource`'s version when it is one resource (not a Bundle) that says it.
 pub(super) fn answered_version(resource: &Value) -> Option<AnsweredVersion> {

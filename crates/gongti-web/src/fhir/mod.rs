@@ -15,8 +15,7 @@ use gongti_core::access::{SearchScope, may_see_identifiers};
 use gongti_core::region::InstitutionKind;
 use gongti_core::resident::parse_sex;
 use gongti_store::{
-    DepartmentRecord, InstitutionFilter, InstitutionRecord, ResidentRecord, StaffFilter,
-    StaffRecord,
+    DepartmentRecord, InstitutionFilter, InstitutionRecord, StaffFilter, StaffRecord,
 };
 use serde_json::{Value, json};
 
@@ -26,6 +25,7 @@ mod exam;
 pub(crate) mod export;
 mod history;
 mod lab;
+mod patient;
 mod pharmacy;
 mod readings;
 mod referral;
@@ -34,12 +34,13 @@ pub(crate) mod search;
 mod transaction;
 mod write;
 
+pub(crate) use patient::patient;
 use search::{FhirQuery, Kind, Next, Page, Search, Spec, Total, searchset};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::require_token;
-use crate::views::{sex_code, utc};
+use crate::views::utc;
 
 /// The national ID number's identifier system (DOMAIN.md §1).
 pub const ID_NUMBER_SYSTEM: &str = "urn:oid:2.16.156.10011.1.3";
@@ -64,6 +65,37 @@ impl IntoResponse for Fhir {
         if let Some(version) = version {
             response.extensions_mut().insert(version);
         }
+        response
+    }
+}
+
+/// One resource answered from its typed form ([`patient::Patient`]): written straight
+/// to bytes, with its version for the conditional read (as [`Fhir`] takes it from
+/// `meta`).
+struct FhirOne {
+    body: Vec<u8>,
+    version: gongti_store::Version,
+}
+
+impl FhirOne {
+    fn of(
+        resource: &impl serde::Serialize,
+        version: gongti_store::Version,
+    ) -> Result<FhirOne, ApiError> {
+        let mut body = Vec::with_capacity(1024);
+        serde_json::to_writer(&mut body, resource)
+            .map_err(|e| fhir_err(gongti_app::AppError::Internal(e.into())))?;
+        Ok(FhirOne { body, version })
+    }
+}
+
+impl IntoResponse for FhirOne {
+    fn into_response(self) -> Response {
+        let mut response =
+            (StatusCode::OK, [("content-type", FHIR_JSON)], self.body).into_response();
+        response
+            .extensions_mut()
+            .insert(history::AnsweredVersion(self.version));
         response
     }
 }
@@ -298,53 +330,6 @@ fn encode(s: &str) -> String {
 /// A resource's `meta` at `version`: which version it is and since when.
 pub(crate) fn meta(version: gongti_store::Version) -> Value {
     json!({"versionId": version.number.to_string(), "lastUpdated": utc(version.since_us)})
-}
-
-pub(crate) fn patient(r: &ResidentRecord, identifiers: bool) -> Value {
-    let mut name = json!({"use": "official", "text": r.name});
-    let parts = gongti_core::names::split_name(&r.name);
-    if let Some(family) = parts.family {
-        name["family"] = family.into();
-    }
-    if let Some(given) = parts.given {
-        name["given"] = json!([given]);
-    }
-    let id_value = if identifiers {
-        r.id_number.as_str().to_owned()
-    } else {
-        r.id_number.masked()
-    };
-    let mut p = json!({
-        "resourceType": "Patient",
-        "id": r.id.to_string(),
-        // A resident's row keeps when it last changed: what `_lastUpdated` searches.
-        "meta": meta(gongti_store::Version { number: r.version.number, since_us: r.updated_at_us }),
-        "identifier": [{"use": "official", "system": ID_NUMBER_SYSTEM, "value": id_value}],
-        "active": r.merged_into_id.is_none(),
-        "name": [name],
-        "gender": sex_code(r.sex),
-        "birthDate": r.birth_date.to_string(),
-        "managingOrganization": {"reference": format!("Organization/{}", r.home_institution_id)},
-    });
-    if let Some(phone) = &r.phone {
-        let value = if identifiers {
-            phone.as_str().to_owned()
-        } else {
-            phone.masked()
-        };
-        p["telecom"] = json!([{"system": "phone", "value": value, "use": "mobile"}]);
-    }
-    if let Some(address) = &r.address {
-        p["address"] = json!([{"use": "home", "text": address}]);
-    }
-    if let Some(day) = r.deceased_on {
-        p["deceasedDateTime"] = day.to_string().into();
-    }
-    if let Some(survivor) = r.merged_into_id {
-        p["link"] =
-            json!([{"other": {"reference": format!("Patient/{survivor}")}, "type": "replaced-by"}]);
-    }
-    p
 }
 
 fn organization(i: &InstitutionRecord) -> Value {
@@ -589,13 +574,14 @@ async fn read_patient(
     State(state): State<AppState>,
     Path(id): Path<String>,
     axum::Extension(ctx): axum::Extension<Ctx>,
-) -> FhirResult {
+) -> Result<FhirOne, ApiError> {
     let view = state
         .app
         .read_resident(&ctx, id_param(&id)?, None)
         .await
         .map_err(fhir_err)?;
-    Ok(Fhir(patient(&view.record, may_see_identifiers(view.basis))))
+    let patient = patient::Patient::of(&view.record, may_see_identifiers(view.basis));
+    FhirOne::of(&patient, patient.version())
 }
 
 pub(super) const PATIENT: Spec = Spec {
