@@ -40,7 +40,6 @@ use search::{FhirQuery, Kind, Next, Page, Search, Spec, Total, searchset};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::require_token;
-use crate::views::utc;
 
 /// The national ID number's identifier system (DOMAIN.md §1).
 pub const ID_NUMBER_SYSTEM: &str = "urn:oid:2.16.156.10011.1.3";
@@ -61,12 +60,17 @@ impl IntoResponse for Fhir {
         // Written as bytes: `to_string` goes through the formatter, piece by piece.
         // A `Value` always serialises (its keys are strings).
         let body = serde_json::to_vec(&self.0).unwrap_or_default();
-        let mut response = (StatusCode::OK, [("content-type", FHIR_JSON)], body).into_response();
-        if let Some(version) = version {
-            response.extensions_mut().insert(version);
-        }
-        response
+        answer(body, version)
     }
+}
+
+/// A resource's answer: its bytes as FHIR JSON, with its version when it has one.
+fn answer(body: Vec<u8>, version: Option<history::AnsweredVersion>) -> Response {
+    let mut response = (StatusCode::OK, [("content-type", FHIR_JSON)], body).into_response();
+    if let Some(version) = version {
+        response.extensions_mut().insert(version);
+    }
+    response
 }
 
 /// One resource answered from its typed form ([`patient::Patient`]): written straight
@@ -91,12 +95,7 @@ impl FhirOne {
 
 impl IntoResponse for FhirOne {
     fn into_response(self) -> Response {
-        let mut response =
-            (StatusCode::OK, [("content-type", FHIR_JSON)], self.body).into_response();
-        response
-            .extensions_mut()
-            .insert(history::AnsweredVersion(self.version));
-        response
+        answer(self.body, Some(history::AnsweredVersion(self.version)))
     }
 }
 
@@ -327,9 +326,29 @@ fn encode(s: &str) -> String {
     out
 }
 
+/// A resource's `meta` at a version: which version it is and since when (typed for
+/// [`patient::Patient`], as a `Value` through [`meta`] for the others).
+#[derive(Debug, serde::Serialize)]
+struct Meta {
+    #[serde(rename = "lastUpdated")]
+    last_updated: String,
+    #[serde(rename = "versionId")]
+    version_id: String,
+}
+
+impl Meta {
+    fn of(version: gongti_store::Version) -> Meta {
+        Meta {
+            last_updated: crate::views::utc(version.since_us),
+            version_id: version.number.to_string(),
+        }
+    }
+}
+
 /// A resource's `meta` at `version`: which version it is and since when.
 pub(crate) fn meta(version: gongti_store::Version) -> Value {
-    json!({"versionId": version.number.to_string(), "lastUpdated": utc(version.since_us)})
+    // Strings only: it always serialises.
+    serde_json::to_value(Meta::of(version)).unwrap_or_default()
 }
 
 fn organization(i: &InstitutionRecord) -> Value {

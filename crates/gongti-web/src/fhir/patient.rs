@@ -11,8 +11,8 @@ use gongti_store::{ResidentRecord, Version};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::ID_NUMBER_SYSTEM;
-use crate::views::{sex_code, utc};
+use super::{ID_NUMBER_SYSTEM, Meta};
+use crate::views::sex_code;
 
 #[derive(Debug, Serialize)]
 pub(crate) struct Patient<'a> {
@@ -83,14 +83,6 @@ struct Link {
 }
 
 #[derive(Debug, Serialize)]
-struct Meta {
-    #[serde(rename = "lastUpdated")]
-    last_updated: String,
-    #[serde(rename = "versionId")]
-    version_id: String,
-}
-
-#[derive(Debug, Serialize)]
 struct Reference {
     reference: String,
 }
@@ -134,10 +126,7 @@ impl<'a> Patient<'a> {
             managing_organization: Reference {
                 reference: format!("Organization/{}", r.home_institution_id),
             },
-            meta: Meta {
-                last_updated: utc(version.since_us),
-                version_id: version.number.to_string(),
-            },
+            meta: Meta::of(version),
             name: [HumanName {
                 family: parts.family,
                 given: parts.given.map(|given| [given]),
@@ -218,7 +207,8 @@ mod tests {
             deceased_on: None,
             ..resident()
         };
-        let meta = json!({"versionId": "3", "lastUpdated": utc(1_764_000_000_123_456)});
+        let meta =
+            json!({"versionId": "3", "lastUpdated": crate::views::utc(1_764_000_000_123_456)});
         let whole = json!({
             "resourceType": "Patient", "id": "42", "meta": meta,
             "identifier": [{"use": "official", "system": ID_NUMBER_SYSTEM, "value": "11010519491231002X"}],
