@@ -490,7 +490,7 @@ impl App {
         }
         let imported = match self
             .store
-            .import(&plan, &self.chronic, RULESET_VERSION, self.now_us())
+            .import(plan, self.chronic.clone(), RULESET_VERSION, self.now_us())
             .await
         {
             Ok(done) => done,

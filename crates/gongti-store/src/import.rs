@@ -158,11 +158,13 @@ impl Store {
     /// Writes `plan` in one transaction with its audit records: all of it or, on any
     /// refusal ([`StoreError::Duplicate`] for a taken ID number or a programme already
     /// active, [`StoreError::Changed`] for an update whose record moved on,
-    /// [`StoreError::NotFound`]), nothing.
+    /// [`StoreError::NotFound`]), nothing. The personal numbers are sealed where it is
+    /// called; the transaction runs on SQLite's writer thread
+    /// ([`crate::writer_thread`]).
     pub async fn import(
         &self,
-        plan: &ImportPlan,
-        params: &gongti_core::chronic::Params,
+        plan: ImportPlan,
+        params: std::sync::Arc<gongti_core::chronic::Params>,
         ruleset_version: &'static str,
         now_us: i64,
     ) -> Result<Imported> {
@@ -171,21 +173,41 @@ impl Store {
             .iter()
             .map(|r| seal_numbers(&self.keys, &r.resident.id_number, r.resident.phone.as_ref()))
             .collect();
-        let taken = || StoreError::Duplicate(ID_NUMBER_INDEX.into());
         let mut distinct = std::collections::HashSet::with_capacity(sealed.len());
         if !sealed.iter().all(|s| distinct.insert(s.id_hash)) {
-            return Err(taken());
+            return Err(StoreError::Duplicate(ID_NUMBER_INDEX.into()));
         }
-        let rows: Vec<(&ValidResident, i64, &SealedNumbers)> = plan
-            .registrations
-            .iter()
-            .zip(&sealed)
-            .map(|(r, s)| (&r.resident, r.home_institution_id, s))
-            .collect();
         let updates: Vec<SealedNumbers> = plan
             .updates
             .iter()
             .map(|u| seal_numbers(&self.keys, &u.resident.id_number, u.resident.phone.as_ref()))
+            .collect();
+        let store = self.clone();
+        self.on_writer_thread("an import", async move {
+            store
+                .write_import(&plan, &params, &sealed, &updates, ruleset_version, now_us)
+                .await
+        })
+        .await
+    }
+
+    /// [`Store::import`]'s transaction, its numbers sealed (`sealed` the
+    /// registrations', `updates` the updates').
+    async fn write_import(
+        &self,
+        plan: &ImportPlan,
+        params: &gongti_core::chronic::Params,
+        sealed: &[SealedNumbers],
+        updates: &[SealedNumbers],
+        ruleset_version: &'static str,
+        now_us: i64,
+    ) -> Result<Imported> {
+        let taken = || StoreError::Duplicate(ID_NUMBER_INDEX.into());
+        let rows: Vec<(&ValidResident, i64, &SealedNumbers)> = plan
+            .registrations
+            .iter()
+            .zip(sealed)
+            .map(|(r, s)| (&r.resident, r.home_institution_id, s))
             .collect();
         // Registered residents the plan enrols: what they count for in 签约率 changes.
         let mut enrolled: Vec<i64> = plan
@@ -214,7 +236,7 @@ impl Store {
             for (r, id) in plan.registrations.iter().zip(&residents) {
                 staged.extend(registered(std::slice::from_ref(&r.audit), *id));
             }
-            for (u, s) in plan.updates.iter().zip(&updates) {
+            for (u, s) in plan.updates.iter().zip(updates) {
                 let done = update_resident_in!(tx, u.id, &u.resident, s, now_us, u.expected_version);
                 if done == 0 {
                     return Err(if u.expected_version.is_some() {
