@@ -281,6 +281,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0045_clearing_members_by_key.sql"),
         postgres: include_str!("../migrations/postgres/0045_clearing_members_by_key.sql"),
     },
+    Migration {
+        version: 46,
+        name: "indicator_facts_by_key",
+        sqlite: include_str!("../migrations/sqlite/0046_indicator_facts_by_key.sql"),
+        postgres: include_str!("../migrations/postgres/0046_indicator_facts_by_key.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.
