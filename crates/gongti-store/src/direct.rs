@@ -167,12 +167,6 @@ impl DirectWrites {
         )?;
         conn.busy_timeout(crate::SQLITE_BUSY_TIMEOUT)?;
         conn.pragma_update(None, "synchronous", "full")?;
-        // Checkpoints run off the writer's path (see `checkpointer`).
-        conn.pragma_update(
-            None,
-            "wal_autocheckpoint",
-            crate::checkpointer::WRITER_AUTOCHECKPOINT,
-        )?;
         conn.pragma_update(None, "foreign_keys", "on")?;
         conn.pragma_update(None, "temp_store", "memory")?;
         conn.pragma_update(None, "cache_size", -65_536)?;

@@ -11,7 +11,6 @@ mod audit_file;
 mod auth;
 pub mod backup;
 mod bulk;
-mod checkpointer;
 mod chronic;
 mod consultations;
 mod contracts;
@@ -224,9 +223,6 @@ enum Engine {
         /// The thread that drives long write transactions (see [`writer_thread`]);
         /// `None` for a read-only store.
         writer: Option<Arc<writer_thread::WriterThread>>,
-        /// The thread that checkpoints the log (see [`checkpointer`]); `None` for a
-        /// read-only store.
-        _checkpointer: Option<Arc<checkpointer::Checkpointer>>,
         /// The data directory's owner lock, held as long as any clone of the store
         /// (`None` for a read-only store).
         _owner: Option<Arc<owner::DirLock>>,
@@ -352,8 +348,6 @@ impl Store {
             .connect_with(
                 options
                     .clone()
-                    // Checkpoints run off the writer's path (see [`checkpointer`]).
-                    .pragma("wal_autocheckpoint", checkpointer::WRITER_AUTOCHECKPOINT)
                     .statement_cache_capacity(WRITE_STATEMENT_CACHE),
             )
             .await?;
@@ -367,10 +361,9 @@ impl Store {
                 read,
                 write,
                 direct: Arc::new(direct::DirectReads::new(file.clone())),
-                direct_writes: Some(Arc::new(direct::DirectWrites::new(file.clone()))),
+                direct_writes: Some(Arc::new(direct::DirectWrites::new(file))),
                 audit: Arc::new(audit_file::AuditFile::open(data_dir)?),
                 writer: Some(Arc::new(writer_thread::WriterThread::start()?)),
-                _checkpointer: Some(Arc::new(checkpointer::Checkpointer::start(file)?)),
                 _owner: Some(Arc::new(lock)),
             },
             keys: Arc::new(keys),
@@ -405,7 +398,6 @@ impl Store {
                 direct_writes: None,
                 audit: Arc::new(audit_file::AuditFile::open_read_only(data_dir)?),
                 writer: None,
-                _checkpointer: None,
                 _owner: None,
             },
             keys: Arc::new(keys),

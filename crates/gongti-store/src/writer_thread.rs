@@ -16,6 +16,8 @@
 
 use std::future::Future;
 
+use tracing::Instrument as _;
+
 use crate::{Result, StoreError};
 
 /// A thread that runs write transactions (see the module's text); it ends when the
@@ -29,38 +31,66 @@ pub(crate) struct WriterThread {
 
 impl WriterThread {
     pub(crate) fn start() -> Result<WriterThread> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| StoreError::Corrupt(format!("the writer's runtime: {e}")))?;
-        let handle = runtime.handle().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (started, handle) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("gongti-writer".into())
             .spawn(move || {
+                // Built and dropped on this thread, never inside the caller's runtime.
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        let _ = started.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = started.send(Ok(runtime.handle().clone()));
                 // Runs the spawned transactions (and the tasks sqlx spawns for them,
                 // such as handing its connection back) until the store is dropped.
                 let _ = runtime.block_on(stopped);
             })
             .map_err(|e| StoreError::Corrupt(format!("the writer's thread: {e}")))?;
+        let runtime = handle
+            .recv()
+            .map_err(|_| StoreError::Corrupt("the writer's thread ended at once".into()))?
+            .map_err(|e| StoreError::Corrupt(format!("the writer's runtime: {e}")))?;
         Ok(WriterThread {
-            runtime: handle,
+            runtime,
             _stop: stop,
         })
     }
 
-    /// Runs `work` on the writer's thread and answers what it did. The work goes on to
-    /// its end even if the caller stops waiting: a transaction is committed or rolled
-    /// back whole, never left half-way.
+    /// Runs `work` on the writer's thread, in the caller's tracing span, and answers
+    /// what it did. If the caller stops waiting (a request timed out, its client went
+    /// away), the work is dropped where it stands, as it would have been on the
+    /// caller's thread: an open transaction rolls back. A panic in the work goes on
+    /// in the caller.
     pub(crate) async fn run<T: Send + 'static>(
         &self,
         what: &'static str,
         work: impl Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
-        self.runtime
-            .spawn(work)
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("{what} stopped: {e}")))?
+        let mut task = AbortOnDrop(
+            self.runtime
+                .spawn(work.instrument(tracing::Span::current())),
+        );
+        match (&mut task.0).await {
+            Ok(out) => out,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(StoreError::Corrupt(format!("{what} stopped: {e}"))),
+        }
+    }
+}
+
+/// A task on the writer's thread, aborted if its caller drops it before it ends.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -82,15 +112,37 @@ mod tests {
             .run("refusing", async { Err(StoreError::NotFound) })
             .await;
         assert!(matches!(refused, Err(StoreError::NotFound)));
-        // A panic in the work is an error of the call, not of the thread: the next
-        // work still runs.
-        let panicked: Result<()> = writer
-            .run("panicking", async { panic!("on purpose") })
-            .await;
-        assert!(
-            matches!(panicked, Err(StoreError::Corrupt(m)) if m.starts_with("panicking stopped"))
-        );
+        // A panic in the work goes on in the caller; the thread runs the next work.
+        let writer = std::sync::Arc::new(writer);
+        let shared = std::sync::Arc::clone(&writer);
+        let panicked = tokio::spawn(async move {
+            let _: Result<()> = shared
+                .run("panicking", async { panic!("on purpose") })
+                .await;
+        })
+        .await;
+        assert!(panicked.is_err_and(|e| e.is_panic()));
         assert_eq!(writer.run("again", async { Ok(7) }).await.unwrap(), 7);
+    }
+
+    #[tokio::test]
+    async fn work_whose_caller_stops_waiting_is_dropped_where_it_stands() {
+        let writer = WriterThread::start().unwrap();
+        let (held, dropped) = tokio::sync::oneshot::channel::<()>();
+        let (begun, began) = tokio::sync::oneshot::channel::<()>();
+        let waiting = writer.run("waiting", async move {
+            // `held` is dropped with the work: `dropped` then resolves.
+            let _held = held;
+            let _ = begun.send(());
+            std::future::pending::<Result<()>>().await
+        });
+        tokio::select! {
+            _ = waiting => unreachable!("the work never ends by itself"),
+            _ = began => {}
+        }
+        // The caller gave up (the `select!` dropped its future): the work is dropped.
+        let outcome = tokio::time::timeout(std::time::Duration::from_secs(10), dropped).await;
+        assert!(matches!(outcome, Ok(Err(_))), "the work was dropped");
     }
 
     #[test]
