@@ -13,8 +13,8 @@ use gongti_core::resident::ValidResident;
 use time::Date;
 
 use crate::chronic::{
-    EnrolmentMarks, LOCK_ACTIVE_ENROLMENT, Maintain, NewEnrolment, NewFollowup, StoredRisk,
-    followup_tasks_in, insert_enrolments_in, insert_followups_in, mark_enrolments_in,
+    EnrolmentMarks, EnrolmentVisits, LOCK_ACTIVE_ENROLMENT, Maintain, NewEnrolment, NewFollowup,
+    StoredRisk, followup_tasks_in, insert_enrolments_in, insert_followups_in, mark_enrolments_in,
     summarise_enrolments_in,
 };
 use crate::lab::insert_lab_result_in;
@@ -264,8 +264,6 @@ impl Store {
                 staged.extend(created(std::slice::from_ref(&audit), *id));
                 new_enrolments.push((*id, n));
             }
-            let rows: Vec<(i64, &NewEnrolment)> = new_enrolments.iter().map(|(id, n)| (*id, n)).collect();
-            insert_enrolments_in!(tx, &rows, now_us);
             // Follow-ups. A stored enrolment is locked once (still active; on
             // PostgreSQL against a concurrent ending).
             let mut locked = std::collections::HashSet::new();
@@ -310,13 +308,33 @@ impl Store {
                     now_us,
                 }));
             }
+            // What the follow-ups leave on their enrolments' rows: the enrolments of this
+            // import are inserted with it, the stored ones updated after.
+            let mut visits = std::collections::BTreeMap::new();
+            for (id, n) in &written {
+                let v: &mut EnrolmentVisits = visits.entry(n.enrolment_id).or_default();
+                *v = std::mem::take(v).with(*id, n);
+            }
+            type Visits = std::collections::BTreeMap<i64, EnrolmentVisits>;
+            let (fresh_visits, stored_visits): (Visits, Visits) =
+                visits.into_iter().partition(|(id, _)| enrolments.binary_search(id).is_ok());
+            let none = EnrolmentVisits::default();
+            for (id, n) in &mut new_enrolments {
+                if let Some(risk) = fresh_visits.get(id).and_then(|v| v.marks.risk.clone()) {
+                    n.risk = Some(risk);
+                }
+            }
+            let rows: Vec<(i64, &NewEnrolment, &EnrolmentVisits)> = new_enrolments
+                .iter()
+                .map(|(id, n)| (*id, n, fresh_visits.get(id).unwrap_or(&none)))
+                .collect();
+            insert_enrolments_in!(tx, &rows, now_us);
             let rows: Vec<(i64, &NewFollowup<'_>)> = written.iter().map(|(id, n)| (*id, n)).collect();
             insert_followups_in!(tx, &rows);
             // Tasks in visit order. A stored enrolment's open tasks may be done by any
             // visit; an enrolment of this import has none until one of its visits
-            // opens one. Each enrolment's marks fold its visits' in order.
+            // opens one.
             let mut tasks_opened = std::collections::HashSet::new();
-            let mut marks: std::collections::BTreeMap<i64, EnrolmentMarks> = std::collections::BTreeMap::new();
             for (f, (id, n)) in plan.followups.iter().zip(&written) {
                 let close = match f.enrolment {
                     ImportEnrolmentRef::New(_) => tasks_opened.contains(&n.enrolment_id),
@@ -326,17 +344,15 @@ impl Store {
                 if n.urgent_task_due_on.is_some() {
                     tasks_opened.insert(n.enrolment_id);
                 }
-                let m = marks.entry(n.enrolment_id).or_default();
-                *m = std::mem::take(m).then(EnrolmentMarks::of(n));
                 let maintain = Maintain { params, enrolled_on: f.enrolled_on, scopes: f.scopes.clone() };
                 kept.push(crate::chronic::followup_update(n, *id, &maintain));
                 let mut audit = f.audit.clone();
                 audit.patient_id = Some(n.resident_id);
                 staged.extend(created(std::slice::from_ref(&audit), *id));
             }
-            let touched: Vec<i64> = marks.keys().copied().collect();
+            let touched: Vec<i64> = stored_visits.keys().copied().collect();
             summarise_enrolments_in!(tx, &touched, now_us);
-            let rows: Vec<(i64, &EnrolmentMarks)> = marks.iter().map(|(id, m)| (*id, m)).collect();
+            let rows: Vec<(i64, &EnrolmentMarks)> = stored_visits.iter().map(|(id, v)| (*id, &v.marks)).collect();
             mark_enrolments_in!(tx, &rows);
             for r in &plan.risks {
                 sqlx::query(
