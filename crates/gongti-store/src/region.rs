@@ -369,9 +369,18 @@ impl Store {
     }
 
     pub async fn institution(&self, id: i64) -> Result<InstitutionRecord> {
-        let sql = format!("SELECT {INSTITUTION_COLUMNS} FROM institutions WHERE id = $1");
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!("SELECT {INSTITUTION_COLUMNS} FROM institutions WHERE id = $1")
+        });
+        if let Some(direct) = self.direct() {
+            // A point read on SQLite's hot path: every Organization read and many
+            // access decisions start here.
+            return direct
+                .first(&SQL, &[("$1", &id)], |row| institution(row))?
+                .ok_or(StoreError::NotFound);
+        }
         on_read!(self, pool => {
-            let row = sqlx::query(trusted(&sql)).bind(id).fetch_optional(pool).await?.ok_or(StoreError::NotFound)?;
+            let row = sqlx::query(trusted(&SQL)).bind(id).fetch_optional(pool).await?.ok_or(StoreError::NotFound)?;
             institution(&row)
         })
     }
