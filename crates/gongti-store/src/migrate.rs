@@ -542,3 +542,77 @@ impl Store {
         Ok(done)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+
+    /// The SQLite schema as the migrations before `version` leave it, in memory.
+    fn sqlite_before(version: i64) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open_in_memory().expect("memory");
+        // As `run` applies them; the rows below stand without their enrolments.
+        conn.pragma_update(None, "foreign_keys", "off")
+            .expect("pragma");
+        for m in MIGRATIONS.iter().filter(|m| m.version < version) {
+            conn.execute_batch(m.sqlite)
+                .unwrap_or_else(|e| panic!("migration {} ({}): {e}", m.version, m.name));
+        }
+        conn
+    }
+
+    /// Every row of `table`, each column as text, in the order of `order`.
+    fn rows(conn: &rusqlite::Connection, table: &str, order: &str) -> Vec<Vec<String>> {
+        let mut statement = conn
+            .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
+            .expect("select");
+        let columns = statement.column_count();
+        let names: Vec<String> = statement
+            .column_names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let mut out = vec![names];
+        let mut found = statement.query([]).expect("query");
+        while let Some(row) = found.next().expect("row") {
+            out.push(
+                (0..columns)
+                    .map(|i| format!("{:?}", row.get_ref(i).expect("value")))
+                    .collect(),
+            );
+        }
+        out
+    }
+
+    /// Migration 0046 rebuilds `indicator_facts` without a rowid: every row keeps
+    /// every value (nulls, days, flags), the key still refuses a second row of an
+    /// enrolment's period, and the table has no rowid left.
+    #[test]
+    fn the_facts_rebuilt_without_rowid_keep_every_row_and_value() {
+        let conn = sqlite_before(46);
+        conn.execute_batch(
+            "INSERT INTO indicator_facts (enrolment_id, period, face_to_face, bp_on, bp_id, bp_ok,
+                 fpg_on, fpg_id, fpg_ok, hba1c_on, hba1c_id, hba1c_ok, seen, contacted) VALUES
+             (7, '2026-Q1', 2, '2026-02-03', 11, 1, NULL, NULL, NULL, '2026-01-05', 4, 0, 1, 0),
+             (7, '2026', 3, '2026-02-03', 11, 1, '2025-12-30', 9, 1, NULL, NULL, NULL, 1, 1),
+             (3, '2026-04', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 1);",
+        )
+        .expect("facts before 0046");
+        let before = rows(&conn, "indicator_facts", "enrolment_id, period");
+        let m = MIGRATIONS.iter().find(|m| m.version == 46).expect("0046");
+        conn.execute_batch(m.sqlite).expect("0046 applies");
+        assert_eq!(
+            rows(&conn, "indicator_facts", "enrolment_id, period"),
+            before
+        );
+        let twice = conn.execute(
+            "INSERT INTO indicator_facts (enrolment_id, period, face_to_face, seen, contacted)
+             VALUES (7, '2026', 1, 0, 0)",
+            [],
+        );
+        assert!(twice.is_err(), "the key still holds");
+        assert!(
+            conn.prepare("SELECT rowid FROM indicator_facts").is_err(),
+            "no rowid left"
+        );
+    }
+}
