@@ -13,6 +13,9 @@ use crate::outbox::{created, stage_audit};
 use crate::row::{RowExt, id_list, trusted};
 use crate::{Page, Result, Store, StoreError, date_cursor, on_read, on_write, split_date_cursor};
 
+pub(crate) mod visits;
+pub(crate) use visits::{EnrolmentMarks, EnrolmentVisits, VISITS_COLUMNS, VISITS_VALUES};
+
 /// The guideline's risk inputs kept on a hypertension enrolment (age and sex come from
 /// the resident, diabetes from the resident's other enrolment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -484,15 +487,17 @@ macro_rules! insert_enrolments_in {
             &$crate::chronic::NewEnrolment,
             &$crate::chronic::EnrolmentVisits,
         )] = $rows;
-        let columns = format!(
-            "{}, {}",
-            $crate::chronic::ENROLMENT_INSERT_COLUMNS,
-            $crate::chronic::VISITS_COLUMNS
-        );
+        static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "{}, {}",
+                $crate::chronic::ENROLMENT_INSERT_COLUMNS,
+                $crate::chronic::VISITS_COLUMNS
+            )
+        });
         for chunk in $crate::row::cached_chunks(rows, $crate::chronic::ENROLMENTS_PER_INSERT) {
             let sql = $crate::row::insert_rows_sql(
                 "chronic_enrolments",
-                &columns,
+                &COLUMNS,
                 $crate::chronic::ENROLMENT_INSERT_VALUES + $crate::chronic::VISITS_VALUES,
                 $crate::row::numbered(&$tx),
                 chunk.len(),
@@ -523,119 +528,11 @@ macro_rules! insert_enrolments_in {
 }
 pub(crate) use insert_enrolments_in;
 
-/// Enrolments per multi-row `INSERT` (22 values each).
+/// Enrolments per multi-row `INSERT` (31 values each with the id: within both
+/// engines' limits).
 pub(crate) const ENROLMENTS_PER_INSERT: usize = 200;
 /// Follow-ups per multi-row `INSERT` (41 values each: within both engines' limits).
 pub(crate) const FOLLOWUPS_PER_INSERT: usize = 200;
-
-/// The columns [`insert_enrolments_in!`] writes after [`ENROLMENT_INSERT_COLUMNS`]:
-/// what an enrolment's follow-ups leave on its row ([`EnrolmentVisits`]).
-pub(crate) const VISITS_COLUMNS: &str = "highest_sbp_mmhg, highest_dbp_mmhg, bmi_centi, waist_cm, \
-    last_followup_on, last_face_to_face_on, last_classification, next_due_on";
-pub(crate) const VISITS_VALUES: usize = 8;
-
-/// What follow-ups leave on their enrolment's row: the summary that
-/// [`summarise_enrolments_in!`] reads back from the database, and the marks.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct EnrolmentVisits {
-    pub summary: EnrolmentSummary,
-    pub marks: EnrolmentMarks,
-}
-
-impl EnrolmentVisits {
-    /// These after one more follow-up (`id` its id), marks folded in the order given.
-    pub(crate) fn with(self, id: i64, n: &NewFollowup<'_>) -> EnrolmentVisits {
-        EnrolmentVisits {
-            summary: self.summary.with(id, n),
-            marks: self.marks.then(EnrolmentMarks::of(n)),
-        }
-    }
-}
-
-/// An enrolment's summary of its follow-ups as [`summarise_enrolments_in!`] writes
-/// it, folded in memory: the last visit, the last face-to-face one, the classification
-/// of the latest classified follow-up and the next due day of the latest, "latest" by
-/// (visit day, id).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct EnrolmentSummary {
-    pub last_followup_on: Option<Date>,
-    pub last_face_to_face_on: Option<Date>,
-    /// (visit day, id, classification) of the latest classified follow-up.
-    pub last_classified: Option<(Date, i64, i64)>,
-    /// (visit day, id, next due day) of the latest follow-up.
-    pub latest: Option<(Date, i64, Date)>,
-}
-
-impl EnrolmentSummary {
-    pub(crate) fn with(self, id: i64, n: &NewFollowup<'_>) -> EnrolmentSummary {
-        self.with_visit(
-            id,
-            n.followup.visit_on,
-            n.evaluation.counts_as_face_to_face,
-            n.evaluation.classification.map(|c| i64::from(c.number())),
-            n.next_due_on,
-        )
-    }
-
-    /// After follow-up `id` of day `on`, face to face or not, classified or not, that
-    /// set the next due day `next_due_on`.
-    fn with_visit(
-        self,
-        id: i64,
-        on: Date,
-        face_to_face: bool,
-        classification: Option<i64>,
-        next_due_on: Date,
-    ) -> EnrolmentSummary {
-        let later = |kept: Option<(Date, i64)>| kept.is_none_or(|k| (on, id) > k);
-        let mut s = self;
-        s.last_followup_on = s.last_followup_on.max(Some(on));
-        if face_to_face {
-            s.last_face_to_face_on = s.last_face_to_face_on.max(Some(on));
-        }
-        if let Some(c) = classification
-            && later(s.last_classified.map(|(d, i, _)| (d, i)))
-        {
-            s.last_classified = Some((on, id, c));
-        }
-        if later(s.latest.map(|(d, i, _)| (d, i))) {
-            s.latest = Some((on, id, next_due_on));
-        }
-        s
-    }
-}
-
-/// What a follow-up leaves on its enrolment's row beside the summary: the highest BP,
-/// BMI, waist and risk (each kept when the follow-up has none).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct EnrolmentMarks {
-    pub highest_bp: Option<Bp>,
-    pub bmi_centi: Option<i64>,
-    pub waist_cm: Option<i64>,
-    pub risk: Option<StoredRisk>,
-}
-
-impl EnrolmentMarks {
-    pub(crate) fn of(n: &NewFollowup<'_>) -> EnrolmentMarks {
-        let d = &n.followup.details;
-        EnrolmentMarks {
-            highest_bp: n.highest_bp,
-            bmi_centi: d.bmi_centi.map(i64::from),
-            waist_cm: d.waist_cm.map(i64::from),
-            risk: n.risk.clone(),
-        }
-    }
-
-    /// These marks after a later follow-up's: its values where it has them.
-    pub(crate) fn then(self, later: EnrolmentMarks) -> EnrolmentMarks {
-        EnrolmentMarks {
-            highest_bp: later.highest_bp.or(self.highest_bp),
-            bmi_centi: later.bmi_centi.or(self.bmi_centi),
-            waist_cm: later.waist_cm.or(self.waist_cm),
-            risk: later.risk.or(self.risk),
-        }
-    }
-}
 
 /// Writes the summary of their follow-ups (last visit, last face-to-face visit, last
 /// classification, next due day) on the enrolments `$ids` (`&[i64]`, read back from
@@ -644,20 +541,11 @@ macro_rules! summarise_enrolments_in {
     ($tx:ident, $ids:expr, $now_us:expr) => {{
         let ids: &[i64] = $ids;
         if !ids.is_empty() {
-            let sql = format!(
-                "UPDATE chronic_enrolments SET
-                     last_followup_on = (SELECT MAX(visit_on) FROM followups f WHERE f.enrolment_id = chronic_enrolments.id),
-                     last_face_to_face_on = (SELECT MAX(visit_on) FROM followups f
-                         WHERE f.enrolment_id = chronic_enrolments.id AND f.counts_face_to_face = TRUE),
-                     last_classification = (SELECT classification FROM followups f WHERE f.enrolment_id = chronic_enrolments.id
-                         AND f.classification IS NOT NULL ORDER BY f.visit_on DESC, f.id DESC LIMIT 1),
-                     next_due_on = (SELECT next_due_on FROM followups f WHERE f.enrolment_id = chronic_enrolments.id
-                         ORDER BY f.visit_on DESC, f.id DESC LIMIT 1),
-                     changed_at_us = $1
-                 WHERE id IN ({})",
-                $crate::row::id_list(ids.iter().copied())
-            );
-            sqlx::query($crate::row::trusted(&sql)).bind($now_us).execute(&mut *$tx).await?;
+            let sql = $crate::chronic::visits::summarise_sql(ids);
+            sqlx::query($crate::row::trusted(&sql))
+                .bind($now_us)
+                .execute(&mut *$tx)
+                .await?;
         }
     }};
 }
@@ -670,14 +558,7 @@ macro_rules! mark_enrolments_in {
     ($tx:ident, $rows:expr) => {{
         let rows: &[(i64, &$crate::chronic::EnrolmentMarks)] = $rows;
         for chunk in $crate::row::cached_chunks(rows, $crate::maintained::ROWS_PER_INSERT) {
-            let sql = format!(
-                "UPDATE chronic_enrolments SET highest_sbp_mmhg = COALESCE(v.column2, highest_sbp_mmhg),
-                     highest_dbp_mmhg = COALESCE(v.column3, highest_dbp_mmhg), bmi_centi = COALESCE(v.column4, bmi_centi),
-                     waist_cm = COALESCE(v.column5, waist_cm), risk_level = COALESCE(v.column6, risk_level),
-                     risk_factors = COALESCE(v.column7, risk_factors)
-                 FROM (VALUES {}) AS v WHERE chronic_enrolments.id = v.column1",
-                $crate::row::value_rows($crate::row::numbered(&$tx), chunk.len(), 7, "")
-            );
+            let sql = $crate::chronic::visits::mark_sql($crate::row::numbered(&$tx), chunk.len());
             let mut q = sqlx::query($crate::row::trusted(&sql));
             for (id, marks) in chunk {
                 q = q
@@ -1457,104 +1338,5 @@ impl Store {
                 .collect::<Result<_>>()
         })?;
         Ok(Page::from_overfetch(rows, limit, |w| w.cursor))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::EnrolmentSummary;
-    use time::Date;
-    use time::macros::date;
-
-    /// (id, visit day, face to face, classification, next due day)
-    type Visit = (i64, Date, bool, Option<i64>, Date);
-
-    /// The summary as `summarise_enrolments_in!`'s statement reads it back: maxima, and
-    /// the latest rows by (visit day, id) descending.
-    fn as_the_statement_reads_it(visits: &[Visit]) -> EnrolmentSummary {
-        let mut by_latest = visits.to_vec();
-        by_latest.sort_by_key(|v| std::cmp::Reverse((v.1, v.0)));
-        EnrolmentSummary {
-            last_followup_on: visits.iter().map(|v| v.1).max(),
-            last_face_to_face_on: visits.iter().filter(|v| v.2).map(|v| v.1).max(),
-            last_classified: by_latest.iter().find_map(|v| v.3.map(|c| (v.1, v.0, c))),
-            latest: by_latest.first().map(|v| (v.1, v.0, v.4)),
-        }
-    }
-
-    /// An enrolment written with its follow-ups carries the summary the statement
-    /// would write after them, whatever the order the follow-ups are folded in.
-    #[test]
-    fn a_summary_folded_in_memory_is_the_one_the_statement_writes() {
-        let due = date!(2027 - 03 - 01);
-        let cases: [&[Visit]; 5] = [
-            &[],
-            &[(1, date!(2026 - 01 - 10), true, Some(1), due)],
-            // The latest visit by telephone and unclassified: the classification and
-            // the face-to-face day come from earlier ones, the due day from it.
-            &[
-                (
-                    1,
-                    date!(2026 - 01 - 10),
-                    true,
-                    Some(2),
-                    date!(2026 - 04 - 10),
-                ),
-                (2, date!(2026 - 04 - 10), false, None, date!(2026 - 07 - 10)),
-            ],
-            // Two visits on one day: the higher id is the latest.
-            &[
-                (
-                    7,
-                    date!(2026 - 05 - 01),
-                    true,
-                    Some(1),
-                    date!(2026 - 08 - 01),
-                ),
-                (
-                    8,
-                    date!(2026 - 05 - 01),
-                    true,
-                    Some(3),
-                    date!(2026 - 05 - 15),
-                ),
-                (
-                    3,
-                    date!(2026 - 02 - 01),
-                    true,
-                    Some(2),
-                    date!(2026 - 05 - 01),
-                ),
-            ],
-            // Given newest first, ids not in the order of the days.
-            &[
-                (
-                    5,
-                    date!(2026 - 09 - 01),
-                    false,
-                    Some(1),
-                    date!(2026 - 12 - 01),
-                ),
-                (6, date!(2026 - 06 - 01), true, None, date!(2026 - 09 - 01)),
-                (
-                    4,
-                    date!(2026 - 03 - 01),
-                    true,
-                    Some(2),
-                    date!(2026 - 06 - 01),
-                ),
-            ],
-        ];
-        for visits in cases {
-            let want = as_the_statement_reads_it(visits);
-            for order in [visits.to_vec(), visits.iter().rev().copied().collect()] {
-                let got = order
-                    .iter()
-                    .fold(EnrolmentSummary::default(), |s, &(id, on, f2f, c, due)| {
-                        s.with_visit(id, on, f2f, c, due)
-                    });
-                assert_eq!(got, want, "{order:?}");
-            }
-        }
     }
 }

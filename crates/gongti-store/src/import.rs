@@ -320,8 +320,8 @@ impl Store {
                 visits.into_iter().partition(|(id, _)| enrolments.binary_search(id).is_ok());
             let none = EnrolmentVisits::default();
             for (id, n) in &mut new_enrolments {
-                if let Some(risk) = fresh_visits.get(id).and_then(|v| v.marks.risk.clone()) {
-                    n.risk = Some(risk);
+                if let Some(v) = fresh_visits.get(id) {
+                    n.risk = v.risk_over(n.risk.take());
                 }
             }
             let rows: Vec<(i64, &NewEnrolment, &EnrolmentVisits)> = new_enrolments

@@ -543,22 +543,23 @@ impl Store {
     }
 }
 
+/// The SQLite schema as the migrations before `version` leave it, in memory, foreign
+/// keys off as [`run`] applies them (for tests of migrations and of statements).
+#[cfg(test)]
+pub(crate) fn sqlite_schema_before(version: i64) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open_in_memory().expect("memory");
+    conn.pragma_update(None, "foreign_keys", "off")
+        .expect("pragma");
+    for m in MIGRATIONS.iter().filter(|m| m.version < version) {
+        conn.execute_batch(m.sqlite)
+            .unwrap_or_else(|e| panic!("migration {} ({}): {e}", m.version, m.name));
+    }
+    conn
+}
+
 #[cfg(test)]
 mod tests {
-    use super::MIGRATIONS;
-
-    /// The SQLite schema as the migrations before `version` leave it, in memory.
-    fn sqlite_before(version: i64) -> rusqlite::Connection {
-        let conn = rusqlite::Connection::open_in_memory().expect("memory");
-        // As `run` applies them; the rows below stand without their enrolments.
-        conn.pragma_update(None, "foreign_keys", "off")
-            .expect("pragma");
-        for m in MIGRATIONS.iter().filter(|m| m.version < version) {
-            conn.execute_batch(m.sqlite)
-                .unwrap_or_else(|e| panic!("migration {} ({}): {e}", m.version, m.name));
-        }
-        conn
-    }
+    use super::{MIGRATIONS, sqlite_schema_before as sqlite_before};
 
     /// Every row of `table`, each column as text, in the order of `order`.
     fn rows(conn: &rusqlite::Connection, table: &str, order: &str) -> Vec<Vec<String>> {

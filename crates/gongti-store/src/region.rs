@@ -130,12 +130,19 @@ fn department(row: &impl RowExt) -> Result<DepartmentRecord> {
     })
 }
 
+/// An institution's row, read in the order of [`INSTITUTION_COLUMNS`] (the direct
+/// lane finds each column at its first guess so).
 fn institution(row: &impl RowExt) -> Result<InstitutionRecord> {
-    let kind = row.text("kind")?;
+    let (id, code, name, kind) = (
+        row.i64("id")?,
+        row.text("code")?,
+        row.text("name")?,
+        row.text("kind")?,
+    );
     Ok(InstitutionRecord {
-        id: row.i64("id")?,
-        code: row.text("code")?,
-        name: row.text("name")?,
+        id,
+        code,
+        name,
         kind: InstitutionKind::from_code(&kind)
             .ok_or_else(|| StoreError::Corrupt(format!("institution kind {kind}")))?,
         district_code: row.text("district_code")?,

@@ -181,3 +181,33 @@ async fn staff_and_teams() {
         );
     }
 }
+
+/// An institution read by id (SQLite's direct lane, PostgreSQL's pool) is the one the
+/// list gives, every field with it — its upper institution and version after a change
+/// included — and an id that names none is not found.
+#[tokio::test]
+async fn an_institution_read_by_id_is_the_one_listed() {
+    for store in engines().await {
+        let upper = institution(&store, "H1", InstitutionKind::TertiaryHospital).await;
+        let chc = institution(&store, "C1", InstitutionKind::CommunityHealthCentre).await;
+        store
+            .set_upper_institution(chc.id, Some(upper.id))
+            .await
+            .unwrap();
+        let listed = store
+            .institutions(&InstitutionFilter::default(), None, 10)
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(listed.len(), 2);
+        for one in &listed {
+            assert_eq!(&store.institution(one.id).await.unwrap(), one);
+        }
+        let read = store.institution(chc.id).await.unwrap();
+        assert_eq!(read.upper_institution_id, Some(upper.id));
+        assert_eq!(read.kind, InstitutionKind::CommunityHealthCentre);
+        assert!(read.version.number > 1, "{read:?}");
+        let missing = store.institution(chc.id + 1_000).await;
+        assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+    }
+}

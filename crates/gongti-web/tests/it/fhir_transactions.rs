@@ -949,6 +949,23 @@ async fn an_imported_enrolment_ends_as_if_its_visits_were_recorded_one_by_one() 
             .unwrap()
             .parse::<i64>()
             .unwrap();
+        // The imported enrolment is written once, with what its visits leave on it:
+        // one version, no state of it that existed only inside the import.
+        let episode = location_of(&r.json(), 1)
+            .split('/')
+            .nth(1)
+            .unwrap()
+            .to_owned();
+        let history = t
+            .get(&format!("/fhir/EpisodeOfCare/{episode}/_history"), &doctor)
+            .await;
+        assert_eq!(history.status, StatusCode::OK, "{}", history.text);
+        assert_eq!(history.json()["total"], 1, "{}", history.text);
+        let read = t
+            .get(&format!("/fhir/EpisodeOfCare/{episode}"), &doctor)
+            .await
+            .json();
+        assert_eq!(read["meta"]["versionId"], "1", "{read}");
         // What the enrolment and its tasks say, without ids and times of writing.
         let state = |resident: i64| {
             let t = &t;
