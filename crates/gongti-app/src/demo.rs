@@ -127,6 +127,20 @@ impl DemoRng {
     }
 }
 
+/// The professional titles (职称) a member of staff of `role` holds in the demo, junior
+/// to senior: a nurse's, a pharmacist's (each of which may review prescriptions:
+/// `data/pharmacy/titles.tsv`) or a physician's; a health manager's register names none,
+/// nor does a non-clinical post's.
+fn staff_titles(role: Role) -> Option<[&'static str; 4]> {
+    match role {
+        Role::Nurse => Some(["护士", "护师", "主管护师", "副主任护师"]),
+        Role::Pharmacist => Some(["药师", "主管药师", "副主任药师", "主任药师"]),
+        Role::HealthManager => None,
+        r if r.is_clinical() => Some(["医师", "主治医师", "副主任医师", "主任医师"]),
+        _ => None,
+    }
+}
+
 const SURNAMES: [&str; 40] = [
     "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林",
     "何", "郭", "马", "罗", "梁", "宋", "郑", "谢", "韩", "唐", "冯", "于", "董", "萧", "程", "曹",
@@ -477,13 +491,8 @@ impl App {
                             }
                             _ => None,
                         },
-                        title: role.is_clinical().then(|| {
-                            if role == Role::Pharmacist {
-                                "主管药师".to_owned()
-                            } else {
-                                "主治医师".to_owned()
-                            }
-                        }),
+                        // The intermediate title of the role's ladder.
+                        title: staff_titles(role).map(|titles| titles[1].to_owned()),
                         practice_years: if role.is_clinical() { 8 } else { 0 },
                     },
                     now_us,
@@ -756,10 +765,12 @@ impl App {
                         district_code: Some(district.to_owned()),
                         department_id: department,
                         licence_number: Some(format!("1101200{:08}", rng.below(100_000_000))),
-                        title: Some(
-                            rng.pick(&["医师", "主治医师", "副主任医师", "主任医师"])
-                                .to_string(),
-                        ),
+                        // One draw whatever the role, so the rest of the region
+                        // comes out as before.
+                        title: {
+                            let rung = rng.below(4) as usize;
+                            staff_titles(role).map(|titles| titles[rung].to_owned())
+                        },
                         practice_years: years,
                     },
                     self.now_us(),
@@ -1012,6 +1023,32 @@ fn demo_staff_name(username: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The demo's staff hold titles of their own trade that the prescribing rules know:
+    /// every pharmacist's may review prescriptions, a physician's has its level, a
+    /// nurse's is a nurse's; a health manager holds none.
+    #[test]
+    fn the_demo_staff_hold_the_titles_of_their_trade() {
+        let kb = gongti_core::pharmacy::knowledge::Knowledge::builtin();
+        for title in staff_titles(Role::Pharmacist).unwrap() {
+            assert!(kb.may_review(Some(title), 5), "{title}");
+        }
+        for role in [
+            Role::FamilyDoctor,
+            Role::Specialist,
+            Role::PublicHealthDoctor,
+        ] {
+            for title in staff_titles(role).unwrap() {
+                assert!(kb.title(title).is_some(), "{role:?} {title}");
+                assert!(!kb.may_review(Some(title), 30), "{role:?} {title}");
+            }
+        }
+        for title in staff_titles(Role::Nurse).unwrap() {
+            assert!(title.contains('护'), "{title}");
+        }
+        assert_eq!(staff_titles(Role::HealthManager), None);
+        assert_eq!(staff_titles(Role::CityOfficer), None);
+    }
 
     #[test]
     fn the_demo_rng_is_stable_across_releases() {
