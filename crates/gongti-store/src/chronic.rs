@@ -10,11 +10,11 @@ use gongti_core::chronic::{Bp, Disease};
 use time::Date;
 
 use crate::outbox::{created, stage_audit};
-use crate::row::{RowExt, id_list, trusted};
+use crate::row::{RowExt, Val, id_list, trusted};
 use crate::{Page, Result, Store, StoreError, date_cursor, on_read, on_write, split_date_cursor};
 
 pub(crate) mod visits;
-pub(crate) use visits::{EnrolmentMarks, EnrolmentVisits, VISITS_COLUMNS, VISITS_VALUES};
+pub(crate) use visits::{EnrolmentMarks, EnrolmentVisits};
 
 /// The guideline's risk inputs kept on a hypertension enrolment (age and sex come from
 /// the resident, diabetes from the resident's other enrolment).
@@ -379,7 +379,7 @@ pub(crate) fn followup_update(
     }
 }
 
-/// The columns an enrolment is inserted with, in the order [`bind_enrolment!`] binds
+/// The columns an enrolment is inserted with, in the order [`enrolment_values`] gives
 /// them (its id, when given, comes first).
 pub(crate) const ENROLMENT_INSERT_COLUMNS: &str = "resident_id, disease, icd10, diagnosed_on, diagnosing_institution_id, \
     diagnosed_offline, institution_id, status, enrolled_on, enrolled_by_staff_id, smoking, dyslipidaemia, \
@@ -387,63 +387,93 @@ pub(crate) const ENROLMENT_INSERT_COLUMNS: &str = "resident_id, disease, icd10, 
     diabetes_complications, risk_level, risk_factors, created_at_us, changed_at_us";
 pub(crate) const ENROLMENT_INSERT_VALUES: usize = 22;
 
-/// Binds a new enrolment (`&NewEnrolment`, active from now, `$now_us`) to the query
-/// `$q` in the order of [`ENROLMENT_INSERT_COLUMNS`].
-macro_rules! bind_enrolment {
-    ($q:expr, $n:expr, $now_us:expr) => {{
-        let n: &$crate::chronic::NewEnrolment = $n;
-        let (e, p) = (&n.enrolment, &n.profile);
-        $q.bind(n.resident_id)
-            .bind(e.disease.code())
-            .bind(e.icd10.as_str())
-            .bind(e.diagnosed_on)
-            .bind(e.diagnosing_institution_id)
-            .bind(e.diagnosed_offline)
-            .bind(n.institution_id)
-            .bind("active")
-            .bind(n.enrolled_on)
-            .bind(n.staff_id)
-            .bind(p.smoking)
-            .bind(p.dyslipidaemia)
-            .bind(p.impaired_glucose)
-            .bind(p.family_history_early_cvd)
-            .bind(p.target_organ_damage)
-            .bind(i64::from(p.ckd_stage))
-            .bind(p.cvd)
-            .bind(p.diabetes_complications)
-            .bind(n.risk.as_ref().map(|r| r.level.code()))
-            .bind(n.risk.as_ref().map(|r| r.factors.join(",")))
-            .bind($now_us)
-            .bind($now_us)
-    }};
+/// A new enrolment's values (active from now, `now_us`) in the order of
+/// [`ENROLMENT_INSERT_COLUMNS`].
+pub(crate) fn enrolment_values(
+    n: &NewEnrolment,
+    now_us: i64,
+) -> [Val<'_>; ENROLMENT_INSERT_VALUES] {
+    let (e, p) = (&n.enrolment, &n.profile);
+    [
+        Val::int(n.resident_id),
+        Val::text(e.disease.code()),
+        Val::text(e.icd10.as_str()),
+        Val::day(e.diagnosed_on),
+        Val::opt_int(e.diagnosing_institution_id),
+        Val::bool(e.diagnosed_offline),
+        Val::int(n.institution_id),
+        Val::text("active"),
+        Val::day(n.enrolled_on),
+        Val::int(n.staff_id),
+        Val::bool(p.smoking),
+        Val::bool(p.dyslipidaemia),
+        Val::bool(p.impaired_glucose),
+        Val::bool(p.family_history_early_cvd),
+        Val::bool(p.target_organ_damage),
+        Val::int(p.ckd_stage),
+        Val::bool(p.cvd),
+        Val::bool(p.diabetes_complications),
+        Val::opt_text(n.risk.as_ref().map(|r| r.level.code())),
+        Val::opt_owned(n.risk.as_ref().map(|r| r.factors.join(","))),
+        Val::int(now_us),
+        Val::int(now_us),
+    ]
 }
-pub(crate) use bind_enrolment;
 
 /// Counts new enrolments in their scopes' kept figures: `$rows` of (scope, disease
 /// code, enrolment day), each one enrolment, added in one statement per chunk.
 macro_rules! count_enrolments_in {
     ($tx:ident, $rows:expr) => {{
-        let mut summed: std::collections::BTreeMap<(&str, &str, time::Date), i64> =
-            std::collections::BTreeMap::new();
-        for (scope, disease, day) in $rows {
-            *summed.entry((scope, disease, day)).or_default() += 1;
-        }
-        let summed: Vec<_> = summed.into_iter().collect();
+        let summed = $crate::chronic::summed_enrolment_counts($rows);
         for chunk in $crate::row::cached_chunks(&summed, $crate::maintained::ROWS_PER_INSERT) {
-            let sql = format!(
-                "INSERT INTO enrolment_counts (scope, disease, day, enrolled) VALUES {} {}",
-                $crate::row::value_rows($crate::row::numbered(&$tx), chunk.len(), 4, ""),
-                $crate::maintained::ADD_ENROLMENT_TAIL
-            );
-            let mut q = sqlx::query($crate::row::trusted(&sql));
-            for ((scope, disease, day), n) in chunk {
-                q = q.bind(*scope).bind(*disease).bind(*day).bind(*n);
-            }
-            q.execute(&mut *$tx).await?;
+            let sql =
+                $crate::chronic::enrolment_counts_sql($crate::row::numbered(&$tx), chunk.len());
+            let values = $crate::chronic::enrolment_count_values(chunk);
+            $crate::row::bind_vals!(sqlx::query($crate::row::trusted(&sql)), &values)
+                .execute(&mut *$tx)
+                .await?;
         }
     }};
 }
 pub(crate) use count_enrolments_in;
+
+/// Enrolments counted by (scope, disease code, enrolment day), in key order.
+pub(crate) type EnrolmentCount<'a> = ((&'a str, &'a str, Date), i64);
+
+/// Sums scope rows of new enrolments (as [`enrolment_count_rows`] gives them).
+pub(crate) fn summed_enrolment_counts<'a>(
+    rows: impl IntoIterator<Item = (&'a str, &'a str, Date)>,
+) -> Vec<EnrolmentCount<'a>> {
+    let mut summed: std::collections::BTreeMap<(&str, &str, Date), i64> =
+        std::collections::BTreeMap::new();
+    for row in rows {
+        *summed.entry(row).or_default() += 1;
+    }
+    summed.into_iter().collect()
+}
+
+/// The addition of `rows` enrolment counts (see [`crate::row::Numbering`]).
+pub(crate) fn enrolment_counts_sql(numbered: bool, rows: usize) -> String {
+    format!(
+        "INSERT INTO enrolment_counts (scope, disease, day, enrolled) VALUES {} {}",
+        crate::row::value_rows(numbered, rows, 4, ""),
+        crate::maintained::ADD_ENROLMENT_TAIL
+    )
+}
+
+/// The values of enrolment counts as [`enrolment_counts_sql`] takes them.
+pub(crate) fn enrolment_count_values<'a>(rows: &[EnrolmentCount<'a>]) -> Vec<Val<'a>> {
+    rows.iter()
+        .flat_map(|((scope, disease, day), n)| {
+            [
+                Val::text(scope),
+                Val::text(disease),
+                Val::day(*day),
+                Val::int(*n),
+            ]
+        })
+        .collect()
+}
 
 /// The scope rows [`count_enrolments_in!`] takes for an enrolment.
 pub(crate) fn enrolment_count_rows(n: &NewEnrolment) -> impl Iterator<Item = (&str, &str, Date)> {
@@ -467,8 +497,9 @@ macro_rules! insert_enrolment_in {
             1,
             false,
         ) + " RETURNING id";
+        let values = $crate::chronic::enrolment_values(n, $now_us);
         let q = sqlx::query_as::<_, (i64,)>($crate::row::trusted(&sql));
-        let (id,) = $crate::chronic::bind_enrolment!(q, n, $now_us)
+        let (id,) = $crate::row::bind_vals!(q, &values)
             .fetch_one(&mut *$tx)
             .await?;
         $crate::chronic::count_enrolments_in!($tx, $crate::chronic::enrolment_count_rows(n));
@@ -487,37 +518,13 @@ macro_rules! insert_enrolments_in {
             &$crate::chronic::NewEnrolment,
             &$crate::chronic::EnrolmentVisits,
         )] = $rows;
-        static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-            format!(
-                "{}, {}",
-                $crate::chronic::ENROLMENT_INSERT_COLUMNS,
-                $crate::chronic::VISITS_COLUMNS
-            )
-        });
         for chunk in $crate::row::cached_chunks(rows, $crate::chronic::ENROLMENTS_PER_INSERT) {
-            let sql = $crate::row::insert_rows_sql(
-                "chronic_enrolments",
-                &COLUMNS,
-                $crate::chronic::ENROLMENT_INSERT_VALUES + $crate::chronic::VISITS_VALUES,
-                $crate::row::numbered(&$tx),
-                chunk.len(),
-                true,
-            );
-            let mut q = sqlx::query($crate::row::trusted(&sql));
-            for (id, n, v) in chunk {
-                let s = &v.summary;
-                let m = &v.marks;
-                q = $crate::chronic::bind_enrolment!(q.bind(*id), *n, $now_us)
-                    .bind(m.highest_bp.map(|b| i64::from(b.sbp_mmhg)))
-                    .bind(m.highest_bp.map(|b| i64::from(b.dbp_mmhg)))
-                    .bind(m.bmi_centi)
-                    .bind(m.waist_cm)
-                    .bind(s.last_followup_on)
-                    .bind(s.last_face_to_face_on)
-                    .bind(s.last_classified.map(|(_, _, c)| c))
-                    .bind(s.latest.map(|(_, _, due)| due));
-            }
-            q.execute(&mut *$tx).await?;
+            let sql =
+                $crate::chronic::insert_enrolments_sql($crate::row::numbered(&$tx), chunk.len());
+            let values = $crate::chronic::enrolment_rows_values(chunk, $now_us);
+            $crate::row::bind_vals!(sqlx::query($crate::row::trusted(&sql)), &values)
+                .execute(&mut *$tx)
+                .await?;
         }
         $crate::chronic::count_enrolments_in!(
             $tx,
@@ -527,6 +534,50 @@ macro_rules! insert_enrolments_in {
     }};
 }
 pub(crate) use insert_enrolments_in;
+
+/// The `INSERT` of `rows` enrolments with their ids and what their visits leave on
+/// them (see [`crate::row::Numbering`]).
+pub(crate) fn insert_enrolments_sql(numbered: bool, rows: usize) -> String {
+    static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!("{ENROLMENT_INSERT_COLUMNS}, {}", visits::VISITS_COLUMNS)
+    });
+    crate::row::insert_rows_sql(
+        "chronic_enrolments",
+        &COLUMNS,
+        ENROLMENT_INSERT_VALUES + visits::VISITS_VALUES,
+        numbered,
+        rows,
+        true,
+    )
+}
+
+/// The `INSERT` of `rows` follow-ups with their ids (see [`crate::row::Numbering`]).
+pub(crate) fn insert_followups_sql(numbered: bool, rows: usize) -> String {
+    crate::row::insert_rows_sql(
+        "followups",
+        FOLLOWUP_INSERT_COLUMNS,
+        FOLLOWUP_INSERT_VALUES,
+        numbered,
+        rows,
+        true,
+    )
+}
+
+/// The values of enrolments inserted with their ids and what their visits leave on
+/// them (see [`insert_enrolments_in!`]), row after row.
+pub(crate) fn enrolment_rows_values<'a>(
+    rows: &[(i64, &'a NewEnrolment, &'a EnrolmentVisits)],
+    now_us: i64,
+) -> Vec<Val<'a>> {
+    let mut values =
+        Vec::with_capacity(rows.len() * (1 + ENROLMENT_INSERT_VALUES + visits::VISITS_VALUES));
+    for (id, n, v) in rows {
+        values.push(Val::int(*id));
+        values.extend(enrolment_values(n, now_us));
+        values.extend(v.values());
+    }
+    values
+}
 
 /// Enrolments per multi-row `INSERT` (31 values each with the id: within both
 /// engines' limits).
@@ -559,24 +610,19 @@ macro_rules! mark_enrolments_in {
         let rows: &[(i64, &$crate::chronic::EnrolmentMarks)] = $rows;
         for chunk in $crate::row::cached_chunks(rows, $crate::maintained::ROWS_PER_INSERT) {
             let sql = $crate::chronic::visits::mark_sql($crate::row::numbered(&$tx), chunk.len());
-            let mut q = sqlx::query($crate::row::trusted(&sql));
-            for (id, marks) in chunk {
-                q = q
-                    .bind(*id)
-                    .bind(marks.highest_bp.map(|b| i64::from(b.sbp_mmhg)))
-                    .bind(marks.highest_bp.map(|b| i64::from(b.dbp_mmhg)))
-                    .bind(marks.bmi_centi)
-                    .bind(marks.waist_cm)
-                    .bind(marks.risk.as_ref().map(|r| r.level.code()))
-                    .bind(marks.risk.as_ref().map(|r| r.factors.join(",")));
-            }
-            q.execute(&mut *$tx).await?;
+            let values: Vec<$crate::row::Val<'_>> = chunk
+                .iter()
+                .flat_map(|(id, marks)| marks.values(*id))
+                .collect();
+            $crate::row::bind_vals!(sqlx::query($crate::row::trusted(&sql)), &values)
+                .execute(&mut *$tx)
+                .await?;
         }
     }};
 }
 pub(crate) use mark_enrolments_in;
 
-/// The columns a follow-up is inserted with, in the order [`bind_followup!`] binds them
+/// The columns a follow-up is inserted with, in the order [`followup_values`] gives them
 /// (its id, when given, comes first).
 pub(crate) const FOLLOWUP_INSERT_COLUMNS: &str = "enrolment_id, resident_id, disease, institution_id, staff_id, method, visit_on,
     age_years, sbp_mmhg, dbp_mmhg, fpg_centi_mmol, hba1c_centi_percent, heart_rate_bpm,
@@ -587,60 +633,109 @@ pub(crate) const FOLLOWUP_INSERT_COLUMNS: &str = "enrolment_id, resident_id, dis
     urgent_referral, refer, reasons, next_due_on, counts_face_to_face, ruleset_version, created_at_us";
 pub(crate) const FOLLOWUP_INSERT_VALUES: usize = 41;
 
-/// Binds a follow-up (`&NewFollowup`) to the query `$q` in the order of
-/// [`FOLLOWUP_INSERT_COLUMNS`].
-macro_rules! bind_followup {
-    ($q:expr, $n:expr) => {{
-        let n: &$crate::chronic::NewFollowup<'_> = $n;
-        let f = &n.followup.findings;
-        let d = &n.followup.details;
-        let e = n.evaluation;
-        let symptoms: Vec<&str> = f.symptoms.iter().map(|s| s.code()).collect();
-        let reasons: Vec<&str> = e.reasons.iter().map(|r| r.code()).collect();
-        $q.bind(n.enrolment_id)
-            .bind(n.resident_id)
-            .bind(n.disease.code())
-            .bind(n.institution_id)
-            .bind(n.staff_id)
-            .bind(f.method.code())
-            .bind(n.followup.visit_on)
-            .bind(i64::from(f.age_years))
-            .bind(f.bp.map(|b| i64::from(b.sbp_mmhg)))
-            .bind(f.bp.map(|b| i64::from(b.dbp_mmhg)))
-            .bind(f.fpg.map(|g| i64::from(g.centi())))
-            .bind(d.hba1c.map(|h| i64::from(h.centi())))
-            .bind(f.heart_rate_bpm.map(i64::from))
-            .bind(f.temperature.map(|t| i64::from(t.centi())))
-            .bind(d.weight.map(|w| i64::from(w.centi())))
-            .bind(d.height_cm.map(i64::from))
-            .bind(d.bmi_centi.map(i64::from))
-            .bind(d.waist_cm.map(i64::from))
-            .bind(d.dorsalis_pedis.map(|p| p.code()))
-            .bind(symptoms.join(","))
-            .bind(f.pregnant_or_breastfeeding)
-            .bind($crate::chronic::adverse_code(f.adverse_reaction))
-            .bind(f.complication.code())
-            .bind(d.cigarettes_per_day.map(i64::from))
-            .bind(d.alcohol_ml_per_day.map(i64::from))
-            .bind(d.exercise_sessions_per_week.map(i64::from))
-            .bind(d.exercise_minutes_per_session.map(i64::from))
-            .bind(d.salt_intake.map(|s| s.code()))
-            .bind(d.staple_food_g_per_day.map(i64::from))
-            .bind(d.adherence.map(|a| a.code()))
-            .bind(d.hypoglycaemia.map(|h| h.code()))
-            .bind(d.insulin.as_deref())
-            .bind(d.note.as_deref())
-            .bind(e.classification.map(|c| i64::from(c.number())))
-            .bind(e.urgent_referral)
-            .bind(e.refer)
-            .bind(reasons.join(","))
-            .bind(n.next_due_on)
-            .bind(e.counts_as_face_to_face)
-            .bind(n.ruleset_version)
-            .bind(n.now_us)
-    }};
+/// A follow-up's values in the order of [`FOLLOWUP_INSERT_COLUMNS`].
+pub(crate) fn followup_values<'a>(n: &NewFollowup<'a>) -> [Val<'a>; FOLLOWUP_INSERT_VALUES] {
+    let f = &n.followup.findings;
+    let d = &n.followup.details;
+    let e = n.evaluation;
+    let symptoms: Vec<&str> = f.symptoms.iter().map(|s| s.code()).collect();
+    let reasons: Vec<&str> = e.reasons.iter().map(|r| r.code()).collect();
+    [
+        Val::int(n.enrolment_id),
+        Val::int(n.resident_id),
+        Val::text(n.disease.code()),
+        Val::int(n.institution_id),
+        Val::int(n.staff_id),
+        Val::text(f.method.code()),
+        Val::day(n.followup.visit_on),
+        Val::int(f.age_years),
+        Val::opt_int(f.bp.map(|b| b.sbp_mmhg)),
+        Val::opt_int(f.bp.map(|b| b.dbp_mmhg)),
+        Val::opt_int(f.fpg.map(|g| g.centi())),
+        Val::opt_int(d.hba1c.map(|h| h.centi())),
+        Val::opt_int(f.heart_rate_bpm),
+        Val::opt_int(f.temperature.map(|t| t.centi())),
+        Val::opt_int(d.weight.map(|w| w.centi())),
+        Val::opt_int(d.height_cm),
+        Val::opt_int(d.bmi_centi),
+        Val::opt_int(d.waist_cm),
+        Val::opt_text(d.dorsalis_pedis.map(|p| p.code())),
+        Val::owned(symptoms.join(",")),
+        Val::bool(f.pregnant_or_breastfeeding),
+        Val::text(adverse_code(f.adverse_reaction)),
+        Val::text(f.complication.code()),
+        Val::opt_int(d.cigarettes_per_day),
+        Val::opt_int(d.alcohol_ml_per_day),
+        Val::opt_int(d.exercise_sessions_per_week),
+        Val::opt_int(d.exercise_minutes_per_session),
+        Val::opt_text(d.salt_intake.map(|s| s.code())),
+        Val::opt_int(d.staple_food_g_per_day),
+        Val::opt_text(d.adherence.map(|a| a.code())),
+        Val::opt_text(d.hypoglycaemia.map(|h| h.code())),
+        Val::opt_text(d.insulin.as_deref()),
+        Val::opt_text(d.note.as_deref()),
+        Val::opt_int(e.classification.map(|c| c.number())),
+        Val::bool(e.urgent_referral),
+        Val::bool(e.refer),
+        Val::owned(reasons.join(",")),
+        Val::day(n.next_due_on),
+        Val::bool(e.counts_as_face_to_face),
+        Val::text(n.ruleset_version),
+        Val::int(n.now_us),
+    ]
 }
-pub(crate) use bind_followup;
+
+/// The values of follow-ups inserted with their ids (see [`insert_followups_in!`]),
+/// row after row.
+pub(crate) fn followup_rows_values<'a>(rows: &[(i64, &NewFollowup<'a>)]) -> Vec<Val<'a>> {
+    let mut values = Vec::with_capacity(rows.len() * (1 + FOLLOWUP_INSERT_VALUES));
+    for (id, n) in rows {
+        values.push(Val::int(*id));
+        values.extend(followup_values(n));
+    }
+    values
+}
+
+/// The drugs of follow-ups stored as `rows`' ids: (follow-up id, position, drug).
+pub(crate) fn followup_drugs<'a>(
+    rows: &[(i64, &NewFollowup<'a>)],
+) -> Vec<(i64, i64, &'a gongti_core::chronic::record::Drug)> {
+    rows.iter()
+        .flat_map(|(id, n)| {
+            n.followup
+                .details
+                .drugs
+                .iter()
+                .enumerate()
+                .map(move |(p, d)| (*id, p as i64, d))
+        })
+        .collect()
+}
+
+/// The values of follow-ups' drugs (`rows` as [`followup_drugs`] gives them), row
+/// after row.
+pub(crate) fn drug_values<'a>(
+    rows: &[(i64, i64, &'a gongti_core::chronic::record::Drug)],
+) -> Vec<Val<'a>> {
+    rows.iter()
+        .flat_map(|(id, position, drug)| {
+            [
+                Val::int(*id),
+                Val::int(*position),
+                Val::text(drug.name.as_str()),
+                Val::text(drug.dose.as_str()),
+            ]
+        })
+        .collect()
+}
+
+/// `INSERT INTO followup_drugs` of `rows` rows (see [`crate::row::Numbering`]).
+pub(crate) fn drugs_sql(numbered: bool, rows: usize) -> String {
+    format!(
+        "INSERT INTO followup_drugs (followup_id, position, name, dose) VALUES {}",
+        crate::row::value_rows(numbered, rows, 4, "")
+    )
+}
 
 /// Inserts follow-ups with the ids given (`$rows`: `&[(i64, &NewFollowup)]`, ids from
 /// [`crate::row::reserve_ids!`]) and their drugs in the transaction `$tx`, a chunk a
@@ -649,32 +744,14 @@ macro_rules! insert_followups_in {
     ($tx:ident, $rows:expr) => {{
         let rows: &[(i64, &$crate::chronic::NewFollowup<'_>)] = $rows;
         for chunk in $crate::row::cached_chunks(rows, $crate::chronic::FOLLOWUPS_PER_INSERT) {
-            let sql = $crate::row::insert_rows_sql(
-                "followups",
-                $crate::chronic::FOLLOWUP_INSERT_COLUMNS,
-                $crate::chronic::FOLLOWUP_INSERT_VALUES,
-                $crate::row::numbered(&$tx),
-                chunk.len(),
-                true,
-            );
-            let mut q = sqlx::query($crate::row::trusted(&sql));
-            for (id, n) in chunk {
-                q = $crate::chronic::bind_followup!(q.bind(*id), *n);
-            }
-            q.execute(&mut *$tx).await?;
+            let sql =
+                $crate::chronic::insert_followups_sql($crate::row::numbered(&$tx), chunk.len());
+            let values = $crate::chronic::followup_rows_values(chunk);
+            $crate::row::bind_vals!(sqlx::query($crate::row::trusted(&sql)), &values)
+                .execute(&mut *$tx)
+                .await?;
         }
-        let drugs: Vec<(i64, i64, &gongti_core::chronic::record::Drug)> = rows
-            .iter()
-            .flat_map(|(id, n)| {
-                n.followup
-                    .details
-                    .drugs
-                    .iter()
-                    .enumerate()
-                    .map(move |(p, d)| (*id, p as i64, d))
-            })
-            .collect();
-        $crate::chronic::insert_drugs_in!($tx, &drugs);
+        $crate::chronic::insert_drugs_in!($tx, &$crate::chronic::followup_drugs(rows));
     }};
 }
 pub(crate) use insert_followups_in;
@@ -685,23 +762,30 @@ macro_rules! insert_drugs_in {
     ($tx:ident, $rows:expr) => {{
         let rows: &[(i64, i64, &gongti_core::chronic::record::Drug)] = $rows;
         for chunk in $crate::row::cached_chunks(rows, $crate::maintained::ROWS_PER_INSERT) {
-            let sql = format!(
-                "INSERT INTO followup_drugs (followup_id, position, name, dose) VALUES {}",
-                $crate::row::value_rows($crate::row::numbered(&$tx), chunk.len(), 4, "")
-            );
-            let mut q = sqlx::query($crate::row::trusted(&sql));
-            for (id, position, drug) in chunk {
-                q = q
-                    .bind(*id)
-                    .bind(*position)
-                    .bind(drug.name.as_str())
-                    .bind(drug.dose.as_str());
-            }
-            q.execute(&mut *$tx).await?;
+            let sql = $crate::chronic::drugs_sql($crate::row::numbered(&$tx), chunk.len());
+            let values = $crate::chronic::drug_values(chunk);
+            $crate::row::bind_vals!(sqlx::query($crate::row::trusted(&sql)), &values)
+                .execute(&mut *$tx)
+                .await?;
         }
     }};
 }
 pub(crate) use insert_drugs_in;
+
+/// The open tasks of enrolment `$3` that follow-up `$1` (visit day `$4`, written at
+/// `$2`) does: an earlier visit's urgent referral, or a referral back down on or
+/// before the visit day.
+pub(crate) const CLOSE_TASKS: &str = "UPDATE chronic_tasks SET status = 'done', done_followup_id = $1, done_at_us = $2
+    WHERE enrolment_id = $3 AND status = 'open'
+      AND (source_followup_id IN (SELECT id FROM followups WHERE enrolment_id = $3 AND visit_on < $4)
+           OR (source_referral_id IS NOT NULL AND opened_on <= $4))";
+
+/// The task an urgent referral opens: resident `$1`, enrolment `$2`, institution `$3`,
+/// due `$4`, from follow-up `$5`, at `$6`.
+pub(crate) const OPEN_URGENT_TASK: &str =
+    "INSERT INTO chronic_tasks (resident_id, enrolment_id, institution_id, kind, due_on,
+        source_followup_id, status, created_at_us)
+    VALUES ($1, $2, $3, 'urgent_referral_followup', $4, $5, 'open', $6)";
 
 /// A follow-up's (`&NewFollowup`, stored as `$id`) tasks in the transaction `$tx`: with
 /// `$close`, the open tasks an earlier visit or a referral back down left are done by
@@ -713,23 +797,24 @@ macro_rules! followup_tasks_in {
         // Any later contact follows up an earlier urgent referral, or a patient
         // referred back down on or before the visit day.
         if $close {
-            sqlx::query(
-                "UPDATE chronic_tasks SET status = 'done', done_followup_id = $1, done_at_us = $2
-                 WHERE enrolment_id = $3 AND status = 'open'
-                   AND (source_followup_id IN (SELECT id FROM followups WHERE enrolment_id = $3 AND visit_on < $4)
-                        OR (source_referral_id IS NOT NULL AND opened_on <= $4))",
-            )
-            .bind(id).bind(n.now_us).bind(n.enrolment_id).bind(n.followup.visit_on)
-            .execute(&mut *$tx).await?;
+            sqlx::query($crate::chronic::CLOSE_TASKS)
+                .bind(id)
+                .bind(n.now_us)
+                .bind(n.enrolment_id)
+                .bind(n.followup.visit_on)
+                .execute(&mut *$tx)
+                .await?;
         }
         if let Some(due_on) = n.urgent_task_due_on {
-            sqlx::query(
-                "INSERT INTO chronic_tasks (resident_id, enrolment_id, institution_id, kind, due_on,
-                     source_followup_id, status, created_at_us)
-                 VALUES ($1, $2, $3, 'urgent_referral_followup', $4, $5, 'open', $6)",
-            )
-            .bind(n.resident_id).bind(n.enrolment_id).bind(n.institution_id).bind(due_on).bind(id).bind(n.now_us)
-            .execute(&mut *$tx).await?;
+            sqlx::query($crate::chronic::OPEN_URGENT_TASK)
+                .bind(n.resident_id)
+                .bind(n.enrolment_id)
+                .bind(n.institution_id)
+                .bind(due_on)
+                .bind(id)
+                .bind(n.now_us)
+                .execute(&mut *$tx)
+                .await?;
         }
     }};
 }
@@ -760,19 +845,12 @@ macro_rules! insert_followup_in {
             1,
             false,
         ) + " RETURNING id";
+        let values = $crate::chronic::followup_values(n);
         let q = sqlx::query_as::<_, (i64,)>($crate::row::trusted(&sql));
-        let (id,) = $crate::chronic::bind_followup!(q, n)
+        let (id,) = $crate::row::bind_vals!(q, &values)
             .fetch_one(&mut *$tx)
             .await?;
-        let drugs: Vec<(i64, i64, &gongti_core::chronic::record::Drug)> = n
-            .followup
-            .details
-            .drugs
-            .iter()
-            .enumerate()
-            .map(|(p, d)| (id, p as i64, d))
-            .collect();
-        $crate::chronic::insert_drugs_in!($tx, &drugs);
+        $crate::chronic::insert_drugs_in!($tx, &$crate::chronic::followup_drugs(&[(id, n)]));
         $crate::chronic::followup_tasks_in!($tx, n, id, true);
         $crate::chronic::summarise_enrolments_in!($tx, &[n.enrolment_id], n.now_us);
         $crate::chronic::mark_enrolments_in!(

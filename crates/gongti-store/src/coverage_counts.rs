@@ -67,30 +67,36 @@ pub(crate) fn gather_facts(
     into: &mut HashMap<i64, ResidentCoverage>,
 ) -> Result<()> {
     for row in rows {
-        let entry = match into.entry(row.i64("resident_id")?) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => v.insert(ResidentCoverage {
-                institution_id: row.i64("home_institution_id")?,
-                district_code: row.text("district_code")?,
-                facts: CoverageFacts {
-                    registered: true,
-                    managed: row.i64("managed")? != 0,
-                    contracts: Vec::new(),
-                },
-            }),
-        };
-        if let Some(id) = row.opt_i64("contract_id")? {
-            let status = row.text("status")?;
-            entry.facts.contracts.push(ContractState {
-                id,
-                team_id: row.i64("team_id")?,
-                status: ContractStatus::parse(&status)
-                    .ok_or_else(|| StoreError::Corrupt(format!("contract status {status:?}")))?,
-                start_on: row.date("start_on")?,
-                end_on: row.date("end_on")?,
-                ended_on: row.opt_date("ended_on")?,
-            });
-        }
+        gather_fact(row, into)?;
+    }
+    Ok(())
+}
+
+/// Gathers one of [`facts_sql`]'s rows.
+fn gather_fact(row: &impl RowExt, into: &mut HashMap<i64, ResidentCoverage>) -> Result<()> {
+    let entry = match into.entry(row.i64("resident_id")?) {
+        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::hash_map::Entry::Vacant(v) => v.insert(ResidentCoverage {
+            institution_id: row.i64("home_institution_id")?,
+            district_code: row.text("district_code")?,
+            facts: CoverageFacts {
+                registered: true,
+                managed: row.i64("managed")? != 0,
+                contracts: Vec::new(),
+            },
+        }),
+    };
+    if let Some(id) = row.opt_i64("contract_id")? {
+        let status = row.text("status")?;
+        entry.facts.contracts.push(ContractState {
+            id,
+            team_id: row.i64("team_id")?,
+            status: ContractStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("contract status {status:?}")))?,
+            start_on: row.date("start_on")?,
+            end_on: row.date("end_on")?,
+            ended_on: row.opt_date("ended_on")?,
+        });
     }
     Ok(())
 }
@@ -236,6 +242,40 @@ pub(crate) fn add_coverage_direct(
         add.execute([text(scope), text(measure), day(*on), int(*n)])?;
     }
     Ok(())
+}
+
+/// [`coverage_facts_in!`] (without locks: SQLite's write transaction holds the
+/// database) on the SQLite hot path's own connection.
+pub(crate) fn coverage_facts_direct(
+    tx: &rusqlite::Transaction<'_>,
+    ids: &[i64],
+) -> Result<HashMap<i64, ResidentCoverage>> {
+    let mut facts = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(FACTS_CHUNK) {
+        let sql = facts_sql(&format!(
+            "r.id IN ({})",
+            crate::row::id_list(chunk.iter().copied())
+        ));
+        let mut statement = tx.prepare(&sql)?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            gather_fact(row, &mut facts)?;
+        }
+    }
+    Ok(facts)
+}
+
+/// [`count_registered_in!`] on the SQLite hot path's own connection.
+pub(crate) fn count_registered_direct(tx: &rusqlite::Transaction<'_>, homes: &[i64]) -> Result<()> {
+    let mut districts: BTreeMap<i64, String> = BTreeMap::new();
+    let mut lookup = tx.prepare_cached("SELECT district_code FROM institutions WHERE id = ?1")?;
+    for home in homes {
+        if !districts.contains_key(home) {
+            districts.insert(*home, lookup.query_row([home], |row| row.get(0))?);
+        }
+    }
+    let changes = registered_changes(homes.iter().map(|h| (*h, districts[h].as_str())));
+    add_coverage_direct(tx, &changes)
 }
 
 /// Re-reads residents `$ids` after a write and adds what changed since `$before` (their

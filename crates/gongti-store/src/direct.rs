@@ -192,6 +192,36 @@ impl DirectWrites {
         .await
     }
 
+    /// [`DirectWrites::transaction`] for a caller that may stop waiting (a request
+    /// that timed out, a client gone): the work then rolls back instead of committing,
+    /// as a transaction through sqlx is dropped where it stands.
+    pub(crate) async fn transaction_while_wanted<T: Send + 'static>(
+        self: &Arc<Self>,
+        turn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        /// Cleared when the caller's future is dropped, whether done or not.
+        struct Wanted(Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for Wanted {
+            fn drop(&mut self) {
+                self.0.store(false, std::sync::atomic::Ordering::Release);
+            }
+        }
+        let wanted = Wanted(Arc::new(std::sync::atomic::AtomicBool::new(true)));
+        let still = Arc::clone(&wanted.0);
+        self.transaction(turn, move |tx| {
+            let out = f(tx)?;
+            if still.load(std::sync::atomic::Ordering::Acquire) {
+                Ok(out)
+            } else {
+                Err(StoreError::Corrupt(
+                    "a write whose caller stopped waiting rolled back".into(),
+                ))
+            }
+        })
+        .await
+    }
+
     fn in_transaction<T>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
@@ -243,6 +273,24 @@ pub(crate) mod bind {
             v.day()
         )))
     }
+}
+
+/// Runs a statement whose values are numbered `$1`, `$2`, … (as sqlx's PostgreSQL
+/// statements are written; SQLite numbers them in the order they first appear, which
+/// need not be theirs), `values[k]` bound as `$(k+1)`; answers the rows changed.
+pub(crate) fn execute_numbered(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    values: &[crate::row::Val<'_>],
+) -> Result<usize> {
+    let mut statement = tx.prepare_cached(sql)?;
+    for (k, value) in values.iter().enumerate() {
+        let index = statement
+            .parameter_index(&format!("${}", k + 1))?
+            .ok_or_else(|| StoreError::Corrupt(format!("no ${} in a statement", k + 1)))?;
+        statement.raw_bind_parameter(index, value)?;
+    }
+    Ok(statement.raw_execute()?)
 }
 
 /// Every row of `sql` with named `$n` parameters on `conn`, mapped, on this thread.
@@ -495,5 +543,128 @@ mod tests {
             let missing = by_place.text("nothing").expect_err("no such column");
             assert!(missing.to_string().contains("nothing"), "{missing}");
         }
+    }
+
+    /// `$n` is bound as the n-th value wherever it first appears in the statement
+    /// (SQLite numbers them in the order they appear), and each value is stored as
+    /// sqlx stores its type: a day as text, a flag as 0 or 1, nothing as NULL.
+    #[test]
+    fn numbered_values_are_bound_by_their_number_as_sqlx_stores_them() {
+        use crate::row::Val;
+        let mut conn = rusqlite::Connection::open_in_memory().expect("memory");
+        conn.execute_batch("CREATE TABLE t (a, b, c, d, e, f)")
+            .expect("table");
+        let tx = conn.transaction().expect("transaction");
+        let changed = super::execute_numbered(
+            &tx,
+            "INSERT INTO t (f, e, d, c, b, a) VALUES ($6, $5, $4, $3, $2, $1)",
+            &[
+                Val::int(7),
+                Val::text("x"),
+                Val::day(date!(2026 - 03 - 04)),
+                Val::bool(true),
+                Val::opt_bool(None),
+                Val::opt_day(None),
+            ],
+        )
+        .expect("insert");
+        assert_eq!(changed, 1);
+        let row: (i64, String, String, i64, Option<i64>, Option<String>) = tx
+            .query_row("SELECT a, b, c, d, e, f FROM t", [], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
+            .expect("row");
+        assert_eq!(row, (7, "x".into(), "2026-03-04".into(), 1, None, None));
+        // A statement without the number asked for is refused, not bound elsewhere.
+        let missing = super::execute_numbered(&tx, "INSERT INTO t (a) VALUES ($2)", &[Val::int(1)]);
+        assert!(missing.is_err());
+    }
+
+    /// SQLite's refusals come out of the hot path as they come out of sqlx.
+    #[test]
+    fn a_refused_key_is_a_duplicate_and_a_missing_reference_named() {
+        let conn = rusqlite::Connection::open_in_memory().expect("memory");
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON;
+             CREATE TABLE p (id INTEGER PRIMARY KEY, code TEXT UNIQUE);
+             CREATE TABLE c (p_id INTEGER REFERENCES p (id));
+             INSERT INTO p (id, code) VALUES (1, 'a');",
+        )
+        .expect("schema");
+        let twice = conn.execute("INSERT INTO p (id, code) VALUES (2, 'a')", []);
+        match crate::StoreError::from(twice.expect_err("a taken code")) {
+            crate::StoreError::Duplicate(what) => assert!(what.contains("p.code"), "{what}"),
+            other => panic!("{other:?}"),
+        }
+        let orphan = conn.execute("INSERT INTO c (p_id) VALUES (9)", []);
+        assert!(matches!(
+            crate::StoreError::from(orphan.expect_err("no such parent")),
+            crate::StoreError::MissingReference(_)
+        ));
+    }
+
+    /// A write whose caller stops waiting before it ends rolls back; the connection
+    /// then serves the next write.
+    #[tokio::test]
+    async fn a_write_whose_caller_stopped_waiting_rolls_back() {
+        let dir = std::env::temp_dir().join(format!(
+            "gongti-direct-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default()
+        ));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("t.db");
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&file)
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .expect("pool");
+        sqlx::query("CREATE TABLE t (a INTEGER)")
+            .execute(&pool)
+            .await
+            .expect("table");
+        let writes = std::sync::Arc::new(super::DirectWrites::new(file));
+        let (began, begun) = tokio::sync::oneshot::channel::<()>();
+        let (go, gone) = std::sync::mpsc::channel::<()>();
+        let turn = pool.acquire().await.expect("turn");
+        let waiting = writes.transaction_while_wanted(turn, move |tx| {
+            tx.execute("INSERT INTO t (a) VALUES (1)", [])?;
+            let _ = began.send(());
+            // Goes on only once the caller has given up.
+            let _ = gone.recv();
+            Ok(())
+        });
+        tokio::select! {
+            _ = waiting => unreachable!("the write waits for the caller to give up"),
+            _ = begun => {}
+        }
+        go.send(()).expect("the write is waiting");
+        // The next write waits for the first to end, then finds nothing of it.
+        let turn = pool.acquire().await.expect("the turn, back");
+        let rows = writes
+            .transaction(turn, |tx| {
+                tx.execute("INSERT INTO t (a) VALUES (2)", [])?;
+                Ok(tx.query_row("SELECT group_concat(a) FROM t", [], |r| {
+                    r.get::<_, String>(0)
+                })?)
+            })
+            .await
+            .expect("the next write");
+        assert_eq!(rows, "2");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

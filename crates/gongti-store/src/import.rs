@@ -12,6 +12,8 @@ use gongti_core::chronic::{Bp, Disease};
 use gongti_core::resident::ValidResident;
 use time::Date;
 
+mod direct;
+
 use crate::chronic::{
     EnrolmentMarks, EnrolmentVisits, LOCK_ACTIVE_ENROLMENT, Maintain, NewEnrolment, NewFollowup,
     StoredRisk, followup_tasks_in, insert_enrolments_in, insert_followups_in, mark_enrolments_in,
@@ -159,8 +161,9 @@ impl Store {
     /// refusal ([`StoreError::Duplicate`] for a taken ID number or a programme already
     /// active, [`StoreError::Changed`] for an update whose record moved on,
     /// [`StoreError::NotFound`]), nothing. The personal numbers are sealed where it is
-    /// called; the transaction runs on SQLite's writer thread
-    /// ([`crate::writer_thread`]).
+    /// called. On SQLite the transaction runs on the hot path's own connection in the
+    /// write turn ([`direct`]), or, for a plan with laboratory results or home
+    /// readings, through sqlx on SQLite's writer thread ([`crate::writer_thread`]).
     pub async fn import(
         &self,
         plan: ImportPlan,
@@ -182,6 +185,23 @@ impl Store {
             .iter()
             .map(|u| seal_numbers(&self.keys, &u.resident.id_number, u.resident.phone.as_ref()))
             .collect();
+        if direct::takes_direct_lane(&plan)
+            && let Some((turn, lane)) = self.direct_write_turn().await?
+        {
+            return lane
+                .transaction_while_wanted(turn, move |tx| {
+                    direct::write_import(
+                        tx,
+                        &plan,
+                        &params,
+                        &sealed,
+                        &updates,
+                        ruleset_version,
+                        now_us,
+                    )
+                })
+                .await;
+        }
         let store = self.clone();
         self.on_writer_thread("an import", async move {
             store
@@ -191,7 +211,7 @@ impl Store {
         .await
     }
 
-    /// [`Store::import`]'s transaction, its numbers sealed (`sealed` the
+    /// [`Store::import`]'s transaction through sqlx, its numbers sealed (`sealed` the
     /// registrations', `updates` the updates').
     async fn write_import(
         &self,
@@ -209,17 +229,7 @@ impl Store {
             .zip(sealed)
             .map(|(r, s)| (&r.resident, r.home_institution_id, s))
             .collect();
-        // Registered residents the plan enrols: what they count for in 签约率 changes.
-        let mut enrolled: Vec<i64> = plan
-            .enrolments
-            .iter()
-            .filter_map(|e| match e.patient {
-                ImportPatient::Existing(id) => Some(id),
-                ImportPatient::New(_) => None,
-            })
-            .collect();
-        enrolled.sort_unstable();
-        enrolled.dedup();
+        let enrolled = enrolled_existing(plan);
         on_write!(self, pool => {
             let mut tx = pool.begin().await?;
             let before = crate::coverage_counts::coverage_facts_in!(tx, &enrolled, true);
@@ -239,136 +249,47 @@ impl Store {
             for (u, s) in plan.updates.iter().zip(updates) {
                 let done = update_resident_in!(tx, u.id, &u.resident, s, now_us, u.expected_version);
                 if done == 0 {
-                    return Err(if u.expected_version.is_some() {
-                        StoreError::Changed("version")
-                    } else {
-                        StoreError::NotFound
-                    });
+                    return Err(not_updated(u));
                 }
                 staged.push(u.audit.clone());
             }
             // Enrolments, with ids reserved for them, in a few statements.
             let enrolments = crate::row::reserve_ids!(tx, "chronic_enrolments", plan.enrolments.len());
-            let mut new_enrolments = Vec::with_capacity(plan.enrolments.len());
-            for (e, id) in plan.enrolments.iter().zip(&enrolments) {
-                let mut n = e.enrolment.clone();
-                n.resident_id = match e.patient {
-                    ImportPatient::New(i) => *residents.get(i).ok_or(StoreError::NotFound)?,
-                    ImportPatient::Existing(id) => id,
-                };
-                if let (false, Some(scopes)) = (e.history.is_empty(), &n.scopes) {
-                    kept.extend(crate::chronic::enrolment_history(*id, &n, scopes, &e.history));
-                }
-                let mut audit = e.audit.clone();
-                audit.patient_id = Some(n.resident_id);
-                staged.extend(created(std::slice::from_ref(&audit), *id));
-                new_enrolments.push((*id, n));
-            }
+            let mut new_enrolments = planned_enrolments(plan, &residents, &enrolments, &mut kept, &mut staged)?;
             // Follow-ups. A stored enrolment is locked once (still active; on
             // PostgreSQL against a concurrent ending).
-            let mut locked = std::collections::HashSet::new();
-            for f in &plan.followups {
-                if let ImportEnrolmentRef::Existing(id) = f.enrolment
-                    && locked.insert(id)
-                {
-                    let still_active = sqlx::query(LOCK_ACTIVE_ENROLMENT)
-                        .bind(id).bind(now_us)
-                        .execute(&mut *tx).await?;
-                    if still_active.rows_affected() == 0 {
-                        return Err(StoreError::Changed("enrolment"));
-                    }
+            for id in stored_enrolments(plan) {
+                let still_active = sqlx::query(LOCK_ACTIVE_ENROLMENT)
+                    .bind(id).bind(now_us)
+                    .execute(&mut *tx).await?;
+                if still_active.rows_affected() == 0 {
+                    return Err(StoreError::Changed("enrolment"));
                 }
             }
             let followups = crate::row::reserve_ids!(tx, "followups", plan.followups.len());
-            let mut written = Vec::with_capacity(plan.followups.len());
-            for (f, id) in plan.followups.iter().zip(&followups) {
-                let resident_id = match f.patient {
-                    ImportPatient::New(i) => *residents.get(i).ok_or(StoreError::NotFound)?,
-                    ImportPatient::Existing(id) => id,
-                };
-                let enrolment_id = match f.enrolment {
-                    ImportEnrolmentRef::New(k) => *enrolments.get(k).ok_or(StoreError::NotFound)?,
-                    ImportEnrolmentRef::Existing(id) => id,
-                };
-                written.push((*id, NewFollowup {
-                    enrolment_id,
-                    resident_id,
-                    disease: f.disease,
-                    institution_id: f.institution_id,
-                    staff_id: f.staff_id,
-                    followup: &f.followup,
-                    evaluation: &f.evaluation,
-                    next_due_on: f.next_due_on,
-                    ruleset_version,
-                    urgent_task_due_on: f.urgent_task_due_on,
-                    highest_bp: f.highest_bp,
-                    risk: f.risk.clone(),
-                    // The kept figures of the whole import are written at its end.
-                    maintain: None,
-                    now_us,
-                }));
-            }
-            // What the follow-ups leave on their enrolments' rows: the enrolments of this
-            // import are inserted with it, the stored ones updated after.
-            let mut visits = std::collections::BTreeMap::new();
-            for (id, n) in &written {
-                let v: &mut EnrolmentVisits = visits.entry(n.enrolment_id).or_default();
-                *v = std::mem::take(v).with(*id, n);
-            }
-            type Visits = std::collections::BTreeMap<i64, EnrolmentVisits>;
-            let (fresh_visits, stored_visits): (Visits, Visits) =
-                visits.into_iter().partition(|(id, _)| enrolments.binary_search(id).is_ok());
+            let written = planned_followups(plan, &residents, &enrolments, &followups, ruleset_version, now_us)?;
+            let (fresh_visits, stored_visits) = fold_visits(&written, &enrolments, &mut new_enrolments);
             let none = EnrolmentVisits::default();
-            for (id, n) in &mut new_enrolments {
-                if let Some(v) = fresh_visits.get(id) {
-                    n.risk = v.risk_over(n.risk.take());
-                }
-            }
-            let rows: Vec<(i64, &NewEnrolment, &EnrolmentVisits)> = new_enrolments
-                .iter()
-                .map(|(id, n)| (*id, n, fresh_visits.get(id).unwrap_or(&none)))
-                .collect();
-            insert_enrolments_in!(tx, &rows, now_us);
+            insert_enrolments_in!(tx, &enrolment_rows(&new_enrolments, &fresh_visits, &none), now_us);
             let rows: Vec<(i64, &NewFollowup<'_>)> = written.iter().map(|(id, n)| (*id, n)).collect();
             insert_followups_in!(tx, &rows);
-            // Tasks in visit order. A stored enrolment's open tasks may be done by any
-            // visit; an enrolment of this import has none until one of its visits
-            // opens one.
-            let mut tasks_opened = std::collections::HashSet::new();
-            for (f, (id, n)) in plan.followups.iter().zip(&written) {
-                let close = match f.enrolment {
-                    ImportEnrolmentRef::New(_) => tasks_opened.contains(&n.enrolment_id),
-                    ImportEnrolmentRef::Existing(_) => true,
-                };
+            for ((id, n), close) in written.iter().zip(closing(plan, &written)) {
                 followup_tasks_in!(tx, n, *id, close);
-                if n.urgent_task_due_on.is_some() {
-                    tasks_opened.insert(n.enrolment_id);
-                }
-                let maintain = Maintain { params, enrolled_on: f.enrolled_on, scopes: f.scopes.clone() };
-                kept.push(crate::chronic::followup_update(n, *id, &maintain));
-                let mut audit = f.audit.clone();
-                audit.patient_id = Some(n.resident_id);
-                staged.extend(created(std::slice::from_ref(&audit), *id));
             }
+            followups_kept(plan, &written, params, &mut kept, &mut staged);
             let touched: Vec<i64> = stored_visits.keys().copied().collect();
             summarise_enrolments_in!(tx, &touched, now_us);
             let rows: Vec<(i64, &EnrolmentMarks)> = stored_visits.iter().map(|(id, v)| (*id, &v.marks)).collect();
             mark_enrolments_in!(tx, &rows);
             for r in &plan.risks {
-                sqlx::query(
-                    "UPDATE chronic_enrolments SET risk_level = $1, risk_factors = $2, changed_at_us = $3
-                     WHERE id = $4 AND status = 'active'",
-                )
-                .bind(r.risk.level.code()).bind(r.risk.factors.join(",")).bind(now_us).bind(r.enrolment_id)
-                .execute(&mut *tx).await?;
+                sqlx::query(SET_RISK)
+                    .bind(r.risk.level.code()).bind(r.risk.factors.join(",")).bind(now_us).bind(r.enrolment_id)
+                    .execute(&mut *tx).await?;
                 staged.push(r.audit.clone());
             }
             let mut lab_results = Vec::with_capacity(plan.lab_results.len());
             for l in &plan.lab_results {
-                let resident_id = match l.patient {
-                    ImportPatient::New(i) => *residents.get(i).ok_or(StoreError::NotFound)?,
-                    ImportPatient::Existing(id) => id,
-                };
+                let resident_id = resident_of(l.patient, &residents)?;
                 match insert_lab_result_in!(
                     tx, resident_id, &l.result, l.institution_id, l.entered_by_user_id, now_us
                 ) {
@@ -392,10 +313,7 @@ impl Store {
             // Home readings: contact in every programme of their resident.
             let mut reading_rows = Vec::with_capacity(plan.readings.len());
             for r in &plan.readings {
-                let resident_id = match r.patient {
-                    ImportPatient::New(i) => *residents.get(i).ok_or(StoreError::NotFound)?,
-                    ImportPatient::Existing(id) => id,
-                };
+                let resident_id = resident_of(r.patient, &residents)?;
                 let alert = match r.alert {
                     Some((code, today)) => {
                         use crate::row::RowExt as _;
@@ -455,35 +373,252 @@ impl Store {
                 }
             }
             crate::maintained::apply_indicator_updates!(tx, kept, params, fresh: &enrolments);
-            // 签约率: new residents count as registered; those enrolled (new or not)
-            // are read again.
-            let mut new_enrolled = vec![false; residents.len()];
-            for e in &plan.enrolments {
-                if let ImportPatient::New(i) = e.patient
-                    && let Some(flag) = new_enrolled.get_mut(i)
-                {
-                    *flag = true;
-                }
-            }
-            let homes: Vec<i64> = plan
-                .registrations
-                .iter()
-                .zip(&new_enrolled)
-                .filter(|(_, enrolled)| !**enrolled)
-                .map(|(r, _)| r.home_institution_id)
-                .collect();
+            let (homes, restated) = coverage_changed(plan, &residents, &enrolled);
             crate::coverage_counts::count_registered_in!(tx, &homes);
-            let restated: Vec<i64> = enrolled
-                .iter()
-                .copied()
-                .chain(residents.iter().zip(&new_enrolled).filter(|(_, e)| **e).map(|(id, _)| *id))
-                .collect();
             crate::coverage_counts::restate_coverage_in!(tx, &restated, before);
             stage_audit!(tx, &staged);
             tx.commit().await?;
             Ok(Imported { residents, enrolments, followups, lab_results, readings })
         })
     }
+}
+
+/// A stored enrolment's risk recomputed by an import (`$1` level, `$2` factors, `$3`
+/// the time of the change, `$4` the enrolment).
+pub(crate) const SET_RISK: &str =
+    "UPDATE chronic_enrolments SET risk_level = $1, risk_factors = $2, changed_at_us = $3
+    WHERE id = $4 AND status = 'active'";
+
+/// Why an update wrote nothing: its record moved on from the version it expected, or
+/// there is no such record (or it was merged away).
+fn not_updated(u: &ImportUpdate) -> StoreError {
+    if u.expected_version.is_some() {
+        StoreError::Changed("version")
+    } else {
+        StoreError::NotFound
+    }
+}
+
+/// The resident `patient` names (`residents`: the ids of the plan's registrations).
+fn resident_of(patient: ImportPatient, residents: &[i64]) -> Result<i64> {
+    match patient {
+        ImportPatient::New(i) => residents.get(i).copied().ok_or(StoreError::NotFound),
+        ImportPatient::Existing(id) => Ok(id),
+    }
+}
+
+/// Stored residents the plan enrols, ascending: what they count for in 签约率 changes.
+fn enrolled_existing(plan: &ImportPlan) -> Vec<i64> {
+    let mut enrolled: Vec<i64> = plan
+        .enrolments
+        .iter()
+        .filter_map(|e| match e.patient {
+            ImportPatient::Existing(id) => Some(id),
+            ImportPatient::New(_) => None,
+        })
+        .collect();
+    enrolled.sort_unstable();
+    enrolled.dedup();
+    enrolled
+}
+
+/// The plan's enrolments with their ids (`ids`, reserved) and residents; the kept
+/// figures their residents' earlier records make go to `kept`, their audit records to
+/// `staged`.
+fn planned_enrolments(
+    plan: &ImportPlan,
+    residents: &[i64],
+    ids: &[i64],
+    kept: &mut Vec<crate::IndicatorUpdate>,
+    staged: &mut Vec<AuditEntry>,
+) -> Result<Vec<(i64, NewEnrolment)>> {
+    let mut out = Vec::with_capacity(plan.enrolments.len());
+    for (e, id) in plan.enrolments.iter().zip(ids) {
+        let mut n = e.enrolment.clone();
+        n.resident_id = resident_of(e.patient, residents)?;
+        if let (false, Some(scopes)) = (e.history.is_empty(), &n.scopes) {
+            kept.extend(crate::chronic::enrolment_history(
+                *id, &n, scopes, &e.history,
+            ));
+        }
+        let mut audit = e.audit.clone();
+        audit.patient_id = Some(n.resident_id);
+        staged.extend(created(std::slice::from_ref(&audit), *id));
+        out.push((*id, n));
+    }
+    Ok(out)
+}
+
+/// The stored enrolments the plan's follow-ups belong to, each once, in the plan's
+/// order: each is locked (still active) before they are written.
+fn stored_enrolments(plan: &ImportPlan) -> Vec<i64> {
+    let mut seen = std::collections::HashSet::new();
+    plan.followups
+        .iter()
+        .filter_map(|f| match f.enrolment {
+            ImportEnrolmentRef::Existing(id) => seen.insert(id).then_some(id),
+            ImportEnrolmentRef::New(_) => None,
+        })
+        .collect()
+}
+
+/// The plan's follow-ups with their ids (`ids`, reserved), residents and enrolments
+/// (`enrolments`: the ids of the plan's enrolments).
+fn planned_followups<'p>(
+    plan: &'p ImportPlan,
+    residents: &[i64],
+    enrolments: &[i64],
+    ids: &[i64],
+    ruleset_version: &'static str,
+    now_us: i64,
+) -> Result<Vec<(i64, NewFollowup<'p>)>> {
+    let mut written = Vec::with_capacity(plan.followups.len());
+    for (f, id) in plan.followups.iter().zip(ids) {
+        let enrolment_id = match f.enrolment {
+            ImportEnrolmentRef::New(k) => *enrolments.get(k).ok_or(StoreError::NotFound)?,
+            ImportEnrolmentRef::Existing(id) => id,
+        };
+        written.push((
+            *id,
+            NewFollowup {
+                enrolment_id,
+                resident_id: resident_of(f.patient, residents)?,
+                disease: f.disease,
+                institution_id: f.institution_id,
+                staff_id: f.staff_id,
+                followup: &f.followup,
+                evaluation: &f.evaluation,
+                next_due_on: f.next_due_on,
+                ruleset_version,
+                urgent_task_due_on: f.urgent_task_due_on,
+                highest_bp: f.highest_bp,
+                risk: f.risk.clone(),
+                // The kept figures of the whole import are written at its end.
+                maintain: None,
+                now_us,
+            },
+        ));
+    }
+    Ok(written)
+}
+
+/// Enrolments by id with what their follow-ups leave on them.
+type Visits = std::collections::BTreeMap<i64, EnrolmentVisits>;
+
+/// What the follow-ups leave on their enrolments' rows, split into the plan's own
+/// enrolments (`fresh`, ascending: inserted with it, their risk set here) and stored
+/// ones (updated after).
+fn fold_visits(
+    written: &[(i64, NewFollowup<'_>)],
+    fresh: &[i64],
+    new_enrolments: &mut [(i64, NewEnrolment)],
+) -> (Visits, Visits) {
+    let mut visits = Visits::new();
+    for (id, n) in written {
+        let v: &mut EnrolmentVisits = visits.entry(n.enrolment_id).or_default();
+        *v = std::mem::take(v).with(*id, n);
+    }
+    let (fresh_visits, stored_visits): (Visits, Visits) = visits
+        .into_iter()
+        .partition(|(id, _)| fresh.binary_search(id).is_ok());
+    for (id, n) in new_enrolments {
+        if let Some(v) = fresh_visits.get(id) {
+            n.risk = v.risk_over(n.risk.take());
+        }
+    }
+    (fresh_visits, stored_visits)
+}
+
+/// The rows `insert_enrolments_in!` takes for the plan's enrolments.
+fn enrolment_rows<'a>(
+    new_enrolments: &'a [(i64, NewEnrolment)],
+    fresh_visits: &'a Visits,
+    none: &'a EnrolmentVisits,
+) -> Vec<(i64, &'a NewEnrolment, &'a EnrolmentVisits)> {
+    new_enrolments
+        .iter()
+        .map(|(id, n)| (*id, n, fresh_visits.get(id).unwrap_or(none)))
+        .collect()
+}
+
+/// Whether each follow-up, in visit order, does its enrolment's open tasks. A stored
+/// enrolment's open tasks may be done by any visit; an enrolment of this import has
+/// none until one of its visits opens one.
+fn closing(plan: &ImportPlan, written: &[(i64, NewFollowup<'_>)]) -> Vec<bool> {
+    let mut tasks_opened = std::collections::HashSet::new();
+    plan.followups
+        .iter()
+        .zip(written)
+        .map(|(f, (_, n))| {
+            let close = match f.enrolment {
+                ImportEnrolmentRef::New(_) => tasks_opened.contains(&n.enrolment_id),
+                ImportEnrolmentRef::Existing(_) => true,
+            };
+            if n.urgent_task_due_on.is_some() {
+                tasks_opened.insert(n.enrolment_id);
+            }
+            close
+        })
+        .collect()
+}
+
+/// The follow-ups' changes of the kept figures (to `kept`) and audit records (to
+/// `staged`).
+fn followups_kept(
+    plan: &ImportPlan,
+    written: &[(i64, NewFollowup<'_>)],
+    params: &gongti_core::chronic::Params,
+    kept: &mut Vec<crate::IndicatorUpdate>,
+    staged: &mut Vec<AuditEntry>,
+) {
+    for (f, (id, n)) in plan.followups.iter().zip(written) {
+        let maintain = Maintain {
+            params,
+            enrolled_on: f.enrolled_on,
+            scopes: f.scopes.clone(),
+        };
+        kept.push(crate::chronic::followup_update(n, *id, &maintain));
+        let mut audit = f.audit.clone();
+        audit.patient_id = Some(n.resident_id);
+        staged.extend(created(std::slice::from_ref(&audit), *id));
+    }
+}
+
+/// What changes in 签约率: the home institutions of new residents the plan does not
+/// enrol (each counted as registered), and the residents it enrols (`enrolled`: the
+/// stored ones; new or not, read again).
+fn coverage_changed(
+    plan: &ImportPlan,
+    residents: &[i64],
+    enrolled: &[i64],
+) -> (Vec<i64>, Vec<i64>) {
+    let mut new_enrolled = vec![false; residents.len()];
+    for e in &plan.enrolments {
+        if let ImportPatient::New(i) = e.patient
+            && let Some(flag) = new_enrolled.get_mut(i)
+        {
+            *flag = true;
+        }
+    }
+    let homes: Vec<i64> = plan
+        .registrations
+        .iter()
+        .zip(&new_enrolled)
+        .filter(|(_, enrolled)| !**enrolled)
+        .map(|(r, _)| r.home_institution_id)
+        .collect();
+    let restated: Vec<i64> = enrolled
+        .iter()
+        .copied()
+        .chain(
+            residents
+                .iter()
+                .zip(&new_enrolled)
+                .filter(|(_, e)| **e)
+                .map(|(id, _)| *id),
+        )
+        .collect();
+    (homes, restated)
 }
 
 /// The enrolments a resident's new reading or result counts in: their stored ones and

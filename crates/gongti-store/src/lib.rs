@@ -168,8 +168,23 @@ pub enum StoreError {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ffi;
         match e {
             rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
+            // As sqlx reports them: SQLite's message names the constraint's columns.
+            rusqlite::Error::SqliteFailure(f, Some(message))
+                if matches!(
+                    f.extended_code,
+                    ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                ) =>
+            {
+                StoreError::Duplicate(message)
+            }
+            rusqlite::Error::SqliteFailure(f, Some(message))
+                if f.extended_code == ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+            {
+                StoreError::MissingReference(message)
+            }
             e => StoreError::Direct(e),
         }
     }
@@ -368,6 +383,37 @@ impl Store {
             },
             keys: Arc::new(keys),
         })
+    }
+
+    /// This store writing through sqlx alone: on SQLite, without the hot path's own
+    /// read-write connection ([`direct::DirectWrites`]), as PostgreSQL writes. The
+    /// two lanes write the same rows; this is how that is tested and measured.
+    #[must_use]
+    pub fn without_direct_writes(self) -> Store {
+        let keys = self.keys;
+        match self.engine {
+            Engine::Sqlite {
+                read,
+                write,
+                direct,
+                audit,
+                writer,
+                _owner,
+                ..
+            } => Store {
+                engine: Engine::Sqlite {
+                    read,
+                    write,
+                    direct,
+                    direct_writes: None,
+                    audit,
+                    writer,
+                    _owner,
+                },
+                keys,
+            },
+            engine => Store { engine, keys },
+        }
     }
 
     /// Opens the embedded database in `data_dir` for reading only, beside its owner

@@ -14,7 +14,7 @@ use gongti_core::chronic::{Bp, Disease, Params};
 use gongti_core::measure::{Mmol, Percent};
 use time::Date;
 
-use crate::row::{RowExt, trusted};
+use crate::row::{RowExt, Val, trusted};
 use crate::{Engine, Result, Store, StoreError, on_read};
 
 /// What changed for one enrolment.
@@ -284,59 +284,104 @@ macro_rules! apply_indicator_updates {
         let (facts, counts) = $crate::maintained::fold_updates(updates, &stored, $params);
         let numbered = $crate::row::numbered(&$tx);
         for chunk in $crate::row::cached_chunks(&facts, $crate::maintained::FACTS_PER_INSERT) {
-            let sql = format!(
-                "{} {} {}",
-                $crate::maintained::UPSERT_FACTS_HEAD,
-                $crate::row::value_rows(numbered, chunk.len(), 14, ""),
-                $crate::maintained::UPSERT_FACTS_TAIL
-            );
-            let mut q = sqlx::query($crate::row::trusted(&sql));
-            for (id, p, f) in chunk {
-                let latest = |l: Option<(time::Date, i64, bool)>| {
-                    (l.map(|l| l.0), l.map(|l| l.1), l.map(|l| l.2))
-                };
-                let (bp_on, bp_id, bp_ok) = latest(f.latest_bp);
-                let (fpg_on, fpg_id, fpg_ok) = latest(f.latest_fpg);
-                let (hba1c_on, hba1c_id, hba1c_ok) = latest(f.latest_hba1c);
-                q = q
-                    .bind(*id)
-                    .bind(p.code())
-                    .bind(i64::from(f.face_to_face))
-                    .bind(bp_on)
-                    .bind(bp_id)
-                    .bind(bp_ok)
-                    .bind(fpg_on)
-                    .bind(fpg_id)
-                    .bind(fpg_ok)
-                    .bind(hba1c_on)
-                    .bind(hba1c_id)
-                    .bind(hba1c_ok)
-                    .bind(f.seen_recently)
-                    .bind(f.contacted);
-            }
-            q.execute(&mut *$tx).await?;
+            let sql = $crate::maintained::upsert_facts_sql(numbered, chunk.len());
+            let values = $crate::maintained::facts_rows_values(chunk);
+            $crate::row::bind_vals!(sqlx::query($crate::row::trusted(&sql)), &values)
+                .execute(&mut *$tx)
+                .await?;
         }
         for chunk in $crate::row::cached_chunks(&counts, $crate::maintained::COUNTS_PER_INSERT) {
-            let sql = format!(
-                "{} {} {}",
-                $crate::maintained::ADD_COUNTS_HEAD,
-                $crate::row::value_rows(numbered, chunk.len(), 5, ""),
-                $crate::maintained::ADD_COUNTS_TAIL
-            );
-            let mut q = sqlx::query($crate::row::trusted(&sql));
-            for (scope, disease, period, measure, change) in chunk {
-                q = q
-                    .bind(*scope)
-                    .bind(*disease)
-                    .bind(period.code())
-                    .bind(*measure)
-                    .bind(*change);
-            }
-            q.execute(&mut *$tx).await?;
+            let sql = $crate::maintained::add_counts_sql(numbered, chunk.len());
+            let values = $crate::maintained::count_values(chunk);
+            $crate::row::bind_vals!(sqlx::query($crate::row::trusted(&sql)), &values)
+                .execute(&mut *$tx)
+                .await?;
         }
     }};
 }
 pub(crate) use apply_indicator_updates;
+
+/// The upsert of `rows` facts rows (see [`crate::row::Numbering`]).
+pub(crate) fn upsert_facts_sql(numbered: bool, rows: usize) -> String {
+    format!(
+        "{UPSERT_FACTS_HEAD} {} {UPSERT_FACTS_TAIL}",
+        crate::row::value_rows(numbered, rows, 14, "")
+    )
+}
+
+/// The addition of `rows` counter changes (see [`crate::row::Numbering`]).
+pub(crate) fn add_counts_sql(numbered: bool, rows: usize) -> String {
+    format!(
+        "{ADD_COUNTS_HEAD} {} {ADD_COUNTS_TAIL}",
+        crate::row::value_rows(numbered, rows, 5, "")
+    )
+}
+
+/// The values of facts rows as [`upsert_facts_sql`] takes them, row after row.
+pub(crate) fn facts_rows_values(rows: &[FactsRow]) -> Vec<Val<'static>> {
+    let mut values = Vec::with_capacity(rows.len() * 14);
+    for (id, p, f) in rows {
+        values.extend([
+            Val::int(*id),
+            Val::owned(p.code()),
+            Val::int(f.face_to_face),
+        ]);
+        for latest in [f.latest_bp, f.latest_fpg, f.latest_hba1c] {
+            values.extend([
+                Val::opt_day(latest.map(|l| l.0)),
+                Val::Int(latest.map(|l| l.1)),
+                Val::opt_bool(latest.map(|l| l.2)),
+            ]);
+        }
+        values.extend([Val::bool(f.seen_recently), Val::bool(f.contacted)]);
+    }
+    values
+}
+
+/// The values of counter changes as [`add_counts_sql`] takes them, row after row.
+pub(crate) fn count_values<'a>(rows: &[CountChange<'a>]) -> Vec<Val<'a>> {
+    let mut values = Vec::with_capacity(rows.len() * 5);
+    for (scope, disease, period, measure, change) in rows {
+        values.extend([
+            Val::text(scope),
+            Val::text(disease),
+            Val::owned(period.code()),
+            Val::text(measure),
+            Val::int(*change),
+        ]);
+    }
+    values
+}
+
+/// [`apply_indicator_updates!`] in a transaction of the SQLite hot path
+/// ([`crate::direct`]): the same statements, on the calling thread.
+pub(crate) fn apply_indicator_updates_direct(
+    tx: &rusqlite::Transaction<'_>,
+    updates: &[IndicatorUpdate],
+    params: &Params,
+    fresh: &[i64],
+) -> Result<()> {
+    let mut stored = HashMap::new();
+    if let Some(sql) = select_touched_facts(updates, params, fresh) {
+        let mut statement = tx.prepare(&sql)?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let period = StandardPeriod::parse(&row.text("period")?)
+                .ok_or_else(|| StoreError::Corrupt("indicator_facts.period".into()))?;
+            stored.insert((row.i64("enrolment_id")?, period), facts_of(row)?);
+        }
+    }
+    let (facts, counts) = fold_updates(updates, &stored, params);
+    for chunk in crate::row::cached_chunks(&facts, FACTS_PER_INSERT) {
+        tx.prepare_cached(&upsert_facts_sql(false, chunk.len()))?
+            .execute(rusqlite::params_from_iter(facts_rows_values(chunk)))?;
+    }
+    for chunk in crate::row::cached_chunks(&counts, COUNTS_PER_INSERT) {
+        tx.prepare_cached(&add_counts_sql(false, chunk.len()))?
+            .execute(rusqlite::params_from_iter(count_values(chunk)))?;
+    }
+    Ok(())
+}
 
 /// Counters as the recompute produces them: (scope, disease, period, measure) → value,
 /// (scope, disease, day) → enrolments, (scope, disease, effect, from day) → ended

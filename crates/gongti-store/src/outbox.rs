@@ -19,7 +19,7 @@
 
 use gongti_core::audit::{AuditEntry, Outcome};
 
-use crate::row::RowExt;
+use crate::row::{RowExt, Val};
 use crate::{Result, StoreError};
 
 /// The audit records of a write whose rows are known only inside its transaction (a
@@ -47,24 +47,13 @@ macro_rules! stage_audit {
         let entries: &[gongti_core::audit::AuditEntry] = $entries;
         for chunk in $crate::row::cached_chunks(entries, $crate::outbox::OUTBOX_ROWS_PER_INSERT) {
             let sql = $crate::outbox::insert_sql($crate::row::numbered(&$tx), chunk.len());
-            let mut q = sqlx::query($crate::row::trusted(&sql));
-            for e in chunk {
-                q = q
-                    .bind(e.at_us)
-                    .bind(e.actor_user_id)
-                    .bind(e.actor_username.as_str())
-                    .bind(e.role.as_deref())
-                    .bind(e.institution_id)
-                    .bind(e.action.as_str())
-                    .bind(e.resource_type.as_str())
-                    .bind(e.resource_id.as_deref())
-                    .bind(e.patient_id)
-                    .bind(e.reason.as_deref())
-                    .bind(e.outcome.code())
-                    .bind(e.detail.as_deref())
-                    .bind(e.request_id.as_deref());
-            }
-            q.execute(&mut *$tx).await?;
+            let values: Vec<$crate::row::Val<'_>> = chunk
+                .iter()
+                .flat_map($crate::outbox::audit_values)
+                .collect();
+            $crate::row::bind_vals!(sqlx::query($crate::row::trusted(&sql)), &values)
+                .execute(&mut *$tx)
+                .await?;
         }
     }};
 }
@@ -72,30 +61,31 @@ pub(crate) use stage_audit;
 
 /// [`stage_audit!`] in a transaction of the SQLite hot path ([`crate::direct`]).
 pub(crate) fn stage_direct(tx: &rusqlite::Transaction<'_>, entries: &[AuditEntry]) -> Result<()> {
-    use crate::direct::bind::{int, opt_int, opt_text, text};
-    for chunk in entries.chunks(OUTBOX_ROWS_PER_INSERT) {
-        let mut values = Vec::with_capacity(chunk.len() * 13);
-        for e in chunk {
-            values.extend([
-                int(e.at_us),
-                opt_int(e.actor_user_id),
-                text(&e.actor_username),
-                opt_text(e.role.as_deref()),
-                opt_int(e.institution_id),
-                text(&e.action),
-                text(&e.resource_type),
-                opt_text(e.resource_id.as_deref()),
-                opt_int(e.patient_id),
-                opt_text(e.reason.as_deref()),
-                text(e.outcome.code()),
-                opt_text(e.detail.as_deref()),
-                opt_text(e.request_id.as_deref()),
-            ]);
-        }
+    for chunk in crate::row::cached_chunks(entries, OUTBOX_ROWS_PER_INSERT) {
+        let values: Vec<Val<'_>> = chunk.iter().flat_map(audit_values).collect();
         tx.prepare_cached(&insert_sql(false, chunk.len()))?
             .execute(rusqlite::params_from_iter(values))?;
     }
     Ok(())
+}
+
+/// A record's values in the order of [`OUTBOX_COLUMNS`].
+pub(crate) fn audit_values(e: &AuditEntry) -> [Val<'_>; 13] {
+    [
+        Val::int(e.at_us),
+        Val::Int(e.actor_user_id),
+        Val::text(&e.actor_username),
+        Val::opt_text(e.role.as_deref()),
+        Val::Int(e.institution_id),
+        Val::text(&e.action),
+        Val::text(&e.resource_type),
+        Val::opt_text(e.resource_id.as_deref()),
+        Val::Int(e.patient_id),
+        Val::opt_text(e.reason.as_deref()),
+        Val::text(e.outcome.code()),
+        Val::opt_text(e.detail.as_deref()),
+        Val::opt_text(e.request_id.as_deref()),
+    ]
 }
 
 /// The records of a write that created the row `id`: each one without a resource id

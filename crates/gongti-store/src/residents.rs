@@ -196,6 +196,45 @@ pub(crate) fn insert_many_sql(numbered: bool, rows: usize) -> String {
     )
 }
 
+/// A new resident's values in the order of [`insert_many_sql`]'s columns.
+pub(crate) fn resident_values<'a>(
+    r: &'a ValidResident,
+    home: i64,
+    sealed: &'a SealedNumbers,
+    now_us: i64,
+) -> [crate::row::Val<'a>; 11] {
+    use crate::row::Val;
+    let [a, b, c, d, e, f, g] = person_values(r, sealed);
+    [
+        a,
+        b,
+        c,
+        d,
+        e,
+        f,
+        g,
+        Val::int(home),
+        Val::Blob(&sealed.id_hash),
+        Val::int(now_us),
+        Val::int(now_us),
+    ]
+}
+
+/// What a resident's record says of them (ID number, name, sex, birth date, phone,
+/// address, household), as inserted and updated.
+fn person_values<'a>(r: &'a ValidResident, sealed: &'a SealedNumbers) -> [crate::row::Val<'a>; 7] {
+    use crate::row::Val;
+    [
+        Val::text(&sealed.id_number),
+        Val::text(&r.name),
+        Val::text(r.sex.code()),
+        Val::day(r.birth_date),
+        Val::opt_text(sealed.phone.as_deref()),
+        Val::opt_text(r.address.as_deref()),
+        Val::opt_text(r.household.as_deref()),
+    ]
+}
+
 /// Inserts `$rows` (`(&ValidResident, home institution id, &SealedNumbers)`, at most
 /// [`RESIDENTS_PER_INSERT`], no ID number twice) in the transaction `$tx` with one
 /// statement, one round trip through the driver where a statement per resident took
@@ -206,22 +245,14 @@ macro_rules! insert_many {
     ($tx:ident, $rows:expr, $now_us:expr) => {{
         let rows: &[(&ValidResident, i64, &SealedNumbers)] = $rows;
         let sql = insert_many_sql(crate::row::numbered(&$tx), rows.len());
-        let mut q = sqlx::query_as::<_, (i64, Vec<u8>)>(trusted(&sql));
-        for (r, home, sealed) in rows {
-            q = q
-                .bind(sealed.id_number.as_str())
-                .bind(r.name.as_str())
-                .bind(r.sex.code())
-                .bind(r.birth_date)
-                .bind(sealed.phone.as_deref())
-                .bind(r.address.as_deref())
-                .bind(r.household.as_deref())
-                .bind(*home)
-                .bind(&sealed.id_hash[..])
-                .bind($now_us)
-                .bind($now_us);
-        }
-        let inserted: std::collections::HashMap<Vec<u8>, i64> = q
+        let values: Vec<crate::row::Val<'_>> = rows
+            .iter()
+            .flat_map(|(r, home, sealed)| {
+                $crate::residents::resident_values(r, *home, sealed, $now_us)
+            })
+            .collect();
+        let q = sqlx::query_as::<_, (i64, Vec<u8>)>(trusted(&sql));
+        let inserted: std::collections::HashMap<Vec<u8>, i64> = crate::row::bind_vals!(q, &values)
             .fetch_all(&mut *$tx)
             .await?
             .into_iter()
@@ -233,20 +264,47 @@ macro_rules! insert_many {
 
 pub(crate) use insert_many;
 
+/// A resident's update (see [`update_values`]): only while at version `$11`, when given.
+pub(crate) const UPDATE_RESIDENT: &str =
+    "UPDATE residents SET id_number = $1, name = $2, sex = $3, birth_date = $4, phone = $5,
+    address = $6, household = $7, updated_at_us = $8, id_number_hash = $10
+    WHERE id = $9 AND merged_into_id IS NULL AND ($11 IS NULL OR version = $11)";
+
+/// The values of [`UPDATE_RESIDENT`], `$1` to `$11`.
+pub(crate) fn update_values<'a>(
+    id: i64,
+    r: &'a ValidResident,
+    sealed: &'a SealedNumbers,
+    now_us: i64,
+    expected: Option<i64>,
+) -> [crate::row::Val<'a>; 11] {
+    use crate::row::Val;
+    let [a, b, c, d, e, f, g] = person_values(r, sealed);
+    [
+        a,
+        b,
+        c,
+        d,
+        e,
+        f,
+        g,
+        Val::int(now_us),
+        Val::int(id),
+        Val::Blob(&sealed.id_hash),
+        Val::Int(expected),
+    ]
+}
+
 /// Updates a resident in the transaction `$tx` (only while at `$expected`, an
 /// `Option<i64>` version, when given); evaluates to the rows changed (0 or 1).
 macro_rules! update_resident_in {
     ($tx:ident, $id:expr, $r:expr, $sealed:expr, $now_us:expr, $expected:expr) => {{
         let (r, sealed): (&ValidResident, &$crate::residents::SealedNumbers) = ($r, $sealed);
-        sqlx::query(
-            "UPDATE residents SET id_number = $1, name = $2, sex = $3, birth_date = $4, phone = $5, address = $6,
-             household = $7, updated_at_us = $8, id_number_hash = $10
-             WHERE id = $9 AND merged_into_id IS NULL AND ($11 IS NULL OR version = $11)",
-        )
-        .bind(&sealed.id_number).bind(&r.name).bind(r.sex.code()).bind(r.birth_date)
-        .bind(&sealed.phone).bind(&r.address).bind(&r.household).bind($now_us).bind($id)
-        .bind(&sealed.id_hash[..]).bind($expected)
-        .execute(&mut *$tx).await?.rows_affected()
+        let values = $crate::residents::update_values($id, r, sealed, $now_us, $expected);
+        crate::row::bind_vals!(sqlx::query($crate::residents::UPDATE_RESIDENT), &values)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected()
     }};
 }
 pub(crate) use update_resident_in;
@@ -329,6 +387,25 @@ fn registered_each(
     ))
 }
 
+/// [`insert_many!`] in a transaction of the SQLite hot path ([`crate::direct`]).
+pub(crate) fn insert_many_direct(
+    tx: &rusqlite::Transaction<'_>,
+    rows: &[(&ValidResident, i64, &SealedNumbers)],
+    now_us: i64,
+) -> Result<std::collections::HashMap<Vec<u8>, i64>> {
+    let values: Vec<crate::row::Val<'_>> = rows
+        .iter()
+        .flat_map(|(r, home, s)| resident_values(r, *home, s, now_us))
+        .collect();
+    let mut insert = tx.prepare_cached(&insert_many_sql(false, rows.len()))?;
+    let mut returned = insert.query(rusqlite::params_from_iter(values))?;
+    let mut inserted = std::collections::HashMap::with_capacity(rows.len());
+    while let Some(row) = returned.next()? {
+        inserted.insert(row.get::<_, Vec<u8>>(1)?, row.get::<_, i64>(0)?);
+    }
+    Ok(inserted)
+}
+
 /// [`Store::insert_residents_each`]'s transaction on the SQLite hot path: the same
 /// statements as through sqlx, on the calling thread.
 fn insert_each_direct(
@@ -338,7 +415,6 @@ fn insert_each_direct(
     now_us: i64,
     moved: i64,
 ) -> Result<(Vec<Result<i64>>, Districts)> {
-    use crate::direct::bind::{blob, day, int, opt_text, text};
     let mut districts = Districts::new();
     {
         let mut lookup =
@@ -352,28 +428,8 @@ fn insert_each_direct(
     let (mut ids, rows) = plan_each(batch, sealed, &districts);
     let mut staged = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(RESIDENTS_PER_INSERT) {
-        let mut values = Vec::with_capacity(chunk.len() * 11);
-        for (_, (r, home, s)) in chunk {
-            values.extend([
-                text(&s.id_number),
-                text(&r.name),
-                text(r.sex.code()),
-                day(r.birth_date),
-                opt_text(s.phone.as_deref()),
-                opt_text(r.address.as_deref()),
-                opt_text(r.household.as_deref()),
-                int(*home),
-                blob(&s.id_hash),
-                int(now_us),
-                int(now_us),
-            ]);
-        }
-        let mut insert = tx.prepare_cached(&insert_many_sql(false, chunk.len()))?;
-        let mut returned = insert.query(rusqlite::params_from_iter(values))?;
-        let mut inserted = std::collections::HashMap::with_capacity(chunk.len());
-        while let Some(row) = returned.next()? {
-            inserted.insert(row.get::<_, Vec<u8>>(1)?, row.get::<_, i64>(0)?);
-        }
+        let planned: Vec<_> = chunk.iter().map(|(_, row)| *row).collect();
+        let inserted = insert_many_direct(tx, &planned, now_us)?;
         settle_each(chunk, &inserted, batch, &mut ids, &mut staged);
     }
     crate::coverage_counts::add_coverage_direct(tx, &registered_each(batch, &ids, &districts))?;

@@ -91,6 +91,88 @@ macro_rules! bind_all {
 }
 pub(crate) use bind_all;
 
+/// A value to write, typed as the column takes it, for statements that both lanes run
+/// (sqlx's, through [`bind_vals!`], and the SQLite hot path's, as a `rusqlite::ToSql`):
+/// a row's values are listed once, in its columns' order, and bound by either.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Val<'a> {
+    Int(Option<i64>),
+    Text(Option<std::borrow::Cow<'a, str>>),
+    /// Stored by sqlx on SQLite as `YYYY-MM-DD` text.
+    Day(Option<Date>),
+    /// Stored by sqlx on SQLite as 0 or 1.
+    Bool(Option<bool>),
+    Blob(&'a [u8]),
+}
+
+impl<'a> Val<'a> {
+    pub(crate) fn int(v: impl Into<i64>) -> Val<'a> {
+        Val::Int(Some(v.into()))
+    }
+    pub(crate) fn opt_int<T: Into<i64>>(v: Option<T>) -> Val<'a> {
+        Val::Int(v.map(Into::into))
+    }
+    pub(crate) fn text(v: &'a str) -> Val<'a> {
+        Val::Text(Some(std::borrow::Cow::Borrowed(v)))
+    }
+    pub(crate) fn opt_text(v: Option<&'a str>) -> Val<'a> {
+        Val::Text(v.map(std::borrow::Cow::Borrowed))
+    }
+    pub(crate) fn owned(v: String) -> Val<'a> {
+        Val::Text(Some(std::borrow::Cow::Owned(v)))
+    }
+    pub(crate) fn opt_owned(v: Option<String>) -> Val<'a> {
+        Val::Text(v.map(std::borrow::Cow::Owned))
+    }
+    pub(crate) fn day(v: Date) -> Val<'a> {
+        Val::Day(Some(v))
+    }
+    pub(crate) fn opt_day(v: Option<Date>) -> Val<'a> {
+        Val::Day(v)
+    }
+    pub(crate) fn bool(v: bool) -> Val<'a> {
+        Val::Bool(Some(v))
+    }
+    pub(crate) fn opt_bool(v: Option<bool>) -> Val<'a> {
+        Val::Bool(v)
+    }
+}
+
+impl rusqlite::ToSql for Val<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use crate::direct::bind;
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        const NULL: ToSqlOutput<'static> = ToSqlOutput::Borrowed(ValueRef::Null);
+        Ok(match self {
+            Val::Int(v) => bind::opt_int(*v),
+            Val::Text(v) => bind::opt_text(v.as_deref()),
+            Val::Day(Some(v)) => bind::day(*v),
+            Val::Bool(Some(v)) => bind::int(i64::from(*v)),
+            Val::Day(None) | Val::Bool(None) => NULL,
+            Val::Blob(v) => bind::blob(v),
+        })
+    }
+}
+
+/// Binds `$vals` (an iterator of `&Val`, which must outlive the query) in order onto
+/// the sqlx query `$query` of either engine; evaluates to the query.
+macro_rules! bind_vals {
+    ($query:expr, $vals:expr) => {{
+        let mut q = $query;
+        for v in $vals {
+            q = match v {
+                $crate::row::Val::Int(v) => q.bind(*v),
+                $crate::row::Val::Text(v) => q.bind(v.as_deref()),
+                $crate::row::Val::Day(v) => q.bind(*v),
+                $crate::row::Val::Bool(v) => q.bind(*v),
+                $crate::row::Val::Blob(v) => q.bind(*v),
+            };
+        }
+        q
+    }};
+}
+pub(crate) use bind_vals;
+
 /// How an engine's SQL names the values bound to a statement built at run time.
 pub(crate) trait Numbering: sqlx::Database {
     /// `$1, $2, …` (PostgreSQL), or `?` in the order bound (SQLite: sqlx finds each

@@ -10,6 +10,7 @@ use gongti_core::chronic::Bp;
 use time::Date;
 
 use super::{NewFollowup, StoredRisk};
+use crate::row::Val;
 
 /// The statement that writes the summary of their follow-ups on the enrolments `ids`
 /// (`$1`: the time of the change).
@@ -63,6 +64,21 @@ impl EnrolmentVisits {
             summary: self.summary.with(id, n),
             marks: self.marks.then(EnrolmentMarks::of(n)),
         }
+    }
+
+    /// The values of [`VISITS_COLUMNS`], in order.
+    pub(crate) fn values<'a>(&self) -> [Val<'a>; VISITS_VALUES] {
+        let (s, m) = (&self.summary, &self.marks);
+        [
+            Val::opt_int(m.highest_bp.map(|b| b.sbp_mmhg)),
+            Val::opt_int(m.highest_bp.map(|b| b.dbp_mmhg)),
+            Val::Int(m.bmi_centi),
+            Val::Int(m.waist_cm),
+            Val::opt_day(s.last_followup_on),
+            Val::opt_day(s.last_face_to_face_on),
+            Val::Int(s.last_classified.map(|(_, _, c)| c)),
+            Val::opt_day(s.latest.map(|(_, _, due)| due)),
+        ]
     }
 
     /// The risk an enrolment inserted with these visits holds: its follow-ups' latest,
@@ -144,6 +160,19 @@ impl EnrolmentMarks {
             waist_cm: d.waist_cm.map(i64::from),
             risk: n.risk.clone(),
         }
+    }
+
+    /// The values of an enrolment's marks as [`mark_sql`] takes them, `id` first.
+    pub(crate) fn values<'a>(&'a self, id: i64) -> [Val<'a>; 7] {
+        [
+            Val::int(id),
+            Val::opt_int(self.highest_bp.map(|b| b.sbp_mmhg)),
+            Val::opt_int(self.highest_bp.map(|b| b.dbp_mmhg)),
+            Val::Int(self.bmi_centi),
+            Val::Int(self.waist_cm),
+            Val::opt_text(self.risk.as_ref().map(|r| r.level.code())),
+            Val::opt_owned(self.risk.as_ref().map(|r| r.factors.join(","))),
+        ]
     }
 
     /// These marks after a later follow-up's: its values where it has them.

@@ -11,7 +11,7 @@ use crate::support::{Reply, TestApp, id_number_born};
 const ID_SYSTEM: &str = "urn:oid:2.16.156.10011.1.3";
 const ICD10: &str = "http://hl7.org/fhir/sid/icd-10";
 
-async fn post_bundle(t: &TestApp, token: &str, bundle: &Value) -> Reply {
+pub(crate) async fn post_bundle(t: &TestApp, token: &str, bundle: &Value) -> Reply {
     t.send(
         Request::post("/fhir")
             .header("authorization", format!("Bearer {token}"))
@@ -22,11 +22,11 @@ async fn post_bundle(t: &TestApp, token: &str, bundle: &Value) -> Reply {
     .await
 }
 
-fn patient(id_number: &str, name: &str) -> Value {
+pub(crate) fn patient(id_number: &str, name: &str) -> Value {
     json!({"resourceType": "Patient", "identifier": [{"system": ID_SYSTEM, "value": id_number}], "name": [{"text": name}]})
 }
 
-fn condition(subject: &str, icd10: &str, onset: &str, recorded: Option<&str>) -> Value {
+pub(crate) fn condition(subject: &str, icd10: &str, onset: &str, recorded: Option<&str>) -> Value {
     let mut c = json!({
         "resourceType": "Condition",
         "subject": {"reference": subject},
@@ -39,7 +39,7 @@ fn condition(subject: &str, icd10: &str, onset: &str, recorded: Option<&str>) ->
     c
 }
 
-fn entry(full_url: &str, resource: Value, method: &str, url: &str) -> Value {
+pub(crate) fn entry(full_url: &str, resource: Value, method: &str, url: &str) -> Value {
     json!({"fullUrl": full_url, "resource": resource, "request": {"method": method, "url": url}})
 }
 
@@ -337,7 +337,7 @@ async fn a_condition_posted_alone_enrols_a_stored_resident() {
     assert_eq!(fresh, stored);
 }
 
-fn encounter(full_url: &str, patient: &str, episode: &str, day: &str) -> Value {
+pub(crate) fn encounter(full_url: &str, patient: &str, episode: &str, day: &str) -> Value {
     entry(
         full_url,
         json!({
@@ -352,7 +352,14 @@ fn encounter(full_url: &str, patient: &str, episode: &str, day: &str) -> Value {
     )
 }
 
-fn bp(full_url: &str, patient: &str, encounter: &str, day: &str, sbp: i64, dbp: i64) -> Value {
+pub(crate) fn bp(
+    full_url: &str,
+    patient: &str,
+    encounter: &str,
+    day: &str,
+    sbp: i64,
+    dbp: i64,
+) -> Value {
     let q = |v: i64| json!({"value": v, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"});
     entry(
         full_url,

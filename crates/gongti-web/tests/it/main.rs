@@ -32,6 +32,7 @@ mod exam_reports_out;
 mod exam_worklist;
 mod fhir;
 mod fhir_export;
+mod fhir_import_lanes;
 mod fhir_pharmacy;
 mod fhir_transactions;
 mod fhir_versions;

@@ -1,0 +1,205 @@
+//! An import's transaction on SQLite's hot path ([`crate::direct::DirectWrites`]): the
+//! statements of [`Store::write_import`](super) run one after another on one thread,
+//! through rusqlite on the read-write connection of the write turn, instead of each
+//! being handed to sqlx's worker thread and its answer waited for (BENCHMARKS.md,
+//! *Importing history*). The same plan gives the same rows through either lane
+//! (tested in `gongti-web`'s `fhir_transactions`, and below).
+//!
+//! Laboratory results and home readings are not written here: a plan with them takes
+//! sqlx's lane ([`takes_direct_lane`]).
+
+use gongti_core::chronic::Params;
+use rusqlite::Transaction;
+
+use super::{
+    ImportPlan, Imported, RESIDENTS_PER_INSERT, SET_RISK, closing, coverage_changed,
+    enrolled_existing, enrolment_rows, fold_visits, followups_kept, not_updated,
+    planned_enrolments, planned_followups, stored_enrolments,
+};
+use crate::chronic::{
+    CLOSE_TASKS, ENROLMENTS_PER_INSERT, EnrolmentVisits, FOLLOWUPS_PER_INSERT,
+    LOCK_ACTIVE_ENROLMENT, NewFollowup, OPEN_URGENT_TASK,
+};
+use crate::direct::execute_numbered;
+use crate::residents::{
+    ID_NUMBER_INDEX, SealedNumbers, UPDATE_RESIDENT, insert_many_direct, registered, update_values,
+};
+use crate::row::{Val, cached_chunks};
+use crate::{Result, StoreError};
+
+/// Whether `plan` can be written on the hot path (see the module's text).
+pub(super) fn takes_direct_lane(plan: &ImportPlan) -> bool {
+    plan.lab_results.is_empty() && plan.readings.is_empty()
+}
+
+/// Runs `sql` once with `values` bound in order (`?` placeholders), from the
+/// connection's statement cache.
+fn execute(tx: &Transaction<'_>, sql: &str, values: Vec<Val<'_>>) -> Result<()> {
+    tx.prepare_cached(sql)?
+        .execute(rusqlite::params_from_iter(values))?;
+    Ok(())
+}
+
+/// `n` new ids of `table`: those after its largest (the transaction holds the
+/// database's write lock), as `reserve_ids!` reserves them on SQLite.
+fn reserve_ids(tx: &Transaction<'_>, table: &'static str, n: usize) -> Result<Vec<i64>> {
+    let sql = format!("SELECT COALESCE(MAX(id), 0) FROM {table}");
+    let last: i64 = tx.prepare_cached(&sql)?.query_row([], |row| row.get(0))?;
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    Ok((1..=n).map(|k| last + k).collect())
+}
+
+/// [`Store::import`](crate::Store::import)'s transaction on the hot path: `plan` (one
+/// that [`takes_direct_lane`]) with its numbers sealed (`sealed` the registrations',
+/// `updates` the updates'), in `tx`, which the caller commits.
+pub(super) fn write_import(
+    tx: &Transaction<'_>,
+    plan: &ImportPlan,
+    params: &Params,
+    sealed: &[SealedNumbers],
+    updates: &[SealedNumbers],
+    ruleset_version: &'static str,
+    now_us: i64,
+) -> Result<Imported> {
+    debug_assert!(takes_direct_lane(plan));
+    let enrolled = enrolled_existing(plan);
+    let before = crate::coverage_counts::coverage_facts_direct(tx, &enrolled)?;
+    let mut staged = Vec::new();
+    let mut kept: Vec<crate::IndicatorUpdate> = Vec::new();
+    // Residents, a chunk a statement; a taken ID number is missing from its answer.
+    let rows: Vec<(&gongti_core::resident::ValidResident, i64, &SealedNumbers)> = plan
+        .registrations
+        .iter()
+        .zip(sealed)
+        .map(|(r, s)| (&r.resident, r.home_institution_id, s))
+        .collect();
+    let mut residents = Vec::with_capacity(rows.len());
+    for chunk in cached_chunks(&rows, RESIDENTS_PER_INSERT) {
+        let inserted = insert_many_direct(tx, chunk, now_us)?;
+        for (_, _, s) in chunk {
+            let id = inserted
+                .get(&s.id_hash[..])
+                .ok_or_else(|| StoreError::Duplicate(ID_NUMBER_INDEX.into()))?;
+            residents.push(*id);
+        }
+    }
+    for (r, id) in plan.registrations.iter().zip(&residents) {
+        staged.extend(registered(std::slice::from_ref(&r.audit), *id));
+    }
+    for (u, s) in plan.updates.iter().zip(updates) {
+        let values = update_values(u.id, &u.resident, s, now_us, u.expected_version);
+        if execute_numbered(tx, UPDATE_RESIDENT, &values)? == 0 {
+            return Err(not_updated(u));
+        }
+        staged.push(u.audit.clone());
+    }
+    let enrolments = reserve_ids(tx, "chronic_enrolments", plan.enrolments.len())?;
+    let mut new_enrolments =
+        planned_enrolments(plan, &residents, &enrolments, &mut kept, &mut staged)?;
+    for id in stored_enrolments(plan) {
+        if execute_numbered(tx, LOCK_ACTIVE_ENROLMENT, &[Val::int(id), Val::int(now_us)])? == 0 {
+            return Err(StoreError::Changed("enrolment"));
+        }
+    }
+    let followups = reserve_ids(tx, "followups", plan.followups.len())?;
+    let written = planned_followups(
+        plan,
+        &residents,
+        &enrolments,
+        &followups,
+        ruleset_version,
+        now_us,
+    )?;
+    let (fresh_visits, stored_visits) = fold_visits(&written, &enrolments, &mut new_enrolments);
+    let none = EnrolmentVisits::default();
+    let rows = enrolment_rows(&new_enrolments, &fresh_visits, &none);
+    for chunk in cached_chunks(&rows, ENROLMENTS_PER_INSERT) {
+        let sql = crate::chronic::insert_enrolments_sql(false, chunk.len());
+        execute(
+            tx,
+            &sql,
+            crate::chronic::enrolment_rows_values(chunk, now_us),
+        )?;
+    }
+    let counts = crate::chronic::summed_enrolment_counts(
+        rows.iter()
+            .flat_map(|(_, n, _)| crate::chronic::enrolment_count_rows(n)),
+    );
+    for chunk in cached_chunks(&counts, crate::maintained::ROWS_PER_INSERT) {
+        let sql = crate::chronic::enrolment_counts_sql(false, chunk.len());
+        execute(tx, &sql, crate::chronic::enrolment_count_values(chunk))?;
+    }
+    let rows: Vec<(i64, &NewFollowup<'_>)> = written.iter().map(|(id, n)| (*id, n)).collect();
+    for chunk in cached_chunks(&rows, FOLLOWUPS_PER_INSERT) {
+        let sql = crate::chronic::insert_followups_sql(false, chunk.len());
+        execute(tx, &sql, crate::chronic::followup_rows_values(chunk))?;
+    }
+    let drugs = crate::chronic::followup_drugs(&rows);
+    for chunk in cached_chunks(&drugs, crate::maintained::ROWS_PER_INSERT) {
+        let sql = crate::chronic::drugs_sql(false, chunk.len());
+        execute(tx, &sql, crate::chronic::drug_values(chunk))?;
+    }
+    for ((id, n), close) in written.iter().zip(closing(plan, &written)) {
+        if close {
+            let values = [
+                Val::int(*id),
+                Val::int(n.now_us),
+                Val::int(n.enrolment_id),
+                Val::day(n.followup.visit_on),
+            ];
+            execute_numbered(tx, CLOSE_TASKS, &values)?;
+        }
+        if let Some(due_on) = n.urgent_task_due_on {
+            let values = [
+                Val::int(n.resident_id),
+                Val::int(n.enrolment_id),
+                Val::int(n.institution_id),
+                Val::day(due_on),
+                Val::int(*id),
+                Val::int(n.now_us),
+            ];
+            execute_numbered(tx, OPEN_URGENT_TASK, &values)?;
+        }
+    }
+    followups_kept(plan, &written, params, &mut kept, &mut staged);
+    if !stored_visits.is_empty() {
+        let touched: Vec<i64> = stored_visits.keys().copied().collect();
+        let sql = crate::chronic::visits::summarise_sql(&touched);
+        execute_numbered(tx, &sql, &[Val::int(now_us)])?;
+        let marks: Vec<(i64, &crate::chronic::EnrolmentMarks)> = stored_visits
+            .iter()
+            .map(|(id, v)| (*id, &v.marks))
+            .collect();
+        for chunk in cached_chunks(&marks, crate::maintained::ROWS_PER_INSERT) {
+            let sql = crate::chronic::visits::mark_sql(false, chunk.len());
+            let values = chunk.iter().flat_map(|(id, m)| m.values(*id)).collect();
+            execute(tx, &sql, values)?;
+        }
+    }
+    for r in &plan.risks {
+        let values = [
+            Val::text(r.risk.level.code()),
+            Val::owned(r.risk.factors.join(",")),
+            Val::int(now_us),
+            Val::int(r.enrolment_id),
+        ];
+        execute_numbered(tx, SET_RISK, &values)?;
+        staged.push(r.audit.clone());
+    }
+    crate::maintained::apply_indicator_updates_direct(tx, &kept, params, &enrolments)?;
+    let (homes, restated) = coverage_changed(plan, &residents, &enrolled);
+    crate::coverage_counts::count_registered_direct(tx, &homes)?;
+    let after = crate::coverage_counts::coverage_facts_direct(tx, &restated)?;
+    crate::coverage_counts::add_coverage_direct(
+        tx,
+        &crate::coverage_counts::difference(&before, &after),
+    )?;
+    crate::outbox::stage_direct(tx, &staged)?;
+    Ok(Imported {
+        residents,
+        enrolments,
+        followups,
+        lab_results: Vec::new(),
+        readings: Vec::new(),
+    })
+}
