@@ -284,13 +284,39 @@ pub(crate) fn execute_numbered(
     values: &[crate::row::Val<'_>],
 ) -> Result<usize> {
     let mut statement = tx.prepare_cached(sql)?;
+    bind_numbered(&mut statement, values)?;
+    Ok(statement.raw_execute()?)
+}
+
+/// The first row of a statement with numbered values (see [`execute_numbered`]),
+/// mapped; [`StoreError::NotFound`] when there is none.
+pub(crate) fn first_numbered<T>(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    values: &[crate::row::Val<'_>],
+    map: impl FnOnce(&ByPlace<'_, '_>) -> Result<T>,
+) -> Result<T> {
+    let mut statement = tx.prepare_cached(sql)?;
+    bind_numbered(&mut statement, values)?;
+    let mut rows = statement.raw_query();
+    match rows.next()? {
+        Some(row) => map(&ByPlace::of_row(row)),
+        None => Err(StoreError::NotFound),
+    }
+}
+
+/// Binds `values[k]` as `$(k+1)` (see [`execute_numbered`]).
+pub(crate) fn bind_numbered(
+    statement: &mut rusqlite::Statement<'_>,
+    values: &[crate::row::Val<'_>],
+) -> Result<()> {
     for (k, value) in values.iter().enumerate() {
         let index = statement
             .parameter_index(&format!("${}", k + 1))?
             .ok_or_else(|| StoreError::Corrupt(format!("no ${} in a statement", k + 1)))?;
         statement.raw_bind_parameter(index, value)?;
     }
-    Ok(statement.raw_execute()?)
+    Ok(())
 }
 
 /// Every row of `sql` with named `$n` parameters on `conn`, mapped, on this thread.

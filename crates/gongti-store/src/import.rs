@@ -162,8 +162,8 @@ impl Store {
     /// active, [`StoreError::Changed`] for an update whose record moved on,
     /// [`StoreError::NotFound`]), nothing. The personal numbers are sealed where it is
     /// called. On SQLite the transaction runs on the hot path's own connection in the
-    /// write turn ([`direct`]), or, for a plan with laboratory results or home
-    /// readings, through sqlx on SQLite's writer thread ([`crate::writer_thread`]).
+    /// write turn ([`direct`]); elsewhere (PostgreSQL, a store
+    /// [`Store::without_direct_writes`]) through sqlx, where it is called.
     pub async fn import(
         &self,
         plan: ImportPlan,
@@ -185,9 +185,7 @@ impl Store {
             .iter()
             .map(|u| seal_numbers(&self.keys, &u.resident.id_number, u.resident.phone.as_ref()))
             .collect();
-        if direct::takes_direct_lane(&plan)
-            && let Some((turn, lane)) = self.direct_write_turn().await?
-        {
+        if let Some((turn, lane)) = self.direct_write_turn().await? {
             return lane
                 .transaction_while_wanted(turn, move |tx| {
                     direct::write_import(
@@ -202,13 +200,8 @@ impl Store {
                 })
                 .await;
         }
-        let store = self.clone();
-        self.on_writer_thread("an import", async move {
-            store
-                .write_import(&plan, &params, &sealed, &updates, ruleset_version, now_us)
-                .await
-        })
-        .await
+        self.write_import(&plan, &params, &sealed, &updates, ruleset_version, now_us)
+            .await
     }
 
     /// [`Store::import`]'s transaction through sqlx, its numbers sealed (`sealed` the
@@ -294,12 +287,7 @@ impl Store {
                     tx, resident_id, &l.result, l.institution_id, l.entered_by_user_id, now_us
                 ) {
                     Some(id) => {
-                        let scopes = with_planned(plan, &enrolments, l.patient, &l.enrolments);
-                        kept.extend(crate::lab::lab_updates(id, &l.result, &scopes)?);
-                        let mut audit = l.audit.clone();
-                        audit.patient_id = Some(resident_id);
-                        audit.resource_id = Some(id.to_string());
-                        staged.push(audit);
+                        lab_written(plan, &enrolments, l, (resident_id, id), &mut kept, &mut staged)?;
                         lab_results.push((id, true));
                     }
                     None => {
@@ -339,37 +327,16 @@ impl Store {
                 let by = chunk[0].uploaded_by_user_id;
                 let outcomes = crate::readings::insert_readings_in!(tx, rows, crate::Uploader::User(by), now_us);
                 for ((r, row), o) in chunk.iter().zip(rows).zip(outcomes) {
-                    match o.id {
-                        Some(id) => {
-                            let scopes = with_planned(plan, &enrolments, r.patient, &r.enrolments);
-                            kept.extend(scopes.into_iter().map(|e| crate::IndicatorUpdate {
-                                enrolment_id: e.enrolment_id,
-                                disease: e.disease,
-                                enrolled_on: e.enrolled_on,
-                                ended_on: e.ended_on,
-                                scopes: e.scopes,
-                                event: crate::IndicatorEvent::Readings(vec![r.taken_on]),
-                            }));
-                            let mut audit = r.audit.clone();
-                            audit.patient_id = Some(row.resident_id);
-                            audit.resource_id = Some(id.to_string());
-                            audit.detail = Some(format!("1 sent, 1 new, {} alerts", usize::from(o.alert_id.is_some())));
-                            staged.push(audit);
-                            readings.push((id, true));
-                        }
+                    let id = match o.id {
+                        Some(id) => id,
                         None => {
-                            // A repeat: the stored reading is the answer, and the
-                            // upload is on the trail as the single upload puts it.
                             let (id,): (i64,) = sqlx::query_as(crate::readings::EXISTING_READING)
                                 .bind(row.resident_id).bind(&r.reading.client_reading_id)
                                 .fetch_one(&mut *tx).await?;
-                            let mut audit = r.audit.clone();
-                            audit.patient_id = Some(row.resident_id);
-                            audit.detail = Some("1 sent, 0 new, 0 alerts".into());
-                            staged.push(audit);
-                            readings.push((id, false));
+                            id
                         }
-                    }
+                    };
+                    readings.push(reading_written(plan, &enrolments, r, &o, id, &mut kept, &mut staged));
                 }
             }
             crate::maintained::apply_indicator_updates!(tx, kept, params, fresh: &enrolments);
@@ -381,6 +348,63 @@ impl Store {
             Ok(Imported { residents, enrolments, followups, lab_results, readings })
         })
     }
+}
+
+/// A laboratory result this import stored (`ids`: its resident's and its own): its
+/// kept figures (to `kept`) and audit record (to `staged`).
+fn lab_written(
+    plan: &ImportPlan,
+    enrolments: &[i64],
+    l: &ImportLab,
+    (resident_id, id): (i64, i64),
+    kept: &mut Vec<crate::IndicatorUpdate>,
+    staged: &mut Vec<AuditEntry>,
+) -> Result<()> {
+    let scopes = with_planned(plan, enrolments, l.patient, &l.enrolments);
+    kept.extend(crate::lab::lab_updates(id, &l.result, &scopes)?);
+    let mut audit = l.audit.clone();
+    audit.patient_id = Some(resident_id);
+    audit.resource_id = Some(id.to_string());
+    staged.push(audit);
+    Ok(())
+}
+
+/// A home reading after its insert (`o`; `id` the stored one, this import's or, for a
+/// repeat, the one stored before): a new one is contact in every programme of its
+/// resident (to `kept`); either is on the trail as the single upload puts it (to
+/// `staged`). Answers its id and whether this import created it.
+fn reading_written(
+    plan: &ImportPlan,
+    enrolments: &[i64],
+    r: &ImportReading,
+    o: &crate::ReadingOutcome,
+    id: i64,
+    kept: &mut Vec<crate::IndicatorUpdate>,
+    staged: &mut Vec<AuditEntry>,
+) -> (i64, bool) {
+    let mut audit = r.audit.clone();
+    audit.patient_id = Some(o.resident_id);
+    if o.id.is_none() {
+        audit.detail = Some("1 sent, 0 new, 0 alerts".into());
+        staged.push(audit);
+        return (id, false);
+    }
+    let scopes = with_planned(plan, enrolments, r.patient, &r.enrolments);
+    kept.extend(scopes.into_iter().map(|e| crate::IndicatorUpdate {
+        enrolment_id: e.enrolment_id,
+        disease: e.disease,
+        enrolled_on: e.enrolled_on,
+        ended_on: e.ended_on,
+        scopes: e.scopes,
+        event: crate::IndicatorEvent::Readings(vec![r.taken_on]),
+    }));
+    audit.resource_id = Some(id.to_string());
+    audit.detail = Some(format!(
+        "1 sent, 1 new, {} alerts",
+        usize::from(o.alert_id.is_some())
+    ));
+    staged.push(audit);
+    (id, true)
 }
 
 /// A stored enrolment's risk recomputed by an import (`$1` level, `$2` factors, `$3`

@@ -14,7 +14,7 @@ use time::Date;
 
 use crate::maintained::{IndicatorEvent, IndicatorUpdate};
 use crate::outbox::stage_audit;
-use crate::row::{RowExt, id_list, trusted};
+use crate::row::{RowExt, Val, id_list, trusted};
 use crate::versions::Version;
 use crate::{Result, Store, StoreError, on_read, on_write};
 
@@ -172,25 +172,81 @@ pub(crate) fn lab_updates(
 pub(crate) const EXISTING: &str =
     "SELECT id FROM lab_results WHERE resident_id = $1 AND source_system = $2 AND source_id = $3";
 
+/// A result's insert, skipping one whose sender's id the resident already has (see
+/// [`lab_values`]).
+pub(crate) const INSERT_RESULT: &str = "INSERT INTO lab_results (resident_id, source_id, test, loinc, value_centi, reported,
+        collected_on, collected_at_us, institution_id, entered_by_user_id, created_at_us, source_system,
+        value_text, unit, display)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+    ON CONFLICT (resident_id, source_system, source_id) DO NOTHING RETURNING id";
+
+/// The values of [`INSERT_RESULT`].
+pub(crate) fn lab_values(
+    resident_id: i64,
+    r: &gongti_core::lab::ValidLabResult,
+    institution_id: i64,
+    user_id: i64,
+    now_us: i64,
+) -> [Val<'_>; 15] {
+    [
+        Val::int(resident_id),
+        Val::text(&r.source_id),
+        Val::text(r.test.code()),
+        Val::text(&r.loinc),
+        Val::int(r.value_centi),
+        Val::text(&r.reported),
+        Val::day(r.collected_on),
+        Val::Int(r.collected_at_us),
+        Val::int(institution_id),
+        Val::int(user_id),
+        Val::int(now_us),
+        Val::text(&r.source_system),
+        Val::owned(gongti_core::exam::items::centi_text(i64::from(
+            r.value_centi,
+        ))),
+        Val::text(r.test.unit()),
+        Val::text(r.test.label_zh()),
+    ]
+}
+
+/// [`insert_lab_result_in!`] followed, for a repeat, by the stored result's id, in a
+/// transaction of the SQLite hot path ([`crate::direct`]): the id and whether it is new.
+pub(crate) fn insert_lab_result_direct(
+    tx: &rusqlite::Transaction<'_>,
+    resident_id: i64,
+    r: &gongti_core::lab::ValidLabResult,
+    institution_id: i64,
+    user_id: i64,
+    now_us: i64,
+) -> Result<(i64, bool)> {
+    use crate::direct::first_numbered;
+    let values = lab_values(resident_id, r, institution_id, user_id, now_us);
+    match first_numbered(tx, INSERT_RESULT, &values, |row| row.i64("id")) {
+        Ok(id) => Ok((id, true)),
+        Err(StoreError::NotFound) => {
+            let key = [
+                Val::int(resident_id),
+                Val::text(&r.source_system),
+                Val::text(&r.source_id),
+            ];
+            Ok((
+                first_numbered(tx, EXISTING, &key, |row| row.i64("id"))?,
+                false,
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Inserts one result in the open transaction `$tx`; evaluates to `Some(id)` when new,
 /// `None` when the resident already has a result with the sender's id.
 macro_rules! insert_lab_result_in {
     ($tx:ident, $resident_id:expr, $r:expr, $institution_id:expr, $user_id:expr, $now_us:expr) => {{
-        let r: &gongti_core::lab::ValidLabResult = $r;
-        let row: Option<(i64,)> = sqlx::query_as(
-            "INSERT INTO lab_results (resident_id, source_id, test, loinc, value_centi, reported, collected_on,
-                 collected_at_us, institution_id, entered_by_user_id, created_at_us, source_system,
-                 value_text, unit, display)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-             ON CONFLICT (resident_id, source_system, source_id) DO NOTHING RETURNING id",
-        )
-        .bind($resident_id).bind(&r.source_id).bind(r.test.code()).bind(&r.loinc)
-        .bind(i64::from(r.value_centi)).bind(&r.reported).bind(r.collected_on)
-        .bind(r.collected_at_us).bind($institution_id).bind($user_id).bind($now_us)
-        .bind(&r.source_system)
-        .bind(gongti_core::exam::items::centi_text(i64::from(r.value_centi)))
-        .bind(r.test.unit()).bind(r.test.label_zh())
-        .fetch_optional(&mut *$tx).await?;
+        let values = $crate::lab::lab_values($resident_id, $r, $institution_id, $user_id, $now_us);
+        let row: Option<(i64,)> =
+            $crate::row::bind_vals!(sqlx::query_as($crate::lab::INSERT_RESULT), &values)
+                .fetch_optional(&mut *$tx)
+                .await?;
         row.map(|(id,)| id)
     }};
 }

@@ -42,7 +42,6 @@ mod scheduling;
 mod screening;
 mod throttle;
 mod versions;
-mod writer_thread;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -235,9 +234,6 @@ enum Engine {
         direct_writes: Option<Arc<direct::DirectWrites>>,
         /// The audit trail's own file (see [`audit_file`]).
         audit: Arc<audit_file::AuditFile>,
-        /// The thread that drives long write transactions (see [`writer_thread`]);
-        /// `None` for a read-only store.
-        writer: Option<Arc<writer_thread::WriterThread>>,
         /// The data directory's owner lock, held as long as any clone of the store
         /// (`None` for a read-only store).
         _owner: Option<Arc<owner::DirLock>>,
@@ -378,7 +374,6 @@ impl Store {
                 direct: Arc::new(direct::DirectReads::new(file.clone())),
                 direct_writes: Some(Arc::new(direct::DirectWrites::new(file))),
                 audit: Arc::new(audit_file::AuditFile::open(data_dir)?),
-                writer: Some(Arc::new(writer_thread::WriterThread::start()?)),
                 _owner: Some(Arc::new(lock)),
             },
             keys: Arc::new(keys),
@@ -397,7 +392,6 @@ impl Store {
                 write,
                 direct,
                 audit,
-                writer,
                 _owner,
                 ..
             } => Store {
@@ -407,7 +401,6 @@ impl Store {
                     direct,
                     direct_writes: None,
                     audit,
-                    writer,
                     _owner,
                 },
                 keys,
@@ -443,7 +436,6 @@ impl Store {
                 direct: Arc::new(direct::DirectReads::new(file)),
                 direct_writes: None,
                 audit: Arc::new(audit_file::AuditFile::open_read_only(data_dir)?),
-                writer: None,
                 _owner: None,
             },
             keys: Arc::new(keys),
@@ -537,23 +529,6 @@ impl Store {
                 ..
             } => Ok(Some((write.acquire().await?, Arc::clone(direct)))),
             _ => Ok(None),
-        }
-    }
-
-    /// Runs `work` — a write transaction and what it answers — on SQLite's writer
-    /// thread (see [`writer_thread`]); on PostgreSQL, which has no single writer, where
-    /// it is called.
-    pub(crate) async fn on_writer_thread<T: Send + 'static>(
-        &self,
-        what: &'static str,
-        work: impl std::future::Future<Output = Result<T>> + Send + 'static,
-    ) -> Result<T> {
-        match &self.engine {
-            Engine::Sqlite {
-                writer: Some(writer),
-                ..
-            } => writer.run(what, work).await,
-            _ => work.await,
         }
     }
 

@@ -150,9 +150,14 @@ pub(crate) fn fold_updates<'a>(
     stored: &HashMap<(i64, StandardPeriod), PeriodFacts>,
     params: &Params,
 ) -> (Vec<FactsRow>, Vec<CountChange<'a>>) {
-    // (enrolment, period) → (facts before, facts now, the update that last touched it)
-    let mut touched: HashMap<(i64, StandardPeriod), (PeriodFacts, PeriodFacts, usize)> =
-        HashMap::with_capacity(updates.len() * 8);
+    // (enrolment, period) → (facts before, facts now, the update that last touched it).
+    // Keys of our own, hashed fast: SipHash's resistance to chosen keys was a third of
+    // the fold (BENCHMARKS.md, *Importing history*).
+    let mut touched: HashMap<
+        (i64, StandardPeriod),
+        (PeriodFacts, PeriodFacts, usize),
+        foldhash::fast::RandomState,
+    > = HashMap::with_capacity_and_hasher(updates.len() * 8, Default::default());
     for (k, u) in updates.iter().enumerate() {
         for p in periods_of(&u.event, params) {
             let entry = touched.entry((u.enrolment_id, p)).or_insert_with(|| {
@@ -167,8 +172,11 @@ pub(crate) fn fold_updates<'a>(
         }
     }
     let mut facts = Vec::with_capacity(touched.len());
-    let mut counts: HashMap<(&str, &'static str, StandardPeriod, &'static str), i64> =
-        HashMap::new();
+    let mut counts: HashMap<
+        (&str, &'static str, StandardPeriod, &'static str),
+        i64,
+        foldhash::fast::RandomState,
+    > = HashMap::default();
     for ((enrolment_id, p), (old, new, k)) in touched {
         if new == old {
             continue;

@@ -7,7 +7,7 @@ use gongti_core::chronic::Bp;
 use gongti_core::chronic::readings::{ReadingValue, ValidReading};
 
 use crate::outbox::stage_audit;
-use crate::row::{RowExt, id_list, trusted};
+use crate::row::{RowExt, Val, id_list, trusted};
 use crate::{Result, Store, StoreError, on_read, on_write};
 
 /// Rows per INSERT statement (two or three bound parameters each, the rest written in).
@@ -198,6 +198,105 @@ pub(crate) fn insert_sql(chunk: &[NewReading<'_>], uploader: Uploader) -> String
     sql
 }
 
+/// The values [`insert_sql`]'s statement binds: the uploader and the time, then each
+/// reading's client id and device.
+pub(crate) fn insert_values<'a>(
+    chunk: &[NewReading<'a>],
+    uploader: Uploader,
+    now_us: i64,
+) -> Vec<Val<'a>> {
+    let mut values = vec![Val::Int(uploader.bound_user()), Val::int(now_us)];
+    for r in chunk {
+        values.push(Val::text(&r.reading.client_reading_id));
+        if let Some(d) = &r.reading.device {
+            values.push(Val::text(d));
+        }
+    }
+    values
+}
+
+/// Each reading's outcome before its insert: none stored yet.
+pub(crate) fn unsettled(readings: &[NewReading<'_>]) -> Vec<ReadingOutcome> {
+    readings
+        .iter()
+        .map(|r| ReadingOutcome {
+            resident_id: r.resident_id,
+            client_reading_id: r.reading.client_reading_id.clone(),
+            id: None,
+            alert_id: None,
+        })
+        .collect()
+}
+
+/// Settles the outcome of a row the insert returned (`id`, its resident and client
+/// id) among a chunk's: the first of equal ids in the batch is the one stored.
+pub(crate) fn settle(outcomes: &mut [ReadingOutcome], id: i64, resident_id: i64, client: &str) {
+    if let Some(o) = outcomes
+        .iter_mut()
+        .find(|o| o.id.is_none() && o.resident_id == resident_id && o.client_reading_id == client)
+    {
+        o.id = Some(id);
+    }
+}
+
+/// An urgent reading's alert (see [`alert_values`]).
+pub(crate) const RAISE_ALERT: &str = "INSERT INTO alerts (resident_id, institution_id, team_id, reading_id, code, status, raised_at_us)
+    VALUES ($1, $2, $3, $4, $5, 'open', $6) RETURNING id";
+
+/// The values of [`RAISE_ALERT`].
+pub(crate) fn alert_values(
+    resident_id: i64,
+    a: &NewAlert,
+    reading_id: i64,
+    now_us: i64,
+) -> [Val<'static>; 6] {
+    [
+        Val::int(resident_id),
+        Val::int(a.institution_id),
+        Val::Int(a.team_id),
+        Val::int(reading_id),
+        Val::text(a.code),
+        Val::int(now_us),
+    ]
+}
+
+/// [`insert_readings_in!`] in a transaction of the SQLite hot path ([`crate::direct`]).
+pub(crate) fn insert_readings_direct(
+    tx: &rusqlite::Transaction<'_>,
+    readings: &[NewReading<'_>],
+    uploader: Uploader,
+    now_us: i64,
+) -> Result<Vec<ReadingOutcome>> {
+    let mut outcomes = unsettled(readings);
+    for (chunk_index, chunk) in readings.chunks(ROWS_PER_STATEMENT).enumerate() {
+        let offset = chunk_index * ROWS_PER_STATEMENT;
+        let mut statement = tx.prepare(&insert_sql(chunk, uploader))?;
+        crate::direct::bind_numbered(&mut statement, &insert_values(chunk, uploader, now_us))?;
+        let mut rows = statement.raw_query();
+        while let Some(row) = rows.next()? {
+            let client: String = row.get(2)?;
+            settle(
+                &mut outcomes[offset..offset + chunk.len()],
+                row.get(0)?,
+                row.get(1)?,
+                &client,
+            );
+        }
+    }
+    for (o, r) in outcomes.iter_mut().zip(readings) {
+        if let (Some(reading_id), Some(a)) = (o.id, &r.alert) {
+            let values = alert_values(r.resident_id, a, reading_id, now_us);
+            o.alert_id = Some(crate::direct::first_numbered(
+                tx,
+                RAISE_ALERT,
+                &values,
+                |row| row.i64("id"),
+            )?);
+        }
+    }
+    Ok(outcomes)
+}
+
 /// Stores `$readings` (`&[NewReading]`) in the open transaction `$tx`, skipping a
 /// reading whose client id the resident already has, and raises the alerts of the new
 /// urgent ones; evaluates to each reading's outcome, in order.
@@ -206,48 +305,35 @@ macro_rules! insert_readings_in {
         let readings: &[$crate::readings::NewReading<'_>] = $readings;
         let uploader: $crate::readings::Uploader = $uploader;
         let now_us: i64 = $now_us;
-        let mut outcomes: Vec<$crate::readings::ReadingOutcome> = readings
-            .iter()
-            .map(|r| $crate::readings::ReadingOutcome {
-                resident_id: r.resident_id,
-                client_reading_id: r.reading.client_reading_id.clone(),
-                id: None,
-                alert_id: None,
-            })
-            .collect();
-        for (chunk_index, chunk) in readings.chunks($crate::readings::ROWS_PER_STATEMENT).enumerate() {
+        let mut outcomes = $crate::readings::unsettled(readings);
+        for (chunk_index, chunk) in readings
+            .chunks($crate::readings::ROWS_PER_STATEMENT)
+            .enumerate()
+        {
             use $crate::row::RowExt as _;
             let sql = $crate::readings::insert_sql(chunk, uploader);
-            let mut q = sqlx::query($crate::row::trusted(&sql)).bind(uploader.bound_user()).bind(now_us);
-            for r in chunk {
-                q = q.bind(&r.reading.client_reading_id);
-                if let Some(d) = &r.reading.device {
-                    q = q.bind(d);
-                }
-            }
-            let inserted = q.fetch_all(&mut *$tx).await?;
+            let values = $crate::readings::insert_values(chunk, uploader, now_us);
+            let inserted =
+                $crate::row::bind_vals!(sqlx::query($crate::row::trusted(&sql)), &values)
+                    .fetch_all(&mut *$tx)
+                    .await?;
             let offset = chunk_index * $crate::readings::ROWS_PER_STATEMENT;
             for row in &inserted {
-                let id = row.i64("id")?;
-                let resident_id = row.i64("resident_id")?;
-                let client = row.text("client_reading_id")?;
-                // The first of equal ids in the batch is the one stored.
-                if let Some(o) = outcomes[offset..offset + chunk.len()]
-                    .iter_mut()
-                    .find(|o| o.id.is_none() && o.resident_id == resident_id && o.client_reading_id == client)
-                {
-                    o.id = Some(id);
-                }
+                $crate::readings::settle(
+                    &mut outcomes[offset..offset + chunk.len()],
+                    row.i64("id")?,
+                    row.i64("resident_id")?,
+                    &row.text("client_reading_id")?,
+                );
             }
         }
         for (o, r) in outcomes.iter_mut().zip(readings) {
             if let (Some(reading_id), Some(a)) = (o.id, &r.alert) {
-                let (alert_id,): (i64,) = sqlx::query_as(
-                    "INSERT INTO alerts (resident_id, institution_id, team_id, reading_id, code, status, raised_at_us)
-                     VALUES ($1, $2, $3, $4, $5, 'open', $6) RETURNING id",
-                )
-                .bind(r.resident_id).bind(a.institution_id).bind(a.team_id).bind(reading_id).bind(a.code).bind(now_us)
-                .fetch_one(&mut *$tx).await?;
+                let values = $crate::readings::alert_values(r.resident_id, a, reading_id, now_us);
+                let (alert_id,): (i64,) =
+                    $crate::row::bind_vals!(sqlx::query_as($crate::readings::RAISE_ALERT), &values)
+                        .fetch_one(&mut *$tx)
+                        .await?;
                 o.alert_id = Some(alert_id);
             }
         }

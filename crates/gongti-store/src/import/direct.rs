@@ -4,33 +4,26 @@
 //! being handed to sqlx's worker thread and its answer waited for (BENCHMARKS.md,
 //! *Importing history*). The same plan gives the same rows through either lane
 //! (tested in `gongti-web`'s `fhir_transactions`, and below).
-//!
-//! Laboratory results and home readings are not written here: a plan with them takes
-//! sqlx's lane ([`takes_direct_lane`]).
 
 use gongti_core::chronic::Params;
 use rusqlite::Transaction;
 
 use super::{
     ImportPlan, Imported, RESIDENTS_PER_INSERT, SET_RISK, closing, coverage_changed,
-    enrolled_existing, enrolment_rows, fold_visits, followups_kept, not_updated,
-    planned_enrolments, planned_followups, stored_enrolments,
+    enrolled_existing, enrolment_rows, fold_visits, followups_kept, lab_written, not_updated,
+    planned_enrolments, planned_followups, reading_written, resident_of, stored_enrolments,
 };
 use crate::chronic::{
     CLOSE_TASKS, ENROLMENTS_PER_INSERT, EnrolmentVisits, FOLLOWUPS_PER_INSERT,
     LOCK_ACTIVE_ENROLMENT, NewFollowup, OPEN_URGENT_TASK,
 };
-use crate::direct::execute_numbered;
+use crate::direct::{execute_numbered, first_numbered};
 use crate::residents::{
     ID_NUMBER_INDEX, SealedNumbers, UPDATE_RESIDENT, insert_many_direct, registered, update_values,
 };
+use crate::row::RowExt as _;
 use crate::row::{Val, cached_chunks};
 use crate::{Result, StoreError};
-
-/// Whether `plan` can be written on the hot path (see the module's text).
-pub(super) fn takes_direct_lane(plan: &ImportPlan) -> bool {
-    plan.lab_results.is_empty() && plan.readings.is_empty()
-}
 
 /// Runs `sql` once with `values` bound in order (`?` placeholders), from the
 /// connection's statement cache.
@@ -49,9 +42,9 @@ fn reserve_ids(tx: &Transaction<'_>, table: &'static str, n: usize) -> Result<Ve
     Ok((1..=n).map(|k| last + k).collect())
 }
 
-/// [`Store::import`](crate::Store::import)'s transaction on the hot path: `plan` (one
-/// that [`takes_direct_lane`]) with its numbers sealed (`sealed` the registrations',
-/// `updates` the updates'), in `tx`, which the caller commits.
+/// [`Store::import`](crate::Store::import)'s transaction on the hot path: `plan` with
+/// its numbers sealed (`sealed` the registrations', `updates` the updates'), in `tx`,
+/// which the caller commits.
 pub(super) fn write_import(
     tx: &Transaction<'_>,
     plan: &ImportPlan,
@@ -61,7 +54,6 @@ pub(super) fn write_import(
     ruleset_version: &'static str,
     now_us: i64,
 ) -> Result<Imported> {
-    debug_assert!(takes_direct_lane(plan));
     let enrolled = enrolled_existing(plan);
     let before = crate::coverage_counts::coverage_facts_direct(tx, &enrolled)?;
     let mut staged = Vec::new();
@@ -186,6 +178,38 @@ pub(super) fn write_import(
         execute_numbered(tx, SET_RISK, &values)?;
         staged.push(r.audit.clone());
     }
+    let mut lab_results = Vec::with_capacity(plan.lab_results.len());
+    for l in &plan.lab_results {
+        let resident_id = resident_of(l.patient, &residents)?;
+        let (id, new) = crate::lab::insert_lab_result_direct(
+            tx,
+            resident_id,
+            &l.result,
+            l.institution_id,
+            l.entered_by_user_id,
+            now_us,
+        )?;
+        if new {
+            lab_written(
+                plan,
+                &enrolments,
+                l,
+                (resident_id, id),
+                &mut kept,
+                &mut staged,
+            )?;
+        }
+        lab_results.push((id, new));
+    }
+    let readings = write_readings(
+        tx,
+        plan,
+        &residents,
+        &enrolments,
+        now_us,
+        &mut kept,
+        &mut staged,
+    )?;
     crate::maintained::apply_indicator_updates_direct(tx, &kept, params, &enrolments)?;
     let (homes, restated) = coverage_changed(plan, &residents, &enrolled);
     crate::coverage_counts::count_registered_direct(tx, &homes)?;
@@ -199,7 +223,72 @@ pub(super) fn write_import(
         residents,
         enrolments,
         followups,
-        lab_results: Vec::new(),
-        readings: Vec::new(),
+        lab_results,
+        readings,
     })
+}
+
+/// The plan's home readings, their alerts raised where their resident's alerts go;
+/// answers each one's id and whether this import created it.
+fn write_readings(
+    tx: &Transaction<'_>,
+    plan: &ImportPlan,
+    residents: &[i64],
+    enrolments: &[i64],
+    now_us: i64,
+    kept: &mut Vec<crate::IndicatorUpdate>,
+    staged: &mut Vec<gongti_core::audit::AuditEntry>,
+) -> Result<Vec<(i64, bool)>> {
+    let mut rows = Vec::with_capacity(plan.readings.len());
+    for r in &plan.readings {
+        let resident_id = resident_of(r.patient, residents)?;
+        let alert = match r.alert {
+            Some((code, today)) => {
+                let key = [Val::int(resident_id), Val::day(today)];
+                let (institution_id, team_id) =
+                    first_numbered(tx, crate::readings::ALERT_HOME, &key, |row| {
+                        Ok((row.i64("institution_id")?, row.opt_i64("team_id")?))
+                    })?;
+                Some(crate::NewAlert {
+                    institution_id,
+                    team_id,
+                    code,
+                })
+            }
+            None => None,
+        };
+        rows.push(crate::NewReading {
+            resident_id,
+            reading: &r.reading,
+            alert,
+        });
+    }
+    let mut readings = Vec::with_capacity(rows.len());
+    // One statement's rows share their uploader.
+    let mut start = 0;
+    for chunk in plan
+        .readings
+        .chunk_by(|a, b| a.uploaded_by_user_id == b.uploaded_by_user_id)
+    {
+        let these = &rows[start..start + chunk.len()];
+        start += chunk.len();
+        let by = crate::Uploader::User(chunk[0].uploaded_by_user_id);
+        let outcomes = crate::readings::insert_readings_direct(tx, these, by, now_us)?;
+        for (r, o) in chunk.iter().zip(&outcomes) {
+            let id = match o.id {
+                Some(id) => id,
+                None => {
+                    let key = [
+                        Val::int(o.resident_id),
+                        Val::text(&r.reading.client_reading_id),
+                    ];
+                    first_numbered(tx, crate::readings::EXISTING_READING, &key, |row| {
+                        row.i64("id")
+                    })?
+                }
+            };
+            readings.push(reading_written(plan, enrolments, r, o, id, kept, staged));
+        }
+    }
+    Ok(readings)
 }

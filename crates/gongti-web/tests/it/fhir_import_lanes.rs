@@ -1,6 +1,6 @@
-//! An import on SQLite runs on the hot path's own connection (`store::import::direct`)
-//! unless its Bundle carries laboratory results or home readings; through sqlx it is
-//! the same transaction. The same Bundles through both lanes leave the same rows.
+//! An import on SQLite runs on the hot path's own connection (`store::import::direct`);
+//! through sqlx (a store without it) it is the same transaction. The same Bundles
+//! through both lanes leave the same rows.
 
 use std::path::{Path, PathBuf};
 
@@ -9,13 +9,15 @@ use gongti_store::Store;
 use gongti_store::crypto::DataKeys;
 use serde_json::{Value, json};
 
-use crate::fhir_transactions::{bp, condition, encounter, entry, patient, post_bundle};
+use crate::fhir_transactions::{
+    bp, bp_panel, condition, encounter, entry, home_reading, lab, patient, post_bundle,
+};
 use crate::support::{TestApp, id_number_born};
 
 /// The tables an import writes, each with the columns compared: all but the times of
 /// writing (`*_at_us`) and the sealed personal numbers (sealed with a fresh nonce each
 /// time; their keyed hash is compared).
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 12] = [
     "residents",
     "chronic_enrolments",
     "followups",
@@ -25,6 +27,9 @@ const TABLES: [&str; 9] = [
     "indicator_counts",
     "enrolment_counts",
     "coverage_counts",
+    "lab_results",
+    "home_readings",
+    "alerts",
 ];
 const SEALED: [&str; 2] = ["id_number", "phone"];
 
@@ -141,8 +146,19 @@ fn bundles(t: &TestApp, home: &Value) -> Vec<(Value, StatusCode)> {
         first.push(encounter(&u(n), &u(1), &u(2), &day(ago)));
         first.push(bp(&u(n + 100), &u(1), &u(n), &day(ago), sbp, dbp));
     }
+    // Laboratory results (HbA1c and glucose, one a day before a visit's) and home
+    // readings (an urgent one alerts) of the new residents.
+    let at = |ago: i64| format!("{}T07:30:00+08:00", day(ago));
+    first.extend([
+        lab(&u(30), &u(1), "4548-4", 7.4, "%", &day(301), "LIS-1"),
+        lab(&u(31), &u(1), "14771-0", 8.6, "mmol/L", &day(99), "LIS-2"),
+        lab(&u(32), &u(3), "1558-6", 131.0, "mg/dL", &day(40), "LIS-3"),
+        home_reading(&u(33), &u(1), &at(30), "cuff-1", bp_panel(142, 90)),
+        home_reading(&u(34), &u(3), &at(2), "cuff-2", bp_panel(194, 118)),
+    ]);
     // Then, on what the first stored: more visits of a stored enrolment (an urgent
-    // one among them), a stored resident enrolled and another updated.
+    // one among them), a stored resident enrolled and another updated, a result sent
+    // again (the stored one is the answer) and a new one, a reading sent again.
     let mut moved = home.clone();
     moved["address"] = json!([{"text": "天津市和平区南京路12号"}]);
     let second = vec![
@@ -159,6 +175,17 @@ fn bundles(t: &TestApp, home: &Value) -> Vec<(Value, StatusCode)> {
         encounter(&u(55), "Patient/{c}", &u(54), &day(90)),
         bp(&u(56), "Patient/{c}", &u(55), &day(90), 146, 92),
         json!({"resource": moved, "request": {"method": "PUT", "url": format!("Patient/{}", t.home_resident)}}),
+        lab(
+            &u(57),
+            "Patient/{a}",
+            "4548-4",
+            7.4,
+            "%",
+            &day(301),
+            "LIS-1",
+        ),
+        lab(&u(58), "Patient/{c}", "4548-4", 6.2, "%", &day(80), "LIS-4"),
+        home_reading(&u(59), "Patient/{a}", &at(30), "cuff-1", bp_panel(142, 90)),
     ];
     // A Bundle refused whole: an ID number already taken.
     let refused = vec![

@@ -606,7 +606,7 @@ async fn a_bundle_is_judged_whole_whatever_the_order_of_its_entries() {
     }
 }
 
-fn lab(
+pub(crate) fn lab(
     full_url: &str,
     patient: &str,
     loinc: &str,
@@ -1042,7 +1042,13 @@ fn location_of(answer: &Value, i: usize) -> String {
 
 /// A home reading in a Bundle: a BP panel or a blood glucose of `patient`, the
 /// device's own `id` as its identifier.
-fn home_reading(full_url: &str, patient: &str, at: &str, id: &str, value: Value) -> Value {
+pub(crate) fn home_reading(
+    full_url: &str,
+    patient: &str,
+    at: &str,
+    id: &str,
+    value: Value,
+) -> Value {
     let mut o = json!({
         "resourceType": "Observation",
         "status": "final",
@@ -1057,7 +1063,7 @@ fn home_reading(full_url: &str, patient: &str, at: &str, id: &str, value: Value)
     entry(full_url, o, "POST", "Observation")
 }
 
-fn bp_panel(sbp: i64, dbp: i64) -> Value {
+pub(crate) fn bp_panel(sbp: i64, dbp: i64) -> Value {
     let q = |v: i64| json!({"value": v, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"});
     json!({
         "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
