@@ -512,6 +512,18 @@ impl Store {
         }
     }
 
+    /// Whether writes may take the hot path's read-write connection (SQLite, a store
+    /// that writes and was not made [`Store::without_direct_writes`]).
+    pub(crate) fn has_direct_writes(&self) -> bool {
+        matches!(
+            &self.engine,
+            Engine::Sqlite {
+                direct_writes: Some(_),
+                ..
+            }
+        )
+    }
+
     /// On SQLite (a store that writes), the write turn and the hot path's read-write
     /// connection to use in it (see [`direct::DirectWrites`]).
     pub(crate) async fn direct_write_turn(

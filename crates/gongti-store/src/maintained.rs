@@ -369,6 +369,19 @@ pub(crate) fn apply_indicator_updates_direct(
     params: &Params,
     fresh: &[i64],
 ) -> Result<()> {
+    let stored = touched_facts_direct(tx, updates, params, fresh)?;
+    let (facts, counts) = fold_updates(updates, &stored, params);
+    write_kept_direct(tx, &facts, &counts)
+}
+
+/// The stored facts `updates` touch but those of `fresh` enrolments (see
+/// [`select_touched_facts`]), read on the SQLite hot path.
+pub(crate) fn touched_facts_direct(
+    tx: &rusqlite::Transaction<'_>,
+    updates: &[IndicatorUpdate],
+    params: &Params,
+    fresh: &[i64],
+) -> Result<HashMap<(i64, StandardPeriod), PeriodFacts>> {
     let mut stored = HashMap::new();
     if let Some(sql) = select_touched_facts(updates, params, fresh) {
         let mut statement = tx.prepare(&sql)?;
@@ -379,12 +392,20 @@ pub(crate) fn apply_indicator_updates_direct(
             stored.insert((row.i64("enrolment_id")?, period), facts_of(row)?);
         }
     }
-    let (facts, counts) = fold_updates(updates, &stored, params);
-    for chunk in crate::row::cached_chunks(&facts, FACTS_PER_INSERT) {
+    Ok(stored)
+}
+
+/// Writes folded facts rows and counter changes on the SQLite hot path.
+pub(crate) fn write_kept_direct(
+    tx: &rusqlite::Transaction<'_>,
+    facts: &[FactsRow],
+    counts: &[CountChange<'_>],
+) -> Result<()> {
+    for chunk in crate::row::cached_chunks(facts, FACTS_PER_INSERT) {
         tx.prepare_cached(&upsert_facts_sql(false, chunk.len()))?
             .execute(rusqlite::params_from_iter(facts_rows_values(chunk)))?;
     }
-    for chunk in crate::row::cached_chunks(&counts, COUNTS_PER_INSERT) {
+    for chunk in crate::row::cached_chunks(counts, COUNTS_PER_INSERT) {
         tx.prepare_cached(&add_counts_sql(false, chunk.len()))?
             .execute(rusqlite::params_from_iter(count_values(chunk)))?;
     }

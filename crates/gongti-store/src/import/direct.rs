@@ -5,19 +5,24 @@
 //! *Importing history*). The same plan gives the same rows through either lane
 //! (tested in `gongti-web`'s `fhir_transactions`, and below).
 
+use std::collections::{BTreeMap, HashMap};
+
 use gongti_core::chronic::Params;
+use gongti_core::chronic::maintained::StandardPeriod;
 use rusqlite::Transaction;
 
 use super::{
-    ImportPlan, Imported, RESIDENTS_PER_INSERT, SET_RISK, closing, coverage_changed,
-    enrolled_existing, enrolment_rows, fold_visits, followups_kept, lab_written, not_updated,
-    planned_enrolments, planned_followups, reading_written, resident_of, stored_enrolments,
+    ImportEnrolmentRef, ImportPlan, Imported, RESIDENTS_PER_INSERT, SET_RISK, closing,
+    coverage_changed, enrolled_existing, enrolment_rows, fold_visits, followups_kept, lab_written,
+    not_updated, planned_enrolments, planned_followups, reading_written, resident_of,
+    stored_enrolments,
 };
 use crate::chronic::{
     CLOSE_TASKS, ENROLMENTS_PER_INSERT, EnrolmentVisits, FOLLOWUPS_PER_INSERT,
-    LOCK_ACTIVE_ENROLMENT, NewFollowup, OPEN_URGENT_TASK,
+    LOCK_ACTIVE_ENROLMENT, Maintain, NewFollowup, OPEN_URGENT_TASK,
 };
 use crate::direct::{execute_numbered, first_numbered};
+use crate::maintained::{CountChange, FactsRow};
 use crate::residents::{
     ID_NUMBER_INDEX, SealedNumbers, UPDATE_RESIDENT, insert_many_direct, registered, update_values,
 };
@@ -43,14 +48,15 @@ fn reserve_ids(tx: &Transaction<'_>, table: &'static str, n: usize) -> Result<Ve
 }
 
 /// [`Store::import`](crate::Store::import)'s transaction on the hot path: `plan` with
-/// its numbers sealed (`sealed` the registrations', `updates` the updates'), in `tx`,
-/// which the caller commits.
+/// its numbers sealed (the registrations', the updates') and, when
+/// it could be, the kept figures of its own enrolments folded before ([`Ahead`]), in
+/// `tx`, which the caller commits.
 pub(super) fn write_import(
     tx: &Transaction<'_>,
     plan: &ImportPlan,
+    ahead: Option<Ahead>,
     params: &Params,
-    sealed: &[SealedNumbers],
-    updates: &[SealedNumbers],
+    (sealed, updates): (&[SealedNumbers], &[SealedNumbers]),
     ruleset_version: &'static str,
     now_us: i64,
 ) -> Result<Imported> {
@@ -210,7 +216,20 @@ pub(super) fn write_import(
         &mut kept,
         &mut staged,
     )?;
-    crate::maintained::apply_indicator_updates_direct(tx, &kept, params, &enrolments)?;
+    match ahead {
+        None => crate::maintained::apply_indicator_updates_direct(tx, &kept, params, &enrolments)?,
+        Some(ahead) => {
+            // The plan's own enrolments were folded before the turn: the stored ones'
+            // updates are folded here, and both written with the counters summed.
+            kept.retain(|u| enrolments.binary_search(&u.enrolment_id).is_err());
+            let stored = crate::maintained::touched_facts_direct(tx, &kept, params, &[])?;
+            let (facts, counts) = crate::maintained::fold_updates(&kept, &stored, params);
+            let (mut all_facts, all_counts) = ahead.settled(&enrolments, &followups, &counts);
+            all_facts.extend(facts);
+            all_facts.sort_unstable_by_key(|(id, p, _)| (*id, *p));
+            crate::maintained::write_kept_direct(tx, &all_facts, &all_counts)?;
+        }
+    }
     let (homes, restated) = coverage_changed(plan, &residents, &enrolled);
     crate::coverage_counts::count_registered_direct(tx, &homes)?;
     let after = crate::coverage_counts::coverage_facts_direct(tx, &restated)?;
@@ -291,4 +310,128 @@ fn write_readings(
         }
     }
     Ok(readings)
+}
+
+/// The kept figures of an import's own enrolments, folded before the write turn (on
+/// the caller's thread, while another import holds the turn): an enrolment made by the
+/// import has no stored facts, so what its follow-ups make of them depends on the plan
+/// alone. Its ids are not known until the turn reserves them, so the fold keys the
+/// plan's enrolments and follow-ups by their place in the plan (`k + 1`), which orders
+/// them as the reserved ids will (ascending in the plan's order), and
+/// [`Ahead::settled`] puts the reserved ids in. Only for a plan whose own enrolments
+/// get nothing but its follow-ups (no earlier records of their residents, no results
+/// or readings in the plan), so that no other record's id is compared with theirs.
+pub(super) struct Ahead {
+    facts: Vec<FactsRow>,
+    counts: Vec<(String, &'static str, StandardPeriod, &'static str, i64)>,
+}
+
+/// A place in the plan as the id it stands for until the turn (`k + 1`).
+fn provisional(n: usize) -> Vec<i64> {
+    (1..=i64::try_from(n).unwrap_or(i64::MAX)).collect()
+}
+
+impl Ahead {
+    /// Folds the plan's own enrolments' figures, when the plan allows it (see
+    /// [`Ahead`]).
+    pub(super) fn fold(
+        plan: &ImportPlan,
+        params: &Params,
+        ruleset_version: &'static str,
+        now_us: i64,
+    ) -> Result<Option<Ahead>> {
+        if !plan.lab_results.is_empty()
+            || !plan.readings.is_empty()
+            || plan.enrolments.iter().any(|e| !e.history.is_empty())
+        {
+            return Ok(None);
+        }
+        let (residents, enrolments, followups) = (
+            provisional(plan.registrations.len()),
+            provisional(plan.enrolments.len()),
+            provisional(plan.followups.len()),
+        );
+        let written = planned_followups(
+            plan,
+            &residents,
+            &enrolments,
+            &followups,
+            ruleset_version,
+            now_us,
+        )?;
+        let kept: Vec<crate::IndicatorUpdate> = plan
+            .followups
+            .iter()
+            .zip(&written)
+            .filter(|(f, _)| matches!(f.enrolment, ImportEnrolmentRef::New(_)))
+            .map(|(f, (id, n))| {
+                let maintain = Maintain {
+                    params,
+                    enrolled_on: f.enrolled_on,
+                    scopes: f.scopes.clone(),
+                };
+                crate::chronic::followup_update(n, *id, &maintain)
+            })
+            .collect();
+        let (facts, counts) = crate::maintained::fold_updates(&kept, &HashMap::new(), params);
+        Ok(Some(Ahead {
+            facts,
+            counts: counts
+                .into_iter()
+                .map(|(scope, disease, period, measure, change)| {
+                    (scope.to_owned(), disease, period, measure, change)
+                })
+                .collect(),
+        }))
+    }
+
+    /// The facts with the reserved ids of the plan's enrolments and follow-ups in, and
+    /// the counter changes summed with `others` (the stored enrolments' ones), in key
+    /// order, none zero.
+    fn settled<'a>(
+        &'a self,
+        enrolments: &[i64],
+        followups: &[i64],
+        others: &[CountChange<'a>],
+    ) -> (Vec<FactsRow>, Vec<CountChange<'a>>) {
+        let reserved = |ids: &[i64], provisional: i64| {
+            usize::try_from(provisional - 1)
+                .ok()
+                .and_then(|k| ids.get(k).copied())
+                .unwrap_or(provisional)
+        };
+        let visit = |latest: Option<(time::Date, i64, bool)>| {
+            latest.map(|(on, id, ok)| (on, reserved(followups, id), ok))
+        };
+        let facts = self
+            .facts
+            .iter()
+            .map(|(id, period, f)| {
+                let mut f = *f;
+                f.latest_bp = visit(f.latest_bp);
+                f.latest_fpg = visit(f.latest_fpg);
+                f.latest_hba1c = visit(f.latest_hba1c);
+                (reserved(enrolments, *id), *period, f)
+            })
+            .collect();
+        let mut summed: BTreeMap<(&str, &'static str, StandardPeriod, &'static str), i64> =
+            BTreeMap::new();
+        let mine = self
+            .counts
+            .iter()
+            .map(|(scope, disease, period, measure, change)| {
+                (scope.as_str(), *disease, *period, *measure, *change)
+            });
+        for (scope, disease, period, measure, change) in mine.chain(others.iter().copied()) {
+            *summed.entry((scope, disease, period, measure)).or_default() += change;
+        }
+        let counts = summed
+            .into_iter()
+            .filter(|(_, change)| *change != 0)
+            .map(|((scope, disease, period, measure), change)| {
+                (scope, disease, period, measure, change)
+            })
+            .collect();
+        (facts, counts)
+    }
 }

@@ -146,19 +146,19 @@ fn bundles(t: &TestApp, home: &Value) -> Vec<(Value, StatusCode)> {
         first.push(encounter(&u(n), &u(1), &u(2), &day(ago)));
         first.push(bp(&u(n + 100), &u(1), &u(n), &day(ago), sbp, dbp));
     }
-    // Laboratory results (HbA1c and glucose, one a day before a visit's) and home
-    // readings (an urgent one alerts) of the new residents.
+    // Then laboratory results (HbA1c and glucose, one a day before a visit's) and home
+    // readings (an urgent one alerts) of the residents the first stored.
     let at = |ago: i64| format!("{}T07:30:00+08:00", day(ago));
-    first.extend([
-        lab(&u(30), &u(1), "4548-4", 7.4, "%", &day(301), "LIS-1"),
-        lab(&u(31), &u(1), "14771-0", 8.6, "mmol/L", &day(99), "LIS-2"),
-        lab(&u(32), &u(3), "1558-6", 131.0, "mg/dL", &day(40), "LIS-3"),
-        home_reading(&u(33), &u(1), &at(30), "cuff-1", bp_panel(142, 90)),
-        home_reading(&u(34), &u(3), &at(2), "cuff-2", bp_panel(194, 118)),
-    ]);
-    // Then, on what the first stored: more visits of a stored enrolment (an urgent
-    // one among them), a stored resident enrolled and another updated, a result sent
-    // again (the stored one is the answer) and a new one, a reading sent again.
+    let results = vec![
+        lab(&u(30), "Patient/{a}", "4548-4", 7.4, "%", &day(301), "LIS-1"),
+        lab(&u(31), "Patient/{a}", "14771-0", 8.6, "mmol/L", &day(99), "LIS-2"),
+        lab(&u(32), "Patient/{b}", "1558-6", 131.0, "mg/dL", &day(40), "LIS-3"),
+        home_reading(&u(33), "Patient/{a}", &at(30), "cuff-1", bp_panel(142, 90)),
+        home_reading(&u(34), "Patient/{b}", &at(2), "cuff-2", bp_panel(194, 118)),
+    ];
+    // Then more visits of a stored enrolment (an urgent one among them) beside a
+    // stored resident's new enrolment with a visit (their kept counters summed), and
+    // another resident updated.
     let mut moved = home.clone();
     moved["address"] = json!([{"text": "天津市和平区南京路12号"}]);
     let second = vec![
@@ -174,18 +174,16 @@ fn bundles(t: &TestApp, home: &Value) -> Vec<(Value, StatusCode)> {
         ),
         encounter(&u(55), "Patient/{c}", &u(54), &day(90)),
         bp(&u(56), "Patient/{c}", &u(55), &day(90), 146, 92),
+        encounter(&u(57), "Patient/{c}", &u(54), &day(60)),
+        bp(&u(58), "Patient/{c}", &u(57), &day(60), 138, 86),
         json!({"resource": moved, "request": {"method": "PUT", "url": format!("Patient/{}", t.home_resident)}}),
-        lab(
-            &u(57),
-            "Patient/{a}",
-            "4548-4",
-            7.4,
-            "%",
-            &day(301),
-            "LIS-1",
-        ),
-        lab(&u(58), "Patient/{c}", "4548-4", 6.2, "%", &day(80), "LIS-4"),
-        home_reading(&u(59), "Patient/{a}", &at(30), "cuff-1", bp_panel(142, 90)),
+    ];
+    // Then a result sent again (the stored one is the answer) and a new one, a reading
+    // sent again.
+    let again = vec![
+        lab(&u(70), "Patient/{a}", "4548-4", 7.4, "%", &day(301), "LIS-1"),
+        lab(&u(71), "Patient/{c}", "4548-4", 6.2, "%", &day(80), "LIS-4"),
+        home_reading(&u(72), "Patient/{a}", &at(30), "cuff-1", bp_panel(142, 90)),
     ];
     // A Bundle refused whole: an ID number already taken.
     let refused = vec![
@@ -200,12 +198,14 @@ fn bundles(t: &TestApp, home: &Value) -> Vec<(Value, StatusCode)> {
     let bundle = |entries: Vec<Value>| json!({"resourceType": "Bundle", "type": "transaction", "entry": entries});
     vec![
         (bundle(first), StatusCode::OK),
+        (bundle(results), StatusCode::OK),
         (bundle(second), StatusCode::OK),
+        (bundle(again), StatusCode::OK),
         (bundle(refused), StatusCode::CONFLICT),
     ]
 }
 
-/// Fills in the second Bundle's references to what the first stored.
+/// Fills in a later Bundle's references to what the first stored.
 fn resolve(bundle: &Value, first_answer: &Value) -> Value {
     let location = |i: usize| -> String {
         let l = first_answer["entry"][i]["response"]["location"]
@@ -216,6 +216,7 @@ fn resolve(bundle: &Value, first_answer: &Value) -> Value {
     let text = bundle
         .to_string()
         .replace("Patient/{a}", &location(0))
+        .replace("Patient/{b}", &location(2))
         .replace("Patient/{c}", &location(4))
         .replace(
             "EpisodeOfCare/{ea}",
