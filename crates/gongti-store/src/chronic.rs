@@ -787,6 +787,30 @@ pub(crate) const OPEN_URGENT_TASK: &str =
         source_followup_id, status, created_at_us)
     VALUES ($1, $2, $3, 'urgent_referral_followup', $4, $5, 'open', $6)";
 
+/// The values of [`CLOSE_TASKS`] for follow-up `id`.
+pub(crate) fn close_tasks_values(id: i64, n: &NewFollowup<'_>) -> [Val<'static>; 4] {
+    [
+        Val::int(id),
+        Val::int(n.now_us),
+        Val::int(n.enrolment_id),
+        Val::day(n.followup.visit_on),
+    ]
+}
+
+/// The values of [`OPEN_URGENT_TASK`] for follow-up `id`, when it referred urgently.
+pub(crate) fn urgent_task_values(id: i64, n: &NewFollowup<'_>) -> Option<[Val<'static>; 6]> {
+    n.urgent_task_due_on.map(|due_on| {
+        [
+            Val::int(n.resident_id),
+            Val::int(n.enrolment_id),
+            Val::int(n.institution_id),
+            Val::day(due_on),
+            Val::int(id),
+            Val::int(n.now_us),
+        ]
+    })
+}
+
 /// A follow-up's (`&NewFollowup`, stored as `$id`) tasks in the transaction `$tx`: with
 /// `$close`, the open tasks an earlier visit or a referral back down left are done by
 /// it; an urgent referral opens one.
@@ -797,22 +821,13 @@ macro_rules! followup_tasks_in {
         // Any later contact follows up an earlier urgent referral, or a patient
         // referred back down on or before the visit day.
         if $close {
-            sqlx::query($crate::chronic::CLOSE_TASKS)
-                .bind(id)
-                .bind(n.now_us)
-                .bind(n.enrolment_id)
-                .bind(n.followup.visit_on)
+            let values = $crate::chronic::close_tasks_values(id, n);
+            $crate::row::bind_vals!(sqlx::query($crate::chronic::CLOSE_TASKS), &values)
                 .execute(&mut *$tx)
                 .await?;
         }
-        if let Some(due_on) = n.urgent_task_due_on {
-            sqlx::query($crate::chronic::OPEN_URGENT_TASK)
-                .bind(n.resident_id)
-                .bind(n.enrolment_id)
-                .bind(n.institution_id)
-                .bind(due_on)
-                .bind(id)
-                .bind(n.now_us)
+        if let Some(values) = $crate::chronic::urgent_task_values(id, n) {
+            $crate::row::bind_vals!(sqlx::query($crate::chronic::OPEN_URGENT_TASK), &values)
                 .execute(&mut *$tx)
                 .await?;
         }

@@ -9,11 +9,13 @@
 //! of CPU work; long scans go through [`DirectReads::scan`] on tokio's blocking pool.
 //!
 //! Writes go through sqlx's one writer connection — SQLite has one writer at a time —
-//! except the busiest, a shared registration batch: its half-dozen statements, each a
-//! round trip to sqlx's worker, took as long as its commit. [`DirectWrites`] runs such
-//! a transaction on a read-write connection of its own, on tokio's blocking pool, only
-//! while its caller holds the write pool's one connection (the write turn), so the
-//! database still has one writer and sqlx's never meets a lock.
+//! except the busiest and longest: a shared registration batch (its half-dozen
+//! statements, each a round trip to sqlx's worker, took as long as its commit), an
+//! import of a region's records (`import::direct`: thirty-odd statements a Bundle) and
+//! the clearing's freeze. [`DirectWrites`] runs such a transaction on a read-write
+//! connection of its own, on tokio's blocking pool, only while its caller holds the
+//! write pool's one connection (the write turn), so the database still has one writer
+//! and sqlx's never meets a lock.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -193,8 +195,10 @@ impl DirectWrites {
     }
 
     /// [`DirectWrites::transaction`] for a caller that may stop waiting (a request
-    /// that timed out, a client gone): the work then rolls back instead of committing,
-    /// as a transaction through sqlx is dropped where it stands.
+    /// that timed out, a client gone): the work is then not begun or, when it has run,
+    /// rolled back instead of committed, as a transaction through sqlx is dropped where
+    /// it stands. A caller that gives up while the commit itself runs (its sync to
+    /// disk) finds it committed, as through sqlx.
     pub(crate) async fn transaction_while_wanted<T: Send + 'static>(
         self: &Arc<Self>,
         turn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
@@ -209,14 +213,17 @@ impl DirectWrites {
         }
         let wanted = Wanted(Arc::new(std::sync::atomic::AtomicBool::new(true)));
         let still = Arc::clone(&wanted.0);
+        let gone =
+            || StoreError::Corrupt("a write whose caller stopped waiting rolled back".into());
         self.transaction(turn, move |tx| {
+            if !still.load(std::sync::atomic::Ordering::Acquire) {
+                return Err(gone());
+            }
             let out = f(tx)?;
             if still.load(std::sync::atomic::Ordering::Acquire) {
                 Ok(out)
             } else {
-                Err(StoreError::Corrupt(
-                    "a write whose caller stopped waiting rolled back".into(),
-                ))
+                Err(gone())
             }
         })
         .await

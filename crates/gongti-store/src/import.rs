@@ -278,9 +278,8 @@ impl Store {
             let rows: Vec<(i64, &EnrolmentMarks)> = stored_visits.iter().map(|(id, v)| (*id, &v.marks)).collect();
             mark_enrolments_in!(tx, &rows);
             for r in &plan.risks {
-                sqlx::query(SET_RISK)
-                    .bind(r.risk.level.code()).bind(r.risk.factors.join(",")).bind(now_us).bind(r.enrolment_id)
-                    .execute(&mut *tx).await?;
+                let values = risk_values(r, now_us);
+                crate::row::bind_vals!(sqlx::query(SET_RISK), &values).execute(&mut *tx).await?;
                 staged.push(r.audit.clone());
             }
             let mut lab_results = Vec::with_capacity(plan.lab_results.len());
@@ -415,6 +414,17 @@ fn reading_written(
 pub(crate) const SET_RISK: &str =
     "UPDATE chronic_enrolments SET risk_level = $1, risk_factors = $2, changed_at_us = $3
     WHERE id = $4 AND status = 'active'";
+
+/// The values of [`SET_RISK`].
+fn risk_values(r: &ImportRisk, now_us: i64) -> [crate::row::Val<'_>; 4] {
+    use crate::row::Val;
+    [
+        Val::text(r.risk.level.code()),
+        Val::owned(r.risk.factors.join(",")),
+        Val::int(now_us),
+        Val::int(r.enrolment_id),
+    ]
+}
 
 /// Why an update wrote nothing: its record moved on from the version it expected, or
 /// there is no such record (or it was merged away).
@@ -599,16 +609,26 @@ fn followups_kept(
     staged: &mut Vec<AuditEntry>,
 ) {
     for (f, (id, n)) in plan.followups.iter().zip(written) {
-        let maintain = Maintain {
-            params,
-            enrolled_on: f.enrolled_on,
-            scopes: f.scopes.clone(),
-        };
-        kept.push(crate::chronic::followup_update(n, *id, &maintain));
+        kept.push(followup_kept(f, *id, n, params));
         let mut audit = f.audit.clone();
         audit.patient_id = Some(n.resident_id);
         staged.extend(created(std::slice::from_ref(&audit), *id));
     }
+}
+
+/// The kept-figure update of an imported follow-up (`id`, as `n`).
+fn followup_kept(
+    f: &ImportFollowup,
+    id: i64,
+    n: &NewFollowup<'_>,
+    params: &gongti_core::chronic::Params,
+) -> crate::IndicatorUpdate {
+    let maintain = Maintain {
+        params,
+        enrolled_on: f.enrolled_on,
+        scopes: f.scopes.clone(),
+    };
+    crate::chronic::followup_update(n, id, &maintain)
 }
 
 /// What changes in 签约率: the home institutions of new residents the plan does not

@@ -278,15 +278,8 @@ macro_rules! apply_indicator_updates {
                 .fetch_all(&mut *$tx)
                 .await?;
             for row in &rows {
-                use $crate::row::RowExt;
-                let period = gongti_core::chronic::maintained::StandardPeriod::parse(
-                    &row.text("period")?,
-                )
-                .ok_or_else(|| $crate::StoreError::Corrupt("indicator_facts.period".into()))?;
-                stored.insert(
-                    (row.i64("enrolment_id")?, period),
-                    $crate::maintained::facts_of(row)?,
-                );
+                let (key, facts) = $crate::maintained::touched_row(row)?;
+                stored.insert(key, facts);
             }
         }
         let (facts, counts) = $crate::maintained::fold_updates(updates, &stored, $params);
@@ -387,12 +380,18 @@ pub(crate) fn touched_facts_direct(
         let mut statement = tx.prepare(&sql)?;
         let mut rows = statement.query([])?;
         while let Some(row) = rows.next()? {
-            let period = StandardPeriod::parse(&row.text("period")?)
-                .ok_or_else(|| StoreError::Corrupt("indicator_facts.period".into()))?;
-            stored.insert((row.i64("enrolment_id")?, period), facts_of(row)?);
+            let (key, facts) = touched_row(row)?;
+            stored.insert(key, facts);
         }
     }
     Ok(stored)
+}
+
+/// A row of [`select_touched_facts`]: its key and facts.
+pub(crate) fn touched_row(row: &impl RowExt) -> Result<((i64, StandardPeriod), PeriodFacts)> {
+    let period = StandardPeriod::parse(&row.text("period")?)
+        .ok_or_else(|| StoreError::Corrupt("indicator_facts.period".into()))?;
+    Ok(((row.i64("enrolment_id")?, period), facts_of(row)?))
 }
 
 /// Writes folded facts rows and counter changes on the SQLite hot path.

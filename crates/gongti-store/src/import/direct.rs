@@ -2,8 +2,11 @@
 //! statements of [`Store::write_import`](super) run one after another on one thread,
 //! through rusqlite on the read-write connection of the write turn, instead of each
 //! being handed to sqlx's worker thread and its answer waited for (BENCHMARKS.md,
-//! *Importing history*). The same plan gives the same rows through either lane
-//! (tested in `gongti-web`'s `fhir_transactions`, and below).
+//! *Importing history*). The same plan gives the same rows through either lane: the
+//! steps that decide what to write are shared with sqlx's lane (`super`), the values of
+//! each statement are listed once ([`crate::row::Val`]), and `gongti-web`'s
+//! `fhir_import_lanes` posts the same Bundles through both and compares every table an
+//! import writes and the audit trail.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,13 +16,13 @@ use rusqlite::Transaction;
 
 use super::{
     ImportEnrolmentRef, ImportPlan, Imported, RESIDENTS_PER_INSERT, SET_RISK, closing,
-    coverage_changed, enrolled_existing, enrolment_rows, fold_visits, followups_kept, lab_written,
-    not_updated, planned_enrolments, planned_followups, reading_written, resident_of,
-    stored_enrolments,
+    coverage_changed, enrolled_existing, enrolment_rows, fold_visits, followup_kept,
+    followups_kept, lab_written, not_updated, planned_enrolments, planned_followups,
+    reading_written, resident_of, risk_values, stored_enrolments,
 };
 use crate::chronic::{
     CLOSE_TASKS, ENROLMENTS_PER_INSERT, EnrolmentVisits, FOLLOWUPS_PER_INSERT,
-    LOCK_ACTIVE_ENROLMENT, Maintain, NewFollowup, OPEN_URGENT_TASK,
+    LOCK_ACTIVE_ENROLMENT, NewFollowup, OPEN_URGENT_TASK, close_tasks_values, urgent_task_values,
 };
 use crate::direct::{execute_numbered, first_numbered};
 use crate::maintained::{CountChange, FactsRow};
@@ -139,23 +142,9 @@ pub(super) fn write_import(
     }
     for ((id, n), close) in written.iter().zip(closing(plan, &written)) {
         if close {
-            let values = [
-                Val::int(*id),
-                Val::int(n.now_us),
-                Val::int(n.enrolment_id),
-                Val::day(n.followup.visit_on),
-            ];
-            execute_numbered(tx, CLOSE_TASKS, &values)?;
+            execute_numbered(tx, CLOSE_TASKS, &close_tasks_values(*id, n))?;
         }
-        if let Some(due_on) = n.urgent_task_due_on {
-            let values = [
-                Val::int(n.resident_id),
-                Val::int(n.enrolment_id),
-                Val::int(n.institution_id),
-                Val::day(due_on),
-                Val::int(*id),
-                Val::int(n.now_us),
-            ];
+        if let Some(values) = urgent_task_values(*id, n) {
             execute_numbered(tx, OPEN_URGENT_TASK, &values)?;
         }
     }
@@ -175,13 +164,7 @@ pub(super) fn write_import(
         }
     }
     for r in &plan.risks {
-        let values = [
-            Val::text(r.risk.level.code()),
-            Val::owned(r.risk.factors.join(",")),
-            Val::int(now_us),
-            Val::int(r.enrolment_id),
-        ];
-        execute_numbered(tx, SET_RISK, &values)?;
+        execute_numbered(tx, SET_RISK, &risk_values(r, now_us))?;
         staged.push(r.audit.clone());
     }
     let mut lab_results = Vec::with_capacity(plan.lab_results.len());
@@ -224,7 +207,7 @@ pub(super) fn write_import(
             kept.retain(|u| enrolments.binary_search(&u.enrolment_id).is_err());
             let stored = crate::maintained::touched_facts_direct(tx, &kept, params, &[])?;
             let (facts, counts) = crate::maintained::fold_updates(&kept, &stored, params);
-            let (mut all_facts, all_counts) = ahead.settled(&enrolments, &followups, &counts);
+            let (mut all_facts, all_counts) = ahead.settled(&enrolments, &followups, &counts)?;
             all_facts.extend(facts);
             all_facts.sort_unstable_by_key(|(id, p, _)| (*id, *p));
             crate::maintained::write_kept_direct(tx, &all_facts, &all_counts)?;
@@ -364,14 +347,7 @@ impl Ahead {
             .iter()
             .zip(&written)
             .filter(|(f, _)| matches!(f.enrolment, ImportEnrolmentRef::New(_)))
-            .map(|(f, (id, n))| {
-                let maintain = Maintain {
-                    params,
-                    enrolled_on: f.enrolled_on,
-                    scopes: f.scopes.clone(),
-                };
-                crate::chronic::followup_update(n, *id, &maintain)
-            })
+            .map(|(f, (id, n))| followup_kept(f, *id, n, params))
             .collect();
         let (facts, counts) = crate::maintained::fold_updates(&kept, &HashMap::new(), params);
         Ok(Some(Ahead {
@@ -393,27 +369,33 @@ impl Ahead {
         enrolments: &[i64],
         followups: &[i64],
         others: &[CountChange<'a>],
-    ) -> (Vec<FactsRow>, Vec<CountChange<'a>>) {
+    ) -> Result<(Vec<FactsRow>, Vec<CountChange<'a>>)> {
+        // A place the plan does not have would be a fault of this module's: refused,
+        // never written as some other record's id.
         let reserved = |ids: &[i64], provisional: i64| {
             usize::try_from(provisional - 1)
                 .ok()
                 .and_then(|k| ids.get(k).copied())
-                .unwrap_or(provisional)
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("no reserved id for place {provisional}"))
+                })
         };
-        let visit = |latest: Option<(time::Date, i64, bool)>| {
-            latest.map(|(on, id, ok)| (on, reserved(followups, id), ok))
+        let visit = |latest: Option<(time::Date, i64, bool)>| -> Result<_> {
+            latest
+                .map(|(on, id, ok)| Ok((on, reserved(followups, id)?, ok)))
+                .transpose()
         };
         let facts = self
             .facts
             .iter()
             .map(|(id, period, f)| {
                 let mut f = *f;
-                f.latest_bp = visit(f.latest_bp);
-                f.latest_fpg = visit(f.latest_fpg);
-                f.latest_hba1c = visit(f.latest_hba1c);
-                (reserved(enrolments, *id), *period, f)
+                f.latest_bp = visit(f.latest_bp)?;
+                f.latest_fpg = visit(f.latest_fpg)?;
+                f.latest_hba1c = visit(f.latest_hba1c)?;
+                Ok((reserved(enrolments, *id)?, *period, f))
             })
-            .collect();
+            .collect::<Result<Vec<FactsRow>>>()?;
         let mut summed: BTreeMap<(&str, &'static str, StandardPeriod, &'static str), i64> =
             BTreeMap::new();
         let mine = self
@@ -432,6 +414,6 @@ impl Ahead {
                 (scope, disease, period, measure, change)
             })
             .collect();
-        (facts, counts)
+        Ok((facts, counts))
     }
 }

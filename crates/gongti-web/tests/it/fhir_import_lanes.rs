@@ -149,10 +149,38 @@ fn bundles(t: &TestApp, home: &Value) -> Vec<(Value, StatusCode)> {
     // Then laboratory results (HbA1c and glucose, one a day before a visit's) and home
     // readings (an urgent one alerts) of the residents the first stored.
     let at = |ago: i64| format!("{}T07:30:00+08:00", day(ago));
+    // An HbA1c result of the laboratory's LIS-1, sent twice.
+    let hba1c = |full_url: &str| {
+        lab(
+            full_url,
+            "Patient/{a}",
+            "4548-4",
+            7.4,
+            "%",
+            &day(301),
+            "LIS-1",
+        )
+    };
     let results = vec![
-        lab(&u(30), "Patient/{a}", "4548-4", 7.4, "%", &day(301), "LIS-1"),
-        lab(&u(31), "Patient/{a}", "14771-0", 8.6, "mmol/L", &day(99), "LIS-2"),
-        lab(&u(32), "Patient/{b}", "1558-6", 131.0, "mg/dL", &day(40), "LIS-3"),
+        hba1c(&u(30)),
+        lab(
+            &u(31),
+            "Patient/{a}",
+            "14771-0",
+            8.6,
+            "mmol/L",
+            &day(99),
+            "LIS-2",
+        ),
+        lab(
+            &u(32),
+            "Patient/{b}",
+            "1558-6",
+            131.0,
+            "mg/dL",
+            &day(40),
+            "LIS-3",
+        ),
         home_reading(&u(33), "Patient/{a}", &at(30), "cuff-1", bp_panel(142, 90)),
         home_reading(&u(34), "Patient/{b}", &at(2), "cuff-2", bp_panel(194, 118)),
     ];
@@ -181,7 +209,7 @@ fn bundles(t: &TestApp, home: &Value) -> Vec<(Value, StatusCode)> {
     // Then a result sent again (the stored one is the answer) and a new one, a reading
     // sent again.
     let again = vec![
-        lab(&u(70), "Patient/{a}", "4548-4", 7.4, "%", &day(301), "LIS-1"),
+        hba1c(&u(70)),
         lab(&u(71), "Patient/{c}", "4548-4", 6.2, "%", &day(80), "LIS-4"),
         home_reading(&u(72), "Patient/{a}", &at(30), "cuff-1", bp_panel(142, 90)),
     ];
