@@ -192,11 +192,8 @@ macro_rules! add_coverage_in {
     ($tx:ident, $changes:expr) => {{
         let changes: &$crate::coverage_counts::CoverageChanges = $changes;
         for ((scope, measure, day), n) in changes {
-            sqlx::query($crate::coverage_counts::ADD_COVERAGE)
-                .bind(scope)
-                .bind(*measure)
-                .bind(*day)
-                .bind(*n)
+            let values = $crate::coverage_counts::coverage_values(scope, measure, *day, *n);
+            $crate::row::bind_vals!(sqlx::query($crate::coverage_counts::ADD_COVERAGE), &values)
                 .execute(&mut *$tx)
                 .await?;
         }
@@ -214,11 +211,10 @@ macro_rules! count_registered_in {
             std::collections::BTreeMap::new();
         for home in homes {
             if !districts.contains_key(home) {
-                let (district,): (String,) =
-                    sqlx::query_as("SELECT district_code FROM institutions WHERE id = $1")
-                        .bind(*home)
-                        .fetch_one(&mut *$tx)
-                        .await?;
+                let (district,): (String,) = sqlx::query_as($crate::coverage_counts::DISTRICT_OF)
+                    .bind(*home)
+                    .fetch_one(&mut *$tx)
+                    .await?;
                 districts.insert(*home, district);
             }
         }
@@ -235,14 +231,35 @@ pub(crate) fn add_coverage_direct(
     tx: &rusqlite::Transaction<'_>,
     changes: &CoverageChanges,
 ) -> Result<()> {
-    use crate::direct::bind::{day, int, text};
     // SQLite numbers `$1` … `$4` in order, as the values are bound.
-    let mut add = tx.prepare_cached(ADD_COVERAGE)?;
     for ((scope, measure, on), n) in changes {
-        add.execute([text(scope), text(measure), day(*on), int(*n)])?;
+        crate::direct::execute_values(
+            tx,
+            ADD_COVERAGE,
+            coverage_values(scope, measure, *on, *n).into(),
+        )?;
     }
     Ok(())
 }
+
+/// The values of [`ADD_COVERAGE`].
+pub(crate) fn coverage_values<'a>(
+    scope: &'a str,
+    measure: &'a str,
+    day: Date,
+    n: i64,
+) -> [crate::row::Val<'a>; 4] {
+    use crate::row::Val;
+    [
+        Val::text(scope),
+        Val::text(measure),
+        Val::day(day),
+        Val::int(n),
+    ]
+}
+
+/// An institution's district code (`$1` the institution).
+pub(crate) const DISTRICT_OF: &str = "SELECT district_code FROM institutions WHERE id = $1";
 
 /// [`coverage_facts_in!`] (without locks: SQLite's write transaction holds the
 /// database) on the SQLite hot path's own connection.
@@ -268,7 +285,7 @@ pub(crate) fn coverage_facts_direct(
 /// [`count_registered_in!`] on the SQLite hot path's own connection.
 pub(crate) fn count_registered_direct(tx: &rusqlite::Transaction<'_>, homes: &[i64]) -> Result<()> {
     let mut districts: BTreeMap<i64, String> = BTreeMap::new();
-    let mut lookup = tx.prepare_cached("SELECT district_code FROM institutions WHERE id = ?1")?;
+    let mut lookup = tx.prepare_cached(DISTRICT_OF)?;
     for home in homes {
         if !districts.contains_key(home) {
             districts.insert(*home, lookup.query_row([home], |row| row.get(0))?);

@@ -295,6 +295,18 @@ pub(crate) fn execute_numbered(
     Ok(statement.raw_execute()?)
 }
 
+/// Runs `sql` once with `values` bound in the order they appear (`?` placeholders, or
+/// `$n` in ascending order), from the connection's statement cache.
+pub(crate) fn execute_values(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    values: Vec<crate::row::Val<'_>>,
+) -> Result<()> {
+    tx.prepare_cached(sql)?
+        .execute(rusqlite::params_from_iter(values))?;
+    Ok(())
+}
+
 /// The first row of a statement with numbered values (see [`execute_numbered`]),
 /// mapped; [`StoreError::NotFound`] when there is none.
 pub(crate) fn first_numbered<T>(

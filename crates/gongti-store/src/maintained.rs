@@ -401,12 +401,18 @@ pub(crate) fn write_kept_direct(
     counts: &[CountChange<'_>],
 ) -> Result<()> {
     for chunk in crate::row::cached_chunks(facts, FACTS_PER_INSERT) {
-        tx.prepare_cached(&upsert_facts_sql(false, chunk.len()))?
-            .execute(rusqlite::params_from_iter(facts_rows_values(chunk)))?;
+        crate::direct::execute_values(
+            tx,
+            &upsert_facts_sql(false, chunk.len()),
+            facts_rows_values(chunk),
+        )?;
     }
     for chunk in crate::row::cached_chunks(counts, COUNTS_PER_INSERT) {
-        tx.prepare_cached(&add_counts_sql(false, chunk.len()))?
-            .execute(rusqlite::params_from_iter(count_values(chunk)))?;
+        crate::direct::execute_values(
+            tx,
+            &add_counts_sql(false, chunk.len()),
+            count_values(chunk),
+        )?;
     }
     Ok(())
 }

@@ -63,8 +63,7 @@ pub(crate) use stage_audit;
 pub(crate) fn stage_direct(tx: &rusqlite::Transaction<'_>, entries: &[AuditEntry]) -> Result<()> {
     for chunk in crate::row::cached_chunks(entries, OUTBOX_ROWS_PER_INSERT) {
         let values: Vec<Val<'_>> = chunk.iter().flat_map(audit_values).collect();
-        tx.prepare_cached(&insert_sql(false, chunk.len()))?
-            .execute(rusqlite::params_from_iter(values))?;
+        crate::direct::execute_values(tx, &insert_sql(false, chunk.len()), values)?;
     }
     Ok(())
 }

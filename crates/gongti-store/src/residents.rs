@@ -417,8 +417,7 @@ fn insert_each_direct(
 ) -> Result<(Vec<Result<i64>>, Districts)> {
     let mut districts = Districts::new();
     {
-        let mut lookup =
-            tx.prepare_cached("SELECT district_code FROM institutions WHERE id = ?1")?;
+        let mut lookup = tx.prepare_cached(crate::coverage_counts::DISTRICT_OF)?;
         for home in batch.iter().map(|(_, home, _)| *home) {
             if let Entry::Vacant(unknown) = districts.entry(home) {
                 unknown.insert(lookup.query_row([home], |row| row.get(0)).optional()?);
@@ -546,7 +545,7 @@ impl Store {
                 let mut tx = pool.begin().await?;
                 for home in batch.iter().map(|(_, home, _)| *home) {
                     if let Entry::Vacant(unknown) = districts.entry(home) {
-                        let d: Option<(String,)> = sqlx::query_as("SELECT district_code FROM institutions WHERE id = $1")
+                        let d: Option<(String,)> = sqlx::query_as(crate::coverage_counts::DISTRICT_OF)
                             .bind(home).fetch_optional(&mut *tx).await?;
                         unknown.insert(d.map(|(d,)| d));
                     }

@@ -24,7 +24,7 @@ use crate::chronic::{
     CLOSE_TASKS, ENROLMENTS_PER_INSERT, EnrolmentVisits, FOLLOWUPS_PER_INSERT,
     LOCK_ACTIVE_ENROLMENT, NewFollowup, OPEN_URGENT_TASK, close_tasks_values, urgent_task_values,
 };
-use crate::direct::{execute_numbered, first_numbered};
+use crate::direct::{execute_numbered, execute_values as execute, first_numbered};
 use crate::maintained::{CountChange, FactsRow};
 use crate::residents::{
     ID_NUMBER_INDEX, SealedNumbers, UPDATE_RESIDENT, insert_many_direct, registered, update_values,
@@ -32,14 +32,6 @@ use crate::residents::{
 use crate::row::RowExt as _;
 use crate::row::{Val, cached_chunks};
 use crate::{Result, StoreError};
-
-/// Runs `sql` once with `values` bound in order (`?` placeholders), from the
-/// connection's statement cache.
-fn execute(tx: &Transaction<'_>, sql: &str, values: Vec<Val<'_>>) -> Result<()> {
-    tx.prepare_cached(sql)?
-        .execute(rusqlite::params_from_iter(values))?;
-    Ok(())
-}
 
 /// `n` new ids of `table`: those after its largest (the transaction holds the
 /// database's write lock), as `reserve_ids!` reserves them on SQLite.
