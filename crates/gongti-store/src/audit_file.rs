@@ -351,10 +351,18 @@ impl AuditFile {
                 "SELECT id, {} FROM audit_outbox WHERE id > ?1 ORDER BY id LIMIT ?2",
                 crate::outbox::OUTBOX_COLUMNS
             ))?;
+            // Read by column place: a look-up by name took a sixth of the move.
+            let columns: Vec<String> = statement
+                .column_names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
             let mut rows = statement.query(params![mark, limit as i64])?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
-                out.push(crate::outbox::staged(row)?);
+                out.push(crate::outbox::staged(&crate::direct::ByPlace::new(
+                    row, &columns,
+                ))?);
             }
             Ok(out)
         })

@@ -13,9 +13,9 @@
 //! statements, each a round trip to sqlx's worker, took as long as its commit), an
 //! import of a region's records (`import::direct`: thirty-odd statements a Bundle) and
 //! the clearing's freeze. [`DirectWrites`] runs such a transaction on a read-write
-//! connection of its own, on tokio's blocking pool, only while its caller holds the
-//! write pool's one connection (the write turn), so the database still has one writer
-//! and sqlx's never meets a lock.
+//! connection of its own, on tokio's blocking pool, only while it holds the write
+//! pool's one connection (the write turn), so the database still has one writer and
+//! sqlx's never meets a lock; the transactions queued behind one turn commit together.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -139,9 +139,51 @@ impl DirectReads {
 
 /// The embedded database's read-write rusqlite connection, used in the write turn only
 /// (see the module's text).
+///
+/// Its transactions wait in a queue of their own. The first to arrive takes the write
+/// turn for the queue, and one blocking thread runs what is queued for as long as more
+/// keeps arriving (up to [`TURN_HELD_MAX`]), then gives the turn back. Transactions
+/// queued together commit together (group commit): each runs in a savepoint of one
+/// SQLite transaction — one that fails is rolled back to its savepoint alone, as its
+/// own transaction would have been — and the group commits once, with one sync to
+/// disk, before any of its callers is answered.
+///
+/// Before this queue, each transaction took and gave back the turn itself; giving it
+/// back is a sqlx task that pings the connection through sqlx's worker thread, then
+/// wakes the next taker, which wakes a blocking thread — a chain on the tokio workers
+/// that read the next Bundles in polls of some milliseconds. And each commit synced
+/// the log on its own (about a millisecond here) and wrote again the pages the one
+/// before had written.
 pub(crate) struct DirectWrites {
     path: PathBuf,
     conn: Mutex<Option<Connection>>,
+    /// sqlx's write pool, whose one connection is the write turn.
+    turn: sqlx::SqlitePool,
+    queue: Mutex<Queue>,
+}
+
+/// How long one taking of the write turn may go on running queued transactions while
+/// others (sqlx's writers) wait for it: about eight imports of fifty residents here.
+const TURN_HELD_MAX: std::time::Duration = std::time::Duration::from_millis(50);
+/// A group commits once it has run this long, so that its first caller waits at most
+/// about this much longer than alone.
+const GROUP_HELD_MAX: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// A queued transaction's work, run inside its group's transaction (or told why it
+/// could not be): answers whether it succeeded, and how to tell its caller once the
+/// group has ended ([`Answer`]).
+type Job =
+    Box<dyn FnOnce(std::result::Result<&rusqlite::Transaction<'_>, &str>) -> (bool, Answer) + Send>;
+
+/// Tells a transaction's caller its outcome, given why its group failed to commit
+/// (none: committed, or the transaction had failed on its own).
+type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
+
+#[derive(Default)]
+struct Queue {
+    jobs: std::collections::VecDeque<Job>,
+    /// Whether a task holds or is taking the write turn for the queue.
+    served: bool,
 }
 
 impl std::fmt::Debug for DirectWrites {
@@ -153,10 +195,14 @@ impl std::fmt::Debug for DirectWrites {
 }
 
 impl DirectWrites {
-    pub(crate) fn new(path: PathBuf) -> DirectWrites {
+    /// The read-write connection to `path`, in the turns of `turn` (sqlx's write pool
+    /// of one connection).
+    pub(crate) fn new(path: PathBuf, turn: sqlx::SqlitePool) -> DirectWrites {
         DirectWrites {
             path,
             conn: Mutex::new(None),
+            turn,
+            queue: Mutex::new(Queue::default()),
         }
     }
 
@@ -176,32 +222,192 @@ impl DirectWrites {
         Ok(conn)
     }
 
-    /// Runs `f` in one transaction (begun `IMMEDIATE`: it takes the write lock at once)
-    /// on tokio's blocking pool and commits it, all or nothing, holding `turn` — the
-    /// write pool's one connection — until the transaction has ended.
+    /// Runs `f` as one transaction in the write turn, on tokio's blocking pool, all or
+    /// nothing (see [`DirectWrites`]: in a savepoint of its group's transaction, which
+    /// is begun `IMMEDIATE` and committed before the answer). It is queued, and runs
+    /// even if the caller stops waiting (see
+    /// [`DirectWrites::transaction_while_wanted`]).
     pub(crate) async fn transaction<T: Send + 'static>(
         self: &Arc<Self>,
-        turn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let this = Arc::clone(self);
-        blocking("a direct write", move || {
-            let out = this.in_transaction(f);
-            // Released only now, even if the caller stopped waiting.
-            drop(turn);
-            out
-        })
-        .await
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |group| {
+            // The group's transaction: `f` cannot end it (that takes it by value).
+            let out = match group {
+                Ok(tx) => f(tx),
+                Err(why) => Err(StoreError::Corrupt(format!("the write turn: {why}"))),
+            };
+            (
+                out.is_ok(),
+                Box::new(move |failed: Option<&str>| {
+                    let out = match failed {
+                        Some(why) if out.is_ok() => {
+                            Err(StoreError::Corrupt(format!("the group's commit: {why}")))
+                        }
+                        _ => out,
+                    };
+                    // A caller that stopped waiting is not there to take it.
+                    let _ = answer.send(out);
+                }),
+            )
+        });
+        let serve = {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            queue.jobs.push_back(job);
+            !std::mem::replace(&mut queue.served, true)
+        };
+        if serve {
+            // A task of its own takes the turn, so that the queue is served even if
+            // this caller stops waiting.
+            tokio::spawn(Arc::clone(self).serve());
+        }
+        answered
+            .await
+            .map_err(|_| StoreError::Corrupt("a direct write stopped".into()))?
+    }
+    /// Takes the write turn and runs the queue in it, again while it is not empty.
+    async fn serve(self: Arc<Self>) {
+        loop {
+            let turn = self.turn.acquire().await;
+            let this = Arc::clone(&self);
+            let more = tokio::task::spawn_blocking(move || match turn {
+                Ok(turn) => {
+                    let more = this.run_queued(TURN_HELD_MAX);
+                    drop(turn);
+                    more
+                }
+                Err(error) => {
+                    this.refuse_queued(&error.to_string());
+                    false
+                }
+            })
+            .await;
+            match more {
+                Ok(true) => {}
+                Ok(false) => return,
+                // A panic outside the transactions (each is caught on its own): the
+                // queue is told, not left waiting.
+                Err(error) => return self.refuse_queued(&error.to_string()),
+            }
+        }
+    }
+
+    /// Runs queued groups for at most `held` (at least one); answers whether
+    /// transactions are left, the queue still marked as served.
+    fn run_queued(&self, held: std::time::Duration) -> bool {
+        let since = std::time::Instant::now();
+        loop {
+            let Some(first) = self.next_job(true) else {
+                return false;
+            };
+            self.run_group(first);
+            if since.elapsed() >= held {
+                let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+                queue.served = !queue.jobs.is_empty();
+                return queue.served;
+            }
+        }
+    }
+
+    /// Runs `first` and the transactions queued behind it (for up to
+    /// [`GROUP_HELD_MAX`]) in one SQLite transaction, each in a savepoint, and commits
+    /// it; then answers their callers.
+    fn run_group(&self, first: Job) {
+        let mut guard = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        // A connection left inside a transaction (a rollback that failed, a panic) is
+        // closed, not reused: every later transaction would fail on it.
+        if guard.as_ref().is_some_and(|c| !c.is_autocommit()) {
+            *guard = None;
+        }
+        let conn = match &mut *guard {
+            Some(conn) => Ok(conn),
+            empty => self.open().map(|c| empty.insert(c)),
+        };
+        let tx = conn.and_then(|c| {
+            Ok(c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
+        });
+        let tx = match tx {
+            Ok(tx) => tx,
+            Err(error) => {
+                let (_, answer) = first(Err(&error.to_string()));
+                return answer(None);
+            }
+        };
+        let since = std::time::Instant::now();
+        let mut answers: Vec<Answer> = Vec::new();
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            if let Err(error) = tx.execute_batch("SAVEPOINT job") {
+                let (_, answer) = job(Err(&error.to_string()));
+                answer(None);
+                break;
+            }
+            // A panic in one transaction is its caller's error (its answer dropped).
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(&tx))));
+            let kept = match ran {
+                Ok((true, answer)) => tx.execute_batch("RELEASE job").map(|()| answer),
+                Ok((false, answer)) => {
+                    answer(None);
+                    tx.execute_batch("ROLLBACK TO job; RELEASE job")
+                        .map(|()| Box::new(|_: Option<&str>| {}) as Answer)
+                }
+                Err(_) => tx
+                    .execute_batch("ROLLBACK TO job; RELEASE job")
+                    .map(|()| Box::new(|_: Option<&str>| {}) as Answer),
+            };
+            match kept {
+                Ok(answer) => answers.push(answer),
+                // The group's transaction is not what its transactions left (SQLite
+                // may end it itself on some errors): none of it commits.
+                Err(error) => {
+                    let why = error.to_string();
+                    for answer in answers {
+                        answer(Some(&why));
+                    }
+                    return;
+                }
+            }
+            if since.elapsed() < GROUP_HELD_MAX {
+                next = self.next_job(false);
+            }
+        }
+        match tx.commit() {
+            Ok(()) => answers.into_iter().for_each(|answer| answer(None)),
+            Err(error) => {
+                let why = error.to_string();
+                answers.into_iter().for_each(|answer| answer(Some(&why)));
+            }
+        }
+    }
+
+    /// Tells every queued transaction the turn could not be taken.
+    fn refuse_queued(&self, why: &str) {
+        while let Some(job) = self.next_job(true) {
+            let (_, answer) = job(Err(why));
+            answer(None);
+        }
+    }
+
+    /// The next queued transaction, or none — the queue then marked as not served
+    /// when `last` (the turn is given back).
+    fn next_job(&self, last: bool) -> Option<Job> {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let job = queue.jobs.pop_front();
+        if job.is_none() && last {
+            queue.served = false;
+        }
+        job
     }
 
     /// [`DirectWrites::transaction`] for a caller that may stop waiting (a request
     /// that timed out, a client gone): the work is then not begun or, when it has run,
     /// rolled back instead of committed, as a transaction through sqlx is dropped where
-    /// it stands. A caller that gives up while the commit itself runs (its sync to
-    /// disk) finds it committed, as through sqlx.
+    /// it stands. A caller that gives up after its work has run and before its group
+    /// has committed (the others' work, the sync to disk) finds it committed, as a
+    /// caller of sqlx that gives up during the commit.
     pub(crate) async fn transaction_while_wanted<T: Send + 'static>(
         self: &Arc<Self>,
-        turn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         /// Cleared when the caller's future is dropped, whether done or not.
@@ -215,7 +421,7 @@ impl DirectWrites {
         let still = Arc::clone(&wanted.0);
         let gone =
             || StoreError::Corrupt("a write whose caller stopped waiting rolled back".into());
-        self.transaction(turn, move |tx| {
+        self.transaction(move |tx| {
             if !still.load(std::sync::atomic::Ordering::Acquire) {
                 return Err(gone());
             }
@@ -227,27 +433,6 @@ impl DirectWrites {
             }
         })
         .await
-    }
-
-    fn in_transaction<T>(
-        &self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
-    ) -> Result<T> {
-        let mut guard = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        // A connection left inside a transaction (a rollback that failed, a panic) is
-        // closed, not reused: every later transaction would fail on it.
-        if guard.as_ref().is_some_and(|c| !c.is_autocommit()) {
-            *guard = None;
-        }
-        let conn = match &mut *guard {
-            Some(conn) => conn,
-            empty => empty.insert(self.open()?),
-        };
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        // An error drops `tx`, which rolls it back.
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
     }
 }
 
@@ -655,10 +840,13 @@ mod tests {
         ));
     }
 
-    /// A write whose caller stops waiting before it ends rolls back; the connection
-    /// then serves the next write.
-    #[tokio::test]
-    async fn a_write_whose_caller_stopped_waiting_rolls_back() {
+    /// A directory with a database of one table `t (a INTEGER UNIQUE)`, sqlx's write
+    /// pool of one connection to it, and the direct lane's writer in its turns.
+    async fn writes_beside_sqlx() -> (
+        std::path::PathBuf,
+        sqlx::SqlitePool,
+        std::sync::Arc<super::DirectWrites>,
+    ) {
         let dir = std::env::temp_dir().join(format!(
             "gongti-direct-{}-{}",
             std::process::id(),
@@ -678,15 +866,67 @@ mod tests {
             .connect_with(options)
             .await
             .expect("pool");
-        sqlx::query("CREATE TABLE t (a INTEGER)")
+        sqlx::query("CREATE TABLE t (a INTEGER UNIQUE)")
             .execute(&pool)
             .await
             .expect("table");
-        let writes = std::sync::Arc::new(super::DirectWrites::new(file));
+        let writes = std::sync::Arc::new(super::DirectWrites::new(file, pool.clone()));
+        (dir, pool, writes)
+    }
+
+    /// Transactions queued behind one turn commit together, yet each is all or
+    /// nothing on its own: one that fails (a taken key) or panics leaves nothing,
+    /// its caller is told, and the others of its group commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_keeps_what_succeeded_and_nothing_of_what_failed() {
+        let (dir, pool, writes) = writes_beside_sqlx().await;
+        // Held here, so that all five wait in the queue and run as one group.
+        let turn = pool.acquire().await.expect("turn");
+        let insert = |values: &'static [i64], panics: bool| {
+            let writes = std::sync::Arc::clone(&writes);
+            tokio::spawn(async move {
+                writes
+                    .transaction(move |tx| {
+                        for a in values {
+                            tx.execute("INSERT INTO t (a) VALUES (?1)", [a])?;
+                        }
+                        assert!(!panics, "a transaction that panics");
+                        Ok(values.len())
+                    })
+                    .await
+            })
+        };
+        let first = insert(&[1, 2], false);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let taken = insert(&[3, 1], false);
+        let panics = insert(&[4], true);
+        let second = insert(&[5], false);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        drop(turn);
+        assert_eq!(first.await.expect("task").expect("the first"), 2);
+        assert!(matches!(
+            taken.await.expect("task"),
+            Err(crate::StoreError::Duplicate(_))
+        ));
+        assert!(panics.await.expect("task").is_err());
+        assert_eq!(second.await.expect("task").expect("the second"), 1);
+        let (kept,): (String,) =
+            sqlx::query_as("SELECT group_concat(a) FROM (SELECT a FROM t ORDER BY a)")
+                .fetch_one(&pool)
+                .await
+                .expect("rows");
+        assert_eq!(kept, "1,2,5");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A write whose caller stops waiting before it ends rolls back; the connection
+    /// then serves the next write.
+    #[tokio::test]
+    async fn a_write_whose_caller_stopped_waiting_rolls_back() {
+        let (dir, _pool, writes) = writes_beside_sqlx().await;
         let (began, begun) = tokio::sync::oneshot::channel::<()>();
         let (go, gone) = std::sync::mpsc::channel::<()>();
-        let turn = pool.acquire().await.expect("turn");
-        let waiting = writes.transaction_while_wanted(turn, move |tx| {
+        let waiting = writes.transaction_while_wanted(move |tx| {
             tx.execute("INSERT INTO t (a) VALUES (1)", [])?;
             let _ = began.send(());
             // Goes on only once the caller has given up.
@@ -699,9 +939,8 @@ mod tests {
         }
         go.send(()).expect("the write is waiting");
         // The next write waits for the first to end, then finds nothing of it.
-        let turn = pool.acquire().await.expect("the turn, back");
         let rows = writes
-            .transaction(turn, |tx| {
+            .transaction(|tx| {
                 tx.execute("INSERT INTO t (a) VALUES (2)", [])?;
                 Ok(tx.query_row("SELECT group_concat(a) FROM t", [], |r| {
                     r.get::<_, String>(0)

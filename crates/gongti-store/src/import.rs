@@ -185,23 +185,21 @@ impl Store {
             .iter()
             .map(|u| seal_numbers(&self.keys, &u.resident.id_number, u.resident.phone.as_ref()))
             .collect();
-        if self.has_direct_writes() {
+        if let Some(lane) = self.direct_writes() {
             let ahead = direct::Ahead::fold(&plan, &params, ruleset_version, now_us)?;
-            if let Some((turn, lane)) = self.direct_write_turn().await? {
-                return lane
-                    .transaction_while_wanted(turn, move |tx| {
-                        direct::write_import(
-                            tx,
-                            &plan,
-                            ahead,
-                            &params,
-                            (&sealed, &updates),
-                            ruleset_version,
-                            now_us,
-                        )
-                    })
-                    .await;
-            }
+            return lane
+                .transaction_while_wanted(move |tx| {
+                    direct::write_import(
+                        tx,
+                        &plan,
+                        ahead,
+                        &params,
+                        (&sealed, &updates),
+                        ruleset_version,
+                        now_us,
+                    )
+                })
+                .await;
         }
         self.write_import(&plan, &params, &sealed, &updates, ruleset_version, now_us)
             .await

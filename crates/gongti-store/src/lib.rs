@@ -367,12 +367,13 @@ impl Store {
             .max_connections(SQLITE_READ_CONNECTIONS)
             .connect_with(options.read_only(true))
             .await?;
+        let direct_writes = Arc::new(direct::DirectWrites::new(file.clone(), write.clone()));
         Ok(Store {
             engine: Engine::Sqlite {
                 read,
                 write,
                 direct: Arc::new(direct::DirectReads::new(file.clone())),
-                direct_writes: Some(Arc::new(direct::DirectWrites::new(file))),
+                direct_writes: Some(direct_writes),
                 audit: Arc::new(audit_file::AuditFile::open(data_dir)?),
                 _owner: Some(Arc::new(lock)),
             },
@@ -512,35 +513,15 @@ impl Store {
         }
     }
 
-    /// Whether writes may take the hot path's read-write connection (SQLite, a store
-    /// that writes and was not made [`Store::without_direct_writes`]).
-    pub(crate) fn has_direct_writes(&self) -> bool {
-        matches!(
-            &self.engine,
-            Engine::Sqlite {
-                direct_writes: Some(_),
-                ..
-            }
-        )
-    }
-
-    /// On SQLite (a store that writes), the write turn and the hot path's read-write
-    /// connection to use in it (see [`direct::DirectWrites`]).
-    pub(crate) async fn direct_write_turn(
-        &self,
-    ) -> Result<
-        Option<(
-            sqlx::pool::PoolConnection<sqlx::Sqlite>,
-            Arc<direct::DirectWrites>,
-        )>,
-    > {
+    /// On SQLite (a store that writes), the hot path's read-write connection, whose
+    /// transactions run in the write turn (see [`direct::DirectWrites`]).
+    pub(crate) fn direct_writes(&self) -> Option<&Arc<direct::DirectWrites>> {
         match &self.engine {
             Engine::Sqlite {
-                write,
                 direct_writes: Some(direct),
                 ..
-            } => Ok(Some((write.acquire().await?, Arc::clone(direct)))),
-            _ => Ok(None),
+            } => Some(direct),
+            _ => None,
         }
     }
 

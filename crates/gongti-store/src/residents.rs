@@ -531,10 +531,9 @@ impl Store {
         // this commit, a batch's worth at a time, instead of in one large delete that
         // registrations would queue behind.
         let moved = self.audit_file().map_or(0, |f| f.moved_mark());
-        let (batch, ids, districts) = if let Some((turn, direct)) = self.direct_write_turn().await?
-        {
+        let (batch, ids, districts) = if let Some(direct) = self.direct_writes() {
             direct
-                .transaction(turn, move |tx| {
+                .transaction(move |tx| {
                     let (ids, districts) = insert_each_direct(tx, &batch, &sealed, now_us, moved)?;
                     Ok((batch, ids, districts))
                 })

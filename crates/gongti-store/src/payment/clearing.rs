@@ -257,11 +257,11 @@ impl Store {
         // The freeze hands them over in this order already; the sort only makes sure.
         let mut members = members;
         members.sort_unstable_by_key(|m| (m.resident_id, m.institution_id));
-        if let Some((turn, direct)) = self.direct_write_turn().await? {
+        if let Some(direct) = self.direct_writes() {
             // At a city's scale, 1.3 M persons: through the direct lane's writer, each
             // inserted by one statement prepared once.
             let done = direct
-                .transaction(turn, move |tx| {
+                .transaction(move |tx| {
                     freeze_direct(tx, year, &rows, &members, (staff_id, now_us), &audit)
                 })
                 .await;
