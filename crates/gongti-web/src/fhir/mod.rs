@@ -24,6 +24,7 @@ mod everything;
 mod exam;
 pub(crate) mod export;
 mod history;
+mod json;
 mod lab;
 mod patient;
 mod pharmacy;

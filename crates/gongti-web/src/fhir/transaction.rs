@@ -26,8 +26,10 @@ use gongti_core::chronic::record::{EnrolmentForm, FollowupRecordForm};
 use gongti_core::problem::{FieldProblem, Problem};
 use serde_json::{Value, json};
 
+use super::json::Json;
+
 use super::write::{
-    id_number_criterion, if_match_value, on_patient, patient_form, resource_body, write_err,
+    id_number_criterion, if_match_value, on_patient, patient_form, resource_json, write_err,
 };
 use super::{Fhir, fhir_err};
 use crate::AppState;
@@ -38,7 +40,7 @@ pub(crate) const ENTRIES_MAX: usize = 5_000;
 /// A Bundle's body may be this long (the API's other bodies: 1 MiB).
 pub(crate) const BUNDLE_BYTES_MAX: usize = 8 * 1024 * 1024;
 
-fn date(v: &Value) -> Option<time::Date> {
+fn date(v: &Json<'_>) -> Option<time::Date> {
     let s = v.as_str()?;
     time::Date::parse(
         s.get(..10)?,
@@ -90,7 +92,7 @@ const LOINC: &str = "http://loinc.org";
 /// What an Observation measured, by its LOINC code (BP panel, FPG, HbA1c, heart rate;
 /// a glucose in mmol/L as 14771-0, or in mg/dL as 1558-6, converted), or the problem
 /// with a code or unit it cannot take.
-fn measured(o: &Value) -> Result<(Measured, &'static str), FieldProblem> {
+fn measured(o: &Json<'_>) -> Result<(Measured, &'static str), FieldProblem> {
     let unknown = || FieldProblem {
         field: "code",
         problem: Problem::UnknownCode,
@@ -109,14 +111,15 @@ fn measured(o: &Value) -> Result<(Measured, &'static str), FieldProblem> {
         let value = q["value"]
             .as_f64()
             .ok_or_else(|| missing("valueQuantity.value"))?;
-        let unit = super::lab::unit_of(q).ok_or_else(|| missing("valueQuantity.unit"))?;
+        let q = q.to_value();
+        let unit = super::lab::unit_of(&q).ok_or_else(|| missing("valueQuantity.unit"))?;
         let (test, v) = gongti_core::lab::convert(code, unit, value)?;
         return Ok(match test {
             gongti_core::lab::LabTest::FastingGlucose => (Measured::FpgMmol(v), "fpg"),
             gongti_core::lab::LabTest::Hba1c => (Measured::Hba1cPercent(v), "hba1c"),
         });
     }
-    let value = |v: &Value| v["valueQuantity"]["value"].as_f64();
+    let value = |v: &Json<'_>| v["valueQuantity"]["value"].as_f64();
     let component = |loinc: &str| {
         o["component"]
             .as_array()?
@@ -157,7 +160,7 @@ async fn read_entry(
     state: &AppState,
     ctx: &Ctx,
     i: usize,
-    entry: &Value,
+    entry: &Json<'_>,
     full_urls: &FullUrls<'_>,
     problems: &mut Vec<(usize, FieldProblem)>,
 ) -> Result<Option<Asked>, ApiError> {
@@ -181,7 +184,7 @@ async fn read_entry(
     }
     Ok(Some(match (method, ty) {
         ("POST", "Patient") => {
-            let (form, home) = match patient_form(resource) {
+            let (form, home) = match patient_form(&resource.to_value()) {
                 Ok(f) => f,
                 Err(AppError::Invalid(found)) => {
                     problems.extend(found.into_iter().map(|p| (i, p)));
@@ -229,7 +232,7 @@ async fn read_entry(
                 ));
                 return Ok(None);
             };
-            let (mut form, _) = match patient_form(resource) {
+            let (mut form, _) = match patient_form(&resource.to_value()) {
                 Ok(f) => f,
                 Err(AppError::Invalid(found)) => {
                     problems.extend(found.into_iter().map(|p| (i, p)));
@@ -346,13 +349,15 @@ async fn read_entry(
                     return Ok(None);
                 }
             };
-            if super::lab::is_laboratory(resource) {
+            // Read as the single-resource writes read it.
+            let resource = resource.to_value();
+            if super::lab::is_laboratory(&resource) {
                 return Ok(Some(Asked::Item(ImportItem::LabResult {
                     patient,
-                    form: super::lab::lab_form(resource),
+                    form: super::lab::lab_form(&resource),
                 })));
             }
-            match super::readings::reading_of(resource) {
+            match super::readings::reading_of(&resource) {
                 Ok(form) => Asked::Item(ImportItem::Reading { patient, form }),
                 Err(found) => {
                     problems.extend(found.into_iter().map(|p| (i, p)));
@@ -402,7 +407,7 @@ pub(super) async fn bundle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let mut b = resource_body(&headers, &body, "Bundle")?;
+    let b = resource_json(&headers, &body, "Bundle")?;
     let batch_kind = match b["type"].as_str() {
         Some("transaction") => false,
         Some("batch") => true,
@@ -415,11 +420,7 @@ pub(super) async fn bundle(
             .fhir());
         }
     };
-    // The entries taken out of the Bundle, not copied.
-    let entries = match b.get_mut("entry").map(Value::take) {
-        Some(Value::Array(entries)) => entries,
-        _ => Vec::new(),
-    };
+    let entries = b["entry"].as_array().unwrap_or_default();
     if entries.len() > ENTRIES_MAX {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -459,7 +460,7 @@ pub(super) async fn bundle(
         }
     }
     if batch_kind {
-        return Ok(batch(&state, &ctx, &entries).await);
+        return Ok(batch(&state, &ctx, entries).await);
     }
     let mut problems = Vec::new();
     // Entries refer to one another by fullUrl, which names one entry only.
@@ -715,7 +716,7 @@ fn response_of(outcome: ImportOutcome, as_type: Option<&str>) -> Value {
 }
 
 /// A batch: each entry on its own (entries may not refer to one another).
-async fn batch(state: &AppState, ctx: &Ctx, entries: &[Value]) -> Response {
+async fn batch(state: &AppState, ctx: &Ctx, entries: &[Json<'_>]) -> Response {
     let none = FullUrls::new();
     let mut answers = Vec::with_capacity(entries.len());
     for (i, entry) in entries.iter().enumerate() {
@@ -776,8 +777,18 @@ pub(super) async fn create_condition(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let resource = resource_body(&headers, &body, "Condition")?;
-    let entry = json!({"resource": resource, "request": {"method": "POST", "url": "Condition"}});
+    let resource = resource_json(&headers, &body, "Condition")?;
+    let text = |s: &'static str| Json::String(s.into());
+    let entry = Json::Object(vec![
+        ("resource".into(), resource),
+        (
+            "request".into(),
+            Json::Object(vec![
+                ("method".into(), text("POST")),
+                ("url".into(), text("Condition")),
+            ]),
+        ),
+    ]);
     let mut problems = Vec::new();
     let asked = read_entry(&state, &ctx, 0, &entry, &FullUrls::new(), &mut problems).await?;
     let item = match asked {

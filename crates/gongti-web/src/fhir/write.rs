@@ -28,6 +28,15 @@ use crate::error::ApiError;
 
 /// A FHIR resource from a request body: JSON of the FHIR media type, of `ty`.
 pub(super) fn resource_body(headers: &HeaderMap, body: &[u8], ty: &str) -> Result<Value, ApiError> {
+    resource_json(headers, body, ty).map(|json| json.to_value())
+}
+
+/// [`resource_body`] borrowed from the body (see [`super::json`]).
+pub(super) fn resource_json<'a>(
+    headers: &HeaderMap,
+    body: &'a [u8],
+    ty: &str,
+) -> Result<super::json::Json<'a>, ApiError> {
     let media = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -45,7 +54,7 @@ pub(super) fn resource_body(headers: &HeaderMap, body: &[u8], ty: &str) -> Resul
         )
         .fhir());
     }
-    let value: Value = serde_json::from_slice(body).map_err(|_| {
+    let value: super::json::Json<'a> = serde_json::from_slice(body).map_err(|_| {
         ApiError::bad_request(
             "bad_json",
             "请求体不是有效的 JSON",
