@@ -187,9 +187,12 @@ impl Store {
             .collect();
         if let Some(lane) = self.direct_writes() {
             let ahead = direct::Ahead::fold(&plan, &params, ruleset_version, now_us)?;
+            // Rows moved into the audit chain leave the outbox with the import, as with
+            // the registration batch (through sqlx they wait for the sweep).
+            let moved = self.audit_file().map_or(0, |f| f.moved_mark());
             return lane
                 .transaction_while_wanted(move |tx| {
-                    direct::write_import(
+                    let imported = direct::write_import(
                         tx,
                         &plan,
                         ahead,
@@ -197,7 +200,9 @@ impl Store {
                         (&sealed, &updates),
                         ruleset_version,
                         now_us,
-                    )
+                    )?;
+                    crate::outbox::delete_moved_direct(tx, moved)?;
+                    Ok(imported)
                 })
                 .await;
         }

@@ -59,6 +59,21 @@ macro_rules! stage_audit {
 }
 pub(crate) use stage_audit;
 
+/// Deletes the outbox rows the audit writer has moved into `audit.db`'s chain, up to
+/// `moved` (its mark; nothing when 0), in the transaction of a write on SQLite's hot
+/// path: they leave a write's worth at a time, where the sweep's one large delete
+/// through sqlx's writer held the write turn for some tens of milliseconds a second
+/// while imports queued behind it (PostgreSQL's move deletes its own).
+pub(crate) fn delete_moved_direct(tx: &rusqlite::Transaction<'_>, moved: i64) -> Result<()> {
+    if moved > 0 {
+        tx.prepare_cached(DELETE_MOVED)?.execute([moved])?;
+    }
+    Ok(())
+}
+
+/// The outbox rows moved into the chain, up to `$1`.
+pub(crate) const DELETE_MOVED: &str = "DELETE FROM audit_outbox WHERE id <= $1";
+
 /// [`stage_audit!`] in a transaction of the SQLite hot path ([`crate::direct`]).
 pub(crate) fn stage_direct(tx: &rusqlite::Transaction<'_>, entries: &[AuditEntry]) -> Result<()> {
     for chunk in crate::row::cached_chunks(entries, OUTBOX_ROWS_PER_INSERT) {

@@ -433,10 +433,7 @@ fn insert_each_direct(
     }
     crate::coverage_counts::add_coverage_direct(tx, &registered_each(batch, &ids, &districts))?;
     crate::outbox::stage_direct(tx, &staged)?;
-    if moved > 0 {
-        tx.prepare_cached("DELETE FROM audit_outbox WHERE id <= ?1")?
-            .execute([moved])?;
-    }
+    crate::outbox::delete_moved_direct(tx, moved)?;
     Ok((ids, districts))
 }
 
@@ -560,7 +557,7 @@ impl Store {
                 crate::coverage_counts::add_coverage_in!(tx, &changes);
                 stage_audit!(tx, &staged);
                 if moved > 0 {
-                    sqlx::query("DELETE FROM audit_outbox WHERE id <= $1").bind(moved).execute(&mut *tx).await?;
+                    sqlx::query(crate::outbox::DELETE_MOVED).bind(moved).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 ids

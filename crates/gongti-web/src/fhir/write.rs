@@ -54,14 +54,17 @@ pub(super) fn resource_json<'a>(
         )
         .fhir());
     }
-    let value: super::json::Json<'a> = serde_json::from_slice(body).map_err(|_| {
+    let bad_json = || {
         ApiError::bad_request(
             "bad_json",
             "请求体不是有效的 JSON",
             "The body is not valid JSON",
         )
         .fhir()
-    })?;
+    };
+    // The text checked as UTF-8 once, in one pass, rather than string by string.
+    let text = std::str::from_utf8(body).map_err(|_| bad_json())?;
+    let value: super::json::Json<'a> = serde_json::from_str(text).map_err(|_| bad_json())?;
     if value["resourceType"] != ty {
         return Err(ApiError::bad_request(
             "wrong_resource_type",

@@ -606,4 +606,6 @@ async fn a_doctor_drafts_a_prescription_and_the_findings_appear_as_she_types() {
             .path()
             .ends_with("/prescribe")
     );
+    // Without it the browser outlives the test (ChromeDriver is killed, not asked).
+    c.close().await.unwrap();
 }
