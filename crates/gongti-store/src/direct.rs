@@ -142,11 +142,15 @@ impl DirectReads {
 ///
 /// Its transactions wait in a queue of their own. The first to arrive takes the write
 /// turn for the queue, and one blocking thread runs what is queued for as long as more
-/// keeps arriving (up to [`TURN_HELD_MAX`]), then gives the turn back. Transactions
-/// queued together commit together (group commit): each runs in a savepoint of one
-/// SQLite transaction — one that fails is rolled back to its savepoint alone, as its
-/// own transaction would have been — and the group commits once, with one sync to
-/// disk, before any of its callers is answered.
+/// keeps arriving (groups begun within [`TURN_HELD_MAX`]), then gives the turn back.
+/// Transactions queued together commit together (group commit): each runs in a
+/// savepoint of one SQLite transaction — one that fails or panics is rolled back to its
+/// savepoint alone, as its own transaction would have been, and its caller told at
+/// once — and the group commits once, with one sync to disk, before the callers whose
+/// work it holds are answered. An error after which SQLite has ended the whole
+/// transaction itself (a full disk, an I/O error) fails the whole group. A long
+/// transaction (the clearing's freeze: a savepoint would keep a copy of every page it
+/// changes) runs alone ([`DirectWrites::transaction_alone`]).
 ///
 /// Before this queue, each transaction took and gave back the turn itself; giving it
 /// back is a sqlx task that pings the connection through sqlx's worker thread, then
@@ -162,8 +166,9 @@ pub(crate) struct DirectWrites {
     queue: Mutex<Queue>,
 }
 
-/// How long one taking of the write turn may go on running queued transactions while
-/// others (sqlx's writers) wait for it: about eight imports of fifty residents here.
+/// How long one taking of the write turn may go on beginning groups of queued
+/// transactions while others (sqlx's writers) wait for it: about eight imports of fifty
+/// residents here (the last group begun may run [`GROUP_HELD_MAX`] longer).
 const TURN_HELD_MAX: std::time::Duration = std::time::Duration::from_millis(50);
 /// A group commits once it has run this long, so that its first caller waits at most
 /// about this much longer than alone.
@@ -172,8 +177,7 @@ const GROUP_HELD_MAX: std::time::Duration = std::time::Duration::from_millis(20)
 /// A queued transaction's work, run inside its group's transaction (or told why it
 /// could not be): answers whether it succeeded, and how to tell its caller once the
 /// group has ended ([`Answer`]).
-type Job =
-    Box<dyn FnOnce(std::result::Result<&rusqlite::Transaction<'_>, &str>) -> (bool, Answer) + Send>;
+type Job = Box<dyn FnOnce(Result<&rusqlite::Transaction<'_>>) -> (bool, Answer) + Send>;
 
 /// Tells a transaction's caller its outcome, given why its group failed to commit
 /// (none: committed, or the transaction had failed on its own).
@@ -181,7 +185,8 @@ type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
 
 #[derive(Default)]
 struct Queue {
-    jobs: std::collections::VecDeque<Job>,
+    /// Each with whether it runs alone, never in a group.
+    jobs: std::collections::VecDeque<(Job, bool)>,
     /// Whether a task holds or is taking the write turn for the queue.
     served: bool,
 }
@@ -231,13 +236,27 @@ impl DirectWrites {
         self: &Arc<Self>,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        self.queued(f, false).await
+    }
+
+    /// [`DirectWrites::transaction`] for a long write, committed on its own: the
+    /// transactions queued before it commit first, those after it wait.
+    pub(crate) async fn transaction_alone<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.queued(f, true).await
+    }
+
+    async fn queued<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T> + Send + 'static,
+        alone: bool,
+    ) -> Result<T> {
         let (answer, answered) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |group| {
             // The group's transaction: `f` cannot end it (that takes it by value).
-            let out = match group {
-                Ok(tx) => f(tx),
-                Err(why) => Err(StoreError::Corrupt(format!("the write turn: {why}"))),
-            };
+            let out = group.and_then(f);
             (
                 out.is_ok(),
                 Box::new(move |failed: Option<&str>| {
@@ -254,7 +273,7 @@ impl DirectWrites {
         });
         let serve = {
             let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-            queue.jobs.push_back(job);
+            queue.jobs.push_back((job, alone));
             !std::mem::replace(&mut queue.served, true)
         };
         if serve {
@@ -268,9 +287,26 @@ impl DirectWrites {
     }
     /// Takes the write turn and runs the queue in it, again while it is not empty.
     async fn serve(self: Arc<Self>) {
+        /// Tells the queue when this task is dropped before it is done (a runtime
+        /// shutting down while it waits for the turn), rather than leave it served by
+        /// no one.
+        struct Orphaned<'a>(&'a DirectWrites, bool);
+        impl Drop for Orphaned<'_> {
+            fn drop(&mut self) {
+                if self.1 {
+                    self.0.refuse_queued("the writer stopped");
+                }
+            }
+        }
+        let mut orphaned = Orphaned(&self, true);
+        self.serve_turns().await;
+        orphaned.1 = false;
+    }
+
+    async fn serve_turns(self: &Arc<Self>) {
         loop {
             let turn = self.turn.acquire().await;
-            let this = Arc::clone(&self);
+            let this = Arc::clone(self);
             let more = tokio::task::spawn_blocking(move || match turn {
                 Ok(turn) => {
                     let more = this.run_queued(TURN_HELD_MAX);
@@ -278,7 +314,7 @@ impl DirectWrites {
                     more
                 }
                 Err(error) => {
-                    this.refuse_queued(&error.to_string());
+                    this.refuse_queued(&format!("the write turn: {error}"));
                     false
                 }
             })
@@ -298,10 +334,10 @@ impl DirectWrites {
     fn run_queued(&self, held: std::time::Duration) -> bool {
         let since = std::time::Instant::now();
         loop {
-            let Some(first) = self.next_job(true) else {
+            let Some((first, alone)) = self.next_job(true) else {
                 return false;
             };
-            self.run_group(first);
+            self.run_group(first, alone);
             if since.elapsed() >= held {
                 let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
                 queue.served = !queue.jobs.is_empty();
@@ -311,9 +347,10 @@ impl DirectWrites {
     }
 
     /// Runs `first` and the transactions queued behind it (for up to
-    /// [`GROUP_HELD_MAX`]) in one SQLite transaction, each in a savepoint, and commits
-    /// it; then answers their callers.
-    fn run_group(&self, first: Job) {
+    /// [`GROUP_HELD_MAX`], none that runs alone) in one SQLite transaction, each in a
+    /// savepoint, and commits it; then answers their callers. One that runs `alone`
+    /// is the whole group, without a savepoint.
+    fn run_group(&self, first: Job, alone: bool) {
         let mut guard = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         // A connection left inside a transaction (a rollback that failed, a panic) is
         // closed, not reused: every later transaction would fail on it.
@@ -330,16 +367,25 @@ impl DirectWrites {
         let tx = match tx {
             Ok(tx) => tx,
             Err(error) => {
-                let (_, answer) = first(Err(&error.to_string()));
+                let (_, answer) = first(Err(error));
                 return answer(None);
             }
         };
+        if alone {
+            // A panic drops `tx`, which rolls it back, and the answer with it.
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| first(Ok(&tx))));
+            if let Ok((ok, answer)) = ran {
+                let failed = if ok { tx.commit().err() } else { None };
+                answer(failed.map(|e| e.to_string()).as_deref());
+            }
+            return;
+        }
         let since = std::time::Instant::now();
         let mut answers: Vec<Answer> = Vec::new();
         let mut next = Some(first);
         while let Some(job) = next.take() {
             if let Err(error) = tx.execute_batch("SAVEPOINT job") {
-                let (_, answer) = job(Err(&error.to_string()));
+                let (_, answer) = job(Err(error.into()));
                 answer(None);
                 break;
             }
@@ -369,7 +415,7 @@ impl DirectWrites {
                 }
             }
             if since.elapsed() < GROUP_HELD_MAX {
-                next = self.next_job(false);
+                next = self.next_in_group();
             }
         }
         match tx.commit() {
@@ -383,15 +429,24 @@ impl DirectWrites {
 
     /// Tells every queued transaction the turn could not be taken.
     fn refuse_queued(&self, why: &str) {
-        while let Some(job) = self.next_job(true) {
-            let (_, answer) = job(Err(why));
+        while let Some((job, _)) = self.next_job(true) {
+            let (_, answer) = job(Err(StoreError::Corrupt(why.to_owned())));
             answer(None);
+        }
+    }
+
+    /// The next queued transaction if it may join a group.
+    fn next_in_group(&self) -> Option<Job> {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        match queue.jobs.front() {
+            Some((_, false)) => queue.jobs.pop_front().map(|(job, _)| job),
+            _ => None,
         }
     }
 
     /// The next queued transaction, or none — the queue then marked as not served
     /// when `last` (the turn is given back).
-    fn next_job(&self, last: bool) -> Option<Job> {
+    fn next_job(&self, last: bool) -> Option<(Job, bool)> {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         let job = queue.jobs.pop_front();
         if job.is_none() && last {
@@ -916,6 +971,48 @@ mod tests {
                 .await
                 .expect("rows");
         assert_eq!(kept, "1,2,5");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A transaction that runs alone commits apart from the groups around it: its
+    /// failure leaves nothing of it, and the ones queued before and after it commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_transaction_alone_commits_apart() {
+        let (dir, pool, writes) = writes_beside_sqlx().await;
+        let turn = pool.acquire().await.expect("turn");
+        let insert = |value: i64, alone: bool| {
+            let writes = std::sync::Arc::clone(&writes);
+            tokio::spawn(async move {
+                let f = move |tx: &rusqlite::Transaction<'_>| {
+                    tx.execute("INSERT INTO t (a) VALUES (?1)", [value])?;
+                    tx.execute("INSERT INTO t (a) VALUES (?1)", [value + 10])?;
+                    Ok(())
+                };
+                if alone {
+                    writes.transaction_alone(f).await
+                } else {
+                    writes.transaction(f).await
+                }
+            })
+        };
+        let before = insert(1, false);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let alone = insert(11, true);
+        let after = insert(3, false);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        drop(turn);
+        before.await.expect("task").expect("the one before");
+        assert!(matches!(
+            alone.await.expect("task"),
+            Err(crate::StoreError::Duplicate(_))
+        ));
+        after.await.expect("task").expect("the one after");
+        let (kept,): (String,) =
+            sqlx::query_as("SELECT group_concat(a) FROM (SELECT a FROM t ORDER BY a)")
+                .fetch_one(&pool)
+                .await
+                .expect("rows");
+        assert_eq!(kept, "1,3,11,13");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

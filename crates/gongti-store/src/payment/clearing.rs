@@ -261,7 +261,7 @@ impl Store {
             // At a city's scale, 1.3 M persons: through the direct lane's writer, each
             // inserted by one statement prepared once.
             let done = direct
-                .transaction(move |tx| {
+                .transaction_alone(move |tx| {
                     freeze_direct(tx, year, &rows, &members, (staff_id, now_us), &audit)
                 })
                 .await;
