@@ -2,6 +2,7 @@
 //! a family doctor signs in to the console and finds a resident.
 
 use std::net::TcpListener as StdListener;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -13,10 +14,19 @@ use crate::support::{PASSWORD, TestApp};
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
+/// ChromeDriver in a process group of its own, with the Chromium it starts: dropped
+/// (a test ending, or panicking before its session is closed), the whole group is
+/// killed, so that no browser outlives the test run.
 pub(crate) struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // `kill -KILL -<group>` reaches Chromium's processes too; killing the driver
+        // alone would leave them to init.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -45,6 +55,7 @@ pub(crate) fn chromedriver() -> Option<(Driver, u16)> {
     let port = free_port();
     let child = Command::new(CHROMEDRIVER)
         .arg(format!("--port={port}"))
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
