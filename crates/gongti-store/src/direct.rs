@@ -965,13 +965,19 @@ mod tests {
         ));
         assert!(panics.await.expect("task").is_err());
         assert_eq!(second.await.expect("task").expect("the second"), 1);
-        let (kept,): (String,) =
-            sqlx::query_as("SELECT group_concat(a) FROM (SELECT a FROM t ORDER BY a)")
-                .fetch_one(&pool)
-                .await
-                .expect("rows");
+        let kept = kept_values(&pool).await;
         assert_eq!(kept, "1,2,5");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The values table `t` holds, ascending, comma-separated.
+    async fn kept_values(pool: &sqlx::SqlitePool) -> String {
+        let (kept,): (String,) =
+            sqlx::query_as("SELECT group_concat(a) FROM (SELECT a FROM t ORDER BY a)")
+                .fetch_one(pool)
+                .await
+                .expect("rows");
+        kept
     }
 
     /// A transaction that runs alone commits apart from the groups around it: its
@@ -1007,11 +1013,7 @@ mod tests {
             Err(crate::StoreError::Duplicate(_))
         ));
         after.await.expect("task").expect("the one after");
-        let (kept,): (String,) =
-            sqlx::query_as("SELECT group_concat(a) FROM (SELECT a FROM t ORDER BY a)")
-                .fetch_one(&pool)
-                .await
-                .expect("rows");
+        let kept = kept_values(&pool).await;
         assert_eq!(kept, "1,3,11,13");
         let _ = std::fs::remove_dir_all(&dir);
     }
