@@ -319,7 +319,8 @@ enum ClientCommand {
 
 /// mimalloc instead of the system allocator: glibc's arenas took a lock per allocation
 /// shared by the threads of both cores, and consolidated free chunks on the request
-/// path (BENCHMARKS.md).
+/// path (BENCHMARKS.md). Built without transparent huge pages (the workspace's
+/// `Cargo.toml` says why).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
