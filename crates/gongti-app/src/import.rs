@@ -598,6 +598,8 @@ impl App {
             }
         }
         visits.sort_by_key(|(course, day, i)| (*course, *day, *i));
+        // Planned follow-ups are large: grown once rather than copied as they come.
+        plan.followups.reserve(visits.len());
         let params = &self.chronic;
         let mut previous = vec![None; courses.len()];
         let mut seen = vec![false; courses.len()];

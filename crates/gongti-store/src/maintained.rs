@@ -171,10 +171,24 @@ pub(crate) fn fold_updates<'a>(
             entry.2 = k;
         }
     }
+    // The counters' changes are summed per (scope set, disease, period) first: the
+    // updates of one write share a few scope sets (mostly one), so each set is
+    // compared once per update rather than its scopes hashed for every row and measure.
+    let mut sets: Vec<&'a [String; 3]> = Vec::new();
+    let set_of: Vec<usize> = updates
+        .iter()
+        .map(|u| match sets.iter().position(|s| **s == u.scopes) {
+            Some(i) => i,
+            None => {
+                sets.push(&u.scopes);
+                sets.len() - 1
+            }
+        })
+        .collect();
     let mut facts = Vec::with_capacity(touched.len());
-    let mut counts: HashMap<
-        (&str, &'static str, StandardPeriod, &'static str),
-        i64,
+    let mut sums: HashMap<
+        (usize, &'static str, StandardPeriod),
+        [i64; 8],
         foldhash::fast::RandomState,
     > = HashMap::default();
     for ((enrolment_id, p), (old, new, k)) in touched {
@@ -186,26 +200,42 @@ pub(crate) fn fold_updates<'a>(
         let delta = new
             .contribution(p, u.enrolled_on, u.ended_on, params)
             .minus(&old.contribution(p, u.enrolled_on, u.ended_on, params));
-        for (measure, d) in Contribution::MEASURES.iter().zip(delta) {
-            if d == 0 {
-                continue;
-            }
-            for scope in &u.scopes {
-                *counts
-                    .entry((scope.as_str(), u.disease.code(), p, *measure))
-                    .or_default() += d;
-            }
+        if delta.iter().all(|d| *d == 0) {
+            continue;
+        }
+        let sum = sums
+            .entry((set_of[k], u.disease.code(), p))
+            .or_insert([0; 8]);
+        for (s, d) in sum.iter_mut().zip(delta) {
+            *s += d;
         }
     }
     // In key order: the same statements for the same updates, and rows locked in
     // one order by every writer.
     facts.sort_unstable_by_key(|(id, p, _)| (*id, *p));
-    let mut counts: Vec<CountChange<'a>> = counts
-        .into_iter()
-        .filter(|(_, v)| *v != 0)
-        .map(|((scope, disease, period, measure), v)| (scope, disease, period, measure, v))
-        .collect();
+    let mut counts: Vec<CountChange<'a>> = Vec::with_capacity(sums.len() * 8 * 3);
+    for ((set, disease, period), sum) in sums {
+        for (measure, change) in Contribution::MEASURES.iter().zip(sum) {
+            if change != 0 {
+                counts.extend(
+                    sets[set]
+                        .iter()
+                        .map(|scope| (scope.as_str(), disease, period, *measure, change)),
+                );
+            }
+        }
+    }
+    // Sets that share a scope (the city, a district) give its counters one change each,
+    // as one statement may touch a row once (PostgreSQL's rule for an upsert).
     counts.sort_unstable_by_key(|c| (c.0, c.1, c.2, c.3));
+    counts.dedup_by(|later, kept| {
+        let same = (later.0, later.1, later.2, later.3) == (kept.0, kept.1, kept.2, kept.3);
+        if same {
+            kept.4 += later.4;
+        }
+        same
+    });
+    counts.retain(|c| c.4 != 0);
     (facts, counts)
 }
 
@@ -911,5 +941,78 @@ impl Store {
                 .collect(),
             coverage: self.stored_coverage().await?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    /// A counter's key: (scope, disease, period, measure).
+    type Key = (String, &'static str, StandardPeriod, &'static str);
+
+    fn visit(
+        enrolment_id: i64,
+        scopes: [String; 3],
+        visit_on: Date,
+        sbp_mmhg: u16,
+    ) -> IndicatorUpdate {
+        IndicatorUpdate {
+            enrolment_id,
+            disease: Disease::Hypertension,
+            enrolled_on: date!(2025 - 01 - 10),
+            ended_on: None,
+            scopes,
+            event: IndicatorEvent::Visit(VisitFact {
+                visit_on,
+                id: enrolment_id * 10,
+                face_to_face: true,
+                age_years: 60,
+                bp: Some(Bp {
+                    sbp_mmhg,
+                    dbp_mmhg: 84,
+                }),
+                fpg: None,
+                hba1c: None,
+            }),
+        }
+    }
+
+    /// Updates of institutions that share their city and district: one change per
+    /// counter, each the sum of what every update alone gives it.
+    #[test]
+    fn counters_of_shared_scopes_get_one_summed_change() {
+        let params = Params::default();
+        let updates = [
+            visit(1, scopes_of(11, "120101"), date!(2026 - 03 - 04), 128),
+            visit(2, scopes_of(12, "120101"), date!(2026 - 03 - 09), 152),
+            visit(3, scopes_of(13, "120102"), date!(2026 - 05 - 20), 131),
+            visit(4, scopes_of(11, "120101"), date!(2026 - 07 - 01), 126),
+        ];
+        let (facts, counts) = fold_updates(&updates, &HashMap::new(), &params);
+
+        let mut expected: BTreeMap<Key, i64> = BTreeMap::new();
+        let mut expected_facts = 0;
+        for u in &updates {
+            let (alone_facts, alone) =
+                fold_updates(std::slice::from_ref(u), &HashMap::new(), &params);
+            expected_facts += alone_facts.len();
+            for (scope, disease, period, measure, change) in alone {
+                *expected
+                    .entry((scope.to_owned(), disease, period, measure))
+                    .or_default() += change;
+            }
+        }
+        expected.retain(|_, v| *v != 0);
+        let got: Vec<(Key, i64)> = counts
+            .iter()
+            .map(|(s, d, p, m, v)| (((*s).to_owned(), *d, *p, *m), *v))
+            .collect();
+        assert_eq!(got, expected.into_iter().collect::<Vec<_>>());
+        assert_eq!(facts.len(), expected_facts);
+        // The city's counters changed once for all four; each district's for its own.
+        assert!(counts.iter().any(|c| c.0 == "c"));
+        assert!(counts.iter().any(|c| c.0 == "d:120102"));
     }
 }
