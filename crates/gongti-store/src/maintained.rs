@@ -213,7 +213,7 @@ pub(crate) fn fold_updates<'a>(
     // In key order: the same statements for the same updates, and rows locked in
     // one order by every writer.
     facts.sort_unstable_by_key(|(id, p, _)| (*id, *p));
-    let mut counts: Vec<CountChange<'a>> = Vec::with_capacity(sums.len() * 8 * 3);
+    let mut counts: Vec<CountChange<'a>> = Vec::new();
     for ((set, disease, period), sum) in sums {
         for (measure, change) in Contribution::MEASURES.iter().zip(sum) {
             if change != 0 {
@@ -227,9 +227,10 @@ pub(crate) fn fold_updates<'a>(
     }
     // Sets that share a scope (the city, a district) give its counters one change each,
     // as one statement may touch a row once (PostgreSQL's rule for an upsert).
-    counts.sort_unstable_by_key(|c| (c.0, c.1, c.2, c.3));
+    let key = |c: &CountChange<'a>| (c.0, c.1, c.2, c.3);
+    counts.sort_unstable_by_key(key);
     counts.dedup_by(|later, kept| {
-        let same = (later.0, later.1, later.2, later.3) == (kept.0, kept.1, kept.2, kept.3);
+        let same = key(later) == key(kept);
         if same {
             kept.4 += later.4;
         }
