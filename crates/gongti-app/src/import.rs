@@ -517,7 +517,7 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         };
-        self.audit.flush().await?;
+        self.audit.flush_through(imported.audit_through).await?;
         // Every item of a plan written has its outcome (the ids the store returned).
         let missing = || AppError::Internal(anyhow::anyhow!("an imported item without its id"));
         let id = |list: &[i64], k: usize| list.get(k).copied().ok_or_else(missing);

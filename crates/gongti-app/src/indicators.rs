@@ -32,8 +32,10 @@ pub const INDICATOR_SCANS: usize = 2;
 /// The longest period the indicators are computed over.
 pub const PERIOD_MAX_DAYS: i64 = 3 * 366;
 
-/// The setting that records that the indicator counters were built.
-const COUNTERS_SETTING: &str = "indicator_counters";
+/// The setting that records that the indicator counters and their facts were built
+/// with the facts kept a year to a row (migration 0047; before it, the counters' mark
+/// was `indicator_counters`, so a database from then is rebuilt once).
+const COUNTERS_SETTING: &str = "indicator_year_facts";
 
 /// The setting that says from which day the region's records are complete (a
 /// deployment's start, or the start of the history it brought in).
@@ -478,18 +480,19 @@ impl App {
             .await?;
         if rebuild {
             self.audit.flush().await?;
+            self.store.set_setting(COUNTERS_SETTING, "built").await?;
         }
         Ok((fresh, stored))
     }
 
     /// Builds the indicator counters from the records once, when a database first gets
-    /// them (a new database, or one that predates them); returns whether it did.
+    /// them (a new database, or one that predates them or their facts by year); returns
+    /// whether it did.
     pub async fn ensure_indicator_counters(&self) -> AppResult<bool> {
         if self.store.setting(COUNTERS_SETTING).await?.is_some() {
             return Ok(false);
         }
         self.recompute_indicators(true).await?;
-        self.store.set_setting(COUNTERS_SETTING, "built").await?;
         Ok(true)
     }
 

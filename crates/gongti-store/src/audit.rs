@@ -150,6 +150,11 @@ impl AuditAppender {
         self.0.head()
     }
 
+    /// The last outbox id this process has moved into the chain (committed there).
+    pub fn moved_mark(&self) -> i64 {
+        self.0.moved_mark()
+    }
+
     /// Deletes the outbox rows already moved into the chain from `gongti.db` now (the
     /// writer does it in batches as it goes, and once more when it stops).
     pub fn prune_moved(&self) {

@@ -694,18 +694,17 @@ impl Store {
                             .execute(&mut *tx).await?;
                     }
                 }
-                let rows = sqlx::query("SELECT * FROM indicator_facts WHERE enrolment_id = $1")
+                let rows = sqlx::query("SELECT * FROM indicator_year_facts WHERE enrolment_id = $1")
                     .bind(n.enrolment_id)
                     .fetch_all(&mut *tx).await?;
                 for row in &rows {
-                    let code = row.text("period")?;
-                    let period = gongti_core::chronic::maintained::StandardPeriod::parse(&code)
-                        .ok_or_else(|| StoreError::Corrupt(format!("period {code}")))?;
-                    let facts = crate::maintained::facts_of(row)?;
-                    let delta = facts
-                        .contribution(period, enrolled_on, Some(n.ended_on), params)
-                        .minus(&facts.contribution(period, enrolled_on, None, params));
-                    crate::maintained::add_count_deltas!(tx, scopes, &disease, &code, delta);
+                    for (period, facts) in crate::maintained::facts_of_row(row)?.1 {
+                        let code = period.code();
+                        let delta = facts
+                            .contribution(period, enrolled_on, Some(n.ended_on), params)
+                            .minus(&facts.contribution(period, enrolled_on, None, params));
+                        crate::maintained::add_count_deltas!(tx, scopes, &disease, &code, delta);
+                    }
                 }
             }
             crate::coverage_counts::restate_coverage_in!(tx, &[patient], before);

@@ -164,7 +164,12 @@ pub(crate) struct DirectWrites {
     /// sqlx's write pool, whose one connection is the write turn.
     turn: sqlx::SqlitePool,
     queue: Mutex<Queue>,
+    /// Run after each commit, before the committed transactions' callers are told.
+    after_commit: std::sync::OnceLock<CommitHook>,
 }
+
+/// What runs after each commit of the lane (see [`crate::Store::after_direct_commit`]).
+type CommitHook = Box<dyn Fn() + Send + Sync>;
 
 /// How long one taking of the write turn may go on beginning groups of queued
 /// transactions while others (sqlx's writers) wait for it: about eight imports of fifty
@@ -208,6 +213,19 @@ impl DirectWrites {
             conn: Mutex::new(None),
             turn,
             queue: Mutex::new(Queue::default()),
+            after_commit: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Sets what runs after each commit (once; answers whether it was set).
+    pub(crate) fn after_commit(&self, hook: CommitHook) -> bool {
+        self.after_commit.set(hook).is_ok()
+    }
+
+    /// Runs the commit hook, if set.
+    fn committed(&self) {
+        if let Some(hook) = self.after_commit.get() {
+            hook();
         }
     }
 
@@ -376,6 +394,9 @@ impl DirectWrites {
             let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| first(Ok(&tx))));
             if let Ok((ok, answer)) = ran {
                 let failed = if ok { tx.commit().err() } else { None };
+                if ok && failed.is_none() {
+                    self.committed();
+                }
                 answer(failed.map(|e| e.to_string()).as_deref());
             }
             return;
@@ -419,7 +440,10 @@ impl DirectWrites {
             }
         }
         match tx.commit() {
-            Ok(()) => answers.into_iter().for_each(|answer| answer(None)),
+            Ok(()) => {
+                self.committed();
+                answers.into_iter().for_each(|answer| answer(None));
+            }
             Err(error) => {
                 let why = error.to_string();
                 answers.into_iter().for_each(|answer| answer(Some(&why)));
@@ -723,9 +747,6 @@ macro_rules! direct_row_ext {
             fn bool(&self, column: &str) -> Result<bool> {
                 from_value(column, self.value(column)?)
             }
-            fn opt_bool(&self, column: &str) -> Result<Option<bool>> {
-                from_value(column, self.value(column)?)
-            }
             fn bytes(&self, column: &str) -> Result<Vec<u8>> {
                 from_value(column, self.value(column)?)
             }
@@ -848,7 +869,7 @@ mod tests {
                 Val::text("x"),
                 Val::day(date!(2026 - 03 - 04)),
                 Val::bool(true),
-                Val::opt_bool(None),
+                Val::Bool(None),
                 Val::opt_day(None),
             ],
         )
@@ -967,6 +988,46 @@ mod tests {
         assert_eq!(second.await.expect("task").expect("the second"), 1);
         let kept = kept_values(&pool).await;
         assert_eq!(kept, "1,2,5");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The commit hook runs once a group has committed — its rows are there for
+    /// another connection — and before any caller of the group is answered; a
+    /// group whose one transaction failed commits nothing new, yet the hook may run.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_commit_hook_runs_after_the_commit_and_before_the_answers() {
+        let (dir, pool, writes) = writes_beside_sqlx().await;
+        let file = dir.join("t.db");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<i64>::new()));
+        let log = std::sync::Arc::clone(&seen);
+        assert!(writes.after_commit(Box::new(move || {
+            let other = rusqlite::Connection::open(&file).expect("another connection");
+            let rows: i64 = other
+                .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+                .expect("count");
+            log.lock().expect("log").push(rows);
+        })));
+        assert!(!writes.after_commit(Box::new(|| {})), "set once");
+        let inserted = writes
+            .transaction(|tx| {
+                tx.execute("INSERT INTO t (a) VALUES (7), (8)", [])?;
+                Ok(())
+            })
+            .await;
+        assert!(inserted.is_ok());
+        assert_eq!(
+            *seen.lock().expect("log"),
+            vec![2],
+            "ran once, after the commit"
+        );
+        let refused = writes
+            .transaction(|tx| {
+                tx.execute("INSERT INTO t (a) VALUES (7)", [])?;
+                Ok(())
+            })
+            .await;
+        assert!(refused.is_err());
+        assert_eq!(kept_values(&pool).await, "7,8");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

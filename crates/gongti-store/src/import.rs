@@ -151,6 +151,9 @@ pub struct Imported {
     pub lab_results: Vec<(i64, bool)>,
     /// Each home reading's id and whether this import created it.
     pub readings: Vec<(i64, bool)>,
+    /// On SQLite's direct lane, the last audit outbox id of the import's records: they
+    /// are in the chain once the audit writer has moved through it (elsewhere none).
+    pub audit_through: Option<i64>,
 }
 
 /// Residents per INSERT statement (as a registration batch writes them).
@@ -350,7 +353,7 @@ impl Store {
             crate::coverage_counts::restate_coverage_in!(tx, &restated, before);
             stage_audit!(tx, &staged);
             tx.commit().await?;
-            Ok(Imported { residents, enrolments, followups, lab_results, readings })
+            Ok(Imported { residents, enrolments, followups, lab_results, readings, audit_through: None })
         })
     }
 }

@@ -515,6 +515,15 @@ impl Store {
 
     /// On SQLite (a store that writes), the hot path's read-write connection, whose
     /// transactions run in the write turn (see [`direct::DirectWrites`]).
+    /// Sets what runs after each commit of the direct lane's writes, before their
+    /// callers are answered (the audit writer is asked there to move what they
+    /// staged, so that the move is under way when they ask for it). Once; answers
+    /// whether it was set (not on PostgreSQL, nor a second time).
+    pub fn after_direct_commit(&self, hook: impl Fn() + Send + Sync + 'static) -> bool {
+        self.direct_writes()
+            .is_some_and(|direct| direct.after_commit(Box::new(hook)))
+    }
+
     pub(crate) fn direct_writes(&self) -> Option<&Arc<direct::DirectWrites>> {
         match &self.engine {
             Engine::Sqlite {
@@ -572,6 +581,17 @@ impl Store {
             sqlx::query_as("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(pool).await
         })?;
         Ok(value.map(|(v,)| v))
+    }
+
+    pub async fn delete_setting(&self, key: &str) -> Result<()> {
+        on_write!(self, pool => {
+            sqlx::query("DELETE FROM settings WHERE key = $1")
+                .bind(key)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(())
     }
 
     pub async fn set_setting(&self, key: &str, value: &str) -> Result<()> {

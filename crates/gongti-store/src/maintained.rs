@@ -79,25 +79,158 @@ pub fn apply_event(
     }
 }
 
-fn latest(row: &impl RowExt, on: &str, id: &str, ok: &str) -> Result<Option<(Date, i64, bool)>> {
-    Ok(
-        match (row.opt_date(on)?, row.opt_i64(id)?, row.opt_bool(ok)?) {
-            (Some(d), Some(i), Some(b)) => Some((d, i, b)),
-            _ => None,
-        },
-    )
+/// An `indicator_year_facts` row: its enrolment and the facts of the periods of its year.
+pub(crate) fn facts_of_row(row: &impl RowExt) -> Result<(i64, YearFacts)> {
+    let year = i32::try_from(row.i64("year")?)
+        .map_err(|_| StoreError::Corrupt("indicator_year_facts.year".into()))?;
+    Ok((
+        row.i64("enrolment_id")?,
+        unpack_year(year, &row.bytes("facts")?)?,
+    ))
 }
 
-pub(crate) fn facts_of(row: &impl RowExt) -> Result<PeriodFacts> {
-    Ok(PeriodFacts {
-        face_to_face: u32::try_from(row.i64("face_to_face")?)
-            .map_err(|_| StoreError::Corrupt("facts".into()))?,
-        latest_bp: latest(row, "bp_on", "bp_id", "bp_ok")?,
-        latest_fpg: latest(row, "fpg_on", "fpg_id", "fpg_ok")?,
-        latest_hba1c: latest(row, "hba1c_on", "hba1c_id", "hba1c_ok")?,
-        seen_recently: row.bool("seen")?,
-        contacted: row.bool("contacted")?,
-    })
+/// The periods of one year that have facts, and their facts, in slot order.
+pub(crate) type YearFacts = Vec<(StandardPeriod, PeriodFacts)>;
+
+/// The first byte of a packed year of facts: the format's version.
+const PACKED_FACTS_V1: u8 = 1;
+
+/// An enrolment's facts of the periods of one year, packed into one value (migration
+/// 0047: a row a year rather than a row a period — an import of a city's history wrote
+/// about thirty rows an enrolment, most of the rows it wrote; BENCHMARKS.md). After
+/// the version byte, for each period in the order of its slot
+/// ([`StandardPeriod::slot`]): the slot; face-to-face visits (u32); the latest BP, FPG
+/// and HbA1c, each a tag (0 none, 1 not controlled, 2 controlled) followed when
+/// present by its day (Julian day, i32) and its record's id (i64); then a flags byte
+/// (1 seen, 2 contacted). Little-endian throughout. `periods` in slot order, all of
+/// the same year.
+pub(crate) fn pack_year(periods: &[(StandardPeriod, PeriodFacts)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + periods.len() * 12);
+    out.push(PACKED_FACTS_V1);
+    for (p, f) in periods {
+        out.push(p.slot());
+        out.extend_from_slice(&f.face_to_face.to_le_bytes());
+        for latest in [f.latest_bp, f.latest_fpg, f.latest_hba1c] {
+            match latest {
+                None => out.push(0),
+                Some((on, id, ok)) => {
+                    out.push(1 + u8::from(ok));
+                    out.extend_from_slice(&on.to_julian_day().to_le_bytes());
+                    out.extend_from_slice(&id.to_le_bytes());
+                }
+            }
+        }
+        out.push(u8::from(f.seen_recently) | u8::from(f.contacted) << 1);
+    }
+    out
+}
+
+/// The periods of `year` and their facts from a [`pack_year`] value; anything else
+/// (another version, a slot out of order or out of range, a value cut short or too
+/// long) is refused as corrupt.
+pub(crate) fn unpack_year(year: i32, bytes: &[u8]) -> Result<YearFacts> {
+    let corrupt = || StoreError::Corrupt(format!("indicator_year_facts of {year}"));
+    let mut rest = match bytes.split_first() {
+        Some((&PACKED_FACTS_V1, rest)) => rest,
+        _ => return Err(corrupt()),
+    };
+    fn take<const N: usize>(rest: &mut &[u8]) -> Option<[u8; N]> {
+        let (head, tail) = rest.split_first_chunk::<N>()?;
+        *rest = tail;
+        Some(*head)
+    }
+    let mut out: YearFacts = Vec::new();
+    while let Some([slot]) = take::<1>(&mut rest) {
+        let period = StandardPeriod::at_slot(year, slot).ok_or_else(corrupt)?;
+        if out.last().is_some_and(|(before, _)| before.slot() >= slot) {
+            return Err(corrupt());
+        }
+        let face_to_face = u32::from_le_bytes(take(&mut rest).ok_or_else(corrupt)?);
+        let mut latest = [None; 3];
+        for l in &mut latest {
+            *l = match take::<1>(&mut rest).ok_or_else(corrupt)? {
+                [0] => None,
+                [tag @ (1 | 2)] => {
+                    let day = i32::from_le_bytes(take(&mut rest).ok_or_else(corrupt)?);
+                    let id = i64::from_le_bytes(take(&mut rest).ok_or_else(corrupt)?);
+                    let on = Date::from_julian_day(day).map_err(|_| corrupt())?;
+                    Some((on, id, tag == 2))
+                }
+                _ => return Err(corrupt()),
+            };
+        }
+        let [flags] = take::<1>(&mut rest).ok_or_else(corrupt)?;
+        if flags > 3 {
+            return Err(corrupt());
+        }
+        out.push((
+            period,
+            PeriodFacts {
+                face_to_face,
+                latest_bp: latest[0],
+                latest_fpg: latest[1],
+                latest_hba1c: latest[2],
+                seen_recently: flags & 1 != 0,
+                contacted: flags & 2 != 0,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// An enrolment's packed facts of a year, to write: (enrolment, year, [`pack_year`]).
+pub(crate) type YearRow = (i64, i32, Vec<u8>);
+
+/// The rows that hold `changed` (facts rows as [`fold_updates`] gives them): for each
+/// enrolment and year it touches, the year's stored periods (`stored`, as read by
+/// [`select_touched_facts`]: whole years) with the changed ones put in, periods with
+/// no facts left out. In key order.
+pub(crate) fn year_rows<S: std::hash::BuildHasher>(
+    changed: &[FactsRow],
+    stored: &HashMap<(i64, StandardPeriod), PeriodFacts, S>,
+) -> Vec<YearRow> {
+    let mut sorted: Vec<&FactsRow> = changed.iter().collect();
+    sorted.sort_unstable_by_key(|(id, p, _)| (*id, p.year(), p.slot()));
+    // One change a period (the fold's keys): a second would be packed as a slot
+    // repeated, which no read would take.
+    debug_assert!(
+        sorted
+            .windows(2)
+            .all(|w| (w[0].0, w[0].1) != (w[1].0, w[1].1)),
+        "a period changed twice"
+    );
+    sorted.dedup_by_key(|(id, p, _)| (*id, *p));
+    let mut rows: Vec<YearRow> = Vec::new();
+    let mut year: YearFacts = Vec::with_capacity(17);
+    let mut rest = &sorted[..];
+    while let Some(((id, first, _), _)) = rest.split_first() {
+        let (id, y) = (*id, first.year());
+        let n = rest
+            .iter()
+            .take_while(|(i, p, _)| *i == id && p.year() == y)
+            .count();
+        let (group, tail) = rest.split_at(n);
+        rest = tail;
+        year.clear();
+        if stored.is_empty() {
+            year.extend(group.iter().map(|(_, p, f)| (*p, *f)));
+        } else {
+            let mut changed = group.iter().peekable();
+            for p in (0..17).filter_map(|slot| StandardPeriod::at_slot(y, slot)) {
+                let now = match changed.peek() {
+                    Some((_, q, f)) if *q == p => {
+                        changed.next();
+                        Some(*f)
+                    }
+                    _ => stored.get(&(id, p)).copied(),
+                };
+                year.extend(now.map(|f| (p, f)));
+            }
+        }
+        year.retain(|(_, f)| *f != PeriodFacts::default());
+        rows.push((id, y, pack_year(&year)));
+    }
+    rows
 }
 
 pub(crate) const ADD_COUNT: &str = "INSERT INTO indicator_counts (scope, disease, period, measure, value) VALUES ($1, $2, $3, $4, $5)
@@ -240,9 +373,9 @@ pub(crate) fn fold_updates<'a>(
     (facts, counts)
 }
 
-/// The SELECT of the stored facts a set of updates reads, but those of `fresh`
-/// enrolments (ascending; none stored yet); ids and period codes are ours: integers,
-/// digits, '-', 'Q'.
+/// The SELECT of the stored facts a set of updates reads — the whole years of the
+/// periods they touch —, but those of `fresh` enrolments (ascending; none stored
+/// yet); ids and years are integers of ours.
 pub(crate) fn select_touched_facts(
     updates: &[IndicatorUpdate],
     params: &Params,
@@ -255,38 +388,66 @@ pub(crate) fn select_touched_facts(
     let mut enrolments: Vec<i64> = stored.iter().map(|u| u.enrolment_id).collect();
     enrolments.sort_unstable();
     enrolments.dedup();
-    let mut periods: Vec<StandardPeriod> = stored
+    let mut years: Vec<i32> = stored
         .iter()
         .flat_map(|u| periods_of(&u.event, params))
+        .map(StandardPeriod::year)
         .collect();
-    periods.sort_unstable();
-    periods.dedup();
-    if periods.is_empty() {
+    years.sort_unstable();
+    years.dedup();
+    if years.is_empty() {
         return None;
     }
-    let codes = periods
-        .iter()
-        .map(|p| format!("'{}'", p.code()))
-        .collect::<Vec<_>>()
-        .join(",");
     Some(format!(
-        "SELECT * FROM indicator_facts WHERE enrolment_id IN ({}) AND period IN ({codes})",
-        crate::row::id_list(enrolments.into_iter())
+        "SELECT * FROM indicator_year_facts WHERE enrolment_id IN ({}) AND year IN ({})",
+        crate::row::id_list(enrolments.into_iter()),
+        crate::row::id_list(years.into_iter().map(i64::from))
     ))
 }
 
+/// The class of PostgreSQL's transaction locks on an enrolment's kept facts (the
+/// two-key form, whose keys do not overlap the one-key locks of the chain, the
+/// migrations and the payment scheme).
+const PG_FACTS_LOCK_CLASS: i32 = 0x676f_6e67;
+
+/// On PostgreSQL, the locks taken before [`select_touched_facts`] is read: one per
+/// stored enrolment the updates touch, taken in id order in one statement. A write
+/// reads whole years of an enrolment's facts and writes them back whole, so two
+/// writes of one enrolment's year (a home reading and a laboratory result, which
+/// lock no enrolment row) must not read it side by side, each then writing back
+/// without the other's change. Advisory locks rather than the enrolments' rows: a
+/// write that already holds enrolment rows in another order (an import) cannot meet
+/// a reading's write in a cycle of row locks. (SQLite has one writer at a time.)
+pub(crate) fn lock_touched_enrolments(
+    updates: &[IndicatorUpdate],
+    fresh: &[i64],
+) -> Option<String> {
+    let mut enrolments: Vec<i64> = updates
+        .iter()
+        .map(|u| u.enrolment_id)
+        .filter(|id| fresh.binary_search(id).is_err())
+        .collect();
+    enrolments.sort_unstable();
+    enrolments.dedup();
+    (!enrolments.is_empty()).then(|| {
+        // The sort is fenced in its subquery (OFFSET 0): the locks follow its order.
+        format!(
+            "SELECT pg_advisory_xact_lock({PG_FACTS_LOCK_CLASS}, (s.id % 2147483647)::int) \
+             FROM (SELECT id FROM unnest(ARRAY[{}]::bigint[]) AS u(id) ORDER BY id OFFSET 0) AS s",
+            crate::row::id_list(enrolments.into_iter())
+        )
+    })
+}
+
 pub(crate) const UPSERT_FACTS_HEAD: &str =
-    "INSERT INTO indicator_facts (enrolment_id, period, face_to_face, bp_on, bp_id, bp_ok,
-    fpg_on, fpg_id, fpg_ok, hba1c_on, hba1c_id, hba1c_ok, seen, contacted) VALUES";
-pub(crate) const UPSERT_FACTS_TAIL: &str = "ON CONFLICT (enrolment_id, period) DO UPDATE SET face_to_face = excluded.face_to_face,
-    bp_on = excluded.bp_on, bp_id = excluded.bp_id, bp_ok = excluded.bp_ok, fpg_on = excluded.fpg_on,
-    fpg_id = excluded.fpg_id, fpg_ok = excluded.fpg_ok, hba1c_on = excluded.hba1c_on, hba1c_id = excluded.hba1c_id,
-    hba1c_ok = excluded.hba1c_ok, seen = excluded.seen, contacted = excluded.contacted";
+    "INSERT INTO indicator_year_facts (enrolment_id, year, facts) VALUES";
+pub(crate) const UPSERT_FACTS_TAIL: &str =
+    "ON CONFLICT (enrolment_id, year) DO UPDATE SET facts = excluded.facts";
 pub(crate) const ADD_COUNTS_HEAD: &str =
     "INSERT INTO indicator_counts (scope, disease, period, measure, value) VALUES";
 pub(crate) const ADD_COUNTS_TAIL: &str = "ON CONFLICT (scope, disease, period, measure) DO UPDATE SET value = indicator_counts.value + excluded.value";
 
-/// Facts rows an upsert statement writes (14 values a row).
+/// Years of facts an upsert statement writes (3 values a row).
 pub(crate) const FACTS_PER_INSERT: usize = 256;
 /// Counter changes an upsert statement adds (5 values a row).
 pub(crate) const COUNTS_PER_INSERT: usize = 512;
@@ -304,20 +465,27 @@ macro_rules! apply_indicator_updates {
         let updates: &[$crate::maintained::IndicatorUpdate] = &$updates;
         let fresh: &[i64] = $fresh;
         let mut stored = std::collections::HashMap::new();
+        let numbered = $crate::row::numbered(&$tx);
+        if numbered
+            && let Some(sql) = $crate::maintained::lock_touched_enrolments(updates, fresh)
+        {
+            sqlx::query($crate::row::trusted(&sql))
+                .fetch_all(&mut *$tx)
+                .await?;
+        }
         if let Some(sql) = $crate::maintained::select_touched_facts(updates, $params, fresh) {
             let rows = sqlx::query($crate::row::trusted(&sql))
                 .fetch_all(&mut *$tx)
                 .await?;
             for row in &rows {
-                let (key, facts) = $crate::maintained::touched_row(row)?;
-                stored.insert(key, facts);
+                $crate::maintained::keep_stored_row(&mut stored, row)?;
             }
         }
         let (facts, counts) = $crate::maintained::fold_updates(updates, &stored, $params);
-        let numbered = $crate::row::numbered(&$tx);
-        for chunk in $crate::row::cached_chunks(&facts, $crate::maintained::FACTS_PER_INSERT) {
+        let years = $crate::maintained::year_rows(&facts, &stored);
+        for chunk in $crate::row::cached_chunks(&years, $crate::maintained::FACTS_PER_INSERT) {
             let sql = $crate::maintained::upsert_facts_sql(numbered, chunk.len());
-            let values = $crate::maintained::facts_rows_values(chunk);
+            let values = $crate::maintained::year_rows_values(chunk);
             $crate::row::bind_vals!(sqlx::query($crate::row::trusted(&sql)), &values)
                 .execute(&mut *$tx)
                 .await?;
@@ -333,11 +501,11 @@ macro_rules! apply_indicator_updates {
 }
 pub(crate) use apply_indicator_updates;
 
-/// The upsert of `rows` facts rows (see [`crate::row::Numbering`]).
+/// The upsert of `rows` years of facts (see [`crate::row::Numbering`]).
 pub(crate) fn upsert_facts_sql(numbered: bool, rows: usize) -> String {
     format!(
         "{UPSERT_FACTS_HEAD} {} {UPSERT_FACTS_TAIL}",
-        crate::row::value_rows(numbered, rows, 14, "")
+        crate::row::value_rows(numbered, rows, 3, "")
     )
 }
 
@@ -349,23 +517,11 @@ pub(crate) fn add_counts_sql(numbered: bool, rows: usize) -> String {
     )
 }
 
-/// The values of facts rows as [`upsert_facts_sql`] takes them, row after row.
-pub(crate) fn facts_rows_values(rows: &[FactsRow]) -> Vec<Val<'static>> {
-    let mut values = Vec::with_capacity(rows.len() * 14);
-    for (id, p, f) in rows {
-        values.extend([
-            Val::int(*id),
-            Val::owned(p.code()),
-            Val::int(f.face_to_face),
-        ]);
-        for latest in [f.latest_bp, f.latest_fpg, f.latest_hba1c] {
-            values.extend([
-                Val::opt_day(latest.map(|l| l.0)),
-                Val::Int(latest.map(|l| l.1)),
-                Val::opt_bool(latest.map(|l| l.2)),
-            ]);
-        }
-        values.extend([Val::bool(f.seen_recently), Val::bool(f.contacted)]);
+/// The values of years of facts as [`upsert_facts_sql`] takes them, row after row.
+pub(crate) fn year_rows_values(rows: &[YearRow]) -> Vec<Val<'_>> {
+    let mut values = Vec::with_capacity(rows.len() * 3);
+    for (id, year, facts) in rows {
+        values.extend([Val::int(*id), Val::int(*year), Val::Blob(facts)]);
     }
     values
 }
@@ -395,7 +551,7 @@ pub(crate) fn apply_indicator_updates_direct(
 ) -> Result<()> {
     let stored = touched_facts_direct(tx, updates, params, fresh)?;
     let (facts, counts) = fold_updates(updates, &stored, params);
-    write_kept_direct(tx, &facts, &counts)
+    write_kept_direct(tx, &facts, &stored, &counts)
 }
 
 /// The stored facts `updates` touch but those of `fresh` enrolments (see
@@ -411,31 +567,36 @@ pub(crate) fn touched_facts_direct(
         let mut statement = tx.prepare(&sql)?;
         let mut rows = statement.query([])?;
         while let Some(row) = rows.next()? {
-            let (key, facts) = touched_row(row)?;
-            stored.insert(key, facts);
+            keep_stored_row(&mut stored, row)?;
         }
     }
     Ok(stored)
 }
 
-/// A row of [`select_touched_facts`]: its key and facts.
-pub(crate) fn touched_row(row: &impl RowExt) -> Result<((i64, StandardPeriod), PeriodFacts)> {
-    let period = StandardPeriod::parse(&row.text("period")?)
-        .ok_or_else(|| StoreError::Corrupt("indicator_facts.period".into()))?;
-    Ok(((row.i64("enrolment_id")?, period), facts_of(row)?))
+/// Keeps the periods of a row of [`select_touched_facts`] by (enrolment, period).
+pub(crate) fn keep_stored_row(
+    stored: &mut HashMap<(i64, StandardPeriod), PeriodFacts>,
+    row: &impl RowExt,
+) -> Result<()> {
+    let (enrolment_id, periods) = facts_of_row(row)?;
+    stored.extend(periods.into_iter().map(|(p, f)| ((enrolment_id, p), f)));
+    Ok(())
 }
 
-/// Writes folded facts rows and counter changes on the SQLite hot path.
+/// Writes folded facts rows (packed with the rest of their years from `stored`, see
+/// [`year_rows`]) and counter changes on the SQLite hot path.
 pub(crate) fn write_kept_direct(
     tx: &rusqlite::Transaction<'_>,
     facts: &[FactsRow],
+    stored: &HashMap<(i64, StandardPeriod), PeriodFacts>,
     counts: &[CountChange<'_>],
 ) -> Result<()> {
-    for chunk in crate::row::cached_chunks(facts, FACTS_PER_INSERT) {
+    let years = year_rows(facts, stored);
+    for chunk in crate::row::cached_chunks(&years, FACTS_PER_INSERT) {
         crate::direct::execute_values(
             tx,
             &upsert_facts_sql(false, chunk.len()),
-            facts_rows_values(chunk),
+            year_rows_values(chunk),
         )?;
     }
     for chunk in crate::row::cached_chunks(counts, COUNTS_PER_INSERT) {
@@ -485,26 +646,6 @@ fn quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-/// One `indicator_facts` row as a VALUES tuple: integers, dates, booleans and our own
-/// period code, formatted here (both engines read `'YYYY-MM-DD'` and TRUE/FALSE).
-fn facts_values(enrolment_id: i64, period: StandardPeriod, f: &PeriodFacts) -> String {
-    let latest = |l: Option<(Date, i64, bool)>| match l {
-        Some((on, id, ok)) => format!("'{on}', {id}, {}", if ok { "TRUE" } else { "FALSE" }),
-        None => "NULL, NULL, NULL".to_owned(),
-    };
-    let flag = |b: bool| if b { "TRUE" } else { "FALSE" };
-    format!(
-        "({enrolment_id}, {}, {}, {}, {}, {}, {}, {})",
-        quoted(&period.code()),
-        f.face_to_face,
-        latest(f.latest_bp),
-        latest(f.latest_fpg),
-        latest(f.latest_hba1c),
-        flag(f.seen_recently),
-        flag(f.contacted)
-    )
-}
-
 /// The one transaction in which a rebuild replaces the kept figures.
 enum RebuildTx {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
@@ -529,6 +670,16 @@ impl RebuildTx {
             }
         }
         Ok(())
+    }
+
+    /// An `indicator_year_facts` row as a VALUES tuple, its packed facts as the engine
+    /// writes a binary literal.
+    fn year_values(&self, (enrolment_id, year, facts): &YearRow) -> String {
+        let hex: String = facts.iter().map(|b| format!("{b:02x}")).collect();
+        match self {
+            RebuildTx::Sqlite(_) => format!("({enrolment_id}, {year}, X'{hex}')"),
+            RebuildTx::Postgres(_) => format!("({enrolment_id}, {year}, decode('{hex}', 'hex'))"),
+        }
     }
 
     /// Inserts VALUES tuples under `head` (`INSERT INTO … VALUES`), many per statement.
@@ -670,8 +821,12 @@ impl Store {
             false => None,
         };
         if let Some(tx) = sink.as_mut() {
+            // `indicator_facts` is the facts as releases before migration 0047 kept
+            // them: emptied, not rebuilt (such a release rebuilds them when it starts
+            // after this one, see `gongti_app`'s counters settings).
             for table in [
                 "indicator_facts",
+                "indicator_year_facts",
                 "indicator_counts",
                 "enrolment_counts",
                 "ending_counts",
@@ -768,7 +923,7 @@ impl Store {
                 days.sort();
                 days.dedup();
             }
-            let mut chunk_facts: Vec<String> = Vec::new();
+            let mut chunk_facts: Vec<FactsRow> = Vec::new();
             for (id, resident_id, disease, enrolled_on, ended_on, institution_id, district) in
                 &enrolments
             {
@@ -840,12 +995,16 @@ impl Store {
                         }
                     }
                     if write {
-                        chunk_facts.push(facts_values(*id, p, &f));
+                        chunk_facts.push((*id, p, f));
                     }
                 }
             }
             if let Some(tx) = sink.as_mut() {
-                tx.insert_rows(UPSERT_FACTS_HEAD, &chunk_facts).await?;
+                let rows: Vec<String> = year_rows(&chunk_facts, &HashMap::new())
+                    .iter()
+                    .map(|row| tx.year_values(row))
+                    .collect();
+                tx.insert_rows(UPSERT_FACTS_HEAD, &rows).await?;
             }
         }
         tables.coverage = self.recompute_coverage().await?;
@@ -1015,5 +1174,112 @@ mod tests {
         // The city's counters changed once for all four; each district's for its own.
         assert!(counts.iter().any(|c| c.0 == "c"));
         assert!(counts.iter().any(|c| c.0 == "d:120102"));
+    }
+
+    /// Every field of every period of a year comes back as packed, periods in slot
+    /// order; whatever is not a packed year is refused, never read as facts.
+    #[test]
+    fn a_packed_year_reads_back_the_same_and_anything_else_is_refused() {
+        let full = PeriodFacts {
+            face_to_face: 70_000,
+            latest_bp: Some((date!(2026 - 02 - 03), 11, true)),
+            latest_fpg: Some((date!(2025 - 12 - 30), i64::MAX, false)),
+            latest_hba1c: None,
+            seen_recently: true,
+            contacted: false,
+        };
+        let contact = PeriodFacts {
+            contacted: true,
+            ..PeriodFacts::default()
+        };
+        let year = vec![
+            (StandardPeriod::Year(2026), full),
+            (StandardPeriod::Quarter(2026, 1), contact),
+            (StandardPeriod::Month(2026, time::Month::December), full),
+        ];
+        let packed = pack_year(&year);
+        assert_eq!(unpack_year(2026, &packed).expect("reads back"), year);
+        assert_eq!(unpack_year(2026, &pack_year(&[])).expect("empty"), vec![]);
+        // The year read is the row's: the same bytes under 2027 are 2027's periods.
+        assert_eq!(
+            unpack_year(2027, &packed).expect("another year")[1].0,
+            StandardPeriod::Quarter(2027, 1)
+        );
+        let mut out_of_order = pack_year(&year[1..2]);
+        out_of_order.extend_from_slice(&pack_year(&year[..1])[1..]);
+        let mut bad_slot = packed.clone();
+        bad_slot[1] = 17;
+        let mut bad_tag = pack_year(&year[1..2]);
+        bad_tag[6] = 3;
+        let mut bad_flags = pack_year(&year[1..2]);
+        *bad_flags.last_mut().expect("flags") = 4;
+        for (why, bytes) in [
+            ("no version", vec![]),
+            ("another version", vec![2]),
+            ("cut short", packed[..packed.len() - 1].to_vec()),
+            ("bytes after the last period", [&packed[..], &[0]].concat()),
+            ("slots out of order", out_of_order),
+            ("a slot past the months", bad_slot),
+            ("an unknown tag", bad_tag),
+            ("unknown flags", bad_flags),
+        ] {
+            assert!(
+                matches!(unpack_year(2026, &bytes), Err(StoreError::Corrupt(_))),
+                "{why}"
+            );
+        }
+    }
+
+    /// A year row holds the year's stored periods with the changed ones put in, and
+    /// the changed periods of an enrolment without stored facts alone; one row per
+    /// enrolment and year, in key order.
+    #[test]
+    fn a_changed_period_is_written_with_the_rest_of_its_year() {
+        let f = |n: u32| PeriodFacts {
+            face_to_face: n,
+            ..PeriodFacts::default()
+        };
+        let (q1, march, y) = (
+            StandardPeriod::Quarter(2026, 1),
+            StandardPeriod::Month(2026, time::Month::March),
+            StandardPeriod::Year(2026),
+        );
+        let december = StandardPeriod::Month(2026, time::Month::December);
+        let stored: HashMap<(i64, StandardPeriod), PeriodFacts> = [
+            ((7, y), f(2)),
+            ((7, q1), f(1)),
+            ((7, december), f(5)),
+            ((7, StandardPeriod::Year(2025)), f(4)),
+        ]
+        .into();
+        let changed = vec![
+            (9, StandardPeriod::Month(2027, time::Month::January), f(1)),
+            (7, march, f(1)),
+            (7, y, f(3)),
+            (9, StandardPeriod::Year(2027), f(1)),
+        ];
+        let rows = year_rows(&changed, &stored);
+        let read: Vec<(i64, i32, YearFacts)> = rows
+            .iter()
+            .map(|(id, year, bytes)| (*id, *year, unpack_year(*year, bytes).expect("packed")))
+            .collect();
+        assert_eq!(
+            read,
+            vec![
+                (
+                    7,
+                    2026,
+                    vec![(y, f(3)), (q1, f(1)), (march, f(1)), (december, f(5))]
+                ),
+                (
+                    9,
+                    2027,
+                    vec![
+                        (StandardPeriod::Year(2027), f(1)),
+                        (StandardPeriod::Month(2027, time::Month::January), f(1)),
+                    ]
+                ),
+            ]
+        );
     }
 }

@@ -287,6 +287,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0046_indicator_facts_by_key.sql"),
         postgres: include_str!("../migrations/postgres/0046_indicator_facts_by_key.sql"),
     },
+    Migration {
+        version: 47,
+        name: "indicator_year_facts",
+        sqlite: include_str!("../migrations/sqlite/0047_indicator_year_facts.sql"),
+        postgres: include_str!("../migrations/postgres/0047_indicator_year_facts.sql"),
+    },
 ];
 
 /// Residents sealed per transaction when rows from before encryption are sealed.
@@ -614,6 +620,49 @@ mod tests {
         assert!(
             conn.prepare("SELECT rowid FROM indicator_facts").is_err(),
             "no rowid left"
+        );
+    }
+
+    /// Migration 0047 adds the kept facts packed a year to a row beside the table of
+    /// a row a period, which keeps its rows for the releases before it (expand only).
+    #[test]
+    fn the_facts_by_year_come_beside_the_facts_by_period() {
+        let conn = sqlite_before(47);
+        conn.execute_batch(
+            "INSERT INTO indicator_facts (enrolment_id, period, face_to_face, seen, contacted)
+                 VALUES (7, '2026-Q1', 2, 1, 0);
+             INSERT INTO settings (key, value) VALUES ('indicator_counters', 'built');",
+        )
+        .expect("facts and settings before 0047");
+        let before = rows(&conn, "indicator_facts", "enrolment_id, period");
+        let m = MIGRATIONS.iter().find(|m| m.version == 47).expect("0047");
+        conn.execute_batch(m.sqlite).expect("0047 applies");
+        assert_eq!(
+            rows(&conn, "indicator_facts", "enrolment_id, period"),
+            before
+        );
+        assert_eq!(rows(&conn, "settings", "key").len(), 2, "the mark stays");
+        assert_eq!(
+            rows(&conn, "indicator_year_facts", "enrolment_id, year"),
+            vec![vec!["enrolment_id", "year", "facts"]]
+        );
+        conn.execute(
+            "INSERT INTO indicator_year_facts (enrolment_id, year, facts) VALUES (7, 2026, X'01')",
+            [],
+        )
+        .expect("a year of facts");
+        assert!(
+            conn.execute(
+                "INSERT INTO indicator_year_facts (enrolment_id, year, facts) VALUES (7, 2026, X'01')",
+                []
+            )
+            .is_err(),
+            "one row an enrolment's year"
+        );
+        assert!(
+            conn.prepare("SELECT rowid FROM indicator_year_facts")
+                .is_err(),
+            "no rowid"
         );
     }
 }

@@ -75,12 +75,17 @@ pub(crate) fn delete_moved_direct(tx: &rusqlite::Transaction<'_>, moved: i64) ->
 pub(crate) const DELETE_MOVED: &str = "DELETE FROM audit_outbox WHERE id <= $1";
 
 /// [`stage_audit!`] in a transaction of the SQLite hot path ([`crate::direct`]).
-pub(crate) fn stage_direct(tx: &rusqlite::Transaction<'_>, entries: &[AuditEntry]) -> Result<()> {
+pub(crate) fn stage_direct(
+    tx: &rusqlite::Transaction<'_>,
+    entries: &[AuditEntry],
+) -> Result<Option<i64>> {
     for chunk in crate::row::cached_chunks(entries, OUTBOX_ROWS_PER_INSERT) {
         let values: Vec<Val<'_>> = chunk.iter().flat_map(audit_values).collect();
         crate::direct::execute_values(tx, &insert_sql(false, chunk.len()), values)?;
     }
-    Ok(())
+    // The outbox's ids only grow (AUTOINCREMENT) and its one writer commits in their
+    // order, so the last row's id marks every record of this write.
+    Ok((!entries.is_empty()).then(|| tx.last_insert_rowid()))
 }
 
 /// A record's values in the order of [`OUTBOX_COLUMNS`].

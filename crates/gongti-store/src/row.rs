@@ -14,7 +14,6 @@ pub(crate) trait RowExt {
     fn date(&self, column: &str) -> Result<Date>;
     fn opt_date(&self, column: &str) -> Result<Option<Date>>;
     fn bool(&self, column: &str) -> Result<bool>;
-    fn opt_bool(&self, column: &str) -> Result<Option<bool>>;
     fn bytes(&self, column: &str) -> Result<Vec<u8>>;
     fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>>;
 }
@@ -41,9 +40,6 @@ macro_rules! impl_row_ext {
                 Ok(self.try_get(column)?)
             }
             fn bool(&self, column: &str) -> Result<bool> {
-                Ok(self.try_get(column)?)
-            }
-            fn opt_bool(&self, column: &str) -> Result<Option<bool>> {
                 Ok(self.try_get(column)?)
             }
             fn bytes(&self, column: &str) -> Result<Vec<u8>> {
@@ -132,9 +128,6 @@ impl<'a> Val<'a> {
     }
     pub(crate) fn bool(v: bool) -> Val<'a> {
         Val::Bool(Some(v))
-    }
-    pub(crate) fn opt_bool(v: Option<bool>) -> Val<'a> {
-        Val::Bool(v)
     }
 }
 

@@ -47,9 +47,33 @@ pub const AUDIT_GATHER_WAIT: std::time::Duration = std::time::Duration::from_mic
 
 struct Request {
     entries: Vec<AuditEntry>,
-    /// Move what writes have staged in the outbox before answering.
-    flush: bool,
+    /// Whether to move what writes have staged in the outbox before answering.
+    flush: Flush,
     done: oneshot::Sender<bool>,
+}
+
+/// What a request needs moved from the outbox into the chain before its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flush {
+    /// Nothing (a read's records).
+    No,
+    /// Everything staged by the writes committed so far.
+    All,
+    /// Everything through this outbox id (SQLite's direct lane, whose writes commit
+    /// in the order of their outbox ids): already done once the writer has moved
+    /// through it.
+    Through(i64),
+}
+
+/// Whether a group of requests needs a move, given the last outbox id already moved
+/// (`moved`, known on SQLite only: elsewhere a mark is not trusted and every flush
+/// moves).
+fn needs_move(flushes: impl IntoIterator<Item = Flush>, moved: Option<i64>) -> bool {
+    flushes.into_iter().any(|f| match f {
+        Flush::No => false,
+        Flush::All => true,
+        Flush::Through(id) => moved.is_none_or(|moved| id > moved),
+    })
 }
 
 /// The audit trail's writer, as the use cases see it: [`AuditLog::record`] for what is
@@ -58,6 +82,8 @@ struct Request {
 #[derive(Clone, Debug)]
 pub struct AuditLog {
     queue: mpsc::Sender<Request>,
+    /// SQLite's trail, to see how far the outbox has been moved without a request.
+    moved: Option<AuditAppender>,
 }
 
 /// Where the writer commits: `audit.db` on its own thread (SQLite), or PostgreSQL.
@@ -67,6 +93,14 @@ enum Sink {
 }
 
 impl Sink {
+    /// The last outbox id moved into the chain, where marks are trusted (see [`Flush`]).
+    fn moved(&self) -> Option<i64> {
+        match self {
+            Sink::File(appender) => Some(appender.moved_mark()),
+            Sink::Postgres(..) => None,
+        }
+    }
+
     fn append(&self, entries: &[AuditEntry], outbox_max: usize) -> gongti_store::Result<Appended> {
         match self {
             Sink::File(appender) => appender.append_entries(entries, outbox_max),
@@ -106,20 +140,41 @@ impl AuditLog {
         let (queue, rx) = mpsc::channel(AUDIT_QUEUE_MAX);
         let handle = tokio::runtime::Handle::current();
         let pruner = store.clone();
-        let sink = match store.audit_appender() {
+        // The direct lane asks for the move as soon as it commits, before it answers
+        // the writes whose records it staged: their flushes then find it under way or
+        // done. (A weak sender: the store must not keep the writer alive.)
+        let kicks = queue.downgrade();
+        store.after_direct_commit(move || {
+            if let Some(queue) = kicks.upgrade() {
+                let (done, _) = oneshot::channel();
+                let _ = queue.try_send(Request {
+                    entries: Vec::new(),
+                    flush: Flush::All,
+                    done,
+                });
+            }
+        });
+        let appender = store.audit_appender();
+        let sink = match appender.clone() {
             Some(appender) => Sink::File(appender),
             None => Sink::Postgres(store, handle.clone()),
         };
         tokio::spawn(sweep(queue.downgrade(), pruner));
         let writer = tokio::task::spawn_blocking(move || write_thread(&sink, rx, checkpoints));
-        Ok((AuditLog { queue }, writer))
+        Ok((
+            AuditLog {
+                queue,
+                moved: appender,
+            },
+            writer,
+        ))
     }
 
     /// Queues a request; its answer (whether it committed) arrives on the receiver.
     async fn queue(
         &self,
         entries: Vec<AuditEntry>,
-        flush: bool,
+        flush: Flush,
     ) -> AppResult<oneshot::Receiver<bool>> {
         let (done, committed) = oneshot::channel();
         self.queue
@@ -133,7 +188,7 @@ impl AuditLog {
         Ok(committed)
     }
 
-    async fn send(&self, entries: Vec<AuditEntry>, flush: bool) -> AppResult<()> {
+    async fn send(&self, entries: Vec<AuditEntry>, flush: Flush) -> AppResult<()> {
         let committed = self.queue(entries, flush).await?;
         match committed.await {
             Ok(true) => Ok(()),
@@ -149,21 +204,32 @@ impl AuditLog {
         if entries.is_empty() {
             return Ok(());
         }
-        self.send(entries, false).await
+        self.send(entries, Flush::No).await
     }
 
     /// Waits until the records staged by every write committed so far are in the
     /// chain. A write's records are safe once it commits (they are in its
     /// transaction); this keeps "in the chain before the answer" for writes too.
     pub async fn flush(&self) -> AppResult<()> {
-        self.send(Vec::new(), true).await
+        self.send(Vec::new(), Flush::All).await
+    }
+
+    /// [`AuditLog::flush`] for a write that knows its last outbox id (`through`, from
+    /// SQLite's direct lane): answered at once when the writer has moved past it,
+    /// otherwise after the move that does; without one, as [`AuditLog::flush`].
+    pub async fn flush_through(&self, through: Option<i64>) -> AppResult<()> {
+        match (through, &self.moved) {
+            (Some(id), Some(trail)) if trail.moved_mark() >= id => Ok(()),
+            (Some(id), Some(_)) => self.send(Vec::new(), Flush::Through(id)).await,
+            _ => self.flush().await,
+        }
     }
 
     /// [`AuditLog::flush`] without waiting: the receiver says once the move has
     /// committed (`true`) or failed. For a writer that answers many requests at once
     /// (the registrar) and goes on meanwhile.
     pub(crate) async fn flush_later(&self) -> AppResult<oneshot::Receiver<bool>> {
-        self.queue(Vec::new(), true).await
+        self.queue(Vec::new(), Flush::All).await
     }
 }
 
@@ -263,7 +329,7 @@ async fn sweep(queue: mpsc::WeakSender<Request>, store: Store) {
         let (done, _) = oneshot::channel();
         let _ = queue.try_send(Request {
             entries: Vec::new(),
-            flush: true,
+            flush: Flush::All,
             done,
         });
         drop(queue);
@@ -290,19 +356,24 @@ fn write_thread(
         let count = take_queued(&mut rx, &mut pending, count);
         // A write waiting for its staged records gains nothing from a longer group:
         // the move takes whatever the outbox holds, however many writes staged it.
-        let flushing = pending.iter().any(|r| r.flush);
+        let flushing = pending.iter().any(|r| r.flush != Flush::No);
         previous_group = if previous_group > 1 && !flushing {
             gather_more(&mut rx, &mut pending, count)
         } else {
             count
         };
-        // Requests gathered since may have asked for the move too.
-        let outbox = pending.iter().any(|r| r.flush);
+        // Requests gathered since may have asked for the move too; a write whose
+        // records an earlier move took (the lane's kick at its commit) needs none.
+        let outbox = needs_move(pending.iter().map(|r| r.flush), sink.moved());
         // Moved out of the requests, not copied: only their answer channels remain.
         let entries: Vec<AuditEntry> = pending
             .iter_mut()
             .flat_map(|r| std::mem::take(&mut r.entries))
             .collect();
+        if entries.is_empty() && !outbox {
+            settle(&mut pending, true);
+            continue;
+        }
         let head = commit(sink, &entries, outbox);
         settle(&mut pending, head.is_some());
         checkpoint_if_due(sink, &mut checkpoints, head.flatten(), false);
@@ -311,5 +382,34 @@ fn write_thread(
     checkpoint_if_due(sink, &mut checkpoints, head.flatten(), true);
     if let Sink::File(appender) = sink {
         appender.prune_moved();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Flush, needs_move};
+
+    /// A group moves the outbox when any request needs more than has been moved;
+    /// a mark is trusted only where the trail says how far it has moved (SQLite).
+    #[test]
+    fn a_move_is_made_only_for_what_is_not_moved_yet() {
+        let cases: [(&[Flush], Option<i64>, bool); 9] = [
+            (&[], Some(10), false),
+            (&[Flush::No], Some(10), false),
+            (&[Flush::All], Some(10), true),
+            (&[Flush::Through(10)], Some(10), false),
+            (&[Flush::Through(9), Flush::No], Some(10), false),
+            (&[Flush::Through(11)], Some(10), true),
+            (&[Flush::Through(3), Flush::Through(11)], Some(10), true),
+            (&[Flush::Through(3)], None, true),
+            (&[Flush::No, Flush::All, Flush::Through(1)], Some(10), true),
+        ];
+        for (flushes, moved, expected) in cases {
+            assert_eq!(
+                needs_move(flushes.iter().copied(), moved),
+                expected,
+                "{flushes:?} with {moved:?} moved"
+            );
+        }
     }
 }

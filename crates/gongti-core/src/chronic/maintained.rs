@@ -109,6 +109,37 @@ impl StandardPeriod {
         ]
     }
 
+    /// The calendar year the period falls in.
+    pub fn year(self) -> i32 {
+        match self {
+            StandardPeriod::Year(y)
+            | StandardPeriod::Quarter(y, _)
+            | StandardPeriod::Month(y, _) => y,
+        }
+    }
+
+    /// Its place among the seventeen periods of its year: 0 the year, 1–4 its
+    /// quarters, 5–16 its months.
+    pub fn slot(self) -> u8 {
+        match self {
+            StandardPeriod::Year(_) => 0,
+            StandardPeriod::Quarter(_, q) => q,
+            StandardPeriod::Month(_, m) => 4 + m as u8,
+        }
+    }
+
+    /// The period of `year` at `slot` (see [`StandardPeriod::slot`]), if any.
+    pub fn at_slot(year: i32, slot: u8) -> Option<StandardPeriod> {
+        match slot {
+            0 => Some(StandardPeriod::Year(year)),
+            1..=4 => Some(StandardPeriod::Quarter(year, slot)),
+            5..=16 => Month::try_from(slot - 4)
+                .ok()
+                .map(|m| StandardPeriod::Month(year, m)),
+            _ => None,
+        }
+    }
+
     /// The one before (the previous year, quarter or month).
     pub fn previous(self) -> StandardPeriod {
         match self {
@@ -427,6 +458,21 @@ mod tests {
     use crate::chronic::Bp;
     use crate::chronic::indicators::{Assessment, PatientFacts, assess};
     use time::macros::date;
+
+    #[test]
+    fn each_period_of_a_year_has_its_own_slot_and_is_found_by_it() {
+        let mut seen = Vec::new();
+        for slot in 0..17 {
+            let p = StandardPeriod::at_slot(2026, slot).expect("a slot of the year");
+            assert_eq!((p.year(), p.slot()), (2026, slot));
+            seen.push(p.code());
+        }
+        assert_eq!(seen[0], "2026");
+        assert_eq!(seen[4], "2026-Q4");
+        assert_eq!(seen[5], "2026-01");
+        assert_eq!(seen[16], "2026-12");
+        assert_eq!(StandardPeriod::at_slot(2026, 17), None);
+    }
 
     #[test]
     fn a_period_in_progress_is_compared_with_the_same_days() {

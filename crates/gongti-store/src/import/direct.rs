@@ -201,8 +201,7 @@ pub(super) fn write_import(
             let (facts, counts) = crate::maintained::fold_updates(&kept, &stored, params);
             let (mut all_facts, all_counts) = ahead.settled(&enrolments, &followups, &counts)?;
             all_facts.extend(facts);
-            all_facts.sort_unstable_by_key(|(id, p, _)| (*id, *p));
-            crate::maintained::write_kept_direct(tx, &all_facts, &all_counts)?;
+            crate::maintained::write_kept_direct(tx, &all_facts, &stored, &all_counts)?;
         }
     }
     let (homes, restated) = coverage_changed(plan, &residents, &enrolled);
@@ -212,13 +211,14 @@ pub(super) fn write_import(
         tx,
         &crate::coverage_counts::difference(&before, &after),
     )?;
-    crate::outbox::stage_direct(tx, &staged)?;
+    let audit_through = crate::outbox::stage_direct(tx, &staged)?;
     Ok(Imported {
         residents,
         enrolments,
         followups,
         lab_results,
         readings,
+        audit_through,
     })
 }
 

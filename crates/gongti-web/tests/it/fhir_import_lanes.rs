@@ -23,7 +23,7 @@ const TABLES: [&str; 12] = [
     "followups",
     "followup_drugs",
     "chronic_tasks",
-    "indicator_facts",
+    "indicator_year_facts",
     "indicator_counts",
     "enrolment_counts",
     "coverage_counts",

@@ -1075,3 +1075,31 @@ async fn a_month_in_progress_is_compared_with_the_same_days_of_the_last() {
         assert!(board.text.contains("无可比数据"), "{}", board.text);
     }
 }
+
+/// The counters and their facts by year are built once (a database from before
+/// migration 0047 carries only the earlier mark, `indicator_counters`, and is rebuilt
+/// once); a rebuild by command marks them built as well.
+#[tokio::test]
+async fn counters_are_built_once_and_marked_by_a_rebuild() {
+    for t in TestApp::all().await {
+        t.store
+            .delete_setting("indicator_year_facts")
+            .await
+            .unwrap();
+        t.store
+            .set_setting("indicator_counters", "built")
+            .await
+            .unwrap();
+        assert!(t.app.ensure_indicator_counters().await.unwrap(), "rebuilt");
+        assert!(!t.app.ensure_indicator_counters().await.unwrap(), "once");
+        t.store
+            .delete_setting("indicator_year_facts")
+            .await
+            .unwrap();
+        t.app.recompute_indicators(true).await.unwrap();
+        assert!(
+            !t.app.ensure_indicator_counters().await.unwrap(),
+            "by command"
+        );
+    }
+}
