@@ -513,8 +513,6 @@ impl Store {
         }
     }
 
-    /// On SQLite (a store that writes), the hot path's read-write connection, whose
-    /// transactions run in the write turn (see [`direct::DirectWrites`]).
     /// Sets what runs after each commit of the direct lane's writes, before their
     /// callers are answered (the audit writer is asked there to move what they
     /// staged, so that the move is under way when they ask for it). Once; answers
@@ -524,6 +522,8 @@ impl Store {
             .is_some_and(|direct| direct.after_commit(Box::new(hook)))
     }
 
+    /// On SQLite (a store that writes), the hot path's read-write connection, whose
+    /// transactions run in the write turn (see [`direct::DirectWrites`]).
     pub(crate) fn direct_writes(&self) -> Option<&Arc<direct::DirectWrites>> {
         match &self.engine {
             Engine::Sqlite {

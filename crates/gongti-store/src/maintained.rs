@@ -405,13 +405,19 @@ pub(crate) fn select_touched_facts(
     ))
 }
 
-/// The class of PostgreSQL's transaction locks on an enrolment's kept facts (the
-/// two-key form, whose keys do not overlap the one-key locks of the chain, the
-/// migrations and the payment scheme).
+/// The class of PostgreSQL's transaction locks on enrolments' kept facts (the two-key
+/// form, whose keys do not overlap the one-key locks of the chain, the migrations and
+/// the payment scheme).
 const PG_FACTS_LOCK_CLASS: i32 = 0x676f_6e67;
+/// The enrolments share this many of those locks (by id modulo): a write holds at
+/// most this many however many enrolments it touches (PostgreSQL's lock table has
+/// room for some thousands in all), at the cost of now and then waiting for a write
+/// of another enrolment.
+const PG_FACTS_LOCKS: i64 = 1024;
 
-/// On PostgreSQL, the locks taken before [`select_touched_facts`] is read: one per
-/// stored enrolment the updates touch, taken in id order in one statement. A write
+/// On PostgreSQL, the locks taken before [`select_touched_facts`] is read: those of
+/// the stored enrolments the updates touch ([`PG_FACTS_LOCKS`]), taken in one order in
+/// one statement. A write
 /// reads whole years of an enrolment's facts and writes them back whole, so two
 /// writes of one enrolment's year (a home reading and a laboratory result, which
 /// lock no enrolment row) must not read it side by side, each then writing back
@@ -422,19 +428,20 @@ pub(crate) fn lock_touched_enrolments(
     updates: &[IndicatorUpdate],
     fresh: &[i64],
 ) -> Option<String> {
-    let mut enrolments: Vec<i64> = updates
+    let mut locks: Vec<i64> = updates
         .iter()
         .map(|u| u.enrolment_id)
         .filter(|id| fresh.binary_search(id).is_err())
+        .map(|id| id.rem_euclid(PG_FACTS_LOCKS))
         .collect();
-    enrolments.sort_unstable();
-    enrolments.dedup();
-    (!enrolments.is_empty()).then(|| {
+    locks.sort_unstable();
+    locks.dedup();
+    (!locks.is_empty()).then(|| {
         // The sort is fenced in its subquery (OFFSET 0): the locks follow its order.
         format!(
-            "SELECT pg_advisory_xact_lock({PG_FACTS_LOCK_CLASS}, (s.id % 2147483647)::int) \
-             FROM (SELECT id FROM unnest(ARRAY[{}]::bigint[]) AS u(id) ORDER BY id OFFSET 0) AS s",
-            crate::row::id_list(enrolments.into_iter())
+            "SELECT pg_advisory_xact_lock({PG_FACTS_LOCK_CLASS}, s.k) \
+             FROM (SELECT k FROM unnest(ARRAY[{}]::int[]) AS u(k) ORDER BY k OFFSET 0) AS s",
+            crate::row::id_list(locks.into_iter())
         )
     })
 }
@@ -470,7 +477,7 @@ macro_rules! apply_indicator_updates {
             && let Some(sql) = $crate::maintained::lock_touched_enrolments(updates, fresh)
         {
             sqlx::query($crate::row::trusted(&sql))
-                .fetch_all(&mut *$tx)
+                .execute(&mut *$tx)
                 .await?;
         }
         if let Some(sql) = $crate::maintained::select_touched_facts(updates, $params, fresh) {
@@ -822,8 +829,8 @@ impl Store {
         };
         if let Some(tx) = sink.as_mut() {
             // `indicator_facts` is the facts as releases before migration 0047 kept
-            // them: emptied, not rebuilt (such a release rebuilds them when it starts
-            // after this one, see `gongti_app`'s counters settings).
+            // them, read by none since (a release before it refuses the migrated
+            // database): emptied, not rebuilt, until a later release drops it.
             for table in [
                 "indicator_facts",
                 "indicator_year_facts",
